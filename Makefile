@@ -1,0 +1,93 @@
+# Typervisor build.
+#
+#   make            build/typervisor.elf and build/typervisor.iso
+#   make run        boot under QEMU (serial console on this terminal)
+#   make run-bochs  boot under Bochs     make run-uefi  boot the ISO under QEMU+OVMF
+#   make test       unit and system tests (vitest)
+#   make usb DEV=/dev/sdX   write the ISO to a USB stick
+#
+# Pipeline: AssemblyScript (kernel/, vmm/) -> asc -> wasm-opt -> wasm2c -> clang,
+# linked by ld.lld with the boot assembly (boot/) and the C shim (linker/).
+
+BUILD := build
+NODE_BIN := node_modules/.bin
+DEPS_STAMP := $(BUILD)/.deps
+ACCEL ?= tcg
+
+CLANG := clang
+LLD := ld.lld
+CFLAGS := --target=x86_64-unknown-none-elf -march=x86-64 -ffreestanding -nostdlibinc \
+	-mno-red-zone -fno-pic -fno-pie -fno-stack-protector -fno-omit-frame-pointer \
+	-fno-math-errno -ffunction-sections -fdata-sections -O2 -g0 \
+	-Wall -Wno-unused-parameter -Wno-unused-function -Wno-unused-variable \
+	-Wno-unused-but-set-variable -Wno-incompatible-library-redeclaration \
+	-Ilinker/include -Ilinker -I$(BUILD)
+ASFLAGS := --target=x86_64-unknown-none-elf -Iboot
+WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int \
+	--enable-sign-ext --enable-mutable-globals
+
+AS_SOURCES := $(shell find kernel vmm -name '*.ts')
+BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
+C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o
+
+.PHONY: all deps run run-bochs run-uefi test test-unit bench usb clean
+all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
+
+# Installs whatever is missing (Debian packages, npm packages) once per change
+# of the lists.
+$(DEPS_STAMP): tools/setup.sh package.json package-lock.json
+	@bash tools/setup.sh
+	@mkdir -p $(BUILD) && touch $@
+deps: $(DEPS_STAMP)
+
+$(BUILD)/kernel.wasm: $(AS_SOURCES) asconfig.json $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(NODE_BIN)/asc kernel/main.ts --config asconfig.json --target kernel --outFile $@
+
+$(BUILD)/kernel.opt.wasm: $(BUILD)/kernel.wasm
+	$(NODE_BIN)/wasm-opt $< $(WASM_FEATURES) -O3 -o $@
+
+$(BUILD)/kernel.c: $(BUILD)/kernel.opt.wasm tools/build/patch-wasm2c.ts
+	$(NODE_BIN)/wasm2c $< -n kernel -o $@
+	$(NODE_BIN)/tsx tools/build/patch-wasm2c.ts $@
+
+$(BUILD)/linker/shim.o: linker/shim.c $(BUILD)/kernel.c $(wildcard linker/*.h linker/include/*.h boot/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/linker/%.o: linker/%.c $(wildcard linker/*.h linker/include/*.h boot/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/boot/%.o: boot/%.S $(wildcard boot/*.h) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(ASFLAGS) -c $< -o $@
+
+$(BUILD)/typervisor.elf: $(BOOT_OBJECTS) $(C_OBJECTS) linker/typervisor.ld tools/build/check-image.sh
+	$(LLD) -T linker/typervisor.ld -nostdlib -z max-page-size=4096 --gc-sections \
+		-o $@ $(BOOT_OBJECTS) $(C_OBJECTS)
+	@bash tools/build/check-image.sh $@
+
+$(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
+	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub
+	cp $(BUILD)/typervisor.elf $(BUILD)/iso/boot/typervisor.elf
+	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+run: all
+	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL)
+run-bochs: all
+	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs
+run-uefi: all
+	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL)
+
+usb: $(BUILD)/typervisor.iso
+	$(NODE_BIN)/tsx tools/cli.ts usb --device "$(DEV)" --image $<
+
+test: all
+	$(NODE_BIN)/vitest run
+test-unit: $(DEPS_STAMP)
+	$(NODE_BIN)/vitest run test/unit
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,23 @@
+/*
+ * Constants shared by the boot assembly and the C shim: the fixed layout of
+ * the image in virtual memory. Kept tiny; everything else is decided by the
+ * AssemblyScript kernel at run time.
+ */
+#ifndef TV_LAYOUT_H
+#define TV_LAYOUT_H
+
+#define GDT_KERNEL_CODE 0x08
+#define GDT_KERNEL_DATA 0x10
+#define GDT_TSS 0x18
+
+#define BOOT_STACK_SIZE (64 * 1024)
+#define ISR_STUB_SIZE 16 /* bytes per interrupt entry stub in boot/isr.S */
+
+/* The AssemblyScript linear memory is mapped at 1 TiB (PML4 slot 2). The
+ * 8 GiB behind its base stay unmapped except for the pages in use, so any
+ * out-of-bounds wasm access (32-bit address + 32-bit offset) faults. */
+#define LINEAR_BASE 0x10000000000
+#define LINEAR_PML4_SLOT 2
+#define LINEAR_CHUNK (2 * 1024 * 1024)
+
+#endif

@@ -1,0 +1,58 @@
+// The shim: every privileged operation the kernel can perform.
+//
+// The kernel is AssemblyScript compiled to wasm, so by construction it can
+// only touch its own linear memory. Everything else (port I/O, MSRs, control
+// registers, physical memory, the linear memory's own page mapping) is one of
+// the imports below, implemented as a one-line C wrapper in linker/shim.c and
+// inlined by clang. In unit tests, Node supplies the same imports as stubs.
+
+// Port I/O (Intel SDM Vol. 1 18.2).
+@external("shim", "inb") export declare function inb(port: u16): u8;
+@external("shim", "inw") export declare function inw(port: u16): u16;
+@external("shim", "inl") export declare function inl(port: u16): u32;
+@external("shim", "outb") export declare function outb(port: u16, value: u8): void;
+@external("shim", "outw") export declare function outw(port: u16, value: u16): void;
+@external("shim", "outl") export declare function outl(port: u16, value: u32): void;
+
+// MSRs, CPUID (writes EAX, EBX, ECX, EDX to `out` in linear memory), control registers.
+@external("shim", "rdmsr") export declare function rdmsr(msr: u32): u64;
+@external("shim", "wrmsr") export declare function wrmsr(msr: u32, value: u64): void;
+@external("shim", "cpuid") export declare function cpuid(leaf: u32, subleaf: u32, out: usize): void;
+@external("shim", "read_cr0") export declare function readCr0(): u64;
+@external("shim", "read_cr2") export declare function readCr2(): u64;
+@external("shim", "read_cr3") export declare function readCr3(): u64;
+@external("shim", "read_cr4") export declare function readCr4(): u64;
+@external("shim", "write_cr0") export declare function writeCr0(value: u64): void;
+@external("shim", "write_cr3") export declare function writeCr3(value: u64): void;
+@external("shim", "write_cr4") export declare function writeCr4(value: u64): void;
+@external("shim", "rdtsc") export declare function rdtsc(): u64;
+@external("shim", "invlpg") export declare function invlpg(virt: u64): void;
+@external("shim", "pause") export declare function pause(): void;
+
+// Raw physical memory (identity-mapped by the host page tables).
+@external("shim", "phys_read8") export declare function physRead8(addr: u64): u8;
+@external("shim", "phys_read16") export declare function physRead16(addr: u64): u16;
+@external("shim", "phys_read32") export declare function physRead32(addr: u64): u32;
+@external("shim", "phys_read64") export declare function physRead64(addr: u64): u64;
+@external("shim", "phys_write8") export declare function physWrite8(addr: u64, value: u8): void;
+@external("shim", "phys_write16") export declare function physWrite16(addr: u64, value: u16): void;
+@external("shim", "phys_write32") export declare function physWrite32(addr: u64, value: u32): void;
+@external("shim", "phys_write64") export declare function physWrite64(addr: u64, value: u64): void;
+
+// Where the linear memory lives: its physical frames, its virtual window,
+// and the physical pool it grows into.
+@external("shim", "linear_to_phys") export declare function linearToPhys(offset: usize): u64;
+@external("shim", "linear_base") export declare function linearBase(): u64;
+@external("shim", "linear_window_pdpt") export declare function linearWindowPdpt(): u64;
+@external("shim", "linear_grant") export declare function linearGrant(phys: u64, bytes: u64): void;
+
+// The image, the interrupt entry stubs, the IDT register.
+@external("shim", "image_start") export declare function imageStart(): u64;
+@external("shim", "image_end") export declare function imageEnd(): u64;
+@external("shim", "isr_stub") export declare function isrStub(vector: u32): u64;
+@external("shim", "lidt") export declare function lidt(offset: usize, limit: u32): void;
+
+// Stopping the machine.
+@external("shim", "set_emulator_exit") export declare function setEmulatorExit(on: bool): void;
+@external("shim", "halt") export declare function halt(status: u32): void;
+@external("shim", "backtrace") export declare function backtrace(rbp: u64): void;

@@ -1,0 +1,47 @@
+// The host's serial port: a 16550A UART driven by polling.
+//
+// Typervisor's console is COM1 at 115200 baud, 8 data bits, no parity, one
+// stop bit: what QEMU, Bochs and a USB-serial cable on a real PC all expect.
+// Register map from the PC16550D datasheet (National Semiconductor, 1995).
+
+import { inb, outb, pause } from "../arch/shim";
+
+export const COM1: u16 = 0x3f8;
+
+const DATA: u16 = 0;          // receive/transmit buffer; divisor low when DLAB=1
+const INTERRUPT_ENABLE: u16 = 1; // divisor high when DLAB=1
+const FIFO_CONTROL: u16 = 2;
+const LINE_CONTROL: u16 = 3;
+const MODEM_CONTROL: u16 = 4;
+const LINE_STATUS: u16 = 5;
+
+const LCR_8N1: u8 = 0x03;
+const LCR_DLAB: u8 = 0x80;
+const LSR_DATA_READY: u8 = 0x01;
+const LSR_THR_EMPTY: u8 = 0x20;
+const BAUD_115200_DIVISOR: u8 = 1; // 1.8432 MHz / (16 * 115200)
+
+export function serialInit(base: u16): void {
+  outb(base + INTERRUPT_ENABLE, 0); // we poll
+  outb(base + LINE_CONTROL, LCR_DLAB);
+  outb(base + DATA, BAUD_115200_DIVISOR);
+  outb(base + INTERRUPT_ENABLE, 0);
+  outb(base + LINE_CONTROL, LCR_8N1);
+  outb(base + FIFO_CONTROL, 0xc7); // enable and clear FIFOs, 14-byte threshold
+  outb(base + MODEM_CONTROL, 0x03); // DTR and RTS
+}
+
+// Bounded wait: a missing UART must not hang the hypervisor.
+export function serialWrite(base: u16, byte: u8): void {
+  for (let spins = 0; spins < 100000; spins++) {
+    if (inb(base + LINE_STATUS) & LSR_THR_EMPTY) break;
+    pause();
+  }
+  outb(base + DATA, byte);
+}
+
+// Returns -1 when no byte is waiting.
+export function serialRead(base: u16): i32 {
+  if (!(inb(base + LINE_STATUS) & LSR_DATA_READY)) return -1;
+  return inb(base + DATA);
+}

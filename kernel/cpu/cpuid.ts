@@ -1,0 +1,59 @@
+// CPUID, and the facts about this CPU the kernel cares about.
+// Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
+
+import { cpuid } from "../arch/shim";
+
+// One 16-byte buffer for all queries: EAX, EBX, ECX, EDX.
+const regs = memory.data(16);
+
+export class Cpuid {
+  eax: u32 = 0;
+  ebx: u32 = 0;
+  ecx: u32 = 0;
+  edx: u32 = 0;
+}
+
+export function query(leaf: u32, subleaf: u32 = 0): Cpuid {
+  cpuid(leaf, subleaf, regs);
+  const r = new Cpuid();
+  r.eax = load<u32>(regs);
+  r.ebx = load<u32>(regs, 4);
+  r.ecx = load<u32>(regs, 8);
+  r.edx = load<u32>(regs, 12);
+  return r;
+}
+
+export function maxExtendedLeaf(): u32 {
+  return query(0x80000000).eax;
+}
+
+// "GenuineIntel", "AuthenticAMD", ...
+export function vendor(): string {
+  const r = query(0);
+  return fourChars(r.ebx) + fourChars(r.edx) + fourChars(r.ecx);
+}
+
+// The processor brand string (leaves 0x80000002-4), trimmed.
+export function brand(): string {
+  if (maxExtendedLeaf() < 0x80000004) return "";
+  let s = "";
+  for (let leaf: u32 = 0x80000002; leaf <= 0x80000004; leaf++) {
+    const r = query(leaf);
+    s += fourChars(r.eax) + fourChars(r.ebx) + fourChars(r.ecx) + fourChars(r.edx);
+  }
+  return s.trim();
+}
+
+// 1 GiB pages in the host page tables (CPUID 0x80000001 EDX bit 26).
+export function hasHugePages(): bool {
+  return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & (1 << 26)) != 0;
+}
+
+function fourChars(v: u32): string {
+  let s = "";
+  for (let i: u32 = 0; i < 4; i++) {
+    const c = (v >> (i * 8)) & 0xff;
+    if (c != 0) s += String.fromCharCode(c);
+  }
+  return s;
+}

@@ -1,0 +1,88 @@
+// Exceptions: what the CPU reports when the hypervisor itself goes wrong.
+//
+// boot/isr.S saves the registers in a trap frame on the stack and the C shim
+// passes its address here. A CPU exception in the hypervisor is fatal: we
+// print which one, the registers and a backtrace, and stop. A page fault
+// inside the linear memory's window is a wasm out-of-bounds access (the guard
+// region at work) and is reported as a wasm trap. Nothing here allocates: the
+// fault may have happened inside the allocator.
+
+import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
+import { print, println, printHex } from "../console/console";
+import { stop, ExitStatus } from "../panic";
+
+// Trap frame layout (u64 slots), matching the push order in boot/isr.S.
+const REGISTER_NAMES: string[] = ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"];
+const SLOT_RBP = 8;
+const SLOT_VECTOR = 15;
+const SLOT_ERROR = 16;
+const SLOT_RIP = 17;
+const SLOT_CS = 18;
+const SLOT_RFLAGS = 19;
+const SLOT_RSP = 20;
+
+const PAGE_FAULT: u64 = 14;
+// A wasm address is a 32-bit index plus a 32-bit offset: 8 GiB of reach.
+const LINEAR_REACH: u64 = <u64>8 << 30;
+
+const EXCEPTION_NAMES: string[] = [
+  "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
+  "invalid opcode", "device not available", "double fault", "coprocessor segment overrun",
+  "invalid TSS", "segment not present", "stack-segment fault", "general protection",
+  "page fault", "reserved", "x87 floating-point error", "alignment check", "machine check",
+  "SIMD floating-point", "virtualization exception", "control protection",
+];
+
+function slot(frame: u64, index: i32): u64 {
+  return physRead64(frame + <u64>index * 8);
+}
+
+export function onTrap(frame: u64): void {
+  const vector = slot(frame, SLOT_VECTOR);
+  if (vector == PAGE_FAULT) {
+    const address = readCr2();
+    const base = linearBase();
+    if (address >= base && address - base < LINEAR_REACH) {
+      print("\n*** wasm trap: out-of-bounds memory access at linear address 0x");
+      printHex(address - base);
+      print(" (rip 0x");
+      printHex(slot(frame, SLOT_RIP));
+      println(")");
+      backtrace(slot(frame, SLOT_RBP));
+      stop(ExitStatus.Trap);
+    }
+  }
+  print("\n*** CPU exception ");
+  printHex(vector, 2);
+  print(" (");
+  print(vector < <u64>EXCEPTION_NAMES.length ? EXCEPTION_NAMES[<i32>vector] : "interrupt");
+  print(") error code 0x");
+  printHex(slot(frame, SLOT_ERROR));
+  println(" in the hypervisor");
+  dumpRegisters(frame);
+  backtrace(slot(frame, SLOT_RBP));
+  stop(ExitStatus.Exception);
+}
+
+function dumpRegisters(frame: u64): void {
+  printPair("rip", slot(frame, SLOT_RIP));
+  printPair("rsp", slot(frame, SLOT_RSP));
+  printPair("rflags", slot(frame, SLOT_RFLAGS));
+  printPair("cs", slot(frame, SLOT_CS));
+  println("");
+  for (let i = REGISTER_NAMES.length - 1; i >= 0; i--) {
+    printPair(REGISTER_NAMES[i], slot(frame, i));
+    if (i % 4 == 3) println("");
+  }
+  println("");
+  printPair("cr2", readCr2());
+  printPair("cr3", readCr3());
+  println("");
+}
+
+function printPair(name: string, value: u64): void {
+  print("  ");
+  print(name);
+  print("=");
+  printHex(value, 16);
+}

@@ -1,0 +1,91 @@
+// Typervisor's kernel entry: the first AssemblyScript that runs.
+//
+// linker/shim.c calls boot() with the multiboot magic and information pointer
+// once the CPU is in long mode. boot() brings the machine up in order:
+// console, boot information, command line, memory, exceptions, ACPI, CPU
+// checks, and then hands over to the virtual machine monitor. onTrap() is
+// called by the shim for every interrupt and exception.
+
+import { setEmulatorExit } from "./arch/shim";
+import { BootInfo } from "./boot/bootinfo";
+import { CommandLine } from "./boot/cmdline";
+import { parseMultiboot1, MULTIBOOT1_MAGIC } from "./boot/multiboot1";
+import { parseMultiboot2, MULTIBOOT2_MAGIC } from "./boot/multiboot2";
+import { initConsole, println } from "./console/console";
+import * as log from "./console/log";
+import { installIdt } from "./cpu/idt";
+import { brand, vendor, hasHugePages } from "./cpu/cpuid";
+import { onTrap as handleTrap } from "./cpu/trap";
+import { findRsdp } from "./acpi/rsdp";
+import { initMemory, Memory } from "./mm/memory";
+import { panic, stop, ExitStatus } from "./panic";
+import { crashOnRequest } from "./selftest";
+import { detectVirtualization, Virtualization } from "../vmm/hardware";
+
+export const VERSION = "0.1.0";
+
+export function boot(magic: u32, info: u32): void {
+  initConsole();
+  println("");
+  println("Typervisor " + VERSION + ": a hypervisor in AssemblyScript, compiled to native code");
+  installIdt();
+
+  const bootInfo = readBootInfo(magic, <u64>info);
+  const cmdline = new CommandLine(bootInfo.cmdline);
+  setEmulatorExit(cmdline.get("exit") == "emulator");
+  if (cmdline.has("loglevel") && !log.setLogLevel(cmdline.get("loglevel"))) log.warn("unknown loglevel '" + cmdline.get("loglevel") + "'");
+  log.info("boot: " + bootInfo.protocol + (bootInfo.loaderName.length > 0 ? " from " + bootInfo.loaderName : "") + ", command line '" + bootInfo.cmdline + "'");
+
+  reportMemoryMap(bootInfo);
+  const memory = initMemory(bootInfo, hasHugePages());
+  reportMemory(memory);
+  reportModules(bootInfo);
+
+  const rsdp = findRsdp(bootInfo.rsdp);
+  if (rsdp !== null) log.info("acpi: RSDP at " + log.hex(rsdp.address) + ", revision " + rsdp.revision.toString() + ", OEM '" + rsdp.oemId + "'");
+  else log.warn("acpi: no RSDP found");
+
+  log.info("cpu: " + vendor() + " " + brand());
+  const virt = detectVirtualization();
+  if (virt.kind == Virtualization.None) panic("no hardware virtualization: " + virt.reason);
+  log.info("cpu: hardware virtualization: " + virt.name);
+
+  crashOnRequest(cmdline.get("crash"));
+
+  log.info("no virtual machines configured; shutting down");
+  println("typervisor: shutdown");
+  stop(ExitStatus.Shutdown);
+}
+
+export function onTrap(frame: u64): void {
+  handleTrap(frame);
+}
+
+function readBootInfo(magic: u32, info: u64): BootInfo {
+  if (magic != MULTIBOOT1_MAGIC && magic != MULTIBOOT2_MAGIC) {
+    panic("missing boot information: not started by a multiboot loader (magic " + log.hex(magic) + "); boot Typervisor with GRUB or QEMU -kernel");
+  }
+  const bootInfo = magic == MULTIBOOT1_MAGIC ? parseMultiboot1(info) : parseMultiboot2(info);
+  const error = bootInfo.error;
+  if (error !== null) panic(error);
+  return bootInfo;
+}
+
+function reportMemoryMap(boot: BootInfo): void {
+  for (let i = 0; i < boot.memory.length; i++) {
+    const r = boot.memory[i];
+    log.debug("memory map: " + log.hex(r.base) + "-" + log.hex(r.end) + " type " + r.type.toString());
+  }
+}
+
+function reportMemory(memory: Memory): void {
+  log.info("memory: " + (memory.usable >> 20).toString() + " MiB usable RAM, " + (memory.frames.freeBytes >> 20).toString() + " MiB free for guests, " + (memory.linearPool >> 20).toString() + " MiB for the hypervisor");
+}
+
+function reportModules(boot: BootInfo): void {
+  log.info("modules: " + boot.modules.length.toString());
+  for (let i = 0; i < boot.modules.length; i++) {
+    const m = boot.modules[i];
+    log.info("module " + i.toString() + ": " + log.hex(m.start) + "-" + log.hex(m.end) + " (" + (m.end - m.start).toString() + " bytes) '" + m.cmdline + "'");
+  }
+}

@@ -1,0 +1,81 @@
+// The host's own page tables: identity-mapped RAM and MMIO, plus the window
+// in which the linear memory lives.
+//
+// The boot code's tables map the first 4 GiB write-back with 2 MiB pages,
+// whatever lies there. These replace them once the memory map is known:
+// RAM is write-back, everything else below 4 GiB (the PCI hole with the local
+// APIC, IOAPIC, HPET and device BARs) is uncached, RAM above 4 GiB is mapped
+// too, and the linear memory's window is linked in unchanged.
+// Memory types: Intel SDM Vol. 3A 4.9 and 12.12 (PAT); with the power-on PAT,
+// PCD=1 PWT=1 selects UC.
+
+import { linearBase, linearWindowPdpt, writeCr3 } from "../arch/shim";
+import { MemoryRegion } from "../boot/bootinfo";
+import { EntryFormat, PageTable } from "./pagetable";
+import { ramTop } from "./memmap";
+import { Range, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE, alignUp } from "./range";
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const WRITE_THROUGH: u64 = 1 << 3;
+const CACHE_DISABLE: u64 = 1 << 4;
+const LARGE: u64 = 1 << 7; // PS: this entry maps a 2 MiB or 1 GiB page
+
+export const WRITE_BACK: u64 = 0;
+export const UNCACHED: u64 = CACHE_DISABLE | WRITE_THROUGH;
+
+// The x86-64 format: also the format of AMD's nested page tables.
+export class X86EntryFormat extends EntryFormat {
+  isPresent(entry: u64): bool { return (entry & PRESENT) != 0; }
+  isLeaf(entry: u64, level: i32): bool { return level == 1 || (entry & LARGE) != 0; }
+  table(phys: u64): u64 { return phys | PRESENT | WRITABLE; }
+  leaf(phys: u64, level: i32, attributes: u64): u64 {
+    return phys | PRESENT | WRITABLE | attributes | (level > 1 ? LARGE : 0);
+  }
+  leafAttributes(entry: u64, level: i32): u64 { return entry & (WRITE_THROUGH | CACHE_DISABLE); }
+}
+
+// Builds the host tables; `regions` is the loader's memory map.
+export function buildHostPageTable(regions: MemoryRegion[], hugePages: bool): PageTable {
+  const table = new PageTable(new X86EntryFormat(hugePages ? 3 : 2));
+  const top = alignUp(max<u64>(ramTop(regions), <u64>4 << 30), HUGE_PAGE_SIZE);
+  const ram = ramRanges(regions);
+  // Walk the address space in 2 MiB steps, coalescing runs of the same type.
+  let runStart: u64 = 0, runType = typeAt(ram, 0);
+  for (let addr: u64 = LARGE_PAGE_SIZE; addr <= top; addr += LARGE_PAGE_SIZE) {
+    const type = addr < top ? typeAt(ram, addr) : ~(<u64>0);
+    if (type == runType) continue;
+    // Above 4 GiB only RAM is mapped; the MMIO of 64-bit BARs comes with its drivers.
+    if (runType == WRITE_BACK || runStart < (<u64>4 << 30)) {
+      table.map(runStart, runStart, addr - runStart, runType);
+    }
+    runStart = addr;
+    runType = type;
+  }
+  table.linkTopLevel(linearBase(), linearWindowPdpt() | PRESENT | WRITABLE);
+  return table;
+}
+
+export function activate(table: PageTable): void {
+  writeCr3(table.rootPhys);
+}
+
+// RAM-like regions of any type (usable, ACPI, reserved RAM below the top).
+function ramRanges(regions: MemoryRegion[]): Range[] {
+  const out: Range[] = [];
+  for (let i = 0; i < regions.length; i++) {
+    const r = regions[i];
+    if (r.length != 0 && r.type != 2) out.push(new Range(r.base, r.end));
+  }
+  return out;
+}
+
+// A 2 MiB block is write-back if any RAM touches it: the first megabyte's
+// legacy holes and firmware regions sit inside RAM blocks, and MTRRs still
+// make the VGA window and ROMs uncached there.
+function typeAt(ram: Range[], addr: u64): u64 {
+  for (let i = 0; i < ram.length; i++) {
+    if (ram[i].overlaps(addr, addr + LARGE_PAGE_SIZE)) return WRITE_BACK;
+  }
+  return UNCACHED;
+}

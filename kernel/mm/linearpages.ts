@@ -1,0 +1,68 @@
+// Page-aligned, physically contiguous pages inside the linear memory.
+//
+// Structures the hardware reads by physical address (page tables, and later
+// VMCS/VMCB, EPT/NPT tables, I/O and MSR bitmaps) must be page-aligned and
+// physically contiguous. They live in the linear memory like everything else,
+// so the kernel edits them with ordinary memory-safe stores; this allocator
+// hands out such pages by growing the memory itself, 64 KiB at a time, apart
+// from the garbage-collected heap (which grows past whatever we take).
+// Physical contiguity holds inside each 2 MiB chunk of the linear memory and
+// is checked, not assumed.
+
+import { linearToPhys } from "../arch/shim";
+import { PAGE_SIZE } from "./range";
+import { panic } from "../panic";
+
+const WASM_PAGE: usize = 65536;
+const PAGE: usize = <usize>PAGE_SIZE;
+
+let blockNext: usize = 0; // next free byte of the current block
+let blockEnd: usize = 0;
+let freePages: usize[] = []; // single pages returned by freePage()
+
+// `count` zeroed pages, contiguous in physical memory. Traps (out of memory)
+// if the linear memory cannot grow.
+export function allocPages(count: i32): usize {
+  if (count == 1 && freePages.length > 0) {
+    const page = freePages.pop();
+    memory.fill(page, 0, PAGE);
+    return page;
+  }
+  const bytes = <usize>count * PAGE;
+  while (true) {
+    if (blockNext + bytes <= blockEnd && contiguous(blockNext, bytes)) {
+      const page = blockNext;
+      blockNext += bytes;
+      memory.fill(page, 0, bytes);
+      return page;
+    }
+    // Start a fresh block; what remains of the old one serves single pages.
+    while (blockNext < blockEnd) { freePages.push(blockNext); blockNext += PAGE; }
+    const wasmPages = <i32>((bytes + WASM_PAGE - 1) / WASM_PAGE);
+    const old = memory.grow(wasmPages);
+    if (old < 0) panic("out of memory: the hypervisor's linear memory cannot grow");
+    blockNext = <usize>old * WASM_PAGE;
+    blockEnd = blockNext + <usize>wasmPages * WASM_PAGE;
+  }
+}
+
+export function allocPage(): usize {
+  return allocPages(1);
+}
+
+export function freePage(page: usize): void {
+  freePages.push(page);
+}
+
+// Physical address of a byte of the linear memory.
+export function physOf(offset: usize): u64 {
+  return linearToPhys(offset);
+}
+
+function contiguous(start: usize, bytes: usize): bool {
+  const base = linearToPhys(start);
+  for (let off: usize = PAGE; off < bytes; off += PAGE) {
+    if (linearToPhys(start + off) != base + <u64>off) return false;
+  }
+  return true;
+}

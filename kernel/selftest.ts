@@ -1,0 +1,21 @@
+// Deliberate failures, for the system tests that check the failure paths:
+// "crash=oob" makes a wasm out-of-bounds access (the guard region must catch
+// it), "crash=unreachable" executes a wasm unreachable, "crash=abort" fails an
+// AssemblyScript runtime check. Any other value (or none) does nothing.
+
+import * as log from "./console/log";
+
+export function crashOnRequest(kind: string): void {
+  if (kind.length == 0) return;
+  log.warn("selftest: crashing on request (" + kind + ")");
+  if (kind == "oob") {
+    // A page past the end of the linear memory: inside the unmapped guard region.
+    const end = <usize>memory.size() << 16;
+    store<u8>(end + 4096, 1);
+  } else if (kind == "unreachable") {
+    unreachable();
+  } else if (kind == "abort") {
+    const list = new Array<i32>(1);
+    log.info("unreachable value " + list[<i32>list.length + 1].toString());
+  }
+}

@@ -1,0 +1,63 @@
+/*
+ * console.c: last-resort output and the halt path of the C side.
+ * See console.h for why this exists next to the AssemblyScript console.
+ */
+#include "console.h"
+#include "cpu.h"
+
+#define COM1 0x3f8
+#define LSR_THR_EMPTY 0x20
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define BOCHS_SHUTDOWN_PORT 0x8900
+
+int tv_emulator_exit;
+
+static void console_putc(char c) {
+  for (int spins = 0; spins < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); spins++) cpu_pause();
+  outb(COM1, (uint8_t)c);
+}
+
+void console_puts(const char* s) {
+  while (*s) console_putc(*s++);
+}
+
+void console_hex(uint64_t v) {
+  char digits[17];
+  for (int i = 15; i >= 0; i--, v >>= 4) digits[i] = "0123456789abcdef"[v & 15];
+  digits[16] = 0;
+  console_puts(digits);
+}
+
+/*
+ * Frame-pointer backtrace: the image is built with -fno-omit-frame-pointer,
+ * so each frame starts with (saved rbp, return address). Stop at the first
+ * pointer that leaves the image's stacks.
+ */
+void tv_backtrace(uint64_t rbp) {
+  extern char __image_start[], __image_end[];
+  for (int depth = 0; depth < 16; depth++) {
+    if (rbp < (uint64_t)(uintptr_t)__image_start || rbp + 16 > (uint64_t)(uintptr_t)__image_end || (rbp & 7))
+      break;
+    uint64_t ret = ((uint64_t*)(uintptr_t)rbp)[1];
+    if (!ret) break;
+    console_puts("    at 0x");
+    console_hex(ret);
+    console_puts("\r\n");
+    rbp = ((uint64_t*)(uintptr_t)rbp)[0];
+  }
+}
+
+/*
+ * Stop this CPU for good. Under an emulator started with the kernel option
+ * "exit=emulator", also leave the emulator with a status: QEMU's isa-debug-exit
+ * device exits with (status << 1) | 1, and Bochs exits on "Shutdown" written
+ * to its port 0x8900.
+ */
+void tv_halt(uint32_t status) {
+  cli();
+  if (tv_emulator_exit) {
+    outl(QEMU_DEBUG_EXIT_PORT, status);
+    for (const char* s = "Shutdown"; *s; s++) outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*s);
+  }
+  for (;;) hlt();
+}

@@ -1,0 +1,60 @@
+/*
+ * cpu.h: the privileged x86 instructions, one static inline function each.
+ * Everything that touches hardware directly in Typervisor goes through here;
+ * clang inlines these into the compiled AssemblyScript, so no call remains.
+ */
+#ifndef TV_CPU_H
+#define TV_CPU_H
+#include <stdint.h>
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+static inline uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v) {
+  __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
+  __asm__ volatile("cpuid" : "=a"(out[0]), "=b"(out[1]), "=c"(out[2]), "=d"(out[3]) : "a"(leaf), "c"(sub));
+}
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+static inline void invlpg(uint64_t virt) { __asm__ volatile("invlpg (%0)" ::"r"(virt) : "memory"); }
+static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void cpu_pause(void) { __asm__ volatile("pause"); }
+
+#define CR_ACCESSORS(n)                                                         \
+  static inline uint64_t read_cr##n(void) { uint64_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
+  static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
+CR_ACCESSORS(0)
+CR_ACCESSORS(2)
+CR_ACCESSORS(3)
+CR_ACCESSORS(4)
+CR_ACCESSORS(8)
+#undef CR_ACCESSORS
+
+struct descriptor_pointer {
+  uint16_t limit;
+  uint64_t base;
+} __attribute__((packed));
+
+static inline void lidt(uint64_t base, uint16_t limit) {
+  struct descriptor_pointer p = {limit, base};
+  __asm__ volatile("lidt %0" ::"m"(p));
+}
+static inline void ltr(uint16_t selector) { __asm__ volatile("ltr %0" ::"r"(selector)); }
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * runtime.c: the freestanding wasm runtime under the compiled AssemblyScript.
+ *
+ * It owns three things the generated C cannot provide for itself:
+ *  - the linear memory: a fixed virtual window at LINEAR_BASE, mapped in
+ *    2 MiB chunks. The first chunk is in the image's bss (so the kernel can
+ *    run before it knows the memory map); later chunks come from a physical
+ *    pool the kernel grants once it has parsed the memory map. Everything
+ *    past the mapped chunks is unmapped guard space, so an out-of-bounds
+ *    access page-faults and the kernel reports it as a wasm trap.
+ *  - function tables, from a small static arena (there is no malloc);
+ *  - traps: print the reason and a backtrace, then stop the CPU.
+ * Plus the libc pieces the generated code calls (memcpy & co., rounding).
+ */
+#include "wasm-rt.h"
+#include <math.h>
+#include "../boot/layout.h"
+#include "console.h"
+#include "cpu.h"
+
+#define PTE_P 0x1ull
+#define PTE_W 0x2ull
+#define PTE_PS 0x80ull
+#define WASM_PAGE 65536ull
+#define LINEAR_MAX_BYTES (1ull << 30) /* one page directory of 2 MiB chunks */
+#define LINEAR_MAX_CHUNKS (LINEAR_MAX_BYTES / LINEAR_CHUNK)
+
+extern uint64_t boot_pml4[512];
+
+/* The first chunk is mapped with 4 KiB pages so that its first
+ * LINEAR_NULL_GUARD bytes can stay unmapped: a null-pointer access in the
+ * kernel faults like any other out-of-bounds access. (The AssemblyScript
+ * build puts its data at --memoryBase 65536, above the guard.) */
+#define LINEAR_NULL_GUARD 65536
+static uint8_t linear_first_chunk[LINEAR_CHUNK] __attribute__((aligned(4096)));
+static uint64_t linear_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t linear_pd[512] __attribute__((aligned(4096)));
+static uint64_t linear_first_pt[512] __attribute__((aligned(4096)));
+static uint64_t linear_chunk_phys[LINEAR_MAX_CHUNKS];
+static uint32_t linear_chunks;
+static uint64_t pool_next, pool_end;
+
+/* The image is identity-mapped, so a static object's address is physical. */
+static uint64_t image_phys(const void* p) { return (uint64_t)(uintptr_t)p; }
+
+static void map_first_chunk(void) {
+  uint64_t phys = image_phys(linear_first_chunk);
+  for (uint64_t off = LINEAR_NULL_GUARD; off < LINEAR_CHUNK; off += 4096)
+    linear_first_pt[off / 4096] = (phys + off) | PTE_P | PTE_W;
+  linear_pd[0] = image_phys(linear_first_pt) | PTE_P | PTE_W;
+  linear_chunk_phys[0] = phys;
+  linear_chunks = 1;
+}
+
+/* Later chunks: one 2 MiB page each, from the granted pool. */
+static void map_chunk(uint64_t phys) {
+  uint64_t index = linear_chunks++;
+  linear_chunk_phys[index] = phys;
+  linear_pd[index] = phys | PTE_P | PTE_W | PTE_PS;
+  /* New entries were not-present; flush anyway in case a paging-structure
+   * cache holds the old one (SDM Vol. 3A 4.10.4.1). */
+  invlpg(LINEAR_BASE + index * LINEAR_CHUNK);
+  __builtin_memset((void*)(uintptr_t)(LINEAR_BASE + index * LINEAR_CHUNK), 0, LINEAR_CHUNK);
+}
+
+uint64_t linear_to_phys(uint32_t offset) {
+  return linear_chunk_phys[offset / LINEAR_CHUNK] + offset % LINEAR_CHUNK;
+}
+
+uint64_t linear_window_pdpt(void) { return image_phys(linear_pdpt); }
+
+void linear_grant(uint64_t phys, uint64_t bytes) {
+  pool_next = phys;
+  pool_end = phys + bytes;
+}
+
+bool wasm_rt_is_initialized(void) { return true; }
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint64_t initial_pages,
+                             uint64_t max_pages, bool is64, uint32_t page_size) {
+  if (is64 || page_size != WASM_PAGE || initial_pages * WASM_PAGE > LINEAR_CHUNK ||
+      max_pages * WASM_PAGE > LINEAR_MAX_BYTES) {
+    console_puts("typervisor: the kernel's linear memory layout does not fit the runtime\r\n");
+    tv_halt(2);
+  }
+  /* PML4 slot -> our PDPT -> our page directory of 2 MiB chunks. */
+  linear_pdpt[0] = image_phys(linear_pd) | PTE_P | PTE_W;
+  boot_pml4[LINEAR_PML4_SLOT] = image_phys(linear_pdpt) | PTE_P | PTE_W;
+  map_first_chunk();
+  mem->data = (uint8_t*)(uintptr_t)LINEAR_BASE;
+  mem->pages = initial_pages;
+  mem->max_pages = max_pages;
+  mem->size = initial_pages * WASM_PAGE;
+  mem->is64 = false;
+}
+
+uint64_t wasm_rt_grow_memory(wasm_rt_memory_t* mem, uint64_t delta) {
+  uint64_t old_pages = mem->pages, new_pages = old_pages + delta;
+  if (new_pages > mem->max_pages) return (uint64_t)-1;
+  uint64_t bytes = new_pages * WASM_PAGE;
+  while ((uint64_t)linear_chunks * LINEAR_CHUNK < bytes) {
+    if (pool_next + LINEAR_CHUNK > pool_end) {
+      console_puts("typervisor: linear memory exhausted at 0x");
+      console_hex((uint64_t)linear_chunks * LINEAR_CHUNK);
+      console_puts(" bytes\r\n");
+      return (uint64_t)-1;
+    }
+    map_chunk(pool_next);
+    pool_next += LINEAR_CHUNK;
+  }
+  mem->pages = new_pages;
+  mem->size = bytes;
+  return old_pages;
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t* mem) { (void)mem; }
+
+/* Tables live for the life of the hypervisor: a bump arena is enough. */
+static uint8_t table_arena[64 * 1024] __attribute__((aligned(16)));
+static size_t table_arena_used;
+
+static void* table_alloc(size_t bytes) {
+  if (table_arena_used + bytes > sizeof table_arena) {
+    console_puts("typervisor: wasm function tables exceed the runtime's arena\r\n");
+    tv_halt(2);
+  }
+  void* p = table_arena + table_arena_used;
+  table_arena_used += (bytes + 15) & ~(size_t)15;
+  return p;
+}
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t* t, uint32_t n, uint32_t max) {
+  t->data = table_alloc(n * sizeof(wasm_rt_funcref_t));
+  for (uint32_t i = 0; i < n; i++) t->data[i] = wasm_rt_funcref_null_value;
+  t->size = n;
+  t->max_size = max;
+}
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t* t) { (void)t; }
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t* t, uint32_t n, uint32_t max) {
+  t->data = table_alloc(n * sizeof(wasm_rt_externref_t));
+  for (uint32_t i = 0; i < n; i++) t->data[i] = NULL;
+  t->size = n;
+  t->max_size = max;
+}
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t* t) { (void)t; }
+
+static const char* const trap_reasons[] = {
+    [WASM_RT_TRAP_NONE] = "none",
+    [WASM_RT_TRAP_OOB] = "out-of-bounds memory access",
+    [WASM_RT_TRAP_INT_OVERFLOW] = "integer overflow",
+    [WASM_RT_TRAP_DIV_BY_ZERO] = "integer divide by zero",
+    [WASM_RT_TRAP_INVALID_CONVERSION] = "invalid conversion to integer",
+    [WASM_RT_TRAP_UNREACHABLE] = "unreachable executed",
+    [WASM_RT_TRAP_CALL_INDIRECT] = "indirect call type mismatch",
+    [WASM_RT_TRAP_UNCAUGHT_EXCEPTION] = "uncaught exception",
+    [WASM_RT_TRAP_UNALIGNED] = "unaligned atomic access",
+    [WASM_RT_TRAP_EXHAUSTION] = "call stack exhausted",
+};
+
+void wasm_rt_trap(wasm_rt_trap_t code) {
+  cli();
+  console_puts("\r\n*** wasm trap: ");
+  console_puts(code <= WASM_RT_TRAP_EXHAUSTION ? trap_reasons[code] : "unknown");
+  console_puts("\r\n");
+  tv_backtrace((uint64_t)(uintptr_t)__builtin_frame_address(0));
+  tv_halt(3);
+}
+
+void abort(void) { wasm_rt_trap(WASM_RT_TRAP_UNREACHABLE); }
+
+/* The memory functions clang may also emit calls to. */
+void* memcpy(void* dst, const void* src, size_t n) {
+  void* d = dst;
+  __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n)::"memory");
+  return dst;
+}
+
+void* memset(void* dst, int c, size_t n) {
+  void* d = dst;
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+  return dst;
+}
+
+void* memmove(void* dst, const void* src, size_t n) {
+  if ((uintptr_t)dst <= (uintptr_t)src || (uintptr_t)dst >= (uintptr_t)src + n)
+    return memcpy(dst, src, n);
+  /* Overlapping with dst above src: copy backwards. */
+  void* d = (uint8_t*)dst + n - 1;
+  const void* s = (const uint8_t*)src + n - 1;
+  __asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(n)::"memory");
+  return dst;
+}
+
+int memcmp(const void* a, const void* b, size_t n) {
+  const uint8_t *x = a, *y = b;
+  for (size_t i = 0; i < n; i++)
+    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+
+/*
+ * Rounding without SSE4.1: a double at or above 2^52 in magnitude is already
+ * an integer; below that, converting through int64 truncates toward zero.
+ */
+double trunc(double x) {
+  if (!(fabs(x) < 4503599627370496.0)) return x; /* also NaN and infinities */
+  return copysign((double)(int64_t)x, x);
+}
+double floor(double x) {
+  double t = trunc(x);
+  return t > x ? t - 1.0 : t;
+}
+double ceil(double x) {
+  double t = trunc(x);
+  return t < x ? t + 1.0 : t;
+}
+double nearbyint(double x) {
+  /* Round half to even, as the default SSE rounding mode does. */
+  if (!(fabs(x) < 4503599627370496.0)) return x;
+  double big = copysign(4503599627370496.0, x);
+  volatile double r = x + big;
+  return copysign(r - big, x);
+}
+float truncf(float x) { return (float)trunc(x); }
+float floorf(float x) { return (float)floor(x); }
+float ceilf(float x) { return (float)ceil(x); }
+float nearbyintf(float x) { return (float)nearbyint(x); }

@@ -1,0 +1,133 @@
+/*
+ * shim.c: the imports of the AssemblyScript kernel, and the C entry points.
+ *
+ * The kernel (kernel/ and vmm/, compiled to wasm and then to C by wasm2c)
+ * cannot execute a privileged instruction or touch memory outside its linear
+ * memory. Each thing it needs from the hardware is one import here, a
+ * one-line wrapper over cpu.h. This file #includes the generated C so that
+ * the whole kernel is one translation unit and clang inlines every wrapper
+ * into its caller (the build checks the disassembly for leftover calls).
+ *
+ * Entry points: kmain() from boot/entry.S, trap_entry() from boot/isr.S.
+ */
+#include "../boot/layout.h" /* LINEAR_BASE, used by the generated code */
+#include "kernel.c"
+#include "console.h"
+#include "cpu.h"
+
+typedef struct w2c_shim w2c_shim;
+
+uint64_t linear_to_phys(uint32_t offset);
+uint64_t linear_window_pdpt(void);
+void linear_grant(uint64_t phys, uint64_t bytes);
+
+static w2c_kernel kernel;
+static int kernel_ready, in_trap;
+
+/* A pointer into the linear memory, for the few imports that fill a buffer. */
+static inline void* linear(uint32_t offset) { return (void*)(uintptr_t)(LINEAR_BASE + offset); }
+
+/* Port I/O. */
+u32 w2c_shim_inb(w2c_shim* s, u32 port) { return inb(port); }
+u32 w2c_shim_inw(w2c_shim* s, u32 port) { return inw(port); }
+u32 w2c_shim_inl(w2c_shim* s, u32 port) { return inl(port); }
+void w2c_shim_outb(w2c_shim* s, u32 port, u32 v) { outb(port, v); }
+void w2c_shim_outw(w2c_shim* s, u32 port, u32 v) { outw(port, v); }
+void w2c_shim_outl(w2c_shim* s, u32 port, u32 v) { outl(port, v); }
+
+/* Model-specific registers, CPUID, control registers, time. */
+u64 w2c_shim_rdmsr(w2c_shim* s, u32 msr) { return rdmsr(msr); }
+void w2c_shim_wrmsr(w2c_shim* s, u32 msr, u64 v) { wrmsr(msr, v); }
+void w2c_shim_cpuid(w2c_shim* s, u32 leaf, u32 sub, u32 out) { cpuid(leaf, sub, linear(out)); }
+u64 w2c_shim_read_cr0(w2c_shim* s) { return read_cr0(); }
+u64 w2c_shim_read_cr2(w2c_shim* s) { return read_cr2(); }
+u64 w2c_shim_read_cr3(w2c_shim* s) { return read_cr3(); }
+u64 w2c_shim_read_cr4(w2c_shim* s) { return read_cr4(); }
+void w2c_shim_write_cr0(w2c_shim* s, u64 v) { write_cr0(v); }
+void w2c_shim_write_cr3(w2c_shim* s, u64 v) { write_cr3(v); }
+void w2c_shim_write_cr4(w2c_shim* s, u64 v) { write_cr4(v); }
+u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
+void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
+void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
+
+/* Raw physical memory: all RAM and MMIO are identity-mapped by the host page tables. */
+u32 w2c_shim_phys_read8(w2c_shim* s, u64 a) { return *(volatile uint8_t*)(uintptr_t)a; }
+u32 w2c_shim_phys_read16(w2c_shim* s, u64 a) { return *(volatile uint16_t*)(uintptr_t)a; }
+u32 w2c_shim_phys_read32(w2c_shim* s, u64 a) { return *(volatile uint32_t*)(uintptr_t)a; }
+u64 w2c_shim_phys_read64(w2c_shim* s, u64 a) { return *(volatile uint64_t*)(uintptr_t)a; }
+void w2c_shim_phys_write8(w2c_shim* s, u64 a, u32 v) { *(volatile uint8_t*)(uintptr_t)a = v; }
+void w2c_shim_phys_write16(w2c_shim* s, u64 a, u32 v) { *(volatile uint16_t*)(uintptr_t)a = v; }
+void w2c_shim_phys_write32(w2c_shim* s, u64 a, u32 v) { *(volatile uint32_t*)(uintptr_t)a = v; }
+void w2c_shim_phys_write64(w2c_shim* s, u64 a, u64 v) { *(volatile uint64_t*)(uintptr_t)a = v; }
+
+/* The linear memory's place in physical and virtual memory. */
+u64 w2c_shim_linear_to_phys(w2c_shim* s, u32 offset) { return linear_to_phys(offset); }
+u64 w2c_shim_linear_base(w2c_shim* s) { return LINEAR_BASE; }
+u64 w2c_shim_linear_window_pdpt(w2c_shim* s) { return linear_window_pdpt(); }
+void w2c_shim_linear_grant(w2c_shim* s, u64 phys, u64 bytes) { linear_grant(phys, bytes); }
+
+/* The image, and the interrupt stubs the kernel builds its IDT from. */
+u64 w2c_shim_image_start(w2c_shim* s) { extern char __image_start[]; return (uintptr_t)__image_start; }
+u64 w2c_shim_image_end(w2c_shim* s) { extern char __image_end[]; return (uintptr_t)__image_end; }
+u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
+void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { lidt(LINEAR_BASE + offset, limit); }
+
+/* Stopping. */
+void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
+void w2c_shim_halt(w2c_shim* s, u32 status) { tv_halt(status); }
+void w2c_shim_backtrace(w2c_shim* s, u64 rbp) { tv_backtrace(rbp); }
+
+/*
+ * The task-state segment: the CPU takes the double-fault (and NMI, machine
+ * check) handler's stack from IST1 here, so a kernel stack overflow still
+ * reaches a handler that can report it. VMX also requires a usable TR in the
+ * host state (SDM Vol. 3C 26.2.3). SDM Vol. 3A 8.7 "Task Management in 64-bit Mode".
+ */
+struct tss {
+  uint32_t reserved0;
+  uint64_t rsp[3];
+  uint64_t reserved1;
+  uint64_t ist[7];
+  uint64_t reserved2;
+  uint16_t reserved3, iomap_base;
+} __attribute__((packed));
+
+static struct tss tss;
+static uint8_t ist_stack[16384] __attribute__((aligned(16)));
+
+static void tss_install(void) {
+  extern uint64_t boot_gdt_tss[2];
+  uint64_t base = (uintptr_t)&tss, limit = sizeof tss - 1;
+  tss.ist[0] = (uintptr_t)(ist_stack + sizeof ist_stack);
+  tss.iomap_base = sizeof tss;
+  /* 64-bit TSS descriptor, type 9 (available), present (SDM Vol. 3A 8.2.3). */
+  boot_gdt_tss[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+                    ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
+  boot_gdt_tss[1] = base >> 32;
+  ltr(GDT_TSS);
+}
+
+void kmain(uint32_t magic, uint32_t info) {
+  tss_install();
+  wasm2c_kernel_instantiate(&kernel, NULL);
+  kernel_ready = 1;
+  w2c_kernel_boot(&kernel, magic, info);
+  tv_halt(0);
+}
+
+/* Every interrupt and exception: hand the saved frame to the kernel. */
+void trap_entry(uint64_t* frame) {
+  enum { FRAME_VECTOR = 15, FRAME_RIP = 17 };
+  if (!kernel_ready || in_trap) {
+    console_puts(in_trap ? "\r\n*** exception in the exception handler: vector 0x"
+                         : "\r\n*** exception before the kernel started: vector 0x");
+    console_hex(frame[FRAME_VECTOR]);
+    console_puts(" rip 0x");
+    console_hex(frame[FRAME_RIP]);
+    console_puts("\r\n");
+    tv_halt(4);
+  }
+  in_trap = 1;
+  w2c_kernel_onTrap(&kernel, (uintptr_t)frame);
+  in_trap = 0;
+}
