@@ -2,12 +2,13 @@
  * runtime.c: the freestanding wasm runtime under the compiled AssemblyScript.
  *
  * It owns three things the generated C cannot provide for itself:
- *  - the linear memory: a fixed virtual window at LINEAR_BASE, mapped in
- *    2 MiB chunks. The first chunk is in the image's bss (so the kernel can
- *    run before it knows the memory map); later chunks come from a physical
- *    pool the kernel grants once it has parsed the memory map. Everything
- *    past the mapped chunks is unmapped guard space, so an out-of-bounds
- *    access page-faults and the kernel reports it as a wasm trap.
+ *  - the linear memory: a fixed virtual window at LINEAR_BASE, backed by
+ *    2 MiB chunks of physical memory. The first chunk is in the image's bss
+ *    (so the kernel can run before it knows the memory map); later chunks
+ *    come from a physical pool the kernel grants once it has parsed the
+ *    memory map. Everything past the memory's current size is unmapped guard
+ *    space, so an out-of-bounds access page-faults and the kernel reports it
+ *    as a wasm trap.
  *  - function tables, from a small static arena (there is no malloc);
  *  - traps: print the reason and a backtrace, then stop the CPU.
  * Plus the libc pieces the generated code calls (memcpy & co., rounding).
@@ -20,22 +21,28 @@
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
-#define PTE_PS 0x80ull
+#define PAGE 4096ull
 #define WASM_PAGE 65536ull
-#define LINEAR_MAX_BYTES (1ull << 30) /* one page directory of 2 MiB chunks */
+#define LINEAR_MAX_BYTES (256ull << 20)
 #define LINEAR_MAX_CHUNKS (LINEAR_MAX_BYTES / LINEAR_CHUNK)
+/* The first LINEAR_NULL_GUARD bytes stay unmapped so that a null-pointer
+ * access faults like any other out-of-bounds access. (The AssemblyScript
+ * build puts its data at --memoryBase 65536, above the guard.) */
+#define LINEAR_NULL_GUARD 65536
 
 extern uint64_t boot_pml4[512];
 
-/* The first chunk is mapped with 4 KiB pages so that its first
- * LINEAR_NULL_GUARD bytes can stay unmapped: a null-pointer access in the
- * kernel faults like any other out-of-bounds access. (The AssemblyScript
- * build puts its data at --memoryBase 65536, above the guard.) */
-#define LINEAR_NULL_GUARD 65536
+/*
+ * The window: PML4 slot -> linear_pdpt -> linear_pd -> one page table per
+ * 2 MiB chunk. Pages are mapped exactly up to the memory's current size, so
+ * the guard starts at the first byte past it. Each chunk is 2 MiB of
+ * contiguous physical memory: the first is in the image, the others come from
+ * the pool the kernel grants.
+ */
 static uint8_t linear_first_chunk[LINEAR_CHUNK] __attribute__((aligned(4096)));
 static uint64_t linear_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t linear_pd[512] __attribute__((aligned(4096)));
-static uint64_t linear_first_pt[512] __attribute__((aligned(4096)));
+static uint64_t linear_pt[LINEAR_MAX_CHUNKS][512] __attribute__((aligned(4096)));
 static uint64_t linear_chunk_phys[LINEAR_MAX_CHUNKS];
 static uint32_t linear_chunks;
 static uint64_t pool_next, pool_end;
@@ -43,24 +50,22 @@ static uint64_t pool_next, pool_end;
 /* The image is identity-mapped, so a static object's address is physical. */
 static uint64_t image_phys(const void* p) { return (uint64_t)(uintptr_t)p; }
 
-static void map_first_chunk(void) {
-  uint64_t phys = image_phys(linear_first_chunk);
-  for (uint64_t off = LINEAR_NULL_GUARD; off < LINEAR_CHUNK; off += 4096)
-    linear_first_pt[off / 4096] = (phys + off) | PTE_P | PTE_W;
-  linear_pd[0] = image_phys(linear_first_pt) | PTE_P | PTE_W;
-  linear_chunk_phys[0] = phys;
-  linear_chunks = 1;
+static void add_chunk(uint64_t phys) {
+  uint32_t index = linear_chunks++;
+  linear_chunk_phys[index] = phys;
+  linear_pd[index] = image_phys(linear_pt[index]) | PTE_P | PTE_W;
 }
 
-/* Later chunks: one 2 MiB page each, from the granted pool. */
-static void map_chunk(uint64_t phys) {
-  uint64_t index = linear_chunks++;
-  linear_chunk_phys[index] = phys;
-  linear_pd[index] = phys | PTE_P | PTE_W | PTE_PS;
-  /* New entries were not-present; flush anyway in case a paging-structure
-   * cache holds the old one (SDM Vol. 3A 4.10.4.1). */
-  invlpg(LINEAR_BASE + index * LINEAR_CHUNK);
-  __builtin_memset((void*)(uintptr_t)(LINEAR_BASE + index * LINEAR_CHUNK), 0, LINEAR_CHUNK);
+/* Maps and zeroes the pages of [from, to); the chunks must exist. */
+static void map_pages(uint64_t from, uint64_t to) {
+  for (uint64_t off = from < LINEAR_NULL_GUARD ? LINEAR_NULL_GUARD : from; off < to; off += PAGE) {
+    uint64_t chunk = off / LINEAR_CHUNK;
+    linear_pt[chunk][off % LINEAR_CHUNK / PAGE] = (linear_chunk_phys[chunk] + off % LINEAR_CHUNK) | PTE_P | PTE_W;
+    /* The entry was not present; flush anyway in case a paging-structure
+     * cache remembers the walk (SDM Vol. 3A 4.10.4.1). */
+    invlpg(LINEAR_BASE + off);
+    __builtin_memset((void*)(uintptr_t)(LINEAR_BASE + off), 0, PAGE);
+  }
 }
 
 uint64_t linear_to_phys(uint32_t offset) {
@@ -83,10 +88,10 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint64_t initial_pages,
     console_puts("typervisor: the kernel's linear memory layout does not fit the runtime\r\n");
     tv_halt(2);
   }
-  /* PML4 slot -> our PDPT -> our page directory of 2 MiB chunks. */
   linear_pdpt[0] = image_phys(linear_pd) | PTE_P | PTE_W;
   boot_pml4[LINEAR_PML4_SLOT] = image_phys(linear_pdpt) | PTE_P | PTE_W;
-  map_first_chunk();
+  add_chunk(image_phys(linear_first_chunk));
+  map_pages(0, initial_pages * WASM_PAGE);
   mem->data = (uint8_t*)(uintptr_t)LINEAR_BASE;
   mem->pages = initial_pages;
   mem->max_pages = max_pages;
@@ -97,19 +102,20 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t* mem, uint64_t initial_pages,
 uint64_t wasm_rt_grow_memory(wasm_rt_memory_t* mem, uint64_t delta) {
   uint64_t old_pages = mem->pages, new_pages = old_pages + delta;
   if (new_pages > mem->max_pages) return (uint64_t)-1;
-  uint64_t bytes = new_pages * WASM_PAGE;
-  while ((uint64_t)linear_chunks * LINEAR_CHUNK < bytes) {
-    if (pool_next + LINEAR_CHUNK > pool_end) {
-      console_puts("typervisor: linear memory exhausted at 0x");
-      console_hex((uint64_t)linear_chunks * LINEAR_CHUNK);
-      console_puts(" bytes\r\n");
-      return (uint64_t)-1;
-    }
-    map_chunk(pool_next);
+  uint64_t chunks = (new_pages * WASM_PAGE + LINEAR_CHUNK - 1) / LINEAR_CHUNK;
+  if (chunks > linear_chunks + (pool_end - pool_next) / LINEAR_CHUNK) {
+    console_puts("typervisor: linear memory exhausted at 0x");
+    console_hex(mem->size);
+    console_puts(" bytes\r\n");
+    return (uint64_t)-1;
+  }
+  while (linear_chunks < chunks) {
+    add_chunk(pool_next);
     pool_next += LINEAR_CHUNK;
   }
+  map_pages(old_pages * WASM_PAGE, new_pages * WASM_PAGE);
   mem->pages = new_pages;
-  mem->size = bytes;
+  mem->size = new_pages * WASM_PAGE;
   return old_pages;
 }
 

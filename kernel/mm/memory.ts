@@ -21,7 +21,7 @@ import { Range, LARGE_PAGE_SIZE, alignDown, alignUp } from "./range";
 export const MINIMUM_RAM: u64 = 48 << 20;
 const LOW_MEMORY: u64 = 1 << 20; // legacy area: BIOS data, EBDA, ROMs, AP trampoline
 const POOL_MIN: u64 = 8 << 20;
-const POOL_MAX: u64 = 256 << 20;
+const POOL_MAX: u64 = 256 << 20; // the runtime maps at most 256 MiB of linear memory
 
 export class Memory {
   constructor(public frames: FrameAllocator, public hostTable: PageTable, public usable: u64, public linearPool: u64) {}
