@@ -56,6 +56,10 @@ void tv_backtrace(uint64_t rbp) {
 void tv_halt(uint32_t status) {
   cli();
   if (tv_emulator_exit) {
+    /* Bochs's exit code does not carry the status: say it on the console too. */
+    console_puts("typervisor: exit status 0x");
+    console_hex(status);
+    console_puts("\r\n");
     outl(QEMU_DEBUG_EXIT_PORT, status);
     for (const char* s = "Shutdown"; *s; s++) outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*s);
   }

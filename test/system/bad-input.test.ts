@@ -1,0 +1,42 @@
+// System tests: bad input and failures give a clear message and a clean halt
+// (an exit status from the hypervisor, never a reboot loop or a hang).
+import { describe, expect, it } from "vitest";
+import { bootAndWait } from "./run";
+
+const PANIC = 1;
+const WASM_TRAP = 3;
+
+describe("failures stop the hypervisor cleanly with a reason", () => {
+  it("refuses a CPU with neither VT-x nor AMD-V", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", qemuCpu: "qemu64,-svm", memoryMiB: 128 });
+    expect(output).toContain("typervisor panic: no hardware virtualization: this CPU has neither Intel VT-x nor AMD-V");
+    expect(exit.status).toBe(PANIC);
+  });
+
+  it("refuses a machine with too little RAM", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 32 });
+    expect(output).toMatch(/typervisor panic: not enough memory: \d+ MiB usable RAM, Typervisor needs at least 48 MiB/);
+    expect(exit.status).toBe(PANIC);
+  });
+
+  it("reports a wasm out-of-bounds access caught by the guard region", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=oob" });
+    expect(output).toMatch(/wasm trap: out-of-bounds memory access at linear address 0x[0-9a-f]+ \(rip 0x[0-9a-f]+\)/);
+    expect(output).toMatch(/ {4}at 0x[0-9a-f]{16}/);
+    expect(output).not.toContain("typervisor: shutdown");
+    expect(exit.status).toBe(WASM_TRAP);
+  });
+
+  it("reports a wasm unreachable trap with a backtrace", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=unreachable" });
+    expect(output).toContain("wasm trap: unreachable executed");
+    expect(output).toMatch(/ {4}at 0x[0-9a-f]{16}/);
+    expect(exit.status).toBe(WASM_TRAP);
+  });
+
+  it("reports a failed AssemblyScript runtime check with its source location", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=abort" });
+    expect(output).toMatch(/wasm trap: abort: Index out of range at ~lib\/array\.ts:\d+:\d+/);
+    expect(exit.status).toBe(WASM_TRAP);
+  });
+});

@@ -1,0 +1,31 @@
+// Shared by the system tests: boot the real image, wait for it to halt.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { boot, BootOptions, Exit, Module } from "../../tools/harness/index";
+
+export interface Run { output: string; exit: Exit }
+
+// Boots with exit=emulator (so the emulator stops when the hypervisor halts)
+// and returns the whole console output and how the run ended.
+export async function bootAndWait(opts: BootOptions, timeoutMs = 120_000): Promise<Run> {
+  const machine = boot({ ...opts, cmdline: `exit=emulator ${opts.cmdline ?? ""}`.trim() });
+  const exit = await machine.waitForExit(timeoutMs);
+  return { output: machine.output, exit };
+}
+
+// Small files with recognisable contents, to pass as boot modules.
+export function testModules(): Module[] {
+  mkdirSync("build/test", { recursive: true });
+  const sizes = [3000, 70000];
+  return sizes.map((size, i) => {
+    const path = `build/test/module-${i}.bin`;
+    writeFileSync(path, Buffer.alloc(size, 0x41 + i));
+    return { path, args: `module-${i} role=test${i}` };
+  });
+}
+
+// "[info ] memory: N MiB usable RAM, ..." -> N
+export function usableMiB(output: string): number {
+  const match = /memory: (\d+) MiB usable RAM/.exec(output);
+  if (!match) throw new Error(`no memory summary in:\n${output}`);
+  return Number(match[1]);
+}

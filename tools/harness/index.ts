@@ -1,0 +1,15 @@
+// The test harness: boot the hypervisor in an emulator and talk to it.
+// Used by the system tests (test/system) and by the CLI (tools/cli.ts).
+
+import { bootBochs } from "./bochs";
+import { Machine } from "./machine";
+import { BootOptions } from "./options";
+import { bootQemu } from "./qemu";
+
+export { Machine, type Exit } from "./machine";
+export { type BootOptions, type Module, type Platform } from "./options";
+export { makeIso } from "./iso";
+
+export function boot(opts: BootOptions): Machine {
+  return opts.platform === "bochs" ? bootBochs(opts) : bootQemu(opts);
+}
