@@ -30,8 +30,10 @@ AS_SOURCES := $(shell find kernel vmm -name '*.ts')
 BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o
 
-.PHONY: all deps run run-bochs run-uefi test test-unit bench usb clean
+.PHONY: all deps guests run run-bochs run-uefi test test-unit bench usb clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
+
+include test/guests/Makefile.inc
 
 # Installs whatever is missing (Debian packages, npm packages) once per change
 # of the lists.
@@ -84,7 +86,7 @@ run-uefi: all
 usb: $(BUILD)/typervisor.iso
 	$(NODE_BIN)/tsx tools/cli.ts usb --device "$(DEV)" --image $<
 
-test: all
+test: all guests
 	$(NODE_BIN)/vitest run
 test-unit: $(DEPS_STAMP)
 	$(NODE_BIN)/vitest run test/unit

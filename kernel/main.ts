@@ -21,6 +21,7 @@ import { initMemory, Memory } from "./mm/memory";
 import { panic, stop, ExitStatus } from "./panic";
 import { crashOnRequest } from "./selftest";
 import { detectVirtualization, Virtualization } from "../vmm/hardware";
+import { runVmm } from "../vmm/vmm";
 
 export const VERSION = "0.1.0";
 
@@ -52,7 +53,7 @@ export function boot(magic: u32, info: u32): void {
 
   crashOnRequest(cmdline.get("crash"));
 
-  log.info("no virtual machines configured; shutting down");
+  runVmm(virt, bootInfo.modules, memory.frames);
   println("typervisor: shutdown");
   stop(ExitStatus.Shutdown);
 }

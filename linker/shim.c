@@ -72,6 +72,10 @@ u64 w2c_shim_image_end(w2c_shim* s) { extern char __image_end[]; return (uintptr
 u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
 void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { lidt(LINEAR_BASE + offset, limit); }
 
+/* AMD-V: one trip into the guest (boot/svm.S). */
+void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs);
+void w2c_shim_svm_run(w2c_shim* s, u64 guest_vmcb, u64 host_vmcb, u32 regs) { svm_run(guest_vmcb, host_vmcb, linear(regs)); }
+
 /* Stopping. */
 void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
 void w2c_shim_halt(w2c_shim* s, u32 status) { tv_halt(status); }

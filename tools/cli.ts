@@ -38,8 +38,8 @@ function bootOptions(interactive: boolean): BootOptions {
   if (!["qemu", "uefi", "bochs"].includes(platform)) fail(`unknown platform '${platform}' (qemu, uefi, bochs)`);
   if (values.accel !== "tcg" && values.accel !== "kvm") fail(`unknown accelerator '${values.accel}' (tcg, kvm)`);
   const modules: Module[] = (values.module ?? []).map((spec) => {
-    const [path, args] = spec.split("=", 2);
-    return { path, args: args ?? path };
+    const eq = spec.indexOf("=");
+    return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
   });
   return {
     platform, interactive, modules, useIso: values.iso,

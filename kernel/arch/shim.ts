@@ -56,3 +56,7 @@
 @external("shim", "set_emulator_exit") export declare function setEmulatorExit(on: bool): void;
 @external("shim", "halt") export declare function halt(status: u32): void;
 @external("shim", "backtrace") export declare function backtrace(rbp: u64): void;
+
+// AMD-V: enter the guest whose VMCB is at `guestVmcb` (physical); `hostVmcb`
+// holds the host state VMSAVE/VMLOAD move; `regs` is the register block.
+@external("shim", "svm_run") export declare function svmRun(guestVmcb: u64, hostVmcb: u64, regs: usize): void;

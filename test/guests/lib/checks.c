@@ -1,0 +1,79 @@
+/*
+ * The checks every test guest runs, in whatever mode it was compiled for:
+ * what CPUID shows, port I/O round trips, the three MSR policies (pass
+ * through, emulated, #GP), HLT woken by an injected interrupt, and the
+ * hypercalls. Each prints PASS or FAIL with its name.
+ */
+#include "guest.h"
+
+#define TEST_PORT 0x600
+#define TEST_IRQ_PORT 0x604
+#define MSR_APIC_BASE 0x1b
+#define MSR_SYSENTER_CS 0x174
+#define MSR_ABSENT 0x4000beef
+
+static int streq4(uint32_t v, const char* s) {
+  return v == ((uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[1] << 8 | (uint32_t)(uint8_t)s[2] << 16 | (uint32_t)(uint8_t)s[3] << 24);
+}
+
+static void check_cpuid(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check((r[2] >> 31) & 1, "cpuid: hypervisor-present bit is set");
+  check(!((r[2] >> 5) & 1), "cpuid: VMX is hidden");
+  cpuid(0x80000001, r);
+  check(!((r[2] >> 2) & 1), "cpuid: SVM is hidden");
+  cpuid(0x40000000, r);
+  check(r[0] >= 0x40000001 && streq4(r[1], "Type") && streq4(r[2], "rvis") && streq4(r[3], "orTV"),
+        "cpuid: leaf 0x40000000 carries the TypervisorTV signature");
+  cpuid(0x40000001, r);
+  check(r[0] == 1, "cpuid: interface version 1");
+}
+
+static void check_ports(void) {
+  outl(TEST_PORT, 0x12345678);
+  check(inl(TEST_PORT) == 0x12345678, "io: 32-bit round trip");
+  outw(TEST_PORT, 0xbeef);
+  check(inl(TEST_PORT) == 0x1234beef, "io: 16-bit write merges into the register");
+  outb(TEST_PORT + 3, 0xab);
+  check(inb(TEST_PORT + 3) == 0xab && inw(TEST_PORT) == 0xbeef, "io: 8-bit access at an offset");
+  check(inb(0x1234) == 0xff, "io: an unclaimed port reads as all ones");
+}
+
+static void check_msrs(void) {
+  uint32_t before = gp_faults;
+  wrmsr(MSR_SYSENTER_CS, 0x10);
+  check(rdmsr(MSR_SYSENTER_CS) == 0x10 && gp_faults == before, "msr: SYSENTER_CS passes through");
+  check((rdmsr(MSR_APIC_BASE) & ~0xfffull) == 0xfee00000 && gp_faults == before, "msr: APIC base is emulated");
+  rdmsr(MSR_ABSENT);
+  check(gp_faults == before + 1, "msr: reading an absent MSR raises #GP");
+  wrmsr(MSR_ABSENT, 1);
+  check(gp_faults == before + 2, "msr: writing an absent MSR raises #GP");
+}
+
+static void check_halt_wakeup(void) {
+  uint32_t before = interrupts;
+  __asm__ volatile("cli");
+  outb(TEST_IRQ_PORT, TEST_VECTOR);
+  /* STI's interrupt shadow covers HLT: the interrupt arrives in the halt. */
+  __asm__ volatile("sti; hlt; cli");
+  check(interrupts == before + 1, "hlt: woken by an injected interrupt");
+}
+
+static void check_hypercalls(void) {
+  check(hypercall(HC_YIELD, 0, 0) == 0, "hypercall: yield returns 0");
+  check(hypercall(0x7777, 0, 0) == (unsigned long)-1, "hypercall: unknown function returns -1");
+  check(hypercall(HC_CONSOLE_WRITE, 0x8000, 1ul << 20) == (unsigned long)-2, "hypercall: oversized console write returns -2");
+}
+
+int run_checks(const char* mode) {
+  puts("guest running in ");
+  puts(mode);
+  puts("\n");
+  check_cpuid();
+  check_ports();
+  check_msrs();
+  check_halt_wakeup();
+  check_hypercalls();
+  return failures();
+}

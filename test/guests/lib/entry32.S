@@ -1,0 +1,82 @@
+/*
+ * Protected-mode entry: from the VMM's real-mode start, load a flat GDT,
+ * set CR0.PE, and continue in 32-bit code with an IDT whose #GP and
+ * test-interrupt gates point at our handlers; then call guest_main().
+ */
+    .code16
+    .section .entry, "ax"
+    .global _start
+_start:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    lgdtl gdt_pointer
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    ljmpl $0x08, $protected
+
+    .code32
+protected:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov %ax, %fs
+    mov %ax, %gs
+    mov $0x7c00, %esp
+    mov $gp_handler, %eax
+    mov $13, %ecx
+    call set_gate
+    mov $irq_handler, %eax
+    mov $0x40, %ecx
+    call set_gate
+    lidt idt_pointer
+    call guest_main
+1:  hlt
+    jmp 1b
+
+/* IDT[ecx] = 32-bit interrupt gate to eax (SDM Vol. 3A 6.11). */
+set_gate:
+    lea idt(, %ecx, 8), %edx
+    mov %ax, (%edx)
+    movw $0x08, 2(%edx)
+    movw $0x8e00, 4(%edx)
+    shr $16, %eax
+    mov %ax, 6(%edx)
+    ret
+
+/* #GP pushes an error code: skip it and the 2-byte RDMSR/WRMSR. */
+gp_handler:
+    addl $2, 4(%esp)
+    incl gp_faults
+    add $4, %esp
+    iret
+
+irq_handler:
+    incl interrupts
+    iret
+
+    .section .rodata
+    .align 8
+gdt:
+    .quad 0
+    .quad 0x00cf9a000000ffff    /* 0x08: 32-bit code */
+    .quad 0x00cf92000000ffff    /* 0x10: data */
+gdt_end:
+gdt_pointer:
+    .short gdt_end - gdt - 1
+    .long gdt
+idt_pointer:
+    .short 256 * 8 - 1
+    .long idt
+
+    .section .data
+    .global gp_faults, interrupts
+    .align 4
+gp_faults: .long 0
+interrupts: .long 0
+
+    .section .bss
+    .align 8
+idt: .skip 256 * 8

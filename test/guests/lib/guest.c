@@ -1,0 +1,52 @@
+/* Console, hypercalls and reporting for the test guests (see guest.h). */
+#include "guest.h"
+
+static int failed;
+static int intel = -1;
+
+/* VMCALL on Intel, VMMCALL on AMD: the vendor decides which one traps. */
+unsigned long hypercall(unsigned long fn, unsigned long a0, unsigned long a1) {
+  if (intel < 0) {
+    uint32_t r[4];
+    cpuid(0, r);
+    intel = r[1] == 0x756e6547; /* "Genu" */
+  }
+  unsigned long result;
+  if (intel)
+    __asm__ volatile("vmcall" : "=a"(result) : "a"(fn), "b"(a0), "c"(a1) : "memory");
+  else
+    __asm__ volatile("vmmcall" : "=a"(result) : "a"(fn), "b"(a0), "c"(a1) : "memory");
+  return result;
+}
+
+void puts(const char* s) {
+  unsigned long n = 0;
+  while (s[n]) n++;
+  hypercall(HC_CONSOLE_WRITE, (unsigned long)(uintptr_t)s, n);
+}
+
+void put_hex(uint64_t v) {
+  char buf[19] = "0x";
+  for (int i = 0; i < 16; i++) buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
+  buf[18] = 0;
+  puts(buf);
+}
+
+void check(int ok, const char* name) {
+  puts(ok ? "PASS " : "FAIL ");
+  puts(name);
+  puts("\n");
+  if (!ok) failed++;
+}
+
+int failures(void) { return failed; }
+
+/* The compiler may call these for struct and array initialisation. */
+void* memset(void* d, int c, unsigned long n) {
+  for (unsigned long i = 0; i < n; i++) ((char*)d)[i] = (char)c;
+  return d;
+}
+void* memcpy(void* d, const void* s, unsigned long n) {
+  for (unsigned long i = 0; i < n; i++) ((char*)d)[i] = ((const char*)s)[i];
+  return d;
+}

@@ -1,0 +1,47 @@
+/*
+ * The test guests' little library: console output and exit through the
+ * hypervisor's hypercalls (docs/hypercalls.md), port and MSR access, and the
+ * PASS/FAIL reporting the system tests read. Compiled three times: for real
+ * mode (-m16), protected mode (-m32) and long mode (-m64).
+ */
+#ifndef GUEST_H
+#define GUEST_H
+#include <stdint.h>
+
+#define HC_CONSOLE_WRITE 1
+#define HC_EXIT 2
+#define HC_YIELD 3
+
+/* Set by the entry code's exception handlers (entry*.S). */
+extern volatile uint32_t gp_faults;
+extern volatile uint32_t interrupts;
+#define TEST_VECTOR 0x40
+
+unsigned long hypercall(unsigned long fn, unsigned long a0, unsigned long a1);
+void puts(const char* s);
+void put_hex(uint64_t v);
+void check(int ok, const char* name);
+int failures(void);
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void cpuid(uint32_t leaf, uint32_t r[4]) {
+  __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+/* RDMSR/WRMSR are 2 bytes long: the #GP handler skips them. */
+static inline uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo = 0, hi = 0;
+  __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(msr));
+  return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v) {
+  __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+int run_checks(const char* mode);
+
+#endif

@@ -1,0 +1,61 @@
+// The device bus of one VM: port ranges and MMIO ranges mapped to devices.
+//
+// Devices are plain AssemblyScript objects with no hardware access, so unit
+// tests can drive them exactly as a guest would. A guest access that no
+// device claims reads as all ones and ignores writes, like an empty ISA bus.
+
+export abstract class Device {
+  constructor(public name: string) {}
+  // `offset` is relative to the start of the range the device was mapped at.
+  abstract read(offset: u64, size: u8): u64;
+  abstract write(offset: u64, size: u8, value: u64): void;
+}
+
+class Mapping {
+  constructor(public start: u64, public length: u64, public device: Device) {}
+}
+
+export class AddressSpace {
+  private mappings: Mapping[] = [];
+
+  map(start: u64, length: u64, device: Device): void {
+    this.mappings.push(new Mapping(start, length, device));
+  }
+
+  find(address: u64): Device | null {
+    const m = this.lookup(address);
+    return m === null ? null : m.device;
+  }
+
+  // An unclaimed address reads as all ones.
+  read(address: u64, size: u8): u64 {
+    const m = this.lookup(address);
+    if (m === null) return allOnes(size);
+    return m.device.read(address - m.start, size) & allOnes(size);
+  }
+
+  // Returns false if no device claims the address (the write is dropped).
+  write(address: u64, size: u8, value: u64): bool {
+    const m = this.lookup(address);
+    if (m === null) return false;
+    m.device.write(address - m.start, size, value & allOnes(size));
+    return true;
+  }
+
+  private lookup(address: u64): Mapping | null {
+    for (let i = 0; i < this.mappings.length; i++) {
+      const m = this.mappings[i];
+      if (address >= m.start && address - m.start < m.length) return m;
+    }
+    return null;
+  }
+}
+
+export function allOnes(size: u8): u64 {
+  return size >= 8 ? ~(<u64>0) : (<u64>1 << (<u64>size * 8)) - 1;
+}
+
+export class Bus {
+  readonly io: AddressSpace = new AddressSpace();
+  readonly mmio: AddressSpace = new AddressSpace();
+}

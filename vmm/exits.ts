@@ -1,0 +1,90 @@
+// The generic exit handler: one backend-neutral Exit in, one decision out.
+//
+// Both backends funnel every exit they do not finish themselves through
+// handleExit(). It emulates what it can (CPUID, port I/O through the device
+// bus, MSRs by policy, hypercalls, HLT), injects #GP where hardware would,
+// and stops the VM with a reason for everything a guest must not do.
+
+import * as log from "../kernel/console/log";
+import { emulateCpuid } from "./cpuidpolicy";
+import { hypercall, HypercallResult } from "./hypercall";
+import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
+import { Exit, ExitKind, Reg, Vcpu } from "./vcpu";
+import { Vm, VmState } from "./vm";
+
+export const enum Next { Resume, Yield, Halt, Stopped }
+
+const GP_VECTOR: u8 = 13;
+
+export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next {
+  switch (exit.kind) {
+    case ExitKind.Cpuid:
+      emulateCpuid(vcpu);
+      vcpu.skipInstruction();
+      return Next.Resume;
+    case ExitKind.Io:
+      return portIo(vm, vcpu, exit);
+    case ExitKind.MsrRead: {
+      const value = emulateRead(msrs, exit.msr);
+      if (value < 0) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      vcpu.regs.set(Reg.Rax, <u64>value & 0xffff_ffff);
+      vcpu.regs.set(Reg.Rdx, <u64>value >> 32);
+      vcpu.skipInstruction();
+      return Next.Resume;
+    }
+    case ExitKind.MsrWrite:
+      if (!emulateWrite(msrs, exit.msr, exit.value)) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      vcpu.skipInstruction();
+      return Next.Resume;
+    case ExitKind.Hypercall: {
+      const result = hypercall(vm, vcpu, vcpu.longMode);
+      if (result == HypercallResult.Stopped) return Next.Stopped;
+      vcpu.skipInstruction();
+      return result == HypercallResult.Yield ? Next.Yield : Next.Resume;
+    }
+    case ExitKind.Hlt:
+      vcpu.skipInstruction();
+      if (vm.hasPendingInterrupt) return Next.Resume;
+      vm.state = VmState.Halted;
+      return Next.Halt;
+    case ExitKind.InterruptWindow:
+    case ExitKind.ExternalInterrupt:
+      return Next.Resume;
+    case ExitKind.PreemptionTimer:
+      return Next.Yield;
+    case ExitKind.Mmio:
+      vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device");
+      return Next.Stopped;
+    case ExitKind.TripleFault:
+      vm.stop("triple fault: the guest shut down its CPU");
+      return Next.Stopped;
+    case ExitKind.VirtualizationInstruction:
+      vm.stop("the guest executed a virtualization instruction (nested virtualization is not offered)");
+      return Next.Stopped;
+    case ExitKind.InvalidState:
+      vm.stop("the CPU refused to enter the guest: invalid guest state (exit code " + log.hex(exit.code) + ")");
+      return Next.Stopped;
+    default:
+      vm.stop("unhandled exit: code " + log.hex(exit.code) + ", qualification " + log.hex(exit.qualification));
+      return Next.Stopped;
+  }
+}
+
+// IN/OUT through the device bus. The value travels in AL, AX or EAX; a
+// 32-bit IN clears the upper half of RAX, like a 32-bit register write.
+function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
+  if (exit.isString) {
+    vm.stop("string port I/O (INS/OUTS) to port " + log.hex(exit.port) + " is not supported");
+    return Next.Stopped;
+  }
+  const rax = vcpu.regs.get(Reg.Rax);
+  if (exit.isWrite) {
+    vm.bus.io.write(exit.port, exit.size, rax);
+  } else {
+    const value = vm.bus.io.read(exit.port, exit.size);
+    const merged = exit.size == 4 ? value : exit.size == 2 ? (rax & ~(<u64>0xffff)) | value : (rax & ~(<u64>0xff)) | value;
+    vcpu.regs.set(Reg.Rax, merged);
+  }
+  vcpu.skipInstruction();
+  return vm.running ? Next.Resume : Next.Stopped;
+}

@@ -1,0 +1,75 @@
+// Building VMs from the boot modules.
+//
+// A boot module whose command line has "vm=NAME" is a guest: a flat binary
+// loaded at guest-physical GUEST_LOAD and started in real mode at
+// 0000:GUEST_LOAD, like a boot sector (the guest switches to protected or
+// long mode itself). "mem=MiB" sets its RAM (default 16 MiB), mapped at
+// guest-physical 0 by the nested page tables. Modules without vm= are left
+// alone. A malformed entry is reported and skipped; the others still start.
+
+import { BootModule } from "../kernel/boot/bootinfo";
+import { CommandLine } from "../kernel/boot/cmdline";
+import * as log from "../kernel/console/log";
+import { FrameAllocator } from "../kernel/mm/frames";
+import { WRITE_BACK } from "../kernel/mm/hostpaging";
+import { PageTable } from "../kernel/mm/pagetable";
+import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../kernel/mm/range";
+import { Backend } from "./backend";
+import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
+import { NullDevice, POST_PORT } from "./devices/null";
+import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "./devices/testdevice";
+import { Vm } from "./vm";
+
+export const GUEST_LOAD: u64 = 0x8000;
+const DEFAULT_MEMORY_MIB: u64 = 16;
+const MAX_MEMORY_MIB: u64 = 1 << 16;
+
+export function createVms(modules: BootModule[], frames: FrameAllocator, backend: Backend): Vm[] {
+  const vms: Vm[] = [];
+  for (let i = 0; i < modules.length; i++) {
+    const module = modules[i];
+    const options = new CommandLine(module.cmdline);
+    if (!options.has("vm")) continue;
+    const name = options.get("vm");
+    const vm = createVm(<u32>vms.length, name.length > 0 ? name : "vm" + i.toString(), module, options, frames, backend);
+    if (vm !== null) vms.push(vm);
+  }
+  return vms;
+}
+
+function createVm(id: u32, name: string, module: BootModule, options: CommandLine, frames: FrameAllocator, backend: Backend): Vm | null {
+  const memText = options.get("mem", DEFAULT_MEMORY_MIB.toString());
+  const mib = U64.parseInt(memText, 10);
+  if (mib == 0 || mib > MAX_MEMORY_MIB || mib.toString() != memText) {
+    log.error("vm " + name + ": bad mem=" + memText + " (MiB, 1 to " + MAX_MEMORY_MIB.toString() + "); not started");
+    return null;
+  }
+  const bytes = mib << 20;
+  const imageSize = module.end - module.start;
+  if (GUEST_LOAD + imageSize > bytes) {
+    log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
+  if (hpa == 0) {
+    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const nested = new PageTable(backend.nestedFormat());
+  nested.map(0, hpa, bytes, WRITE_BACK);
+  const vcpu = backend.createVcpu(nested);
+  if (vcpu === null) {
+    log.error("vm " + name + ": out of address-space identifiers; not started");
+    return null;
+  }
+  const vm = new Vm(id, name, vcpu);
+  vm.memory.add(0, hpa, bytes);
+  vm.memory.zero();
+  vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
+  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
+  vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
+  vm.bus.io.map(POST_PORT, 1, new NullDevice());
+  vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(hpa) + ", image " + imageSize.toString() + " bytes, " + backend.name);
+  return vm;
+}

@@ -1,0 +1,70 @@
+// Which MSRs a guest may touch, and how.
+//
+// Three answers, decided here once for both backends:
+//  - pass through: the backend's MSR bitmap lets the access reach the
+//    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
+//    SYSENTER and SYSCALL MSRs, the TSC for reads);
+//  - emulate: the VMM answers (APIC base, MTRRs, miscellaneous enables);
+//  - refuse: everything else raises #GP in the guest, as an absent MSR would
+//    on hardware.
+
+export const IA32_TIME_STAMP_COUNTER: u32 = 0x10;
+export const IA32_APIC_BASE: u32 = 0x1b;
+export const IA32_MTRRCAP: u32 = 0xfe;
+export const IA32_SYSENTER_CS: u32 = 0x174;
+export const IA32_SYSENTER_ESP: u32 = 0x175;
+export const IA32_SYSENTER_EIP: u32 = 0x176;
+export const IA32_MISC_ENABLE: u32 = 0x1a0;
+export const IA32_PAT: u32 = 0x277;
+export const IA32_MTRR_DEF_TYPE: u32 = 0x2ff;
+export const IA32_EFER: u32 = 0xc0000080;
+export const IA32_STAR: u32 = 0xc0000081;
+export const IA32_LSTAR: u32 = 0xc0000082;
+export const IA32_CSTAR: u32 = 0xc0000083;
+export const IA32_FMASK: u32 = 0xc0000084;
+export const IA32_FS_BASE: u32 = 0xc0000100;
+export const IA32_GS_BASE: u32 = 0xc0000101;
+export const IA32_KERNEL_GS_BASE: u32 = 0xc0000102;
+
+// Reads and writes the backends let through to the guest's own copy.
+export const PASSTHROUGH: u32[] = [
+  IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP,
+  IA32_STAR, IA32_LSTAR, IA32_CSTAR, IA32_FMASK,
+  IA32_FS_BASE, IA32_GS_BASE, IA32_KERNEL_GS_BASE,
+];
+// Reads only (writes are emulated or refused).
+export const PASSTHROUGH_READ: u32[] = [IA32_TIME_STAMP_COUNTER];
+
+const APIC_BASE_VALUE: u64 = 0xfee00000 | (1 << 11) | (1 << 8); // enabled, bootstrap processor
+const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
+
+// Emulated MSRs live per vCPU.
+export class MsrState {
+  miscEnable: u64 = 1; // fast strings
+  mtrrDefType: u64 = MTRR_DEF_TYPE_WRITE_BACK;
+}
+
+// The value of an emulated read, or -1 (as i64) for #GP.
+export function emulateRead(state: MsrState, msr: u32): i64 {
+  if (msr == IA32_APIC_BASE) return <i64>APIC_BASE_VALUE;
+  if (msr == IA32_MTRRCAP) return 0; // no variable or fixed ranges, no WC
+  if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
+  if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
+  return -1;
+}
+
+// True if the write was accepted; false means #GP.
+export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
+  if (msr == IA32_APIC_BASE) return value == APIC_BASE_VALUE; // relocation is not supported
+  if (msr == IA32_MTRR_DEF_TYPE) {
+    if (value & ~(<u64>0xcff)) return false;
+    state.mtrrDefType = value;
+    return true;
+  }
+  if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
+  return false;
+}
+
+export function isPassthrough(msr: u32): bool {
+  return PASSTHROUGH.includes(msr);
+}

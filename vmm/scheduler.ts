@@ -1,0 +1,64 @@
+// Cooperative round-robin over the VMs on one CPU.
+//
+// Each runnable VM runs for one slice: until it yields, halts, stops, or
+// takes SLICE_EXITS exits. A VM that uses MAX_BUSY_SLICES whole slices in a
+// row without ever yielding or halting is flooding the hypervisor with exits
+// and is stopped. Interrupts raised for a VM are injected at the next entry,
+// or as soon as the guest opens its interrupt window.
+
+import * as log from "../kernel/console/log";
+import { handleExit, Next } from "./exits";
+import { MsrState } from "./msrpolicy";
+import { Vm, VmState } from "./vm";
+
+const SLICE_EXITS: u32 = 10000;
+const MAX_BUSY_SLICES: u32 = 100;
+
+class Slot {
+  msrs: MsrState = new MsrState();
+  busySlices: u32 = 0;
+  constructor(public vm: Vm) {}
+}
+
+export function runVms(vms: Vm[]): void {
+  const slots: Slot[] = [];
+  for (let i = 0; i < vms.length; i++) slots.push(new Slot(vms[i]));
+  while (true) {
+    let runnable = 0, halted = 0;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      if (slot.vm.state == VmState.Runnable) { runnable++; runSlice(slot); }
+      else if (slot.vm.state == VmState.Halted) halted++;
+    }
+    if (runnable == 0) {
+      // Nothing can wake a halted VM yet (no timers): each would wait forever.
+      for (let i = 0; i < slots.length; i++) {
+        if (slots[i].vm.state == VmState.Halted) slots[i].vm.stop("halted with nothing left to wake it");
+      }
+      if (halted == 0) break;
+    }
+  }
+  log.info("all virtual machines have stopped");
+}
+
+function runSlice(slot: Slot): void {
+  const vm = slot.vm, vcpu = vm.vcpu;
+  for (let n: u32 = 0; n < SLICE_EXITS; n++) {
+    deliverInterrupt(vm);
+    const exit = vcpu.run();
+    vm.exits++;
+    const next = handleExit(vm, vcpu, slot.msrs, exit);
+    if (next == Next.Resume) continue;
+    slot.busySlices = 0;
+    return;
+  }
+  if (++slot.busySlices >= MAX_BUSY_SLICES) {
+    vm.stop("exit flood: " + (SLICE_EXITS * MAX_BUSY_SLICES).toString() + " exits without yielding or halting");
+  }
+}
+
+function deliverInterrupt(vm: Vm): void {
+  if (!vm.hasPendingInterrupt) return;
+  if (vm.vcpu.canInjectInterrupt()) vm.vcpu.injectInterrupt(vm.takeInterrupt());
+  else vm.vcpu.requestInterruptWindow(true);
+}

@@ -1,0 +1,34 @@
+// The AMD-V backend as the VMM sees it: per-CPU set-up, nested page tables
+// in the NPT format, and vCPUs.
+
+import { EntryFormat, PageTable } from "../../kernel/mm/pagetable";
+import { Backend } from "../backend";
+import { Vcpu } from "../vcpu";
+import { NptEntryFormat } from "./npt";
+import { allocateAsid, reportFeatures, SvmCpu, SvmFeatures, svmFeatures } from "./svm";
+import { SvmVcpu } from "./svmvcpu";
+
+export class SvmBackend extends Backend {
+  private features: SvmFeatures = svmFeatures();
+  private cpu: SvmCpu = new SvmCpu();
+
+  get name(): string { return "AMD-V"; }
+
+  // Returns a reason if this CPU cannot run our guests, or null.
+  initCpu(): string | null {
+    reportFeatures(this.features);
+    if (!this.features.nestedPaging) return "AMD-V without nested paging is not supported";
+    this.cpu.enable();
+    return null;
+  }
+
+  nestedFormat(): EntryFormat {
+    return new NptEntryFormat(2); // 2 MiB pages; 1 GiB needs CPUID.80000001:EDX[26] on the nested walk too
+  }
+
+  createVcpu(nested: PageTable): Vcpu | null {
+    const asid = allocateAsid(this.features);
+    if (asid == 0) return null;
+    return new SvmVcpu(this.cpu, this.features, nested.rootPhys, asid);
+  }
+}

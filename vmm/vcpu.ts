@@ -1,0 +1,110 @@
+// The backend-neutral virtual CPU: what the rest of the VMM sees of VT-x and AMD-V.
+//
+// A backend (vmm/vmx, vmm/svm) owns the hardware structure (VMCS, VMCB) and
+// turns each hardware exit into one Exit: a small, reusable record with a kind
+// and the few fields that kind needs. The generic handler (exits.ts) acts on
+// it through the methods below and never learns which backend is underneath.
+// The general-purpose registers live in a GuestRegisters block in linear
+// memory, saved and restored by the entry stubs in boot/.
+
+import { allocPages } from "../kernel/mm/linearpages";
+
+export const enum ExitKind {
+  None,
+  Cpuid,
+  Hlt,
+  Io,            // port, size, isWrite; the value is in/for guest RAX
+  MsrRead,       // msr (ECX)
+  MsrWrite,      // msr (ECX), value (EDX:EAX)
+  Mmio,          // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
+  Hypercall,     // VMCALL / VMMCALL
+  CrAccess,      // a control-register access the backend could not handle itself
+  Xsetbv,
+  ExternalInterrupt,
+  InterruptWindow,
+  PreemptionTimer,
+  TripleFault,   // shutdown
+  VirtualizationInstruction, // the guest executed VMX/SVM instructions
+  InvalidState,  // the hardware refused to enter the guest
+  Unhandled,     // anything else: `code` has the raw hardware reason
+}
+
+export class Exit {
+  kind: ExitKind = ExitKind.None;
+  // Raw hardware exit code (VMX basic exit reason / SVM EXITCODE), for reports.
+  code: u64 = 0;
+  // Length of the exiting instruction, when the backend knows it (0 otherwise).
+  instructionLength: u32 = 0;
+  port: u16 = 0;
+  size: u8 = 0;          // bytes: 1, 2 or 4
+  isWrite: bool = false;
+  isString: bool = false; // INS/OUTS (with or without REP)
+  msr: u32 = 0;
+  value: u64 = 0;
+  gpa: u64 = 0;
+  qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)
+}
+
+// Slots of the register block, in the order the entry stubs store them.
+export const enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
+export const REGISTER_NAMES: string[] = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+
+// The block the entry stubs use: 16 GPRs, then the guest's x87/SSE state
+// (FXSAVE format, 512 bytes, 16-byte aligned), so the hypervisor's own SSE
+// use never leaks into the guest. Layout shared with boot/svm.S and boot/vmx.S.
+export const REGS_FXSAVE_OFFSET: usize = 128;
+
+export class GuestRegisters {
+  readonly base: usize;
+  constructor() {
+    this.base = allocPages(1);
+    // A valid FXSAVE image: default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
+    store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
+    store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
+  }
+  @inline get(r: Reg): u64 { return load<u64>(this.base + (<usize>r << 3)); }
+  @inline set(r: Reg, v: u64): void { store<u64>(this.base + (<usize>r << 3), v); }
+}
+
+// Segment registers, for guest state set-up and dumps.
+export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
+
+export abstract class Vcpu {
+  readonly regs: GuestRegisters = new GuestRegisters();
+  readonly exit: Exit = new Exit();
+
+  // Enters the guest and returns when it exits; fills `exit`.
+  abstract run(): Exit;
+
+  abstract get rip(): u64;
+  abstract set rip(v: u64);
+  abstract get rsp(): u64;
+  abstract get rflags(): u64;
+  abstract get cr0(): u64;
+  abstract get cr3(): u64;
+  abstract get cr4(): u64;
+  abstract get efer(): u64;
+  // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
+  abstract get longMode(): bool;
+
+  // Puts the vCPU in the architectural reset state, but starting at
+  // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
+  abstract resetToRealMode(segment: u16, offset: u16): void;
+
+  // Skips the instruction that caused the current exit.
+  abstract skipInstruction(): void;
+
+  // Event injection: an exception (with error code if `hasError`) or an
+  // external interrupt, delivered at the next entry.
+  abstract injectException(vector: u8, hasError: bool, errorCode: u32): void;
+  abstract injectInterrupt(vector: u8): void;
+  // True if the guest can take an external interrupt now (IF=1, no interrupt shadow).
+  abstract canInjectInterrupt(): bool;
+  // Ask for an InterruptWindow exit as soon as the guest can take an interrupt.
+  abstract requestInterruptWindow(on: bool): void;
+  // Arms (ticks > 0) or disarms the preemption timer.
+  abstract setPreemptionTimer(ticks: u64): void;
+
+  // Backend name and a dump of its state for a stopped VM's report.
+  abstract dumpState(): void;
+}

@@ -1,0 +1,78 @@
+// A virtual machine: its RAM, its device bus, its vCPU and its life cycle.
+//
+// A VM runs until its guest shuts it down or misbehaves; then stop() records
+// the reason, prints it with the vCPU's state, and the scheduler never runs
+// it again. Nothing a guest does stops the hypervisor or another VM.
+
+import { print, println, putChar } from "../kernel/console/console";
+import * as log from "../kernel/console/log";
+import { Bus } from "./bus";
+import { GuestMemory } from "./guestmemory";
+import { Vcpu } from "./vcpu";
+
+export const enum VmState { Runnable, Halted, Stopped }
+
+const MAX_PENDING = 16;
+
+export class Vm {
+  readonly memory: GuestMemory = new GuestMemory();
+  readonly bus: Bus = new Bus();
+  state: VmState = VmState.Runnable;
+  stopReason: string = "";
+  exitStatus: i64 = -1;
+  exits: u64 = 0;
+  // External interrupt vectors waiting for delivery, oldest first.
+  private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
+  private pendingCount: i32 = 0;
+  private lineStart: bool = true;
+
+  constructor(public id: u32, public name: string, public vcpu: Vcpu) {}
+
+  get running(): bool { return this.state != VmState.Stopped; }
+
+  raiseInterrupt(vector: u8): void {
+    if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
+    if (this.state == VmState.Halted) this.state = VmState.Runnable;
+  }
+
+  get hasPendingInterrupt(): bool { return this.pendingCount > 0; }
+
+  takeInterrupt(): u8 {
+    const v = this.pending[0];
+    for (let i = 1; i < this.pendingCount; i++) this.pending[i - 1] = this.pending[i];
+    this.pendingCount--;
+    return v;
+  }
+
+  // Guest console output, each line prefixed with the VM's name.
+  consoleWrite(c: u8): void {
+    if (this.lineStart) { print("["); print(this.name); print("] "); this.lineStart = false; }
+    if (c == 10) { putChar(10); this.lineStart = true; }
+    else if (c != 13) putChar(c);
+  }
+
+  // The guest asked to exit with a status (hypercall or debug-exit port).
+  exitWith(status: i64): void {
+    this.exitStatus = status;
+    this.finish("exited with status " + status.toString(), false);
+  }
+
+  // The guest misbehaved, or the VMM cannot go on with it.
+  stop(reason: string): void {
+    this.finish(reason, true);
+  }
+
+  private finish(reason: string, dump: bool): void {
+    if (this.state == VmState.Stopped) return;
+    if (!this.lineStart) { putChar(10); this.lineStart = true; }
+    this.state = VmState.Stopped;
+    this.stopReason = reason;
+    if (dump) {
+      log.error("vm " + this.name + ": stopped: " + reason);
+      this.vcpu.dumpState();
+    } else {
+      log.info("vm " + this.name + ": " + reason);
+    }
+    println("vm " + this.name + ": stopped after " + this.exits.toString() + " exits");
+  }
+}

@@ -1,0 +1,35 @@
+// The virtual machine monitor's entry: pick the backend, build the VMs named
+// by the boot modules, run them until all have stopped.
+
+import { BootModule } from "../kernel/boot/bootinfo";
+import * as log from "../kernel/console/log";
+import { FrameAllocator } from "../kernel/mm/frames";
+import { Backend } from "./backend";
+import { createVms } from "./guests";
+import { Virtualization, VirtualizationSupport } from "./hardware";
+import { runVms } from "./scheduler";
+import { SvmBackend } from "./svm/backend";
+
+function selectBackend(support: VirtualizationSupport): Backend | null {
+  if (support.kind == Virtualization.Svm) return new SvmBackend();
+  return null;
+}
+
+export function runVmm(support: VirtualizationSupport, modules: BootModule[], frames: FrameAllocator): void {
+  const backend = selectBackend(support);
+  if (backend === null) {
+    log.error("vmm: no backend for " + support.name + " yet; no virtual machine can run");
+    return;
+  }
+  const problem = backend.initCpu();
+  if (problem !== null) {
+    log.error("vmm: " + problem);
+    return;
+  }
+  const vms = createVms(modules, frames, backend);
+  if (vms.length == 0) {
+    log.info("vmm: no virtual machines configured");
+    return;
+  }
+  runVms(vms);
+}
