@@ -1,7 +1,7 @@
 // typervisor CLI: run the hypervisor in an emulator, or write it to a USB stick.
 //
 //   tsx tools/cli.ts run [--platform qemu|uefi|bochs] [--accel tcg|kvm] [--memory MiB]
-//                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso]
+//                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso] [--icount]
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
 //   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor.iso] [--yes]
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     cmdline: { type: "string" },
     module: { type: "string", multiple: true },
     iso: { type: "boolean", default: false },
+    icount: { type: "boolean", default: false },
     timeout: { type: "string", default: "600" },
     device: { type: "string" },
     image: { type: "string", default: "build/typervisor.iso" },
@@ -42,7 +43,7 @@ function bootOptions(interactive: boolean): BootOptions {
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
   });
   return {
-    platform, interactive, modules, useIso: values.iso,
+    platform, interactive, modules, useIso: values.iso, icount: values.icount,
     accel: values.accel as "tcg" | "kvm",
     memoryMiB: Number(values.memory), cpus: Number(values.cpus),
     cmdline: values.cmdline,

@@ -1,0 +1,31 @@
+// The test-guest suite as boot modules, and what a passing run looks like.
+// Shared by the AMD-V (QEMU) and VT-x (Bochs) system tests.
+import { expect } from "vitest";
+import { Module } from "../../tools/harness/index";
+import { Run } from "./run";
+
+export const SUITE = ["real16", "protected32", "long64"];
+export const MISBEHAVING = ["isolation", "virtinstr", "triplefault", "flood"];
+
+export function guestModules(names: string[]): Module[] {
+  return names.map((name) => ({ path: `build/guests/${name}.bin`, args: `vm=${name}` }));
+}
+
+// Every suite guest passed every check; every misbehaving guest was stopped
+// with its reason; the hypervisor outlived them all and shut down cleanly.
+export function expectSuiteResults({ output, exit }: Run): void {
+  for (const name of SUITE) {
+    expect(output).toContain(`[${name}] PASS io: 32-bit round trip`);
+    expect(output).toContain(`[${name}] guest: all checks passed`);
+    expect(output).toContain(`vm ${name}: exited with status 0`);
+  }
+  expect(output).not.toMatch(/\] FAIL /);
+  expect(output).toContain("[isolation] PASS isolation: the hypervisor's image is not visible");
+  expect(output).toContain("vm isolation: stopped: access to guest-physical address 0x20000000 where there is neither RAM nor a device");
+  expect(output).toContain("vm virtinstr: stopped: the guest executed a virtualization instruction");
+  expect(output).toContain("vm triplefault: stopped: triple fault");
+  expect(output).toMatch(/vm flood: stopped: exit flood: \d+ exits without yielding or halting/);
+  expect(output).toContain("all virtual machines have stopped");
+  expect(output).toContain("typervisor: shutdown");
+  expect(exit.status).toBe(0);
+}

@@ -1,0 +1,12 @@
+// System test: the guest suite under the AMD-V backend, in QEMU TCG (-cpu max:
+// SVM with nested paging, no NRIP save, no clean bits, no decode assists).
+import { describe, it } from "vitest";
+import { bootAndWait } from "./run";
+import { expectSuiteResults, guestModules, MISBEHAVING, SUITE } from "./guests";
+
+describe("AMD-V backend in QEMU", () => {
+  it.each([1, 2])("runs the guest suite and stops misbehaving VMs (%i CPUs)", async (cpus) => {
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: guestModules([...SUITE, ...MISBEHAVING]) });
+    expectSuiteResults(run);
+  });
+});

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Post-link checks on typervisor.elf; the build fails if one does not hold.
+#  1. Every shim import was inlined: no call to a w2c_shim_* function remains.
+#  2. The hypervisor's text is under 256 KiB.
+#  3. The 256 interrupt stubs kept their fixed size (boot/isr.S).
+#  4. The multiboot 1 header is in the first 8 KiB of the file (spec 3.1.1).
+set -euo pipefail
+elf=$1
+
+calls=$(llvm-objdump -d --no-show-raw-insn "$elf" | grep -cE 'call.*<w2c_shim_' || true)
+if [ "$calls" != 0 ]; then
+  echo "check-image: $calls calls to shim functions were not inlined:" >&2
+  llvm-objdump -d --no-show-raw-insn "$elf" | grep -E 'call.*<w2c_shim_' | head >&2
+  exit 1
+fi
+
+text=$(llvm-size -A "$elf" | awk '$1 == ".text" { print $2 }')
+if [ "$text" -ge $((256 * 1024)) ]; then
+  echo "check-image: .text is $text bytes, over the 256 KiB budget" >&2
+  exit 1
+fi
+
+stubs=$(llvm-nm "$elf" | awk '$3 == "isr_stubs" { print $1 }')
+common=$(llvm-nm "$elf" | awk '$3 == "isr_common" { print $1 }')
+if [ $((16#$common - 16#$stubs)) -ne $((256 * 16)) ]; then
+  echo "check-image: interrupt stubs span $((16#$common - 16#$stubs)) bytes, not 256 x 16" >&2
+  exit 1
+fi
+
+offset=$(LC_ALL=C grep -obUaP '\x02\xb0\xad\x1b' "$elf" | head -1 | cut -d: -f1)
+if [ -z "$offset" ] || [ "$offset" -ge 8192 ]; then
+  echo "check-image: multiboot 1 header not within the first 8 KiB (offset ${offset:-none})" >&2
+  exit 1
+fi
+echo "check-image: $elf: text $text bytes, all shim calls inlined, multiboot header at $offset"

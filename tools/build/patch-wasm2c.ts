@@ -1,0 +1,30 @@
+// Adapts wasm2c's output to the hypervisor's memory model.
+//
+// wasm2c computes every linear-memory address as `mem->data + addr`, reading
+// `data` from the instance each time (it may alias any byte store, so clang
+// cannot keep it in a register). Our linear memory is at a fixed virtual
+// address, so we substitute that constant. wasm2c also pins every loaded
+// value with an empty asm statement so that a load whose result is unused
+// still faults when out of bounds; that blocks register allocation, and a
+// dead load cannot corrupt anything, so we drop it.
+// Usage: tsx tools/build/patch-wasm2c.ts build/kernel.c
+
+import { readFileSync, writeFileSync } from "node:fs";
+
+const file = process.argv[2];
+let text = readFileSync(file, "utf8");
+
+const substitutions: Array<[RegExp, string]> = [
+  [/^#define MEM_ADDR\(mem, addr, n\) &\(\(mem\)->data\[addr\]\)$/m, "#define MEM_ADDR(mem, addr, n) ((u8*)LINEAR_BASE + (addr))"],
+  [/^#define FORCE_READ_INT\(var\) __asm__\(""\s*::\s*"r"\(var\)\);$/m, "#define FORCE_READ_INT(var)"],
+  [/^#define FORCE_READ_FLOAT\(var\) __asm__\(""\s*::\s*"f"\(var\)\);$/m, "#define FORCE_READ_FLOAT(var)"],
+];
+
+for (const [pattern, replacement] of substitutions) {
+  if (!pattern.test(text)) {
+    console.error(`patch-wasm2c: ${file}: no match for ${pattern}; has the wasm2c version changed?`);
+    process.exit(1);
+  }
+  text = text.replace(pattern, replacement);
+}
+writeFileSync(file, text);
