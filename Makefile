@@ -4,6 +4,7 @@
 #   make run        boot under QEMU (serial console on this terminal)
 #   make run-bochs  boot under Bochs     make run-uefi  boot the ISO under QEMU+OVMF
 #   make test       unit and system tests (vitest)
+#   make bench      exit round-trip costs per backend -> build/bench/results.json
 #   make usb DEV=/dev/sdX   write the ISO to a USB stick
 #
 # Pipeline: AssemblyScript (kernel/, vmm/) -> asc -> wasm-opt -> wasm2c -> clang,
@@ -88,6 +89,9 @@ usb: $(BUILD)/typervisor.iso
 
 test: all guests
 	$(NODE_BIN)/vitest run
+bench: all guests
+	$(NODE_BIN)/tsx tools/bench.ts
+
 test-unit: $(DEPS_STAMP)
 	$(NODE_BIN)/vitest run test/unit
 

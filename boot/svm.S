@@ -84,6 +84,10 @@ svm_run:
     vmload                          /* the host's */
     stgi
     fxsave FXSAVE_AREA(%rdx)
+    /* The x87 control word and MXCSR are callee-saved (SysV ABI): give the
+     * host back its defaults instead of the guest's. */
+    fninit
+    ldmxcsr host_mxcsr(%rip)
 
     add $24, %rsp
     pop %r15
@@ -93,3 +97,8 @@ svm_run:
     pop %rbx
     pop %rbp
     ret
+
+    .section .rodata
+    .align 4
+host_mxcsr:
+    .long 0x1f80                    /* all SSE exceptions masked, round to nearest */

@@ -13,6 +13,10 @@ import { Vm, VmState } from "./vm";
 
 const SLICE_EXITS: u32 = 10000;
 const MAX_BUSY_SLICES: u32 = 100;
+// Garbage is collected between rounds, every COLLECT_ROUNDS rounds: the
+// "minimal" runtime collects only when called, and only objects reachable
+// from globals survive, which is why the slots are a global.
+const COLLECT_ROUNDS: u32 = 4096;
 
 class Slot {
   msrs: MsrState = new MsrState();
@@ -20,10 +24,13 @@ class Slot {
   constructor(public vm: Vm) {}
 }
 
+let slots: Slot[] = [];
+
 export function runVms(vms: Vm[]): void {
-  const slots: Slot[] = [];
+  slots = [];
   for (let i = 0; i < vms.length; i++) slots.push(new Slot(vms[i]));
-  while (true) {
+  for (let round: u32 = 1; ; round++) {
+    if (round % COLLECT_ROUNDS == 0) __collect();
     let runnable = 0, halted = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];

@@ -13,9 +13,14 @@ export class Cpuid {
   edx: u32 = 0;
 }
 
+// The answer is one shared object, overwritten by the next query: read the
+// registers you need before asking again. (No allocation: guest CPUID exits
+// come through here.)
+const result = new Cpuid();
+
 export function query(leaf: u32, subleaf: u32 = 0): Cpuid {
   cpuid(leaf, subleaf, regs);
-  const r = new Cpuid();
+  const r = result;
   r.eax = load<u32>(regs);
   r.ebx = load<u32>(regs, 4);
   r.ecx = load<u32>(regs, 8);

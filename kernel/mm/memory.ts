@@ -27,6 +27,10 @@ export class Memory {
   constructor(public frames: FrameAllocator, public hostTable: PageTable, public usable: u64, public linearPool: u64) {}
 }
 
+// The garbage collector (the "minimal" runtime) only sees objects reachable
+// from globals when it runs; the machine's memory state must outlive boot().
+export let hostMemory: Memory | null = null;
+
 export function initMemory(boot: BootInfo, hugePages: bool): Memory {
   const usable = usableRanges(boot.memory);
   const usableBytes = totalSize(usable);
@@ -54,7 +58,9 @@ export function initMemory(boot: BootInfo, hugePages: bool): Memory {
 
   const hostTable = buildHostPageTable(boot.memory, hugePages);
   activate(hostTable);
-  return new Memory(frames, hostTable, usableBytes, poolSize);
+  const memory = new Memory(frames, hostTable, usableBytes, poolSize);
+  hostMemory = memory;
+  return memory;
 }
 
 // The highest 2 MiB-aligned block of `size` bytes inside one free range.

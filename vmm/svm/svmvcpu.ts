@@ -196,8 +196,8 @@ export class SvmVcpu extends Vcpu {
   }
 
   skipInstruction(): void {
-    const next = this.features.nripSave ? this.vmcb.get64(V.NEXT_RIP) : this.rip + <u64>this.exit.instructionLength;
-    this.rip = next;
+    const vmcb = this.vmcb;
+    vmcb.set64(V.RIP, this.features.nripSave ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {

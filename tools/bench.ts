@@ -1,0 +1,40 @@
+// make bench: exit round-trip costs per backend, written to build/bench/results.json.
+//
+// The benchmark guest (test/guests/bench.c) times loops of CPUID, a hypercall
+// and an OUT to an ignored port with RDTSC. Under QEMU -icount shift=0,sleep=off
+// and in Bochs (clock sync=none) the TSC advances once per instruction, so the
+// figures are exact instruction counts of one round trip: guest instruction,
+// exit, the hypervisor's handler, re-entry.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { boot, BootOptions } from "./harness/index";
+
+interface Result { platform: string; backend: string; cpuid?: number; hypercall?: number; out?: number; error?: string }
+
+const configs: Array<{ backend: string; platform: string; opts: BootOptions }> = [
+  { backend: "AMD-V", platform: "QEMU 7.2 TCG -cpu max -icount shift=0,sleep=off", opts: { platform: "qemu", icount: true } },
+  { backend: "Intel VT-x", platform: "Bochs 2.7 broadwell_ult", opts: { platform: "bochs", bochsCpu: "broadwell_ult" } },
+];
+
+async function measure(opts: BootOptions): Promise<Partial<Result>> {
+  const machine = boot({ ...opts, memoryMiB: 256, cmdline: "exit=emulator", modules: [{ path: "build/guests/bench.bin", args: "vm=bench" }] });
+  await machine.waitForExit(300_000);
+  const figures: Partial<Result> = {};
+  for (const m of machine.output.matchAll(/BENCH (\w+) (\d+)/g)) (figures as Record<string, number>)[m[1]] = Number(m[2]);
+  if (figures.cpuid === undefined) {
+    const reason = /vmm: .*|panic: .*/.exec(machine.output);
+    figures.error = reason ? reason[0] : "no BENCH lines";
+  }
+  return figures;
+}
+
+const results: Result[] = [];
+for (const c of configs) {
+  const figures = await measure(c.opts);
+  results.push({ backend: c.backend, platform: c.platform, ...figures });
+  console.log(`${c.backend.padEnd(11)} ${c.platform.padEnd(48)} ` +
+    (figures.error ? `error: ${figures.error}` : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  (ticks per round trip)`));
+}
+mkdirSync("build/bench", { recursive: true });
+writeFileSync("build/bench/results.json", JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results }, null, 2) + "\n");
+console.log("wrote build/bench/results.json");
