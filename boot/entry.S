@@ -126,6 +126,8 @@ start64:
 no_long_mode_message:
     .asciz "typervisor: this CPU has no 64-bit long mode; stopping.\r\n"
 
+    /* Writable: tss_install() fills in the TSS descriptor. */
+    .section .data
     .align 16
     .global boot_gdt
 boot_gdt:
@@ -149,6 +151,9 @@ boot_gdt_pointer:
 boot_pml4:  .skip 4096
 boot_pdpt:  .skip 4096
 boot_pd:    .skip 4 * 4096
+    /* Unmapped by the kernel's page tables: a stack overflow faults here. */
+boot_stack_guard: .skip 4096
+    .global boot_stack
 boot_stack: .skip BOOT_STACK_SIZE
     .global boot_stack_top
 boot_stack_top:

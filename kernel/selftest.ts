@@ -1,7 +1,8 @@
 // Deliberate failures, for the system tests that check the failure paths:
 // "crash=oob" makes a wasm out-of-bounds access (the guard region must catch
 // it), "crash=unreachable" executes a wasm unreachable, "crash=abort" fails an
-// AssemblyScript runtime check. Any other value (or none) does nothing.
+// AssemblyScript runtime check, "crash=stack" overflows the native stack.
+// Any other value (or none) does nothing.
 
 import * as log from "./console/log";
 
@@ -13,8 +14,16 @@ export function crashOnRequest(kind: string): void {
     store<u8>(<usize>memory.size() << 16, 1);
   } else if (kind == "unreachable") {
     unreachable();
+  } else if (kind == "stack") {
+    log.info("recursion result " + recurse(1).toString());
   } else if (kind == "abort") {
     const list = new Array<i32>(1);
     log.info("unreachable value " + list[<i32>list.length + 1].toString());
   }
+}
+
+// Each level keeps a value live across the call, so none of it can be a loop.
+function recurse(depth: u64): u64 {
+  if (depth == 0) return 0;
+  return recurse(depth + 1) * 3 + depth;
 }

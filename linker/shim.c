@@ -22,7 +22,7 @@ uint64_t linear_window_pdpt(void);
 void linear_grant(uint64_t phys, uint64_t bytes);
 
 static w2c_kernel kernel;
-static int kernel_ready, in_trap;
+static int in_trap;
 
 /* A pointer into the linear memory, for the few imports that fill a buffer. */
 static inline void* linear(uint32_t offset) { return (void*)(uintptr_t)(LINEAR_BASE + offset); }
@@ -69,6 +69,7 @@ void w2c_shim_linear_grant(w2c_shim* s, u64 phys, u64 bytes) { linear_grant(phys
 /* The image, and the interrupt stubs the kernel builds its IDT from. */
 u64 w2c_shim_image_start(w2c_shim* s) { extern char __image_start[]; return (uintptr_t)__image_start; }
 u64 w2c_shim_image_end(w2c_shim* s) { extern char __image_end[]; return (uintptr_t)__image_end; }
+u64 w2c_shim_boot_stack_bottom(w2c_shim* s) { extern char boot_stack[]; return (uintptr_t)boot_stack; }
 u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
 void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { lidt(LINEAR_BASE + offset, limit); }
 
@@ -114,17 +115,16 @@ static void tss_install(void) {
 void kmain(uint32_t magic, uint32_t info) {
   tss_install();
   wasm2c_kernel_instantiate(&kernel, NULL);
-  kernel_ready = 1;
   w2c_kernel_boot(&kernel, magic, info);
   tv_halt(0);
 }
 
-/* Every interrupt and exception: hand the saved frame to the kernel. */
+/* Every interrupt and exception: hand the saved frame to the kernel. (The
+ * kernel installs the IDT itself, so the instance is always ready here.) */
 void trap_entry(uint64_t* frame) {
   enum { FRAME_VECTOR = 15, FRAME_RIP = 17 };
-  if (!kernel_ready || in_trap) {
-    console_puts(in_trap ? "\r\n*** exception in the exception handler: vector 0x"
-                         : "\r\n*** exception before the kernel started: vector 0x");
+  if (in_trap) {
+    console_puts("\r\n*** exception in the exception handler: vector 0x");
     console_hex(frame[FRAME_VECTOR]);
     console_puts(" rip 0x");
     console_hex(frame[FRAME_RIP]);

@@ -8,6 +8,7 @@
 // fault may have happened inside the allocator.
 
 import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
+import { stackGuard } from "../mm/hostpaging";
 import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../panic";
 
@@ -21,6 +22,7 @@ const SLOT_CS = 18;
 const SLOT_RFLAGS = 19;
 const SLOT_RSP = 20;
 
+const DOUBLE_FAULT: u64 = 8;
 const PAGE_FAULT: u64 = 14;
 // A wasm address is a 32-bit index plus a 32-bit offset: 8 GiB of reach.
 const LINEAR_REACH: u64 = <u64>8 << 30;
@@ -51,6 +53,12 @@ export function onTrap(frame: u64): void {
       backtrace(slot(frame, SLOT_RBP));
       stop(ExitStatus.Trap);
     }
+  }
+  // An overflow faults on the guard page; pushing the #PF frame faults
+  // again, so it arrives as a double fault, on the IST stack.
+  if (vector == DOUBLE_FAULT || vector == PAGE_FAULT) {
+    const address = readCr2();
+    if (address >= stackGuard() && address - stackGuard() < 4096) println("\n*** hypervisor stack overflow");
   }
   print("\n*** CPU exception ");
   printHex(vector, 2);

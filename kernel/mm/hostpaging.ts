@@ -5,15 +5,16 @@
 // whatever lies there. These replace them once the memory map is known:
 // RAM is write-back, everything else below 4 GiB (the PCI hole with the local
 // APIC, IOAPIC, HPET and device BARs) is uncached, RAM above 4 GiB is mapped
-// too, and the linear memory's window is linked in unchanged.
+// too, the linear memory's window is linked in unchanged, and the page
+// below the boot stack stays unmapped as a guard.
 // Memory types: Intel SDM Vol. 3A 4.9 and 12.12 (PAT); with the power-on PAT,
 // PCD=1 PWT=1 selects UC.
 
-import { linearBase, linearWindowPdpt, writeCr3 } from "../arch/shim";
+import { bootStackBottom, linearBase, linearWindowPdpt, writeCr3 } from "../arch/shim";
 import { MemoryRegion } from "../boot/bootinfo";
 import { EntryFormat, PageTable } from "./pagetable";
 import { ramTop } from "./memmap";
-import { Range, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE, alignUp } from "./range";
+import { Range, PAGE_SIZE, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE, alignUp } from "./range";
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -53,7 +54,13 @@ export function buildHostPageTable(regions: MemoryRegion[], hugePages: bool): Pa
     runType = type;
   }
   table.linkTopLevel(linearBase(), linearWindowPdpt() | PRESENT | WRITABLE);
+  table.unmap(stackGuard());
   return table;
+}
+
+// The page below the boot stack, left unmapped so that an overflow faults.
+export function stackGuard(): u64 {
+  return bootStackBottom() - PAGE_SIZE;
 }
 
 export function activate(table: PageTable): void {

@@ -66,6 +66,11 @@ export class PageTable {
     }
   }
 
+  // Removes the 4 KiB page at `virt` (splitting a large page around it).
+  unmap(virt: u64): void {
+    this.setLeaf(virt, 1, 0);
+  }
+
   // Points the top-level slot covering `virt` at an existing table (used to
   // share one subtree, such as the linear-memory window, between tables).
   linkTopLevel(virt: u64, entry: u64): void {

@@ -5,6 +5,7 @@ import { bootAndWait } from "./run";
 
 const PANIC = 1;
 const WASM_TRAP = 3;
+const CPU_EXCEPTION = 4;
 
 describe("failures stop the hypervisor cleanly with a reason", () => {
   it("refuses a CPU with neither VT-x nor AMD-V", async () => {
@@ -38,5 +39,12 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=abort" });
     expect(output).toMatch(/wasm trap: abort: Index out of range at ~lib\/array\.ts:\d+:\d+/);
     expect(exit.status).toBe(WASM_TRAP);
+  });
+
+  it("reports a hypervisor stack overflow caught by the guard page", async () => {
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=stack" });
+    expect(output).toContain("*** hypervisor stack overflow");
+    expect(output).toContain("CPU exception 08 (double fault)");
+    expect(exit.status).toBe(CPU_EXCEPTION);
   });
 });

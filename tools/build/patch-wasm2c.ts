@@ -16,12 +16,13 @@ let text = readFileSync(file, "utf8");
 
 const substitutions: Array<[RegExp, string]> = [
   [/^#define MEM_ADDR\(mem, addr, n\) &\(\(mem\)->data\[addr\]\)$/m, "#define MEM_ADDR(mem, addr, n) ((u8*)LINEAR_BASE + (addr))"],
-  [/^#define FORCE_READ_INT\(var\) __asm__\(""\s*::\s*"r"\(var\)\);$/m, "#define FORCE_READ_INT(var)"],
-  [/^#define FORCE_READ_FLOAT\(var\) __asm__\(""\s*::\s*"f"\(var\)\);$/m, "#define FORCE_READ_FLOAT(var)"],
+  // Every variant (wasm2c picks the asm constraint per architecture).
+  [/^#define FORCE_READ_INT\(var\) __asm__\(.*\);$/gm, "#define FORCE_READ_INT(var)"],
+  [/^#define FORCE_READ_FLOAT\(var\) __asm__\(.*\);$/gm, "#define FORCE_READ_FLOAT(var)"],
 ];
 
 for (const [pattern, replacement] of substitutions) {
-  if (!pattern.test(text)) {
+  if (!text.match(pattern)) {
     console.error(`patch-wasm2c: ${file}: no match for ${pattern}; has the wasm2c version changed?`);
     process.exit(1);
   }
