@@ -29,7 +29,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int \
 
 AS_SOURCES := $(shell find kernel vmm -name '*.ts')
 BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
-C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o
+C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o
 
 .PHONY: all deps guests run run-bochs run-uefi test test-unit bench usb clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso

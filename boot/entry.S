@@ -136,7 +136,7 @@ boot_gdt:
     .quad 0x00CF92000000FFFF        /* GDT_KERNEL_DATA: data, DPL 0 */
     .global boot_gdt_tss
 boot_gdt_tss:
-    .quad 0, 0                      /* GDT_TSS: filled in by cpu_init() */
+    .fill 2 * MAX_CPUS, 8, 0        /* GDT_TSS + 16n: CPU n's TSS, by tss_install() */
 boot_gdt_end:
 
     .align 8

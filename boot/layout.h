@@ -8,7 +8,9 @@
 
 #define GDT_KERNEL_CODE 0x08
 #define GDT_KERNEL_DATA 0x10
-#define GDT_TSS 0x18
+#define GDT_TSS 0x18 /* CPU n's TSS descriptor is at GDT_TSS + 16 * n */
+#define MAX_CPUS 16
+#define TRAMPOLINE 0x8000 /* where application processors start, in real mode */
 
 #define BOOT_STACK_SIZE (64 * 1024)
 #define ISR_STUB_SIZE 16 /* bytes per interrupt entry stub in boot/isr.S */

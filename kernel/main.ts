@@ -16,12 +16,13 @@ import * as log from "./console/log";
 import { installIdt } from "./cpu/idt";
 import { brand, vendor, hasHugePages } from "./cpu/cpuid";
 import { onTrap as handleTrap } from "./cpu/trap";
+import { lapicId } from "./cpu/lapic";
 import { findRsdp } from "./acpi/rsdp";
 import { initMemory, Memory } from "./mm/memory";
 import { panic, stop, ExitStatus } from "./panic";
 import { crashOnRequest } from "./selftest";
 import { detectVirtualization, Virtualization } from "../vmm/hardware";
-import { runVmm } from "../vmm/vmm";
+import { runVmm, startCpu } from "../vmm/vmm";
 
 export const VERSION = "0.1.0";
 
@@ -53,13 +54,19 @@ export function boot(magic: u32, info: u32): void {
 
   crashOnRequest(cmdline.get("crash"));
 
-  runVmm(virt, bootInfo.modules, memory.frames);
+  runVmm(virt, bootInfo.modules, memory.frames, rsdp);
   println("typervisor: shutdown");
   stop(ExitStatus.Shutdown);
 }
 
 export function onTrap(frame: u64): void {
   handleTrap(frame);
+}
+
+// A secondary CPU's start-up, called by linker/shim.c ap_main() on that CPU.
+export function apMain(cpu: u32): void {
+  log.info("smp: cpu " + cpu.toString() + " running, local APIC ID " + lapicId().toString());
+  startCpu(cpu);
 }
 
 function readBootInfo(magic: u32, info: u64): BootInfo {

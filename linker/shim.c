@@ -14,6 +14,7 @@
 #include "kernel.c"
 #include "console.h"
 #include "cpu.h"
+#include "percpu.h"
 
 typedef struct w2c_shim w2c_shim;
 
@@ -71,7 +72,11 @@ u64 w2c_shim_image_start(w2c_shim* s) { extern char __image_start[]; return (uin
 u64 w2c_shim_image_end(w2c_shim* s) { extern char __image_end[]; return (uintptr_t)__image_end; }
 u64 w2c_shim_boot_stack_bottom(w2c_shim* s) { extern char boot_stack[]; return (uintptr_t)boot_stack; }
 u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
-void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { lidt(LINEAR_BASE + offset, limit); }
+void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { idt_load(LINEAR_BASE + offset, limit); }
+
+/* Other processors: prepare one to start, then wait for it (linker/percpu.c). */
+u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top) { return ap_prepare(cpu, stack_top); }
+u32 w2c_shim_ap_wait(w2c_shim* s, u32 spins) { return ap_wait(spins); }
 
 /* AMD-V: one trip into the guest (boot/svm.S). */
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs);
@@ -82,38 +87,8 @@ void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
 void w2c_shim_halt(w2c_shim* s, u32 status) { tv_halt(status); }
 void w2c_shim_backtrace(w2c_shim* s, u64 rbp) { tv_backtrace(rbp); }
 
-/*
- * The task-state segment: the CPU takes the double-fault (and NMI, machine
- * check) handler's stack from IST1 here, so a kernel stack overflow still
- * reaches a handler that can report it. VMX also requires a usable TR in the
- * host state (SDM Vol. 3C 26.2.3). SDM Vol. 3A 8.7 "Task Management in 64-bit Mode".
- */
-struct tss {
-  uint32_t reserved0;
-  uint64_t rsp[3];
-  uint64_t reserved1;
-  uint64_t ist[7];
-  uint64_t reserved2;
-  uint16_t reserved3, iomap_base;
-} __attribute__((packed));
-
-static struct tss tss;
-static uint8_t ist_stack[16384] __attribute__((aligned(16)));
-
-static void tss_install(void) {
-  extern uint64_t boot_gdt_tss[2];
-  uint64_t base = (uintptr_t)&tss, limit = sizeof tss - 1;
-  tss.ist[0] = (uintptr_t)(ist_stack + sizeof ist_stack);
-  tss.iomap_base = sizeof tss;
-  /* 64-bit TSS descriptor, type 9 (available), present (SDM Vol. 3A 8.2.3). */
-  boot_gdt_tss[0] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-                    ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
-  boot_gdt_tss[1] = base >> 32;
-  ltr(GDT_TSS);
-}
-
 void kmain(uint32_t magic, uint32_t info) {
-  tss_install();
+  tss_install(0);
   wasm2c_kernel_instantiate(&kernel, NULL);
   w2c_kernel_boot(&kernel, magic, info);
   tv_halt(0);
@@ -134,4 +109,17 @@ void trap_entry(uint64_t* frame) {
   in_trap = 1;
   w2c_kernel_onTrap(&kernel, (uintptr_t)frame);
   in_trap = 0;
+}
+
+/*
+ * An application processor, in long mode on its own stack (boot/ap.S). It
+ * runs the kernel's per-CPU start-up while the boot processor waits in
+ * ap_wait(): the kernel is one wasm instance and never runs on two CPUs at
+ * once. Then it halts with interrupts off.
+ */
+void ap_main(void) {
+  uint32_t cpu = ap_enter();
+  w2c_kernel_apMain(&kernel, cpu);
+  ap_leave();
+  for (;;) hlt();
 }

@@ -5,8 +5,12 @@ import { Vcpu } from "./vcpu";
 
 export abstract class Backend {
   abstract get name(): string;
-  // Turns virtualization on for this CPU; returns why it cannot, or null.
+  // Turns virtualization on for the boot CPU; returns why it cannot, or null.
   abstract initCpu(): string | null;
+  // The same on another CPU (`cpu` > 0), run on that CPU as it starts.
+  startCpu(cpu: u32): string | null {
+    return this.name + ": secondary processors are not supported by this backend yet";
+  }
   // The entry format of this backend's nested page tables (EPT or NPT).
   abstract nestedFormat(): EntryFormat;
   // A vCPU whose guest-physical memory is translated by `nested`; null when

@@ -9,13 +9,19 @@ import { createVms } from "./guests";
 import { Virtualization, VirtualizationSupport } from "./hardware";
 import { runVms } from "./scheduler";
 import { SvmBackend } from "./svm/backend";
+import { Rsdp } from "../kernel/acpi/rsdp";
+import { startSecondaryCpus } from "../kernel/smp";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
   return null;
 }
 
-export function runVmm(support: VirtualizationSupport, modules: BootModule[], frames: FrameAllocator): void {
+// The backend in use, for the secondary CPUs as they start (and to keep it
+// reachable for the garbage collector).
+let activeBackend: Backend | null = null;
+
+export function runVmm(support: VirtualizationSupport, modules: BootModule[], frames: FrameAllocator, rsdp: Rsdp | null): void {
   const backend = selectBackend(support);
   if (backend === null) {
     log.error("vmm: no backend for " + support.name + " yet; no virtual machine can run");
@@ -26,10 +32,20 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
     log.error("vmm: " + problem);
     return;
   }
+  activeBackend = backend;
+  startSecondaryCpus(rsdp, frames);
   const vms = createVms(modules, frames, backend);
   if (vms.length == 0) {
     log.info("vmm: no virtual machines configured");
     return;
   }
   runVms(vms);
+}
+
+// Runs on each secondary CPU as it comes up (kernel/smp.ts).
+export function startCpu(cpu: u32): void {
+  const backend = activeBackend;
+  if (backend === null) return;
+  const problem = backend.startCpu(cpu);
+  if (problem !== null) log.warn("vmm: cpu " + cpu.toString() + ": " + problem);
 }

@@ -62,3 +62,9 @@
 // AMD-V: enter the guest whose VMCB is at `guestVmcb` (physical); `hostVmcb`
 // holds the host state VMSAVE/VMLOAD move; `regs` is the register block.
 @external("shim", "svm_run") export declare function svmRun(guestVmcb: u64, hostVmcb: u64, regs: usize): void;
+
+// Application processors: copy the start-up trampoline for CPU `cpu` with
+// this stack and return the STARTUP IPI's page number (0 if refused); then
+// wait until that CPU has run apMain (returns 2) or the spins run out.
+@external("shim", "ap_prepare") export declare function apPrepare(cpu: u32, stackTop: u64): u8;
+@external("shim", "ap_wait") export declare function apWait(spins: u32): u32;

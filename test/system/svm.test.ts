@@ -1,6 +1,6 @@
 // System test: the guest suite under the AMD-V backend, in QEMU TCG (-cpu max:
 // SVM with nested paging, no NRIP save, no clean bits, no decode assists).
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bootAndWait } from "./run";
 import { expectSuiteResults, guestModules, MISBEHAVING, SUITE } from "./guests";
 
@@ -8,5 +8,9 @@ describe("AMD-V backend in QEMU", () => {
   it.each([1, 2])("runs the guest suite and stops misbehaving VMs (%i CPUs)", async (cpus) => {
     const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: guestModules([...SUITE, ...MISBEHAVING]) });
     expectSuiteResults(run);
+    // Every CPU enables SVM itself, with its own host save area.
+    expect(run.output).toContain(`smp: ${cpus} of ${cpus} processors online`);
+    for (let cpu = 0; cpu < cpus; cpu++) expect(run.output).toMatch(new RegExp(`svm: cpu ${cpu}: SVM enabled`));
+    if (cpus > 1) expect(run.output).toMatch(/smp: cpu 1 running, local APIC ID 1/);
   });
 });

@@ -4,13 +4,15 @@
 import { EntryFormat, PageTable } from "../../kernel/mm/pagetable";
 import { Backend } from "../backend";
 import { Vcpu } from "../vcpu";
+import * as log from "../../kernel/console/log";
 import { NptEntryFormat } from "./npt";
 import { allocateAsid, reportFeatures, SvmCpu, SvmFeatures, svmFeatures } from "./svm";
 import { SvmVcpu } from "./svmvcpu";
 
 export class SvmBackend extends Backend {
   private features: SvmFeatures = svmFeatures();
-  private cpu: SvmCpu = new SvmCpu();
+  // One per CPU that has enabled SVM; vCPUs run on the boot CPU's, cpus[0].
+  private cpus: SvmCpu[] = [];
 
   get name(): string { return "AMD-V"; }
 
@@ -18,7 +20,14 @@ export class SvmBackend extends Backend {
   initCpu(): string | null {
     reportFeatures(this.features);
     if (!this.features.nestedPaging) return "AMD-V without nested paging is not supported";
-    this.cpu.enable();
+    return this.startCpu(0);
+  }
+
+  // Each CPU has its own host save area and host VMCB.
+  startCpu(cpu: u32): string | null {
+    while (<u32>this.cpus.length <= cpu) this.cpus.push(new SvmCpu());
+    this.cpus[cpu].enable();
+    log.info("svm: cpu " + cpu.toString() + ": SVM enabled (EFER.SVME, VM_HSAVE_PA " + log.hex(this.cpus[cpu].hostSavePhys) + ")");
     return null;
   }
 
@@ -29,6 +38,6 @@ export class SvmBackend extends Backend {
   createVcpu(nested: PageTable): Vcpu | null {
     const asid = allocateAsid(this.features);
     if (asid == 0) return null;
-    return new SvmVcpu(this.cpu, this.features, nested.rootPhys, asid);
+    return new SvmVcpu(this.cpus[0], this.features, nested.rootPhys, asid);
   }
 }

@@ -57,13 +57,12 @@ export function reportFeatures(f: SvmFeatures): void {
 
 // Per-CPU state: the host save area and the host VMCB.
 export class SvmCpu {
-  readonly hostSave: usize = allocPage();
-  readonly hostVmcb: usize = allocPage();
-  readonly hostVmcbPhys: u64 = physOf(this.hostVmcb);
+  readonly hostSavePhys: u64 = physOf(allocPage());
+  readonly hostVmcbPhys: u64 = physOf(allocPage());
 
   enable(): void {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, physOf(this.hostSave));
+    wrmsr(MSR_VM_HSAVE_PA, this.hostSavePhys);
   }
 }
 
