@@ -77,12 +77,14 @@ $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
 	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
-run: all
-	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL)
-run-bochs: all
-	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs
-run-uefi: all
-	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL)
+# The demo VMs: the test guests in real, protected and long mode, side by side.
+DEMO_VMS := $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g))
+run: all guests
+	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL) $(DEMO_VMS)
+run-bochs: all guests
+	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs $(DEMO_VMS)
+run-uefi: all guests
+	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL) $(DEMO_VMS)
 
 usb: $(BUILD)/typervisor.iso
 	$(NODE_BIN)/tsx tools/cli.ts usb --device "$(DEV)" --image $<
