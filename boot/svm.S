@@ -37,8 +37,12 @@ svm_run:
     push %rdi                       /*  0(%rsp): guest VMCB */
 
     fxrstor FXSAVE_AREA(%rdx)       /* the guest's x87/SSE state */
-    /* No interrupt, NMI or SMI between here and the guest (GIF=0). */
+    /* No interrupt, NMI or SMI between here and the guest (GIF=0). With
+     * V_INTR_MASKING the host's IF at VMRUN decides whether a physical
+     * interrupt ends the guest's run (APM 15.21.1), so IF=1 here; GIF=0
+     * still holds interrupts off until VMRUN. */
     clgi
+    sti
     mov %rsi, %rax
     vmsave
     mov (%rsp), %rax
@@ -82,6 +86,7 @@ svm_run:
     vmsave                          /* the guest's FS, GS, TR, ... */
     mov 8(%rsp), %rax
     vmload                          /* the host's */
+    cli                             /* the hypervisor runs with IF=0 */
     stgi
     fxsave FXSAVE_AREA(%rdx)
     /* The x87 control word and MXCSR are callee-saved (SysV ABI): give the

@@ -6,6 +6,7 @@
 // and stops the VM with a reason for everything a guest must not do.
 
 import * as log from "../kernel/console/log";
+import { openInterruptWindow } from "../kernel/cpu/irq";
 import { emulateCpuid } from "./cpuidpolicy";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
@@ -48,7 +49,10 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       vm.state = VmState.Halted;
       return Next.Halt;
     case ExitKind.InterruptWindow:
+      return Next.Resume;
     case ExitKind.ExternalInterrupt:
+      // A host interrupt (our timer) ended the guest's run: take it now.
+      openInterruptWindow();
       return Next.Resume;
     case ExitKind.PreemptionTimer:
       return Next.Yield;

@@ -1,18 +1,21 @@
-// Cooperative round-robin over the VMs on one CPU.
+// Round-robin over the VMs on one CPU.
 //
-// Each runnable VM runs for one slice: until it yields, halts, stops, or
-// takes SLICE_EXITS exits. A VM that uses MAX_BUSY_SLICES whole slices in a
-// row without ever yielding or halting is flooding the hypervisor with exits
+// Each runnable VM runs for one slice: until it yields, halts, stops, uses
+// SLICE_TICKS timer ticks (the host timer interrupts a guest that never
+// exits), or takes SLICE_EXITS exits. A VM that takes MAX_BUSY_EXITS exits
+// without ever yielding or halting is flooding the hypervisor with exits
 // and is stopped. Interrupts raised for a VM are injected at the next entry,
 // or as soon as the guest opens its interrupt window.
 
 import * as log from "../kernel/console/log";
+import { ticks } from "../kernel/cpu/irq";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Vm, VmState } from "./vm";
 
 const SLICE_EXITS: u32 = 10000;
-const MAX_BUSY_SLICES: u32 = 100;
+const SLICE_TICKS: u64 = 2;
+const MAX_BUSY_EXITS: u64 = 1_000_000;
 // Garbage is collected between rounds, every COLLECT_ROUNDS rounds: the
 // "minimal" runtime collects only when called, and only objects reachable
 // from globals survive, which is why the slots are a global.
@@ -20,7 +23,7 @@ const COLLECT_ROUNDS: u32 = 4096;
 
 class Slot {
   msrs: MsrState = new MsrState();
-  busySlices: u32 = 0;
+  exitsAtRest: u64 = 0; // the VM's exit count when it last yielded or halted
   constructor(public vm: Vm) {}
 }
 
@@ -50,17 +53,20 @@ export function runVms(vms: Vm[]): void {
 
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = vm.vcpu;
+  const start = ticks();
   for (let n: u32 = 0; n < SLICE_EXITS; n++) {
     deliverInterrupt(vm);
     const exit = vcpu.run();
     vm.exits++;
     const next = handleExit(vm, vcpu, slot.msrs, exit);
-    if (next == Next.Resume) continue;
-    slot.busySlices = 0;
-    return;
+    if (next != Next.Resume) {
+      slot.exitsAtRest = vm.exits;
+      return;
+    }
+    if (ticks() - start >= SLICE_TICKS) break;
   }
-  if (++slot.busySlices >= MAX_BUSY_SLICES) {
-    vm.stop("exit flood: " + (SLICE_EXITS * MAX_BUSY_SLICES).toString() + " exits without yielding or halting");
+  if (vm.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
+    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting");
   }
 }
 

@@ -9,11 +9,14 @@ import { createVms } from "./guests";
 import { Virtualization, VirtualizationSupport } from "./hardware";
 import { runVms } from "./scheduler";
 import { SvmBackend } from "./svm/backend";
+import { VmxBackend } from "./vmx/backend";
 import { Rsdp } from "../kernel/acpi/rsdp";
 import { startSecondaryCpus } from "../kernel/smp";
+import { startTimer } from "../kernel/cpu/irq";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
+  if (support.kind == Virtualization.Vmx) return new VmxBackend();
   return null;
 }
 
@@ -39,6 +42,7 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
     log.info("vmm: no virtual machines configured");
     return;
   }
+  startTimer();
   runVms(vms);
 }
 

@@ -28,6 +28,8 @@
 @external("shim", "rdtsc") export declare function rdtsc(): u64;
 @external("shim", "invlpg") export declare function invlpg(virt: u64): void;
 @external("shim", "pause") export declare function pause(): void;
+// STI; NOP; CLI: lets pending interrupts be taken at this one point.
+@external("shim", "interrupt_window") export declare function interruptWindow(): void;
 
 // Raw physical memory (identity-mapped by the host page tables).
 @external("shim", "phys_read8") export declare function physRead8(addr: u64): u8;
@@ -68,3 +70,22 @@
 // wait until that CPU has run apMain (returns 2) or the spins run out.
 @external("shim", "ap_prepare") export declare function apPrepare(cpu: u32, stackTop: u64): u8;
 @external("shim", "ap_wait") export declare function apWait(spins: u32): u32;
+
+// Intel VT-x. The VMX instructions return 0 (VMsucceed), 1 (VMfailInvalid:
+// no current VMCS) or 2 (VMfailValid: the VMCS's VM-instruction error field
+// says why); addresses are physical. vmread/vmwrite act on the current VMCS.
+@external("shim", "vmxon") export declare function vmxon(region: u64): u32;
+@external("shim", "vmclear") export declare function vmclear(vmcs: u64): u32;
+@external("shim", "vmptrld") export declare function vmptrld(vmcs: u64): u32;
+@external("shim", "vmread") export declare function vmread(field: u32): u64;
+@external("shim", "vmwrite") export declare function vmwrite(field: u32, value: u64): u32;
+@external("shim", "invept") export declare function invept(type: u32, eptp: u64): u32;
+@external("shim", "invvpid") export declare function invvpid(type: u32, vpid: u16, address: u64): u32;
+// This CPU's GDTR, IDTR and TR, for the VMCS host-state area.
+@external("shim", "gdtr_base") export declare function gdtrBase(): u64;
+@external("shim", "idtr_base") export declare function idtrBase(): u64;
+@external("shim", "tr_selector") export declare function trSelector(): u16;
+@external("shim", "tr_base") export declare function trBase(): u64;
+// Enter the guest of the current VMCS with VMLAUNCH (`launched` false) or
+// VMRESUME; `regs` is the register block. 0 after a VM exit, else 1 or 2 as above.
+@external("shim", "vmx_run") export declare function vmxRun(regs: usize, launched: bool): u32;

@@ -1,11 +1,23 @@
-// The boot processor's local APIC, for the one thing the kernel needs from it
-// so far: waking the other processors with INIT and STARTUP IPIs.
-// Intel SDM Vol. 3A 12.6 "Issuing Interprocessor Interrupts", 10.4 (MP init).
+// The local APIC of the CPU we run on: its timer (the scheduler's tick) and
+// the INIT and STARTUP IPIs that wake the other processors.
+// Intel SDM Vol. 3A chapter 12 (APIC): 12.5.4 timer, 12.6 IPIs, 12.9 spurious
+// vector; 10.4 (MP initialization).
 
 import { physRead32, physWrite32, rdmsr } from "../arch/shim";
 
 const IA32_APIC_BASE: u32 = 0x1b;
 const ID: u64 = 0x20;
+const EOI: u64 = 0xb0;
+const SPURIOUS: u64 = 0xf0;
+const LVT_TIMER: u64 = 0x320;
+const TIMER_INITIAL: u64 = 0x380;
+const TIMER_CURRENT: u64 = 0x390;
+const TIMER_DIVIDE: u64 = 0x3e0;
+const APIC_SOFTWARE_ENABLE: u32 = 1 << 8;
+const TIMER_PERIODIC: u32 = 1 << 17;
+const TIMER_MASKED: u32 = 1 << 16;
+const DIVIDE_BY_16: u32 = 0x3;
+export const SPURIOUS_VECTOR: u8 = 0xff;
 const ICR_LOW: u64 = 0x300;
 const ICR_HIGH: u64 = 0x310;
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
@@ -35,4 +47,25 @@ export function sendInit(apicId: u32): void {
 // The processor starts in real mode at `page` * 4096.
 export function sendStartup(apicId: u32, page: u8): void {
   sendIpi(apicId, ICR_STARTUP | page);
+}
+
+export function endOfInterrupt(): void {
+  physWrite32(base() + EOI, 0);
+}
+
+// Enables the APIC and starts its timer firing `vector` every `microseconds`.
+// The timer's input clock is model-specific, so it is measured against the
+// PIT first. Returns the measured timer ticks per millisecond.
+export function startPeriodicTimer(vector: u8, microseconds: u64, delay: (us: u64) => void): u64 {
+  const b = base();
+  physWrite32(b + SPURIOUS, APIC_SOFTWARE_ENABLE | SPURIOUS_VECTOR);
+  physWrite32(b + TIMER_DIVIDE, DIVIDE_BY_16);
+  physWrite32(b + LVT_TIMER, TIMER_MASKED | vector);
+  physWrite32(b + TIMER_INITIAL, 0xffff_ffff);
+  delay(10_000);
+  const perMs = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT)) / 10;
+  const count = perMs * microseconds / 1000;
+  physWrite32(b + LVT_TIMER, TIMER_PERIODIC | vector);
+  physWrite32(b + TIMER_INITIAL, <u32>max<u64>(count, 1));
+  return perMs;
 }

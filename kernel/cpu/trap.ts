@@ -1,7 +1,8 @@
 // Exceptions: what the CPU reports when the hypervisor itself goes wrong.
 //
 // boot/isr.S saves the registers in a trap frame on the stack and the C shim
-// passes its address here. A CPU exception in the hypervisor is fatal: we
+// passes its address here. Vectors 32 and up are interrupts and go to
+// irq.ts. A CPU exception in the hypervisor is fatal: we
 // print which one, the registers and a backtrace, and stop. A page fault
 // inside the linear memory's window is a wasm out-of-bounds access (the guard
 // region at work) and is reported as a wasm trap. Nothing here allocates: the
@@ -9,6 +10,7 @@
 
 import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
 import { stackGuard } from "../mm/hostpaging";
+import { onInterrupt } from "./irq";
 import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../panic";
 
@@ -39,8 +41,14 @@ function slot(frame: u64, index: i32): u64 {
   return physRead64(frame + <u64>index * 8);
 }
 
+const FIRST_INTERRUPT: u64 = 32;
+
 export function onTrap(frame: u64): void {
   const vector = slot(frame, SLOT_VECTOR);
+  if (vector >= FIRST_INTERRUPT) {
+    onInterrupt(vector);
+    return;
+  }
   if (vector == PAGE_FAULT) {
     const address = readCr2();
     const base = linearBase();
@@ -63,7 +71,7 @@ export function onTrap(frame: u64): void {
   print("\n*** CPU exception ");
   printHex(vector, 2);
   print(" (");
-  print(vector < <u64>EXCEPTION_NAMES.length ? EXCEPTION_NAMES[<i32>vector] : "interrupt");
+  print(vector < <u64>EXCEPTION_NAMES.length ? EXCEPTION_NAMES[<i32>vector] : "reserved");
   print(") error code 0x");
   printHex(slot(frame, SLOT_ERROR));
   println(" in the hypervisor");

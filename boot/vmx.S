@@ -1,0 +1,124 @@
+/*
+ * vmx_run(regs, launched): one trip into an Intel VT-x guest.
+ *
+ * VM entry loads the guest's RSP, RIP, RFLAGS, control, segment and
+ * descriptor-table registers, EFER and the MSR-load list from the current
+ * VMCS; the other general registers are ours to move (Intel SDM Vol. 3C
+ * 26.3.2 "Loading Guest State"). A VM exit saves the guest state to the
+ * VMCS and loads the host-state fields: execution continues at HOST_RIP with
+ * RSP = HOST_RSP and RFLAGS = 2 (interrupts off), and every general register
+ * but RSP still holds the guest's value (SDM 27.5 "Loading Host State").
+ * So this stub writes HOST_RSP/HOST_RIP for its own frame, loads the guest's
+ * registers and FPU state, and finds everything again at vmx_exit.
+ * (A VM exit also sets the host GDTR and IDTR limits to 0xffff and the TR
+ * limit to 0x67, SDM 27.5.2; our GDT and IDT are smaller but nothing ever
+ * indexes past them, and 0x67 is our TSS's real limit.)
+ *
+ * regs points at the vCPU's register block (vmm/vcpu.ts, as in boot/svm.S:
+ * 16 GPRs rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area
+ * at 128). The RSP slot is unused: the guest's RSP lives in the VMCS.
+ * launched: 0 for VMLAUNCH (the VMCS is clear), else VMRESUME.
+ * Returns 0 after a VM exit; if the instruction itself fails, 1 for
+ * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
+ */
+#define REG(n) (8 * (n))
+#define RAX 0
+#define RCX 1
+#define RDX 2
+#define RBX 3
+#define RBP 5
+#define RSI 6
+#define RDI 7
+#define FXSAVE_AREA 128
+#define HOST_RSP 0x6c14               /* VMCS field encodings, SDM Appendix B.4.4 */
+#define HOST_RIP 0x6c16
+
+    .section .text
+    .code64
+    .global vmx_run
+vmx_run:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    push %rdi                       /* 0(%rsp) = HOST_RSP: regs, found again at vmx_exit */
+
+    /* The VM exit comes back to this very frame, at vmx_exit. */
+    mov $HOST_RSP, %eax
+    vmwrite %rsp, %rax
+    mov $HOST_RIP, %eax
+    lea vmx_exit(%rip), %rdx
+    vmwrite %rdx, %rax
+
+    fxrstor FXSAVE_AREA(%rdi)       /* the guest's x87/SSE state */
+    test %esi, %esi                 /* ZF: VMLAUNCH; MOVs below keep the flags */
+    mov REG(RAX)(%rdi), %rax
+    mov REG(RCX)(%rdi), %rcx
+    mov REG(RDX)(%rdi), %rdx
+    mov REG(RBX)(%rdi), %rbx
+    mov REG(RBP)(%rdi), %rbp
+    mov REG(RSI)(%rdi), %rsi
+    mov REG(8)(%rdi), %r8
+    mov REG(9)(%rdi), %r9
+    mov REG(10)(%rdi), %r10
+    mov REG(11)(%rdi), %r11
+    mov REG(12)(%rdi), %r12
+    mov REG(13)(%rdi), %r13
+    mov REG(14)(%rdi), %r14
+    mov REG(15)(%rdi), %r15
+    mov REG(RDI)(%rdi), %rdi
+    jnz 1f
+    vmlaunch
+    jmp vmx_failed
+1:  vmresume
+
+    /* Still here: the instruction failed and no guest code ran (SDM 30.3
+     * VMLAUNCH/VMRESUME). The block still holds the guest's state. */
+vmx_failed:
+    mov $1, %eax                    /* CF: VMfailInvalid */
+    jc vmx_return
+    mov $2, %eax                    /* ZF: VMfailValid */
+    jmp vmx_return
+
+vmx_exit:
+    /* VM exit: RSP is HOST_RSP again; every other GPR is the guest's. */
+    push %rdi
+    mov 8(%rsp), %rdi               /* regs (one push deeper) */
+    mov %rax, REG(RAX)(%rdi)
+    mov %rcx, REG(RCX)(%rdi)
+    mov %rdx, REG(RDX)(%rdi)
+    mov %rbx, REG(RBX)(%rdi)
+    mov %rbp, REG(RBP)(%rdi)
+    mov %rsi, REG(RSI)(%rdi)
+    mov %r8, REG(8)(%rdi)
+    mov %r9, REG(9)(%rdi)
+    mov %r10, REG(10)(%rdi)
+    mov %r11, REG(11)(%rdi)
+    mov %r12, REG(12)(%rdi)
+    mov %r13, REG(13)(%rdi)
+    mov %r14, REG(14)(%rdi)
+    mov %r15, REG(15)(%rdi)
+    pop REG(RDI)(%rdi)
+    fxsave FXSAVE_AREA(%rdi)
+    xor %eax, %eax
+
+vmx_return:
+    /* The x87 control word and MXCSR are callee-saved (SysV ABI): give the
+     * host back its defaults instead of the guest's. */
+    fninit
+    ldmxcsr vmx_host_mxcsr(%rip)
+    add $8, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+    .section .rodata
+    .align 4
+vmx_host_mxcsr:
+    .long 0x1f80                    /* all SSE exceptions masked, round to nearest */
