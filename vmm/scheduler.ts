@@ -1,14 +1,17 @@
 // Round-robin over the VMs on one CPU.
 //
 // Each runnable VM runs for one slice: until it yields, halts, stops, uses
-// SLICE_TICKS timer ticks (the host timer interrupts a guest that never
-// exits), or takes SLICE_EXITS exits. A VM that takes MAX_BUSY_EXITS exits
+// SLICE_TICKS timer ticks, or takes SLICE_EXITS exits. Two clocks end the
+// slice of a guest that never exits: the host's timer interrupt, and (where
+// the backend has one) the VMX preemption timer, armed for the slice's
+// length in TSC ticks; the latter also works while the guest has IF=0 under
+// emulators that ignore external-interrupt exiting then. A VM that takes MAX_BUSY_EXITS exits
 // without ever yielding or halting is flooding the hypervisor with exits
 // and is stopped. Interrupts raised for a VM are injected at the next entry,
 // or as soon as the guest opens its interrupt window.
 
 import * as log from "../kernel/console/log";
-import { ticks } from "../kernel/cpu/irq";
+import { ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Vm, VmState } from "./vm";
@@ -54,6 +57,7 @@ export function runVms(vms: Vm[]): void {
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = vm.vcpu;
   const start = ticks();
+  vcpu.setPreemptionTimer(SLICE_TICKS * TICK_MICROSECONDS / 1000 * tscPerMillisecond());
   for (let n: u32 = 0; n < SLICE_EXITS; n++) {
     deliverInterrupt(vm);
     const exit = vcpu.run();
