@@ -47,11 +47,12 @@ export class BootInfo {
 const MAX_STRING = 4096;
 
 // A NUL-terminated string in physical memory, or null if it has no terminator
-// within MAX_STRING bytes (a sign of garbled boot information).
-export function readCString(addr: u64): string | null {
+// within `limit` bytes (at most MAX_STRING): a sign of garbled boot information.
+export function readCString(addr: u64, limit: u64 = MAX_STRING): string | null {
   let s = "";
-  for (let i = 0; i < MAX_STRING; i++) {
-    const c = physRead8(addr + <u64>i);
+  const bound = min<u64>(limit, MAX_STRING);
+  for (let i: u64 = 0; i < bound; i++) {
+    const c = physRead8(addr + i);
     if (c == 0) return s;
     s += String.fromCharCode(c);
   }

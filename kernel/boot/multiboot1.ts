@@ -57,12 +57,13 @@ export function parseMultiboot1(info: u64): BootInfo {
   return boot;
 }
 
-// Each entry is preceded by its own size (not counting the size field itself).
+// Each entry is preceded by its own size (not counting the size field
+// itself), and must lie entirely within the map's length.
 function readMemoryMap(boot: BootInfo, addr: u64, length: u64): void {
   let entry = addr;
   while (entry < addr + length) {
     const size = <u64>physRead32(entry);
-    if (size < 20 || size > 256) {
+    if (size < 20 || size > 256 || entry + 4 + size > addr + length) {
       boot.fail("garbled boot information: memory map entry of " + size.toString() + " bytes");
       return;
     }

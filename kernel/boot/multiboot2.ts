@@ -41,14 +41,29 @@ export function parseMultiboot2(info: u64): BootInfo {
   return boot;
 }
 
+// Smallest valid size of each tag we read: header plus fixed fields (plus
+// at least a NUL for strings; an RSDP copy is at least 20 bytes).
+function minimumSize(type: u32): u64 {
+  if (type == TAG_CMDLINE || type == TAG_LOADER_NAME) return 9;
+  if (type == TAG_MODULE) return 17;
+  if (type == TAG_MEMORY_MAP) return 16;
+  if (type == TAG_ACPI_OLD_RSDP || type == TAG_ACPI_NEW_RSDP) return 28;
+  return 8;
+}
+
+// Strings end within their own tag; fixed fields must fit in it.
 function readTag(boot: BootInfo, type: u32, tag: u64, size: u64): void {
+  if (size < minimumSize(type)) {
+    boot.fail("garbled boot information: tag " + type.toString() + " of " + size.toString() + " bytes is too short");
+    return;
+  }
   if (type == TAG_CMDLINE || type == TAG_LOADER_NAME) {
-    const text = readCString(tag + 8);
+    const text = readCString(tag + 8, size - 8);
     if (text === null) { boot.fail("garbled boot information: unterminated string in tag " + type.toString()); return; }
     if (type == TAG_CMDLINE) boot.cmdline = text; else boot.loaderName = text;
   } else if (type == TAG_MODULE) {
     const start = <u64>physRead32(tag + 8), end = <u64>physRead32(tag + 12);
-    const cmdline = readCString(tag + 16);
+    const cmdline = readCString(tag + 16, size - 16);
     if (end < start || cmdline === null) { boot.fail("garbled boot information: module " + boot.modules.length.toString() + " is malformed"); return; }
     boot.modules.push(new BootModule(start, end, cmdline));
   } else if (type == TAG_MEMORY_MAP) {

@@ -155,13 +155,13 @@ describe("multiboot 1", () => {
       expect(boot.error).toContain(`garbled boot information: memory map entry of ${size >>> 0} bytes`);
     });
 
-    // KERNEL BUG (kernel/boot/multiboot1.ts readMemoryMap): an entry is
+    // Regression test for a bug the unit tests found (kernel/boot/multiboot1.ts readMemoryMap): an entry is
     // taken whole as long as it starts inside mmap_length, even when its
     // size runs past the end of the map. With mmap_length = 24 + 4 (one
     // entry and 4 stray bytes) the bytes after the map are read as a second
     // entry and added as a region; a truncated entry should be an error (or
     // at least be dropped).
-    it.fails("a memory map entry running past mmap_length", () => {
+    it("a memory map entry running past mmap_length", () => {
       const mb = new Mb1Builder(phys).mmapEntry(0x0n, 0x9fc00n, 1);
       mb.mmapEntry(0x100000n, 0x7ee0000n, 1); // lies beyond the length set below
       phys.write32(0x9000 + 44, 24 + 4);
@@ -358,40 +358,40 @@ describe("multiboot 2", () => {
       expect(boot.error).toContain("garbled boot information: module 1 is malformed");
     });
 
-    // KERNEL BUG (kernel/boot/multiboot2.ts readTag, via bootinfo.ts
+    // Regression test for a bug the unit tests found (kernel/boot/multiboot2.ts readTag, via bootinfo.ts
     // readCString): a tag's string is read up to the next NUL within 4 KiB,
     // not bounded by the tag's size. A command line tag of size 12 ("abcd",
     // no NUL) followed by non-zero padding parses without error, and the
     // command line runs on past the tag: "abcdXXXX\x06" (the padding, then the
-    // first byte of the next tag's type). Remove .fails once that is fixed.
-    it.fails("a string not terminated within its own tag", () => {
+    // first byte of the next tag's type).
+    it("a string not terminated within its own tag", () => {
       writeMb2(phys, AT, [tags.cmdline("abcd", false), tags.mmap(E820), tags.end()], { pad: 0x58 });
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information: unterminated string in tag 1");
     });
 
-    // KERNEL BUG (kernel/boot/multiboot2.ts readTag): the fixed fields of a
+    // Regression test for a bug the unit tests found (kernel/boot/multiboot2.ts readTag): the fixed fields of a
     // tag are read without checking that the tag's size covers them. A module
     // tag of size 8 (no fields at all) followed by a command line tag
     // "hello world" parses without error as a module with start 1, end 0x14
     // (the next tag's type and size) and command line "hello world".
-    it.fails("a module tag too short for its fields", () => {
+    it("a module tag too short for its fields", () => {
       writeMb2(phys, AT, [tags.raw(TAG.MODULE, []), tags.cmdline("hello world"), tags.mmap(E820), tags.end()]);
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information");
     });
 
-    // KERNEL BUG (same place): an ACPI RSDP tag (14 or 15) too short to hold
+    // Regression test for a bug the unit tests found (same place): an ACPI RSDP tag (14 or 15) too short to hold
     // an RSDP (size 8, no payload) still sets BootInfo.rsdp = tag + 8, the
     // address of the next tag, which findRsdp() would then take as the RSDP.
-    it.fails.each([TAG.ACPI_OLD, TAG.ACPI_NEW])("an ACPI tag %i too short to hold an RSDP", (type) => {
+    it.each([TAG.ACPI_OLD, TAG.ACPI_NEW])("an ACPI tag %i too short to hold an RSDP", (type) => {
       writeMb2(phys, AT, [tags.raw(type, []), tags.cmdline("hello world"), tags.mmap(E820), tags.end()]);
       const boot = parse2(BigInt(AT));
       expect(boot.error !== null || boot.rsdp === 0n).toBe(true);
     });
 
     // The same for a module tag's command line (a string bounded by the tag).
-    it.fails("a module string not terminated within its own tag", () => {
+    it("a module string not terminated within its own tag", () => {
       writeMb2(phys, AT, [tags.raw(TAG.MODULE, [0, 0, 0x20, 0, 0, 0x10, 0x20, 0, 0x6d, 0x6f, 0x64]), tags.mmap(E820), tags.end()], { pad: 0x58 });
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information: module 0 is malformed");
