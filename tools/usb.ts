@@ -27,7 +27,8 @@ export function refusal(device: string): string | null {
   const real = realpathSync(device);
   if (!statSync(real).isBlockDevice()) return `${device} is not a block device`;
   const disk = lsblk(real);
-  if (disk.type !== "disk") return `${device} is a ${disk.type}, not a whole disk (use e.g. /dev/sdb, not /dev/sdb1)`;
+  // A loop device is a whole disk too (an image file attached with losetup).
+  if (disk.type !== "disk" && disk.type !== "loop") return `${device} is a ${disk.type}, not a whole disk (use e.g. /dev/sdb, not /dev/sdb1)`;
   const mounted = mounts(disk);
   if (mounted.includes("/")) return `${device} holds the root file system`;
   if (mounted.length) return `${device} has mounted file systems (${mounted.join(", ")}); unmount them first`;

@@ -16,6 +16,9 @@ export interface BootOptions {
   iso?: string;
   // Boot the ISO even on "qemu" (SeaBIOS + GRUB instead of -kernel).
   useIso?: boolean;
+  // Attach the ISO as a USB stick (xHCI mass storage) instead of a CD-ROM,
+  // as if it had been written to one with `make usb`.
+  usb?: boolean;
   cmdline?: string;
   modules?: Module[];
   memoryMiB?: number;

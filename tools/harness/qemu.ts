@@ -28,7 +28,12 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
     copyFileSync(OVMF_VARS, vars);
     args.push("-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${vars}`);
   }
-  if (opts.platform === "uefi" || opts.useIso) {
+  if (opts.usb) {
+    // A private copy: the firmware may write to the stick.
+    const stick = join(scratch, "stick.img");
+    copyFileSync(isoFor(opts), stick);
+    args.push("-drive", `if=none,id=stick,format=raw,file=${stick}`, "-device", "qemu-xhci", "-device", "usb-storage,drive=stick");
+  } else if (opts.platform === "uefi" || opts.useIso) {
     args.push("-cdrom", isoFor(opts));
   } else {
     args.push("-kernel", opts.elf ?? DEFAULT_ELF, "-append", opts.cmdline ?? "");
