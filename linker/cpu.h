@@ -31,6 +31,16 @@ static inline uint64_t rdtsc(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 static inline void invlpg(uint64_t virt) { __asm__ volatile("invlpg (%0)" ::"r"(virt) : "memory"); }
+static inline void xsetbv(uint32_t xcr, uint64_t v) {
+  __asm__ volatile("xsetbv" ::"c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+/* XSAVE/XRSTOR of the state components in `mask` (the area is 64-byte aligned). */
+static inline void xsave(void* area, uint64_t mask) {
+  __asm__ volatile("xsave64 (%0)" ::"r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
+}
+static inline void xrstor(void* area, uint64_t mask) {
+  __asm__ volatile("xrstor64 (%0)" ::"r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");
+}
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }

@@ -50,6 +50,9 @@ void w2c_shim_write_cr4(w2c_shim* s, u64 v) { write_cr4(v); }
 u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
 void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
 void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
+void w2c_shim_xsetbv(w2c_shim* s, u32 xcr, u64 v) { xsetbv(xcr, v); }
+void w2c_shim_xsave(w2c_shim* s, u32 area, u64 mask) { xsave(linear(area), mask); }
+void w2c_shim_xrstor(w2c_shim* s, u32 area, u64 mask) { xrstor(linear(area), mask); }
 /* STI's one-instruction shadow covers the NOP; pending interrupts arrive before CLI. */
 void w2c_shim_interrupt_window(w2c_shim* s) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 

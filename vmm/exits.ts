@@ -8,6 +8,7 @@
 import * as log from "../kernel/console/log";
 import { openInterruptWindow } from "../kernel/cpu/irq";
 import { emulateCpuid } from "./cpuidpolicy";
+import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
 import { Exit, ExitKind, Reg, Vcpu } from "./vcpu";
@@ -15,7 +16,9 @@ import { Vm, VmState } from "./vm";
 
 export const enum Next { Resume, Yield, Halt, Stopped }
 
+const UD_VECTOR: u8 = 6;
 const GP_VECTOR: u8 = 13;
+const CR4_OSXSAVE: u64 = 1 << 18;
 
 export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next {
   switch (exit.kind) {
@@ -48,6 +51,9 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       if (vm.hasPendingInterrupt) return Next.Resume;
       vm.state = VmState.Halted;
       return Next.Halt;
+    case ExitKind.Xsetbv:
+      setXcr(vcpu);
+      return Next.Resume;
     case ExitKind.InterruptWindow:
       return Next.Resume;
     case ExitKind.ExternalInterrupt:
@@ -91,4 +97,14 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   }
   vcpu.skipInstruction();
   return vm.running ? Next.Resume : Next.Stopped;
+}
+
+// XSETBV: only XCR0 exists; #UD without CR4.OSXSAVE, #GP for an invalid value
+// (Intel SDM Vol. 2C "XSETBV").
+function setXcr(vcpu: Vcpu): void {
+  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) { vcpu.injectException(UD_VECTOR, false, 0); return; }
+  const value = (vcpu.regs.get(Reg.Rdx) << 32) | (vcpu.regs.get(Reg.Rax) & 0xffff_ffff);
+  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) { vcpu.injectException(GP_VECTOR, true, 0); return; }
+  vcpu.xstate.change(value);
+  vcpu.skipInstruction();
 }

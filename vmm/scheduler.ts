@@ -54,7 +54,20 @@ export function runVms(vms: Vm[]): void {
   log.info("all virtual machines have stopped");
 }
 
+// The guest's extended registers stay loaded for exactly its slice.
 function runSlice(slot: Slot): void {
+  const vm = slot.vm, vcpu = vm.vcpu;
+  vcpu.xstate.enter();
+  const rested = runExits(slot);
+  vcpu.xstate.leave();
+  if (rested) slot.exitsAtRest = vm.exits;
+  else if (vm.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
+    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting");
+  }
+}
+
+// Runs the VM until its slice ends; true if it yielded, halted or stopped.
+function runExits(slot: Slot): bool {
   const vm = slot.vm, vcpu = vm.vcpu;
   const start = ticks();
   vcpu.setPreemptionTimer(SLICE_TICKS * TICK_MICROSECONDS / 1000 * tscPerMillisecond());
@@ -62,16 +75,10 @@ function runSlice(slot: Slot): void {
     deliverInterrupt(vm);
     const exit = vcpu.run();
     vm.exits++;
-    const next = handleExit(vm, vcpu, slot.msrs, exit);
-    if (next != Next.Resume) {
-      slot.exitsAtRest = vm.exits;
-      return;
-    }
+    if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
     if (ticks() - start >= SLICE_TICKS) break;
   }
-  if (vm.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
-    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting");
-  }
+  return false;
 }
 
 function deliverInterrupt(vm: Vm): void {

@@ -8,6 +8,7 @@
 // memory, saved and restored by the entry stubs in boot/.
 
 import { allocPages } from "../kernel/mm/linearpages";
+import { ExtendedState } from "./xstate";
 
 export const enum ExitKind {
   None,
@@ -72,6 +73,7 @@ export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
 export abstract class Vcpu {
   readonly regs: GuestRegisters = new GuestRegisters();
   readonly exit: Exit = new Exit();
+  readonly xstate: ExtendedState = new ExtendedState();
 
   // Enters the guest and returns when it exits; fills `exit`.
   abstract run(): Exit;

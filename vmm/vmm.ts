@@ -13,6 +13,7 @@ import { VmxBackend } from "./vmx/backend";
 import { Rsdp } from "../kernel/acpi/rsdp";
 import { startSecondaryCpus } from "../kernel/smp";
 import { startTimer } from "../kernel/cpu/irq";
+import { initExtendedState } from "./xstate";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
@@ -30,6 +31,7 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
     log.error("vmm: no backend for " + support.name + " yet; no virtual machine can run");
     return;
   }
+  initExtendedState();
   const problem = backend.initCpu();
   if (problem !== null) {
     log.error("vmm: " + problem);

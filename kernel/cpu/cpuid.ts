@@ -1,7 +1,7 @@
 // CPUID, and the facts about this CPU the kernel cares about.
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
-import { cpuid } from "../arch/shim";
+import { cpuid, readCr4, writeCr4 } from "../arch/shim";
 
 // One 16-byte buffer for all queries: EAX, EBX, ECX, EDX.
 const regs = memory.data(16);
@@ -52,6 +52,14 @@ export function brand(): string {
 // 1 GiB pages in the host page tables (CPUID 0x80000001 EDX bit 26).
 export function hasHugePages(): bool {
   return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & (1 << 26)) != 0;
+}
+
+// XSAVE (CPUID.1:ECX[26]): set CR4.OSXSAVE so that the hypervisor may run
+// XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/xstate.ts).
+export function enableXsave(): bool {
+  if ((query(1).ecx & (1 << 26)) == 0) return false;
+  writeCr4(readCr4() | (1 << 18));
+  return true;
 }
 
 function fourChars(v: u32): string {

@@ -33,6 +33,7 @@ const LENGTH_CPUID: u32 = 2;
 const LENGTH_HLT: u32 = 1;
 const LENGTH_MSR: u32 = 2;
 const LENGTH_VMMCALL: u32 = 3;
+const LENGTH_XSETBV: u32 = 3;
 
 export class SvmVcpu extends Vcpu {
   readonly vmcb: V.Vmcb = new V.Vmcb();
@@ -123,6 +124,9 @@ export class SvmVcpu extends Vcpu {
     } else if (code == V.EXIT_VMMCALL) {
       exit.kind = ExitKind.Hypercall;
       exit.instructionLength = LENGTH_VMMCALL;
+    } else if (code == V.EXIT_XSETBV) {
+      exit.kind = ExitKind.Xsetbv;
+      exit.instructionLength = LENGTH_XSETBV;
     } else if (code == V.EXIT_NPF) {
       exit.kind = ExitKind.Mmio;
       exit.gpa = info2;

@@ -51,6 +51,31 @@ static void check_msrs(void) {
   check(gp_faults == before + 2, "msr: writing an absent MSR raises #GP");
 }
 
+/* XCR0 through XSETBV: the hypervisor validates it and keeps it per VM. */
+static void check_xsetbv(void) {
+  uint32_t r[4];
+  unsigned long cr4;
+  cpuid(1, r);
+  check((r[2] >> 26) & 1, "cpuid: XSAVE is offered");
+  check(!((r[2] >> 27) & 1), "cpuid: OSXSAVE is clear while CR4.OSXSAVE is");
+  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+  __asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | (1ul << 18)));
+  cpuid(1, r);
+  check((r[2] >> 27) & 1, "cpuid: OSXSAVE follows CR4.OSXSAVE");
+  xsetbv(0, 3);
+  check(xgetbv(0) == 3, "xsetbv: XCR0 = x87|SSE takes effect");
+  uint32_t before = gp_faults;
+  gp_skip = 3;
+  xsetbv(0, 2);
+  check(gp_faults == before + 1 && xgetbv(0) == 3, "xsetbv: XCR0 without x87 raises #GP");
+  gp_skip = 2;
+  cpuid(0xd, r);
+  if (r[0] & 4) {
+    xsetbv(0, 7);
+    check(xgetbv(0) == 7, "xsetbv: AVX state can be enabled");
+  }
+}
+
 static void check_halt_wakeup(void) {
   uint32_t before = interrupts;
   __asm__ volatile("cli");
@@ -73,6 +98,7 @@ int run_checks(const char* mode) {
   check_cpuid();
   check_ports();
   check_msrs();
+  check_xsetbv();
   check_halt_wakeup();
   check_hypercalls();
   return failures();

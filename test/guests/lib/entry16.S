@@ -21,11 +21,14 @@ _start:
 1:  hlt
     jmp 1b
 
-/* #GP: skip the faulting 2-byte RDMSR/WRMSR (no error code in real mode). */
+/* #GP: skip the faulting instruction, gp_skip bytes long (no error code in real mode). */
 gp_handler:
     push %bp
     mov %sp, %bp
-    addw $2, 2(%bp)
+    push %ax
+    mov gp_skip, %ax
+    add %ax, 2(%bp)
+    pop %ax
     incl gp_faults
     pop %bp
     iret
@@ -35,7 +38,8 @@ irq_handler:
     iret
 
     .section .data
-    .global gp_faults, interrupts
+    .global gp_faults, interrupts, gp_skip
     .align 4
+gp_skip: .long 2
 gp_faults: .long 0
 interrupts: .long 0

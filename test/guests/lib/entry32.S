@@ -46,9 +46,12 @@ set_gate:
     mov %ax, 6(%edx)
     ret
 
-/* #GP pushes an error code: skip it and the 2-byte RDMSR/WRMSR. */
+/* #GP pushes an error code: skip it and the faulting instruction (gp_skip bytes). */
 gp_handler:
-    addl $2, 4(%esp)
+    push %eax
+    mov gp_skip, %eax
+    add %eax, 8(%esp)
+    pop %eax
     incl gp_faults
     add $4, %esp
     iret
@@ -72,8 +75,9 @@ idt_pointer:
     .long idt
 
     .section .data
-    .global gp_faults, interrupts
+    .global gp_faults, interrupts, gp_skip
     .align 4
+gp_skip: .long 2
 gp_faults: .long 0
 interrupts: .long 0
 

@@ -82,9 +82,12 @@ set_gate:
     movl $0, 12(%rdx)
     ret
 
-/* #GP pushes an error code: skip it and the 2-byte RDMSR/WRMSR. */
+/* #GP pushes an error code: skip it and the faulting instruction (gp_skip bytes). */
 gp_handler:
-    addq $2, 8(%rsp)
+    push %rax
+    mov gp_skip(%rip), %eax
+    add %rax, 16(%rsp)
+    pop %rax
     incl gp_faults(%rip)
     add $8, %rsp
     iretq
@@ -109,8 +112,9 @@ idt_pointer:
     .quad idt
 
     .section .data
-    .global gp_faults, interrupts
+    .global gp_faults, interrupts, gp_skip
     .align 4
+gp_skip: .long 2
 gp_faults: .long 0
 interrupts: .long 0
 

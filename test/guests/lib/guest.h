@@ -12,8 +12,10 @@
 #define HC_EXIT 2
 #define HC_YIELD 3
 
-/* Set by the entry code's exception handlers (entry*.S). */
+/* Set by the entry code's exception handlers (entry*.S); the #GP handler
+ * skips the faulting instruction, gp_skip bytes (2: RDMSR/WRMSR). */
 extern volatile uint32_t gp_faults;
+extern volatile uint32_t gp_skip;
 extern volatile uint32_t interrupts;
 #define TEST_VECTOR 0x40
 
@@ -40,6 +42,16 @@ static inline uint64_t rdmsr(uint32_t msr) {
 }
 static inline void wrmsr(uint32_t msr, uint64_t v) {
   __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* XSETBV and XGETBV are 3 bytes long. */
+static inline void xsetbv(uint32_t xcr, uint64_t v) {
+  __asm__ volatile("xsetbv" ::"c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline uint64_t xgetbv(uint32_t xcr) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+  return ((uint64_t)hi << 32) | lo;
 }
 
 int run_checks(const char* mode);
