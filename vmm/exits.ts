@@ -62,6 +62,9 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       return Next.Resume;
     case ExitKind.PreemptionTimer:
       return Next.Yield;
+    case ExitKind.Pause:
+      // The guest waits for a lock someone else holds: let others run.
+      return Next.Yield;
     case ExitKind.Mmio:
       vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device");
       return Next.Stopped;

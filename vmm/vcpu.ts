@@ -24,6 +24,7 @@ export const enum ExitKind {
   ExternalInterrupt,
   InterruptWindow,
   PreemptionTimer,
+  Pause,         // the guest spins on PAUSE (pause-loop exiting / pause filter)
   TripleFault,   // shutdown
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
   InvalidState,  // the hardware refused to enter the guest

@@ -13,6 +13,7 @@ import { Vcpu } from "./vcpu";
 export const enum VmState { Runnable, Halted, Stopped }
 
 const MAX_PENDING = 16;
+const LINE_MAX = 256;
 
 export class Vm {
   readonly memory: GuestMemory = new GuestMemory();
@@ -24,7 +25,10 @@ export class Vm {
   // External interrupt vectors waiting for delivery, oldest first.
   private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
   private pendingCount: i32 = 0;
-  private lineStart: bool = true;
+  // Console output is collected per line, so that lines of VMs that run in
+  // turn (and are preempted mid-line) never interleave on the console.
+  private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
+  private lineLength: i32 = 0;
 
   constructor(public id: u32, public name: string, public vcpu: Vcpu) {}
 
@@ -46,9 +50,19 @@ export class Vm {
 
   // Guest console output, each line prefixed with the VM's name.
   consoleWrite(c: u8): void {
-    if (this.lineStart) { print("["); print(this.name); print("] "); this.lineStart = false; }
-    if (c == 10) { putChar(10); this.lineStart = true; }
-    else if (c != 13) putChar(c);
+    if (c == 13) return;
+    if (c == 10) { this.flushLine(); return; }
+    if (this.lineLength == LINE_MAX) this.flushLine();
+    this.line[this.lineLength++] = c;
+  }
+
+  private flushLine(): void {
+    print("[");
+    print(this.name);
+    print("] ");
+    for (let i = 0; i < this.lineLength; i++) putChar(this.line[i]);
+    putChar(10);
+    this.lineLength = 0;
   }
 
   // The guest asked to exit with a status (hypercall or debug-exit port).
@@ -64,7 +78,7 @@ export class Vm {
 
   private finish(reason: string, dump: bool): void {
     if (this.state == VmState.Stopped) return;
-    if (!this.lineStart) { putChar(10); this.lineStart = true; }
+    if (this.lineLength > 0) this.flushLine();
     this.state = VmState.Stopped;
     this.stopReason = reason;
     if (dump) {

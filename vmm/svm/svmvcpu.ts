@@ -22,6 +22,8 @@ const EFER_SVME: u64 = 1 << 12;
 const EFER_WRITABLE: u64 = (1 << 0) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 14) | (1 << 15);
 const RFLAGS_IF: u64 = 1 << 9;
 const TLB_FLUSH_ALL: u8 = 1;
+const TLB_FLUSH_ASID: u8 = 3;
+const PAUSE_FILTER: u16 = 3000;
 const V_IRQ: u32 = 1 << 8;
 const V_IGN_TPR: u32 = 1 << 20;
 const V_INTR_MASKING: u32 = 1 << 24;
@@ -59,7 +61,13 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.VINTR, V_INTR_MASKING); // the guest's IF masks only virtual interrupts
     vmcb.set64(V.NP_ENABLE, 1);
     vmcb.set64(V.NESTED_CR3, nestedRoot);
-    store<u8>(vmcb.base + V.TLB_CONTROL, TLB_FLUSH_ALL);
+    // A guest spinning on PAUSE (a contended lock) exits after PAUSE_FILTER
+    // of them, so the scheduler can run someone else (APM 15.14.4).
+    if (features.pauseFilter) {
+      vmcb.set32(V.INTERCEPT_MISC1, vmcb.get32(V.INTERCEPT_MISC1) | V.INTERCEPT_PAUSE);
+      store<u16>(vmcb.base + V.PAUSE_FILTER_COUNT, PAUSE_FILTER);
+    }
+    this.flushNestedTlb();
   }
 
   // Clears the intercept bits of `msr` in the MSR permission map.
@@ -84,6 +92,9 @@ export class SvmVcpu extends Vcpu {
       svmRun(vmcb.phys, this.cpu.hostVmcbPhys, this.regs.base);
       this.regs.set(Reg.Rax, vmcb.get64(V.RAX));
       store<u8>(vmcb.base + V.TLB_CONTROL, 0);
+      // Until we change something, the CPU may keep its cached copy of the
+      // VMCB (APM 15.15.3); every writer of a covered field calls dirty().
+      if (this.features.vmcbClean) vmcb.set32(V.CLEAN_BITS, V.CLEAN_ALL);
       if (this.decode()) return this.exit;
     }
   }
@@ -124,6 +135,8 @@ export class SvmVcpu extends Vcpu {
     } else if (code == V.EXIT_VMMCALL) {
       exit.kind = ExitKind.Hypercall;
       exit.instructionLength = LENGTH_VMMCALL;
+    } else if (code == V.EXIT_PAUSE) {
+      exit.kind = ExitKind.Pause;
     } else if (code == V.EXIT_XSETBV) {
       exit.kind = ExitKind.Xsetbv;
       exit.instructionLength = LENGTH_XSETBV;
@@ -157,6 +170,7 @@ export class SvmVcpu extends Vcpu {
       const value = this.exit.value;
       if (value & ~(EFER_WRITABLE | EFER_LMA)) { this.injectException(13, true, 0); return true; }
       this.vmcb.set64(V.EFER, (value & EFER_WRITABLE) | (current & EFER_LMA) | EFER_SVME);
+      this.dirty(V.CLEAN_CONTROL_REGISTERS);
     }
     this.skipInstruction();
     return true;
@@ -197,6 +211,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set64(V.DR7, 0x400);
     vmcb.set64(V.G_PAT, 0x0007040600070406); // the power-on PAT
     store<u8>(vmcb.base + V.CPL, 0);
+    vmcb.set32(V.CLEAN_BITS, 0);
   }
 
   skipInstruction(): void {
@@ -228,13 +243,21 @@ export class SvmVcpu extends Vcpu {
     const misc = vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR;
     vmcb.set32(V.VINTR, on ? vintr | V_IRQ | V_IGN_TPR : vintr);
     vmcb.set32(V.INTERCEPT_MISC1, on ? misc | V.INTERCEPT_VINTR : misc);
+    this.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
   }
 
   // AMD-V has no preemption timer; the scheduler bounds slices by exits.
   setPreemptionTimer(ticks: u64): void {}
 
+  // Flushes this guest's TLB entries at the next VMRUN: only its ASID where
+  // the CPU can, everything otherwise (APM 15.16.1).
   flushNestedTlb(): void {
-    store<u8>(this.vmcb.base + V.TLB_CONTROL, TLB_FLUSH_ALL);
+    store<u8>(this.vmcb.base + V.TLB_CONTROL, this.features.flushByAsid ? TLB_FLUSH_ASID : TLB_FLUSH_ALL);
+  }
+
+  // Marks VMCB field groups as changed since the last VMRUN.
+  private dirty(bits: u32): void {
+    this.vmcb.set32(V.CLEAN_BITS, this.vmcb.get32(V.CLEAN_BITS) & ~bits);
   }
 
   dumpState(): void {

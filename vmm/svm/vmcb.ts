@@ -49,6 +49,7 @@ export const INTERCEPT_NMI: u32 = 1 << 1;
 export const INTERCEPT_VINTR: u32 = 1 << 4;
 export const INTERCEPT_CPUID: u32 = 1 << 18;
 export const INTERCEPT_INVD: u32 = 1 << 22;
+export const INTERCEPT_PAUSE: u32 = 1 << 23;
 export const INTERCEPT_HLT: u32 = 1 << 24;
 export const INTERCEPT_IOIO: u32 = 1 << 27;
 export const INTERCEPT_MSR: u32 = 1 << 28;
@@ -57,6 +58,13 @@ export const INTERCEPT_SHUTDOWN: u32 = 1 << 31;
 // intercept every other SVM instruction too: no nested virtualization.
 export const INTERCEPT_SVM_INSTRUCTIONS: u32 = 0x7f; // VMRUN VMMCALL VMLOAD VMSAVE STGI CLGI SKINIT
 export const INTERCEPT_XSETBV: u32 = 1 << 13;
+
+// VMCB clean bits (APM 15.15.3): a set bit lets the CPU reuse its cached
+// copy of that group of fields.
+export const CLEAN_INTERCEPTS: u32 = 1 << 0;
+export const CLEAN_TPR: u32 = 1 << 3;
+export const CLEAN_CONTROL_REGISTERS: u32 = 1 << 5; // CR0, CR3, CR4, EFER
+export const CLEAN_ALL: u32 = 0xfff;
 
 // Exit codes (APM Vol. 2 Appendix C).
 export const EXIT_EXCEPTION_BASE: u64 = 0x40;
@@ -68,6 +76,7 @@ export const EXIT_HLT: u64 = 0x78;
 export const EXIT_IOIO: u64 = 0x7b;
 export const EXIT_MSR: u64 = 0x7c;
 export const EXIT_SHUTDOWN: u64 = 0x7f;
+export const EXIT_PAUSE: u64 = 0x77;
 export const EXIT_VMRUN: u64 = 0x80;
 export const EXIT_VMMCALL: u64 = 0x81;
 export const EXIT_SKINIT: u64 = 0x86;
