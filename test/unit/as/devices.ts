@@ -1,0 +1,97 @@
+// Unit-test entry: the PC platform devices (vmm/devices/) on one I/O address
+// space, wired as on a PC, so tests drive them with port accesses exactly as
+// a guest would. Between the devices and the PIC sits a recorder that counts
+// each IRQ line's rising edges; the UART's output and the 8042's reset
+// requests are captured too. Each load() of this module is a fresh machine.
+
+import { AddressSpace } from "../../../vmm/bus";
+import { InterruptLines } from "../../../vmm/devices/irq";
+import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic8259";
+import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/pit8254";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/uart16550";
+import { CMOS_PORT, Cmos } from "../../../vmm/devices/cmos";
+import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/pcihost";
+import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/fwcfg";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../../vmm/devices/i8042";
+
+class Recorder extends InterruptLines {
+  rises: StaticArray<u32> = new StaticArray<u32>(16);
+  levels: StaticArray<bool> = new StaticArray<bool>(16);
+  constructor(private next: InterruptLines) { super(); }
+  setLevel(line: u32, high: bool): void {
+    if (high && !this.levels[line]) this.rises[line]++;
+    this.levels[line] = high;
+    this.next.setLevel(line, high);
+  }
+}
+
+class Capture extends ByteSink {
+  bytes: u8[] = [];
+  put(byte: u8): void { this.bytes.push(byte); }
+}
+
+class CountingReset extends ResetLine {
+  count: i32 = 0;
+  pulse(): void { this.count++; }
+}
+
+const io = new AddressSpace();
+const pic = new Pic8259Pair();
+const lines = new Recorder(pic);
+const pit = new Pit8254(lines);
+const serialOut = new Capture();
+const uart = new Uart16550(lines, COM1_IRQ, serialOut);
+const cmos = new Cmos();
+const resets = new CountingReset();
+const kbc = new I8042(resets);
+let fwcfg: FwCfg | null = null;
+
+io.map(PIC_MASTER_PORT, 2, pic.master);
+io.map(PIC_SLAVE_PORT, 2, pic.slave);
+io.map(ELCR_PORT, 2, pic.elcr);
+io.map(PIT_PORT, 4, pit);
+io.map(PORT_B, 1, pit.portB);
+io.map(COM1_PORT, 8, uart);
+io.map(CMOS_PORT, 2, cmos);
+io.map(PCI_CONFIG_PORT, 8, new PciHost());
+io.map(I8042_DATA_PORT, 1, kbc.data);
+io.map(I8042_COMMAND_PORT, 1, kbc.command);
+
+// Port I/O as the guest does it (values up to 32 bits).
+export function ioRead(port: u32, size: u8): u32 { return <u32>io.read(port, size); }
+export function ioWrite(port: u32, size: u8, value: u32): bool { return io.write(port, size, value); }
+
+// IRQ lines: drive one (through the recorder), read back edges and levels.
+export function irqSet(line: u32, high: bool): void { lines.setLevel(line, high); }
+export function irqRises(line: u32): u32 { return lines.rises[line]; }
+export function irqLevel(line: u32): bool { return lines.levels[line]; }
+export function picHasInterrupt(): bool { return pic.hasInterrupt(); }
+export function picAcknowledge(): u8 { return pic.acknowledge(); }
+
+export function pitAdvance(nanoseconds: u64): u64 { return pit.advance(nanoseconds); }
+export function pitAdvanceClocks(clocks: u32): u32 { return <u32>pit.advanceClocks(clocks); }
+export function pitClocks(): u64 { return pit.clocks; }
+export function pitClocksUntilIrq(): u64 { return pit.clocksUntilIrq(); }
+
+export function uartFeed(byte: u8): void { uart.feedInput(byte); }
+export function uartCanReceive(): bool { return uart.canReceive; }
+export function serialText(): string { return String.fromCharCodes(serialOut.bytes.map<i32>((b: u8): i32 => b)); }
+
+export function cmosSetTime(seconds: i64, nanoseconds: u32): void { cmos.setTime(seconds, nanoseconds); }
+export function cmosSetMemory(below4g: u64, above4g: u64): void { cmos.setMemory(below4g, above4g); }
+export function cmosNmiMasked(): bool { return cmos.nmiMasked; }
+
+// fw_cfg is mapped on demand, with the machine facts it reports.
+export function fwcfgCreate(ramSize: u64, cpus: u16, maxCpus: u16): void {
+  const f = new FwCfg(ramSize, cpus, maxCpus);
+  io.map(FW_CFG_PORT, 2, f);
+  fwcfg = f;
+}
+// A file of `size` bytes 0, 1, 2, ... (mod 256); returns its selector.
+export function fwcfgAddFile(name: string, size: i32): u16 {
+  const data = new StaticArray<u8>(size);
+  for (let i = 0; i < size; i++) data[i] = <u8>i;
+  return fwcfg!.addFile(name, data);
+}
+
+export function resetCount(): i32 { return resets.count; }

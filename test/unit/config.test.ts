@@ -1,0 +1,162 @@
+// The VM configuration file (vmm/config.ts): a good file with two VMs, syntax
+// errors reported by line and column (and then no VMs at all), bad fields
+// reported by VM and field with the well-formed VMs still returned, and the
+// file read from a boot module in physical memory.
+import { beforeEach, describe, expect, it } from "vitest";
+import { PhysMemory, load, type Exports } from "./harness";
+
+let e: Exports<any>;
+let phys: PhysMemory;
+const str = (p: number) => e.__getString(p);
+
+beforeEach(async () => {
+  phys = new PhysMemory();
+  e = (await load("config.ts", { phys })).exports;
+  e.clearModules();
+});
+
+interface Vm { name: string; memory: number; cpus: number; kernel: string; initrd: string; cmdline: string; console: string }
+function parse(text: string): { vms: Vm[]; errors: string[] } {
+  e.parse(e.__newString(text));
+  return result();
+}
+function result(): { vms: Vm[]; errors: string[] } {
+  const vms: Vm[] = [], errors: string[] = [];
+  for (let i = 0; i < e.vmCount(); i++) {
+    vms.push({
+      name: str(e.vmName(i)), memory: e.vmMemory(i), cpus: e.vmCpus(i), kernel: str(e.vmKernel(i)),
+      initrd: str(e.vmInitrd(i)), cmdline: str(e.vmCmdline(i)), console: str(e.vmConsole(i)),
+    });
+  }
+  for (let i = 0; i < e.errorCount(); i++) errors.push(str(e.error(i)));
+  return { vms, errors };
+}
+
+const GOOD = `{
+  "vms": [
+    {
+      "name": "linux0",
+      "memory": 256,
+      "cpus": 1,
+      "kernel": "bzImage",
+      "initrd": "initrd.img",
+      "cmdline": "console=ttyS0 quiet",
+      "console": "com1"
+    },
+    { "name": "mb-test.1", "memory": 16, "kernel": "kernel.elf", "console": "none" }
+  ]
+}
+`;
+const LINUX0: Vm = { name: "linux0", memory: 256, cpus: 1, kernel: "bzImage", initrd: "initrd.img", cmdline: "console=ttyS0 quiet", console: "com1" };
+const MBTEST: Vm = { name: "mb-test.1", memory: 16, cpus: 1, kernel: "kernel.elf", initrd: "", cmdline: "", console: "none" };
+
+describe("configuration", () => {
+  it("reads a good file with two VMs, filling in defaults", () => {
+    expect(parse(GOOD)).toEqual({ vms: [LINUX0, MBTEST], errors: [] });
+  });
+
+  it("checks kernel and initrd against the boot modules when given their names", () => {
+    e.setModules(e.__newString("bzImage,initrd.img,kernel.elf"));
+    expect(parse(GOOD).errors).toEqual([]);
+    e.setModules(e.__newString("bzImage,kernel.elf"));
+    expect(parse(GOOD)).toEqual({ vms: [MBTEST], errors: ["vm 0 (linux0): initrd: no boot module named \"initrd.img\""] });
+  });
+
+  it("reports a syntax error by line and column and returns no VMs", () => {
+    const text = GOOD.replace(`"cpus": 1,`, `"cpus": 1`); // line 6 lacks its comma
+    expect(parse(text)).toEqual({ vms: [], errors: ["line 7, column 7: expected ',' or '}'"] });
+    expect(parse(`{"vms": [\n  {"name": "a", "memory": 1, "kernel": "k"}\n  {"name": "b"}]}`).errors).toEqual(["line 3, column 3: expected ',' or ']'"]);
+  });
+
+  it("explains the common syntax mistakes", () => {
+    const err = (text: string) => parse(text).errors;
+    expect(err(`{"vms": [\n  {"name": "linux0", "memory": lots}]}`)).toEqual(["line 2, column 32: expected a value, found 'lots' (strings need double quotes)"]);
+    expect(err(`{"vms": [\n  {"name": "a",}]}`)).toEqual(["line 2, column 16: expected a field name after ',' (no trailing commas in JSON)"]);
+    expect(err(`{"vms": [1, 2,]}`)).toEqual(["line 1, column 15: expected a value after ',' (no trailing commas in JSON)"]);
+    expect(err(`{\n  // my VMs\n  "vms": []}`)).toEqual(["line 2, column 3: comments are not allowed in JSON"]);
+    expect(err(`{"vms": [\n  {"name": "linux0\n  }]}`)).toEqual(["line 2, column 12: unterminated string"]);
+    expect(err(`{"vms" []}`)).toEqual(["line 1, column 8: expected ':' after the field name, found '['"]);
+    expect(err(`{vms: []}`)).toEqual(["line 1, column 2: expected a field name in double quotes, found 'v'"]);
+    expect(err(``)).toEqual(["line 1, column 1: expected a value, found end of file"]);
+    expect(err(`{"vms": []} x`)).toEqual(["line 1, column 13: unexpected 'x' after the end of the JSON value"]);
+    expect(err(`{"vms": [`)).toEqual(["line 1, column 10: expected a value, found end of file"]);
+  });
+
+  it("rejects nesting too deep for the parser without running out of stack", () => {
+    expect(parse(`{"vms": ${"[".repeat(100000)}`).errors).toEqual(["line 1, column 72: nested more than 64 deep"]);
+  });
+
+  it("reports bad fields by VM and field, and still returns the well-formed VMs", () => {
+    const text = `{
+  "vms": [
+    { "name": "linux0", "memory": 256, "kernel": "bzImage" },
+    { "name": "linux1", "memory": "lots", "kernel": "bzImage" },
+    { "name": "linux2", "memory": 64, "kernel": "bzImage", "cpus": 0, "console": "ttyS0", "memroy": 5, "extra": null },
+    { "name": "linux3", "memory": 32, "kernel": "bzImage", "initrd": null, "cmdline": "ro" }
+  ]
+}`;
+    const r = parse(text);
+    expect(r.errors).toEqual([
+      "vm 1 (linux1): memory: expected a number of MiB from 1 to 65536, got \"lots\"",
+      "vm 2 (linux2): unknown field \"memroy\" (line 5, column 91)",
+      "vm 2 (linux2): unknown field \"extra\" (line 5, column 104)",
+      "vm 2 (linux2): cpus: expected a number of CPUs from 1 to 64, got 0",
+      "vm 2 (linux2): console: expected \"com1\", \"com2\" or \"none\", got \"ttyS0\"",
+    ]);
+    expect(r.vms.map((v) => v.name)).toEqual(["linux0", "linux3"]);
+    expect(r.vms[1]).toEqual({ name: "linux3", memory: 32, cpus: 1, kernel: "bzImage", initrd: "", cmdline: "ro", console: "com1" });
+  });
+
+  it("checks every field's type and range", () => {
+    const vmErrors = (fields: string) => parse(`{"vms": [{${fields}}]}`).errors;
+    const base = `"name": "v", "kernel": "k"`;
+    expect(vmErrors(`${base}`)).toEqual(["vm 0 (v): memory: missing (a number of MiB from 1 to 65536)"]);
+    expect(vmErrors(`${base}, "memory": 0`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 0"]);
+    expect(vmErrors(`${base}, "memory": 65537`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 65537"]);
+    expect(vmErrors(`${base}, "memory": 1.5`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 1.5"]);
+    expect(vmErrors(`${base}, "memory": 65536, "cpus": 64`)).toEqual([]);
+    expect(vmErrors(`${base}, "memory": 2.56e2`)).toEqual([]);
+    expect(vmErrors(`"kernel": "k", "memory": 1`)).toEqual(["vm 0: name: missing"]);
+    expect(vmErrors(`"name": "a b", "kernel": "k", "memory": 1`)).toEqual(["vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got \"a b\""]);
+    expect(vmErrors(`"name": ${JSON.stringify("x".repeat(50))}, "kernel": "k", "memory": 1`)[0]).toMatch(/^vm 0: name: expected 1 to 32 .* got "x{40}\.\.\."$/);
+    expect(vmErrors(`"name": 7, "kernel": "k", "memory": 1`)).toEqual(["vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got 7"]);
+    expect(vmErrors(`"name": "v", "memory": 1`)).toEqual(["vm 0 (v): kernel: missing (the name of a boot module)"]);
+    expect(vmErrors(`${base}, "memory": 1, "initrd": ""`)).toEqual(["vm 0 (v): initrd: expected the name of a boot module, got \"\""]);
+    expect(vmErrors(`${base}, "memory": 1, "cmdline": ["a"]`)).toEqual(["vm 0 (v): cmdline: expected a string, got a list"]);
+    expect(vmErrors(`${base}, "memory": 1, "cpus": true`)).toEqual(["vm 0 (v): cpus: expected a number of CPUs from 1 to 64, got true"]);
+    expect(vmErrors(`${base}, "memory": 1, "memory": 2`)).toEqual(["vm 0 (v): memory: given twice (line 1, column 52)"]);
+  });
+
+  it("rejects duplicate names, non-object entries and a malformed top level", () => {
+    expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`)).toEqual({
+      vms: [{ name: "a", memory: 1, cpus: 1, kernel: "k", initrd: "", cmdline: "", console: "com1" }],
+      errors: ["vm 1 (a): name: \"a\" is already the name of vm 0", "vm 2: expected an object, got 5 (line 1, column 96)"],
+    });
+    expect(parse(`[]`).errors).toEqual(["line 1, column 1: the configuration must be an object with a \"vms\" list, got a list"]);
+    expect(parse(`{}`).errors).toEqual(["vms: missing (a list of VMs)"]);
+    expect(parse(`{"vms": {}}`).errors).toEqual(["vms: expected a list of VMs, got an object"]);
+    expect(parse(`{"vms": [], "debug": true}`)).toEqual({ vms: [], errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\")"] });
+  });
+});
+
+describe("configuration from a boot module", () => {
+  it("reads UTF-8 text from physical memory, ignoring NUL padding at the end", () => {
+    const text = `{"vms": [{"name": "café", "memory": 8, "kernel": "k", "cmdline": "naïve"}]}`;
+    const bytes = new TextEncoder().encode(text);
+    phys.writeBytes(0x20_0000, bytes);
+    phys.fill(0x20_0000 + bytes.length, 100, 0);
+    expect(e.parseModule(0x20_0000n, BigInt(0x20_0000 + bytes.length + 100))).toBe(0);
+    expect(result().errors).toEqual(["vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got \"café\""]);
+    phys.fill(0x20_0000, bytes.length, 0);
+    phys.writeBytes(0x20_0000, new TextEncoder().encode(text.replace("café", "cafe")));
+    expect(e.parseModule(0x20_0000n, BigInt(0x20_0000 + bytes.length + 100))).toBe(1);
+    expect(result().vms[0].cmdline).toBe("naïve");
+  });
+
+  it("refuses a module too large to be a configuration, and an empty one", () => {
+    expect(e.parseModule(0x100_0000n, 0x300_0000n)).toBe(0);
+    expect(result().errors).toEqual(["the configuration is 33554432 bytes; at most 1048576 are read"]);
+    expect(e.parseModule(0x100_0000n, 0x100_0000n)).toBe(0);
+    expect(result().errors).toEqual(["line 1, column 1: expected a value, found end of file"]);
+  });
+});

@@ -1,0 +1,116 @@
+// The PC/AT keyboard controller (Intel 8042), with no keyboard or mouse.
+//
+// Guests meet it for two reasons: drivers probe it (self-test, the
+// controller configuration byte), and it carries the CPU reset line, which
+// Linux pulses to reboot when ACPI cannot. Port 0x60 is data, port 0x64
+// status on reads and commands on writes. The controller answers its own
+// commands through the output buffer; bytes meant for the keyboard go
+// nowhere, and no IRQ1 or IRQ12 is ever raised. A reset request calls the
+// ResetLine the VMM provides. The A20 gate (output port bit 1) is stored
+// but does not mask anything: guest memory never wraps at 1 MiB.
+//
+// Command and bit names follow the IBM PC AT Technical Reference
+// ("Keyboard Controller"), whose 8042 firmware PC controllers reproduce.
+
+import { Device } from "../bus";
+
+export const I8042_DATA_PORT: u16 = 0x60;
+export const I8042_COMMAND_PORT: u16 = 0x64;
+
+export abstract class ResetLine {
+  abstract pulse(): void;
+}
+
+// Status register.
+const STATUS_OUTPUT_FULL: u8 = 0x01;
+const STATUS_SYSTEM_FLAG: u8 = 0x04;
+const STATUS_COMMAND: u8 = 0x08; // the last write went to port 0x64
+const STATUS_NOT_INHIBITED: u8 = 0x10; // the keylock is open
+// Controller configuration byte ("command byte").
+const CONFIG_SYSTEM_FLAG: u8 = 0x04;
+const CONFIG_KEYBOARD_DISABLED: u8 = 0x10;
+// Output port: bit 0 drives the CPU's reset line, active low; bit 1 is A20.
+const OUTPUT_NOT_RESET: u8 = 0x01;
+const OUTPUT_A20: u8 = 0x02;
+
+const CMD_READ_CONFIG: u8 = 0x20;
+const CMD_WRITE_CONFIG: u8 = 0x60;
+const CMD_SELF_TEST: u8 = 0xaa;
+const CMD_DISABLE_KEYBOARD: u8 = 0xad;
+const CMD_ENABLE_KEYBOARD: u8 = 0xae;
+const CMD_READ_OUTPUT_PORT: u8 = 0xd0;
+const CMD_WRITE_OUTPUT_PORT: u8 = 0xd1;
+const CMD_PULSE: u8 = 0xf0; // 0xF0-0xFF pulse the output port bits that are 0 in the low nibble
+const SELF_TEST_PASSED: u8 = 0x55;
+
+export class I8042 {
+  readonly data: Device = new I8042Port(this, false);
+  readonly command: Device = new I8042Port(this, true);
+  // The system flag says the power-on self test passed; as no firmware runs
+  // before a directly booted kernel, the controller starts with it set.
+  private config: u8 = CONFIG_SYSTEM_FLAG;
+  private outputPort: u8 = OUTPUT_NOT_RESET | OUTPUT_A20;
+  private output: u8 = 0;
+  private outputFull: bool = false;
+  private lastWasCommand: bool = false;
+  private awaiting: u8 = 0; // a command whose data byte comes next
+
+  constructor(private reset: ResetLine) {}
+
+  readStatus(): u8 {
+    return (this.outputFull ? STATUS_OUTPUT_FULL : 0) | (this.config & CONFIG_SYSTEM_FLAG ? STATUS_SYSTEM_FLAG : 0) |
+      (this.lastWasCommand ? STATUS_COMMAND : 0) | STATUS_NOT_INHIBITED;
+  }
+
+  // Reading the data port empties the output buffer (the byte stays readable).
+  readData(): u8 {
+    this.outputFull = false;
+    return this.output;
+  }
+
+  writeCommand(cmd: u8): void {
+    this.lastWasCommand = true;
+    this.awaiting = 0;
+    if (cmd == CMD_READ_CONFIG) this.respond(this.config);
+    else if (cmd == CMD_WRITE_CONFIG || cmd == CMD_WRITE_OUTPUT_PORT) this.awaiting = cmd;
+    else if (cmd == CMD_SELF_TEST) this.respond(SELF_TEST_PASSED);
+    else if (cmd == CMD_DISABLE_KEYBOARD) this.config |= CONFIG_KEYBOARD_DISABLED;
+    else if (cmd == CMD_ENABLE_KEYBOARD) this.config &= ~CONFIG_KEYBOARD_DISABLED;
+    else if (cmd == CMD_READ_OUTPUT_PORT) this.respond(this.outputPort);
+    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.reset.pulse(); // 0xFE and kin
+    // Anything else (the auxiliary port's commands among them) does nothing.
+  }
+
+  writeData(v: u8): void {
+    this.lastWasCommand = false;
+    const cmd = this.awaiting;
+    this.awaiting = 0;
+    if (cmd == CMD_WRITE_CONFIG) {
+      this.config = v;
+    } else if (cmd == CMD_WRITE_OUTPUT_PORT) {
+      this.outputPort = v;
+      if (!(v & OUTPUT_NOT_RESET)) this.reset.pulse();
+    }
+    // Otherwise the byte is for the keyboard, and none is attached.
+  }
+
+  private respond(v: u8): void {
+    this.output = v;
+    this.outputFull = true;
+  }
+}
+
+class I8042Port extends Device {
+  constructor(private controller: I8042, private isCommand: bool) {
+    super(isCommand ? "8042 status/command" : "8042 data");
+  }
+
+  read(offset: u64, size: u8): u64 {
+    return this.isCommand ? this.controller.readStatus() : this.controller.readData();
+  }
+
+  write(offset: u64, size: u8, value: u64): void {
+    if (this.isCommand) this.controller.writeCommand(<u8>value);
+    else this.controller.writeData(<u8>value);
+  }
+}
