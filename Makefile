@@ -97,5 +97,14 @@ bench: all guests
 test-unit: $(DEPS_STAMP)
 	$(NODE_BIN)/vitest run test/unit
 
+# Linux guest kernels from Debian's archive (tools/guests/debian.ts): apt-get
+# download of linux-image-*-amd64 and busybox-static, then .cache/guests/bzImage,
+# vmlinux (ELF, PVH entry), initramfs.cpio.gz and manifest.json. Cached: nothing
+# is fetched or rebuilt while they match the manifest. GUEST_KERNEL=<abi>|default
+# pins the kernel (default: the newest), GUEST_UPDATE=1 looks for newer packages.
+.PHONY: guest-kernels
+guest-kernels: $(DEPS_STAMP)
+	$(NODE_BIN)/tsx tools/guests/debian.ts $(if $(GUEST_UPDATE),--update)
+
 clean:
 	rm -rf $(BUILD)

@@ -22,6 +22,8 @@ packages=(
   "xorriso:/usr/bin/xorriso"
   "mtools:/usr/bin/mformat"
   "ovmf:/usr/share/OVMF/OVMF_CODE_4M.fd"
+  "xz-utils:/usr/bin/xz"
+  "zstd:/usr/bin/zstd"
 )
 
 missing=()
