@@ -9,6 +9,7 @@
 
 import { allocPages } from "../kernel/mm/linearpages";
 import { ExtendedState } from "./xstate";
+import { print, printHex, println } from "../kernel/console/console";
 
 export const enum ExitKind {
   None,
@@ -110,4 +111,20 @@ export abstract class Vcpu {
 
   // Backend name and a dump of its state for a stopped VM's report.
   abstract dumpState(): void;
+
+  // The architectural part of a dump, the same on both backends; the
+  // backend passes CS, which each keeps in its own format.
+  protected dumpArchitecturalState(csSelector: u64, csBase: u64): void {
+    print("  rip 0x"); printHex(this.rip, 16); print(" rsp 0x"); printHex(this.rsp, 16);
+    print(" rflags 0x"); printHex(this.rflags, 8); print(" cs 0x"); printHex(csSelector, 4);
+    print(" cs.base 0x"); printHex(csBase); println("");
+    print("  cr0 0x"); printHex(this.cr0, 8); print(" cr3 0x"); printHex(this.cr3, 8);
+    print(" cr4 0x"); printHex(this.cr4, 8); print(" efer 0x"); printHex(this.efer, 4); println("");
+    for (let i = 0; i < 16; i++) {
+      if (i == <i32>Reg.Rsp) continue;
+      print("  "); print(REGISTER_NAMES[i]); print("=0x"); printHex(this.regs.get(<Reg>i), 16);
+      if (i % 4 == 3) println("");
+    }
+    println("");
+  }
 }

@@ -12,7 +12,7 @@ import { svmRun } from "../../kernel/arch/shim";
 import { print, println, printHex } from "../../kernel/console/console";
 import { allocPages, physOf } from "../../kernel/mm/linearpages";
 import { PASSTHROUGH, PASSTHROUGH_READ, IA32_EFER } from "../msrpolicy";
-import { Exit, ExitKind, Reg, REGISTER_NAMES, Vcpu } from "../vcpu";
+import { Exit, ExitKind, Reg, Vcpu } from "../vcpu";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
 
@@ -265,16 +265,6 @@ export class SvmVcpu extends Vcpu {
     print("  svm exit code 0x"); printHex(vmcb.get64(V.EXIT_CODE));
     print(" info1 0x"); printHex(vmcb.get64(V.EXIT_INFO1));
     print(" info2 0x"); printHex(vmcb.get64(V.EXIT_INFO2)); println("");
-    print("  rip 0x"); printHex(this.rip, 16); print(" rsp 0x"); printHex(this.rsp, 16);
-    print(" rflags 0x"); printHex(this.rflags, 8); print(" cs 0x"); printHex(vmcb.segmentSelector(V.SaveSeg.Cs), 4);
-    print(" cs.base 0x"); printHex(vmcb.segmentBase(V.SaveSeg.Cs)); println("");
-    print("  cr0 0x"); printHex(this.cr0, 8); print(" cr3 0x"); printHex(this.cr3, 8);
-    print(" cr4 0x"); printHex(this.cr4, 8); print(" efer 0x"); printHex(this.efer, 4); println("");
-    for (let i = 0; i < 16; i++) {
-      if (i == <i32>Reg.Rsp) continue;
-      print("  "); print(REGISTER_NAMES[i]); print("=0x"); printHex(this.regs.get(<Reg>i), 16);
-      if (i % 4 == 3) println("");
-    }
-    println("");
+    this.dumpArchitecturalState(vmcb.segmentSelector(V.SaveSeg.Cs), vmcb.segmentBase(V.SaveSeg.Cs));
   }
 }

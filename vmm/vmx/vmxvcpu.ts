@@ -12,7 +12,7 @@ import { vmread, vmxRun } from "../../kernel/arch/shim";
 import { print, printDec, printHex, println } from "../../kernel/console/console";
 import { PageTable } from "../../kernel/mm/pagetable";
 import { IA32_EFER } from "../msrpolicy";
-import { Exit, ExitKind, Reg, REGISTER_NAMES, Seg, Vcpu } from "../vcpu";
+import { Exit, ExitKind, Reg, Seg, Vcpu } from "../vcpu";
 import { VmxBitmaps } from "./bitmaps";
 import * as C from "./controls";
 import { flushVpid, VmxCpu } from "./cpu";
@@ -259,16 +259,6 @@ export class VmxVcpu extends Vcpu {
       print(" ("); print(C.entryErrorName(error)); println(")");
     }
     if (firstFailedWrite >= 0) { print("  a VMWRITE failed: field 0x"); printHex(<u64>firstFailedWrite); println(""); }
-    print("  rip 0x"); printHex(this.rip, 16); print(" rsp 0x"); printHex(this.rsp, 16);
-    print(" rflags 0x"); printHex(this.rflags, 8); print(" cs 0x"); printHex(vmread(F.GUEST_SELECTOR + 2 * <u32>Seg.Cs), 4);
-    print(" cs.base 0x"); printHex(vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs)); println("");
-    print("  cr0 0x"); printHex(this.cr0, 8); print(" cr3 0x"); printHex(this.cr3, 8);
-    print(" cr4 0x"); printHex(this.cr4, 8); print(" efer 0x"); printHex(this.efer, 4); println("");
-    for (let i = 0; i < 16; i++) {
-      if (i == <i32>Reg.Rsp) continue;
-      print("  "); print(REGISTER_NAMES[i]); print("=0x"); printHex(this.regs.get(<Reg>i), 16);
-      if (i % 4 == 3) println("");
-    }
-    println("");
+    this.dumpArchitecturalState(vmread(F.GUEST_SELECTOR + 2 * <u32>Seg.Cs), vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs));
   }
 }
