@@ -34,6 +34,11 @@ static inline void invlpg(uint64_t virt) { __asm__ volatile("invlpg (%0)" ::"r"(
 static inline void xsetbv(uint32_t xcr, uint64_t v) {
   __asm__ volatile("xsetbv" ::"c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
+static inline uint64_t xgetbv(uint32_t xcr) {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+  return ((uint64_t)hi << 32) | lo;
+}
 /* XSAVE/XRSTOR of the state components in `mask` (the area is 64-byte aligned). */
 static inline void xsave(void* area, uint64_t mask) {
   __asm__ volatile("xsave64 (%0)" ::"r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");

@@ -51,6 +51,7 @@ u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
 void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
 void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
 void w2c_shim_xsetbv(w2c_shim* s, u32 xcr, u64 v) { xsetbv(xcr, v); }
+u64 w2c_shim_xgetbv(w2c_shim* s, u32 xcr) { return xgetbv(xcr); }
 void w2c_shim_xsave(w2c_shim* s, u32 area, u64 mask) { xsave(linear(area), mask); }
 void w2c_shim_xrstor(w2c_shim* s, u32 area, u64 mask) { xrstor(linear(area), mask); }
 /* STI's one-instruction shadow covers the NOP; pending interrupts arrive before CLI. */

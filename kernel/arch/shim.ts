@@ -30,6 +30,7 @@
 @external("shim", "pause") export declare function pause(): void;
 // XCR0 and the XSAVE state (the area is in linear memory, 64-byte aligned).
 @external("shim", "xsetbv") export declare function xsetbv(xcr: u32, value: u64): void;
+@external("shim", "xgetbv") export declare function xgetbv(xcr: u32): u64;
 @external("shim", "xsave") export declare function xsave(area: usize, mask: u64): void;
 @external("shim", "xrstor") export declare function xrstor(area: usize, mask: u64): void;
 // STI; NOP; CLI: lets pending interrupts be taken at this one point.
