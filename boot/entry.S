@@ -123,6 +123,10 @@ start64:
     jmp 6b
 
     .section .rodata
+    .align 4
+    .global host_mxcsr
+host_mxcsr:
+    .long 0x1f80                    /* all SSE exceptions masked, round to nearest */
 no_long_mode_message:
     .asciz "typervisor: this CPU has no 64-bit long mode; stopping.\r\n"
 

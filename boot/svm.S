@@ -13,14 +13,7 @@
  * rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area at 128).
  * The RAX and RSP slots are not used here: those live in the VMCB.
  */
-#define REG(n) (8 * (n))
-#define RCX 1
-#define RDX 2
-#define RBX 3
-#define RBP 5
-#define RSI 6
-#define RDI 7
-#define FXSAVE_AREA 128
+#include "guest-regs.h"
 
     .section .text
     .code64
@@ -48,38 +41,16 @@ svm_run:
     mov (%rsp), %rax
     vmload
 
-    mov REG(RCX)(%rdx), %rcx
-    mov REG(RBX)(%rdx), %rbx
-    mov REG(RBP)(%rdx), %rbp
-    mov REG(RSI)(%rdx), %rsi
+    load_guest_gprs %rdx
     mov REG(RDI)(%rdx), %rdi
-    mov REG(8)(%rdx), %r8
-    mov REG(9)(%rdx), %r9
-    mov REG(10)(%rdx), %r10
-    mov REG(11)(%rdx), %r11
-    mov REG(12)(%rdx), %r12
-    mov REG(13)(%rdx), %r13
-    mov REG(14)(%rdx), %r14
-    mov REG(15)(%rdx), %r15
     mov REG(RDX)(%rdx), %rdx
     vmrun
 
     /* #VMEXIT: RSP is the host's again; every other GPR but RAX is the guest's. */
     push %rdx
     mov 24(%rsp), %rdx              /* regs (one push deeper) */
-    mov %rcx, REG(RCX)(%rdx)
-    mov %rbx, REG(RBX)(%rdx)
-    mov %rbp, REG(RBP)(%rdx)
-    mov %rsi, REG(RSI)(%rdx)
+    store_guest_gprs %rdx
     mov %rdi, REG(RDI)(%rdx)
-    mov %r8, REG(8)(%rdx)
-    mov %r9, REG(9)(%rdx)
-    mov %r10, REG(10)(%rdx)
-    mov %r11, REG(11)(%rdx)
-    mov %r12, REG(12)(%rdx)
-    mov %r13, REG(13)(%rdx)
-    mov %r14, REG(14)(%rdx)
-    mov %r15, REG(15)(%rdx)
     pop REG(RDX)(%rdx)
 
     mov (%rsp), %rax
@@ -89,10 +60,7 @@ svm_run:
     cli                             /* the hypervisor runs with IF=0 */
     stgi
     fxsave FXSAVE_AREA(%rdx)
-    /* The x87 control word and MXCSR are callee-saved (SysV ABI): give the
-     * host back its defaults instead of the guest's. */
-    fninit
-    ldmxcsr host_mxcsr(%rip)
+    restore_host_fpu_control
 
     add $24, %rsp
     pop %r15
@@ -102,8 +70,3 @@ svm_run:
     pop %rbx
     pop %rbp
     ret
-
-    .section .rodata
-    .align 4
-host_mxcsr:
-    .long 0x1f80                    /* all SSE exceptions masked, round to nearest */

@@ -21,15 +21,7 @@
  * Returns 0 after a VM exit; if the instruction itself fails, 1 for
  * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
  */
-#define REG(n) (8 * (n))
-#define RAX 0
-#define RCX 1
-#define RDX 2
-#define RBX 3
-#define RBP 5
-#define RSI 6
-#define RDI 7
-#define FXSAVE_AREA 128
+#include "guest-regs.h"
 #define HOST_RSP 0x6c14               /* VMCS field encodings, SDM Appendix B.4.4 */
 #define HOST_RIP 0x6c16
 
@@ -55,19 +47,8 @@ vmx_run:
     fxrstor FXSAVE_AREA(%rdi)       /* the guest's x87/SSE state */
     test %esi, %esi                 /* ZF: VMLAUNCH; MOVs below keep the flags */
     mov REG(RAX)(%rdi), %rax
-    mov REG(RCX)(%rdi), %rcx
     mov REG(RDX)(%rdi), %rdx
-    mov REG(RBX)(%rdi), %rbx
-    mov REG(RBP)(%rdi), %rbp
-    mov REG(RSI)(%rdi), %rsi
-    mov REG(8)(%rdi), %r8
-    mov REG(9)(%rdi), %r9
-    mov REG(10)(%rdi), %r10
-    mov REG(11)(%rdi), %r11
-    mov REG(12)(%rdi), %r12
-    mov REG(13)(%rdi), %r13
-    mov REG(14)(%rdi), %r14
-    mov REG(15)(%rdi), %r15
+    load_guest_gprs %rdi
     mov REG(RDI)(%rdi), %rdi
     jnz 1f
     vmlaunch
@@ -87,28 +68,14 @@ vmx_exit:
     push %rdi
     mov 8(%rsp), %rdi               /* regs (one push deeper) */
     mov %rax, REG(RAX)(%rdi)
-    mov %rcx, REG(RCX)(%rdi)
     mov %rdx, REG(RDX)(%rdi)
-    mov %rbx, REG(RBX)(%rdi)
-    mov %rbp, REG(RBP)(%rdi)
-    mov %rsi, REG(RSI)(%rdi)
-    mov %r8, REG(8)(%rdi)
-    mov %r9, REG(9)(%rdi)
-    mov %r10, REG(10)(%rdi)
-    mov %r11, REG(11)(%rdi)
-    mov %r12, REG(12)(%rdi)
-    mov %r13, REG(13)(%rdi)
-    mov %r14, REG(14)(%rdi)
-    mov %r15, REG(15)(%rdi)
+    store_guest_gprs %rdi
     pop REG(RDI)(%rdi)
     fxsave FXSAVE_AREA(%rdi)
     xor %eax, %eax
 
 vmx_return:
-    /* The x87 control word and MXCSR are callee-saved (SysV ABI): give the
-     * host back its defaults instead of the guest's. */
-    fninit
-    ldmxcsr vmx_host_mxcsr(%rip)
+    restore_host_fpu_control
     add $8, %rsp
     pop %r15
     pop %r14
@@ -117,8 +84,3 @@ vmx_return:
     pop %rbx
     pop %rbp
     ret
-
-    .section .rodata
-    .align 4
-vmx_host_mxcsr:
-    .long 0x1f80                    /* all SSE exceptions masked, round to nearest */
