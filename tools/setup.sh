@@ -46,5 +46,8 @@ fi
 
 if [ ! -x node_modules/.bin/asc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (package-lock.json)"
-  npm ci --no-audit --no-fund
+  # npm install with a lock file installs exactly the locked versions. (npm
+  # ci would too, but npm 11 refuses a lock file that lacks other platforms'
+  # optional packages, as the ones it writes on Linux do.)
+  npm install --no-audit --no-fund
 fi
