@@ -3,28 +3,14 @@
  * set CR0.PE, and continue in 32-bit code with an IDT whose #GP and
  * test-interrupt gates point at our handlers; then call guest_main().
  */
-    .code16
+#include "protected.h"
+
     .section .entry, "ax"
     .global _start
 _start:
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    lgdtl gdt_pointer
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $protected
-
-    .code32
-protected:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
+    enter_protected_mode protected
     mov %ax, %fs
     mov %ax, %gs
-    mov $0x7c00, %esp
     mov $gp_handler, %eax
     mov $13, %ecx
     call set_gate

@@ -5,26 +5,12 @@
  * enable paging, and jump to 64-bit code with an IDT for #GP and the test
  * interrupt; then call guest_main().
  */
-    .code16
+#include "protected.h"
+
     .section .entry, "ax"
     .global _start
 _start:
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    lgdtl gdt_pointer
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $protected
-
-    .code32
-protected:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7c00, %esp
+    enter_protected_mode protected
     /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (present, writable, large). */
     movl $pdpt + 3, pml4
     movl $pd + 3, pdpt
