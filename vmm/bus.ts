@@ -22,11 +22,6 @@ export class AddressSpace {
     this.mappings.push(new Mapping(start, length, device));
   }
 
-  find(address: u64): Device | null {
-    const m = this.lookup(address);
-    return m === null ? null : m.device;
-  }
-
   // An unclaimed address reads as all ones.
   read(address: u64, size: u8): u64 {
     const m = this.lookup(address);

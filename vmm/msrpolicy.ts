@@ -64,7 +64,3 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
   if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
   return false;
 }
-
-export function isPassthrough(msr: u32): bool {
-  return PASSTHROUGH.includes(msr);
-}

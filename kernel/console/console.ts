@@ -4,7 +4,7 @@
 // paths that must not allocate: the VM-exit path, trap handlers, and a panic
 // that happens inside the allocator itself. Non-ASCII characters print as '?'.
 
-import { serialInit, serialRead, serialWrite, COM1 } from "./serial";
+import { serialInit, serialWrite, COM1 } from "./serial";
 
 // A plain constant, not an object: this file is reachable from the abort
 // handler, whose module must not need global initializers of its own.
@@ -43,9 +43,4 @@ export function printHex(v: u64, digits: i32 = 1): void {
 export function printDec(v: u64): void {
   if (v >= 10) printDec(v / 10);
   putChar(48 + <u32>(v % 10));
-}
-
-// Reads one byte from the console, or -1 if none is waiting.
-export function readChar(): i32 {
-  return serialRead(PORT);
 }
