@@ -8,9 +8,7 @@ export abstract class Backend {
   // Turns virtualization on for the boot CPU; returns why it cannot, or null.
   abstract initCpu(): string | null;
   // The same on another CPU (`cpu` > 0), run on that CPU as it starts.
-  startCpu(cpu: u32): string | null {
-    return this.name + ": secondary processors are not supported by this backend yet";
-  }
+  abstract startCpu(cpu: u32): string | null;
   // The entry format of this backend's nested page tables (EPT or NPT).
   abstract nestedFormat(): EntryFormat;
   // A vCPU whose guest-physical memory is translated by `nested`; null when
