@@ -33,17 +33,17 @@ ap_protected:
     mov %ax, %es
     mov %ax, %ss
     mov %cr4, %eax
-    or $((1 << 5) | (1 << 9) | (1 << 10)), %eax  /* PAE, OSFXSR, OSXMMEXCPT: as on the BSP */
+    or $(CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT), %eax /* as on the BSP */
     mov %eax, %cr4
     mov $boot_pml4, %eax
     mov %eax, %cr3
-    mov $0xc0000080, %ecx                       /* EFER: LME and NXE as the BSP has them */
+    mov $MSR_EFER, %ecx                         /* LME and NXE as the BSP has them */
     rdmsr
     or T(ap_efer), %eax
     wrmsr
     mov %cr0, %eax
-    and $~(1 << 2), %eax                         /* EM off */
-    or $((1 << 31) | (1 << 16) | (1 << 5) | (1 << 1)), %eax /* PG, WP, NE, MP */
+    and $~CR0_EM, %eax
+    or $(CR0_PG | CR0_WP | CR0_NE | CR0_MP), %eax
     mov %eax, %cr0
     ljmp $0x18, $T(ap_long)
 

@@ -45,6 +45,25 @@
     mov %r15, REG(15)(\base)
 .endm
 
+/* The SysV callee-saved registers the guest's values overwrite. */
+.macro save_host_registers
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+
+.macro restore_host_registers
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+.endm
+
 /* The x87 control word and MXCSR are callee-saved (SysV ABI): after a guest
  * ran, give the host its defaults back instead of the guest's. */
 .macro restore_host_fpu_control

@@ -12,6 +12,21 @@
 #define MAX_CPUS 16
 #define TRAMPOLINE 0x8000 /* where application processors start, in real mode */
 
+/* Control-register and EFER bits the 32-to-64-bit entries set (boot/entry.S
+ * for the boot CPU, boot/ap.S for the others). */
+#define CR0_PE (1 << 0)
+#define CR0_MP (1 << 1)
+#define CR0_EM (1 << 2)
+#define CR0_NE (1 << 5)
+#define CR0_WP (1 << 16)
+#define CR0_PG (1 << 31)
+#define CR4_PAE (1 << 5)
+#define CR4_OSFXSR (1 << 9)
+#define CR4_OSXMMEXCPT (1 << 10)
+#define MSR_EFER 0xC0000080
+#define EFER_LME (1 << 8)
+#define EFER_NXE (1 << 11)
+
 #define BOOT_STACK_SIZE (64 * 1024)
 #define ISR_STUB_SIZE 16 /* bytes per interrupt entry stub in boot/isr.S */
 

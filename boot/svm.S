@@ -19,12 +19,7 @@
     .code64
     .global svm_run
 svm_run:
-    push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    save_host_registers
     push %rdx                       /* 16(%rsp): regs */
     push %rsi                       /*  8(%rsp): host VMCB */
     push %rdi                       /*  0(%rsp): guest VMCB */
@@ -63,10 +58,5 @@ svm_run:
     restore_host_fpu_control
 
     add $24, %rsp
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
-    pop %rbp
+    restore_host_registers
     ret

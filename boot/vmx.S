@@ -29,12 +29,7 @@
     .code64
     .global vmx_run
 vmx_run:
-    push %rbp
-    push %rbx
-    push %r12
-    push %r13
-    push %r14
-    push %r15
+    save_host_registers
     push %rdi                       /* 0(%rsp) = HOST_RSP: regs, found again at vmx_exit */
 
     /* The VM exit comes back to this very frame, at vmx_exit. */
@@ -77,10 +72,5 @@ vmx_exit:
 vmx_return:
     restore_host_fpu_control
     add $8, %rsp
-    pop %r15
-    pop %r14
-    pop %r13
-    pop %r12
-    pop %rbx
-    pop %rbp
+    restore_host_registers
     ret

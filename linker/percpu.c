@@ -60,7 +60,7 @@ uint32_t ap_prepare(uint32_t cpu, uint64_t stack_top) {
   __builtin_memcpy((void*)(uintptr_t)TRAMPOLINE, ap_trampoline, ap_trampoline_end - ap_trampoline);
   /* The copy's EFER bits: LME and NXE as on this CPU. */
   *(uint32_t*)(uintptr_t)(TRAMPOLINE + ((const uint8_t*)&ap_efer - ap_trampoline)) =
-      (uint32_t)rdmsr(0xc0000080) & ((1 << 8) | (1 << 11));
+      (uint32_t)rdmsr(MSR_EFER) & (EFER_LME | EFER_NXE);
   ap_stack_top = stack_top;
   ap_cpu = cpu;
   ap_cr3 = read_cr3();
