@@ -46,7 +46,14 @@ export class Exit {
   value: u64 = 0;
   gpa: u64 = 0;
   qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)
+  // Mmio: the bytes of the faulting instruction, when the CPU fetched them
+  // for us (AMD decode assists, APM 15.8.4); fetchedBytes is 0 otherwise.
+  readonly instructionBytes: StaticArray<u8> = new StaticArray<u8>(MAX_INSTRUCTION_LENGTH);
+  fetchedBytes: u8 = 0;
 }
+
+// The longest x86 instruction (SDM Vol. 2A 2.3.11).
+export const MAX_INSTRUCTION_LENGTH = 15;
 
 // Slots of the register block, in the order the entry stubs store them.
 export const enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
@@ -67,6 +74,15 @@ export class GuestRegisters {
   }
   @inline get(r: Reg): u64 { return load<u64>(this.base + (<usize>r << 3)); }
   @inline set(r: Reg, v: u64): void { store<u64>(this.base + (<usize>r << 3), v); }
+}
+
+// The default operand/address size of the code the guest runs (SDM Vol. 3A
+// 3.4.5 "Segment Descriptors", the D and L flags; Vol. 1 3.6.1): 64 in
+// 64-bit mode, 16 in real and virtual-8086 mode, else CS.D picks 32 or 16.
+export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: bool, csDefault32: bool): u32 {
+  if (longMode) return 64;
+  if (!protectedMode || virtual8086) return 16;
+  return csDefault32 ? 32 : 16;
 }
 
 // Segment registers, for guest state set-up and dumps.
@@ -90,6 +106,10 @@ export abstract class Vcpu {
   abstract get efer(): u64;
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
+  // The code segment's base, and the default operand and address size the
+  // guest executes with: 64 (long mode), 32 (CS.D in protected mode) or 16.
+  abstract get csBase(): u64;
+  abstract get codeBits(): u32;
 
   // Puts the vCPU in the architectural reset state, but starting at
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).

@@ -12,7 +12,7 @@ import { svmRun } from "../../kernel/arch/shim";
 import { print, println, printHex } from "../../kernel/console/console";
 import { allocPages, physOf } from "../../kernel/mm/linearpages";
 import { PASSTHROUGH, PASSTHROUGH_READ, IA32_EFER } from "../msrpolicy";
-import { Exit, ExitKind, Reg, Vcpu } from "../vcpu";
+import { codeBitsOf, Exit, ExitKind, Reg, Vcpu } from "../vcpu";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
 
@@ -21,6 +21,10 @@ const EFER_SVME: u64 = 1 << 12;
 // Bits a guest may set in EFER: SCE, LME, NXE, LMSLE, FFXSR, TCE.
 const EFER_WRITABLE: u64 = (1 << 0) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 14) | (1 << 15);
 const RFLAGS_IF: u64 = 1 << 9;
+const RFLAGS_VM: u64 = 1 << 17;
+// CS.L and CS.D in the VMCB attribute word (descriptor bits 53 and 54).
+const ATTR_LONG_MODE: u16 = 1 << 9;
+const ATTR_DEFAULT_32: u16 = 1 << 10;
 const TLB_FLUSH_ALL: u8 = 1;
 const TLB_FLUSH_ASID: u8 = 3;
 const PAUSE_FILTER: u16 = 3000;
@@ -141,8 +145,13 @@ export class SvmVcpu extends Vcpu {
       exit.kind = ExitKind.Xsetbv;
       exit.instructionLength = LENGTH_XSETBV;
     } else if (code == V.EXIT_NPF) {
+      // EXITINFO1 is a page-fault error code (bit 1: write), EXITINFO2 the
+      // address (APM 15.25.6); with decode assists the VMCB also holds the
+      // instruction's first bytes (15.8.4).
       exit.kind = ExitKind.Mmio;
       exit.gpa = info2;
+      exit.isWrite = (info1 & 2) != 0;
+      exit.fetchedBytes = this.features.decodeAssists ? this.vmcb.fetchedInstruction(exit.instructionBytes) : 0;
     } else if (code == V.EXIT_VINTR) {
       this.requestInterruptWindow(false);
       exit.kind = ExitKind.InterruptWindow;
@@ -185,7 +194,12 @@ export class SvmVcpu extends Vcpu {
   get cr4(): u64 { return this.vmcb.get64(V.CR4); }
   get efer(): u64 { return this.vmcb.get64(V.EFER) & ~EFER_SVME; }
   // CS.L is bit 9 of the VMCB attribute word (descriptor bit 53).
-  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & (1 << 9)) != 0; }
+  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG_MODE) != 0; }
+  get csBase(): u64 { return this.vmcb.segmentBase(V.SaveSeg.Cs); }
+  get codeBits(): u32 {
+    const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);
+    return codeBitsOf(this.longMode, (this.cr0 & CR0_PE) != 0, (this.rflags & RFLAGS_VM) != 0, (cs & ATTR_DEFAULT_32) != 0);
+  }
 
   resetToRealMode(segment: u16, offset: u16): void {
     const vmcb = this.vmcb;

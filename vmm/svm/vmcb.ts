@@ -26,6 +26,8 @@ export const EVENT_INJECTION: usize = 0x0a8;
 export const NESTED_CR3: usize = 0x0b0;
 export const CLEAN_BITS: usize = 0x0c0;
 export const NEXT_RIP: usize = 0x0c8;
+export const BYTES_FETCHED: usize = 0x0d0;    // decode assists: count, then up to 15 bytes
+export const GUEST_INSTRUCTION_BYTES: usize = 0x0d1;
 
 // Guest state save area.
 export const SEGMENTS: usize = 0x400;         // ES CS SS DS FS GS GDTR LDTR IDTR TR, 16 bytes each
@@ -107,6 +109,13 @@ export class Vmcb {
     store<u16>(at + 2, attributes);
     store<u32>(at + 4, limit);
     store<u64>(at + 8, base);
+  }
+  // Copies the instruction bytes the CPU fetched at a #NPF or #PF exit
+  // (decode assists, APM 15.8.4) and returns how many there are.
+  fetchedInstruction(into: StaticArray<u8>): u8 {
+    const count = <u8>min<u32>(load<u8>(this.base + BYTES_FETCHED), <u32>into.length);
+    for (let i = 0; i < <i32>count; i++) into[i] = load<u8>(this.base + GUEST_INSTRUCTION_BYTES + <usize>i);
+    return count;
   }
   segmentSelector(index: i32): u16 { return load<u16>(this.base + SEGMENTS + <usize>index * 16); }
   segmentAttributes(index: i32): u16 { return load<u16>(this.base + SEGMENTS + <usize>index * 16 + 2); }

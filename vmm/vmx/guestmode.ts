@@ -16,7 +16,7 @@
 
 import { physRead64, vmread } from "../../kernel/arch/shim";
 import { PageTable } from "../../kernel/mm/pagetable";
-import { Seg } from "../vcpu";
+import { codeBitsOf, Seg } from "../vcpu";
 import * as C from "./controls";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
@@ -39,6 +39,8 @@ const AR_DATA: u64 = 0x93;    // present, DPL 0, read/write, accessed
 const AR_LDT: u64 = 0x82;     // present, LDT
 const AR_BUSY_TSS: u64 = 0x8b; // present, busy 32-bit TSS: what VM entry demands of TR (26.3.1.2)
 const AR_LONG_MODE: u64 = 1 << 13;
+const AR_DEFAULT_32: u64 = 1 << 14;
+const RFLAGS_VM: u64 = 1 << 17;
 
 // What the guest reads: owned bits from the shadow, the rest from the register.
 export function guestCr0(f: VmxFeatures): u64 {
@@ -51,6 +53,12 @@ export function guestCr4(f: VmxFeatures): u64 {
 // In 64-bit mode: EFER.LMA and CS.L.
 export function inLongMode(): bool {
   return (vmread(F.GUEST_EFER) & EFER_LMA) != 0 && (vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs) & AR_LONG_MODE) != 0;
+}
+
+// The code size the guest executes with (vcpu.ts codeBitsOf).
+export function codeBits(f: VmxFeatures): u32 {
+  const cs = vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs);
+  return codeBitsOf(inLongMode(), (guestCr0(f) & CR0_PE) != 0, (vmread(F.GUEST_RFLAGS) & RFLAGS_VM) != 0, (cs & AR_DEFAULT_32) != 0);
 }
 
 // A MOV to CR0 that exited; false if the CPU would raise #GP (SDM Vol. 2B

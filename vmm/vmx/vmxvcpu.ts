@@ -19,7 +19,7 @@ import { flushVpid, VmxCpu } from "./cpu";
 import { eptPointer, flushEpt } from "./ept";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
-import { guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, writeCr0, writeEfer } from "./guestmode";
+import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, writeCr0, writeEfer } from "./guestmode";
 import { MsrLists } from "./msrlists";
 import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
 
@@ -94,8 +94,12 @@ export class VmxVcpu extends Vcpu {
     } else if ((basic >= C.EXIT_VMCLEAR && basic <= C.EXIT_VMXON) || basic == C.EXIT_INVEPT || basic == C.EXIT_INVVPID) {
       this.instruction(ExitKind.VirtualizationInstruction);
     } else if (basic == C.EXIT_EPT_VIOLATION) {
+      // Bit 1 of the qualification: the access was a write (Table 28-7).
+      // VT-x does not fetch the instruction for us.
       exit.kind = ExitKind.Mmio;
       exit.gpa = vmread(F.GUEST_PHYSICAL_ADDRESS);
+      exit.isWrite = (exit.qualification & 2) != 0;
+      exit.fetchedBytes = 0;
     } else if (basic == C.EXIT_EPT_MISCONFIG) {
       // Our EPT entry is malformed: a hypervisor bug, reported with the address (28.2.3.1).
       exit.qualification = vmread(F.GUEST_PHYSICAL_ADDRESS);
@@ -184,6 +188,8 @@ export class VmxVcpu extends Vcpu {
   get cr4(): u64 { this.use(); return guestCr4(this.features); }
   get efer(): u64 { this.use(); return vmread(F.GUEST_EFER); }
   get longMode(): bool { this.use(); return inLongMode(); }
+  get csBase(): u64 { this.use(); return vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs); }
+  get codeBits(): u32 { this.use(); return codeBits(this.features); }
 
   resetToRealMode(segment: u16, offset: u16): void {
     this.use();
