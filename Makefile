@@ -48,7 +48,7 @@ $(BUILD)/kernel.wasm: $(AS_SOURCES) asconfig.json $(DEPS_STAMP)
 	$(NODE_BIN)/asc kernel/main.ts --config asconfig.json --target kernel --outFile $@
 
 $(BUILD)/kernel.opt.wasm: $(BUILD)/kernel.wasm
-	$(NODE_BIN)/wasm-opt $< $(WASM_FEATURES) -O3 -o $@
+	$(NODE_BIN)/wasm-opt $< $(WASM_FEATURES) --low-memory-unused -O3 -o $@
 
 $(BUILD)/kernel.c: $(BUILD)/kernel.opt.wasm tools/build/patch-wasm2c.ts
 	$(NODE_BIN)/wasm2c $< -n kernel -o $@

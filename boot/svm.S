@@ -12,6 +12,16 @@
  * regs points at the vCPU's register block (vmm/vcpu.ts: 16 GPRs in the order
  * rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area at 128).
  * The RAX and RSP slots are not used here: those live in the VMCB.
+ *
+ * After each #VMEXIT the stub calls svm_fast_exit() (linker/shim.c, which
+ * calls the backend's fastExit()). If it answers nonzero, the exit is
+ * finished and the stub enters the guest again at once: such an exit costs
+ * no return to the scheduler, no save of the host's callee-saved registers
+ * and no FPU switch (the fast path uses no x87/SSE register, which
+ * tools/build/check-image.sh verifies, so the guest's stay loaded).
+ * Otherwise svm_run returns, and the exit is in the VMCB for the VMM to
+ * decode. The fast path runs with GIF=0 (#VMEXIT clears it), so host
+ * interrupts wait for the next VMRUN, which they end at once.
  */
 #include "guest-regs.h"
 
@@ -32,31 +42,41 @@ svm_run:
     clgi
     sti
     mov %rsi, %rax
-    vmsave
-    mov (%rsp), %rax
-    vmload
+    vmsave                          /* the host's FS, GS, TR, ...: the same for every exit of this call */
 
+svm_enter:
+    mov (%rsp), %rax
+    vmload                          /* the guest's */
     load_guest_gprs %rdx
     mov REG(RDI)(%rdx), %rdi
     mov REG(RDX)(%rdx), %rdx
     vmrun
 
-    /* #VMEXIT: RSP is the host's again; every other GPR but RAX is the guest's. */
+    /* #VMEXIT: RSP is the host's again, RAX the guest VMCB's address (VMRUN
+     * saved it); every other GPR is the guest's. GIF=0. */
     push %rdx
     mov 24(%rsp), %rdx              /* regs (one push deeper) */
     store_guest_gprs %rdx
     mov %rdi, REG(RDI)(%rdx)
     pop REG(RDX)(%rdx)
 
-    mov (%rsp), %rax
     vmsave                          /* the guest's FS, GS, TR, ... */
     mov 8(%rsp), %rax
     vmload                          /* the host's */
-    cli                             /* the hypervisor runs with IF=0 */
-    stgi
+
+    /* The frame pointer the guest left is meaningless: point it at our own
+     * frame (the saved RBP, then the return address), so backtraces from
+     * the fast path reach the scheduler. */
+    lea 64(%rsp), %rbp
+    call svm_fast_exit
+    mov 16(%rsp), %rdx
+    test %eax, %eax
+    jnz svm_enter
+
     fxsave FXSAVE_AREA(%rdx)
     restore_host_fpu_control
-
+    cli                             /* the hypervisor runs with IF=0 */
+    stgi
     add $24, %rsp
     restore_host_registers
     ret

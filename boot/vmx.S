@@ -20,10 +20,26 @@
  * launched: 0 for VMLAUNCH (the VMCS is clear), else VMRESUME.
  * Returns 0 after a VM exit; if the instruction itself fails, 1 for
  * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
+ *
+ * After each VM exit the stub calls vmx_fast_exit() (linker/shim.c, which
+ * calls the backend's fastExit()). If it answers nonzero, the exit is
+ * finished and the stub resumes the guest at once, in the same frame
+ * (HOST_RSP and HOST_RIP stay valid) and with the guest's x87/SSE state
+ * still loaded (the fast path uses none, tools/build/check-image.sh
+ * verifies it); otherwise vmx_run returns and the VMM decodes the exit
+ * from the VMCS.
  */
 #include "guest-regs.h"
 #define HOST_RSP 0x6c14               /* VMCS field encodings, SDM Appendix B.4.4 */
 #define HOST_RIP 0x6c16
+
+/* Every guest GPR from the block at RDI, RDI last; flags are kept. */
+.macro load_all_guest_gprs
+    mov REG(RAX)(%rdi), %rax
+    mov REG(RDX)(%rdi), %rdx
+    load_guest_gprs %rdi
+    mov REG(RDI)(%rdi), %rdi
+.endm
 
     .section .text
     .code64
@@ -41,10 +57,7 @@ vmx_run:
 
     fxrstor FXSAVE_AREA(%rdi)       /* the guest's x87/SSE state */
     test %esi, %esi                 /* ZF: VMLAUNCH; MOVs below keep the flags */
-    mov REG(RAX)(%rdi), %rax
-    mov REG(RDX)(%rdi), %rdx
-    load_guest_gprs %rdi
-    mov REG(RDI)(%rdi), %rdi
+    load_all_guest_gprs
     jnz 1f
     vmlaunch
     jmp vmx_failed
@@ -53,6 +66,8 @@ vmx_run:
     /* Still here: the instruction failed and no guest code ran (SDM 30.3
      * VMLAUNCH/VMRESUME). The block still holds the guest's state. */
 vmx_failed:
+    mov (%rsp), %rdi                /* MOV and FXSAVE keep the flags */
+    fxsave FXSAVE_AREA(%rdi)        /* what the guest made of its FPU state before this entry */
     mov $1, %eax                    /* CF: VMfailInvalid */
     jc vmx_return
     mov $2, %eax                    /* ZF: VMfailValid */
@@ -66,9 +81,20 @@ vmx_exit:
     mov %rdx, REG(RDX)(%rdi)
     store_guest_gprs %rdi
     pop REG(RDI)(%rdi)
-    fxsave FXSAVE_AREA(%rdi)
-    xor %eax, %eax
 
+    /* Our own frame for backtraces from the fast path (the saved RBP, then
+     * the return address), instead of the guest's RBP. */
+    lea 48(%rsp), %rbp
+    call vmx_fast_exit
+    mov (%rsp), %rdi
+    test %eax, %eax
+    jz 2f
+    load_all_guest_gprs
+    vmresume
+    jmp vmx_failed
+
+2:  fxsave FXSAVE_AREA(%rdi)
+    xor %eax, %eax
 vmx_return:
     restore_host_fpu_control
     add $8, %rsp

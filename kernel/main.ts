@@ -64,6 +64,11 @@ export function onTrap(frame: u64): void {
   handleTrap(frame);
 }
 
+// The exit fast paths, called by the world-switch stubs (boot/svm.S,
+// boot/vmx.S) through linker/shim.c after every exit.
+export { svmFastExit } from "../vmm/svm/svmvcpu";
+export { vmxFastExit } from "../vmm/vmx/vmxvcpu";
+
 // A secondary CPU's start-up, called by linker/shim.c ap_main() on that CPU.
 export function apMain(cpu: u32): void {
   log.info("smp: cpu " + cpu.toString() + " running, local APIC ID " + lapicId().toString());

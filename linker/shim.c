@@ -84,8 +84,10 @@ void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { idt_load(LINEAR_BASE + 
 u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top) { return ap_prepare(cpu, stack_top); }
 u32 w2c_shim_ap_wait(w2c_shim* s, u32 spins) { return ap_wait(spins); }
 
-/* AMD-V: one trip into the guest (boot/svm.S). */
+/* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
+ * calls after every #VMEXIT: nonzero means "finished, enter again". */
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs);
+__attribute__((flatten)) uint32_t svm_fast_exit(void) { return w2c_kernel_svmFastExit(&kernel); }
 void w2c_shim_svm_run(w2c_shim* s, u64 guest_vmcb, u64 host_vmcb, u32 regs) { svm_run(guest_vmcb, host_vmcb, linear(regs)); }
 
 /*
@@ -122,6 +124,8 @@ static inline uint64_t tr_base(void) {
   return (d[0] >> 16 & 0xffffff) | (d[0] >> 56 & 0xff) << 24 | d[1] << 32;
 }
 uint32_t vmx_run(void* regs, uint32_t launched);
+/* Called by vmx_run after every VM exit, like svm_fast_exit. */
+__attribute__((flatten)) uint32_t vmx_fast_exit(void) { return w2c_kernel_vmxFastExit(&kernel); }
 
 u32 w2c_shim_vmxon(w2c_shim* s, u64 pa) { return vmx_on(pa); }
 u32 w2c_shim_vmclear(w2c_shim* s, u64 pa) { return vmx_clear(pa); }

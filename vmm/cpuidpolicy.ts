@@ -6,12 +6,21 @@
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version). OSXSAVE follows the guest's own CR4.OSXSAVE.
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
+//
+// The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
+// policy's answers for the leaves whose answer never changes (no subleaves,
+// no guest state in them), worked out once when the vCPU is made, so that each backend's exit fast path
+// (fastExit() in vmm/svm/svmvcpu.ts, vmm/vmx/vmxvcpu.ts) answers those
+// leaves with a few loads. Every other leaf goes through the
+// policy at the time of the exit.
 
-import { query } from "../kernel/cpu/cpuid";
+import { Cpuid, query } from "../kernel/cpu/cpuid";
+import { allocPages } from "../kernel/mm/linearpages";
 import { Reg, Vcpu } from "./vcpu";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const HYPERVISOR_MAX: u32 = 0x40000001;
+const EXTENDED_BASE: u32 = 0x80000000;
 export const INTERFACE_VERSION: u32 = 1;
 // "Typervisor" padded to 12 bytes, as EBX, ECX, EDX.
 const SIGNATURE_EBX: u32 = 0x65707954; // "Type"
@@ -27,30 +36,93 @@ const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 const EXT1_ECX_SVM: u32 = 1 << 2;
 const CR4_OSXSAVE: u64 = 1 << 18;
 
+// The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
+// the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects.
+function answer(leaf: u32, subleaf: u32, osxsave: bool, r: Cpuid): void {
+  if (leaf == HYPERVISOR_BASE) {
+    r.eax = HYPERVISOR_MAX; r.ebx = SIGNATURE_EBX; r.ecx = SIGNATURE_ECX; r.edx = SIGNATURE_EDX;
+    return;
+  }
+  if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
+    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
+  const host = query(leaf, subleaf);
+  r.eax = host.eax; r.ebx = host.ebx; r.ecx = host.ecx; r.edx = host.edx;
+  if (leaf == 1) {
+    r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
+    r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
+    r.ebx &= 0x00ffffff; // initial APIC ID 0: one vCPU per VM for now
+  } else if (leaf == 5 || leaf == 0xa) {
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+  } else if (leaf == EXTENDED_BASE + 1) {
+    r.ecx &= ~EXT1_ECX_SVM;
+  }
+}
+
+const scratch = new Cpuid();
+
 // Answers the guest's CPUID (leaf in EAX, subleaf in ECX) into its registers.
 export function emulateCpuid(vcpu: Vcpu): void {
   const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
-  let eax: u32 = 0, ebx: u32 = 0, ecx: u32 = 0, edx: u32 = 0;
-  if (leaf == HYPERVISOR_BASE) {
-    eax = HYPERVISOR_MAX; ebx = SIGNATURE_EBX; ecx = SIGNATURE_ECX; edx = SIGNATURE_EDX;
-  } else if (leaf == HYPERVISOR_MAX) {
-    eax = INTERFACE_VERSION;
-  } else if (leaf < HYPERVISOR_BASE || leaf >= 0x80000000) {
-    const r = query(leaf, subleaf);
-    eax = r.eax; ebx = r.ebx; ecx = r.ecx; edx = r.edx;
-    if (leaf == 1) {
-      ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
-      ecx |= LEAF1_ECX_HYPERVISOR;
-      if (vcpu.cr4 & CR4_OSXSAVE) ecx |= LEAF1_ECX_OSXSAVE;
-      ebx &= 0x00ffffff; // initial APIC ID 0: one vCPU per VM for now
-    } else if (leaf == 5 || leaf == 0xa) {
-      eax = 0; ebx = 0; ecx = 0; edx = 0;
-    } else if (leaf == 0x80000001) {
-      ecx &= ~EXT1_ECX_SVM;
+  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, scratch);
+  vcpu.regs.set(Reg.Rax, scratch.eax);
+  vcpu.regs.set(Reg.Rbx, scratch.ebx);
+  vcpu.regs.set(Reg.Rcx, scratch.ecx);
+  vcpu.regs.set(Reg.Rdx, scratch.edx);
+}
+
+// Leaves whose answer is fixed for the life of a vCPU: the same for every
+// subleaf (SDM Vol. 2A Table 3-8 lists which leaves are indexed by ECX;
+// these are not) and free of guest state (leaf 1 is not: OSXSAVE follows
+// CR4). Anything not listed takes the policy path, which is always right.
+const BASIC_FIXED: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 0xa) | (1 << 0x15) | (1 << 0x16);
+const EXTENDED_FIXED_COUNT: u32 = 9; // 0x80000000-0x80000008
+// Table slots: basic leaves 0-31, then extended leaves 0x80000000-0x8000001f.
+const SLOTS: u32 = 64;
+
+export class CpuidTable {
+  // SLOTS answers of 16 bytes each: EAX, EBX, ECX, EDX.
+  private readonly answers: usize = allocPages(1);
+  // Bit n set: slot n holds an answer.
+  private present: u64 = 0;
+
+  constructor() {
+    const basicMax = query(0).eax, extendedMax = query(EXTENDED_BASE).eax;
+    for (let leaf: u32 = 0; leaf < 32; leaf++) {
+      if (leaf <= basicMax && (BASIC_FIXED & (1 << leaf)) != 0) this.fill(leaf, leaf);
+    }
+    for (let i: u32 = 0; i < EXTENDED_FIXED_COUNT; i++) {
+      if (EXTENDED_BASE + i <= extendedMax) this.fill(32 + i, EXTENDED_BASE + i);
     }
   }
-  vcpu.regs.set(Reg.Rax, eax);
-  vcpu.regs.set(Reg.Rbx, ebx);
-  vcpu.regs.set(Reg.Rcx, ecx);
-  vcpu.regs.set(Reg.Rdx, edx);
+
+  private fill(slot: u32, leaf: u32): void {
+    answer(leaf, 0, false, scratch);
+    const at = this.answers + <usize>slot * 16;
+    store<u32>(at, scratch.eax);
+    store<u32>(at, scratch.ebx, 4);
+    store<u32>(at, scratch.ecx, 8);
+    store<u32>(at, scratch.edx, 12);
+    this.present |= <u64>1 << slot;
+  }
+
+  // Answers `leaf` from the table: EAX into the 8 bytes at `raxAt` (the
+  // backend's home of the guest's RAX), EBX, ECX, EDX into the register
+  // block at `regs`. False if the leaf is not in the table.
+  @inline answer(leaf: u32, raxAt: usize, regs: usize): bool {
+    let slot = leaf;
+    if (leaf >= 32) {
+      slot = leaf - EXTENDED_BASE;
+      if (slot >= 32) return false;
+      slot += 32;
+    }
+    if (((this.present >> slot) & 1) == 0) return false;
+    const at = this.answers + <usize>slot * 16;
+    store<u64>(raxAt, load<u32>(at));
+    store<u64>(regs, load<u32>(at, 4), <usize>Reg.Rbx << 3);
+    store<u64>(regs, load<u32>(at, 8), <usize>Reg.Rcx << 3);
+    store<u64>(regs, load<u32>(at, 12), <usize>Reg.Rdx << 3);
+    return true;
+  }
 }

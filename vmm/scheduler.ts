@@ -16,7 +16,7 @@ import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Vm, VmState } from "./vm";
 
-const SLICE_EXITS: u32 = 10000;
+const SLICE_EXITS: u64 = 10000;
 const SLICE_TICKS: u64 = 2;
 const MAX_BUSY_EXITS: u64 = 1_000_000;
 // Garbage is collected between rounds, every COLLECT_ROUNDS rounds: the
@@ -71,10 +71,10 @@ function runExits(slot: Slot): bool {
   const vm = slot.vm, vcpu = vm.vcpu;
   const start = ticks();
   vcpu.setPreemptionTimer(SLICE_TICKS * TICK_MICROSECONDS / 1000 * tscPerMillisecond());
-  for (let n: u32 = 0; n < SLICE_EXITS; n++) {
+  const firstExit = vcpu.exits;
+  while (vcpu.exits - firstExit < SLICE_EXITS) {
     deliverInterrupt(vm);
     const exit = vcpu.run();
-    vm.exits++;
     if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
     if (ticks() - start >= SLICE_TICKS) break;
   }

@@ -8,6 +8,7 @@
 // memory, saved and restored by the entry stubs in boot/.
 
 import { allocPages } from "../kernel/mm/linearpages";
+import { CpuidTable } from "./cpuidpolicy";
 import { ExtendedState } from "./xstate";
 import { print, printHex, println } from "../kernel/console/console";
 
@@ -92,8 +93,13 @@ export abstract class Vcpu {
   readonly regs: GuestRegisters = new GuestRegisters();
   readonly exit: Exit = new Exit();
   readonly xstate: ExtendedState = new ExtendedState();
+  readonly cpuid: CpuidTable = new CpuidTable();
+  // Every exit, including those the backend finishes on its fast path
+  // without returning from run().
+  exits: u64 = 0;
 
-  // Enters the guest and returns when it exits; fills `exit`.
+  // Enters the guest and returns at the first exit it does not finish on
+  // its own fast path; fills `exit`.
   abstract run(): Exit;
 
   abstract get rip(): u64;

@@ -21,7 +21,6 @@ export class Vm {
   state: VmState = VmState.Runnable;
   stopReason: string = "";
   exitStatus: i64 = -1;
-  exits: u64 = 0;
   // External interrupt vectors waiting for delivery, oldest first.
   private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
   private pendingCount: i32 = 0;
@@ -33,6 +32,7 @@ export class Vm {
   constructor(public id: u32, public name: string, public vcpu: Vcpu) {}
 
   get running(): bool { return this.state != VmState.Stopped; }
+  get exits(): u64 { return this.vcpu.exits; }
 
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;

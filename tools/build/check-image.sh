@@ -4,13 +4,31 @@
 #  2. The hypervisor's text is under 256 KiB.
 #  3. The 256 interrupt stubs kept their fixed size (boot/isr.S).
 #  4. The multiboot 1 header is in the first 8 KiB of the file (spec 3.1.1).
+#  5. The exit fast paths (svm_fast_exit, vmx_fast_exit) touch no x87, MMX
+#     or SSE/AVX register and call nothing but the trap reporter: the
+#     world-switch stubs run them with the guest's FPU state still loaded.
 set -euo pipefail
 elf=$1
 
-calls=$(llvm-objdump -d --no-show-raw-insn "$elf" | grep -cE 'call.*<w2c_shim_' || true)
+disassembly=$(llvm-objdump -d --no-show-raw-insn "$elf")
+for f in svm_fast_exit vmx_fast_exit; do
+  body=$(awk -v f="<$f>:" '$2 == f { on = 1; next } on && /^$/ { exit } on' <<<"$disassembly")
+  if [ -z "$body" ]; then
+    echo "check-image: $f is missing" >&2
+    exit 1
+  fi
+  bad=$(grep -E '%(x|y|z)mm|%st|%mm[0-7]|\s(f[a-z]+|(ld|st)mxcsr|emms|vzero[a-z]+)\s|\scall' <<<"$body" | grep -v '<wasm_rt_trap>' || true)
+  if [ -n "$bad" ]; then
+    echo "check-image: the fast path $f uses the FPU or calls out:" >&2
+    echo "$bad" | head >&2
+    exit 1
+  fi
+done
+
+calls=$(grep -cE 'call.*<w2c_shim_' <<<"$disassembly" || true)
 if [ "$calls" != 0 ]; then
   echo "check-image: $calls calls to shim functions were not inlined:" >&2
-  llvm-objdump -d --no-show-raw-insn "$elf" | grep -E 'call.*<w2c_shim_' | head >&2
+  grep -E 'call.*<w2c_shim_' <<<"$disassembly" | head >&2
   exit 1
 fi
 
@@ -32,4 +50,4 @@ if [ -z "$offset" ] || [ "$offset" -ge 8192 ]; then
   echo "check-image: multiboot 1 header not within the first 8 KiB (offset ${offset:-none})" >&2
   exit 1
 fi
-echo "check-image: $elf: text $text bytes, all shim calls inlined, multiboot header at $offset"
+echo "check-image: $elf: text $text bytes, all shim calls inlined, FPU-free fast paths, multiboot header at $offset"

@@ -47,9 +47,15 @@ export class SvmVcpu extends Vcpu {
   private readonly iopm: usize = allocPages(3);
   // MSR permission map: 8 KiB, two bits (read, write) per MSR (APM 15.11).
   private readonly msrpm: usize = allocPages(2);
+  // The VMCB clean bits after a VMRUN: all, where the CPU has clean bits.
+  private readonly cleanAfterRun: u32;
+  // The CPU saves the next RIP at instruction intercepts (APM 15.7.1).
+  private readonly nripSave: bool;
 
   constructor(private cpu: SvmCpu, private features: SvmFeatures, nestedRoot: u64, asid: u32) {
     super();
+    this.cleanAfterRun = features.vmcbClean ? V.CLEAN_ALL : 0;
+    this.nripSave = features.nripSave;
     memory.fill(this.iopm, 0xff, 3 * 4096);
     memory.fill(this.msrpm, 0xff, 2 * 4096);
     for (let i = 0; i < PASSTHROUGH.length; i++) this.allowMsr(PASSTHROUGH[i], true, true);
@@ -91,16 +97,30 @@ export class SvmVcpu extends Vcpu {
 
   run(): Exit {
     const vmcb = this.vmcb;
+    running = this;
     while (true) {
       vmcb.set64(V.RAX, this.regs.get(Reg.Rax));
       svmRun(vmcb.phys, this.cpu.hostVmcbPhys, this.regs.base);
       this.regs.set(Reg.Rax, vmcb.get64(V.RAX));
-      store<u8>(vmcb.base + V.TLB_CONTROL, 0);
-      // Until we change something, the CPU may keep its cached copy of the
-      // VMCB (APM 15.15.3); every writer of a covered field calls dirty().
-      if (this.features.vmcbClean) vmcb.set32(V.CLEAN_BITS, V.CLEAN_ALL);
       if (this.decode()) return this.exit;
     }
+  }
+
+  // Called by boot/svm.S after every #VMEXIT, before anything else looks at
+  // it: true if the exit is finished and the guest may run on. A CPUID whose
+  // leaf the table holds is the one exit finished here.
+  @inline fastExit(): bool {
+    const vmcb = this.vmcb.base; // a local: every store below could alias a field
+    this.exits++;
+    // The flush asked for happened at this VMRUN. And until we change
+    // something, the CPU may keep its cached copy of the VMCB (APM 15.15.3);
+    // every writer of a covered field calls dirty().
+    store<u8>(vmcb, 0, V.TLB_CONTROL);
+    store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
+    if (load<u64>(vmcb, V.EXIT_CODE) != V.EXIT_CPUID) return false;
+    if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
+    store<u64>(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID, V.RIP);
+    return true;
   }
 
   // Fills `exit`; returns false for exits finished here.
@@ -230,7 +250,7 @@ export class SvmVcpu extends Vcpu {
 
   skipInstruction(): void {
     const vmcb = this.vmcb;
-    vmcb.set64(V.RIP, this.features.nripSave ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
+    vmcb.set64(V.RIP, this.nripSave ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {
@@ -281,4 +301,11 @@ export class SvmVcpu extends Vcpu {
     print(" info2 0x"); printHex(vmcb.get64(V.EXIT_INFO2)); println("");
     this.dumpArchitecturalState(vmcb.segmentSelector(V.SaveSeg.Cs), vmcb.segmentBase(V.SaveSeg.Cs));
   }
+}
+
+// The vCPU inside svm_run on this CPU, for the fast path's callback.
+let running: SvmVcpu | null = null;
+
+export function svmFastExit(): bool {
+  return running!.fastExit();
 }
