@@ -1,8 +1,9 @@
 /*
  * The checks every test guest runs, in whatever mode it was compiled for:
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
- * through, emulated, #GP), HLT woken by an injected interrupt, and the
- * hypercalls. Each prints PASS or FAIL with its name.
+ * through, emulated, #GP), instructions the guest is told it lacks, HLT
+ * woken by an injected interrupt, and the hypercalls. Each prints PASS or
+ * FAIL with its name. Checks named "64-bit: ..." exist in long mode only.
  */
 #include "guest.h"
 
@@ -49,6 +50,55 @@ static void check_msrs(void) {
   check(gp_faults == before + 1, "msr: reading an absent MSR raises #GP");
   wrmsr(MSR_ABSENT, 1);
   check(gp_faults == before + 2, "msr: writing an absent MSR raises #GP");
+}
+
+/* What CPUID hides raises what the hardware would raise without it. */
+static void check_hidden_instructions(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check(!((r[2] >> 3) & 1), "cpuid: MONITOR/MWAIT is hidden");
+  uint32_t before = ud_faults;
+  __asm__ volatile("monitor" ::"a"(0x8000), "c"(0), "d"(0));
+  __asm__ volatile("mwait" ::"a"(0), "c"(0));
+  check(ud_faults == before + 2, "monitor/mwait: raise #UD");
+  uint32_t gp = gp_faults;
+  uint32_t lo, hi;
+  __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+  check(gp_faults == gp + 1, "rdpmc: raises #GP (no performance counters)");
+#ifdef __x86_64__
+  unsigned long cr8 = 0;
+  __asm__ volatile("mov %0, %%cr8" ::"r"(9ul));
+  __asm__ volatile("mov %%cr8, %0" : "=r"(cr8));
+  check(cr8 == 9, "64-bit: cr8 holds the task priority written to it");
+  __asm__ volatile("mov %0, %%cr8" ::"r"(0ul));
+#endif
+}
+
+#define DEBUG_REGISTER_ACCESS(n)                                         \
+  static unsigned long read_dr##n(void) { unsigned long v; __asm__ volatile("mov %%dr" #n ", %0" : "=r"(v)); return v; } \
+  static void write_dr##n(unsigned long v) { __asm__ volatile("mov %0, %%dr" #n ::"r"(v)); }
+DEBUG_REGISTER_ACCESS(0)
+DEBUG_REGISTER_ACCESS(1)
+DEBUG_REGISTER_ACCESS(2)
+DEBUG_REGISTER_ACCESS(3)
+DEBUG_REGISTER_ACCESS(7)
+
+/* Debug registers are each VM's own: values set before a yield (the other
+ * VMs run, with breakpoints of their own) are still there after it. The
+ * addresses differ per guest and are never executed, so the enabled
+ * execution breakpoint never fires. */
+static void check_debug_registers(const char* mode) {
+  unsigned long tag = (unsigned char)mode[0];
+  write_dr0(0x10000 + tag);
+  write_dr1(0x20000 + tag);
+  write_dr2(0x30000 + tag);
+  write_dr3(0x40000 + tag);
+  write_dr7(0x401); /* L0: execution breakpoint at DR0 */
+  hypercall(HC_YIELD, 0, 0);
+  check(read_dr0() == 0x10000 + tag && read_dr1() == 0x20000 + tag && read_dr2() == 0x30000 + tag && read_dr3() == 0x40000 + tag,
+        "debug: DR0-DR3 are the VM's own across a yield");
+  check((read_dr7() & 0xff) == 0x01, "debug: DR7 is the VM's own across a yield");
+  write_dr7(0x400);
 }
 
 /* XCR0 through XSETBV: the hypervisor validates it and keeps it per VM. */
@@ -102,6 +152,8 @@ int run_checks(const char* mode) {
   check_ports();
   check_msrs();
   check_xsetbv();
+  check_hidden_instructions();
+  check_debug_registers(mode);
   check_halt_wakeup();
   check_hypercalls();
   return failures();

@@ -43,6 +43,9 @@ long:
     mov %ax, %es
     mov %ax, %ss
     mov $0x7c00, %rsp
+    lea ud_handler(%rip), %rax
+    mov $6, %ecx
+    call set_gate
     lea gp_handler(%rip), %rax
     mov $13, %ecx
     call set_gate
@@ -78,6 +81,12 @@ gp_handler:
     add $8, %rsp
     iretq
 
+/* #UD: skip the 3-byte instruction (the checks raise it with MONITOR and MWAIT). */
+ud_handler:
+    addq $3, (%rsp)
+    incl ud_faults(%rip)
+    iretq
+
 irq_handler:
     incl interrupts(%rip)
     iretq
@@ -98,10 +107,11 @@ idt_pointer:
     .quad idt
 
     .section .data
-    .global gp_faults, interrupts, gp_skip
+    .global gp_faults, ud_faults, interrupts, gp_skip
     .align 4
 gp_skip: .long 2
 gp_faults: .long 0
+ud_faults: .long 0
 interrupts: .long 0
 
     .section .bss
