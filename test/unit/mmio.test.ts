@@ -38,6 +38,14 @@ beforeEach(async () => {
 });
 
 const code = (gpa: bigint, bytes: number[]) => unit.machine.phys.writeBytes(e.guestRamHost() + gpa, bytes);
+const entry = (gpa: bigint, value: bigint) => unit.machine.phys.write64(e.guestRamHost() + gpa, value);
+// Long-mode tables: PML4 at 0x1000 -> PDPT 0x2000 -> PD 0x3000, whose first
+// entry identity-maps the first 2 MiB with one large page.
+function identityMapFirst2MiB(): void {
+  entry(0x1000n, 0x2003n);
+  entry(0x2000n, 0x3003n);
+  entry(0x3000n, 0x83n);
+}
 const reason = () => e.__getString(e.vmStopReason());
 
 describe("register write-back", () => {
@@ -102,12 +110,11 @@ describe("emulated MMIO exits", () => {
 
   it("long mode: an instruction split across two pages that translate apart", () => {
     // PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000 -> PT 0x4000; linear 0x400000 -> 0x20000, 0x401000 -> 0x50000.
-    const phys = unit.machine.phys, host = e.guestRamHost();
-    phys.write64(host + 0x1000n, 0x2003n);
-    phys.write64(host + 0x2000n, 0x3003n);
-    phys.write64(host + 0x3000n + 2n * 8n, 0x4003n);
-    phys.write64(host + 0x4000n, 0x20003n);
-    phys.write64(host + 0x4000n + 8n, 0x50003n);
+    entry(0x1000n, 0x2003n);
+    entry(0x2000n, 0x3003n);
+    entry(0x3000n + 2n * 8n, 0x4003n);
+    entry(0x4000n, 0x20003n);
+    entry(0x4000n + 8n, 0x50003n);
     code(0x20ffen, [0x4c, 0x8b]); // mov (%rcx),%r12: its ModRM is on the next page
     code(0x50000n, [0x21]);
     code(0x20000n + 0xff0n, [0x48, 0xc7, 0x01, 0xfe, 0xff, 0xff, 0xff]); // movq $-2,(%rcx)
@@ -122,11 +129,7 @@ describe("emulated MMIO exits", () => {
 
   it("long mode: MOVSX and MOVZX of the ID register's bytes, and a 32-bit load zero-extends", () => {
     const id = base + 8n;
-    const phys = unit.machine.phys, host = e.guestRamHost();
-    // Identity-map the first 2 MiB with one large page.
-    phys.write64(host + 0x1000n, 0x2003n);
-    phys.write64(host + 0x2000n, 0x3003n);
-    phys.write64(host + 0x3000n, 0x83n);
+    identityMapFirst2MiB();
     code(0x8000n, [0x48, 0x0f, 0xbe, 0x01, 0x0f, 0xb6, 0x01, 0x8b, 0x01]); // movsbq (%rcx),%rax; movzbl; mov (%rcx),%eax
     e.cpuSet(0x8000n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
     e.regSet(RAX, ONES);
@@ -191,10 +194,7 @@ describe("emulated MMIO exits", () => {
   it("refuses SPL (REX with register 4) as it refuses RSP", () => {
     code(0x8000n, [0x40, 0x88, 0x21]); // movb %spl,(%rcx)
     e.cpuSet(0x8000n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
-    const phys = unit.machine.phys, host = e.guestRamHost();
-    phys.write64(host + 0x1000n, 0x2003n);
-    phys.write64(host + 0x2000n, 0x3003n);
-    phys.write64(host + 0x3000n, 0x83n);
+    identityMapFirst2MiB();
     expect(e.mmioExit(base, 1)).toBe(STOPPED);
     expect(reason()).toMatch(/RSP as the register operand/);
   });
