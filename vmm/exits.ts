@@ -10,6 +10,7 @@ import { openInterruptWindow } from "../kernel/cpu/irq";
 import { emulateCpuid } from "./cpuidpolicy";
 import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
+import { emulateMmio } from "./mmio";
 import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
 import { Exit, ExitKind, Reg, Vcpu } from "./vcpu";
 import { Vm, VmState } from "./vm";
@@ -76,8 +77,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       vcpu.injectException(GP_VECTOR, true, 0);
       return Next.Resume;
     case ExitKind.Mmio:
-      vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device");
-      return Next.Stopped;
+      return emulateMmio(vm, vcpu, exit);
     case ExitKind.TripleFault:
       vm.stop("triple fault: the guest shut down its CPU");
       return Next.Stopped;

@@ -14,7 +14,8 @@ export const MISBEHAVING = ["isolation", "virtinstr", "triplefault", "flood"];
 // The name of every check the suite guests run (test/guests/lib/checks.c);
 // those named "64-bit: ..." run in the long-mode guest only.
 const CHECKS = [...readFileSync("test/guests/lib/checks.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
-const checksOf = (guest: string) => CHECKS.filter((c) => guest == "long64" || !c.startsWith("64-bit: "));
+const LONG_MODE_GUEST = "long64";
+const checksOf = (guest: string) => CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
 
 export function guestModules(names: string[]): Module[] {
   return names.map((name) => ({ path: `build/guests/${name}.bin`, args: `vm=${name}` }));

@@ -1,7 +1,7 @@
 /*
  * Long-mode entry: real mode -> protected mode -> long mode, the way a
- * boot loader does it (SDM Vol. 3A 10.8.5): identity-map the first GiB with
- * 2 MiB pages, enable PAE, set EFER.LME (an MSR write the VMM emulates),
+ * boot loader does it (SDM Vol. 3A 10.8.5): identity-map the first 4 GiB
+ * (RAM and the test device's MMIO window) with 2 MiB pages, enable PAE, set EFER.LME (an MSR write the VMM emulates),
  * enable paging, and jump to 64-bit code with an IDT for #GP and the test
  * interrupt; then call guest_main().
  */
@@ -11,16 +11,20 @@
     .global _start
 _start:
     enter_protected_mode protected
-    /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (present, writable, large). */
+    /* PML4[0] -> PDPT, PDPT[0..3] -> four PDs in a row, PD entry i = i * 2 MiB
+     * (present, writable, large). */
     movl $pdpt + 3, pml4
     movl $pd + 3, pdpt
+    movl $pd + 0x1003, pdpt + 8
+    movl $pd + 0x2003, pdpt + 16
+    movl $pd + 0x3003, pdpt + 24
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
     or $0x83, %eax
     mov %eax, pd(, %ecx, 8)
     inc %ecx
-    cmp $512, %ecx
+    cmp $2048, %ecx
     jb 1b
     mov %cr4, %eax
     or $0x20, %eax              /* PAE */
@@ -118,5 +122,5 @@ interrupts: .long 0
     .align 4096
 pml4: .skip 4096
 pdpt: .skip 4096
-pd: .skip 4096
+pd: .skip 4 * 4096
 idt: .skip 256 * 16
