@@ -252,9 +252,12 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.CLEAN_BITS, 0);
   }
 
+  // NEXT_RIP is saved for instruction intercepts only; at a #NPF it is 0
+  // (APM 15.7.1), and the MMIO decoder has measured the instruction instead.
   skipInstruction(): void {
     const vmcb = this.vmcb;
-    vmcb.set64(V.RIP, this.nripSave ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
+    const fromNextRip = this.nripSave && this.exit.kind != ExitKind.Mmio;
+    vmcb.set64(V.RIP, fromNextRip ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {

@@ -1,17 +1,12 @@
 /*
  * The checks every test guest runs, in whatever mode it was compiled for:
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
-<<<<<<< HEAD
- * through, emulated, #GP), instructions the guest is told it lacks, HLT
- * woken by an injected interrupt, and the hypercalls. Each prints PASS or
- * FAIL with its name. Checks named "64-bit: ..." exist in long mode only.
-=======
- * through, emulated, #GP), HLT woken by an injected interrupt, the
- * hypercalls, and loads and stores on the test device's MMIO window
- * (vmm/devices/testmmio.ts), which the VMM emulates instruction by
- * instruction. Each prints PASS or FAIL with its name; names starting with
- * "64-bit:" are checks only the long-mode guest runs (test/system/guests.ts).
->>>>>>> mmio
+ * through, emulated, #GP), instructions the guest is told it lacks, debug
+ * registers, HLT woken by an injected interrupt, the hypercalls, and loads
+ * and stores on the test device's MMIO window (vmm/devices/testmmio.ts),
+ * which the VMM emulates instruction by instruction. Each prints PASS or
+ * FAIL with its name; names starting with "64-bit:" are checks only the
+ * long-mode guest runs (test/system/guests.ts).
  */
 #include "guest.h"
 

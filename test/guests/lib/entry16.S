@@ -1,15 +1,11 @@
 /*
  * Real-mode entry: the VMM starts every guest here at 0000:8000. Sets flat
  * segments and a stack below the image, points the interrupt vector table's
-<<<<<<< HEAD
  * #UD, #GP and test-interrupt vectors at our handlers, and calls guest_main().
-=======
- * #GP and test-interrupt vectors at our handlers, and calls guest_main().
  * DS and ES get 4 GiB limits ("big real mode"): a segment register keeps
  * the limit of the descriptor it was last loaded from in protected mode
  * (SDM Vol. 3A 3.4.3), so 32-bit addresses reach the test device's
  * MMIO window below 4 GiB while the code stays in real mode.
->>>>>>> mmio
  */
     .code16
     .section .entry, "ax"
@@ -21,10 +17,6 @@ _start:
     mov %ax, %es
     mov %ax, %ss
     mov $0x7c00, %sp
-<<<<<<< HEAD
-    movw $ud_handler, 6 * 4
-    movw $0, 6 * 4 + 2
-=======
     lgdtl gdt_pointer
     mov %cr0, %eax
     or $1, %al
@@ -37,7 +29,8 @@ _start:
     xor %ax, %ax                /* back in real mode: base 0, the limits stay */
     mov %ax, %ds
     mov %ax, %es
->>>>>>> mmio
+    movw $ud_handler, 6 * 4
+    movw $0, 6 * 4 + 2
     movw $gp_handler, 13 * 4
     movw $0, 13 * 4 + 2
     movw $irq_handler, 0x40 * 4
