@@ -26,6 +26,7 @@ class FakeVcpu extends Vcpu {
   eferValue: u64 = 0;
   skips: i32 = 0;
 
+  constructor() { super(true); }
   run(): Exit { return this.exit; }
   get rip(): u64 { return this.ripValue; }
   set rip(v: u64) { this.ripValue = v; }
@@ -80,40 +81,51 @@ export function failedEntry(): u64 { return walker.failedEntry; }
 
 // ---- a VM with the test device's window, and its vCPU
 
-const vcpu = new FakeVcpu();
-let vm = newVm();
+// Made on first use: a vCPU's constructor asks CPUID (its CpuidTable), and
+// the shim's stubs answer only once the module is instantiated.
+let theVcpu: FakeVcpu | null = null;
+function vcpuOf(): FakeVcpu {
+  if (theVcpu === null) theVcpu = new FakeVcpu();
+  return theVcpu!;
+}
+let theVm: Vm | null = null;
+function vmOf(): Vm {
+  if (theVm === null) theVm = newVm();
+  return theVm!;
+}
 
 function newVm(): Vm {
-  const v = new Vm(0, "unit", vcpu);
+  const v = new Vm(0, "unit", vcpuOf());
   v.memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
   v.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   return v;
 }
 
 export function testMmioBase(): u64 { return TEST_MMIO_BASE; }
-export function vmReset(): void { vm = newVm(); vcpu.skips = 0; vcpu.exit.fetchedBytes = 0; }
-export function regGet(r: i32): u64 { return vcpu.regs.get(<Reg>r); }
-export function regSet(r: i32, v: u64): void { vcpu.regs.set(<Reg>r, v); }
-export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void { writeRegister(vcpu.regs, <Reg>r, highByte, size, value, mode64); }
-export function regRead(r: i32, highByte: bool): u64 { return readRegister(vcpu.regs, <Reg>r, highByte); }
+export function vmReset(): void { theVm = newVm(); const vcpu = vcpuOf(); vcpu.skips = 0; vcpu.exit.fetchedBytes = 0; }
+export function regGet(r: i32): u64 { return vcpuOf().regs.get(<Reg>r); }
+export function regSet(r: i32, v: u64): void { vcpuOf().regs.set(<Reg>r, v); }
+export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void { writeRegister(vcpuOf().regs, <Reg>r, highByte, size, value, mode64); }
+export function regRead(r: i32, highByte: bool): u64 { return readRegister(vcpuOf().regs, <Reg>r, highByte); }
 
 export function cpuSet(rip: u64, csBase: u64, codeBits: u32, cr0: u64, cr3: u64, cr4: u64, efer: u64): void {
+  const vcpu = vcpuOf();
   vcpu.ripValue = rip; vcpu.csBaseValue = csBase; vcpu.bits = codeBits;
   vcpu.cr0Value = cr0; vcpu.cr3Value = cr3; vcpu.cr4Value = cr4; vcpu.eferValue = efer;
 }
-export function cpuRip(): u64 { return vcpu.ripValue; }
-export function cpuSkips(): i32 { return vcpu.skips; }
+export function cpuRip(): u64 { return vcpuOf().ripValue; }
+export function cpuSkips(): i32 { return vcpuOf().skips; }
 // The instruction bytes as AMD decode assists deliver them.
-export function setFetched(i: i32, b: u8, count: u8): void { vcpu.exit.instructionBytes[i] = b; vcpu.exit.fetchedBytes = count; }
+export function setFetched(i: i32, b: u8, count: u8): void { const exit = vcpuOf().exit; exit.instructionBytes[i] = b; exit.fetchedBytes = count; }
 
 // One Mmio exit at `gpa`; returns the Next handleExit would return.
 export function mmioExit(gpa: u64, isWrite: bool): i32 {
-  const exit = vcpu.exit;
+  const exit = vcpuOf().exit;
   exit.kind = ExitKind.Mmio;
   exit.gpa = gpa;
   exit.isWrite = isWrite;
   exit.instructionLength = 0;
-  return <i32>emulateMmio(vm, vcpu, exit);
+  return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
 }
-export function deviceRead(offset: u64, size: u8): u64 { return vm.bus.mmio.read(TEST_MMIO_BASE + offset, size); }
-export function vmStopReason(): string { return vm.stopReason; }
+export function deviceRead(offset: u64, size: u8): u64 { return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size); }
+export function vmStopReason(): string { return vmOf().stopReason; }
