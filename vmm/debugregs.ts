@@ -5,16 +5,20 @@
 // and saved through the debug-controls entry and exit controls), a VMCB DR6
 // and DR7 (SDM Vol. 3C 26.3.2.1, 27.3.1; APM Vol. 2 15.5.1). The hypervisor
 // never uses breakpoints, so a guest may own the real registers for its
-// whole slice: the guest reads and writes them without exits, enter()
-// loads its values when the slice starts and leave() saves them when it
-// ends, so no VM sees another's breakpoints, like the extended state in
-// xstate.ts. MOV DR is therefore not intercepted; DR7 and (AMD-V) DR6 stay
-// in the VMCS/VMCB, where the CPU switches them at every entry and exit.
+// whole slice: the guest reads and writes them without exits. enter() makes
+// them the vCPU's when its slice starts, saving the previous owner's values
+// first; a vCPU whose slices follow one another (the only runnable VM)
+// keeps them loaded and pays nothing. So no VM sees another's breakpoints.
+// MOV DR is therefore not intercepted; DR7 and (AMD-V) DR6 stay in the
+// VMCS/VMCB, where the CPU switches them at every entry and exit.
 
 import { readDr, writeDr } from "../kernel/arch/shim";
 
 // DR6 at reset: all reserved bits set (SDM Vol. 3B 18.2.3).
 const DR6_RESET: u64 = 0xffff0ff0;
+
+// Whose values the CPU's debug registers hold (one CPU runs the vCPUs).
+let owner: DebugRegisters | null = null;
 
 export class DebugRegisters {
   private readonly breakpoints: StaticArray<u64> = new StaticArray<u64>(4);
@@ -24,11 +28,15 @@ export class DebugRegisters {
   constructor(private switchesDr6: bool) {}
 
   enter(): void {
+    const previous = owner;
+    if (previous === this) return;
+    if (previous !== null) previous.save();
     for (let i: u32 = 0; i < 4; i++) writeDr(i, this.breakpoints[i]);
     if (this.switchesDr6) writeDr(6, this.status);
+    owner = this;
   }
 
-  leave(): void {
+  private save(): void {
     for (let i: u32 = 0; i < 4; i++) this.breakpoints[i] = readDr(i);
     if (this.switchesDr6) this.status = readDr(6);
   }

@@ -54,13 +54,13 @@ export function runVms(vms: Vm[]): void {
   log.info("all virtual machines have stopped");
 }
 
-// The guest's extended and debug registers stay loaded for exactly its slice.
+// The guest's extended registers stay loaded for exactly its slice, its
+// debug registers from its slice until another vCPU's (debugregs.ts).
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = vm.vcpu;
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);
-  vcpu.debugRegisters.leave();
   vcpu.xstate.leave();
   if (rested) slot.exitsAtRest = vm.exits;
   else if (vm.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
