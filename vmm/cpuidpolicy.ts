@@ -37,8 +37,10 @@ const EXT1_ECX_SVM: u32 = 1 << 2;
 const CR4_OSXSAVE: u64 = 1 << 18;
 
 // The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
-// the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects.
-function answer(leaf: u32, subleaf: u32, osxsave: bool, r: Cpuid): void {
+// the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
+// vCPU's local APIC ID (CPUID.1:EBX[31:24], and the x2APIC ID in EDX of the
+// topology leaves 0xB and 0x1F).
+function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
     r.eax = HYPERVISOR_MAX; r.ebx = SIGNATURE_EBX; r.ecx = SIGNATURE_ECX; r.edx = SIGNATURE_EDX;
     return;
@@ -52,7 +54,9 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, r: Cpuid): void {
   if (leaf == 1) {
     r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
     r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
-    r.ebx &= 0x00ffffff; // initial APIC ID 0: one vCPU per VM for now
+    r.ebx = (r.ebx & 0x00ffffff) | (apicId << 24);
+  } else if (leaf == 0xb || leaf == 0x1f) {
+    r.edx = apicId;
   } else if (leaf == 5 || leaf == 0xa) {
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
@@ -65,7 +69,7 @@ const scratch = new Cpuid();
 // Answers the guest's CPUID (leaf in EAX, subleaf in ECX) into its registers.
 export function emulateCpuid(vcpu: Vcpu): void {
   const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
-  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, scratch);
+  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, vcpu.apicId, scratch);
   vcpu.regs.set(Reg.Rax, scratch.eax);
   vcpu.regs.set(Reg.Rbx, scratch.ebx);
   vcpu.regs.set(Reg.Rcx, scratch.ecx);
@@ -74,8 +78,8 @@ export function emulateCpuid(vcpu: Vcpu): void {
 
 // Leaves whose answer is fixed for the life of a vCPU: the same for every
 // subleaf (SDM Vol. 2A Table 3-8 lists which leaves are indexed by ECX;
-// these are not) and free of guest state (leaf 1 is not: OSXSAVE follows
-// CR4). Anything not listed takes the policy path, which is always right.
+// these are not) and free of guest and vCPU state (leaf 1 is not: OSXSAVE
+// follows CR4, and it holds the APIC ID). Anything not listed takes the policy path, which is always right.
 const BASIC_FIXED: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 0xa) | (1 << 0x15) | (1 << 0x16);
 const EXTENDED_FIXED_COUNT: u32 = 9; // 0x80000000-0x80000008
 // Table slots: basic leaves 0-31, then extended leaves 0x80000000-0x8000001f.
@@ -98,7 +102,7 @@ export class CpuidTable {
   }
 
   private fill(slot: u32, leaf: u32): void {
-    answer(leaf, 0, false, scratch);
+    answer(leaf, 0, false, 0, scratch);
     const at = this.answers + <usize>slot * 16;
     store<u32>(at, scratch.eax);
     store<u32>(at, scratch.ebx, 4);

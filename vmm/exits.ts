@@ -12,8 +12,8 @@ import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
 import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
-import { Exit, ExitKind, Reg, Vcpu } from "./vcpu";
-import { Vm, VmState } from "./vm";
+import { Activity, Exit, ExitKind, Reg, Vcpu } from "./vcpu";
+import { Vm } from "./vm";
 
 export const enum Next { Resume, Yield, Halt, Stopped }
 
@@ -49,8 +49,12 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     }
     case ExitKind.Hlt:
       vcpu.skipInstruction();
-      if (vm.hasPendingInterrupt) return Next.Resume;
-      vm.state = VmState.Halted;
+      if (vcpu === vm.vcpu && vm.hasPendingInterrupt) return Next.Resume;
+      vcpu.activity = Activity.Halted;
+      return Next.Halt;
+    case ExitKind.Init:
+      // An INIT signal reached the CPU while this vCPU ran: it is this vCPU's.
+      vm.init(vcpu);
       return Next.Halt;
     case ExitKind.Xsetbv:
       setXcr(vcpu);

@@ -3,7 +3,8 @@
 // A boot module whose command line has "vm=NAME" is a guest: a flat binary
 // loaded at guest-physical GUEST_LOAD and started in real mode at
 // 0000:GUEST_LOAD, like a boot sector (the guest switches to protected or
-// long mode itself). "mem=MiB" sets its RAM (default 16 MiB), mapped at
+// long mode itself); "cpus=N" gives it N vCPUs (default 1), the others
+// waiting for INIT and STARTUP IPIs. "mem=MiB" sets its RAM (default 16 MiB), mapped at
 // guest-physical 0 by the nested page tables; it must end below the test
 // device's MMIO window (devices/testmmio.ts), which the nested tables leave
 // unmapped so that accesses there exit to the VMM. Modules without vm= are left
@@ -26,6 +27,7 @@ import { Vm } from "./vm";
 export const GUEST_LOAD: u64 = 0x8000;
 const DEFAULT_MEMORY_MIB: u64 = 16;
 const MAX_MEMORY_MIB: u64 = 1 << 16;
+const MAX_VCPUS: u32 = 16;
 
 export function createVms(modules: BootModule[], frames: FrameAllocator, backend: Backend): Vm[] {
   const vms: Vm[] = [];
@@ -45,6 +47,12 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   const mib = U64.parseInt(memText, 10);
   if (mib == 0 || mib > MAX_MEMORY_MIB || mib.toString() != memText) {
     log.error("vm " + name + ": bad mem=" + memText + " (MiB, 1 to " + MAX_MEMORY_MIB.toString() + "); not started");
+    return null;
+  }
+  const cpusText = options.get("cpus", "1");
+  const cpus = U32.parseInt(cpusText, 10);
+  if (cpus == 0 || cpus > MAX_VCPUS || cpus.toString() != cpusText) {
+    log.error("vm " + name + ": bad cpus=" + cpusText + " (1 to " + MAX_VCPUS.toString() + "); not started");
     return null;
   }
   const bytes = mib << 20;
@@ -71,6 +79,14 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
     return null;
   }
   const vm = new Vm(id, name, vcpu);
+  for (let i: u32 = 1; i < cpus; i++) {
+    const ap = backend.createVcpu(nested);
+    if (ap === null) {
+      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
+      return null;
+    }
+    vm.addVcpu(ap);
+  }
   vm.memory.add(0, hpa, bytes);
   vm.memory.zero();
   vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
@@ -79,6 +95,7 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   vm.bus.io.map(POST_PORT, 1, new NullDevice());
   vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
-  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(hpa) + ", image " + imageSize.toString() + " bytes, " + backend.name);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
+    ", image " + imageSize.toString() + " bytes, " + backend.name);
   return vm;
 }

@@ -14,7 +14,8 @@ import * as log from "../kernel/console/log";
 import { ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
-import { Vm, VmState } from "./vm";
+import { Activity, Vcpu } from "./vcpu";
+import { Vm } from "./vm";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_TICKS: u64 = 2;
@@ -24,31 +25,35 @@ const MAX_BUSY_EXITS: u64 = 1_000_000;
 // from globals survive, which is why the slots are a global.
 const COLLECT_ROUNDS: u32 = 4096;
 
+// One vCPU in the round: a VM has one slot per vCPU.
 class Slot {
   msrs: MsrState = new MsrState();
-  exitsAtRest: u64 = 0; // the VM's exit count when it last yielded or halted
-  constructor(public vm: Vm) {}
+  exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
+  constructor(public vm: Vm, public vcpu: Vcpu) {}
 }
 
 let slots: Slot[] = [];
 
 export function runVms(vms: Vm[]): void {
   slots = [];
-  for (let i = 0; i < vms.length; i++) slots.push(new Slot(vms[i]));
+  for (let i = 0; i < vms.length; i++) {
+    const vm = vms[i];
+    for (let j = 0; j < vm.vcpus.length; j++) slots.push(new Slot(vm, vm.vcpus[j]));
+  }
   for (let round: u32 = 1; ; round++) {
     if (round % COLLECT_ROUNDS == 0) __collect();
-    let runnable = 0, halted = 0;
+    let runnable = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
-      if (slot.vm.state == VmState.Runnable) { runnable++; runSlice(slot); }
-      else if (slot.vm.state == VmState.Halted) halted++;
+      if (slot.vm.running && slot.vcpu.activity == Activity.Runnable) { runnable++; runSlice(slot); }
     }
     if (runnable == 0) {
-      // Nothing can wake a halted VM yet (no timers): each would wait forever.
-      for (let i = 0; i < slots.length; i++) {
-        if (slots[i].vm.state == VmState.Halted) slots[i].vm.stop("halted with nothing left to wake it");
+      // Nothing can wake a halted vCPU yet (no timers): each VM left would wait forever.
+      let waiting = 0;
+      for (let i = 0; i < vms.length; i++) {
+        if (vms[i].running) { waiting++; vms[i].stop("halted with nothing left to wake it"); }
       }
-      if (halted == 0) break;
+      if (waiting == 0) break;
     }
   }
   log.info("all virtual machines have stopped");
@@ -57,25 +62,26 @@ export function runVms(vms: Vm[]): void {
 // The guest's extended registers stay loaded for exactly its slice, its
 // debug registers from its slice until another vCPU's (debugregs.ts).
 function runSlice(slot: Slot): void {
-  const vm = slot.vm, vcpu = vm.vcpu;
+  const vm = slot.vm, vcpu = slot.vcpu;
+  vm.current = vcpu;
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);
   vcpu.xstate.leave();
-  if (rested) slot.exitsAtRest = vm.exits;
-  else if (vm.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
+  if (rested) slot.exitsAtRest = vcpu.exits;
+  else if (vcpu.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
     vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting");
   }
 }
 
 // Runs the VM until its slice ends; true if it yielded, halted or stopped.
 function runExits(slot: Slot): bool {
-  const vm = slot.vm, vcpu = vm.vcpu;
+  const vm = slot.vm, vcpu = slot.vcpu;
   const start = ticks();
   vcpu.setPreemptionTimer(SLICE_TICKS * TICK_MICROSECONDS / 1000 * tscPerMillisecond());
   const firstExit = vcpu.exits;
   while (vcpu.exits - firstExit < SLICE_EXITS) {
-    deliverInterrupt(vm);
+    deliverInterrupt(vm, vcpu);
     const exit = vcpu.run();
     if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
     if (ticks() - start >= SLICE_TICKS) break;
@@ -83,8 +89,9 @@ function runExits(slot: Slot): bool {
   return false;
 }
 
-function deliverInterrupt(vm: Vm): void {
-  if (!vm.hasPendingInterrupt) return;
-  if (vm.vcpu.canInjectInterrupt()) vm.vcpu.injectInterrupt(vm.takeInterrupt());
-  else vm.vcpu.requestInterruptWindow(true);
+// The VM's external interrupts go to its boot vCPU.
+function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
+  if (vcpu !== vm.vcpu || !vm.hasPendingInterrupt) return;
+  if (vcpu.canInjectInterrupt()) vcpu.injectInterrupt(vm.takeInterrupt());
+  else vcpu.requestInterruptWindow(true);
 }

@@ -31,6 +31,7 @@ export const enum ExitKind {
   MonitorMwait,  // MONITOR or MWAIT, which CPUID tells the guest it does not have
   Rdpmc,         // RDPMC: the guest has no performance counters
   TripleFault,   // shutdown
+  Init,          // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
   InvalidState,  // the hardware refused to enter the guest
   Unhandled,     // anything else: `code` has the raw hardware reason
@@ -92,6 +93,10 @@ export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: boo
 // Segment registers, for guest state set-up and dumps.
 export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
 
+// What a vCPU is doing between its slices (SDM Vol. 3A 9.4 for the start-up
+// of application processors: they wait for INIT and STARTUP IPIs).
+export const enum Activity { Runnable, Halted, WaitingForSipi }
+
 export abstract class Vcpu {
   readonly regs: GuestRegisters = new GuestRegisters();
   readonly exit: Exit = new Exit();
@@ -101,6 +106,9 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without returning from run().
   exits: u64 = 0;
+  activity: Activity = Activity.Runnable;
+  // Its local APIC's ID: its index in the VM (CPUID reports it).
+  apicId: u32 = 0;
 
   // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
   constructor(switchesDr6: bool) {

@@ -8,9 +8,10 @@ import { print, println, putChar } from "../kernel/console/console";
 import * as log from "../kernel/console/log";
 import { Bus } from "./bus";
 import { GuestMemory } from "./guestmemory";
-import { Vcpu } from "./vcpu";
+import { query } from "../kernel/cpu/cpuid";
+import { Activity, Reg, Vcpu } from "./vcpu";
 
-export const enum VmState { Runnable, Halted, Stopped }
+export const enum VmState { Running, Stopped }
 
 const MAX_PENDING = 16;
 const LINE_MAX = 256;
@@ -18,7 +19,11 @@ const LINE_MAX = 256;
 export class Vm {
   readonly memory: GuestMemory = new GuestMemory();
   readonly bus: Bus = new Bus();
-  state: VmState = VmState.Runnable;
+  state: VmState = VmState.Running;
+  // The boot vCPU first; application processors wait for INIT and STARTUP.
+  readonly vcpus: Vcpu[] = [];
+  // The vCPU whose slice runs now (or ran last): reports name it.
+  current: Vcpu;
   stopReason: string = "";
   exitStatus: i64 = -1;
   // External interrupt vectors waiting for delivery, oldest first.
@@ -29,14 +34,46 @@ export class Vm {
   private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
   private lineLength: i32 = 0;
 
-  constructor(public id: u32, public name: string, public vcpu: Vcpu) {}
+  constructor(public id: u32, public name: string, public vcpu: Vcpu) {
+    this.current = vcpu;
+    this.vcpus.push(vcpu);
+  }
+
+  // An application processor: it waits for INIT and STARTUP IPIs.
+  addVcpu(vcpu: Vcpu): void {
+    vcpu.apicId = <u32>this.vcpus.length;
+    vcpu.activity = Activity.WaitingForSipi;
+    this.vcpus.push(vcpu);
+  }
 
   get running(): bool { return this.state != VmState.Stopped; }
-  get exits(): u64 { return this.vcpu.exits; }
+  get exits(): u64 {
+    let total: u64 = 0;
+    for (let i = 0; i < this.vcpus.length; i++) total += this.vcpus[i].exits;
+    return total;
+  }
 
+  // External interrupts (the test device; later the PIC) go to the boot vCPU.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
-    if (this.state == VmState.Halted) this.state = VmState.Runnable;
+    if (this.vcpu.activity == Activity.Halted) this.vcpu.activity = Activity.Runnable;
+  }
+
+  // INIT: the vCPU stops and waits for a STARTUP IPI (SDM Vol. 3A 9.4.4,
+  // 11.6.1); it is not run again before one comes, which resets it.
+  init(target: Vcpu): void {
+    target.activity = Activity.WaitingForSipi;
+  }
+
+  // STARTUP starts a waiting vCPU in the INIT state (9.1.1 Table 9-1) but
+  // at CS = vector << 8, base vector << 12, IP = 0; it is ignored otherwise.
+  // The general registers are 0 but EDX, the processor signature (9.1.4).
+  startup(target: Vcpu, vector: u8): void {
+    if (target.activity != Activity.WaitingForSipi) return;
+    target.resetToRealMode(<u16>vector << 8, 0);
+    for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
+    target.regs.set(Reg.Rdx, query(1).eax);
+    target.activity = Activity.Runnable;
   }
 
   get hasPendingInterrupt(): bool { return this.pendingCount > 0; }
@@ -83,7 +120,8 @@ export class Vm {
     this.stopReason = reason;
     if (dump) {
       log.error("vm " + this.name + ": stopped: " + reason);
-      this.vcpu.dumpState();
+      if (this.vcpus.length > 1) println("  vcpu " + this.current.apicId.toString() + ":");
+      this.current.dumpState();
     } else {
       log.info("vm " + this.name + ": " + reason);
     }

@@ -62,7 +62,8 @@ export class SvmVcpu extends Vcpu {
     for (let i = 0; i < PASSTHROUGH_READ.length; i++) this.allowMsr(PASSTHROUGH_READ[i], true, false);
 
     const vmcb = this.vmcb;
-    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
+    // INIT too: unintercepted, it would reset the host's CPU (APM 15.13).
+    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
       V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN);
     vmcb.set32(V.INTERCEPT_MISC2, V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV);
     vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
@@ -183,6 +184,8 @@ export class SvmVcpu extends Vcpu {
       exit.kind = ExitKind.ExternalInterrupt;
     } else if (code == V.EXIT_SHUTDOWN) {
       exit.kind = ExitKind.TripleFault;
+    } else if (code == V.EXIT_INIT) {
+      exit.kind = ExitKind.Init;
     } else if (code >= V.EXIT_VMRUN && code <= V.EXIT_SKINIT) {
       exit.kind = ExitKind.VirtualizationInstruction;
     } else if ((code & 0xffff_ffff) == V.EXIT_INVALID) {

@@ -48,6 +48,7 @@ export const G_PAT: usize = 0x668;
 // INTERCEPT_MISC1 bits.
 export const INTERCEPT_INTR: u32 = 1 << 0;
 export const INTERCEPT_NMI: u32 = 1 << 1;
+export const INTERCEPT_INIT: u32 = 1 << 3;
 export const INTERCEPT_VINTR: u32 = 1 << 4;
 export const INTERCEPT_RDPMC: u32 = 1 << 15;
 export const INTERCEPT_CPUID: u32 = 1 << 18;
@@ -75,6 +76,7 @@ export const CLEAN_ALL: u32 = 0xfff;
 export const EXIT_EXCEPTION_BASE: u64 = 0x40;
 export const EXIT_INTR: u64 = 0x60;
 export const EXIT_NMI: u64 = 0x61;
+export const EXIT_INIT: u64 = 0x63;
 export const EXIT_VINTR: u64 = 0x64;
 export const EXIT_CPUID: u64 = 0x72;
 export const EXIT_HLT: u64 = 0x78;

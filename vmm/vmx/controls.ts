@@ -50,6 +50,7 @@ export const ENTRY_LOAD_EFER: u32 = 1 << 15;
 export const EXIT_EXCEPTION_OR_NMI: u32 = 0;
 export const EXIT_EXTERNAL_INTERRUPT: u32 = 1;
 export const EXIT_TRIPLE_FAULT: u32 = 2;
+export const EXIT_INIT: u32 = 3;
 export const EXIT_INTERRUPT_WINDOW: u32 = 7;
 export const EXIT_CPUID: u32 = 10;
 export const EXIT_HLT: u32 = 12;

@@ -135,6 +135,8 @@ export class VmxVcpu extends Vcpu {
       exit.kind = ExitKind.PreemptionTimer;
     } else if (basic == C.EXIT_TRIPLE_FAULT) {
       exit.kind = ExitKind.TripleFault;
+    } else if (basic == C.EXIT_INIT) {
+      exit.kind = ExitKind.Init;
     }
     return true;
   }
