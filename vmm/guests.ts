@@ -15,6 +15,7 @@ import { WRITE_BACK } from "../kernel/mm/hostpaging";
 import { PageTable } from "../kernel/mm/pagetable";
 import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../kernel/mm/range";
 import { Backend } from "./backend";
+import { GuestMemory } from "./guestmemory";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { NullDevice, POST_PORT } from "./devices/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "./devices/testdevice";
@@ -50,26 +51,62 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
     log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
     return null;
   }
+  const memory = allocateRam(name, mib, frames);
+  if (memory === null) return null;
+  const vm = createVmOn(id, name, memory, frames, backend);
+  if (vm === null) return null;
+  vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
+  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
+  vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
+  vm.bus.io.map(POST_PORT, 1, new NullDevice());
+  vm.vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", image " + imageSize.toString() + " bytes, " + backend.name);
+  return vm;
+}
+
+// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
+// null (reported) if there is not that much contiguous free memory.
+export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
+  const bytes = mib << 20;
   const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
   if (hpa == 0) {
     log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
     return null;
   }
+  const memory = new GuestMemory();
+  memory.add(0, hpa, bytes);
+  memory.zero();
+  return memory;
+}
+
+// Gives a VM's RAM back (a VM that was never started).
+export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
+  }
+  memory.regions = [];
+}
+
+// A VM on `memory`: nested page tables mapping exactly that RAM, a vCPU, no
+// devices yet. Null (reported, the RAM released) when the backend has no
+// vCPU for it.
+export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend): Vm | null {
   const nested = new PageTable(backend.nestedFormat());
-  nested.map(0, hpa, bytes, WRITE_BACK);
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
+  }
   const vcpu = backend.createVcpu(nested);
   if (vcpu === null) {
     log.error("vm " + name + ": out of address-space identifiers; not started");
+    releaseRam(memory, frames);
     return null;
   }
   const vm = new Vm(id, name, vcpu);
-  vm.memory.add(0, hpa, bytes);
-  vm.memory.zero();
-  vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
-  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
-  vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
-  vm.bus.io.map(POST_PORT, 1, new NullDevice());
-  vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
-  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(hpa) + ", image " + imageSize.toString() + " bytes, " + backend.name);
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    vm.memory.add(r.gpa, r.hpa, r.size);
+  }
   return vm;
 }
