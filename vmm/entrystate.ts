@@ -53,26 +53,15 @@ export function segmentFromDescriptor(selector: u16, d: u64): SegmentState {
   return new SegmentState(selector, base, limit, attributes);
 }
 
+// A loader's result (control registers, RIP as `entry`, RFLAGS, GDTR, the
+// protocol's RAX/RBX/RSI) with the segment registers' hidden parts added.
 export class EntryState {
-  mode: CpuMode = CpuMode.Protected32;
-  rip: u64 = 0;
-  rsp: u64 = 0;
-  rflags: u64 = 0x2;
-  cr0: u64 = 0;
-  cr3: u64 = 0;
-  cr4: u64 = 0;
-  // Without SVME: the backend adds what it needs (AMD-V: EFER.SVME).
-  efer: u64 = 0;
-  gdtBase: u64 = 0;
-  gdtLimit: u32 = 0;
-  cs: SegmentState = new SegmentState(0, 0, 0, 0);
-  // DS, ES, SS, FS and GS.
-  data: SegmentState = new SegmentState(0, 0, 0, 0);
-  tr: SegmentState = new SegmentState(0, 0, TR_LIMIT, TR_ATTRIBUTES);
-  // The general registers the protocol passes something in; the others are 0.
-  rax: u64 = 0;
-  rbx: u64 = 0;
-  rsi: u64 = 0;
+  // TR: what LoadResult promises (a busy TSS at base 0, limit 0x67).
+  readonly tr: SegmentState = new SegmentState(0, 0, TR_LIMIT, TR_ATTRIBUTES);
+  // No protocol gives the kernel a stack.
+  readonly rsp: u64 = 0;
+  // `data` is DS, ES, SS, FS and GS.
+  constructor(public loaded: LoadResult, public cs: SegmentState, public data: SegmentState) {}
 }
 
 export class EntryStateResult {
@@ -93,50 +82,37 @@ export function entryStateOf(result: LoadResult, memory: GuestMemory): EntryStat
   if (result.error !== null) return failed("the kernel did not load");
   if (result.mode == CpuMode.Real) return failed("real-mode entry is resetToRealMode()'s job");
   const long = result.mode == CpuMode.Long64;
-  const cs = descriptor(result, memory, result.codeSelector, "CS");
-  if (cs.error !== null) return cs;
-  const data = descriptor(result, memory, result.dataSelector, "the data segments");
-  if (data.error !== null) return data;
-  const code = cs.state!.cs, flat = data.state!.cs;
+  const csProblem = selectorProblem(result, memory, result.codeSelector, "CS");
+  if (csProblem !== null) return failed(csProblem);
+  const dataProblem = selectorProblem(result, memory, result.dataSelector, "the data segments");
+  if (dataProblem !== null) return failed(dataProblem);
+  const code = loadSegment(result, memory, result.codeSelector), flat = loadSegment(result, memory, result.dataSelector);
+  if ((code.attributes & ATTR_PRESENT) == 0) return failed("CS: descriptor " + hex(code.selector) + " is not present");
+  if ((flat.attributes & ATTR_PRESENT) == 0) return failed("the data segments: descriptor " + hex(flat.selector) + " is not present");
   if ((code.attributes & (ATTR_S | ATTR_CODE)) != (ATTR_S | ATTR_CODE)) return failed("CS " + hex(code.selector) + " is not a code segment");
   if (long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_LONG) return failed("CS " + hex(code.selector) + " is not a 64-bit code segment (L=1, D=0)");
   if (!long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_DEFAULT_32) return failed("CS " + hex(code.selector) + " is not a 32-bit code segment (D=1, L=0)");
   if ((flat.attributes & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) != (ATTR_S | ATTR_WRITABLE)) return failed("data segment " + hex(flat.selector) + " is not a writable data segment");
 
-  const s = new EntryState();
-  s.mode = result.mode;
-  s.rip = result.entry;
-  s.rflags = result.rflags | 0x2;
-  s.cr0 = result.cr0;
-  s.cr3 = result.cr3;
-  s.cr4 = result.cr4;
-  s.efer = result.efer;
-  s.gdtBase = result.gdtBase;
-  s.gdtLimit = result.gdtLimit;
-  s.cs = code;
-  s.data = flat;
-  s.rax = result.rax;
-  s.rbx = result.rbx;
-  s.rsi = result.rsi;
   const out = new EntryStateResult();
-  out.state = s;
+  out.state = new EntryState(result, code, flat);
   return out;
 }
 
-// The descriptor `selector` names in the GDT, as a segment (in state.cs).
-function descriptor(result: LoadResult, memory: GuestMemory, selector: u16, what: string): EntryStateResult {
+// Why `selector` cannot name a descriptor of the loader's GDT, or null.
+function selectorProblem(result: LoadResult, memory: GuestMemory, selector: u16, what: string): string | null {
   const index = <u64>(selector & 0xfff8);
-  if ((selector & 7) != 0) return failed(what + ": selector " + hex(selector) + " is not a ring-0 GDT selector");
-  if (index == 0 || index + 7 > <u64>result.gdtLimit) return failed(what + ": selector " + hex(selector) + " is null or past the GDT's limit " + hex(result.gdtLimit));
-  if (!memory.contains(result.gdtBase + index, 8)) return failed(what + ": the GDT at " + hex(result.gdtBase) + " is not in the VM's RAM");
-  const seg = segmentFromDescriptor(selector, memory.read64(result.gdtBase + index));
-  if ((seg.attributes & ATTR_PRESENT) == 0) return failed(what + ": descriptor " + hex(selector) + " is not present");
-  // VM entry wants the accessed bit in every usable segment (SDM 26.3.1.2);
-  // the CPU would set it when loading the register anyway.
+  if ((selector & 7) != 0) return what + ": selector " + hex(selector) + " is not a ring-0 GDT selector";
+  if (index == 0 || index + 7 > <u64>result.gdtLimit) return what + ": selector " + hex(selector) + " is null or past the GDT's limit " + hex(result.gdtLimit);
+  if (!memory.contains(result.gdtBase + index, 8)) return what + ": the GDT at " + hex(result.gdtBase) + " is not in the VM's RAM";
+  return null;
+}
+
+// The segment a valid selector loads. VM entry wants the accessed bit in
+// every usable segment (SDM 26.3.1.2); the CPU would set it when loading the
+// register anyway.
+function loadSegment(result: LoadResult, memory: GuestMemory, selector: u16): SegmentState {
+  const seg = segmentFromDescriptor(selector, memory.read64(result.gdtBase + <u64>(selector & 0xfff8)));
   seg.attributes |= ATTR_ACCESSED;
-  const r = new EntryStateResult();
-  const s = new EntryState();
-  s.cs = seg;
-  r.state = s;
-  return r;
+  return seg;
 }

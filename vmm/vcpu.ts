@@ -128,9 +128,9 @@ export abstract class Vcpu {
   // multiboot, RSI for Linux, EBX for PVH), every other general register 0.
   enterKernel(s: EntryState): void {
     for (let i = 0; i < 16; i++) this.regs.set(<Reg>i, 0);
-    this.regs.set(Reg.Rax, s.rax);
-    this.regs.set(Reg.Rbx, s.rbx);
-    this.regs.set(Reg.Rsi, s.rsi);
+    this.regs.set(Reg.Rax, s.loaded.rax);
+    this.regs.set(Reg.Rbx, s.loaded.rbx);
+    this.regs.set(Reg.Rsi, s.loaded.rsi);
     this.setEntryState(s);
   }
 

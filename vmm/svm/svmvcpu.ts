@@ -259,23 +259,23 @@ export class SvmVcpu extends Vcpu {
   // have when paging came on. CPL is SS.DPL: 0.
   protected setEntryState(s: EntryState): void {
     this.resetToRealMode(0, 0);
-    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr;
+    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr, r = s.loaded;
     vmcb.setSegment(V.SaveSeg.Cs, c.selector, c.attributes, c.limit, c.base);
     vmcb.setSegment(V.SaveSeg.Es, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Ss, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Ds, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Fs, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Gs, d.selector, d.attributes, d.limit, d.base);
-    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, s.gdtLimit, s.gdtBase);
+    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, r.gdtLimit, r.gdtBase);
     vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0, 0);
     vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0, 0, 0); // a null LDT selector
     vmcb.setSegment(V.SaveSeg.Tr, tr.selector, tr.attributes, tr.limit, tr.base);
-    vmcb.set64(V.CR0, s.cr0);
-    vmcb.set64(V.CR3, s.cr3);
-    vmcb.set64(V.CR4, s.cr4);
-    vmcb.set64(V.EFER, s.efer | EFER_SVME);
-    vmcb.set64(V.RFLAGS, s.rflags);
-    vmcb.set64(V.RIP, s.rip);
+    vmcb.set64(V.CR0, r.cr0);
+    vmcb.set64(V.CR3, r.cr3);
+    vmcb.set64(V.CR4, r.cr4);
+    vmcb.set64(V.EFER, r.efer | EFER_SVME);
+    vmcb.set64(V.RFLAGS, r.rflags | 2);
+    vmcb.set64(V.RIP, r.entry);
     vmcb.set64(V.RSP, s.rsp);
     this.flushNestedTlb();
   }

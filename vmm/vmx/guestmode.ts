@@ -189,21 +189,22 @@ export function setEntryState(f: VmxFeatures, s: EntryState, nested: PageTable):
   write(F.GUEST_BASE + ldtr, 0);
   write(F.GUEST_LIMIT + ldtr, 0);
   write(F.GUEST_ACCESS_RIGHTS + ldtr, AR_UNUSABLE);
-  write(F.GUEST_GDTR_BASE, s.gdtBase);
-  write(F.GUEST_GDTR_LIMIT, s.gdtLimit);
+  const r = s.loaded;
+  write(F.GUEST_GDTR_BASE, r.gdtBase);
+  write(F.GUEST_GDTR_LIMIT, r.gdtLimit);
   write(F.GUEST_IDTR_BASE, 0);
   write(F.GUEST_IDTR_LIMIT, 0);
-  write(F.GUEST_CR0, s.cr0 | f.cr0Must1);
-  write(F.CR0_READ_SHADOW, s.cr0);
-  write(F.GUEST_CR3, s.cr3);
-  write(F.GUEST_CR4, s.cr4 | f.cr4Must1);
-  write(F.CR4_READ_SHADOW, s.cr4);
-  write(F.GUEST_EFER, s.efer);
+  write(F.GUEST_CR0, r.cr0 | f.cr0Must1);
+  write(F.CR0_READ_SHADOW, r.cr0);
+  write(F.GUEST_CR3, r.cr3);
+  write(F.GUEST_CR4, r.cr4 | f.cr4Must1);
+  write(F.CR4_READ_SHADOW, r.cr4);
+  write(F.GUEST_EFER, r.efer);
   const entry = vmread(F.ENTRY_CONTROLS) & ~(<u64>C.ENTRY_IA32E_GUEST);
-  write(F.ENTRY_CONTROLS, (s.efer & EFER_LMA) != 0 ? entry | C.ENTRY_IA32E_GUEST : entry);
+  write(F.ENTRY_CONTROLS, (r.efer & EFER_LMA) != 0 ? entry | C.ENTRY_IA32E_GUEST : entry);
   write(F.GUEST_RSP, s.rsp);
-  write(F.GUEST_RIP, s.rip);
-  write(F.GUEST_RFLAGS, s.rflags);
+  write(F.GUEST_RIP, r.entry);
+  write(F.GUEST_RFLAGS, r.rflags | RFLAGS_RESERVED);
   loadPdptes(f, nested);
 }
 
