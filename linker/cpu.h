@@ -31,6 +31,11 @@ static inline uint64_t rdtsc(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 static inline void invlpg(uint64_t virt) { __asm__ volatile("invlpg (%0)" ::"r"(virt) : "memory"); }
+/* MOV from/to DR0-DR3, DR6, DR7: the register is part of the instruction. */
+#define DR_READ(n) case n: __asm__ volatile("mov %%dr" #n ", %0" : "=r"(v)); break;
+#define DR_WRITE(n) case n: __asm__ volatile("mov %0, %%dr" #n ::"r"(v)); break;
+static inline uint64_t read_dr(uint32_t n) { uint64_t v = 0; switch (n) { DR_READ(0) DR_READ(1) DR_READ(2) DR_READ(3) DR_READ(6) DR_READ(7) } return v; }
+static inline void write_dr(uint32_t n, uint64_t v) { switch (n) { DR_WRITE(0) DR_WRITE(1) DR_WRITE(2) DR_WRITE(3) DR_WRITE(6) DR_WRITE(7) } }
 static inline void xsetbv(uint32_t xcr, uint64_t v) {
   __asm__ volatile("xsetbv" ::"c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }

@@ -37,6 +37,11 @@ export class AddressSpace {
     return true;
   }
 
+  // True if a device is mapped at `address`.
+  claims(address: u64): bool {
+    return this.lookup(address) !== null;
+  }
+
   private lookup(address: u64): Mapping | null {
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i];

@@ -10,6 +10,7 @@ import { openInterruptWindow } from "../kernel/cpu/irq";
 import { emulateCpuid } from "./cpuidpolicy";
 import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
+import { emulateMmio } from "./mmio";
 import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
 import { Exit, ExitKind, Reg, Vcpu } from "./vcpu";
 import { Vm, VmState } from "./vm";
@@ -65,9 +66,18 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.Pause:
       // The guest waits for a lock someone else holds: let others run.
       return Next.Yield;
+    case ExitKind.MonitorMwait:
+      // CPUID.1:ECX.MONITOR is clear for the guest, and then both raise #UD
+      // (SDM Vol. 2B "MONITOR", "MWAIT"; APM Vol. 3 likewise).
+      vcpu.injectException(UD_VECTOR, false, 0);
+      return Next.Resume;
+    case ExitKind.Rdpmc:
+      // No counter exists (CPUID leaf 0xA is zero): every ECX is invalid,
+      // which is #GP(0) (SDM Vol. 2B "RDPMC").
+      vcpu.injectException(GP_VECTOR, true, 0);
+      return Next.Resume;
     case ExitKind.Mmio:
-      vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device");
-      return Next.Stopped;
+      return emulateMmio(vm, vcpu, exit);
     case ExitKind.TripleFault:
       vm.stop("triple fault: the guest shut down its CPU");
       return Next.Stopped;

@@ -4,7 +4,9 @@
 // loaded at guest-physical GUEST_LOAD and started in real mode at
 // 0000:GUEST_LOAD, like a boot sector (the guest switches to protected or
 // long mode itself). "mem=MiB" sets its RAM (default 16 MiB), mapped at
-// guest-physical 0 by the nested page tables. Modules without vm= are left
+// guest-physical 0 by the nested page tables; it must end below the test
+// device's MMIO window (devices/testmmio.ts), which the nested tables leave
+// unmapped so that accesses there exit to the VMM. Modules without vm= are left
 // alone. A malformed entry is reported and skipped; the others still start.
 
 import { BootModule } from "../kernel/boot/bootinfo";
@@ -19,6 +21,7 @@ import { GuestMemory } from "./guestmemory";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { NullDevice, POST_PORT } from "./devices/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "./devices/testdevice";
+import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "./devices/testmmio";
 import { Vm } from "./vm";
 
 export const GUEST_LOAD: u64 = 0x8000;
@@ -46,6 +49,11 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
     return null;
   }
   const bytes = mib << 20;
+  // RAM starts at 0, so it must end below the device window.
+  if (bytes > TEST_MMIO_BASE) {
+    log.error("vm " + name + ": mem=" + memText + " MiB would overlap the MMIO window at " + log.hex(TEST_MMIO_BASE) + "; not started");
+    return null;
+  }
   const imageSize = module.end - module.start;
   if (GUEST_LOAD + imageSize > bytes) {
     log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
@@ -59,6 +67,7 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
   vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
   vm.bus.io.map(POST_PORT, 1, new NullDevice());
+  vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   vm.vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
   log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", image " + imageSize.toString() + " bytes, " + backend.name);
   return vm;

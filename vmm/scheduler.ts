@@ -54,10 +54,12 @@ export function runVms(vms: Vm[]): void {
   log.info("all virtual machines have stopped");
 }
 
-// The guest's extended registers stay loaded for exactly its slice.
+// The guest's extended registers stay loaded for exactly its slice, its
+// debug registers from its slice until another vCPU's (debugregs.ts).
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = vm.vcpu;
   vcpu.xstate.enter();
+  vcpu.debugRegisters.enter();
   const rested = runExits(slot);
   vcpu.xstate.leave();
   if (rested) slot.exitsAtRest = vm.exits;

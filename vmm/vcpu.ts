@@ -9,6 +9,7 @@
 
 import { allocPages } from "../kernel/mm/linearpages";
 import { CpuidTable } from "./cpuidpolicy";
+import { DebugRegisters } from "./debugregs";
 import { ExtendedState } from "./xstate";
 import { EntryState } from "./entrystate";
 import { print, printHex, println } from "../kernel/console/console";
@@ -28,6 +29,8 @@ export const enum ExitKind {
   InterruptWindow,
   PreemptionTimer,
   Pause,         // the guest spins on PAUSE (pause-loop exiting / pause filter)
+  MonitorMwait,  // MONITOR or MWAIT, which CPUID tells the guest it does not have
+  Rdpmc,         // RDPMC: the guest has no performance counters
   TripleFault,   // shutdown
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
   InvalidState,  // the hardware refused to enter the guest
@@ -95,9 +98,15 @@ export abstract class Vcpu {
   readonly exit: Exit = new Exit();
   readonly xstate: ExtendedState = new ExtendedState();
   readonly cpuid: CpuidTable = new CpuidTable();
+  readonly debugRegisters: DebugRegisters;
   // Every exit, including those the backend finishes on its fast path
   // without returning from run().
   exits: u64 = 0;
+
+  // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
+  constructor(switchesDr6: bool) {
+    this.debugRegisters = new DebugRegisters(switchesDr6);
+  }
 
   // Enters the guest and returns at the first exit it does not finish on
   // its own fast path; fills `exit`.

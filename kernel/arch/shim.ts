@@ -29,6 +29,8 @@
 @external("shim", "invlpg") export declare function invlpg(virt: u64): void;
 @external("shim", "pause") export declare function pause(): void;
 // XCR0 and the XSAVE state (the area is in linear memory, 64-byte aligned).
+@external("shim", "read_dr") export declare function readDr(n: u32): u64; // DR0-DR3, DR6, DR7
+@external("shim", "write_dr") export declare function writeDr(n: u32, value: u64): void;
 @external("shim", "xsetbv") export declare function xsetbv(xcr: u32, value: u64): void;
 @external("shim", "xgetbv") export declare function xgetbv(xcr: u32): u64;
 @external("shim", "xsave") export declare function xsave(area: usize, mask: u64): void;

@@ -20,6 +20,17 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     expect(exit.status).toBe(PANIC);
   });
 
+  it("refuses a VM whose RAM would overlap the test device's MMIO window, and starts the others", async () => {
+    const modules = [
+      { path: "build/guests/spin.bin", args: "vm=big mem=4076" },
+      { path: "build/guests/spin.bin", args: "vm=spin" },
+    ];
+    const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, modules });
+    expect(output).toContain("vm big: mem=4076 MiB would overlap the MMIO window at 0xfeb00000; not started");
+    expect(output).toContain("vm spin: exited with status 0");
+    expect(exit.status).toBe(0);
+  });
+
   it("reports a wasm out-of-bounds access caught by the guard region", async () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=oob" });
     expect(output).toMatch(/wasm trap: out-of-bounds memory access at linear address 0x[0-9a-f]+ \(rip 0x[0-9a-f]+\)/);

@@ -3,7 +3,8 @@
 //   port +0 (32-bit): a scratch register; reads return the last value written.
 //   port +4 (8-bit write): raise an external interrupt with this vector.
 // It exists so that guests can verify port I/O round trips of every size and
-// interrupt injection (HLT wake-up) without a full PC platform.
+// interrupt injection (HLT wake-up) without a full PC platform. Its MMIO
+// window, for the MMIO emulation path, is TestMmioWindow (testmmio.ts).
 
 import { Device } from "../bus";
 import { Vm } from "../vm";

@@ -54,7 +54,7 @@ export class SvmVcpu extends Vcpu {
   private readonly nripSave: bool;
 
   constructor(private cpu: SvmCpu, private features: SvmFeatures, nestedRoot: u64, asid: u32) {
-    super();
+    super(false); // the VMCB holds DR6
     this.cleanAfterRun = features.vmcbClean ? V.CLEAN_ALL : 0;
     this.nripSave = features.nripSave;
     memory.fill(this.iopm, 0xff, 3 * 4096);
@@ -63,9 +63,9 @@ export class SvmVcpu extends Vcpu {
     for (let i = 0; i < PASSTHROUGH_READ.length; i++) this.allowMsr(PASSTHROUGH_READ[i], true, false);
 
     const vmcb = this.vmcb;
-    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
+    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
       V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN);
-    vmcb.set32(V.INTERCEPT_MISC2, V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_XSETBV);
+    vmcb.set32(V.INTERCEPT_MISC2, V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV);
     vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
     vmcb.set64(V.MSRPM_BASE, physOf(this.msrpm));
     vmcb.set32(V.GUEST_ASID, asid);
@@ -162,6 +162,10 @@ export class SvmVcpu extends Vcpu {
       exit.instructionLength = LENGTH_VMMCALL;
     } else if (code == V.EXIT_PAUSE) {
       exit.kind = ExitKind.Pause;
+    } else if (code == V.EXIT_MONITOR || code == V.EXIT_MWAIT || code == V.EXIT_MWAIT_ARMED) {
+      exit.kind = ExitKind.MonitorMwait;
+    } else if (code == V.EXIT_RDPMC) {
+      exit.kind = ExitKind.Rdpmc;
     } else if (code == V.EXIT_XSETBV) {
       exit.kind = ExitKind.Xsetbv;
       exit.instructionLength = LENGTH_XSETBV;
@@ -280,9 +284,12 @@ export class SvmVcpu extends Vcpu {
     this.flushNestedTlb();
   }
 
+  // NEXT_RIP is saved for instruction intercepts only; at a #NPF it is 0
+  // (APM 15.7.1), and the MMIO decoder has measured the instruction instead.
   skipInstruction(): void {
     const vmcb = this.vmcb;
-    vmcb.set64(V.RIP, this.nripSave ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
+    const fromNextRip = this.nripSave && this.exit.kind != ExitKind.Mmio;
+    vmcb.set64(V.RIP, fromNextRip ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {

@@ -49,6 +49,7 @@ export const G_PAT: usize = 0x668;
 export const INTERCEPT_INTR: u32 = 1 << 0;
 export const INTERCEPT_NMI: u32 = 1 << 1;
 export const INTERCEPT_VINTR: u32 = 1 << 4;
+export const INTERCEPT_RDPMC: u32 = 1 << 15;
 export const INTERCEPT_CPUID: u32 = 1 << 18;
 export const INTERCEPT_INVD: u32 = 1 << 22;
 export const INTERCEPT_PAUSE: u32 = 1 << 23;
@@ -59,6 +60,8 @@ export const INTERCEPT_SHUTDOWN: u32 = 1 << 31;
 // INTERCEPT_MISC2 bits: VMRUN must be intercepted (APM 15.5.1), and we
 // intercept every other SVM instruction too: no nested virtualization.
 export const INTERCEPT_SVM_INSTRUCTIONS: u32 = 0x7f; // VMRUN VMMCALL VMLOAD VMSAVE STGI CLGI SKINIT
+export const INTERCEPT_MONITOR: u32 = 1 << 10;
+export const INTERCEPT_MWAIT: u32 = 1 << 11;
 export const INTERCEPT_XSETBV: u32 = 1 << 13;
 
 // VMCB clean bits (APM 15.15.3): a set bit lets the CPU reuse its cached
@@ -78,10 +81,14 @@ export const EXIT_HLT: u64 = 0x78;
 export const EXIT_IOIO: u64 = 0x7b;
 export const EXIT_MSR: u64 = 0x7c;
 export const EXIT_SHUTDOWN: u64 = 0x7f;
+export const EXIT_RDPMC: u64 = 0x6f;
 export const EXIT_PAUSE: u64 = 0x77;
 export const EXIT_VMRUN: u64 = 0x80;
 export const EXIT_VMMCALL: u64 = 0x81;
 export const EXIT_SKINIT: u64 = 0x86;
+export const EXIT_MONITOR: u64 = 0x8a;
+export const EXIT_MWAIT: u64 = 0x8b;
+export const EXIT_MWAIT_ARMED: u64 = 0x8c;
 export const EXIT_XSETBV: u64 = 0x8d;
 export const EXIT_NPF: u64 = 0x400;
 export const EXIT_INVALID: u64 = 0xffff_ffff; // -1, compared on the low 32 bits

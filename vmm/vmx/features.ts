@@ -67,13 +67,14 @@ export class VmxFeatures {
   readonly eptVpid: u64 = ((this.proc2Cap >> 32) & (C.PROC2_EPT | C.PROC2_VPID)) != 0 ? rdmsr(IA32_VMX_EPT_VPID_CAP) : 0;
 
   // Control words: every port, every non-passthrough MSR, HLT, interrupts,
-  // NMIs, MONITOR/MWAIT, RDPMC, debug-register and CR8 (TPR) accesses exit;
+  // NMIs, MONITOR/MWAIT, RDPMC and CR8 (TPR) accesses exit (debug registers
+  // are the guest's for its slice, vmm/debugregs.ts);
   // EPT and unrestricted guest translate and run the guest; VPID, RDTSCP and
   // INVPCID when the CPU has them. EFER is switched through the VMCS. The
   // preemption timer and interrupt-window exiting are switched per vCPU.
   readonly pin: u32 = adjust(C.PIN_EXTERNAL_INTERRUPT | C.PIN_NMI, this.pinCap);
   readonly proc: u32 = adjust(C.PROC_HLT | C.PROC_MWAIT | C.PROC_RDPMC | C.PROC_CR8_LOAD | C.PROC_CR8_STORE |
-    C.PROC_MOV_DR | C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_MONITOR | C.PROC_SECONDARY, this.procCap);
+    C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_MONITOR | C.PROC_SECONDARY, this.procCap);
   readonly proc2: u32 = adjust(C.PROC2_EPT | C.PROC2_UNRESTRICTED_GUEST | C.PROC2_VPID | C.PROC2_RDTSCP | C.PROC2_INVPCID, this.proc2Cap);
   readonly exit: u32 = adjust(C.EXIT_SAVE_DEBUG | C.EXIT_HOST_64BIT | C.EXIT_SAVE_EFER | C.EXIT_LOAD_EFER, this.exitCap);
   readonly entry: u32 = adjust(C.ENTRY_LOAD_DEBUG | C.ENTRY_LOAD_EFER, this.entryCap);
@@ -120,8 +121,9 @@ export class VmxFeatures {
     if (this.vpid && (!this.invvpid || !(this.invvpidSingle || this.invvpidAll))) return "VT-x with VPID but without INVVPID is not supported";
     if ((this.exit & (C.EXIT_HOST_64BIT | C.EXIT_SAVE_EFER | C.EXIT_LOAD_EFER)) != (C.EXIT_HOST_64BIT | C.EXIT_SAVE_EFER | C.EXIT_LOAD_EFER) ||
       (this.entry & C.ENTRY_LOAD_EFER) == 0) return "VT-x without the load/save IA32_EFER controls is not supported";
-    const required = C.PROC_HLT | C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_CR8_LOAD | C.PROC_CR8_STORE | C.PROC_MOV_DR;
-    if ((this.proc & required) != required || (this.pin & C.PIN_EXTERNAL_INTERRUPT) == 0) return "VT-x lacks a required exiting control (HLT, I/O or MSR bitmaps, CR8, MOV DR, interrupts)";
+    const required = C.PROC_HLT | C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_CR8_LOAD | C.PROC_CR8_STORE;
+    if ((this.proc & required) != required || (this.pin & C.PIN_EXTERNAL_INTERRUPT) == 0) return "VT-x lacks a required exiting control (HLT, I/O or MSR bitmaps, CR8, interrupts)";
+    if ((this.proc & C.PROC_MOV_DR) != 0) return "VT-x forces MOV-DR exiting, which the debug-register switch (vmm/debugregs.ts) does not handle";
     return null;
   }
 

@@ -33,9 +33,11 @@ export class VmxVcpu extends Vcpu {
   private readonly msrLists: MsrLists = new MsrLists();
   // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
   private failure: u32 = 0;
+  // The guest's CR8.
+  private taskPriority: u8 = 0;
 
   constructor(private cpu: VmxCpu, private features: VmxFeatures, bitmaps: VmxBitmaps, private nested: PageTable, private vpid: u16) {
-    super();
+    super(true); // the VMCS holds DR7 only
     this.vmcs = new Vmcs(features.revision);
     cpu.use(this.vmcs.phys);
     const eptp = eptPointer(nested.rootPhys, features);
@@ -107,6 +109,10 @@ export class VmxVcpu extends Vcpu {
       if (this.moveToCr()) return false;
     } else if (basic == C.EXIT_XSETBV) {
       this.instruction(ExitKind.Xsetbv);
+    } else if (basic == C.EXIT_MONITOR || basic == C.EXIT_MWAIT) {
+      this.instruction(ExitKind.MonitorMwait);
+    } else if (basic == C.EXIT_RDPMC) {
+      this.instruction(ExitKind.Rdpmc);
     } else if ((basic >= C.EXIT_VMCLEAR && basic <= C.EXIT_VMXON) || basic == C.EXIT_INVEPT || basic == C.EXIT_INVVPID) {
       this.instruction(ExitKind.VirtualizationInstruction);
     } else if (basic == C.EXIT_EPT_VIOLATION) {
@@ -153,11 +159,12 @@ export class VmxVcpu extends Vcpu {
     if (type >= (4 << 8) && type <= (6 << 8)) write(F.ENTRY_INSTRUCTION_LENGTH, vmread(F.EXIT_INSTRUCTION_LENGTH));
   }
 
-  // MOV to CR0 or CR4 that touched a bit we own (guestmode.ts); CR8 and the
-  // rest go to the generic handler. True if finished here.
+  // MOV to CR0 or CR4 that touched a bit we own (guestmode.ts), and MOV to
+  // or from CR8; CLTS and LMSW go to the generic handler. True if finished here.
   private moveToCr(): bool {
     const q = this.exit.qualification; // CR number, access type, register (Table 27-3)
     const cr = <u32>q & 15, type = (<u32>q >> 4) & 3;
+    if (cr == 8 && type <= 1) return this.moveCr8(type == 0, <Reg>((q >> 8) & 15));
     if (type != 0 || (cr != 0 && cr != 4)) return false;
     // The CR4 bits we own are VMX's, which the guest may not set.
     if (cr == 4) { this.injectException(GP_VECTOR, true, 0); return true; }
@@ -168,6 +175,24 @@ export class VmxVcpu extends Vcpu {
     // A new paging mode: fresh PDPTEs if PAE, and no stale translations.
     loadPdptes(this.features, this.nested);
     flushVpid(this.features, this.vpid);
+    this.skipInstruction();
+    return true;
+  }
+
+  // CR8 is the task-priority register (SDM Vol. 3A 10.8.6.1); without a TPR
+  // shadow every access exits. It masks nothing yet: the guest's interrupts
+  // come from the PIC as ExtINT, which the TPR does not gate (10.8.3).
+  // Bits 63:4 of a written value must be 0, else #GP (Vol. 2B "MOV CR8").
+  private moveCr8(toCr8: bool, r: Reg): bool {
+    if (toCr8) {
+      const value = r == Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(r);
+      if (value > 15) { this.injectException(GP_VECTOR, true, 0); return true; }
+      this.taskPriority = <u8>value;
+    } else if (r == Reg.Rsp) {
+      write(F.GUEST_RSP, this.taskPriority);
+    } else {
+      this.regs.set(r, this.taskPriority);
+    }
     this.skipInstruction();
     return true;
   }

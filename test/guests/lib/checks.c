@@ -1,8 +1,12 @@
 /*
  * The checks every test guest runs, in whatever mode it was compiled for:
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
- * through, emulated, #GP), HLT woken by an injected interrupt, and the
- * hypercalls. Each prints PASS or FAIL with its name.
+ * through, emulated, #GP), instructions the guest is told it lacks, debug
+ * registers, HLT woken by an injected interrupt, the hypercalls, and loads
+ * and stores on the test device's MMIO window (vmm/devices/testmmio.ts),
+ * which the VMM emulates instruction by instruction. Each prints PASS or
+ * FAIL with its name; names starting with "64-bit:" are checks only the
+ * long-mode guest runs (test/system/guests.ts).
  */
 #include "guest.h"
 
@@ -11,6 +15,16 @@
 #define MSR_APIC_BASE 0x1b
 #define MSR_SYSENTER_CS 0x174
 #define MSR_ABSENT 0x4000beef
+#define MMIO_SCRATCH 0xfeb00000u
+#define MMIO_ID_OFFSET 8
+#define MMIO_ID_VALUE 0x4f494d54 /* "TMIO" */
+
+/* The pointer register the inline assembly below names explicitly. */
+#ifdef __x86_64__
+#define PTR "%%rcx"
+#else
+#define PTR "%%ecx"
+#endif
 
 static int streq4(uint32_t v, const char* s) {
   return v == ((uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[1] << 8 | (uint32_t)(uint8_t)s[2] << 16 | (uint32_t)(uint8_t)s[3] << 24);
@@ -49,6 +63,55 @@ static void check_msrs(void) {
   check(gp_faults == before + 1, "msr: reading an absent MSR raises #GP");
   wrmsr(MSR_ABSENT, 1);
   check(gp_faults == before + 2, "msr: writing an absent MSR raises #GP");
+}
+
+/* What CPUID hides raises what the hardware would raise without it. */
+static void check_hidden_instructions(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check(!((r[2] >> 3) & 1), "cpuid: MONITOR/MWAIT is hidden");
+  uint32_t before = ud_faults;
+  __asm__ volatile("monitor" ::"a"(0x8000), "c"(0), "d"(0));
+  __asm__ volatile("mwait" ::"a"(0), "c"(0));
+  check(ud_faults == before + 2, "monitor/mwait: raise #UD");
+  uint32_t gp = gp_faults;
+  uint32_t lo, hi;
+  __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+  check(gp_faults == gp + 1, "rdpmc: raises #GP (no performance counters)");
+#ifdef __x86_64__
+  unsigned long cr8 = 0;
+  __asm__ volatile("mov %0, %%cr8" ::"r"(9ul));
+  __asm__ volatile("mov %%cr8, %0" : "=r"(cr8));
+  check(cr8 == 9, "64-bit: cr8 holds the task priority written to it");
+  __asm__ volatile("mov %0, %%cr8" ::"r"(0ul));
+#endif
+}
+
+#define DEBUG_REGISTER_ACCESS(n)                                         \
+  static unsigned long read_dr##n(void) { unsigned long v; __asm__ volatile("mov %%dr" #n ", %0" : "=r"(v)); return v; } \
+  static void write_dr##n(unsigned long v) { __asm__ volatile("mov %0, %%dr" #n ::"r"(v)); }
+DEBUG_REGISTER_ACCESS(0)
+DEBUG_REGISTER_ACCESS(1)
+DEBUG_REGISTER_ACCESS(2)
+DEBUG_REGISTER_ACCESS(3)
+DEBUG_REGISTER_ACCESS(7)
+
+/* Debug registers are each VM's own: values set before a yield (the other
+ * VMs run, with breakpoints of their own) are still there after it. The
+ * addresses differ per guest and are never executed, so the enabled
+ * execution breakpoint never fires. */
+static void check_debug_registers(const char* mode) {
+  unsigned long tag = (unsigned char)mode[0];
+  write_dr0(0x10000 + tag);
+  write_dr1(0x20000 + tag);
+  write_dr2(0x30000 + tag);
+  write_dr3(0x40000 + tag);
+  write_dr7(0x401); /* L0: execution breakpoint at DR0 */
+  hypercall(HC_YIELD, 0, 0);
+  check(read_dr0() == 0x10000 + tag && read_dr1() == 0x20000 + tag && read_dr2() == 0x30000 + tag && read_dr3() == 0x40000 + tag,
+        "debug: DR0-DR3 are the VM's own across a yield");
+  check((read_dr7() & 0xff) == 0x01, "debug: DR7 is the VM's own across a yield");
+  write_dr7(0x400);
 }
 
 /* XCR0 through XSETBV: the hypervisor validates it and keeps it per VM. */
@@ -94,6 +157,61 @@ static void check_hypercalls(void) {
   check(hypercall(HC_CONSOLE_WRITE, 0x8000, 1ul << 20) == (unsigned long)-2, "hypercall: oversized console write returns -2");
 }
 
+/* Read from memory, so that the compiler addresses the window through a
+ * register: clang -m16 truncates absolute addresses in ModRM to 16 bits. */
+static volatile uint8_t* volatile mmio_window = (volatile uint8_t*)(uintptr_t)MMIO_SCRATCH;
+
+static uint32_t mmio_read32(volatile uint8_t* p) { return *(volatile uint32_t*)p; }
+static void mmio_write32(volatile uint8_t* p, uint32_t v) { *(volatile uint32_t*)p = v; }
+
+/* Each access exits to the VMM, which decodes the instruction (the inline
+ * assembly fixes the encodings worth testing) and performs it on the device. */
+static void check_mmio(void) {
+  volatile uint8_t* scratch = mmio_window;
+  volatile uint8_t* id = scratch + MMIO_ID_OFFSET;
+  mmio_write32(scratch, 0x12345678);
+  check(mmio_read32(scratch) == 0x12345678, "mmio: 32-bit round trip");
+  *(volatile uint16_t*)scratch = 0xbeef;
+  scratch[3] = 0xab;
+  check(mmio_read32(scratch) == 0xab34beef, "mmio: 8- and 16-bit writes merge into the register");
+
+  /* AH to the device, the device into BH: the high-byte registers. */
+  uint32_t ax = 0x5a00, bx = 0x1111;
+  __asm__ volatile("movb %%ah, (" PTR ")\n\tmovb 1(" PTR "), %%bh" : "+b"(bx) : "a"(ax), "c"(scratch) : "memory");
+  check(scratch[0] == 0x5a && bx == 0xbe11, "mmio: stores from AH and loads into BH");
+
+  uint32_t zero, sign, sign16;
+  scratch[1] = 0x80;
+  __asm__ volatile("movzbl 1(" PTR "), %0" : "=r"(zero) : "c"(scratch) : "memory");
+  __asm__ volatile("movsbl 1(" PTR "), %0" : "=r"(sign) : "c"(scratch) : "memory");
+  __asm__ volatile("movswl 2(" PTR "), %0" : "=r"(sign16) : "c"(scratch) : "memory");
+  check(zero == 0x80 && sign == 0xffffff80 && sign16 == 0xffffab34, "mmio: MOVZX and MOVSX loads extend");
+
+  __asm__ volatile("movl $0xcafef00d, (" PTR ")" ::"c"(scratch) : "memory");
+  __asm__ volatile("movw $0x1234, 2(" PTR ")" ::"c"(scratch) : "memory");
+  __asm__ volatile("movb $0x77, (" PTR ")" ::"c"(scratch) : "memory");
+  check(mmio_read32(scratch) == 0x1234f077, "mmio: stores of immediates");
+
+  check(mmio_read32(id) == MMIO_ID_VALUE, "mmio: the ID register reads TMIO");
+  mmio_write32(id, 0);
+  check(mmio_read32(id) == MMIO_ID_VALUE, "mmio: the ID register ignores writes");
+
+#ifdef __x86_64__
+  /* REX.W with REX.R and REX.B: 64-bit values in r9 and r12. */
+  uint64_t out;
+  __asm__ volatile("mov %1, %%r9\n\tmov %%r9, (" PTR ")\n\tmov (" PTR "), %%r12\n\tmov %%r12, %0"
+                   : "=r"(out) : "r"(0x0123456789abcdefull), "c"(scratch) : "r9", "r12", "memory");
+  check(out == 0x0123456789abcdefull, "64-bit: 64-bit store and load through r9 and r12");
+  /* A 32-bit load clears the upper half; a 64-bit immediate store sign-extends imm32. */
+  uint64_t upper = ~0ull;
+  __asm__ volatile("movq $-2, (" PTR ")\n\tmovl 4(" PTR "), %k0" : "+r"(upper) : "c"(scratch) : "memory");
+  check(upper == 0xffffffff, "64-bit: MOV r/m64, imm32 sign-extends and a 32-bit load zero-extends");
+  uint32_t moffs;
+  __asm__ volatile("movabs 0xfeb00008, %%eax" : "=a"(moffs) :: "memory");
+  check(moffs == MMIO_ID_VALUE, "64-bit: MOV eAX, moffs64");
+#endif
+}
+
 int run_checks(const char* mode) {
   puts("guest running in ");
   puts(mode);
@@ -102,7 +220,10 @@ int run_checks(const char* mode) {
   check_ports();
   check_msrs();
   check_xsetbv();
+  check_hidden_instructions();
+  check_debug_registers(mode);
   check_halt_wakeup();
   check_hypercalls();
+  check_mmio();
   return failures();
 }

@@ -1,7 +1,11 @@
 /*
  * Real-mode entry: the VMM starts every guest here at 0000:8000. Sets flat
  * segments and a stack below the image, points the interrupt vector table's
- * #GP and test-interrupt vectors at our handlers, and calls guest_main().
+ * #UD, #GP and test-interrupt vectors at our handlers, and calls guest_main().
+ * DS and ES get 4 GiB limits ("big real mode"): a segment register keeps
+ * the limit of the descriptor it was last loaded from in protected mode
+ * (SDM Vol. 3A 3.4.3), so 32-bit addresses reach the test device's
+ * MMIO window below 4 GiB while the code stays in real mode.
  */
     .code16
     .section .entry, "ax"
@@ -13,6 +17,20 @@ _start:
     mov %ax, %es
     mov %ax, %ss
     mov $0x7c00, %sp
+    lgdtl gdt_pointer
+    mov %cr0, %eax
+    or $1, %al
+    mov %eax, %cr0
+    mov $0x08, %bx
+    mov %bx, %ds
+    mov %bx, %es
+    and $0xfe, %al
+    mov %eax, %cr0
+    xor %ax, %ax                /* back in real mode: base 0, the limits stay */
+    mov %ax, %ds
+    mov %ax, %es
+    movw $ud_handler, 6 * 4
+    movw $0, 6 * 4 + 2
     movw $gp_handler, 13 * 4
     movw $0, 13 * 4 + 2
     movw $irq_handler, 0x40 * 4
@@ -33,13 +51,33 @@ gp_handler:
     pop %bp
     iret
 
+/* #UD: skip the 3-byte instruction (the checks raise it with MONITOR and MWAIT). */
+ud_handler:
+    push %bp
+    mov %sp, %bp
+    addw $3, 2(%bp)
+    incl ud_faults
+    pop %bp
+    iret
+
 irq_handler:
     incl interrupts
     iret
 
+    .section .rodata
+    .align 8
+gdt:
+    .quad 0
+    .quad 0x00cf92000000ffff    /* 0x08: flat data, 4 GiB limit */
+gdt_end:
+gdt_pointer:
+    .short gdt_end - gdt - 1
+    .long gdt
+
     .section .data
-    .global gp_faults, interrupts, gp_skip
+    .global gp_faults, ud_faults, interrupts, gp_skip
     .align 4
 gp_skip: .long 2
 gp_faults: .long 0
+ud_faults: .long 0
 interrupts: .long 0

@@ -1,6 +1,6 @@
 /*
  * Protected-mode entry: from the VMM's real-mode start, load a flat GDT,
- * set CR0.PE, and continue in 32-bit code with an IDT whose #GP and
+ * set CR0.PE, and continue in 32-bit code with an IDT whose #UD, #GP and
  * test-interrupt gates point at our handlers; then call guest_main().
  */
 #include "protected.h"
@@ -11,6 +11,9 @@ _start:
     enter_protected_mode protected
     mov %ax, %fs
     mov %ax, %gs
+    mov $ud_handler, %eax
+    mov $6, %ecx
+    call set_gate
     mov $gp_handler, %eax
     mov $13, %ecx
     call set_gate
@@ -42,6 +45,12 @@ gp_handler:
     add $4, %esp
     iret
 
+/* #UD: skip the 3-byte instruction (the checks raise it with MONITOR and MWAIT). */
+ud_handler:
+    addl $3, (%esp)
+    incl ud_faults
+    iret
+
 irq_handler:
     incl interrupts
     iret
@@ -61,10 +70,11 @@ idt_pointer:
     .long idt
 
     .section .data
-    .global gp_faults, interrupts, gp_skip
+    .global gp_faults, ud_faults, interrupts, gp_skip
     .align 4
 gp_skip: .long 2
 gp_faults: .long 0
+ud_faults: .long 0
 interrupts: .long 0
 
     .section .bss

@@ -1,7 +1,7 @@
 /*
  * Long-mode entry: real mode -> protected mode -> long mode, the way a
- * boot loader does it (SDM Vol. 3A 10.8.5): identity-map the first GiB with
- * 2 MiB pages, enable PAE, set EFER.LME (an MSR write the VMM emulates),
+ * boot loader does it (SDM Vol. 3A 10.8.5): identity-map the first 4 GiB
+ * (RAM and the test device's MMIO window) with 2 MiB pages, enable PAE, set EFER.LME (an MSR write the VMM emulates),
  * enable paging, and jump to 64-bit code with an IDT for #GP and the test
  * interrupt; then call guest_main().
  */
@@ -11,16 +11,20 @@
     .global _start
 _start:
     enter_protected_mode protected
-    /* PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] = i * 2 MiB (present, writable, large). */
+    /* PML4[0] -> PDPT, PDPT[0..3] -> four PDs in a row, PD entry i = i * 2 MiB
+     * (present, writable, large). */
     movl $pdpt + 3, pml4
     movl $pd + 3, pdpt
+    movl $pd + 0x1003, pdpt + 8
+    movl $pd + 0x2003, pdpt + 16
+    movl $pd + 0x3003, pdpt + 24
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
     or $0x83, %eax
     mov %eax, pd(, %ecx, 8)
     inc %ecx
-    cmp $512, %ecx
+    cmp $2048, %ecx
     jb 1b
     mov %cr4, %eax
     or $0x20, %eax              /* PAE */
@@ -43,6 +47,9 @@ long:
     mov %ax, %es
     mov %ax, %ss
     mov $0x7c00, %rsp
+    lea ud_handler(%rip), %rax
+    mov $6, %ecx
+    call set_gate
     lea gp_handler(%rip), %rax
     mov $13, %ecx
     call set_gate
@@ -78,6 +85,12 @@ gp_handler:
     add $8, %rsp
     iretq
 
+/* #UD: skip the 3-byte instruction (the checks raise it with MONITOR and MWAIT). */
+ud_handler:
+    addq $3, (%rsp)
+    incl ud_faults(%rip)
+    iretq
+
 irq_handler:
     incl interrupts(%rip)
     iretq
@@ -98,15 +111,16 @@ idt_pointer:
     .quad idt
 
     .section .data
-    .global gp_faults, interrupts, gp_skip
+    .global gp_faults, ud_faults, interrupts, gp_skip
     .align 4
 gp_skip: .long 2
 gp_faults: .long 0
+ud_faults: .long 0
 interrupts: .long 0
 
     .section .bss
     .align 4096
 pml4: .skip 4096
 pdpt: .skip 4096
-pd: .skip 4096
+pd: .skip 4 * 4096
 idt: .skip 256 * 16

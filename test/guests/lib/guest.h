@@ -16,6 +16,8 @@
  * skips the faulting instruction, gp_skip bytes (2: RDMSR/WRMSR). */
 extern volatile uint32_t gp_faults;
 extern volatile uint32_t gp_skip;
+/* Counted by the #UD handlers, which skip a 3-byte instruction. */
+extern volatile uint32_t ud_faults;
 extern volatile uint32_t interrupts;
 #define TEST_VECTOR 0x40
 

@@ -1,0 +1,131 @@
+// Unit-test entry: MMIO emulation (vmm/mmio.ts) with its decoder
+// (vmm/decoder.ts) and guest page walker (vmm/guestpaging.ts). Guest RAM is
+// GUEST_RAM_SIZE bytes at guest-physical 0, backed by the harness's fake
+// physical memory at GUEST_RAM_HOST; the test device's MMIO window is on
+// the bus; a FakeVcpu stands in for a backend and records what the
+// emulation did to it.
+
+import { MmioInstruction } from "../../../vmm/decoder";
+import { emulateMmio, readRegister, writeRegister } from "../../../vmm/mmio";
+import { GuestPageWalker } from "../../../vmm/guestpaging";
+import { GuestMemory } from "../../../vmm/guestmemory";
+import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/testmmio";
+import { Exit, ExitKind, Reg, Vcpu } from "../../../vmm/vcpu";
+import { Vm } from "../../../vmm/vm";
+
+const GUEST_RAM_HOST: u64 = 0x1_0000_0000;
+const GUEST_RAM_SIZE: u64 = 64 << 20;
+
+class FakeVcpu extends Vcpu {
+  ripValue: u64 = 0;
+  csBaseValue: u64 = 0;
+  bits: u32 = 64;
+  cr0Value: u64 = 0;
+  cr3Value: u64 = 0;
+  cr4Value: u64 = 0;
+  eferValue: u64 = 0;
+  skips: i32 = 0;
+
+  constructor() { super(true); }
+  run(): Exit { return this.exit; }
+  get rip(): u64 { return this.ripValue; }
+  set rip(v: u64) { this.ripValue = v; }
+  get rsp(): u64 { return 0; }
+  get rflags(): u64 { return 2; }
+  get cr0(): u64 { return this.cr0Value; }
+  get cr3(): u64 { return this.cr3Value; }
+  get cr4(): u64 { return this.cr4Value; }
+  get efer(): u64 { return this.eferValue; }
+  get longMode(): bool { return this.bits == 64; }
+  get csBase(): u64 { return this.csBaseValue; }
+  get codeBits(): u32 { return this.bits; }
+  resetToRealMode(segment: u16, offset: u16): void {}
+  skipInstruction(): void { this.ripValue += <u64>this.exit.instructionLength; this.skips++; }
+  injectException(vector: u8, hasError: bool, errorCode: u32): void {}
+  injectInterrupt(vector: u8): void {}
+  canInjectInterrupt(): bool { return true; }
+  requestInterruptWindow(on: bool): void {}
+  setPreemptionTimer(ticks: u64): void {}
+  dumpState(): void {}
+}
+
+// ---- the decoder
+
+const instruction = new MmioInstruction();
+const bytes = new StaticArray<u8>(16);
+
+export function setByte(i: i32, b: u8): void { bytes[i] = b; }
+export function decode(count: i32, codeBits: u32): bool { return instruction.decode(bytes, count, codeBits); }
+export function decodedLength(): u32 { return instruction.length; }
+export function decodedAccessSize(): u8 { return instruction.accessSize; }
+export function decodedIsWrite(): bool { return instruction.isWrite; }
+export function decodedRegister(): i32 { return <i32>instruction.register; }
+export function decodedRegisterSize(): u8 { return instruction.registerSize; }
+export function decodedHighByte(): bool { return instruction.highByte; }
+export function decodedHasImmediate(): bool { return instruction.hasImmediate; }
+export function decodedImmediate(): u64 { return instruction.immediate; }
+export function decodedExtension(): i32 { return <i32>instruction.extension; }
+export function decodedFailure(): string { return instruction.failure; }
+
+// ---- the page walker, over guest RAM
+
+const memory = new GuestMemory();
+memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
+const walker = new GuestPageWalker();
+
+export function guestRamHost(): u64 { return GUEST_RAM_HOST; }
+export function guestRamSize(): u64 { return GUEST_RAM_SIZE; }
+export function translate(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): i32 { return <i32>walker.translate(memory, linear, cr0, cr3, cr4, efer); }
+export function translatedPhysical(): u64 { return walker.physical; }
+export function failedEntry(): u64 { return walker.failedEntry; }
+
+// ---- a VM with the test device's window, and its vCPU
+
+// Made on first use: a vCPU's constructor asks CPUID (its CpuidTable), and
+// the shim's stubs answer only once the module is instantiated.
+let theVcpu: FakeVcpu | null = null;
+function vcpuOf(): FakeVcpu {
+  if (theVcpu === null) theVcpu = new FakeVcpu();
+  return theVcpu!;
+}
+let theVm: Vm | null = null;
+function vmOf(): Vm {
+  if (theVm === null) theVm = newVm();
+  return theVm!;
+}
+
+function newVm(): Vm {
+  const v = new Vm(0, "unit", vcpuOf());
+  v.memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
+  v.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
+  return v;
+}
+
+export function testMmioBase(): u64 { return TEST_MMIO_BASE; }
+export function vmReset(): void { theVm = newVm(); const vcpu = vcpuOf(); vcpu.skips = 0; vcpu.exit.fetchedBytes = 0; }
+export function regGet(r: i32): u64 { return vcpuOf().regs.get(<Reg>r); }
+export function regSet(r: i32, v: u64): void { vcpuOf().regs.set(<Reg>r, v); }
+export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void { writeRegister(vcpuOf().regs, <Reg>r, highByte, size, value, mode64); }
+export function regRead(r: i32, highByte: bool): u64 { return readRegister(vcpuOf().regs, <Reg>r, highByte); }
+
+export function cpuSet(rip: u64, csBase: u64, codeBits: u32, cr0: u64, cr3: u64, cr4: u64, efer: u64): void {
+  const vcpu = vcpuOf();
+  vcpu.ripValue = rip; vcpu.csBaseValue = csBase; vcpu.bits = codeBits;
+  vcpu.cr0Value = cr0; vcpu.cr3Value = cr3; vcpu.cr4Value = cr4; vcpu.eferValue = efer;
+}
+export function cpuRip(): u64 { return vcpuOf().ripValue; }
+export function cpuSkips(): i32 { return vcpuOf().skips; }
+// The instruction bytes as AMD decode assists deliver them.
+export function setFetched(i: i32, b: u8, count: u8): void { const exit = vcpuOf().exit; exit.instructionBytes[i] = b; exit.fetchedBytes = count; }
+
+// One Mmio exit at `gpa`; returns the Next handleExit would return.
+export function mmioExit(gpa: u64, isWrite: bool): i32 {
+  const exit = vcpuOf().exit;
+  exit.kind = ExitKind.Mmio;
+  exit.gpa = gpa;
+  exit.isWrite = isWrite;
+  exit.instructionLength = 0;
+  return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
+}
+export function deviceRead(offset: u64, size: u8): u64 { return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size); }
+export function vmStopReason(): string { return vmOf().stopReason; }

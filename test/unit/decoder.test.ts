@@ -1,0 +1,171 @@
+// The MMIO instruction decoder (vmm/decoder.ts) on real encodings (as
+// llvm-mc assembles them) in 16-, 32- and 64-bit code: lengths, access
+// sizes, directions, register operands, immediates, prefixes, failures.
+import { beforeAll, describe, expect, it } from "vitest";
+import { load, type Exports } from "./harness";
+
+interface DecoderExports {
+  setByte(i: number, b: number): void;
+  decode(count: number, codeBits: number): number;
+  decodedLength(): number;
+  decodedAccessSize(): number;
+  decodedIsWrite(): number;
+  decodedRegister(): number;
+  decodedRegisterSize(): number;
+  decodedHighByte(): number;
+  decodedHasImmediate(): number;
+  decodedImmediate(): bigint;
+  decodedExtension(): number;
+  decodedFailure(): number;
+}
+
+let e: Exports<DecoderExports>;
+beforeAll(async () => {
+  e = (await load<DecoderExports>("mmio.ts")).exports;
+});
+
+const [RAX, RCX, RDX, RBX, RSP, , RSI, RDI] = [0, 1, 2, 3, 4, 5, 6, 7];
+const R9 = 9, R10 = 10, R12 = 12, R15 = 15;
+const NONE = 0, ZERO = 1, SIGN = 2;
+
+interface Expected {
+  length: number; size: number; write: boolean;
+  reg?: number; high?: boolean; regSize?: number; imm?: bigint; ext?: number;
+}
+
+function decode(bits: number, bytes: number[], available = bytes.length): boolean {
+  bytes.forEach((b, i) => e.setByte(i, b));
+  return e.decode(available, bits) !== 0;
+}
+
+function failure(): string { return e.__getString(e.decodedFailure()); }
+
+function expectDecoded(bits: number, bytes: number[], x: Expected): void {
+  expect(decode(bits, bytes), failure()).toBe(true);
+  expect(e.decodedLength()).toBe(x.length);
+  expect(e.decodedAccessSize()).toBe(x.size);
+  expect(e.decodedIsWrite() !== 0).toBe(x.write);
+  expect(e.decodedHasImmediate() !== 0).toBe(x.imm !== undefined);
+  if (x.imm !== undefined) expect(e.decodedImmediate()).toBe(x.imm);
+  else {
+    expect(e.decodedRegister()).toBe(x.reg);
+    expect(e.decodedHighByte() !== 0).toBe(x.high ?? false);
+    expect(e.decodedRegisterSize()).toBe(x.regSize ?? x.size);
+  }
+  expect(e.decodedExtension()).toBe(x.ext ?? NONE);
+}
+
+type Row = [string, number[], Expected];
+
+const LONG: Row[] = [
+  ["mov %eax,(%rcx)", [0x89, 0x01], { length: 2, size: 4, write: true, reg: RAX }],
+  ["mov %r9,(%rcx)", [0x4c, 0x89, 0x09], { length: 3, size: 8, write: true, reg: R9 }],
+  ["mov (%rcx),%r12", [0x4c, 0x8b, 0x21], { length: 3, size: 8, write: false, reg: R12 }],
+  ["mov %r12d,0x10(%rsp,%r13,4)", [0x46, 0x89, 0x64, 0xac, 0x10], { length: 5, size: 4, write: true, reg: R12 }],
+  ["mov 0x12345678(%rip),%ecx", [0x8b, 0x0d, 0x78, 0x56, 0x34, 0x12], { length: 6, size: 4, write: false, reg: RCX }],
+  ["movb %sil,(%rax) (REX: SIL, not DH)", [0x40, 0x88, 0x30], { length: 3, size: 1, write: true, reg: RSI }],
+  ["movb %ah,(%rax)", [0x88, 0x20], { length: 2, size: 1, write: true, reg: RAX, high: true }],
+  ["movb (%rax),%dil", [0x40, 0x8a, 0x38], { length: 3, size: 1, write: false, reg: RDI }],
+  ["movb %spl,(%rax)", [0x40, 0x88, 0x20], { length: 3, size: 1, write: true, reg: RSP }],
+  ["movw %ax,(%rbx)", [0x66, 0x89, 0x03], { length: 3, size: 2, write: true, reg: RAX }],
+  ["movq $-2,(%rcx) (imm32 sign-extended)", [0x48, 0xc7, 0x01, 0xfe, 0xff, 0xff, 0xff], { length: 7, size: 8, write: true, imm: 0xffff_ffff_ffff_fffen }],
+  ["movl $0x12345678,0x1000(%rax)", [0xc7, 0x80, 0x00, 0x10, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12], { length: 10, size: 4, write: true, imm: 0x12345678n }],
+  ["movw $0x1234,(%rax)", [0x66, 0xc7, 0x00, 0x34, 0x12], { length: 5, size: 2, write: true, imm: 0x1234n }],
+  ["movb $0x5a,-1(%rbp)", [0xc6, 0x45, 0xff, 0x5a], { length: 4, size: 1, write: true, imm: 0x5an }],
+  ["movabs 0xfeb00008,%eax", [0xa1, 0x08, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], { length: 9, size: 4, write: false, reg: RAX }],
+  ["movabs %rax,0xfeb00000", [0x48, 0xa3, 0x00, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], { length: 10, size: 8, write: true, reg: RAX }],
+  ["addr32 mov 0xfeb00000,%al (moffs32)", [0x67, 0xa0, 0x00, 0x00, 0xb0, 0xfe], { length: 6, size: 1, write: false, reg: RAX }],
+  ["movzbl (%rax),%r10d", [0x44, 0x0f, 0xb6, 0x10], { length: 4, size: 1, write: false, reg: R10, regSize: 4, ext: ZERO }],
+  ["movsbq (%rax),%rax", [0x48, 0x0f, 0xbe, 0x00], { length: 4, size: 1, write: false, reg: RAX, regSize: 8, ext: SIGN }],
+  ["movswl (%rax),%eax", [0x0f, 0xbf, 0x00], { length: 3, size: 2, write: false, reg: RAX, regSize: 4, ext: SIGN }],
+  ["movzwq 8(%rax),%r15", [0x4c, 0x0f, 0xb7, 0x78, 0x08], { length: 5, size: 2, write: false, reg: R15, regSize: 8, ext: ZERO }],
+  ["lock mov %eax,(%rcx)", [0xf0, 0x89, 0x01], { length: 3, size: 4, write: true, reg: RAX }],
+  ["mov %fs:8(%rax),%eax", [0x64, 0x8b, 0x40, 0x08], { length: 4, size: 4, write: false, reg: RAX }],
+  ["addr32 mov (%ecx),%eax", [0x67, 0x8b, 0x01], { length: 3, size: 4, write: false, reg: RAX }],
+  ["mov 0xfeb00000,%eax (SIB, no base, disp32)", [0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe], { length: 7, size: 4, write: false, reg: RAX }],
+  ["REX.W beats 66", [0x66, 0x48, 0x89, 0x01], { length: 4, size: 8, write: true, reg: RAX }],
+  ["a REX before a legacy prefix is ignored", [0x4c, 0x66, 0x89, 0x09], { length: 4, size: 2, write: true, reg: RCX }],
+  ["rep mov with a segment override", [0xf3, 0x2e, 0x89, 0x01], { length: 4, size: 4, write: true, reg: RAX }],
+];
+
+const PROTECTED: Row[] = [
+  ["mov %eax,(%ecx)", [0x89, 0x01], { length: 2, size: 4, write: true, reg: RAX }],
+  ["mov 0xfeb00000,%eax", [0xa1, 0x00, 0x00, 0xb0, 0xfe], { length: 5, size: 4, write: false, reg: RAX }],
+  ["mov %eax,0xfeb00000", [0xa3, 0x00, 0x00, 0xb0, 0xfe], { length: 5, size: 4, write: true, reg: RAX }],
+  ["movb 0xfeb00000,%al", [0xa0, 0x00, 0x00, 0xb0, 0xfe], { length: 5, size: 1, write: false, reg: RAX }],
+  ["mov (%esp),%edx", [0x8b, 0x14, 0x24], { length: 3, size: 4, write: false, reg: RDX }],
+  ["movb 0x12(%eax,%ebx,2),%bl", [0x8a, 0x5c, 0x58, 0x12], { length: 4, size: 1, write: false, reg: RBX }],
+  ["mov (,%ecx,4),%esi", [0x8b, 0x34, 0x8d, 0, 0, 0, 0], { length: 7, size: 4, write: false, reg: RSI }],
+  ["mov 0x10(%ebp),%edi", [0x8b, 0x7d, 0x10], { length: 3, size: 4, write: false, reg: RDI }],
+  ["movw %dx,4(%eax)", [0x66, 0x89, 0x50, 0x04], { length: 4, size: 2, write: true, reg: RDX }],
+  ["movb %bh,(%edi)", [0x88, 0x3f], { length: 2, size: 1, write: true, reg: RBX, high: true }],
+  ["movl $0xcafef00d,0x10(%esp)", [0xc7, 0x44, 0x24, 0x10, 0x0d, 0xf0, 0xfe, 0xca], { length: 8, size: 4, write: true, imm: 0xcafef00dn }],
+  ["movzwl (%esi),%eax", [0x0f, 0xb7, 0x06], { length: 3, size: 2, write: false, reg: RAX, regSize: 4, ext: ZERO }],
+  ["movsbw (%esi),%ax", [0x66, 0x0f, 0xbe, 0x06], { length: 4, size: 1, write: false, reg: RAX, regSize: 2, ext: SIGN }],
+  ["addr16 mov (%bx,%si),%eax", [0x67, 0x8b, 0x00], { length: 3, size: 4, write: false, reg: RAX }],
+  ["addr16 mov 0x1234,%eax (mod 0, r/m 6: disp16)", [0x67, 0x8b, 0x06, 0x34, 0x12], { length: 5, size: 4, write: false, reg: RAX }],
+];
+
+const REAL: Row[] = [
+  ["mov %ax,(%bx)", [0x89, 0x07], { length: 2, size: 2, write: true, reg: RAX }],
+  ["mov (%bp,%di),%cx", [0x8b, 0x0b], { length: 2, size: 2, write: false, reg: RCX }],
+  ["mov 0x1234,%ax (moffs16)", [0xa1, 0x34, 0x12], { length: 3, size: 2, write: false, reg: RAX }],
+  ["mov 0x1234,%ax (disp16)", [0x8b, 0x06, 0x34, 0x12], { length: 4, size: 2, write: false, reg: RAX }],
+  ["movb 0x12(%si),%dl", [0x8a, 0x54, 0x12], { length: 3, size: 1, write: false, reg: RDX }],
+  ["movb 0x1234(%bx,%si),%dh", [0x8a, 0xb0, 0x34, 0x12], { length: 4, size: 1, write: false, reg: RDX, high: true }],
+  ["mov %eax,(%ecx)", [0x67, 0x66, 0x89, 0x01], { length: 4, size: 4, write: true, reg: RAX }],
+  ["movb %ah,(%ecx)", [0x67, 0x88, 0x21], { length: 3, size: 1, write: true, reg: RAX, high: true }],
+  ["movzbl 1(%ecx),%edx", [0x67, 0x66, 0x0f, 0xb6, 0x51, 0x01], { length: 6, size: 1, write: false, reg: RDX, regSize: 4, ext: ZERO }],
+  ["movswl 2(%ecx),%ecx", [0x67, 0x66, 0x0f, 0xbf, 0x49, 0x02], { length: 6, size: 2, write: false, reg: RCX, regSize: 4, ext: SIGN }],
+  ["movw $0xbeef,(%di)", [0xc7, 0x05, 0xef, 0xbe], { length: 4, size: 2, write: true, imm: 0xbeefn }],
+  ["movl $0x12345678,(%bx)", [0x66, 0xc7, 0x07, 0x78, 0x56, 0x34, 0x12], { length: 7, size: 4, write: true, imm: 0x12345678n }],
+  ["addr32 mov 0xfeb00000,%eax", [0x67, 0x66, 0xa1, 0x00, 0x00, 0xb0, 0xfe], { length: 7, size: 4, write: false, reg: RAX }],
+];
+
+describe("MMIO instruction decoder", () => {
+  for (const [bits, rows] of [[64, LONG], [32, PROTECTED], [16, REAL]] as const) {
+    describe(`${bits}-bit code`, () => {
+      for (const [name, bytes, expected] of rows) it(name, () => expectDecoded(bits, bytes, expected));
+    });
+  }
+
+  it("ignores bytes after the instruction", () => {
+    expectDecoded(64, [0x89, 0x01, 0x0f, 0x0b, 0xcc], { length: 2, size: 4, write: true, reg: RAX });
+  });
+
+  it("takes 40-4F as opcodes (INC/DEC), not REX, outside 64-bit mode", () => {
+    expect(decode(32, [0x48, 0x89, 0x01])).toBe(false);
+    expect(failure()).toBe("unsupported opcode 0x48");
+  });
+
+  it("names unsupported opcodes, one byte or two", () => {
+    expect(decode(64, [0x01, 0x01])).toBe(false);
+    expect(failure()).toBe("unsupported opcode 0x1");
+    expect(decode(64, [0x0f, 0x05])).toBe(false);
+    expect(failure()).toBe("unsupported opcode 0xf 0x5");
+  });
+
+  it("refuses C7 with a reg field other than 0", () => {
+    expect(decode(64, [0xc7, 0x08, 1, 2, 3, 4])).toBe(false);
+    expect(failure()).toBe("unsupported opcode 0xc7 0x8");
+  });
+
+  it("refuses a ModRM that names a register", () => {
+    expect(decode(32, [0x89, 0xc1])).toBe(false);
+    expect(failure()).toBe("ModRM 0xc1 names a register, not memory");
+  });
+
+  it("fails when the bytes end before the instruction does", () => {
+    for (const [bits, bytes] of [[64, [0x8b, 0x05, 0x78, 0x56]], [32, [0xc7, 0x00, 1, 2, 3]], [64, [0x66, 0x48]], [16, [0xa1, 0x34]], [32, []]] as const) {
+      expect(decode(bits, [...bytes])).toBe(false);
+      expect(failure()).toBe("the instruction continues past the bytes that could be read");
+    }
+  });
+
+  it("takes 15 bytes but not 16 (SDM Vol. 2A 2.3.11)", () => {
+    const prefixes = (n: number) => new Array<number>(n).fill(0x3e);
+    expectDecoded(32, [...prefixes(13), 0x89, 0x01], { length: 15, size: 4, write: true, reg: RAX });
+    expect(decode(32, [...prefixes(14), 0x89, 0x01])).toBe(false);
+    expect(failure()).toBe("longer than 15 bytes");
+  });
+});
