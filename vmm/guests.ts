@@ -18,10 +18,12 @@ import { WRITE_BACK } from "../kernel/mm/hostpaging";
 import { PageTable } from "../kernel/mm/pagetable";
 import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../kernel/mm/range";
 import { Backend } from "./backend";
+import { GuestMemory } from "./guestmemory";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { NullDevice, POST_PORT } from "./devices/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "./devices/testdevice";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "./devices/testmmio";
+import { Vcpu } from "./vcpu";
 import { Vm } from "./vm";
 
 export const GUEST_LOAD: u64 = 0x8000;
@@ -66,36 +68,70 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
     log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
     return null;
   }
-  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
-  if (hpa == 0) {
-    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
-    return null;
-  }
-  const nested = new PageTable(backend.nestedFormat());
-  nested.map(0, hpa, bytes, WRITE_BACK);
-  const vcpu = backend.createVcpu(nested);
-  if (vcpu === null) {
-    log.error("vm " + name + ": out of address-space identifiers; not started");
-    return null;
-  }
-  const vm = new Vm(id, name, vcpu);
-  for (let i: u32 = 1; i < cpus; i++) {
-    const ap = backend.createVcpu(nested);
-    if (ap === null) {
-      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
-      return null;
-    }
-    vm.addVcpu(ap);
-  }
-  vm.memory.add(0, hpa, bytes);
-  vm.memory.zero();
+  const memory = allocateRam(name, mib, frames);
+  if (memory === null) return null;
+  const vm = createVmOn(id, name, memory, frames, backend, cpus);
+  if (vm === null) return null;
   vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
   vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
   vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
   vm.bus.io.map(POST_PORT, 1, new NullDevice());
   vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
-  vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
-  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
+  vm.vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
     ", image " + imageSize.toString() + " bytes, " + backend.name);
+  return vm;
+}
+
+// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
+// null (reported) if there is not that much contiguous free memory.
+export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
+  const bytes = mib << 20;
+  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
+  if (hpa == 0) {
+    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const memory = new GuestMemory();
+  memory.add(0, hpa, bytes);
+  memory.zero();
+  return memory;
+}
+
+// Gives a VM's RAM back (a VM that was never started).
+export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
+  }
+  memory.regions = [];
+}
+
+// A VM on `memory`: nested page tables mapping exactly that RAM, `cpus`
+// vCPUs (the application processors waiting for INIT and STARTUP), no
+// devices yet. Null (reported, the RAM released) when
+// the backend has no vCPU for it.
+export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend, cpus: u32): Vm | null {
+  const nested = new PageTable(backend.nestedFormat());
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
+  }
+  const vcpus: Vcpu[] = [];
+  for (let i: u32 = 0; i < cpus; i++) {
+    const vcpu = backend.createVcpu(nested);
+    if (vcpu === null) {
+      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
+      releaseRam(memory, frames);
+      return null;
+    }
+    vcpus.push(vcpu);
+  }
+  const vm = new Vm(id, name, vcpus[0]);
+  for (let i = 1; i < vcpus.length; i++) vm.addVcpu(vcpus[i]);
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    vm.memory.add(r.gpa, r.hpa, r.size);
+  }
   return vm;
 }

@@ -11,6 +11,7 @@ import { allocPages } from "../kernel/mm/linearpages";
 import { CpuidTable } from "./cpuidpolicy";
 import { DebugRegisters } from "./debugregs";
 import { ExtendedState } from "./xstate";
+import { EntryState } from "./entrystate";
 import { print, printHex, println } from "../kernel/console/console";
 
 export const enum ExitKind {
@@ -137,6 +138,22 @@ export abstract class Vcpu {
   // Puts the vCPU in the architectural reset state, but starting at
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
   abstract resetToRealMode(segment: u16, offset: u16): void;
+
+  // Puts the vCPU in the state a kernel loader asked for (vmm/loaders/,
+  // through entryStateOf() in entrystate.ts): 32-bit protected or 64-bit
+  // long mode with flat segments, the protocol's registers (EAX/EBX for
+  // multiboot, RSI for Linux, EBX for PVH), every other general register 0.
+  enterKernel(s: EntryState): void {
+    for (let i = 0; i < 16; i++) this.regs.set(<Reg>i, 0);
+    this.regs.set(Reg.Rax, s.loaded.rax);
+    this.regs.set(Reg.Rbx, s.loaded.rbx);
+    this.regs.set(Reg.Rsi, s.loaded.rsi);
+    this.setEntryState(s);
+  }
+
+  // The backend's part of enterKernel(): segments with their hidden parts,
+  // GDTR, CR0/CR3/CR4/EFER, RIP, RSP, RFLAGS, in its VMCB or VMCS.
+  protected abstract setEntryState(s: EntryState): void;
 
   // Skips the instruction that caused the current exit.
   abstract skipInstruction(): void;

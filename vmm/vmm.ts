@@ -1,11 +1,13 @@
 // The virtual machine monitor's entry: pick the backend, build the VMs named
-// by the boot modules, run them until all have stopped.
+// by the boot modules (flat binaries, guests.ts) and by the configuration
+// module (kernels, kernelvms.ts), run them until all have stopped.
 
 import { BootModule } from "../kernel/boot/bootinfo";
 import * as log from "../kernel/console/log";
 import { FrameAllocator } from "../kernel/mm/frames";
 import { Backend } from "./backend";
 import { createVms } from "./guests";
+import { createConfiguredVms } from "./kernelvms";
 import { Virtualization, VirtualizationSupport } from "./hardware";
 import { runVms } from "./scheduler";
 import { SvmBackend } from "./svm/backend";
@@ -40,6 +42,8 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
   activeBackend = backend;
   startSecondaryCpus(rsdp, frames);
   const vms = createVms(modules, frames, backend);
+  const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length);
+  for (let i = 0; i < configured.length; i++) vms.push(configured[i]);
   if (vms.length == 0) {
     log.info("vmm: no virtual machines configured");
     return;

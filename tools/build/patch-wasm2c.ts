@@ -28,4 +28,21 @@ for (const [pattern, replacement] of substitutions) {
   }
   text = text.replace(pattern, replacement);
 }
+// wasm2c initialises each active data segment (AssemblyScript makes one per
+// string literal, over a thousand) with its own inlined LOAD_DATA: about 45
+// bytes of code each. A table of (offset, size, data) and one loop do the
+// same, with the same range check, in a few dozen bytes.
+const loadData = /^  LOAD_DATA\(instance->w2c_memory, (\d+)u, (data_segment_data_w2c_kernel_d\d+), (\d+)\);\n/gm;
+const segments = [...text.matchAll(loadData)];
+if (segments.length === 0) {
+  console.error(`patch-wasm2c: ${file}: no data segment initialisation found; has the wasm2c version changed?`);
+  process.exit(1);
+}
+const table = segments.map((m) => `    {${m[1]}u, ${m[3]}u, ${m[2]}},\n`).join("");
+const loop = "  static const struct { u32 offset; u32 size; const u8* data; } segments[] = {\n" + table + "  };\n" +
+  "#pragma clang loop unroll(disable)\n" +
+  "  for (size_t k = 0; k < sizeof(segments) / sizeof(segments[0]); k++)\n" +
+  "    LOAD_DATA(instance->w2c_memory, segments[k].offset, segments[k].data, segments[k].size);\n";
+let first = true;
+text = text.replace(loadData, () => { if (!first) return ""; first = false; return loop; });
 writeFileSync(file, text);

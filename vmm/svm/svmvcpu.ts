@@ -12,6 +12,7 @@ import { svmRun } from "../../kernel/arch/shim";
 import { print, println, printHex } from "../../kernel/console/console";
 import { allocPages, physOf } from "../../kernel/mm/linearpages";
 import { PASSTHROUGH, PASSTHROUGH_READ, IA32_EFER } from "../msrpolicy";
+import { EntryState } from "../entrystate";
 import { codeBitsOf, Exit, ExitKind, Reg, Vcpu } from "../vcpu";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
@@ -253,6 +254,37 @@ export class SvmVcpu extends Vcpu {
     vmcb.set64(V.G_PAT, 0x0007040600070406); // the power-on PAT
     store<u8>(vmcb.base + V.CPL, 0);
     vmcb.set32(V.CLEAN_BITS, 0);
+  }
+
+  // A loaded kernel's entry state (entrystate.ts) over the reset state,
+  // which supplies what it does not name (DR6/DR7, PAT, clean bits). It
+  // passes VMRUN's consistency checks (APM Vol. 2 15.5.1 "Basic Operation",
+  // "Canonicalization and Consistency Checks") by construction: EFER.SVME
+  // set; CR0.PG only with CR0.PE, CR0.CD clear; with EFER.LME and CR0.PG,
+  // CR4.PAE set and CS not both L and D; no reserved bit in CR3, CR4, EFER.
+  // In long mode the loader sets EFER.LMA along with LME, as the CPU would
+  // have when paging came on. CPL is SS.DPL: 0.
+  protected setEntryState(s: EntryState): void {
+    this.resetToRealMode(0, 0);
+    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr, r = s.loaded;
+    vmcb.setSegment(V.SaveSeg.Cs, c.selector, c.attributes, c.limit, c.base);
+    vmcb.setSegment(V.SaveSeg.Es, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Ss, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Ds, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Fs, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Gs, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, r.gdtLimit, r.gdtBase);
+    vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0, 0);
+    vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0, 0, 0); // a null LDT selector
+    vmcb.setSegment(V.SaveSeg.Tr, tr.selector, tr.attributes, tr.limit, tr.base);
+    vmcb.set64(V.CR0, r.cr0);
+    vmcb.set64(V.CR3, r.cr3);
+    vmcb.set64(V.CR4, r.cr4);
+    vmcb.set64(V.EFER, r.efer | EFER_SVME);
+    vmcb.set64(V.RFLAGS, r.rflags | 2);
+    vmcb.set64(V.RIP, r.entry);
+    vmcb.set64(V.RSP, s.rsp);
+    this.flushNestedTlb();
   }
 
   // NEXT_RIP is saved for instruction intercepts only; at a #NPF it is 0

@@ -16,6 +16,7 @@
 
 import { physRead64, vmread } from "../../kernel/arch/shim";
 import { PageTable } from "../../kernel/mm/pagetable";
+import { EntryState, SegmentState } from "../entrystate";
 import { codeBitsOf, Seg } from "../vcpu";
 import * as C from "./controls";
 import { VmxFeatures } from "./features";
@@ -41,6 +42,7 @@ const AR_BUSY_TSS: u64 = 0x8b; // present, busy 32-bit TSS: what VM entry demand
 const AR_LONG_MODE: u64 = 1 << 13;
 const AR_DEFAULT_32: u64 = 1 << 14;
 const RFLAGS_VM: u64 = 1 << 17;
+const AR_UNUSABLE: u64 = 1 << 16;
 
 // What the guest reads: owned bits from the shadow, the rest from the register.
 export function guestCr0(f: VmxFeatures): u64 {
@@ -155,4 +157,61 @@ function setSegment(seg: Seg, selector: u16, base: u64, accessRights: u64): void
   write(F.GUEST_BASE + i, base);
   write(F.GUEST_LIMIT + i, 0xffff);
   write(F.GUEST_ACCESS_RIGHTS + i, accessRights);
+}
+
+// A loaded kernel's entry state (entrystate.ts) over the reset state, which
+// supplies what it does not name (DR7, DEBUGCTL, SYSENTER, activity and
+// interruptibility). Written to pass the checks of SDM Vol. 3C 26.3.1:
+// - 26.3.1.1: CR0 and CR4 with the bits VMX fixes (NE, VMXE) forced on and
+//   the guest's values in the read shadows, as for real mode; CR0.PG only
+//   with CR0.PE; EFER.LMA equal to the "IA-32e mode guest" entry control
+//   and, paging being on, to EFER.LME; that control only with CR0.PG and
+//   CR4.PAE.
+// - 26.3.1.2: CS an accessed code segment (type 11), SS and the data
+//   segments accessed read/write data (type 3), all DPL 0 with G matching
+//   the limit; in IA-32e mode CS.L=1 with CS.D=0; TR a busy TSS (type 11,
+//   which IA-32e mode requires); LDTR unusable (a null selector).
+// - 26.3.1.3: GDTR and IDTR limits within 16 bits.
+// - 26.3.1.4: RIP within 32 bits outside 64-bit mode; RFLAGS bit 1 set, VM clear.
+// With EPT and PAE paging outside IA-32e mode, VM entry loads the PDPTEs
+// from the VMCS (26.3.2.4), so they are read from the guest's CR3 here.
+export function setEntryState(f: VmxFeatures, s: EntryState, nested: PageTable): void {
+  resetToRealMode(f, 0, 0);
+  setSegmentState(Seg.Cs, s.cs);
+  setSegmentState(Seg.Es, s.data);
+  setSegmentState(Seg.Ss, s.data);
+  setSegmentState(Seg.Ds, s.data);
+  setSegmentState(Seg.Fs, s.data);
+  setSegmentState(Seg.Gs, s.data);
+  setSegmentState(Seg.Tr, s.tr);
+  const ldtr = 2 * <u32>Seg.Ldtr;
+  write(F.GUEST_SELECTOR + ldtr, 0);
+  write(F.GUEST_BASE + ldtr, 0);
+  write(F.GUEST_LIMIT + ldtr, 0);
+  write(F.GUEST_ACCESS_RIGHTS + ldtr, AR_UNUSABLE);
+  const r = s.loaded;
+  write(F.GUEST_GDTR_BASE, r.gdtBase);
+  write(F.GUEST_GDTR_LIMIT, r.gdtLimit);
+  write(F.GUEST_IDTR_BASE, 0);
+  write(F.GUEST_IDTR_LIMIT, 0);
+  write(F.GUEST_CR0, r.cr0 | f.cr0Must1);
+  write(F.CR0_READ_SHADOW, r.cr0);
+  write(F.GUEST_CR3, r.cr3);
+  write(F.GUEST_CR4, r.cr4 | f.cr4Must1);
+  write(F.CR4_READ_SHADOW, r.cr4);
+  write(F.GUEST_EFER, r.efer);
+  const entry = vmread(F.ENTRY_CONTROLS) & ~(<u64>C.ENTRY_IA32E_GUEST);
+  write(F.ENTRY_CONTROLS, (r.efer & EFER_LMA) != 0 ? entry | C.ENTRY_IA32E_GUEST : entry);
+  write(F.GUEST_RSP, s.rsp);
+  write(F.GUEST_RIP, r.entry);
+  write(F.GUEST_RFLAGS, r.rflags | RFLAGS_RESERVED);
+  loadPdptes(f, nested);
+}
+
+function setSegmentState(seg: Seg, s: SegmentState): void {
+  const i = 2 * <u32>seg;
+  write(F.GUEST_SELECTOR + i, s.selector);
+  write(F.GUEST_BASE + i, s.base);
+  write(F.GUEST_LIMIT + i, s.limit);
+  write(F.GUEST_ACCESS_RIGHTS + i, s.vmxAccessRights);
 }

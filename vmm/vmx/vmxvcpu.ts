@@ -11,6 +11,7 @@
 import { vmread, vmxRun } from "../../kernel/arch/shim";
 import { print, printDec, printHex, println } from "../../kernel/console/console";
 import { PageTable } from "../../kernel/mm/pagetable";
+import { EntryState } from "../entrystate";
 import { IA32_EFER } from "../msrpolicy";
 import { Exit, ExitKind, Reg, Seg, Vcpu } from "../vcpu";
 import { VmxBitmaps } from "./bitmaps";
@@ -19,7 +20,7 @@ import { flushVpid, VmxCpu } from "./cpu";
 import { eptPointer, flushEpt } from "./ept";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
-import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, writeCr0, writeEfer } from "./guestmode";
+import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, setEntryState, writeCr0, writeEfer } from "./guestmode";
 import { MsrLists } from "./msrlists";
 import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
 
@@ -236,6 +237,12 @@ export class VmxVcpu extends Vcpu {
   resetToRealMode(segment: u16, offset: u16): void {
     this.use();
     resetToRealMode(this.features, segment, offset);
+  }
+
+  protected setEntryState(s: EntryState): void {
+    this.use();
+    setEntryState(this.features, s, this.nested);
+    flushVpid(this.features, this.vpid);
   }
 
   skipInstruction(): void {

@@ -10,6 +10,7 @@ import { emulateMmio, readRegister, writeRegister } from "../../../vmm/mmio";
 import { GuestPageWalker } from "../../../vmm/guestpaging";
 import { GuestMemory } from "../../../vmm/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/testmmio";
+import { EntryState } from "../../../vmm/entrystate";
 import { Exit, ExitKind, Reg, Vcpu } from "../../../vmm/vcpu";
 import { Vm } from "../../../vmm/vm";
 
@@ -40,6 +41,7 @@ class FakeVcpu extends Vcpu {
   get csBase(): u64 { return this.csBaseValue; }
   get codeBits(): u32 { return this.bits; }
   resetToRealMode(segment: u16, offset: u16): void {}
+  protected setEntryState(s: EntryState): void {}
   skipInstruction(): void { this.ripValue += <u64>this.exit.instructionLength; this.skips++; }
   injectException(vector: u8, hasError: bool, errorCode: u32): void {}
   injectInterrupt(vector: u8): void {}

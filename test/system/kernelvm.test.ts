@@ -1,0 +1,114 @@
+// System test: VMs from the JSON configuration module, with kernels loaded
+// by the hypervisor's own loaders, on both backends. The test kernels
+// (test/guests/kernels: multiboot v1 in 32-bit protected mode, a bzImage
+// through the 64-bit Linux boot protocol in long mode) check their entry
+// state and boot information, fw_cfg and the UART they report on, and end
+// through isa-debug-exit; the hypervisor reports their status. A bad configuration is reported by VM and field, and only the
+// VMs with errors are left out.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { Module } from "../../tools/harness/index";
+import { bootAndWait, Run } from "./run";
+
+// The names of the checks in test kernel sources ("area: what", which
+// leaves out check()'s own definition).
+function checksIn(...files: string[]): string[] {
+  const source = files.map((f) => readFileSync(`test/guests/kernels/${f}`, "latin1")).join("\n");
+  return [...source.matchAll(/check\([^;]*?"((?:[^"\\]|\\.)+)"\);/gs)]
+    .map((m) => m[1].replace(/\\"/g, '"'))
+    .filter((name) => name.includes(": "));
+}
+const KERNELS = {
+  multiboot: { checks: checksIn("kernel.c", "multiboot.c"), banner: "multiboot test kernel", noModule: ["multiboot: no modules"] },
+  linux64: { checks: checksIn("kernel.c", "linux64.c"), banner: "linux64 test kernel", noModule: ["linux: no initrd"] },
+};
+type Kernel = keyof typeof KERNELS;
+// Checks that only run with a module (multiboot) or an initrd (linux64).
+const WITH_MODULE = (c: string) => c.startsWith("multiboot: module:") || c === "multiboot: flags: one module" || c.startsWith("linux: initrd:");
+const MODULE_FILE = "build/test/mbmod.bin";
+const KERNEL_MODULES: Module[] = [
+  { path: "build/guests/mbtest.elf", args: "mbtest.elf" },
+  { path: "build/guests/linux64.bzimage", args: "linux64.bzimage" },
+];
+
+function files(name: string, config: object): Module[] {
+  mkdirSync("build/test", { recursive: true });
+  writeFileSync(MODULE_FILE, "TVMOD a multiboot module for the test kernel\n");
+  const path = `build/test/${name}.json`;
+  writeFileSync(path, JSON.stringify(config, null, 2) + "\n");
+  return [...KERNEL_MODULES, { path: MODULE_FILE, args: "mbmod" }, { path, args: `${name}.json config` }];
+}
+
+const GOOD = {
+  vms: [
+    { name: "mb32", memory: 32, cpus: 1, kernel: "mbtest.elf", initrd: "mbmod", cmdline: "ram=32 cpus=1 module=mbmod exit=42", console: "com1" },
+    { name: "l64", memory: 64, kernel: "linux64.bzimage", initrd: "mbmod", cmdline: "ram=64 cpus=1 module=mbmod exit=21" },
+  ],
+};
+
+function expectKernelPassed(output: string, vm: string, kernel: Kernel, withModule: boolean, status: number): void {
+  const k = KERNELS[kernel];
+  const expected = k.checks.filter((c) => (withModule ? !k.noModule.includes(c) : !WITH_MODULE(c)));
+  expect(expected.length).toBeGreaterThan(15);
+  for (const check of expected) expect(output).toContain(`[${vm}] PASS ${check}\n`);
+  expect(output).toContain(`[${vm}] ${k.banner}: all checks passed\n`);
+  expect(output).toContain(`vm ${vm}: exited with status ${status}\n`);
+}
+
+// Both kernels of GOOD, on whichever backend.
+function expectGoodVms(output: string, backend: string): void {
+  expect(output).toMatch(new RegExp(`vm mb32: 32 MiB at host 0x[0-9a-f]+, multiboot1 kernel \\[0x100000, 0x[0-9a-f]+\\), entry 0x[0-9a-f]+ in 32-bit protected mode, console com1, ${backend}`));
+  expect(output).toMatch(new RegExp(`vm l64: 64 MiB at host 0x[0-9a-f]+, linux kernel \\[0x100000, 0x[0-9a-f]+\\), entry 0x100200 in 64-bit long mode, console com1, ${backend}`));
+  expectKernelPassed(output, "mb32", "multiboot", true, (42 << 1) | 1);
+  expectKernelPassed(output, "l64", "linux64", true, (21 << 1) | 1);
+}
+
+function expectCleanShutdown(run: Run): string {
+  const output = run.output.replace(/\r/g, "");
+  expect(output).not.toMatch(/\] FAIL /);
+  expect(output).toContain("all virtual machines have stopped");
+  expect(output).toContain("typervisor: shutdown");
+  expect(run.exit.status).toBe(0);
+  return output;
+}
+
+describe("VMs from the configuration module", () => {
+  it("boots the multiboot and 64-bit Linux-protocol test kernels under AMD-V (QEMU), next to a flat-binary VM", async () => {
+    const run = await bootAndWait({
+      platform: "qemu", memoryMiB: 256,
+      modules: [...files("vms-good", GOOD), { path: "build/guests/protected32.bin", args: "vm=protected32" }],
+    });
+    const output = expectCleanShutdown(run);
+    expectGoodVms(output, "AMD-V");
+    expect(output).toContain("[protected32] guest: all checks passed");
+    expect(output).toContain("vm protected32: exited with status 0");
+  });
+
+  it("boots the multiboot and 64-bit Linux-protocol test kernels under VT-x (Bochs, broadwell_ult)", async () => {
+    const run = await bootAndWait({ platform: "bochs", bochsCpu: "broadwell_ult", memoryMiB: 256, modules: files("vms-good", GOOD) }, 300_000);
+    const output = expectCleanShutdown(run);
+    expectGoodVms(output, "Intel VT-x");
+    expect(run.exit.killed).toBe(false);
+  });
+
+  it("reports bad VMs by name and field and still starts the good one", async () => {
+    const bad = {
+      vms: [
+        { name: "badmem", memory: "lots", kernel: "mbtest.elf" },
+        { name: "good", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 exit=7" },
+        { name: "nokernel", memory: 16, kernel: "missing.elf" },
+        { name: "notakernel", memory: 16, kernel: "mbmod" },
+        { name: "toosmall", memory: 1, kernel: "mbtest.elf" },
+      ],
+    };
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules: files("vms-bad", bad) });
+    const output = expectCleanShutdown(run);
+    expect(output).toContain('config: vm 0 (badmem): memory: expected a number of MiB from 1 to 65536, got "lots"');
+    expect(output).toContain('config: vm 2 (nokernel): kernel: no boot module named "missing.elf"');
+    expect(output).toContain("config: the VMs with errors above are not started");
+    expect(output).toMatch(/vm notakernel: kernel mbmod: not a kernel image typervisor can boot: .*; not started/);
+    expect(output).toMatch(/vm toosmall: kernel mbtest.elf: .*does not fit in the VM's RAM \(1 MiB\); not started/);
+    for (const vm of ["badmem", "nokernel", "notakernel", "toosmall"]) expect(output).not.toContain(`[${vm}]`);
+    expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
+  });
+});

@@ -1,0 +1,75 @@
+// The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual ports.
+//
+// Every device model in vmm/devices/ that works without interrupts reaching
+// the vCPU: the two 8259As take the IRQ lines of the PIT and the UART, but
+// nothing delivers the PIC's requests to the guest yet (no interrupt
+// routing, no local APIC), and nothing advances the PIT's or the RTC's
+// clock, so a guest that polls them sees time stand still. What the tests
+// need works: QEMU's isa-debug-exit and fw_cfg, and the UART as the VM's
+// console (each byte the guest writes to THR is a byte of the VM's console,
+// printed per line with the VM's name).
+
+import { Cmos, CMOS_PORT } from "./devices/cmos";
+import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
+import { FwCfg, FW_CFG_PORT } from "./devices/fwcfg";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "./devices/i8042";
+import { NullDevice, POST_PORT } from "./devices/null";
+import { PciHost, PCI_CONFIG_PORT } from "./devices/pcihost";
+import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "./devices/pic8259";
+import { Pit8254, PIT_PORT, PORT_B } from "./devices/pit8254";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "./devices/uart16550";
+import { Vm } from "./vm";
+
+export const COM2_PORT: u16 = 0x2f8;
+export const COM2_IRQ: u32 = 3;
+const FOUR_GIB: u64 = 0x1_0000_0000;
+
+// The UART's transmitter: the VM's console.
+class VmConsole extends ByteSink {
+  constructor(private vm: Vm) { super(); }
+  put(byte: u8): void { this.vm.consoleWrite(byte); }
+}
+
+// The 8042's reset line: a guest that resets the machine has ended this VM.
+class VmReset extends ResetLine {
+  constructor(private vm: Vm) { super(); }
+  pulse(): void { this.vm.stop("the guest reset the machine (8042 reset line)"); }
+}
+
+export class PcPlatform {
+  readonly pic: Pic8259Pair = new Pic8259Pair();
+  readonly pit: Pit8254 = new Pit8254(this.pic);
+  readonly cmos: Cmos = new Cmos();
+  readonly fwcfg: FwCfg;
+  readonly keyboard: I8042;
+  // The UART on the console port, or null (console "none").
+  uart: Uart16550 | null = null;
+
+  // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
+  // guest really has, which fw_cfg reports.
+  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string) {
+    this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
+    this.keyboard = new I8042(new VmReset(vm));
+    const io = vm.bus.io;
+    io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
+    io.map(POST_PORT, 1, new NullDevice());
+    io.map(FW_CFG_PORT, 2, this.fwcfg);
+    io.map(PIC_MASTER_PORT, 2, this.pic.master);
+    io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
+    io.map(ELCR_PORT, 2, this.pic.elcr);
+    io.map(PIT_PORT, 4, this.pit);
+    io.map(PORT_B, 1, this.pit.portB);
+    io.map(CMOS_PORT, 2, this.cmos);
+    io.map(PCI_CONFIG_PORT, 8, new PciHost());
+    io.map(I8042_DATA_PORT, 1, this.keyboard.data);
+    io.map(I8042_COMMAND_PORT, 1, this.keyboard.command);
+    // Where PC firmware leaves the memory size for the OS (cmos.ts).
+    this.cmos.setMemory(ramBytes < FOUR_GIB ? ramBytes : FOUR_GIB, ramBytes > FOUR_GIB ? ramBytes - FOUR_GIB : 0);
+    if (console != "none") {
+      const com1 = console == "com1";
+      const uart = new Uart16550(this.pic, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
+      io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
+      this.uart = uart;
+    }
+  }
+}
