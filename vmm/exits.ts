@@ -11,7 +11,7 @@ import { emulateCpuid } from "./cpuidpolicy";
 import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
-import { emulateRead, emulateWrite, MsrState } from "./msrpolicy";
+import { emulateRead, emulateWrite, isLocalApicMsr, MsrState } from "./msrpolicy";
 import { Activity, Exit, ExitKind, Reg, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
 
@@ -30,17 +30,19 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.Io:
       return portIo(vm, vcpu, exit);
     case ExitKind.MsrRead: {
-      const value = emulateRead(msrs, exit.msr);
+      const value = isLocalApicMsr(exit.msr) ? vm.apics.of(vcpu).readMsr(exit.msr) : emulateRead(msrs, exit.msr);
       if (value < 0) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
       vcpu.regs.set(Reg.Rax, <u64>value & 0xffff_ffff);
       vcpu.regs.set(Reg.Rdx, <u64>value >> 32);
       vcpu.skipInstruction();
       return Next.Resume;
     }
-    case ExitKind.MsrWrite:
-      if (!emulateWrite(msrs, exit.msr, exit.value)) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+    case ExitKind.MsrWrite: {
+      const done = isLocalApicMsr(exit.msr) ? vm.apics.of(vcpu).writeMsr(exit.msr, exit.value) : emulateWrite(msrs, exit.msr, exit.value);
+      if (!done) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
       vcpu.skipInstruction();
       return Next.Resume;
+    }
     case ExitKind.Hypercall: {
       const result = hypercall(vm, vcpu, vcpu.longMode);
       if (result == HypercallResult.Stopped) return Next.Stopped;
@@ -49,12 +51,12 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     }
     case ExitKind.Hlt:
       vcpu.skipInstruction();
-      if (vcpu === vm.vcpu && vm.hasPendingInterrupt) return Next.Resume;
+      if ((vcpu === vm.vcpu && vm.hasPendingInterrupt) || vm.apics.of(vcpu).pendingVector() >= 0) return Next.Resume;
       vcpu.activity = Activity.Halted;
       return Next.Halt;
     case ExitKind.Init:
       // An INIT signal reached the CPU while this vCPU ran: it is this vCPU's.
-      vm.init(vcpu);
+      vm.apics.init(vcpu);
       return Next.Halt;
     case ExitKind.Xsetbv:
       setXcr(vcpu);

@@ -4,13 +4,17 @@
 //  - pass through: the backend's MSR bitmap lets the access reach the
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
-//  - emulate: the VMM answers (APIC base, MTRRs, miscellaneous enables);
+//  - emulate: the VMM answers (MTRRs, miscellaneous enables), or the
+//    vCPU's local APIC does (its base and the x2APIC registers, apics.ts);
 //  - refuse: everything else raises #GP in the guest, as an absent MSR would
 //    on hardware.
 
 export const IA32_TIME_STAMP_COUNTER: u32 = 0x10;
 export const IA32_APIC_BASE: u32 = 0x1b;
 export const IA32_MTRRCAP: u32 = 0xfe;
+export const IA32_TSC_DEADLINE: u32 = 0x6e0;
+const X2APIC_FIRST: u32 = 0x800;
+const X2APIC_LAST: u32 = 0x8ff;
 export const IA32_SYSENTER_CS: u32 = 0x174;
 export const IA32_SYSENTER_ESP: u32 = 0x175;
 export const IA32_SYSENTER_EIP: u32 = 0x176;
@@ -35,8 +39,12 @@ export const PASSTHROUGH: u32[] = [
 // Reads only (writes are emulated or refused).
 export const PASSTHROUGH_READ: u32[] = [IA32_TIME_STAMP_COUNTER];
 
-const APIC_BASE_VALUE: u64 = 0xfee00000 | (1 << 11) | (1 << 8); // enabled, bootstrap processor
 const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
+
+// The MSRs the local APIC answers (SDM Vol. 3A 11.4.4, 11.5.4.1, 11.12.1).
+export function isLocalApicMsr(msr: u32): bool {
+  return msr == IA32_APIC_BASE || msr == IA32_TSC_DEADLINE || (msr >= X2APIC_FIRST && msr <= X2APIC_LAST);
+}
 
 // Emulated MSRs live per vCPU.
 export class MsrState {
@@ -46,7 +54,6 @@ export class MsrState {
 
 // The value of an emulated read, or -1 (as i64) for #GP.
 export function emulateRead(state: MsrState, msr: u32): i64 {
-  if (msr == IA32_APIC_BASE) return <i64>APIC_BASE_VALUE;
   if (msr == IA32_MTRRCAP) return 0; // no variable or fixed ranges, no WC
   if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
@@ -55,7 +62,6 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
 
 // True if the write was accepted; false means #GP.
 export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
-  if (msr == IA32_APIC_BASE) return value == APIC_BASE_VALUE; // relocation is not supported
   if (msr == IA32_MTRR_DEF_TYPE) {
     if (value & ~(<u64>0xcff)) return false;
     state.mtrrDefType = value;

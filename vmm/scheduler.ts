@@ -89,9 +89,19 @@ function runExits(slot: Slot): bool {
   return false;
 }
 
-// The VM's external interrupts go to its boot vCPU.
+// An interrupt for the vCPU: first what its local APIC has for it, then the
+// VM's external interrupts, which go to the boot vCPU. Injected now if the
+// guest can take one, else at its interrupt window.
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
-  if (vcpu !== vm.vcpu || !vm.hasPendingInterrupt) return;
-  if (vcpu.canInjectInterrupt()) vcpu.injectInterrupt(vm.takeInterrupt());
-  else vcpu.requestInterruptWindow(true);
+  const apic = vm.apics.of(vcpu);
+  const fromApic = apic.pendingVector();
+  const external = vcpu === vm.vcpu && vm.hasPendingInterrupt;
+  if (fromApic < 0 && !external) return;
+  if (!vcpu.canInjectInterrupt()) { vcpu.requestInterruptWindow(true); return; }
+  if (fromApic >= 0) {
+    apic.acknowledge(<u8>fromApic);
+    vcpu.injectInterrupt(<u8>fromApic);
+  } else {
+    vcpu.injectInterrupt(vm.takeInterrupt());
+  }
 }

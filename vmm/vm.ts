@@ -8,8 +8,8 @@ import { print, println, putChar } from "../kernel/console/console";
 import * as log from "../kernel/console/log";
 import { Bus } from "./bus";
 import { GuestMemory } from "./guestmemory";
-import { query } from "../kernel/cpu/cpuid";
-import { Activity, Reg, Vcpu } from "./vcpu";
+import { VmApics } from "./apics";
+import { Activity, Vcpu } from "./vcpu";
 
 export const enum VmState { Running, Stopped }
 
@@ -22,8 +22,10 @@ export class Vm {
   state: VmState = VmState.Running;
   // The boot vCPU first; application processors wait for INIT and STARTUP.
   readonly vcpus: Vcpu[] = [];
-  // The vCPU whose slice runs now (or ran last): reports name it.
+  // The vCPU whose slice runs now (or ran last): reports name it, and its
+  // MMIO accesses reach its own local APIC.
   current: Vcpu;
+  readonly apics: VmApics = new VmApics(this.vcpus);
   stopReason: string = "";
   exitStatus: i64 = -1;
   // External interrupt vectors waiting for delivery, oldest first.
@@ -37,6 +39,7 @@ export class Vm {
   constructor(public id: u32, public name: string, public vcpu: Vcpu) {
     this.current = vcpu;
     this.vcpus.push(vcpu);
+    this.apics.add(vcpu);
   }
 
   // An application processor: it waits for INIT and STARTUP IPIs.
@@ -44,6 +47,7 @@ export class Vm {
     vcpu.apicId = <u32>this.vcpus.length;
     vcpu.activity = Activity.WaitingForSipi;
     this.vcpus.push(vcpu);
+    this.apics.add(vcpu);
   }
 
   get running(): bool { return this.state != VmState.Stopped; }
@@ -57,23 +61,6 @@ export class Vm {
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
     if (this.vcpu.activity == Activity.Halted) this.vcpu.activity = Activity.Runnable;
-  }
-
-  // INIT: the vCPU stops and waits for a STARTUP IPI (SDM Vol. 3A 9.4.4,
-  // 11.6.1); it is not run again before one comes, which resets it.
-  init(target: Vcpu): void {
-    target.activity = Activity.WaitingForSipi;
-  }
-
-  // STARTUP starts a waiting vCPU in the INIT state (9.1.1 Table 9-1) but
-  // at CS = vector << 8, base vector << 12, IP = 0; it is ignored otherwise.
-  // The general registers are 0 but EDX, the processor signature (9.1.4).
-  startup(target: Vcpu, vector: u8): void {
-    if (target.activity != Activity.WaitingForSipi) return;
-    target.resetToRealMode(<u16>vector << 8, 0);
-    for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
-    target.regs.set(Reg.Rdx, query(1).eax);
-    target.activity = Activity.Runnable;
   }
 
   get hasPendingInterrupt(): bool { return this.pendingCount > 0; }

@@ -17,9 +17,16 @@ const CHECKS = [...readFileSync("test/guests/lib/checks.c", "latin1").matchAll(/
 const LONG_MODE_GUEST = "long64";
 const checksOf = (guest: string) => CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
 
+// The SMP guest (test/guests/smp.c) runs with two vCPUs and checks their start-up.
+const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
+export const SMP: Module = { path: "build/guests/smp.bin", args: "vm=smp cpus=2" };
+
 export function guestModules(names: string[]): Module[] {
   return names.map((name) => ({ path: `build/guests/${name}.bin`, args: `vm=${name}` }));
 }
+
+// Everything expectSuiteResults() looks for.
+export const ALL_GUESTS: Module[] = [...guestModules([SPINNER, ...SUITE]), SMP, ...guestModules(MISBEHAVING)];
 
 // Every suite guest passed every check; every misbehaving guest was stopped
 // with its reason; the hypervisor outlived them all and shut down cleanly.
@@ -31,6 +38,9 @@ export function expectSuiteResults(run: Run): void {
     expect(output).toContain(`[${name}] guest: all checks passed`);
     expect(output).toContain(`vm ${name}: exited with status 0`);
   }
+  expect(SMP_CHECKS.length).toBeGreaterThan(5);
+  for (const check of SMP_CHECKS) expect(output).toContain(`[smp] PASS ${check}\n`);
+  expect(output).toContain("vm smp: exited with status 0");
   expect(output).not.toMatch(/\] FAIL /);
   expect(output).toContain("[isolation] PASS isolation: the hypervisor's image is not visible");
   expect(output).toContain("vm isolation: stopped: access to guest-physical address 0x20000000 where there is neither RAM nor a device");

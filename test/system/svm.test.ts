@@ -2,11 +2,11 @@
 // SVM with nested paging, no NRIP save, no clean bits, no decode assists).
 import { describe, expect, it } from "vitest";
 import { bootAndWait } from "./run";
-import { expectSuiteResults, guestModules, MISBEHAVING, SPINNER, SUITE } from "./guests";
+import { ALL_GUESTS, expectSuiteResults } from "./guests";
 
 describe("AMD-V backend in QEMU", () => {
   it.each([1, 2])("runs the guest suite and stops misbehaving VMs (%i CPUs)", async (cpus) => {
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: guestModules([SPINNER, ...SUITE, ...MISBEHAVING]) });
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS });
     expectSuiteResults(run);
     // Every CPU enables SVM itself, with its own host save area.
     expect(run.output).toContain(`smp: ${cpus} of ${cpus} processors online`);

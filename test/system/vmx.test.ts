@@ -4,14 +4,13 @@
 // widest VMX feature set Bochs has). Each run takes well under a minute.
 import { describe, expect, it } from "vitest";
 import { bootAndWait } from "./run";
-import { expectSuiteResults, guestModules, MISBEHAVING, SPINNER, SUITE } from "./guests";
+import { ALL_GUESTS, expectSuiteResults } from "./guests";
 
-const MODULES = guestModules([SPINNER, ...SUITE, ...MISBEHAVING]);
 
 describe("Intel VT-x backend in Bochs", () => {
   it.each([["broadwell_ult", 2], ["corei7_icelake_u", 1]])("runs the guest suite and stops misbehaving VMs (%s, %i CPUs)", async (bochsCpu, cpus) => {
     const started = Date.now();
-    const run = await bootAndWait({ platform: "bochs", bochsCpu: bochsCpu as string, cpus: cpus as number, memoryMiB: 256, modules: MODULES }, 240_000);
+    const run = await bootAndWait({ platform: "bochs", bochsCpu: bochsCpu as string, cpus: cpus as number, memoryMiB: 256, modules: ALL_GUESTS }, 240_000);
     const output = run.output.replace(/\r/g, ""), exit = run.exit;
     console.log(`bochs ${bochsCpu}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(output).toMatch(/vmx: revision 0x[0-9a-f]+, .*unrestricted guest yes/);

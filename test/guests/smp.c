@@ -1,0 +1,103 @@
+/*
+ * SMP guest (protected mode, run with cpus=2): the boot vCPU starts the
+ * other one the way a PC's firmware and operating system do (SDM Vol. 3A
+ * 9.4.4, "MP Initialization Example"): an INIT IPI, then a STARTUP IPI
+ * whose vector says where the application processor begins in real mode,
+ * both sent through the local APIC's interrupt command register. The AP
+ * code below records what it sees and halts; the checks read it.
+ */
+#include "lib/guest.h"
+
+#define LAPIC 0xfee00000u
+#define LAPIC_ID 0x020
+#define LAPIC_VERSION 0x030
+#define LAPIC_SVR 0x0f0
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_INIT 0x00000500u
+#define ICR_STARTUP 0x00000600u
+#define ICR_LEVEL_ASSERT 0x00004000u
+#define ICR_DELIVERY_PENDING 0x00001000u
+
+#define AP_VECTOR 0x10           /* the AP starts at 0x10000 */
+#define AP_START (AP_VECTOR << 12)
+/* What the AP leaves for the checks, below the image (real-mode addresses). */
+#define AP_RUNS ((volatile uint32_t*)0x7e00)
+#define AP_APIC_ID ((volatile uint32_t*)0x7e04)
+#define AP_CS ((volatile uint32_t*)0x7e08)
+
+/* The AP's code, copied to AP_START: real mode, CS = AP_VECTOR << 8, IP = 0.
+ * It counts its starts, stores its CPUID APIC ID and CS, and halts. */
+extern const char ap_code[], ap_code_end[];
+__asm__(
+    ".pushsection .rodata\n"
+    ".code16\n"
+    "ap_code:\n"
+    "  xor %ax, %ax\n"
+    "  mov %ax, %ds\n"
+    "  incl 0x7e00\n"
+    "  mov %cs, %ax\n"
+    "  movzwl %ax, %eax\n"
+    "  mov %eax, 0x7e08\n"
+    "  mov $1, %eax\n"
+    "  cpuid\n"
+    "  shr $24, %ebx\n"
+    "  mov %ebx, 0x7e04\n"
+    "1: cli\n"
+    "  hlt\n"
+    "  jmp 1b\n"
+    "ap_code_end:\n"
+    ".code32\n"
+    ".popsection\n");
+
+/* One MOV per register access, as Linux's readl/writel do: the compiler may
+ * otherwise fuse a read and a write into an OR on the register, which the
+ * VMM's MMIO emulation does not decode. */
+static uint32_t lapic_read(uint32_t reg) {
+  uint32_t v;
+  __asm__ volatile("movl %1, %0" : "=r"(v) : "m"(*(volatile uint32_t*)(LAPIC + reg)));
+  return v;
+}
+static void lapic_write(uint32_t reg, uint32_t v) {
+  __asm__ volatile("movl %0, %1" ::"r"(v), "m"(*(volatile uint32_t*)(LAPIC + reg)) : "memory");
+}
+
+static void send_ipi(uint32_t apic_id, uint32_t command) {
+  lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
+  lapic_write(LAPIC_ICR_LOW, command);
+}
+
+/* Lets the AP run (the VMM schedules vCPUs in turn) until it has started `runs` times. */
+static int wait_for_ap(uint32_t runs) {
+  for (int i = 0; i < 100 && *AP_RUNS < runs; i++) hypercall(HC_YIELD, 0, 0);
+  return *AP_RUNS == runs;
+}
+
+void guest_main(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check(r[1] >> 24 == 0, "smp: the boot vCPU's CPUID reports APIC ID 0");
+  check(lapic_read(LAPIC_ID) >> 24 == 0, "smp: the boot vCPU's local APIC ID is 0");
+  check((lapic_read(LAPIC_VERSION) & 0xff) == 0x14, "smp: the local APIC is an integrated one (version 0x14)");
+  lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100);
+
+  for (const char* p = ap_code; p < ap_code_end; p++) *(volatile char*)(AP_START + (p - ap_code)) = *p;
+  *AP_RUNS = 0;
+  send_ipi(1, ICR_INIT | ICR_LEVEL_ASSERT);
+  send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
+  check((lapic_read(LAPIC_ICR_LOW) & ICR_DELIVERY_PENDING) == 0, "smp: the ICR reports the IPI delivered");
+  check(wait_for_ap(1), "smp: INIT then STARTUP starts the AP");
+  check(*AP_CS == AP_VECTOR << 8, "smp: the AP starts at CS = vector << 8, IP = 0");
+  check(*AP_APIC_ID == 1, "smp: the AP's CPUID reports APIC ID 1");
+
+  /* A STARTUP IPI reaches only a CPU that waits for one (SDM 9.4.4). */
+  send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
+  for (int i = 0; i < 10; i++) hypercall(HC_YIELD, 0, 0);
+  check(*AP_RUNS == 1, "smp: a STARTUP IPI to a running AP is ignored");
+
+  send_ipi(1, ICR_INIT | ICR_LEVEL_ASSERT);
+  send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
+  check(wait_for_ap(2), "smp: INIT and STARTUP restart the AP");
+
+  hypercall(HC_EXIT, failures(), 0);
+}

@@ -1,0 +1,85 @@
+// The local APICs of one VM: the bus their IPIs travel on, and the MMIO
+// window through which each vCPU sees its own.
+//
+// Every vCPU has a LocalApic (devices/lapic.ts) with its APIC ID. An IPI a
+// guest writes into its ICR arrives here already resolved to APIC IDs; a
+// fixed or lowest-priority one is accepted into each target's IRR (waking
+// it if it halted), INIT and STARTUP start application processors (SDM
+// Vol. 3A 9.4.4). All vCPUs find their APIC
+// at the same guest-physical address, LAPIC_BASE (11.4.1): the window
+// forwards each access to the APIC of the vCPU that made it.
+
+import { Device } from "./bus";
+import { ApicBus, LocalApic } from "./devices/lapic";
+import { query } from "../kernel/cpu/cpuid";
+import { Activity, Reg, Vcpu } from "./vcpu";
+import { Vm } from "./vm";
+
+const FIXED: u32 = 0;
+const LOWEST_PRIORITY: u32 = 1;
+const INIT: u32 = 5;
+const STARTUP: u32 = 6;
+
+export class VmApics extends ApicBus {
+  // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
+  private readonly all: LocalApic[] = [];
+
+  // `vcpus`: the VM's, boot vCPU first.
+  constructor(private vcpus: Vcpu[]) { super(); }
+
+  // The APIC of the vCPU added last; the first one is the bootstrap processor's.
+  add(vcpu: Vcpu): void {
+    this.all.push(new LocalApic(vcpu.apicId, vcpu.apicId == 0, this));
+  }
+
+  of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
+
+  apics(): LocalApic[] { return this.all; }
+
+  // Lowest priority goes to the first destination (the SDM leaves the choice
+  // among equals to the platform, 11.6.2.4). NMI and SMI IPIs are not
+  // delivered yet.
+  deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
+    const vcpus = this.vcpus;
+    for (let i = 0; i < destinations.length; i++) {
+      const id = destinations[i];
+      if (id >= <u32>vcpus.length) continue; // no such APIC: the IPI is lost, as on a bus
+      const target = vcpus[id];
+      if (mode == FIXED || mode == LOWEST_PRIORITY) {
+        this.all[id].accept(vector, false);
+        if (target.activity == Activity.Halted) target.activity = Activity.Runnable;
+        if (mode == LOWEST_PRIORITY) return;
+      } else if (mode == INIT) {
+        this.init(target);
+      } else if (mode == STARTUP) {
+        this.startup(target, vector);
+      }
+    }
+  }
+
+  // INIT: the vCPU stops and waits for a STARTUP IPI (9.4.4, 11.6.1); it is
+  // not run again before one comes, which resets it.
+  init(target: Vcpu): void {
+    target.activity = Activity.WaitingForSipi;
+  }
+
+  // STARTUP starts a waiting vCPU in the INIT state (9.1.1 Table 9-1) but
+  // at CS = vector << 8, base vector << 12, IP = 0; it is ignored otherwise.
+  // The general registers are 0 but EDX, the processor signature (9.1.4).
+  startup(target: Vcpu, vector: u8): void {
+    if (target.activity != Activity.WaitingForSipi) return;
+    target.resetToRealMode(<u16>vector << 8, 0);
+    for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
+    target.regs.set(Reg.Rdx, query(1).eax);
+    target.activity = Activity.Runnable;
+  }
+}
+
+// The xAPIC register page (11.4.1).
+export const LAPIC_WINDOW_SIZE: u64 = 4096;
+
+export class LocalApicWindow extends Device {
+  constructor(private apics: VmApics, private vm: Vm) { super("local APIC"); }
+  read(offset: u64, size: u8): u64 { return this.apics.of(this.vm.current).read(offset, size); }
+  write(offset: u64, size: u8, value: u64): void { this.apics.of(this.vm.current).write(offset, size, value); }
+}
