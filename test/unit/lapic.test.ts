@@ -10,6 +10,8 @@ import { load, type Exports } from "./harness";
 interface LapicExports {
   mmioRead(apic: number, offset: number, size: number): bigint;
   mmioWrite(apic: number, offset: number, size: number, value: bigint): void;
+  busRead(address: bigint, size: number): bigint;
+  busWrite(address: bigint, size: number, value: bigint): number;
   msrRead(apic: number, msr: number): bigint;
   msrWrite(apic: number, msr: number, value: bigint): number;
   mmioBase(apic: number): bigint;
@@ -96,6 +98,13 @@ describe("registers after power-up (11.4.7.1)", () => {
 });
 
 describe("MMIO accesses (11.4.1)", () => {
+  it("answers on the VM's MMIO address space at FEE00000h", () => {
+    expect(e.busRead(DEFAULT_BASE + 0x30n, 4)).toBe(0x0006_0014n);
+    expect(e.busWrite(DEFAULT_BASE + 0x80n, 4, 0x7fn)).toBe(1);
+    expect(rd(0, TPR)).toBe(0x7f);
+    expect(e.busRead(DEFAULT_BASE + 0x1000n, 4)).toBe(0xffff_ffffn); // past the window
+  });
+
   it("writes only the writable bits; ID, version, PPR and the banks are read-only", () => {
     wr(0, TPR, 0xffff_ffff); expect(rd(0, TPR)).toBe(0xff);
     wr(0, LDR, 0xffff_ffff); expect(rd(0, LDR) >>> 0).toBe(0xff00_0000);

@@ -19,6 +19,7 @@
 // checking (SVR bit 9 is stored and has no effect).
 
 import { allOnes, Device } from "../bus";
+import { IA32_APIC_BASE } from "../msrpolicy";
 import { ApicTimer } from "./lapictimer";
 import {
   access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
@@ -38,7 +39,6 @@ export abstract class ApicBus {
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
 export const LAPIC_SIZE: u64 = 0x1000;
-export const IA32_APIC_BASE: u32 = 0x1b;
 export const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const X2APIC_MSR_FIRST: u32 = 0x800;
 const X2APIC_MSR_COUNT: u32 = 0x100;
@@ -105,14 +105,15 @@ function priorityClass(vector: i32): u32 { return vector < 0 ? 0 : <u32>vector &
 
 export class LocalApic extends Device {
   private apicBase: u64;
-  private tpr: u32 = 0;
-  private ldr: u32 = 0;
-  private dfr: u32 = 0;
-  private svr: u32 = 0;
-  private esr: u32 = 0; // the errors latched by the last ESR write
-  private newErrors: u32 = 0; // errors since then
-  private icrLow: u32 = 0;
-  private icrHigh: u32 = 0; // xAPIC: destination in 31:24; x2APIC: the 32-bit destination
+  // Registers, as initReset() sets them.
+  private tpr: u32;
+  private ldr: u32;
+  private dfr: u32;
+  private svr: u32;
+  private esr: u32; // the errors latched by the last ESR write
+  private newErrors: u32; // errors since then
+  private icrLow: u32;
+  private icrHigh: u32; // xAPIC: destination in 31:24; x2APIC: the 32-bit destination
   private lvt: StaticArray<u32> = new StaticArray<u32>(LVT_ENTRIES);
   private isr: VectorSet = new VectorSet();
   private tmr: VectorSet = new VectorSet();
@@ -232,6 +233,8 @@ export class LocalApic extends Device {
     this.isr.set(vector);
   }
 
+  // Call it before the guest's APIC accesses too: the timer registers count
+  // from the time of the last advance().
   advance(nowTsc: u64): void {
     if (this.timer.advance(nowTsc)) this.fireLvt(LVT_TIMER);
   }
