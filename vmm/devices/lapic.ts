@@ -233,6 +233,15 @@ export class LocalApic extends Device {
     this.isr.set(vector);
   }
 
+  // 11.6.2.4 (Figure 11-15): the bus delivers a lowest-priority IPI to the
+  // destination whose APR is lowest.
+  arbitrationPriority(): u32 {
+    const task = this.tpr & 0xf0;
+    const inService = priorityClass(this.isr.highest()), requested = priorityClass(this.irr.highest());
+    if (task >= requested && task > inService) return this.tpr;
+    return max(task, max(inService, requested));
+  }
+
   // Call it before the guest's APIC accesses too: the timer registers count
   // from the time of the last advance().
   advance(nowTsc: u64): void {
@@ -321,14 +330,6 @@ export class LocalApic extends Device {
     return (this.tpr & 0xf0) >= inService ? this.tpr : inService;
   }
 
-  // 11.6.2.4 (Figure 11-15), for lowest-priority arbitration.
-  private arbitrationPriority(): u32 {
-    const task = this.tpr & 0xf0;
-    const inService = priorityClass(this.isr.highest()), requested = priorityClass(this.irr.highest());
-    if (task >= requested && task > inService) return this.tpr;
-    return max(task, max(inService, requested));
-  }
-
   // 11.8.5: an EOI ends the highest-priority vector in service.
   private endOfInterrupt(): void {
     const vector = this.isr.highest();
@@ -353,15 +354,17 @@ export class LocalApic extends Device {
   // 11.6.1: an ICR low write (the x2APIC ICR MSR, or SELF IPI) sends. INIT
   // level de-assert (level 0, level triggered) only synchronised arbitration
   // IDs and is ignored by modern processors; SMI and the reserved modes are
-  // dropped; the self shorthand is for fixed IPIs only (11.6.1, the table of
-  // valid ICR combinations); a fixed or lowest-priority IPI with a vector
-  // below 16 is not sent and sets send illegal vector (11.5.3).
+  // dropped. Table 11-3 (the valid ICR combinations of the xAPIC): the self
+  // and all-including-self shorthands take fixed IPIs only, and the trigger
+  // mode is otherwise ignored (every IPI is sent edge-triggered). A fixed or
+  // lowest-priority IPI with a vector below 16 is not sent and sets send
+  // illegal vector (11.5.3).
   private sendIpi(icr: u32): void {
     const mode = (icr & DELIVERY_MODE) >> 8, vector = <u8>icr, shorthand = (icr >> 18) & 3;
     if (mode == DELIVERY_INIT && !(icr & ICR_LEVEL_ASSERT) && (icr & ICR_TRIGGER_LEVEL)) return;
     if (mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI
         && mode != DELIVERY_INIT && mode != DELIVERY_STARTUP) return;
-    if (shorthand == SHORTHAND_SELF && mode != DELIVERY_FIXED) return;
+    if ((shorthand == SHORTHAND_SELF || shorthand == SHORTHAND_ALL) && mode != DELIVERY_FIXED) return;
     if (mode <= DELIVERY_LOWEST_PRIORITY && vector < FIRST_LEGAL_VECTOR) {
       this.signalError(ESR_SEND_ILLEGAL_VECTOR);
       return;

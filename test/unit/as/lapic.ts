@@ -1,7 +1,8 @@
 // Unit-test entry: four local APICs (IDs 0-3, APIC 0 the bootstrap
 // processor) on a recording ApicBus. The bus logs every IPI and, as the VMM
 // will, hands fixed and lowest-priority ones to the target APICs (a
-// lowest-priority IPI to the first destination). APIC 0 is also mapped on an
+// lowest-priority IPI to the destination with the lowest arbitration
+// priority, the first of equals). APIC 0 is also mapped on an
 // MMIO address space at its default base, as the VMM will map it. Each
 // load() of this module is a fresh VM.
 
@@ -20,7 +21,14 @@ class RecordingBus extends ApicBus {
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
     this.log.push(new Ipi(source.id, mode, vector, destinations));
     if (mode == DELIVERY_FIXED) for (let i = 0; i < destinations.length; i++) this.list[destinations[i]].accept(vector, false);
-    if (mode == DELIVERY_LOWEST_PRIORITY) this.list[destinations[0]].accept(vector, false);
+    if (mode == DELIVERY_LOWEST_PRIORITY) {
+      let chosen = this.list[destinations[0]];
+      for (let i = 1; i < destinations.length; i++) {
+        const apic = this.list[destinations[i]];
+        if (apic.arbitrationPriority() < chosen.arbitrationPriority()) chosen = apic;
+      }
+      chosen.accept(vector, false);
+    }
   }
   apics(): LocalApic[] { return this.list; }
 }
