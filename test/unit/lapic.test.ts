@@ -10,6 +10,8 @@ import { load, type Exports } from "./harness";
 interface LapicExports {
   mmioRead(apic: number, offset: number, size: number): bigint;
   mmioWrite(apic: number, offset: number, size: number, value: bigint): void;
+  busRead(address: bigint, size: number): bigint;
+  busWrite(address: bigint, size: number, value: bigint): number;
   msrRead(apic: number, msr: number): bigint;
   msrWrite(apic: number, msr: number, value: bigint): number;
   mmioBase(apic: number): bigint;
@@ -96,6 +98,13 @@ describe("registers after power-up (11.4.7.1)", () => {
 });
 
 describe("MMIO accesses (11.4.1)", () => {
+  it("answers on the VM's MMIO address space at FEE00000h", () => {
+    expect(e.busRead(DEFAULT_BASE + 0x30n, 4)).toBe(0x0006_0014n);
+    expect(e.busWrite(DEFAULT_BASE + 0x80n, 4, 0x7fn)).toBe(1);
+    expect(rd(0, TPR)).toBe(0x7f);
+    expect(e.busRead(DEFAULT_BASE + 0x1000n, 4)).toBe(0xffff_ffffn); // past the window
+  });
+
   it("writes only the writable bits; ID, version, PPR and the banks are read-only", () => {
     wr(0, TPR, 0xffff_ffff); expect(rd(0, TPR)).toBe(0xff);
     wr(0, LDR, 0xffff_ffff); expect(rd(0, LDR) >>> 0).toBe(0xff00_0000);
@@ -547,6 +556,18 @@ describe("IPIs (11.6)", () => {
     expect(ipis()).toEqual(["0 0 80: 1,3", "0 1 81: 2"]);
   });
 
+  it("lowest priority: the bus can choose by arbitration priority", () => {
+    enableAll();
+    for (let i = 0; i < 4; i++) wr(i, LDR, (1 << i) << 24);
+    wr(1, TPR, 0x40);
+    wr(2, TPR, 0x20);
+    wr(3, TPR, 0x30);
+    send(0, 0b1110, ASSERT | LOGICAL | LOWEST | 0x51);
+    expect(ipis()).toEqual(["0 1 81: 1,2,3"]);
+    expect(e.pendingVector(2)).toBe(0x51);
+    expect(e.pendingVector(1)).toBe(-1);
+  });
+
   it("logical, cluster model: the cluster in bits 7:4 must match, then a member bit", () => {
     const ldrs = [0x11, 0x12, 0x21, 0x22];
     for (let i = 0; i < 4; i++) { wr(i, DFR, 0x0fff_ffff); wr(i, LDR, ldrs[i] << 24); }
@@ -565,11 +586,13 @@ describe("IPIs (11.6)", () => {
     expect(ipis()).toEqual(["0 5 0: 1", "0 6 154: 1", "0 5 0: 1,2,3", "0 6 16: 1,2,3"]);
   });
 
-  it("illegal combinations: fixed vector below 16 (send illegal vector), self with NMI/INIT/SIPI, SMI", () => {
+  it("illegal combinations: fixed vector below 16 (send illegal vector), self or all-including-self but fixed, SMI", () => {
     send(0, 1, ASSERT | FIXED | 0x0f);
     send(0, 1, ASSERT | LOWEST | 0x02);
     send(0, 0, ASSERT | SELF | NMI);
     send(0, 0, ASSERT | SELF | INIT);
+    send(0, 0, ASSERT | ALL | STARTUP | 0x10);
+    send(0, 0, ASSERT | ALL | LOWEST | 0x30);
     send(0, 1, ASSERT | (2 << 8)); // SMI
     expect(ipis()).toEqual([]);
     wr(0, ESR, 0);

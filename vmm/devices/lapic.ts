@@ -8,9 +8,10 @@
 // the guest's EOI ends it. IPIs leave through the VM's ApicBus with their
 // destination resolved to APIC IDs; the bus delivers them (and picks the
 // target of a lowest-priority one), and the VMM resets or starts a vCPU on
-// INIT and STARTUP. Delivery is immediate, so the ICR's delivery status
-// always reads idle, and no spurious vector is ever needed (11.9): a vector
-// cannot vanish between pendingVector() and acknowledge().
+// INIT and STARTUP (initReset() is the APIC's part of an INIT). Delivery is
+// immediate, so the ICR's delivery status always reads idle, and no spurious
+// vector is ever needed (11.9): a vector cannot vanish between
+// pendingVector() and acknowledge().
 //
 // Not modelled: the LINT0/LINT1 pins, thermal, performance and CMCI events
 // (their LVT entries are plain registers), remote read, SMI IPIs, EOI
@@ -18,7 +19,14 @@
 // checking (SVR bit 9 is stored and has no effect).
 
 import { allOnes, Device } from "../bus";
-import { ApicTimer, DIVIDE_CONFIG_BITS } from "./lapictimer";
+import { IA32_APIC_BASE } from "../msrpolicy";
+import { ApicTimer } from "./lapictimer";
+import {
+  access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
+  REG_APR, REG_DFR, REG_EOI, REG_ESR, REG_ICR, REG_ICR_HIGH, REG_ID, REG_IRR, REG_ISR, REG_LDR, REG_LVT_TIMER,
+  REG_PPR, REG_RRD, REG_SELF_IPI, REG_SVR, REG_TIMER_CURRENT, REG_TIMER_DIVIDE, REG_TIMER_INITIAL, REG_TMR,
+  REG_TPR, REG_VERSION, VectorSet, VERSION, WRITE, lvtIndex, writableBits,
+} from "./lapicregisters";
 
 // What a local APIC needs from its VM: IPIs go to other vCPUs' APICs through it.
 export abstract class ApicBus {
@@ -31,7 +39,6 @@ export abstract class ApicBus {
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
 export const LAPIC_SIZE: u64 = 0x1000;
-export const IA32_APIC_BASE: u32 = 0x1b;
 export const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const X2APIC_MSR_FIRST: u32 = 0x800;
 const X2APIC_MSR_COUNT: u32 = 0x100;
@@ -50,33 +57,8 @@ const BASE_X2APIC: u64 = 1 << 10;
 const BASE_ENABLE: u64 = 1 << 11;
 const BASE_RESERVED: u64 = 0xfff0_0000_0000_02ff;
 
-// Registers by index: the xAPIC MMIO offset / 16, which is also the x2APIC
-// MSR - 0x800 (Tables 11-1 and 11-6).
-const REG_ID: u32 = 0x02, REG_VERSION: u32 = 0x03, REG_TPR: u32 = 0x08, REG_APR: u32 = 0x09;
-const REG_PPR: u32 = 0x0a, REG_EOI: u32 = 0x0b, REG_RRD: u32 = 0x0c, REG_LDR: u32 = 0x0d;
-const REG_DFR: u32 = 0x0e, REG_SVR: u32 = 0x0f, REG_ISR: u32 = 0x10, REG_TMR: u32 = 0x18;
-const REG_IRR: u32 = 0x20, REG_ESR: u32 = 0x28, REG_LVT_CMCI: u32 = 0x2f, REG_ICR: u32 = 0x30;
-const REG_ICR_HIGH: u32 = 0x31, REG_LVT_TIMER: u32 = 0x32, REG_LVT_LINT0: u32 = 0x35;
-const REG_LVT_LINT1: u32 = 0x36, REG_LVT_ERROR: u32 = 0x37, REG_TIMER_INITIAL: u32 = 0x38;
-const REG_TIMER_CURRENT: u32 = 0x39, REG_TIMER_DIVIDE: u32 = 0x3e, REG_SELF_IPI: u32 = 0x3f;
-
-// The LVT, in register order: CMCI, then timer, thermal, performance, LINT0, LINT1, error.
-const LVT_ENTRIES: i32 = 7;
-const LVT_TIMER: i32 = 1, LVT_ERROR: i32 = 6;
-
-// Version register (11.4.8): version 14h, max LVT entry in bits 23:16, no
-// EOI-broadcast suppression (bit 24 clear).
-const VERSION: u32 = 0x14 | (<u32>(LVT_ENTRIES - 1) << 16);
-
-const VECTOR: u32 = 0xff;
-const DELIVERY_MODE: u32 = 7 << 8;
-const LVT_MASKED: u32 = 1 << 16;
-const LVT_TIMER_MODE: u32 = 3 << 17;
-const LVT_LINT_POLARITY_TRIGGER: u32 = (1 << 13) | (1 << 15);
-const SVR_BITS: u32 = 0x3ff; // vector, APIC software enable (8), focus processor checking (9)
 const SVR_ENABLE: u32 = 1 << 8;
 const SVR_RESET: u32 = 0xff;
-const DFR_MODEL: u32 = 0xf000_0000; // bits 27:0 read as ones
 const DFR_FLAT: u32 = 0xf;
 const XAPIC_ID_SHIFT: u32 = 24; // the ID, LDR and ICR destination live in bits 31:24
 
@@ -84,7 +66,6 @@ const XAPIC_ID_SHIFT: u32 = 24; // the ID, LDR and ICR destination live in bits 
 const ICR_LOGICAL: u32 = 1 << 11;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_TRIGGER_LEVEL: u32 = 1 << 15;
-const ICR_BITS: u32 = 0x000c_cfff;
 const SHORTHAND_NONE: u32 = 0, SHORTHAND_SELF: u32 = 1, SHORTHAND_ALL: u32 = 2;
 
 // ESR (Figure 11-9).
@@ -95,51 +76,6 @@ const ESR_ILLEGAL_REGISTER: u32 = 1 << 7;
 const XAPIC_BROADCAST: u32 = 0xff;
 const X2APIC_BROADCAST: u32 = 0xffff_ffff;
 const FIRST_LEGAL_VECTOR: u8 = 16; // 0-15 are reserved (11.5.2)
-
-// How software may access a register in the current mode.
-const READ: u8 = 1, WRITE: u8 = 2;
-
-function access(reg: u32, x2apic: bool): u8 {
-  switch (reg) {
-    case REG_ID: case REG_VERSION: case REG_PPR: case REG_TIMER_CURRENT: return READ;
-    case REG_TPR: case REG_SVR: case REG_ESR: case REG_ICR: case REG_LVT_CMCI:
-    case REG_TIMER_INITIAL: case REG_TIMER_DIVIDE: return READ | WRITE;
-    case REG_EOI: return WRITE;
-    case REG_APR: case REG_RRD: return x2apic ? 0 : READ;
-    case REG_LDR: return x2apic ? READ : READ | WRITE; // x2APIC: derived from the ID
-    case REG_DFR: case REG_ICR_HIGH: return x2apic ? 0 : READ | WRITE;
-    case REG_SELF_IPI: return x2apic ? WRITE : 0;
-  }
-  if (reg >= REG_ISR && reg < REG_ESR) return READ; // ISR, TMR, IRR
-  if (reg >= REG_LVT_TIMER && reg <= REG_LVT_ERROR) return READ | WRITE;
-  return 0;
-}
-
-// The bits a write stores; x2APIC writes with any other bit set raise #GP
-// (11.12.1.3). Read-only fields (delivery status, remote IRR) count as
-// reserved here: this model always reads them as 0, so writing back a value
-// read never sets them.
-function writableBits(reg: u32): u32 {
-  switch (reg) {
-    case REG_TPR: case REG_SELF_IPI: return VECTOR;
-    case REG_LDR: case REG_ICR_HIGH: return 0xff00_0000;
-    case REG_DFR: return DFR_MODEL;
-    case REG_SVR: return SVR_BITS;
-    case REG_ICR: return ICR_BITS;
-    case REG_TIMER_INITIAL: return 0xffff_ffff;
-    case REG_TIMER_DIVIDE: return DIVIDE_CONFIG_BITS;
-    case REG_LVT_CMCI: return VECTOR | DELIVERY_MODE | LVT_MASKED;
-    case REG_LVT_TIMER: return VECTOR | LVT_MASKED | LVT_TIMER_MODE;
-    case REG_LVT_ERROR: return VECTOR | LVT_MASKED;
-    case REG_LVT_LINT0: case REG_LVT_LINT1: return VECTOR | DELIVERY_MODE | LVT_LINT_POLARITY_TRIGGER | LVT_MASKED;
-  }
-  if (reg > REG_LVT_TIMER && reg < REG_LVT_LINT0) return VECTOR | DELIVERY_MODE | LVT_MASKED; // thermal, performance
-  return 0; // EOI and ESR take only 0 in x2APIC mode
-}
-
-function lvtIndex(reg: u32): i32 {
-  return reg == REG_LVT_CMCI ? 0 : <i32>(reg - REG_LVT_TIMER) + 1;
-}
 
 // Whether an APIC accepts a message for `destination` (SDM 11.6.2; x2APIC
 // 11.12.9, 11.12.10). The destination is in the sender's format (8 bits in
@@ -164,36 +100,20 @@ export function matchesDestination(destination: u32, logical: bool, x2apic: bool
 // x2APIC logical ID (11.12.10.2): cluster ID[19:4] in bits 31:16, 1 << ID[3:0] below.
 function x2apicLogicalId(id: u32): u32 { return ((id >> 4) << 16) | (1 << (id & 0xf)); }
 
-// 256 bits, one per vector, read as 8 32-bit registers: the ISR, TMR and IRR.
-class VectorSet {
-  private words: StaticArray<u32> = new StaticArray<u32>(8);
-  set(vector: u8): void { this.words[vector >> 5] |= 1 << (vector & 31); }
-  clear(vector: u8): void { this.words[vector >> 5] &= ~(1 << (vector & 31)); }
-  word(index: u32): u32 { return this.words[index]; }
-  clearAll(): void { for (let i = 0; i < 8; i++) this.words[i] = 0; }
-  // The highest vector in the set, or -1.
-  highest(): i32 {
-    for (let i = 7; i >= 0; i--) {
-      const w = this.words[i];
-      if (w != 0) return (i << 5) | (31 - <i32>clz(w));
-    }
-    return -1;
-  }
-}
-
 // A vector's priority class (11.8.3), bits 7:4; -1 counts as class 0.
 function priorityClass(vector: i32): u32 { return vector < 0 ? 0 : <u32>vector & 0xf0; }
 
 export class LocalApic extends Device {
   private apicBase: u64;
-  private tpr: u32 = 0;
-  private ldr: u32 = 0;
-  private dfr: u32 = 0;
-  private svr: u32 = 0;
-  private esr: u32 = 0; // the errors latched by the last ESR write
-  private newErrors: u32 = 0; // errors since then
-  private icrLow: u32 = 0;
-  private icrHigh: u32 = 0; // xAPIC: destination in 31:24; x2APIC: the 32-bit destination
+  // Registers, as initReset() sets them.
+  private tpr: u32;
+  private ldr: u32;
+  private dfr: u32;
+  private svr: u32;
+  private esr: u32; // the errors latched by the last ESR write
+  private newErrors: u32; // errors since then
+  private icrLow: u32;
+  private icrHigh: u32; // xAPIC: destination in 31:24; x2APIC: the 32-bit destination
   private lvt: StaticArray<u32> = new StaticArray<u32>(LVT_ENTRIES);
   private isr: VectorSet = new VectorSet();
   private tmr: VectorSet = new VectorSet();
@@ -209,7 +129,7 @@ export class LocalApic extends Device {
   // Where the VMM maps the MMIO window (IA32_APIC_BASE may move it), and
   // whether the window is there at all: in x2APIC mode and when the APIC is
   // disabled, the range behaves as if no APIC claimed it (11.12.1.2).
-  get mmioBase(): u64 { return this.apicBase & ~(LAPIC_SIZE - 1) & ~BASE_RESERVED; }
+  get mmioBase(): u64 { return this.apicBase & ~(LAPIC_SIZE - 1); }
   get enabled(): bool { return (this.apicBase & BASE_ENABLE) != 0; }
   get x2apicMode(): bool { return (this.apicBase & BASE_X2APIC) != 0; }
   get xapicMode(): bool { return this.enabled && !this.x2apicMode; }
@@ -313,6 +233,17 @@ export class LocalApic extends Device {
     this.isr.set(vector);
   }
 
+  // 11.6.2.4 (Figure 11-15): the bus delivers a lowest-priority IPI to the
+  // destination whose APR is lowest.
+  arbitrationPriority(): u32 {
+    const task = this.tpr & 0xf0;
+    const inService = priorityClass(this.isr.highest()), requested = priorityClass(this.irr.highest());
+    if (task >= requested && task > inService) return this.tpr;
+    return max(task, max(inService, requested));
+  }
+
+  // Call it before the guest's APIC accesses too: the timer registers count
+  // from the time of the last advance().
   advance(nowTsc: u64): void {
     if (this.timer.advance(nowTsc)) this.fireLvt(LVT_TIMER);
   }
@@ -399,14 +330,6 @@ export class LocalApic extends Device {
     return (this.tpr & 0xf0) >= inService ? this.tpr : inService;
   }
 
-  // 11.6.2.4 (Figure 11-15), for lowest-priority arbitration.
-  private arbitrationPriority(): u32 {
-    const task = this.tpr & 0xf0;
-    const inService = priorityClass(this.isr.highest()), requested = priorityClass(this.irr.highest());
-    if (task >= requested && task > inService) return this.tpr;
-    return max(task, max(inService, requested));
-  }
-
   // 11.8.5: an EOI ends the highest-priority vector in service.
   private endOfInterrupt(): void {
     const vector = this.isr.highest();
@@ -431,15 +354,17 @@ export class LocalApic extends Device {
   // 11.6.1: an ICR low write (the x2APIC ICR MSR, or SELF IPI) sends. INIT
   // level de-assert (level 0, level triggered) only synchronised arbitration
   // IDs and is ignored by modern processors; SMI and the reserved modes are
-  // dropped; the self shorthand is for fixed IPIs only (11.6.1, the table of
-  // valid ICR combinations); a fixed or lowest-priority IPI with a vector
-  // below 16 is not sent and sets send illegal vector (11.5.3).
+  // dropped. Table 11-3 (the valid ICR combinations of the xAPIC): the self
+  // and all-including-self shorthands take fixed IPIs only, and the trigger
+  // mode is otherwise ignored (every IPI is sent edge-triggered). A fixed or
+  // lowest-priority IPI with a vector below 16 is not sent and sets send
+  // illegal vector (11.5.3).
   private sendIpi(icr: u32): void {
     const mode = (icr & DELIVERY_MODE) >> 8, vector = <u8>icr, shorthand = (icr >> 18) & 3;
     if (mode == DELIVERY_INIT && !(icr & ICR_LEVEL_ASSERT) && (icr & ICR_TRIGGER_LEVEL)) return;
     if (mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI
         && mode != DELIVERY_INIT && mode != DELIVERY_STARTUP) return;
-    if (shorthand == SHORTHAND_SELF && mode != DELIVERY_FIXED) return;
+    if ((shorthand == SHORTHAND_SELF || shorthand == SHORTHAND_ALL) && mode != DELIVERY_FIXED) return;
     if (mode <= DELIVERY_LOWEST_PRIORITY && vector < FIRST_LEGAL_VECTOR) {
       this.signalError(ESR_SEND_ILLEGAL_VECTOR);
       return;

@@ -1,10 +1,15 @@
 // Unit-test entry: four local APICs (IDs 0-3, APIC 0 the bootstrap
 // processor) on a recording ApicBus. The bus logs every IPI and, as the VMM
 // will, hands fixed and lowest-priority ones to the target APICs (a
-// lowest-priority IPI to the first destination). Each load() of this module
-// is a fresh VM.
+// lowest-priority IPI to the destination with the lowest arbitration
+// priority, the first of equals). APIC 0 is also mapped on an
+// MMIO address space at its default base, as the VMM will map it. Each
+// load() of this module is a fresh VM.
 
-import { ApicBus, DELIVERY_FIXED, DELIVERY_LOWEST_PRIORITY, LocalApic, matchesDestination } from "../../../vmm/devices/lapic";
+import { AddressSpace } from "../../../vmm/bus";
+import {
+  ApicBus, DELIVERY_FIXED, DELIVERY_LOWEST_PRIORITY, LAPIC_BASE, LAPIC_SIZE, LocalApic, matchesDestination,
+} from "../../../vmm/devices/lapic";
 
 class Ipi {
   constructor(public source: u32, public mode: u32, public vector: u8, public destinations: u32[]) {}
@@ -16,7 +21,14 @@ class RecordingBus extends ApicBus {
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
     this.log.push(new Ipi(source.id, mode, vector, destinations));
     if (mode == DELIVERY_FIXED) for (let i = 0; i < destinations.length; i++) this.list[destinations[i]].accept(vector, false);
-    if (mode == DELIVERY_LOWEST_PRIORITY) this.list[destinations[0]].accept(vector, false);
+    if (mode == DELIVERY_LOWEST_PRIORITY) {
+      let chosen = this.list[destinations[0]];
+      for (let i = 1; i < destinations.length; i++) {
+        const apic = this.list[destinations[i]];
+        if (apic.arbitrationPriority() < chosen.arbitrationPriority()) chosen = apic;
+      }
+      chosen.accept(vector, false);
+    }
   }
   apics(): LocalApic[] { return this.list; }
 }
@@ -24,10 +36,15 @@ class RecordingBus extends ApicBus {
 const bus = new RecordingBus();
 for (let id: u32 = 0; id < 4; id++) bus.list.push(new LocalApic(id, id == 0, bus));
 
+const mmio = new AddressSpace();
+mmio.map(LAPIC_BASE, LAPIC_SIZE, bus.list[0]);
+
 function apic(index: i32): LocalApic { return bus.list[index]; }
 
 export function mmioRead(index: i32, offset: u32, size: u8): u64 { return apic(index).read(offset, size); }
 export function mmioWrite(index: i32, offset: u32, size: u8, value: u64): void { apic(index).write(offset, size, value); }
+export function busRead(address: u64, size: u8): u64 { return mmio.read(address, size); }
+export function busWrite(address: u64, size: u8, value: u64): bool { return mmio.write(address, size, value); }
 export function msrRead(index: i32, msr: u32): i64 { return apic(index).readMsr(msr); }
 export function msrWrite(index: i32, msr: u32, value: u64): bool { return apic(index).writeMsr(msr, value); }
 export function mmioBase(index: i32): u64 { return apic(index).mmioBase; }
