@@ -11,6 +11,7 @@
 
 import { Device } from "./bus";
 import { ApicBus, LocalApic } from "./devices/lapic";
+import { rdtsc } from "../kernel/arch/shim";
 import { query } from "../kernel/cpu/cpuid";
 import { Activity, Reg, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
@@ -34,6 +35,30 @@ export class VmApics extends ApicBus {
 
   of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
 
+  // The APIC of `vcpu` with its timer brought up to now: what every guest
+  // access and every look for a pending interrupt goes through. The timer
+  // counts in the guest's TSC, which is the host's (no offset).
+  now(vcpu: Vcpu): LocalApic {
+    const apic = this.all[vcpu.apicId];
+    apic.advance(rdtsc());
+    return apic;
+  }
+
+  // A halted vCPU with interrupts enabled whose APIC has an interrupt for it
+  // (its timer, an IPI accepted meanwhile) runs again (SDM Vol. 2A "HLT").
+  wakeIfPending(vcpu: Vcpu): void {
+    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.now(vcpu).pendingVector() >= 0) vcpu.activity = Activity.Runnable;
+  }
+
+  // The earliest TSC at which a halted vCPU's timer fires, or u64.MAX_VALUE.
+  nextWakeUp(): u64 {
+    let earliest = u64.MAX_VALUE;
+    for (let i = 0; i < this.vcpus.length; i++) {
+      if (this.vcpus[i].activity == Activity.Halted) earliest = min(earliest, this.all[i].nextDeadline());
+    }
+    return earliest;
+  }
+
   apics(): LocalApic[] { return this.all; }
 
   // Lowest priority goes to the first destination (the SDM leaves the choice
@@ -47,7 +72,7 @@ export class VmApics extends ApicBus {
       const target = vcpus[id];
       if (mode == FIXED || mode == LOWEST_PRIORITY) {
         this.all[id].accept(vector, false);
-        if (target.activity == Activity.Halted) target.activity = Activity.Runnable;
+        this.wakeIfPending(target);
         if (mode == LOWEST_PRIORITY) return;
       } else if (mode == INIT) {
         this.init(target);
@@ -80,6 +105,6 @@ export const LAPIC_WINDOW_SIZE: u64 = 4096;
 
 export class LocalApicWindow extends Device {
   constructor(private apics: VmApics, private vm: Vm) { super("local APIC"); }
-  read(offset: u64, size: u8): u64 { return this.apics.of(this.vm.current).read(offset, size); }
-  write(offset: u64, size: u8, value: u64): void { this.apics.of(this.vm.current).write(offset, size, value); }
+  read(offset: u64, size: u8): u64 { return this.apics.now(this.vm.current).read(offset, size); }
+  write(offset: u64, size: u8, value: u64): void { this.apics.now(this.vm.current).write(offset, size, value); }
 }

@@ -30,7 +30,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.Io:
       return portIo(vm, vcpu, exit);
     case ExitKind.MsrRead: {
-      const value = isLocalApicMsr(exit.msr) ? vm.apics.of(vcpu).readMsr(exit.msr) : emulateRead(msrs, exit.msr);
+      const value = isLocalApicMsr(exit.msr) ? vm.apics.now(vcpu).readMsr(exit.msr) : emulateRead(msrs, exit.msr);
       if (value < 0) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
       vcpu.regs.set(Reg.Rax, <u64>value & 0xffff_ffff);
       vcpu.regs.set(Reg.Rdx, <u64>value >> 32);
@@ -38,7 +38,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       return Next.Resume;
     }
     case ExitKind.MsrWrite: {
-      const done = isLocalApicMsr(exit.msr) ? vm.apics.of(vcpu).writeMsr(exit.msr, exit.value) : emulateWrite(msrs, exit.msr, exit.value);
+      const done = isLocalApicMsr(exit.msr) ? vm.apics.now(vcpu).writeMsr(exit.msr, exit.value) : emulateWrite(msrs, exit.msr, exit.value);
       if (!done) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
       vcpu.skipInstruction();
       return Next.Resume;
@@ -51,7 +51,8 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     }
     case ExitKind.Hlt:
       vcpu.skipInstruction();
-      if ((vcpu === vm.vcpu && vm.hasPendingInterrupt) || vm.apics.of(vcpu).pendingVector() >= 0) return Next.Resume;
+      // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
+      if (vcpu.interruptsEnabled && ((vcpu === vm.vcpu && vm.hasPendingInterrupt) || vm.apics.now(vcpu).pendingVector() >= 0)) return Next.Resume;
       vcpu.activity = Activity.Halted;
       return Next.Halt;
     case ExitKind.Init:

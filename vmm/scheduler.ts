@@ -11,7 +11,8 @@
 // or as soon as the guest opens its interrupt window.
 
 import * as log from "../kernel/console/log";
-import { ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
+import { pause, rdtsc } from "../kernel/arch/shim";
+import { openInterruptWindow, ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Activity, Vcpu } from "./vcpu";
@@ -45,18 +46,29 @@ export function runVms(vms: Vm[]): void {
     let runnable = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
-      if (slot.vm.running && slot.vcpu.activity == Activity.Runnable) { runnable++; runSlice(slot); }
+      if (!slot.vm.running) continue;
+      slot.vm.apics.wakeIfPending(slot.vcpu);
+      if (slot.vcpu.activity == Activity.Runnable) { runnable++; runSlice(slot); }
     }
-    if (runnable == 0) {
-      // Nothing can wake a halted vCPU yet (no timers): each VM left would wait forever.
-      let waiting = 0;
-      for (let i = 0; i < vms.length; i++) {
-        if (vms[i].running) { waiting++; vms[i].stop("halted with nothing left to wake it"); }
-      }
-      if (waiting == 0) break;
-    }
+    if (runnable == 0 && !idleUntilWakeUp(vms)) break;
   }
   log.info("all virtual machines have stopped");
+}
+
+// No vCPU can run: wait for the first local APIC timer of a halted vCPU,
+// taking the host's own timer ticks meanwhile. A VM with nothing armed would
+// wait forever and is stopped. False when no VM is left.
+function idleUntilWakeUp(vms: Vm[]): bool {
+  let wakeUp = u64.MAX_VALUE, running = 0;
+  for (let i = 0; i < vms.length; i++) {
+    const vm = vms[i];
+    if (!vm.running) continue;
+    const next = vm.apics.nextWakeUp();
+    if (next == u64.MAX_VALUE) vm.stop("halted with nothing left to wake it");
+    else { running++; wakeUp = min(wakeUp, next); }
+  }
+  while (running > 0 && rdtsc() < wakeUp) { openInterruptWindow(); pause(); }
+  return running > 0;
 }
 
 // The guest's extended registers stay loaded for exactly its slice, its
@@ -93,7 +105,7 @@ function runExits(slot: Slot): bool {
 // VM's external interrupts, which go to the boot vCPU. Injected now if the
 // guest can take one, else at its interrupt window.
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
-  const apic = vm.apics.of(vcpu);
+  const apic = vm.apics.now(vcpu);
   const fromApic = apic.pendingVector();
   const external = vcpu === vm.vcpu && vm.hasPendingInterrupt;
   if (fromApic < 0 && !external) return;

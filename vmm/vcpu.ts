@@ -58,6 +58,8 @@ export class Exit {
   fetchedBytes: u8 = 0;
 }
 
+const RFLAGS_IF: u64 = 1 << 9;
+
 // The longest x86 instruction (SDM Vol. 2A 2.3.11).
 export const MAX_INSTRUCTION_LENGTH = 15;
 
@@ -128,6 +130,8 @@ export abstract class Vcpu {
   abstract get cr3(): u64;
   abstract get cr4(): u64;
   abstract get efer(): u64;
+  // RFLAGS.IF: a halted CPU wakes for a maskable interrupt only with it set.
+  get interruptsEnabled(): bool { return (this.rflags & RFLAGS_IF) != 0; }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
   // The code segment's base, and the default operand and address size the

@@ -60,7 +60,7 @@ export class Vm {
   // External interrupts (the test device; later the PIC) go to the boot vCPU.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
-    if (this.vcpu.activity == Activity.Halted) this.vcpu.activity = Activity.Runnable;
+    if (this.vcpu.activity == Activity.Halted && this.vcpu.interruptsEnabled) this.vcpu.activity = Activity.Runnable;
   }
 
   get hasPendingInterrupt(): bool { return this.pendingCount > 0; }

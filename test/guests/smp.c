@@ -50,17 +50,8 @@ __asm__(
     ".code32\n"
     ".popsection\n");
 
-/* One MOV per register access, as Linux's readl/writel do: the compiler may
- * otherwise fuse a read and a write into an OR on the register, which the
- * VMM's MMIO emulation does not decode. */
-static uint32_t lapic_read(uint32_t reg) {
-  uint32_t v;
-  __asm__ volatile("movl %1, %0" : "=r"(v) : "m"(*(volatile uint32_t*)(LAPIC + reg)));
-  return v;
-}
-static void lapic_write(uint32_t reg, uint32_t v) {
-  __asm__ volatile("movl %0, %1" ::"r"(v), "m"(*(volatile uint32_t*)(LAPIC + reg)) : "memory");
-}
+static uint32_t lapic_read(uint32_t reg) { return mmio_in32(LAPIC + reg); }
+static void lapic_write(uint32_t reg, uint32_t v) { mmio_out32(LAPIC + reg, v); }
 
 static void send_ipi(uint32_t apic_id, uint32_t command) {
   lapic_write(LAPIC_ICR_HIGH, apic_id << 24);

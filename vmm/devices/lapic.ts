@@ -19,7 +19,7 @@
 // checking (SVR bit 9 is stored and has no effect).
 
 import { allOnes, Device } from "../bus";
-import { IA32_APIC_BASE } from "../msrpolicy";
+import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from "../msrpolicy";
 import { ApicTimer } from "./lapictimer";
 import {
   access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
@@ -39,7 +39,6 @@ export abstract class ApicBus {
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
 export const LAPIC_SIZE: u64 = 0x1000;
-export const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const X2APIC_MSR_FIRST: u32 = 0x800;
 const X2APIC_MSR_COUNT: u32 = 0x100;
 

@@ -212,6 +212,34 @@ static void check_mmio(void) {
 #endif
 }
 
+#define LAPIC 0xfee00000u
+#define LAPIC_EOI 0x0b0
+#define LAPIC_SVR 0x0f0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INITIAL 0x380
+#define LAPIC_TIMER_CURRENT 0x390
+#define LAPIC_TIMER_DIVIDE 0x3e0
+#define LAPIC_DIVIDE_BY_1 0xb
+#define TIMER_COUNT 2000000
+
+/* The local APIC's timer, one-shot, at the TSC's rate: it counts down
+ * while the guest runs and interrupts it out of HLT. */
+static void check_apic_timer(void) {
+  mmio_out32(LAPIC + LAPIC_SVR, mmio_in32(LAPIC + LAPIC_SVR) | 0x100);
+  mmio_out32(LAPIC + LAPIC_TIMER_DIVIDE, LAPIC_DIVIDE_BY_1);
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, TEST_VECTOR);
+  uint32_t before = interrupts;
+  __asm__ volatile("cli");
+  mmio_out32(LAPIC + LAPIC_TIMER_INITIAL, TIMER_COUNT);
+  uint32_t first = mmio_in32(LAPIC + LAPIC_TIMER_CURRENT);
+  uint32_t second = mmio_in32(LAPIC + LAPIC_TIMER_CURRENT);
+  check(first <= TIMER_COUNT && second < first, "lapic: the timer's current count runs down");
+  __asm__ volatile("sti; hlt; cli");
+  check(interrupts == before + 1, "lapic: a one-shot timer interrupt wakes HLT");
+  mmio_out32(LAPIC + LAPIC_EOI, 0);
+  check(mmio_in32(LAPIC + LAPIC_TIMER_CURRENT) == 0, "lapic: a one-shot timer stops at 0");
+}
+
 int run_checks(const char* mode) {
   puts("guest running in ");
   puts(mode);
@@ -225,5 +253,6 @@ int run_checks(const char* mode) {
   check_halt_wakeup();
   check_hypercalls();
   check_mmio();
+  check_apic_timer();
   return failures();
 }

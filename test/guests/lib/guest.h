@@ -56,6 +56,19 @@ static inline uint64_t xgetbv(uint32_t xcr) {
   return ((uint64_t)hi << 32) | lo;
 }
 
+/* A 32-bit device register read or write as exactly one MOV through a
+ * pointer register, as Linux's readl/writel: a plain C access may be fused
+ * with its neighbour into an OR on the register, and clang -m16 truncates
+ * absolute addresses in ModRM to 16 bits. */
+static inline uint32_t mmio_in32(uintptr_t address) {
+  uint32_t v;
+  __asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(address) : "memory");
+  return v;
+}
+static inline void mmio_out32(uintptr_t address, uint32_t v) {
+  __asm__ volatile("movl %0, (%1)" ::"r"(v), "r"(address) : "memory");
+}
+
 int run_checks(const char* mode);
 
 #endif
