@@ -2,54 +2,20 @@
 // (vmm/decoder.ts) and guest page walker (vmm/guestpaging.ts). Guest RAM is
 // GUEST_RAM_SIZE bytes at guest-physical 0, backed by the harness's fake
 // physical memory at GUEST_RAM_HOST; the test device's MMIO window is on
-// the bus; a FakeVcpu stands in for a backend and records what the
-// emulation did to it.
+// the bus; a FakeVcpu (fakevcpu.ts) stands in for a backend and records
+// what the emulation did to it.
 
 import { MmioInstruction } from "../../../vmm/decoder";
 import { emulateMmio, readRegister, writeRegister } from "../../../vmm/mmio";
 import { GuestPageWalker } from "../../../vmm/guestpaging";
 import { GuestMemory } from "../../../vmm/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/testmmio";
-import { EntryState } from "../../../vmm/entrystate";
-import { Exit, ExitKind, Reg, Vcpu } from "../../../vmm/vcpu";
+import { ExitKind, Reg } from "../../../vmm/vcpu";
+import { FakeVcpu } from "./fakevcpu";
 import { Vm } from "../../../vmm/vm";
 
 const GUEST_RAM_HOST: u64 = 0x1_0000_0000;
 const GUEST_RAM_SIZE: u64 = 64 << 20;
-
-class FakeVcpu extends Vcpu {
-  ripValue: u64 = 0;
-  csBaseValue: u64 = 0;
-  bits: u32 = 64;
-  cr0Value: u64 = 0;
-  cr3Value: u64 = 0;
-  cr4Value: u64 = 0;
-  eferValue: u64 = 0;
-  skips: i32 = 0;
-
-  constructor() { super(true); }
-  run(): Exit { return this.exit; }
-  get rip(): u64 { return this.ripValue; }
-  set rip(v: u64) { this.ripValue = v; }
-  get rsp(): u64 { return 0; }
-  get rflags(): u64 { return 2; }
-  get cr0(): u64 { return this.cr0Value; }
-  get cr3(): u64 { return this.cr3Value; }
-  get cr4(): u64 { return this.cr4Value; }
-  get efer(): u64 { return this.eferValue; }
-  get longMode(): bool { return this.bits == 64; }
-  get csBase(): u64 { return this.csBaseValue; }
-  get codeBits(): u32 { return this.bits; }
-  resetToRealMode(segment: u16, offset: u16): void {}
-  protected setEntryState(s: EntryState): void {}
-  skipInstruction(): void { this.ripValue += <u64>this.exit.instructionLength; this.skips++; }
-  injectException(vector: u8, hasError: bool, errorCode: u32): void {}
-  injectInterrupt(vector: u8): void {}
-  canInjectInterrupt(): bool { return true; }
-  requestInterruptWindow(on: bool): void {}
-  setPreemptionTimer(ticks: u64): void {}
-  dumpState(): void {}
-}
 
 // ---- the decoder
 

@@ -1,0 +1,131 @@
+// The local APICs of one VM (vmm/apics.ts): what an IPI written into one
+// vCPU's ICR does to the others, start-up by INIT and STARTUP (SDM Vol. 3A
+// 9.4.4), which halted vCPUs an interrupt wakes (only those with IF=1, as
+// HLT does), and the timer deadline the scheduler idles until.
+import { beforeEach, describe, expect, it } from "vitest";
+import { load, type Exports } from "./harness";
+
+interface ApicsExports {
+  apicWrite(from: number, register: number, value: number): void;
+  apicRead(from: number, register: number): number;
+  activity(i: number): number;
+  setActivity(i: number, a: number): void;
+  setInterruptsEnabled(i: number, on: number): void;
+  lastReset(i: number): bigint;
+  register(i: number, r: number): bigint;
+  setRegister(i: number, r: number, value: bigint): void;
+  apicId(i: number): number;
+  pendingVector(i: number): number;
+  wakeIfPending(i: number): void;
+  nextWakeUp(): bigint;
+  init(i: number): void;
+}
+
+const RUNNABLE = 0, HALTED = 1, WAITING_FOR_SIPI = 2;
+const ID = 0x20, SVR = 0xf0, ICR_LOW = 0x300, ICR_HIGH = 0x310, LVT_TIMER = 0x320, TIMER_INITIAL = 0x380, TIMER_DIVIDE = 0x3e0;
+const FIXED = 0x000, LOWEST = 0x100, INIT = 0x500, STARTUP = 0x600, ASSERT = 0x4000;
+const RBX = 3, RDX = 2;
+const NEVER = 0xffff_ffff_ffff_ffffn;
+
+let e: Exports<ApicsExports>;
+beforeEach(async () => {
+  e = (await load<ApicsExports>("apics.ts")).exports;
+  for (let i = 0; i < 3; i++) e.apicWrite(i, SVR, 0x1ff); // software-enabled, spurious vector 0xff
+});
+
+const ipi = (from: number, to: number, command: number) => {
+  e.apicWrite(from, ICR_HIGH, to << 24);
+  e.apicWrite(from, ICR_LOW, command | ASSERT);
+};
+
+describe("the vCPUs of a VM", () => {
+  it("have APIC IDs in vCPU order, and each sees its own APIC in the one window", () => {
+    expect([0, 1, 2].map((i) => e.apicId(i))).toEqual([0, 1, 2]);
+    expect([0, 1, 2].map((i) => e.apicRead(i, ID) >>> 24)).toEqual([0, 1, 2]);
+  });
+  it("start with the boot vCPU running and the others waiting for STARTUP", () => {
+    expect([0, 1, 2].map((i) => e.activity(i))).toEqual([RUNNABLE, WAITING_FOR_SIPI, WAITING_FOR_SIPI]);
+  });
+});
+
+describe("INIT and STARTUP", () => {
+  it("STARTUP starts a waiting vCPU in real mode at CS = vector << 8, IP 0, with its registers cleared", () => {
+    e.setRegister(1, RBX, 0x1234n);
+    ipi(0, 1, STARTUP | 0x9a);
+    expect(e.activity(1)).toBe(RUNNABLE);
+    expect(e.lastReset(1)).toBe(0x9a00n << 16n);
+    expect(e.register(1, RBX)).toBe(0n);
+    expect(e.register(1, RDX)).toBe(0n); // the processor signature: CPUID.1:EAX, 0 in the harness
+    expect(e.activity(2)).toBe(WAITING_FOR_SIPI);
+  });
+  it("STARTUP to a running or halted vCPU is ignored", () => {
+    ipi(0, 1, STARTUP | 0x10);
+    e.setActivity(1, HALTED);
+    ipi(0, 1, STARTUP | 0x20);
+    expect(e.activity(1)).toBe(HALTED);
+    expect(e.lastReset(1)).toBe(0x1000n << 16n);
+  });
+  it("INIT makes a running vCPU wait again, and the next STARTUP restarts it", () => {
+    ipi(0, 1, STARTUP | 0x10);
+    ipi(0, 1, INIT);
+    expect(e.activity(1)).toBe(WAITING_FOR_SIPI);
+    ipi(0, 1, STARTUP | 0x30);
+    expect(e.activity(1)).toBe(RUNNABLE);
+    expect(e.lastReset(1)).toBe(0x3000n << 16n);
+  });
+  it("an INIT signal taken at an exit does the same as an INIT IPI", () => {
+    e.init(0);
+    expect(e.activity(0)).toBe(WAITING_FOR_SIPI);
+  });
+  it("an IPI to an APIC ID no vCPU has is lost without harm", () => {
+    ipi(0, 7, STARTUP | 0x10);
+    expect([1, 2].map((i) => e.activity(i))).toEqual([WAITING_FOR_SIPI, WAITING_FOR_SIPI]);
+  });
+});
+
+describe("fixed IPIs", () => {
+  beforeEach(() => {
+    ipi(0, 1, STARTUP | 0x10);
+    ipi(0, 2, STARTUP | 0x10);
+  });
+  it("reach the target's IRR", () => {
+    ipi(0, 2, FIXED | 0x51);
+    expect(e.pendingVector(2)).toBe(0x51);
+    expect(e.pendingVector(1)).toBe(-1);
+  });
+  it("wake a halted vCPU that takes interrupts, and not one with IF=0", () => {
+    e.setActivity(1, HALTED);
+    e.setActivity(2, HALTED);
+    e.setInterruptsEnabled(1, 1);
+    e.setInterruptsEnabled(2, 0);
+    ipi(0, 1, FIXED | 0x51);
+    ipi(0, 2, FIXED | 0x52);
+    expect(e.activity(1)).toBe(RUNNABLE);
+    expect(e.activity(2)).toBe(HALTED);
+    expect(e.pendingVector(2)).toBe(0x52);
+  });
+  it("of lowest priority go to one vCPU only", () => {
+    e.apicWrite(0, ICR_HIGH, 0xff << 24); // broadcast
+    e.apicWrite(0, ICR_LOW, LOWEST | 0x60 | ASSERT);
+    const reached = [0, 1, 2].filter((i) => e.pendingVector(i) === 0x60);
+    expect(reached.length).toBe(1);
+  });
+});
+
+describe("a halted vCPU's timer", () => {
+  it("is the deadline the scheduler idles until, and wakes the vCPU when it has passed", () => {
+    expect(e.nextWakeUp()).toBe(NEVER);
+    e.apicWrite(0, TIMER_DIVIDE, 0xb); // divide by 1
+    e.apicWrite(0, LVT_TIMER, 0x40); // one-shot
+    e.apicWrite(0, TIMER_INITIAL, 5000);
+    e.setActivity(0, HALTED);
+    e.setInterruptsEnabled(0, 1);
+    const deadline = e.nextWakeUp();
+    expect(deadline).not.toBe(NEVER);
+    e.wakeIfPending(0); // the harness's TSC moves 1000 per read: not yet
+    expect(e.activity(0)).toBe(HALTED);
+    for (let i = 0; i < 6; i++) e.wakeIfPending(0);
+    expect(e.activity(0)).toBe(RUNNABLE);
+    expect(e.pendingVector(0)).toBe(0x40);
+  });
+});

@@ -1,0 +1,43 @@
+// A vCPU without hardware for unit tests: its architectural state is plain
+// fields the test sets, and it records what the VMM did to it (skipped
+// instructions, resets). Shared by the unit-test entries that need a Vcpu.
+
+import { EntryState } from "../../../vmm/entrystate";
+import { Exit, Vcpu } from "../../../vmm/vcpu";
+
+export class FakeVcpu extends Vcpu {
+  ripValue: u64 = 0;
+  csBaseValue: u64 = 0;
+  bits: u32 = 64;
+  cr0Value: u64 = 0;
+  cr3Value: u64 = 0;
+  cr4Value: u64 = 0;
+  eferValue: u64 = 0;
+  skips: i32 = 0;
+  rflagsValue: u64 = 2;
+  // The last resetToRealMode(), as segment << 16 | offset; -1 if none.
+  lastReset: i64 = -1;
+
+  constructor() { super(true); }
+  run(): Exit { return this.exit; }
+  get rip(): u64 { return this.ripValue; }
+  set rip(v: u64) { this.ripValue = v; }
+  get rsp(): u64 { return 0; }
+  get rflags(): u64 { return this.rflagsValue; }
+  get cr0(): u64 { return this.cr0Value; }
+  get cr3(): u64 { return this.cr3Value; }
+  get cr4(): u64 { return this.cr4Value; }
+  get efer(): u64 { return this.eferValue; }
+  get longMode(): bool { return this.bits == 64; }
+  get csBase(): u64 { return this.csBaseValue; }
+  get codeBits(): u32 { return this.bits; }
+  resetToRealMode(segment: u16, offset: u16): void { this.lastReset = (<i64>segment << 16) | <i64>offset; }
+  protected setEntryState(s: EntryState): void {}
+  skipInstruction(): void { this.ripValue += <u64>this.exit.instructionLength; this.skips++; }
+  injectException(vector: u8, hasError: bool, errorCode: u32): void {}
+  injectInterrupt(vector: u8): void {}
+  canInjectInterrupt(): bool { return true; }
+  requestInterruptWindow(on: bool): void {}
+  setPreemptionTimer(ticks: u64): void {}
+  dumpState(): void {}
+}
