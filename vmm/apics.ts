@@ -5,21 +5,17 @@
 // guest writes into its ICR arrives here already resolved to APIC IDs; a
 // fixed or lowest-priority one is accepted into each target's IRR (waking
 // it if it halted), INIT and STARTUP start application processors (SDM
-// Vol. 3A 9.4.4). All vCPUs find their APIC
-// at the same guest-physical address, LAPIC_BASE (11.4.1): the window
-// forwards each access to the APIC of the vCPU that made it.
+// Vol. 3A 9.4.4). All vCPUs find their APIC at the same guest-physical
+// address, LAPIC_BASE (11.4.1): the window forwards each access to the APIC
+// of the vCPU that made it. (A guest that moves its APIC through
+// IA32_APIC_BASE still finds it there: the window does not move yet.)
 
 import { Device } from "./bus";
-import { ApicBus, LocalApic } from "./devices/lapic";
+import { ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic } from "./devices/lapic";
 import { rdtsc } from "../kernel/arch/shim";
 import { query } from "../kernel/cpu/cpuid";
 import { Activity, Reg, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
-
-const FIXED: u32 = 0;
-const LOWEST_PRIORITY: u32 = 1;
-const INIT: u32 = 5;
-const STARTUP: u32 = 6;
 
 export class VmApics extends ApicBus {
   // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
@@ -70,13 +66,13 @@ export class VmApics extends ApicBus {
       const id = destinations[i];
       if (id >= <u32>vcpus.length) continue; // no such APIC: the IPI is lost, as on a bus
       const target = vcpus[id];
-      if (mode == FIXED || mode == LOWEST_PRIORITY) {
+      if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
         this.all[id].accept(vector, false);
         this.wakeIfPending(target);
-        if (mode == LOWEST_PRIORITY) return;
-      } else if (mode == INIT) {
+        if (mode == DELIVERY_LOWEST_PRIORITY) return;
+      } else if (mode == DELIVERY_INIT) {
         this.init(target);
-      } else if (mode == STARTUP) {
+      } else if (mode == DELIVERY_STARTUP) {
         this.startup(target, vector);
       }
     }
@@ -99,9 +95,6 @@ export class VmApics extends ApicBus {
     target.activity = Activity.Runnable;
   }
 }
-
-// The xAPIC register page (11.4.1).
-export const LAPIC_WINDOW_SIZE: u64 = 4096;
 
 export class LocalApicWindow extends Device {
   constructor(private apics: VmApics, private vm: Vm) { super("local APIC"); }

@@ -17,10 +17,10 @@ import { FrameAllocator } from "../kernel/mm/frames";
 import { WRITE_BACK } from "../kernel/mm/hostpaging";
 import { PageTable } from "../kernel/mm/pagetable";
 import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../kernel/mm/range";
-import { LAPIC_WINDOW_SIZE, LocalApicWindow } from "./apics";
+import { LocalApicWindow } from "./apics";
 import { Backend } from "./backend";
 import { GuestMemory } from "./guestmemory";
-import { LAPIC_BASE } from "./devices/lapic";
+import { LAPIC_BASE, LAPIC_SIZE } from "./devices/lapic";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { NullDevice, POST_PORT } from "./devices/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "./devices/testdevice";
@@ -131,7 +131,7 @@ export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: F
   }
   const vm = new Vm(id, name, vcpus[0]);
   for (let i = 1; i < vcpus.length; i++) vm.addVcpu(vcpus[i]);
-  vm.bus.mmio.map(LAPIC_BASE, LAPIC_WINDOW_SIZE, new LocalApicWindow(vm.apics, vm));
+  vm.bus.mmio.map(LAPIC_BASE, LAPIC_SIZE, new LocalApicWindow(vm.apics, vm));
   for (let i = 0; i < memory.regions.length; i++) {
     const r = memory.regions[i];
     vm.memory.add(r.gpa, r.hpa, r.size);

@@ -3,8 +3,8 @@
 // STARTUP, waking halted vCPUs, and the timer deadline the scheduler idles
 // until. Each load() of this module is a fresh VM of VCPUS vCPUs.
 
-import { LocalApicWindow, LAPIC_WINDOW_SIZE } from "../../../vmm/apics";
-import { LAPIC_BASE } from "../../../vmm/devices/lapic";
+import { LocalApicWindow } from "../../../vmm/apics";
+import { LAPIC_BASE, LAPIC_SIZE } from "../../../vmm/devices/lapic";
 import { Activity, Reg } from "../../../vmm/vcpu";
 import { Vm } from "../../../vmm/vm";
 import { FakeVcpu } from "./fakevcpu";
@@ -21,7 +21,7 @@ function vm(): Vm {
     for (let i = 0; i < VCPUS; i++) fakes.push(new FakeVcpu());
     const v = new Vm(0, "unit", fakes[0]);
     for (let i = 1; i < VCPUS; i++) v.addVcpu(fakes[i]);
-    v.bus.mmio.map(LAPIC_BASE, LAPIC_WINDOW_SIZE, new LocalApicWindow(v.apics, v));
+    v.bus.mmio.map(LAPIC_BASE, LAPIC_SIZE, new LocalApicWindow(v.apics, v));
     theVm = v;
   }
   return theVm!;
