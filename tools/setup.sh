@@ -24,6 +24,7 @@ packages=(
   "ovmf:/usr/share/OVMF/OVMF_CODE_4M.fd"
   "xz-utils:/usr/bin/xz"
   "zstd:/usr/bin/zstd"
+  "cpio:/usr/bin/cpio"
 )
 
 missing=()
