@@ -32,18 +32,27 @@ export class VmApics extends ApicBus {
   of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
 
   // The APIC of `vcpu` with its timer brought up to now: what every guest
-  // access and every look for a pending interrupt goes through. The timer
-  // counts in the guest's TSC, which is the host's (no offset).
+  // access goes through, since the timer's registers count from the last
+  // update. The timer counts in the guest's TSC, which is the host's (no offset).
   now(vcpu: Vcpu): LocalApic {
     const apic = this.all[vcpu.apicId];
     apic.advance(rdtsc());
     return apic;
   }
 
+  // The vector `vcpu`'s APIC would deliver now, or -1. Asked before every
+  // entry, so it reads the clock only while the timer is armed: a disarmed
+  // timer has nothing to bring up to date.
+  pendingVector(vcpu: Vcpu): i32 {
+    const apic = this.all[vcpu.apicId];
+    if (apic.nextDeadline() != u64.MAX_VALUE) apic.advance(rdtsc());
+    return apic.pendingVector();
+  }
+
   // A halted vCPU with interrupts enabled whose APIC has an interrupt for it
   // (its timer, an IPI accepted meanwhile) runs again (SDM Vol. 2A "HLT").
   wakeIfPending(vcpu: Vcpu): void {
-    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.now(vcpu).pendingVector() >= 0) vcpu.activity = Activity.Runnable;
+    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.pendingVector(vcpu) >= 0) vcpu.activity = Activity.Runnable;
   }
 
   // The earliest TSC at which a halted vCPU's timer fires, or u64.MAX_VALUE.

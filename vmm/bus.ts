@@ -17,6 +17,7 @@ class Mapping {
 
 export class AddressSpace {
   private mappings: Mapping[] = [];
+  private lastFound: Mapping | null = null;
 
   map(start: u64, length: u64, device: Device): void {
     this.mappings.push(new Mapping(start, length, device));
@@ -42,10 +43,14 @@ export class AddressSpace {
     return this.lookup(address) !== null;
   }
 
+  // A guest tends to use the same device many times in a row (a UART's
+  // ports, its APIC): the mapping found last is tried first.
   private lookup(address: u64): Mapping | null {
+    const last = this.lastFound;
+    if (last !== null && address - last.start < last.length) return last;
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i];
-      if (address >= m.start && address - m.start < m.length) return m;
+      if (address >= m.start && address - m.start < m.length) { this.lastFound = m; return m; }
     }
     return null;
   }

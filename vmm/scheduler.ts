@@ -105,13 +105,12 @@ function runExits(slot: Slot): bool {
 // VM's external interrupts, which go to the boot vCPU. Injected now if the
 // guest can take one, else at its interrupt window.
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
-  const apic = vm.apics.now(vcpu);
-  const fromApic = apic.pendingVector();
+  const fromApic = vm.apics.pendingVector(vcpu);
   const external = vcpu === vm.vcpu && vm.hasPendingInterrupt;
   if (fromApic < 0 && !external) return;
   if (!vcpu.canInjectInterrupt()) { vcpu.requestInterruptWindow(true); return; }
   if (fromApic >= 0) {
-    apic.acknowledge(<u8>fromApic);
+    vm.apics.of(vcpu).acknowledge(<u8>fromApic);
     vcpu.injectInterrupt(<u8>fromApic);
   } else {
     vcpu.injectInterrupt(vm.takeInterrupt());
