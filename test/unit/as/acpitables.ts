@@ -1,0 +1,49 @@
+// Unit-test entry: the ACPI tables a VM is given (vmm/acpitables.ts), read
+// back with the hypervisor's own ACPI code (kernel/acpi/), and the PM block
+// they describe (vmm/devices/acpipm.ts). The VM's RAM is the first MiB of
+// the harness's physical memory at guest-physical 0, so guest-physical
+// addresses in the tables are the addresses the kernel's parsers read.
+
+import { physRead32 } from "../../../kernel/arch/shim";
+import { findRsdp, Rsdp } from "../../../kernel/acpi/rsdp";
+import { findTable } from "../../../kernel/acpi/tables";
+import { processorApicIds } from "../../../kernel/acpi/madt";
+import { buildAcpiTables } from "../../../vmm/acpitables";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
+import { GuestMemory } from "../../../vmm/guestmemory";
+
+let rsdp: Rsdp | null = null;
+
+export function build(cpus: u32): u64 {
+  const memory = new GuestMemory();
+  memory.add(0, 0, 1 << 20);
+  return buildAcpiTables(memory, cpus);
+}
+// The RSDP as the hypervisor finds a PC firmware's: by scanning 0xE0000-0xFFFFF.
+export function scanForRsdp(): u64 { rsdp = findRsdp(0); return rsdp === null ? 0 : rsdp!.address; }
+export function rsdpRevision(): u8 { return rsdp!.revision; }
+export function rsdpOemId(): string { return rsdp!.oemId; }
+// A table through the XSDT, or through the RSDT as an ACPI 1.0 OS would
+// look (RsdtAddress, RSDP offset 16); 0 if absent or its checksum fails.
+export function table(signature: string, throughXsdt: bool): u64 {
+  const r = rsdp!;
+  const root = throughXsdt ? r : new Rsdp(r.address, 1, r.oemId, <u64>physRead32(r.address + 16), false);
+  return findTable(root, signature);
+}
+export function madtApicIds(madt: u64): string {
+  const ids = processorApicIds(madt);
+  let s = "";
+  for (let i = 0; i < ids.length; i++) s += (i > 0 ? "," : "") + ids[i].toString();
+  return s;
+}
+
+class RecordingPower extends PowerControl {
+  offs: i32 = 0;
+  powerOff(): void { this.offs++; }
+}
+const power = new RecordingPower();
+const pm = new AcpiPm(power);
+export function pmRead(offset: u64, size: u8): u64 { return pm.read(offset, size); }
+export function pmWrite(offset: u64, size: u8, value: u64): void { pm.write(offset, size, value); }
+export function pmAdvance(ns: u64): void { pm.advance(ns); }
+export function powerOffs(): i32 { return power.offs; }

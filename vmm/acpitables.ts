@@ -1,0 +1,193 @@
+// The ACPI tables a VM's firmware would leave for its operating system,
+// built by the VMM in the VM's legacy BIOS area.
+//
+// RSDP -> RSDT and XSDT -> FADT and MADT; the FADT points to the DSDT and
+// the FACS. The MADT lists one processor-local APIC per vCPU and says the
+// VM has a pair of 8259s (PCAT_COMPAT); there is no I/O APIC yet, so an OS
+// routes the ISA interrupts through the PICs. The FADT describes the ACPI
+// power-management block of devices/acpipm.ts (PM1a event and control
+// registers and the PM timer, with SCI on IRQ 9), the reset register (the
+// 8042's 0xFE pulse), and the legacy devices; the DSDT holds one object,
+// \_S5, the sleep type that powers the VM off. No SMI command port: the VM
+// is in ACPI mode from the start (ACPI 6.5, 4.8.2.1). Sections below are
+// those of ACPI 6.5: RSDP 5.2.5, header 5.2.6, RSDT 5.2.7, XSDT 5.2.8, FADT
+// 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12, GAS 5.2.3.2, AML 20.2.
+
+import { GuestMemory } from "./guestmemory";
+import { ACPI_PM_BASE, PM1_CNT_OFFSET, PM1_EVT_OFFSET, PM_TMR_OFFSET, SCI_IRQ, SLP_TYP_S5 } from "./devices/acpipm";
+import { LAPIC_BASE } from "./devices/lapic";
+
+// In the legacy BIOS area, which the guest's memory map reserves
+// (loaders/layout.ts), and where a BIOS-style search finds the RSDP
+// (16-byte aligned in 0xE0000-0xFFFFF, 5.2.5.1).
+export const ACPI_TABLES_BASE: u64 = 0xe0000;
+export const ACPI_TABLES_SIZE: u64 = 0x1000;
+
+const HEADER_SIZE: u32 = 36;
+const RSDP_SIZE: u32 = 36;
+const FADT_SIZE: u32 = 276;
+const FACS_SIZE: u32 = 64;
+const MADT_LAPIC_SIZE: u32 = 8;
+// Where each table goes, from ACPI_TABLES_BASE (64-byte aligned, as the FACS must be).
+const RSDP_AT: u64 = 0x000;
+const RSDT_AT: u64 = 0x040;
+const XSDT_AT: u64 = 0x080;
+const FACS_AT: u64 = 0x0c0;
+const FADT_AT: u64 = 0x100;
+const DSDT_AT: u64 = 0x240;
+const MADT_AT: u64 = 0x280;
+
+const OEM_ID = "TYPVSR";
+const OEM_TABLE_ID = "TYPERVIS";
+const CREATOR_ID = "TYPV";
+
+// FADT fields (5.2.9, Table 5.9) and flags (Table 5.10, 5.11).
+const FADT_FLAGS_WBINVD: u32 = 1 << 0;
+const FADT_FLAGS_PROC_C1: u32 = 1 << 2;
+const FADT_FLAGS_TMR_VAL_EXT: u32 = 1 << 8;
+const FADT_FLAGS_RESET_REG_SUP: u32 = 1 << 10;
+const BOOT_ARCH_LEGACY_DEVICES: u16 = 1 << 0;
+const BOOT_ARCH_8042: u16 = 1 << 1;
+const BOOT_ARCH_VGA_NOT_PRESENT: u16 = 1 << 2;
+// C2 and C3 latencies above these say "not supported".
+const NO_C2_LATENCY: u16 = 101;
+const NO_C3_LATENCY: u16 = 1001;
+const GAS_SYSTEM_IO: u8 = 1;
+const I8042_COMMAND: u64 = 0x64;
+const I8042_RESET_PULSE: u8 = 0xfe;
+
+const MADT_PCAT_COMPAT: u32 = 1 << 0;
+const MADT_LOCAL_APIC: u8 = 0;
+const LAPIC_ENABLED: u32 = 1 << 0;
+
+// Writes the tables for a VM of `cpus` vCPUs; returns the RSDP's address.
+export function buildAcpiTables(memory: GuestMemory, cpus: u32): u64 {
+  const base = ACPI_TABLES_BASE;
+  for (let i: u64 = 0; i < ACPI_TABLES_SIZE; i += 8) memory.write64(base + i, 0);
+  const dsdt = writeDsdt(memory, base + DSDT_AT);
+  writeFacs(memory, base + FACS_AT);
+  const fadt = writeFadt(memory, base + FADT_AT, base + FACS_AT, dsdt);
+  const madt = writeMadt(memory, base + MADT_AT, cpus);
+  writeRootTable(memory, base + RSDT_AT, "RSDT", 4, fadt, madt);
+  writeRootTable(memory, base + XSDT_AT, "XSDT", 8, fadt, madt);
+  writeRsdp(memory, base + RSDP_AT, base + RSDT_AT, base + XSDT_AT);
+  return base + RSDP_AT;
+}
+
+function writeRsdp(memory: GuestMemory, at: u64, rsdt: u64, xsdt: u64): void {
+  writeChars(memory, at, "RSD PTR ");
+  writeChars(memory, at + 9, OEM_ID);
+  memory.write8(at + 15, 2); // ACPI 2.0 and later: the XSDT is there
+  memory.write32(at + 16, <u32>rsdt);
+  memory.write32(at + 20, RSDP_SIZE);
+  memory.write64(at + 24, xsdt);
+  // The first checksum covers the ACPI 1.0 part, the extended one all 36 bytes.
+  memory.write8(at + 8, checksum(memory, at, 20));
+  memory.write8(at + 32, checksum(memory, at, RSDP_SIZE));
+}
+
+// The RSDT (4-byte entries) or XSDT (8-byte entries) listing the FADT and MADT.
+function writeRootTable(memory: GuestMemory, at: u64, signature: string, entrySize: u32, fadt: u64, madt: u64): void {
+  const at0 = at + <u64>HEADER_SIZE;
+  if (entrySize == 4) { memory.write32(at0, <u32>fadt); memory.write32(at0 + 4, <u32>madt); }
+  else { memory.write64(at0, fadt); memory.write64(at0 + 8, madt); }
+  finishTable(memory, at, signature, 1, HEADER_SIZE + 2 * entrySize);
+}
+
+function writeFacs(memory: GuestMemory, at: u64): void {
+  writeChars(memory, at, "FACS");
+  memory.write32(at + 4, FACS_SIZE);
+  memory.write8(at + 32, 2); // version; the waking vector and global lock stay 0
+}
+
+function writeFadt(memory: GuestMemory, at: u64, facs: u64, dsdt: u64): u64 {
+  memory.write32(at + 36, <u32>facs);
+  memory.write32(at + 40, <u32>dsdt);
+  write16(memory, at + 46, SCI_IRQ);
+  memory.write32(at + 56, <u32>(ACPI_PM_BASE + PM1_EVT_OFFSET));
+  memory.write32(at + 64, <u32>(ACPI_PM_BASE + PM1_CNT_OFFSET));
+  memory.write32(at + 76, <u32>(ACPI_PM_BASE + PM_TMR_OFFSET));
+  memory.write8(at + 88, 4); // PM1_EVT_LEN: status and enable, 2 bytes each
+  memory.write8(at + 89, 2); // PM1_CNT_LEN
+  memory.write8(at + 91, 4); // PM_TMR_LEN
+  write16(memory, at + 96, NO_C2_LATENCY);
+  write16(memory, at + 98, NO_C3_LATENCY);
+  write16(memory, at + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
+  memory.write32(at + 112, FADT_FLAGS_WBINVD | FADT_FLAGS_PROC_C1 | FADT_FLAGS_TMR_VAL_EXT | FADT_FLAGS_RESET_REG_SUP);
+  writeGas(memory, at + 116, 8, I8042_COMMAND);
+  memory.write8(at + 128, I8042_RESET_PULSE);
+  memory.write8(at + 131, 4); // FADT minor version: 6.4
+  memory.write64(at + 132, facs);
+  memory.write64(at + 140, dsdt);
+  writeGas(memory, at + 148, 32, ACPI_PM_BASE + PM1_EVT_OFFSET);
+  writeGas(memory, at + 172, 16, ACPI_PM_BASE + PM1_CNT_OFFSET);
+  writeGas(memory, at + 208, 32, ACPI_PM_BASE + PM_TMR_OFFSET);
+  finishTable(memory, at, "FACP", 6, FADT_SIZE);
+  return at;
+}
+
+// \_S5 as a package of the PM1a and PM1b SLP_TYP values and two reserved
+// zeros: Name (_S5_, Package (4) {5, 5, 0, 0}) in AML (20.2.5.1, 20.2.5.4).
+const AML_S5: u8[] = [0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, <u8>SLP_TYP_S5, 0x0a, <u8>SLP_TYP_S5, 0x00, 0x00];
+
+function writeDsdt(memory: GuestMemory, at: u64): u64 {
+  for (let i = 0; i < AML_S5.length; i++) memory.write8(at + HEADER_SIZE + <u64>i, AML_S5[i]);
+  finishTable(memory, at, "DSDT", 2, HEADER_SIZE + <u32>AML_S5.length); // revision 2: 64-bit AML integers
+  return at;
+}
+
+function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
+  memory.write32(at + 36, <u32>LAPIC_BASE);
+  memory.write32(at + 40, MADT_PCAT_COMPAT);
+  let entry = at + 44;
+  for (let id: u32 = 0; id < cpus; id++) {
+    memory.write8(entry, MADT_LOCAL_APIC);
+    memory.write8(entry + 1, <u8>MADT_LAPIC_SIZE);
+    memory.write8(entry + 2, <u8>id); // ACPI processor UID
+    memory.write8(entry + 3, <u8>id); // APIC ID: the vCPU's index (vm.ts)
+    memory.write32(entry + 4, LAPIC_ENABLED);
+    entry += MADT_LAPIC_SIZE;
+  }
+  finishTable(memory, at, "APIC", 5, <u32>(entry - at));
+  return at;
+}
+
+// The common header (5.2.6), then the checksum over the whole table.
+function finishTable(memory: GuestMemory, at: u64, signature: string, revision: u8, length: u32): void {
+  writeChars(memory, at, signature);
+  memory.write32(at + 4, length);
+  memory.write8(at + 8, revision);
+  writeChars(memory, at + 10, OEM_ID);
+  writeChars(memory, at + 16, OEM_TABLE_ID);
+  memory.write32(at + 24, 1); // OEM revision
+  writeChars(memory, at + 28, CREATOR_ID);
+  memory.write32(at + 32, 1); // creator revision
+  memory.write8(at + 9, 0);
+  memory.write8(at + 9, checksum(memory, at, length));
+}
+
+// A Generic Address Structure for a system I/O register of `bits` bits,
+// accessed at its own width (5.2.3.2).
+function writeGas(memory: GuestMemory, at: u64, bits: u8, port: u64): void {
+  memory.write8(at, GAS_SYSTEM_IO);
+  memory.write8(at + 1, bits);
+  memory.write8(at + 2, 0);
+  memory.write8(at + 3, bits == 8 ? 1 : bits == 16 ? 2 : 3);
+  memory.write64(at + 4, port);
+}
+
+// The byte that makes `length` bytes from `at` sum to zero (mod 256).
+function checksum(memory: GuestMemory, at: u64, length: u32): u8 {
+  let sum: u8 = 0;
+  for (let i: u32 = 0; i < length; i++) sum += memory.read8(at + <u64>i);
+  return <u8>(0 - sum);
+}
+
+function writeChars(memory: GuestMemory, at: u64, text: string): void {
+  for (let i = 0; i < text.length; i++) memory.write8(at + <u64>i, <u8>text.charCodeAt(i));
+}
+
+function write16(memory: GuestMemory, at: u64, v: u16): void {
+  memory.write8(at, <u8>v);
+  memory.write8(at + 1, <u8>(v >> 8));
+}
