@@ -17,10 +17,11 @@
 //
 // Section names are those of the 82093AA datasheet (290566-001); the EOI
 // register and version 20h are those of the I/O APIC in Intel's ICH chipsets
-// (ICH5 datasheet, section 9.5, "Advanced Programmable Interrupt Controller").
+// (the ICH datasheets' "Advanced Programmable Interrupt Controller" chapter,
+// "EOI Register").
 // Delivery is immediate, so Delivery Status always reads idle. Not modelled:
 // the APIC serial bus arbitration the ARB register is for, and the extended
-// destination ID of later chipsets (only bits 63:56 of an entry address).
+// destination ID of later chipsets (an entry's destination is bits 63:56).
 
 import { Device } from "../bus";
 import { InterruptLines } from "./irq";
@@ -38,10 +39,11 @@ export const DELIVERY_EXTINT: u32 = 7;
 
 // Where a message goes; the VMM resolves the destination to local APICs.
 export abstract class IoApicSink {
-  // `destination` is an APIC ID, or with `logical` a logical destination
-  // (SDM Vol. 3A 11.6.2.2); `mode` is one of the DELIVERY_ constants. For
-  // SMI, NMI, INIT and ExtINT the vector means nothing and the message is
-  // always edge-triggered.
+  // `destination` is an APIC ID (all 8 bits; the 82093AA itself compared
+  // only 59:56), or with `logical` a logical destination (SDM Vol. 3A
+  // 11.6.2.2). `mode` is a DELIVERY_ constant. SMI, NMI, INIT and ExtINT
+  // messages are always edge-triggered and their vector means nothing (an
+  // ExtINT's comes from the 8259A's INTA cycle).
   abstract deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void;
 }
 
