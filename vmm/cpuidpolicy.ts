@@ -4,7 +4,8 @@
 // MONITOR/MWAIT and the performance-monitoring leaf (not virtualized yet).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]) and the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
-// (interface version). OSXSAVE follows the guest's own CR4.OSXSAVE.
+// (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
+// TSC the hypervisor calibrated. OSXSAVE follows the guest's own CR4.OSXSAVE.
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 //
 // The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
@@ -15,6 +16,7 @@
 // policy at the time of the exit.
 
 import { Cpuid, query } from "../kernel/cpu/cpuid";
+import { tscPerMillisecond } from "../kernel/cpu/irq";
 import { allocPages } from "../kernel/mm/linearpages";
 import { Reg, Vcpu } from "./vcpu";
 
@@ -49,9 +51,21 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
     return;
   }
+  if (leaf == TSC_LEAF || leaf == FREQUENCY_LEAF) {
+    tscLeaf(leaf, r);
+    return;
+  }
+  // Basic leaves the host lacks are zero, as on AMD (Intel would repeat its
+  // highest leaf), and so are those beyond ours.
+  if (leaf > hostBasicMax() && leaf < HYPERVISOR_BASE) {
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
   const host = query(leaf, subleaf);
   r.eax = host.eax; r.ebx = host.ebx; r.ecx = host.ecx; r.edx = host.edx;
-  if (leaf == 1) {
+  if (leaf == 0) {
+    r.eax = max(r.eax, FREQUENCY_LEAF);
+  } else if (leaf == 1) {
     r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
     r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
     r.ebx = (r.ebx & 0x00ffffff) | (apicId << 24);
@@ -62,6 +76,31 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~EXT1_ECX_SVM;
   }
+}
+
+// Leaves 0x15 and 0x16 tell the guest its TSC frequency, which an OS trusts
+// over its own calibration, so every guest gets them, whatever the host has.
+// The host's figures can be wrong for the TSC the guest really has (Bochs
+// reports a fixed GHz while its TSC counts instructions), so the guest gets
+// the one the hypervisor measured against the PIT: TSC = crystal * EBX / EAX
+// with a 1 kHz "crystal" (SDM Vol. 2A CPUID leaf 15H), and the same figure
+// in MHz as the base and maximum frequency of leaf 16H (with a 100 MHz
+// bus). Before the calibration (unit tests) EBX is 0: "not enumerated".
+const TSC_LEAF: u32 = 0x15;
+const FREQUENCY_LEAF: u32 = 0x16;
+const CRYSTAL_HZ: u32 = 1000;
+const BUS_MHZ: u32 = 100;
+
+function tscLeaf(leaf: u32, r: Cpuid): void {
+  const khz = <u32>tscPerMillisecond();
+  if (leaf == TSC_LEAF) { r.eax = 1; r.ebx = khz; r.ecx = CRYSTAL_HZ; r.edx = 0; }
+  else { r.eax = khz / 1000; r.ebx = khz / 1000; r.ecx = BUS_MHZ; r.edx = 0; }
+}
+
+let basicMax: u32 = 0;
+function hostBasicMax(): u32 {
+  if (basicMax == 0) basicMax = query(0).eax;
+  return basicMax;
 }
 
 const scratch = new Cpuid();
@@ -92,9 +131,9 @@ export class CpuidTable {
   private present: u64 = 0;
 
   constructor() {
-    const basicMax = query(0).eax, extendedMax = query(EXTENDED_BASE).eax;
+    const extendedMax = query(EXTENDED_BASE).eax;
     for (let leaf: u32 = 0; leaf < 32; leaf++) {
-      if (leaf <= basicMax && (BASIC_FIXED & (1 << leaf)) != 0) this.fill(leaf, leaf);
+      if ((BASIC_FIXED & (1 << leaf)) != 0) this.fill(leaf, leaf);
     }
     for (let i: u32 = 0; i < EXTENDED_FIXED_COUNT; i++) {
       if (EXTENDED_BASE + i <= extendedMax) this.fill(32 + i, EXTENDED_BASE + i);

@@ -41,6 +41,8 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
   }
   activeBackend = backend;
   startSecondaryCpus(rsdp, frames);
+  // Before the VMs: their vCPUs' CPUID tables report the calibrated TSC.
+  startTimer();
   const vms = createVms(modules, frames, backend);
   const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length);
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);
@@ -48,7 +50,6 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
     log.info("vmm: no virtual machines configured");
     return;
   }
-  startTimer();
   runVms(vms);
 }
 

@@ -37,6 +37,10 @@ export function expectSuiteResults(run: Run): void {
     for (const check of checksOf(name)) expect(output).toContain(`[${name}] PASS ${check}\n`);
     expect(output).toContain(`[${name}] guest: all checks passed`);
     expect(output).toContain(`vm ${name}: exited with status 0`);
+    // CPUID 0x15 tells the guest the TSC frequency the hypervisor calibrated.
+    const guestKhz = new RegExp(`\\[${name}\\] tsc: 0x([0-9a-f]+) kHz`).exec(output);
+    expect(guestKhz).not.toBeNull();
+    expect(parseInt(guestKhz![1], 16)).toBe(Number(/TSC at (\d+) ticks\/ms/.exec(output)![1]));
   }
   expect(SMP_CHECKS.length).toBeGreaterThan(5);
   for (const check of SMP_CHECKS) expect(output).toContain(`[smp] PASS ${check}\n`);
