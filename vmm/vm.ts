@@ -106,7 +106,8 @@ export class Vm {
   // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.
   nextWakeUp(): u64 {
     const intr = this.intr;
-    const external = intr !== null && this.vcpu.activity == Activity.Halted ? intr.nextEvent() : u64.MAX_VALUE;
+    const boot = this.vcpu, waits = boot.activity == Activity.Halted && boot.interruptsEnabled;
+    const external = intr !== null && waits ? intr.nextEvent() : u64.MAX_VALUE;
     return min(external, this.apics.nextWakeUp());
   }
 
