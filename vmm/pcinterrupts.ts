@@ -27,11 +27,12 @@ export class PcInterrupts extends InterruptPin {
 
   constructor(private pic: Pic8259Pair, private pit: Pit8254) { super(); }
 
-  // Moves the PIT's time on to `nowTsc` (which never goes back).
-  catchUp(nowTsc: u64): void {
+  // Moves the PIT's time on to `nowTsc` (which never goes back), the TSC
+  // counting `tscPerMs` ticks a millisecond.
+  catchUp(nowTsc: u64, tscPerMs: u64): void {
     if (this.tsc == 0) this.tsc = nowTsc;
     if (nowTsc <= this.tsc) return;
-    const delta = nowTsc - this.tsc, tscPerMs = tscPerMillisecond();
+    const delta = nowTsc - this.tsc;
     this.tsc = nowTsc;
     // Whole milliseconds first keeps the product below 2^64 for any step.
     const scaled = (delta % tscPerMs) * NS_PER_MS + this.carry;
@@ -39,19 +40,25 @@ export class PcInterrupts extends InterruptPin {
     this.pit.advance((delta / tscPerMs) * NS_PER_MS + scaled / tscPerMs);
   }
 
+  // The TSC at which IRQ0 next rises, rounded up, or u64.MAX_VALUE.
+  irq0At(tscPerMs: u64): u64 {
+    const clocks = this.pit.clocksUntilIrq();
+    if (clocks == NEVER) return u64.MAX_VALUE;
+    return this.tsc + (clocks * tscPerMs * 1000 + PIT_HZ - 1) / PIT_HZ;
+  }
+
+  // The present, for the VMM's look at the pin and the guest's port accesses.
+  catchUpNow(): void { this.catchUp(rdtsc(), tscPerMillisecond()); }
+
   asserted(): bool {
-    this.catchUp(rdtsc());
+    this.catchUpNow();
     return this.pic.hasInterrupt();
   }
 
   acknowledge(): u8 { return this.pic.acknowledge(); }
 
-  // The TSC at which IRQ0 next rises, rounded up; the PIC may still hold it back.
-  nextEvent(): u64 {
-    const clocks = this.pit.clocksUntilIrq();
-    if (clocks == NEVER) return u64.MAX_VALUE;
-    return this.tsc + (clocks * tscPerMillisecond() * 1000 + PIT_HZ - 1) / PIT_HZ;
-  }
+  // The PIC may still hold IRQ0 back (masked, or a higher level in service).
+  nextEvent(): u64 { return this.irq0At(tscPerMillisecond()); }
 }
 
 // The PIT's ports (and port 61h), with the PIT's time brought up to the TSC first.
@@ -59,12 +66,12 @@ export class ClockedPorts extends Device {
   constructor(private clock: PcInterrupts, private ports: Device) { super(ports.name); }
 
   read(offset: u64, size: u8): u64 {
-    this.clock.catchUp(rdtsc());
+    this.clock.catchUpNow();
     return this.ports.read(offset, size);
   }
 
   write(offset: u64, size: u8, value: u64): void {
-    this.clock.catchUp(rdtsc());
+    this.clock.catchUpNow();
     this.ports.write(offset, size, value);
   }
 }
