@@ -1,7 +1,8 @@
 // System test: Debian's unmodified Linux kernel (tools/guests, the cache that
 // test/tools/guest-kernels.test.ts builds) in a VM from the configuration
-// module, under AMD-V (QEMU TCG). The kernel boots through its PVH entry
-// with the busybox initramfs, on the PC platform with no ACPI tables and no
+// module, under AMD-V (QEMU TCG). The kernel boots from its bzImage (the
+// 64-bit boot protocol, which decompresses it) and from its vmlinux (the PVH
+// entry) with the busybox initramfs, on the PC platform with no ACPI tables and no
 // I/O APIC: its timer ticks come from the PIT through the 8259 pair and the
 // local APIC's LINT0 in virtual-wire mode, its console is the COM1 UART.
 // /init prints its banner and powers off, which without ACPI halts the CPU
@@ -23,26 +24,32 @@ try {
   console.warn(`linux: skipped, the guest kernel cannot be had:\n${e.message}`);
 }
 
-function configModule(cmdline: string): { path: string; args: string } {
+function configModule(kernel: string, cmdline: string): { path: string; args: string } {
   mkdirSync("build/test", { recursive: true });
-  const path = "build/test/linux.json";
-  const vm = { name: "linux", memory: 256, cpus: 1, kernel: "vmlinux", initrd: "initramfs", cmdline, console: "com1" };
+  const path = `build/test/linux-${kernel}.json`;
+  const vm = { name: "linux", memory: 256, cpus: 1, kernel, initrd: "initramfs", cmdline, console: "com1" };
   writeFileSync(path, JSON.stringify({ vms: [vm] }, null, 2) + "\n");
-  return { path, args: "linux.json config" };
+  return { path, args: `linux-${kernel}.json config` };
 }
 
+// How the hypervisor's loaders describe each image.
+const ENTRIES = [
+  { kernel: "vmlinux", file: paths.vmlinux, loaded: /pvh kernel \[0x1000000, 0x[0-9a-f]+\), entry 0x[0-9a-f]+ in 32-bit protected mode/ },
+  { kernel: "bzImage", file: paths.bzImage, loaded: /linux kernel \[0x100000, 0x[0-9a-f]+\), entry 0x100200 in 64-bit long mode/ },
+];
+
 describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
-  it("boots from its PVH entry under AMD-V (QEMU) to /init, with PIT interrupts through the 8259s, and halts", async () => {
+  it.each(ENTRIES)("boots from its $kernel under AMD-V (QEMU) to /init, with PIT interrupts through the 8259s, and halts", async ({ kernel, file, loaded }) => {
     const run = await bootAndWait({
       platform: "qemu", memoryMiB: 768,
       modules: [
-        { path: paths.vmlinux, args: "vmlinux" },
+        { path: file, args: kernel },
         { path: paths.initramfs, args: "initramfs" },
-        configModule("console=ttyS0 earlyprintk=serial,ttyS0 nokaslr panic=-1 typervisor.poweroff"),
+        configModule(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
       ],
     }, 240_000);
     const output = run.output.replace(/\r/g, "");
-    expect(output).toMatch(/vm linux: 256 MiB at host 0x[0-9a-f]+, pvh kernel \[0x1000000, 0x[0-9a-f]+\), entry 0x[0-9a-f]+ in 32-bit protected mode, console com1, AMD-V/);
+    expect(output).toMatch(new RegExp(`vm linux: 256 MiB at host 0x[0-9a-f]+, ${loaded.source}, console com1, AMD-V`));
     expect(output).toMatch(new RegExp(`\\[linux\\] \\[ *0\\.000000\\] Linux version ${manifest!.kernel.release.replace(/[.+]/g, "\\$&")} `));
     // The delay loop counts jiffies: the PIT's IRQ0 arrives.
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Calibrating delay loop\.\.\. \d+\.\d+ BogoMIPS/);
