@@ -73,12 +73,9 @@ _start32:
     jnc 3f
     or $EFER_NXE, %eax
 3:  wrmsr
-    /* CR0.NE is also required before VMXON (SDM Vol. 3C 24.8). CD and NW
-       clear turn caching on (SDM Vol. 3A 11.5.3), which firmware need not
-       have done: reset sets both (9.1.1 Table 9-1), and Bochs' BIOS leaves
-       them so. A VM exit does not load them from the host CR0 field (SDM
-       Vol. 3C 27.5.1), and under Bochs VM entry keeps them as well: a
-       guest saw the host's CD and NW, and Linux took #GP clearing CD. */
+    /* CR0.NE is also required before VMXON (SDM Vol. 3C 24.8). Clear CD and
+       NW turn caching on (Vol. 3A 11.5.3), which reset leaves off and Bochs'
+       BIOS too; VM exits keep them (Vol. 3C 27.5.1), Bochs' VM entry as well. */
     mov %cr0, %eax
     and $~(CR0_EM | CR0_CD | CR0_NW), %eax
     or $(CR0_PE | CR0_MP | CR0_NE | CR0_WP | CR0_PG), %eax
