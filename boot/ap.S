@@ -42,7 +42,7 @@ ap_protected:
     or T(ap_efer), %eax
     wrmsr
     mov %cr0, %eax
-    and $~CR0_EM, %eax
+    and $~(CR0_EM | CR0_CD | CR0_NW), %eax          /* caches on: INIT left CD and NW set */
     or $(CR0_PG | CR0_WP | CR0_NE | CR0_MP), %eax
     mov %eax, %cr0
     ljmp $0x18, $T(ap_long)

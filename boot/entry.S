@@ -73,9 +73,11 @@ _start32:
     jnc 3f
     or $EFER_NXE, %eax
 3:  wrmsr
-    /* CR0.NE is also required before VMXON (SDM Vol. 3C 24.8). */
+    /* CR0.NE is also required before VMXON (SDM Vol. 3C 24.8). Clear CD and
+       NW turn caching on (Vol. 3A 11.5.3), which reset leaves off and Bochs'
+       BIOS too; VM exits keep them (Vol. 3C 27.5.1), Bochs' VM entry as well. */
     mov %cr0, %eax
-    and $~CR0_EM, %eax
+    and $~(CR0_EM | CR0_CD | CR0_NW), %eax
     or $(CR0_PE | CR0_MP | CR0_NE | CR0_WP | CR0_PG), %eax
     mov %eax, %cr0
     lgdt boot_gdt_pointer

@@ -19,6 +19,8 @@
 #define CR0_EM (1 << 2)
 #define CR0_NE (1 << 5)
 #define CR0_WP (1 << 16)
+#define CR0_NW (1 << 29)
+#define CR0_CD (1 << 30)
 #define CR0_PG (1 << 31)
 #define CR4_PAE (1 << 5)
 #define CR4_OSFXSR (1 << 9)

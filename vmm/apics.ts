@@ -56,10 +56,12 @@ export class VmApics extends ApicBus {
   }
 
   // The earliest TSC at which a halted vCPU's timer fires, or u64.MAX_VALUE.
+  // One halted with interrupts disabled waits for what no timer sends (an NMI, INIT).
   nextWakeUp(): u64 {
     let earliest = u64.MAX_VALUE;
     for (let i = 0; i < this.vcpus.length; i++) {
-      if (this.vcpus[i].activity == Activity.Halted) earliest = min(earliest, this.all[i].nextDeadline());
+      const vcpu = this.vcpus[i];
+      if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled) earliest = min(earliest, this.all[i].nextDeadline());
     }
     return earliest;
   }

@@ -1,7 +1,10 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
 // Hidden: VMX and SVM (no nested virtualization), x2APIC, TSC-deadline,
-// MONITOR/MWAIT and the performance-monitoring leaf (not virtualized yet).
+// MONITOR/MWAIT, the performance-monitoring leaf, the machine-check
+// architecture (MCE, MCA; its MSRs, SDM Vol. 3B 16.3, are not emulated) and
+// RDTSCP and RDPID (IA32_TSC_AUX, which they read, is not switched between
+// guest and host) (not virtualized yet).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]) and the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
@@ -36,6 +39,11 @@ const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 const EXT1_ECX_SVM: u32 = 1 << 2;
+// CPUID.1:EDX, and the same bits in CPUID.80000001h:EDX on AMD (APM Vol. 3 E.4.2).
+const EDX_MCE: u32 = 1 << 7;
+const EDX_MCA: u32 = 1 << 14;
+const EXT1_EDX_RDTSCP: u32 = 1 << 27;
+const LEAF7_ECX_RDPID: u32 = 1 << 22;
 const CR4_OSXSAVE: u64 = 1 << 18;
 
 // The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
@@ -68,6 +76,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   } else if (leaf == 1) {
     r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
     r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
+    r.edx &= ~(EDX_MCE | EDX_MCA);
     r.ebx = (r.ebx & 0x00ffffff) | (apicId << 24);
   } else if (leaf == 0xb || leaf == 0x1f) {
     r.edx = apicId;
@@ -75,6 +84,9 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~EXT1_ECX_SVM;
+    r.edx &= ~(EDX_MCE | EDX_MCA | EXT1_EDX_RDTSCP);
+  } else if (leaf == 7 && subleaf == 0) {
+    r.ecx &= ~LEAF7_ECX_RDPID;
   }
 }
 

@@ -52,7 +52,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.Hlt:
       vcpu.skipInstruction();
       // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
-      if (vcpu.interruptsEnabled && ((vcpu === vm.vcpu && vm.hasPendingInterrupt) || vm.apics.pendingVector(vcpu) >= 0)) return Next.Resume;
+      if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
       vcpu.activity = Activity.Halted;
       return Next.Halt;
     case ExitKind.Init:

@@ -4,7 +4,7 @@
 //  - pass through: the backend's MSR bitmap lets the access reach the
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
-//  - emulate: the VMM answers (MTRRs, miscellaneous enables), or the
+//  - emulate: the VMM answers (MTRRs, miscellaneous enables, the PAT), or the
 //    vCPU's local APIC does (its base and the x2APIC registers, apics.ts);
 //  - refuse: everything else raises #GP in the guest, as an absent MSR would
 //    on hardware.
@@ -40,6 +40,8 @@ export const PASSTHROUGH: u32[] = [
 export const PASSTHROUGH_READ: u32[] = [IA32_TIME_STAMP_COUNTER];
 
 const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
+// SDM Vol. 3A 11.12.4: the PAT's power-up value (WB, WT, UC-, UC, twice).
+export const PAT_POWER_ON: u64 = 0x0007040600070406;
 
 // The MSRs the local APIC answers (SDM Vol. 3A 11.4.4, 11.5.4.1, 11.12.1).
 export function isLocalApicMsr(msr: u32): bool {
@@ -50,6 +52,20 @@ export function isLocalApicMsr(msr: u32): bool {
 export class MsrState {
   miscEnable: u64 = 1; // fast strings
   mtrrDefType: u64 = MTRR_DEF_TYPE_WRITE_BACK;
+  // Kept for the guest to read back, without effect on memory types: EPT
+  // entries ignore the guest's PAT (vmx/ept.ts) and on AMD-V the VMCB's G_PAT
+  // keeps the power-on value.
+  pat: u64 = PAT_POWER_ON;
+}
+
+// SDM Vol. 3A 11.12.2: each byte a memory type, 0 (UC), 1 (WC), 4 (WT),
+// 5 (WP), 6 (WB) or 7 (UC-); bits 7:3 reserved. Anything else is #GP.
+export function validPat(value: u64): bool {
+  for (let i: u64 = 0; i < 8; i++) {
+    const type = (value >> (i * 8)) & 0xff;
+    if (type == 2 || type == 3 || type > 7) return false;
+  }
+  return true;
 }
 
 // The value of an emulated read, or -1 (as i64) for #GP.
@@ -57,6 +73,7 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRRCAP) return 0; // no variable or fixed ranges, no WC
   if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
+  if (msr == IA32_PAT) return <i64>state.pat;
   return -1;
 }
 
@@ -68,5 +85,10 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
     return true;
   }
   if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
+  if (msr == IA32_PAT) {
+    if (!validPat(value)) return false;
+    state.pat = value;
+    return true;
+  }
   return false;
 }

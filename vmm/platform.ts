@@ -1,13 +1,10 @@
 // The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual ports.
 //
-// Every device model in vmm/devices/ that works without interrupts reaching
-// the vCPU: the two 8259As take the IRQ lines of the PIT and the UART, but
-// nothing delivers the PIC's requests to the guest yet (no interrupt
-// routing, no local APIC), and nothing advances the PIT's or the RTC's
-// clock, so a guest that polls them sees time stand still. What the tests
-// need works: QEMU's isa-debug-exit and fw_cfg, and the UART as the VM's
-// console (each byte the guest writes to THR is a byte of the VM's console,
-// printed per line with the VM's name).
+// QEMU's isa-debug-exit and fw_cfg, the UART as the VM's console (each byte
+// the guest writes to THR is a byte of the VM's console, printed per line
+// with the VM's name), and the legacy interrupt path: the PIT follows the
+// TSC and the two 8259As take the IRQ lines of the PIT and the UART, their
+// INTR the boot vCPU's (pcinterrupts.ts). The RTC's clock stands still.
 
 import { Cmos, CMOS_PORT } from "./devices/cmos";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
@@ -18,6 +15,7 @@ import { PciHost, PCI_CONFIG_PORT } from "./devices/pcihost";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "./devices/pic8259";
 import { Pit8254, PIT_PORT, PORT_B } from "./devices/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "./devices/uart16550";
+import { ClockedPorts, PcInterrupts } from "./pcinterrupts";
 import { Vm } from "./vm";
 
 export const COM2_PORT: u16 = 0x2f8;
@@ -57,8 +55,10 @@ export class PcPlatform {
     io.map(PIC_MASTER_PORT, 2, this.pic.master);
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
-    io.map(PIT_PORT, 4, this.pit);
-    io.map(PORT_B, 1, this.pit.portB);
+    const interrupts = new PcInterrupts(this.pic, this.pit);
+    vm.intr = interrupts;
+    io.map(PIT_PORT, 4, new ClockedPorts(interrupts, this.pit));
+    io.map(PORT_B, 1, new ClockedPorts(interrupts, this.pit.portB));
     io.map(CMOS_PORT, 2, this.cmos);
     io.map(PCI_CONFIG_PORT, 8, new PciHost());
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);

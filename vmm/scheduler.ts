@@ -47,7 +47,7 @@ export function runVms(vms: Vm[]): void {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       if (!slot.vm.running) continue;
-      slot.vm.apics.wakeIfPending(slot.vcpu);
+      slot.vm.wakeIfPending(slot.vcpu);
       if (slot.vcpu.activity == Activity.Runnable) { runnable++; runSlice(slot); }
     }
     if (runnable == 0 && !idleUntilWakeUp(vms)) break;
@@ -55,7 +55,7 @@ export function runVms(vms: Vm[]): void {
   log.info("all virtual machines have stopped");
 }
 
-// No vCPU can run: wait for the first local APIC timer of a halted vCPU,
+// No vCPU can run: wait for the first timer (local APIC, PIT) of a halted vCPU,
 // taking the host's own timer ticks meanwhile. A VM with nothing armed would
 // wait forever and is stopped. False when no VM is left.
 function idleUntilWakeUp(vms: Vm[]): bool {
@@ -63,7 +63,7 @@ function idleUntilWakeUp(vms: Vm[]): bool {
   for (let i = 0; i < vms.length; i++) {
     const vm = vms[i];
     if (!vm.running) continue;
-    const next = vm.apics.nextWakeUp();
+    const next = vm.nextWakeUp();
     if (next == u64.MAX_VALUE) vm.stop("halted with nothing left to wake it");
     else { running++; wakeUp = min(wakeUp, next); }
   }

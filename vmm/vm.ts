@@ -13,6 +13,18 @@ import { Activity, Vcpu } from "./vcpu";
 
 export const enum VmState { Running, Stopped }
 
+// An interrupt controller's output wired to the boot vCPU's INTR (on the PC
+// platform the 8259 pair, pcinterrupts.ts): it reaches the vCPU when its
+// local APIC passes ExtINT (LocalApic.passesExtInt()).
+export abstract class InterruptPin {
+  // Brought up to the present: is an interrupt requested?
+  abstract asserted(): bool;
+  // The INTA cycle: the vector, taken out of the request.
+  abstract acknowledge(): u8;
+  // The TSC at which the pin may assert without a guest action, or u64.MAX_VALUE.
+  abstract nextEvent(): u64;
+}
+
 const MAX_PENDING = 16;
 const LINE_MAX = 256;
 
@@ -28,7 +40,9 @@ export class Vm {
   readonly apics: VmApics = new VmApics(this.vcpus);
   stopReason: string = "";
   exitStatus: i64 = -1;
-  // External interrupt vectors waiting for delivery, oldest first.
+  // The platform's interrupt controller, or null (flat-binary VMs).
+  intr: InterruptPin | null = null;
+  // External interrupt vectors raised directly (the test device), oldest first.
   private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
   private pendingCount: i32 = 0;
   // Console output is collected per line, so that lines of VMs that run in
@@ -57,19 +71,44 @@ export class Vm {
     return total;
   }
 
-  // External interrupts (the test device; later the PIC) go to the boot vCPU.
+  // External interrupts go to the boot vCPU: the test device's vectors,
+  // then the interrupt controller's.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
     if (this.vcpu.activity == Activity.Halted && this.vcpu.interruptsEnabled) this.vcpu.activity = Activity.Runnable;
   }
 
-  get hasPendingInterrupt(): bool { return this.pendingCount > 0; }
+  get hasPendingInterrupt(): bool {
+    if (this.pendingCount > 0) return true;
+    const intr = this.intr;
+    return intr !== null && intr.asserted() && this.apics.of(this.vcpu).passesExtInt();
+  }
 
   takeInterrupt(): u8 {
+    if (this.pendingCount == 0) return this.intr!.acknowledge();
     const v = this.pending[0];
     for (let i = 1; i < this.pendingCount; i++) this.pending[i - 1] = this.pending[i];
     this.pendingCount--;
     return v;
+  }
+
+  // Whether an interrupt waits for `vcpu`: an external one for the boot
+  // vCPU, or one from its local APIC.
+  hasInterruptFor(vcpu: Vcpu): bool {
+    return (vcpu === this.vcpu && this.hasPendingInterrupt) || this.apics.pendingVector(vcpu) >= 0;
+  }
+
+  // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
+  wakeIfPending(vcpu: Vcpu): void {
+    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
+  }
+
+  // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.
+  nextWakeUp(): u64 {
+    const intr = this.intr;
+    const boot = this.vcpu, waits = boot.activity == Activity.Halted && boot.interruptsEnabled;
+    const external = intr !== null && waits ? intr.nextEvent() : u64.MAX_VALUE;
+    return min(external, this.apics.nextWakeUp());
   }
 
   // Guest console output, each line prefixed with the VM's name.

@@ -1,7 +1,8 @@
 // The local APICs of one VM (vmm/apics.ts): what an IPI written into one
 // vCPU's ICR does to the others, start-up by INIT and STARTUP (SDM Vol. 3A
 // 9.4.4), which halted vCPUs an interrupt wakes (only those with IF=1, as
-// HLT does), and the timer deadline the scheduler idles until.
+// HLT does), and the timer deadline the scheduler idles until; then the
+// VM's INTR pin (Vm.intr), which only a LINT0 in ExtINT mode lets through.
 import { beforeEach, describe, expect, it } from "vitest";
 import { load, type Exports } from "./harness";
 
@@ -19,9 +20,16 @@ interface ApicsExports {
   wakeIfPending(i: number): void;
   nextWakeUp(): bigint;
   init(i: number): void;
+  connectPin(): void;
+  setPin(request: number, vector: number, event: bigint): void;
+  vmHasInterruptFor(i: number): number;
+  vmTakeInterrupt(): number;
+  vmWakeIfPending(i: number): void;
+  vmNextWakeUp(): bigint;
 }
 
 const RUNNABLE = 0, HALTED = 1, WAITING_FOR_SIPI = 2;
+const LVT_LINT0 = 0x350, EXTINT = 0x700;
 const ID = 0x20, SVR = 0xf0, ICR_LOW = 0x300, ICR_HIGH = 0x310, LVT_TIMER = 0x320, TIMER_INITIAL = 0x380, TIMER_DIVIDE = 0x3e0;
 const FIXED = 0x000, LOWEST = 0x100, INIT = 0x500, STARTUP = 0x600, ASSERT = 0x4000;
 const RBX = 3, RDX = 2;
@@ -127,5 +135,44 @@ describe("a halted vCPU's timer", () => {
     for (let i = 0; i < 6; i++) e.wakeIfPending(0);
     expect(e.activity(0)).toBe(RUNNABLE);
     expect(e.pendingVector(0)).toBe(0x40);
+  });
+
+  it("is no deadline for a vCPU halted with interrupts disabled, which no timer wakes", () => {
+    e.apicWrite(0, LVT_TIMER, 0x40);
+    e.apicWrite(0, TIMER_INITIAL, 5000);
+    e.setActivity(0, HALTED);
+    e.setInterruptsEnabled(0, 0);
+    expect(e.nextWakeUp()).toBe(NEVER);
+  });
+});
+
+describe("the VM's INTR pin (an 8259's output)", () => {
+  beforeEach(() => {
+    e.connectPin();
+    e.setPin(1, 0x30, 123_456n);
+  });
+
+  it("reaches the boot vCPU only through LINT0 in ExtINT mode, and never the others", () => {
+    expect(e.vmHasInterruptFor(0)).toBe(0); // LINT0 masked since reset
+    e.apicWrite(0, LVT_LINT0, EXTINT);
+    expect(e.vmHasInterruptFor(0)).toBe(1);
+    e.apicWrite(1, LVT_LINT0, EXTINT);
+    expect(e.vmHasInterruptFor(1)).toBe(0);
+    expect(e.vmTakeInterrupt()).toBe(0x30);
+    expect(e.vmHasInterruptFor(0)).toBe(0);
+  });
+
+  it("wakes the halted boot vCPU with IF=1, and its next event is a deadline to idle until", () => {
+    e.apicWrite(0, LVT_LINT0, EXTINT);
+    e.setActivity(0, HALTED);
+    e.setInterruptsEnabled(0, 1);
+    expect(e.vmNextWakeUp()).toBe(123_456n);
+    e.setInterruptsEnabled(0, 0);
+    expect(e.vmNextWakeUp()).toBe(NEVER);
+    e.vmWakeIfPending(0);
+    expect(e.activity(0)).toBe(HALTED);
+    e.setInterruptsEnabled(0, 1);
+    e.vmWakeIfPending(0);
+    expect(e.activity(0)).toBe(RUNNABLE);
   });
 });

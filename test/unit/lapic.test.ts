@@ -19,6 +19,7 @@ interface LapicExports {
   accept(apic: number, vector: number, level: number): void;
   pendingVector(apic: number): number;
   acknowledge(apic: number, vector: number): void;
+  passesExtInt(apic: number): number;
   advance(apic: number, nowTsc: bigint): void;
   nextDeadline(apic: number): bigint;
   setTscPerBusTick(apic: number, ticks: bigint): void;
@@ -372,6 +373,38 @@ describe("priorities, acknowledge and EOI (11.8)", () => {
     expect(rdmsr(0, x2msr(PPR))).toBe(0xa0n);
     wrmsr(0, x2msr(EOI), 0);
     expect(rdmsr(0, x2msr(ISR) + 5)).toBe(0n);
+  });
+});
+
+describe("LINT0 and the 8259's INTR (passesExtInt, 11.5.1, 11.4.3)", () => {
+  const EXTINT = 7 << 8, MASKED = 1 << 16;
+
+  it("blocks INTR at power-up: software-disabled, every LVT masked", () => {
+    expect(e.passesExtInt(0)).toBe(0);
+  });
+
+  it("passes it once software-enabled with LINT0 unmasked in ExtINT mode (virtual wire), not in other modes or masked", () => {
+    enable(0);
+    wr(0, LVT_LINT0, EXTINT | MASKED);
+    expect(e.passesExtInt(0)).toBe(0);
+    wr(0, LVT_LINT0, EXTINT);
+    expect(e.passesExtInt(0)).toBe(1);
+    wr(0, LVT_LINT0, 0x30); // fixed, vector 30h
+    expect(e.passesExtInt(0)).toBe(0);
+  });
+
+  it("stops when software-disabled again, which masks the LVT (11.4.7.2)", () => {
+    enable(0);
+    wr(0, LVT_LINT0, EXTINT);
+    wr(0, SVR, 0xff);
+    expect(e.passesExtInt(0)).toBe(0);
+    enable(0);
+    expect(e.passesExtInt(0)).toBe(0);
+  });
+
+  it("passes it with the APIC hardware-disabled, as a processor without an APIC takes INTR", () => {
+    expect(wrmsr(0, APIC_BASE, DEFAULT_BASE | BSP)).toBe(true);
+    expect(e.passesExtInt(0)).toBe(1);
   });
 });
 

@@ -13,7 +13,8 @@
 // vector is ever needed (11.9): a vector cannot vanish between
 // pendingVector() and acknowledge().
 //
-// Not modelled: the LINT0/LINT1 pins, thermal, performance and CMCI events
+// Of the LINT pins only LINT0 in ExtINT mode is modelled (passesExtInt(),
+// the 8259's path on a PC). Not modelled: LINT1, other LINT0 modes, thermal, performance and CMCI events
 // (their LVT entries are plain registers), remote read, SMI IPIs, EOI
 // broadcast to I/O APICs for level-triggered vectors, and focus-processor
 // checking (SVR bit 9 is stored and has no effect).
@@ -23,7 +24,7 @@ import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from "../msrpolicy";
 import { ApicTimer } from "./lapictimer";
 import {
   access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
-  REG_APR, REG_DFR, REG_EOI, REG_ESR, REG_ICR, REG_ICR_HIGH, REG_ID, REG_IRR, REG_ISR, REG_LDR, REG_LVT_TIMER,
+  REG_APR, REG_DFR, REG_EOI, REG_ESR, REG_ICR, REG_ICR_HIGH, REG_ID, REG_IRR, REG_ISR, REG_LDR, REG_LVT_LINT0, REG_LVT_TIMER,
   REG_PPR, REG_RRD, REG_SELF_IPI, REG_SVR, REG_TIMER_CURRENT, REG_TIMER_DIVIDE, REG_TIMER_INITIAL, REG_TMR,
   REG_TPR, REG_VERSION, VectorSet, VERSION, WRITE, lvtIndex, writableBits,
 } from "./lapicregisters";
@@ -48,6 +49,7 @@ export const DELIVERY_LOWEST_PRIORITY: u32 = 1;
 export const DELIVERY_NMI: u32 = 4;
 export const DELIVERY_INIT: u32 = 5;
 export const DELIVERY_STARTUP: u32 = 6;
+export const DELIVERY_EXTINT: u32 = 7;
 
 // IA32_APIC_BASE (Figure 11-5). Bits 52-63 are taken as above MAXPHYADDR,
 // the widest the architecture allows; the model does not know the guest's.
@@ -224,6 +226,17 @@ export class LocalApic extends Device {
     if (!this.enabled || !this.softwareEnabled) return -1;
     const vector = this.irr.highest();
     return vector >= 0 && priorityClass(vector) > (this.processorPriority() & 0xf0) ? vector : -1;
+  }
+
+  // Whether the 8259's INTR reaches the vCPU through this APIC's LINT0 pin:
+  // programmed for ExtINT and unmasked (11.5.1; the vector comes from the
+  // PIC's INTA cycle, and neither the IRR nor the TPR takes part), or the
+  // APIC hardware-disabled, when the processor takes INTR as one without an
+  // APIC would (11.4.3). A software-disabled APIC masks its LVT (11.4.7.2).
+  passesExtInt(): bool {
+    if (!this.enabled) return true;
+    const lint0 = this.lvt[lvtIndex(REG_LVT_LINT0)];
+    return this.softwareEnabled && !(lint0 & LVT_MASKED) && (lint0 & DELIVERY_MODE) >> 8 == DELIVERY_EXTINT;
   }
 
   // The vCPU took `vector` (pendingVector's answer): IRR to ISR (11.8.4).

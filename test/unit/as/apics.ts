@@ -1,16 +1,28 @@
 // Unit-test entry: the local APICs of one VM (vmm/apics.ts) on fake vCPUs:
 // IPIs from one vCPU's ICR to the others through the xAPIC window, INIT and
 // STARTUP, waking halted vCPUs, and the timer deadline the scheduler idles
-// until. Each load() of this module is a fresh VM of VCPUS vCPUs.
+// until; and a fake interrupt controller on the VM's INTR pin (Vm.intr).
+// Each load() of this module is a fresh VM of VCPUS vCPUs.
 
 import { LocalApicWindow } from "../../../vmm/apics";
 import { LAPIC_BASE, LAPIC_SIZE } from "../../../vmm/devices/lapic";
 import { Activity, Reg } from "../../../vmm/vcpu";
-import { Vm } from "../../../vmm/vm";
+import { InterruptPin, Vm } from "../../../vmm/vm";
 import { FakeVcpu } from "./fakevcpu";
 
 const VCPUS = 3;
 const RFLAGS_IF: u64 = 1 << 9;
+
+// An interrupt controller whose request, vector and next event the test sets.
+class FakePin extends InterruptPin {
+  request: bool = false;
+  vector: u8 = 0;
+  event: u64 = u64.MAX_VALUE;
+  asserted(): bool { return this.request; }
+  acknowledge(): u8 { this.request = false; return this.vector; }
+  nextEvent(): u64 { return this.event; }
+}
+const pin = new FakePin();
 
 // Made on first use: a vCPU asks CPUID as it is made, which the shim's stubs
 // answer only once the module is instantiated.
@@ -49,4 +61,11 @@ export function apicId(i: i32): u32 { return vm().vcpus[i].apicId; }
 export function pendingVector(i: i32): i32 { const v = vm(); return v.apics.of(v.vcpus[i]).pendingVector(); }
 export function wakeIfPending(i: i32): void { const v = vm(); v.apics.wakeIfPending(v.vcpus[i]); }
 export function nextWakeUp(): u64 { return vm().apics.nextWakeUp(); }
+// The VM's view: external interrupts for the boot vCPU and the APICs together.
+export function connectPin(): void { vm().intr = pin; }
+export function setPin(request: bool, vector: u8, event: u64): void { pin.request = request; pin.vector = vector; pin.event = event; }
+export function vmHasInterruptFor(i: i32): bool { const v = vm(); return v.hasInterruptFor(v.vcpus[i]); }
+export function vmTakeInterrupt(): u8 { return vm().takeInterrupt(); }
+export function vmWakeIfPending(i: i32): void { const v = vm(); v.wakeIfPending(v.vcpus[i]); }
+export function vmNextWakeUp(): u64 { return vm().nextWakeUp(); }
 export function init(i: i32): void { const v = vm(); v.apics.init(v.vcpus[i]); }

@@ -2,7 +2,8 @@
 // space, wired as on a PC, so tests drive them with port accesses exactly as
 // a guest would. Between the devices and the PIC sits a recorder that counts
 // each IRQ line's rising edges; the UART's output and the 8042's reset
-// requests are captured too. Each load() of this module is a fresh machine.
+// requests are captured too, and PcInterrupts (vmm/pcinterrupts.ts) keeps
+// the PIT on a TSC the tests pass in. Each load() of this module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/bus";
 import { InterruptLines } from "../../../vmm/devices/irq";
@@ -13,6 +14,7 @@ import { CMOS_PORT, Cmos } from "../../../vmm/devices/cmos";
 import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/pcihost";
 import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../../vmm/devices/i8042";
+import { PcInterrupts } from "../../../vmm/pcinterrupts";
 
 class Recorder extends InterruptLines {
   rises: StaticArray<u32> = new StaticArray<u32>(16);
@@ -45,6 +47,7 @@ const cmos = new Cmos();
 const resets = new CountingReset();
 const kbc = new I8042(resets);
 let fwcfg: FwCfg | null = null;
+const interrupts = new PcInterrupts(pic, pit);
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);
@@ -72,6 +75,9 @@ export function pitAdvance(nanoseconds: u64): u64 { return pit.advance(nanosecon
 export function pitAdvanceClocks(clocks: u32): u32 { return <u32>pit.advanceClocks(clocks); }
 export function pitClocks(): u64 { return pit.clocks; }
 export function pitClocksUntilIrq(): u64 { return pit.clocksUntilIrq(); }
+// The PIT on the TSC (vmm/pcinterrupts.ts).
+export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void { interrupts.catchUp(nowTsc, tscPerMs); }
+export function tscIrq0At(tscPerMs: u64): u64 { return interrupts.irq0At(tscPerMs); }
 
 export function uartFeed(byte: u8): void { uart.feedInput(byte); }
 export function uartCanReceive(): bool { return uart.canReceive; }

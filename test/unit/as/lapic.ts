@@ -53,6 +53,7 @@ export function initReset(index: i32): void { apic(index).initReset(); }
 export function accept(index: i32, vector: u8, level: bool): void { apic(index).accept(vector, level); }
 export function pendingVector(index: i32): i32 { return apic(index).pendingVector(); }
 export function acknowledge(index: i32, vector: u8): void { apic(index).acknowledge(vector); }
+export function passesExtInt(index: i32): bool { return apic(index).passesExtInt(); }
 
 export function advance(index: i32, nowTsc: u64): void { apic(index).advance(nowTsc); }
 export function nextDeadline(index: i32): u64 { return apic(index).nextDeadline(); }

@@ -1,0 +1,11 @@
+// Unit-test entry: the emulated MSRs of one vCPU (vmm/msrpolicy.ts), read and
+// written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh vCPU.
+
+import { emulateRead, emulateWrite, MsrState } from "../../../vmm/msrpolicy";
+
+const state = new MsrState();
+
+// The value read, or -1 for #GP.
+export function rdmsr(msr: u32): i64 { return emulateRead(state, msr); }
+// False for #GP.
+export function wrmsr(msr: u32, value: u64): bool { return emulateWrite(state, msr, value); }

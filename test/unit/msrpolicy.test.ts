@@ -1,0 +1,39 @@
+// The MSRs the VMM emulates for a guest (vmm/msrpolicy.ts): IA32_PAT from its
+// power-up value, the memory types it accepts and the #GP for the others
+// (SDM Vol. 3A 11.12.2, 11.12.4), and an MSR nobody answers.
+import { beforeEach, describe, expect, it } from "vitest";
+import { load, type Exports } from "./harness";
+
+interface MsrExports {
+  rdmsr(msr: number): bigint;
+  wrmsr(msr: number, value: bigint): number;
+}
+
+let e: Exports<MsrExports>;
+beforeEach(async () => {
+  e = (await load<MsrExports>("msrpolicy.ts")).exports;
+});
+
+const IA32_PAT = 0x277;
+const GP = 0xffff_ffff_ffff_ffffn; // -1 as the harness returns it
+
+describe("IA32_PAT", () => {
+  it("reads its power-up value: WB, WT, UC-, UC, twice", () => {
+    expect(e.rdmsr(IA32_PAT)).toBe(0x0007_0406_0007_0406n);
+  });
+
+  it("takes Linux's layout (WB, WC, UC-, UC, WB, WP, UC-, WT) and reads it back", () => {
+    expect(e.wrmsr(IA32_PAT, 0x0407_0506_0007_0106n)).toBe(1);
+    expect(e.rdmsr(IA32_PAT)).toBe(0x0407_0506_0007_0106n);
+  });
+
+  it("refuses the reserved types 2 and 3 and reserved bits in any entry, keeping the old value", () => {
+    for (const bad of [0x02n, 0x03n << 56n, 0x08n << 16n, 0x0007_0406_0007_04e6n]) expect(e.wrmsr(IA32_PAT, bad)).toBe(0);
+    expect(e.rdmsr(IA32_PAT)).toBe(0x0007_0406_0007_0406n);
+  });
+});
+
+it("answers #GP for an MSR it does not emulate", () => {
+  expect(e.rdmsr(0x17a)).toBe(GP); // IA32_MCG_STATUS: no machine-check architecture
+  expect(e.wrmsr(0x17a, 0n)).toBe(0);
+});
