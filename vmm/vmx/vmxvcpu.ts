@@ -70,7 +70,7 @@ export class VmxVcpu extends Vcpu {
     if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
     this.vmcs.launched = true;
     this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
-    this.skipInstruction();
+    this.advanceRip();
     return true;
   }
 
@@ -247,6 +247,11 @@ export class VmxVcpu extends Vcpu {
 
   skipInstruction(): void {
     this.use();
+    this.advanceRip();
+  }
+
+  // Inlined into the fast path, which already made the VMCS current.
+  @inline private advanceRip(): void {
     write(F.GUEST_RIP, vmread(F.GUEST_RIP) + <u64>this.exit.instructionLength);
     // A completed instruction ends the STI / MOV SS interrupt shadow it sat in (SDM Vol. 2B
     // "STI", Vol. 3A 6.8.3 "Masking Exceptions and Interrupts When Switching Stacks").
