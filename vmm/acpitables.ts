@@ -2,9 +2,9 @@
 // built by the VMM in the VM's legacy BIOS area.
 //
 // RSDP -> RSDT and XSDT -> FADT and MADT; the FADT points to the DSDT and
-// the FACS. The MADT lists one processor-local APIC per vCPU and says the
-// VM has a pair of 8259s (PCAT_COMPAT); there is no I/O APIC yet, so an OS
-// routes the ISA interrupts through the PICs. The FADT describes the ACPI
+// the FACS. The MADT lists one processor-local APIC per vCPU, the I/O APIC
+// with the PIT's IRQ 0 on its input 2 (isalines.ts), and says the VM has a
+// pair of 8259s too (PCAT_COMPAT). The FADT describes the ACPI
 // power-management block of devices/acpipm.ts (PM1a event and control
 // registers and the PM timer, with SCI on IRQ 9), the reset register (the
 // 8042's 0xFE pulse), and the legacy devices; the DSDT holds one object,
@@ -15,7 +15,9 @@
 
 import { GuestMemory } from "./guestmemory";
 import { ACPI_PM_BASE, PM1_CNT_OFFSET, PM1_EVT_OFFSET, PM_TMR_OFFSET, SCI_IRQ, SLP_TYP_S5 } from "./devices/acpipm";
+import { IOAPIC_BASE } from "./devices/ioapic";
 import { LAPIC_BASE } from "./devices/lapic";
+import { PIT_IOAPIC_PIN, PIT_IRQ } from "./isalines";
 
 // In the legacy BIOS area, which the guest's memory map reserves
 // (loaders/layout.ts), and where a BIOS-style search finds the RSDP
@@ -58,7 +60,12 @@ const I8042_RESET_PULSE: u8 = 0xfe;
 
 const MADT_PCAT_COMPAT: u32 = 1 << 0;
 const MADT_LOCAL_APIC: u8 = 0;
+const MADT_IO_APIC: u8 = 1;
+const MADT_SOURCE_OVERRIDE: u8 = 2;
 const LAPIC_ENABLED: u32 = 1 << 0;
+const IOAPIC_ID: u8 = 0;
+// MPS INTI flags (Table 5.50): polarity in bits 1:0, trigger mode in 3:2.
+const ACTIVE_HIGH_LEVEL: u16 = 0x1 | (0x3 << 2);
 
 // Writes the tables for a VM of `cpus` vCPUs; returns the RSDP's address.
 export function buildAcpiTables(memory: GuestMemory, cpus: u32): u64 {
@@ -148,8 +155,31 @@ function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
     memory.write32(entry + 4, LAPIC_ENABLED);
     entry += MADT_LAPIC_SIZE;
   }
+  // The I/O APIC, its inputs from global system interrupt 0 (5.2.12.3).
+  memory.write8(entry, MADT_IO_APIC);
+  memory.write8(entry + 1, 12);
+  memory.write8(entry + 2, IOAPIC_ID);
+  memory.write32(entry + 4, <u32>IOAPIC_BASE);
+  memory.write32(entry + 8, 0);
+  entry += 12;
+  // The PIT's IRQ 0 is input 2, edge, active high as the bus is; the SCI,
+  // IRQ 9, is level-triggered and here active high (5.2.12.5).
+  entry = writeSourceOverride(memory, entry, <u8>PIT_IRQ, PIT_IOAPIC_PIN, 0);
+  entry = writeSourceOverride(memory, entry, <u8>SCI_IRQ, SCI_IRQ, ACTIVE_HIGH_LEVEL);
   finishTable(memory, at, "APIC", 5, <u32>(entry - at));
   return at;
+}
+
+// An ISA interrupt's input on the I/O APIC, and its polarity and trigger
+// mode where they differ from ISA's (bus 0 is ISA); returns the next entry.
+function writeSourceOverride(memory: GuestMemory, entry: u64, irq: u8, gsi: u32, flags: u16): u64 {
+  memory.write8(entry, MADT_SOURCE_OVERRIDE);
+  memory.write8(entry + 1, 10);
+  memory.write8(entry + 2, 0);
+  memory.write8(entry + 3, irq);
+  memory.write32(entry + 4, gsi);
+  write16(memory, entry + 8, flags);
+  return entry + 10;
 }
 
 // The common header (5.2.6), then the checksum over the whole table.

@@ -11,9 +11,11 @@
 // IA32_APIC_BASE still finds it there: the window does not move yet.)
 
 import { Device } from "./bus";
+import { IoApicSink } from "./devices/ioapic";
 import { ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic } from "./devices/lapic";
 import { rdtsc } from "../kernel/arch/shim";
 import { query } from "../kernel/cpu/cpuid";
+import { tscPerCrystalTick } from "./cpuidpolicy";
 import { Activity, Reg, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
 
@@ -25,8 +27,11 @@ export class VmApics extends ApicBus {
   constructor(private vcpus: Vcpu[]) { super(); }
 
   // The APIC of the vCPU added last; the first one is the bootstrap processor's.
+  // Its timer counts the crystal clock CPUID 0x15 reports (cpuidpolicy.ts).
   add(vcpu: Vcpu): void {
-    this.all.push(new LocalApic(vcpu.apicId, vcpu.apicId == 0, this));
+    const apic = new LocalApic(vcpu.apicId, vcpu.apicId == 0, this);
+    apic.setTscPerBusTick(tscPerCrystalTick());
+    this.all.push(apic);
   }
 
   of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
@@ -68,17 +73,31 @@ export class VmApics extends ApicBus {
 
   apics(): LocalApic[] { return this.all; }
 
-  // Lowest priority goes to the first destination (the SDM leaves the choice
-  // among equals to the platform, 11.6.2.4). NMI and SMI IPIs are not
-  // delivered yet.
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
+    this.deliver(mode, vector, destinations, false);
+  }
+
+  // A message from the I/O APIC (devices/ioapic.ts), to the APICs its
+  // destination names, read in xAPIC form (11.6.2).
+  deliverExternal(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
+    const ids: u32[] = [];
+    for (let i = 0; i < this.all.length; i++) {
+      if (this.all[i].isDestination(destination, logical, false)) ids.push(<u32>i);
+    }
+    this.deliver(mode, vector, ids, levelTriggered);
+  }
+
+  // Lowest priority goes to the first destination (the SDM leaves the choice
+  // among equals to the platform, 11.6.2.4). NMI and SMI messages are not
+  // delivered yet.
+  private deliver(mode: u32, vector: u8, destinations: u32[], levelTriggered: bool): void {
     const vcpus = this.vcpus;
     for (let i = 0; i < destinations.length; i++) {
       const id = destinations[i];
       if (id >= <u32>vcpus.length) continue; // no such APIC: the IPI is lost, as on a bus
       const target = vcpus[id];
       if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
-        this.all[id].accept(vector, false);
+        this.all[id].accept(vector, levelTriggered);
         this.wakeIfPending(target);
         if (mode == DELIVERY_LOWEST_PRIORITY) return;
       } else if (mode == DELIVERY_INIT) {
@@ -104,6 +123,14 @@ export class VmApics extends ApicBus {
     for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
     target.regs.set(Reg.Rdx, query(1).eax);
     target.activity = Activity.Runnable;
+  }
+}
+
+// The I/O APIC's messages reach the VM's local APICs.
+export class IoApicDelivery extends IoApicSink {
+  constructor(private apics: VmApics) { super(); }
+  deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
+    this.apics.deliverExternal(destination, logical, mode, vector, levelTriggered);
   }
 }
 

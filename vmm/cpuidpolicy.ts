@@ -94,19 +94,27 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
 // over its own calibration, so every guest gets them, whatever the host has.
 // The host's figures can be wrong for the TSC the guest really has (Bochs
 // reports a fixed GHz while its TSC counts instructions), so the guest gets
-// the one the hypervisor measured against the PIT: TSC = crystal * EBX / EAX
-// with a 1 kHz "crystal" (SDM Vol. 2A CPUID leaf 15H), and the same figure
-// in MHz as the base and maximum frequency of leaf 16H (with a 100 MHz
-// bus). Before the calibration (unit tests) EBX is 0: "not enumerated".
+// the one the hypervisor measured against the PIT. Leaf 15H's "core crystal
+// clock" is also what an OS takes to feed the local APIC timer (Linux sets
+// its APIC timer period from it), so it is exactly the clock that the
+// APIC model counts in (apics.ts): the TSC divided by tscPerCrystalTick(),
+// the smallest divisor that fits the crystal's Hz in ECX. TSC = ECX * EBX /
+// EAX (SDM Vol. 2A CPUID leaf 15H); leaf 16H gives the same figure in MHz as
+// the base and maximum frequency (with a 100 MHz bus). Before the
+// calibration (unit tests) EBX is 0: "not enumerated".
 const TSC_LEAF: u32 = 0x15;
 const FREQUENCY_LEAF: u32 = 0x16;
-const CRYSTAL_HZ: u32 = 1000;
 const BUS_MHZ: u32 = 100;
 
+export function tscPerCrystalTick(): u64 {
+  const hz = tscPerMillisecond() * 1000;
+  return max<u64>(1, (hz + 0xffff_ffff) / 0x1_0000_0000);
+}
+
 function tscLeaf(leaf: u32, r: Cpuid): void {
-  const khz = <u32>tscPerMillisecond();
-  if (leaf == TSC_LEAF) { r.eax = 1; r.ebx = khz; r.ecx = CRYSTAL_HZ; r.edx = 0; }
-  else { r.eax = khz / 1000; r.ebx = khz / 1000; r.ecx = BUS_MHZ; r.edx = 0; }
+  const hz = tscPerMillisecond() * 1000, ratio = tscPerCrystalTick();
+  if (leaf == TSC_LEAF) { r.eax = 1; r.ebx = hz == 0 ? 0 : <u32>ratio; r.ecx = <u32>(hz / ratio); r.edx = 0; }
+  else { r.eax = <u32>(hz / 1_000_000); r.ebx = r.eax; r.ecx = BUS_MHZ; r.edx = 0; }
 }
 
 let basicMax: u32 = 0;

@@ -22,6 +22,7 @@ import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
 import { readConfig, VmConfig } from "./config";
 import { entryStateOf } from "./entrystate";
 import { GuestMemory } from "./guestmemory";
+import { buildAcpiTables } from "./acpitables";
 import { allocateRam, createVmOn, releaseRam } from "./guests";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
@@ -63,6 +64,9 @@ function createKernelVm(id: u32, c: VmConfig, modules: BootModule[], frames: Fra
   const mib = <u64>c.memoryMib;
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
+  // The firmware's part: ACPI tables in the legacy BIOS area, which every
+  // loader's memory map reserves, found through the protocol's RSDP pointer.
+  options.rsdp = buildAcpiTables(memory, c.cpus);
   const loaded = loadKernel(memory, moduleSource(kernel), options);
   if (loaded.error !== null) return refuse(name, "kernel " + c.kernel + ": " + loaded.error!, memory, frames);
   const entry = entryStateOf(loaded, memory);

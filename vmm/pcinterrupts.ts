@@ -1,9 +1,10 @@
 // The PC's legacy interrupt path to the boot vCPU: the 8254's time, and the
-// 8259 pair's INTR output.
+// 8259 pair's INTR output; and the other clock that follows the same time,
+// the ACPI PM timer (devices/acpipm.ts).
 //
 // The PIT keeps no clock of its own (devices/pit8254.ts): here it follows
-// the TSC, brought up to date before every guest access to its ports
-// (ClockedPorts) and whenever the VMM looks for an interrupt (asserted()),
+// the TSC, brought up to date before every guest access to its ports or the
+// PM block's (ClockedPorts) and whenever the VMM looks for an interrupt (asserted()),
 // so that counter 2 moves under a guest polling port 61h (Linux calibrates
 // its TSC that way) and counter 0 raises IRQ0 on time. The master 8259's INT
 // output is the processor's INTR signal; on a PC it reaches the bootstrap
@@ -11,6 +12,7 @@
 // wire mode), which the VM checks with LocalApic.passesExtInt() (vm.ts).
 
 import { Device } from "./bus";
+import { AcpiPm } from "./devices/acpipm";
 import { Pic8259Pair } from "./devices/pic8259";
 import { NEVER, Pit8254, PIT_HZ } from "./devices/pit8254";
 import { rdtsc } from "../kernel/arch/shim";
@@ -25,7 +27,7 @@ export class PcInterrupts extends InterruptPin {
   private tsc: u64 = 0;
   private carry: u64 = 0; // TSC ticks * NS_PER_MS not yet worth a nanosecond
 
-  constructor(private pic: Pic8259Pair, private pit: Pit8254) { super(); }
+  constructor(private pic: Pic8259Pair, private pit: Pit8254, private pm: AcpiPm) { super(); }
 
   // Moves the PIT's time on to `nowTsc` (which never goes back), the TSC
   // counting `tscPerMs` ticks a millisecond.
@@ -37,7 +39,9 @@ export class PcInterrupts extends InterruptPin {
     // Whole milliseconds first keeps the product below 2^64 for any step.
     const scaled = (delta % tscPerMs) * NS_PER_MS + this.carry;
     this.carry = scaled % tscPerMs;
-    this.pit.advance((delta / tscPerMs) * NS_PER_MS + scaled / tscPerMs);
+    const ns = (delta / tscPerMs) * NS_PER_MS + scaled / tscPerMs;
+    this.pit.advance(ns);
+    this.pm.advance(ns);
   }
 
   // The TSC at which IRQ0 next rises, rounded up, or u64.MAX_VALUE.

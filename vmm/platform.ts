@@ -2,10 +2,13 @@
 //
 // QEMU's isa-debug-exit and fw_cfg, the UART as the VM's console (each byte
 // the guest writes to THR is a byte of the VM's console, printed per line
-// with the VM's name), and the legacy interrupt path: the PIT follows the
-// TSC and the two 8259As take the IRQ lines of the PIT and the UART, their
-// INTR the boot vCPU's (pcinterrupts.ts). The RTC's clock stands still.
+// with the VM's name), the interrupt controllers: the PIT follows the TSC,
+// and its IRQ line and the UART's reach both the 8259 pair, whose INTR is
+// the boot vCPU's (pcinterrupts.ts), and the I/O APIC, which sends to the
+// local APICs (isalines.ts); and the ACPI PM block its ACPI tables describe
+// (acpitables.ts: the PM timer, power-off). The RTC's clock stands still.
 
+import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS, PowerControl } from "./devices/acpipm";
 import { Cmos, CMOS_PORT } from "./devices/cmos";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { FwCfg, FW_CFG_PORT } from "./devices/fwcfg";
@@ -16,6 +19,9 @@ import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "./devic
 import { Pit8254, PIT_PORT, PORT_B } from "./devices/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "./devices/uart16550";
 import { ClockedPorts, PcInterrupts } from "./pcinterrupts";
+import { IoApicDelivery } from "./apics";
+import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "./devices/ioapic";
+import { IsaLines } from "./isalines";
 import { Vm } from "./vm";
 
 export const COM2_PORT: u16 = 0x2f8;
@@ -28,6 +34,12 @@ class VmConsole extends ByteSink {
   put(byte: u8): void { this.vm.consoleWrite(byte); }
 }
 
+// ACPI S5: the guest powered the VM off.
+class VmPower extends PowerControl {
+  constructor(private vm: Vm) { super(); }
+  powerOff(): void { this.vm.powerOff(); }
+}
+
 // The 8042's reset line: a guest that resets the machine has ended this VM.
 class VmReset extends ResetLine {
   constructor(private vm: Vm) { super(); }
@@ -35,8 +47,9 @@ class VmReset extends ResetLine {
 }
 
 export class PcPlatform {
-  readonly pic: Pic8259Pair = new Pic8259Pair();
-  readonly pit: Pit8254 = new Pit8254(this.pic);
+  readonly pic: Pic8259Pair;
+  readonly ioapic: IoApic;
+  readonly pit: Pit8254;
   readonly cmos: Cmos = new Cmos();
   readonly fwcfg: FwCfg;
   readonly keyboard: I8042;
@@ -46,6 +59,11 @@ export class PcPlatform {
   // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
   // guest really has, which fw_cfg reports.
   constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string) {
+    const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
+    const lines = new IsaLines(pic, ioapic);
+    this.pic = pic;
+    this.ioapic = ioapic;
+    this.pit = new Pit8254(lines);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
     this.keyboard = new I8042(new VmReset(vm));
     const io = vm.bus.io;
@@ -55,10 +73,13 @@ export class PcPlatform {
     io.map(PIC_MASTER_PORT, 2, this.pic.master);
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
-    const interrupts = new PcInterrupts(this.pic, this.pit);
+    const pm = new AcpiPm(new VmPower(vm));
+    const interrupts = new PcInterrupts(this.pic, this.pit, pm);
     vm.intr = interrupts;
     io.map(PIT_PORT, 4, new ClockedPorts(interrupts, this.pit));
     io.map(PORT_B, 1, new ClockedPorts(interrupts, this.pit.portB));
+    io.map(ACPI_PM_BASE, ACPI_PM_PORTS, new ClockedPorts(interrupts, pm));
+    vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
     io.map(CMOS_PORT, 2, this.cmos);
     io.map(PCI_CONFIG_PORT, 8, new PciHost());
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);
@@ -67,7 +88,7 @@ export class PcPlatform {
     this.cmos.setMemory(ramBytes < FOUR_GIB ? ramBytes : FOUR_GIB, ramBytes > FOUR_GIB ? ramBytes - FOUR_GIB : 0);
     if (console != "none") {
       const com1 = console == "com1";
-      const uart = new Uart16550(this.pic, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
+      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
       io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
       this.uart = uart;
     }

@@ -105,8 +105,10 @@ function runExits(slot: Slot): bool {
 // VM's external interrupts, which go to the boot vCPU. Injected now if the
 // guest can take one, else at its interrupt window.
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
-  const fromApic = vm.apics.pendingVector(vcpu);
+  // The legacy devices first: bringing them up to now may raise an IRQ that
+  // the I/O APIC passes to a local APIC.
   const external = vcpu === vm.vcpu && vm.hasPendingInterrupt;
+  const fromApic = vm.apics.pendingVector(vcpu);
   if (fromApic < 0 && !external) return;
   if (!vcpu.canInjectInterrupt()) { vcpu.requestInterruptWindow(true); return; }
   if (fromApic >= 0) {

@@ -128,6 +128,11 @@ export class Vm {
     this.lineLength = 0;
   }
 
+  // The guest powered its machine off (ACPI S5, devices/acpipm.ts).
+  powerOff(): void {
+    this.finish("powered off", false);
+  }
+
   // The guest asked to exit with a status (hypercall or debug-exit port).
   exitWith(status: i64): void {
     this.exitStatus = status;

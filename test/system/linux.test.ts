@@ -3,11 +3,12 @@
 // module. The kernel boots from its bzImage (the 64-bit boot protocol, which
 // decompresses it) and from its vmlinux (the PVH entry) under AMD-V (QEMU
 // TCG), and from its vmlinux under VT-x (Bochs, where decompressing would
-// take minutes), with the busybox initramfs, on the PC platform with no ACPI tables and no
-// I/O APIC: its timer ticks come from the PIT through the 8259 pair and the
-// local APIC's LINT0 in virtual-wire mode, its console is the COM1 UART.
-// /init prints its banner and powers off, which without ACPI halts the CPU
-// with interrupts off: the hypervisor stops the VM and shuts down.
+// take minutes), with the busybox initramfs, on the VM's PC platform: it
+// finds the ACPI tables the VMM built (acpitables.ts), routes its
+// interrupts through the I/O APIC, takes its timer ticks from the PIT on
+// I/O APIC input 2, uses the ACPI PM timer as its clock, and its console is
+// the COM1 UART. /init prints its banner and powers off through ACPI S5: the
+// hypervisor reports the VM powered off and shuts down.
 // Skipped when the guest kernel cannot be had (no package lists, no network).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -36,14 +37,18 @@ function configModule(kernel: string, cmdline: string): { path: string; args: st
 // How the hypervisor's loaders describe each image.
 const PVH = /pvh kernel \[0x1000000, 0x[0-9a-f]+\), entry 0x[0-9a-f]+ in 32-bit protected mode/;
 const BZIMAGE = /linux kernel \[0x100000, 0x[0-9a-f]+\), entry 0x100200 in 64-bit long mode/;
+// Linux believes CPUID 0x15 only on Intel: there it takes the TSC frequency
+// the hypervisor calibrated, skips its own calibration and keeps the TSC as
+// its clock; on AMD its calibration fails under emulation (a port read takes
+// too long) and the ACPI PM timer becomes the clock.
 const RUNS = [
-  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "qemu", backend: "AMD-V" },
-  { kernel: "bzImage", file: paths.bzImage, loaded: BZIMAGE, platform: "qemu", backend: "AMD-V" },
-  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "bochs", backend: "Intel VT-x" },
+  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "qemu", backend: "AMD-V", clocksource: "acpi_pm" },
+  { kernel: "bzImage", file: paths.bzImage, loaded: BZIMAGE, platform: "qemu", backend: "AMD-V", clocksource: "acpi_pm" },
+  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "bochs", backend: "Intel VT-x", clocksource: "tsc" },
 ] as const;
 
 describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
-  it.each(RUNS)("boots from its $kernel under $backend ($platform) to /init, with PIT interrupts through the 8259s, and halts", async ({ kernel, file, loaded, platform, backend }) => {
+  it.each(RUNS)("boots from its $kernel under $backend ($platform) to /init, with ACPI and the I/O APIC, and powers off", async ({ kernel, file, loaded, platform, backend, clocksource }) => {
     const run = await bootAndWait({
       platform, memoryMiB: 768,
       modules: [
@@ -55,15 +60,29 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
     const output = run.output.replace(/\r/g, "");
     expect(output).toMatch(new RegExp(`vm linux: 256 MiB at host 0x[0-9a-f]+, ${loaded.source}, console com1, ${backend}`));
     expect(output).toMatch(new RegExp(`\\[linux\\] \\[ *0\\.000000\\] Linux version ${manifest!.kernel.release.replace(/[.+]/g, "\\$&")} `));
-    // The delay loop counts jiffies: the PIT's IRQ0 arrives.
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Calibrating delay loop\.\.\. \d+\.\d+ BogoMIPS/);
-    expect(output).toContain("[linux] [    0.000000] APIC: Switch to virtual wire mode setup with no configuration");
+    if (clocksource === "tsc") {
+      const khz = Number(/TSC at (\d+) ticks\/ms/.exec(output)![1]);
+      expect(output).toContain(`tsc: Detected ${Math.floor(khz / 1000)}.${String(khz % 1000).padStart(3, "0")} MHz TSC`);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Calibrating delay loop \(skipped\), value calculated using timer frequency\.\. \d+\.\d+ BogoMIPS/);
+    } else {
+      // The delay loop counts jiffies: the PIT's IRQ0 arrives.
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Calibrating delay loop\.\.\. \d+\.\d+ BogoMIPS/);
+    }
+    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: RSDP 0x00000000000E0000 000024 \(v02 TYPVSR\)/);
+    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23/);
+    expect(output).not.toContain("8254 timer not connected to IO-APIC");
+    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: Using IOAPIC for interrupt routing/);
+    expect(output).toMatch(new RegExp(`\\[linux\\] \\[ *[\\d.]+\\] clocksource: Switched to clocksource ${clocksource}\n`));
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] serial8250: ttyS0 at I\/O 0x3f8 \(irq = 4, base_baud = 115200\) is a 16550A/);
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Run \/init as init process/);
     expect(output).toContain(`[linux] ${BANNER} (Linux ${manifest!.kernel.release}, 1 CPU(s), `);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] reboot: Power off not available: System halted instead/);
-    expect(output).toContain("vm linux: stopped: halted with nothing left to wake it");
+    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] reboot: Power down/);
+    expect(output).toContain("vm linux: powered off");
     expect(output).not.toMatch(/Kernel panic|BUG:|Oops/);
+    // The APIC timer's clock is the crystal CPUID 0x15 reports (a mismatch
+    // once warned here). Under Bochs, Linux still warns about the legacy
+    // topology fields of CPUID leaves 1 and 4 (not fixed yet).
+    expect(output).not.toContain("clockevent_delta2ns");
     expect(output).toContain("typervisor: shutdown");
     expect(run.exit.status).toBe(0);
   }, 450_000);

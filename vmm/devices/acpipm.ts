@@ -9,8 +9,8 @@
 // \_S5 object names; other sleep states are not offered. SCI_EN reads as
 // set, since the VM is in ACPI mode from the start (no SMI command port).
 // No event is ever raised, so the SCI never fires. Like the PIT, the timer
-// keeps no clock of its own: the VMM advances time in nanoseconds before a
-// guest access. ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
+// keeps no clock of its own: the VMM advances its time in nanoseconds
+// before a guest access (pcinterrupts.ts). ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
 
 import { Device } from "../bus";
 
@@ -45,9 +45,9 @@ export class AcpiPm extends Device {
 
   constructor(private power: PowerControl) { super("ACPI PM"); }
 
-  // Moves the PM timer on to `ns` nanoseconds since the VM started.
+  // Moves the PM timer on by `ns` nanoseconds.
   advance(ns: u64): void {
-    if (ns > this.nanoseconds) this.nanoseconds = ns;
+    this.nanoseconds += ns;
   }
 
   // Ticks of the 3.579545 MHz clock, wrapping at 32 bits; split so the

@@ -239,6 +239,12 @@ export class LocalApic extends Device {
     return this.softwareEnabled && !(lint0 & LVT_MASKED) && (lint0 & DELIVERY_MODE) >> 8 == DELIVERY_EXTINT;
   }
 
+  // Whether a message for `destination` (read in x2APIC form if `x2apic`)
+  // is this APIC's: for IPIs, and for the I/O APIC's messages (11.6.2).
+  isDestination(destination: u32, logical: bool, x2apic: bool): bool {
+    return matchesDestination(destination, logical, x2apic, this.id, this.ldr, this.dfr);
+  }
+
   // The vCPU took `vector` (pendingVector's answer): IRR to ISR (11.8.4).
   acknowledge(vector: u8): void {
     this.irr.clear(vector);
@@ -394,7 +400,7 @@ export class LocalApic extends Device {
     for (let i = 0; i < apics.length; i++) {
       const target = apics[i];
       const selected = shorthand == SHORTHAND_NONE
-        ? matchesDestination(destination, logical, x2apic, target.id, target.ldr, target.dfr)
+        ? target.isDestination(destination, logical, x2apic)
         : shorthand == SHORTHAND_ALL || target !== this;
       if (selected) ids.push(target.id);
     }

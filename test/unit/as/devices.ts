@@ -6,6 +6,7 @@
 // the PIT on a TSC the tests pass in. Each load() of this module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/bus";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic8259";
 import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/pit8254";
@@ -47,7 +48,8 @@ const cmos = new Cmos();
 const resets = new CountingReset();
 const kbc = new I8042(resets);
 let fwcfg: FwCfg | null = null;
-const interrupts = new PcInterrupts(pic, pit);
+class NoPower extends PowerControl { powerOff(): void {} }
+const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new NoPower()));
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);
