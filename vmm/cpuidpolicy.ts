@@ -1,11 +1,11 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
-// Hidden: VMX and SVM (no nested virtualization), x2APIC, TSC-deadline,
-// MONITOR/MWAIT, the performance-monitoring leaf, the machine-check
-// architecture (MCE, MCA; its MSRs, SDM Vol. 3B 16.3, are not emulated) and
-// RDTSCP and RDPID (IA32_TSC_AUX, which they read, is not switched between
-// guest and host) (not virtualized yet).
-// Added: the "hypervisor present" bit (CPUID.1:ECX[31]) and the hypervisor
+// Hidden, because they are not virtualized yet: VMX and SVM (no nested
+// virtualization), x2APIC, TSC-deadline, MONITOR/MWAIT, the performance-
+// monitoring leaf, the machine-check architecture (MCE, MCA; its MSRs, SDM
+// Vol. 3B 16.3, are not emulated), and RDTSCP and RDPID (IA32_TSC_AUX, which
+// they read, is not switched between guest and host).
+// Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
 // TSC the hypervisor calibrated. OSXSAVE follows the guest's own CR4.OSXSAVE.
@@ -13,10 +13,10 @@
 //
 // The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
 // policy's answers for the leaves whose answer never changes (no subleaves,
-// no guest state in them), worked out once when the vCPU is made, so that each backend's exit fast path
-// (fastExit() in vmm/svm/svmvcpu.ts, vmm/vmx/vmxvcpu.ts) answers those
-// leaves with a few loads. Every other leaf goes through the
-// policy at the time of the exit.
+// no guest state in them), worked out once when the vCPU is made, so that
+// each backend's exit fast path (fastExit() in vmm/svm/svmvcpu.ts,
+// vmm/vmx/vmxvcpu.ts) answers those leaves with a few loads. Every other
+// leaf goes through the policy at the time of the exit.
 
 import { Cpuid, query } from "../kernel/cpu/cpuid";
 import { tscPerMillisecond } from "../kernel/cpu/irq";
