@@ -20,6 +20,7 @@ import { Pit8254, PIT_PORT, PORT_B } from "./devices/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "./devices/uart16550";
 import { ClockedPorts, PcInterrupts } from "./pcinterrupts";
 import { IoApicDelivery } from "./apics";
+import { ConsoleInput } from "./consolefocus";
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "./devices/ioapic";
 import { IsaLines } from "./isalines";
 import { Vm } from "./vm";
@@ -32,6 +33,13 @@ const FOUR_GIB: u64 = 0x1_0000_0000;
 class VmConsole extends ByteSink {
   constructor(private vm: Vm) { super(); }
   put(byte: u8): void { this.vm.consoleWrite(byte); }
+}
+
+// What is typed on the console, into the UART's receiver.
+class UartKeyboard extends ConsoleInput {
+  constructor(private uart: Uart16550) { super(); }
+  get canReceive(): bool { return this.uart.canReceive; }
+  put(byte: u8): void { this.uart.feedInput(byte); }
 }
 
 // ACPI S5: the guest powered the VM off.
@@ -91,6 +99,7 @@ export class PcPlatform {
       const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
       io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
       this.uart = uart;
+      vm.input = new UartKeyboard(uart);
     }
   }
 }

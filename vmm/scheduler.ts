@@ -13,6 +13,7 @@
 import * as log from "../kernel/console/log";
 import { pause, rdtsc } from "../kernel/arch/shim";
 import { openInterruptWindow, ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
+import { pollConsoleInput } from "./consolefocus";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Activity, Vcpu } from "./vcpu";
@@ -43,6 +44,7 @@ export function runVms(vms: Vm[]): void {
   }
   for (let round: u32 = 1; ; round++) {
     if (round % COLLECT_ROUNDS == 0) __collect();
+    pollConsoleInput(vms);
     let runnable = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
@@ -55,19 +57,24 @@ export function runVms(vms: Vm[]): void {
   log.info("all virtual machines have stopped");
 }
 
-// No vCPU can run: wait for the first timer (local APIC, PIT) of a halted vCPU,
-// taking the host's own timer ticks meanwhile. A VM with nothing armed would
-// wait forever and is stopped. False when no VM is left.
+// No vCPU can run: wait for the first timer (local APIC, PIT) of a halted
+// vCPU or a key typed for a VM, taking the host's own timer ticks meanwhile.
+// A VM that neither a timer nor a key could wake would wait forever and is
+// stopped. False when no VM is left.
 function idleUntilWakeUp(vms: Vm[]): bool {
   let wakeUp = u64.MAX_VALUE, running = 0;
   for (let i = 0; i < vms.length; i++) {
     const vm = vms[i];
     if (!vm.running) continue;
     const next = vm.nextWakeUp();
-    if (next == u64.MAX_VALUE) vm.stop("halted with nothing left to wake it");
+    if (next == u64.MAX_VALUE && !vm.waitsForInput) vm.stop("halted with nothing left to wake it");
     else { running++; wakeUp = min(wakeUp, next); }
   }
-  while (running > 0 && rdtsc() < wakeUp) { openInterruptWindow(); pause(); }
+  while (running > 0 && rdtsc() < wakeUp) {
+    if (pollConsoleInput(vms)) break;
+    openInterruptWindow();
+    pause();
+  }
   return running > 0;
 }
 

@@ -9,6 +9,7 @@ import * as log from "../kernel/console/log";
 import { Bus } from "./bus";
 import { GuestMemory } from "./guestmemory";
 import { VmApics } from "./apics";
+import { ConsoleInput } from "./consolefocus";
 import { Activity, Vcpu } from "./vcpu";
 
 export const enum VmState { Running, Stopped }
@@ -38,6 +39,8 @@ export class Vm {
   // MMIO accesses reach its own local APIC.
   current: Vcpu;
   readonly apics: VmApics = new VmApics(this.vcpus);
+  // The device what is typed on the console reaches (consolefocus.ts), or null.
+  input: ConsoleInput | null = null;
   stopReason: string = "";
   exitStatus: i64 = -1;
   // The platform's interrupt controller, or null (flat-binary VMs).
@@ -101,6 +104,17 @@ export class Vm {
   // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
   wakeIfPending(vcpu: Vcpu): void {
     if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
+  }
+
+  // A key typed on the console could wake it: it has a console device and
+  // a vCPU halted with interrupts enabled, whose sleep a UART interrupt ends.
+  get waitsForInput(): bool {
+    if (this.input === null) return false;
+    for (let i = 0; i < this.vcpus.length; i++) {
+      const v = this.vcpus[i];
+      if (v.activity == Activity.Halted && v.interruptsEnabled) return true;
+    }
+    return false;
   }
 
   // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.

@@ -4,7 +4,7 @@
 // paths that must not allocate: the VM-exit path, trap handlers, and a panic
 // that happens inside the allocator itself. Non-ASCII characters print as '?'.
 
-import { serialInit, serialWrite, COM1 } from "./serial";
+import { serialInit, serialRead, serialWrite, COM1 } from "./serial";
 
 // A plain constant, not an object: this file is reachable from the abort
 // handler, whose module must not need global initializers of its own.
@@ -12,6 +12,11 @@ const PORT: u16 = COM1;
 
 export function initConsole(): void {
   serialInit(PORT);
+}
+
+// A byte typed on the console, or -1.
+export function readChar(): i32 {
+  return serialRead(PORT);
 }
 
 export function putChar(c: u32): void {

@@ -17,6 +17,7 @@ const LINE_STATUS: u16 = 5;
 
 const LCR_8N1: u8 = 0x03;
 const LCR_DLAB: u8 = 0x80;
+const LSR_DATA_READY: u8 = 0x01;
 const LSR_THR_EMPTY: u8 = 0x20;
 const BAUD_115200_DIVISOR: u8 = 1; // 1.8432 MHz / (16 * 115200)
 
@@ -37,4 +38,10 @@ export function serialWrite(base: u16, byte: u8): void {
     pause();
   }
   outb(base + DATA, byte);
+}
+
+// A received byte, or -1 if none is waiting.
+export function serialRead(base: u16): i32 {
+  if ((inb(base + LINE_STATUS) & LSR_DATA_READY) == 0) return -1;
+  return inb(base + DATA);
 }

@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import { ensureGuests, guestPaths, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
 import { BANNER } from "../../tools/guests/initramfs";
+import { boot } from "../../tools/harness/index";
 import { bootAndWait } from "./run";
 
 const paths = guestPaths();
@@ -85,5 +86,44 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
     expect(output).not.toContain("clockevent_delta2ns");
     expect(output).toContain("typervisor: shutdown");
     expect(run.exit.status).toBe(0);
+  }, 450_000);
+
+  // The shell on the VM's console, typed into through the hypervisor's own
+  // console (vmm/consolefocus.ts): its answers match the VM's configuration,
+  // and poweroff -f powers the VM off while the hypervisor runs on. Under
+  // QEMU only: the harness writes Bochs' serial port to a file and has no
+  // way to type into it (tools/harness/bochs.ts).
+  it.each([["qemu", "AMD-V"]] as const)("answers at its shell under %s (%s) and powers off when told", async (platform) => {
+    const machine = boot({
+      platform, memoryMiB: 768, cmdline: "exit=emulator",
+      modules: [
+        { path: paths.vmlinux, args: "vmlinux" },
+        { path: paths.initramfs, args: "initramfs" },
+        configModule("vmlinux", "console=ttyS0"),
+      ],
+    });
+    try {
+      // The prompt has no newline, so it stays in the VM's line buffer
+      // (vm.ts); the shell's greeting is the last full line before it. What
+      // is typed meanwhile waits in the UART and the tty.
+      const greeting = await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 300_000);
+      const from = greeting.index!;
+      machine.send("uname -r; grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1; dmesg | grep -i acpi | head -3\n");
+      // The console ends its lines with CR LF.
+      const answers = await machine.waitFor(/\[linux\] ([^\r\n]+)\r?\n\[linux\] (\d+)\r?\n\[linux\] MemTotal: +(\d+) kB\r?\n((?:\[linux\] [^\r\n]*ACPI[^\r\n]*\r?\n){3})/, 120_000, from);
+      expect(answers[1]).toBe(manifest!.kernel.release);
+      expect(Number(answers[2])).toBe(1); // cpus in the configuration
+      const memoryKiB = Number(answers[3]);
+      expect(memoryKiB).toBeGreaterThan(180 * 1024); // 256 MiB configured, less what the kernel keeps
+      expect(memoryKiB).toBeLessThanOrEqual(256 * 1024);
+      expect(answers[4]).toContain("ACPI: RSDP 0x00000000000E0000 000024 (v02 TYPVSR)");
+      machine.send("poweroff -f\n");
+      const exit = await machine.waitForExit(120_000);
+      expect(machine.output).toContain("vm linux: powered off");
+      expect(machine.output).toContain("typervisor: shutdown");
+      expect(exit.status).toBe(0);
+    } finally {
+      machine.kill();
+    }
   }, 450_000);
 });
