@@ -3,8 +3,9 @@
 //
 // Every vCPU has a LocalApic (devices/lapic.ts) with its APIC ID. An IPI a
 // guest writes into its ICR arrives here already resolved to APIC IDs; a
-// fixed or lowest-priority one is accepted into each target's IRR (waking
-// it if it halted), INIT and STARTUP start application processors (SDM
+// fixed or lowest-priority one is accepted into each target's IRR (a halted
+// target wakes at the scheduler's next look, Vm.wakeIfPending()), INIT and
+// STARTUP start application processors (SDM
 // Vol. 3A 9.4.4). All vCPUs find their APIC at the same guest-physical
 // address, LAPIC_BASE (11.4.1): the window forwards each access to the APIC
 // of the vCPU that made it. (A guest that moves its APIC through
@@ -54,19 +55,13 @@ export class VmApics extends ApicBus {
     return apic.pendingVector();
   }
 
-  // A halted vCPU with interrupts enabled whose APIC has an interrupt for it
-  // (its timer, an IPI accepted meanwhile) runs again (SDM Vol. 2A "HLT").
-  wakeIfPending(vcpu: Vcpu): void {
-    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.pendingVector(vcpu) >= 0) vcpu.activity = Activity.Runnable;
-  }
-
   // The earliest TSC at which a halted vCPU's timer fires, or u64.MAX_VALUE.
   // One halted with interrupts disabled waits for what no timer sends (an NMI, INIT).
   nextWakeUp(): u64 {
     let earliest = u64.MAX_VALUE;
     for (let i = 0; i < this.vcpus.length; i++) {
       const vcpu = this.vcpus[i];
-      if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled) earliest = min(earliest, this.all[i].nextDeadline());
+      if (vcpu.awaitsInterrupt) earliest = min(earliest, this.all[i].nextDeadline());
     }
     return earliest;
   }
@@ -98,7 +93,6 @@ export class VmApics extends ApicBus {
       const target = vcpus[id];
       if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
         this.all[id].accept(vector, levelTriggered);
-        this.wakeIfPending(target);
         if (mode == DELIVERY_LOWEST_PRIORITY) return;
       } else if (mode == DELIVERY_INIT) {
         this.init(target);

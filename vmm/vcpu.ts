@@ -132,6 +132,9 @@ export abstract class Vcpu {
   abstract get efer(): u64;
   // RFLAGS.IF: a halted CPU wakes for a maskable interrupt only with it set.
   get interruptsEnabled(): bool { return (this.rflags & RFLAGS_IF) != 0; }
+  // Halted with interrupts enabled: what an interrupt (or a timer) would
+  // wake; halted with IF=0, only an NMI or INIT would (SDM Vol. 2A "HLT").
+  get awaitsInterrupt(): bool { return this.activity == Activity.Halted && this.interruptsEnabled; }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
   // The code segment's base, and the default operand and address size the

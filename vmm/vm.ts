@@ -78,7 +78,7 @@ export class Vm {
   // then the interrupt controller's.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
-    if (this.vcpu.activity == Activity.Halted && this.vcpu.interruptsEnabled) this.vcpu.activity = Activity.Runnable;
+    this.wakeIfPending(this.vcpu);
   }
 
   get hasPendingInterrupt(): bool {
@@ -103,25 +103,21 @@ export class Vm {
 
   // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
   wakeIfPending(vcpu: Vcpu): void {
-    if (vcpu.activity == Activity.Halted && vcpu.interruptsEnabled && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
+    if (vcpu.awaitsInterrupt && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
   }
 
   // A key typed on the console could wake it: it has a console device and
   // a vCPU halted with interrupts enabled, whose sleep a UART interrupt ends.
   get waitsForInput(): bool {
     if (this.input === null) return false;
-    for (let i = 0; i < this.vcpus.length; i++) {
-      const v = this.vcpus[i];
-      if (v.activity == Activity.Halted && v.interruptsEnabled) return true;
-    }
+    for (let i = 0; i < this.vcpus.length; i++) if (this.vcpus[i].awaitsInterrupt) return true;
     return false;
   }
 
   // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.
   nextWakeUp(): u64 {
     const intr = this.intr;
-    const boot = this.vcpu, waits = boot.activity == Activity.Halted && boot.interruptsEnabled;
-    const external = intr !== null && waits ? intr.nextEvent() : u64.MAX_VALUE;
+    const external = intr !== null && this.vcpu.awaitsInterrupt ? intr.nextEvent() : u64.MAX_VALUE;
     return min(external, this.apics.nextWakeUp());
   }
 

@@ -17,7 +17,6 @@ interface ApicsExports {
   setRegister(i: number, r: number, value: bigint): void;
   apicId(i: number): number;
   pendingVector(i: number): number;
-  wakeIfPending(i: number): void;
   nextWakeUp(): bigint;
   init(i: number): void;
   connectPin(): void;
@@ -108,6 +107,7 @@ describe("fixed IPIs", () => {
     e.setInterruptsEnabled(2, 0);
     ipi(0, 1, FIXED | 0x51);
     ipi(0, 2, FIXED | 0x52);
+    for (const i of [1, 2]) e.vmWakeIfPending(i); // the scheduler's look before its next round
     expect(e.activity(1)).toBe(RUNNABLE);
     expect(e.activity(2)).toBe(HALTED);
     expect(e.pendingVector(2)).toBe(0x52);
@@ -130,9 +130,9 @@ describe("a halted vCPU's timer", () => {
     e.setInterruptsEnabled(0, 1);
     const deadline = e.nextWakeUp();
     expect(deadline).not.toBe(NEVER);
-    e.wakeIfPending(0); // the harness's TSC moves 1000 per read: not yet
+    e.vmWakeIfPending(0); // the harness's TSC moves 1000 per read: not yet
     expect(e.activity(0)).toBe(HALTED);
-    for (let i = 0; i < 6; i++) e.wakeIfPending(0);
+    for (let i = 0; i < 6; i++) e.vmWakeIfPending(0);
     expect(e.activity(0)).toBe(RUNNABLE);
     expect(e.pendingVector(0)).toBe(0x40);
   });

@@ -59,7 +59,6 @@ export function register(i: i32, r: i32): u64 { return vm().vcpus[i].regs.get(<R
 export function setRegister(i: i32, r: i32, value: u64): void { vm().vcpus[i].regs.set(<Reg>r, value); }
 export function apicId(i: i32): u32 { return vm().vcpus[i].apicId; }
 export function pendingVector(i: i32): i32 { const v = vm(); return v.apics.of(v.vcpus[i]).pendingVector(); }
-export function wakeIfPending(i: i32): void { const v = vm(); v.apics.wakeIfPending(v.vcpus[i]); }
 export function nextWakeUp(): u64 { return vm().apics.nextWakeUp(); }
 // The VM's view: external interrupts for the boot vCPU and the APICs together.
 export function connectPin(): void { vm().intr = pin; }
