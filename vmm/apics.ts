@@ -55,17 +55,6 @@ export class VmApics extends ApicBus {
     return apic.pendingVector();
   }
 
-  // The earliest TSC at which a halted vCPU's timer fires, or u64.MAX_VALUE.
-  // One halted with interrupts disabled waits for what no timer sends (an NMI, INIT).
-  nextWakeUp(): u64 {
-    let earliest = u64.MAX_VALUE;
-    for (let i = 0; i < this.vcpus.length; i++) {
-      const vcpu = this.vcpus[i];
-      if (vcpu.awaitsInterrupt) earliest = min(earliest, this.all[i].nextDeadline());
-    }
-    return earliest;
-  }
-
   apics(): LocalApic[] { return this.all; }
 
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {

@@ -1,18 +1,22 @@
 // Round-robin over the VMs on one CPU.
 //
-// Each runnable VM runs for one slice: until it yields, halts, stops, uses
-// SLICE_TICKS timer ticks, or takes SLICE_EXITS exits. Two clocks end the
-// slice of a guest that never exits: the host's timer interrupt, and (where
-// the backend has one) the VMX preemption timer, armed for the slice's
-// length in TSC ticks; the latter also works while the guest has IF=0 under
-// emulators that ignore external-interrupt exiting then. A VM that takes MAX_BUSY_EXITS exits
+// Each runnable VM runs for one slice: until it yields, halts, stops, runs
+// SLICE_MS milliseconds, or takes SLICE_EXITS exits. Two clocks end the
+// slice of a guest that never exits: the host's alarm (kernel/cpu/irq.ts),
+// and (where the backend has one) the VMX preemption timer, armed for the
+// slice's length in TSC ticks; the latter also works while the guest has
+// IF=0 under emulators that ignore external-interrupt exiting then. The
+// alarm also rings when the vCPU's next timer interrupt is due (its local
+// APIC timer, the PIT), so that it arrives on time even in a guest that
+// waits for it in a loop without exits (Linux's check that the PIT's IRQ0
+// arrives, check_timer()). A VM that takes MAX_BUSY_EXITS exits
 // without ever yielding or halting is flooding the hypervisor with exits
 // and is stopped. Interrupts raised for a VM are injected at the next entry,
 // or as soon as the guest opens its interrupt window.
 
 import * as log from "../kernel/console/log";
 import { pause, rdtsc } from "../kernel/arch/shim";
-import { openInterruptWindow, ticks, tscPerMillisecond, TICK_MICROSECONDS } from "../kernel/cpu/irq";
+import { openInterruptWindow, setAlarm, tscPerMillisecond } from "../kernel/cpu/irq";
 import { pollConsoleInput } from "./consolefocus";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
@@ -20,7 +24,7 @@ import { Activity, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
 
 const SLICE_EXITS: u64 = 10000;
-const SLICE_TICKS: u64 = 2;
+const SLICE_MS: u64 = 20;
 const MAX_BUSY_EXITS: u64 = 1_000_000;
 // Garbage is collected between rounds, every COLLECT_ROUNDS rounds: the
 // "minimal" runtime collects only when called, and only objects reachable
@@ -96,14 +100,16 @@ function runSlice(slot: Slot): void {
 // Runs the VM until its slice ends; true if it yielded, halted or stopped.
 function runExits(slot: Slot): bool {
   const vm = slot.vm, vcpu = slot.vcpu;
-  const start = ticks();
-  vcpu.setPreemptionTimer(SLICE_TICKS * TICK_MICROSECONDS / 1000 * tscPerMillisecond());
+  const slice = SLICE_MS * tscPerMillisecond();
+  const end = rdtsc() + slice;
+  vcpu.setPreemptionTimer(slice);
   const firstExit = vcpu.exits;
   while (vcpu.exits - firstExit < SLICE_EXITS) {
     deliverInterrupt(vm, vcpu);
+    setAlarm(min(end, vm.nextTimerInterrupt(vcpu)));
     const exit = vcpu.run();
     if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
-    if (ticks() - start >= SLICE_TICKS) break;
+    if (rdtsc() >= end) break;
   }
   return false;
 }

@@ -116,9 +116,20 @@ export class Vm {
 
   // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.
   nextWakeUp(): u64 {
+    let earliest = u64.MAX_VALUE;
+    for (let i = 0; i < this.vcpus.length; i++) {
+      const vcpu = this.vcpus[i];
+      if (vcpu.awaitsInterrupt) earliest = min(earliest, this.nextTimerInterrupt(vcpu));
+    }
+    return earliest;
+  }
+
+  // The TSC at which `vcpu`'s next timer interrupt is due, or u64.MAX_VALUE:
+  // its local APIC's timer, and for the boot vCPU the external pin's timer.
+  nextTimerInterrupt(vcpu: Vcpu): u64 {
     const intr = this.intr;
-    const external = intr !== null && this.vcpu.awaitsInterrupt ? intr.nextEvent() : u64.MAX_VALUE;
-    return min(external, this.apics.nextWakeUp());
+    const external = intr !== null && vcpu === this.vcpu ? intr.nextEvent() : u64.MAX_VALUE;
+    return min(external, this.apics.of(vcpu).nextDeadline());
   }
 
   // Guest console output, each line prefixed with the VM's name.

@@ -1,26 +1,28 @@
-// Hardware interrupts in the hypervisor.
+// Hardware interrupts in the hypervisor, and its alarm clock.
 //
 // The hypervisor runs with interrupts disabled. The only interrupt it takes
-// is its own timer tick, and only where it chooses to (openInterruptWindow(),
+// is its own alarm, and only where it chooses to (openInterruptWindow(),
 // called by the scheduler after a guest exit caused by that interrupt), so
-// the kernel is never re-entered at an arbitrary point. The tick counts time
-// for the scheduler's slices. The legacy PIC is masked: the local APIC timer
-// is our clock.
+// the kernel is never re-entered at an arbitrary point. The alarm is the
+// local APIC timer in one-shot mode, set to a TSC value: the scheduler sets
+// it before each guest entry to the end of the slice or the guest's next
+// timer interrupt, whichever is first, so a guest that never exits still
+// gives the CPU back on time and gets its timer ticks when they are due.
+// The legacy PIC is masked.
 
 import { interruptWindow, outb, rdtsc } from "../arch/shim";
-import { endOfInterrupt, SPURIOUS_VECTOR, startPeriodicTimer } from "./lapic";
+import { endOfInterrupt, SPURIOUS_VECTOR, startOneShotTimer, startTimerCount } from "./lapic";
 import { delayMicroseconds } from "../time/pit";
 import * as log from "../console/log";
 
 export const TIMER_VECTOR: u8 = 0x20;
-export const TICK_MICROSECONDS: u64 = 10_000;
+const NOT_SET: u64 = u64.MAX_VALUE;
+// The APIC timer's count register is 32 bits wide.
+const MAX_COUNT: u64 = 0xffff_ffff;
 
-let tickCount: u64 = 0;
 let tscPerMs: u64 = 0;
-
-export function ticks(): u64 {
-  return tickCount;
-}
+let apicTicksPerMs: u64 = 0;
+let alarmAt: u64 = NOT_SET; // the TSC the alarm is set for, until it rings
 
 // TSC ticks per millisecond, measured against the PIT when the timer started.
 export function tscPerMillisecond(): u64 {
@@ -34,9 +36,22 @@ export function startTimer(): void {
   const tscBefore = rdtsc();
   delayMicroseconds(10_000);
   tscPerMs = (rdtsc() - tscBefore) / 10;
-  const perMs = startPeriodicTimer(TIMER_VECTOR, TICK_MICROSECONDS, delayMicroseconds);
-  log.info("timer: local APIC timer at " + perMs.toString() + " ticks/ms, one tick every " + (TICK_MICROSECONDS / 1000).toString() +
-    " ms; TSC at " + tscPerMs.toString() + " ticks/ms");
+  apicTicksPerMs = startOneShotTimer(TIMER_VECTOR, delayMicroseconds);
+  log.info("timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at " + tscPerMs.toString() + " ticks/ms");
+}
+
+// Sets the alarm to ring when the TSC reaches `tsc` (at once if it has), in
+// place of the one set before. Setting the time already set costs nothing.
+export function setAlarm(tsc: u64): void {
+  if (tsc == alarmAt) return;
+  alarmAt = tsc;
+  const now = rdtsc();
+  const tscTicks = tsc > now ? tsc - now : 0;
+  // In whole milliseconds first, so the product stays below 2^64; rounded
+  // up, since an alarm a little late is harmless and one early rings twice.
+  const ms = tscTicks / tscPerMs, rest = tscTicks % tscPerMs;
+  const count = ms * apicTicksPerMs + (rest * apicTicksPerMs + tscPerMs - 1) / tscPerMs;
+  startTimerCount(<u32>min<u64>(max<u64>(count, 1), MAX_COUNT));
 }
 
 // Lets pending interrupts in for one instruction.
@@ -47,6 +62,6 @@ export function openInterruptWindow(): void {
 // Called from the trap path for vectors 32-255.
 export function onInterrupt(vector: u64): void {
   if (vector == <u64>SPURIOUS_VECTOR) return; // no EOI for the spurious vector (SDM 12.9)
-  if (vector == <u64>TIMER_VECTOR) tickCount++;
+  if (vector == <u64>TIMER_VECTOR) alarmAt = NOT_SET;
   endOfInterrupt();
 }

@@ -1,5 +1,5 @@
-// The local APIC of the CPU we run on: its timer (the scheduler's tick) and
-// the INIT and STARTUP IPIs that wake the other processors.
+// The local APIC of the CPU we run on: its timer (the hypervisor's alarm
+// clock, irq.ts) and the INIT and STARTUP IPIs that wake the other processors.
 // Intel SDM Vol. 3A chapter 12 (APIC): 12.5.4 timer, 12.6 IPIs, 12.9 spurious
 // vector; 10.4 (MP initialization).
 
@@ -14,7 +14,6 @@ const TIMER_INITIAL: u64 = 0x380;
 const TIMER_CURRENT: u64 = 0x390;
 const TIMER_DIVIDE: u64 = 0x3e0;
 const APIC_SOFTWARE_ENABLE: u32 = 1 << 8;
-const TIMER_PERIODIC: u32 = 1 << 17;
 const TIMER_MASKED: u32 = 1 << 16;
 const DIVIDE_BY_16: u32 = 0x3;
 export const SPURIOUS_VECTOR: u8 = 0xff;
@@ -53,10 +52,10 @@ export function endOfInterrupt(): void {
   physWrite32(base() + EOI, 0);
 }
 
-// Enables the APIC and starts its timer firing `vector` every `microseconds`.
-// The timer's input clock is model-specific, so it is measured against the
-// PIT first. Returns the measured timer ticks per millisecond.
-export function startPeriodicTimer(vector: u8, microseconds: u64, delay: (us: u64) => void): u64 {
+// Enables the APIC and sets its timer up as a one-shot (12.5.4) raising
+// `vector`, stopped. The timer's input clock is model-specific, so it is
+// measured against the PIT first. Returns the measured timer ticks per millisecond.
+export function startOneShotTimer(vector: u8, delay: (us: u64) => void): u64 {
   const b = base();
   physWrite32(b + SPURIOUS, APIC_SOFTWARE_ENABLE | SPURIOUS_VECTOR);
   physWrite32(b + TIMER_DIVIDE, DIVIDE_BY_16);
@@ -64,8 +63,13 @@ export function startPeriodicTimer(vector: u8, microseconds: u64, delay: (us: u6
   physWrite32(b + TIMER_INITIAL, 0xffff_ffff);
   delay(10_000);
   const perMs = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT)) / 10;
-  const count = perMs * microseconds / 1000;
-  physWrite32(b + LVT_TIMER, TIMER_PERIODIC | vector);
-  physWrite32(b + TIMER_INITIAL, <u32>max<u64>(count, 1));
+  physWrite32(b + TIMER_INITIAL, 0); // 0 stops the count
+  physWrite32(b + LVT_TIMER, vector); // one-shot mode, unmasked
   return perMs;
+}
+
+// Starts the one-shot count again: the timer fires after `count` timer ticks
+// (a write of the initial count restarts it, 12.5.4).
+export function startTimerCount(count: u32): void {
+  physWrite32(base() + TIMER_INITIAL, count);
 }

@@ -17,7 +17,6 @@ interface ApicsExports {
   setRegister(i: number, r: number, value: bigint): void;
   apicId(i: number): number;
   pendingVector(i: number): number;
-  nextWakeUp(): bigint;
   init(i: number): void;
   connectPin(): void;
   setPin(request: number, vector: number, event: bigint): void;
@@ -25,6 +24,7 @@ interface ApicsExports {
   vmTakeInterrupt(): number;
   vmWakeIfPending(i: number): void;
   vmNextWakeUp(): bigint;
+  vmNextTimerInterrupt(i: number): bigint;
 }
 
 const RUNNABLE = 0, HALTED = 1, WAITING_FOR_SIPI = 2;
@@ -122,13 +122,13 @@ describe("fixed IPIs", () => {
 
 describe("a halted vCPU's timer", () => {
   it("is the deadline the scheduler idles until, and wakes the vCPU when it has passed", () => {
-    expect(e.nextWakeUp()).toBe(NEVER);
+    expect(e.vmNextWakeUp()).toBe(NEVER);
     e.apicWrite(0, TIMER_DIVIDE, 0xb); // divide by 1
     e.apicWrite(0, LVT_TIMER, 0x40); // one-shot
     e.apicWrite(0, TIMER_INITIAL, 5000);
     e.setActivity(0, HALTED);
     e.setInterruptsEnabled(0, 1);
-    const deadline = e.nextWakeUp();
+    const deadline = e.vmNextWakeUp();
     expect(deadline).not.toBe(NEVER);
     e.vmWakeIfPending(0); // the harness's TSC moves 1000 per read: not yet
     expect(e.activity(0)).toBe(HALTED);
@@ -142,7 +142,21 @@ describe("a halted vCPU's timer", () => {
     e.apicWrite(0, TIMER_INITIAL, 5000);
     e.setActivity(0, HALTED);
     e.setInterruptsEnabled(0, 0);
-    expect(e.nextWakeUp()).toBe(NEVER);
+    expect(e.vmNextWakeUp()).toBe(NEVER);
+  });
+
+  it("is, halted or not, the time the scheduler's alarm rings for that vCPU alone", () => {
+    expect(e.vmNextTimerInterrupt(1)).toBe(NEVER);
+    e.apicWrite(1, TIMER_DIVIDE, 0xb);
+    e.apicWrite(1, LVT_TIMER, 0x40);
+    e.apicWrite(1, TIMER_INITIAL, 5000);
+    const due = e.vmNextTimerInterrupt(1);
+    expect(due).not.toBe(NEVER);
+    expect(e.vmNextTimerInterrupt(0)).toBe(NEVER);
+    expect(e.vmNextWakeUp()).toBe(NEVER); // the vCPU runs: nothing to idle until
+    e.setActivity(1, HALTED);
+    e.setInterruptsEnabled(1, 1);
+    expect(e.vmNextWakeUp()).toBe(due);
   });
 });
 
@@ -167,6 +181,8 @@ describe("the VM's INTR pin (an 8259's output)", () => {
     e.setActivity(0, HALTED);
     e.setInterruptsEnabled(0, 1);
     expect(e.vmNextWakeUp()).toBe(123_456n);
+    expect(e.vmNextTimerInterrupt(0)).toBe(123_456n);
+    expect(e.vmNextTimerInterrupt(1)).toBe(NEVER); // the pin reaches the boot vCPU only
     e.setInterruptsEnabled(0, 0);
     expect(e.vmNextWakeUp()).toBe(NEVER);
     e.vmWakeIfPending(0);

@@ -59,7 +59,6 @@ export function register(i: i32, r: i32): u64 { return vm().vcpus[i].regs.get(<R
 export function setRegister(i: i32, r: i32, value: u64): void { vm().vcpus[i].regs.set(<Reg>r, value); }
 export function apicId(i: i32): u32 { return vm().vcpus[i].apicId; }
 export function pendingVector(i: i32): i32 { const v = vm(); return v.apics.of(v.vcpus[i]).pendingVector(); }
-export function nextWakeUp(): u64 { return vm().apics.nextWakeUp(); }
 // The VM's view: external interrupts for the boot vCPU and the APICs together.
 export function connectPin(): void { vm().intr = pin; }
 export function setPin(request: bool, vector: u8, event: u64): void { pin.request = request; pin.vector = vector; pin.event = event; }
@@ -67,4 +66,5 @@ export function vmHasInterruptFor(i: i32): bool { const v = vm(); return v.hasIn
 export function vmTakeInterrupt(): u8 { return vm().takeInterrupt(); }
 export function vmWakeIfPending(i: i32): void { const v = vm(); v.wakeIfPending(v.vcpus[i]); }
 export function vmNextWakeUp(): u64 { return vm().nextWakeUp(); }
+export function vmNextTimerInterrupt(i: i32): u64 { const v = vm(); return v.nextTimerInterrupt(v.vcpus[i]); }
 export function init(i: i32): void { const v = vm(); v.apics.init(v.vcpus[i]); }
