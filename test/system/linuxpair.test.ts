@@ -1,0 +1,107 @@
+// System test: two Linux VMs at once, from one configuration module, under
+// AMD-V (QEMU TCG). Both boot Debian's kernel to the busybox shell side by
+// side, each on its own COM1, with their lines behind their own names on the
+// hypervisor's console; the console's switch key (Ctrl-T, then the VM's
+// number, vmm/consolefocus.ts) sends what is typed to one or the other, and
+// each reports the memory it was configured with. Then isolation: each VM
+// maps, through Linux's /dev/mem, the host-physical address where the other
+// VM's RAM lies. Its nested page tables map only its own RAM, so the access
+// reaches nothing: the hypervisor stops that VM with the reason, the other
+// runs on, and once both have tried, the hypervisor has no VM left.
+import { describe, expect, it } from "vitest";
+import { ensureGuests, guestPaths, Manifest } from "../../tools/guests/debian";
+import { GuestError } from "../../tools/guests/errors";
+import { boot } from "../../tools/harness/index";
+import { Machine } from "../../tools/harness/machine";
+import { writeConfig } from "./linuxconfig";
+
+const paths = guestPaths();
+let manifest: Manifest | null = null;
+try {
+  manifest = ensureGuests({ log: (s) => console.log(`linux: ${s}`) });
+} catch (e) {
+  if (!(e instanceof GuestError && e.kind === "unavailable")) throw e;
+  console.warn(`linux pair: skipped, the guest kernel cannot be had:\n${e.message}`);
+}
+
+const VMS = [
+  { name: "alpha", memory: 256 },
+  { name: "beta", memory: 160 },
+];
+const SWITCH = "\x14"; // Ctrl-T
+
+interface Placement { name: string; memory: number; hostBase: bigint }
+
+// What the hypervisor says it gave each VM: "vm alpha: 256 MiB at host 0x...".
+function placements(output: string): Placement[] {
+  return VMS.map(({ name, memory }) => {
+    const m = new RegExp(`vm ${name}: ${memory} MiB at host (0x[0-9a-f]+)`).exec(output);
+    if (!m) throw new Error(`no placement for vm ${name} in:\n${output}`);
+    return { name, memory, hostBase: BigInt(m[1]) };
+  });
+}
+
+// A host-physical address inside `other`'s RAM that is beyond `own`'s
+// guest-physical RAM, so Linux in `own` treats it as a device address.
+function probeAddress(own: Placement, other: Placement): bigint {
+  const ownEnd = BigInt(own.memory) << 20n, otherEnd = other.hostBase + (BigInt(other.memory) << 20n);
+  const address = (other.hostBase > ownEnd ? other.hostBase : ownEnd) + 0x10_0000n;
+  expect(address < otherEnd, `vm ${other.name}'s RAM lies inside vm ${own.name}'s guest-physical RAM`).toBe(true);
+  return address;
+}
+
+async function ask(machine: Machine, vm: string, command: string, answer: RegExp, from: number): Promise<RegExpExecArray> {
+  machine.send(command + "\n");
+  return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), 120_000, from);
+}
+
+describe.skipIf(!manifest)("two Linux VMs from one configuration", () => {
+  it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
+    const config = writeConfig("linux-pair", VMS.map(({ name, memory }) => ({ name, memory, kernel: "vmlinux", cmdline: "console=ttyS0" })));
+    const machine = boot({
+      platform: "qemu", memoryMiB: 1024, cmdline: "exit=emulator",
+      modules: [
+        { path: paths.vmlinux, args: "vmlinux" },
+        { path: paths.initramfs, args: "initramfs" },
+        config,
+      ],
+    });
+    try {
+      for (const { name } of VMS) await machine.waitFor(new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`), 300_000);
+      const [alpha, beta] = placements(machine.output);
+      let from = machine.output.length;
+
+      // The first VM with a console has the keyboard at first.
+      const a = await ask(machine, "alpha", "cat /proc/meminfo | head -1", /MemTotal: +(\d+) kB/, from);
+      machine.send(`${SWITCH}1`);
+      await machine.waitFor(/console: typing into vm beta/, 30_000, from);
+      from = machine.output.length;
+      const b = await ask(machine, "beta", "cat /proc/meminfo | head -1", /MemTotal: +(\d+) kB/, from);
+      for (const [match, vm] of [[a, alpha], [b, beta]] as const) {
+        const kib = Number(match[1]);
+        expect(kib).toBeLessThanOrEqual(vm.memory * 1024);
+        expect(kib).toBeGreaterThan(vm.memory * 1024 - 80 * 1024); // less what the kernel keeps
+      }
+
+      // Beta reaches for alpha's RAM and is stopped; alpha runs on.
+      const intoAlpha = probeAddress(beta, alpha);
+      machine.send(`devmem 0x${intoAlpha.toString(16)} 32\n`);
+      await machine.waitFor(new RegExp(`vm beta: stopped: access to guest-physical address 0x0*${intoAlpha.toString(16)} where there is neither RAM nor a device`), 60_000, from);
+      machine.send(`${SWITCH}0`);
+      await machine.waitFor(/console: typing into vm alpha/, 30_000, from);
+      from = machine.output.length;
+      await ask(machine, "alpha", "echo still-running-$((6 * 7))", /still-running-42/, from);
+
+      // And the other way round: then no VM is left.
+      const intoBeta = probeAddress(alpha, beta);
+      machine.send(`devmem 0x${intoBeta.toString(16)} 32\n`);
+      await machine.waitFor(new RegExp(`vm alpha: stopped: access to guest-physical address 0x0*${intoBeta.toString(16)} where there is neither RAM nor a device`), 60_000, from);
+      const exit = await machine.waitForExit(60_000);
+      expect(machine.output).toContain("all virtual machines have stopped");
+      expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops/);
+      expect(exit.status).toBe(0);
+    } finally {
+      machine.kill();
+    }
+  }, 600_000);
+});
