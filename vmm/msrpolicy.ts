@@ -4,13 +4,16 @@
 //  - pass through: the backend's MSR bitmap lets the access reach the
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
-//  - emulate: the VMM answers (MTRRs, miscellaneous enables, the PAT), or the
-//    vCPU's local APIC does (its base and the x2APIC registers, apics.ts);
+//  - emulate: the VMM answers (MTRRs, miscellaneous enables, the PAT, the
+//    microcode revision, and on AMD the K8 interrupt-pending register), or
+//    the vCPU's local APIC does (its base and the x2APIC registers, apics.ts);
 //  - refuse: everything else raises #GP in the guest, as an absent MSR would
 //    on hardware.
 
 export const IA32_TIME_STAMP_COUNTER: u32 = 0x10;
 export const IA32_APIC_BASE: u32 = 0x1b;
+// Intel's IA32_BIOS_SIGN_ID, AMD's PATCH_LEVEL: the microcode revision.
+export const MICROCODE_REVISION: u32 = 0x8b;
 export const IA32_MTRRCAP: u32 = 0xfe;
 export const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const X2APIC_FIRST: u32 = 0x800;
@@ -29,6 +32,9 @@ export const IA32_FMASK: u32 = 0xc0000084;
 export const IA32_FS_BASE: u32 = 0xc0000100;
 export const IA32_GS_BASE: u32 = 0xc0000101;
 export const IA32_KERNEL_GS_BASE: u32 = 0xc0000102;
+// AMD family 0Fh-10h "Interrupt Pending Message" (BKDG for family 0Fh,
+// MSRC001_0055): whether the cores enter C1E or raise an SMI on halt.
+export const AMD_INT_PENDING_MSG: u32 = 0xc0010055;
 
 // Reads and writes the backends let through to the guest's own copy.
 export const PASSTHROUGH: u32[] = [
@@ -48,8 +54,10 @@ export function isLocalApicMsr(msr: u32): bool {
   return msr == IA32_APIC_BASE || msr == IA32_TSC_DEADLINE || (msr >= X2APIC_FIRST && msr <= X2APIC_LAST);
 }
 
-// Emulated MSRs live per vCPU.
+// Emulated MSRs live per vCPU; some exist on one vendor's CPUs only (the
+// guest sees the host's vendor in CPUID).
 export class MsrState {
+  constructor(readonly amd: bool) {}
   miscEnable: u64 = 1; // fast strings
   mtrrDefType: u64 = MTRR_DEF_TYPE_WRITE_BACK;
   // Kept for the guest to read back, without effect on memory types: EPT
@@ -74,6 +82,10 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
   if (msr == IA32_PAT) return <i64>state.pat;
+  // No microcode update loaded: revision 0 (Linux reads it to name errata).
+  if (msr == MICROCODE_REVISION) return 0;
+  // Neither C1E nor SMI on halt: nothing Linux's AMD erratum 400 code must work around.
+  if (msr == AMD_INT_PENDING_MSG && state.amd) return 0;
   return -1;
 }
 
@@ -85,6 +97,10 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
     return true;
   }
   if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
+  // SDM Vol. 3A 10.11.7.1: software writes 0 to IA32_BIOS_SIGN_ID, then
+  // runs CPUID, to read the revision; no update is loaded, so it stays 0.
+  // AMD's PATCH_LEVEL is read-only.
+  if (msr == MICROCODE_REVISION) return !state.amd;
   if (msr == IA32_PAT) {
     if (!validPat(value)) return false;
     state.pat = value;

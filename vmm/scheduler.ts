@@ -16,6 +16,7 @@
 
 import * as log from "../kernel/console/log";
 import { pause, rdtsc } from "../kernel/arch/shim";
+import { vendor } from "../kernel/cpu/cpuid";
 import { openInterruptWindow, setAlarm, tscPerMillisecond } from "../kernel/cpu/irq";
 import { pollConsoleInput } from "./consolefocus";
 import { handleExit, Next } from "./exits";
@@ -33,7 +34,7 @@ const COLLECT_ROUNDS: u32 = 4096;
 
 // One vCPU in the round: a VM has one slot per vCPU.
 class Slot {
-  msrs: MsrState = new MsrState();
+  msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 }

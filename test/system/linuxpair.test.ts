@@ -3,7 +3,8 @@
 // side, each on its own COM1, with their lines behind their own names on the
 // hypervisor's console; the console's switch key (Ctrl-T, then the VM's
 // number, vmm/consolefocus.ts) sends what is typed to one or the other, and
-// each reports the memory it was configured with. Then isolation: each VM
+// each reports the processors (alpha has two: SMP Linux, its second vCPU
+// started by INIT and STARTUP IPIs) and the memory it was configured with. Then isolation: each VM
 // maps, through Linux's /dev/mem, the host-physical address where the other
 // VM's RAM lies. Its nested page tables map only its own RAM, so the access
 // reaches nothing: the hypervisor stops that VM with the reason, the other
@@ -25,8 +26,8 @@ try {
 }
 
 const VMS = [
-  { name: "alpha", memory: 256 },
-  { name: "beta", memory: 160 },
+  { name: "alpha", memory: 256, cpus: 2 },
+  { name: "beta", memory: 160, cpus: 1 },
 ];
 const SWITCH = "\x14"; // Ctrl-T
 
@@ -57,7 +58,7 @@ async function ask(machine: Machine, vm: string, command: string, answer: RegExp
 
 describe.skipIf(!manifest)("two Linux VMs from one configuration", () => {
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
-    const config = writeConfig("linux-pair", VMS.map(({ name, memory }) => ({ name, memory, kernel: "vmlinux", cmdline: "console=ttyS0" })));
+    const config = writeConfig("linux-pair", VMS.map(({ name, memory, cpus }) => ({ name, memory, cpus, kernel: "vmlinux", cmdline: "console=ttyS0" })));
     const machine = boot({
       platform: "qemu", memoryMiB: 1024, cmdline: "exit=emulator",
       modules: [
@@ -72,13 +73,15 @@ describe.skipIf(!manifest)("two Linux VMs from one configuration", () => {
       let from = machine.output.length;
 
       // The first VM with a console has the keyboard at first.
-      const a = await ask(machine, "alpha", "cat /proc/meminfo | head -1", /MemTotal: +(\d+) kB/, from);
+      const RESOURCES = "grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1";
+      const a = await ask(machine, "alpha", RESOURCES, /(\d+)\r?\n\[alpha\] MemTotal: +(\d+) kB/, from);
       machine.send(`${SWITCH}1`);
       await machine.waitFor(/console: typing into vm beta/, 30_000, from);
       from = machine.output.length;
-      const b = await ask(machine, "beta", "cat /proc/meminfo | head -1", /MemTotal: +(\d+) kB/, from);
-      for (const [match, vm] of [[a, alpha], [b, beta]] as const) {
-        const kib = Number(match[1]);
+      const b = await ask(machine, "beta", RESOURCES, /(\d+)\r?\n\[beta\] MemTotal: +(\d+) kB/, from);
+      for (const [match, vm] of [[a, VMS[0]], [b, VMS[1]]] as const) {
+        expect(Number(match[1])).toBe(vm.cpus);
+        const kib = Number(match[2]);
         expect(kib).toBeLessThanOrEqual(vm.memory * 1024);
         expect(kib).toBeGreaterThan(vm.memory * 1024 - 80 * 1024); // less what the kernel keeps
       }

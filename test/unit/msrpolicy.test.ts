@@ -7,6 +7,7 @@ import { load, type Exports } from "./harness";
 interface MsrExports {
   rdmsr(msr: number): bigint;
   wrmsr(msr: number, value: bigint): number;
+  onAmd(): void;
 }
 
 let e: Exports<MsrExports>;
@@ -30,6 +31,23 @@ describe("IA32_PAT", () => {
   it("refuses the reserved types 2 and 3 and reserved bits in any entry, keeping the old value", () => {
     for (const bad of [0x02n, 0x03n << 56n, 0x08n << 16n, 0x0007_0406_0007_04e6n]) expect(e.wrmsr(IA32_PAT, bad)).toBe(0);
     expect(e.rdmsr(IA32_PAT)).toBe(0x0007_0406_0007_0406n);
+  });
+});
+
+describe("the vendors' model-specific registers Linux reads", () => {
+  const REVISION = 0x8b, INT_PENDING = 0xc001_0055;
+
+  it("on Intel: revision 0 in IA32_BIOS_SIGN_ID, which takes the 0 written before CPUID; no AMD register", () => {
+    expect(e.wrmsr(REVISION, 0n)).toBe(1);
+    expect(e.rdmsr(REVISION)).toBe(0n);
+    expect(e.rdmsr(INT_PENDING)).toBe(GP);
+  });
+
+  it("on AMD: PATCH_LEVEL 0 and read-only; the interrupt-pending register says no C1E and no SMI", () => {
+    e.onAmd();
+    expect(e.rdmsr(REVISION)).toBe(0n);
+    expect(e.wrmsr(REVISION, 0n)).toBe(0);
+    expect(e.rdmsr(INT_PENDING)).toBe(0n);
   });
 });
 

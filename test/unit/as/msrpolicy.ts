@@ -1,9 +1,12 @@
 // Unit-test entry: the emulated MSRs of one vCPU (vmm/msrpolicy.ts), read and
-// written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh vCPU.
+// written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh
+// vCPU, on an Intel host until onAmd() says otherwise.
 
 import { emulateRead, emulateWrite, MsrState } from "../../../vmm/msrpolicy";
 
-const state = new MsrState();
+let state = new MsrState(false);
+
+export function onAmd(): void { state = new MsrState(true); }
 
 // The value read, or -1 for #GP.
 export function rdmsr(msr: u32): i64 { return emulateRead(state, msr); }
