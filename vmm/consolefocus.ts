@@ -23,6 +23,17 @@ export abstract class ConsoleInput {
 let focus: i32 = -1;
 let switching = false;
 
+// Tells the user where typing goes and how to switch: once, as the VMs start.
+export function announceConsoles(vms: Vm[]): void {
+  focus = firstWithInput(vms);
+  if (focus < 0) return;
+  let list = "";
+  for (let i = 0; i < vms.length; i++) {
+    if (vms[i].input !== null) list += (list.length > 0 ? ", " : "") + i.toString() + " " + vms[i].name;
+  }
+  println("console: typing into vm " + vms[focus].name + "; Ctrl-T and a number switch (" + list + ")");
+}
+
 // Passes what was typed to the focused VM; true if a byte reached a VM.
 export function pollConsoleInput(vms: Vm[]): bool {
   if (focus < 0 || focus >= vms.length || !vms[focus].running || vms[focus].input === null) focus = firstWithInput(vms);

@@ -18,7 +18,7 @@ import * as log from "../kernel/console/log";
 import { pause, rdtsc } from "../kernel/arch/shim";
 import { vendor } from "../kernel/cpu/cpuid";
 import { openInterruptWindow, setAlarm, tscPerMillisecond } from "../kernel/cpu/irq";
-import { pollConsoleInput } from "./consolefocus";
+import { announceConsoles, pollConsoleInput } from "./consolefocus";
 import { handleExit, Next } from "./exits";
 import { MsrState } from "./msrpolicy";
 import { Activity, Vcpu } from "./vcpu";
@@ -47,6 +47,7 @@ export function runVms(vms: Vm[]): void {
     const vm = vms[i];
     for (let j = 0; j < vm.vcpus.length; j++) slots.push(new Slot(vm, vm.vcpus[j]));
   }
+  announceConsoles(vms);
   for (let round: u32 = 1; ; round++) {
     if (round % COLLECT_ROUNDS == 0) __collect();
     pollConsoleInput(vms);

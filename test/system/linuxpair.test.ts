@@ -1,20 +1,21 @@
 // System test: two Linux VMs at once, from one configuration module, under
-// AMD-V (QEMU TCG). Both boot Debian's kernel to the busybox shell side by
-// side, each on its own COM1, with their lines behind their own names on the
+// AMD-V (QEMU TCG): `make run`'s default VMs (boot/vms.json), booted as
+// `make run` boots them. Both boot Debian's kernel to the busybox shell side
+// by side, each on its own COM1, with their lines behind their own names on the
 // hypervisor's console; the console's switch key (Ctrl-T, then the VM's
 // number, vmm/consolefocus.ts) sends what is typed to one or the other, and
-// each reports the processors (alpha has two: SMP Linux, its second vCPU
-// started by INIT and STARTUP IPIs) and the memory it was configured with. Then isolation: each VM
+// each reports the processors (the first has two: SMP Linux, its second
+// vCPU started by INIT and STARTUP IPIs) and the memory it was configured with. Then isolation: each VM
 // maps, through Linux's /dev/mem, the host-physical address where the other
 // VM's RAM lies. Its nested page tables map only its own RAM, so the access
 // reaches nothing: the hypervisor stops that VM with the reason, the other
 // runs on, and once both have tried, the hypervisor has no VM left.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ensureGuests, guestPaths, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
 import { boot } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
-import { writeConfig } from "./linuxconfig";
 
 const paths = guestPaths();
 let manifest: Manifest | null = null;
@@ -25,15 +26,13 @@ try {
   console.warn(`linux pair: skipped, the guest kernel cannot be had:\n${e.message}`);
 }
 
-const VMS = [
-  { name: "alpha", memory: 256, cpus: 2 },
-  { name: "beta", memory: 160, cpus: 1 },
-];
+const CONFIG = "boot/vms.json";
+const VMS: Array<{ name: string; memory: number; cpus: number }> = JSON.parse(readFileSync(CONFIG, "utf8")).vms;
 const SWITCH = "\x14"; // Ctrl-T
 
 interface Placement { name: string; memory: number; hostBase: bigint }
 
-// What the hypervisor says it gave each VM: "vm alpha: 256 MiB at host 0x...".
+// What the hypervisor says it gave each VM: "vm debian: 256 MiB at host 0x...".
 function placements(output: string): Placement[] {
   return VMS.map(({ name, memory }) => {
     const m = new RegExp(`vm ${name}: ${memory} MiB at host (0x[0-9a-f]+)`).exec(output);
@@ -56,29 +55,45 @@ async function ask(machine: Machine, vm: string, command: string, answer: RegExp
   return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), 120_000, from);
 }
 
-describe.skipIf(!manifest)("two Linux VMs from one configuration", () => {
+// Ctrl-T and the VM's number.
+async function focus(machine: Machine, index: number, name: string): Promise<void> {
+  const from = machine.output.length;
+  machine.send(`${SWITCH}${index}`);
+  await machine.waitFor(new RegExp(`console: typing into vm ${name}\r?\n`), 30_000, from);
+}
+
+// `own`, at its shell, reads a word of `other`'s RAM by its host address.
+async function reachFor(machine: Machine, own: Placement, other: Placement): Promise<void> {
+  const from = machine.output.length;
+  const address = probeAddress(own, other).toString(16);
+  machine.send(`devmem 0x${address} 32\n`);
+  await machine.waitFor(new RegExp(`vm ${own.name}: stopped: access to guest-physical address 0x0*${address} where there is neither RAM nor a device`), 60_000, from);
+}
+
+describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one configuration", () => {
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
-    const config = writeConfig("linux-pair", VMS.map(({ name, memory, cpus }) => ({ name, memory, cpus, kernel: "vmlinux", cmdline: "console=ttyS0" })));
+    expect(VMS.map((vm) => vm.cpus)).toEqual([2, 1]);
     const machine = boot({
       platform: "qemu", memoryMiB: 1024, cmdline: "exit=emulator",
       modules: [
         { path: paths.vmlinux, args: "vmlinux" },
         { path: paths.initramfs, args: "initramfs" },
-        config,
+        { path: CONFIG, args: "vms.json config" },
       ],
     });
     try {
       for (const { name } of VMS) await machine.waitFor(new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`), 300_000);
-      const [alpha, beta] = placements(machine.output);
+      const [first, second] = placements(machine.output);
       let from = machine.output.length;
 
       // The first VM with a console has the keyboard at first.
+      expect(machine.output).toContain(`console: typing into vm ${first.name}; Ctrl-T and a number switch (0 ${first.name}, 1 ${second.name})`);
       const RESOURCES = "grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1";
-      const a = await ask(machine, "alpha", RESOURCES, /(\d+)\r?\n\[alpha\] MemTotal: +(\d+) kB/, from);
-      machine.send(`${SWITCH}1`);
-      await machine.waitFor(/console: typing into vm beta/, 30_000, from);
+      const answers = /(\d+)\r?\n\[[\w-]+\] MemTotal: +(\d+) kB/;
+      const a = await ask(machine, first.name, RESOURCES, answers, from);
+      await focus(machine, 1, second.name);
       from = machine.output.length;
-      const b = await ask(machine, "beta", RESOURCES, /(\d+)\r?\n\[beta\] MemTotal: +(\d+) kB/, from);
+      const b = await ask(machine, second.name, RESOURCES, answers, from);
       for (const [match, vm] of [[a, VMS[0]], [b, VMS[1]]] as const) {
         expect(Number(match[1])).toBe(vm.cpus);
         const kib = Number(match[2]);
@@ -86,19 +101,14 @@ describe.skipIf(!manifest)("two Linux VMs from one configuration", () => {
         expect(kib).toBeGreaterThan(vm.memory * 1024 - 80 * 1024); // less what the kernel keeps
       }
 
-      // Beta reaches for alpha's RAM and is stopped; alpha runs on.
-      const intoAlpha = probeAddress(beta, alpha);
-      machine.send(`devmem 0x${intoAlpha.toString(16)} 32\n`);
-      await machine.waitFor(new RegExp(`vm beta: stopped: access to guest-physical address 0x0*${intoAlpha.toString(16)} where there is neither RAM nor a device`), 60_000, from);
-      machine.send(`${SWITCH}0`);
-      await machine.waitFor(/console: typing into vm alpha/, 30_000, from);
+      // The second reaches for the first's RAM and is stopped; the first runs on.
+      await reachFor(machine, second, first);
+      await focus(machine, 0, first.name);
       from = machine.output.length;
-      await ask(machine, "alpha", "echo still-running-$((6 * 7))", /still-running-42/, from);
+      await ask(machine, first.name, "echo still-running-$((6 * 7))", /still-running-42/, from);
 
       // And the other way round: then no VM is left.
-      const intoBeta = probeAddress(alpha, beta);
-      machine.send(`devmem 0x${intoBeta.toString(16)} 32\n`);
-      await machine.waitFor(new RegExp(`vm alpha: stopped: access to guest-physical address 0x0*${intoBeta.toString(16)} where there is neither RAM nor a device`), 60_000, from);
+      await reachFor(machine, first, second);
       const exit = await machine.waitForExit(60_000);
       expect(machine.output).toContain("all virtual machines have stopped");
       expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops/);
