@@ -9,6 +9,10 @@
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
 // TSC the hypervisor calibrated. OSXSAVE follows the guest's own CR4.OSXSAVE.
+// The topology is the VM's, not the host's: every vCPU is a package of its
+// own with one core of one thread, its APIC ID the package's (the topology
+// fields of leaves 1, 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in
+// 0x80000008, no topology extensions), so an OS finds what the MADT lists.
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 //
 // The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
@@ -38,7 +42,17 @@ const LEAF1_ECX_X2APIC: u32 = 1 << 21;
 const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+const LEAF1_EDX_HTT: u32 = 1 << 28;
+// Leaf 4 EAX: bits 25:14, the logical processors sharing the cache, less
+// one, and bits 31:26, the cores in the package, less one.
+const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
+// Leaves 0xB and 0x1F, ECX[15:8]: the level types.
+const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
+const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
 const EXT1_ECX_SVM: u32 = 1 << 2;
+const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
+// 0x80000008 ECX: NC (cores less one) in bits 7:0, ApicIdSize in 15:12.
+const EXT8_ECX_CORES: u32 = 0xf0ff;
 // CPUID.1:EDX, and the same bits in CPUID.80000001h:EDX on AMD (APM Vol. 3 E.4.2).
 const EDX_MCE: u32 = 1 << 7;
 const EDX_MCA: u32 = 1 << 14;
@@ -76,15 +90,29 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   } else if (leaf == 1) {
     r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
     r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
-    r.edx &= ~(EDX_MCE | EDX_MCA);
-    r.ebx = (r.ebx & 0x00ffffff) | (apicId << 24);
+    r.edx &= ~(EDX_MCE | EDX_MCA | LEAF1_EDX_HTT);
+    // EBX[23:16], the logical processors in the package, is 1 (without HTT
+    // an OS should not read it, but some do).
+    r.ebx = (r.ebx & 0x0000ffff) | (1 << 16) | (apicId << 24);
+  } else if (leaf == 4) {
+    r.eax &= ~LEAF4_EAX_SHARING;
   } else if (leaf == 0xb || leaf == 0x1f) {
+    // One thread at the SMT level, one core at the core level, each level
+    // shifting nothing off the x2APIC ID; the levels end at subleaf 2.
+    r.eax = 0;
+    r.ebx = subleaf < 2 ? 1 : 0;
+    r.ecx = (subleaf & 0xff) | (subleaf == 0 ? LEVEL_SMT : subleaf == 1 ? LEVEL_CORE : 0);
     r.edx = apicId;
   } else if (leaf == 5 || leaf == 0xa) {
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
-    r.ecx &= ~EXT1_ECX_SVM;
+    r.ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
     r.edx &= ~(EDX_MCE | EDX_MCA | EXT1_EDX_RDTSCP);
+  } else if (leaf == EXTENDED_BASE + 8) {
+    r.ecx &= ~EXT8_ECX_CORES;
+  } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e) {
+    // Reserved without the topology extensions.
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == 7 && subleaf == 0) {
     r.ecx &= ~LEAF7_ECX_RDPID;
   }

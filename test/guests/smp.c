@@ -64,8 +64,35 @@ static int wait_for_ap(uint32_t runs) {
   return *AP_RUNS == runs;
 }
 
+/* Each vCPU is a package of its own, one core of one thread
+ * (vmm/cpuidpolicy.ts), so the packages an OS counts are the vCPUs the VM
+ * has, whatever the host's topology. Leaves the host lacks read as zero. */
+static void check_topology(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check(!((r[3] >> 28) & 1) && ((r[1] >> 16) & 0xff) == 1, "smp: CPUID leaf 1: no HTT, one logical processor per package");
+  cpuid(0, r);
+  uint32_t basic = r[0];
+  cpuid(4, r);
+  check(basic < 4 || r[0] >> 14 == 0, "smp: CPUID leaf 4: one core per package, no cache shared");
+  if (basic >= 0xb) {
+    uint32_t smt[4], core[4], end[4];
+    cpuid_subleaf(0xb, 0, smt);
+    cpuid_subleaf(0xb, 1, core);
+    cpuid_subleaf(0xb, 2, end);
+    check(smt[0] == 0 && smt[1] == 1 && smt[2] == 0x100 && core[0] == 0 && core[1] == 1 && core[2] == 0x201 && end[1] == 0 && end[2] == 2,
+          "smp: CPUID leaf 0xB: one thread, one core, nothing shifted off the x2APIC ID");
+    check(smt[3] == 0 && end[3] == 0, "smp: CPUID leaf 0xB: the boot vCPU's x2APIC ID is 0");
+  }
+  cpuid(0x80000000, r);
+  uint32_t extended = r[0];
+  cpuid(0x80000008, r);
+  check(extended < 0x80000008 || (r[2] & 0xf0ff) == 0, "smp: CPUID 0x80000008: one core per package");
+}
+
 void guest_main(void) {
   uint32_t r[4];
+  check_topology();
   cpuid(1, r);
   check(r[1] >> 24 == 0, "smp: the boot vCPU's CPUID reports APIC ID 0");
   check(lapic_read(LAPIC_ID) >> 24 == 0, "smp: the boot vCPU's local APIC ID is 0");

@@ -33,9 +33,10 @@ static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, 
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline void cpuid(uint32_t leaf, uint32_t r[4]) {
-  __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+static inline void cpuid_subleaf(uint32_t leaf, uint32_t subleaf, uint32_t r[4]) {
+  __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(subleaf));
 }
+static inline void cpuid(uint32_t leaf, uint32_t r[4]) { cpuid_subleaf(leaf, 0, r); }
 /* RDMSR/WRMSR are 2 bytes long: the #GP handler skips them. */
 static inline uint64_t rdmsr(uint32_t msr) {
   uint32_t lo = 0, hi = 0;
