@@ -3,8 +3,13 @@
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
 // virtualization), x2APIC, TSC-deadline, MONITOR/MWAIT, the performance-
 // monitoring leaf, the machine-check architecture (MCE, MCA; its MSRs, SDM
-// Vol. 3B 16.3, are not emulated), and RDTSCP and RDPID (IA32_TSC_AUX, which
-// they read, is not switched between guest and host).
+// Vol. 3B 16.3, are not emulated), RDTSCP and RDPID (IA32_TSC_AUX, which
+// they read, is not switched between guest and host), and every feature
+// that is an MSR interface the MSR policy refuses (msrpolicy.ts): debug
+// store, thermal and power management, SpeedStep, TSC_ADJUST, SGX, resource
+// monitoring, processor trace, UMWAIT, CET, the speculation controls; an OS
+// that believed in them would take #GP. Leaf 6 (power management) says only
+// ARAT: the APIC timer model never stops.
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
@@ -42,22 +47,40 @@ const LEAF1_ECX_X2APIC: u32 = 1 << 21;
 const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+// DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
+// (11), xTPR update control (14), PDCM (15), DCA (18).
+const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
+const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
+// CPUID.1:EDX, and the same bits in CPUID.80000001h:EDX on AMD (APM Vol. 3 E.4.2).
+const EDX_MCE: u32 = 1 << 7;
+const EDX_MCA: u32 = 1 << 14;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
+// PSN (18), DS (21), ACPI thermal control (22), TM (29), PBE (31).
+const LEAF1_EDX_HIDDEN: u32 = EDX_MCE | EDX_MCA | LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
 // Leaf 4 EAX: bits 25:14, the logical processors sharing the cache, less
 // one, and bits 31:26, the cores in the package, less one.
 const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
+const POWER_LEAF: u32 = 6;
+const LEAF6_EAX_ARAT: u32 = 1 << 2;
+// Leaf 7.0 EBX: TSC_ADJUST (1), SGX (2), RDT-M (12), RDT-A (15), PT (25).
+const LEAF7_EBX_HIDDEN: u32 = (1 << 1) | (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
+// ECX: WAITPKG (5), CET shadow stacks (7), RDPID (22), SGX-LC (30), PKS (31).
+const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 22) | (1 << 30) | (1 << 31);
+// EDX: PCONFIG (18), CET-IBT (20), IBRS/IBPB, STIBP, L1D_FLUSH,
+// ARCH_CAPABILITIES, CORE_CAPABILITIES, SSBD (26-31).
+const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
 // Leaves 0xB and 0x1F, ECX[15:8]: the level types.
 const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
 const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
 const EXT1_ECX_SVM: u32 = 1 << 2;
 const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
-// 0x80000008 ECX: NC (cores less one) in bits 7:0, ApicIdSize in 15:12.
-const EXT8_ECX_CORES: u32 = 0xf0ff;
-// CPUID.1:EDX, and the same bits in CPUID.80000001h:EDX on AMD (APM Vol. 3 E.4.2).
-const EDX_MCE: u32 = 1 << 7;
-const EDX_MCA: u32 = 1 << 14;
 const EXT1_EDX_RDTSCP: u32 = 1 << 27;
-const LEAF7_ECX_RDPID: u32 = 1 << 22;
+// 0x80000007 EDX: of the power management bits only TscInvariant (8).
+const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
+// 0x80000008 EBX: AMD's IBPB (12), IBRS (14), STIBP (15), SSBD (24),
+// VIRT_SSBD (25); ECX: NC (cores less one) in bits 7:0, ApicIdSize in 15:12.
+const EXT8_EBX_SPECULATION: u32 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25);
+const EXT8_ECX_CORES: u32 = 0xf0ff;
 const CR4_OSXSAVE: u64 = 1 << 18;
 
 // The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
@@ -71,6 +94,10 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   }
   if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
     r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
+  if (leaf == POWER_LEAF) {
+    r.eax = LEAF6_EAX_ARAT; r.ebx = 0; r.ecx = 0; r.edx = 0;
     return;
   }
   if (leaf == TSC_LEAF || leaf == FREQUENCY_LEAF) {
@@ -88,9 +115,9 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   if (leaf == 0) {
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
-    r.ecx &= ~(LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE);
+    r.ecx &= ~LEAF1_ECX_HIDDEN;
     r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
-    r.edx &= ~(EDX_MCE | EDX_MCA | LEAF1_EDX_HTT);
+    r.edx &= ~LEAF1_EDX_HIDDEN;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
     // an OS should not read it, but some do).
     r.ebx = (r.ebx & 0x0000ffff) | (1 << 16) | (apicId << 24);
@@ -105,16 +132,22 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.edx = apicId;
   } else if (leaf == 5 || leaf == 0xa) {
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
     r.edx &= ~(EDX_MCE | EDX_MCA | EXT1_EDX_RDTSCP);
+  } else if (leaf == EXTENDED_BASE + 7) {
+    r.edx &= EXT7_EDX_TSC_INVARIANT;
   } else if (leaf == EXTENDED_BASE + 8) {
+    r.ebx &= ~EXT8_EBX_SPECULATION;
     r.ecx &= ~EXT8_ECX_CORES;
   } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e) {
     // Reserved without the topology extensions.
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == 7 && subleaf == 0) {
-    r.ecx &= ~LEAF7_ECX_RDPID;
+    r.ebx &= ~LEAF7_EBX_HIDDEN;
+    r.ecx &= ~LEAF7_ECX_HIDDEN;
+    r.edx &= ~LEAF7_EDX_HIDDEN;
   }
 }
 

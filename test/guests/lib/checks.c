@@ -42,6 +42,13 @@ static void check_cpuid(void) {
         "cpuid: leaf 0x40000000 carries the TypervisorTV signature");
   cpuid(0x40000001, r);
   check(r[0] == 1, "cpuid: interface version 1");
+  /* Features that are MSR interfaces the VMM refuses are hidden (vmm/cpuidpolicy.ts). */
+  cpuid(1, r);
+  check(!(r[2] & 0x4cdd4) && !(r[3] & 0xa0644080), "cpuid: leaf 1 hides debug store, thermal control, SpeedStep, PDCM and machine checks");
+  cpuid(6, r);
+  check(r[0] == 4 && r[1] == 0 && r[2] == 0 && r[3] == 0, "cpuid: leaf 6 offers only the always-running APIC timer");
+  cpuid(7, r);
+  check(!(r[1] & 0x2009006) && !(r[3] & 0xfc140000), "cpuid: leaf 7 hides TSC_ADJUST, SGX, RDT, PT and the speculation-control MSRs");
 }
 
 static void check_ports(void) {
