@@ -2,14 +2,14 @@
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
 // virtualization), x2APIC, TSC-deadline, MONITOR/MWAIT, the performance-
-// monitoring leaf, the machine-check architecture (MCE, MCA; its MSRs, SDM
-// Vol. 3B 16.3, are not emulated), RDTSCP and RDPID (IA32_TSC_AUX, which
+// monitoring leaf, RDTSCP and RDPID (IA32_TSC_AUX, which
 // they read, is not switched between guest and host), and every feature
 // that is an MSR interface the MSR policy refuses (msrpolicy.ts): debug
 // store, thermal and power management, SpeedStep, TSC_ADJUST, SGX, resource
 // monitoring, processor trace, UMWAIT, CET, the speculation controls; an OS
 // that believed in them would take #GP. Leaf 6 (power management) says only
-// ARAT: the APIC timer model never stops.
+// ARAT: the APIC timer model never stops. The machine-check architecture
+// (MCE, MCA) is offered with no error-reporting banks (msrpolicy.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
@@ -51,12 +51,9 @@ const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // (11), xTPR update control (14), PDCM (15), DCA (18).
 const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
 const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
-// CPUID.1:EDX, and the same bits in CPUID.80000001h:EDX on AMD (APM Vol. 3 E.4.2).
-const EDX_MCE: u32 = 1 << 7;
-const EDX_MCA: u32 = 1 << 14;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
 // PSN (18), DS (21), ACPI thermal control (22), TM (29), PBE (31).
-const LEAF1_EDX_HIDDEN: u32 = EDX_MCE | EDX_MCA | LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
+const LEAF1_EDX_HIDDEN: u32 = LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
 // Leaf 4 EAX: bits 25:14, the logical processors sharing the cache, less
 // one, and bits 31:26, the cores in the package, less one.
 const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
@@ -135,7 +132,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
 
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
-    r.edx &= ~(EDX_MCE | EDX_MCA | EXT1_EDX_RDTSCP);
+    r.edx &= ~EXT1_EDX_RDTSCP;
   } else if (leaf == EXTENDED_BASE + 7) {
     r.edx &= EXT7_EDX_TSC_INVARIANT;
   } else if (leaf == EXTENDED_BASE + 8) {

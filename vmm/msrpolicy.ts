@@ -5,7 +5,8 @@
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
 //  - emulate: the VMM answers (MTRRs, miscellaneous enables, the PAT, the
-//    microcode revision, and on AMD the K8 interrupt-pending register), or
+//    microcode revision, the machine-check globals, and on AMD the K8
+//    interrupt-pending register), or
 //    the vCPU's local APIC does (its base and the x2APIC registers, apics.ts);
 //  - refuse: everything else raises #GP in the guest, as an absent MSR would
 //    on hardware.
@@ -18,6 +19,9 @@ export const IA32_MTRRCAP: u32 = 0xfe;
 export const IA32_TSC_DEADLINE: u32 = 0x6e0;
 const X2APIC_FIRST: u32 = 0x800;
 const X2APIC_LAST: u32 = 0x8ff;
+// SDM Vol. 3B 16.3.1: the machine-check architecture's global registers.
+export const IA32_MCG_CAP: u32 = 0x179;
+export const IA32_MCG_STATUS: u32 = 0x17a;
 export const IA32_SYSENTER_CS: u32 = 0x174;
 export const IA32_SYSENTER_ESP: u32 = 0x175;
 export const IA32_SYSENTER_EIP: u32 = 0x176;
@@ -82,6 +86,9 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
   if (msr == IA32_PAT) return <i64>state.pat;
+  // No error-reporting banks, no IA32_MCG_CTL, no extensions: a machine
+  // that never reports an error; and no machine check in progress.
+  if (msr == IA32_MCG_CAP || msr == IA32_MCG_STATUS) return 0;
   // No microcode update loaded: revision 0 (Linux reads it to name errata).
   if (msr == MICROCODE_REVISION) return 0;
   // Neither C1E nor SMI on halt: nothing Linux's AMD erratum 400 code must work around.
@@ -97,6 +104,8 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
     return true;
   }
   if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
+  // An OS clears MCIP when its handler is done (16.3.1.2); there is nothing to clear.
+  if (msr == IA32_MCG_STATUS) return value == 0;
   // SDM Vol. 3A 10.11.7.1: software writes 0 to IA32_BIOS_SIGN_ID, then
   // runs CPUID, to read the revision; no update is loaded, so it stays 0.
   // AMD's PATCH_LEVEL is read-only.

@@ -51,7 +51,24 @@ describe("the vendors' model-specific registers Linux reads", () => {
   });
 });
 
+describe("the machine-check architecture (SDM Vol. 3B 16.3.1)", () => {
+  const MCG_CAP = 0x179, MCG_STATUS = 0x17a, MCG_CTL = 0x17b, MC0_CTL = 0x400;
+
+  it("has no error-reporting banks and no IA32_MCG_CTL, and IA32_MCG_CAP is read-only", () => {
+    expect(e.rdmsr(MCG_CAP)).toBe(0n);
+    expect(e.wrmsr(MCG_CAP, 0n)).toBe(0);
+    expect(e.rdmsr(MCG_CTL)).toBe(GP);
+    expect(e.rdmsr(MC0_CTL)).toBe(GP);
+  });
+
+  it("has no machine check in progress; IA32_MCG_STATUS takes only 0", () => {
+    expect(e.rdmsr(MCG_STATUS)).toBe(0n);
+    expect(e.wrmsr(MCG_STATUS, 0n)).toBe(1);
+    expect(e.wrmsr(MCG_STATUS, 4n)).toBe(0);
+  });
+});
+
 it("answers #GP for an MSR it does not emulate", () => {
-  expect(e.rdmsr(0x17a)).toBe(GP); // IA32_MCG_STATUS: no machine-check architecture
-  expect(e.wrmsr(0x17a, 0n)).toBe(0);
+  expect(e.rdmsr(0x19b)).toBe(GP); // IA32_THERM_INTERRUPT: no thermal control
+  expect(e.wrmsr(0x19b, 0n)).toBe(0);
 });

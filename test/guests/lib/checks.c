@@ -14,6 +14,8 @@
 #define TEST_IRQ_PORT 0x604
 #define MSR_APIC_BASE 0x1b
 #define MSR_SYSENTER_CS 0x174
+#define MSR_MCG_CAP 0x179
+#define MSR_MCG_STATUS 0x17a
 #define MSR_ABSENT 0x4000beef
 #define MMIO_SCRATCH 0xfeb00000u
 #define MMIO_ID_OFFSET 8
@@ -44,7 +46,10 @@ static void check_cpuid(void) {
   check(r[0] == 1, "cpuid: interface version 1");
   /* Features that are MSR interfaces the VMM refuses are hidden (vmm/cpuidpolicy.ts). */
   cpuid(1, r);
-  check(!(r[2] & 0x4cdd4) && !(r[3] & 0xa0644080), "cpuid: leaf 1 hides debug store, thermal control, SpeedStep, PDCM and machine checks");
+  check(!(r[2] & 0x4cdd4) && !(r[3] & 0xa0640000), "cpuid: leaf 1 hides debug store, thermal control, SpeedStep and PDCM");
+  uint32_t faults = gp_faults;
+  check((r[3] & 0x4080) == 0x4080 && rdmsr(MSR_MCG_CAP) == 0 && rdmsr(MSR_MCG_STATUS) == 0 && gp_faults == faults,
+        "cpuid: leaf 1 offers MCE and MCA, with no error-reporting banks and no machine check in progress");
   cpuid(6, r);
   check(r[0] == 4 && r[1] == 0 && r[2] == 0 && r[3] == 0, "cpuid: leaf 6 offers only the always-running APIC timer");
   cpuid(7, r);
