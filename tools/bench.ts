@@ -17,7 +17,7 @@ const configs: Array<{ backend: string; platform: string; opts: BootOptions }> =
 ];
 
 async function measure(opts: BootOptions): Promise<Partial<Result>> {
-  const machine = boot({ ...opts, memoryMiB: 256, cmdline: "exit=emulator", modules: [{ path: "build/guests/bench.bin", args: "vm=bench" }] });
+  const machine = await boot({ ...opts, memoryMiB: 256, cmdline: "exit=emulator", modules: [{ path: "build/guests/bench.bin", args: "vm=bench" }] });
   await machine.waitForExit(300_000);
   const figures: Partial<Result> = {};
   for (const m of machine.output.matchAll(/BENCH (\w+) (\d+)/g)) (figures as Record<string, number>)[m[1]] = Number(m[2]);

@@ -58,7 +58,7 @@ function fail(message: string): never {
 if (command === "run") {
   const opts = bootOptions(true);
   if (opts.platform === "bochs") {
-    const machine = boot(opts);
+    const machine = await boot(opts);
     machine.exited.then((e) => process.exit(e.status ?? 0));
   } else {
     // QEMU owns the terminal: Ctrl-A X quits, Ctrl-A C is QEMU's monitor.
@@ -70,7 +70,7 @@ if (command === "run") {
 } else if (command === "boot") {
   const opts = bootOptions(false);
   opts.cmdline = `exit=emulator ${opts.cmdline ?? ""}`.trim();
-  const machine = boot(opts);
+  const machine = await boot(opts);
   machine.echo = true;
   machine.waitForExit(Number(values.timeout) * 1000).then((exit) => {
     console.log(`\n[harness] ${machine.name}: status ${exit.status ?? "none"}, emulator exit code ${exit.code}${exit.killed ? " (killed: timeout)" : ""}`);

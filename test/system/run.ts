@@ -7,7 +7,7 @@ export interface Run { output: string; exit: Exit }
 // Boots with exit=emulator (so the emulator stops when the hypervisor halts)
 // and returns the whole console output and how the run ended.
 export async function bootAndWait(opts: BootOptions, timeoutMs = 120_000): Promise<Run> {
-  const machine = boot({ ...opts, cmdline: `exit=emulator ${opts.cmdline ?? ""}`.trim() });
+  const machine = await boot({ ...opts, cmdline: `exit=emulator ${opts.cmdline ?? ""}`.trim() });
   const exit = await machine.waitForExit(timeoutMs);
   return { output: machine.output, exit };
 }

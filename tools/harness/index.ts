@@ -10,6 +10,7 @@ export { Machine, type Exit } from "./machine";
 export { type BootOptions, type Module, type Platform } from "./options";
 export { makeIso } from "./iso";
 
-export function boot(opts: BootOptions): Machine {
+// Resolves once the emulator has started, with its console connected.
+export async function boot(opts: BootOptions): Promise<Machine> {
   return opts.platform === "bochs" ? bootBochs(opts) : bootQemu(opts);
 }

@@ -31,7 +31,9 @@ export class Machine {
   constructor(
     readonly name: string,
     private readonly process: ChildProcess,
-    private readonly writeInput: (data: string) => void,
+    // Types on the console; null when the emulator has no input for us (its
+    // console is the terminal).
+    private readonly writeInput: ((data: string) => void) | null,
     // Maps the emulator's exit code to the hypervisor's status when the
     // emulator encodes it (QEMU's isa-debug-exit); null otherwise.
     statusFromCode: (code: number | null) => number | null,
@@ -66,6 +68,7 @@ export class Machine {
 
   // Types on the serial console.
   send(text: string): void {
+    if (!this.writeInput) throw new Error(`${this.name}: the console takes no input from the harness`);
     this.writeInput(text);
   }
 
