@@ -73,7 +73,7 @@ async function reachFor(machine: Machine, own: Placement, other: Placement): Pro
 describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one configuration", () => {
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
     expect(VMS.map((vm) => vm.cpus)).toEqual([2, 1]);
-    const machine = boot({
+    const machine = await boot({
       platform: "qemu", memoryMiB: 1024, cmdline: "exit=emulator",
       modules: [
         { path: paths.vmlinux, args: "vmlinux" },
