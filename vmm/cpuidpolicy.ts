@@ -5,7 +5,7 @@
 // monitoring leaf, RDTSCP and RDPID (IA32_TSC_AUX, which
 // they read, is not switched between guest and host), and every feature
 // that is an MSR interface the MSR policy refuses (msrpolicy.ts): debug
-// store, thermal and power management, SpeedStep, TSC_ADJUST, SGX, resource
+// store, thermal and power management, SpeedStep, SGX, resource
 // monitoring, processor trace, UMWAIT, CET, the speculation controls; an OS
 // that believed in them would take #GP. Leaf 6 (power management) says only
 // ARAT: the APIC timer model never stops. The machine-check architecture
@@ -59,8 +59,10 @@ const LEAF1_EDX_HIDDEN: u32 = LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) 
 const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
 const POWER_LEAF: u32 = 6;
 const LEAF6_EAX_ARAT: u32 = 1 << 2;
-// Leaf 7.0 EBX: TSC_ADJUST (1), SGX (2), RDT-M (12), RDT-A (15), PT (25).
-const LEAF7_EBX_HIDDEN: u32 = (1 << 1) | (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
+// Leaf 7.0 EBX: SGX (2), RDT-M (12), RDT-A (15), PT (25) are hidden;
+// TSC_ADJUST (1) is offered on every host: the vCPU has one (guesttsc.ts).
+const LEAF7_EBX_TSC_ADJUST: u32 = 1 << 1;
+const LEAF7_EBX_HIDDEN: u32 = (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
 // ECX: WAITPKG (5), CET shadow stacks (7), RDPID (22), SGX-LC (30), PKS (31).
 const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 22) | (1 << 30) | (1 << 31);
 // EDX: PCONFIG (18), CET-IBT (20), IBRS/IBPB, STIBP, L1D_FLUSH,
@@ -142,7 +144,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     // Reserved without the topology extensions.
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
   } else if (leaf == 7 && subleaf == 0) {
-    r.ebx &= ~LEAF7_EBX_HIDDEN;
+    r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
     r.ecx &= ~LEAF7_ECX_HIDDEN;
     r.edx &= ~LEAF7_EDX_HIDDEN;
   }

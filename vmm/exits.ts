@@ -11,7 +11,8 @@ import { emulateCpuid } from "./cpuidpolicy";
 import { validXcr0, xsaveAvailable } from "./xstate";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
-import { emulateRead, emulateWrite, isLocalApicMsr, MsrState } from "./msrpolicy";
+import { IA32_TSC_ADJUST } from "./guesttsc";
+import { emulateRead, emulateWrite, IA32_TIME_STAMP_COUNTER, IA32_TSC_DEADLINE, isLocalApicMsr, MsrState } from "./msrpolicy";
 import { Activity, Exit, ExitKind, Reg, Vcpu } from "./vcpu";
 import { Vm } from "./vm";
 
@@ -20,6 +21,29 @@ export const enum Next { Resume, Yield, Halt, Stopped }
 const UD_VECTOR: u8 = 6;
 const GP_VECTOR: u8 = 13;
 const CR4_OSXSAVE: u64 = 1 << 18;
+
+// The MSRs that exit: the vCPU's TSC (guesttsc.ts), its local APIC's, and
+// the policy's (msrpolicy.ts). A TSC deadline is a guest TSC value; the
+// APIC counts in the host's. False for #GP; else the value is in msrValue,
+// since any 64-bit value can be an MSR's (the APIC and the policy answer -1
+// for #GP because none of theirs is all ones; IA32_TSC_ADJUST can be).
+let msrValue: u64 = 0;
+function readMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32): bool {
+  if (msr == IA32_TSC_ADJUST) { msrValue = vcpu.tsc.readAdjust(); return true; }
+  const value = isLocalApicMsr(msr) ? vm.apics.now(vcpu).readMsr(msr) : emulateRead(msrs, msr);
+  if (value == -1) return false;
+  msrValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toGuest(<u64>value) : <u64>value;
+  return true;
+}
+
+// False for #GP.
+function writeMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32, value: u64): bool {
+  if (msr == IA32_TSC_ADJUST) return vcpu.tsc.writeAdjust(value);
+  if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.tsc.writeTsc(value);
+  if (!isLocalApicMsr(msr)) return emulateWrite(msrs, msr, value);
+  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toHost(value) : value;
+  return vm.apics.now(vcpu).writeMsr(msr, apicValue);
+}
 
 export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next {
   switch (exit.kind) {
@@ -30,15 +54,14 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.Io:
       return portIo(vm, vcpu, exit);
     case ExitKind.MsrRead: {
-      const value = isLocalApicMsr(exit.msr) ? vm.apics.now(vcpu).readMsr(exit.msr) : emulateRead(msrs, exit.msr);
-      if (value < 0) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
-      vcpu.regs.set(Reg.Rax, <u64>value & 0xffff_ffff);
-      vcpu.regs.set(Reg.Rdx, <u64>value >> 32);
+      if (!readMsr(vm, vcpu, msrs, exit.msr)) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      vcpu.regs.set(Reg.Rax, msrValue & 0xffff_ffff);
+      vcpu.regs.set(Reg.Rdx, msrValue >> 32);
       vcpu.skipInstruction();
       return Next.Resume;
     }
     case ExitKind.MsrWrite: {
-      const done = isLocalApicMsr(exit.msr) ? vm.apics.now(vcpu).writeMsr(exit.msr, exit.value) : emulateWrite(msrs, exit.msr, exit.value);
+      const done = writeMsr(vm, vcpu, msrs, exit.msr, exit.value);
       if (!done) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
       vcpu.skipInstruction();
       return Next.Resume;

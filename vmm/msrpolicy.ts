@@ -4,7 +4,8 @@
 //  - pass through: the backend's MSR bitmap lets the access reach the
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
-//  - emulate: the VMM answers (MTRRs, miscellaneous enables, the PAT, the
+//  - emulate: the VMM answers (the TSC's writes and IA32_TSC_ADJUST, for
+//    the vCPU's TSC offset, guesttsc.ts; MTRRs, miscellaneous enables, the PAT, the
 //    microcode revision, the machine-check globals, and on AMD the K8
 //    interrupt-pending register), or
 //    the vCPU's local APIC does (its base and the x2APIC registers, apics.ts);

@@ -9,6 +9,7 @@
 
 import { allocPages } from "../kernel/mm/linearpages";
 import { CpuidTable } from "./cpuidpolicy";
+import { GuestTsc } from "./guesttsc";
 import { DebugRegisters } from "./debugregs";
 import { ExtendedState } from "./xstate";
 import { EntryState } from "./entrystate";
@@ -105,6 +106,7 @@ export abstract class Vcpu {
   readonly exit: Exit = new Exit();
   readonly xstate: ExtendedState = new ExtendedState();
   readonly cpuid: CpuidTable = new CpuidTable();
+  readonly tsc: GuestTsc = new GuestTsc(this);
   readonly debugRegisters: DebugRegisters;
   // Every exit, including those the backend finishes on its fast path
   // without returning from run().
@@ -175,6 +177,9 @@ export abstract class Vcpu {
   abstract requestInterruptWindow(on: bool): void;
   // Arms (ticks > 0) or disarms the preemption timer.
   abstract setPreemptionTimer(ticks: u64): void;
+  // The guest's TSC becomes the host's plus `offset` (guesttsc.ts); false if
+  // the backend cannot offset it.
+  abstract setTscOffset(offset: u64): bool;
 
   // Backend name and a dump of its state for a stopped VM's report.
   abstract dumpState(): void;

@@ -325,6 +325,15 @@ export class SvmVcpu extends Vcpu {
   // AMD-V has no preemption timer; the scheduler bounds slices by exits.
   setPreemptionTimer(ticks: u64): void {}
 
+  // RDTSC, RDTSCP and RDMSR of the TSC in the guest add the VMCB's
+  // TSC_OFFSET, which is always on (APM Vol. 2 Appendix B, VMCB control
+  // area); its clean bit is the intercepts'.
+  setTscOffset(offset: u64): bool {
+    this.vmcb.set64(V.TSC_OFFSET, offset);
+    this.dirty(V.CLEAN_INTERCEPTS);
+    return true;
+  }
+
   // Flushes this guest's TLB entries at the next VMRUN: only its ASID where
   // the CPU can, everything otherwise (APM 15.16.1).
   flushNestedTlb(): void {

@@ -14,6 +14,7 @@ export const PIN_PREEMPTION_TIMER: u32 = 1 << 6;
 
 // Primary processor-based VM-execution controls.
 export const PROC_INTERRUPT_WINDOW: u32 = 1 << 2;
+export const PROC_TSC_OFFSETTING: u32 = 1 << 3;
 export const PROC_HLT: u32 = 1 << 7;
 export const PROC_MWAIT: u32 = 1 << 10;
 export const PROC_RDPMC: u32 = 1 << 11;

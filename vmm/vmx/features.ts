@@ -68,13 +68,14 @@ export class VmxFeatures {
 
   // Control words: every port, every non-passthrough MSR, HLT, interrupts,
   // NMIs, MONITOR/MWAIT, RDPMC and CR8 (TPR) accesses exit (debug registers
-  // are the guest's for its slice, vmm/debugregs.ts);
+  // are the guest's for its slice, vmm/debugregs.ts); the guest's TSC reads
+  // add its offset (guesttsc.ts), 0 until it moves its TSC;
   // EPT and unrestricted guest translate and run the guest; VPID, RDTSCP and
   // INVPCID when the CPU has them. EFER is switched through the VMCS. The
   // preemption timer and interrupt-window exiting are switched per vCPU.
   readonly pin: u32 = adjust(C.PIN_EXTERNAL_INTERRUPT | C.PIN_NMI, this.pinCap);
   readonly proc: u32 = adjust(C.PROC_HLT | C.PROC_MWAIT | C.PROC_RDPMC | C.PROC_CR8_LOAD | C.PROC_CR8_STORE |
-    C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_MONITOR | C.PROC_SECONDARY, this.procCap);
+    C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_MONITOR | C.PROC_SECONDARY | C.PROC_TSC_OFFSETTING, this.procCap);
   readonly proc2: u32 = adjust(C.PROC2_EPT | C.PROC2_UNRESTRICTED_GUEST | C.PROC2_VPID | C.PROC2_RDTSCP | C.PROC2_INVPCID, this.proc2Cap);
   readonly exit: u32 = adjust(C.EXIT_SAVE_DEBUG | C.EXIT_HOST_64BIT | C.EXIT_SAVE_EFER | C.EXIT_LOAD_EFER, this.exitCap);
   readonly entry: u32 = adjust(C.ENTRY_LOAD_DEBUG | C.ENTRY_LOAD_EFER, this.entryCap);

@@ -31,6 +31,7 @@ export const MSR_BITMAP: u32 = 0x2004;
 export const EXIT_MSR_STORE_ADDRESS: u32 = 0x2006;
 export const EXIT_MSR_LOAD_ADDRESS: u32 = 0x2008;
 export const ENTRY_MSR_LOAD_ADDRESS: u32 = 0x200a;
+export const TSC_OFFSET: u32 = 0x2010;
 export const EPT_POINTER: u32 = 0x201a;
 
 // 64-bit exit information and guest state.

@@ -307,6 +307,16 @@ export class VmxVcpu extends Vcpu {
     write(F.EXIT_CONTROLS, exit | save);
   }
 
+  // With "use TSC offsetting", RDTSC, RDTSCP and RDMSR of
+  // IA32_TIME_STAMP_COUNTER return the TSC plus this field (SDM Vol. 3C,
+  // "VMX Non-Root Operation", instructions that cause VM exits conditionally).
+  setTscOffset(offset: u64): bool {
+    if (!(this.features.proc & C.PROC_TSC_OFFSETTING)) return false;
+    this.use();
+    write(F.TSC_OFFSET, offset);
+    return true;
+  }
+
   dumpState(): void {
     this.use();
     print("  vmx exit reason 0x"); printHex(vmread(F.EXIT_REASON));

@@ -14,6 +14,8 @@
 #define TEST_IRQ_PORT 0x604
 #define MSR_APIC_BASE 0x1b
 #define MSR_SYSENTER_CS 0x174
+#define MSR_TSC 0x10
+#define MSR_TSC_ADJUST 0x3b
 #define MSR_MCG_CAP 0x179
 #define MSR_MCG_STATUS 0x17a
 #define MSR_ABSENT 0x4000beef
@@ -53,7 +55,7 @@ static void check_cpuid(void) {
   cpuid(6, r);
   check(r[0] == 4 && r[1] == 0 && r[2] == 0 && r[3] == 0, "cpuid: leaf 6 offers only the always-running APIC timer");
   cpuid(7, r);
-  check(!(r[1] & 0x2009006) && !(r[3] & 0xfc140000), "cpuid: leaf 7 hides TSC_ADJUST, SGX, RDT, PT and the speculation-control MSRs");
+  check(!(r[1] & 0x2009004) && !(r[3] & 0xfc140000), "cpuid: leaf 7 hides SGX, RDT, PT and the speculation-control MSRs");
 }
 
 static void check_ports(void) {
@@ -92,6 +94,36 @@ static void check_tsc_frequency(void) {
   puts("tsc: ");
   put_hex(khz);
   puts(" kHz\n");
+}
+
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+/* The vCPU's own TSC (vmm/guesttsc.ts, SDM Vol. 3B "Time-Stamp Counter
+ * Adjustment"): IA32_TSC_ADJUST moves it, a TSC write moves IA32_TSC_ADJUST
+ * by as much, and back at 0 the TSC is where it would have been. */
+static void check_tsc_adjust(void) {
+  const uint64_t step = 1ull << 40;
+  uint32_t r[4];
+  cpuid(7, r);
+  check((r[1] >> 1) & 1, "tsc: CPUID offers IA32_TSC_ADJUST");
+  uint32_t faults = gp_faults;
+  check(rdmsr(MSR_TSC_ADJUST) == 0, "tsc: IA32_TSC_ADJUST starts at 0");
+  uint64_t before = rdtsc();
+  wrmsr(MSR_TSC_ADJUST, step);
+  uint64_t moved = rdtsc();
+  check(moved - before >= step && moved - before < step + (1ull << 32) && rdmsr(MSR_TSC_ADJUST) == step,
+        "tsc: writing IA32_TSC_ADJUST moves the TSC by as much");
+  wrmsr(MSR_TSC, rdtsc() - 3 * step);
+  uint64_t adjust = rdmsr(MSR_TSC_ADJUST);
+  check(adjust + 2 * step < (1ull << 32) || -(adjust + 2 * step) < (1ull << 32),
+        "tsc: writing the TSC moves IA32_TSC_ADJUST by as much");
+  wrmsr(MSR_TSC_ADJUST, 0);
+  uint64_t after = rdtsc();
+  check(after > before && after - before < (1ull << 32) && gp_faults == faults, "tsc: back at 0, the TSC is the one it started with");
 }
 
 /* What CPUID hides raises what the hardware would raise without it. */
@@ -277,6 +309,7 @@ int run_checks(const char* mode) {
   puts("\n");
   check_cpuid();
   check_tsc_frequency();
+  check_tsc_adjust();
   check_ports();
   check_msrs();
   check_xsetbv();

@@ -39,5 +39,7 @@ export class FakeVcpu extends Vcpu {
   canInjectInterrupt(): bool { return true; }
   requestInterruptWindow(on: bool): void {}
   setPreemptionTimer(ticks: u64): void {}
+  tscOffset: u64 = 0;
+  setTscOffset(offset: u64): bool { this.tscOffset = offset; return true; }
   dumpState(): void {}
 }
