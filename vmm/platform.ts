@@ -6,10 +6,12 @@
 // and its IRQ line and the UART's reach both the 8259 pair, whose INTR is
 // the boot vCPU's (pcinterrupts.ts), and the I/O APIC, which sends to the
 // local APICs (isalines.ts); and the ACPI PM block its ACPI tables describe
-// (acpitables.ts: the PM timer, power-off). The RTC's clock stands still.
+// (acpitables.ts: the PM timer, power-off). The RTC shows the host's time
+// (kernel/time/wallclock.ts).
 
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS, PowerControl } from "./devices/acpipm";
 import { Cmos, CMOS_PORT } from "./devices/cmos";
+import { HostWallClock } from "../kernel/time/wallclock";
 import { DebugExit, DEBUG_EXIT_PORT } from "./devices/debugexit";
 import { FwCfg, FW_CFG_PORT } from "./devices/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "./devices/i8042";
@@ -58,7 +60,7 @@ export class PcPlatform {
   readonly pic: Pic8259Pair;
   readonly ioapic: IoApic;
   readonly pit: Pit8254;
-  readonly cmos: Cmos = new Cmos();
+  readonly cmos: Cmos = new Cmos(new HostWallClock());
   readonly fwcfg: FwCfg;
   readonly keyboard: I8042;
   // The UART on the console port, or null (console "none").

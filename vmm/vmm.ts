@@ -10,6 +10,7 @@ import { createVms } from "./guests";
 import { createConfiguredVms } from "./kernelvms";
 import { Virtualization, VirtualizationSupport } from "./hardware";
 import { runVms } from "./scheduler";
+import { formatUtc, readHostClock } from "../kernel/time/wallclock";
 import { SvmBackend } from "./svm/backend";
 import { VmxBackend } from "./vmx/backend";
 import { Rsdp } from "../kernel/acpi/rsdp";
@@ -43,6 +44,8 @@ export function runVmm(support: VirtualizationSupport, modules: BootModule[], fr
   startSecondaryCpus(rsdp, frames);
   // Before the VMs: their vCPUs' CPUID tables report the calibrated TSC.
   startTimer();
+  const wall = readHostClock();
+  log.info("rtc: the host's clock reads " + formatUtc(wall) + "; VMs' RTCs show it");
   const vms = createVms(modules, frames, backend);
   const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length);
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);

@@ -114,15 +114,19 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
       const greeting = await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000);
       const from = greeting.index!;
       expect(machine.output).toContain(`console com1, ${backend}`);
-      machine.send("uname -r; grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1; dmesg | grep -i acpi | head -3\n");
+      machine.send("uname -r; grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1; dmesg | grep -i acpi | head -3; date -u +%s\n");
       // The console ends its lines with CR LF.
-      const answers = await machine.waitFor(/\[linux\] ([^\r\n]+)\r?\n\[linux\] (\d+)\r?\n\[linux\] MemTotal: +(\d+) kB\r?\n((?:\[linux\] [^\r\n]*ACPI[^\r\n]*\r?\n){3})/, 60_000, from);
+      const answers = await machine.waitFor(/\[linux\] ([^\r\n]+)\r?\n\[linux\] (\d+)\r?\n\[linux\] MemTotal: +(\d+) kB\r?\n((?:\[linux\] [^\r\n]*ACPI[^\r\n]*\r?\n){3})\[linux\] (\d+)\r?\n/, 60_000, from);
       expect(answers[1]).toBe(manifest!.kernel.release);
       expect(Number(answers[2])).toBe(2); // cpus in the configuration
       const memoryKiB = Number(answers[3]);
       expect(memoryKiB).toBeGreaterThan(180 * 1024); // 256 MiB configured, less what the kernel keeps
       expect(memoryKiB).toBeLessThanOrEqual(256 * 1024);
       expect(answers[4]).toContain("ACPI: RSDP 0x00000000000E0000 000024 (v02 TYPVSR)");
+      // The VM's RTC shows the host's time (kernel/time/wallclock.ts): the
+      // emulator's RTC, which starts at this machine's (Bochs in local time,
+      // so within a day of UTC).
+      expect(Math.abs(Number(answers[5]) - Date.now() / 1000)).toBeLessThan(86_400);
       machine.send("poweroff -f\n");
       const exit = await machine.waitForExit(60_000);
       expect(machine.output).toContain("vm linux: powered off");

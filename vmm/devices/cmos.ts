@@ -4,13 +4,15 @@
 // writes it. Bytes 0x00-0x09 and the century byte 0x32 are the clock,
 // 0x0A-0x0D the status registers A-D, the rest plain RAM, where PC firmware
 // also finds the memory size. The clock shows the host's wall time, which
-// the VMM sets (and should refresh before handing the guest an access),
-// plus whatever offset the guest's own writes to the clock introduced. It
+// it takes from its WallClock at every access (or which is set, without
+// one), plus whatever offset the guest's own writes to the clock introduced. It
 // raises no interrupts: periodic, alarm and update-ended interrupts and
 // their register C flags are not modelled.
 //
 // Section names below are those of the MC146818A datasheet.
 
+import { civilFromDays, daysFromCivil, floorDiv } from "../../kernel/time/calendar";
+import { WallClock, WallTime } from "../../kernel/time/wallclock";
 import { Device } from "../bus";
 
 export const CMOS_PORT: u16 = 0x70;
@@ -34,8 +36,9 @@ export class Cmos extends Device {
   private hostSeconds: i64 = 0;
   private hostNanos: u32 = 0;
   private offset: i64 = 0; // the guest's clock minus the host's
+  private readonly time: WallTime = new WallTime();
 
-  constructor() {
+  constructor(private clock: WallClock | null = null) {
     super("MC146818 RTC");
     // Register A as PC firmware programs it: divider 010 (32.768 kHz time
     // base), periodic rate 0110 (1024 Hz). Register B: 24-hour BCD. D: VRT,
@@ -69,8 +72,16 @@ export class Cmos extends Device {
     this.ram[0x5d] = <u8>(high >> 16);
   }
 
+  private refresh(): void {
+    const clock = this.clock;
+    if (clock === null) return;
+    clock.now(this.time);
+    this.setTime(this.time.seconds, this.time.nanoseconds);
+  }
+
   read(offset: u64, size: u8): u64 {
     if (offset == 0) return 0xff; // the index register is write-only
+    this.refresh();
     const i = this.index;
     if (i == REG_A) return this.ram[REG_A] | (this.updating() ? A_UIP : 0);
     if (isClock(i) && !this.setMode()) this.showTime();
@@ -84,6 +95,7 @@ export class Cmos extends Device {
       this.nmiOff = (v & NMI_MASK) != 0;
       return;
     }
+    this.refresh();
     const i = this.index;
     if (i == REG_A) {
       this.ram[REG_A] = v & ~A_UIP; // UIP is read-only
@@ -158,35 +170,4 @@ export class Cmos extends Device {
 
 function isClock(i: u8): bool {
   return i == SECONDS || i == MINUTES || i == HOURS || (i >= WEEKDAY && i <= YEAR) || i == CENTURY;
-}
-
-function floorDiv(a: i64, b: i64): i64 {
-  const q = a / b;
-  return q * b > a ? q - 1 : q;
-}
-
-// Days since 1970-01-01 to (year << 16 | month << 8 | day) and back, in the
-// proleptic Gregorian calendar, by counting 400-year eras from 0000-03-01
-// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-function civilFromDays(days: i64): i64 {
-  const z = days + 719468;
-  const era = floorDiv(z, 146097);
-  const doe = z - era * 146097; // day of era, 0-146096
-  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // year of era
-  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
-  const mp = (5 * doy + 2) / 153; // month, March = 0
-  const day = doy - (153 * mp + 2) / 5 + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return (year << 16) | (month << 8) | day;
-}
-
-function daysFromCivil(year: i64, month: u32, day: u32): i64 {
-  const y = month <= 2 ? year - 1 : year;
-  const era = floorDiv(y, 400);
-  const yoe = y - era * 400;
-  const mp = <i64>(month > 2 ? month - 3 : month + 9);
-  const doy = (153 * mp + 2) / 5 + <i64>day - 1;
-  const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
 }
