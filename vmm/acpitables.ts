@@ -1,10 +1,11 @@
 // The ACPI tables a VM's firmware would leave for its operating system,
 // built by the VMM in the VM's legacy BIOS area.
 //
-// RSDP -> RSDT and XSDT -> FADT and MADT; the FADT points to the DSDT and
-// the FACS. The MADT lists one processor-local APIC per vCPU, the I/O APIC
+// RSDP -> RSDT and XSDT -> FADT, MADT and HPET; the FADT points to the DSDT
+// and the FACS. The MADT lists one processor-local APIC per vCPU, the I/O APIC
 // with the PIT's IRQ 0 on its input 2 (isalines.ts), and says the VM has a
-// pair of 8259s too (PCAT_COMPAT). The FADT describes the ACPI
+// pair of 8259s too (PCAT_COMPAT). The HPET table gives the event timer
+// block of devices/hpet.ts (IA-PC HPET Specification 1.0a, 3.2.4). The FADT describes the ACPI
 // power-management block of devices/acpipm.ts (PM1a event and control
 // registers and the PM timer, with SCI on IRQ 9), the reset register (the
 // 8042's 0xFE pulse), and the legacy devices; the DSDT holds one object,
@@ -15,6 +16,7 @@
 
 import { GuestMemory } from "./guestmemory";
 import { ACPI_PM_BASE, PM1_CNT_OFFSET, PM1_EVT_OFFSET, PM_TMR_OFFSET, SCI_IRQ, SLP_TYP_S5 } from "./devices/acpipm";
+import { HPET_BASE, HPET_CAPABILITIES } from "./devices/hpet";
 import { IOAPIC_BASE } from "./devices/ioapic";
 import { LAPIC_BASE } from "./devices/lapic";
 import { PIT_IOAPIC_PIN, PIT_IRQ } from "./isalines";
@@ -29,6 +31,7 @@ const HEADER_SIZE: u32 = 36;
 const RSDP_SIZE: u32 = 36;
 const FADT_SIZE: u32 = 276;
 const FACS_SIZE: u32 = 64;
+const HPET_TABLE_SIZE: u32 = 56;
 const MADT_LAPIC_SIZE: u32 = 8;
 // Where each table goes, from ACPI_TABLES_BASE (64-byte aligned, as the FACS must be).
 const RSDP_AT: u64 = 0x000;
@@ -37,7 +40,8 @@ const XSDT_AT: u64 = 0x080;
 const FACS_AT: u64 = 0x0c0;
 const FADT_AT: u64 = 0x100;
 const DSDT_AT: u64 = 0x240;
-const MADT_AT: u64 = 0x280;
+const HPET_AT: u64 = 0x280;
+const MADT_AT: u64 = 0x2c0; // last: it grows with the vCPUs
 
 const OEM_ID = "TYPVSR";
 const OEM_TABLE_ID = "TYPERVIS";
@@ -54,7 +58,13 @@ const BOOT_ARCH_VGA_NOT_PRESENT: u16 = 1 << 2;
 // C2 and C3 latencies above these say "not supported".
 const NO_C2_LATENCY: u16 = 101;
 const NO_C3_LATENCY: u16 = 1001;
+const GAS_SYSTEM_MEMORY: u8 = 0;
 const GAS_SYSTEM_IO: u8 = 1;
+// GAS access sizes; ACPI 2.0, whose GAS the HPET table takes, had the byte reserved (0).
+const ACCESS_UNDEFINED: u8 = 0;
+const ACCESS_BYTE: u8 = 1;
+const ACCESS_WORD: u8 = 2;
+const ACCESS_DWORD: u8 = 3;
 const I8042_COMMAND: u64 = 0x64;
 const I8042_RESET_PULSE: u8 = 0xfe;
 
@@ -67,6 +77,13 @@ const IOAPIC_ID: u8 = 0;
 // MPS INTI flags (Table 5.50): polarity in bits 1:0, trigger mode in 3:2.
 const ACTIVE_HIGH_LEVEL: u16 = 0x1 | (0x3 << 2);
 
+// HPET table: the shortest period, in main counter ticks, that periodic mode
+// keeps without lost interrupts: 100 us, since several matches between two
+// looks of the VMM (an exit under emulation takes tens of microseconds) make
+// one interrupt. The block is alone in its 4 KiB page.
+const HPET_MIN_TICK: u16 = 1000;
+const HPET_PAGE_PROTECTION_4K: u8 = 1;
+
 // Writes the tables for a VM of `cpus` vCPUs; returns the RSDP's address.
 export function buildAcpiTables(memory: GuestMemory, cpus: u32): u64 {
   const base = ACPI_TABLES_BASE;
@@ -75,8 +92,10 @@ export function buildAcpiTables(memory: GuestMemory, cpus: u32): u64 {
   writeFacs(memory, base + FACS_AT);
   const fadt = writeFadt(memory, base + FADT_AT, base + FACS_AT, dsdt);
   const madt = writeMadt(memory, base + MADT_AT, cpus);
-  writeRootTable(memory, base + RSDT_AT, "RSDT", 4, fadt, madt);
-  writeRootTable(memory, base + XSDT_AT, "XSDT", 8, fadt, madt);
+  const hpet = writeHpet(memory, base + HPET_AT);
+  const tables: u64[] = [fadt, madt, hpet];
+  writeRootTable(memory, base + RSDT_AT, "RSDT", 4, tables);
+  writeRootTable(memory, base + XSDT_AT, "XSDT", 8, tables);
   writeRsdp(memory, base + RSDP_AT, base + RSDT_AT, base + XSDT_AT);
   return base + RSDP_AT;
 }
@@ -93,12 +112,14 @@ function writeRsdp(memory: GuestMemory, at: u64, rsdt: u64, xsdt: u64): void {
   memory.write8(at + 32, checksum(memory, at, RSDP_SIZE));
 }
 
-// The RSDT (4-byte entries) or XSDT (8-byte entries) listing the FADT and MADT.
-function writeRootTable(memory: GuestMemory, at: u64, signature: string, entrySize: u32, fadt: u64, madt: u64): void {
-  const at0 = at + <u64>HEADER_SIZE;
-  if (entrySize == 4) { memory.write32(at0, <u32>fadt); memory.write32(at0 + 4, <u32>madt); }
-  else { memory.write64(at0, fadt); memory.write64(at0 + 8, madt); }
-  finishTable(memory, at, signature, 1, HEADER_SIZE + 2 * entrySize);
+// The RSDT (4-byte entries) or XSDT (8-byte entries) listing `tables`.
+function writeRootTable(memory: GuestMemory, at: u64, signature: string, entrySize: u32, tables: u64[]): void {
+  for (let i = 0; i < tables.length; i++) {
+    const entry = at + <u64>HEADER_SIZE + <u64>(i * entrySize);
+    if (entrySize == 4) memory.write32(entry, <u32>tables[i]);
+    else memory.write64(entry, tables[i]);
+  }
+  finishTable(memory, at, signature, 1, HEADER_SIZE + <u32>tables.length * entrySize);
 }
 
 function writeFacs(memory: GuestMemory, at: u64): void {
@@ -121,14 +142,14 @@ function writeFadt(memory: GuestMemory, at: u64, facs: u64, dsdt: u64): u64 {
   write16(memory, at + 98, NO_C3_LATENCY);
   write16(memory, at + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
   memory.write32(at + 112, FADT_FLAGS_WBINVD | FADT_FLAGS_PROC_C1 | FADT_FLAGS_TMR_VAL_EXT | FADT_FLAGS_RESET_REG_SUP);
-  writeGas(memory, at + 116, 8, I8042_COMMAND);
+  writeGas(memory, at + 116, GAS_SYSTEM_IO, 8, ACCESS_BYTE, I8042_COMMAND);
   memory.write8(at + 128, I8042_RESET_PULSE);
   memory.write8(at + 131, 4); // FADT minor version: 6.4
   memory.write64(at + 132, facs);
   memory.write64(at + 140, dsdt);
-  writeGas(memory, at + 148, 32, ACPI_PM_BASE + PM1_EVT_OFFSET);
-  writeGas(memory, at + 172, 16, ACPI_PM_BASE + PM1_CNT_OFFSET);
-  writeGas(memory, at + 208, 32, ACPI_PM_BASE + PM_TMR_OFFSET);
+  writeGas(memory, at + 148, GAS_SYSTEM_IO, 32, ACCESS_DWORD, ACPI_PM_BASE + PM1_EVT_OFFSET);
+  writeGas(memory, at + 172, GAS_SYSTEM_IO, 16, ACCESS_WORD, ACPI_PM_BASE + PM1_CNT_OFFSET);
+  writeGas(memory, at + 208, GAS_SYSTEM_IO, 32, ACCESS_DWORD, ACPI_PM_BASE + PM_TMR_OFFSET);
   finishTable(memory, at, "FACP", 6, FADT_SIZE);
   return at;
 }
@@ -170,6 +191,18 @@ function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
   return at;
 }
 
+// IA-PC HPET Specification 1.0a, 3.2.4: the Event Timer Block ID is the
+// low half of the General Capabilities and ID register; HPET number 0.
+function writeHpet(memory: GuestMemory, at: u64): u64 {
+  memory.write32(at + 36, <u32>HPET_CAPABILITIES);
+  writeGas(memory, at + 40, GAS_SYSTEM_MEMORY, 64, ACCESS_UNDEFINED, HPET_BASE);
+  memory.write8(at + 52, 0);
+  write16(memory, at + 53, HPET_MIN_TICK);
+  memory.write8(at + 55, HPET_PAGE_PROTECTION_4K);
+  finishTable(memory, at, "HPET", 1, HPET_TABLE_SIZE);
+  return at;
+}
+
 // An ISA interrupt's input on the I/O APIC, and its polarity and trigger
 // mode where they differ from ISA's (bus 0 is ISA); returns the next entry.
 function writeSourceOverride(memory: GuestMemory, entry: u64, irq: u8, gsi: u32, flags: u16): u64 {
@@ -196,14 +229,14 @@ function finishTable(memory: GuestMemory, at: u64, signature: string, revision: 
   memory.write8(at + 9, checksum(memory, at, length));
 }
 
-// A Generic Address Structure for a system I/O register of `bits` bits,
-// accessed at its own width (5.2.3.2).
-function writeGas(memory: GuestMemory, at: u64, bits: u8, port: u64): void {
-  memory.write8(at, GAS_SYSTEM_IO);
+// A Generic Address Structure for a register of `bits` bits in I/O or
+// memory space (5.2.3.2).
+function writeGas(memory: GuestMemory, at: u64, space: u8, bits: u8, accessSize: u8, address: u64): void {
+  memory.write8(at, space);
   memory.write8(at + 1, bits);
   memory.write8(at + 2, 0);
-  memory.write8(at + 3, bits == 8 ? 1 : bits == 16 ? 2 : 3);
-  memory.write64(at + 4, port);
+  memory.write8(at + 3, accessSize);
+  memory.write64(at + 4, address);
 }
 
 // The byte that makes `length` bytes from `at` sum to zero (mod 256).

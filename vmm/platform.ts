@@ -1,13 +1,18 @@
-// The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual ports.
+// The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual
+// ports and addresses.
 //
 // QEMU's isa-debug-exit and fw_cfg, the UART as the VM's console (each byte
 // the guest writes to THR is a byte of the VM's console, printed per line
-// with the VM's name), the interrupt controllers: the PIT follows the TSC,
-// and its IRQ line and the UART's reach both the 8259 pair, whose INTR is
-// the boot vCPU's (pcinterrupts.ts), and the I/O APIC, which sends to the
-// local APICs (isalines.ts); and the ACPI PM block its ACPI tables describe
-// (acpitables.ts: the PM timer, power-off). The RTC shows the host's time
-// (kernel/time/wallclock.ts).
+// with the VM's name), the interrupt controllers and the timers: the PIT's
+// IRQ line and the UART's reach both the 8259 pair, whose INTR is the boot
+// vCPU's (pcinterrupts.ts), and the I/O APIC at FEC00000h, which sends to
+// the local APICs (isalines.ts); the HPET at FED00000h interrupts through
+// I/O APIC inputs 20-23 or, in legacy replacement mode, takes IRQ 0 from
+// the PIT (devices/hpet.ts); and the ACPI PM block (the PM timer,
+// power-off). The ACPI tables describe the HPET, the PM block and the
+// interrupt controllers (acpitables.ts). The PIT, the PM timer and the HPET
+// follow the TSC, brought up to date before every guest access to them
+// (ClockedDevice). The RTC shows the host's time (kernel/time/wallclock.ts).
 
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS, PowerControl } from "./devices/acpipm";
 import { Cmos, CMOS_PORT } from "./devices/cmos";
@@ -20,9 +25,10 @@ import { PciHost, PCI_CONFIG_PORT } from "./devices/pcihost";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "./devices/pic8259";
 import { Pit8254, PIT_PORT, PORT_B } from "./devices/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "./devices/uart16550";
-import { ClockedPorts, PcInterrupts } from "./pcinterrupts";
+import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
 import { IoApicDelivery } from "./apics";
 import { ConsoleInput } from "./consolefocus";
+import { Hpet, HPET_BASE, HPET_SIZE } from "./devices/hpet";
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "./devices/ioapic";
 import { IsaLines } from "./isalines";
 import { Vm } from "./vm";
@@ -60,6 +66,7 @@ export class PcPlatform {
   readonly pic: Pic8259Pair;
   readonly ioapic: IoApic;
   readonly pit: Pit8254;
+  readonly hpet: Hpet;
   readonly cmos: Cmos = new Cmos(new HostWallClock());
   readonly fwcfg: FwCfg;
   readonly keyboard: I8042;
@@ -73,7 +80,9 @@ export class PcPlatform {
     const lines = new IsaLines(pic, ioapic);
     this.pic = pic;
     this.ioapic = ioapic;
-    this.pit = new Pit8254(lines);
+    const hpet = new Hpet(lines, ioapic);
+    this.hpet = hpet;
+    this.pit = new Pit8254(hpet.legacyLines);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
     this.keyboard = new I8042(new VmReset(vm));
     const io = vm.bus.io;
@@ -84,12 +93,13 @@ export class PcPlatform {
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
     const pm = new AcpiPm(new VmPower(vm));
-    const interrupts = new PcInterrupts(this.pic, this.pit, pm);
+    const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet);
     vm.intr = interrupts;
-    io.map(PIT_PORT, 4, new ClockedPorts(interrupts, this.pit));
-    io.map(PORT_B, 1, new ClockedPorts(interrupts, this.pit.portB));
-    io.map(ACPI_PM_BASE, ACPI_PM_PORTS, new ClockedPorts(interrupts, pm));
+    io.map(PIT_PORT, 4, new ClockedDevice(interrupts, this.pit));
+    io.map(PORT_B, 1, new ClockedDevice(interrupts, this.pit.portB));
+    io.map(ACPI_PM_BASE, ACPI_PM_PORTS, new ClockedDevice(interrupts, pm));
     vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
+    vm.bus.mmio.map(HPET_BASE, HPET_SIZE, new ClockedDevice(interrupts, this.hpet));
     io.map(CMOS_PORT, 2, this.cmos);
     io.map(PCI_CONFIG_PORT, 8, new PciHost());
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);

@@ -16,13 +16,16 @@ export const enum VmState { Running, Stopped }
 
 // An interrupt controller's output wired to the boot vCPU's INTR (on the PC
 // platform the 8259 pair, pcinterrupts.ts): it reaches the vCPU when its
-// local APIC passes ExtINT (LocalApic.passesExtInt()).
+// local APIC passes ExtINT (LocalApic.passesExtInt()). The platform's timers
+// stand behind it: bringing the pin up to the present brings them, and the
+// interrupts they send through the I/O APIC too.
 export abstract class InterruptPin {
   // Brought up to the present: is an interrupt requested?
   abstract asserted(): bool;
   // The INTA cycle: the vector, taken out of the request.
   abstract acknowledge(): u8;
-  // The TSC at which the pin may assert without a guest action, or u64.MAX_VALUE.
+  // The TSC at which a platform timer next raises an interrupt line, to the
+  // pin or to the I/O APIC, without a guest action; or u64.MAX_VALUE.
   abstract nextEvent(): u64;
 }
 
@@ -125,7 +128,8 @@ export class Vm {
   }
 
   // The TSC at which `vcpu`'s next timer interrupt is due, or u64.MAX_VALUE:
-  // its local APIC's timer, and for the boot vCPU the external pin's timer.
+  // its local APIC's timer, and for the boot vCPU the platform's timers
+  // behind the external pin (the PIT's IRQ0, the HPET's next interrupt).
   nextTimerInterrupt(vcpu: Vcpu): u64 {
     const intr = this.intr;
     const external = intr !== null && vcpu === this.vcpu ? intr.nextEvent() : u64.MAX_VALUE;

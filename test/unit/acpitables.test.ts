@@ -1,7 +1,9 @@
 // The ACPI tables a VM is given (vmm/acpitables.ts), read back by the
 // hypervisor's own ACPI code as it reads a PC's (RSDP search, checksums,
-// RSDT and XSDT, MADT), field by field for the FADT and DSDT; and the PM
-// block the FADT describes (vmm/devices/acpipm.ts). ACPI 6.5 chapters 4, 5.
+// RSDT and XSDT, MADT), field by field for the root tables, the FADT, the
+// DSDT and the HPET table; and the PM block the FADT describes
+// (vmm/devices/acpipm.ts). ACPI 6.5 chapters 4, 5; IA-PC HPET
+// Specification 1.0a, 3.2.4.
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhysMemory, load, type Exports } from "./harness";
 
@@ -40,11 +42,37 @@ describe("the tables", () => {
     expect(rsdp % 16n).toBe(0n);
     expect(e.rsdpRevision()).toBe(2);
     expect(str(e.rsdpOemId())).toBe("TYPVSR");
-    for (const signature of ["FACP", "APIC"]) {
+    for (const signature of ["FACP", "APIC", "HPET"]) {
       const viaXsdt = e.table(s(signature), 1);
       expect(viaXsdt).not.toBe(0n);
       expect(e.table(s(signature), 0)).toBe(viaXsdt);
     }
+  });
+  it("list the FADT, the MADT and the HPET table in both root tables, whose lengths and checksums fit", () => {
+    const rsdp = e.build(2);
+    e.scanForRsdp();
+    const rsdt = BigInt(u32(rsdp + 16n)), xsdt = u64(rsdp + 24n);
+    const tables = ["FACP", "APIC", "HPET"].map((signature) => e.table(s(signature), 1));
+    expect([chars(rsdt, 4), u32(rsdt + 4n)]).toEqual(["RSDT", 36 + 3 * 4]);
+    expect([chars(xsdt, 4), u32(xsdt + 4n)]).toEqual(["XSDT", 36 + 3 * 8]);
+    expect([0, 1, 2].map((i) => BigInt(u32(rsdt + 36n + 4n * BigInt(i))))).toEqual(tables);
+    expect([0, 1, 2].map((i) => u64(xsdt + 36n + 8n * BigInt(i)))).toEqual(tables);
+    for (const table of [rsdt, xsdt]) {
+      let sum = 0;
+      for (let i = 0; i < u32(table + 4n); i++) sum += u8(table + BigInt(i));
+      expect(sum % 256).toBe(0);
+    }
+  });
+  it("give the HPET: its block ID, its registers in memory at FED00000h, number 0, its minimum tick, a page of its own", () => {
+    e.build(1);
+    e.scanForRsdp();
+    const hpet = e.table(s("HPET"), 0);
+    expect([u32(hpet + 4n), u8(hpet + 8n)]).toEqual([56, 1]);
+    // The low half of General Capabilities and ID: vendor 8086h, LEG_RT_CAP, 64 bits, timers 0-2, revision 1.
+    expect(u32(hpet + 36n)).toBe(0x8086_a201);
+    // GAS: system memory, 64 bits, offset 0, access size reserved (ACPI 2.0).
+    expect([u8(hpet + 40n), u8(hpet + 41n), u8(hpet + 42n), u8(hpet + 43n), u64(hpet + 44n)]).toEqual([0, 64, 0, 0, 0xfed00000n]);
+    expect([u8(hpet + 52n), u16(hpet + 53n), u8(hpet + 55n)]).toEqual([0, 1000, 1]);
   });
   it("list one enabled local APIC per vCPU, IDs in vCPU order, with the 8259s", () => {
     e.build(4);

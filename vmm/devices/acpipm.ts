@@ -10,9 +10,11 @@
 // set, since the VM is in ACPI mode from the start (no SMI command port).
 // No event is ever raised, so the SCI never fires. Like the PIT, the timer
 // keeps no clock of its own: the VMM advances its time in nanoseconds
-// before a guest access (pcinterrupts.ts). ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
+// before a guest access (pcinterrupts.ts), converted exactly into ticks
+// (clock.ts). ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
 
 import { Device } from "../bus";
+import { ClockRatio } from "./clock";
 
 export const ACPI_PM_BASE: u64 = 0x400;
 export const ACPI_PM_PORTS: u64 = 12;
@@ -41,21 +43,18 @@ export class AcpiPm extends Device {
   private status: u16 = 0;
   private enable: u16 = 0;
   private control: u16 = SCI_EN;
-  private nanoseconds: u64 = 0;
+  private ticks: u64 = 0;
+  private readonly clock: ClockRatio = new ClockRatio(PM_TIMER_HZ, NS_PER_S);
 
   constructor(private power: PowerControl) { super("ACPI PM"); }
 
   // Moves the PM timer on by `ns` nanoseconds.
   advance(ns: u64): void {
-    this.nanoseconds += ns;
+    this.ticks += this.clock.convert(ns);
   }
 
-  // Ticks of the 3.579545 MHz clock, wrapping at 32 bits; split so the
-  // product cannot overflow for the first 2^64 ns.
-  get timer(): u32 {
-    const seconds = this.nanoseconds / NS_PER_S, rest = this.nanoseconds % NS_PER_S;
-    return <u32>(seconds * PM_TIMER_HZ + rest * PM_TIMER_HZ / NS_PER_S);
-  }
+  // Ticks of the 3.579545 MHz clock, wrapping at 32 bits.
+  get timer(): u32 { return <u32>this.ticks; }
 
   read(offset: u64, size: u8): u64 {
     if (offset >= PM_TMR_OFFSET) return <u64>this.timer >> ((offset - PM_TMR_OFFSET) * 8);

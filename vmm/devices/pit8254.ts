@@ -7,8 +7,9 @@
 // the counters, 0x43 the control word.
 //
 // The model keeps no running clock of its own: the VMM advances time in
-// nanoseconds, converted exactly into PIT clocks, and should do so before it
-// hands a guest access to these ports, so that polling guests see time move.
+// nanoseconds, converted exactly into PIT clocks (clock.ts), and should do
+// so before it hands a guest access to these ports, so that polling guests
+// see time move.
 // Each counter's state is a function of the clocks it has counted since its
 // count was loaded, which keeps every result deterministic.
 //
@@ -19,6 +20,7 @@
 // BCD counting is reported in the status but counts in binary.
 
 import { Device } from "../bus";
+import { ClockRatio, NEVER } from "./clock";
 import { InterruptLines } from "./irq";
 
 export const PIT_PORT: u16 = 0x40;
@@ -26,7 +28,6 @@ export const PORT_B: u16 = 0x61;
 export const PIT_HZ: u64 = 1_193_182;
 const NS_PER_S: u64 = 1_000_000_000;
 const PIT_IRQ: u32 = 0;
-export const NEVER: u64 = u64.MAX_VALUE;
 
 // "Control Word Format": SC1 SC0 RW1 RW0 M2 M1 M0 BCD.
 const READ_BACK: u8 = 3; // SC = 11
@@ -191,7 +192,7 @@ class Counter {
 export class Pit8254 extends Device {
   private counters: StaticArray<Counter> = [new Counter(), new Counter(), new Counter()];
   private now: u64 = 0; // PIT clocks since the machine started
-  private nsCarry: u64 = 0; // nanoseconds * PIT_HZ not yet worth a whole clock
+  private readonly clock: ClockRatio = new ClockRatio(PIT_HZ, NS_PER_S);
   private portBBits: u8 = 0;
   readonly portB: Device = new PortB(this);
 
@@ -206,10 +207,7 @@ export class Pit8254 extends Device {
   // PIC latches one edge until it is acknowledged, so several in one step
   // become a single IRQ0 pulse; the count lets the VMM notice lost ticks.
   advance(nanoseconds: u64): u64 {
-    // Whole seconds first keeps the product below 2^64 for any step.
-    const scaled = (nanoseconds % NS_PER_S) * PIT_HZ + this.nsCarry;
-    this.nsCarry = scaled % NS_PER_S;
-    return this.advanceClocks((nanoseconds / NS_PER_S) * PIT_HZ + scaled / NS_PER_S);
+    return this.advanceClocks(this.clock.convert(nanoseconds));
   }
 
   advanceClocks(clocks: u64): u64 {
@@ -223,6 +221,10 @@ export class Pit8254 extends Device {
 
   // Clocks until IRQ0 next rises, or NEVER: when the VMM must look again.
   clocksUntilIrq(): u64 { return this.counters[0].untilRisingEdge(this.now); }
+
+  // The same in nanoseconds from now, exactly: the first advance() that
+  // long raises IRQ0.
+  nsUntilIrq(): u64 { return this.clock.inputFor(this.clocksUntilIrq()); }
 
   read(offset: u64, size: u8): u64 {
     if (offset < 3) return this.counters[<i32>offset].read(this.now);

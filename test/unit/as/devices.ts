@@ -3,10 +3,13 @@
 // a guest would. Between the devices and the PIC sits a recorder that counts
 // each IRQ line's rising edges; the UART's output and the 8042's reset
 // requests are captured too, and PcInterrupts (vmm/pcinterrupts.ts) keeps
-// the PIT on a TSC the tests pass in. Each load() of this module is a fresh machine.
+// the PIT on a TSC the tests pass in (the HPET it also keeps there is
+// as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each load()
+// of this module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/bus";
 import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
+import { Hpet } from "../../../vmm/devices/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic8259";
 import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/pit8254";
@@ -26,6 +29,10 @@ class Recorder extends InterruptLines {
     this.levels[line] = high;
     this.next.setLevel(line, high);
   }
+}
+
+class Unwired extends InterruptLines {
+  setLevel(line: u32, high: bool): void {}
 }
 
 class Capture extends ByteSink {
@@ -49,7 +56,7 @@ const resets = new CountingReset();
 const kbc = new I8042(resets);
 let fwcfg: FwCfg | null = null;
 class NoPower extends PowerControl { powerOff(): void {} }
-const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new NoPower()));
+const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new NoPower()), new Hpet(lines, new Unwired()));
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);

@@ -1,0 +1,57 @@
+// Unit-test entry: the HPET (vmm/devices/hpet.ts) on an MMIO address space
+// at its base, as the VMM maps it, with recorders for its two kinds of
+// lines: the ISA IRQs (which the PIT drives too, through the HPET's legacy
+// switch) and the I/O APIC inputs. PcInterrupts (vmm/pcinterrupts.ts) keeps
+// the PIT and the HPET on a TSC the tests pass in. Each load() of this
+// module is a fresh machine.
+
+import { AddressSpace } from "../../../vmm/bus";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
+import { Hpet, HPET_BASE, HPET_SIZE } from "../../../vmm/devices/hpet";
+import { InterruptLines } from "../../../vmm/devices/irq";
+import { Pic8259Pair } from "../../../vmm/devices/pic8259";
+import { Pit8254 } from "../../../vmm/devices/pit8254";
+import { PcInterrupts } from "../../../vmm/pcinterrupts";
+
+const LINES = 32;
+
+// Counts each line's rising edges and keeps its level.
+class Recorder extends InterruptLines {
+  rises: StaticArray<u32> = new StaticArray<u32>(LINES);
+  levels: StaticArray<bool> = new StaticArray<bool>(LINES);
+  setLevel(line: u32, high: bool): void {
+    if (high && !this.levels[line]) this.rises[line]++;
+    this.levels[line] = high;
+  }
+}
+
+class NoPower extends PowerControl { powerOff(): void {} }
+
+const isa = new Recorder();
+const ioapic = new Recorder();
+const hpet = new Hpet(isa, ioapic);
+const pit = new Pit8254(hpet.legacyLines);
+const interrupts = new PcInterrupts(new Pic8259Pair(), pit, new AcpiPm(new NoPower()), hpet);
+const mmio = new AddressSpace();
+mmio.map(HPET_BASE, HPET_SIZE, hpet);
+
+// Register accesses at `offset` in the block, as the guest makes them.
+export function read(offset: u64, size: u8): u64 { return mmio.read(HPET_BASE + offset, size); }
+export function write(offset: u64, size: u8, value: u64): bool { return mmio.write(HPET_BASE + offset, size, value); }
+
+export function advance(ns: u64): void { hpet.advance(ns); }
+export function nsUntilInterrupt(): u64 { return hpet.nsUntilInterrupt(); }
+
+export function isaRises(line: u32): u32 { return isa.rises[line]; }
+export function isaLevel(line: u32): bool { return isa.levels[line]; }
+export function ioapicRises(pin: u32): u32 { return ioapic.rises[pin]; }
+export function ioapicLevel(pin: u32): bool { return ioapic.levels[pin]; }
+// An ISA line as another device (the RTC) drives it, through the legacy switch.
+export function deviceLevel(line: u32, high: bool): void { hpet.legacyLines.setLevel(line, high); }
+
+// The PIT's ports 40h-43h at offsets 0-3.
+export function pitWrite(offset: u32, value: u8): void { pit.write(offset, 1, value); }
+
+export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void { interrupts.catchUp(nowTsc, tscPerMs); }
+export function tscHpetAt(tscPerMs: u64): u64 { return interrupts.hpetAt(tscPerMs); }
+export function tscNextEventAt(tscPerMs: u64): u64 { return interrupts.nextEventAt(tscPerMs); }
