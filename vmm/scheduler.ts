@@ -35,6 +35,7 @@ const COLLECT_ROUNDS: u32 = 4096;
 class Slot {
   msrs: MsrState = new MsrState();
   exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
+  entered: bool = false;
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 }
 
@@ -87,6 +88,9 @@ function idleUntilWakeUp(vms: Vm[]): bool {
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
   vm.current = vcpu;
+  // The boot vCPU's first entry: the VM's power-on, for make bench's "VM entry to /init".
+  if (!slot.entered && vcpu === vm.vcpu) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
+  slot.entered = true;
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);
@@ -108,6 +112,7 @@ function runExits(slot: Slot): bool {
     deliverInterrupt(vm, vcpu);
     setAlarm(min(end, vm.nextTimerInterrupt(vcpu)));
     const exit = vcpu.run();
+    vm.exitStats.count(exit.kind);
     if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
     if (rdtsc() >= end) break;
   }
