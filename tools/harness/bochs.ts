@@ -1,7 +1,7 @@
 // Booting the hypervisor under Bochs, which emulates Intel VT-x with EPT.
 //
 // Bochs cannot load a kernel itself, so it boots a GRUB ISO from its ATA
-// CD-ROM. Its serial port writes to a file that we poll. Debian's Bochs
+// CD-ROM. Its serial port writes to a file that we follow (serialfile.ts). Debian's Bochs
 // includes the debugger, which stops at a prompt unless told to continue
 // ("c" in the -rc file). The hypervisor leaves Bochs by writing "Shutdown" to
 // port 0x8900 (with panic action=fatal), and prints its status on the console
@@ -9,12 +9,13 @@
 // instruction (clock sync=none), so timings are deterministic.
 
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { makeIso } from "./iso";
 import { Machine } from "./machine";
 import { BootOptions, DEFAULT_ISO } from "./options";
+import { followFile } from "./serialfile";
 
 export function bochsConfig(opts: BootOptions, iso: string, serial: string): string {
   return [
@@ -45,28 +46,16 @@ export function bootBochs(opts: BootOptions): Machine {
   const iso = opts.iso ?? (opts.interactive && !opts.cmdline && !opts.modules?.length ? DEFAULT_ISO : makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf));
   writeFileSync(join(scratch, "bochsrc"), bochsConfig(opts, iso, serial));
   writeFileSync(join(scratch, "commands"), "c\n");
-  writeFileSync(serial, "");
+  const stopFollowing = followFile(serial, (chunk) => machine.feed(chunk));
   const child = spawn("bochs", ["-q", "-rc", join(scratch, "commands"), "-f", join(scratch, "bochsrc")],
     { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.on("data", (d) => process.env.BOCHS_DEBUG && process.stderr.write(d));
   child.stderr!.resume();
 
-  let offset = 0;
-  const fd = openSync(serial, "r");
-  const poll = () => {
-    const size = statSync(serial).size;
-    if (size <= offset) return;
-    const buffer = Buffer.alloc(size - offset);
-    offset += readSync(fd, buffer, 0, buffer.length, offset);
-    machine.feed(buffer.toString("latin1"));
-  };
-  const timer = setInterval(poll, 100);
   const machine = new Machine(`bochs-${opts.bochsCpu ?? "broadwell_ult"}`, child, () => {
     throw new Error("bochs: console input is not connected in file mode");
   }, () => null, () => {
-    clearInterval(timer);
-    poll();
-    closeSync(fd);
+    stopFollowing();
     rmSync(scratch, { recursive: true, force: true });
   });
   return machine;
