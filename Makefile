@@ -4,7 +4,9 @@
 #   make run        boot under QEMU (serial console on this terminal)
 #   make run-bochs  boot under Bochs     make run-uefi  boot the ISO under QEMU+OVMF
 #   make test       unit and system tests (vitest)
-#   make bench      exit round-trip costs per backend -> build/bench/results.json
+#   make bench      exit round-trip costs per backend, and Linux's boot to /init
+#                   in a VM against bare under QEMU -icount (docs/linux-bench.md)
+#                   -> build/bench/results.json
 #   make usb DEV=/dev/sdX   write the ISO to a USB stick
 #
 # Pipeline: AssemblyScript (kernel/, vmm/) -> asc -> wasm-opt -> wasm2c -> clang,

@@ -41,6 +41,7 @@ const INPUT_POLL_MS: u64 = 1;
 class Slot {
   msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
+  entered: bool = false;
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 }
 
@@ -99,6 +100,9 @@ function idleUntilWakeUp(vms: Vm[]): bool {
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
   vm.current = vcpu;
+  // The boot vCPU's first entry: the VM's power-on, for make bench's "VM entry to /init".
+  if (!slot.entered && vcpu === vm.vcpu) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
+  slot.entered = true;
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);
@@ -120,6 +124,7 @@ function runExits(slot: Slot): bool {
     deliverInterrupt(vm, vcpu);
     setAlarm(min(end, vm.nextTimerInterrupt(vcpu)));
     const exit = vcpu.run();
+    vm.exitStats.count(exit.kind);
     if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
     if (rdtsc() >= end) break;
   }

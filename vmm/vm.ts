@@ -10,6 +10,7 @@ import { Bus } from "./bus";
 import { GuestMemory } from "./guestmemory";
 import { VmApics } from "./apics";
 import { ConsoleInput } from "./consolefocus";
+import { ExitStats } from "./exitstats";
 import { Activity, Vcpu } from "./vcpu";
 
 export const enum VmState { Running, Stopped }
@@ -44,6 +45,7 @@ export class Vm {
   readonly apics: VmApics = new VmApics(this.vcpus);
   // The device what is typed on the console reaches (consolefocus.ts), or null.
   input: ConsoleInput | null = null;
+  readonly exitStats: ExitStats = new ExitStats();
   stopReason: string = "";
   exitStatus: i64 = -1;
   // The platform's interrupt controller, or null (flat-binary VMs).
@@ -182,5 +184,6 @@ export class Vm {
       log.info("vm " + this.name + ": " + reason);
     }
     println("vm " + this.name + ": stopped after " + this.exits.toString() + " exits");
+    this.exitStats.report(this.name, this.exits);
   }
 }

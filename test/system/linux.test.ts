@@ -12,29 +12,20 @@
 // hypervisor reports the VM powered off and shuts down. Under both backends
 // its shell answers what is typed on the hypervisor's console.
 // Skipped when the guest kernel cannot be had (no package lists, no network).
-import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ensureGuests, guestPaths, Manifest } from "../../tools/guests/debian";
+import { ensureGuests, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
 import { BANNER } from "../../tools/guests/initramfs";
+import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
 import { boot } from "../../tools/harness/index";
 import { bootAndWait } from "./run";
 
-const paths = guestPaths();
 let manifest: Manifest | null = null;
 try {
   manifest = ensureGuests({ log: (s) => console.log(`linux: ${s}`) });
 } catch (e) {
   if (!(e instanceof GuestError && e.kind === "unavailable")) throw e;
   console.warn(`linux: skipped, the guest kernel cannot be had:\n${e.message}`);
-}
-
-function configModule(kernel: string, cmdline: string, cpus = 1): { path: string; args: string } {
-  mkdirSync("build/test", { recursive: true });
-  const path = `build/test/linux-${kernel}-${cpus}.json`;
-  const vm = { name: "linux", memory: 256, cpus, kernel, initrd: "initramfs", cmdline, console: "com1" };
-  writeFileSync(path, JSON.stringify({ vms: [vm] }, null, 2) + "\n");
-  return { path, args: `linux-${kernel}-${cpus}.json config` };
 }
 
 // How the hypervisor's loaders describe each image.
@@ -51,21 +42,17 @@ const BZIMAGE = /linux kernel \[0x100000, 0x[0-9a-f]+\), entry 0x100200 in 64-bi
 // a loaded host may not give five times running: then Linux says so, and
 // the HPET itself is the clock. Without the HPET, the PM timer was (acpi_pm).
 const RUNS = [
-  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "qemu", backend: "AMD-V", tsc: "hpet", clocksource: "tsc-early" },
-  { kernel: "bzImage", file: paths.bzImage, loaded: BZIMAGE, platform: "qemu", backend: "AMD-V", tsc: "hpet", clocksource: "tsc-early" },
-  { kernel: "vmlinux", file: paths.vmlinux, loaded: PVH, platform: "bochs", backend: "Intel VT-x", tsc: "cpuid", clocksource: "tsc" },
+  { kernel: "vmlinux", loaded: PVH, platform: "qemu", backend: "AMD-V", tsc: "hpet", clocksource: "tsc-early" },
+  { kernel: "bzImage", loaded: BZIMAGE, platform: "qemu", backend: "AMD-V", tsc: "hpet", clocksource: "tsc-early" },
+  { kernel: "vmlinux", loaded: PVH, platform: "bochs", backend: "Intel VT-x", tsc: "cpuid", clocksource: "tsc" },
 ] as const;
 
 describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
-  it.each(RUNS)("boots from its $kernel under $backend ($platform) to /init, with ACPI, the I/O APIC and the HPET, and powers off", async ({ kernel, file, loaded, platform, backend, tsc, clocksource: expected }) => {
+  it.each(RUNS)("boots from its $kernel under $backend ($platform) to /init, with ACPI, the I/O APIC and the HPET, and powers off", async ({ kernel, loaded, platform, backend, tsc, clocksource: expected }) => {
     let clocksource: string = expected;
     const run = await bootAndWait({
-      platform, memoryMiB: 768,
-      modules: [
-        { path: file, args: kernel },
-        { path: paths.initramfs, args: "initramfs" },
-        configModule(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
-      ],
+      platform, memoryMiB: HOST_MEMORY_MIB,
+      modules: linuxVmModules(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
     }, 400_000);
     const output = run.output.replace(/\r/g, "");
     expect(output).toMatch(new RegExp(`vm linux: 256 MiB at host 0x[0-9a-f]+, ${loaded.source}, console com1, ${backend}`));
@@ -123,12 +110,8 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
   // answers take a second or two on both.
   it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)("answers at its shell under %s (%s) and powers off when told", async (platform, backend) => {
     const machine = await boot({
-      platform, memoryMiB: 768, cmdline: "exit=emulator",
-      modules: [
-        { path: paths.vmlinux, args: "vmlinux" },
-        { path: paths.initramfs, args: "initramfs" },
-        configModule("vmlinux", "console=ttyS0", 2),
-      ],
+      platform, memoryMiB: HOST_MEMORY_MIB, cmdline: "exit=emulator",
+      modules: linuxVmModules("vmlinux", "console=ttyS0", 2),
     });
     try {
       // The prompt has no newline, so it stays in the VM's line buffer

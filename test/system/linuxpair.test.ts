@@ -50,7 +50,7 @@ function probeAddress(own: Placement, other: Placement): bigint {
   return address;
 }
 
-async function ask(machine: Machine, vm: string, command: string, answer: RegExp, from: number): Promise<RegExpExecArray> {
+async function ask(machine: Machine, vm: string, command: string, answer: RegExp, from: number): Promise<RegExpMatchArray> {
   machine.send(command + "\n");
   return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), 120_000, from);
 }

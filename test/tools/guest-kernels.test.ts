@@ -100,11 +100,13 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
     expect(entry).toBeLessThan(1n << 32n);
   });
 
-  it("has a gzip'ed newc initramfs with a static busybox and /init", () => {
+  it("has a gzip'ed newc initramfs with a static busybox, tscstamp and /init", () => {
     const entries = newcEntries(gunzipSync(readFileSync(paths.initramfs)));
-    const busybox = entries.get("bin/busybox")!;
-    expect(busybox.mode & 0o170111).toBe(0o100111);
-    expect(busybox.data.readUInt32BE(0)).toBe(0x7f454c46);
+    for (const program of ["bin/busybox", "bin/tscstamp"]) {
+      const entry = entries.get(program)!;
+      expect(entry.mode & 0o170111, program).toBe(0o100111);
+      expect(entry.data.readUInt32BE(0), program).toBe(0x7f454c46);
+    }
     const init = entries.get("init")!;
     expect(init.mode & 0o170111).toBe(0o100111);
     expect(init.data.toString()).toContain(BANNER);

@@ -1,7 +1,11 @@
 // The guest-kernel tooling's parts on synthetic inputs (no download, no QEMU):
 // Debian version order, the kernel package filter, cpio newc, the initramfs
-// contents, the bzImage setup header and payload, ELF notes and the PVH entry.
+// contents and its tscstamp program, the bzImage setup header and payload, ELF
+// notes and the PVH entry.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { compareDebianVersions, KERNEL_PACKAGE, KernelCandidate, sortKernelCandidates } from "../../tools/guests/apt";
@@ -10,6 +14,7 @@ import { chardev, dir, file, readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFRE
 import { checkKernelElf, parseElf64, pvhEntry, XEN_ELFNOTE_PHYS32_ENTRY } from "../../tools/guests/elf";
 import { GuestError } from "../../tools/guests/errors";
 import { APPLETS, BANNER, buildInitramfs, INIT_SCRIPT } from "../../tools/guests/initramfs";
+import { buildTscStamp, parseTscStamp } from "../../tools/guests/tscstamp";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
@@ -175,12 +180,15 @@ describe("cpio newc", () => {
 
 describe("initramfs", () => {
   const fakeBusybox = Buffer.from("\x7fELF not really busybox");
-  it("has busybox, applet links, device nodes and /init", () => {
-    const built = buildInitramfs(fakeBusybox, null);
+  const fakeStamp = Buffer.from("\x7fELF not really tscstamp");
+  it("has busybox, tscstamp, applet links, device nodes and /init", () => {
+    const built = buildInitramfs(fakeBusybox, null, fakeStamp);
     const entries = readCpio(built.cpio);
     const byName = new Map(entries.map((e) => [e.name, e]));
     expect(byName.get("bin/busybox")!.data.equals(fakeBusybox)).toBe(true);
     expect(byName.get("bin/busybox")!.mode).toBe(S_IFREG | 0o755);
+    expect(byName.get("bin/tscstamp")!.data.equals(fakeStamp)).toBe(true);
+    expect(byName.get("bin/tscstamp")!.mode).toBe(S_IFREG | 0o755);
     for (const a of ["sh", "mount", "uname", "cat", "grep", "head", "dmesg", "poweroff", "ls", "echo", "setsid", "cttyhack"]) {
       expect(byName.get(`bin/${a}`)?.data.toString(), a).toBe("busybox");
     }
@@ -197,7 +205,8 @@ describe("initramfs", () => {
       seen.add(e.name);
     }
   });
-  it("mounts, prints the banner and runs a shell on the console", () => {
+  it("stamps the TSC before anything else, then mounts, prints the banner and runs a shell on the console", () => {
+    expect(INIT_SCRIPT.split("\n").filter((l) => l && !l.startsWith("#"))[0]).toBe("/bin/tscstamp");
     for (const line of ["mount -t proc proc /proc", "mount -t sysfs sysfs /sys", "mount -t devtmpfs devtmpfs /dev",
       "setsid cttyhack /bin/sh", "poweroff -f"]) expect(INIT_SCRIPT).toContain(line);
     expect(INIT_SCRIPT).toContain(BANNER);
@@ -205,13 +214,34 @@ describe("initramfs", () => {
   });
   it("leaves out applets busybox lacks, but not ones /init needs", () => {
     const some = new Set(APPLETS.filter((a) => a !== "vi"));
-    const built = buildInitramfs(fakeBusybox, some);
+    const built = buildInitramfs(fakeBusybox, some, fakeStamp);
     expect(built.missing).toEqual(["vi"]);
     expect(readCpio(built.cpio).some((e) => e.name === "bin/vi")).toBe(false);
-    expect(() => buildInitramfs(fakeBusybox, new Set(APPLETS.filter((a) => a !== "cttyhack")))).toThrow(/cttyhack/);
+    expect(() => buildInitramfs(fakeBusybox, new Set(APPLETS.filter((a) => a !== "cttyhack")), fakeStamp)).toThrow(/cttyhack/);
   });
   it("is reproducible", () => {
-    expect(buildInitramfs(fakeBusybox, null).gz.equals(buildInitramfs(fakeBusybox, null).gz)).toBe(true);
+    expect(buildInitramfs(fakeBusybox, null, fakeStamp).gz.equals(buildInitramfs(fakeBusybox, null, fakeStamp).gz)).toBe(true);
+  });
+  // It is a static x86-64 Linux program, so it runs here too.
+  it("has a tscstamp that is a static executable printing a TSC that only grows, built reproducibly", () => {
+    const stamp = buildTscStamp();
+    expect(stamp.equals(buildTscStamp())).toBe(true);
+    const elf = parseElf64(stamp);
+    expect(elf.type).toBe(2); // ET_EXEC
+    expect(elf.machine).toBe(62); // EM_X86_64
+    expect(elf.programHeaders.some((p) => p.type === 3), "PT_INTERP").toBe(false);
+    const dir = mkdtempSync(join(tmpdir(), "tscstamp-test-"));
+    try {
+      writeFileSync(join(dir, "tscstamp"), stamp, { mode: 0o755 });
+      const runs = [0, 1].map(() => spawnSync(join(dir, "tscstamp"), { encoding: "utf8" }));
+      for (const r of runs) {
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/^tscstamp: \/init at tsc \d+\n$/);
+      }
+      expect(parseTscStamp(runs[1].stdout)!).toBeGreaterThan(parseTscStamp(runs[0].stdout)!);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,42 +8,51 @@
 // Interactive: the serial console is this terminal (Ctrl-A X quits QEMU).
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Machine } from "../harness/machine";
+import { ICOUNT_ARGS, serialFileIn, spawnQemu } from "../harness/qemu";
 import { guestPaths } from "./debian";
 
 export interface GuestBootOptions {
   dir?: string;
   vmlinux?: boolean;
   accel?: "tcg" | "kvm";
+  // TCG only: the CPU model (QEMU's default qemu64 otherwise), and
+  // instructions as the clock (ICOUNT_ARGS, for make bench).
+  cpu?: string;
+  icount?: boolean;
   memoryMiB?: number;
   append?: string;
 }
 
 export const DEFAULT_APPEND = "console=ttyS0 panic=-1";
 
-export function guestQemuArgs(opts: GuestBootOptions = {}): string[] {
+// The console is QEMU's stdio (and the monitor's, -nographic), or the file
+// `serialFile` with the display and monitor off, as the hypervisor's harness
+// runs QEMU under -icount (tools/harness/serialfile.ts says why).
+export function guestQemuArgs(opts: GuestBootOptions = {}, serialFile?: string): string[] {
   const p = guestPaths(opts.dir);
   return [
     "-kernel", opts.vmlinux ? p.vmlinux : p.bzImage,
     "-initrd", p.initramfs,
     "-append", opts.append ?? DEFAULT_APPEND,
-    "-nographic", "-m", String(opts.memoryMiB ?? 256), "-no-reboot",
-    ...(opts.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg"]),
+    ...(serialFile ? ["-display", "none", "-serial", `file:${serialFile}`, "-monitor", "none"] : ["-nographic"]),
+    "-m", String(opts.memoryMiB ?? 256), "-no-reboot",
+    ...(opts.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg", ...(opts.cpu ? ["-cpu", opts.cpu] : [])]),
+    ...(opts.icount ? ICOUNT_ARGS : []),
   ];
 }
 
-// Starts QEMU with the console on a pipe; the Machine collects it and types into it.
+// Starts QEMU with the console on a pipe, where the Machine collects it and
+// types into it; under -icount in a file it follows.
 export function bootGuest(opts: GuestBootOptions = {}): Machine {
-  const child = spawn("qemu-system-x86_64", guestQemuArgs(opts), { stdio: ["pipe", "pipe", "pipe"] });
-  const machine = new Machine(`linux-${opts.vmlinux ? "vmlinux" : "bzImage"}`, child,
-    (data) => child.stdin!.write(data), () => null);
-  child.stdout!.setEncoding("latin1");
-  child.stdout!.on("data", (chunk: string) => machine.feed(chunk));
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => machine.feed(chunk));
-  child.on("error", (e) => machine.feed(`\nqemu-system-x86_64: ${e.message}\n`));
-  return machine;
+  const scratch = mkdtempSync(join(tmpdir(), "typervisor-guest-"));
+  const serialFile = opts.icount ? serialFileIn(scratch) : null;
+  return spawnQemu(`linux-${opts.vmlinux ? "vmlinux" : "bzImage"}`, guestQemuArgs(opts, serialFile ?? undefined), serialFile,
+    () => null, () => rmSync(scratch, { recursive: true, force: true }));
 }
 
 function main(): void {

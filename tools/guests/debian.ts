@@ -9,7 +9,7 @@
 //   vmlinux             the ELF kernel inside it (decompressed payload, relocation
 //                       table cut off), checked: ELF64, x86-64, PVH entry note
 //   config              the kernel's build configuration (boot/config-*)
-//   initramfs.cpio.gz   busybox-static and an /init with a shell (initramfs.ts)
+//   initramfs.cpio.gz   busybox-static, tscstamp and an /init with a shell (initramfs.ts)
 //   manifest.json       packages and versions used, sizes and SHA-256 of the above
 //   debs/               the downloaded .deb files
 //
@@ -29,6 +29,7 @@ import { extractPayload, parseSetupHeader } from "./bzimage";
 import { checkKernelElf, hex } from "./elf";
 import { failed, GuestError } from "./errors";
 import { BANNER, buildInitramfs, busyboxApplets, RECIPE } from "./initramfs";
+import { buildTscStamp } from "./tscstamp";
 
 export const GUEST_DIR = ".cache/guests";
 // Bumped when the kernel outputs are made differently.
@@ -214,7 +215,7 @@ function buildBusybox(p: GuestPaths, pkg: PackageRef, log: (s: string) => void, 
     } catch (e) {
       throw failed(`${deb.file}: bin/busybox: ${(e as Error).message}`);
     }
-    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath));
+    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildTscStamp());
     if (built.missing.length) log(`  busybox lacks ${built.missing.join(" ")} (left out)`);
     const initramfs = writeOutput(p.dir, "initramfs.cpio.gz", built.gz);
     log(`  initramfs.cpio.gz: ${built.cpio.length} bytes of cpio, ${built.gz.length} gzip'ed, ${built.applets.length} applet links`);

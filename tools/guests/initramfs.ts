@@ -1,6 +1,7 @@
 // The guests' initramfs: Debian's static busybox, its applets as symlinks, and
-// an /init that mounts proc, sysfs and devtmpfs, prints a banner and runs a
-// shell with job control on the console. Written as a newc cpio (cpio.ts),
+// an /init that prints the TSC (tscstamp.c, for make bench), mounts proc,
+// sysfs and devtmpfs, prints a banner and runs a shell with job control on
+// the console. Written as a newc cpio (cpio.ts),
 // gzip-compressed (Debian's kernels have CONFIG_RD_GZIP), reproducibly.
 //
 // Kernel command line words /init understands (it reads /proc/cmdline):
@@ -8,8 +9,10 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { chardev, CpioEntry, dir, file, symlink, writeCpio } from "./cpio";
+import { TSCSTAMP_FLAGS, TSCSTAMP_SOURCE } from "./tscstamp";
 
 export const BANNER = "typervisor-initramfs: ready";
 // The shell's prompt (PS1 below, as root): "typervisor:/# ".
@@ -17,6 +20,7 @@ export const PROMPT = /typervisor:\S*# /;
 
 export const INIT_SCRIPT = `#!/bin/busybox sh
 # typervisor initramfs /init (tools/guests/initramfs.ts)
+/bin/tscstamp
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=linux
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -46,7 +50,8 @@ export const APPLETS = [
 ];
 
 // Changes whenever what is put in the archive (other than busybox itself) changes.
-export const RECIPE = createHash("sha256").update(JSON.stringify({ format: 1, INIT_SCRIPT, APPLETS })).digest("hex").slice(0, 16);
+export const RECIPE = createHash("sha256").update(JSON.stringify({ format: 1, INIT_SCRIPT, APPLETS,
+  tscstamp: readFileSync(TSCSTAMP_SOURCE, "utf8"), TSCSTAMP_FLAGS })).digest("hex").slice(0, 16);
 
 // The applets this busybox has, from `busybox --list` when it runs here (it is a
 // static x86-64 binary); null when it does not run.
@@ -64,7 +69,8 @@ export interface Initramfs {
   missing: string[];
 }
 
-export function buildInitramfs(busybox: Buffer, available: Set<string> | null): Initramfs {
+// `tscstamp` is the executable buildTscStamp() makes.
+export function buildInitramfs(busybox: Buffer, available: Set<string> | null, tscstamp: Buffer): Initramfs {
   const applets = available ? APPLETS.filter((a) => available.has(a)) : APPLETS;
   const missing = APPLETS.filter((a) => !applets.includes(a));
   for (const needed of ["sh", "mount", "setsid", "cttyhack", "poweroff"]) {
@@ -77,6 +83,7 @@ export function buildInitramfs(busybox: Buffer, available: Set<string> | null): 
     chardev("dev/null", 1, 3, 0o666),
     chardev("dev/ttyS0", 4, 64),
     file("bin/busybox", busybox, 0o755),
+    file("bin/tscstamp", tscstamp, 0o755),
     ...applets.map((a) => symlink(`bin/${a}`, "busybox")),
     file("init", Buffer.from(INIT_SCRIPT), 0o755),
     file("etc/hostname", Buffer.from("typervisor-guest\n")),

@@ -10,6 +10,14 @@ import { join } from "node:path";
 import { makeIso } from "./iso";
 import { Machine } from "./machine";
 import { BootOptions, DEFAULT_ELF, DEFAULT_ISO } from "./options";
+import { followFile } from "./serialfile";
+
+// Instructions as the clock: under -icount shift=0,sleep=off the TSC and the
+// virtual timers advance one nanosecond per instruction, and jump over time
+// when every CPU halts. The RTC follows that clock from a fixed date instead
+// of the host's, so firmware and kernels waiting for its update cycle or
+// printing its date do the same on every run (make bench).
+export const ICOUNT_ARGS = ["-icount", "shift=0,sleep=off", "-rtc", "base=2000-01-01T00:00:00,clock=vm"];
 
 const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -19,8 +27,8 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"];
   if (opts.accel === "kvm") args.push("-enable-kvm", "-cpu", "host");
   else args.push("-accel", "tcg", "-cpu", opts.qemuCpu ?? "max");
-  if (opts.icount) args.push("-icount", "shift=0,sleep=off");
-  args.push(...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", "stdio", "-monitor", "none"]));
+  if (opts.icount) args.push(...ICOUNT_ARGS);
+  args.push(...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]));
 
   if (opts.platform === "uefi") {
     // UEFI variables are written at boot: each run gets its own copy.
@@ -51,16 +59,35 @@ function isoFor(opts: BootOptions): string {
   return makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf ?? DEFAULT_ELF);
 }
 
+// The console on QEMU's stdout, where the harness can also type into it;
+// under -icount in a file instead, for instruction counts that do not
+// depend on the host (serialfile.ts).
+function serialOf(opts: BootOptions, scratch: string): string {
+  return opts.icount ? `file:${serialFileIn(scratch)}` : "stdio";
+}
+export const serialFileIn = (scratch: string) => join(scratch, "serial.txt");
+
 export function bootQemu(opts: BootOptions): Machine {
   const scratch = mkdtempSync(join(tmpdir(), "typervisor-qemu-"));
-  const args = qemuArgs(opts, scratch);
+  return spawnQemu(`qemu-${opts.platform}`, qemuArgs(opts, scratch), opts.icount ? serialFileIn(scratch) : null,
+    (code) => (code !== null && (code & 1) === 1 ? code >> 1 : null), () => rmSync(scratch, { recursive: true, force: true }));
+}
+
+// Starts QEMU with `args`, whose console is its stdout or, if not null,
+// `serialFile` (then nothing can be typed into it); what QEMU says on
+// stderr joins the console.
+export function spawnQemu(name: string, args: string[], serialFile: string | null,
+    statusFromCode: (code: number | null) => number | null, cleanup: () => void): Machine {
+  const stopFollowing = serialFile ? followFile(serialFile, (chunk) => machine.feed(chunk)) : () => {};
   const child = spawn("qemu-system-x86_64", args, { stdio: ["pipe", "pipe", "pipe"] });
-  const machine = new Machine(`qemu-${opts.platform}`, child, (data) => child.stdin!.write(data),
-    (code) => (code !== null && (code & 1) === 1 ? code >> 1 : null),
-    () => rmSync(scratch, { recursive: true, force: true }));
+  const machine = new Machine(name, child, (data) => {
+    if (serialFile) throw new Error(`${name}: console input is not connected when the console is a file`);
+    child.stdin!.write(data);
+  }, statusFromCode, () => { stopFollowing(); cleanup(); });
   child.stdout!.setEncoding("latin1");
   child.stdout!.on("data", (chunk: string) => machine.feed(chunk));
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (chunk: string) => machine.feed(chunk));
+  child.on("error", (e) => machine.feed(`\nqemu-system-x86_64: ${e.message}\n`));
   return machine;
 }

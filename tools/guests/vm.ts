@@ -1,0 +1,33 @@
+// The guest kernel of .cache/guests as a Typervisor VM: the boot modules that
+// make one, namely the kernel, the initramfs and the JSON configuration that
+// names them (docs/vmm.md, "VMs from the configuration module"). Shared by
+// the Linux system tests and make bench, which boots the same kernel bare
+// with the same memory size.
+
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Module } from "../harness/index";
+import { guestPaths } from "./debian";
+
+export type KernelImage = "vmlinux" | "bzImage";
+
+export const VM_NAME = "linux";
+export const VM_MEMORY_MIB = 256;
+// The emulated machine around the hypervisor: the VM's RAM and room for the
+// modules, the hypervisor and its page tables.
+export const HOST_MEMORY_MIB = 768;
+
+export function linuxVmModules(kernel: KernelImage, cmdline: string, cpus = 1): Module[] {
+  const paths = guestPaths();
+  const vm = { name: VM_NAME, memory: VM_MEMORY_MIB, cpus, kernel, initrd: "initramfs", cmdline, console: "com1" };
+  const text = JSON.stringify({ vms: [vm] }, null, 2) + "\n";
+  // Named by its contents: runs with other command lines may be starting meanwhile.
+  const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
+  mkdirSync("build/test", { recursive: true });
+  writeFileSync(config, text);
+  return [
+    { path: paths[kernel], args: kernel },
+    { path: paths.initramfs, args: "initramfs" },
+    { path: config, args: `linux-${kernel}.json config` },
+  ];
+}
