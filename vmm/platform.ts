@@ -84,7 +84,7 @@ export class PcPlatform {
     this.hpet = hpet;
     this.pit = new Pit8254(hpet.legacyLines);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
-    this.keyboard = new I8042(new VmReset(vm));
+    this.keyboard = new I8042(new VmReset(vm), lines);
     const io = vm.bus.io;
     io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
     io.map(POST_PORT, 1, new NullDevice());

@@ -1076,6 +1076,48 @@ describe("8042 keyboard controller", () => {
       expect(status() & SYS).toBe(0);
     });
 
+    it("tests both interfaces (0xAB, 0xA9) as passing, and 0xA7 and 0xA8 disable and enable the auxiliary port", () => {
+      command(0xab);
+      expect(data()).toBe(0x00);
+      command(0xa9);
+      expect(data()).toBe(0x00);
+      command(0xa7);
+      command(0x20);
+      expect(data() & 0x20).toBe(0x20);
+      command(0xa8);
+      command(0x20);
+      expect(data() & 0x20).toBe(0);
+    });
+
+    it("loops a byte back as the mouse's (0xD3): auxiliary-data status, IRQ12 only when enabled", () => {
+      const AUX = 0x20;
+      command(0xd3);
+      send(0x5a);
+      expect(status() & (OBF | AUX)).toBe(OBF | AUX);
+      expect(e.irqRises(12)).toBe(0);
+      expect(data()).toBe(0x5a);
+      expect(status() & (OBF | AUX)).toBe(0);
+      command(0x60);
+      send(0x06); // system flag, IRQ12 enabled
+      command(0xd3);
+      send(0xa5);
+      expect(e.irqRises(12)).toBe(1);
+      expect(e.irqRises(1)).toBe(0);
+      expect(data()).toBe(0xa5);
+      command(0x20); // the controller's own answers are not the mouse's
+      expect(status() & (OBF | AUX)).toBe(OBF);
+    });
+
+    it("loops a byte back as the keyboard's (0xD2), with IRQ1 when enabled", () => {
+      command(0x60);
+      send(0x05);
+      command(0xd2);
+      send(0x1c);
+      expect(status() & (OBF | 0x20)).toBe(OBF);
+      expect(e.irqRises(1)).toBe(1);
+      expect(data()).toBe(0x1c);
+    });
+
     it("has no keyboard: bytes sent to it get no answer and raise no IRQ1", () => {
       send(0xff); // keyboard reset
       send(0xf2); // identify

@@ -53,7 +53,7 @@ const serialOut = new Capture();
 const uart = new Uart16550(lines, COM1_IRQ, serialOut);
 const cmos = new Cmos();
 const resets = new CountingReset();
-const kbc = new I8042(resets);
+const kbc = new I8042(resets, lines);
 let fwcfg: FwCfg | null = null;
 class NoPower extends PowerControl { powerOff(): void {} }
 const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new NoPower()), new Hpet(lines, new Unwired()));
