@@ -1,14 +1,15 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
-// virtualization), x2APIC, TSC-deadline, MONITOR/MWAIT, the performance-
+// virtualization), MONITOR/MWAIT, the performance-
 // monitoring leaf, RDTSCP and RDPID (IA32_TSC_AUX, which
 // they read, is not switched between guest and host), and every feature
 // that is an MSR interface the MSR policy refuses (msrpolicy.ts): debug
 // store, thermal and power management, SpeedStep, SGX, resource
 // monitoring, processor trace, UMWAIT, CET, the speculation controls; an OS
 // that believed in them would take #GP. Leaf 6 (power management) says only
-// ARAT: the APIC timer model never stops. The machine-check architecture
+// ARAT: the APIC timer model never stops. x2APIC and the TSC-deadline timer
+// are offered on every host: the local APIC model has both (devices/lapic.ts). The machine-check architecture
 // (MCE, MCA) is offered with no error-reporting banks (msrpolicy.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
@@ -50,7 +51,8 @@ const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
 // (11), xTPR update control (14), PDCM (15), DCA (18).
 const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
-const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
+const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
+const LEAF1_ECX_APIC_MODEL: u32 = LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
 // PSN (18), DS (21), ACPI thermal control (22), TM (29), PBE (31).
 const LEAF1_EDX_HIDDEN: u32 = LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
@@ -115,7 +117,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
     r.ecx &= ~LEAF1_ECX_HIDDEN;
-    r.ecx |= LEAF1_ECX_HYPERVISOR | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
+    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
     r.edx &= ~LEAF1_EDX_HIDDEN;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
     // an OS should not read it, but some do).

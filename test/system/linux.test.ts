@@ -77,6 +77,8 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23/);
     expect(output).not.toContain("8254 timer not connected to IO-APIC");
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: Using IOAPIC for interrupt routing/);
+    // The local APIC model's TSC-deadline mode, which CPUID offers.
+    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] TSC deadline timer available\n/);
     // The HPET from its ACPI table, timers 0 and 1 on IRQ 2 and 8 (legacy
     // replacement), its counter a clocksource; the TSC's watchdog finds no skew.
     expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: HPET id: 0x8086a201 base: 0xfed00000\n/);

@@ -303,6 +303,25 @@ static void check_apic_timer(void) {
   check(mmio_in32(LAPIC + LAPIC_TIMER_CURRENT) == 0, "lapic: a one-shot timer stops at 0");
 }
 
+/* x2APIC mode (SDM Vol. 3A 11.12): IA32_APIC_BASE.EXTD moves the APIC
+ * from the MMIO window to MSRs 0x800-0x8FF; leaving it goes through the
+ * disabled state (11.12.5), after which the APIC is as after power-up. */
+static void check_x2apic(void) {
+  const uint64_t enabled = 1u << 11, extd = 1u << 10;
+  uint32_t r[4];
+  cpuid(1, r);
+  check((r[2] >> 21) & 1, "x2apic: CPUID offers it");
+  uint32_t faults = gp_faults;
+  uint64_t base = rdmsr(MSR_APIC_BASE);
+  wrmsr(MSR_APIC_BASE, base | extd);
+  check(rdmsr(0x802) == 0 && (rdmsr(0x803) & 0xff) == 0x14 && gp_faults == faults,
+        "x2apic: in x2APIC mode the ID (0) and the version read through MSRs");
+  check(mmio_in32(LAPIC + 0x20) == 0xffffffff, "x2apic: and the MMIO window no longer answers");
+  wrmsr(MSR_APIC_BASE, base & ~(enabled | extd));
+  wrmsr(MSR_APIC_BASE, base);
+  check(gp_faults == faults && (mmio_in32(LAPIC + LAPIC_SVR) & 0x1ff) == 0xff, "x2apic: disabled, then xAPIC again, as after power-up");
+}
+
 int run_checks(const char* mode) {
   puts("guest running in ");
   puts(mode);
@@ -319,5 +338,6 @@ int run_checks(const char* mode) {
   check_hypercalls();
   check_mmio();
   check_apic_timer();
+  check_x2apic();
   return failures();
 }
