@@ -84,16 +84,18 @@ $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
 	cp boot/grub.cfg $(BUILD)/iso/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $(BUILD)/iso 2>$(BUILD)/grub-mkrescue.log || { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
-# The default VMs (boot/vms.json): two Debian Linux guests from the guest
-# kernel cache, each with its shell on its own console.
+# The default VMs: the test guests in real, protected and long mode, which
+# run their checks and exit, and two Debian Linux guests (boot/vms.json) from
+# the guest kernel cache, each with its shell on its own console.
 GUEST_CACHE := .cache/guests
-DEFAULT_VMS := --memory 1024 --module $(GUEST_CACHE)/vmlinux=vmlinux \
+DEFAULT_VMS := --memory 1024 $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
+	--module $(GUEST_CACHE)/vmlinux=vmlinux \
 	--module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs --module boot/vms.json="vms.json config"
-run: all guest-kernels
+run: all guests guest-kernels
 	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL) $(DEFAULT_VMS)
-run-bochs: all guest-kernels
+run-bochs: all guests guest-kernels
 	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs $(DEFAULT_VMS)
-run-uefi: all guest-kernels
+run-uefi: all guests guest-kernels
 	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL) $(DEFAULT_VMS)
 
 usb: $(BUILD)/typervisor.iso
