@@ -1,16 +1,16 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
-// virtualization), MONITOR/MWAIT, the performance-
-// monitoring leaf, RDTSCP and RDPID (IA32_TSC_AUX, which
-// they read, is not switched between guest and host), and every feature
-// that is an MSR interface the MSR policy refuses (msrpolicy.ts): debug
-// store, thermal and power management, SpeedStep, SGX, resource
-// monitoring, processor trace, UMWAIT, CET, the speculation controls; an OS
-// that believed in them would take #GP. Leaf 6 (power management) says only
-// ARAT: the APIC timer model never stops. x2APIC and the TSC-deadline timer
-// are offered on every host: the local APIC model has both (devices/lapic.ts). The machine-check architecture
-// (MCE, MCA) is offered with no error-reporting banks (msrpolicy.ts).
+// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, RDTSCP
+// and RDPID (IA32_TSC_AUX, which they read, is not switched between guest
+// and host), and every feature that is an MSR interface the MSR policy
+// refuses (msrpolicy.ts): debug store, thermal and power management,
+// SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
+// speculation controls; an OS that believed in them would take #GP.
+// Offered on every host, because the VMM models them: x2APIC and the
+// TSC-deadline timer (devices/lapic.ts), IA32_TSC_ADJUST (guesttsc.ts), the
+// machine-check architecture with no error-reporting banks (msrpolicy.ts),
+// and in leaf 6 (power management) only ARAT: the APIC timer never stops.
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
