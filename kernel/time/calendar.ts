@@ -1,6 +1,8 @@
 // Dates: days since 1970-01-01 to and from year, month and day, for the
 // real-time clocks (the host's, wallclock.ts, and the VMs', vmm/devices/cmos.ts).
 
+export const DAY_SECONDS: i64 = 86400;
+
 export function floorDiv(a: i64, b: i64): i64 {
   const q = a / b;
   return q * b > a ? q - 1 : q;

@@ -12,14 +12,11 @@
 
 import { inb, outb, rdtsc } from "../arch/shim";
 import { tscPerMillisecond } from "../cpu/irq";
-import { civilFromDays, daysFromCivil, floorDiv } from "./calendar";
+import { civilFromDays, DAY_SECONDS, floorDiv } from "./calendar";
+import { A_UIP, CENTURY, clockSeconds, DAY, decodeField, HOURS, MINUTES, MONTH, REG_A, REG_B, SECONDS, YEAR } from "./mc146818";
 
 const INDEX: u16 = 0x70, DATA: u16 = 0x71;
-const SECONDS: u8 = 0x00, MINUTES: u8 = 0x02, HOURS: u8 = 0x04, DAY: u8 = 0x07, MONTH: u8 = 0x08, YEAR: u8 = 0x09, CENTURY: u8 = 0x32;
-const REG_A: u8 = 0x0a, REG_B: u8 = 0x0b;
-const A_UIP: u8 = 0x80, B_BINARY: u8 = 0x04, B_24H: u8 = 0x02;
 const FIELDS: StaticArray<u8> = [SECONDS, MINUTES, HOURS, DAY, MONTH, YEAR, CENTURY];
-const DAY_SECONDS: i64 = 86400;
 const NS_PER_MS: u64 = 1_000_000;
 
 // A moment of wall time.
@@ -59,20 +56,9 @@ export function readHostClock(): i64 {
   }
   bootTsc = rdtsc();
   const regB = readByte(REG_B);
-  const binary = (regB & B_BINARY) != 0;
-  // 12-hour mode: bit 7 is PM, and 12 stands for 0.
-  const hourByte = a[2];
-  const hours = (regB & B_24H) != 0 ? decode(hourByte, binary) : decode(hourByte & 0x7f, binary) % 12 + ((hourByte & 0x80) != 0 ? 12 : 0);
-  const century = decode(a[6], binary);
-  const year = (century >= 19 && century <= 99 ? century : 20) * 100 + decode(a[5], binary);
-  const days = daysFromCivil(year, <u32>decode(a[4], binary), <u32>decode(a[3], binary));
-  bootSeconds = days * DAY_SECONDS + hours * 3600 + decode(a[1], binary) * 60 + decode(a[0], binary);
+  const century = decodeField(a[6], regB);
+  bootSeconds = clockSeconds(century >= 19 && century <= 99 ? century : 20, a[5], a[4], a[3], a[2], a[1], a[0], regB);
   return bootSeconds;
-}
-
-// Register B's DM bit: binary, or two BCD digits.
-function decode(v: u8, binary: bool): i64 {
-  return binary ? <i64>v : <i64>(v >> 4) * 10 + <i64>(v & 0x0f);
 }
 
 // The host's time now: the RTC's at boot plus the TSC's count since.

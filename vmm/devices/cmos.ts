@@ -11,22 +11,19 @@
 //
 // Section names below are those of the MC146818A datasheet.
 
-import { civilFromDays, daysFromCivil, floorDiv } from "../../kernel/time/calendar";
+import { civilFromDays, DAY_SECONDS, floorDiv } from "../../kernel/time/calendar";
+import {
+  A_UIP, B_BINARY, B_SET, B_24H, CENTURY, clockSeconds, D_VRT, DAY, decodeField, HOURS, MINUTES, MONTH, REG_A, REG_B, REG_C, REG_D, SECONDS,
+  WEEKDAY, YEAR,
+} from "../../kernel/time/mc146818";
 import { WallClock, WallTime } from "../../kernel/time/wallclock";
 import { Device } from "../bus";
 
 export const CMOS_PORT: u16 = 0x70;
 
-const SECONDS: u8 = 0x00, MINUTES: u8 = 0x02, HOURS: u8 = 0x04, WEEKDAY: u8 = 0x06;
-const DAY: u8 = 0x07, MONTH: u8 = 0x08, YEAR: u8 = 0x09, CENTURY: u8 = 0x32;
-const REG_A: u8 = 0x0a, REG_B: u8 = 0x0b, REG_C: u8 = 0x0c, REG_D: u8 = 0x0d;
-const A_UIP: u8 = 0x80;
-const B_SET: u8 = 0x80, B_BINARY: u8 = 0x04, B_24H: u8 = 0x02;
-const D_VRT: u8 = 0x80;
 const NMI_MASK: u8 = 0x80;
 // "Update Cycle": UIP rises 244 us before the registers change each second.
 const UIP_FROM_NS: u32 = 1_000_000_000 - 244_000;
-const DAY_SECONDS: i64 = 86400;
 const KiB: u64 = 1024, MiB: u64 = 1024 * KiB;
 
 export class Cmos extends Device {
@@ -137,13 +134,9 @@ export class Cmos extends Device {
 
   // Takes the time the guest wrote into the clock bytes as the new time.
   private adoptTime(): void {
-    const year = <i64>this.decode(this.ram[CENTURY]) * 100 + this.decode(this.ram[YEAR]);
-    const days = daysFromCivil(year, this.decode(this.ram[MONTH]), this.decode(this.ram[DAY]));
-    const b = this.ram[HOURS];
-    // 12-hour mode: bit 7 is PM, and 12 stands for 0.
-    const hours = this.is24h() ? this.decode(b) : this.decode(b & 0x7f) % 12 + ((b & 0x80) ? 12 : 0);
-    const secs = <i64>hours * 3600 + <i64>this.decode(this.ram[MINUTES]) * 60 + this.decode(this.ram[SECONDS]);
-    this.offset = days * DAY_SECONDS + secs - this.hostSeconds;
+    const ram = this.ram, regB = ram[REG_B];
+    this.offset = clockSeconds(decodeField(ram[CENTURY], regB), ram[YEAR], ram[MONTH], ram[DAY], ram[HOURS], ram[MINUTES], ram[SECONDS], regB) -
+      this.hostSeconds;
   }
 
   private is24h(): bool { return (this.ram[REG_B] & B_24H) != 0; }
@@ -156,10 +149,6 @@ export class Cmos extends Device {
   // Register B's DM bit: binary, or two BCD digits.
   private encode(v: u32): u8 {
     return this.ram[REG_B] & B_BINARY ? <u8>v : <u8>((v / 10) << 4 | v % 10);
-  }
-
-  private decode(b: u8): u32 {
-    return this.ram[REG_B] & B_BINARY ? <u32>b : <u32>(b >> 4) * 10 + (b & 0x0f);
   }
 
   private put16(at: i32, v: u64): void {
