@@ -41,7 +41,6 @@ const INPUT_POLL_MS: u64 = 1;
 class Slot {
   msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
-  entered: bool = false;
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 }
 
@@ -100,9 +99,9 @@ function idleUntilWakeUp(vms: Vm[]): bool {
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
   vm.current = vcpu;
-  // The boot vCPU's first entry: the VM's power-on, for make bench's "VM entry to /init".
-  if (!slot.entered && vcpu === vm.vcpu) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
-  slot.entered = true;
+  // The boot vCPU's first entry (no exit yet, as every slice takes one): the
+  // VM's power-on, for make bench's "VM entry to /init".
+  if (vcpu.exits == 0 && vcpu === vm.vcpu) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);

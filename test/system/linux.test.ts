@@ -13,20 +13,12 @@
 // its shell answers what is typed on the hypervisor's console.
 // Skipped when the guest kernel cannot be had (no package lists, no network).
 import { describe, expect, it } from "vitest";
-import { ensureGuests, Manifest } from "../../tools/guests/debian";
-import { GuestError } from "../../tools/guests/errors";
 import { BANNER } from "../../tools/guests/initramfs";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
 import { boot } from "../../tools/harness/index";
-import { bootAndWait } from "./run";
+import { bootAndWait, linuxGuests } from "./run";
 
-let manifest: Manifest | null = null;
-try {
-  manifest = ensureGuests({ log: (s) => console.log(`linux: ${s}`) });
-} catch (e) {
-  if (!(e instanceof GuestError && e.kind === "unavailable")) throw e;
-  console.warn(`linux: skipped, the guest kernel cannot be had:\n${e.message}`);
-}
+const manifest = linuxGuests("linux");
 
 // How the hypervisor's loaders describe each image.
 const PVH = /pvh kernel \[0x1000000, 0x[0-9a-f]+\), entry 0x[0-9a-f]+ in 32-bit protected mode/;

@@ -12,19 +12,13 @@
 // runs on, and once both have tried, the hypervisor has no VM left.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ensureGuests, guestPaths, Manifest } from "../../tools/guests/debian";
-import { GuestError } from "../../tools/guests/errors";
+import { guestPaths } from "../../tools/guests/debian";
 import { boot } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
+import { linuxGuests } from "./run";
 
 const paths = guestPaths();
-let manifest: Manifest | null = null;
-try {
-  manifest = ensureGuests({ log: (s) => console.log(`linux: ${s}`) });
-} catch (e) {
-  if (!(e instanceof GuestError && e.kind === "unavailable")) throw e;
-  console.warn(`linux pair: skipped, the guest kernel cannot be had:\n${e.message}`);
-}
+const manifest = linuxGuests("linux pair");
 
 const CONFIG = "boot/vms.json";
 const VMS: Array<{ name: string; memory: number; cpus: number }> = JSON.parse(readFileSync(CONFIG, "utf8")).vms;

@@ -1,5 +1,7 @@
 // Shared by the system tests: boot the real image, wait for it to halt.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { ensureGuests, Manifest } from "../../tools/guests/debian";
+import { GuestError } from "../../tools/guests/errors";
 import { boot, BootOptions, Exit, Module } from "../../tools/harness/index";
 
 export interface Run { output: string; exit: Exit }
@@ -28,4 +30,17 @@ export function usableMiB(output: string): number {
   const match = /memory: (\d+) MiB usable RAM/.exec(output);
   if (!match) throw new Error(`no memory summary in:\n${output}`);
   return Number(match[1]);
+}
+
+// The Debian guest kernel of .cache/guests, fetched if need be; null (said
+// on the console) when it cannot be had (no package lists, no network), and
+// the Linux tests named `label` are skipped.
+export function linuxGuests(label: string): Manifest | null {
+  try {
+    return ensureGuests({ log: (s) => console.log(`${label}: ${s}`) });
+  } catch (e) {
+    if (!(e instanceof GuestError && e.kind === "unavailable")) throw e;
+    console.warn(`${label}: skipped, the guest kernel cannot be had:\n${e.message}`);
+    return null;
+  }
 }
