@@ -19,9 +19,9 @@ import { onTrap as handleTrap } from "./cpu/trap";
 import { lapicId } from "./cpu/lapic";
 import { findRsdp } from "./acpi/rsdp";
 import { initMemory, Memory } from "./mm/memory";
-import { panic, stop, ExitStatus } from "./panic";
+import { panic, stop, ExitStatus } from "./console/panic";
 import { crashOnRequest } from "./selftest";
-import { detectVirtualization, Virtualization } from "../vmm/hardware";
+import { detectVirtualization, Virtualization } from "../vmm/hw/detect";
 import { runVmm, startCpu } from "../vmm/vmm";
 
 export const VERSION = "0.1.0";
@@ -66,8 +66,8 @@ export function onTrap(frame: u64): void {
 
 // The exit fast paths, called by the world-switch stubs (boot/svm.S,
 // boot/vmx.S) through linker/shim.c after every exit.
-export { svmFastExit } from "../vmm/svm/svmvcpu";
-export { vmxFastExit } from "../vmm/vmx/vmxvcpu";
+export { svmFastExit } from "../vmm/hw/svm/svmvcpu";
+export { vmxFastExit } from "../vmm/hw/vmx/vmxvcpu";
 
 // A secondary CPU's start-up, called by linker/shim.c ap_main() on that CPU.
 export function apMain(cpu: u32): void {

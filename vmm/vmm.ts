@@ -5,18 +5,18 @@
 import { BootModule } from "../kernel/boot/bootinfo";
 import * as log from "../kernel/console/log";
 import { FrameAllocator } from "../kernel/mm/frames";
-import { Backend } from "./backend";
-import { createVms } from "./guests";
-import { createConfiguredVms } from "./kernelvms";
-import { Virtualization, VirtualizationSupport } from "./hardware";
-import { runVms } from "./scheduler";
+import { Backend } from "./core/backend";
+import { createVms } from "./setup/flatvms";
+import { createConfiguredVms } from "./setup/kernelvms";
+import { Virtualization, VirtualizationSupport } from "./hw/detect";
+import { runVms } from "./sched/scheduler";
 import { formatUtc, readHostClock } from "../kernel/time/wallclock";
-import { SvmBackend } from "./svm/backend";
-import { VmxBackend } from "./vmx/backend";
+import { SvmBackend } from "./hw/svm/backend";
+import { VmxBackend } from "./hw/vmx/backend";
 import { Rsdp } from "../kernel/acpi/rsdp";
-import { startSecondaryCpus } from "../kernel/smp";
+import { startSecondaryCpus } from "../kernel/cpu/smp";
 import { startTimer } from "../kernel/cpu/irq";
-import { initExtendedState } from "./xstate";
+import { initExtendedState } from "./vcpustate/xstate";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();

@@ -12,7 +12,7 @@ import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shi
 import { stackGuard } from "../mm/hostpaging";
 import { onInterrupt } from "./irq";
 import { print, println, printHex } from "../console/console";
-import { stop, ExitStatus } from "../panic";
+import { stop, ExitStatus } from "../console/panic";
 
 // Trap frame layout (u64 slots), matching the push order in boot/isr.S.
 const REGISTER_NAMES: string[] = ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"];

@@ -11,7 +11,7 @@
 
 import { linearToPhys } from "../arch/shim";
 import { PAGE_SIZE } from "./range";
-import { panic } from "../panic";
+import { panic } from "../console/panic";
 
 const WASM_PAGE: usize = 65536;
 const PAGE: usize = <usize>PAGE_SIZE;

@@ -9,7 +9,7 @@
 import { imageStart, imageEnd, linearGrant } from "../arch/shim";
 import { BootInfo } from "../boot/bootinfo";
 import * as log from "../console/log";
-import { panic } from "../panic";
+import { panic } from "../console/panic";
 import { FrameAllocator } from "./frames";
 import { buildHostPageTable, activate } from "./hostpaging";
 import { PageTable } from "./pagetable";

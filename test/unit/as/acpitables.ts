@@ -8,9 +8,9 @@ import { physRead32 } from "../../../kernel/arch/shim";
 import { findRsdp, Rsdp } from "../../../kernel/acpi/rsdp";
 import { findTable } from "../../../kernel/acpi/tables";
 import { processorApicIds } from "../../../kernel/acpi/madt";
-import { buildAcpiTables } from "../../../vmm/acpitables";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
-import { GuestMemory } from "../../../vmm/guestmemory";
+import { buildAcpiTables } from "../../../vmm/platform/pc/acpitables";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
 
 let rsdp: Rsdp | null = null;
 

@@ -4,10 +4,10 @@
 // until; and a fake interrupt controller on the VM's INTR pin (Vm.intr).
 // Each load() of this module is a fresh VM of VCPUS vCPUs.
 
-import { LocalApicWindow } from "../../../vmm/apics";
-import { LAPIC_BASE, LAPIC_SIZE } from "../../../vmm/devices/lapic";
-import { Activity, Reg } from "../../../vmm/vcpu";
-import { InterruptPin, Vm } from "../../../vmm/vm";
+import { LocalApicWindow } from "../../../vmm/core/vmapics";
+import { LAPIC_BASE, LAPIC_SIZE } from "../../../vmm/devices/apic/lapic";
+import { Activity, Reg } from "../../../vmm/core/vcpu";
+import { InterruptPin, Vm } from "../../../vmm/core/vm";
 import { FakeVcpu } from "./fakevcpu";
 
 const VCPUS = 3;

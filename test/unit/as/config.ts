@@ -3,8 +3,8 @@
 // back field by field.
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
-import { Config, parseConfig, readConfig } from "../../../vmm/config";
-import { JsonKind, JsonValue, parseJson } from "../../../vmm/config/json";
+import { Config, parseConfig, readConfig } from "../../../vmm/setup/config/config";
+import { JsonKind, JsonValue, parseJson } from "../../../vmm/setup/config/json";
 
 let config = new Config();
 let modules: string[] | null = null;

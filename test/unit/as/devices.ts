@@ -7,18 +7,18 @@
 // as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each load()
 // of this module is a fresh machine.
 
-import { AddressSpace } from "../../../vmm/bus";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
-import { Hpet } from "../../../vmm/devices/hpet";
+import { AddressSpace } from "../../../vmm/devices/bus";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { Hpet } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
-import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic8259";
-import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/pit8254";
-import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/uart16550";
-import { CMOS_PORT, Cmos } from "../../../vmm/devices/cmos";
-import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/pcihost";
-import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/fwcfg";
-import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../../vmm/devices/i8042";
-import { PcInterrupts } from "../../../vmm/pcinterrupts";
+import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
+import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/timers/pit8254";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/io/uart16550";
+import { CMOS_PORT, Cmos } from "../../../vmm/devices/timers/cmos";
+import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/io/pcihost";
+import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/io/fwcfg";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../../vmm/devices/io/i8042";
+import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
 
 class Recorder extends InterruptLines {
   rises: StaticArray<u32> = new StaticArray<u32>(16);

@@ -2,8 +2,8 @@
 // fields the test sets, and it records what the VMM did to it (skipped
 // instructions, resets). Shared by the unit-test entries that need a Vcpu.
 
-import { EntryState } from "../../../vmm/entrystate";
-import { Exit, Vcpu } from "../../../vmm/vcpu";
+import { EntryState } from "../../../vmm/setup/loaders/entrystate";
+import { Exit, Vcpu } from "../../../vmm/core/vcpu";
 
 export class FakeVcpu extends Vcpu {
   ripValue: u64 = 0;

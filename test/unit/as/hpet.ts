@@ -5,13 +5,13 @@
 // the PIT and the HPET on a TSC the tests pass in. Each load() of this
 // module is a fresh machine.
 
-import { AddressSpace } from "../../../vmm/bus";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/acpipm";
-import { Hpet, HPET_BASE, HPET_SIZE } from "../../../vmm/devices/hpet";
+import { AddressSpace } from "../../../vmm/devices/bus";
+import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { Hpet, HPET_BASE, HPET_SIZE } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
-import { Pic8259Pair } from "../../../vmm/devices/pic8259";
-import { Pit8254 } from "../../../vmm/devices/pit8254";
-import { PcInterrupts } from "../../../vmm/pcinterrupts";
+import { Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
+import { Pit8254 } from "../../../vmm/devices/timers/pit8254";
+import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
 
 const LINES = 32;
 

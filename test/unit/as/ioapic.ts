@@ -2,8 +2,8 @@
 // every message, mapped on an MMIO address space at its default base as the
 // VMM will map it. Each load() of this module is a fresh I/O APIC.
 
-import { AddressSpace } from "../../../vmm/bus";
-import { IOAPIC_BASE, IOAPIC_SIZE, IoApic, IoApicSink } from "../../../vmm/devices/ioapic";
+import { AddressSpace } from "../../../vmm/devices/bus";
+import { IOAPIC_BASE, IOAPIC_SIZE, IoApic, IoApicSink } from "../../../vmm/devices/apic/ioapic";
 
 class RecordingSink extends IoApicSink {
   log: string[] = [];

@@ -4,12 +4,12 @@
 // are named (vmm/bootmodules.ts).
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
-import { findModule, isConfigModule, moduleNames } from "../../../vmm/bootmodules";
-import { EntryState, entryStateOf, segmentFromDescriptor, SegmentState } from "../../../vmm/entrystate";
-import { GuestMemory } from "../../../vmm/guestmemory";
-import { EntryTables } from "../../../vmm/loaders/cpu";
-import { GuestLayout } from "../../../vmm/loaders/layout";
-import { CpuMode, LoadResult } from "../../../vmm/loaders/loader";
+import { findModule, isConfigModule, moduleNames } from "../../../vmm/setup/bootmodules";
+import { EntryState, entryStateOf, segmentFromDescriptor, SegmentState } from "../../../vmm/setup/loaders/entrystate";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
+import { EntryTables } from "../../../vmm/setup/loaders/cpu";
+import { GuestLayout } from "../../../vmm/setup/loaders/layout";
+import { CpuMode, LoadResult } from "../../../vmm/setup/loaders/loader";
 
 let memory = new GuestMemory();
 let result = new LoadResult();

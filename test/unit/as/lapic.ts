@@ -6,10 +6,10 @@
 // MMIO address space at its default base, as the VMM will map it. Each
 // load() of this module is a fresh VM.
 
-import { AddressSpace } from "../../../vmm/bus";
+import { AddressSpace } from "../../../vmm/devices/bus";
 import {
   ApicBus, DELIVERY_FIXED, DELIVERY_LOWEST_PRIORITY, LAPIC_BASE, LAPIC_SIZE, LocalApic, matchesDestination,
-} from "../../../vmm/devices/lapic";
+} from "../../../vmm/devices/apic/lapic";
 
 class Ipi {
   constructor(public source: u32, public mode: u32, public vector: u8, public destinations: u32[]) {}

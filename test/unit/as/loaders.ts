@@ -5,14 +5,14 @@
 
 import { BootInfo, MemoryRegion } from "../../../kernel/boot/bootinfo";
 import { parseMultiboot1 } from "../../../kernel/boot/multiboot1";
-import { GuestMemory } from "../../../vmm/guestmemory";
-import { loadBzImage } from "../../../vmm/loaders/bzimage";
-import { loadKernel } from "../../../vmm/loaders/kernel";
-import { GuestLayout } from "../../../vmm/loaders/layout";
-import { BootOptions, LoadResult } from "../../../vmm/loaders/loader";
-import { loadMultiboot1 } from "../../../vmm/loaders/multiboot1";
-import { loadPvh } from "../../../vmm/loaders/pvh";
-import { ImageSource, ModuleImage, PhysImageSource } from "../../../vmm/loaders/source";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
+import { loadBzImage } from "../../../vmm/setup/loaders/bzimage";
+import { loadKernel } from "../../../vmm/setup/loaders/kernel";
+import { GuestLayout } from "../../../vmm/setup/loaders/layout";
+import { BootOptions, LoadResult } from "../../../vmm/setup/loaders/loader";
+import { loadMultiboot1 } from "../../../vmm/setup/loaders/multiboot1";
+import { loadPvh } from "../../../vmm/setup/loaders/pvh";
+import { ImageSource, ModuleImage, PhysImageSource } from "../../../vmm/setup/loaders/source";
 
 let memory = new GuestMemory();
 let options = new BootOptions();

@@ -5,14 +5,14 @@
 // the bus; a FakeVcpu (fakevcpu.ts) stands in for a backend and records
 // what the emulation did to it.
 
-import { MmioInstruction } from "../../../vmm/decoder";
-import { emulateMmio, readRegister, writeRegister } from "../../../vmm/mmio";
-import { GuestPageWalker } from "../../../vmm/guestpaging";
-import { GuestMemory } from "../../../vmm/guestmemory";
-import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/testmmio";
-import { ExitKind, Reg } from "../../../vmm/vcpu";
+import { MmioInstruction } from "../../../vmm/emul/decoder";
+import { emulateMmio, readRegister, writeRegister } from "../../../vmm/emul/mmio";
+import { GuestPageWalker } from "../../../vmm/emul/guestpaging";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
+import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/test/testmmio";
+import { ExitKind, Reg } from "../../../vmm/core/vcpu";
 import { FakeVcpu } from "./fakevcpu";
-import { Vm } from "../../../vmm/vm";
+import { Vm } from "../../../vmm/core/vm";
 
 const GUEST_RAM_HOST: u64 = 0x1_0000_0000;
 const GUEST_RAM_SIZE: u64 = 64 << 20;

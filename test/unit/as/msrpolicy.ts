@@ -2,7 +2,7 @@
 // written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh
 // vCPU, on an Intel host until onAmd() says otherwise.
 
-import { emulateRead, emulateWrite, MsrState } from "../../../vmm/msrpolicy";
+import { emulateRead, emulateWrite, MsrState } from "../../../vmm/emul/msrpolicy";
 
 let state = new MsrState(false);
 

@@ -1,7 +1,7 @@
 // Unit-test entry: checks of the harness itself (stubs, panic and abort paths).
 
 import { physRead8, physRead16, physRead32, physRead64, physWrite8, physWrite16, physWrite32, physWrite64, rdmsr, wrmsr, vmxon } from "../../../kernel/arch/shim";
-import { panic } from "../../../kernel/panic";
+import { panic } from "../../../kernel/console/panic";
 import { initConsole, print } from "../../../kernel/console/console";
 import { allocPages } from "../../../kernel/mm/linearpages";
 

@@ -1,0 +1,38 @@
+// The panic path: report a fatal error and stop the machine cleanly.
+//
+// A panic prints its reason on the console and halts the CPU (leaving the
+// emulator with a status when the kernel was started with exit=emulator).
+// Nothing here allocates, so it works even when the heap is the problem.
+
+import { print, println, printDec } from "./console";
+import { halt } from "../arch/shim";
+
+// Exit statuses seen by the emulator with exit=emulator (QEMU reports (s << 1) | 1).
+export const enum ExitStatus { Shutdown = 0, Panic = 1, Trap = 3, Exception = 4 }
+
+export function stop(status: ExitStatus): void {
+  halt(status);
+  unreachable();
+}
+
+export function panic(reason: string): void {
+  print("\n*** typervisor panic: ");
+  println(reason);
+  println("*** the hypervisor has stopped.");
+  stop(ExitStatus.Panic);
+}
+
+// AssemblyScript's abort() (a failed runtime check such as an array index out
+// of range, or out of memory) is a wasm trap with a source location.
+export function wasmAbort(message: string | null, file: string | null, line: u32, column: u32): void {
+  print("\n*** wasm trap: abort: ");
+  print(message !== null ? message : "(no message)");
+  print(" at ");
+  print(file !== null ? file : "?");
+  print(":");
+  printDec(line);
+  print(":");
+  printDec(column);
+  println("");
+  stop(ExitStatus.Trap);
+}

@@ -1,0 +1,36 @@
+// Where a VM's exits go: how many of each kind reached handleExit(),
+// printed when the VM stops. The exits a backend finishes itself (the fast
+// path, vm-exit.md; EFER on AMD-V) never reach the scheduler and appear as
+// one figure, the rest of Vcpu.exits. make bench reads the line to say
+// where a Linux guest's boot time goes (docs/linux-bench.md). Counting costs
+// the exit path one load, add and store (scheduler.ts); nothing is allocated.
+
+import { print, println } from "../../kernel/console/console";
+import { ExitKind } from "./vcpu";
+
+// In the order of ExitKind.
+const NAMES: string[] = ["none", "cpuid", "hlt", "io", "msr-read", "msr-write", "mmio", "hypercall", "cr",
+  "xsetbv", "external-interrupt", "interrupt-window", "preemption-timer", "pause", "monitor-mwait", "rdpmc",
+  "triple-fault", "init", "virtualization-instruction", "invalid-state", "unhandled"];
+const KINDS = <i32>ExitKind.Unhandled + 1;
+
+export class ExitStats {
+  private counts: StaticArray<u64> = new StaticArray<u64>(KINDS);
+
+  // Counted before the handler runs, so that an exit which stops the VM
+  // (and prints the report) is in it.
+  @inline count(kind: ExitKind): void { unchecked(this.counts[kind] += 1); }
+
+  // "vm NAME: exits handled: io 812, hlt 40; 95 finished in the backend"
+  report(name: string, exits: u64): void {
+    print("vm " + name + ": exits handled:");
+    let handled: u64 = 0;
+    for (let i = 0; i < KINDS; i++) {
+      const n = this.counts[i];
+      if (n == 0) continue;
+      print((handled == 0 ? " " : ", ") + NAMES[i] + " " + n.toString());
+      handled += n;
+    }
+    println((handled == 0 ? " none" : "") + "; " + (exits - handled).toString() + " finished in the backend");
+  }
+}

@@ -1,0 +1,189 @@
+// A virtual machine: its RAM, its device bus, its vCPU and its life cycle.
+//
+// A VM runs until its guest shuts it down or misbehaves; then stop() records
+// the reason, prints it with the vCPU's state, and the scheduler never runs
+// it again. Nothing a guest does stops the hypervisor or another VM.
+
+import { print, println, putChar } from "../../kernel/console/console";
+import * as log from "../../kernel/console/log";
+import { Bus } from "../devices/bus";
+import { GuestMemory } from "./guestmemory";
+import { VmApics } from "./vmapics";
+import { ConsoleInput } from "../sched/consolefocus";
+import { ExitStats } from "./exitstats";
+import { Activity, Vcpu } from "./vcpu";
+
+export const enum VmState { Running, Stopped }
+
+// An interrupt controller's output wired to the boot vCPU's INTR (on the PC
+// platform the 8259 pair, pcinterrupts.ts): it reaches the vCPU when its
+// local APIC passes ExtINT (LocalApic.passesExtInt()). The platform's timers
+// stand behind it: bringing the pin up to the present brings them, and the
+// interrupts they send through the I/O APIC too.
+export abstract class InterruptPin {
+  // Brought up to the present: is an interrupt requested?
+  abstract asserted(): bool;
+  // The INTA cycle: the vector, taken out of the request.
+  abstract acknowledge(): u8;
+  // The TSC at which a platform timer next raises an interrupt line, to the
+  // pin or to the I/O APIC, without a guest action; or u64.MAX_VALUE.
+  abstract nextEvent(): u64;
+}
+
+const MAX_PENDING = 16;
+const LINE_MAX = 256;
+
+export class Vm {
+  readonly memory: GuestMemory = new GuestMemory();
+  readonly bus: Bus = new Bus();
+  state: VmState = VmState.Running;
+  // The boot vCPU first; application processors wait for INIT and STARTUP.
+  readonly vcpus: Vcpu[] = [];
+  // The vCPU whose slice runs now (or ran last): reports name it, and its
+  // MMIO accesses reach its own local APIC.
+  current: Vcpu;
+  readonly apics: VmApics = new VmApics(this.vcpus);
+  // The device what is typed on the console reaches (consolefocus.ts), or null.
+  input: ConsoleInput | null = null;
+  readonly exitStats: ExitStats = new ExitStats();
+  stopReason: string = "";
+  exitStatus: i64 = -1;
+  // The platform's interrupt controller, or null (flat-binary VMs).
+  intr: InterruptPin | null = null;
+  // External interrupt vectors raised directly (the test device), oldest first.
+  private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
+  private pendingCount: i32 = 0;
+  // Console output is collected per line, so that lines of VMs that run in
+  // turn (and are preempted mid-line) never interleave on the console.
+  private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
+  private lineLength: i32 = 0;
+
+  constructor(public id: u32, public name: string, public vcpu: Vcpu) {
+    this.current = vcpu;
+    this.vcpus.push(vcpu);
+    this.apics.add(vcpu);
+  }
+
+  // An application processor: it waits for INIT and STARTUP IPIs.
+  addVcpu(vcpu: Vcpu): void {
+    vcpu.apicId = <u32>this.vcpus.length;
+    vcpu.activity = Activity.WaitingForSipi;
+    this.vcpus.push(vcpu);
+    this.apics.add(vcpu);
+  }
+
+  get running(): bool { return this.state != VmState.Stopped; }
+  get exits(): u64 {
+    let total: u64 = 0;
+    for (let i = 0; i < this.vcpus.length; i++) total += this.vcpus[i].exits;
+    return total;
+  }
+
+  // External interrupts go to the boot vCPU: the test device's vectors,
+  // then the interrupt controller's.
+  raiseInterrupt(vector: u8): void {
+    if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
+    this.wakeIfPending(this.vcpu);
+  }
+
+  get hasPendingInterrupt(): bool {
+    if (this.pendingCount > 0) return true;
+    const intr = this.intr;
+    return intr !== null && intr.asserted() && this.apics.of(this.vcpu).passesExtInt();
+  }
+
+  takeInterrupt(): u8 {
+    if (this.pendingCount == 0) return this.intr!.acknowledge();
+    const v = this.pending[0];
+    for (let i = 1; i < this.pendingCount; i++) this.pending[i - 1] = this.pending[i];
+    this.pendingCount--;
+    return v;
+  }
+
+  // Whether an interrupt waits for `vcpu`: an external one for the boot
+  // vCPU, or one from its local APIC.
+  hasInterruptFor(vcpu: Vcpu): bool {
+    return (vcpu === this.vcpu && this.hasPendingInterrupt) || this.apics.pendingVector(vcpu) >= 0;
+  }
+
+  // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
+  wakeIfPending(vcpu: Vcpu): void {
+    if (vcpu.awaitsInterrupt && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
+  }
+
+  // A key typed on the console could wake it: it has a console device and
+  // a vCPU halted with interrupts enabled, whose sleep a UART interrupt ends.
+  get waitsForInput(): bool {
+    if (this.input === null) return false;
+    for (let i = 0; i < this.vcpus.length; i++) if (this.vcpus[i].awaitsInterrupt) return true;
+    return false;
+  }
+
+  // The earliest TSC at which a halted vCPU may wake by itself (a timer), or u64.MAX_VALUE.
+  nextWakeUp(): u64 {
+    let earliest = u64.MAX_VALUE;
+    for (let i = 0; i < this.vcpus.length; i++) {
+      const vcpu = this.vcpus[i];
+      if (vcpu.awaitsInterrupt) earliest = min(earliest, this.nextTimerInterrupt(vcpu));
+    }
+    return earliest;
+  }
+
+  // The TSC at which `vcpu`'s next timer interrupt is due, or u64.MAX_VALUE:
+  // its local APIC's timer, and for the boot vCPU the platform's timers
+  // behind the external pin (the PIT's IRQ0, the HPET's next interrupt).
+  nextTimerInterrupt(vcpu: Vcpu): u64 {
+    const intr = this.intr;
+    const external = intr !== null && vcpu === this.vcpu ? intr.nextEvent() : u64.MAX_VALUE;
+    return min(external, this.apics.of(vcpu).nextDeadline());
+  }
+
+  // Guest console output, each line prefixed with the VM's name.
+  consoleWrite(c: u8): void {
+    if (c == 13) return;
+    if (c == 10) { this.flushLine(); return; }
+    if (this.lineLength == LINE_MAX) this.flushLine();
+    this.line[this.lineLength++] = c;
+  }
+
+  private flushLine(): void {
+    print("[");
+    print(this.name);
+    print("] ");
+    for (let i = 0; i < this.lineLength; i++) putChar(this.line[i]);
+    putChar(10);
+    this.lineLength = 0;
+  }
+
+  // The guest powered its machine off (ACPI S5, devices/acpipm.ts).
+  powerOff(): void {
+    this.finish("powered off", false);
+  }
+
+  // The guest asked to exit with a status (hypercall or debug-exit port).
+  exitWith(status: i64): void {
+    this.exitStatus = status;
+    this.finish("exited with status " + status.toString(), false);
+  }
+
+  // The guest misbehaved, or the VMM cannot go on with it.
+  stop(reason: string): void {
+    this.finish(reason, true);
+  }
+
+  private finish(reason: string, dump: bool): void {
+    if (this.state == VmState.Stopped) return;
+    if (this.lineLength > 0) this.flushLine();
+    this.state = VmState.Stopped;
+    this.stopReason = reason;
+    if (dump) {
+      log.error("vm " + this.name + ": stopped: " + reason);
+      if (this.vcpus.length > 1) println("  vcpu " + this.current.apicId.toString() + ":");
+      this.current.dumpState();
+    } else {
+      log.info("vm " + this.name + ": " + reason);
+    }
+    println("vm " + this.name + ": stopped after " + this.exits.toString() + " exits");
+    this.exitStats.report(this.name, this.exits);
+  }
+}

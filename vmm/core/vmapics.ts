@@ -1,0 +1,124 @@
+// The local APICs of one VM: the bus their IPIs travel on, and the MMIO
+// window through which each vCPU sees its own.
+//
+// Every vCPU has a LocalApic (devices/lapic.ts) with its APIC ID. An IPI a
+// guest writes into its ICR arrives here already resolved to APIC IDs; a
+// fixed or lowest-priority one is accepted into each target's IRR (a halted
+// target wakes at the scheduler's next look, Vm.wakeIfPending()), INIT and
+// STARTUP start application processors (SDM
+// Vol. 3A 9.4.4). All vCPUs find their APIC at the same guest-physical
+// address, LAPIC_BASE (11.4.1): the window forwards each access to the APIC
+// of the vCPU that made it. (A guest that moves its APIC through
+// IA32_APIC_BASE still finds it there: the window does not move yet.)
+
+import { Device } from "../devices/bus";
+import { IoApicSink } from "../devices/apic/ioapic";
+import { ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic } from "../devices/apic/lapic";
+import { rdtsc } from "../../kernel/arch/shim";
+import { query } from "../../kernel/cpu/cpuid";
+import { tscPerCrystalTick } from "../emul/cpuidpolicy";
+import { Activity, Reg, Vcpu } from "./vcpu";
+import { Vm } from "./vm";
+
+export class VmApics extends ApicBus {
+  // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
+  private readonly all: LocalApic[] = [];
+
+  // `vcpus`: the VM's, boot vCPU first.
+  constructor(private vcpus: Vcpu[]) { super(); }
+
+  // The APIC of the vCPU added last; the first one is the bootstrap processor's.
+  // Its timer counts the crystal clock CPUID 0x15 reports (cpuidpolicy.ts).
+  add(vcpu: Vcpu): void {
+    const apic = new LocalApic(vcpu.apicId, vcpu.apicId == 0, this);
+    apic.setTscPerBusTick(tscPerCrystalTick());
+    this.all.push(apic);
+  }
+
+  of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
+
+  // The APIC of `vcpu` with its timer brought up to now: what every guest
+  // access goes through, since the timer's registers count from the last
+  // update. The timer counts in the guest's TSC, which is the host's (no offset).
+  now(vcpu: Vcpu): LocalApic {
+    const apic = this.all[vcpu.apicId];
+    apic.advance(rdtsc());
+    return apic;
+  }
+
+  // The vector `vcpu`'s APIC would deliver now, or -1. Asked before every
+  // entry, so it reads the clock only while the timer is armed: a disarmed
+  // timer has nothing to bring up to date.
+  pendingVector(vcpu: Vcpu): i32 {
+    const apic = this.all[vcpu.apicId];
+    if (apic.nextDeadline() != u64.MAX_VALUE) apic.advance(rdtsc());
+    return apic.pendingVector();
+  }
+
+  apics(): LocalApic[] { return this.all; }
+
+  deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
+    this.deliver(mode, vector, destinations, false);
+  }
+
+  // A message from the I/O APIC (devices/ioapic.ts), to the APICs its
+  // destination names, read in xAPIC form (11.6.2).
+  deliverExternal(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
+    const ids: u32[] = [];
+    for (let i = 0; i < this.all.length; i++) {
+      if (this.all[i].isDestination(destination, logical, false)) ids.push(<u32>i);
+    }
+    this.deliver(mode, vector, ids, levelTriggered);
+  }
+
+  // Lowest priority goes to the first destination (the SDM leaves the choice
+  // among equals to the platform, 11.6.2.4). NMI and SMI messages are not
+  // delivered yet.
+  private deliver(mode: u32, vector: u8, destinations: u32[], levelTriggered: bool): void {
+    const vcpus = this.vcpus;
+    for (let i = 0; i < destinations.length; i++) {
+      const id = destinations[i];
+      if (id >= <u32>vcpus.length) continue; // no such APIC: the IPI is lost, as on a bus
+      const target = vcpus[id];
+      if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
+        this.all[id].accept(vector, levelTriggered);
+        if (mode == DELIVERY_LOWEST_PRIORITY) return;
+      } else if (mode == DELIVERY_INIT) {
+        this.init(target);
+      } else if (mode == DELIVERY_STARTUP) {
+        this.startup(target, vector);
+      }
+    }
+  }
+
+  // INIT: the vCPU stops and waits for a STARTUP IPI (9.4.4, 11.6.1); it is
+  // not run again before one comes, which resets it.
+  init(target: Vcpu): void {
+    target.activity = Activity.WaitingForSipi;
+  }
+
+  // STARTUP starts a waiting vCPU in the INIT state (9.1.1 Table 9-1) but
+  // at CS = vector << 8, base vector << 12, IP = 0; it is ignored otherwise.
+  // The general registers are 0 but EDX, the processor signature (9.1.4).
+  startup(target: Vcpu, vector: u8): void {
+    if (target.activity != Activity.WaitingForSipi) return;
+    target.resetToRealMode(<u16>vector << 8, 0);
+    for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
+    target.regs.set(Reg.Rdx, query(1).eax);
+    target.activity = Activity.Runnable;
+  }
+}
+
+// The I/O APIC's messages reach the VM's local APICs.
+export class IoApicDelivery extends IoApicSink {
+  constructor(private apics: VmApics) { super(); }
+  deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
+    this.apics.deliverExternal(destination, logical, mode, vector, levelTriggered);
+  }
+}
+
+export class LocalApicWindow extends Device {
+  constructor(private apics: VmApics, private vm: Vm) { super("local APIC"); }
+  read(offset: u64, size: u8): u64 { return this.apics.now(this.vm.current).read(offset, size); }
+  write(offset: u64, size: u8, value: u64): void { this.apics.now(this.vm.current).write(offset, size, value); }
+}

@@ -1,0 +1,208 @@
+// A National Semiconductor PC16550D UART: the PC's serial port (COM1 at
+// 0x3F8, IRQ4), a Linux guest's console.
+//
+// Eight registers, three of them behind the divisor latch access bit.
+// Transmission is instantaneous: each byte written to THR goes straight to a
+// ByteSink the VMM provides (the VM's console), so THR and the transmitter
+// are always empty. Received bytes come from the VMM through feedInput()
+// into a 16-byte FIFO. The baud rate and line format are stored and read
+// back but shape nothing. The interrupt output follows the priorities of
+// the IIR and reaches the IRQ line only through OUT2, as on the PC.
+//
+// Section and table names below are those of the PC16550D datasheet.
+// Simplification: with FIFOs on and fewer bytes than the trigger level, the
+// character timeout interrupt is reported at once, since input arrives
+// from the VMM in bursts and nothing more is on its way.
+
+import { Device } from "../bus";
+import { InterruptLines } from "../irq";
+
+export const COM1_PORT: u16 = 0x3f8;
+export const COM1_IRQ: u32 = 4;
+
+export abstract class ByteSink {
+  abstract put(byte: u8): void;
+}
+
+const LCR_DLAB: u8 = 0x80;
+const IER_RDA: u8 = 0x01, IER_THRE: u8 = 0x02, IER_RLS: u8 = 0x04, IER_MS: u8 = 0x08;
+const FCR_ENABLE: u8 = 0x01, FCR_RX_RESET: u8 = 0x02;
+const MCR_DTR: u8 = 0x01, MCR_RTS: u8 = 0x02, MCR_OUT1: u8 = 0x04, MCR_OUT2: u8 = 0x08, MCR_LOOP: u8 = 0x10;
+const LSR_DR: u8 = 0x01, LSR_OE: u8 = 0x02, LSR_THRE: u8 = 0x20, LSR_TEMT: u8 = 0x40;
+const MSR_DELTAS: u8 = 0x0f, MSR_CTS: u8 = 0x10, MSR_DSR: u8 = 0x20, MSR_RI: u8 = 0x40, MSR_DCD: u8 = 0x80;
+// Table V (Interrupt Control Functions): IIR bits 3-1 by priority; bit 0 set means none.
+const IIR_RLS: u8 = 0x06, IIR_RDA: u8 = 0x04, IIR_TIMEOUT: u8 = 0x0c, IIR_THRE: u8 = 0x02, IIR_MS: u8 = 0x00;
+const IIR_NONE: u8 = 0x01;
+const IIR_FIFOS: u8 = 0xc0;
+const FIFO_SIZE: i32 = 16;
+const TRIGGER_LEVELS: StaticArray<i32> = [1, 4, 8, 14]; // FCR bits 7-6
+// The far end when not in loopback: a terminal that is present and ready.
+const REMOTE_MODEM: u8 = MSR_CTS | MSR_DSR | MSR_DCD;
+
+export class Uart16550 extends Device {
+  private rx: StaticArray<u8> = new StaticArray<u8>(FIFO_SIZE);
+  private rxHead: i32 = 0;
+  private rxCount: i32 = 0;
+  private fifos: bool = false;
+  private trigger: i32 = 1;
+  private overrun: bool = false;
+  private thrEmptyPending: bool = false;
+  // Register values at master reset (Table IV): everything zero but LSR and
+  // the MSR's input bits.
+  private ier: u8 = 0;
+  private lcr: u8 = 0;
+  private mcr: u8 = 0;
+  private msr: u8 = REMOTE_MODEM;
+  private scr: u8 = 0;
+  private dll: u8 = 0;
+  private dlm: u8 = 0;
+  private irqHigh: bool = false;
+
+  constructor(private lines: InterruptLines, private irq: u32, private sink: ByteSink) {
+    super("16550A UART");
+  }
+
+  // Whether a byte fed now would be received without overrunning the FIFO
+  // (the receiver's input is disconnected in loopback mode).
+  get canReceive(): bool { return !(this.mcr & MCR_LOOP) && this.rxCount < this.capacity(); }
+
+  // A byte from the far end.
+  feedInput(byte: u8): void {
+    if (this.mcr & MCR_LOOP) return;
+    this.receive(byte);
+    this.update();
+  }
+
+  read(offset: u64, size: u8): u64 {
+    const dlab = (this.lcr & LCR_DLAB) != 0;
+    let v: u8 = 0;
+    switch (<i32>offset) {
+      case 0: v = dlab ? this.dll : this.takeByte(); break;
+      case 1: v = dlab ? this.dlm : this.ier; break;
+      case 2: {
+        v = this.identify();
+        // Table IV: reading IIR while it reports THRE clears that interrupt.
+        if (v == IIR_THRE) this.thrEmptyPending = false;
+        if (this.fifos) v |= IIR_FIFOS;
+        break;
+      }
+      case 3: v = this.lcr; break;
+      case 4: v = this.mcr; break;
+      case 5: {
+        v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0) | LSR_THRE | LSR_TEMT;
+        this.overrun = false; // error bits clear when LSR is read
+        break;
+      }
+      case 6: {
+        v = this.msr;
+        this.msr &= ~MSR_DELTAS; // delta bits clear when MSR is read
+        break;
+      }
+      default: v = this.scr;
+    }
+    this.update();
+    return v;
+  }
+
+  write(offset: u64, size: u8, value: u64): void {
+    const dlab = (this.lcr & LCR_DLAB) != 0;
+    const v = <u8>value;
+    switch (<i32>offset) {
+      case 0: if (dlab) this.dll = v; else this.transmit(v); break;
+      case 1: if (dlab) this.dlm = v; else this.setIer(v & 0x0f); break;
+      case 2: this.setFcr(v); break;
+      case 3: this.lcr = v; break;
+      case 4: this.setMcr(v & 0x1f); break;
+      case 7: this.scr = v; break;
+      default: break; // LSR and MSR are read-only here
+    }
+    this.update();
+  }
+
+  private transmit(v: u8): void {
+    // MCR bit 4: in loopback the transmitter's output feeds the receiver.
+    if (this.mcr & MCR_LOOP) this.receive(v);
+    else this.sink.put(v);
+    // Writing THR clears the THRE interrupt (Table IV), and with the byte
+    // sent at once THR is empty again, which raises it anew.
+    this.thrEmptyPending = true;
+  }
+
+  private setIer(v: u8): void {
+    // Enabling the THRE interrupt while THR is empty raises it at once;
+    // Linux's 8250 driver checks for this at start-up.
+    if ((v & IER_THRE) && !(this.ier & IER_THRE)) this.thrEmptyPending = true;
+    this.ier = v;
+  }
+
+  // FCR: bit 0 enables the FIFOs, and changing it empties them; bit 1 resets
+  // the receiver FIFO (the transmitter one is always empty); bits 7-6 pick
+  // the receiver trigger level. Other bits are taken only with bit 0 set.
+  private setFcr(v: u8): void {
+    const enable = (v & FCR_ENABLE) != 0;
+    if (enable != this.fifos || (enable && (v & FCR_RX_RESET))) this.rxCount = 0;
+    this.fifos = enable;
+    this.trigger = enable ? TRIGGER_LEVELS[v >> 6] : 1;
+  }
+
+  private setMcr(v: u8): void {
+    const before = this.modemInputs();
+    this.mcr = v;
+    const after = this.modemInputs();
+    // MSR bits 0, 1, 3 record changes of CTS, DSR, DCD; bit 2 (TERI) the
+    // trailing edge of RI, when it goes from on to off.
+    const deltas = (((before ^ after) >> 4) & 0x0b) | (((before & ~after) & MSR_RI) >> 4);
+    this.msr = after | (this.msr & MSR_DELTAS) | deltas;
+  }
+
+  // MCR bit 4: in loopback RTS, DTR, OUT1 and OUT2 drive CTS, DSR, RI and DCD.
+  private modemInputs(): u8 {
+    const m = this.mcr;
+    if (!(m & MCR_LOOP)) return REMOTE_MODEM;
+    return ((m & MCR_RTS) ? MSR_CTS : 0) | ((m & MCR_DTR) ? MSR_DSR : 0) |
+      ((m & MCR_OUT1) ? MSR_RI : 0) | ((m & MCR_OUT2) ? MSR_DCD : 0);
+  }
+
+  private capacity(): i32 { return this.fifos ? FIFO_SIZE : 1; }
+
+  private receive(byte: u8): void {
+    if (this.rxCount < this.capacity()) {
+      this.rx[(this.rxHead + this.rxCount) % FIFO_SIZE] = byte;
+      this.rxCount++;
+      return;
+    }
+    // LSR bit 1: without FIFOs the new character overwrites the unread one;
+    // with a full FIFO it is lost in the shift register.
+    this.overrun = true;
+    if (!this.fifos) this.rx[this.rxHead] = byte;
+  }
+
+  private takeByte(): u8 {
+    if (this.rxCount == 0) return 0;
+    const byte = this.rx[this.rxHead];
+    this.rxHead = (this.rxHead + 1) % FIFO_SIZE;
+    this.rxCount--;
+    return byte;
+  }
+
+  // The highest-priority pending interrupt that IER enables (Table V).
+  private identify(): u8 {
+    const ier = this.ier;
+    if ((ier & IER_RLS) && this.overrun) return IIR_RLS;
+    if ((ier & IER_RDA) && this.rxCount >= this.trigger) return IIR_RDA;
+    if ((ier & IER_RDA) && this.rxCount > 0) return IIR_TIMEOUT;
+    if ((ier & IER_THRE) && this.thrEmptyPending) return IIR_THRE;
+    if ((ier & IER_MS) && (this.msr & MSR_DELTAS)) return IIR_MS;
+    return IIR_NONE;
+  }
+
+  // On the PC, OUT2 gates the UART's interrupt onto the bus (IBM PC AT
+  // Technical Reference, serial/parallel adapter); in loopback the 16550
+  // holds its OUT pins inactive, which disconnects it as well (MCR bit 4).
+  private update(): void {
+    const high = this.identify() != IIR_NONE && (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2;
+    if (high == this.irqHigh) return;
+    this.irqHigh = high;
+    this.lines.setLevel(this.irq, high);
+  }
+}

@@ -1,0 +1,32 @@
+// The test device: a few ports the test guests use to check the I/O path.
+//
+//   port +0 (32-bit): a scratch register; reads return the last value written.
+//   port +4 (8-bit write): raise an external interrupt with this vector.
+// It exists so that guests can verify port I/O round trips of every size and
+// interrupt injection (HLT wake-up) without a full PC platform. Its MMIO
+// window, for the MMIO emulation path, is TestMmioWindow (testmmio.ts).
+
+import { Device } from "../bus";
+import { Vm } from "../../core/vm";
+
+export const TEST_DEVICE_PORT: u16 = 0x600;
+export const TEST_DEVICE_PORTS: u64 = 8;
+
+export class TestDevice extends Device {
+  private scratch: u64 = 0;
+  constructor(private vm: Vm) { super("test device"); }
+
+  read(offset: u64, size: u8): u64 {
+    if (offset < 4) return this.scratch >> (offset * 8);
+    return 0;
+  }
+
+  write(offset: u64, size: u8, value: u64): void {
+    if (offset < 4) {
+      const shift = offset * 8, mask: u64 = size >= 4 ? 0xffff_ffff : ((<u64>1 << (<u64>size * 8)) - 1);
+      this.scratch = (this.scratch & ~(mask << shift)) | ((value & mask) << shift);
+    } else if (offset == 4) {
+      this.vm.raiseInterrupt(<u8>value);
+    }
+  }
+}

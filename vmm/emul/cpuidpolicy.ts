@@ -1,0 +1,253 @@
+// What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
+//
+// Hidden, because they are not virtualized yet: VMX and SVM (no nested
+// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, RDTSCP
+// and RDPID (IA32_TSC_AUX, which they read, is not switched between guest
+// and host), and every feature that is an MSR interface the MSR policy
+// refuses (msrpolicy.ts): debug store, thermal and power management,
+// SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
+// speculation controls; an OS that believed in them would take #GP.
+// Offered on every host, because the VMM models them: x2APIC and the
+// TSC-deadline timer (devices/lapic.ts), IA32_TSC_ADJUST (guesttsc.ts), the
+// machine-check architecture with no error-reporting banks (msrpolicy.ts),
+// and in leaf 6 (power management) only ARAT: the APIC timer never stops.
+// Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
+// leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
+// (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
+// TSC the hypervisor calibrated. OSXSAVE follows the guest's own CR4.OSXSAVE.
+// The topology is the VM's, not the host's: every vCPU is a package of its
+// own with one core of one thread, its APIC ID the package's (the topology
+// fields of leaves 1, 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in
+// 0x80000008, no topology extensions), so an OS finds what the MADT lists.
+// Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
+//
+// The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
+// policy's answers for the leaves whose answer never changes (no subleaves,
+// no guest state in them), worked out once when the vCPU is made, so that
+// each backend's exit fast path (fastExit() in vmm/svm/svmvcpu.ts,
+// vmm/vmx/vmxvcpu.ts) answers those leaves with a few loads. Every other
+// leaf goes through the policy at the time of the exit.
+
+import { Cpuid, query } from "../../kernel/cpu/cpuid";
+import { tscPerMillisecond } from "../../kernel/cpu/irq";
+import { allocPages } from "../../kernel/mm/linearpages";
+import { Reg, Vcpu } from "../core/vcpu";
+
+const HYPERVISOR_BASE: u32 = 0x40000000;
+const HYPERVISOR_MAX: u32 = 0x40000001;
+const EXTENDED_BASE: u32 = 0x80000000;
+export const INTERFACE_VERSION: u32 = 1;
+// "Typervisor" padded to 12 bytes, as EBX, ECX, EDX.
+const SIGNATURE_EBX: u32 = 0x65707954; // "Type"
+const SIGNATURE_ECX: u32 = 0x73697672; // "rvis"
+const SIGNATURE_EDX: u32 = 0x5654726f; // "orTV"
+
+const LEAF1_ECX_MONITOR: u32 = 1 << 3;
+const LEAF1_ECX_VMX: u32 = 1 << 5;
+const LEAF1_ECX_X2APIC: u32 = 1 << 21;
+const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
+const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
+const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+// DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
+// (11), xTPR update control (14), PDCM (15), DCA (18).
+const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
+const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
+const LEAF1_ECX_APIC_MODEL: u32 = LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+const LEAF1_EDX_HTT: u32 = 1 << 28;
+// PSN (18), DS (21), ACPI thermal control (22), TM (29), PBE (31).
+const LEAF1_EDX_HIDDEN: u32 = LEAF1_EDX_HTT | (1 << 18) | (1 << 21) | (1 << 22) | (1 << 29) | (1 << 31);
+// Leaf 4 EAX: bits 25:14, the logical processors sharing the cache, less
+// one, and bits 31:26, the cores in the package, less one.
+const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
+const POWER_LEAF: u32 = 6;
+const LEAF6_EAX_ARAT: u32 = 1 << 2;
+// Leaf 7.0 EBX: SGX (2), RDT-M (12), RDT-A (15), PT (25) are hidden;
+// TSC_ADJUST (1) is offered on every host: the vCPU has one (guesttsc.ts).
+const LEAF7_EBX_TSC_ADJUST: u32 = 1 << 1;
+const LEAF7_EBX_HIDDEN: u32 = (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
+// ECX: WAITPKG (5), CET shadow stacks (7), RDPID (22), SGX-LC (30), PKS (31).
+const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 22) | (1 << 30) | (1 << 31);
+// EDX: PCONFIG (18), CET-IBT (20), IBRS/IBPB, STIBP, L1D_FLUSH,
+// ARCH_CAPABILITIES, CORE_CAPABILITIES, SSBD (26-31).
+const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
+// Leaves 0xB and 0x1F, ECX[15:8]: the level types.
+const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
+const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
+const EXT1_ECX_SVM: u32 = 1 << 2;
+const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
+const EXT1_EDX_RDTSCP: u32 = 1 << 27;
+// 0x80000007 EDX: of the power management bits only TscInvariant (8).
+const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
+// 0x80000008 EBX: AMD's IBPB (12), IBRS (14), STIBP (15), SSBD (24),
+// VIRT_SSBD (25); ECX: NC (cores less one) in bits 7:0, ApicIdSize in 15:12.
+const EXT8_EBX_SPECULATION: u32 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25);
+const EXT8_ECX_CORES: u32 = 0xf0ff;
+const CR4_OSXSAVE: u64 = 1 << 18;
+
+// The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
+// the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
+// vCPU's local APIC ID (CPUID.1:EBX[31:24], and the x2APIC ID in EDX of the
+// topology leaves 0xB and 0x1F).
+function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): void {
+  if (leaf == HYPERVISOR_BASE) {
+    r.eax = HYPERVISOR_MAX; r.ebx = SIGNATURE_EBX; r.ecx = SIGNATURE_ECX; r.edx = SIGNATURE_EDX;
+    return;
+  }
+  if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
+    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
+  if (leaf == POWER_LEAF) {
+    r.eax = LEAF6_EAX_ARAT; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
+  if (leaf == TSC_LEAF || leaf == FREQUENCY_LEAF) {
+    tscLeaf(leaf, r);
+    return;
+  }
+  // Basic leaves the host lacks are zero, as on AMD (Intel would repeat its
+  // highest leaf), and so are those beyond ours.
+  if (leaf > hostBasicMax() && leaf < HYPERVISOR_BASE) {
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    return;
+  }
+  const host = query(leaf, subleaf);
+  r.eax = host.eax; r.ebx = host.ebx; r.ecx = host.ecx; r.edx = host.edx;
+  if (leaf == 0) {
+    r.eax = max(r.eax, FREQUENCY_LEAF);
+  } else if (leaf == 1) {
+    r.ecx &= ~LEAF1_ECX_HIDDEN;
+    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
+    r.edx &= ~LEAF1_EDX_HIDDEN;
+    // EBX[23:16], the logical processors in the package, is 1 (without HTT
+    // an OS should not read it, but some do).
+    r.ebx = (r.ebx & 0x0000ffff) | (1 << 16) | (apicId << 24);
+  } else if (leaf == 4) {
+    r.eax &= ~LEAF4_EAX_SHARING;
+  } else if (leaf == 0xb || leaf == 0x1f) {
+    // One thread at the SMT level, one core at the core level, each level
+    // shifting nothing off the x2APIC ID; the levels end at subleaf 2.
+    r.eax = 0;
+    r.ebx = subleaf < 2 ? 1 : 0;
+    r.ecx = (subleaf & 0xff) | (subleaf == 0 ? LEVEL_SMT : subleaf == 1 ? LEVEL_CORE : 0);
+    r.edx = apicId;
+  } else if (leaf == 5 || leaf == 0xa) {
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+
+  } else if (leaf == EXTENDED_BASE + 1) {
+    r.ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
+    r.edx &= ~EXT1_EDX_RDTSCP;
+  } else if (leaf == EXTENDED_BASE + 7) {
+    r.edx &= EXT7_EDX_TSC_INVARIANT;
+  } else if (leaf == EXTENDED_BASE + 8) {
+    r.ebx &= ~EXT8_EBX_SPECULATION;
+    r.ecx &= ~EXT8_ECX_CORES;
+  } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e) {
+    // Reserved without the topology extensions.
+    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+  } else if (leaf == 7 && subleaf == 0) {
+    r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
+    r.ecx &= ~LEAF7_ECX_HIDDEN;
+    r.edx &= ~LEAF7_EDX_HIDDEN;
+  }
+}
+
+// Leaves 0x15 and 0x16 tell the guest its TSC frequency, which an OS trusts
+// over its own calibration, so every guest gets them, whatever the host has.
+// The host's figures can be wrong for the TSC the guest really has (Bochs
+// reports a fixed GHz while its TSC counts instructions), so the guest gets
+// the one the hypervisor measured against the PIT. Leaf 15H's "core crystal
+// clock" is also what an OS takes to feed the local APIC timer (Linux sets
+// its APIC timer period from it), so it is exactly the clock that the
+// APIC model counts in (apics.ts): the TSC divided by tscPerCrystalTick(),
+// the smallest divisor that fits the crystal's Hz in ECX. TSC = ECX * EBX /
+// EAX (SDM Vol. 2A CPUID leaf 15H); leaf 16H gives the same figure in MHz as
+// the base and maximum frequency (with a 100 MHz bus). Before the
+// calibration (unit tests) EBX is 0: "not enumerated".
+const TSC_LEAF: u32 = 0x15;
+const FREQUENCY_LEAF: u32 = 0x16;
+const BUS_MHZ: u32 = 100;
+
+export function tscPerCrystalTick(): u64 {
+  const hz = tscPerMillisecond() * 1000;
+  return max<u64>(1, (hz + 0xffff_ffff) / 0x1_0000_0000);
+}
+
+function tscLeaf(leaf: u32, r: Cpuid): void {
+  const hz = tscPerMillisecond() * 1000, ratio = tscPerCrystalTick();
+  if (leaf == TSC_LEAF) { r.eax = 1; r.ebx = hz == 0 ? 0 : <u32>ratio; r.ecx = <u32>(hz / ratio); r.edx = 0; }
+  else { r.eax = <u32>(hz / 1_000_000); r.ebx = r.eax; r.ecx = BUS_MHZ; r.edx = 0; }
+}
+
+let basicMax: u32 = 0;
+function hostBasicMax(): u32 {
+  if (basicMax == 0) basicMax = query(0).eax;
+  return basicMax;
+}
+
+const scratch = new Cpuid();
+
+// Answers the guest's CPUID (leaf in EAX, subleaf in ECX) into its registers.
+export function emulateCpuid(vcpu: Vcpu): void {
+  const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
+  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, vcpu.apicId, scratch);
+  vcpu.regs.set(Reg.Rax, scratch.eax);
+  vcpu.regs.set(Reg.Rbx, scratch.ebx);
+  vcpu.regs.set(Reg.Rcx, scratch.ecx);
+  vcpu.regs.set(Reg.Rdx, scratch.edx);
+}
+
+// Leaves whose answer is fixed for the life of a vCPU: the same for every
+// subleaf (SDM Vol. 2A Table 3-8 lists which leaves are indexed by ECX;
+// these are not) and free of guest and vCPU state (leaf 1 is not: OSXSAVE
+// follows CR4, and it holds the APIC ID). Anything not listed takes the policy path, which is always right.
+const BASIC_FIXED: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 0xa) | (1 << 0x15) | (1 << 0x16);
+const EXTENDED_FIXED_COUNT: u32 = 9; // 0x80000000-0x80000008
+// Table slots: basic leaves 0-31, then extended leaves 0x80000000-0x8000001f.
+const SLOTS: u32 = 64;
+
+export class CpuidTable {
+  // SLOTS answers of 16 bytes each: EAX, EBX, ECX, EDX.
+  private readonly answers: usize = allocPages(1);
+  // Bit n set: slot n holds an answer.
+  private present: u64 = 0;
+
+  constructor() {
+    const extendedMax = query(EXTENDED_BASE).eax;
+    for (let leaf: u32 = 0; leaf < 32; leaf++) {
+      if ((BASIC_FIXED & (1 << leaf)) != 0) this.fill(leaf, leaf);
+    }
+    for (let i: u32 = 0; i < EXTENDED_FIXED_COUNT; i++) {
+      if (EXTENDED_BASE + i <= extendedMax) this.fill(32 + i, EXTENDED_BASE + i);
+    }
+  }
+
+  private fill(slot: u32, leaf: u32): void {
+    answer(leaf, 0, false, 0, scratch);
+    const at = this.answers + <usize>slot * 16;
+    store<u32>(at, scratch.eax);
+    store<u32>(at, scratch.ebx, 4);
+    store<u32>(at, scratch.ecx, 8);
+    store<u32>(at, scratch.edx, 12);
+    this.present |= <u64>1 << slot;
+  }
+
+  // Answers `leaf` from the table: EAX into the 8 bytes at `raxAt` (the
+  // backend's home of the guest's RAX), EBX, ECX, EDX into the register
+  // block at `regs`. False if the leaf is not in the table.
+  @inline answer(leaf: u32, raxAt: usize, regs: usize): bool {
+    let slot = leaf;
+    if (leaf >= 32) {
+      slot = leaf - EXTENDED_BASE;
+      if (slot >= 32) return false;
+      slot += 32;
+    }
+    if (((this.present >> slot) & 1) == 0) return false;
+    const at = this.answers + <usize>slot * 16;
+    store<u64>(raxAt, load<u32>(at));
+    store<u64>(regs, load<u32>(at, 4), <usize>Reg.Rbx << 3);
+    store<u64>(regs, load<u32>(at, 8), <usize>Reg.Rcx << 3);
+    store<u64>(regs, load<u32>(at, 12), <usize>Reg.Rdx << 3);
+    return true;
+  }
+}

@@ -1,0 +1,153 @@
+// The generic exit handler: one backend-neutral Exit in, one decision out.
+//
+// Both backends funnel every exit they do not finish themselves through
+// handleExit(). It emulates what it can (CPUID, port I/O through the device
+// bus, MSRs by policy, hypercalls, HLT), injects #GP where hardware would,
+// and stops the VM with a reason for everything a guest must not do.
+
+import * as log from "../../kernel/console/log";
+import { openInterruptWindow } from "../../kernel/cpu/irq";
+import { emulateCpuid } from "./cpuidpolicy";
+import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
+import { hypercall, HypercallResult } from "./hypercall";
+import { emulateMmio } from "./mmio";
+import { IA32_TSC_ADJUST } from "../vcpustate/tsc";
+import { emulateRead, emulateWrite, IA32_TIME_STAMP_COUNTER, IA32_TSC_DEADLINE, isLocalApicMsr, MsrState } from "./msrpolicy";
+import { Activity, Exit, ExitKind, Reg, Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+
+export const enum Next { Resume, Yield, Halt, Stopped }
+
+const UD_VECTOR: u8 = 6;
+const GP_VECTOR: u8 = 13;
+const CR4_OSXSAVE: u64 = 1 << 18;
+
+// The MSRs that exit: the vCPU's TSC (guesttsc.ts), its local APIC's, and
+// the policy's (msrpolicy.ts). A TSC deadline is a guest TSC value; the
+// APIC counts in the host's. False for #GP; else the value is in msrValue,
+// since any 64-bit value can be an MSR's (the APIC and the policy answer -1
+// for #GP because none of theirs is all ones; IA32_TSC_ADJUST can be).
+let msrValue: u64 = 0;
+function readMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32): bool {
+  if (msr == IA32_TSC_ADJUST) { msrValue = vcpu.tsc.readAdjust(); return true; }
+  const value = isLocalApicMsr(msr) ? vm.apics.now(vcpu).readMsr(msr) : emulateRead(msrs, msr);
+  if (value == -1) return false;
+  msrValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toGuest(<u64>value) : <u64>value;
+  return true;
+}
+
+// False for #GP.
+function writeMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32, value: u64): bool {
+  if (msr == IA32_TSC_ADJUST) return vcpu.tsc.writeAdjust(value);
+  if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.tsc.writeTsc(value);
+  if (!isLocalApicMsr(msr)) return emulateWrite(msrs, msr, value);
+  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toHost(value) : value;
+  return vm.apics.now(vcpu).writeMsr(msr, apicValue);
+}
+
+export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next {
+  switch (exit.kind) {
+    case ExitKind.Cpuid:
+      emulateCpuid(vcpu);
+      vcpu.skipInstruction();
+      return Next.Resume;
+    case ExitKind.Io:
+      return portIo(vm, vcpu, exit);
+    case ExitKind.MsrRead: {
+      if (!readMsr(vm, vcpu, msrs, exit.msr)) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      vcpu.regs.set(Reg.Rax, msrValue & 0xffff_ffff);
+      vcpu.regs.set(Reg.Rdx, msrValue >> 32);
+      vcpu.skipInstruction();
+      return Next.Resume;
+    }
+    case ExitKind.MsrWrite: {
+      const done = writeMsr(vm, vcpu, msrs, exit.msr, exit.value);
+      if (!done) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      vcpu.skipInstruction();
+      return Next.Resume;
+    }
+    case ExitKind.Hypercall: {
+      const result = hypercall(vm, vcpu, vcpu.longMode);
+      if (result == HypercallResult.Stopped) return Next.Stopped;
+      vcpu.skipInstruction();
+      return result == HypercallResult.Yield ? Next.Yield : Next.Resume;
+    }
+    case ExitKind.Hlt:
+      vcpu.skipInstruction();
+      // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
+      if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
+      vcpu.activity = Activity.Halted;
+      return Next.Halt;
+    case ExitKind.Init:
+      // An INIT signal reached the CPU while this vCPU ran: it is this vCPU's.
+      vm.apics.init(vcpu);
+      return Next.Halt;
+    case ExitKind.Xsetbv:
+      setXcr(vcpu);
+      return Next.Resume;
+    case ExitKind.InterruptWindow:
+      return Next.Resume;
+    case ExitKind.ExternalInterrupt:
+      // A host interrupt (our timer) ended the guest's run: take it now.
+      openInterruptWindow();
+      return Next.Resume;
+    case ExitKind.PreemptionTimer:
+      return Next.Yield;
+    case ExitKind.Pause:
+      // The guest waits for a lock someone else holds: let others run.
+      return Next.Yield;
+    case ExitKind.MonitorMwait:
+      // CPUID.1:ECX.MONITOR is clear for the guest, and then both raise #UD
+      // (SDM Vol. 2B "MONITOR", "MWAIT"; APM Vol. 3 likewise).
+      vcpu.injectException(UD_VECTOR, false, 0);
+      return Next.Resume;
+    case ExitKind.Rdpmc:
+      // No counter exists (CPUID leaf 0xA is zero): every ECX is invalid,
+      // which is #GP(0) (SDM Vol. 2B "RDPMC").
+      vcpu.injectException(GP_VECTOR, true, 0);
+      return Next.Resume;
+    case ExitKind.Mmio:
+      return emulateMmio(vm, vcpu, exit);
+    case ExitKind.TripleFault:
+      vm.stop("triple fault: the guest shut down its CPU");
+      return Next.Stopped;
+    case ExitKind.VirtualizationInstruction:
+      vm.stop("the guest executed a virtualization instruction (nested virtualization is not offered)");
+      return Next.Stopped;
+    case ExitKind.InvalidState:
+      vm.stop("the CPU refused to enter the guest: invalid guest state (exit code " + log.hex(exit.code) + ")");
+      return Next.Stopped;
+    default:
+      vm.stop("unhandled exit: code " + log.hex(exit.code) + ", qualification " + log.hex(exit.qualification));
+      return Next.Stopped;
+  }
+}
+
+// IN/OUT through the device bus. The value travels in AL, AX or EAX; a
+// 32-bit IN clears the upper half of RAX, like a 32-bit register write.
+function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
+  if (exit.isString) {
+    vm.stop("string port I/O (INS/OUTS) to port " + log.hex(exit.port) + " is not supported");
+    return Next.Stopped;
+  }
+  const rax = vcpu.regs.get(Reg.Rax);
+  if (exit.isWrite) {
+    vm.bus.io.write(exit.port, exit.size, rax);
+  } else {
+    const value = vm.bus.io.read(exit.port, exit.size);
+    const merged = exit.size == 4 ? value : exit.size == 2 ? (rax & ~(<u64>0xffff)) | value : (rax & ~(<u64>0xff)) | value;
+    vcpu.regs.set(Reg.Rax, merged);
+  }
+  vcpu.skipInstruction();
+  return vm.running ? Next.Resume : Next.Stopped;
+}
+
+// XSETBV: only XCR0 exists; #UD without CR4.OSXSAVE, #GP for an invalid value
+// (Intel SDM Vol. 2C "XSETBV").
+function setXcr(vcpu: Vcpu): void {
+  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) { vcpu.injectException(UD_VECTOR, false, 0); return; }
+  const value = (vcpu.regs.get(Reg.Rdx) << 32) | (vcpu.regs.get(Reg.Rax) & 0xffff_ffff);
+  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) { vcpu.injectException(GP_VECTOR, true, 0); return; }
+  vcpu.xstate.change(value);
+  vcpu.skipInstruction();
+}

@@ -1,0 +1,119 @@
+// The guest's own paging: guest-linear to guest-physical addresses.
+//
+// To emulate an instruction the VMM must read it, and the guest's RIP is a
+// linear address translated by the guest's page tables, which live in guest
+// RAM. GuestPageWalker walks them the way the MMU does (Intel SDM Vol. 3A
+// chapter 4, AMD APM Vol. 2 chapter 5) for every paging mode: none, 32-bit
+// (4 KiB and 4 MiB pages), PAE, and 4- or 5-level long mode. Every table read
+// goes through GuestMemory, so a guest whose tables point outside its RAM gets
+// a failure, never a read of someone else's memory. Only the present bits are
+// honoured: the walk serves the VMM's own reads of an instruction the CPU has
+// already fetched, so permissions, reserved bits and accessed/dirty flags are
+// the hardware's business and were settled before the exit.
+
+import { GuestMemory } from "../core/guestmemory";
+
+export const enum WalkResult { Translated, NotPresent, TableOutsideRam }
+
+const CR0_PG: u64 = 1 << 31;
+const CR4_PSE: u64 = 1 << 4;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_LA57: u64 = 1 << 12;
+const EFER_LMA: u64 = 1 << 10;
+
+const PRESENT: u64 = 1;
+const PAGE_SIZE_BIT: u64 = 1 << 7;
+// Bits 51:12 of a PAE or long-mode entry (SDM Vol. 3A 4.4.2 and 4.5.4);
+// bit 63 is execute-disable and 62:52 are ignored or protection keys.
+const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+const OFFSET_4K: u64 = 0xfff;
+
+export class GuestPageWalker {
+  // The guest-physical address, after a walk that returned Translated.
+  physical: u64 = 0;
+  // The guest-physical address of the last entry read: after a failed
+  // walk, the one that was not present or not in RAM.
+  failedEntry: u64 = 0;
+  // What the last translate() returned.
+  lastResult: WalkResult = WalkResult.Translated;
+  private entry: u64 = 0;
+  private memory: GuestMemory | null = null;
+
+  // Translates `linear` through the tables in `memory` under the guest's
+  // CR0, CR3, CR4 and EFER.
+  translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
+    this.memory = memory;
+    this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
+    return this.lastResult;
+  }
+
+  private walk(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
+    if ((cr0 & CR0_PG) == 0) { this.physical = linear; return WalkResult.Translated; }
+    if ((efer & EFER_LMA) != 0) return this.walkLongMode(linear, cr3, (cr4 & CR4_LA57) != 0);
+    if ((cr4 & CR4_PAE) != 0) return this.walkPae(linear, cr3);
+    return this.walk32(linear, cr3, (cr4 & CR4_PSE) != 0);
+  }
+
+  // 32-bit paging (SDM Vol. 3A 4.3): a page directory of 1,024 4-byte
+  // entries, each a 4 MiB page (PS with CR4.PSE) or a table of 4 KiB pages.
+  private walk32(linear: u64, cr3: u64, pse: bool): WalkResult {
+    const directory = cr3 & 0xffff_f000;
+    let result = this.readEntry(directory + ((linear >> 22) & 0x3ff) * 4, 4);
+    if (result != WalkResult.Translated) return result;
+    const pde = this.entry;
+    if (pse && (pde & PAGE_SIZE_BIT) != 0) {
+      // PSE-36: PDE bits 20:13 hold physical-address bits 39:32 (Table 4-4).
+      const high = ((pde >> 13) & 0xff) << 32;
+      this.physical = high | (pde & 0xffc0_0000) | (linear & 0x3f_ffff);
+      return WalkResult.Translated;
+    }
+    result = this.readEntry((pde & 0xffff_f000) + ((linear >> 12) & 0x3ff) * 4, 4);
+    if (result != WalkResult.Translated) return result;
+    this.physical = (this.entry & 0xffff_f000) | (linear & OFFSET_4K);
+    return WalkResult.Translated;
+  }
+
+  // PAE paging (SDM Vol. 3A 4.4): CR3 bits 31:5 locate four PDPTEs, each
+  // for 1 GiB, then 512-entry directories and tables of 8-byte entries.
+  // The CPU caches the PDPTEs when CR3 is loaded (4.4.1); reading them from
+  // memory differs only for a guest that changed them without reloading CR3.
+  private walkPae(linear: u64, cr3: u64): WalkResult {
+    const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
+    if (result != WalkResult.Translated) return result;
+    return this.walkFrom(linear, this.entry & ADDRESS_MASK, 2);
+  }
+
+  // IA-32e paging (SDM Vol. 3A 4.5): PML4 (or PML5 with CR4.LA57), then
+  // PDPT, directory and table, 9 bits of the address per level.
+  private walkLongMode(linear: u64, cr3: u64, fiveLevels: bool): WalkResult {
+    return this.walkFrom(linear, cr3 & ADDRESS_MASK, fiveLevels ? 5 : 4);
+  }
+
+  // Walks 8-byte-entry tables from `table` at `level` (1 = page table,
+  // 2 = directory, 3 = PDPT, 4 = PML4, 5 = PML5) down to the page.
+  private walkFrom(linear: u64, table: u64, level: i32): WalkResult {
+    let shift: u64 = 0;
+    for (; ; level--) {
+      shift = <u64>(12 + 9 * (level - 1));
+      const result = this.readEntry(table + ((linear >> shift) & 0x1ff) * 8, 8);
+      if (result != WalkResult.Translated) return result;
+      // PS ends the walk early: a 1 GiB page in a PDPT, 2 MiB in a directory
+      // (Tables 4-16 and 4-18); the bit is reserved at the other levels.
+      if (level == 1 || ((level == 2 || level == 3) && (this.entry & PAGE_SIZE_BIT) != 0)) break;
+      table = this.entry & ADDRESS_MASK;
+    }
+    const offsetMask = (<u64>1 << shift) - 1;
+    this.physical = (this.entry & ADDRESS_MASK & ~offsetMask) | (linear & offsetMask);
+    return WalkResult.Translated;
+  }
+
+  // Reads the `width`-byte entry at `gpa` into `entry`; Translated means
+  // it is in RAM and present.
+  private readEntry(gpa: u64, width: u64): WalkResult {
+    const memory = this.memory!;
+    this.failedEntry = gpa;
+    if (!memory.contains(gpa, width)) return WalkResult.TableOutsideRam;
+    this.entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
+    return (this.entry & PRESENT) != 0 ? WalkResult.Translated : WalkResult.NotPresent;
+  }
+}

@@ -1,0 +1,75 @@
+// AMD-V on this CPU: what it offers, and turning it on.
+//
+// Enabling SVM is two steps per CPU: set EFER.SVME, and give the CPU a page
+// where VMRUN saves host state (VM_HSAVE_PA). We also keep a "host VMCB"
+// page for the host state VMSAVE/VMLOAD move around each VMRUN (boot/svm.S).
+// AMD APM Vol. 2 15.4 "Enabling SVM", 15.30.4 "VM_HSAVE_PA MSR".
+
+import { rdmsr, wrmsr } from "../../../kernel/arch/shim";
+import { query } from "../../../kernel/cpu/cpuid";
+import * as log from "../../../kernel/console/log";
+import { allocPage, physOf } from "../../../kernel/mm/linearpages";
+
+const MSR_EFER: u32 = 0xc0000080;
+const EFER_SVME: u64 = 1 << 12;
+const MSR_VM_HSAVE_PA: u32 = 0xc0010117;
+
+// CPUID 0x8000000A EDX feature bits (APM Vol. 3, E.4.9).
+const NESTED_PAGING: u32 = 1 << 0;
+const NRIP_SAVE: u32 = 1 << 3;
+const VMCB_CLEAN: u32 = 1 << 5;
+const FLUSH_BY_ASID: u32 = 1 << 6;
+const DECODE_ASSISTS: u32 = 1 << 7;
+const PAUSE_FILTER: u32 = 1 << 10;
+
+export class SvmFeatures {
+  revision: u32 = 0;
+  asids: u32 = 0;
+  nestedPaging: bool = false;
+  nripSave: bool = false;
+  vmcbClean: bool = false;
+  flushByAsid: bool = false;
+  decodeAssists: bool = false;
+  pauseFilter: bool = false;
+}
+
+export function svmFeatures(): SvmFeatures {
+  const r = query(0x8000000a);
+  const f = new SvmFeatures();
+  f.revision = r.eax & 0xff;
+  f.asids = r.ebx;
+  f.nestedPaging = (r.edx & NESTED_PAGING) != 0;
+  f.nripSave = (r.edx & NRIP_SAVE) != 0;
+  f.vmcbClean = (r.edx & VMCB_CLEAN) != 0;
+  f.flushByAsid = (r.edx & FLUSH_BY_ASID) != 0;
+  f.decodeAssists = (r.edx & DECODE_ASSISTS) != 0;
+  f.pauseFilter = (r.edx & PAUSE_FILTER) != 0;
+  return f;
+}
+
+function yes(b: bool): string { return b ? "yes" : "no"; }
+
+export function reportFeatures(f: SvmFeatures): void {
+  log.info("svm: revision " + f.revision.toString() + ", " + f.asids.toString() + " ASIDs, nested paging " + yes(f.nestedPaging) +
+    ", NRIP save " + yes(f.nripSave) + ", VMCB clean bits " + yes(f.vmcbClean) + ", flush by ASID " + yes(f.flushByAsid) +
+    ", decode assists " + yes(f.decodeAssists) + ", pause filter " + yes(f.pauseFilter));
+}
+
+// Per-CPU state: the host save area and the host VMCB.
+export class SvmCpu {
+  readonly hostSavePhys: u64 = physOf(allocPage());
+  readonly hostVmcbPhys: u64 = physOf(allocPage());
+
+  enable(): void {
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, this.hostSavePhys);
+  }
+}
+
+// ASIDs tag each guest's TLB entries; 0 is the host's. One per VM.
+let nextAsid: u32 = 1;
+
+export function allocateAsid(features: SvmFeatures): u32 {
+  if (nextAsid >= features.asids) return 0;
+  return nextAsid++;
+}

@@ -1,0 +1,362 @@
+// A vCPU on AMD-V: the VMCB, its permission maps, and the exit decoder.
+//
+// run() enters the guest through boot/svm.S and turns the #VMEXIT into a
+// backend-neutral Exit. A few exits are finished right here because they
+// concern SVM's own invariants (EFER.SVME must stay set while the guest
+// runs; the virtual-interrupt trick behind the interrupt window) and never
+// reach the generic handler. Works without NRIP save, decode assists and
+// clean bits (QEMU TCG has none): instruction lengths are known per exit.
+// AMD APM Vol. 2 chapter 15.
+
+import { svmRun } from "../../../kernel/arch/shim";
+import { print, println, printHex } from "../../../kernel/console/console";
+import { allocPages, physOf } from "../../../kernel/mm/linearpages";
+import { PASSTHROUGH, PASSTHROUGH_READ, IA32_EFER } from "../../emul/msrpolicy";
+import { EntryState } from "../../setup/loaders/entrystate";
+import { codeBitsOf, Exit, ExitKind, Reg, Vcpu } from "../../core/vcpu";
+import { SvmCpu, SvmFeatures } from "./svm";
+import * as V from "./vmcb";
+
+const EFER_LMA: u64 = 1 << 10;
+const EFER_SVME: u64 = 1 << 12;
+// Bits a guest may set in EFER: SCE, LME, NXE, LMSLE, FFXSR, TCE.
+const EFER_WRITABLE: u64 = (1 << 0) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 14) | (1 << 15);
+const RFLAGS_IF: u64 = 1 << 9;
+const RFLAGS_VM: u64 = 1 << 17;
+// CS.L and CS.D in the VMCB attribute word (descriptor bits 53 and 54).
+const ATTR_LONG_MODE: u16 = 1 << 9;
+const ATTR_DEFAULT_32: u16 = 1 << 10;
+const TLB_FLUSH_ALL: u8 = 1;
+const TLB_FLUSH_ASID: u8 = 3;
+const PAUSE_FILTER: u16 = 3000;
+const V_IRQ: u32 = 1 << 8;
+const V_IGN_TPR: u32 = 1 << 20;
+const V_INTR_MASKING: u32 = 1 << 24;
+const CR0_PE: u64 = 1 << 0;
+const CR0_RESET: u64 = 0x60000010; // CD, NW, ET (APM Vol. 2 Table 14-1)
+
+// Instruction lengths for exits without NRIP save.
+const LENGTH_CPUID: u32 = 2;
+const LENGTH_HLT: u32 = 1;
+const LENGTH_MSR: u32 = 2;
+const LENGTH_VMMCALL: u32 = 3;
+const LENGTH_XSETBV: u32 = 3;
+
+export class SvmVcpu extends Vcpu {
+  readonly vmcb: V.Vmcb = new V.Vmcb();
+  // I/O permission map: 12 KiB, one bit per port (APM 15.10.1); all set: every port exits.
+  private readonly iopm: usize = allocPages(3);
+  // MSR permission map: 8 KiB, two bits (read, write) per MSR (APM 15.11).
+  private readonly msrpm: usize = allocPages(2);
+  // The VMCB clean bits after a VMRUN: all, where the CPU has clean bits.
+  private readonly cleanAfterRun: u32;
+  // The CPU saves the next RIP at instruction intercepts (APM 15.7.1).
+  private readonly nripSave: bool;
+
+  constructor(private cpu: SvmCpu, private features: SvmFeatures, nestedRoot: u64, asid: u32) {
+    super(false); // the VMCB holds DR6
+    this.cleanAfterRun = features.vmcbClean ? V.CLEAN_ALL : 0;
+    this.nripSave = features.nripSave;
+    memory.fill(this.iopm, 0xff, 3 * 4096);
+    memory.fill(this.msrpm, 0xff, 2 * 4096);
+    for (let i = 0; i < PASSTHROUGH.length; i++) this.allowMsr(PASSTHROUGH[i], true, true);
+    for (let i = 0; i < PASSTHROUGH_READ.length; i++) this.allowMsr(PASSTHROUGH_READ[i], true, false);
+
+    const vmcb = this.vmcb;
+    // INIT too: unintercepted, it would reset the host's CPU (APM 15.13).
+    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
+      V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN);
+    vmcb.set32(V.INTERCEPT_MISC2, V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV);
+    vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
+    vmcb.set64(V.MSRPM_BASE, physOf(this.msrpm));
+    vmcb.set32(V.GUEST_ASID, asid);
+    vmcb.set32(V.VINTR, V_INTR_MASKING); // the guest's IF masks only virtual interrupts
+    vmcb.set64(V.NP_ENABLE, 1);
+    vmcb.set64(V.NESTED_CR3, nestedRoot);
+    // A guest spinning on PAUSE (a contended lock) exits after PAUSE_FILTER
+    // of them, so the scheduler can run someone else (APM 15.14.4).
+    if (features.pauseFilter) {
+      vmcb.set32(V.INTERCEPT_MISC1, vmcb.get32(V.INTERCEPT_MISC1) | V.INTERCEPT_PAUSE);
+      store<u16>(vmcb.base + V.PAUSE_FILTER_COUNT, PAUSE_FILTER);
+    }
+    this.flushNestedTlb();
+  }
+
+  // Clears the intercept bits of `msr` in the MSR permission map.
+  private allowMsr(msr: u32, read: bool, write: bool): void {
+    let base: i64 = -1;
+    if (msr <= 0x1fff) base = 0;
+    else if (msr >= 0xc0000000 && msr <= 0xc0001fff) base = 0x800 * 8;
+    else if (msr >= 0xc0010000 && msr <= 0xc0011fff) base = 0x1000 * 8;
+    if (base < 0) return;
+    const bit = <usize>base + <usize>(msr & 0x1fff) * 2;
+    const at = this.msrpm + (bit >> 3);
+    let byte = load<u8>(at);
+    if (read) byte &= ~(<u8>1 << <u8>(bit & 7));
+    if (write) byte &= ~(<u8>2 << <u8>(bit & 7));
+    store<u8>(at, byte);
+  }
+
+  run(): Exit {
+    const vmcb = this.vmcb;
+    running = this;
+    while (true) {
+      vmcb.set64(V.RAX, this.regs.get(Reg.Rax));
+      svmRun(vmcb.phys, this.cpu.hostVmcbPhys, this.regs.base);
+      this.regs.set(Reg.Rax, vmcb.get64(V.RAX));
+      if (this.decode()) return this.exit;
+    }
+  }
+
+  // Called by boot/svm.S after every #VMEXIT, before anything else looks at
+  // it: true if the exit is finished and the guest may run on. A CPUID whose
+  // leaf the table holds is the one exit finished here.
+  @inline fastExit(): bool {
+    const vmcb = this.vmcb.base; // a local: every store below could alias a field
+    this.exits++;
+    // The flush asked for happened at this VMRUN. And until we change
+    // something, the CPU may keep its cached copy of the VMCB (APM 15.15.3);
+    // every writer of a covered field calls dirty().
+    store<u8>(vmcb, 0, V.TLB_CONTROL);
+    store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
+    if (load<u64>(vmcb, V.EXIT_CODE) != V.EXIT_CPUID) return false;
+    if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
+    store<u64>(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID, V.RIP);
+    return true;
+  }
+
+  // Fills `exit`; returns false for exits finished here.
+  private decode(): bool {
+    const vmcb = this.vmcb, exit = this.exit;
+    const code = vmcb.get64(V.EXIT_CODE);
+    const info1 = vmcb.get64(V.EXIT_INFO1), info2 = vmcb.get64(V.EXIT_INFO2);
+    // An event the exit interrupted must be delivered again (APM 15.7.2).
+    const interrupted = vmcb.get64(V.EXIT_INT_INFO);
+    if (interrupted & V.EVENT_VALID) vmcb.set64(V.EVENT_INJECTION, interrupted);
+    exit.code = code;
+    exit.qualification = info1;
+    exit.instructionLength = 0;
+    exit.kind = ExitKind.Unhandled;
+    if (code == V.EXIT_CPUID) {
+      exit.kind = ExitKind.Cpuid;
+      exit.instructionLength = LENGTH_CPUID;
+    } else if (code == V.EXIT_IOIO) {
+      exit.kind = ExitKind.Io;
+      exit.port = <u16>(info1 >> 16);
+      exit.size = <u8>((info1 >> 4) & 7);
+      exit.isWrite = (info1 & 1) == 0;
+      exit.isString = (info1 & 4) != 0;
+      exit.instructionLength = <u32>(info2 - vmcb.get64(V.RIP)); // EXITINFO2 is the next RIP
+    } else if (code == V.EXIT_MSR) {
+      const msr = <u32>this.regs.get(Reg.Rcx);
+      const write = info1 == 1;
+      exit.msr = msr;
+      exit.value = (this.regs.get(Reg.Rdx) << 32) | (this.regs.get(Reg.Rax) & 0xffff_ffff);
+      exit.instructionLength = LENGTH_MSR;
+      if (msr == IA32_EFER) return !this.emulateEfer(write);
+      exit.kind = write ? ExitKind.MsrWrite : ExitKind.MsrRead;
+    } else if (code == V.EXIT_HLT) {
+      exit.kind = ExitKind.Hlt;
+      exit.instructionLength = LENGTH_HLT;
+    } else if (code == V.EXIT_VMMCALL) {
+      exit.kind = ExitKind.Hypercall;
+      exit.instructionLength = LENGTH_VMMCALL;
+    } else if (code == V.EXIT_PAUSE) {
+      exit.kind = ExitKind.Pause;
+    } else if (code == V.EXIT_MONITOR || code == V.EXIT_MWAIT || code == V.EXIT_MWAIT_ARMED) {
+      exit.kind = ExitKind.MonitorMwait;
+    } else if (code == V.EXIT_RDPMC) {
+      exit.kind = ExitKind.Rdpmc;
+    } else if (code == V.EXIT_XSETBV) {
+      exit.kind = ExitKind.Xsetbv;
+      exit.instructionLength = LENGTH_XSETBV;
+    } else if (code == V.EXIT_NPF) {
+      // EXITINFO1 is a page-fault error code (bit 1: write), EXITINFO2 the
+      // address (APM 15.25.6); with decode assists the VMCB also holds the
+      // instruction's first bytes (15.8.4).
+      exit.kind = ExitKind.Mmio;
+      exit.gpa = info2;
+      exit.isWrite = (info1 & 2) != 0;
+      exit.fetchedBytes = this.features.decodeAssists ? this.vmcb.fetchedInstruction(exit.instructionBytes) : 0;
+    } else if (code == V.EXIT_VINTR) {
+      this.requestInterruptWindow(false);
+      exit.kind = ExitKind.InterruptWindow;
+    } else if (code == V.EXIT_INTR || code == V.EXIT_NMI) {
+      exit.kind = ExitKind.ExternalInterrupt;
+    } else if (code == V.EXIT_SHUTDOWN) {
+      exit.kind = ExitKind.TripleFault;
+    } else if (code == V.EXIT_INIT) {
+      exit.kind = ExitKind.Init;
+    } else if (code >= V.EXIT_VMRUN && code <= V.EXIT_SKINIT) {
+      exit.kind = ExitKind.VirtualizationInstruction;
+    } else if ((code & 0xffff_ffff) == V.EXIT_INVALID) {
+      exit.kind = ExitKind.InvalidState;
+    }
+    return true;
+  }
+
+  // EFER reads hide SVME; writes keep it set (VMRUN fails without it) and
+  // keep LMA, which the CPU owns. Returns false if #GP was injected instead.
+  private emulateEfer(write: bool): bool {
+    const current = this.vmcb.get64(V.EFER);
+    if (!write) {
+      const visible = current & ~EFER_SVME;
+      this.regs.set(Reg.Rax, visible & 0xffff_ffff);
+      this.regs.set(Reg.Rdx, visible >> 32);
+    } else {
+      const value = this.exit.value;
+      if (value & ~(EFER_WRITABLE | EFER_LMA)) { this.injectException(13, true, 0); return true; }
+      this.vmcb.set64(V.EFER, (value & EFER_WRITABLE) | (current & EFER_LMA) | EFER_SVME);
+      this.dirty(V.CLEAN_CONTROL_REGISTERS);
+    }
+    this.skipInstruction();
+    return true;
+  }
+
+  get rip(): u64 { return this.vmcb.get64(V.RIP); }
+  set rip(v: u64) { this.vmcb.set64(V.RIP, v); }
+  get rsp(): u64 { return this.vmcb.get64(V.RSP); }
+  get rflags(): u64 { return this.vmcb.get64(V.RFLAGS); }
+  get cr0(): u64 { return this.vmcb.get64(V.CR0); }
+  get cr3(): u64 { return this.vmcb.get64(V.CR3); }
+  get cr4(): u64 { return this.vmcb.get64(V.CR4); }
+  get efer(): u64 { return this.vmcb.get64(V.EFER) & ~EFER_SVME; }
+  // CS.L is bit 9 of the VMCB attribute word (descriptor bit 53).
+  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG_MODE) != 0; }
+  get csBase(): u64 { return this.vmcb.segmentBase(V.SaveSeg.Cs); }
+  get codeBits(): u32 {
+    const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);
+    return codeBitsOf(this.longMode, (this.cr0 & CR0_PE) != 0, (this.rflags & RFLAGS_VM) != 0, (cs & ATTR_DEFAULT_32) != 0);
+  }
+
+  resetToRealMode(segment: u16, offset: u16): void {
+    const vmcb = this.vmcb;
+    const code: u16 = 0x9b, data: u16 = 0x93; // present, accessed; code readable / data writable
+    vmcb.setSegment(V.SaveSeg.Cs, segment, code, 0xffff, <u64>segment << 4);
+    vmcb.setSegment(V.SaveSeg.Es, 0, data, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Ss, 0, data, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Ds, 0, data, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Fs, 0, data, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Gs, 0, data, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0x82, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Tr, 0, 0x8b, 0xffff, 0);
+    vmcb.set64(V.CR0, CR0_RESET);
+    vmcb.set64(V.CR3, 0);
+    vmcb.set64(V.CR4, 0);
+    vmcb.set64(V.EFER, EFER_SVME);
+    vmcb.set64(V.RFLAGS, 2);
+    vmcb.set64(V.RIP, offset);
+    vmcb.set64(V.RSP, 0);
+    vmcb.set64(V.DR6, 0xffff0ff0);
+    vmcb.set64(V.DR7, 0x400);
+    vmcb.set64(V.G_PAT, 0x0007040600070406); // the power-on PAT
+    store<u8>(vmcb.base + V.CPL, 0);
+    vmcb.set32(V.CLEAN_BITS, 0);
+  }
+
+  // A loaded kernel's entry state (entrystate.ts) over the reset state,
+  // which supplies what it does not name (DR6/DR7, PAT, clean bits). It
+  // passes VMRUN's consistency checks (APM Vol. 2 15.5.1 "Basic Operation",
+  // "Canonicalization and Consistency Checks") by construction: EFER.SVME
+  // set; CR0.PG only with CR0.PE, CR0.CD clear; with EFER.LME and CR0.PG,
+  // CR4.PAE set and CS not both L and D; no reserved bit in CR3, CR4, EFER.
+  // In long mode the loader sets EFER.LMA along with LME, as the CPU would
+  // have when paging came on. CPL is SS.DPL: 0.
+  protected setEntryState(s: EntryState): void {
+    this.resetToRealMode(0, 0);
+    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr, r = s.loaded;
+    vmcb.setSegment(V.SaveSeg.Cs, c.selector, c.attributes, c.limit, c.base);
+    vmcb.setSegment(V.SaveSeg.Es, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Ss, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Ds, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Fs, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Gs, d.selector, d.attributes, d.limit, d.base);
+    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, r.gdtLimit, r.gdtBase);
+    vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0, 0);
+    vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0, 0, 0); // a null LDT selector
+    vmcb.setSegment(V.SaveSeg.Tr, tr.selector, tr.attributes, tr.limit, tr.base);
+    vmcb.set64(V.CR0, r.cr0);
+    vmcb.set64(V.CR3, r.cr3);
+    vmcb.set64(V.CR4, r.cr4);
+    vmcb.set64(V.EFER, r.efer | EFER_SVME);
+    vmcb.set64(V.RFLAGS, r.rflags | 2);
+    vmcb.set64(V.RIP, r.entry);
+    vmcb.set64(V.RSP, s.rsp);
+    this.flushNestedTlb();
+  }
+
+  // NEXT_RIP is saved for instruction intercepts only; at a #NPF it is 0
+  // (APM 15.7.1), and the MMIO decoder has measured the instruction instead.
+  skipInstruction(): void {
+    const vmcb = this.vmcb;
+    const fromNextRip = this.nripSave && this.exit.kind != ExitKind.Mmio;
+    vmcb.set64(V.RIP, fromNextRip ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
+  }
+
+  injectException(vector: u8, hasError: bool, errorCode: u32): void {
+    // Real mode delivers no error codes; injecting one there fails VMRUN.
+    if ((this.cr0 & CR0_PE) == 0) hasError = false;
+    this.vmcb.set64(V.EVENT_INJECTION, <u64>vector | V.EVENT_TYPE_EXCEPTION | V.EVENT_VALID |
+      (hasError ? V.EVENT_ERROR_VALID | (<u64>errorCode << 32) : 0));
+  }
+
+  injectInterrupt(vector: u8): void {
+    this.vmcb.set64(V.EVENT_INJECTION, <u64>vector | V.EVENT_TYPE_INTR | V.EVENT_VALID);
+  }
+
+  canInjectInterrupt(): bool {
+    return (this.rflags & RFLAGS_IF) != 0 && (this.vmcb.get64(V.INTERRUPT_SHADOW) & 1) == 0 &&
+      (this.vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) == 0;
+  }
+
+  // A pending virtual interrupt with the VINTR intercept exits exactly when
+  // the guest could take it (APM 15.21.4), which is the window we want.
+  requestInterruptWindow(on: bool): void {
+    const vmcb = this.vmcb;
+    const vintr = vmcb.get32(V.VINTR) & ~(V_IRQ | V_IGN_TPR);
+    const misc = vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR;
+    vmcb.set32(V.VINTR, on ? vintr | V_IRQ | V_IGN_TPR : vintr);
+    vmcb.set32(V.INTERCEPT_MISC1, on ? misc | V.INTERCEPT_VINTR : misc);
+    this.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+  }
+
+  // AMD-V has no preemption timer; the scheduler bounds slices by exits.
+  setPreemptionTimer(ticks: u64): void {}
+
+  // RDTSC, RDTSCP and RDMSR of the TSC in the guest add the VMCB's
+  // TSC_OFFSET, which is always on (APM Vol. 2 Appendix B, VMCB control
+  // area); its clean bit is the intercepts'.
+  setTscOffset(offset: u64): bool {
+    this.vmcb.set64(V.TSC_OFFSET, offset);
+    this.dirty(V.CLEAN_INTERCEPTS);
+    return true;
+  }
+
+  // Flushes this guest's TLB entries at the next VMRUN: only its ASID where
+  // the CPU can, everything otherwise (APM 15.16.1).
+  flushNestedTlb(): void {
+    store<u8>(this.vmcb.base + V.TLB_CONTROL, this.features.flushByAsid ? TLB_FLUSH_ASID : TLB_FLUSH_ALL);
+  }
+
+  // Marks VMCB field groups as changed since the last VMRUN.
+  private dirty(bits: u32): void {
+    this.vmcb.set32(V.CLEAN_BITS, this.vmcb.get32(V.CLEAN_BITS) & ~bits);
+  }
+
+  dumpState(): void {
+    const vmcb = this.vmcb;
+    print("  svm exit code 0x"); printHex(vmcb.get64(V.EXIT_CODE));
+    print(" info1 0x"); printHex(vmcb.get64(V.EXIT_INFO1));
+    print(" info2 0x"); printHex(vmcb.get64(V.EXIT_INFO2)); println("");
+    this.dumpArchitecturalState(vmcb.segmentSelector(V.SaveSeg.Cs), vmcb.segmentBase(V.SaveSeg.Cs));
+  }
+}
+
+// The vCPU inside svm_run on this CPU, for the fast path's callback.
+let running: SvmVcpu | null = null;
+
+export function svmFastExit(): bool {
+  return running!.fastExit();
+}

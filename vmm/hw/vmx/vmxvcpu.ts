@@ -1,0 +1,341 @@
+// A vCPU on Intel VT-x: its VMCS, and the exit decoder.
+//
+// run() enters the guest through boot/vmx.S and turns the VM exit into a
+// backend-neutral Exit. A few exits are finished right here because they
+// concern VMX's own invariants (control-register bits VMX owns, EFER and
+// long-mode activation, the interrupt window) and never reach the generic
+// handler. Every method first makes this vCPU's VMCS the current one: the
+// scheduler calls them between runs of different VMs. Intel SDM Vol. 3C
+// chapters 24-28; exit qualifications in 27.2.1, event injection in 26.5.
+
+import { vmread, vmxRun } from "../../../kernel/arch/shim";
+import { print, printDec, printHex, println } from "../../../kernel/console/console";
+import { PageTable } from "../../../kernel/mm/pagetable";
+import { EntryState } from "../../setup/loaders/entrystate";
+import { IA32_EFER } from "../../emul/msrpolicy";
+import { Exit, ExitKind, Reg, Seg, Vcpu } from "../../core/vcpu";
+import { VmxBitmaps } from "./bitmaps";
+import * as C from "./controls";
+import { flushVpid, VmxCpu } from "./cpu";
+import { eptPointer, flushEpt } from "./ept";
+import { VmxFeatures } from "./features";
+import * as F from "./fields";
+import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, setEntryState, writeCr0, writeEfer } from "./guestmode";
+import { MsrLists } from "./msrlists";
+import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
+
+const GP_VECTOR: u8 = 13;
+const RFLAGS_IF: u64 = 1 << 9;
+const CR0_PE: u64 = 1 << 0;
+
+export class VmxVcpu extends Vcpu {
+  private readonly vmcs: Vmcs;
+  private readonly msrLists: MsrLists = new MsrLists();
+  // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
+  private failure: u32 = 0;
+  // The guest's CR8.
+  private taskPriority: u8 = 0;
+
+  constructor(private cpu: VmxCpu, private features: VmxFeatures, bitmaps: VmxBitmaps, private nested: PageTable, private vpid: u16) {
+    super(true); // the VMCS holds DR7 only
+    this.vmcs = new Vmcs(features.revision);
+    cpu.use(this.vmcs.phys);
+    const eptp = eptPointer(nested.rootPhys, features);
+    writeControls(features, bitmaps, eptp, vpid);
+    writeHostState();
+    this.msrLists.install();
+    flushEpt(eptp, features);
+    flushVpid(features, vpid);
+  }
+
+  @inline private use(): void { this.cpu.use(this.vmcs.phys); }
+
+  run(): Exit {
+    this.use();
+    running = this;
+    while (true) {
+      const status = vmxRun(this.regs.base, this.vmcs.launched);
+      if (status != 0) return this.entryFailed(status);
+      if (this.decode()) return this.exit;
+    }
+  }
+
+  // Called by boot/vmx.S after every VM exit, before anything else looks at
+  // it: true if the exit is finished and the guest may run on. A CPUID whose
+  // leaf the table holds is the one exit finished here.
+  @inline fastExit(): bool {
+    this.exits++;
+    if (<u32>vmread(F.EXIT_REASON) != C.EXIT_CPUID) return false;
+    const regs = this.regs;
+    if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
+    this.vmcs.launched = true;
+    this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
+    this.advanceRip();
+    return true;
+  }
+
+  // Fills `exit`; returns false for exits finished here.
+  private decode(): bool {
+    const exit = this.exit;
+    const reason = <u32>vmread(F.EXIT_REASON), basic = reason & 0xffff;
+    exit.code = basic;
+    exit.qualification = vmread(F.EXIT_QUALIFICATION);
+    exit.instructionLength = 0;
+    exit.kind = ExitKind.Unhandled;
+    // Entry failed while loading guest state or MSRs: nothing ran (26.7).
+    if (reason & C.EXIT_ENTRY_FAILURE) { exit.kind = ExitKind.InvalidState; return true; }
+    this.vmcs.launched = true;
+    this.redeliverInterruptedEvent();
+    if (basic == C.EXIT_IO) {
+      const q = <u32>exit.qualification; // size - 1, IN, string, REP, immediate, port (Table 27-5)
+      this.instruction(ExitKind.Io);
+      exit.port = <u16>(q >> 16);
+      exit.size = <u8>((q & 7) + 1);
+      exit.isWrite = (q & 8) == 0;
+      exit.isString = (q & 16) != 0;
+    } else if (basic == C.EXIT_CPUID) {
+      this.instruction(ExitKind.Cpuid);
+    } else if (basic == C.EXIT_HLT) {
+      this.instruction(ExitKind.Hlt);
+    } else if (basic == C.EXIT_RDMSR || basic == C.EXIT_WRMSR) {
+      this.instruction(basic == C.EXIT_WRMSR ? ExitKind.MsrWrite : ExitKind.MsrRead);
+      exit.msr = <u32>this.regs.get(Reg.Rcx);
+      exit.value = (this.regs.get(Reg.Rdx) << 32) | (this.regs.get(Reg.Rax) & 0xffff_ffff);
+      if (exit.msr == IA32_EFER) { this.msrEfer(); return false; }
+    } else if (basic == C.EXIT_VMCALL) {
+      this.instruction(ExitKind.Hypercall);
+    } else if (basic == C.EXIT_CR_ACCESS) {
+      this.instruction(ExitKind.CrAccess);
+      if (this.moveToCr()) return false;
+    } else if (basic == C.EXIT_XSETBV) {
+      this.instruction(ExitKind.Xsetbv);
+    } else if (basic == C.EXIT_MONITOR || basic == C.EXIT_MWAIT) {
+      this.instruction(ExitKind.MonitorMwait);
+    } else if (basic == C.EXIT_RDPMC) {
+      this.instruction(ExitKind.Rdpmc);
+    } else if ((basic >= C.EXIT_VMCLEAR && basic <= C.EXIT_VMXON) || basic == C.EXIT_INVEPT || basic == C.EXIT_INVVPID) {
+      this.instruction(ExitKind.VirtualizationInstruction);
+    } else if (basic == C.EXIT_EPT_VIOLATION) {
+      // Bit 1 of the qualification: the access was a write (Table 28-7).
+      // VT-x does not fetch the instruction for us.
+      exit.kind = ExitKind.Mmio;
+      exit.gpa = vmread(F.GUEST_PHYSICAL_ADDRESS);
+      exit.isWrite = (exit.qualification & 2) != 0;
+      exit.fetchedBytes = 0;
+    } else if (basic == C.EXIT_EPT_MISCONFIG) {
+      // Our EPT entry is malformed: a hypervisor bug, reported with the address (28.2.3.1).
+      exit.qualification = vmread(F.GUEST_PHYSICAL_ADDRESS);
+    } else if (basic == C.EXIT_INTERRUPT_WINDOW) {
+      this.requestInterruptWindow(false);
+      exit.kind = ExitKind.InterruptWindow;
+    } else if (basic == C.EXIT_EXTERNAL_INTERRUPT || basic == C.EXIT_EXCEPTION_OR_NMI) {
+      // The exception bitmap is empty, so reason 0 is always an NMI.
+      exit.kind = ExitKind.ExternalInterrupt;
+    } else if (basic == C.EXIT_PREEMPTION_TIMER) {
+      this.setPreemptionTimer(0); // one-shot: at 0 it would fire again at once
+      exit.kind = ExitKind.PreemptionTimer;
+    } else if (basic == C.EXIT_TRIPLE_FAULT) {
+      exit.kind = ExitKind.TripleFault;
+    } else if (basic == C.EXIT_INIT) {
+      exit.kind = ExitKind.Init;
+    }
+    return true;
+  }
+
+  // An exit caused by an instruction: its length is valid (27.2.4).
+  @inline private instruction(kind: ExitKind): void {
+    this.exit.kind = kind;
+    this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
+  }
+
+  // An event whose delivery the exit interrupted (an interrupt we injected
+  // whose handler's page is not mapped yet, say) must be delivered again at
+  // the next entry (SDM 27.2.3 "Information for VM Exits During Event Delivery").
+  private redeliverInterruptedEvent(): void {
+    const info = <u32>vmread(F.IDT_VECTORING_INFO);
+    if ((info & C.EVENT_VALID) == 0) return;
+    write(F.ENTRY_INTERRUPTION_INFO, info & C.EVENT_REINJECT_MASK);
+    if (info & C.EVENT_ERROR_CODE) write(F.ENTRY_EXCEPTION_ERROR_CODE, vmread(F.IDT_VECTORING_ERROR_CODE));
+    // Software interrupts and exceptions (types 4-6) need their instruction's length.
+    const type = info & C.EVENT_TYPE_MASK;
+    if (type >= (4 << 8) && type <= (6 << 8)) write(F.ENTRY_INSTRUCTION_LENGTH, vmread(F.EXIT_INSTRUCTION_LENGTH));
+  }
+
+  // MOV to CR0 or CR4 that touched a bit we own (guestmode.ts), and MOV to
+  // or from CR8; CLTS and LMSW go to the generic handler. True if finished here.
+  private moveToCr(): bool {
+    const q = this.exit.qualification; // CR number, access type, register (Table 27-3)
+    const cr = <u32>q & 15, type = (<u32>q >> 4) & 3;
+    if (cr == 8 && type <= 1) return this.moveCr8(type == 0, <Reg>((q >> 8) & 15));
+    if (type != 0 || (cr != 0 && cr != 4)) return false;
+    // The CR4 bits we own are VMX's, which the guest may not set.
+    if (cr == 4) { this.injectException(GP_VECTOR, true, 0); return true; }
+    const r = <i32>(q >> 8) & 15;
+    let value = r == <i32>Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(<Reg>r);
+    if (!inLongMode()) value &= 0xffff_ffff;
+    if (!writeCr0(this.features, value)) { this.injectException(GP_VECTOR, true, 0); return true; }
+    // A new paging mode: fresh PDPTEs if PAE, and no stale translations.
+    loadPdptes(this.features, this.nested);
+    flushVpid(this.features, this.vpid);
+    this.skipInstruction();
+    return true;
+  }
+
+  // CR8 is the task-priority register (SDM Vol. 3A 10.8.6.1); without a TPR
+  // shadow every access exits. It masks nothing yet: the guest's interrupts
+  // come from the PIC as ExtINT, which the TPR does not gate (10.8.3).
+  // Bits 63:4 of a written value must be 0, else #GP (Vol. 2B "MOV CR8").
+  private moveCr8(toCr8: bool, r: Reg): bool {
+    if (toCr8) {
+      const value = r == Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(r);
+      if (value > 15) { this.injectException(GP_VECTOR, true, 0); return true; }
+      this.taskPriority = <u8>value;
+    } else if (r == Reg.Rsp) {
+      write(F.GUEST_RSP, this.taskPriority);
+    } else {
+      this.regs.set(r, this.taskPriority);
+    }
+    this.skipInstruction();
+    return true;
+  }
+
+  // RDMSR/WRMSR of EFER, which lives in the VMCS.
+  private msrEfer(): void {
+    const exit = this.exit;
+    if (exit.kind == ExitKind.MsrRead) {
+      const value = vmread(F.GUEST_EFER);
+      this.regs.set(Reg.Rax, value & 0xffff_ffff);
+      this.regs.set(Reg.Rdx, value >> 32);
+    } else if (!writeEfer(this.features, exit.value)) {
+      this.injectException(GP_VECTOR, true, 0);
+      return;
+    }
+    this.skipInstruction();
+  }
+
+  private entryFailed(status: u32): Exit {
+    const exit = this.exit;
+    this.failure = status;
+    exit.kind = ExitKind.InvalidState;
+    exit.code = status == 2 ? vmread(F.VM_INSTRUCTION_ERROR) : 0;
+    exit.qualification = status;
+    return exit;
+  }
+
+  get rip(): u64 { this.use(); return vmread(F.GUEST_RIP); }
+  set rip(v: u64) { this.use(); write(F.GUEST_RIP, v); }
+  get rsp(): u64 { this.use(); return vmread(F.GUEST_RSP); }
+  get rflags(): u64 { this.use(); return vmread(F.GUEST_RFLAGS); }
+  get cr0(): u64 { this.use(); return guestCr0(this.features); }
+  get cr3(): u64 { this.use(); return vmread(F.GUEST_CR3); }
+  get cr4(): u64 { this.use(); return guestCr4(this.features); }
+  get efer(): u64 { this.use(); return vmread(F.GUEST_EFER); }
+  get longMode(): bool { this.use(); return inLongMode(); }
+  get csBase(): u64 { this.use(); return vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs); }
+  get codeBits(): u32 { this.use(); return codeBits(this.features); }
+
+  resetToRealMode(segment: u16, offset: u16): void {
+    this.use();
+    resetToRealMode(this.features, segment, offset);
+  }
+
+  protected setEntryState(s: EntryState): void {
+    this.use();
+    setEntryState(this.features, s, this.nested);
+    flushVpid(this.features, this.vpid);
+  }
+
+  skipInstruction(): void {
+    this.use();
+    this.advanceRip();
+  }
+
+  // Inlined into the fast path, which already made the VMCS current.
+  @inline private advanceRip(): void {
+    write(F.GUEST_RIP, vmread(F.GUEST_RIP) + <u64>this.exit.instructionLength);
+    // A completed instruction ends the STI / MOV SS interrupt shadow it sat in (SDM Vol. 2B
+    // "STI", Vol. 3A 6.8.3 "Masking Exceptions and Interrupts When Switching Stacks").
+    const blocking = <u32>vmread(F.GUEST_INTERRUPTIBILITY);
+    if (blocking & C.BLOCKING_STI_OR_MOV_SS) write(F.GUEST_INTERRUPTIBILITY, blocking & ~C.BLOCKING_STI_OR_MOV_SS);
+  }
+
+  injectException(vector: u8, hasError: bool, errorCode: u32): void {
+    this.use();
+    // Under unrestricted guest, real mode delivers no error code, and VM
+    // entry fails if we ask for one (26.2.1.3).
+    const withError = hasError && (vmread(F.GUEST_CR0) & CR0_PE) != 0;
+    write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_HARDWARE_EXCEPTION | C.EVENT_VALID | (withError ? C.EVENT_ERROR_CODE : 0));
+    if (withError) write(F.ENTRY_EXCEPTION_ERROR_CODE, errorCode);
+  }
+
+  injectInterrupt(vector: u8): void {
+    this.use();
+    write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_EXTERNAL | C.EVENT_VALID);
+  }
+
+  // VM entry refuses an external interrupt unless IF=1 and no STI/MOV SS shadow (26.3.1.5).
+  canInjectInterrupt(): bool {
+    this.use();
+    return (vmread(F.GUEST_RFLAGS) & RFLAGS_IF) != 0 && (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) == 0 &&
+      (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
+  }
+
+  // Interrupt-window exiting: an exit as soon as the guest can take an interrupt (25.2).
+  requestInterruptWindow(on: bool): void {
+    this.use();
+    const proc = <u32>vmread(F.PROC_CONTROLS);
+    write(F.PROC_CONTROLS, on ? proc | C.PROC_INTERRUPT_WINDOW : proc & ~C.PROC_INTERRUPT_WINDOW);
+  }
+
+  // The VMX-preemption timer counts down in the guest once every 2^rate TSC
+  // ticks and exits at zero (25.5.1). Where the CPU can save its value at
+  // each exit, it measures guest time across exits; otherwise every entry
+  // restarts it. It cannot be saved unless active (26.2.1.2), so both switch together.
+  setPreemptionTimer(ticks: u64): void {
+    const f = this.features;
+    if (!f.preemptionTimer) return;
+    this.use();
+    const save = f.savesPreemptionTimer ? C.EXIT_SAVE_PREEMPTION_TIMER : 0;
+    const pin = <u32>vmread(F.PIN_CONTROLS), exit = <u32>vmread(F.EXIT_CONTROLS);
+    if (ticks == 0) {
+      write(F.PIN_CONTROLS, pin & ~C.PIN_PREEMPTION_TIMER);
+      write(F.EXIT_CONTROLS, exit & ~save);
+      return;
+    }
+    write(F.PREEMPTION_TIMER_VALUE, min<u64>(ticks >> f.preemptionTimerRate, 0xffff_ffff));
+    write(F.PIN_CONTROLS, pin | C.PIN_PREEMPTION_TIMER);
+    write(F.EXIT_CONTROLS, exit | save);
+  }
+
+  // With "use TSC offsetting", RDTSC, RDTSCP and RDMSR of
+  // IA32_TIME_STAMP_COUNTER return the TSC plus this field (SDM Vol. 3C,
+  // "VMX Non-Root Operation", instructions that cause VM exits conditionally).
+  setTscOffset(offset: u64): bool {
+    if (!(this.features.proc & C.PROC_TSC_OFFSETTING)) return false;
+    this.use();
+    write(F.TSC_OFFSET, offset);
+    return true;
+  }
+
+  dumpState(): void {
+    this.use();
+    print("  vmx exit reason 0x"); printHex(vmread(F.EXIT_REASON));
+    print(" qualification 0x"); printHex(vmread(F.EXIT_QUALIFICATION));
+    print(" guest-physical 0x"); printHex(vmread(F.GUEST_PHYSICAL_ADDRESS)); println("");
+    if (this.failure == 1) println("  VMLAUNCH/VMRESUME failed: VMfailInvalid (no current VMCS)");
+    if (this.failure == 2) {
+      const error = <u32>vmread(F.VM_INSTRUCTION_ERROR);
+      print("  VMLAUNCH/VMRESUME failed: VM-instruction error "); printDec(error);
+      print(" ("); print(C.entryErrorName(error)); println(")");
+    }
+    if (firstFailedWrite >= 0) { print("  a VMWRITE failed: field 0x"); printHex(<u64>firstFailedWrite); println(""); }
+    this.dumpArchitecturalState(vmread(F.GUEST_SELECTOR + 2 * <u32>Seg.Cs), vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs));
+  }
+}
+
+// The vCPU inside vmx_run on this CPU, for the fast path's callback.
+let running: VmxVcpu | null = null;
+
+export function vmxFastExit(): bool {
+  return running!.fastExit();
+}

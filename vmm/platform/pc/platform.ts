@@ -1,0 +1,117 @@
+// The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual
+// ports and addresses.
+//
+// QEMU's isa-debug-exit and fw_cfg, the UART as the VM's console (each byte
+// the guest writes to THR is a byte of the VM's console, printed per line
+// with the VM's name), the interrupt controllers and the timers: the PIT's
+// IRQ line and the UART's reach both the 8259 pair, whose INTR is the boot
+// vCPU's (pcinterrupts.ts), and the I/O APIC at FEC00000h, which sends to
+// the local APICs (isalines.ts); the HPET at FED00000h interrupts through
+// I/O APIC inputs 20-23 or, in legacy replacement mode, takes IRQ 0 from
+// the PIT (devices/hpet.ts); and the ACPI PM block (the PM timer,
+// power-off). The ACPI tables describe the HPET, the PM block and the
+// interrupt controllers (acpitables.ts). The PIT, the PM timer and the HPET
+// follow the TSC, brought up to date before every guest access to them
+// (ClockedDevice). The RTC shows the host's time (kernel/time/wallclock.ts).
+
+import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS, PowerControl } from "../../devices/timers/acpipm";
+import { Cmos, CMOS_PORT } from "../../devices/timers/cmos";
+import { HostWallClock } from "../../../kernel/time/wallclock";
+import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
+import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../devices/io/i8042";
+import { NullDevice, POST_PORT } from "../../devices/io/null";
+import { PciHost, PCI_CONFIG_PORT } from "../../devices/io/pcihost";
+import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
+import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
+import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
+import { IoApicDelivery } from "../../core/vmapics";
+import { ConsoleInput } from "../../sched/consolefocus";
+import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
+import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
+import { IsaLines } from "./isalines";
+import { Vm } from "../../core/vm";
+
+export const COM2_PORT: u16 = 0x2f8;
+export const COM2_IRQ: u32 = 3;
+const FOUR_GIB: u64 = 0x1_0000_0000;
+
+// The UART's transmitter: the VM's console.
+class VmConsole extends ByteSink {
+  constructor(private vm: Vm) { super(); }
+  put(byte: u8): void { this.vm.consoleWrite(byte); }
+}
+
+// What is typed on the console, into the UART's receiver.
+class UartKeyboard extends ConsoleInput {
+  constructor(private uart: Uart16550) { super(); }
+  get canReceive(): bool { return this.uart.canReceive; }
+  put(byte: u8): void { this.uart.feedInput(byte); }
+}
+
+// ACPI S5: the guest powered the VM off.
+class VmPower extends PowerControl {
+  constructor(private vm: Vm) { super(); }
+  powerOff(): void { this.vm.powerOff(); }
+}
+
+// The 8042's reset line: a guest that resets the machine has ended this VM.
+class VmReset extends ResetLine {
+  constructor(private vm: Vm) { super(); }
+  pulse(): void { this.vm.stop("the guest reset the machine (8042 reset line)"); }
+}
+
+export class PcPlatform {
+  readonly pic: Pic8259Pair;
+  readonly ioapic: IoApic;
+  readonly pit: Pit8254;
+  readonly hpet: Hpet;
+  readonly cmos: Cmos = new Cmos(new HostWallClock());
+  readonly fwcfg: FwCfg;
+  readonly keyboard: I8042;
+  // The UART on the console port, or null (console "none").
+  uart: Uart16550 | null = null;
+
+  // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
+  // guest really has, which fw_cfg reports.
+  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string) {
+    const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
+    const lines = new IsaLines(pic, ioapic);
+    this.pic = pic;
+    this.ioapic = ioapic;
+    const hpet = new Hpet(lines, ioapic);
+    this.hpet = hpet;
+    this.pit = new Pit8254(hpet.legacyLines);
+    this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
+    this.keyboard = new I8042(new VmReset(vm), lines);
+    const io = vm.bus.io;
+    io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
+    io.map(POST_PORT, 1, new NullDevice());
+    io.map(FW_CFG_PORT, 2, this.fwcfg);
+    io.map(PIC_MASTER_PORT, 2, this.pic.master);
+    io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
+    io.map(ELCR_PORT, 2, this.pic.elcr);
+    const pm = new AcpiPm(new VmPower(vm));
+    const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet);
+    vm.intr = interrupts;
+    io.map(PIT_PORT, 4, new ClockedDevice(interrupts, this.pit));
+    io.map(PORT_B, 1, new ClockedDevice(interrupts, this.pit.portB));
+    io.map(ACPI_PM_BASE, ACPI_PM_PORTS, new ClockedDevice(interrupts, pm));
+    vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
+    vm.bus.mmio.map(HPET_BASE, HPET_SIZE, new ClockedDevice(interrupts, this.hpet));
+    io.map(CMOS_PORT, 2, this.cmos);
+    io.map(PCI_CONFIG_PORT, 8, new PciHost());
+    io.map(I8042_DATA_PORT, 1, this.keyboard.data);
+    io.map(I8042_COMMAND_PORT, 1, this.keyboard.command);
+    // Where PC firmware leaves the memory size for the OS (cmos.ts).
+    this.cmos.setMemory(ramBytes < FOUR_GIB ? ramBytes : FOUR_GIB, ramBytes > FOUR_GIB ? ramBytes - FOUR_GIB : 0);
+    if (console != "none") {
+      const com1 = console == "com1";
+      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
+      io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
+      this.uart = uart;
+      vm.input = new UartKeyboard(uart);
+    }
+  }
+}

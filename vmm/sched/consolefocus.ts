@@ -1,0 +1,65 @@
+// Who gets what is typed on the hypervisor's console.
+//
+// Every VM's console output appears on the one serial console, each line
+// behind the VM's name (vm.ts). Input goes to one VM at a time: at first the
+// first VM that has a console device, then whichever VM the user picks by
+// typing the switch key, Ctrl-T, followed by the VM's number (0-9, in the
+// order the hypervisor lists them). A byte is taken from the host UART only
+// when the focused VM's device can receive it, so nothing typed is lost to
+// an overrun; the host UART and the emulator hold the rest.
+
+import { println, readChar } from "../../kernel/console/console";
+import { Vm } from "../core/vm";
+
+const SWITCH_KEY: i32 = 0x14; // Ctrl-T
+const DIGIT_0: i32 = 0x30;
+
+// A VM's console device as the keyboard side sees it.
+export abstract class ConsoleInput {
+  abstract get canReceive(): bool;
+  abstract put(byte: u8): void;
+}
+
+let focus: i32 = -1;
+let switching = false;
+
+// Tells the user where typing goes and how to switch: once, as the VMs start.
+export function announceConsoles(vms: Vm[]): void {
+  focus = firstWithInput(vms);
+  if (focus < 0) return;
+  let list = "";
+  for (let i = 0; i < vms.length; i++) {
+    if (vms[i].input !== null) list += (list.length > 0 ? ", " : "") + i.toString() + " " + vms[i].name;
+  }
+  println("console: typing into vm " + vms[focus].name + "; Ctrl-T and a number switch (" + list + ")");
+}
+
+// Passes what was typed to the focused VM; true if a byte reached a VM.
+export function pollConsoleInput(vms: Vm[]): bool {
+  if (focus < 0 || focus >= vms.length || !vms[focus].running || vms[focus].input === null) focus = firstWithInput(vms);
+  let delivered = false;
+  while (true) {
+    const target = focus >= 0 ? vms[focus].input : null;
+    if (target !== null && !switching && !target.canReceive) break;
+    const c = readChar();
+    if (c < 0) break;
+    if (switching) { switching = false; select(vms, c - DIGIT_0); continue; }
+    if (c == SWITCH_KEY) { switching = true; continue; }
+    if (target !== null) { target.put(<u8>c); delivered = true; }
+  }
+  return delivered;
+}
+
+function select(vms: Vm[], index: i32): void {
+  if (index < 0 || index >= vms.length || vms[index].input === null || !vms[index].running) {
+    println("console: no VM " + index.toString() + " with a console to type into");
+    return;
+  }
+  focus = index;
+  println("console: typing into vm " + vms[index].name);
+}
+
+function firstWithInput(vms: Vm[]): i32 {
+  for (let i = 0; i < vms.length; i++) if (vms[i].running && vms[i].input !== null) return i;
+  return -1;
+}

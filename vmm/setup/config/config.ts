@@ -1,0 +1,200 @@
+// The VM configuration file: which VMs to build, with what memory, CPUs,
+// kernel, initrd, command line and console.
+//
+// It is a JSON boot module:
+//   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
+//                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1" } ] }
+// memory is in MiB; kernel and initrd name other boot modules. A syntax error
+// anywhere means no VMs at all, reported by line and column (json.ts). Past
+// that, each VM entry is checked on its own: every problem is reported by VM and
+// field ("vm 1 (linux1): memory: expected a number of MiB from 1 to 65536, got
+// \"lots\""), a VM with any problem is left out, and the well-formed VMs are
+// still returned. VMs are numbered from 0 in file order; unknown fields are
+// errors (a misspelt "memroy" must not silently fall back to a default).
+
+import { physRead8 } from "../../../kernel/arch/shim";
+import { BootModule } from "../../../kernel/boot/bootinfo";
+import { JsonKind, JsonValue, parseJson } from "./json";
+
+export const MAX_MEMORY_MIB: u32 = 65536;
+export const MAX_CPUS: u32 = 64;
+const MAX_NAME = 32;
+const MAX_CMDLINE = 4096;
+const MAX_FILE: u64 = 1 << 20;
+const VM_FIELDS: string[] = ["name", "memory", "cpus", "kernel", "initrd", "cmdline", "console"];
+const CONSOLES: string[] = ["com1", "com2", "none"];
+
+export class VmConfig {
+  name: string = "";
+  memoryMib: u32 = 0;
+  cpus: u32 = 1;
+  kernel: string = "";
+  // "" when the VM has no initrd.
+  initrd: string = "";
+  cmdline: string = "";
+  // "com1", "com2" or "none".
+  console: string = "com1";
+}
+
+export class Config {
+  vms: VmConfig[] = [];
+  errors: string[] = [];
+}
+
+// Parses and checks a configuration. `modules`, if given, are the names of the
+// boot modules: kernel and initrd must then name one of them.
+export function parseConfig(text: string, modules: string[] | null = null): Config {
+  const config = new Config();
+  const parsed = parseJson(text);
+  if (parsed.error !== null) { config.errors.push(parsed.error!); return config; }
+  const root = parsed.value!;
+  if (root.kind != JsonKind.Object) {
+    config.errors.push(at(root) + ": the configuration must be an object with a \"vms\" list, got " + describe(root));
+    return config;
+  }
+  for (let i = 0; i < root.keys.length; i++) {
+    const key = root.keys[i];
+    if (key != "vms") config.errors.push(at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\")");
+    else if (root.keys.indexOf(key) != i) config.errors.push(at(root.keyValues[i]) + ": \"vms\" given twice");
+  }
+  const vms = root.get("vms");
+  if (vms === null) { config.errors.push("vms: missing (a list of VMs)"); return config; }
+  if (vms.kind != JsonKind.Array) { config.errors.push("vms: expected a list of VMs, got " + describe(vms)); return config; }
+  const names: string[] = [];
+  for (let i = 0; i < vms.items.length; i++) {
+    const vm = checkVm(i, vms.items[i], names, modules, config.errors);
+    if (vm !== null) config.vms.push(vm);
+  }
+  return config;
+}
+
+// The configuration in a boot module (UTF-8 text; trailing NULs are padding).
+export function readConfig(module: BootModule, modules: string[] | null = null): Config {
+  const size = module.end >= module.start ? module.end - module.start : 0;
+  if (size > MAX_FILE) {
+    const config = new Config();
+    config.errors.push("the configuration is " + size.toString() + " bytes; at most " + MAX_FILE.toString() + " are read");
+    return config;
+  }
+  let length = <i32>size;
+  while (length > 0 && physRead8(module.start + <u64>(length - 1)) == 0) length--;
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = physRead8(module.start + <u64>i);
+  return parseConfig(String.UTF8.decode(bytes.buffer), modules);
+}
+
+// One VM entry, or null (with its errors added) if anything about it is wrong.
+function checkVm(index: i32, entry: JsonValue, names: string[], modules: string[] | null, errors: string[]): VmConfig | null {
+  let label = "vm " + index.toString();
+  if (entry.kind != JsonKind.Object) {
+    errors.push(label + ": expected an object, got " + describe(entry) + " (" + at(entry) + ")");
+    return null;
+  }
+  const before = errors.length;
+  const vm = new VmConfig();
+  // The name first: it labels every other message.
+  const name = entry.get("name");
+  if (name !== null && name.kind == JsonKind.String && validName(name.text)) label += " (" + name.text + ")";
+  for (let i = 0; i < entry.keys.length; i++) {
+    const key = entry.keys[i];
+    if (!VM_FIELDS.includes(key)) errors.push(label + ": unknown field \"" + key + "\" (" + at(entry.keyValues[i]) + ")");
+    else if (entry.keys.indexOf(key) != i) errors.push(label + ": " + key + ": given twice (" + at(entry.keyValues[i]) + ")");
+  }
+
+  if (name === null) errors.push(label + ": name: missing");
+  else if (name.kind != JsonKind.String || !validName(name.text)) {
+    errors.push(label + ": name: expected 1 to " + MAX_NAME.toString() + " letters, digits, '-', '_' or '.', got " + describe(name));
+  } else if (names.includes(name.text)) {
+    errors.push(label + ": name: \"" + name.text + "\" is already the name of vm " + names.indexOf(name.text).toString());
+  } else {
+    vm.name = name.text;
+  }
+  names.push(name !== null && name.kind == JsonKind.String ? name.text : "");
+
+  vm.memoryMib = wholeNumber(entry.get("memory"), 1, MAX_MEMORY_MIB, true, label + ": memory: ", "a number of MiB", errors);
+  vm.cpus = wholeNumber(entry.get("cpus"), 1, MAX_CPUS, false, label + ": cpus: ", "a number of CPUs", errors);
+  vm.kernel = moduleName(entry.get("kernel"), true, modules, label + ": kernel: ", errors);
+  vm.initrd = moduleName(entry.get("initrd"), false, modules, label + ": initrd: ", errors);
+
+  const cmdline = entry.get("cmdline");
+  if (cmdline !== null) {
+    if (cmdline.kind != JsonKind.String) errors.push(label + ": cmdline: expected a string, got " + describe(cmdline));
+    else if (cmdline.text.length > MAX_CMDLINE) errors.push(label + ": cmdline: " + cmdline.text.length.toString() + " characters; at most " + MAX_CMDLINE.toString());
+    else vm.cmdline = cmdline.text;
+  }
+  const consoleField = entry.get("console");
+  if (consoleField !== null) {
+    if (consoleField.kind == JsonKind.String && CONSOLES.includes(consoleField.text)) vm.console = consoleField.text;
+    else errors.push(label + ": console: expected \"com1\", \"com2\" or \"none\", got " + describe(consoleField));
+  }
+  return errors.length == before ? vm : null;
+}
+
+function validName(text: string): bool {
+  if (text.length == 0 || text.length > MAX_NAME) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A whole number in [min, max]; `fallback` (min) when absent and not required.
+function wholeNumber(v: JsonValue | null, min: u32, max: u32, required: bool, prefix: string, what: string, errors: string[]): u32 {
+  const expected = "expected " + what + " from " + min.toString() + " to " + max.toString();
+  if (v === null) {
+    if (required) errors.push(prefix + "missing (" + what + " from " + min.toString() + " to " + max.toString() + ")");
+    return min;
+  }
+  if (v.kind != JsonKind.Number || !F64.isInteger(v.number) || v.number < <f64>min || v.number > <f64>max) {
+    errors.push(prefix + expected + ", got " + describe(v));
+    return min;
+  }
+  return <u32>v.number;
+}
+
+// The name of a boot module; "" when absent (or null) and not required.
+function moduleName(v: JsonValue | null, required: bool, modules: string[] | null, prefix: string, errors: string[]): string {
+  if (v === null || (!required && v.kind == JsonKind.Null)) {
+    if (required) errors.push(prefix + "missing (the name of a boot module)");
+    return "";
+  }
+  if (v.kind != JsonKind.String || v.text.length == 0) {
+    errors.push(prefix + "expected the name of a boot module, got " + describe(v));
+    return "";
+  }
+  if (modules !== null && !modules.includes(v.text)) {
+    errors.push(prefix + "no boot module named " + quote(v.text));
+    return "";
+  }
+  return v.text;
+}
+
+// "line 3, column 5"
+function at(v: JsonValue): string {
+  return "line " + v.line.toString() + ", column " + v.column.toString();
+}
+
+// A value as it was given, for "got ..." in messages.
+function describe(v: JsonValue): string {
+  if (v.kind == JsonKind.String) return quote(v.text);
+  if (v.kind == JsonKind.Number) return v.text;
+  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
+  if (v.kind == JsonKind.Null) return "null";
+  if (v.kind == JsonKind.Array) return "a list";
+  return "an object";
+}
+
+// JSON string syntax, shortened past 40 characters.
+function quote(text: string): string {
+  let s = "\"";
+  const n = text.length < 40 ? text.length : 40;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) s += "\\" + String.fromCharCode(c);
+    else if (c < 0x20) s += "\\u" + (c < 0x10 ? "000" : "00") + c.toString(16);
+    else s += String.fromCharCode(c);
+  }
+  return s + (text.length > n ? "...\"" : "\"");
+}

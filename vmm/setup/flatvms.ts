@@ -1,0 +1,140 @@
+// Building VMs from the boot modules.
+//
+// A boot module whose command line has "vm=NAME" is a guest: a flat binary
+// loaded at guest-physical GUEST_LOAD and started in real mode at
+// 0000:GUEST_LOAD, like a boot sector (the guest switches to protected or
+// long mode itself); "cpus=N" gives it N vCPUs (default 1), the others
+// waiting for INIT and STARTUP IPIs. "mem=MiB" sets its RAM (default 16 MiB), mapped at
+// guest-physical 0 by the nested page tables; it must end below the test
+// device's MMIO window (devices/testmmio.ts), which the nested tables leave
+// unmapped so that accesses there exit to the VMM. Modules without vm= are left
+// alone. A malformed entry is reported and skipped; the others still start.
+
+import { BootModule } from "../../kernel/boot/bootinfo";
+import { CommandLine } from "../../kernel/boot/cmdline";
+import * as log from "../../kernel/console/log";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { WRITE_BACK } from "../../kernel/mm/hostpaging";
+import { PageTable } from "../../kernel/mm/pagetable";
+import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../../kernel/mm/range";
+import { LocalApicWindow } from "../core/vmapics";
+import { Backend } from "../core/backend";
+import { GuestMemory } from "../core/guestmemory";
+import { LAPIC_BASE, LAPIC_SIZE } from "../devices/apic/lapic";
+import { DebugExit, DEBUG_EXIT_PORT } from "../devices/io/debugexit";
+import { NullDevice, POST_PORT } from "../devices/io/null";
+import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "../devices/test/testdevice";
+import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/testmmio";
+import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+
+export const GUEST_LOAD: u64 = 0x8000;
+const DEFAULT_MEMORY_MIB: u64 = 16;
+const MAX_MEMORY_MIB: u64 = 1 << 16;
+const MAX_VCPUS: u32 = 16;
+
+export function createVms(modules: BootModule[], frames: FrameAllocator, backend: Backend): Vm[] {
+  const vms: Vm[] = [];
+  for (let i = 0; i < modules.length; i++) {
+    const module = modules[i];
+    const options = new CommandLine(module.cmdline);
+    if (!options.has("vm")) continue;
+    const name = options.get("vm");
+    const vm = createVm(<u32>vms.length, name.length > 0 ? name : "vm" + i.toString(), module, options, frames, backend);
+    if (vm !== null) vms.push(vm);
+  }
+  return vms;
+}
+
+function createVm(id: u32, name: string, module: BootModule, options: CommandLine, frames: FrameAllocator, backend: Backend): Vm | null {
+  const memText = options.get("mem", DEFAULT_MEMORY_MIB.toString());
+  const mib = U64.parseInt(memText, 10);
+  if (mib == 0 || mib > MAX_MEMORY_MIB || mib.toString() != memText) {
+    log.error("vm " + name + ": bad mem=" + memText + " (MiB, 1 to " + MAX_MEMORY_MIB.toString() + "); not started");
+    return null;
+  }
+  const cpusText = options.get("cpus", "1");
+  const cpus = U32.parseInt(cpusText, 10);
+  if (cpus == 0 || cpus > MAX_VCPUS || cpus.toString() != cpusText) {
+    log.error("vm " + name + ": bad cpus=" + cpusText + " (1 to " + MAX_VCPUS.toString() + "); not started");
+    return null;
+  }
+  const bytes = mib << 20;
+  // RAM starts at 0, so it must end below the device window.
+  if (bytes > TEST_MMIO_BASE) {
+    log.error("vm " + name + ": mem=" + memText + " MiB would overlap the MMIO window at " + log.hex(TEST_MMIO_BASE) + "; not started");
+    return null;
+  }
+  const imageSize = module.end - module.start;
+  if (GUEST_LOAD + imageSize > bytes) {
+    log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const memory = allocateRam(name, mib, frames);
+  if (memory === null) return null;
+  const vm = createVmOn(id, name, memory, frames, backend, cpus);
+  if (vm === null) return null;
+  vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
+  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
+  vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
+  vm.bus.io.map(POST_PORT, 1, new NullDevice());
+  vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
+  vm.vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
+    ", image " + imageSize.toString() + " bytes, " + backend.name);
+  return vm;
+}
+
+// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
+// null (reported) if there is not that much contiguous free memory.
+export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
+  const bytes = mib << 20;
+  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
+  if (hpa == 0) {
+    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const memory = new GuestMemory();
+  memory.add(0, hpa, bytes);
+  memory.zero();
+  return memory;
+}
+
+// Gives a VM's RAM back (a VM that was never started).
+export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
+  }
+  memory.regions = [];
+}
+
+// A VM on `memory`: nested page tables mapping exactly that RAM, `cpus`
+// vCPUs (the application processors waiting for INIT and STARTUP) with their
+// local APICs, no other devices yet. Null (reported, the RAM released) when
+// the backend has no vCPU for it.
+export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend, cpus: u32): Vm | null {
+  const nested = new PageTable(backend.nestedFormat());
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
+  }
+  const vcpus: Vcpu[] = [];
+  for (let i: u32 = 0; i < cpus; i++) {
+    const vcpu = backend.createVcpu(nested);
+    if (vcpu === null) {
+      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
+      releaseRam(memory, frames);
+      return null;
+    }
+    vcpus.push(vcpu);
+  }
+  const vm = new Vm(id, name, vcpus[0]);
+  for (let i = 1; i < vcpus.length; i++) vm.addVcpu(vcpus[i]);
+  vm.bus.mmio.map(LAPIC_BASE, LAPIC_SIZE, new LocalApicWindow(vm.apics, vm));
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    vm.memory.add(r.gpa, r.hpa, r.size);
+  }
+  return vm;
+}

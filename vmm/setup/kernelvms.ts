@@ -1,0 +1,94 @@
+// VMs from the configuration module: kernels loaded the way QEMU's -kernel
+// and a Linux boot loader load them, on the PC platform.
+//
+// A boot module with the word "config" among its words (bootmodules.ts) is
+// the VM configuration (config.ts, JSON). Each VM entry names its kernel and
+// initrd by the names of other boot modules. For each VM: RAM at
+// guest-physical 0 and its nested page tables (guests.ts, shared with the
+// flat-binary VMs), the kernel loaded by loadKernel() (bzImage, PVH or
+// multiboot 1; the initrd as the initrd of a Linux kernel and as the one
+// module of a multiboot kernel, with its name as the module's command line),
+// the PC devices (platform.ts), and the boot vCPU in the entry state the
+// loader asked for (entrystate.ts, Vcpu.enterKernel()). Every problem, in the
+// file or with one VM (a missing module, a kernel the loaders refuse, too
+// little host memory), is reported with the VM's name and field, and only
+// that VM is not started.
+
+import { BootModule } from "../../kernel/boot/bootinfo";
+import * as log from "../../kernel/console/log";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { Backend } from "../core/backend";
+import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
+import { readConfig, VmConfig } from "./config/config";
+import { entryStateOf } from "./loaders/entrystate";
+import { GuestMemory } from "../core/guestmemory";
+import { buildAcpiTables } from "../platform/pc/acpitables";
+import { allocateRam, createVmOn, releaseRam } from "./flatvms";
+import { loadKernel } from "./loaders/kernel";
+import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
+import { ModuleImage, moduleSource } from "./loaders/source";
+import { PcPlatform } from "../platform/pc/platform";
+import { Vm } from "../core/vm";
+
+// The VMs of every configuration module, numbered on from `firstId`.
+export function createConfiguredVms(modules: BootModule[], frames: FrameAllocator, backend: Backend, firstId: u32): Vm[] {
+  const vms: Vm[] = [];
+  const names = allModuleNames(modules);
+  for (let i = 0; i < modules.length; i++) {
+    if (!isConfigModule(modules[i].cmdline)) continue;
+    const config = readConfig(modules[i], names);
+    for (let j = 0; j < config.errors.length; j++) log.error("config: " + config.errors[j]);
+    if (config.errors.length > 0) log.error("config: the VMs with errors above are not started");
+    for (let j = 0; j < config.vms.length; j++) {
+      const vm = createKernelVm(firstId + <u32>vms.length, config.vms[j], modules, frames, backend);
+      if (vm !== null) vms.push(vm);
+    }
+  }
+  return vms;
+}
+
+function createKernelVm(id: u32, c: VmConfig, modules: BootModule[], frames: FrameAllocator, backend: Backend): Vm | null {
+  const name = c.name;
+  // readConfig() checked the names against the modules; look them up again.
+  const kernel = findModule(modules, c.kernel);
+  if (kernel === null) { log.error("vm " + name + ": kernel: no boot module named " + c.kernel + "; not started"); return null; }
+  const options = new BootOptions();
+  options.cmdline = c.cmdline;
+  if (c.initrd.length > 0) {
+    const initrd = findModule(modules, c.initrd);
+    if (initrd === null) { log.error("vm " + name + ": initrd: no boot module named " + c.initrd + "; not started"); return null; }
+    options.initrd = moduleSource(initrd);
+    options.modules.push(new ModuleImage(moduleSource(initrd), c.initrd));
+  }
+
+  const mib = <u64>c.memoryMib;
+  const memory = allocateRam(name, mib, frames);
+  if (memory === null) return null;
+  // The firmware's part: ACPI tables in the legacy BIOS area, which every
+  // loader's memory map reserves, found through the protocol's RSDP pointer.
+  options.rsdp = buildAcpiTables(memory, c.cpus);
+  const loaded = loadKernel(memory, moduleSource(kernel), options);
+  if (loaded.error !== null) return refuse(name, "kernel " + c.kernel + ": " + loaded.error!, memory, frames);
+  const entry = entryStateOf(loaded, memory);
+  if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
+
+  const vm = createVmOn(id, name, memory, frames, backend, c.cpus);
+  if (vm === null) return null;
+  new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console);
+  vm.vcpu.enterKernel(entry.state!);
+  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded) +
+    ", console " + c.console + ", " + backend.name);
+  return vm;
+}
+
+function refuse(name: string, reason: string, memory: GuestMemory, frames: FrameAllocator): Vm | null {
+  log.error("vm " + name + ": " + reason + "; not started");
+  releaseRam(memory, frames);
+  return null;
+}
+
+// "multiboot1 kernel [0x100000, 0x104000), entry 0x10000c in 32-bit protected mode"
+function describe(r: LoadResult): string {
+  const mode = r.mode == CpuMode.Long64 ? "64-bit long mode" : r.mode == CpuMode.Protected32 ? "32-bit protected mode" : "real mode";
+  return r.protocol + " kernel " + span(r.kernelStart, r.kernelEnd) + ", entry " + hex(r.entry) + " in " + mode;
+}

@@ -1,0 +1,43 @@
+// A vCPU's debug registers: the breakpoint addresses DR0-DR3 and, under
+// VT-x, the status register DR6.
+//
+// Neither backend switches these on its own: a VMCS holds only DR7 (loaded
+// and saved through the debug-controls entry and exit controls), a VMCB DR6
+// and DR7 (SDM Vol. 3C 26.3.2.1, 27.3.1; APM Vol. 2 15.5.1). The hypervisor
+// never uses breakpoints, so a guest may own the real registers for its
+// whole slice: the guest reads and writes them without exits. enter() makes
+// them the vCPU's when its slice starts, saving the previous owner's values
+// first; a vCPU whose slices follow one another (the only runnable VM)
+// keeps them loaded and pays nothing. So no VM sees another's breakpoints.
+// MOV DR is therefore not intercepted; DR7 and (AMD-V) DR6 stay in the
+// VMCS/VMCB, where the CPU switches them at every entry and exit.
+
+import { readDr, writeDr } from "../../kernel/arch/shim";
+
+// DR6 at reset: all reserved bits set (SDM Vol. 3B 18.2.3).
+const DR6_RESET: u64 = 0xffff0ff0;
+
+// Whose values the CPU's debug registers hold (one CPU runs the vCPUs).
+let owner: DebugRegisters | null = null;
+
+export class DebugRegisters {
+  private readonly breakpoints: StaticArray<u64> = new StaticArray<u64>(4);
+  private status: u64 = DR6_RESET;
+
+  // `switchesDr6`: false where the backend's VMCB already holds DR6.
+  constructor(private switchesDr6: bool) {}
+
+  enter(): void {
+    const previous = owner;
+    if (previous === this) return;
+    if (previous !== null) previous.save();
+    for (let i: u32 = 0; i < 4; i++) writeDr(i, this.breakpoints[i]);
+    if (this.switchesDr6) writeDr(6, this.status);
+    owner = this;
+  }
+
+  private save(): void {
+    for (let i: u32 = 0; i < 4; i++) this.breakpoints[i] = readDr(i);
+    if (this.switchesDr6) this.status = readDr(6);
+  }
+}

@@ -1,0 +1,77 @@
+// A vCPU's extended processor state: XCR0 and the XSAVE-managed registers
+// beyond x87/SSE (AVX, AVX-512), which the exit stubs' FXSAVE does not cover.
+//
+// The hypervisor itself never uses them, so a guest's XCR0 and extended
+// registers stay loaded for its whole slice: enter() loads them when the
+// slice starts, leave() saves them when it ends, so no other VM can read
+// them. XSETBV from the guest is checked against the rules of Intel SDM Vol. 1
+// 13.3 "Enabling the XSAVE feature set" and the components we offer.
+//
+// QEMU 7.2's AMD-V does not intercept XSETBV (measured: a guest's XSETBV
+// there never exits), so leave() takes the live XCR0 as the guest's: on
+// hardware that honours the intercept it is the value we set anyway. Only
+// the components we offer are saved, so the save area cannot overflow; a
+// guest that bypasses the check on such an emulator could see others' state
+// in components outside that set.
+
+import { xgetbv, xrstor, xsave, xsetbv } from "../../kernel/arch/shim";
+import { query } from "../../kernel/cpu/cpuid";
+import { allocPage } from "../../kernel/mm/linearpages";
+
+const X87: u64 = 1 << 0;
+const SSE: u64 = 1 << 1;
+const AVX: u64 = 1 << 2;
+const AVX512: u64 = 7 << 5; // opmask, ZMM_Hi256, Hi16_ZMM: all or none
+const LEGACY: u64 = X87 | SSE; // handled by FXSAVE in the exit stubs
+const XSAVE_AREA_MAX: u32 = 4096; // one page
+
+// The XCR0 bits guests may set: what the CPU supports, limited to state that
+// fits our one-page save area. 0 if the CPU has no XSAVE.
+let offered: u64 = 0;
+
+// Called once at boot, after the host enabled CR4.OSXSAVE.
+export function initExtendedState(): void {
+  if ((query(1).ecx & (1 << 26)) == 0) return;
+  const leaf = query(0xd, 0);
+  const supported = <u64>leaf.eax | (<u64>leaf.edx << 32);
+  offered = supported & (LEGACY | AVX | (leaf.ecx <= XSAVE_AREA_MAX ? AVX512 : 0));
+}
+
+export function xsaveAvailable(): bool {
+  return offered != 0;
+}
+
+// Is `value` a valid XCR0 for a guest? (SDM Vol. 1 13.3)
+export function validXcr0(value: u64): bool {
+  if ((value & ~offered) != 0 || (value & X87) == 0) return false;
+  if ((value & AVX) != 0 && (value & SSE) == 0) return false;
+  const avx512 = value & AVX512;
+  return avx512 == 0 || (avx512 == AVX512 && (value & AVX) != 0);
+}
+
+export class ExtendedState {
+  xcr0: u64 = X87; // the reset value
+  private readonly area: usize = offered != 0 ? allocPage() : 0; // zeroed: every component in its initial state
+
+  enter(): void {
+    if (offered == 0) return;
+    xsetbv(0, this.xcr0);
+    const saved = this.xcr0 & offered & ~LEGACY;
+    if (saved) xrstor(this.area, saved);
+  }
+
+  leave(): void {
+    if (offered == 0) return;
+    this.xcr0 = xgetbv(0);
+    const saved = this.xcr0 & offered & ~LEGACY;
+    if (saved) xsave(this.area, saved);
+  }
+
+  // The guest's XSETBV (already validated): components it turns on start in
+  // their initial state or where it left them, never with another VM's values.
+  change(value: u64): void {
+    this.leave();
+    this.xcr0 = value;
+    this.enter();
+  }
+}
