@@ -2,6 +2,7 @@
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
 import { cpuid, readCr4, writeCr4 } from "../arch/shim";
+import { CPUID1_ECX_XSAVE, CPUID_EXT1_EDX_PAGE1GB, CR4_OSXSAVE } from "../arch/x86";
 
 // One 16-byte buffer for all queries: EAX, EBX, ECX, EDX.
 const regs = memory.data(16);
@@ -51,14 +52,14 @@ export function brand(): string {
 
 // 1 GiB pages in the host page tables (CPUID 0x80000001 EDX bit 26).
 export function hasHugePages(): bool {
-  return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & (1 << 26)) != 0;
+  return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & CPUID_EXT1_EDX_PAGE1GB) != 0;
 }
 
 // XSAVE (CPUID.1:ECX[26]): set CR4.OSXSAVE so that the hypervisor may run
 // XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/xstate.ts).
 export function enableXsave(): bool {
-  if ((query(1).ecx & (1 << 26)) == 0) return false;
-  writeCr4(readCr4() | (1 << 18));
+  if ((query(1).ecx & CPUID1_ECX_XSAVE) == 0) return false;
+  writeCr4(readCr4() | CR4_OSXSAVE);
   return true;
 }
 

@@ -13,6 +13,7 @@
 import { interruptWindow, outb, rdtsc } from "../arch/shim";
 import { endOfInterrupt, SPURIOUS_VECTOR, startOneShotTimer, startTimerCount } from "./lapic";
 import { delayMicroseconds } from "../time/pit";
+import { calibrateTsc, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
 
 export const TIMER_VECTOR: u8 = 0x20;
@@ -20,24 +21,16 @@ const NOT_SET: u64 = u64.MAX_VALUE;
 // The APIC timer's count register is 32 bits wide.
 const MAX_COUNT: u64 = 0xffff_ffff;
 
-let tscPerMs: u64 = 0;
 let apicTicksPerMs: u64 = 0;
 let alarmAt: u64 = NOT_SET; // the TSC the alarm is set for, until it rings
-
-// TSC ticks per millisecond, measured against the PIT when the timer started.
-export function tscPerMillisecond(): u64 {
-  return tscPerMs;
-}
 
 export function startTimer(): void {
   // Mask both 8259 PICs (ports 0x21, 0xa1): nothing should come from them.
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
-  const tscBefore = rdtsc();
-  delayMicroseconds(10_000);
-  tscPerMs = (rdtsc() - tscBefore) / 10;
+  calibrateTsc();
   apicTicksPerMs = startOneShotTimer(TIMER_VECTOR, delayMicroseconds);
-  log.info("timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at " + tscPerMs.toString() + " ticks/ms");
+  log.info("timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at " + tscPerMillisecond().toString() + " ticks/ms");
 }
 
 // Sets the alarm to ring when the TSC reaches `tsc` (at once if it has), in
@@ -49,6 +42,7 @@ export function setAlarm(tsc: u64): void {
   const tscTicks = tsc > now ? tsc - now : 0;
   // In whole milliseconds first, so the product stays below 2^64; rounded
   // up, since an alarm a little late is harmless and one early rings twice.
+  const tscPerMs = tscPerMillisecond();
   const ms = tscTicks / tscPerMs, rest = tscTicks % tscPerMs;
   const count = ms * apicTicksPerMs + (rest * apicTicksPerMs + tscPerMs - 1) / tscPerMs;
   startTimerCount(<u32>min<u64>(max<u64>(count, 1), MAX_COUNT));

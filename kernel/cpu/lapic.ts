@@ -3,9 +3,9 @@
 // Intel SDM Vol. 3A chapter 12 (APIC): 12.5.4 timer, 12.6 IPIs, 12.9 spurious
 // vector; 10.4 (MP initialization).
 
+import { APIC_BASE_ADDRESS_MASK, IA32_APIC_BASE } from "../arch/msrs";
 import { physRead32, physWrite32, rdmsr } from "../arch/shim";
 
-const IA32_APIC_BASE: u32 = 0x1b;
 const ID: u64 = 0x20;
 const EOI: u64 = 0xb0;
 const SPURIOUS: u64 = 0xf0;
@@ -25,7 +25,7 @@ const ICR_STARTUP: u32 = 6 << 8;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 
 function base(): u64 {
-  return rdmsr(IA32_APIC_BASE) & 0xf_ffff_f000;
+  return rdmsr(IA32_APIC_BASE) & APIC_BASE_ADDRESS_MASK;
 }
 
 export function lapicId(): u32 {

@@ -9,13 +9,14 @@
 // fault may have happened inside the allocator.
 
 import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
+import { EXCEPTION_NAMES, FIRST_EXTERNAL_VECTOR, VECTOR_DF, VECTOR_PF } from "../arch/x86";
 import { stackGuard } from "../mm/hostpaging";
 import { onInterrupt } from "./irq";
 import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../console/panic";
 
 // Trap frame layout (u64 slots), matching the push order in boot/isr.S.
-const REGISTER_NAMES: string[] = ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"];
+const FRAME_REGISTER_NAMES: string[] = ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"];
 const SLOT_RBP = 8;
 const SLOT_VECTOR = 15;
 const SLOT_ERROR = 16;
@@ -24,32 +25,20 @@ const SLOT_CS = 18;
 const SLOT_RFLAGS = 19;
 const SLOT_RSP = 20;
 
-const DOUBLE_FAULT: u64 = 8;
-const PAGE_FAULT: u64 = 14;
 // A wasm address is a 32-bit index plus a 32-bit offset: 8 GiB of reach.
 const LINEAR_REACH: u64 = <u64>8 << 30;
-
-const EXCEPTION_NAMES: string[] = [
-  "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
-  "invalid opcode", "device not available", "double fault", "coprocessor segment overrun",
-  "invalid TSS", "segment not present", "stack-segment fault", "general protection",
-  "page fault", "reserved", "x87 floating-point error", "alignment check", "machine check",
-  "SIMD floating-point", "virtualization exception", "control protection",
-];
 
 function slot(frame: u64, index: i32): u64 {
   return physRead64(frame + <u64>index * 8);
 }
 
-const FIRST_INTERRUPT: u64 = 32;
-
 export function onTrap(frame: u64): void {
   const vector = slot(frame, SLOT_VECTOR);
-  if (vector >= FIRST_INTERRUPT) {
+  if (vector >= <u64>FIRST_EXTERNAL_VECTOR) {
     onInterrupt(vector);
     return;
   }
-  if (vector == PAGE_FAULT) {
+  if (vector == <u64>VECTOR_PF) {
     const address = readCr2();
     const base = linearBase();
     if (address >= base && address - base < LINEAR_REACH) {
@@ -64,7 +53,7 @@ export function onTrap(frame: u64): void {
   }
   // An overflow faults on the guard page; pushing the #PF frame faults
   // again, so it arrives as a double fault, on the IST stack.
-  if (vector == DOUBLE_FAULT || vector == PAGE_FAULT) {
+  if (vector == <u64>VECTOR_DF || vector == <u64>VECTOR_PF) {
     const address = readCr2();
     if (address >= stackGuard() && address - stackGuard() < 4096) println("\n*** hypervisor stack overflow");
   }
@@ -86,8 +75,8 @@ function dumpRegisters(frame: u64): void {
   printPair("rflags", slot(frame, SLOT_RFLAGS));
   printPair("cs", slot(frame, SLOT_CS));
   println("");
-  for (let i = REGISTER_NAMES.length - 1; i >= 0; i--) {
-    printPair(REGISTER_NAMES[i], slot(frame, i));
+  for (let i = FRAME_REGISTER_NAMES.length - 1; i >= 0; i--) {
+    printPair(FRAME_REGISTER_NAMES[i], slot(frame, i));
     if (i % 4 == 3) println("");
   }
   println("");

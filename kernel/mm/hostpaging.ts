@@ -11,29 +11,24 @@
 // PCD=1 PWT=1 selects UC.
 
 import { bootStackBottom, linearBase, linearWindowPdpt, writeCr3 } from "../arch/shim";
+import { PTE_CACHE_DISABLE, PTE_LARGE, PTE_PRESENT, PTE_WRITABLE, PTE_WRITE_THROUGH } from "../arch/x86";
 import { MemoryRegion } from "../boot/bootinfo";
 import { EntryFormat, PageTable } from "./pagetable";
 import { ramTop } from "./memmap";
 import { Range, PAGE_SIZE, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE, alignUp } from "./range";
 
-const PRESENT: u64 = 1 << 0;
-const WRITABLE: u64 = 1 << 1;
-const WRITE_THROUGH: u64 = 1 << 3;
-const CACHE_DISABLE: u64 = 1 << 4;
-const LARGE: u64 = 1 << 7; // PS: this entry maps a 2 MiB or 1 GiB page
-
 export const WRITE_BACK: u64 = 0;
-export const UNCACHED: u64 = CACHE_DISABLE | WRITE_THROUGH;
+export const UNCACHED: u64 = PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
 
 // The x86-64 format: also the format of AMD's nested page tables.
 export class X86EntryFormat extends EntryFormat {
-  isPresent(entry: u64): bool { return (entry & PRESENT) != 0; }
-  isLeaf(entry: u64, level: i32): bool { return level == 1 || (entry & LARGE) != 0; }
-  table(phys: u64): u64 { return phys | PRESENT | WRITABLE; }
+  isPresent(entry: u64): bool { return (entry & PTE_PRESENT) != 0; }
+  isLeaf(entry: u64, level: i32): bool { return level == 1 || (entry & PTE_LARGE) != 0; }
+  table(phys: u64): u64 { return phys | PTE_PRESENT | PTE_WRITABLE; }
   leaf(phys: u64, level: i32, attributes: u64): u64 {
-    return phys | PRESENT | WRITABLE | attributes | (level > 1 ? LARGE : 0);
+    return phys | PTE_PRESENT | PTE_WRITABLE | attributes | (level > 1 ? PTE_LARGE : 0);
   }
-  leafAttributes(entry: u64, level: i32): u64 { return entry & (WRITE_THROUGH | CACHE_DISABLE); }
+  leafAttributes(entry: u64, level: i32): u64 { return entry & (PTE_WRITE_THROUGH | PTE_CACHE_DISABLE); }
 }
 
 // Builds the host tables; `regions` is the loader's memory map.
@@ -53,7 +48,7 @@ export function buildHostPageTable(regions: MemoryRegion[], hugePages: bool): Pa
     runStart = addr;
     runType = type;
   }
-  table.linkTopLevel(linearBase(), linearWindowPdpt() | PRESENT | WRITABLE);
+  table.linkTopLevel(linearBase(), linearWindowPdpt() | PTE_PRESENT | PTE_WRITABLE);
   table.unmap(stackGuard());
   return table;
 }

@@ -6,6 +6,7 @@
 // uses the largest page size that fits the alignment of each piece of the
 // range, down to 4 KiB. Intel SDM Vol. 3A 4.5 "4-Level Paging".
 
+import { PTE_ADDRESS_MASK } from "../arch/x86";
 import { allocPage, physOf } from "./linearpages";
 import { PAGE_SIZE, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE } from "./range";
 
@@ -21,14 +22,12 @@ export abstract class EntryFormat {
   // Physical address in a table pointer or a leaf. (Bits below a large
   // page's size hold attributes such as PAT, so they are masked off.)
   address(entry: u64, level: i32): u64 {
-    return entry & ADDRESS_MASK & ~(levelSize(level) - 1);
+    return entry & PTE_ADDRESS_MASK & ~(levelSize(level) - 1);
   }
   tableAddress(entry: u64): u64 {
-    return entry & ADDRESS_MASK;
+    return entry & PTE_ADDRESS_MASK;
   }
 }
-
-const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 export function levelSize(level: i32): u64 {
   return level == 1 ? PAGE_SIZE : level == 2 ? LARGE_PAGE_SIZE : level == 3 ? HUGE_PAGE_SIZE : <u64>1 << 39;

@@ -11,7 +11,7 @@
 // here as on every PC of the last decades), else the year is taken as 20xx.
 
 import { inb, outb, rdtsc } from "../arch/shim";
-import { tscPerMillisecond } from "../cpu/irq";
+import { tscPerMillisecond } from "./tsc";
 import { civilFromDays, DAY_SECONDS, floorDiv } from "./calendar";
 import { A_UIP, CENTURY, clockSeconds, DAY, decodeField, HOURS, MINUTES, MONTH, REG_A, REG_B, SECONDS, YEAR } from "./mc146818";
 

@@ -6,7 +6,7 @@
 // the exit path one load, add and store (scheduler.ts); nothing is allocated.
 
 import { print, println } from "../../kernel/console/console";
-import { ExitKind } from "./vcpu";
+import { ExitKind } from "./exit";
 
 // In the order of ExitKind.
 const NAMES: string[] = ["none", "cpuid", "hlt", "io", "msr-read", "msr-write", "mmio", "hypercall", "cr",

@@ -7,83 +7,16 @@
 // The general-purpose registers live in a GuestRegisters block in linear
 // memory, saved and restored by the entry stubs in boot/.
 
-import { allocPages } from "../../kernel/mm/linearpages";
-import { CpuidTable } from "../emul/cpuidpolicy";
-import { GuestTsc } from "../vcpustate/tsc";
-import { DebugRegisters } from "../vcpustate/debugregs";
-import { ExtendedState } from "../vcpustate/xstate";
-import { EntryState } from "../setup/loaders/entrystate";
+import { RFLAGS_IF, Reg, REGISTER_NAMES } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
-
-export const enum ExitKind {
-  None,
-  Cpuid,
-  Hlt,
-  Io,            // port, size, isWrite; the value is in/for guest RAX
-  MsrRead,       // msr (ECX)
-  MsrWrite,      // msr (ECX), value (EDX:EAX)
-  Mmio,          // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
-  Hypercall,     // VMCALL / VMMCALL
-  CrAccess,      // a control-register access the backend could not handle itself
-  Xsetbv,
-  ExternalInterrupt,
-  InterruptWindow,
-  PreemptionTimer,
-  Pause,         // the guest spins on PAUSE (pause-loop exiting / pause filter)
-  MonitorMwait,  // MONITOR or MWAIT, which CPUID tells the guest it does not have
-  Rdpmc,         // RDPMC: the guest has no performance counters
-  TripleFault,   // shutdown
-  Init,          // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
-  VirtualizationInstruction, // the guest executed VMX/SVM instructions
-  InvalidState,  // the hardware refused to enter the guest
-  Unhandled,     // anything else: `code` has the raw hardware reason
-}
-
-export class Exit {
-  kind: ExitKind = ExitKind.None;
-  // Raw hardware exit code (VMX basic exit reason / SVM EXITCODE), for reports.
-  code: u64 = 0;
-  // Length of the exiting instruction, when the backend knows it (0 otherwise).
-  instructionLength: u32 = 0;
-  port: u16 = 0;
-  size: u8 = 0;          // bytes: 1, 2 or 4
-  isWrite: bool = false;
-  isString: bool = false; // INS/OUTS (with or without REP)
-  msr: u32 = 0;
-  value: u64 = 0;
-  gpa: u64 = 0;
-  qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)
-  // Mmio: the bytes of the faulting instruction, when the CPU fetched them
-  // for us (AMD decode assists, APM 15.8.4); fetchedBytes is 0 otherwise.
-  readonly instructionBytes: StaticArray<u8> = new StaticArray<u8>(MAX_INSTRUCTION_LENGTH);
-  fetchedBytes: u8 = 0;
-}
-
-const RFLAGS_IF: u64 = 1 << 9;
-
-// The longest x86 instruction (SDM Vol. 2A 2.3.11).
-export const MAX_INSTRUCTION_LENGTH = 15;
-
-// Slots of the register block, in the order the entry stubs store them.
-export const enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
-export const REGISTER_NAMES: string[] = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
-
-// The block the entry stubs use: 16 GPRs, then the guest's x87/SSE state
-// (FXSAVE format, 512 bytes, 16-byte aligned), so the hypervisor's own SSE
-// use never leaks into the guest. Layout shared with boot/svm.S and boot/vmx.S.
-export const REGS_FXSAVE_OFFSET: usize = 128;
-
-export class GuestRegisters {
-  readonly base: usize;
-  constructor() {
-    this.base = allocPages(1);
-    // A valid FXSAVE image: default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
-    store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
-    store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
-  }
-  @inline get(r: Reg): u64 { return load<u64>(this.base + (<usize>r << 3)); }
-  @inline set(r: Reg, v: u64): void { store<u64>(this.base + (<usize>r << 3), v); }
-}
+import { vendor } from "../../kernel/cpu/cpuid";
+import { DebugRegisters } from "../vcpustate/debugregs";
+import { MsrState } from "../vcpustate/msrs";
+import { GuestTsc } from "../vcpustate/tsc";
+import { ExtendedState } from "../vcpustate/xstate";
+import { EntryState } from "./entrystate";
+import { Exit } from "./exit";
+import { GuestRegisters } from "./registers";
 
 // The default operand/address size of the code the guest runs (SDM Vol. 3A
 // 3.4.5 "Segment Descriptors", the D and L flags; Vol. 1 3.6.1): 64 in
@@ -94,9 +27,6 @@ export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: boo
   return csDefault32 ? 32 : 16;
 }
 
-// Segment registers, for guest state set-up and dumps.
-export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
-
 // What a vCPU is doing between its slices (SDM Vol. 3A 9.4 for the start-up
 // of application processors: they wait for INIT and STARTUP IPIs).
 export const enum Activity { Runnable, Halted, WaitingForSipi }
@@ -105,9 +35,10 @@ export abstract class Vcpu {
   readonly regs: GuestRegisters = new GuestRegisters();
   readonly exit: Exit = new Exit();
   readonly xstate: ExtendedState = new ExtendedState();
-  readonly cpuid: CpuidTable = new CpuidTable();
-  readonly tsc: GuestTsc = new GuestTsc(this);
+  readonly tsc: GuestTsc = new GuestTsc();
   readonly debugRegisters: DebugRegisters;
+  // The MSRs the VMM emulates (emul/msrpolicy.ts).
+  readonly msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   // Every exit, including those the backend finishes on its fast path
   // without returning from run().
   exits: u64 = 0;
@@ -149,14 +80,14 @@ export abstract class Vcpu {
   abstract resetToRealMode(segment: u16, offset: u16): void;
 
   // Puts the vCPU in the state a kernel loader asked for (vmm/loaders/,
-  // through entryStateOf() in entrystate.ts): 32-bit protected or 64-bit
+  // through setup/loaders/entrystate.ts): 32-bit protected or 64-bit
   // long mode with flat segments, the protocol's registers (EAX/EBX for
   // multiboot, RSI for Linux, EBX for PVH), every other general register 0.
   enterKernel(s: EntryState): void {
     for (let i = 0; i < 16; i++) this.regs.set(<Reg>i, 0);
-    this.regs.set(Reg.Rax, s.loaded.rax);
-    this.regs.set(Reg.Rbx, s.loaded.rbx);
-    this.regs.set(Reg.Rsi, s.loaded.rsi);
+    this.regs.set(Reg.Rax, s.rax);
+    this.regs.set(Reg.Rbx, s.rbx);
+    this.regs.set(Reg.Rsi, s.rsi);
     this.setEntryState(s);
   }
 
@@ -177,9 +108,17 @@ export abstract class Vcpu {
   abstract requestInterruptWindow(on: bool): void;
   // Arms (ticks > 0) or disarms the preemption timer.
   abstract setPreemptionTimer(ticks: u64): void;
-  // The guest's TSC becomes the host's plus `offset` (guesttsc.ts); false if
-  // the backend cannot offset it.
-  abstract setTscOffset(offset: u64): bool;
+  // The guest's TSC becomes the host's plus `offset`; false if the backend
+  // cannot offset it.
+  protected abstract setTscOffset(offset: u64): bool;
+
+  // Moves the guest's TSC, and IA32_TSC_ADJUST with it, by `delta` (two's
+  // complement; vcpustate/tsc.ts); false if the backend cannot.
+  moveTsc(delta: u64): bool {
+    if (!this.setTscOffset(this.tsc.offset + delta)) return false;
+    this.tsc.moved(delta);
+    return true;
+  }
 
   // Backend name and a dump of its state for a stopped VM's report.
   abstract dumpState(): void;

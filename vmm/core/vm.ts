@@ -1,25 +1,26 @@
-// A virtual machine: its RAM, its device bus, its vCPU and its life cycle.
+// A virtual machine: its RAM, its device bus, its vCPUs with their local
+// APICs, its console line, and its life cycle.
 //
 // A VM runs until its guest shuts it down or misbehaves; then stop() records
-// the reason, prints it with the vCPU's state, and the scheduler never runs
+// the reason, prints it with the vCPUs' state, and the scheduler never runs
 // it again. Nothing a guest does stops the hypervisor or another VM.
 
-import { print, println, putChar } from "../../kernel/console/console";
 import * as log from "../../kernel/console/log";
+import { print, println, putChar } from "../../kernel/console/console";
 import { Bus } from "../devices/bus";
-import { GuestMemory } from "./guestmemory";
-import { VmApics } from "./vmapics";
-import { ConsoleInput } from "../sched/consolefocus";
+import { MachineControl } from "../devices/machine";
 import { ExitStats } from "./exitstats";
+import { GuestMemory } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
+import { VmApics } from "./vmapics";
 
 export const enum VmState { Running, Stopped }
 
 // An interrupt controller's output wired to the boot vCPU's INTR (on the PC
-// platform the 8259 pair, pcinterrupts.ts): it reaches the vCPU when its
-// local APIC passes ExtINT (LocalApic.passesExtInt()). The platform's timers
-// stand behind it: bringing the pin up to the present brings them, and the
-// interrupts they send through the I/O APIC too.
+// platform the 8259 pair, platform/pc/pcinterrupts.ts): it reaches the vCPU
+// when its local APIC passes ExtINT (LocalApic.passesExtInt()). The
+// platform's timers stand behind it: bringing the pin up to the present
+// brings them, and the interrupts they send through the I/O APIC too.
 export abstract class InterruptPin {
   // Brought up to the present: is an interrupt requested?
   abstract asserted(): bool;
@@ -30,20 +31,24 @@ export abstract class InterruptPin {
   abstract nextEvent(): u64;
 }
 
+// A VM's console device as the keyboard side sees it (sched/consolefocus.ts).
+export abstract class ConsoleInput {
+  abstract get canReceive(): bool;
+  abstract put(byte: u8): void;
+}
+
 const MAX_PENDING = 16;
 const LINE_MAX = 256;
 
-export class Vm {
+export class Vm extends MachineControl {
   readonly memory: GuestMemory = new GuestMemory();
   readonly bus: Bus = new Bus();
   state: VmState = VmState.Running;
-  // The boot vCPU first; application processors wait for INIT and STARTUP.
-  readonly vcpus: Vcpu[] = [];
-  // The vCPU whose slice runs now (or ran last): reports name it, and its
-  // MMIO accesses reach its own local APIC.
-  current: Vcpu;
-  readonly apics: VmApics = new VmApics(this.vcpus);
-  // The device what is typed on the console reaches (consolefocus.ts), or null.
+  // Indexed by APIC ID: the boot vCPU is vcpus[0], the application
+  // processors wait for INIT and STARTUP.
+  readonly vcpus: Vcpu[];
+  readonly apics: VmApics;
+  // The device what is typed on the console reaches, or null.
   input: ConsoleInput | null = null;
   readonly exitStats: ExitStats = new ExitStats();
   stopReason: string = "";
@@ -58,18 +63,15 @@ export class Vm {
   private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
   private lineLength: i32 = 0;
 
-  constructor(public id: u32, public name: string, public vcpu: Vcpu) {
-    this.current = vcpu;
-    this.vcpus.push(vcpu);
-    this.apics.add(vcpu);
-  }
-
-  // An application processor: it waits for INIT and STARTUP IPIs.
-  addVcpu(vcpu: Vcpu): void {
-    vcpu.apicId = <u32>this.vcpus.length;
-    vcpu.activity = Activity.WaitingForSipi;
-    this.vcpus.push(vcpu);
-    this.apics.add(vcpu);
+  // `vcpus`: at least one; the first is the boot vCPU.
+  constructor(public id: u32, public name: string, vcpus: Vcpu[]) {
+    super();
+    for (let i = 0; i < vcpus.length; i++) {
+      vcpus[i].apicId = <u32>i;
+      if (i > 0) vcpus[i].activity = Activity.WaitingForSipi;
+    }
+    this.vcpus = vcpus;
+    this.apics = new VmApics(vcpus);
   }
 
   get running(): bool { return this.state != VmState.Stopped; }
@@ -83,13 +85,15 @@ export class Vm {
   // then the interrupt controller's.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
-    this.wakeIfPending(this.vcpu);
+    this.wakeIfPending(this.vcpus[0]);
   }
 
-  get hasPendingInterrupt(): bool {
+  // Whether an external interrupt waits for the boot vCPU; brings the
+  // platform's timers up to the present first.
+  pollExternalInterrupt(): bool {
     if (this.pendingCount > 0) return true;
     const intr = this.intr;
-    return intr !== null && intr.asserted() && this.apics.of(this.vcpu).passesExtInt();
+    return intr !== null && intr.asserted() && this.apics.of(this.vcpus[0]).passesExtInt();
   }
 
   takeInterrupt(): u8 {
@@ -103,7 +107,7 @@ export class Vm {
   // Whether an interrupt waits for `vcpu`: an external one for the boot
   // vCPU, or one from its local APIC.
   hasInterruptFor(vcpu: Vcpu): bool {
-    return (vcpu === this.vcpu && this.hasPendingInterrupt) || this.apics.pendingVector(vcpu) >= 0;
+    return (vcpu.apicId == 0 && this.pollExternalInterrupt()) || this.apics.pendingVector(vcpu) >= 0;
   }
 
   // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
@@ -134,7 +138,7 @@ export class Vm {
   // behind the external pin (the PIT's IRQ0, the HPET's next interrupt).
   nextTimerInterrupt(vcpu: Vcpu): u64 {
     const intr = this.intr;
-    const external = intr !== null && vcpu === this.vcpu ? intr.nextEvent() : u64.MAX_VALUE;
+    const external = intr !== null && vcpu.apicId == 0 ? intr.nextEvent() : u64.MAX_VALUE;
     return min(external, this.apics.of(vcpu).nextDeadline());
   }
 
@@ -155,31 +159,41 @@ export class Vm {
     this.lineLength = 0;
   }
 
-  // The guest powered its machine off (ACPI S5, devices/acpipm.ts).
+  // The guest powered its machine off (ACPI S5).
   powerOff(): void {
-    this.finish("powered off", false);
+    this.finish("powered off", false, null);
+  }
+
+  // The guest reset its machine. A VM is not restarted (yet): it stops.
+  reset(): void {
+    this.stop("the guest reset the machine");
   }
 
   // The guest asked to exit with a status (hypercall or debug-exit port).
   exitWith(status: i64): void {
     this.exitStatus = status;
-    this.finish("exited with status " + status.toString(), false);
+    this.finish("exited with status " + status.toString(), false, null);
   }
 
-  // The guest misbehaved, or the VMM cannot go on with it.
-  stop(reason: string): void {
-    this.finish(reason, true);
+  // The guest misbehaved, or the VMM cannot go on with it. The report shows
+  // the state of `culprit`, the vCPU whose exit caused it, or of every vCPU.
+  stop(reason: string, culprit: Vcpu | null = null): void {
+    this.finish(reason, true, culprit);
   }
 
-  private finish(reason: string, dump: bool): void {
+  private finish(reason: string, dump: bool, culprit: Vcpu | null): void {
     if (this.state == VmState.Stopped) return;
     if (this.lineLength > 0) this.flushLine();
     this.state = VmState.Stopped;
     this.stopReason = reason;
     if (dump) {
       log.error("vm " + this.name + ": stopped: " + reason);
-      if (this.vcpus.length > 1) println("  vcpu " + this.current.apicId.toString() + ":");
-      this.current.dumpState();
+      for (let i = 0; i < this.vcpus.length; i++) {
+        const vcpu = this.vcpus[i];
+        if (culprit !== null && vcpu !== culprit) continue;
+        if (this.vcpus.length > 1) println("  vcpu " + vcpu.apicId.toString() + ":");
+        vcpu.dumpState();
+      }
     } else {
       log.info("vm " + this.name + ": " + reason);
     }

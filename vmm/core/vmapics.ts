@@ -1,38 +1,38 @@
-// The local APICs of one VM: the bus their IPIs travel on, and the MMIO
-// window through which each vCPU sees its own.
+// The local APICs of one VM: the bus their IPIs travel on.
 //
 // Every vCPU has a LocalApic (devices/lapic.ts) with its APIC ID. An IPI a
 // guest writes into its ICR arrives here already resolved to APIC IDs; a
 // fixed or lowest-priority one is accepted into each target's IRR (a halted
 // target wakes at the scheduler's next look, Vm.wakeIfPending()), INIT and
 // STARTUP start application processors (SDM
-// Vol. 3A 9.4.4). All vCPUs find their APIC at the same guest-physical
-// address, LAPIC_BASE (11.4.1): the window forwards each access to the APIC
-// of the vCPU that made it. (A guest that moves its APIC through
-// IA32_APIC_BASE still finds it there: the window does not move yet.)
+// Vol. 3A 9.4.4). Each vCPU reaches its own APIC's registers through its
+// MMIO window (emul/mmio.ts) or its MSRs (emul/exits.ts), never through the
+// VM's bus: on a PC the APIC is inside the CPU, and accesses to its window
+// never reach the system bus (11.4.1).
 
-import { Device } from "../devices/bus";
-import { IoApicSink } from "../devices/apic/ioapic";
-import { ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic } from "../devices/apic/lapic";
 import { rdtsc } from "../../kernel/arch/shim";
+import { Reg } from "../../kernel/arch/x86";
 import { query } from "../../kernel/cpu/cpuid";
-import { tscPerCrystalTick } from "../emul/cpuidpolicy";
-import { Activity, Reg, Vcpu } from "./vcpu";
-import { Vm } from "./vm";
+import { IoApicSink } from "../devices/apic/ioapic";
+import {
+  ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic,
+} from "../devices/apic/lapic";
+import { tscPerCrystalTick } from "../vcpustate/tsc";
+import { Activity, Vcpu } from "./vcpu";
 
 export class VmApics extends ApicBus {
   // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
   private readonly all: LocalApic[] = [];
 
-  // `vcpus`: the VM's, boot vCPU first.
-  constructor(private vcpus: Vcpu[]) { super(); }
-
-  // The APIC of the vCPU added last; the first one is the bootstrap processor's.
-  // Its timer counts the crystal clock CPUID 0x15 reports (cpuidpolicy.ts).
-  add(vcpu: Vcpu): void {
-    const apic = new LocalApic(vcpu.apicId, vcpu.apicId == 0, this);
-    apic.setTscPerBusTick(tscPerCrystalTick());
-    this.all.push(apic);
+  // `vcpus`: the VM's, indexed by APIC ID; the first is the bootstrap
+  // processor. Their timers count the crystal clock CPUID 0x15 reports.
+  constructor(private vcpus: Vcpu[]) {
+    super();
+    for (let i = 0; i < vcpus.length; i++) {
+      const apic = new LocalApic(<u32>i, i == 0, this);
+      apic.setTscPerBusTick(tscPerCrystalTick());
+      this.all.push(apic);
+    }
   }
 
   of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
@@ -115,10 +115,4 @@ export class IoApicDelivery extends IoApicSink {
   deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
     this.apics.deliverExternal(destination, logical, mode, vector, levelTriggered);
   }
-}
-
-export class LocalApicWindow extends Device {
-  constructor(private apics: VmApics, private vm: Vm) { super("local APIC"); }
-  read(offset: u64, size: u8): u64 { return this.apics.now(this.vm.current).read(offset, size); }
-  write(offset: u64, size: u8, value: u64): void { this.apics.now(this.vm.current).write(offset, size, value); }
 }

@@ -28,10 +28,14 @@
 // vmm/vmx/vmxvcpu.ts) answers those leaves with a few loads. Every other
 // leaf goes through the policy at the time of the exit.
 
+import {
+  CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg,
+} from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
-import { tscPerMillisecond } from "../../kernel/cpu/irq";
 import { allocPages } from "../../kernel/mm/linearpages";
-import { Reg, Vcpu } from "../core/vcpu";
+import { tscPerMillisecond } from "../../kernel/time/tsc";
+import { Vcpu } from "../core/vcpu";
+import { tscPerCrystalTick } from "../vcpustate/tsc";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const HYPERVISOR_MAX: u32 = 0x40000001;
@@ -43,15 +47,13 @@ const SIGNATURE_ECX: u32 = 0x73697672; // "rvis"
 const SIGNATURE_EDX: u32 = 0x5654726f; // "orTV"
 
 const LEAF1_ECX_MONITOR: u32 = 1 << 3;
-const LEAF1_ECX_VMX: u32 = 1 << 5;
 const LEAF1_ECX_X2APIC: u32 = 1 << 21;
 const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
-const LEAF1_ECX_OSXSAVE: u32 = 1 << 27;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
 // (11), xTPR update control (14), PDCM (15), DCA (18).
 const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
-const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | LEAF1_ECX_VMX | LEAF1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
+const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | CPUID1_ECX_VMX | CPUID1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
 const LEAF1_ECX_APIC_MODEL: u32 = LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
 // PSN (18), DS (21), ACPI thermal control (22), TM (29), PBE (31).
@@ -73,7 +75,6 @@ const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
 // Leaves 0xB and 0x1F, ECX[15:8]: the level types.
 const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
 const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
-const EXT1_ECX_SVM: u32 = 1 << 2;
 const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
 const EXT1_EDX_RDTSCP: u32 = 1 << 27;
 // 0x80000007 EDX: of the power management bits only TscInvariant (8).
@@ -82,7 +83,6 @@ const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
 // VIRT_SSBD (25); ECX: NC (cores less one) in bits 7:0, ApicIdSize in 15:12.
 const EXT8_EBX_SPECULATION: u32 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25);
 const EXT8_ECX_CORES: u32 = 0xf0ff;
-const CR4_OSXSAVE: u64 = 1 << 18;
 
 // The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
 // the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
@@ -117,7 +117,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
     r.ecx &= ~LEAF1_ECX_HIDDEN;
-    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? LEAF1_ECX_OSXSAVE : 0);
+    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? CPUID1_ECX_OSXSAVE : 0);
     r.edx &= ~LEAF1_EDX_HIDDEN;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
     // an OS should not read it, but some do).
@@ -135,7 +135,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
 
   } else if (leaf == EXTENDED_BASE + 1) {
-    r.ecx &= ~(EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
+    r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
     r.edx &= ~EXT1_EDX_RDTSCP;
   } else if (leaf == EXTENDED_BASE + 7) {
     r.edx &= EXT7_EDX_TSC_INVARIANT;
@@ -159,7 +159,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
 // the one the hypervisor measured against the PIT. Leaf 15H's "core crystal
 // clock" is also what an OS takes to feed the local APIC timer (Linux sets
 // its APIC timer period from it), so it is exactly the clock that the
-// APIC model counts in (apics.ts): the TSC divided by tscPerCrystalTick(),
+// APIC model counts in: the TSC divided by tscPerCrystalTick(),
 // the smallest divisor that fits the crystal's Hz in ECX. TSC = ECX * EBX /
 // EAX (SDM Vol. 2A CPUID leaf 15H); leaf 16H gives the same figure in MHz as
 // the base and maximum frequency (with a 100 MHz bus). Before the
@@ -167,11 +167,6 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
 const TSC_LEAF: u32 = 0x15;
 const FREQUENCY_LEAF: u32 = 0x16;
 const BUS_MHZ: u32 = 100;
-
-export function tscPerCrystalTick(): u64 {
-  const hz = tscPerMillisecond() * 1000;
-  return max<u64>(1, (hz + 0xffff_ffff) / 0x1_0000_0000);
-}
 
 function tscLeaf(leaf: u32, r: Cpuid): void {
   const hz = tscPerMillisecond() * 1000, ratio = tscPerCrystalTick();

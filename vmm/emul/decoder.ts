@@ -16,7 +16,7 @@
 // which the backends do not let the generic code write.
 
 import * as log from "../../kernel/console/log";
-import { MAX_INSTRUCTION_LENGTH, Reg } from "../core/vcpu";
+import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
 
 export const enum Extension { None, Zero, Sign }
 

@@ -5,47 +5,47 @@
 // bus, MSRs by policy, hypercalls, HLT), injects #GP where hardware would,
 // and stops the VM with a reason for everything a guest must not do.
 
+import { IA32_TIME_STAMP_COUNTER, IA32_TSC_ADJUST, IA32_TSC_DEADLINE } from "../../kernel/arch/msrs";
+import { CR4_OSXSAVE, Reg, VECTOR_GP, VECTOR_UD } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { openInterruptWindow } from "../../kernel/cpu/irq";
-import { emulateCpuid } from "./cpuidpolicy";
+import { Exit, ExitKind, Next } from "../core/exit";
+import { Activity, Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
 import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
+import { emulateCpuid } from "./cpuidpolicy";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
-import { IA32_TSC_ADJUST } from "../vcpustate/tsc";
-import { emulateRead, emulateWrite, IA32_TIME_STAMP_COUNTER, IA32_TSC_DEADLINE, isLocalApicMsr, MsrState } from "./msrpolicy";
-import { Activity, Exit, ExitKind, Reg, Vcpu } from "../core/vcpu";
-import { Vm } from "../core/vm";
+import { emulateRead, emulateWrite, isLocalApicMsr } from "./msrpolicy";
 
-export const enum Next { Resume, Yield, Halt, Stopped }
-
-const UD_VECTOR: u8 = 6;
-const GP_VECTOR: u8 = 13;
-const CR4_OSXSAVE: u64 = 1 << 18;
-
-// The MSRs that exit: the vCPU's TSC (guesttsc.ts), its local APIC's, and
-// the policy's (msrpolicy.ts). A TSC deadline is a guest TSC value; the
-// APIC counts in the host's. False for #GP; else the value is in msrValue,
-// since any 64-bit value can be an MSR's (the APIC and the policy answer -1
-// for #GP because none of theirs is all ones; IA32_TSC_ADJUST can be).
-let msrValue: u64 = 0;
-function readMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32): bool {
-  if (msr == IA32_TSC_ADJUST) { msrValue = vcpu.tsc.readAdjust(); return true; }
-  const value = isLocalApicMsr(msr) ? vm.apics.now(vcpu).readMsr(msr) : emulateRead(msrs, msr);
-  if (value == -1) return false;
-  msrValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toGuest(<u64>value) : <u64>value;
+// RDMSR of an MSR that exits: the vCPU's TSC_ADJUST (vcpustate/tsc.ts),
+// its local APIC's, or the policy's (msrpolicy.ts); the value goes to
+// EDX:EAX. A TSC deadline is a guest TSC value, and the APIC counts in the
+// host's. False for #GP. (The APIC and the policy answer -1 for #GP: none
+// of their MSRs can read as all ones.)
+function readMsr(vm: Vm, vcpu: Vcpu, msr: u32): bool {
+  let value: u64;
+  if (msr == IA32_TSC_ADJUST) {
+    value = vcpu.tsc.adjust;
+  } else {
+    const answer = isLocalApicMsr(msr) ? vm.apics.now(vcpu).readMsr(msr) : emulateRead(vcpu.msrs, msr);
+    if (answer == -1) return false;
+    value = msr == IA32_TSC_DEADLINE && answer != 0 ? vcpu.tsc.toGuest(<u64>answer) : <u64>answer;
+  }
+  vcpu.regs.setEdxEax(value);
   return true;
 }
 
-// False for #GP.
-function writeMsr(vm: Vm, vcpu: Vcpu, msrs: MsrState, msr: u32, value: u64): bool {
-  if (msr == IA32_TSC_ADJUST) return vcpu.tsc.writeAdjust(value);
-  if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.tsc.writeTsc(value);
-  if (!isLocalApicMsr(msr)) return emulateWrite(msrs, msr, value);
+// WRMSR of an MSR that exits; false for #GP.
+function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
+  if (msr == IA32_TSC_ADJUST) return vcpu.moveTsc(vcpu.tsc.moveForAdjust(value));
+  if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.moveTsc(vcpu.tsc.moveForTsc(value));
+  if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
   const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toHost(value) : value;
   return vm.apics.now(vcpu).writeMsr(msr, apicValue);
 }
 
-export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next {
+export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   switch (exit.kind) {
     case ExitKind.Cpuid:
       emulateCpuid(vcpu);
@@ -53,16 +53,10 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
       return Next.Resume;
     case ExitKind.Io:
       return portIo(vm, vcpu, exit);
-    case ExitKind.MsrRead: {
-      if (!readMsr(vm, vcpu, msrs, exit.msr)) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
-      vcpu.regs.set(Reg.Rax, msrValue & 0xffff_ffff);
-      vcpu.regs.set(Reg.Rdx, msrValue >> 32);
-      vcpu.skipInstruction();
-      return Next.Resume;
-    }
+    case ExitKind.MsrRead:
     case ExitKind.MsrWrite: {
-      const done = writeMsr(vm, vcpu, msrs, exit.msr, exit.value);
-      if (!done) { vcpu.injectException(GP_VECTOR, true, 0); return Next.Resume; }
+      const done = exit.kind == ExitKind.MsrRead ? readMsr(vm, vcpu, exit.msr) : writeMsr(vm, vcpu, exit.msr, exit.value);
+      if (!done) { vcpu.injectException(VECTOR_GP, true, 0); return Next.Resume; }
       vcpu.skipInstruction();
       return Next.Resume;
     }
@@ -99,26 +93,26 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
     case ExitKind.MonitorMwait:
       // CPUID.1:ECX.MONITOR is clear for the guest, and then both raise #UD
       // (SDM Vol. 2B "MONITOR", "MWAIT"; APM Vol. 3 likewise).
-      vcpu.injectException(UD_VECTOR, false, 0);
+      vcpu.injectException(VECTOR_UD, false, 0);
       return Next.Resume;
     case ExitKind.Rdpmc:
       // No counter exists (CPUID leaf 0xA is zero): every ECX is invalid,
       // which is #GP(0) (SDM Vol. 2B "RDPMC").
-      vcpu.injectException(GP_VECTOR, true, 0);
+      vcpu.injectException(VECTOR_GP, true, 0);
       return Next.Resume;
     case ExitKind.Mmio:
       return emulateMmio(vm, vcpu, exit);
     case ExitKind.TripleFault:
-      vm.stop("triple fault: the guest shut down its CPU");
+      vm.stop("triple fault: the guest shut down its CPU", vcpu);
       return Next.Stopped;
     case ExitKind.VirtualizationInstruction:
-      vm.stop("the guest executed a virtualization instruction (nested virtualization is not offered)");
+      vm.stop("the guest executed a virtualization instruction (nested virtualization is not offered)", vcpu);
       return Next.Stopped;
     case ExitKind.InvalidState:
-      vm.stop("the CPU refused to enter the guest: invalid guest state (exit code " + log.hex(exit.code) + ")");
+      vm.stop("the CPU refused to enter the guest: invalid guest state (exit code " + log.hex(exit.code) + ")", vcpu);
       return Next.Stopped;
     default:
-      vm.stop("unhandled exit: code " + log.hex(exit.code) + ", qualification " + log.hex(exit.qualification));
+      vm.stop("unhandled exit: code " + log.hex(exit.code) + ", qualification " + log.hex(exit.qualification), vcpu);
       return Next.Stopped;
   }
 }
@@ -127,7 +121,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, msrs: MsrState, exit: Exit): Next
 // 32-bit IN clears the upper half of RAX, like a 32-bit register write.
 function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   if (exit.isString) {
-    vm.stop("string port I/O (INS/OUTS) to port " + log.hex(exit.port) + " is not supported");
+    vm.stop("string port I/O (INS/OUTS) to port " + log.hex(exit.port) + " is not supported", vcpu);
     return Next.Stopped;
   }
   const rax = vcpu.regs.get(Reg.Rax);
@@ -145,9 +139,9 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
 // XSETBV: only XCR0 exists; #UD without CR4.OSXSAVE, #GP for an invalid value
 // (Intel SDM Vol. 2C "XSETBV").
 function setXcr(vcpu: Vcpu): void {
-  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) { vcpu.injectException(UD_VECTOR, false, 0); return; }
-  const value = (vcpu.regs.get(Reg.Rdx) << 32) | (vcpu.regs.get(Reg.Rax) & 0xffff_ffff);
-  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) { vcpu.injectException(GP_VECTOR, true, 0); return; }
+  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) { vcpu.injectException(VECTOR_UD, false, 0); return; }
+  const value = vcpu.regs.edxEax();
+  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) { vcpu.injectException(VECTOR_GP, true, 0); return; }
   vcpu.xstate.change(value);
   vcpu.skipInstruction();
 }

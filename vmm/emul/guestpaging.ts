@@ -11,21 +11,13 @@
 // already fetched, so permissions, reserved bits and accessed/dirty flags are
 // the hardware's business and were settled before the exit.
 
+import {
+  CR0_PG, CR4_LA57, CR4_PAE, CR4_PSE, EFER_LMA, PTE_ADDRESS_MASK, PTE_LARGE, PTE_PRESENT,
+} from "../../kernel/arch/x86";
 import { GuestMemory } from "../core/guestmemory";
 
 export const enum WalkResult { Translated, NotPresent, TableOutsideRam }
 
-const CR0_PG: u64 = 1 << 31;
-const CR4_PSE: u64 = 1 << 4;
-const CR4_PAE: u64 = 1 << 5;
-const CR4_LA57: u64 = 1 << 12;
-const EFER_LMA: u64 = 1 << 10;
-
-const PRESENT: u64 = 1;
-const PAGE_SIZE_BIT: u64 = 1 << 7;
-// Bits 51:12 of a PAE or long-mode entry (SDM Vol. 3A 4.4.2 and 4.5.4);
-// bit 63 is execute-disable and 62:52 are ignored or protection keys.
-const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 const OFFSET_4K: u64 = 0xfff;
 
 export class GuestPageWalker {
@@ -61,7 +53,7 @@ export class GuestPageWalker {
     let result = this.readEntry(directory + ((linear >> 22) & 0x3ff) * 4, 4);
     if (result != WalkResult.Translated) return result;
     const pde = this.entry;
-    if (pse && (pde & PAGE_SIZE_BIT) != 0) {
+    if (pse && (pde & PTE_LARGE) != 0) {
       // PSE-36: PDE bits 20:13 hold physical-address bits 39:32 (Table 4-4).
       const high = ((pde >> 13) & 0xff) << 32;
       this.physical = high | (pde & 0xffc0_0000) | (linear & 0x3f_ffff);
@@ -80,13 +72,13 @@ export class GuestPageWalker {
   private walkPae(linear: u64, cr3: u64): WalkResult {
     const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
     if (result != WalkResult.Translated) return result;
-    return this.walkFrom(linear, this.entry & ADDRESS_MASK, 2);
+    return this.walkFrom(linear, this.entry & PTE_ADDRESS_MASK, 2);
   }
 
   // IA-32e paging (SDM Vol. 3A 4.5): PML4 (or PML5 with CR4.LA57), then
   // PDPT, directory and table, 9 bits of the address per level.
   private walkLongMode(linear: u64, cr3: u64, fiveLevels: bool): WalkResult {
-    return this.walkFrom(linear, cr3 & ADDRESS_MASK, fiveLevels ? 5 : 4);
+    return this.walkFrom(linear, cr3 & PTE_ADDRESS_MASK, fiveLevels ? 5 : 4);
   }
 
   // Walks 8-byte-entry tables from `table` at `level` (1 = page table,
@@ -99,11 +91,11 @@ export class GuestPageWalker {
       if (result != WalkResult.Translated) return result;
       // PS ends the walk early: a 1 GiB page in a PDPT, 2 MiB in a directory
       // (Tables 4-16 and 4-18); the bit is reserved at the other levels.
-      if (level == 1 || ((level == 2 || level == 3) && (this.entry & PAGE_SIZE_BIT) != 0)) break;
-      table = this.entry & ADDRESS_MASK;
+      if (level == 1 || ((level == 2 || level == 3) && (this.entry & PTE_LARGE) != 0)) break;
+      table = this.entry & PTE_ADDRESS_MASK;
     }
     const offsetMask = (<u64>1 << shift) - 1;
-    this.physical = (this.entry & ADDRESS_MASK & ~offsetMask) | (linear & offsetMask);
+    this.physical = (this.entry & PTE_ADDRESS_MASK & ~offsetMask) | (linear & offsetMask);
     return WalkResult.Translated;
   }
 
@@ -114,6 +106,6 @@ export class GuestPageWalker {
     this.failedEntry = gpa;
     if (!memory.contains(gpa, width)) return WalkResult.TableOutsideRam;
     this.entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
-    return (this.entry & PRESENT) != 0 ? WalkResult.Translated : WalkResult.NotPresent;
+    return (this.entry & PTE_PRESENT) != 0 ? WalkResult.Translated : WalkResult.NotPresent;
   }
 }

@@ -11,8 +11,9 @@
 //   Errors: HC_UNKNOWN (-1) for an unknown function, HC_BAD_ARGUMENT (-2).
 // docs/hypercalls.md describes it for guest authors.
 
+import { Reg } from "../../kernel/arch/x86";
+import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
-import { Reg, Vcpu } from "../core/vcpu";
 
 export const HC_CONSOLE_WRITE: u64 = 1;
 export const HC_EXIT: u64 = 2;

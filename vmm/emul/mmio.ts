@@ -7,30 +7,38 @@
 // instruction (the bytes the CPU fetched, with AMD decode assists, or else
 // from guest memory through the guest's page tables), decodes it, performs
 // the access on vm.bus.mmio, updates the register the way the CPU would,
-// and moves RIP past it.
+// and moves RIP past it. The local APIC's window is the vCPU's own: on a PC
+// the APIC sits inside the CPU, and accesses to its page never reach the
+// system bus (Intel SDM Vol. 3A 11.4.1), so they go to the vCPU's APIC,
+// wherever IA32_APIC_BASE put it, and the rest to the VM's bus.
 
+import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
+import { PAGE_SIZE } from "../../kernel/mm/range";
+import { Exit, Next } from "../core/exit";
+import { GuestRegisters } from "../core/registers";
+import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+import { LAPIC_SIZE } from "../devices/apic/lapic";
 import { allOnes } from "../devices/bus";
 import { Extension, MmioInstruction } from "./decoder";
-import { Next } from "./exits";
 import { GuestPageWalker, WalkResult } from "./guestpaging";
-import { PAGE_SIZE } from "../../kernel/mm/range";
-import { Exit, GuestRegisters, MAX_INSTRUCTION_LENGTH, Reg, Vcpu } from "../core/vcpu";
-import { Vm } from "../core/vm";
 
 // Reused for every exit: VMs run on one CPU, one exit at a time.
 const instruction = new MmioInstruction();
 const walker = new GuestPageWalker();
 
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
-  if (!vm.bus.mmio.claims(exit.gpa)) {
-    vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device");
+  const apicOffset = exit.gpa - vm.apics.of(vcpu).mmioBase;
+  const toApic = apicOffset < LAPIC_SIZE;
+  if (!toApic && !vm.bus.mmio.claims(exit.gpa)) {
+    vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device", vcpu);
     return Next.Stopped;
   }
   const bytes = exit.instructionBytes;
   const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
   if (available == 0) {
-    vm.stop("MMIO access to " + log.hex(exit.gpa) + ": cannot read the instruction at rip " + log.hex(vcpu.rip) + " (" + walkFailure() + ")");
+    vm.stop("MMIO access to " + log.hex(exit.gpa) + ": cannot read the instruction at rip " + log.hex(vcpu.rip) + " (" + walkFailure() + ")", vcpu);
     return Next.Stopped;
   }
   const codeBits = vcpu.codeBits;
@@ -45,9 +53,13 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   const regs = vcpu.regs;
   if (instruction.isWrite) {
     const value = instruction.hasImmediate ? instruction.immediate : readRegister(regs, instruction.register, instruction.highByte);
-    vm.bus.mmio.write(exit.gpa, instruction.accessSize, value);
+    const size = instruction.accessSize;
+    if (toApic) vm.apics.now(vcpu).write(apicOffset, size, value & allOnes(size));
+    else vm.bus.mmio.write(exit.gpa, size, value);
   } else {
-    const value = extend(vm.bus.mmio.read(exit.gpa, instruction.accessSize), instruction.accessSize, instruction.extension);
+    const size = instruction.accessSize;
+    const raw = toApic ? vm.apics.now(vcpu).read(apicOffset, size) & allOnes(size) : vm.bus.mmio.read(exit.gpa, size);
+    const value = extend(raw, size, instruction.extension);
     writeRegister(regs, instruction.register, instruction.highByte, instruction.registerSize, value, codeBits == 64);
   }
   exit.instructionLength = instruction.length;
@@ -111,6 +123,6 @@ function walkFailure(): string {
 function cannotEmulate(vm: Vm, vcpu: Vcpu, exit: Exit, available: i32, why: string): Next {
   let text = "";
   for (let i = 0; i < available; i++) text += (i > 0 ? " " : "") + (<u32>exit.instructionBytes[i]).toString(16).padStart(2, "0");
-  vm.stop("cannot emulate the MMIO access to " + log.hex(exit.gpa) + " by the instruction at rip " + log.hex(vcpu.rip) + " (" + text + "): " + why);
+  vm.stop("cannot emulate the MMIO access to " + log.hex(exit.gpa) + " by the instruction at rip " + log.hex(vcpu.rip) + " (" + text + "): " + why, vcpu);
   return Next.Stopped;
 }

@@ -5,16 +5,15 @@
 // Entering VMX Operation"). AMD-V: CPUID.80000001h:ECX[2] (SVM); VM_CR
 // (MSR 0xC0010114) bit 4 SVMDIS must be clear (AMD APM Vol. 2 15.4).
 
+import {
+  AMD_VM_CR, FEATURE_CONTROL_LOCKED, FEATURE_CONTROL_VMX_OUTSIDE_SMX, IA32_FEATURE_CONTROL, VM_CR_SVMDIS,
+} from "../../kernel/arch/msrs";
 import { rdmsr } from "../../kernel/arch/shim";
+import { CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM } from "../../kernel/arch/x86";
 import { query, maxExtendedLeaf } from "../../kernel/cpu/cpuid";
 
 export const enum Virtualization { None, Vmx, Svm }
 
-const IA32_FEATURE_CONTROL: u32 = 0x3a;
-const FEATURE_CONTROL_LOCKED: u64 = 1 << 0;
-const FEATURE_CONTROL_VMX_OUTSIDE_SMX: u64 = 1 << 2;
-const VM_CR: u32 = 0xc0010114;
-const VM_CR_SVMDIS: u64 = 1 << 4;
 
 export class VirtualizationSupport {
   kind: Virtualization = Virtualization.None;
@@ -27,8 +26,8 @@ export class VirtualizationSupport {
 
 export function detectVirtualization(): VirtualizationSupport {
   const support = new VirtualizationSupport();
-  const vmx = (query(1).ecx & (1 << 5)) != 0;
-  const svm = maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).ecx & (1 << 2)) != 0;
+  const vmx = (query(1).ecx & CPUID1_ECX_VMX) != 0;
+  const svm = maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).ecx & CPUID_EXT1_ECX_SVM) != 0;
   if (vmx) {
     const control = rdmsr(IA32_FEATURE_CONTROL);
     if ((control & FEATURE_CONTROL_LOCKED) != 0 && (control & FEATURE_CONTROL_VMX_OUTSIDE_SMX) == 0) {
@@ -37,7 +36,7 @@ export function detectVirtualization(): VirtualizationSupport {
     }
     support.kind = Virtualization.Vmx;
   } else if (svm) {
-    if ((rdmsr(VM_CR) & VM_CR_SVMDIS) != 0) {
+    if ((rdmsr(AMD_VM_CR) & VM_CR_SVMDIS) != 0) {
       support.reason = "AMD-V is disabled by the firmware (VM_CR.SVMDIS is set); enable SVM in the BIOS/UEFI setup";
       return support;
     }

@@ -9,16 +9,10 @@
 // an overrun; the host UART and the emulator hold the rest.
 
 import { println, readChar } from "../../kernel/console/console";
-import { Vm } from "../core/vm";
+import { ConsoleInput, Vm } from "../core/vm";
 
 const SWITCH_KEY: i32 = 0x14; // Ctrl-T
 const DIGIT_0: i32 = 0x30;
-
-// A VM's console device as the keyboard side sees it.
-export abstract class ConsoleInput {
-  abstract get canReceive(): bool;
-  abstract put(byte: u8): void;
-}
 
 let focus: i32 = -1;
 let switching = false;

@@ -16,13 +16,13 @@
 
 import * as log from "../../kernel/console/log";
 import { pause, rdtsc } from "../../kernel/arch/shim";
-import { vendor } from "../../kernel/cpu/cpuid";
-import { openInterruptWindow, setAlarm, tscPerMillisecond } from "../../kernel/cpu/irq";
+import { openInterruptWindow, setAlarm } from "../../kernel/cpu/irq";
+import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { announceConsoles, pollConsoleInput } from "./consolefocus";
-import { handleExit, Next } from "../emul/exits";
-import { MsrState } from "../emul/msrpolicy";
+import { Next } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
+import { handleExit } from "../emul/exits";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
@@ -39,7 +39,6 @@ const INPUT_POLL_MS: u64 = 1;
 
 // One vCPU in the round: a VM has one slot per vCPU.
 class Slot {
-  msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 }
@@ -98,17 +97,16 @@ function idleUntilWakeUp(vms: Vm[]): bool {
 // debug registers from its slice until another vCPU's (debugregs.ts).
 function runSlice(slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
-  vm.current = vcpu;
   // The boot vCPU's first entry (no exit yet, as every slice takes one): the
   // VM's power-on, for make bench's "VM entry to /init".
-  if (vcpu.exits == 0 && vcpu === vm.vcpu) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
+  if (vcpu.exits == 0 && vcpu.apicId == 0) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter();
   const rested = runExits(slot);
   vcpu.xstate.leave();
   if (rested) slot.exitsAtRest = vcpu.exits;
   else if (vcpu.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
-    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting");
+    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting", vcpu);
   }
 }
 
@@ -124,7 +122,7 @@ function runExits(slot: Slot): bool {
     setAlarm(min(end, vm.nextTimerInterrupt(vcpu)));
     const exit = vcpu.run();
     vm.exitStats.count(exit.kind);
-    if (handleExit(vm, vcpu, slot.msrs, exit) != Next.Resume) return true;
+    if (handleExit(vm, vcpu, exit) != Next.Resume) return true;
     if (rdtsc() >= end) break;
   }
   return false;
@@ -136,7 +134,7 @@ function runExits(slot: Slot): bool {
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   // The legacy devices first: bringing them up to now may raise an IRQ that
   // the I/O APIC passes to a local APIC.
-  const external = vcpu === vm.vcpu && vm.hasPendingInterrupt;
+  const external = vcpu.apicId == 0 && vm.pollExternalInterrupt();
   const fromApic = vm.apics.pendingVector(vcpu);
   if (fromApic < 0 && !external) return;
   if (!vcpu.canInjectInterrupt()) { vcpu.requestInterruptWindow(true); return; }

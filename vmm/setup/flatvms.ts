@@ -6,7 +6,7 @@
 // long mode itself); "cpus=N" gives it N vCPUs (default 1), the others
 // waiting for INIT and STARTUP IPIs. "mem=MiB" sets its RAM (default 16 MiB), mapped at
 // guest-physical 0 by the nested page tables; it must end below the test
-// device's MMIO window (devices/testmmio.ts), which the nested tables leave
+// device's MMIO window (devices/test/testmmio.ts), which the nested tables leave
 // unmapped so that accesses there exit to the VMM. Modules without vm= are left
 // alone. A malformed entry is reported and skipped; the others still start.
 
@@ -14,19 +14,19 @@ import { BootModule } from "../../kernel/boot/bootinfo";
 import { CommandLine } from "../../kernel/boot/cmdline";
 import * as log from "../../kernel/console/log";
 import { FrameAllocator } from "../../kernel/mm/frames";
-import { WRITE_BACK } from "../../kernel/mm/hostpaging";
-import { PageTable } from "../../kernel/mm/pagetable";
-import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../../kernel/mm/range";
-import { LocalApicWindow } from "../core/vmapics";
 import { Backend } from "../core/backend";
-import { GuestMemory } from "../core/guestmemory";
-import { LAPIC_BASE, LAPIC_SIZE } from "../devices/apic/lapic";
+import { Vm } from "../core/vm";
 import { DebugExit, DEBUG_EXIT_PORT } from "../devices/io/debugexit";
 import { NullDevice, POST_PORT } from "../devices/io/null";
-import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS } from "../devices/test/testdevice";
+import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS, VectorSink } from "../devices/test/testdevice";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/testmmio";
-import { Vcpu } from "../core/vcpu";
-import { Vm } from "../core/vm";
+import { allocateRam, createVmOn } from "./vmcreate";
+
+// The test device's interrupts: external interrupts for the boot vCPU.
+class VmInterrupts extends VectorSink {
+  constructor(private vm: Vm) { super(); }
+  raise(vector: u8): void { this.vm.raiseInterrupt(vector); }
+}
 
 export const GUEST_LOAD: u64 = 0x8000;
 const DEFAULT_MEMORY_MIB: u64 = 16;
@@ -75,66 +75,12 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   const vm = createVmOn(id, name, memory, frames, backend, cpus);
   if (vm === null) return null;
   vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
-  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(vm));
+  vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(new VmInterrupts(vm)));
   vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
   vm.bus.io.map(POST_PORT, 1, new NullDevice());
   vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
-  vm.vcpu.resetToRealMode(0, <u16>GUEST_LOAD);
+  vm.vcpus[0].resetToRealMode(0, <u16>GUEST_LOAD);
   log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
     ", image " + imageSize.toString() + " bytes, " + backend.name);
-  return vm;
-}
-
-// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
-// null (reported) if there is not that much contiguous free memory.
-export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
-  const bytes = mib << 20;
-  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
-  if (hpa == 0) {
-    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
-    return null;
-  }
-  const memory = new GuestMemory();
-  memory.add(0, hpa, bytes);
-  memory.zero();
-  return memory;
-}
-
-// Gives a VM's RAM back (a VM that was never started).
-export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
-  }
-  memory.regions = [];
-}
-
-// A VM on `memory`: nested page tables mapping exactly that RAM, `cpus`
-// vCPUs (the application processors waiting for INIT and STARTUP) with their
-// local APICs, no other devices yet. Null (reported, the RAM released) when
-// the backend has no vCPU for it.
-export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend, cpus: u32): Vm | null {
-  const nested = new PageTable(backend.nestedFormat());
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
-  }
-  const vcpus: Vcpu[] = [];
-  for (let i: u32 = 0; i < cpus; i++) {
-    const vcpu = backend.createVcpu(nested);
-    if (vcpu === null) {
-      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
-      releaseRam(memory, frames);
-      return null;
-    }
-    vcpus.push(vcpu);
-  }
-  const vm = new Vm(id, name, vcpus[0]);
-  for (let i = 1; i < vcpus.length; i++) vm.addVcpu(vcpus[i]);
-  vm.bus.mmio.map(LAPIC_BASE, LAPIC_SIZE, new LocalApicWindow(vm.apics, vm));
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    vm.memory.add(r.gpa, r.hpa, r.size);
-  }
   return vm;
 }

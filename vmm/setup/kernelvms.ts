@@ -23,7 +23,7 @@ import { readConfig, VmConfig } from "./config/config";
 import { entryStateOf } from "./loaders/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { buildAcpiTables } from "../platform/pc/acpitables";
-import { allocateRam, createVmOn, releaseRam } from "./flatvms";
+import { allocateRam, createVmOn, releaseRam } from "./vmcreate";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
@@ -75,7 +75,7 @@ function createKernelVm(id: u32, c: VmConfig, modules: BootModule[], frames: Fra
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus);
   if (vm === null) return null;
   new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console);
-  vm.vcpu.enterKernel(entry.state!);
+  vm.vcpus[0].enterKernel(entry.state!);
   log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded) +
     ", console " + c.console + ", " + backend.name);
   return vm;

@@ -13,9 +13,8 @@
 // VMCS/VMCB, where the CPU switches them at every entry and exit.
 
 import { readDr, writeDr } from "../../kernel/arch/shim";
+import { DR6_RESET } from "../../kernel/arch/x86";
 
-// DR6 at reset: all reserved bits set (SDM Vol. 3B 18.2.3).
-const DR6_RESET: u64 = 0xffff0ff0;
 
 // Whose values the CPU's debug registers hold (one CPU runs the vCPUs).
 let owner: DebugRegisters | null = null;

@@ -1,44 +1,48 @@
-// A vCPU's time-stamp counter: the host's TSC plus an offset of its own.
+// A vCPU's time-stamp counter: the host's TSC plus an offset of its own;
+// and the crystal clock the VM's local APIC timers count.
 //
 // The guest reads its TSC (RDTSC, RDMSR of IA32_TIME_STAMP_COUNTER) without
 // exits: the backend adds the offset in hardware (VMX "use TSC offsetting",
 // the VMCB's TSC_OFFSET). It may move its TSC two ways, both of which exit
-// and come here (Intel SDM Vol. 3B 18.17.3, "Time-Stamp Counter Adjustment"):
-//  - WRMSR to IA32_TSC_ADJUST with X adds X minus the old value to the TSC;
-//  - WRMSR to IA32_TIME_STAMP_COUNTER with X sets the TSC to X and adds the
-//    same change to IA32_TSC_ADJUST.
-// So IA32_TSC_ADJUST always holds how far the vCPU's TSC was moved from
-// the one it started with, which is the host's. OSes read it to check that
-// firmware left the CPUs' TSCs in step (Linux's tsc_sync.c), and trust the
-// TSC more where it exists. The device models count in host TSC ticks;
-// guest TSC values (IA32_TSC_DEADLINE) are converted with toHost()/toGuest().
+// (Intel SDM Vol. 3B 18.17.3, "Time-Stamp Counter Adjustment"): a WRMSR to
+// IA32_TSC_ADJUST with X moves the TSC by X minus the old value; a WRMSR to
+// IA32_TIME_STAMP_COUNTER with X sets the TSC to X and moves
+// IA32_TSC_ADJUST by as much. So IA32_TSC_ADJUST holds how far the TSC was
+// moved from the host's, which OSes read to check that the CPUs' TSCs are
+// in step. Devices count in host TSC ticks; guest TSC values (a TSC
+// deadline) are converted with toHost() and toGuest().
 
 import { rdtsc } from "../../kernel/arch/shim";
-import { Vcpu } from "../core/vcpu";
-
-export const IA32_TSC_ADJUST: u32 = 0x3b;
+import { tscPerMillisecond } from "../../kernel/time/tsc";
 
 export class GuestTsc {
-  private offset: u64 = 0; // added to the host's TSC, modulo 2^64
-  private adjust: u64 = 0; // IA32_TSC_ADJUST
-
-  constructor(private vcpu: Vcpu) {}
+  // Added to the host's TSC, modulo 2^64.
+  offset: u64 = 0;
+  // IA32_TSC_ADJUST.
+  adjust: u64 = 0;
 
   now(): u64 { return rdtsc() + this.offset; }
   toHost(guestTsc: u64): u64 { return guestTsc - this.offset; }
   toGuest(hostTsc: u64): u64 { return hostTsc + this.offset; }
 
-  readAdjust(): u64 { return this.adjust; }
+  // The move (two's complement) a WRMSR of `value` to IA32_TSC_ADJUST makes.
+  moveForAdjust(value: u64): u64 { return value - this.adjust; }
+  // The move a WRMSR of `value` to IA32_TIME_STAMP_COUNTER makes.
+  moveForTsc(value: u64): u64 { return value - this.now(); }
 
-  writeAdjust(value: u64): bool { return this.move(value - this.adjust); }
-
-  writeTsc(value: u64): bool { return this.move(value - this.now()); }
-
-  // Moves the TSC by `delta` (two's complement), and IA32_TSC_ADJUST with it.
-  private move(delta: u64): bool {
-    if (!this.vcpu.setTscOffset(this.offset + delta)) return false;
+  // The backend took the new offset: the TSC and IA32_TSC_ADJUST moved by `delta`.
+  moved(delta: u64): void {
     this.offset += delta;
     this.adjust += delta;
-    return true;
   }
+}
+
+// The VM's crystal clock, in host TSC ticks per crystal tick: what CPUID
+// leaf 0x15 reports (emul/cpuidpolicy.ts) and what the local APIC timers
+// count (core/vmapics.ts). An OS takes the crystal to feed its APIC timer,
+// so both must agree. It is the smallest divisor of the TSC whose quotient,
+// in Hz, fits the 32 bits of CPUID.15H:ECX.
+export function tscPerCrystalTick(): u64 {
+  const hz = tscPerMillisecond() * 1000;
+  return max<u64>(1, (hz + 0xffff_ffff) / 0x1_0000_0000);
 }

@@ -15,14 +15,11 @@
 // in components outside that set.
 
 import { xgetbv, xrstor, xsave, xsetbv } from "../../kernel/arch/shim";
+import { CPUID1_ECX_XSAVE, XCR0_AVX, XCR0_AVX512, XCR0_SSE, XCR0_X87 } from "../../kernel/arch/x86";
 import { query } from "../../kernel/cpu/cpuid";
 import { allocPage } from "../../kernel/mm/linearpages";
 
-const X87: u64 = 1 << 0;
-const SSE: u64 = 1 << 1;
-const AVX: u64 = 1 << 2;
-const AVX512: u64 = 7 << 5; // opmask, ZMM_Hi256, Hi16_ZMM: all or none
-const LEGACY: u64 = X87 | SSE; // handled by FXSAVE in the exit stubs
+const LEGACY: u64 = XCR0_X87 | XCR0_SSE; // handled by FXSAVE in the exit stubs
 const XSAVE_AREA_MAX: u32 = 4096; // one page
 
 // The XCR0 bits guests may set: what the CPU supports, limited to state that
@@ -31,10 +28,10 @@ let offered: u64 = 0;
 
 // Called once at boot, after the host enabled CR4.OSXSAVE.
 export function initExtendedState(): void {
-  if ((query(1).ecx & (1 << 26)) == 0) return;
+  if ((query(1).ecx & CPUID1_ECX_XSAVE) == 0) return;
   const leaf = query(0xd, 0);
   const supported = <u64>leaf.eax | (<u64>leaf.edx << 32);
-  offered = supported & (LEGACY | AVX | (leaf.ecx <= XSAVE_AREA_MAX ? AVX512 : 0));
+  offered = supported & (LEGACY | XCR0_AVX | (leaf.ecx <= XSAVE_AREA_MAX ? XCR0_AVX512 : 0));
 }
 
 export function xsaveAvailable(): bool {
@@ -43,14 +40,14 @@ export function xsaveAvailable(): bool {
 
 // Is `value` a valid XCR0 for a guest? (SDM Vol. 1 13.3)
 export function validXcr0(value: u64): bool {
-  if ((value & ~offered) != 0 || (value & X87) == 0) return false;
-  if ((value & AVX) != 0 && (value & SSE) == 0) return false;
-  const avx512 = value & AVX512;
-  return avx512 == 0 || (avx512 == AVX512 && (value & AVX) != 0);
+  if ((value & ~offered) != 0 || (value & XCR0_X87) == 0) return false;
+  if ((value & XCR0_AVX) != 0 && (value & XCR0_SSE) == 0) return false;
+  const avx512 = value & XCR0_AVX512;
+  return avx512 == 0 || (avx512 == XCR0_AVX512 && (value & XCR0_AVX) != 0);
 }
 
 export class ExtendedState {
-  xcr0: u64 = X87; // the reset value
+  xcr0: u64 = XCR0_X87; // the reset value
   private readonly area: usize = offered != 0 ? allocPage() : 0; // zeroed: every component in its initial state
 
   enter(): void {

@@ -9,7 +9,8 @@ import { findRsdp, Rsdp } from "../../../kernel/acpi/rsdp";
 import { findTable } from "../../../kernel/acpi/tables";
 import { processorApicIds } from "../../../kernel/acpi/madt";
 import { buildAcpiTables } from "../../../vmm/platform/pc/acpitables";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
+import { RecordingMachine } from "./fakemachine";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 
 let rsdp: Rsdp | null = null;
@@ -37,13 +38,9 @@ export function madtApicIds(madt: u64): string {
   return s;
 }
 
-class RecordingPower extends PowerControl {
-  offs: i32 = 0;
-  powerOff(): void { this.offs++; }
-}
-const power = new RecordingPower();
+const power = new RecordingMachine();
 const pm = new AcpiPm(power);
 export function pmRead(offset: u64, size: u8): u64 { return pm.read(offset, size); }
 export function pmWrite(offset: u64, size: u8, value: u64): void { pm.write(offset, size, value); }
 export function pmAdvance(ns: u64): void { pm.advance(ns); }
-export function powerOffs(): i32 { return power.offs; }
+export function powerOffs(): i32 { return power.powerOffs; }

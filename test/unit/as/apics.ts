@@ -4,14 +4,12 @@
 // until; and a fake interrupt controller on the VM's INTR pin (Vm.intr).
 // Each load() of this module is a fresh VM of VCPUS vCPUs.
 
-import { LocalApicWindow } from "../../../vmm/core/vmapics";
-import { LAPIC_BASE, LAPIC_SIZE } from "../../../vmm/devices/apic/lapic";
-import { Activity, Reg } from "../../../vmm/core/vcpu";
+import { Reg, RFLAGS_IF } from "../../../kernel/arch/x86";
+import { Activity, Vcpu } from "../../../vmm/core/vcpu";
 import { InterruptPin, Vm } from "../../../vmm/core/vm";
 import { FakeVcpu } from "./fakevcpu";
 
 const VCPUS = 3;
-const RFLAGS_IF: u64 = 1 << 9;
 
 // An interrupt controller whose request, vector and next event the test sets.
 class FakePin extends InterruptPin {
@@ -30,11 +28,13 @@ let theVm: Vm | null = null;
 const fakes: FakeVcpu[] = [];
 function vm(): Vm {
   if (theVm === null) {
-    for (let i = 0; i < VCPUS; i++) fakes.push(new FakeVcpu());
-    const v = new Vm(0, "unit", fakes[0]);
-    for (let i = 1; i < VCPUS; i++) v.addVcpu(fakes[i]);
-    v.bus.mmio.map(LAPIC_BASE, LAPIC_SIZE, new LocalApicWindow(v.apics, v));
-    theVm = v;
+    const vcpus: Vcpu[] = [];
+    for (let i = 0; i < VCPUS; i++) {
+      const fake = new FakeVcpu();
+      fakes.push(fake);
+      vcpus.push(fake);
+    }
+    theVm = new Vm(0, "unit", vcpus);
   }
   return theVm!;
 }
@@ -42,13 +42,11 @@ function vm(): Vm {
 // A 32-bit access to the xAPIC page by vCPU `from`.
 export function apicWrite(from: i32, register: u32, value: u32): void {
   const v = vm();
-  v.current = v.vcpus[from];
-  v.bus.mmio.write(LAPIC_BASE + register, 4, value);
+  v.apics.now(v.vcpus[from]).write(register, 4, value);
 }
 export function apicRead(from: i32, register: u32): u32 {
   const v = vm();
-  v.current = v.vcpus[from];
-  return <u32>v.bus.mmio.read(LAPIC_BASE + register, 4);
+  return <u32>v.apics.now(v.vcpus[from]).read(register, 4);
 }
 
 export function activity(i: i32): i32 { return <i32>vm().vcpus[i].activity; }

@@ -8,7 +8,8 @@
 // of this module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/devices/bus";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
+import { RecordingMachine } from "./fakemachine";
 import { Hpet } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
@@ -17,7 +18,7 @@ import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/i
 import { CMOS_PORT, Cmos } from "../../../vmm/devices/timers/cmos";
 import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/io/pcihost";
 import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/io/fwcfg";
-import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../../vmm/devices/io/i8042";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../../vmm/devices/io/i8042";
 import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
 
 class Recorder extends InterruptLines {
@@ -40,10 +41,6 @@ class Capture extends ByteSink {
   put(byte: u8): void { this.bytes.push(byte); }
 }
 
-class CountingReset extends ResetLine {
-  count: i32 = 0;
-  pulse(): void { this.count++; }
-}
 
 const io = new AddressSpace();
 const pic = new Pic8259Pair();
@@ -52,11 +49,10 @@ const pit = new Pit8254(lines);
 const serialOut = new Capture();
 const uart = new Uart16550(lines, COM1_IRQ, serialOut);
 const cmos = new Cmos();
-const resets = new CountingReset();
+const resets = new RecordingMachine();
 const kbc = new I8042(resets, lines);
 let fwcfg: FwCfg | null = null;
-class NoPower extends PowerControl { powerOff(): void {} }
-const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new NoPower()), new Hpet(lines, new Unwired()));
+const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new RecordingMachine()), new Hpet(lines, new Unwired()));
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);
@@ -109,4 +105,4 @@ export function fwcfgAddFile(name: string, size: i32): u16 {
   return fwcfg!.addFile(name, data);
 }
 
-export function resetCount(): i32 { return resets.count; }
+export function resetCount(): i32 { return resets.resets; }

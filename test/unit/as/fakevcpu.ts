@@ -2,8 +2,9 @@
 // fields the test sets, and it records what the VMM did to it (skipped
 // instructions, resets). Shared by the unit-test entries that need a Vcpu.
 
-import { EntryState } from "../../../vmm/setup/loaders/entrystate";
-import { Exit, Vcpu } from "../../../vmm/core/vcpu";
+import { EntryState } from "../../../vmm/core/entrystate";
+import { Exit } from "../../../vmm/core/exit";
+import { Vcpu } from "../../../vmm/core/vcpu";
 
 export class FakeVcpu extends Vcpu {
   ripValue: u64 = 0;
@@ -40,6 +41,6 @@ export class FakeVcpu extends Vcpu {
   requestInterruptWindow(on: bool): void {}
   setPreemptionTimer(ticks: u64): void {}
   tscOffset: u64 = 0;
-  setTscOffset(offset: u64): bool { this.tscOffset = offset; return true; }
+  protected setTscOffset(offset: u64): bool { this.tscOffset = offset; return true; }
   dumpState(): void {}
 }

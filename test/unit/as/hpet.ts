@@ -6,7 +6,8 @@
 // module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/devices/bus";
-import { AcpiPm, PowerControl } from "../../../vmm/devices/timers/acpipm";
+import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
+import { RecordingMachine } from "./fakemachine";
 import { Hpet, HPET_BASE, HPET_SIZE } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
@@ -25,13 +26,12 @@ class Recorder extends InterruptLines {
   }
 }
 
-class NoPower extends PowerControl { powerOff(): void {} }
 
 const isa = new Recorder();
 const ioapic = new Recorder();
 const hpet = new Hpet(isa, ioapic);
 const pit = new Pit8254(hpet.legacyLines);
-const interrupts = new PcInterrupts(new Pic8259Pair(), pit, new AcpiPm(new NoPower()), hpet);
+const interrupts = new PcInterrupts(new Pic8259Pair(), pit, new AcpiPm(new RecordingMachine()), hpet);
 const mmio = new AddressSpace();
 mmio.map(HPET_BASE, HPET_SIZE, hpet);
 

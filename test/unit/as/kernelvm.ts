@@ -1,11 +1,13 @@
 // Unit-test entry: the pure parts of kernel-loaded VMs. The entry state a
-// loader's result turns into (vmm/entrystate.ts), from the boot GDT and
+// loader's result turns into (vmm/setup/loaders/entrystate.ts), from the boot GDT and
 // page tables of vmm/loaders/cpu.ts in fake guest RAM; and how boot modules
 // are named (vmm/bootmodules.ts).
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { findModule, isConfigModule, moduleNames } from "../../../vmm/setup/bootmodules";
-import { EntryState, entryStateOf, segmentFromDescriptor, SegmentState } from "../../../vmm/setup/loaders/entrystate";
+import { ATTR_LONG, segmentFromDescriptor, SegmentState } from "../../../kernel/arch/segments";
+import { EntryState } from "../../../vmm/core/entrystate";
+import { entryStateOf } from "../../../vmm/setup/loaders/entrystate";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { EntryTables } from "../../../vmm/setup/loaders/cpu";
 import { GuestLayout } from "../../../vmm/setup/loaders/layout";
@@ -43,19 +45,20 @@ export function makeState(): string | null {
   state = r.state;
   return r.error;
 }
-export function stMode(): i32 { return <i32>state!.loaded.mode; }
-export function stRip(): u64 { return state!.loaded.entry; }
+// The mode the entry state's CS runs in: 64-bit code or 32-bit code.
+export function stMode(): i32 { return <i32>((state!.cs.attributes & ATTR_LONG) != 0 ? CpuMode.Long64 : CpuMode.Protected32); }
+export function stRip(): u64 { return state!.rip; }
 export function stRsp(): u64 { return state!.rsp; }
-export function stRflags(): u64 { return state!.loaded.rflags; }
-export function stCr0(): u64 { return state!.loaded.cr0; }
-export function stCr3(): u64 { return state!.loaded.cr3; }
-export function stCr4(): u64 { return state!.loaded.cr4; }
-export function stEfer(): u64 { return state!.loaded.efer; }
-export function stGdtBase(): u64 { return state!.loaded.gdtBase; }
-export function stGdtLimit(): u32 { return state!.loaded.gdtLimit; }
-export function stRax(): u64 { return state!.loaded.rax; }
-export function stRbx(): u64 { return state!.loaded.rbx; }
-export function stRsi(): u64 { return state!.loaded.rsi; }
+export function stRflags(): u64 { return state!.rflags; }
+export function stCr0(): u64 { return state!.cr0; }
+export function stCr3(): u64 { return state!.cr3; }
+export function stCr4(): u64 { return state!.cr4; }
+export function stEfer(): u64 { return state!.efer; }
+export function stGdtBase(): u64 { return state!.gdtBase; }
+export function stGdtLimit(): u32 { return state!.gdtLimit; }
+export function stRax(): u64 { return state!.rax; }
+export function stRbx(): u64 { return state!.rbx; }
+export function stRsi(): u64 { return state!.rsi; }
 // Segment 0 = CS, 1 = the data segments, 2 = TR: selected for the seg* getters.
 export function selectSegment(which: i32): void { segment = which == 0 ? state!.cs : which == 1 ? state!.data : state!.tr; }
 export function decode(selector: u16, descriptor: u64): void { segment = segmentFromDescriptor(selector, descriptor); }

@@ -10,7 +10,9 @@ import { emulateMmio, readRegister, writeRegister } from "../../../vmm/emul/mmio
 import { GuestPageWalker } from "../../../vmm/emul/guestpaging";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/test/testmmio";
-import { ExitKind, Reg } from "../../../vmm/core/vcpu";
+import { Reg } from "../../../kernel/arch/x86";
+import { ExitKind } from "../../../vmm/core/exit";
+import { Vcpu } from "../../../vmm/core/vcpu";
 import { FakeVcpu } from "./fakevcpu";
 import { Vm } from "../../../vmm/core/vm";
 
@@ -63,7 +65,8 @@ function vmOf(): Vm {
 }
 
 function newVm(): Vm {
-  const v = new Vm(0, "unit", vcpuOf());
+  const vcpus: Vcpu[] = [vcpuOf()];
+  const v = new Vm(0, "unit", vcpus);
   v.memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
   v.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   return v;

@@ -2,7 +2,8 @@
 // written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh
 // vCPU, on an Intel host until onAmd() says otherwise.
 
-import { emulateRead, emulateWrite, MsrState } from "../../../vmm/emul/msrpolicy";
+import { emulateRead, emulateWrite } from "../../../vmm/emul/msrpolicy";
+import { MsrState } from "../../../vmm/vcpustate/msrs";
 
 let state = new MsrState(false);
 

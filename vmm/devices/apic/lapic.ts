@@ -19,8 +19,10 @@
 // broadcast to I/O APICs for level-triggered vectors, and focus-processor
 // checking (SVR bit 9 is stored and has no effect).
 
+import {
+  APIC_BASE_BSP, APIC_BASE_ENABLE, APIC_BASE_X2APIC, IA32_APIC_BASE, IA32_TSC_DEADLINE, X2APIC_FIRST,
+} from "../../../kernel/arch/msrs";
 import { allOnes, Device } from "../bus";
-import { IA32_APIC_BASE, IA32_TSC_DEADLINE } from "../../emul/msrpolicy";
 import { ApicTimer } from "./lapictimer";
 import {
   access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
@@ -40,7 +42,6 @@ export abstract class ApicBus {
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
 export const LAPIC_SIZE: u64 = 0x1000;
-const X2APIC_MSR_FIRST: u32 = 0x800;
 const X2APIC_MSR_COUNT: u32 = 0x100;
 
 // ICR delivery modes (Figure 11-12). 2 is SMI; 3 and 7 are reserved.
@@ -53,9 +54,6 @@ export const DELIVERY_EXTINT: u32 = 7;
 
 // IA32_APIC_BASE (Figure 11-5). Bits 52-63 are taken as above MAXPHYADDR,
 // the widest the architecture allows; the model does not know the guest's.
-const BASE_BSP: u64 = 1 << 8;
-const BASE_X2APIC: u64 = 1 << 10;
-const BASE_ENABLE: u64 = 1 << 11;
 const BASE_RESERVED: u64 = 0xfff0_0000_0000_02ff;
 
 const SVR_ENABLE: u32 = 1 << 8;
@@ -123,7 +121,7 @@ export class LocalApic extends Device {
 
   constructor(readonly id: u32, isBootstrap: bool, private bus: ApicBus) {
     super("local APIC");
-    this.apicBase = LAPIC_BASE | BASE_ENABLE | (isBootstrap ? BASE_BSP : 0);
+    this.apicBase = LAPIC_BASE | APIC_BASE_ENABLE | (isBootstrap ? APIC_BASE_BSP : 0);
     this.initReset();
   }
 
@@ -131,8 +129,8 @@ export class LocalApic extends Device {
   // whether the window is there at all: in x2APIC mode and when the APIC is
   // disabled, the range behaves as if no APIC claimed it (11.12.1.2).
   get mmioBase(): u64 { return this.apicBase & ~(LAPIC_SIZE - 1); }
-  get enabled(): bool { return (this.apicBase & BASE_ENABLE) != 0; }
-  get x2apicMode(): bool { return (this.apicBase & BASE_X2APIC) != 0; }
+  get enabled(): bool { return (this.apicBase & APIC_BASE_ENABLE) != 0; }
+  get x2apicMode(): bool { return (this.apicBase & APIC_BASE_X2APIC) != 0; }
   get xapicMode(): bool { return this.enabled && !this.x2apicMode; }
   get softwareEnabled(): bool { return (this.svr & SVR_ENABLE) != 0; }
 
@@ -179,7 +177,7 @@ export class LocalApic extends Device {
   readMsr(msr: u32): i64 {
     if (msr == IA32_APIC_BASE) return <i64>this.apicBase;
     if (msr == IA32_TSC_DEADLINE) return <i64>this.timer.readDeadline();
-    const reg = msr - X2APIC_MSR_FIRST;
+    const reg = msr - X2APIC_FIRST;
     if (reg >= X2APIC_MSR_COUNT || !this.x2apicMode || !(access(reg, true) & READ)) return -1;
     // 11.12.1.2: in x2APIC mode the ICR is one 64-bit register.
     if (reg == REG_ICR) return <i64>((<u64>this.icrHigh << 32) | this.icrLow);
@@ -195,7 +193,7 @@ export class LocalApic extends Device {
       this.timer.writeDeadline(value == u64.MAX_VALUE ? value - 1 : value); // see readMsr
       return true;
     }
-    const reg = msr - X2APIC_MSR_FIRST;
+    const reg = msr - X2APIC_FIRST;
     if (reg >= X2APIC_MSR_COUNT || !this.x2apicMode || !(access(reg, true) & WRITE)) return false;
     if (reg == REG_ICR) {
       if (<u32>value & ~ICR_BITS) return false;
@@ -328,7 +326,7 @@ export class LocalApic extends Device {
   // enable without global enable is an invalid state.
   private writeApicBase(value: u64): bool {
     if (value & BASE_RESERVED) return false;
-    const enable = (value & BASE_ENABLE) != 0, x2apic = (value & BASE_X2APIC) != 0;
+    const enable = (value & APIC_BASE_ENABLE) != 0, x2apic = (value & APIC_BASE_X2APIC) != 0;
     if (x2apic && !enable) return false;
     if (x2apic && !this.x2apicMode && !this.enabled) return false;
     if (!x2apic && enable && this.x2apicMode) return false;

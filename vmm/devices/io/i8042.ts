@@ -11,8 +11,8 @@
 // IRQ1 or IRQ12 if the configuration byte enables them: Linux's driver
 // tests the auxiliary port and its IRQ that way, and waits half a second
 // for each answer that does not come. Bytes meant for the devices
-// themselves go nowhere, as to an empty socket. A reset request calls the
-// ResetLine the VMM provides. The A20 gate (output port bit 1) is stored
+// themselves go nowhere, as to an empty socket. A reset request resets the
+// machine (MachineControl). The A20 gate (output port bit 1) is stored
 // but does not mask anything: guest memory never wraps at 1 MiB.
 //
 // Command and bit names follow the IBM PC AT Technical Reference
@@ -22,13 +22,10 @@
 
 import { Device } from "../bus";
 import { InterruptLines } from "../irq";
+import { MachineControl } from "../machine";
 
 export const I8042_DATA_PORT: u16 = 0x60;
 export const I8042_COMMAND_PORT: u16 = 0x64;
-
-export abstract class ResetLine {
-  abstract pulse(): void;
-}
 
 // Status register.
 const STATUS_OUTPUT_FULL: u8 = 0x01;
@@ -79,7 +76,7 @@ export class I8042 {
   private awaiting: u8 = 0; // a command whose data byte comes next
 
   // `lines`: where IRQ1 and IRQ12 go.
-  constructor(private reset: ResetLine, private lines: InterruptLines) {}
+  constructor(private machine: MachineControl, private lines: InterruptLines) {}
 
   readStatus(): u8 {
     return (this.outputFull ? STATUS_OUTPUT_FULL : 0) | (this.config & CONFIG_SYSTEM_FLAG ? STATUS_SYSTEM_FLAG : 0) |
@@ -104,7 +101,7 @@ export class I8042 {
     else if (cmd == CMD_DISABLE_AUX) this.config |= CONFIG_AUX_DISABLED;
     else if (cmd == CMD_ENABLE_AUX) this.config &= ~CONFIG_AUX_DISABLED;
     else if (cmd == CMD_READ_OUTPUT_PORT) this.respond(this.outputPort);
-    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.reset.pulse(); // 0xFE and kin
+    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.machine.reset(); // 0xFE and kin
     // Anything else does nothing.
   }
 
@@ -116,7 +113,7 @@ export class I8042 {
       this.config = v;
     } else if (cmd == CMD_WRITE_OUTPUT_PORT) {
       this.outputPort = v;
-      if (!(v & OUTPUT_NOT_RESET)) this.reset.pulse();
+      if (!(v & OUTPUT_NOT_RESET)) this.machine.reset();
     } else if (cmd == CMD_WRITE_KEYBOARD_OUTPUT) {
       this.fromDevice(v, false);
     } else if (cmd == CMD_WRITE_AUX_OUTPUT) {

@@ -5,16 +5,22 @@
 // It exists so that guests can verify port I/O round trips of every size and
 // interrupt injection (HLT wake-up) without a full PC platform. Its MMIO
 // window, for the MMIO emulation path, is TestMmioWindow (testmmio.ts).
+// Flat-binary VMs have both (setup/flatvms.ts).
 
 import { Device } from "../bus";
-import { Vm } from "../../core/vm";
+
+// Where the test device's interrupts go: straight to the boot vCPU, as
+// external interrupts with the vector the guest wrote.
+export abstract class VectorSink {
+  abstract raise(vector: u8): void;
+}
 
 export const TEST_DEVICE_PORT: u16 = 0x600;
 export const TEST_DEVICE_PORTS: u64 = 8;
 
 export class TestDevice extends Device {
   private scratch: u64 = 0;
-  constructor(private vm: Vm) { super("test device"); }
+  constructor(private interrupts: VectorSink) { super("test device"); }
 
   read(offset: u64, size: u8): u64 {
     if (offset < 4) return this.scratch >> (offset * 8);
@@ -26,7 +32,7 @@ export class TestDevice extends Device {
       const shift = offset * 8, mask: u64 = size >= 4 ? 0xffff_ffff : ((<u64>1 << (<u64>size * 8)) - 1);
       this.scratch = (this.scratch & ~(mask << shift)) | ((value & mask) << shift);
     } else if (offset == 4) {
-      this.vm.raiseInterrupt(<u8>value);
+      this.interrupts.raise(<u8>value);
     }
   }
 }

@@ -14,6 +14,7 @@
 // (clock.ts). ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
 
 import { Device } from "../bus";
+import { MachineControl } from "../machine";
 import { ClockRatio } from "./clock";
 
 export const ACPI_PM_BASE: u64 = 0x400;
@@ -34,11 +35,6 @@ const PM1_STS_BITS: u16 = 0x8d31;
 const PM1_EN_BITS: u16 = 0x0521;
 const NS_PER_S: u64 = 1_000_000_000;
 
-// What a sleep request does: the VMM powers the VM off.
-export abstract class PowerControl {
-  abstract powerOff(): void;
-}
-
 export class AcpiPm extends Device {
   private status: u16 = 0;
   private enable: u16 = 0;
@@ -46,7 +42,7 @@ export class AcpiPm extends Device {
   private ticks: u64 = 0;
   private readonly clock: ClockRatio = new ClockRatio(PM_TIMER_HZ, NS_PER_S);
 
-  constructor(private power: PowerControl) { super("ACPI PM"); }
+  constructor(private machine: MachineControl) { super("ACPI PM"); }
 
   // Moves the PM timer on by `ns` nanoseconds.
   advance(ns: u64): void {
@@ -88,6 +84,6 @@ export class AcpiPm extends Device {
     // SLP_EN is write-only and starts the sleep; SCI_EN stays set.
     const value = (this.control & ~mask) | bits;
     this.control = (value & SLP_TYP_MASK) | SCI_EN;
-    if ((value & SLP_EN) != 0 && <u32>((value & SLP_TYP_MASK) >> SLP_TYP_SHIFT) == SLP_TYP_S5) this.power.powerOff();
+    if ((value & SLP_EN) != 0 && <u32>((value & SLP_TYP_MASK) >> SLP_TYP_SHIFT) == SLP_TYP_S5) this.machine.powerOff();
   }
 }

@@ -5,14 +5,13 @@
 // page for the host state VMSAVE/VMLOAD move around each VMRUN (boot/svm.S).
 // AMD APM Vol. 2 15.4 "Enabling SVM", 15.30.4 "VM_HSAVE_PA MSR".
 
+import { AMD_VM_HSAVE_PA, IA32_EFER } from "../../../kernel/arch/msrs";
 import { rdmsr, wrmsr } from "../../../kernel/arch/shim";
+import { EFER_SVME } from "../../../kernel/arch/x86";
 import { query } from "../../../kernel/cpu/cpuid";
 import * as log from "../../../kernel/console/log";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 
-const MSR_EFER: u32 = 0xc0000080;
-const EFER_SVME: u64 = 1 << 12;
-const MSR_VM_HSAVE_PA: u32 = 0xc0010117;
 
 // CPUID 0x8000000A EDX feature bits (APM Vol. 3, E.4.9).
 const NESTED_PAGING: u32 = 1 << 0;
@@ -61,8 +60,8 @@ export class SvmCpu {
   readonly hostVmcbPhys: u64 = physOf(allocPage());
 
   enable(): void {
-    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, this.hostSavePhys);
+    wrmsr(IA32_EFER, rdmsr(IA32_EFER) | EFER_SVME);
+    wrmsr(AMD_VM_HSAVE_PA, this.hostSavePhys);
   }
 }
 

@@ -8,32 +8,33 @@
 // clean bits (QEMU TCG has none): instruction lengths are known per exit.
 // AMD APM Vol. 2 chapter 15.
 
+import { IA32_EFER, PAT_POWER_ON } from "../../../kernel/arch/msrs";
+import {
+  ATTR_DEFAULT_32, ATTR_LONG, RESET_CODE, RESET_DATA, RESET_LDT, TR_ATTRIBUTES,
+} from "../../../kernel/arch/segments";
 import { svmRun } from "../../../kernel/arch/shim";
+import {
+  CR0_PE, CR0_RESET, DR6_RESET, DR7_RESET, EFER_FFXSR, EFER_LMA, EFER_LME, EFER_LMSLE, EFER_NXE, EFER_SCE, EFER_SVME,
+  EFER_TCE, Reg, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_VM, VECTOR_GP,
+} from "../../../kernel/arch/x86";
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
-import { PASSTHROUGH, PASSTHROUGH_READ, IA32_EFER } from "../../emul/msrpolicy";
-import { EntryState } from "../../setup/loaders/entrystate";
-import { codeBitsOf, Exit, ExitKind, Reg, Vcpu } from "../../core/vcpu";
+import { EntryState } from "../../core/entrystate";
+import { Exit, ExitKind } from "../../core/exit";
+import { codeBitsOf, Vcpu } from "../../core/vcpu";
+import { CpuidTable } from "../../emul/cpuidpolicy";
+import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
 
-const EFER_LMA: u64 = 1 << 10;
-const EFER_SVME: u64 = 1 << 12;
-// Bits a guest may set in EFER: SCE, LME, NXE, LMSLE, FFXSR, TCE.
-const EFER_WRITABLE: u64 = (1 << 0) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 14) | (1 << 15);
-const RFLAGS_IF: u64 = 1 << 9;
-const RFLAGS_VM: u64 = 1 << 17;
-// CS.L and CS.D in the VMCB attribute word (descriptor bits 53 and 54).
-const ATTR_LONG_MODE: u16 = 1 << 9;
-const ATTR_DEFAULT_32: u16 = 1 << 10;
+// The EFER bits a guest may set.
+const EFER_WRITABLE: u64 = EFER_SCE | EFER_LME | EFER_NXE | EFER_LMSLE | EFER_FFXSR | EFER_TCE;
 const TLB_FLUSH_ALL: u8 = 1;
 const TLB_FLUSH_ASID: u8 = 3;
 const PAUSE_FILTER: u16 = 3000;
 const V_IRQ: u32 = 1 << 8;
 const V_IGN_TPR: u32 = 1 << 20;
 const V_INTR_MASKING: u32 = 1 << 24;
-const CR0_PE: u64 = 1 << 0;
-const CR0_RESET: u64 = 0x60000010; // CD, NW, ET (APM Vol. 2 Table 14-1)
 
 // Instruction lengths for exits without NRIP save.
 const LENGTH_CPUID: u32 = 2;
@@ -44,6 +45,8 @@ const LENGTH_XSETBV: u32 = 3;
 
 export class SvmVcpu extends Vcpu {
   readonly vmcb: V.Vmcb = new V.Vmcb();
+  // The CPUID answers the fast path gives (emul/cpuidpolicy.ts).
+  private readonly cpuid: CpuidTable = new CpuidTable();
   // I/O permission map: 12 KiB, one bit per port (APM 15.10.1); all set: every port exits.
   private readonly iopm: usize = allocPages(3);
   // MSR permission map: 8 KiB, two bits (read, write) per MSR (APM 15.11).
@@ -151,7 +154,7 @@ export class SvmVcpu extends Vcpu {
       const msr = <u32>this.regs.get(Reg.Rcx);
       const write = info1 == 1;
       exit.msr = msr;
-      exit.value = (this.regs.get(Reg.Rdx) << 32) | (this.regs.get(Reg.Rax) & 0xffff_ffff);
+      exit.value = this.regs.edxEax();
       exit.instructionLength = LENGTH_MSR;
       if (msr == IA32_EFER) return !this.emulateEfer(write);
       exit.kind = write ? ExitKind.MsrWrite : ExitKind.MsrRead;
@@ -200,12 +203,10 @@ export class SvmVcpu extends Vcpu {
   private emulateEfer(write: bool): bool {
     const current = this.vmcb.get64(V.EFER);
     if (!write) {
-      const visible = current & ~EFER_SVME;
-      this.regs.set(Reg.Rax, visible & 0xffff_ffff);
-      this.regs.set(Reg.Rdx, visible >> 32);
+      this.regs.setEdxEax(current & ~EFER_SVME);
     } else {
       const value = this.exit.value;
-      if (value & ~(EFER_WRITABLE | EFER_LMA)) { this.injectException(13, true, 0); return true; }
+      if (value & ~(EFER_WRITABLE | EFER_LMA)) { this.injectException(VECTOR_GP, true, 0); return true; }
       this.vmcb.set64(V.EFER, (value & EFER_WRITABLE) | (current & EFER_LMA) | EFER_SVME);
       this.dirty(V.CLEAN_CONTROL_REGISTERS);
     }
@@ -222,7 +223,7 @@ export class SvmVcpu extends Vcpu {
   get cr4(): u64 { return this.vmcb.get64(V.CR4); }
   get efer(): u64 { return this.vmcb.get64(V.EFER) & ~EFER_SVME; }
   // CS.L is bit 9 of the VMCB attribute word (descriptor bit 53).
-  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG_MODE) != 0; }
+  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG) != 0; }
   get csBase(): u64 { return this.vmcb.segmentBase(V.SaveSeg.Cs); }
   get codeBits(): u32 {
     const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);
@@ -231,7 +232,7 @@ export class SvmVcpu extends Vcpu {
 
   resetToRealMode(segment: u16, offset: u16): void {
     const vmcb = this.vmcb;
-    const code: u16 = 0x9b, data: u16 = 0x93; // present, accessed; code readable / data writable
+    const code = RESET_CODE, data = RESET_DATA;
     vmcb.setSegment(V.SaveSeg.Cs, segment, code, 0xffff, <u64>segment << 4);
     vmcb.setSegment(V.SaveSeg.Es, 0, data, 0xffff, 0);
     vmcb.setSegment(V.SaveSeg.Ss, 0, data, 0xffff, 0);
@@ -240,18 +241,18 @@ export class SvmVcpu extends Vcpu {
     vmcb.setSegment(V.SaveSeg.Gs, 0, data, 0xffff, 0);
     vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, 0xffff, 0);
     vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0xffff, 0);
-    vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0x82, 0xffff, 0);
-    vmcb.setSegment(V.SaveSeg.Tr, 0, 0x8b, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Ldtr, 0, RESET_LDT, 0xffff, 0);
+    vmcb.setSegment(V.SaveSeg.Tr, 0, TR_ATTRIBUTES, 0xffff, 0);
     vmcb.set64(V.CR0, CR0_RESET);
     vmcb.set64(V.CR3, 0);
     vmcb.set64(V.CR4, 0);
     vmcb.set64(V.EFER, EFER_SVME);
-    vmcb.set64(V.RFLAGS, 2);
+    vmcb.set64(V.RFLAGS, RFLAGS_FIXED);
     vmcb.set64(V.RIP, offset);
     vmcb.set64(V.RSP, 0);
-    vmcb.set64(V.DR6, 0xffff0ff0);
-    vmcb.set64(V.DR7, 0x400);
-    vmcb.set64(V.G_PAT, 0x0007040600070406); // the power-on PAT
+    vmcb.set64(V.DR6, DR6_RESET);
+    vmcb.set64(V.DR7, DR7_RESET);
+    vmcb.set64(V.G_PAT, PAT_POWER_ON);
     store<u8>(vmcb.base + V.CPL, 0);
     vmcb.set32(V.CLEAN_BITS, 0);
   }
@@ -266,23 +267,23 @@ export class SvmVcpu extends Vcpu {
   // have when paging came on. CPL is SS.DPL: 0.
   protected setEntryState(s: EntryState): void {
     this.resetToRealMode(0, 0);
-    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr, r = s.loaded;
+    const vmcb = this.vmcb, c = s.cs, d = s.data, tr = s.tr;
     vmcb.setSegment(V.SaveSeg.Cs, c.selector, c.attributes, c.limit, c.base);
     vmcb.setSegment(V.SaveSeg.Es, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Ss, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Ds, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Fs, d.selector, d.attributes, d.limit, d.base);
     vmcb.setSegment(V.SaveSeg.Gs, d.selector, d.attributes, d.limit, d.base);
-    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, r.gdtLimit, r.gdtBase);
+    vmcb.setSegment(V.SaveSeg.Gdtr, 0, 0, s.gdtLimit, s.gdtBase);
     vmcb.setSegment(V.SaveSeg.Idtr, 0, 0, 0, 0);
     vmcb.setSegment(V.SaveSeg.Ldtr, 0, 0, 0, 0); // a null LDT selector
     vmcb.setSegment(V.SaveSeg.Tr, tr.selector, tr.attributes, tr.limit, tr.base);
-    vmcb.set64(V.CR0, r.cr0);
-    vmcb.set64(V.CR3, r.cr3);
-    vmcb.set64(V.CR4, r.cr4);
-    vmcb.set64(V.EFER, r.efer | EFER_SVME);
-    vmcb.set64(V.RFLAGS, r.rflags | 2);
-    vmcb.set64(V.RIP, r.entry);
+    vmcb.set64(V.CR0, s.cr0);
+    vmcb.set64(V.CR3, s.cr3);
+    vmcb.set64(V.CR4, s.cr4);
+    vmcb.set64(V.EFER, s.efer | EFER_SVME);
+    vmcb.set64(V.RFLAGS, s.rflags | RFLAGS_FIXED);
+    vmcb.set64(V.RIP, s.rip);
     vmcb.set64(V.RSP, s.rsp);
     this.flushNestedTlb();
   }
@@ -328,7 +329,7 @@ export class SvmVcpu extends Vcpu {
   // RDTSC, RDTSCP and RDMSR of the TSC in the guest add the VMCB's
   // TSC_OFFSET, which is always on (APM Vol. 2 Appendix B, VMCB control
   // area); its clean bit is the intercepts'.
-  setTscOffset(offset: u64): bool {
+  protected setTscOffset(offset: u64): bool {
     this.vmcb.set64(V.TSC_OFFSET, offset);
     this.dirty(V.CLEAN_INTERCEPTS);
     return true;

@@ -9,13 +9,11 @@
 // VMCS, the one VMREAD, VMWRITE and VM entry use; use() makes a vCPU's VMCS
 // current with VMPTRLD only when it is not already.
 
+import { FEATURE_CONTROL_LOCKED, FEATURE_CONTROL_VMX_OUTSIDE_SMX, IA32_FEATURE_CONTROL } from "../../../kernel/arch/msrs";
 import { invvpid, readCr0, readCr4, rdmsr, vmptrld, vmxon, wrmsr, writeCr0, writeCr4 } from "../../../kernel/arch/shim";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 import { VmxFeatures } from "./features";
 
-const IA32_FEATURE_CONTROL: u32 = 0x3a;
-const FEATURE_CONTROL_LOCKED: u64 = 1 << 0;
-const FEATURE_CONTROL_VMX_OUTSIDE_SMX: u64 = 1 << 2;
 
 // INVVPID types (SDM 30.3 "INVVPID").
 const INVVPID_SINGLE_CONTEXT: u32 = 1;

@@ -10,24 +10,18 @@
 // Intel SDM Vol. 3C Appendix A "VMX Capability Reporting Facility", 31.5.1
 // "Algorithms for Determining VMX Capabilities".
 
+import {
+  IA32_VMX_BASIC, IA32_VMX_CR0_FIXED0, IA32_VMX_CR0_FIXED1, IA32_VMX_CR4_FIXED0, IA32_VMX_CR4_FIXED1,
+  IA32_VMX_ENTRY_CTLS, IA32_VMX_EPT_VPID_CAP, IA32_VMX_EXIT_CTLS, IA32_VMX_MISC, IA32_VMX_PINBASED_CTLS,
+  IA32_VMX_PROCBASED_CTLS, IA32_VMX_PROCBASED_CTLS2, IA32_VMX_TRUE_PINBASED_CTLS,
+} from "../../../kernel/arch/msrs";
 import { rdmsr } from "../../../kernel/arch/shim";
+import { CPUID_EXT1_EDX_NX, CR0_PE, CR0_PG, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from "../../../kernel/arch/x86";
 import * as log from "../../../kernel/console/log";
 import { query } from "../../../kernel/cpu/cpuid";
 import * as C from "./controls";
 
-const IA32_VMX_BASIC: u32 = 0x480;
-const IA32_VMX_PINBASED_CTLS: u32 = 0x481;
-const IA32_VMX_PROCBASED_CTLS: u32 = 0x482;
-const IA32_VMX_EXIT_CTLS: u32 = 0x483;
-const IA32_VMX_ENTRY_CTLS: u32 = 0x484;
-const IA32_VMX_MISC: u32 = 0x485;
-const IA32_VMX_CR0_FIXED0: u32 = 0x486;
-const IA32_VMX_CR0_FIXED1: u32 = 0x487;
-const IA32_VMX_CR4_FIXED0: u32 = 0x488;
-const IA32_VMX_CR4_FIXED1: u32 = 0x489;
-const IA32_VMX_PROCBASED_CTLS2: u32 = 0x48b;
-const IA32_VMX_EPT_VPID_CAP: u32 = 0x48c;
-const TRUE_CONTROLS_OFFSET: u32 = 0x48d - 0x481; // TRUE_PINBASED 0x48d ... TRUE_ENTRY 0x490
+const TRUE_CONTROLS_OFFSET: u32 = IA32_VMX_TRUE_PINBASED_CTLS - IA32_VMX_PINBASED_CTLS;
 const BASIC_TRUE_CONTROLS: u64 = <u64>1 << 55;
 
 // IA32_VMX_EPT_VPID_CAP bits (SDM Appendix A.10).
@@ -44,9 +38,6 @@ const VPID_INVVPID: u64 = <u64>1 << 32;
 const VPID_INVVPID_SINGLE: u64 = <u64>1 << 41;
 const VPID_INVVPID_ALL: u64 = <u64>1 << 42;
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_PG: u64 = 0x80000000;
-const EXT1_EDX_NX: u32 = 1 << 20;
 
 export class VmxFeatures {
   readonly basic: u64 = rdmsr(IA32_VMX_BASIC);
@@ -90,7 +81,8 @@ export class VmxFeatures {
   readonly cr0Owned: u64 = this.cr0Must1 | this.cr0Must0 | CR0_PG;
   readonly cr4Owned: u64 = this.cr4Must1 | this.cr4Must0;
   // EFER bits a guest may set: SCE, LME, LMA (read-only), and NXE if the CPU has NX.
-  readonly eferWritable: u64 = (1 << 0) | (1 << 8) | (1 << 10) | ((query(0x80000001).edx & EXT1_EDX_NX) != 0 ? <u64>1 << 11 : 0);
+  readonly eferWritable: u64 = EFER_SCE | EFER_LME | EFER_LMA |
+    ((query(0x80000001).edx & CPUID_EXT1_EDX_NX) != 0 ? EFER_NXE : 0);
 
   get unrestrictedGuest(): bool { return (this.proc2 & C.PROC2_UNRESTRICTED_GUEST) != 0; }
   get ept(): bool { return (this.proc2 & C.PROC2_EPT) != 0; }

@@ -14,34 +14,29 @@
 // (vmxvcpu.ts). EFER itself is loaded and saved with the VMCS; WRMSR to it
 // exits, and we keep LMA consistent here too.
 
+import {
+  ATTR_DEFAULT_32, ATTR_LONG, RESET_CODE, RESET_DATA, RESET_LDT, SegmentState, TR_ATTRIBUTES,
+} from "../../../kernel/arch/segments";
 import { physRead64, vmread } from "../../../kernel/arch/shim";
+import {
+  CR0_CD, CR0_NW, CR0_PE, CR0_PG, CR0_RESET, CR4_PAE, DR7_RESET, EFER_LMA, EFER_LME, RFLAGS_FIXED, RFLAGS_VM, Seg,
+} from "../../../kernel/arch/x86";
 import { PageTable } from "../../../kernel/mm/pagetable";
-import { EntryState, SegmentState } from "../../setup/loaders/entrystate";
-import { codeBitsOf, Seg } from "../../core/vcpu";
+import { EntryState } from "../../core/entrystate";
+import { codeBitsOf } from "../../core/vcpu";
 import * as C from "./controls";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
 import { write } from "./vmcs";
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_NW: u64 = 1 << 29;
-const CR0_CD: u64 = 1 << 30;
-const CR0_PG: u64 = 0x80000000;
-const CR0_RESET: u64 = 0x60000010; // CD, NW, ET (SDM Vol. 3A 10.1.1 "Processor State After Reset")
-const CR4_PAE: u64 = 1 << 5;
-const EFER_LME: u64 = 1 << 8;
-const EFER_LMA: u64 = 1 << 10;
-const RFLAGS_RESERVED: u64 = 2;
-const DR7_RESET: u64 = 0x400;
-// Access rights in VMX format (SDM 24.4.1 Table 24-2: descriptor bits 40-47
-// and 52-55 at bits 0-7 and 12-15), bit 13 is CS.L.
-const AR_CODE: u64 = 0x9b;    // present, DPL 0, execute/read, accessed
-const AR_DATA: u64 = 0x93;    // present, DPL 0, read/write, accessed
-const AR_LDT: u64 = 0x82;     // present, LDT
-const AR_BUSY_TSS: u64 = 0x8b; // present, busy 32-bit TSS: what VM entry demands of TR (26.3.1.2)
-const AR_LONG_MODE: u64 = 1 << 13;
-const AR_DEFAULT_32: u64 = 1 << 14;
-const RFLAGS_VM: u64 = 1 << 17;
+// Segment access rights in VMX form (SDM 24.4.1 Table 24-2): the packed
+// attributes of kernel/arch/segments.ts with bits 8-11 moved to 12-15.
+const AR_CODE: u64 = RESET_CODE;
+const AR_DATA: u64 = RESET_DATA;
+const AR_LDT: u64 = RESET_LDT;
+const AR_BUSY_TSS: u64 = TR_ATTRIBUTES; // what VM entry demands of TR (26.3.1.2)
+const AR_LONG_MODE: u64 = <u64>ATTR_LONG << 4;
+const AR_DEFAULT_32: u64 = <u64>ATTR_DEFAULT_32 << 4;
 const AR_UNUSABLE: u64 = 1 << 16;
 
 // What the guest reads: owned bits from the shadow, the rest from the register.
@@ -141,7 +136,7 @@ export function resetToRealMode(f: VmxFeatures, segment: u16, offset: u16): void
   write(F.GUEST_DEBUGCTL, 0);
   write(F.GUEST_RSP, 0);
   write(F.GUEST_RIP, offset);
-  write(F.GUEST_RFLAGS, RFLAGS_RESERVED);
+  write(F.GUEST_RFLAGS, RFLAGS_FIXED);
   write(F.GUEST_SYSENTER_CS, 0);
   write(F.GUEST_SYSENTER_ESP, 0);
   write(F.GUEST_SYSENTER_EIP, 0);
@@ -189,22 +184,21 @@ export function setEntryState(f: VmxFeatures, s: EntryState, nested: PageTable):
   write(F.GUEST_BASE + ldtr, 0);
   write(F.GUEST_LIMIT + ldtr, 0);
   write(F.GUEST_ACCESS_RIGHTS + ldtr, AR_UNUSABLE);
-  const r = s.loaded;
-  write(F.GUEST_GDTR_BASE, r.gdtBase);
-  write(F.GUEST_GDTR_LIMIT, r.gdtLimit);
+  write(F.GUEST_GDTR_BASE, s.gdtBase);
+  write(F.GUEST_GDTR_LIMIT, s.gdtLimit);
   write(F.GUEST_IDTR_BASE, 0);
   write(F.GUEST_IDTR_LIMIT, 0);
-  write(F.GUEST_CR0, r.cr0 | f.cr0Must1);
-  write(F.CR0_READ_SHADOW, r.cr0);
-  write(F.GUEST_CR3, r.cr3);
-  write(F.GUEST_CR4, r.cr4 | f.cr4Must1);
-  write(F.CR4_READ_SHADOW, r.cr4);
-  write(F.GUEST_EFER, r.efer);
+  write(F.GUEST_CR0, s.cr0 | f.cr0Must1);
+  write(F.CR0_READ_SHADOW, s.cr0);
+  write(F.GUEST_CR3, s.cr3);
+  write(F.GUEST_CR4, s.cr4 | f.cr4Must1);
+  write(F.CR4_READ_SHADOW, s.cr4);
+  write(F.GUEST_EFER, s.efer);
   const entry = vmread(F.ENTRY_CONTROLS) & ~(<u64>C.ENTRY_IA32E_GUEST);
-  write(F.ENTRY_CONTROLS, (r.efer & EFER_LMA) != 0 ? entry | C.ENTRY_IA32E_GUEST : entry);
+  write(F.ENTRY_CONTROLS, (s.efer & EFER_LMA) != 0 ? entry | C.ENTRY_IA32E_GUEST : entry);
   write(F.GUEST_RSP, s.rsp);
-  write(F.GUEST_RIP, r.entry);
-  write(F.GUEST_RFLAGS, r.rflags | RFLAGS_RESERVED);
+  write(F.GUEST_RIP, s.rip);
+  write(F.GUEST_RFLAGS, s.rflags | RFLAGS_FIXED);
   loadPdptes(f, nested);
 }
 

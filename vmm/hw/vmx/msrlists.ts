@@ -12,7 +12,7 @@
 
 import { rdmsr } from "../../../kernel/arch/shim";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
-import { IA32_CSTAR, IA32_FMASK, IA32_KERNEL_GS_BASE, IA32_LSTAR, IA32_STAR } from "../../emul/msrpolicy";
+import { IA32_CSTAR, IA32_FMASK, IA32_KERNEL_GS_BASE, IA32_LSTAR, IA32_STAR } from "../../../kernel/arch/msrs";
 import * as F from "./fields";
 import { write } from "./vmcs";
 

@@ -11,7 +11,7 @@
 
 import { rdmsr, readCr0, readCr3, readCr4, trBase, trSelector, gdtrBase, idtrBase, vmclear, vmwrite } from "../../../kernel/arch/shim";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
-import { IA32_EFER, IA32_FS_BASE, IA32_GS_BASE, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP } from "../../emul/msrpolicy";
+import { IA32_EFER, IA32_FS_BASE, IA32_GS_BASE, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP } from "../../../kernel/arch/msrs";
 import { VmxBitmaps } from "./bitmaps";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";

@@ -8,12 +8,15 @@
 // scheduler calls them between runs of different VMs. Intel SDM Vol. 3C
 // chapters 24-28; exit qualifications in 27.2.1, event injection in 26.5.
 
+import { IA32_EFER } from "../../../kernel/arch/msrs";
 import { vmread, vmxRun } from "../../../kernel/arch/shim";
+import { CR0_PE, Reg, RFLAGS_IF, Seg, VECTOR_GP } from "../../../kernel/arch/x86";
 import { print, printDec, printHex, println } from "../../../kernel/console/console";
 import { PageTable } from "../../../kernel/mm/pagetable";
-import { EntryState } from "../../setup/loaders/entrystate";
-import { IA32_EFER } from "../../emul/msrpolicy";
-import { Exit, ExitKind, Reg, Seg, Vcpu } from "../../core/vcpu";
+import { EntryState } from "../../core/entrystate";
+import { Exit, ExitKind } from "../../core/exit";
+import { Vcpu } from "../../core/vcpu";
+import { CpuidTable } from "../../emul/cpuidpolicy";
 import { VmxBitmaps } from "./bitmaps";
 import * as C from "./controls";
 import { flushVpid, VmxCpu } from "./cpu";
@@ -24,13 +27,12 @@ import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, 
 import { MsrLists } from "./msrlists";
 import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
 
-const GP_VECTOR: u8 = 13;
-const RFLAGS_IF: u64 = 1 << 9;
-const CR0_PE: u64 = 1 << 0;
 
 export class VmxVcpu extends Vcpu {
   private readonly vmcs: Vmcs;
   private readonly msrLists: MsrLists = new MsrLists();
+  // The CPUID answers the fast path gives (emul/cpuidpolicy.ts).
+  private readonly cpuid: CpuidTable = new CpuidTable();
   // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
   private failure: u32 = 0;
   // The guest's CR8.
@@ -100,7 +102,7 @@ export class VmxVcpu extends Vcpu {
     } else if (basic == C.EXIT_RDMSR || basic == C.EXIT_WRMSR) {
       this.instruction(basic == C.EXIT_WRMSR ? ExitKind.MsrWrite : ExitKind.MsrRead);
       exit.msr = <u32>this.regs.get(Reg.Rcx);
-      exit.value = (this.regs.get(Reg.Rdx) << 32) | (this.regs.get(Reg.Rax) & 0xffff_ffff);
+      exit.value = this.regs.edxEax();
       if (exit.msr == IA32_EFER) { this.msrEfer(); return false; }
     } else if (basic == C.EXIT_VMCALL) {
       this.instruction(ExitKind.Hypercall);
@@ -169,11 +171,11 @@ export class VmxVcpu extends Vcpu {
     if (cr == 8 && type <= 1) return this.moveCr8(type == 0, <Reg>((q >> 8) & 15));
     if (type != 0 || (cr != 0 && cr != 4)) return false;
     // The CR4 bits we own are VMX's, which the guest may not set.
-    if (cr == 4) { this.injectException(GP_VECTOR, true, 0); return true; }
+    if (cr == 4) { this.injectException(VECTOR_GP, true, 0); return true; }
     const r = <i32>(q >> 8) & 15;
     let value = r == <i32>Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(<Reg>r);
     if (!inLongMode()) value &= 0xffff_ffff;
-    if (!writeCr0(this.features, value)) { this.injectException(GP_VECTOR, true, 0); return true; }
+    if (!writeCr0(this.features, value)) { this.injectException(VECTOR_GP, true, 0); return true; }
     // A new paging mode: fresh PDPTEs if PAE, and no stale translations.
     loadPdptes(this.features, this.nested);
     flushVpid(this.features, this.vpid);
@@ -188,7 +190,7 @@ export class VmxVcpu extends Vcpu {
   private moveCr8(toCr8: bool, r: Reg): bool {
     if (toCr8) {
       const value = r == Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(r);
-      if (value > 15) { this.injectException(GP_VECTOR, true, 0); return true; }
+      if (value > 15) { this.injectException(VECTOR_GP, true, 0); return true; }
       this.taskPriority = <u8>value;
     } else if (r == Reg.Rsp) {
       write(F.GUEST_RSP, this.taskPriority);
@@ -203,11 +205,9 @@ export class VmxVcpu extends Vcpu {
   private msrEfer(): void {
     const exit = this.exit;
     if (exit.kind == ExitKind.MsrRead) {
-      const value = vmread(F.GUEST_EFER);
-      this.regs.set(Reg.Rax, value & 0xffff_ffff);
-      this.regs.set(Reg.Rdx, value >> 32);
+      this.regs.setEdxEax(vmread(F.GUEST_EFER));
     } else if (!writeEfer(this.features, exit.value)) {
-      this.injectException(GP_VECTOR, true, 0);
+      this.injectException(VECTOR_GP, true, 0);
       return;
     }
     this.skipInstruction();
@@ -310,7 +310,7 @@ export class VmxVcpu extends Vcpu {
   // With "use TSC offsetting", RDTSC, RDTSCP and RDMSR of
   // IA32_TIME_STAMP_COUNTER return the TSC plus this field (SDM Vol. 3C,
   // "VMX Non-Root Operation", instructions that cause VM exits conditionally).
-  setTscOffset(offset: u64): bool {
+  protected setTscOffset(offset: u64): bool {
     if (!(this.features.proc & C.PROC_TSC_OFFSETTING)) return false;
     this.use();
     write(F.TSC_OFFSET, offset);

@@ -22,7 +22,7 @@ import { Hpet } from "../../devices/timers/hpet";
 import { Pic8259Pair } from "../../devices/pic/pic8259";
 import { Pit8254 } from "../../devices/timers/pit8254";
 import { rdtsc } from "../../../kernel/arch/shim";
-import { tscPerMillisecond } from "../../../kernel/cpu/irq";
+import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { InterruptPin } from "../../core/vm";
 
 const NS_PER_MS: u64 = 1_000_000;

@@ -14,24 +14,23 @@
 // follow the TSC, brought up to date before every guest access to them
 // (ClockedDevice). The RTC shows the host's time (kernel/time/wallclock.ts).
 
-import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS, PowerControl } from "../../devices/timers/acpipm";
-import { Cmos, CMOS_PORT } from "../../devices/timers/cmos";
 import { HostWallClock } from "../../../kernel/time/wallclock";
+import { ConsoleInput, Vm } from "../../core/vm";
+import { IoApicDelivery } from "../../core/vmapics";
+import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
 import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
 import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
-import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT, ResetLine } from "../../devices/io/i8042";
+import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../devices/io/i8042";
 import { NullDevice, POST_PORT } from "../../devices/io/null";
 import { PciHost, PCI_CONFIG_PORT } from "../../devices/io/pcihost";
-import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
-import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
-import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
-import { IoApicDelivery } from "../../core/vmapics";
-import { ConsoleInput } from "../../sched/consolefocus";
+import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
+import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS } from "../../devices/timers/acpipm";
+import { Cmos, CMOS_PORT } from "../../devices/timers/cmos";
 import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
-import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
+import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { IsaLines } from "./isalines";
-import { Vm } from "../../core/vm";
+import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
@@ -48,18 +47,6 @@ class UartKeyboard extends ConsoleInput {
   constructor(private uart: Uart16550) { super(); }
   get canReceive(): bool { return this.uart.canReceive; }
   put(byte: u8): void { this.uart.feedInput(byte); }
-}
-
-// ACPI S5: the guest powered the VM off.
-class VmPower extends PowerControl {
-  constructor(private vm: Vm) { super(); }
-  powerOff(): void { this.vm.powerOff(); }
-}
-
-// The 8042's reset line: a guest that resets the machine has ended this VM.
-class VmReset extends ResetLine {
-  constructor(private vm: Vm) { super(); }
-  pulse(): void { this.vm.stop("the guest reset the machine (8042 reset line)"); }
 }
 
 export class PcPlatform {
@@ -84,7 +71,7 @@ export class PcPlatform {
     this.hpet = hpet;
     this.pit = new Pit8254(hpet.legacyLines);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
-    this.keyboard = new I8042(new VmReset(vm), lines);
+    this.keyboard = new I8042(vm, lines);
     const io = vm.bus.io;
     io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
     io.map(POST_PORT, 1, new NullDevice());
@@ -92,7 +79,7 @@ export class PcPlatform {
     io.map(PIC_MASTER_PORT, 2, this.pic.master);
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
-    const pm = new AcpiPm(new VmPower(vm));
+    const pm = new AcpiPm(vm);
     const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet);
     vm.intr = interrupts;
     io.map(PIT_PORT, 4, new ClockedDevice(interrupts, this.pit));

@@ -9,6 +9,9 @@
 // and the command line: here 4 GiB with 2 MiB pages (Intel SDM Vol. 3A 4.5,
 // table 4-17), which covers everything the loaders place below 4 GiB.
 
+import {
+  CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, PTE_LARGE, PTE_PRESENT, PTE_WRITABLE,
+} from "../../../kernel/arch/x86";
 import { GuestMemory } from "../../core/guestmemory";
 import { GuestLayout, LOW_START, LEGACY_START, NOWHERE, zeroGuest } from "./layout";
 import { CpuMode, LoadResult } from "./loader";
@@ -24,17 +27,6 @@ const CODE64: u64 = 0x00af9b000000ffff; // L=1, execute/read
 const DATA: u64 = 0x00cf93000000ffff; // B=1, read/write
 const GDT_SIZE: u64 = 32; // null, unused, code (0x10), data (0x18)
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_ET: u64 = 1 << 4;
-const CR0_PG: u64 = 1 << 31;
-const CR4_PAE: u64 = 1 << 5;
-const EFER_LME: u64 = 1 << 8;
-const EFER_LMA: u64 = 1 << 10;
-
-// Page-table entry bits (SDM Vol. 3A 4.5, tables 4-14 to 4-18).
-const PRESENT: u64 = 1 << 0;
-const WRITABLE: u64 = 1 << 1;
-const LARGE: u64 = 1 << 7;
 const PAGE_TABLES_SIZE: u64 = 6 * 4096; // PML4, PDPT, 4 page directories
 
 // Claims room for the boot GDT and, for Long64, the page tables. Call before
@@ -77,12 +69,12 @@ export class EntryTables {
 function writeIdentityMap(memory: GuestMemory, base: u64): void {
   zeroGuest(memory, base, PAGE_TABLES_SIZE);
   const pml4 = base, pdpt = base + 0x1000, pd = base + 0x2000;
-  memory.write64(pml4, pdpt | PRESENT | WRITABLE);
+  memory.write64(pml4, pdpt | PTE_PRESENT | PTE_WRITABLE);
   for (let i: u64 = 0; i < 4; i++) {
-    memory.write64(pdpt + i * 8, (pd + i * 0x1000) | PRESENT | WRITABLE);
+    memory.write64(pdpt + i * 8, (pd + i * 0x1000) | PTE_PRESENT | PTE_WRITABLE);
     for (let j: u64 = 0; j < 512; j++) {
       const phys = (i << 30) | (j << 21);
-      memory.write64(pd + i * 0x1000 + j * 8, phys | PRESENT | WRITABLE | LARGE);
+      memory.write64(pd + i * 0x1000 + j * 8, phys | PTE_PRESENT | PTE_WRITABLE | PTE_LARGE);
     }
   }
 }

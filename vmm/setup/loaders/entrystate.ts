@@ -1,68 +1,20 @@
-// The boot vCPU's state at a kernel's entry, in a form both backends can
-// copy into their hardware structure (VMCB save area, VMCS guest state).
+// A loader's result as the boot vCPU's entry state (core/entrystate.ts).
 //
-// A loader (vmm/loaders/) describes the entry as a LoadResult: a mode, the
-// control registers, and selectors into a GDT it wrote into guest RAM. A
-// segment register, though, is more than its selector: the CPU keeps a
-// hidden part (base, limit, attributes) loaded from the descriptor, and VM
-// entry takes that hidden part from the VMCB/VMCS, not from the GDT (Intel
-// SDM Vol. 3A 3.4.3 "Segment Registers"; Vol. 3C 24.4.1; AMD APM Vol. 2
-// 15.5.1 and Appendix B). entryStateOf() reads the descriptors back from
-// guest RAM, checks that they are what the mode needs (present, code
-// executable, data writable, CS.L for 64-bit code, CS.D for 32-bit code,
-// SDM Vol. 3A 3.4.5), and expands them. Nothing here touches hardware.
+// A loader describes the entry as a LoadResult: a mode, the control
+// registers, and selectors into a GDT it wrote into guest RAM. VM entry
+// needs the segments' hidden parts (kernel/arch/segments.ts), so
+// entryStateOf() reads the descriptors back from guest RAM, checks that
+// they are what the mode needs (present, code executable, data writable,
+// CS.L for 64-bit code, CS.D for 32-bit code, SDM Vol. 3A 3.4.5), and
+// expands them. Nothing here touches hardware.
 
+import {
+  ATTR_ACCESSED, ATTR_CODE, ATTR_DEFAULT_32, ATTR_LONG, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, segmentFromDescriptor,
+  SegmentState,
+} from "../../../kernel/arch/segments";
+import { EntryState } from "../../core/entrystate";
 import { GuestMemory } from "../../core/guestmemory";
 import { CpuMode, LoadResult, hex } from "./loader";
-
-// Descriptor attribute bits (SDM Vol. 3A 3.4.5, figure 3-8), numbered as in
-// the packed 12-bit form below: descriptor bits 40-47 at 0-7, 52-55 at 8-11.
-const ATTR_ACCESSED: u16 = 1 << 0;
-const ATTR_WRITABLE: u16 = 1 << 1;   // data: writable; code: readable
-const ATTR_CODE: u16 = 1 << 3;
-const ATTR_S: u16 = 1 << 4;          // code or data (not system)
-const ATTR_PRESENT: u16 = 1 << 7;
-const ATTR_LONG: u16 = 1 << 9;
-const ATTR_DEFAULT_32: u16 = 1 << 10;
-const ATTR_GRANULARITY: u16 = 1 << 11;
-// TR: a present busy 32-bit TSS (type 11), which is also what VM entry
-// accepts in IA-32e mode (SDM 26.3.1.2) and what the PVH ABI asks for.
-export const TR_ATTRIBUTES: u16 = ATTR_PRESENT | 0xb;
-export const TR_LIMIT: u32 = 0x67;
-
-// A segment register with its hidden part. `attributes` is the VMCB's
-// attribute word (APM Vol. 2 Appendix B, "Segment attributes"); VMX wants
-// the same bits spread differently (vmxAccessRights).
-export class SegmentState {
-  constructor(public selector: u16, public base: u64, public limit: u32, public attributes: u16) {}
-
-  // SDM Vol. 3C 24.4.1 Table 24-2: bits 0-7 as here, bits 8-11 at 12-15.
-  get vmxAccessRights(): u32 {
-    const a = <u32>this.attributes;
-    return (a & 0xff) | ((a & 0xf00) << 4);
-  }
-}
-
-// The hidden part a descriptor loads (SDM Vol. 3A 3.4.5): the base from
-// bits 16-39 and 56-63, the 20-bit limit in bytes or (G) in 4 KiB units.
-export function segmentFromDescriptor(selector: u16, d: u64): SegmentState {
-  const base = ((d >> 16) & 0xff_ffff) | (((d >> 56) & 0xff) << 24);
-  let limit = <u32>((d & 0xffff) | ((d >> 32) & 0xf_0000));
-  const attributes = <u16>(((d >> 40) & 0xff) | (((d >> 52) & 0xf) << 8));
-  if (attributes & ATTR_GRANULARITY) limit = (limit << 12) | 0xfff;
-  return new SegmentState(selector, base, limit, attributes);
-}
-
-// A loader's result (control registers, RIP as `entry`, RFLAGS, GDTR, the
-// protocol's RAX/RBX/RSI) with the segment registers' hidden parts added.
-export class EntryState {
-  // TR: what LoadResult promises (a busy TSS at base 0, limit 0x67).
-  readonly tr: SegmentState = new SegmentState(0, 0, TR_LIMIT, TR_ATTRIBUTES);
-  // No protocol gives the kernel a stack.
-  readonly rsp: u64 = 0;
-  // `data` is DS, ES, SS, FS and GS.
-  constructor(public loaded: LoadResult, public cs: SegmentState, public data: SegmentState) {}
-}
 
 export class EntryStateResult {
   state: EntryState | null = null;
@@ -95,7 +47,19 @@ export function entryStateOf(result: LoadResult, memory: GuestMemory): EntryStat
   if ((flat.attributes & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) != (ATTR_S | ATTR_WRITABLE)) return failed("data segment " + hex(flat.selector) + " is not a writable data segment");
 
   const out = new EntryStateResult();
-  out.state = new EntryState(result, code, flat);
+  const state = new EntryState(code, flat);
+  state.rip = result.entry;
+  state.rflags = result.rflags;
+  state.cr0 = result.cr0;
+  state.cr3 = result.cr3;
+  state.cr4 = result.cr4;
+  state.efer = result.efer;
+  state.gdtBase = result.gdtBase;
+  state.gdtLimit = result.gdtLimit;
+  state.rax = result.rax;
+  state.rbx = result.rbx;
+  state.rsi = result.rsi;
+  out.state = state;
   return out;
 }
 

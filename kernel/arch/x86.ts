@@ -1,0 +1,107 @@
+// The x86 architecture's register bits, exception vectors, page-table entry
+// bits and CPUID feature flags: each defined once, with its meaning and the
+// manual section that defines it. The host (kernel/) and the VMM (vmm/) use
+// these names; no other file spells the numbers. MSR numbers are in msrs.ts,
+// segment descriptors in segments.ts.
+// Intel SDM = Intel 64 and IA-32 Architectures Software Developer's Manual;
+// APM = AMD64 Architecture Programmer's Manual.
+
+// The general-purpose registers in their encoding order (SDM Vol. 2A 2.1.5
+// Table 2-2): the index a ModRM or REX-extended register field names.
+export const enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
+export const REGISTER_NAMES: string[] = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
+  "r12", "r13", "r14", "r15"];
+
+// The segment registers in their encoding order (SDM Vol. 2A 3.1.1.3,
+// "Sreg"), then LDTR and TR, as the VMCS numbers its guest-state fields.
+export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
+
+// The longest x86 instruction (SDM Vol. 2A 2.3.11).
+export const MAX_INSTRUCTION_LENGTH = 15;
+
+// CR0 (SDM Vol. 3A 2.5; APM Vol. 2 3.1.1).
+export const CR0_PE: u64 = 1 << 0; // protected mode
+export const CR0_MP: u64 = 1 << 1; // WAIT/FWAIT honour TS
+export const CR0_ET: u64 = 1 << 4; // extension type: always 1 on modern CPUs
+export const CR0_NE: u64 = 1 << 5; // x87 errors as #MF, not through IRQ 13
+export const CR0_WP: u64 = 1 << 16; // supervisor writes obey read-only pages
+export const CR0_AM: u64 = 1 << 18; // alignment checks in ring 3 with RFLAGS.AC
+export const CR0_NW: u64 = 1 << 29; // not write-through
+export const CR0_CD: u64 = 1 << 30; // cache disable
+export const CR0_PG: u64 = 0x8000_0000; // paging
+// CR0 after RESET or INIT: CD, NW and ET (SDM Vol. 3A 10.1.1 Table 10-1;
+// APM Vol. 2 Table 14-1).
+export const CR0_RESET: u64 = CR0_CD | CR0_NW | CR0_ET;
+
+// CR4 (SDM Vol. 3A 2.5; APM Vol. 2 3.1.3).
+export const CR4_PSE: u64 = 1 << 4; // 4 MiB pages in 32-bit paging
+export const CR4_PAE: u64 = 1 << 5; // 64-bit page-table entries
+export const CR4_LA57: u64 = 1 << 12; // 5-level paging
+export const CR4_VMXE: u64 = 1 << 13; // VMX operation allowed
+export const CR4_OSXSAVE: u64 = 1 << 18; // XSAVE, XSETBV and XCR0 enabled by the OS
+
+// EFER, the extended feature enable register (SDM Vol. 3A 2.2.1 Table 2-1;
+// APM Vol. 2 3.1.7).
+export const EFER_SCE: u64 = 1 << 0; // SYSCALL/SYSRET
+export const EFER_LME: u64 = 1 << 8; // long mode enable
+export const EFER_LMA: u64 = 1 << 10; // long mode active: set by the CPU
+export const EFER_NXE: u64 = 1 << 11; // no-execute pages
+export const EFER_SVME: u64 = 1 << 12; // AMD: SVM enabled
+export const EFER_LMSLE: u64 = 1 << 13; // AMD: long-mode segment limits
+export const EFER_FFXSR: u64 = 1 << 14; // AMD: fast FXSAVE/FXRSTOR
+export const EFER_TCE: u64 = 1 << 15; // AMD: translation cache extension
+
+// RFLAGS (SDM Vol. 1 3.4.3; Vol. 3A 2.3).
+export const RFLAGS_FIXED: u64 = 1 << 1; // reserved, always 1
+export const RFLAGS_IF: u64 = 1 << 9; // maskable interrupts enabled
+export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
+
+// The debug registers after RESET (SDM Vol. 3B 18.2.3, 18.2.4): DR6 with
+// all its reserved bits set, DR7 with bit 10 set.
+export const DR6_RESET: u64 = 0xffff_0ff0;
+export const DR7_RESET: u64 = 0x400;
+
+// Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1).
+export const VECTOR_DB: u8 = 1; // debug
+export const VECTOR_NMI: u8 = 2;
+export const VECTOR_UD: u8 = 6; // invalid opcode
+export const VECTOR_DF: u8 = 8; // double fault
+export const VECTOR_GP: u8 = 13; // general protection
+export const VECTOR_PF: u8 = 14; // page fault
+export const VECTOR_AC: u8 = 17; // alignment check
+// Their names, by vector.
+export const EXCEPTION_NAMES: string[] = [
+  "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
+  "invalid opcode", "device not available", "double fault", "coprocessor segment overrun",
+  "invalid TSS", "segment not present", "stack-segment fault", "general protection",
+  "page fault", "reserved", "x87 floating-point error", "alignment check", "machine check",
+  "SIMD floating-point", "virtualization exception", "control protection",
+];
+// The first vector an external interrupt may use: 0-31 are the exceptions'.
+export const FIRST_EXTERNAL_VECTOR: u8 = 32;
+
+// Paging-structure entries, 4-level and PAE (SDM Vol. 3A 4.5 Tables 4-14
+// to 4-20; APM Vol. 2 5.4); AMD's nested page tables use the same format.
+export const PTE_PRESENT: u64 = 1 << 0;
+export const PTE_WRITABLE: u64 = 1 << 1;
+export const PTE_USER: u64 = 1 << 2;
+export const PTE_WRITE_THROUGH: u64 = 1 << 3; // PWT
+export const PTE_CACHE_DISABLE: u64 = 1 << 4; // PCD
+export const PTE_LARGE: u64 = 1 << 7; // PS: maps a 2 MiB or 1 GiB page (4 MiB in 32-bit paging)
+// Bits 51:12: the physical address of a table or a 4 KiB page.
+export const PTE_ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+// XCR0's state components (SDM Vol. 1 13.1, 13.3).
+export const XCR0_X87: u64 = 1 << 0;
+export const XCR0_SSE: u64 = 1 << 1;
+export const XCR0_AVX: u64 = 1 << 2;
+export const XCR0_AVX512: u64 = 7 << 5; // opmask, ZMM_Hi256, Hi16_ZMM: all or none
+
+// CPUID feature flags the host and the VMM both test (SDM Vol. 2A "CPUID";
+// APM Vol. 3 Appendix E).
+export const CPUID1_ECX_VMX: u32 = 1 << 5;
+export const CPUID1_ECX_XSAVE: u32 = 1 << 26;
+export const CPUID1_ECX_OSXSAVE: u32 = 1 << 27;
+export const CPUID_EXT1_ECX_SVM: u32 = 1 << 2; // leaf 0x80000001
+export const CPUID_EXT1_EDX_NX: u32 = 1 << 20;
+export const CPUID_EXT1_EDX_PAGE1GB: u32 = 1 << 26;

@@ -1,0 +1,22 @@
+// The host's time-stamp counter: how fast it runs.
+//
+// Every clock of the hypervisor and of its VMs counts in TSC ticks, so the
+// TSC's rate is measured once at boot against the PIT, whose input clock is
+// fixed (1.193182 MHz). Until then it reads 0 (unit tests run without it).
+
+import { rdtsc } from "../arch/shim";
+import { delayMicroseconds } from "./pit";
+
+let tscPerMs: u64 = 0;
+
+// TSC ticks per millisecond, as calibrated.
+export function tscPerMillisecond(): u64 {
+  return tscPerMs;
+}
+
+// Counts the TSC over 10 ms of the PIT.
+export function calibrateTsc(): void {
+  const before = rdtsc();
+  delayMicroseconds(10_000);
+  tscPerMs = (rdtsc() - before) / 10;
+}

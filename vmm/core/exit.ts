@@ -1,0 +1,56 @@
+// The one record every VM exit becomes, and what its handler decides.
+//
+// A backend (hw/vmx, hw/svm) turns each hardware exit it does not finish
+// itself into an Exit: a small, reusable record with a kind and the few
+// fields that kind needs. The generic handler (emul/exits.ts) acts on it
+// and never learns which backend is underneath.
+
+import { MAX_INSTRUCTION_LENGTH } from "../../kernel/arch/x86";
+
+export const enum ExitKind {
+  None,
+  Cpuid,
+  Hlt,
+  Io,            // port, size, isWrite; the value is in/for guest RAX
+  MsrRead,       // msr (ECX)
+  MsrWrite,      // msr (ECX), value (EDX:EAX)
+  Mmio,          // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
+  Hypercall,     // VMCALL / VMMCALL
+  CrAccess,      // a control-register access the backend could not handle itself
+  Xsetbv,
+  ExternalInterrupt,
+  InterruptWindow,
+  PreemptionTimer,
+  Pause,         // the guest spins on PAUSE (pause-loop exiting / pause filter)
+  MonitorMwait,  // MONITOR or MWAIT, which CPUID tells the guest it does not have
+  Rdpmc,         // RDPMC: the guest has no performance counters
+  TripleFault,   // shutdown
+  Init,          // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
+  VirtualizationInstruction, // the guest executed VMX/SVM instructions
+  InvalidState,  // the hardware refused to enter the guest
+  Unhandled,     // anything else: `code` has the raw hardware reason
+}
+
+export class Exit {
+  kind: ExitKind = ExitKind.None;
+  // Raw hardware exit code (VMX basic exit reason / SVM EXITCODE), for reports.
+  code: u64 = 0;
+  // Length of the exiting instruction, when the backend knows it (0 otherwise).
+  instructionLength: u32 = 0;
+  port: u16 = 0;
+  size: u8 = 0;          // bytes: 1, 2 or 4
+  isWrite: bool = false;
+  isString: bool = false; // INS/OUTS (with or without REP)
+  msr: u32 = 0;
+  value: u64 = 0;
+  gpa: u64 = 0;
+  qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)
+  // Mmio: the bytes of the faulting instruction, when the CPU fetched them
+  // for us (AMD decode assists, APM 15.8.4); fetchedBytes is 0 otherwise.
+  readonly instructionBytes: StaticArray<u8> = new StaticArray<u8>(MAX_INSTRUCTION_LENGTH);
+  fetchedBytes: u8 = 0;
+}
+
+// What the handler of an exit decided: enter the guest again, give the CPU
+// to another vCPU, wait for an interrupt, or never run this VM again.
+export const enum Next { Resume, Yield, Halt, Stopped }

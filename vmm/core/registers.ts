@@ -1,0 +1,34 @@
+// A vCPU's general-purpose registers and x87/SSE state, in the block the
+// world-switch stubs (boot/svm.S, boot/vmx.S) save and restore at every exit.
+//
+// 16 GPRs in their encoding order (kernel/arch/x86.ts Reg), then the
+// guest's x87/SSE state in FXSAVE format (512 bytes, 16-byte aligned), so
+// the hypervisor's own SSE use never leaks into the guest. The layout is
+// shared with boot/guest-regs.h. Under both backends RSP lives in the
+// VMCB or VMCS, not here, and AMD-V keeps RAX in the VMCB as well.
+
+import { Reg } from "../../kernel/arch/x86";
+import { allocPages } from "../../kernel/mm/linearpages";
+
+export const REGS_FXSAVE_OFFSET: usize = 128;
+
+export class GuestRegisters {
+  readonly base: usize;
+  constructor() {
+    this.base = allocPages(1);
+    // A valid FXSAVE image: default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
+    store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
+    store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
+  }
+  @inline get(r: Reg): u64 { return load<u64>(this.base + (<usize>r << 3)); }
+  @inline set(r: Reg, v: u64): void { store<u64>(this.base + (<usize>r << 3), v); }
+
+  // EDX:EAX, the pair RDMSR, WRMSR, XSETBV and RDTSC use for a 64-bit value
+  // (SDM Vol. 2B "RDMSR"): the low halves of RDX and RAX.
+  edxEax(): u64 { return (this.get(Reg.Rdx) << 32) | (this.get(Reg.Rax) & 0xffff_ffff); }
+  // Writing it clears the upper halves of RAX and RDX, as RDMSR does.
+  setEdxEax(value: u64): void {
+    this.set(Reg.Rax, value & 0xffff_ffff);
+    this.set(Reg.Rdx, value >> 32);
+  }
+}

@@ -1,0 +1,65 @@
+// Creating a VM: its RAM, its nested page tables and its vCPUs. Flat-binary
+// VMs (flatvms.ts) and kernel VMs (kernelvms.ts) are both made here; each
+// then adds its platform's devices.
+
+import * as log from "../../kernel/console/log";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { WRITE_BACK } from "../../kernel/mm/hostpaging";
+import { PageTable } from "../../kernel/mm/pagetable";
+import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../../kernel/mm/range";
+import { Backend } from "../core/backend";
+import { GuestMemory } from "../core/guestmemory";
+import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+
+// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
+// null (reported) if there is not that much contiguous free memory.
+export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
+  const bytes = mib << 20;
+  const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
+  if (hpa == 0) {
+    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
+    return null;
+  }
+  const memory = new GuestMemory();
+  memory.add(0, hpa, bytes);
+  memory.zero();
+  return memory;
+}
+
+// Gives a VM's RAM back (a VM that was never started).
+export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
+  }
+  memory.regions = [];
+}
+
+// A VM on `memory`: nested page tables mapping exactly that RAM, `cpus`
+// vCPUs (the application processors waiting for INIT and STARTUP) with their
+// local APICs, no devices yet. Null (reported, the RAM released) when
+// the backend has no vCPU for it.
+export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend, cpus: u32): Vm | null {
+  const nested = new PageTable(backend.nestedFormat());
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
+  }
+  const vcpus: Vcpu[] = [];
+  for (let i: u32 = 0; i < cpus; i++) {
+    const vcpu = backend.createVcpu(nested);
+    if (vcpu === null) {
+      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
+      releaseRam(memory, frames);
+      return null;
+    }
+    vcpus.push(vcpu);
+  }
+  const vm = new Vm(id, name, vcpus);
+  for (let i = 0; i < memory.regions.length; i++) {
+    const r = memory.regions[i];
+    vm.memory.add(r.gpa, r.hpa, r.size);
+  }
+  return vm;
+}

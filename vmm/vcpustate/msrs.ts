@@ -1,0 +1,18 @@
+// The model-specific registers a vCPU has of its own that neither the VMCS
+// nor the VMCB holds: the ones the VMM emulates (vmm/emul/msrpolicy.ts says
+// which and how). Some exist on one vendor's CPUs only; the guest sees the
+// host's vendor in CPUID.
+
+import { PAT_POWER_ON } from "../../kernel/arch/msrs";
+
+const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
+
+export class MsrState {
+  constructor(readonly amd: bool) {}
+  miscEnable: u64 = 1; // fast strings
+  mtrrDefType: u64 = MTRR_DEF_TYPE_WRITE_BACK;
+  // Kept for the guest to read back, without effect on memory types: EPT
+  // entries ignore the guest's PAT (hw/vmx/ept.ts) and on AMD-V the VMCB's
+  // G_PAT keeps the power-on value.
+  pat: u64 = PAT_POWER_ON;
+}
