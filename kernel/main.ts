@@ -35,8 +35,13 @@ export function boot(magic: u32, info: u32): void {
   const bootInfo = readBootInfo(magic, <u64>info);
   const cmdline = new CommandLine(bootInfo.cmdline);
   setEmulatorExit(cmdline.get("exit") == "emulator");
-  if (cmdline.has("loglevel") && !log.setLogLevel(cmdline.get("loglevel"))) log.warn("unknown loglevel '" + cmdline.get("loglevel") + "'");
-  log.info("boot: " + bootInfo.protocol + (bootInfo.loaderName.length > 0 ? " from " + bootInfo.loaderName : "") + ", command line '" + bootInfo.cmdline + "'");
+  if (cmdline.has("loglevel") && !log.setLogLevel(cmdline.get("loglevel"))) {
+    log.warn("unknown loglevel '" + cmdline.get("loglevel") + "'");
+  }
+  log.info(
+    "boot: " + bootInfo.protocol + (bootInfo.loaderName.length > 0 ? " from " + bootInfo.loaderName : "")
+      + ", command line '" + bootInfo.cmdline + "'",
+  );
 
   reportMemoryMap(bootInfo);
   const memory = initMemory(bootInfo, hasHugePages());
@@ -44,8 +49,12 @@ export function boot(magic: u32, info: u32): void {
   reportModules(bootInfo);
 
   const rsdp = findRsdp(bootInfo.rsdp);
-  if (rsdp !== null) log.info("acpi: RSDP at " + log.hex(rsdp.address) + ", revision " + rsdp.revision.toString() + ", OEM '" + rsdp.oemId + "'");
-  else log.warn("acpi: no RSDP found");
+  if (rsdp !== null) {
+    log.info(
+      "acpi: RSDP at " + log.hex(rsdp.address) + ", revision " + rsdp.revision.toString() + ", OEM '" + rsdp.oemId
+        + "'",
+    );
+  } else log.warn("acpi: no RSDP found");
 
   log.info("cpu: " + vendor() + " " + brand());
   const virt = detectVirtualization();
@@ -77,7 +86,10 @@ export function apMain(cpu: u32): void {
 
 function readBootInfo(magic: u32, info: u64): BootInfo {
   if (magic != MULTIBOOT1_MAGIC && magic != MULTIBOOT2_MAGIC) {
-    panic("missing boot information: not started by a multiboot loader (magic " + log.hex(magic) + "); boot Typervisor with GRUB or QEMU -kernel");
+    panic(
+      "missing boot information: not started by a multiboot loader (magic " + log.hex(magic)
+        + "); boot Typervisor with GRUB or QEMU -kernel",
+    );
   }
   const bootInfo = magic == MULTIBOOT1_MAGIC ? parseMultiboot1(info) : parseMultiboot2(info);
   const error = bootInfo.error;
@@ -93,13 +105,19 @@ function reportMemoryMap(boot: BootInfo): void {
 }
 
 function reportMemory(memory: Memory): void {
-  log.info("memory: " + (memory.usable >> 20).toString() + " MiB usable RAM, " + (memory.frames.freeBytes >> 20).toString() + " MiB free for guests, " + (memory.linearPool >> 20).toString() + " MiB for the hypervisor");
+  log.info(
+    "memory: " + (memory.usable >> 20).toString() + " MiB usable RAM, " + (memory.frames.freeBytes >> 20).toString()
+      + " MiB free for guests, " + (memory.linearPool >> 20).toString() + " MiB for the hypervisor",
+  );
 }
 
 function reportModules(boot: BootInfo): void {
   log.info("modules: " + boot.modules.length.toString());
   for (let i = 0; i < boot.modules.length; i++) {
     const m = boot.modules[i];
-    log.info("module " + i.toString() + ": " + log.hex(m.start) + "-" + log.hex(m.end) + " (" + (m.end - m.start).toString() + " bytes) '" + m.cmdline + "'");
+    log.info(
+      "module " + i.toString() + ": " + log.hex(m.start) + "-" + log.hex(m.end) + " (" + (m.end - m.start).toString()
+        + " bytes) '" + m.cmdline + "'",
+    );
   }
 }

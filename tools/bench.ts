@@ -13,18 +13,40 @@ import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
 import { BootFailure, LinuxBench, measureLinuxBoot, summary } from "./linuxbench";
 
-interface Result { platform: string; backend: string; cpuid?: number; hypercall?: number; out?: number; error?: string }
+interface Result {
+  platform: string;
+  backend: string;
+  cpuid?: number;
+  hypercall?: number;
+  out?: number;
+  error?: string;
+}
 
 const configs: Array<{ backend: string; platform: string; opts: BootOptions }> = [
-  { backend: "AMD-V", platform: "QEMU 7.2 TCG -cpu max -icount shift=0,sleep=off -rtc clock=vm", opts: { platform: "qemu", icount: true } },
-  { backend: "Intel VT-x", platform: "Bochs 2.7 broadwell_ult", opts: { platform: "bochs", bochsCpu: "broadwell_ult" } },
+  {
+    backend: "AMD-V",
+    platform: "QEMU 7.2 TCG -cpu max -icount shift=0,sleep=off -rtc clock=vm",
+    opts: { platform: "qemu", icount: true },
+  },
+  {
+    backend: "Intel VT-x",
+    platform: "Bochs 2.7 broadwell_ult",
+    opts: { platform: "bochs", bochsCpu: "broadwell_ult" },
+  },
 ];
 
 async function measure(opts: BootOptions): Promise<Partial<Result>> {
-  const machine = await boot({ ...opts, memoryMiB: 256, cmdline: "exit=emulator", modules: [{ path: "build/guests/bench.bin", args: "vm=bench" }] });
+  const machine = await boot({
+    ...opts,
+    memoryMiB: 256,
+    cmdline: "exit=emulator",
+    modules: [{ path: "build/guests/bench.bin", args: "vm=bench" }],
+  });
   await machine.waitForExit(300_000);
   const figures: Partial<Result> = {};
-  for (const m of machine.output.matchAll(/BENCH (\w+) (\d+)/g)) (figures as Record<string, number>)[m[1]] = Number(m[2]);
+  for (const m of machine.output.matchAll(/BENCH (\w+) (\d+)/g)) {
+    (figures as Record<string, number>)[m[1]] = Number(m[2]);
+  }
   if (figures.cpuid === undefined) {
     const reason = /vmm: .*|panic: .*/.exec(machine.output);
     figures.error = reason ? reason[0] : "no BENCH lines";
@@ -36,8 +58,12 @@ const results: Result[] = [];
 for (const c of configs) {
   const figures = await measure(c.opts);
   results.push({ backend: c.backend, platform: c.platform, ...figures });
-  console.log(`${c.backend.padEnd(11)} ${c.platform.padEnd(63)} ` +
-    (figures.error ? `error: ${figures.error}` : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  (ticks per round trip)`));
+  console.log(
+    `${c.backend.padEnd(11)} ${c.platform.padEnd(63)} `
+      + (figures.error
+        ? `error: ${figures.error}`
+        : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  (ticks per round trip)`),
+  );
 }
 
 // Without the guest kernel (no network, no package lists) or when a boot
@@ -52,5 +78,8 @@ try {
   console.log(`Linux to /init  error: ${e.message}`);
 }
 mkdirSync("build/bench", { recursive: true });
-writeFileSync("build/bench/results.json", JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux }, null, 2) + "\n");
+writeFileSync(
+  "build/bench/results.json",
+  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux }, null, 2) + "\n",
+);
 console.log("wrote build/bench/results.json");

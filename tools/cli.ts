@@ -43,9 +43,14 @@ function bootOptions(interactive: boolean): BootOptions {
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
   });
   return {
-    platform, interactive, modules, useIso: values.iso, icount: values.icount,
+    platform,
+    interactive,
+    modules,
+    useIso: values.iso,
+    icount: values.icount,
     accel: values.accel as "tcg" | "kvm",
-    memoryMiB: Number(values.memory), cpus: Number(values.cpus),
+    memoryMiB: Number(values.memory),
+    cpus: Number(values.cpus),
     cmdline: values.cmdline,
   };
 }
@@ -73,7 +78,11 @@ if (command === "run") {
   const machine = await boot(opts);
   machine.echo = true;
   machine.waitForExit(Number(values.timeout) * 1000).then((exit) => {
-    console.log(`\n[harness] ${machine.name}: status ${exit.status ?? "none"}, emulator exit code ${exit.code}${exit.killed ? " (killed: timeout)" : ""}`);
+    console.log(
+      `\n[harness] ${machine.name}: status ${exit.status ?? "none"}, emulator exit code ${exit.code}${
+        exit.killed ? " (killed: timeout)" : ""
+      }`,
+    );
     process.exit(exit.killed ? 124 : exit.status ?? 1);
   });
 } else if (command === "usb") {

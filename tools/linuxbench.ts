@@ -74,15 +74,23 @@ export function parseBare(output: string): number {
 export function parseVm(output: string, name = VM_NAME): VmFigures {
   const text = output.replace(/\r/g, "");
   const entry = new RegExp(`vm ${name}: entered at tsc (\\d+)\n`).exec(text);
-  const toInit = parseTscStamp(text.split("\n").filter((l) => l.startsWith(`[${name}] `)).map((l) => l.slice(name.length + 3)).join("\n") + "\n");
+  const toInit = parseTscStamp(
+    text.split("\n").filter((l) => l.startsWith(`[${name}] `)).map((l) => l.slice(name.length + 3)).join("\n") + "\n",
+  );
   if (!entry || toInit === null) throw failure("in a VM", text);
-  const stopped = new RegExp(`vm ${name}: stopped after (\\d+) exits\nvm ${name}: exits handled:(.*); (\\d+) finished in the backend\n`).exec(text);
+  const stopped = new RegExp(
+    `vm ${name}: stopped after (\\d+) exits\nvm ${name}: exits handled:(.*); (\\d+) finished in the backend\n`,
+  ).exec(text);
   if (!stopped) throw new BootFailure(`in a VM: no exit report after /init`);
   const exitsByKind: Record<string, number> = {};
   for (const m of stopped[2].matchAll(/ ([a-z-]+) (\d+)/g)) exitsByKind[m[1]] = Number(m[2]);
   return {
-    entry: Number(entry[1]), toInit, entryToInit: toInit - Number(entry[1]),
-    exits: Number(stopped[1]), exitsByKind, finishedInBackend: Number(stopped[3]),
+    entry: Number(entry[1]),
+    toInit,
+    entryToInit: toInit - Number(entry[1]),
+    exits: Number(stopped[1]),
+    exitsByKind,
+    finishedInBackend: Number(stopped[3]),
   };
 }
 
@@ -105,11 +113,23 @@ async function collect(machine: Machine): Promise<{ output: string; wallSeconds:
 // half a percent; docs/linux-bench.md). The hypervisor passes the host's
 // CPUID on, so the guest lacks them too.
 export const CPU = "max,-rdrand,-rdseed";
-export const BARE_BOOT: GuestBootOptions = { vmlinux: true, cpu: CPU, icount: true, memoryMiB: VM_MEMORY_MIB, append: CMDLINE };
+export const BARE_BOOT: GuestBootOptions = {
+  vmlinux: true,
+  cpu: CPU,
+  icount: true,
+  memoryMiB: VM_MEMORY_MIB,
+  append: CMDLINE,
+};
 
 export function vmBootOptions(): BootOptions {
-  return { platform: "qemu", qemuCpu: CPU, icount: true, memoryMiB: HOST_MEMORY_MIB, cmdline: "exit=emulator",
-    modules: linuxVmModules("vmlinux", CMDLINE) };
+  return {
+    platform: "qemu",
+    qemuCpu: CPU,
+    icount: true,
+    memoryMiB: HOST_MEMORY_MIB,
+    cmdline: "exit=emulator",
+    modules: linuxVmModules("vmlinux", CMDLINE),
+  };
 }
 
 // Boots both at once: each emulator is one thread.
@@ -136,6 +156,8 @@ export function summary(r: LinuxBench): string {
     `  bare       ${r.bare.toInit} ticks`,
     `  in a VM    ${r.vm.toInit} ticks (VM entered at ${r.vm.entry}: ${r.vm.entryToInit} from VM entry)`,
     `             ${r.vm.exits} exits to power-off: ${kinds}, ${r.vm.finishedInBackend} finished in the backend`,
-    `  ratio      ${r.ratio} from power-on, ${r.ratioFromVmEntry} from VM entry; target at most ${r.target}: ${r.met ? "met" : "not met"}`,
+    `  ratio      ${r.ratio} from power-on, ${r.ratioFromVmEntry} from VM entry; target at most ${r.target}: ${
+      r.met ? "met" : "not met"
+    }`,
   ].join("\n");
 }

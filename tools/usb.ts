@@ -9,10 +9,19 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { createInterface } from "node:readline/promises";
 
-interface Disk { name: string; type: string; size: string; model: string; mountpoints: (string | null)[]; children?: Disk[] }
+interface Disk {
+  name: string;
+  type: string;
+  size: string;
+  model: string;
+  mountpoints: (string | null)[];
+  children?: Disk[];
+}
 
 function lsblk(device: string): Disk {
-  const json = execFileSync("lsblk", ["--json", "--output", "NAME,TYPE,SIZE,MODEL,MOUNTPOINTS", device], { encoding: "utf8" });
+  const json = execFileSync("lsblk", ["--json", "--output", "NAME,TYPE,SIZE,MODEL,MOUNTPOINTS", device], {
+    encoding: "utf8",
+  });
   return JSON.parse(json).blockdevices[0];
 }
 
@@ -28,7 +37,9 @@ export function refusal(device: string): string | null {
   if (!statSync(real).isBlockDevice()) return `${device} is not a block device`;
   const disk = lsblk(real);
   // A loop device is a whole disk too (an image file attached with losetup).
-  if (disk.type !== "disk" && disk.type !== "loop") return `${device} is a ${disk.type}, not a whole disk (use e.g. /dev/sdb, not /dev/sdb1)`;
+  if (disk.type !== "disk" && disk.type !== "loop") {
+    return `${device} is a ${disk.type}, not a whole disk (use e.g. /dev/sdb, not /dev/sdb1)`;
+  }
   const mounted = mounts(disk);
   if (mounted.includes("/")) return `${device} holds the root file system`;
   if (mounted.length) return `${device} has mounted file systems (${mounted.join(", ")}); unmount them first`;
@@ -57,7 +68,10 @@ export async function writeUsb(device: string, image: string, assumeYes: boolean
     }
   }
   const data = readFileSync(image);
-  execFileSync("dd", [`of=${device}`, "bs=4M", "conv=fsync", "status=progress"], { input: data, stdio: ["pipe", "inherit", "inherit"] });
+  execFileSync("dd", [`of=${device}`, "bs=4M", "conv=fsync", "status=progress"], {
+    input: data,
+    stdio: ["pipe", "inherit", "inherit"],
+  });
   console.log(`typervisor usb: wrote ${data.length} bytes to ${device}`);
   return 0;
 }

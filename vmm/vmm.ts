@@ -28,7 +28,12 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
 // reachable for the garbage collector).
 let activeBackend: Backend | null = null;
 
-export function runVmm(support: VirtualizationSupport, modules: BootModule[], frames: FrameAllocator, rsdp: Rsdp | null): void {
+export function runVmm(
+  support: VirtualizationSupport,
+  modules: BootModule[],
+  frames: FrameAllocator,
+  rsdp: Rsdp | null,
+): void {
   const backend = selectBackend(support);
   if (backend === null) {
     log.error("vmm: no backend for " + support.name + " yet; no virtual machine can run");

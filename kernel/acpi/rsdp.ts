@@ -8,7 +8,13 @@
 import { physRead8, physRead16, physRead32, physRead64 } from "../arch/shim";
 
 export class Rsdp {
-  constructor(public address: u64, public revision: u8, public oemId: string, public tableAddress: u64, public extended: bool) {}
+  constructor(
+    public address: u64,
+    public revision: u8,
+    public oemId: string,
+    public tableAddress: u64,
+    public extended: bool,
+  ) {}
 }
 
 const SIGNATURE_LOW: u32 = 0x20445352; // "RSD "

@@ -8,13 +8,55 @@
 
 // The general-purpose registers in their encoding order (SDM Vol. 2A 2.1.5
 // Table 2-2): the index a ModRM or REX-extended register field names.
-export const enum Reg { Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15 }
-export const REGISTER_NAMES: string[] = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
-  "r12", "r13", "r14", "r15"];
+export const enum Reg {
+  Rax,
+  Rcx,
+  Rdx,
+  Rbx,
+  Rsp,
+  Rbp,
+  Rsi,
+  Rdi,
+  R8,
+  R9,
+  R10,
+  R11,
+  R12,
+  R13,
+  R14,
+  R15,
+}
+export const REGISTER_NAMES: string[] = [
+  "rax",
+  "rcx",
+  "rdx",
+  "rbx",
+  "rsp",
+  "rbp",
+  "rsi",
+  "rdi",
+  "r8",
+  "r9",
+  "r10",
+  "r11",
+  "r12",
+  "r13",
+  "r14",
+  "r15",
+];
 
 // The segment registers in their encoding order (SDM Vol. 2A 3.1.1.3,
 // "Sreg"), then LDTR and TR, as the VMCS numbers its guest-state fields.
-export const enum Seg { Es, Cs, Ss, Ds, Fs, Gs, Ldtr, Tr }
+export const enum Seg {
+  Es,
+  Cs,
+  Ss,
+  Ds,
+  Fs,
+  Gs,
+  Ldtr,
+  Tr,
+}
 
 // The longest x86 instruction (SDM Vol. 2A 2.3.11).
 export const MAX_INSTRUCTION_LENGTH = 15;
@@ -71,11 +113,28 @@ export const VECTOR_PF: u8 = 14; // page fault
 export const VECTOR_AC: u8 = 17; // alignment check
 // Their names, by vector.
 export const EXCEPTION_NAMES: string[] = [
-  "divide error", "debug", "NMI", "breakpoint", "overflow", "BOUND range exceeded",
-  "invalid opcode", "device not available", "double fault", "coprocessor segment overrun",
-  "invalid TSS", "segment not present", "stack-segment fault", "general protection",
-  "page fault", "reserved", "x87 floating-point error", "alignment check", "machine check",
-  "SIMD floating-point", "virtualization exception", "control protection",
+  "divide error",
+  "debug",
+  "NMI",
+  "breakpoint",
+  "overflow",
+  "BOUND range exceeded",
+  "invalid opcode",
+  "device not available",
+  "double fault",
+  "coprocessor segment overrun",
+  "invalid TSS",
+  "segment not present",
+  "stack-segment fault",
+  "general protection",
+  "page fault",
+  "reserved",
+  "x87 floating-point error",
+  "alignment check",
+  "machine check",
+  "SIMD floating-point",
+  "virtualization exception",
+  "control protection",
 ];
 // The first vector an external interrupt may use: 0-31 are the exceptions'.
 export const FIRST_EXTERNAL_VECTOR: u8 = 32;

@@ -18,7 +18,9 @@ export const enum RegionType {
 
 export class MemoryRegion {
   constructor(public base: u64, public length: u64, public type: u32) {}
-  get end(): u64 { return this.base + this.length; }
+  get end(): u64 {
+    return this.base + this.length;
+  }
 }
 
 export class BootModule {

@@ -19,11 +19,15 @@ const MAX_MODULES: u32 = 256;
 export function parseMultiboot1(info: u64): BootInfo {
   const boot = new BootInfo();
   boot.protocol = "multiboot1";
-  if (info == 0 || (info & 3) != 0) return boot.fail("garbled boot information: the multiboot info pointer is " + (info == 0 ? "null" : "misaligned"));
+  if (info == 0 || (info & 3) != 0) {
+    return boot.fail("garbled boot information: the multiboot info pointer is " + (info == 0 ? "null" : "misaligned"));
+  }
   boot.infoStart = info;
   boot.infoEnd = info + INFO_SIZE;
   const flags = physRead32(info);
-  if ((flags & ~KNOWN_FLAGS) != 0) return boot.fail("garbled boot information: unknown multiboot flags 0x" + flags.toString(16));
+  if ((flags & ~KNOWN_FLAGS) != 0) {
+    return boot.fail("garbled boot information: unknown multiboot flags 0x" + flags.toString(16));
+  }
 
   if (flags & HAS_CMDLINE) {
     const cmdline = readCString(<u64>physRead32(info + 16));
@@ -42,7 +46,9 @@ export function parseMultiboot1(info: u64): BootInfo {
       const entry = table + <u64>i * 16;
       const start = <u64>physRead32(entry), end = <u64>physRead32(entry + 4);
       const cmdline = readCString(<u64>physRead32(entry + 8));
-      if (end < start || cmdline === null) return boot.fail("garbled boot information: module " + i.toString() + " is malformed");
+      if (end < start || cmdline === null) {
+        return boot.fail("garbled boot information: module " + i.toString() + " is malformed");
+      }
       boot.modules.push(new BootModule(start, end, cmdline));
     }
   }
@@ -53,7 +59,9 @@ export function parseMultiboot1(info: u64): BootInfo {
     boot.memory.push(new MemoryRegion(0, <u64>physRead32(info + 4) << 10, RegionType.Usable));
     boot.memory.push(new MemoryRegion(0x100000, <u64>physRead32(info + 8) << 10, RegionType.Usable));
   }
-  if (boot.error === null && boot.memory.length == 0) return boot.fail("no memory map: the boot loader gave neither a memory map nor memory bounds");
+  if (boot.error === null && boot.memory.length == 0) {
+    return boot.fail("no memory map: the boot loader gave neither a memory map nor memory bounds");
+  }
   return boot;
 }
 

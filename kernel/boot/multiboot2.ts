@@ -20,9 +20,13 @@ const MAX_INFO_SIZE: u32 = 1 << 20;
 export function parseMultiboot2(info: u64): BootInfo {
   const boot = new BootInfo();
   boot.protocol = "multiboot2";
-  if (info == 0 || (info & 7) != 0) return boot.fail("garbled boot information: the multiboot2 info pointer is " + (info == 0 ? "null" : "misaligned"));
+  if (info == 0 || (info & 7) != 0) {
+    return boot.fail("garbled boot information: the multiboot2 info pointer is " + (info == 0 ? "null" : "misaligned"));
+  }
   const total = physRead32(info);
-  if (total < 16 || total > MAX_INFO_SIZE) return boot.fail("garbled boot information: multiboot2 info claims " + total.toString() + " bytes");
+  if (total < 16 || total > MAX_INFO_SIZE) {
+    return boot.fail("garbled boot information: multiboot2 info claims " + total.toString() + " bytes");
+  }
   boot.infoStart = info;
   boot.infoEnd = info + <u64>total;
 
@@ -30,8 +34,15 @@ export function parseMultiboot2(info: u64): BootInfo {
   let sawEnd = false;
   while (tag + 8 <= boot.infoEnd) {
     const type = physRead32(tag), size = <u64>physRead32(tag + 4);
-    if (size < 8 || tag + size > boot.infoEnd) return boot.fail("garbled boot information: tag " + type.toString() + " of " + size.toString() + " bytes overruns the structure");
-    if (type == TAG_END) { sawEnd = true; break; }
+    if (size < 8 || tag + size > boot.infoEnd) {
+      return boot.fail(
+        "garbled boot information: tag " + type.toString() + " of " + size.toString() + " bytes overruns the structure",
+      );
+    }
+    if (type == TAG_END) {
+      sawEnd = true;
+      break;
+    }
     readTag(boot, type, tag, size);
     if (boot.error !== null) return boot;
     tag += (size + 7) & ~7;
@@ -59,16 +70,26 @@ function readTag(boot: BootInfo, type: u32, tag: u64, size: u64): void {
   }
   if (type == TAG_CMDLINE || type == TAG_LOADER_NAME) {
     const text = readCString(tag + 8, size - 8);
-    if (text === null) { boot.fail("garbled boot information: unterminated string in tag " + type.toString()); return; }
-    if (type == TAG_CMDLINE) boot.cmdline = text; else boot.loaderName = text;
+    if (text === null) {
+      boot.fail("garbled boot information: unterminated string in tag " + type.toString());
+      return;
+    }
+    if (type == TAG_CMDLINE) boot.cmdline = text;
+    else boot.loaderName = text;
   } else if (type == TAG_MODULE) {
     const start = <u64>physRead32(tag + 8), end = <u64>physRead32(tag + 12);
     const cmdline = readCString(tag + 16, size - 16);
-    if (end < start || cmdline === null) { boot.fail("garbled boot information: module " + boot.modules.length.toString() + " is malformed"); return; }
+    if (end < start || cmdline === null) {
+      boot.fail("garbled boot information: module " + boot.modules.length.toString() + " is malformed");
+      return;
+    }
     boot.modules.push(new BootModule(start, end, cmdline));
   } else if (type == TAG_MEMORY_MAP) {
     const entrySize = <u64>physRead32(tag + 8);
-    if (entrySize < 24) { boot.fail("garbled boot information: memory map entries of " + entrySize.toString() + " bytes"); return; }
+    if (entrySize < 24) {
+      boot.fail("garbled boot information: memory map entries of " + entrySize.toString() + " bytes");
+      return;
+    }
     for (let entry = tag + 16; entry + entrySize <= tag + size; entry += entrySize) {
       boot.memory.push(new MemoryRegion(physRead64(entry), physRead64(entry + 8), physRead32(entry + 16)));
     }

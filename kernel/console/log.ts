@@ -7,7 +7,12 @@
 
 import { print, println } from "./console";
 
-export enum Level { Debug = 0, Info = 1, Warn = 2, Error = 3 }
+export enum Level {
+  Debug = 0,
+  Info = 1,
+  Warn = 2,
+  Error = 3,
+}
 
 let threshold: Level = Level.Info;
 
@@ -27,7 +32,15 @@ export function enabled(level: Level): bool {
 // Prints the "[level] " prefix if the level is enabled; the caller finishes the line.
 export function begin(level: Level): bool {
   if (!enabled(level)) return false;
-  print(level == Level.Debug ? "[debug] " : level == Level.Info ? "[info ] " : level == Level.Warn ? "[warn ] " : "[error] ");
+  print(
+    level == Level.Debug
+      ? "[debug] "
+      : level == Level.Info
+      ? "[info ] "
+      : level == Level.Warn
+      ? "[warn ] "
+      : "[error] ",
+  );
   return true;
 }
 
@@ -35,10 +48,18 @@ function line(level: Level, text: string): void {
   if (begin(level)) println(text);
 }
 
-export function debug(text: string): void { line(Level.Debug, text); }
-export function info(text: string): void { line(Level.Info, text); }
-export function warn(text: string): void { line(Level.Warn, text); }
-export function error(text: string): void { line(Level.Error, text); }
+export function debug(text: string): void {
+  line(Level.Debug, text);
+}
+export function info(text: string): void {
+  line(Level.Info, text);
+}
+export function warn(text: string): void {
+  line(Level.Warn, text);
+}
+export function error(text: string): void {
+  line(Level.Error, text);
+}
 
 // "0x" followed by hex digits, for messages that may allocate.
 export function hex(v: u64): string {

@@ -8,7 +8,12 @@ import { print, println, printDec } from "./console";
 import { halt } from "../arch/shim";
 
 // Exit statuses seen by the emulator with exit=emulator (QEMU reports (s << 1) | 1).
-export const enum ExitStatus { Shutdown = 0, Panic = 1, Trap = 3, Exception = 4 }
+export const enum ExitStatus {
+  Shutdown = 0,
+  Panic = 1,
+  Trap = 3,
+  Exception = 4,
+}
 
 export function stop(status: ExitStatus): void {
   halt(status);

@@ -8,7 +8,7 @@ import { inb, outb, pause } from "../arch/shim";
 
 export const COM1: u16 = 0x3f8;
 
-const DATA: u16 = 0;          // receive/transmit buffer; divisor low when DLAB=1
+const DATA: u16 = 0; // receive/transmit buffer; divisor low when DLAB=1
 const INTERRUPT_ENABLE: u16 = 1; // divisor high when DLAB=1
 const FIFO_CONTROL: u16 = 2;
 const LINE_CONTROL: u16 = 3;

@@ -18,8 +18,8 @@ export function installIdt(): void {
   const idt = allocPage(); // 256 gates x 16 bytes = one page
   for (let v: u32 = 0; v < <u32>VECTORS; v++) {
     const handler = isrStub(v);
-    const low = (handler & 0xffff) | (KERNEL_CODE << 16) | ((usesIst(v) ? <u64>1 : 0) << 32) |
-      (INTERRUPT_GATE << 40) | (((handler >> 16) & 0xffff) << 48);
+    const low = (handler & 0xffff) | (KERNEL_CODE << 16) | ((usesIst(v) ? <u64>1 : 0) << 32)
+      | (INTERRUPT_GATE << 40) | (((handler >> 16) & 0xffff) << 48);
     store<u64>(idt + <usize>v * 16, low);
     store<u64>(idt + <usize>v * 16 + 8, handler >> 32);
   }

@@ -30,7 +30,10 @@ export function startTimer(): void {
   outb(0xa1, 0xff);
   calibrateTsc();
   apicTicksPerMs = startOneShotTimer(TIMER_VECTOR, delayMicroseconds);
-  log.info("timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at " + tscPerMillisecond().toString() + " ticks/ms");
+  log.info(
+    "timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at "
+      + tscPerMillisecond().toString() + " ticks/ms",
+  );
 }
 
 // Sets the alarm to ring when the TSC reaches `tsc` (at once if it has), in

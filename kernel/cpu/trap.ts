@@ -16,7 +16,23 @@ import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../console/panic";
 
 // Trap frame layout (u64 slots), matching the push order in boot/isr.S.
-const FRAME_REGISTER_NAMES: string[] = ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"];
+const FRAME_REGISTER_NAMES: string[] = [
+  "r15",
+  "r14",
+  "r13",
+  "r12",
+  "r11",
+  "r10",
+  "r9",
+  "r8",
+  "rbp",
+  "rdi",
+  "rsi",
+  "rdx",
+  "rcx",
+  "rbx",
+  "rax",
+];
 const SLOT_RBP = 8;
 const SLOT_VECTOR = 15;
 const SLOT_ERROR = 16;

@@ -24,8 +24,12 @@ export class FrameAllocator {
     this.reserve(0, PAGE_SIZE);
   }
 
-  get freeFrames(): u64 { return this.available; }
-  get freeBytes(): u64 { return this.available * PAGE_SIZE; }
+  get freeFrames(): u64 {
+    return this.available;
+  }
+  get freeBytes(): u64 {
+    return this.available * PAGE_SIZE;
+  }
 
   // Takes [start, end) out of circulation (rounded outward to whole frames).
   reserve(start: u64, end: u64): void {
@@ -60,7 +64,11 @@ export class FrameAllocator {
     while (true) {
       let clash: u64 = 0, found = true;
       for (let f = first + count; f > first; f--) {
-        if (this.bit(f - 1)) { clash = f - 1; found = false; break; }
+        if (this.bit(f - 1)) {
+          clash = f - 1;
+          found = false;
+          break;
+        }
       }
       if (found) {
         this.setRange(first * PAGE_SIZE, (first + count) * PAGE_SIZE, true);
@@ -88,8 +96,13 @@ export class FrameAllocator {
     const w = <i32>(frame / 64), mask = <u64>1 << (frame % 64);
     const was = (this.used[w] & mask) != 0;
     if (was == used) return;
-    if (used) { this.used[w] |= mask; this.available--; }
-    else { this.used[w] &= ~mask; this.available++; }
+    if (used) {
+      this.used[w] |= mask;
+      this.available--;
+    } else {
+      this.used[w] &= ~mask;
+      this.available++;
+    }
   }
 
   private setRange(start: u64, end: u64, used: bool): void {

@@ -22,13 +22,21 @@ export const UNCACHED: u64 = PTE_CACHE_DISABLE | PTE_WRITE_THROUGH;
 
 // The x86-64 format: also the format of AMD's nested page tables.
 export class X86EntryFormat extends EntryFormat {
-  isPresent(entry: u64): bool { return (entry & PTE_PRESENT) != 0; }
-  isLeaf(entry: u64, level: i32): bool { return level == 1 || (entry & PTE_LARGE) != 0; }
-  table(phys: u64): u64 { return phys | PTE_PRESENT | PTE_WRITABLE; }
+  isPresent(entry: u64): bool {
+    return (entry & PTE_PRESENT) != 0;
+  }
+  isLeaf(entry: u64, level: i32): bool {
+    return level == 1 || (entry & PTE_LARGE) != 0;
+  }
+  table(phys: u64): u64 {
+    return phys | PTE_PRESENT | PTE_WRITABLE;
+  }
   leaf(phys: u64, level: i32, attributes: u64): u64 {
     return phys | PTE_PRESENT | PTE_WRITABLE | attributes | (level > 1 ? PTE_LARGE : 0);
   }
-  leafAttributes(entry: u64, level: i32): u64 { return entry & (PTE_WRITE_THROUGH | PTE_CACHE_DISABLE); }
+  leafAttributes(entry: u64, level: i32): u64 {
+    return entry & (PTE_WRITE_THROUGH | PTE_CACHE_DISABLE);
+  }
 }
 
 // Builds the host tables; `regions` is the loader's memory map.

@@ -37,7 +37,10 @@ export function allocPages(count: i32): usize {
       return page;
     }
     // Start a fresh block; what remains of the old one serves single pages.
-    while (blockNext < blockEnd) { freePages.push(blockNext); blockNext += PAGE; }
+    while (blockNext < blockEnd) {
+      freePages.push(blockNext);
+      blockNext += PAGE;
+    }
     const wasmPages = <i32>((bytes + WASM_PAGE - 1) / WASM_PAGE);
     const old = memory.grow(wasmPages);
     if (old < 0) panic("out of memory: the hypervisor's linear memory cannot grow");

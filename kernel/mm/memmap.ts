@@ -30,7 +30,10 @@ export function subtract(ranges: Range[], start: u64, end: u64): Range[] {
   const out: Range[] = [];
   for (let i = 0; i < ranges.length; i++) {
     const r = ranges[i];
-    if (!r.overlaps(start, end)) { out.push(r); continue; }
+    if (!r.overlaps(start, end)) {
+      out.push(r);
+      continue;
+    }
     if (r.start < start) out.push(new Range(r.start, start));
     if (end < r.end) out.push(new Range(end, r.end));
   }

@@ -35,7 +35,9 @@ export function initMemory(boot: BootInfo, hugePages: bool): Memory {
   const usable = usableRanges(boot.memory);
   const usableBytes = totalSize(usable);
   if (usableBytes < MINIMUM_RAM) {
-    panic("not enough memory: " + log.size(usableBytes) + " usable RAM, Typervisor needs at least " + log.size(MINIMUM_RAM));
+    panic(
+      "not enough memory: " + log.size(usableBytes) + " usable RAM, Typervisor needs at least " + log.size(MINIMUM_RAM),
+    );
   }
 
   // Everything that must survive: low memory, our image, the loader's data.

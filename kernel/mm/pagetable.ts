@@ -51,7 +51,9 @@ export class PageTable {
     this.tables.set(physOf(this.root), this.root);
   }
 
-  get rootPhys(): u64 { return physOf(this.root); }
+  get rootPhys(): u64 {
+    return physOf(this.root);
+  }
 
   // Maps [virt, virt + size) to [phys, phys + size). All three page-aligned.
   map(virt: u64, phys: u64, size: u64, attributes: u64): void {
@@ -84,7 +86,11 @@ export class PageTable {
       if (!this.format.isPresent(entry)) return null;
       if (level == 1 || this.format.isLeaf(entry, level)) {
         const offset = virt & (levelSize(level) - 1);
-        return new Translation(this.format.address(entry, level) + offset, this.format.leafAttributes(entry, level), level);
+        return new Translation(
+          this.format.address(entry, level) + offset,
+          this.format.leafAttributes(entry, level),
+          level,
+        );
       }
       const next = this.format.tableAddress(entry);
       if (!this.tables.has(next)) return null; // a linked foreign subtree
@@ -110,7 +116,10 @@ export class PageTable {
       if (this.format.isPresent(current)) {
         const base = this.format.address(current, level), attributes = this.format.leafAttributes(current, level);
         for (let i = 0; i < 512; i++) {
-          store<u64>(child + <usize>i * 8, this.format.leaf(base + <u64>i * levelSize(level - 1), level - 1, attributes));
+          store<u64>(
+            child + <usize>i * 8,
+            this.format.leaf(base + <u64>i * levelSize(level - 1), level - 1, attributes),
+          );
         }
       }
       store<u64>(slot, this.format.table(childPhys));

@@ -6,10 +6,18 @@ export const HUGE_PAGE_SIZE: u64 = 1 << 30;
 
 export class Range {
   constructor(public start: u64, public end: u64) {}
-  get size(): u64 { return this.end - this.start; }
+  get size(): u64 {
+    return this.end - this.start;
+  }
   // An empty [start, start) overlaps nothing.
-  overlaps(start: u64, end: u64): bool { return start < end && start < this.end && this.start < end; }
+  overlaps(start: u64, end: u64): bool {
+    return start < end && start < this.end && this.start < end;
+  }
 }
 
-export function alignDown(v: u64, align: u64): u64 { return v & ~(align - 1); }
-export function alignUp(v: u64, align: u64): u64 { return (v + align - 1) & ~(align - 1); }
+export function alignDown(v: u64, align: u64): u64 {
+  return v & ~(align - 1);
+}
+export function alignUp(v: u64, align: u64): u64 {
+  return (v + align - 1) & ~(align - 1);
+}

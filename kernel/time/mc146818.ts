@@ -19,8 +19,21 @@ export function decodeField(v: u8, regB: u8): i64 {
 
 // The clock's time in seconds since 1970-01-01 00:00, from its date and
 // time bytes as register B formats them; `century` already decoded.
-export function clockSeconds(century: i64, year: u8, month: u8, day: u8, hours: u8, minutes: u8, seconds: u8, regB: u8): i64 {
-  const days = daysFromCivil(century * 100 + decodeField(year, regB), <u32>decodeField(month, regB), <u32>decodeField(day, regB));
+export function clockSeconds(
+  century: i64,
+  year: u8,
+  month: u8,
+  day: u8,
+  hours: u8,
+  minutes: u8,
+  seconds: u8,
+  regB: u8,
+): i64 {
+  const days = daysFromCivil(
+    century * 100 + decodeField(year, regB),
+    <u32>decodeField(month, regB),
+    <u32>decodeField(day, regB),
+  );
   // 12-hour mode: bit 7 is PM, and 12 stands for 0.
   const h = regB & B_24H ? decodeField(hours, regB) : decodeField(hours & 0x7f, regB) % 12 + (hours & 0x80 ? 12 : 0);
   return days * DAY_SECONDS + h * 3600 + decodeField(minutes, regB) * 60 + decodeField(seconds, regB);

@@ -13,7 +13,20 @@
 import { inb, outb, rdtsc } from "../arch/shim";
 import { tscPerMillisecond } from "./tsc";
 import { civilFromDays, DAY_SECONDS, floorDiv } from "./calendar";
-import { A_UIP, CENTURY, clockSeconds, DAY, decodeField, HOURS, MINUTES, MONTH, REG_A, REG_B, SECONDS, YEAR } from "./mc146818";
+import {
+  A_UIP,
+  CENTURY,
+  clockSeconds,
+  DAY,
+  decodeField,
+  HOURS,
+  MINUTES,
+  MONTH,
+  REG_A,
+  REG_B,
+  SECONDS,
+  YEAR,
+} from "./mc146818";
 
 const INDEX: u16 = 0x70, DATA: u16 = 0x71;
 const FIELDS: StaticArray<u8> = [SECONDS, MINUTES, HOURS, DAY, MONTH, YEAR, CENTURY];
@@ -77,8 +90,10 @@ export function formatUtc(seconds: i64): string {
   const days = floorDiv(seconds, DAY_SECONDS);
   const secs = <u32>(seconds - days * DAY_SECONDS);
   const date = civilFromDays(days);
-  return (date >> 16).toString() + "-" + two(<u32>(date >> 8) & 0xff) + "-" + two(<u32>date & 0xff) + " " +
-    two(secs / 3600) + ":" + two(secs / 60 % 60) + ":" + two(secs % 60) + " UTC";
+  return (date >> 16).toString() + "-" + two(<u32>(date >> 8) & 0xff) + "-" + two(<u32>date & 0xff) + " "
+    + two(secs / 3600) + ":" + two(secs / 60 % 60) + ":" + two(secs % 60) + " UTC";
 }
 
-function two(v: u32): string { return v < 10 ? "0" + v.toString() : v.toString(); }
+function two(v: u32): string {
+  return v < 10 ? "0" + v.toString() : v.toString();
+}

@@ -6,17 +6,64 @@ import { Platform } from "../../tools/harness/index";
 
 const BANNER = "Typervisor 0.1.0: a hypervisor in AssemblyScript, compiled to native code";
 
-interface Case { name: string; platform: Platform; useIso?: boolean; usb?: boolean; loader: RegExp; virt: string; slackMiB: number }
+interface Case {
+  name: string;
+  platform: Platform;
+  useIso?: boolean;
+  usb?: boolean;
+  loader: RegExp;
+  virt: string;
+  slackMiB: number;
+}
 
 const cases: Case[] = [
-  { name: "QEMU -kernel (multiboot 1)", platform: "qemu", loader: /boot: multiboot1 from qemu/, virt: "AMD-V", slackMiB: 2 },
-  { name: "QEMU SeaBIOS + GRUB ISO (multiboot 2)", platform: "qemu", useIso: true, loader: /boot: multiboot2 from GRUB/, virt: "AMD-V", slackMiB: 2 },
+  {
+    name: "QEMU -kernel (multiboot 1)",
+    platform: "qemu",
+    loader: /boot: multiboot1 from qemu/,
+    virt: "AMD-V",
+    slackMiB: 2,
+  },
+  {
+    name: "QEMU SeaBIOS + GRUB ISO (multiboot 2)",
+    platform: "qemu",
+    useIso: true,
+    loader: /boot: multiboot2 from GRUB/,
+    virt: "AMD-V",
+    slackMiB: 2,
+  },
   // OVMF keeps several MiB for its runtime services and ACPI tables.
-  { name: "QEMU OVMF (UEFI) + GRUB ISO", platform: "uefi", loader: /boot: multiboot2 from GRUB/, virt: "AMD-V", slackMiB: 24 },
+  {
+    name: "QEMU OVMF (UEFI) + GRUB ISO",
+    platform: "uefi",
+    loader: /boot: multiboot2 from GRUB/,
+    virt: "AMD-V",
+    slackMiB: 24,
+  },
   // The hybrid ISO written to a USB stick boots on BIOS and UEFI alike.
-  { name: "QEMU SeaBIOS + USB stick", platform: "qemu", usb: true, loader: /boot: multiboot2 from GRUB/, virt: "AMD-V", slackMiB: 2 },
-  { name: "QEMU OVMF (UEFI) + USB stick", platform: "uefi", usb: true, loader: /boot: multiboot2 from GRUB/, virt: "AMD-V", slackMiB: 24 },
-  { name: "Bochs + GRUB ISO", platform: "bochs", loader: /boot: multiboot2 from GRUB/, virt: "Intel VT-x", slackMiB: 2 },
+  {
+    name: "QEMU SeaBIOS + USB stick",
+    platform: "qemu",
+    usb: true,
+    loader: /boot: multiboot2 from GRUB/,
+    virt: "AMD-V",
+    slackMiB: 2,
+  },
+  {
+    name: "QEMU OVMF (UEFI) + USB stick",
+    platform: "uefi",
+    usb: true,
+    loader: /boot: multiboot2 from GRUB/,
+    virt: "AMD-V",
+    slackMiB: 24,
+  },
+  {
+    name: "Bochs + GRUB ISO",
+    platform: "bochs",
+    loader: /boot: multiboot2 from GRUB/,
+    virt: "Intel VT-x",
+    slackMiB: 2,
+  },
 ];
 
 describe.each(cases)("$name", ({ platform, useIso, usb, loader, virt, slackMiB }) => {

@@ -13,12 +13,17 @@ export const MISBEHAVING = ["isolation", "virtinstr", "triplefault", "flood"];
 
 // The name of every check the suite guests run (test/guests/lib/checks.c);
 // those named "64-bit: ..." run in the long-mode guest only.
-const CHECKS = [...readFileSync("test/guests/lib/checks.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
+const CHECKS = [...readFileSync("test/guests/lib/checks.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((
+  m,
+) => m[1]);
 const LONG_MODE_GUEST = "long64";
-const checksOf = (guest: string) => CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
+const checksOf = (guest: string) =>
+  CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
 
 // The SMP guest (test/guests/smp.c) runs with two vCPUs and checks their start-up.
-const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
+const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) =>
+  m[1]
+);
 export const SMP: Module = { path: "build/guests/smp.bin", args: "vm=smp cpus=2" };
 
 export function guestModules(names: string[]): Module[] {
@@ -47,7 +52,9 @@ export function expectSuiteResults(run: Run): void {
   expect(output).toContain("vm smp: exited with status 0");
   expect(output).not.toMatch(/\] FAIL /);
   expect(output).toContain("[isolation] PASS isolation: the hypervisor's image is not visible");
-  expect(output).toContain("vm isolation: stopped: access to guest-physical address 0x20000000 where there is neither RAM nor a device");
+  expect(output).toContain(
+    "vm isolation: stopped: access to guest-physical address 0x20000000 where there is neither RAM nor a device",
+  );
   expect(output).toContain("vm virtinstr: stopped: the guest executed a virtualization instruction");
   expect(output).toContain("vm triplefault: stopped: triple fault");
   expect(output).toMatch(/vm flood: stopped: exit flood: \d+ exits without yielding or halting/);

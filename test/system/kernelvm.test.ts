@@ -3,7 +3,8 @@
 // (test/guests/kernels: multiboot v1 in 32-bit protected mode, a bzImage
 // through the 64-bit Linux boot protocol in long mode) check their entry
 // state and boot information, fw_cfg and the UART they report on, and end
-// through isa-debug-exit; the hypervisor reports their status. A bad configuration is reported by VM and field, and only the
+// through isa-debug-exit; the hypervisor reports their status. A bad configuration is reported by VM and
+// field, and only the
 // VMs with errors are left out.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -15,16 +16,21 @@ import { bootAndWait, Run } from "./run";
 function checksIn(...files: string[]): string[] {
   const source = files.map((f) => readFileSync(`test/guests/kernels/${f}`, "latin1")).join("\n");
   return [...source.matchAll(/check\([^;]*?"((?:[^"\\]|\\.)+)"\);/gs)]
-    .map((m) => m[1].replace(/\\"/g, '"'))
+    .map((m) => m[1].replace(/\\"/g, "\""))
     .filter((name) => name.includes(": "));
 }
 const KERNELS = {
-  multiboot: { checks: checksIn("kernel.c", "multiboot.c"), banner: "multiboot test kernel", noModule: ["multiboot: no modules"] },
+  multiboot: {
+    checks: checksIn("kernel.c", "multiboot.c"),
+    banner: "multiboot test kernel",
+    noModule: ["multiboot: no modules"],
+  },
   linux64: { checks: checksIn("kernel.c", "linux64.c"), banner: "linux64 test kernel", noModule: ["linux: no initrd"] },
 };
 type Kernel = keyof typeof KERNELS;
 // Checks that only run with a module (multiboot) or an initrd (linux64).
-const WITH_MODULE = (c: string) => c.startsWith("multiboot: module:") || c === "multiboot: flags: one module" || c.startsWith("linux: initrd:");
+const WITH_MODULE = (c: string) =>
+  c.startsWith("multiboot: module:") || c === "multiboot: flags: one module" || c.startsWith("linux: initrd:");
 const MODULE_FILE = "build/test/mbmod.bin";
 const KERNEL_MODULES: Module[] = [
   { path: "build/guests/mbtest.elf", args: "mbtest.elf" },
@@ -41,8 +47,22 @@ function files(name: string, config: object): Module[] {
 
 const GOOD = {
   vms: [
-    { name: "mb32", memory: 32, cpus: 1, kernel: "mbtest.elf", initrd: "mbmod", cmdline: "ram=32 cpus=1 module=mbmod exit=42", console: "com1" },
-    { name: "l64", memory: 64, kernel: "linux64.bzimage", initrd: "mbmod", cmdline: "ram=64 cpus=1 module=mbmod exit=21" },
+    {
+      name: "mb32",
+      memory: 32,
+      cpus: 1,
+      kernel: "mbtest.elf",
+      initrd: "mbmod",
+      cmdline: "ram=32 cpus=1 module=mbmod exit=42",
+      console: "com1",
+    },
+    {
+      name: "l64",
+      memory: 64,
+      kernel: "linux64.bzimage",
+      initrd: "mbmod",
+      cmdline: "ram=64 cpus=1 module=mbmod exit=21",
+    },
   ],
 };
 
@@ -57,8 +77,18 @@ function expectKernelPassed(output: string, vm: string, kernel: Kernel, withModu
 
 // Both kernels of GOOD, on whichever backend.
 function expectGoodVms(output: string, backend: string): void {
-  expect(output).toMatch(new RegExp(`vm mb32: 32 MiB at host 0x[0-9a-f]+, multiboot1 kernel \\[0x100000, 0x[0-9a-f]+\\), entry 0x[0-9a-f]+ in 32-bit protected mode, console com1, ${backend}`));
-  expect(output).toMatch(new RegExp(`vm l64: 64 MiB at host 0x[0-9a-f]+, linux kernel \\[0x100000, 0x[0-9a-f]+\\), entry 0x100200 in 64-bit long mode, console com1, ${backend}`));
+  expect(output).toMatch(
+    new RegExp(
+      `vm mb32: 32 MiB at host 0x[0-9a-f]+, multiboot1 kernel \\[0x100000, 0x[0-9a-f]+\\), `
+        + `entry 0x[0-9a-f]+ in 32-bit protected mode, console com1, ${backend}`,
+    ),
+  );
+  expect(output).toMatch(
+    new RegExp(
+      `vm l64: 64 MiB at host 0x[0-9a-f]+, linux kernel \\[0x100000, 0x[0-9a-f]+\\), `
+        + `entry 0x100200 in 64-bit long mode, console com1, ${backend}`,
+    ),
+  );
   expectKernelPassed(output, "mb32", "multiboot", true, (42 << 1) | 1);
   expectKernelPassed(output, "l64", "linux64", true, (21 << 1) | 1);
 }
@@ -73,19 +103,29 @@ function expectCleanShutdown(run: Run): string {
 }
 
 describe("VMs from the configuration module", () => {
-  it("boots the multiboot and 64-bit Linux-protocol test kernels under AMD-V (QEMU), next to a flat-binary VM", async () => {
-    const run = await bootAndWait({
-      platform: "qemu", memoryMiB: 256,
-      modules: [...files("vms-good", GOOD), { path: "build/guests/protected32.bin", args: "vm=protected32" }],
-    });
-    const output = expectCleanShutdown(run);
-    expectGoodVms(output, "AMD-V");
-    expect(output).toContain("[protected32] guest: all checks passed");
-    expect(output).toContain("vm protected32: exited with status 0");
-  });
+  it(
+    "boots the multiboot and 64-bit Linux-protocol test kernels under AMD-V (QEMU), next to a "
+      + "flat-binary VM",
+    async () => {
+      const run = await bootAndWait({
+        platform: "qemu",
+        memoryMiB: 256,
+        modules: [...files("vms-good", GOOD), { path: "build/guests/protected32.bin", args: "vm=protected32" }],
+      });
+      const output = expectCleanShutdown(run);
+      expectGoodVms(output, "AMD-V");
+      expect(output).toContain("[protected32] guest: all checks passed");
+      expect(output).toContain("vm protected32: exited with status 0");
+    },
+  );
 
   it("boots the multiboot and 64-bit Linux-protocol test kernels under VT-x (Bochs, broadwell_ult)", async () => {
-    const run = await bootAndWait({ platform: "bochs", bochsCpu: "broadwell_ult", memoryMiB: 256, modules: files("vms-good", GOOD) }, 300_000);
+    const run = await bootAndWait({
+      platform: "bochs",
+      bochsCpu: "broadwell_ult",
+      memoryMiB: 256,
+      modules: files("vms-good", GOOD),
+    }, 300_000);
     const output = expectCleanShutdown(run);
     expectGoodVms(output, "Intel VT-x");
     expect(run.exit.killed).toBe(false);
@@ -103,8 +143,8 @@ describe("VMs from the configuration module", () => {
     };
     const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules: files("vms-bad", bad) });
     const output = expectCleanShutdown(run);
-    expect(output).toContain('config: vm 0 (badmem): memory: expected a number of MiB from 1 to 65536, got "lots"');
-    expect(output).toContain('config: vm 2 (nokernel): kernel: no boot module named "missing.elf"');
+    expect(output).toContain("config: vm 0 (badmem): memory: expected a number of MiB from 1 to 65536, got \"lots\"");
+    expect(output).toContain("config: vm 2 (nokernel): kernel: no boot module named \"missing.elf\"");
     expect(output).toContain("config: the VMs with errors above are not started");
     expect(output).toMatch(/vm notakernel: kernel mbmod: not a kernel image typervisor can boot: .*; not started/);
     expect(output).toMatch(/vm toosmall: kernel mbtest.elf: .*does not fit in the VM's RAM \(1 MiB\); not started/);

@@ -40,61 +40,84 @@ const RUNS = [
 ] as const;
 
 describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
-  it.each(RUNS)("boots from its $kernel under $backend ($platform) to /init, with ACPI, the I/O APIC and the HPET, and powers off", async ({ kernel, loaded, platform, backend, tsc, clocksource: expected }) => {
-    let clocksource: string = expected;
-    const run = await bootAndWait({
-      platform, memoryMiB: HOST_MEMORY_MIB,
-      modules: linuxVmModules(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
-    }, 400_000);
-    const output = run.output.replace(/\r/g, "");
-    expect(output).toMatch(new RegExp(`vm linux: 256 MiB at host 0x[0-9a-f]+, ${loaded.source}, console com1, ${backend}`));
-    expect(output).toMatch(new RegExp(`\\[linux\\] \\[ *0\\.000000\\] Linux version ${manifest!.kernel.release.replace(/[.+]/g, "\\$&")} `));
-    const khz = Number(/TSC at (\d+) ticks\/ms/.exec(output)![1]);
-    if (tsc === "cpuid") {
-      expect(output).toContain(`tsc: Detected ${Math.floor(khz / 1000)}.${String(khz % 1000).padStart(3, "0")} MHz TSC`);
-    } else if (/tsc: using HPET reference calibration\n/.test(output)) {
-      // Measured against the HPET's counter, the TSC runs at the rate the
-      // hypervisor calibrated against the host's PIT, within 1%.
-      const mhz = Number(/tsc: Detected (\d+\.\d+) MHz processor/.exec(output)![1]);
-      expect(Math.abs(mhz * 1000 - khz)).toBeLessThan(khz / 100);
-    } else {
-      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] tsc: HPET\/PMTIMER calibration failed\n/);
-      clocksource = "hpet";
-    }
-    // With the TSC's rate known the delay loop is not measured; without it,
-    // it counts jiffies, which the PIT's IRQ0 moves.
-    expect(output).toMatch(clocksource === "hpet" ? /\[linux\] \[ *[\d.]+\] Calibrating delay loop\.\.\. \d+\.\d+ BogoMIPS/
-      : /\[linux\] \[ *[\d.]+\] Calibrating delay loop \(skipped\), value calculated using timer frequency\.\. \d+\.\d+ BogoMIPS/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: RSDP 0x00000000000E0000 000024 \(v02 TYPVSR\)/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23/);
-    expect(output).not.toContain("8254 timer not connected to IO-APIC");
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: Using IOAPIC for interrupt routing/);
-    // The local APIC model's TSC-deadline mode, which CPUID offers.
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] TSC deadline timer available\n/);
-    // The HPET from its ACPI table, timers 0 and 1 on IRQ 2 and 8 (legacy
-    // replacement), its counter a clocksource; the TSC's watchdog finds no skew.
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: HPET id: 0x8086a201 base: 0xfed00000\n/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] hpet0: at MMIO 0xfed00000, IRQs 2, 8, 0\n/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] hpet0: 3 comparators, 64-bit 10\.000000 MHz counter\n/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] clocksource: hpet: mask: 0xffffffff /);
-    expect(output).not.toMatch(/timekeeping watchdog|as unstable because the skew is too large/);
-    expect(output).toMatch(new RegExp(`\\[linux\\] \\[ *[\\d.]+\\] clocksource: Switched to clocksource ${clocksource}\n`));
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] serial8250: ttyS0 at I\/O 0x3f8 \(irq = 4, base_baud = 115200\) is a 16550A/);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Run \/init as init process/);
-    expect(output).toContain(`[linux] ${BANNER} (Linux ${manifest!.kernel.release}, 1 CPU(s), `);
-    expect(output).toMatch(/\[linux\] \[ *[\d.]+\] reboot: Power down/);
-    expect(output).toContain("vm linux: powered off");
-    expect(output).not.toMatch(/Kernel panic|BUG:|Oops/);
-    // Nothing Linux finds amiss in the platform: no WARN (an inconsistent
-    // CPUID topology once gave one), no #GP on an MSR that CPUID promised, the
-    // machine-check architecture set up, and the APIC timer's clock the
-    // crystal CPUID 0x15 reports (a mismatch once warned here).
-    expect(output).not.toMatch(/WARNING:|unchecked MSR access|Call Trace/);
-    expect(output).not.toContain("Unable to init MCE device");
-    expect(output).not.toContain("clockevent_delta2ns");
-    expect(output).toContain("typervisor: shutdown");
-    expect(run.exit.status).toBe(0);
-  }, 450_000);
+  it.each(RUNS)(
+    "boots from its $kernel under $backend ($platform) to /init, with ACPI, the I/O APIC and the HPET, and powers off",
+    async ({ kernel, loaded, platform, backend, tsc, clocksource: expected }) => {
+      let clocksource: string = expected;
+      const run = await bootAndWait({
+        platform,
+        memoryMiB: HOST_MEMORY_MIB,
+        modules: linuxVmModules(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
+      }, 400_000);
+      const output = run.output.replace(/\r/g, "");
+      expect(output).toMatch(
+        new RegExp(`vm linux: 256 MiB at host 0x[0-9a-f]+, ${loaded.source}, console com1, ${backend}`),
+      );
+      expect(output).toMatch(
+        new RegExp(
+          `\\[linux\\] \\[ *0\\.000000\\] Linux version ${manifest!.kernel.release.replace(/[.+]/g, "\\$&")} `,
+        ),
+      );
+      const khz = Number(/TSC at (\d+) ticks\/ms/.exec(output)![1]);
+      if (tsc === "cpuid") {
+        expect(output).toContain(
+          `tsc: Detected ${Math.floor(khz / 1000)}.${String(khz % 1000).padStart(3, "0")} MHz TSC`,
+        );
+      } else if (/tsc: using HPET reference calibration\n/.test(output)) {
+        // Measured against the HPET's counter, the TSC runs at the rate the
+        // hypervisor calibrated against the host's PIT, within 1%.
+        const mhz = Number(/tsc: Detected (\d+\.\d+) MHz processor/.exec(output)![1]);
+        expect(Math.abs(mhz * 1000 - khz)).toBeLessThan(khz / 100);
+      } else {
+        expect(output).toMatch(/\[linux\] \[ *[\d.]+\] tsc: HPET\/PMTIMER calibration failed\n/);
+        clocksource = "hpet";
+      }
+      // With the TSC's rate known the delay loop is not measured; without it,
+      // it counts jiffies, which the PIT's IRQ0 moves.
+      expect(output).toMatch(
+        clocksource === "hpet"
+          ? /\[linux\] \[ *[\d.]+\] Calibrating delay loop\.\.\. \d+\.\d+ BogoMIPS/
+          : new RegExp(
+            String.raw`\[linux\] \[ *[\d.]+\] Calibrating delay loop \(skipped\), `
+              + String.raw`value calculated using timer frequency\.\. \d+\.\d+ BogoMIPS`,
+          ),
+      );
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: RSDP 0x00000000000E0000 000024 \(v02 TYPVSR\)/);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] IOAPIC\[0\]: apic_id 0, version 32, address 0xfec00000, GSI 0-23/);
+      expect(output).not.toContain("8254 timer not connected to IO-APIC");
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: Using IOAPIC for interrupt routing/);
+      // The local APIC model's TSC-deadline mode, which CPUID offers.
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] TSC deadline timer available\n/);
+      // The HPET from its ACPI table, timers 0 and 1 on IRQ 2 and 8 (legacy
+      // replacement), its counter a clocksource; the TSC's watchdog finds no skew.
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: HPET id: 0x8086a201 base: 0xfed00000\n/);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] hpet0: at MMIO 0xfed00000, IRQs 2, 8, 0\n/);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] hpet0: 3 comparators, 64-bit 10\.000000 MHz counter\n/);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] clocksource: hpet: mask: 0xffffffff /);
+      expect(output).not.toMatch(/timekeeping watchdog|as unstable because the skew is too large/);
+      expect(output).toMatch(
+        new RegExp(`\\[linux\\] \\[ *[\\d.]+\\] clocksource: Switched to clocksource ${clocksource}\n`),
+      );
+      expect(output).toMatch(
+        /\[linux\] \[ *[\d.]+\] serial8250: ttyS0 at I\/O 0x3f8 \(irq = 4, base_baud = 115200\) is a 16550A/,
+      );
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Run \/init as init process/);
+      expect(output).toContain(`[linux] ${BANNER} (Linux ${manifest!.kernel.release}, 1 CPU(s), `);
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] reboot: Power down/);
+      expect(output).toContain("vm linux: powered off");
+      expect(output).not.toMatch(/Kernel panic|BUG:|Oops/);
+      // Nothing Linux finds amiss in the platform: no WARN (an inconsistent
+      // CPUID topology once gave one), no #GP on an MSR that CPUID promised, the
+      // machine-check architecture set up, and the APIC timer's clock the
+      // crystal CPUID 0x15 reports (a mismatch once warned here).
+      expect(output).not.toMatch(/WARNING:|unchecked MSR access|Call Trace/);
+      expect(output).not.toContain("Unable to init MCE device");
+      expect(output).not.toContain("clockevent_delta2ns");
+      expect(output).toContain("typervisor: shutdown");
+      expect(run.exit.status).toBe(0);
+    },
+    450_000,
+  );
 
   // The shell on the VM's console, typed into through the hypervisor's own
   // console (vmm/consolefocus.ts): its answers match the VM's configuration,
@@ -102,38 +125,54 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
   // has two vCPUs: SMP Linux starts the second with INIT and STARTUP. Linux
   // reaches its shell in about 10 s under QEMU and 70 s under Bochs; the
   // answers take a second or two on both.
-  it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)("answers at its shell under %s (%s) and powers off when told", async (platform, backend) => {
-    const machine = await boot({
-      platform, memoryMiB: HOST_MEMORY_MIB, cmdline: "exit=emulator",
-      modules: linuxVmModules("vmlinux", "console=ttyS0", 2),
-    });
-    try {
-      // The prompt has no newline, so it stays in the VM's line buffer
-      // (vm.ts); the shell's greeting is the last full line before it. What
-      // is typed meanwhile waits in the UART and the tty.
-      const greeting = await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000);
-      const from = greeting.index!;
-      expect(machine.output).toContain(`console com1, ${backend}`);
-      machine.send("uname -r; grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1; dmesg | grep -i acpi | head -3; date -u +%s\n");
-      // The console ends its lines with CR LF.
-      const answers = await machine.waitFor(/\[linux\] ([^\r\n]+)\r?\n\[linux\] (\d+)\r?\n\[linux\] MemTotal: +(\d+) kB\r?\n((?:\[linux\] [^\r\n]*ACPI[^\r\n]*\r?\n){3})\[linux\] (\d+)\r?\n/, 60_000, from);
-      expect(answers[1]).toBe(manifest!.kernel.release);
-      expect(Number(answers[2])).toBe(2); // cpus in the configuration
-      const memoryKiB = Number(answers[3]);
-      expect(memoryKiB).toBeGreaterThan(180 * 1024); // 256 MiB configured, less what the kernel keeps
-      expect(memoryKiB).toBeLessThanOrEqual(256 * 1024);
-      expect(answers[4]).toContain("ACPI: RSDP 0x00000000000E0000 000024 (v02 TYPVSR)");
-      // The VM's RTC shows the host's time (kernel/time/wallclock.ts): the
-      // emulator's RTC, which starts at this machine's (Bochs in local time,
-      // so within a day of UTC).
-      expect(Math.abs(Number(answers[5]) - Date.now() / 1000)).toBeLessThan(86_400);
-      machine.send("poweroff -f\n");
-      const exit = await machine.waitForExit(60_000);
-      expect(machine.output).toContain("vm linux: powered off");
-      expect(machine.output).toContain("typervisor: shutdown");
-      expect(exit.status).toBe(0);
-    } finally {
-      machine.kill();
-    }
-  }, 400_000);
+  it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)(
+    "answers at its shell under %s (%s) and powers off when told",
+    async (platform, backend) => {
+      const machine = await boot({
+        platform,
+        memoryMiB: HOST_MEMORY_MIB,
+        cmdline: "exit=emulator",
+        modules: linuxVmModules("vmlinux", "console=ttyS0", 2),
+      });
+      try {
+        // The prompt has no newline, so it stays in the VM's line buffer
+        // (vm.ts); the shell's greeting is the last full line before it. What
+        // is typed meanwhile waits in the UART and the tty.
+        const greeting = await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000);
+        const from = greeting.index!;
+        expect(machine.output).toContain(`console com1, ${backend}`);
+        machine.send(
+          "uname -r; grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1; dmesg | grep -i "
+            + "acpi | head -3; date -u +%s\n",
+        );
+        // The console ends its lines with CR LF.
+        const answers = await machine.waitFor(
+          new RegExp(
+            String.raw`\[linux\] ([^\r\n]+)\r?\n\[linux\] (\d+)\r?\n\[linux\] MemTotal: +(\d+) kB\r?\n`
+              + String.raw`((?:\[linux\] [^\r\n]*ACPI[^\r\n]*\r?\n){3})\[linux\] (\d+)\r?\n`,
+          ),
+          60_000,
+          from,
+        );
+        expect(answers[1]).toBe(manifest!.kernel.release);
+        expect(Number(answers[2])).toBe(2); // cpus in the configuration
+        const memoryKiB = Number(answers[3]);
+        expect(memoryKiB).toBeGreaterThan(180 * 1024); // 256 MiB configured, less what the kernel keeps
+        expect(memoryKiB).toBeLessThanOrEqual(256 * 1024);
+        expect(answers[4]).toContain("ACPI: RSDP 0x00000000000E0000 000024 (v02 TYPVSR)");
+        // The VM's RTC shows the host's time (kernel/time/wallclock.ts): the
+        // emulator's RTC, which starts at this machine's (Bochs in local time,
+        // so within a day of UTC).
+        expect(Math.abs(Number(answers[5]) - Date.now() / 1000)).toBeLessThan(86_400);
+        machine.send("poweroff -f\n");
+        const exit = await machine.waitForExit(60_000);
+        expect(machine.output).toContain("vm linux: powered off");
+        expect(machine.output).toContain("typervisor: shutdown");
+        expect(exit.status).toBe(0);
+      } finally {
+        machine.kill();
+      }
+    },
+    400_000,
+  );
 });

@@ -24,7 +24,11 @@ const CONFIG = "boot/vms.json";
 const VMS: Array<{ name: string; memory: number; cpus: number }> = JSON.parse(readFileSync(CONFIG, "utf8")).vms;
 const SWITCH = "\x14"; // Ctrl-T
 
-interface Placement { name: string; memory: number; hostBase: bigint }
+interface Placement {
+  name: string;
+  memory: number;
+  hostBase: bigint;
+}
 
 // What the hypervisor says it gave each VM: "vm debian: 256 MiB at host 0x...".
 function placements(output: string): Placement[] {
@@ -44,7 +48,13 @@ function probeAddress(own: Placement, other: Placement): bigint {
   return address;
 }
 
-async function ask(machine: Machine, vm: string, command: string, answer: RegExp, from: number): Promise<RegExpMatchArray> {
+async function ask(
+  machine: Machine,
+  vm: string,
+  command: string,
+  answer: RegExp,
+  from: number,
+): Promise<RegExpMatchArray> {
   machine.send(command + "\n");
   return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), 120_000, from);
 }
@@ -61,14 +71,23 @@ async function reachFor(machine: Machine, own: Placement, other: Placement): Pro
   const from = machine.output.length;
   const address = probeAddress(own, other).toString(16);
   machine.send(`devmem 0x${address} 32\n`);
-  await machine.waitFor(new RegExp(`vm ${own.name}: stopped: access to guest-physical address 0x0*${address} where there is neither RAM nor a device`), 60_000, from);
+  await machine.waitFor(
+    new RegExp(
+      `vm ${own.name}: stopped: access to guest-physical address 0x0*${address} `
+        + "where there is neither RAM nor a device",
+    ),
+    60_000,
+    from,
+  );
 }
 
 describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one configuration", () => {
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
     expect(VMS.map((vm) => vm.cpus)).toEqual([2, 1]);
     const machine = await boot({
-      platform: "qemu", memoryMiB: 1024, cmdline: "exit=emulator",
+      platform: "qemu",
+      memoryMiB: 1024,
+      cmdline: "exit=emulator",
       modules: [
         { path: paths.vmlinux, args: "vmlinux" },
         { path: paths.initramfs, args: "initramfs" },
@@ -76,12 +95,19 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
       ],
     });
     try {
-      for (const { name } of VMS) await machine.waitFor(new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`), 300_000);
+      for (const { name } of VMS) {
+        await machine.waitFor(
+          new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`),
+          300_000,
+        );
+      }
       const [first, second] = placements(machine.output);
       let from = machine.output.length;
 
       // The first VM with a console has the keyboard at first.
-      expect(machine.output).toContain(`console: typing into vm ${first.name}; Ctrl-T and a number switch (0 ${first.name}, 1 ${second.name})`);
+      expect(machine.output).toContain(
+        `console: typing into vm ${first.name}; Ctrl-T and a number switch (0 ${first.name}, 1 ${second.name})`,
+      );
       const RESOURCES = "grep -c processor /proc/cpuinfo; cat /proc/meminfo | head -1";
       const answers = /(\d+)\r?\n\[[\w-]+\] MemTotal: +(\d+) kB/;
       const a = await ask(machine, first.name, RESOURCES, answers, from);

@@ -4,7 +4,10 @@ import { ensureGuests, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
 import { boot, BootOptions, Exit, Module } from "../../tools/harness/index";
 
-export interface Run { output: string; exit: Exit }
+export interface Run {
+  output: string;
+  exit: Exit;
+}
 
 // Boots with exit=emulator (so the emulator stops when the hypervisor halts)
 // and returns the whole console output and how the run ended.

@@ -14,7 +14,10 @@ const scratch = mkdtempSync(join(tmpdir(), "typervisor-usb-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function cli(device: string, answer: string): { status: number | null; output: string } {
-  const r = spawnSync("node_modules/.bin/tsx", ["tools/cli.ts", "usb", "--device", device, "--image", ISO], { input: answer, encoding: "utf8" });
+  const r = spawnSync("node_modules/.bin/tsx", ["tools/cli.ts", "usb", "--device", device, "--image", ISO], {
+    input: answer,
+    encoding: "utf8",
+  });
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
@@ -47,7 +50,9 @@ describe.runIf(canLoop)("make usb writes a whole disk after confirmation", () =>
     truncateSync(image, 64 << 20);
     device = execFileSync("losetup", ["-f", "--show", image], { encoding: "utf8" }).trim();
   });
-  afterAll(() => { if (device) spawnSync("losetup", ["-d", device]); });
+  afterAll(() => {
+    if (device) spawnSync("losetup", ["-d", device]);
+  });
 
   it("writes nothing without a 'yes'", () => {
     const r = cli(device, "no\n");

@@ -6,18 +6,28 @@ import { describe, expect, it } from "vitest";
 import { bootAndWait } from "./run";
 import { ALL_GUESTS, expectSuiteResults } from "./guests";
 
-
 describe("Intel VT-x backend in Bochs", () => {
-  it.each([["broadwell_ult", 2], ["corei7_icelake_u", 1]])("runs the guest suite and stops misbehaving VMs (%s, %i CPUs)", async (bochsCpu, cpus) => {
-    const started = Date.now();
-    const run = await bootAndWait({ platform: "bochs", bochsCpu: bochsCpu as string, cpus: cpus as number, memoryMiB: 256, modules: ALL_GUESTS }, 240_000);
-    const output = run.output.replace(/\r/g, ""), exit = run.exit;
-    console.log(`bochs ${bochsCpu}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    expect(output).toMatch(/vmx: revision 0x[0-9a-f]+, .*unrestricted guest yes/);
-    expect(output).toMatch(/vmx: EPT yes \(4-level yes/);
-    expectSuiteResults(run);
-    // Every CPU enters VMX operation itself, with its own VMXON region.
-    for (let cpu = 0; cpu < (cpus as number); cpu++) expect(output).toContain(`vmx: cpu ${cpu}: in VMX root operation`);
-    expect(exit.killed).toBe(false);
-  });
+  it.each([["broadwell_ult", 2], ["corei7_icelake_u", 1]])(
+    "runs the guest suite and stops misbehaving VMs (%s, %i CPUs)",
+    async (bochsCpu, cpus) => {
+      const started = Date.now();
+      const run = await bootAndWait({
+        platform: "bochs",
+        bochsCpu: bochsCpu as string,
+        cpus: cpus as number,
+        memoryMiB: 256,
+        modules: ALL_GUESTS,
+      }, 240_000);
+      const output = run.output.replace(/\r/g, ""), exit = run.exit;
+      console.log(`bochs ${bochsCpu}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(output).toMatch(/vmx: revision 0x[0-9a-f]+, .*unrestricted guest yes/);
+      expect(output).toMatch(/vmx: EPT yes \(4-level yes/);
+      expectSuiteResults(run);
+      // Every CPU enters VMX operation itself, with its own VMXON region.
+      for (let cpu = 0; cpu < (cpus as number); cpu++) {
+        expect(output).toContain(`vmx: cpu ${cpu}: in VMX root operation`);
+      }
+      expect(exit.killed).toBe(false);
+    },
+  );
 });

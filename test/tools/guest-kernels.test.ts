@@ -49,7 +49,7 @@ function elfNotes(elf: Buffer): Array<{ name: string; type: number; desc: Buffer
 // newc entries: name -> { mode, data }.
 function newcEntries(archive: Buffer): Map<string, { mode: number; data: Buffer }> {
   const entries = new Map<string, { mode: number; data: Buffer }>();
-  for (let o = 0; ;) {
+  for (let o = 0;;) {
     expect(archive.toString("latin1", o, o + 6)).toBe("070701");
     const field = (i: number) => parseInt(archive.toString("latin1", o + 6 + i * 8, o + 14 + i * 8), 16);
     const size = field(6);
@@ -132,8 +132,10 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
       const exit = await machine.waitForExit(60_000);
       expect(exit.killed).toBe(false);
       expect(exit.code).toBe(0);
-      console.log(`guest-kernels: ${vmlinux ? "vmlinux (PVH)" : "bzImage"} under QEMU TCG: banner after ${banner} ms, ` +
-        `prompt after ${prompt} ms, powered off after ${Date.now() - started} ms`);
+      console.log(
+        `guest-kernels: ${vmlinux ? "vmlinux (PVH)" : "bzImage"} under QEMU TCG: banner after ${banner} ms, `
+          + `prompt after ${prompt} ms, powered off after ${Date.now() - started} ms`,
+      );
     } finally {
       machine.kill();
     }

@@ -10,7 +10,19 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { compareDebianVersions, KERNEL_PACKAGE, KernelCandidate, sortKernelCandidates } from "../../tools/guests/apt";
 import { detectCompression, extractPayload, parseSetupHeader } from "../../tools/guests/bzimage";
-import { chardev, dir, file, readCpio, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, symlink, writeCpio } from "../../tools/guests/cpio";
+import {
+  chardev,
+  dir,
+  file,
+  readCpio,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  symlink,
+  writeCpio,
+} from "../../tools/guests/cpio";
 import { checkKernelElf, parseElf64, pvhEntry, XEN_ELFNOTE_PHYS32_ENTRY } from "../../tools/guests/elf";
 import { GuestError } from "../../tools/guests/errors";
 import { APPLETS, BANNER, buildInitramfs, INIT_SCRIPT } from "../../tools/guests/initramfs";
@@ -19,7 +31,11 @@ import { buildTscStamp, parseTscStamp } from "../../tools/guests/tscstamp";
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
 // A minimal ELF64 x86-64 executable: one PT_LOAD, and a PT_NOTE with the given notes.
-function makeElf(notes: Array<{ name: string; type: number; desc: Buffer }>, machine = 62, trailer = Buffer.alloc(0)): Buffer {
+function makeElf(
+  notes: Array<{ name: string; type: number; desc: Buffer }>,
+  machine = 62,
+  trailer = Buffer.alloc(0),
+): Buffer {
   const noteData = Buffer.concat(notes.map((n) => {
     const name = Buffer.from(`${n.name}\0`);
     const h = Buffer.alloc(12);
@@ -35,7 +51,9 @@ function makeElf(notes: Array<{ name: string; type: number; desc: Buffer }>, mac
   const codeOff = noteOff + noteData.length;
   const ehdr = Buffer.alloc(64);
   ehdr.writeUInt32BE(0x7f454c46, 0);
-  ehdr[4] = 2; ehdr[5] = 1; ehdr[6] = 1;
+  ehdr[4] = 2;
+  ehdr[5] = 1;
+  ehdr[6] = 1;
   ehdr.writeUInt16LE(2, 16);
   ehdr.writeUInt16LE(machine, 18);
   ehdr.writeUInt32LE(1, 20);
@@ -57,7 +75,14 @@ function makeElf(notes: Array<{ name: string; type: number; desc: Buffer }>, mac
     b.writeBigUInt64LE(4n, 48);
     return b;
   };
-  return Buffer.concat([ehdr, ph(1, codeOff, code.length, 0x1000000n), ph(4, noteOff, noteData.length, 0n), noteData, code, trailer]);
+  return Buffer.concat([
+    ehdr,
+    ph(1, codeOff, code.length, 0x1000000n),
+    ph(4, noteOff, noteData.length, 0n),
+    noteData,
+    code,
+    trailer,
+  ]);
 }
 
 const pvhNote = (addr: bigint) => {
@@ -118,11 +143,25 @@ describe("Debian versions", () => {
 
 describe("kernel packages", () => {
   it("accepts versioned amd64 images only", () => {
-    for (const name of ["linux-image-6.1.0-56-amd64", "linux-image-6.12.117+deb12-amd64", "linux-image-6.1.0-56-amd64-unsigned",
-      "linux-image-6.12.43+deb13-amd64"]) expect(KERNEL_PACKAGE.test(name), name).toBe(true);
-    for (const name of ["linux-image-amd64", "linux-image-6.12-amd64", "linux-image-6.1.0-56-cloud-amd64",
-      "linux-image-6.1.0-56-rt-amd64", "linux-image-6.1.0-56-amd64-dbg", "linux-image-6.1.0-56-arm64",
-      "linux-image-amd64-signed-template"]) expect(KERNEL_PACKAGE.test(name), name).toBe(false);
+    for (
+      const name of [
+        "linux-image-6.1.0-56-amd64",
+        "linux-image-6.12.117+deb12-amd64",
+        "linux-image-6.1.0-56-amd64-unsigned",
+        "linux-image-6.12.43+deb13-amd64",
+      ]
+    ) expect(KERNEL_PACKAGE.test(name), name).toBe(true);
+    for (
+      const name of [
+        "linux-image-amd64",
+        "linux-image-6.12-amd64",
+        "linux-image-6.1.0-56-cloud-amd64",
+        "linux-image-6.1.0-56-rt-amd64",
+        "linux-image-6.1.0-56-amd64-dbg",
+        "linux-image-6.1.0-56-arm64",
+        "linux-image-amd64-signed-template",
+      ]
+    ) expect(KERNEL_PACKAGE.test(name), name).toBe(false);
     expect(KERNEL_PACKAGE.exec("linux-image-6.1.0-56-amd64")![1]).toBe("6.1.0-56");
     expect(KERNEL_PACKAGE.exec("linux-image-6.12.117+deb12-amd64-unsigned")![1]).toBe("6.12.117+deb12");
   });
@@ -134,14 +173,19 @@ describe("kernel packages", () => {
       c("linux-image-6.12.117+deb12-amd64", "6.12.117-1~deb12u1"),
       c("linux-image-6.12.100+deb12-amd64", "6.12.100-1~deb12u1"),
     ]);
-    expect(sorted.map((s) => s.name)).toEqual(["linux-image-6.12.117+deb12-amd64", "linux-image-6.12.117+deb12-amd64-unsigned",
-      "linux-image-6.12.100+deb12-amd64", "linux-image-6.1.0-56-amd64"]);
+    expect(sorted.map((s) => s.name)).toEqual([
+      "linux-image-6.12.117+deb12-amd64",
+      "linux-image-6.12.117+deb12-amd64-unsigned",
+      "linux-image-6.12.100+deb12-amd64",
+      "linux-image-6.1.0-56-amd64",
+    ]);
   });
 });
 
 describe("cpio newc", () => {
   const entries = [
-    dir("bin"), dir("dev"),
+    dir("bin"),
+    dir("dev"),
     chardev("dev/console", 5, 1),
     file("bin/busybox", Buffer.from("\x7fELF fake busybox"), 0o755),
     symlink("bin/sh", "busybox"),
@@ -189,7 +233,22 @@ describe("initramfs", () => {
     expect(byName.get("bin/busybox")!.mode).toBe(S_IFREG | 0o755);
     expect(byName.get("bin/tscstamp")!.data.equals(fakeStamp)).toBe(true);
     expect(byName.get("bin/tscstamp")!.mode).toBe(S_IFREG | 0o755);
-    for (const a of ["sh", "mount", "uname", "cat", "grep", "head", "dmesg", "poweroff", "ls", "echo", "setsid", "cttyhack"]) {
+    for (
+      const a of [
+        "sh",
+        "mount",
+        "uname",
+        "cat",
+        "grep",
+        "head",
+        "dmesg",
+        "poweroff",
+        "ls",
+        "echo",
+        "setsid",
+        "cttyhack",
+      ]
+    ) {
       expect(byName.get(`bin/${a}`)?.data.toString(), a).toBe("busybox");
     }
     for (const d of ["dev", "proc", "sys", "tmp"]) expect(byName.get(d)!.mode & S_IFMT, d).toBe(S_IFDIR);
@@ -207,8 +266,15 @@ describe("initramfs", () => {
   });
   it("stamps the TSC before anything else, then mounts, prints the banner and runs a shell on the console", () => {
     expect(INIT_SCRIPT.split("\n").filter((l) => l && !l.startsWith("#"))[0]).toBe("/bin/tscstamp");
-    for (const line of ["mount -t proc proc /proc", "mount -t sysfs sysfs /sys", "mount -t devtmpfs devtmpfs /dev",
-      "setsid cttyhack /bin/sh", "poweroff -f"]) expect(INIT_SCRIPT).toContain(line);
+    for (
+      const line of [
+        "mount -t proc proc /proc",
+        "mount -t sysfs sysfs /sys",
+        "mount -t devtmpfs devtmpfs /dev",
+        "setsid cttyhack /bin/sh",
+        "poweroff -f",
+      ]
+    ) expect(INIT_SCRIPT).toContain(line);
     expect(INIT_SCRIPT).toContain(BANNER);
     expect(INIT_SCRIPT.startsWith("#!/bin/busybox sh\n")).toBe(true);
   });
@@ -217,10 +283,13 @@ describe("initramfs", () => {
     const built = buildInitramfs(fakeBusybox, some, fakeStamp);
     expect(built.missing).toEqual(["vi"]);
     expect(readCpio(built.cpio).some((e) => e.name === "bin/vi")).toBe(false);
-    expect(() => buildInitramfs(fakeBusybox, new Set(APPLETS.filter((a) => a !== "cttyhack")), fakeStamp)).toThrow(/cttyhack/);
+    expect(() => buildInitramfs(fakeBusybox, new Set(APPLETS.filter((a) => a !== "cttyhack")), fakeStamp)).toThrow(
+      /cttyhack/,
+    );
   });
   it("is reproducible", () => {
-    expect(buildInitramfs(fakeBusybox, null, fakeStamp).gz.equals(buildInitramfs(fakeBusybox, null, fakeStamp).gz)).toBe(true);
+    expect(buildInitramfs(fakeBusybox, null, fakeStamp).gz.equals(buildInitramfs(fakeBusybox, null, fakeStamp).gz))
+      .toBe(true);
   });
   // It is a static x86-64 Linux program, so it runs here too.
   it("has a tscstamp that is a static executable printing a TSC that only grows, built reproducibly", () => {
@@ -249,11 +318,18 @@ describe("ELF and the PVH note", () => {
   it("finds the PVH entry among other notes (8- and 4-byte descriptions)", () => {
     const four = Buffer.alloc(4);
     four.writeUInt32LE(0x1000a30);
-    const elf = parseElf64(makeElf([{ name: "GNU", type: 3, desc: Buffer.alloc(20, 1) }, { name: "Xen", type: 6, desc: Buffer.from("linux\0") },
-      pvhNote(0x1000a30n)]));
+    const elf = parseElf64(
+      makeElf([{ name: "GNU", type: 3, desc: Buffer.alloc(20, 1) }, {
+        name: "Xen",
+        type: 6,
+        desc: Buffer.from("linux\0"),
+      }, pvhNote(0x1000a30n)]),
+    );
     expect(pvhEntry(elf)).toBe(0x1000a30n);
     expect(elf.entry).toBe(0x1000000n);
-    expect(pvhEntry(parseElf64(makeElf([{ name: "Xen", type: XEN_ELFNOTE_PHYS32_ENTRY, desc: four }])))).toBe(0x1000a30n);
+    expect(pvhEntry(parseElf64(makeElf([{ name: "Xen", type: XEN_ELFNOTE_PHYS32_ENTRY, desc: four }])))).toBe(
+      0x1000a30n,
+    );
   });
   it("knows where the ELF contents end (trailing data is not ELF)", () => {
     const plain = makeElf([pvhNote(1n)]);

@@ -7,12 +7,24 @@ import { describe, expect, it } from "vitest";
 import { guestQemuArgs } from "../../tools/guests/boot";
 import { VM_MEMORY_MIB } from "../../tools/guests/vm";
 import { ICOUNT_ARGS, qemuArgs, serialFileIn } from "../../tools/harness/qemu";
-import { BARE_BOOT, BootFailure, CMDLINE, CPU, parseBare, parseVm, ratios, TARGET_RATIO, vmBootOptions } from "../../tools/linuxbench";
+import {
+  BARE_BOOT,
+  BootFailure,
+  CMDLINE,
+  CPU,
+  parseBare,
+  parseVm,
+  ratios,
+  TARGET_RATIO,
+  vmBootOptions,
+} from "../../tools/linuxbench";
 
-const BARE = "[    1.949447] Run /init as init process\r\ntscstamp: /init at tsc 1834930656\r\ntypervisor-initramfs: ready\r\n";
+const BARE =
+  "[    1.949447] Run /init as init process\r\ntscstamp: /init at tsc 1834930656\r\ntypervisor-initramfs: ready\r\n";
 
 const VM = [
-  "[info ] vm linux: 256 MiB at host 0x14000000, pvh kernel [0x1000000, 0x4200000), entry 0x1000a30 in 32-bit protected mode, console com1, AMD-V",
+  "[info ] vm linux: 256 MiB at host 0x14000000, pvh kernel [0x1000000, 0x4200000), entry 0x1000a30 "
+  + "in 32-bit protected mode, console com1, AMD-V",
   "[info ] vm linux: entered at tsc 260897013",
   "[linux] [    2.825646] Run /init as init process",
   "[linux] tscstamp: /init at tsc 3137505547",
@@ -30,8 +42,11 @@ describe("Linux boot-time bench", () => {
 
   it("reads the VM's entry, its TSC at /init and its exits by kind", () => {
     expect(parseVm(VM)).toEqual({
-      entry: 260897013, toInit: 3137505547, entryToInit: 3137505547 - 260897013,
-      exits: 111748, finishedInBackend: 379,
+      entry: 260897013,
+      toInit: 3137505547,
+      entryToInit: 3137505547 - 260897013,
+      exits: 111748,
+      finishedInBackend: 379,
       exitsByKind: { cpuid: 890, io: 108204, "external-interrupt": 831 },
     });
   });
@@ -42,14 +57,21 @@ describe("Linux boot-time bench", () => {
   });
 
   it("says why a boot did not reach /init", () => {
-    expect(() => parseBare("[    0.5] Kernel panic - not syncing: VFS\n")).toThrow(/bare: no tscstamp line \(Kernel panic - not syncing: VFS\)/);
+    expect(() => parseBare("[    0.5] Kernel panic - not syncing: VFS\n")).toThrow(
+      /bare: no tscstamp line \(Kernel panic - not syncing: VFS\)/,
+    );
     const stopped = "[info ] vm linux: entered at tsc 5\n[error] vm linux: stopped: triple fault\n";
     expect(() => parseVm(stopped)).toThrow(/in a VM: no tscstamp line \(vm linux: stopped: triple fault\)/);
   });
 
   it("compares from power-on against the target, and from VM entry", () => {
     const vm = parseVm(VM);
-    expect(ratios(2_500_000_000, vm)).toEqual({ ratio: 1.255, ratioFromVmEntry: 1.151, target: TARGET_RATIO, met: true });
+    expect(ratios(2_500_000_000, vm)).toEqual({
+      ratio: 1.255,
+      ratioFromVmEntry: 1.151,
+      target: TARGET_RATIO,
+      met: true,
+    });
     expect(ratios(1834930656, vm)).toMatchObject({ ratio: 1.71, met: false });
   });
 });
@@ -67,6 +89,11 @@ describe("Linux boot-time bench machines", () => {
     expect(bare.join(" ")).toContain(`-m ${VM_MEMORY_MIB} `);
     expect(bare[bare.indexOf("-append") + 1]).toBe(CMDLINE);
     const config = vmBootOptions().modules!.find((m) => m.args.endsWith(" config"))!;
-    expect(JSON.parse(readFileSync(config.path, "utf8")).vms[0]).toMatchObject({ memory: VM_MEMORY_MIB, cpus: 1, kernel: "vmlinux", cmdline: CMDLINE });
+    expect(JSON.parse(readFileSync(config.path, "utf8")).vms[0]).toMatchObject({
+      memory: VM_MEMORY_MIB,
+      cpus: 1,
+      kernel: "vmlinux",
+      cmdline: CMDLINE,
+    });
   });
 });

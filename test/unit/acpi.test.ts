@@ -14,7 +14,13 @@ interface AcpiExports {
   rsdpExtended(): number;
 }
 
-interface Found { address: bigint; revision: number; oemId: string; tableAddress: bigint; extended: boolean }
+interface Found {
+  address: bigint;
+  revision: number;
+  oemId: string;
+  tableAddress: bigint;
+  extended: boolean;
+}
 
 let unit: Unit<AcpiExports>;
 let phys: PhysMemory;
@@ -41,12 +47,24 @@ const setEbda = (segment: number) => phys.write16(0x40e, segment);
 describe("findRsdp", () => {
   it("finds an ACPI 1.0 RSDP in the BIOS area", () => {
     phys.writeBytes(0xf5a40, rsdpBytes({ revision: 0, oemId: "BOCHS", rsdt: 0x7fe1_4a0f }));
-    expect(find()).toEqual({ address: 0xf5a40n, revision: 0, oemId: "BOCHS", tableAddress: 0x7fe1_4a0fn, extended: false });
+    expect(find()).toEqual({
+      address: 0xf5a40n,
+      revision: 0,
+      oemId: "BOCHS",
+      tableAddress: 0x7fe1_4a0fn,
+      extended: false,
+    });
   });
 
   it("finds an ACPI 2.0 RSDP and takes the XSDT from it", () => {
     phys.writeBytes(0xe0010, rsdpBytes({ revision: 2, oemId: "ALASKA", rsdt: 0x7fe1_0000, xsdt: 0x1_2345_6000n }));
-    expect(find()).toEqual({ address: 0xe0010n, revision: 2, oemId: "ALASKA", tableAddress: 0x1_2345_6000n, extended: true });
+    expect(find()).toEqual({
+      address: 0xe0010n,
+      revision: 2,
+      oemId: "ALASKA",
+      tableAddress: 0x1_2345_6000n,
+      extended: true,
+    });
   });
 
   it("finds one in the last slot of the area", () => {
@@ -144,7 +162,13 @@ describe("findRsdp", () => {
     phys.writeBytes(0x1_0010, rsdpBytes({ revision: 2, oemId: "COPY", xsdt: 0xbfed_e0e8n }));
     phys.writeBytes(0xe0000, rsdpBytes({ revision: 0, oemId: "BIOS" }));
     phys.trace = [];
-    expect(find(0x1_0010n)).toEqual({ address: 0x1_0010n, revision: 2, oemId: "COPY", tableAddress: 0xbfed_e0e8n, extended: true });
+    expect(find(0x1_0010n)).toEqual({
+      address: 0x1_0010n,
+      revision: 2,
+      oemId: "COPY",
+      tableAddress: 0xbfed_e0e8n,
+      extended: true,
+    });
     expect(phys.trace.every((a) => a >= 0x1_0010 && a < 0x1_0010 + 36)).toBe(true);
   });
 

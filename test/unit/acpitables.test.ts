@@ -63,17 +63,27 @@ describe("the tables", () => {
       expect(sum % 256).toBe(0);
     }
   });
-  it("give the HPET: its block ID, its registers in memory at FED00000h, number 0, its minimum tick, a page of its own", () => {
-    e.build(1);
-    e.scanForRsdp();
-    const hpet = e.table(s("HPET"), 0);
-    expect([u32(hpet + 4n), u8(hpet + 8n)]).toEqual([56, 1]);
-    // The low half of General Capabilities and ID: vendor 8086h, LEG_RT_CAP, 64 bits, timers 0-2, revision 1.
-    expect(u32(hpet + 36n)).toBe(0x8086_a201);
-    // GAS: system memory, 64 bits, offset 0, access size reserved (ACPI 2.0).
-    expect([u8(hpet + 40n), u8(hpet + 41n), u8(hpet + 42n), u8(hpet + 43n), u64(hpet + 44n)]).toEqual([0, 64, 0, 0, 0xfed00000n]);
-    expect([u8(hpet + 52n), u16(hpet + 53n), u8(hpet + 55n)]).toEqual([0, 1000, 1]);
-  });
+  it(
+    "give the HPET: its block ID, its registers in memory at FED00000h, number 0, its minimum tick, "
+      + "a page of its own",
+    () => {
+      e.build(1);
+      e.scanForRsdp();
+      const hpet = e.table(s("HPET"), 0);
+      expect([u32(hpet + 4n), u8(hpet + 8n)]).toEqual([56, 1]);
+      // The low half of General Capabilities and ID: vendor 8086h, LEG_RT_CAP, 64 bits, timers 0-2, revision 1.
+      expect(u32(hpet + 36n)).toBe(0x8086_a201);
+      // GAS: system memory, 64 bits, offset 0, access size reserved (ACPI 2.0).
+      expect([u8(hpet + 40n), u8(hpet + 41n), u8(hpet + 42n), u8(hpet + 43n), u64(hpet + 44n)]).toEqual([
+        0,
+        64,
+        0,
+        0,
+        0xfed00000n,
+      ]);
+      expect([u8(hpet + 52n), u16(hpet + 53n), u8(hpet + 55n)]).toEqual([0, 1000, 1]);
+    },
+  );
   it("list one enabled local APIC per vCPU, IDs in vCPU order, with the 8259s", () => {
     e.build(4);
     e.scanForRsdp();

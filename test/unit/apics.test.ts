@@ -29,7 +29,13 @@ interface ApicsExports {
 
 const RUNNABLE = 0, HALTED = 1, WAITING_FOR_SIPI = 2;
 const LVT_LINT0 = 0x350, EXTINT = 0x700;
-const ID = 0x20, SVR = 0xf0, ICR_LOW = 0x300, ICR_HIGH = 0x310, LVT_TIMER = 0x320, TIMER_INITIAL = 0x380, TIMER_DIVIDE = 0x3e0;
+const ID = 0x20,
+  SVR = 0xf0,
+  ICR_LOW = 0x300,
+  ICR_HIGH = 0x310,
+  LVT_TIMER = 0x320,
+  TIMER_INITIAL = 0x380,
+  TIMER_DIVIDE = 0x3e0;
 const FIXED = 0x000, LOWEST = 0x100, INIT = 0x500, STARTUP = 0x600, ASSERT = 0x4000;
 const RBX = 3, RDX = 2;
 const NEVER = 0xffff_ffff_ffff_ffffn;

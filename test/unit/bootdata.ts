@@ -28,8 +28,16 @@ export interface BootExports {
   cmdlineGetDefault(key: number): number;
 }
 
-export interface Region { base: bigint; length: bigint; type: number }
-export interface Module { start: bigint; end: bigint; cmdline: string }
+export interface Region {
+  base: bigint;
+  length: bigint;
+  type: number;
+}
+export interface Module {
+  start: bigint;
+  end: bigint;
+  cmdline: string;
+}
 export interface Boot {
   error: string | null;
   protocol: string;
@@ -45,9 +53,13 @@ export interface Boot {
 export function readBoot(e: ASUtil & BootExports): Boot {
   const str = (ptr: number) => e.__getString(ptr >>> 0);
   const memory: Region[] = [];
-  for (let i = 0; i < e.regionCount(); i++) memory.push({ base: e.regionBase(i), length: e.regionLength(i), type: e.regionType(i) >>> 0 });
+  for (let i = 0; i < e.regionCount(); i++) {
+    memory.push({ base: e.regionBase(i), length: e.regionLength(i), type: e.regionType(i) >>> 0 });
+  }
   const modules: Module[] = [];
-  for (let i = 0; i < e.moduleCount(); i++) modules.push({ start: e.moduleStart(i), end: e.moduleEnd(i), cmdline: str(e.moduleCmdline(i)) });
+  for (let i = 0; i < e.moduleCount(); i++) {
+    modules.push({ start: e.moduleStart(i), end: e.moduleEnd(i), cmdline: str(e.moduleCmdline(i)) });
+  }
   const error = e.bootError();
   return {
     error: error ? str(error) : null,
@@ -91,7 +103,9 @@ export class Mb1Builder {
   constructor(private phys: PhysMemory, public layout: Mb1Layout = MB1_LAYOUT) {
     this.nextString = layout.strings;
   }
-  private field(offset: number, value: number): void { this.phys.write32(this.layout.info + offset, value); }
+  private field(offset: number, value: number): void {
+    this.phys.write32(this.layout.info + offset, value);
+  }
   string(text: string, terminate = true): number {
     const at = this.nextString;
     this.phys.writeString(at, text, terminate);
@@ -104,8 +118,16 @@ export class Mb1Builder {
     this.field(8, upperKiB);
     return this;
   }
-  cmdline(text: string): this { this.flags |= MB1.CMDLINE; this.field(16, this.string(text)); return this; }
-  loaderName(text: string): this { this.flags |= MB1.LOADER_NAME; this.field(64, this.string(text)); return this; }
+  cmdline(text: string): this {
+    this.flags |= MB1.CMDLINE;
+    this.field(16, this.string(text));
+    return this;
+  }
+  loaderName(text: string): this {
+    this.flags |= MB1.LOADER_NAME;
+    this.field(64, this.string(text));
+    return this;
+  }
   module(start: number, end: number, cmdline: string): this {
     this.flags |= MB1.MODS;
     const entry = this.layout.mods + this.modCount * 16;
@@ -141,9 +163,24 @@ export class Mb1Builder {
 // ---------------------------------------------------------------------------
 // Multiboot 2 (Multiboot2 Specification 2.0, 3.6 "Boot information format")
 
-export const TAG = { END: 0, CMDLINE: 1, LOADER_NAME: 2, MODULE: 3, BASIC_MEMINFO: 4, BOOTDEV: 5, MMAP: 6, ACPI_OLD: 14, ACPI_NEW: 15, LOAD_BASE: 21 };
+export const TAG = {
+  END: 0,
+  CMDLINE: 1,
+  LOADER_NAME: 2,
+  MODULE: 3,
+  BASIC_MEMINFO: 4,
+  BOOTDEV: 5,
+  MMAP: 6,
+  ACPI_OLD: 14,
+  ACPI_NEW: 15,
+  LOAD_BASE: 21,
+};
 
-export interface Tag { type: number; payload: ArrayLike<number>; size?: number /* override the size field */ }
+export interface Tag {
+  type: number;
+  payload: ArrayLike<number>;
+  size?: number; /* override the size field */
+}
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const le64 = (v: bigint) => [...le32(Number(v & 0xffffffffn)), ...le32(Number((v >> 32n) & 0xffffffffn))];
@@ -152,8 +189,14 @@ const ascii = (text: string, terminate = true) => [...text].map((c) => c.charCod
 export const tags = {
   cmdline: (text: string, terminate = true): Tag => ({ type: TAG.CMDLINE, payload: ascii(text, terminate) }),
   loaderName: (text: string): Tag => ({ type: TAG.LOADER_NAME, payload: ascii(text) }),
-  module: (start: number, end: number, cmdline: string): Tag => ({ type: TAG.MODULE, payload: [...le32(start), ...le32(end), ...ascii(cmdline)] }),
-  basicMeminfo: (lowerKiB: number, upperKiB: number): Tag => ({ type: TAG.BASIC_MEMINFO, payload: [...le32(lowerKiB), ...le32(upperKiB)] }),
+  module: (start: number, end: number, cmdline: string): Tag => ({
+    type: TAG.MODULE,
+    payload: [...le32(start), ...le32(end), ...ascii(cmdline)],
+  }),
+  basicMeminfo: (lowerKiB: number, upperKiB: number): Tag => ({
+    type: TAG.BASIC_MEMINFO,
+    payload: [...le32(lowerKiB), ...le32(upperKiB)],
+  }),
   loadBase: (addr: number): Tag => ({ type: TAG.LOAD_BASE, payload: le32(addr) }),
   // entry_size, entry_version, then entries of base (8), length (8), type (4), reserved (4), padded to entrySize.
   mmap: (entries: Array<[bigint, bigint, number]>, entrySize = 24): Tag => {
@@ -177,7 +220,12 @@ export interface Mb2Options {
 
 // Lays out the structure at `at` (header, tags each 8-aligned); the end tag is
 // not added automatically. Returns the tags' addresses and the total size.
-export function writeMb2(phys: PhysMemory, at: number, list: Tag[], opts: Mb2Options = {}): { total: number; tagAt: number[] } {
+export function writeMb2(
+  phys: PhysMemory,
+  at: number,
+  list: Tag[],
+  opts: Mb2Options = {},
+): { total: number; tagAt: number[] } {
   const bytes: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   const tagAt: number[] = [];
   for (const t of list) {
@@ -193,7 +241,16 @@ export function writeMb2(phys: PhysMemory, at: number, list: Tag[], opts: Mb2Opt
 }
 
 // A valid ACPI 1.0 (20 bytes) or 2.0+ (36 bytes) RSDP with correct checksums.
-export function rsdpBytes(opts: { revision: number; oemId?: string; rsdt?: number; xsdt?: bigint; breakChecksum?: boolean; breakExtended?: boolean }): number[] {
+export function rsdpBytes(
+  opts: {
+    revision: number;
+    oemId?: string;
+    rsdt?: number;
+    xsdt?: bigint;
+    breakChecksum?: boolean;
+    breakExtended?: boolean;
+  },
+): number[] {
   const b = ascii("RSD PTR ", false);
   b.push(0); // checksum
   b.push(...ascii((opts.oemId ?? "BOCHS ").padEnd(6, " ").slice(0, 6), false));

@@ -15,7 +15,15 @@ beforeEach(async () => {
   e.clearModules();
 });
 
-interface Vm { name: string; memory: number; cpus: number; kernel: string; initrd: string; cmdline: string; console: string }
+interface Vm {
+  name: string;
+  memory: number;
+  cpus: number;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  console: string;
+}
 function parse(text: string): { vms: Vm[]; errors: string[] } {
   e.parse(e.__newString(text));
   return result();
@@ -24,8 +32,13 @@ function result(): { vms: Vm[]; errors: string[] } {
   const vms: Vm[] = [], errors: string[] = [];
   for (let i = 0; i < e.vmCount(); i++) {
     vms.push({
-      name: str(e.vmName(i)), memory: e.vmMemory(i), cpus: e.vmCpus(i), kernel: str(e.vmKernel(i)),
-      initrd: str(e.vmInitrd(i)), cmdline: str(e.vmCmdline(i)), console: str(e.vmConsole(i)),
+      name: str(e.vmName(i)),
+      memory: e.vmMemory(i),
+      cpus: e.vmCpus(i),
+      kernel: str(e.vmKernel(i)),
+      initrd: str(e.vmInitrd(i)),
+      cmdline: str(e.vmCmdline(i)),
+      console: str(e.vmConsole(i)),
     });
   }
   for (let i = 0; i < e.errorCount(); i++) errors.push(str(e.error(i)));
@@ -47,8 +60,24 @@ const GOOD = `{
   ]
 }
 `;
-const LINUX0: Vm = { name: "linux0", memory: 256, cpus: 1, kernel: "bzImage", initrd: "initrd.img", cmdline: "console=ttyS0 quiet", console: "com1" };
-const MBTEST: Vm = { name: "mb-test.1", memory: 16, cpus: 1, kernel: "kernel.elf", initrd: "", cmdline: "", console: "none" };
+const LINUX0: Vm = {
+  name: "linux0",
+  memory: 256,
+  cpus: 1,
+  kernel: "bzImage",
+  initrd: "initrd.img",
+  cmdline: "console=ttyS0 quiet",
+  console: "com1",
+};
+const MBTEST: Vm = {
+  name: "mb-test.1",
+  memory: 16,
+  cpus: 1,
+  kernel: "kernel.elf",
+  initrd: "",
+  cmdline: "",
+  console: "none",
+};
 
 describe("configuration", () => {
   it("reads a good file with two VMs, filling in defaults", () => {
@@ -59,20 +88,31 @@ describe("configuration", () => {
     e.setModules(e.__newString("bzImage,initrd.img,kernel.elf"));
     expect(parse(GOOD).errors).toEqual([]);
     e.setModules(e.__newString("bzImage,kernel.elf"));
-    expect(parse(GOOD)).toEqual({ vms: [MBTEST], errors: ["vm 0 (linux0): initrd: no boot module named \"initrd.img\""] });
+    expect(parse(GOOD)).toEqual({
+      vms: [MBTEST],
+      errors: ["vm 0 (linux0): initrd: no boot module named \"initrd.img\""],
+    });
   });
 
   it("reports a syntax error by line and column and returns no VMs", () => {
     const text = GOOD.replace(`"cpus": 1,`, `"cpus": 1`); // line 6 lacks its comma
     expect(parse(text)).toEqual({ vms: [], errors: ["line 7, column 7: expected ',' or '}'"] });
-    expect(parse(`{"vms": [\n  {"name": "a", "memory": 1, "kernel": "k"}\n  {"name": "b"}]}`).errors).toEqual(["line 3, column 3: expected ',' or ']'"]);
+    expect(parse(`{"vms": [\n  {"name": "a", "memory": 1, "kernel": "k"}\n  {"name": "b"}]}`).errors).toEqual([
+      "line 3, column 3: expected ',' or ']'",
+    ]);
   });
 
   it("explains the common syntax mistakes", () => {
     const err = (text: string) => parse(text).errors;
-    expect(err(`{"vms": [\n  {"name": "linux0", "memory": lots}]}`)).toEqual(["line 2, column 32: expected a value, found 'lots' (strings need double quotes)"]);
-    expect(err(`{"vms": [\n  {"name": "a",}]}`)).toEqual(["line 2, column 16: expected a field name after ',' (no trailing commas in JSON)"]);
-    expect(err(`{"vms": [1, 2,]}`)).toEqual(["line 1, column 15: expected a value after ',' (no trailing commas in JSON)"]);
+    expect(err(`{"vms": [\n  {"name": "linux0", "memory": lots}]}`)).toEqual([
+      "line 2, column 32: expected a value, found 'lots' (strings need double quotes)",
+    ]);
+    expect(err(`{"vms": [\n  {"name": "a",}]}`)).toEqual([
+      "line 2, column 16: expected a field name after ',' (no trailing commas in JSON)",
+    ]);
+    expect(err(`{"vms": [1, 2,]}`)).toEqual([
+      "line 1, column 15: expected a value after ',' (no trailing commas in JSON)",
+    ]);
     expect(err(`{\n  // my VMs\n  "vms": []}`)).toEqual(["line 2, column 3: comments are not allowed in JSON"]);
     expect(err(`{"vms": [\n  {"name": "linux0\n  }]}`)).toEqual(["line 2, column 12: unterminated string"]);
     expect(err(`{"vms" []}`)).toEqual(["line 1, column 8: expected ':' after the field name, found '['"]);
@@ -104,38 +144,75 @@ describe("configuration", () => {
       "vm 2 (linux2): console: expected \"com1\", \"com2\" or \"none\", got \"ttyS0\"",
     ]);
     expect(r.vms.map((v) => v.name)).toEqual(["linux0", "linux3"]);
-    expect(r.vms[1]).toEqual({ name: "linux3", memory: 32, cpus: 1, kernel: "bzImage", initrd: "", cmdline: "ro", console: "com1" });
+    expect(r.vms[1]).toEqual({
+      name: "linux3",
+      memory: 32,
+      cpus: 1,
+      kernel: "bzImage",
+      initrd: "",
+      cmdline: "ro",
+      console: "com1",
+    });
   });
 
   it("checks every field's type and range", () => {
     const vmErrors = (fields: string) => parse(`{"vms": [{${fields}}]}`).errors;
     const base = `"name": "v", "kernel": "k"`;
     expect(vmErrors(`${base}`)).toEqual(["vm 0 (v): memory: missing (a number of MiB from 1 to 65536)"]);
-    expect(vmErrors(`${base}, "memory": 0`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 0"]);
-    expect(vmErrors(`${base}, "memory": 65537`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 65537"]);
-    expect(vmErrors(`${base}, "memory": 1.5`)).toEqual(["vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 1.5"]);
+    expect(vmErrors(`${base}, "memory": 0`)).toEqual([
+      "vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 0",
+    ]);
+    expect(vmErrors(`${base}, "memory": 65537`)).toEqual([
+      "vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 65537",
+    ]);
+    expect(vmErrors(`${base}, "memory": 1.5`)).toEqual([
+      "vm 0 (v): memory: expected a number of MiB from 1 to 65536, got 1.5",
+    ]);
     expect(vmErrors(`${base}, "memory": 65536, "cpus": 64`)).toEqual([]);
     expect(vmErrors(`${base}, "memory": 2.56e2`)).toEqual([]);
     expect(vmErrors(`"kernel": "k", "memory": 1`)).toEqual(["vm 0: name: missing"]);
-    expect(vmErrors(`"name": "a b", "kernel": "k", "memory": 1`)).toEqual(["vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got \"a b\""]);
-    expect(vmErrors(`"name": ${JSON.stringify("x".repeat(50))}, "kernel": "k", "memory": 1`)[0]).toMatch(/^vm 0: name: expected 1 to 32 .* got "x{40}\.\.\."$/);
-    expect(vmErrors(`"name": 7, "kernel": "k", "memory": 1`)).toEqual(["vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got 7"]);
+    expect(vmErrors(`"name": "a b", "kernel": "k", "memory": 1`)).toEqual([
+      "vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got \"a b\"",
+    ]);
+    expect(vmErrors(`"name": ${JSON.stringify("x".repeat(50))}, "kernel": "k", "memory": 1`)[0]).toMatch(
+      /^vm 0: name: expected 1 to 32 .* got "x{40}\.\.\."$/,
+    );
+    expect(vmErrors(`"name": 7, "kernel": "k", "memory": 1`)).toEqual([
+      "vm 0: name: expected 1 to 32 letters, digits, '-', '_' or '.', got 7",
+    ]);
     expect(vmErrors(`"name": "v", "memory": 1`)).toEqual(["vm 0 (v): kernel: missing (the name of a boot module)"]);
-    expect(vmErrors(`${base}, "memory": 1, "initrd": ""`)).toEqual(["vm 0 (v): initrd: expected the name of a boot module, got \"\""]);
-    expect(vmErrors(`${base}, "memory": 1, "cmdline": ["a"]`)).toEqual(["vm 0 (v): cmdline: expected a string, got a list"]);
-    expect(vmErrors(`${base}, "memory": 1, "cpus": true`)).toEqual(["vm 0 (v): cpus: expected a number of CPUs from 1 to 64, got true"]);
-    expect(vmErrors(`${base}, "memory": 1, "memory": 2`)).toEqual(["vm 0 (v): memory: given twice (line 1, column 52)"]);
+    expect(vmErrors(`${base}, "memory": 1, "initrd": ""`)).toEqual([
+      "vm 0 (v): initrd: expected the name of a boot module, got \"\"",
+    ]);
+    expect(vmErrors(`${base}, "memory": 1, "cmdline": ["a"]`)).toEqual([
+      "vm 0 (v): cmdline: expected a string, got a list",
+    ]);
+    expect(vmErrors(`${base}, "memory": 1, "cpus": true`)).toEqual([
+      "vm 0 (v): cpus: expected a number of CPUs from 1 to 64, got true",
+    ]);
+    expect(vmErrors(`${base}, "memory": 1, "memory": 2`)).toEqual([
+      "vm 0 (v): memory: given twice (line 1, column 52)",
+    ]);
   });
 
   it("rejects duplicate names, non-object entries and a malformed top level", () => {
-    expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`)).toEqual({
-      vms: [{ name: "a", memory: 1, cpus: 1, kernel: "k", initrd: "", cmdline: "", console: "com1" }],
-      errors: ["vm 1 (a): name: \"a\" is already the name of vm 0", "vm 2: expected an object, got 5 (line 1, column 96)"],
-    });
-    expect(parse(`[]`).errors).toEqual(["line 1, column 1: the configuration must be an object with a \"vms\" list, got a list"]);
+    expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`))
+      .toEqual({
+        vms: [{ name: "a", memory: 1, cpus: 1, kernel: "k", initrd: "", cmdline: "", console: "com1" }],
+        errors: [
+          "vm 1 (a): name: \"a\" is already the name of vm 0",
+          "vm 2: expected an object, got 5 (line 1, column 96)",
+        ],
+      });
+    expect(parse(`[]`).errors).toEqual([
+      "line 1, column 1: the configuration must be an object with a \"vms\" list, got a list",
+    ]);
     expect(parse(`{}`).errors).toEqual(["vms: missing (a list of VMs)"]);
     expect(parse(`{"vms": {}}`).errors).toEqual(["vms: expected a list of VMs, got an object"]);
-    expect(parse(`{"vms": [], "debug": true}`)).toEqual({ vms: [], errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\")"] });
+    expect(parse(`{"vms": [], "debug": true}`)).toEqual({
+      vms: [],
+      errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\")"],
+    });
   });
 });
 

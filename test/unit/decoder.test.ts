@@ -29,8 +29,14 @@ const R9 = 9, R10 = 10, R12 = 12, R15 = 15;
 const NONE = 0, ZERO = 1, SIGN = 2;
 
 interface Expected {
-  length: number; size: number; write: boolean;
-  reg?: number; high?: boolean; regSize?: number; imm?: bigint; ext?: number;
+  length: number;
+  size: number;
+  write: boolean;
+  reg?: number;
+  high?: boolean;
+  regSize?: number;
+  imm?: bigint;
+  ext?: number;
 }
 
 function decode(bits: number, bytes: number[], available = bytes.length): boolean {
@@ -38,7 +44,9 @@ function decode(bits: number, bytes: number[], available = bytes.length): boolea
   return e.decode(available, bits) !== 0;
 }
 
-function failure(): string { return e.__getString(e.decodedFailure()); }
+function failure(): string {
+  return e.__getString(e.decodedFailure());
+}
 
 function expectDecoded(bits: number, bytes: number[], x: Expected): void {
   expect(decode(bits, bytes), failure()).toBe(true);
@@ -68,21 +76,72 @@ const LONG: Row[] = [
   ["movb (%rax),%dil", [0x40, 0x8a, 0x38], { length: 3, size: 1, write: false, reg: RDI }],
   ["movb %spl,(%rax)", [0x40, 0x88, 0x20], { length: 3, size: 1, write: true, reg: RSP }],
   ["movw %ax,(%rbx)", [0x66, 0x89, 0x03], { length: 3, size: 2, write: true, reg: RAX }],
-  ["movq $-2,(%rcx) (imm32 sign-extended)", [0x48, 0xc7, 0x01, 0xfe, 0xff, 0xff, 0xff], { length: 7, size: 8, write: true, imm: 0xffff_ffff_ffff_fffen }],
-  ["movl $0x12345678,0x1000(%rax)", [0xc7, 0x80, 0x00, 0x10, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12], { length: 10, size: 4, write: true, imm: 0x12345678n }],
+  ["movq $-2,(%rcx) (imm32 sign-extended)", [0x48, 0xc7, 0x01, 0xfe, 0xff, 0xff, 0xff], {
+    length: 7,
+    size: 8,
+    write: true,
+    imm: 0xffff_ffff_ffff_fffen,
+  }],
+  ["movl $0x12345678,0x1000(%rax)", [0xc7, 0x80, 0x00, 0x10, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12], {
+    length: 10,
+    size: 4,
+    write: true,
+    imm: 0x12345678n,
+  }],
   ["movw $0x1234,(%rax)", [0x66, 0xc7, 0x00, 0x34, 0x12], { length: 5, size: 2, write: true, imm: 0x1234n }],
   ["movb $0x5a,-1(%rbp)", [0xc6, 0x45, 0xff, 0x5a], { length: 4, size: 1, write: true, imm: 0x5an }],
-  ["movabs 0xfeb00008,%eax", [0xa1, 0x08, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], { length: 9, size: 4, write: false, reg: RAX }],
-  ["movabs %rax,0xfeb00000", [0x48, 0xa3, 0x00, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], { length: 10, size: 8, write: true, reg: RAX }],
-  ["addr32 mov 0xfeb00000,%al (moffs32)", [0x67, 0xa0, 0x00, 0x00, 0xb0, 0xfe], { length: 6, size: 1, write: false, reg: RAX }],
-  ["movzbl (%rax),%r10d", [0x44, 0x0f, 0xb6, 0x10], { length: 4, size: 1, write: false, reg: R10, regSize: 4, ext: ZERO }],
-  ["movsbq (%rax),%rax", [0x48, 0x0f, 0xbe, 0x00], { length: 4, size: 1, write: false, reg: RAX, regSize: 8, ext: SIGN }],
+  ["movabs 0xfeb00008,%eax", [0xa1, 0x08, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], {
+    length: 9,
+    size: 4,
+    write: false,
+    reg: RAX,
+  }],
+  ["movabs %rax,0xfeb00000", [0x48, 0xa3, 0x00, 0x00, 0xb0, 0xfe, 0, 0, 0, 0], {
+    length: 10,
+    size: 8,
+    write: true,
+    reg: RAX,
+  }],
+  ["addr32 mov 0xfeb00000,%al (moffs32)", [0x67, 0xa0, 0x00, 0x00, 0xb0, 0xfe], {
+    length: 6,
+    size: 1,
+    write: false,
+    reg: RAX,
+  }],
+  ["movzbl (%rax),%r10d", [0x44, 0x0f, 0xb6, 0x10], {
+    length: 4,
+    size: 1,
+    write: false,
+    reg: R10,
+    regSize: 4,
+    ext: ZERO,
+  }],
+  ["movsbq (%rax),%rax", [0x48, 0x0f, 0xbe, 0x00], {
+    length: 4,
+    size: 1,
+    write: false,
+    reg: RAX,
+    regSize: 8,
+    ext: SIGN,
+  }],
   ["movswl (%rax),%eax", [0x0f, 0xbf, 0x00], { length: 3, size: 2, write: false, reg: RAX, regSize: 4, ext: SIGN }],
-  ["movzwq 8(%rax),%r15", [0x4c, 0x0f, 0xb7, 0x78, 0x08], { length: 5, size: 2, write: false, reg: R15, regSize: 8, ext: ZERO }],
+  ["movzwq 8(%rax),%r15", [0x4c, 0x0f, 0xb7, 0x78, 0x08], {
+    length: 5,
+    size: 2,
+    write: false,
+    reg: R15,
+    regSize: 8,
+    ext: ZERO,
+  }],
   ["lock mov %eax,(%rcx)", [0xf0, 0x89, 0x01], { length: 3, size: 4, write: true, reg: RAX }],
   ["mov %fs:8(%rax),%eax", [0x64, 0x8b, 0x40, 0x08], { length: 4, size: 4, write: false, reg: RAX }],
   ["addr32 mov (%ecx),%eax", [0x67, 0x8b, 0x01], { length: 3, size: 4, write: false, reg: RAX }],
-  ["mov 0xfeb00000,%eax (SIB, no base, disp32)", [0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe], { length: 7, size: 4, write: false, reg: RAX }],
+  ["mov 0xfeb00000,%eax (SIB, no base, disp32)", [0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe], {
+    length: 7,
+    size: 4,
+    write: false,
+    reg: RAX,
+  }],
   ["REX.W beats 66", [0x66, 0x48, 0x89, 0x01], { length: 4, size: 8, write: true, reg: RAX }],
   ["a REX before a legacy prefix is ignored", [0x4c, 0x66, 0x89, 0x09], { length: 4, size: 2, write: true, reg: RCX }],
   ["rep mov with a segment override", [0xf3, 0x2e, 0x89, 0x01], { length: 4, size: 4, write: true, reg: RAX }],
@@ -99,11 +158,28 @@ const PROTECTED: Row[] = [
   ["mov 0x10(%ebp),%edi", [0x8b, 0x7d, 0x10], { length: 3, size: 4, write: false, reg: RDI }],
   ["movw %dx,4(%eax)", [0x66, 0x89, 0x50, 0x04], { length: 4, size: 2, write: true, reg: RDX }],
   ["movb %bh,(%edi)", [0x88, 0x3f], { length: 2, size: 1, write: true, reg: RBX, high: true }],
-  ["movl $0xcafef00d,0x10(%esp)", [0xc7, 0x44, 0x24, 0x10, 0x0d, 0xf0, 0xfe, 0xca], { length: 8, size: 4, write: true, imm: 0xcafef00dn }],
+  ["movl $0xcafef00d,0x10(%esp)", [0xc7, 0x44, 0x24, 0x10, 0x0d, 0xf0, 0xfe, 0xca], {
+    length: 8,
+    size: 4,
+    write: true,
+    imm: 0xcafef00dn,
+  }],
   ["movzwl (%esi),%eax", [0x0f, 0xb7, 0x06], { length: 3, size: 2, write: false, reg: RAX, regSize: 4, ext: ZERO }],
-  ["movsbw (%esi),%ax", [0x66, 0x0f, 0xbe, 0x06], { length: 4, size: 1, write: false, reg: RAX, regSize: 2, ext: SIGN }],
+  ["movsbw (%esi),%ax", [0x66, 0x0f, 0xbe, 0x06], {
+    length: 4,
+    size: 1,
+    write: false,
+    reg: RAX,
+    regSize: 2,
+    ext: SIGN,
+  }],
   ["addr16 mov (%bx,%si),%eax", [0x67, 0x8b, 0x00], { length: 3, size: 4, write: false, reg: RAX }],
-  ["addr16 mov 0x1234,%eax (mod 0, r/m 6: disp16)", [0x67, 0x8b, 0x06, 0x34, 0x12], { length: 5, size: 4, write: false, reg: RAX }],
+  ["addr16 mov 0x1234,%eax (mod 0, r/m 6: disp16)", [0x67, 0x8b, 0x06, 0x34, 0x12], {
+    length: 5,
+    size: 4,
+    write: false,
+    reg: RAX,
+  }],
 ];
 
 const REAL: Row[] = [
@@ -115,11 +191,35 @@ const REAL: Row[] = [
   ["movb 0x1234(%bx,%si),%dh", [0x8a, 0xb0, 0x34, 0x12], { length: 4, size: 1, write: false, reg: RDX, high: true }],
   ["mov %eax,(%ecx)", [0x67, 0x66, 0x89, 0x01], { length: 4, size: 4, write: true, reg: RAX }],
   ["movb %ah,(%ecx)", [0x67, 0x88, 0x21], { length: 3, size: 1, write: true, reg: RAX, high: true }],
-  ["movzbl 1(%ecx),%edx", [0x67, 0x66, 0x0f, 0xb6, 0x51, 0x01], { length: 6, size: 1, write: false, reg: RDX, regSize: 4, ext: ZERO }],
-  ["movswl 2(%ecx),%ecx", [0x67, 0x66, 0x0f, 0xbf, 0x49, 0x02], { length: 6, size: 2, write: false, reg: RCX, regSize: 4, ext: SIGN }],
+  ["movzbl 1(%ecx),%edx", [0x67, 0x66, 0x0f, 0xb6, 0x51, 0x01], {
+    length: 6,
+    size: 1,
+    write: false,
+    reg: RDX,
+    regSize: 4,
+    ext: ZERO,
+  }],
+  ["movswl 2(%ecx),%ecx", [0x67, 0x66, 0x0f, 0xbf, 0x49, 0x02], {
+    length: 6,
+    size: 2,
+    write: false,
+    reg: RCX,
+    regSize: 4,
+    ext: SIGN,
+  }],
   ["movw $0xbeef,(%di)", [0xc7, 0x05, 0xef, 0xbe], { length: 4, size: 2, write: true, imm: 0xbeefn }],
-  ["movl $0x12345678,(%bx)", [0x66, 0xc7, 0x07, 0x78, 0x56, 0x34, 0x12], { length: 7, size: 4, write: true, imm: 0x12345678n }],
-  ["addr32 mov 0xfeb00000,%eax", [0x67, 0x66, 0xa1, 0x00, 0x00, 0xb0, 0xfe], { length: 7, size: 4, write: false, reg: RAX }],
+  ["movl $0x12345678,(%bx)", [0x66, 0xc7, 0x07, 0x78, 0x56, 0x34, 0x12], {
+    length: 7,
+    size: 4,
+    write: true,
+    imm: 0x12345678n,
+  }],
+  ["addr32 mov 0xfeb00000,%eax", [0x67, 0x66, 0xa1, 0x00, 0x00, 0xb0, 0xfe], {
+    length: 7,
+    size: 4,
+    write: false,
+    reg: RAX,
+  }],
 ];
 
 describe("MMIO instruction decoder", () => {
@@ -156,7 +256,12 @@ describe("MMIO instruction decoder", () => {
   });
 
   it("fails when the bytes end before the instruction does", () => {
-    for (const [bits, bytes] of [[64, [0x8b, 0x05, 0x78, 0x56]], [32, [0xc7, 0x00, 1, 2, 3]], [64, [0x66, 0x48]], [16, [0xa1, 0x34]], [32, []]] as const) {
+    for (
+      const [bits, bytes] of [[64, [0x8b, 0x05, 0x78, 0x56]], [32, [0xc7, 0x00, 1, 2, 3]], [64, [0x66, 0x48]], [16, [
+        0xa1,
+        0x34,
+      ]], [32, []]] as const
+    ) {
       expect(decode(bits, [...bytes])).toBe(false);
       expect(failure()).toBe("the instruction continues past the bytes that could be read");
     }

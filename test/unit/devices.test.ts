@@ -34,15 +34,23 @@ beforeEach(async () => {
 });
 
 const inb = (port: number) => e.ioRead(port, 1);
-const outb = (port: number, v: number) => { e.ioWrite(port, 1, v); };
+const outb = (port: number, v: number) => {
+  e.ioWrite(port, 1, v);
+};
 
 // Linux's init_8259A(): ICW1 (edge, cascade, ICW4 needed), ICW2 vector bases
 // 0x30 and 0x38, ICW3 cascade on IR2 / slave ID 2, ICW4 8086 mode; then the masks.
 function initPic(icw4 = 0x01, masterMask = 0x00, slaveMask = 0x00): void {
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
-  outb(0x20, 0x11); outb(0x21, 0x30); outb(0x21, 0x04); outb(0x21, icw4);
-  outb(0xa0, 0x11); outb(0xa1, 0x38); outb(0xa1, 0x02); outb(0xa1, icw4);
+  outb(0x20, 0x11);
+  outb(0x21, 0x30);
+  outb(0x21, 0x04);
+  outb(0x21, icw4);
+  outb(0xa0, 0x11);
+  outb(0xa1, 0x38);
+  outb(0xa1, 0x02);
+  outb(0xa1, icw4);
   outb(0x21, masterMask);
   outb(0xa1, slaveMask);
 }
@@ -53,15 +61,24 @@ function initPic(icw4 = 0x01, masterMask = 0x00, slaveMask = 0x00): void {
 describe("8259A PIC pair", () => {
   const raise = (line: number) => e.irqSet(line, 1);
   const lower = (line: number) => e.irqSet(line, 0);
-  const pulse = (line: number) => { raise(line); lower(line); };
+  const pulse = (line: number) => {
+    raise(line);
+    lower(line);
+  };
   const pending = () => e.picHasInterrupt() !== 0;
   const ack = () => e.picAcknowledge();
 
   const MASTER = 0x20, SLAVE = 0xa0;
   const READ_IRR = 0x0a, READ_ISR = 0x0b, EOI = 0x20, SPECIFIC_EOI = 0x60;
 
-  const irr = (chip: number) => { outb(chip, READ_IRR); return inb(chip); };
-  const isr = (chip: number) => { outb(chip, READ_ISR); return inb(chip); };
+  const irr = (chip: number) => {
+    outb(chip, READ_IRR);
+    return inb(chip);
+  };
+  const isr = (chip: number) => {
+    outb(chip, READ_ISR);
+    return inb(chip);
+  };
 
   describe("initialization and masking", () => {
     it("delivers nothing before the guest initializes it: every line starts masked", () => {
@@ -101,7 +118,9 @@ describe("8259A PIC pair", () => {
       pulse(5);
       outb(0x20, 0x11);
       expect(inb(0x21)).toBe(0x00);
-      outb(0x21, 0x68); outb(0x21, 0x04); outb(0x21, 0x01);
+      outb(0x21, 0x68);
+      outb(0x21, 0x04);
+      outb(0x21, 0x01);
       expect(irr(MASTER)).toBe(0x00);
       pulse(5);
       expect(ack()).toBe(0x6d);
@@ -136,7 +155,8 @@ describe("8259A PIC pair", () => {
 
     it("a specific EOI ends only the named level", () => {
       initPic();
-      raise(4); expect(ack()).toBe(0x34);
+      raise(4);
+      expect(ack()).toBe(0x34);
       raise(2 + 7); // IRQ9 through the cascade, higher than IRQ4
       expect(ack()).toBe(0x39);
       expect(isr(MASTER)).toBe(0x14);
@@ -147,16 +167,19 @@ describe("8259A PIC pair", () => {
     it("set priority (OCW2) rotates which line ranks first", () => {
       initPic();
       outb(MASTER, 0xc0 | 4); // IR4 lowest, so IR5 highest
-      raise(3); raise(6);
+      raise(3);
+      raise(6);
       expect(ack()).toBe(0x36);
     });
 
     it("rotate on non-specific EOI makes the ended level the lowest", () => {
       initPic();
-      raise(0); raise(1);
+      raise(0);
+      raise(1);
       expect(ack()).toBe(0x30);
       outb(MASTER, 0xa0); // rotate on non-specific EOI: IR0 becomes lowest
-      lower(0); raise(0);
+      lower(0);
+      raise(0);
       expect(ack()).toBe(0x31); // IR1 now outranks IR0
     });
 
@@ -195,7 +218,8 @@ describe("8259A PIC pair", () => {
       outb(MASTER, EOI);
       raise(1);
       expect(pending()).toBe(false);
-      lower(1); raise(1);
+      lower(1);
+      raise(1);
       expect(ack()).toBe(0x31);
     });
 
@@ -236,11 +260,15 @@ describe("8259A PIC pair", () => {
 
     it("the slave orders its own lines, the master ranks them all at IR2", () => {
       initPic();
-      raise(12); raise(9); raise(3);
+      raise(12);
+      raise(9);
+      raise(3);
       expect(ack()).toBe(0x39); // IR2 beats IR3, and IRQ9 beats IRQ12 on the slave
-      outb(SLAVE, EOI); outb(MASTER, EOI);
+      outb(SLAVE, EOI);
+      outb(MASTER, EOI);
       expect(ack()).toBe(0x3c);
-      outb(SLAVE, EOI); outb(MASTER, EOI);
+      outb(SLAVE, EOI);
+      outb(MASTER, EOI);
       expect(ack()).toBe(0x33);
     });
 
@@ -264,11 +292,13 @@ describe("8259A PIC pair", () => {
       outb(0x4d1, 0x04); // IRQ10 level-triggered
       raise(10);
       expect(ack()).toBe(0x3a);
-      outb(SLAVE, EOI); outb(MASTER, EOI);
+      outb(SLAVE, EOI);
+      outb(MASTER, EOI);
       expect(pending()).toBe(true);
       expect(ack()).toBe(0x3a);
       lower(10);
-      outb(SLAVE, EOI); outb(MASTER, EOI);
+      outb(SLAVE, EOI);
+      outb(MASTER, EOI);
       expect(pending()).toBe(false);
       expect(irr(SLAVE)).toBe(0x00);
     });
@@ -431,7 +461,8 @@ describe("8254 PIT", () => {
     it("read-back returns status (OUT, null count, control bits) then the count", () => {
       outb(0x43, control(2, LSB_MSB, 3) | 1); // BCD bit only shows in the status
       expect(status(2)).toBe(0x80 | 0x40 | 0x37); // OUT high in mode 3; null count until a count is written
-      outb(0x42, 100); outb(0x42, 0);
+      outb(0x42, 100);
+      outb(0x42, 0);
       outb(0x61, 0x01); // gate counter 2
       outb(0x43, 0xc0 | (1 << 3)); // latch count and status of counter 2
       expect(inb(0x42)).toBe(0x80 | 0x37);
@@ -444,7 +475,10 @@ describe("8254 PIT", () => {
       outb(0x61, 0x01);
       program(2, 3, 10);
       const wave: number[] = [];
-      for (let i = 0; i < 12; i++) { wave.push((inb(0x61) >> 5) & 1); tick(1); }
+      for (let i = 0; i < 12; i++) {
+        wave.push((inb(0x61) >> 5) & 1);
+        tick(1);
+      }
       expect(wave).toEqual([1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1]);
       tick(3); // 15 clocks: low half
       outb(0x61, 0x00);
@@ -457,7 +491,8 @@ describe("8254 PIT", () => {
     it("Linux's TSC calibration: gate on, mode 0, watch the MSB fall and OUT2 rise", () => {
       outb(0x61, (inb(0x61) & ~0x02) | 0x01);
       outb(0x43, 0xb0); // counter 2, LSB then MSB, mode 0
-      outb(0x42, 0xff); outb(0x42, 0xff);
+      outb(0x42, 0xff);
+      outb(0x42, 0xff);
       expect(inb(0x61) & 0x20).toBe(0);
       tick(0x1000);
       inb(0x42);
@@ -503,7 +538,9 @@ describe("16550A UART", () => {
   const COM1 = 0x3f8;
   const RBR = COM1, THR = COM1, DLL = COM1, IER = COM1 + 1, DLM = COM1 + 1, IIR = COM1 + 2, FCR = COM1 + 2;
   const LCR = COM1 + 3, MCR = COM1 + 4, LSR = COM1 + 5, MSR = COM1 + 6, SCR = COM1 + 7;
-  const feed = (text: string) => { for (const c of text) e.uartFeed(c.charCodeAt(0)); };
+  const feed = (text: string) => {
+    for (const c of text) e.uartFeed(c.charCodeAt(0));
+  };
   const sent = () => e.__getString(e.serialText() >>> 0);
   const irq4High = () => e.irqLevel(4) !== 0;
 
@@ -712,8 +749,14 @@ describe("16550A UART", () => {
 // The MC146818 RTC and CMOS RAM (vmm/devices/cmos.ts) through ports
 // 0x70/0x71, checked against JavaScript's own UTC calendar.
 describe("MC146818 RTC and CMOS", () => {
-  const cmos = (index: number) => { e.ioWrite(0x70, 1, index); return e.ioRead(0x71, 1); };
-  const setCmos = (index: number, v: number) => { e.ioWrite(0x70, 1, index); e.ioWrite(0x71, 1, v); };
+  const cmos = (index: number) => {
+    e.ioWrite(0x70, 1, index);
+    return e.ioRead(0x71, 1);
+  };
+  const setCmos = (index: number, v: number) => {
+    e.ioWrite(0x70, 1, index);
+    e.ioWrite(0x71, 1, v);
+  };
   const setTime = (ms: number, nanoseconds = 0) => e.cmosSetTime(BigInt(Math.floor(ms / 1000)), nanoseconds);
   const MiB = 1024n * 1024n, GiB = 1024n * MiB;
 
@@ -752,8 +795,14 @@ describe("MC146818 RTC and CMOS", () => {
         setTime(ms);
         const d = new Date(Math.floor(ms / 1000) * 1000);
         expect(clock()).toEqual([
-          d.getUTCSeconds(), d.getUTCMinutes(), d.getUTCHours(), d.getUTCDay() + 1,
-          d.getUTCDate(), d.getUTCMonth() + 1, d.getUTCFullYear() % 100, Math.floor(d.getUTCFullYear() / 100),
+          d.getUTCSeconds(),
+          d.getUTCMinutes(),
+          d.getUTCHours(),
+          d.getUTCDay() + 1,
+          d.getUTCDate(),
+          d.getUTCMonth() + 1,
+          d.getUTCFullYear() % 100,
+          Math.floor(d.getUTCFullYear() / 100),
         ]);
       }
     });
@@ -771,8 +820,12 @@ describe("MC146818 RTC and CMOS", () => {
       setCmos(B, 0x82); // SET: updates stop
       setTime(host + 5_000);
       expect(cmos(SEC)).toBe(0x00); // frozen while SET
-      setCmos(YEAR, 0x30); setCmos(MONTH, 0x07); setCmos(DAY, 0x04);
-      setCmos(HOUR, 0x12); setCmos(MIN, 0x00); setCmos(SEC, 0x00);
+      setCmos(YEAR, 0x30);
+      setCmos(MONTH, 0x07);
+      setCmos(DAY, 0x04);
+      setCmos(HOUR, 0x12);
+      setCmos(MIN, 0x00);
+      setCmos(SEC, 0x00);
       setCmos(B, 0x02);
       expect(clock()).toEqual([0x00, 0x00, 0x12, 5, 0x04, 0x07, 0x30, 0x20]);
       setTime(host + 5_000 + 90_000);
@@ -842,10 +895,17 @@ describe("PCI host", () => {
   const ADDRESS = 0xcf8, DATA = 0xcfc;
   const address = (bus: number, dev: number, fn: number, reg: number) =>
     (0x8000_0000 | (bus << 16) | (dev << 11) | (fn << 8) | reg) >>> 0;
-  const select = (bus: number, dev: number, fn: number, reg: number) => e.ioWrite(ADDRESS, 4, address(bus, dev, fn, reg));
+  const select = (bus: number, dev: number, fn: number, reg: number) =>
+    e.ioWrite(ADDRESS, 4, address(bus, dev, fn, reg));
   const inl = (port: number) => e.ioRead(port, 4) >>> 0;
-  const config32 = (bus: number, dev: number, fn: number, reg: number) => { select(bus, dev, fn, reg); return inl(DATA); };
-  const write = (reg: number, size: number, offset: number, v: number) => { select(0, 0, 0, reg); e.ioWrite(DATA + offset, size, v); };
+  const config32 = (bus: number, dev: number, fn: number, reg: number) => {
+    select(bus, dev, fn, reg);
+    return inl(DATA);
+  };
+  const write = (reg: number, size: number, offset: number, v: number) => {
+    select(0, 0, 0, reg);
+    e.ioWrite(DATA + offset, size, v);
+  };
 
   describe("the host bridge at 00:00.0", () => {
     it("identifies as an Intel 82441FX host bridge", () => {
@@ -946,7 +1006,10 @@ describe("fw_cfg", () => {
 
   const select = (key: number) => e.ioWrite(0x510, 2, key);
   const bytes = (n: number) => Array.from({ length: n }, () => e.ioRead(0x511, 1));
-  const item = (key: number, n: number) => { select(key); return bytes(n); };
+  const item = (key: number, n: number) => {
+    select(key);
+    return bytes(n);
+  };
   const le = (b: number[]) => b.reduceRight((v, x) => (v << 8n) | BigInt(x), 0n);
   const be = (b: number[]) => b.reduce((v, x) => (v << 8n) | BigInt(x), 0n);
   const addFile = (name: string, size: number) => e.fwcfgAddFile(e.__newString(name), size);
@@ -1016,7 +1079,13 @@ describe("fw_cfg", () => {
         };
       };
       expect(entry()).toEqual({ size: 4n, select: 0x20n, reserved: 0n, name: "etc/boot-fail-wait", padding: true });
-      expect(entry()).toEqual({ size: 300n, select: 0x21n, reserved: 0n, name: "opt/org.typervisor/blob", padding: true });
+      expect(entry()).toEqual({
+        size: 300n,
+        select: 0x21n,
+        reserved: 0n,
+        name: "opt/org.typervisor/blob",
+        padding: true,
+      });
       expect(bytes(1)).toEqual([0]);
       const blob = item(0x0021, 301);
       expect(blob.slice(0, 300)).toEqual(Array.from({ length: 300 }, (_, i) => i & 0xff));
@@ -1035,8 +1104,12 @@ describe("fw_cfg", () => {
 describe("8042 keyboard controller", () => {
   const status = () => e.ioRead(0x64, 1);
   const data = () => e.ioRead(0x60, 1);
-  const command = (c: number) => { e.ioWrite(0x64, 1, c); };
-  const send = (v: number) => { e.ioWrite(0x60, 1, v); };
+  const command = (c: number) => {
+    e.ioWrite(0x64, 1, c);
+  };
+  const send = (v: number) => {
+    e.ioWrite(0x60, 1, v);
+  };
   const OBF = 0x01, SYS = 0x04, A2 = 0x08, UNLOCKED = 0x10;
 
   describe("commands", () => {

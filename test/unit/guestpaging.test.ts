@@ -34,7 +34,11 @@ beforeEach(async () => {
 const write32 = (gpa: bigint, v: bigint) => unit.machine.phys.write32(host + gpa, v);
 const write64 = (gpa: bigint, v: bigint) => unit.machine.phys.write64(host + gpa, v);
 const read64 = (gpa: bigint) => unit.machine.phys.read64(host + gpa);
-const newTable = () => { const t = nextTable; nextTable += 4n * KiB; return t; };
+const newTable = () => {
+  const t = nextTable;
+  nextTable += 4n * KiB;
+  return t;
+};
 
 function translate(linear: bigint, cr0: bigint, cr3: bigint, cr4: bigint, efer = 0n): bigint | number {
   const result = e.translate(linear, cr0, cr3, cr4, efer);
@@ -48,7 +52,10 @@ function map8(root: bigint, levels: number, linear: bigint, phys: bigint, leafLe
   for (let level = levels; level > leafLevel; level--) {
     const slot = table + ((linear >> BigInt(12 + 9 * (level - 1))) & 0x1ffn) * 8n;
     let entry = read64(slot);
-    if ((entry & P) === 0n) { entry = newTable() | P | RW; write64(slot, entry); }
+    if ((entry & P) === 0n) {
+      entry = newTable() | P | RW;
+      write64(slot, entry);
+    }
     table = entry & 0x000f_ffff_ffff_f000n;
   }
   const shift = BigInt(12 + 9 * (leafLevel - 1));
@@ -134,7 +141,7 @@ describe("guest page walker", () => {
     it("reports a page that is not present", () => {
       map8(pml4, 4, 0x1000n, 0x3000n);
       expect(translate(0x2000n, CR0_PG, pml4, CR4_PAE, EFER_LONG)).toBe(NOT_PRESENT);
-      const pt = read64((read64((read64(pml4) & ~0xfffn)) & ~0xfffn)) & ~0xfffn;
+      const pt = read64(read64(read64(pml4) & ~0xfffn) & ~0xfffn) & ~0xfffn;
       expect(e.failedEntry()).toBe(pt + 2n * 8n);
     });
   });

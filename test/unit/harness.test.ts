@@ -4,8 +4,14 @@ import { describe, expect, it } from "vitest";
 import { AbortError, HaltError, LINEAR_PHYS_BASE, PhysMemory, load, shimDeclarations } from "./harness";
 
 interface SelfCheck {
-  read8(a: bigint): number; read16(a: bigint): number; read32(a: bigint): number; read64(a: bigint): bigint;
-  write8(a: bigint, v: number): void; write16(a: bigint, v: number): void; write32(a: bigint, v: number): void; write64(a: bigint, v: bigint): void;
+  read8(a: bigint): number;
+  read16(a: bigint): number;
+  read32(a: bigint): number;
+  read64(a: bigint): bigint;
+  write8(a: bigint, v: number): void;
+  write16(a: bigint, v: number): void;
+  write32(a: bigint, v: number): void;
+  write64(a: bigint, v: bigint): void;
   msrRoundTrip(msr: number, v: bigint): bigint;
   callVmxon(region: bigint): number;
   doPanic(reason: number): void;
@@ -52,7 +58,9 @@ describe("harness", () => {
   it("throws for a declared import without a stub, and accepts overrides by AS name", async () => {
     const a = await load<SelfCheck>("selfcheck.ts");
     expect(() => a.exports.callVmxon(0x1000n)).toThrow(/shim\.vmxon \(vmxon\) was called but has no stub/);
-    const b = await load<SelfCheck>("selfcheck.ts", { shim: { vmxon: (region: bigint) => (region === 0x1000n ? 2 : 0) } });
+    const b = await load<SelfCheck>("selfcheck.ts", {
+      shim: { vmxon: (region: bigint) => (region === 0x1000n ? 2 : 0) },
+    });
     expect(b.exports.callVmxon(0x1000n)).toBe(2);
     expect(b.machine.calls.get("vmxon")).toBe(1);
     await expect(load("selfcheck.ts", { shim: { noSuchThing: () => 0 } })).rejects.toThrow(/names no import declared/);
@@ -70,7 +78,11 @@ describe("harness", () => {
   it("turns a kernel panic into a halt error carrying the serial output", async () => {
     const { exports: e, machine } = await load<SelfCheck>("selfcheck.ts");
     let error: unknown;
-    try { e.doPanic(e.__newString("the sky is falling")); } catch (x) { error = x; }
+    try {
+      e.doPanic(e.__newString("the sky is falling"));
+    } catch (x) {
+      error = x;
+    }
     expect(error).toBeInstanceOf(HaltError);
     expect((error as HaltError).status).toBe(1);
     expect((error as Error).message).toMatch(/^halt 1\n/);

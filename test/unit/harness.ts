@@ -45,17 +45,25 @@ function ascArgs(entry: string, optimize: number): string[] {
   return [
     entry,
     `-O${optimize}`,
-    "--runtime", "incremental",
+    "--runtime",
+    "incremental",
     "--exportRuntime",
-    "--disable", "simd",
-    "--initialMemory", "16",
-    "--maximumMemory", "4096",
-    "--memoryBase", "65536",
+    "--disable",
+    "simd",
+    "--initialMemory",
+    "16",
+    "--maximumMemory",
+    "4096",
+    "--memoryBase",
+    "65536",
     // Not the kernel's asconfig.json: its options (such as an abort alias)
     // must not leak into the unit builds. This file only holds "options": {}.
-    "--config", "test/unit/as/asconfig.json",
-    "--baseDir", REPO, // entries and --config are relative to the repo root
-    "--outFile", "unit.wasm",
+    "--config",
+    "test/unit/as/asconfig.json",
+    "--baseDir",
+    REPO, // entries and --config are relative to the repo root
+    "--outFile",
+    "unit.wasm",
   ];
 }
 
@@ -81,7 +89,11 @@ export function compile(entry: string, opts: CompileOptions = {}): Promise<WebAs
 async function compileNow(path: string, optimize: number): Promise<WebAssembly.Module> {
   let binary: Uint8Array | null = null;
   let log = "";
-  const stream = { write(chunk: Uint8Array | string) { log += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString(); } };
+  const stream = {
+    write(chunk: Uint8Array | string) {
+      log += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+    },
+  };
   const result = await asc.main(ascArgs(path, optimize), {
     stdout: stream as never,
     stderr: stream as never,
@@ -107,7 +119,10 @@ export class PhysMemory {
   private page(addr: number, create: boolean): Uint8Array | undefined {
     const n = Math.floor(addr / PAGE);
     let p = this.pages.get(n);
-    if (!p && create) { p = new Uint8Array(PAGE); this.pages.set(n, p); }
+    if (!p && create) {
+      p = new Uint8Array(PAGE);
+      this.pages.set(n, p);
+    }
     return p;
   }
 
@@ -131,14 +146,29 @@ export class PhysMemory {
   write(addr: bigint | number, bytes: number, value: bigint | number): void {
     const a = toAddr(addr);
     let v = BigInt.asUintN(bytes * 8, BigInt(value));
-    for (let i = 0; i < bytes; i++) { this.write8(a + i, Number(v & 0xffn)); v >>= 8n; }
+    for (let i = 0; i < bytes; i++) {
+      this.write8(a + i, Number(v & 0xffn));
+      v >>= 8n;
+    }
   }
-  read16(addr: bigint | number): number { return Number(this.read(addr, 2)); }
-  read32(addr: bigint | number): number { return Number(this.read(addr, 4)); }
-  read64(addr: bigint | number): bigint { return this.read(addr, 8); }
-  write16(addr: bigint | number, v: number): void { this.write(addr, 2, v); }
-  write32(addr: bigint | number, v: number | bigint): void { this.write(addr, 4, v); }
-  write64(addr: bigint | number, v: number | bigint): void { this.write(addr, 8, v); }
+  read16(addr: bigint | number): number {
+    return Number(this.read(addr, 2));
+  }
+  read32(addr: bigint | number): number {
+    return Number(this.read(addr, 4));
+  }
+  read64(addr: bigint | number): bigint {
+    return this.read(addr, 8);
+  }
+  write16(addr: bigint | number, v: number): void {
+    this.write(addr, 2, v);
+  }
+  write32(addr: bigint | number, v: number | bigint): void {
+    this.write(addr, 4, v);
+  }
+  write64(addr: bigint | number, v: number | bigint): void {
+    this.write(addr, 8, v);
+  }
   writeBytes(addr: bigint | number, bytes: ArrayLike<number>): void {
     const a = toAddr(addr);
     for (let i = 0; i < bytes.length; i++) this.write8(a + i, bytes[i]);
@@ -174,7 +204,7 @@ export function shimDeclarations(): Map<string, string> {
   const text = readFileSync(SHIM_FILE, "utf8");
   const out = new Map<string, string>();
   const re = /@external\(\s*"shim"\s*,\s*"(\w+)"\s*\)\s*export\s+declare\s+function\s+(\w+)/g;
-  for (let m; (m = re.exec(text)); ) out.set(m[1], m[2]);
+  for (let m; (m = re.exec(text));) out.set(m[1], m[2]);
   if (out.size === 0) throw new Error(`no @external("shim", ...) declarations found in ${SHIM_FILE}`);
   return out;
 }
@@ -187,7 +217,12 @@ export class HaltError extends Error {
 }
 
 export class AbortError extends Error {
-  constructor(public abortMessage: string | null, public file: string | null, public line: number, public column: number) {
+  constructor(
+    public abortMessage: string | null,
+    public file: string | null,
+    public line: number,
+    public column: number,
+  ) {
     super(`abort: ${abortMessage ?? "(no message)"} at ${file ?? "?"}:${line}:${column}`);
     this.name = "AbortError";
   }
@@ -233,17 +268,36 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
   const inp = (ones: number) => (port: number) => (port === COM1 + 5 ? 0x60 : ones);
   const p = m.phys;
   return {
-    inb: inp(0xff), inw: inp(0xffff), inl: inp(0xffffffff),
-    outb: out(1), outw: out(2), outl: out(4),
+    inb: inp(0xff),
+    inw: inp(0xffff),
+    inl: inp(0xffffffff),
+    outb: out(1),
+    outw: out(2),
+    outl: out(4),
     rdmsr: (msr: number) => m.msrs.get(msr >>> 0) ?? 0n,
-    wrmsr: (msr: number, value: bigint) => { m.msrs.set(msr >>> 0, value); },
+    wrmsr: (msr: number, value: bigint) => {
+      m.msrs.set(msr >>> 0, value);
+    },
     cpuid: (_leaf: number, _sub: number, outPtr: number) => {
       new Uint32Array(getExports().memory.buffer, outPtr >>> 0, 4).fill(0);
     },
-    read_cr0: () => m.cr.cr0, read_cr2: () => m.cr.cr2, read_cr3: () => m.cr.cr3, read_cr4: () => m.cr.cr4,
-    write_cr0: (v: bigint) => { m.cr.cr0 = v; }, write_cr3: (v: bigint) => { m.cr.cr3 = v; }, write_cr4: (v: bigint) => { m.cr.cr4 = v; },
+    read_cr0: () => m.cr.cr0,
+    read_cr2: () => m.cr.cr2,
+    read_cr3: () => m.cr.cr3,
+    read_cr4: () => m.cr.cr4,
+    write_cr0: (v: bigint) => {
+      m.cr.cr0 = v;
+    },
+    write_cr3: (v: bigint) => {
+      m.cr.cr3 = v;
+    },
+    write_cr4: (v: bigint) => {
+      m.cr.cr4 = v;
+    },
     rdtsc: () => (tsc += 1000n),
-    invlpg: () => {}, pause: () => {}, interrupt_window: () => {},
+    invlpg: () => {},
+    pause: () => {},
+    interrupt_window: () => {},
     phys_read8: (a: bigint) => p.read8(a),
     phys_read16: (a: bigint) => p.read16(a),
     phys_read32: (a: bigint) => p.read32(a),
@@ -255,19 +309,26 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     linear_to_phys: (offset: number) => BigInt(offset >>> 0) + LINEAR_PHYS_BASE,
     linear_base: () => LINEAR_BASE,
     linear_window_pdpt: () => LINEAR_WINDOW_PDPT,
-    linear_grant: (phys: bigint, bytes: bigint) => { m.linearGrants.push({ phys, bytes }); },
+    linear_grant: (phys: bigint, bytes: bigint) => {
+      m.linearGrants.push({ phys, bytes });
+    },
     image_start: () => IMAGE_START,
     image_end: () => IMAGE_END,
     boot_stack_bottom: () => BOOT_STACK_BOTTOM,
     lidt: () => {},
     set_emulator_exit: () => {},
-    halt: (status: number) => { throw new HaltError(status, m.serial()); },
+    halt: (status: number) => {
+      throw new HaltError(status, m.serial());
+    },
     backtrace: () => {},
   };
 }
 
 // Instantiates a fresh module (own linear memory, own fake machine) for `entry`.
-export async function load<T extends object = Record<string, any>>(entry: string, opts: LoadOptions = {}): Promise<Unit<T>> {
+export async function load<T extends object = Record<string, any>>(
+  entry: string,
+  opts: LoadOptions = {},
+): Promise<Unit<T>> {
   const module = await compile(entry, opts);
   const declared = shimDeclarations();
   const byAsName = new Map([...declared].map(([imp, as]) => [as, imp]));
@@ -306,7 +367,9 @@ export async function load<T extends object = Record<string, any>>(entry: string
 
   // The module may import only what shim.ts declares, plus the runtime's env.
   for (const i of WebAssembly.Module.imports(module)) {
-    if (i.module === "shim" && !declared.has(i.name)) throw new Error(`${entry} imports shim.${i.name}, which kernel/arch/shim.ts does not declare`);
+    if (i.module === "shim" && !declared.has(i.name)) {
+      throw new Error(`${entry} imports shim.${i.name}, which kernel/arch/shim.ts does not declare`);
+    }
     if (i.module !== "shim" && !(i.module === "env" && ["abort", "trace", "seed"].includes(i.name))) {
       throw new Error(`${entry} imports ${i.module}.${i.name}, which the harness does not provide`);
     }

@@ -39,7 +39,9 @@ const ALL_ONES = 0xffff_ffff_ffff_ffffn;
 const TICK_NS = 100n; // 10 MHz
 
 const rd = (offset: bigint, size = 8) => e.read(offset, size);
-const wr = (offset: bigint, value: bigint, size = 8) => { e.write(offset, size, value); };
+const wr = (offset: bigint, value: bigint, size = 8) => {
+  e.write(offset, size, value);
+};
 const ticks = (n: bigint) => e.advance(n * TICK_NS);
 const enable = (extra = 0n) => wr(CONFIGURATION, ENABLE_CNF | extra);
 
@@ -54,12 +56,16 @@ describe("registers after reset", () => {
     expect([rd(CONFIGURATION), rd(STATUS), rd(COUNTER)]).toEqual([0n, 0n, 0n]);
   });
 
-  it("have every timer off, edge, one-shot, 64-bit, periodic-capable, routable to inputs 20-23, its comparator all ones", () => {
-    for (let n = 0; n < 3; n++) {
-      expect(rd(config(n))).toBe((0x00f0_0000n << 32n) | SIZE_CAP | PER_INT_CAP);
-      expect(rd(comparator(n))).toBe(ALL_ONES);
-    }
-  });
+  it(
+    "have every timer off, edge, one-shot, 64-bit, periodic-capable, routable to inputs 20-23, its "
+      + "comparator all ones",
+    () => {
+      for (let n = 0; n < 3; n++) {
+        expect(rd(config(n))).toBe((0x00f0_0000n << 32n) | SIZE_CAP | PER_INT_CAP);
+        expect(rd(comparator(n))).toBe(ALL_ONES);
+      }
+    },
+  );
 
   it("read reserved registers, the FSB route, absent timers and odd accesses as 0, and ignore writes there", () => {
     for (const offset of [0x008n, 0x018n, 0x028n, 0x0e8n, 0x0f8n, 0x110n, 0x118n, 0x160n, 0x168n, 0x3f8n]) {
@@ -106,22 +112,26 @@ describe("the main counter", () => {
 });
 
 describe("a comparator match", () => {
-  it("on an edge-triggered timer sends one edge on its I/O APIC input when the counter reaches the comparator, and no status", () => {
-    wr(config(0), INT_ENB | route(20));
-    wr(comparator(0), 1000n);
-    enable();
-    ticks(999n);
-    expect(e.ioapicRises(20)).toBe(0);
-    ticks(1n);
-    expect(e.ioapicRises(20)).toBe(1);
-    expect(e.ioapicLevel(20)).toBe(0);
-    expect(rd(STATUS)).toBe(0n);
-    // One-shot: the comparator stays, and 64 bits do not wrap in a lifetime.
-    ticks(1_000_000n);
-    expect(e.ioapicRises(20)).toBe(1);
-    expect(rd(comparator(0))).toBe(1000n);
-    expect(e.nsUntilInterrupt()).toBe(ALL_ONES);
-  });
+  it(
+    "on an edge-triggered timer sends one edge on its I/O APIC input when the counter reaches the "
+      + "comparator, and no status",
+    () => {
+      wr(config(0), INT_ENB | route(20));
+      wr(comparator(0), 1000n);
+      enable();
+      ticks(999n);
+      expect(e.ioapicRises(20)).toBe(0);
+      ticks(1n);
+      expect(e.ioapicRises(20)).toBe(1);
+      expect(e.ioapicLevel(20)).toBe(0);
+      expect(rd(STATUS)).toBe(0n);
+      // One-shot: the comparator stays, and 64 bits do not wrap in a lifetime.
+      ticks(1_000_000n);
+      expect(e.ioapicRises(20)).toBe(1);
+      expect(rd(comparator(0))).toBe(1000n);
+      expect(e.nsUntilInterrupt()).toBe(ALL_ONES);
+    },
+  );
 
   it("that the counter has passed before the comparator was written comes only when it gets there again", () => {
     enable();
@@ -195,31 +205,35 @@ describe("a comparator match", () => {
 });
 
 describe("periodic mode", () => {
-  it("sets the accumulator with Tn_VAL_SET_CNF and the period with later writes, and adds the period at each match", () => {
-    // As Linux starts a periodic tick: the first match, then the period.
-    wr(config(0), PERIODIC | VAL_SET | INT_ENB | route(20));
-    expect(rd(config(0)) & VAL_SET).toBe(VAL_SET);
-    wr(comparator(0), 1000n);
-    expect(rd(config(0)) & VAL_SET).toBe(0n); // cleared by the write it enabled
-    wr(comparator(0), 500n);
-    expect(rd(comparator(0))).toBe(1000n);
-    enable();
-    ticks(1000n);
-    expect(e.ioapicRises(20)).toBe(1);
-    expect(rd(comparator(0))).toBe(1500n);
-    ticks(500n);
-    expect(e.ioapicRises(20)).toBe(2);
-    expect(rd(comparator(0))).toBe(2000n);
-    // Five periods in one step (matches at 2000 ... 4000) make one edge,
-    // and the accumulator is past the counter by less than a period.
-    ticks(2499n);
-    expect(e.ioapicRises(20)).toBe(3);
-    expect(rd(COUNTER)).toBe(3999n);
-    expect(rd(comparator(0))).toBe(4000n);
-    ticks(1n);
-    expect(e.ioapicRises(20)).toBe(4);
-    expect(e.nsUntilInterrupt()).toBe(500n * TICK_NS);
-  });
+  it(
+    "sets the accumulator with Tn_VAL_SET_CNF and the period with later writes, and adds the period "
+      + "at each match",
+    () => {
+      // As Linux starts a periodic tick: the first match, then the period.
+      wr(config(0), PERIODIC | VAL_SET | INT_ENB | route(20));
+      expect(rd(config(0)) & VAL_SET).toBe(VAL_SET);
+      wr(comparator(0), 1000n);
+      expect(rd(config(0)) & VAL_SET).toBe(0n); // cleared by the write it enabled
+      wr(comparator(0), 500n);
+      expect(rd(comparator(0))).toBe(1000n);
+      enable();
+      ticks(1000n);
+      expect(e.ioapicRises(20)).toBe(1);
+      expect(rd(comparator(0))).toBe(1500n);
+      ticks(500n);
+      expect(e.ioapicRises(20)).toBe(2);
+      expect(rd(comparator(0))).toBe(2000n);
+      // Five periods in one step (matches at 2000 ... 4000) make one edge,
+      // and the accumulator is past the counter by less than a period.
+      ticks(2499n);
+      expect(e.ioapicRises(20)).toBe(3);
+      expect(rd(COUNTER)).toBe(3999n);
+      expect(rd(comparator(0))).toBe(4000n);
+      ticks(1n);
+      expect(e.ioapicRises(20)).toBe(4);
+      expect(e.nsUntilInterrupt()).toBe(500n * TICK_NS);
+    },
+  );
 
   it("wraps a 32-bit comparator through 0 (the specification's FFFF0000h + 20000h)", () => {
     wr(config(0), PERIODIC | VAL_SET | INT_ENB | MODE_32 | route(20));
@@ -257,7 +271,11 @@ describe("32-bit mode", () => {
 
 describe("legacy replacement", () => {
   // Linux's init of counter 0: mode 2, a 1 ms period.
-  const startPit = () => { e.pitWrite(3, 0x34); e.pitWrite(0, 1193 & 0xff); e.pitWrite(0, 1193 >> 8); };
+  const startPit = () => {
+    e.pitWrite(3, 0x34);
+    e.pitWrite(0, 1193 & 0xff);
+    e.pitWrite(0, 1193 >> 8);
+  };
   const GHZ = 1_000_000n;
 
   it("routes timer 0 to IRQ 0 and timer 1 to IRQ 8 whatever their routes say; timer 2 keeps its own", () => {
@@ -267,7 +285,13 @@ describe("legacy replacement", () => {
     }
     enable(LEG_RT_CNF);
     ticks(10n);
-    expect([e.isaRises(0), e.isaRises(8), e.ioapicRises(20), e.ioapicRises(21), e.ioapicRises(22)]).toEqual([1, 1, 0, 0, 1]);
+    expect([e.isaRises(0), e.isaRises(8), e.ioapicRises(20), e.ioapicRises(21), e.ioapicRises(22)]).toEqual([
+      1,
+      1,
+      0,
+      0,
+      1,
+    ]);
   });
 
   it("blocks the PIT's IRQ 0 and the RTC's IRQ 8 while on, and passes them again once off", () => {
@@ -328,7 +352,9 @@ describe("on the TSC", () => {
     wr(comparator(1), 50n);
     enable();
     expect(e.tscNextEventAt(GHZ)).toBe(START + 5_000n);
-    e.pitWrite(3, 0x30); e.pitWrite(0, 1); e.pitWrite(0, 0); // mode 0, 1 clock: 838.1 ns
+    e.pitWrite(3, 0x30);
+    e.pitWrite(0, 1);
+    e.pitWrite(0, 0); // mode 0, 1 clock: 838.1 ns
     expect(e.tscNextEventAt(GHZ)).toBe(START + 839n);
     e.tscCatchUp(START + 839n, GHZ);
     expect(e.isaRises(0)).toBe(1);

@@ -34,8 +34,14 @@ const LOGICAL = 1 << 11, DELIVERY_STATUS = 1 << 12, ACTIVE_LOW = 1 << 13, REMOTE
 const LEVEL = 1 << 15, MASKED = 1 << 16;
 
 const select = (index: number) => e.write(IOREGSEL, 4, BigInt(index));
-const rd = (index: number) => { select(index); return Number(e.read(IOWIN, 4)); };
-const wr = (index: number, value: number) => { select(index); e.write(IOWIN, 4, BigInt(value >>> 0)); };
+const rd = (index: number) => {
+  select(index);
+  return Number(e.read(IOWIN, 4));
+};
+const wr = (index: number, value: number) => {
+  select(index);
+  e.write(IOWIN, 4, BigInt(value >>> 0));
+};
 // Programs pin's entry: the low dword `entry`, destination `destination`.
 const route = (pin: number, entry: number, destination = 0) => {
   wr(high(pin), destination << 24);
@@ -228,7 +234,9 @@ describe("level-triggered pins, Remote IRR and EOI", () => {
     route(12, LEVEL | 0x60);
     route(13, LEVEL | 0x60);
     route(14, LEVEL | 0x61);
-    set(12, true); set(13, true); set(14, true);
+    set(12, true);
+    set(13, true);
+    set(14, true);
     for (const pin of [12, 13]) set(pin, false);
     eoi(0x62);
     expect([remoteIrr(12), remoteIrr(13), remoteIrr(14)]).toEqual([true, true, true]);
@@ -315,8 +323,12 @@ describe("what reaches the sink", () => {
     route(5, EXTINT | LOGICAL, 1);
     for (const pin of [0, 1, 2, 3, 4, 5]) set(pin, true);
     expect(messages()).toEqual([
-      "1 physical 0 64 edge", "1 physical 1 65 level", "1 physical 2 0 edge",
-      "1 physical 4 67 edge", "1 physical 5 0 edge", "1 logical 7 0 edge",
+      "1 physical 0 64 edge",
+      "1 physical 1 65 level",
+      "1 physical 2 0 edge",
+      "1 physical 4 67 edge",
+      "1 physical 5 0 edge",
+      "1 logical 7 0 edge",
     ]);
   });
 
@@ -327,10 +339,19 @@ describe("what reaches the sink", () => {
     route(3, EXTINT | LEVEL, 0);
     for (const pin of [0, 1, 2, 3]) set(pin, true);
     for (const pin of [0, 1, 2, 3]) expect(remoteIrr(pin)).toBe(false);
-    for (const pin of [0, 1, 2, 3]) { set(pin, false); set(pin, true); }
+    for (const pin of [0, 1, 2, 3]) {
+      set(pin, false);
+      set(pin, true);
+    }
     expect(messages()).toEqual([
-      "0 physical 2 0 edge", "0 physical 4 0 edge", "0 physical 5 0 edge", "0 physical 7 0 edge",
-      "0 physical 2 0 edge", "0 physical 4 0 edge", "0 physical 5 0 edge", "0 physical 7 0 edge",
+      "0 physical 2 0 edge",
+      "0 physical 4 0 edge",
+      "0 physical 5 0 edge",
+      "0 physical 7 0 edge",
+      "0 physical 2 0 edge",
+      "0 physical 4 0 edge",
+      "0 physical 5 0 edge",
+      "0 physical 7 0 edge",
     ]);
   });
 

@@ -22,7 +22,13 @@ beforeEach(async () => {
 
 function segment(which: number) {
   if (which >= 0) e.selectSegment(which);
-  return { selector: e.segSelector(), base: e.segBase(), limit: e.segLimit() >>> 0, attributes: e.segAttributes(), vmx: e.segVmxAccessRights() >>> 0 };
+  return {
+    selector: e.segSelector(),
+    base: e.segBase(),
+    limit: e.segLimit() >>> 0,
+    attributes: e.segAttributes(),
+    vmx: e.segVmxAccessRights() >>> 0,
+  };
 }
 
 describe("entry state", () => {

@@ -52,7 +52,9 @@ const wr = (apic: number, offset: number, value: number) => e.mmioWrite(apic, of
 const rdmsr = (apic: number, msr: number) => e.msrRead(apic, msr);
 const wrmsr = (apic: number, msr: number, value: bigint | number) => e.msrWrite(apic, msr, BigInt(value)) !== 0;
 const enable = (apic: number, spurious = 0xff) => wr(apic, SVR, 0x100 | spurious);
-const toX2apic = (apic: number) => { expect(wrmsr(apic, APIC_BASE, rdmsr(apic, APIC_BASE) | EXTD)).toBe(true); };
+const toX2apic = (apic: number) => {
+  expect(wrmsr(apic, APIC_BASE, rdmsr(apic, APIC_BASE) | EXTD)).toBe(true);
+};
 const ipis = () => Array.from({ length: e.ipiCount() }, (_, n) => e.__getString(e.ipi(n) >>> 0));
 // The ISR, TMR or IRR as a set of vectors.
 const bank = (apic: number, base: number) => {
@@ -71,7 +73,9 @@ describe("registers after power-up (11.4.7.1)", () => {
   });
 
   it("zero TPR, PPR, APR, LDR, ICR, banks, counts and divide; DFR all ones; SVR FFh; every LVT masked", () => {
-    for (const r of [TPR, APR, PPR, LDR, ESR, ICR_LOW, ICR_HIGH, TIMER_INITIAL, TIMER_CURRENT, TIMER_DIVIDE]) expect(rd(1, r)).toBe(0);
+    for (const r of [TPR, APR, PPR, LDR, ESR, ICR_LOW, ICR_HIGH, TIMER_INITIAL, TIMER_CURRENT, TIMER_DIVIDE]) {
+      expect(rd(1, r)).toBe(0);
+    }
     expect(rd(1, DFR) >>> 0).toBe(0xffff_ffff);
     expect(rd(1, SVR)).toBe(0xff);
     for (const lvt of LVTS) expect(rd(1, lvt)).toBe(0x1_0000);
@@ -86,7 +90,10 @@ describe("registers after power-up (11.4.7.1)", () => {
 
   it("INIT restores that state but keeps the ID and the mode", () => {
     enable(1);
-    wr(1, TPR, 0x40); wr(1, LDR, 0x0200_0000); wr(1, LVT_TIMER, 0x20); wr(1, TIMER_INITIAL, 100);
+    wr(1, TPR, 0x40);
+    wr(1, LDR, 0x0200_0000);
+    wr(1, LVT_TIMER, 0x20);
+    wr(1, TIMER_INITIAL, 100);
     e.accept(1, 0x50, 0);
     e.initReset(1);
     expect(rd(1, SVR)).toBe(0xff);
@@ -107,23 +114,38 @@ describe("MMIO accesses (11.4.1)", () => {
   });
 
   it("writes only the writable bits; ID, version, PPR and the banks are read-only", () => {
-    wr(0, TPR, 0xffff_ffff); expect(rd(0, TPR)).toBe(0xff);
-    wr(0, LDR, 0xffff_ffff); expect(rd(0, LDR) >>> 0).toBe(0xff00_0000);
-    wr(0, DFR, 0x0000_0000); expect(rd(0, DFR)).toBe(0x0fff_ffff);
-    wr(0, SVR, 0xffff_ffff); expect(rd(0, SVR)).toBe(0x3ff);
-    wr(0, ID, 0x0500_0000); expect(rd(0, ID)).toBe(0);
-    wr(0, VERSION, 0); expect(rd(0, VERSION)).toBe(0x0006_0014);
-    wr(0, IRR + 0x10, 0xffff_ffff); expect(bank(0, IRR)).toEqual([]);
+    wr(0, TPR, 0xffff_ffff);
+    expect(rd(0, TPR)).toBe(0xff);
+    wr(0, LDR, 0xffff_ffff);
+    expect(rd(0, LDR) >>> 0).toBe(0xff00_0000);
+    wr(0, DFR, 0x0000_0000);
+    expect(rd(0, DFR)).toBe(0x0fff_ffff);
+    wr(0, SVR, 0xffff_ffff);
+    expect(rd(0, SVR)).toBe(0x3ff);
+    wr(0, ID, 0x0500_0000);
+    expect(rd(0, ID)).toBe(0);
+    wr(0, VERSION, 0);
+    expect(rd(0, VERSION)).toBe(0x0006_0014);
+    wr(0, IRR + 0x10, 0xffff_ffff);
+    expect(bank(0, IRR)).toEqual([]);
     expect(rd(0, ESR)).toBe(0);
   });
 
-  it("LVT entries keep their own fields: LINT polarity and trigger, timer mode, no delivery mode on timer and error", () => {
-    enable(0);
-    wr(0, LVT_LINT0, 0xffff_ffff); expect(rd(0, LVT_LINT0)).toBe(0x1_a7ff);
-    wr(0, LVT_TIMER, 0xffff_ffff); expect(rd(0, LVT_TIMER)).toBe(0x7_00ff);
-    wr(0, LVT_ERROR, 0xffff_ffff); expect(rd(0, LVT_ERROR)).toBe(0x1_00ff);
-    wr(0, LVT_THERMAL, 0x0000_04ff); expect(rd(0, LVT_THERMAL)).toBe(0x4ff);
-  });
+  it(
+    "LVT entries keep their own fields: LINT polarity and trigger, timer mode, no delivery mode on "
+      + "timer and error",
+    () => {
+      enable(0);
+      wr(0, LVT_LINT0, 0xffff_ffff);
+      expect(rd(0, LVT_LINT0)).toBe(0x1_a7ff);
+      wr(0, LVT_TIMER, 0xffff_ffff);
+      expect(rd(0, LVT_TIMER)).toBe(0x7_00ff);
+      wr(0, LVT_ERROR, 0xffff_ffff);
+      expect(rd(0, LVT_ERROR)).toBe(0x1_00ff);
+      wr(0, LVT_THERMAL, 0x0000_04ff);
+      expect(rd(0, LVT_THERMAL)).toBe(0x4ff);
+    },
+  );
 
   it("other sizes and offsets read 0 and ignore writes; an empty slot is an illegal register address", () => {
     wr(0, TPR, 0x20);
@@ -133,10 +155,13 @@ describe("MMIO accesses (11.4.1)", () => {
     e.mmioWrite(0, TPR + 8, 4, 0x30n);
     expect(rd(0, TPR)).toBe(0x20);
     expect(rd(0, ESR)).toBe(0);
-    wr(0, ESR, 0); expect(rd(0, ESR)).toBe(0);
+    wr(0, ESR, 0);
+    expect(rd(0, ESR)).toBe(0);
     expect(rd(0, 0x40)).toBe(0); // reserved slot
-    wr(0, ESR, 0); expect(rd(0, ESR)).toBe(0x80);
-    wr(0, ESR, 0); expect(rd(0, ESR)).toBe(0);
+    wr(0, ESR, 0);
+    expect(rd(0, ESR)).toBe(0x80);
+    wr(0, ESR, 0);
+    expect(rd(0, ESR)).toBe(0);
   });
 
   it("ESR: a write latches the errors since the last write and starts collecting afresh (11.5.3)", () => {
@@ -204,7 +229,9 @@ describe("IA32_APIC_BASE and the x2APIC MSRs (11.4.3, 11.12)", () => {
 
   it("x2APIC: read-only, write-only and absent registers raise #GP", () => {
     toX2apic(1);
-    for (const ro of [ID, VERSION, PPR, LDR, ISR, TMR + 0x70, IRR, TIMER_CURRENT]) expect(wrmsr(1, x2msr(ro), 0)).toBe(false);
+    for (const ro of [ID, VERSION, PPR, LDR, ISR, TMR + 0x70, IRR, TIMER_CURRENT]) {
+      expect(wrmsr(1, x2msr(ro), 0)).toBe(false);
+    }
     expect(rdmsr(1, x2msr(EOI))).toBe(GP);
     expect(rdmsr(1, 0x83f)).toBe(GP); // SELF IPI
     for (const absent of [APR, 0xc0, DFR, ICR_HIGH, 0x40, 0x3a0]) {
@@ -344,23 +371,27 @@ describe("priorities, acknowledge and EOI (11.8)", () => {
     expect(e.pendingVector(0)).toBe(-1);
   });
 
-  it("software-disabled: no fixed interrupt accepted or delivered, IRR held, LVT entries forced masked (11.4.7.2)", () => {
-    e.accept(0, 0x40, 0);
-    expect(bank(0, IRR)).toEqual([]);
-    enable(0);
-    wr(0, LVT_TIMER, 0x30);
-    e.accept(0, 0x40, 0);
-    wr(0, SVR, 0xff); // disable
-    expect(rd(0, LVT_TIMER)).toBe(0x1_0030);
-    wr(0, LVT_TIMER, 0x30);
-    expect(rd(0, LVT_TIMER)).toBe(0x1_0030);
-    e.accept(0, 0x50, 0);
-    expect(bank(0, IRR)).toEqual([0x40]);
-    expect(e.pendingVector(0)).toBe(-1);
-    enable(0);
-    expect(e.pendingVector(0)).toBe(0x40);
-    expect(rd(0, LVT_TIMER)).toBe(0x1_0030); // re-enabling does not unmask
-  });
+  it(
+    "software-disabled: no fixed interrupt accepted or delivered, IRR held, LVT entries forced "
+      + "masked (11.4.7.2)",
+    () => {
+      e.accept(0, 0x40, 0);
+      expect(bank(0, IRR)).toEqual([]);
+      enable(0);
+      wr(0, LVT_TIMER, 0x30);
+      e.accept(0, 0x40, 0);
+      wr(0, SVR, 0xff); // disable
+      expect(rd(0, LVT_TIMER)).toBe(0x1_0030);
+      wr(0, LVT_TIMER, 0x30);
+      expect(rd(0, LVT_TIMER)).toBe(0x1_0030);
+      e.accept(0, 0x50, 0);
+      expect(bank(0, IRR)).toEqual([0x40]);
+      expect(e.pendingVector(0)).toBe(-1);
+      enable(0);
+      expect(e.pendingVector(0)).toBe(0x40);
+      expect(rd(0, LVT_TIMER)).toBe(0x1_0030); // re-enabling does not unmask
+    },
+  );
 
   it("x2APIC: the banks, PPR and EOI through MSRs", () => {
     toX2apic(0);
@@ -383,15 +414,19 @@ describe("LINT0 and the 8259's INTR (passesExtInt, 11.5.1, 11.4.3)", () => {
     expect(e.passesExtInt(0)).toBe(0);
   });
 
-  it("passes it once software-enabled with LINT0 unmasked in ExtINT mode (virtual wire), not in other modes or masked", () => {
-    enable(0);
-    wr(0, LVT_LINT0, EXTINT | MASKED);
-    expect(e.passesExtInt(0)).toBe(0);
-    wr(0, LVT_LINT0, EXTINT);
-    expect(e.passesExtInt(0)).toBe(1);
-    wr(0, LVT_LINT0, 0x30); // fixed, vector 30h
-    expect(e.passesExtInt(0)).toBe(0);
-  });
+  it(
+    "passes it once software-enabled with LINT0 unmasked in ExtINT mode (virtual wire), not in other "
+      + "modes or masked",
+    () => {
+      enable(0);
+      wr(0, LVT_LINT0, EXTINT | MASKED);
+      expect(e.passesExtInt(0)).toBe(0);
+      wr(0, LVT_LINT0, EXTINT);
+      expect(e.passesExtInt(0)).toBe(1);
+      wr(0, LVT_LINT0, 0x30); // fixed, vector 30h
+      expect(e.passesExtInt(0)).toBe(0);
+    },
+  );
 
   it("stops when software-disabled again, which masks the LVT (11.4.7.2)", () => {
     enable(0);
@@ -430,7 +465,16 @@ describe("the timer (11.5.4)", () => {
 
   it("every divide value, and the TSC-per-bus-tick ratio", () => {
     // Bits 3, 1:0: 000 /2, 001 /4, 010 /8, 011 /16, 100 /32, 101 /64, 110 /128, 111 /1.
-    const divides: Array<[number, number]> = [[0x0, 2], [0x1, 4], [0x2, 8], [0x3, 16], [0x8, 32], [0x9, 64], [0xa, 128], [0xb, 1]];
+    const divides: Array<[number, number]> = [
+      [0x0, 2],
+      [0x1, 4],
+      [0x2, 8],
+      [0x3, 16],
+      [0x8, 32],
+      [0x9, 64],
+      [0xa, 128],
+      [0xb, 1],
+    ];
     let now = 0n;
     e.setTscPerBusTick(1, 3n);
     for (const [config, divide] of divides) {
@@ -552,8 +596,13 @@ describe("IPIs (11.6)", () => {
   const FIXED = 0 << 8, LOWEST = 1 << 8, NMI = 4 << 8, INIT = 5 << 8, STARTUP = 6 << 8;
   const LOGICAL = 1 << 11, ASSERT = 1 << 14, LEVEL = 1 << 15;
   const SELF = 1 << 18, ALL = 2 << 18, ALL_BUT_SELF = 3 << 18;
-  const send = (apic: number, destination: number, low: number) => { wr(apic, ICR_HIGH, destination << 24); wr(apic, ICR_LOW, low); };
-  const enableAll = () => { for (let i = 0; i < 4; i++) enable(i); };
+  const send = (apic: number, destination: number, low: number) => {
+    wr(apic, ICR_HIGH, destination << 24);
+    wr(apic, ICR_LOW, low);
+  };
+  const enableAll = () => {
+    for (let i = 0; i < 4; i++) enable(i);
+  };
 
   it("fixed, physical: to the APIC with that ID, delivery status idle", () => {
     enableAll();
@@ -603,7 +652,10 @@ describe("IPIs (11.6)", () => {
 
   it("logical, cluster model: the cluster in bits 7:4 must match, then a member bit", () => {
     const ldrs = [0x11, 0x12, 0x21, 0x22];
-    for (let i = 0; i < 4; i++) { wr(i, DFR, 0x0fff_ffff); wr(i, LDR, ldrs[i] << 24); }
+    for (let i = 0; i < 4; i++) {
+      wr(i, DFR, 0x0fff_ffff);
+      wr(i, LDR, ldrs[i] << 24);
+    }
     send(0, 0x13, ASSERT | LOGICAL | FIXED | 0x60);
     send(0, 0x22, ASSERT | LOGICAL | FIXED | 0x61);
     send(0, 0x30, ASSERT | LOGICAL | FIXED | 0x62);
@@ -619,18 +671,22 @@ describe("IPIs (11.6)", () => {
     expect(ipis()).toEqual(["0 5 0: 1", "0 6 154: 1", "0 5 0: 1,2,3", "0 6 16: 1,2,3"]);
   });
 
-  it("illegal combinations: fixed vector below 16 (send illegal vector), self or all-including-self but fixed, SMI", () => {
-    send(0, 1, ASSERT | FIXED | 0x0f);
-    send(0, 1, ASSERT | LOWEST | 0x02);
-    send(0, 0, ASSERT | SELF | NMI);
-    send(0, 0, ASSERT | SELF | INIT);
-    send(0, 0, ASSERT | ALL | STARTUP | 0x10);
-    send(0, 0, ASSERT | ALL | LOWEST | 0x30);
-    send(0, 1, ASSERT | (2 << 8)); // SMI
-    expect(ipis()).toEqual([]);
-    wr(0, ESR, 0);
-    expect(rd(0, ESR)).toBe(0x20);
-  });
+  it(
+    "illegal combinations: fixed vector below 16 (send illegal vector), self or all-including-self "
+      + "but fixed, SMI",
+    () => {
+      send(0, 1, ASSERT | FIXED | 0x0f);
+      send(0, 1, ASSERT | LOWEST | 0x02);
+      send(0, 0, ASSERT | SELF | NMI);
+      send(0, 0, ASSERT | SELF | INIT);
+      send(0, 0, ASSERT | ALL | STARTUP | 0x10);
+      send(0, 0, ASSERT | ALL | LOWEST | 0x30);
+      send(0, 1, ASSERT | (2 << 8)); // SMI
+      expect(ipis()).toEqual([]);
+      wr(0, ESR, 0);
+      expect(rd(0, ESR)).toBe(0x20);
+    },
+  );
 
   it("a software-disabled APIC still sends, but its fixed IPIs find disabled targets deaf", () => {
     send(3, 0, ASSERT | FIXED | 0x33);
@@ -639,7 +695,10 @@ describe("IPIs (11.6)", () => {
   });
 
   it("x2APIC: one 64-bit ICR with a 32-bit destination, cluster logical IDs, SELF IPI", () => {
-    for (let i = 0; i < 4; i++) { toX2apic(i); wrmsr(i, x2msr(SVR), 0x1ff); }
+    for (let i = 0; i < 4; i++) {
+      toX2apic(i);
+      wrmsr(i, x2msr(SVR), 0x1ff);
+    }
     expect(wrmsr(0, 0x830, (3n << 32n) | BigInt(ASSERT | FIXED | 0x70))).toBe(true);
     expect(rdmsr(0, 0x830)).toBe((3n << 32n) | BigInt(ASSERT | 0x70));
     wrmsr(0, 0x830, (0x0000_0006n) << 32n | BigInt(ASSERT | LOGICAL | FIXED | 0x71)); // cluster 0, IDs 1 and 2

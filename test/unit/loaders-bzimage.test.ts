@@ -23,9 +23,21 @@ beforeEach(async () => {
 });
 
 interface BzOptions {
-  setupSects?: number; version?: number; loadflags?: number; xloadflags?: number; code32?: number;
-  cmdlineSize?: number; initrdMax?: number; syssize?: number; headerLength?: number; bootFlag?: number;
-  pref?: number; initSize?: number; relocatable?: number; alignment?: number; kernel?: Uint8Array;
+  setupSects?: number;
+  version?: number;
+  loadflags?: number;
+  xloadflags?: number;
+  code32?: number;
+  cmdlineSize?: number;
+  initrdMax?: number;
+  syssize?: number;
+  headerLength?: number;
+  bootFlag?: number;
+  pref?: number;
+  initSize?: number;
+  relocatable?: number;
+  alignment?: number;
+  kernel?: Uint8Array;
 }
 
 // A bzImage: setup sectors with the header at 0x1f1, then the kernel.
@@ -228,16 +240,29 @@ describe("bzImage, malformed input", () => {
     img[0x202] = 0x68; // "hdrS"
     fails(img, /not a bzImage: no "HdrS" signature at 0x202/);
   });
-  it("an image too short for a setup header", () => fails(bzImage().subarray(0, 0x203), /too short for a setup header/));
+  it("an image too short for a setup header", () =>
+    fails(bzImage().subarray(0, 0x203), /too short for a setup header/));
   it("a wrong boot_flag", () => fails(bzImage({ bootFlag: 0x1234 }), /boot_flag at 0x1fe is 0x1234, expected 0xaa55/));
-  it("a boot protocol older than 2.06", () => fails(bzImage({ version: 0x205 }), /boot protocol 2\.05 is too old \(2\.06 or later is needed\)/));
+  it("a boot protocol older than 2.06", () =>
+    fails(bzImage({ version: 0x205 }), /boot protocol 2\.05 is too old \(2\.06 or later is needed\)/));
   it("a zImage (LOADED_HIGH clear)", () => fails(bzImage({ loadflags: 0 }), /LOADED_HIGH is clear/));
-  it("a setup header that runs past its room in boot_params", () => fails(bzImage({ headerLength: 0xa0 }), /setup header runs to 0x2a2, past its room/));
-  it("a setup header too short for protocol 2.06", () => fails(bzImage({ headerLength: 0x30 }), /ends at 0x232, before the fields of boot protocol 2\.15/));
-  it("truncated setup code", () => fails(bzImage({ setupSects: 30 }).subarray(0, 4096), /truncated: 30 setup sectors take 15872 bytes .* the image has 4096/));
+  it("a setup header that runs past its room in boot_params", () =>
+    fails(bzImage({ headerLength: 0xa0 }), /setup header runs to 0x2a2, past its room/));
+  it("a setup header too short for protocol 2.06", () =>
+    fails(bzImage({ headerLength: 0x30 }), /ends at 0x232, before the fields of boot protocol 2\.15/));
+  it("truncated setup code", () =>
+    fails(
+      bzImage({ setupSects: 30 }).subarray(0, 4096),
+      /truncated: 30 setup sectors take 15872 bytes .* the image has 4096/,
+    ));
   it("nothing after the setup code", () => fails(bzImage().subarray(0, 3 * 512), /truncated/));
-  it("a kernel shorter than syssize says", () => fails(bzImage({ syssize: 0x301 }), /truncated: syssize says the kernel is 12304 bytes, only 12288 follow/));
-  it("a kernel larger than the VM's RAM", () => fails(bzImage({ initSize: 0x4000000 }), /the kernel \(with init_size\) \[0x100000, 0x5000000\) does not fit in the VM's RAM \(64 MiB\)/));
+  it("a kernel shorter than syssize says", () =>
+    fails(bzImage({ syssize: 0x301 }), /truncated: syssize says the kernel is 12304 bytes, only 12288 follow/));
+  it("a kernel larger than the VM's RAM", () =>
+    fails(
+      bzImage({ initSize: 0x4000000 }),
+      /the kernel \(with init_size\) \[0x100000, 0x5000000\) does not fit in the VM's RAM \(64 MiB\)/,
+    ));
   it("a kernel over a reserved range", () => {
     e.reservedAdd(0x400000n, 0x1000n, 2);
     fails(bzImage(), /the kernel .* overlaps reserved memory \[0x400000, 0x401000\)/);
@@ -251,6 +276,7 @@ describe("bzImage, malformed input", () => {
     fails(bzImage({ cmdlineSize: 16 }), /the command line is 17 bytes; this kernel takes at most 16 \(cmdline_size\)/);
   });
   it("a code32_start below 1 MiB", () => fails(bzImage({ code32: 0x8000 }), /code32_start 0x8000 is below 1 MiB/));
-  it("a kernel_alignment that is not a power of two", () => fails(bzImage({ alignment: 0x300000 }), /kernel_alignment 0x300000 is not a power of two/));
+  it("a kernel_alignment that is not a power of two", () =>
+    fails(bzImage({ alignment: 0x300000 }), /kernel_alignment 0x300000 is not a power of two/));
   it("an empty image", () => fails(new Uint8Array(0), /too short/));
 });

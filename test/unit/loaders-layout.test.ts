@@ -54,7 +54,10 @@ describe("ImageSource over host-physical memory", () => {
 
 describe("GuestLayout", () => {
   // 64 MiB of RAM at guest-physical 0 (host 4 GiB).
-  const ram64 = () => { e.ramAdd(0n, 0x1_0000_0000n, 64n * MiB); e.layoutNew(); };
+  const ram64 = () => {
+    e.ramAdd(0n, 0x1_0000_0000n, 64n * MiB);
+    e.layoutNew();
+  };
   const claim = (start: bigint, size: bigint, what: string) => e.layoutClaim(start, size, s(what)) === 1;
   const place = (size: bigint, align: bigint, low: bigint, high: bigint, top: boolean, what: string) =>
     e.layoutPlace(size, align, low, high, top ? 1 : 0, s(what));

@@ -31,7 +31,15 @@ function pattern(length: number, seed: number): Uint8Array {
   return out;
 }
 
-interface Header { flags?: number; checksum?: number; headerAddr?: number; loadAddr?: number; loadEnd?: number; bssEnd?: number; entry?: number }
+interface Header {
+  flags?: number;
+  checksum?: number;
+  headerAddr?: number;
+  loadAddr?: number;
+  loadEnd?: number;
+  bssEnd?: number;
+  entry?: number;
+}
 function writeHeader(img: Uint8Array, at: number, h: Header): void {
   const d = new DataView(img.buffer, img.byteOffset);
   const flags = h.flags ?? 0x10003;
@@ -147,7 +155,14 @@ describe("multiboot 1", () => {
     // The memory map: entries of size 20 (not counting the size field).
     const mmap = g(phys.read32(at + 48)), length = phys.read32(at + 44);
     const map: Array<[number, bigint, bigint, number]> = [];
-    for (let p = 0; p < length; p += 24) map.push([phys.read32(mmap + p), phys.read64(mmap + p + 4), phys.read64(mmap + p + 12), phys.read32(mmap + p + 20)]);
+    for (let p = 0; p < length; p += 24) {
+      map.push([
+        phys.read32(mmap + p),
+        phys.read64(mmap + p + 4),
+        phys.read64(mmap + p + 12),
+        phys.read32(mmap + p + 20),
+      ]);
+    }
     expect(map).toEqual([[20, 0n, 0x9f000n, 1], [20, 0x9f000n, 0x61000n, 2], [20, 0x100000n, 0x3f00000n, 1]]);
   });
 
@@ -166,8 +181,14 @@ describe("multiboot 1", () => {
     expect(e.mb1ModuleEnd(0)).toBe(0x105000n);
     expect(str(e.mb1ModuleCmdline(0))).toBe("mod0 a=b");
     const regions = [];
-    for (let i = 0; i < e.mb1RegionCount(); i++) regions.push([e.mb1RegionBase(i), e.mb1RegionLength(i), e.mb1RegionType(i)]);
-    expect(regions).toEqual([[0n, 0x9f000n, 1], [0x9f000n, 0x61000n, 2], [0x100000n, 0x3ef0000n, 1], [0x3ff0000n, 0x10000n, 4]]);
+    for (let i = 0; i < e.mb1RegionCount(); i++) {
+      regions.push([e.mb1RegionBase(i), e.mb1RegionLength(i), e.mb1RegionType(i)]);
+    }
+    expect(regions).toEqual([[0n, 0x9f000n, 1], [0x9f000n, 0x61000n, 2], [0x100000n, 0x3ef0000n, 1], [
+      0x3ff0000n,
+      0x10000n,
+      4,
+    ]]);
     expect(phys.read8(0x101800)).toBe(0); // past load_end_addr: not loaded
   });
 
@@ -209,23 +230,47 @@ describe("multiboot 1, malformed input", () => {
     expect(error()).toMatch(pattern);
   };
 
-  it("no header", () => fails(pattern(0x4000, 1), /not a multiboot kernel: no header \(magic 0x1badb002\) in the first 8192 bytes/));
+  it("no header", () =>
+    fails(pattern(0x4000, 1), /not a multiboot kernel: no header \(magic 0x1badb002\) in the first 8192 bytes/));
   it("a header past the first 8192 bytes", () => fails(aout({}, 0x4000, 0x2000), /no header/));
   it("a misaligned header", () => fails(aout({}, 0x2000, 0x22), /no header/));
   it("a bad checksum", () => fails(aout({ checksum: 0x1234 }), /the header at 0x20 has a bad checksum/));
-  it("a kernel requiring video mode information", () => fails(aout({ flags: 0x10007 }), /requires video mode information \(flag 2\)/));
-  it("a kernel requiring unknown features", () => fails(aout({ flags: 0x10023 }), /requires features typervisor does not know \(flags 0x20\)/));
-  it("address fields cut off by the end of the file", () => fails(aout().subarray(0, 0x30), /truncated: the address fields run past the end/));
-  it("header_addr below load_addr", () => fails(aout({ headerAddr: 0xff000 }), /header_addr 0xff000 and load_addr 0x100000 do not match/));
-  it("load_end_addr below load_addr", () => fails(aout({ loadEnd: 0xf0000 }), /load_end_addr 0xf0000 is below load_addr/));
-  it("load_end_addr past the end of the file", () => fails(aout({ loadEnd: 0x103000 }), /truncated: load_end_addr asks for 12288 bytes from file offset 0x0, the image has 8192/));
-  it("bss_end_addr below the loaded image", () => fails(aout({ bssEnd: 0x101000 }), /bss_end_addr 0x101000 is below the end of the loaded image 0x102000/));
-  it("an entry point outside the kernel", () => fails(aout({ entry: 0x200000 }), /entry_addr 0x200000 is outside the kernel \[0x100000, 0x108000\)/));
-  it("a kernel larger than the VM's RAM", () => fails(aout({ bssEnd: 0x2100000 }), /the kernel \[0x100000, 0x2100000\) does not fit in the VM's RAM \(32 MiB\)/, 32));
-  it("a kernel over the legacy BIOS area", () => fails(aout({ loadAddr: 0xa0000, entry: 0xa0100, bssEnd: 0xa8000 }), /the kernel \[0xa0000, 0xa8000\) overlaps the legacy BIOS area/));
-  it("a 64-bit ELF without address fields", () => fails(elf32({ cls: 2 }), /a 64-bit ELF image needs the header's address fields \(flag 16\)/));
-  it("an ELF for another machine", () => fails(elf32({ machine: 40 }), /multiboot: ELF: machine 40, expected i386 \(3\)/));
-  it("an ELF entry in no segment", () => fails(elf32({ entry: 0xd0000000 }), /the ELF entry point 0xd0000000 is in no loadable segment/));
+  it("a kernel requiring video mode information", () =>
+    fails(aout({ flags: 0x10007 }), /requires video mode information \(flag 2\)/));
+  it("a kernel requiring unknown features", () =>
+    fails(aout({ flags: 0x10023 }), /requires features typervisor does not know \(flags 0x20\)/));
+  it("address fields cut off by the end of the file", () =>
+    fails(aout().subarray(0, 0x30), /truncated: the address fields run past the end/));
+  it("header_addr below load_addr", () =>
+    fails(aout({ headerAddr: 0xff000 }), /header_addr 0xff000 and load_addr 0x100000 do not match/));
+  it("load_end_addr below load_addr", () =>
+    fails(aout({ loadEnd: 0xf0000 }), /load_end_addr 0xf0000 is below load_addr/));
+  it("load_end_addr past the end of the file", () =>
+    fails(
+      aout({ loadEnd: 0x103000 }),
+      /truncated: load_end_addr asks for 12288 bytes from file offset 0x0, the image has 8192/,
+    ));
+  it("bss_end_addr below the loaded image", () =>
+    fails(aout({ bssEnd: 0x101000 }), /bss_end_addr 0x101000 is below the end of the loaded image 0x102000/));
+  it("an entry point outside the kernel", () =>
+    fails(aout({ entry: 0x200000 }), /entry_addr 0x200000 is outside the kernel \[0x100000, 0x108000\)/));
+  it("a kernel larger than the VM's RAM", () =>
+    fails(
+      aout({ bssEnd: 0x2100000 }),
+      /the kernel \[0x100000, 0x2100000\) does not fit in the VM's RAM \(32 MiB\)/,
+      32,
+    ));
+  it("a kernel over the legacy BIOS area", () =>
+    fails(
+      aout({ loadAddr: 0xa0000, entry: 0xa0100, bssEnd: 0xa8000 }),
+      /the kernel \[0xa0000, 0xa8000\) overlaps the legacy BIOS area/,
+    ));
+  it("a 64-bit ELF without address fields", () =>
+    fails(elf32({ cls: 2 }), /a 64-bit ELF image needs the header's address fields \(flag 16\)/));
+  it("an ELF for another machine", () =>
+    fails(elf32({ machine: 40 }), /multiboot: ELF: machine 40, expected i386 \(3\)/));
+  it("an ELF entry in no segment", () =>
+    fails(elf32({ entry: 0xd0000000 }), /the ELF entry point 0xd0000000 is in no loadable segment/));
   it("neither ELF nor address fields", () => fails(aout({ flags: 0x3 }), /multiboot: ELF: not an ELF image/));
   it("a module that does not fit", () => {
     e.moduleAdd(BigInt(MODULE_HPA), BigInt(40 * MiB), e.__newString("big"));

@@ -22,13 +22,35 @@ beforeEach(async () => {
   e.reset();
 });
 
-interface Seg { type?: number; paddr: number; vaddr?: bigint; data: Uint8Array; memsz?: number; filesz?: number; offset?: number; align?: number }
-interface ElfOptions { cls?: number; endian?: number; type?: number; machine?: number; phentsize?: number; phnum?: number; entry?: bigint }
+interface Seg {
+  type?: number;
+  paddr: number;
+  vaddr?: bigint;
+  data: Uint8Array;
+  memsz?: number;
+  filesz?: number;
+  offset?: number;
+  align?: number;
+}
+interface ElfOptions {
+  cls?: number;
+  endian?: number;
+  type?: number;
+  machine?: number;
+  phentsize?: number;
+  phnum?: number;
+  entry?: bigint;
+}
 
 // An ELF64 executable: header, program headers, then each segment's bytes.
 function elf64(segs: Seg[], o: ElfOptions = {}): Uint8Array {
   let offset = 64 + 56 * segs.length;
-  const offsets = segs.map((s) => { offset = (offset + 15) & ~15; const at = offset; offset += s.data.length; return at; });
+  const offsets = segs.map((s) => {
+    offset = (offset + 15) & ~15;
+    const at = offset;
+    offset += s.data.length;
+    return at;
+  });
   const img = new Uint8Array(offset);
   const d = new DataView(img.buffer);
   img.set([0x7f, 0x45, 0x4c, 0x46, o.cls ?? 2, o.endian ?? 1, 1]);
@@ -67,9 +89,25 @@ function note(name: string, type: number, desc: Uint8Array, align = 4): Uint8Arr
   out.set(desc, 12 + pad(nameLen));
   return out;
 }
-const u64le = (v: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v), true); return b; };
-const u32le = (v: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); return b; };
-const concat = (...parts: Uint8Array[]) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let at = 0; for (const p of parts) { out.set(p, at); at += p.length; } return out; };
+const u64le = (v: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+  return b;
+};
+const u32le = (v: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+};
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
 function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (i * 13 + seed) & 0xff;
@@ -80,12 +118,16 @@ const TEXT = pattern(0x2000, 1), DATA = pattern(0x100, 2);
 const ENTRY = 0x1000040;
 const pvhNote = (entry = ENTRY) => note("Xen", 18, u64le(entry));
 // A vmlinux-like image: text, data + bss, and a note segment with other notes around the PVH one.
-const vmlinux = (notes = concat(note("GNU", 3, pattern(20, 5)), note("Xen", 1, u64le(0xdead)), pvhNote()), extra: Seg[] = []) => elf64([
-  { paddr: 0x1000000, data: TEXT },
-  { paddr: 0x1002000, data: DATA, memsz: 0x1000 },
-  { type: 4, paddr: 0, vaddr: 0n, data: notes },
-  ...extra,
-]);
+const vmlinux = (
+  notes = concat(note("GNU", 3, pattern(20, 5)), note("Xen", 1, u64le(0xdead)), pvhNote()),
+  extra: Seg[] = [],
+) =>
+  elf64([
+    { paddr: 0x1000000, data: TEXT },
+    { paddr: 0x1002000, data: DATA, memsz: 0x1000 },
+    { type: 4, paddr: 0, vaddr: 0n, data: notes },
+    ...extra,
+  ]);
 
 function loadPvh(img: Uint8Array, mib = 64): boolean {
   e.ramAdd(0n, BigInt(RAM_HPA), BigInt(mib * MiB));
@@ -191,7 +233,10 @@ describe("loadKernel", () => {
   // A multiboot header with address fields for a kernel loaded at 0x1000000 from file offset 0.
   const mbHeader = () => {
     const h = new Uint8Array(32), d = new DataView(h.buffer);
-    [0x1badb002, 0x10000, (-(0x1badb002 + 0x10000)) >>> 0, 0x1000000 + 0x100, 0x1000000, 0, 0, 0x1000000].forEach((v, i) => d.setUint32(i * 4, v, true));
+    [0x1badb002, 0x10000, (-(0x1badb002 + 0x10000)) >>> 0, 0x1000000 + 0x100, 0x1000000, 0, 0, 0x1000000].forEach((
+      v,
+      i,
+    ) => d.setUint32(i * 4, v, true));
     return h;
   };
 
@@ -228,29 +273,62 @@ describe("PVH, malformed input", () => {
   };
   const good = vmlinux();
 
-  it("no ELF magic", () => { const img = good.slice(); img[1] = 0x45 ^ 0x20; fails(img, /ELF: not an ELF image/); });
-  it("a 32-bit ELF", () => fails(elf64([{ paddr: 0x1000000, data: TEXT }], { cls: 1 }), /ELF: class 1 \(32-bit\), expected 64-bit/));
-  it("a big-endian ELF", () => fails(elf64([{ paddr: 0x1000000, data: TEXT }], { endian: 2 }), /ELF: not little-endian/));
-  it("another machine", () => fails(elf64([{ paddr: 0x1000000, data: TEXT }], { machine: 183 }), /ELF: machine 183, expected x86-64 \(62\)/));
-  it("not an executable", () => fails(elf64([{ paddr: 0x1000000, data: TEXT }], { type: 3 }), /ELF: type 3, expected an executable/));
-  it("a wrong e_phentsize", () => fails(elf64([{ paddr: 0x1000000, data: TEXT }], { phentsize: 64 }), /ELF: e_phentsize 64, expected 56/));
-  it("a header cut short", () => fails(good.subarray(0, 40), /ELF: truncated: the image \(40 bytes\) is shorter than an ELF header/));
-  it("program headers past the end", () => fails(elf64([{ paddr: 0x1000000, data: new Uint8Array(0) }], { phnum: 9 }), /ELF: truncated: program headers at 0x40 run past the end/));
-  it("a segment past the end of the file", () => fails(good.subarray(0, good.length - 16), /ELF: truncated: segment 2 needs file bytes/));
-  it("a segment with p_filesz > p_memsz", () => fails(vmlinux(undefined, [{ paddr: 0x2000000, data: pattern(64, 1), memsz: 32 }]), /ELF: segment 3: p_filesz 0x40 is larger than p_memsz 0x20/));
-  it("overlapping segments", () => fails(vmlinux(undefined, [{ paddr: 0x1002800, data: pattern(64, 1) }]), /segment 3 \[0x1002800, 0x1002840\) overlaps segment 1 \[0x1002000, 0x1003000\)/));
-  it("a segment beyond the VM's RAM", () => fails(good, /segment 0 \[0x1000000, 0x1002000\) does not fit in the VM's RAM \(16 MiB\)/, 16));
-  it("a segment over the legacy BIOS area", () => fails(vmlinux(undefined, [{ paddr: 0xf0000, data: pattern(64, 1) }]), /segment 3 .* overlaps the legacy BIOS area \[0x9f000, 0x100000\)/));
-  it("no loadable segment", () => fails(elf64([{ type: 4, paddr: 0, data: pvhNote() }]), /ELF: no loadable \(PT_LOAD\) segment/));
-  it("no PVH note", () => fails(vmlinux(note("Xen", 1, u64le(ENTRY))), /no "Xen" note of type 18 \(XEN_ELFNOTE_PHYS32_ENTRY\)/));
-  it("a PVH note of the wrong size", () => fails(vmlinux(note("Xen", 18, new Uint8Array(2))), /holds 2 bytes, expected 4 or 8/));
+  it("no ELF magic", () => {
+    const img = good.slice();
+    img[1] = 0x45 ^ 0x20;
+    fails(img, /ELF: not an ELF image/);
+  });
+  it("a 32-bit ELF", () =>
+    fails(elf64([{ paddr: 0x1000000, data: TEXT }], { cls: 1 }), /ELF: class 1 \(32-bit\), expected 64-bit/));
+  it("a big-endian ELF", () =>
+    fails(elf64([{ paddr: 0x1000000, data: TEXT }], { endian: 2 }), /ELF: not little-endian/));
+  it("another machine", () =>
+    fails(elf64([{ paddr: 0x1000000, data: TEXT }], { machine: 183 }), /ELF: machine 183, expected x86-64 \(62\)/));
+  it("not an executable", () =>
+    fails(elf64([{ paddr: 0x1000000, data: TEXT }], { type: 3 }), /ELF: type 3, expected an executable/));
+  it("a wrong e_phentsize", () =>
+    fails(elf64([{ paddr: 0x1000000, data: TEXT }], { phentsize: 64 }), /ELF: e_phentsize 64, expected 56/));
+  it("a header cut short", () =>
+    fails(good.subarray(0, 40), /ELF: truncated: the image \(40 bytes\) is shorter than an ELF header/));
+  it("program headers past the end", () =>
+    fails(
+      elf64([{ paddr: 0x1000000, data: new Uint8Array(0) }], { phnum: 9 }),
+      /ELF: truncated: program headers at 0x40 run past the end/,
+    ));
+  it("a segment past the end of the file", () =>
+    fails(good.subarray(0, good.length - 16), /ELF: truncated: segment 2 needs file bytes/));
+  it("a segment with p_filesz > p_memsz", () =>
+    fails(
+      vmlinux(undefined, [{ paddr: 0x2000000, data: pattern(64, 1), memsz: 32 }]),
+      /ELF: segment 3: p_filesz 0x40 is larger than p_memsz 0x20/,
+    ));
+  it("overlapping segments", () =>
+    fails(
+      vmlinux(undefined, [{ paddr: 0x1002800, data: pattern(64, 1) }]),
+      /segment 3 \[0x1002800, 0x1002840\) overlaps segment 1 \[0x1002000, 0x1003000\)/,
+    ));
+  it("a segment beyond the VM's RAM", () =>
+    fails(good, /segment 0 \[0x1000000, 0x1002000\) does not fit in the VM's RAM \(16 MiB\)/, 16));
+  it("a segment over the legacy BIOS area", () =>
+    fails(
+      vmlinux(undefined, [{ paddr: 0xf0000, data: pattern(64, 1) }]),
+      /segment 3 .* overlaps the legacy BIOS area \[0x9f000, 0x100000\)/,
+    ));
+  it("no loadable segment", () =>
+    fails(elf64([{ type: 4, paddr: 0, data: pvhNote() }]), /ELF: no loadable \(PT_LOAD\) segment/));
+  it("no PVH note", () =>
+    fails(vmlinux(note("Xen", 1, u64le(ENTRY))), /no "Xen" note of type 18 \(XEN_ELFNOTE_PHYS32_ENTRY\)/));
+  it("a PVH note of the wrong size", () =>
+    fails(vmlinux(note("Xen", 18, new Uint8Array(2))), /holds 2 bytes, expected 4 or 8/));
   it("a note running past its segment", () => {
     const n = pvhNote();
     new DataView(n.buffer).setUint32(4, 0x1000, true); // descsz far beyond the segment
     fails(vmlinux(n), /no "Xen" note of type 18/);
   });
-  it("an entry point outside the kernel", () => fails(vmlinux(pvhNote(0x3000000)), /the entry point 0x3000000 is outside the loaded kernel/));
-  it("an entry point above 4 GiB", () => fails(vmlinux(pvhNote(0x1_0000_0000)), /the 32-bit entry point 0x100000000 is above 4 GiB/));
+  it("an entry point outside the kernel", () =>
+    fails(vmlinux(pvhNote(0x3000000)), /the entry point 0x3000000 is outside the loaded kernel/));
+  it("an entry point above 4 GiB", () =>
+    fails(vmlinux(pvhNote(0x1_0000_0000)), /the 32-bit entry point 0x100000000 is above 4 GiB/));
   it("an initrd that does not fit", () => {
     e.setInitrd(BigInt(INITRD_HPA), BigInt(60 * MiB));
     fails(good, /no room for the initrd \(60 MiB\)/);

@@ -99,7 +99,9 @@ describe("usableRanges", () => {
   });
 
   it("drops usable regions smaller than a page once aligned", () => {
-    expect(usable([[0x100800n, 0x800n, USABLE], [0x200001n, 0x1ffen, USABLE], [0x300000n, 0xfffn, USABLE]])).toEqual([]);
+    expect(usable([[0x100800n, 0x800n, USABLE], [0x200001n, 0x1ffen, USABLE], [0x300000n, 0xfffn, USABLE]])).toEqual(
+      [],
+    );
   });
 
   it("ignores zero-length regions of any type", () => {
@@ -128,7 +130,10 @@ describe("usableRanges", () => {
   });
 
   it("ignores a usable region whose end wraps around 2^64", () => {
-    expect(usable([[0x100000n, 0x100000n, USABLE], [0xffff_ffff_ffff_0000n, 0x20000n, USABLE]])).toEqual([[0x100000n, 0x200000n]]);
+    expect(usable([[0x100000n, 0x100000n, USABLE], [0xffff_ffff_ffff_0000n, 0x20000n, USABLE]])).toEqual([[
+      0x100000n,
+      0x200000n,
+    ]]);
   });
 
   it("is empty for an empty map", () => {
@@ -141,7 +146,10 @@ describe("subtract and totalSize", () => {
 
   it.each<[string, Span, Span[]]>([
     ["nothing it overlaps", [0x5000n, 0x8000n], base],
-    ["a middle piece", [0x2000n, 0x3000n], [[0x1000n, 0x2000n], [0x3000n, 0x5000n], [0x8000n, 0xa000n], [0x10000n, 0x20000n]]],
+    ["a middle piece", [0x2000n, 0x3000n], [[0x1000n, 0x2000n], [0x3000n, 0x5000n], [0x8000n, 0xa000n], [
+      0x10000n,
+      0x20000n,
+    ]]],
     ["a start", [0x0n, 0x2000n], [[0x2000n, 0x5000n], [0x8000n, 0xa000n], [0x10000n, 0x20000n]]],
     ["an end", [0x1f000n, 0x30000n], [[0x1000n, 0x5000n], [0x8000n, 0xa000n], [0x10000n, 0x1f000n]]],
     ["a whole range", [0x8000n, 0xa000n], [[0x1000n, 0x5000n], [0x10000n, 0x20000n]]],

@@ -130,7 +130,8 @@ describe("emulated MMIO exits", () => {
   it("long mode: MOVSX and MOVZX of the ID register's bytes, and a 32-bit load zero-extends", () => {
     const id = base + 8n;
     identityMapFirst2MiB();
-    code(0x8000n, [0x48, 0x0f, 0xbe, 0x01, 0x0f, 0xb6, 0x01, 0x8b, 0x01]); // movsbq (%rcx),%rax; movzbl; mov (%rcx),%eax
+    // movsbq (%rcx),%rax; movzbl; mov (%rcx),%eax
+    code(0x8000n, [0x48, 0x0f, 0xbe, 0x01, 0x0f, 0xb6, 0x01, 0x8b, 0x01]);
     e.cpuSet(0x8000n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
     e.regSet(RAX, ONES);
     e.mmioExit(id + 3n, 0); // 'O' = 0x4f
@@ -170,7 +171,12 @@ describe("emulated MMIO exits", () => {
     code(0x8000n, [0x01, 0x01, 0x90]); // add %eax,(%ecx)
     e.cpuSet(0x8000n, 0n, 32, CR0_PE, 0n, 0n, 0n);
     expect(e.mmioExit(base, 1)).toBe(STOPPED);
-    expect(reason()).toMatch(/^cannot emulate the MMIO access to 0xfeb00000 by the instruction at rip 0x8000 \(01 01 90 [0-9a-f ]+\): unsupported opcode 0x1$/);
+    expect(reason()).toMatch(
+      new RegExp(
+        String.raw`^cannot emulate the MMIO access to 0xfeb00000 by the instruction at rip 0x8000 `
+          + String.raw`\(01 01 90 [0-9a-f ]+\): unsupported opcode 0x1$`,
+      ),
+    );
   });
 
   it("stops the VM for RSP as the operand, and for a direction the exit contradicts", () => {
@@ -188,7 +194,10 @@ describe("emulated MMIO exits", () => {
   it("stops the VM when the instruction's page is not mapped", () => {
     e.cpuSet(0x40_0000n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
     expect(e.mmioExit(base, 0)).toBe(STOPPED);
-    expect(reason()).toBe("MMIO access to 0xfeb00000: cannot read the instruction at rip 0x400000 (the page-table entry at 0x1000 is not present)");
+    expect(reason()).toBe(
+      "MMIO access to 0xfeb00000: cannot read the instruction at rip 0x400000 (the page-table entry "
+        + "at 0x1000 is not present)",
+    );
   });
 
   it("refuses SPL (REX with register 4) as it refuses RSP", () => {

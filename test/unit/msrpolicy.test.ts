@@ -29,7 +29,9 @@ describe("IA32_PAT", () => {
   });
 
   it("refuses the reserved types 2 and 3 and reserved bits in any entry, keeping the old value", () => {
-    for (const bad of [0x02n, 0x03n << 56n, 0x08n << 16n, 0x0007_0406_0007_04e6n]) expect(e.wrmsr(IA32_PAT, bad)).toBe(0);
+    for (const bad of [0x02n, 0x03n << 56n, 0x08n << 16n, 0x0007_0406_0007_04e6n]) {
+      expect(e.wrmsr(IA32_PAT, bad)).toBe(0);
+    }
     expect(e.rdmsr(IA32_PAT)).toBe(0x0007_0406_0007_0406n);
   });
 });

@@ -18,7 +18,8 @@ const E820: Array<[bigint, bigint, number]> = [
   [0x1_0000_0000n, 0x8000_0000n, 1],
   [0xfd_0000_0000n, 0x3_0000_0000n, 2],
 ];
-const asRegions = (list: Array<[bigint, bigint, number]>) => list.map(([base, length, type]) => ({ base, length, type }));
+const asRegions = (list: Array<[bigint, bigint, number]>) =>
+  list.map(([base, length, type]) => ({ base, length, type }));
 
 let unit: Unit<BootExports>;
 let phys: PhysMemory;
@@ -28,8 +29,14 @@ beforeEach(async () => {
   unit = await load<BootExports>(ENTRY, { phys });
 });
 
-const parse1 = (info: bigint) => { unit.exports.mb1(info); return readBoot(unit.exports); };
-const parse2 = (info: bigint) => { unit.exports.mb2(info); return readBoot(unit.exports); };
+const parse1 = (info: bigint) => {
+  unit.exports.mb1(info);
+  return readBoot(unit.exports);
+};
+const parse2 = (info: bigint) => {
+  unit.exports.mb2(info);
+  return readBoot(unit.exports);
+};
 
 describe("multiboot 1", () => {
   it("reads command line, loader name, modules and the memory map", () => {
@@ -64,7 +71,9 @@ describe("multiboot 1", () => {
     mb.mmapEntry(0xfeffc000n, 0x4000n, 2, 20);
     const boot = parse1(mb.finish());
     expect(boot.error).toBeNull();
-    expect(boot.memory).toEqual(asRegions([[0x0n, 0x9f000n, 1], [0x100000n, 0x3f00000n, 1], [0xfeffc000n, 0x4000n, 2]]));
+    expect(boot.memory).toEqual(
+      asRegions([[0x0n, 0x9f000n, 1], [0x100000n, 0x3f00000n, 1], [0xfeffc000n, 0x4000n, 2]]),
+    );
   });
 
   it("falls back to the memory bounds without a memory map", () => {
@@ -112,7 +121,9 @@ describe("multiboot 1", () => {
 
     it.each([1 << 13, 1 << 20, 0x8000_0000])("unknown flag 0x%s", (flag) => {
       const boot = parse1(new Mb1Builder(phys).memoryBounds(640, 65536).finish(flag));
-      expect(boot.error).toBe(`garbled boot information: unknown multiboot flags 0x${((flag | MB1.MEMORY) >>> 0).toString(16)}`);
+      expect(boot.error).toBe(
+        `garbled boot information: unknown multiboot flags 0x${((flag | MB1.MEMORY) >>> 0).toString(16)}`,
+      );
     });
 
     it("an unterminated command line", () => {
@@ -228,7 +239,12 @@ describe("multiboot 2", () => {
   });
 
   it("reads nothing outside the structure", () => {
-    const { total } = writeMb2(phys, AT, [tags.cmdline("a"), tags.module(0x20_0000, 0x20_1000, "m"), tags.mmap(E820), tags.end()]);
+    const { total } = writeMb2(phys, AT, [
+      tags.cmdline("a"),
+      tags.module(0x20_0000, 0x20_1000, "m"),
+      tags.mmap(E820),
+      tags.end(),
+    ]);
     phys.trace = [];
     const boot = parse2(BigInt(AT));
     expect(boot.error).toBeNull();
@@ -249,10 +265,15 @@ describe("multiboot 2", () => {
   });
 
   it("steps over memory map entries by entry_size", () => {
-    writeMb2(phys, AT, [tags.mmap([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3f00000n, 1], [0xfffc0000n, 0x40000n, 2]], 32), tags.end()]);
+    writeMb2(phys, AT, [
+      tags.mmap([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3f00000n, 1], [0xfffc0000n, 0x40000n, 2]], 32),
+      tags.end(),
+    ]);
     const boot = parse2(BigInt(AT));
     expect(boot.error).toBeNull();
-    expect(boot.memory).toEqual(asRegions([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3f00000n, 1], [0xfffc0000n, 0x40000n, 2]]));
+    expect(boot.memory).toEqual(
+      asRegions([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3f00000n, 1], [0xfffc0000n, 0x40000n, 2]]),
+    );
   });
 
   it("stops at the end tag even if the structure claims more", () => {
@@ -347,13 +368,20 @@ describe("multiboot 2", () => {
     });
 
     it("an unterminated loader name", () => {
-      writeMb2(phys, AT, [tags.mmap(E820), tags.raw(TAG.LOADER_NAME, Array(5000).fill(0x47)), tags.end()], { pad: 0x47 });
+      writeMb2(phys, AT, [tags.mmap(E820), tags.raw(TAG.LOADER_NAME, Array(5000).fill(0x47)), tags.end()], {
+        pad: 0x47,
+      });
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information: unterminated string in tag 2");
     });
 
     it("a module that ends before it starts", () => {
-      writeMb2(phys, AT, [tags.module(0x20_0000, 0x20_1000, "ok"), tags.module(0x30_0000, 0x20_0000, "bad"), tags.mmap(E820), tags.end()]);
+      writeMb2(phys, AT, [
+        tags.module(0x20_0000, 0x20_1000, "ok"),
+        tags.module(0x30_0000, 0x20_0000, "bad"),
+        tags.mmap(E820),
+        tags.end(),
+      ]);
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information: module 1 is malformed");
     });
@@ -392,7 +420,11 @@ describe("multiboot 2", () => {
 
     // The same for a module tag's command line (a string bounded by the tag).
     it("a module string not terminated within its own tag", () => {
-      writeMb2(phys, AT, [tags.raw(TAG.MODULE, [0, 0, 0x20, 0, 0, 0x10, 0x20, 0, 0x6d, 0x6f, 0x64]), tags.mmap(E820), tags.end()], { pad: 0x58 });
+      writeMb2(phys, AT, [
+        tags.raw(TAG.MODULE, [0, 0, 0x20, 0, 0, 0x10, 0x20, 0, 0x6d, 0x6f, 0x64]),
+        tags.mmap(E820),
+        tags.end(),
+      ], { pad: 0x58 });
       const boot = parse2(BigInt(AT));
       expect(boot.error).toContain("garbled boot information: module 0 is malformed");
     });
@@ -404,7 +436,9 @@ describe("command line", () => {
   const has = (key: string) => unit.exports.cmdlineHas(unit.exports.__newString(key)) !== 0;
   const get = (key: string, fallback?: string) => {
     const e = unit.exports;
-    const ptr = fallback === undefined ? e.cmdlineGetDefault(e.__newString(key)) : e.cmdlineGet(e.__newString(key), e.__newString(fallback));
+    const ptr = fallback === undefined
+      ? e.cmdlineGetDefault(e.__newString(key))
+      : e.cmdlineGet(e.__newString(key), e.__newString(fallback));
     return e.__getString(ptr >>> 0);
   };
 

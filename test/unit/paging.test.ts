@@ -2,7 +2,15 @@
 // format, the host's own tables (kernel/mm/hostpaging.ts) and the page
 // allocator beneath them (kernel/mm/linearpages.ts).
 import { beforeEach, describe, expect, it } from "vitest";
-import { BOOT_STACK_BOTTOM, LINEAR_BASE, LINEAR_PHYS_BASE, LINEAR_WINDOW_PDPT, load, type Exports, type Unit } from "./harness";
+import {
+  BOOT_STACK_BOTTOM,
+  LINEAR_BASE,
+  LINEAR_PHYS_BASE,
+  LINEAR_WINDOW_PDPT,
+  load,
+  type Exports,
+  type Unit,
+} from "./harness";
 
 interface PagingExports {
   uncached(): bigint;
@@ -42,7 +50,11 @@ beforeEach(async () => {
   UC = e.uncached();
 });
 
-interface Tr { phys: bigint; attributes: bigint; level: number }
+interface Tr {
+  phys: bigint;
+  attributes: bigint;
+  level: number;
+}
 function translate(virt: bigint): Tr | null {
   if (!e.ptTranslate(virt)) return null;
   return { phys: e.trPhys(), attributes: e.trAttributes(), level: e.trLevel() };
@@ -53,12 +65,18 @@ function translate(virt: bigint): Tr | null {
 function physEntry(tablePhys: bigint, index: number): bigint {
   const offset = Number(tablePhys - LINEAR_PHYS_BASE) + index * 8;
   const buffer = unit.exports.memory.buffer;
-  if (offset < 0 || offset + 8 > buffer.byteLength) throw new Error(`table at 0x${tablePhys.toString(16)} is not in the linear memory`);
+  if (offset < 0 || offset + 8 > buffer.byteLength) {
+    throw new Error(`table at 0x${tablePhys.toString(16)} is not in the linear memory`);
+  }
   return new DataView(buffer).getBigUint64(offset, true);
 }
 
 // An independent 4-level walk (Intel SDM Vol. 3A 4.5) over the raw entries.
-interface Walk { phys: bigint; level: number; entry: bigint }
+interface Walk {
+  phys: bigint;
+  level: number;
+  entry: bigint;
+}
 function walk(virt: bigint): Walk | null {
   let table = e.ptRootPhys();
   for (let level = 4; level >= 1; level--) {
@@ -310,7 +328,11 @@ describe("buildHostPageTable", () => {
       });
 
       it("maps ACPI tables and NVS write-back like RAM", () => {
-        build([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3ff00000n, 1], [0x4000_0000n, 0x10_0000n, 3], [0x4020_0000n, 0x10_0000n, 4]], huge);
+        build([[0x0n, 0x9fc00n, 1], [0x100000n, 0x3ff00000n, 1], [0x4000_0000n, 0x10_0000n, 3], [
+          0x4020_0000n,
+          0x10_0000n,
+          4,
+        ]], huge);
         identity(0x4000_0000n, 0n);
         identity(0x4020_0000n, 0n);
         identity(0x4040_0000n, UC);
@@ -368,22 +390,29 @@ describe("linear pages", () => {
     expect(new Uint8Array(e.memory.buffer, later, 4 * 4096).every((x) => x === 0)).toBe(true);
   });
 
-  it("only returns physically contiguous blocks when the linear memory is backed by scattered 2 MiB chunks", async () => {
-    // Each 2 MiB chunk of linear memory sits somewhere else physically, in reverse order.
-    const CHUNK = 0x20_0000;
-    const scattered = (offset: number) => 0x10_0000_0000n - BigInt(Math.floor(offset / CHUNK) + 1) * BigInt(CHUNK) + BigInt(offset % CHUNK);
-    const u = await load<PagingExports>("paging.ts", { shim: { linear_to_phys: (o: number) => scattered(o >>> 0) } });
-    const blocks: Array<[number, number]> = [];
-    for (let i = 0; i < 120; i++) {
-      const count = 1 + (i * 7) % 16;
-      const start = u.exports.linearAllocPages(count);
-      blocks.push([start, count]);
-      const base = scattered(start);
-      for (let p = 1; p < count; p++) expect(scattered(start + p * 4096), `block ${i} page ${p}`).toBe(base + BigInt(p * 4096));
-      expect(u.exports.linearPhysOf(start)).toBe(base);
-    }
-    // The run must have crossed several chunk boundaries to mean anything.
-    const chunks = new Set(blocks.map(([s]) => Math.floor(s / CHUNK)));
-    expect(chunks.size).toBeGreaterThanOrEqual(3);
-  });
+  it(
+    "only returns physically contiguous blocks when the linear memory is backed by scattered 2 MiB "
+      + "chunks",
+    async () => {
+      // Each 2 MiB chunk of linear memory sits somewhere else physically, in reverse order.
+      const CHUNK = 0x20_0000;
+      const scattered = (offset: number) =>
+        0x10_0000_0000n - BigInt(Math.floor(offset / CHUNK) + 1) * BigInt(CHUNK) + BigInt(offset % CHUNK);
+      const u = await load<PagingExports>("paging.ts", { shim: { linear_to_phys: (o: number) => scattered(o >>> 0) } });
+      const blocks: Array<[number, number]> = [];
+      for (let i = 0; i < 120; i++) {
+        const count = 1 + (i * 7) % 16;
+        const start = u.exports.linearAllocPages(count);
+        blocks.push([start, count]);
+        const base = scattered(start);
+        for (let p = 1; p < count; p++) {
+          expect(scattered(start + p * 4096), `block ${i} page ${p}`).toBe(base + BigInt(p * 4096));
+        }
+        expect(u.exports.linearPhysOf(start)).toBe(base);
+      }
+      // The run must have crossed several chunk boundaries to mean anything.
+      const chunks = new Set(blocks.map(([s]) => Math.floor(s / CHUNK)));
+      expect(chunks.size).toBeGreaterThanOrEqual(3);
+    },
+  );
 });

@@ -19,20 +19,29 @@ beforeEach(async () => {
   e = (await load<Exported>("devices.ts")).exports;
 });
 
-const outb = (port: number, v: number) => { e.ioWrite(port, 1, v); };
+const outb = (port: number, v: number) => {
+  e.ioWrite(port, 1, v);
+};
 const START = 5_000_000n;
 const GHZ = 1_000_000n; // TSC ticks per millisecond of a 1 GHz TSC
 
 describe("the PIT on the TSC", () => {
-  it("starts its time at the first catch-up and converts TSC ticks to 1.193182 MHz clocks exactly, in any slices", () => {
-    e.tscCatchUp(START, GHZ);
-    expect(e.pitClocks()).toBe(0n);
-    e.tscCatchUp(START + 1_000_000_000n, GHZ); // one second
-    expect(e.pitClocks()).toBe(1_193_182n);
-    let now = START + 1_000_000_000n;
-    for (let i = 0; i < 1_000; i++) { now += 999_999n; e.tscCatchUp(now, GHZ); } // less than a millisecond each
-    expect(e.pitClocks()).toBe(1_193_182n + (999_999_000n * 1_193_182n) / 1_000_000_000n);
-  });
+  it(
+    "starts its time at the first catch-up and converts TSC ticks to 1.193182 MHz clocks exactly, in "
+      + "any slices",
+    () => {
+      e.tscCatchUp(START, GHZ);
+      expect(e.pitClocks()).toBe(0n);
+      e.tscCatchUp(START + 1_000_000_000n, GHZ); // one second
+      expect(e.pitClocks()).toBe(1_193_182n);
+      let now = START + 1_000_000_000n;
+      for (let i = 0; i < 1_000; i++) {
+        now += 999_999n;
+        e.tscCatchUp(now, GHZ);
+      } // less than a millisecond each
+      expect(e.pitClocks()).toBe(1_193_182n + (999_999_000n * 1_193_182n) / 1_000_000_000n);
+    },
+  );
 
   it("never goes back", () => {
     e.tscCatchUp(START, GHZ);
@@ -44,9 +53,15 @@ describe("the PIT on the TSC", () => {
 
   it("raises IRQ0 through the 8259A when the TSC passes the period, and says when, rounded up", () => {
     // Linux's init_8259A() with only IRQ0 unmasked, then counter 0 in mode 2 with 1193 clocks (1 ms).
-    outb(0x20, 0x11); outb(0x21, 0x30); outb(0x21, 0x04); outb(0x21, 0x01); outb(0x21, 0xfe);
+    outb(0x20, 0x11);
+    outb(0x21, 0x30);
+    outb(0x21, 0x04);
+    outb(0x21, 0x01);
+    outb(0x21, 0xfe);
     e.tscCatchUp(START, GHZ);
-    outb(0x43, 0x34); outb(0x40, 1193 & 0xff); outb(0x40, 1193 >> 8);
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
     const at = e.tscIrq0At(GHZ);
     // 1193 clocks at 1.193182 MHz are 999847.4 ns.
     expect(at).toBe(START + 999_848n);

@@ -15,7 +15,8 @@ const file = process.argv[2];
 let text = readFileSync(file, "utf8");
 
 const substitutions: Array<[RegExp, string]> = [
-  [/^#define MEM_ADDR\(mem, addr, n\) &\(\(mem\)->data\[addr\]\)$/m, "#define MEM_ADDR(mem, addr, n) ((u8*)LINEAR_BASE + (addr))"],
+  [/^#define MEM_ADDR\(mem, addr, n\) &\(\(mem\)->data\[addr\]\)$/m, "#define MEM_ADDR(mem, addr, n) " +
+    "((u8*)LINEAR_BASE + (addr))"],
   // Every variant (wasm2c picks the asm constraint per architecture).
   [/^#define FORCE_READ_INT\(var\) __asm__\(.*\);$/gm, "#define FORCE_READ_INT(var)"],
   [/^#define FORCE_READ_FLOAT\(var\) __asm__\(.*\);$/gm, "#define FORCE_READ_FLOAT(var)"],

@@ -95,14 +95,26 @@ export interface KernelCandidate extends PackageRef {
 // archive's linux-image-amd64 installs) before its -unsigned twin; then by name.
 export function sortKernelCandidates(candidates: KernelCandidate[]): KernelCandidate[] {
   return [...candidates].sort((a, b) =>
-    compareDebianVersions(b.version, a.version) || Number(b.signed) - Number(a.signed) || a.name.localeCompare(b.name));
+    compareDebianVersions(b.version, a.version) || Number(b.signed) - Number(a.signed) || a.name.localeCompare(b.name)
+  );
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: "utf8", maxBuffer: 64 << 20, env: { ...process.env, LC_ALL: "C" } });
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string } = {},
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+    env: { ...process.env, LC_ALL: "C" },
+  });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw unavailable(`${cmd} not found: this tooling needs Debian's apt and dpkg (a Debian host)`);
+    if (code === "ENOENT") {
+      throw unavailable(`${cmd} not found: this tooling needs Debian's apt and dpkg (a Debian host)`);
+    }
     throw failed(`${cmd} ${args.join(" ")}: ${r.error.message}`);
   }
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -117,7 +129,10 @@ export function candidateVersions(names: string[]): Map<string, string> {
   let current: string | null = null;
   for (const line of r.stdout.split("\n")) {
     const pkg = /^(\S+):$/.exec(line);
-    if (pkg) { current = pkg[1]; continue; }
+    if (pkg) {
+      current = pkg[1];
+      continue;
+    }
     const cand = /^\s+Candidate:\s+(\S+)/.exec(line);
     if (cand && current && cand[1] !== "(none)") result.set(current, cand[1]);
   }
@@ -125,8 +140,10 @@ export function candidateVersions(names: string[]): Map<string, string> {
 }
 
 function noListsError(what: string): Error {
-  return unavailable(`${what}: apt knows no such package. If the package lists were never downloaded ` +
-    `(fresh system or container), run:\n  ${UPDATE_HINT}\nthen try again.`);
+  return unavailable(
+    `${what}: apt knows no such package. If the package lists were never downloaded `
+      + `(fresh system or container), run:\n  ${UPDATE_HINT}\nthen try again.`,
+  );
 }
 
 export function kernelCandidates(): KernelCandidate[] {
@@ -149,7 +166,10 @@ export function resolveKernel(pin?: string): PackageRef {
   let spec = (pin ?? "").trim() || "newest";
   let version: string | undefined;
   const eq = spec.indexOf("=");
-  if (eq >= 0) { version = spec.slice(eq + 1); spec = spec.slice(0, eq); }
+  if (eq >= 0) {
+    version = spec.slice(eq + 1);
+    spec = spec.slice(0, eq);
+  }
 
   let name: string;
   if (spec === "newest") {
@@ -165,8 +185,10 @@ export function resolveKernel(pin?: string): PackageRef {
   } else {
     name = spec.startsWith("linux-image-") ? spec : `linux-image-${spec}-amd64`;
     if (!KERNEL_PACKAGE.test(name)) {
-      throw failed(`kernel pin "${pin}": expected an ABI like 6.1.0-56 or 6.12.117+deb12, a package name ` +
-        `linux-image-<abi>-amd64[-unsigned], "newest" or "default"`);
+      throw failed(
+        `kernel pin "${pin}": expected an ABI like 6.1.0-56 or 6.12.117+deb12, a package name `
+          + `linux-image-<abi>-amd64[-unsigned], "newest" or "default"`,
+      );
     }
   }
   return { name, version: version ?? resolveCandidate(name) };
@@ -205,8 +227,12 @@ export function debInfo(pkg: PackageRef): Omit<DownloadedDeb, keyof PackageRef> 
 // Downloads pkg=version into `dir` unless a file with the right checksum is already there.
 // `known`: the file and checksum recorded earlier for this very pkg=version,
 // used without asking apt (whose lists may have moved on since).
-export function downloadDeb(pkg: PackageRef, dir: string, log: (s: string) => void,
-    known?: { file: string; sha256: string }): DownloadedDeb {
+export function downloadDeb(
+  pkg: PackageRef,
+  dir: string,
+  log: (s: string) => void,
+  known?: { file: string; sha256: string },
+): DownloadedDeb {
   if (known && existsSync(join(dir, known.file)) && sha256File(join(dir, known.file)) === known.sha256) {
     log(`  ${known.file}: already downloaded`);
     return { ...pkg, ...known, size: readFileSync(join(dir, known.file)).length };
@@ -226,11 +252,15 @@ export function downloadDeb(pkg: PackageRef, dir: string, log: (s: string) => vo
   const r = run("apt-get", args, { cwd: dir });
   if (r.status !== 0 || !existsSync(path)) {
     const msg = `${r.stderr}${r.stdout}`.trim();
-    if (/Could not resolve|Temporary failure|Failed to fetch|Connection|Unable to connect|timed out|Network is unreachable/i.test(msg)) {
+    const offline = /Could not resolve|Temporary failure|Failed to fetch|Connection|Unable to connect|timed out/i;
+    if (offline.test(msg) || /Network is unreachable/i.test(msg)) {
       throw unavailable(`could not download ${pkg.name}=${pkg.version} (no network, or a proxy is needed?):\n${msg}`);
     }
     if (/404\s+Not Found/i.test(msg)) {
-      throw unavailable(`${pkg.name}=${pkg.version} is gone from the mirror; the package lists are stale: run\n  ${UPDATE_HINT}\n${msg}`);
+      throw unavailable(
+        `${pkg.name}=${pkg.version} is gone from the mirror; the package lists are stale: `
+          + `run\n  ${UPDATE_HINT}\n${msg}`,
+      );
     }
     throw failed(`apt-get download ${pkg.name}=${pkg.version} failed:\n${msg}`);
   }
@@ -246,7 +276,9 @@ export function downloadDeb(pkg: PackageRef, dir: string, log: (s: string) => vo
 // from a .deb's data, into `dest`. dpkg-deb --fsys-tarfile | tar, so that only
 // these are written (the kernel package's modules would be ~400 MB).
 export function extractFromDeb(deb: string, dest: string, patterns: string[]): string[] {
-  const script = `dpkg-deb --fsys-tarfile "$1" | tar -x -v -C "$2" --wildcards ${patterns.map((p) => `'${p}'`).join(" ")}`;
+  const script = `dpkg-deb --fsys-tarfile "$1" | tar -x -v -C "$2" --wildcards ${
+    patterns.map((p) => `'${p}'`).join(" ")
+  }`;
   const r = run("bash", ["-c", `set -o pipefail; ${script}`, "bash", deb, dest]);
   if (r.status !== 0) throw failed(`extracting ${patterns.join(" ")} from ${deb} failed (corrupt .deb?):\n${r.stderr}`);
   return r.stdout.split("\n").map((s) => s.trim()).filter((s) => s && !s.endsWith("/"));

@@ -36,12 +36,19 @@ export const DEFAULT_APPEND = "console=ttyS0 panic=-1";
 export function guestQemuArgs(opts: GuestBootOptions = {}, serialFile?: string): string[] {
   const p = guestPaths(opts.dir);
   return [
-    "-kernel", opts.vmlinux ? p.vmlinux : p.bzImage,
-    "-initrd", p.initramfs,
-    "-append", opts.append ?? DEFAULT_APPEND,
+    "-kernel",
+    opts.vmlinux ? p.vmlinux : p.bzImage,
+    "-initrd",
+    p.initramfs,
+    "-append",
+    opts.append ?? DEFAULT_APPEND,
     ...(serialFile ? ["-display", "none", "-serial", `file:${serialFile}`, "-monitor", "none"] : ["-nographic"]),
-    "-m", String(opts.memoryMiB ?? 256), "-no-reboot",
-    ...(opts.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : ["-accel", "tcg", ...(opts.cpu ? ["-cpu", opts.cpu] : [])]),
+    "-m",
+    String(opts.memoryMiB ?? 256),
+    "-no-reboot",
+    ...(opts.accel === "kvm"
+      ? ["-enable-kvm", "-cpu", "host"]
+      : ["-accel", "tcg", ...(opts.cpu ? ["-cpu", opts.cpu] : [])]),
     ...(opts.icount ? ICOUNT_ARGS : []),
   ];
 }
@@ -51,8 +58,13 @@ export function guestQemuArgs(opts: GuestBootOptions = {}, serialFile?: string):
 export function bootGuest(opts: GuestBootOptions = {}): Machine {
   const scratch = mkdtempSync(join(tmpdir(), "typervisor-guest-"));
   const serialFile = opts.icount ? serialFileIn(scratch) : null;
-  return spawnQemu(`linux-${opts.vmlinux ? "vmlinux" : "bzImage"}`, guestQemuArgs(opts, serialFile ?? undefined), serialFile,
-    () => null, () => rmSync(scratch, { recursive: true, force: true }));
+  return spawnQemu(
+    `linux-${opts.vmlinux ? "vmlinux" : "bzImage"}`,
+    guestQemuArgs(opts, serialFile ?? undefined),
+    serialFile,
+    () => null,
+    () => rmSync(scratch, { recursive: true, force: true }),
+  );
 }
 
 function main(): void {
@@ -65,8 +77,13 @@ function main(): void {
       dir: { type: "string" },
     },
   });
-  const args = guestQemuArgs({ dir: values.dir, vmlinux: values.vmlinux, accel: values.kvm ? "kvm" : "tcg",
-    memoryMiB: Number(values.memory), append: values.append });
+  const args = guestQemuArgs({
+    dir: values.dir,
+    vmlinux: values.vmlinux,
+    accel: values.kvm ? "kvm" : "tcg",
+    memoryMiB: Number(values.memory),
+    append: values.append,
+  });
   console.error(`qemu-system-x86_64 ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
   const child = spawn("qemu-system-x86_64", args, { stdio: "inherit" });
   child.on("exit", (code) => process.exit(code ?? 1));

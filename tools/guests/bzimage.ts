@@ -34,7 +34,9 @@ export interface SetupHeader {
 export function parseSetupHeader(image: Buffer): SetupHeader {
   if (image.length < 0x268) throw failed(`bzImage: ${image.length} bytes is too short for a setup header`);
   const magic = image.toString("latin1", 0x202, 0x206);
-  if (magic !== "HdrS") throw failed(`bzImage: no "HdrS" magic at 0x202 (found ${JSON.stringify(magic)}): not a Linux x86 kernel`);
+  if (magic !== "HdrS") {
+    throw failed(`bzImage: no "HdrS" magic at 0x202 (found ${JSON.stringify(magic)}): not a Linux x86 kernel`);
+  }
   if (image.readUInt16LE(0x1fe) !== 0xaa55) throw failed("bzImage: no 0xAA55 boot signature at 0x1fe");
   const protocol = image.readUInt16LE(0x206);
   const setupSects = image[0x1f1] || 4;
@@ -94,18 +96,26 @@ export interface Payload {
 export function extractPayload(image: Buffer): Payload {
   const hdr = parseSetupHeader(image);
   if (hdr.protocol < 0x208) {
-    throw failed(`bzImage: boot protocol ${hdr.protocolText} has no payload_offset/payload_length (needs 2.08 or later)`);
+    throw failed(
+      `bzImage: boot protocol ${hdr.protocolText} has no payload_offset/payload_length (needs 2.08 or later)`,
+    );
   }
   const start = hdr.protectedModeOffset + hdr.payloadOffset;
   const end = start + hdr.payloadLength;
   if (!hdr.payloadLength || end > image.length) {
-    throw failed(`bzImage: payload at 0x${start.toString(16)}+0x${hdr.payloadLength.toString(16)} lies outside the ` +
-      `${image.length}-byte file (truncated or corrupt)`);
+    throw failed(
+      `bzImage: payload at 0x${start.toString(16)}+0x${hdr.payloadLength.toString(16)} lies outside the `
+        + `${image.length}-byte file (truncated or corrupt)`,
+    );
   }
   const payload = image.subarray(start, end);
   const compression = detectCompression(payload);
   if (!compression) {
-    throw failed(`bzImage: unknown compression at 0x${start.toString(16)} (first bytes ${payload.subarray(0, 8).toString("hex")}): corrupt payload?`);
+    throw failed(
+      `bzImage: unknown compression at 0x${start.toString(16)} (first bytes ${
+        payload.subarray(0, 8).toString("hex")
+      }): corrupt payload?`,
+    );
   }
   return { compression, compressedSize: payload.length, data: decompress(compression, payload) };
 }
@@ -125,11 +135,15 @@ export function decompress(compression: Compression, payload: Buffer): Buffer {
   const r = spawnSync(tool.cmd, tool.args, { input: stream, maxBuffer: 1 << 30 });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw failed(`bzImage: the payload is ${compression}-compressed and ${tool.cmd} is missing: install Debian's ${tool.pkg}`);
+      throw failed(
+        `bzImage: the payload is ${compression}-compressed and ${tool.cmd} is missing: install Debian's ${tool.pkg}`,
+      );
     }
     throw failed(`bzImage: ${tool.cmd}: ${r.error.message}`);
   }
-  if (r.status !== 0) throw failed(`bzImage: ${compression} payload does not decompress (corrupt?): ${r.stderr.toString().trim()}`);
+  if (r.status !== 0) {
+    throw failed(`bzImage: ${compression} payload does not decompress (corrupt?): ${r.stderr.toString().trim()}`);
+  }
   const data = r.stdout as Buffer;
   if (data.length % 2 ** 32 !== expected) {
     throw failed(`bzImage: decompressed ${data.length} bytes but the image says ${expected} (corrupt payload?)`);

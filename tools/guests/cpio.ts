@@ -28,9 +28,17 @@ export interface CpioEntry {
 
 export const dir = (name: string, perm = 0o755): CpioEntry => ({ name, mode: S_IFDIR | perm });
 export const file = (name: string, data: Buffer, perm = 0o644): CpioEntry => ({ name, mode: S_IFREG | perm, data });
-export const symlink = (name: string, target: string): CpioEntry => ({ name, mode: S_IFLNK | 0o777, data: Buffer.from(target) });
-export const chardev = (name: string, major: number, minor: number, perm = 0o600): CpioEntry =>
-  ({ name, mode: S_IFCHR | perm, rdevMajor: major, rdevMinor: minor });
+export const symlink = (name: string, target: string): CpioEntry => ({
+  name,
+  mode: S_IFLNK | 0o777,
+  data: Buffer.from(target),
+});
+export const chardev = (name: string, major: number, minor: number, perm = 0o600): CpioEntry => ({
+  name,
+  mode: S_IFCHR | perm,
+  rdevMajor: major,
+  rdevMinor: minor,
+});
 
 const TRAILER = "TRAILER!!!";
 const MAGIC = "070701";
@@ -47,8 +55,21 @@ function encode(e: CpioEntry, ino: number): Buffer[] {
   const name = Buffer.from(`${e.name}\0`);
   const data = e.data ?? Buffer.alloc(0);
   const isDir = (e.mode & S_IFMT) === S_IFDIR;
-  const h = header([ino, e.mode, e.uid ?? 0, e.gid ?? 0, isDir ? 2 : 1, e.mtime ?? 0, data.length,
-    0, 0, e.rdevMajor ?? 0, e.rdevMinor ?? 0, name.length, 0]);
+  const h = header([
+    ino,
+    e.mode,
+    e.uid ?? 0,
+    e.gid ?? 0,
+    isDir ? 2 : 1,
+    e.mtime ?? 0,
+    data.length,
+    0,
+    0,
+    e.rdevMajor ?? 0,
+    e.rdevMinor ?? 0,
+    name.length,
+    0,
+  ]);
   return [Buffer.from(h, "latin1"), name, Buffer.alloc(pad4(110 + name.length)), data, Buffer.alloc(pad4(data.length))];
 }
 
@@ -56,7 +77,9 @@ export function writeCpio(entries: CpioEntry[]): Buffer {
   const seen = new Set<string>();
   const parts: Buffer[] = [];
   entries.forEach((e, i) => {
-    if (!e.name || e.name.startsWith("/") || e.name === TRAILER) throw new Error(`cpio: bad entry name ${JSON.stringify(e.name)}`);
+    if (!e.name || e.name.startsWith("/") || e.name === TRAILER) {
+      throw new Error(`cpio: bad entry name ${JSON.stringify(e.name)}`);
+    }
     if (seen.has(e.name)) throw new Error(`cpio: duplicate entry ${e.name}`);
     seen.add(e.name);
     parts.push(...encode(e, i + 1));
@@ -100,8 +123,18 @@ export function readCpio(archive: Buffer): ParsedCpioEntry[] {
     const dataStart = nameStart + namesize + pad4(110 + namesize);
     if (dataStart + filesize > archive.length) throw new Error(`cpio: ${name}: data past the end of the archive`);
     if (name === TRAILER) return entries;
-    entries.push({ name, ino, mode, uid, gid, nlink, mtime, rdevMajor, rdevMinor,
-      data: archive.subarray(dataStart, dataStart + filesize) });
+    entries.push({
+      name,
+      ino,
+      mode,
+      uid,
+      gid,
+      nlink,
+      mtime,
+      rdevMajor,
+      rdevMinor,
+      data: archive.subarray(dataStart, dataStart + filesize),
+    });
     o = dataStart + filesize + pad4(filesize);
   }
 }

@@ -21,7 +21,16 @@
 // it works offline) as long as they match the manifest and any pin; --update
 // looks for newer packages, --force rebuilds everything.
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { downloadDeb, extractFromDeb, osRelease, PackageRef, resolveCandidate, resolveKernel, sha256File } from "./apt";
@@ -134,7 +143,9 @@ function writeOutput(dir: string, name: string, data: Buffer): OutputFile {
 
 // The .deb recorded for exactly this package and version, if any.
 function sameDeb(pkg: PackageRef, rec?: { package: string; version: string; deb: string; debSha256: string }) {
-  return rec && rec.package === pkg.name && rec.version === pkg.version ? { file: rec.deb, sha256: rec.debSha256 } : undefined;
+  return rec && rec.package === pkg.name && rec.version === pkg.version
+    ? { file: rec.deb, sha256: rec.debSha256 }
+    : undefined;
 }
 
 // Old downloads of the same package (other versions) go once a new one is in.
@@ -144,8 +155,13 @@ function pruneDebs(debsDir: string, keep: string, pkg: string): void {
   }
 }
 
-function buildKernel(p: GuestPaths, pkg: PackageRef, choice: string, log: (s: string) => void, known?: KernelRecord):
-    { record: KernelRecord; bzImage: OutputFile; vmlinux: OutputFile; config: OutputFile } {
+function buildKernel(
+  p: GuestPaths,
+  pkg: PackageRef,
+  choice: string,
+  log: (s: string) => void,
+  known?: KernelRecord,
+): { record: KernelRecord; bzImage: OutputFile; vmlinux: OutputFile; config: OutputFile } {
   log(`kernel: ${pkg.name} ${pkg.version}`);
   const deb = downloadDeb(pkg, p.debs, log, sameDeb(pkg, known));
   pruneDebs(p.debs, deb.file, pkg.name);
@@ -165,8 +181,10 @@ function buildKernel(p: GuestPaths, pkg: PackageRef, choice: string, log: (s: st
     const payload = extractPayload(image);
     const elf = checkKernelElf(payload.data);
     const relocsBytes = payload.data.length - elf.end;
-    log(`  payload: ${payload.compression}, ${payload.compressedSize} -> ${payload.data.length} bytes ` +
-      `(ELF ${elf.end}, relocations ${relocsBytes})`);
+    log(
+      `  payload: ${payload.compression}, ${payload.compressedSize} -> ${payload.data.length} bytes `
+        + `(ELF ${elf.end}, relocations ${relocsBytes})`,
+    );
     const vmlinuxData = payload.data.subarray(0, elf.end);
     checkKernelElf(vmlinuxData);
 
@@ -197,8 +215,12 @@ function buildKernel(p: GuestPaths, pkg: PackageRef, choice: string, log: (s: st
   }
 }
 
-function buildBusybox(p: GuestPaths, pkg: PackageRef, log: (s: string) => void, known?: BusyboxRecord):
-    { record: BusyboxRecord; initramfs: OutputFile } {
+function buildBusybox(
+  p: GuestPaths,
+  pkg: PackageRef,
+  log: (s: string) => void,
+  known?: BusyboxRecord,
+): { record: BusyboxRecord; initramfs: OutputFile } {
   log(`initramfs: ${pkg.name} ${pkg.version}`);
   const deb = downloadDeb(pkg, p.debs, log, sameDeb(pkg, known));
   pruneDebs(p.debs, deb.file, pkg.name);
@@ -218,9 +240,19 @@ function buildBusybox(p: GuestPaths, pkg: PackageRef, log: (s: string) => void, 
     const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildTscStamp());
     if (built.missing.length) log(`  busybox lacks ${built.missing.join(" ")} (left out)`);
     const initramfs = writeOutput(p.dir, "initramfs.cpio.gz", built.gz);
-    log(`  initramfs.cpio.gz: ${built.cpio.length} bytes of cpio, ${built.gz.length} gzip'ed, ${built.applets.length} applet links`);
+    log(
+      `  initramfs.cpio.gz: ${built.cpio.length} bytes of cpio, ${built.gz.length} gzip'ed, `
+        + `${built.applets.length} applet links`,
+    );
     return {
-      record: { package: pkg.name, version: pkg.version, deb: deb.file, debSha256: deb.sha256, recipe: RECIPE, applets: built.applets },
+      record: {
+        package: pkg.name,
+        version: pkg.version,
+        deb: deb.file,
+        debSha256: deb.sha256,
+        recipe: RECIPE,
+        applets: built.applets,
+      },
       initramfs,
     };
   } finally {
@@ -236,7 +268,9 @@ function checkStaticX86_64(bin: Buffer): void {
   const phoff = Number(bin.readBigUInt64LE(32));
   const phnum = bin.readUInt16LE(56);
   for (let i = 0; i < phnum; i++) {
-    if (bin.readUInt32LE(phoff + i * 56) === 3) throw new Error("dynamically linked (has PT_INTERP); expected busybox-static");
+    if (bin.readUInt32LE(phoff + i * 56) === 3) {
+      throw new Error("dynamically linked (has PT_INTERP); expected busybox-static");
+    }
   }
 }
 
@@ -250,14 +284,25 @@ export function ensureGuests(opts: EnsureOptions = {}): Manifest {
 
   // Kernel: reuse unless asked to look again, or pinned to something else.
   let kernel = old?.kernel;
-  let kernelOutputs = old ? { bzImage: old.outputs.bzImage, vmlinux: old.outputs.vmlinux, config: old.outputs.config } : undefined;
-  let kernelOk = !!kernel && kernel.format === KERNEL_FORMAT && !!kernelOutputs &&
-    outputValid(p.dir, kernelOutputs.bzImage) && outputValid(p.dir, kernelOutputs.vmlinux) && outputValid(p.dir, kernelOutputs.config);
+  let kernelOutputs = old
+    ? { bzImage: old.outputs.bzImage, vmlinux: old.outputs.vmlinux, config: old.outputs.config }
+    : undefined;
+  let kernelOk = !!kernel && kernel.format === KERNEL_FORMAT && !!kernelOutputs
+    && outputValid(p.dir, kernelOutputs.bzImage) && outputValid(p.dir, kernelOutputs.vmlinux)
+    && outputValid(p.dir, kernelOutputs.config);
   if (!kernelOk || opts.update || pin) {
     // Outputs damaged or made by an older version of this tool: remake the same kernel.
-    const want = kernel && !pin && !opts.update ? { name: kernel.package, version: kernel.version } : resolveKernel(pin);
+    const want = kernel && !pin && !opts.update
+      ? { name: kernel.package, version: kernel.version }
+      : resolveKernel(pin);
     if (!kernelOk || kernel!.package !== want.name || kernel!.version !== want.version) {
-      const built = buildKernel(p, want, pin ?? (opts.update ? "newest" : kernel?.choice ?? "newest"), log, old?.kernel);
+      const built = buildKernel(
+        p,
+        want,
+        pin ?? (opts.update ? "newest" : kernel?.choice ?? "newest"),
+        log,
+        old?.kernel,
+      );
       kernel = built.record;
       kernelOutputs = { bzImage: built.bzImage, vmlinux: built.vmlinux, config: built.config };
       kernelOk = true;
@@ -269,7 +314,10 @@ export function ensureGuests(opts: EnsureOptions = {}): Manifest {
   let initramfs = old?.outputs.initramfs;
   const busyboxOk = !!busybox && busybox.recipe === RECIPE && outputValid(p.dir, initramfs);
   if (!busyboxOk || opts.update) {
-    const want = { name: BUSYBOX_PACKAGE, version: busybox && !opts.update ? busybox.version : resolveCandidate(BUSYBOX_PACKAGE) };
+    const want = {
+      name: BUSYBOX_PACKAGE,
+      version: busybox && !opts.update ? busybox.version : resolveCandidate(BUSYBOX_PACKAGE),
+    };
     if (!busyboxOk || busybox!.version !== want.version) {
       const built = buildBusybox(p, want, log, old?.busybox);
       busybox = built.record;
@@ -294,10 +342,17 @@ export function summary(m: Manifest, dir = GUEST_DIR): string {
   const size = (o: OutputFile) => `${(o.size / 1048576).toFixed(1)} MiB`;
   return [
     `kernel   ${m.kernel.package} ${m.kernel.version} (uname -r ${m.kernel.release}; from ${m.system})`,
-    `         ${p.bzImage}: ${size(m.outputs.bzImage)}, boot protocol ${m.kernel.bootProtocol}, ${m.kernel.compression} payload`,
-    `         ${p.vmlinux}: ${size(m.outputs.vmlinux)}, ELF64 x86-64, entry ${m.kernel.entry}, PVH entry ${m.kernel.pvhEntry}`,
-    `initrd   ${p.initramfs}: ${size(m.outputs.initramfs)}, ${m.busybox.package} ${m.busybox.version}, banner "${BANNER}"`,
-    `boot     qemu-system-x86_64 -kernel ${p.bzImage} -initrd ${p.initramfs} -append "console=ttyS0 panic=-1" -nographic -m 256 -no-reboot`,
+    `         ${p.bzImage}: ${
+      size(m.outputs.bzImage)
+    }, boot protocol ${m.kernel.bootProtocol}, ${m.kernel.compression} payload`,
+    `         ${p.vmlinux}: ${
+      size(m.outputs.vmlinux)
+    }, ELF64 x86-64, entry ${m.kernel.entry}, PVH entry ${m.kernel.pvhEntry}`,
+    `initrd   ${p.initramfs}: ${
+      size(m.outputs.initramfs)
+    }, ${m.busybox.package} ${m.busybox.version}, banner "${BANNER}"`,
+    `boot     qemu-system-x86_64 -kernel ${p.bzImage} -initrd ${p.initramfs} `
+    + `-append "console=ttyS0 panic=-1" -nographic -m 256 -no-reboot`,
   ].join("\n");
 }
 
@@ -313,8 +368,10 @@ function main(): void {
     },
   });
   if (values.help) {
-    console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).slice(0, 25)
-      .map((l) => l.slice(3)).join("\n"));
+    console.log(
+      readFileSync(new URL(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).slice(0, 25)
+        .map((l) => l.slice(3)).join("\n"),
+    );
     return;
   }
   try {

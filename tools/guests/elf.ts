@@ -69,7 +69,9 @@ export function parseElf64(file: Buffer): Elf64 {
       memsz: Number(file.readBigUInt64LE(o + 40)),
       align: Number(file.readBigUInt64LE(o + 48)),
     };
-    if (ph.offset + ph.filesz > file.length) throw failed(`vmlinux: segment ${i} extends past the end of the file (truncated?)`);
+    if (ph.offset + ph.filesz > file.length) {
+      throw failed(`vmlinux: segment ${i} extends past the end of the file (truncated?)`);
+    }
     end = Math.max(end, ph.offset + ph.filesz);
     programHeaders.push(ph);
   }
@@ -126,7 +128,9 @@ export function checkKernelElf(file: Buffer): KernelElf {
   if (!elf.programHeaders.some((p) => p.type === PT_LOAD)) throw failed("vmlinux: no loadable segment");
   const entry = pvhEntry(elf);
   if (entry === null) {
-    throw failed("vmlinux: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, \"Xen\", type 18): kernel built without CONFIG_PVH?");
+    throw failed(
+      "vmlinux: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, \"Xen\", type 18): kernel built without CONFIG_PVH?",
+    );
   }
   return { ...elf, pvhEntry: entry };
 }

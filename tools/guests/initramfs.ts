@@ -42,16 +42,81 @@ poweroff -f
 
 // Symlinks made in the archive (the rest appear at boot from busybox --install -s).
 export const APPLETS = [
-  "[", "ash", "awk", "cat", "chmod", "clear", "cp", "cttyhack", "cut", "date", "dd", "df", "dmesg", "du", "echo",
-  "env", "false", "find", "free", "grep", "halt", "head", "hexdump", "hostname", "id", "ip", "kill", "less", "ln", "ls",
-  "lsmod", "mkdir", "mknod", "more", "mount", "mv", "nproc", "od", "poweroff", "printf", "ps", "pwd", "reboot", "rm",
-  "sed", "seq", "setsid", "sh", "sleep", "sort", "stat", "stty", "sync", "sysctl", "tail", "test", "time", "top", "touch",
-  "tr", "true", "umount", "uname", "uptime", "vi", "watch", "wc", "xargs", "yes",
+  "[",
+  "ash",
+  "awk",
+  "cat",
+  "chmod",
+  "clear",
+  "cp",
+  "cttyhack",
+  "cut",
+  "date",
+  "dd",
+  "df",
+  "dmesg",
+  "du",
+  "echo",
+  "env",
+  "false",
+  "find",
+  "free",
+  "grep",
+  "halt",
+  "head",
+  "hexdump",
+  "hostname",
+  "id",
+  "ip",
+  "kill",
+  "less",
+  "ln",
+  "ls",
+  "lsmod",
+  "mkdir",
+  "mknod",
+  "more",
+  "mount",
+  "mv",
+  "nproc",
+  "od",
+  "poweroff",
+  "printf",
+  "ps",
+  "pwd",
+  "reboot",
+  "rm",
+  "sed",
+  "seq",
+  "setsid",
+  "sh",
+  "sleep",
+  "sort",
+  "stat",
+  "stty",
+  "sync",
+  "sysctl",
+  "tail",
+  "test",
+  "time",
+  "top",
+  "touch",
+  "tr",
+  "true",
+  "umount",
+  "uname",
+  "uptime",
+  "vi",
+  "watch",
+  "wc",
+  "xargs",
+  "yes",
 ];
 
 // Changes whenever what is put in the archive (other than busybox itself) changes.
-export const RECIPE = createHash("sha256").update(JSON.stringify({ format: 1, INIT_SCRIPT, APPLETS,
-  tscstamp: readFileSync(TSCSTAMP_SOURCE, "utf8"), TSCSTAMP_FLAGS })).digest("hex").slice(0, 16);
+export const RECIPE = createHash("sha256").update(
+  JSON.stringify({ format: 1, INIT_SCRIPT, APPLETS, tscstamp: readFileSync(TSCSTAMP_SOURCE, "utf8"), TSCSTAMP_FLAGS }),
+).digest("hex").slice(0, 16);
 
 // The applets this busybox has, from `busybox --list` when it runs here (it is a
 // static x86-64 binary); null when it does not run.
@@ -77,7 +142,9 @@ export function buildInitramfs(busybox: Buffer, available: Set<string> | null, t
     if (missing.includes(needed)) throw new Error(`busybox has no "${needed}" applet, which /init needs`);
   }
   const entries: CpioEntry[] = [
-    ...["bin", "dev", "etc", "proc", "root", "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "run"].map((d) => dir(d)),
+    ...["bin", "dev", "etc", "proc", "root", "sbin", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "run"].map((d) =>
+      dir(d)
+    ),
     // The kernel opens /dev/console for init's stdin/out/err before /init runs.
     chardev("dev/console", 5, 1),
     chardev("dev/null", 1, 3, 0o666),

@@ -11,9 +11,21 @@ export const TSCSTAMP_SOURCE = join(import.meta.dirname, "tscstamp.c");
 
 // No libc, no start files, not position-independent; no build ID, so the same
 // compiler gives the same bytes.
-export const TSCSTAMP_FLAGS = ["--target=x86_64-unknown-linux-gnu", "-ffreestanding", "-nostdlib", "-static",
-  "-fno-pic", "-fno-pie", "-fno-stack-protector", "-mgeneral-regs-only", "-Os", "-Wall", "-Werror",
-  "-fuse-ld=lld", "-Wl,--build-id=none"];
+export const TSCSTAMP_FLAGS = [
+  "--target=x86_64-unknown-linux-gnu",
+  "-ffreestanding",
+  "-nostdlib",
+  "-static",
+  "-fno-pic",
+  "-fno-pie",
+  "-fno-stack-protector",
+  "-mgeneral-regs-only",
+  "-Os",
+  "-Wall",
+  "-Werror",
+  "-fuse-ld=lld",
+  "-Wl,--build-id=none",
+];
 
 export function buildTscStamp(): Buffer {
   const scratch = mkdtempSync(join(tmpdir(), "tscstamp-"));

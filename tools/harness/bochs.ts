@@ -27,7 +27,9 @@ import { BootOptions, DEFAULT_ISO } from "./options";
 export function bochsConfig(opts: BootOptions, iso: string, serial: string | null): string {
   return [
     `megs: ${opts.memoryMiB ?? 256}`,
-    `cpu: model=${opts.bochsCpu ?? "broadwell_ult"}, count=${opts.cpus ?? 1}, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=0`,
+    `cpu: model=${opts.bochsCpu ?? "broadwell_ult"}, count=${
+      opts.cpus ?? 1
+    }, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=0`,
     "clock: sync=none, time0=local",
     "romimage: file=/usr/share/bochs/BIOS-bochs-latest",
     "vgaromimage: file=/usr/share/vgabios/vgabios-cirrus.bin",
@@ -35,7 +37,7 @@ export function bochsConfig(opts: BootOptions, iso: string, serial: string | nul
     "boot: cdrom",
     serial ? `com1: enabled=1, mode=socket-client, dev=${serial}` : "com1: enabled=1, mode=term, dev=/dev/tty",
     // rfb picks a free port, so parallel runs work; nothing connects to it.
-    'display_library: rfb, options="timeout=0"',
+    "display_library: rfb, options=\"timeout=0\"",
     // Debian's Bochs crashes in its sound mixer thread when sound is on.
     "sound: driver=dummy",
     "speaker: enabled=0",
@@ -49,19 +51,30 @@ export function bochsConfig(opts: BootOptions, iso: string, serial: string | nul
 
 export async function bootBochs(opts: BootOptions): Promise<Machine> {
   const scratch = mkdtempSync(join(tmpdir(), "typervisor-bochs-"));
-  const iso = opts.iso ?? (opts.interactive && !opts.cmdline && !opts.modules?.length ? DEFAULT_ISO : makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf));
+  const iso = opts.iso
+    ?? (opts.interactive && !opts.cmdline && !opts.modules?.length
+      ? DEFAULT_ISO
+      : makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf));
   // Bochs connects only after it starts, and `machine` exists by then.
   const link = opts.interactive ? null : await listenForSerial((chunk) => machine.feed(chunk));
   writeFileSync(join(scratch, "bochsrc"), bochsConfig(opts, iso, link?.dev ?? null));
   writeFileSync(join(scratch, "commands"), "c\n");
-  const child = spawn("bochs", ["-q", "-rc", join(scratch, "commands"), "-f", join(scratch, "bochsrc")],
-    { cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("bochs", ["-q", "-rc", join(scratch, "commands"), "-f", join(scratch, "bochsrc")], {
+    cwd: scratch,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout!.on("data", (d) => process.env.BOCHS_DEBUG && process.stderr.write(d));
   child.stderr!.resume();
-  const machine = new Machine(`bochs-${opts.bochsCpu ?? "broadwell_ult"}`, child, link?.write ?? null, () => null, () => {
-    link?.close();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  const machine = new Machine(
+    `bochs-${opts.bochsCpu ?? "broadwell_ult"}`,
+    child,
+    link?.write ?? null,
+    () => null,
+    () => {
+      link?.close();
+      rmSync(scratch, { recursive: true, force: true });
+    },
+  );
   return machine;
 }
 
@@ -85,7 +98,9 @@ async function listenForSerial(onData: (chunk: string) => void) {
   });
   return {
     dev: `${address}:${port}`,
-    write: (data: string) => { input.write(data); },
+    write: (data: string) => {
+      input.write(data);
+    },
     close: () => {
       connection?.destroy();
       server.close();

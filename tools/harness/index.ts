@@ -6,9 +6,9 @@ import { Machine } from "./machine";
 import { BootOptions } from "./options";
 import { bootQemu } from "./qemu";
 
+export { makeIso } from "./iso";
 export { Machine, type Exit } from "./machine";
 export { type BootOptions, type Module, type Platform } from "./options";
-export { makeIso } from "./iso";
 
 // Resolves once the emulator has started, with its console connected.
 export async function boot(opts: BootOptions): Promise<Machine> {

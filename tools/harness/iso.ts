@@ -24,8 +24,14 @@ export function makeIso(cmdline: string, modules: Module[] = [], elf = DEFAULT_E
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "boot", "grub"), { recursive: true });
   copyFileSync(elf, join(root, "boot", "typervisor.elf"));
-  const lines = ["set timeout=0", "insmod all_video", "serial --unit=0 --speed=115200", "terminal_output serial",
-    'menuentry "Typervisor (test)" {', `  multiboot2 /boot/typervisor.elf ${cmdline}`];
+  const lines = [
+    "set timeout=0",
+    "insmod all_video",
+    "serial --unit=0 --speed=115200",
+    "terminal_output serial",
+    "menuentry \"Typervisor (test)\" {",
+    `  multiboot2 /boot/typervisor.elf ${cmdline}`,
+  ];
   modules.forEach((m, i) => {
     const name = `module${i}-${basename(m.path)}`;
     copyFileSync(m.path, join(root, "boot", name));

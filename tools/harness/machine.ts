@@ -82,10 +82,15 @@ export class Machine {
       if (match) return match;
       if (this.exitInfo) throw new Error(`${this.name}: exited before ${regex} appeared\n${this.tail()}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${regex}\n${this.tail()}`);
+      if (left <= 0) {
+        throw new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${regex}\n${this.tail()}`);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1000));
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }

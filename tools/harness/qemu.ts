@@ -23,24 +23,47 @@ const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 export function qemuArgs(opts: BootOptions, scratch: string): string[] {
-  const args = ["-display", "none", "-no-reboot", "-m", String(opts.memoryMiB ?? 256), "-smp", String(opts.cpus ?? 1),
-    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"];
+  const args = [
+    "-display",
+    "none",
+    "-no-reboot",
+    "-m",
+    String(opts.memoryMiB ?? 256),
+    "-smp",
+    String(opts.cpus ?? 1),
+    "-device",
+    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+  ];
   if (opts.accel === "kvm") args.push("-enable-kvm", "-cpu", "host");
   else args.push("-accel", "tcg", "-cpu", opts.qemuCpu ?? "max");
   if (opts.icount) args.push(...ICOUNT_ARGS);
-  args.push(...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]));
+  args.push(
+    ...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]),
+  );
 
   if (opts.platform === "uefi") {
     // UEFI variables are written at boot: each run gets its own copy.
     const vars = join(scratch, "OVMF_VARS.fd");
     copyFileSync(OVMF_VARS, vars);
-    args.push("-drive", `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, "-drive", `if=pflash,format=raw,file=${vars}`);
+    args.push(
+      "-drive",
+      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      "-drive",
+      `if=pflash,format=raw,file=${vars}`,
+    );
   }
   if (opts.usb) {
     // A private copy: the firmware may write to the stick.
     const stick = join(scratch, "stick.img");
     copyFileSync(isoFor(opts), stick);
-    args.push("-drive", `if=none,id=stick,format=raw,file=${stick}`, "-device", "qemu-xhci", "-device", "usb-storage,drive=stick");
+    args.push(
+      "-drive",
+      `if=none,id=stick,format=raw,file=${stick}`,
+      "-device",
+      "qemu-xhci",
+      "-device",
+      "usb-storage,drive=stick",
+    );
   } else if (opts.platform === "uefi" || opts.useIso) {
     args.push("-cdrom", isoFor(opts));
   } else {
@@ -69,21 +92,40 @@ export const serialFileIn = (scratch: string) => join(scratch, "serial.txt");
 
 export function bootQemu(opts: BootOptions): Machine {
   const scratch = mkdtempSync(join(tmpdir(), "typervisor-qemu-"));
-  return spawnQemu(`qemu-${opts.platform}`, qemuArgs(opts, scratch), opts.icount ? serialFileIn(scratch) : null,
-    (code) => (code !== null && (code & 1) === 1 ? code >> 1 : null), () => rmSync(scratch, { recursive: true, force: true }));
+  return spawnQemu(
+    `qemu-${opts.platform}`,
+    qemuArgs(opts, scratch),
+    opts.icount ? serialFileIn(scratch) : null,
+    (code) => (code !== null && (code & 1) === 1 ? code >> 1 : null),
+    () => rmSync(scratch, { recursive: true, force: true }),
+  );
 }
 
 // Starts QEMU with `args`, whose console is its stdout or, if not null,
 // `serialFile` (then nothing can be typed into it); what QEMU says on
 // stderr joins the console.
-export function spawnQemu(name: string, args: string[], serialFile: string | null,
-    statusFromCode: (code: number | null) => number | null, cleanup: () => void): Machine {
+export function spawnQemu(
+  name: string,
+  args: string[],
+  serialFile: string | null,
+  statusFromCode: (code: number | null) => number | null,
+  cleanup: () => void,
+): Machine {
   const stopFollowing = serialFile ? followFile(serialFile, (chunk) => machine.feed(chunk)) : () => {};
   const child = spawn("qemu-system-x86_64", args, { stdio: ["pipe", "pipe", "pipe"] });
-  const machine = new Machine(name, child, (data) => {
-    if (serialFile) throw new Error(`${name}: console input is not connected when the console is a file`);
-    child.stdin!.write(data);
-  }, statusFromCode, () => { stopFollowing(); cleanup(); });
+  const machine = new Machine(
+    name,
+    child,
+    (data) => {
+      if (serialFile) throw new Error(`${name}: console input is not connected when the console is a file`);
+      child.stdin!.write(data);
+    },
+    statusFromCode,
+    () => {
+      stopFollowing();
+      cleanup();
+    },
+  );
   child.stdout!.setEncoding("latin1");
   child.stdout!.on("data", (chunk: string) => machine.feed(chunk));
   child.stderr!.setEncoding("utf8");

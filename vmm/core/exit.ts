@@ -11,24 +11,24 @@ export const enum ExitKind {
   None,
   Cpuid,
   Hlt,
-  Io,            // port, size, isWrite; the value is in/for guest RAX
-  MsrRead,       // msr (ECX)
-  MsrWrite,      // msr (ECX), value (EDX:EAX)
-  Mmio,          // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
-  Hypercall,     // VMCALL / VMMCALL
-  CrAccess,      // a control-register access the backend could not handle itself
+  Io, // port, size, isWrite; the value is in/for guest RAX
+  MsrRead, // msr (ECX)
+  MsrWrite, // msr (ECX), value (EDX:EAX)
+  Mmio, // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
+  Hypercall, // VMCALL / VMMCALL
+  CrAccess, // a control-register access the backend could not handle itself
   Xsetbv,
   ExternalInterrupt,
   InterruptWindow,
   PreemptionTimer,
-  Pause,         // the guest spins on PAUSE (pause-loop exiting / pause filter)
-  MonitorMwait,  // MONITOR or MWAIT, which CPUID tells the guest it does not have
-  Rdpmc,         // RDPMC: the guest has no performance counters
-  TripleFault,   // shutdown
-  Init,          // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
+  Pause, // the guest spins on PAUSE (pause-loop exiting / pause filter)
+  MonitorMwait, // MONITOR or MWAIT, which CPUID tells the guest it does not have
+  Rdpmc, // RDPMC: the guest has no performance counters
+  TripleFault, // shutdown
+  Init, // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
-  InvalidState,  // the hardware refused to enter the guest
-  Unhandled,     // anything else: `code` has the raw hardware reason
+  InvalidState, // the hardware refused to enter the guest
+  Unhandled, // anything else: `code` has the raw hardware reason
 }
 
 export class Exit {
@@ -38,7 +38,7 @@ export class Exit {
   // Length of the exiting instruction, when the backend knows it (0 otherwise).
   instructionLength: u32 = 0;
   port: u16 = 0;
-  size: u8 = 0;          // bytes: 1, 2 or 4
+  size: u8 = 0; // bytes: 1, 2 or 4
   isWrite: bool = false;
   isString: bool = false; // INS/OUTS (with or without REP)
   msr: u32 = 0;
@@ -53,4 +53,9 @@ export class Exit {
 
 // What the handler of an exit decided: enter the guest again, give the CPU
 // to another vCPU, wait for an interrupt, or never run this VM again.
-export const enum Next { Resume, Yield, Halt, Stopped }
+export const enum Next {
+  Resume,
+  Yield,
+  Halt,
+  Stopped,
+}

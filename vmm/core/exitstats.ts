@@ -9,9 +9,29 @@ import { print, println } from "../../kernel/console/console";
 import { ExitKind } from "./exit";
 
 // In the order of ExitKind.
-const NAMES: string[] = ["none", "cpuid", "hlt", "io", "msr-read", "msr-write", "mmio", "hypercall", "cr",
-  "xsetbv", "external-interrupt", "interrupt-window", "preemption-timer", "pause", "monitor-mwait", "rdpmc",
-  "triple-fault", "init", "virtualization-instruction", "invalid-state", "unhandled"];
+const NAMES: string[] = [
+  "none",
+  "cpuid",
+  "hlt",
+  "io",
+  "msr-read",
+  "msr-write",
+  "mmio",
+  "hypercall",
+  "cr",
+  "xsetbv",
+  "external-interrupt",
+  "interrupt-window",
+  "preemption-timer",
+  "pause",
+  "monitor-mwait",
+  "rdpmc",
+  "triple-fault",
+  "init",
+  "virtualization-instruction",
+  "invalid-state",
+  "unhandled",
+];
 const KINDS = <i32>ExitKind.Unhandled + 1;
 
 export class ExitStats {
@@ -19,7 +39,10 @@ export class ExitStats {
 
   // Counted before the handler runs, so that an exit which stops the VM
   // (and prints the report) is in it.
-  @inline count(kind: ExitKind): void { unchecked(this.counts[kind] += 1); }
+  @inline
+  count(kind: ExitKind): void {
+    unchecked(this.counts[kind] += 1);
+  }
 
   // "vm NAME: exits handled: io 812, hlt 40; 95 finished in the backend"
   report(name: string, exits: u64): void {

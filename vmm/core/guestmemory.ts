@@ -40,12 +40,30 @@ export class GuestMemory {
 
   // Reads return 0 and writes do nothing outside RAM; callers that must
   // distinguish check contains() first.
-  read8(gpa: u64): u8 { const h = this.translate(gpa, 1); return h < 0 ? 0 : physRead8(<u64>h); }
-  read32(gpa: u64): u32 { const h = this.translate(gpa, 4); return h < 0 ? 0 : physRead32(<u64>h); }
-  read64(gpa: u64): u64 { const h = this.translate(gpa, 8); return h < 0 ? 0 : physRead64(<u64>h); }
-  write8(gpa: u64, v: u8): void { const h = this.translate(gpa, 1); if (h >= 0) physWrite8(<u64>h, v); }
-  write32(gpa: u64, v: u32): void { const h = this.translate(gpa, 4); if (h >= 0) physWrite32(<u64>h, v); }
-  write64(gpa: u64, v: u64): void { const h = this.translate(gpa, 8); if (h >= 0) physWrite64(<u64>h, v); }
+  read8(gpa: u64): u8 {
+    const h = this.translate(gpa, 1);
+    return h < 0 ? 0 : physRead8(<u64>h);
+  }
+  read32(gpa: u64): u32 {
+    const h = this.translate(gpa, 4);
+    return h < 0 ? 0 : physRead32(<u64>h);
+  }
+  read64(gpa: u64): u64 {
+    const h = this.translate(gpa, 8);
+    return h < 0 ? 0 : physRead64(<u64>h);
+  }
+  write8(gpa: u64, v: u8): void {
+    const h = this.translate(gpa, 1);
+    if (h >= 0) physWrite8(<u64>h, v);
+  }
+  write32(gpa: u64, v: u32): void {
+    const h = this.translate(gpa, 4);
+    if (h >= 0) physWrite32(<u64>h, v);
+  }
+  write64(gpa: u64, v: u64): void {
+    const h = this.translate(gpa, 8);
+    if (h >= 0) physWrite64(<u64>h, v);
+  }
 
   // Copies host-physical bytes (a boot module) into guest RAM; false if the
   // destination is not entirely RAM.

@@ -20,12 +20,20 @@ export class GuestRegisters {
     store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
     store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
   }
-  @inline get(r: Reg): u64 { return load<u64>(this.base + (<usize>r << 3)); }
-  @inline set(r: Reg, v: u64): void { store<u64>(this.base + (<usize>r << 3), v); }
+  @inline
+  get(r: Reg): u64 {
+    return load<u64>(this.base + (<usize>r << 3));
+  }
+  @inline
+  set(r: Reg, v: u64): void {
+    store<u64>(this.base + (<usize>r << 3), v);
+  }
 
   // EDX:EAX, the pair RDMSR, WRMSR, XSETBV and RDTSC use for a 64-bit value
   // (SDM Vol. 2B "RDMSR"): the low halves of RDX and RAX.
-  edxEax(): u64 { return (this.get(Reg.Rdx) << 32) | (this.get(Reg.Rax) & 0xffff_ffff); }
+  edxEax(): u64 {
+    return (this.get(Reg.Rdx) << 32) | (this.get(Reg.Rax) & 0xffff_ffff);
+  }
   // Writing it clears the upper halves of RAX and RDX, as RDMSR does.
   setEdxEax(value: u64): void {
     this.set(Reg.Rax, value & 0xffff_ffff);

@@ -29,7 +29,11 @@ export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: boo
 
 // What a vCPU is doing between its slices (SDM Vol. 3A 9.4 for the start-up
 // of application processors: they wait for INIT and STARTUP IPIs).
-export const enum Activity { Runnable, Halted, WaitingForSipi }
+export const enum Activity {
+  Runnable,
+  Halted,
+  WaitingForSipi,
+}
 
 export abstract class Vcpu {
   readonly regs: GuestRegisters = new GuestRegisters();
@@ -64,10 +68,14 @@ export abstract class Vcpu {
   abstract get cr4(): u64;
   abstract get efer(): u64;
   // RFLAGS.IF: a halted CPU wakes for a maskable interrupt only with it set.
-  get interruptsEnabled(): bool { return (this.rflags & RFLAGS_IF) != 0; }
+  get interruptsEnabled(): bool {
+    return (this.rflags & RFLAGS_IF) != 0;
+  }
   // Halted with interrupts enabled: what an interrupt (or a timer) would
   // wake; halted with IF=0, only an NMI or INIT would (SDM Vol. 2A "HLT").
-  get awaitsInterrupt(): bool { return this.activity == Activity.Halted && this.interruptsEnabled; }
+  get awaitsInterrupt(): bool {
+    return this.activity == Activity.Halted && this.interruptsEnabled;
+  }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
   // The code segment's base, and the default operand and address size the
@@ -126,14 +134,32 @@ export abstract class Vcpu {
   // The architectural part of a dump, the same on both backends; the
   // backend passes CS, which each keeps in its own format.
   protected dumpArchitecturalState(csSelector: u64, csBase: u64): void {
-    print("  rip 0x"); printHex(this.rip, 16); print(" rsp 0x"); printHex(this.rsp, 16);
-    print(" rflags 0x"); printHex(this.rflags, 8); print(" cs 0x"); printHex(csSelector, 4);
-    print(" cs.base 0x"); printHex(csBase); println("");
-    print("  cr0 0x"); printHex(this.cr0, 8); print(" cr3 0x"); printHex(this.cr3, 8);
-    print(" cr4 0x"); printHex(this.cr4, 8); print(" efer 0x"); printHex(this.efer, 4); println("");
+    print("  rip 0x");
+    printHex(this.rip, 16);
+    print(" rsp 0x");
+    printHex(this.rsp, 16);
+    print(" rflags 0x");
+    printHex(this.rflags, 8);
+    print(" cs 0x");
+    printHex(csSelector, 4);
+    print(" cs.base 0x");
+    printHex(csBase);
+    println("");
+    print("  cr0 0x");
+    printHex(this.cr0, 8);
+    print(" cr3 0x");
+    printHex(this.cr3, 8);
+    print(" cr4 0x");
+    printHex(this.cr4, 8);
+    print(" efer 0x");
+    printHex(this.efer, 4);
+    println("");
     for (let i = 0; i < 16; i++) {
       if (i == <i32>Reg.Rsp) continue;
-      print("  "); print(REGISTER_NAMES[i]); print("=0x"); printHex(this.regs.get(<Reg>i), 16);
+      print("  ");
+      print(REGISTER_NAMES[i]);
+      print("=0x");
+      printHex(this.regs.get(<Reg>i), 16);
       if (i % 4 == 3) println("");
     }
     println("");

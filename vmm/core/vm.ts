@@ -14,7 +14,10 @@ import { GuestMemory } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
 import { VmApics } from "./vmapics";
 
-export const enum VmState { Running, Stopped }
+export const enum VmState {
+  Running,
+  Stopped,
+}
 
 // An interrupt controller's output wired to the boot vCPU's INTR (on the PC
 // platform the 8259 pair, platform/pc/pcinterrupts.ts): it reaches the vCPU
@@ -74,7 +77,9 @@ export class Vm extends MachineControl {
     this.apics = new VmApics(vcpus);
   }
 
-  get running(): bool { return this.state != VmState.Stopped; }
+  get running(): bool {
+    return this.state != VmState.Stopped;
+  }
   get exits(): u64 {
     let total: u64 = 0;
     for (let i = 0; i < this.vcpus.length; i++) total += this.vcpus[i].exits;
@@ -145,7 +150,10 @@ export class Vm extends MachineControl {
   // Guest console output, each line prefixed with the VM's name.
   consoleWrite(c: u8): void {
     if (c == 13) return;
-    if (c == 10) { this.flushLine(); return; }
+    if (c == 10) {
+      this.flushLine();
+      return;
+    }
     if (this.lineLength == LINE_MAX) this.flushLine();
     this.line[this.lineLength++] = c;
   }

@@ -15,7 +15,12 @@ import { Reg } from "../../kernel/arch/x86";
 import { query } from "../../kernel/cpu/cpuid";
 import { IoApicSink } from "../devices/apic/ioapic";
 import {
-  ApicBus, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_STARTUP, LocalApic,
+  ApicBus,
+  DELIVERY_FIXED,
+  DELIVERY_INIT,
+  DELIVERY_LOWEST_PRIORITY,
+  DELIVERY_STARTUP,
+  LocalApic,
 } from "../devices/apic/lapic";
 import { tscPerCrystalTick } from "../vcpustate/tsc";
 import { Activity, Vcpu } from "./vcpu";
@@ -35,7 +40,9 @@ export class VmApics extends ApicBus {
     }
   }
 
-  of(vcpu: Vcpu): LocalApic { return this.all[vcpu.apicId]; }
+  of(vcpu: Vcpu): LocalApic {
+    return this.all[vcpu.apicId];
+  }
 
   // The APIC of `vcpu` with its timer brought up to now: what every guest
   // access goes through, since the timer's registers count from the last
@@ -55,7 +62,9 @@ export class VmApics extends ApicBus {
     return apic.pendingVector();
   }
 
-  apics(): LocalApic[] { return this.all; }
+  apics(): LocalApic[] {
+    return this.all;
+  }
 
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
     this.deliver(mode, vector, destinations, false);
@@ -111,7 +120,9 @@ export class VmApics extends ApicBus {
 
 // The I/O APIC's messages reach the VM's local APICs.
 export class IoApicDelivery extends IoApicSink {
-  constructor(private apics: VmApics) { super(); }
+  constructor(private apics: VmApics) {
+    super();
+  }
   deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
     this.apics.deliverExternal(destination, logical, mode, vector, levelTriggered);
   }

@@ -50,7 +50,10 @@ export class AddressSpace {
     if (last !== null && address - last.start < last.length) return last;
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i];
-      if (address >= m.start && address - m.start < m.length) { this.lastFound = m; return m; }
+      if (address >= m.start && address - m.start < m.length) {
+        this.lastFound = m;
+        return m;
+      }
     }
     return null;
   }

@@ -28,9 +28,7 @@
 // vmm/vmx/vmxvcpu.ts) answers those leaves with a few loads. Every other
 // leaf goes through the policy at the time of the exit.
 
-import {
-  CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg,
-} from "../../kernel/arch/x86";
+import { CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg } from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
 import { allocPages } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
@@ -52,7 +50,8 @@ const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 // DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
 // (11), xTPR update control (14), PDCM (15), DCA (18).
-const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 18);
+const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11)
+  | (1 << 14) | (1 << 15) | (1 << 18);
 const LEAF1_ECX_HIDDEN: u32 = LEAF1_ECX_MONITOR | CPUID1_ECX_VMX | CPUID1_ECX_OSXSAVE | LEAF1_ECX_MSR_FEATURES;
 const LEAF1_ECX_APIC_MODEL: u32 = LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
 const LEAF1_EDX_HTT: u32 = 1 << 28;
@@ -90,15 +89,24 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // topology leaves 0xB and 0x1F).
 function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
-    r.eax = HYPERVISOR_MAX; r.ebx = SIGNATURE_EBX; r.ecx = SIGNATURE_ECX; r.edx = SIGNATURE_EDX;
+    r.eax = HYPERVISOR_MAX;
+    r.ebx = SIGNATURE_EBX;
+    r.ecx = SIGNATURE_ECX;
+    r.edx = SIGNATURE_EDX;
     return;
   }
   if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
-    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0;
+    r.ebx = 0;
+    r.ecx = 0;
+    r.edx = 0;
     return;
   }
   if (leaf == POWER_LEAF) {
-    r.eax = LEAF6_EAX_ARAT; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    r.eax = LEAF6_EAX_ARAT;
+    r.ebx = 0;
+    r.ecx = 0;
+    r.edx = 0;
     return;
   }
   if (leaf == TSC_LEAF || leaf == FREQUENCY_LEAF) {
@@ -108,11 +116,17 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
   // Basic leaves the host lacks are zero, as on AMD (Intel would repeat its
   // highest leaf), and so are those beyond ours.
   if (leaf > hostBasicMax() && leaf < HYPERVISOR_BASE) {
-    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    r.eax = 0;
+    r.ebx = 0;
+    r.ecx = 0;
+    r.edx = 0;
     return;
   }
   const host = query(leaf, subleaf);
-  r.eax = host.eax; r.ebx = host.ebx; r.ecx = host.ecx; r.edx = host.edx;
+  r.eax = host.eax;
+  r.ebx = host.ebx;
+  r.ecx = host.ecx;
+  r.edx = host.edx;
   if (leaf == 0) {
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
@@ -132,8 +146,10 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.ecx = (subleaf & 0xff) | (subleaf == 0 ? LEVEL_SMT : subleaf == 1 ? LEVEL_CORE : 0);
     r.edx = apicId;
   } else if (leaf == 5 || leaf == 0xa) {
-    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
-
+    r.eax = 0;
+    r.ebx = 0;
+    r.ecx = 0;
+    r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
     r.edx &= ~EXT1_EDX_RDTSCP;
@@ -144,7 +160,10 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.ecx &= ~EXT8_ECX_CORES;
   } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e) {
     // Reserved without the topology extensions.
-    r.eax = 0; r.ebx = 0; r.ecx = 0; r.edx = 0;
+    r.eax = 0;
+    r.ebx = 0;
+    r.ecx = 0;
+    r.edx = 0;
   } else if (leaf == 7 && subleaf == 0) {
     r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
     r.ecx &= ~LEAF7_ECX_HIDDEN;
@@ -170,8 +189,17 @@ const BUS_MHZ: u32 = 100;
 
 function tscLeaf(leaf: u32, r: Cpuid): void {
   const hz = tscPerMillisecond() * 1000, ratio = tscPerCrystalTick();
-  if (leaf == TSC_LEAF) { r.eax = 1; r.ebx = hz == 0 ? 0 : <u32>ratio; r.ecx = <u32>(hz / ratio); r.edx = 0; }
-  else { r.eax = <u32>(hz / 1_000_000); r.ebx = r.eax; r.ecx = BUS_MHZ; r.edx = 0; }
+  if (leaf == TSC_LEAF) {
+    r.eax = 1;
+    r.ebx = hz == 0 ? 0 : <u32>ratio;
+    r.ecx = <u32>(hz / ratio);
+    r.edx = 0;
+  } else {
+    r.eax = <u32>(hz / 1_000_000);
+    r.ebx = r.eax;
+    r.ecx = BUS_MHZ;
+    r.edx = 0;
+  }
 }
 
 let basicMax: u32 = 0;
@@ -230,7 +258,8 @@ export class CpuidTable {
   // Answers `leaf` from the table: EAX into the 8 bytes at `raxAt` (the
   // backend's home of the guest's RAX), EBX, ECX, EDX into the register
   // block at `regs`. False if the leaf is not in the table.
-  @inline answer(leaf: u32, raxAt: usize, regs: usize): bool {
+  @inline
+  answer(leaf: u32, raxAt: usize, regs: usize): bool {
     let slot = leaf;
     if (leaf >= 32) {
       slot = leaf - EXTENDED_BASE;

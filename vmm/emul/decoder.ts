@@ -18,7 +18,11 @@
 import * as log from "../../kernel/console/log";
 import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
 
-export const enum Extension { None, Zero, Sign }
+export const enum Extension {
+  None,
+  Zero,
+  Sign,
+}
 
 const REX_W: u8 = 8;
 const REX_R: u8 = 4;
@@ -56,10 +60,13 @@ export class MmioInstruction {
     this.rex = 0;
     let operandOverride = false, addressOverride = false;
     let at = 0;
-    for (; ; at++) {
+    for (;; at++) {
       if (at >= available) return this.truncated();
       const b = bytes[at];
-      if (codeBits == 64 && (b & 0xf0) == 0x40) { this.rex = b; continue; }
+      if (codeBits == 64 && (b & 0xf0) == 0x40) {
+        this.rex = b;
+        continue;
+      }
       if (b == 0x66) operandOverride = true;
       else if (b == 0x67) addressOverride = true;
       else if (!isOtherLegacyPrefix(b)) break;
@@ -72,7 +79,9 @@ export class MmioInstruction {
     const operandSize: u8 = codeBits == 64
       ? ((rex & REX_W) != 0 ? 8 : operandOverride ? 2 : 4)
       : ((codeBits == 16) != operandOverride ? 2 : 4);
-    const addressBits: u32 = codeBits == 64 ? (addressOverride ? 32 : 64) : ((codeBits == 16) != addressOverride ? 16 : 32);
+    const addressBits: u32 = codeBits == 64
+      ? (addressOverride ? 32 : 64)
+      : ((codeBits == 16) != addressOverride ? 16 : 32);
 
     const opcode = bytes[at++];
     if (opcode == 0x0f) {
@@ -128,7 +137,10 @@ export class MmioInstruction {
   // and takes the ModRM reg field as the register operand; returns the
   // position after them, or -1.
   private modrm(bytes: StaticArray<u8>, at: i32, available: i32, addressBits: u32, byteRegister: bool): i32 {
-    if (at >= available) { this.truncated(); return -1; }
+    if (at >= available) {
+      this.truncated();
+      return -1;
+    }
     const modrm = bytes[at++];
     const mod = modrm >> 6, rm = modrm & 7;
     if (mod == 3) {
@@ -143,7 +155,10 @@ export class MmioInstruction {
     let displacement = mod == 1 ? 1 : mod == 2 ? 4 : 0;
     // r/m 4 means a SIB byte follows, whatever REX.B says (Table 2-5).
     if (rm == 4) {
-      if (at >= available) { this.truncated(); return -1; }
+      if (at >= available) {
+        this.truncated();
+        return -1;
+      }
       // SIB base 5 under mod 0 is a disp32 with no base register.
       if (mod == 0 && (bytes[at] & 7) == 5) displacement = 4;
       at++;
@@ -184,7 +199,8 @@ export class MmioInstruction {
 
 // Segment overrides, LOCK, REPNE and REP (SDM Vol. 2A 2.1.1).
 function isOtherLegacyPrefix(b: u8): bool {
-  return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 || b == 0xf0 || b == 0xf2 || b == 0xf3;
+  return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 || b == 0xf0 || b == 0xf2
+    || b == 0xf3;
 }
 
 function littleEndian(bytes: StaticArray<u8>, at: i32, count: i32): u64 {

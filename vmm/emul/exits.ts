@@ -55,8 +55,13 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       return portIo(vm, vcpu, exit);
     case ExitKind.MsrRead:
     case ExitKind.MsrWrite: {
-      const done = exit.kind == ExitKind.MsrRead ? readMsr(vm, vcpu, exit.msr) : writeMsr(vm, vcpu, exit.msr, exit.value);
-      if (!done) { vcpu.injectException(VECTOR_GP, true, 0); return Next.Resume; }
+      const done = exit.kind == ExitKind.MsrRead
+        ? readMsr(vm, vcpu, exit.msr)
+        : writeMsr(vm, vcpu, exit.msr, exit.value);
+      if (!done) {
+        vcpu.injectException(VECTOR_GP, true, 0);
+        return Next.Resume;
+      }
       vcpu.skipInstruction();
       return Next.Resume;
     }
@@ -129,7 +134,11 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     vm.bus.io.write(exit.port, exit.size, rax);
   } else {
     const value = vm.bus.io.read(exit.port, exit.size);
-    const merged = exit.size == 4 ? value : exit.size == 2 ? (rax & ~(<u64>0xffff)) | value : (rax & ~(<u64>0xff)) | value;
+    const merged = exit.size == 4
+      ? value
+      : exit.size == 2
+      ? (rax & ~(<u64>0xffff)) | value
+      : (rax & ~(<u64>0xff)) | value;
     vcpu.regs.set(Reg.Rax, merged);
   }
   vcpu.skipInstruction();
@@ -139,9 +148,15 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
 // XSETBV: only XCR0 exists; #UD without CR4.OSXSAVE, #GP for an invalid value
 // (Intel SDM Vol. 2C "XSETBV").
 function setXcr(vcpu: Vcpu): void {
-  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) { vcpu.injectException(VECTOR_UD, false, 0); return; }
+  if ((vcpu.cr4 & CR4_OSXSAVE) == 0 || !xsaveAvailable()) {
+    vcpu.injectException(VECTOR_UD, false, 0);
+    return;
+  }
   const value = vcpu.regs.edxEax();
-  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) { vcpu.injectException(VECTOR_GP, true, 0); return; }
+  if ((vcpu.regs.get(Reg.Rcx) & 0xffff_ffff) != 0 || !validXcr0(value)) {
+    vcpu.injectException(VECTOR_GP, true, 0);
+    return;
+  }
   vcpu.xstate.change(value);
   vcpu.skipInstruction();
 }

@@ -12,11 +12,22 @@
 // the hardware's business and were settled before the exit.
 
 import {
-  CR0_PG, CR4_LA57, CR4_PAE, CR4_PSE, EFER_LMA, PTE_ADDRESS_MASK, PTE_LARGE, PTE_PRESENT,
+  CR0_PG,
+  CR4_LA57,
+  CR4_PAE,
+  CR4_PSE,
+  EFER_LMA,
+  PTE_ADDRESS_MASK,
+  PTE_LARGE,
+  PTE_PRESENT,
 } from "../../kernel/arch/x86";
 import { GuestMemory } from "../core/guestmemory";
 
-export const enum WalkResult { Translated, NotPresent, TableOutsideRam }
+export const enum WalkResult {
+  Translated,
+  NotPresent,
+  TableOutsideRam,
+}
 
 const OFFSET_4K: u64 = 0xfff;
 
@@ -40,7 +51,10 @@ export class GuestPageWalker {
   }
 
   private walk(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
-    if ((cr0 & CR0_PG) == 0) { this.physical = linear; return WalkResult.Translated; }
+    if ((cr0 & CR0_PG) == 0) {
+      this.physical = linear;
+      return WalkResult.Translated;
+    }
     if ((efer & EFER_LMA) != 0) return this.walkLongMode(linear, cr3, (cr4 & CR4_LA57) != 0);
     if ((cr4 & CR4_PAE) != 0) return this.walkPae(linear, cr3);
     return this.walk32(linear, cr3, (cr4 & CR4_PSE) != 0);
@@ -85,7 +99,7 @@ export class GuestPageWalker {
   // 2 = directory, 3 = PDPT, 4 = PML4, 5 = PML5) down to the page.
   private walkFrom(linear: u64, table: u64, level: i32): WalkResult {
     let shift: u64 = 0;
-    for (; ; level--) {
+    for (;; level--) {
       shift = <u64>(12 + 9 * (level - 1));
       const result = this.readEntry(table + ((linear >> shift) & 0x1ff) * 8, 8);
       if (result != WalkResult.Translated) return result;

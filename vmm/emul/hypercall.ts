@@ -22,7 +22,11 @@ export const HC_UNKNOWN: u64 = <u64>-1;
 export const HC_BAD_ARGUMENT: u64 = <u64>-2;
 const MAX_WRITE: u64 = 4096;
 
-export const enum HypercallResult { Continue, Yield, Stopped }
+export const enum HypercallResult {
+  Continue,
+  Yield,
+  Stopped,
+}
 
 export function hypercall(vm: Vm, vcpu: Vcpu, wide: bool): HypercallResult {
   const mask: u64 = wide ? ~(<u64>0) : 0xffff_ffff;

@@ -38,21 +38,31 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   const bytes = exit.instructionBytes;
   const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
   if (available == 0) {
-    vm.stop("MMIO access to " + log.hex(exit.gpa) + ": cannot read the instruction at rip " + log.hex(vcpu.rip) + " (" + walkFailure() + ")", vcpu);
+    vm.stop(
+      "MMIO access to " + log.hex(exit.gpa) + ": cannot read the instruction at rip " + log.hex(vcpu.rip) + " ("
+        + walkFailure() + ")",
+      vcpu,
+    );
     return Next.Stopped;
   }
   const codeBits = vcpu.codeBits;
-  if (!instruction.decode(bytes, available, codeBits)) return cannotEmulate(vm, vcpu, exit, available, instruction.failure);
+  if (!instruction.decode(bytes, available, codeBits)) {
+    return cannotEmulate(vm, vcpu, exit, available, instruction.failure);
+  }
   // The CPU reported the direction: an instruction that disagrees is not
   // the one that exited (its bytes changed since).
-  if (instruction.isWrite != exit.isWrite) return cannotEmulate(vm, vcpu, exit, available, "the instruction's direction differs from the exit's");
+  if (instruction.isWrite != exit.isWrite) {
+    return cannotEmulate(vm, vcpu, exit, available, "the instruction's direction differs from the exit's");
+  }
   // RSP lives in the VMCB or VMCS, not in the register block.
   if (!instruction.hasImmediate && instruction.register == Reg.Rsp && !instruction.highByte) {
     return cannotEmulate(vm, vcpu, exit, available, "RSP as the register operand is not supported");
   }
   const regs = vcpu.regs;
   if (instruction.isWrite) {
-    const value = instruction.hasImmediate ? instruction.immediate : readRegister(regs, instruction.register, instruction.highByte);
+    const value = instruction.hasImmediate
+      ? instruction.immediate
+      : readRegister(regs, instruction.register, instruction.highByte);
     const size = instruction.accessSize;
     if (toApic) vm.apics.now(vcpu).write(apicOffset, size, value & allOnes(size));
     else vm.bus.mmio.write(exit.gpa, size, value);
@@ -76,7 +86,14 @@ export function readRegister(regs: GuestRegisters, register: Reg, highByte: bool
 // A register write of `size` bytes with x86 semantics (SDM Vol. 1 3.4.1.1):
 // 8- and 16-bit results replace only their bits, a 32-bit result clears the
 // upper half in 64-bit mode, and a high-byte register is bits 15:8.
-export function writeRegister(regs: GuestRegisters, register: Reg, highByte: bool, size: u8, value: u64, mode64: bool): void {
+export function writeRegister(
+  regs: GuestRegisters,
+  register: Reg,
+  highByte: bool,
+  size: u8,
+  value: u64,
+  mode64: bool,
+): void {
   const old = regs.get(register);
   let result: u64;
   if (highByte) result = (old & ~(<u64>0xff00)) | ((value & 0xff) << 8);
@@ -115,14 +132,22 @@ function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32 {
 
 function walkFailure(): string {
   const entry = log.hex(walker.failedEntry);
-  return walker.lastResult == WalkResult.NotPresent ? "the page-table entry at " + entry + " is not present"
-    : walker.lastResult == WalkResult.TableOutsideRam ? "a page table at " + entry + " is outside RAM"
+  return walker.lastResult == WalkResult.NotPresent
+    ? "the page-table entry at " + entry + " is not present"
+    : walker.lastResult == WalkResult.TableOutsideRam
+    ? "a page table at " + entry + " is outside RAM"
     : "the code at " + log.hex(walker.physical) + " is not in RAM";
 }
 
 function cannotEmulate(vm: Vm, vcpu: Vcpu, exit: Exit, available: i32, why: string): Next {
   let text = "";
-  for (let i = 0; i < available; i++) text += (i > 0 ? " " : "") + (<u32>exit.instructionBytes[i]).toString(16).padStart(2, "0");
-  vm.stop("cannot emulate the MMIO access to " + log.hex(exit.gpa) + " by the instruction at rip " + log.hex(vcpu.rip) + " (" + text + "): " + why, vcpu);
+  for (let i = 0; i < available; i++) {
+    text += (i > 0 ? " " : "") + (<u32>exit.instructionBytes[i]).toString(16).padStart(2, "0");
+  }
+  vm.stop(
+    "cannot emulate the MMIO access to " + log.hex(exit.gpa) + " by the instruction at rip " + log.hex(vcpu.rip) + " ("
+      + text + "): " + why,
+    vcpu,
+  );
   return Next.Stopped;
 }

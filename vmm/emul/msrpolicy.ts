@@ -13,18 +13,44 @@
 //    on hardware.
 
 import {
-  AMD_INT_PENDING_MSG, IA32_APIC_BASE, IA32_CSTAR, IA32_FMASK, IA32_FS_BASE, IA32_GS_BASE, IA32_KERNEL_GS_BASE,
-  IA32_LSTAR, IA32_MCG_CAP, IA32_MCG_STATUS, IA32_MISC_ENABLE, IA32_MTRRCAP, IA32_MTRR_DEF_TYPE, IA32_PAT, IA32_STAR,
-  IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP, IA32_TIME_STAMP_COUNTER, IA32_TSC_DEADLINE,
-  MICROCODE_REVISION, X2APIC_FIRST, X2APIC_LAST,
+  AMD_INT_PENDING_MSG,
+  IA32_APIC_BASE,
+  IA32_CSTAR,
+  IA32_FMASK,
+  IA32_FS_BASE,
+  IA32_GS_BASE,
+  IA32_KERNEL_GS_BASE,
+  IA32_LSTAR,
+  IA32_MCG_CAP,
+  IA32_MCG_STATUS,
+  IA32_MISC_ENABLE,
+  IA32_MTRRCAP,
+  IA32_MTRR_DEF_TYPE,
+  IA32_PAT,
+  IA32_STAR,
+  IA32_SYSENTER_CS,
+  IA32_SYSENTER_EIP,
+  IA32_SYSENTER_ESP,
+  IA32_TIME_STAMP_COUNTER,
+  IA32_TSC_DEADLINE,
+  MICROCODE_REVISION,
+  X2APIC_FIRST,
+  X2APIC_LAST,
 } from "../../kernel/arch/msrs";
 import { MsrState } from "../vcpustate/msrs";
 
 // Reads and writes the backends let through to the guest's own copy.
 export const PASSTHROUGH: u32[] = [
-  IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP,
-  IA32_STAR, IA32_LSTAR, IA32_CSTAR, IA32_FMASK,
-  IA32_FS_BASE, IA32_GS_BASE, IA32_KERNEL_GS_BASE,
+  IA32_SYSENTER_CS,
+  IA32_SYSENTER_ESP,
+  IA32_SYSENTER_EIP,
+  IA32_STAR,
+  IA32_LSTAR,
+  IA32_CSTAR,
+  IA32_FMASK,
+  IA32_FS_BASE,
+  IA32_GS_BASE,
+  IA32_KERNEL_GS_BASE,
 ];
 // Reads only (writes are emulated or refused).
 export const PASSTHROUGH_READ: u32[] = [IA32_TIME_STAMP_COUNTER];
@@ -67,7 +93,10 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
     state.mtrrDefType = value;
     return true;
   }
-  if (msr == IA32_MISC_ENABLE) { state.miscEnable = value; return true; }
+  if (msr == IA32_MISC_ENABLE) {
+    state.miscEnable = value;
+    return true;
+  }
   // An OS clears MCIP when its handler is done (16.3.1.2); there is nothing to clear.
   if (msr == IA32_MCG_STATUS) return value == 0;
   // SDM Vol. 3A 10.11.7.1: software writes 0 to IA32_BIOS_SIGN_ID, then

@@ -6,14 +6,21 @@
 // (MSR 0xC0010114) bit 4 SVMDIS must be clear (AMD APM Vol. 2 15.4).
 
 import {
-  AMD_VM_CR, FEATURE_CONTROL_LOCKED, FEATURE_CONTROL_VMX_OUTSIDE_SMX, IA32_FEATURE_CONTROL, VM_CR_SVMDIS,
+  AMD_VM_CR,
+  FEATURE_CONTROL_LOCKED,
+  FEATURE_CONTROL_VMX_OUTSIDE_SMX,
+  IA32_FEATURE_CONTROL,
+  VM_CR_SVMDIS,
 } from "../../kernel/arch/msrs";
 import { rdmsr } from "../../kernel/arch/shim";
 import { CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM } from "../../kernel/arch/x86";
 import { query, maxExtendedLeaf } from "../../kernel/cpu/cpuid";
 
-export const enum Virtualization { None, Vmx, Svm }
-
+export const enum Virtualization {
+  None,
+  Vmx,
+  Svm,
+}
 
 export class VirtualizationSupport {
   kind: Virtualization = Virtualization.None;
@@ -31,7 +38,8 @@ export function detectVirtualization(): VirtualizationSupport {
   if (vmx) {
     const control = rdmsr(IA32_FEATURE_CONTROL);
     if ((control & FEATURE_CONTROL_LOCKED) != 0 && (control & FEATURE_CONTROL_VMX_OUTSIDE_SMX) == 0) {
-      support.reason = "VT-x is disabled by the firmware (IA32_FEATURE_CONTROL is locked with VMX off); enable it in the BIOS/UEFI setup";
+      support.reason = "VT-x is disabled by the firmware (IA32_FEATURE_CONTROL is locked with VMX off); enable it in "
+        + "the BIOS/UEFI setup";
       return support;
     }
     support.kind = Virtualization.Vmx;

@@ -37,9 +37,19 @@ export function pollConsoleInput(vms: Vm[]): bool {
     if (target !== null && !switching && !target.canReceive) break;
     const c = readChar();
     if (c < 0) break;
-    if (switching) { switching = false; select(vms, c - DIGIT_0); continue; }
-    if (c == SWITCH_KEY) { switching = true; continue; }
-    if (target !== null) { target.put(<u8>c); delivered = true; }
+    if (switching) {
+      switching = false;
+      select(vms, c - DIGIT_0);
+      continue;
+    }
+    if (c == SWITCH_KEY) {
+      switching = true;
+      continue;
+    }
+    if (target !== null) {
+      target.put(<u8>c);
+      delivered = true;
+    }
   }
   return delivered;
 }

@@ -53,7 +53,7 @@ export function runVms(vms: Vm[]): void {
   }
   announceConsoles(vms);
   let nextInputPoll: u64 = 0;
-  for (let round: u32 = 1; ; round++) {
+  for (let round: u32 = 1;; round++) {
     if (round % COLLECT_ROUNDS == 0) __collect();
     const now = rdtsc();
     if (now >= nextInputPoll) {
@@ -65,7 +65,10 @@ export function runVms(vms: Vm[]): void {
       const slot = slots[i];
       if (!slot.vm.running) continue;
       slot.vm.wakeIfPending(slot.vcpu);
-      if (slot.vcpu.activity == Activity.Runnable) { runnable++; runSlice(slot); }
+      if (slot.vcpu.activity == Activity.Runnable) {
+        runnable++;
+        runSlice(slot);
+      }
     }
     if (runnable == 0 && !idleUntilWakeUp(vms)) break;
   }
@@ -83,7 +86,10 @@ function idleUntilWakeUp(vms: Vm[]): bool {
     if (!vm.running) continue;
     const next = vm.nextWakeUp();
     if (next == u64.MAX_VALUE && !vm.waitsForInput) vm.stop("halted with nothing left to wake it");
-    else { running++; wakeUp = min(wakeUp, next); }
+    else {
+      running++;
+      wakeUp = min(wakeUp, next);
+    }
   }
   while (running > 0 && rdtsc() < wakeUp) {
     if (pollConsoleInput(vms)) break;
@@ -137,7 +143,10 @@ function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   const external = vcpu.apicId == 0 && vm.pollExternalInterrupt();
   const fromApic = vm.apics.pendingVector(vcpu);
   if (fromApic < 0 && !external) return;
-  if (!vcpu.canInjectInterrupt()) { vcpu.requestInterruptWindow(true); return; }
+  if (!vcpu.canInjectInterrupt()) {
+    vcpu.requestInterruptWindow(true);
+    return;
+  }
   if (fromApic >= 0) {
     vm.apics.of(vcpu).acknowledge(<u8>fromApic);
     vcpu.injectInterrupt(<u8>fromApic);

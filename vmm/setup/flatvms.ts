@@ -24,8 +24,12 @@ import { allocateRam, createVmOn } from "./vmcreate";
 
 // The test device's interrupts: external interrupts for the boot vCPU.
 class VmInterrupts extends VectorSink {
-  constructor(private vm: Vm) { super(); }
-  raise(vector: u8): void { this.vm.raiseInterrupt(vector); }
+  constructor(private vm: Vm) {
+    super();
+  }
+  raise(vector: u8): void {
+    this.vm.raiseInterrupt(vector);
+  }
 }
 
 export const GUEST_LOAD: u64 = 0x8000;
@@ -40,13 +44,27 @@ export function createVms(modules: BootModule[], frames: FrameAllocator, backend
     const options = new CommandLine(module.cmdline);
     if (!options.has("vm")) continue;
     const name = options.get("vm");
-    const vm = createVm(<u32>vms.length, name.length > 0 ? name : "vm" + i.toString(), module, options, frames, backend);
+    const vm = createVm(
+      <u32>vms.length,
+      name.length > 0 ? name : "vm" + i.toString(),
+      module,
+      options,
+      frames,
+      backend,
+    );
     if (vm !== null) vms.push(vm);
   }
   return vms;
 }
 
-function createVm(id: u32, name: string, module: BootModule, options: CommandLine, frames: FrameAllocator, backend: Backend): Vm | null {
+function createVm(
+  id: u32,
+  name: string,
+  module: BootModule,
+  options: CommandLine,
+  frames: FrameAllocator,
+  backend: Backend,
+): Vm | null {
   const memText = options.get("mem", DEFAULT_MEMORY_MIB.toString());
   const mib = U64.parseInt(memText, 10);
   if (mib == 0 || mib > MAX_MEMORY_MIB || mib.toString() != memText) {
@@ -62,12 +80,18 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   const bytes = mib << 20;
   // RAM starts at 0, so it must end below the device window.
   if (bytes > TEST_MMIO_BASE) {
-    log.error("vm " + name + ": mem=" + memText + " MiB would overlap the MMIO window at " + log.hex(TEST_MMIO_BASE) + "; not started");
+    log.error(
+      "vm " + name + ": mem=" + memText + " MiB would overlap the MMIO window at " + log.hex(TEST_MMIO_BASE)
+        + "; not started",
+    );
     return null;
   }
   const imageSize = module.end - module.start;
   if (GUEST_LOAD + imageSize > bytes) {
-    log.error("vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString() + " MiB; not started");
+    log.error(
+      "vm " + name + ": its image (" + imageSize.toString() + " bytes) does not fit in " + mib.toString()
+        + " MiB; not started",
+    );
     return null;
   }
   const memory = allocateRam(name, mib, frames);
@@ -80,7 +104,10 @@ function createVm(id: u32, name: string, module: BootModule, options: CommandLin
   vm.bus.io.map(POST_PORT, 1, new NullDevice());
   vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   vm.vcpus[0].resetToRealMode(0, <u16>GUEST_LOAD);
-  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + cpus.toString() + " vCPU" + (cpus > 1 ? "s" : "") +
-    ", image " + imageSize.toString() + " bytes, " + backend.name);
+  log.info(
+    "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + cpus.toString()
+      + " vCPU" + (cpus > 1 ? "s" : "")
+      + ", image " + imageSize.toString() + " bytes, " + backend.name,
+  );
   return vm;
 }

@@ -31,7 +31,12 @@ import { PcPlatform } from "../platform/pc/platform";
 import { Vm } from "../core/vm";
 
 // The VMs of every configuration module, numbered on from `firstId`.
-export function createConfiguredVms(modules: BootModule[], frames: FrameAllocator, backend: Backend, firstId: u32): Vm[] {
+export function createConfiguredVms(
+  modules: BootModule[],
+  frames: FrameAllocator,
+  backend: Backend,
+  firstId: u32,
+): Vm[] {
   const vms: Vm[] = [];
   const names = allModuleNames(modules);
   for (let i = 0; i < modules.length; i++) {
@@ -47,16 +52,28 @@ export function createConfiguredVms(modules: BootModule[], frames: FrameAllocato
   return vms;
 }
 
-function createKernelVm(id: u32, c: VmConfig, modules: BootModule[], frames: FrameAllocator, backend: Backend): Vm | null {
+function createKernelVm(
+  id: u32,
+  c: VmConfig,
+  modules: BootModule[],
+  frames: FrameAllocator,
+  backend: Backend,
+): Vm | null {
   const name = c.name;
   // readConfig() checked the names against the modules; look them up again.
   const kernel = findModule(modules, c.kernel);
-  if (kernel === null) { log.error("vm " + name + ": kernel: no boot module named " + c.kernel + "; not started"); return null; }
+  if (kernel === null) {
+    log.error("vm " + name + ": kernel: no boot module named " + c.kernel + "; not started");
+    return null;
+  }
   const options = new BootOptions();
   options.cmdline = c.cmdline;
   if (c.initrd.length > 0) {
     const initrd = findModule(modules, c.initrd);
-    if (initrd === null) { log.error("vm " + name + ": initrd: no boot module named " + c.initrd + "; not started"); return null; }
+    if (initrd === null) {
+      log.error("vm " + name + ": initrd: no boot module named " + c.initrd + "; not started");
+      return null;
+    }
     options.initrd = moduleSource(initrd);
     options.modules.push(new ModuleImage(moduleSource(initrd), c.initrd));
   }
@@ -76,8 +93,10 @@ function createKernelVm(id: u32, c: VmConfig, modules: BootModule[], frames: Fra
   if (vm === null) return null;
   new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console);
   vm.vcpus[0].enterKernel(entry.state!);
-  log.info("vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded) +
-    ", console " + c.console + ", " + backend.name);
+  log.info(
+    "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
+      + ", console " + c.console + ", " + backend.name,
+  );
   return vm;
 }
 
@@ -89,6 +108,10 @@ function refuse(name: string, reason: string, memory: GuestMemory, frames: Frame
 
 // "multiboot1 kernel [0x100000, 0x104000), entry 0x10000c in 32-bit protected mode"
 function describe(r: LoadResult): string {
-  const mode = r.mode == CpuMode.Long64 ? "64-bit long mode" : r.mode == CpuMode.Protected32 ? "32-bit protected mode" : "real mode";
+  const mode = r.mode == CpuMode.Long64
+    ? "64-bit long mode"
+    : r.mode == CpuMode.Protected32
+    ? "32-bit protected mode"
+    : "real mode";
   return r.protocol + " kernel " + span(r.kernelStart, r.kernelEnd) + ", entry " + hex(r.entry) + " in " + mode;
 }

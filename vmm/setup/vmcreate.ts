@@ -40,7 +40,14 @@ export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
 // vCPUs (the application processors waiting for INIT and STARTUP) with their
 // local APICs, no devices yet. Null (reported, the RAM released) when
 // the backend has no vCPU for it.
-export function createVmOn(id: u32, name: string, memory: GuestMemory, frames: FrameAllocator, backend: Backend, cpus: u32): Vm | null {
+export function createVmOn(
+  id: u32,
+  name: string,
+  memory: GuestMemory,
+  frames: FrameAllocator,
+  backend: Backend,
+  cpus: u32,
+): Vm | null {
   const nested = new PageTable(backend.nestedFormat());
   for (let i = 0; i < memory.regions.length; i++) {
     const r = memory.regions[i];

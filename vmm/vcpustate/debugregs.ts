@@ -15,7 +15,6 @@
 import { readDr, writeDr } from "../../kernel/arch/shim";
 import { DR6_RESET } from "../../kernel/arch/x86";
 
-
 // Whose values the CPU's debug registers hold (one CPU runs the vCPUs).
 let owner: DebugRegisters | null = null;
 

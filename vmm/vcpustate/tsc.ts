@@ -21,14 +21,24 @@ export class GuestTsc {
   // IA32_TSC_ADJUST.
   adjust: u64 = 0;
 
-  now(): u64 { return rdtsc() + this.offset; }
-  toHost(guestTsc: u64): u64 { return guestTsc - this.offset; }
-  toGuest(hostTsc: u64): u64 { return hostTsc + this.offset; }
+  now(): u64 {
+    return rdtsc() + this.offset;
+  }
+  toHost(guestTsc: u64): u64 {
+    return guestTsc - this.offset;
+  }
+  toGuest(hostTsc: u64): u64 {
+    return hostTsc + this.offset;
+  }
 
   // The move (two's complement) a WRMSR of `value` to IA32_TSC_ADJUST makes.
-  moveForAdjust(value: u64): u64 { return value - this.adjust; }
+  moveForAdjust(value: u64): u64 {
+    return value - this.adjust;
+  }
   // The move a WRMSR of `value` to IA32_TIME_STAMP_COUNTER makes.
-  moveForTsc(value: u64): u64 { return value - this.now(); }
+  moveForTsc(value: u64): u64 {
+    return value - this.now();
+  }
 
   // The backend took the new offset: the TSC and IA32_TSC_ADJUST moved by `delta`.
   moved(delta: u64): void {

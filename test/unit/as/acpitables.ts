@@ -21,9 +21,16 @@ export function build(cpus: u32): u64 {
   return buildAcpiTables(memory, cpus);
 }
 // The RSDP as the hypervisor finds a PC firmware's: by scanning 0xE0000-0xFFFFF.
-export function scanForRsdp(): u64 { rsdp = findRsdp(0); return rsdp === null ? 0 : rsdp!.address; }
-export function rsdpRevision(): u8 { return rsdp!.revision; }
-export function rsdpOemId(): string { return rsdp!.oemId; }
+export function scanForRsdp(): u64 {
+  rsdp = findRsdp(0);
+  return rsdp === null ? 0 : rsdp!.address;
+}
+export function rsdpRevision(): u8 {
+  return rsdp!.revision;
+}
+export function rsdpOemId(): string {
+  return rsdp!.oemId;
+}
 // A table through the XSDT, or through the RSDT as an ACPI 1.0 OS would
 // look (RsdtAddress, RSDP offset 16); 0 if absent or its checksum fails.
 export function table(signature: string, throughXsdt: bool): u64 {
@@ -40,7 +47,15 @@ export function madtApicIds(madt: u64): string {
 
 const power = new RecordingMachine();
 const pm = new AcpiPm(power);
-export function pmRead(offset: u64, size: u8): u64 { return pm.read(offset, size); }
-export function pmWrite(offset: u64, size: u8, value: u64): void { pm.write(offset, size, value); }
-export function pmAdvance(ns: u64): void { pm.advance(ns); }
-export function powerOffs(): i32 { return power.powerOffs; }
+export function pmRead(offset: u64, size: u8): u64 {
+  return pm.read(offset, size);
+}
+export function pmWrite(offset: u64, size: u8, value: u64): void {
+  pm.write(offset, size, value);
+}
+export function pmAdvance(ns: u64): void {
+  pm.advance(ns);
+}
+export function powerOffs(): i32 {
+  return power.powerOffs;
+}

@@ -16,9 +16,16 @@ class FakePin extends InterruptPin {
   request: bool = false;
   vector: u8 = 0;
   event: u64 = u64.MAX_VALUE;
-  asserted(): bool { return this.request; }
-  acknowledge(): u8 { this.request = false; return this.vector; }
-  nextEvent(): u64 { return this.event; }
+  asserted(): bool {
+    return this.request;
+  }
+  acknowledge(): u8 {
+    this.request = false;
+    return this.vector;
+  }
+  nextEvent(): u64 {
+    return this.event;
+  }
 }
 const pin = new FakePin();
 
@@ -49,20 +56,61 @@ export function apicRead(from: i32, register: u32): u32 {
   return <u32>v.apics.now(v.vcpus[from]).read(register, 4);
 }
 
-export function activity(i: i32): i32 { return <i32>vm().vcpus[i].activity; }
-export function setActivity(i: i32, a: i32): void { vm().vcpus[i].activity = <Activity>a; }
-export function setInterruptsEnabled(i: i32, on: bool): void { vm(); fakes[i].rflagsValue = on ? 2 | RFLAGS_IF : 2; }
-export function lastReset(i: i32): i64 { vm(); return fakes[i].lastReset; }
-export function register(i: i32, r: i32): u64 { return vm().vcpus[i].regs.get(<Reg>r); }
-export function setRegister(i: i32, r: i32, value: u64): void { vm().vcpus[i].regs.set(<Reg>r, value); }
-export function apicId(i: i32): u32 { return vm().vcpus[i].apicId; }
-export function pendingVector(i: i32): i32 { const v = vm(); return v.apics.of(v.vcpus[i]).pendingVector(); }
+export function activity(i: i32): i32 {
+  return <i32>vm().vcpus[i].activity;
+}
+export function setActivity(i: i32, a: i32): void {
+  vm().vcpus[i].activity = <Activity>a;
+}
+export function setInterruptsEnabled(i: i32, on: bool): void {
+  vm();
+  fakes[i].rflagsValue = on ? 2 | RFLAGS_IF : 2;
+}
+export function lastReset(i: i32): i64 {
+  vm();
+  return fakes[i].lastReset;
+}
+export function register(i: i32, r: i32): u64 {
+  return vm().vcpus[i].regs.get(<Reg>r);
+}
+export function setRegister(i: i32, r: i32, value: u64): void {
+  vm().vcpus[i].regs.set(<Reg>r, value);
+}
+export function apicId(i: i32): u32 {
+  return vm().vcpus[i].apicId;
+}
+export function pendingVector(i: i32): i32 {
+  const v = vm();
+  return v.apics.of(v.vcpus[i]).pendingVector();
+}
 // The VM's view: external interrupts for the boot vCPU and the APICs together.
-export function connectPin(): void { vm().intr = pin; }
-export function setPin(request: bool, vector: u8, event: u64): void { pin.request = request; pin.vector = vector; pin.event = event; }
-export function vmHasInterruptFor(i: i32): bool { const v = vm(); return v.hasInterruptFor(v.vcpus[i]); }
-export function vmTakeInterrupt(): u8 { return vm().takeInterrupt(); }
-export function vmWakeIfPending(i: i32): void { const v = vm(); v.wakeIfPending(v.vcpus[i]); }
-export function vmNextWakeUp(): u64 { return vm().nextWakeUp(); }
-export function vmNextTimerInterrupt(i: i32): u64 { const v = vm(); return v.nextTimerInterrupt(v.vcpus[i]); }
-export function init(i: i32): void { const v = vm(); v.apics.init(v.vcpus[i]); }
+export function connectPin(): void {
+  vm().intr = pin;
+}
+export function setPin(request: bool, vector: u8, event: u64): void {
+  pin.request = request;
+  pin.vector = vector;
+  pin.event = event;
+}
+export function vmHasInterruptFor(i: i32): bool {
+  const v = vm();
+  return v.hasInterruptFor(v.vcpus[i]);
+}
+export function vmTakeInterrupt(): u8 {
+  return vm().takeInterrupt();
+}
+export function vmWakeIfPending(i: i32): void {
+  const v = vm();
+  v.wakeIfPending(v.vcpus[i]);
+}
+export function vmNextWakeUp(): u64 {
+  return vm().nextWakeUp();
+}
+export function vmNextTimerInterrupt(i: i32): u64 {
+  const v = vm();
+  return v.nextTimerInterrupt(v.vcpus[i]);
+}
+export function init(i: i32): void {
+  const v = vm();
+  v.apics.init(v.vcpus[i]);
+}

@@ -9,21 +9,51 @@ import { JsonKind, JsonValue, parseJson } from "../../../vmm/setup/config/json";
 let config = new Config();
 let modules: string[] | null = null;
 
-export function setModules(names: string): void { modules = names.length == 0 ? [] : names.split(","); }
-export function clearModules(): void { modules = null; }
-export function parse(text: string): i32 { config = parseConfig(text, modules); return config.vms.length; }
-export function parseModule(start: u64, end: u64): i32 { config = readConfig(new BootModule(start, end, "vms.json"), modules); return config.vms.length; }
+export function setModules(names: string): void {
+  modules = names.length == 0 ? [] : names.split(",");
+}
+export function clearModules(): void {
+  modules = null;
+}
+export function parse(text: string): i32 {
+  config = parseConfig(text, modules);
+  return config.vms.length;
+}
+export function parseModule(start: u64, end: u64): i32 {
+  config = readConfig(new BootModule(start, end, "vms.json"), modules);
+  return config.vms.length;
+}
 
-export function errorCount(): i32 { return config.errors.length; }
-export function error(i: i32): string { return config.errors[i]; }
-export function vmCount(): i32 { return config.vms.length; }
-export function vmName(i: i32): string { return config.vms[i].name; }
-export function vmMemory(i: i32): u32 { return config.vms[i].memoryMib; }
-export function vmCpus(i: i32): u32 { return config.vms[i].cpus; }
-export function vmKernel(i: i32): string { return config.vms[i].kernel; }
-export function vmInitrd(i: i32): string { return config.vms[i].initrd; }
-export function vmCmdline(i: i32): string { return config.vms[i].cmdline; }
-export function vmConsole(i: i32): string { return config.vms[i].console; }
+export function errorCount(): i32 {
+  return config.errors.length;
+}
+export function error(i: i32): string {
+  return config.errors[i];
+}
+export function vmCount(): i32 {
+  return config.vms.length;
+}
+export function vmName(i: i32): string {
+  return config.vms[i].name;
+}
+export function vmMemory(i: i32): u32 {
+  return config.vms[i].memoryMib;
+}
+export function vmCpus(i: i32): u32 {
+  return config.vms[i].cpus;
+}
+export function vmKernel(i: i32): string {
+  return config.vms[i].kernel;
+}
+export function vmInitrd(i: i32): string {
+  return config.vms[i].initrd;
+}
+export function vmCmdline(i: i32): string {
+  return config.vms[i].cmdline;
+}
+export function vmConsole(i: i32): string {
+  return config.vms[i].console;
+}
 
 // The JSON parser on its own: the value rendered back as compact JSON-like
 // text (strings escaped only for quotes and backslashes), or the error.

@@ -24,7 +24,9 @@ import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
 class Recorder extends InterruptLines {
   rises: StaticArray<u32> = new StaticArray<u32>(16);
   levels: StaticArray<bool> = new StaticArray<bool>(16);
-  constructor(private next: InterruptLines) { super(); }
+  constructor(private next: InterruptLines) {
+    super();
+  }
   setLevel(line: u32, high: bool): void {
     if (high && !this.levels[line]) this.rises[line]++;
     this.levels[line] = high;
@@ -38,9 +40,10 @@ class Unwired extends InterruptLines {
 
 class Capture extends ByteSink {
   bytes: u8[] = [];
-  put(byte: u8): void { this.bytes.push(byte); }
+  put(byte: u8): void {
+    this.bytes.push(byte);
+  }
 }
-
 
 const io = new AddressSpace();
 const pic = new Pic8259Pair();
@@ -66,31 +69,69 @@ io.map(I8042_DATA_PORT, 1, kbc.data);
 io.map(I8042_COMMAND_PORT, 1, kbc.command);
 
 // Port I/O as the guest does it (values up to 32 bits).
-export function ioRead(port: u32, size: u8): u32 { return <u32>io.read(port, size); }
-export function ioWrite(port: u32, size: u8, value: u32): bool { return io.write(port, size, value); }
+export function ioRead(port: u32, size: u8): u32 {
+  return <u32>io.read(port, size);
+}
+export function ioWrite(port: u32, size: u8, value: u32): bool {
+  return io.write(port, size, value);
+}
 
 // IRQ lines: drive one (through the recorder), read back edges and levels.
-export function irqSet(line: u32, high: bool): void { lines.setLevel(line, high); }
-export function irqRises(line: u32): u32 { return lines.rises[line]; }
-export function irqLevel(line: u32): bool { return lines.levels[line]; }
-export function picHasInterrupt(): bool { return pic.hasInterrupt(); }
-export function picAcknowledge(): u8 { return pic.acknowledge(); }
+export function irqSet(line: u32, high: bool): void {
+  lines.setLevel(line, high);
+}
+export function irqRises(line: u32): u32 {
+  return lines.rises[line];
+}
+export function irqLevel(line: u32): bool {
+  return lines.levels[line];
+}
+export function picHasInterrupt(): bool {
+  return pic.hasInterrupt();
+}
+export function picAcknowledge(): u8 {
+  return pic.acknowledge();
+}
 
-export function pitAdvance(nanoseconds: u64): u64 { return pit.advance(nanoseconds); }
-export function pitAdvanceClocks(clocks: u32): u32 { return <u32>pit.advanceClocks(clocks); }
-export function pitClocks(): u64 { return pit.clocks; }
-export function pitClocksUntilIrq(): u64 { return pit.clocksUntilIrq(); }
+export function pitAdvance(nanoseconds: u64): u64 {
+  return pit.advance(nanoseconds);
+}
+export function pitAdvanceClocks(clocks: u32): u32 {
+  return <u32>pit.advanceClocks(clocks);
+}
+export function pitClocks(): u64 {
+  return pit.clocks;
+}
+export function pitClocksUntilIrq(): u64 {
+  return pit.clocksUntilIrq();
+}
 // The PIT on the TSC (vmm/pcinterrupts.ts).
-export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void { interrupts.catchUp(nowTsc, tscPerMs); }
-export function tscIrq0At(tscPerMs: u64): u64 { return interrupts.irq0At(tscPerMs); }
+export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void {
+  interrupts.catchUp(nowTsc, tscPerMs);
+}
+export function tscIrq0At(tscPerMs: u64): u64 {
+  return interrupts.irq0At(tscPerMs);
+}
 
-export function uartFeed(byte: u8): void { uart.feedInput(byte); }
-export function uartCanReceive(): bool { return uart.canReceive; }
-export function serialText(): string { return String.fromCharCodes(serialOut.bytes.map<i32>((b: u8): i32 => b)); }
+export function uartFeed(byte: u8): void {
+  uart.feedInput(byte);
+}
+export function uartCanReceive(): bool {
+  return uart.canReceive;
+}
+export function serialText(): string {
+  return String.fromCharCodes(serialOut.bytes.map<i32>((b: u8): i32 => b));
+}
 
-export function cmosSetTime(seconds: i64, nanoseconds: u32): void { cmos.setTime(seconds, nanoseconds); }
-export function cmosSetMemory(below4g: u64, above4g: u64): void { cmos.setMemory(below4g, above4g); }
-export function cmosNmiMasked(): bool { return cmos.nmiMasked; }
+export function cmosSetTime(seconds: i64, nanoseconds: u32): void {
+  cmos.setTime(seconds, nanoseconds);
+}
+export function cmosSetMemory(below4g: u64, above4g: u64): void {
+  cmos.setMemory(below4g, above4g);
+}
+export function cmosNmiMasked(): bool {
+  return cmos.nmiMasked;
+}
 
 // fw_cfg is mapped on demand, with the machine facts it reports.
 export function fwcfgCreate(ramSize: u64, cpus: u16, maxCpus: u16): void {
@@ -105,4 +146,6 @@ export function fwcfgAddFile(name: string, size: i32): u16 {
   return fwcfg!.addFile(name, data);
 }
 
-export function resetCount(): i32 { return resets.resets; }
+export function resetCount(): i32 {
+  return resets.resets;
+}

@@ -8,7 +8,14 @@ export class RecordingMachine extends MachineControl {
   resets: i32 = 0;
   exits: i32 = 0;
   lastStatus: i64 = -1;
-  powerOff(): void { this.powerOffs++; }
-  reset(): void { this.resets++; }
-  exitWith(status: i64): void { this.exits++; this.lastStatus = status; }
+  powerOff(): void {
+    this.powerOffs++;
+  }
+  reset(): void {
+    this.resets++;
+  }
+  exitWith(status: i64): void {
+    this.exits++;
+    this.lastStatus = status;
+  }
 }

@@ -19,28 +19,64 @@ export class FakeVcpu extends Vcpu {
   // The last resetToRealMode(), as segment << 16 | offset; -1 if none.
   lastReset: i64 = -1;
 
-  constructor() { super(true); }
-  run(): Exit { return this.exit; }
-  get rip(): u64 { return this.ripValue; }
-  set rip(v: u64) { this.ripValue = v; }
-  get rsp(): u64 { return 0; }
-  get rflags(): u64 { return this.rflagsValue; }
-  get cr0(): u64 { return this.cr0Value; }
-  get cr3(): u64 { return this.cr3Value; }
-  get cr4(): u64 { return this.cr4Value; }
-  get efer(): u64 { return this.eferValue; }
-  get longMode(): bool { return this.bits == 64; }
-  get csBase(): u64 { return this.csBaseValue; }
-  get codeBits(): u32 { return this.bits; }
-  resetToRealMode(segment: u16, offset: u16): void { this.lastReset = (<i64>segment << 16) | <i64>offset; }
+  constructor() {
+    super(true);
+  }
+  run(): Exit {
+    return this.exit;
+  }
+  get rip(): u64 {
+    return this.ripValue;
+  }
+  set rip(v: u64) {
+    this.ripValue = v;
+  }
+  get rsp(): u64 {
+    return 0;
+  }
+  get rflags(): u64 {
+    return this.rflagsValue;
+  }
+  get cr0(): u64 {
+    return this.cr0Value;
+  }
+  get cr3(): u64 {
+    return this.cr3Value;
+  }
+  get cr4(): u64 {
+    return this.cr4Value;
+  }
+  get efer(): u64 {
+    return this.eferValue;
+  }
+  get longMode(): bool {
+    return this.bits == 64;
+  }
+  get csBase(): u64 {
+    return this.csBaseValue;
+  }
+  get codeBits(): u32 {
+    return this.bits;
+  }
+  resetToRealMode(segment: u16, offset: u16): void {
+    this.lastReset = (<i64>segment << 16) | <i64>offset;
+  }
   protected setEntryState(s: EntryState): void {}
-  skipInstruction(): void { this.ripValue += <u64>this.exit.instructionLength; this.skips++; }
+  skipInstruction(): void {
+    this.ripValue += <u64>this.exit.instructionLength;
+    this.skips++;
+  }
   injectException(vector: u8, hasError: bool, errorCode: u32): void {}
   injectInterrupt(vector: u8): void {}
-  canInjectInterrupt(): bool { return true; }
+  canInjectInterrupt(): bool {
+    return true;
+  }
   requestInterruptWindow(on: bool): void {}
   setPreemptionTimer(ticks: u64): void {}
   tscOffset: u64 = 0;
-  protected setTscOffset(offset: u64): bool { this.tscOffset = offset; return true; }
+  protected setTscOffset(offset: u64): bool {
+    this.tscOffset = offset;
+    return true;
+  }
   dumpState(): void {}
 }

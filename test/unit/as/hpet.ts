@@ -26,7 +26,6 @@ class Recorder extends InterruptLines {
   }
 }
 
-
 const isa = new Recorder();
 const ioapic = new Recorder();
 const hpet = new Hpet(isa, ioapic);
@@ -36,22 +35,48 @@ const mmio = new AddressSpace();
 mmio.map(HPET_BASE, HPET_SIZE, hpet);
 
 // Register accesses at `offset` in the block, as the guest makes them.
-export function read(offset: u64, size: u8): u64 { return mmio.read(HPET_BASE + offset, size); }
-export function write(offset: u64, size: u8, value: u64): bool { return mmio.write(HPET_BASE + offset, size, value); }
+export function read(offset: u64, size: u8): u64 {
+  return mmio.read(HPET_BASE + offset, size);
+}
+export function write(offset: u64, size: u8, value: u64): bool {
+  return mmio.write(HPET_BASE + offset, size, value);
+}
 
-export function advance(ns: u64): void { hpet.advance(ns); }
-export function nsUntilInterrupt(): u64 { return hpet.nsUntilInterrupt(); }
+export function advance(ns: u64): void {
+  hpet.advance(ns);
+}
+export function nsUntilInterrupt(): u64 {
+  return hpet.nsUntilInterrupt();
+}
 
-export function isaRises(line: u32): u32 { return isa.rises[line]; }
-export function isaLevel(line: u32): bool { return isa.levels[line]; }
-export function ioapicRises(pin: u32): u32 { return ioapic.rises[pin]; }
-export function ioapicLevel(pin: u32): bool { return ioapic.levels[pin]; }
+export function isaRises(line: u32): u32 {
+  return isa.rises[line];
+}
+export function isaLevel(line: u32): bool {
+  return isa.levels[line];
+}
+export function ioapicRises(pin: u32): u32 {
+  return ioapic.rises[pin];
+}
+export function ioapicLevel(pin: u32): bool {
+  return ioapic.levels[pin];
+}
 // An ISA line as another device (the RTC) drives it, through the legacy switch.
-export function deviceLevel(line: u32, high: bool): void { hpet.legacyLines.setLevel(line, high); }
+export function deviceLevel(line: u32, high: bool): void {
+  hpet.legacyLines.setLevel(line, high);
+}
 
 // The PIT's ports 40h-43h at offsets 0-3.
-export function pitWrite(offset: u32, value: u8): void { pit.write(offset, 1, value); }
+export function pitWrite(offset: u32, value: u8): void {
+  pit.write(offset, 1, value);
+}
 
-export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void { interrupts.catchUp(nowTsc, tscPerMs); }
-export function tscHpetAt(tscPerMs: u64): u64 { return interrupts.hpetAt(tscPerMs); }
-export function tscNextEventAt(tscPerMs: u64): u64 { return interrupts.nextEventAt(tscPerMs); }
+export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void {
+  interrupts.catchUp(nowTsc, tscPerMs);
+}
+export function tscHpetAt(tscPerMs: u64): u64 {
+  return interrupts.hpetAt(tscPerMs);
+}
+export function tscNextEventAt(tscPerMs: u64): u64 {
+  return interrupts.nextEventAt(tscPerMs);
+}

@@ -8,7 +8,13 @@
 
 import { AddressSpace } from "../../../vmm/devices/bus";
 import {
-  ApicBus, DELIVERY_FIXED, DELIVERY_LOWEST_PRIORITY, LAPIC_BASE, LAPIC_SIZE, LocalApic, matchesDestination,
+  ApicBus,
+  DELIVERY_FIXED,
+  DELIVERY_LOWEST_PRIORITY,
+  LAPIC_BASE,
+  LAPIC_SIZE,
+  LocalApic,
+  matchesDestination,
 } from "../../../vmm/devices/apic/lapic";
 
 class Ipi {
@@ -20,7 +26,9 @@ class RecordingBus extends ApicBus {
   log: Ipi[] = [];
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
     this.log.push(new Ipi(source.id, mode, vector, destinations));
-    if (mode == DELIVERY_FIXED) for (let i = 0; i < destinations.length; i++) this.list[destinations[i]].accept(vector, false);
+    if (mode == DELIVERY_FIXED) {
+      for (let i = 0; i < destinations.length; i++) this.list[destinations[i]].accept(vector, false);
+    }
     if (mode == DELIVERY_LOWEST_PRIORITY) {
       let chosen = this.list[destinations[0]];
       for (let i = 1; i < destinations.length; i++) {
@@ -30,7 +38,9 @@ class RecordingBus extends ApicBus {
       chosen.accept(vector, false);
     }
   }
-  apics(): LocalApic[] { return this.list; }
+  apics(): LocalApic[] {
+    return this.list;
+  }
 }
 
 const bus = new RecordingBus();
@@ -39,27 +49,61 @@ for (let id: u32 = 0; id < 4; id++) bus.list.push(new LocalApic(id, id == 0, bus
 const mmio = new AddressSpace();
 mmio.map(LAPIC_BASE, LAPIC_SIZE, bus.list[0]);
 
-function apic(index: i32): LocalApic { return bus.list[index]; }
+function apic(index: i32): LocalApic {
+  return bus.list[index];
+}
 
-export function mmioRead(index: i32, offset: u32, size: u8): u64 { return apic(index).read(offset, size); }
-export function mmioWrite(index: i32, offset: u32, size: u8, value: u64): void { apic(index).write(offset, size, value); }
-export function busRead(address: u64, size: u8): u64 { return mmio.read(address, size); }
-export function busWrite(address: u64, size: u8, value: u64): bool { return mmio.write(address, size, value); }
-export function msrRead(index: i32, msr: u32): i64 { return apic(index).readMsr(msr); }
-export function msrWrite(index: i32, msr: u32, value: u64): bool { return apic(index).writeMsr(msr, value); }
-export function mmioBase(index: i32): u64 { return apic(index).mmioBase; }
-export function initReset(index: i32): void { apic(index).initReset(); }
+export function mmioRead(index: i32, offset: u32, size: u8): u64 {
+  return apic(index).read(offset, size);
+}
+export function mmioWrite(index: i32, offset: u32, size: u8, value: u64): void {
+  apic(index).write(offset, size, value);
+}
+export function busRead(address: u64, size: u8): u64 {
+  return mmio.read(address, size);
+}
+export function busWrite(address: u64, size: u8, value: u64): bool {
+  return mmio.write(address, size, value);
+}
+export function msrRead(index: i32, msr: u32): i64 {
+  return apic(index).readMsr(msr);
+}
+export function msrWrite(index: i32, msr: u32, value: u64): bool {
+  return apic(index).writeMsr(msr, value);
+}
+export function mmioBase(index: i32): u64 {
+  return apic(index).mmioBase;
+}
+export function initReset(index: i32): void {
+  apic(index).initReset();
+}
 
-export function accept(index: i32, vector: u8, level: bool): void { apic(index).accept(vector, level); }
-export function pendingVector(index: i32): i32 { return apic(index).pendingVector(); }
-export function acknowledge(index: i32, vector: u8): void { apic(index).acknowledge(vector); }
-export function passesExtInt(index: i32): bool { return apic(index).passesExtInt(); }
+export function accept(index: i32, vector: u8, level: bool): void {
+  apic(index).accept(vector, level);
+}
+export function pendingVector(index: i32): i32 {
+  return apic(index).pendingVector();
+}
+export function acknowledge(index: i32, vector: u8): void {
+  apic(index).acknowledge(vector);
+}
+export function passesExtInt(index: i32): bool {
+  return apic(index).passesExtInt();
+}
 
-export function advance(index: i32, nowTsc: u64): void { apic(index).advance(nowTsc); }
-export function nextDeadline(index: i32): u64 { return apic(index).nextDeadline(); }
-export function setTscPerBusTick(index: i32, ticks: u64): void { apic(index).setTscPerBusTick(ticks); }
+export function advance(index: i32, nowTsc: u64): void {
+  apic(index).advance(nowTsc);
+}
+export function nextDeadline(index: i32): u64 {
+  return apic(index).nextDeadline();
+}
+export function setTscPerBusTick(index: i32, ticks: u64): void {
+  apic(index).setTscPerBusTick(ticks);
+}
 
-export function ipiCount(): i32 { return bus.log.length; }
+export function ipiCount(): i32 {
+  return bus.log.length;
+}
 // The IPI at `n` as "source mode vector: destination,destination,...".
 export function ipi(n: i32): string {
   const r = bus.log[n];

@@ -24,18 +24,42 @@ const GUEST_RAM_SIZE: u64 = 64 << 20;
 const instruction = new MmioInstruction();
 const bytes = new StaticArray<u8>(16);
 
-export function setByte(i: i32, b: u8): void { bytes[i] = b; }
-export function decode(count: i32, codeBits: u32): bool { return instruction.decode(bytes, count, codeBits); }
-export function decodedLength(): u32 { return instruction.length; }
-export function decodedAccessSize(): u8 { return instruction.accessSize; }
-export function decodedIsWrite(): bool { return instruction.isWrite; }
-export function decodedRegister(): i32 { return <i32>instruction.register; }
-export function decodedRegisterSize(): u8 { return instruction.registerSize; }
-export function decodedHighByte(): bool { return instruction.highByte; }
-export function decodedHasImmediate(): bool { return instruction.hasImmediate; }
-export function decodedImmediate(): u64 { return instruction.immediate; }
-export function decodedExtension(): i32 { return <i32>instruction.extension; }
-export function decodedFailure(): string { return instruction.failure; }
+export function setByte(i: i32, b: u8): void {
+  bytes[i] = b;
+}
+export function decode(count: i32, codeBits: u32): bool {
+  return instruction.decode(bytes, count, codeBits);
+}
+export function decodedLength(): u32 {
+  return instruction.length;
+}
+export function decodedAccessSize(): u8 {
+  return instruction.accessSize;
+}
+export function decodedIsWrite(): bool {
+  return instruction.isWrite;
+}
+export function decodedRegister(): i32 {
+  return <i32>instruction.register;
+}
+export function decodedRegisterSize(): u8 {
+  return instruction.registerSize;
+}
+export function decodedHighByte(): bool {
+  return instruction.highByte;
+}
+export function decodedHasImmediate(): bool {
+  return instruction.hasImmediate;
+}
+export function decodedImmediate(): u64 {
+  return instruction.immediate;
+}
+export function decodedExtension(): i32 {
+  return <i32>instruction.extension;
+}
+export function decodedFailure(): string {
+  return instruction.failure;
+}
 
 // ---- the page walker, over guest RAM
 
@@ -43,11 +67,21 @@ const memory = new GuestMemory();
 memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
 const walker = new GuestPageWalker();
 
-export function guestRamHost(): u64 { return GUEST_RAM_HOST; }
-export function guestRamSize(): u64 { return GUEST_RAM_SIZE; }
-export function translate(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): i32 { return <i32>walker.translate(memory, linear, cr0, cr3, cr4, efer); }
-export function translatedPhysical(): u64 { return walker.physical; }
-export function failedEntry(): u64 { return walker.failedEntry; }
+export function guestRamHost(): u64 {
+  return GUEST_RAM_HOST;
+}
+export function guestRamSize(): u64 {
+  return GUEST_RAM_SIZE;
+}
+export function translate(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): i32 {
+  return <i32>walker.translate(memory, linear, cr0, cr3, cr4, efer);
+}
+export function translatedPhysical(): u64 {
+  return walker.physical;
+}
+export function failedEntry(): u64 {
+  return walker.failedEntry;
+}
 
 // ---- a VM with the test device's window, and its vCPU
 
@@ -72,22 +106,50 @@ function newVm(): Vm {
   return v;
 }
 
-export function testMmioBase(): u64 { return TEST_MMIO_BASE; }
-export function vmReset(): void { theVm = newVm(); const vcpu = vcpuOf(); vcpu.skips = 0; vcpu.exit.fetchedBytes = 0; }
-export function regGet(r: i32): u64 { return vcpuOf().regs.get(<Reg>r); }
-export function regSet(r: i32, v: u64): void { vcpuOf().regs.set(<Reg>r, v); }
-export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void { writeRegister(vcpuOf().regs, <Reg>r, highByte, size, value, mode64); }
-export function regRead(r: i32, highByte: bool): u64 { return readRegister(vcpuOf().regs, <Reg>r, highByte); }
+export function testMmioBase(): u64 {
+  return TEST_MMIO_BASE;
+}
+export function vmReset(): void {
+  theVm = newVm();
+  const vcpu = vcpuOf();
+  vcpu.skips = 0;
+  vcpu.exit.fetchedBytes = 0;
+}
+export function regGet(r: i32): u64 {
+  return vcpuOf().regs.get(<Reg>r);
+}
+export function regSet(r: i32, v: u64): void {
+  vcpuOf().regs.set(<Reg>r, v);
+}
+export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void {
+  writeRegister(vcpuOf().regs, <Reg>r, highByte, size, value, mode64);
+}
+export function regRead(r: i32, highByte: bool): u64 {
+  return readRegister(vcpuOf().regs, <Reg>r, highByte);
+}
 
 export function cpuSet(rip: u64, csBase: u64, codeBits: u32, cr0: u64, cr3: u64, cr4: u64, efer: u64): void {
   const vcpu = vcpuOf();
-  vcpu.ripValue = rip; vcpu.csBaseValue = csBase; vcpu.bits = codeBits;
-  vcpu.cr0Value = cr0; vcpu.cr3Value = cr3; vcpu.cr4Value = cr4; vcpu.eferValue = efer;
+  vcpu.ripValue = rip;
+  vcpu.csBaseValue = csBase;
+  vcpu.bits = codeBits;
+  vcpu.cr0Value = cr0;
+  vcpu.cr3Value = cr3;
+  vcpu.cr4Value = cr4;
+  vcpu.eferValue = efer;
 }
-export function cpuRip(): u64 { return vcpuOf().ripValue; }
-export function cpuSkips(): i32 { return vcpuOf().skips; }
+export function cpuRip(): u64 {
+  return vcpuOf().ripValue;
+}
+export function cpuSkips(): i32 {
+  return vcpuOf().skips;
+}
 // The instruction bytes as AMD decode assists deliver them.
-export function setFetched(i: i32, b: u8, count: u8): void { const exit = vcpuOf().exit; exit.instructionBytes[i] = b; exit.fetchedBytes = count; }
+export function setFetched(i: i32, b: u8, count: u8): void {
+  const exit = vcpuOf().exit;
+  exit.instructionBytes[i] = b;
+  exit.fetchedBytes = count;
+}
 
 // One Mmio exit at `gpa`; returns the Next handleExit would return.
 export function mmioExit(gpa: u64, isWrite: bool): i32 {
@@ -98,5 +160,9 @@ export function mmioExit(gpa: u64, isWrite: bool): i32 {
   exit.instructionLength = 0;
   return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
 }
-export function deviceRead(offset: u64, size: u8): u64 { return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size); }
-export function vmStopReason(): string { return vmOf().stopReason; }
+export function deviceRead(offset: u64, size: u8): u64 {
+  return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size);
+}
+export function vmStopReason(): string {
+  return vmOf().stopReason;
+}

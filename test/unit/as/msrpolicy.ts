@@ -7,9 +7,15 @@ import { MsrState } from "../../../vmm/vcpustate/msrs";
 
 let state = new MsrState(false);
 
-export function onAmd(): void { state = new MsrState(true); }
+export function onAmd(): void {
+  state = new MsrState(true);
+}
 
 // The value read, or -1 for #GP.
-export function rdmsr(msr: u32): i64 { return emulateRead(state, msr); }
+export function rdmsr(msr: u32): i64 {
+  return emulateRead(state, msr);
+}
 // False for #GP.
-export function wrmsr(msr: u32, value: u64): bool { return emulateWrite(state, msr, value); }
+export function wrmsr(msr: u32, value: u64): bool {
+  return emulateWrite(state, msr, value);
+}

@@ -128,15 +128,22 @@ export class IoApic extends InterruptLines {
     }
   }
 
-  selectRegister(index: u32): void { this.selected = index & 0xff; }
-  get selectedRegister(): u32 { return this.selected; }
+  selectRegister(index: u32): void {
+    this.selected = index & 0xff;
+  }
+  get selectedRegister(): u32 {
+    return this.selected;
+  }
 
   // IOWIN reads the register IOREGSEL selects. Indices with no register read 0.
   readSelected(): u32 {
     const index = this.selected;
     switch (index) {
-      case REG_ID: case REG_ARBITRATION: return this.id << ID_SHIFT; // ARB is loaded from the ID
-      case REG_VERSION: return VERSION;
+      case REG_ID:
+      case REG_ARBITRATION:
+        return this.id << ID_SHIFT; // ARB is loaded from the ID
+      case REG_VERSION:
+        return VERSION;
     }
     const pin = redirectionPin(index);
     if (pin < 0) return 0;
@@ -146,10 +153,16 @@ export class IoApic extends InterruptLines {
   // IOWIN writes: the ID, an entry's writable bits; the rest is read-only.
   writeSelected(value: u32): void {
     const index = this.selected;
-    if (index == REG_ID) { this.id = (value >> ID_SHIFT) & ID_BITS; return; }
+    if (index == REG_ID) {
+      this.id = (value >> ID_SHIFT) & ID_BITS;
+      return;
+    }
     const pin = redirectionPin(index);
     if (pin < 0) return;
-    if (index & 1) { this.high[pin] = value & HIGH_WRITABLE; return; }
+    if (index & 1) {
+      this.high[pin] = value & HIGH_WRITABLE;
+      return;
+    }
     this.writeLow(<u32>pin, value);
   }
 
@@ -191,8 +204,10 @@ export class IoApic extends InterruptLines {
   // Reserved delivery modes send nothing.
   private send(pin: u32, levelTriggered: bool): void {
     const entry = this.low[pin], mode = (entry & DELIVERY_MODE) >> 8;
-    if (mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_SMI
-        && mode != DELIVERY_NMI && mode != DELIVERY_INIT && mode != DELIVERY_EXTINT) return;
+    if (
+      mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_SMI
+      && mode != DELIVERY_NMI && mode != DELIVERY_INIT && mode != DELIVERY_EXTINT
+    ) return;
     this.sink.deliver(<u8>(this.high[pin] >> 24), (entry & LOGICAL) != 0, mode, <u8>entry, levelTriggered);
   }
 }
@@ -207,7 +222,9 @@ function redirectionPin(index: u32): i32 {
 // (the datasheet asks for dword accesses; other sizes and offsets read 0 and
 // ignore writes). IOREGSEL reads back the index in bits 7:0.
 class IoApicWindow extends Device {
-  constructor(private ioapic: IoApic) { super("I/O APIC"); }
+  constructor(private ioapic: IoApic) {
+    super("I/O APIC");
+  }
 
   read(offset: u64, size: u8): u64 {
     if (size != 4) return 0;

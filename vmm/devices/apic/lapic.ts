@@ -20,21 +20,61 @@
 // checking (SVR bit 9 is stored and has no effect).
 
 import {
-  APIC_BASE_BSP, APIC_BASE_ENABLE, APIC_BASE_X2APIC, IA32_APIC_BASE, IA32_TSC_DEADLINE, X2APIC_FIRST,
+  APIC_BASE_BSP,
+  APIC_BASE_ENABLE,
+  APIC_BASE_X2APIC,
+  IA32_APIC_BASE,
+  IA32_TSC_DEADLINE,
+  X2APIC_FIRST,
 } from "../../../kernel/arch/msrs";
 import { allOnes, Device } from "../bus";
 import { ApicTimer } from "./lapictimer";
 import {
-  access, DELIVERY_MODE, DFR_MODEL, ICR_BITS, LVT_ENTRIES, LVT_ERROR, LVT_MASKED, LVT_TIMER, LVT_TIMER_MODE, READ,
-  REG_APR, REG_DFR, REG_EOI, REG_ESR, REG_ICR, REG_ICR_HIGH, REG_ID, REG_IRR, REG_ISR, REG_LDR, REG_LVT_LINT0, REG_LVT_TIMER,
-  REG_PPR, REG_RRD, REG_SELF_IPI, REG_SVR, REG_TIMER_CURRENT, REG_TIMER_DIVIDE, REG_TIMER_INITIAL, REG_TMR,
-  REG_TPR, REG_VERSION, VectorSet, VERSION, WRITE, lvtIndex, writableBits,
+  access,
+  DELIVERY_MODE,
+  DFR_MODEL,
+  ICR_BITS,
+  LVT_ENTRIES,
+  LVT_ERROR,
+  LVT_MASKED,
+  LVT_TIMER,
+  LVT_TIMER_MODE,
+  READ,
+  REG_APR,
+  REG_DFR,
+  REG_EOI,
+  REG_ESR,
+  REG_ICR,
+  REG_ICR_HIGH,
+  REG_ID,
+  REG_IRR,
+  REG_ISR,
+  REG_LDR,
+  REG_LVT_LINT0,
+  REG_LVT_TIMER,
+  REG_PPR,
+  REG_RRD,
+  REG_SELF_IPI,
+  REG_SVR,
+  REG_TIMER_CURRENT,
+  REG_TIMER_DIVIDE,
+  REG_TIMER_INITIAL,
+  REG_TMR,
+  REG_TPR,
+  REG_VERSION,
+  VectorSet,
+  VERSION,
+  WRITE,
+  lvtIndex,
+  writableBits,
 } from "./lapicregisters";
 
 // What a local APIC needs from its VM: IPIs go to other vCPUs' APICs through it.
 export abstract class ApicBus {
-  // An interprocessor interrupt from `source`'s ICR: delivery mode (ICR bits 10:8: 0 fixed, 1 lowest priority, 4 NMI, 5 INIT, 6 STARTUP), vector,
-  // and the destination already resolved to a list of APIC IDs (physical or logical mode, shorthands self / all / all-but-self applied).
+  // An interprocessor interrupt from `source`'s ICR: delivery mode (ICR bits 10:8: 0 fixed, 1 lowest
+  // priority, 4 NMI, 5 INIT, 6 STARTUP), vector,
+  // and the destination already resolved to a list of APIC IDs (physical or logical mode, shorthands self /
+  // all / all-but-self applied).
   abstract deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void;
   // All APIC IDs of the VM, for shorthands and logical destinations.
   abstract apics(): LocalApic[];
@@ -80,7 +120,14 @@ const FIRST_LEGAL_VECTOR: u8 = 16; // 0-15 are reserved (11.5.2)
 // 11.12.9, 11.12.10). The destination is in the sender's format (8 bits in
 // xAPIC mode, 32 in x2APIC mode); `apicId`, `ldr` and `dfr` are the target's.
 // All ones is a broadcast in both addressing modes.
-export function matchesDestination(destination: u32, logical: bool, x2apic: bool, apicId: u32, ldr: u32, dfr: u32): bool {
+export function matchesDestination(
+  destination: u32,
+  logical: bool,
+  x2apic: bool,
+  apicId: u32,
+  ldr: u32,
+  dfr: u32,
+): bool {
   if (x2apic) {
     if (destination == X2APIC_BROADCAST) return true;
     if (!logical) return destination == apicId;
@@ -97,10 +144,14 @@ export function matchesDestination(destination: u32, logical: bool, x2apic: bool
 }
 
 // x2APIC logical ID (11.12.10.2): cluster ID[19:4] in bits 31:16, 1 << ID[3:0] below.
-function x2apicLogicalId(id: u32): u32 { return ((id >> 4) << 16) | (1 << (id & 0xf)); }
+function x2apicLogicalId(id: u32): u32 {
+  return ((id >> 4) << 16) | (1 << (id & 0xf));
+}
 
 // A vector's priority class (11.8.3), bits 7:4; -1 counts as class 0.
-function priorityClass(vector: i32): u32 { return vector < 0 ? 0 : <u32>vector & 0xf0; }
+function priorityClass(vector: i32): u32 {
+  return vector < 0 ? 0 : <u32>vector & 0xf0;
+}
 
 export class LocalApic extends Device {
   private apicBase: u64;
@@ -128,11 +179,21 @@ export class LocalApic extends Device {
   // Where the VMM maps the MMIO window (IA32_APIC_BASE may move it), and
   // whether the window is there at all: in x2APIC mode and when the APIC is
   // disabled, the range behaves as if no APIC claimed it (11.12.1.2).
-  get mmioBase(): u64 { return this.apicBase & ~(LAPIC_SIZE - 1); }
-  get enabled(): bool { return (this.apicBase & APIC_BASE_ENABLE) != 0; }
-  get x2apicMode(): bool { return (this.apicBase & APIC_BASE_X2APIC) != 0; }
-  get xapicMode(): bool { return this.enabled && !this.x2apicMode; }
-  get softwareEnabled(): bool { return (this.svr & SVR_ENABLE) != 0; }
+  get mmioBase(): u64 {
+    return this.apicBase & ~(LAPIC_SIZE - 1);
+  }
+  get enabled(): bool {
+    return (this.apicBase & APIC_BASE_ENABLE) != 0;
+  }
+  get x2apicMode(): bool {
+    return (this.apicBase & APIC_BASE_X2APIC) != 0;
+  }
+  get xapicMode(): bool {
+    return this.enabled && !this.x2apicMode;
+  }
+  get softwareEnabled(): bool {
+    return (this.svr & SVR_ENABLE) != 0;
+  }
 
   // Power-up state (11.4.7.1), which INIT also restores (11.4.7.3) except
   // for the APIC ID and IA32_APIC_BASE: the APIC stays in its mode.
@@ -211,7 +272,10 @@ export class LocalApic extends Device {
   // refused with a receive illegal vector error (11.5.3).
   accept(vector: u8, levelTriggered: bool): void {
     if (!this.enabled || !this.softwareEnabled) return;
-    if (vector < FIRST_LEGAL_VECTOR) { this.signalError(ESR_RECEIVE_ILLEGAL_VECTOR); return; }
+    if (vector < FIRST_LEGAL_VECTOR) {
+      this.signalError(ESR_RECEIVE_ILLEGAL_VECTOR);
+      return;
+    }
     this.irr.set(vector);
     if (levelTriggered) this.tmr.set(vector);
     else this.tmr.clear(vector);
@@ -265,27 +329,46 @@ export class LocalApic extends Device {
   }
 
   // Regardless of the LVT mask: a masked timer still counts and reloads.
-  nextDeadline(): u64 { return this.timer.nextExpiry(); }
+  nextDeadline(): u64 {
+    return this.timer.nextExpiry();
+  }
 
-  setTscPerBusTick(ticks: u64): void { this.timer.setTscPerBusTick(ticks); }
+  setTscPerBusTick(ticks: u64): void {
+    this.timer.setTscPerBusTick(ticks);
+  }
 
   private readRegister(reg: u32): u32 {
     switch (reg) {
-      case REG_ID: return this.x2apicMode ? this.id : this.id << XAPIC_ID_SHIFT;
-      case REG_VERSION: return VERSION;
-      case REG_TPR: return this.tpr;
-      case REG_APR: return this.arbitrationPriority();
-      case REG_PPR: return this.processorPriority();
-      case REG_LDR: return this.ldr;
-      case REG_DFR: return this.dfr | ~DFR_MODEL;
-      case REG_SVR: return this.svr;
-      case REG_ESR: return this.esr;
-      case REG_ICR: return this.icrLow;
-      case REG_ICR_HIGH: return this.icrHigh;
-      case REG_TIMER_INITIAL: return this.timer.initialCount;
-      case REG_TIMER_CURRENT: return this.timer.currentCount();
-      case REG_TIMER_DIVIDE: return this.timer.divideConfig;
-      case REG_RRD: return 0; // remote read is not supported
+      case REG_ID:
+        return this.x2apicMode ? this.id : this.id << XAPIC_ID_SHIFT;
+      case REG_VERSION:
+        return VERSION;
+      case REG_TPR:
+        return this.tpr;
+      case REG_APR:
+        return this.arbitrationPriority();
+      case REG_PPR:
+        return this.processorPriority();
+      case REG_LDR:
+        return this.ldr;
+      case REG_DFR:
+        return this.dfr | ~DFR_MODEL;
+      case REG_SVR:
+        return this.svr;
+      case REG_ESR:
+        return this.esr;
+      case REG_ICR:
+        return this.icrLow;
+      case REG_ICR_HIGH:
+        return this.icrHigh;
+      case REG_TIMER_INITIAL:
+        return this.timer.initialCount;
+      case REG_TIMER_CURRENT:
+        return this.timer.currentCount();
+      case REG_TIMER_DIVIDE:
+        return this.timer.divideConfig;
+      case REG_RRD:
+        return 0; // remote read is not supported
     }
     if (reg < REG_TMR) return this.isr.word(reg - REG_ISR);
     if (reg < REG_IRR) return this.tmr.word(reg - REG_TMR);
@@ -296,17 +379,41 @@ export class LocalApic extends Device {
   // `value` holds only writable bits.
   private writeRegister(reg: u32, value: u32): void {
     switch (reg) {
-      case REG_TPR: this.tpr = value; return;
-      case REG_EOI: this.endOfInterrupt(); return;
-      case REG_LDR: this.ldr = value; return;
-      case REG_DFR: this.dfr = value; return;
-      case REG_SVR: this.writeSvr(value); return;
-      case REG_ESR: this.esr = this.newErrors; this.newErrors = 0; return; // 11.5.3: the write latches
-      case REG_ICR: this.icrLow = value; this.sendIpi(value); return;
-      case REG_ICR_HIGH: this.icrHigh = value; return;
-      case REG_TIMER_INITIAL: this.timer.writeInitialCount(value); return;
-      case REG_TIMER_DIVIDE: this.timer.writeDivideConfig(value); return;
-      case REG_SELF_IPI: this.sendIpi(value | (SHORTHAND_SELF << 18)); return; // 11.12.11: fixed, edge, self
+      case REG_TPR:
+        this.tpr = value;
+        return;
+      case REG_EOI:
+        this.endOfInterrupt();
+        return;
+      case REG_LDR:
+        this.ldr = value;
+        return;
+      case REG_DFR:
+        this.dfr = value;
+        return;
+      case REG_SVR:
+        this.writeSvr(value);
+        return;
+      case REG_ESR:
+        this.esr = this.newErrors;
+        this.newErrors = 0;
+        return; // 11.5.3: the write latches
+      case REG_ICR:
+        this.icrLow = value;
+        this.sendIpi(value);
+        return;
+      case REG_ICR_HIGH:
+        this.icrHigh = value;
+        return;
+      case REG_TIMER_INITIAL:
+        this.timer.writeInitialCount(value);
+        return;
+      case REG_TIMER_DIVIDE:
+        this.timer.writeDivideConfig(value);
+        return;
+      case REG_SELF_IPI:
+        this.sendIpi(value | (SHORTHAND_SELF << 18));
+        return; // 11.12.11: fixed, edge, self
     }
     // 11.4.7.2: a software-disabled APIC keeps every LVT entry masked.
     const entry = this.softwareEnabled ? value : value | LVT_MASKED;
@@ -378,8 +485,10 @@ export class LocalApic extends Device {
   private sendIpi(icr: u32): void {
     const mode = (icr & DELIVERY_MODE) >> 8, vector = <u8>icr, shorthand = (icr >> 18) & 3;
     if (mode == DELIVERY_INIT && !(icr & ICR_LEVEL_ASSERT) && (icr & ICR_TRIGGER_LEVEL)) return;
-    if (mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI
-        && mode != DELIVERY_INIT && mode != DELIVERY_STARTUP) return;
+    if (
+      mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI
+      && mode != DELIVERY_INIT && mode != DELIVERY_STARTUP
+    ) return;
     if ((shorthand == SHORTHAND_SELF || shorthand == SHORTHAND_ALL) && mode != DELIVERY_FIXED) return;
     if (mode <= DELIVERY_LOWEST_PRIORITY && vector < FIRST_LEGAL_VECTOR) {
       this.signalError(ESR_SEND_ILLEGAL_VECTOR);
@@ -391,7 +500,10 @@ export class LocalApic extends Device {
 
   private resolveDestinations(shorthand: u32, logical: bool): u32[] {
     const ids: u32[] = [];
-    if (shorthand == SHORTHAND_SELF) { ids.push(this.id); return ids; }
+    if (shorthand == SHORTHAND_SELF) {
+      ids.push(this.id);
+      return ids;
+    }
     const x2apic = this.x2apicMode;
     const destination = x2apic ? this.icrHigh : this.icrHigh >> XAPIC_ID_SHIFT;
     const apics = this.bus.apics();

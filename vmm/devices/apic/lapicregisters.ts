@@ -37,14 +37,31 @@ export const READ: u8 = 1, WRITE: u8 = 2;
 
 export function access(reg: u32, x2apic: bool): u8 {
   switch (reg) {
-    case REG_ID: case REG_VERSION: case REG_PPR: case REG_TIMER_CURRENT: return READ;
-    case REG_TPR: case REG_SVR: case REG_ESR: case REG_ICR: case REG_LVT_CMCI:
-    case REG_TIMER_INITIAL: case REG_TIMER_DIVIDE: return READ | WRITE;
-    case REG_EOI: return WRITE;
-    case REG_APR: case REG_RRD: return x2apic ? 0 : READ;
-    case REG_LDR: return x2apic ? READ : READ | WRITE; // x2APIC: derived from the ID
-    case REG_DFR: case REG_ICR_HIGH: return x2apic ? 0 : READ | WRITE;
-    case REG_SELF_IPI: return x2apic ? WRITE : 0;
+    case REG_ID:
+    case REG_VERSION:
+    case REG_PPR:
+    case REG_TIMER_CURRENT:
+      return READ;
+    case REG_TPR:
+    case REG_SVR:
+    case REG_ESR:
+    case REG_ICR:
+    case REG_LVT_CMCI:
+    case REG_TIMER_INITIAL:
+    case REG_TIMER_DIVIDE:
+      return READ | WRITE;
+    case REG_EOI:
+      return WRITE;
+    case REG_APR:
+    case REG_RRD:
+      return x2apic ? 0 : READ;
+    case REG_LDR:
+      return x2apic ? READ : READ | WRITE; // x2APIC: derived from the ID
+    case REG_DFR:
+    case REG_ICR_HIGH:
+      return x2apic ? 0 : READ | WRITE;
+    case REG_SELF_IPI:
+      return x2apic ? WRITE : 0;
   }
   if (reg >= REG_ISR && reg < REG_ESR) return READ; // ISR, TMR, IRR
   if (reg >= REG_LVT_TIMER && reg <= REG_LVT_ERROR) return READ | WRITE;
@@ -57,17 +74,31 @@ export function access(reg: u32, x2apic: bool): u8 {
 // read never sets them.
 export function writableBits(reg: u32): u32 {
   switch (reg) {
-    case REG_TPR: case REG_SELF_IPI: return VECTOR;
-    case REG_LDR: case REG_ICR_HIGH: return 0xff00_0000;
-    case REG_DFR: return DFR_MODEL;
-    case REG_SVR: return SVR_BITS;
-    case REG_ICR: return ICR_BITS;
-    case REG_TIMER_INITIAL: return 0xffff_ffff;
-    case REG_TIMER_DIVIDE: return DIVIDE_CONFIG_BITS;
-    case REG_LVT_CMCI: return VECTOR | DELIVERY_MODE | LVT_MASKED;
-    case REG_LVT_TIMER: return VECTOR | LVT_MASKED | LVT_TIMER_MODE;
-    case REG_LVT_ERROR: return VECTOR | LVT_MASKED;
-    case REG_LVT_LINT0: case REG_LVT_LINT1: return VECTOR | DELIVERY_MODE | LVT_LINT_POLARITY_TRIGGER | LVT_MASKED;
+    case REG_TPR:
+    case REG_SELF_IPI:
+      return VECTOR;
+    case REG_LDR:
+    case REG_ICR_HIGH:
+      return 0xff00_0000;
+    case REG_DFR:
+      return DFR_MODEL;
+    case REG_SVR:
+      return SVR_BITS;
+    case REG_ICR:
+      return ICR_BITS;
+    case REG_TIMER_INITIAL:
+      return 0xffff_ffff;
+    case REG_TIMER_DIVIDE:
+      return DIVIDE_CONFIG_BITS;
+    case REG_LVT_CMCI:
+      return VECTOR | DELIVERY_MODE | LVT_MASKED;
+    case REG_LVT_TIMER:
+      return VECTOR | LVT_MASKED | LVT_TIMER_MODE;
+    case REG_LVT_ERROR:
+      return VECTOR | LVT_MASKED;
+    case REG_LVT_LINT0:
+    case REG_LVT_LINT1:
+      return VECTOR | DELIVERY_MODE | LVT_LINT_POLARITY_TRIGGER | LVT_MASKED;
   }
   if (reg > REG_LVT_TIMER && reg < REG_LVT_LINT0) return VECTOR | DELIVERY_MODE | LVT_MASKED; // thermal, performance
   return 0; // EOI and ESR take only 0 in x2APIC mode
@@ -80,10 +111,18 @@ export function lvtIndex(reg: u32): i32 {
 // 256 bits, one per vector, read as 8 32-bit registers: the ISR, TMR and IRR.
 export class VectorSet {
   private words: StaticArray<u32> = new StaticArray<u32>(8);
-  set(vector: u8): void { this.words[vector >> 5] |= 1 << (vector & 31); }
-  clear(vector: u8): void { this.words[vector >> 5] &= ~(1 << (vector & 31)); }
-  word(index: u32): u32 { return this.words[index]; }
-  clearAll(): void { for (let i = 0; i < 8; i++) this.words[i] = 0; }
+  set(vector: u8): void {
+    this.words[vector >> 5] |= 1 << (vector & 31);
+  }
+  clear(vector: u8): void {
+    this.words[vector >> 5] &= ~(1 << (vector & 31));
+  }
+  word(index: u32): u32 {
+    return this.words[index];
+  }
+  clearAll(): void {
+    for (let i = 0; i < 8; i++) this.words[i] = 0;
+  }
   // The highest vector in the set, or -1.
   highest(): i32 {
     for (let i = 7; i >= 0; i--) {

@@ -90,7 +90,9 @@ export class ApicTimer {
 
   // 11.5.4.1: outside TSC-deadline mode the MSR reads 0 and ignores writes;
   // writing 0 disarms. A deadline already passed fires at the next advance().
-  readDeadline(): u64 { return this.mode == TIMER_TSC_DEADLINE ? this.deadline : 0; }
+  readDeadline(): u64 {
+    return this.mode == TIMER_TSC_DEADLINE ? this.deadline : 0;
+  }
 
   writeDeadline(tsc: u64): void {
     if (this.mode != TIMER_TSC_DEADLINE) return;
@@ -98,7 +100,9 @@ export class ApicTimer {
     this.expiry = tsc == 0 ? NEVER : tsc;
   }
 
-  nextExpiry(): u64 { return this.expiry; }
+  nextExpiry(): u64 {
+    return this.expiry;
+  }
 
   // Moves time on to `nowTsc`; true if the timer expired meanwhile. However
   // many periods passed, that is one interrupt (the IRR holds one), and the
@@ -119,7 +123,9 @@ export class ApicTimer {
     return true;
   }
 
-  private counting(): bool { return this.mode != TIMER_TSC_DEADLINE && this.expiry != NEVER; }
+  private counting(): bool {
+    return this.mode != TIMER_TSC_DEADLINE && this.expiry != NEVER;
+  }
 
   // Figure 11-10: bits 3, 1:0 = 000 divide by 2, 001 by 4, ... 110 by 128, 111 by 1.
   private tscPerTick(): u64 {

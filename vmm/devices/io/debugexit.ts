@@ -8,8 +8,12 @@ import { MachineControl } from "../machine";
 export const DEBUG_EXIT_PORT: u16 = 0xf4;
 
 export class DebugExit extends Device {
-  constructor(private machine: MachineControl) { super("isa-debug-exit"); }
-  read(offset: u64, size: u8): u64 { return 0; }
+  constructor(private machine: MachineControl) {
+    super("isa-debug-exit");
+  }
+  read(offset: u64, size: u8): u64 {
+    return 0;
+  }
   write(offset: u64, size: u8, value: u64): void {
     this.machine.exitWith(<i64>((value << 1) | 1));
   }

@@ -79,8 +79,9 @@ export class I8042 {
   constructor(private machine: MachineControl, private lines: InterruptLines) {}
 
   readStatus(): u8 {
-    return (this.outputFull ? STATUS_OUTPUT_FULL : 0) | (this.config & CONFIG_SYSTEM_FLAG ? STATUS_SYSTEM_FLAG : 0) |
-      (this.lastWasCommand ? STATUS_COMMAND : 0) | STATUS_NOT_INHIBITED | (this.outputFull && this.outputFromAux ? STATUS_AUX_DATA : 0);
+    return (this.outputFull ? STATUS_OUTPUT_FULL : 0) | (this.config & CONFIG_SYSTEM_FLAG ? STATUS_SYSTEM_FLAG : 0)
+      | (this.lastWasCommand ? STATUS_COMMAND : 0) | STATUS_NOT_INHIBITED
+      | (this.outputFull && this.outputFromAux ? STATUS_AUX_DATA : 0);
   }
 
   // Reading the data port empties the output buffer (the byte stays readable).
@@ -93,7 +94,10 @@ export class I8042 {
     this.lastWasCommand = true;
     this.awaiting = 0;
     if (cmd == CMD_READ_CONFIG) this.respond(this.config);
-    else if (cmd == CMD_WRITE_CONFIG || cmd == CMD_WRITE_OUTPUT_PORT || cmd == CMD_WRITE_KEYBOARD_OUTPUT || cmd == CMD_WRITE_AUX_OUTPUT) this.awaiting = cmd;
+    else if (
+      cmd == CMD_WRITE_CONFIG || cmd == CMD_WRITE_OUTPUT_PORT || cmd == CMD_WRITE_KEYBOARD_OUTPUT
+      || cmd == CMD_WRITE_AUX_OUTPUT
+    ) this.awaiting = cmd;
     else if (cmd == CMD_SELF_TEST) this.respond(SELF_TEST_PASSED);
     else if (cmd == CMD_TEST_KEYBOARD || cmd == CMD_TEST_AUX) this.respond(INTERFACE_TEST_PASSED);
     else if (cmd == CMD_DISABLE_KEYBOARD) this.config |= CONFIG_KEYBOARD_DISABLED;
@@ -134,7 +138,9 @@ export class I8042 {
     this.output = v;
     this.outputFull = true;
     this.outputFromAux = aux;
-    if (this.config & (aux ? CONFIG_AUX_INTERRUPT : CONFIG_KEYBOARD_INTERRUPT)) this.lines.pulse(aux ? AUX_IRQ : KEYBOARD_IRQ);
+    if (this.config & (aux ? CONFIG_AUX_INTERRUPT : CONFIG_KEYBOARD_INTERRUPT)) {
+      this.lines.pulse(aux ? AUX_IRQ : KEYBOARD_IRQ);
+    }
   }
 }
 

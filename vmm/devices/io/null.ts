@@ -6,7 +6,11 @@ import { Device } from "../bus";
 export const POST_PORT: u16 = 0x80;
 
 export class NullDevice extends Device {
-  constructor() { super("null"); }
-  read(offset: u64, size: u8): u64 { return 0; }
+  constructor() {
+    super("null");
+  }
+  read(offset: u64, size: u8): u64 {
+    return 0;
+  }
   write(offset: u64, size: u8, value: u64): void {}
 }

@@ -64,7 +64,9 @@ export class Uart16550 extends Device {
 
   // Whether a byte fed now would be received without overrunning the FIFO
   // (the receiver's input is disconnected in loopback mode).
-  get canReceive(): bool { return !(this.mcr & MCR_LOOP) && this.rxCount < this.capacity(); }
+  get canReceive(): bool {
+    return !(this.mcr & MCR_LOOP) && this.rxCount < this.capacity();
+  }
 
   // A byte from the far end.
   feedInput(byte: u8): void {
@@ -77,8 +79,12 @@ export class Uart16550 extends Device {
     const dlab = (this.lcr & LCR_DLAB) != 0;
     let v: u8 = 0;
     switch (<i32>offset) {
-      case 0: v = dlab ? this.dll : this.takeByte(); break;
-      case 1: v = dlab ? this.dlm : this.ier; break;
+      case 0:
+        v = dlab ? this.dll : this.takeByte();
+        break;
+      case 1:
+        v = dlab ? this.dlm : this.ier;
+        break;
       case 2: {
         v = this.identify();
         // Table IV: reading IIR while it reports THRE clears that interrupt.
@@ -86,8 +92,12 @@ export class Uart16550 extends Device {
         if (this.fifos) v |= IIR_FIFOS;
         break;
       }
-      case 3: v = this.lcr; break;
-      case 4: v = this.mcr; break;
+      case 3:
+        v = this.lcr;
+        break;
+      case 4:
+        v = this.mcr;
+        break;
       case 5: {
         v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0) | LSR_THRE | LSR_TEMT;
         this.overrun = false; // error bits clear when LSR is read
@@ -98,7 +108,8 @@ export class Uart16550 extends Device {
         this.msr &= ~MSR_DELTAS; // delta bits clear when MSR is read
         break;
       }
-      default: v = this.scr;
+      default:
+        v = this.scr;
     }
     this.update();
     return v;
@@ -108,13 +119,28 @@ export class Uart16550 extends Device {
     const dlab = (this.lcr & LCR_DLAB) != 0;
     const v = <u8>value;
     switch (<i32>offset) {
-      case 0: if (dlab) this.dll = v; else this.transmit(v); break;
-      case 1: if (dlab) this.dlm = v; else this.setIer(v & 0x0f); break;
-      case 2: this.setFcr(v); break;
-      case 3: this.lcr = v; break;
-      case 4: this.setMcr(v & 0x1f); break;
-      case 7: this.scr = v; break;
-      default: break; // LSR and MSR are read-only here
+      case 0:
+        if (dlab) this.dll = v;
+        else this.transmit(v);
+        break;
+      case 1:
+        if (dlab) this.dlm = v;
+        else this.setIer(v & 0x0f);
+        break;
+      case 2:
+        this.setFcr(v);
+        break;
+      case 3:
+        this.lcr = v;
+        break;
+      case 4:
+        this.setMcr(v & 0x1f);
+        break;
+      case 7:
+        this.scr = v;
+        break;
+      default:
+        break; // LSR and MSR are read-only here
     }
     this.update();
   }
@@ -159,11 +185,13 @@ export class Uart16550 extends Device {
   private modemInputs(): u8 {
     const m = this.mcr;
     if (!(m & MCR_LOOP)) return REMOTE_MODEM;
-    return ((m & MCR_RTS) ? MSR_CTS : 0) | ((m & MCR_DTR) ? MSR_DSR : 0) |
-      ((m & MCR_OUT1) ? MSR_RI : 0) | ((m & MCR_OUT2) ? MSR_DCD : 0);
+    return ((m & MCR_RTS) ? MSR_CTS : 0) | ((m & MCR_DTR) ? MSR_DSR : 0)
+      | ((m & MCR_OUT1) ? MSR_RI : 0) | ((m & MCR_OUT2) ? MSR_DCD : 0);
   }
 
-  private capacity(): i32 { return this.fifos ? FIFO_SIZE : 1; }
+  private capacity(): i32 {
+    return this.fifos ? FIFO_SIZE : 1;
+  }
 
   private receive(byte: u8): void {
     if (this.rxCount < this.capacity()) {

@@ -63,7 +63,9 @@ export class I8259 extends Device {
   private lowest: u32 = 7;
 
   // `master` is null for the master itself; `elcrMask` the lines that may be level-triggered.
-  constructor(name: string, private master: I8259 | null, private elcrMask: u8) { super(name); }
+  constructor(name: string, private master: I8259 | null, private elcrMask: u8) {
+    super(name);
+  }
 
   read(offset: u64, size: u8): u64 {
     // "Poll Command": the read after OCW3 with P=1 is an interrupt
@@ -119,10 +121,16 @@ export class I8259 extends Device {
     this.update();
   }
 
-  get elcrValue(): u8 { return this.elcr; }
-  get cascaded(): bool { return !this.single; }
+  get elcrValue(): u8 {
+    return this.elcr;
+  }
+  get cascaded(): bool {
+    return !this.single;
+  }
 
-  vector(ir: u32): u8 { return this.base | <u8>ir; }
+  vector(ir: u32): u8 {
+    return this.base | <u8>ir;
+  }
 
   // The IR this chip would interrupt the CPU for, or -1 ("Interrupt
   // Sequence"): the highest-priority unmasked request, if it outranks
@@ -154,7 +162,9 @@ export class I8259 extends Device {
     return ir;
   }
 
-  private afterIcw3(): i32 { return this.needIcw4 ? EXPECT_ICW4 : READY; }
+  private afterIcw3(): i32 {
+    return this.needIcw4 ? EXPECT_ICW4 : READY;
+  }
 
   private icw1(v: u8): void {
     // "Initialization Command Words": the edge sense latch is cleared (a line
@@ -190,7 +200,10 @@ export class I8259 extends Device {
         this.isr &= ~bit(level);
         break;
       case 0b101: // rotate on non-specific EOI: the level ended becomes the lowest
-        if (serving >= 0) { this.isr &= ~bit(<u32>serving); this.lowest = <u32>serving; }
+        if (serving >= 0) {
+          this.isr &= ~bit(<u32>serving);
+          this.lowest = <u32>serving;
+        }
         break;
       case 0b111: // rotate on specific EOI
         this.isr &= ~bit(level);
@@ -199,9 +212,14 @@ export class I8259 extends Device {
       case 0b110: // set priority
         this.lowest = level;
         break;
-      case 0b100: this.rotateOnAutoEoi = true; break;
-      case 0b000: this.rotateOnAutoEoi = false; break;
-      default: break; // 0b010: no operation
+      case 0b100:
+        this.rotateOnAutoEoi = true;
+        break;
+      case 0b000:
+        this.rotateOnAutoEoi = false;
+        break;
+      default:
+        break; // 0b010: no operation
     }
   }
 
@@ -212,10 +230,14 @@ export class I8259 extends Device {
     if (v & OCW3_ESMM) this.specialMask = (v & OCW3_SMM) != 0;
   }
 
-  private levelTriggered(): u8 { return this.ltim ? 0xff : this.elcr; }
+  private levelTriggered(): u8 {
+    return this.ltim ? 0xff : this.elcr;
+  }
 
   // 0 for the highest priority, 7 for the lowest.
-  private rank(ir: u32): u32 { return (ir - this.lowest - 1) & 7; }
+  private rank(ir: u32): u32 {
+    return (ir - this.lowest - 1) & 7;
+  }
 
   private highest(mask: u8): i32 {
     for (let r: u32 = 0; r < 8; r++) {
@@ -239,9 +261,15 @@ function bit(ir: u32): u8 {
 
 // The edge/level control registers: offset 0 for the master, 1 for the slave.
 class Elcr extends Device {
-  constructor(private master: I8259, private slave: I8259) { super("ELCR"); }
-  read(offset: u64, size: u8): u64 { return (offset == 0 ? this.master : this.slave).elcrValue; }
-  write(offset: u64, size: u8, value: u64): void { (offset == 0 ? this.master : this.slave).setElcr(<u8>value); }
+  constructor(private master: I8259, private slave: I8259) {
+    super("ELCR");
+  }
+  read(offset: u64, size: u8): u64 {
+    return (offset == 0 ? this.master : this.slave).elcrValue;
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    (offset == 0 ? this.master : this.slave).setElcr(<u8>value);
+  }
 }
 
 export class Pic8259Pair extends InterruptLines {
@@ -258,7 +286,9 @@ export class Pic8259Pair extends InterruptLines {
     else if (line < 16) this.slave.setLevel(line - 8, high);
   }
 
-  hasInterrupt(): bool { return this.master.pending() >= 0; }
+  hasInterrupt(): bool {
+    return this.master.pending() >= 0;
+  }
 
   // The CPU's INTA cycles: the master answers with its vector, or for IR2
   // hands the second cycle to the slave. A request that vanished before the

@@ -20,7 +20,9 @@ export const TEST_DEVICE_PORTS: u64 = 8;
 
 export class TestDevice extends Device {
   private scratch: u64 = 0;
-  constructor(private interrupts: VectorSink) { super("test device"); }
+  constructor(private interrupts: VectorSink) {
+    super("test device");
+  }
 
   read(offset: u64, size: u8): u64 {
     if (offset < 4) return this.scratch >> (offset * 8);

@@ -20,7 +20,9 @@ const ID_BYTES: u64 = 4;
 
 export class TestMmioWindow extends Device {
   private scratch: u64 = 0;
-  constructor() { super("test device MMIO window"); }
+  constructor() {
+    super("test device MMIO window");
+  }
 
   read(offset: u64, size: u8): u64 {
     if (offset < SCRATCH_BYTES) return this.scratch >> (offset * 8);

@@ -42,7 +42,9 @@ export class AcpiPm extends Device {
   private ticks: u64 = 0;
   private readonly clock: ClockRatio = new ClockRatio(PM_TIMER_HZ, NS_PER_S);
 
-  constructor(private machine: MachineControl) { super("ACPI PM"); }
+  constructor(private machine: MachineControl) {
+    super("ACPI PM");
+  }
 
   // Moves the PM timer on by `ns` nanoseconds.
   advance(ns: u64): void {
@@ -50,7 +52,9 @@ export class AcpiPm extends Device {
   }
 
   // Ticks of the 3.579545 MHz clock, wrapping at 32 bits.
-  get timer(): u32 { return <u32>this.ticks; }
+  get timer(): u32 {
+    return <u32>this.ticks;
+  }
 
   read(offset: u64, size: u8): u64 {
     if (offset >= PM_TMR_OFFSET) return <u64>this.timer >> ((offset - PM_TMR_OFFSET) * 8);
@@ -78,8 +82,14 @@ export class AcpiPm extends Device {
 
   // `bits` within `mask` are the ones the guest wrote.
   private writeRegister16(offset: u64, bits: u16, mask: u16): void {
-    if (offset == PM1_EVT_OFFSET) { this.status &= ~(bits & PM1_STS_BITS); return; }
-    if (offset == PM1_EVT_OFFSET + 2) { this.enable = ((this.enable & ~mask) | bits) & PM1_EN_BITS; return; }
+    if (offset == PM1_EVT_OFFSET) {
+      this.status &= ~(bits & PM1_STS_BITS);
+      return;
+    }
+    if (offset == PM1_EVT_OFFSET + 2) {
+      this.enable = ((this.enable & ~mask) | bits) & PM1_EN_BITS;
+      return;
+    }
     if (offset != PM1_CNT_OFFSET) return;
     // SLP_EN is write-only and starts the sleep; SCI_EN stays set.
     const value = (this.control & ~mask) | bits;

@@ -13,8 +13,25 @@
 
 import { civilFromDays, DAY_SECONDS, floorDiv } from "../../../kernel/time/calendar";
 import {
-  A_UIP, B_BINARY, B_SET, B_24H, CENTURY, clockSeconds, D_VRT, DAY, decodeField, HOURS, MINUTES, MONTH, REG_A, REG_B, REG_C, REG_D, SECONDS,
-  WEEKDAY, YEAR,
+  A_UIP,
+  B_BINARY,
+  B_SET,
+  B_24H,
+  CENTURY,
+  clockSeconds,
+  D_VRT,
+  DAY,
+  decodeField,
+  HOURS,
+  MINUTES,
+  MONTH,
+  REG_A,
+  REG_B,
+  REG_C,
+  REG_D,
+  SECONDS,
+  WEEKDAY,
+  YEAR,
 } from "../../../kernel/time/mc146818";
 import { WallClock, WallTime } from "../../../kernel/time/wallclock";
 import { Device } from "../bus";
@@ -46,7 +63,9 @@ export class Cmos extends Device {
   }
 
   // Whether the guest masked NMIs (bit 7 of its last write to port 0x70).
-  get nmiMasked(): bool { return this.nmiOff; }
+  get nmiMasked(): bool {
+    return this.nmiOff;
+  }
 
   // The host's wall time, in seconds since 1970-01-01 00:00 UTC.
   setTime(seconds: i64, nanoseconds: u32 = 0): void {
@@ -110,9 +129,13 @@ export class Cmos extends Device {
     }
   }
 
-  private setMode(): bool { return (this.ram[REG_B] & B_SET) != 0; }
+  private setMode(): bool {
+    return (this.ram[REG_B] & B_SET) != 0;
+  }
 
-  private updating(): bool { return !this.setMode() && this.hostNanos >= UIP_FROM_NS; }
+  private updating(): bool {
+    return !this.setMode() && this.hostNanos >= UIP_FROM_NS;
+  }
 
   // Writes the current time into the clock bytes, in the format register B asks for.
   private showTime(): void {
@@ -135,11 +158,22 @@ export class Cmos extends Device {
   // Takes the time the guest wrote into the clock bytes as the new time.
   private adoptTime(): void {
     const ram = this.ram, regB = ram[REG_B];
-    this.offset = clockSeconds(decodeField(ram[CENTURY], regB), ram[YEAR], ram[MONTH], ram[DAY], ram[HOURS], ram[MINUTES], ram[SECONDS], regB) -
-      this.hostSeconds;
+    this.offset = clockSeconds(
+      decodeField(ram[CENTURY], regB),
+      ram[YEAR],
+      ram[MONTH],
+      ram[DAY],
+      ram[HOURS],
+      ram[MINUTES],
+      ram[SECONDS],
+      regB,
+    )
+      - this.hostSeconds;
   }
 
-  private is24h(): bool { return (this.ram[REG_B] & B_24H) != 0; }
+  private is24h(): bool {
+    return (this.ram[REG_B] & B_24H) != 0;
+  }
 
   private encodeHour(h: u32): u8 {
     if (this.is24h()) return this.encode(h);

@@ -49,7 +49,8 @@ const COUNT_SIZE_CAP: u64 = 1 << 13;
 const LEG_RT_CAP: u64 = 1 << 15;
 const VENDOR_INTEL: u64 = 0x8086;
 const PERIOD_FS: u64 = 1_000_000_000_000_000 / HPET_HZ;
-export const HPET_CAPABILITIES: u64 = REV_ID | (<u64>(HPET_TIMERS - 1) << 8) | COUNT_SIZE_CAP | LEG_RT_CAP | (VENDOR_INTEL << 16) | (PERIOD_FS << 32);
+export const HPET_CAPABILITIES: u64 = REV_ID | (<u64>(HPET_TIMERS - 1) << 8) | COUNT_SIZE_CAP | LEG_RT_CAP
+  | (VENDOR_INTEL << 16) | (PERIOD_FS << 32);
 
 // General Configuration.
 const ENABLE_CNF: u64 = 1 << 0;
@@ -94,7 +95,9 @@ export class Hpet extends Device {
     }
   }
 
-  get mainCounter(): u64 { return this.counter; }
+  get mainCounter(): u64 {
+    return this.counter;
+  }
 
   // Moves time on by `ns` nanoseconds; the counter counts while enabled.
   advance(ns: u64): void {
@@ -188,7 +191,8 @@ export class Hpet extends Device {
   private refresh(i: u32): void {
     const timer = this.timers[i];
     const line = this.lineOf(i), old = this.lines[i];
-    const asserting = (this.configuration & ENABLE_CNF) != 0 && timer.interruptEnabled && timer.levelTriggered && ((this.status >> i) & 1) != 0;
+    const asserting = (this.configuration & ENABLE_CNF) != 0 && timer.interruptEnabled && timer.levelTriggered
+      && ((this.status >> i) & 1) != 0;
     if (line == old && asserting == this.asserting[i]) return;
     const oldLevel = this.level(old), newLevel = this.level(line);
     this.lines[i] = line;
@@ -224,10 +228,15 @@ export class LegacySwitch extends InterruptLines {
   private deviceLevels: u32 = 0; // IRQ 0 and 8 as the 8254 and RTC drive them
   private timerLevels: u32 = 0; // and as HPET timers 0 and 1 do
 
-  constructor(private isa: InterruptLines) { super(); }
+  constructor(private isa: InterruptLines) {
+    super();
+  }
 
   setLevel(line: u32, high: bool): void {
-    if (!isLegacy(line)) { this.isa.setLevel(line, high); return; }
+    if (!isLegacy(line)) {
+      this.isa.setLevel(line, high);
+      return;
+    }
     this.deviceLevels = withBit(this.deviceLevels, line, high);
     if (!this.replaced) this.isa.setLevel(line, high);
   }
@@ -250,7 +259,9 @@ export class LegacySwitch extends InterruptLines {
   }
 }
 
-function isLegacy(line: u32): bool { return line == LEGACY_IRQS[0] || line == LEGACY_IRQS[1]; }
+function isLegacy(line: u32): bool {
+  return line == LEGACY_IRQS[0] || line == LEGACY_IRQS[1];
+}
 
 function withBit(bits: u32, line: u32, high: bool): u32 {
   return high ? bits | (1 << line) : bits & ~(1 << line);

@@ -6,7 +6,8 @@
 // compared with all 64 bits of the counter, or with the low 32 when
 // Tn_32MODE_CNF makes the timer a 32-bit one. In non-periodic mode
 // (2.3.9.2.1) the comparator stays as written, so it matches again only
-// once the counter has wrapped. In periodic mode (2.3.9.2.2) it holds two values: the accumulator the counter is compared
+// once the counter has wrapped. In periodic mode (2.3.9.2.2) it holds two values: the accumulator the counter
+// is compared
 // with and the period, the value last written; each match adds the period to
 // the accumulator. A write sets only the period, unless Tn_VAL_SET_CNF was
 // set before it: then it sets both (the bit clears itself with that write).
@@ -42,10 +43,18 @@ export class HpetTimer {
   // `routeCapability` has bit n set if I/O APIC input n may be chosen.
   constructor(private routeCapability: u32) {}
 
-  get levelTriggered(): bool { return (this.config & TN_INT_TYPE_LEVEL) != 0; }
-  get interruptEnabled(): bool { return (this.config & TN_INT_ENB) != 0; }
-  private get periodic(): bool { return (this.config & TN_TYPE_PERIODIC) != 0; }
-  private get width(): u64 { return this.config & TN_32MODE ? LOW_32 : ~(<u64>0); }
+  get levelTriggered(): bool {
+    return (this.config & TN_INT_TYPE_LEVEL) != 0;
+  }
+  get interruptEnabled(): bool {
+    return (this.config & TN_INT_ENB) != 0;
+  }
+  private get periodic(): bool {
+    return (this.config & TN_TYPE_PERIODIC) != 0;
+  }
+  private get width(): u64 {
+    return this.config & TN_32MODE ? LOW_32 : ~(<u64>0);
+  }
 
   // The I/O APIC input Tn_INT_ROUTE_CNF names, or NO_ROUTE if the route
   // capability does not allow it (the reset value, 0, for one).
@@ -56,7 +65,8 @@ export class HpetTimer {
 
   readConfig(): u64 {
     const valueSet = this.valueSet ? TN_VAL_SET : 0;
-    return this.config | valueSet | TN_PER_INT_CAP | TN_SIZE_CAP_64 | (<u64>this.routeCapability << TN_INT_ROUTE_CAP_SHIFT);
+    return this.config | valueSet | TN_PER_INT_CAP | TN_SIZE_CAP_64
+      | (<u64>this.routeCapability << TN_INT_ROUTE_CAP_SHIFT);
   }
 
   // `bits` within `mask` are what the guest wrote. A route the capability
@@ -72,7 +82,9 @@ export class HpetTimer {
     this.period &= this.width;
   }
 
-  readComparator(): u64 { return this.comparator; }
+  readComparator(): u64 {
+    return this.comparator;
+  }
 
   writeComparator(bits: u64, mask: u64): void {
     const width = this.width;

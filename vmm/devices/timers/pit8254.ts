@@ -86,7 +86,10 @@ class Counter {
       this.lsb = v;
       this.writeMsb = true;
       // "Mode 0": writing the first byte of a two-byte count stops counting, OUT low.
-      if (this.mode == 0) { this.elapsed = this.counted(now); this.loaded = false; }
+      if (this.mode == 0) {
+        this.elapsed = this.counted(now);
+        this.loaded = false;
+      }
     } else {
       this.writeMsb = false;
       this.load(now, <u64>this.lsb | (<u64>v << 8));
@@ -94,10 +97,16 @@ class Counter {
   }
 
   read(now: u64): u8 {
-    if (this.statusLatched) { this.statusLatched = false; return this.status; }
+    if (this.statusLatched) {
+      this.statusLatched = false;
+      return this.status;
+    }
     const value = this.latched ? this.latch : this.value(now);
     let msb = this.access == RW_MSB;
-    if (this.access == RW_LSB_MSB) { msb = this.readMsb; this.readMsb = !msb; }
+    if (this.access == RW_LSB_MSB) {
+      msb = this.readMsb;
+      this.readMsb = !msb;
+    }
     // "Read Operations": a latched count holds until it has been read out.
     if (this.access != RW_LSB_MSB || msb) this.latched = false;
     return <u8>(msb ? value >> 8 : value);
@@ -105,7 +114,10 @@ class Counter {
 
   // "Counter Latch Command": a second latch before the read is ignored.
   latchCount(now: u64): void {
-    if (!this.latched) { this.latch = this.value(now); this.latched = true; }
+    if (!this.latched) {
+      this.latch = this.value(now);
+      this.latched = true;
+    }
   }
 
   // "Read-Back Command", status byte: OUT, NULL COUNT, then the control word.
@@ -154,11 +166,16 @@ class Counter {
     if (!this.loaded) return this.mode != 0;
     const d = this.counted(now), n = this.count;
     switch (this.mode) {
-      case 0: return d >= n; // high at terminal count
-      case 1: return !this.triggered || d >= n; // low from the trigger to terminal count
-      case 2: return !this.gate || d % n != n - 1; // low for the clock before each reload
-      case 3: return !this.gate || d % n < (n + 1) / 2; // square wave, high half first
-      default: return (this.mode == 5 && !this.triggered) || d != n; // low for one clock at terminal count
+      case 0:
+        return d >= n; // high at terminal count
+      case 1:
+        return !this.triggered || d >= n; // low from the trigger to terminal count
+      case 2:
+        return !this.gate || d % n != n - 1; // low for the clock before each reload
+      case 3:
+        return !this.gate || d % n < (n + 1) / 2; // square wave, high half first
+      default:
+        return (this.mode == 5 && !this.triggered) || d != n; // low for one clock at terminal count
     }
   }
 
@@ -201,7 +218,9 @@ export class Pit8254 extends Device {
     this.counters[2].setGate(0, false); // port 61h starts at zero
   }
 
-  get clocks(): u64 { return this.now; }
+  get clocks(): u64 {
+    return this.now;
+  }
 
   // Moves time on and returns how often counter 0's OUT rose meanwhile. The
   // PIC latches one edge until it is acknowledged, so several in one step
@@ -220,11 +239,15 @@ export class Pit8254 extends Device {
   }
 
   // Clocks until IRQ0 next rises, or NEVER: when the VMM must look again.
-  clocksUntilIrq(): u64 { return this.counters[0].untilRisingEdge(this.now); }
+  clocksUntilIrq(): u64 {
+    return this.counters[0].untilRisingEdge(this.now);
+  }
 
   // The same in nanoseconds from now, exactly: the first advance() that
   // long raises IRQ0.
-  nsUntilIrq(): u64 { return this.clock.inputFor(this.clocksUntilIrq()); }
+  nsUntilIrq(): u64 {
+    return this.clock.inputFor(this.clocksUntilIrq());
+  }
 
   read(offset: u64, size: u8): u64 {
     if (offset < 3) return this.counters[<i32>offset].read(this.now);
@@ -233,7 +256,10 @@ export class Pit8254 extends Device {
 
   write(offset: u64, size: u8, value: u64): void {
     const v = <u8>value;
-    if (offset < 3) { this.counters[<i32>offset].write(this.now, v); return; }
+    if (offset < 3) {
+      this.counters[<i32>offset].write(this.now, v);
+      return;
+    }
     const select = v >> 6;
     if (select == READ_BACK) {
       // "Read-Back Command": bits 3-1 select counters 2-0; bits 5 and 4,
@@ -264,7 +290,13 @@ export class Pit8254 extends Device {
 }
 
 class PortB extends Device {
-  constructor(private pit: Pit8254) { super("port 61h"); }
-  read(offset: u64, size: u8): u64 { return this.pit.readPortB(); }
-  write(offset: u64, size: u8, value: u64): void { this.pit.writePortB(<u8>value); }
+  constructor(private pit: Pit8254) {
+    super("port 61h");
+  }
+  read(offset: u64, size: u8): u64 {
+    return this.pit.readPortB();
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    this.pit.writePortB(<u8>value);
+  }
 }

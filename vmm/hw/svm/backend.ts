@@ -14,7 +14,9 @@ export class SvmBackend extends Backend {
   // One per CPU that has enabled SVM; vCPUs run on the boot CPU's, cpus[0].
   private cpus: SvmCpu[] = [];
 
-  get name(): string { return "AMD-V"; }
+  get name(): string {
+    return "AMD-V";
+  }
 
   // Returns a reason if this CPU cannot run our guests, or null.
   initCpu(): string | null {
@@ -27,7 +29,10 @@ export class SvmBackend extends Backend {
   startCpu(cpu: u32): string | null {
     while (<u32>this.cpus.length <= cpu) this.cpus.push(new SvmCpu());
     this.cpus[cpu].enable();
-    log.info("svm: cpu " + cpu.toString() + ": SVM enabled (EFER.SVME, VM_HSAVE_PA " + log.hex(this.cpus[cpu].hostSavePhys) + ")");
+    log.info(
+      "svm: cpu " + cpu.toString() + ": SVM enabled (EFER.SVME, VM_HSAVE_PA " + log.hex(this.cpus[cpu].hostSavePhys)
+        + ")",
+    );
     return null;
   }
 

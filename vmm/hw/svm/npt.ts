@@ -6,6 +6,10 @@ import { PTE_USER } from "../../../kernel/arch/x86";
 import { X86EntryFormat } from "../../../kernel/mm/hostpaging";
 
 export class NptEntryFormat extends X86EntryFormat {
-  table(phys: u64): u64 { return super.table(phys) | PTE_USER; }
-  leaf(phys: u64, level: i32, attributes: u64): u64 { return super.leaf(phys, level, attributes) | PTE_USER; }
+  table(phys: u64): u64 {
+    return super.table(phys) | PTE_USER;
+  }
+  leaf(phys: u64, level: i32, attributes: u64): u64 {
+    return super.leaf(phys, level, attributes) | PTE_USER;
+  }
 }

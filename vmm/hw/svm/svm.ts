@@ -12,7 +12,6 @@ import { query } from "../../../kernel/cpu/cpuid";
 import * as log from "../../../kernel/console/log";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 
-
 // CPUID 0x8000000A EDX feature bits (APM Vol. 3, E.4.9).
 const NESTED_PAGING: u32 = 1 << 0;
 const NRIP_SAVE: u32 = 1 << 3;
@@ -46,12 +45,18 @@ export function svmFeatures(): SvmFeatures {
   return f;
 }
 
-function yes(b: bool): string { return b ? "yes" : "no"; }
+function yes(b: bool): string {
+  return b ? "yes" : "no";
+}
 
 export function reportFeatures(f: SvmFeatures): void {
-  log.info("svm: revision " + f.revision.toString() + ", " + f.asids.toString() + " ASIDs, nested paging " + yes(f.nestedPaging) +
-    ", NRIP save " + yes(f.nripSave) + ", VMCB clean bits " + yes(f.vmcbClean) + ", flush by ASID " + yes(f.flushByAsid) +
-    ", decode assists " + yes(f.decodeAssists) + ", pause filter " + yes(f.pauseFilter));
+  log.info(
+    "svm: revision " + f.revision.toString() + ", " + f.asids.toString() + " ASIDs, nested paging "
+      + yes(f.nestedPaging)
+      + ", NRIP save " + yes(f.nripSave) + ", VMCB clean bits " + yes(f.vmcbClean) + ", flush by ASID "
+      + yes(f.flushByAsid)
+      + ", decode assists " + yes(f.decodeAssists) + ", pause filter " + yes(f.pauseFilter),
+  );
 }
 
 // Per-CPU state: the host save area and the host VMCB.

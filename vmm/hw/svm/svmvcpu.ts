@@ -10,12 +10,32 @@
 
 import { IA32_EFER, PAT_POWER_ON } from "../../../kernel/arch/msrs";
 import {
-  ATTR_DEFAULT_32, ATTR_LONG, RESET_CODE, RESET_DATA, RESET_LDT, TR_ATTRIBUTES,
+  ATTR_DEFAULT_32,
+  ATTR_LONG,
+  RESET_CODE,
+  RESET_DATA,
+  RESET_LDT,
+  TR_ATTRIBUTES,
 } from "../../../kernel/arch/segments";
 import { svmRun } from "../../../kernel/arch/shim";
 import {
-  CR0_PE, CR0_RESET, DR6_RESET, DR7_RESET, EFER_FFXSR, EFER_LMA, EFER_LME, EFER_LMSLE, EFER_NXE, EFER_SCE, EFER_SVME,
-  EFER_TCE, Reg, RFLAGS_FIXED, RFLAGS_IF, RFLAGS_VM, VECTOR_GP,
+  CR0_PE,
+  CR0_RESET,
+  DR6_RESET,
+  DR7_RESET,
+  EFER_FFXSR,
+  EFER_LMA,
+  EFER_LME,
+  EFER_LMSLE,
+  EFER_NXE,
+  EFER_SCE,
+  EFER_SVME,
+  EFER_TCE,
+  Reg,
+  RFLAGS_FIXED,
+  RFLAGS_IF,
+  RFLAGS_VM,
+  VECTOR_GP,
 } from "../../../kernel/arch/x86";
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
@@ -67,9 +87,15 @@ export class SvmVcpu extends Vcpu {
 
     const vmcb = this.vmcb;
     // INIT too: unintercepted, it would reset the host's CPU (APM 15.13).
-    vmcb.set32(V.INTERCEPT_MISC1, V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD |
-      V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN);
-    vmcb.set32(V.INTERCEPT_MISC2, V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV);
+    vmcb.set32(
+      V.INTERCEPT_MISC1,
+      V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD
+        | V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN,
+    );
+    vmcb.set32(
+      V.INTERCEPT_MISC2,
+      V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV,
+    );
     vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
     vmcb.set64(V.MSRPM_BASE, physOf(this.msrpm));
     vmcb.set32(V.GUEST_ASID, asid);
@@ -114,7 +140,8 @@ export class SvmVcpu extends Vcpu {
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
   // it: true if the exit is finished and the guest may run on. A CPUID whose
   // leaf the table holds is the one exit finished here.
-  @inline fastExit(): bool {
+  @inline
+  fastExit(): bool {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
     this.exits++;
     // The flush asked for happened at this VMRUN. And until we change
@@ -206,7 +233,10 @@ export class SvmVcpu extends Vcpu {
       this.regs.setEdxEax(current & ~EFER_SVME);
     } else {
       const value = this.exit.value;
-      if (value & ~(EFER_WRITABLE | EFER_LMA)) { this.injectException(VECTOR_GP, true, 0); return true; }
+      if (value & ~(EFER_WRITABLE | EFER_LMA)) {
+        this.injectException(VECTOR_GP, true, 0);
+        return true;
+      }
       this.vmcb.set64(V.EFER, (value & EFER_WRITABLE) | (current & EFER_LMA) | EFER_SVME);
       this.dirty(V.CLEAN_CONTROL_REGISTERS);
     }
@@ -214,20 +244,45 @@ export class SvmVcpu extends Vcpu {
     return true;
   }
 
-  get rip(): u64 { return this.vmcb.get64(V.RIP); }
-  set rip(v: u64) { this.vmcb.set64(V.RIP, v); }
-  get rsp(): u64 { return this.vmcb.get64(V.RSP); }
-  get rflags(): u64 { return this.vmcb.get64(V.RFLAGS); }
-  get cr0(): u64 { return this.vmcb.get64(V.CR0); }
-  get cr3(): u64 { return this.vmcb.get64(V.CR3); }
-  get cr4(): u64 { return this.vmcb.get64(V.CR4); }
-  get efer(): u64 { return this.vmcb.get64(V.EFER) & ~EFER_SVME; }
+  get rip(): u64 {
+    return this.vmcb.get64(V.RIP);
+  }
+  set rip(v: u64) {
+    this.vmcb.set64(V.RIP, v);
+  }
+  get rsp(): u64 {
+    return this.vmcb.get64(V.RSP);
+  }
+  get rflags(): u64 {
+    return this.vmcb.get64(V.RFLAGS);
+  }
+  get cr0(): u64 {
+    return this.vmcb.get64(V.CR0);
+  }
+  get cr3(): u64 {
+    return this.vmcb.get64(V.CR3);
+  }
+  get cr4(): u64 {
+    return this.vmcb.get64(V.CR4);
+  }
+  get efer(): u64 {
+    return this.vmcb.get64(V.EFER) & ~EFER_SVME;
+  }
   // CS.L is bit 9 of the VMCB attribute word (descriptor bit 53).
-  get longMode(): bool { return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG) != 0; }
-  get csBase(): u64 { return this.vmcb.segmentBase(V.SaveSeg.Cs); }
+  get longMode(): bool {
+    return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG) != 0;
+  }
+  get csBase(): u64 {
+    return this.vmcb.segmentBase(V.SaveSeg.Cs);
+  }
   get codeBits(): u32 {
     const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);
-    return codeBitsOf(this.longMode, (this.cr0 & CR0_PE) != 0, (this.rflags & RFLAGS_VM) != 0, (cs & ATTR_DEFAULT_32) != 0);
+    return codeBitsOf(
+      this.longMode,
+      (this.cr0 & CR0_PE) != 0,
+      (this.rflags & RFLAGS_VM) != 0,
+      (cs & ATTR_DEFAULT_32) != 0,
+    );
   }
 
   resetToRealMode(segment: u16, offset: u16): void {
@@ -299,8 +354,11 @@ export class SvmVcpu extends Vcpu {
   injectException(vector: u8, hasError: bool, errorCode: u32): void {
     // Real mode delivers no error codes; injecting one there fails VMRUN.
     if ((this.cr0 & CR0_PE) == 0) hasError = false;
-    this.vmcb.set64(V.EVENT_INJECTION, <u64>vector | V.EVENT_TYPE_EXCEPTION | V.EVENT_VALID |
-      (hasError ? V.EVENT_ERROR_VALID | (<u64>errorCode << 32) : 0));
+    this.vmcb.set64(
+      V.EVENT_INJECTION,
+      <u64>vector | V.EVENT_TYPE_EXCEPTION | V.EVENT_VALID
+        | (hasError ? V.EVENT_ERROR_VALID | (<u64>errorCode << 32) : 0),
+    );
   }
 
   injectInterrupt(vector: u8): void {
@@ -308,8 +366,8 @@ export class SvmVcpu extends Vcpu {
   }
 
   canInjectInterrupt(): bool {
-    return (this.rflags & RFLAGS_IF) != 0 && (this.vmcb.get64(V.INTERRUPT_SHADOW) & 1) == 0 &&
-      (this.vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) == 0;
+    return (this.rflags & RFLAGS_IF) != 0 && (this.vmcb.get64(V.INTERRUPT_SHADOW) & 1) == 0
+      && (this.vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) == 0;
   }
 
   // A pending virtual interrupt with the VINTR intercept exits exactly when
@@ -348,9 +406,13 @@ export class SvmVcpu extends Vcpu {
 
   dumpState(): void {
     const vmcb = this.vmcb;
-    print("  svm exit code 0x"); printHex(vmcb.get64(V.EXIT_CODE));
-    print(" info1 0x"); printHex(vmcb.get64(V.EXIT_INFO1));
-    print(" info2 0x"); printHex(vmcb.get64(V.EXIT_INFO2)); println("");
+    print("  svm exit code 0x");
+    printHex(vmcb.get64(V.EXIT_CODE));
+    print(" info1 0x");
+    printHex(vmcb.get64(V.EXIT_INFO1));
+    print(" info2 0x");
+    printHex(vmcb.get64(V.EXIT_INFO2));
+    println("");
     this.dumpArchitecturalState(vmcb.segmentSelector(V.SaveSeg.Cs), vmcb.segmentBase(V.SaveSeg.Cs));
   }
 }

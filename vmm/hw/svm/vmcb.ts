@@ -5,7 +5,7 @@
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 
 // Control area.
-export const INTERCEPT_CR: usize = 0x000;     // bits 0-15 reads, 16-31 writes of CR0-15
+export const INTERCEPT_CR: usize = 0x000; // bits 0-15 reads, 16-31 writes of CR0-15
 export const INTERCEPT_EXCEPTIONS: usize = 0x008;
 export const INTERCEPT_MISC1: usize = 0x00c;
 export const INTERCEPT_MISC2: usize = 0x010;
@@ -15,7 +15,7 @@ export const MSRPM_BASE: usize = 0x048;
 export const TSC_OFFSET: usize = 0x050;
 export const GUEST_ASID: usize = 0x058;
 export const TLB_CONTROL: usize = 0x05c;
-export const VINTR: usize = 0x060;            // V_TPR, V_IRQ (bit 8), V_INTR_MASKING (bit 24)
+export const VINTR: usize = 0x060; // V_TPR, V_IRQ (bit 8), V_INTR_MASKING (bit 24)
 export const INTERRUPT_SHADOW: usize = 0x068;
 export const EXIT_CODE: usize = 0x070;
 export const EXIT_INFO1: usize = 0x078;
@@ -26,11 +26,11 @@ export const EVENT_INJECTION: usize = 0x0a8;
 export const NESTED_CR3: usize = 0x0b0;
 export const CLEAN_BITS: usize = 0x0c0;
 export const NEXT_RIP: usize = 0x0c8;
-export const BYTES_FETCHED: usize = 0x0d0;    // decode assists: count, then up to 15 bytes
+export const BYTES_FETCHED: usize = 0x0d0; // decode assists: count, then up to 15 bytes
 export const GUEST_INSTRUCTION_BYTES: usize = 0x0d1;
 
 // Guest state save area.
-export const SEGMENTS: usize = 0x400;         // ES CS SS DS FS GS GDTR LDTR IDTR TR, 16 bytes each
+export const SEGMENTS: usize = 0x400; // ES CS SS DS FS GS GDTR LDTR IDTR TR, 16 bytes each
 export const CPL: usize = 0x4cb;
 export const EFER: usize = 0x4d0;
 export const CR4: usize = 0x548;
@@ -105,10 +105,22 @@ export class Vmcb {
   readonly base: usize = allocPage();
   readonly phys: u64 = physOf(this.base);
 
-  @inline get32(offset: usize): u32 { return load<u32>(this.base + offset); }
-  @inline set32(offset: usize, v: u32): void { store<u32>(this.base + offset, v); }
-  @inline get64(offset: usize): u64 { return load<u64>(this.base + offset); }
-  @inline set64(offset: usize, v: u64): void { store<u64>(this.base + offset, v); }
+  @inline
+  get32(offset: usize): u32 {
+    return load<u32>(this.base + offset);
+  }
+  @inline
+  set32(offset: usize, v: u32): void {
+    store<u32>(this.base + offset, v);
+  }
+  @inline
+  get64(offset: usize): u64 {
+    return load<u64>(this.base + offset);
+  }
+  @inline
+  set64(offset: usize, v: u64): void {
+    store<u64>(this.base + offset, v);
+  }
 
   // A segment in VMCB form: the attribute word packs descriptor bits 40-47
   // (type, S, DPL, P) and 52-55 (AVL, L, D/B, G).
@@ -126,10 +138,27 @@ export class Vmcb {
     for (let i = 0; i < <i32>count; i++) into[i] = load<u8>(this.base + GUEST_INSTRUCTION_BYTES + <usize>i);
     return count;
   }
-  segmentSelector(index: i32): u16 { return load<u16>(this.base + SEGMENTS + <usize>index * 16); }
-  segmentAttributes(index: i32): u16 { return load<u16>(this.base + SEGMENTS + <usize>index * 16 + 2); }
-  segmentBase(index: i32): u64 { return load<u64>(this.base + SEGMENTS + <usize>index * 16 + 8); }
+  segmentSelector(index: i32): u16 {
+    return load<u16>(this.base + SEGMENTS + <usize>index * 16);
+  }
+  segmentAttributes(index: i32): u16 {
+    return load<u16>(this.base + SEGMENTS + <usize>index * 16 + 2);
+  }
+  segmentBase(index: i32): u64 {
+    return load<u64>(this.base + SEGMENTS + <usize>index * 16 + 8);
+  }
 }
 
 // Save-area segment slots, in VMCB order (setSegment's index).
-export const enum SaveSeg { Es, Cs, Ss, Ds, Fs, Gs, Gdtr, Ldtr, Idtr, Tr }
+export const enum SaveSeg {
+  Es,
+  Cs,
+  Ss,
+  Ds,
+  Fs,
+  Gs,
+  Gdtr,
+  Ldtr,
+  Idtr,
+  Tr,
+}

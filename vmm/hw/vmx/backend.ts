@@ -17,7 +17,9 @@ export class VmxBackend extends Backend {
   private cpus: VmxCpu[] = [];
   private bitmaps: VmxBitmaps | null = null;
 
-  get name(): string { return "Intel VT-x"; }
+  get name(): string {
+    return "Intel VT-x";
+  }
 
   // Returns a reason if this CPU cannot run our guests, or null.
   initCpu(): string | null {
@@ -33,7 +35,9 @@ export class VmxBackend extends Backend {
     while (<u32>this.cpus.length <= cpu) this.cpus.push(new VmxCpu(this.features));
     const problem = this.cpus[cpu].enable();
     if (problem !== null) return problem;
-    log.info("vmx: cpu " + cpu.toString() + ": in VMX root operation (VMXON region " + log.hex(this.cpus[cpu].vmxonPhys) + ")");
+    log.info(
+      "vmx: cpu " + cpu.toString() + ": in VMX root operation (VMXON region " + log.hex(this.cpus[cpu].vmxonPhys) + ")",
+    );
     return null;
   }
 

@@ -9,11 +9,14 @@
 // VMCS, the one VMREAD, VMWRITE and VM entry use; use() makes a vCPU's VMCS
 // current with VMPTRLD only when it is not already.
 
-import { FEATURE_CONTROL_LOCKED, FEATURE_CONTROL_VMX_OUTSIDE_SMX, IA32_FEATURE_CONTROL } from "../../../kernel/arch/msrs";
+import {
+  FEATURE_CONTROL_LOCKED,
+  FEATURE_CONTROL_VMX_OUTSIDE_SMX,
+  IA32_FEATURE_CONTROL,
+} from "../../../kernel/arch/msrs";
 import { invvpid, readCr0, readCr4, rdmsr, vmptrld, vmxon, wrmsr, writeCr0, writeCr4 } from "../../../kernel/arch/shim";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 import { VmxFeatures } from "./features";
-
 
 // INVVPID types (SDM 30.3 "INVVPID").
 const INVVPID_SINGLE_CONTEXT: u32 = 1;
@@ -52,7 +55,8 @@ export class VmxCpu {
   // Makes `vmcs` (physical) the current VMCS of this CPU. (VMPTRLD fails
   // only for an address that is not a VMCS; the next VM entry then reports
   // VMfailInvalid.)
-  @inline use(vmcs: u64): void {
+  @inline
+  use(vmcs: u64): void {
     if (this.current != vmcs) {
       vmptrld(vmcs);
       this.current = vmcs;

@@ -34,9 +34,15 @@ const INVEPT_SINGLE_CONTEXT: u32 = 1;
 const INVEPT_GLOBAL: u32 = 2;
 
 export class EptEntryFormat extends EntryFormat {
-  isPresent(entry: u64): bool { return (entry & READ_WRITE_EXECUTE) != 0; }
-  isLeaf(entry: u64, level: i32): bool { return level == 1 || (entry & LARGE) != 0; }
-  table(phys: u64): u64 { return phys | READ_WRITE_EXECUTE; }
+  isPresent(entry: u64): bool {
+    return (entry & READ_WRITE_EXECUTE) != 0;
+  }
+  isLeaf(entry: u64, level: i32): bool {
+    return level == 1 || (entry & LARGE) != 0;
+  }
+  table(phys: u64): u64 {
+    return phys | READ_WRITE_EXECUTE;
+  }
   // `attributes` are x86 cache attributes (kernel/mm/hostpaging.ts): WRITE_BACK or UNCACHED.
   leaf(phys: u64, level: i32, attributes: u64): u64 {
     const type = attributes == UNCACHED ? TYPE_UC : TYPE_WB;

@@ -15,11 +15,28 @@
 // exits, and we keep LMA consistent here too.
 
 import {
-  ATTR_DEFAULT_32, ATTR_LONG, RESET_CODE, RESET_DATA, RESET_LDT, SegmentState, TR_ATTRIBUTES,
+  ATTR_DEFAULT_32,
+  ATTR_LONG,
+  RESET_CODE,
+  RESET_DATA,
+  RESET_LDT,
+  SegmentState,
+  TR_ATTRIBUTES,
 } from "../../../kernel/arch/segments";
 import { physRead64, vmread } from "../../../kernel/arch/shim";
 import {
-  CR0_CD, CR0_NW, CR0_PE, CR0_PG, CR0_RESET, CR4_PAE, DR7_RESET, EFER_LMA, EFER_LME, RFLAGS_FIXED, RFLAGS_VM, Seg,
+  CR0_CD,
+  CR0_NW,
+  CR0_PE,
+  CR0_PG,
+  CR0_RESET,
+  CR4_PAE,
+  DR7_RESET,
+  EFER_LMA,
+  EFER_LME,
+  RFLAGS_FIXED,
+  RFLAGS_VM,
+  Seg,
 } from "../../../kernel/arch/x86";
 import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryState } from "../../core/entrystate";
@@ -49,13 +66,19 @@ export function guestCr4(f: VmxFeatures): u64 {
 
 // In 64-bit mode: EFER.LMA and CS.L.
 export function inLongMode(): bool {
-  return (vmread(F.GUEST_EFER) & EFER_LMA) != 0 && (vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs) & AR_LONG_MODE) != 0;
+  return (vmread(F.GUEST_EFER) & EFER_LMA) != 0
+    && (vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs) & AR_LONG_MODE) != 0;
 }
 
 // The code size the guest executes with (vcpu.ts codeBitsOf).
 export function codeBits(f: VmxFeatures): u32 {
   const cs = vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs);
-  return codeBitsOf(inLongMode(), (guestCr0(f) & CR0_PE) != 0, (vmread(F.GUEST_RFLAGS) & RFLAGS_VM) != 0, (cs & AR_DEFAULT_32) != 0);
+  return codeBitsOf(
+    inLongMode(),
+    (guestCr0(f) & CR0_PE) != 0,
+    (vmread(F.GUEST_RFLAGS) & RFLAGS_VM) != 0,
+    (cs & AR_DEFAULT_32) != 0,
+  );
 }
 
 // A MOV to CR0 that exited; false if the CPU would raise #GP (SDM Vol. 2B

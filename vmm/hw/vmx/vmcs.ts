@@ -9,9 +9,27 @@
 // VMRESUME (24.1). Here: the execution, exit and entry controls, and the host
 // state, which every VM exit loads (24.5, checked at each entry by 26.2).
 
-import { rdmsr, readCr0, readCr3, readCr4, trBase, trSelector, gdtrBase, idtrBase, vmclear, vmwrite } from "../../../kernel/arch/shim";
+import {
+  rdmsr,
+  readCr0,
+  readCr3,
+  readCr4,
+  trBase,
+  trSelector,
+  gdtrBase,
+  idtrBase,
+  vmclear,
+  vmwrite,
+} from "../../../kernel/arch/shim";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
-import { IA32_EFER, IA32_FS_BASE, IA32_GS_BASE, IA32_SYSENTER_CS, IA32_SYSENTER_EIP, IA32_SYSENTER_ESP } from "../../../kernel/arch/msrs";
+import {
+  IA32_EFER,
+  IA32_FS_BASE,
+  IA32_GS_BASE,
+  IA32_SYSENTER_CS,
+  IA32_SYSENTER_EIP,
+  IA32_SYSENTER_ESP,
+} from "../../../kernel/arch/msrs";
 import { VmxBitmaps } from "./bitmaps";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
@@ -40,7 +58,7 @@ export class Vmcs {
 export let firstFailedWrite: i64 = -1;
 
 // VMWRITE to the current VMCS.
-@inline export function write(field: u32, value: u64): void {
+export function write(field: u32, value: u64): void {
   if (vmwrite(field, value) != 0 && firstFailedWrite < 0) firstFailedWrite = field;
 }
 

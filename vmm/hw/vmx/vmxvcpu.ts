@@ -23,10 +23,19 @@ import { flushVpid, VmxCpu } from "./cpu";
 import { eptPointer, flushEpt } from "./ept";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
-import { codeBits, guestCr0, guestCr4, inLongMode, loadPdptes, resetToRealMode, setEntryState, writeCr0, writeEfer } from "./guestmode";
+import {
+  codeBits,
+  guestCr0,
+  guestCr4,
+  inLongMode,
+  loadPdptes,
+  resetToRealMode,
+  setEntryState,
+  writeCr0,
+  writeEfer,
+} from "./guestmode";
 import { MsrLists } from "./msrlists";
 import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
-
 
 export class VmxVcpu extends Vcpu {
   private readonly vmcs: Vmcs;
@@ -38,7 +47,13 @@ export class VmxVcpu extends Vcpu {
   // The guest's CR8.
   private taskPriority: u8 = 0;
 
-  constructor(private cpu: VmxCpu, private features: VmxFeatures, bitmaps: VmxBitmaps, private nested: PageTable, private vpid: u16) {
+  constructor(
+    private cpu: VmxCpu,
+    private features: VmxFeatures,
+    bitmaps: VmxBitmaps,
+    private nested: PageTable,
+    private vpid: u16,
+  ) {
     super(true); // the VMCS holds DR7 only
     this.vmcs = new Vmcs(features.revision);
     cpu.use(this.vmcs.phys);
@@ -50,7 +65,10 @@ export class VmxVcpu extends Vcpu {
     flushVpid(features, vpid);
   }
 
-  @inline private use(): void { this.cpu.use(this.vmcs.phys); }
+  @inline
+  private use(): void {
+    this.cpu.use(this.vmcs.phys);
+  }
 
   run(): Exit {
     this.use();
@@ -65,7 +83,8 @@ export class VmxVcpu extends Vcpu {
   // Called by boot/vmx.S after every VM exit, before anything else looks at
   // it: true if the exit is finished and the guest may run on. A CPUID whose
   // leaf the table holds is the one exit finished here.
-  @inline fastExit(): bool {
+  @inline
+  fastExit(): bool {
     this.exits++;
     if (<u32>vmread(F.EXIT_REASON) != C.EXIT_CPUID) return false;
     const regs = this.regs;
@@ -85,7 +104,10 @@ export class VmxVcpu extends Vcpu {
     exit.instructionLength = 0;
     exit.kind = ExitKind.Unhandled;
     // Entry failed while loading guest state or MSRs: nothing ran (26.7).
-    if (reason & C.EXIT_ENTRY_FAILURE) { exit.kind = ExitKind.InvalidState; return true; }
+    if (reason & C.EXIT_ENTRY_FAILURE) {
+      exit.kind = ExitKind.InvalidState;
+      return true;
+    }
     this.vmcs.launched = true;
     this.redeliverInterruptedEvent();
     if (basic == C.EXIT_IO) {
@@ -103,7 +125,10 @@ export class VmxVcpu extends Vcpu {
       this.instruction(basic == C.EXIT_WRMSR ? ExitKind.MsrWrite : ExitKind.MsrRead);
       exit.msr = <u32>this.regs.get(Reg.Rcx);
       exit.value = this.regs.edxEax();
-      if (exit.msr == IA32_EFER) { this.msrEfer(); return false; }
+      if (exit.msr == IA32_EFER) {
+        this.msrEfer();
+        return false;
+      }
     } else if (basic == C.EXIT_VMCALL) {
       this.instruction(ExitKind.Hypercall);
     } else if (basic == C.EXIT_CR_ACCESS) {
@@ -115,7 +140,9 @@ export class VmxVcpu extends Vcpu {
       this.instruction(ExitKind.MonitorMwait);
     } else if (basic == C.EXIT_RDPMC) {
       this.instruction(ExitKind.Rdpmc);
-    } else if ((basic >= C.EXIT_VMCLEAR && basic <= C.EXIT_VMXON) || basic == C.EXIT_INVEPT || basic == C.EXIT_INVVPID) {
+    } else if (
+      (basic >= C.EXIT_VMCLEAR && basic <= C.EXIT_VMXON) || basic == C.EXIT_INVEPT || basic == C.EXIT_INVVPID
+    ) {
       this.instruction(ExitKind.VirtualizationInstruction);
     } else if (basic == C.EXIT_EPT_VIOLATION) {
       // Bit 1 of the qualification: the access was a write (Table 28-7).
@@ -145,7 +172,8 @@ export class VmxVcpu extends Vcpu {
   }
 
   // An exit caused by an instruction: its length is valid (27.2.4).
-  @inline private instruction(kind: ExitKind): void {
+  @inline
+  private instruction(kind: ExitKind): void {
     this.exit.kind = kind;
     this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
   }
@@ -171,11 +199,17 @@ export class VmxVcpu extends Vcpu {
     if (cr == 8 && type <= 1) return this.moveCr8(type == 0, <Reg>((q >> 8) & 15));
     if (type != 0 || (cr != 0 && cr != 4)) return false;
     // The CR4 bits we own are VMX's, which the guest may not set.
-    if (cr == 4) { this.injectException(VECTOR_GP, true, 0); return true; }
+    if (cr == 4) {
+      this.injectException(VECTOR_GP, true, 0);
+      return true;
+    }
     const r = <i32>(q >> 8) & 15;
     let value = r == <i32>Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(<Reg>r);
     if (!inLongMode()) value &= 0xffff_ffff;
-    if (!writeCr0(this.features, value)) { this.injectException(VECTOR_GP, true, 0); return true; }
+    if (!writeCr0(this.features, value)) {
+      this.injectException(VECTOR_GP, true, 0);
+      return true;
+    }
     // A new paging mode: fresh PDPTEs if PAE, and no stale translations.
     loadPdptes(this.features, this.nested);
     flushVpid(this.features, this.vpid);
@@ -190,7 +224,10 @@ export class VmxVcpu extends Vcpu {
   private moveCr8(toCr8: bool, r: Reg): bool {
     if (toCr8) {
       const value = r == Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(r);
-      if (value > 15) { this.injectException(VECTOR_GP, true, 0); return true; }
+      if (value > 15) {
+        this.injectException(VECTOR_GP, true, 0);
+        return true;
+      }
       this.taskPriority = <u8>value;
     } else if (r == Reg.Rsp) {
       write(F.GUEST_RSP, this.taskPriority);
@@ -222,17 +259,50 @@ export class VmxVcpu extends Vcpu {
     return exit;
   }
 
-  get rip(): u64 { this.use(); return vmread(F.GUEST_RIP); }
-  set rip(v: u64) { this.use(); write(F.GUEST_RIP, v); }
-  get rsp(): u64 { this.use(); return vmread(F.GUEST_RSP); }
-  get rflags(): u64 { this.use(); return vmread(F.GUEST_RFLAGS); }
-  get cr0(): u64 { this.use(); return guestCr0(this.features); }
-  get cr3(): u64 { this.use(); return vmread(F.GUEST_CR3); }
-  get cr4(): u64 { this.use(); return guestCr4(this.features); }
-  get efer(): u64 { this.use(); return vmread(F.GUEST_EFER); }
-  get longMode(): bool { this.use(); return inLongMode(); }
-  get csBase(): u64 { this.use(); return vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs); }
-  get codeBits(): u32 { this.use(); return codeBits(this.features); }
+  get rip(): u64 {
+    this.use();
+    return vmread(F.GUEST_RIP);
+  }
+  set rip(v: u64) {
+    this.use();
+    write(F.GUEST_RIP, v);
+  }
+  get rsp(): u64 {
+    this.use();
+    return vmread(F.GUEST_RSP);
+  }
+  get rflags(): u64 {
+    this.use();
+    return vmread(F.GUEST_RFLAGS);
+  }
+  get cr0(): u64 {
+    this.use();
+    return guestCr0(this.features);
+  }
+  get cr3(): u64 {
+    this.use();
+    return vmread(F.GUEST_CR3);
+  }
+  get cr4(): u64 {
+    this.use();
+    return guestCr4(this.features);
+  }
+  get efer(): u64 {
+    this.use();
+    return vmread(F.GUEST_EFER);
+  }
+  get longMode(): bool {
+    this.use();
+    return inLongMode();
+  }
+  get csBase(): u64 {
+    this.use();
+    return vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs);
+  }
+  get codeBits(): u32 {
+    this.use();
+    return codeBits(this.features);
+  }
 
   resetToRealMode(segment: u16, offset: u16): void {
     this.use();
@@ -251,7 +321,8 @@ export class VmxVcpu extends Vcpu {
   }
 
   // Inlined into the fast path, which already made the VMCS current.
-  @inline private advanceRip(): void {
+  @inline
+  private advanceRip(): void {
     write(F.GUEST_RIP, vmread(F.GUEST_RIP) + <u64>this.exit.instructionLength);
     // A completed instruction ends the STI / MOV SS interrupt shadow it sat in (SDM Vol. 2B
     // "STI", Vol. 3A 6.8.3 "Masking Exceptions and Interrupts When Switching Stacks").
@@ -264,7 +335,10 @@ export class VmxVcpu extends Vcpu {
     // Under unrestricted guest, real mode delivers no error code, and VM
     // entry fails if we ask for one (26.2.1.3).
     const withError = hasError && (vmread(F.GUEST_CR0) & CR0_PE) != 0;
-    write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_HARDWARE_EXCEPTION | C.EVENT_VALID | (withError ? C.EVENT_ERROR_CODE : 0));
+    write(
+      F.ENTRY_INTERRUPTION_INFO,
+      <u32>vector | C.EVENT_TYPE_HARDWARE_EXCEPTION | C.EVENT_VALID | (withError ? C.EVENT_ERROR_CODE : 0),
+    );
     if (withError) write(F.ENTRY_EXCEPTION_ERROR_CODE, errorCode);
   }
 
@@ -276,8 +350,9 @@ export class VmxVcpu extends Vcpu {
   // VM entry refuses an external interrupt unless IF=1 and no STI/MOV SS shadow (26.3.1.5).
   canInjectInterrupt(): bool {
     this.use();
-    return (vmread(F.GUEST_RFLAGS) & RFLAGS_IF) != 0 && (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) == 0 &&
-      (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
+    return (vmread(F.GUEST_RFLAGS) & RFLAGS_IF) != 0
+      && (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) == 0
+      && (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
   }
 
   // Interrupt-window exiting: an exit as soon as the guest can take an interrupt (25.2).
@@ -319,16 +394,27 @@ export class VmxVcpu extends Vcpu {
 
   dumpState(): void {
     this.use();
-    print("  vmx exit reason 0x"); printHex(vmread(F.EXIT_REASON));
-    print(" qualification 0x"); printHex(vmread(F.EXIT_QUALIFICATION));
-    print(" guest-physical 0x"); printHex(vmread(F.GUEST_PHYSICAL_ADDRESS)); println("");
+    print("  vmx exit reason 0x");
+    printHex(vmread(F.EXIT_REASON));
+    print(" qualification 0x");
+    printHex(vmread(F.EXIT_QUALIFICATION));
+    print(" guest-physical 0x");
+    printHex(vmread(F.GUEST_PHYSICAL_ADDRESS));
+    println("");
     if (this.failure == 1) println("  VMLAUNCH/VMRESUME failed: VMfailInvalid (no current VMCS)");
     if (this.failure == 2) {
       const error = <u32>vmread(F.VM_INSTRUCTION_ERROR);
-      print("  VMLAUNCH/VMRESUME failed: VM-instruction error "); printDec(error);
-      print(" ("); print(C.entryErrorName(error)); println(")");
+      print("  VMLAUNCH/VMRESUME failed: VM-instruction error ");
+      printDec(error);
+      print(" (");
+      print(C.entryErrorName(error));
+      println(")");
     }
-    if (firstFailedWrite >= 0) { print("  a VMWRITE failed: field 0x"); printHex(<u64>firstFailedWrite); println(""); }
+    if (firstFailedWrite >= 0) {
+      print("  a VMWRITE failed: field 0x");
+      printHex(<u64>firstFailedWrite);
+      println("");
+    }
     this.dumpArchitecturalState(vmread(F.GUEST_SELECTOR + 2 * <u32>Seg.Cs), vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs));
   }
 }

@@ -15,7 +15,14 @@
 // 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12, GAS 5.2.3.2, AML 20.2.
 
 import { GuestMemory } from "../../core/guestmemory";
-import { ACPI_PM_BASE, PM1_CNT_OFFSET, PM1_EVT_OFFSET, PM_TMR_OFFSET, SCI_IRQ, SLP_TYP_S5 } from "../../devices/timers/acpipm";
+import {
+  ACPI_PM_BASE,
+  PM1_CNT_OFFSET,
+  PM1_EVT_OFFSET,
+  PM_TMR_OFFSET,
+  SCI_IRQ,
+  SLP_TYP_S5,
+} from "../../devices/timers/acpipm";
 import { HPET_BASE, HPET_CAPABILITIES } from "../../devices/timers/hpet";
 import { IOAPIC_BASE } from "../../devices/apic/ioapic";
 import { LAPIC_BASE } from "../../devices/apic/lapic";
@@ -156,7 +163,22 @@ function writeFadt(memory: GuestMemory, at: u64, facs: u64, dsdt: u64): u64 {
 
 // \_S5 as a package of the PM1a and PM1b SLP_TYP values and two reserved
 // zeros: Name (_S5_, Package (4) {5, 5, 0, 0}) in AML (20.2.5.1, 20.2.5.4).
-const AML_S5: u8[] = [0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, <u8>SLP_TYP_S5, 0x0a, <u8>SLP_TYP_S5, 0x00, 0x00];
+const AML_S5: u8[] = [
+  0x08,
+  0x5f,
+  0x53,
+  0x35,
+  0x5f,
+  0x12,
+  0x08,
+  0x04,
+  0x0a,
+  <u8>SLP_TYP_S5,
+  0x0a,
+  <u8>SLP_TYP_S5,
+  0x00,
+  0x00,
+];
 
 function writeDsdt(memory: GuestMemory, at: u64): u64 {
   for (let i = 0; i < AML_S5.length; i++) memory.write8(at + HEADER_SIZE + <u64>i, AML_S5[i]);

@@ -14,7 +14,9 @@ export const PIT_IRQ: u32 = 0;
 export const PIT_IOAPIC_PIN: u32 = 2;
 
 export class IsaLines extends InterruptLines {
-  constructor(private pic: Pic8259Pair, private ioapic: IoApic) { super(); }
+  constructor(private pic: Pic8259Pair, private ioapic: IoApic) {
+    super();
+  }
 
   setLevel(line: u32, high: bool): void {
     this.pic.setLevel(line, high);

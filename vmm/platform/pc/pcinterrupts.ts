@@ -33,7 +33,9 @@ export class PcInterrupts extends InterruptPin {
   private tsc: u64 = 0;
   private tscToNs: ClockRatio | null = null;
 
-  constructor(private pic: Pic8259Pair, private pit: Pit8254, private pm: AcpiPm, private hpet: Hpet) { super(); }
+  constructor(private pic: Pic8259Pair, private pit: Pit8254, private pm: AcpiPm, private hpet: Hpet) {
+    super();
+  }
 
   // Moves the timers' time on to `nowTsc` (which never goes back), the TSC
   // counting `tscPerMs` ticks a millisecond.
@@ -48,26 +50,38 @@ export class PcInterrupts extends InterruptPin {
   }
 
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
-  irq0At(tscPerMs: u64): u64 { return this.tscAfter(this.pit.nsUntilIrq(), tscPerMs); }
+  irq0At(tscPerMs: u64): u64 {
+    return this.tscAfter(this.pit.nsUntilIrq(), tscPerMs);
+  }
 
   // The TSC at which an HPET timer next interrupts, or u64.MAX_VALUE.
-  hpetAt(tscPerMs: u64): u64 { return this.tscAfter(this.hpet.nsUntilInterrupt(), tscPerMs); }
+  hpetAt(tscPerMs: u64): u64 {
+    return this.tscAfter(this.hpet.nsUntilInterrupt(), tscPerMs);
+  }
 
   // The present, for the VMM's look at the pin and the guest's register accesses.
-  catchUpNow(): void { this.catchUp(rdtsc(), tscPerMillisecond()); }
+  catchUpNow(): void {
+    this.catchUp(rdtsc(), tscPerMillisecond());
+  }
 
   asserted(): bool {
     this.catchUpNow();
     return this.pic.hasInterrupt();
   }
 
-  acknowledge(): u8 { return this.pic.acknowledge(); }
+  acknowledge(): u8 {
+    return this.pic.acknowledge();
+  }
 
   // The earlier of the two: the PIC or the I/O APIC may still hold the
   // interrupt back (masked, or a higher level in service).
-  nextEventAt(tscPerMs: u64): u64 { return min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)); }
+  nextEventAt(tscPerMs: u64): u64 {
+    return min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs));
+  }
 
-  nextEvent(): u64 { return this.nextEventAt(tscPerMillisecond()); }
+  nextEvent(): u64 {
+    return this.nextEventAt(tscPerMillisecond());
+  }
 
   // The first catchUp() that reaches it moves time on by `ns`, or further.
   private tscAfter(ns: u64, tscPerMs: u64): u64 {
@@ -87,7 +101,9 @@ export class PcInterrupts extends InterruptPin {
 
 // A timer's registers (ports or MMIO), with the timers' time brought up to the TSC first.
 export class ClockedDevice extends Device {
-  constructor(private clock: PcInterrupts, private registers: Device) { super(registers.name); }
+  constructor(private clock: PcInterrupts, private registers: Device) {
+    super(registers.name);
+  }
 
   read(offset: u64, size: u8): u64 {
     this.clock.catchUpNow();

@@ -38,15 +38,25 @@ const FOUR_GIB: u64 = 0x1_0000_0000;
 
 // The UART's transmitter: the VM's console.
 class VmConsole extends ByteSink {
-  constructor(private vm: Vm) { super(); }
-  put(byte: u8): void { this.vm.consoleWrite(byte); }
+  constructor(private vm: Vm) {
+    super();
+  }
+  put(byte: u8): void {
+    this.vm.consoleWrite(byte);
+  }
 }
 
 // What is typed on the console, into the UART's receiver.
 class UartKeyboard extends ConsoleInput {
-  constructor(private uart: Uart16550) { super(); }
-  get canReceive(): bool { return this.uart.canReceive; }
-  put(byte: u8): void { this.uart.feedInput(byte); }
+  constructor(private uart: Uart16550) {
+    super();
+  }
+  get canReceive(): bool {
+    return this.uart.canReceive;
+  }
+  put(byte: u8): void {
+    this.uart.feedInput(byte);
+  }
 }
 
 export class PcPlatform {

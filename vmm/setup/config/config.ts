@@ -46,7 +46,10 @@ export class Config {
 export function parseConfig(text: string, modules: string[] | null = null): Config {
   const config = new Config();
   const parsed = parseJson(text);
-  if (parsed.error !== null) { config.errors.push(parsed.error!); return config; }
+  if (parsed.error !== null) {
+    config.errors.push(parsed.error!);
+    return config;
+  }
   const root = parsed.value!;
   if (root.kind != JsonKind.Object) {
     config.errors.push(at(root) + ": the configuration must be an object with a \"vms\" list, got " + describe(root));
@@ -54,12 +57,19 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
   }
   for (let i = 0; i < root.keys.length; i++) {
     const key = root.keys[i];
-    if (key != "vms") config.errors.push(at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\")");
-    else if (root.keys.indexOf(key) != i) config.errors.push(at(root.keyValues[i]) + ": \"vms\" given twice");
+    if (key != "vms") {
+      config.errors.push(at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\")");
+    } else if (root.keys.indexOf(key) != i) config.errors.push(at(root.keyValues[i]) + ": \"vms\" given twice");
   }
   const vms = root.get("vms");
-  if (vms === null) { config.errors.push("vms: missing (a list of VMs)"); return config; }
-  if (vms.kind != JsonKind.Array) { config.errors.push("vms: expected a list of VMs, got " + describe(vms)); return config; }
+  if (vms === null) {
+    config.errors.push("vms: missing (a list of VMs)");
+    return config;
+  }
+  if (vms.kind != JsonKind.Array) {
+    config.errors.push("vms: expected a list of VMs, got " + describe(vms));
+    return config;
+  }
   const names: string[] = [];
   for (let i = 0; i < vms.items.length; i++) {
     const vm = checkVm(i, vms.items[i], names, modules, config.errors);
@@ -73,7 +83,9 @@ export function readConfig(module: BootModule, modules: string[] | null = null):
   const size = module.end >= module.start ? module.end - module.start : 0;
   if (size > MAX_FILE) {
     const config = new Config();
-    config.errors.push("the configuration is " + size.toString() + " bytes; at most " + MAX_FILE.toString() + " are read");
+    config.errors.push(
+      "the configuration is " + size.toString() + " bytes; at most " + MAX_FILE.toString() + " are read",
+    );
     return config;
   }
   let length = <i32>size;
@@ -84,7 +96,13 @@ export function readConfig(module: BootModule, modules: string[] | null = null):
 }
 
 // One VM entry, or null (with its errors added) if anything about it is wrong.
-function checkVm(index: i32, entry: JsonValue, names: string[], modules: string[] | null, errors: string[]): VmConfig | null {
+function checkVm(
+  index: i32,
+  entry: JsonValue,
+  names: string[],
+  modules: string[] | null,
+  errors: string[],
+): VmConfig | null {
   let label = "vm " + index.toString();
   if (entry.kind != JsonKind.Object) {
     errors.push(label + ": expected an object, got " + describe(entry) + " (" + at(entry) + ")");
@@ -97,21 +115,37 @@ function checkVm(index: i32, entry: JsonValue, names: string[], modules: string[
   if (name !== null && name.kind == JsonKind.String && validName(name.text)) label += " (" + name.text + ")";
   for (let i = 0; i < entry.keys.length; i++) {
     const key = entry.keys[i];
-    if (!VM_FIELDS.includes(key)) errors.push(label + ": unknown field \"" + key + "\" (" + at(entry.keyValues[i]) + ")");
-    else if (entry.keys.indexOf(key) != i) errors.push(label + ": " + key + ": given twice (" + at(entry.keyValues[i]) + ")");
+    if (!VM_FIELDS.includes(key)) {
+      errors.push(label + ": unknown field \"" + key + "\" (" + at(entry.keyValues[i]) + ")");
+    } else if (entry.keys.indexOf(key) != i) {
+      errors.push(label + ": " + key + ": given twice (" + at(entry.keyValues[i]) + ")");
+    }
   }
 
   if (name === null) errors.push(label + ": name: missing");
   else if (name.kind != JsonKind.String || !validName(name.text)) {
-    errors.push(label + ": name: expected 1 to " + MAX_NAME.toString() + " letters, digits, '-', '_' or '.', got " + describe(name));
+    errors.push(
+      label + ": name: expected 1 to " + MAX_NAME.toString() + " letters, digits, '-', '_' or '.', got "
+        + describe(name),
+    );
   } else if (names.includes(name.text)) {
-    errors.push(label + ": name: \"" + name.text + "\" is already the name of vm " + names.indexOf(name.text).toString());
+    errors.push(
+      label + ": name: \"" + name.text + "\" is already the name of vm " + names.indexOf(name.text).toString(),
+    );
   } else {
     vm.name = name.text;
   }
   names.push(name !== null && name.kind == JsonKind.String ? name.text : "");
 
-  vm.memoryMib = wholeNumber(entry.get("memory"), 1, MAX_MEMORY_MIB, true, label + ": memory: ", "a number of MiB", errors);
+  vm.memoryMib = wholeNumber(
+    entry.get("memory"),
+    1,
+    MAX_MEMORY_MIB,
+    true,
+    label + ": memory: ",
+    "a number of MiB",
+    errors,
+  );
   vm.cpus = wholeNumber(entry.get("cpus"), 1, MAX_CPUS, false, label + ": cpus: ", "a number of CPUs", errors);
   vm.kernel = moduleName(entry.get("kernel"), true, modules, label + ": kernel: ", errors);
   vm.initrd = moduleName(entry.get("initrd"), false, modules, label + ": initrd: ", errors);
@@ -119,8 +153,11 @@ function checkVm(index: i32, entry: JsonValue, names: string[], modules: string[
   const cmdline = entry.get("cmdline");
   if (cmdline !== null) {
     if (cmdline.kind != JsonKind.String) errors.push(label + ": cmdline: expected a string, got " + describe(cmdline));
-    else if (cmdline.text.length > MAX_CMDLINE) errors.push(label + ": cmdline: " + cmdline.text.length.toString() + " characters; at most " + MAX_CMDLINE.toString());
-    else vm.cmdline = cmdline.text;
+    else if (cmdline.text.length > MAX_CMDLINE) {
+      errors.push(
+        label + ": cmdline: " + cmdline.text.length.toString() + " characters; at most " + MAX_CMDLINE.toString(),
+      );
+    } else vm.cmdline = cmdline.text;
   }
   const consoleField = entry.get("console");
   if (consoleField !== null) {
@@ -134,14 +171,23 @@ function validName(text: string): bool {
   if (text.length == 0 || text.length > MAX_NAME) return false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f || c == 0x2e;
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d
+      || c == 0x5f || c == 0x2e;
     if (!ok) return false;
   }
   return true;
 }
 
 // A whole number in [min, max]; `fallback` (min) when absent and not required.
-function wholeNumber(v: JsonValue | null, min: u32, max: u32, required: bool, prefix: string, what: string, errors: string[]): u32 {
+function wholeNumber(
+  v: JsonValue | null,
+  min: u32,
+  max: u32,
+  required: bool,
+  prefix: string,
+  what: string,
+  errors: string[],
+): u32 {
   const expected = "expected " + what + " from " + min.toString() + " to " + max.toString();
   if (v === null) {
     if (required) errors.push(prefix + "missing (" + what + " from " + min.toString() + " to " + max.toString() + ")");
@@ -155,7 +201,13 @@ function wholeNumber(v: JsonValue | null, min: u32, max: u32, required: bool, pr
 }
 
 // The name of a boot module; "" when absent (or null) and not required.
-function moduleName(v: JsonValue | null, required: bool, modules: string[] | null, prefix: string, errors: string[]): string {
+function moduleName(
+  v: JsonValue | null,
+  required: bool,
+  modules: string[] | null,
+  prefix: string,
+  errors: string[],
+): string {
   if (v === null || (!required && v.kind == JsonKind.Null)) {
     if (required) errors.push(prefix + "missing (the name of a boot module)");
     return "";

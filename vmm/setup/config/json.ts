@@ -8,7 +8,14 @@
 // parser never traps: nesting deeper than MAX_DEPTH is an error, not a stack
 // overflow, and every character is checked before use.
 
-export const enum JsonKind { Null, Bool, Number, String, Array, Object }
+export const enum JsonKind {
+  Null,
+  Bool,
+  Number,
+  String,
+  Array,
+  Object,
+}
 
 const MAX_DEPTH = 64;
 
@@ -60,7 +67,9 @@ class Parser {
 
   constructor(public text: string) {}
 
-  peek(): i32 { return this.pos < this.text.length ? <i32>this.text.charCodeAt(this.pos) : -1; }
+  peek(): i32 {
+    return this.pos < this.text.length ? <i32>this.text.charCodeAt(this.pos) : -1;
+  }
 
   fail(message: string): JsonValue | null {
     if (this.peek() == 0x2f) message = "comments are not allowed in JSON"; // what else would '/' start?
@@ -84,8 +93,11 @@ class Parser {
   skipSpace(): void {
     for (;;) {
       const c = this.peek();
-      if (c == 0x0a) { this.pos++; this.line++; this.lineStart = this.pos; }
-      else if (c == 0x20 || c == 0x09 || c == 0x0d) this.pos++;
+      if (c == 0x0a) {
+        this.pos++;
+        this.line++;
+        this.lineStart = this.pos;
+      } else if (c == 0x20 || c == 0x09 || c == 0x0d) this.pos++;
       else return;
     }
   }
@@ -101,17 +113,28 @@ class Parser {
     return this.fail("expected a value, found " + this.found());
   }
 
-  private start(kind: JsonKind): JsonValue { return new JsonValue(kind, this.line, this.pos - this.lineStart + 1); }
+  private start(kind: JsonKind): JsonValue {
+    return new JsonValue(kind, this.line, this.pos - this.lineStart + 1);
+  }
 
   private object(depth: i32): JsonValue | null {
     if (depth >= MAX_DEPTH) return this.fail("nested more than " + MAX_DEPTH.toString() + " deep");
     const obj = this.start(JsonKind.Object);
     this.pos++;
     this.skipSpace();
-    if (this.peek() == 0x7d) { this.pos++; return obj; }
+    if (this.peek() == 0x7d) {
+      this.pos++;
+      return obj;
+    }
     for (;;) {
       this.skipSpace();
-      if (this.peek() != 0x22) return this.fail(this.peek() == 0x7d ? "expected a field name after ',' (no trailing commas in JSON)" : "expected a field name in double quotes, found " + this.found());
+      if (this.peek() != 0x22) {
+        return this.fail(
+          this.peek() == 0x7d
+            ? "expected a field name after ',' (no trailing commas in JSON)"
+            : "expected a field name in double quotes, found " + this.found(),
+        );
+      }
       const key = this.string();
       if (key === null) return null;
       this.skipSpace();
@@ -137,7 +160,10 @@ class Parser {
     const arr = this.start(JsonKind.Array);
     this.pos++;
     this.skipSpace();
-    if (this.peek() == 0x5d) { this.pos++; return arr; }
+    if (this.peek() == 0x5d) {
+      this.pos++;
+      return arr;
+    }
     for (;;) {
       this.skipSpace();
       if (this.peek() == 0x5d) return this.fail("expected a value after ',' (no trailing commas in JSON)");
@@ -169,7 +195,10 @@ class Parser {
         s.text = parts.join("");
         return s;
       }
-      if (c != 0x5c) { this.pos++; continue; }
+      if (c != 0x5c) {
+        this.pos++;
+        continue;
+      }
       parts.push(this.text.substring(run, this.pos));
       this.pos++; // the backslash
       const e = this.peek();
@@ -238,7 +267,9 @@ class Parser {
     }
     const w = this.text.substring(this.pos, end);
     const v = this.start(w == "null" ? JsonKind.Null : JsonKind.Bool);
-    if (w != "true" && w != "false" && w != "null") return this.fail("expected a value, found '" + w + "' (strings need double quotes)");
+    if (w != "true" && w != "false" && w != "null") {
+      return this.fail("expected a value, found '" + w + "' (strings need double quotes)");
+    }
     v.bool = w == "true";
     this.pos = end;
     return v;

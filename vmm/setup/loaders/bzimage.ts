@@ -77,9 +77,13 @@ class Header {
 
 function readHeader(image: ImageSource): Header {
   const h = new Header();
-  if (!image.has(0, HEADER + 4)) return h.fail("not a bzImage: the image (" + image.size.toString() + " bytes) is too short for a setup header");
+  if (!image.has(0, HEADER + 4)) {
+    return h.fail("not a bzImage: the image (" + image.size.toString() + " bytes) is too short for a setup header");
+  }
   if (image.readU32(HEADER) != HDRS) return h.fail("not a bzImage: no \"HdrS\" signature at 0x202");
-  if (image.readU16(BOOT_FLAG) != 0xaa55) return h.fail("bzImage: boot_flag at 0x1fe is " + hex(image.readU16(BOOT_FLAG)) + ", expected 0xaa55");
+  if (image.readU16(BOOT_FLAG) != 0xaa55) {
+    return h.fail("bzImage: boot_flag at 0x1fe is " + hex(image.readU16(BOOT_FLAG)) + ", expected 0xaa55");
+  }
   h.version = image.readU16(VERSION);
   const minor = h.version & 0xff; // 0x020f is "2.15"
   const v = "boot protocol " + (h.version >> 8).toString() + "." + (minor < 10 ? "0" : "") + minor.toString();
@@ -87,20 +91,32 @@ function readHeader(image: ImageSource): Header {
   // "The end of setup header can be calculated as 0x0202 + byte value at offset 0x0201."
   if (image.readU8(JUMP) != 0xeb) return h.fail("bzImage: no short jump at 0x200 to give the setup header's length");
   h.headerEnd = HEADER + <u64>image.readU8(JUMP + 1);
-  if (h.headerEnd < CMDLINE_SIZE + 4) return h.fail("bzImage: the setup header ends at " + hex(h.headerEnd) + ", before the fields of " + v);
-  if (h.headerEnd > HEADER_LIMIT) return h.fail("bzImage: the setup header runs to " + hex(h.headerEnd) + ", past its room in boot_params (" + hex(HEADER_LIMIT) + ")");
+  if (h.headerEnd < CMDLINE_SIZE + 4) {
+    return h.fail("bzImage: the setup header ends at " + hex(h.headerEnd) + ", before the fields of " + v);
+  }
+  if (h.headerEnd > HEADER_LIMIT) {
+    return h.fail(
+      "bzImage: the setup header runs to " + hex(h.headerEnd) + ", past its room in boot_params (" + hex(HEADER_LIMIT)
+        + ")",
+    );
+  }
   // "If setup_sects is 0, the real value is 4."
   let sects = <u64>image.readU8(SETUP_SECTS);
   if (sects == 0) sects = 4;
   h.setupSize = (sects + 1) * 512;
   if (!image.has(0, h.setupSize) || image.size == h.setupSize) {
-    return h.fail("bzImage: truncated: " + sects.toString() + " setup sectors take " + h.setupSize.toString() +
-      " bytes and the kernel follows them, but the image has " + image.size.toString());
+    return h.fail(
+      "bzImage: truncated: " + sects.toString() + " setup sectors take " + h.setupSize.toString()
+        + " bytes and the kernel follows them, but the image has " + image.size.toString(),
+    );
   }
   h.kernelSize = image.size - h.setupSize;
   const syssize = <u64>image.readU32(SYSSIZE) * 16; // in 16-byte paragraphs
   if (syssize > h.kernelSize) {
-    return h.fail("bzImage: truncated: syssize says the kernel is " + syssize.toString() + " bytes, only " + h.kernelSize.toString() + " follow the setup code");
+    return h.fail(
+      "bzImage: truncated: syssize says the kernel is " + syssize.toString() + " bytes, only " + h.kernelSize.toString()
+        + " follow the setup code",
+    );
   }
   if ((image.readU8(LOADFLAGS) & LOADED_HIGH) == 0) {
     return h.fail("bzImage: LOADED_HIGH is clear: a zImage, which loads at 0x10000; only bzImages are supported");
@@ -119,7 +135,9 @@ function readHeader(image: ImageSource): Header {
     const init = <u64>image.readU32(INIT_SIZE);
     if (image.readU8(RELOCATABLE_KERNEL) != 0) {
       const align = <u64>image.readU32(KERNEL_ALIGNMENT);
-      if (align == 0 || (align & (align - 1)) != 0) return h.fail("bzImage: kernel_alignment " + hex(align) + " is not a power of two");
+      if (align == 0 || (align & (align - 1)) != 0) {
+        return h.fail("bzImage: kernel_alignment " + hex(align) + " is not a power of two");
+      }
       const start = h.loadAddress < pref ? pref : h.loadAddress;
       h.runtimeStart = (start + align - 1) & ~(align - 1);
       if (h.runtimeStart < start) return h.fail("bzImage: pref_address " + hex(pref) + " is out of range");
@@ -127,7 +145,9 @@ function readHeader(image: ImageSource): Header {
       h.runtimeStart = pref;
     }
     if (init > 0) h.initSize = init;
-    if (h.runtimeStart + h.initSize < h.runtimeStart) return h.fail("bzImage: pref_address " + hex(pref) + " is out of range");
+    if (h.runtimeStart + h.initSize < h.runtimeStart) {
+      return h.fail("bzImage: pref_address " + hex(pref) + " is out of range");
+    }
   }
   return h;
 }
@@ -149,7 +169,10 @@ export function loadBzImage(memory: GuestMemory, image: ImageSource, options: Bo
 
   const cmdline = utf8(options.cmdline);
   if (<u64>cmdline.length > h.cmdlineSize) {
-    return result.fail("the command line is " + cmdline.length.toString() + " bytes; this kernel takes at most " + h.cmdlineSize.toString() + " (cmdline_size)");
+    return result.fail(
+      "the command line is " + cmdline.length.toString() + " bytes; this kernel takes at most "
+        + h.cmdlineSize.toString() + " (cmdline_size)",
+    );
   }
   const zeroPage = layout.place(BOOT_PARAMS_SIZE, 4096, LOW_START, LEGACY_START, false, "the zero page");
   const cmdlineAt = layout.place(<u64>cmdline.length + 1, 16, LOW_START, LEGACY_START, false, "the command line");
@@ -168,10 +191,16 @@ export function loadBzImage(memory: GuestMemory, image: ImageSource, options: Bo
   }
 
   const map = layout.memoryMap();
-  if (map.length > E820_MAX) return result.fail("the memory map has " + map.length.toString() + " entries; the zero page holds " + E820_MAX.toString());
+  if (map.length > E820_MAX) {
+    return result.fail(
+      "the memory map has " + map.length.toString() + " entries; the zero page holds " + E820_MAX.toString(),
+    );
+  }
 
   // Everything fits: write it.
-  if (!image.copyToGuest(memory, h.loadAddress, h.setupSize, h.kernelSize)) return result.fail("copying the kernel to " + span(h.loadAddress, kernelEnd) + " failed");
+  if (!image.copyToGuest(memory, h.loadAddress, h.setupSize, h.kernelSize)) {
+    return result.fail("copying the kernel to " + span(h.loadAddress, kernelEnd) + " failed");
+  }
   zeroGuest(memory, zeroPage, BOOT_PARAMS_SIZE);
   image.copyToGuest(memory, zeroPage + SETUP_SECTS, SETUP_SECTS, h.headerEnd - SETUP_SECTS);
   memory.write8(zeroPage + TYPE_OF_LOADER, 0xff); // "undefined" boot loader

@@ -10,7 +10,15 @@
 // table 4-17), which covers everything the loaders place below 4 GiB.
 
 import {
-  CR0_ET, CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, PTE_LARGE, PTE_PRESENT, PTE_WRITABLE,
+  CR0_ET,
+  CR0_PE,
+  CR0_PG,
+  CR4_PAE,
+  EFER_LMA,
+  EFER_LME,
+  PTE_LARGE,
+  PTE_PRESENT,
+  PTE_WRITABLE,
 } from "../../../kernel/arch/x86";
 import { GuestMemory } from "../../core/guestmemory";
 import { GuestLayout, LOW_START, LEGACY_START, NOWHERE, zeroGuest } from "./layout";

@@ -57,7 +57,9 @@ export function readElf(image: ImageSource, is64: bool, machine: u16): ElfImage 
   elf.is64 = is64;
   const ehsize: u64 = is64 ? 64 : 52;
   if (!isElf(image)) return elf.fail("not an ELF image (no \\x7fELF magic)");
-  if (!image.has(0, ehsize)) return elf.fail("truncated: the image (" + image.size.toString() + " bytes) is shorter than an ELF header");
+  if (!image.has(0, ehsize)) {
+    return elf.fail("truncated: the image (" + image.size.toString() + " bytes) is shorter than an ELF header");
+  }
   const cls = image.readU8(4);
   if (cls != (is64 ? 2 : 1)) {
     const name = cls == 1 ? "32-bit" : cls == 2 ? "64-bit" : "unknown";
@@ -68,7 +70,9 @@ export function readElf(image: ImageSource, is64: bool, machine: u16): ElfImage 
   const type = image.readU16(16);
   if (type != ET_EXEC) return elf.fail("type " + type.toString() + ", expected an executable (ET_EXEC)");
   const m = image.readU16(18);
-  if (m != machine) return elf.fail("machine " + m.toString() + ", expected " + (machine == EM_X86_64 ? "x86-64 (62)" : "i386 (3)"));
+  if (m != machine) {
+    return elf.fail("machine " + m.toString() + ", expected " + (machine == EM_X86_64 ? "x86-64 (62)" : "i386 (3)"));
+  }
   const phoff = is64 ? image.readU64(32) : <u64>image.readU32(28);
   const phentsize = <u64>image.readU16(is64 ? 54 : 42);
   const phnum = <u32>image.readU16(is64 ? 56 : 44);
@@ -78,23 +82,41 @@ export function readElf(image: ImageSource, is64: bool, machine: u16): ElfImage 
   if (phnum == 0) return elf.fail("no program headers");
   if (phnum > MAX_PHNUM) return elf.fail(phnum.toString() + " program headers (at most " + MAX_PHNUM.toString() + ")");
   if (!image.has(phoff, <u64>phnum * want)) {
-    return elf.fail("truncated: program headers at " + hex(phoff) + " run past the end of the image (" + image.size.toString() + " bytes)");
+    return elf.fail(
+      "truncated: program headers at " + hex(phoff) + " run past the end of the image (" + image.size.toString()
+        + " bytes)",
+    );
   }
   for (let i: u32 = 0; i < phnum; i++) {
     const p = phoff + <u64>i * want;
     const s = new Segment();
     s.type = image.readU32(p);
     if (is64) {
-      s.offset = image.readU64(p + 8); s.vaddr = image.readU64(p + 16); s.paddr = image.readU64(p + 24);
-      s.filesz = image.readU64(p + 32); s.memsz = image.readU64(p + 40); s.align = image.readU64(p + 48);
+      s.offset = image.readU64(p + 8);
+      s.vaddr = image.readU64(p + 16);
+      s.paddr = image.readU64(p + 24);
+      s.filesz = image.readU64(p + 32);
+      s.memsz = image.readU64(p + 40);
+      s.align = image.readU64(p + 48);
     } else {
-      s.offset = image.readU32(p + 4); s.vaddr = image.readU32(p + 8); s.paddr = image.readU32(p + 12);
-      s.filesz = image.readU32(p + 16); s.memsz = image.readU32(p + 20); s.align = image.readU32(p + 28);
+      s.offset = image.readU32(p + 4);
+      s.vaddr = image.readU32(p + 8);
+      s.paddr = image.readU32(p + 12);
+      s.filesz = image.readU32(p + 16);
+      s.memsz = image.readU32(p + 20);
+      s.align = image.readU32(p + 28);
     }
     if (s.type == PT_LOAD || s.type == PT_NOTE) {
-      if (s.type == PT_LOAD && s.filesz > s.memsz) return elf.fail("segment " + i.toString() + ": p_filesz " + hex(s.filesz) + " is larger than p_memsz " + hex(s.memsz));
+      if (s.type == PT_LOAD && s.filesz > s.memsz) {
+        return elf.fail(
+          "segment " + i.toString() + ": p_filesz " + hex(s.filesz) + " is larger than p_memsz " + hex(s.memsz),
+        );
+      }
       if (!image.has(s.offset, s.filesz)) {
-        return elf.fail("truncated: segment " + i.toString() + " needs file bytes " + span(s.offset, s.offset + s.filesz) + ", the image has " + image.size.toString());
+        return elf.fail(
+          "truncated: segment " + i.toString() + " needs file bytes " + span(s.offset, s.offset + s.filesz)
+            + ", the image has " + image.size.toString(),
+        );
       }
     }
     elf.segments.push(s);
@@ -146,7 +168,9 @@ export function copySegments(elf: ElfImage, image: ImageSource, memory: GuestMem
 export function physicalEntry(elf: ElfImage): u64 {
   for (let i = 0; i < elf.segments.length; i++) {
     const s = elf.segments[i];
-    if (s.type == PT_LOAD && elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz) return s.paddr + (elf.entry - s.vaddr);
+    if (s.type == PT_LOAD && elf.entry >= s.vaddr && elf.entry - s.vaddr < s.memsz) {
+      return s.paddr + (elf.entry - s.vaddr);
+    }
   }
   return u64.MAX_VALUE;
 }
@@ -173,7 +197,9 @@ export function findNote(elf: ElfImage, image: ImageSource, name: string, type: 
       const descAt = nameAt + ((namesz + pad - 1) & ~(pad - 1));
       const next = descAt + ((descsz + pad - 1) & ~(pad - 1));
       if (descAt > end || descsz > end - descAt) break;
-      if (t == type && namesz == <u64>name.length + 1 && image.readCString(nameAt, namesz) == name) return new Note(descAt, descsz);
+      if (t == type && namesz == <u64>name.length + 1 && image.readCString(nameAt, namesz) == name) {
+        return new Note(descAt, descsz);
+      }
       if (next > end) break;
       p = next;
     }

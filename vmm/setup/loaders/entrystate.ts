@@ -9,7 +9,14 @@
 // expands them. Nothing here touches hardware.
 
 import {
-  ATTR_ACCESSED, ATTR_CODE, ATTR_DEFAULT_32, ATTR_LONG, ATTR_PRESENT, ATTR_S, ATTR_WRITABLE, segmentFromDescriptor,
+  ATTR_ACCESSED,
+  ATTR_CODE,
+  ATTR_DEFAULT_32,
+  ATTR_LONG,
+  ATTR_PRESENT,
+  ATTR_S,
+  ATTR_WRITABLE,
+  segmentFromDescriptor,
   SegmentState,
 } from "../../../kernel/arch/segments";
 import { EntryState } from "../../core/entrystate";
@@ -38,13 +45,24 @@ export function entryStateOf(result: LoadResult, memory: GuestMemory): EntryStat
   if (csProblem !== null) return failed(csProblem);
   const dataProblem = selectorProblem(result, memory, result.dataSelector, "the data segments");
   if (dataProblem !== null) return failed(dataProblem);
-  const code = loadSegment(result, memory, result.codeSelector), flat = loadSegment(result, memory, result.dataSelector);
+  const code = loadSegment(result, memory, result.codeSelector),
+    flat = loadSegment(result, memory, result.dataSelector);
   if ((code.attributes & ATTR_PRESENT) == 0) return failed("CS: descriptor " + hex(code.selector) + " is not present");
-  if ((flat.attributes & ATTR_PRESENT) == 0) return failed("the data segments: descriptor " + hex(flat.selector) + " is not present");
-  if ((code.attributes & (ATTR_S | ATTR_CODE)) != (ATTR_S | ATTR_CODE)) return failed("CS " + hex(code.selector) + " is not a code segment");
-  if (long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_LONG) return failed("CS " + hex(code.selector) + " is not a 64-bit code segment (L=1, D=0)");
-  if (!long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_DEFAULT_32) return failed("CS " + hex(code.selector) + " is not a 32-bit code segment (D=1, L=0)");
-  if ((flat.attributes & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) != (ATTR_S | ATTR_WRITABLE)) return failed("data segment " + hex(flat.selector) + " is not a writable data segment");
+  if ((flat.attributes & ATTR_PRESENT) == 0) {
+    return failed("the data segments: descriptor " + hex(flat.selector) + " is not present");
+  }
+  if ((code.attributes & (ATTR_S | ATTR_CODE)) != (ATTR_S | ATTR_CODE)) {
+    return failed("CS " + hex(code.selector) + " is not a code segment");
+  }
+  if (long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_LONG) {
+    return failed("CS " + hex(code.selector) + " is not a 64-bit code segment (L=1, D=0)");
+  }
+  if (!long && (code.attributes & (ATTR_LONG | ATTR_DEFAULT_32)) != ATTR_DEFAULT_32) {
+    return failed("CS " + hex(code.selector) + " is not a 32-bit code segment (D=1, L=0)");
+  }
+  if ((flat.attributes & (ATTR_S | ATTR_CODE | ATTR_WRITABLE)) != (ATTR_S | ATTR_WRITABLE)) {
+    return failed("data segment " + hex(flat.selector) + " is not a writable data segment");
+  }
 
   const out = new EntryStateResult();
   const state = new EntryState(code, flat);
@@ -67,8 +85,12 @@ export function entryStateOf(result: LoadResult, memory: GuestMemory): EntryStat
 function selectorProblem(result: LoadResult, memory: GuestMemory, selector: u16, what: string): string | null {
   const index = <u64>(selector & 0xfff8);
   if ((selector & 7) != 0) return what + ": selector " + hex(selector) + " is not a ring-0 GDT selector";
-  if (index == 0 || index + 7 > <u64>result.gdtLimit) return what + ": selector " + hex(selector) + " is null or past the GDT's limit " + hex(result.gdtLimit);
-  if (!memory.contains(result.gdtBase + index, 8)) return what + ": the GDT at " + hex(result.gdtBase) + " is not in the VM's RAM";
+  if (index == 0 || index + 7 > <u64>result.gdtLimit) {
+    return what + ": selector " + hex(selector) + " is null or past the GDT's limit " + hex(result.gdtLimit);
+  }
+  if (!memory.contains(result.gdtBase + index, 8)) {
+    return what + ": the GDT at " + hex(result.gdtBase) + " is not in the VM's RAM";
+  }
   return null;
 }
 

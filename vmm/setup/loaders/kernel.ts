@@ -26,5 +26,8 @@ export function loadKernel(memory: GuestMemory, image: ImageSource, options: Boo
   const result = new LoadResult();
   if (image.size == 0) return result.fail("the kernel image is empty");
   if (multiboot.error!.startsWith("multiboot:")) return result.fail(multiboot.error!); // a header with a bad checksum
-  return result.fail("not a kernel image typervisor can boot: no bzImage header (\"HdrS\" at 0x202), no ELF64 PVH note, no multiboot header");
+  return result.fail(
+    "not a kernel image typervisor can boot: no bzImage header (\"HdrS\" at 0x202), no ELF64 PVH "
+      + "note, no multiboot header",
+  );
 }

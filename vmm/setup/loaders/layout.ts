@@ -60,7 +60,9 @@ export class GuestLayout {
     const end = start + length;
     if (end < start) return this.fail(what + " at " + span(start, start) + " wraps around the address space");
     if (!this.memory.contains(start, length)) {
-      return this.fail(what + " " + span(start, end) + " does not fit in the VM's RAM (" + bytes(this.memory.size) + ")");
+      return this.fail(
+        what + " " + span(start, end) + " does not fit in the VM's RAM (" + bytes(this.memory.size) + ")",
+      );
     }
     if (this.findConflict(start, end)) {
       const c = this.conflict!;
@@ -121,8 +123,12 @@ export class GuestLayout {
       usable = subtract(usable, r.base, end);
       legacy = subtract(legacy, r.base, end);
     }
-    for (let i = 0; i < usable.length; i++) out.push(new MemoryRegion(usable[i].start, usable[i].size, RegionType.Usable));
-    for (let i = 0; i < legacy.length; i++) out.push(new MemoryRegion(legacy[i].start, legacy[i].size, RegionType.Reserved));
+    for (let i = 0; i < usable.length; i++) {
+      out.push(new MemoryRegion(usable[i].start, usable[i].size, RegionType.Usable));
+    }
+    for (let i = 0; i < legacy.length; i++) {
+      out.push(new MemoryRegion(legacy[i].start, legacy[i].size, RegionType.Reserved));
+    }
     for (let i = 0; i < this.reservedRegions.length; i++) {
       const r = this.reservedRegions[i];
       if (r.length > 0) out.push(new MemoryRegion(r.base, r.length, r.type));
@@ -145,11 +151,17 @@ export class GuestLayout {
   private findConflict(start: u64, end: u64): bool {
     for (let i = 0; i < this.reserved.length; i++) {
       const c = this.reserved[i];
-      if (start < c.end && c.start < end) { this.conflict = c; return true; }
+      if (start < c.end && c.start < end) {
+        this.conflict = c;
+        return true;
+      }
     }
     for (let i = 0; i < this.claims.length; i++) {
       const c = this.claims[i];
-      if (start < c.end && c.start < end) { this.conflict = c; return true; }
+      if (start < c.end && c.start < end) {
+        this.conflict = c;
+        return true;
+      }
     }
     return false;
   }

@@ -73,7 +73,10 @@ class KernelPlan {
 
 function planAddressFields(image: ImageSource, header: u64): KernelPlan {
   const p = new KernelPlan();
-  if (!image.has(header, 32)) { p.error = "multiboot: truncated: the address fields run past the end of the image"; return p; }
+  if (!image.has(header, 32)) {
+    p.error = "multiboot: truncated: the address fields run past the end of the image";
+    return p;
+  }
   const headerAddr = <u64>image.readU32(header + 12), loadAddr = <u64>image.readU32(header + 16);
   const loadEnd = <u64>image.readU32(header + 20), bssEnd = <u64>image.readU32(header + 24);
   p.entry = <u64>image.readU32(header + 28);
@@ -81,7 +84,8 @@ function planAddressFields(image: ImageSource, header: u64): KernelPlan {
   // The header's file offset corresponds to header_addr; load_addr is the
   // address of the first byte to load.
   if (headerAddr < loadAddr || headerAddr - loadAddr > header) {
-    p.error = "multiboot: header_addr " + hex(headerAddr) + " and load_addr " + hex(loadAddr) + " do not match the header's place in the file (" + hex(header) + ")";
+    p.error = "multiboot: header_addr " + hex(headerAddr) + " and load_addr " + hex(loadAddr)
+      + " do not match the header's place in the file (" + hex(header) + ")";
     return p;
   }
   p.fileOffset = header - (headerAddr - loadAddr);
@@ -96,21 +100,23 @@ function planAddressFields(image: ImageSource, header: u64): KernelPlan {
   }
   // QEMU fails here with "fread() failed".
   if (!image.has(p.fileOffset, p.loadSize)) {
-    p.error = "multiboot: truncated: load_end_addr asks for " + p.loadSize.toString() + " bytes from file offset " +
-      hex(p.fileOffset) + ", the image has " + image.size.toString();
+    p.error = "multiboot: truncated: load_end_addr asks for " + p.loadSize.toString() + " bytes from file offset "
+      + hex(p.fileOffset) + ", the image has " + image.size.toString();
     return p;
   }
   // bss_end_addr 0: no bss.
   p.memSize = p.loadSize;
   if (bssEnd != 0) {
     if (bssEnd < loadAddr + p.loadSize) {
-      p.error = "multiboot: bss_end_addr " + hex(bssEnd) + " is below the end of the loaded image " + hex(loadAddr + p.loadSize);
+      p.error = "multiboot: bss_end_addr " + hex(bssEnd) + " is below the end of the loaded image "
+        + hex(loadAddr + p.loadSize);
       return p;
     }
     p.memSize = bssEnd - loadAddr;
   }
   if (p.entry < loadAddr || p.entry >= loadAddr + p.memSize) {
-    p.error = "multiboot: entry_addr " + hex(p.entry) + " is outside the kernel " + span(loadAddr, loadAddr + p.memSize);
+    p.error = "multiboot: entry_addr " + hex(p.entry) + " is outside the kernel "
+      + span(loadAddr, loadAddr + p.memSize);
   }
   return p;
 }
@@ -118,12 +124,20 @@ function planAddressFields(image: ImageSource, header: u64): KernelPlan {
 function planElf(image: ImageSource): KernelPlan {
   const p = new KernelPlan();
   // QEMU refuses these too: a multiboot kernel is entered in 32-bit mode.
-  if (elfClass(image) == 2) { p.error = "multiboot: a 64-bit ELF image needs the header's address fields (flag 16)"; return p; }
+  if (elfClass(image) == 2) {
+    p.error = "multiboot: a 64-bit ELF image needs the header's address fields (flag 16)";
+    return p;
+  }
   const elf = readElf(image, false, EM_386);
-  if (elf.error !== null) { p.error = "multiboot: " + elf.error!; return p; }
+  if (elf.error !== null) {
+    p.error = "multiboot: " + elf.error!;
+    return p;
+  }
   p.elf = elf;
   p.entry = physicalEntry(elf);
-  if (p.entry == u64.MAX_VALUE) p.error = "multiboot: the ELF entry point " + hex(elf.entry) + " is in no loadable segment";
+  if (p.entry == u64.MAX_VALUE) {
+    p.error = "multiboot: the ELF entry point " + hex(elf.entry) + " is in no loadable segment";
+  }
   return p;
 }
 
@@ -133,8 +147,14 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
   const header = findMultiboot1Header(image);
   if (header.error !== null) return result.fail(header.error!);
   const unmet = header.flags & 0xffff & ~(PAGE_ALIGN | MEMORY_INFO);
-  if (unmet & VIDEO_MODE) return result.fail("multiboot: the kernel requires video mode information (flag 2), which typervisor does not provide");
-  if (unmet != 0) return result.fail("multiboot: the kernel requires features typervisor does not know (flags " + hex(unmet) + ")");
+  if (unmet & VIDEO_MODE) {
+    return result.fail(
+      "multiboot: the kernel requires video mode information (flag 2), which typervisor does not provide",
+    );
+  }
+  if (unmet != 0) {
+    return result.fail("multiboot: the kernel requires features typervisor does not know (flags " + hex(unmet) + ")");
+  }
 
   const plan = (header.flags & ADDRESS_FIELDS) != 0 ? planAddressFields(image, header.offset) : planElf(image);
   if (plan.error !== null) return result.fail(plan.error!);
@@ -142,7 +162,10 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
   let loaded = new LoadSpan();
   const elf = plan.elf;
   if (elf !== null) loaded = claimSegments(elf, layout);
-  else if (layout.claim(plan.loadAddr, plan.memSize, "the kernel")) { loaded.start = plan.loadAddr; loaded.end = plan.loadAddr + plan.memSize; }
+  else if (layout.claim(plan.loadAddr, plan.memSize, "the kernel")) {
+    loaded.start = plan.loadAddr;
+    loaded.end = plan.loadAddr + plan.memSize;
+  }
   if (layout.error !== null) return result.fail(layout.error!);
 
   // Modules, page-aligned after the kernel (always, whether or not flag 0 asks).
@@ -163,12 +186,23 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
   const mmap = layout.place(<u64>map.length * 24, 8, LOW_START, LEGACY_START, false, "the memory map");
   const cmdlineAt = layout.place(<u64>cmdline.length + 1, 1, LOW_START, LEGACY_START, false, "the command line");
   const nameAt = layout.place(<u64>name.length + 1, 1, LOW_START, LEGACY_START, false, "the boot loader name");
-  const mods = modules.length > 0 ? layout.place(<u64>modules.length * 16, 8, LOW_START, LEGACY_START, false, "the module list") : 0;
+  const mods = modules.length > 0
+    ? layout.place(<u64>modules.length * 16, 8, LOW_START, LEGACY_START, false, "the module list")
+    : 0;
   const moduleCmdlines: Uint8Array[] = [];
   const moduleCmdlineAt: u64[] = [];
   for (let i = 0; i < modules.length; i++) {
     moduleCmdlines.push(utf8(modules[i].cmdline));
-    moduleCmdlineAt.push(layout.place(<u64>moduleCmdlines[i].length + 1, 1, LOW_START, LEGACY_START, false, "module " + i.toString() + "'s command line"));
+    moduleCmdlineAt.push(
+      layout.place(
+        <u64>moduleCmdlines[i].length + 1,
+        1,
+        LOW_START,
+        LEGACY_START,
+        false,
+        "module " + i.toString() + "'s command line",
+      ),
+    );
   }
   const tables = new EntryTables(layout, CpuMode.Protected32);
   if (layout.error !== null) return result.fail(layout.error!);
@@ -181,7 +215,9 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
   }
   for (let i = 0; i < modules.length; i++) {
     const m = modules[i].source;
-    if (!m.copyToGuest(memory, moduleAt[i], 0, m.size)) return result.fail("multiboot: copying module " + i.toString() + " failed");
+    if (!m.copyToGuest(memory, moduleAt[i], 0, m.size)) {
+      return result.fail("multiboot: copying module " + i.toString() + " failed");
+    }
     writeCString(memory, moduleCmdlineAt[i], moduleCmdlines[i]);
     const e = mods + <u64>i * 16; // mod_start, mod_end, string, reserved
     memory.write32(e, <u32>moduleAt[i]);

@@ -45,16 +45,23 @@ export class PvhEntry {
 export function findPvhEntry(image: ImageSource): PvhEntry {
   const out = new PvhEntry();
   out.elf = readElf(image, true, EM_X86_64);
-  if (out.elf.error !== null) { out.error = out.elf.error; return out; }
+  if (out.elf.error !== null) {
+    out.error = out.elf.error;
+    return out;
+  }
   const note = findNote(out.elf, image, "Xen", XEN_ELFNOTE_PHYS32_ENTRY);
   if (note === null) {
-    out.error = "PVH: no PVH entry point: the ELF image has no \"Xen\" note of type 18 (XEN_ELFNOTE_PHYS32_ENTRY); build the kernel with CONFIG_PVH";
+    out.error = "PVH: no PVH entry point: the ELF image has no \"Xen\" note of type 18 "
+      + "(XEN_ELFNOTE_PHYS32_ENTRY); build the kernel with CONFIG_PVH";
     return out;
   }
   // Linux writes the address as a pointer-sized value: 8 bytes in a 64-bit build.
   if (note.size == 4) out.entry = <u64>image.readU32(note.offset);
   else if (note.size == 8) out.entry = image.readU64(note.offset);
-  else { out.error = "PVH: the XEN_ELFNOTE_PHYS32_ENTRY note holds " + note.size.toString() + " bytes, expected 4 or 8"; return out; }
+  else {
+    out.error = "PVH: the XEN_ELFNOTE_PHYS32_ENTRY note holds " + note.size.toString() + " bytes, expected 4 or 8";
+    return out;
+  }
   if (out.entry >= FOUR_GIB) out.error = "PVH: the 32-bit entry point " + hex(out.entry) + " is above 4 GiB";
   return out;
 }
@@ -79,7 +86,9 @@ export function loadPvh(memory: GuestMemory, image: ImageSource, options: BootOp
   const memmap = layout.place(<u64>map.length * MEMMAP_ENTRY_SIZE, 8, LOW_START, LEGACY_START, false, "the memory map");
   const cmdlineAt = layout.place(<u64>cmdline.length + 1, 8, LOW_START, LEGACY_START, false, "the command line");
   const initrd = options.initrd;
-  const modlist = initrd !== null ? layout.place(MODLIST_ENTRY_SIZE, 8, LOW_START, LEGACY_START, false, "the module list") : 0;
+  const modlist = initrd !== null
+    ? layout.place(MODLIST_ENTRY_SIZE, 8, LOW_START, LEGACY_START, false, "the module list")
+    : 0;
   const tables = new EntryTables(layout, CpuMode.Protected32);
   if (layout.error !== null) return result.fail(layout.error!);
   // Xen places everything below 4 GiB (start_info.h); so do we, initrd high.

@@ -46,12 +46,22 @@ export abstract class ImageSource {
 
 // An image in host-physical memory [start, start + size), such as a boot module.
 export class PhysImageSource extends ImageSource {
-  constructor(public start: u64, size: u64) { super(size); }
+  constructor(public start: u64, size: u64) {
+    super(size);
+  }
 
-  readU8(offset: u64): u8 { return this.has(offset, 1) ? physRead8(this.start + offset) : 0; }
-  readU16(offset: u64): u16 { return this.has(offset, 2) ? physRead16(this.start + offset) : 0; }
-  readU32(offset: u64): u32 { return this.has(offset, 4) ? physRead32(this.start + offset) : 0; }
-  readU64(offset: u64): u64 { return this.has(offset, 8) ? physRead64(this.start + offset) : 0; }
+  readU8(offset: u64): u8 {
+    return this.has(offset, 1) ? physRead8(this.start + offset) : 0;
+  }
+  readU16(offset: u64): u16 {
+    return this.has(offset, 2) ? physRead16(this.start + offset) : 0;
+  }
+  readU32(offset: u64): u32 {
+    return this.has(offset, 4) ? physRead32(this.start + offset) : 0;
+  }
+  readU64(offset: u64): u64 {
+    return this.has(offset, 8) ? physRead64(this.start + offset) : 0;
+  }
 
   copyToGuest(memory: GuestMemory, gpa: u64, offset: u64, length: u64): bool {
     if (!this.has(offset, length)) return false;
