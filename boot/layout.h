@@ -26,6 +26,12 @@
 #define CR4_OSFXSR (1 << 9)
 #define CR4_OSXMMEXCPT (1 << 10)
 #define MSR_EFER 0xC0000080
+#define MSR_APIC_BASE 0x1B
+
+/* Host interrupt vectors: 0-31 are exceptions; the local APIC's spurious
+ * vector (kernel/cpu/lapic.ts programs it) takes no EOI (SDM Vol. 3A 11.9). */
+#define FIRST_EXTERNAL_VECTOR 32
+#define SPURIOUS_VECTOR 0xff
 #define EFER_LME (1 << 8)
 #define EFER_NXE (1 << 11)
 

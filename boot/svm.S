@@ -1,5 +1,5 @@
 /*
- * svm_run(guest_vmcb_pa, host_vmcb_pa, regs): one trip into an AMD-V guest.
+ * svm_run(guest_vmcb_pa, host_vmcb_pa, regs, vcpu): one trip into an AMD-V guest.
  *
  * VMRUN itself switches only part of the state: it saves the host's RAX,
  * RSP, RIP, RFLAGS, segments CS/SS/DS/ES, GDTR/IDTR, CR0/CR3/CR4/EFER in the
@@ -13,8 +13,8 @@
  * rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area at 128).
  * The RAX and RSP slots are not used here: those live in the VMCB.
  *
- * After each #VMEXIT the stub calls svm_fast_exit() (linker/shim.c, which
- * calls the backend's fastExit()). If it answers nonzero, the exit is
+ * After each #VMEXIT the stub calls svm_fast_exit(vcpu) (linker/shim.c,
+ * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is
  * finished and the stub enters the guest again at once: such an exit costs
  * no return to the scheduler, no save of the host's callee-saved registers
  * and no FPU switch (the fast path uses no x87/SSE register, which
@@ -30,6 +30,7 @@
     .global svm_run
 svm_run:
     save_host_registers
+    push %rcx                       /* 24(%rsp): vcpu */
     push %rdx                       /* 16(%rsp): regs */
     push %rsi                       /*  8(%rsp): host VMCB */
     push %rdi                       /*  0(%rsp): guest VMCB */
@@ -67,7 +68,8 @@ svm_enter:
     /* The frame pointer the guest left is meaningless: point it at our own
      * frame (the saved RBP, then the return address), so backtraces from
      * the fast path reach the scheduler. */
-    lea 64(%rsp), %rbp
+    lea 72(%rsp), %rbp
+    mov 24(%rsp), %edi
     call svm_fast_exit
     mov 16(%rsp), %rdx
     test %eax, %eax
@@ -77,6 +79,6 @@ svm_enter:
     restore_host_fpu_control
     cli                             /* the hypervisor runs with IF=0 */
     stgi
-    add $24, %rsp
+    add $32, %rsp
     restore_host_registers
     ret

@@ -1,5 +1,5 @@
 /*
- * vmx_run(regs, launched): one trip into an Intel VT-x guest.
+ * vmx_run(regs, launched, vcpu): one trip into an Intel VT-x guest.
  *
  * VM entry loads the guest's RSP, RIP, RFLAGS, control, segment and
  * descriptor-table registers, EFER and the MSR-load list from the current
@@ -21,8 +21,8 @@
  * Returns 0 after a VM exit; if the instruction itself fails, 1 for
  * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
  *
- * After each VM exit the stub calls vmx_fast_exit() (linker/shim.c, which
- * calls the backend's fastExit()). If it answers nonzero, the exit is
+ * After each VM exit the stub calls vmx_fast_exit(vcpu) (linker/shim.c,
+ * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is
  * finished and the stub resumes the guest at once, in the same frame
  * (HOST_RSP and HOST_RIP stay valid) and with the guest's x87/SSE state
  * still loaded (the fast path uses none, tools/build/check-image.sh
@@ -46,6 +46,7 @@
     .global vmx_run
 vmx_run:
     save_host_registers
+    push %rdx                       /* 8(%rsp): vcpu */
     push %rdi                       /* 0(%rsp) = HOST_RSP: regs, found again at vmx_exit */
 
     /* The VM exit comes back to this very frame, at vmx_exit. */
@@ -84,7 +85,8 @@ vmx_exit:
 
     /* Our own frame for backtraces from the fast path (the saved RBP, then
      * the return address), instead of the guest's RBP. */
-    lea 48(%rsp), %rbp
+    lea 56(%rsp), %rbp
+    mov 8(%rsp), %edi
     call vmx_fast_exit
     mov (%rsp), %rdi
     test %eax, %eax
@@ -97,6 +99,6 @@ vmx_exit:
     xor %eax, %eax
 vmx_return:
     restore_host_fpu_control
-    add $8, %rsp
+    add $16, %rsp
     restore_host_registers
     ret

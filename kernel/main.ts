@@ -3,8 +3,9 @@
 // linker/shim.c calls boot() with the multiboot magic and information pointer
 // once the CPU is in long mode. boot() brings the machine up in order:
 // console, boot information, command line, memory, exceptions, ACPI, CPU
-// checks, and then hands over to the virtual machine monitor. onTrap() is
-// called by the shim for every interrupt and exception.
+// checks, and then has the virtual machine monitor build the VMs; every CPU
+// then runs them from its loop through cpuNext(). onTrap() is called by the
+// shim for every exception.
 
 import { setEmulatorExit } from "./arch/shim";
 import { BootInfo } from "./boot/bootinfo";
@@ -16,17 +17,17 @@ import * as log from "./console/log";
 import { installIdt } from "./cpu/idt";
 import { brand, vendor, hasHugePages, enableXsave } from "./cpu/cpuid";
 import { onTrap as handleTrap } from "./cpu/trap";
-import { lapicId } from "./cpu/lapic";
 import { findRsdp } from "./acpi/rsdp";
 import { initMemory, Memory } from "./mm/memory";
 import { panic, stop, ExitStatus } from "./console/panic";
 import { crashOnRequest } from "./selftest";
 import { detectVirtualization, Virtualization } from "../vmm/hw/detect";
-import { runVmm, startCpu } from "../vmm/vmm";
+import { runVmm } from "../vmm/vmm";
 
 export const VERSION = "0.1.0";
 
-export function boot(magic: u32, info: u32): void {
+// True if there are VMs to run: every CPU then enters its loop.
+export function boot(magic: u32, info: u32): bool {
   initConsole();
   println("");
   println("Typervisor " + VERSION + ": a hypervisor in AssemblyScript, compiled to native code");
@@ -64,25 +65,26 @@ export function boot(magic: u32, info: u32): void {
 
   crashOnRequest(cmdline.get("crash"));
 
-  runVmm(virt, bootInfo.modules, memory.frames, rsdp);
+  return runVmm(virt, bootInfo.modules, memory.frames, rsdp);
+}
+
+// After the last VM stopped (or when there was none to run).
+export function shutdown(): void {
   println("typervisor: shutdown");
   stop(ExitStatus.Shutdown);
 }
 
-export function onTrap(frame: u64): void {
-  handleTrap(frame);
+export function onTrap(frame: u64, cpu: u32): void {
+  handleTrap(frame, cpu);
 }
+
+// Every CPU's loop (linker/shim.c) asks, under the hypervisor lock.
+export { cpuNext } from "../vmm/sched/scheduler";
 
 // The exit fast paths, called by the world-switch stubs (boot/svm.S,
 // boot/vmx.S) through linker/shim.c after every exit.
 export { svmFastExit } from "../vmm/hw/svm/svmvcpu";
 export { vmxFastExit } from "../vmm/hw/vmx/vmxvcpu";
-
-// A secondary CPU's start-up, called by linker/shim.c ap_main() on that CPU.
-export function apMain(cpu: u32): void {
-  log.info("smp: cpu " + cpu.toString() + " running, local APIC ID " + lapicId().toString());
-  startCpu(cpu);
-}
 
 function readBootInfo(magic: u32, info: u64): BootInfo {
   if (magic != MULTIBOOT1_MAGIC && magic != MULTIBOOT2_MAGIC) {

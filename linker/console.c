@@ -4,6 +4,7 @@
  */
 #include "console.h"
 #include "cpu.h"
+#include "percpu.h"
 
 #define COM1 0x3f8
 #define LSR_THR_EMPTY 0x20
@@ -12,7 +13,7 @@
 
 int tv_emulator_exit;
 
-static void console_putc(char c) {
+void console_putc(char c) {
   for (int spins = 0; spins < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); spins++) cpu_pause();
   outb(COM1, (uint8_t)c);
 }
@@ -31,13 +32,11 @@ void console_hex(uint64_t v) {
 /*
  * Frame-pointer backtrace: the image is built with -fno-omit-frame-pointer,
  * so each frame starts with (saved rbp, return address). Stop at the first
- * pointer that leaves the image's stacks.
+ * pointer that leaves this CPU's stack.
  */
 void tv_backtrace(uint64_t rbp) {
-  extern char __image_start[], __image_end[];
   for (int depth = 0; depth < 16; depth++) {
-    if (rbp < (uint64_t)(uintptr_t)__image_start || rbp + 16 > (uint64_t)(uintptr_t)__image_end || (rbp & 7))
-      break;
+    if (!on_this_stack(rbp, 16) || (rbp & 7)) break;
     uint64_t ret = ((uint64_t*)(uintptr_t)rbp)[1];
     if (!ret) break;
     console_puts("    at 0x");
@@ -48,13 +47,14 @@ void tv_backtrace(uint64_t rbp) {
 }
 
 /*
- * Stop this CPU for good. Under an emulator started with the kernel option
+ * Stop the machine for good: the other CPUs by an NMI, this one here. Under an emulator started with the kernel option
  * "exit=emulator", also leave the emulator with a status: QEMU's isa-debug-exit
  * device exits with (status << 1) | 1, and Bochs exits on "Shutdown" written
  * to its port 0x8900.
  */
 void tv_halt(uint32_t status) {
   cli();
+  stop_other_cpus();
   if (tv_emulator_exit) {
     /* Bochs's exit code does not carry the status: say it on the console too. */
     console_puts("typervisor: exit status 0x");

@@ -8,6 +8,7 @@
 #define TV_CONSOLE_H
 #include <stdint.h>
 
+void console_putc(char c);
 void console_puts(const char* s);
 void console_hex(uint64_t v);
 void tv_halt(uint32_t status) __attribute__((noreturn));

@@ -1,6 +1,7 @@
 /*
  * percpu.h: per-CPU hardware state the C side owns (TSS, IST stack, the IDT
- * register) and the start-up handshake with application processors.
+ * register), the start-up handshake with application processors, and the
+ * hypervisor lock.
  */
 #ifndef TV_PERCPU_H
 #define TV_PERCPU_H
@@ -8,10 +9,22 @@
 
 void tss_install(uint32_t cpu);
 void idt_load(uint64_t base, uint16_t limit);
-uint32_t ap_prepare(uint32_t cpu, uint64_t stack_top);
+uint32_t ap_prepare(uint32_t cpu, uint64_t stack_top, uint64_t stack_bytes);
 uint32_t ap_wait(uint32_t spins);
 uint32_t ap_enter(void);
 void ap_leave(void);
+uint32_t this_cpu(void);
+void set_stack(uint32_t cpu, uint64_t low, uint64_t high);
+int on_this_stack(uint64_t address, uint64_t bytes);
+void let_cpus_go(void);
+void wait_for_go(void);
+void hv_lock(uint32_t cpu);
+void hv_unlock(void);
+uint64_t lock_waited(uint32_t cpu);
+void halt_this_cpu(void) __attribute__((noreturn));
+void stop_other_cpus(void);
+void lapic_eoi(void);
+extern volatile uint32_t tv_stopping;
 
 enum ap_state { AP_NOT_STARTED, AP_RUNNING, AP_DONE };
 

@@ -17,6 +17,7 @@
 #include <math.h>
 #include "../boot/layout.h"
 #include "console.h"
+#include "percpu.h"
 #include "cpu.h"
 
 #define PTE_P 0x1ull
@@ -165,7 +166,10 @@ static const char* const trap_reasons[] = {
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
   cli();
-  console_puts("\r\n*** wasm trap: ");
+  stop_other_cpus();
+  console_puts("\r\n*** cpu ");
+  console_putc("0123456789abcdef"[this_cpu() & 15]);
+  console_puts(": wasm trap: ");
   console_puts(code <= WASM_RT_TRAP_EXHAUSTION ? trap_reasons[code] : "unknown");
   console_puts("\r\n");
   tv_backtrace((uint64_t)(uintptr_t)__builtin_frame_address(0));

@@ -8,7 +8,9 @@
  * the whole kernel is one translation unit and clang inlines every wrapper
  * into its caller (the build checks the disassembly for leftover calls).
  *
- * Entry points: kmain() from boot/entry.S, trap_entry() from boot/isr.S.
+ * Entry points: kmain() from boot/entry.S, trap_entry() from boot/isr.S,
+ * ap_main() from boot/ap.S. Every CPU then runs cpu_loop(), the only place
+ * that enters guests (docs/smp.md).
  */
 #include "../boot/layout.h" /* LINEAR_BASE, used by the generated code */
 #include "kernel.c"
@@ -82,15 +84,19 @@ u64 w2c_shim_boot_stack_bottom(w2c_shim* s) { extern char boot_stack[]; return (
 u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
 void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { idt_load(LINEAR_BASE + offset, limit); }
 
-/* Other processors: prepare one to start, then wait for it (linker/percpu.c). */
-u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top) { return ap_prepare(cpu, stack_top); }
+/* Other processors: prepare one to start, then wait for it (linker/percpu.c);
+ * how long a CPU has waited for the hypervisor lock. */
+u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top, u64 bytes) { return ap_prepare(cpu, stack_top, bytes); }
 u32 w2c_shim_ap_wait(w2c_shim* s, u32 spins) { return ap_wait(spins); }
+u64 w2c_shim_lock_waited(w2c_shim* s, u32 cpu) { return lock_waited(cpu); }
+u32 w2c_shim_this_cpu(w2c_shim* s) { return this_cpu(); }
 
 /* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
- * calls after every #VMEXIT: nonzero means "finished, enter again". */
-void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs);
-__attribute__((flatten)) uint32_t svm_fast_exit(void) { return w2c_kernel_svmFastExit(&kernel); }
-void w2c_shim_svm_run(w2c_shim* s, u64 guest_vmcb, u64 host_vmcb, u32 regs) { svm_run(guest_vmcb, host_vmcb, linear(regs)); }
+ * calls after every #VMEXIT with the vCPU: nonzero means "finished, enter
+ * again". The fast path runs without the hypervisor lock: it touches only
+ * the vCPU's own state (vmm/hw/svm/svmvcpu.ts fastExit()). */
+void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu);
+__attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) { return w2c_kernel_svmFastExit(&kernel, vcpu); }
 
 /*
  * Intel VT-x: the VMX instructions, one static inline function each (like
@@ -125,9 +131,9 @@ static inline uint64_t tr_base(void) {
   const uint64_t* d = (const uint64_t*)(uintptr_t)(gdtr_base() + (tr_selector() & ~7));
   return (d[0] >> 16 & 0xffffff) | (d[0] >> 56 & 0xff) << 24 | d[1] << 32;
 }
-uint32_t vmx_run(void* regs, uint32_t launched);
+uint32_t vmx_run(void* regs, uint32_t launched, uint32_t vcpu);
 /* Called by vmx_run after every VM exit, like svm_fast_exit. */
-__attribute__((flatten)) uint32_t vmx_fast_exit(void) { return w2c_kernel_vmxFastExit(&kernel); }
+__attribute__((flatten)) uint32_t vmx_fast_exit(uint32_t vcpu) { return w2c_kernel_vmxFastExit(&kernel, vcpu); }
 
 u32 w2c_shim_vmxon(w2c_shim* s, u64 pa) { return vmx_on(pa); }
 u32 w2c_shim_vmclear(w2c_shim* s, u64 pa) { return vmx_clear(pa); }
@@ -140,46 +146,108 @@ u64 w2c_shim_gdtr_base(w2c_shim* s) { return gdtr_base(); }
 u64 w2c_shim_idtr_base(w2c_shim* s) { return idtr_base(); }
 u32 w2c_shim_tr_selector(w2c_shim* s) { return tr_selector(); }
 u64 w2c_shim_tr_base(w2c_shim* s) { return tr_base(); }
-u32 w2c_shim_vmx_run(w2c_shim* s, u32 regs, u32 launched) { return vmx_run(linear(regs), launched); }
 
 /* Stopping. */
 void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
 void w2c_shim_halt(w2c_shim* s, u32 status) { tv_halt(status); }
 void w2c_shim_backtrace(w2c_shim* s, u64 rbp) { tv_backtrace(rbp); }
 
+/*
+ * What the kernel tells a CPU to do next, in its linear memory
+ * (vmm/core/entryblock.ts has the same layout): idle, enter a guest, or
+ * stop. The CPU stamps the TSC around the guest's run.
+ */
+enum { ACTION_IDLE, ACTION_SVM, ACTION_VMX, ACTION_STOP };
+struct entry_block {
+  uint32_t action;
+  uint32_t vcpu;       /* the vCPU object, for the fast path */
+  uint32_t regs;       /* its register block */
+  uint32_t launched;   /* VT-x: VMRESUME rather than VMLAUNCH */
+  uint64_t guest_vmcb; /* AMD-V: physical addresses */
+  uint64_t host_vmcb;
+  uint64_t entered_tsc;
+  uint64_t exited_tsc;
+  uint32_t vmx_status; /* VT-x: vmx_run()'s result */
+};
+
+/*
+ * Every CPU's life once the VMs exist. The kernel runs only under the lock
+ * and never while a guest runs: cpuNext() handles what happened (the exit
+ * of the guest that ran, or a wake-up) and says what to do next; the CPU
+ * then releases the lock and does it. Idling is HLT with interrupts on:
+ * the alarm or another CPU's kick (a fixed IPI) ends it. A guest's run ends
+ * with the same interrupts pending, which cpuNext() lets in.
+ */
+static void cpu_loop(uint32_t cpu) {
+  hv_lock(cpu);
+  for (;;) {
+    struct entry_block* e = linear(w2c_kernel_cpuNext(&kernel, cpu));
+    hv_unlock();
+    if (e->action == ACTION_STOP) return;
+    if (e->action == ACTION_IDLE) {
+      __asm__ volatile("sti; hlt; cli" ::: "memory");
+    } else {
+      e->entered_tsc = rdtsc();
+      if (e->action == ACTION_SVM) svm_run(e->guest_vmcb, e->host_vmcb, linear(e->regs), e->vcpu);
+      else e->vmx_status = vmx_run(linear(e->regs), e->launched, e->vcpu);
+      e->exited_tsc = rdtsc();
+    }
+    if (tv_stopping) halt_this_cpu();
+    hv_lock(cpu);
+  }
+}
+
 void kmain(uint32_t magic, uint32_t info) {
+  extern char boot_stack[], boot_stack_top[];
   tss_install(0);
+  set_stack(0, (uintptr_t)boot_stack, (uintptr_t)boot_stack_top);
   wasm2c_kernel_instantiate(&kernel, NULL);
-  w2c_kernel_boot(&kernel, magic, info);
+  if (w2c_kernel_boot(&kernel, magic, info)) {
+    let_cpus_go();
+    cpu_loop(0);
+  }
+  w2c_kernel_shutdown(&kernel);
   tv_halt(0);
 }
 
-/* Every interrupt and exception: hand the saved frame to the kernel. (The
- * kernel installs the IDT itself, so the instance is always ready here.) */
+/*
+ * Every interrupt and exception. Interrupts (the alarm, a kick) need only
+ * their EOI: what they mean, the kernel reads from the clock and its own
+ * state, so they are taken even where the kernel may not run. An exception
+ * is fatal: the other CPUs are stopped, then the kernel reports it. (The
+ * kernel installs the IDT itself, so the instance is always ready here.)
+ */
 void trap_entry(uint64_t* frame) {
   enum { FRAME_VECTOR = 15, FRAME_RIP = 17 };
+  uint64_t vector = frame[FRAME_VECTOR];
+  if (vector >= FIRST_EXTERNAL_VECTOR) {
+    if (vector != SPURIOUS_VECTOR) lapic_eoi();
+    return;
+  }
+  if (tv_stopping) halt_this_cpu(); /* another CPU stopped the machine */
+  stop_other_cpus();
   if (in_trap) {
     console_puts("\r\n*** exception in the exception handler: vector 0x");
-    console_hex(frame[FRAME_VECTOR]);
+    console_hex(vector);
     console_puts(" rip 0x");
     console_hex(frame[FRAME_RIP]);
     console_puts("\r\n");
     tv_halt(4);
   }
   in_trap = 1;
-  w2c_kernel_onTrap(&kernel, (uintptr_t)frame);
+  w2c_kernel_onTrap(&kernel, (uintptr_t)frame, this_cpu());
   in_trap = 0;
 }
 
 /*
  * An application processor, in long mode on its own stack (boot/ap.S). It
- * runs the kernel's per-CPU start-up while the boot processor waits in
- * ap_wait(): the kernel is one wasm instance and never runs on two CPUs at
- * once. Then it halts with interrupts off.
+ * reports itself up to the boot processor, which waits in ap_wait(), then
+ * waits until the VMs exist and joins the others in cpu_loop().
  */
 void ap_main(void) {
   uint32_t cpu = ap_enter();
-  w2c_kernel_apMain(&kernel, cpu);
   ap_leave();
-  for (;;) hlt();
+  wait_for_go();
+  cpu_loop(cpu);
+  halt_this_cpu();
 }

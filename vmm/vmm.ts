@@ -1,6 +1,7 @@
 // The virtual machine monitor's entry: pick the backend, build the VMs named
-// by the boot modules (flat binaries, guests.ts) and by the configuration
-// module (kernels, kernelvms.ts), run them until all have stopped.
+// by the boot modules (flat binaries, setup/flatvms.ts) and by the
+// configuration module (kernels, setup/kernelvms.ts), and give them to the
+// scheduler, which every CPU then runs them from.
 
 import { BootModule } from "../kernel/boot/bootinfo";
 import * as log from "../kernel/console/log";
@@ -9,7 +10,7 @@ import { Backend } from "./core/backend";
 import { createVms } from "./setup/flatvms";
 import { createConfiguredVms } from "./setup/kernelvms";
 import { Virtualization, VirtualizationSupport } from "./hw/detect";
-import { runVms } from "./sched/scheduler";
+import { startScheduler } from "./sched/scheduler";
 import { formatUtc, readHostClock } from "../kernel/time/wallclock";
 import { SvmBackend } from "./hw/svm/backend";
 import { VmxBackend } from "./hw/vmx/backend";
@@ -24,28 +25,26 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
   return null;
 }
 
-// The backend in use, for the secondary CPUs as they start (and to keep it
-// reachable for the garbage collector).
-let activeBackend: Backend | null = null;
-
+// Picks the backend, starts the other CPUs, builds the VMs and hands them
+// to the scheduler; false if there is nothing to run. The CPUs then run
+// the VMs from their loops (linker/shim.c, sched/scheduler.ts cpuNext()).
 export function runVmm(
   support: VirtualizationSupport,
   modules: BootModule[],
   frames: FrameAllocator,
   rsdp: Rsdp | null,
-): void {
+): bool {
   const backend = selectBackend(support);
   if (backend === null) {
     log.error("vmm: no backend for " + support.name + " yet; no virtual machine can run");
-    return;
+    return false;
   }
   initExtendedState();
   const problem = backend.initCpu();
   if (problem !== null) {
     log.error("vmm: " + problem);
-    return;
+    return false;
   }
-  activeBackend = backend;
   startSecondaryCpus(rsdp, frames);
   // Before the VMs: their vCPUs' CPUID tables report the calibrated TSC.
   startTimer();
@@ -56,15 +55,8 @@ export function runVmm(
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);
   if (vms.length == 0) {
     log.info("vmm: no virtual machines configured");
-    return;
+    return false;
   }
-  runVms(vms);
-}
-
-// Runs on each secondary CPU as it comes up (kernel/smp.ts).
-export function startCpu(cpu: u32): void {
-  const backend = activeBackend;
-  if (backend === null) return;
-  const problem = backend.startCpu(cpu);
-  if (problem !== null) log.warn("vmm: cpu " + cpu.toString() + ": " + problem);
+  startScheduler(vms, backend);
+  return true;
 }

@@ -68,15 +68,16 @@
 @external("shim", "halt") export declare function halt(status: u32): void;
 @external("shim", "backtrace") export declare function backtrace(rbp: u64): void;
 
-// AMD-V: enter the guest whose VMCB is at `guestVmcb` (physical); `hostVmcb`
-// holds the host state VMSAVE/VMLOAD move; `regs` is the register block.
-@external("shim", "svm_run") export declare function svmRun(guestVmcb: u64, hostVmcb: u64, regs: usize): void;
-
 // Application processors: copy the start-up trampoline for CPU `cpu` with
-// this stack and return the STARTUP IPI's page number (0 if refused); then
-// wait until that CPU has run apMain (returns 2) or the spins run out.
-@external("shim", "ap_prepare") export declare function apPrepare(cpu: u32, stackTop: u64): u8;
+// this stack (`bytes` long, ending at `stackTop`) and return the STARTUP
+// IPI's page number (0 if refused); then wait until that CPU is up (returns
+// 2) or the spins run out.
+@external("shim", "ap_prepare") export declare function apPrepare(cpu: u32, stackTop: u64, bytes: u64): u8;
 @external("shim", "ap_wait") export declare function apWait(spins: u32): u32;
+// The number of the CPU that runs this code (linker/percpu.c).
+@external("shim", "this_cpu") export declare function thisCpu(): u32;
+// TSC ticks CPU `cpu` has spent waiting for the hypervisor lock (linker/percpu.c).
+@external("shim", "lock_waited") export declare function lockWaited(cpu: u32): u64;
 
 // Intel VT-x. The VMX instructions return 0 (VMsucceed), 1 (VMfailInvalid:
 // no current VMCS) or 2 (VMfailValid: the VMCS's VM-instruction error field
@@ -93,6 +94,3 @@
 @external("shim", "idtr_base") export declare function idtrBase(): u64;
 @external("shim", "tr_selector") export declare function trSelector(): u16;
 @external("shim", "tr_base") export declare function trBase(): u64;
-// Enter the guest of the current VMCS with VMLAUNCH (`launched` false) or
-// VMRESUME; `regs` is the register block. 0 after a VM exit, else 1 or 2 as above.
-@external("shim", "vmx_run") export declare function vmxRun(regs: usize, launched: bool): u32;

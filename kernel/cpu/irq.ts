@@ -1,47 +1,62 @@
-// Hardware interrupts in the hypervisor, and its alarm clock.
+// Hardware interrupts in the hypervisor: each CPU's alarm clock, and kicks.
 //
-// The hypervisor runs with interrupts disabled. The only interrupt it takes
-// is its own alarm, and only where it chooses to (openInterruptWindow(),
-// called by the scheduler after a guest exit caused by that interrupt), so
-// the kernel is never re-entered at an arbitrary point. The alarm is the
-// local APIC timer in one-shot mode, set to a TSC value: the scheduler sets
-// it before each guest entry to the end of the slice or the guest's next
-// timer interrupt, whichever is first, so a guest that never exits still
-// gives the CPU back on time and gets its timer ticks when they are due.
-// The legacy PIC is masked.
+// The hypervisor runs with interrupts disabled. It takes interrupts only
+// where it chooses to (openInterruptWindow(), after a guest exit that an
+// interrupt caused) and while a CPU idles (linker/shim.c), and their handler
+// does no more than the EOI (trap_entry() in linker/shim.c): what an
+// interrupt means, the kernel learns from the clock and its own state. Two
+// kinds exist. The alarm is each CPU's local APIC timer in one-shot mode,
+// set to a TSC value before each guest entry or idle period, so that a guest
+// that never exits still gives the CPU back on time and a halted one wakes
+// for its timers. A kick is a fixed IPI from another CPU: it ends a guest's
+// run or an idle period so that the CPU looks at what changed. The legacy
+// PIC is masked. Intel SDM Vol. 3A 11.5.4 (the APIC timer), 11.6 (IPIs).
 
 import { interruptWindow, outb, rdtsc } from "../arch/shim";
-import { endOfInterrupt, SPURIOUS_VECTOR, startOneShotTimer, startTimerCount } from "./lapic";
+import { calibrateTimer, initOneShotTimer, startTimerCount } from "./lapic";
 import { delayMicroseconds } from "../time/pit";
 import { calibrateTsc, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
 
 export const TIMER_VECTOR: u8 = 0x20;
+export const KICK_VECTOR: u8 = 0x21;
+const MAX_CPUS = 16; // boot/layout.h
 const NOT_SET: u64 = u64.MAX_VALUE;
 // The APIC timer's count register is 32 bits wide.
 const MAX_COUNT: u64 = 0xffff_ffff;
 
 let apicTicksPerMs: u64 = 0;
-let alarmAt: u64 = NOT_SET; // the TSC the alarm is set for, until it rings
+// The TSC each CPU's alarm is set for.
+const alarmAt = new StaticArray<u64>(MAX_CPUS);
 
+// On the boot CPU: masks the PIC, measures the TSC and the APIC timer
+// against the PIT, and sets the timer up as this CPU's alarm.
 export function startTimer(): void {
   // Mask both 8259 PICs (ports 0x21, 0xa1): nothing should come from them.
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
   calibrateTsc();
-  apicTicksPerMs = startOneShotTimer(TIMER_VECTOR, delayMicroseconds);
+  initOneShotTimer(TIMER_VECTOR);
+  apicTicksPerMs = calibrateTimer(delayMicroseconds);
+  for (let i = 0; i < MAX_CPUS; i++) alarmAt[i] = NOT_SET;
   log.info(
     "timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at "
       + tscPerMillisecond().toString() + " ticks/ms",
   );
 }
 
-// Sets the alarm to ring when the TSC reaches `tsc` (at once if it has), in
-// place of the one set before. Setting the time already set costs nothing.
-export function setAlarm(tsc: u64): void {
-  if (tsc == alarmAt) return;
-  alarmAt = tsc;
+// On every other CPU: its APIC timer as its alarm, at the boot CPU's rate.
+export function startLocalTimer(): void {
+  initOneShotTimer(TIMER_VECTOR);
+}
+
+// Sets `cpu`'s alarm to ring when the TSC reaches `tsc` (at once if it has),
+// in place of the one set before. Setting the time already set costs
+// nothing while it is still ahead; once passed, it rang and is set again.
+export function setAlarm(cpu: u32, tsc: u64): void {
   const now = rdtsc();
+  if (tsc == alarmAt[cpu] && tsc > now) return;
+  alarmAt[cpu] = tsc;
   const tscTicks = tsc > now ? tsc - now : 0;
   // In whole milliseconds first, so the product stays below 2^64; rounded
   // up, since an alarm a little late is harmless and one early rings twice.
@@ -54,11 +69,4 @@ export function setAlarm(tsc: u64): void {
 // Lets pending interrupts in for one instruction.
 export function openInterruptWindow(): void {
   interruptWindow();
-}
-
-// Called from the trap path for vectors 32-255.
-export function onInterrupt(vector: u64): void {
-  if (vector == <u64>SPURIOUS_VECTOR) return; // no EOI for the spurious vector (SDM 12.9)
-  if (vector == <u64>TIMER_VECTOR) alarmAt = NOT_SET;
-  endOfInterrupt();
 }

@@ -1,5 +1,6 @@
 // The local APIC of the CPU we run on: its timer (the hypervisor's alarm
-// clock, irq.ts) and the INIT and STARTUP IPIs that wake the other processors.
+// clock, irq.ts), the INIT and STARTUP IPIs that wake the other processors,
+// and the fixed IPIs that kick them.
 // Intel SDM Vol. 3A chapter 12 (APIC): 12.5.4 timer, 12.6 IPIs, 12.9 spurious
 // vector; 10.4 (MP initialization).
 
@@ -20,6 +21,7 @@ export const SPURIOUS_VECTOR: u8 = 0xff;
 const ICR_LOW: u64 = 0x300;
 const ICR_HIGH: u64 = 0x310;
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
+const ICR_FIXED: u32 = 0 << 8;
 const ICR_INIT: u32 = 5 << 8;
 const ICR_STARTUP: u32 = 6 << 8;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
@@ -48,23 +50,32 @@ export function sendStartup(apicId: u32, page: u8): void {
   sendIpi(apicId, ICR_STARTUP | page);
 }
 
-export function endOfInterrupt(): void {
-  physWrite32(base() + EOI, 0);
+// An interrupt with `vector` for the processor with this APIC ID.
+export function sendFixed(apicId: u32, vector: u8): void {
+  sendIpi(apicId, ICR_FIXED | vector);
 }
 
 // Enables the APIC and sets its timer up as a one-shot (12.5.4) raising
-// `vector`, stopped. The timer's input clock is model-specific, so it is
-// measured against the PIT first. Returns the measured timer ticks per millisecond.
-export function startOneShotTimer(vector: u8, delay: (us: u64) => void): u64 {
+// `vector`, stopped; the timer counts the bus clock divided by 16.
+export function initOneShotTimer(vector: u8): void {
   const b = base();
   physWrite32(b + SPURIOUS, APIC_SOFTWARE_ENABLE | SPURIOUS_VECTOR);
   physWrite32(b + TIMER_DIVIDE, DIVIDE_BY_16);
-  physWrite32(b + LVT_TIMER, TIMER_MASKED | vector);
+  physWrite32(b + TIMER_INITIAL, 0); // 0 stops the count
+  physWrite32(b + LVT_TIMER, vector); // one-shot mode, unmasked
+}
+
+// The timer's input clock is model-specific: it is measured against the PIT
+// (`delay`). Returns the timer ticks per millisecond; the timer is left stopped.
+export function calibrateTimer(delay: (us: u64) => void): u64 {
+  const b = base();
+  const lvt = physRead32(b + LVT_TIMER);
+  physWrite32(b + LVT_TIMER, lvt | TIMER_MASKED);
   physWrite32(b + TIMER_INITIAL, 0xffff_ffff);
   delay(10_000);
   const perMs = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT)) / 10;
-  physWrite32(b + TIMER_INITIAL, 0); // 0 stops the count
-  physWrite32(b + LVT_TIMER, vector); // one-shot mode, unmasked
+  physWrite32(b + TIMER_INITIAL, 0);
+  physWrite32(b + LVT_TIMER, lvt);
   return perMs;
 }
 

@@ -1,17 +1,17 @@
 // Exceptions: what the CPU reports when the hypervisor itself goes wrong.
 //
 // boot/isr.S saves the registers in a trap frame on the stack and the C shim
-// passes its address here. Vectors 32 and up are interrupts and go to
-// irq.ts. A CPU exception in the hypervisor is fatal: we
-// print which one, the registers and a backtrace, and stop. A page fault
+// passes its address here, after stopping the other CPUs; interrupts (32
+// and up) never come here (irq.ts). A CPU exception in the hypervisor is
+// fatal: we print which CPU, which exception, the registers and a
+// backtrace, and stop. A page fault
 // inside the linear memory's window is a wasm out-of-bounds access (the guard
 // region at work) and is reported as a wasm trap. Nothing here allocates: the
 // fault may have happened inside the allocator.
 
 import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
-import { EXCEPTION_NAMES, FIRST_EXTERNAL_VECTOR, VECTOR_DF, VECTOR_PF } from "../arch/x86";
+import { EXCEPTION_NAMES, VECTOR_DF, VECTOR_PF } from "../arch/x86";
 import { stackGuard } from "../mm/hostpaging";
-import { onInterrupt } from "./irq";
 import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../console/panic";
 
@@ -48,12 +48,12 @@ function slot(frame: u64, index: i32): u64 {
   return physRead64(frame + <u64>index * 8);
 }
 
-export function onTrap(frame: u64): void {
+// An exception in the hypervisor on CPU `cpu` (the shim has stopped the others).
+export function onTrap(frame: u64, cpu: u32): void {
   const vector = slot(frame, SLOT_VECTOR);
-  if (vector >= <u64>FIRST_EXTERNAL_VECTOR) {
-    onInterrupt(vector);
-    return;
-  }
+  print("\n*** cpu ");
+  printHex(cpu, 1);
+  print(":");
   if (vector == <u64>VECTOR_PF) {
     const address = readCr2();
     const base = linearBase();

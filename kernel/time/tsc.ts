@@ -20,3 +20,10 @@ export function calibrateTsc(): void {
   delayMicroseconds(10_000);
   tscPerMs = (rdtsc() - before) / 10;
 }
+
+// `ticks` of the TSC in nanoseconds (0 before the calibration).
+export function ticksToNs(ticks: u64): u64 {
+  const perMs = tscPerMs;
+  if (perMs == 0) return 0;
+  return (ticks / perMs) * 1_000_000 + ((ticks % perMs) * 1_000_000) / perMs;
+}

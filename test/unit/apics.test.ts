@@ -13,6 +13,7 @@ interface ApicsExports {
   setActivity(i: number, a: number): void;
   setInterruptsEnabled(i: number, on: number): void;
   lastReset(i: number): bigint;
+  enter(i: number): void;
   register(i: number, r: number): bigint;
   setRegister(i: number, r: number, value: bigint): void;
   apicId(i: number): number;
@@ -66,6 +67,8 @@ describe("INIT and STARTUP", () => {
     e.setRegister(1, RBX, 0x1234n);
     ipi(0, 1, STARTUP | 0x9a);
     expect(e.activity(1)).toBe(RUNNABLE);
+    expect(e.lastReset(1)).toBe(0xffff_ffff_ffff_ffffn); // none yet: applied by the vCPU's own CPU, before it enters
+    e.enter(1);
     expect(e.lastReset(1)).toBe(0x9a00n << 16n);
     expect(e.register(1, RBX)).toBe(0n);
     expect(e.register(1, RDX)).toBe(0n); // the processor signature: CPUID.1:EAX, 0 in the harness
@@ -73,8 +76,10 @@ describe("INIT and STARTUP", () => {
   });
   it("STARTUP to a running or halted vCPU is ignored", () => {
     ipi(0, 1, STARTUP | 0x10);
+    e.enter(1);
     e.setActivity(1, HALTED);
     ipi(0, 1, STARTUP | 0x20);
+    e.enter(1);
     expect(e.activity(1)).toBe(HALTED);
     expect(e.lastReset(1)).toBe(0x1000n << 16n);
   });
@@ -84,6 +89,7 @@ describe("INIT and STARTUP", () => {
     expect(e.activity(1)).toBe(WAITING_FOR_SIPI);
     ipi(0, 1, STARTUP | 0x30);
     expect(e.activity(1)).toBe(RUNNABLE);
+    e.enter(1);
     expect(e.lastReset(1)).toBe(0x3000n << 16n);
   });
   it("an INIT signal taken at an exit does the same as an INIT IPI", () => {

@@ -317,6 +317,7 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     boot_stack_bottom: () => BOOT_STACK_BOTTOM,
     lidt: () => {},
     set_emulator_exit: () => {},
+    this_cpu: () => 0,
     halt: (status: number) => {
       throw new HaltError(status, m.serial());
     },

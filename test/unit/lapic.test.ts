@@ -17,6 +17,7 @@ interface LapicExports {
   mmioBase(apic: number): bigint;
   initReset(apic: number): void;
   accept(apic: number, vector: number, level: number): void;
+  levelEois(): number;
   pendingVector(apic: number): number;
   acknowledge(apic: number, vector: number): void;
   passesExtInt(apic: number): number;
@@ -334,6 +335,20 @@ describe("priorities, acknowledge and EOI (11.8)", () => {
     expect(rd(0, PPR)).toBe(0);
     wr(0, EOI, 0); // nothing in service: harmless
     expect(deliver(0)).toBe(-1);
+  });
+
+  it("the EOI of a level-triggered vector goes on to the I/O APIC; an edge-triggered one's does not (11.8.5)", () => {
+    enable(2);
+    e.accept(2, 0x71, 1);
+    expect(deliver(2)).toBe(0x71);
+    e.accept(2, 0x92, 0);
+    expect(deliver(2)).toBe(0x92); // nests: a higher class
+    wr(2, EOI, 0); // ends the edge-triggered 0x92
+    expect(e.__getString(e.levelEois() >>> 0)).toBe("");
+    wr(2, EOI, 0); // ends the level-triggered 0x71
+    expect(e.__getString(e.levelEois() >>> 0)).toBe("113");
+    wr(2, EOI, 0); // nothing in service
+    expect(e.__getString(e.levelEois() >>> 0)).toBe("113");
   });
 
   it("the TPR masks its class and those below (11.8.3.1)", () => {

@@ -34,8 +34,11 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
     "-device",
     "isa-debug-exit,iobase=0xf4,iosize=0x04",
   ];
+  // Several CPUs run in parallel, each an emulator thread (multi-threaded
+  // TCG), but for -icount, which needs them in one thread.
+  const tcg = (opts.cpus ?? 1) > 1 && !opts.icount ? "tcg,thread=multi" : "tcg";
   if (opts.accel === "kvm") args.push("-enable-kvm", "-cpu", "host");
-  else args.push("-accel", "tcg", "-cpu", opts.qemuCpu ?? "max");
+  else args.push("-accel", tcg, "-cpu", opts.qemuCpu ?? "max");
   if (opts.icount) args.push(...ICOUNT_ARGS);
   args.push(
     ...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]),

@@ -1,11 +1,13 @@
 // The backend-neutral virtual CPU: what the rest of the VMM sees of VT-x and AMD-V.
 //
-// A backend (vmm/vmx, vmm/svm) owns the hardware structure (VMCS, VMCB) and
-// turns each hardware exit into one Exit: a small, reusable record with a kind
-// and the few fields that kind needs. The generic handler (exits.ts) acts on
-// it through the methods below and never learns which backend is underneath.
-// The general-purpose registers live in a GuestRegisters block in linear
-// memory, saved and restored by the entry stubs in boot/.
+// A backend (hw/vmx, hw/svm) owns the hardware structure (VMCS, VMCB). A
+// host CPU runs a vCPU in three steps: load() it once per slice, then for
+// each entry prepareEntry() (what linker/shim.c's loop needs to enter) and,
+// after the guest ran, takeExit(): the exit as one Exit record, which the
+// generic handler (emul/exits.ts) acts on through the methods below without
+// learning which backend is underneath. The general-purpose registers live
+// in a GuestRegisters block in linear memory, saved and restored by the
+// entry stubs in boot/.
 
 import { RFLAGS_IF, Reg, REGISTER_NAMES } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
@@ -14,9 +16,12 @@ import { DebugRegisters } from "../vcpustate/debugregs";
 import { MsrState } from "../vcpustate/msrs";
 import { GuestTsc } from "../vcpustate/tsc";
 import { ExtendedState } from "../vcpustate/xstate";
+import { query } from "../../kernel/cpu/cpuid";
+import { EntryBlock } from "./entryblock";
 import { EntryState } from "./entrystate";
 import { Exit } from "./exit";
 import { GuestRegisters } from "./registers";
+import { RunState } from "./runstate";
 
 // The default operand/address size of the code the guest runs (SDM Vol. 3A
 // 3.4.5 "Segment Descriptors", the D and L flags; Vol. 1 3.6.1): 64 in
@@ -49,15 +54,42 @@ export abstract class Vcpu {
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
   apicId: u32 = 0;
+  // A STARTUP IPI's vector, which the vCPU's own CPU applies before it
+  // next enters the guest (startAt()), or -1.
+  pendingStartup: i32 = -1;
+  readonly runState: RunState = new RunState();
 
   // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
   constructor(switchesDr6: bool) {
     this.debugRegisters = new DebugRegisters(switchesDr6);
   }
 
-  // Enters the guest and returns at the first exit it does not finish on
-  // its own fast path; fills `exit`.
-  abstract run(): Exit;
+  // Makes the vCPU ready to run on host CPU `cpu`: done on that CPU when
+  // a slice starts there.
+  abstract load(cpu: u32): void;
+  // The CPU it is bound to, which must release() it before another CPU
+  // may load it (VT-x: the CPU its VMCS is active on); -1 if none.
+  boundCpu(): i32 {
+    return -1;
+  }
+  canLoadOn(cpu: u32): bool {
+    const bound = this.boundCpu();
+    return bound < 0 || bound == <i32>cpu;
+  }
+  // Unbinds it from the CPU it was loaded on, so that another may load it;
+  // done on that CPU.
+  release(): void {}
+  // Whether `cpu` may read its state (dumpState()): it is not in a guest
+  // on another CPU.
+  canInspectOn(cpu: u32): bool {
+    const on = this.runState.runningOn;
+    return on < 0 || on == <i32>cpu;
+  }
+  // Fills `e` for the next entry into the guest.
+  abstract prepareEntry(e: EntryBlock): void;
+  // After the run `e` describes: the exit for the generic handler, or null
+  // when the backend finished it itself.
+  abstract takeExit(e: EntryBlock): Exit | null;
 
   abstract get rip(): u64;
   abstract set rip(v: u64);
@@ -73,8 +105,19 @@ export abstract class Vcpu {
   }
   // Halted with interrupts enabled: what an interrupt (or a timer) would
   // wake; halted with IF=0, only an NMI or INIT would (SDM Vol. 2A "HLT").
+  // RFLAGS cannot change while the vCPU halts, so IF is read once, by
+  // halt(), on the vCPU's own CPU.
   get awaitsInterrupt(): bool {
-    return this.activity == Activity.Halted && this.interruptsEnabled;
+    return this.activity == Activity.Halted && this.haltedWithInterrupts;
+  }
+  get isRunnable(): bool {
+    return this.activity == Activity.Runnable;
+  }
+  private haltedWithInterrupts: bool = false;
+
+  halt(): void {
+    this.haltedWithInterrupts = this.interruptsEnabled;
+    this.activity = Activity.Halted;
   }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
@@ -86,6 +129,22 @@ export abstract class Vcpu {
   // Puts the vCPU in the architectural reset state, but starting at
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
   abstract resetToRealMode(segment: u16, offset: u16): void;
+
+  // A STARTUP IPI's effect, on the vCPU's own CPU before it next enters:
+  // the INIT state (SDM Vol. 3A 9.1.1 Table 9-1) but at CS = vector << 8,
+  // base vector << 12, IP = 0; the general registers 0 but EDX, the
+  // processor signature (9.1.4).
+  applyPendingStartup(): void {
+    if (this.pendingStartup < 0) return;
+    this.startAt(<u8>this.pendingStartup);
+    this.pendingStartup = -1;
+  }
+
+  private startAt(vector: u8): void {
+    this.resetToRealMode(<u16>vector << 8, 0);
+    for (let r = 0; r < 16; r++) this.regs.set(<Reg>r, 0);
+    this.regs.set(Reg.Rdx, query(1).eax);
+  }
 
   // Puts the vCPU in the state a kernel loader asked for (vmm/loaders/,
   // through setup/loaders/entrystate.ts): 32-bit protected or 64-bit

@@ -5,10 +5,12 @@
 // the reason, prints it with the vCPUs' state, and the scheduler never runs
 // it again. Nothing a guest does stops the hypervisor or another VM.
 
+import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
 import { print, println, putChar } from "../../kernel/console/console";
 import { Bus } from "../devices/bus";
 import { MachineControl } from "../devices/machine";
+import { CpuShare } from "./cpushare";
 import { ExitStats } from "./exitstats";
 import { GuestMemory } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
@@ -54,6 +56,7 @@ export class Vm extends MachineControl {
   // The device what is typed on the console reaches, or null.
   input: ConsoleInput | null = null;
   readonly exitStats: ExitStats = new ExitStats();
+  readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
   exitStatus: i64 = -1;
   // The platform's interrupt controller, or null (flat-binary VMs).
@@ -90,7 +93,7 @@ export class Vm extends MachineControl {
   // then the interrupt controller's.
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
-    this.wakeIfPending(this.vcpus[0]);
+    this.apics.notify(this.vcpus[0]);
   }
 
   // Whether an external interrupt waits for the boot vCPU; brings the
@@ -184,7 +187,8 @@ export class Vm extends MachineControl {
   }
 
   // The guest misbehaved, or the VMM cannot go on with it. The report shows
-  // the state of `culprit`, the vCPU whose exit caused it, or of every vCPU.
+  // the state of `culprit`, the vCPU whose exit caused it, or of every vCPU
+  // this CPU can look at (not one in a guest on another CPU).
   stop(reason: string, culprit: Vcpu | null = null): void {
     this.finish(reason, true, culprit);
   }
@@ -194,11 +198,13 @@ export class Vm extends MachineControl {
     if (this.lineLength > 0) this.flushLine();
     this.state = VmState.Stopped;
     this.stopReason = reason;
+    // vCPUs running on other CPUs leave their guests.
+    for (let i = 0; i < this.vcpus.length; i++) this.apics.notify(this.vcpus[i]);
     if (dump) {
       log.error("vm " + this.name + ": stopped: " + reason);
       for (let i = 0; i < this.vcpus.length; i++) {
         const vcpu = this.vcpus[i];
-        if (culprit !== null && vcpu !== culprit) continue;
+        if (culprit !== null ? vcpu !== culprit : !vcpu.canInspectOn(thisCpu())) continue;
         if (this.vcpus.length > 1) println("  vcpu " + vcpu.apicId.toString() + ":");
         vcpu.dumpState();
       }
@@ -207,5 +213,8 @@ export class Vm extends MachineControl {
     }
     println("vm " + this.name + ": stopped after " + this.exits.toString() + " exits");
     this.exitStats.report(this.name, this.exits);
+    for (let i = 0; i < this.vcpus.length; i++) {
+      println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + this.vcpus[i].runState.describe());
+    }
   }
 }

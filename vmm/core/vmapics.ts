@@ -11,9 +11,7 @@
 // never reach the system bus (11.4.1).
 
 import { rdtsc } from "../../kernel/arch/shim";
-import { Reg } from "../../kernel/arch/x86";
-import { query } from "../../kernel/cpu/cpuid";
-import { IoApicSink } from "../devices/apic/ioapic";
+import { IoApic, IoApicSink } from "../devices/apic/ioapic";
 import {
   ApicBus,
   DELIVERY_FIXED,
@@ -25,9 +23,20 @@ import {
 import { tscPerCrystalTick } from "../vcpustate/tsc";
 import { Activity, Vcpu } from "./vcpu";
 
+// How the scheduler learns at once that something changed for a vCPU that
+// it must see: an interrupt in its APIC, INIT or STARTUP, its VM stopped. A
+// vCPU running on another CPU is interrupted; a halted one may wake.
+export abstract class VcpuSignal {
+  abstract notify(vcpu: Vcpu): void;
+}
+
 export class VmApics extends ApicBus {
   // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
   private readonly all: LocalApic[] = [];
+  // The scheduler's, once it runs the VM.
+  signal: VcpuSignal | null = null;
+  // The I/O APIC that level-triggered EOIs go to (the PC platform's), or null.
+  ioapic: IoApic | null = null;
 
   // `vcpus`: the VM's, indexed by APIC ID; the first is the bootstrap
   // processor. Their timers count the crystal clock CPUID 0x15 reports.
@@ -66,6 +75,11 @@ export class VmApics extends ApicBus {
     return this.all;
   }
 
+  endOfLevelInterrupt(vector: u8): void {
+    const ioapic = this.ioapic;
+    if (ioapic !== null) ioapic.endOfInterrupt(vector);
+  }
+
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
     this.deliver(mode, vector, destinations, false);
   }
@@ -91,6 +105,7 @@ export class VmApics extends ApicBus {
       const target = vcpus[id];
       if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
         this.all[id].accept(vector, levelTriggered);
+        this.notify(target);
         if (mode == DELIVERY_LOWEST_PRIORITY) return;
       } else if (mode == DELIVERY_INIT) {
         this.init(target);
@@ -104,17 +119,22 @@ export class VmApics extends ApicBus {
   // not run again before one comes, which resets it.
   init(target: Vcpu): void {
     target.activity = Activity.WaitingForSipi;
+    target.pendingStartup = -1;
+    this.notify(target);
   }
 
-  // STARTUP starts a waiting vCPU in the INIT state (9.1.1 Table 9-1) but
-  // at CS = vector << 8, base vector << 12, IP = 0; it is ignored otherwise.
-  // The general registers are 0 but EDX, the processor signature (9.1.4).
+  // STARTUP starts a waiting vCPU (Vcpu.startAt(), which its own CPU
+  // applies before it next enters); it is ignored otherwise.
   startup(target: Vcpu, vector: u8): void {
     if (target.activity != Activity.WaitingForSipi) return;
-    target.resetToRealMode(<u16>vector << 8, 0);
-    for (let r = 0; r < 16; r++) target.regs.set(<Reg>r, 0);
-    target.regs.set(Reg.Rdx, query(1).eax);
+    target.pendingStartup = vector;
     target.activity = Activity.Runnable;
+    this.notify(target);
+  }
+
+  notify(vcpu: Vcpu): void {
+    const signal = this.signal;
+    if (signal !== null) signal.notify(vcpu);
   }
 }
 

@@ -75,7 +75,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       vcpu.skipInstruction();
       // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
       if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
-      vcpu.activity = Activity.Halted;
+      vcpu.halt();
       return Next.Halt;
     case ExitKind.Init:
       // An INIT signal reached the CPU while this vCPU ran: it is this vCPU's.

@@ -4,15 +4,18 @@
 // behind the VM's name (vm.ts). Input goes to one VM at a time: at first the
 // first VM that has a console device, then whichever VM the user picks by
 // typing the switch key, Ctrl-T, followed by the VM's number (0-9, in the
-// order the hypervisor lists them). A byte is taken from the host UART only
+// order the hypervisor lists them); Ctrl-T then "s" prints the status of
+// every vCPU (report.ts). A byte is taken from the host UART only
 // when the focused VM's device can receive it, so nothing typed is lost to
 // an overrun; the host UART and the emulator hold the rest.
 
 import { println, readChar } from "../../kernel/console/console";
 import { ConsoleInput, Vm } from "../core/vm";
+import { printStatus } from "./report";
 
 const SWITCH_KEY: i32 = 0x14; // Ctrl-T
 const DIGIT_0: i32 = 0x30;
+const STATUS_KEY: i32 = 0x73; // "s"
 
 let focus: i32 = -1;
 let switching = false;
@@ -39,7 +42,8 @@ export function pollConsoleInput(vms: Vm[]): bool {
     if (c < 0) break;
     if (switching) {
       switching = false;
-      select(vms, c - DIGIT_0);
+      if (c == STATUS_KEY) printStatus(vms);
+      else select(vms, c - DIGIT_0);
       continue;
     }
     if (c == SWITCH_KEY) {

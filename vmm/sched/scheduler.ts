@@ -1,137 +1,435 @@
-// Round-robin over the VMs on one CPU.
+// The scheduler: which vCPU each host CPU runs, and for how long.
 //
-// Each runnable VM runs for one slice: until it yields, halts, stops, runs
-// SLICE_MS milliseconds, or takes SLICE_EXITS exits. Two clocks end the
-// slice of a guest that never exits: the host's alarm (kernel/cpu/irq.ts),
-// and (where the backend has one) the VMX preemption timer, armed for the
-// slice's length in TSC ticks; the latter also works while the guest has
-// IF=0 under emulators that ignore external-interrupt exiting then. The
-// alarm also rings when the vCPU's next timer interrupt is due (its local
-// APIC timer, the PIT), so that it arrives on time even in a guest that
-// waits for it in a loop without exits (Linux's check that the PIT's IRQ0
-// arrives, check_timer()). A VM that takes MAX_BUSY_EXITS exits
-// without ever yielding or halting is flooding the hypervisor with exits
-// and is stopped. Interrupts raised for a VM are injected at the next entry,
-// or as soon as the guest opens its interrupt window.
+// Every CPU has a run queue of the vCPUs whose home it is; placement
+// spreads them over the CPUs their VM's affinity allows, and an idle CPU
+// takes a runnable vCPU waiting on another one. Each CPU's loop
+// (linker/shim.c) calls cpuNext() under the hypervisor lock after every
+// guest exit and every idle period: it handles the exit, then continues the
+// slice or picks the vCPU furthest behind in virtual time (core/cpushare.ts:
+// weights and caps), and says what to do next. A slice
+// lasts until the vCPU halts, yields to another, stops, runs SLICE_MS or
+// takes SLICE_EXITS exits. Two clocks end a slice of a guest that never
+// exits: the CPU's alarm (kernel/cpu/irq.ts), which also rings for the next
+// timer interrupt of the vCPU, of the halted vCPUs at home there, and of
+// the platform timers of the VMs it keeps time for; and, on VT-x, the
+// preemption timer. Anything that changes a vCPU elsewhere (an interrupt,
+// INIT, STARTUP, a stop) kicks its CPU (notify()). A VM that takes
+// MAX_BUSY_EXITS exits without ever yielding or halting is stopped.
 
+import { rdtsc, thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
-import { pause, rdtsc } from "../../kernel/arch/shim";
-import { openInterruptWindow, setAlarm } from "../../kernel/cpu/irq";
+import { setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
+import { enableXsave } from "../../kernel/cpu/cpuid";
+import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
-import { announceConsoles, pollConsoleInput } from "./consolefocus";
+import { Backend } from "../core/backend";
+import { Action } from "../core/entryblock";
 import { Next } from "../core/exit";
-import { Activity, Vcpu } from "../core/vcpu";
+import { Vcpu } from "../core/vcpu";
+import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
+import { announceConsoles, pollConsoleInput } from "./consolefocus";
+import { HostCpu, Slot } from "./hostcpu";
+import { reportLockWaits } from "./report";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
 const MAX_BUSY_EXITS: u64 = 1_000_000;
-// Garbage is collected between rounds, every COLLECT_ROUNDS rounds: the
-// "minimal" runtime collects only when called, and only objects reachable
-// from globals survive, which is why the slots are a global.
-const COLLECT_ROUNDS: u32 = 4096;
-// The console's input is looked at once a millisecond between slices (and
-// all the time while idle): often enough for typing and for the host
-// UART's 16-byte FIFO at 115200 baud, and it keeps the look (about 100
-// instructions) off the rounds of VMs that yield often.
+// Garbage is collected every COLLECT_SLICES slices and idle periods, at
+// the start of a call, when no object lives in a local: the "minimal"
+// runtime keeps only what globals reach, which is why everything the
+// scheduler holds hangs off these globals.
+const COLLECT_SLICES: u32 = 4096;
+// CPU 0 looks at the console's input once a millisecond (and wakes that
+// often while a VM waits for a key): often enough for typing and for the
+// host UART's 16-byte FIFO at 115200 baud.
 const INPUT_POLL_MS: u64 = 1;
 
-// One vCPU in the round: a VM has one slot per vCPU.
-class Slot {
-  exitsAtRest: u64 = 0; // the vCPU's exit count when it last yielded or halted
-  constructor(public vm: Vm, public vcpu: Vcpu) {}
-}
+let backend: Backend | null = null;
+const cpus: HostCpu[] = [];
+const slots: Slot[] = [];
+let vms: Vm[] = [];
+let slicesSinceCollect: u32 = 0;
+let nextInputPoll: u64 = 0;
+let allStopped = false;
 
-let slots: Slot[] = [];
-
-export function runVms(vms: Vm[]): void {
-  slots = [];
-  for (let i = 0; i < vms.length; i++) {
-    const vm = vms[i];
-    for (let j = 0; j < vm.vcpus.length; j++) slots.push(new Slot(vm, vm.vcpus[j]));
+// A vCPU must see a change at once: its CPU leaves the guest or its idle
+// halt and looks (cpuNext()).
+// This CPU looks anyway before it enters a guest again.
+class Kicker extends VcpuSignal {
+  notify(vcpu: Vcpu): void {
+    const self = thisCpu(), run = vcpu.runState;
+    const target = run.runningOn >= 0 ? <u32>run.runningOn : run.homeCpu;
+    if (target != self && target < <u32>cpus.length && cpus[target].started) kick(target);
   }
-  announceConsoles(vms);
-  let nextInputPoll: u64 = 0;
-  for (let round: u32 = 1;; round++) {
-    if (round % COLLECT_ROUNDS == 0) __collect();
-    const now = rdtsc();
-    if (now >= nextInputPoll) {
-      pollConsoleInput(vms);
-      nextInputPoll = now + INPUT_POLL_MS * tscPerMillisecond();
-    }
-    let runnable = 0;
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i];
-      if (!slot.vm.running) continue;
-      slot.vm.wakeIfPending(slot.vcpu);
-      if (slot.vcpu.activity == Activity.Runnable) {
-        runnable++;
-        runSlice(slot);
-      }
-    }
-    if (runnable == 0 && !idleUntilWakeUp(vms)) break;
-  }
-  log.info("all virtual machines have stopped");
 }
+const kicker = new Kicker();
 
-// No vCPU can run: wait for the first timer (local APIC, PIT) of a halted
-// vCPU or a key typed for a VM, taking the host's own timer ticks meanwhile.
-// A VM that neither a timer nor a key could wake would wait forever and is
-// stopped. False when no VM is left.
-function idleUntilWakeUp(vms: Vm[]): bool {
-  let wakeUp = u64.MAX_VALUE, running = 0;
-  for (let i = 0; i < vms.length; i++) {
-    const vm = vms[i];
-    if (!vm.running) continue;
-    const next = vm.nextWakeUp();
-    if (next == u64.MAX_VALUE && !vm.waitsForInput) vm.stop("halted with nothing left to wake it");
-    else {
-      running++;
-      wakeUp = min(wakeUp, next);
+// Takes the VMs in hand; every CPU then enters them through cpuNext().
+export function startScheduler(all: Vm[], b: Backend): void {
+  backend = b;
+  vms = all;
+  for (let c: u32 = 0; c < cpuCount(); c++) cpus.push(new HostCpu(c));
+  for (let i = 0; i < all.length; i++) {
+    const vm = all[i];
+    vm.apics.signal = kicker;
+    for (let j = 0; j < vm.vcpus.length; j++) {
+      const slot = new Slot(vm, vm.vcpus[j]);
+      slots.push(slot);
+      place(slot);
     }
   }
-  while (running > 0 && rdtsc() < wakeUp) {
-    if (pollConsoleInput(vms)) break;
-    openInterruptWindow();
-    pause();
-  }
-  return running > 0;
+  announceConsoles(all);
 }
 
-// The guest's extended registers stay loaded for exactly its slice, its
-// debug registers from its slice until another vCPU's (debugregs.ts).
-function runSlice(slot: Slot): void {
-  const vm = slot.vm, vcpu = slot.vcpu;
-  // The boot vCPU's first entry (no exit yet, as every slice takes one): the
-  // VM's power-on, for make bench's "VM entry to /init".
-  if (vcpu.exits == 0 && vcpu.apicId == 0) log.info("vm " + vm.name + ": entered at tsc " + rdtsc().toString());
-  vcpu.xstate.enter();
-  vcpu.debugRegisters.enter();
-  const rested = runExits(slot);
-  vcpu.xstate.leave();
-  if (rested) slot.exitsAtRest = vcpu.exits;
-  else if (vcpu.exits - slot.exitsAtRest >= MAX_BUSY_EXITS) {
-    vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting", vcpu);
+// The home of a new vCPU: of the CPUs its VM may use, the one with the
+// fewest vCPUs at home; the boot CPU if none is allowed.
+function place(slot: Slot): void {
+  let best: HostCpu | null = null;
+  for (let i = 0; i < cpus.length; i++) {
+    const c = cpus[i];
+    if (!slot.vm.share.allows(c.id)) continue;
+    if (best === null || c.queue.length < best.queue.length) best = c;
   }
+  const home = best !== null ? best : cpus[0];
+  home.queue.push(slot);
+  slot.vcpu.runState.homeCpu = home.id;
 }
 
-// Runs the VM until its slice ends; true if it yielded, halted or stopped.
-function runExits(slot: Slot): bool {
-  const vm = slot.vm, vcpu = slot.vcpu;
-  const slice = SLICE_MS * tscPerMillisecond();
-  const end = rdtsc() + slice;
-  vcpu.setPreemptionTimer(slice);
-  const firstExit = vcpu.exits;
-  while (vcpu.exits - firstExit < SLICE_EXITS) {
-    deliverInterrupt(vm, vcpu);
-    setAlarm(min(end, vm.nextTimerInterrupt(vcpu)));
-    const exit = vcpu.run();
-    vm.exitStats.count(exit.kind);
-    if (handleExit(vm, vcpu, exit) != Next.Resume) return true;
-    if (rdtsc() >= end) break;
+// What CPU `cpu` does next (the address of its EntryBlock): the exit of
+// the guest it ran is handled first.
+export function cpuNext(cpu: u32): usize {
+  const c = cpus[cpu];
+  if (!c.started) start(c);
+  c.idle = false;
+  if (slicesSinceCollect >= COLLECT_SLICES) {
+    slicesSinceCollect = 0;
+    __collect();
+  }
+  let next = Next.Resume;
+  if (c.entered) {
+    c.entered = false;
+    next = finishRun(c);
+  }
+  decide(c, next);
+  return c.entry.base;
+}
+
+// A CPU's first call: virtualization and the alarm on it (the boot CPU's
+// were turned on before the VMs were made).
+function start(c: HostCpu): void {
+  c.started = true;
+  c.joinedAt = rdtsc();
+  if (c.id == 0) return;
+  // What the boot CPU set up for itself in boot(): XSAVE for the guests' state.
+  enableXsave();
+  startLocalTimer();
+  const problem = backend!.startCpu(c.id);
+  if (problem === null) return;
+  log.warn("vmm: cpu " + c.id.toString() + ": " + problem + "; it runs no vCPU");
+  // Its vCPUs go home elsewhere.
+  while (c.queue.length > 0) {
+    const slot = c.queue.pop();
+    slot.vm.share.affinity &= ~(<u32>1 << c.id);
+    place(slot);
+  }
+  c.started = false;
+}
+
+// Accounts the run that just ended and handles its exit.
+function finishRun(c: HostCpu): Next {
+  const slot = c.current!, vm = slot.vm, vcpu = slot.vcpu, e = c.entry;
+  const ticks = e.exitedTsc - e.enteredTsc;
+  const run = vcpu.runState;
+  run.account(c.id, ticks);
+  run.vruntime += vm.share.virtualTicks(ticks, run.activeSiblings);
+  vm.share.account(ticks);
+  const exit = vcpu.takeExit(e);
+  if (exit === null) return Next.Resume;
+  vm.exitStats.count(exit.kind);
+  return handleExit(vm, vcpu, exit);
+}
+
+function decide(c: HostCpu, next: Next): void {
+  const now = rdtsc(), tscPerMs = tscPerMillisecond();
+  if (c.id == 0 && now >= nextInputPoll) {
+    pollConsoleInput(vms);
+    nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
+  }
+  releaseWanted(c);
+  keepTime(c, now);
+  wakeHalted(c, tscPerMs);
+  const current = c.current;
+  if (current !== null && !goesOn(c, current, next, now, tscPerMs)) endSlice(c, next);
+  let slot = c.current;
+  if (slot === null) {
+    if (allStopped || liveVms() == 0) {
+      stopEverything(c);
+      return;
+    }
+    slot = pick(c, now, tscPerMs);
+    if (slot === null) slot = steal(c, now, tscPerMs);
+    if (slot === null) {
+      idle(c, now, tscPerMs);
+      return;
+    }
+    startSlice(c, slot, now, tscPerMs);
+  }
+  enter(c, slot, tscPerMs);
+}
+
+// Whether the current slice goes on after `next`. A vCPU that wakes does
+// not cut it short: it runs at the next boundary. (Preempting at wake-ups
+// measured slower for SMP guests sharing a CPU: the preempted vCPU often
+// holds what the woken one then spins for, and emulators offer no
+// pause-loop exits to end such spins.)
+function goesOn(c: HostCpu, slot: Slot, next: Next, now: u64, tscPerMs: u64): bool {
+  const vcpu = slot.vcpu, share = slot.vm.share;
+  if (next == Next.Halt || next == Next.Stopped || !slot.runnable) return false;
+  if (next == Next.Yield) {
+    vcpu.runState.exitsAtRest = vcpu.exits;
+    return !otherCandidate(c, slot);
+  }
+  if (now >= vcpu.runState.sliceEnd || vcpu.exits - c.sliceExits >= SLICE_EXITS) return false;
+  return !share.heldBack(now, tscPerMs);
+}
+
+function otherCandidate(c: HostCpu, current: Slot): bool {
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i];
+    if (slot !== current && slot.runnable && mayRunOn(slot, c)) return true;
   }
   return false;
+}
+
+// Whether `c` may run the slot now; if another CPU holds it, that CPU is
+// asked to let it go.
+function mayRunOn(slot: Slot, c: HostCpu): bool {
+  const bound = slot.boundTo();
+  if (bound < 0 || bound == <i32>c.id) return true;
+  if (slot.releaseFor < 0) {
+    slot.releaseFor = <i32>c.id;
+    cpus[bound].releases.push(slot);
+    kick(<u32>bound);
+  }
+  return false;
+}
+
+// The current slot's slice ends: its extended state is saved, and a VM
+// that took MAX_BUSY_EXITS exits without resting is stopped.
+function endSlice(c: HostCpu, next: Next): void {
+  const slot = c.current!, vcpu = slot.vcpu, run = vcpu.runState;
+  c.current = null;
+  run.runningOn = -1;
+  // To the back of the queue: among equals, the one that waited longest runs next.
+  c.remove(slot);
+  c.queue.push(slot);
+  vcpu.xstate.leave();
+  slicesSinceCollect++;
+  if (next == Next.Halt || next == Next.Yield) run.exitsAtRest = vcpu.exits;
+  else if (slot.vm.running && vcpu.exits - run.exitsAtRest >= MAX_BUSY_EXITS) {
+    slot.vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + " exits without yielding or halting", vcpu);
+  }
+}
+
+// The platform timers of the VMs whose boot vCPU lives here, brought up to
+// `now` when one is due: their interrupts reach the vCPUs they are for
+// (through the I/O APIC, which notifies them), whichever vCPU runs.
+function keepTime(c: HostCpu, now: u64): void {
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i], intr = slot.vm.intr;
+    if (slot.vcpu.apicId != 0 || intr === null || !slot.vm.running) continue;
+    if (intr.nextEvent() <= now) intr.asserted();
+  }
+}
+
+// Halted vCPUs at home here whose interrupt has come run again; one back
+// from sleep does not keep the virtual time it did not use (it starts at
+// most one slice behind the others here).
+function wakeHalted(c: HostCpu, tscPerMs: u64): void {
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i], vcpu = slot.vcpu;
+    if (!slot.vm.running || !vcpu.awaitsInterrupt) continue;
+    slot.vm.wakeIfPending(vcpu);
+    if (vcpu.isRunnable) catchUpVirtualTime(c, slot, SLICE_MS * tscPerMs);
+  }
+}
+
+function catchUpVirtualTime(c: HostCpu, slot: Slot, slack: u64): void {
+  let floor = u64.MAX_VALUE;
+  for (let i = 0; i < c.queue.length; i++) {
+    const other = c.queue[i];
+    if (other !== slot && other.runnable) floor = min(floor, other.vcpu.runState.vruntime);
+  }
+  const run = slot.vcpu.runState;
+  if (floor != u64.MAX_VALUE && floor > slack && run.vruntime < floor - slack) run.vruntime = floor - slack;
+}
+
+// The runnable vCPU at home here furthest behind in virtual time whose VM
+// the cap does not hold back, the first in the queue of equals; null if none.
+function pick(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
+  let best: Slot | null = null;
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i];
+    if (!slot.runnable || !mayRunOn(slot, c)) continue;
+    if (slot.vm.share.heldBack(now, tscPerMs)) continue;
+    if (best === null || slot.vcpu.runState.vruntime < best.vcpu.runState.vruntime) best = slot;
+  }
+  if (best === null) return null;
+  // Among that VM's vCPUs, the one that waited longest: siblings take turns,
+  // so that one never waits long for another that holds what it needs.
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i];
+    if (slot.vm === best.vm && slot.runnable && mayRunOn(slot, c)) return slot;
+  }
+  return best;
+}
+
+// A runnable vCPU waiting at another CPU's home, which may run here: it
+// moves here. One still bound to another CPU (a VMCS active there, its
+// debug registers loaded) is asked for, and taken at a later look.
+function steal(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
+  for (let i = 0; i < cpus.length; i++) {
+    const other = cpus[i];
+    if (other === c) continue;
+    for (let j = 0; j < other.queue.length; j++) {
+      const slot = other.queue[j], vcpu = slot.vcpu;
+      if (!slot.runnable || vcpu.runState.runningOn >= 0 || !slot.vm.share.allows(c.id)) continue;
+      if (slot.vm.share.heldBack(now, tscPerMs) || !mayRunOn(slot, c)) continue;
+      other.remove(slot);
+      catchUpVirtualTime(c, slot, 0);
+      c.queue.push(slot);
+      vcpu.runState.homeCpu = c.id;
+      return slot;
+    }
+  }
+  return null;
+}
+
+// vCPUs bound here that another CPU asked for: released, unless one runs
+// here now (it is let go after its slice).
+function releaseWanted(c: HostCpu): void {
+  for (let i = c.releases.length - 1; i >= 0; i--) {
+    const slot = c.releases[i];
+    if (slot === c.current) continue;
+    c.releases.splice(i, 1);
+    slot.vcpu.release();
+    slot.vcpu.debugRegisters.release(c.id);
+    const asker = <u32>slot.releaseFor;
+    slot.releaseFor = -1;
+    if (asker != c.id) kick(asker);
+  }
+}
+
+function startSlice(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
+  const vm = slot.vm, vcpu = slot.vcpu, run = vcpu.runState;
+  c.current = slot;
+  vcpu.load(c.id);
+  run.lastCpu = <i32>c.id;
+  run.runningOn = <i32>c.id;
+  c.sliceExits = vcpu.exits;
+  run.activeSiblings = wantingToRun(vm);
+  // A capped VM's slice ends where its budget does.
+  const slice = min(SLICE_MS * tscPerMs, vm.share.left(tscPerMs));
+  run.sliceEnd = now + slice;
+  vcpu.setPreemptionTimer(slice);
+  // The boot vCPU's first entry (no exit yet): the VM's power-on.
+  if (vcpu.exits == 0 && vcpu.apicId == 0) log.info("vm " + vm.name + ": entered at tsc " + now.toString());
+  vcpu.xstate.enter();
+  vcpu.debugRegisters.enter(c.id);
+}
+
+// The next entry into the current slot's guest.
+function enter(c: HostCpu, slot: Slot, tscPerMs: u64): void {
+  const vm = slot.vm, vcpu = slot.vcpu;
+  vcpu.applyPendingStartup();
+  deliverInterrupt(vm, vcpu);
+  setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), homeDeadline(c, slot, tscPerMs))));
+  vcpu.prepareEntry(c.entry);
+  c.entered = true;
+}
+
+// Nothing to run: the CPU halts until its next deadline, or a kick. A VM
+// that nothing could wake any more is stopped.
+function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
+  stopSleepers();
+  if (liveVms() == 0) {
+    stopEverything(c);
+    return;
+  }
+  c.idle = true;
+  slicesSinceCollect++;
+  c.entry.action = Action.Idle;
+  let wake = homeDeadline(c, null, tscPerMs);
+  if (c.id == 0 && waitsForInput()) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
+  setAlarm(c.id, wake);
+}
+
+// The earliest TSC at which this CPU must look again for others than
+// `running`: a timer of a halted vCPU at home here, the platform timers of
+// the VMs whose boot vCPU lives here (keepTime()), the end of a cap's period.
+// A vCPU waiting to run needs no alarm: what its timers raise waits for it.
+function homeDeadline(c: HostCpu, running: Slot | null, tscPerMs: u64): u64 {
+  let earliest = u64.MAX_VALUE;
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i], vm = slot.vm, vcpu = slot.vcpu, intr = vm.intr;
+    if (slot === running || !vm.running) continue;
+    if (vcpu.awaitsInterrupt) earliest = min(earliest, vm.nextTimerInterrupt(vcpu));
+    else if (vcpu.apicId == 0 && intr !== null) earliest = min(earliest, intr.nextEvent());
+    if (vcpu.isRunnable && vm.share.capPercent != 0) earliest = min(earliest, vm.share.periodEnd(tscPerMs));
+  }
+  return earliest;
+}
+
+// VMs whose vCPUs all wait for something that cannot come: halted with
+// no timer and no key to wake them.
+function stopSleepers(): void {
+  for (let i = 0; i < vms.length; i++) {
+    const vm = vms[i];
+    if (!vm.running || vm.nextWakeUp() != u64.MAX_VALUE || vm.waitsForInput) continue;
+    let asleep = true;
+    for (let j = 0; j < vm.vcpus.length && asleep; j++) {
+      const vcpu = vm.vcpus[j];
+      asleep = !vcpu.isRunnable && vcpu.runState.runningOn < 0 && vcpu.pendingStartup < 0
+        && !vm.hasInterruptFor(vcpu);
+    }
+    if (asleep && !anyRunnable(vm)) vm.stop("halted with nothing left to wake it");
+  }
+}
+
+// The VM's vCPUs that run or wait to.
+function wantingToRun(vm: Vm): u32 {
+  let n: u32 = 0;
+  for (let i = 0; i < vm.vcpus.length; i++) if (vm.vcpus[i].isRunnable) n++;
+  return n;
+}
+
+function anyRunnable(vm: Vm): bool {
+  for (let i = 0; i < vm.vcpus.length; i++) if (vm.vcpus[i].isRunnable) return true;
+  return false;
+}
+
+function waitsForInput(): bool {
+  for (let i = 0; i < vms.length; i++) if (vms[i].running && vms[i].waitsForInput) return true;
+  return false;
+}
+
+function liveVms(): i32 {
+  let live = 0;
+  for (let i = 0; i < vms.length; i++) if (vms[i].running) live++;
+  return live;
+}
+
+// The last VM stopped: every CPU leaves its loop; CPU 0 says so once.
+function stopEverything(c: HostCpu): void {
+  if (!allStopped) {
+    allStopped = true;
+    log.info("all virtual machines have stopped");
+    reportLockWaits(cpus);
+    for (let i = 0; i < cpus.length; i++) if (cpus[i] !== c && cpus[i].started) kick(cpus[i].id);
+  }
+  c.entry.action = Action.Stop;
 }
 
 // An interrupt for the vCPU: first what its local APIC has for it, then the
@@ -153,4 +451,9 @@ function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   } else {
     vcpu.injectInterrupt(vm.takeInterrupt());
   }
+}
+
+// The scheduler's view, for the console's status key (report.ts).
+export function hostCpus(): HostCpu[] {
+  return cpus;
 }

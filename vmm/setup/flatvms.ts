@@ -20,7 +20,9 @@ import { DebugExit, DEBUG_EXIT_PORT } from "../devices/io/debugexit";
 import { NullDevice, POST_PORT } from "../devices/io/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS, VectorSink } from "../devices/test/testdevice";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/testmmio";
-import { allocateRam, createVmOn } from "./vmcreate";
+import { ALL_CPUS, CpuShare, DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/cpushare";
+import { MAX_CAP } from "./config/config";
+import { allocateRam, createVmOn, shareOf } from "./vmcreate";
 
 // The test device's interrupts: external interrupts for the boot vCPU.
 class VmInterrupts extends VectorSink {
@@ -94,9 +96,11 @@ function createVm(
     );
     return null;
   }
+  const share = shareFromOptions(name, options);
+  if (share === null) return null;
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
-  const vm = createVmOn(id, name, memory, frames, backend, cpus);
+  const vm = createVmOn(id, name, memory, frames, backend, cpus, share);
   if (vm === null) return null;
   vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
   vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(new VmInterrupts(vm)));
@@ -110,4 +114,39 @@ function createVm(
       + ", image " + imageSize.toString() + " bytes, " + backend.name,
   );
   return vm;
+}
+
+// "affinity=0,2 weight=512 cap=25": the VM's share of the host's CPUs, or
+// null (reported) if an option is malformed.
+function shareFromOptions(name: string, options: CommandLine): CpuShare | null {
+  const weight = numberOption(name, options, "weight", DEFAULT_WEIGHT, 1, MAX_WEIGHT);
+  const cap = numberOption(name, options, "cap", 0, 1, MAX_CAP);
+  if (weight < 0 || cap < 0) return null;
+  let affinity = ALL_CPUS;
+  if (options.has("affinity")) {
+    affinity = 0;
+    const items = options.get("affinity").split(",");
+    for (let i = 0; i < items.length; i++) {
+      const cpu = U32.parseInt(items[i], 10);
+      if (cpu.toString() != items[i] || cpu >= 32) {
+        log.error(
+          "vm " + name + ": bad affinity=" + options.get("affinity") + " (host CPU numbers, as 0,1); not started",
+        );
+        return null;
+      }
+      affinity |= <u32>1 << cpu;
+    }
+  }
+  return shareOf(name, affinity, <u32>weight, <u32>cap);
+}
+
+// The whole number option `key` in [min, max], `absent` without it, -1 (reported) if malformed.
+function numberOption(name: string, options: CommandLine, key: string, absent: u32, min: u32, max: u32): i64 {
+  if (!options.has(key)) return absent;
+  const text = options.get(key), value = U32.parseInt(text, 10);
+  if (value.toString() == text && value >= min && value <= max) return value;
+  log.error(
+    "vm " + name + ": bad " + key + "=" + text + " (" + min.toString() + " to " + max.toString() + "); not started",
+  );
+  return -1;
 }

@@ -23,7 +23,7 @@ import { readConfig, VmConfig } from "./config/config";
 import { entryStateOf } from "./loaders/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { buildAcpiTables } from "../platform/pc/acpitables";
-import { allocateRam, createVmOn, releaseRam } from "./vmcreate";
+import { allocateRam, createVmOn, releaseRam, shareOf } from "./vmcreate";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
@@ -78,6 +78,8 @@ function createKernelVm(
     options.modules.push(new ModuleImage(moduleSource(initrd), c.initrd));
   }
 
+  const share = shareOf(name, c.affinity, c.weight, c.cap);
+  if (share === null) return null;
   const mib = <u64>c.memoryMib;
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
@@ -89,7 +91,7 @@ function createKernelVm(
   const entry = entryStateOf(loaded, memory);
   if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
 
-  const vm = createVmOn(id, name, memory, frames, backend, c.cpus);
+  const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
   new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console);
   vm.vcpus[0].enterKernel(entry.state!);

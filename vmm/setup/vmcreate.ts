@@ -7,7 +7,9 @@ import { FrameAllocator } from "../../kernel/mm/frames";
 import { WRITE_BACK } from "../../kernel/mm/hostpaging";
 import { PageTable } from "../../kernel/mm/pagetable";
 import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../../kernel/mm/range";
+import { cpuCount } from "../../kernel/cpu/smp";
 import { Backend } from "../core/backend";
+import { CpuShare } from "../core/cpushare";
 import { GuestMemory } from "../core/guestmemory";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
@@ -47,6 +49,7 @@ export function createVmOn(
   frames: FrameAllocator,
   backend: Backend,
   cpus: u32,
+  share: CpuShare,
 ): Vm | null {
   const nested = new PageTable(backend.nestedFormat());
   for (let i = 0; i < memory.regions.length; i++) {
@@ -64,9 +67,31 @@ export function createVmOn(
     vcpus.push(vcpu);
   }
   const vm = new Vm(id, name, vcpus);
+  vm.share.affinity = share.affinity;
+  vm.share.weight = share.weight;
+  vm.share.capPercent = share.capPercent;
   for (let i = 0; i < memory.regions.length; i++) {
     const r = memory.regions[i];
     vm.memory.add(r.gpa, r.hpa, r.size);
   }
   return vm;
+}
+
+// A VM's share of the host's CPUs (core/cpushare.ts): `affinity` a mask of
+// host CPUs, `weight` relative, `cap` in percent of one CPU (0: none). Null
+// (reported) if the affinity names no CPU this host has.
+export function shareOf(name: string, affinity: u32, weight: u32, cap: u32): CpuShare | null {
+  const host = cpuCount() >= 32 ? <u32>0xffff_ffff : (<u32>1 << cpuCount()) - 1;
+  if ((affinity & host) == 0) {
+    log.error(
+      "vm " + name + ": affinity: none of its CPUs is one of this host's (0 to " + (cpuCount() - 1).toString()
+        + "); not started",
+    );
+    return null;
+  }
+  const share = new CpuShare();
+  share.affinity = affinity & host;
+  share.weight = weight;
+  share.capPercent = cap;
+  return share;
 }

@@ -15,8 +15,8 @@
 import { readDr, writeDr } from "../../kernel/arch/shim";
 import { DR6_RESET } from "../../kernel/arch/x86";
 
-// Whose values the CPU's debug registers hold (one CPU runs the vCPUs).
-let owner: DebugRegisters | null = null;
+// Whose values each CPU's debug registers hold.
+const owners: (DebugRegisters | null)[] = [];
 
 export class DebugRegisters {
   private readonly breakpoints: StaticArray<u64> = new StaticArray<u64>(4);
@@ -25,13 +25,29 @@ export class DebugRegisters {
   // `switchesDr6`: false where the backend's VMCB already holds DR6.
   constructor(private switchesDr6: bool) {}
 
-  enter(): void {
-    const previous = owner;
+  // Makes them `cpu`'s (the CPU that runs the vCPU's slice).
+  enter(cpu: u32): void {
+    while (<u32>owners.length <= cpu) owners.push(null);
+    const previous = owners[cpu];
     if (previous === this) return;
     if (previous !== null) previous.save();
     for (let i: u32 = 0; i < 4; i++) writeDr(i, this.breakpoints[i]);
     if (this.switchesDr6) writeDr(6, this.status);
-    owner = this;
+    owners[cpu] = this;
+  }
+
+  // The CPU that holds its values, which must release() them before
+  // another CPU may load them; -1 if none.
+  ownerCpu(): i32 {
+    for (let i = 0; i < owners.length; i++) if (owners[i] === this) return i;
+    return -1;
+  }
+
+  // `cpu` lets go of them, saving them, so that another CPU can load them.
+  release(cpu: u32): void {
+    if (cpu >= <u32>owners.length || owners[cpu] !== this) return;
+    this.save();
+    owners[cpu] = null;
   }
 
   private save(): void {

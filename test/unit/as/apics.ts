@@ -56,15 +56,23 @@ export function apicRead(from: i32, register: u32): u32 {
   return <u32>v.apics.now(v.vcpus[from]).read(register, 4);
 }
 
+// What the vCPU's own CPU does before it enters the guest again.
+export function enter(i: i32): void {
+  vm().vcpus[i].applyPendingStartup();
+}
 export function activity(i: i32): i32 {
   return <i32>vm().vcpus[i].activity;
 }
 export function setActivity(i: i32, a: i32): void {
-  vm().vcpus[i].activity = <Activity>a;
+  const vcpu = vm().vcpus[i];
+  if (<Activity>a == Activity.Halted) vcpu.halt();
+  else vcpu.activity = <Activity>a;
 }
+// A halted vCPU's IF is read when it halts: it halts again with the new one.
 export function setInterruptsEnabled(i: i32, on: bool): void {
   vm();
   fakes[i].rflagsValue = on ? 2 | RFLAGS_IF : 2;
+  if (fakes[i].activity == Activity.Halted) fakes[i].halt();
 }
 export function lastReset(i: i32): i64 {
   vm();

@@ -2,6 +2,7 @@
 // fields the test sets, and it records what the VMM did to it (skipped
 // instructions, resets). Shared by the unit-test entries that need a Vcpu.
 
+import { EntryBlock } from "../../../vmm/core/entryblock";
 import { EntryState } from "../../../vmm/core/entrystate";
 import { Exit } from "../../../vmm/core/exit";
 import { Vcpu } from "../../../vmm/core/vcpu";
@@ -22,7 +23,12 @@ export class FakeVcpu extends Vcpu {
   constructor() {
     super(true);
   }
-  run(): Exit {
+  loadedOn: i32 = -1;
+  load(cpu: u32): void {
+    this.loadedOn = <i32>cpu;
+  }
+  prepareEntry(e: EntryBlock): void {}
+  takeExit(e: EntryBlock): Exit | null {
     return this.exit;
   }
   get rip(): u64 {

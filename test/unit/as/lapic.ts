@@ -41,6 +41,11 @@ class RecordingBus extends ApicBus {
   apics(): LocalApic[] {
     return this.list;
   }
+  // Level-triggered EOIs, as the I/O APIC would see them.
+  eois: u8[] = [];
+  endOfLevelInterrupt(vector: u8): void {
+    this.eois.push(vector);
+  }
 }
 
 const bus = new RecordingBus();
@@ -99,6 +104,11 @@ export function nextDeadline(index: i32): u64 {
 }
 export function setTscPerBusTick(index: i32, ticks: u64): void {
   apic(index).setTscPerBusTick(ticks);
+}
+
+// The level-triggered EOIs the APICs broadcast, as "vector,vector,...".
+export function levelEois(): string {
+  return bus.eois.join(",");
 }
 
 export function ipiCount(): i32 {

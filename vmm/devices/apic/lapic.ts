@@ -71,13 +71,16 @@ import {
 
 // What a local APIC needs from its VM: IPIs go to other vCPUs' APICs through it.
 export abstract class ApicBus {
-  // An interprocessor interrupt from `source`'s ICR: delivery mode (ICR bits 10:8: 0 fixed, 1 lowest
-  // priority, 4 NMI, 5 INIT, 6 STARTUP), vector,
-  // and the destination already resolved to a list of APIC IDs (physical or logical mode, shorthands self /
-  // all / all-but-self applied).
+  // An interprocessor interrupt from `source`'s ICR: delivery mode (ICR
+  // bits 10:8: 0 fixed, 1 lowest priority, 4 NMI, 5 INIT, 6 STARTUP),
+  // vector, and the destination already resolved to a list of APIC IDs
+  // (physical or logical mode, shorthands self / all / all-but-self applied).
   abstract deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void;
   // All APIC IDs of the VM, for shorthands and logical destinations.
   abstract apics(): LocalApic[];
+  // The EOI of a level-triggered interrupt, broadcast to the I/O APICs
+  // (11.8.5): they clear its Remote IRR and send again a line still asserted.
+  abstract endOfLevelInterrupt(vector: u8): void;
 }
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
@@ -453,10 +456,14 @@ export class LocalApic extends Device {
     return (this.tpr & 0xf0) >= inService ? this.tpr : inService;
   }
 
-  // 11.8.5: an EOI ends the highest-priority vector in service.
+  // 11.8.5: an EOI ends the highest-priority vector in service; if it came
+  // level-triggered (its TMR bit), the EOI goes on to the I/O APICs. (The
+  // version register offers no suppression of that broadcast, 11.8.5.)
   private endOfInterrupt(): void {
     const vector = this.isr.highest();
-    if (vector >= 0) this.isr.clear(<u8>vector);
+    if (vector < 0) return;
+    this.isr.clear(<u8>vector);
+    if (this.tmr.has(<u8>vector)) this.bus.endOfLevelInterrupt(<u8>vector);
   }
 
   // 11.5.3: errors collect until the next ESR write, each signalled through

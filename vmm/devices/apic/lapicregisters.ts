@@ -117,6 +117,9 @@ export class VectorSet {
   clear(vector: u8): void {
     this.words[vector >> 5] &= ~(1 << (vector & 31));
   }
+  has(vector: u8): bool {
+    return (this.words[vector >> 5] & (1 << (vector & 31))) != 0;
+  }
   word(index: u32): u32 {
     return this.words[index];
   }

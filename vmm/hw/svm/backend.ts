@@ -6,12 +6,12 @@ import { Backend } from "../../core/backend";
 import { Vcpu } from "../../core/vcpu";
 import * as log from "../../../kernel/console/log";
 import { NptEntryFormat } from "./npt";
-import { allocateAsid, reportFeatures, SvmCpu, SvmFeatures, svmFeatures } from "./svm";
+import { reportFeatures, SvmCpu, SvmFeatures, svmFeatures } from "./svm";
 import { SvmVcpu } from "./svmvcpu";
 
 export class SvmBackend extends Backend {
   private features: SvmFeatures = svmFeatures();
-  // One per CPU that has enabled SVM; vCPUs run on the boot CPU's, cpus[0].
+  // One per CPU that has enabled SVM, by CPU number.
   private cpus: SvmCpu[] = [];
 
   get name(): string {
@@ -27,7 +27,7 @@ export class SvmBackend extends Backend {
 
   // Each CPU has its own host save area and host VMCB.
   startCpu(cpu: u32): string | null {
-    while (<u32>this.cpus.length <= cpu) this.cpus.push(new SvmCpu());
+    while (<u32>this.cpus.length <= cpu) this.cpus.push(new SvmCpu(this.features.asids));
     this.cpus[cpu].enable();
     log.info(
       "svm: cpu " + cpu.toString() + ": SVM enabled (EFER.SVME, VM_HSAVE_PA " + log.hex(this.cpus[cpu].hostSavePhys)
@@ -41,8 +41,6 @@ export class SvmBackend extends Backend {
   }
 
   createVcpu(nested: PageTable): Vcpu | null {
-    const asid = allocateAsid(this.features);
-    if (asid == 0) return null;
-    return new SvmVcpu(this.cpus[0], this.features, nested.rootPhys, asid);
+    return new SvmVcpu(this.cpus, this.features, nested.rootPhys);
   }
 }

@@ -59,21 +59,42 @@ export function reportFeatures(f: SvmFeatures): void {
   );
 }
 
-// Per-CPU state: the host save area and the host VMCB.
+// Per-CPU state: the host save area, the host VMCB, and the CPU's ASIDs.
+//
+// ASIDs tag the TLB entries of guests (APM 15.16): a vCPU gets one of this
+// CPU's on its first entry here, and keeps it while this CPU's generation
+// lasts. When they run out, a new generation starts, every vCPU gets a new
+// one at its next entry, and the first entry flushes the whole TLB. So no
+// two vCPUs share an ASID on a CPU, and a vCPU coming back to a CPU never
+// finds its own stale entries there.
 export class SvmCpu {
   readonly hostSavePhys: u64 = physOf(allocPage());
   readonly hostVmcbPhys: u64 = physOf(allocPage());
+  generation: u32 = 1;
+  private nextAsid: u32 = 1;
+  private flushAllPending: bool = false;
+
+  // ASID 0 is the host's: guests have 1 to `asids` - 1.
+  constructor(private asids: u32) {}
+
+  allocateAsid(): u32 {
+    if (this.nextAsid >= this.asids) {
+      this.generation++;
+      this.nextAsid = 1;
+      this.flushAllPending = true;
+    }
+    return this.nextAsid++;
+  }
+
+  // Whether the next VMRUN here must flush every ASID (once per generation).
+  takeFlushAll(): bool {
+    const pending = this.flushAllPending;
+    this.flushAllPending = false;
+    return pending;
+  }
 
   enable(): void {
     wrmsr(IA32_EFER, rdmsr(IA32_EFER) | EFER_SVME);
     wrmsr(AMD_VM_HSAVE_PA, this.hostSavePhys);
   }
-}
-
-// ASIDs tag each guest's TLB entries; 0 is the host's. One per VM.
-let nextAsid: u32 = 1;
-
-export function allocateAsid(features: SvmFeatures): u32 {
-  if (nextAsid >= features.asids) return 0;
-  return nextAsid++;
 }

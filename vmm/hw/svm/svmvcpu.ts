@@ -1,7 +1,8 @@
 // A vCPU on AMD-V: the VMCB, its permission maps, and the exit decoder.
 //
-// run() enters the guest through boot/svm.S and turns the #VMEXIT into a
-// backend-neutral Exit. A few exits are finished right here because they
+// prepareEntry() sets up an entry through boot/svm.S on the CPU the vCPU is
+// loaded on (its host VMCB, an ASID of that CPU), and takeExit() turns the
+// #VMEXIT into a backend-neutral Exit. A few exits are finished right here because they
 // concern SVM's own invariants (EFER.SVME must stay set while the guest
 // runs; the virtual-interrupt trick behind the interrupt window) and never
 // reach the generic handler. Works without NRIP save, decode assists and
@@ -17,7 +18,6 @@ import {
   RESET_LDT,
   TR_ATTRIBUTES,
 } from "../../../kernel/arch/segments";
-import { svmRun } from "../../../kernel/arch/shim";
 import {
   CR0_PE,
   CR0_RESET,
@@ -40,6 +40,7 @@ import {
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
+import { EntryBlock } from "../../core/entryblock";
 import { Exit, ExitKind } from "../../core/exit";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
@@ -76,7 +77,12 @@ export class SvmVcpu extends Vcpu {
   // The CPU saves the next RIP at instruction intercepts (APM 15.7.1).
   private readonly nripSave: bool;
 
-  constructor(private cpu: SvmCpu, private features: SvmFeatures, nestedRoot: u64, asid: u32) {
+  // The CPU it is loaded on, and the ASID it has there (SvmCpu).
+  private cpu: SvmCpu | null = null;
+  private cpuIndex: i32 = -1;
+  private asidGeneration: u32 = 0; // 0: none yet on this CPU
+
+  constructor(private cpus: SvmCpu[], private features: SvmFeatures, nestedRoot: u64) {
     super(false); // the VMCB holds DR6
     this.cleanAfterRun = features.vmcbClean ? V.CLEAN_ALL : 0;
     this.nripSave = features.nripSave;
@@ -98,7 +104,6 @@ export class SvmVcpu extends Vcpu {
     );
     vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
     vmcb.set64(V.MSRPM_BASE, physOf(this.msrpm));
-    vmcb.set32(V.GUEST_ASID, asid);
     vmcb.set32(V.VINTR, V_INTR_MASKING); // the guest's IF masks only virtual interrupts
     vmcb.set64(V.NP_ENABLE, 1);
     vmcb.set64(V.NESTED_CR3, nestedRoot);
@@ -126,15 +131,37 @@ export class SvmVcpu extends Vcpu {
     store<u8>(at, byte);
   }
 
-  run(): Exit {
-    const vmcb = this.vmcb;
-    running = this;
-    while (true) {
-      vmcb.set64(V.RAX, this.regs.get(Reg.Rax));
-      svmRun(vmcb.phys, this.cpu.hostVmcbPhys, this.regs.base);
-      this.regs.set(Reg.Rax, vmcb.get64(V.RAX));
-      if (this.decode()) return this.exit;
+  // A VMCB that last ran on another CPU is not in this one's cache: every
+  // clean bit must be clear for its first VMRUN here (APM 15.15.3); and its
+  // ASID was the other CPU's.
+  load(cpu: u32): void {
+    if (this.cpuIndex != <i32>cpu) {
+      this.vmcb.set32(V.CLEAN_BITS, 0);
+      this.asidGeneration = 0;
     }
+    this.cpu = this.cpus[cpu];
+    this.cpuIndex = <i32>cpu;
+  }
+
+  prepareEntry(e: EntryBlock): void {
+    const vmcb = this.vmcb, cpu = this.cpu!;
+    if (this.asidGeneration != cpu.generation) this.takeAsid(cpu);
+    vmcb.set64(V.RAX, this.regs.get(Reg.Rax));
+    e.enterSvm(vmcb.phys, cpu.hostVmcbPhys, this.regs.base, changetype<usize>(this));
+  }
+
+  // A fresh ASID of `cpu` (the first time on it, or in a new generation).
+  private takeAsid(cpu: SvmCpu): void {
+    const vmcb = this.vmcb;
+    vmcb.set32(V.GUEST_ASID, cpu.allocateAsid());
+    this.asidGeneration = cpu.generation;
+    if (cpu.takeFlushAll()) store<u8>(vmcb.base + V.TLB_CONTROL, TLB_FLUSH_ALL);
+    this.dirty(V.CLEAN_ASID);
+  }
+
+  takeExit(e: EntryBlock): Exit | null {
+    this.regs.set(Reg.Rax, this.vmcb.get64(V.RAX));
+    return this.decode() ? this.exit : null;
   }
 
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
@@ -417,9 +444,7 @@ export class SvmVcpu extends Vcpu {
   }
 }
 
-// The vCPU inside svm_run on this CPU, for the fast path's callback.
-let running: SvmVcpu | null = null;
-
-export function svmFastExit(): bool {
-  return running!.fastExit();
+// The fast path's entry from boot/svm.S, for the vCPU in the guest.
+export function svmFastExit(vcpu: SvmVcpu): bool {
+  return vcpu.fastExit();
 }

@@ -68,6 +68,7 @@ export const INTERCEPT_XSETBV: u32 = 1 << 13;
 // VMCB clean bits (APM 15.15.3): a set bit lets the CPU reuse its cached
 // copy of that group of fields.
 export const CLEAN_INTERCEPTS: u32 = 1 << 0;
+export const CLEAN_ASID: u32 = 1 << 2;
 export const CLEAN_TPR: u32 = 1 << 3;
 export const CLEAN_CONTROL_REGISTERS: u32 = 1 << 5; // CR0, CR3, CR4, EFER
 export const CLEAN_ALL: u32 = 0xfff;

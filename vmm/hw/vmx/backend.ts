@@ -13,7 +13,7 @@ import { VmxVcpu } from "./vmxvcpu";
 
 export class VmxBackend extends Backend {
   private features: VmxFeatures = new VmxFeatures();
-  // One per CPU in VMX operation; vCPUs run on the boot CPU's, cpus[0].
+  // One per CPU in VMX operation, by CPU number.
   private cpus: VmxCpu[] = [];
   private bitmaps: VmxBitmaps | null = null;
 
@@ -48,6 +48,6 @@ export class VmxBackend extends Backend {
   createVcpu(nested: PageTable): Vcpu | null {
     const vpid = allocateVpid(this.features);
     if (vpid < 0) return null;
-    return new VmxVcpu(this.cpus[0], this.features, this.bitmaps!, nested, <u16>vpid);
+    return new VmxVcpu(this.cpus, this.features, this.bitmaps!, nested, <u16>vpid);
   }
 }

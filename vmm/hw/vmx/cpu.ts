@@ -62,6 +62,12 @@ export class VmxCpu {
       this.current = vmcs;
     }
   }
+
+  // `vmcs` was cleared: if it was the current VMCS, there is none now (SDM
+  // 30.3 "VMCLEAR").
+  forget(vmcs: u64): void {
+    if (this.current == vmcs) this.current = 0;
+  }
 }
 
 // VPIDs tag the guest's TLB entries so VM entries and exits need not flush

@@ -1,18 +1,21 @@
 // A vCPU on Intel VT-x: its VMCS, and the exit decoder.
 //
-// run() enters the guest through boot/vmx.S and turns the VM exit into a
-// backend-neutral Exit. A few exits are finished right here because they
-// concern VMX's own invariants (control-register bits VMX owns, EFER and
-// long-mode activation, the interrupt window) and never reach the generic
-// handler. Every method first makes this vCPU's VMCS the current one: the
-// scheduler calls them between runs of different VMs. Intel SDM Vol. 3C
+// prepareEntry() sets up an entry through boot/vmx.S and takeExit() turns
+// the VM exit into a backend-neutral Exit. A few exits are finished right
+// here because they concern VMX's own invariants (control-register bits VMX
+// owns, EFER and long-mode activation, the interrupt window) and never
+// reach the generic handler. A VMCS is active on at most one CPU: load()
+// makes it active and current on the CPU that runs the vCPU, release()
+// (VMCLEAR) lets it go to another one (SDM 24.11.1); every method first
+// makes it the current VMCS of its CPU, which switches between vCPUs. Intel SDM Vol. 3C
 // chapters 24-28; exit qualifications in 27.2.1, event injection in 26.5.
 
 import { IA32_EFER } from "../../../kernel/arch/msrs";
-import { vmread, vmxRun } from "../../../kernel/arch/shim";
+import { thisCpu, vmclear, vmread } from "../../../kernel/arch/shim";
 import { CR0_PE, Reg, RFLAGS_IF, Seg, VECTOR_GP } from "../../../kernel/arch/x86";
 import { print, printDec, printHex, println } from "../../../kernel/console/console";
 import { PageTable } from "../../../kernel/mm/pagetable";
+import { EntryBlock } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
 import { Exit, ExitKind } from "../../core/exit";
 import { Vcpu } from "../../core/vcpu";
@@ -47,22 +50,33 @@ export class VmxVcpu extends Vcpu {
   // The guest's CR8.
   private taskPriority: u8 = 0;
 
+  private readonly eptp: u64;
+  // The CPU whose active VMCS this is, and its number; -1 while clear.
+  private cpu: VmxCpu;
+  private activeOn: i32;
+
+  // Made on the CPU that creates it, where its VMCS starts out active.
   constructor(
-    private cpu: VmxCpu,
+    private cpus: VmxCpu[],
     private features: VmxFeatures,
     bitmaps: VmxBitmaps,
     private nested: PageTable,
     private vpid: u16,
   ) {
     super(true); // the VMCS holds DR7 only
+    const here = thisCpu();
+    this.cpu = cpus[here];
+    this.activeOn = <i32>here;
     this.vmcs = new Vmcs(features.revision);
-    cpu.use(this.vmcs.phys);
-    const eptp = eptPointer(nested.rootPhys, features);
-    writeControls(features, bitmaps, eptp, vpid);
+    this.cpu.use(this.vmcs.phys);
+    this.eptp = eptPointer(nested.rootPhys, features);
+    writeControls(features, bitmaps, this.eptp, vpid);
     writeHostState();
     this.msrLists.install();
-    flushEpt(eptp, features);
+    flushEpt(this.eptp, features);
     flushVpid(features, vpid);
+    // Clear, so that any CPU may load it first.
+    this.release();
   }
 
   @inline
@@ -70,14 +84,52 @@ export class VmxVcpu extends Vcpu {
     this.cpu.use(this.vmcs.phys);
   }
 
-  run(): Exit {
-    this.use();
-    running = this;
-    while (true) {
-      const status = vmxRun(this.regs.base, this.vmcs.launched);
-      if (status != 0) return this.entryFailed(status);
-      if (this.decode()) return this.exit;
+  boundCpu(): i32 {
+    return this.activeOn;
+  }
+
+  canInspectOn(cpu: u32): bool {
+    return super.canInspectOn(cpu) && this.canLoadOn(cpu);
+  }
+
+  // On a CPU new to the VMCS, the host state is that CPU's (its TSS), and
+  // the translations this vCPU left there, cached by VPID and EPTP, may be
+  // stale (SDM 28.3.3.4): flushed. The VMCS was cleared, so the next
+  // entry is a VMLAUNCH.
+  load(cpu: u32): void {
+    if (this.activeOn != <i32>cpu) {
+      this.activeOn = <i32>cpu;
+      this.cpu = this.cpus[cpu];
+      this.use();
+      writeHostState();
+    } else {
+      this.use();
     }
+    if (this.runState.lastCpu != <i32>cpu) {
+      flushEpt(this.eptp, this.features);
+      flushVpid(this.features, this.vpid);
+    }
+  }
+
+  // VMCLEAR writes the VMCS back to memory and leaves it clear, so that
+  // another CPU may make it current (SDM 24.11.1, 30.3 "VMCLEAR").
+  release(): void {
+    if (this.activeOn < 0) return;
+    vmclear(this.vmcs.phys);
+    this.cpu.forget(this.vmcs.phys);
+    this.vmcs.launched = false;
+    this.activeOn = -1;
+  }
+
+  prepareEntry(e: EntryBlock): void {
+    this.use();
+    e.enterVmx(this.vmcs.launched, this.regs.base, changetype<usize>(this));
+  }
+
+  takeExit(e: EntryBlock): Exit | null {
+    const status = e.vmxStatus;
+    if (status != 0) return this.entryFailed(status);
+    return this.decode() ? this.exit : null;
   }
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
@@ -393,6 +445,7 @@ export class VmxVcpu extends Vcpu {
   }
 
   dumpState(): void {
+    if (this.activeOn < 0) this.load(thisCpu());
     this.use();
     print("  vmx exit reason 0x");
     printHex(vmread(F.EXIT_REASON));
@@ -419,9 +472,7 @@ export class VmxVcpu extends Vcpu {
   }
 }
 
-// The vCPU inside vmx_run on this CPU, for the fast path's callback.
-let running: VmxVcpu | null = null;
-
-export function vmxFastExit(): bool {
-  return running!.fastExit();
+// The fast path's entry from boot/vmx.S, for the vCPU in the guest.
+export function vmxFastExit(vcpu: VmxVcpu): bool {
+  return vcpu.fastExit();
 }

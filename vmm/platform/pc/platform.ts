@@ -74,9 +74,10 @@ export class PcPlatform {
   // guest really has, which fw_cfg reports.
   constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string) {
     const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
-    const lines = new IsaLines(pic, ioapic);
+    const lines = new IsaLines(pic, ioapic, vm);
     this.pic = pic;
     this.ioapic = ioapic;
+    vm.apics.ioapic = ioapic;
     const hpet = new Hpet(lines, ioapic);
     this.hpet = hpet;
     this.pit = new Pit8254(hpet.legacyLines);

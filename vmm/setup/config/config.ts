@@ -1,10 +1,14 @@
 // The VM configuration file: which VMs to build, with what memory, CPUs,
-// kernel, initrd, command line and console.
+// kernel, initrd, command line and console, and their share of the host's CPUs.
 //
 // It is a JSON boot module:
 //   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
-//                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1" } ] }
-// memory is in MiB; kernel and initrd name other boot modules. A syntax error
+//                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
+//                "affinity": [0, 1], "weight": 256, "cap": 50 } ] }
+// memory is in MiB; kernel and initrd name other boot modules; affinity
+// lists the host CPUs the VM's vCPUs may run on (default: all), weight is
+// its share when CPUs are contended (default 256), cap the most it may use,
+// in percent of one CPU (default: no cap; core/cpushare.ts). A syntax error
 // anywhere means no VMs at all, reported by line and column (json.ts). Past
 // that, each VM entry is checked on its own: every problem is reported by VM and
 // field ("vm 1 (linux1): memory: expected a number of MiB from 1 to 65536, got
@@ -14,6 +18,8 @@
 
 import { physRead8 } from "../../../kernel/arch/shim";
 import { BootModule } from "../../../kernel/boot/bootinfo";
+import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
+import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
 export const MAX_MEMORY_MIB: u32 = 65536;
@@ -21,7 +27,20 @@ export const MAX_CPUS: u32 = 64;
 const MAX_NAME = 32;
 const MAX_CMDLINE = 4096;
 const MAX_FILE: u64 = 1 << 20;
-const VM_FIELDS: string[] = ["name", "memory", "cpus", "kernel", "initrd", "cmdline", "console"];
+const VM_FIELDS: string[] = [
+  "name",
+  "memory",
+  "cpus",
+  "kernel",
+  "initrd",
+  "cmdline",
+  "console",
+  "affinity",
+  "weight",
+  "cap",
+];
+// A cap of several CPUs' worth suits a VM with several vCPUs.
+export const MAX_CAP: u32 = 100 * MAX_HOST_CPUS;
 const CONSOLES: string[] = ["com1", "com2", "none"];
 
 export class VmConfig {
@@ -34,6 +53,11 @@ export class VmConfig {
   cmdline: string = "";
   // "com1", "com2" or "none".
   console: string = "com1";
+  // Bit n: the vCPUs may run on host CPU n.
+  affinity: u32 = ALL_CPUS;
+  weight: u32 = DEFAULT_WEIGHT;
+  // Percent of one CPU; 0 for no cap.
+  cap: u32 = 0;
 }
 
 export class Config {
@@ -159,12 +183,42 @@ function checkVm(
       );
     } else vm.cmdline = cmdline.text;
   }
+  if (entry.get("weight") !== null) {
+    vm.weight = wholeNumber(entry.get("weight"), 1, MAX_WEIGHT, false, label + ": weight: ", "a weight", errors);
+  }
+  if (entry.get("cap") !== null) {
+    vm.cap = wholeNumber(entry.get("cap"), 1, MAX_CAP, false, label + ": cap: ", "a percentage of one CPU", errors);
+  }
+  const affinity = entry.get("affinity");
+  if (affinity !== null) vm.affinity = cpuList(affinity, label + ": affinity: ", errors);
   const consoleField = entry.get("console");
   if (consoleField !== null) {
     if (consoleField.kind == JsonKind.String && CONSOLES.includes(consoleField.text)) vm.console = consoleField.text;
     else errors.push(label + ": console: expected \"com1\", \"com2\" or \"none\", got " + describe(consoleField));
   }
   return errors.length == before ? vm : null;
+}
+
+// A non-empty list of host CPU numbers, as a bit mask.
+function cpuList(v: JsonValue, prefix: string, errors: string[]): u32 {
+  const expected = "expected a list of host CPU numbers from 0 to " + (MAX_HOST_CPUS - 1).toString();
+  if (v.kind != JsonKind.Array || v.items.length == 0) {
+    errors.push(prefix + expected + ", got " + describe(v));
+    return ALL_CPUS;
+  }
+  let mask: u32 = 0;
+  for (let i = 0; i < v.items.length; i++) {
+    const item = v.items[i];
+    if (
+      item.kind != JsonKind.Number || !F64.isInteger(item.number) || item.number < 0
+      || item.number >= <f64>MAX_HOST_CPUS
+    ) {
+      errors.push(prefix + expected + ", got " + describe(item) + " at " + at(item));
+      return ALL_CPUS;
+    }
+    mask |= <u32>1 << <u32>item.number;
+  }
+  return mask;
 }
 
 function validName(text: string): bool {

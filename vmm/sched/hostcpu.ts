@@ -1,0 +1,52 @@
+// One host CPU as the scheduler sees it: its run queue, the slot whose
+// slice runs on it, and the entry block its loop in linker/shim.c reads.
+
+import { EntryBlock } from "../core/entryblock";
+import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+
+// A vCPU in the scheduler's hands: which VM it belongs to, and whether
+// another CPU waits for it to be released.
+export class Slot {
+  // The CPU that asked for it to be released, or -1.
+  releaseFor: i32 = -1;
+  constructor(public vm: Vm, public vcpu: Vcpu) {}
+
+  get runnable(): bool {
+    return this.vm.running && this.vcpu.isRunnable;
+  }
+
+  // The CPU that must let it go before another may run it: where its VMCS
+  // is active or its debug registers are loaded; -1 if none.
+  boundTo(): i32 {
+    const bound = this.vcpu.boundCpu();
+    return bound >= 0 ? bound : this.vcpu.debugRegisters.ownerCpu();
+  }
+}
+
+export class HostCpu {
+  readonly entry: EntryBlock = new EntryBlock();
+  // The vCPUs whose home this CPU is.
+  readonly queue: Slot[] = [];
+  // Bound to this CPU, wanted by another.
+  readonly releases: Slot[] = [];
+  // The slot whose slice runs here, or null.
+  current: Slot | null = null;
+  // The last action given was a guest entry, whose exit comes next.
+  entered: bool = false;
+  // Halted in its loop, waiting for an interrupt: a kick wakes it.
+  idle: bool = false;
+  // Virtualization and the alarm are on (at the CPU's first call).
+  started: bool = false;
+  // Its exit count when the current slice started.
+  sliceExits: u64 = 0;
+  // TSC ticks since it joined, and when it did.
+  joinedAt: u64 = 0;
+
+  constructor(readonly id: u32) {}
+
+  remove(slot: Slot): void {
+    const i = this.queue.indexOf(slot);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+}
