@@ -1,6 +1,7 @@
-// The virtual machine monitor's entry: pick the backend, build the VMs named
-// by the boot modules (flat binaries, guests.ts) and by the configuration
-// module (kernels, kernelvms.ts), run them until all have stopped.
+// The virtual machine monitor's entry: pick the backend, start the other
+// CPUs, build the VMs named by the boot modules (flat binaries,
+// setup/flatvms.ts) and by the configuration module (kernels,
+// setup/kernelvms.ts), run them until all have stopped.
 
 import { BootModule } from "../kernel/boot/bootinfo";
 import * as log from "../kernel/console/log";
@@ -61,7 +62,7 @@ export function runVmm(
   runVms(vms);
 }
 
-// Runs on each secondary CPU as it comes up (kernel/smp.ts).
+// Runs on each secondary CPU as it comes up (kernel/cpu/smp.ts).
 export function startCpu(cpu: u32): void {
   const backend = activeBackend;
   if (backend === null) return;

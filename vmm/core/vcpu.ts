@@ -1,11 +1,12 @@
 // The backend-neutral virtual CPU: what the rest of the VMM sees of VT-x and AMD-V.
 //
-// A backend (vmm/vmx, vmm/svm) owns the hardware structure (VMCS, VMCB) and
-// turns each hardware exit into one Exit: a small, reusable record with a kind
-// and the few fields that kind needs. The generic handler (exits.ts) acts on
-// it through the methods below and never learns which backend is underneath.
-// The general-purpose registers live in a GuestRegisters block in linear
-// memory, saved and restored by the entry stubs in boot/.
+// A backend (hw/vmx, hw/svm) owns the hardware structure (VMCS, VMCB) and
+// turns each hardware exit into one Exit (exit.ts); the generic handler
+// (emul/exits.ts) acts on it through the methods below and never learns
+// which backend is underneath. A Vcpu also owns the state its VMCS or VMCB
+// does not hold (vcpustate/). Its general-purpose registers live in a
+// GuestRegisters block in linear memory (registers.ts), saved and restored
+// by the entry stubs in boot/.
 
 import { RFLAGS_IF, Reg, REGISTER_NAMES } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
@@ -87,7 +88,7 @@ export abstract class Vcpu {
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
   abstract resetToRealMode(segment: u16, offset: u16): void;
 
-  // Puts the vCPU in the state a kernel loader asked for (vmm/loaders/,
+  // Puts the vCPU in the state a kernel loader asked for (setup/loaders/,
   // through setup/loaders/entrystate.ts): 32-bit protected or 64-bit
   // long mode with flat segments, the protocol's registers (EAX/EBX for
   // multiboot, RSI for Linux, EBX for PVH), every other general register 0.

@@ -1,18 +1,14 @@
 // Round-robin over the VMs on one CPU.
 //
-// Each runnable VM runs for one slice: until it yields, halts, stops, runs
+// Each runnable vCPU runs for one slice: until it yields, halts, stops, runs
 // SLICE_MS milliseconds, or takes SLICE_EXITS exits. Two clocks end the
 // slice of a guest that never exits: the host's alarm (kernel/cpu/irq.ts),
-// and (where the backend has one) the VMX preemption timer, armed for the
-// slice's length in TSC ticks; the latter also works while the guest has
-// IF=0 under emulators that ignore external-interrupt exiting then. The
-// alarm also rings when the vCPU's next timer interrupt is due (its local
-// APIC timer, the PIT), so that it arrives on time even in a guest that
-// waits for it in a loop without exits (Linux's check that the PIT's IRQ0
-// arrives, check_timer()). A VM that takes MAX_BUSY_EXITS exits
-// without ever yielding or halting is flooding the hypervisor with exits
-// and is stopped. Interrupts raised for a VM are injected at the next entry,
-// or as soon as the guest opens its interrupt window.
+// which also rings when the vCPU's next timer interrupt is due, and (where
+// the backend has one) the VMX preemption timer. A VM that takes
+// MAX_BUSY_EXITS exits without ever yielding or halting is flooding the
+// hypervisor with exits and is stopped. Interrupts raised for a VM are
+// injected at the next entry, or as soon as the guest opens its interrupt
+// window.
 
 import * as log from "../../kernel/console/log";
 import { pause, rdtsc } from "../../kernel/arch/shim";
@@ -117,6 +113,13 @@ function runSlice(slot: Slot): void {
 }
 
 // Runs the VM until its slice ends; true if it yielded, halted or stopped.
+// The VMX preemption timer is armed for the slice's length in TSC ticks; it
+// also works while the guest has IF=0 under emulators that ignore
+// external-interrupt exiting then. The host's alarm rings at the slice's end
+// or when the vCPU's next timer interrupt is due (its local APIC timer, the
+// PIT), so that the interrupt arrives on time even in a guest that waits for
+// it in a loop without exits (Linux's check that the PIT's IRQ0 arrives,
+// check_timer()).
 function runExits(slot: Slot): bool {
   const vm = slot.vm, vcpu = slot.vcpu;
   const slice = SLICE_MS * tscPerMillisecond();
