@@ -1,7 +1,7 @@
 /*
  * The vCPU register block as the world-switch stubs (svm.S, vmx.S) see it:
- * 16 GPRs in the order of vmm/vcpu.ts Reg (rax rcx rdx rbx rsp rbp rsi rdi
- * r8-r15), then a 512-byte FXSAVE area. The two macros move the twelve
+ * 16 GPRs in the order of Reg in kernel/arch/x86.ts (rax rcx rdx rbx rsp rbp
+ * rsi rdi r8-r15), then a 512-byte FXSAVE area. The two macros move the twelve
  * registers both stubs treat alike; each stub moves RAX, RDX, RDI (its own
  * base and scratch registers) and RSP (in the VMCB/VMCS) itself.
  */

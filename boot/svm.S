@@ -9,9 +9,9 @@
  * other than RAX/RSP by software. AMD APM Vol. 2 15.5 "VMRUN Instruction",
  * 15.5.2 "VMSAVE and VMLOAD Instructions".
  *
- * regs points at the vCPU's register block (vmm/vcpu.ts: 16 GPRs in the order
- * rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area at 128).
- * The RAX and RSP slots are not used here: those live in the VMCB.
+ * regs points at the vCPU's register block (vmm/core/registers.ts: 16 GPRs in
+ * the order rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area
+ * at 128). The RAX and RSP slots are not used here: those live in the VMCB.
  *
  * After each #VMEXIT the stub calls svm_fast_exit(vcpu) (linker/shim.c,
  * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is

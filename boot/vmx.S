@@ -14,7 +14,7 @@
  * limit to 0x67, SDM 27.5.2; our GDT and IDT are smaller but nothing ever
  * indexes past them, and 0x67 is our TSS's real limit.)
  *
- * regs points at the vCPU's register block (vmm/vcpu.ts, as in boot/svm.S:
+ * regs points at the vCPU's register block (vmm/core/registers.ts, as in svm.S:
  * 16 GPRs rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area
  * at 128). The RSP slot is unused: the guest's RSP lives in the VMCS.
  * launched: 0 for VMLAUNCH (the VMCS is clear), else VMRESUME.

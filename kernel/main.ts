@@ -2,7 +2,7 @@
 //
 // linker/shim.c calls boot() with the multiboot magic and information pointer
 // once the CPU is in long mode. boot() brings the machine up in order:
-// console, boot information, command line, memory, exceptions, ACPI, CPU
+// console, exceptions, boot information, command line, memory, ACPI, CPU
 // checks, and then has the virtual machine monitor build the VMs; every CPU
 // then runs them from its loop through cpuNext(). onTrap() is called by the
 // shim for every exception.

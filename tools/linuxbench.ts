@@ -15,7 +15,7 @@
 // Typervisor passes its guests the host's TSC without an offset, so the
 // VM's stamp counts from the same power-on; the hypervisor also prints the
 // TSC at the VM's first entry and, when the VM stops, its exits by kind
-// (vmm/exitstats.ts).
+// (vmm/core/exitstats.ts).
 
 import { bootGuest, DEFAULT_APPEND, GuestBootOptions } from "./guests/boot";
 import { ensureGuests } from "./guests/debian";

@@ -1,7 +1,8 @@
-// The virtual machine monitor's entry: pick the backend, build the VMs named
-// by the boot modules (flat binaries, setup/flatvms.ts) and by the
-// configuration module (kernels, setup/kernelvms.ts), and give them to the
-// scheduler, which every CPU then runs them from.
+// The virtual machine monitor's entry: pick the backend, start the other
+// CPUs, build the VMs named by the boot modules (flat binaries,
+// setup/flatvms.ts) and by the configuration module (kernels,
+// setup/kernelvms.ts), and give them to the scheduler, which every CPU
+// then runs them from.
 
 import { BootModule } from "../kernel/boot/bootinfo";
 import * as log from "../kernel/console/log";

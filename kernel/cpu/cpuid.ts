@@ -56,7 +56,7 @@ export function hasHugePages(): bool {
 }
 
 // XSAVE (CPUID.1:ECX[26]): set CR4.OSXSAVE so that the hypervisor may run
-// XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/xstate.ts).
+// XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/vcpustate/xstate.ts).
 export function enableXsave(): bool {
   if ((query(1).ecx & CPUID1_ECX_XSAVE) == 0) return false;
   writeCr4(readCr4() | CR4_OSXSAVE);

@@ -1,5 +1,6 @@
 // Dates: days since 1970-01-01 to and from year, month and day, for the
-// real-time clocks (the host's, wallclock.ts, and the VMs', vmm/devices/cmos.ts).
+// real-time clocks (the host's, wallclock.ts, and the VMs',
+// vmm/devices/timers/cmos.ts).
 
 export const DAY_SECONDS: i64 = 86400;
 

@@ -1,7 +1,7 @@
 // The Motorola MC146818 real-time clock's registers and number formats,
 // shared by the hypervisor's reading of the PC's own clock (wallclock.ts)
-// and the VMs' RTC model (vmm/devices/cmos.ts). Names follow the MC146818A
-// datasheet.
+// and the VMs' RTC model (vmm/devices/timers/cmos.ts). Names follow the
+// MC146818A datasheet.
 
 import { DAY_SECONDS, daysFromCivil } from "./calendar";
 

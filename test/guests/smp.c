@@ -65,7 +65,7 @@ static int wait_for_ap(uint32_t runs) {
 }
 
 /* Each vCPU is a package of its own, one core of one thread
- * (vmm/cpuidpolicy.ts), so the packages an OS counts are the vCPUs the VM
+ * (vmm/emul/cpuidpolicy.ts), so the packages an OS counts are the vCPUs the VM
  * has, whatever the host's topology. Leaves the host lacks read as zero. */
 static void check_topology(void) {
   uint32_t r[4];

@@ -120,7 +120,7 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
   );
 
   // The shell on the VM's console, typed into through the hypervisor's own
-  // console (vmm/consolefocus.ts): its answers match the VM's configuration,
+  // console (vmm/sched/consolefocus.ts): its answers match the VM's configuration,
   // and poweroff -f powers the VM off while the hypervisor runs on. The VM
   // has two vCPUs: SMP Linux starts the second with INIT and STARTUP. Linux
   // reaches its shell in about 10 s under QEMU and 70 s under Bochs; the

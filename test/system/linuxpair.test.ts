@@ -3,7 +3,7 @@
 // `make run` boots them. Both boot Debian's kernel to the busybox shell side
 // by side, each on its own COM1, with their lines behind their own names on the
 // hypervisor's console; the console's switch key (Ctrl-T, then the VM's
-// number, vmm/consolefocus.ts) sends what is typed to one or the other, and
+// number, vmm/sched/consolefocus.ts) sends what is typed to one or the other, and
 // each reports the processors (the first has two: SMP Linux, its second
 // vCPU started by INIT and STARTUP IPIs) and the memory it was configured with. Then isolation: each VM
 // maps, through Linux's /dev/mem, the host-physical address where the other

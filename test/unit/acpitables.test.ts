@@ -1,8 +1,8 @@
-// The ACPI tables a VM is given (vmm/acpitables.ts), read back by the
+// The ACPI tables a VM is given (vmm/platform/pc/acpitables.ts), read back by the
 // hypervisor's own ACPI code as it reads a PC's (RSDP search, checksums,
 // RSDT and XSDT, MADT), field by field for the root tables, the FADT, the
 // DSDT and the HPET table; and the PM block the FADT describes
-// (vmm/devices/acpipm.ts). ACPI 6.5 chapters 4, 5; IA-PC HPET
+// (vmm/devices/timers/acpipm.ts). ACPI 6.5 chapters 4, 5; IA-PC HPET
 // Specification 1.0a, 3.2.4.
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhysMemory, load, type Exports } from "./harness";

@@ -1,4 +1,4 @@
-// The local APICs of one VM (vmm/apics.ts): what an IPI written into one
+// The local APICs of one VM (vmm/core/vmapics.ts): what an IPI written into one
 // vCPU's ICR does to the others, start-up by INIT and STARTUP (SDM Vol. 3A
 // 9.4.4), which halted vCPUs an interrupt wakes (only those with IF=1, as
 // HLT does), and the timer deadline the scheduler idles until; then the

@@ -1,4 +1,4 @@
-// The JSON parser under the configuration file (vmm/config/json.ts): values,
+// The JSON parser under the configuration file (vmm/setup/config/json.ts): values,
 // escapes, numbers, where each array and object starts, and the line and
 // column of the first error in malformed text.
 import { beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The VM configuration file (vmm/config.ts): a good file with two VMs, syntax
+// The VM configuration file (vmm/setup/config/config.ts): a good file with two VMs, syntax
 // errors reported by line and column (and then no VMs at all), bad fields
 // reported by VM and field with the well-formed VMs still returned, and the
 // file read from a boot module in physical memory.

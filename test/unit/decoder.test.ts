@@ -1,4 +1,4 @@
-// The MMIO instruction decoder (vmm/decoder.ts) on real encodings (as
+// The MMIO instruction decoder (vmm/emul/decoder.ts) on real encodings (as
 // llvm-mc assembles them) in 16-, 32- and 64-bit code: lengths, access
 // sizes, directions, register operands, immediates, prefixes, failures.
 import { beforeAll, describe, expect, it } from "vitest";

@@ -55,7 +55,7 @@ function initPic(icw4 = 0x01, masterMask = 0x00, slaveMask = 0x00): void {
   outb(0xa1, slaveMask);
 }
 
-// The 8259A pair (vmm/devices/pic8259.ts), programmed through ports 0x20/0x21,
+// The 8259A pair (vmm/devices/pic/pic8259.ts), programmed through ports 0x20/0x21,
 // 0xA0/0xA1 and 0x4D0/0x4D1 the way Linux and PC firmware do (Intel 8259A
 // datasheet), with IRQ lines driven and acknowledged as the VMM will.
 describe("8259A PIC pair", () => {
@@ -305,7 +305,7 @@ describe("8259A PIC pair", () => {
   });
 });
 
-// The 8254 PIT (vmm/devices/pit8254.ts) and port 61h, programmed through
+// The 8254 PIT (vmm/devices/timers/pit8254.ts) and port 61h, programmed through
 // ports 0x40-0x43 as Linux and PC firmware do (Intel 8254 datasheet), with
 // time advanced by the test the way the VMM will.
 describe("8254 PIT", () => {
@@ -532,7 +532,7 @@ describe("8254 PIT", () => {
   });
 });
 
-// The 16550A UART (vmm/devices/uart16550.ts) at COM1, driven through ports
+// The 16550A UART (vmm/devices/io/uart16550.ts) at COM1, driven through ports
 // 0x3F8-0x3FF as Linux's 8250 driver and firmware do (PC16550D datasheet).
 describe("16550A UART", () => {
   const COM1 = 0x3f8;
@@ -746,7 +746,7 @@ describe("16550A UART", () => {
   });
 });
 
-// The MC146818 RTC and CMOS RAM (vmm/devices/cmos.ts) through ports
+// The MC146818 RTC and CMOS RAM (vmm/devices/timers/cmos.ts) through ports
 // 0x70/0x71, checked against JavaScript's own UTC calendar.
 describe("MC146818 RTC and CMOS", () => {
   const cmos = (index: number) => {
@@ -889,7 +889,7 @@ describe("MC146818 RTC and CMOS", () => {
   });
 });
 
-// PCI configuration mechanism #1 (vmm/devices/pcihost.ts) through ports
+// PCI configuration mechanism #1 (vmm/devices/io/pcihost.ts) through ports
 // 0xCF8 and 0xCFC-0xCFF, as a guest's bus scan does it (PCI 3.0, 3.2.2.3.2).
 describe("PCI host", () => {
   const ADDRESS = 0xcf8, DATA = 0xcfc;
@@ -998,7 +998,7 @@ describe("PCI host", () => {
   });
 });
 
-// QEMU's fw_cfg (vmm/devices/fwcfg.ts) through the selector port 0x510 and
+// QEMU's fw_cfg (vmm/devices/io/fwcfg.ts) through the selector port 0x510 and
 // the data port 0x511, as SeaBIOS and Linux's qemu_fw_cfg driver read it
 // (QEMU docs/specs/fw_cfg.rst).
 describe("fw_cfg", () => {
@@ -1099,7 +1099,7 @@ describe("fw_cfg", () => {
   });
 });
 
-// The 8042 keyboard controller (vmm/devices/i8042.ts) through ports 0x60
+// The 8042 keyboard controller (vmm/devices/io/i8042.ts) through ports 0x60
 // and 0x64, as Linux's i8042 driver and its keyboard reboot use it.
 describe("8042 keyboard controller", () => {
   const status = () => e.ioRead(0x64, 1);

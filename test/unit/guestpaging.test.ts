@@ -1,4 +1,4 @@
-// The guest page walker (vmm/guestpaging.ts) on page tables built by hand in
+// The guest page walker (vmm/emul/guestpaging.ts) on page tables built by hand in
 // guest RAM, in every paging mode (Intel SDM Vol. 3A chapter 4): none,
 // 32-bit with 4 KiB and 4 MiB pages, PAE, 4-level and 5-level long mode.
 import { beforeEach, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The HPET model (vmm/devices/hpet.ts, hpettimer.ts), driven through its
+// The HPET model (vmm/devices/timers/hpet.ts, hpettimer.ts), driven through its
 // registers as a guest drives them and given time in nanoseconds as the VMM
 // gives it, its interrupts recorded on the ISA lines and the I/O APIC
 // inputs (as/hpet.ts); and on the TSC through PcInterrupts, which says when

@@ -1,4 +1,4 @@
-// The I/O APIC model (vmm/devices/ioapic.ts), driven through its MMIO page as
+// The I/O APIC model (vmm/devices/apic/ioapic.ts), driven through its MMIO page as
 // a guest drives it and through its input pins as devices will. as/ioapic.ts
 // holds one I/O APIC (reset ID 2) whose sink records every message as
 // "destination physical|logical mode vector edge|level"; each test loads a

@@ -1,7 +1,7 @@
 // Kernel-loaded VMs, the pure parts: the entry state both backends copy into
-// the VMCB/VMCS (vmm/entrystate.ts), from the boot GDT the loaders write
-// (vmm/loaders/cpu.ts) in fake guest RAM, and what it refuses; and how boot
-// modules are named under QEMU's -kernel and GRUB (vmm/bootmodules.ts).
+// the VMCB/VMCS (vmm/setup/loaders/entrystate.ts), from the boot GDT the loaders write
+// (vmm/setup/loaders/cpu.ts) in fake guest RAM, and what it refuses; and how boot
+// modules are named under QEMU's -kernel and GRUB (vmm/setup/bootmodules.ts).
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhysMemory, load, type Exports } from "./harness";
 

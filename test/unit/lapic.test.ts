@@ -1,4 +1,4 @@
-// The local APIC model (vmm/devices/lapic.ts, lapictimer.ts), driven through
+// The local APIC model (vmm/devices/apic/lapic.ts, lapictimer.ts), driven through
 // its xAPIC MMIO window and x2APIC MSRs as a guest drives it, with accept /
 // pendingVector / acknowledge and time worked as the VMM will. as/lapic.ts
 // holds four APICs (IDs 0-3, 0 the BSP) on a bus that records IPIs and

@@ -1,4 +1,4 @@
-// The Linux bzImage loader (vmm/loaders/bzimage.ts) on synthetic bzImages built
+// The Linux bzImage loader (vmm/setup/loaders/bzimage.ts) on synthetic bzImages built
 // byte by byte: a setup header as Documentation/arch/x86/boot.rst lays it out,
 // followed by a recognisable "protected-mode kernel". Checks what lands in
 // guest RAM (kernel, zero page, command line, initrd, E820 map, GDT, page

@@ -1,6 +1,6 @@
 // The pieces under every guest loader: the image source over host-physical
-// memory (vmm/loaders/source.ts) and the guest RAM layout with its claims,
-// placement and memory map (vmm/loaders/layout.ts).
+// memory (vmm/setup/loaders/source.ts) and the guest RAM layout with its claims,
+// placement and memory map (vmm/setup/loaders/layout.ts).
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhysMemory, load, type Exports } from "./harness";
 

@@ -1,4 +1,4 @@
-// The multiboot 1 loader (vmm/loaders/multiboot1.ts) on synthetic kernels: one
+// The multiboot 1 loader (vmm/setup/loaders/multiboot1.ts) on synthetic kernels: one
 // with the header's address fields (the "a.out kludge", flag 16) and one ELF32
 // with a higher-half entry. Checks the kernel, bss and modules in guest RAM, the
 // information structure (also read back with the hypervisor's own multiboot

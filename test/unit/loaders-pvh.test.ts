@@ -1,4 +1,4 @@
-// The PVH loader (vmm/loaders/pvh.ts) on synthetic ELF64 vmlinux images: PT_LOAD
+// The PVH loader (vmm/setup/loaders/pvh.ts) on synthetic ELF64 vmlinux images: PT_LOAD
 // segments at their physical addresses, a "Xen" note of type 18 with the 32-bit
 // entry, and the hvm_start_info (version 1) it builds in guest RAM, with the
 // module list and memory map; then every malformed ELF it must refuse.

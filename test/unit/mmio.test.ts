@@ -1,4 +1,4 @@
-// MMIO emulation (vmm/mmio.ts): x86 register-write semantics, and whole
+// MMIO emulation (vmm/emul/mmio.ts): x86 register-write semantics, and whole
 // Mmio exits on a VM with the test device's window, a fake vCPU and guest
 // RAM in the harness's physical memory: instruction fetch (through the
 // guest's page tables, or from decode assists), the access, the register

@@ -1,4 +1,4 @@
-// The MSRs the VMM emulates for a guest (vmm/msrpolicy.ts): IA32_PAT from its
+// The MSRs the VMM emulates for a guest (vmm/emul/msrpolicy.ts): IA32_PAT from its
 // power-up value, the memory types it accepts and the #GP for the others
 // (SDM Vol. 3A 11.12.2, 11.12.4), and an MSR nobody answers.
 import { beforeEach, describe, expect, it } from "vitest";

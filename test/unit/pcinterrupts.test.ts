@@ -1,4 +1,4 @@
-// The PIT driven by the TSC (vmm/pcinterrupts.ts, PcInterrupts): TSC ticks
+// The PIT driven by the TSC (vmm/platform/pc/pcinterrupts.ts, PcInterrupts): TSC ticks
 // become PIT clocks exactly however time is sliced, time starts at the first
 // catch-up, and the next IRQ0 is given as a TSC, rounded up so that waking
 // there finds it raised. Uses the PC devices of as/devices.ts.

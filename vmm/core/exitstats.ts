@@ -1,9 +1,8 @@
 // Where a VM's exits go: how many of each kind reached handleExit(),
 // printed when the VM stops. The exits a backend finishes itself (the fast
-// path, vm-exit.md; EFER on AMD-V) never reach the scheduler and appear as
-// one figure, the rest of Vcpu.exits. make bench reads the line to say
-// where a Linux guest's boot time goes (docs/linux-bench.md). Counting costs
-// the exit path one load, add and store (scheduler.ts); nothing is allocated.
+// path, docs/vm-exit.md; EFER on AMD-V) never reach the scheduler and appear
+// as one figure, the rest of Vcpu.exits. Counting costs the exit path one
+// load, add and store (sched/scheduler.ts); nothing is allocated.
 
 import { print, println } from "../../kernel/console/console";
 import { ExitKind } from "./exit";

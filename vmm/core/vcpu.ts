@@ -3,11 +3,12 @@
 // A backend (hw/vmx, hw/svm) owns the hardware structure (VMCS, VMCB). A
 // host CPU runs a vCPU in three steps: load() it once per slice, then for
 // each entry prepareEntry() (what linker/shim.c's loop needs to enter) and,
-// after the guest ran, takeExit(): the exit as one Exit record, which the
-// generic handler (emul/exits.ts) acts on through the methods below without
-// learning which backend is underneath. The general-purpose registers live
-// in a GuestRegisters block in linear memory, saved and restored by the
-// entry stubs in boot/.
+// after the guest ran, takeExit(): the exit as one Exit record (exit.ts),
+// which the generic handler (emul/exits.ts) acts on through the methods
+// below without learning which backend is underneath. A Vcpu also owns the
+// state its VMCS or VMCB does not hold (vcpustate/). Its general-purpose
+// registers live in a GuestRegisters block in linear memory (registers.ts),
+// saved and restored by the entry stubs in boot/.
 
 import { RFLAGS_IF, Reg, REGISTER_NAMES } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
@@ -146,7 +147,7 @@ export abstract class Vcpu {
     this.regs.set(Reg.Rdx, query(1).eax);
   }
 
-  // Puts the vCPU in the state a kernel loader asked for (vmm/loaders/,
+  // Puts the vCPU in the state a kernel loader asked for (setup/loaders/,
   // through setup/loaders/entrystate.ts): 32-bit protected or 64-bit
   // long mode with flat segments, the protocol's registers (EAX/EBX for
   // multiboot, RSI for Linux, EBX for PVH), every other general register 0.

@@ -1,14 +1,14 @@
 // The local APICs of one VM: the bus their IPIs travel on.
 //
-// Every vCPU has a LocalApic (devices/lapic.ts) with its APIC ID. An IPI a
-// guest writes into its ICR arrives here already resolved to APIC IDs; a
-// fixed or lowest-priority one is accepted into each target's IRR (a halted
+// Every vCPU has a LocalApic (devices/apic/lapic.ts) with its APIC ID. An
+// IPI a guest writes into its ICR arrives here already resolved to APIC IDs;
+// a fixed or lowest-priority one is accepted into each target's IRR (a halted
 // target wakes at the scheduler's next look, Vm.wakeIfPending()), INIT and
-// STARTUP start application processors (SDM
-// Vol. 3A 9.4.4). Each vCPU reaches its own APIC's registers through its
-// MMIO window (emul/mmio.ts) or its MSRs (emul/exits.ts), never through the
-// VM's bus: on a PC the APIC is inside the CPU, and accesses to its window
-// never reach the system bus (11.4.1).
+// STARTUP start application processors (SDM Vol. 3A 9.4.4). Each vCPU
+// reaches its own APIC's registers through its MMIO window (emul/mmio.ts) or
+// its MSRs (emul/exits.ts), never through the VM's bus: on a PC the APIC is
+// inside the CPU, and accesses to its window never reach the system bus
+// (11.4.1).
 
 import { rdtsc } from "../../kernel/arch/shim";
 import { IoApic, IoApicSink } from "../devices/apic/ioapic";
@@ -84,7 +84,7 @@ export class VmApics extends ApicBus {
     this.deliver(mode, vector, destinations, false);
   }
 
-  // A message from the I/O APIC (devices/ioapic.ts), to the APICs its
+  // A message from the I/O APIC (devices/apic/ioapic.ts), to the APICs its
   // destination names, read in xAPIC form (11.6.2).
   deliverExternal(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
     const ids: u32[] = [];

@@ -1,10 +1,10 @@
 // Interrupt request lines, as a device sees them.
 //
 // A device model drives numbered IRQ lines (the ISA IRQ 0-15 of a PC) and
-// never knows who listens: on the PC platform it is the 8259A pair
-// (pic8259.ts); in unit tests a recorder. Lines are levels, like the wires;
-// an edge-triggered listener reacts to the low-to-high transition, a
-// level-triggered one to the level itself.
+// never knows who listens: on the PC platform the 8259A pair and the I/O
+// APIC (platform/pc/isalines.ts); in unit tests a recorder. Lines are
+// levels, like the wires; an edge-triggered listener reacts to the
+// low-to-high transition, a level-triggered one to the level itself.
 
 export abstract class InterruptLines {
   abstract setLevel(line: u32, high: bool): void;

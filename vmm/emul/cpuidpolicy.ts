@@ -1,32 +1,13 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
-// Hidden, because they are not virtualized yet: VMX and SVM (no nested
-// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, RDTSCP
-// and RDPID (IA32_TSC_AUX, which they read, is not switched between guest
-// and host), and every feature that is an MSR interface the MSR policy
-// refuses (msrpolicy.ts): debug store, thermal and power management,
-// SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
-// speculation controls; an OS that believed in them would take #GP.
-// Offered on every host, because the VMM models them: x2APIC and the
-// TSC-deadline timer (devices/lapic.ts), IA32_TSC_ADJUST (guesttsc.ts), the
-// machine-check architecture with no error-reporting banks (msrpolicy.ts),
-// and in leaf 6 (power management) only ARAT: the APIC timer never stops.
-// Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
-// leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
-// (interface version), and the TSC frequency leaves 0x15 and 0x16, with the
-// TSC the hypervisor calibrated. OSXSAVE follows the guest's own CR4.OSXSAVE.
-// The topology is the VM's, not the host's: every vCPU is a package of its
-// own with one core of one thread, its APIC ID the package's (the topology
-// fields of leaves 1, 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in
-// 0x80000008, no topology extensions), so an OS finds what the MADT lists.
-// Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
-//
-// The policy is one function, answer(). Each vCPU keeps a CpuidTable: the
-// policy's answers for the leaves whose answer never changes (no subleaves,
-// no guest state in them), worked out once when the vCPU is made, so that
-// each backend's exit fast path (fastExit() in vmm/svm/svmvcpu.ts,
-// vmm/vmx/vmxvcpu.ts) answers those leaves with a few loads. Every other
-// leaf goes through the policy at the time of the exit.
+// Hidden: what is not virtualized (VMX, SVM, MONITOR/MWAIT, the performance
+// counters, RDTSCP, RDPID) and every MSR interface the MSR policy refuses.
+// Offered on every host, because the VMM models them: x2APIC, the
+// TSC-deadline timer, IA32_TSC_ADJUST, the machine-check globals, ARAT and
+// the TSC's frequency. Added: the hypervisor leaves. The topology is the
+// VM's, not the host's. The policy is one function, answer(); a CpuidTable
+// holds its answers for the leaves that never change, for the backends' exit
+// fast paths. Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
 import { CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg } from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
@@ -63,7 +44,7 @@ const LEAF4_EAX_SHARING: u32 = 0xffff_c000;
 const POWER_LEAF: u32 = 6;
 const LEAF6_EAX_ARAT: u32 = 1 << 2;
 // Leaf 7.0 EBX: SGX (2), RDT-M (12), RDT-A (15), PT (25) are hidden;
-// TSC_ADJUST (1) is offered on every host: the vCPU has one (guesttsc.ts).
+// TSC_ADJUST (1) is offered on every host: the vCPU has one (vcpustate/tsc.ts).
 const LEAF7_EBX_TSC_ADJUST: u32 = 1 << 1;
 const LEAF7_EBX_HIDDEN: u32 = (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
 // ECX: WAITPKG (5), CET shadow stacks (7), RDPID (22), SGX-LC (30), PKS (31).
@@ -87,6 +68,26 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
 // vCPU's local APIC ID (CPUID.1:EBX[31:24], and the x2APIC ID in EDX of the
 // topology leaves 0xB and 0x1F).
+//
+// Hidden, because they are not virtualized yet: VMX and SVM (no nested
+// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, RDTSCP
+// and RDPID (IA32_TSC_AUX, which they read, is not switched between guest
+// and host), and every feature that is an MSR interface the MSR policy
+// refuses (msrpolicy.ts): debug store, thermal and power management,
+// SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
+// speculation controls; an OS that believed in them would take #GP.
+// Offered on every host, because the VMM models them: x2APIC and the
+// TSC-deadline timer (devices/apic/lapic.ts), IA32_TSC_ADJUST
+// (vcpustate/tsc.ts), the machine-check architecture with no error-reporting
+// banks (msrpolicy.ts), and in leaf 6 (power management) only ARAT: the APIC
+// timer never stops. Added: the "hypervisor present" bit (CPUID.1:ECX[31]),
+// the hypervisor leaves at 0x40000000 (max leaf, signature "TypervisorTV")
+// and 0x40000001 (interface version), and the TSC frequency leaves 0x15 and
+// 0x16, with the TSC the hypervisor calibrated (tscLeaf()). The topology is
+// the VM's, not the host's: every vCPU is a package of its own with one core
+// of one thread, its APIC ID the package's (the topology fields of leaves 1,
+// 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in 0x80000008, no
+// topology extensions), so an OS finds what the MADT lists.
 function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
     r.eax = HYPERVISOR_MAX;
@@ -223,12 +224,18 @@ export function emulateCpuid(vcpu: Vcpu): void {
 // Leaves whose answer is fixed for the life of a vCPU: the same for every
 // subleaf (SDM Vol. 2A Table 3-8 lists which leaves are indexed by ECX;
 // these are not) and free of guest and vCPU state (leaf 1 is not: OSXSAVE
-// follows CR4, and it holds the APIC ID). Anything not listed takes the policy path, which is always right.
+// follows CR4, and it holds the APIC ID). Anything not listed takes the
+// policy path, which is always right.
 const BASIC_FIXED: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 0xa) | (1 << 0x15) | (1 << 0x16);
 const EXTENDED_FIXED_COUNT: u32 = 9; // 0x80000000-0x80000008
 // Table slots: basic leaves 0-31, then extended leaves 0x80000000-0x8000001f.
 const SLOTS: u32 = 64;
 
+// Each backend vCPU keeps a CpuidTable: the policy's answers for the leaves
+// whose answer never changes, worked out once when the vCPU is made, so that
+// its exit fast path (fastExit() in hw/svm/svmvcpu.ts and hw/vmx/vmxvcpu.ts)
+// answers those leaves with a few loads. Every other leaf goes through the
+// policy at the time of the exit.
 export class CpuidTable {
   // SLOTS answers of 16 bytes each: EAX, EBX, ECX, EDX.
   private readonly answers: usize = allocPages(1);

@@ -5,15 +5,8 @@
 // holds or receives the value, or how long the instruction is. MmioInstruction
 // decodes just enough of the instruction for that (Intel SDM Vol. 2A chapter
 // 2, "Instruction Format"): prefixes, opcode, ModRM, SIB, displacement and
-// immediate. It never computes the effective address, since the hardware
-// reported it. Supported, in 16-, 32- and 64-bit code:
-//   88/89/8A/8B  MOV r/m,reg and MOV reg,r/m
-//   C6/0, C7/0   MOV r/m,imm (C7 with REX.W: imm32 sign-extended)
-//   A0-A3        MOV AL/eAX,moffs and MOV moffs,AL/eAX
-//   0F B6/B7     MOVZX reg,r/m8 and reg,r/m16
-//   0F BE/BF     MOVSX reg,r/m8 and reg,r/m16
-// Arithmetic forms (AND, OR, ADD, CMP, TEST...) are not: they change RFLAGS,
-// which the backends do not let the generic code write.
+// immediate, of the MOV forms drivers use, in 16-, 32- and 64-bit code. It
+// never computes the effective address, since the hardware reported it.
 
 import * as log from "../../kernel/console/log";
 import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
@@ -51,7 +44,14 @@ export class MmioInstruction {
 
   // Decodes the first `available` bytes of `bytes` as code of `codeBits`
   // (16, 32 or 64); false with `failure` set if they are no supported
-  // instruction or end before it does.
+  // instruction or end before it does. Supported:
+  //   88/89/8A/8B  MOV r/m,reg and MOV reg,r/m
+  //   C6/0, C7/0   MOV r/m,imm (C7 with REX.W: imm32 sign-extended)
+  //   A0-A3        MOV AL/eAX,moffs and MOV moffs,AL/eAX
+  //   0F B6/B7     MOVZX reg,r/m8 and reg,r/m16
+  //   0F BE/BF     MOVSX reg,r/m8 and reg,r/m16
+  // Arithmetic forms (AND, OR, ADD, CMP, TEST...) are not: they change
+  // RFLAGS, which the backends do not let the generic code write.
   decode(bytes: StaticArray<u8>, available: i32, codeBits: u32): bool {
     this.hasImmediate = false;
     this.highByte = false;

@@ -4,13 +4,9 @@
 // store there ends in an EPT violation (SDM Vol. 3C 29.3.3) or a nested page
 // fault (APM Vol. 2 15.25.6) that reports the guest-physical address.
 // emulateMmio() finishes the instruction in its place: it reads the
-// instruction (the bytes the CPU fetched, with AMD decode assists, or else
-// from guest memory through the guest's page tables), decodes it, performs
-// the access on vm.bus.mmio, updates the register the way the CPU would,
-// and moves RIP past it. The local APIC's window is the vCPU's own: on a PC
-// the APIC sits inside the CPU, and accesses to its page never reach the
-// system bus (Intel SDM Vol. 3A 11.4.1), so they go to the vCPU's APIC,
-// wherever IA32_APIC_BASE put it, and the rest to the VM's bus.
+// instruction, decodes it, performs the access on the VM's bus or the
+// vCPU's own local APIC, updates the register the way the CPU would, and
+// moves RIP past it.
 
 import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
@@ -28,6 +24,12 @@ import { GuestPageWalker, WalkResult } from "./guestpaging";
 const instruction = new MmioInstruction();
 const walker = new GuestPageWalker();
 
+// The instruction is the bytes the CPU fetched, with AMD decode assists, or
+// else read from guest memory through the guest's page tables. The local
+// APIC's window is the vCPU's own: on a PC the APIC sits inside the CPU, and
+// accesses to its page never reach the system bus (Intel SDM Vol. 3A
+// 11.4.1), so they go to the vCPU's APIC, wherever IA32_APIC_BASE put it, and
+// the rest to the VM's bus.
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   const apicOffset = exit.gpa - vm.apics.of(vcpu).mmioBase;
   const toApic = apicOffset < LAPIC_SIZE;

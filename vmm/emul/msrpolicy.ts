@@ -4,13 +4,11 @@
 //  - pass through: the backend's MSR bitmap lets the access reach the
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
-//  - emulate: the VMM answers (the TSC's writes and IA32_TSC_ADJUST, for
-//    the vCPU's TSC offset, vcpustate/tsc.ts; MTRRs, miscellaneous enables, the PAT, the
-//    microcode revision, the machine-check globals, and on AMD the K8
-//    interrupt-pending register), or
-//    the vCPU's local APIC does (its base and the x2APIC registers, devices/apic/lapic.ts);
-//  - refuse: everything else raises #GP in the guest, as an absent MSR would
-//    on hardware.
+//  - emulate: the VMM answers (the TSC's writes and IA32_TSC_ADJUST,
+//    vcpustate/tsc.ts; MTRRs, miscellaneous enables, the PAT, the microcode
+//    revision, the machine-check globals, on AMD the K8 interrupt-pending
+//    register), or the vCPU's local APIC does (devices/apic/lapic.ts);
+//  - refuse: everything else raises #GP, as an absent MSR would on hardware.
 
 import {
   AMD_INT_PENDING_MSG,
@@ -55,7 +53,8 @@ export const PASSTHROUGH: u32[] = [
 // Reads only (writes are emulated or refused).
 export const PASSTHROUGH_READ: u32[] = [IA32_TIME_STAMP_COUNTER];
 
-// The MSRs the local APIC answers (SDM Vol. 3A 11.4.4, 11.5.4.1, 11.12.1).
+// The MSRs the local APIC answers: its base, the TSC deadline and the x2APIC
+// registers (SDM Vol. 3A 11.4.4, 11.5.4.1, 11.12.1).
 export function isLocalApicMsr(msr: u32): bool {
   return msr == IA32_APIC_BASE || msr == IA32_TSC_DEADLINE || (msr >= X2APIC_FIRST && msr <= X2APIC_LAST);
 }

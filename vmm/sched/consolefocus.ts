@@ -1,7 +1,7 @@
 // Who gets what is typed on the hypervisor's console.
 //
 // Every VM's console output appears on the one serial console, each line
-// behind the VM's name (vm.ts). Input goes to one VM at a time: at first the
+// behind the VM's name (core/vm.ts). Input goes to one VM at a time: at first the
 // first VM that has a console device, then whichever VM the user picks by
 // typing the switch key, Ctrl-T, followed by the VM's number (0-9, in the
 // order the hypervisor lists them); Ctrl-T then "s" prints the status of

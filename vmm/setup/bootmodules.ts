@@ -3,13 +3,12 @@
 // Boot loaders hand each module over with a command line, but not the same
 // one: QEMU's -kernel (multiboot 1) passes the whole -initrd entry, the file's
 // path and then its arguments ("build/guests/mbtest.elf mbtest.elf"), while
-// GRUB's module2 passes only the arguments after the path (tools/harness/
-// qemu.ts and iso.ts build both). So a module is known by the file name (the
-// last path component) of its first word and, when that first word is a path
-// (it has a '/'), also by its second word: a module given as `path NAME ...`
-// is found as NAME under either loader, and under QEMU by its file name too.
-// The configuration (config.ts) is the module with the word CONFIG_MARKER
-// among its words: `vms.json config`.
+// GRUB's module2 passes only the arguments after the path. So a module is
+// known by the file name (the last path component) of its first word and,
+// when that first word is a path (it has a '/'), also by its second word: a
+// module given as `path NAME ...` is found as NAME under either loader, and
+// under QEMU by its file name too. The configuration (config/config.ts) is
+// the module with the word CONFIG_MARKER among its words: `vms.json config`.
 
 import { BootModule } from "../../kernel/boot/bootinfo";
 

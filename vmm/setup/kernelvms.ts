@@ -2,17 +2,13 @@
 // and a Linux boot loader load them, on the PC platform.
 //
 // A boot module with the word "config" among its words (bootmodules.ts) is
-// the VM configuration (config.ts, JSON). Each VM entry names its kernel and
-// initrd by the names of other boot modules. For each VM: RAM at
-// guest-physical 0 and its nested page tables (guests.ts, shared with the
-// flat-binary VMs), the kernel loaded by loadKernel() (bzImage, PVH or
-// multiboot 1; the initrd as the initrd of a Linux kernel and as the one
-// module of a multiboot kernel, with its name as the module's command line),
-// the PC devices (platform.ts), and the boot vCPU in the entry state the
-// loader asked for (entrystate.ts, Vcpu.enterKernel()). Every problem, in the
-// file or with one VM (a missing module, a kernel the loaders refuse, too
-// little host memory), is reported with the VM's name and field, and only
-// that VM is not started.
+// the VM configuration (config/config.ts, JSON), whose entries name their
+// kernel and initrd by the names of other boot modules. Each VM gets its RAM
+// and vCPUs (vmcreate.ts, shared with the flat-binary VMs), ACPI tables, its
+// kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
+// (platform/pc/platform.ts), and the boot vCPU in the entry state the loader
+// asked for (loaders/entrystate.ts). A problem with one VM is reported with
+// its name and field, and only that VM is not started.
 
 import { BootModule } from "../../kernel/boot/bootinfo";
 import * as log from "../../kernel/console/log";
@@ -52,6 +48,10 @@ export function createConfiguredVms(
   return vms;
 }
 
+// One VM of the configuration, or null (reported) for a missing module, a
+// kernel the loaders refuse or too little host memory. The initrd is the
+// initrd of a Linux kernel and the one module of a multiboot kernel, with its
+// name as the module's command line.
 function createKernelVm(
   id: u32,
   c: VmConfig,

@@ -1,16 +1,14 @@
 // A vCPU's debug registers: the breakpoint addresses DR0-DR3 and, under
 // VT-x, the status register DR6.
 //
-// Neither backend switches these on its own: a VMCS holds only DR7 (loaded
-// and saved through the debug-controls entry and exit controls), a VMCB DR6
-// and DR7 (SDM Vol. 3C 26.3.2.1, 27.3.1; APM Vol. 2 15.5.1). The hypervisor
-// never uses breakpoints, so a guest may own the real registers for its
-// whole slice: the guest reads and writes them without exits. enter() makes
-// them the vCPU's when its slice starts, saving the previous owner's values
-// first; a vCPU whose slices follow one another (the only runnable VM)
-// keeps them loaded and pays nothing. So no VM sees another's breakpoints.
-// MOV DR is therefore not intercepted; DR7 and (AMD-V) DR6 stay in the
-// VMCS/VMCB, where the CPU switches them at every entry and exit.
+// Neither backend switches these on its own: a VMCS holds only DR7 (through
+// the debug-controls entry and exit controls), a VMCB DR6 and DR7 (SDM Vol.
+// 3C 26.3.2.1, 27.3.1; APM Vol. 2 15.5.1). The hypervisor never uses
+// breakpoints, so a guest owns the real registers for its whole slice and
+// reads and writes them without exits: MOV DR is not intercepted. enter()
+// makes them the vCPU's when its slice starts, so no VM sees another's
+// breakpoints; DR7 and (AMD-V) DR6 stay in the VMCS/VMCB, where the CPU
+// switches them at every entry and exit.
 
 import { readDr, writeDr } from "../../kernel/arch/shim";
 import { DR6_RESET } from "../../kernel/arch/x86";
@@ -25,7 +23,9 @@ export class DebugRegisters {
   // `switchesDr6`: false where the backend's VMCB already holds DR6.
   constructor(private switchesDr6: bool) {}
 
-  // Makes them `cpu`'s (the CPU that runs the vCPU's slice).
+  // Makes them `cpu`'s (the CPU that runs the vCPU's slice), saving the
+  // previous owner's values first; a vCPU whose slices follow one another
+  // on a CPU keeps them loaded and pays nothing.
   enter(cpu: u32): void {
     while (<u32>owners.length <= cpu) owners.push(null);
     const previous = owners[cpu];

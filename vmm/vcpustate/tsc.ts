@@ -3,14 +3,10 @@
 //
 // The guest reads its TSC (RDTSC, RDMSR of IA32_TIME_STAMP_COUNTER) without
 // exits: the backend adds the offset in hardware (VMX "use TSC offsetting",
-// the VMCB's TSC_OFFSET). It may move its TSC two ways, both of which exit
-// (Intel SDM Vol. 3B 18.17.3, "Time-Stamp Counter Adjustment"): a WRMSR to
-// IA32_TSC_ADJUST with X moves the TSC by X minus the old value; a WRMSR to
-// IA32_TIME_STAMP_COUNTER with X sets the TSC to X and moves
-// IA32_TSC_ADJUST by as much. So IA32_TSC_ADJUST holds how far the TSC was
-// moved from the host's, which OSes read to check that the CPUs' TSCs are
-// in step. Devices count in host TSC ticks; guest TSC values (a TSC
-// deadline) are converted with toHost() and toGuest().
+// the VMCB's TSC_OFFSET). It may move its TSC through two MSRs, both of which
+// exit (moveForAdjust(), moveForTsc()). Devices count in host TSC ticks;
+// guest TSC values (a TSC deadline) are converted with toHost() and
+// toGuest().
 
 import { rdtsc } from "../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
@@ -31,6 +27,13 @@ export class GuestTsc {
     return hostTsc + this.offset;
   }
 
+  // The guest moves its TSC two ways (Intel SDM Vol. 3B 18.17.3,
+  // "Time-Stamp Counter Adjustment"): a WRMSR to IA32_TSC_ADJUST with X moves
+  // the TSC by X minus the old value; a WRMSR to IA32_TIME_STAMP_COUNTER
+  // with X sets the TSC to X and moves IA32_TSC_ADJUST by as much. So
+  // IA32_TSC_ADJUST holds how far the TSC was moved from the host's, which
+  // OSes read to check that the CPUs' TSCs are in step.
+  //
   // The move (two's complement) a WRMSR of `value` to IA32_TSC_ADJUST makes.
   moveForAdjust(value: u64): u64 {
     return value - this.adjust;

@@ -6,13 +6,6 @@
 // slice starts, leave() saves them when it ends, so no other VM can read
 // them. XSETBV from the guest is checked against the rules of Intel SDM Vol. 1
 // 13.3 "Enabling the XSAVE feature set" and the components we offer.
-//
-// QEMU 7.2's AMD-V does not intercept XSETBV (measured: a guest's XSETBV
-// there never exits), so leave() takes the live XCR0 as the guest's: on
-// hardware that honours the intercept it is the value we set anyway. Only
-// the components we offer are saved, so the save area cannot overflow; a
-// guest that bypasses the check on such an emulator could see others' state
-// in components outside that set.
 
 import { xgetbv, xrstor, xsave, xsetbv } from "../../kernel/arch/shim";
 import { CPUID1_ECX_XSAVE, XCR0_AVX, XCR0_AVX512, XCR0_SSE, XCR0_X87 } from "../../kernel/arch/x86";
@@ -57,6 +50,12 @@ export class ExtendedState {
     if (saved) xrstor(this.area, saved);
   }
 
+  // QEMU 7.2's AMD-V does not intercept XSETBV (measured: a guest's XSETBV
+  // there never exits), so leave() takes the live XCR0 as the guest's: on
+  // hardware that honours the intercept it is the value we set anyway. Only
+  // the components we offer are saved, so the save area cannot overflow; a
+  // guest that bypasses the check on such an emulator could see others'
+  // state in components outside that set.
   leave(): void {
     if (offered == 0) return;
     this.xcr0 = xgetbv(0);

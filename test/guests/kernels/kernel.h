@@ -1,6 +1,6 @@
 /*
  * What the test kernels share (test/guests/kernels): the ones the hypervisor
- * loads itself from a VM configuration (vmm/kernelvms.ts), as QEMU's -kernel
+ * loads itself from a VM configuration (vmm/setup/kernelvms.ts), as QEMU's -kernel
  * or a Linux boot loader would, rather than the flat binaries of lib/. They
  * report on COM1 (the 16550 model, the VM's console) through guest.h's
  * puts()/check(), take what to expect from their command line
@@ -21,7 +21,7 @@ uint64_t number(const char* s);
 int str_eq(const char* a, const char* b);
 void put_dec(uint32_t v);
 /* Checks that RAM is exactly [0, 0x9f000) and [1 MiB, ram) with the legacy
- * area reserved, as vmm/loaders/layout.ts promises. */
+ * area reserved, as vmm/setup/loaders/layout.ts promises. */
 void check_memory_map(const struct region* map, int n, uint64_t ram);
 /* The initrd or module: starts with "TVMOD". */
 int module_contents_ok(const char* data, uint64_t size);

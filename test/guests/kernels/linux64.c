@@ -1,6 +1,6 @@
 /*
  * The 64-bit Linux-protocol test kernel (kernel.h): a bzImage that the
- * hypervisor loads through the 64-bit boot protocol (vmm/loaders/bzimage.ts;
+ * hypervisor loads through the 64-bit boot protocol (vmm/setup/loaders/bzimage.ts;
  * Documentation/arch/x86/boot.rst "64-bit Boot Protocol"). It checks the
  * entry state: long mode with paging and PAE, the boot GDT's __BOOT_CS 0x10
  * and __BOOT_DS 0x18, interrupts off, RSI = boot_params, and the identity

@@ -1,6 +1,6 @@
 /*
  * The multiboot v1 test kernel (kernel.h): loaded the way QEMU's -kernel
- * loads it (vmm/loaders/multiboot1.ts), it checks the magic in EAX and the
+ * loads it (vmm/setup/loaders/multiboot1.ts), it checks the magic in EAX and the
  * information structure in EBX (Multiboot Specification 0.6.96, 3.2 and 3.3
  * "Boot information format"): flags, mem_lower/mem_upper, the memory map,
  * the command line, the boot loader's name and, with module=NAME, one module

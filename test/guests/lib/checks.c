@@ -3,7 +3,7 @@
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
  * through, emulated, #GP), instructions the guest is told it lacks, debug
  * registers, HLT woken by an injected interrupt, the hypercalls, and loads
- * and stores on the test device's MMIO window (vmm/devices/testmmio.ts),
+ * and stores on the test device's MMIO window (vmm/devices/test/testmmio.ts),
  * which the VMM emulates instruction by instruction. Each prints PASS or
  * FAIL with its name; names starting with "64-bit:" are checks only the
  * long-mode guest runs (test/system/guests.ts).
@@ -46,7 +46,7 @@ static void check_cpuid(void) {
         "cpuid: leaf 0x40000000 carries the TypervisorTV signature");
   cpuid(0x40000001, r);
   check(r[0] == 1, "cpuid: interface version 1");
-  /* Features that are MSR interfaces the VMM refuses are hidden (vmm/cpuidpolicy.ts). */
+  /* Features that are MSR interfaces the VMM refuses are hidden (vmm/emul/cpuidpolicy.ts). */
   cpuid(1, r);
   check(!(r[2] & 0x4cdd4) && !(r[3] & 0xa0640000), "cpuid: leaf 1 hides debug store, thermal control, SpeedStep and PDCM");
   uint32_t faults = gp_faults;
@@ -102,7 +102,7 @@ static inline uint64_t rdtsc(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 
-/* The vCPU's own TSC (vmm/guesttsc.ts, SDM Vol. 3B "Time-Stamp Counter
+/* The vCPU's own TSC (vmm/vcpustate/tsc.ts, SDM Vol. 3B "Time-Stamp Counter
  * Adjustment"): IA32_TSC_ADJUST moves it, a TSC write moves IA32_TSC_ADJUST
  * by as much, and back at 0 the TSC is where it would have been. */
 static void check_tsc_adjust(void) {

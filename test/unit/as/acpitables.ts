@@ -1,6 +1,6 @@
-// Unit-test entry: the ACPI tables a VM is given (vmm/acpitables.ts), read
+// Unit-test entry: the ACPI tables a VM is given (vmm/platform/pc/acpitables.ts), read
 // back with the hypervisor's own ACPI code (kernel/acpi/), and the PM block
-// they describe (vmm/devices/acpipm.ts). The VM's RAM is the first MiB of
+// they describe (vmm/devices/timers/acpipm.ts). The VM's RAM is the first MiB of
 // the harness's physical memory at guest-physical 0, so guest-physical
 // addresses in the tables are the addresses the kernel's parsers read.
 

@@ -1,4 +1,4 @@
-// Unit-test entry: the local APICs of one VM (vmm/apics.ts) on fake vCPUs:
+// Unit-test entry: the local APICs of one VM (vmm/core/vmapics.ts) on fake vCPUs:
 // IPIs from one vCPU's ICR to the others through the xAPIC window, INIT and
 // STARTUP, waking halted vCPUs, and the timer deadline the scheduler idles
 // until; and a fake interrupt controller on the VM's INTR pin (Vm.intr).

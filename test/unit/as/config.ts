@@ -1,5 +1,5 @@
-// Unit-test entry: the VM configuration file (vmm/config.ts) and its JSON
-// parser (vmm/config/json.ts). The last result stays in a global and is read
+// Unit-test entry: the VM configuration file (vmm/setup/config/config.ts) and its JSON
+// parser (vmm/setup/config/json.ts). The last result stays in a global and is read
 // back field by field.
 
 import { BootModule } from "../../../kernel/boot/bootinfo";

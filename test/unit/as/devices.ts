@@ -2,7 +2,7 @@
 // space, wired as on a PC, so tests drive them with port accesses exactly as
 // a guest would. Between the devices and the PIC sits a recorder that counts
 // each IRQ line's rising edges; the UART's output and the 8042's reset
-// requests are captured too, and PcInterrupts (vmm/pcinterrupts.ts) keeps
+// requests are captured too, and PcInterrupts (vmm/platform/pc/pcinterrupts.ts) keeps
 // the PIT on a TSC the tests pass in (the HPET it also keeps there is
 // as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each load()
 // of this module is a fresh machine.
@@ -105,7 +105,7 @@ export function pitClocks(): u64 {
 export function pitClocksUntilIrq(): u64 {
   return pit.clocksUntilIrq();
 }
-// The PIT on the TSC (vmm/pcinterrupts.ts).
+// The PIT on the TSC (vmm/platform/pc/pcinterrupts.ts).
 export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void {
   interrupts.catchUp(nowTsc, tscPerMs);
 }

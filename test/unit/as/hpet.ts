@@ -1,7 +1,7 @@
-// Unit-test entry: the HPET (vmm/devices/hpet.ts) on an MMIO address space
+// Unit-test entry: the HPET (vmm/devices/timers/hpet.ts) on an MMIO address space
 // at its base, as the VMM maps it, with recorders for its two kinds of
 // lines: the ISA IRQs (which the PIT drives too, through the HPET's legacy
-// switch) and the I/O APIC inputs. PcInterrupts (vmm/pcinterrupts.ts) keeps
+// switch) and the I/O APIC inputs. PcInterrupts (vmm/platform/pc/pcinterrupts.ts) keeps
 // the PIT and the HPET on a TSC the tests pass in. Each load() of this
 // module is a fresh machine.
 

@@ -1,7 +1,7 @@
 // Unit-test entry: the pure parts of kernel-loaded VMs. The entry state a
 // loader's result turns into (vmm/setup/loaders/entrystate.ts), from the boot GDT and
-// page tables of vmm/loaders/cpu.ts in fake guest RAM; and how boot modules
-// are named (vmm/bootmodules.ts).
+// page tables of vmm/setup/loaders/cpu.ts in fake guest RAM; and how boot modules
+// are named (vmm/setup/bootmodules.ts).
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { findModule, isConfigModule, moduleNames } from "../../../vmm/setup/bootmodules";

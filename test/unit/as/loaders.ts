@@ -1,4 +1,4 @@
-// Unit-test entry: the guest loaders (vmm/loaders). The test builds a VM's
+// Unit-test entry: the guest loaders (vmm/setup/loaders). The test builds a VM's
 // RAM (regions of fake physical memory), puts images in fake physical memory,
 // fills in the boot options one call at a time, runs a loader and reads the
 // LoadResult back field by field.

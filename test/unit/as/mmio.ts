@@ -1,5 +1,5 @@
-// Unit-test entry: MMIO emulation (vmm/mmio.ts) with its decoder
-// (vmm/decoder.ts) and guest page walker (vmm/guestpaging.ts). Guest RAM is
+// Unit-test entry: MMIO emulation (vmm/emul/mmio.ts) with its decoder
+// (vmm/emul/decoder.ts) and guest page walker (vmm/emul/guestpaging.ts). Guest RAM is
 // GUEST_RAM_SIZE bytes at guest-physical 0, backed by the harness's fake
 // physical memory at GUEST_RAM_HOST; the test device's MMIO window is on
 // the bus; a FakeVcpu (fakevcpu.ts) stands in for a backend and records

@@ -1,4 +1,4 @@
-// Unit-test entry: the emulated MSRs of one vCPU (vmm/msrpolicy.ts), read and
+// Unit-test entry: the emulated MSRs of one vCPU (vmm/emul/msrpolicy.ts), read and
 // written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh
 // vCPU, on an Intel host until onAmd() says otherwise.
 

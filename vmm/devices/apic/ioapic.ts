@@ -2,26 +2,14 @@
 // IRQs through once the guest leaves the 8259A pair behind.
 //
 // It has 24 input pins, driven through the same InterruptLines interface as
-// the 8259A pair (pic8259.ts), so a device's IRQ line can feed both. Each pin
-// has a redirection-table entry that the guest programs through an index
-// register (IOREGSEL) and a data window (IOWIN) in a 4 KiB MMIO page. An
-// asserted, unmasked pin becomes an interrupt message to local APICs: the
-// entry says which vector, in which delivery mode, to which destination, and
-// whether the pin is edge- or level-triggered. The message leaves through an
-// IoApicSink; the VMM resolves its destination against the VM's local APICs
-// (lapic.ts, matchesDestination()). A level-triggered message sets the
-// entry's Remote IRR until the local APIC's EOI for its vector comes back,
-// either through endOfInterrupt() (the VMM's EOI broadcast) or through the
-// EOI register of version-20h I/O APICs; while Remote IRR is set the pin
-// sends nothing more.
-//
-// Section names are those of the 82093AA datasheet (290566-001); the EOI
-// register and version 20h are those of the I/O APIC in Intel's ICH chipsets
-// (the ICH datasheets' "Advanced Programmable Interrupt Controller" chapter,
-// "EOI Register").
-// Delivery is immediate, so Delivery Status always reads idle. Not modelled:
-// the APIC serial bus arbitration the ARB register is for, and the extended
-// destination ID of later chipsets (an entry's destination is bits 63:56).
+// the 8259A pair (pic/pic8259.ts), so a device's IRQ line can feed both. Each
+// pin has a redirection-table entry that the guest programs through a 4 KiB
+// MMIO page; an asserted, unmasked pin becomes an interrupt message, which
+// leaves through an IoApicSink for the VMM to resolve against the VM's local
+// APICs. Section names are those of the 82093AA datasheet (290566-001); the
+// EOI register and version 20h are those of the I/O APIC in Intel's ICH
+// chipsets (the ICH datasheets' "Advanced Programmable Interrupt Controller"
+// chapter, "EOI Register").
 
 import { Device } from "../bus";
 import { InterruptLines } from "../irq";
@@ -37,7 +25,8 @@ export const IOAPIC_PINS: u32 = 24;
 export const DELIVERY_SMI: u32 = 2;
 export const DELIVERY_EXTINT: u32 = 7;
 
-// Where a message goes; the VMM resolves the destination to local APICs.
+// Where a message goes; the VMM resolves the destination to local APICs
+// (core/vmapics.ts, with matchesDestination() of lapic.ts).
 export abstract class IoApicSink {
   // `destination` is an APIC ID (all 8 bits; the 82093AA itself compared
   // only 59:56), or with `logical` a logical destination (SDM Vol. 3A
@@ -47,12 +36,14 @@ export abstract class IoApicSink {
   abstract deliver(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void;
 }
 
-// MMIO offsets ("Memory Mapped Registers for Accessing IOAPIC Registers").
+// MMIO offsets ("Memory Mapped Registers for Accessing IOAPIC Registers"):
+// an index register (IOREGSEL) and a data window (IOWIN) onto the registers.
 const IOREGSEL: u64 = 0x00;
 const IOWIN: u64 = 0x10;
 const EOI: u64 = 0x40; // ICH I/O APIC "EOI Register"
 
-// Register indices ("IOAPIC Registers").
+// Register indices ("IOAPIC Registers"). The APIC serial bus arbitration the
+// ARB register is for is not modelled: it reads as the ID.
 const REG_ID: u32 = 0x00;
 const REG_VERSION: u32 = 0x01;
 const REG_ARBITRATION: u32 = 0x02;
@@ -62,16 +53,19 @@ const ID_SHIFT: u32 = 24; // ID and ARB: the 4-bit ID in bits 27:24
 const ID_BITS: u32 = 0xf;
 const VERSION: u32 = 0x20 | ((IOAPIC_PINS - 1) << 16); // maximum redirection entry in bits 23:16
 
-// Redirection-table entry, low dword. The vector, delivery mode and mask sit
-// where they sit in a local APIC's LVT entries. Bit 12, Delivery Status, is
-// read-only and always 0 here; bit 14, Remote IRR, is read-only.
+// Redirection-table entry, low dword: which vector, in which delivery mode,
+// to which kind of destination, and whether the pin is edge- or
+// level-triggered. The vector, delivery mode and mask sit where they sit in a
+// local APIC's LVT entries. Bit 12, Delivery Status, is read-only and always
+// 0 here, since delivery is immediate; bit 14, Remote IRR, is read-only.
 const LOGICAL: u32 = 1 << 11;
 const ACTIVE_LOW: u32 = 1 << 13;
 const REMOTE_IRR: u32 = 1 << 14;
 const LEVEL_TRIGGERED: u32 = 1 << 15;
 const MASKED: u32 = LVT_MASKED;
 const LOW_WRITABLE: u32 = VECTOR | DELIVERY_MODE | LOGICAL | ACTIVE_LOW | LEVEL_TRIGGERED | MASKED;
-// High dword: the destination in bits 31:24 (entry bits 63:56); the rest is reserved.
+// High dword: the destination in bits 31:24 (entry bits 63:56); the rest is
+// reserved (the extended destination ID of later chipsets is not modelled).
 const HIGH_WRITABLE: u32 = 0xff00_0000;
 
 export class IoApic extends InterruptLines {
@@ -119,7 +113,11 @@ export class IoApic extends InterruptLines {
 
   // A local APIC ended `vector` (its EOI for a level-triggered interrupt, or
   // a write to the EOI register): every entry with that vector has its
-  // Remote IRR cleared, and a level pin still asserted sends again.
+  // Remote IRR cleared, and a level pin still asserted sends again. A
+  // level-triggered message sets its entry's Remote IRR (serviceLevel()), and
+  // the pin sends nothing more until this EOI comes: through the EOI register
+  // of version-20h I/O APICs, or from a local APIC's EOI broadcast (lapic.ts,
+  // through core/vmapics.ts).
   endOfInterrupt(vector: u8): void {
     for (let pin: u32 = 0; pin < IOAPIC_PINS; pin++) {
       if ((this.low[pin] & VECTOR) != vector) continue;
@@ -169,8 +167,9 @@ export class IoApic extends InterruptLines {
   // An edge-triggered entry has no use for Remote IRR, and writing one clears
   // it: without an EOI register (versions before 20h) Linux ends a stuck
   // level interrupt by switching the entry to edge and back
-  // (arch/x86/kernel/apic/io_apic.c, __eoi_ioapic_pin). A level pin that is asserted, unmasked and not waiting for
-  // an EOI sends at once, as after an unmask.
+  // (arch/x86/kernel/apic/io_apic.c, __eoi_ioapic_pin). A level pin that is
+  // asserted, unmasked and not waiting for an EOI sends at once, as after an
+  // unmask.
   private writeLow(pin: u32, value: u32): void {
     const remoteIrr = this.low[pin] & REMOTE_IRR;
     const entry = (value & LOW_WRITABLE) | remoteIrr;

@@ -2,22 +2,13 @@
 //
 // The guest reaches it through the 4 KiB MMIO window (xAPIC mode) or the
 // MSRs 0x800-0x8ff (x2APIC mode), switching between them with IA32_APIC_BASE.
-// Interrupts arrive with accept() (from IPIs, the timer, later the I/O APIC),
-// wait in the IRR, and the VMM asks pendingVector() before it enters the
-// guest with interrupts open; acknowledge() is the CPU taking the vector, and
-// the guest's EOI ends it. IPIs leave through the VM's ApicBus with their
-// destination resolved to APIC IDs; the bus delivers them (and picks the
-// target of a lowest-priority one), and the VMM resets or starts a vCPU on
-// INIT and STARTUP (initReset() is the APIC's part of an INIT). Delivery is
-// immediate, so the ICR's delivery status always reads idle, and no spurious
-// vector is ever needed (11.9): a vector cannot vanish between
-// pendingVector() and acknowledge().
-//
-// Of the LINT pins only LINT0 in ExtINT mode is modelled (passesExtInt(),
-// the 8259's path on a PC). Not modelled: LINT1, other LINT0 modes, thermal, performance and CMCI events
-// (their LVT entries are plain registers), remote read, SMI IPIs, EOI
-// broadcast to I/O APICs for level-triggered vectors, and focus-processor
-// checking (SVR bit 9 is stored and has no effect).
+// Interrupts arrive with accept() (from IPIs, the timer, the I/O APIC), wait
+// in the IRR, and the VMM asks pendingVector() before it enters the guest
+// with interrupts open; acknowledge() is the CPU taking the vector, and the
+// guest's EOI ends it. IPIs leave through the VM's ApicBus with their
+// destination resolved to APIC IDs; the bus delivers them, and the VMM
+// resets or starts a vCPU on INIT and STARTUP. Of the LINT pins only LINT0
+// in ExtINT mode is modelled (passesExtInt(), the 8259's path on a PC).
 
 import {
   APIC_BASE_BSP,
@@ -99,12 +90,14 @@ export const DELIVERY_EXTINT: u32 = 7;
 // the widest the architecture allows; the model does not know the guest's.
 const BASE_RESERVED: u64 = 0xfff0_0000_0000_02ff;
 
+// SVR: bit 9, focus-processor checking, is stored and has no effect.
 const SVR_ENABLE: u32 = 1 << 8;
 const SVR_RESET: u32 = 0xff;
 const DFR_FLAT: u32 = 0xf;
 const XAPIC_ID_SHIFT: u32 = 24; // the ID, LDR and ICR destination live in bits 31:24
 
-// ICR (Figure 11-12); bit 12, delivery status, reads 0 (idle).
+// ICR (Figure 11-12); bit 12, delivery status, reads 0 (idle): delivery is
+// immediate.
 const ICR_LOGICAL: u32 = 1 << 11;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_TRIGGER_LEVEL: u32 = 1 << 15;
@@ -199,7 +192,8 @@ export class LocalApic extends Device {
   }
 
   // Power-up state (11.4.7.1), which INIT also restores (11.4.7.3) except
-  // for the APIC ID and IA32_APIC_BASE: the APIC stays in its mode.
+  // for the APIC ID and IA32_APIC_BASE: the APIC stays in its mode. This is
+  // the APIC's part of an INIT; the VMM resets the vCPU.
   initReset(): void {
     this.tpr = 0;
     this.ldr = this.x2apicMode ? x2apicLogicalId(this.id) : 0;
@@ -286,7 +280,9 @@ export class LocalApic extends Device {
 
   // The vector the APIC would interrupt the vCPU with now, or -1: the highest
   // in the IRR if its class is above the processor priority (11.8.3). A
-  // software-disabled APIC holds its IRR and delivers nothing.
+  // software-disabled APIC holds its IRR and delivers nothing. No spurious
+  // vector is ever needed (11.9): a vector cannot vanish between
+  // pendingVector() and acknowledge().
   pendingVector(): i32 {
     if (!this.enabled || !this.softwareEnabled) return -1;
     const vector = this.irr.highest();
@@ -298,6 +294,8 @@ export class LocalApic extends Device {
   // PIC's INTA cycle, and neither the IRR nor the TPR takes part), or the
   // APIC hardware-disabled, when the processor takes INTR as one without an
   // APIC would (11.4.3). A software-disabled APIC masks its LVT (11.4.7.2).
+  // Not modelled: LINT1, the other LINT0 modes, and the thermal, performance
+  // and CMCI events, whose LVT entries are plain registers.
   passesExtInt(): bool {
     if (!this.enabled) return true;
     const lint0 = this.lvt[lvtIndex(REG_LVT_LINT0)];

@@ -7,11 +7,6 @@
 // it hands the guest an APIC access, so that the current count moves. The
 // timer only says when it expires; the APIC delivers through its LVT timer
 // entry, whose mask does not stop the counting.
-//
-// The bus clock is given as TSC ticks per bus tick; the default, 1, runs the
-// APIC timer at the TSC's rate, until the VMM sets the ratio it reports to
-// the guest. The divider's phase is not modelled: a new divide value or
-// ratio takes effect at the current count, as if a tick had just passed.
 
 // LVT timer bits 18:17 (Figure 11-8). 11b is reserved; it counts as one-shot here.
 export const TIMER_ONE_SHOT: u32 = 0;
@@ -46,8 +41,12 @@ export class ApicTimer {
     this.deadline = 0;
   }
 
-  // `ticks` must be at least 1 and below 2^25 (so that 2^32 counts at
-  // divide-by-128 fit in 64 bits).
+  // The bus clock, as TSC ticks per bus tick; the default, 1, runs the APIC
+  // timer at the TSC's rate, until the VMM sets the ratio it reports to the
+  // guest. `ticks` must be at least 1 and below 2^25 (so that 2^32 counts at
+  // divide-by-128 fit in 64 bits). The divider's phase is not modelled: a new
+  // divide value or ratio takes effect at the current count, as if a tick
+  // had just passed.
   setTscPerBusTick(ticks: u64): void {
     this.rebase();
     this.tscPerBusTick = ticks;

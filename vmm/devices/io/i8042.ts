@@ -3,22 +3,13 @@
 //
 // Guests meet it for two reasons: drivers probe it (self-test, the
 // controller configuration byte, the auxiliary port), and it carries the
-// CPU reset line, which Linux pulses to reboot when ACPI cannot. Port 0x60
-// is data, port 0x64 status on reads and commands on writes. The controller
-// answers its own commands through the output buffer. Its loopback
-// commands put a byte in the output buffer as if the keyboard (0xD2) or the
-// mouse (0xD3, with the status's auxiliary-data bit) had sent it, raising
-// IRQ1 or IRQ12 if the configuration byte enables them: Linux's driver
-// tests the auxiliary port and its IRQ that way, and waits half a second
-// for each answer that does not come. Bytes meant for the devices
-// themselves go nowhere, as to an empty socket. A reset request resets the
-// machine (MachineControl). The A20 gate (output port bit 1) is stored
-// but does not mask anything: guest memory never wraps at 1 MiB.
-//
-// Command and bit names follow the IBM PC AT Technical Reference
-// ("Keyboard Controller"), whose 8042 firmware PC controllers reproduce,
-// and, for the auxiliary port, the IBM PS/2 Hardware Interface Technical
-// Reference ("Keyboard/Auxiliary Device Controller").
+// CPU reset line, which Linux pulses to reboot when ACPI cannot; a reset
+// request resets the machine (MachineControl). Port 0x60 is data, port 0x64
+// status on reads and commands on writes. Command and bit names follow the
+// IBM PC AT Technical Reference ("Keyboard Controller"), whose 8042 firmware
+// PC controllers reproduce, and, for the auxiliary port, the IBM PS/2
+// Hardware Interface Technical Reference ("Keyboard/Auxiliary Device
+// Controller").
 
 import { Device } from "../bus";
 import { InterruptLines } from "../irq";
@@ -41,7 +32,8 @@ const CONFIG_KEYBOARD_DISABLED: u8 = 0x10;
 const CONFIG_AUX_DISABLED: u8 = 0x20;
 const KEYBOARD_IRQ: u32 = 1;
 const AUX_IRQ: u32 = 12;
-// Output port: bit 0 drives the CPU's reset line, active low; bit 1 is A20.
+// Output port: bit 0 drives the CPU's reset line, active low; bit 1 is A20,
+// stored but masking nothing: guest memory never wraps at 1 MiB.
 const OUTPUT_NOT_RESET: u8 = 0x01;
 const OUTPUT_A20: u8 = 0x02;
 
@@ -123,17 +115,23 @@ export class I8042 {
     } else if (cmd == CMD_WRITE_AUX_OUTPUT) {
       this.fromDevice(v, true);
     }
-    // Otherwise the byte is for the keyboard, and none is attached.
+    // Otherwise the byte is for the keyboard, and none is attached: it goes
+    // nowhere, as to an empty socket.
   }
 
-  // The controller's own answer: no interrupt.
+  // The controller answers its own commands through the output buffer, with
+  // no interrupt.
   private respond(v: u8): void {
     this.output = v;
     this.outputFull = true;
     this.outputFromAux = false;
   }
 
-  // A byte as the keyboard or the mouse would send it, with its interrupt.
+  // A byte as the keyboard or the mouse would send it, with its interrupt:
+  // the loopback commands 0xD2 (keyboard) and 0xD3 (mouse, with the status's
+  // auxiliary-data bit) raise IRQ1 or IRQ12 if the configuration byte enables
+  // them. Linux's driver tests the auxiliary port and its IRQ that way, and
+  // waits half a second for each answer that does not come.
   private fromDevice(v: u8, aux: bool): void {
     this.output = v;
     this.outputFull = true;

@@ -6,13 +6,8 @@
 // ByteSink the VMM provides (the VM's console), so THR and the transmitter
 // are always empty. Received bytes come from the VMM through feedInput()
 // into a 16-byte FIFO. The baud rate and line format are stored and read
-// back but shape nothing. The interrupt output follows the priorities of
-// the IIR and reaches the IRQ line only through OUT2, as on the PC.
-//
-// Section and table names below are those of the PC16550D datasheet.
-// Simplification: with FIFOs on and fewer bytes than the trigger level, the
-// character timeout interrupt is reported at once, since input arrives
-// from the VMM in bursts and nothing more is on its way.
+// back but shape nothing. Section and table names below are those of the
+// PC16550D datasheet.
 
 import { Device } from "../bus";
 import { InterruptLines } from "../irq";
@@ -213,7 +208,10 @@ export class Uart16550 extends Device {
     return byte;
   }
 
-  // The highest-priority pending interrupt that IER enables (Table V).
+  // The highest-priority pending interrupt that IER enables (Table V). With
+  // FIFOs on and fewer bytes than the trigger level, the character timeout
+  // interrupt is reported at once: input arrives from the VMM in bursts, and
+  // nothing more is on its way.
   private identify(): u8 {
     const ier = this.ier;
     if ((ier & IER_RLS) && this.overrun) return IIR_RLS;

@@ -1,12 +1,12 @@
 // The test device's MMIO window: registers the test guests reach with loads
-// and stores, to check the MMIO emulation path (vmm/mmio.ts).
+// and stores, to check the MMIO emulation path (emul/mmio.ts).
 //
 //   +0 (64-bit) a scratch register; an access of any size at any offset in
 //      it reads or replaces just those bytes.
 //   +8 (32-bit, read-only) the ID register, TEST_MMIO_ID ("TMIO").
 // The rest of the 4 KiB window reads as zero and ignores writes. It lies
-// above the RAM of any VM that createVm starts, below 4 GiB, so guests in
-// every mode reach it with 32-bit addresses.
+// above the RAM of any flat-binary VM (setup/flatvms.ts), below 4 GiB, so
+// guests in every mode reach it with 32-bit addresses.
 
 import { allOnes, Device } from "../bus";
 

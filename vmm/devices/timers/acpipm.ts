@@ -1,22 +1,19 @@
-// The ACPI power-management block the VM's FADT describes (acpitables.ts):
-// the PM1a event and control registers and the PM timer, in I/O space.
-//
-//   +0  PM1a_STS (16-bit, write 1 to clear)   +2  PM1a_EN (16-bit)
-//   +4  PM1a_CNT (16-bit): SCI_EN, SLP_TYP, SLP_EN
-//   +8  PM_TMR (32-bit, read-only): 3.579545 MHz, all 32 bits (TMR_VAL_EXT)
-//
-// Writing SLP_TYP = 5 with SLP_EN powers the VM off, the value the DSDT's
-// \_S5 object names; other sleep states are not offered. SCI_EN reads as
-// set, since the VM is in ACPI mode from the start (no SMI command port).
-// No event is ever raised, so the SCI never fires. Like the PIT, the timer
-// keeps no clock of its own: the VMM advances its time in nanoseconds
-// before a guest access (pcinterrupts.ts), converted exactly into ticks
-// (clock.ts). ACPI 6.5, 4.8.3 (PM1 event, control and timer registers).
+// The ACPI power-management block the VM's FADT describes
+// (platform/pc/acpitables.ts): the PM1a event and control registers and the
+// PM timer, in I/O space (ACPI 6.5, 4.8.3). Writing SLP_TYP = 5 with SLP_EN
+// powers the VM off; no event is ever raised, so the SCI never fires. Like
+// the PIT, the timer keeps no clock of its own: the VMM advances its time in
+// nanoseconds before a guest access (platform/pc/pcinterrupts.ts), converted
+// exactly into ticks (clock.ts).
 
 import { Device } from "../bus";
 import { MachineControl } from "../machine";
 import { ClockRatio } from "./clock";
 
+// The block's registers:
+//   +0  PM1a_STS (16-bit, write 1 to clear)   +2  PM1a_EN (16-bit)
+//   +4  PM1a_CNT (16-bit): SCI_EN, SLP_TYP, SLP_EN
+//   +8  PM_TMR (32-bit, read-only): 3.579545 MHz, all 32 bits (TMR_VAL_EXT)
 export const ACPI_PM_BASE: u64 = 0x400;
 export const ACPI_PM_PORTS: u64 = 12;
 export const PM1_EVT_OFFSET: u64 = 0;
@@ -80,7 +77,10 @@ export class AcpiPm extends Device {
     return 0;
   }
 
-  // `bits` within `mask` are the ones the guest wrote.
+  // `bits` within `mask` are the ones the guest wrote. SLP_TYP 5 is the value
+  // the DSDT's \_S5 object names; other sleep states are not offered. SCI_EN
+  // reads as set, since the VM is in ACPI mode from the start (no SMI command
+  // port).
   private writeRegister16(offset: u64, bits: u16, mask: u16): void {
     if (offset == PM1_EVT_OFFSET) {
       this.status &= ~(bits & PM1_STS_BITS);

@@ -1,34 +1,12 @@
 // The High Precision Event Timer of a PC (IA-PC HPET Specification 1.0a):
 // one event timer block of a 64-bit main counter at 10 MHz and three timers
-// (hpettimer.ts), 1 KiB of registers at FED00000h, which the ACPI HPET
-// table describes (acpitables.ts).
-//
-//   000h General Capabilities and ID   010h General Configuration
-//   020h General Interrupt Status      0F0h Main Counter Value
-//   100h + 20h * N: Timer N Configuration and Capability, +8 its Comparator
-//
-// The registers take 32-bit accesses at 4-byte and 64-bit accesses at
-// 8-byte aligned offsets (2.3, register overview); other accesses read 0 and write nothing,
-// as do reserved registers and the FSB route registers (FSB delivery is not
-// offered). The main counter runs while ENABLE_CNF is set and can be
-// written only while it is halted.
-//
-// A match on an edge-triggered timer sends one edge; on a level-triggered
-// one it sets the timer's General Interrupt Status bit, and the line stays
-// asserted until the guest writes 1 to that bit. Either only with ENABLE_CNF
-// and the timer's Tn_INT_ENB_CNF set; the status bit is set regardless. A
-// timer's line is the I/O APIC input of its Tn_INT_ROUTE_CNF (20 to 23, as
-// on Intel's chipsets, inputs no ISA device uses here) or, with LEG_RT_CNF,
-// for timer 0 ISA IRQ 0 and for timer 1 IRQ 8, which reach the 8259 pair and
-// I/O APIC inputs 2 and 8 (isalines.ts). Meanwhile the 8254's and the RTC's
-// interrupts are blocked, as on Intel's chipsets (the PCH datasheets,
-// "Legacy Replacement Routing"): they drive legacyLines, which pass IRQ 0
-// and 8 on only while legacy replacement is off. Timers that share a line
-// drive it together, as wired-OR level outputs do.
-//
-// Like the PIT the model keeps no clock of its own: the VMM advances its
-// time in nanoseconds (pcinterrupts.ts), converted exactly into counter
-// ticks (clock.ts), and asks it when its next interrupt is due.
+// (hpettimer.ts), 1 KiB of registers at FED00000h, which the ACPI HPET table
+// describes (platform/pc/acpitables.ts). A timer interrupts through an I/O
+// APIC input or, in legacy replacement mode, in place of the PIT's IRQ 0 and
+// the RTC's IRQ 8; FSB delivery is not offered. Like the PIT the model keeps
+// no clock of its own: the VMM advances its time in nanoseconds
+// (platform/pc/pcinterrupts.ts), converted exactly into counter ticks
+// (clock.ts), and asks it when its next interrupt is due.
 
 import { Device } from "../bus";
 import { ClockRatio, NEVER } from "./clock";
@@ -52,10 +30,15 @@ const PERIOD_FS: u64 = 1_000_000_000_000_000 / HPET_HZ;
 export const HPET_CAPABILITIES: u64 = REV_ID | (<u64>(HPET_TIMERS - 1) << 8) | COUNT_SIZE_CAP | LEG_RT_CAP
   | (VENDOR_INTEL << 16) | (PERIOD_FS << 32);
 
-// General Configuration.
+// General Configuration. The main counter runs while ENABLE_CNF is set and
+// can be written only while it is halted.
 const ENABLE_CNF: u64 = 1 << 0;
 const LEG_RT_CNF: u64 = 1 << 1;
 
+// The registers (2.3):
+//   000h General Capabilities and ID   010h General Configuration
+//   020h General Interrupt Status      0F0h Main Counter Value
+//   100h + 20h * N: Timer N Configuration and Capability, +8 its Comparator
 const CAPABILITIES: u64 = 0x000;
 const CONFIGURATION: u64 = 0x010;
 const INTERRUPT_STATUS: u64 = 0x020;
@@ -65,7 +48,8 @@ const TIMER_STRIDE: u64 = 0x20;
 const TIMER_CONFIG: u64 = 0x00;
 const TIMER_COMPARATOR: u64 = 0x08;
 
-// I/O APIC inputs 20-23 (Tn_INT_ROUTE_CAP).
+// I/O APIC inputs 20-23 (Tn_INT_ROUTE_CAP), as on Intel's chipsets: inputs
+// no ISA device uses here.
 const ROUTE_CAPABILITY: u32 = 0x00f0_0000;
 // What a timer's line is: an I/O APIC input, or with LEGACY an ISA IRQ.
 const LEGACY: i32 = 0x100;
@@ -122,6 +106,9 @@ export class Hpet extends Device {
     return this.clock.inputFor(ticks);
   }
 
+  // The registers take 32-bit accesses at 4-byte and 64-bit accesses at
+  // 8-byte aligned offsets (2.3, register overview); other accesses read 0
+  // and write nothing, as do reserved registers and the FSB route registers.
   read(offset: u64, size: u8): u64 {
     if (!aligned(offset, size)) return 0;
     return this.register(offset & ~7) >> ((offset & 4) * 8);
@@ -168,6 +155,11 @@ export class Hpet extends Device {
     }
   }
 
+  // A match on an edge-triggered timer sends one edge; on a level-triggered
+  // one it sets the timer's General Interrupt Status bit, and the line stays
+  // asserted until the guest writes 1 to that bit. Either only with
+  // ENABLE_CNF and the timer's Tn_INT_ENB_CNF set; the status bit is set
+  // regardless.
   private match(i: u32): void {
     const timer = this.timers[i];
     if (timer.levelTriggered) {
@@ -201,12 +193,16 @@ export class Hpet extends Device {
     if (this.level(line) != newLevel) this.drive(line, !newLevel);
   }
 
+  // The I/O APIC input of the timer's Tn_INT_ROUTE_CNF or, with LEG_RT_CNF,
+  // ISA IRQ 0 for timer 0 and IRQ 8 for timer 1, which reach the 8259 pair
+  // and I/O APIC inputs 2 and 8 (platform/pc/isalines.ts).
   private lineOf(i: u32): i32 {
     if (this.configuration & LEG_RT_CNF && i < 2) return LEGACY | <i32>LEGACY_IRQS[i];
     return this.timers[i].route;
   }
 
-  // Whether any timer holds `line` asserted.
+  // Whether any timer holds `line` asserted: timers that share a line drive
+  // it together, as wired-OR level outputs do.
   private level(line: i32): bool {
     if (line == NO_ROUTE) return false;
     for (let i: u32 = 0; i < HPET_TIMERS; i++) if (this.lines[i] == line && this.asserting[i]) return true;
@@ -222,7 +218,9 @@ export class Hpet extends Device {
 
 // The chipset's switch in front of ISA IRQ 0 and 8: the 8254's and the
 // RTC's lines while legacy replacement is off, HPET timers 0 and 1 while it
-// is on. Other lines pass through.
+// is on, when the 8254's and the RTC's interrupts are blocked, as on Intel's
+// chipsets (the PCH datasheets, "Legacy Replacement Routing"). Other lines
+// pass through.
 export class LegacySwitch extends InterruptLines {
   private replaced: bool = false;
   private deviceLevels: u32 = 0; // IRQ 0 and 8 as the 8254 and RTC drive them

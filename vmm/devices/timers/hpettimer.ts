@@ -2,19 +2,13 @@
 // register and its Timer N Comparator Value register (IA-PC HPET
 // Specification 1.0a, 2.3, and the modes of operation, 2.3.9.2).
 //
-// The comparator matches when the main counter reaches its value; it is
-// compared with all 64 bits of the counter, or with the low 32 when
-// Tn_32MODE_CNF makes the timer a 32-bit one. In non-periodic mode
-// (2.3.9.2.1) the comparator stays as written, so it matches again only
-// once the counter has wrapped. In periodic mode (2.3.9.2.2) it holds two values: the accumulator the counter
-// is compared
-// with and the period, the value last written; each match adds the period to
-// the accumulator. A write sets only the period, unless Tn_VAL_SET_CNF was
-// set before it: then it sets both (the bit clears itself with that write).
-// Every timer is 64 bits wide and periodic-capable; it interrupts through
-// an I/O APIC input its route capability allows, never through FSB messages.
-// What a match does with the interrupt line is the block's (hpet.ts): the
-// timer only says when its matches happen.
+// The comparator matches when the main counter reaches its value, compared
+// with all 64 bits of the counter, or with the low 32 when Tn_32MODE_CNF
+// makes the timer a 32-bit one. Every timer is 64 bits wide and
+// periodic-capable; it interrupts through an I/O APIC input its route
+// capability allows, never through FSB messages. The timer only says when
+// its matches happen; what a match does with the interrupt line is the
+// block's (hpet.ts).
 
 import { NEVER } from "./clock";
 
@@ -86,6 +80,13 @@ export class HpetTimer {
     return this.comparator;
   }
 
+  // In non-periodic mode (2.3.9.2.1) the comparator stays as written, so it
+  // matches again only once the counter has wrapped. In periodic mode
+  // (2.3.9.2.2) it holds two values: the accumulator the counter is compared
+  // with and the period, the value last written; each match adds the period
+  // to the accumulator. A write sets only the period, unless Tn_VAL_SET_CNF
+  // was set before it: then it sets both (the bit clears itself with that
+  // write).
   writeComparator(bits: u64, mask: u64): void {
     const width = this.width;
     if (this.periodic && !this.valueSet) {

@@ -4,20 +4,11 @@
 // IRQ0 (the guest's tick or one-shot timer), counter 2's OUT and GATE are
 // bits 5 and 0 of port 61h (guests calibrate their TSC against it; counter
 // 1 refreshed DRAM on the AT and drives nothing here). Ports 0x40-0x42 are
-// the counters, 0x43 the control word.
-//
-// The model keeps no running clock of its own: the VMM advances time in
-// nanoseconds, converted exactly into PIT clocks (clock.ts), and should do
-// so before it hands a guest access to these ports, so that polling guests
-// see time move.
-// Each counter's state is a function of the clocks it has counted since its
-// count was loaded, which keeps every result deterministic.
-//
-// Section names below are those of the Intel 8254 datasheet (231164).
-// Simplifications: a new count takes effect at once in every mode (the
-// 8254 waits for the end of the current period in modes 2 and 3, which is
-// the same thing when the control word is written first, as OSes do), and
-// BCD counting is reported in the status but counts in binary.
+// the counters, 0x43 the control word. The model keeps no running clock of
+// its own: the VMM advances time in nanoseconds, converted exactly into PIT
+// clocks (clock.ts), and should do so before it hands a guest access to
+// these ports, so that polling guests see time move. Section names below are
+// those of the Intel 8254 datasheet (231164).
 
 import { Device } from "../bus";
 import { ClockRatio, NEVER } from "./clock";
@@ -29,7 +20,8 @@ export const PIT_HZ: u64 = 1_193_182;
 const NS_PER_S: u64 = 1_000_000_000;
 const PIT_IRQ: u32 = 0;
 
-// "Control Word Format": SC1 SC0 RW1 RW0 M2 M1 M0 BCD.
+// "Control Word Format": SC1 SC0 RW1 RW0 M2 M1 M0 BCD. BCD counting is
+// reported in the status but counts in binary.
 const READ_BACK: u8 = 3; // SC = 11
 const RW_LATCH: u8 = 0, RW_LSB: u8 = 1, RW_MSB: u8 = 2, RW_LSB_MSB: u8 = 3;
 const READ_BACK_NO_COUNT: u8 = 0x20, READ_BACK_NO_STATUS: u8 = 0x10;
@@ -45,6 +37,8 @@ const B_REFRESH: u8 = 0x10;
 const B_OUT2: u8 = 0x20;
 const REFRESH_CLOCKS: u64 = 18;
 
+// One counter. Its state is a function of the clocks it has counted since
+// its count was loaded, which keeps every result deterministic.
 class Counter {
   private mode: u8 = 0;
   private access: u8 = RW_LSB_MSB;
@@ -196,6 +190,9 @@ class Counter {
     return d < at ? at - d : NEVER;
   }
 
+  // A new count takes effect at once in every mode. (The 8254 waits for the
+  // end of the current period in modes 2 and 3, which is the same thing when
+  // the control word is written first, as OSes do.)
   private load(now: u64, value: u64): void {
     this.count = value == 0 ? 0x10000 : value;
     this.loaded = true;

@@ -339,7 +339,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.CLEAN_BITS, 0);
   }
 
-  // A loaded kernel's entry state (entrystate.ts) over the reset state,
+  // A loaded kernel's entry state (core/entrystate.ts) over the reset state,
   // which supplies what it does not name (DR6/DR7, PAT, clean bits). It
   // passes VMRUN's consistency checks (APM Vol. 2 15.5.1 "Basic Operation",
   // "Canonicalization and Consistency Checks") by construction: EFER.SVME

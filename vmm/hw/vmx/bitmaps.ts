@@ -6,7 +6,7 @@
 // 0-0x1fff, reads of 0xc0000000-0xc0001fff, then writes of the same two
 // ranges; a clear bit lets the access through to the guest's own copy, and
 // every MSR outside those ranges exits (24.6.9 "MSR-Bitmap Address"). The
-// passthrough set is vmm/msrpolicy.ts's; each of those MSRs is switched
+// passthrough set is emul/msrpolicy.ts's; each of those MSRs is switched
 // between guest and host by the VMCS or the MSR lists (msrlists.ts). The
 // bitmaps are the same for every vCPU, so the backend keeps one set.
 

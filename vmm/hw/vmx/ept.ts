@@ -6,11 +6,8 @@
 // carries its memory type in bits 3-5 and "ignore PAT" in bit 6, and bit 7
 // marks a 2 MiB or 1 GiB page. Guest RAM is ordinary write-back memory, so
 // leaves say WB and ignore the guest's PAT; an uncached mapping (for device
-// memory one day) says UC. The EPT pointer names the root table, the memory
-// type of the tables themselves and the walk length, and turns on the
-// accessed/dirty flags. Intel SDM Vol. 3C 28.2.2 "EPT Translation
-// Mechanism", 28.2.6 "EPT and Memory Typing", 24.6.11 "Extended-Page-Table
-// Pointer (EPTP)", 28.3.3.4 "Guidelines for Use of the INVEPT Instruction".
+// memory one day) says UC. Intel SDM Vol. 3C 28.2.2 "EPT Translation
+// Mechanism", 28.2.6 "EPT and Memory Typing".
 
 import { invept } from "../../../kernel/arch/shim";
 import { UNCACHED, WRITE_BACK } from "../../../kernel/mm/hostpaging";
@@ -53,14 +50,18 @@ export class EptEntryFormat extends EntryFormat {
   }
 }
 
-// The EPT pointer for the tables rooted at `root` (physical).
+// The EPT pointer for the tables rooted at `root` (physical): it names the
+// root table, the memory type of the tables themselves and the walk length,
+// and turns on the accessed/dirty flags (SDM 24.6.11 "Extended-Page-Table
+// Pointer (EPTP)").
 export function eptPointer(root: u64, f: VmxFeatures): u64 {
   return root | EPTP_WALK_4 | (f.eptTablesWb ? TYPE_WB : TYPE_UC) | (f.eptAccessedDirty ? EPTP_ACCESSED_DIRTY : 0);
 }
 
 // Drops the cached translations derived from `eptp` (guest-physical and
 // combined mappings): after its tables change, and before its first use,
-// since tables at a recycled address may have been cached before.
+// since tables at a recycled address may have been cached before (SDM
+// 28.3.3.4 "Guidelines for Use of the INVEPT Instruction").
 export function flushEpt(eptp: u64, f: VmxFeatures): void {
   if (f.inveptSingle) invept(INVEPT_SINGLE_CONTEXT, eptp);
   else invept(INVEPT_GLOBAL, 0);

@@ -70,9 +70,9 @@ export class VmxFeatures {
 
   // Control words: every port, every non-passthrough MSR, HLT, interrupts,
   // NMIs, MONITOR/MWAIT, RDPMC and CR8 (TPR) accesses exit (debug registers
-  // are the guest's for its slice, vmm/debugregs.ts); the guest's TSC reads
-  // add its offset (guesttsc.ts), 0 until it moves its TSC;
-  // EPT and unrestricted guest translate and run the guest; VPID, RDTSCP and
+  // are the guest's for its slice, vcpustate/debugregs.ts); the guest's TSC
+  // reads add its offset (vcpustate/tsc.ts), 0 until it moves its TSC; EPT
+  // and unrestricted guest translate and run the guest; VPID, RDTSCP and
   // INVPCID when the CPU has them. EFER is switched through the VMCS. The
   // preemption timer and interrupt-window exiting are switched per vCPU.
   readonly pin: u32 = adjust(C.PIN_EXTERNAL_INTERRUPT | C.PIN_NMI, this.pinCap);

@@ -5,15 +5,14 @@
 // information, guest state, host state); the processor decides where the
 // field really lives in the VMCS region, which software must never touch
 // directly. Intel SDM Vol. 3C 24.11.2 "VMREAD, VMWRITE, and Encodings of VMCS
-// Fields", Appendix B "Field Encoding in VMCS". (Section numbers in vmm/vmx/
+// Fields", Appendix B "Field Encoding in VMCS". (Section numbers in hw/vmx/
 // follow the SDM editions in which Vol. 3C chapter 24 is "Virtual Machine
 // Control Structures", 26 "VM Entries", 27 "VM Exits", 28 "VMX Support for
 // Address Translation", 30 "VMX Instruction Reference".)
-//
-// The guest segment fields are spaced 2 apart in the order of the Seg enum
-// (vmm/vcpu.ts): ES CS SS DS FS GS LDTR TR.
 
-// 16-bit fields.
+// 16-bit fields. The guest segment fields, here and below, are spaced 2
+// apart in the order of the Seg enum (kernel/arch/x86.ts): ES CS SS DS FS GS
+// LDTR TR.
 export const VPID: u32 = 0x0000;
 export const GUEST_SELECTOR: u32 = 0x0800; // + 2 * Seg
 export const HOST_ES_SELECTOR: u32 = 0x0c00;

@@ -6,13 +6,8 @@
 // guest must not notice: we own those bits through the CR0/CR4 guest/host
 // masks, so its reads return the read shadow, and a MOV that would change an
 // owned bit exits to us instead (Intel SDM Vol. 3C 24.6.6 "Guest/Host Masks
-// and Read Shadows for CR0 and CR4", 25.1.3). We also own CR0.PG: setting
-// it while EFER.LME=1 is the switch to long mode, which under VMX the VMM
-// completes by setting EFER.LMA and the "IA-32e mode guest" entry control
-// (26.3.1.1, 26.3.2.1). The CR4 bits we own are VMX's (VMXE), which a guest
-// that sees no VMX may not set: a MOV to CR4 that exits raises #GP
-// (vmxvcpu.ts). EFER itself is loaded and saved with the VMCS; WRMSR to it
-// exits, and we keep LMA consistent here too.
+// and Read Shadows for CR0 and CR4", 25.1.3). We also own CR0.PG, to finish
+// the switch to long mode (writeCr0()).
 
 import {
   ATTR_DEFAULT_32,
@@ -56,7 +51,9 @@ const AR_LONG_MODE: u64 = <u64>ATTR_LONG << 4;
 const AR_DEFAULT_32: u64 = <u64>ATTR_DEFAULT_32 << 4;
 const AR_UNUSABLE: u64 = 1 << 16;
 
-// What the guest reads: owned bits from the shadow, the rest from the register.
+// What the guest reads: owned bits from the shadow, the rest from the
+// register. The CR4 bits we own are VMX's (VMXE), which a guest that sees no
+// VMX may not set: a MOV to CR4 that exits raises #GP (vmxvcpu.ts).
 export function guestCr0(f: VmxFeatures): u64 {
   return (vmread(F.GUEST_CR0) & ~f.cr0Owned) | (vmread(F.CR0_READ_SHADOW) & f.cr0Owned);
 }
@@ -70,7 +67,7 @@ export function inLongMode(): bool {
     && (vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs) & AR_LONG_MODE) != 0;
 }
 
-// The code size the guest executes with (vcpu.ts codeBitsOf).
+// The code size the guest executes with (codeBitsOf() in core/vcpu.ts).
 export function codeBits(f: VmxFeatures): u32 {
   const cs = vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs);
   return codeBitsOf(
@@ -82,7 +79,9 @@ export function codeBits(f: VmxFeatures): u32 {
 }
 
 // A MOV to CR0 that exited; false if the CPU would raise #GP (SDM Vol. 2B
-// "MOV—Move to/from Control Registers").
+// "MOV—Move to/from Control Registers"). Setting PG while EFER.LME=1 is the
+// switch to long mode, which under VMX the VMM completes by setting EFER.LMA
+// and the "IA-32e mode guest" entry control (26.3.1.1, 26.3.2.1).
 export function writeCr0(f: VmxFeatures, value: u64): bool {
   if ((value >> 32) != 0 || (value & f.cr0Must0) != 0) return false;
   if ((value & CR0_PG) != 0 && (value & CR0_PE) == 0) return false;
@@ -109,8 +108,10 @@ export function writeCr0(f: VmxFeatures, value: u64): bool {
   return true;
 }
 
-// WRMSR to EFER; false for #GP. LMA is the CPU's (here: ours) to set; LME
-// cannot change while paging is on (SDM Vol. 3A 10.8.5 "Initializing IA-32e Mode").
+// WRMSR to EFER, which exits (EFER itself is loaded and saved with the
+// VMCS); false for #GP. LMA is the CPU's (here: ours) to set and stays
+// consistent; LME cannot change while paging is on (SDM Vol. 3A 10.8.5
+// "Initializing IA-32e Mode").
 export function writeEfer(f: VmxFeatures, value: u64): bool {
   const current = vmread(F.GUEST_EFER);
   if ((value & ~f.eferWritable) != 0) return false;
@@ -177,7 +178,7 @@ function setSegment(seg: Seg, selector: u16, base: u64, accessRights: u64): void
   write(F.GUEST_ACCESS_RIGHTS + i, accessRights);
 }
 
-// A loaded kernel's entry state (entrystate.ts) over the reset state, which
+// A loaded kernel's entry state (core/entrystate.ts) over the reset state, which
 // supplies what it does not name (DR7, DEBUGCTL, SYSENTER, activity and
 // interruptibility). Written to pass the checks of SDM Vol. 3C 26.3.1:
 // - 26.3.1.1: CR0 and CR4 with the bits VMX fixes (NE, VMXE) forced on and

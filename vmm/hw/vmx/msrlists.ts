@@ -3,7 +3,7 @@
 // The VMCS holds the guest's FS/GS bases, SYSENTER MSRs, EFER and DEBUGCTL,
 // but not the SYSCALL MSRs (STAR, LSTAR, CSTAR, FMASK) nor KERNEL_GS_BASE
 // (which SWAPGS exchanges with GS base). The guest uses those directly
-// (vmm/msrpolicy.ts passes them through), so the hardware must hold the
+// (emul/msrpolicy.ts passes them through), so the hardware must hold the
 // guest's values while it runs, and each VM its own. VMX moves them for us:
 // VM entry loads the guest list, VM exit stores the guest's values back into
 // that same list and then loads the host list (SDM Vol. 3C 24.7.2 "VM-Exit

@@ -2,17 +2,14 @@
 // built by the VMM in the VM's legacy BIOS area.
 //
 // RSDP -> RSDT and XSDT -> FADT, MADT and HPET; the FADT points to the DSDT
-// and the FACS. The MADT lists one processor-local APIC per vCPU, the I/O APIC
-// with the PIT's IRQ 0 on its input 2 (isalines.ts), and says the VM has a
-// pair of 8259s too (PCAT_COMPAT). The HPET table gives the event timer
-// block of devices/hpet.ts (IA-PC HPET Specification 1.0a, 3.2.4). The FADT describes the ACPI
-// power-management block of devices/acpipm.ts (PM1a event and control
-// registers and the PM timer, with SCI on IRQ 9), the reset register (the
-// 8042's 0xFE pulse), and the legacy devices; the DSDT holds one object,
-// \_S5, the sleep type that powers the VM off. No SMI command port: the VM
-// is in ACPI mode from the start (ACPI 6.5, 4.8.2.1). Sections below are
-// those of ACPI 6.5: RSDP 5.2.5, header 5.2.6, RSDT 5.2.7, XSDT 5.2.8, FADT
-// 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12, GAS 5.2.3.2, AML 20.2.
+// and the FACS. The MADT lists the vCPUs' local APICs, the I/O APIC and the
+// 8259 pair; the HPET table gives the event timer block
+// (devices/timers/hpet.ts), the FADT the ACPI power-management block
+// (devices/timers/acpipm.ts), the 8042's reset and the legacy devices; the
+// DSDT holds one object, \_S5, the sleep type that powers the VM off.
+// Sections below are those of ACPI 6.5: RSDP 5.2.5, header 5.2.6, RSDT 5.2.7,
+// XSDT 5.2.8, FADT 5.2.9, FACS 5.2.10, DSDT 5.2.11.1, MADT 5.2.12, GAS
+// 5.2.3.2, AML 20.2.
 
 import { GuestMemory } from "../../core/guestmemory";
 import {
@@ -29,7 +26,7 @@ import { LAPIC_BASE } from "../../devices/apic/lapic";
 import { PIT_IOAPIC_PIN, PIT_IRQ } from "./isalines";
 
 // In the legacy BIOS area, which the guest's memory map reserves
-// (loaders/layout.ts), and where a BIOS-style search finds the RSDP
+// (setup/loaders/layout.ts), and where a BIOS-style search finds the RSDP
 // (16-byte aligned in 0xE0000-0xFFFFF, 5.2.5.1).
 export const ACPI_TABLES_BASE: u64 = 0xe0000;
 export const ACPI_TABLES_SIZE: u64 = 0x1000;
@@ -135,6 +132,9 @@ function writeFacs(memory: GuestMemory, at: u64): void {
   memory.write8(at + 32, 2); // version; the waking vector and global lock stay 0
 }
 
+// The PM1a event and control registers and the PM timer, with the SCI on
+// IRQ 9; the reset register (the 8042's 0xFE pulse); the legacy devices. No
+// SMI command port: the VM is in ACPI mode from the start (4.8.2.1).
 function writeFadt(memory: GuestMemory, at: u64, facs: u64, dsdt: u64): u64 {
   memory.write32(at + 36, <u32>facs);
   memory.write32(at + 40, <u32>dsdt);
@@ -186,6 +186,8 @@ function writeDsdt(memory: GuestMemory, at: u64): u64 {
   return at;
 }
 
+// One processor-local APIC per vCPU, the I/O APIC with the PIT's IRQ 0 on
+// its input 2 (isalines.ts), and PCAT_COMPAT: the VM has a pair of 8259s too.
 function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
   memory.write32(at + 36, <u32>LAPIC_BASE);
   memory.write32(at + 40, MADT_PCAT_COMPAT);

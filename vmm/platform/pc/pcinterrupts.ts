@@ -1,19 +1,13 @@
 // The PC's platform timers on the TSC, and the 8259 pair's INTR output as
-// the boot vCPU's InterruptPin: the 8254's time, the ACPI PM timer's
-// (devices/acpipm.ts) and the HPET's (devices/hpet.ts).
+// the boot vCPU's InterruptPin.
 //
-// The timers keep no clock of their own: here they follow the TSC, brought
-// up to date before every guest access to their registers (ClockedDevice)
-// and whenever the VMM looks for an interrupt (asserted()), so that counter
-// 2 moves under a guest polling port 61h (Linux calibrates its TSC that
-// way) and the PIT's IRQ0 and the HPET's comparator matches are raised on
-// time. TSC ticks become nanoseconds exactly (devices/clock.ts), and each
-// timer turns them into its own clocks; nextEvent() runs the same
-// conversions backwards to say when the next timer interrupt is due. The
-// master 8259's INT output is the processor's INTR signal; on a PC it
-// reaches the bootstrap processor's LINT0 pin (MultiProcessor
-// Specification 1.4, 3.6.2.2, virtual wire mode), which the VM checks with
-// LocalApic.passesExtInt() (vm.ts).
+// The timer models (the 8254, the ACPI PM timer, the HPET) keep no clock of
+// their own: here they follow the TSC, brought up to date before every guest
+// access to their registers (ClockedDevice) and whenever the VMM looks for an
+// interrupt (asserted()), so that counter 2 moves under a guest polling port
+// 61h and the timers' interrupts are raised on time; nextEvent() says when
+// the next one is due. The master 8259's INT output is the processor's INTR
+// signal, which reaches the boot vCPU through its local APIC's LINT0 pin.
 
 import { Device } from "../../devices/bus";
 import { AcpiPm } from "../../devices/timers/acpipm";
@@ -28,8 +22,7 @@ import { InterruptPin } from "../../core/vm";
 const NS_PER_MS: u64 = 1_000_000;
 
 export class PcInterrupts extends InterruptPin {
-  // The TSC the timers' time stands at; its time zero is the first
-  // catchUp(), since the VMs are built before the host's clocks are calibrated.
+  // The TSC the timers' time stands at; its time zero is the first catchUp().
   private tsc: u64 = 0;
   private tscToNs: ClockRatio | null = null;
 
@@ -38,7 +31,9 @@ export class PcInterrupts extends InterruptPin {
   }
 
   // Moves the timers' time on to `nowTsc` (which never goes back), the TSC
-  // counting `tscPerMs` ticks a millisecond.
+  // counting `tscPerMs` ticks a millisecond. TSC ticks become nanoseconds
+  // exactly (devices/timers/clock.ts), and each timer turns them into its
+  // own clocks.
   catchUp(nowTsc: u64, tscPerMs: u64): void {
     if (this.tsc == 0) this.tsc = nowTsc;
     if (nowTsc <= this.tsc) return;
@@ -64,6 +59,10 @@ export class PcInterrupts extends InterruptPin {
     this.catchUp(rdtsc(), tscPerMillisecond());
   }
 
+  // Whether the master 8259 asserts INT. On a PC that reaches the bootstrap
+  // processor's LINT0 pin (MultiProcessor Specification 1.4, 3.6.2.2,
+  // virtual wire mode), which the VM checks with LocalApic.passesExtInt()
+  // (core/vm.ts).
   asserted(): bool {
     this.catchUpNow();
     return this.pic.hasInterrupt();
@@ -83,7 +82,8 @@ export class PcInterrupts extends InterruptPin {
     return this.nextEventAt(tscPerMillisecond());
   }
 
-  // The first catchUp() that reaches it moves time on by `ns`, or further.
+  // The first catchUp() that reaches it moves time on by `ns`, or further:
+  // catchUp()'s conversion run backwards.
   private tscAfter(ns: u64, tscPerMs: u64): u64 {
     const ticks = this.nanoseconds(tscPerMs).inputFor(ns);
     return ticks > NEVER - this.tsc ? NEVER : this.tsc + ticks;
@@ -99,7 +99,8 @@ export class PcInterrupts extends InterruptPin {
   }
 }
 
-// A timer's registers (ports or MMIO), with the timers' time brought up to the TSC first.
+// A timer's registers (ports or MMIO), with the timers' time brought up to
+// the TSC first: Linux calibrates its TSC by polling PIT counter 2.
 export class ClockedDevice extends Device {
   constructor(private clock: PcInterrupts, private registers: Device) {
     super(registers.name);

@@ -1,18 +1,14 @@
-// The PC devices a kernel-loaded VM (kernelvms.ts) finds at their usual
-// ports and addresses.
+// The PC devices a kernel-loaded VM (setup/kernelvms.ts) finds at their
+// usual ports and addresses: QEMU's isa-debug-exit and fw_cfg, the UART as
+// the VM's console, the 8259 pair and the I/O APIC at FEC00000h, the PIT,
+// the HPET at FED00000h, the ACPI PM block, the RTC with the host's time
+// (kernel/time/wallclock.ts), the PCI host bridge and the 8042.
 //
-// QEMU's isa-debug-exit and fw_cfg, the UART as the VM's console (each byte
-// the guest writes to THR is a byte of the VM's console, printed per line
-// with the VM's name), the interrupt controllers and the timers: the PIT's
-// IRQ line and the UART's reach both the 8259 pair, whose INTR is the boot
-// vCPU's (pcinterrupts.ts), and the I/O APIC at FEC00000h, which sends to
-// the local APICs (isalines.ts); the HPET at FED00000h interrupts through
-// I/O APIC inputs 20-23 or, in legacy replacement mode, takes IRQ 0 from
-// the PIT (devices/hpet.ts); and the ACPI PM block (the PM timer,
-// power-off). The ACPI tables describe the HPET, the PM block and the
-// interrupt controllers (acpitables.ts). The PIT, the PM timer and the HPET
-// follow the TSC, brought up to date before every guest access to them
-// (ClockedDevice). The RTC shows the host's time (kernel/time/wallclock.ts).
+// The ISA lines reach both interrupt controllers (isalines.ts); the 8259
+// pair's INTR is the boot vCPU's, and the timers follow the TSC, brought up
+// to date before every guest access to them (pcinterrupts.ts). The ACPI
+// tables describe the HPET, the PM block and the interrupt controllers
+// (acpitables.ts).
 
 import { HostWallClock } from "../../../kernel/time/wallclock";
 import { ConsoleInput, Vm } from "../../core/vm";
@@ -36,7 +32,8 @@ export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
 const FOUR_GIB: u64 = 0x1_0000_0000;
 
-// The UART's transmitter: the VM's console.
+// The UART's transmitter: each byte the guest writes to THR is a byte of the
+// VM's console, printed per line with the VM's name.
 class VmConsole extends ByteSink {
   constructor(private vm: Vm) {
     super();
@@ -80,6 +77,8 @@ export class PcPlatform {
     vm.apics.ioapic = ioapic;
     const hpet = new Hpet(lines, ioapic);
     this.hpet = hpet;
+    // The HPET interrupts through I/O APIC inputs 20-23 or, in legacy
+    // replacement mode, takes IRQ 0 from the PIT (devices/timers/hpet.ts).
     this.pit = new Pit8254(hpet.legacyLines);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
     this.keyboard = new I8042(vm, lines);

@@ -8,13 +8,9 @@
 // memory is in MiB; kernel and initrd name other boot modules; affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
-// in percent of one CPU (default: no cap; core/cpushare.ts). A syntax error
-// anywhere means no VMs at all, reported by line and column (json.ts). Past
-// that, each VM entry is checked on its own: every problem is reported by VM and
-// field ("vm 1 (linux1): memory: expected a number of MiB from 1 to 65536, got
-// \"lots\""), a VM with any problem is left out, and the well-formed VMs are
-// still returned. VMs are numbered from 0 in file order; unknown fields are
-// errors (a misspelt "memroy" must not silently fall back to a default).
+// in percent of one CPU (core/cpushare.ts). A syntax error anywhere means
+// no VMs at all, reported by line and column (json.ts); past that, a VM
+// with any problem is left out, and the well-formed VMs are still returned.
 
 import { physRead8 } from "../../../kernel/arch/shim";
 import { BootModule } from "../../../kernel/boot/bootinfo";
@@ -66,7 +62,11 @@ export class Config {
 }
 
 // Parses and checks a configuration. `modules`, if given, are the names of the
-// boot modules: kernel and initrd must then name one of them.
+// boot modules: kernel and initrd must then name one of them. Each VM entry is
+// checked on its own, and every problem is reported by VM and field ("vm 1
+// (linux1): memory: expected a number of MiB from 1 to 65536, got \"lots\"").
+// VMs are numbered from 0 in file order; unknown fields are errors (a
+// misspelt "memroy" must not silently fall back to a default).
 export function parseConfig(text: string, modules: string[] | null = null): Config {
   const config = new Config();
   const parsed = parseJson(text);

@@ -6,12 +6,6 @@
 // lie in the VM's RAM (GuestMemory), stay clear of reserved ranges, and not
 // overlap an earlier claim. The first failure is kept in `error` with both
 // ranges named. Nothing is written to guest RAM until every claim succeeded.
-//
-// The memory map given to the guest (E820 for Linux, the PVH memmap, the
-// multiboot mmap, all with the same types: ACPI 6.5 table 15.4) is the VM's
-// RAM with the reserved ranges cut out and listed as such. Low memory stops at
-// 0x9f000: [0x9f000, 0x100000) is where a PC has its EBDA, VGA window and BIOS
-// ROM, and guests expect no RAM there.
 
 import { MemoryRegion, RegionType } from "../../../kernel/boot/bootinfo";
 import { subtract } from "../../../kernel/mm/memmap";
@@ -20,6 +14,8 @@ import { physWrite64, physWrite8 } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { bytes, span } from "./loader";
 
+// Low memory stops at 0x9f000: [0x9f000, 0x100000) is where a PC has its
+// EBDA, VGA window and BIOS ROM, and guests expect no RAM there.
 export const LEGACY_START: u64 = 0x9f000;
 export const LEGACY_END: u64 = 0x100000;
 // Boot information goes in low memory above the real-mode IVT and BDA.
@@ -107,7 +103,9 @@ export class GuestLayout {
   }
 
   // The guest's memory map, sorted by address: usable RAM, then the reserved
-  // ranges with their own types.
+  // ranges with their own types. It serves as the E820 map for Linux, the PVH
+  // memmap and the multiboot mmap, all with the same types (ACPI 6.5 table
+  // 15.4).
   memoryMap(): MemoryRegion[] {
     const out: MemoryRegion[] = [];
     const ram = this.sortedRam();
