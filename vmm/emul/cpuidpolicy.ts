@@ -6,7 +6,8 @@
 // and host), and every feature that is an MSR interface the MSR policy
 // refuses (msrpolicy.ts): debug store, thermal and power management,
 // SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
-// speculation controls; an OS that believed in them would take #GP.
+// speculation controls; an OS that believed in them would take #GP. Leaf
+// 0xD lists only the XCR0 components XSETBV accepts (vcpustate/xstate.ts).
 // Offered on every host, because the VMM models them: x2APIC and the
 // TSC-deadline timer (devices/lapic.ts), IA32_TSC_ADJUST (guesttsc.ts), the
 // machine-check architecture with no error-reporting banks (msrpolicy.ts),
@@ -34,6 +35,7 @@ import { allocPages } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
 import { tscPerCrystalTick } from "../vcpustate/tsc";
+import { offeredXcr0 } from "../vcpustate/xstate";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const HYPERVISOR_MAX: u32 = 0x40000001;
@@ -164,6 +166,12 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.ebx = 0;
     r.ecx = 0;
     r.edx = 0;
+  } else if (leaf == 0xd && subleaf == 0) {
+    // EDX:EAX, the XCR0 bits XSETBV accepts (SDM Vol. 1 13.3): only the
+    // components the vCPU's state holds (vcpustate/xstate.ts).
+    const offered = offeredXcr0();
+    r.eax &= <u32>offered;
+    r.edx &= <u32>(offered >> 32);
   } else if (leaf == 7 && subleaf == 0) {
     r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
     r.ecx &= ~LEAF7_ECX_HIDDEN;
