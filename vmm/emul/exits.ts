@@ -41,7 +41,7 @@ function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
   if (msr == IA32_TSC_ADJUST) return vcpu.moveTsc(vcpu.tsc.moveForAdjust(value));
   if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.moveTsc(vcpu.tsc.moveForTsc(value));
   if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
-  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toHost(value) : value;
+  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.hostDeadline(value) : value;
   return vm.apics.now(vcpu).writeMsr(msr, apicValue);
 }
 
