@@ -55,7 +55,8 @@ export class VmApics extends ApicBus {
 
   // The APIC of `vcpu` with its timer brought up to now: what every guest
   // access goes through, since the timer's registers count from the last
-  // update. The timer counts in the guest's TSC, which is the host's (no offset).
+  // update. The timer counts in the host's TSC; a TSC deadline, which the
+  // guest writes in its own, is converted at the MSR (emul/exits.ts).
   now(vcpu: Vcpu): LocalApic {
     const apic = this.all[vcpu.apicId];
     apic.advance(rdtsc());

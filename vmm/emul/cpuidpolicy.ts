@@ -1,13 +1,14 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
 // Hidden: what is not virtualized (VMX, SVM, MONITOR/MWAIT, the performance
-// counters, RDTSCP, RDPID) and every MSR interface the MSR policy refuses.
-// Offered on every host, because the VMM models them: x2APIC, the
-// TSC-deadline timer, IA32_TSC_ADJUST, the machine-check globals, ARAT and
-// the TSC's frequency. Added: the hypervisor leaves. The topology is the
-// VM's, not the host's. The policy is one function, answer(); a CpuidTable
-// holds its answers for the leaves that never change, for the backends' exit
-// fast paths. Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
+// counters, RDTSCP, RDPID) and every MSR interface the MSR policy refuses;
+// leaf 0xD lists only the XCR0 components XSETBV accepts. Offered on every
+// host, because the VMM models them: x2APIC, the TSC-deadline timer,
+// IA32_TSC_ADJUST, the machine-check globals, ARAT and the TSC's frequency.
+// Added: the hypervisor leaves. The topology is the VM's, not the host's.
+// The policy is one function, answer(); a CpuidTable holds its answers for
+// the leaves that never change, for the backends' exit fast paths. Intel
+// SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
 import { CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg } from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
@@ -15,6 +16,7 @@ import { allocPages } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
 import { tscPerCrystalTick } from "../vcpustate/tsc";
+import { offeredXcr0 } from "../vcpustate/xstate";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const HYPERVISOR_MAX: u32 = 0x40000001;
@@ -165,6 +167,12 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.ebx = 0;
     r.ecx = 0;
     r.edx = 0;
+  } else if (leaf == 0xd && subleaf == 0) {
+    // EDX:EAX, the XCR0 bits XSETBV accepts (SDM Vol. 1 13.3): only the
+    // components the vCPU's state holds (vcpustate/xstate.ts).
+    const offered = offeredXcr0();
+    r.eax &= <u32>offered;
+    r.edx &= <u32>(offered >> 32);
   } else if (leaf == 7 && subleaf == 0) {
     r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
     r.ecx &= ~LEAF7_ECX_HIDDEN;

@@ -38,11 +38,23 @@ function readMsr(vm: Vm, vcpu: Vcpu, msr: u32): bool {
 
 // WRMSR of an MSR that exits; false for #GP.
 function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
-  if (msr == IA32_TSC_ADJUST) return vcpu.moveTsc(vcpu.tsc.moveForAdjust(value));
-  if (msr == IA32_TIME_STAMP_COUNTER) return vcpu.moveTsc(vcpu.tsc.moveForTsc(value));
+  if (msr == IA32_TSC_ADJUST) return moveTsc(vm, vcpu, vcpu.tsc.moveForAdjust(value));
+  if (msr == IA32_TIME_STAMP_COUNTER) return moveTsc(vm, vcpu, vcpu.tsc.moveForTsc(value));
   if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
-  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.toHost(value) : value;
+  const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.hostDeadline(value) : value;
   return vm.apics.now(vcpu).writeMsr(msr, apicValue);
+}
+
+// Moves the vCPU's TSC by `delta`. An armed TSC deadline keeps its value
+// in the guest's TSC, so the APIC, which counts in the host's, is given it
+// anew: the timer fires when the moved TSC reaches it (SDM Vol. 3A 11.5.4.1).
+function moveTsc(vm: Vm, vcpu: Vcpu, delta: u64): bool {
+  const apic = vm.apics.now(vcpu);
+  const armed = <u64>apic.readMsr(IA32_TSC_DEADLINE);
+  const deadline = armed != 0 ? vcpu.tsc.toGuest(armed) : 0;
+  if (!vcpu.moveTsc(delta)) return false;
+  if (deadline != 0) apic.writeMsr(IA32_TSC_DEADLINE, vcpu.tsc.hostDeadline(deadline));
+  return true;
 }
 
 export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {

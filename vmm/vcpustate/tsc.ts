@@ -5,8 +5,8 @@
 // exits: the backend adds the offset in hardware (VMX "use TSC offsetting",
 // the VMCB's TSC_OFFSET). It may move its TSC through two MSRs, both of which
 // exit (moveForAdjust(), moveForTsc()). Devices count in host TSC ticks;
-// guest TSC values (a TSC deadline) are converted with toHost() and
-// toGuest().
+// guest TSC values are converted with toHost() and toGuest(), a TSC
+// deadline with hostDeadline().
 
 import { rdtsc } from "../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
@@ -25,6 +25,17 @@ export class GuestTsc {
   }
   toGuest(hostTsc: u64): u64 {
     return hostTsc + this.offset;
+  }
+  // The host TSC at which this TSC reaches `deadline`, for a TSC-deadline
+  // timer, which fires once the TSC is at or past it (SDM Vol. 3A
+  // 11.5.4.1), comparing unsigned: now if it already is, where toHost()
+  // would wrap for a deadline below the offset; 2^64 - 2, never, where the
+  // host's TSC would have to wrap to get there.
+  hostDeadline(deadline: u64): u64 {
+    const host = rdtsc(), guest = host + this.offset;
+    if (deadline <= guest) return host;
+    const ahead = deadline - guest;
+    return ahead < u64.MAX_VALUE - host ? host + ahead : u64.MAX_VALUE - 1;
   }
 
   // The guest moves its TSC two ways (Intel SDM Vol. 3B 18.17.3,

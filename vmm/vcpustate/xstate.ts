@@ -31,6 +31,11 @@ export function xsaveAvailable(): bool {
   return offered != 0;
 }
 
+// The XCR0 bits guests may set: what CPUID leaf 0xD reports (emul/cpuidpolicy.ts).
+export function offeredXcr0(): u64 {
+  return offered;
+}
+
 // Is `value` a valid XCR0 for a guest? (SDM Vol. 1 13.3)
 export function validXcr0(value: u64): bool {
   if ((value & ~offered) != 0 || (value & XCR0_X87) == 0) return false;

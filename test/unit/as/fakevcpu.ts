@@ -1,6 +1,7 @@
 // A vCPU without hardware for unit tests: its architectural state is plain
 // fields the test sets, and it records what the VMM did to it (skipped
-// instructions, resets). Shared by the unit-test entries that need a Vcpu.
+// instructions, resets, injected events, the TSC offset it was given).
+// Shared by the unit-test entries that need a Vcpu.
 
 import { EntryBlock } from "../../../vmm/core/entryblock";
 import { EntryState } from "../../../vmm/core/entrystate";
@@ -72,15 +73,28 @@ export class FakeVcpu extends Vcpu {
     this.ripValue += <u64>this.exit.instructionLength;
     this.skips++;
   }
-  injectException(vector: u8, hasError: bool, errorCode: u32): void {}
-  injectInterrupt(vector: u8): void {}
+  // The last exception injected ("13:0" is #GP with error code 0, "6" is #UD), "" if none.
+  exception: string = "";
+  exceptions: i32 = 0;
+  // The last external interrupt injected, -1 if none.
+  interrupt: i32 = -1;
+  injectException(vector: u8, hasError: bool, errorCode: u32): void {
+    this.exception = hasError ? vector.toString() + ":" + errorCode.toString() : vector.toString();
+    this.exceptions++;
+  }
+  injectInterrupt(vector: u8): void {
+    this.interrupt = vector;
+  }
   canInjectInterrupt(): bool {
     return true;
   }
   requestInterruptWindow(on: bool): void {}
   setPreemptionTimer(ticks: u64): void {}
   tscOffset: u64 = 0;
+  // False: a backend that cannot offset the TSC (VT-x without "use TSC offsetting").
+  tscOffsetting: bool = true;
   protected setTscOffset(offset: u64): bool {
+    if (!this.tscOffsetting) return false;
     this.tscOffset = offset;
     return true;
   }

@@ -1,0 +1,409 @@
+// The generic exit handler, handleExit() in vmm/emul/exits.ts, on a VM of
+// fake vCPUs (as/exits.ts): what each kind of exit does to the guest's
+// registers, RIP, pending exceptions and activity, which Next it returns,
+// and the reason it stops the VM for. Each case is a behaviour a guest
+// relies on: CPUID answered and skipped, IN merging into RAX as x86 does,
+// MSRs answered or refused with #GP (and then not skipped), HLT woken by a
+// pending interrupt, #UD and #GP where hardware raises them. Hypercalls
+// (hypercall.test.ts), the CPUID policy (cpuidpolicy.test.ts) and the TSC
+// MSRs (guesttsc.test.ts) have their own files.
+import { beforeEach, describe, expect, it } from "vitest";
+import { enums, type ExitsExports, GP0, RAX, RBX, RCX, RDX, UD } from "./exitsentry";
+import { CpuidHost } from "./fakehost";
+import { load, type Exports, type Unit } from "./harness";
+
+const RFLAGS_IF = 0x202n, RFLAGS_NO_IF = 0x2n;
+const CR4_OSXSAVE = 1n << 18n;
+const IA32_APIC_BASE = 0x1b, IA32_PAT = 0x277, PAT_POWER_ON = 0x0007_0406_0007_0406n;
+const TEST_PORT = 0x600, DEBUG_EXIT_PORT = 0xf4;
+const GARBAGE = 0xdead_beef_dead_beefn;
+
+// An Intel host with XSAVE and little else. Its XCR0 components: x87, SSE,
+// AVX, MPX's two, AVX-512's three and PKRU (SDM Vol. 1 13.1), in 2696 bytes.
+const HOST_XCR0 = 0x2ffn;
+function intelWithXsave(): CpuidHost {
+  return new CpuidHost("GenuineIntel", 0xd, 0x8000_0008)
+    .set(1, [0x000906ea, 0, 1 << 26, 0])
+    .set(0xd, [Number(HOST_XCR0), 0x340, 0xa88, 0], 0);
+}
+
+let unit: Unit<ExitsExports>;
+let e: Exports<ExitsExports>;
+let K: ReturnType<typeof enums>;
+let xsetbvs: Array<[number, bigint]>;
+
+async function boot(host = intelWithXsave()): Promise<void> {
+  xsetbvs = [];
+  unit = await load<ExitsExports>("exits.ts", {
+    shim: {
+      cpuid: host.stub(() => unit.exports.memory),
+      xsetbv: (xcr: number, value: bigint) => {
+        xsetbvs.push([xcr, value]);
+      },
+      xgetbv: () => (xsetbvs.length ? xsetbvs[xsetbvs.length - 1][1] : 1n),
+      xsave: () => {},
+      xrstor: () => {},
+    },
+  });
+  e = unit.exports;
+  K = enums(e);
+}
+
+beforeEach(async () => {
+  await boot();
+  e.reset(2);
+});
+
+const reason = () => e.__getString(e.stopReason() >>> 0);
+const exc = (i = 0) => e.__getString(e.exception(i) >>> 0);
+const exit = (kind: number, length = 0, code = 0n, qualification = 0n) =>
+  e.simpleExit(0, kind, length, code, qualification);
+const rdmsr = (msr: number, vcpu = 0) => {
+  e.setReg(vcpu, RCX, BigInt(msr));
+  return e.rdmsrExit(vcpu);
+};
+const wrmsr = (msr: number, value: bigint, vcpu = 0) => {
+  e.setReg(vcpu, RCX, BigInt(msr));
+  e.setReg(vcpu, RAX, value & 0xffff_ffffn);
+  e.setReg(vcpu, RDX, value >> 32n);
+  return e.wrmsrExit(vcpu);
+};
+
+describe("CPUID", () => {
+  it("fills RAX, RBX, RCX, RDX from the policy, zero-extended, and skips the instruction", () => {
+    e.setReg(0, RAX, 0xffff_ffff_4000_0000n); // CPUID reads EAX only
+    e.setReg(0, RCX, GARBAGE);
+    e.setReg(0, RDX, GARBAGE);
+    expect(exit(K.Exit.Cpuid, 2)).toBe(K.Next.Resume);
+    // Leaf 0x40000000: the highest hypervisor leaf and "TypervisorTV".
+    expect([RAX, RBX, RCX, RDX].map((r) => e.reg(0, r))).toEqual([
+      0x4000_0001n,
+      0x6570_7954n,
+      0x7369_7672n,
+      0x5654_726fn,
+    ]);
+    expect(e.skips(0)).toBe(1);
+    expect(e.rip(0)).toBe(2n);
+    expect(e.exceptions(0)).toBe(0);
+  });
+
+  it("answers each vCPU with its own APIC ID (CPUID.1:EBX[31:24])", () => {
+    e.setReg(1, RAX, 1n);
+    expect(e.simpleExit(1, K.Exit.Cpuid, 2, 0n, 0n)).toBe(K.Next.Resume);
+    expect(e.reg(1, RBX) >> 24n).toBe(1n);
+    e.setReg(0, RAX, 1n);
+    exit(K.Exit.Cpuid, 2);
+    expect(e.reg(0, RBX) >> 24n).toBe(0n);
+  });
+});
+
+describe("port I/O", () => {
+  it("OUT reaches the device on the VM's bus, from AL, AX or EAX, and is skipped", () => {
+    e.setReg(0, RAX, 0x1111_2222_3344_5566n);
+    expect(e.ioExit(0, TEST_PORT, 4, 1, 0)).toBe(K.Next.Resume);
+    expect(e.portRead(TEST_PORT, 4)).toBe(0x3344_5566n);
+    e.setReg(0, RAX, 0xffff_ffff_ffff_ff99n);
+    e.ioExit(0, TEST_PORT + 1, 1, 1, 0); // the scratch register's second byte
+    expect(e.portRead(TEST_PORT, 4)).toBe(0x3344_9966n);
+    e.setReg(0, RAX, 0xabcdn);
+    e.ioExit(0, TEST_PORT + 2, 2, 1, 0);
+    expect(e.portRead(TEST_PORT, 4)).toBe(0xabcd_9966n);
+    expect(e.skips(0)).toBe(3);
+    expect(e.rip(0)).toBe(6n);
+  });
+
+  // SDM Vol. 1 3.4.1.1: a 32-bit result zero-extends into the 64-bit
+  // register; 8- and 16-bit results leave the other bits alone.
+  it("a 32-bit IN zero-extends into RAX", () => {
+    e.setReg(0, RAX, 0xcafe_f00dn);
+    e.ioExit(0, TEST_PORT, 4, 1, 0);
+    e.setReg(0, RAX, GARBAGE);
+    expect(e.ioExit(0, TEST_PORT, 4, 0, 0)).toBe(K.Next.Resume);
+    expect(e.reg(0, RAX)).toBe(0xcafe_f00dn);
+  });
+
+  it("8- and 16-bit INs keep RAX's upper bits", () => {
+    e.setReg(0, RAX, 0xcafe_f00dn);
+    e.ioExit(0, TEST_PORT, 4, 1, 0);
+    e.setReg(0, RAX, GARBAGE);
+    e.ioExit(0, TEST_PORT, 2, 0, 0);
+    expect(e.reg(0, RAX)).toBe(0xdead_beef_dead_f00dn);
+    e.setReg(0, RAX, GARBAGE);
+    e.ioExit(0, TEST_PORT + 3, 1, 0, 0);
+    expect(e.reg(0, RAX)).toBe(0xdead_beef_dead_becan);
+    expect(e.skips(0)).toBe(3);
+  });
+
+  it("IN from a port no device claims reads all ones of its size", () => {
+    e.setReg(0, RAX, 0x1234_5678_9abc_def0n);
+    e.ioExit(0, 0x1234, 1, 0, 0);
+    expect(e.reg(0, RAX)).toBe(0x1234_5678_9abc_deffn);
+    e.ioExit(0, 0x1234, 4, 0, 0);
+    expect(e.reg(0, RAX)).toBe(0xffff_ffffn);
+  });
+
+  it("a device that stops the VM (debug exit) makes the OUT end with Stopped", () => {
+    e.setReg(0, RAX, 0x10n);
+    expect(e.ioExit(0, DEBUG_EXIT_PORT, 1, 1, 0)).toBe(K.Next.Stopped);
+    expect(e.running()).toBe(0);
+    expect(e.exitStatus()).toBe(0x21n); // (value << 1) | 1, as QEMU
+    expect(reason()).toBe("exited with status 33");
+  });
+
+  it("string I/O (INS/OUTS) stops the VM with a reason, without touching the device", () => {
+    e.setReg(0, RAX, 0x55n);
+    expect(e.ioExit(0, TEST_PORT, 1, 1, 1)).toBe(K.Next.Stopped);
+    expect(e.running()).toBe(0);
+    expect(reason()).toBe("string port I/O (INS/OUTS) to port 0x600 is not supported");
+    expect(e.portRead(TEST_PORT, 4)).toBe(0n);
+    expect(e.skips(0)).toBe(0);
+  });
+});
+
+describe("RDMSR and WRMSR", () => {
+  it("RDMSR of an emulated MSR (IA32_PAT) returns EDX:EAX, clears the upper halves, and is skipped", () => {
+    e.setReg(0, RAX, GARBAGE);
+    e.setReg(0, RDX, GARBAGE);
+    expect(rdmsr(IA32_PAT)).toBe(K.Next.Resume);
+    expect(e.reg(0, RAX)).toBe(PAT_POWER_ON & 0xffff_ffffn);
+    expect(e.reg(0, RDX)).toBe(PAT_POWER_ON >> 32n);
+    expect(e.skips(0)).toBe(1);
+    expect(e.exceptions(0)).toBe(0);
+  });
+
+  it("WRMSR of an emulated MSR takes EDX:EAX and is skipped", () => {
+    const linux = 0x0407_0506_0007_0106n; // WB, WC, UC-, UC, WB, WP, UC-, WT
+    expect(wrmsr(IA32_PAT, linux)).toBe(K.Next.Resume);
+    expect(e.skips(0)).toBe(1);
+    rdmsr(IA32_PAT);
+    expect(e.reg(0, RDX) << 32n | e.reg(0, RAX)).toBe(linux);
+  });
+
+  // SDM Vol. 2B "RDMSR"/"WRMSR": a reserved or unimplemented MSR is #GP(0).
+  // A fault leaves RIP at the faulting instruction.
+  it("RDMSR of an MSR nobody answers injects #GP(0) and does not skip", () => {
+    e.setReg(0, RAX, GARBAGE);
+    expect(rdmsr(0x3a)).toBe(K.Next.Resume); // IA32_FEATURE_CONTROL: VMX is not offered
+    expect(exc()).toBe(GP0);
+    expect(e.skips(0)).toBe(0);
+    expect(e.rip(0)).toBe(0n);
+    expect(e.reg(0, RAX)).toBe(GARBAGE);
+  });
+
+  it("WRMSR of an MSR nobody answers, or of a value the MSR refuses, injects #GP(0) and does not skip", () => {
+    expect(wrmsr(0x1234, 1n)).toBe(K.Next.Resume);
+    expect(exc()).toBe(GP0);
+    expect(wrmsr(IA32_PAT, 0x02n)).toBe(K.Next.Resume); // memory type 2 is reserved (SDM Vol. 3A 11.12.2)
+    expect(e.exceptions(0)).toBe(2);
+    expect(e.skips(0)).toBe(0);
+    rdmsr(IA32_PAT);
+    expect(e.reg(0, RDX) << 32n | e.reg(0, RAX)).toBe(PAT_POWER_ON);
+  });
+
+  it("the local APIC MSRs reach the exiting vCPU's own APIC", () => {
+    rdmsr(IA32_APIC_BASE);
+    expect(e.reg(0, RAX)).toBe(0xfee0_0900n); // enabled, bootstrap processor
+    e.setReg(1, RCX, BigInt(IA32_APIC_BASE));
+    e.rdmsrExit(1);
+    expect(e.reg(1, RAX)).toBe(0xfee0_0800n);
+    // An x2APIC register in xAPIC mode does not exist (SDM Vol. 3A 11.12.1.2).
+    expect(rdmsr(0x802)).toBe(K.Next.Resume);
+    expect(exc()).toBe(GP0);
+  });
+});
+
+describe("HLT", () => {
+  it("with interrupts enabled and nothing pending: the vCPU halts past the HLT", () => {
+    e.setRflags(0, RFLAGS_IF);
+    expect(exit(K.Exit.Hlt, 1)).toBe(K.Next.Halt);
+    expect(e.activity(0)).toBe(K.Activity.Halted);
+    expect(e.rip(0)).toBe(1n);
+  });
+
+  it("with an interrupt already pending: the guest resumes to take it", () => {
+    e.setRflags(0, RFLAGS_IF);
+    e.raiseInterrupt(0x30);
+    expect(exit(K.Exit.Hlt, 1)).toBe(K.Next.Resume);
+    expect(e.activity(0)).toBe(K.Activity.Runnable);
+    expect(e.rip(0)).toBe(1n);
+    expect(e.takeInterrupt()).toBe(0x30);
+  });
+
+  it("an interrupt the guest raised through the test device's port ends the halt too", () => {
+    e.setRflags(0, RFLAGS_IF);
+    e.setReg(0, RAX, 0x41n);
+    e.ioExit(0, TEST_PORT + 4, 1, 1, 0);
+    expect(exit(K.Exit.Hlt, 1)).toBe(K.Next.Resume);
+  });
+
+  it("external interrupts are the boot vCPU's: another vCPU halts though one is pending", () => {
+    e.setRflags(1, RFLAGS_IF);
+    e.raiseInterrupt(0x30);
+    expect(e.simpleExit(1, K.Exit.Hlt, 1, 0n, 0n)).toBe(K.Next.Halt);
+    expect(e.activity(1)).toBe(K.Activity.Halted);
+  });
+
+  it("an interrupt in the vCPU's own local APIC ends its halt (an x2APIC self-IPI, SDM Vol. 3A 11.12.11)", () => {
+    expect(wrmsr(IA32_APIC_BASE, 0xfee0_0c00n, 1)).toBe(K.Next.Resume); // enabled, x2APIC mode
+    expect(wrmsr(0x80f, 0x1ffn, 1)).toBe(K.Next.Resume); // SVR: software-enabled
+    expect(wrmsr(0x83f, 0x50n, 1)).toBe(K.Next.Resume); // SELF IPI, vector 0x50
+    expect(e.exceptions(1)).toBe(0);
+    e.setRflags(1, RFLAGS_IF);
+    expect(e.simpleExit(1, K.Exit.Hlt, 1, 0n, 0n)).toBe(K.Next.Resume);
+    expect(e.activity(1)).not.toBe(K.Activity.Halted);
+  });
+
+  // SDM Vol. 2A "HLT": with IF=0 only NMI, SMI, INIT or reset resume the CPU.
+  it("with interrupts disabled a pending interrupt does not end it", () => {
+    e.setRflags(0, RFLAGS_NO_IF);
+    e.raiseInterrupt(0x30);
+    expect(exit(K.Exit.Hlt, 1)).toBe(K.Next.Halt);
+    expect(e.activity(0)).toBe(K.Activity.Halted);
+  });
+});
+
+describe("exits that only decide who runs next", () => {
+  it("PAUSE and the preemption timer yield the CPU; nothing is skipped", () => {
+    expect(exit(K.Exit.Pause, 2)).toBe(K.Next.Yield);
+    expect(exit(K.Exit.PreemptionTimer)).toBe(K.Next.Yield);
+    expect(e.skips(0)).toBe(0);
+    expect(e.running()).toBe(1);
+  });
+
+  it("an interrupt window resumes; a host interrupt is taken (the host's window opened) and resumes", () => {
+    expect(exit(K.Exit.InterruptWindow)).toBe(K.Next.Resume);
+    expect(unit.machine.calls.get("interrupt_window")).toBeUndefined();
+    expect(exit(K.Exit.ExternalInterrupt)).toBe(K.Next.Resume);
+    expect(unit.machine.calls.get("interrupt_window")).toBe(1);
+    expect(e.skips(0)).toBe(0);
+  });
+
+  it("INIT sends the vCPU to wait for a STARTUP IPI (SDM Vol. 3A 9.4)", () => {
+    expect(exit(K.Exit.Init)).toBe(K.Next.Halt);
+    expect(e.activity(0)).toBe(K.Activity.WaitingForSipi);
+  });
+});
+
+describe("instructions the guest gets an exception for", () => {
+  // CPUID.1:ECX.MONITOR is clear for the guest (SDM Vol. 2B "MONITOR", "MWAIT").
+  it("MONITOR and MWAIT raise #UD, not skipped", () => {
+    expect(exit(K.Exit.MonitorMwait, 3)).toBe(K.Next.Resume);
+    expect(exc()).toBe(UD);
+    expect(e.skips(0)).toBe(0);
+  });
+
+  // No performance counters (CPUID leaf 0xA is zero): any ECX is invalid (SDM Vol. 2B "RDPMC").
+  it("RDPMC raises #GP(0), not skipped", () => {
+    expect(exit(K.Exit.Rdpmc, 2)).toBe(K.Next.Resume);
+    expect(exc()).toBe(GP0);
+    expect(e.skips(0)).toBe(0);
+  });
+
+  // SDM Vol. 2C "XSETBV": #UD if CR4.OSXSAVE = 0.
+  it("XSETBV without CR4.OSXSAVE raises #UD", () => {
+    e.initXstate();
+    e.reset(1);
+    e.setReg(0, RAX, 7n);
+    expect(exit(K.Exit.Xsetbv, 3)).toBe(K.Next.Resume);
+    expect(exc()).toBe(UD);
+    expect(e.skips(0)).toBe(0);
+    expect(xsetbvs).toEqual([]);
+  });
+
+  it("XSETBV raises #UD on a host without XSAVE, even with CR4.OSXSAVE", async () => {
+    await boot(new CpuidHost("GenuineIntel", 0xd, 0x8000_0008));
+    e.initXstate();
+    e.reset(1);
+    e.setCr4(0, CR4_OSXSAVE);
+    e.setReg(0, RAX, 1n);
+    exit(K.Exit.Xsetbv, 3);
+    expect(exc()).toBe(UD);
+  });
+
+  // SDM Vol. 1 13.3: XSETBV refuses the XCR0 bits CPUID.(EAX=0DH,ECX=0):EDX:EAX
+  // does not report as supported; so it must accept every one it reports.
+  it("XSETBV accepts XCR0 = every component CPUID leaf 0xD reports", () => {
+    e.initXstate();
+    e.reset(1);
+    e.setCr4(0, CR4_OSXSAVE);
+    e.setReg(0, RAX, 0xdn);
+    e.setReg(0, RCX, 0n);
+    exit(K.Exit.Cpuid, 2);
+    const supported = (e.reg(0, RDX) << 32n) | e.reg(0, RAX);
+    expect(supported & 7n).toBe(7n);
+    e.setReg(0, RCX, 0n);
+    expect(exit(K.Exit.Xsetbv, 3)).toBe(K.Next.Resume);
+    expect(exc()).toBe("");
+    expect(e.xcr0(0)).toBe(supported);
+  });
+
+  it("XSETBV of a valid XCR0 sets it and is skipped; other XCRs and invalid values raise #GP(0)", () => {
+    e.initXstate();
+    e.reset(1);
+    e.setCr4(0, CR4_OSXSAVE);
+    const xsetbv = (ecx: bigint, value: bigint) => {
+      e.setReg(0, RCX, ecx);
+      e.setReg(0, RAX, value & 0xffff_ffffn);
+      e.setReg(0, RDX, value >> 32n);
+      return exit(K.Exit.Xsetbv, 3);
+    };
+    expect(xsetbv(0n, 7n)).toBe(K.Next.Resume); // x87, SSE, AVX
+    expect(e.skips(0)).toBe(1);
+    expect(e.xcr0(0)).toBe(7n);
+    expect(xsetbvs.at(-1)).toEqual([0, 7n]);
+    expect(e.exceptions(0)).toBe(0);
+    // SDM Vol. 1 13.3: XCR0 bit 0 must be set; AVX needs SSE; only supported bits.
+    for (const [ecx, value] of [[1n, 3n], [0n, 6n], [0n, 5n], [0n, 0x27n], [0n, 1n << 32n]]) {
+      xsetbv(ecx, value);
+      expect(exc(), `XSETBV ECX=${ecx} EDX:EAX=${value.toString(16)}`).toBe(GP0);
+    }
+    expect(e.exceptions(0)).toBe(5);
+    expect(e.skips(0)).toBe(1);
+    expect(e.xcr0(0)).toBe(7n);
+  });
+});
+
+describe("exits that stop the VM", () => {
+  const stops: Array<[string, () => number, string]> = [
+    ["a triple fault", () => exit(K.Exit.TripleFault), "triple fault: the guest shut down its CPU"],
+    [
+      "a virtualization instruction",
+      () => exit(K.Exit.VirtualizationInstruction, 3),
+      "the guest executed a virtualization instruction (nested virtualization is not offered)",
+    ],
+    [
+      "a refused VM entry",
+      () => exit(K.Exit.InvalidState, 0, 0x8000_0021n),
+      "the CPU refused to enter the guest: invalid guest state (exit code 0x80000021)",
+    ],
+    [
+      "an exit the handler does not know",
+      () => exit(K.Exit.Unhandled, 0, 0x37n, 0x1234n),
+      "unhandled exit: code 0x37, qualification 0x1234",
+    ],
+  ];
+  for (const [what, cause, text] of stops) {
+    it(`${what}: Stopped, with the reason on the console`, () => {
+      expect(cause()).toBe(K.Next.Stopped);
+      expect(e.running()).toBe(0);
+      expect(reason()).toBe(text);
+      expect(unit.machine.serial()).toContain(`[error] vm unit: stopped: ${text}\n`);
+      expect(e.skips(0)).toBe(0);
+    });
+  }
+
+  it("an MMIO access where there is neither RAM nor a device", () => {
+    expect(e.mmioExit(0, 0x2000_0000n, 0, 0x018bn, 2)).toBe(K.Next.Stopped);
+    expect(reason()).toBe("access to guest-physical address 0x20000000 where there is neither RAM nor a device");
+  });
+});
+
+describe("MMIO", () => {
+  it("an access to the local APIC's page reaches the exiting vCPU's APIC", () => {
+    e.setReg(1, RAX, GARBAGE);
+    // mov (%rcx),%eax on vCPU 1, reading the APIC ID register (SDM Vol. 3A 11.4.6).
+    expect(e.mmioExit(1, 0xfee0_0020n, 0, 0x018bn, 2)).toBe(K.Next.Resume);
+    expect(e.reg(1, RAX)).toBe(1n << 24n);
+    expect(e.skips(1)).toBe(1);
+  });
+});
