@@ -76,7 +76,7 @@ $(BUILD)/boot/%.o: boot/%.S $(wildcard boot/*.h) $(DEPS_STAMP)
 $(BUILD)/typervisor.elf: $(BOOT_OBJECTS) $(C_OBJECTS) linker/typervisor.ld tools/build/check-image.sh
 	$(LLD) -T linker/typervisor.ld -nostdlib -z max-page-size=4096 --gc-sections \
 		-o $@ $(BOOT_OBJECTS) $(C_OBJECTS)
-	@bash tools/build/check-image.sh $@
+	@bash tools/build/check-image.sh $@ || { rm -f $@; exit 1; }
 
 $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
 	@rm -rf $(BUILD)/iso && mkdir -p $(BUILD)/iso/boot/grub

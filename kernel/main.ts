@@ -20,7 +20,7 @@ import { onTrap as handleTrap } from "./cpu/trap";
 import { findRsdp } from "./acpi/rsdp";
 import { initMemory, Memory } from "./mm/memory";
 import { panic, stop, ExitStatus } from "./console/panic";
-import { crashOnRequest } from "./selftest";
+import { crashOnRequest } from "./boot/selftest";
 import { detectVirtualization, Virtualization } from "../vmm/hw/detect";
 import { runVmm } from "../vmm/vmm";
 

@@ -171,6 +171,8 @@ void wasm_rt_trap(wasm_rt_trap_t code) {
   console_putc("0123456789abcdef"[this_cpu() & 15]);
   console_puts(": wasm trap: ");
   console_puts(code <= WASM_RT_TRAP_EXHAUSTION ? trap_reasons[code] : "unknown");
+  console_puts("\r\n  frame 0x");
+  console_hex((uint64_t)(uintptr_t)__builtin_frame_address(0));
   console_puts("\r\n");
   tv_backtrace((uint64_t)(uintptr_t)__builtin_frame_address(0));
   tv_halt(3);

@@ -90,6 +90,13 @@ u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top, u64 bytes) { return
 u32 w2c_shim_ap_wait(w2c_shim* s, u32 spins) { return ap_wait(spins); }
 u64 w2c_shim_lock_waited(w2c_shim* s, u32 cpu) { return lock_waited(cpu); }
 u32 w2c_shim_this_cpu(w2c_shim* s) { return this_cpu(); }
+/* Spins until another CPU has left its guest (its entry block's in_guest flag). */
+__attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u32 flag) {
+  while (__atomic_load_n((volatile uint32_t*)linear(flag), __ATOMIC_ACQUIRE)) {
+    if (tv_stopping) halt_this_cpu();
+    cpu_pause();
+  }
+}
 
 /* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
  * calls after every #VMEXIT with the vCPU: nonzero means "finished, enter
@@ -168,6 +175,7 @@ struct entry_block {
   uint64_t entered_tsc;
   uint64_t exited_tsc;
   uint32_t vmx_status; /* VT-x: vmx_run()'s result */
+  uint32_t in_guest;   /* set by the kernel with an entry; cleared here after the run */
 };
 
 /*
@@ -191,6 +199,7 @@ static void cpu_loop(uint32_t cpu) {
       if (e->action == ACTION_SVM) svm_run(e->guest_vmcb, e->host_vmcb, linear(e->regs), e->vcpu);
       else e->vmx_status = vmx_run(linear(e->regs), e->launched, e->vcpu);
       e->exited_tsc = rdtsc();
+      __atomic_store_n(&e->in_guest, 0, __ATOMIC_RELEASE);
     }
     if (tv_stopping) halt_this_cpu();
     hv_lock(cpu);

@@ -76,6 +76,9 @@
 @external("shim", "ap_wait") export declare function apWait(spins: u32): u32;
 // The number of the CPU that runs this code (linker/percpu.c).
 @external("shim", "this_cpu") export declare function thisCpu(): u32;
+// Spins until the word at `flag` (linear memory) is 0: another CPU clears
+// it as it leaves its guest (vmm/core/entryblock.ts).
+@external("shim", "wait_for_guest_exit") export declare function waitForGuestExit(flag: usize): void;
 // TSC ticks CPU `cpu` has spent waiting for the hypervisor lock (linker/percpu.c).
 @external("shim", "lock_waited") export declare function lockWaited(cpu: u32): u64;
 

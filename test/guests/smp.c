@@ -4,7 +4,8 @@
  * 9.4.4, "MP Initialization Example"): an INIT IPI, then a STARTUP IPI
  * whose vector says where the application processor begins in real mode,
  * both sent through the local APIC's interrupt command register. The AP
- * code below records what it sees and halts; the checks read it.
+ * code below records what it sees and halts; the checks read it. Then the
+ * boot vCPU moves its APIC's window into its RAM and back (IA32_APIC_BASE).
  */
 #include "lib/guest.h"
 
@@ -18,6 +19,10 @@
 #define ICR_STARTUP 0x00000600u
 #define ICR_LEVEL_ASSERT 0x00004000u
 #define ICR_DELIVERY_PENDING 0x00001000u
+#define IA32_APIC_BASE 0x1b
+#define APIC_BASE_BSP (1u << 8)
+#define APIC_BASE_ENABLE (1u << 11)
+#define MOVED_APIC 0x00400000u /* a page of the VM's RAM */
 
 #define AP_VECTOR 0x10           /* the AP starts at 0x10000 */
 #define AP_START (AP_VECTOR << 12)
@@ -58,10 +63,27 @@ static void send_ipi(uint32_t apic_id, uint32_t command) {
   lapic_write(LAPIC_ICR_LOW, command);
 }
 
-/* Lets the AP run (the VMM schedules vCPUs in turn) until it has started `runs` times. */
+/* Lets the AP run until it has started `runs` times: it may share this
+ * vCPU's host CPU (each yield gives it a turn) or run on another one, which
+ * may take a while to get there on a loaded host. */
+#define AP_WAIT_YIELDS 200000
 static int wait_for_ap(uint32_t runs) {
-  for (int i = 0; i < 100 && *AP_RUNS < runs; i++) hypercall(HC_YIELD, 0, 0);
+  for (int i = 0; i < AP_WAIT_YIELDS && *AP_RUNS < runs; i++) hypercall(HC_YIELD, 0, 0);
   return *AP_RUNS == runs;
+}
+
+/* IA32_APIC_BASE moves the APIC's 4 KiB window (SDM Vol. 3A 11.4.4): into
+ * RAM, where this vCPU then finds its APIC instead of the memory, which
+ * is untouched and back once the window leaves. */
+static void check_apic_move(void) {
+  volatile uint32_t* under = (volatile uint32_t*)(MOVED_APIC + LAPIC_VERSION);
+  *under = 0x5a5a5a5a;
+  wrmsr(IA32_APIC_BASE, MOVED_APIC | APIC_BASE_ENABLE | APIC_BASE_BSP);
+  check((mmio_in32(MOVED_APIC + LAPIC_VERSION) & 0xff) == 0x14 && mmio_in32(MOVED_APIC + LAPIC_ID) >> 24 == 0,
+        "smp: IA32_APIC_BASE moves the APIC's window, into RAM too");
+  wrmsr(IA32_APIC_BASE, LAPIC | APIC_BASE_ENABLE | APIC_BASE_BSP);
+  check(*under == 0x5a5a5a5a, "smp: the RAM under the moved window is untouched and back once it leaves");
+  check((lapic_read(LAPIC_VERSION) & 0xff) == 0x14, "smp: the APIC is back at 0xfee00000");
 }
 
 /* Each vCPU is a package of its own, one core of one thread
@@ -110,12 +132,13 @@ void guest_main(void) {
 
   /* A STARTUP IPI reaches only a CPU that waits for one (SDM 9.4.4). */
   send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
-  for (int i = 0; i < 10; i++) hypercall(HC_YIELD, 0, 0);
+  for (int i = 0; i < AP_WAIT_YIELDS / 10; i++) hypercall(HC_YIELD, 0, 0);
   check(*AP_RUNS == 1, "smp: a STARTUP IPI to a running AP is ignored");
 
   send_ipi(1, ICR_INIT | ICR_LEVEL_ASSERT);
   send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
   check(wait_for_ap(2), "smp: INIT and STARTUP restart the AP");
+  check_apic_move();
 
   hypercall(HC_EXIT, failures(), 0);
 }

@@ -1,6 +1,7 @@
 // System tests: bad input and failures give a clear message and a clean halt
 // (an exit status from the hypervisor, never a reboot loop or a hang).
 import { describe, expect, it } from "vitest";
+import { guestModules } from "./guests";
 import { bootAndWait } from "./run";
 
 const PANIC = 1;
@@ -43,6 +44,28 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=unreachable" });
     expect(output).toContain("wasm trap: unreachable executed");
     expect(output).toMatch(/ {4}at 0x[0-9a-f]{16}/);
+    expect(exit.status).toBe(WASM_TRAP);
+  });
+
+  // CPU 0 runs the suite's guests, which print as they go, while CPU 1,
+  // starting its loop, traps: the report is the last thing anyone prints.
+  it("stops every CPU when one of them traps, and reports which", async () => {
+    const { output, exit } = await bootAndWait({
+      platform: "qemu",
+      memoryMiB: 256,
+      cpus: 2,
+      cmdline: "crash=unreachable@1",
+      modules: guestModules(["long64", "protected32"]),
+    });
+    const text = output.replace(/\r/g, "");
+    const trap = text.indexOf("*** cpu 1: wasm trap: unreachable executed");
+    expect(trap).toBeGreaterThan(0);
+    expect(text.slice(0, trap)).toMatch(/\[(long64|protected32)\] /); // the guests were running
+    const after = text.slice(trap).split("\n").slice(1).filter((l) => l.length > 0);
+    expect(after[0]).toMatch(/^ {2}frame 0x[0-9a-f]{16}$/);
+    expect(after.length).toBeGreaterThan(2);
+    for (const line of after.slice(1, -1)) expect(line).toMatch(/^ {4}at 0x[0-9a-f]{16}$/); // no VM said more
+    expect(after[after.length - 1]).toMatch(/^typervisor: exit status 0x0+3$/);
     expect(exit.status).toBe(WASM_TRAP);
   });
 

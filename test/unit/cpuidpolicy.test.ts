@@ -56,7 +56,8 @@ const RDT_A = 15, RDSEED = 18, ADX = 19, SMAP = 20, PT = 25;
 const HOST7_EBX = bits(FSGSBASE, SGX, BMI1, AVX2, SMEP, BMI2, ERMS, RDT_M, RDT_A, RDSEED, ADX, SMAP, PT);
 const GUEST7_EBX = bits(FSGSBASE, TSC_ADJUST, BMI1, AVX2, SMEP, BMI2, ERMS, RDSEED, ADX, SMAP);
 const PKU = 3, WAITPKG = 5, CET_SS = 7, GFNI = 8, VAES = 9, RDPID = 22, SGX_LC = 30, PKS = 31;
-const HOST7_ECX = bits(PKU, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS), GUEST7_ECX = bits(PKU, GFNI, VAES);
+// PKU is hidden: its state component (PKRU) is not one XCR0 may enable for a guest.
+const HOST7_ECX = bits(PKU, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS), GUEST7_ECX = bits(GFNI, VAES);
 const FSRM = 4, MD_CLEAR = 10, SERIALIZE = 14, PCONFIG = 18, CET_IBT = 20;
 const HOST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE, PCONFIG, CET_IBT, 26, 27, 28, 29, 30, 31);
 const GUEST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE);
@@ -251,8 +252,8 @@ describe("an Intel host whose highest basic leaf is 0xD", () => {
     expect(ecx).toBeGreaterThanOrEqual(0xa80); // the size all of them need: at least AVX-512's end
   });
 
-  it("leaf 0xD's other subleaves are the host's", () => {
-    expect(cpuid(0xd, 1)).toEqual([0xf, 0x340, 0, 0]);
+  it("leaf 0xD.1: no XSAVES (no supervisor state, IA32_XSS); the other subleaves are the host's", () => {
+    expect(cpuid(0xd, 1)).toEqual([0x7, 0x340, 0, 0]);
   });
 
   it("basic leaves beyond the host's are zero, though an Intel host repeats its highest one", () => {
@@ -324,9 +325,10 @@ describe("an AMD host", () => {
     expect([ebx, edx, ecx]).toEqual([ascii("Auth"), ascii("enti"), ascii("cAMD")]);
   });
 
-  it("leaf 1: MONITOR and HTT hidden, the hypervisor bit set, one logical processor", () => {
+  it("leaf 1: MONITOR and HTT hidden, the hypervisor bit set, one logical processor; no AVX without XSAVE", () => {
     const [, ebx, ecx, edx] = cpuid(1, 0, { vcpu: 2 });
-    expect(ecx).toBe(bits(SSE3, SSSE3, X2APIC, AVX, TSC_DEADLINE, HYPERVISOR));
+    // This host has no XSAVE: AVX's state could not be enabled (SDM Vol. 1 13.3).
+    expect(ecx).toBe(bits(SSE3, SSSE3, X2APIC, TSC_DEADLINE, HYPERVISOR));
     expect(edx & bit(HTT)).toBe(0);
     expect(ebx >>> 16).toBe((2 << 8) | 1);
   });

@@ -21,6 +21,7 @@ const HOST_VMCB: usize = 24;
 const ENTERED_TSC: usize = 32;
 const EXITED_TSC: usize = 40;
 const VMX_STATUS: usize = 48;
+const IN_GUEST: usize = 52;
 
 export class EntryBlock {
   // A page of its own: each CPU writes only its own block.
@@ -46,10 +47,18 @@ export class EntryBlock {
     this.enter(Action.EnterVmx, regs, vcpu);
   }
 
+  // Set here, under the hypervisor lock, and cleared by the CPU once the
+  // guest's run is over: while set, the CPU may be in the guest.
   private enter(action: Action, regs: usize, vcpu: usize): void {
     store<u32>(this.base + REGS, <u32>regs);
     store<u32>(this.base + VCPU, <u32>vcpu);
+    store<u32>(this.base + IN_GUEST, 1);
     this.action = action;
+  }
+
+  // The address of the flag, for waitForGuestExit().
+  get inGuestFlag(): usize {
+    return this.base + IN_GUEST;
   }
 
   get enteredTsc(): u64 {

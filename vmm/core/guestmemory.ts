@@ -6,7 +6,16 @@
 // in this VM's RAM before touching anything: a guest cannot make the
 // hypervisor read or write outside the guest.
 
-import { physRead8, physRead32, physRead64, physWrite8, physWrite32, physWrite64 } from "../../kernel/arch/shim";
+import {
+  physRead16,
+  physRead32,
+  physRead64,
+  physRead8,
+  physWrite16,
+  physWrite32,
+  physWrite64,
+  physWrite8,
+} from "../../kernel/arch/shim";
 
 export class RamRegion {
   constructor(public gpa: u64, public hpa: u64, public size: u64) {}
@@ -63,6 +72,28 @@ export class GuestMemory {
   write64(gpa: u64, v: u64): void {
     const h = this.translate(gpa, 8);
     if (h >= 0) physWrite64(<u64>h, v);
+  }
+
+  // A `size`-byte (1, 2, 4 or 8) little-endian value, as an instruction
+  // would load or store it; 0 and nothing outside RAM.
+  load(gpa: u64, size: u8): u64 {
+    const h = this.translate(gpa, size);
+    if (h < 0) return 0;
+    return size == 1
+      ? physRead8(<u64>h)
+      : size == 2
+      ? physRead16(<u64>h)
+      : size == 4
+      ? physRead32(<u64>h)
+      : physRead64(<u64>h);
+  }
+  store(gpa: u64, size: u8, v: u64): void {
+    const h = this.translate(gpa, size);
+    if (h < 0) return;
+    if (size == 1) physWrite8(<u64>h, <u8>v);
+    else if (size == 2) physWrite16(<u64>h, <u16>v);
+    else if (size == 4) physWrite32(<u64>h, <u32>v);
+    else physWrite64(<u64>h, v);
   }
 
   // Copies host-physical bytes (a boot module) into guest RAM; false if the

@@ -88,6 +88,11 @@ export abstract class Vcpu {
   }
   // Fills `e` for the next entry into the guest.
   abstract prepareEntry(e: EntryBlock): void;
+  // Drops, on the CPU it is loaded on, the translations it cached from its
+  // VM's nested page tables: they changed (Vm.nestedTablesChanged()).
+  abstract flushNestedTlb(): void;
+  // The generation of its VM's nested page tables it last flushed for.
+  nestedSeen: u32 = 0;
   // After the run `e` describes: the exit for the generic handler, or null
   // when the backend finished it itself.
   abstract takeExit(e: EntryBlock): Exit | null;

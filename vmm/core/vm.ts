@@ -8,6 +8,10 @@
 import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
 import { print, println, putChar } from "../../kernel/console/console";
+import { WRITE_BACK } from "../../kernel/mm/hostpaging";
+import { PageTable } from "../../kernel/mm/pagetable";
+import { PAGE_SIZE } from "../../kernel/mm/range";
+import { LAPIC_SIZE } from "../devices/apic/lapic";
 import { Bus } from "../devices/bus";
 import { MachineControl } from "../devices/machine";
 import { CpuShare } from "./cpushare";
@@ -61,6 +65,14 @@ export class Vm extends MachineControl {
   exitStatus: i64 = -1;
   // The platform's interrupt controller, or null (flat-binary VMs).
   intr: InterruptPin | null = null;
+  // The nested page tables (EPT or NPT), and how often they changed since
+  // the VM was made: each vCPU flushes what it cached before it enters
+  // after a change (Vcpu.nestedSeen).
+  nested: PageTable | null = null;
+  nestedGeneration: u32 = 0;
+  // Pages of RAM left out of the nested tables because a vCPU's local APIC
+  // window lies on them, so that accesses there exit (emul/mmio.ts).
+  private hiddenRam: u64[] = [];
   // External interrupt vectors raised directly (the test device), oldest first.
   private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
   private pendingCount: i32 = 0;
@@ -148,6 +160,40 @@ export class Vm extends MachineControl {
     const intr = this.intr;
     const external = intr !== null && vcpu.apicId == 0 ? intr.nextEvent() : u64.MAX_VALUE;
     return min(external, this.apics.of(vcpu).nextDeadline());
+  }
+
+  // The nested tables changed: no vCPU may go on using what it cached of
+  // them. Those in a guest on another CPU are made to leave it before this
+  // returns, and every vCPU flushes at its next entry.
+  nestedTablesChanged(): void {
+    this.nestedGeneration++;
+    for (let i = 0; i < this.vcpus.length; i++) this.apics.evict(this.vcpus[i]);
+  }
+
+  // After IA32_APIC_BASE moved a vCPU's APIC: the RAM pages under an APIC
+  // window (in xAPIC mode) leave the nested tables, the others come back.
+  apicWindowsChanged(): void {
+    const nested = this.nested;
+    if (nested === null) return;
+    const wanted: u64[] = [];
+    for (let i = 0; i < this.vcpus.length; i++) {
+      const apic = this.apics.of(this.vcpus[i]), base = apic.mmioBase;
+      if (apic.xapicMode && this.memory.contains(base, LAPIC_SIZE) && !wanted.includes(base)) wanted.push(base);
+    }
+    let changed = false;
+    for (let i = 0; i < this.hiddenRam.length; i++) {
+      const page = this.hiddenRam[i];
+      if (wanted.includes(page)) continue;
+      nested.map(page, <u64>this.memory.translate(page, PAGE_SIZE), PAGE_SIZE, WRITE_BACK);
+      changed = true;
+    }
+    for (let i = 0; i < wanted.length; i++) {
+      if (this.hiddenRam.includes(wanted[i])) continue;
+      nested.unmap(wanted[i]);
+      changed = true;
+    }
+    this.hiddenRam = wanted;
+    if (changed) this.nestedTablesChanged();
   }
 
   // Guest console output, each line prefixed with the VM's name.

@@ -28,6 +28,9 @@ import { Activity, Vcpu } from "./vcpu";
 // vCPU running on another CPU is interrupted; a halted one may wake.
 export abstract class VcpuSignal {
   abstract notify(vcpu: Vcpu): void;
+  // When it returns, `vcpu` is in no guest, and enters its guest again only
+  // after its CPU looks at what changed.
+  abstract evict(vcpu: Vcpu): void;
 }
 
 export class VmApics extends ApicBus {
@@ -136,6 +139,11 @@ export class VmApics extends ApicBus {
   notify(vcpu: Vcpu): void {
     const signal = this.signal;
     if (signal !== null) signal.notify(vcpu);
+  }
+
+  evict(vcpu: Vcpu): void {
+    const signal = this.signal;
+    if (signal !== null) signal.evict(vcpu);
   }
 }
 

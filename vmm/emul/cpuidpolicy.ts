@@ -10,7 +10,15 @@
 // the leaves that never change, for the backends' exit fast paths. Intel
 // SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
-import { CPUID1_ECX_OSXSAVE, CPUID1_ECX_VMX, CPUID_EXT1_ECX_SVM, CR4_OSXSAVE, Reg } from "../../kernel/arch/x86";
+import {
+  CPUID1_ECX_OSXSAVE,
+  CPUID1_ECX_VMX,
+  CPUID_EXT1_ECX_SVM,
+  CR4_OSXSAVE,
+  Reg,
+  XCR0_AVX,
+  XCR0_AVX512,
+} from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
 import { allocPages } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
@@ -54,6 +62,26 @@ const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 22) | (1 << 30) | (1 <
 // EDX: PCONFIG (18), CET-IBT (20), IBRS/IBPB, STIBP, L1D_FLUSH,
 // ARCH_CAPABILITIES, CORE_CAPABILITIES, SSBD (26-31).
 const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
+// The features whose state lives in XSAVE components XCR0 may not enable
+// (vcpustate/xstate.ts offers x87, SSE, AVX and AVX-512 at most): an OS
+// that saw them would enable the component and take #GP (SDM Vol. 1 13.3).
+// Leaf 7.0 EBX: MPX (14); ECX: PKU (3), OSPKE (4); EDX: AMX-BF16 (22),
+// AMX-TILE (24), AMX-INT8 (25): never offered.
+const LEAF7_EBX_NO_STATE: u32 = 1 << 14;
+const LEAF7_ECX_NO_STATE: u32 = (1 << 3) | (1 << 4);
+const LEAF7_EDX_NO_STATE: u32 = (1 << 22) | (1 << 24) | (1 << 25);
+// Without AVX state: leaf 1 ECX FMA (12), AVX (28), F16C (29), and leaf 7
+// EBX AVX2 (5); without AVX-512 state, leaf 7 EBX F (16), DQ (17), IFMA
+// (21), PF (26), ER (27), CD (28), BW (30), VL (31); ECX VBMI (1), VBMI2
+// (6), VNNI (11), BITALG (12), VPOPCNTDQ (14); EDX 4VNNIW (2), 4FMAPS (3),
+// VP2INTERSECT (8), FP16 (23).
+const LEAF1_ECX_AVX: u32 = (1 << 12) | (1 << 28) | (1 << 29);
+const LEAF7_EBX_AVX: u32 = 1 << 5;
+const LEAF7_EBX_AVX512: u32 = (1 << 16) | (1 << 17) | (1 << 21) | (7 << 26) | (3 << 30);
+const LEAF7_ECX_AVX512: u32 = (1 << 1) | (1 << 6) | (1 << 11) | (1 << 12) | (1 << 14);
+const LEAF7_EDX_AVX512: u32 = (1 << 2) | (1 << 3) | (1 << 8) | (1 << 23);
+// Leaf 0xD.1 EAX bit 3: XSAVES, which needs IA32_XSS, not offered.
+const LEAF0D1_EAX_XSAVES: u32 = 1 << 3;
 // Leaves 0xB and 0x1F, ECX[15:8]: the level types.
 const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
 const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
@@ -134,6 +162,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
     r.ecx &= ~LEAF1_ECX_HIDDEN;
+    if ((offeredXcr0() & XCR0_AVX) == 0) r.ecx &= ~LEAF1_ECX_AVX;
     r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? CPUID1_ECX_OSXSAVE : 0);
     r.edx &= ~LEAF1_EDX_HIDDEN;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
@@ -173,10 +202,22 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     const offered = offeredXcr0();
     r.eax &= <u32>offered;
     r.edx &= <u32>(offered >> 32);
+  } else if (leaf == 0xd && subleaf == 1) {
+    // No supervisor state components (IA32_XSS): no XSAVES, nothing in ECX:EDX.
+    r.eax &= ~LEAF0D1_EAX_XSAVES;
+    r.ecx = 0;
+    r.edx = 0;
   } else if (leaf == 7 && subleaf == 0) {
-    r.ebx = (r.ebx & ~LEAF7_EBX_HIDDEN) | LEAF7_EBX_TSC_ADJUST;
-    r.ecx &= ~LEAF7_ECX_HIDDEN;
-    r.edx &= ~LEAF7_EDX_HIDDEN;
+    const offered = offeredXcr0();
+    r.ebx = (r.ebx & ~(LEAF7_EBX_HIDDEN | LEAF7_EBX_NO_STATE)) | LEAF7_EBX_TSC_ADJUST;
+    r.ecx &= ~(LEAF7_ECX_HIDDEN | LEAF7_ECX_NO_STATE);
+    r.edx &= ~(LEAF7_EDX_HIDDEN | LEAF7_EDX_NO_STATE);
+    if ((offered & XCR0_AVX) == 0) r.ebx &= ~LEAF7_EBX_AVX;
+    if ((offered & XCR0_AVX512) == 0) {
+      r.ebx &= ~LEAF7_EBX_AVX512;
+      r.ecx &= ~LEAF7_ECX_AVX512;
+      r.edx &= ~LEAF7_EDX_AVX512;
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 // bus, MSRs by policy, hypercalls, HLT), injects #GP where hardware would,
 // and stops the VM with a reason for everything a guest must not do.
 
-import { IA32_TIME_STAMP_COUNTER, IA32_TSC_ADJUST, IA32_TSC_DEADLINE } from "../../kernel/arch/msrs";
+import { IA32_APIC_BASE, IA32_TIME_STAMP_COUNTER, IA32_TSC_ADJUST, IA32_TSC_DEADLINE } from "../../kernel/arch/msrs";
 import { CR4_OSXSAVE, Reg, VECTOR_GP, VECTOR_UD } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { openInterruptWindow } from "../../kernel/cpu/irq";
@@ -42,7 +42,10 @@ function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
   if (msr == IA32_TIME_STAMP_COUNTER) return moveTsc(vm, vcpu, vcpu.tsc.moveForTsc(value));
   if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
   const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.hostDeadline(value) : value;
-  return vm.apics.now(vcpu).writeMsr(msr, apicValue);
+  if (!vm.apics.now(vcpu).writeMsr(msr, apicValue)) return false;
+  // The APIC's window may have moved, or come or gone with its mode.
+  if (msr == IA32_APIC_BASE) vm.apicWindowsChanged();
+  return true;
 }
 
 // Moves the vCPU's TSC by `delta`. An armed TSC deadline keeps its value

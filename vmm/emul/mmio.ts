@@ -28,12 +28,25 @@ const walker = new GuestPageWalker();
 // else read from guest memory through the guest's page tables. The local
 // APIC's window is the vCPU's own: on a PC the APIC sits inside the CPU, and
 // accesses to its page never reach the system bus (Intel SDM Vol. 3A
-// 11.4.1), so they go to the vCPU's APIC, wherever IA32_APIC_BASE put it, and
-// the rest to the VM's bus.
+// 11.4.1), so they go to the vCPU's APIC, wherever IA32_APIC_BASE put it.
+// Where that is in RAM, the page is left out of the nested tables for every
+// vCPU (Vm.apicWindowsChanged()): the others' accesses there reach the RAM.
+// The rest goes to the VM's bus.
+const enum Target {
+  Apic,
+  Ram,
+  Bus,
+}
+
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
-  const apicOffset = exit.gpa - vm.apics.of(vcpu).mmioBase;
-  const toApic = apicOffset < LAPIC_SIZE;
-  if (!toApic && !vm.bus.mmio.claims(exit.gpa)) {
+  const apic = vm.apics.of(vcpu), apicOffset = exit.gpa - apic.mmioBase;
+  const inRam = vm.memory.contains(exit.gpa, 1);
+  const target = apicOffset < LAPIC_SIZE && (apic.xapicMode || !inRam)
+    ? Target.Apic
+    : inRam
+    ? Target.Ram
+    : Target.Bus;
+  if (target == Target.Bus && !vm.bus.mmio.claims(exit.gpa)) {
     vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device", vcpu);
     return Next.Stopped;
   }
@@ -66,11 +79,16 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       ? instruction.immediate
       : readRegister(regs, instruction.register, instruction.highByte);
     const size = instruction.accessSize;
-    if (toApic) vm.apics.now(vcpu).write(apicOffset, size, value & allOnes(size));
+    if (target == Target.Apic) vm.apics.now(vcpu).write(apicOffset, size, value & allOnes(size));
+    else if (target == Target.Ram) vm.memory.store(exit.gpa, size, value);
     else vm.bus.mmio.write(exit.gpa, size, value);
   } else {
     const size = instruction.accessSize;
-    const raw = toApic ? vm.apics.now(vcpu).read(apicOffset, size) & allOnes(size) : vm.bus.mmio.read(exit.gpa, size);
+    const raw = target == Target.Apic
+      ? vm.apics.now(vcpu).read(apicOffset, size) & allOnes(size)
+      : target == Target.Ram
+      ? vm.memory.load(exit.gpa, size)
+      : vm.bus.mmio.read(exit.gpa, size);
     const value = extend(raw, size, instruction.extension);
     writeRegister(regs, instruction.register, instruction.highByte, instruction.registerSize, value, codeBits == 64);
   }

@@ -16,7 +16,8 @@
 // INIT, STARTUP, a stop) kicks its CPU (notify()). A VM that takes
 // MAX_BUSY_EXITS exits without ever yielding or halting is stopped.
 
-import { rdtsc, thisCpu } from "../../kernel/arch/shim";
+import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
+import { crashOnCpuStart } from "../../kernel/boot/selftest";
 import * as log from "../../kernel/console/log";
 import { setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableXsave } from "../../kernel/cpu/cpuid";
@@ -62,6 +63,15 @@ class Kicker extends VcpuSignal {
     const self = thisCpu(), run = vcpu.runState;
     const target = run.runningOn >= 0 ? <u32>run.runningOn : run.homeCpu;
     if (target != self && target < <u32>cpus.length && cpus[target].started) kick(target);
+  }
+
+  // A CPU that may be in the vCPU's guest is kicked out of it, and waited
+  // for: it cannot enter again before taking the lock this CPU holds.
+  evict(vcpu: Vcpu): void {
+    const on = vcpu.runState.runningOn;
+    if (on < 0 || <u32>on == thisCpu()) return;
+    kick(<u32>on);
+    waitForGuestExit(cpus[on].entry.inGuestFlag);
   }
 }
 const kicker = new Kicker();
@@ -121,6 +131,7 @@ export function cpuNext(cpu: u32): usize {
 function start(c: HostCpu): void {
   c.started = true;
   c.joinedAt = rdtsc();
+  crashOnCpuStart(c.id);
   if (c.id == 0) return;
   // What the boot CPU set up for itself in boot(): XSAVE for the guests' state.
   enableXsave();
@@ -344,6 +355,10 @@ function startSlice(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
 function enter(c: HostCpu, slot: Slot, tscPerMs: u64): void {
   const vm = slot.vm, vcpu = slot.vcpu;
   vcpu.applyPendingStartup();
+  if (vcpu.nestedSeen != vm.nestedGeneration) {
+    vcpu.flushNestedTlb();
+    vcpu.nestedSeen = vm.nestedGeneration;
+  }
   deliverInterrupt(vm, vcpu);
   setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), homeDeadline(c, slot, tscPerMs))));
   vcpu.prepareEntry(c.entry);

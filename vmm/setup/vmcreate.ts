@@ -67,6 +67,7 @@ export function createVmOn(
     vcpus.push(vcpu);
   }
   const vm = new Vm(id, name, vcpus);
+  vm.nested = nested;
   vm.share.affinity = share.affinity;
   vm.share.weight = share.weight;
   vm.share.capPercent = share.capPercent;

@@ -29,6 +29,7 @@ export class FakeVcpu extends Vcpu {
     this.loadedOn = <i32>cpu;
   }
   prepareEntry(e: EntryBlock): void {}
+  flushNestedTlb(): void {}
   takeExit(e: EntryBlock): Exit | null {
     return this.exit;
   }

@@ -121,6 +121,12 @@ export class VmxVcpu extends Vcpu {
     this.activeOn = -1;
   }
 
+  // INVEPT of its EPTP: every translation derived from these EPT tables,
+  // whatever the VPID, on this CPU (SDM 28.4.3.1, 30.3 "INVEPT").
+  flushNestedTlb(): void {
+    flushEpt(this.eptp, this.features);
+  }
+
   prepareEntry(e: EntryBlock): void {
     this.use();
     e.enterVmx(this.vmcs.launched, this.regs.base, changetype<usize>(this));

@@ -2,11 +2,31 @@
 // "crash=oob" makes a wasm out-of-bounds access (the guard region must catch
 // it), "crash=unreachable" executes a wasm unreachable, "crash=abort" fails an
 // AssemblyScript runtime check, "crash=stack" overflows the native stack.
-// Any other value (or none) does nothing.
+// "crash=KIND@N" does the same on CPU N as it starts running vCPUs, while
+// the others run theirs. Any other value (or none) does nothing.
 
-import * as log from "./console/log";
+import * as log from "../console/log";
 
-export function crashOnRequest(kind: string): void {
+// A crash for later: which, and on which CPU (-1: none).
+let laterKind = "";
+let laterCpu: i32 = -1;
+
+export function crashOnRequest(request: string): void {
+  const at = request.indexOf("@");
+  if (at < 0) {
+    crash(request);
+    return;
+  }
+  laterKind = request.slice(0, at);
+  laterCpu = I32.parseInt(request.slice(at + 1), 10);
+}
+
+// Called by each CPU as it starts running vCPUs.
+export function crashOnCpuStart(cpu: u32): void {
+  if (laterCpu == <i32>cpu) crash(laterKind);
+}
+
+function crash(kind: string): void {
   if (kind.length == 0) return;
   log.warn("selftest: crashing on request (" + kind + ")");
   if (kind == "oob") {
