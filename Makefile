@@ -4,8 +4,10 @@
 #   make run        boot under QEMU (serial console on this terminal)
 #   make run-bochs  boot under Bochs     make run-uefi  boot the ISO under QEMU+OVMF
 #   make test       unit and system tests (vitest)
-#   make bench      exit round-trip costs per backend, and Linux's boot to /init
-#                   in a VM against bare under QEMU -icount (docs/linux-bench.md)
+#   make bench      exit round-trip costs per backend, Linux's boot to /init
+#                   in a VM against bare under QEMU -icount (docs/linux-bench.md),
+#                   and two CPU-bound VMs on QEMU -smp 1 against -smp 2 and the
+#                   CPUs' hypervisor-lock waits (docs/smp-bench.md)
 #                   -> build/bench/results.json
 #   make usb DEV=/dev/sdX   write the ISO to a USB stick
 #

@@ -1,6 +1,7 @@
-// make bench: exit round-trip costs per backend, and Linux's boot time to
-// /init in a VM against bare (linuxbench.ts), written to
-// build/bench/results.json.
+// make bench: exit round-trip costs per backend, Linux's boot time to /init
+// in a VM against bare (linuxbench.ts), and how the hypervisor scales over
+// two host CPUs and how long they wait for its lock (smpbench.ts), written
+// to build/bench/results.json.
 //
 // The benchmark guest (test/guests/bench.c) times loops of CPUID, a hypercall
 // and an OUT to an ignored port with RDTSC. Under QEMU -icount shift=0,sleep=off
@@ -12,6 +13,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
 import { BootFailure, LinuxBench, measureLinuxBoot, summary } from "./linuxbench";
+import { measureSmp, SmpBench, SmpBenchFailure, summary as smpSummary } from "./smpbench";
 
 interface Result {
   platform: string;
@@ -77,9 +79,20 @@ try {
   linux = { error: e.message };
   console.log(`Linux to /init  error: ${e.message}`);
 }
+
+// Last, on its own: its clock is the host's, and the runs before have ended.
+let smp: SmpBench | { error: string };
+try {
+  smp = await measureSmp();
+  console.log(smpSummary(smp));
+} catch (e) {
+  if (!(e instanceof SmpBenchFailure)) throw e;
+  smp = { error: e.message };
+  console.log(`SMP scaling     error: ${e.message}`);
+}
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
-  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux }, null, 2) + "\n",
+  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, smp }, null, 2) + "\n",
 );
 console.log("wrote build/bench/results.json");

@@ -1,15 +1,12 @@
-// The test-guest suite as boot modules, and what a passing run looks like.
-// Shared by the AMD-V (QEMU) and VT-x (Bochs) system tests.
+// The test-guest suite as boot modules (tools/harness/suite.ts), and what a
+// passing run looks like. Shared by the AMD-V (QEMU) and VT-x (Bochs) system
+// tests.
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
-import { Module } from "../../tools/harness/index";
+import { SPINNER, SUITE } from "../../tools/harness/suite";
 import { Run } from "./run";
 
-export const SUITE = ["real16", "protected32", "long64"];
-// Computes for a long time without exits: listed first, it finishes last
-// only if the host timer preempts it.
-export const SPINNER = "spin";
-export const MISBEHAVING = ["isolation", "virtinstr", "triplefault", "flood"];
+export { ALL_GUESTS } from "../../tools/harness/suite";
 
 // The name of every check the suite guests run (test/guests/lib/checks.c);
 // those named "64-bit: ..." run in the long-mode guest only.
@@ -20,18 +17,10 @@ const LONG_MODE_GUEST = "long64";
 const checksOf = (guest: string) =>
   CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
 
-// The SMP guest (test/guests/smp.c) runs with two vCPUs and checks their start-up.
+// The SMP guest's checks (test/guests/smp.c): its two vCPUs' start-up.
 const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) =>
   m[1]
 );
-export const SMP: Module = { path: "build/guests/smp.bin", args: "vm=smp cpus=2" };
-
-export function guestModules(names: string[]): Module[] {
-  return names.map((name) => ({ path: `build/guests/${name}.bin`, args: `vm=${name}` }));
-}
-
-// Everything expectSuiteResults() looks for.
-export const ALL_GUESTS: Module[] = [...guestModules([SPINNER, ...SUITE]), SMP, ...guestModules(MISBEHAVING)];
 
 // Every suite guest passed every check; every misbehaving guest was stopped
 // with its reason; the hypervisor outlived them all and shut down cleanly.
