@@ -1,7 +1,7 @@
 // System tests: bad input and failures give a clear message and a clean halt
 // (an exit status from the hypervisor, never a reboot loop or a hang).
 import { describe, expect, it } from "vitest";
-import { guestModules } from "./guests";
+import { guestModules } from "../../tools/harness/suite";
 import { bootAndWait } from "./run";
 
 const PANIC = 1;

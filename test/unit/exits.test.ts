@@ -236,6 +236,18 @@ describe("HLT", () => {
     expect(exit(K.Exit.Hlt, 1)).toBe(K.Next.Resume);
   });
 
+  // On several CPUs a HLT exit may wait for the lock while another vCPU's
+  // CPU delivers INIT or STARTUP to it: those decide, not the HLT.
+  it("a HLT whose exit comes after an INIT leaves the vCPU waiting for STARTUP", () => {
+    e.setRflags(1, RFLAGS_IF);
+    e.sendInit(1);
+    expect(e.simpleExit(1, K.Exit.Hlt, 1, 0n, 0n)).toBe(K.Next.Halt);
+    expect(e.activity(1)).toBe(K.Activity.WaitingForSipi);
+    e.sendStartup(1, 0x10);
+    expect(e.simpleExit(1, K.Exit.Hlt, 1, 0n, 0n)).toBe(K.Next.Resume); // the STARTUP is applied before it enters
+    expect(e.activity(1)).toBe(K.Activity.Runnable);
+  });
+
   it("external interrupts are the boot vCPU's: another vCPU halts though one is pending", () => {
     e.setRflags(1, RFLAGS_IF);
     e.raiseInterrupt(0x30);

@@ -52,6 +52,8 @@ export interface ExitsExports {
   running(): number;
   stopReason(): number;
   exitStatus(): bigint;
+  sendInit(i: number): void;
+  sendStartup(i: number, vector: number): void;
   raiseInterrupt(vector: number): void;
   takeInterrupt(): number;
   portRead(port: number, size: number): bigint;

@@ -28,7 +28,7 @@ export class RunState {
   // Counts a run of `ticks` on `cpu`.
   account(cpu: u32, ticks: u64): void {
     this.ticks += ticks;
-    this.ticksOn[cpu] += ticks;
+    unchecked(this.ticksOn[cpu] += ticks); // cpu < MAX_CPUS
   }
 
   // "N ns on C:N C:N": the time in the guest, in all and on each host CPU.

@@ -88,6 +88,10 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     }
     case ExitKind.Hlt:
       vcpu.skipInstruction();
+      // An INIT or STARTUP from another CPU came while this exit waited for
+      // the lock: it decides what the vCPU does next, not the HLT.
+      if (!vcpu.isRunnable) return Next.Halt;
+      if (vcpu.pendingStartup >= 0) return Next.Resume;
       // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
       if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
       vcpu.halt();

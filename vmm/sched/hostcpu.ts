@@ -36,10 +36,21 @@ export class HostCpu {
   entered: bool = false;
   // Halted in its loop, waiting for an interrupt: a kick wakes it.
   idle: bool = false;
-  // Virtualization and the alarm are on (at the CPU's first call).
+  // Virtualization and the alarm are on (at the CPU's first call), or
+  // could not be turned on: the CPU runs nothing.
   started: bool = false;
+  failed: bool = false;
   // Its exit count when the current slice started.
   sliceExits: u64 = 0;
+  // Something changed that the next decision must look at (an interrupt
+  // or a STARTUP for a vCPU at home here, a release asked for, a kick).
+  // Until then, and until `lookAt`, an exit the guest may resume from goes
+  // straight back in (scheduler.ts decide()).
+  look: bool = true;
+  lookAt: u64 = 0;
+  // When a timer of a vCPU at home here, other than the current one, is
+  // next due (homeDeadline()).
+  homeAt: u64 = 0;
   // TSC ticks since it joined, and when it did.
   joinedAt: u64 = 0;
 

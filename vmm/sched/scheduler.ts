@@ -25,7 +25,7 @@ import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
 import { Action } from "../core/entryblock";
-import { Next } from "../core/exit";
+import { ExitKind, Next } from "../core/exit";
 import { Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
@@ -54,6 +54,8 @@ let vms: Vm[] = [];
 let slicesSinceCollect: u32 = 0;
 let nextInputPoll: u64 = 0;
 let allStopped = false;
+// CPUs halted in their loops for want of work.
+let idleCpus = 0;
 
 // A vCPU must see a change at once: its CPU leaves the guest or its idle
 // halt and looks (cpuNext()).
@@ -62,7 +64,9 @@ class Kicker extends VcpuSignal {
   notify(vcpu: Vcpu): void {
     const self = thisCpu(), run = vcpu.runState;
     const target = run.runningOn >= 0 ? <u32>run.runningOn : run.homeCpu;
-    if (target != self && target < <u32>cpus.length && cpus[target].started) kick(target);
+    if (target >= <u32>cpus.length) return;
+    cpus[target].look = true;
+    if (target != self && cpus[target].started) kick(target);
   }
 
   // A CPU that may be in the vCPU's guest is kicked out of it, and waited
@@ -99,7 +103,7 @@ function place(slot: Slot): void {
   let best: HostCpu | null = null;
   for (let i = 0; i < cpus.length; i++) {
     const c = cpus[i];
-    if (!slot.vm.share.allows(c.id)) continue;
+    if (c.failed || !slot.vm.share.allows(c.id)) continue;
     if (best === null || c.queue.length < best.queue.length) best = c;
   }
   const home = best !== null ? best : cpus[0];
@@ -110,9 +114,16 @@ function place(slot: Slot): void {
 // What CPU `cpu` does next (the address of its EntryBlock): the exit of
 // the guest it ran is handled first.
 export function cpuNext(cpu: u32): usize {
-  const c = cpus[cpu];
-  if (!c.started) start(c);
-  c.idle = false;
+  const c = unchecked(cpus[cpu]); // cpu < cpuCount(): the loop of a CPU that started
+  if (!c.started && !c.failed) start(c);
+  if (c.failed) {
+    c.entry.action = Action.Stop;
+    return c.entry.base;
+  }
+  if (c.idle) {
+    c.idle = false;
+    idleCpus--;
+  }
   if (slicesSinceCollect >= COLLECT_SLICES) {
     slicesSinceCollect = 0;
     __collect();
@@ -139,13 +150,14 @@ function start(c: HostCpu): void {
   const problem = backend!.startCpu(c.id);
   if (problem === null) return;
   log.warn("vmm: cpu " + c.id.toString() + ": " + problem + "; it runs no vCPU");
+  c.started = false;
+  c.failed = true;
   // Its vCPUs go home elsewhere.
   while (c.queue.length > 0) {
     const slot = c.queue.pop();
     slot.vm.share.affinity &= ~(<u32>1 << c.id);
     place(slot);
   }
-  c.started = false;
 }
 
 // Accounts the run that just ended and handles its exit.
@@ -159,11 +171,26 @@ function finishRun(c: HostCpu): Next {
   const exit = vcpu.takeExit(e);
   if (exit === null) return Next.Resume;
   vm.exitStats.count(exit.kind);
+  // The alarm or a kick: time to look.
+  if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
   return handleExit(vm, vcpu, exit);
 }
 
 function decide(c: HostCpu, next: Next): void {
   const now = rdtsc(), tscPerMs = tscPerMillisecond();
+  const current = c.current;
+  // The common case: nothing changed, nothing is due, the guest goes on
+  // (after a yield too, when nobody else lives here to take the CPU).
+  const alone = next == Next.Yield && c.queue.length == 1;
+  if (
+    (next == Next.Resume || alone) && current !== null && !c.look && now < c.lookAt && current.runnable
+    && current.vcpu.exits - c.sliceExits < SLICE_EXITS
+  ) {
+    if (alone) current.vcpu.runState.exitsAtRest = current.vcpu.exits;
+    enter(c, current);
+    return;
+  }
+  c.look = false;
   if (c.id == 0 && now >= nextInputPoll) {
     pollConsoleInput(vms);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
@@ -171,8 +198,11 @@ function decide(c: HostCpu, next: Next): void {
   releaseWanted(c);
   keepTime(c, now);
   wakeHalted(c, tscPerMs);
-  const current = c.current;
   if (current !== null && !goesOn(c, current, next, now, tscPerMs)) endSlice(c, next);
+  if (current !== null && current === c.current && next == Next.Yield) {
+    // Nobody else wants the CPU: the yield starts a new slice.
+    sliceFrom(c, current, now, tscPerMs);
+  }
   let slot = c.current;
   if (slot === null) {
     if (allStopped || liveVms() == 0) {
@@ -187,7 +217,28 @@ function decide(c: HostCpu, next: Next): void {
     }
     startSlice(c, slot, now, tscPerMs);
   }
-  enter(c, slot, tscPerMs);
+  if (idleCpus > 0) offerWork(c);
+  c.homeAt = homeDeadline(c, slot, tscPerMs);
+  c.lookAt = min(slot.vcpu.runState.sliceEnd, min(c.homeAt, c.id == 0 ? nextInputPoll : u64.MAX_VALUE));
+  enter(c, slot);
+}
+
+// A vCPU waits here while another runs: an idle CPU that may run it is
+// woken to take it (steal()).
+function offerWork(c: HostCpu): void {
+  for (let i = 0; i < c.queue.length; i++) {
+    const slot = c.queue[i];
+    if (slot === c.current || !slot.runnable) continue;
+    for (let j = 0; j < cpus.length; j++) {
+      const other = cpus[j];
+      if (!other.idle || !slot.vm.share.allows(other.id)) continue;
+      other.idle = false;
+      idleCpus--;
+      other.look = true;
+      kick(other.id);
+      return;
+    }
+  }
 }
 
 // Whether the current slice goes on after `next`. A vCPU that wakes does
@@ -222,6 +273,7 @@ function mayRunOn(slot: Slot, c: HostCpu): bool {
   if (slot.releaseFor < 0) {
     slot.releaseFor = <i32>c.id;
     cpus[bound].releases.push(slot);
+    cpus[bound].look = true;
     kick(<u32>bound);
   }
   return false;
@@ -329,6 +381,7 @@ function releaseWanted(c: HostCpu): void {
     slot.vcpu.debugRegisters.release(c.id);
     const asker = <u32>slot.releaseFor;
     slot.releaseFor = -1;
+    cpus[asker].look = true;
     if (asker != c.id) kick(asker);
   }
 }
@@ -339,20 +392,26 @@ function startSlice(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
   vcpu.load(c.id);
   run.lastCpu = <i32>c.id;
   run.runningOn = <i32>c.id;
-  c.sliceExits = vcpu.exits;
   run.activeSiblings = wantingToRun(vm);
-  // A capped VM's slice ends where its budget does.
-  const slice = min(SLICE_MS * tscPerMs, vm.share.left(tscPerMs));
-  run.sliceEnd = now + slice;
-  vcpu.setPreemptionTimer(slice);
+  sliceFrom(c, slot, now, tscPerMs);
   // The boot vCPU's first entry (no exit yet): the VM's power-on.
   if (vcpu.exits == 0 && vcpu.apicId == 0) log.info("vm " + vm.name + ": entered at tsc " + now.toString());
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter(c.id);
 }
 
+// A slice's length: SLICE_MS, or less where a capped VM's budget ends, by
+// the alarm and (VT-x) the preemption timer, and at most SLICE_EXITS exits.
+function sliceFrom(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
+  const vcpu = slot.vcpu;
+  const slice = min(SLICE_MS * tscPerMs, slot.vm.share.left(tscPerMs));
+  vcpu.runState.sliceEnd = now + slice;
+  c.sliceExits = vcpu.exits;
+  vcpu.setPreemptionTimer(slice);
+}
+
 // The next entry into the current slot's guest.
-function enter(c: HostCpu, slot: Slot, tscPerMs: u64): void {
+function enter(c: HostCpu, slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
   vcpu.applyPendingStartup();
   if (vcpu.nestedSeen != vm.nestedGeneration) {
@@ -360,7 +419,7 @@ function enter(c: HostCpu, slot: Slot, tscPerMs: u64): void {
     vcpu.nestedSeen = vm.nestedGeneration;
   }
   deliverInterrupt(vm, vcpu);
-  setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), homeDeadline(c, slot, tscPerMs))));
+  setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
   vcpu.prepareEntry(c.entry);
   c.entered = true;
 }
@@ -374,6 +433,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
     return;
   }
   c.idle = true;
+  idleCpus++;
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
@@ -436,7 +496,7 @@ function liveVms(): i32 {
   return live;
 }
 
-// The last VM stopped: every CPU leaves its loop; CPU 0 says so once.
+// The last VM stopped: every CPU leaves its loop; the first to see it says so.
 function stopEverything(c: HostCpu): void {
   if (!allStopped) {
     allStopped = true;

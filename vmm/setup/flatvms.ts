@@ -20,6 +20,7 @@ import { DebugExit, DEBUG_EXIT_PORT } from "../devices/io/debugexit";
 import { NullDevice, POST_PORT } from "../devices/io/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS, VectorSink } from "../devices/test/testdevice";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/testmmio";
+import { MAX_CPUS } from "../../kernel/cpu/smp";
 import { ALL_CPUS, CpuShare, DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/cpushare";
 import { MAX_CAP } from "./config/config";
 import { allocateRam, createVmOn, shareOf } from "./vmcreate";
@@ -128,7 +129,7 @@ function shareFromOptions(name: string, options: CommandLine): CpuShare | null {
     const items = options.get("affinity").split(",");
     for (let i = 0; i < items.length; i++) {
       const cpu = U32.parseInt(items[i], 10);
-      if (cpu.toString() != items[i] || cpu >= 32) {
+      if (cpu.toString() != items[i] || cpu >= MAX_CPUS) {
         log.error(
           "vm " + name + ": bad affinity=" + options.get("affinity") + " (host CPU numbers, as 0,1); not started",
         );

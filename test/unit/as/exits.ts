@@ -76,6 +76,8 @@ export function reset(vcpus: i32): void {
     list.push(f);
   }
   const v = new Vm(0, "unit", list);
+  // Exits come from vCPUs that run: the application processors count as started.
+  for (let i = 1; i < vcpus; i++) list[i].activity = Activity.Runnable;
   v.memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
   v.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(new Interrupts()));
   v.bus.io.map(DEBUG_EXIT_PORT, 1, new DebugExit(v));
@@ -200,6 +202,13 @@ export function stopReason(): string {
 }
 export function exitStatus(): i64 {
   return vm().exitStatus;
+}
+// INIT and STARTUP from another vCPU, as VmApics delivers them.
+export function sendInit(i: i32): void {
+  vm().apics.init(vm().vcpus[i]);
+}
+export function sendStartup(i: i32, vector: u8): void {
+  vm().apics.startup(vm().vcpus[i], vector);
 }
 export function raiseInterrupt(vector: u8): void {
   vm().raiseInterrupt(vector);

@@ -71,7 +71,7 @@ export class VmxCpu {
 }
 
 // VPIDs tag the guest's TLB entries so VM entries and exits need not flush
-// them (SDM 28.1 "Virtual Processor Identifiers"); 0 is the host's. One per VM.
+// them (SDM 28.1 "Virtual Processor Identifiers"); 0 is the host's. One per vCPU.
 let nextVpid: u32 = 1;
 
 // A fresh VPID, 0 if VPID is not in use, -1 when all 65535 are taken.
