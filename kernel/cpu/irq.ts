@@ -12,7 +12,7 @@
 // run or an idle period so that the CPU looks at what changed. The legacy
 // PIC is masked. Intel SDM Vol. 3A 11.5.4 (the APIC timer), 11.6 (IPIs).
 
-import { interruptWindow, outb, rdtsc } from "../arch/shim";
+import { interruptWindow, outb, rdtsc, thisCpu } from "../arch/shim";
 import { calibrateTimer, initOneShotTimer, startTimerCount } from "./lapic";
 import { delayMicroseconds } from "../time/pit";
 import { calibrateTsc, tscPerMillisecond } from "../time/tsc";
@@ -52,7 +52,7 @@ export function startLocalTimer(): void {
 
 // Sets `cpu`'s alarm to ring when the TSC reaches `tsc` (at once if it has),
 // in place of the one set before. Setting the time already set costs
-// nothing while it is still ahead; once passed, it rang and is set again.
+// nothing while it is still ahead and has not rung (alarmMayHaveRung()).
 export function setAlarm(cpu: u32, tsc: u64): void {
   const now = rdtsc();
   if (tsc == alarmAt[cpu] && tsc > now) return;
@@ -66,7 +66,18 @@ export function setAlarm(cpu: u32, tsc: u64): void {
   startTimerCount(<u32>min<u64>(max<u64>(count, 1), MAX_COUNT));
 }
 
+// A host interrupt reached `cpu`, maybe its alarm: the next setAlarm() sets
+// it again, whatever time it is for. An alarm can ring before the TSC
+// reaches its time (the APIC timer and the TSC are measured apart, and an
+// alarm is a count of the one for ticks of the other); one taken for still
+// ahead would never ring again, and a guest that never exits, or a CPU
+// idling until then, would keep the CPU for good.
+export function alarmMayHaveRung(cpu: u32): void {
+  alarmAt[cpu] = NOT_SET;
+}
+
 // Lets pending interrupts in for one instruction.
 export function openInterruptWindow(): void {
   interruptWindow();
+  alarmMayHaveRung(thisCpu());
 }

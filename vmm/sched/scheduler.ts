@@ -19,7 +19,7 @@
 import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
 import { crashOnCpuStart } from "../../kernel/boot/selftest";
 import * as log from "../../kernel/console/log";
-import { setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
+import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableXsave } from "../../kernel/cpu/cpuid";
 import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
@@ -120,6 +120,8 @@ export function cpuNext(cpu: u32): usize {
     c.entry.action = Action.Stop;
     return c.entry.base;
   }
+  // An idle period ends with an interrupt: the alarm's, or a kick.
+  if (c.entry.action == Action.Idle) alarmMayHaveRung(c.id);
   if (c.idle) {
     c.idle = false;
     idleCpus--;
