@@ -13,7 +13,7 @@
 // PIC is masked. Intel SDM Vol. 3A 11.5.4 (the APIC timer), 11.6 (IPIs).
 
 import { interruptWindow, outb, rdtsc, thisCpu } from "../arch/shim";
-import { calibrateTimer, initOneShotTimer, startTimerCount } from "./lapic";
+import { countTimerTicks, initOneShotTimer, startTimerCount } from "./lapic";
 import { delayMicroseconds } from "../time/pit";
 import { calibrateTsc, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
@@ -29,20 +29,37 @@ let apicTicksPerMs: u64 = 0;
 // The TSC each CPU's alarm is set for.
 const alarmAt = new StaticArray<u64>(MAX_CPUS);
 
-// On the boot CPU: masks the PIC, measures the TSC and the APIC timer
-// against the PIT, and sets the timer up as this CPU's alarm.
+// On the boot CPU: masks the PIC, measures the TSC against the PIT and the
+// APIC timer against the TSC, and sets the timer up as this CPU's alarm.
+// An alarm turns TSC ticks into timer ticks, so it is their ratio that must
+// be right: both clocks are counted over one window. A window of the PIT
+// can overshoot its 10 ms (an emulator's thread that the host sets aside
+// sees the PIT's count run out late: QEMU on a busy host measured the TSC
+// at up to 3.5 times its rate), and two windows overshoot differently:
+// with the timer measured in a window of its own, alarms rang anywhere
+// from about a third of their time to three times it, and slices and caps
+// with them.
 export function startTimer(): void {
   // Mask both 8259 PICs (ports 0x21, 0xa1): nothing should come from them.
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
   calibrateTsc();
   initOneShotTimer(TIMER_VECTOR);
-  apicTicksPerMs = calibrateTimer(delayMicroseconds);
+  const timerTicks = countTimerTicks(timedWait);
+  apicTicksPerMs = timerTicks * tscPerMillisecond() / max<u64>(waitedTsc, 1);
   for (let i = 0; i < MAX_CPUS; i++) alarmAt[i] = NOT_SET;
   log.info(
     "timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at "
       + tscPerMillisecond().toString() + " ticks/ms",
   );
+}
+
+// The TSC ticks timedWait() took: 10 ms of the PIT, give or take.
+let waitedTsc: u64 = 0;
+function timedWait(): void {
+  const start = rdtsc();
+  delayMicroseconds(10_000);
+  waitedTsc = rdtsc() - start;
 }
 
 // On every other CPU: its APIC timer as its alarm, at the boot CPU's rate.

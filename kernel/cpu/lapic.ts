@@ -65,18 +65,19 @@ export function initOneShotTimer(vector: u8): void {
   physWrite32(b + LVT_TIMER, vector); // one-shot mode, unmasked
 }
 
-// The timer's input clock is model-specific: it is measured against the PIT
-// (`delay`). Returns the timer ticks per millisecond; the timer is left stopped.
-export function calibrateTimer(delay: (us: u64) => void): u64 {
+// The timer's input clock is model-specific: it is measured against
+// another clock. Returns the timer ticks counted while `wait` ran; the timer
+// is left stopped.
+export function countTimerTicks(wait: () => void): u64 {
   const b = base();
   const lvt = physRead32(b + LVT_TIMER);
   physWrite32(b + LVT_TIMER, lvt | TIMER_MASKED);
   physWrite32(b + TIMER_INITIAL, 0xffff_ffff);
-  delay(10_000);
-  const perMs = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT)) / 10;
+  wait();
+  const ticks = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT));
   physWrite32(b + TIMER_INITIAL, 0);
   physWrite32(b + LVT_TIMER, lvt);
-  return perMs;
+  return ticks;
 }
 
 // Starts the one-shot count again: the timer fires after `count` timer ticks
