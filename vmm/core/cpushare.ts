@@ -6,7 +6,8 @@
 // its runnable vCPUs share. The scheduler keeps a virtual run time per
 // vCPU (core/runstate.ts): its TSC ticks run, scaled by virtualTicks(), and
 // runs the vCPU furthest behind. A cap bounds a VM's time to a percentage
-// of one CPU over each CAP_PERIOD, even when CPUs are idle.
+// of one CPU over each CAP_PERIOD, even when CPUs are idle; what a period's
+// run overshoots is taken from the next.
 
 import { MAX_CPUS } from "../../kernel/cpu/smp";
 
@@ -47,15 +48,21 @@ export class CpuShare {
   }
 
   // Whether the cap holds the VM back at `now`: it used its budget in the
-  // current period. A new period starts at the first look past the last one.
+  // current period. A new period starts at the first look past the last one,
+  // and what the VM ran beyond the budgets of the periods gone by counts
+  // against it: a slice ends with an alarm, which may ring late (under QEMU
+  // on a busy host, by milliseconds), and an overrun forgiven at every
+  // period would let the VM run that much over its cap for good. Time it
+  // did not use is not saved up.
   heldBack(now: u64, tscPerMs: u64): bool {
     if (this.capPercent == 0) return false;
-    const period = CAP_PERIOD_MS * tscPerMs;
+    const period = CAP_PERIOD_MS * tscPerMs, budget = this.budget(tscPerMs);
     if (now - this.periodStart >= period) {
-      this.periodStart = now - (now - this.periodStart) % period;
-      this.periodUsed = 0;
+      const periods = (now - this.periodStart) / period, owed = periods * budget;
+      this.periodStart += periods * period;
+      this.periodUsed = this.periodUsed > owed ? this.periodUsed - owed : 0;
     }
-    return this.periodUsed >= this.budget(tscPerMs);
+    return this.periodUsed >= budget;
   }
 
   // The ticks left in the current period's budget, or u64.MAX_VALUE.
