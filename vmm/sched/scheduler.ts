@@ -17,7 +17,7 @@
 // MAX_BUSY_EXITS exits without ever yielding or halting is stopped.
 
 import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
-import { crashOnCpuStart } from "../../kernel/boot/selftest";
+import { crashOnGuestExit } from "../../kernel/boot/selftest";
 import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableXsave } from "../../kernel/cpu/cpuid";
@@ -144,7 +144,6 @@ export function cpuNext(cpu: u32): usize {
 function start(c: HostCpu): void {
   c.started = true;
   c.joinedAt = rdtsc();
-  crashOnCpuStart(c.id);
   if (c.id == 0) return;
   // What the boot CPU set up for itself in boot(): XSAVE for the guests' state.
   enableXsave();
@@ -170,6 +169,7 @@ function finishRun(c: HostCpu): Next {
   run.account(c.id, ticks);
   run.vruntime += vm.share.virtualTicks(ticks, run.activeSiblings);
   vm.share.account(ticks);
+  crashOnGuestExit(c.id);
   const exit = vcpu.takeExit(e);
   if (exit === null) return Next.Resume;
   vm.exitStats.count(exit.kind);
