@@ -40,6 +40,9 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
   if (opts.accel === "kvm") args.push("-enable-kvm", "-cpu", "host");
   else args.push("-accel", tcg, "-cpu", opts.qemuCpu ?? "max");
   if (opts.icount) args.push(...ICOUNT_ARGS);
+  // QEMU_LOG=FILE: QEMU's log of the host's exceptions and resets, for a
+  // hypervisor that dies without a word (a triple fault under -no-reboot).
+  if (process.env.QEMU_LOG) args.push("-d", "int,cpu_reset,guest_errors", "-D", process.env.QEMU_LOG);
   args.push(
     ...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]),
   );
