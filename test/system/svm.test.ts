@@ -6,7 +6,9 @@ import { ALL_GUESTS, expectSuiteResults } from "./guests";
 
 describe("AMD-V backend in QEMU", () => {
   it.each([1, 2])("runs the guest suite and stops misbehaving VMs (%i CPUs)", async (cpus) => {
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS });
+    // About 25 s alone, most of it the flood VM's million exits; several
+    // times that when the other test worker loads both cores.
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS }, 300_000);
     expectSuiteResults(run);
     // Every CPU enables SVM itself, with its own host save area.
     expect(run.output).toContain(`smp: ${cpus} of ${cpus} processors online`);
