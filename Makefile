@@ -88,9 +88,11 @@ $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
 
 # The default VMs: the test guests in real, protected and long mode, which
 # run their checks and exit, and two Debian Linux guests (boot/vms.json) from
-# the guest kernel cache, each with its shell on its own console.
+# the guest kernel cache, each with its shell on its own console, on CPUS
+# host CPUs.
 GUEST_CACHE := .cache/guests
-DEFAULT_VMS := --memory 1024 $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
+CPUS ?= 2
+DEFAULT_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
 	--module $(GUEST_CACHE)/vmlinux=vmlinux \
 	--module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs --module boot/vms.json="vms.json config"
 run: all guests guest-kernels
