@@ -16,7 +16,7 @@
  * After each #VMEXIT the stub calls svm_fast_exit(vcpu) (linker/shim.c,
  * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is
  * finished and the stub enters the guest again at once: such an exit costs
- * no return to the scheduler, no save of the host's callee-saved registers
+ * no return to cpu_loop() and its lock, no save of the host's callee-saved registers
  * and no FPU switch (the fast path uses no x87/SSE register, which
  * tools/build/check-image.sh verifies, so the guest's stay loaded).
  * Otherwise svm_run returns, and the exit is in the VMCB for the VMM to
@@ -67,7 +67,7 @@ svm_enter:
 
     /* The frame pointer the guest left is meaningless: point it at our own
      * frame (the saved RBP, then the return address), so backtraces from
-     * the fast path reach the scheduler. */
+     * the fast path reach cpu_loop(). */
     lea 72(%rsp), %rbp
     mov 24(%rsp), %edi
     call svm_fast_exit

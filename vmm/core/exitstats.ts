@@ -1,6 +1,6 @@
 // Where a VM's exits go: how many of each kind reached handleExit(),
 // printed when the VM stops. The exits a backend finishes itself (the fast
-// path, docs/vm-exit.md; EFER on AMD-V) never reach the scheduler and appear
+// path, docs/vm-exit.md; EFER on AMD-V) never reach handleExit() and appear
 // as one figure, the rest of Vcpu.exits. Counting costs the exit path one
 // load, add and store (sched/scheduler.ts); nothing is allocated.
 

@@ -50,7 +50,7 @@ export abstract class Vcpu {
   // The MSRs the VMM emulates (emul/msrpolicy.ts).
   readonly msrs: MsrState = new MsrState(vendor() == "AuthenticAMD");
   // Every exit, including those the backend finishes on its fast path
-  // without returning from run().
+  // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
