@@ -15,7 +15,8 @@ export class RunState {
   // TSC ticks spent in the guest, in all and on each host CPU.
   ticks: u64 = 0;
   readonly ticksOn: StaticArray<u64> = new StaticArray<u64>(MAX_CPUS);
-  // The vCPU's exit count when it last yielded or halted (the flood check).
+  // The vCPU's exit count when it last yielded, halted or took an
+  // interrupt (the flood check).
   exitsAtRest: u64 = 0;
   // When its current slice ends (TSC).
   sliceEnd: u64 = 0;
