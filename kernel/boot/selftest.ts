@@ -2,7 +2,7 @@
 // "crash=oob" makes a wasm out-of-bounds access (the guard region must catch
 // it), "crash=unreachable" executes a wasm unreachable, "crash=abort" fails an
 // AssemblyScript runtime check, "crash=stack" overflows the native stack.
-// "crash=KIND@N" does the same on CPU N at the first guest exit it handles,
+// "crash=KIND@N" does the same on CPU N as its first slice of a guest ends,
 // while the others run their guests. Any other value (or none) does nothing.
 
 import * as log from "../console/log";
@@ -21,8 +21,9 @@ export function crashOnRequest(request: string): void {
   laterCpu = I32.parseInt(request.slice(at + 1), 10);
 }
 
-// Called by each CPU at each guest exit it handles.
-export function crashOnGuestExit(cpu: u32): void {
+// Called by each CPU as a slice ends (at a slice's end rather than at each
+// exit, to keep the check off the exit path).
+export function crashOnSliceEnd(cpu: u32): void {
   if (laterCpu == <i32>cpu) crash(laterKind);
 }
 

@@ -47,8 +47,8 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     expect(exit.status).toBe(WASM_TRAP);
   });
 
-  // Each CPU runs one of two guests; CPU 1 traps at the first exit of its
-  // guest: the report is the last thing anyone prints.
+  // Each CPU runs one of two guests; CPU 1 traps as its guest's first slice
+  // ends: the report is the last thing anyone prints.
   it("stops every CPU when one of them traps, and reports which", async () => {
     const { output, exit } = await bootAndWait({
       platform: "qemu",

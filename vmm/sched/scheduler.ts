@@ -18,7 +18,7 @@
 // interrupt is stopped.
 
 import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
-import { crashOnGuestExit } from "../../kernel/boot/selftest";
+import { crashOnSliceEnd } from "../../kernel/boot/selftest";
 import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableXsave } from "../../kernel/cpu/cpuid";
@@ -170,7 +170,6 @@ function finishRun(c: HostCpu): Next {
   run.account(c.id, ticks);
   run.vruntime += vm.share.virtualTicks(ticks, run.activeSiblings);
   vm.share.account(ticks);
-  crashOnGuestExit(c.id);
   const exit = vcpu.takeExit(e);
   if (exit === null) return Next.Resume;
   vm.exitStats.count(exit.kind);
@@ -286,6 +285,7 @@ function mayRunOn(slot: Slot, c: HostCpu): bool {
 // that took MAX_BUSY_EXITS exits without resting is stopped.
 function endSlice(c: HostCpu, next: Next): void {
   const slot = c.current!, vcpu = slot.vcpu, run = vcpu.runState;
+  crashOnSliceEnd(c.id);
   c.current = null;
   run.runningOn = -1;
   // To the back of the queue: among equals, the one that waited longest runs next.
