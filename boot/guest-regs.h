@@ -1,7 +1,8 @@
 /*
  * The vCPU register block as the world-switch stubs (svm.S, vmx.S) see it:
  * 16 GPRs in the order of Reg in kernel/arch/x86.ts (rax rcx rdx rbx rsp rbp
- * rsi rdi r8-r15), then a 512-byte FXSAVE area. The two macros move the twelve
+ * rsi rdi r8-r15), then a 512-byte FXSAVE area, then CR2 (used by vmx.S
+ * only: VT-x does not switch it, AMD-V keeps it in the VMCB). The two macros move the twelve
  * registers both stubs treat alike; each stub moves RAX, RDX, RDI (its own
  * base and scratch registers) and RSP (in the VMCB/VMCS) itself.
  */
@@ -14,6 +15,7 @@
 #define RSI 6
 #define RDI 7
 #define FXSAVE_AREA 128
+#define GUEST_CR2 (FXSAVE_AREA + 512)
 
 .macro load_guest_gprs base
     mov REG(RCX)(\base), %rcx

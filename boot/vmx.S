@@ -16,7 +16,10 @@
  *
  * regs points at the vCPU's register block (vmm/core/registers.ts, as in svm.S:
  * 16 GPRs rax rcx rdx rbx rsp rbp rsi rdi r8-r15, then a 512-byte FXSAVE area
- * at 128). The RSP slot is unused: the guest's RSP lives in the VMCS.
+ * at 128, then CR2). The RSP slot is unused: the guest's RSP lives in the VMCS.
+ * CR2 is not in the VMCS (SDM Vol. 3C 25.4.1): the stub loads the guest's
+ * before the entry and saves it when it returns. In between, on the fast
+ * path, nothing in the host can fault, so CR2 stays the guest's.
  * launched: 0 for VMLAUNCH (the VMCS is clear), else VMRESUME.
  * Returns 0 after a VM exit; if the instruction itself fails, 1 for
  * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
@@ -57,6 +60,8 @@ vmx_run:
     vmwrite %rdx, %rax
 
     fxrstor FXSAVE_AREA(%rdi)       /* the guest's x87/SSE state */
+    mov GUEST_CR2(%rdi), %rax
+    mov %rax, %cr2
     test %esi, %esi                 /* ZF: VMLAUNCH; MOVs below keep the flags */
     load_all_guest_gprs
     jnz 1f
@@ -67,8 +72,10 @@ vmx_run:
     /* Still here: the instruction failed and no guest code ran (SDM 30.3
      * VMLAUNCH/VMRESUME). The block still holds the guest's state. */
 vmx_failed:
-    mov (%rsp), %rdi                /* MOV and FXSAVE keep the flags */
-    fxsave FXSAVE_AREA(%rdi)        /* what the guest made of its FPU state before this entry */
+    mov (%rsp), %rdi                /* MOVs and FXSAVE keep the flags */
+    fxsave FXSAVE_AREA(%rdi)        /* what the guest made of its FPU and CR2 before this entry */
+    mov %cr2, %rax
+    mov %rax, GUEST_CR2(%rdi)
     mov $1, %eax                    /* CF: VMfailInvalid */
     jc vmx_return
     mov $2, %eax                    /* ZF: VMfailValid */
@@ -96,6 +103,8 @@ vmx_exit:
     jmp vmx_failed
 
 2:  fxsave FXSAVE_AREA(%rdi)
+    mov %cr2, %rax
+    mov %rax, GUEST_CR2(%rdi)
     xor %eax, %eax
 vmx_return:
     restore_host_fpu_control

@@ -36,6 +36,7 @@ export interface ExitsExports {
   reg(i: number, r: number): bigint;
   setReg(i: number, r: number, v: bigint): void;
   setBits(i: number, bits: number): void;
+  setCpl(i: number, cpl: number): void;
   setCr4(i: number, cr4: bigint): void;
   setRflags(i: number, rflags: bigint): void;
   rip(i: number): bigint;

@@ -50,6 +50,14 @@ describe("console_write", () => {
     expect(e.rip(0)).toBe(BigInt(VMCALL_LENGTH));
   });
 
+  it("shows control characters in caret notation, so the guest cannot drive the operator's terminal", () => {
+    const hostile = "\x1b[2J\x1b]0;owned\x07\bx\ty\x7f\n";
+    text(0x1000n, hostile);
+    call(CONSOLE_WRITE, 0x1000n, BigInt(hostile.length));
+    expect(guestLines()).toEqual(["[unit] ^[[2J^[]0;owned^G^Hx\ty^?"]);
+    expect(unit.machine.serial()).not.toContain("\x1b");
+  });
+
   it("holds a line until its newline, and flushes it when the VM stops", () => {
     text(0x2000n, "abc");
     call(CONSOLE_WRITE, 0x2000n, 3n);
@@ -117,6 +125,25 @@ describe("yield and unknown functions", () => {
       expect(rax(), `function ${fn.toString(16)}`).toBe(HC_UNKNOWN);
     }
     expect(e.skips(0)).toBe(4);
+    expect(e.running()).toBe(1);
+  });
+});
+
+describe("from user mode", () => {
+  it("is refused with #UD for every function, as VMCALL/VMMCALL is outside a VM", () => {
+    for (const cpl of [3, 1]) {
+      e.setCpl(0, cpl);
+      text(0x1000n, "user\n");
+      for (const fn of [CONSOLE_WRITE, EXIT, YIELD]) {
+        e.setReg(0, RAX, fn);
+        expect(call(fn, 0x1000n, 5n)).toBe(K.Next.Resume);
+        expect(e.__getString(e.exception(0) >>> 0)).toBe("6");
+        expect(rax()).toBe(fn);
+      }
+    }
+    expect(e.exceptions(0)).toBe(6);
+    expect(e.skips(0)).toBe(0);
+    expect(guestLines()).toEqual([]);
     expect(e.running()).toBe(1);
   });
 });

@@ -3,14 +3,20 @@
 //
 // 16 GPRs in their encoding order (kernel/arch/x86.ts Reg), then the
 // guest's x87/SSE state in FXSAVE format (512 bytes, 16-byte aligned), so
-// the hypervisor's own SSE use never leaks into the guest. The layout is
-// shared with boot/guest-regs.h. Under both backends RSP lives in the
-// VMCB or VMCS, not here, and AMD-V keeps RAX in the VMCB as well.
+// the hypervisor's own SSE use never leaks into the guest, then CR2. The
+// layout is shared with boot/guest-regs.h. Under both backends RSP lives
+// in the VMCB or VMCS, not here, and AMD-V keeps RAX and CR2 in the VMCB
+// as well.
 
 import { Reg } from "../../kernel/arch/x86";
 import { allocPages } from "../../kernel/mm/linearpages";
 
 export const REGS_FXSAVE_OFFSET: usize = 128;
+// VT-x only: VM entry and exit leave CR2 alone (the guest-state area holds
+// CR0, CR3 and CR4 but no CR2, SDM Vol. 3C 25.4.1), so boot/vmx.S loads
+// the guest's from here before an entry and saves it after an exit;
+// otherwise one VM would read, and could plant, another's fault address.
+const REGS_CR2_OFFSET: usize = REGS_FXSAVE_OFFSET + 512;
 
 export class GuestRegisters {
   readonly base: usize;
@@ -27,6 +33,13 @@ export class GuestRegisters {
   @inline
   set(r: Reg, v: u64): void {
     store<u64>(this.base + (<usize>r << 3), v);
+  }
+
+  get cr2(): u64 {
+    return load<u64>(this.base + REGS_CR2_OFFSET);
+  }
+  set cr2(v: u64) {
+    store<u64>(this.base + REGS_CR2_OFFSET, v);
   }
 
   // EDX:EAX, the pair RDMSR, WRMSR, XSETBV and RDTSC use for a 64-bit value

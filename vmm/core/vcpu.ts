@@ -105,6 +105,8 @@ export abstract class Vcpu {
   abstract get cr3(): u64;
   abstract get cr4(): u64;
   abstract get efer(): u64;
+  // The current privilege level, 0 (kernel) to 3 (user).
+  abstract get cpl(): u32;
   // RFLAGS.IF: a halted CPU wakes for a maskable interrupt only with it set.
   get interruptsEnabled(): bool {
     return (this.rflags & RFLAGS_IF) != 0;

@@ -49,6 +49,19 @@ export abstract class ConsoleInput {
 const MAX_PENDING = 16;
 const LINE_MAX = 256;
 
+// A guest's byte as the operator's terminal may safely see it: a control
+// character other than TAB (ESC would start an escape sequence that moves
+// the cursor, rewrites other VMs' lines or retitles the window; BS or CR
+// would overwrite the VM's name) is shown in caret notation, ESC as "^[".
+function putVisible(c: u8): void {
+  if (c == 9 || (c >= 0x20 && c != 0x7f)) {
+    putChar(c);
+    return;
+  }
+  putChar(0x5e); // '^'
+  putChar(c ^ 0x40);
+}
+
 export class Vm extends MachineControl {
   readonly memory: GuestMemory = new GuestMemory();
   readonly bus: Bus = new Bus();
@@ -211,7 +224,7 @@ export class Vm extends MachineControl {
     print("[");
     print(this.name);
     print("] ");
-    for (let i = 0; i < this.lineLength; i++) putChar(this.line[i]);
+    for (let i = 0; i < this.lineLength; i++) putVisible(this.line[i]);
     putChar(10);
     this.lineLength = 0;
   }

@@ -81,6 +81,13 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       return Next.Resume;
     }
     case ExitKind.Hypercall: {
+      // Only the guest's kernel may call the hypervisor: to its user
+      // programs VMCALL and VMMCALL are the undefined opcodes they are
+      // outside a VM.
+      if (vcpu.cpl != 0) {
+        vcpu.injectException(VECTOR_UD, false, 0);
+        return Next.Resume;
+      }
       const result = hypercall(vm, vcpu, vcpu.longMode);
       if (result == HypercallResult.Stopped) return Next.Stopped;
       vcpu.skipInstruction();

@@ -177,6 +177,36 @@ static void check_debug_registers(const char* mode) {
   write_dr7(0x400);
 }
 
+static unsigned long read_cr2(void) { unsigned long v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static void write_cr2(unsigned long v) { __asm__ volatile("mov %0, %%cr2" ::"r"(v)); }
+
+/* CR2 is each VM's own: one VM's fault address is not another's to read or
+ * plant (VT-x leaves CR2 to the hypervisor). Each round writes a value
+ * only this guest uses and yields, so that the other VMs run in between. */
+static void check_cr2(const char* mode) {
+  unsigned long tag = 0x5a5a0000ul + ((unsigned long)(unsigned char)mode[0] << 8);
+  int wrong = 0;
+  for (unsigned long round = 0; round < 32; round++) {
+    write_cr2(tag + round);
+    hypercall(HC_YIELD, 0, 0);
+    if (read_cr2() != tag + round) wrong++;
+  }
+  check(wrong == 0, "cr2: the VM's own across yields");
+}
+
+#ifdef __x86_64__
+unsigned long user_hypercall(unsigned long fn, int intel); /* entry64.S */
+
+/* A user program cannot call the hypervisor: at CPL 3 the hypercall
+ * instruction raises #UD, as it would outside a VM, and does nothing. */
+static void check_user_hypercall(void) {
+  uint32_t r[4], before = ud_faults;
+  cpuid(0, r);
+  unsigned long rax = user_hypercall(HC_YIELD, r[1] == 0x756e6547); /* "Genu" */
+  check(ud_faults == before + 1 && rax == HC_YIELD, "64-bit: a hypercall from user mode raises #UD");
+}
+#endif
+
 /* XCR0 through XSETBV: the hypervisor validates it and keeps it per VM. */
 static void check_xsetbv(void) {
   uint32_t r[4];
@@ -336,6 +366,10 @@ int run_checks(const char* mode) {
   check_xsetbv();
   check_hidden_instructions();
   check_debug_registers(mode);
+  check_cr2(mode);
+#ifdef __x86_64__
+  check_user_hypercall();
+#endif
   check_halt_wakeup();
   check_hypercalls();
   check_mmio();

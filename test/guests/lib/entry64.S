@@ -3,25 +3,33 @@
  * boot loader does it (SDM Vol. 3A 10.8.5): identity-map the first 4 GiB
  * (RAM and the test device's MMIO window) with 2 MiB pages, enable PAE, set EFER.LME (an MSR write the VMM emulates),
  * enable paging, and jump to 64-bit code with an IDT for #GP and the test
- * interrupt; then call guest_main().
+ * interrupt; then call guest_main(). The pages are user-accessible and a
+ * TSS gives the stack for interrupts from CPL 3, for user_hypercall().
  */
 #include "protected.h"
+
+/* GDT selectors and the vector by which user mode returns (user_hypercall). */
+    .equ USER_DATA, 0x20
+    .equ USER_CODE, 0x28
+    .equ TSS_SELECTOR, 0x30
+    .equ USER_RETURN_VECTOR, 0x81
+
 
     .section .entry, "ax"
     .global _start
 _start:
     enter_protected_mode protected
     /* PML4[0] -> PDPT, PDPT[0..3] -> four PDs in a row, PD entry i = i * 2 MiB
-     * (present, writable, large). */
-    movl $pdpt + 3, pml4
-    movl $pd + 3, pdpt
-    movl $pd + 0x1003, pdpt + 8
-    movl $pd + 0x2003, pdpt + 16
-    movl $pd + 0x3003, pdpt + 24
+     * (present, writable, user, large). */
+    movl $pdpt + 7, pml4
+    movl $pd + 7, pdpt
+    movl $pd + 0x1007, pdpt + 8
+    movl $pd + 0x2007, pdpt + 16
+    movl $pd + 0x3007, pdpt + 24
     xor %ecx, %ecx
 1:  mov %ecx, %eax
     shl $21, %eax
-    or $0x83, %eax
+    or $0x87, %eax
     mov %eax, pd(, %ecx, 8)
     inc %ecx
     cmp $2048, %ecx
@@ -56,7 +64,12 @@ long:
     lea irq_handler(%rip), %rax
     mov $0x40, %ecx
     call set_gate
+    lea user_return(%rip), %rax
+    mov $USER_RETURN_VECTOR, %ecx
+    call set_gate
+    movb $0xee, idt + USER_RETURN_VECTOR * 16 + 5   /* DPL 3: user code may INT to it */
     lidt idt_pointer
+    call load_tss
     call guest_main
 2:  hlt
     jmp 2b
@@ -73,6 +86,65 @@ set_gate:
     shr $16, %rax
     mov %eax, 8(%rdx)
     movl $0, 12(%rdx)
+    ret
+
+/* The TSS: RSP0 is the stack an interrupt from CPL 3 switches to (SDM
+ * Vol. 3A 7.7), and the I/O map base lies past the limit (no bitmap). Its
+ * 16-byte descriptor (8.2.3) is assembled here, since the base is split
+ * into fields that a relocation cannot fill: limit 15:0, base 23:0 at bit
+ * 16, type 0x89 (present, available 64-bit TSS) at 40, base 31:24 at 56. */
+load_tss:
+    lea tss(%rip), %rax
+    lea ring0_stack_top(%rip), %rdx
+    mov %rdx, 4(%rax)
+    movw $104, 102(%rax)
+    mov %rax, %rdx
+    shl $16, %rdx
+    mov $0xffffff0000, %rcx
+    and %rcx, %rdx
+    mov %rax, %rcx
+    shr $24, %rcx
+    shl $56, %rcx
+    or %rcx, %rdx
+    mov $0x0000890000000067, %rcx
+    or %rcx, %rdx
+    mov %rdx, gdt + TSS_SELECTOR(%rip)
+    mov $TSS_SELECTOR, %ax
+    ltr %ax
+    ret
+
+/*
+ * unsigned long user_hypercall(unsigned long fn, int intel): RAX = fn and
+ * the hypercall instruction (VMCALL if intel, else VMMCALL) at CPL 3;
+ * returns RAX as it is after the instruction. IRETQ enters user mode;
+ * user mode comes back through INT USER_RETURN_VECTOR to user_return,
+ * which takes up this frame again. Interrupts stay off throughout.
+ */
+    .global user_hypercall
+user_hypercall:
+    mov %rsp, kernel_rsp(%rip)
+    lea user_vmmcall(%rip), %rcx
+    lea user_vmcall(%rip), %rdx
+    test %esi, %esi
+    cmovnz %rdx, %rcx
+    mov %rdi, %rax
+    push $USER_DATA + 3             /* SS, RPL 3 */
+    lea user_stack_top(%rip), %rdx
+    push %rdx                       /* RSP */
+    push $2                         /* RFLAGS: IF=0 */
+    push $USER_CODE + 3             /* CS, RPL 3 */
+    push %rcx                       /* RIP */
+    iretq
+
+user_vmcall:
+    vmcall
+    int $USER_RETURN_VECTOR
+user_vmmcall:
+    vmmcall
+    int $USER_RETURN_VECTOR
+
+user_return:
+    mov kernel_rsp(%rip), %rsp
     ret
 
 /* #GP pushes an error code: skip it and the faulting instruction (gp_skip bytes). */
@@ -95,13 +167,16 @@ irq_handler:
     incl interrupts(%rip)
     iretq
 
-    .section .rodata
+    .section .data
     .align 8
 gdt:
     .quad 0
     .quad 0x00cf9a000000ffff    /* 0x08: 32-bit code */
     .quad 0x00cf92000000ffff    /* 0x10: data */
     .quad 0x00af9a000000ffff    /* 0x18: 64-bit code */
+    .quad 0x00cff2000000ffff    /* 0x20: user data (DPL 3) */
+    .quad 0x00affa000000ffff    /* 0x28: user 64-bit code (DPL 3) */
+    .quad 0, 0                  /* 0x30: the TSS (load_tss) */
 gdt_end:
 gdt_pointer:
     .short gdt_end - gdt - 1
@@ -110,13 +185,14 @@ idt_pointer:
     .short 256 * 16 - 1
     .quad idt
 
-    .section .data
     .global gp_faults, ud_faults, interrupts, gp_skip
     .align 4
 gp_skip: .long 2
 gp_faults: .long 0
 ud_faults: .long 0
 interrupts: .long 0
+    .align 8
+kernel_rsp: .quad 0
 
     .section .bss
     .align 4096
@@ -124,3 +200,10 @@ pml4: .skip 4096
 pdpt: .skip 4096
 pd: .skip 4 * 4096
 idt: .skip 256 * 16
+    .align 16
+tss: .skip 104
+    .align 16
+    .skip 1024
+ring0_stack_top:
+    .skip 1024
+user_stack_top:

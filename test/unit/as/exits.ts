@@ -108,6 +108,9 @@ export function setReg(i: i32, r: i32, v: u64): void {
 export function setBits(i: i32, bits: u32): void {
   fake(i).bits = bits;
 }
+export function setCpl(i: i32, cpl: u32): void {
+  fake(i).cplValue = cpl;
+}
 export function setCr4(i: i32, cr4: u64): void {
   fake(i).cr4Value = cr4;
 }

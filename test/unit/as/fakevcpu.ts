@@ -16,6 +16,7 @@ export class FakeVcpu extends Vcpu {
   cr3Value: u64 = 0;
   cr4Value: u64 = 0;
   eferValue: u64 = 0;
+  cplValue: u32 = 0;
   skips: i32 = 0;
   rflagsValue: u64 = 2;
   // The last resetToRealMode(), as segment << 16 | offset; -1 if none.
@@ -56,6 +57,9 @@ export class FakeVcpu extends Vcpu {
   }
   get efer(): u64 {
     return this.eferValue;
+  }
+  get cpl(): u32 {
+    return this.cplValue;
   }
   get longMode(): bool {
     return this.bits == 64;

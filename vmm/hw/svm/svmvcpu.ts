@@ -295,6 +295,10 @@ export class SvmVcpu extends Vcpu {
   get efer(): u64 {
     return this.vmcb.get64(V.EFER) & ~EFER_SVME;
   }
+  // The VMCB keeps the CPL in a field of its own (APM Vol. 2 15.5.1).
+  get cpl(): u32 {
+    return load<u8>(this.vmcb.base + V.CPL) & 3;
+  }
   // CS.L is bit 9 of the VMCB attribute word (descriptor bit 53).
   get longMode(): bool {
     return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG) != 0;
@@ -326,6 +330,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.setSegment(V.SaveSeg.Ldtr, 0, RESET_LDT, 0xffff, 0);
     vmcb.setSegment(V.SaveSeg.Tr, 0, TR_ATTRIBUTES, 0xffff, 0);
     vmcb.set64(V.CR0, CR0_RESET);
+    vmcb.set64(V.CR2, 0);
     vmcb.set64(V.CR3, 0);
     vmcb.set64(V.CR4, 0);
     vmcb.set64(V.EFER, EFER_SVME);

@@ -349,6 +349,12 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return vmread(F.GUEST_EFER);
   }
+  // The CPL is SS.DPL (SDM Vol. 3C, "Checks on Guest Segment Registers":
+  // 0 in real mode, 3 in virtual-8086 mode).
+  get cpl(): u32 {
+    this.use();
+    return (<u32>vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Ss) >> 5) & 3;
+  }
   get longMode(): bool {
     this.use();
     return inLongMode();
@@ -365,6 +371,7 @@ export class VmxVcpu extends Vcpu {
   resetToRealMode(segment: u16, offset: u16): void {
     this.use();
     resetToRealMode(this.features, segment, offset);
+    this.regs.cr2 = 0;
   }
 
   protected setEntryState(s: EntryState): void {
