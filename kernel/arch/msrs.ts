@@ -65,6 +65,8 @@ export const IA32_FMASK: u32 = 0xc000_0084;
 export const IA32_FS_BASE: u32 = 0xc000_0100;
 export const IA32_GS_BASE: u32 = 0xc000_0101;
 export const IA32_KERNEL_GS_BASE: u32 = 0xc000_0102;
+// What RDTSCP and RDPID return beside the TSC (SDM Vol. 2B "RDTSCP").
+export const IA32_TSC_AUX: u32 = 0xc000_0103;
 
 // AMD family 0Fh-10h "Interrupt Pending Message" (BKDG for family 0Fh,
 // MSRC001_0055): whether the cores enter C1E or raise an SMI on halt.

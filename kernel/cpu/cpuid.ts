@@ -55,6 +55,13 @@ export function hasHugePages(): bool {
   return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & CPUID_EXT1_EDX_PAGE1GB) != 0;
 }
 
+// IA32_TSC_AUX exists where RDTSCP (CPUID 0x80000001 EDX bit 27) or RDPID
+// (CPUID.(7,0):ECX[22]) does (SDM Vol. 4 Table 2-2).
+export function hasTscAux(): bool {
+  const rdtscp = maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & (1 << 27)) != 0;
+  return rdtscp || (query(0).eax >= 7 && (query(7).ecx & (1 << 22)) != 0);
+}
+
 // XSAVE (CPUID.1:ECX[26]): set CR4.OSXSAVE so that the hypervisor may run
 // XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/vcpustate/xstate.ts).
 export function enableXsave(): bool {

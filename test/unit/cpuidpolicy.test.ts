@@ -57,7 +57,7 @@ const HOST7_EBX = bits(FSGSBASE, SGX, BMI1, AVX2, SMEP, BMI2, ERMS, RDT_M, RDT_A
 const GUEST7_EBX = bits(FSGSBASE, TSC_ADJUST, BMI1, AVX2, SMEP, BMI2, ERMS, RDSEED, ADX, SMAP);
 const PKU = 3, WAITPKG = 5, CET_SS = 7, GFNI = 8, VAES = 9, RDPID = 22, SGX_LC = 30, PKS = 31;
 // PKU is hidden: its state component (PKRU) is not one XCR0 may enable for a guest.
-const HOST7_ECX = bits(PKU, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS), GUEST7_ECX = bits(GFNI, VAES);
+const HOST7_ECX = bits(PKU, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS), GUEST7_ECX = bits(GFNI, VAES, RDPID);
 const FSRM = 4, MD_CLEAR = 10, SERIALIZE = 14, PCONFIG = 18, CET_IBT = 20;
 const HOST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE, PCONFIG, CET_IBT, 26, 27, 28, 29, 30, 31);
 const GUEST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE);
@@ -70,7 +70,7 @@ const HOST_XCR0 = 0x2ff, GUEST_XCR0 = 0xe7;
 // ---- extended leaves
 const LAHF = 0, CMP_LEGACY = 1, SVM = 2, EXTAPIC = 3, ABM = 5, SSE4A = 6, PREFETCHW = 8, TOPOEXT = 22;
 const SYSCALL = 11, NX = 20, PAGE1GB = 26, RDTSCP = 27, LM = 29;
-const HOST_EXT1_EDX = bits(SYSCALL, NX, PAGE1GB, RDTSCP, LM), GUEST_EXT1_EDX = bits(SYSCALL, NX, PAGE1GB, LM);
+const HOST_EXT1_EDX = bits(SYSCALL, NX, PAGE1GB, RDTSCP, LM), GUEST_EXT1_EDX = HOST_EXT1_EDX;
 const TSC_INVARIANT = 8;
 const BRAND = "Fake(R) CPU @ 2.50GHz".padEnd(48, "\0");
 const brandLeaf = (n: number): Regs =>
@@ -229,7 +229,7 @@ describe("an Intel host whose highest basic leaf is 0xD", () => {
     expect(cpuid(6)).toEqual([bit(2), 0, 0, 0]);
   });
 
-  it("leaf 7.0: TSC_ADJUST offered; SGX, RDT, PT, WAITPKG, CET, RDPID, PKS, PCONFIG, SPEC_CTRL hidden", () => {
+  it("leaf 7.0: TSC_ADJUST and RDPID offered; SGX, RDT, PT, WAITPKG, CET, PKS, PCONFIG, SPEC_CTRL hidden", () => {
     expect(cpuid(7, 0)).toEqual([1, GUEST7_EBX, GUEST7_ECX, GUEST7_EDX]);
     expect(cpuid(7, 1)).toEqual([bits(4, 5), 0, 0, 0]); // other subleaves are the host's
   });
@@ -263,7 +263,7 @@ describe("an Intel host whose highest basic leaf is 0xD", () => {
     }
   });
 
-  it("extended leaves: RDTSCP hidden, only TscInvariant of 0x80000007, the brand string the host's", () => {
+  it("extended leaves: RDTSCP offered, only TscInvariant of 0x80000007, the brand string the host's", () => {
     expect(cpuid(0x8000_0000)[0]).toBe(0x8000_0008);
     expect(cpuid(0x8000_0001)).toEqual([0, 0, bits(LAHF, ABM, PREFETCHW), GUEST_EXT1_EDX]);
     const brand = [2, 3, 4].flatMap((n) => cpuid(0x8000_0000 + n));
@@ -333,7 +333,7 @@ describe("an AMD host", () => {
     expect(ebx >>> 16).toBe((2 << 8) | 1);
   });
 
-  it("0x80000001: no SVM, no CmpLegacy, no topology extensions, no RDTSCP", () => {
+  it("0x80000001: no SVM, no CmpLegacy, no topology extensions; RDTSCP offered", () => {
     expect(cpuid(0x8000_0001)).toEqual([0x00a2_0f10, 0, bits(LAHF, EXTAPIC, ABM, SSE4A), GUEST_EXT1_EDX]);
   });
 

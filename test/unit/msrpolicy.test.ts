@@ -1,7 +1,8 @@
 // The MSRs the VMM emulates for a guest (vmm/emul/msrpolicy.ts): IA32_PAT from its
 // power-up value, the memory types it accepts and the #GP for the others
-// (SDM Vol. 3A 11.12.2, 11.12.4), and an MSR nobody answers.
+// (SDM Vol. 3A 11.12.2, 11.12.4), IA32_TSC_AUX, and an MSR nobody answers.
 import { beforeEach, describe, expect, it } from "vitest";
+import { CpuidHost } from "./fakehost";
 import { load, type Exports } from "./harness";
 
 interface MsrExports {
@@ -73,4 +74,26 @@ describe("the machine-check architecture (SDM Vol. 3B 16.3.1)", () => {
 it("answers #GP for an MSR it does not emulate", () => {
   expect(e.rdmsr(0x19b)).toBe(GP); // IA32_THERM_INTERRUPT: no thermal control
   expect(e.wrmsr(0x19b, 0n)).toBe(0);
+});
+
+describe("IA32_TSC_AUX, which RDTSCP and RDPID read (SDM Vol. 4 Table 2-2)", () => {
+  const TSC_AUX = 0xc000_0103, RDTSCP = 1 << 27;
+
+  it("is the vCPU's own where the host has RDTSCP: read back, and written through to the CPU's register", async () => {
+    const host = new CpuidHost("AuthenticAMD", 0xd, 0x8000_0001).set(0x8000_0001, [0, 0, 0, RDTSCP]);
+    const unit = await load<MsrExports>("msrpolicy.ts", { shim: { cpuid: host.stub(() => unit.exports.memory) } });
+    e = unit.exports;
+    e.onAmd();
+    expect(e.rdmsr(TSC_AUX)).toBe(0n);
+    expect(e.wrmsr(TSC_AUX, 0x1234n)).toBe(1);
+    expect(e.rdmsr(TSC_AUX)).toBe(0x1234n);
+    expect(unit.machine.msrs.get(TSC_AUX)).toBe(0x1234n);
+    expect(e.wrmsr(TSC_AUX, 1n << 32n)).toBe(0); // bits 63:32 are reserved
+    expect(e.rdmsr(TSC_AUX)).toBe(0x1234n);
+  });
+
+  it("does not exist on a host without RDTSCP and RDPID", () => {
+    expect(e.rdmsr(TSC_AUX)).toBe(GP);
+    expect(e.wrmsr(TSC_AUX, 1n)).toBe(0);
+  });
 });

@@ -1,7 +1,7 @@
 // What CPUID tells a guest: the host's answers, filtered, plus our own leaves.
 //
 // Hidden: what is not virtualized (VMX, SVM, MONITOR/MWAIT, the performance
-// counters, RDTSCP, RDPID) and every MSR interface the MSR policy refuses;
+// counters) and every MSR interface the MSR policy refuses;
 // leaf 0xD lists only the XCR0 components XSETBV accepts. Offered on every
 // host, because the VMM models them: x2APIC, the TSC-deadline timer,
 // IA32_TSC_ADJUST, the machine-check globals, ARAT and the TSC's frequency.
@@ -57,8 +57,8 @@ const LEAF6_EAX_ARAT: u32 = 1 << 2;
 // TSC_ADJUST (1) is offered on every host: the vCPU has one (vcpustate/tsc.ts).
 const LEAF7_EBX_TSC_ADJUST: u32 = 1 << 1;
 const LEAF7_EBX_HIDDEN: u32 = (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
-// ECX: WAITPKG (5), CET shadow stacks (7), RDPID (22), SGX-LC (30), PKS (31).
-const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 22) | (1 << 30) | (1 << 31);
+// ECX: WAITPKG (5), CET shadow stacks (7), SGX-LC (30), PKS (31).
+const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 30) | (1 << 31);
 // EDX: PCONFIG (18), CET-IBT (20), IBRS/IBPB, STIBP, L1D_FLUSH,
 // ARCH_CAPABILITIES, CORE_CAPABILITIES, SSBD (26-31).
 const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
@@ -86,7 +86,6 @@ const LEAF0D1_EAX_XSAVES: u32 = 1 << 3;
 const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
 const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
 const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
-const EXT1_EDX_RDTSCP: u32 = 1 << 27;
 // 0x80000007 EDX: of the power management bits only TscInvariant (8).
 const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
 // 0x80000008 EBX: AMD's IBPB (12), IBRS (14), STIBP (15), SSBD (24),
@@ -100,20 +99,20 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // topology leaves 0xB and 0x1F).
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
-// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, RDTSCP
-// and RDPID (IA32_TSC_AUX, which they read, is not switched between guest
-// and host), and every feature that is an MSR interface the MSR policy
+// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, and
+// every feature that is an MSR interface the MSR policy
 // refuses (msrpolicy.ts): debug store, thermal and power management,
 // SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
 // speculation controls; an OS that believed in them would take #GP.
 // Offered on every host, because the VMM models them: x2APIC and the
 // TSC-deadline timer (devices/apic/lapic.ts), IA32_TSC_ADJUST
-// (vcpustate/tsc.ts), the machine-check architecture with no error-reporting
-// banks (msrpolicy.ts), and in leaf 6 (power management) only ARAT: the APIC
-// timer never stops. Added: the "hypervisor present" bit (CPUID.1:ECX[31]),
-// the hypervisor leaves at 0x40000000 (max leaf, signature "TypervisorTV")
-// and 0x40000001 (interface version), and the TSC frequency leaves 0x15 and
-// 0x16, with the TSC the hypervisor calibrated (tscLeaf()). The topology is
+// (vcpustate/tsc.ts), the machine-check architecture with no
+// error-reporting banks (msrpolicy.ts), and in leaf 6 (power management)
+// only ARAT: the APIC timer never stops. Where the host has them, RDTSCP
+// and RDPID: each vCPU has its own IA32_TSC_AUX (vcpustate/msrs.ts).
+// Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
+// leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
+// (interface version), and the TSC frequency leaves 0x15 and 0x16, with the TSC the hypervisor calibrated (tscLeaf()). The topology is
 // the VM's, not the host's: every vCPU is a package of its own with one core
 // of one thread, its APIC ID the package's (the topology fields of leaves 1,
 // 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in 0x80000008, no
@@ -184,7 +183,6 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
-    r.edx &= ~EXT1_EDX_RDTSCP;
   } else if (leaf == EXTENDED_BASE + 7) {
     r.edx &= EXT7_EDX_TSC_INVARIANT;
   } else if (leaf == EXTENDED_BASE + 8) {

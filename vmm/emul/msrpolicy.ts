@@ -5,7 +5,7 @@
 //    hardware, whose per-guest copy lives in the VMCS/VMCB (segment bases,
 //    SYSENTER and SYSCALL MSRs, the TSC for reads);
 //  - emulate: the VMM answers (the TSC's writes and IA32_TSC_ADJUST,
-//    vcpustate/tsc.ts; MTRRs, miscellaneous enables, the PAT, the microcode
+//    vcpustate/tsc.ts; IA32_TSC_AUX, vcpustate/msrs.ts; MTRRs, miscellaneous enables, the PAT, the microcode
 //    revision, the machine-check globals, on AMD the K8 interrupt-pending
 //    register), or the vCPU's local APIC does (devices/apic/lapic.ts);
 //  - refuse: everything else raises #GP, as an absent MSR would on hardware.
@@ -30,6 +30,7 @@ import {
   IA32_SYSENTER_EIP,
   IA32_SYSENTER_ESP,
   IA32_TIME_STAMP_COUNTER,
+  IA32_TSC_AUX,
   IA32_TSC_DEADLINE,
   MICROCODE_REVISION,
   X2APIC_FIRST,
@@ -75,6 +76,7 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRR_DEF_TYPE) return <i64>state.mtrrDefType;
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
   if (msr == IA32_PAT) return <i64>state.pat;
+  if (msr == IA32_TSC_AUX && state.hasTscAux) return <i64>state.tscAux;
   // No error-reporting banks, no IA32_MCG_CTL, no extensions: a machine
   // that never reports an error; and no machine check in progress.
   if (msr == IA32_MCG_CAP || msr == IA32_MCG_STATUS) return 0;
@@ -105,6 +107,12 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
   if (msr == IA32_PAT) {
     if (!validPat(value)) return false;
     state.pat = value;
+    return true;
+  }
+  // Bits 63:32 are reserved (SDM Vol. 4 Table 2-2).
+  if (msr == IA32_TSC_AUX && state.hasTscAux && value >> 32 == 0) {
+    state.tscAux = value;
+    state.loadTscAux();
     return true;
   }
   return false;

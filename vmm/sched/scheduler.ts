@@ -402,6 +402,7 @@ function startSlice(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
   if (vcpu.exits == 0 && vcpu.apicId == 0) log.info("vm " + vm.name + ": entered at tsc " + now.toString());
   vcpu.xstate.enter();
   vcpu.debugRegisters.enter(c.id);
+  vcpu.msrs.loadTscAux();
 }
 
 // A slice's length: SLICE_MS, or less where a capped VM's budget ends, by

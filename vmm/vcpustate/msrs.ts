@@ -3,7 +3,9 @@
 // which and how). Some exist on one vendor's CPUs only; the guest sees the
 // host's vendor in CPUID.
 
-import { PAT_POWER_ON } from "../../kernel/arch/msrs";
+import { wrmsr } from "../../kernel/arch/shim";
+import { IA32_TSC_AUX, PAT_POWER_ON } from "../../kernel/arch/msrs";
+import { hasTscAux } from "../../kernel/cpu/cpuid";
 
 const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
 
@@ -15,4 +17,15 @@ export class MsrState {
   // entries ignore the guest's PAT (hw/vmx/ept.ts) and on AMD-V the VMCB's
   // G_PAT keeps the power-on value.
   pat: u64 = PAT_POWER_ON;
+  // IA32_TSC_AUX, where the host has it: what RDTSCP and RDPID read (Linux
+  // keeps the CPU number there). Neither the VMCS nor the VMCB switches it
+  // and the hypervisor never reads it, so the CPU's register simply holds
+  // the running vCPU's value: loaded as its slice starts, and written
+  // through by the guest's WRMSR, which exits on the vCPU's own CPU.
+  readonly hasTscAux: bool = hasTscAux();
+  tscAux: u64 = 0;
+
+  loadTscAux(): void {
+    if (this.hasTscAux) wrmsr(IA32_TSC_AUX, this.tscAux);
+  }
 }

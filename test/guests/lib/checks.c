@@ -17,6 +17,9 @@
 #define MSR_TSC 0x10
 #define MSR_TSC_ADJUST 0x3b
 #define MSR_MCG_CAP 0x179
+#define MSR_TSC_AUX 0xc0000103
+#define MSR_EFER 0xc0000080
+#define EFER_LME (1ull << 8)
 #define MSR_MCG_STATUS 0x17a
 #define MSR_ABSENT 0x4000beef
 #define MMIO_SCRATCH 0xfeb00000u
@@ -194,7 +197,35 @@ static void check_cr2(const char* mode) {
   check(wrong == 0, "cr2: the VM's own across yields");
 }
 
+/* RDTSCP returns IA32_TSC_AUX in ECX: each VM's own, as CR2 is. (Both
+ * emulators' CPUs have RDTSCP, so the hypervisor must offer it.) */
+static void check_tsc_aux(const char* mode) {
+  uint32_t r[4];
+  cpuid(0x80000001, r);
+  check((r[3] >> 27) & 1, "cpuid: RDTSCP is offered");
+  unsigned long tag = 0x7a000000ul + ((unsigned long)(unsigned char)mode[0] << 8);
+  uint32_t faults = gp_faults;
+  int wrong = 0;
+  for (unsigned long round = 0; round < 8; round++) {
+    wrmsr(MSR_TSC_AUX, tag + round);
+    hypercall(HC_YIELD, 0, 0);
+    uint32_t lo, hi, aux;
+    __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    if (aux != tag + round || rdmsr(MSR_TSC_AUX) != tag + round) wrong++;
+  }
+  check(wrong == 0 && gp_faults == faults, "rdtscp: IA32_TSC_AUX is the VM's own across yields");
+}
+
 #ifdef __x86_64__
+/* EFER.LME cannot change while paging is on (SDM Vol. 3A 10.8.5, APM Vol.
+ * 2 3.1.7): the WRMSR raises #GP and EFER stays as it was. */
+static void check_efer_lme(void) {
+  uint64_t efer = rdmsr(MSR_EFER);
+  uint32_t faults = gp_faults;
+  wrmsr(MSR_EFER, efer & ~EFER_LME);
+  check(gp_faults == faults + 1 && rdmsr(MSR_EFER) == efer, "64-bit: clearing EFER.LME while paging raises #GP");
+}
+
 unsigned long user_hypercall(unsigned long fn, int intel); /* entry64.S */
 
 /* A user program cannot call the hypervisor: at CPL 3 the hypercall
@@ -367,8 +398,10 @@ int run_checks(const char* mode) {
   check_hidden_instructions();
   check_debug_registers(mode);
   check_cr2(mode);
+  check_tsc_aux(mode);
 #ifdef __x86_64__
   check_user_hypercall();
+  check_efer_lme();
 #endif
   check_halt_wakeup();
   check_hypercalls();

@@ -5,7 +5,14 @@
 import { emulateRead, emulateWrite } from "../../../vmm/emul/msrpolicy";
 import { MsrState } from "../../../vmm/vcpustate/msrs";
 
-let state = new MsrState(false);
+// Made at the first access: a vCPU asks the host's CPUID, which answers
+// only once the module is instantiated.
+let state: MsrState | null = null;
+
+function vcpu(): MsrState {
+  if (state === null) state = new MsrState(false);
+  return state!;
+}
 
 export function onAmd(): void {
   state = new MsrState(true);
@@ -13,9 +20,9 @@ export function onAmd(): void {
 
 // The value read, or -1 for #GP.
 export function rdmsr(msr: u32): i64 {
-  return emulateRead(state, msr);
+  return emulateRead(vcpu(), msr);
 }
 // False for #GP.
 export function wrmsr(msr: u32, value: u64): bool {
-  return emulateWrite(state, msr, value);
+  return emulateWrite(vcpu(), msr, value);
 }

@@ -20,6 +20,7 @@ import {
 } from "../../../kernel/arch/segments";
 import {
   CR0_PE,
+  CR0_PG,
   CR0_RESET,
   DR6_RESET,
   DR7_RESET,
@@ -92,11 +93,13 @@ export class SvmVcpu extends Vcpu {
     for (let i = 0; i < PASSTHROUGH_READ.length; i++) this.allowMsr(PASSTHROUGH_READ[i], true, false);
 
     const vmcb = this.vmcb;
-    // INIT too: unintercepted, it would reset the host's CPU (APM 15.13).
+    // INIT too: unintercepted, it would reset the host's CPU (APM 15.13);
+    // and INVLPGA, the SVM instruction that sits among these: it would drop
+    // TLB entries of any ASID, other VMs' included (APM Vol. 3 "INVLPGA").
     vmcb.set32(
       V.INTERCEPT_MISC1,
       V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD
-        | V.INTERCEPT_HLT | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN,
+        | V.INTERCEPT_HLT | V.INTERCEPT_INVLPGA | V.INTERCEPT_IOIO | V.INTERCEPT_MSR | V.INTERCEPT_SHUTDOWN,
     );
     vmcb.set32(
       V.INTERCEPT_MISC2,
@@ -244,7 +247,7 @@ export class SvmVcpu extends Vcpu {
       exit.kind = ExitKind.TripleFault;
     } else if (code == V.EXIT_INIT) {
       exit.kind = ExitKind.Init;
-    } else if (code >= V.EXIT_VMRUN && code <= V.EXIT_SKINIT) {
+    } else if ((code >= V.EXIT_VMRUN && code <= V.EXIT_SKINIT) || code == V.EXIT_INVLPGA) {
       exit.kind = ExitKind.VirtualizationInstruction;
     } else if ((code & 0xffff_ffff) == V.EXIT_INVALID) {
       exit.kind = ExitKind.InvalidState;
@@ -253,14 +256,16 @@ export class SvmVcpu extends Vcpu {
   }
 
   // EFER reads hide SVME; writes keep it set (VMRUN fails without it) and
-  // keep LMA, which the CPU owns. Returns false if #GP was injected instead.
+  // keep LMA, which the CPU owns. LME cannot change while paging is on
+  // (APM Vol. 2 3.1.7). A bad write takes #GP. Always true: the exit is done.
   private emulateEfer(write: bool): bool {
     const current = this.vmcb.get64(V.EFER);
     if (!write) {
       this.regs.setEdxEax(current & ~EFER_SVME);
     } else {
       const value = this.exit.value;
-      if (value & ~(EFER_WRITABLE | EFER_LMA)) {
+      const lmeWhilePaging = ((value ^ current) & EFER_LME) != 0 && (this.cr0 & CR0_PG) != 0;
+      if (value & ~(EFER_WRITABLE | EFER_LMA) || lmeWhilePaging) {
         this.injectException(VECTOR_GP, true, 0);
         return true;
       }
