@@ -95,6 +95,7 @@ export const EFER_TCE: u64 = 1 << 15; // AMD: translation cache extension
 
 // RFLAGS (SDM Vol. 1 3.4.3; Vol. 3A 2.3).
 export const RFLAGS_FIXED: u64 = 1 << 1; // reserved, always 1
+export const RFLAGS_TF: u64 = 1 << 8; // single step: a #DB after each instruction
 export const RFLAGS_IF: u64 = 1 << 9; // maskable interrupts enabled
 export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
 
@@ -102,6 +103,13 @@ export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
 // all its reserved bits set, DR7 with bit 10 set.
 export const DR6_RESET: u64 = 0xffff_0ff0;
 export const DR7_RESET: u64 = 0x400;
+// DR6's cause bits: B0-B3 (a breakpoint matched), BD (general detect), BS
+// (single step); DR7.GD, which a #DB clears so that its handler may touch
+// the debug registers (SDM Vol. 3B 18.2.3, 18.2.4).
+export const DR6_CAUSES: u64 = 0xf | (1 << 13) | (1 << 14);
+export const DR6_BD: u64 = 1 << 13;
+export const DR6_BS: u64 = 1 << 14;
+export const DR7_GD: u64 = 1 << 13;
 
 // Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1).
 export const VECTOR_DB: u8 = 1; // debug

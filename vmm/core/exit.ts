@@ -5,7 +5,18 @@
 // fields that kind needs. The generic handler (emul/exits.ts) acts on it
 // and never learns which backend is underneath.
 
-import { MAX_INSTRUCTION_LENGTH } from "../../kernel/arch/x86";
+import { MAX_INSTRUCTION_LENGTH, VECTOR_AC, VECTOR_DB } from "../../kernel/arch/x86";
+
+// The guest's exceptions that both backends intercept, only to give them
+// straight back (each backend's reflectException()). A guest can make #AC
+// recur while #AC is delivered (CPL 3, CR0.AM, EFLAGS.AC and a misaligned
+// stack) or #DB while #DB is delivered (a data breakpoint where the IST
+// stack takes the frame): unintercepted, either loops inside the processor
+// with no window for an interrupt and holds the host's CPU for good
+// (CVE-2015-5307, CVE-2015-8104). Intercepted, each round is an exit, and
+// the scheduler takes the CPU back; a VM that does nothing else is stopped
+// as an exit flood.
+export const REFLECTED_EXCEPTIONS: u32 = (1 << VECTOR_DB) | (1 << VECTOR_AC);
 
 export const enum ExitKind {
   None,

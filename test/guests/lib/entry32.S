@@ -61,6 +61,8 @@ gdt:
     .quad 0
     .quad 0x00cf9a000000ffff    /* 0x08: 32-bit code */
     .quad 0x00cf92000000ffff    /* 0x10: data */
+    .quad 0x00cffa000000ffff    /* 0x18: user code (DPL 3) */
+    .quad 0x00cff2000000ffff    /* 0x20: user data (DPL 3) */
 gdt_end:
 gdt_pointer:
     .short gdt_end - gdt - 1
@@ -78,5 +80,6 @@ ud_faults: .long 0
 interrupts: .long 0
 
     .section .bss
+    .global idt                     /* for guests that set up gates of their own */
     .align 8
 idt: .skip 256 * 8

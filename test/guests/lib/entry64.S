@@ -195,6 +195,7 @@ interrupts: .long 0
 kernel_rsp: .quad 0
 
     .section .bss
+    .global idt, tss                /* for guests that set up gates of their own */
     .align 4096
 pml4: .skip 4096
 pdpt: .skip 4096

@@ -22,7 +22,9 @@ import {
   CR0_PE,
   CR0_PG,
   CR0_RESET,
+  DR6_BD,
   DR6_RESET,
+  DR7_GD,
   DR7_RESET,
   EFER_FFXSR,
   EFER_LMA,
@@ -36,13 +38,15 @@ import {
   RFLAGS_FIXED,
   RFLAGS_IF,
   RFLAGS_VM,
+  VECTOR_AC,
+  VECTOR_DB,
   VECTOR_GP,
 } from "../../../kernel/arch/x86";
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
 import { EntryBlock } from "../../core/entryblock";
-import { Exit, ExitKind } from "../../core/exit";
+import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
@@ -96,6 +100,8 @@ export class SvmVcpu extends Vcpu {
     // INIT too: unintercepted, it would reset the host's CPU (APM 15.13);
     // and INVLPGA, the SVM instruction that sits among these: it would drop
     // TLB entries of any ASID, other VMs' included (APM Vol. 3 "INVLPGA").
+    // The two exceptions that could hold the CPU (core/exit.ts).
+    vmcb.set32(V.INTERCEPT_EXCEPTIONS, REFLECTED_EXCEPTIONS);
     vmcb.set32(
       V.INTERCEPT_MISC1,
       V.INTERCEPT_INTR | V.INTERCEPT_NMI | V.INTERCEPT_INIT | V.INTERCEPT_RDPMC | V.INTERCEPT_CPUID | V.INTERCEPT_INVD
@@ -243,6 +249,19 @@ export class SvmVcpu extends Vcpu {
       exit.kind = ExitKind.InterruptWindow;
     } else if (code == V.EXIT_INTR || code == V.EXIT_NMI) {
       exit.kind = ExitKind.ExternalInterrupt;
+    } else if (code == V.EXIT_EXCEPTION_BASE + VECTOR_DB || code == V.EXIT_EXCEPTION_BASE + VECTOR_AC) {
+      // Given back to the guest, unless the exit interrupted another
+      // event's delivery, which goes again instead (above). Unlike VT-x,
+      // the CPU has already updated the VMCB's DR6 (APM Vol. 2 15.12.2).
+      if ((interrupted & V.EVENT_VALID) == 0) {
+        const vector = <u8>(code - V.EXIT_EXCEPTION_BASE);
+        if (vector == VECTOR_DB && (vmcb.get64(V.DR6) & DR6_BD) != 0) {
+          vmcb.set64(V.DR7, vmcb.get64(V.DR7) & ~DR7_GD);
+          this.dirty(V.CLEAN_DEBUG_REGISTERS);
+        }
+        this.injectException(vector, vector == VECTOR_AC, <u32>info1);
+      }
+      return false;
     } else if (code == V.EXIT_SHUTDOWN) {
       exit.kind = ExitKind.TripleFault;
     } else if (code == V.EXIT_INIT) {

@@ -61,6 +61,8 @@ export const PROC2_CONTROLS: u32 = 0x401e;
 // 32-bit read-only exit information.
 export const VM_INSTRUCTION_ERROR: u32 = 0x4400;
 export const EXIT_REASON: u32 = 0x4402;
+export const EXIT_INTERRUPTION_INFO: u32 = 0x4404;
+export const EXIT_INTERRUPTION_ERROR_CODE: u32 = 0x4406;
 export const IDT_VECTORING_INFO: u32 = 0x4408;
 export const IDT_VECTORING_ERROR_CODE: u32 = 0x440a;
 export const EXIT_INSTRUCTION_LENGTH: u32 = 0x440c;

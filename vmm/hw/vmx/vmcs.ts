@@ -30,6 +30,7 @@ import {
   IA32_SYSENTER_EIP,
   IA32_SYSENTER_ESP,
 } from "../../../kernel/arch/msrs";
+import { REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { VmxBitmaps } from "./bitmaps";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
@@ -68,8 +69,9 @@ export function writeControls(f: VmxFeatures, bitmaps: VmxBitmaps, eptp: u64, vp
   write(F.PROC2_CONTROLS, f.proc2);
   write(F.EXIT_CONTROLS, f.exit);
   write(F.ENTRY_CONTROLS, f.entry); // "IA-32e mode guest" follows the guest (guestmode.ts)
-  // The guest handles all its own exceptions, and every MOV to CR3 (EPT translates its tables).
-  write(F.EXCEPTION_BITMAP, 0);
+  // The guest handles its own exceptions, but for the two that could hold the
+  // CPU (core/exit.ts), and every MOV to CR3 (EPT translates its tables).
+  write(F.EXCEPTION_BITMAP, REFLECTED_EXCEPTIONS);
   write(F.CR3_TARGET_COUNT, 0);
   write(F.IO_BITMAP_A, bitmaps.ioAPhys);
   write(F.IO_BITMAP_B, bitmaps.ioBPhys);

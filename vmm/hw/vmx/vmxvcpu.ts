@@ -11,8 +11,20 @@
 // chapters 24-28; exit qualifications in 27.2.1, event injection in 26.5.
 
 import { IA32_EFER } from "../../../kernel/arch/msrs";
-import { thisCpu, vmclear, vmread } from "../../../kernel/arch/shim";
-import { CR0_PE, Reg, RFLAGS_IF, Seg, VECTOR_GP } from "../../../kernel/arch/x86";
+import { readDr, thisCpu, vmclear, vmread, writeDr } from "../../../kernel/arch/shim";
+import {
+  CR0_PE,
+  DR6_BD,
+  DR6_BS,
+  DR6_CAUSES,
+  DR7_GD,
+  Reg,
+  RFLAGS_IF,
+  RFLAGS_TF,
+  Seg,
+  VECTOR_DB,
+  VECTOR_GP,
+} from "../../../kernel/arch/x86";
 import { print, printDec, printHex, println } from "../../../kernel/console/console";
 import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryBlock } from "../../core/entryblock";
@@ -215,9 +227,10 @@ export class VmxVcpu extends Vcpu {
     } else if (basic == C.EXIT_INTERRUPT_WINDOW) {
       this.requestInterruptWindow(false);
       exit.kind = ExitKind.InterruptWindow;
+    } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.reflectException()) {
+      return false;
     } else if (basic == C.EXIT_EXTERNAL_INTERRUPT || basic == C.EXIT_EXCEPTION_OR_NMI) {
-      // The exception bitmap is empty, so reason 0 is always an NMI.
-      exit.kind = ExitKind.ExternalInterrupt;
+      exit.kind = ExitKind.ExternalInterrupt; // reason 0 and no exception: an NMI
     } else if (basic == C.EXIT_PREEMPTION_TIMER) {
       this.setPreemptionTimer(0); // one-shot: at 0 it would fire again at once
       exit.kind = ExitKind.PreemptionTimer;
@@ -241,10 +254,42 @@ export class VmxVcpu extends Vcpu {
   // the next entry (SDM 27.2.3 "Information for VM Exits During Event Delivery").
   private redeliverInterruptedEvent(): void {
     const info = <u32>vmread(F.IDT_VECTORING_INFO);
-    if ((info & C.EVENT_VALID) == 0) return;
+    if ((info & C.EVENT_VALID) != 0) this.injectAgain(info, F.IDT_VECTORING_ERROR_CODE);
+  }
+
+  // An exception of REFLECTED_EXCEPTIONS (core/exit.ts), given back to the
+  // guest as the CPU would have delivered it; but if the exit interrupted
+  // the delivery of another event, that one goes again instead (above).
+  // False for an NMI, the other cause of exit reason 0.
+  private reflectException(): bool {
+    const info = <u32>vmread(F.EXIT_INTERRUPTION_INFO);
+    if ((info & C.EVENT_TYPE_MASK) == C.EVENT_TYPE_NMI) return false;
+    if ((<u32>vmread(F.IDT_VECTORING_INFO) & C.EVENT_VALID) != 0) return true;
+    if (<u8>info == VECTOR_DB) {
+      // A #DB exit leaves DR6 and DR7 alone and puts the causes in the
+      // qualification (SDM Vol. 3C "Architectural State Before a VM Exit").
+      const causes = this.exit.qualification & DR6_CAUSES;
+      writeDr(6, (readDr(6) & ~DR6_CAUSES) | causes);
+      if (causes & DR6_BD) write(F.GUEST_DR7, vmread(F.GUEST_DR7) & ~DR7_GD);
+      // Nor does it note a single step still pending under STI or MOV SS
+      // blocking, which VM entry then insists on (SDM Vol. 3C "Checks on
+      // Guest Non-Register State").
+      const blocked = (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) != 0;
+      if (blocked && (vmread(F.GUEST_RFLAGS) & RFLAGS_TF) != 0) {
+        write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | DR6_BS);
+      }
+    }
+    this.injectAgain(info, F.EXIT_INTERRUPTION_ERROR_CODE);
+    return true;
+  }
+
+  // The next entry delivers the event `info` describes (an interruption-
+  // information field, SDM 24.9.2-24.9.3), its error code from `errorCodeField`.
+  private injectAgain(info: u32, errorCodeField: u32): void {
     write(F.ENTRY_INTERRUPTION_INFO, info & C.EVENT_REINJECT_MASK);
-    if (info & C.EVENT_ERROR_CODE) write(F.ENTRY_EXCEPTION_ERROR_CODE, vmread(F.IDT_VECTORING_ERROR_CODE));
-    // Software interrupts and exceptions (types 4-6) need their instruction's length.
+    if (info & C.EVENT_ERROR_CODE) write(F.ENTRY_EXCEPTION_ERROR_CODE, vmread(errorCodeField));
+    // Software interrupts and exceptions (types 4-6, ICEBP's #DB among them)
+    // need their instruction's length.
     const type = info & C.EVENT_TYPE_MASK;
     if (type >= (4 << 8) && type <= (6 << 8)) write(F.ENTRY_INSTRUCTION_LENGTH, vmread(F.EXIT_INSTRUCTION_LENGTH));
   }
