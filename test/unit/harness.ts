@@ -35,18 +35,21 @@ export const COM1 = 0x3f8;
 export interface CompileOptions {
   // Binaryen optimisation level; the kernel itself is built with 3.
   optimize?: 1 | 3;
+  // The kernel's own "minimal" runtime, which collects only when called:
+  // for tests that watch the heap grow. Default: "incremental" (below).
+  runtime?: "incremental" | "minimal";
 }
 
-// The same memory layout and features as the kernel (asconfig.json), but the
-// incremental runtime with its helpers exported (for the loader's
+// The same memory layout and features as the kernel (asconfig.json), but
+// (unless asked otherwise) the incremental runtime with its helpers exported (for the loader's
 // __getString/__getArray) and runtime checks kept (no --noAssert), so an
 // out-of-range index traps with a location instead of corrupting memory.
-function ascArgs(entry: string, optimize: number): string[] {
+function ascArgs(entry: string, optimize: number, runtime: string): string[] {
   return [
     entry,
     `-O${optimize}`,
     "--runtime",
-    "incremental",
+    runtime,
     "--exportRuntime",
     "--disable",
     "simd",
@@ -76,17 +79,17 @@ function defaultOptimize(): 1 | 3 {
 // `entry` is a file name in test/unit/as/ ("multiboot.ts") or a repo-relative path.
 export function compile(entry: string, opts: CompileOptions = {}): Promise<WebAssembly.Module> {
   const path = entry.includes("/") ? entry : `test/unit/as/${entry}`;
-  const optimize = opts.optimize ?? defaultOptimize();
-  const key = `${path} -O${optimize}`;
+  const optimize = opts.optimize ?? defaultOptimize(), runtime = opts.runtime ?? "incremental";
+  const key = `${path} -O${optimize} ${runtime}`;
   let module = compiled.get(key);
   if (!module) {
-    module = compileNow(path, optimize);
+    module = compileNow(path, optimize, runtime);
     compiled.set(key, module);
   }
   return module;
 }
 
-async function compileNow(path: string, optimize: number): Promise<WebAssembly.Module> {
+async function compileNow(path: string, optimize: number, runtime: string): Promise<WebAssembly.Module> {
   let binary: Uint8Array | null = null;
   let log = "";
   const stream = {
@@ -94,7 +97,7 @@ async function compileNow(path: string, optimize: number): Promise<WebAssembly.M
       log += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
     },
   };
-  const result = await asc.main(ascArgs(path, optimize), {
+  const result = await asc.main(ascArgs(path, optimize, runtime), {
     stdout: stream as never,
     stderr: stream as never,
     writeFile(name: string, contents: Uint8Array | string) {

@@ -89,9 +89,12 @@ export class VmApics extends ApicBus {
   }
 
   // A message from the I/O APIC (devices/apic/ioapic.ts), to the APICs its
-  // destination names, read in xAPIC form (11.6.2).
+  // destination names, read in xAPIC form (11.6.2). Their IDs go to a list
+  // every message reuses: interrupts must not make garbage.
+  private readonly externalDestinations: u32[] = [];
   deliverExternal(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
-    const ids: u32[] = [];
+    const ids = this.externalDestinations;
+    ids.length = 0;
     for (let i = 0; i < this.all.length; i++) {
       if (this.all[i].isDestination(destination, logical, false)) ids.push(<u32>i);
     }

@@ -122,3 +122,20 @@ export function init(i: i32): void {
   const v = vm();
   v.apics.init(v.vcpus[i]);
 }
+
+// The linear memory's size in 64 KiB pages, which grows with the heap (the
+// collector runs only when the scheduler calls it, never here).
+export function memoryPages(): i32 {
+  return memory.size();
+}
+
+// `count` times: vCPU 0 sends a fixed IPI to every vCPU (the all-including-
+// self shorthand, ICR bits 19:18 = 10), and the I/O APIC sends a message to
+// every APIC (physical destination 0xff, the xAPIC broadcast).
+export function interruptStorm(count: i32): void {
+  const v = vm();
+  for (let i = 0; i < count; i++) {
+    apicWrite(0, 0x300, (2 << 18) | 0x40);
+    v.apics.deliverExternal(0xff, false, 0, 0x41, false);
+  }
+}

@@ -25,7 +25,7 @@ class RecordingBus extends ApicBus {
   list: LocalApic[] = [];
   log: Ipi[] = [];
   deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void {
-    this.log.push(new Ipi(source.id, mode, vector, destinations));
+    this.log.push(new Ipi(source.id, mode, vector, destinations.slice())); // the source reuses its list
     if (mode == DELIVERY_FIXED) {
       for (let i = 0; i < destinations.length; i++) this.list[destinations[i]].accept(vector, false);
     }

@@ -65,7 +65,8 @@ export abstract class ApicBus {
   // An interprocessor interrupt from `source`'s ICR: delivery mode (ICR
   // bits 10:8: 0 fixed, 1 lowest priority, 4 NMI, 5 INIT, 6 STARTUP),
   // vector, and the destination already resolved to a list of APIC IDs
-  // (physical or logical mode, shorthands self / all / all-but-self applied).
+  // (physical or logical mode, shorthands self / all / all-but-self applied),
+  // which the source reuses for its next IPI.
   abstract deliverIpi(source: LocalApic, mode: u32, vector: u8, destinations: u32[]): void;
   // All APIC IDs of the VM, for shorthands and logical destinations.
   abstract apics(): LocalApic[];
@@ -503,8 +504,13 @@ export class LocalApic extends Device {
     if (destinations.length > 0) this.bus.deliverIpi(this, mode, vector, destinations);
   }
 
+  // The APIC IDs an IPI is for, in `destinations`, which every IPI reuses:
+  // a guest's IPIs must not make garbage (this is on the exit path).
+  private readonly destinations: u32[] = [];
+
   private resolveDestinations(shorthand: u32, logical: bool): u32[] {
-    const ids: u32[] = [];
+    const ids = this.destinations;
+    ids.length = 0;
     if (shorthand == SHORTHAND_SELF) {
       ids.push(this.id);
       return ids;
