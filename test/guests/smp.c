@@ -5,7 +5,8 @@
  * whose vector says where the application processor begins in real mode,
  * both sent through the local APIC's interrupt command register. The AP
  * code below records what it sees and halts; the checks read it. Then the
- * boot vCPU moves its APIC's window into its RAM and back (IA32_APIC_BASE).
+ * boot vCPU moves its APIC's window into its RAM and back (IA32_APIC_BASE),
+ * and last the AP sends an INIT to itself, which must stop it.
  */
 #include "lib/guest.h"
 
@@ -30,6 +31,9 @@
 #define AP_RUNS ((volatile uint32_t*)0x7e00)
 #define AP_APIC_ID ((volatile uint32_t*)0x7e04)
 #define AP_CS ((volatile uint32_t*)0x7e08)
+#define AP_SPINS ((volatile uint32_t*)0x7e0c)
+#define AP_SELF_INIT ((volatile uint32_t*)0x7e10)
+#define SELF_INIT_VECTOR 0x11    /* ap_self_init starts at 0x11000 */
 
 /* The AP's code, copied to AP_START: real mode, CS = AP_VECTOR << 8, IP = 0.
  * It counts its starts, stores its CPUID APIC ID and CS, and halts. */
@@ -52,6 +56,32 @@ __asm__(
     "  hlt\n"
     "  jmp 1b\n"
     "ap_code_end:\n"
+    ".code32\n"
+    ".popsection\n");
+
+/* Copied to SELF_INIT_VECTOR << 12: the AP turns on x2APIC mode (from real
+ * mode: an MSR write needs no address) and sends an INIT to its own x2APIC
+ * ID through the ICR MSR (SDM Vol. 3A 11.12.9); if it still runs after
+ * that, it counts in AP_SPINS. */
+extern const char ap_self_init[], ap_self_init_end[];
+__asm__(
+    ".pushsection .rodata\n"
+    ".code16\n"
+    "ap_self_init:\n"
+    "  xor %ax, %ax\n"
+    "  mov %ax, %ds\n"
+    "  movl $1, 0x7e10\n"
+    "  mov $0x1b, %ecx\n"
+    "  rdmsr\n"
+    "  or $0xc00, %eax\n"        /* IA32_APIC_BASE: enabled, x2APIC */
+    "  wrmsr\n"
+    "  mov $0x830, %ecx\n"       /* the x2APIC ICR: destination in EDX */
+    "  mov $0x4500, %eax\n"      /* INIT, level assert */
+    "  mov $1, %edx\n"
+    "  wrmsr\n"
+    "1: incl 0x7e0c\n"
+    "  jmp 1b\n"
+    "ap_self_init_end:\n"
     ".code32\n"
     ".popsection\n");
 
@@ -112,6 +142,23 @@ static void check_topology(void) {
   check(extended < 0x80000008 || (r[2] & 0xf0ff) == 0, "smp: CPUID 0x80000008: one core per package");
 }
 
+/* An INIT a CPU sends to itself puts it in wait-for-SIPI like any other
+ * (SDM Vol. 3A 9.4.4); a later STARTUP starts it again. */
+static void check_self_init(void) {
+  for (const char* p = ap_self_init; p < ap_self_init_end; p++) {
+    *(volatile char*)((SELF_INIT_VECTOR << 12) + (p - ap_self_init)) = *p;
+  }
+  *AP_SPINS = 0;
+  *AP_SELF_INIT = 0;
+  send_ipi(1, ICR_INIT | ICR_LEVEL_ASSERT);
+  send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | SELF_INIT_VECTOR);
+  for (int i = 0; i < AP_WAIT_YIELDS && !*AP_SELF_INIT; i++) hypercall(HC_YIELD, 0, 0);
+  for (int i = 0; i < AP_WAIT_YIELDS / 10; i++) hypercall(HC_YIELD, 0, 0);
+  check(*AP_SELF_INIT == 1 && *AP_SPINS == 0, "smp: an INIT the AP sends itself stops it");
+  send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
+  check(wait_for_ap(3), "smp: and a STARTUP starts it again");
+}
+
 void guest_main(void) {
   uint32_t r[4];
   check_topology();
@@ -139,6 +186,7 @@ void guest_main(void) {
   send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
   check(wait_for_ap(2), "smp: INIT and STARTUP restart the AP");
   check_apic_move();
+  check_self_init();
 
   hypercall(HC_EXIT, failures(), 0);
 }

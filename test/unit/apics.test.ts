@@ -94,6 +94,13 @@ describe("INIT and STARTUP", () => {
     e.enter(1);
     expect(e.lastReset(1)).toBe(0x3000n << 16n);
   });
+  it("INIT a vCPU sends to its own APIC ID stops it too, until another's STARTUP", () => {
+    ipi(0, 1, STARTUP | 0x10);
+    ipi(1, 1, INIT);
+    expect(e.activity(1)).toBe(WAITING_FOR_SIPI);
+    ipi(0, 1, STARTUP | 0x20);
+    expect(e.activity(1)).toBe(RUNNABLE);
+  });
   it("an INIT signal taken at an exit does the same as an INIT IPI", () => {
     e.init(0);
     expect(e.activity(0)).toBe(WAITING_FOR_SIPI);

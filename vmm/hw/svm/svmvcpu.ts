@@ -365,6 +365,12 @@ export class SvmVcpu extends Vcpu {
     vmcb.set64(V.DR7, DR7_RESET);
     vmcb.set64(V.G_PAT, PAT_POWER_ON);
     store<u8>(vmcb.base + V.CPL, 0);
+    // Nothing is pending at reset: an event left for injection (say, one
+    // whose delivery an INIT interrupted) would make VMRUN fail, as an
+    // exception with an error code in real mode.
+    vmcb.set64(V.EVENT_INJECTION, 0);
+    vmcb.set64(V.INTERRUPT_SHADOW, 0);
+    this.requestInterruptWindow(false);
     vmcb.set32(V.CLEAN_BITS, 0);
   }
 
