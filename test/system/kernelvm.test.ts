@@ -151,4 +151,19 @@ describe("VMs from the configuration module", () => {
     for (const vm of ["badmem", "nokernel", "notakernel", "toosmall"]) expect(output).not.toContain(`[${vm}]`);
     expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
   });
+
+  // 400 KB of zeros once printed 135,878 error lines and then trapped the
+  // hypervisor out of memory; now it is one line, and another file's VM runs.
+  it("rejects a configuration bomb with one message and runs the VMs of another file", async () => {
+    const good = { vms: [{ name: "good", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 exit=7" }] };
+    const bombPath = "build/test/vms-bomb.json";
+    const modules = files("vms-good", good);
+    writeFileSync(bombPath, `{"vms": [${Array(200_000).fill("0").join(",")}]}\n`);
+    modules.push({ path: bombPath, args: "vms-bomb.json config" });
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules });
+    const output = expectCleanShutdown(run);
+    expect(output).toContain("config: line 1, column 20006: more than 10000 values: too large for a VM configuration");
+    expect(output.match(/config: /g)!.length).toBeLessThan(5);
+    expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
+  });
 });

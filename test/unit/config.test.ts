@@ -126,6 +126,28 @@ describe("configuration", () => {
     expect(parse(`{"vms": ${"[".repeat(100000)}`).errors).toEqual(["line 1, column 72: nested more than 64 deep"]);
   });
 
+  // A 400 KB file of 200,000 zeros once cost the parser 200 bytes of heap
+  // per input byte and the validator one message per VM, until the
+  // hypervisor trapped out of memory.
+  it("rejects a file of too many values, or too many VMs, with one message", () => {
+    const zeros = `{"vms": [${Array(200_000).fill("0").join(",")}]}`;
+    expect(parse(zeros)).toEqual({
+      vms: [],
+      errors: ["line 1, column 20006: more than 10000 values: too large for a VM configuration"],
+    });
+    expect(e.unreportedCount()).toBe(0);
+    const many = `{"vms": [${Array(300).fill("{}").join(",")}]}`;
+    expect(parse(many)).toEqual({ vms: [], errors: ["vms: 300 entries; at most 256 VMs"] });
+  });
+
+  it("reports the first 20 problems, and how many more there were", () => {
+    const bad = parse(`{"vms": [${Array(100).fill(`{"name": "x", "memory": "lots"}`).join(",")}]}`);
+    expect(bad.vms).toEqual([]);
+    expect(bad.errors.length).toBe(20);
+    expect(bad.errors[0]).toMatch(/^vm 0 \(x\): /);
+    expect(e.unreportedCount()).toBeGreaterThan(100);
+  });
+
   it("reports bad fields by VM and field, and still returns the well-formed VMs", () => {
     const text = `{
   "vms": [

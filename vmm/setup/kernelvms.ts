@@ -39,6 +39,7 @@ export function createConfiguredVms(
     if (!isConfigModule(modules[i].cmdline)) continue;
     const config = readConfig(modules[i], names);
     for (let j = 0; j < config.errors.length; j++) log.error("config: " + config.errors[j]);
+    if (config.unreported > 0) log.error("config: and " + config.unreported.toString() + " more problems");
     if (config.errors.length > 0) log.error("config: the VMs with errors above are not started");
     for (let j = 0; j < config.vms.length; j++) {
       const vm = createKernelVm(firstId + <u32>vms.length, config.vms[j], modules, frames, backend);

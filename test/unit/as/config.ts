@@ -24,6 +24,9 @@ export function parseModule(start: u64, end: u64): i32 {
   return config.vms.length;
 }
 
+export function unreportedCount(): i32 {
+  return config.unreported;
+}
 export function errorCount(): i32 {
   return config.errors.length;
 }

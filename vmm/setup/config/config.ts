@@ -56,9 +56,16 @@ export class VmConfig {
   cap: u32 = 0;
 }
 
+// At most this many VMs in one file, and problems reported one by one:
+// beyond them a file is more likely a mistake (or an attack) than a machine.
+export const MAX_VMS = 256;
+const MAX_REPORTED = 20;
+
 export class Config {
   vms: VmConfig[] = [];
+  // The first MAX_REPORTED problems, and how many more there were.
   errors: string[] = [];
+  unreported: i32 = 0;
 }
 
 // Parses and checks a configuration. `modules`, if given, are the names of the
@@ -94,10 +101,19 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
     config.errors.push("vms: expected a list of VMs, got " + describe(vms));
     return config;
   }
+  if (vms.items.length > MAX_VMS) {
+    config.errors.push("vms: " + vms.items.length.toString() + " entries; at most " + MAX_VMS.toString() + " VMs");
+    return config;
+  }
   const names: string[] = [];
+  const errors = config.errors;
   for (let i = 0; i < vms.items.length; i++) {
-    const vm = checkVm(i, vms.items[i], names, modules, config.errors);
+    const vm = checkVm(i, vms.items[i], names, modules, errors);
     if (vm !== null) config.vms.push(vm);
+    if (errors.length > MAX_REPORTED) {
+      config.unreported += errors.length - MAX_REPORTED;
+      errors.length = MAX_REPORTED;
+    }
   }
   return config;
 }

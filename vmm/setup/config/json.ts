@@ -6,7 +6,9 @@
 // in UTF-16 code units, a tab is one column). Every value remembers where it
 // started, so the validator (config.ts) can point at a bad field too. The
 // parser never traps: nesting deeper than MAX_DEPTH is an error, not a stack
-// overflow, and every character is checked before use.
+// overflow, more than MAX_VALUES values is an error, not an exhausted heap
+// (each value costs a few hundred bytes), and every character is checked
+// before use.
 
 export const enum JsonKind {
   Null,
@@ -18,6 +20,13 @@ export const enum JsonKind {
 }
 
 const MAX_DEPTH = 64;
+// Far more than any configuration of MAX_VMS VMs (config.ts) holds.
+export const MAX_VALUES = 10000;
+// What a number, string, boolean or null has for items, keys and keyValues:
+// one shared empty list instead of three of its own (only the parser fills
+// lists, and only those of the arrays and objects it makes).
+const NONE_VALUES: JsonValue[] = [];
+const NONE_KEYS: string[] = [];
 
 export class JsonValue {
   bool: bool = false;
@@ -25,13 +34,18 @@ export class JsonValue {
   // A string's value, or a number as it was written.
   text: string = "";
   // Array elements, or an object's member values in file order.
-  items: JsonValue[] = [];
+  items: JsonValue[];
   // An object's member names (duplicates kept), matching `items`, and where
   // each name was written.
-  keys: string[] = [];
-  keyValues: JsonValue[] = [];
+  keys: string[];
+  keyValues: JsonValue[];
 
-  constructor(public kind: JsonKind, public line: i32, public column: i32) {}
+  constructor(public kind: JsonKind, public line: i32, public column: i32) {
+    const composite = kind == JsonKind.Array || kind == JsonKind.Object;
+    this.items = composite ? [] : NONE_VALUES;
+    this.keys = kind == JsonKind.Object ? [] : NONE_KEYS;
+    this.keyValues = kind == JsonKind.Object ? [] : NONE_VALUES;
+  }
 
   // The first member named `key`, or null.
   get(key: string): JsonValue | null {
@@ -61,6 +75,7 @@ export function parseJson(text: string): JsonResult {
 
 class Parser {
   pos: i32 = 0;
+  values: i32 = 0;
   line: i32 = 1;
   lineStart: i32 = 0;
   error: string | null = null;
@@ -104,6 +119,9 @@ class Parser {
 
   value(depth: i32): JsonValue | null {
     this.skipSpace();
+    if (++this.values > MAX_VALUES) {
+      return this.fail("more than " + MAX_VALUES.toString() + " values: too large for a VM configuration");
+    }
     const c = this.peek();
     if (c == 0x7b) return this.object(depth); // {
     if (c == 0x5b) return this.array(depth); // [
