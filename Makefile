@@ -40,7 +40,7 @@ AS_SOURCES := $(shell find kernel vmm -name '*.ts')
 BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o
 
-.PHONY: all deps guests run run-bochs run-uefi test test-unit bench usb clean
+.PHONY: all deps guests run run-bochs run-uefi test test-unit bench fuzz usb clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -109,6 +109,9 @@ test: all guests
 	$(NODE_BIN)/vitest run
 bench: all guests
 	$(NODE_BIN)/tsx tools/bench.ts
+# The fuzzing guest for long: SEEDS=N OPS=M PLATFORM=qemu|bochs SEED=first (tools/fuzz.ts).
+fuzz: all guests
+	$(NODE_BIN)/tsx tools/fuzz.ts
 
 test-unit: $(DEPS_STAMP)
 	$(NODE_BIN)/vitest run test/unit
