@@ -106,53 +106,41 @@ void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu)
 __attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) { return w2c_kernel_svmFastExit(&kernel, vcpu); }
 
 /*
- * Intel VT-x: the VMX instructions, one static inline function each (like
- * cpu.h) so that clang inlines them into the compiled AssemblyScript; the
+ * Intel VT-x: the VMX instructions, each import the instruction itself in
+ * inline assembly (clang inlines them into the compiled AssemblyScript); the
  * descriptor-table registers the VMCS host state needs; one trip into the
  * guest (boot/vmx.S). A VMX instruction reports in RFLAGS (Intel SDM Vol. 3C
  * 30.2 "Conventions"): CF=1 VMfailInvalid (no current VMCS), ZF=1
  * VMfailValid (the VM-instruction error field says why), both clear VMsucceed;
- * the wrappers return 0, 1 or 2 for these. Operands of VMXON, VMCLEAR and
+ * the imports return 0, 1 or 2 for these. Operands of VMXON, VMCLEAR and
  * VMPTRLD are a 64-bit physical address in memory; INVEPT and INVVPID take a
  * 128-bit descriptor in memory and the type in a register (SDM 30.3).
  */
 #define VMX_STATUS(cf, zf) ((cf) ? 1u : (zf) ? 2u : 0u)
-static inline uint32_t vmx_on(uint64_t pa) { uint8_t cf, zf; __asm__ volatile("vmxon %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
-static inline uint32_t vmx_clear(uint64_t pa) { uint8_t cf, zf; __asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
-static inline uint32_t vmx_ptrld(uint64_t pa) { uint8_t cf, zf; __asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
-static inline uint64_t vmx_read(uint64_t field) { uint64_t v; __asm__ volatile("vmread %1, %0" : "=r"(v) : "r"(field) : "cc", "memory"); return v; }
-static inline uint32_t vmx_write(uint64_t field, uint64_t v) { uint8_t cf, zf; __asm__ volatile("vmwrite %3, %2" : "=@ccc"(cf), "=@ccz"(zf) : "r"(field), "r"(v) : "memory"); return VMX_STATUS(cf, zf); }
-static inline uint32_t vmx_invept(uint64_t type, uint64_t eptp) {
+u32 w2c_shim_vmxon(w2c_shim* s, u64 pa) { uint8_t cf, zf; __asm__ volatile("vmxon %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
+u32 w2c_shim_vmclear(w2c_shim* s, u64 pa) { uint8_t cf, zf; __asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
+u32 w2c_shim_vmptrld(w2c_shim* s, u64 pa) { uint8_t cf, zf; __asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(pa) : "memory"); return VMX_STATUS(cf, zf); }
+u64 w2c_shim_vmread(w2c_shim* s, u32 field) { uint64_t v; __asm__ volatile("vmread %1, %0" : "=r"(v) : "r"((uint64_t)field) : "cc", "memory"); return v; }
+u32 w2c_shim_vmwrite(w2c_shim* s, u32 field, u64 v) { uint8_t cf, zf; __asm__ volatile("vmwrite %3, %2" : "=@ccc"(cf), "=@ccz"(zf) : "r"((uint64_t)field), "r"(v) : "memory"); return VMX_STATUS(cf, zf); }
+u32 w2c_shim_invept(w2c_shim* s, u32 type, u64 eptp) {
   struct { uint64_t eptp, zero; } d = {eptp, 0};
-  uint8_t cf, zf; __asm__ volatile("invept %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "m"(d), "r"(type) : "memory"); return VMX_STATUS(cf, zf);
+  uint8_t cf, zf; __asm__ volatile("invept %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "m"(d), "r"((uint64_t)type) : "memory"); return VMX_STATUS(cf, zf);
 }
-static inline uint32_t vmx_invvpid(uint64_t type, uint64_t vpid, uint64_t address) {
+u32 w2c_shim_invvpid(w2c_shim* s, u32 type, u32 vpid, u64 address) {
   struct { uint64_t vpid, address; } d = {vpid & 0xffff, address};
-  uint8_t cf, zf; __asm__ volatile("invvpid %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "m"(d), "r"(type) : "memory"); return VMX_STATUS(cf, zf);
+  uint8_t cf, zf; __asm__ volatile("invvpid %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "m"(d), "r"((uint64_t)type) : "memory"); return VMX_STATUS(cf, zf);
 }
-static inline uint64_t gdtr_base(void) { struct descriptor_pointer p; __asm__ volatile("sgdt %0" : "=m"(p)); return p.base; }
-static inline uint64_t idtr_base(void) { struct descriptor_pointer p; __asm__ volatile("sidt %0" : "=m"(p)); return p.base; }
-static inline uint16_t tr_selector(void) { uint16_t s; __asm__ volatile("str %0" : "=r"(s)); return s; }
+u64 w2c_shim_gdtr_base(w2c_shim* s) { struct descriptor_pointer p; __asm__ volatile("sgdt %0" : "=m"(p)); return p.base; }
+u64 w2c_shim_idtr_base(w2c_shim* s) { struct descriptor_pointer p; __asm__ volatile("sidt %0" : "=m"(p)); return p.base; }
+u32 w2c_shim_tr_selector(w2c_shim* s) { uint16_t sel; __asm__ volatile("str %0" : "=r"(sel)); return sel; }
 /* The base of this CPU's TSS, from its 16-byte descriptor (SDM Vol. 3A 8.2.3 "TSS Descriptor in 64-bit mode"). */
-static inline uint64_t tr_base(void) {
-  const uint64_t* d = (const uint64_t*)(uintptr_t)(gdtr_base() + (tr_selector() & ~7));
+u64 w2c_shim_tr_base(w2c_shim* s) {
+  const uint64_t* d = (const uint64_t*)(uintptr_t)(w2c_shim_gdtr_base(s) + (w2c_shim_tr_selector(s) & ~7));
   return (d[0] >> 16 & 0xffffff) | (d[0] >> 56 & 0xff) << 24 | d[1] << 32;
 }
 uint32_t vmx_run(void* regs, uint32_t launched, uint32_t vcpu);
 /* Called by vmx_run after every VM exit, like svm_fast_exit. */
 __attribute__((flatten)) uint32_t vmx_fast_exit(uint32_t vcpu) { return w2c_kernel_vmxFastExit(&kernel, vcpu); }
-
-u32 w2c_shim_vmxon(w2c_shim* s, u64 pa) { return vmx_on(pa); }
-u32 w2c_shim_vmclear(w2c_shim* s, u64 pa) { return vmx_clear(pa); }
-u32 w2c_shim_vmptrld(w2c_shim* s, u64 pa) { return vmx_ptrld(pa); }
-u64 w2c_shim_vmread(w2c_shim* s, u32 field) { return vmx_read(field); }
-u32 w2c_shim_vmwrite(w2c_shim* s, u32 field, u64 v) { return vmx_write(field, v); }
-u32 w2c_shim_invept(w2c_shim* s, u32 type, u64 eptp) { return vmx_invept(type, eptp); }
-u32 w2c_shim_invvpid(w2c_shim* s, u32 type, u32 vpid, u64 address) { return vmx_invvpid(type, vpid, address); }
-u64 w2c_shim_gdtr_base(w2c_shim* s) { return gdtr_base(); }
-u64 w2c_shim_idtr_base(w2c_shim* s) { return idtr_base(); }
-u32 w2c_shim_tr_selector(w2c_shim* s) { return tr_selector(); }
-u64 w2c_shim_tr_base(w2c_shim* s) { return tr_base(); }
 
 /* Stopping. */
 void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
