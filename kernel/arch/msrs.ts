@@ -68,6 +68,12 @@ export const IA32_KERNEL_GS_BASE: u32 = 0xc000_0102;
 // What RDTSCP and RDPID return beside the TSC (SDM Vol. 2B "RDTSCP").
 export const IA32_TSC_AUX: u32 = 0xc000_0103;
 
+// AMD's legacy performance counters, on every AMD64 processor (APM Vol. 2
+// 13.2.1): four event selects, then four 48-bit counters.
+export const AMD_PERF_EVT_SEL0: u32 = 0xc001_0000;
+export const AMD_PERF_CTR0: u32 = 0xc001_0004;
+export const AMD_LEGACY_COUNTERS: u32 = 4;
+
 // AMD family 0Fh-10h "Interrupt Pending Message" (BKDG for family 0Fh,
 // MSRC001_0055): whether the cores enter C1E or raise an SMI on halt.
 export const AMD_INT_PENDING_MSG: u32 = 0xc001_0055;

@@ -8,6 +8,7 @@ import { load, type Exports } from "./harness";
 interface MsrExports {
   rdmsr(msr: number): bigint;
   wrmsr(msr: number, value: bigint): number;
+  rdpmc(index: number): bigint;
   onAmd(): void;
 }
 
@@ -95,5 +96,37 @@ describe("IA32_TSC_AUX, which RDTSCP and RDPID read (SDM Vol. 4 Table 2-2)", () 
   it("does not exist on a host without RDTSCP and RDPID", () => {
     expect(e.rdmsr(TSC_AUX)).toBe(GP);
     expect(e.wrmsr(TSC_AUX, 1n)).toBe(0);
+  });
+});
+
+describe("performance counters", () => {
+  const EVT_SEL0 = 0xc001_0000, CTR0 = 0xc001_0004;
+
+  it("on AMD: the four legacy counters keep what is written and RDPMC reads them; they count nothing", () => {
+    e.onAmd();
+    for (let i = 0; i < 4; i++) {
+      expect(e.wrmsr(EVT_SEL0 + i, 0x43_0076n + BigInt(i))).toBe(1);
+      expect(e.wrmsr(CTR0 + i, 1000n * BigInt(i + 1))).toBe(1);
+    }
+    for (let i = 0; i < 4; i++) {
+      expect(e.rdmsr(EVT_SEL0 + i)).toBe(0x43_0076n + BigInt(i));
+      expect(e.rdmsr(CTR0 + i)).toBe(1000n * BigInt(i + 1));
+      expect(e.rdpmc(i)).toBe(1000n * BigInt(i + 1));
+    }
+    expect(e.rdpmc(4)).toBe(GP);
+  });
+
+  it("on AMD: reserved bits (event select 63:42, counter 63:48) raise #GP and change nothing", () => {
+    e.onAmd();
+    expect(e.wrmsr(EVT_SEL0, 1n << 42n)).toBe(0);
+    expect(e.wrmsr(CTR0, 1n << 48n)).toBe(0);
+    expect(e.rdmsr(EVT_SEL0)).toBe(0n);
+    expect(e.rdmsr(CTR0)).toBe(0n);
+  });
+
+  it("on Intel, whose CPUID leaf 0xA says none: AMD's MSRs and every RDPMC raise #GP", () => {
+    expect(e.rdmsr(EVT_SEL0)).toBe(GP);
+    expect(e.wrmsr(CTR0, 0n)).toBe(0);
+    expect(e.rdpmc(0)).toBe(GP);
   });
 });

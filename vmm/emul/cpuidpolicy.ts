@@ -112,8 +112,9 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // and RDPID: each vCPU has its own IA32_TSC_AUX (vcpustate/msrs.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
-// (interface version), and the TSC frequency leaves 0x15 and 0x16, with the TSC the hypervisor calibrated (tscLeaf()). The topology is
-// the VM's, not the host's: every vCPU is a package of its own with one core
+// (interface version), and the TSC frequency leaves 0x15 and 0x16, with
+// the TSC the hypervisor calibrated (tscLeaf()). The topology is the VM's,
+// not the host's: every vCPU is a package of its own with one core
 // of one thread, its APIC ID the package's (the topology fields of leaves 1,
 // 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in 0x80000008, no
 // topology extensions), so an OS finds what the MADT lists.

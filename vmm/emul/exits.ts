@@ -16,7 +16,7 @@ import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
 import { emulateCpuid } from "./cpuidpolicy";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
-import { emulateRead, emulateWrite, isLocalApicMsr } from "./msrpolicy";
+import { emulateRead, emulateWrite, isLocalApicMsr, readCounter } from "./msrpolicy";
 
 // RDMSR of an MSR that exits: the vCPU's TSC_ADJUST (vcpustate/tsc.ts),
 // its local APIC's, or the policy's (msrpolicy.ts); the value goes to
@@ -126,11 +126,16 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       // (SDM Vol. 2B "MONITOR", "MWAIT"; APM Vol. 3 likewise).
       vcpu.injectException(VECTOR_UD, false, 0);
       return Next.Resume;
-    case ExitKind.Rdpmc:
-      // No counter exists (CPUID leaf 0xA is zero): every ECX is invalid,
-      // which is #GP(0) (SDM Vol. 2B "RDPMC").
-      vcpu.injectException(VECTOR_GP, true, 0);
+    case ExitKind.Rdpmc: {
+      const value = readCounter(vcpu.msrs, <u32>vcpu.regs.get(Reg.Rcx));
+      if (value < 0) {
+        vcpu.injectException(VECTOR_GP, true, 0);
+        return Next.Resume;
+      }
+      vcpu.regs.setEdxEax(<u64>value);
+      vcpu.skipInstruction();
       return Next.Resume;
+    }
     case ExitKind.Mmio:
       return emulateMmio(vm, vcpu, exit);
     case ExitKind.TripleFault:

@@ -7,11 +7,15 @@
 //  - emulate: the VMM answers (the TSC's writes and IA32_TSC_ADJUST,
 //    vcpustate/tsc.ts; IA32_TSC_AUX, vcpustate/msrs.ts; MTRRs, miscellaneous enables, the PAT, the microcode
 //    revision, the machine-check globals, on AMD the K8 interrupt-pending
-//    register), or the vCPU's local APIC does (devices/apic/lapic.ts);
+//    register and the legacy performance counters, which count nothing),
+//    or the vCPU's local APIC does (devices/apic/lapic.ts);
 //  - refuse: everything else raises #GP, as an absent MSR would on hardware.
 
 import {
   AMD_INT_PENDING_MSG,
+  AMD_LEGACY_COUNTERS,
+  AMD_PERF_CTR0,
+  AMD_PERF_EVT_SEL0,
   IA32_APIC_BASE,
   IA32_CSTAR,
   IA32_FMASK,
@@ -70,6 +74,18 @@ export function validPat(value: u64): bool {
   return true;
 }
 
+// AMD's event selects keep bits 41:0 (event, unit mask, the flags, the
+// counter mask, Host/Guest only); the counters are 48 bits wide (APM Vol. 2
+// 13.2.1). The rest is reserved.
+const EVENT_SELECT_BITS: u64 = (<u64>1 << 42) - 1;
+const COUNTER_BITS: u64 = (<u64>1 << 48) - 1;
+
+// RDPMC's answer for counter `index` (ECX), or -1 for #GP: on AMD the four
+// legacy counters; on Intel none, as CPUID leaf 0xA says (SDM Vol. 2B "RDPMC").
+export function readCounter(state: MsrState, index: u32): i64 {
+  return state.amd && index < AMD_LEGACY_COUNTERS ? <i64>state.counters[index] : -1;
+}
+
 // The value of an emulated read, or -1 (as i64) for #GP.
 export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRRCAP) return 0; // no variable or fixed ranges, no WC
@@ -77,6 +93,10 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
   if (msr == IA32_PAT) return <i64>state.pat;
   if (msr == IA32_TSC_AUX && state.hasTscAux) return <i64>state.tscAux;
+  if (state.amd && msr - AMD_PERF_EVT_SEL0 < AMD_LEGACY_COUNTERS) {
+    return <i64>state.eventSelects[msr - AMD_PERF_EVT_SEL0];
+  }
+  if (state.amd && msr - AMD_PERF_CTR0 < AMD_LEGACY_COUNTERS) return <i64>state.counters[msr - AMD_PERF_CTR0];
   // No error-reporting banks, no IA32_MCG_CTL, no extensions: a machine
   // that never reports an error; and no machine check in progress.
   if (msr == IA32_MCG_CAP || msr == IA32_MCG_STATUS) return 0;
@@ -107,6 +127,14 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
   if (msr == IA32_PAT) {
     if (!validPat(value)) return false;
     state.pat = value;
+    return true;
+  }
+  if (state.amd && msr - AMD_PERF_EVT_SEL0 < AMD_LEGACY_COUNTERS && (value & ~EVENT_SELECT_BITS) == 0) {
+    state.eventSelects[msr - AMD_PERF_EVT_SEL0] = value;
+    return true;
+  }
+  if (state.amd && msr - AMD_PERF_CTR0 < AMD_LEGACY_COUNTERS && (value & ~COUNTER_BITS) == 0) {
+    state.counters[msr - AMD_PERF_CTR0] = value;
     return true;
   }
   // Bits 63:32 are reserved (SDM Vol. 4 Table 2-2).

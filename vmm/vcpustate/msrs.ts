@@ -4,7 +4,7 @@
 // host's vendor in CPUID.
 
 import { wrmsr } from "../../kernel/arch/shim";
-import { IA32_TSC_AUX, PAT_POWER_ON } from "../../kernel/arch/msrs";
+import { AMD_LEGACY_COUNTERS, IA32_TSC_AUX, PAT_POWER_ON } from "../../kernel/arch/msrs";
 import { hasTscAux } from "../../kernel/cpu/cpuid";
 
 const MTRR_DEF_TYPE_WRITE_BACK: u64 = (1 << 11) | 6; // MTRRs enabled, default type WB
@@ -23,6 +23,10 @@ export class MsrState {
   // the running vCPU's value: loaded as its slice starts, and written
   // through by the guest's WRMSR, which exits on the vCPU's own CPU.
   readonly hasTscAux: bool = hasTscAux();
+  // AMD's four legacy performance counters and their event selects: a
+  // virtual PMU that counts nothing, but keeps what the guest writes.
+  readonly eventSelects: StaticArray<u64> = new StaticArray<u64>(AMD_LEGACY_COUNTERS);
+  readonly counters: StaticArray<u64> = new StaticArray<u64>(AMD_LEGACY_COUNTERS);
   tscAux: u64 = 0;
 
   loadTscAux(): void {

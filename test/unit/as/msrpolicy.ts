@@ -2,7 +2,7 @@
 // written as a guest's RDMSR and WRMSR reach them. Each load() is a fresh
 // vCPU, on an Intel host until onAmd() says otherwise.
 
-import { emulateRead, emulateWrite } from "../../../vmm/emul/msrpolicy";
+import { emulateRead, emulateWrite, readCounter } from "../../../vmm/emul/msrpolicy";
 import { MsrState } from "../../../vmm/vcpustate/msrs";
 
 // Made at the first access: a vCPU asks the host's CPUID, which answers
@@ -25,4 +25,8 @@ export function rdmsr(msr: u32): i64 {
 // False for #GP.
 export function wrmsr(msr: u32, value: u64): bool {
   return emulateWrite(vcpu(), msr, value);
+}
+// RDPMC's answer for counter `index`, or -1 for #GP.
+export function rdpmc(index: u32): i64 {
+  return readCounter(vcpu(), index);
 }

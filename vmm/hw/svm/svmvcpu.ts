@@ -66,6 +66,7 @@ const V_INTR_MASKING: u32 = 1 << 24;
 const LENGTH_CPUID: u32 = 2;
 const LENGTH_HLT: u32 = 1;
 const LENGTH_MSR: u32 = 2;
+const LENGTH_RDPMC: u32 = 2;
 const LENGTH_VMMCALL: u32 = 3;
 const LENGTH_XSETBV: u32 = 3;
 
@@ -233,6 +234,7 @@ export class SvmVcpu extends Vcpu {
       exit.kind = ExitKind.MonitorMwait;
     } else if (code == V.EXIT_RDPMC) {
       exit.kind = ExitKind.Rdpmc;
+      exit.instructionLength = LENGTH_RDPMC;
     } else if (code == V.EXIT_XSETBV) {
       exit.kind = ExitKind.Xsetbv;
       exit.instructionLength = LENGTH_XSETBV;
