@@ -403,11 +403,6 @@ describe("exits that stop the VM", () => {
       expect(e.skips(0)).toBe(0);
     });
   }
-
-  it("an MMIO access where there is neither RAM nor a device", () => {
-    expect(e.mmioExit(0, 0x2000_0000n, 0, 0x018bn, 2)).toBe(K.Next.Stopped);
-    expect(reason()).toBe("access to guest-physical address 0x20000000 where there is neither RAM nor a device");
-  });
 });
 
 describe("MMIO", () => {

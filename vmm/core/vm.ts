@@ -83,6 +83,8 @@ export class Vm extends MachineControl {
   // after a change (Vcpu.nestedSeen).
   nested: PageTable | null = null;
   nestedGeneration: u32 = 0;
+  // Guest accesses that found neither RAM nor a device (emul/mmio.ts).
+  unclaimedAccesses: u32 = 0;
   // Pages of RAM left out of the nested tables because a vCPU's local APIC
   // window lies on them, so that accesses there exit (emul/mmio.ts).
   private hiddenRam: u64[] = [];

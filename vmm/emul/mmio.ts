@@ -38,6 +38,20 @@ const enum Target {
   Bus,
 }
 
+// An access where there is neither RAM nor a device reaches no one, as on a
+// PC: the bus answers a read with all ones and drops a write, and the guest
+// goes on (a kernel probing for hardware does this). The log notes the
+// first few, then every power of two, so that probing cannot flood it.
+const UNCLAIMED_NOTES: u32 = 4;
+function noteUnclaimed(vm: Vm, gpa: u64, write: bool): void {
+  const n = ++vm.unclaimedAccesses;
+  if (n > UNCLAIMED_NOTES && (n & (n - 1)) != 0) return;
+  log.warn(
+    "vm " + vm.name + ": " + (write ? "write to " : "read from ") + log.hex(gpa)
+      + ", where there is neither RAM nor a device (" + n.toString() + " such accesses so far)",
+  );
+}
+
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   const apic = vm.apics.of(vcpu), apicOffset = exit.gpa - apic.mmioBase;
   const inRam = vm.memory.contains(exit.gpa, 1);
@@ -46,10 +60,7 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     : inRam
     ? Target.Ram
     : Target.Bus;
-  if (target == Target.Bus && !vm.bus.mmio.claims(exit.gpa)) {
-    vm.stop("access to guest-physical address " + log.hex(exit.gpa) + " where there is neither RAM nor a device", vcpu);
-    return Next.Stopped;
-  }
+  if (target == Target.Bus && !vm.bus.mmio.claims(exit.gpa)) noteUnclaimed(vm, exit.gpa, exit.isWrite);
   const bytes = exit.instructionBytes;
   const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
   if (available == 0) {
