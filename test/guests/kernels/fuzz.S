@@ -8,18 +8,14 @@
  * struck. The fuzzer runs with interrupts off, so only NMIs and exceptions
  * arrive, but no vector can reach an empty gate and end in a triple fault.
  */
-#define MB_MAGIC 0x1badb002
-#define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
+#include "kernels/multiboot1.h"
+
 /* The exceptions that are faults, whose saved EIP is the faulting
  * instruction's (SDM Vol. 3A Table 6-1): #DE #BR #UD #NM #TS #NP #SS #GP #PF
  * #MF #AC #XM. */
 #define FAULTS 0x000b7ce1
 
-    .section .multiboot, "a"
-    .align 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+    multiboot1_header
 
     .section .text
     .global _start

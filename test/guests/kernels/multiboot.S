@@ -5,14 +5,9 @@
  * structure (3.2). The machine state guarantees no stack, so we set our own
  * and pass EAX and EBX to mbtest_main(magic, info).
  */
-#define MB_MAGIC 0x1badb002
-#define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
+#include "kernels/multiboot1.h"
 
-    .section .multiboot, "a"
-    .align 4
-    .long MB_MAGIC
-    .long MB_FLAGS
-    .long -(MB_MAGIC + MB_FLAGS)
+    multiboot1_header
 
     .section .text
     .global _start
