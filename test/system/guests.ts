@@ -26,8 +26,9 @@ const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/che
 // with its reason; the hypervisor outlived them all and shut down cleanly.
 export function expectSuiteResults(run: Run): void {
   const output = run.output.replace(/\r/g, ""), exit = run.exit;
-  // Without its last line the hypervisor did not end by itself: the rare
-  // host triple fault of docs/smp.md ("An open problem") ends this way.
+  // Without its last line the hypervisor did not end by itself (a host
+  // triple fault ends this way, as QEMU's race of docs/smp.md, "Two
+  // emulator bugs", once did).
   expect(output, "the emulator ended without the hypervisor's exit status").toContain("typervisor: exit status");
   expect(CHECKS.length).toBeGreaterThan(10);
   for (const name of SUITE) {

@@ -1,6 +1,7 @@
 // System test: every host CPU at work (vmm/sched/scheduler.ts), measured
-// under AMD-V (QEMU TCG; with two CPUs, multi-threaded, so they really run
-// at once). Busy VMs (test/guests/busy.S, an endless loop without exits)
+// under AMD-V (QEMU TCG, which takes its CPUs in turns on one thread, and
+// keeps every CPU's TSC going, docs/smp.md "Two emulator bugs") and under
+// VT-x (Bochs, likewise). Busy VMs (test/guests/busy.S, an endless loop without exits)
 // share one CPU by their weights (512 against 256: twice the time) and keep
 // to their cap (25 % of one otherwise idle CPU) and to their affinity (each
 // on the one CPU it may use); a 2-vCPU Linux VM runs two busy loops on two
@@ -135,14 +136,9 @@ describe("every core at work: weights, caps and affinity of busy VMs", () => {
 });
 
 describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () => {
-  // QEMU takes its two CPUs in turns on one thread here: with a thread each,
-  // Linux's many FXRSTORs on CPU 1 race with CPU 0's VMRUNs and #VMEXITs in
-  // QEMU 7.2 and now and then leave CPU 0's nested paging on in the host
-  // (docs/smp.md, "Two emulator bugs").
   const linux = (vcpus: number, platform: "qemu" | "bochs" = "qemu"): BootOptions => ({
     platform,
     cpus: 2,
-    oneThread: true,
     memoryMiB: HOST_MEMORY_MIB,
     cmdline: "exit=emulator",
     modules: linuxVmModules("vmlinux", "console=ttyS0", vcpus),

@@ -30,10 +30,10 @@ export interface BootOptions {
   bochsCpu?: string;
   // Count instructions instead of time (QEMU -icount; Bochs always does).
   icount?: boolean;
-  // QEMU: run several CPUs in turns on one thread rather than each on its
-  // own. QEMU 7.2's threads race on CPU 0's state under AMD-V: see
-  // docs/smp.md, "Two emulator bugs".
-  oneThread?: boolean;
+  // QEMU: give each CPU a host thread of its own (multi-threaded TCG), so
+  // that they run truly in parallel. Off by default: QEMU 7.2's threads race
+  // on CPU 0's state under AMD-V (docs/smp.md, "Two emulator bugs").
+  threadPerCpu?: boolean;
   extraArgs?: string[];
   // Forward the console to this terminal and the terminal to the console.
   interactive?: boolean;

@@ -34,10 +34,9 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
     "-device",
     "isa-debug-exit,iobase=0xf4,iosize=0x04",
   ];
-  // Several CPUs run in parallel, each an emulator thread (multi-threaded
-  // TCG), but for -icount and oneThread, which take them in turns on one.
-  const parallel = (opts.cpus ?? 1) > 1 && !opts.icount && !opts.oneThread;
-  const tcg = parallel ? "tcg,thread=multi" : "tcg,thread=single";
+  // Several CPUs take turns on one emulator thread unless threadPerCpu asks
+  // for multi-threaded TCG (never with -icount, which needs one thread).
+  const tcg = opts.threadPerCpu && !opts.icount ? "tcg,thread=multi" : "tcg,thread=single";
   if (opts.accel === "kvm") args.push("-enable-kvm", "-cpu", "host");
   else args.push("-accel", tcg, "-cpu", opts.qemuCpu ?? "max");
   if (opts.icount) args.push(...ICOUNT_ARGS);
