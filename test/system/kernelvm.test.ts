@@ -63,6 +63,9 @@ const GOOD = {
       initrd: "mbmod",
       cmdline: "ram=64 cpus=1 module=mbmod exit=21",
     },
+    // Kernels that end by resetting the machine through a chipset register.
+    { name: "reset92", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=92" },
+    { name: "resetcf9", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=cf9" },
   ],
 };
 
@@ -91,6 +94,10 @@ function expectGoodVms(output: string, backend: string): void {
   );
   expectKernelPassed(output, "mb32", "multiboot", true, (42 << 1) | 1);
   expectKernelPassed(output, "l64", "linux64", true, (21 << 1) | 1);
+  for (const [vm, port] of [["reset92", "0x92"], ["resetcf9", "0xcf9"]]) {
+    expect(output).toContain(`[${vm}] multiboot test kernel: all checks passed\n`);
+    expect(output).toContain(`vm ${vm}: stopped: the guest reset the machine through port ${port}\n`);
+  }
 }
 
 function expectCleanShutdown(run: Run): string {

@@ -26,6 +26,7 @@ interface DevicesExports {
   fwcfgCreate(ramSize: bigint, cpus: number, maxCpus: number): void;
   fwcfgAddFile(name: number, size: number): number;
   resetCount(): number;
+  lastReset(): number;
 }
 
 let e: Exports<DevicesExports>;
@@ -1233,5 +1234,41 @@ describe("8042 keyboard controller", () => {
       command(0x20);
       expect(data()).toBe(0x04);
     });
+  });
+});
+
+// The chipset's reset registers (vmm/devices/io/resetports.ts): port 0x92's
+// fast reset, and the Reset Control Register at 0xCF9 as Linux's "cf9"
+// reboot drives it (read, then SYS_RST, then SYS_RST | RST_CPU).
+describe("reset registers", () => {
+  const how = () => e.__getString(e.lastReset() >>> 0);
+
+  it("resets through port 0x92 when bit 0 rises, and keeps the A20 bit", () => {
+    outb(0x92, 0x02); // A20 on
+    expect(inb(0x92)).toBe(0x02);
+    expect(e.resetCount()).toBe(0);
+    outb(0x92, 0x03);
+    expect(e.resetCount()).toBe(1);
+    expect(how()).toBe("port 0x92");
+    outb(0x92, 0x03); // no new edge
+    expect(e.resetCount()).toBe(1);
+  });
+
+  it("resets through 0xCF9 when RST_CPU rises, as Linux's cf9 reboot writes it", () => {
+    const cf9 = inb(0xcf9) & ~0x06;
+    outb(0xcf9, cf9 | 0x02);
+    expect(e.resetCount()).toBe(0);
+    expect(inb(0xcf9)).toBe(0x02);
+    outb(0xcf9, cf9 | 0x06);
+    expect(e.resetCount()).toBe(1);
+    expect(how()).toBe("port 0xcf9");
+  });
+
+  it("leaves 0xCF8's 32-bit CONFIG_ADDRESS alone, and takes no other access to 0xCF9 as a reset", () => {
+    e.ioWrite(0xcf8, 4, 0x8000_0000);
+    e.ioWrite(0xcf9, 2, 0x0606);
+    e.ioWrite(0xcf8, 4, 0x8000_0004);
+    expect(e.ioRead(0xcf8, 4) >>> 0).toBe(0x8000_0004);
+    expect(e.resetCount()).toBe(0);
   });
 });

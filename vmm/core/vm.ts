@@ -237,8 +237,8 @@ export class Vm extends MachineControl {
   }
 
   // The guest reset its machine. A VM is not restarted (yet): it stops.
-  reset(): void {
-    this.stop("the guest reset the machine");
+  reset(how: string): void {
+    this.stop("the guest reset the machine through " + how);
   }
 
   // The guest asked to exit with a status (hypercall or debug-exit port).

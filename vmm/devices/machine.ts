@@ -5,8 +5,9 @@
 export abstract class MachineControl {
   // ACPI S5 (timers/acpipm.ts): the guest switched the machine off.
   abstract powerOff(): void;
-  // A reset request (the 8042's output port, io/i8042.ts).
-  abstract reset(): void;
+  // A reset request, through `how` (the 8042's output port, io/i8042.ts;
+  // ports 0x92 and 0xCF9, io/resetports.ts).
+  abstract reset(how: string): void;
   // QEMU's isa-debug-exit (io/debugexit.ts): leave with this status.
   abstract exitWith(status: i64): void;
 }

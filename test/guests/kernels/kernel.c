@@ -96,11 +96,31 @@ void check_fw_cfg(uint64_t ram, uint64_t cpus) {
   check(fw_cfg_read(0x7fff, 4) == 0, "fw_cfg: an unknown item reads as zeros");
 }
 
+/* Resets the machine through one of a PC chipset's reset registers: "92",
+ * System Control Port A, whose bit 0 rising is the fast reset; or "cf9",
+ * the Reset Control Register, written as Linux's "cf9" reboot does it:
+ * SYS_RST (bit 1), then RST_CPU (bit 2) rising with it. */
+static void reset_through(const char* how) {
+  if (str_eq(how, "92")) {
+    uint8_t a = inb(0x92) & ~1;
+    outb(0x92, a);
+    outb(0x92, a | 1);
+  } else if (str_eq(how, "cf9")) {
+    uint8_t r = inb(0xcf9) & ~6;
+    outb(0xcf9, r | 2);
+    outb(0xcf9, r | 6);
+  }
+}
+
+/* Leaves through the exit port with status exit=N (1 if a check failed),
+ * or, with reset=92 or reset=cf9, by resetting the machine. */
 void finish(const char* cmdline, const char* kernel) {
   char value[32];
   option(cmdline, "exit", value, sizeof value);
   uint32_t status = failures() ? 1 : (uint32_t)number(value);
   puts(kernel);
   puts(failures() ? ": some checks failed\n" : ": all checks passed\n");
+  option(cmdline, "reset", value, sizeof value);
+  if (value[0]) reset_through(value);
   outl(DEBUG_EXIT, status);
 }

@@ -17,6 +17,7 @@ import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/timers/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/io/uart16550";
 import { CMOS_PORT, Cmos } from "../../../vmm/devices/timers/cmos";
 import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/io/pcihost";
+import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../../vmm/devices/io/resetports";
 import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../../vmm/devices/io/i8042";
 import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
@@ -64,7 +65,8 @@ io.map(PIT_PORT, 4, pit);
 io.map(PORT_B, 1, pit.portB);
 io.map(COM1_PORT, 8, uart);
 io.map(CMOS_PORT, 2, cmos);
-io.map(PCI_CONFIG_PORT, 8, new PciHost());
+io.map(PCI_CONFIG_PORT, 8, new PciHost(resetControl(resets)));
+io.map(SYSTEM_CONTROL_A_PORT, 1, systemControlA(resets));
 io.map(I8042_DATA_PORT, 1, kbc.data);
 io.map(I8042_COMMAND_PORT, 1, kbc.command);
 
@@ -148,4 +150,8 @@ export function fwcfgAddFile(name: string, size: i32): u16 {
 
 export function resetCount(): i32 {
   return resets.resets;
+}
+
+export function lastReset(): string {
+  return resets.lastReset;
 }

@@ -11,8 +11,10 @@ export class RecordingMachine extends MachineControl {
   powerOff(): void {
     this.powerOffs++;
   }
-  reset(): void {
+  lastReset: string = "";
+  reset(how: string): void {
     this.resets++;
+    this.lastReset = how;
   }
   exitWith(status: i64): void {
     this.exits++;

@@ -97,7 +97,7 @@ export class I8042 {
     else if (cmd == CMD_DISABLE_AUX) this.config |= CONFIG_AUX_DISABLED;
     else if (cmd == CMD_ENABLE_AUX) this.config &= ~CONFIG_AUX_DISABLED;
     else if (cmd == CMD_READ_OUTPUT_PORT) this.respond(this.outputPort);
-    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.machine.reset(); // 0xFE and kin
+    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.machine.reset("the 8042 keyboard controller"); // 0xFE and kin
     // Anything else does nothing.
   }
 
@@ -109,7 +109,7 @@ export class I8042 {
       this.config = v;
     } else if (cmd == CMD_WRITE_OUTPUT_PORT) {
       this.outputPort = v;
-      if (!(v & OUTPUT_NOT_RESET)) this.machine.reset();
+      if (!(v & OUTPUT_NOT_RESET)) this.machine.reset("the 8042 keyboard controller");
     } else if (cmd == CMD_WRITE_KEYBOARD_OUTPUT) {
       this.fromDevice(v, false);
     } else if (cmd == CMD_WRITE_AUX_OUTPUT) {

@@ -8,6 +8,8 @@
 // none of its chipset registers: past the standard header its configuration
 // space reads as zero. Every other function is absent, and a read of an
 // absent function returns all ones, which is how software sees "no device".
+// A byte access to 0xCF9 is the chipset's Reset Control Register instead
+// (io/resetports.ts), which this device passes on.
 
 import { Device } from "../bus";
 
@@ -33,7 +35,7 @@ export class PciHost extends Device {
   private config: StaticArray<u8> = new StaticArray<u8>(256);
   private writable: StaticArray<u8> = new StaticArray<u8>(256);
 
-  constructor() {
+  constructor(private resetControl: Device) {
     super("PCI host");
     const c = this.config;
     put16(c, VENDOR_ID, INTEL);
@@ -50,6 +52,7 @@ export class PciHost extends Device {
   }
 
   read(offset: u64, size: u8): u64 {
+    if (isResetControl(offset, size)) return this.resetControl.read(0, size);
     if (offset < 4) {
       // Only a 32-bit access to 0xCF8 is CONFIG_ADDRESS; narrower ones are
       // ordinary I/O, to nothing here.
@@ -64,6 +67,10 @@ export class PciHost extends Device {
   }
 
   write(offset: u64, size: u8, value: u64): void {
+    if (isResetControl(offset, size)) {
+      this.resetControl.write(0, size, value);
+      return;
+    }
     if (offset < 4) {
       if (offset == 0 && size == 4) this.address = <u32>value & ADDRESS_BITS;
       return;
@@ -81,6 +88,10 @@ export class PciHost extends Device {
   private bridgeSelected(): bool {
     return (this.address & ENABLE) != 0 && (this.address & BRIDGE_LOCATION) == 0;
   }
+}
+
+function isResetControl(offset: u64, size: u8): bool {
+  return offset == 1 && size == 1;
 }
 
 function put16(a: StaticArray<u8>, at: i32, v: u16): void {

@@ -19,6 +19,7 @@ import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../devices/io/i8042";
 import { NullDevice, POST_PORT } from "../../devices/io/null";
 import { PciHost, PCI_CONFIG_PORT } from "../../devices/io/pcihost";
+import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../devices/io/resetports";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS } from "../../devices/timers/acpipm";
@@ -98,7 +99,8 @@ export class PcPlatform {
     vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
     vm.bus.mmio.map(HPET_BASE, HPET_SIZE, new ClockedDevice(interrupts, this.hpet));
     io.map(CMOS_PORT, 2, this.cmos);
-    io.map(PCI_CONFIG_PORT, 8, new PciHost());
+    io.map(PCI_CONFIG_PORT, 8, new PciHost(resetControl(vm)));
+    io.map(SYSTEM_CONTROL_A_PORT, 1, systemControlA(vm));
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);
     io.map(I8042_COMMAND_PORT, 1, this.keyboard.command);
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
