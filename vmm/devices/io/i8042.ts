@@ -36,6 +36,8 @@ const AUX_IRQ: u32 = 12;
 // stored but masking nothing: guest memory never wraps at 1 MiB.
 const OUTPUT_NOT_RESET: u8 = 0x01;
 const OUTPUT_A20: u8 = 0x02;
+// How a reset through the controller is named in the VM's stop message.
+const RESET_HOW = "the 8042 keyboard controller";
 
 const CMD_READ_CONFIG: u8 = 0x20;
 const CMD_WRITE_CONFIG: u8 = 0x60;
@@ -97,7 +99,7 @@ export class I8042 {
     else if (cmd == CMD_DISABLE_AUX) this.config |= CONFIG_AUX_DISABLED;
     else if (cmd == CMD_ENABLE_AUX) this.config &= ~CONFIG_AUX_DISABLED;
     else if (cmd == CMD_READ_OUTPUT_PORT) this.respond(this.outputPort);
-    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.machine.reset("the 8042 keyboard controller"); // 0xFE and kin
+    else if (cmd >= CMD_PULSE && !(cmd & OUTPUT_NOT_RESET)) this.machine.reset(RESET_HOW); // 0xFE and kin
     // Anything else does nothing.
   }
 
@@ -109,7 +111,7 @@ export class I8042 {
       this.config = v;
     } else if (cmd == CMD_WRITE_OUTPUT_PORT) {
       this.outputPort = v;
-      if (!(v & OUTPUT_NOT_RESET)) this.machine.reset("the 8042 keyboard controller");
+      if (!(v & OUTPUT_NOT_RESET)) this.machine.reset(RESET_HOW);
     } else if (cmd == CMD_WRITE_KEYBOARD_OUTPUT) {
       this.fromDevice(v, false);
     } else if (cmd == CMD_WRITE_AUX_OUTPUT) {
