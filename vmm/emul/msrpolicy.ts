@@ -86,6 +86,12 @@ export function readCounter(state: MsrState, index: u32): i64 {
   return state.amd && index < AMD_LEGACY_COUNTERS ? <i64>state.counters[index] : -1;
 }
 
+// Which of AMD's four legacy PerfEvtSel (`first` AMD_PERF_EVT_SEL0) or
+// PerfCtr (AMD_PERF_CTR0) registers `msr` is, or -1 if none (or not AMD).
+function legacyPmuIndex(state: MsrState, msr: u32, first: u32): i32 {
+  return state.amd && msr - first < AMD_LEGACY_COUNTERS ? <i32>(msr - first) : -1;
+}
+
 // The value of an emulated read, or -1 (as i64) for #GP.
 export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MTRRCAP) return 0; // no variable or fixed ranges, no WC
@@ -93,10 +99,9 @@ export function emulateRead(state: MsrState, msr: u32): i64 {
   if (msr == IA32_MISC_ENABLE) return <i64>state.miscEnable;
   if (msr == IA32_PAT) return <i64>state.pat;
   if (msr == IA32_TSC_AUX && state.hasTscAux) return <i64>state.tscAux;
-  if (state.amd && msr - AMD_PERF_EVT_SEL0 < AMD_LEGACY_COUNTERS) {
-    return <i64>state.eventSelects[msr - AMD_PERF_EVT_SEL0];
-  }
-  if (state.amd && msr - AMD_PERF_CTR0 < AMD_LEGACY_COUNTERS) return <i64>state.counters[msr - AMD_PERF_CTR0];
+  const select = legacyPmuIndex(state, msr, AMD_PERF_EVT_SEL0), counter = legacyPmuIndex(state, msr, AMD_PERF_CTR0);
+  if (select >= 0) return <i64>state.eventSelects[select];
+  if (counter >= 0) return <i64>state.counters[counter];
   // No error-reporting banks, no IA32_MCG_CTL, no extensions: a machine
   // that never reports an error; and no machine check in progress.
   if (msr == IA32_MCG_CAP || msr == IA32_MCG_STATUS) return 0;
@@ -129,12 +134,13 @@ export function emulateWrite(state: MsrState, msr: u32, value: u64): bool {
     state.pat = value;
     return true;
   }
-  if (state.amd && msr - AMD_PERF_EVT_SEL0 < AMD_LEGACY_COUNTERS && (value & ~EVENT_SELECT_BITS) == 0) {
-    state.eventSelects[msr - AMD_PERF_EVT_SEL0] = value;
+  const select = legacyPmuIndex(state, msr, AMD_PERF_EVT_SEL0), counter = legacyPmuIndex(state, msr, AMD_PERF_CTR0);
+  if (select >= 0 && (value & ~EVENT_SELECT_BITS) == 0) {
+    state.eventSelects[select] = value;
     return true;
   }
-  if (state.amd && msr - AMD_PERF_CTR0 < AMD_LEGACY_COUNTERS && (value & ~COUNTER_BITS) == 0) {
-    state.counters[msr - AMD_PERF_CTR0] = value;
+  if (counter >= 0 && (value & ~COUNTER_BITS) == 0) {
+    state.counters[counter] = value;
     return true;
   }
   // Bits 63:32 are reserved (SDM Vol. 4 Table 2-2).
