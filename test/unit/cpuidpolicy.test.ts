@@ -21,6 +21,8 @@ interface CpuidExports {
   guestCpuid(i: number, rax: bigint, rcx: bigint, cr4: bigint): void;
   reg(i: number, r: number): bigint;
   apicId(i: number): number;
+  readApicBase(i: number): bigint;
+  writeApicBase(i: number, value: bigint): number;
   makeTable(): void;
   tableAnswer(leaf: number, fill: bigint): number;
   tableRax(): bigint;
@@ -395,11 +397,12 @@ describe("CpuidTable, the backends' fast path", () => {
         expect(answer, `leaf ${leaf.toString(16)} on vCPU 0`).toEqual(cpuid(leaf, 0));
         expect(answer, `leaf ${leaf.toString(16)} on vCPU 2`).toEqual(cpuid(leaf, 3, { vcpu: 2, osxsave: true }));
       }
-      // Exactly the leaves without subleaves or per-vCPU state, up to the host's extended maximum.
+      // Exactly the leaves without subleaves or per-vCPU state, up to the
+      // host's extended maximum (0x80000001's APIC flag follows the APIC).
       const extended = Array.from(
         { length: Math.min(extendedMax, 0x8000_0008) - 0x8000_0000 + 1 },
         (_, i) => 0x8000_0000 + i,
-      );
+      ).filter((leaf) => leaf !== 0x8000_0001);
       expect(held).toEqual([0, 2, 3, 5, 6, 0xa, 0x15, 0x16, ...extended]);
     });
   }
@@ -412,7 +415,6 @@ describe("CpuidTable, the backends' fast path", () => {
     e.makeTable();
     expect(LEAVES.filter((leaf) => fromTable(leaf) !== null && leaf >= 0x8000_0000)).toEqual([
       0x8000_0000,
-      0x8000_0001,
       0x8000_0002,
       0x8000_0003,
       0x8000_0004,
@@ -424,5 +426,26 @@ describe("CpuidTable, the backends' fast path", () => {
     e.makeTable();
     expect(fromTable(0x15)).toEqual([1, 1, 3_000_000_000, 0]);
     expect(fromTable(0x16)).toEqual([3000, 3000, 100, 0]);
+  });
+});
+
+// SDM Vol. 3A 11.4.3: with IA32_APIC_BASE's enable bit clear, the CPU is as
+// one without an on-chip APIC, and CPUID's APIC flag reads 0; AMD says the
+// same of Fn0000_0001_EDX[APIC] and Fn8000_0001_EDX[APIC].
+describe("the APIC flag", () => {
+  it("reads 0 in leaves 1 and 0x80000001 while IA32_APIC_BASE disables the vCPU's APIC", async () => {
+    const cpu = AMD();
+    const [eax, ebx, ecx, edx] = cpu.answer(0x8000_0001, 0);
+    cpu.set(0x8000_0001, [eax, ebx, ecx, edx + bit(APIC)]);
+    await boot(cpu);
+    const ENABLE = 1n << 11n, base = e.readApicBase(0);
+    expect(base & ENABLE).toBe(ENABLE);
+    const flags = (vcpu: number) => [1, 0x8000_0001].map((leaf) => cpuid(leaf, 0, { vcpu })[3] & bit(APIC));
+    expect(flags(0)).toEqual([bit(APIC), bit(APIC)]);
+    expect(e.writeApicBase(0, base & ~ENABLE)).toBe(1);
+    expect(flags(0)).toEqual([0, 0]);
+    expect(flags(1)).toEqual([bit(APIC), bit(APIC)]);
+    expect(e.writeApicBase(0, base)).toBe(1);
+    expect(flags(0)).toEqual([bit(APIC), bit(APIC)]);
   });
 });

@@ -23,6 +23,7 @@ import { Cpuid, query } from "../../kernel/cpu/cpuid";
 import { allocPages } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
 import { tscPerCrystalTick } from "../vcpustate/tsc";
 import { offeredXcr0 } from "../vcpustate/xstate";
 
@@ -39,6 +40,8 @@ const LEAF1_ECX_MONITOR: u32 = 1 << 3;
 const LEAF1_ECX_X2APIC: u32 = 1 << 21;
 const LEAF1_ECX_TSC_DEADLINE: u32 = 1 << 24;
 const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+// The on-chip APIC, in leaf 1 and, on AMD, leaf 0x80000001 (EDX bit 9).
+const EDX_APIC: u32 = 1 << 9;
 // DTES64 (2), DS-CPL (4), SMX (6), EST (7), TM2 (8), CNXT-ID (10), SDBG
 // (11), xTPR update control (14), PDCM (15), DCA (18).
 const LEAF1_ECX_MSR_FEATURES: u32 = (1 << 2) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11)
@@ -96,7 +99,9 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
 // the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
 // vCPU's local APIC ID (CPUID.1:EBX[31:24], and the x2APIC ID in EDX of the
-// topology leaves 0xB and 0x1F).
+// topology leaves 0xB and 0x1F); `apicOn` IA32_APIC_BASE's enable bit: with
+// the APIC disabled, the APIC flag of leaves 1 and 0x80000001 reads 0 (SDM
+// Vol. 3A 11.4.3; AMD's CPUID specification, Fn0000_0001_EDX[APIC]).
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
 // virtualization), MONITOR/MWAIT, the performance-monitoring leaf, and
@@ -118,7 +123,7 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // of one thread, its APIC ID the package's (the topology fields of leaves 1,
 // 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in 0x80000008, no
 // topology extensions), so an OS finds what the MADT lists.
-function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): void {
+function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, apicOn: bool, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
     r.eax = HYPERVISOR_MAX;
     r.ebx = SIGNATURE_EBX;
@@ -165,6 +170,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     if ((offeredXcr0() & XCR0_AVX) == 0) r.ecx &= ~LEAF1_ECX_AVX;
     r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? CPUID1_ECX_OSXSAVE : 0);
     r.edx &= ~LEAF1_EDX_HIDDEN;
+    if (!apicOn) r.edx &= ~EDX_APIC;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
     // an OS should not read it, but some do).
     r.ebx = (r.ebx & 0x0000ffff) | (1 << 16) | (apicId << 24);
@@ -184,6 +190,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, r: Cpuid): 
     r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
+    if (!apicOn) r.edx &= ~EDX_APIC;
   } else if (leaf == EXTENDED_BASE + 7) {
     r.edx &= EXT7_EDX_TSC_INVARIANT;
   } else if (leaf == EXTENDED_BASE + 8) {
@@ -260,9 +267,10 @@ function hostBasicMax(): u32 {
 const scratch = new Cpuid();
 
 // Answers the guest's CPUID (leaf in EAX, subleaf in ECX) into its registers.
-export function emulateCpuid(vcpu: Vcpu): void {
+export function emulateCpuid(vm: Vm, vcpu: Vcpu): void {
   const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
-  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, vcpu.apicId, scratch);
+  const apicOn = vm.apics.of(vcpu).enabled;
+  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, vcpu.apicId, apicOn, scratch);
   vcpu.regs.set(Reg.Rax, scratch.eax);
   vcpu.regs.set(Reg.Rbx, scratch.ebx);
   vcpu.regs.set(Reg.Rcx, scratch.ecx);
@@ -272,10 +280,11 @@ export function emulateCpuid(vcpu: Vcpu): void {
 // Leaves whose answer is fixed for the life of a vCPU: the same for every
 // subleaf (SDM Vol. 2A Table 3-8 lists which leaves are indexed by ECX;
 // these are not) and free of guest and vCPU state (leaf 1 is not: OSXSAVE
-// follows CR4, and it holds the APIC ID). Anything not listed takes the
-// policy path, which is always right.
+// follows CR4, and it holds the APIC ID; 0x80000001 is not either: its APIC
+// flag follows the APIC's enable bit). Anything not listed takes the policy
+// path, which is always right.
 const BASIC_FIXED: u32 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 0xa) | (1 << 0x15) | (1 << 0x16);
-const EXTENDED_FIXED_COUNT: u32 = 9; // 0x80000000-0x80000008
+const EXTENDED_FIXED: u32 = 0x1fd; // 0x80000000 and 0x80000002-0x80000008
 // Table slots: basic leaves 0-31, then extended leaves 0x80000000-0x8000001f.
 const SLOTS: u32 = 64;
 
@@ -295,13 +304,13 @@ export class CpuidTable {
     for (let leaf: u32 = 0; leaf < 32; leaf++) {
       if ((BASIC_FIXED & (1 << leaf)) != 0) this.fill(leaf, leaf);
     }
-    for (let i: u32 = 0; i < EXTENDED_FIXED_COUNT; i++) {
-      if (EXTENDED_BASE + i <= extendedMax) this.fill(32 + i, EXTENDED_BASE + i);
+    for (let i: u32 = 0; i < 32; i++) {
+      if ((EXTENDED_FIXED & (1 << i)) != 0 && EXTENDED_BASE + i <= extendedMax) this.fill(32 + i, EXTENDED_BASE + i);
     }
   }
 
   private fill(slot: u32, leaf: u32): void {
-    answer(leaf, 0, false, 0, scratch);
+    answer(leaf, 0, false, 0, true, scratch);
     const at = this.answers + <usize>slot * 16;
     store<u32>(at, scratch.eax);
     store<u32>(at, scratch.ebx, 4);

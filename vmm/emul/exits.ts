@@ -63,7 +63,7 @@ function moveTsc(vm: Vm, vcpu: Vcpu, delta: u64): bool {
 export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   switch (exit.kind) {
     case ExitKind.Cpuid:
-      emulateCpuid(vcpu);
+      emulateCpuid(vm, vcpu);
       vcpu.skipInstruction();
       return Next.Resume;
     case ExitKind.Io:

@@ -407,8 +407,12 @@ static void check_x2apic(void) {
         "x2apic: in x2APIC mode the ID (0) and the version read through MSRs");
   check(mmio_in32(LAPIC + 0x20) == 0xffffffff, "x2apic: and the MMIO window no longer answers");
   wrmsr(MSR_APIC_BASE, base & ~(enabled | extd));
+  cpuid(1, r);
+  uint32_t disabled_edx = r[3];
   wrmsr(MSR_APIC_BASE, base);
   check(gp_faults == faults && (mmio_in32(LAPIC + LAPIC_SVR) & 0x1ff) == 0xff, "x2apic: disabled, then xAPIC again, as after power-up");
+  cpuid(1, r);
+  check(!((disabled_edx >> 9) & 1) && ((r[3] >> 9) & 1), "lapic: CPUID.1:EDX.APIC follows IA32_APIC_BASE's enable bit");
 }
 
 int run_checks(const char* mode) {

@@ -8,6 +8,7 @@
 // PIT and rdtsc stubs, as the kernel does at boot; call it before makeVm()
 // and makeTable(), which, like the real ones, take the rate when they are made.
 
+import { IA32_APIC_BASE } from "../../../kernel/arch/msrs";
 import { Reg } from "../../../kernel/arch/x86";
 import { calibrateTsc } from "../../../kernel/time/tsc";
 import { GuestRegisters } from "../../../vmm/core/registers";
@@ -54,13 +55,21 @@ export function guestCpuid(i: i32, rax: u64, rcx: u64, cr4: u64): void {
   f.regs.set(Reg.Rax, rax);
   f.regs.set(Reg.Rcx, rcx);
   f.cr4Value = cr4;
-  emulateCpuid(f);
+  emulateCpuid(theVm!, f);
 }
 export function reg(i: i32, r: i32): u64 {
   return fakes[i].regs.get(<Reg>r);
 }
 export function apicId(i: i32): u32 {
   return fakes[i].apicId;
+}
+// vCPU i's IA32_APIC_BASE, read and written as by the guest's RDMSR and
+// WRMSR (false: #GP).
+export function readApicBase(i: i32): u64 {
+  return <u64>theVm!.apics.of(fakes[i]).readMsr(IA32_APIC_BASE);
+}
+export function writeApicBase(i: i32, value: u64): bool {
+  return theVm!.apics.of(fakes[i]).writeMsr(IA32_APIC_BASE, value);
 }
 
 export function makeTable(): void {
