@@ -433,7 +433,7 @@ export class SvmVcpu extends Vcpu {
   // on the hardware, but QEMU 7.2's AMD-V delivers an injected INTR and
   // keeps its vector as a pending exception, which it delivers a second
   // time, IF or not, when the CPU next leaves its execution loop
-  // (docs/smp.md, "The double interrupt").
+  // (docs/smp.md, "Two emulator bugs").
   injectInterrupt(vector: u8): void {
     const vmcb = this.vmcb;
     const vintr = vmcb.get32(V.VINTR) & ~V_INTR_PRIO;
