@@ -8,19 +8,19 @@ import { Run } from "./run";
 
 export { ALL_GUESTS } from "../../tools/harness/suite";
 
-// The name of every check the suite guests run (test/guests/lib/checks.c);
+// The names of the checks in a guest's C source.
+const checksIn = (path: string) =>
+  [...readFileSync(path, "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
+
+// The name of every check the suite guests run (test/guests/lib/*checks.c);
 // those named "64-bit: ..." run in the long-mode guest only.
-const CHECKS = [...readFileSync("test/guests/lib/checks.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((
-  m,
-) => m[1]);
+const CHECKS = ["checks.c", "mmiochecks.c", "apicchecks.c"].flatMap((file) => checksIn(`test/guests/lib/${file}`));
 const LONG_MODE_GUEST = "long64";
 const checksOf = (guest: string) =>
   CHECKS.filter((check) => guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "));
 
 // The SMP guest's checks (test/guests/smp.c): its two vCPUs' start-up.
-const SMP_CHECKS = [...readFileSync("test/guests/smp.c", "latin1").matchAll(/check\([^;]*?"([^"]+)"\);/gs)].map((m) =>
-  m[1]
-);
+const SMP_CHECKS = checksIn("test/guests/smp.c");
 
 // Every suite guest passed every check; every misbehaving guest was stopped
 // with its reason; the hypervisor outlived them all and shut down cleanly.

@@ -2,9 +2,8 @@
  * The checks every test guest runs, in whatever mode it was compiled for:
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
  * through, emulated, #GP), instructions the guest is told it lacks, debug
- * registers, HLT woken by an injected interrupt, the hypercalls, and loads
- * and stores on the test device's MMIO window (vmm/devices/test/testmmio.ts),
- * which the VMM emulates instruction by instruction. Each prints PASS or
+ * registers, HLT woken by an injected interrupt and the hypercalls; then
+ * those of mmiochecks.c and apicchecks.c. Each prints PASS or
  * FAIL with its name; names starting with "64-bit:" are checks only the
  * long-mode guest runs (test/system/guests.ts).
  */
@@ -22,16 +21,6 @@
 #define EFER_LME (1ull << 8)
 #define MSR_MCG_STATUS 0x17a
 #define MSR_ABSENT 0x4000beef
-#define MMIO_SCRATCH 0xfeb00000u
-#define MMIO_ID_OFFSET 8
-#define MMIO_ID_VALUE 0x4f494d54 /* "TMIO" */
-
-/* The pointer register the inline assembly below names explicitly. */
-#ifdef __x86_64__
-#define PTR "%%rcx"
-#else
-#define PTR "%%ecx"
-#endif
 
 static int streq4(uint32_t v, const char* s) {
   return v == ((uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[1] << 8 | (uint32_t)(uint8_t)s[2] << 16 | (uint32_t)(uint8_t)s[3] << 24);
@@ -305,114 +294,6 @@ static void check_hypercalls(void) {
   check(hypercall(HC_YIELD, 0, 0) == 0, "hypercall: yield returns 0");
   check(hypercall(0x7777, 0, 0) == (unsigned long)-1, "hypercall: unknown function returns -1");
   check(hypercall(HC_CONSOLE_WRITE, 0x8000, 1ul << 20) == (unsigned long)-2, "hypercall: oversized console write returns -2");
-}
-
-/* Read from memory, so that the compiler addresses the window through a
- * register: clang -m16 truncates absolute addresses in ModRM to 16 bits. */
-static volatile uint8_t* volatile mmio_window = (volatile uint8_t*)(uintptr_t)MMIO_SCRATCH;
-
-static uint32_t mmio_read32(volatile uint8_t* p) { return *(volatile uint32_t*)p; }
-static void mmio_write32(volatile uint8_t* p, uint32_t v) { *(volatile uint32_t*)p = v; }
-
-/* Each access exits to the VMM, which decodes the instruction (the inline
- * assembly fixes the encodings worth testing) and performs it on the device. */
-static void check_mmio(void) {
-  volatile uint8_t* scratch = mmio_window;
-  volatile uint8_t* id = scratch + MMIO_ID_OFFSET;
-  mmio_write32(scratch, 0x12345678);
-  check(mmio_read32(scratch) == 0x12345678, "mmio: 32-bit round trip");
-  *(volatile uint16_t*)scratch = 0xbeef;
-  scratch[3] = 0xab;
-  check(mmio_read32(scratch) == 0xab34beef, "mmio: 8- and 16-bit writes merge into the register");
-
-  /* AH to the device, the device into BH: the high-byte registers. */
-  uint32_t ax = 0x5a00, bx = 0x1111;
-  __asm__ volatile("movb %%ah, (" PTR ")\n\tmovb 1(" PTR "), %%bh" : "+b"(bx) : "a"(ax), "c"(scratch) : "memory");
-  check(scratch[0] == 0x5a && bx == 0xbe11, "mmio: stores from AH and loads into BH");
-
-  uint32_t zero, sign, sign16;
-  scratch[1] = 0x80;
-  __asm__ volatile("movzbl 1(" PTR "), %0" : "=r"(zero) : "c"(scratch) : "memory");
-  __asm__ volatile("movsbl 1(" PTR "), %0" : "=r"(sign) : "c"(scratch) : "memory");
-  __asm__ volatile("movswl 2(" PTR "), %0" : "=r"(sign16) : "c"(scratch) : "memory");
-  check(zero == 0x80 && sign == 0xffffff80 && sign16 == 0xffffab34, "mmio: MOVZX and MOVSX loads extend");
-
-  __asm__ volatile("movl $0xcafef00d, (" PTR ")" ::"c"(scratch) : "memory");
-  __asm__ volatile("movw $0x1234, 2(" PTR ")" ::"c"(scratch) : "memory");
-  __asm__ volatile("movb $0x77, (" PTR ")" ::"c"(scratch) : "memory");
-  check(mmio_read32(scratch) == 0x1234f077, "mmio: stores of immediates");
-
-  check(mmio_read32(id) == MMIO_ID_VALUE, "mmio: the ID register reads TMIO");
-  mmio_write32(id, 0);
-  check(mmio_read32(id) == MMIO_ID_VALUE, "mmio: the ID register ignores writes");
-
-#ifdef __x86_64__
-  /* REX.W with REX.R and REX.B: 64-bit values in r9 and r12. */
-  uint64_t out;
-  __asm__ volatile("mov %1, %%r9\n\tmov %%r9, (" PTR ")\n\tmov (" PTR "), %%r12\n\tmov %%r12, %0"
-                   : "=r"(out) : "r"(0x0123456789abcdefull), "c"(scratch) : "r9", "r12", "memory");
-  check(out == 0x0123456789abcdefull, "64-bit: 64-bit store and load through r9 and r12");
-  /* A 32-bit load clears the upper half; a 64-bit immediate store sign-extends imm32. */
-  uint64_t upper = ~0ull;
-  __asm__ volatile("movq $-2, (" PTR ")\n\tmovl 4(" PTR "), %k0" : "+r"(upper) : "c"(scratch) : "memory");
-  check(upper == 0xffffffff, "64-bit: MOV r/m64, imm32 sign-extends and a 32-bit load zero-extends");
-  uint32_t moffs;
-  __asm__ volatile("movabs 0xfeb00008, %%eax" : "=a"(moffs) :: "memory");
-  check(moffs == MMIO_ID_VALUE, "64-bit: MOV eAX, moffs64");
-#endif
-}
-
-#define LAPIC 0xfee00000u
-#define LAPIC_EOI 0x0b0
-#define LAPIC_SVR 0x0f0
-#define LAPIC_LVT_TIMER 0x320
-#define LAPIC_TIMER_INITIAL 0x380
-#define LAPIC_TIMER_CURRENT 0x390
-#define LAPIC_TIMER_DIVIDE 0x3e0
-#define LAPIC_DIVIDE_BY_1 0xb
-#define TIMER_COUNT 2000000
-
-/* The local APIC's timer, one-shot, at the TSC's rate: it counts down
- * while the guest runs and interrupts it out of HLT. */
-static void check_apic_timer(void) {
-  mmio_out32(LAPIC + LAPIC_SVR, mmio_in32(LAPIC + LAPIC_SVR) | 0x100);
-  mmio_out32(LAPIC + LAPIC_TIMER_DIVIDE, LAPIC_DIVIDE_BY_1);
-  mmio_out32(LAPIC + LAPIC_LVT_TIMER, TEST_VECTOR);
-  uint32_t before = interrupts;
-  __asm__ volatile("cli");
-  mmio_out32(LAPIC + LAPIC_TIMER_INITIAL, TIMER_COUNT);
-  uint32_t first = mmio_in32(LAPIC + LAPIC_TIMER_CURRENT);
-  uint32_t second = mmio_in32(LAPIC + LAPIC_TIMER_CURRENT);
-  /* Time passes between the write and each read (an exit each, at least);
-   * on a loaded host the count may even reach 0 before the second. */
-  check(first < TIMER_COUNT && second <= first, "lapic: the timer's current count runs down");
-  __asm__ volatile("sti; hlt; cli");
-  check(interrupts == before + 1, "lapic: a one-shot timer interrupt wakes HLT");
-  mmio_out32(LAPIC + LAPIC_EOI, 0);
-  check(mmio_in32(LAPIC + LAPIC_TIMER_CURRENT) == 0, "lapic: a one-shot timer stops at 0");
-}
-
-/* x2APIC mode (SDM Vol. 3A 11.12): IA32_APIC_BASE.EXTD moves the APIC
- * from the MMIO window to MSRs 0x800-0x8FF; leaving it goes through the
- * disabled state (11.12.5), after which the APIC is as after power-up. */
-static void check_x2apic(void) {
-  const uint64_t enabled = 1u << 11, extd = 1u << 10;
-  uint32_t r[4];
-  cpuid(1, r);
-  check((r[2] >> 21) & 1, "x2apic: CPUID offers it");
-  uint32_t faults = gp_faults;
-  uint64_t base = rdmsr(MSR_APIC_BASE);
-  wrmsr(MSR_APIC_BASE, base | extd);
-  check(rdmsr(0x802) == 0 && (rdmsr(0x803) & 0xff) == 0x14 && gp_faults == faults,
-        "x2apic: in x2APIC mode the ID (0) and the version read through MSRs");
-  check(mmio_in32(LAPIC + 0x20) == 0xffffffff, "x2apic: and the MMIO window no longer answers");
-  wrmsr(MSR_APIC_BASE, base & ~(enabled | extd));
-  cpuid(1, r);
-  uint32_t disabled_edx = r[3];
-  wrmsr(MSR_APIC_BASE, base);
-  check(gp_faults == faults && (mmio_in32(LAPIC + LAPIC_SVR) & 0x1ff) == 0xff, "x2apic: disabled, then xAPIC again, as after power-up");
-  cpuid(1, r);
-  check(!((disabled_edx >> 9) & 1) && ((r[3] >> 9) & 1), "lapic: CPUID.1:EDX.APIC follows IA32_APIC_BASE's enable bit");
 }
 
 int run_checks(const char* mode) {
