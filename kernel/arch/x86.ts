@@ -94,9 +94,18 @@ export const EFER_FFXSR: u64 = 1 << 14; // AMD: fast FXSAVE/FXRSTOR
 export const EFER_TCE: u64 = 1 << 15; // AMD: translation cache extension
 
 // RFLAGS (SDM Vol. 1 3.4.3; Vol. 3A 2.3).
+export const RFLAGS_CF: u64 = 1 << 0; // carry (or borrow) out of the top bit
 export const RFLAGS_FIXED: u64 = 1 << 1; // reserved, always 1
+export const RFLAGS_PF: u64 = 1 << 2; // parity: the result's low byte has an even number of ones
+export const RFLAGS_AF: u64 = 1 << 4; // auxiliary carry, out of bit 3
+export const RFLAGS_ZF: u64 = 1 << 6; // the result is zero
+export const RFLAGS_SF: u64 = 1 << 7; // the result's top bit
 export const RFLAGS_TF: u64 = 1 << 8; // single step: a #DB after each instruction
 export const RFLAGS_IF: u64 = 1 << 9; // maskable interrupts enabled
+export const RFLAGS_DF: u64 = 1 << 10; // string instructions step down
+export const RFLAGS_OF: u64 = 1 << 11; // signed overflow
+// The six status flags the arithmetic instructions set (SDM Vol. 1 3.4.3.1).
+export const RFLAGS_STATUS: u64 = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF;
 export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
 
 // The debug registers after RESET (SDM Vol. 3B 18.2.3, 18.2.4): DR6 with

@@ -1,6 +1,7 @@
 // The MMIO instruction decoder (vmm/emul/decoder.ts) on real encodings (as
 // llvm-mc assembles them) in 16-, 32- and 64-bit code: lengths, access
-// sizes, directions, register operands, immediates, prefixes, failures.
+// sizes, directions, operations, register operands, immediates, prefixes,
+// failures.
 import { beforeAll, describe, expect, it } from "vitest";
 import { load, type Exports } from "./harness";
 
@@ -16,6 +17,13 @@ interface DecoderExports {
   decodedHasImmediate(): number;
   decodedImmediate(): bigint;
   decodedExtension(): number;
+  decodedIsRead(): number;
+  decodedOperation(): number;
+  decodedAluOp(): number;
+  decodedBitOp(): number;
+  decodedToMemory(): number;
+  decodedRepeat(): number;
+  decodedSourceSegment(): number;
   decodedFailure(): number;
 }
 
@@ -27,6 +35,11 @@ beforeAll(async () => {
 const [RAX, RCX, RDX, RBX, RSP, , RSI, RDI] = [0, 1, 2, 3, 4, 5, 6, 7];
 const R9 = 9, R10 = 10, R12 = 12, R15 = 15;
 const NONE = 0, ZERO = 1, SIGN = 2;
+// decoder.ts Operation, alu.ts AluOp, decoder.ts BitOp, kernel/arch/x86.ts Seg.
+const [MOV, ALU, TEST, XCHG, BITTEST, STOS, MOVS] = [0, 1, 2, 3, 4, 5, 6];
+const [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP] = [0, 1, 2, 3, 4, 5, 6, 7];
+const [BT, BTS, BTR, BTC] = [0, 1, 2, 3];
+const [DS, FS] = [3, 4];
 
 interface Expected {
   length: number;
@@ -37,6 +50,16 @@ interface Expected {
   regSize?: number;
   imm?: bigint;
   ext?: number;
+  // Beyond MOV: the operation and its variant, whether it reads the device
+  // (MOV: when it does not write), whether an ALU result goes to it, REP,
+  // and the source segment of MOVS (DS by default).
+  op?: number;
+  alu?: number;
+  bit?: number;
+  read?: boolean;
+  toMemory?: boolean;
+  rep?: boolean;
+  seg?: number;
 }
 
 function decode(bits: number, bytes: number[], available = bytes.length): boolean {
@@ -61,6 +84,15 @@ function expectDecoded(bits: number, bytes: number[], x: Expected): void {
     expect(e.decodedRegisterSize()).toBe(x.regSize ?? x.size);
   }
   expect(e.decodedExtension()).toBe(x.ext ?? NONE);
+  expect(e.decodedOperation()).toBe(x.op ?? MOV);
+  expect(e.decodedIsRead() !== 0).toBe(x.read ?? !x.write);
+  if (x.alu !== undefined) {
+    expect(e.decodedAluOp()).toBe(x.alu);
+    expect(e.decodedToMemory() !== 0).toBe(x.toMemory);
+  }
+  if (x.bit !== undefined) expect(e.decodedBitOp()).toBe(x.bit);
+  expect(e.decodedRepeat() !== 0).toBe(x.rep ?? false);
+  expect(e.decodedSourceSegment()).toBe(x.seg ?? DS);
 }
 
 type Row = [string, number[], Expected];
@@ -134,7 +166,7 @@ const LONG: Row[] = [
     ext: ZERO,
   }],
   ["lock mov %eax,(%rcx)", [0xf0, 0x89, 0x01], { length: 3, size: 4, write: true, reg: RAX }],
-  ["mov %fs:8(%rax),%eax", [0x64, 0x8b, 0x40, 0x08], { length: 4, size: 4, write: false, reg: RAX }],
+  ["mov %fs:8(%rax),%eax", [0x64, 0x8b, 0x40, 0x08], { length: 4, size: 4, write: false, reg: RAX, seg: FS }],
   ["addr32 mov (%ecx),%eax", [0x67, 0x8b, 0x01], { length: 3, size: 4, write: false, reg: RAX }],
   ["mov 0xfeb00000,%eax (SIB, no base, disp32)", [0x8b, 0x04, 0x25, 0x00, 0x00, 0xb0, 0xfe], {
     length: 7,
@@ -144,7 +176,133 @@ const LONG: Row[] = [
   }],
   ["REX.W beats 66", [0x66, 0x48, 0x89, 0x01], { length: 4, size: 8, write: true, reg: RAX }],
   ["a REX before a legacy prefix is ignored", [0x4c, 0x66, 0x89, 0x09], { length: 4, size: 2, write: true, reg: RCX }],
-  ["rep mov with a segment override", [0xf3, 0x2e, 0x89, 0x01], { length: 4, size: 4, write: true, reg: RAX }],
+  ["rep mov with a segment override", [0xf3, 0x2e, 0x89, 0x01], {
+    length: 4,
+    size: 4,
+    write: true,
+    reg: RAX,
+    rep: true,
+    seg: 1,
+  }],
+];
+
+// The read-modify-write and string forms (64-bit code, as llvm-mc encodes them).
+const RMW = { write: true, read: true };
+const READS = { write: false, read: true };
+const READ_MODIFY_WRITE: Row[] = [
+  ["orq $1,(%rcx)", [0x48, 0x83, 0x09, 0x01], {
+    length: 4,
+    size: 8,
+    ...RMW,
+    op: ALU,
+    alu: OR,
+    toMemory: true,
+    imm: 1n,
+  }],
+  ["orl $0x100,8(%rax)", [0x81, 0x48, 0x08, 0x00, 0x01, 0x00, 0x00], {
+    length: 7,
+    size: 4,
+    ...RMW,
+    op: ALU,
+    alu: OR,
+    toMemory: true,
+    imm: 0x100n,
+  }],
+  ["lock orl $1,(%rcx)", [0xf0, 0x83, 0x09, 0x01], {
+    length: 4,
+    size: 4,
+    ...RMW,
+    op: ALU,
+    alu: OR,
+    toMemory: true,
+    imm: 1n,
+  }],
+  ["addl %eax,(%rcx)", [0x01, 0x01], { length: 2, size: 4, ...RMW, op: ALU, alu: ADD, toMemory: true, reg: RAX }],
+  ["addw (%rcx),%dx", [0x66, 0x03, 0x11], {
+    length: 3,
+    size: 2,
+    ...READS,
+    op: ALU,
+    alu: ADD,
+    toMemory: false,
+    reg: RDX,
+  }],
+  ["adcb %ah,(%rbx)", [0x10, 0x23], {
+    length: 2,
+    size: 1,
+    ...RMW,
+    op: ALU,
+    alu: ADC,
+    toMemory: true,
+    reg: RAX,
+    high: true,
+  }],
+  ["sbbl $-3,(%rcx) (imm8 sign-extended)", [0x83, 0x19, 0xfd], {
+    length: 3,
+    size: 4,
+    ...RMW,
+    op: ALU,
+    alu: SBB,
+    toMemory: true,
+    imm: 0xffff_fffdn,
+  }],
+  ["andb $0x7f,(%rcx)", [0x80, 0x21, 0x7f], {
+    length: 3,
+    size: 1,
+    ...RMW,
+    op: ALU,
+    alu: AND,
+    toMemory: true,
+    imm: 0x7fn,
+  }],
+  ["subq %r9,(%rcx)", [0x4c, 0x29, 0x09], { length: 3, size: 8, ...RMW, op: ALU, alu: SUB, toMemory: true, reg: R9 }],
+  ["xorl (%rcx),%r10d", [0x44, 0x33, 0x11], {
+    length: 3,
+    size: 4,
+    ...READS,
+    op: ALU,
+    alu: XOR,
+    toMemory: false,
+    reg: R10,
+  }],
+  ["cmpl $0x12345678,(%rcx)", [0x81, 0x39, 0x78, 0x56, 0x34, 0x12], {
+    length: 6,
+    size: 4,
+    ...READS,
+    op: ALU,
+    alu: CMP,
+    toMemory: true,
+    imm: 0x12345678n,
+  }],
+  ["cmpb (%rcx),%bh", [0x3a, 0x39], {
+    length: 2,
+    size: 1,
+    ...READS,
+    op: ALU,
+    alu: CMP,
+    toMemory: false,
+    reg: RBX,
+    high: true,
+  }],
+  ["testl $0x80000000,(%rcx)", [0xf7, 0x01, 0x00, 0x00, 0x00, 0x80], {
+    length: 6,
+    size: 4,
+    ...READS,
+    op: TEST,
+    imm: 0x8000_0000n,
+  }],
+  ["testw $0x8000,(%rcx)", [0x66, 0xf7, 0x01, 0x00, 0x80], { length: 5, size: 2, ...READS, op: TEST, imm: 0x8000n }],
+  ["testb %al,(%rcx)", [0x84, 0x01], { length: 2, size: 1, ...READS, op: TEST, reg: RAX }],
+  ["xchgl %eax,(%rcx)", [0x87, 0x01], { length: 2, size: 4, ...RMW, op: XCHG, reg: RAX }],
+  ["lock xchgq %r8,(%rcx)", [0xf0, 0x4c, 0x87, 0x01], { length: 4, size: 8, ...RMW, op: XCHG, reg: 8 }],
+  ["btl %eax,(%rcx)", [0x0f, 0xa3, 0x01], { length: 3, size: 4, ...READS, op: BITTEST, bit: BT, reg: RAX }],
+  ["btsl $5,(%rcx)", [0x0f, 0xba, 0x29, 0x05], { length: 4, size: 4, ...RMW, op: BITTEST, bit: BTS, imm: 5n }],
+  ["btrq %rdx,(%rcx)", [0x48, 0x0f, 0xb3, 0x11], { length: 4, size: 8, ...RMW, op: BITTEST, bit: BTR, reg: RDX }],
+  ["btcw $15,(%rcx)", [0x66, 0x0f, 0xba, 0x39, 0x0f], { length: 5, size: 2, ...RMW, op: BITTEST, bit: BTC, imm: 15n }],
+  ["rep stosl", [0xf3, 0xab], { length: 2, size: 4, write: true, read: false, op: STOS, reg: RAX, rep: true }],
+  ["stosb", [0xaa], { length: 1, size: 1, write: true, read: false, op: STOS, reg: RAX }],
+  ["rep movsq", [0xf3, 0x48, 0xa5], { length: 3, size: 8, ...RMW, op: MOVS, reg: RAX, rep: true }],
+  ["movsb %fs:(%rsi),%es:(%rdi)", [0x64, 0xa4], { length: 2, size: 1, ...RMW, op: MOVS, reg: RAX, seg: FS }],
 ];
 
 const PROTECTED: Row[] = [
@@ -229,6 +387,23 @@ describe("MMIO instruction decoder", () => {
     });
   }
 
+  describe("read-modify-write and string instructions", () => {
+    for (const [name, bytes, expected] of READ_MODIFY_WRITE) it(name, () => expectDecoded(64, bytes, expected));
+  });
+
+  it("takes 82 as 80 outside 64-bit mode only (SDM Vol. 2D Table A-2)", () => {
+    expectDecoded(32, [0x82, 0x01, 0x01], { length: 3, size: 1, ...RMW, op: ALU, alu: ADD, toMemory: true, imm: 1n });
+    expect(decode(64, [0x82, 0x01, 0x01])).toBe(false);
+    expect(failure()).toBe("unsupported opcode 0x82");
+  });
+
+  it("refuses the F6/F7 and 0F BA forms that are not TEST or BT*", () => {
+    expect(decode(64, [0xf7, 0x19])).toBe(false); // negl (%rcx)
+    expect(failure()).toBe("unsupported opcode 0xf7 0x19");
+    expect(decode(64, [0x0f, 0xba, 0x01, 0x05])).toBe(false); // 0F BA /0 is undefined
+    expect(failure()).toBe("unsupported opcode 0xf 0xba");
+  });
+
   it("ignores bytes after the instruction", () => {
     expectDecoded(64, [0x89, 0x01, 0x0f, 0x0b, 0xcc], { length: 2, size: 4, write: true, reg: RAX });
   });
@@ -239,8 +414,8 @@ describe("MMIO instruction decoder", () => {
   });
 
   it("names unsupported opcodes, one byte or two", () => {
-    expect(decode(64, [0x01, 0x01])).toBe(false);
-    expect(failure()).toBe("unsupported opcode 0x1");
+    expect(decode(64, [0xff, 0x01])).toBe(false); // incl (%rcx)
+    expect(failure()).toBe("unsupported opcode 0xff");
     expect(decode(64, [0x0f, 0x05])).toBe(false);
     expect(failure()).toBe("unsupported opcode 0xf 0x5");
   });

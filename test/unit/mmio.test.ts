@@ -16,6 +16,12 @@ interface MmioExports {
   regRead(r: number, highByte: number): bigint;
   cpuSet(rip: bigint, csBase: bigint, codeBits: number, cr0: bigint, cr3: bigint, cr4: bigint, efer: bigint): void;
   cpuRip(): bigint;
+  cpuRflags(): bigint;
+  cpuSetRflags(v: bigint): void;
+  cpuSetSegmentBase(seg: number, base: bigint): void;
+  deviceWrite(offset: bigint, size: number, value: bigint): void;
+  aluCompute(op: number, a: bigint, b: bigint, carryIn: number, size: number): bigint;
+  aluFlags(): bigint;
   cpuSkips(): number;
   setFetched(i: number, b: number, count: number): void;
   mmioExit(gpa: bigint, isWrite: number): number;
@@ -23,7 +29,8 @@ interface MmioExports {
   vmStopReason(): number;
 }
 
-const RAX = 0, RBX = 3, R12 = 12;
+const RAX = 0, RCX = 1, RBX = 3, RSI = 6, RDI = 7, R10 = 10, R12 = 12;
+const ES = 0;
 const RESUME = 0, STOPPED = 3;
 const ONES = 0xffff_ffff_ffff_ffffn;
 
@@ -177,13 +184,13 @@ describe("emulated MMIO exits", () => {
   });
 
   it("stops the VM at an instruction it cannot decode, naming RIP and the bytes", () => {
-    code(0x8000n, [0x01, 0x01, 0x90]); // add %eax,(%ecx)
+    code(0x8000n, [0xff, 0x01, 0x90]); // incl (%ecx)
     e.cpuSet(0x8000n, 0n, 32, CR0_PE, 0n, 0n, 0n);
     expect(e.mmioExit(base, 1)).toBe(STOPPED);
     expect(reason()).toMatch(
       new RegExp(
         String.raw`^cannot emulate the MMIO access to 0xfeb00000 by the instruction at rip 0x8000 `
-          + String.raw`\(01 01 90 [0-9a-f ]+\): unsupported opcode 0x1$`,
+          + String.raw`\(ff 01 90 [0-9a-f ]+\): unsupported opcode 0xff$`,
       ),
     );
   });
@@ -215,5 +222,205 @@ describe("emulated MMIO exits", () => {
     identityMapFirst2MiB();
     expect(e.mmioExit(base, 1)).toBe(STOPPED);
     expect(reason()).toMatch(/RSP as the register operand/);
+  });
+});
+
+// RFLAGS' status bits (SDM Vol. 1 3.4.3.1).
+const CF = 1n, PF = 4n, AF = 0x10n, ZF = 0x40n, SF = 0x80n, OF = 0x800n, DF = 0x400n;
+
+describe("the arithmetic's results and flags", () => {
+  const [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP] = [0, 1, 2, 3, 4, 5, 6, 7];
+  type Case = [string, number, bigint, bigint, boolean, number, bigint, bigint];
+  const cases: Case[] = [
+    ["add: a carry out of the byte, zero, parity", ADD, 0xffn, 1n, false, 1, 0n, CF | ZF | PF | AF],
+    ["add: a signed overflow", ADD, 0x7fff_ffffn, 1n, false, 4, 0x8000_0000n, OF | SF | PF | AF],
+    ["add: 64 bits carry out", ADD, ONES, 2n, false, 8, 1n, CF | AF],
+    ["adc: the carry in counts", ADC, 0xfffen, 1n, true, 2, 0n, CF | ZF | PF | AF],
+    ["adc: all ones plus 0 and a carry", ADC, ONES, 0n, true, 8, 0n, CF | ZF | PF | AF],
+    ["sub: a borrow", SUB, 1n, 2n, false, 4, 0xffff_ffffn, CF | SF | PF | AF],
+    ["sub: a signed overflow", SUB, 0x80n, 1n, false, 1, 0x7fn, OF | AF],
+    ["sbb: equal operands and a borrow in", SBB, 5n, 5n, true, 4, 0xffff_ffffn, CF | SF | PF | AF],
+    ["cmp: equal", CMP, 0x1234n, 0x1234n, false, 2, 0n, ZF | PF],
+    ["and: clears CF, OF and AF", AND, 0xf0n, 0x3cn, true, 1, 0x30n, PF],
+    ["or: the sign", OR, 0x8000_0000_0000_0000n, 1n, false, 8, 0x8000_0000_0000_0001n, SF],
+    ["xor: odd parity in the low byte", XOR, 0x100n, 0x1n, false, 2, 0x101n, 0n],
+  ];
+  for (const [name, op, a, b, carry, size, value, flags] of cases) {
+    it(name, () => {
+      expect(e.aluCompute(op, a, b, carry ? 1 : 0, size)).toBe(value);
+      expect(e.aluFlags()).toBe(flags);
+    });
+  }
+});
+
+describe("read-modify-write and string instructions on a device", () => {
+  const CR0_PE = 0x11n, CR0_PG = 0x8000_0011n, CR4_PAE = 0x20n, EFER_LONG = 0x500n;
+  const BUFFER = 0x800n;
+  beforeEach(() => {
+    e.vmReset();
+    identityMapFirst2MiB();
+    e.cpuSetRflags(2n);
+  });
+  const longMode = (rip = 0x8000n) => e.cpuSet(rip, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
+  const protectedMode = (rip = 0x8000n) => e.cpuSet(rip, 0n, 32, CR0_PE, 0n, 0n, 0n);
+
+  it("orq $1: reads, sets the bit, writes back, sets the flags, moves RIP", () => {
+    code(0x8000n, [0x48, 0x83, 0x09, 0x01]);
+    longMode();
+    e.deviceWrite(0n, 8, 0x80n);
+    e.cpuSetRflags(2n | CF | ZF | 0x200n);
+    expect(e.mmioExit(base, 1)).toBe(RESUME);
+    expect(e.deviceRead(0n, 8)).toBe(0x81n);
+    expect(e.cpuRflags()).toBe(2n | PF | 0x200n); // IF stays; CF and ZF cleared
+    expect(e.cpuRip()).toBe(0x8004n);
+  });
+
+  it("takes a read-modify-write the exit reports as a read", () => {
+    code(0x8000n, [0x80, 0x21, 0x7f]); // andb $0x7f,(%rcx)
+    protectedMode();
+    e.deviceWrite(0n, 1, 0xffn);
+    expect(e.mmioExit(base, 0)).toBe(RESUME);
+    expect(e.deviceRead(0n, 1)).toBe(0x7fn);
+  });
+
+  it("cmp and test set the flags and write nothing", () => {
+    // cmpl $0x12345678,(%rcx); testl $0x80000000,(%rcx)
+    code(0x8000n, [0x81, 0x39, 0x78, 0x56, 0x34, 0x12, 0xf7, 0x01, 0, 0, 0, 0x80]);
+    longMode();
+    e.deviceWrite(0n, 4, 0x1234_5677n);
+    expect(e.mmioExit(base, 0)).toBe(RESUME);
+    expect(e.cpuRflags() & (CF | ZF | SF)).toBe(CF | SF);
+    expect(e.mmioExit(base, 0)).toBe(RESUME);
+    expect(e.cpuRflags() & (CF | ZF | SF)).toBe(ZF);
+    expect(e.deviceRead(0n, 4)).toBe(0x1234_5677n);
+    expect(e.cpuRip()).toBe(0x800cn);
+  });
+
+  it("xorl (%rcx),%r10d: the result goes to the register, its upper half cleared", () => {
+    code(0x8000n, [0x44, 0x33, 0x11]);
+    longMode();
+    e.deviceWrite(0n, 4, 0xff00_ff00n);
+    e.regSet(R10, 0xdead_beef_0f0f_0f0fn);
+    expect(e.mmioExit(base, 0)).toBe(RESUME);
+    expect(e.regGet(R10)).toBe(0xf00f_f00fn);
+    expect(e.deviceRead(0n, 4)).toBe(0xff00_ff00n);
+    expect(e.cpuRflags() & SF).toBe(SF);
+  });
+
+  it("xchg swaps the register and the device register", () => {
+    code(0x8000n, [0x87, 0x01]); // xchgl %eax,(%rcx)
+    longMode();
+    e.deviceWrite(0n, 4, 0x1111n);
+    e.regSet(RAX, 0xffff_ffff_0000_2222n);
+    e.cpuSetRflags(2n | CF);
+    expect(e.mmioExit(base, 1)).toBe(RESUME);
+    expect(e.deviceRead(0n, 4)).toBe(0x2222n);
+    expect(e.regGet(RAX)).toBe(0x1111n);
+    expect(e.cpuRflags()).toBe(2n | CF); // no flags change
+  });
+
+  it("bt, bts and btr: CF is the bit's old value; the bit number wraps at the operand's width", () => {
+    // btl %eax,(%rcx); btsl $5,(%rcx); btrq %rdx,(%rcx)
+    code(0x8000n, [0x0f, 0xa3, 0x01, 0x0f, 0xba, 0x29, 0x05, 0x48, 0x0f, 0xb3, 0x11]);
+    longMode();
+    e.deviceWrite(0n, 8, 0x8000_0000_0000_0020n);
+    e.regSet(RAX, 37n); // bit 5 of the 32-bit operand the CPU reported
+    e.regSet(2, 63n);
+    expect(e.mmioExit(base, 0)).toBe(RESUME);
+    expect(e.cpuRflags() & CF).toBe(CF);
+    e.deviceWrite(0n, 8, 0n);
+    expect(e.mmioExit(base, 1)).toBe(RESUME);
+    expect(e.cpuRflags() & CF).toBe(0n);
+    expect(e.deviceRead(0n, 8)).toBe(0x20n);
+    e.deviceWrite(0n, 8, 0x8000_0000_0000_0020n);
+    expect(e.mmioExit(base, 1)).toBe(RESUME);
+    expect(e.cpuRflags() & CF).toBe(CF);
+    expect(e.deviceRead(0n, 8)).toBe(0x20n);
+    expect(e.cpuRip()).toBe(0x800bn);
+  });
+
+  it("rep stosl fills the device and completes, rDI and rCX stepped", () => {
+    code(0x8000n, [0xf3, 0xab]);
+    protectedMode();
+    e.regSet(RAX, 0xdead_beefn);
+    e.regSet(RDI, base + BUFFER);
+    e.regSet(RCX, 4n);
+    expect(e.mmioExit(base + BUFFER, 1)).toBe(RESUME);
+    for (let i = 0n; i < 4n; i++) expect(e.deviceRead(BUFFER + 4n * i, 4)).toBe(0xdead_beefn);
+    expect(e.regGet(RDI)).toBe(base + BUFFER + 16n);
+    expect(e.regGet(RCX)).toBe(0n);
+    expect(e.cpuRip()).toBe(0x8002n);
+  });
+
+  it("with DF set the string runs down", () => {
+    code(0x8000n, [0xf3, 0x66, 0xab]); // rep stosw
+    protectedMode();
+    e.cpuSetRflags(2n | DF);
+    e.regSet(RAX, 0x1234n);
+    e.regSet(RDI, base + BUFFER + 6n);
+    e.regSet(RCX, 3n);
+    expect(e.mmioExit(base + BUFFER + 6n, 1)).toBe(RESUME);
+    expect(e.deviceRead(BUFFER + 2n, 8)).toBe(0x1234_1234_1234n);
+    expect(e.regGet(RDI)).toBe(base + BUFFER);
+  });
+
+  it("stops a REP string at the end of the device's page and leaves RIP on it", () => {
+    code(0x8000n, [0xf3, 0xaa]); // rep stosb
+    protectedMode();
+    e.regSet(RAX, 0x5an);
+    e.regSet(RDI, base + 0xff0n);
+    e.regSet(RCX, 0x20n);
+    expect(e.mmioExit(base + 0xff0n, 1)).toBe(RESUME);
+    expect(e.regGet(RCX)).toBe(0x10n);
+    expect(e.regGet(RDI)).toBe(base + 0x1000n);
+    expect(e.deviceRead(0xff8n, 8)).toBe(0x5a5a_5a5a_5a5a_5a5an);
+    expect(e.cpuRip()).toBe(0x8000n);
+    expect(e.cpuSkips()).toBe(0);
+  });
+
+  it("movs copies RAM to the device and the device to RAM", () => {
+    code(0x8000n, [0xf3, 0x48, 0xa5, 0xf3, 0xa4]); // rep movsq; rep movsb
+    code(0x9000n, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    // The device's 2 MiB too: PDPT entry 3 -> PD 0x5000, entry 501 -> 0xfea00000.
+    entry(0x2000n + 3n * 8n, 0x5003n);
+    entry(0x5000n + 501n * 8n, 0xfea0_0083n);
+    longMode();
+    e.regSet(RSI, 0x9000n);
+    e.regSet(RDI, base + BUFFER);
+    e.regSet(RCX, 2n);
+    expect(e.mmioExit(base + BUFFER, 1)).toBe(RESUME);
+    expect(e.deviceRead(BUFFER, 8)).toBe(0x0807_0605_0403_0201n);
+    expect(e.deviceRead(BUFFER + 8n, 8)).toBe(0x100f_0e0d_0c0b_0a09n);
+    expect([e.regGet(RSI), e.regGet(RDI), e.regGet(RCX)]).toEqual([0x9010n, base + BUFFER + 16n, 0n]);
+    e.regSet(RSI, base + BUFFER + 8n);
+    e.regSet(RDI, 0xa000n);
+    e.regSet(RCX, 3n);
+    expect(e.mmioExit(base + BUFFER + 8n, 0)).toBe(RESUME);
+    expect(unit.machine.phys.read64(e.guestRamHost() + 0xa000n) & 0xff_ffffn).toBe(0x0b_0a09n);
+    expect(e.cpuRip()).toBe(0x8005n);
+  });
+
+  it("movs in real mode: segment bases and 16-bit SI, DI and CX", () => {
+    code(0x8000n, [0xf3, 0xa4]); // rep movsb (16-bit addressing)
+    e.cpuSet(0x8000n, 0n, 16, 0x10n, 0n, 0n, 0n);
+    e.cpuSetSegmentBase(3, 0x9000n); // DS
+    e.cpuSetSegmentBase(ES, 0xfeb0_0000n);
+    code(0x9010n, [0xaa, 0xbb]);
+    e.regSet(RSI, 0xffff_0010n); // the upper bits are not part of SI
+    e.regSet(RDI, BUFFER);
+    e.regSet(RCX, 0x7777_0002n);
+    expect(e.mmioExit(base + BUFFER, 1)).toBe(RESUME);
+    expect(e.deviceRead(BUFFER, 2)).toBe(0xbbaan);
+    expect(e.regGet(RSI)).toBe(0xffff_0012n);
+    expect(e.regGet(RCX)).toBe(0x7777_0000n);
+    e.cpuSetSegmentBase(ES, 0n);
+  });
+
+  it("stops the VM when the string's device end is not where the exit was", () => {
+    code(0x8000n, [0xaa]); // stosb
+    protectedMode();
+    e.regSet(RDI, base + BUFFER);
+    expect(e.mmioExit(base + BUFFER + 0x10n, 1)).toBe(STOPPED);
+    expect(reason()).toMatch(/the string's destination translates to 0xfeb00800, not to the address that exited$/);
   });
 });

@@ -10,6 +10,7 @@
 
 import { Reg } from "../../kernel/arch/x86";
 import { allocPages } from "../../kernel/mm/linearpages";
+import { allOnes } from "../devices/bus";
 
 export const REGS_FXSAVE_OFFSET: usize = 128;
 // VT-x only: VM entry and exit leave CR2 alone (the guest-state area holds
@@ -40,6 +41,24 @@ export class GuestRegisters {
   }
   set cr2(v: u64) {
     store<u64>(this.base + REGS_CR2_OFFSET, v);
+  }
+
+  // A register operand's value: AH, CH, DH and BH are bits 15:8 of RAX..RBX.
+  readOperand(register: Reg, highByte: bool): u64 {
+    const value = this.get(register);
+    return highByte ? (value >> 8) & 0xff : value;
+  }
+
+  // A register write of `size` bytes with x86 semantics (SDM Vol. 1 3.4.1.1):
+  // 8- and 16-bit results replace only their bits, a 32-bit result clears the
+  // upper half in 64-bit mode, and a high-byte register is bits 15:8.
+  writeOperand(register: Reg, highByte: bool, size: u8, value: u64, mode64: bool): void {
+    const old = this.get(register), mask = allOnes(size);
+    let result: u64;
+    if (highByte) result = (old & ~(<u64>0xff00)) | ((value & 0xff) << 8);
+    else if (size == 8 || (size == 4 && mode64)) result = value & mask;
+    else result = (old & ~mask) | (value & mask);
+    this.set(register, result);
   }
 
   // EDX:EAX, the pair RDMSR, WRMSR, XSETBV and RDTSC use for a 64-bit value

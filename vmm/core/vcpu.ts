@@ -10,7 +10,7 @@
 // registers live in a GuestRegisters block in linear memory (registers.ts),
 // saved and restored by the entry stubs in boot/.
 
-import { RFLAGS_IF, Reg, REGISTER_NAMES } from "../../kernel/arch/x86";
+import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
 import { vendor } from "../../kernel/cpu/cpuid";
 import { DebugRegisters } from "../vcpustate/debugregs";
@@ -101,6 +101,7 @@ export abstract class Vcpu {
   abstract set rip(v: u64);
   abstract get rsp(): u64;
   abstract get rflags(): u64;
+  abstract set rflags(v: u64);
   abstract get cr0(): u64;
   abstract get cr3(): u64;
   abstract get cr4(): u64;
@@ -129,9 +130,12 @@ export abstract class Vcpu {
   }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
   abstract get longMode(): bool;
-  // The code segment's base, and the default operand and address size the
-  // guest executes with: 64 (long mode), 32 (CS.D in protected mode) or 16.
-  abstract get csBase(): u64;
+  // The base of segment `seg` (ES to GS) as the guest's descriptor cache
+  // holds it, whether or not the mode uses it (64-bit mode ignores all but
+  // FS's and GS's, SDM Vol. 3A 3.4.4).
+  abstract segmentBase(seg: Seg): u64;
+  // The default operand and address size the guest executes with: 64 (long
+  // mode), 32 (CS.D in protected mode) or 16.
   abstract get codeBits(): u32;
 
   // Puts the vCPU in the architectural reset state, but starting at

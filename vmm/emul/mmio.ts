@@ -4,63 +4,33 @@
 // store there ends in an EPT violation (SDM Vol. 3C 29.3.3) or a nested page
 // fault (APM Vol. 2 15.25.6) that reports the guest-physical address.
 // emulateMmio() finishes the instruction in its place: it reads the
-// instruction, decodes it, performs the access on the VM's bus or the
-// vCPU's own local APIC, updates the register the way the CPU would, and
+// instruction, decodes it, performs the access where it goes (mmiotarget.ts),
+// updates the register and the status flags the way the CPU would, and
 // moves RIP past it.
 
-import { MAX_INSTRUCTION_LENGTH, Reg } from "../../kernel/arch/x86";
+import { MAX_INSTRUCTION_LENGTH, Reg, RFLAGS_CF, RFLAGS_STATUS, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { PAGE_SIZE } from "../../kernel/mm/range";
 import { Exit, Next } from "../core/exit";
-import { GuestRegisters } from "../core/registers";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
-import { LAPIC_SIZE } from "../devices/apic/lapic";
-import { allOnes } from "../devices/bus";
-import { Extension, MmioInstruction } from "./decoder";
+import { AluOp, AluResult } from "./alu";
+import { BitOp, Extension, MmioInstruction, Operation } from "./decoder";
 import { GuestPageWalker, WalkResult } from "./guestpaging";
+import { GuestLocation } from "./mmiotarget";
+import { StringStep } from "./mmiostring";
 
-// Reused for every exit: VMs run on one CPU, one exit at a time.
+// Reused for every exit: exits are handled one at a time, under the
+// hypervisor lock (docs/smp.md).
 const instruction = new MmioInstruction();
 const walker = new GuestPageWalker();
-
-// The instruction is the bytes the CPU fetched, with AMD decode assists, or
-// else read from guest memory through the guest's page tables. The local
-// APIC's window is the vCPU's own: on a PC the APIC sits inside the CPU, and
-// accesses to its page never reach the system bus (Intel SDM Vol. 3A
-// 11.4.1), so they go to the vCPU's APIC, wherever IA32_APIC_BASE put it.
-// Where that is in RAM, the page is left out of the nested tables for every
-// vCPU (Vm.apicWindowsChanged()): the others' accesses there reach the RAM.
-// The rest goes to the VM's bus.
-const enum Target {
-  Apic,
-  Ram,
-  Bus,
-}
-
-// An access where there is neither RAM nor a device reaches no one, as on a
-// PC: the bus answers a read with all ones and drops a write, and the guest
-// goes on (a kernel probing for hardware does this). The log notes the
-// first few, then every power of two, so that probing cannot flood it.
-const UNCLAIMED_NOTES: u32 = 4;
-function noteUnclaimed(vm: Vm, gpa: u64, write: bool): void {
-  const n = ++vm.unclaimedAccesses;
-  if (n > UNCLAIMED_NOTES && (n & (n - 1)) != 0) return;
-  log.warn(
-    "vm " + vm.name + ": " + (write ? "write to " : "read from ") + log.hex(gpa)
-      + ", where there is neither RAM nor a device (" + n.toString() + " such accesses so far)",
-  );
-}
+const device = new GuestLocation();
+const alu = new AluResult();
+const strings = new StringStep();
 
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
-  const apic = vm.apics.of(vcpu), apicOffset = exit.gpa - apic.mmioBase;
-  const inRam = vm.memory.contains(exit.gpa, 1);
-  const target = apicOffset < LAPIC_SIZE && (apic.xapicMode || !inRam)
-    ? Target.Apic
-    : inRam
-    ? Target.Ram
-    : Target.Bus;
-  if (target == Target.Bus && !vm.bus.mmio.claims(exit.gpa)) noteUnclaimed(vm, exit.gpa, exit.isWrite);
+  device.at(vm, vcpu, exit.gpa);
+  device.noteIfUnclaimed(exit.isWrite);
   const bytes = exit.instructionBytes;
   const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
   if (available == 0) {
@@ -75,62 +45,74 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   if (!instruction.decode(bytes, available, codeBits)) {
     return cannotEmulate(vm, vcpu, exit, available, instruction.failure);
   }
-  // The CPU reported the direction: an instruction that disagrees is not
-  // the one that exited (its bytes changed since).
-  if (instruction.isWrite != exit.isWrite) {
+  // The CPU reported the access: an instruction that cannot make it is not
+  // the one that exited (its bytes changed since). A read-modify-write may
+  // report either (SDM Vol. 3C 29.3.3.2 sets both bits for some).
+  if (exit.isWrite ? !instruction.isWrite : !instruction.isRead) {
     return cannotEmulate(vm, vcpu, exit, available, "the instruction's direction differs from the exit's");
   }
   // RSP lives in the VMCB or VMCS, not in the register block.
-  if (!instruction.hasImmediate && instruction.register == Reg.Rsp && !instruction.highByte) {
+  const usesRegister = !instruction.hasImmediate && instruction.operation != Operation.Movs;
+  if (usesRegister && instruction.register == Reg.Rsp && !instruction.highByte) {
     return cannotEmulate(vm, vcpu, exit, available, "RSP as the register operand is not supported");
   }
-  const regs = vcpu.regs;
-  if (instruction.isWrite) {
-    const value = instruction.hasImmediate
-      ? instruction.immediate
-      : readRegister(regs, instruction.register, instruction.highByte);
-    const size = instruction.accessSize;
-    if (target == Target.Apic) vm.apics.now(vcpu).write(apicOffset, size, value & allOnes(size));
-    else if (target == Target.Ram) vm.memory.store(exit.gpa, size, value);
-    else vm.bus.mmio.write(exit.gpa, size, value);
-  } else {
-    const size = instruction.accessSize;
-    const raw = target == Target.Apic
-      ? vm.apics.now(vcpu).read(apicOffset, size) & allOnes(size)
-      : target == Target.Ram
-      ? vm.memory.load(exit.gpa, size)
-      : vm.bus.mmio.read(exit.gpa, size);
-    const value = extend(raw, size, instruction.extension);
-    writeRegister(regs, instruction.register, instruction.highByte, instruction.registerSize, value, codeBits == 64);
-  }
   exit.instructionLength = instruction.length;
-  vcpu.skipInstruction();
+  if (instruction.operation == Operation.Stos || instruction.operation == Operation.Movs) {
+    strings.run(vm, vcpu, instruction, exit);
+    if (strings.failure.length > 0) return cannotEmulate(vm, vcpu, exit, available, strings.failure);
+    if (strings.complete) vcpu.skipInstruction();
+  } else {
+    perform(vcpu, codeBits == 64);
+    vcpu.skipInstruction();
+  }
   return vm.running ? Next.Resume : Next.Stopped;
 }
 
-// A register operand's value: AH, CH, DH and BH are bits 15:8 of RAX..RBX.
-export function readRegister(regs: GuestRegisters, register: Reg, highByte: bool): u64 {
-  const value = regs.get(register);
-  return highByte ? (value >> 8) & 0xff : value;
+// Carries out the decoded instruction on `device`: every form but the
+// string ones, which touch one element per exit at most.
+function perform(vcpu: Vcpu, mode64: bool): void {
+  const regs = vcpu.regs, size = instruction.accessSize, register = instruction.register;
+  const high = instruction.highByte;
+  const operand = instruction.hasImmediate ? instruction.immediate : regs.readOperand(register, high);
+  const operation = instruction.operation;
+  if (operation == Operation.Mov) {
+    if (instruction.isWrite) {
+      device.write(size, operand);
+      return;
+    }
+    const value = extend(device.read(size), size, instruction.extension);
+    regs.writeOperand(register, high, instruction.registerSize, value, mode64);
+    return;
+  }
+  const value = device.read(size);
+  if (operation == Operation.Xchg) {
+    device.write(size, operand);
+    regs.writeOperand(register, high, size, value, mode64);
+  } else if (operation == Operation.BitTest) {
+    // The bit's number modulo the operand's width: the CPU reported the
+    // operand that holds it (SDM Vol. 2A "BT", bit offsets beyond it).
+    const bit: u64 = <u64>1 << (operand & (<u64>size * 8 - 1));
+    const op = instruction.bitOp;
+    if (op != BitOp.Bt) {
+      device.write(size, op == BitOp.Bts ? value | bit : op == BitOp.Btr ? value & ~bit : value ^ bit);
+    }
+    // CF is the bit's old value; the other status flags are undefined and stay.
+    setFlags(vcpu, RFLAGS_CF, (value & bit) != 0 ? RFLAGS_CF : 0);
+  } else {
+    const op = operation == Operation.Test ? AluOp.And : instruction.aluOp;
+    const toMemory = instruction.toMemory || operation == Operation.Test;
+    alu.compute(op, toMemory ? value : operand, toMemory ? operand : value, (vcpu.rflags & RFLAGS_CF) != 0, size);
+    if (operation == Operation.Alu && op != AluOp.Cmp) {
+      if (toMemory) device.write(size, alu.value);
+      else regs.writeOperand(register, high, size, alu.value, mode64);
+    }
+    setFlags(vcpu, RFLAGS_STATUS, alu.flags);
+  }
 }
 
-// A register write of `size` bytes with x86 semantics (SDM Vol. 1 3.4.1.1):
-// 8- and 16-bit results replace only their bits, a 32-bit result clears the
-// upper half in 64-bit mode, and a high-byte register is bits 15:8.
-export function writeRegister(
-  regs: GuestRegisters,
-  register: Reg,
-  highByte: bool,
-  size: u8,
-  value: u64,
-  mode64: bool,
-): void {
-  const old = regs.get(register);
-  let result: u64;
-  if (highByte) result = (old & ~(<u64>0xff00)) | ((value & 0xff) << 8);
-  else if (size == 8 || (size == 4 && mode64)) result = value & allOnes(size);
-  else result = (old & ~allOnes(size)) | (value & allOnes(size));
-  regs.set(register, result);
+// Replaces the RFLAGS bits in `mask` with those of `flags`.
+function setFlags(vcpu: Vcpu, mask: u64, flags: u64): void {
+  vcpu.rflags = (vcpu.rflags & ~mask) | (flags & mask);
 }
 
 // Widens a `size`-byte value for MOVZX (zero) or MOVSX (sign).
@@ -146,7 +128,7 @@ function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32 {
   // counts (SDM Vol. 3A 3.4.4); in 64-bit mode the base is 0.
   const mode64 = vcpu.codeBits == 64;
   const addressMask: u64 = mode64 ? ~(<u64>0) : 0xffff_ffff;
-  let linear = mode64 ? vcpu.rip : (vcpu.csBase + vcpu.rip) & addressMask;
+  let linear = mode64 ? vcpu.rip : (vcpu.segmentBase(Seg.Cs) + vcpu.rip) & addressMask;
   const cr0 = vcpu.cr0, cr3 = vcpu.cr3, cr4 = vcpu.cr4, efer = vcpu.efer;
   let count = 0;
   while (count < MAX_INSTRUCTION_LENGTH) {

@@ -318,6 +318,8 @@ int run_checks(const char* mode) {
   check_halt_wakeup();
   check_hypercalls();
   check_mmio();
+  check_mmio_read_modify_write();
+  check_mmio_strings();
   check_apic_timer();
   check_x2apic();
   return failures();

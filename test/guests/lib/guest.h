@@ -73,6 +73,8 @@ static inline void mmio_out32(uintptr_t address, uint32_t v) {
 int run_checks(const char* mode);
 /* The checks of mmiochecks.c and apicchecks.c, which run_checks() runs. */
 void check_mmio(void);
+void check_mmio_read_modify_write(void);
+void check_mmio_strings(void);
 void check_apic_timer(void);
 void check_x2apic(void);
 

@@ -71,3 +71,76 @@ void check_mmio(void) {
   check(moffs == MMIO_ID_VALUE, "64-bit: MOV eAX, moffs64");
 #endif
 }
+
+/* The read-modify-write forms: the VMM reads the device register, computes,
+ * writes the result back and sets the status flags as the CPU would. */
+void check_mmio_read_modify_write(void) {
+  volatile uint8_t* scratch = mmio_window;
+  uint8_t carry, zero, sign;
+  mmio_write32(scratch, 0x80);
+  __asm__ volatile("orl $1, (" PTR ")\n\tandl $0xf1, (" PTR ")" ::"c"(scratch) : "memory", "cc");
+  uint32_t masked = mmio_read32(scratch);
+  __asm__ volatile("addl %3, (" PTR ")\n\tsetc %0\n\tsetz %1\n\tsets %2"
+                   : "=&q"(carry), "=&q"(zero), "=&q"(sign) : "r"(0xffffff7fu), "c"(scratch) : "memory", "cc");
+  uint32_t sum = mmio_read32(scratch);
+  check(masked == 0x81 && sum == 0 && carry && zero && !sign, "mmio: OR, AND and ADD on a device register, with their flags");
+
+  uint32_t value = 0x10;
+  __asm__ volatile("subl $1, (" PTR ")\n\tsetc %0\n\tsets %1\n\taddl (" PTR "), %2"
+                   : "=&q"(carry), "=&q"(sign), "+r"(value) : "c"(scratch) : "memory", "cc");
+  check(mmio_read32(scratch) == 0xffffffff && carry && sign && value == 0xf,
+        "mmio: SUB borrows, and ADD into a register reads the device");
+
+  uint8_t equal, tested_zero;
+  mmio_write32(scratch, 5);
+  __asm__ volatile("cmpl $5, (" PTR ")\n\tsetz %0\n\ttestb $0x2, (" PTR ")\n\tsetz %1"
+                   : "=&q"(equal), "=&q"(tested_zero) : "c"(scratch) : "memory", "cc");
+  check(equal && tested_zero && mmio_read32(scratch) == 5, "mmio: CMP and TEST set the flags and write nothing");
+
+  uint32_t swapped = 0xabcd;
+  __asm__ volatile("xchgl %0, (" PTR ")" : "+r"(swapped) : "c"(scratch) : "memory");
+  check(swapped == 5 && mmio_read32(scratch) == 0xabcd, "mmio: XCHG swaps a register with the device register");
+
+  uint8_t was_set, was_clear;
+  mmio_write32(scratch, 0x8);
+  __asm__ volatile("btl %2, (" PTR ")\n\tsetc %0\n\tbtsl $4, (" PTR ")\n\tsetc %1\n\tbtrl $3, (" PTR ")"
+                   : "=&q"(was_set), "=&q"(was_clear) : "r"(3u), "c"(scratch) : "memory", "cc");
+  check(was_set && !was_clear && mmio_read32(scratch) == 0x10, "mmio: BT, BTS and BTR on a device register");
+}
+
+#define MMIO_BUFFER_OFFSET 0x800
+#define STRING_WORDS 8
+#ifdef __x86_64__
+#define DI "%%rdi"
+#define SI "%%rsi"
+#else
+#define DI "%%edi"
+#define SI "%%esi"
+#endif
+
+static uint32_t string_source[STRING_WORDS], string_copy[STRING_WORDS];
+
+/* String instructions with the device at one end: REP STOS fills its
+ * buffer, REP MOVS copies RAM into it and back out. */
+void check_mmio_strings(void) {
+  volatile uint8_t* buffer = mmio_window + MMIO_BUFFER_OFFSET;
+  unsigned long count = STRING_WORDS;
+  volatile uint8_t* to = buffer;
+  __asm__ volatile("rep stosl %%eax, %%es:(" DI ")" : "+D"(to), "+c"(count) : "a"(0x5a5a5a5a) : "memory");
+  int filled = count == 0 && to == buffer + 4 * STRING_WORDS;
+  for (int i = 0; i < STRING_WORDS; i++) filled &= mmio_read32(buffer + 4 * i) == 0x5a5a5a5a;
+  check(filled, "mmio: REP STOS fills device memory");
+
+  for (int i = 0; i < STRING_WORDS; i++) string_source[i] = 0x01010101u * (i + 1);
+  const uint32_t* from = string_source;
+  to = buffer;
+  count = STRING_WORDS;
+  __asm__ volatile("rep movsl %%ds:(" SI "), %%es:(" DI ")" : "+S"(from), "+D"(to), "+c"(count) :: "memory");
+  const volatile uint8_t* back = buffer;
+  uint32_t* into = string_copy;
+  count = 4 * STRING_WORDS;
+  __asm__ volatile("rep movsb %%ds:(" SI "), %%es:(" DI ")" : "+S"(back), "+D"(into), "+c"(count) :: "memory");
+  int copied = 1;
+  for (int i = 0; i < STRING_WORDS; i++) copied &= string_copy[i] == string_source[i];
+  check(copied, "mmio: REP MOVS copies RAM to device memory and back");
+}

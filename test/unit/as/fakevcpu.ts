@@ -7,10 +7,12 @@ import { EntryBlock } from "../../../vmm/core/entryblock";
 import { EntryState } from "../../../vmm/core/entrystate";
 import { Exit } from "../../../vmm/core/exit";
 import { Vcpu } from "../../../vmm/core/vcpu";
+import { Seg } from "../../../kernel/arch/x86";
 
 export class FakeVcpu extends Vcpu {
   ripValue: u64 = 0;
-  csBaseValue: u64 = 0;
+  // ES, CS, SS, DS, FS, GS.
+  segmentBases: StaticArray<u64> = new StaticArray<u64>(6);
   bits: u32 = 64;
   cr0Value: u64 = 0;
   cr3Value: u64 = 0;
@@ -46,6 +48,9 @@ export class FakeVcpu extends Vcpu {
   get rflags(): u64 {
     return this.rflagsValue;
   }
+  set rflags(v: u64) {
+    this.rflagsValue = v;
+  }
   get cr0(): u64 {
     return this.cr0Value;
   }
@@ -64,8 +69,8 @@ export class FakeVcpu extends Vcpu {
   get longMode(): bool {
     return this.bits == 64;
   }
-  get csBase(): u64 {
-    return this.csBaseValue;
+  segmentBase(seg: Seg): u64 {
+    return this.segmentBases[<i32>seg];
   }
   get codeBits(): u32 {
     return this.bits;

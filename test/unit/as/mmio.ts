@@ -6,14 +6,15 @@
 // what the emulation did to it.
 
 import { MmioInstruction } from "../../../vmm/emul/decoder";
-import { emulateMmio, readRegister, writeRegister } from "../../../vmm/emul/mmio";
+import { emulateMmio } from "../../../vmm/emul/mmio";
 import { GuestPageWalker } from "../../../vmm/emul/guestpaging";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/test/testmmio";
-import { Reg } from "../../../kernel/arch/x86";
+import { Reg, Seg } from "../../../kernel/arch/x86";
 import { ExitKind } from "../../../vmm/core/exit";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { FakeVcpu } from "./fakevcpu";
+import { AluOp, AluResult } from "../../../vmm/emul/alu";
 import { Vm } from "../../../vmm/core/vm";
 
 const GUEST_RAM_HOST: u64 = 0x1_0000_0000;
@@ -57,8 +58,40 @@ export function decodedImmediate(): u64 {
 export function decodedExtension(): i32 {
   return <i32>instruction.extension;
 }
+export function decodedIsRead(): bool {
+  return instruction.isRead;
+}
+export function decodedOperation(): i32 {
+  return <i32>instruction.operation;
+}
+export function decodedAluOp(): i32 {
+  return <i32>instruction.aluOp;
+}
+export function decodedBitOp(): i32 {
+  return <i32>instruction.bitOp;
+}
+export function decodedToMemory(): bool {
+  return instruction.toMemory;
+}
+export function decodedRepeat(): bool {
+  return instruction.repeat;
+}
+export function decodedSourceSegment(): i32 {
+  return <i32>instruction.sourceSegment;
+}
 export function decodedFailure(): string {
   return instruction.failure;
+}
+
+// ---- the arithmetic
+
+const alu = new AluResult();
+export function aluCompute(op: i32, a: u64, b: u64, carryIn: bool, size: u8): u64 {
+  alu.compute(<AluOp>op, a, b, carryIn, size);
+  return alu.value;
+}
+export function aluFlags(): u64 {
+  return alu.flags;
 }
 
 // ---- the page walker, over guest RAM
@@ -122,21 +155,30 @@ export function regSet(r: i32, v: u64): void {
   vcpuOf().regs.set(<Reg>r, v);
 }
 export function regWrite(r: i32, highByte: bool, size: u8, value: u64, mode64: bool): void {
-  writeRegister(vcpuOf().regs, <Reg>r, highByte, size, value, mode64);
+  vcpuOf().regs.writeOperand(<Reg>r, highByte, size, value, mode64);
 }
 export function regRead(r: i32, highByte: bool): u64 {
-  return readRegister(vcpuOf().regs, <Reg>r, highByte);
+  return vcpuOf().regs.readOperand(<Reg>r, highByte);
 }
 
 export function cpuSet(rip: u64, csBase: u64, codeBits: u32, cr0: u64, cr3: u64, cr4: u64, efer: u64): void {
   const vcpu = vcpuOf();
   vcpu.ripValue = rip;
-  vcpu.csBaseValue = csBase;
+  vcpu.segmentBases[<i32>Seg.Cs] = csBase;
   vcpu.bits = codeBits;
   vcpu.cr0Value = cr0;
   vcpu.cr3Value = cr3;
   vcpu.cr4Value = cr4;
   vcpu.eferValue = efer;
+}
+export function cpuRflags(): u64 {
+  return vcpuOf().rflagsValue;
+}
+export function cpuSetRflags(v: u64): void {
+  vcpuOf().rflagsValue = v;
+}
+export function cpuSetSegmentBase(seg: i32, base: u64): void {
+  vcpuOf().segmentBases[seg] = base;
 }
 export function cpuRip(): u64 {
   return vcpuOf().ripValue;
@@ -159,6 +201,9 @@ export function mmioExit(gpa: u64, isWrite: bool): i32 {
   exit.isWrite = isWrite;
   exit.instructionLength = 0;
   return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
+}
+export function deviceWrite(offset: u64, size: u8, value: u64): void {
+  vmOf().bus.mmio.write(TEST_MMIO_BASE + offset, size, value);
 }
 export function deviceRead(offset: u64, size: u8): u64 {
   return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size);

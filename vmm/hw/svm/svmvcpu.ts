@@ -38,6 +38,7 @@ import {
   RFLAGS_FIXED,
   RFLAGS_IF,
   RFLAGS_VM,
+  Seg,
   VECTOR_AC,
   VECTOR_DB,
   VECTOR_GP,
@@ -311,6 +312,10 @@ export class SvmVcpu extends Vcpu {
   get rflags(): u64 {
     return this.vmcb.get64(V.RFLAGS);
   }
+  // RFLAGS is save-state the CPU reloads at every VMRUN: no clean bit covers it (APM 15.15.3).
+  set rflags(v: u64) {
+    this.vmcb.set64(V.RFLAGS, v | RFLAGS_FIXED);
+  }
   get cr0(): u64 {
     return this.vmcb.get64(V.CR0);
   }
@@ -331,8 +336,9 @@ export class SvmVcpu extends Vcpu {
   get longMode(): bool {
     return (this.vmcb.get64(V.EFER) & EFER_LMA) != 0 && (this.vmcb.segmentAttributes(V.SaveSeg.Cs) & ATTR_LONG) != 0;
   }
-  get csBase(): u64 {
-    return this.vmcb.segmentBase(V.SaveSeg.Cs);
+  // The VMCB's save area lists ES to GS in the encoding order Seg follows (APM Table B-2).
+  segmentBase(seg: Seg): u64 {
+    return this.vmcb.segmentBase(<V.SaveSeg><i32>seg);
   }
   get codeBits(): u32 {
     const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);

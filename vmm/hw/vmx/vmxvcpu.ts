@@ -19,6 +19,7 @@ import {
   DR6_CAUSES,
   DR7_GD,
   Reg,
+  RFLAGS_FIXED,
   RFLAGS_IF,
   RFLAGS_TF,
   Seg,
@@ -378,6 +379,10 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return vmread(F.GUEST_RFLAGS);
   }
+  set rflags(v: u64) {
+    this.use();
+    write(F.GUEST_RFLAGS, v | RFLAGS_FIXED);
+  }
   get cr0(): u64 {
     this.use();
     return guestCr0(this.features);
@@ -404,9 +409,9 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return inLongMode();
   }
-  get csBase(): u64 {
+  segmentBase(seg: Seg): u64 {
     this.use();
-    return vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs);
+    return vmread(F.GUEST_BASE + 2 * <u32>seg);
   }
   get codeBits(): u32 {
     this.use();

@@ -1,0 +1,93 @@
+// MOVS and STOS with a device at one end (Intel SDM Vol. 2B "MOVS", "STOS",
+// "REP/REPE/REPZ/REPNE/REPNZ"), for mmio.ts.
+//
+// A string instruction exits at its first element that touches a device.
+// The emulator performs elements for the guest up to the end of the page
+// on either side or of the count in rCX, then either completes the
+// instruction or leaves RIP on it: a REP instruction may stop between
+// iterations and resume, with rSI, rDI and rCX saying where it stands, so
+// the CPU carries on with the rest (and exits again at the next device
+// element). The exit reports the device end's guest-physical address; the
+// other end is translated through the guest's page tables.
+
+import { RFLAGS_DF, Reg, Seg } from "../../kernel/arch/x86";
+import * as log from "../../kernel/console/log";
+import { PAGE_SIZE } from "../../kernel/mm/range";
+import { Exit } from "../core/exit";
+import { Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+import { allOnes } from "../devices/bus";
+import { MmioInstruction, Operation } from "./decoder";
+import { GuestPageWalker, WalkResult } from "./guestpaging";
+import { GuestLocation } from "./mmiotarget";
+
+const walker = new GuestPageWalker();
+const source = new GuestLocation(), destination = new GuestLocation();
+
+export class StringStep {
+  // After run(): whether the instruction is complete (RIP may move on),
+  // or why it cannot be emulated ("" if it can).
+  complete: bool = false;
+  failure: string = "";
+
+  run(vm: Vm, vcpu: Vcpu, instruction: MmioInstruction, exit: Exit): void {
+    this.failure = "";
+    const regs = vcpu.regs, size = instruction.accessSize, addressSize = <u8>(instruction.addressBits / 8);
+    const mask = allOnes(addressSize), movs = instruction.operation == Operation.Movs;
+    // DF set: the string runs down (SDM Vol. 1 3.4.3.2).
+    const step: u64 = (vcpu.rflags & RFLAGS_DF) != 0 ? <u64>(-<i64>size) : <u64>size;
+    const count: u64 = instruction.repeat ? regs.get(Reg.Rcx) & mask : 1;
+    let di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
+    // ES for the destination cannot be overridden; the source's segment can.
+    let to = this.translate(vm, vcpu, Seg.Es, di, mask);
+    let from = movs ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask) : 0;
+    if (to < 0 || from < 0) return;
+    if (<u64>(exit.isWrite ? to : from) != exit.gpa) {
+      this.failure = "the string's " + (exit.isWrite ? "destination" : "source") + " translates to "
+        + log.hex(<u64>(exit.isWrite ? to : from)) + ", not to the address that exited";
+      return;
+    }
+    let n = min(count, elementsInPage(<u64>to, step, size));
+    if (movs) n = min(n, elementsInPage(<u64>from, step, size));
+    for (let i: u64 = 0; i < n; i++) {
+      let value = regs.get(Reg.Rax);
+      if (movs) {
+        source.at(vm, vcpu, <u64>from);
+        value = source.read(size);
+        from += <i64>step;
+      }
+      destination.at(vm, vcpu, <u64>to);
+      destination.write(size, value);
+      to += <i64>step;
+    }
+    // rSI, rDI and rCX are as wide as the address size (Vol. 2B "REP").
+    const mode64 = vcpu.codeBits == 64;
+    regs.writeOperand(Reg.Rdi, false, addressSize, di + n * step, mode64);
+    if (movs) regs.writeOperand(Reg.Rsi, false, addressSize, si + n * step, mode64);
+    if (instruction.repeat) regs.writeOperand(Reg.Rcx, false, addressSize, count - n, mode64);
+    this.complete = n == count;
+  }
+
+  // The guest-physical address of `segment`:`offset`, or -1 with `failure`
+  // set. In 64-bit mode only FS and GS have bases (SDM Vol. 3A 3.4.4);
+  // elsewhere linear addresses wrap at 4 GiB.
+  private translate(vm: Vm, vcpu: Vcpu, segment: Seg, offset: u64, mask: u64): i64 {
+    const mode64 = vcpu.codeBits == 64;
+    const based = !mode64 || segment == Seg.Fs || segment == Seg.Gs;
+    let linear = (based ? vcpu.segmentBase(segment) : 0) + (offset & mask);
+    if (!mode64) linear &= 0xffff_ffff;
+    if (walker.translate(vm.memory, linear, vcpu.cr0, vcpu.cr3, vcpu.cr4, vcpu.efer) != WalkResult.Translated) {
+      this.failure = "the string's linear address " + log.hex(linear) + " is not mapped";
+      return -1;
+    }
+    return <i64>walker.physical;
+  }
+}
+
+// How many `size`-byte elements, `step` apart, fit from `gpa` to the end of
+// its page in the direction of `step`; at least 1.
+function elementsInPage(gpa: u64, step: u64, size: u8): u64 {
+  const offset = gpa & (PAGE_SIZE - 1);
+  const room = <i64>step > 0 ? PAGE_SIZE - offset : offset + <u64>size;
+  return max<u64>(1, room / <u64>size);
+}
