@@ -281,6 +281,20 @@ describe("IA32_APIC_BASE and the x2APIC MSRs (11.4.3, 11.12)", () => {
     expect(rdmsr(0, APIC_BASE)).toBe(0xfed0_0000n | ENABLE);
   });
 
+  it("a moved APIC keeps its registers and its timer; moved back, it is at FEE00000h again (11.4.5)", () => {
+    enable(0);
+    wr(0, TPR, 0x20);
+    wr(0, TIMER_DIVIDE, 0xb); // divide by 1
+    wr(0, TIMER_INITIAL, 1000);
+    expect(wrmsr(0, APIC_BASE, 0xfef0_0000n | ENABLE | BSP)).toBe(true);
+    e.advance(0, 100n);
+    expect(e.mmioBase(0)).toBe(0xfef0_0000n);
+    expect([rd(0, TPR), rd(0, SVR), rd(0, TIMER_CURRENT)]).toEqual([0x20, 0x1ff, 900]);
+    expect(wrmsr(0, APIC_BASE, DEFAULT_BASE | ENABLE | BSP)).toBe(true);
+    expect(e.mmioBase(0)).toBe(DEFAULT_BASE);
+    expect(rd(0, TPR)).toBe(0x20);
+  });
+
   it("disabling loses the state: re-enabled, the APIC is as after power-up (11.4.3)", () => {
     enable(1);
     wr(1, TPR, 0x50);
@@ -530,6 +544,27 @@ describe("the timer (11.5.4)", () => {
     expect(bank(0, IRR)).toEqual([0x41]);
     expect(rd(0, TIMER_CURRENT)).toBe(700);
     expect(e.nextDeadline(0)).toBe(5000n);
+  });
+
+  it("one-shot to periodic and back: the count goes on, and the mode it has at 0 decides what follows", () => {
+    enable(0);
+    wr(0, TIMER_DIVIDE, 0xb);
+    wr(0, LVT_TIMER, ONE_SHOT | 0x40);
+    wr(0, TIMER_INITIAL, 1000);
+    e.advance(0, 300n);
+    wr(0, LVT_TIMER, PERIODIC | 0x40);
+    expect(rd(0, TIMER_CURRENT)).toBe(700);
+    expect(e.nextDeadline(0)).toBe(1000n);
+    e.advance(0, 1000n);
+    expect(e.pendingVector(0)).toBe(0x40);
+    expect(rd(0, TIMER_CURRENT)).toBe(1000); // reloaded from the initial count
+    e.advance(0, 1400n);
+    wr(0, LVT_TIMER, ONE_SHOT | 0x40);
+    expect(rd(0, TIMER_CURRENT)).toBe(600);
+    expect(e.nextDeadline(0)).toBe(2000n);
+    e.advance(0, 2000n);
+    expect(rd(0, TIMER_CURRENT)).toBe(0);
+    expect(e.nextDeadline(0)).toBe(NEVER);
   });
 
   it("a masked timer counts and reloads without interrupting; initial count 0 stops it", () => {

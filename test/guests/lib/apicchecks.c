@@ -1,12 +1,21 @@
 /*
- * The vCPU's local APIC as the guest sees it: its timer, and x2APIC mode
- * with the IA32_APIC_BASE transitions. Part of the checks every suite guest
- * runs (checks.c).
+ * The vCPU's local APIC as the guest sees it (Intel SDM Vol. 3A chapter
+ * 11): its timer in its three modes, IA32_APIC_BASE moving the MMIO window,
+ * and x2APIC mode with the IA32_APIC_BASE transitions. Part of the checks
+ * every suite guest runs (checks.c).
  */
 #include "guest.h"
 
 #define MSR_APIC_BASE 0x1b
+#define MSR_TSC_DEADLINE 0x6e0
 #define LAPIC 0xfee00000u
+/* Where the base-move check puts the APIC: neither RAM nor a device in a
+ * flat-binary VM (vmm/setup/flatvms.ts), below 4 GiB for every mode. */
+#define LAPIC_MOVED 0xfef00000u
+/* A page of RAM no suite guest uses: above their images and stacks. */
+#define RAM_PAGE 0x80000u
+#define LAPIC_VERSION 0x030
+#define LAPIC_TPR 0x080
 #define LAPIC_EOI 0x0b0
 #define LAPIC_SVR 0x0f0
 #define LAPIC_LVT_TIMER 0x320
@@ -14,7 +23,91 @@
 #define LAPIC_TIMER_CURRENT 0x390
 #define LAPIC_TIMER_DIVIDE 0x3e0
 #define LAPIC_DIVIDE_BY_1 0xb
+#define LVT_MASKED (1u << 16)
+#define LVT_PERIODIC (1u << 17)
+#define LVT_TSC_DEADLINE (2u << 17)
 #define TIMER_COUNT 2000000
+#define MODE_SWITCH_MS 200
+#define DEADLINE_AHEAD_MS 10
+
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+static uint32_t timer_count(void) { return mmio_in32(LAPIC + LAPIC_TIMER_CURRENT); }
+
+/* CPUID 0x15: ECX is the core crystal clock, which clocks the APIC timer
+ * (11.5.4), counted at divide by 1; EBX (over EAX, 1) is the TSC's ratio. */
+static uint32_t timer_ticks_per_ms(void) {
+  uint32_t r[4];
+  cpuid(0x15, r);
+  return r[2] / 1000;
+}
+
+static uint64_t tsc_ticks_per_ms(void) {
+  uint32_t r[4];
+  cpuid(0x15, r);
+  return (uint64_t)(r[2] / 1000) * r[1];
+}
+
+/* 11.5.4: rewriting the LVT timer's mode between one-shot and periodic
+ * does not restart the count (only TSC-deadline mode disarms it,
+ * 11.5.4.1); the new mode decides what happens at 0. Each mode change
+ * comes once part of the count is gone, so a count started afresh would
+ * read above the one before. Runs after check_apic_timer(): the APIC
+ * software-enabled, dividing by 1, interrupts off. */
+static void check_timer_mode_switch(void) {
+  const uint32_t count = timer_ticks_per_ms() * MODE_SWITCH_MS;
+  uint32_t before = interrupts;
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, TEST_VECTOR);
+  mmio_out32(LAPIC + LAPIC_TIMER_INITIAL, count);
+  while (timer_count() > count - count / 4) {
+  }
+  uint32_t one_shot = timer_count();
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, LVT_PERIODIC | TEST_VECTOR);
+  check(timer_count() <= one_shot, "lapic: one-shot to periodic, the count goes on");
+  __asm__ volatile("sti; hlt; cli");
+  mmio_out32(LAPIC + LAPIC_EOI, 0);
+  /* A periodic count never reads 0: it reloads from the initial count. */
+  uint32_t reloaded = timer_count();
+  check(interrupts == before + 1 && reloaded != 0, "lapic: at 0 the timer, now periodic, interrupts and reloads");
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, TEST_VECTOR);
+  uint32_t after = timer_count();
+  check(after <= reloaded && after != 0, "lapic: periodic to one-shot, the count goes on");
+  __asm__ volatile("sti; hlt; cli");
+  mmio_out32(LAPIC + LAPIC_EOI, 0);
+  check(interrupts == before + 2 && timer_count() == 0, "lapic: at 0 the timer, now one-shot, interrupts and stops");
+}
+
+/* 11.5.4.1: in TSC-deadline mode (LVT timer bits 18:17 = 10b) the timer
+ * interrupts once the TSC reaches IA32_TSC_DEADLINE, which then reads 0;
+ * a deadline already passed interrupts at once. */
+static void check_tsc_deadline(void) {
+  uint32_t r[4];
+  cpuid(1, r);
+  check((r[2] >> 24) & 1, "lapic: CPUID offers the TSC-deadline timer");
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, LVT_TSC_DEADLINE | TEST_VECTOR);
+  uint32_t before = interrupts, faults = gp_faults;
+  /* NOP ends STI's interrupt shadow before the WRMSR. */
+  __asm__ volatile("sti; nop");
+  wrmsr(MSR_TSC_DEADLINE, 1);
+  uint32_t taken = interrupts;
+  __asm__ volatile("cli");
+  mmio_out32(LAPIC + LAPIC_EOI, 0);
+  check(taken == before + 1 && gp_faults == faults,
+        "lapic: a TSC deadline already passed interrupts right after its WRMSR");
+  check(rdmsr(MSR_TSC_DEADLINE) == 0, "lapic: a TSC deadline that fired reads 0");
+  uint64_t deadline = rdtsc() + DEADLINE_AHEAD_MS * tsc_ticks_per_ms();
+  wrmsr(MSR_TSC_DEADLINE, deadline);
+  check(rdmsr(MSR_TSC_DEADLINE) == deadline, "lapic: IA32_TSC_DEADLINE holds a deadline ahead");
+  __asm__ volatile("sti; hlt; cli");
+  check(interrupts == before + 2 && rdtsc() >= deadline,
+        "lapic: a TSC deadline ahead wakes HLT once the TSC reaches it");
+  mmio_out32(LAPIC + LAPIC_EOI, 0);
+  mmio_out32(LAPIC + LAPIC_LVT_TIMER, LVT_MASKED);
+}
 
 /* The local APIC's timer, one-shot, at the TSC's rate: it counts down
  * while the guest runs and interrupts it out of HLT. */
@@ -34,12 +127,53 @@ void check_apic_timer(void) {
   check(interrupts == before + 1, "lapic: a one-shot timer interrupt wakes HLT");
   mmio_out32(LAPIC + LAPIC_EOI, 0);
   check(mmio_in32(LAPIC + LAPIC_TIMER_CURRENT) == 0, "lapic: a one-shot timer stops at 0");
+  check_timer_mode_switch();
+  check_tsc_deadline();
+}
+
+/* 11.4.5: IA32_APIC_BASE moves the APIC's 4 KiB window to another page;
+ * the page it left is no longer the APIC (here nothing is there, and reads
+ * return all ones), and the APIC keeps its registers through the moves. */
+static void check_apic_base_move(uint64_t base) {
+  uint64_t moved = (base & 0xfff) | LAPIC_MOVED;
+  uint32_t faults = gp_faults;
+  wrmsr(MSR_APIC_BASE, moved);
+  check(gp_faults == faults && rdmsr(MSR_APIC_BASE) == moved, "lapic: IA32_APIC_BASE takes another base");
+  check((mmio_in32(LAPIC_MOVED + LAPIC_VERSION) & 0xff) == 0x14, "lapic: the APIC answers at its new base");
+  mmio_out32(LAPIC_MOVED + LAPIC_TPR, 0x20);
+  mmio_out32(LAPIC + LAPIC_TPR, 0x30);
+  check(mmio_in32(LAPIC + LAPIC_VERSION) == 0xffffffff && mmio_in32(LAPIC_MOVED + LAPIC_TPR) == 0x20,
+        "lapic: the old base is no longer the APIC");
+  wrmsr(MSR_APIC_BASE, base);
+  check(gp_faults == faults && mmio_in32(LAPIC + LAPIC_TPR) == 0x20
+            && mmio_in32(LAPIC_MOVED + LAPIC_VERSION) == 0xffffffff,
+        "lapic: moved back, the APIC answers at its old base with its registers");
+  mmio_out32(LAPIC + LAPIC_TPR, 0);
+}
+
+/* An APIC moved onto RAM hides that page: its accesses go to the APIC,
+ * never to memory (11.4.1), and the RAM comes back as it was. */
+static void check_apic_over_ram(uint64_t base) {
+  mmio_out32(RAM_PAGE + LAPIC_VERSION, 0x5a5a5a5a);
+  mmio_out32(RAM_PAGE + LAPIC_TPR, 0xa5a5a5a5);
+  wrmsr(MSR_APIC_BASE, (base & 0xfff) | RAM_PAGE);
+  mmio_out32(RAM_PAGE + LAPIC_TPR, 0x20);
+  check((mmio_in32(RAM_PAGE + LAPIC_VERSION) & 0xff) == 0x14 && mmio_in32(RAM_PAGE + LAPIC_TPR) == 0x20,
+        "lapic: moved onto RAM, the APIC hides the page");
+  wrmsr(MSR_APIC_BASE, base);
+  check(mmio_in32(RAM_PAGE + LAPIC_VERSION) == 0x5a5a5a5a && mmio_in32(RAM_PAGE + LAPIC_TPR) == 0xa5a5a5a5
+            && mmio_in32(LAPIC + LAPIC_TPR) == 0x20,
+        "lapic: moved off again, the RAM page is back as it was");
+  mmio_out32(LAPIC + LAPIC_TPR, 0);
 }
 
 /* x2APIC mode (SDM Vol. 3A 11.12): IA32_APIC_BASE.EXTD moves the APIC
  * from the MMIO window to MSRs 0x800-0x8FF; leaving it goes through the
- * disabled state (11.12.5), after which the APIC is as after power-up. */
+ * disabled state (11.12.5), after which the APIC is as after power-up.
+ * The base moves come first: the checks here leave the APIC reset. */
 void check_x2apic(void) {
+  check_apic_base_move(rdmsr(MSR_APIC_BASE));
+  check_apic_over_ram(rdmsr(MSR_APIC_BASE));
   const uint64_t enabled = 1u << 11, extd = 1u << 10;
   uint32_t r[4];
   cpuid(1, r);
