@@ -106,6 +106,7 @@ export const RFLAGS_DF: u64 = 1 << 10; // string instructions step down
 export const RFLAGS_OF: u64 = 1 << 11; // signed overflow
 // The six status flags the arithmetic instructions set (SDM Vol. 1 3.4.3.1).
 export const RFLAGS_STATUS: u64 = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF;
+export const RFLAGS_RF: u64 = 1 << 16; // resume: no instruction breakpoint for the next instruction
 export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
 
 // The debug registers after RESET (SDM Vol. 3B 18.2.3, 18.2.4): DR6 with
@@ -128,6 +129,16 @@ export const VECTOR_DF: u8 = 8; // double fault
 export const VECTOR_GP: u8 = 13; // general protection
 export const VECTOR_PF: u8 = 14; // page fault
 export const VECTOR_AC: u8 = 17; // alignment check
+// The fault-class exceptions: #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF,
+// #MF, #AC, #XM, #VE, #CP (Table 6-1). #DB is a fault only for an
+// instruction breakpoint, which pushes RF clear (Vol. 3B 18.3.1.1).
+const FAULT_VECTORS: u32 = 0x3b_7ce1;
+// Delivering a fault pushes RFLAGS with RF set, so that returning to the
+// faulting instruction does not hit its instruction breakpoint again (SDM
+// Vol. 3B 18.3.1.1); a hypervisor injecting one must set RF itself.
+export function isFault(vector: u8): bool {
+  return vector < 32 && ((FAULT_VECTORS >> vector) & 1) != 0;
+}
 // Their names, by vector.
 export const EXCEPTION_NAMES: string[] = [
   "divide error",

@@ -30,12 +30,6 @@
 #define MODE_SWITCH_MS 200
 #define DEADLINE_AHEAD_MS 10
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 static uint32_t timer_count(void) { return mmio_in32(LAPIC + LAPIC_TIMER_CURRENT); }
 
 /* CPUID 0x15: ECX is the core crystal clock, which clocks the APIC timer

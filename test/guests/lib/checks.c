@@ -88,12 +88,6 @@ static void check_tsc_frequency(void) {
   puts(" kHz\n");
 }
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 /* The vCPU's own TSC (vmm/vcpustate/tsc.ts, SDM Vol. 3B "Time-Stamp Counter
  * Adjustment"): IA32_TSC_ADJUST moves it, a TSC write moves IA32_TSC_ADJUST
  * by as much, and back at 0 the TSC is where it would have been. A wrong
@@ -309,6 +303,8 @@ int run_checks(const char* mode) {
   check_hidden_instructions();
   check_performance_counters();
   check_debug_registers(mode);
+  check_single_step();
+  check_fault_rf(mode);
   check_cr2(mode);
   check_tsc_aux(mode);
 #ifdef __x86_64__

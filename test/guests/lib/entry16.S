@@ -33,6 +33,8 @@ _start:
     movw $0, 6 * 4 + 2
     movw $gp_handler, 13 * 4
     movw $0, 13 * 4 + 2
+    movw $db_handler, 1 * 4
+    movw $0, 1 * 4 + 2
     movw $irq_handler, 0x40 * 4
     movw $0, 0x40 * 4 + 2
     calll guest_main
@@ -64,6 +66,24 @@ irq_handler:
     incl interrupts
     iret
 
+/* #DB: count it, note the IP it returns to and DR6 (then reset DR6, which
+ * the CPU never clears), and stop single-stepping: TF off in the saved FLAGS. */
+db_handler:
+    push %bp
+    mov %sp, %bp
+    push %eax
+    movzwl 2(%bp), %eax
+    mov %eax, db_return
+    mov %dr6, %eax
+    mov %eax, db_dr6
+    mov $0xffff0ff0, %eax
+    mov %eax, %dr6
+    andw $~0x100, 6(%bp)
+    pop %eax
+    incl db_traps
+    pop %bp
+    iret
+
     .section .rodata
     .align 8
 gdt:
@@ -81,3 +101,10 @@ gp_skip: .long 2
 gp_faults: .long 0
 ud_faults: .long 0
 interrupts: .long 0
+    .global db_traps, db_return, db_dr6, gp_eflags
+db_traps: .long 0
+    .align 4
+db_return: .long 0
+db_dr6: .long 0
+/* Real mode pushes 16-bit FLAGS, without RF: nothing to note. */
+gp_eflags: .long 0

@@ -20,6 +20,9 @@ _start:
     mov $irq_handler, %eax
     mov $0x40, %ecx
     call set_gate
+    mov $db_handler, %eax
+    mov $1, %ecx
+    call set_gate
     lidt idt_pointer
     call guest_main
 1:  hlt
@@ -38,6 +41,8 @@ set_gate:
 /* #GP pushes an error code: skip it and the faulting instruction (gp_skip bytes). */
 gp_handler:
     push %eax
+    mov 16(%esp), %eax
+    mov %eax, gp_eflags
     mov gp_skip, %eax
     add %eax, 8(%esp)
     pop %eax
@@ -53,6 +58,21 @@ ud_handler:
 
 irq_handler:
     incl interrupts
+    iret
+
+/* #DB: count it, note the EIP it returns to and DR6 (then reset DR6, which
+ * the CPU never clears), and stop single-stepping: TF off in the saved EFLAGS. */
+db_handler:
+    push %eax
+    mov 4(%esp), %eax
+    mov %eax, db_return
+    mov %dr6, %eax
+    mov %eax, db_dr6
+    mov $0xffff0ff0, %eax
+    mov %eax, %dr6
+    andl $~0x100, 12(%esp)
+    pop %eax
+    incl db_traps
     iret
 
     .section .rodata
@@ -78,6 +98,12 @@ gp_skip: .long 2
 gp_faults: .long 0
 ud_faults: .long 0
 interrupts: .long 0
+    .global db_traps, db_return, db_dr6, gp_eflags
+db_traps: .long 0
+    .align 4
+db_return: .long 0
+db_dr6: .long 0
+gp_eflags: .long 0
 
     .section .bss
     .global idt                     /* for guests that set up gates of their own */

@@ -64,6 +64,9 @@ long:
     lea irq_handler(%rip), %rax
     mov $0x40, %ecx
     call set_gate
+    lea db_handler(%rip), %rax
+    mov $1, %ecx
+    call set_gate
     lea user_return(%rip), %rax
     mov $USER_RETURN_VECTOR, %ecx
     call set_gate
@@ -150,6 +153,8 @@ user_return:
 /* #GP pushes an error code: skip it and the faulting instruction (gp_skip bytes). */
 gp_handler:
     push %rax
+    mov 32(%rsp), %rax
+    mov %rax, gp_eflags(%rip)
     mov gp_skip(%rip), %eax
     add %rax, 16(%rsp)
     pop %rax
@@ -165,6 +170,21 @@ ud_handler:
 
 irq_handler:
     incl interrupts(%rip)
+    iretq
+
+/* #DB: count it, note the RIP it returns to and DR6 (then reset DR6, which
+ * the CPU never clears), and stop single-stepping: TF off in the saved RFLAGS. */
+db_handler:
+    push %rax
+    mov 8(%rsp), %rax
+    mov %rax, db_return(%rip)
+    mov %dr6, %rax
+    mov %rax, db_dr6(%rip)
+    mov $0xffff0ff0, %eax
+    mov %rax, %dr6
+    andq $~0x100, 24(%rsp)
+    pop %rax
+    incl db_traps(%rip)
     iretq
 
     .section .data
@@ -191,6 +211,12 @@ gp_skip: .long 2
 gp_faults: .long 0
 ud_faults: .long 0
 interrupts: .long 0
+    .global db_traps, db_return, db_dr6, gp_eflags
+db_traps: .long 0
+    .align 8
+db_return: .quad 0
+db_dr6: .quad 0
+gp_eflags: .quad 0
     .align 8
 kernel_rsp: .quad 0
 

@@ -19,6 +19,10 @@ extern volatile uint32_t gp_skip;
 /* Counted by the #UD handlers, which skip a 3-byte instruction. */
 extern volatile uint32_t ud_faults;
 extern volatile uint32_t interrupts;
+/* The #DB handler counts traps and notes where each returns to and DR6;
+ * the #GP handler notes the EFLAGS the fault pushed (not in real mode). */
+extern volatile uint32_t db_traps;
+extern volatile unsigned long db_return, db_dr6, gp_eflags;
 #define TEST_VECTOR 0x40
 
 unsigned long hypercall(unsigned long fn, unsigned long a0, unsigned long a1);
@@ -33,6 +37,12 @@ static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, 
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return ((uint64_t)hi << 32) | lo;
+}
+
 static inline void cpuid_subleaf(uint32_t leaf, uint32_t subleaf, uint32_t r[4]) {
   __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(subleaf));
 }
@@ -77,5 +87,7 @@ void check_mmio_read_modify_write(void);
 void check_mmio_strings(void);
 void check_apic_timer(void);
 void check_x2apic(void);
+void check_single_step(void);
+void check_fault_rf(const char* mode);
 
 #endif

@@ -23,6 +23,7 @@ import {
   CR0_PG,
   CR0_RESET,
   DR6_BD,
+  DR6_BS,
   DR6_RESET,
   DR7_GD,
   DR7_RESET,
@@ -34,9 +35,12 @@ import {
   EFER_SCE,
   EFER_SVME,
   EFER_TCE,
+  isFault,
   Reg,
   RFLAGS_FIXED,
   RFLAGS_IF,
+  RFLAGS_RF,
+  RFLAGS_TF,
   RFLAGS_VM,
   Seg,
   VECTOR_AC,
@@ -190,6 +194,8 @@ export class SvmVcpu extends Vcpu {
     store<u8>(vmcb, 0, V.TLB_CONTROL);
     store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
     if (load<u64>(vmcb, V.EXIT_CODE) != V.EXIT_CPUID) return false;
+    // Single-stepping: skipInstruction() owes the guest a #DB.
+    if ((load<u64>(vmcb, V.RFLAGS) & RFLAGS_TF) != 0) return false;
     if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
     store<u64>(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID, V.RIP);
     return true;
@@ -421,11 +427,22 @@ export class SvmVcpu extends Vcpu {
     const vmcb = this.vmcb;
     const fromNextRip = this.nripSave && this.exit.kind != ExitKind.Mmio;
     vmcb.set64(V.RIP, fromNextRip ? vmcb.get64(V.NEXT_RIP) : vmcb.get64(V.RIP) + <u64>this.exit.instructionLength);
+    // A completed instruction ends the STI / MOV SS shadow it sat in (APM 15.21.5).
+    vmcb.set64(V.INTERRUPT_SHADOW, vmcb.get64(V.INTERRUPT_SHADOW) & ~(<u64>1));
+    // With TF set the CPU would take a single-step #DB after the instruction,
+    // DR6.BS set (APM Vol. 2 13.1.1); AMD-V has no pending-debug state to
+    // say so, so it goes in as an injected #DB.
+    if ((vmcb.get64(V.RFLAGS) & RFLAGS_TF) != 0) {
+      vmcb.set64(V.DR6, vmcb.get64(V.DR6) | DR6_BS);
+      this.dirty(V.CLEAN_DEBUG_REGISTERS);
+      this.injectException(VECTOR_DB, false, 0);
+    }
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {
     // Real mode delivers no error codes; injecting one there fails VMRUN.
     if ((this.cr0 & CR0_PE) == 0) hasError = false;
+    if (isFault(vector)) this.rflags = this.rflags | RFLAGS_RF;
     this.vmcb.set64(
       V.EVENT_INJECTION,
       <u64>vector | V.EVENT_TYPE_EXCEPTION | V.EVENT_VALID

@@ -18,9 +18,11 @@ import {
   DR6_BS,
   DR6_CAUSES,
   DR7_GD,
+  isFault,
   Reg,
   RFLAGS_FIXED,
   RFLAGS_IF,
+  RFLAGS_RF,
   RFLAGS_TF,
   Seg,
   VECTOR_DB,
@@ -293,6 +295,9 @@ export class VmxVcpu extends Vcpu {
     // need their instruction's length.
     const type = info & C.EVENT_TYPE_MASK;
     if (type >= (4 << 8) && type <= (6 << 8)) write(F.ENTRY_INSTRUCTION_LENGTH, vmread(F.EXIT_INSTRUCTION_LENGTH));
+    if (type == C.EVENT_TYPE_HARDWARE_EXCEPTION && isFault(<u8>info)) {
+      write(F.GUEST_RFLAGS, vmread(F.GUEST_RFLAGS) | RFLAGS_RF);
+    }
   }
 
   // MOV to CR0 or CR4 that touched a bit we own (guestmode.ts), and MOV to
@@ -443,6 +448,9 @@ export class VmxVcpu extends Vcpu {
     // "STI", Vol. 3A 6.8.3 "Masking Exceptions and Interrupts When Switching Stacks").
     const blocking = <u32>vmread(F.GUEST_INTERRUPTIBILITY);
     if (blocking & C.BLOCKING_STI_OR_MOV_SS) write(F.GUEST_INTERRUPTIBILITY, blocking & ~C.BLOCKING_STI_OR_MOV_SS);
+    // With TF set the CPU would take a single-step #DB after the instruction:
+    // a pending BS makes VM entry deliver it, DR6 updated (SDM Vol. 3C 26.6.3).
+    if ((vmread(F.GUEST_RFLAGS) & RFLAGS_TF) != 0) write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | DR6_BS);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {
@@ -450,6 +458,7 @@ export class VmxVcpu extends Vcpu {
     // Under unrestricted guest, real mode delivers no error code, and VM
     // entry fails if we ask for one (26.2.1.3).
     const withError = hasError && (vmread(F.GUEST_CR0) & CR0_PE) != 0;
+    if (isFault(vector)) write(F.GUEST_RFLAGS, vmread(F.GUEST_RFLAGS) | RFLAGS_RF);
     write(
       F.ENTRY_INTERRUPTION_INFO,
       <u32>vector | C.EVENT_TYPE_HARDWARE_EXCEPTION | C.EVENT_VALID | (withError ? C.EVENT_ERROR_CODE : 0),
@@ -462,11 +471,14 @@ export class VmxVcpu extends Vcpu {
     write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_EXTERNAL | C.EVENT_VALID);
   }
 
-  // VM entry refuses an external interrupt unless IF=1 and no STI/MOV SS shadow (26.3.1.5).
+  // VM entry refuses an external interrupt unless IF=1 and no STI/MOV SS
+  // shadow (26.3.1.5). A pending single-step trap goes first, as it would
+  // on the CPU (Vol. 3A Table 6-2), and an injected event would lose it.
   canInjectInterrupt(): bool {
     this.use();
     return (vmread(F.GUEST_RFLAGS) & RFLAGS_IF) != 0
       && (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) == 0
+      && (vmread(F.GUEST_PENDING_DEBUG) & DR6_BS) == 0
       && (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
   }
 
