@@ -76,6 +76,7 @@ export const CR0_PG: u64 = 0x8000_0000; // paging
 export const CR0_RESET: u64 = CR0_CD | CR0_NW | CR0_ET;
 
 // CR4 (SDM Vol. 3A 2.5; APM Vol. 2 3.1.3).
+export const CR4_DE: u64 = 1 << 3; // debugging extensions: I/O breakpoints
 export const CR4_PSE: u64 = 1 << 4; // 4 MiB pages in 32-bit paging
 export const CR4_PAE: u64 = 1 << 5; // 64-bit page-table entries
 export const CR4_LA57: u64 = 1 << 12; // 5-level paging
@@ -116,7 +117,8 @@ export const DR7_RESET: u64 = 0x400;
 // DR6's cause bits: B0-B3 (a breakpoint matched), BD (general detect), BS
 // (single step); DR7.GD, which a #DB clears so that its handler may touch
 // the debug registers (SDM Vol. 3B 18.2.3, 18.2.4).
-export const DR6_CAUSES: u64 = 0xf | (1 << 13) | (1 << 14);
+export const DR6_BREAKPOINTS: u64 = 0xf; // B0-B3
+export const DR6_CAUSES: u64 = DR6_BREAKPOINTS | (1 << 13) | (1 << 14);
 export const DR6_BD: u64 = 1 << 13;
 export const DR6_BS: u64 = 1 << 14;
 export const DR7_GD: u64 = 1 << 13;

@@ -6,7 +6,8 @@
  * raises the next #AC. Unvirtualized, the CPU would loop inside that
  * delivery forever, never opening a window for an interrupt. Under the
  * hypervisor every round is an exit (it intercepts #AC), so the other VMs
- * run on and this one is stopped as an exit flood.
+ * run on, and this one, back at the same RIP round after round, is stopped
+ * as an exception loop.
  */
 #include "lib/guest.h"
 

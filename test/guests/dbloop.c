@@ -5,8 +5,8 @@
  * first of them. One single step then makes each delivery of #DB raise the
  * next one. Unvirtualized, the CPU would loop inside that delivery forever,
  * never opening a window for an interrupt. Under the hypervisor every round
- * is an exit (it intercepts #DB), so the other VMs run on and this one is
- * stopped as an exit flood.
+ * is an exit (it intercepts #DB), so the other VMs run on, and this one,
+ * back at the same RIP round after round, is stopped as an exception loop.
  */
 #include "lib/guest.h"
 

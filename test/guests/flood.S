@@ -1,7 +1,28 @@
-/* A guest that floods the VMM with exits: port writes forever, never halting. */
+/*
+ * A guest that floods the VMM with exits, and is right to: a million port
+ * writes, as a kernel polling a device would make, then exit status 0 by
+ * hypercall (VMCALL on Intel, VMMCALL on AMD: CPUID's vendor says which).
+ * Its work costs a million exits; it must run to the end without being
+ * stopped, while the other VMs run on beside it.
+ */
+#define HC_EXIT 2
+#define WRITES 1000000
+#define GENU 0x756e6547 /* CPUID 0: EBX of "GenuineIntel" */
     .code16
     .section .entry, "ax"
     .global _start
 _start:
+    mov $WRITES, %ecx
 1:  out %al, $0x80
-    jmp 1b
+    dec %ecx
+    jnz 1b
+    xor %eax, %eax
+    cpuid
+    cmp $GENU, %ebx
+    mov $HC_EXIT, %eax
+    mov $0, %ebx            /* the exit status; MOV leaves the flags alone */
+    jne 2f
+    vmcall
+2:  vmmcall
+3:  hlt
+    jmp 3b

@@ -9,7 +9,9 @@ describe("AMD-V backend in QEMU", () => {
     // About 25 s alone, most of it the flood VM's million exits; several
     // times that when the other test worker loads both cores.
     const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS }, 300_000);
-    expectSuiteResults(run);
+    // QEMU 7.2's TCG never looks at DR7.GD (target/i386 defines it, no
+    // instruction tests it), so MOV DR does not fault there; Bochs' does.
+    expectSuiteResults(run, ["debug: general detect faults on MOV DR and clears DR7.GD"]);
     // Every CPU enables SVM itself, with its own host save area.
     expect(run.output).toContain(`smp: ${cpus} of ${cpus} processors online`);
     for (let cpu = 0; cpu < cpus; cpu++) expect(run.output).toMatch(new RegExp(`svm: cpu ${cpu}: SVM enabled`));

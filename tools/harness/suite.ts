@@ -9,6 +9,9 @@ export const SUITE = ["real16", "protected32", "long64"];
 // Computes for a long time without exits: listed first, it finishes last
 // only if the host timer preempts it.
 export const SPINNER = "spin";
+// Guests that test the hypervisor's limits: one reaches outside its RAM,
+// one runs VMX/SVM instructions, one triple-faults, and one floods it
+// with a million exits of legitimate work, which it must let finish.
 export const MISBEHAVING = ["isolation", "virtinstr", "triplefault", "flood"];
 
 // The SMP guest (test/guests/smp.c) runs with two vCPUs and checks their start-up.

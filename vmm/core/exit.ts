@@ -14,8 +14,8 @@ import { MAX_INSTRUCTION_LENGTH, VECTOR_AC, VECTOR_DB } from "../../kernel/arch/
 // stack takes the frame): unintercepted, either loops inside the processor
 // with no window for an interrupt and holds the host's CPU for good
 // (CVE-2015-5307, CVE-2015-8104). Intercepted, each round is an exit, and
-// the scheduler takes the CPU back; a VM that does nothing else is stopped
-// as an exit flood.
+// the scheduler takes the CPU back; a vCPU that goes round at one RIP with
+// no interrupt taken in between is stopped (Vcpu.exceptionLoops()).
 export const REFLECTED_EXCEPTIONS: u32 = (1 << VECTOR_DB) | (1 << VECTOR_AC);
 
 export const enum ExitKind {
@@ -36,6 +36,7 @@ export const enum ExitKind {
   MonitorMwait, // MONITOR or MWAIT, which CPUID tells the guest it does not have
   Rdpmc, // RDPMC: the guest has no performance counters
   TripleFault, // shutdown
+  ExceptionLoop, // vector: raised again while delivered, round after round (Vcpu.exceptionLoops())
   Init, // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
   InvalidState, // the hardware refused to enter the guest
@@ -53,6 +54,7 @@ export class Exit {
   isWrite: bool = false;
   isString: bool = false; // INS/OUTS (with or without REP)
   msr: u32 = 0;
+  vector: u8 = 0; // ExceptionLoop: the exception
   value: u64 = 0;
   gpa: u64 = 0;
   qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)

@@ -15,9 +15,6 @@ export class RunState {
   // TSC ticks spent in the guest, in all and on each host CPU.
   ticks: u64 = 0;
   readonly ticksOn: StaticArray<u64> = new StaticArray<u64>(MAX_CPUS);
-  // The vCPU's exit count when it last yielded, halted or took an
-  // interrupt (the flood check).
-  exitsAtRest: u64 = 0;
   // When its current slice ends (TSC).
   sliceEnd: u64 = 0;
   // Virtual run time (core/cpushare.ts): the scheduler runs the vCPU

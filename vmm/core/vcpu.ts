@@ -33,6 +33,10 @@ export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: boo
   return csDefault32 ? 32 : 16;
 }
 
+// How many times an exception may come back at one RIP before the vCPU
+// counts as looping in its delivery (Vcpu.exceptionLoops()).
+const EXCEPTION_LOOP_ROUNDS: u32 = 100_000;
+
 // What a vCPU is doing between its slices (SDM Vol. 3A 9.4 for the start-up
 // of application processors: they wait for INIT and STARTUP IPIs).
 export const enum Activity {
@@ -174,8 +178,51 @@ export abstract class Vcpu {
   // GDTR, CR0/CR3/CR4/EFER, RIP, RSP, RFLAGS, in its VMCB or VMCS.
   protected abstract setEntryState(s: EntryState): void;
 
-  // Skips the instruction that caused the current exit.
+  // Skips the instruction that caused the current exit, and raises the
+  // single-step trap the CPU would take after it with RFLAGS.TF set.
   abstract skipInstruction(): void;
+
+  // The guest's DR7 (in the VMCS or VMCB).
+  abstract get dr7(): u64;
+  // A #DB trap after the current instruction with DR6 causes `causes` (B0-B3,
+  // BS), which the guest takes before its next instruction (SDM Vol. 3B
+  // 18.3.1.2, 18.3.1.4), ahead of any external interrupt.
+  abstract pendDebugTrap(causes: u64): void;
+
+  // Called by the backend for each exception it gives back to the guest
+  // (REFLECTED_EXCEPTIONS): true once the same one has come back at the
+  // same RIP EXCEPTION_LOOP_ROUNDS times in a row, with no interrupt taken
+  // in between. Then it is raised again while it is delivered, and no
+  // instruction can complete; on hardware the CPU would hang for good. A
+  // guest single-stepping or hitting a breakpoint moves RIP, or takes its
+  // timer's interrupts, and never gets here.
+  protected exceptionLoops(vector: u8): bool {
+    const rip = this.rip;
+    if (vector != this.loopVector || rip != this.loopRip) {
+      this.loopVector = vector;
+      this.loopRip = rip;
+      this.loopRounds = 0;
+    }
+    return ++this.loopRounds >= EXCEPTION_LOOP_ROUNDS;
+  }
+  private loopVector: u8 = 0;
+  private loopRip: u64 = 0;
+  private loopRounds: u32 = 0;
+
+  // The vCPU took an interrupt: whatever it was doing, it was not stuck.
+  tookInterrupt(): void {
+    this.loopRounds = 0;
+  }
+
+  // After the VMM completed an IN or OUT for the guest, which no CPU saw:
+  // the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that it met.
+  noteIoBreakpoints(port: u64, size: u8): void {
+    const dr7 = this.dr7;
+    const met = this.debugRegisters.ioBreakpointsMet(dr7, this.cr4, port, size);
+    let enabled: u64 = 0;
+    for (let i = 0; i < 4; i++) if (((dr7 >> (2 * i)) & 3) != 0) enabled |= <u64>1 << i;
+    if ((met & enabled) != 0) this.pendDebugTrap(met);
+  }
 
   // Event injection: an exception (with error code if `hasError`) or an
   // external interrupt, delivered at the next entry.

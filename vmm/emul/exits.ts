@@ -6,7 +6,7 @@
 // and stops the VM with a reason for everything a guest must not do.
 
 import { IA32_APIC_BASE, IA32_TIME_STAMP_COUNTER, IA32_TSC_ADJUST, IA32_TSC_DEADLINE } from "../../kernel/arch/msrs";
-import { CR4_OSXSAVE, Reg, VECTOR_GP, VECTOR_UD } from "../../kernel/arch/x86";
+import { CR4_OSXSAVE, EXCEPTION_NAMES, Reg, VECTOR_GP, VECTOR_UD } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { openInterruptWindow } from "../../kernel/cpu/irq";
 import { Exit, ExitKind, Next } from "../core/exit";
@@ -141,6 +141,13 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     case ExitKind.TripleFault:
       vm.stop("triple fault: the guest shut down its CPU", vcpu);
       return Next.Stopped;
+    case ExitKind.ExceptionLoop:
+      vm.stop(
+        "exception loop: " + EXCEPTION_NAMES[exit.vector] + " raised again while it is delivered, at rip "
+          + log.hex(vcpu.rip) + "; no instruction can complete",
+        vcpu,
+      );
+      return Next.Stopped;
     case ExitKind.VirtualizationInstruction:
       vm.stop("the guest executed a virtualization instruction (nested virtualization is not offered)", vcpu);
       return Next.Stopped;
@@ -173,6 +180,7 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     vcpu.regs.set(Reg.Rax, merged);
   }
   vcpu.skipInstruction();
+  vcpu.noteIoBreakpoints(exit.port, exit.size);
   return vm.running ? Next.Resume : Next.Stopped;
 }
 

@@ -13,9 +13,11 @@
 // timer interrupt of the vCPU, of the halted vCPUs at home there, and of
 // the platform timers of the VMs it keeps time for; and, on VT-x, the
 // preemption timer. Anything that changes a vCPU elsewhere (an interrupt,
-// INIT, STARTUP, a stop) kicks its CPU (notify()). A VM that takes
-// MAX_BUSY_EXITS exits without ever yielding, halting or taking an
-// interrupt is stopped.
+// INIT, STARTUP, a stop) kicks its CPU (notify()). However many exits a
+// vCPU takes, it is not stopped for them: its work costs what it costs,
+// and its share (core/cpushare.ts) bounds the CPU time it takes from the
+// others. Only a vCPU looping in an exception's delivery, which no
+// instruction ever leaves, is stopped (Vcpu.exceptionLoops()).
 
 import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
 import { crashOnSliceEnd } from "../../kernel/boot/selftest";
@@ -37,7 +39,6 @@ import { reportLockWaits } from "./report";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
-const MAX_BUSY_EXITS: u64 = 1_000_000;
 // Garbage is collected every COLLECT_SLICES slices and idle periods, at
 // the start of a call, when no object lives in a local: the "minimal"
 // runtime keeps only what globals reach, which is why everything the
@@ -188,7 +189,6 @@ function decide(c: HostCpu, next: Next): void {
     (next == Next.Resume || alone) && current !== null && !c.look && now < c.lookAt && current.runnable
     && current.vcpu.exits - c.sliceExits < SLICE_EXITS
   ) {
-    if (alone) current.vcpu.runState.exitsAtRest = current.vcpu.exits;
     enter(c, current);
     return;
   }
@@ -200,7 +200,7 @@ function decide(c: HostCpu, next: Next): void {
   releaseWanted(c);
   keepTime(c, now);
   wakeHalted(c, tscPerMs);
-  if (current !== null && !goesOn(c, current, next, now, tscPerMs)) endSlice(c, next);
+  if (current !== null && !goesOn(c, current, next, now, tscPerMs)) endSlice(c);
   if (current !== null && current === c.current && next == Next.Yield) {
     // Nobody else wants the CPU: the yield starts a new slice.
     sliceFrom(c, current, now, tscPerMs);
@@ -251,10 +251,7 @@ function offerWork(c: HostCpu): void {
 function goesOn(c: HostCpu, slot: Slot, next: Next, now: u64, tscPerMs: u64): bool {
   const vcpu = slot.vcpu, share = slot.vm.share;
   if (next == Next.Halt || next == Next.Stopped || !slot.runnable) return false;
-  if (next == Next.Yield) {
-    vcpu.runState.exitsAtRest = vcpu.exits;
-    return !otherCandidate(c, slot);
-  }
+  if (next == Next.Yield) return !otherCandidate(c, slot);
   if (now >= vcpu.runState.sliceEnd || vcpu.exits - c.sliceExits >= SLICE_EXITS) return false;
   return !share.heldBack(now, tscPerMs);
 }
@@ -281,9 +278,8 @@ function mayRunOn(slot: Slot, c: HostCpu): bool {
   return false;
 }
 
-// The current slot's slice ends: its extended state is saved, and a VM
-// that took MAX_BUSY_EXITS exits without resting is stopped.
-function endSlice(c: HostCpu, next: Next): void {
+// The current slot's slice ends: its extended state is saved.
+function endSlice(c: HostCpu): void {
   const slot = c.current!, vcpu = slot.vcpu, run = vcpu.runState;
   crashOnSliceEnd(c.id);
   c.current = null;
@@ -293,11 +289,6 @@ function endSlice(c: HostCpu, next: Next): void {
   c.queue.push(slot);
   vcpu.xstate.leave();
   slicesSinceCollect++;
-  if (next == Next.Halt || next == Next.Yield) run.exitsAtRest = vcpu.exits;
-  else if (slot.vm.running && vcpu.exits - run.exitsAtRest >= MAX_BUSY_EXITS) {
-    const reason = " exits without yielding, halting or an interrupt";
-    slot.vm.stop("exit flood: " + MAX_BUSY_EXITS.toString() + reason, vcpu);
-  }
 }
 
 // The platform timers of the VMs whose boot vCPU lives here, brought up to
@@ -531,10 +522,7 @@ function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   } else {
     vcpu.injectInterrupt(vm.takeInterrupt());
   }
-  // A guest that takes its interrupts is alive, however many exits its
-  // work costs: a busy Linux takes a few hundred a second of timer ticks
-  // and never halts, and would otherwise be stopped within the hour.
-  vcpu.runState.exitsAtRest = vcpu.exits;
+  vcpu.tookInterrupt();
 }
 
 // The scheduler's view, for the console's status key (report.ts).

@@ -1,5 +1,6 @@
 // A vCPU's debug registers: the breakpoint addresses DR0-DR3 and, under
-// VT-x, the status register DR6.
+// VT-x, the status register DR6; and the I/O breakpoints, which only the
+// VMM can see hit, since every IN and OUT exits.
 //
 // Neither backend switches these on its own: a VMCS holds only DR7 (through
 // the debug-controls entry and exit controls), a VMCB DR6 and DR7 (SDM Vol.
@@ -11,7 +12,10 @@
 // switches them at every entry and exit.
 
 import { readDr, writeDr } from "../../kernel/arch/shim";
-import { DR6_RESET } from "../../kernel/arch/x86";
+import { CR4_DE, DR6_RESET } from "../../kernel/arch/x86";
+
+// DR7's LEN field: 00b 1 byte, 01b 2, 10b 8, 11b 4 (SDM Vol. 3B 18.2.5).
+const BREAKPOINT_LENGTHS: StaticArray<u64> = [1, 2, 8, 4];
 
 // Whose values each CPU's debug registers hold.
 const owners: (DebugRegisters | null)[] = [];
@@ -41,6 +45,25 @@ export class DebugRegisters {
   ownerCpu(): i32 {
     for (let i = 0; i < owners.length; i++) if (owners[i] === this) return i;
     return -1;
+  }
+
+  // The DR6 bits B0-B3 of the I/O breakpoints that an access to ports
+  // `port` to `port + size - 1` meets, under the guest's DR7 and CR4 (SDM
+  // Vol. 3B 18.2.4, 18.2.5: R/W 10b is an I/O breakpoint with CR4.DE set;
+  // LEN is 1, 2, 8 or 4 bytes, the address aligned to it). Whether DR7
+  // enables each one, the caller decides: DR6 reports them all. Called on
+  // the CPU that holds the registers (the vCPU's, while it handles an exit).
+  ioBreakpointsMet(dr7: u64, cr4: u64, port: u64, size: u8): u64 {
+    if ((cr4 & CR4_DE) == 0) return 0;
+    let met: u64 = 0;
+    for (let i: u32 = 0; i < 4; i++) {
+      const field = <u32>(dr7 >> (16 + 4 * i)) & 0xf;
+      if ((field & 3) != 0b10) continue;
+      const length: u64 = BREAKPOINT_LENGTHS[field >> 2];
+      const start = readDr(i) & ~(length - 1);
+      if (port < start + length && start < port + <u64>size) met |= <u64>1 << i;
+    }
+    return met;
   }
 
   // `cpu` lets go of them, saving them, so that another CPU can load them.

@@ -9,9 +9,9 @@
  * counts them and resumes after the instruction. It leaves alone only what
  * ends a VM on purpose (the exit and reset ports, ACPI sleep, INIT and
  * STARTUP to itself) and the UART's transmit register, so that its noise
- * does not drown the console. Every YIELD_EVERY operations it yields, as a
- * long-running guest takes interrupts: the exit-flood watchdog is for
- * guests that never rest. It ends with a summary and hypercall exit 0.
+ * does not drown the console. Every YIELD_EVERY operations it yields, so
+ * that the VM beside it gets the CPU sooner. It ends with a summary and
+ * hypercall exit 0.
  */
 #include "kernels/kernel.h"
 

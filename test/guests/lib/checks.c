@@ -1,11 +1,12 @@
 /*
  * The checks every test guest runs, in whatever mode it was compiled for:
  * what CPUID shows, port I/O round trips, the three MSR policies (pass
- * through, emulated, #GP), instructions the guest is told it lacks, debug
- * registers, HLT woken by an injected interrupt and the hypercalls; then
- * those of mmiochecks.c and apicchecks.c. Each prints PASS or
- * FAIL with its name; names starting with "64-bit:" are checks only the
- * long-mode guest runs (test/system/guests.ts).
+ * through, emulated, #GP), instructions the guest is told it lacks, CR2,
+ * HLT woken by an injected interrupt and the hypercalls; then those of
+ * mmiochecks.c, apicchecks.c and debugchecks.c. Each prints PASS or FAIL
+ * with its name; names starting with "64-bit:" are checks only the
+ * long-mode guest runs, "32/64-bit:" all but the real-mode one
+ * (test/system/guests.ts).
  */
 #include "guest.h"
 
@@ -162,33 +163,6 @@ static void check_performance_counters(void) {
   check(ok, "pmu: the counters the vendor promises (AMD's legacy four, Intel's none) and no others");
 }
 
-#define DEBUG_REGISTER_ACCESS(n)                                         \
-  static unsigned long read_dr##n(void) { unsigned long v; __asm__ volatile("mov %%dr" #n ", %0" : "=r"(v)); return v; } \
-  static void write_dr##n(unsigned long v) { __asm__ volatile("mov %0, %%dr" #n ::"r"(v)); }
-DEBUG_REGISTER_ACCESS(0)
-DEBUG_REGISTER_ACCESS(1)
-DEBUG_REGISTER_ACCESS(2)
-DEBUG_REGISTER_ACCESS(3)
-DEBUG_REGISTER_ACCESS(7)
-
-/* Debug registers are each VM's own: values set before a yield (the other
- * VMs run, with breakpoints of their own) are still there after it. The
- * addresses differ per guest and are never executed, so the enabled
- * execution breakpoint never fires. */
-static void check_debug_registers(const char* mode) {
-  unsigned long tag = (unsigned char)mode[0];
-  write_dr0(0x10000 + tag);
-  write_dr1(0x20000 + tag);
-  write_dr2(0x30000 + tag);
-  write_dr3(0x40000 + tag);
-  write_dr7(0x401); /* L0: execution breakpoint at DR0 */
-  hypercall(HC_YIELD, 0, 0);
-  check(read_dr0() == 0x10000 + tag && read_dr1() == 0x20000 + tag && read_dr2() == 0x30000 + tag && read_dr3() == 0x40000 + tag,
-        "debug: DR0-DR3 are the VM's own across a yield");
-  check((read_dr7() & 0xff) == 0x01, "debug: DR7 is the VM's own across a yield");
-  write_dr7(0x400);
-}
-
 static unsigned long read_cr2(void) { unsigned long v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
 static void write_cr2(unsigned long v) { __asm__ volatile("mov %0, %%cr2" ::"r"(v)); }
 
@@ -304,6 +278,7 @@ int run_checks(const char* mode) {
   check_performance_counters();
   check_debug_registers(mode);
   check_single_step();
+  check_breakpoints();
   check_fault_rf(mode);
   check_cr2(mode);
   check_tsc_aux(mode);

@@ -79,6 +79,15 @@ export class FakeVcpu extends Vcpu {
     this.lastReset = (<i64>segment << 16) | <i64>offset;
   }
   protected setEntryState(s: EntryState): void {}
+  dr7Value: u64 = 0x400;
+  // The DR6 causes of the debug traps the VMM raised, together.
+  debugTrapCauses: u64 = 0;
+  get dr7(): u64 {
+    return this.dr7Value;
+  }
+  pendDebugTrap(causes: u64): void {
+    this.debugTrapCauses |= causes;
+  }
   skipInstruction(): void {
     this.ripValue += <u64>this.exit.instructionLength;
     this.skips++;

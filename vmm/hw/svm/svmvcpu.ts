@@ -264,15 +264,17 @@ export class SvmVcpu extends Vcpu {
       // Given back to the guest, unless the exit interrupted another
       // event's delivery, which goes again instead (above). Unlike VT-x,
       // the CPU has already updated the VMCB's DR6 (APM Vol. 2 15.12.2).
+      const vector = <u8>(code - V.EXIT_EXCEPTION_BASE);
       if ((interrupted & V.EVENT_VALID) == 0) {
-        const vector = <u8>(code - V.EXIT_EXCEPTION_BASE);
         if (vector == VECTOR_DB && (vmcb.get64(V.DR6) & DR6_BD) != 0) {
           vmcb.set64(V.DR7, vmcb.get64(V.DR7) & ~DR7_GD);
           this.dirty(V.CLEAN_DEBUG_REGISTERS);
         }
         this.injectException(vector, vector == VECTOR_AC, <u32>info1);
       }
-      return false;
+      if (!this.exceptionLoops(vector)) return false;
+      exit.kind = ExitKind.ExceptionLoop;
+      exit.vector = vector;
     } else if (code == V.EXIT_SHUTDOWN) {
       exit.kind = ExitKind.TripleFault;
     } else if (code == V.EXIT_INIT) {
@@ -430,13 +432,21 @@ export class SvmVcpu extends Vcpu {
     // A completed instruction ends the STI / MOV SS shadow it sat in (APM 15.21.5).
     vmcb.set64(V.INTERRUPT_SHADOW, vmcb.get64(V.INTERRUPT_SHADOW) & ~(<u64>1));
     // With TF set the CPU would take a single-step #DB after the instruction,
-    // DR6.BS set (APM Vol. 2 13.1.1); AMD-V has no pending-debug state to
-    // say so, so it goes in as an injected #DB.
-    if ((vmcb.get64(V.RFLAGS) & RFLAGS_TF) != 0) {
-      vmcb.set64(V.DR6, vmcb.get64(V.DR6) | DR6_BS);
-      this.dirty(V.CLEAN_DEBUG_REGISTERS);
-      this.injectException(VECTOR_DB, false, 0);
-    }
+    // DR6.BS set (APM Vol. 2 13.1.1).
+    if ((vmcb.get64(V.RFLAGS) & RFLAGS_TF) != 0) this.pendDebugTrap(DR6_BS);
+  }
+
+  get dr7(): u64 {
+    return this.vmcb.get64(V.DR7);
+  }
+
+  // AMD-V has no pending-debug state: the causes go into the VMCB's DR6,
+  // and the #DB is injected.
+  pendDebugTrap(causes: u64): void {
+    const vmcb = this.vmcb;
+    vmcb.set64(V.DR6, vmcb.get64(V.DR6) | causes);
+    this.dirty(V.CLEAN_DEBUG_REGISTERS);
+    this.injectException(VECTOR_DB, false, 0);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {

@@ -86,6 +86,9 @@ export const EVENT_REINJECT_MASK: u32 = 0x80000fff;
 
 // Guest interruptibility state: blocking by STI and by MOV SS (SDM 24.4.2).
 export const BLOCKING_STI_OR_MOV_SS: u32 = 3;
+// Pending debug exceptions (24.4.2 Table 24-4): B0-B3 and BS as in DR6, and
+// bit 12, set when a breakpoint DR7 enables was met.
+export const PENDING_ENABLED_BREAKPOINT: u64 = 1 << 12;
 
 // The VM-instruction error numbers VM entry can report (SDM 30.4).
 export function entryErrorName(error: u32): string {

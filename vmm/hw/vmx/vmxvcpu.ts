@@ -15,6 +15,7 @@ import { readDr, thisCpu, vmclear, vmread, writeDr } from "../../../kernel/arch/
 import {
   CR0_PE,
   DR6_BD,
+  DR6_BREAKPOINTS,
   DR6_BS,
   DR6_CAUSES,
   DR7_GD,
@@ -231,7 +232,10 @@ export class VmxVcpu extends Vcpu {
       this.requestInterruptWindow(false);
       exit.kind = ExitKind.InterruptWindow;
     } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.reflectException()) {
-      return false;
+      const vector = <u8>vmread(F.EXIT_INTERRUPTION_INFO);
+      if (!this.exceptionLoops(vector)) return false;
+      exit.kind = ExitKind.ExceptionLoop;
+      exit.vector = vector;
     } else if (basic == C.EXIT_EXTERNAL_INTERRUPT || basic == C.EXIT_EXCEPTION_OR_NMI) {
       exit.kind = ExitKind.ExternalInterrupt; // reason 0 and no exception: an NMI
     } else if (basic == C.EXIT_PREEMPTION_TIMER) {
@@ -448,9 +452,22 @@ export class VmxVcpu extends Vcpu {
     // "STI", Vol. 3A 6.8.3 "Masking Exceptions and Interrupts When Switching Stacks").
     const blocking = <u32>vmread(F.GUEST_INTERRUPTIBILITY);
     if (blocking & C.BLOCKING_STI_OR_MOV_SS) write(F.GUEST_INTERRUPTIBILITY, blocking & ~C.BLOCKING_STI_OR_MOV_SS);
-    // With TF set the CPU would take a single-step #DB after the instruction:
-    // a pending BS makes VM entry deliver it, DR6 updated (SDM Vol. 3C 26.6.3).
-    if ((vmread(F.GUEST_RFLAGS) & RFLAGS_TF) != 0) write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | DR6_BS);
+    // With TF set the CPU would take a single-step #DB after the instruction.
+    if ((vmread(F.GUEST_RFLAGS) & RFLAGS_TF) != 0) this.pendDebugTrap(DR6_BS);
+  }
+
+  get dr7(): u64 {
+    this.use();
+    return vmread(F.GUEST_DR7);
+  }
+
+  // The pending debug exceptions field makes VM entry deliver the #DB,
+  // DR6 updated (SDM Vol. 3C 24.4.2 Table 24-4, 26.6.3); bit 12 says an
+  // enabled breakpoint was met.
+  pendDebugTrap(causes: u64): void {
+    this.use();
+    const enabledBreakpoint: u64 = (causes & DR6_BREAKPOINTS) != 0 ? C.PENDING_ENABLED_BREAKPOINT : 0;
+    write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | causes | enabledBreakpoint);
   }
 
   injectException(vector: u8, hasError: bool, errorCode: u32): void {
@@ -478,7 +495,7 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return (vmread(F.GUEST_RFLAGS) & RFLAGS_IF) != 0
       && (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) == 0
-      && (vmread(F.GUEST_PENDING_DEBUG) & DR6_BS) == 0
+      && (vmread(F.GUEST_PENDING_DEBUG) & (DR6_BREAKPOINTS | DR6_BS)) == 0
       && (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
   }
 
