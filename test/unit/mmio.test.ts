@@ -22,6 +22,10 @@ interface MmioExports {
   deviceWrite(offset: bigint, size: number, value: bigint): void;
   aluCompute(op: number, a: bigint, b: bigint, carryIn: number, size: number): bigint;
   aluFlags(): bigint;
+  taskPriorityExit(isWrite: number, register: number): number;
+  apicTaskPriority(): number;
+  lastException(): number;
+  cpuRsp(): bigint;
   cpuSkips(): number;
   setFetched(i: number, b: number, count: number): void;
   mmioExit(gpa: bigint, isWrite: number): number;
@@ -422,5 +426,60 @@ describe("read-modify-write and string instructions on a device", () => {
     e.regSet(RDI, base + BUFFER);
     expect(e.mmioExit(base + BUFFER + 0x10n, 1)).toBe(STOPPED);
     expect(reason()).toMatch(/the string's destination translates to 0xfeb00800, not to the address that exited$/);
+  });
+});
+
+// CR8 (vmm/emul/taskpriority.ts): the APIC's TPR bits 7:4, by the register
+// the backend named or by decoding the MOV (AMD-V without decode assists).
+describe("CR8 accesses", () => {
+  const CR0_PG = 0x8000_0011n, CR4_PAE = 0x20n, EFER_LONG = 0x500n;
+  const RSP = 4, R9 = 9;
+  beforeEach(() => {
+    e.vmReset();
+    identityMapFirst2MiB();
+    e.cpuSet(0x8000n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
+  });
+
+  it("a write sets TPR bits 7:4 and clears 3:0; a read returns them", () => {
+    e.regSet(RAX, 0x7n);
+    expect(e.taskPriorityExit(1, RAX)).toBe(RESUME);
+    expect(e.apicTaskPriority()).toBe(0x70);
+    e.regSet(RBX, ONES);
+    expect(e.taskPriorityExit(0, RBX)).toBe(RESUME);
+    expect(e.regGet(RBX)).toBe(7n);
+    expect(e.cpuSkips()).toBe(2);
+  });
+
+  it("decodes the MOV when the backend could not name the register: REX.R for CR8, REX.B for r9", () => {
+    code(0x8000n, [0x45, 0x0f, 0x22, 0xc1, 0x44, 0x0f, 0x20, 0xc3]); // mov %r9,%cr8; mov %cr8,%rbx
+    e.regSet(R9, 0xcn);
+    expect(e.taskPriorityExit(1, -1)).toBe(RESUME);
+    expect(e.apicTaskPriority()).toBe(0xc0);
+    expect(e.cpuRip()).toBe(0x8004n);
+    expect(e.taskPriorityExit(0, -1)).toBe(RESUME);
+    expect(e.regGet(RBX)).toBe(0xcn);
+    expect(e.cpuRip()).toBe(0x8008n);
+  });
+
+  it("refuses a value above 15 with #GP and leaves RIP", () => {
+    e.regSet(RAX, 16n);
+    expect(e.taskPriorityExit(1, RAX)).toBe(RESUME);
+    expect(e.__getString(e.lastException())).toBe("13:0");
+    expect(e.cpuSkips()).toBe(0);
+  });
+
+  it("stops the VM at an instruction that is no MOV CR8", () => {
+    code(0x8000n, [0x0f, 0x22, 0xc0]); // mov %rax,%cr0
+    expect(e.taskPriorityExit(1, -1)).toBe(STOPPED);
+    expect(reason()).toBe("cannot decode the CR8 access at rip 0x8000");
+  });
+
+  it("RSP as the register: the VMCB's or VMCS's, not the register block's", () => {
+    e.regSet(RAX, 9n);
+    e.taskPriorityExit(1, RAX);
+    e.regSet(RSP, 0x1234n);
+    expect(e.taskPriorityExit(0, RSP)).toBe(RESUME);
+    expect(e.cpuRsp()).toBe(9n);
+    expect(e.regGet(RSP)).toBe(0x1234n);
   });
 });

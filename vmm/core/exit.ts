@@ -28,6 +28,7 @@ export const enum ExitKind {
   Mmio, // gpa: a guest-physical access nothing maps (EPT violation / #NPF)
   Hypercall, // VMCALL / VMMCALL
   CrAccess, // a control-register access the backend could not handle itself
+  TaskPriority, // MOV to or from CR8: isWrite, register (-1: unknown, decode the instruction)
   Xsetbv,
   ExternalInterrupt,
   InterruptWindow,
@@ -55,6 +56,7 @@ export class Exit {
   isString: bool = false; // INS/OUTS (with or without REP)
   msr: u32 = 0;
   vector: u8 = 0; // ExceptionLoop: the exception
+  register: i32 = -1; // TaskPriority: the general register, or -1
   value: u64 = 0;
   gpa: u64 = 0;
   qualification: u64 = 0; // backend detail for reports (exit qualification / EXITINFO1)

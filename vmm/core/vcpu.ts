@@ -104,6 +104,7 @@ export abstract class Vcpu {
   abstract get rip(): u64;
   abstract set rip(v: u64);
   abstract get rsp(): u64;
+  abstract set rsp(v: u64);
   abstract get rflags(): u64;
   abstract set rflags(v: u64);
   abstract get cr0(): u64;
@@ -181,6 +182,16 @@ export abstract class Vcpu {
   // Skips the instruction that caused the current exit, and raises the
   // single-step trap the CPU would take after it with RFLAGS.TF set.
   abstract skipInstruction(): void;
+
+  // A general register by number; RSP lives in the VMCS or VMCB, the
+  // others in the register block.
+  gpr(r: Reg): u64 {
+    return r == Reg.Rsp ? this.rsp : this.regs.get(r);
+  }
+  setGpr(r: Reg, v: u64): void {
+    if (r == Reg.Rsp) this.rsp = v;
+    else this.regs.set(r, v);
+  }
 
   // The guest's DR7 (in the VMCS or VMCB).
   abstract get dr7(): u64;

@@ -331,7 +331,7 @@ export class MmioInstruction {
 
 // The segment override prefixes (SDM Vol. 2A 2.1.1): ES 26, CS 2E, SS 36,
 // DS 3E, FS 64, GS 65.
-function isSegmentOverride(b: u8): bool {
+export function isSegmentOverride(b: u8): bool {
   return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65;
 }
 

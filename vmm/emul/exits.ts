@@ -16,6 +16,7 @@ import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
 import { emulateCpuid } from "./cpuidpolicy";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
+import { emulateTaskPriority } from "./taskpriority";
 import { emulateRead, emulateWrite, isLocalApicMsr, readCounter } from "./msrpolicy";
 
 // RDMSR of an MSR that exits: the vCPU's TSC_ADJUST (vcpustate/tsc.ts),
@@ -141,6 +142,8 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     case ExitKind.TripleFault:
       vm.stop("triple fault: the guest shut down its CPU", vcpu);
       return Next.Stopped;
+    case ExitKind.TaskPriority:
+      return emulateTaskPriority(vm, vcpu, exit);
     case ExitKind.ExceptionLoop:
       vm.stop(
         "exception loop: " + EXCEPTION_NAMES[exit.vector] + " raised again while it is delivered, at rip "

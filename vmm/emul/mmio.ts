@@ -123,7 +123,7 @@ function extend(value: u64, size: u8, extension: Extension): u64 {
 
 // Reads up to 15 bytes at CS:RIP into `into`, page by page, since each page
 // translates on its own; stops at the first one not in RAM. Returns the count.
-function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32 {
+export function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32 {
   // Outside 64-bit mode, linear addresses wrap at 4 GiB and CS's base
   // counts (SDM Vol. 3A 3.4.4); in 64-bit mode the base is 0.
   const mode64 = vcpu.codeBits == 64;

@@ -90,6 +90,7 @@ void check_mmio_read_modify_write(void);
 void check_mmio_strings(void);
 void check_apic_timer(void);
 void check_x2apic(void);
+void check_task_priority(void); /* 64-bit only: CR8 */
 void check_debug_registers(const char* mode);
 void check_single_step(void);
 void check_breakpoints(void);

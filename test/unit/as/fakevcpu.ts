@@ -42,8 +42,12 @@ export class FakeVcpu extends Vcpu {
   set rip(v: u64) {
     this.ripValue = v;
   }
+  rspValue: u64 = 0;
   get rsp(): u64 {
-    return 0;
+    return this.rspValue;
+  }
+  set rsp(v: u64) {
+    this.rspValue = v;
   }
   get rflags(): u64 {
     return this.rflagsValue;

@@ -7,6 +7,7 @@
 
 import { MmioInstruction } from "../../../vmm/emul/decoder";
 import { emulateMmio } from "../../../vmm/emul/mmio";
+import { emulateTaskPriority } from "../../../vmm/emul/taskpriority";
 import { GuestPageWalker } from "../../../vmm/emul/guestpaging";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/test/testmmio";
@@ -191,6 +192,26 @@ export function setFetched(i: i32, b: u8, count: u8): void {
   const exit = vcpuOf().exit;
   exit.instructionBytes[i] = b;
   exit.fetchedBytes = count;
+}
+
+// One CR8 access (emul/taskpriority.ts): `register` -1 leaves the MOV to be
+// decoded from guest memory; returns the Next, and the APIC's TPR after it.
+export function taskPriorityExit(isWrite: bool, register: i32): i32 {
+  const exit = vcpuOf().exit;
+  exit.kind = ExitKind.TaskPriority;
+  exit.isWrite = isWrite;
+  exit.register = register;
+  exit.instructionLength = 0;
+  return <i32>emulateTaskPriority(vmOf(), vcpuOf(), exit);
+}
+export function apicTaskPriority(): u32 {
+  return vmOf().apics.of(vcpuOf()).taskPriority;
+}
+export function cpuRsp(): u64 {
+  return vcpuOf().rspValue;
+}
+export function lastException(): string {
+  return vcpuOf().exception;
 }
 
 // One Mmio exit at `gpa`; returns the Next handleExit would return.

@@ -378,6 +378,16 @@ export class LocalApic extends Device {
     return this.lvt[lvtIndex(reg)];
   }
 
+  // The task-priority register, which is also the vCPU's CR8: CR8 bits 3:0
+  // are TPR bits 7:4, and a write to CR8 clears TPR bits 3:0 (SDM Vol. 3A
+  // 11.8.6.5). It masks the interrupts of its priority class and below.
+  get taskPriority(): u32 {
+    return this.tpr;
+  }
+  set taskPriority(value: u32) {
+    this.tpr = value & 0xff;
+  }
+
   // `value` holds only writable bits.
   private writeRegister(reg: u32, value: u32): void {
     switch (reg) {

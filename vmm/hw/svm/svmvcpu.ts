@@ -119,6 +119,8 @@ export class SvmVcpu extends Vcpu {
       V.INTERCEPT_MISC2,
       V.INTERCEPT_SVM_INSTRUCTIONS | V.INTERCEPT_MONITOR | V.INTERCEPT_MWAIT | V.INTERCEPT_XSETBV,
     );
+    // CR8 is the local APIC's TPR, which the VMM keeps (emul/taskpriority.ts).
+    vmcb.set32(V.INTERCEPT_CR, V.INTERCEPT_CR8);
     vmcb.set64(V.IOPM_BASE, physOf(this.iopm));
     vmcb.set64(V.MSRPM_BASE, physOf(this.msrpm));
     vmcb.set32(V.VINTR, V_INTR_MASKING); // the guest's IF masks only virtual interrupts
@@ -216,6 +218,11 @@ export class SvmVcpu extends Vcpu {
     if (code == V.EXIT_CPUID) {
       exit.kind = ExitKind.Cpuid;
       exit.instructionLength = LENGTH_CPUID;
+    } else if (code == V.EXIT_CR8_READ || code == V.EXIT_CR8_WRITE) {
+      exit.kind = ExitKind.TaskPriority;
+      exit.isWrite = code == V.EXIT_CR8_WRITE;
+      // Without decode assists the generic handler decodes the MOV.
+      exit.register = (info1 & V.CR_ACCESS_MOV) != 0 ? <i32>(info1 & 15) : -1;
     } else if (code == V.EXIT_IOIO) {
       exit.kind = ExitKind.Io;
       exit.port = <u16>(info1 >> 16);
@@ -316,6 +323,9 @@ export class SvmVcpu extends Vcpu {
   }
   get rsp(): u64 {
     return this.vmcb.get64(V.RSP);
+  }
+  set rsp(v: u64) {
+    this.vmcb.set64(V.RSP, v);
   }
   get rflags(): u64 {
     return this.vmcb.get64(V.RFLAGS);

@@ -83,6 +83,12 @@ export const EXIT_NMI: u64 = 0x61;
 export const EXIT_INIT: u64 = 0x63;
 export const EXIT_VINTR: u64 = 0x64;
 export const EXIT_CPUID: u64 = 0x72;
+export const EXIT_CR8_READ: u64 = 0x08; // CRn reads are 0x00-0x0f, writes 0x10-0x1f
+export const EXIT_CR8_WRITE: u64 = 0x18;
+export const INTERCEPT_CR8: u32 = (1 << 8) | (1 << (16 + 8)); // reads and writes of CR8
+// EXITINFO1 of a CR access with decode assists: bit 63 says a MOV CRn made
+// it, bits 3:0 name its general register (APM Vol. 2 15.8.1).
+export const CR_ACCESS_MOV: u64 = <u64>1 << 63;
 export const EXIT_HLT: u64 = 0x78;
 export const EXIT_INVLPGA: u64 = 0x7a;
 export const EXIT_IOIO: u64 = 0x7b;

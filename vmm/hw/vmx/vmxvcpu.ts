@@ -63,8 +63,6 @@ export class VmxVcpu extends Vcpu {
   private readonly cpuid: CpuidTable = new CpuidTable();
   // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
   private failure: u32 = 0;
-  // The guest's CR8.
-  private taskPriority: u8 = 0;
 
   private readonly eptp: u64;
   // The CPU whose active VMCS this is, and its number; -1 while clear.
@@ -330,25 +328,13 @@ export class VmxVcpu extends Vcpu {
     return true;
   }
 
-  // CR8 is the task-priority register (SDM Vol. 3A 10.8.6.1); without a TPR
-  // shadow every access exits. It masks nothing yet: the guest's interrupts
-  // come from the PIC as ExtINT, which the TPR does not gate (10.8.3).
-  // Bits 63:4 of a written value must be 0, else #GP (Vol. 2B "MOV CR8").
+  // CR8 is the local APIC's task-priority register: without a TPR shadow
+  // every access exits, and the generic handler takes it to the APIC.
   private moveCr8(toCr8: bool, r: Reg): bool {
-    if (toCr8) {
-      const value = r == Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(r);
-      if (value > 15) {
-        this.injectException(VECTOR_GP, true, 0);
-        return true;
-      }
-      this.taskPriority = <u8>value;
-    } else if (r == Reg.Rsp) {
-      write(F.GUEST_RSP, this.taskPriority);
-    } else {
-      this.regs.set(r, this.taskPriority);
-    }
-    this.skipInstruction();
-    return true;
+    this.exit.kind = ExitKind.TaskPriority;
+    this.exit.isWrite = toCr8;
+    this.exit.register = <i32>r;
+    return false;
   }
 
   // RDMSR/WRMSR of EFER, which lives in the VMCS.
@@ -383,6 +369,10 @@ export class VmxVcpu extends Vcpu {
   get rsp(): u64 {
     this.use();
     return vmread(F.GUEST_RSP);
+  }
+  set rsp(v: u64) {
+    this.use();
+    write(F.GUEST_RSP, v);
   }
   get rflags(): u64 {
     this.use();
