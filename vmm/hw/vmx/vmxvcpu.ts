@@ -315,7 +315,7 @@ export class VmxVcpu extends Vcpu {
       return true;
     }
     const r = <i32>(q >> 8) & 15;
-    let value = r == <i32>Reg.Rsp ? vmread(F.GUEST_RSP) : this.regs.get(<Reg>r);
+    let value = this.gpr(<Reg>r);
     if (!inLongMode()) value &= 0xffff_ffff;
     if (!writeCr0(this.features, value)) {
       this.injectException(VECTOR_GP, true, 0);
