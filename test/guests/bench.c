@@ -10,12 +10,6 @@
 #define ROUNDS 1000
 #define POST_PORT 0x80
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 static void put_dec(uint64_t v) {
   char buf[21];
   int i = 20;

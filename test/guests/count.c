@@ -12,12 +12,6 @@
  * bench reads the figure from here). */
 #define COUNT_ROUNDS 6
 
-static inline uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((uint64_t)hi << 32) | lo;
-}
-
 void guest_main(void) {
   uint64_t start = rdtsc();
   uint32_t rounds = COUNT_ROUNDS, n;
