@@ -93,18 +93,3 @@ gdt_end:
 gdt_pointer:
     .short gdt_end - gdt - 1
     .long gdt
-
-    .section .data
-    .global gp_faults, ud_faults, interrupts, gp_skip
-    .align 4
-gp_skip: .long 2
-gp_faults: .long 0
-ud_faults: .long 0
-interrupts: .long 0
-    .global db_traps, db_return, db_dr6, gp_eflags
-db_traps: .long 0
-    .align 4
-db_return: .long 0
-db_dr6: .long 0
-/* Real mode pushes 16-bit FLAGS, without RF: nothing to note. */
-gp_eflags: .long 0

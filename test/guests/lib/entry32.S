@@ -91,20 +91,6 @@ idt_pointer:
     .short 256 * 8 - 1
     .long idt
 
-    .section .data
-    .global gp_faults, ud_faults, interrupts, gp_skip
-    .align 4
-gp_skip: .long 2
-gp_faults: .long 0
-ud_faults: .long 0
-interrupts: .long 0
-    .global db_traps, db_return, db_dr6, gp_eflags
-db_traps: .long 0
-    .align 4
-db_return: .long 0
-db_dr6: .long 0
-gp_eflags: .long 0
-
     .section .bss
     .global idt                     /* for guests that set up gates of their own */
     .align 8

@@ -205,18 +205,6 @@ idt_pointer:
     .short 256 * 16 - 1
     .quad idt
 
-    .global gp_faults, ud_faults, interrupts, gp_skip
-    .align 4
-gp_skip: .long 2
-gp_faults: .long 0
-ud_faults: .long 0
-interrupts: .long 0
-    .global db_traps, db_return, db_dr6, gp_eflags
-db_traps: .long 0
-    .align 8
-db_return: .quad 0
-db_dr6: .quad 0
-gp_eflags: .quad 0
     .align 8
 kernel_rsp: .quad 0
 
