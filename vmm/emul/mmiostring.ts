@@ -37,7 +37,7 @@ export class StringStep {
     // DF set: the string runs down (SDM Vol. 1 3.4.3.2).
     const step: u64 = (vcpu.rflags & RFLAGS_DF) != 0 ? <u64>(-<i64>size) : <u64>size;
     const count: u64 = instruction.repeat ? regs.get(Reg.Rcx) & mask : 1;
-    let di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
+    const di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
     // ES for the destination cannot be overridden; the source's segment can.
     let to = this.translate(vm, vcpu, Seg.Es, di, mask);
     let from = movs ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask) : 0;
