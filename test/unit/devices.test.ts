@@ -23,6 +23,9 @@ interface DevicesExports {
   cmosSetTime(seconds: bigint, nanoseconds: number): void;
   cmosSetMemory(below4g: bigint, above4g: bigint): void;
   cmosNmiMasked(): number;
+  tscCatchUp(nowTsc: bigint, tscPerMs: bigint): void;
+  tscRtcAt(tscPerMs: bigint): bigint;
+  tscNextEventAt(tscPerMs: bigint): bigint;
   fwcfgCreate(ramSize: bigint, cpus: number, maxCpus: number): void;
   fwcfgAddFile(name: number, size: number): number;
   resetCount(): number;
@@ -839,10 +842,12 @@ describe("MC146818 RTC and CMOS", () => {
       expect(clock()).toEqual([0x00, 0x40, 0x08, 6, 0x10, 0x05, 0x24, 0x20]);
     });
 
-    it("sets UIP in the last 244 us before each second", () => {
+    it("sets UIP from 244 us before the update cycle to its end: 73 ticks of 32.768 kHz", () => {
       setTime(Date.UTC(2024, 0, 1), 500_000_000);
       expect(cmos(A) & 0x80).toBe(0);
-      setTime(Date.UTC(2024, 0, 1), 999_800_000);
+      setTime(Date.UTC(2024, 0, 1), 997_772_216); // 32694.99 ticks
+      expect(cmos(A) & 0x80).toBe(0);
+      setTime(Date.UTC(2024, 0, 1), 997_772_217); // 32695
       expect(cmos(A)).toBe(0x80 | 0x26);
       setCmos(B, 0x82);
       expect(cmos(A) & 0x80).toBe(0); // no updates under SET
@@ -886,6 +891,189 @@ describe("MC146818 RTC and CMOS", () => {
       expect(word(0x30)).toBe(47 * 1024);
       expect(word(0x34)).toBe(32 * 16);
       expect([cmos(0x5b), cmos(0x5c), cmos(0x5d)]).toEqual([0, 0, 0]);
+    });
+  });
+
+  // The divider chain on the TSC (vmm/platform/pc/pcinterrupts.ts), one
+  // tick a nanosecond: register C's flags, IRQ 8 through the 8259 pair
+  // (vector 0x38) and when PcInterrupts says it comes.
+  describe("RTC update cycle and interrupts", () => {
+    const GHZ = 1_000_000n, START = 5_000_000n, NEVER = 0xffff_ffff_ffff_ffffn;
+    const NOON = Date.UTC(2024, 0, 1, 12, 0, 0);
+    const PF = 0x40, AF = 0x20, UF = 0x10, IRQF = 0x80;
+    const PIE = 0x40, AIE = 0x20, UIE = 0x10, SET = 0x80, H24 = 0x02;
+    const at = (ns: bigint) => e.tscCatchUp(START + ns, GHZ);
+    const irq8 = () => e.irqLevel(8) !== 0;
+    const next = () => { // in ns from the start
+      const tsc = e.tscRtcAt(GHZ);
+      return tsc === NEVER ? NEVER : tsc - START;
+    };
+    // Time zero at `ns` into a second of NOON, register C read empty.
+    const start = (ns = 0) => {
+      setTime(NOON, ns);
+      at(0n);
+      cmos(C);
+    };
+    // The 8259 pair with only IRQ 2 (the cascade) and IRQ 8 unmasked.
+    const initPic = () => {
+      for (const [port, v] of [[0x20, 0x11], [0x21, 0x30], [0x21, 0x04], [0x21, 0x01], [0x21, 0xfb]]) outb(port, v);
+      for (const [port, v] of [[0xa0, 0x11], [0xa1, 0x38], [0xa1, 0x02], [0xa1, 0x01], [0xa1, 0xfe]]) outb(port, v);
+    };
+
+    it("ends an update cycle each second: UF as the seconds change and UIP falls, once a second", () => {
+      start();
+      at(997_772_216n);
+      expect([cmos(A) & 0x80, cmos(C) & UF, cmos(SEC)]).toEqual([0, 0, 0x00]);
+      at(997_772_217n); // 2228 us before the second: the cycle is on its way
+      expect([cmos(A) & 0x80, cmos(C) & UF, cmos(SEC)]).toEqual([0x80, 0, 0x00]);
+      at(999_999_999n);
+      expect([cmos(A) & 0x80, cmos(C) & UF, cmos(SEC)]).toEqual([0x80, 0, 0x00]);
+      at(1_000_000_000n);
+      expect([cmos(A) & 0x80, cmos(C) & UF, cmos(SEC)]).toEqual([0, UF, 0x01]);
+      // In steps of 100 ms for ten seconds: UF exactly when the seconds register has moved.
+      let ufs = 0, seconds = 1;
+      for (let ms = 1100n; ms <= 11_000n; ms += 100n) {
+        at(ms * 1_000_000n);
+        const c = cmos(C), sec = cmos(SEC);
+        expect((c & UF) !== 0).toBe(sec !== seconds);
+        if (c & UF) ufs++;
+        seconds = sec;
+      }
+      expect([ufs, seconds]).toEqual([10, 0x11]);
+    });
+
+    it("raises IRQ 8 for UF with UIE, on time; reading C returns the flags with IRQF, clears them, drops it", () => {
+      initPic();
+      start(250_000_000);
+      setCmos(B, UIE | H24);
+      expect(next()).toBe(750_000_000n);
+      expect(e.tscNextEventAt(GHZ)).toBe(START + 750_000_000n); // the PIT has nothing to say
+      at(749_999_999n);
+      expect([irq8(), e.picHasInterrupt()]).toEqual([false, 0]);
+      at(750_000_000n);
+      expect([irq8(), e.picHasInterrupt(), e.picAcknowledge()]).toEqual([true, 1, 0x38]);
+      expect(next()).toBe(NEVER); // nothing more until C is read
+      expect(cmos(C)).toBe(IRQF | PF | UF); // PF too: the 1024 Hz rate runs without PIE
+      expect([irq8(), cmos(C)]).toEqual([false, 0]);
+      expect(next()).toBe(1_750_000_000n);
+    });
+
+    it("has IRQF follow the enables: a pending flag raises IRQ 8 when enabled, and drops it when disabled", () => {
+      start();
+      at(1_000_000_000n); // UF, with UIE off: no interrupt
+      expect(irq8()).toBe(false);
+      setCmos(B, UIE | H24);
+      expect([irq8(), e.irqRises(8)]).toEqual([true, 1]);
+      setCmos(B, H24);
+      expect(irq8()).toBe(false);
+      expect(cmos(C)).toBe(PF | UF);
+    });
+
+    it("sets PF at the rate RS selects, and with PIE interrupts that often", () => {
+      initPic();
+      start();
+      // RS 3 is 8192 Hz: 4 ticks, 122070.3 ns, rounded up to when catching up makes it.
+      setCmos(A, 0x23);
+      setCmos(B, PIE | H24);
+      expect(next()).toBe(122_071n);
+      let interrupts = 0;
+      for (let t = next(); t <= 1_000_000_000n; t = next()) {
+        at(t);
+        expect(irq8()).toBe(true);
+        expect(cmos(C)).toBe(IRQF | PF | (t === 1_000_000_000n ? UF : 0));
+        interrupts++;
+      }
+      expect(interrupts).toBe(8192);
+      // From that second on: RS 1 and 2 are 256 and 128 Hz; RS 6 1024 Hz; RS 15 2 Hz; RS 0 none.
+      for (const [rs, ns] of [[1, 3_906_250n], [2, 7_812_500n], [6, 976_563n], [15, 500_000_000n]] as const) {
+        setCmos(A, 0x20 | rs);
+        expect(next()).toBe(1_000_000_000n + ns);
+      }
+      setCmos(A, 0x20);
+      expect(next()).toBe(NEVER);
+    });
+
+    it("costs no interrupt while PIE is off, though PF is set at the rate", () => {
+      start();
+      setCmos(A, 0x23);
+      expect(next()).toBe(NEVER);
+      at(100_000n);
+      expect([irq8(), cmos(C)]).toEqual([false, 0]);
+      at(200_000n);
+      expect([irq8(), cmos(C)]).toEqual([false, PF]);
+    });
+
+    it("sets AF when the time matches the alarm bytes, 0xC0-0xFF matching anything", () => {
+      initPic();
+      start();
+      setCmos(0x01, 0x30); // seconds alarm :30
+      setCmos(0x03, 0xc0); // any minute
+      setCmos(0x05, 0x12); // hour 12
+      setCmos(B, AIE | H24);
+      expect(next()).toBe(1_000_000_000n); // every update is looked at
+      const alarms: number[] = [];
+      for (let s = 1n; s <= 95n; s++) {
+        at(s * 1_000_000_000n);
+        if (irq8()) {
+          alarms.push(cmos(SEC));
+          expect(cmos(C) & (IRQF | AF | UF)).toBe(IRQF | AF | UF);
+        } else {
+          expect(cmos(C) & AF).toBe(0);
+        }
+      }
+      expect(alarms).toEqual([0x30, 0x30]); // 12:00:30, 12:01:30
+      // Hours 11 never match at noon; three don't-cares match every second.
+      setCmos(0x05, 0x11);
+      at(200_000_000_000n);
+      expect(cmos(C) & AF).toBe(0);
+      for (const alarm of [0x01, 0x03, 0x05]) setCmos(alarm, 0xff);
+      at(201_000_000_000n);
+      expect(cmos(C) & AF).toBe(AF);
+    });
+
+    it("sets AF for an alarm passed while nobody looked", () => {
+      start();
+      setCmos(0x01, 0x45);
+      setCmos(0x03, 0x59);
+      setCmos(0x05, 0x12);
+      at(3_599_000_000_000n); // 12:59:59: 12:59:45 has passed
+      expect(cmos(C) & (AF | UF)).toBe(AF | UF);
+      at(3_601_000_000_000n);
+      expect(cmos(C) & (AF | UF)).toBe(UF);
+    });
+
+    it("stops updates under SET, which clears UIE: no UF, no UIP, no IRQ 8", () => {
+      initPic();
+      start();
+      setCmos(B, UIE | H24);
+      setCmos(B, SET | UIE | H24);
+      expect(cmos(B)).toBe(SET | H24);
+      setCmos(B, SET | UIE | H24); // UIE sticks while SET stays
+      expect(cmos(B)).toBe(SET | UIE | H24);
+      expect(next()).toBe(NEVER);
+      for (let ms = 500n; ms <= 3000n; ms += 500n) {
+        at(ms * 1_000_000n - 1_000n);
+        expect([cmos(A) & 0x80, cmos(SEC), irq8()]).toEqual([0, 0x00, false]);
+      }
+      expect(cmos(C) & UF).toBe(0);
+      setCmos(B, UIE | H24); // the clock runs on from here, on the divider's seconds
+      expect(next()).toBe(3_000_000_000n);
+      at(3_000_000_000n);
+      expect([irq8(), cmos(C) & UF, cmos(SEC)]).toEqual([true, UF, 0x01]);
+    });
+
+    it("holds the divider in reset (DV 11x), and updates half a second after its release", () => {
+      start();
+      setCmos(A, 0x66);
+      setCmos(B, UIE | H24);
+      expect(next()).toBe(NEVER);
+      at(2_000_000_000n);
+      expect([cmos(C), cmos(SEC)]).toEqual([0, 0x00]);
+      setCmos(A, 0x26);
+      // The cycle begins 0.5 s later and takes 1984 us: 16449 ticks.
+      expect(next()).toBe(2_000_000_000n + 501_983_643n);
+      at(2_000_000_000n + 501_983_643n);
+      expect([irq8(), cmos(SEC)]).toEqual([true, 0x01]);
     });
   });
 });

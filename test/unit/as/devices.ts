@@ -3,9 +3,9 @@
 // a guest would. Between the devices and the PIC sits a recorder that counts
 // each IRQ line's rising edges; the UART's output and the 8042's reset
 // requests are captured too, and PcInterrupts (vmm/platform/pc/pcinterrupts.ts) keeps
-// the PIT on a TSC the tests pass in (the HPET it also keeps there is
-// as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each load()
-// of this module is a fresh machine.
+// the PIT and the RTC on a TSC the tests pass in (the HPET it also keeps
+// there is as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each
+// load() of this module is a fresh machine.
 
 import { AddressSpace } from "../../../vmm/devices/bus";
 import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
@@ -52,11 +52,12 @@ const lines = new Recorder(pic);
 const pit = new Pit8254(lines);
 const serialOut = new Capture();
 const uart = new Uart16550(lines, COM1_IRQ, serialOut);
-const cmos = new Cmos();
+const cmos = new Cmos(lines);
 const resets = new RecordingMachine();
 const kbc = new I8042(resets, lines);
 let fwcfg: FwCfg | null = null;
-const interrupts = new PcInterrupts(pic, pit, new AcpiPm(new RecordingMachine()), new Hpet(lines, new Unwired()));
+const pm = new AcpiPm(new RecordingMachine());
+const interrupts = new PcInterrupts(pic, pit, pm, new Hpet(lines, new Unwired()), cmos);
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);
@@ -113,6 +114,12 @@ export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void {
 }
 export function tscIrq0At(tscPerMs: u64): u64 {
   return interrupts.irq0At(tscPerMs);
+}
+export function tscRtcAt(tscPerMs: u64): u64 {
+  return interrupts.rtcAt(tscPerMs);
+}
+export function tscNextEventAt(tscPerMs: u64): u64 {
+  return interrupts.nextEventAt(tscPerMs);
 }
 
 export function uartFeed(byte: u8): void {

@@ -12,6 +12,7 @@ import { Hpet, HPET_BASE, HPET_SIZE } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
 import { Pit8254 } from "../../../vmm/devices/timers/pit8254";
+import { Cmos } from "../../../vmm/devices/timers/cmos";
 import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
 
 const LINES = 32;
@@ -30,7 +31,8 @@ const isa = new Recorder();
 const ioapic = new Recorder();
 const hpet = new Hpet(isa, ioapic);
 const pit = new Pit8254(hpet.legacyLines);
-const interrupts = new PcInterrupts(new Pic8259Pair(), pit, new AcpiPm(new RecordingMachine()), hpet);
+const pm = new AcpiPm(new RecordingMachine());
+const interrupts = new PcInterrupts(new Pic8259Pair(), pit, pm, hpet, new Cmos(hpet.legacyLines));
 const mmio = new AddressSpace();
 mmio.map(HPET_BASE, HPET_SIZE, hpet);
 

@@ -1,58 +1,92 @@
 // The Motorola MC146818 real-time clock and its CMOS RAM (ports 0x70/0x71).
 //
 // Port 0x70 selects one of 128 bytes (bit 7 masks NMI), port 0x71 reads or
-// writes it. Bytes 0x00-0x09 and the century byte 0x32 are the clock,
-// 0x0A-0x0D the status registers A-D, the rest plain RAM, where PC firmware
-// also finds the memory size. The clock shows the host's wall time, which
-// it takes from its WallClock at every access (or which is set, without
-// one), plus whatever offset the guest's own writes to the clock introduced. It
-// raises no interrupts: periodic, alarm and update-ended interrupts and
-// their register C flags are not modelled.
+// writes it. Bytes 0x00-0x09 and the century byte 0x32 are the clock and its
+// alarm, 0x0A-0x0D the status registers A-D, the rest plain RAM, where PC
+// firmware also finds the memory size. Like the other timers the model keeps
+// no clock of its own: its divider chain starts where the host's wall clock
+// stands and the VMM advances it (platform/pc/pcinterrupts.ts), which runs
+// the update cycle each second and the periodic flag, raises IRQ 8 while
+// register C holds an enabled flag and says when it next will. The clock
+// shows the divider's seconds plus whatever the guest's writes added.
 //
 // Section names below are those of the MC146818A datasheet.
 
 import { civilFromDays, DAY_SECONDS, floorDiv } from "../../../kernel/time/calendar";
 import {
+  A_DIVIDER_RESET,
+  A_RATE,
   A_UIP,
-  B_BINARY,
-  B_SET,
   B_24H,
+  B_AIE,
+  B_BINARY,
+  B_PIE,
+  B_SET,
+  B_UIE,
+  C_AF,
+  C_IRQF,
+  C_PF,
+  C_UF,
   CENTURY,
   clockSeconds,
   D_VRT,
   DAY,
   decodeField,
   HOURS,
+  HOURS_ALARM,
   MINUTES,
+  MINUTES_ALARM,
   MONTH,
   REG_A,
   REG_B,
   REG_C,
   REG_D,
   SECONDS,
+  SECONDS_ALARM,
   WEEKDAY,
   YEAR,
 } from "../../../kernel/time/mc146818";
 import { WallClock, WallTime } from "../../../kernel/time/wallclock";
 import { Device } from "../bus";
+import { InterruptLines } from "../irq";
+import { ClockRatio, NEVER } from "./clock";
 
 export const CMOS_PORT: u16 = 0x70;
+export const RTC_IRQ: u32 = 8;
 
 const NMI_MASK: u8 = 0x80;
-// "Update Cycle": UIP rises 244 us before the registers change each second.
-const UIP_FROM_NS: u32 = 1_000_000_000 - 244_000;
 const KiB: u64 = 1024, MiB: u64 = 1024 * KiB;
+const NS_PER_S: u64 = 1_000_000_000;
+// The PC's time base, 32.768 kHz, which the divider chain counts down to
+// seconds ("Register A": DV2-DV0 = 010).
+const TICKS_PER_SECOND: u64 = 32768;
+// "Update Cycle", Table 6 at 32.768 kHz: UIP rises 244 us (8 ticks) before
+// the cycle, which takes 1984 us (65 ticks); at its end the clock bytes hold
+// the new second and UF is set, so UIP falls as the seconds change.
+const BEFORE_UPDATE_TICKS: u64 = 8, UPDATE_CYCLE_TICKS: u64 = 65;
+const UIP_FROM: u64 = TICKS_PER_SECOND - UPDATE_CYCLE_TICKS - BEFORE_UPDATE_TICKS;
+// "Register A", DV2-DV0: "when the divider reset is removed, the first
+// update cycle begins one-half second later".
+const RELEASED_AT: u64 = TICKS_PER_SECOND - UPDATE_CYCLE_TICKS - TICKS_PER_SECOND / 2;
+// "Time, Calendar, and Alarm Locations": an alarm byte of C0-FF is a "don't
+// care" code, which matches any value of its time byte.
+const DONT_CARE: u8 = 0xc0;
+const INTERRUPT_FLAGS: u8 = B_PIE | B_AIE | B_UIE;
 
 export class Cmos extends Device {
   private ram: StaticArray<u8> = new StaticArray<u8>(128);
   private index: u8 = 0;
   private nmiOff: bool = false;
-  private hostSeconds: i64 = 0;
-  private hostNanos: u32 = 0;
-  private offset: i64 = 0; // the guest's clock minus the host's
-  private readonly time: WallTime = new WallTime();
+  // The divider chain: whole seconds since 1970 and ticks into the next one.
+  private seconds: i64 = 0;
+  private ticks: u64 = 0;
+  private readonly timeBase: ClockRatio = new ClockRatio(TICKS_PER_SECOND, NS_PER_S);
+  private offset: i64 = 0; // the guest's clock minus the divider's seconds
+  private asserting: bool = false; // IRQ 8, and IRQF in register C
 
-  constructor(private clock: WallClock | null = null) {
+  // `lines` carry IRQ 8; `clock` gives the time the divider starts at
+  // (none in unit tests, which set it).
+  constructor(private lines: InterruptLines, private clock: WallClock | null = null) {
     super("MC146818 RTC");
     // Register A as PC firmware programs it: divider 010 (32.768 kHz time
     // base), periodic rate 0110 (1024 Hz). Register B: 24-hour BCD. D: VRT,
@@ -67,10 +101,20 @@ export class Cmos extends Device {
     return this.nmiOff;
   }
 
-  // The host's wall time, in seconds since 1970-01-01 00:00 UTC.
+  // Sets the divider chain to a wall time, in seconds since 1970-01-01
+  // 00:00 UTC: the clock's seconds then change with the wall clock's.
   setTime(seconds: i64, nanoseconds: u32 = 0): void {
-    this.hostSeconds = seconds;
-    this.hostNanos = nanoseconds;
+    this.seconds = seconds;
+    this.ticks = <u64>nanoseconds * TICKS_PER_SECOND / NS_PER_S;
+  }
+
+  // Time zero of the platform's timers: the divider starts where the wall clock stands.
+  startClock(): void {
+    const clock = this.clock;
+    if (clock === null) return;
+    const now = new WallTime();
+    clock.now(now);
+    this.setTime(now.seconds, now.nanoseconds);
   }
 
   // The memory size bytes, as QEMU's PC machine fills them for SeaBIOS:
@@ -88,40 +132,65 @@ export class Cmos extends Device {
     this.ram[0x5d] = <u8>(high >> 16);
   }
 
-  private refresh(): void {
-    const clock = this.clock;
-    if (clock === null) return;
-    clock.now(this.time);
-    this.setTime(this.time.seconds, this.time.nanoseconds);
+  // Moves the divider chain on by `ns` nanoseconds. PF is set at each tap
+  // of the periodic rate passed and, once any seconds have passed, the
+  // update cycle ends (all of them at once: the flags are levels).
+  advance(ns: u64): void {
+    const ticks = this.timeBase.convert(ns);
+    if (ticks == 0 || this.dividerHeld()) return;
+    const from = this.ticks, to = from + ticks, period = this.periodTicks();
+    if (period != 0 && to / period > from / period) this.setFlags(C_PF);
+    this.ticks = to % TICKS_PER_SECOND;
+    if (to >= TICKS_PER_SECOND) this.update(to / TICKS_PER_SECOND);
+  }
+
+  // Nanoseconds until IRQ 8 next rises, or NEVER: the first advance() that
+  // long raises it. Only enabled flags count, and none while IRQ 8 is
+  // already asserted (it stays so until register C is read), so a periodic
+  // rate costs nothing while PIE is clear. An alarm is looked for at every
+  // update.
+  nsUntilInterrupt(): u64 {
+    if (this.asserting || this.dividerHeld()) return NEVER;
+    const enabled = this.ram[REG_B], period = this.periodTicks();
+    let ticks = NEVER;
+    if (enabled & B_PIE && period != 0) ticks = period - this.ticks % period;
+    if (enabled & (B_UIE | B_AIE) && !this.setMode()) ticks = min(ticks, TICKS_PER_SECOND - this.ticks);
+    return this.timeBase.inputFor(ticks);
   }
 
   read(offset: u64, size: u8): u64 {
     if (offset == 0) return 0xff; // the index register is write-only
-    this.refresh();
     const i = this.index;
     if (i == REG_A) return this.ram[REG_A] | (this.updating() ? A_UIP : 0);
+    if (i == REG_C) return this.takeFlags();
     if (isClock(i) && !this.setMode()) this.showTime();
     return this.ram[i];
   }
 
   write(offset: u64, size: u8, value: u64): void {
-    const v = <u8>value;
+    let v = <u8>value;
     if (offset == 0) {
       this.index = v & 0x7f;
       this.nmiOff = (v & NMI_MASK) != 0;
       return;
     }
-    this.refresh();
     const i = this.index;
     if (i == REG_A) {
+      const held = this.dividerHeld();
       this.ram[REG_A] = v & ~A_UIP; // UIP is read-only
+      if (held && !this.dividerHeld()) this.ticks = RELEASED_AT;
     } else if (i == REG_B) {
       // SET stops the update cycle so the registers can be written; the
-      // guest's new time runs from the moment SET is cleared.
-      if ((v & B_SET) && !this.setMode()) this.showTime();
+      // guest's new time runs from the moment SET is cleared. SET going
+      // high clears UIE ("Register B").
+      if ((v & B_SET) && !this.setMode()) {
+        this.showTime();
+        v &= ~B_UIE;
+      }
       const leaving = this.setMode() && !(v & B_SET);
       this.ram[REG_B] = v;
       if (leaving) this.adoptTime();
+      this.driveIrq();
     } else if (i != REG_C && i != REG_D) { // C and D are read-only
       if (isClock(i) && !this.setMode()) this.showTime(); // the other fields stay current
       this.ram[i] = v;
@@ -133,13 +202,71 @@ export class Cmos extends Device {
     return (this.ram[REG_B] & B_SET) != 0;
   }
 
+  // DV2-DV0 = 11x: the divider chain is held in reset; no update, no PF.
+  private dividerHeld(): bool {
+    return (this.ram[REG_A] & A_DIVIDER_RESET) == A_DIVIDER_RESET;
+  }
+
   private updating(): bool {
-    return !this.setMode() && this.hostNanos >= UIP_FROM_NS;
+    return !this.setMode() && !this.dividerHeld() && this.ticks >= UIP_FROM;
+  }
+
+  // Ticks between periodic flags, or 0 for none ("Register A", RS3-RS0, at
+  // 32.768 kHz): RS = 1 and 2 give 256 and 128 Hz, RS = n >= 3 65536 >> n Hz
+  // (8192 Hz down to 2 Hz).
+  private periodTicks(): u64 {
+    const rate = this.ram[REG_A] & A_RATE;
+    if (rate == 0) return 0;
+    return rate < 3 ? <u64>64 << rate : <u64>1 << (rate - 1);
+  }
+
+  // "Update Cycle": `passed` seconds end. Under SET the divider counts on
+  // but the clock bytes stay as written. UF is set, and AF if the time
+  // matched the alarm at any of them; a day covers every time of day.
+  private update(passed: u64): void {
+    this.seconds += <i64>passed;
+    if (this.setMode()) return;
+    const now = this.seconds + this.offset, seen = <i64>min(passed, <u64>DAY_SECONDS);
+    let alarm = false;
+    for (let back: i64 = 0; back < seen && !alarm; back++) alarm = this.alarmAt(now - back);
+    this.setFlags(alarm ? C_UF | C_AF : C_UF);
+  }
+
+  // Whether time `t` matches the alarm: each alarm byte equals its time
+  // byte, as register B formats them, or is a don't-care code.
+  private alarmAt(t: i64): bool {
+    const secs = <u32>(t - floorDiv(t, DAY_SECONDS) * DAY_SECONDS);
+    return matches(this.ram[SECONDS_ALARM], this.encode(secs % 60))
+      && matches(this.ram[MINUTES_ALARM], this.encode(secs / 60 % 60))
+      && matches(this.ram[HOURS_ALARM], this.encodeHour(secs / 3600));
+  }
+
+  private setFlags(flags: u8): void {
+    this.ram[REG_C] |= flags;
+    this.driveIrq();
+  }
+
+  // "Register C": reading it returns the flags and IRQF and clears them all,
+  // which lets IRQ 8 go.
+  private takeFlags(): u8 {
+    const c = this.ram[REG_C] | (this.asserting ? C_IRQF : 0);
+    this.ram[REG_C] = 0;
+    this.driveIrq();
+    return c;
+  }
+
+  // IRQF, and the IRQ output with it, is set while a flag is set together
+  // with its enable bit in register B (at the same position).
+  private driveIrq(): void {
+    const irq = (this.ram[REG_C] & this.ram[REG_B] & INTERRUPT_FLAGS) != 0;
+    if (irq == this.asserting) return;
+    this.asserting = irq;
+    this.lines.setLevel(RTC_IRQ, irq);
   }
 
   // Writes the current time into the clock bytes, in the format register B asks for.
   private showTime(): void {
-    const t = this.hostSeconds + this.offset;
+    const t = this.seconds + this.offset;
     const days = floorDiv(t, DAY_SECONDS);
     const secs = <u32>(t - days * DAY_SECONDS);
     const date = civilFromDays(days);
@@ -168,7 +295,7 @@ export class Cmos extends Device {
       ram[SECONDS],
       regB,
     )
-      - this.hostSeconds;
+      - this.seconds;
   }
 
   private is24h(): bool {
@@ -193,4 +320,8 @@ export class Cmos extends Device {
 
 function isClock(i: u8): bool {
   return i == SECONDS || i == MINUTES || i == HOURS || (i >= WEEKDAY && i <= YEAR) || i == CENTURY;
+}
+
+function matches(alarm: u8, time: u8): bool {
+  return alarm >= DONT_CARE || alarm == time;
 }

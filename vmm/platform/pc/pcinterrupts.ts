@@ -1,17 +1,19 @@
 // The PC's platform timers on the TSC, and the 8259 pair's INTR output as
 // the boot vCPU's InterruptPin.
 //
-// The timer models (the 8254, the ACPI PM timer, the HPET) keep no clock of
-// their own: here they follow the TSC, brought up to date before every guest
-// access to their registers (ClockedDevice) and whenever the VMM looks for an
-// interrupt (asserted()), so that counter 2 moves under a guest polling port
-// 61h and the timers' interrupts are raised on time; nextEvent() says when
-// the next one is due. The master 8259's INT output is the processor's INTR
-// signal, which reaches the boot vCPU through its local APIC's LINT0 pin.
+// The timer models (the 8254, the ACPI PM timer, the HPET, the RTC) keep no
+// clock of their own: here they follow the TSC, brought up to date before
+// every guest access to their registers (ClockedDevice) and whenever the VMM
+// looks for an interrupt (asserted()), so that counter 2 moves under a guest
+// polling port 61h and the timers' interrupts are raised on time;
+// nextEvent() says when the next one is due. The master 8259's INT output is
+// the processor's INTR signal, which reaches the boot vCPU through its local
+// APIC's LINT0 pin.
 
 import { Device } from "../../devices/bus";
 import { AcpiPm } from "../../devices/timers/acpipm";
 import { ClockRatio, NEVER } from "../../devices/timers/clock";
+import { Cmos } from "../../devices/timers/cmos";
 import { Hpet } from "../../devices/timers/hpet";
 import { Pic8259Pair } from "../../devices/pic/pic8259";
 import { Pit8254 } from "../../devices/timers/pit8254";
@@ -26,22 +28,32 @@ export class PcInterrupts extends InterruptPin {
   private tsc: u64 = 0;
   private tscToNs: ClockRatio | null = null;
 
-  constructor(private pic: Pic8259Pair, private pit: Pit8254, private pm: AcpiPm, private hpet: Hpet) {
+  constructor(
+    private pic: Pic8259Pair,
+    private pit: Pit8254,
+    private pm: AcpiPm,
+    private hpet: Hpet,
+    private rtc: Cmos,
+  ) {
     super();
   }
 
   // Moves the timers' time on to `nowTsc` (which never goes back), the TSC
   // counting `tscPerMs` ticks a millisecond. TSC ticks become nanoseconds
   // exactly (devices/timers/clock.ts), and each timer turns them into its
-  // own clocks.
+  // own clocks. At time zero the RTC takes the wall clock's time.
   catchUp(nowTsc: u64, tscPerMs: u64): void {
-    if (this.tsc == 0) this.tsc = nowTsc;
+    if (this.tsc == 0) {
+      this.tsc = nowTsc;
+      this.rtc.startClock();
+    }
     if (nowTsc <= this.tsc) return;
     const ns = this.nanoseconds(tscPerMs).convert(nowTsc - this.tsc);
     this.tsc = nowTsc;
     this.pit.advance(ns);
     this.pm.advance(ns);
     this.hpet.advance(ns);
+    this.rtc.advance(ns);
   }
 
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
@@ -52,6 +64,11 @@ export class PcInterrupts extends InterruptPin {
   // The TSC at which an HPET timer next interrupts, or u64.MAX_VALUE.
   hpetAt(tscPerMs: u64): u64 {
     return this.tscAfter(this.hpet.nsUntilInterrupt(), tscPerMs);
+  }
+
+  // The TSC at which the RTC next raises IRQ 8, or u64.MAX_VALUE.
+  rtcAt(tscPerMs: u64): u64 {
+    return this.tscAfter(this.rtc.nsUntilInterrupt(), tscPerMs);
   }
 
   // The present, for the VMM's look at the pin and the guest's register accesses.
@@ -72,10 +89,10 @@ export class PcInterrupts extends InterruptPin {
     return this.pic.acknowledge();
   }
 
-  // The earlier of the two: the PIC or the I/O APIC may still hold the
+  // The earliest of the three: the PIC or the I/O APIC may still hold the
   // interrupt back (masked, or a higher level in service).
   nextEventAt(tscPerMs: u64): u64 {
-    return min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs));
+    return min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
   }
 
   nextEvent(): u64 {

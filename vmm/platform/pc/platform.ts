@@ -2,7 +2,8 @@
 // usual ports and addresses: QEMU's isa-debug-exit and fw_cfg, the UART as
 // the VM's console, the 8259 pair and the I/O APIC at FEC00000h, the PIT,
 // the HPET at FED00000h, the ACPI PM block, the RTC with the host's time
-// (kernel/time/wallclock.ts), the PCI host bridge and the 8042.
+// (kernel/time/wallclock.ts) and its interrupts, the PCI host bridge and
+// the 8042.
 //
 // The ISA lines reach both interrupt controllers (isalines.ts); the 8259
 // pair's INTR is the boot vCPU's, and the timers follow the TSC, brought up
@@ -62,7 +63,7 @@ export class PcPlatform {
   readonly ioapic: IoApic;
   readonly pit: Pit8254;
   readonly hpet: Hpet;
-  readonly cmos: Cmos = new Cmos(new HostWallClock());
+  readonly cmos: Cmos;
   readonly fwcfg: FwCfg;
   readonly keyboard: I8042;
   // The UART on the console port, or null (console "none").
@@ -79,8 +80,10 @@ export class PcPlatform {
     const hpet = new Hpet(lines, ioapic);
     this.hpet = hpet;
     // The HPET interrupts through I/O APIC inputs 20-23 or, in legacy
-    // replacement mode, takes IRQ 0 from the PIT (devices/timers/hpet.ts).
+    // replacement mode, takes IRQ 0 from the PIT and IRQ 8 from the RTC
+    // (devices/timers/hpet.ts).
     this.pit = new Pit8254(hpet.legacyLines);
+    this.cmos = new Cmos(hpet.legacyLines, new HostWallClock());
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
     this.keyboard = new I8042(vm, lines);
     const io = vm.bus.io;
@@ -91,14 +94,14 @@ export class PcPlatform {
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
     const pm = new AcpiPm(vm);
-    const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet);
+    const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet, this.cmos);
     vm.intr = interrupts;
     io.map(PIT_PORT, 4, new ClockedDevice(interrupts, this.pit));
     io.map(PORT_B, 1, new ClockedDevice(interrupts, this.pit.portB));
     io.map(ACPI_PM_BASE, ACPI_PM_PORTS, new ClockedDevice(interrupts, pm));
     vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
     vm.bus.mmio.map(HPET_BASE, HPET_SIZE, new ClockedDevice(interrupts, this.hpet));
-    io.map(CMOS_PORT, 2, this.cmos);
+    io.map(CMOS_PORT, 2, new ClockedDevice(interrupts, this.cmos));
     io.map(PCI_CONFIG_PORT, 8, new PciHost(resetControl(vm)));
     io.map(SYSTEM_CONTROL_A_PORT, 1, systemControlA(vm));
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);
