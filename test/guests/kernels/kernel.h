@@ -4,9 +4,9 @@
  * or a Linux boot loader would, rather than the flat binaries of lib/. They
  * report on COM1 (the 16550 model, the VM's console) through guest.h's
  * puts()/check(), take what to expect from their command line
- * ("ram=MiB cpus=N module=NAME exit=V"), check the PC platform's fw_cfg and
- * the memory map their boot protocol passed, and end by writing V (or 1
- * after a failure) to QEMU's isa-debug-exit port 0xf4.
+ * ("ram=MiB cpus=N module=NAME exit=V"), check the PC platform's fw_cfg,
+ * its RTC and the memory map their boot protocol passed, and end by writing
+ * V (or 1 after a failure) to QEMU's isa-debug-exit port 0xf4.
  */
 #ifndef KERNEL_H
 #define KERNEL_H
@@ -28,7 +28,8 @@ int module_contents_ok(const char* data, uint64_t size);
 /* The UART's scratch register, then fw_cfg's signature, ID, CPU count, RAM size. */
 void check_uart(void);
 void check_fw_cfg(uint64_t ram, uint64_t cpus);
-/* Prints the summary and writes the status to port 0xf4 (exit= on success, else 1). */
+/* Checks the RTC's update cycle (polled, then its interrupt), prints the
+ * summary and writes the status to port 0xf4 (exit= on success, else 1). */
 void finish(const char* cmdline, const char* kernel);
 
 #endif
