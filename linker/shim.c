@@ -52,8 +52,10 @@ void w2c_shim_write_cr4(w2c_shim* s, u64 v) { write_cr4(v); }
 u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
 void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
 void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
-u64 w2c_shim_read_dr(w2c_shim* s, u32 n) { return read_dr(n); }
-void w2c_shim_write_dr(w2c_shim* s, u32 n, u64 v) { write_dr(n, v); }
+/* Forced inline: with a register number known only at run time each is a
+ * switch, which the cost model keeps out of a caller as large as cpuNext(). */
+__attribute__((always_inline)) u64 w2c_shim_read_dr(w2c_shim* s, u32 n) { return read_dr(n); }
+__attribute__((always_inline)) void w2c_shim_write_dr(w2c_shim* s, u32 n, u64 v) { write_dr(n, v); }
 void w2c_shim_xsetbv(w2c_shim* s, u32 xcr, u64 v) { xsetbv(xcr, v); }
 u64 w2c_shim_xgetbv(w2c_shim* s, u32 xcr) { return xgetbv(xcr); }
 void w2c_shim_xsave(w2c_shim* s, u32 area, u64 mask) { xsave(linear(area), mask); }

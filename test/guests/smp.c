@@ -5,8 +5,9 @@
  * whose vector says where the application processor begins in real mode,
  * both sent through the local APIC's interrupt command register. The AP
  * code below records what it sees and halts; the checks read it. Then the
- * boot vCPU moves its APIC's window into its RAM and back (IA32_APIC_BASE),
- * and last the AP sends an INIT to itself, which must stop it.
+ * boot vCPU sends the halted AP an NMI, moves its APIC's window into its
+ * RAM and back (IA32_APIC_BASE), and last the AP sends an INIT to itself,
+ * which must stop it.
  */
 #include "lib/guest.h"
 
@@ -18,6 +19,7 @@
 #define LAPIC_ICR_HIGH 0x310
 #define ICR_INIT 0x00000500u
 #define ICR_STARTUP 0x00000600u
+#define ICR_NMI 0x00000400u
 #define ICR_LEVEL_ASSERT 0x00004000u
 #define ICR_DELIVERY_PENDING 0x00001000u
 #define IA32_APIC_BASE 0x1b
@@ -33,11 +35,14 @@
 #define AP_CS ((volatile uint32_t*)0x7e08)
 #define AP_SPINS ((volatile uint32_t*)0x7e0c)
 #define AP_SELF_INIT ((volatile uint32_t*)0x7e10)
+#define AP_NMIS ((volatile uint32_t*)0x7e14)
+#define IVT_NMI ((volatile uint32_t*)(2 * 4)) /* offset, segment */
 #define SELF_INIT_VECTOR 0x11    /* ap_self_init starts at 0x11000 */
 
 /* The AP's code, copied to AP_START: real mode, CS = AP_VECTOR << 8, IP = 0.
- * It counts its starts, stores its CPUID APIC ID and CS, and halts. */
-extern const char ap_code[], ap_code_end[];
+ * It counts its starts, stores its CPUID APIC ID and CS, and halts with
+ * interrupts disabled. Its NMI handler, ap_nmi, counts NMIs. */
+extern const char ap_code[], ap_nmi[], ap_code_end[];
 __asm__(
     ".pushsection .rodata\n"
     ".code16\n"
@@ -55,6 +60,15 @@ __asm__(
     "1: cli\n"
     "  hlt\n"
     "  jmp 1b\n"
+    "ap_nmi:\n"
+    "  push %ds\n"
+    "  push %ax\n"
+    "  xor %ax, %ax\n"
+    "  mov %ax, %ds\n"
+    "  incl 0x7e14\n"
+    "  pop %ax\n"
+    "  pop %ds\n"
+    "  iret\n"
     "ap_code_end:\n"
     ".code32\n"
     ".popsection\n");
@@ -142,6 +156,17 @@ static void check_topology(void) {
   check(extended < 0x80000008 || (r[2] & 0xf0ff) == 0, "smp: CPUID 0x80000008: one core per package");
 }
 
+/* An NMI IPI to the AP, halted with IF=0: an NMI ends HLT whatever IF
+ * says (SDM Vol. 2A "HLT"), and the AP's handler takes it through its
+ * real-mode IVT. */
+static void check_nmi_ipi(void) {
+  *IVT_NMI = (AP_VECTOR << 8) << 16 | (uint32_t)(ap_nmi - ap_code);
+  *AP_NMIS = 0;
+  send_ipi(1, ICR_NMI | ICR_LEVEL_ASSERT);
+  for (int i = 0; i < AP_WAIT_YIELDS && *AP_NMIS == 0; i++) hypercall(HC_YIELD, 0, 0);
+  check(*AP_NMIS == 1 && *AP_RUNS == 1, "smp: an NMI IPI wakes the AP, halted with IF=0, and it takes the NMI");
+}
+
 /* An INIT a CPU sends to itself puts it in wait-for-SIPI like any other
  * (SDM Vol. 3A 9.4.4); a later STARTUP starts it again. */
 static void check_self_init(void) {
@@ -181,6 +206,7 @@ void guest_main(void) {
   send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);
   for (int i = 0; i < AP_WAIT_YIELDS / 10; i++) hypercall(HC_YIELD, 0, 0);
   check(*AP_RUNS == 1, "smp: a STARTUP IPI to a running AP is ignored");
+  check_nmi_ipi();
 
   send_ipi(1, ICR_INIT | ICR_LEVEL_ASSERT);
   send_ipi(1, ICR_STARTUP | ICR_LEVEL_ASSERT | AP_VECTOR);

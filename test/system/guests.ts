@@ -15,7 +15,7 @@ const checksIn = (path: string) =>
 // The name of every check the suite guests run (test/guests/lib/*checks.c);
 // those named "64-bit: ..." run in the long-mode guest only, those named
 // "32/64-bit: ..." in every guest but the real-mode one.
-const CHECKS = ["checks.c", "mmiochecks.c", "apicchecks.c", "debugchecks.c"].flatMap((file) =>
+const CHECKS = ["checks.c", "mmiochecks.c", "apicchecks.c", "nmichecks.c", "debugchecks.c"].flatMap((file) =>
   checksIn(`test/guests/lib/${file}`)
 );
 const LONG_MODE_GUEST = "long64", REAL_MODE_GUEST = "real16";

@@ -12,6 +12,9 @@ interface ApicsExports {
   activity(i: number): number;
   setActivity(i: number, a: number): void;
   setInterruptsEnabled(i: number, on: number): void;
+  setNmisBlocked(i: number, on: number): void;
+  nmiPending(i: number): number;
+  nmiLine(): void;
   lastReset(i: number): bigint;
   enter(i: number): void;
   register(i: number, r: number): bigint;
@@ -225,5 +228,46 @@ describe("the VM's INTR pin (an 8259's output)", () => {
     e.setInterruptsEnabled(0, 1);
     e.vmWakeIfPending(0);
     expect(e.activity(0)).toBe(RUNNABLE);
+  });
+});
+
+describe("NMIs (SDM Vol. 3A 6.7.1, 11.6.1, 11.5.1)", () => {
+  const NMI = 0x400, SELF = 1 << 18, ALL = 2 << 18, ALL_BUT_SELF = 3 << 18, LVT_LINT1 = 0x360, MASKED = 1 << 16;
+  const pending = () => [0, 1, 2].map((i) => e.nmiPending(i) !== 0);
+
+  it("an NMI IPI latches an NMI in its target, whatever the vector; a halted target wakes even with IF=0", () => {
+    e.setActivity(1, HALTED);
+    e.setInterruptsEnabled(1, 0);
+    ipi(0, 1, NMI | 0x33);
+    expect(pending()).toEqual([false, true, false]);
+    expect(e.pendingVector(1)).toBe(-1);
+    e.vmWakeIfPending(1);
+    expect(e.activity(1)).toBe(RUNNABLE);
+  });
+
+  it("a vCPU halted with NMIs blocked (in its NMI handler) keeps the NMI latched and stays halted", () => {
+    e.setActivity(2, HALTED);
+    e.setNmisBlocked(2, 1);
+    ipi(0, 2, NMI);
+    e.vmWakeIfPending(2);
+    expect([e.nmiPending(2) !== 0, e.activity(2)]).toEqual([true, HALTED]);
+  });
+
+  it("shorthands: self and all-including-self send NMIs too, all-but-self to the others", () => {
+    e.apicWrite(1, ICR_LOW, NMI | SELF | ASSERT);
+    expect(pending()).toEqual([false, true, false]);
+    e.apicWrite(0, ICR_LOW, NMI | ALL_BUT_SELF | ASSERT);
+    expect(pending()).toEqual([false, true, true]);
+    e.apicWrite(0, ICR_LOW, NMI | ALL | ASSERT);
+    expect(pending()).toEqual([true, true, true]);
+  });
+
+  it("the NMI line reaches each APIC's LINT1: NMI mode latches an NMI, fixed mode the vector, masked nothing", () => {
+    e.apicWrite(0, LVT_LINT1, NMI);
+    e.apicWrite(1, LVT_LINT1, 0x44);
+    e.apicWrite(2, LVT_LINT1, NMI | MASKED);
+    e.nmiLine();
+    expect(pending()).toEqual([true, false, false]);
+    expect([e.pendingVector(1), e.pendingVector(2)]).toEqual([0x44, -1]);
   });
 });

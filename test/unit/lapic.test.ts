@@ -723,11 +723,10 @@ describe("IPIs (11.6)", () => {
 
   it(
     "illegal combinations: fixed vector below 16 (send illegal vector), self or all-including-self "
-      + "but fixed, SMI",
+      + "but fixed or NMI, SMI",
     () => {
       send(0, 1, ASSERT | FIXED | 0x0f);
       send(0, 1, ASSERT | LOWEST | 0x02);
-      send(0, 0, ASSERT | SELF | NMI);
       send(0, 0, ASSERT | SELF | INIT);
       send(0, 0, ASSERT | ALL | STARTUP | 0x10);
       send(0, 0, ASSERT | ALL | LOWEST | 0x30);
@@ -737,6 +736,12 @@ describe("IPIs (11.6)", () => {
       expect(rd(0, ESR)).toBe(0x20);
     },
   );
+
+  it("an NMI through the self or all-including-self shorthand, which Table 11-3 leaves open, is sent", () => {
+    send(0, 0, ASSERT | SELF | NMI);
+    send(1, 0, ASSERT | ALL | NMI);
+    expect(ipis()).toEqual(["0 4 0: 0", "1 4 0: 0,1,2,3"]);
+  });
 
   it("a software-disabled APIC still sends, but its fixed IPIs find disabled targets deaf", () => {
     send(3, 0, ASSERT | FIXED | 0x33);

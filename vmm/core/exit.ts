@@ -32,6 +32,7 @@ export const enum ExitKind {
   Xsetbv,
   ExternalInterrupt,
   InterruptWindow,
+  NmiWindow, // the guest can take an NMI (VT-x NMI-window exit; AMD-V IRET, then its single step)
   PreemptionTimer,
   Pause, // the guest spins on PAUSE (pause-loop exiting / pause filter)
   MonitorMwait, // MONITOR or MWAIT, which CPUID tells the guest it does not have

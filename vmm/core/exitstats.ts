@@ -22,6 +22,7 @@ const NAMES: string[] = [
   "xsetbv",
   "external-interrupt",
   "interrupt-window",
+  "nmi-window",
   "preemption-timer",
   "pause",
   "monitor-mwait",

@@ -62,6 +62,9 @@ export abstract class Vcpu {
   // A STARTUP IPI's vector, which the vCPU's own CPU applies before it
   // next enters the guest (startAt()), or -1.
   pendingStartup: i32 = -1;
+  // The processor's NMI latch: an NMI came and is not delivered yet. One
+  // more while it is set is lost (SDM Vol. 3A 6.7.1).
+  nmiPending: bool = false;
   readonly runState: RunState = new RunState();
 
   // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
@@ -124,13 +127,20 @@ export abstract class Vcpu {
   get awaitsInterrupt(): bool {
     return this.activity == Activity.Halted && this.haltedWithInterrupts;
   }
+  // Halted where an NMI would wake it: outside an NMI handler, whose
+  // blocking keeps the NMI latched and the CPU halted (6.7.1).
+  get awaitsNmi(): bool {
+    return this.activity == Activity.Halted && !this.haltedWithNmisBlocked;
+  }
   get isRunnable(): bool {
     return this.activity == Activity.Runnable;
   }
   private haltedWithInterrupts: bool = false;
+  private haltedWithNmisBlocked: bool = false;
 
   halt(): void {
     this.haltedWithInterrupts = this.interruptsEnabled;
+    this.haltedWithNmisBlocked = this.nmisBlocked;
     this.activity = Activity.Halted;
   }
   // True in 64-bit mode (EFER.LMA and CS.L): hypercall arguments are 64-bit.
@@ -235,10 +245,20 @@ export abstract class Vcpu {
     if ((met & enabled) != 0) this.pendDebugTrap(met);
   }
 
-  // Event injection: an exception (with error code if `hasError`) or an
-  // external interrupt, delivered at the next entry.
+  // Event injection: an exception (with error code if `hasError`), an
+  // external interrupt or an NMI, delivered at the next entry.
   abstract injectException(vector: u8, hasError: bool, errorCode: u32): void;
   abstract injectInterrupt(vector: u8): void;
+  abstract injectNmi(): void;
+  // Between an NMI's delivery and the next IRET the CPU blocks NMIs (SDM
+  // Vol. 3A 6.7.1, APM Vol. 2 8.2.3); read on the vCPU's own CPU.
+  abstract get nmisBlocked(): bool;
+  // True if the guest can take an NMI now: none blocking, no STI or MOV SS
+  // shadow, no other event on its way in.
+  abstract canInjectNmi(): bool;
+  // Ask for an exit as soon as the guest can take an NMI, once (cleared by
+  // that exit, an NmiWindow, or by the next exit of any kind).
+  abstract requestNmiWindow(): void;
   // True if the guest can take an external interrupt now (IF=1, no interrupt shadow).
   abstract canInjectInterrupt(): bool;
   // Ask for an InterruptWindow exit as soon as the guest can take an interrupt.

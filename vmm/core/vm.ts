@@ -145,9 +145,16 @@ export class Vm extends MachineControl {
     return (vcpu.apicId == 0 && this.pollExternalInterrupt()) || this.apics.pendingVector(vcpu) >= 0;
   }
 
-  // A halted vCPU with interrupts enabled and one waiting runs again (SDM Vol. 2A "HLT").
+  // Whether something waiting would end `vcpu`'s halt: an interrupt, if it
+  // halted with interrupts enabled, or an NMI, unless NMIs were blocked
+  // (SDM Vol. 2A "HLT").
+  canWake(vcpu: Vcpu): bool {
+    return (vcpu.awaitsInterrupt && this.hasInterruptFor(vcpu)) || (vcpu.awaitsNmi && vcpu.nmiPending);
+  }
+
+  // A halted vCPU that something woke runs again.
   wakeIfPending(vcpu: Vcpu): void {
-    if (vcpu.awaitsInterrupt && this.hasInterruptFor(vcpu)) vcpu.activity = Activity.Runnable;
+    if (this.canWake(vcpu)) vcpu.activity = Activity.Runnable;
   }
 
   // A key typed on the console could wake it: it has a console device and

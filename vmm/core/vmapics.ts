@@ -3,8 +3,10 @@
 // Every vCPU has a LocalApic (devices/apic/lapic.ts) with its APIC ID. An
 // IPI a guest writes into its ICR arrives here already resolved to APIC IDs;
 // a fixed or lowest-priority one is accepted into each target's IRR (a halted
-// target wakes at the scheduler's next look, Vm.wakeIfPending()), INIT and
-// STARTUP start application processors (SDM Vol. 3A 9.4.4). Each vCPU
+// target wakes at the scheduler's next look, Vm.wakeIfPending()), an NMI
+// sets the target vCPU's NMI latch, INIT and STARTUP start application
+// processors (SDM Vol. 3A 9.4.4). The VM's NMI line (the board's NMI
+// button, its watchdog) reaches every APIC's LINT1 pin (nmiLine()). Each vCPU
 // reaches its own APIC's registers through its MMIO window (emul/mmio.ts) or
 // its MSRs (emul/exits.ts), never through the VM's bus: on a PC the APIC is
 // inside the CPU, and accesses to its window never reach the system bus
@@ -17,6 +19,7 @@ import {
   DELIVERY_FIXED,
   DELIVERY_INIT,
   DELIVERY_LOWEST_PRIORITY,
+  DELIVERY_NMI,
   DELIVERY_STARTUP,
   LocalApic,
 } from "../devices/apic/lapic";
@@ -101,9 +104,25 @@ export class VmApics extends ApicBus {
     this.deliver(mode, vector, ids, levelTriggered);
   }
 
+  // An edge on the VM's NMI line, which on a PC is wired to the LINT1 pin
+  // of every processor's local APIC (MultiProcessor Specification 1.4,
+  // 5.1; the MADT's local APIC NMI structure says so, ACPI 5.2.12.7).
+  nmiLine(): void {
+    for (let i = 0; i < this.all.length; i++) this.all[i].lint1Pulse();
+  }
+
+  nmi(target: LocalApic): void {
+    this.raiseNmi(this.vcpus[target.id]);
+  }
+
+  private raiseNmi(target: Vcpu): void {
+    target.nmiPending = true;
+    this.notify(target);
+  }
+
   // Lowest priority goes to the first destination (the SDM leaves the choice
-  // among equals to the platform, 11.6.2.4). NMI and SMI messages are not
-  // delivered yet.
+  // among equals to the platform, 11.6.2.4). SMI messages are dropped: a VM
+  // has no system management mode.
   private deliver(mode: u32, vector: u8, destinations: u32[], levelTriggered: bool): void {
     const vcpus = this.vcpus;
     for (let i = 0; i < destinations.length; i++) {
@@ -114,6 +133,8 @@ export class VmApics extends ApicBus {
         this.all[id].accept(vector, levelTriggered);
         this.notify(target);
         if (mode == DELIVERY_LOWEST_PRIORITY) return;
+      } else if (mode == DELIVERY_NMI) {
+        this.raiseNmi(target);
       } else if (mode == DELIVERY_INIT) {
         this.init(target);
       } else if (mode == DELIVERY_STARTUP) {

@@ -100,8 +100,10 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       // the lock: it decides what the vCPU does next, not the HLT.
       if (!vcpu.isRunnable) return Next.Halt;
       if (vcpu.pendingStartup >= 0) return Next.Resume;
-      // An interrupt already waiting ends the halt at once, if the guest takes interrupts.
+      // An interrupt already waiting ends the halt at once, if the guest
+      // takes interrupts; an NMI does, unless NMIs are blocked.
       if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
+      if (vcpu.nmiPending && !vcpu.nmisBlocked) return Next.Resume;
       vcpu.halt();
       return Next.Halt;
     case ExitKind.Init:
@@ -112,6 +114,7 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       setXcr(vcpu);
       return Next.Resume;
     case ExitKind.InterruptWindow:
+    case ExitKind.NmiWindow:
       return Next.Resume;
     case ExitKind.ExternalInterrupt:
       // A host interrupt (our timer) ended the guest's run: take it now.

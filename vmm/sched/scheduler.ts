@@ -29,7 +29,7 @@ import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
 import { Action } from "../core/entryblock";
 import { ExitKind, Next } from "../core/exit";
-import { Vcpu } from "../core/vcpu";
+import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
@@ -308,7 +308,7 @@ function keepTime(c: HostCpu, now: u64): void {
 function wakeHalted(c: HostCpu, tscPerMs: u64): void {
   for (let i = 0; i < c.queue.length; i++) {
     const slot = c.queue[i], vcpu = slot.vcpu;
-    if (!slot.vm.running || !vcpu.awaitsInterrupt) continue;
+    if (!slot.vm.running || vcpu.activity != Activity.Halted) continue;
     slot.vm.wakeIfPending(vcpu);
     if (vcpu.isRunnable) catchUpVirtualTime(c, slot, SLICE_MS * tscPerMs);
   }
@@ -463,7 +463,7 @@ function stopSleepers(): void {
     for (let j = 0; j < vm.vcpus.length && asleep; j++) {
       const vcpu = vm.vcpus[j];
       asleep = !vcpu.isRunnable && vcpu.runState.runningOn < 0 && vcpu.pendingStartup < 0
-        && !vm.hasInterruptFor(vcpu);
+        && !vm.hasInterruptFor(vcpu) && !vm.canWake(vcpu);
     }
     if (asleep && !anyRunnable(vm)) vm.stop("halted with nothing left to wake it");
   }
@@ -503,15 +503,30 @@ function stopEverything(c: HostCpu): void {
   c.entry.action = Action.Stop;
 }
 
-// An interrupt for the vCPU: first what its local APIC has for it, then the
-// VM's external interrupts, which go to the boot vCPU. Injected now if the
-// guest can take one, else at its interrupt window.
+// The event the vCPU takes next, if it can: an NMI before a maskable
+// interrupt (SDM Vol. 3A 6.9, Table 6-2); of those, first what its local
+// APIC has for it, then the VM's external interrupts, which go to the boot
+// vCPU. One that must wait gets its window: an exit as soon as the guest
+// can take it.
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   // The legacy devices first: bringing them up to now may raise an IRQ that
   // the I/O APIC passes to a local APIC.
   const external = vcpu.apicId == 0 && vm.pollExternalInterrupt();
   const fromApic = vm.apics.pendingVector(vcpu);
-  if (fromApic < 0 && !external) return;
+  const maskable = fromApic >= 0 || external;
+  if (vcpu.nmiPending && vcpu.canInjectNmi()) {
+    vcpu.nmiPending = false;
+    vcpu.injectNmi();
+    vcpu.tookInterrupt();
+    if (maskable) vcpu.requestInterruptWindow(true);
+    return;
+  }
+  if (maskable) deliverMaskable(vm, vcpu, fromApic);
+  // Asked last: on AMD-V how the window opens depends on what went in.
+  if (vcpu.nmiPending) vcpu.requestNmiWindow();
+}
+
+function deliverMaskable(vm: Vm, vcpu: Vcpu, fromApic: i32): void {
   if (!vcpu.canInjectInterrupt()) {
     vcpu.requestInterruptWindow(true);
     return;

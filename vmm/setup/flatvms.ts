@@ -25,13 +25,17 @@ import { ALL_CPUS, CpuShare, DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/cpushare
 import { MAX_CAP } from "./config/config";
 import { allocateRam, createVmOn, shareOf } from "./vmcreate";
 
-// The test device's interrupts: external interrupts for the boot vCPU.
+// The test device's interrupts: external interrupts for the boot vCPU, and
+// the VM's NMI line.
 class VmInterrupts extends VectorSink {
   constructor(private vm: Vm) {
     super();
   }
   raise(vector: u8): void {
     this.vm.raiseInterrupt(vector);
+  }
+  pulseNmi(): void {
+    this.vm.apics.nmiLine();
   }
 }
 

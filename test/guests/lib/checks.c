@@ -286,6 +286,7 @@ int run_checks(const char* mode) {
   check_mmio_strings();
   check_apic_timer();
   check_x2apic();
+  check_nmis();
 #ifdef __x86_64__
   check_task_priority();
 #endif

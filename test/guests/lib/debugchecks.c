@@ -23,17 +23,19 @@ DEBUG_REGISTER_ACCESS(7)
 
 /* Debug registers are each VM's own: values set before a yield (the other
  * VMs run, with breakpoints of their own) are still there after it. The
- * addresses differ per guest and are never executed, so the enabled
- * execution breakpoint never fires. */
+ * addresses differ per guest and no guest executes them (the BIOS area:
+ * QEMU 7.2 leaves one guest's execution breakpoint in force while the
+ * others run, ../shared/notes/platforms.md), so the enabled execution
+ * breakpoint never fires. */
 void check_debug_registers(const char* mode) {
   unsigned long tag = (unsigned char)mode[0];
-  write_dr0(0x10000 + tag);
+  write_dr0(0xf0000 + tag);
   write_dr1(0x20000 + tag);
   write_dr2(0x30000 + tag);
   write_dr3(0x40000 + tag);
   write_dr7(0x401); /* L0: execution breakpoint at DR0 */
   hypercall(HC_YIELD, 0, 0);
-  check(read_dr0() == 0x10000 + tag && read_dr1() == 0x20000 + tag && read_dr2() == 0x30000 + tag && read_dr3() == 0x40000 + tag,
+  check(read_dr0() == 0xf0000 + tag && read_dr1() == 0x20000 + tag && read_dr2() == 0x30000 + tag && read_dr3() == 0x40000 + tag,
         "debug: DR0-DR3 are the VM's own across a yield");
   check((read_dr7() & 0xff) == 0x01, "debug: DR7 is the VM's own across a yield");
   write_dr7(0x400);

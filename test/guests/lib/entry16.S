@@ -37,6 +37,8 @@ _start:
     movw $0, 1 * 4 + 2
     movw $irq_handler, 0x40 * 4
     movw $0, 0x40 * 4 + 2
+    movw $nmi_handler, 2 * 4
+    movw $0, 2 * 4 + 2
     calll guest_main
 1:  hlt
     jmp 1b
@@ -64,6 +66,13 @@ ud_handler:
 
 irq_handler:
     incl interrupts
+    iret
+
+/* NMI: the C part (nmichecks.c) keeps the caller-saved registers it uses here. */
+nmi_handler:
+    pushal
+    calll nmi_entered
+    popal
     iret
 
 /* #DB: count it, note the IP it returns to and DR6 (then reset DR6, which

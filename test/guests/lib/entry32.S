@@ -23,6 +23,9 @@ _start:
     mov $db_handler, %eax
     mov $1, %ecx
     call set_gate
+    mov $nmi_handler, %eax
+    mov $2, %ecx
+    call set_gate
     lidt idt_pointer
     call guest_main
 1:  hlt
@@ -58,6 +61,14 @@ ud_handler:
 
 irq_handler:
     incl interrupts
+    iret
+
+/* NMI: the C part (nmichecks.c), with the registers C may clobber saved. */
+nmi_handler:
+    pushal
+    cld
+    call nmi_entered
+    popal
     iret
 
 /* #DB: count it, note the EIP it returns to and DR6 (then reset DR6, which

@@ -67,6 +67,9 @@ long:
     lea db_handler(%rip), %rax
     mov $1, %ecx
     call set_gate
+    lea nmi_handler(%rip), %rax
+    mov $2, %ecx
+    call set_gate
     lea user_return(%rip), %rax
     mov $USER_RETURN_VECTOR, %ecx
     call set_gate
@@ -170,6 +173,31 @@ ud_handler:
 
 irq_handler:
     incl interrupts(%rip)
+    iretq
+
+/* NMI: the C part (nmichecks.c), with the registers C may clobber saved;
+ * nine of them on the 40-byte frame leave RSP 16-byte aligned for the call. */
+nmi_handler:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    cld
+    call nmi_entered
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
     iretq
 
 /* #DB: count it, note the RIP it returns to and DR6 (then reset DR6, which

@@ -3,10 +3,17 @@
 
 /* The counters and notes of the exception handlers in entry*.S (guest.h). */
 volatile uint32_t gp_skip = 2;
-volatile uint32_t gp_faults, ud_faults, interrupts;
+volatile uint32_t gp_faults, ud_faults, interrupts, nmis;
 volatile uint32_t db_traps;
 /* Real mode pushes 16-bit FLAGS, without RF: there gp_eflags stays 0. */
 volatile unsigned long db_return, db_dr6, gp_eflags;
+
+void (*volatile nmi_hook)(void);
+
+void nmi_entered(void) {
+  nmis++;
+  if (nmi_hook) nmi_hook();
+}
 
 static int failed;
 static int intel = -1;

@@ -19,6 +19,10 @@ extern volatile uint32_t gp_skip;
 /* Counted by the #UD handlers, which skip a 3-byte instruction. */
 extern volatile uint32_t ud_faults;
 extern volatile uint32_t interrupts;
+/* Counted by nmi_entered(), which the NMI handlers of entry*.S call; it
+ * then calls nmi_hook, if set. */
+extern volatile uint32_t nmis;
+extern void (*volatile nmi_hook)(void);
 /* The #DB handler counts traps and notes where each returns to and DR6;
  * the #GP handler notes the EFLAGS the fault pushed (not in real mode). */
 extern volatile uint32_t db_traps;
@@ -84,13 +88,14 @@ static inline void mmio_out32(uintptr_t address, uint32_t v) {
 }
 
 int run_checks(const char* mode);
-/* The checks of mmiochecks.c, apicchecks.c and debugchecks.c, which run_checks() runs. */
+/* The checks of mmiochecks.c, apicchecks.c, nmichecks.c and debugchecks.c, which run_checks() runs. */
 void check_mmio(void);
 void check_mmio_read_modify_write(void);
 void check_mmio_strings(void);
 void check_apic_timer(void);
 void check_x2apic(void);
 void check_task_priority(void); /* 64-bit only: CR8 */
+void check_nmis(void);
 void check_debug_registers(const char* mode);
 void check_single_step(void);
 void check_breakpoints(void);

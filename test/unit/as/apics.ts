@@ -74,6 +74,18 @@ export function setInterruptsEnabled(i: i32, on: bool): void {
   fakes[i].rflagsValue = on ? 2 | RFLAGS_IF : 2;
   if (fakes[i].activity == Activity.Halted) fakes[i].halt();
 }
+// Halted in an NMI handler (NMIs blocked) or not: it halts again so.
+export function setNmisBlocked(i: i32, on: bool): void {
+  vm();
+  fakes[i].nmisBlockedValue = on;
+  if (fakes[i].activity == Activity.Halted) fakes[i].halt();
+}
+export function nmiPending(i: i32): bool {
+  return vm().vcpus[i].nmiPending;
+}
+export function nmiLine(): void {
+  vm().apics.nmiLine();
+}
 export function lastReset(i: i32): i64 {
   vm();
   return fakes[i].lastReset;

@@ -50,6 +50,9 @@ class Interrupts extends VectorSink {
   raise(vector: u8): void {
     vm().raiseInterrupt(vector);
   }
+  pulseNmi(): void {
+    vm().apics.nmiLine();
+  }
 }
 
 // Made on first use (or by reset()): a vCPU asks CPUID as it is made, which

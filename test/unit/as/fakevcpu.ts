@@ -111,6 +111,19 @@ export class FakeVcpu extends Vcpu {
   canInjectInterrupt(): bool {
     return true;
   }
+  // NMIs injected.
+  nmis: i32 = 0;
+  injectNmi(): void {
+    this.nmis++;
+  }
+  nmisBlockedValue: bool = false;
+  get nmisBlocked(): bool {
+    return this.nmisBlockedValue;
+  }
+  canInjectNmi(): bool {
+    return true;
+  }
+  requestNmiWindow(): void {}
   requestInterruptWindow(on: bool): void {}
   setPreemptionTimer(ticks: u64): void {}
   tscOffset: u64 = 0;

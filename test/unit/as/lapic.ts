@@ -46,6 +46,11 @@ class RecordingBus extends ApicBus {
   endOfLevelInterrupt(vector: u8): void {
     this.eois.push(vector);
   }
+  // The APICs that passed an NMI to their processor, by ID.
+  nmis: u32[] = [];
+  nmi(target: LocalApic): void {
+    this.nmis.push(target.id);
+  }
 }
 
 const bus = new RecordingBus();

@@ -7,8 +7,9 @@
 // with interrupts open; acknowledge() is the CPU taking the vector, and the
 // guest's EOI ends it. IPIs leave through the VM's ApicBus with their
 // destination resolved to APIC IDs; the bus delivers them, and the VMM
-// resets or starts a vCPU on INIT and STARTUP. Of the LINT pins only LINT0
-// in ExtINT mode is modelled (passesExtInt(), the 8259's path on a PC).
+// resets or starts a vCPU on INIT and STARTUP, and latches an NMI. The LINT
+// pins: LINT0 in ExtINT mode, the 8259's path on a PC (passesExtInt()), and
+// LINT1, where the board's NMI line ends (lint1Pulse()).
 
 import {
   APIC_BASE_BSP,
@@ -42,6 +43,7 @@ import {
   REG_ISR,
   REG_LDR,
   REG_LVT_LINT0,
+  REG_LVT_LINT1,
   REG_LVT_TIMER,
   REG_PPR,
   REG_RRD,
@@ -73,6 +75,8 @@ export abstract class ApicBus {
   // The EOI of a level-triggered interrupt, broadcast to the I/O APICs
   // (11.8.5): they clear its Remote IRR and send again a line still asserted.
   abstract endOfLevelInterrupt(vector: u8): void;
+  // An NMI for the processor of `target`, from its LINT1 pin.
+  abstract nmi(target: LocalApic): void;
 }
 
 export const LAPIC_BASE: u64 = 0xfee00000; // default xAPIC MMIO base (IA32_APIC_BASE)
@@ -303,6 +307,21 @@ export class LocalApic extends Device {
     return this.softwareEnabled && !(lint0 & LVT_MASKED) && (lint0 & DELIVERY_MODE) >> 8 == DELIVERY_EXTINT;
   }
 
+  // An edge on LINT1, where a PC's NMI line ends (the MADT says so, ACPI
+  // 5.2.12.7): what the LVT entry says, an NMI or a fixed interrupt, unless
+  // masked. With the APIC hardware-disabled the pin is the processor's NMI
+  // input (11.4.3). The other modes are not valid for LINT1 (11.5.1).
+  lint1Pulse(): void {
+    if (!this.enabled) {
+      this.bus.nmi(this);
+      return;
+    }
+    const entry = this.lvt[lvtIndex(REG_LVT_LINT1)], mode = (entry & DELIVERY_MODE) >> 8;
+    if (entry & LVT_MASKED) return;
+    if (mode == DELIVERY_NMI) this.bus.nmi(this);
+    else if (mode == DELIVERY_FIXED) this.accept(<u8>entry, false);
+  }
+
   // Whether a message for `destination` (read in x2APIC form if `x2apic`)
   // is this APIC's: for IPIs, and for the I/O APIC's messages (11.6.2).
   isDestination(destination: u32, logical: bool, x2apic: bool): bool {
@@ -493,11 +512,13 @@ export class LocalApic extends Device {
   // 11.6.1: an ICR low write (the x2APIC ICR MSR, or SELF IPI) sends. INIT
   // level de-assert (level 0, level triggered) only synchronised arbitration
   // IDs and is ignored by modern processors; SMI and the reserved modes are
-  // dropped. Table 11-3 (the valid ICR combinations of the xAPIC): the self
-  // and all-including-self shorthands take fixed IPIs only, and the trigger
-  // mode is otherwise ignored (every IPI is sent edge-triggered). A fixed or
-  // lowest-priority IPI with a vector below 16 is not sent and sets send
-  // illegal vector (11.5.3).
+  // dropped. Table 11-3 (the valid ICR combinations of the xAPIC) calls all
+  // but fixed and NMI IPIs invalid with the self and all-including-self
+  // shorthands, and they are dropped; it calls an NMI invalid there too,
+  // which leaves the outcome open, and here it is sent, as to the APIC's own
+  // ID. The trigger mode is otherwise ignored (every IPI is sent
+  // edge-triggered). A fixed or lowest-priority IPI with a vector below 16
+  // is not sent and sets send illegal vector (11.5.3).
   private sendIpi(icr: u32): void {
     const mode = (icr & DELIVERY_MODE) >> 8, vector = <u8>icr, shorthand = (icr >> 18) & 3;
     if (mode == DELIVERY_INIT && !(icr & ICR_LEVEL_ASSERT) && (icr & ICR_TRIGGER_LEVEL)) return;
@@ -505,7 +526,8 @@ export class LocalApic extends Device {
       mode != DELIVERY_FIXED && mode != DELIVERY_LOWEST_PRIORITY && mode != DELIVERY_NMI
       && mode != DELIVERY_INIT && mode != DELIVERY_STARTUP
     ) return;
-    if ((shorthand == SHORTHAND_SELF || shorthand == SHORTHAND_ALL) && mode != DELIVERY_FIXED) return;
+    const toSelf = shorthand == SHORTHAND_SELF || shorthand == SHORTHAND_ALL;
+    if (toSelf && mode != DELIVERY_FIXED && mode != DELIVERY_NMI) return;
     if (mode <= DELIVERY_LOWEST_PRIORITY && vector < FIRST_LEGAL_VECTOR) {
       this.signalError(ESR_SEND_ILLEGAL_VECTOR);
       return;

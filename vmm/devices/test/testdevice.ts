@@ -2,17 +2,20 @@
 //
 //   port +0 (32-bit): a scratch register; reads return the last value written.
 //   port +4 (8-bit write): raise an external interrupt with this vector.
+//   port +5 (8-bit write): an edge on the VM's NMI line, like a board's NMI
+//     button: it reaches every local APIC's LINT1 pin.
 // It exists so that guests can verify port I/O round trips of every size and
-// interrupt injection (HLT wake-up) without a full PC platform. Its MMIO
+// interrupt and NMI injection (HLT wake-up) without a full PC platform. Its MMIO
 // window, for the MMIO emulation path, is TestMmioWindow (testmmio.ts).
 // Flat-binary VMs have both (setup/flatvms.ts).
 
 import { Device } from "../bus";
 
 // Where the test device's interrupts go: straight to the boot vCPU, as
-// external interrupts with the vector the guest wrote.
+// external interrupts with the vector the guest wrote; and its NMI button.
 export abstract class VectorSink {
   abstract raise(vector: u8): void;
+  abstract pulseNmi(): void;
 }
 
 export const TEST_DEVICE_PORT: u16 = 0x600;
@@ -35,6 +38,8 @@ export class TestDevice extends Device {
       this.scratch = (this.scratch & ~(mask << shift)) | ((value & mask) << shift);
     } else if (offset == 4) {
       this.interrupts.raise(<u8>value);
+    } else if (offset == 5) {
+      this.interrupts.pulseNmi();
     }
   }
 }

@@ -4,8 +4,8 @@
 // loaded on (its host VMCB, an ASID of that CPU), and takeExit() turns the
 // #VMEXIT into a backend-neutral Exit. A few exits are finished right here because they
 // concern SVM's own invariants (EFER.SVME must stay set while the guest
-// runs; the virtual-interrupt trick behind the interrupt window) and never
-// reach the generic handler. Works without NRIP save, decode assists and
+// runs; the virtual-interrupt trick behind the interrupt window; the NMI
+// blocking it tracks, nmiwindow.ts) and never reach the generic handler. Works without NRIP save, decode assists and
 // clean bits (QEMU TCG has none): instruction lengths are known per exit.
 // AMD APM Vol. 2 chapter 15.
 
@@ -55,6 +55,7 @@ import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
+import { NmiWindow } from "./nmiwindow";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
 
@@ -79,6 +80,7 @@ const LENGTH_XSETBV: u32 = 3;
 
 export class SvmVcpu extends Vcpu {
   readonly vmcb: V.Vmcb = new V.Vmcb();
+  private readonly nmi: NmiWindow = new NmiWindow(this.vmcb);
   // The CPUID answers the fast path gives (emul/cpuidpolicy.ts).
   private readonly cpuid: CpuidTable = new CpuidTable();
   // I/O permission map: 12 KiB, one bit per port (APM 15.10.1); all set: every port exits.
@@ -175,7 +177,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.GUEST_ASID, cpu.allocateAsid());
     this.asidGeneration = cpu.generation;
     if (cpu.takeFlushAll()) store<u8>(vmcb.base + V.TLB_CONTROL, TLB_FLUSH_ALL);
-    this.dirty(V.CLEAN_ASID);
+    this.vmcb.dirty(V.CLEAN_ASID);
   }
 
   takeExit(e: EntryBlock): Exit | null {
@@ -215,7 +217,12 @@ export class SvmVcpu extends Vcpu {
     exit.qualification = info1;
     exit.instructionLength = 0;
     exit.kind = ExitKind.Unhandled;
-    if (code == V.EXIT_CPUID) {
+    if (this.nmi.atExit(code)) {
+      exit.kind = ExitKind.NmiWindow;
+    } else if (code == V.EXIT_IRET) {
+      this.nmi.iretIntercepted();
+      exit.kind = ExitKind.NmiWindow;
+    } else if (code == V.EXIT_CPUID) {
       exit.kind = ExitKind.Cpuid;
       exit.instructionLength = LENGTH_CPUID;
     } else if (code == V.EXIT_CR8_READ || code == V.EXIT_CR8_WRITE) {
@@ -275,7 +282,7 @@ export class SvmVcpu extends Vcpu {
       if ((interrupted & V.EVENT_VALID) == 0) {
         if (vector == VECTOR_DB && (vmcb.get64(V.DR6) & DR6_BD) != 0) {
           vmcb.set64(V.DR7, vmcb.get64(V.DR7) & ~DR7_GD);
-          this.dirty(V.CLEAN_DEBUG_REGISTERS);
+          this.vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
         }
         this.injectException(vector, vector == VECTOR_AC, <u32>info1);
       }
@@ -309,7 +316,7 @@ export class SvmVcpu extends Vcpu {
         return true;
       }
       this.vmcb.set64(V.EFER, (value & EFER_WRITABLE) | (current & EFER_LMA) | EFER_SVME);
-      this.dirty(V.CLEAN_CONTROL_REGISTERS);
+      this.vmcb.dirty(V.CLEAN_CONTROL_REGISTERS);
     }
     this.skipInstruction();
     return true;
@@ -399,6 +406,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set64(V.EVENT_INJECTION, 0);
     vmcb.set64(V.INTERRUPT_SHADOW, 0);
     this.requestInterruptWindow(false);
+    this.nmi.reset();
     vmcb.set32(V.CLEAN_BITS, 0);
   }
 
@@ -455,7 +463,7 @@ export class SvmVcpu extends Vcpu {
   pendDebugTrap(causes: u64): void {
     const vmcb = this.vmcb;
     vmcb.set64(V.DR6, vmcb.get64(V.DR6) | causes);
-    this.dirty(V.CLEAN_DEBUG_REGISTERS);
+    this.vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
     this.injectException(VECTOR_DB, false, 0);
   }
 
@@ -483,7 +491,23 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.VINTR, vintr | V_IRQ | V_IGN_TPR | ((<u32>vector >> 4) << V_INTR_PRIO_SHIFT));
     vmcb.set32(V.VINTR_VECTOR, vector);
     vmcb.set32(V.INTERCEPT_MISC1, vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR);
-    this.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+    this.vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+  }
+
+  injectNmi(): void {
+    this.nmi.inject();
+  }
+
+  get nmisBlocked(): bool {
+    return this.nmi.blocked;
+  }
+
+  canInjectNmi(): bool {
+    return this.nmi.canInject();
+  }
+
+  requestNmiWindow(): void {
+    this.nmi.open(this.interruptQueued);
   }
 
   canInjectInterrupt(): bool {
@@ -509,7 +533,7 @@ export class SvmVcpu extends Vcpu {
     const misc = vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR;
     vmcb.set32(V.VINTR, on ? vintr | V_IRQ | V_IGN_TPR : vintr);
     vmcb.set32(V.INTERCEPT_MISC1, on ? misc | V.INTERCEPT_VINTR : misc);
-    this.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+    this.vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
   }
 
   // AMD-V has no preemption timer; the scheduler bounds slices by exits.
@@ -520,7 +544,7 @@ export class SvmVcpu extends Vcpu {
   // area); its clean bit is the intercepts'.
   protected setTscOffset(offset: u64): bool {
     this.vmcb.set64(V.TSC_OFFSET, offset);
-    this.dirty(V.CLEAN_INTERCEPTS);
+    this.vmcb.dirty(V.CLEAN_INTERCEPTS);
     return true;
   }
 
@@ -528,11 +552,6 @@ export class SvmVcpu extends Vcpu {
   // the CPU can, everything otherwise (APM 15.16.1).
   flushNestedTlb(): void {
     store<u8>(this.vmcb.base + V.TLB_CONTROL, this.features.flushByAsid ? TLB_FLUSH_ASID : TLB_FLUSH_ALL);
-  }
-
-  // Marks VMCB field groups as changed since the last VMRUN.
-  private dirty(bits: u32): void {
-    this.vmcb.set32(V.CLEAN_BITS, this.vmcb.get32(V.CLEAN_BITS) & ~bits);
   }
 
   dumpState(): void {

@@ -53,6 +53,7 @@ export const INTERCEPT_INIT: u32 = 1 << 3;
 export const INTERCEPT_VINTR: u32 = 1 << 4;
 export const INTERCEPT_RDPMC: u32 = 1 << 15;
 export const INTERCEPT_CPUID: u32 = 1 << 18;
+export const INTERCEPT_IRET: u32 = 1 << 20;
 export const INTERCEPT_INVD: u32 = 1 << 22;
 export const INTERCEPT_PAUSE: u32 = 1 << 23;
 export const INTERCEPT_HLT: u32 = 1 << 24;
@@ -83,6 +84,7 @@ export const EXIT_NMI: u64 = 0x61;
 export const EXIT_INIT: u64 = 0x63;
 export const EXIT_VINTR: u64 = 0x64;
 export const EXIT_CPUID: u64 = 0x72;
+export const EXIT_IRET: u64 = 0x74;
 export const EXIT_CR8_READ: u64 = 0x08; // CRn reads are 0x00-0x0f, writes 0x10-0x1f
 export const EXIT_CR8_WRITE: u64 = 0x18;
 export const INTERCEPT_CR8: u32 = (1 << 8) | (1 << (16 + 8)); // reads and writes of CR8
@@ -108,6 +110,7 @@ export const EXIT_INVALID: u64 = 0xffff_ffff; // -1, compared on the low 32 bits
 
 // EVENTINJ (APM 15.20): vector, type, error-code-valid, valid.
 export const EVENT_TYPE_INTR: u64 = 0 << 8;
+export const EVENT_TYPE_NMI: u64 = 2 << 8;
 export const EVENT_TYPE_EXCEPTION: u64 = 3 << 8;
 export const EVENT_ERROR_VALID: u64 = 1 << 11;
 export const EVENT_VALID: u64 = 1 << 31;
@@ -131,6 +134,11 @@ export class Vmcb {
   @inline
   set64(offset: usize, v: u64): void {
     store<u64>(this.base + offset, v);
+  }
+
+  // Marks field groups (CLEAN_ bits) as changed since the last VMRUN.
+  dirty(bits: u32): void {
+    this.set32(CLEAN_BITS, this.get32(CLEAN_BITS) & ~bits);
   }
 
   // A segment in VMCB form: the attribute word packs descriptor bits 40-47

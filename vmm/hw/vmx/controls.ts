@@ -10,6 +10,9 @@
 // Pin-based VM-execution controls.
 export const PIN_EXTERNAL_INTERRUPT: u32 = 1 << 0;
 export const PIN_NMI: u32 = 1 << 3;
+// The CPU tracks the guest's NMI blocking for injected NMIs (virtual-NMI
+// blocking, cleared by the guest's IRET), and NMI-window exiting works (24.6.1).
+export const PIN_VIRTUAL_NMIS: u32 = 1 << 5;
 export const PIN_PREEMPTION_TIMER: u32 = 1 << 6;
 
 // Primary processor-based VM-execution controls.
@@ -19,6 +22,7 @@ export const PROC_HLT: u32 = 1 << 7;
 export const PROC_MWAIT: u32 = 1 << 10;
 export const PROC_RDPMC: u32 = 1 << 11;
 export const PROC_CR8_LOAD: u32 = 1 << 19;
+export const PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_CR8_STORE: u32 = 1 << 20;
 export const PROC_MOV_DR: u32 = 1 << 23;
 export const PROC_IO_BITMAPS: u32 = 1 << 25;
@@ -53,6 +57,7 @@ export const EXIT_EXTERNAL_INTERRUPT: u32 = 1;
 export const EXIT_TRIPLE_FAULT: u32 = 2;
 export const EXIT_INIT: u32 = 3;
 export const EXIT_INTERRUPT_WINDOW: u32 = 7;
+export const EXIT_NMI_WINDOW: u32 = 8;
 export const EXIT_CPUID: u32 = 10;
 export const EXIT_HLT: u32 = 12;
 export const EXIT_RDPMC: u32 = 15;
@@ -84,8 +89,15 @@ export const EVENT_VALID: u32 = 0x80000000;
 // Bits an IDT-vectoring record may carry into an injection (the rest is reserved there).
 export const EVENT_REINJECT_MASK: u32 = 0x80000fff;
 
-// Guest interruptibility state: blocking by STI and by MOV SS (SDM 24.4.2).
+// Guest interruptibility state: blocking by STI and by MOV SS, and by NMI
+// (with virtual NMIs, the guest's virtual-NMI blocking) (SDM 24.4.2).
 export const BLOCKING_STI_OR_MOV_SS: u32 = 3;
+export const BLOCKING_NMI: u32 = 1 << 3;
+// Bit 12 of the exit interruption information (an exception's exit) and of
+// an EPT violation's qualification: the exit came in an IRET that had
+// already unblocked NMIs, which the VMM blocks again before the IRET runs
+// again (27.2.2, 27.2.3).
+export const NMI_UNBLOCKED_BY_IRET: u32 = 1 << 12;
 // Pending debug exceptions (24.4.2 Table 24-4): B0-B3 and BS as in DR6, and
 // bit 12, set when a breakpoint DR7 enables was met.
 export const PENDING_ENABLED_BREAKPOINT: u64 = 1 << 12;

@@ -69,13 +69,14 @@ export class VmxFeatures {
     : 0;
 
   // Control words: every port, every non-passthrough MSR, HLT, interrupts,
-  // NMIs, MONITOR/MWAIT, RDPMC and CR8 (TPR) accesses exit (debug registers
+  // NMIs (with virtual NMIs for the guest's own, whose blocking the CPU
+  // tracks), MONITOR/MWAIT, RDPMC and CR8 (TPR) accesses exit (debug registers
   // are the guest's for its slice, vcpustate/debugregs.ts); the guest's TSC
   // reads add its offset (vcpustate/tsc.ts), 0 until it moves its TSC; EPT
   // and unrestricted guest translate and run the guest; VPID, RDTSCP and
   // INVPCID when the CPU has them. EFER is switched through the VMCS. The
-  // preemption timer and interrupt-window exiting are switched per vCPU.
-  readonly pin: u32 = adjust(C.PIN_EXTERNAL_INTERRUPT | C.PIN_NMI, this.pinCap);
+  // preemption timer, interrupt-window and NMI-window exiting are switched per vCPU.
+  readonly pin: u32 = adjust(C.PIN_EXTERNAL_INTERRUPT | C.PIN_NMI | C.PIN_VIRTUAL_NMIS, this.pinCap);
   readonly proc: u32 = adjust(
     C.PROC_HLT | C.PROC_MWAIT | C.PROC_RDPMC | C.PROC_CR8_LOAD | C.PROC_CR8_STORE
       | C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_MONITOR | C.PROC_SECONDARY | C.PROC_TSC_OFFSETTING,
@@ -184,6 +185,9 @@ export class VmxFeatures {
     const required = C.PROC_HLT | C.PROC_IO_BITMAPS | C.PROC_MSR_BITMAPS | C.PROC_CR8_LOAD | C.PROC_CR8_STORE;
     if ((this.proc & required) != required || (this.pin & C.PIN_EXTERNAL_INTERRUPT) == 0) {
       return "VT-x lacks a required exiting control (HLT, I/O or MSR bitmaps, CR8, interrupts)";
+    }
+    if ((this.pin & C.PIN_VIRTUAL_NMIS) == 0 || !this.allowed(this.procCap, C.PROC_NMI_WINDOW)) {
+      return "VT-x without virtual NMIs and NMI-window exiting cannot give guests their NMIs";
     }
     if ((this.proc & C.PROC_MOV_DR) != 0) {
       return "VT-x forces MOV-DR exiting, which the debug-register switch (vmm/debugregs.ts) does not handle";

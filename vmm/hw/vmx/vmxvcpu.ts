@@ -28,6 +28,7 @@ import {
   Seg,
   VECTOR_DB,
   VECTOR_GP,
+  VECTOR_NMI,
 } from "../../../kernel/arch/x86";
 import { print, printDec, printHex, println } from "../../../kernel/console/console";
 import { PageTable } from "../../../kernel/mm/pagetable";
@@ -223,12 +224,16 @@ export class VmxVcpu extends Vcpu {
       exit.gpa = vmread(F.GUEST_PHYSICAL_ADDRESS);
       exit.isWrite = (exit.qualification & 2) != 0;
       exit.fetchedBytes = 0;
+      this.blockNmisAgainIf(<u32>exit.qualification);
     } else if (basic == C.EXIT_EPT_MISCONFIG) {
       // Our EPT entry is malformed: a hypervisor bug, reported with the address (28.2.3.1).
       exit.qualification = vmread(F.GUEST_PHYSICAL_ADDRESS);
     } else if (basic == C.EXIT_INTERRUPT_WINDOW) {
       this.requestInterruptWindow(false);
       exit.kind = ExitKind.InterruptWindow;
+    } else if (basic == C.EXIT_NMI_WINDOW) {
+      this.nmiWindow(false);
+      exit.kind = ExitKind.NmiWindow;
     } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.reflectException()) {
       const vector = <u8>vmread(F.EXIT_INTERRUPTION_INFO);
       if (!this.exceptionLoops(vector)) return false;
@@ -270,6 +275,7 @@ export class VmxVcpu extends Vcpu {
     const info = <u32>vmread(F.EXIT_INTERRUPTION_INFO);
     if ((info & C.EVENT_TYPE_MASK) == C.EVENT_TYPE_NMI) return false;
     if ((<u32>vmread(F.IDT_VECTORING_INFO) & C.EVENT_VALID) != 0) return true;
+    this.blockNmisAgainIf(info);
     if (<u8>info == VECTOR_DB) {
       // A #DB exit leaves DR6 and DR7 alone and puts the causes in the
       // qualification (SDM Vol. 3C "Architectural State Before a VM Exit").
@@ -286,6 +292,15 @@ export class VmxVcpu extends Vcpu {
     }
     this.injectAgain(info, F.EXIT_INTERRUPTION_ERROR_CODE);
     return true;
+  }
+
+  // `info` (an exception's interruption information or an EPT violation's
+  // qualification) says the exit came in an IRET that had unblocked NMIs:
+  // the IRET runs again, and until it completes NMIs stay blocked (27.2.3).
+  // Exits during event delivery never say so.
+  private blockNmisAgainIf(info: u32): void {
+    if ((info & C.NMI_UNBLOCKED_BY_IRET) == 0 || (<u32>vmread(F.IDT_VECTORING_INFO) & C.EVENT_VALID) != 0) return;
+    write(F.GUEST_INTERRUPTIBILITY, <u32>vmread(F.GUEST_INTERRUPTIBILITY) | C.BLOCKING_NMI);
   }
 
   // The next entry delivers the event `info` describes (an interruption-
@@ -476,6 +491,42 @@ export class VmxVcpu extends Vcpu {
   injectInterrupt(vector: u8): void {
     this.use();
     write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_EXTERNAL | C.EVENT_VALID);
+  }
+
+  // VM entry sets virtual-NMI blocking as it delivers the NMI, and the
+  // guest's IRET clears it (26.6.1.2, 25.3).
+  injectNmi(): void {
+    this.use();
+    write(F.ENTRY_INTERRUPTION_INFO, <u32>VECTOR_NMI | C.EVENT_TYPE_NMI | C.EVENT_VALID);
+  }
+
+  get nmisBlocked(): bool {
+    this.use();
+    return (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_NMI) != 0;
+  }
+
+  // VM entry refuses an NMI under MOV SS blocking or virtual-NMI blocking,
+  // and some processors under STI blocking too (26.3.1.5): all three must be
+  // clear. A pending debug trap or another event goes first, as for an
+  // interrupt.
+  canInjectNmi(): bool {
+    this.use();
+    return (<u32>vmread(F.GUEST_INTERRUPTIBILITY) & (C.BLOCKING_STI_OR_MOV_SS | C.BLOCKING_NMI)) == 0
+      && (vmread(F.GUEST_PENDING_DEBUG) & (DR6_BREAKPOINTS | DR6_BS)) == 0
+      && (<u32>vmread(F.ENTRY_INTERRUPTION_INFO) & C.EVENT_VALID) == 0;
+  }
+
+  // NMI-window exiting: an exit before the first instruction at which no
+  // virtual-NMI, MOV SS or STI blocking holds (25.2), after any event the
+  // entry delivers.
+  requestNmiWindow(): void {
+    this.use();
+    this.nmiWindow(true);
+  }
+
+  private nmiWindow(on: bool): void {
+    const proc = <u32>vmread(F.PROC_CONTROLS);
+    write(F.PROC_CONTROLS, on ? proc | C.PROC_NMI_WINDOW : proc & ~C.PROC_NMI_WINDOW);
   }
 
   // VM entry refuses an external interrupt unless IF=1 and no STI/MOV SS
