@@ -84,13 +84,16 @@ describe("the tables", () => {
       expect([u8(hpet + 52n), u16(hpet + 53n), u8(hpet + 55n)]).toEqual([0, 1000, 1]);
     },
   );
-  it("list one enabled local APIC per vCPU, IDs in vCPU order, with the 8259s", () => {
+  it("list one enabled local APIC per vCPU, IDs in vCPU order, with the 8259s and the NMI on LINT1", () => {
     e.build(4);
     e.scanForRsdp();
     const madt = e.table(s("APIC"), 1);
     expect(str(e.madtApicIds(madt))).toBe("0,1,2,3");
     expect(u32(madt + 36n)).toBe(0xfee00000);
     expect(u32(madt + 40n) & 1).toBe(1); // PCAT_COMPAT
+    // Last, a local APIC NMI structure (5.2.12.7): all processors, bus flags, LINT1.
+    const nmi = madt + BigInt(u32(madt + 4n)) - 6n;
+    expect([u8(nmi), u8(nmi + 1n), u8(nmi + 2n), u16(nmi + 3n), u8(nmi + 5n)]).toEqual([4, 6, 0xff, 0, 1]);
   });
   it("describe the PM block, the SCI, the reset register and a DSDT with \\_S5", () => {
     e.build(1);

@@ -40,6 +40,12 @@ export abstract class InterruptPin {
   abstract nextEvent(): u64;
 }
 
+// What may hold the VM's NMI line shut: on a PC, bit 7 of the RTC's index
+// register (platform/pc/platform.ts).
+export abstract class NmiGate {
+  abstract get closed(): bool;
+}
+
 // A VM's console device as the keyboard side sees it (sched/consolefocus.ts).
 export abstract class ConsoleInput {
   abstract get canReceive(): bool;
@@ -78,6 +84,8 @@ export class Vm extends MachineControl {
   exitStatus: i64 = -1;
   // The platform's interrupt controller, or null (flat-binary VMs).
   intr: InterruptPin | null = null;
+  // What may hold its NMI line shut, or null.
+  nmiGate: NmiGate | null = null;
   // The nested page tables (EPT or NPT), and how often they changed since
   // the VM was made: each vCPU flushes what it cached before it enters
   // after a change (Vcpu.nestedSeen).
@@ -114,6 +122,16 @@ export class Vm extends MachineControl {
     let total: u64 = 0;
     for (let i = 0; i < this.vcpus.length; i++) total += this.vcpus[i].exits;
     return total;
+  }
+
+  // The board's NMI button (the console's Ctrl-T n, the test device): an
+  // edge on the VM's NMI line, which reaches every local APIC's LINT1; false
+  // if the platform holds the line shut.
+  pressNmiButton(): bool {
+    const gate = this.nmiGate;
+    if (gate !== null && gate.closed) return false;
+    this.apics.nmiLine();
+    return true;
   }
 
   // External interrupts go to the boot vCPU: the test device's vectors,

@@ -5,9 +5,11 @@
 // first VM that has a console device, then whichever VM the user picks by
 // typing the switch key, Ctrl-T, followed by the VM's number (0-9, in the
 // order the hypervisor lists them); Ctrl-T then "s" prints the status of
-// every vCPU (report.ts). A byte is taken from the host UART only
-// when the focused VM's device can receive it, so nothing typed is lost to
-// an overrun; the host UART and the emulator hold the rest.
+// every vCPU (report.ts), Ctrl-T then "n" presses the focused VM's NMI
+// button (a kernel's way into its debugger or crash dump,
+// Vm.pressNmiButton()). A byte is taken from the host UART only when the
+// focused VM's device can receive it, so nothing typed is lost to an
+// overrun; the host UART and the emulator hold the rest.
 
 import { println, readChar } from "../../kernel/console/console";
 import { ConsoleInput, Vm } from "../core/vm";
@@ -16,6 +18,7 @@ import { printStatus } from "./report";
 const SWITCH_KEY: i32 = 0x14; // Ctrl-T
 const DIGIT_0: i32 = 0x30;
 const STATUS_KEY: i32 = 0x73; // "s"
+const NMI_KEY: i32 = 0x6e; // "n"
 
 let focus: i32 = -1;
 let switching = false;
@@ -43,6 +46,7 @@ export function pollConsoleInput(vms: Vm[]): bool {
     if (switching) {
       switching = false;
       if (c == STATUS_KEY) printStatus(vms);
+      else if (c == NMI_KEY) pressNmiButton(vms);
       else select(vms, c - DIGIT_0);
       continue;
     }
@@ -65,6 +69,13 @@ function select(vms: Vm[], index: i32): void {
   }
   focus = index;
   println("console: typing into vm " + vms[index].name);
+}
+
+function pressNmiButton(vms: Vm[]): void {
+  if (focus < 0) return;
+  const vm = vms[focus];
+  if (vm.pressNmiButton()) println("console: NMI to vm " + vm.name);
+  else println("console: vm " + vm.name + " holds its NMIs off (port 70h bit 7); none sent");
 }
 
 function firstWithInput(vms: Vm[]): i32 {

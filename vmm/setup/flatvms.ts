@@ -35,7 +35,7 @@ class VmInterrupts extends VectorSink {
     this.vm.raiseInterrupt(vector);
   }
   pulseNmi(): void {
-    this.vm.apics.nmiLine();
+    this.vm.pressNmiButton();
   }
 }
 

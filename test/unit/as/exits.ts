@@ -51,7 +51,7 @@ class Interrupts extends VectorSink {
     vm().raiseInterrupt(vector);
   }
   pulseNmi(): void {
-    vm().apics.nmiLine();
+    vm().pressNmiButton();
   }
 }
 

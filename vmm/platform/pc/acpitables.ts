@@ -76,6 +76,9 @@ const MADT_PCAT_COMPAT: u32 = 1 << 0;
 const MADT_LOCAL_APIC: u8 = 0;
 const MADT_IO_APIC: u8 = 1;
 const MADT_SOURCE_OVERRIDE: u8 = 2;
+const MADT_LOCAL_APIC_NMI: u8 = 4;
+const ALL_PROCESSORS: u8 = 0xff;
+const LINT1: u8 = 1;
 const LAPIC_ENABLED: u32 = 1 << 0;
 const IOAPIC_ID: u8 = 0;
 // MPS INTI flags (Table 5.50): polarity in bits 1:0, trigger mode in 3:2.
@@ -187,7 +190,8 @@ function writeDsdt(memory: GuestMemory, at: u64): u64 {
 }
 
 // One processor-local APIC per vCPU, the I/O APIC with the PIT's IRQ 0 on
-// its input 2 (isalines.ts), and PCAT_COMPAT: the VM has a pair of 8259s too.
+// its input 2 (isalines.ts), the NMI line on every LINT1 (core/vmapics.ts),
+// and PCAT_COMPAT: the VM has a pair of 8259s too.
 function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
   memory.write32(at + 36, <u32>LAPIC_BASE);
   memory.write32(at + 40, MADT_PCAT_COMPAT);
@@ -211,6 +215,14 @@ function writeMadt(memory: GuestMemory, at: u64, cpus: u32): u64 {
   // IRQ 9, is level-triggered and here active high (5.2.12.5).
   entry = writeSourceOverride(memory, entry, <u8>PIT_IRQ, PIT_IOAPIC_PIN, 0);
   entry = writeSourceOverride(memory, entry, <u8>SCI_IRQ, SCI_IRQ, ACTIVE_HIGH_LEVEL);
+  // Every processor's LINT1 is the NMI line, edge-triggered and active high
+  // as the bus is (flags 0, 5.2.12.7).
+  memory.write8(entry, MADT_LOCAL_APIC_NMI);
+  memory.write8(entry + 1, 6);
+  memory.write8(entry + 2, ALL_PROCESSORS);
+  write16(memory, entry + 3, 0);
+  memory.write8(entry + 5, LINT1);
+  entry += 6;
   finishTable(memory, at, "APIC", 5, <u32>(entry - at));
   return at;
 }

@@ -12,7 +12,7 @@
 // (acpitables.ts).
 
 import { HostWallClock } from "../../../kernel/time/wallclock";
-import { ConsoleInput, Vm } from "../../core/vm";
+import { ConsoleInput, NmiGate, Vm } from "../../core/vm";
 import { IoApicDelivery } from "../../core/vmapics";
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
 import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
@@ -42,6 +42,17 @@ class VmConsole extends ByteSink {
   }
   put(byte: u8): void {
     this.vm.consoleWrite(byte);
+  }
+}
+
+// The NMI line's gate on a PC: bit 7 of the last write to port 70h (the
+// RTC's index register) holds NMIs from the board shut.
+class RtcNmiMask extends NmiGate {
+  constructor(private cmos: Cmos) {
+    super();
+  }
+  get closed(): bool {
+    return this.cmos.nmiMasked;
   }
 }
 
@@ -83,7 +94,9 @@ export class PcPlatform {
     // replacement mode, takes IRQ 0 from the PIT and IRQ 8 from the RTC
     // (devices/timers/hpet.ts).
     this.pit = new Pit8254(hpet.legacyLines);
-    this.cmos = new Cmos(hpet.legacyLines, new HostWallClock());
+    const cmos = new Cmos(hpet.legacyLines, new HostWallClock());
+    this.cmos = cmos;
+    vm.nmiGate = new RtcNmiMask(cmos);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);
     this.keyboard = new I8042(vm, lines);
     const io = vm.bus.io;
