@@ -36,10 +36,10 @@ const [RAX, RCX, RDX, RBX, RSP, , RSI, RDI] = [0, 1, 2, 3, 4, 5, 6, 7];
 const R9 = 9, R10 = 10, R12 = 12, R15 = 15;
 const NONE = 0, ZERO = 1, SIGN = 2;
 // decoder.ts Operation, alu.ts AluOp, decoder.ts BitOp, kernel/arch/x86.ts Seg.
-const [MOV, ALU, TEST, XCHG, BITTEST, STOS, MOVS] = [0, 1, 2, 3, 4, 5, 6];
+const [MOV, ALU, TEST, XCHG, BITTEST, STOS, MOVS, INS, OUTS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const [ADD, OR, ADC, SBB, AND, SUB, XOR, CMP] = [0, 1, 2, 3, 4, 5, 6, 7];
 const [BT, BTS, BTR, BTC] = [0, 1, 2, 3];
-const [DS, FS] = [3, 4];
+const [DS, FS, GS] = [3, 4, 5];
 
 interface Expected {
   length: number;
@@ -303,6 +303,10 @@ const READ_MODIFY_WRITE: Row[] = [
   ["stosb", [0xaa], { length: 1, size: 1, write: true, read: false, op: STOS, reg: RAX }],
   ["rep movsq", [0xf3, 0x48, 0xa5], { length: 3, size: 8, ...RMW, op: MOVS, reg: RAX, rep: true }],
   ["movsb %fs:(%rsi),%es:(%rdi)", [0x64, 0xa4], { length: 2, size: 1, ...RMW, op: MOVS, reg: RAX, seg: FS }],
+  // INS writes memory, OUTS reads it; REX.W does not make them 64-bit.
+  ["rep insw", [0xf3, 0x66, 0x6d], { length: 3, size: 2, write: true, read: false, op: INS, reg: RAX, rep: true }],
+  ["rex.W insl", [0x48, 0x6d], { length: 2, size: 4, write: true, read: false, op: INS, reg: RAX }],
+  ["outsb %gs:(%rsi),(%dx)", [0x65, 0x6e], { length: 2, size: 1, write: false, read: true, op: OUTS, reg: RAX, seg: GS }],
 ];
 
 const PROTECTED: Row[] = [

@@ -8,7 +8,7 @@
 // (hypercall.test.ts), the CPUID policy (cpuidpolicy.test.ts) and the TSC
 // MSRs (guesttsc.test.ts) have their own files.
 import { beforeEach, describe, expect, it } from "vitest";
-import { enums, type ExitsExports, GP0, RAX, RBX, RCX, RDX, UD } from "./exitsentry";
+import { enums, type ExitsExports, GP0, RAX, RBX, RCX, RDI, RDX, RSI, UD } from "./exitsentry";
 import { CpuidHost } from "./fakehost";
 import { load, type Exports, type Unit } from "./harness";
 
@@ -150,11 +150,45 @@ describe("port I/O", () => {
     expect(reason()).toBe("exited with status 33");
   });
 
-  it("string I/O (INS/OUTS) stops the VM with a reason, without touching the device", () => {
+  // INS and OUTS: the instruction is read at RIP (paging off here: RIP is
+  // guest-physical), the port is DX, the memory side ES:rDI or DS:rSI.
+  const code = (at: number, bytes: number[]) => bytes.forEach((b, i) => e.guestWrite8(BigInt(at + i), b));
+  const guestBytes = (at: number, n: number) => Array.from({ length: n }, (_, i) => e.guestRead8(BigInt(at + i)));
+  const stringIo = (bytes: number[], size: number, isWrite: number, regs: [number, bigint][]) => {
+    code(0x1000, bytes);
+    e.setRip(0, 0x1000n);
+    e.setReg(0, RDX, BigInt(TEST_PORT));
+    for (const [r, v] of regs) e.setReg(0, r, v);
+    return e.ioExit(0, TEST_PORT, size, isWrite, 1);
+  };
+
+  it("REP INSW fills memory from the port, steps rDI and counts rCX down, then moves RIP on", () => {
+    e.portWrite(TEST_PORT, 4, 0x1234beefn);
+    expect(stringIo([0xf3, 0x66, 0x6d], 2, 0, [[RDI, 0x2000n], [RCX, 3n]])).toBe(K.Next.Resume);
+    expect(guestBytes(0x2000, 8)).toEqual([0xef, 0xbe, 0xef, 0xbe, 0xef, 0xbe, 0, 0]);
+    expect([e.reg(0, RDI), e.reg(0, RCX), e.rip(0)]).toEqual([0x2006n, 0n, 0x1003n]);
+  });
+
+  it("a REP string stops at a page's end with RIP on it, and the next exit finishes it", () => {
+    e.portWrite(TEST_PORT, 4, 0x1234beefn);
+    expect(stringIo([0xf3, 0x66, 0x6d], 2, 0, [[RDI, 0x2ffen], [RCX, 3n]])).toBe(K.Next.Resume);
+    expect([e.reg(0, RDI), e.reg(0, RCX), e.rip(0)]).toEqual([0x3000n, 2n, 0x1000n]);
+    expect(e.ioExit(0, TEST_PORT, 2, 0, 1)).toBe(K.Next.Resume);
+    expect(guestBytes(0x2ffe, 6)).toEqual([0xef, 0xbe, 0xef, 0xbe, 0xef, 0xbe]);
+    expect([e.reg(0, RDI), e.reg(0, RCX), e.rip(0)]).toEqual([0x3004n, 0n, 0x1003n]);
+  });
+
+  it("OUTSB writes the byte at DS:rSI (or an override's base) to the port and steps rSI", () => {
+    code(0x3000, [0x7a]);
+    expect(stringIo([0x6e], 1, 1, [[RSI, 0x3000n]])).toBe(K.Next.Resume);
+    expect([e.portRead(TEST_PORT, 1), e.reg(0, RSI), e.rip(0)]).toEqual([0x7an, 0x3001n, 0x1001n]);
+  });
+
+  it("string I/O whose instruction at RIP is not the one the exit reports stops the VM, touching nothing", () => {
     e.setReg(0, RAX, 0x55n);
-    expect(e.ioExit(0, TEST_PORT, 1, 1, 1)).toBe(K.Next.Stopped);
+    expect(stringIo([0x90], 1, 1, [[RSI, 0x3000n]])).toBe(K.Next.Stopped);
     expect(e.running()).toBe(0);
-    expect(reason()).toBe("string port I/O (INS/OUTS) to port 0x600 is not supported");
+    expect(reason()).toMatch(/^cannot emulate string I\/O to port 0x600 at rip 0x1000: /);
     expect(e.portRead(TEST_PORT, 4)).toBe(0n);
     expect(e.skips(0)).toBe(0);
   });

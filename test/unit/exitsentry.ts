@@ -40,6 +40,7 @@ export interface ExitsExports {
   setCr4(i: number, cr4: bigint): void;
   setRflags(i: number, rflags: bigint): void;
   rip(i: number): bigint;
+  setRip(i: number, rip: bigint): void;
   skips(i: number): number;
   exception(i: number): number;
   exceptions(i: number): number;
@@ -58,6 +59,9 @@ export interface ExitsExports {
   raiseInterrupt(vector: number): void;
   takeInterrupt(): number;
   portRead(port: number, size: number): bigint;
+  portWrite(port: number, size: number, value: bigint): void;
+  guestRead8(gpa: bigint): number;
+  guestWrite8(gpa: bigint, value: number): void;
   guestTsc(i: number): bigint;
   tscAdjust(i: number): bigint;
   tscOffsetField(i: number): bigint;
@@ -100,5 +104,5 @@ export function enums(e: Exports<ExitsExports>) {
   };
 }
 
-export const RAX = 0, RCX = 1, RDX = 2, RBX = 3;
+export const RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7;
 export const GP0 = "13:0", UD = "6"; // FakeVcpu's record of #GP(0) and #UD

@@ -30,6 +30,8 @@ export const enum Operation {
   BitTest, // BT, BTS, BTR or BTC (bitOp) on one of its bits
   Stos, // stores AL/AX/EAX/RAX at ES:rDI, and steps rDI
   Movs, // copies DS:rSI (or an override) to ES:rDI, and steps both
+  Ins, // reads the port in DX to ES:rDI, and steps rDI
+  Outs, // writes DS:rSI (or an override) to the port in DX, and steps rSI
 }
 
 // BT, BTS, BTR, BTC: bits 4:3 of 0F A3/AB/B3/BB, and ModRM reg - 4 of 0F BA.
@@ -53,7 +55,7 @@ export class MmioInstruction {
   accessSize: u8 = 0;
   // Whether it may write the device location, and whether it may read it.
   // A read-modify-write does both; a MOVS does one, on whichever side the
-  // device is.
+  // device is; INS writes memory and OUTS reads it.
   isWrite: bool = false;
   isRead: bool = false;
   // For an ALU operation: the result goes to the device (not to the register).
@@ -94,6 +96,7 @@ export class MmioInstruction {
   //   86/87        XCHG r/m,reg
   //   0F A3/AB/B3/BB, 0F BA/4-7  BT BTS BTR BTC r/m,reg and r/m,imm8
   //   A4/A5, AA/AB MOVS and STOS, with or without REP
+  //   6C/6D, 6E/6F INS and OUTS, with or without REP (for port exits)
   decode(bytes: StaticArray<u8>, available: i32, codeBits: u32): bool {
     this.operation = Operation.Mov;
     this.hasImmediate = false;
@@ -208,6 +211,15 @@ export class MmioInstruction {
       this.registerSize = size;
       this.register = Reg.Rax;
       return this.finish(at, available, true, !stos);
+    }
+    if (opcode >= 0x6c && opcode <= 0x6f) {
+      // At most 32 bits: REX.W does not widen a port access (SDM Vol. 2A "INS").
+      const ins = opcode <= 0x6d;
+      this.operation = ins ? Operation.Ins : Operation.Outs;
+      this.accessSize = min<u8>(size, 4);
+      this.registerSize = this.accessSize;
+      this.register = Reg.Rax;
+      return this.finish(at, available, ins, !ins);
     }
     return this.unsupported(opcode, -1);
   }

@@ -16,6 +16,7 @@ import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
 import { emulateCpuid } from "./cpuidpolicy";
 import { hypercall, HypercallResult } from "./hypercall";
 import { emulateMmio } from "./mmio";
+import { emulatePortString } from "./portstring";
 import { emulateTaskPriority } from "./taskpriority";
 import { emulateRead, emulateWrite, isLocalApicMsr, readCounter } from "./msrpolicy";
 
@@ -168,11 +169,9 @@ export function handleExit(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
 
 // IN/OUT through the device bus. The value travels in AL, AX or EAX; a
 // 32-bit IN clears the upper half of RAX, like a 32-bit register write.
+// INS and OUTS take memory instead (portstring.ts).
 function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
-  if (exit.isString) {
-    vm.stop("string port I/O (INS/OUTS) to port " + log.hex(exit.port) + " is not supported", vcpu);
-    return Next.Stopped;
-  }
+  if (exit.isString) return emulatePortString(vm, vcpu, exit);
   const rax = vcpu.regs.get(Reg.Rax);
   if (exit.isWrite) {
     vm.bus.io.write(exit.port, exit.size, rax);

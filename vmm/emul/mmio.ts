@@ -52,12 +52,15 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     return cannotEmulate(vm, vcpu, exit, available, "the instruction's direction differs from the exit's");
   }
   // RSP lives in the VMCB or VMCS, not in the register block.
-  const usesRegister = !instruction.hasImmediate && instruction.operation != Operation.Movs;
+  const operation = instruction.operation;
+  const string = operation == Operation.Stos || operation == Operation.Movs || operation == Operation.Ins
+    || operation == Operation.Outs;
+  const usesRegister = !instruction.hasImmediate && !string;
   if (usesRegister && instruction.register == Reg.Rsp && !instruction.highByte) {
     return cannotEmulate(vm, vcpu, exit, available, "RSP as the register operand is not supported");
   }
   exit.instructionLength = instruction.length;
-  if (instruction.operation == Operation.Stos || instruction.operation == Operation.Movs) {
+  if (string) {
     strings.run(vm, vcpu, instruction, exit);
     if (strings.failure.length > 0) return cannotEmulate(vm, vcpu, exit, available, strings.failure);
     if (strings.complete) vcpu.skipInstruction();

@@ -1,19 +1,21 @@
-// MOVS and STOS with a device at one end (Intel SDM Vol. 2B "MOVS", "STOS",
-// "REP/REPE/REPZ/REPNE/REPNZ"), for mmio.ts.
+// MOVS and STOS with a device at one end, and INS and OUTS (Intel SDM Vol.
+// 2B "MOVS", "STOS", "INS", "OUTS", "REP/REPE/REPZ/REPNE/REPNZ"), for
+// mmio.ts and portstring.ts.
 //
-// A string instruction exits at its first element that touches a device.
-// The emulator performs elements for the guest up to the end of the page
-// on either side or of the count in rCX, then either completes the
+// A string instruction exits at its first element that touches a device
+// (for INS and OUTS, every element: every port exits). The emulator
+// performs elements for the guest up to the end of the page on either
+// memory side or of the count in rCX, then either completes the
 // instruction or leaves RIP on it: a REP instruction may stop between
 // iterations and resume, with rSI, rDI and rCX saying where it stands, so
-// the CPU carries on with the rest (and exits again at the next device
-// element). The exit reports the device end's guest-physical address; the
-// other end is translated through the guest's page tables.
+// the CPU carries on with the rest (and exits again). An MMIO exit reports
+// the device end's guest-physical address; the memory ends are translated
+// through the guest's page tables.
 
 import { RFLAGS_DF, Reg, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { PAGE_SIZE } from "../../kernel/mm/range";
-import { Exit } from "../core/exit";
+import { Exit, ExitKind } from "../core/exit";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
 import { allOnes } from "../devices/bus";
@@ -30,40 +32,52 @@ export class StringStep {
   complete: bool = false;
   failure: string = "";
 
+  // The memory ends are ES:rDI, written by all but OUTS, and rSI in the
+  // source segment, read by MOVS and OUTS; the port is DX's.
   run(vm: Vm, vcpu: Vcpu, instruction: MmioInstruction, exit: Exit): void {
     this.failure = "";
     const regs = vcpu.regs, size = instruction.accessSize, addressSize = <u8>(instruction.addressBits / 8);
-    const mask = allOnes(addressSize), movs = instruction.operation == Operation.Movs;
+    const mask = allOnes(addressSize), operation = instruction.operation;
+    const toMemory = operation != Operation.Outs;
+    const fromMemory = operation == Operation.Movs || operation == Operation.Outs;
     // DF set: the string runs down (SDM Vol. 1 3.4.3.2).
     const step: u64 = (vcpu.rflags & RFLAGS_DF) != 0 ? <u64>(-<i64>size) : <u64>size;
     const count: u64 = instruction.repeat ? regs.get(Reg.Rcx) & mask : 1;
     const di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
     // ES for the destination cannot be overridden; the source's segment can.
-    let to = this.translate(vm, vcpu, Seg.Es, di, mask);
-    let from = movs ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask) : 0;
+    let to = toMemory ? this.translate(vm, vcpu, Seg.Es, di, mask) : 0;
+    let from = fromMemory ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask) : 0;
     if (to < 0 || from < 0) return;
-    if (<u64>(exit.isWrite ? to : from) != exit.gpa) {
+    if (exit.kind == ExitKind.Mmio && <u64>(exit.isWrite ? to : from) != exit.gpa) {
       this.failure = "the string's " + (exit.isWrite ? "destination" : "source") + " translates to "
         + log.hex(<u64>(exit.isWrite ? to : from)) + ", not to the address that exited";
       return;
     }
-    let n = min(count, elementsInPage(<u64>to, step, size));
-    if (movs) n = min(n, elementsInPage(<u64>from, step, size));
+    let n = count;
+    if (toMemory) n = min(n, elementsInPage(<u64>to, step, size));
+    if (fromMemory) n = min(n, elementsInPage(<u64>from, step, size));
+    const io = vm.bus.io, port = regs.get(Reg.Rdx) & 0xffff;
     for (let i: u64 = 0; i < n; i++) {
       let value = regs.get(Reg.Rax);
-      if (movs) {
+      if (operation == Operation.Ins) {
+        value = io.read(port, size);
+      } else if (fromMemory) {
         source.at(vm, vcpu, <u64>from);
         value = source.read(size);
         from += <i64>step;
       }
-      destination.at(vm, vcpu, <u64>to);
-      destination.write(size, value);
-      to += <i64>step;
+      if (toMemory) {
+        destination.at(vm, vcpu, <u64>to);
+        destination.write(size, value);
+        to += <i64>step;
+      } else {
+        io.write(port, size, value);
+      }
     }
     // rSI, rDI and rCX are as wide as the address size (Vol. 2B "REP").
     const mode64 = vcpu.codeBits == 64;
-    regs.writeOperand(Reg.Rdi, false, addressSize, di + n * step, mode64);
-    if (movs) regs.writeOperand(Reg.Rsi, false, addressSize, si + n * step, mode64);
+    if (toMemory) regs.writeOperand(Reg.Rdi, false, addressSize, di + n * step, mode64);
+    if (fromMemory) regs.writeOperand(Reg.Rsi, false, addressSize, si + n * step, mode64);
     if (instruction.repeat) regs.writeOperand(Reg.Rcx, false, addressSize, count - n, mode64);
     this.complete = n == count;
   }

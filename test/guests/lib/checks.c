@@ -61,6 +61,25 @@ static void check_ports(void) {
   check(inb(0x1234) == 0xff, "io: an unclaimed port reads as all ones");
 }
 
+/* INS and OUTS (SDM Vol. 2A "INS", Vol. 2B "OUTS"): REP INSW stores the
+ * scratch register's low word at ES:rDI three times, REP OUTSB writes each
+ * byte to its low byte, and both step their index register and count rCX
+ * down to 0, in every mode's address size. */
+static void check_string_ports(void) {
+  uint16_t words[4] = {0, 0, 0, 0x5555};
+  const char bytes[3] = {'a', 'b', 'c'};
+  outl(TEST_PORT, 0x1234beef);
+  void* to = words;
+  unsigned long n = 3;
+  __asm__ volatile("rep insw" : "+D"(to), "+c"(n) : "d"(TEST_PORT) : "memory");
+  check(n == 0 && to == words + 3 && words[0] == 0xbeef && words[2] == 0xbeef && words[3] == 0x5555,
+        "io: REP INSW fills memory from a port");
+  const void* from = bytes;
+  n = 3;
+  __asm__ volatile("rep outsb" : "+S"(from), "+c"(n) : "d"(TEST_PORT) : "memory");
+  check(n == 0 && from == bytes + 3 && inl(TEST_PORT) == 0x1234be63, "io: REP OUTSB writes memory to a port");
+}
+
 static void check_msrs(void) {
   uint32_t before = gp_faults;
   wrmsr(MSR_SYSENTER_CS, 0x10);
@@ -265,6 +284,7 @@ int run_checks(const char* mode) {
   check_tsc_frequency();
   check_tsc_adjust();
   check_ports();
+  check_string_ports();
   check_msrs();
   check_xsetbv();
   check_hidden_instructions();

@@ -123,6 +123,9 @@ export function setRflags(i: i32, rflags: u64): void {
 export function rip(i: i32): u64 {
   return fake(i).ripValue;
 }
+export function setRip(i: i32, rip: u64): void {
+  fake(i).ripValue = rip;
+}
 export function skips(i: i32): i32 {
   return fake(i).skips;
 }
@@ -224,6 +227,16 @@ export function takeInterrupt(): u8 {
 }
 export function portRead(port: u16, size: u8): u64 {
   return vm().bus.io.read(port, size);
+}
+export function portWrite(port: u16, size: u8, value: u64): void {
+  vm().bus.io.write(port, size, value);
+}
+// Guest RAM by guest-physical address (the instructions at RIP, strings).
+export function guestRead8(gpa: u64): u8 {
+  return vm().memory.read8(gpa);
+}
+export function guestWrite8(gpa: u64, value: u8): void {
+  vm().memory.write8(gpa, value);
 }
 
 // ---- the TSC: GuestTsc, the offset the backend was given, the local APIC's timer
