@@ -306,7 +306,15 @@ const READ_MODIFY_WRITE: Row[] = [
   // INS writes memory, OUTS reads it; REX.W does not make them 64-bit.
   ["rep insw", [0xf3, 0x66, 0x6d], { length: 3, size: 2, write: true, read: false, op: INS, reg: RAX, rep: true }],
   ["rex.W insl", [0x48, 0x6d], { length: 2, size: 4, write: true, read: false, op: INS, reg: RAX }],
-  ["outsb %gs:(%rsi),(%dx)", [0x65, 0x6e], { length: 2, size: 1, write: false, read: true, op: OUTS, reg: RAX, seg: GS }],
+  ["outsb %gs:(%rsi),(%dx)", [0x65, 0x6e], {
+    length: 2,
+    size: 1,
+    write: false,
+    read: true,
+    op: OUTS,
+    reg: RAX,
+    seg: GS,
+  }],
 ];
 
 const PROTECTED: Row[] = [

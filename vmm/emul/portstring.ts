@@ -34,7 +34,10 @@ export function emulatePortString(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     why = strings.failure;
   }
   if (why.length > 0) {
-    vm.stop("cannot emulate string I/O to port " + log.hex(exit.port) + " at rip " + log.hex(vcpu.rip) + ": " + why, vcpu);
+    vm.stop(
+      "cannot emulate string I/O to port " + log.hex(exit.port) + " at rip " + log.hex(vcpu.rip) + ": " + why,
+      vcpu,
+    );
     return Next.Stopped;
   }
   if (strings.complete) {
