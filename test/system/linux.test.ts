@@ -121,12 +121,13 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
 
   // The shell on the VM's console, typed into through the hypervisor's own
   // console (vmm/sched/consolefocus.ts): its answers match the VM's configuration,
-  // and poweroff -f powers the VM off while the hypervisor runs on. The VM
+  // the console's NMI button reaches it, reboot -f restarts the VM, and
+  // poweroff -f powers it off while the hypervisor runs on. The VM
   // has two vCPUs: SMP Linux starts the second with INIT and STARTUP. Linux
   // reaches its shell in about 10 s under QEMU and 70 s under Bochs; the
   // answers take a second or two on both.
   it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)(
-    "answers at its shell under %s (%s) and powers off when told",
+    "answers at its shell under %s (%s), takes an NMI, reboots, and powers off when told",
     async (platform, backend) => {
       const machine = await boot({
         platform,
@@ -171,6 +172,16 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
         machine.send("\x14n");
         await machine.waitFor(/NMI received for unknown reason/, 60_000, beforeNmi);
         expect(machine.output.slice(beforeNmi)).toContain("console: NMI to vm linux");
+        // A reboot restarts the VM (on_reset's default): Linux resets the
+        // machine as the FADT says, boots again and comes back to its shell.
+        const beforeReboot = machine.output.length;
+        machine.send("reboot -f\n");
+        await machine.waitFor(
+          /vm linux: the guest reset the machine through [^;\n]+; restarting\r?\n/,
+          60_000,
+          beforeReboot,
+        );
+        await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000, beforeReboot);
         machine.send("poweroff -f\n");
         const exit = await machine.waitForExit(60_000);
         expect(machine.output).toContain("vm linux: powered off");

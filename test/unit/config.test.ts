@@ -215,6 +215,17 @@ describe("configuration", () => {
     expect(vmErrors(`${base}, "memory": 1, "memory": 2`)).toEqual([
       "vm 0 (v): memory: given twice (line 1, column 52)",
     ]);
+    expect(vmErrors(`${base}, "memory": 1, "on_reset": "reboot"`)).toEqual([
+      "vm 0 (v): on_reset: expected \"restart\" or \"stop\", got \"reboot\"",
+    ]);
+  });
+
+  it("restarts a VM its guest resets, unless on_reset says stop", () => {
+    const vm = `"kernel": "k", "memory": 1`;
+    parse(
+      `{"vms": [{"name": "a", ${vm}}, {"name": "b", ${vm}, "on_reset": "stop"}, {"name": "c", ${vm}, "on_reset": "restart"}]}`,
+    );
+    expect([0, 1, 2].map((i) => e.vmRestartOnReset(i) !== 0)).toEqual([true, false, true]);
   });
 
   it("rejects duplicate names, non-object entries and a malformed top level", () => {

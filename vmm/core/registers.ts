@@ -23,7 +23,13 @@ export class GuestRegisters {
   readonly base: usize;
   constructor() {
     this.base = allocPages(1);
-    // A valid FXSAVE image: default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
+    this.powerOn();
+  }
+
+  // Every register 0, CR2 too, and x87/SSE as FNINIT leaves them: a valid
+  // FXSAVE image, default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
+  powerOn(): void {
+    memory.fill(this.base, 0, REGS_CR2_OFFSET + 8);
     store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
     store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
   }

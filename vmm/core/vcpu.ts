@@ -65,6 +65,9 @@ export abstract class Vcpu {
   // The processor's NMI latch: an NMI came and is not delivered yet. One
   // more while it is set is lost (SDM Vol. 3A 6.7.1).
   nmiPending: bool = false;
+  // Its machine was reset (Vm.restart()): its own CPU applies powerOn()
+  // before it next enters.
+  pendingPowerOn: bool = false;
   readonly runState: RunState = new RunState();
 
   // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
@@ -157,14 +160,34 @@ export abstract class Vcpu {
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
   abstract resetToRealMode(segment: u16, offset: u16): void;
 
-  // A STARTUP IPI's effect, on the vCPU's own CPU before it next enters:
-  // the INIT state (SDM Vol. 3A 9.1.1 Table 9-1) but at CS = vector << 8,
-  // base vector << 12, IP = 0; the general registers 0 but EDX, the
-  // processor signature (9.1.4).
-  applyPendingStartup(): void {
+  // What a reset of its machine and STARTUP IPIs left for the vCPU's own
+  // CPU, applied before it next enters. A reset: the power-up state, and
+  // for the boot vCPU `boot`, the entry state of the kernel loaded again.
+  // A STARTUP: the INIT state (SDM Vol. 3A 9.1.1 Table 9-1) but at CS =
+  // vector << 8, base vector << 12, IP = 0; the general registers 0 but
+  // EDX, the processor signature (9.1.4).
+  applyPending(boot: EntryState | null): void {
+    if (this.pendingPowerOn) {
+      this.pendingPowerOn = false;
+      this.powerOn();
+      if (this.apicId == 0 && boot !== null) this.enterKernel(boot);
+    }
     if (this.pendingStartup < 0) return;
     this.startAt(<u8>this.pendingStartup);
     this.pendingStartup = -1;
+  }
+
+  // Power-up (9.1.1): the reset state at F000:FFF0, the general and x87/SSE
+  // registers, the MSRs the VMM keeps and XCR0 at their power-up values.
+  // The TSC runs on (a reset sets it to 0; nothing relies on that), and
+  // DR0-DR3 keep their values, which the reset DR7 disables.
+  private powerOn(): void {
+    this.resetToRealMode(0xf000, 0xfff0);
+    this.regs.powerOn();
+    this.regs.set(Reg.Rdx, query(1).eax);
+    this.msrs.powerOn();
+    this.msrs.loadTscAux();
+    this.xstate.powerOn();
   }
 
   private startAt(vector: u8): void {

@@ -3,7 +3,8 @@
 //
 // A VM runs until its guest shuts it down or misbehaves; then stop() records
 // the reason, prints it with the vCPUs' state, and the scheduler never runs
-// it again. Nothing a guest does stops the hypervisor or another VM.
+// it again. Nothing a guest does stops the hypervisor or another VM. A
+// reset by the guest restarts it from its image, if it has one (restart()).
 
 import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
@@ -15,6 +16,7 @@ import { LAPIC_SIZE } from "../devices/apic/lapic";
 import { Bus } from "../devices/bus";
 import { MachineControl } from "../devices/machine";
 import { CpuShare } from "./cpushare";
+import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
@@ -46,6 +48,15 @@ export abstract class NmiGate {
   abstract get closed(): bool;
 }
 
+// What a VM is built from, loaded again when its guest resets the machine
+// (setup/kernelvms.ts): RAM as the firmware and the boot loader leave it,
+// fresh devices on a fresh bus. Returns the boot vCPU's entry state, or
+// null with `failure` set.
+export abstract class VmImage {
+  failure: string = "";
+  abstract reload(vm: Vm): EntryState | null;
+}
+
 // A VM's console device as the keyboard side sees it (sched/consolefocus.ts).
 export abstract class ConsoleInput {
   abstract get canReceive(): bool;
@@ -70,7 +81,12 @@ function putVisible(c: u8): void {
 
 export class Vm extends MachineControl {
   readonly memory: GuestMemory = new GuestMemory();
-  readonly bus: Bus = new Bus();
+  // Its devices; a restart replaces them all.
+  bus: Bus = new Bus();
+  // What a restart loads again, or null: a reset then stops the VM.
+  image: VmImage | null = null;
+  // The state the boot vCPU starts in after a restart (Vcpu.applyPending()).
+  bootState: EntryState | null = null;
   state: VmState = VmState.Running;
   // Indexed by APIC ID: the boot vCPU is vcpus[0], the application
   // processors wait for INIT and STARTUP.
@@ -261,9 +277,45 @@ export class Vm extends MachineControl {
     this.finish("powered off", false, null);
   }
 
-  // The guest reset its machine. A VM is not restarted (yet): it stops.
+  // The guest reset its machine: a restart, or a stop without an image.
   reset(how: string): void {
-    this.stop("the guest reset the machine through " + how);
+    const what = "the guest reset the machine through " + how;
+    if (this.image === null) {
+      this.stop(what);
+      return;
+    }
+    log.info("vm " + this.name + ": " + what + "; restarting");
+    this.restart();
+  }
+
+  // A PC's reset, as its firmware and boot loader would follow it: no vCPU
+  // runs while RAM and the devices are made anew from the image; then the
+  // local APICs are in their power-up state (SDM Vol. 3A 11.4.7.1), the
+  // boot vCPU starts the kernel again, and the others wait for INIT and
+  // STARTUP. What each vCPU's VMCS or VMCB holds is reset by its own CPU
+  // before it next enters (Vcpu.applyPending()). A pending NMI or external
+  // interrupt is lost, as a reset loses it.
+  private restart(): void {
+    const vcpus = this.vcpus;
+    for (let i = 0; i < vcpus.length; i++) this.apics.evict(vcpus[i]);
+    if (this.lineLength > 0) this.flushLine();
+    this.pendingCount = 0;
+    const state = this.image!.reload(this);
+    if (state === null) {
+      this.stop("the restart failed: " + this.image!.failure);
+      return;
+    }
+    this.bootState = state;
+    this.apics.powerOn();
+    this.apicWindowsChanged();
+    for (let i = 0; i < vcpus.length; i++) {
+      const vcpu = vcpus[i];
+      vcpu.nmiPending = false;
+      vcpu.pendingStartup = -1;
+      vcpu.pendingPowerOn = true;
+      vcpu.activity = i == 0 ? Activity.Runnable : Activity.WaitingForSipi;
+      this.apics.notify(vcpu);
+    }
   }
 
   // The guest asked to exit with a status (hypercall or debug-exit port).

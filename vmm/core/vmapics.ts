@@ -55,6 +55,11 @@ export class VmApics extends ApicBus {
     }
   }
 
+  // A reset of the machine: every APIC in its power-up state.
+  powerOn(): void {
+    for (let i = 0; i < this.all.length; i++) this.all[i].powerOn();
+  }
+
   of(vcpu: Vcpu): LocalApic {
     return this.all[vcpu.apicId];
   }

@@ -409,7 +409,7 @@ function sliceFrom(c: HostCpu, slot: Slot, now: u64, tscPerMs: u64): void {
 // The next entry into the current slot's guest.
 function enter(c: HostCpu, slot: Slot): void {
   const vm = slot.vm, vcpu = slot.vcpu;
-  vcpu.applyPendingStartup();
+  vcpu.applyPending(vm.bootState);
   if (vcpu.nestedSeen != vm.nestedGeneration) {
     vcpu.flushNestedTlb();
     vcpu.nestedSeen = vm.nestedGeneration;

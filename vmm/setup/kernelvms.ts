@@ -8,7 +8,9 @@
 // kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
 // (platform/pc/platform.ts), and the boot vCPU in the entry state the loader
 // asked for (loaders/entrystate.ts). A problem with one VM is reported with
-// its name and field, and only that VM is not started.
+// its name and field, and only that VM is not started. Unless its
+// configuration says "on_reset": "stop", the VM keeps its KernelImage, which
+// a reset by the guest loads again (Vm.restart()).
 
 import { BootModule } from "../../kernel/boot/bootinfo";
 import * as log from "../../kernel/console/log";
@@ -17,14 +19,16 @@ import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
 import { readConfig, VmConfig } from "./config/config";
 import { entryStateOf } from "./loaders/entrystate";
+import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
+import { Bus } from "../devices/bus";
 import { buildAcpiTables } from "../platform/pc/acpitables";
 import { allocateRam, createVmOn, releaseRam, shareOf } from "./vmcreate";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
-import { Vm } from "../core/vm";
+import { Vm, VmImage } from "../core/vm";
 
 // The VMs of every configuration module, numbered on from `firstId`.
 export function createConfiguredVms(
@@ -84,23 +88,58 @@ function createKernelVm(
   const mib = <u64>c.memoryMib;
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
-  // The firmware's part: ACPI tables in the legacy BIOS area, which every
-  // loader's memory map reserves, found through the protocol's RSDP pointer.
-  options.rsdp = buildAcpiTables(memory, c.cpus);
-  const loaded = loadKernel(memory, moduleSource(kernel), options);
+  const loaded = loadInto(memory, c, kernel, options);
   if (loaded.error !== null) return refuse(name, "kernel " + c.kernel + ": " + loaded.error!, memory, frames);
   const entry = entryStateOf(loaded, memory);
   if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
 
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
-  new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console);
+  const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, null);
+  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, platform);
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
       + ", console " + c.console + ", " + backend.name,
   );
   return vm;
+}
+
+// RAM as the firmware and a boot loader leave it: ACPI tables in the legacy
+// BIOS area, which every loader's memory map reserves, found through the
+// protocol's RSDP pointer; then the kernel and its initrd.
+function loadInto(memory: GuestMemory, c: VmConfig, kernel: BootModule, options: BootOptions): LoadResult {
+  options.rsdp = buildAcpiTables(memory, c.cpus);
+  return loadKernel(memory, moduleSource(kernel), options);
+}
+
+// What a restart loads again: the kernel and its initrd from their boot
+// modules, which stay in the hypervisor's memory, into zeroed RAM, and a
+// new set of PC devices on a new bus. The RTC's battery-backed RAM carries
+// over, as on a PC.
+class KernelImage extends VmImage {
+  constructor(
+    private config: VmConfig,
+    private kernel: BootModule,
+    private options: BootOptions,
+    private platform: PcPlatform,
+  ) {
+    super();
+  }
+
+  reload(vm: Vm): EntryState | null {
+    const c = this.config;
+    vm.memory.zero();
+    const loaded = loadInto(vm.memory, c, this.kernel, this.options);
+    const entry = loaded.error === null ? entryStateOf(loaded, vm.memory) : null;
+    if (loaded.error !== null || entry!.error !== null) {
+      this.failure = "kernel " + c.kernel + ": " + (loaded.error !== null ? loaded.error! : entry!.error!);
+      return null;
+    }
+    vm.bus = new Bus();
+    this.platform = new PcPlatform(vm, <u64>c.memoryMib << 20, <u16>c.cpus, c.console, this.platform.cmos);
+    return entry!.state;
+  }
 }
 
 function refuse(name: string, reason: string, memory: GuestMemory, frames: FrameAllocator): Vm | null {

@@ -68,6 +68,15 @@ export class ExtendedState {
     if (saved) xsave(this.area, saved);
   }
 
+  // Power-up, during the vCPU's slice: XCR0 back to x87 only, and every
+  // component the guest may turn on again in its initial state.
+  powerOn(): void {
+    if (offered == 0) return;
+    this.xcr0 = XCR0_X87;
+    memory.fill(this.area, 0, 4096);
+    this.enter();
+  }
+
   // The guest's XSETBV (already validated): components it turns on start in
   // their initial state or where it left them, never with another VM's values.
   change(value: u64): void {

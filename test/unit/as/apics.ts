@@ -58,7 +58,7 @@ export function apicRead(from: i32, register: u32): u32 {
 
 // What the vCPU's own CPU does before it enters the guest again.
 export function enter(i: i32): void {
-  vm().vcpus[i].applyPendingStartup();
+  vm().vcpus[i].applyPending(null);
 }
 export function activity(i: i32): i32 {
   return <i32>vm().vcpus[i].activity;

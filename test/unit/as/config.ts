@@ -57,6 +57,9 @@ export function vmCmdline(i: i32): string {
 export function vmConsole(i: i32): string {
   return config.vms[i].console;
 }
+export function vmRestartOnReset(i: i32): bool {
+  return config.vms[i].restartOnReset;
+}
 
 // The JSON parser on its own: the value rendered back as compact JSON-like
 // text (strings escaped only for quotes and backslashes), or the error.

@@ -171,9 +171,15 @@ export class LocalApic extends Device {
   private irr: VectorSet = new VectorSet();
   private timer: ApicTimer = new ApicTimer();
 
-  constructor(readonly id: u32, isBootstrap: bool, private bus: ApicBus) {
+  constructor(readonly id: u32, private readonly isBootstrap: bool, private bus: ApicBus) {
     super("local APIC");
-    this.apicBase = LAPIC_BASE | APIC_BASE_ENABLE | (isBootstrap ? APIC_BASE_BSP : 0);
+    this.powerOn();
+  }
+
+  // Power-up and reset (11.4.7.1): xAPIC mode at the default base, enabled;
+  // the BSP flag as the platform chose. Unlike INIT, this leaves x2APIC mode.
+  powerOn(): void {
+    this.apicBase = LAPIC_BASE | APIC_BASE_ENABLE | (this.isBootstrap ? APIC_BASE_BSP : 0);
     this.initReset();
   }
 

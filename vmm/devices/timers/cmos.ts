@@ -55,6 +55,7 @@ export const CMOS_PORT: u16 = 0x70;
 export const RTC_IRQ: u32 = 8;
 
 const NMI_MASK: u8 = 0x80;
+const FIRST_RAM_BYTE: i32 = 0x0e; // after the clock, its alarms and registers A-D
 const KiB: u64 = 1024, MiB: u64 = 1024 * KiB;
 const NS_PER_S: u64 = 1_000_000_000;
 // The PC's time base, 32.768 kHz, which the divider chain counts down to
@@ -101,8 +102,15 @@ export class Cmos extends Device {
     return this.nmiOff;
   }
 
+  // The battery-backed RAM (bytes 0Eh-7Fh) of the RTC this one replaces at
+  // a reset of its machine: a PC's CMOS keeps it; the clock starts afresh.
+  keepRamOf(previous: Cmos): void {
+    for (let i = FIRST_RAM_BYTE; i < this.ram.length; i++) this.ram[i] = previous.ram[i];
+  }
+
   // Sets the divider chain to a wall time, in seconds since 1970-01-01
   // 00:00 UTC: the clock's seconds then change with the wall clock's.
+
   setTime(seconds: i64, nanoseconds: u32 = 0): void {
     this.seconds = seconds;
     this.ticks = <u64>nanoseconds * TICKS_PER_SECOND / NS_PER_S;

@@ -81,8 +81,9 @@ export class PcPlatform {
   uart: Uart16550 | null = null;
 
   // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
-  // guest really has, which fw_cfg reports.
-  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string) {
+  // guest really has, which fw_cfg reports; `previousRtc` the RTC of the
+  // devices these replace at a restart, whose battery-backed RAM they keep.
+  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, previousRtc: Cmos | null) {
     const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
     const lines = new IsaLines(pic, ioapic, vm);
     this.pic = pic;
@@ -95,6 +96,7 @@ export class PcPlatform {
     // (devices/timers/hpet.ts).
     this.pit = new Pit8254(hpet.legacyLines);
     const cmos = new Cmos(hpet.legacyLines, new HostWallClock());
+    if (previousRtc !== null) cmos.keepRamOf(previousRtc);
     this.cmos = cmos;
     vm.nmiGate = new RtcNmiMask(cmos);
     this.fwcfg = new FwCfg(ramBytes, cpus, cpus);

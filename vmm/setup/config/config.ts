@@ -4,11 +4,13 @@
 // It is a JSON boot module:
 //   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
 //                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
-//                "affinity": [0, 1], "weight": 256, "cap": 50 } ] }
+//                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart" } ] }
 // memory is in MiB; kernel and initrd name other boot modules; affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
-// in percent of one CPU (core/cpushare.ts). A syntax error anywhere means
+// in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
+// guest does: "restart" the VM (the default, as a PC reboots) or "stop" it.
+// A syntax error anywhere means
 // no VMs at all, reported by line and column (json.ts); past that, a VM
 // with any problem is left out, and the well-formed VMs are still returned.
 
@@ -34,10 +36,12 @@ const VM_FIELDS: string[] = [
   "affinity",
   "weight",
   "cap",
+  "on_reset",
 ];
 // A cap of several CPUs' worth suits a VM with several vCPUs.
 export const MAX_CAP: u32 = 100 * MAX_HOST_CPUS;
 const CONSOLES: string[] = ["com1", "com2", "none"];
+const ON_RESET: string[] = ["restart", "stop"];
 
 export class VmConfig {
   name: string = "";
@@ -54,6 +58,8 @@ export class VmConfig {
   weight: u32 = DEFAULT_WEIGHT;
   // Percent of one CPU; 0 for no cap.
   cap: u32 = 0;
+  // A reset by the guest restarts the VM (else it stops it).
+  restartOnReset: bool = true;
 }
 
 // At most this many VMs in one file, and problems reported one by one:
@@ -211,6 +217,12 @@ function checkVm(
   if (consoleField !== null) {
     if (consoleField.kind == JsonKind.String && CONSOLES.includes(consoleField.text)) vm.console = consoleField.text;
     else errors.push(label + ": console: expected \"com1\", \"com2\" or \"none\", got " + describe(consoleField));
+  }
+  const onReset = entry.get("on_reset");
+  if (onReset !== null) {
+    if (onReset.kind == JsonKind.String && ON_RESET.includes(onReset.text)) {
+      vm.restartOnReset = onReset.text == "restart";
+    } else errors.push(label + ": on_reset: expected \"restart\" or \"stop\", got " + describe(onReset));
   }
   return errors.length == before ? vm : null;
 }
