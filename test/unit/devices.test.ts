@@ -23,6 +23,7 @@ interface DevicesExports {
   cmosSetTime(seconds: bigint, nanoseconds: number): void;
   cmosSetMemory(below4g: bigint, above4g: bigint): void;
   cmosNmiMasked(): number;
+  cmosAfterReset(index: number): number;
   tscCatchUp(nowTsc: bigint, tscPerMs: bigint): void;
   tscRtcAt(tscPerMs: bigint): bigint;
   tscNextEventAt(tscPerMs: bigint): bigint;
@@ -872,6 +873,14 @@ describe("MC146818 RTC and CMOS", () => {
       expect(e.cmosNmiMasked()).toBe(1);
       expect(e.ioRead(0x71, 1)).toBe(0x5a);
       expect(e.ioRead(0x70, 1)).toBe(0xff);
+    });
+
+    it("keeps RAM bytes 0Eh-7Fh across a reset of the machine, as its battery does; not the alarms", () => {
+      setCmos(0x0e, 0x11);
+      setCmos(0x50, 0x5a);
+      setCmos(0x7f, 0xa5);
+      setCmos(0x01, 0x30); // the seconds alarm
+      expect([0x0e, 0x50, 0x7f, 0x01].map((i) => e.cmosAfterReset(i))).toEqual([0x11, 0x5a, 0xa5, 0x00]);
     });
 
     it("encodes the memory size where SeaBIOS reads it", () => {

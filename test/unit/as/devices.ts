@@ -138,6 +138,14 @@ export function cmosSetTime(seconds: i64, nanoseconds: u32): void {
 export function cmosSetMemory(below4g: u64, above4g: u64): void {
   cmos.setMemory(below4g, above4g);
 }
+// The RTC of a machine reset after this one: what it reads at `index`
+// once it took over this one's battery-backed RAM.
+export function cmosAfterReset(index: u8): u8 {
+  const next = new Cmos(lines);
+  next.keepRamOf(cmos);
+  next.write(0, 1, index);
+  return <u8>next.read(1, 1);
+}
 export function cmosNmiMasked(): bool {
   return cmos.nmiMasked;
 }
