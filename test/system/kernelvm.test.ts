@@ -3,9 +3,11 @@
 // (test/guests/kernels: multiboot v1 in 32-bit protected mode, a bzImage
 // through the 64-bit Linux boot protocol in long mode) check their entry
 // state and boot information, fw_cfg and the UART they report on, and end
-// through isa-debug-exit; the hypervisor reports their status. A bad configuration is reported by VM and
-// field, and only the
-// VMs with errors are left out.
+// through isa-debug-exit; the hypervisor reports their status. The multiboot
+// kernel also finds its CPUs in the ACPI tables and starts the others with
+// INIT and STARTUP IPIs, and with stress=N prints N characters, runs N
+// CPUIDs and sends itself NMIs. A bad configuration is reported by VM and
+// field, and only the VMs with errors are left out.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Module } from "../../tools/harness/index";
@@ -19,12 +21,14 @@ function checksIn(...files: string[]): string[] {
     .map((m) => m[1].replace(/\\"/g, "\""))
     .filter((name) => name.includes(": "));
 }
+const MULTIBOOT = {
+  checks: checksIn("kernel.c", "multiboot.c", "mpboot.c"),
+  banner: "multiboot test kernel",
+  noModule: ["multiboot: no modules"],
+};
 const KERNELS = {
-  multiboot: {
-    checks: checksIn("kernel.c", "multiboot.c"),
-    banner: "multiboot test kernel",
-    noModule: ["multiboot: no modules"],
-  },
+  multiboot: MULTIBOOT,
+  stress: { ...MULTIBOOT, checks: [...MULTIBOOT.checks, ...checksIn("stress.c")] },
   linux64: { checks: checksIn("kernel.c", "linux64.c"), banner: "linux64 test kernel", noModule: ["linux: no initrd"] },
 };
 type Kernel = keyof typeof KERNELS;
@@ -64,10 +68,14 @@ const GOOD = {
       cmdline: "ram=64 cpus=1 module=mbmod exit=21",
     },
     // Kernels that end by resetting the machine through a chipset register.
-    { name: "reset92", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=92" },
-    { name: "resetcf9", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=cf9" },
+    { name: "reset92", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=92", on_reset: "stop" },
+    { name: "resetcf9", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 reset=cf9", on_reset: "stop" },
+    // Kernels that start their other vCPUs, as the MADT lists them.
+    { name: "mp2", memory: 16, cpus: 2, kernel: "mbtest.elf", cmdline: "ram=16 cpus=2" },
+    { name: "mp4", memory: 16, cpus: 4, kernel: "mbtest.elf", cmdline: "ram=16 cpus=4" },
   ],
 };
+const MP_VMS: [string, number][] = [["mp2", 2], ["mp4", 4]];
 
 function expectKernelPassed(output: string, vm: string, kernel: Kernel, withModule: boolean, status: number): void {
   const k = KERNELS[kernel];
@@ -98,6 +106,43 @@ function expectGoodVms(output: string, backend: string): void {
     expect(output).toContain(`[${vm}] multiboot test kernel: all checks passed\n`);
     expect(output).toContain(`vm ${vm}: stopped: the guest reset the machine through port ${port}\n`);
   }
+  for (const [vm, cpus] of MP_VMS) {
+    expectKernelPassed(output, vm, "multiboot", false, 1);
+    expect(output).toContain(`[${vm}] acpi: the MADT lists ${cpus} enabled local APICs, the boot CPU's ID is 0\n`);
+    for (let id = 1; id < cpus; id++) {
+      expect(output).toContain(`[${vm}] smp: AP ${id} counted in, its CPUID says APIC ID ${id}\n`);
+    }
+  }
+}
+
+// The stress run: a million characters through the polled UART and a
+// million CPUIDs, after the PMU set-up and NMIs to itself; the kernel writes
+// 0 to the exit port, which the hypervisor reports as (0 << 1) | 1.
+const STRESS_CHARACTERS = 1_000_000;
+const STRESS = {
+  vms: [{ name: "stress", memory: 16, kernel: "mbtest.elf", cmdline: `ram=16 cpus=1 stress=${STRESS_CHARACTERS}` }],
+};
+
+// Line k of the stress run's output as stress.c prints it: 99 characters
+// and the newline.
+function uartLine(k: number): string {
+  let letters = "";
+  for (let i = 12; i < 99; i++) letters += String.fromCharCode(65 + ((k + i) % 26));
+  return `uart ${String(k).padStart(6, "0")} ${letters}`;
+}
+
+// Every character the stress VM printed arrived, in order; returns the
+// TSC ticks it reported per CPUID.
+function expectStressPassed(output: string): number {
+  expectKernelPassed(output, "stress", "stress", false, 1);
+  expect(output).toContain("[stress] stress: 1000 NMIs sent to this CPU, 1000 taken, 0 of them late\n");
+  const lines = output.split("\n").filter((l) => l.startsWith("[stress] uart ")).map((l) => l.slice(9));
+  expect(lines.reduce((n, line) => n + line.length + 1, 0)).toBe(STRESS_CHARACTERS);
+  const wrong = lines.findIndex((line, k) => line !== uartLine(k));
+  if (wrong >= 0) expect(lines[wrong]).toBe(uartLine(wrong));
+  const cpuid = /\[stress\] stress: 1000000 CPUIDs, (\d+) TSC ticks each\n/.exec(output);
+  expect(cpuid).not.toBeNull();
+  return Number(cpuid![1]);
 }
 
 function expectCleanShutdown(run: Run): string {
@@ -172,5 +217,27 @@ describe("VMs from the configuration module", () => {
     expect(output).toContain("config: line 1, column 20006: more than 10000 values: too large for a VM configuration");
     expect(output.match(/config: /g)!.length).toBeLessThan(5);
     expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
+  });
+});
+
+describe("a multiboot kernel's stress run: PMU, NMIs to itself, a million characters and CPUIDs", () => {
+  it("runs to completion under AMD-V (QEMU)", async () => {
+    const started = Date.now();
+    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules: files("vms-stress", STRESS) }, 900_000);
+    const ticks = expectStressPassed(expectCleanShutdown(run));
+    console.log(`stress under QEMU: ${(Date.now() - started) / 1000} s, ${ticks} TSC ticks per CPUID`);
+  });
+
+  it("runs to completion under VT-x (Bochs, broadwell_ult)", async () => {
+    const started = Date.now();
+    const run = await bootAndWait({
+      platform: "bochs",
+      bochsCpu: "broadwell_ult",
+      memoryMiB: 256,
+      modules: files("vms-stress", STRESS),
+    }, 1_100_000);
+    const ticks = expectStressPassed(expectCleanShutdown(run));
+    expect(run.exit.killed).toBe(false);
+    console.log(`stress under Bochs: ${(Date.now() - started) / 1000} s, ${ticks} TSC ticks per CPUID`);
   });
 });

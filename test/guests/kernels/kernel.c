@@ -112,6 +112,33 @@ static void reset_through(const char* how) {
   }
 }
 
+/* The local APIC in xAPIC mode, at the address the MADT gives (SDM Vol. 3A
+ * 11.4.1): its ID, EOI, spurious-interrupt (SVR) and command (ICR)
+ * registers. */
+#define LAPIC_ID 0xfee00020u
+#define LAPIC_EOI 0xfee000b0u
+#define LAPIC_SVR 0xfee000f0u
+#define LAPIC_ICR_LOW 0xfee00300u
+#define LAPIC_ICR_HIGH 0xfee00310u
+#define SVR_ENABLE 0x100u
+#define SPURIOUS_VECTOR 0xff
+#define ICR_SEND_PENDING (1u << 12)
+
+uint32_t lapic_id(void) { return mmio_in32(LAPIC_ID) >> 24; }
+
+/* Software-enables the APIC (SDM Vol. 3A 11.4.7.2), as a kernel does at
+ * boot, with the spurious vector at 0xff. */
+void enable_lapic(void) { mmio_out32(LAPIC_SVR, mmio_in32(LAPIC_SVR) | SVR_ENABLE | SPURIOUS_VECTOR); }
+
+/* Once the last IPI has left (delivery status idle), the destination goes
+ * in the ICR's high half, then the command in the low half, whose write
+ * sends it (SDM Vol. 3A 11.6.1). */
+void send_ipi(uint32_t apic_id, uint32_t command) {
+  while (mmio_in32(LAPIC_ICR_LOW) & ICR_SEND_PENDING) __asm__ volatile("pause");
+  mmio_out32(LAPIC_ICR_HIGH, apic_id << 24);
+  mmio_out32(LAPIC_ICR_LOW, command);
+}
+
 /* The RTC (MC146818A, index port 0x70 with NMIs left enabled, data 0x71)
  * and the way to IRQ 8 a kernel of today takes: I/O APIC input 8 (no MADT
  * override moves it), to the boot CPU's local APIC. */
@@ -135,10 +162,6 @@ static void reset_through(const char* how) {
 #define IOAPIC_WINDOW 0xfec00010u
 #define IOAPIC_REDIRECTION(pin) (0x10 + 2 * (pin))
 #define IOAPIC_MASKED 0x10000u
-#define LAPIC_EOI 0xfee000b0u
-#define LAPIC_SVR 0xfee000f0u
-#define SVR_ENABLE 0x100u
-#define SPURIOUS_VECTOR 0xff
 
 static uint8_t cmos_read(uint8_t index) {
   outb(CMOS_INDEX, index);
@@ -187,17 +210,13 @@ struct gate {
 #endif
 };
 struct __attribute__((packed)) descriptor_table { uint16_t limit; uintptr_t base; };
+/* The kernel's IDT: the vectors up to the RTC's, which covers the exceptions. */
 static struct gate idt[RTC_VECTOR + 1];
 
-/* A kernel that sleeps until the RTC's update-ended interrupt: UIE set,
- * IRQ 8 routed and unmasked, HLT with interrupts on. The interrupt must
- * wake it; register C then shows UF with IRQF and reads 0 after that. */
-static void check_update_interrupt(void) {
-  struct descriptor_table old_idtr, idtr = { sizeof idt - 1, (uintptr_t)idt };
+void set_interrupt_gate(uint8_t vector, uintptr_t handler) {
   uint16_t cs;
-  __asm__ volatile("mov %%cs, %0; sidt %1" : "=r"(cs), "=m"(old_idtr));
-  uintptr_t handler = (uintptr_t)rtc_interrupt;
-  struct gate* g = &idt[RTC_VECTOR];
+  __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+  struct gate* g = &idt[vector];
   g->offset_low = (uint16_t)handler;
   g->selector = cs;
   g->type = INTERRUPT_GATE;
@@ -205,9 +224,23 @@ static void check_update_interrupt(void) {
 #ifdef __x86_64__
   g->offset_high = (uint32_t)(handler >> 32);
 #endif
+}
+
+void load_idt(void) {
+  struct descriptor_table idtr = { sizeof idt - 1, (uintptr_t)idt };
   __asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+/* A kernel that sleeps until the RTC's update-ended interrupt: UIE set,
+ * IRQ 8 routed and unmasked, HLT with interrupts on. The interrupt must
+ * wake it; register C then shows UF with IRQF and reads 0 after that. */
+static void check_update_interrupt(void) {
+  struct descriptor_table old_idtr;
+  __asm__ volatile("sidt %0" : "=m"(old_idtr));
+  set_interrupt_gate(RTC_VECTOR, (uintptr_t)rtc_interrupt);
+  load_idt();
   uint32_t svr = mmio_in32(LAPIC_SVR);
-  mmio_out32(LAPIC_SVR, svr | SVR_ENABLE | SPURIOUS_VECTOR);
+  enable_lapic();
   ioapic_write(IOAPIC_REDIRECTION(RTC_IRQ) + 1, 0); /* destination: APIC ID 0 */
   ioapic_write(IOAPIC_REDIRECTION(RTC_IRQ), RTC_VECTOR); /* fixed, edge, active high, unmasked */
 

@@ -28,6 +28,18 @@ int module_contents_ok(const char* data, uint64_t size);
 /* The UART's scratch register, then fw_cfg's signature, ID, CPU count, RAM size. */
 void check_uart(void);
 void check_fw_cfg(uint64_t ram, uint64_t cpus);
+/* The kernel's IDT, vectors 0 to 0x28: an interrupt gate in this code
+ * segment to `handler`, and LIDT of the table. */
+void set_interrupt_gate(uint8_t vector, uintptr_t handler);
+void load_idt(void);
+/* This CPU's local APIC: its ID, software enabling, an IPI to an APIC ID. */
+uint32_t lapic_id(void);
+void enable_lapic(void);
+void send_ipi(uint32_t apic_id, uint32_t command);
+/* The multiboot kernel's ACPI and SMP checks (mpboot.c) and its stress
+ * run (stress.c). */
+void check_smp(uint32_t cpus);
+void stress(uint32_t n);
 /* Checks the RTC's update cycle (polled, then its interrupt), prints the
  * summary and writes the status to port 0xf4 (exit= on success, else 1). */
 void finish(const char* cmdline, const char* kernel);

@@ -4,7 +4,9 @@
  * information structure in EBX (Multiboot Specification 0.6.96, 3.2 and 3.3
  * "Boot information format"): flags, mem_lower/mem_upper, the memory map,
  * the command line, the boot loader's name and, with module=NAME, one module
- * of that name. With EAX wrong it exits at once with status 1.
+ * of that name. With EAX wrong it exits at once with status 1. Then it
+ * finds its CPUs in the ACPI tables and starts them (mpboot.c) and, with
+ * stress=N, runs stress.c's N characters and CPUIDs.
  */
 #include "kernels/kernel.h"
 
@@ -78,5 +80,8 @@ void mbtest_main(uint32_t magic, const struct mb_info* mbi) {
   option(cmdline, "module", value, sizeof value);
   check_module(mbi, value, ram);
   check_fw_cfg(ram, cpus);
+  check_smp((uint32_t)cpus);
+  option(cmdline, "stress", value, sizeof value);
+  if (value[0]) stress((uint32_t)number(value));
   finish(cmdline, "multiboot test kernel");
 }
