@@ -80,6 +80,7 @@ export const CR4_DE: u64 = 1 << 3; // debugging extensions: I/O breakpoints
 export const CR4_PSE: u64 = 1 << 4; // 4 MiB pages in 32-bit paging
 export const CR4_PAE: u64 = 1 << 5; // 64-bit page-table entries
 export const CR4_LA57: u64 = 1 << 12; // 5-level paging
+export const CR4_SMAP: u64 = 1 << 21; // supervisor data accesses to user pages fault unless RFLAGS.AC
 export const CR4_VMXE: u64 = 1 << 13; // VMX operation allowed
 export const CR4_OSXSAVE: u64 = 1 << 18; // XSAVE, XSETBV and XCR0 enabled by the OS
 
@@ -108,6 +109,7 @@ export const RFLAGS_OF: u64 = 1 << 11; // signed overflow
 // The six status flags the arithmetic instructions set (SDM Vol. 1 3.4.3.1).
 export const RFLAGS_STATUS: u64 = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF;
 export const RFLAGS_RF: u64 = 1 << 16; // resume: no instruction breakpoint for the next instruction
+export const RFLAGS_AC: u64 = 1 << 18; // alignment check; with CR4.SMAP, supervisor access to user pages
 export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
 
 // The debug registers after RESET (SDM Vol. 3B 18.2.3, 18.2.4): DR6 with
@@ -174,6 +176,11 @@ export const FIRST_EXTERNAL_VECTOR: u8 = 32;
 export const PTE_PRESENT: u64 = 1 << 0;
 export const PTE_WRITABLE: u64 = 1 << 1;
 export const PTE_USER: u64 = 1 << 2;
+// A page fault's error code (SDM Vol. 3A 4.7): a protection violation (else
+// the page was not present), a write, an access at CPL 3.
+export const PF_PROTECTION: u32 = 1 << 0;
+export const PF_WRITE: u32 = 1 << 1;
+export const PF_USER: u32 = 1 << 2;
 export const PTE_WRITE_THROUGH: u64 = 1 << 3; // PWT
 export const PTE_CACHE_DISABLE: u64 = 1 << 4; // PCD
 export const PTE_LARGE: u64 = 1 << 7; // PS: maps a 2 MiB or 1 GiB page (4 MiB in 32-bit paging)

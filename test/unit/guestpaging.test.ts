@@ -10,6 +10,7 @@ interface WalkerExports {
   translate(linear: bigint, cr0: bigint, cr3: bigint, cr4: bigint, efer: bigint): number;
   translatedPhysical(): bigint;
   failedEntry(): bigint;
+  pageFaultFor(write: number, cpl: number, cr0: bigint, cr4: bigint, rflags: bigint): number;
 }
 
 const TRANSLATED = 0, NOT_PRESENT = 1, TABLE_OUTSIDE_RAM = 2;
@@ -143,6 +144,49 @@ describe("guest page walker", () => {
       expect(translate(0x2000n, CR0_PG, pml4, CR4_PAE, EFER_LONG)).toBe(NOT_PRESENT);
       const pt = read64(read64(read64(pml4) & ~0xfffn) & ~0xfffn) & ~0xfffn;
       expect(e.failedEntry()).toBe(pt + 2n * 8n);
+    });
+  });
+
+  // For the memory end of a string instruction the VMM carries out (SDM
+  // Vol. 3A 4.6, 4.7): -1 where the MMU allows the access, else the error
+  // code (bit 0 protection, 1 write, 2 user).
+  describe("permissions, as page-fault error codes", () => {
+    const pml4 = 0x8000n, U = 4n, WP = 1n << 16n, SMAP = 1n << 21n, AC = 1n << 18n;
+    // The leaf at `linear` gets `bits` (P always); the tables above allow everything.
+    const page = (linear: bigint, bits: bigint) => {
+      map8(pml4, 4, linear, 0x3000n);
+      const pdpt = read64(pml4) & ~0xfffn, pd = read64(pdpt) & ~0xfffn, pt = read64(pd) & ~0xfffn;
+      for (const table of [pml4, pdpt, pd]) write64(table, read64(table) | U);
+      write64(pt + ((linear >> 12n) & 0x1ffn) * 8n, 0x3000n | P | bits);
+    };
+    const fault = (linear: bigint, write: boolean, cpl: number, cr0 = CR0_PG, cr4 = CR4_PAE, rflags = 2n) => {
+      e.translate(linear, cr0, pml4, cr4, EFER_LONG);
+      return e.pageFaultFor(write ? 1 : 0, cpl, cr0, cr4, rflags);
+    };
+    it("not present: P clear, with W and U as the access", () => {
+      page(0x1000n, RW | U);
+      expect([fault(0x2000n, true, 0), fault(0x2000n, false, 3), fault(0x2000n, true, 3)]).toEqual([2, 4, 6]);
+    });
+    it("user mode reaches only user pages, and writes only writable ones", () => {
+      page(0x1000n, RW);
+      page(0x2000n, U);
+      expect([fault(0x1000n, false, 3), fault(0x2000n, false, 3), fault(0x2000n, true, 3)]).toEqual([5, -1, 7]);
+    });
+    it("supervisor writes to read-only pages fault only with CR0.WP", () => {
+      page(0x1000n, 0n);
+      expect([fault(0x1000n, true, 0), fault(0x1000n, true, 0, CR0_PG | WP), fault(0x1000n, false, 0)]).toEqual([
+        -1,
+        3,
+        -1,
+      ]);
+    });
+    it("with CR4.SMAP, supervisor accesses to user pages fault unless RFLAGS.AC is set", () => {
+      page(0x1000n, RW | U);
+      const smap = CR4_PAE | SMAP;
+      expect([fault(0x1000n, false, 0, CR0_PG, smap), fault(0x1000n, true, 0, CR0_PG, smap, 2n | AC)]).toEqual([1, -1]);
+    });
+    it("with paging off, everything is allowed", () => {
+      expect(fault(0x1000n, true, 3, 0x11n)).toBe(-1);
     });
   });
 

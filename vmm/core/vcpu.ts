@@ -10,7 +10,7 @@
 // registers live in a GuestRegisters block in linear memory (registers.ts),
 // saved and restored by the entry stubs in boot/.
 
-import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg } from "../../kernel/arch/x86";
+import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
 import { vendor } from "../../kernel/cpu/cpuid";
 import { DebugRegisters } from "../vcpustate/debugregs";
@@ -266,6 +266,17 @@ export abstract class Vcpu {
     let enabled: u64 = 0;
     for (let i = 0; i < 4; i++) if (((dr7 >> (2 * i)) & 3) != 0) enabled |= <u64>1 << i;
     if ((met & enabled) != 0) this.pendDebugTrap(met);
+  }
+
+  // The guest's CR2: the VMCB's on AMD-V; on VT-x the register block's,
+  // which boot/vmx.S loads before each entry.
+  abstract set cr2(v: u64);
+
+  // A page fault at `linear` with `errorCode` (SDM Vol. 3A 4.7), for an
+  // access the VMM made for the guest: CR2 holds the address.
+  injectPageFault(linear: u64, errorCode: u32): void {
+    this.cr2 = linear;
+    this.injectException(VECTOR_PF, true, errorCode);
   }
 
   // Event injection: an exception (with error code if `hasError`), an

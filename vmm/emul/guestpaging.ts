@@ -6,20 +6,30 @@
 // chapter 4, AMD APM Vol. 2 chapter 5) for every paging mode: none, 32-bit
 // (4 KiB and 4 MiB pages), PAE, and 4- or 5-level long mode. Every table read
 // goes through GuestMemory, so a guest whose tables point outside its RAM gets
-// a failure, never a read of someone else's memory. Only the present bits are
-// honoured: the walk serves the VMM's own reads of an instruction the CPU has
-// already fetched, so permissions, reserved bits and accessed/dirty flags are
-// the hardware's business and were settled before the exit.
+// a failure, never a read of someone else's memory. The walk serves the
+// VMM's own reads of an instruction the CPU has already fetched, and the
+// memory end of a string instruction the VMM carries out, which no MMU saw:
+// for that, it gathers the R/W and U/S bits of every level, and
+// pageFaultFor() says whether the MMU would have let the access through
+// (4.6). Reserved bits and accessed/dirty flags are not looked at.
 
 import {
   CR0_PG,
+  CR0_WP,
   CR4_LA57,
   CR4_PAE,
   CR4_PSE,
+  CR4_SMAP,
   EFER_LMA,
+  PF_PROTECTION,
+  PF_USER,
+  PF_WRITE,
   PTE_ADDRESS_MASK,
   PTE_LARGE,
   PTE_PRESENT,
+  PTE_USER,
+  PTE_WRITABLE,
+  RFLAGS_AC,
 } from "../../kernel/arch/x86";
 import { GuestMemory } from "../core/guestmemory";
 
@@ -39,6 +49,9 @@ export class GuestPageWalker {
   failedEntry: u64 = 0;
   // What the last translate() returned.
   lastResult: WalkResult = WalkResult.Translated;
+  // After Translated: whether every level allows writes, and user access.
+  writable: bool = true;
+  user: bool = true;
   private entry: u64 = 0;
   private memory: GuestMemory | null = null;
 
@@ -46,8 +59,28 @@ export class GuestPageWalker {
   // CR0, CR3, CR4 and EFER.
   translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
     this.memory = memory;
+    this.writable = true;
+    this.user = true;
     this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
     return this.lastResult;
+  }
+
+  // After translate(): the error code of the page fault a data access
+  // (a write if `write`, at CPL `cpl`) would take there, or -1 if the MMU
+  // allows it (4.6): CPL 3 reaches user pages only, and writes need R/W
+  // set at every level, which binds supervisor writes only with CR0.WP;
+  // with CR4.SMAP a supervisor access to a user page faults unless
+  // RFLAGS.AC is set (4.6.1). A walk that failed for want of a present
+  // entry is a not-present fault.
+  pageFaultFor(write: bool, cpl: u32, cr0: u64, cr4: u64, rflags: u64): i32 {
+    const code = (write ? PF_WRITE : 0) | (cpl == 3 ? PF_USER : 0);
+    if (this.lastResult == WalkResult.NotPresent) return <i32>code;
+    if ((cr0 & CR0_PG) == 0) return -1;
+    const supervisor = cpl < 3;
+    let allowed = supervisor || this.user;
+    if (write && !this.writable && (!supervisor || (cr0 & CR0_WP) != 0)) allowed = false;
+    if (supervisor && this.user && (cr4 & CR4_SMAP) != 0 && (rflags & RFLAGS_AC) == 0) allowed = false;
+    return allowed ? -1 : <i32>(code | PF_PROTECTION);
   }
 
   private walk(linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
@@ -86,6 +119,9 @@ export class GuestPageWalker {
   private walkPae(linear: u64, cr3: u64): WalkResult {
     const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
     if (result != WalkResult.Translated) return result;
+    // A PDPTE has no R/W or U/S bit (Table 4-8).
+    this.writable = true;
+    this.user = true;
     return this.walkFrom(linear, this.entry & PTE_ADDRESS_MASK, 2);
   }
 
@@ -119,7 +155,11 @@ export class GuestPageWalker {
     const memory = this.memory!;
     this.failedEntry = gpa;
     if (!memory.contains(gpa, width)) return WalkResult.TableOutsideRam;
-    this.entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
-    return (this.entry & PTE_PRESENT) != 0 ? WalkResult.Translated : WalkResult.NotPresent;
+    const entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
+    this.entry = entry;
+    if ((entry & PTE_PRESENT) == 0) return WalkResult.NotPresent;
+    this.writable = this.writable && (entry & PTE_WRITABLE) != 0;
+    this.user = this.user && (entry & PTE_USER) != 0;
+    return WalkResult.Translated;
   }
 }

@@ -10,7 +10,9 @@
 // iterations and resume, with rSI, rDI and rCX saying where it stands, so
 // the CPU carries on with the rest (and exits again). An MMIO exit reports
 // the device end's guest-physical address; the memory ends are translated
-// through the guest's page tables.
+// through the guest's page tables, with the permissions the MMU would have
+// checked: where it would fault, the guest gets the page fault instead,
+// with RIP on the instruction and nothing done, as from the CPU.
 
 import { RFLAGS_DF, Reg, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
@@ -28,7 +30,8 @@ const source = new GuestLocation(), destination = new GuestLocation();
 
 export class StringStep {
   // After run(): whether the instruction is complete (RIP may move on),
-  // or why it cannot be emulated ("" if it can).
+  // or why it cannot be emulated ("" if it can). A page fault injected
+  // leaves it incomplete, with no failure.
   complete: bool = false;
   failure: string = "";
 
@@ -36,6 +39,7 @@ export class StringStep {
   // source segment, read by MOVS and OUTS; the port is DX's.
   run(vm: Vm, vcpu: Vcpu, instruction: MmioInstruction, exit: Exit): void {
     this.failure = "";
+    this.complete = false;
     const regs = vcpu.regs, size = instruction.accessSize, addressSize = <u8>(instruction.addressBits / 8);
     const mask = allOnes(addressSize), operation = instruction.operation;
     const toMemory = operation != Operation.Outs;
@@ -45,8 +49,8 @@ export class StringStep {
     const count: u64 = instruction.repeat ? regs.get(Reg.Rcx) & mask : 1;
     const di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
     // ES for the destination cannot be overridden; the source's segment can.
-    let to = toMemory ? this.translate(vm, vcpu, Seg.Es, di, mask) : 0;
-    let from = fromMemory ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask) : 0;
+    let to = toMemory ? this.translate(vm, vcpu, Seg.Es, di, mask, true) : 0;
+    let from = fromMemory ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask, false) : 0;
     if (to < 0 || from < 0) return;
     if (exit.kind == ExitKind.Mmio && <u64>(exit.isWrite ? to : from) != exit.gpa) {
       this.failure = "the string's " + (exit.isWrite ? "destination" : "source") + " translates to "
@@ -82,16 +86,23 @@ export class StringStep {
     this.complete = n == count;
   }
 
-  // The guest-physical address of `segment`:`offset`, or -1 with `failure`
-  // set. In 64-bit mode only FS and GS have bases (SDM Vol. 3A 3.4.4);
-  // elsewhere linear addresses wrap at 4 GiB.
-  private translate(vm: Vm, vcpu: Vcpu, segment: Seg, offset: u64, mask: u64): i64 {
+  // The guest-physical address of `segment`:`offset` for a read or a
+  // `write`, or -1: with `failure` set, or with a page fault injected. In
+  // 64-bit mode only FS and GS have bases (SDM Vol. 3A 3.4.4); elsewhere
+  // linear addresses wrap at 4 GiB.
+  private translate(vm: Vm, vcpu: Vcpu, segment: Seg, offset: u64, mask: u64, write: bool): i64 {
     const mode64 = vcpu.codeBits == 64;
     const based = !mode64 || segment == Seg.Fs || segment == Seg.Gs;
     let linear = (based ? vcpu.segmentBase(segment) : 0) + (offset & mask);
     if (!mode64) linear &= 0xffff_ffff;
-    if (walker.translate(vm.memory, linear, vcpu.cr0, vcpu.cr3, vcpu.cr4, vcpu.efer) != WalkResult.Translated) {
-      this.failure = "the string's linear address " + log.hex(linear) + " is not mapped";
+    const cr0 = vcpu.cr0, cr4 = vcpu.cr4;
+    if (walker.translate(vm.memory, linear, cr0, vcpu.cr3, cr4, vcpu.efer) == WalkResult.TableOutsideRam) {
+      this.failure = "a page table for the string's linear address " + log.hex(linear) + " is outside RAM";
+      return -1;
+    }
+    const fault = walker.pageFaultFor(write, vcpu.cpl, cr0, cr4, vcpu.rflags);
+    if (fault >= 0) {
+      vcpu.injectPageFault(linear, <u32>fault);
       return -1;
     }
     return <i64>walker.physical;

@@ -70,6 +70,9 @@ long:
     lea nmi_handler(%rip), %rax
     mov $2, %ecx
     call set_gate
+    lea pf_handler(%rip), %rax
+    mov $14, %ecx
+    call set_gate
     lea user_return(%rip), %rax
     mov $USER_RETURN_VECTOR, %ecx
     call set_gate
@@ -175,6 +178,37 @@ irq_handler:
     incl interrupts(%rip)
     iretq
 
+/* #PF: page_fault_entered(CR2, error code) in C decides what to change;
+ * then the faulting instruction runs again. Nine registers and 8 bytes of
+ * padding over the 48-byte frame leave RSP 16-byte aligned for the call. */
+pf_handler:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    sub $8, %rsp
+    mov %cr2, %rdi
+    mov 80(%rsp), %rsi
+    cld
+    call page_fault_entered
+    add $8, %rsp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    add $8, %rsp                    /* the error code */
+    iretq
+
 /* NMI: the C part (nmichecks.c), with the registers C may clobber saved;
  * nine of them on the 40-byte frame leave RSP 16-byte aligned for the call. */
 nmi_handler:
@@ -237,7 +271,7 @@ idt_pointer:
 kernel_rsp: .quad 0
 
     .section .bss
-    .global idt, tss                /* for guests that set up gates of their own */
+    .global idt, tss, pd            /* for guests that set up gates or pages of their own */
     .align 4096
 pml4: .skip 4096
 pdpt: .skip 4096

@@ -15,6 +15,10 @@ void nmi_entered(void) {
   if (nmi_hook) nmi_hook();
 }
 
+void (*volatile page_fault_hook)(unsigned long address, unsigned long error);
+
+void page_fault_entered(unsigned long address, unsigned long error) { page_fault_hook(address, error); }
+
 static int failed;
 static int intel = -1;
 

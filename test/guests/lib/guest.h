@@ -23,6 +23,9 @@ extern volatile uint32_t interrupts;
  * then calls nmi_hook, if set. */
 extern volatile uint32_t nmis;
 extern void (*volatile nmi_hook)(void);
+/* 64-bit: the #PF handler calls page_fault_hook(address, error code), which
+ * must make the faulting instruction able to run again. */
+extern void (*volatile page_fault_hook)(unsigned long address, unsigned long error);
 /* The #DB handler counts traps and notes where each returns to and DR6;
  * the #GP handler notes the EFLAGS the fault pushed (not in real mode). */
 extern volatile uint32_t db_traps;

@@ -55,6 +55,10 @@ export class FakeVcpu extends Vcpu {
   set rflags(v: u64) {
     this.rflagsValue = v;
   }
+  cr2Value: u64 = 0;
+  set cr2(v: u64) {
+    this.cr2Value = v;
+  }
   get cr0(): u64 {
     return this.cr0Value;
   }

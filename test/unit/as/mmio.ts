@@ -116,6 +116,9 @@ export function translatedPhysical(): u64 {
 export function failedEntry(): u64 {
   return walker.failedEntry;
 }
+export function pageFaultFor(write: bool, cpl: u32, cr0: u64, cr4: u64, rflags: u64): i32 {
+  return walker.pageFaultFor(write, cpl, cr0, cr4, rflags);
+}
 
 // ---- a VM with the test device's window, and its vCPU
 

@@ -347,6 +347,10 @@ export class SvmVcpu extends Vcpu {
   get cr3(): u64 {
     return this.vmcb.get64(V.CR3);
   }
+  set cr2(v: u64) {
+    this.vmcb.set64(V.CR2, v);
+    this.vmcb.dirty(V.CLEAN_CR2);
+  }
   get cr4(): u64 {
     return this.vmcb.get64(V.CR4);
   }

@@ -75,6 +75,7 @@ export const CLEAN_ASID: u32 = 1 << 2;
 export const CLEAN_TPR: u32 = 1 << 3;
 export const CLEAN_CONTROL_REGISTERS: u32 = 1 << 5; // CR0, CR3, CR4, EFER
 export const CLEAN_DEBUG_REGISTERS: u32 = 1 << 6; // DR6, DR7
+export const CLEAN_CR2: u32 = 1 << 9;
 export const CLEAN_ALL: u32 = 0xfff;
 
 // Exit codes (APM Vol. 2 Appendix C).

@@ -405,6 +405,9 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return vmread(F.GUEST_CR3);
   }
+  set cr2(v: u64) {
+    this.regs.cr2 = v;
+  }
   get cr4(): u64 {
     this.use();
     return guestCr4(this.features);
