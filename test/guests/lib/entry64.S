@@ -15,6 +15,13 @@
     .equ USER_RETURN_VECTOR, 0x81
 
 
+/* IDT[vector] = an interrupt gate to `handler` (set_gate). */
+.macro gate vector, handler
+    lea \handler(%rip), %rax
+    mov $\vector, %ecx
+    call set_gate
+.endm
+
     .section .entry, "ax"
     .global _start
 _start:
@@ -55,27 +62,13 @@ long:
     mov %ax, %es
     mov %ax, %ss
     mov $0x7c00, %rsp
-    lea ud_handler(%rip), %rax
-    mov $6, %ecx
-    call set_gate
-    lea gp_handler(%rip), %rax
-    mov $13, %ecx
-    call set_gate
-    lea irq_handler(%rip), %rax
-    mov $0x40, %ecx
-    call set_gate
-    lea db_handler(%rip), %rax
-    mov $1, %ecx
-    call set_gate
-    lea nmi_handler(%rip), %rax
-    mov $2, %ecx
-    call set_gate
-    lea pf_handler(%rip), %rax
-    mov $14, %ecx
-    call set_gate
-    lea user_return(%rip), %rax
-    mov $USER_RETURN_VECTOR, %ecx
-    call set_gate
+    gate 6, ud_handler
+    gate 13, gp_handler
+    gate 0x40, irq_handler
+    gate 1, db_handler
+    gate 2, nmi_handler
+    gate 14, pf_handler
+    gate USER_RETURN_VECTOR, user_return
     movb $0xee, idt + USER_RETURN_VECTOR * 16 + 5   /* DPL 3: user code may INT to it */
     lidt idt_pointer
     call load_tss
@@ -178,10 +171,9 @@ irq_handler:
     incl interrupts(%rip)
     iretq
 
-/* #PF: page_fault_entered(CR2, error code) in C decides what to change;
- * then the faulting instruction runs again. Nine registers and 8 bytes of
- * padding over the 48-byte frame leave RSP 16-byte aligned for the call. */
-pf_handler:
+/* The nine registers a C function may clobber (System V AMD64 ABI), around
+ * the handlers that call C. */
+.macro push_scratch
     push %rax
     push %rcx
     push %rdx
@@ -191,47 +183,41 @@ pf_handler:
     push %r9
     push %r10
     push %r11
+.endm
+.macro pop_scratch
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+.endm
+
+/* #PF: page_fault_entered(CR2, error code) in C decides what to change;
+ * then the faulting instruction runs again. Nine registers and 8 bytes of
+ * padding over the 48-byte frame leave RSP 16-byte aligned for the call. */
+pf_handler:
+    push_scratch
     sub $8, %rsp
     mov %cr2, %rdi
     mov 80(%rsp), %rsi
     cld
     call page_fault_entered
     add $8, %rsp
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rax
+    pop_scratch
     add $8, %rsp                    /* the error code */
     iretq
 
 /* NMI: the C part (nmichecks.c), with the registers C may clobber saved;
  * nine of them on the 40-byte frame leave RSP 16-byte aligned for the call. */
 nmi_handler:
-    push %rax
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
+    push_scratch
     cld
     call nmi_entered
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rax
+    pop_scratch
     iretq
 
 /* #DB: count it, note the RIP it returns to and DR6 (then reset DR6, which
