@@ -221,10 +221,8 @@ describe("configuration", () => {
   });
 
   it("restarts a VM its guest resets, unless on_reset says stop", () => {
-    const vm = `"kernel": "k", "memory": 1`;
-    parse(
-      `{"vms": [{"name": "a", ${vm}}, {"name": "b", ${vm}, "on_reset": "stop"}, {"name": "c", ${vm}, "on_reset": "restart"}]}`,
-    );
+    const vm = (name: string, extra = "") => `{"name": "${name}", "kernel": "k", "memory": 1${extra}}`;
+    parse(`{"vms": [${vm("a")}, ${vm("b", `, "on_reset": "stop"`)}, ${vm("c", `, "on_reset": "restart"`)}]}`);
     expect([0, 1, 2].map((i) => e.vmRestartOnReset(i) !== 0)).toEqual([true, false, true]);
   });
 
