@@ -71,6 +71,7 @@ const HOST_XCR0 = 0x2ff, GUEST_XCR0 = 0xe7;
 
 // ---- extended leaves
 const LAHF = 0, CMP_LEGACY = 1, SVM = 2, EXTAPIC = 3, ABM = 5, SSE4A = 6, PREFETCHW = 8, TOPOEXT = 22;
+const PERF_CORE = 23, PERF_NB = 24, PERF_LLC = 28;
 const SYSCALL = 11, NX = 20, PAGE1GB = 26, RDTSCP = 27, LM = 29;
 const HOST_EXT1_EDX = bits(SYSCALL, NX, PAGE1GB, RDTSCP, LM), GUEST_EXT1_EDX = HOST_EXT1_EDX;
 const TSC_INVARIANT = 8;
@@ -118,15 +119,21 @@ const INTEL_NEW = () =>
     .set(0x1f, [4, 8, 0x201, 5], 1)
     .set(0x1f, [0, 0, 2, 5], 2);
 const AMD = () =>
-  withBrand(new CpuidHost("AuthenticAMD", 0x10, 0x8000_001f))
+  withBrand(new CpuidHost("AuthenticAMD", 0x10, 0x8000_0022))
     .set(1, [0x00a2_0f10, (3 << 24) | (16 << 16) | (8 << 8), bits(SSE3, MONITOR, SSSE3, X2APIC, AVX), 0x178b_fbff])
-    .set(0x8000_0001, [0x00a2_0f10, 0, bits(LAHF, CMP_LEGACY, SVM, EXTAPIC, ABM, SSE4A, TOPOEXT), HOST_EXT1_EDX])
+    .set(0x8000_0001, [
+      0x00a2_0f10,
+      0,
+      bits(LAHF, CMP_LEGACY, SVM, EXTAPIC, ABM, SSE4A, TOPOEXT, PERF_CORE, PERF_NB, PERF_LLC),
+      HOST_EXT1_EDX,
+    ])
     .set(0x8000_0007, [0, 0, 0, 0x6799])
     // ECX: NC = 15 (16 cores), ApicIdSize 7, PerfTscSize 1.
     .set(0x8000_0008, [0x3030, bits(0, 9, 12, 14, 15, 24, 25), 0x0001_700f, 0])
     .set(0x8000_000a, [1, 0x8000, 0, 0x1ebfbcff])
     .set(0x8000_001d, [0x121, 0x01c0_003f, 0x3f, 0], 0)
-    .set(0x8000_001e, [3, 0x100, 0, 0]);
+    .set(0x8000_001e, [3, 0x100, 0, 0])
+    .set(0x8000_0022, [1, 0x0010_0006, 0, 0]); // PerfMonV2, 6 core counters
 
 let unit: Unit<CpuidExports>;
 let e: Exports<CpuidExports>;
@@ -335,7 +342,7 @@ describe("an AMD host", () => {
     expect(ebx >>> 16).toBe((2 << 8) | 1);
   });
 
-  it("0x80000001: no SVM, no CmpLegacy, no topology extensions; RDTSCP offered", () => {
+  it("0x80000001: no SVM, no CmpLegacy, no topology or counter extensions; RDTSCP offered", () => {
     expect(cpuid(0x8000_0001)).toEqual([0x00a2_0f10, 0, bits(LAHF, EXTAPIC, ABM, SSE4A), GUEST_EXT1_EDX]);
   });
 
@@ -344,9 +351,10 @@ describe("an AMD host", () => {
     expect(cpuid(0x8000_0008)).toEqual([0x3030, bits(0, 9), 0x0001_0000, 0]);
   });
 
-  it("0x8000001D and 0x8000001E, reserved without topology extensions, are zero", () => {
+  it("0x8000001D and 0x8000001E, reserved without topology extensions, and 0x80000022 are zero", () => {
     expect(cpuid(0x8000_001d, 0)).toEqual(ZERO);
     expect(cpuid(0x8000_001e)).toEqual(ZERO);
+    expect(cpuid(0x8000_0022)).toEqual(ZERO);
   });
 });
 

@@ -89,6 +89,10 @@ const LEAF0D1_EAX_XSAVES: u32 = 1 << 3;
 const LEVEL_SMT: u32 = 1 << 8, LEVEL_CORE: u32 = 2 << 8;
 const EXT1_ECX_CMP_LEGACY: u32 = 1 << 1;
 const EXT1_ECX_TOPOLOGY_EXTENSIONS: u32 = 1 << 22;
+// AMD's performance-counter extensions (PerfCtrExtCore, PerfCtrExtNB,
+// PerfCtrExtLLC): six core counters at C0010200h and the others, which the
+// MSR policy refuses; the guest has the four legacy ones (APM Vol. 2 13.2).
+const EXT1_ECX_PERF_EXTENSIONS: u32 = (1 << 23) | (1 << 24) | (1 << 28);
 // 0x80000007 EDX: of the power management bits only TscInvariant (8).
 const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
 // 0x80000008 EBX: AMD's IBPB (12), IBRS (14), STIBP (15), SSBD (24),
@@ -104,7 +108,8 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // Vol. 3A 11.4.3; AMD's CPUID specification, Fn0000_0001_EDX[APIC]).
 //
 // Hidden, because they are not virtualized yet: VMX and SVM (no nested
-// virtualization), MONITOR/MWAIT, the performance-monitoring leaf, and
+// virtualization), MONITOR/MWAIT, the performance-monitoring leaves
+// (Intel's 0xA, AMD's counter extensions and 0x80000022), and
 // every feature that is an MSR interface the MSR policy
 // refuses (msrpolicy.ts): debug store, thermal and power management,
 // SpeedStep, SGX, resource monitoring, processor trace, UMWAIT, CET, the
@@ -189,15 +194,16 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, apicOn: boo
     r.ecx = 0;
     r.edx = 0;
   } else if (leaf == EXTENDED_BASE + 1) {
-    r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS);
+    r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS | EXT1_ECX_PERF_EXTENSIONS);
     if (!apicOn) r.edx &= ~EDX_APIC;
   } else if (leaf == EXTENDED_BASE + 7) {
     r.edx &= EXT7_EDX_TSC_INVARIANT;
   } else if (leaf == EXTENDED_BASE + 8) {
     r.ebx &= ~EXT8_EBX_SPECULATION;
     r.ecx &= ~EXT8_ECX_CORES;
-  } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e) {
-    // Reserved without the topology extensions.
+  } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e || leaf == EXTENDED_BASE + 0x22) {
+    // Reserved without the topology extensions; 0x80000022, AMD's
+    // performance monitoring version 2, offers nothing.
     r.eax = 0;
     r.ebx = 0;
     r.ecx = 0;
