@@ -47,6 +47,9 @@
 @external("shim", "phys_write16") export declare function physWrite16(addr: u64, value: u16): void;
 @external("shim", "phys_write32") export declare function physWrite32(addr: u64, value: u32): void;
 @external("shim", "phys_write64") export declare function physWrite64(addr: u64, value: u64): void;
+// `bytes` at `addr` set to 0, and `bytes` copied from `from` to `to`, by the CPU's string instructions.
+@external("shim", "phys_zero") export declare function physZero(addr: u64, bytes: u64): void;
+@external("shim", "phys_copy") export declare function physCopy(to: u64, from: u64, bytes: u64): void;
 
 // Where the linear memory lives: its physical frames, its virtual window,
 // and the physical pool it grows into.

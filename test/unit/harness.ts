@@ -139,6 +139,15 @@ export class PhysMemory {
     const a = toAddr(addr);
     this.page(a, true)![a % PAGE] = value & 0xff;
   }
+  // Pages never written stay absent: they read as zero already.
+  zero(addr: bigint | number, bytes: number): void {
+    const a = toAddr(addr);
+    for (let at = a; at < a + bytes;) {
+      const end = Math.min(a + bytes, (Math.floor(at / PAGE) + 1) * PAGE);
+      this.page(at, false)?.fill(0, at % PAGE, (end - 1) % PAGE + 1);
+      at = end;
+    }
+  }
   // Little-endian, `bytes` wide, as a BigInt.
   read(addr: bigint | number, bytes: number): bigint {
     const a = toAddr(addr);
@@ -309,6 +318,10 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     phys_write16: (a: bigint, v: number) => p.write(a, 2, v),
     phys_write32: (a: bigint, v: number) => p.write(a, 4, v >>> 0),
     phys_write64: (a: bigint, v: bigint) => p.write(a, 8, v),
+    phys_zero: (a: bigint, bytes: bigint) => p.zero(a, Number(bytes)),
+    phys_copy: (to: bigint, from: bigint, bytes: bigint) => {
+      for (let i = 0n; i < bytes; i++) p.write8(to + i, p.read8(from + i));
+    },
     linear_to_phys: (offset: number) => BigInt(offset >>> 0) + LINEAR_PHYS_BASE,
     linear_base: () => LINEAR_BASE,
     linear_window_pdpt: () => LINEAR_WINDOW_PDPT,

@@ -7,6 +7,7 @@
 // hypervisor read or write outside the guest.
 
 import {
+  physCopy,
   physRead16,
   physRead32,
   physRead64,
@@ -15,6 +16,7 @@ import {
   physWrite32,
   physWrite64,
   physWrite8,
+  physZero,
 } from "../../kernel/arch/shim";
 
 export class RamRegion {
@@ -101,16 +103,11 @@ export class GuestMemory {
   copyFromHost(gpa: u64, hostPhys: u64, length: u64): bool {
     const h = this.translate(gpa, length);
     if (h < 0) return false;
-    let i: u64 = 0;
-    for (; i + 8 <= length; i += 8) physWrite64(<u64>h + i, physRead64(hostPhys + i));
-    for (; i < length; i++) physWrite8(<u64>h + i, physRead8(hostPhys + i));
+    physCopy(<u64>h, hostPhys, length);
     return true;
   }
 
   zero(): void {
-    for (let i = 0; i < this.regions.length; i++) {
-      const r = this.regions[i];
-      for (let off: u64 = 0; off < r.size; off += 8) physWrite64(r.hpa + off, 0);
-    }
+    for (let i = 0; i < this.regions.length; i++) physZero(this.regions[i].hpa, this.regions[i].size);
   }
 }

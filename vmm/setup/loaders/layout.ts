@@ -10,7 +10,7 @@
 import { MemoryRegion, RegionType } from "../../../kernel/boot/bootinfo";
 import { subtract } from "../../../kernel/mm/memmap";
 import { Range, alignDown, alignUp } from "../../../kernel/mm/range";
-import { physWrite64, physWrite8 } from "../../../kernel/arch/shim";
+import { physWrite8, physZero } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { bytes, span } from "./loader";
 
@@ -183,11 +183,7 @@ export function zeroGuest(memory: GuestMemory, gpa: u64, length: u64): bool {
   if (length == 0) return true;
   const h = memory.translate(gpa, length);
   if (h < 0) return false;
-  const host = <u64>h;
-  let i: u64 = 0;
-  for (; i < length && ((host + i) & 7) != 0; i++) physWrite8(host + i, 0);
-  for (; i + 8 <= length; i += 8) physWrite64(host + i, 0);
-  for (; i < length; i++) physWrite8(host + i, 0);
+  physZero(<u64>h, length);
   return true;
 }
 
