@@ -182,16 +182,21 @@ export abstract class Vcpu {
   // The TSC runs on (a reset sets it to 0; nothing relies on that), and
   // DR0-DR3 keep their values, which the reset DR7 disables.
   private powerOn(): void {
-    this.resetToRealMode(0xf000, 0xfff0);
     this.regs.powerOn();
-    this.regs.set(Reg.Rdx, query(1).eax);
+    this.resetAt(0xf000, 0xfff0);
     this.msrs.powerOn();
     this.msrs.loadTscAux();
     this.xstate.powerOn();
   }
 
   private startAt(vector: u8): void {
-    this.resetToRealMode(<u16>vector << 8, 0);
+    this.resetAt(<u16>vector << 8, 0);
+  }
+
+  // The reset state (9.1.1) at `segment`:`offset` in real mode: the general
+  // registers 0 but EDX, the processor signature (9.1.4).
+  private resetAt(segment: u16, offset: u16): void {
+    this.resetToRealMode(segment, offset);
     for (let r = 0; r < 16; r++) this.regs.set(<Reg>r, 0);
     this.regs.set(Reg.Rdx, query(1).eax);
   }

@@ -80,6 +80,12 @@ export class MmioInstruction {
   // Why decode() returned false.
   failure: string = "";
 
+  // MOVS, STOS, INS or OUTS: the string step (mmiostring.ts) carries it out.
+  get isString(): bool {
+    const op = this.operation;
+    return op == Operation.Stos || op == Operation.Movs || op == Operation.Ins || op == Operation.Outs;
+  }
+
   private rex: u8 = 0;
 
   // Decodes the first `available` bytes of `bytes` as code of `codeBits`

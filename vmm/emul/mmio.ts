@@ -52,9 +52,7 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     return cannotEmulate(vm, vcpu, exit, available, "the instruction's direction differs from the exit's");
   }
   // RSP lives in the VMCB or VMCS, not in the register block.
-  const operation = instruction.operation;
-  const string = operation == Operation.Stos || operation == Operation.Movs || operation == Operation.Ins
-    || operation == Operation.Outs;
+  const string = instruction.isString;
   const usesRegister = !instruction.hasImmediate && !string;
   if (usesRegister && instruction.register == Reg.Rsp && !instruction.highByte) {
     return cannotEmulate(vm, vcpu, exit, available, "RSP as the register operand is not supported");

@@ -49,9 +49,12 @@ export class StringStep {
     const count: u64 = instruction.repeat ? regs.get(Reg.Rcx) & mask : 1;
     const di = regs.get(Reg.Rdi) & mask, si = regs.get(Reg.Rsi) & mask;
     // ES for the destination cannot be overridden; the source's segment can.
-    let to = toMemory ? this.translate(vm, vcpu, Seg.Es, di, mask, true) : 0;
+    // The source first: an element is read before it is written, so its
+    // fault comes first.
     let from = fromMemory ? this.translate(vm, vcpu, instruction.sourceSegment, si, mask, false) : 0;
-    if (to < 0 || from < 0) return;
+    if (from < 0) return;
+    let to = toMemory ? this.translate(vm, vcpu, Seg.Es, di, mask, true) : 0;
+    if (to < 0) return;
     if (exit.kind == ExitKind.Mmio && <u64>(exit.isWrite ? to : from) != exit.gpa) {
       this.failure = "the string's " + (exit.isWrite ? "destination" : "source") + " translates to "
         + log.hex(<u64>(exit.isWrite ? to : from)) + ", not to the address that exited";

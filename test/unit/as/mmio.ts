@@ -12,7 +12,7 @@ import { GuestPageWalker } from "../../../vmm/emul/guestpaging";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../../../vmm/devices/test/testmmio";
 import { Reg, Seg } from "../../../kernel/arch/x86";
-import { ExitKind } from "../../../vmm/core/exit";
+import { Exit, ExitKind } from "../../../vmm/core/exit";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { FakeVcpu } from "./fakevcpu";
 import { AluOp, AluResult } from "../../../vmm/emul/alu";
@@ -200,11 +200,8 @@ export function setFetched(i: i32, b: u8, count: u8): void {
 // One CR8 access (emul/taskpriority.ts): `register` -1 leaves the MOV to be
 // decoded from guest memory; returns the Next, and the APIC's TPR after it.
 export function taskPriorityExit(isWrite: bool, register: i32): i32 {
-  const exit = vcpuOf().exit;
-  exit.kind = ExitKind.TaskPriority;
-  exit.isWrite = isWrite;
+  const exit = exitOf(ExitKind.TaskPriority, isWrite);
   exit.register = register;
-  exit.instructionLength = 0;
   return <i32>emulateTaskPriority(vmOf(), vcpuOf(), exit);
 }
 export function apicTaskPriority(): u32 {
@@ -219,12 +216,18 @@ export function lastException(): string {
 
 // One Mmio exit at `gpa`; returns the Next handleExit would return.
 export function mmioExit(gpa: u64, isWrite: bool): i32 {
-  const exit = vcpuOf().exit;
-  exit.kind = ExitKind.Mmio;
+  const exit = exitOf(ExitKind.Mmio, isWrite);
   exit.gpa = gpa;
+  return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
+}
+
+// The vCPU's exit record, made an exit of `kind` in the direction `isWrite`.
+function exitOf(kind: ExitKind, isWrite: bool): Exit {
+  const exit = vcpuOf().exit;
+  exit.kind = kind;
   exit.isWrite = isWrite;
   exit.instructionLength = 0;
-  return <i32>emulateMmio(vmOf(), vcpuOf(), exit);
+  return exit;
 }
 export function deviceWrite(offset: u64, size: u8, value: u64): void {
   vmOf().bus.mmio.write(TEST_MMIO_BASE + offset, size, value);

@@ -2,11 +2,12 @@
 //
 // prepareEntry() sets up an entry through boot/svm.S on the CPU the vCPU is
 // loaded on (its host VMCB, an ASID of that CPU), and takeExit() turns the
-// #VMEXIT into a backend-neutral Exit. A few exits are finished right here because they
-// concern SVM's own invariants (EFER.SVME must stay set while the guest
-// runs; the virtual-interrupt trick behind the interrupt window; the NMI
-// blocking it tracks, nmiwindow.ts) and never reach the generic handler. Works without NRIP save, decode assists and
-// clean bits (QEMU TCG has none): instruction lengths are known per exit.
+// #VMEXIT into a backend-neutral Exit. A few exits are finished right here
+// because they concern SVM's own invariants (EFER.SVME must stay set while
+// the guest runs; the virtual-interrupt trick behind the interrupt window;
+// the NMI blocking it tracks, nmiwindow.ts) and never reach the generic
+// handler. Works without NRIP save, decode assists and clean bits (QEMU TCG
+// has none): instruction lengths are known per exit.
 // AMD APM Vol. 2 chapter 15.
 
 import { IA32_EFER, PAT_POWER_ON } from "../../../kernel/arch/msrs";
@@ -177,7 +178,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.GUEST_ASID, cpu.allocateAsid());
     this.asidGeneration = cpu.generation;
     if (cpu.takeFlushAll()) store<u8>(vmcb.base + V.TLB_CONTROL, TLB_FLUSH_ALL);
-    this.vmcb.dirty(V.CLEAN_ASID);
+    vmcb.dirty(V.CLEAN_ASID);
   }
 
   takeExit(e: EntryBlock): Exit | null {
@@ -282,7 +283,7 @@ export class SvmVcpu extends Vcpu {
       if ((interrupted & V.EVENT_VALID) == 0) {
         if (vector == VECTOR_DB && (vmcb.get64(V.DR6) & DR6_BD) != 0) {
           vmcb.set64(V.DR7, vmcb.get64(V.DR7) & ~DR7_GD);
-          this.vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
+          vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
         }
         this.injectException(vector, vector == VECTOR_AC, <u32>info1);
       }
@@ -467,7 +468,7 @@ export class SvmVcpu extends Vcpu {
   pendDebugTrap(causes: u64): void {
     const vmcb = this.vmcb;
     vmcb.set64(V.DR6, vmcb.get64(V.DR6) | causes);
-    this.vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
+    vmcb.dirty(V.CLEAN_DEBUG_REGISTERS);
     this.injectException(VECTOR_DB, false, 0);
   }
 
@@ -495,7 +496,7 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.VINTR, vintr | V_IRQ | V_IGN_TPR | ((<u32>vector >> 4) << V_INTR_PRIO_SHIFT));
     vmcb.set32(V.VINTR_VECTOR, vector);
     vmcb.set32(V.INTERCEPT_MISC1, vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR);
-    this.vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+    vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
   }
 
   injectNmi(): void {
@@ -537,7 +538,7 @@ export class SvmVcpu extends Vcpu {
     const misc = vmcb.get32(V.INTERCEPT_MISC1) & ~V.INTERCEPT_VINTR;
     vmcb.set32(V.VINTR, on ? vintr | V_IRQ | V_IGN_TPR : vintr);
     vmcb.set32(V.INTERCEPT_MISC1, on ? misc | V.INTERCEPT_VINTR : misc);
-    this.vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
+    vmcb.dirty(V.CLEAN_INTERCEPTS | V.CLEAN_TPR);
   }
 
   // AMD-V has no preemption timer; the scheduler bounds slices by exits.

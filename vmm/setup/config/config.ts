@@ -10,9 +10,9 @@
 // its share when CPUs are contended (default 256), cap the most it may use,
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
 // guest does: "restart" the VM (the default, as a PC reboots) or "stop" it.
-// A syntax error anywhere means
-// no VMs at all, reported by line and column (json.ts); past that, a VM
-// with any problem is left out, and the well-formed VMs are still returned.
+// A syntax error anywhere means no VMs at all, reported by line and column
+// (json.ts); past that, a VM with any problem is left out, and the
+// well-formed VMs are still returned.
 
 import { physRead8 } from "../../../kernel/arch/shim";
 import { BootModule } from "../../../kernel/boot/bootinfo";
@@ -213,17 +213,8 @@ function checkVm(
   }
   const affinity = entry.get("affinity");
   if (affinity !== null) vm.affinity = cpuList(affinity, label + ": affinity: ", errors);
-  const consoleField = entry.get("console");
-  if (consoleField !== null) {
-    if (consoleField.kind == JsonKind.String && CONSOLES.includes(consoleField.text)) vm.console = consoleField.text;
-    else errors.push(label + ": console: expected \"com1\", \"com2\" or \"none\", got " + describe(consoleField));
-  }
-  const onReset = entry.get("on_reset");
-  if (onReset !== null) {
-    if (onReset.kind == JsonKind.String && ON_RESET.includes(onReset.text)) {
-      vm.restartOnReset = onReset.text == "restart";
-    } else errors.push(label + ": on_reset: expected \"restart\" or \"stop\", got " + describe(onReset));
-  }
+  vm.console = oneOf(entry.get("console"), CONSOLES, vm.console, label + ": console: ", errors);
+  vm.restartOnReset = oneOf(entry.get("on_reset"), ON_RESET, "restart", label + ": on_reset: ", errors) == "restart";
   return errors.length == before ? vm : null;
 }
 
@@ -280,6 +271,18 @@ function wholeNumber(
     return min;
   }
   return <u32>v.number;
+}
+
+// One of the strings `choices`; `fallback` when absent or wrong (reported).
+function oneOf(v: JsonValue | null, choices: string[], fallback: string, prefix: string, errors: string[]): string {
+  if (v === null) return fallback;
+  if (v.kind == JsonKind.String && choices.includes(v.text)) return v.text;
+  let expected = "";
+  for (let i = 0; i < choices.length; i++) {
+    expected += (i == 0 ? "" : i == choices.length - 1 ? " or " : ", ") + quote(choices[i]);
+  }
+  errors.push(prefix + "expected " + expected + ", got " + describe(v));
+  return fallback;
 }
 
 // The name of a boot module; "" when absent (or null) and not required.
