@@ -15,7 +15,7 @@ import { parseMultiboot2, MULTIBOOT2_MAGIC } from "./boot/multiboot2";
 import { initConsole, println } from "./console/console";
 import * as log from "./console/log";
 import { installIdt } from "./cpu/idt";
-import { brand, vendor, hasHugePages, enableXsave } from "./cpu/cpuid";
+import { brand, vendor, hasHugePages, enableStateSwitching } from "./cpu/cpuid";
 import { onTrap as handleTrap } from "./cpu/trap";
 import { findRsdp } from "./acpi/rsdp";
 import { initMemory, Memory } from "./mm/memory";
@@ -61,7 +61,7 @@ export function boot(magic: u32, info: u32): bool {
   const virt = detectVirtualization();
   if (virt.kind == Virtualization.None) panic("no hardware virtualization: " + virt.reason);
   log.info("cpu: hardware virtualization: " + virt.name);
-  enableXsave();
+  enableStateSwitching();
 
   crashOnRequest(cmdline.get("crash"));
 

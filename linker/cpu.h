@@ -44,6 +44,13 @@ static inline uint64_t xgetbv(uint32_t xcr) {
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
   return ((uint64_t)hi << 32) | lo;
 }
+/* PKRU, the rights of each protection key; both need CR4.PKE (SDM Vol. 3A 4.6.2). */
+static inline uint32_t rdpkru(void) {
+  uint32_t v, d;
+  __asm__ volatile("rdpkru" : "=a"(v), "=d"(d) : "c"(0));
+  return v;
+}
+static inline void wrpkru(uint32_t v) { __asm__ volatile("wrpkru" ::"a"(v), "c"(0), "d"(0) : "memory"); }
 /* XSAVE/XRSTOR of the state components in `mask` (the area is 64-byte aligned). */
 static inline void xsave(void* area, uint64_t mask) {
   __asm__ volatile("xsave64 (%0)" ::"r"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32)) : "memory");

@@ -60,6 +60,8 @@ void w2c_shim_xsetbv(w2c_shim* s, u32 xcr, u64 v) { xsetbv(xcr, v); }
 u64 w2c_shim_xgetbv(w2c_shim* s, u32 xcr) { return xgetbv(xcr); }
 void w2c_shim_xsave(w2c_shim* s, u32 area, u64 mask) { xsave(linear(area), mask); }
 void w2c_shim_xrstor(w2c_shim* s, u32 area, u64 mask) { xrstor(linear(area), mask); }
+u32 w2c_shim_rdpkru(w2c_shim* s) { return rdpkru(); }
+void w2c_shim_wrpkru(w2c_shim* s, u32 v) { wrpkru(v); }
 /* STI's one-instruction shadow covers the NOP; pending interrupts arrive before CLI. */
 void w2c_shim_interrupt_window(w2c_shim* s) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 

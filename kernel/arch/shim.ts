@@ -35,6 +35,9 @@
 @external("shim", "xgetbv") export declare function xgetbv(xcr: u32): u64;
 @external("shim", "xsave") export declare function xsave(area: usize, mask: u64): void;
 @external("shim", "xrstor") export declare function xrstor(area: usize, mask: u64): void;
+// PKRU (with CR4.PKE set).
+@external("shim", "rdpkru") export declare function rdpkru(): u32;
+@external("shim", "wrpkru") export declare function wrpkru(value: u32): void;
 // STI; NOP; CLI: lets pending interrupts be taken at this one point.
 @external("shim", "interrupt_window") export declare function interruptWindow(): void;
 

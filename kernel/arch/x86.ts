@@ -81,6 +81,7 @@ export const CR4_PSE: u64 = 1 << 4; // 4 MiB pages in 32-bit paging
 export const CR4_PAE: u64 = 1 << 5; // 64-bit page-table entries
 export const CR4_LA57: u64 = 1 << 12; // 5-level paging
 export const CR4_SMAP: u64 = 1 << 21; // supervisor data accesses to user pages fault unless RFLAGS.AC
+export const CR4_PKE: u64 = 1 << 22; // protection keys for user pages, PKRU
 export const CR4_VMXE: u64 = 1 << 13; // VMX operation allowed
 export const CR4_OSXSAVE: u64 = 1 << 18; // XSAVE, XSETBV and XCR0 enabled by the OS
 
@@ -192,12 +193,15 @@ export const XCR0_X87: u64 = 1 << 0;
 export const XCR0_SSE: u64 = 1 << 1;
 export const XCR0_AVX: u64 = 1 << 2;
 export const XCR0_AVX512: u64 = 7 << 5; // opmask, ZMM_Hi256, Hi16_ZMM: all or none
+export const XCR0_PKRU: u64 = 1 << 9; // the protection-key rights register
 
 // CPUID feature flags the host and the VMM both test (SDM Vol. 2A "CPUID";
 // APM Vol. 3 Appendix E).
 export const CPUID1_ECX_VMX: u32 = 1 << 5;
 export const CPUID1_ECX_XSAVE: u32 = 1 << 26;
 export const CPUID1_ECX_OSXSAVE: u32 = 1 << 27;
+export const CPUID7_ECX_PKU: u32 = 1 << 3; // leaf 7, subleaf 0: protection keys
+export const CPUID7_ECX_OSPKE: u32 = 1 << 4; // CR4.PKE, as the OS set it
 export const CPUID_EXT1_ECX_SVM: u32 = 1 << 2; // leaf 0x80000001
 export const CPUID_EXT1_EDX_NX: u32 = 1 << 20;
 export const CPUID_EXT1_EDX_PAGE1GB: u32 = 1 << 26;

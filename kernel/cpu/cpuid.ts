@@ -2,7 +2,7 @@
 // Intel SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
 import { cpuid, readCr4, writeCr4 } from "../arch/shim";
-import { CPUID1_ECX_XSAVE, CPUID_EXT1_EDX_PAGE1GB, CR4_OSXSAVE } from "../arch/x86";
+import { CPUID1_ECX_XSAVE, CPUID7_ECX_PKU, CPUID_EXT1_EDX_PAGE1GB, CR4_OSXSAVE, CR4_PKE } from "../arch/x86";
 
 // One 16-byte buffer for all queries: EAX, EBX, ECX, EDX.
 const regs = memory.data(16);
@@ -50,6 +50,12 @@ export function brand(): string {
   return s.trim();
 }
 
+// MAXPHYADDR: the width of a physical address (CPUID 0x80000008 EAX[7:0];
+// 36 where the leaf is missing, SDM Vol. 3A 4.1.4). Guests see the same.
+export function physicalAddressBits(): u32 {
+  return maxExtendedLeaf() >= 0x80000008 ? query(0x80000008).eax & 0xff : 36;
+}
+
 // 1 GiB pages in the host page tables (CPUID 0x80000001 EDX bit 26).
 export function hasHugePages(): bool {
   return maxExtendedLeaf() >= 0x80000001 && (query(0x80000001).edx & CPUID_EXT1_EDX_PAGE1GB) != 0;
@@ -62,12 +68,19 @@ export function hasTscAux(): bool {
   return rdtscp || (query(0).eax >= 7 && (query(7).ecx & (1 << 22)) != 0);
 }
 
-// XSAVE (CPUID.1:ECX[26]): set CR4.OSXSAVE so that the hypervisor may run
-// XSETBV, XSAVE and XRSTOR on its guests' behalf (vmm/vcpustate/xstate.ts).
-export function enableXsave(): bool {
-  if ((query(1).ecx & CPUID1_ECX_XSAVE) == 0) return false;
-  writeCr4(readCr4() | CR4_OSXSAVE);
-  return true;
+// Protection keys (CPUID.(7,0):ECX[3]).
+export function hasPku(): bool {
+  return query(0).eax >= 7 && (query(7).ecx & CPUID7_ECX_PKU) != 0;
+}
+
+// The instructions that switch guests' user state (vmm/vcpustate/xstate.ts):
+// XSAVE (CPUID.1:ECX[26]) needs CR4.OSXSAVE for XSETBV, XSAVE and XRSTOR,
+// and protection keys need CR4.PKE for RDPKRU and WRPKRU. CR4.PKE changes
+// nothing for the hypervisor itself: keys govern only user pages, and its
+// page tables have none (SDM Vol. 3A 4.6.2).
+export function enableStateSwitching(): void {
+  if ((query(1).ecx & CPUID1_ECX_XSAVE) != 0) writeCr4(readCr4() | CR4_OSXSAVE);
+  if (hasPku()) writeCr4(readCr4() | CR4_PKE);
 }
 
 function fourChars(v: u32): string {

@@ -13,15 +13,17 @@ const checksIn = (path: string) =>
   [...readFileSync(path, "latin1").matchAll(/\bcheck\([^;]*?"([^"]+)"\);/gs)].map((m) => m[1]);
 
 // The name of every check the suite guests run (test/guests/lib/*checks.c);
-// those named "64-bit: ..." run in the long-mode guest only, those named
-// "32/64-bit: ..." in every guest but the real-mode one.
+// those named "64-bit: ..." run in the long-mode guest only, "32-bit: ..."
+// in the protected-mode guest only, and "32/64-bit: ..." in every guest but
+// the real-mode one.
 const CHECKS = ["checks.c", "mmiochecks.c", "apicchecks.c", "nmichecks.c", "debugchecks.c"].flatMap((file) =>
   checksIn(`test/guests/lib/${file}`)
 );
-const LONG_MODE_GUEST = "long64", REAL_MODE_GUEST = "real16";
+const LONG_MODE_GUEST = "long64", PROTECTED_MODE_GUEST = "protected32", REAL_MODE_GUEST = "real16";
 const checksOf = (guest: string) =>
   CHECKS.filter((check) =>
     (guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "))
+    && (guest === PROTECTED_MODE_GUEST || !check.startsWith("32-bit: "))
     && (guest !== REAL_MODE_GUEST || !check.startsWith("32/64-bit: "))
   );
 

@@ -30,7 +30,7 @@ interface CpuidExports {
 }
 
 const RAX = 0, RCX = 1, RDX = 2, RBX = 3;
-const CR4_OSXSAVE = 1n << 18n;
+const CR4_OSXSAVE = 1n << 18n, CR4_PKE = 1n << 22n;
 const bit = (n: number) => 2 ** n; // as a non-negative number, bit 31 included
 const bits = (...ns: number[]) => ns.reduce((v, n) => v + bit(n), 0);
 const without = (v: number, mask: number) => (v & ~mask) >>> 0;
@@ -57,17 +57,18 @@ const FSGSBASE = 0, TSC_ADJUST = 1, SGX = 2, BMI1 = 3, AVX2 = 5, SMEP = 7, BMI2 
 const RDT_A = 15, RDSEED = 18, ADX = 19, SMAP = 20, PT = 25;
 const HOST7_EBX = bits(FSGSBASE, SGX, BMI1, AVX2, SMEP, BMI2, ERMS, RDT_M, RDT_A, RDSEED, ADX, SMAP, PT);
 const GUEST7_EBX = bits(FSGSBASE, TSC_ADJUST, BMI1, AVX2, SMEP, BMI2, ERMS, RDSEED, ADX, SMAP);
-const PKU = 3, WAITPKG = 5, CET_SS = 7, GFNI = 8, VAES = 9, RDPID = 22, SGX_LC = 30, PKS = 31;
-// PKU is hidden: its state component (PKRU) is not one XCR0 may enable for a guest.
-const HOST7_ECX = bits(PKU, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS), GUEST7_ECX = bits(GFNI, VAES, RDPID);
+const PKU = 3, OSPKE = 4, WAITPKG = 5, CET_SS = 7, GFNI = 8, VAES = 9, RDPID = 22, SGX_LC = 30, PKS = 31;
+// PKU is offered: each vCPU has its own PKRU. OSPKE is the host's CR4.PKE, which the guest must not see.
+const HOST7_ECX = bits(PKU, OSPKE, WAITPKG, CET_SS, GFNI, VAES, RDPID, SGX_LC, PKS);
+const GUEST7_ECX = bits(PKU, GFNI, VAES, RDPID);
 const FSRM = 4, MD_CLEAR = 10, SERIALIZE = 14, PCONFIG = 18, CET_IBT = 20;
 const HOST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE, PCONFIG, CET_IBT, 26, 27, 28, 29, 30, 31);
 const GUEST7_EDX = bits(FSRM, MD_CLEAR, SERIALIZE);
 
 // ---- leaf 0xD: the XCR0 components (SDM Vol. 1 13.1): x87, SSE, AVX, MPX's
 // BNDREGS and BNDCSR, AVX-512's opmask, ZMM_Hi256 and Hi16_ZMM, PKRU; those a
-// guest may enable (vcpustate/xstate.ts): x87, SSE, AVX and AVX-512.
-const HOST_XCR0 = 0x2ff, GUEST_XCR0 = 0xe7;
+// guest may enable (vcpustate/xstate.ts): x87, SSE, AVX, AVX-512 and PKRU.
+const HOST_XCR0 = 0x2ff, GUEST_XCR0 = 0x2e7;
 
 // ---- extended leaves
 const LAHF = 0, CMP_LEGACY = 1, SVM = 2, EXTAPIC = 3, ABM = 5, SSE4A = 6, PREFETCHW = 8, TOPOEXT = 22;
@@ -101,6 +102,7 @@ function intel(maxBasic: number): CpuidHost {
     .set(0xb, [0, 0, 2, 5], 2)
     .set(0xd, [HOST_XCR0, 0x340, 0xa88, 0], 0)
     .set(0xd, [0xf, 0x340, 0, 0], 1)
+    .set(0xd, [8, 0xa80, 0, 0], 9) // PKRU: 8 bytes at 0xA80
     .set(0x8000_0001, [0, 0, bits(LAHF, ABM, PREFETCHW), HOST_EXT1_EDX])
     .set(0x8000_0006, [0, 0, 0x0100_6040, 0])
     .set(0x8000_0007, [0, 0, 0, bits(0, TSC_INVARIANT)])
@@ -154,9 +156,10 @@ async function boot(cpu: CpuidHost, hz = 2_500_000_000n): Promise<void> {
 }
 
 // The guest's EAX, EBX, ECX, EDX for (leaf, subleaf) on vCPU `vcpu`.
-function cpuid(leaf: number, subleaf = 0, opts: { vcpu?: number; osxsave?: boolean } = {}): Regs {
+function cpuid(leaf: number, subleaf = 0, opts: { vcpu?: number; osxsave?: boolean; pke?: boolean } = {}): Regs {
   const vcpu = opts.vcpu ?? 0;
-  e.guestCpuid(vcpu, BigInt(leaf >>> 0), BigInt(subleaf >>> 0), opts.osxsave ? CR4_OSXSAVE : 0n);
+  const cr4 = (opts.osxsave ? CR4_OSXSAVE : 0n) | (opts.pke ? CR4_PKE : 0n);
+  e.guestCpuid(vcpu, BigInt(leaf >>> 0), BigInt(subleaf >>> 0), cr4);
   return [RAX, RBX, RCX, RDX].map((r) => {
     const v = e.reg(vcpu, r);
     expect(v >> 32n, `CPUID ${leaf.toString(16)}: the register's upper half`).toBe(0n);
@@ -241,6 +244,10 @@ describe("an Intel host whose highest basic leaf is 0xD", () => {
   it("leaf 7.0: TSC_ADJUST and RDPID offered; SGX, RDT, PT, WAITPKG, CET, PKS, PCONFIG, SPEC_CTRL hidden", () => {
     expect(cpuid(7, 0)).toEqual([1, GUEST7_EBX, GUEST7_ECX, GUEST7_EDX]);
     expect(cpuid(7, 1)).toEqual([bits(4, 5), 0, 0, 0]); // other subleaves are the host's
+  });
+
+  it("leaf 7.0 ECX.OSPKE follows the guest's CR4.PKE, not the host's", () => {
+    expect(cpuid(7, 0, { pke: true })[2]).toBe(GUEST7_ECX + bit(OSPKE));
   });
 
   it("leaf 0xB: every vCPU a package of one core of one thread, its x2APIC ID in EDX", () => {

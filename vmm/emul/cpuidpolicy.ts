@@ -13,8 +13,11 @@
 import {
   CPUID1_ECX_OSXSAVE,
   CPUID1_ECX_VMX,
+  CPUID7_ECX_OSPKE,
+  CPUID7_ECX_PKU,
   CPUID_EXT1_ECX_SVM,
   CR4_OSXSAVE,
+  CR4_PKE,
   Reg,
   XCR0_AVX,
   XCR0_AVX512,
@@ -25,7 +28,7 @@ import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
 import { tscPerCrystalTick } from "../vcpustate/tsc";
-import { offeredXcr0 } from "../vcpustate/xstate";
+import { offeredXcr0, protectionKeysOffered } from "../vcpustate/xstate";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const HYPERVISOR_MAX: u32 = 0x40000001;
@@ -66,12 +69,11 @@ const LEAF7_ECX_HIDDEN: u32 = (1 << 5) | (1 << 7) | (1 << 30) | (1 << 31);
 // ARCH_CAPABILITIES, CORE_CAPABILITIES, SSBD (26-31).
 const LEAF7_EDX_HIDDEN: u32 = (1 << 18) | (1 << 20) | 0xfc00_0000;
 // The features whose state lives in XSAVE components XCR0 may not enable
-// (vcpustate/xstate.ts offers x87, SSE, AVX and AVX-512 at most): an OS
-// that saw them would enable the component and take #GP (SDM Vol. 1 13.3).
-// Leaf 7.0 EBX: MPX (14); ECX: PKU (3), OSPKE (4); EDX: AMX-BF16 (22),
-// AMX-TILE (24), AMX-INT8 (25): never offered.
+// (vcpustate/xstate.ts offers x87, SSE, AVX, AVX-512 and PKRU at most): an
+// OS that saw them would enable the component and take #GP (SDM Vol. 1
+// 13.3). Leaf 7.0 EBX: MPX (14); EDX: AMX-BF16 (22), AMX-TILE (24),
+// AMX-INT8 (25): never offered.
 const LEAF7_EBX_NO_STATE: u32 = 1 << 14;
-const LEAF7_ECX_NO_STATE: u32 = (1 << 3) | (1 << 4);
 const LEAF7_EDX_NO_STATE: u32 = (1 << 22) | (1 << 24) | (1 << 25);
 // Without AVX state: leaf 1 ECX FMA (12), AVX (28), F16C (29), and leaf 7
 // EBX AVX2 (5); without AVX-512 state, leaf 7 EBX F (16), DQ (17), IFMA
@@ -100,8 +102,9 @@ const EXT7_EDX_TSC_INVARIANT: u32 = 1 << 8;
 const EXT8_EBX_SPECULATION: u32 = (1 << 12) | (1 << 14) | (1 << 15) | (1 << 24) | (1 << 25);
 const EXT8_ECX_CORES: u32 = 0xf0ff;
 
-// The policy: the guest's view of (leaf, subleaf), into `r`. `osxsave` is
-// the guest's CR4.OSXSAVE, which CPUID.1:ECX[27] reflects; `apicId` the
+// The policy: the guest's view of (leaf, subleaf), into `r`. `cr4` is the
+// guest's: CPUID.1:ECX[27] reflects its OSXSAVE, CPUID.(7,0):ECX[4] its
+// PKE; `apicId` the
 // vCPU's local APIC ID (CPUID.1:EBX[31:24], and the x2APIC ID in EDX of the
 // topology leaves 0xB and 0x1F); `apicOn` IA32_APIC_BASE's enable bit: with
 // the APIC disabled, the APIC flag of leaves 1 and 0x80000001 reads 0 (SDM
@@ -119,7 +122,8 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // (vcpustate/tsc.ts), the machine-check architecture with no
 // error-reporting banks (msrpolicy.ts), and in leaf 6 (power management)
 // only ARAT: the APIC timer never stops. Where the host has them, RDTSCP
-// and RDPID: each vCPU has its own IA32_TSC_AUX (vcpustate/msrs.ts).
+// and RDPID: each vCPU has its own IA32_TSC_AUX (vcpustate/msrs.ts); and
+// protection keys: each vCPU has its own PKRU (vcpustate/xstate.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
 // (interface version), and the TSC frequency leaves 0x15 and 0x16, with
@@ -128,7 +132,7 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // of one thread, its APIC ID the package's (the topology fields of leaves 1,
 // 4, 0xB and 0x1F; on AMD no CmpLegacy, no core count in 0x80000008, no
 // topology extensions), so an OS finds what the MADT lists.
-function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, apicOn: bool, r: Cpuid): void {
+function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
     r.eax = HYPERVISOR_MAX;
     r.ebx = SIGNATURE_EBX;
@@ -173,7 +177,7 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, apicOn: boo
   } else if (leaf == 1) {
     r.ecx &= ~LEAF1_ECX_HIDDEN;
     if ((offeredXcr0() & XCR0_AVX) == 0) r.ecx &= ~LEAF1_ECX_AVX;
-    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | (osxsave ? CPUID1_ECX_OSXSAVE : 0);
+    r.ecx |= LEAF1_ECX_HYPERVISOR | LEAF1_ECX_APIC_MODEL | ((cr4 & CR4_OSXSAVE) != 0 ? CPUID1_ECX_OSXSAVE : 0);
     r.edx &= ~LEAF1_EDX_HIDDEN;
     if (!apicOn) r.edx &= ~EDX_APIC;
     // EBX[23:16], the logical processors in the package, is 1 (without HTT
@@ -222,7 +226,8 @@ function answer(leaf: u32, subleaf: u32, osxsave: bool, apicId: u32, apicOn: boo
   } else if (leaf == 7 && subleaf == 0) {
     const offered = offeredXcr0();
     r.ebx = (r.ebx & ~(LEAF7_EBX_HIDDEN | LEAF7_EBX_NO_STATE)) | LEAF7_EBX_TSC_ADJUST;
-    r.ecx &= ~(LEAF7_ECX_HIDDEN | LEAF7_ECX_NO_STATE);
+    r.ecx &= ~(LEAF7_ECX_HIDDEN | CPUID7_ECX_PKU | CPUID7_ECX_OSPKE);
+    if (protectionKeysOffered()) r.ecx |= CPUID7_ECX_PKU | ((cr4 & CR4_PKE) != 0 ? CPUID7_ECX_OSPKE : 0);
     r.edx &= ~(LEAF7_EDX_HIDDEN | LEAF7_EDX_NO_STATE);
     if ((offered & XCR0_AVX) == 0) r.ebx &= ~LEAF7_EBX_AVX;
     if ((offered & XCR0_AVX512) == 0) {
@@ -276,7 +281,7 @@ const scratch = new Cpuid();
 export function emulateCpuid(vm: Vm, vcpu: Vcpu): void {
   const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
   const apicOn = vm.apics.of(vcpu).enabled;
-  answer(leaf, subleaf, (vcpu.cr4 & CR4_OSXSAVE) != 0, vcpu.apicId, apicOn, scratch);
+  answer(leaf, subleaf, vcpu.cr4, vcpu.apicId, apicOn, scratch);
   vcpu.regs.set(Reg.Rax, scratch.eax);
   vcpu.regs.set(Reg.Rbx, scratch.ebx);
   vcpu.regs.set(Reg.Rcx, scratch.ecx);
@@ -316,7 +321,7 @@ export class CpuidTable {
   }
 
   private fill(slot: u32, leaf: u32): void {
-    answer(leaf, 0, false, 0, true, scratch);
+    answer(leaf, 0, 0, 0, true, scratch);
     const at = this.answers + <usize>slot * 16;
     store<u32>(at, scratch.eax);
     store<u32>(at, scratch.ebx, 4);

@@ -23,7 +23,7 @@ import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
 import { crashOnSliceEnd } from "../../kernel/boot/selftest";
 import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
-import { enableXsave } from "../../kernel/cpu/cpuid";
+import { enableStateSwitching } from "../../kernel/cpu/cpuid";
 import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
@@ -147,8 +147,8 @@ function start(c: HostCpu): void {
   c.started = true;
   c.joinedAt = rdtsc();
   if (c.id == 0) return;
-  // What the boot CPU set up for itself in boot(): XSAVE for the guests' state.
-  enableXsave();
+  // What the boot CPU set up for itself in boot(): XSAVE and PKRU for the guests.
+  enableStateSwitching();
   startLocalTimer();
   const problem = backend!.startCpu(c.id);
   if (problem === null) return;

@@ -5,7 +5,8 @@
  * HLT woken by an injected interrupt and the hypercalls; then those of
  * mmiochecks.c, apicchecks.c and debugchecks.c. Each prints PASS or FAIL
  * with its name; names starting with "64-bit:" are checks only the
- * long-mode guest runs, "32/64-bit:" all but the real-mode one
+ * long-mode guest runs, "32-bit:" only the protected-mode one, "32/64-bit:"
+ * all but the real-mode one
  * (test/system/guests.ts).
  */
 #include "guest.h"
@@ -247,6 +248,74 @@ static void check_tsc_aux(const char* mode) {
   check(wrong == 0 && gp_faults == faults, "rdtscp: IA32_TSC_AUX is the VM's own across yields");
 }
 
+/* Protection keys, where the CPU has them: CPUID's OSPKE follows CR4.PKE,
+ * leaf 0xD offers XCR0's PKRU component, and PKRU (set by WRPKRU, which
+ * needs CR4.PKE, at any privilege level) is each VM's own across yields.
+ * Key 0, which this guest's pages carry, keeps all rights. */
+static int pkru_is_own(const char* mode) {
+  uint32_t r[4], wrong = 0;
+  unsigned long cr4;
+  cpuid_subleaf(0xd, 0, r);
+  int component = (r[0] >> 9) & 1;
+  cpuid(7, r);
+  int before = (r[2] >> 4) & 1;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+  __asm__ volatile("mov %0, %%cr4" ::"r"(cr4 | (1ul << 22)));
+  cpuid(7, r);
+  int after = (r[2] >> 4) & 1;
+  uint32_t tag = 0xa8000000u | ((uint32_t)(uint8_t)mode[0] << 8);
+  for (uint32_t round = 0; round < 8; round++) {
+    __asm__ volatile("wrpkru" ::"a"(tag + (round << 16)), "c"(0), "d"(0));
+    hypercall(HC_YIELD, 0, 0);
+    uint32_t pkru, edx;
+    __asm__ volatile("rdpkru" : "=a"(pkru), "=d"(edx) : "c"(0));
+    if (pkru != tag + (round << 16)) wrong++;
+  }
+  __asm__ volatile("wrpkru" ::"a"(0), "c"(0), "d"(0));
+  __asm__ volatile("mov %0, %%cr4" ::"r"(cr4));
+  return component && !before && after && wrong == 0;
+}
+
+static void check_pkru(const char* mode) {
+  uint32_t r[4];
+  int ok = 0;
+  cpuid(7, r);
+  if (!((r[2] >> 3) & 1)) skip_next_check("the CPU has no protection keys");
+  else ok = pkru_is_own(mode);
+  check(ok, "pkru: protection keys with OSPKE following CR4.PKE, PKRU the VM's own across yields");
+}
+
+#ifndef __x86_64__
+/* PAE paging turned on by a MOV to CR0 loads the four PDPTEs from CR3, and
+ * one that is present with a reserved bit set makes the MOV raise #GP with
+ * paging still off (SDM Vol. 3A 4.4.1). Intel's rule: AMD's CPUs check a
+ * PDPTE when a translation uses it (a #PF), as QEMU does. */
+static uint64_t pdpt[4] __attribute__((aligned(32)));
+
+static int pae_paging_faults(void) {
+  unsigned long cr0, cr3, cr4, now;
+  __asm__ volatile("mov %%cr0, %0\n\tmov %%cr3, %1\n\tmov %%cr4, %2" : "=r"(cr0), "=r"(cr3), "=r"(cr4));
+  pdpt[0] = 1 | (1u << 5); /* present, and bit 5, reserved in a PDPTE */
+  __asm__ volatile("mov %0, %%cr3\n\tmov %1, %%cr4" ::"r"((uintptr_t)pdpt), "r"(cr4 | (1ul << 5)) : "memory");
+  uint32_t before = gp_faults;
+  gp_skip = 3; /* mov %eax, %cr0 */
+  __asm__ volatile("mov %0, %%cr0" ::"a"(cr0 | (1ul << 31)) : "memory");
+  gp_skip = 2;
+  __asm__ volatile("mov %%cr0, %0" : "=r"(now));
+  __asm__ volatile("mov %0, %%cr4\n\tmov %1, %%cr3" ::"r"(cr4), "r"(cr3) : "memory");
+  return gp_faults == before + 1 && !(now >> 31);
+}
+
+static void check_pae_pdptes(void) {
+  uint32_t r[4];
+  int ok = 0;
+  cpuid(0, r);
+  if (r[1] != 0x756e6547) skip_next_check("AMD checks a PDPTE only when a translation uses it"); /* "Genu" */
+  else ok = pae_paging_faults();
+  check(ok, "32-bit: a reserved bit in a PDPTE makes enabling PAE paging #GP");
+}
+#endif
+
 #ifdef __x86_64__
 /* EFER.LME cannot change while paging is on (SDM Vol. 3A 10.8.5, APM Vol.
  * 2 3.1.7): the WRMSR raises #GP and EFER stays as it was. */
@@ -331,6 +400,10 @@ int run_checks(const char* mode) {
   check_fault_rf(mode);
   check_cr2(mode);
   check_tsc_aux(mode);
+  check_pkru(mode);
+#ifndef __x86_64__
+  if (MODE[0] == '3') check_pae_pdptes();
+#endif
 #ifdef __x86_64__
   check_string_page_fault();
   check_user_hypercall();

@@ -29,10 +29,12 @@ import {
   DR7_RESET,
   EFER_LMA,
   EFER_LME,
+  PTE_PRESENT,
   RFLAGS_FIXED,
   RFLAGS_VM,
   Seg,
 } from "../../../kernel/arch/x86";
+import { physicalAddressBits } from "../../../kernel/cpu/cpuid";
 import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryState } from "../../core/entrystate";
 import { codeBitsOf } from "../../core/vcpu";
@@ -50,6 +52,7 @@ const AR_BUSY_TSS: u64 = TR_ATTRIBUTES; // what VM entry demands of TR (26.3.1.2
 const AR_LONG_MODE: u64 = <u64>ATTR_LONG << 4;
 const AR_DEFAULT_32: u64 = <u64>ATTR_DEFAULT_32 << 4;
 const AR_UNUSABLE: u64 = 1 << 16;
+const PDPTE_RESERVED_LOW: u64 = 0x1e6; // bits 2:1 and 8:5
 
 // What the guest reads: owned bits from the shadow, the rest from the
 // register. The CR4 bits we own are VMX's (VMXE), which a guest that sees no
@@ -82,7 +85,7 @@ export function codeBits(f: VmxFeatures): u32 {
 // "MOV—Move to/from Control Registers"). Setting PG while EFER.LME=1 is the
 // switch to long mode, which under VMX the VMM completes by setting EFER.LMA
 // and the "IA-32e mode guest" entry control (26.3.1.1, 26.3.2.1).
-export function writeCr0(f: VmxFeatures, value: u64): bool {
+export function writeCr0(f: VmxFeatures, nested: PageTable, value: u64): bool {
   if ((value >> 32) != 0 || (value & f.cr0Must0) != 0) return false;
   if ((value & CR0_PG) != 0 && (value & CR0_PE) == 0) return false;
   if ((value & CR0_NW) != 0 && (value & CR0_CD) == 0) return false;
@@ -101,6 +104,10 @@ export function writeCr0(f: VmxFeatures, value: u64): bool {
     efer &= ~EFER_LMA;
     entry &= ~(<u64>C.ENTRY_IA32E_GUEST);
   }
+  // A MOV to CR0 that changes PG, CD or NW with PAE paging in use after it
+  // loads the PDPTEs, and faults on one it cannot load (SDM Vol. 3A 4.4.1).
+  const paePaging = (value & CR0_PG) != 0 && (guestCr4(f) & CR4_PAE) != 0 && (efer & EFER_LMA) == 0;
+  if (paePaging && ((value ^ old) & (CR0_PG | CR0_CD | CR0_NW)) != 0 && !pdptesValid(nested)) return false;
   write(F.GUEST_CR0, value | f.cr0Must1);
   write(F.CR0_READ_SHADOW, value);
   write(F.GUEST_EFER, efer);
@@ -117,6 +124,22 @@ export function writeEfer(f: VmxFeatures, value: u64): bool {
   if ((value & ~f.eferWritable) != 0) return false;
   if ((guestCr0(f) & CR0_PG) != 0 && ((value ^ current) & EFER_LME) != 0) return false;
   write(F.GUEST_EFER, (value & ~EFER_LMA) | (current & EFER_LMA));
+  return true;
+}
+
+// PAE paging's PDPTEs at the guest's CR3: none may be present with a
+// reserved bit set, bits 2:1 and 8:5 or one above MAXPHYADDR (SDM Vol. 3A
+// 4.4.1, Table 4-8). A table outside the guest's RAM reads as all ones on a
+// PC, so it fails too.
+function pdptesValid(nested: PageTable): bool {
+  const reserved = PDPTE_RESERVED_LOW | (~(<u64>0) << physicalAddressBits());
+  const table = vmread(F.GUEST_CR3) & 0xffffffe0;
+  for (let i: u32 = 0; i < 4; i++) {
+    const t = nested.translate(table + <u64>i * 8);
+    if (t === null) return false;
+    const pdpte = physRead64(t.phys);
+    if ((pdpte & PTE_PRESENT) != 0 && (pdpte & reserved) != 0) return false;
+  }
   return true;
 }
 

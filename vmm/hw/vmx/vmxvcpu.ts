@@ -332,7 +332,7 @@ export class VmxVcpu extends Vcpu {
     const r = <i32>(q >> 8) & 15;
     let value = this.gpr(<Reg>r);
     if (!inLongMode()) value &= 0xffff_ffff;
-    if (!writeCr0(this.features, value)) {
+    if (!writeCr0(this.features, this.nested, value)) {
       this.injectException(VECTOR_GP, true, 0);
       return true;
     }
