@@ -57,7 +57,7 @@ $(BUILD)/kernel.wasm: $(AS_SOURCES) asconfig.json $(DEPS_STAMP)
 	$(NODE_BIN)/asc kernel/main.ts --config asconfig.json --target kernel --outFile $@
 
 $(BUILD)/kernel.opt.wasm: $(BUILD)/kernel.wasm
-	$(NODE_BIN)/wasm-opt $< $(WASM_FEATURES) --low-memory-unused -O3 -o $@
+	$(NODE_BIN)/wasm-opt $< $(WASM_FEATURES) --low-memory-unused -O3 -g -o $@
 
 $(BUILD)/kernel.c: $(BUILD)/kernel.opt.wasm tools/build/patch-wasm2c.ts
 	$(NODE_BIN)/wasm2c $< -n kernel -o $@
@@ -75,9 +75,21 @@ $(BUILD)/boot/%.o: boot/%.S $(wildcard boot/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ASFLAGS) -c $< -o $@
 
-$(BUILD)/typervisor.elf: $(BOOT_OBJECTS) $(C_OBJECTS) linker/typervisor.ld tools/build/check-image.sh
-	$(LLD) -T linker/typervisor.ld -nostdlib -z max-page-size=4096 --gc-sections \
-		-o $@ $(BOOT_OBJECTS) $(C_OBJECTS)
+# Two links: the first with an empty symbol table, the second with the table
+# tools/build/symbols.ts makes from the first. The table is linked after
+# everything else (linker/typervisor.ld), so no function moves; check-image.sh
+# checks that every address in it is the final one.
+LDFLAGS := -T linker/typervisor.ld -nostdlib -z max-page-size=4096 --gc-sections
+$(BUILD)/symbols-empty.S: tools/build/symbols.ts
+	$(NODE_BIN)/tsx tools/build/symbols.ts --empty $@
+$(BUILD)/symbols.S: $(BUILD)/typervisor.nosyms.elf tools/build/symbols.ts
+	$(NODE_BIN)/tsx tools/build/symbols.ts $< $@
+$(BUILD)/symbols.o $(BUILD)/symbols-empty.o: $(BUILD)/%.o: $(BUILD)/%.S
+	$(CLANG) $(ASFLAGS) -c $< -o $@
+$(BUILD)/typervisor.nosyms.elf: $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols-empty.o linker/typervisor.ld
+	$(LLD) $(LDFLAGS) -o $@ $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols-empty.o
+$(BUILD)/typervisor.elf: $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols.o linker/typervisor.ld tools/build/check-image.sh
+	$(LLD) $(LDFLAGS) -o $@ $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols.o
 	@bash tools/build/check-image.sh $@ || { rm -f $@; exit 1; }
 
 $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg

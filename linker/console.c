@@ -22,11 +22,37 @@ void console_puts(const char* s) {
   while (*s) console_putc(*s++);
 }
 
-void console_hex(uint64_t v) {
-  char digits[17];
-  for (int i = 15; i >= 0; i--, v >>= 4) digits[i] = "0123456789abcdef"[v & 15];
-  digits[16] = 0;
-  console_puts(digits);
+/* At least `min` digits: console_hex prints 16. */
+static void put_hex(uint64_t v, int min) {
+  char digits[17] = {0};
+  int i = 16;
+  do digits[--i] = "0123456789abcdef"[v & 15];
+  while ((v >>= 4) || 16 - i < min);
+  console_puts(digits + i);
+}
+void console_hex(uint64_t v) { put_hex(v, 16); }
+
+/*
+ * The functions' names, in a table tools/build/symbols.ts generates from the
+ * first link, placed after all code and data (typervisor.ld): entries sorted
+ * by address, names as offsets from the table; the last marks the end of the
+ * code. Prints " name+0xoffset", or " ?". A return address is looked up one
+ * byte back, in case its call is the last instruction of a function.
+ */
+extern const struct { uint32_t count; struct { uint32_t address, name; } entry[]; } tv_symbols;
+void tv_print_symbol(uint64_t address, int is_return) {
+  uint32_t lo = 0, hi = tv_symbols.count;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (tv_symbols.entry[mid].address <= address - is_return) lo = mid + 1;
+    else hi = mid;
+  }
+  const char* name = lo ? (const char*)&tv_symbols + tv_symbols.entry[lo - 1].name : "";
+  console_puts(*name ? " " : " ?");
+  if (!*name) return;
+  console_puts(name);
+  console_puts("+0x");
+  put_hex(address - tv_symbols.entry[lo - 1].address, 1);
 }
 
 /*
@@ -41,6 +67,7 @@ void tv_backtrace(uint64_t rbp) {
     if (!ret) break;
     console_puts("    at 0x");
     console_hex(ret);
+    tv_print_symbol(ret, 1);
     console_puts("\r\n");
     rbp = ((uint64_t*)(uintptr_t)rbp)[0];
   }

@@ -13,6 +13,7 @@ void console_puts(const char* s);
 void console_hex(uint64_t v);
 void tv_halt(uint32_t status) __attribute__((noreturn));
 void tv_backtrace(uint64_t rbp);
+void tv_print_symbol(uint64_t address, int is_return);
 
 extern int tv_emulator_exit;
 

@@ -159,7 +159,12 @@ __attribute__((flatten)) uint32_t vmx_fast_exit(uint32_t vcpu) { return w2c_kern
 /* Stopping. */
 void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }
 void w2c_shim_halt(w2c_shim* s, u32 status) { tv_halt(status); }
-void w2c_shim_backtrace(w2c_shim* s, u64 rbp) { tv_backtrace(rbp); }
+/* rbp 0: from the caller's frame (this is inlined into it). */
+__attribute__((always_inline)) void w2c_shim_backtrace(w2c_shim* s, u64 rbp) {
+  if (!rbp) __asm__("mov %%rbp, %0" : "=r"(rbp));
+  tv_backtrace(rbp);
+}
+void w2c_shim_print_symbol(w2c_shim* s, u64 address) { tv_print_symbol(address, 0); }
 
 /*
  * What the kernel tells a CPU to do next, in its linear memory

@@ -73,6 +73,9 @@
 @external("shim", "set_emulator_exit") export declare function setEmulatorExit(on: bool): void;
 @external("shim", "halt") export declare function halt(status: u32): void;
 @external("shim", "backtrace") export declare function backtrace(rbp: u64): void;
+// backtrace(0) walks from its caller's frame. printSymbol prints " name+0xoffset" for a code
+// address, from the image's symbol table (" ?" outside any function).
+@external("shim", "print_symbol") export declare function printSymbol(address: u64): void;
 
 // Application processors: copy the start-up trampoline for CPU `cpu` with
 // this stack (`bytes` long, ending at `stackTop`) and return the STARTUP

@@ -5,7 +5,7 @@
 // Nothing here allocates, so it works even when the heap is the problem.
 
 import { print, println, printDec } from "./console";
-import { halt } from "../arch/shim";
+import { backtrace, halt } from "../arch/shim";
 
 // Exit statuses seen by the emulator with exit=emulator (QEMU reports (s << 1) | 1).
 export const enum ExitStatus {
@@ -39,5 +39,6 @@ export function wasmAbort(message: string | null, file: string | null, line: u32
   print(":");
   printDec(column);
   println("");
+  backtrace(0); // from here: the first frame is the function whose check failed
   stop(ExitStatus.Trap);
 }

@@ -9,7 +9,7 @@
 // region at work) and is reported as a wasm trap. Nothing here allocates: the
 // fault may have happened inside the allocator.
 
-import { physRead64, readCr2, readCr3, linearBase, backtrace } from "../arch/shim";
+import { physRead64, readCr2, readCr3, linearBase, backtrace, printSymbol } from "../arch/shim";
 import { EXCEPTION_NAMES, VECTOR_DF, VECTOR_PF } from "../arch/x86";
 import { stackGuard } from "../mm/hostpaging";
 import { print, println, printHex } from "../console/console";
@@ -63,7 +63,7 @@ export function onTrap(frame: u64, cpu: u32): void {
       print(" (rip 0x");
       printHex(slot(frame, SLOT_RIP));
       println(")");
-      backtrace(slot(frame, SLOT_RBP));
+      printBacktrace(frame);
       stop(ExitStatus.Trap);
     }
   }
@@ -81,8 +81,19 @@ export function onTrap(frame: u64, cpu: u32): void {
   printHex(slot(frame, SLOT_ERROR));
   println(" in the hypervisor");
   dumpRegisters(frame);
-  backtrace(slot(frame, SLOT_RBP));
+  printBacktrace(frame);
   stop(ExitStatus.Exception);
+}
+
+// The faulting instruction's function, then its callers (the shim walks the
+// frame pointers), each line "    at 0x<address> <function>+0x<offset>".
+function printBacktrace(frame: u64): void {
+  const rip = slot(frame, SLOT_RIP);
+  print("    at 0x");
+  printHex(rip, 16);
+  printSymbol(rip);
+  println("");
+  backtrace(slot(frame, SLOT_RBP));
 }
 
 function dumpRegisters(frame: u64): void {

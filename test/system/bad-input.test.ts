@@ -8,6 +8,22 @@ const PANIC = 1;
 const WASM_TRAP = 3;
 const CPU_EXCEPTION = 4;
 
+// A backtrace line names the function the address is in: "    at 0x<address> <function>+0x<offset>".
+const FRAME = /^ {4}at 0x[0-9a-f]{16} (\S+)\+0x[0-9a-f]+\r?$/gm;
+
+// The backtrace starts in `functions[0]` (the one that failed) and passes
+// through the others in order, further down the stack; every frame is named.
+function expectBacktrace(output: string, functions: string[]): void {
+  const frames = [...output.matchAll(FRAME)].map((m) => m[1]);
+  expect(output).not.toMatch(/^ {4}at 0x[0-9a-f]{16} \?/m);
+  expect(frames[0]).toBe(functions[0]);
+  let at = -1;
+  for (const f of functions) {
+    at = frames.indexOf(f, at + 1);
+    expect(at, `${f} in the backtrace ${frames.join(", ")}`).toBeGreaterThanOrEqual(0);
+  }
+}
+
 describe("failures stop the hypervisor cleanly with a reason", () => {
   it("refuses a CPU with neither VT-x nor AMD-V", async () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", qemuCpu: "qemu64,-svm", memoryMiB: 128 });
@@ -35,7 +51,7 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
   it("reports a wasm out-of-bounds access caught by the guard region", async () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=oob" });
     expect(output).toMatch(/wasm trap: out-of-bounds memory access at linear address 0x[0-9a-f]+ \(rip 0x[0-9a-f]+\)/);
-    expect(output).toMatch(/ {4}at 0x[0-9a-f]{16}/);
+    expectBacktrace(output, ["kernel/boot/selftest/crash", "kernel/main/boot", "kmain"]); // the first is the rip
     expect(output).not.toContain("typervisor: shutdown");
     expect(exit.status).toBe(WASM_TRAP);
   });
@@ -43,7 +59,7 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
   it("reports a wasm unreachable trap with a backtrace", async () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=unreachable" });
     expect(output).toContain("wasm trap: unreachable executed");
-    expect(output).toMatch(/ {4}at 0x[0-9a-f]{16}/);
+    expectBacktrace(output, ["kernel/boot/selftest/crash", "kernel/main/boot", "kmain"]);
     expect(exit.status).toBe(WASM_TRAP);
   });
 
@@ -64,7 +80,10 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     const after = text.slice(trap).split("\n").slice(1).filter((l) => l.length > 0);
     expect(after[0]).toMatch(/^ {2}frame 0x[0-9a-f]{16}$/);
     expect(after.length).toBeGreaterThan(2);
-    for (const line of after.slice(1, -1)) expect(line).toMatch(/^ {4}at 0x[0-9a-f]{16}$/); // no VM said more
+    // No VM said more: only the backtrace, every frame named.
+    for (const line of after.slice(1, -1)) expect(line).toMatch(/^ {4}at 0x[0-9a-f]{16} \S+\+0x[0-9a-f]+$/);
+    // CPU 1 is an application processor: its loop, called from the start-up trampoline.
+    expectBacktrace(text, ["kernel/boot/selftest/crash", "vmm/sched/scheduler/cpuNext", "cpu_loop", "ap_main"]);
     expect(after[after.length - 1]).toMatch(/^typervisor: exit status 0x0+3$/);
     expect(exit.status).toBe(WASM_TRAP);
   });
@@ -72,6 +91,7 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
   it("reports a failed AssemblyScript runtime check with its source location", async () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=abort" });
     expect(output).toMatch(/wasm trap: abort: Index out of range at ~lib\/array\.ts:\d+:\d+/);
+    expectBacktrace(output, ["kernel/boot/selftest/crash", "kernel/main/boot", "kmain"]);
     expect(exit.status).toBe(WASM_TRAP);
   });
 
@@ -79,6 +99,7 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     const { output, exit } = await bootAndWait({ platform: "qemu", memoryMiB: 128, cmdline: "crash=stack" });
     expect(output).toContain("*** hypervisor stack overflow");
     expect(output).toContain("CPU exception 08 (double fault)");
+    expectBacktrace(output, ["kernel/boot/selftest/recurse", "kernel/boot/selftest/recurse"]);
     expect(exit.status).toBe(CPU_EXCEPTION);
   });
 });

@@ -338,6 +338,7 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
       throw new HaltError(status, m.serial());
     },
     backtrace: () => {},
+    print_symbol: () => {},
   };
 }
 
