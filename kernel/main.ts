@@ -78,6 +78,11 @@ export function onTrap(frame: u64, cpu: u32): void {
   handleTrap(frame, cpu);
 }
 
+// The C side's output waits for what the console has queued
+// (linker/console.c), and its wasm traps report the vCPU (linker/runtime.c).
+export { flushConsole } from "./console/console";
+export { reportFaultWitness } from "./console/panic";
+
 // Every CPU's loop (linker/shim.c) asks, under the hypervisor lock.
 export { cpuNext } from "../vmm/sched/scheduler";
 

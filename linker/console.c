@@ -13,7 +13,21 @@
 
 int tv_emulator_exit;
 
+/*
+ * The AssemblyScript console queues what the UART cannot take at once
+ * (kernel/console/console.ts): send that first, so that this line comes
+ * after it. Once: if the flush itself traps, the trap's report comes here.
+ */
+static void sync_with_queue(void) {
+  static int syncing;
+  if (syncing) return;
+  syncing = 1;
+  tv_console_flush();
+  syncing = 0;
+}
+
 void console_putc(char c) {
+  sync_with_queue();
   for (int spins = 0; spins < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); spins++) cpu_pause();
   outb(COM1, (uint8_t)c);
 }
@@ -82,6 +96,7 @@ void tv_backtrace(uint64_t rbp) {
 void tv_halt(uint32_t status) {
   cli();
   stop_other_cpus();
+  sync_with_queue();
   if (tv_emulator_exit) {
     /* Bochs's exit code does not carry the status: say it on the console too. */
     console_puts("typervisor: exit status 0x");

@@ -175,6 +175,7 @@ void wasm_rt_trap(wasm_rt_trap_t code) {
   console_hex((uint64_t)(uintptr_t)__builtin_frame_address(0));
   console_puts("\r\n");
   tv_backtrace((uint64_t)(uintptr_t)__builtin_frame_address(0));
+  tv_fault_witness(this_cpu());
   tv_halt(3);
 }
 

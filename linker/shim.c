@@ -213,6 +213,9 @@ static void cpu_loop(uint32_t cpu) {
   }
 }
 
+void tv_console_flush(void) { w2c_kernel_flushConsole(&kernel); }
+void tv_fault_witness(uint32_t cpu) { w2c_kernel_reportFaultWitness(&kernel, cpu); }
+
 void kmain(uint32_t magic, uint32_t info) {
   extern char boot_stack[], boot_stack_top[];
   tss_install(0);

@@ -4,8 +4,8 @@
 // emulator with a status when the kernel was started with exit=emulator).
 // Nothing here allocates, so it works even when the heap is the problem.
 
-import { print, println, printDec } from "./console";
-import { backtrace, halt } from "../arch/shim";
+import { flushConsole, print, println, printDec } from "./console";
+import { backtrace, halt, thisCpu } from "../arch/shim";
 
 // Exit statuses seen by the emulator with exit=emulator (QEMU reports (s << 1) | 1).
 export const enum ExitStatus {
@@ -15,7 +15,28 @@ export const enum ExitStatus {
   Exception = 4,
 }
 
+// What the VMM adds to the report of a failure on a CPU: the vCPU that CPU
+// was running, and what that vCPU's guest did last (vmm/sched/scheduler.ts).
+export abstract class FaultWitness {
+  abstract report(cpu: u32): void;
+}
+let witness: FaultWitness | null = null;
+
+export function setFaultWitness(w: FaultWitness): void {
+  witness = w;
+}
+
+// Once per failure: the C side's wasm traps call it too (linker/runtime.c).
+let witnessed = false;
+export function reportFaultWitness(cpu: u32): void {
+  if (witness === null || witnessed) return;
+  witnessed = true;
+  witness!.report(cpu);
+}
+
 export function stop(status: ExitStatus): void {
+  if (status != ExitStatus.Shutdown) reportFaultWitness(thisCpu());
+  flushConsole();
   halt(status);
   unreachable();
 }

@@ -31,13 +31,25 @@ export function serialInit(base: u16): void {
   outb(base + MODEM_CONTROL, 0x03); // DTR and RTS
 }
 
-// Bounded wait: a missing UART must not hang the hypervisor.
-export function serialWrite(base: u16, byte: u8): void {
+// The transmitter can take bytes: THRE, which with the FIFOs on means its
+// FIFO is empty, so TRANSMIT_FIFO bytes may follow at once (datasheet 8.6.3).
+export const TRANSMIT_FIFO: i32 = 16;
+export function serialReady(base: u16): bool {
+  return (inb(base + LINE_STATUS) & LSR_THR_EMPTY) != 0;
+}
+
+// Writes a byte without looking: the caller saw the transmitter ready.
+export function serialPut(base: u16, byte: u8): void {
+  outb(base + DATA, byte);
+}
+
+// Waits until the transmitter is ready, at most about a second of spins:
+// a missing UART must not hang the hypervisor.
+export function serialWait(base: u16): void {
   for (let spins = 0; spins < 100000; spins++) {
-    if (inb(base + LINE_STATUS) & LSR_THR_EMPTY) break;
+    if (serialReady(base)) return;
     pause();
   }
-  outb(base + DATA, byte);
 }
 
 // A received byte, or -1 if none is waiting.

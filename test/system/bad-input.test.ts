@@ -80,8 +80,20 @@ describe("failures stop the hypervisor cleanly with a reason", () => {
     const after = text.slice(trap).split("\n").slice(1).filter((l) => l.length > 0);
     expect(after[0]).toMatch(/^ {2}frame 0x[0-9a-f]{16}$/);
     expect(after.length).toBeGreaterThan(2);
-    // No VM said more: only the backtrace, every frame named.
-    for (const line of after.slice(1, -1)) expect(line).toMatch(/^ {4}at 0x[0-9a-f]{16} \S+\+0x[0-9a-f]+$/);
+    // No VM said more: only the backtrace, every frame named, then the vCPU
+    // CPU 1 was running and the exits it took last, oldest first.
+    const witness = after.findIndex((l) => l.startsWith("*** cpu 1 was running"));
+    expect(witness).toBeGreaterThan(1);
+    for (const line of after.slice(1, witness)) expect(line).toMatch(/^ {4}at 0x[0-9a-f]{16} \S+\+0x[0-9a-f]+$/);
+    expect(after[witness]).toMatch(
+      /^\*\*\* cpu 1 was running vm (long64|protected32) vcpu 0; its last exits to the VMM, oldest first:$/,
+    );
+    const exits = after.slice(witness + 1, -1);
+    expect(exits.length).toBeGreaterThan(0);
+    expect(exits.length).toBeLessThanOrEqual(8);
+    for (const line of exits) {
+      expect(line).toMatch(/^ {4}[a-z-]+ \(code 0x[0-9a-f]+, qualification 0x[0-9a-f]+\) at rip 0x[0-9a-f]+, tsc \d+$/);
+    }
     // CPU 1 is an application processor: its loop, called from the start-up trampoline.
     expectBacktrace(text, ["kernel/boot/selftest/crash", "vmm/sched/scheduler/cpuNext", "cpu_loop", "ap_main"]);
     expect(after[after.length - 1]).toMatch(/^typervisor: exit status 0x0+3$/);

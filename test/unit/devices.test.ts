@@ -19,6 +19,7 @@ interface DevicesExports {
   irqLevel(line: number): number;
   uartFeed(byte: number): void;
   uartCanReceive(): number;
+  uartSinkBusy(busy: number): void;
   serialText(): number;
   cmosSetTime(seconds: bigint, nanoseconds: number): void;
   cmosSetMemory(below4g: bigint, above4g: bigint): void;
@@ -590,6 +591,23 @@ describe("16550A UART", () => {
       for (const c of "hello\n") outb(THR, c.charCodeAt(0));
       expect(sent()).toBe("hello\n");
       expect(inb(LSR) & 0x60).toBe(0x60);
+    });
+
+    it("shows THR and the transmitter busy while the VMM's sink waits, and raises THRE when it is ready", () => {
+      outb(LCR, 0x03);
+      outb(MCR, MCR_OUT2);
+      outb(IER, IER_THRE);
+      expect(inb(IIR)).toBe(IIR_THRE); // reading IIR takes the THRE interrupt
+      e.uartSinkBusy(1);
+      outb(THR, 0x41);
+      expect(inb(LSR) & 0x60).toBe(0);
+      expect(inb(IIR)).toBe(IIR_NONE);
+      expect(irq4High()).toBe(false);
+      e.uartSinkBusy(0);
+      expect(inb(LSR) & 0x60).toBe(0x60);
+      expect(irq4High()).toBe(true);
+      expect(inb(IIR)).toBe(IIR_THRE);
+      expect(sent()).toBe("A");
     });
 
     it("receives fed bytes: LSR.DR until RBR has been read empty", () => {

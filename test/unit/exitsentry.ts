@@ -47,6 +47,7 @@ export interface ExitsExports {
   activity(i: number): number;
   xcr0(i: number): bigint;
   simpleExit(i: number, kind: number, length: number, code: bigint, qualification: bigint): number;
+  memoryPages(): number;
   ioExit(i: number, port: number, size: number, isWrite: number, isString: number): number;
   rdmsrExit(i: number): number;
   wrmsrExit(i: number): number;

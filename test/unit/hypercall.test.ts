@@ -17,10 +17,15 @@ const VMCALL_LENGTH = 3;
 let unit: Unit<ExitsExports>;
 let e: Exports<ExitsExports>;
 let K: ReturnType<typeof enums>;
+// The host UART's line status: 0x60, transmitter empty; 0, still sending.
+const COM1_LSR = 0x3fd;
+let lineStatus = 0x60;
 
 beforeEach(async () => {
   const host = new CpuidHost("GenuineIntel", 0xd, 0x8000_0008);
-  unit = await load<ExitsExports>("exits.ts", { shim: { cpuid: host.stub(() => unit.exports.memory) } });
+  lineStatus = 0x60;
+  const inb = (port: number) => (port === COM1_LSR ? lineStatus : 0xff);
+  unit = await load<ExitsExports>("exits.ts", { shim: { cpuid: host.stub(() => unit.exports.memory), inb } });
   e = unit.exports;
   K = enums(e);
   e.reset(1);
@@ -75,6 +80,23 @@ describe("console_write", () => {
     expect(rax()).toBe(4096n);
     expect(call(CONSOLE_WRITE, 0n, 0n)).toBe(K.Next.Resume); // nothing, from anywhere in RAM
     expect(rax()).toBe(0n);
+  });
+
+  // A guest writing as fast as it can must not hold the hypervisor while
+  // the serial line sends (87 us a byte at 115200 baud): it waits instead.
+  it("makes the VM wait while the serial line is busy: its next line waits for the last, then nothing more", () => {
+    lineStatus = 0;
+    text(0x1000n, "one\ntwo\nthree\n");
+    call(CONSOLE_WRITE, 0x1000n, 14n);
+    expect(rax()).toBe(8n); // "one" queued, "two" waits for it to go out
+    expect(unit.machine.serial()).toBe("");
+    call(CONSOLE_WRITE, 0x1008n, 6n);
+    expect(rax()).toBe(0n);
+    expect(e.running()).toBe(1);
+    lineStatus = 0x60; // the UART caught up
+    call(CONSOLE_WRITE, 0x1008n, 6n);
+    expect(rax()).toBe(6n);
+    expect(guestLines()).toEqual(["[unit] one", "[unit] two", "[unit] three"]);
   });
 
   it("refuses a buffer longer than 4096 bytes, or not entirely in RAM, with -2 (HC_BAD_ARGUMENT)", () => {

@@ -36,6 +36,10 @@ const NAMES: string[] = [
 ];
 const KINDS = <i32>ExitKind.Unhandled + 1;
 
+export function exitKindName(kind: ExitKind): string {
+  return <i32>kind < KINDS ? NAMES[kind] : "?";
+}
+
 export class ExitStats {
   private counts: StaticArray<u64> = new StaticArray<u64>(KINDS);
 

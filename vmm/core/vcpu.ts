@@ -21,6 +21,7 @@ import { query } from "../../kernel/cpu/cpuid";
 import { EntryBlock } from "./entryblock";
 import { EntryState } from "./entrystate";
 import { Exit } from "./exit";
+import { ExitLog } from "./exitlog";
 import { GuestRegisters } from "./registers";
 import { RunState } from "./runstate";
 
@@ -69,6 +70,7 @@ export abstract class Vcpu {
   // before it next enters.
   pendingPowerOn: bool = false;
   readonly runState: RunState = new RunState();
+  readonly exitLog: ExitLog = new ExitLog();
 
   // `switchesDr6`: the backend's guest state does not hold DR6 (debugregs.ts).
   constructor(switchesDr6: bool) {

@@ -8,7 +8,7 @@
 
 import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
-import { print, println, putChar } from "../../kernel/console/console";
+import { println } from "../../kernel/console/console";
 import { WRITE_BACK } from "../../kernel/mm/hostpaging";
 import { PageTable } from "../../kernel/mm/pagetable";
 import { PAGE_SIZE } from "../../kernel/mm/range";
@@ -20,6 +20,7 @@ import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
+import { VmConsole } from "./vmconsole";
 import { VmApics } from "./vmapics";
 
 export const enum VmState {
@@ -64,20 +65,6 @@ export abstract class ConsoleInput {
 }
 
 const MAX_PENDING = 16;
-const LINE_MAX = 256;
-
-// A guest's byte as the operator's terminal may safely see it: a control
-// character other than TAB (ESC would start an escape sequence that moves
-// the cursor, rewrites other VMs' lines or retitles the window; BS or CR
-// would overwrite the VM's name) is shown in caret notation, ESC as "^[".
-function putVisible(c: u8): void {
-  if (c == 9 || (c >= 0x20 && c != 0x7f)) {
-    putChar(c);
-    return;
-  }
-  putChar(0x5e); // '^'
-  putChar(c ^ 0x40);
-}
 
 export class Vm extends MachineControl {
   readonly memory: GuestMemory = new GuestMemory();
@@ -115,10 +102,8 @@ export class Vm extends MachineControl {
   // External interrupt vectors raised directly (the test device), oldest first.
   private pending: StaticArray<u8> = new StaticArray<u8>(MAX_PENDING);
   private pendingCount: i32 = 0;
-  // Console output is collected per line, so that lines of VMs that run in
-  // turn (and are preempted mid-line) never interleave on the console.
-  private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
-  private lineLength: i32 = 0;
+  // What the guest writes to its console, a line at a time.
+  readonly console: VmConsole;
 
   // `vcpus`: at least one; the first is the boot vCPU.
   constructor(public id: u32, public name: string, vcpus: Vcpu[]) {
@@ -129,6 +114,7 @@ export class Vm extends MachineControl {
     }
     this.vcpus = vcpus;
     this.apics = new VmApics(vcpus);
+    this.console = new VmConsole(name);
   }
 
   get running(): bool {
@@ -252,26 +238,6 @@ export class Vm extends MachineControl {
     if (changed) this.nestedTablesChanged();
   }
 
-  // Guest console output, each line prefixed with the VM's name.
-  consoleWrite(c: u8): void {
-    if (c == 13) return;
-    if (c == 10) {
-      this.flushLine();
-      return;
-    }
-    if (this.lineLength == LINE_MAX) this.flushLine();
-    this.line[this.lineLength++] = c;
-  }
-
-  private flushLine(): void {
-    print("[");
-    print(this.name);
-    print("] ");
-    for (let i = 0; i < this.lineLength; i++) putVisible(this.line[i]);
-    putChar(10);
-    this.lineLength = 0;
-  }
-
   // The guest powered its machine off (ACPI S5).
   powerOff(): void {
     this.finish("powered off", false, null);
@@ -298,7 +264,7 @@ export class Vm extends MachineControl {
   private restart(): void {
     const vcpus = this.vcpus;
     for (let i = 0; i < vcpus.length; i++) this.apics.evict(vcpus[i]);
-    if (this.lineLength > 0) this.flushLine();
+    this.console.flush();
     this.pendingCount = 0;
     const state = this.image!.reload(this);
     if (state === null) {
@@ -333,7 +299,7 @@ export class Vm extends MachineControl {
 
   private finish(reason: string, dump: bool, culprit: Vcpu | null): void {
     if (this.state == VmState.Stopped) return;
-    if (this.lineLength > 0) this.flushLine();
+    this.console.flush();
     this.state = VmState.Stopped;
     this.stopReason = reason;
     // vCPUs running on other CPUs leave their guests.

@@ -5,7 +5,9 @@
 //
 //   0x01 console_write(RBX = guest-physical buffer, RCX = length <= 4096)
 //        -> bytes written. The text appears on the hypervisor console,
-//           prefixed with the VM's name.
+//           prefixed with the VM's name. Fewer bytes than asked (even 0)
+//           while the console makes the VM wait (core/vmconsole.ts):
+//           write the rest later.
 //   0x02 exit(RBX = status): stops the VM; the status is reported.
 //   0x03 yield(): lets the other VMs run; -> 0.
 //   Errors: HC_UNKNOWN (-1) for an unknown function, HC_BAD_ARGUMENT (-2).
@@ -37,8 +39,8 @@ export function hypercall(vm: Vm, vcpu: Vcpu, wide: bool): HypercallResult {
   if (fn == HC_CONSOLE_WRITE) {
     if (a1 > MAX_WRITE || !vm.memory.contains(a0, a1)) result = HC_BAD_ARGUMENT;
     else {
-      for (let i: u64 = 0; i < a1; i++) vm.consoleWrite(vm.memory.read8(a0 + i));
-      result = a1;
+      result = 0;
+      while (result < a1 && vm.console.ready) vm.console.write(vm.memory.read8(a0 + result++));
     }
   } else if (fn == HC_EXIT) {
     vm.exitWith(<i64>a0);

@@ -1,7 +1,8 @@
-// Who gets what is typed on the hypervisor's console.
+// Who gets what is typed on the hypervisor's console, and what it shows.
 //
 // Every VM's console output appears on the one serial console, each line
-// behind the VM's name (core/vm.ts). Input goes to one VM at a time: at first the
+// behind the VM's name (core/vmconsole.ts), sent as fast as the serial line
+// takes it (pollConsoleOutput()). Input goes to one VM at a time: at first the
 // first VM that has a console device, then whichever VM the user picks by
 // typing the switch key, Ctrl-T, followed by the VM's number (0-9, in the
 // order the hypervisor lists them); Ctrl-T then "s" prints the status of
@@ -11,7 +12,7 @@
 // focused VM's device can receive it, so nothing typed is lost to an
 // overrun; the host UART and the emulator hold the rest.
 
-import { println, readChar } from "../../kernel/console/console";
+import { drainConsole, println, readChar } from "../../kernel/console/console";
 import { ConsoleInput, Vm } from "../core/vm";
 import { printStatus } from "./report";
 
@@ -32,6 +33,13 @@ export function announceConsoles(vms: Vm[]): void {
     if (vms[i].input !== null) list += (list.length > 0 ? ", " : "") + i.toString() + " " + vms[i].name;
   }
   println("console: typing into vm " + vms[focus].name + "; Ctrl-T and a number switch (" + list + ")");
+}
+
+// Every millisecond on the boot CPU: sends what the UART takes now, and
+// lets each VM's waiting line have its turn.
+export function pollConsoleOutput(vms: Vm[]): void {
+  drainConsole();
+  for (let i = 0; i < vms.length; i++) if (vms[i].running) vms[i].console.poll();
 }
 
 // Passes what was typed to the focused VM; true if a byte reached a VM.

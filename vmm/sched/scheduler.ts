@@ -21,6 +21,8 @@
 
 import { rdtsc, thisCpu, waitForGuestExit } from "../../kernel/arch/shim";
 import { crashOnSliceEnd } from "../../kernel/boot/selftest";
+import { consolePending, print, printDec, println } from "../../kernel/console/console";
+import { FaultWitness, setFaultWitness } from "../../kernel/console/panic";
 import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableStateSwitching } from "../../kernel/cpu/cpuid";
@@ -33,17 +35,21 @@ import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
-import { announceConsoles, pollConsoleInput } from "./consolefocus";
+import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
-// Garbage is collected every COLLECT_SLICES slices and idle periods, at
-// the start of a call, when no object lives in a local: the "minimal"
-// runtime keeps only what globals reach, which is why everything the
-// scheduler holds hangs off these globals.
+// Garbage is collected every COLLECT_SLICES slices and idle periods, and as
+// soon as the heap has grown by COLLECT_GROWTH_PAGES since the last time,
+// so that a guest whose exits make garbage (the common ones make none,
+// exits.test.ts) cannot make it grow far. Always at the start of a call,
+// when no object lives in a local: the "minimal" runtime keeps only what
+// globals reach, which is why everything the scheduler holds hangs off
+// these globals.
 const COLLECT_SLICES: u32 = 4096;
+const COLLECT_GROWTH_PAGES: i32 = 16; // 1 MiB
 // CPU 0 looks at the console's input once a millisecond (and wakes that
 // often while a VM waits for a key): often enough for typing and for the
 // host UART's 16-byte FIFO at 115200 baud.
@@ -54,6 +60,7 @@ const cpus: HostCpu[] = [];
 const slots: Slot[] = [];
 let vms: Vm[] = [];
 let slicesSinceCollect: u32 = 0;
+let pagesAtCollect: i32 = 0;
 let nextInputPoll: u64 = 0;
 let allStopped = false;
 // CPUs halted in their loops for want of work.
@@ -83,10 +90,29 @@ class Kicker extends VcpuSignal {
 const kicker = new Kicker();
 
 // Takes the VMs in hand; every CPU then enters them through cpuNext().
+// A failure of the hypervisor while a CPU ran a vCPU names the vCPU and
+// shows its last exits (core/exitlog.ts), without allocating.
+class CurrentVcpu extends FaultWitness {
+  report(cpu: u32): void {
+    if (cpu >= <u32>cpus.length) return;
+    const slot = unchecked(cpus[cpu]).current;
+    if (slot === null) return;
+    print("*** cpu ");
+    printDec(cpu);
+    print(" was running vm ");
+    print(slot.vm.name);
+    print(" vcpu ");
+    printDec(slot.vcpu.apicId);
+    println("; its last exits to the VMM, oldest first:");
+    slot.vcpu.exitLog.print();
+  }
+}
+
 export function startScheduler(all: Vm[], b: Backend): void {
   backend = b;
   vms = all;
   for (let c: u32 = 0; c < cpuCount(); c++) cpus.push(new HostCpu(c));
+  setFaultWitness(new CurrentVcpu());
   for (let i = 0; i < all.length; i++) {
     const vm = all[i];
     vm.apics.signal = kicker;
@@ -128,8 +154,9 @@ export function cpuNext(cpu: u32): usize {
     c.idle = false;
     idleCpus--;
   }
-  if (slicesSinceCollect >= COLLECT_SLICES) {
+  if (slicesSinceCollect >= COLLECT_SLICES || memory.size() - pagesAtCollect >= COLLECT_GROWTH_PAGES) {
     slicesSinceCollect = 0;
+    pagesAtCollect = memory.size();
     __collect();
   }
   let next = Next.Resume;
@@ -174,6 +201,7 @@ function finishRun(c: HostCpu): Next {
   const exit = vcpu.takeExit(e);
   if (exit === null) return Next.Resume;
   vm.exitStats.count(exit.kind);
+  vcpu.exitLog.record(exit, vcpu.rip, e.exitedTsc);
   // The alarm or a kick: time to look.
   if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
   return handleExit(vm, vcpu, exit);
@@ -195,6 +223,7 @@ function decide(c: HostCpu, next: Next): void {
   c.look = false;
   if (c.id == 0 && now >= nextInputPoll) {
     pollConsoleInput(vms);
+    pollConsoleOutput(vms);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
   releaseWanted(c);
@@ -433,7 +462,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && waitsForInput()) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
+  if (c.id == 0 && (waitsForInput() || consolePending())) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   setAlarm(c.id, wake);
 }
 

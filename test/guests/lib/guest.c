@@ -37,11 +37,19 @@ unsigned long hypercall(unsigned long fn, unsigned long a0, unsigned long a1) {
   return result;
 }
 
-/* Weak: the test kernels (test/guests/kernels) print on the UART instead. */
+/* Weak: the test kernels (test/guests/kernels) print on the UART instead.
+ * The console may take fewer bytes than asked while the serial line is
+ * busy: yield, and write the rest. */
 __attribute__((weak)) void puts(const char* s) {
   unsigned long n = 0;
   while (s[n]) n++;
-  hypercall(HC_CONSOLE_WRITE, (unsigned long)(uintptr_t)s, n);
+  while (n > 0) {
+    unsigned long written = hypercall(HC_CONSOLE_WRITE, (unsigned long)(uintptr_t)s, n);
+    if (written > n) return; /* an error */
+    if (written == 0) hypercall(HC_YIELD, 0, 0);
+    s += written;
+    n -= written;
+  }
 }
 
 void put_hex(uint64_t v) {

@@ -41,6 +41,10 @@ class Unwired extends InterruptLines {
 
 class Capture extends ByteSink {
   bytes: u8[] = [];
+  busy: bool = false;
+  get ready(): bool {
+    return !this.busy;
+  }
   put(byte: u8): void {
     this.bytes.push(byte);
   }
@@ -127,6 +131,11 @@ export function uartFeed(byte: u8): void {
 }
 export function uartCanReceive(): bool {
   return uart.canReceive;
+}
+// The VMM's side of the transmitter: the console makes the VM wait, or is ready again.
+export function uartSinkBusy(busy: bool): void {
+  serialOut.busy = busy;
+  if (!busy) uart.transmitterReady();
 }
 export function serialText(): string {
   return String.fromCharCodes(serialOut.bytes.map<i32>((b: u8): i32 => b));

@@ -159,6 +159,12 @@ function begin(i: i32, kind: i32, length: u32): void {
   exit.fetchedBytes = 0;
 }
 
+// The linear memory's size in 64 KiB pages, which grows with the heap (with
+// the kernel's minimal runtime the collector runs only when called).
+export function memoryPages(): i32 {
+  return memory.size();
+}
+
 // An exit that carries nothing but its kind (and the raw code, for reports).
 export function simpleExit(i: i32, kind: i32, length: u32, code: u64, qualification: u64): i32 {
   begin(i, kind, length);

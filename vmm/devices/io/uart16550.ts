@@ -4,7 +4,9 @@
 // Eight registers, three of them behind the divisor latch access bit.
 // Transmission is instantaneous: each byte written to THR goes straight to a
 // ByteSink the VMM provides (the VM's console), so THR and the transmitter
-// are always empty. Received bytes come from the VMM through feedInput()
+// are empty whenever the sink is ready; while it is not (the console makes
+// the VM wait), they show busy, and the VMM calls transmitterReady() when
+// it is ready again. Received bytes come from the VMM through feedInput()
 // into a 16-byte FIFO. The baud rate and line format are stored and read
 // back but shape nothing. Section and table names below are those of the
 // PC16550D datasheet.
@@ -16,6 +18,8 @@ export const COM1_PORT: u16 = 0x3f8;
 export const COM1_IRQ: u32 = 4;
 
 export abstract class ByteSink {
+  // Can it take a byte now? While it cannot, THR and the transmitter are busy.
+  abstract get ready(): bool;
   abstract put(byte: u8): void;
 }
 
@@ -94,7 +98,8 @@ export class Uart16550 extends Device {
         v = this.mcr;
         break;
       case 5: {
-        v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0) | LSR_THRE | LSR_TEMT;
+        v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0)
+          | (this.transmitterEmpty() ? LSR_THRE | LSR_TEMT : 0);
         this.overrun = false; // error bits clear when LSR is read
         break;
       }
@@ -140,19 +145,32 @@ export class Uart16550 extends Device {
     this.update();
   }
 
+  // The sink took what the transmitter held: THR is empty again, which
+  // raises the THRE interrupt (Table IV).
+  transmitterReady(): void {
+    this.thrEmptyPending = true;
+    this.update();
+  }
+
+  // MCR bit 4: in loopback the transmitter's output feeds the receiver,
+  // which is always ready for it.
+  private transmitterEmpty(): bool {
+    return (this.mcr & MCR_LOOP) != 0 || this.sink.ready;
+  }
+
   private transmit(v: u8): void {
-    // MCR bit 4: in loopback the transmitter's output feeds the receiver.
     if (this.mcr & MCR_LOOP) this.receive(v);
     else this.sink.put(v);
-    // Writing THR clears the THRE interrupt (Table IV), and with the byte
-    // sent at once THR is empty again, which raises it anew.
-    this.thrEmptyPending = true;
+    // Writing THR clears the THRE interrupt (Table IV); with the byte sent
+    // at once, THR is empty again, which raises it anew, unless the sink
+    // makes it wait (then transmitterReady() raises it).
+    this.thrEmptyPending = this.transmitterEmpty();
   }
 
   private setIer(v: u8): void {
     // Enabling the THRE interrupt while THR is empty raises it at once;
     // Linux's 8250 driver checks for this at start-up.
-    if ((v & IER_THRE) && !(this.ier & IER_THRE)) this.thrEmptyPending = true;
+    if ((v & IER_THRE) && !(this.ier & IER_THRE) && this.transmitterEmpty()) this.thrEmptyPending = true;
     this.ier = v;
   }
 

@@ -13,6 +13,7 @@
 
 import { HostWallClock } from "../../../kernel/time/wallclock";
 import { ConsoleInput, NmiGate, Vm } from "../../core/vm";
+import { ConsoleWaiter } from "../../core/vmconsole";
 import { IoApicDelivery } from "../../core/vmapics";
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
 import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
@@ -35,13 +36,26 @@ export const COM2_IRQ: u32 = 3;
 const FOUR_GIB: u64 = 0x1_0000_0000;
 
 // The UART's transmitter: each byte the guest writes to THR is a byte of the
-// VM's console, printed per line with the VM's name.
-class VmConsole extends ByteSink {
+// VM's console (core/vmconsole.ts), busy while the console makes it wait.
+class UartConsole extends ByteSink {
   constructor(private vm: Vm) {
     super();
   }
+  get ready(): bool {
+    return this.vm.console.ready;
+  }
   put(byte: u8): void {
-    this.vm.consoleWrite(byte);
+    this.vm.console.write(byte);
+  }
+}
+
+// The console took the line the UART's transmitter waited on.
+class UartTransmitter extends ConsoleWaiter {
+  constructor(private uart: Uart16550) {
+    super();
+  }
+  wakeUp(): void {
+    this.uart.transmitterReady();
   }
 }
 
@@ -125,7 +139,8 @@ export class PcPlatform {
     this.cmos.setMemory(ramBytes < FOUR_GIB ? ramBytes : FOUR_GIB, ramBytes > FOUR_GIB ? ramBytes - FOUR_GIB : 0);
     if (console != "none") {
       const com1 = console == "com1";
-      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new VmConsole(vm));
+      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new UartConsole(vm));
+      vm.console.waiter = new UartTransmitter(uart);
       io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
       this.uart = uart;
       vm.input = new UartKeyboard(uart);
