@@ -1,7 +1,7 @@
 // Property tests (fast-check) of the code a guest or a configuration file
 // feeds with arbitrary bytes: the MMIO instruction decoder, the JSON parser
-// and configuration checker, the kernel loaders and the legacy devices'
-// register interface. Whatever the input, none of them may trap (a wasm
+// and configuration checker, the kernel loaders, and the register interfaces
+// of the legacy devices, the local and I/O APICs and the HPET. Whatever the input, none of them may trap (a wasm
 // trap here is a JavaScript exception), and each keeps its promises about
 // what it returns. A failure prints the shrunk input and the seed to
 // replay it with (fc.assert's report).
@@ -199,6 +199,86 @@ describe("the legacy devices' ports, under random reads and writes", () => {
           if (a.write) e.ioWrite(a.port, a.size, a.value);
           else e.ioRead(a.port, a.size);
           if (e.picHasInterrupt()) e.picAcknowledge();
+        }
+      }),
+      { numRuns: RUNS / 4 },
+    );
+  });
+});
+
+// The local APIC (its MMIO page and x2APIC MSRs), the I/O APIC and the
+// HPET: a guest reaches each register with any value, in any order, and
+// time passes between its accesses.
+describe("the interrupt controllers' and timers' registers, under random accesses", () => {
+  it("the local APIC takes any MMIO and MSR access, and never offers a vector below 16", async () => {
+    const e = (await load("lapic.ts")).exports as Exports<any>;
+    const access = fc.record({
+      apic: fc.integer({ min: 0, max: 3 }),
+      offset: fc.integer({ min: 0, max: 0x3ff }).map((o) => o & ~3),
+      msr: fc.integer({ min: 0x800, max: 0x83f }),
+      kind: fc.constantFrom("mmioRead", "mmioWrite", "msrRead", "msrWrite", "time"),
+      value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    });
+    let now = 1_000_000n;
+    fc.assert(
+      fc.property(fc.array(access, { maxLength: 200 }), (accesses) => {
+        for (const a of accesses) {
+          if (a.kind === "mmioRead") e.mmioRead(a.apic, a.offset, 4);
+          else if (a.kind === "mmioWrite") e.mmioWrite(a.apic, a.offset, 4, a.value & 0xffff_ffffn);
+          else if (a.kind === "msrRead") e.msrRead(a.apic, a.msr);
+          else if (a.kind === "msrWrite") e.msrWrite(a.apic, a.msr, a.value);
+          else e.advance(a.apic, now += a.value & 0xf_ffffn);
+          const vector = e.pendingVector(a.apic);
+          expect(vector === -1 || (vector >= 16 && vector <= 255)).toBe(true);
+          if (vector >= 0) e.acknowledge(a.apic, vector);
+        }
+      }),
+      { numRuns: RUNS / 4 },
+    );
+  });
+
+  it("the I/O APIC takes any register access and any pin activity", async () => {
+    const e = (await load("ioapic.ts")).exports as Exports<any>;
+    const access = fc.record({
+      kind: fc.constantFrom("select", "read", "write", "level", "pulse", "eoi"),
+      value: fc.integer({ min: 0, max: 0xffff_ffff }),
+      pin: fc.integer({ min: 0, max: 31 }),
+      high: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(access, { maxLength: 200 }), (accesses) => {
+        e.reset();
+        for (const a of accesses) {
+          if (a.kind === "select") e.write(0n, 4, BigInt(a.value & 0xff));
+          else if (a.kind === "read") e.read(0x10n, 4);
+          else if (a.kind === "write") e.write(0x10n, 4, BigInt(a.value));
+          else if (a.kind === "level") e.setLevel(a.pin, a.high);
+          else if (a.kind === "pulse") e.pulse(a.pin);
+          else e.endOfInterrupt(a.value & 0xff);
+        }
+        for (let n = 0; n < e.messageCount(); n++) expect(e.__getString(e.message(n))).toMatch(/\S/);
+      }),
+      { numRuns: RUNS / 4 },
+    );
+  });
+
+  it("the HPET takes any register access as time passes", async () => {
+    const e = (await load("hpet.ts")).exports as Exports<any>;
+    const access = fc.record({
+      offset: fc.integer({ min: 0, max: 0x3ff }).map((o) => o & ~3),
+      size: fc.constantFrom(4, 8),
+      write: fc.boolean(),
+      value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      ns: fc.bigInt({ min: 0n, max: 10_000_000n }),
+    });
+    fc.assert(
+      fc.property(fc.array(access, { maxLength: 200 }), (accesses) => {
+        for (const a of accesses) {
+          const offset = BigInt(a.size === 8 ? a.offset & ~7 : a.offset);
+          if (a.write) e.write(offset, a.size, a.size === 8 ? a.value : a.value & 0xffff_ffffn);
+          else e.read(offset, a.size);
+          e.advance(a.ns);
+          e.nsUntilInterrupt();
         }
       }),
       { numRuns: RUNS / 4 },
