@@ -15,7 +15,7 @@ import { load, type Exports, type Unit } from "./harness";
 const RFLAGS_IF = 0x202n, RFLAGS_NO_IF = 0x2n;
 const CR4_OSXSAVE = 1n << 18n;
 const IA32_APIC_BASE = 0x1b, IA32_PAT = 0x277, PAT_POWER_ON = 0x0007_0406_0007_0406n;
-const TEST_PORT = 0x600, DEBUG_EXIT_PORT = 0xf4;
+const TEST_PORT = 0x600, DEBUG_EXIT_PORT = 0xf4, LEAKY_PORT = 0x700;
 const GARBAGE = 0xdead_beef_dead_beefn;
 
 // An Intel host with XSAVE and little else. Its XCR0 components: x87, SSE,
@@ -96,6 +96,20 @@ describe("the exit path", () => {
     for (let i = 0; i < 20_000; i++) round();
     expect(e.memoryPages()).toBe(before);
     expect(e.running()).toBe(1);
+  });
+
+  it("stops a VM whose exits make the hypervisor's heap grow beyond its share of 8 MiB", async () => {
+    await boot(intelWithXsave(), "minimal");
+    e.reset(1);
+    let writes = 0;
+    while (e.running() && writes < 1000) {
+      e.ioExit(0, LEAKY_PORT, 1, 1, 0); // each keeps 64 KiB
+      writes++;
+    }
+    expect(e.running()).toBe(0);
+    expect(writes).toBeGreaterThan(100);
+    expect(writes).toBeLessThanOrEqual(150); // 64 KiB each, and the runtime's headers
+    expect(reason()).toMatch(/^its exits made the hypervisor's heap grow by \d+ KiB, beyond its share of 8192 KiB$/);
   });
 });
 

@@ -96,6 +96,8 @@ export class Vm extends MachineControl {
   nestedGeneration: u32 = 0;
   // Guest accesses that found neither RAM nor a device (emul/mmio.ts).
   unclaimedAccesses: u32 = 0;
+  // The 64 KiB pages its exits made the hypervisor's heap grow by (emul/exits.ts).
+  heapPages: i32 = 0;
   // Pages of RAM left out of the nested tables because a vCPU's local APIC
   // window lies on them, so that accesses there exit (emul/mmio.ts).
   private hiddenRam: u64[] = [];

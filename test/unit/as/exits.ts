@@ -4,7 +4,7 @@
 // MSRs, hypercalls, HLT and the exits that stop the VM. A VM of fake vCPUs
 // (fakevcpu.ts) with guest RAM at guest-physical 0 (backed by the harness's
 // fake physical memory at GUEST_RAM_HOST), the test device at port 0x600
-// and QEMU's debug-exit port at 0xf4. Each load() is a fresh module; reset()
+// and QEMU's debug-exit port at 0xf4, and a leaking device at 0x700. Each load() is a fresh module; reset()
 // makes a fresh VM in it.
 
 import { Reg } from "../../../kernel/arch/x86";
@@ -12,6 +12,7 @@ import { calibrateTsc } from "../../../kernel/time/tsc";
 import { ExitKind, Next } from "../../../vmm/core/exit";
 import { Activity, Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
+import { Device } from "../../../vmm/devices/bus";
 import { DebugExit, DEBUG_EXIT_PORT } from "../../../vmm/devices/io/debugexit";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS, VectorSink } from "../../../vmm/devices/test/testdevice";
 import { handleExit } from "../../../vmm/emul/exits";
@@ -45,6 +46,21 @@ export const NEXT_STOPPED = <i32>Next.Stopped;
 export const ACTIVITY_RUNNABLE = <i32>Activity.Runnable;
 export const ACTIVITY_HALTED = <i32>Activity.Halted;
 export const ACTIVITY_WAITING_FOR_SIPI = <i32>Activity.WaitingForSipi;
+
+// A device model with a leak: each write keeps 64 KiB it never lets go of.
+export const LEAKY_PORT: u16 = 0x700;
+class Leaky extends Device {
+  kept: StaticArray<u8>[] = [];
+  constructor() {
+    super("leaky");
+  }
+  read(offset: u64, size: u8): u64 {
+    return 0;
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    this.kept.push(new StaticArray<u8>(65536));
+  }
+}
 
 class Interrupts extends VectorSink {
   raise(vector: u8): void {
@@ -84,6 +100,7 @@ export function reset(vcpus: i32): void {
   v.memory.add(0, GUEST_RAM_HOST, GUEST_RAM_SIZE);
   v.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(new Interrupts()));
   v.bus.io.map(DEBUG_EXIT_PORT, 1, new DebugExit(v));
+  v.bus.io.map(LEAKY_PORT, 1, new Leaky());
   theVm = v;
 }
 
