@@ -84,19 +84,25 @@ describe("console_write", () => {
 
   // A guest writing as fast as it can must not hold the hypervisor while
   // the serial line sends (87 us a byte at 115200 baud): it waits instead.
-  it("makes the VM wait while the serial line is busy: its next line waits for the last, then nothing more", () => {
+  it("makes the VM wait while the serial line is busy: four lines wait behind the one queued, then nothing more", () => {
+    const lines = Array.from({ length: 64 }, (_, i) => `line ${String(i).padStart(2, "0")} `.padEnd(63, ".") + "\n");
+    text(0x1000n, lines.join(""));
     lineStatus = 0;
-    text(0x1000n, "one\ntwo\nthree\n");
-    call(CONSOLE_WRITE, 0x1000n, 14n);
-    expect(rax()).toBe(8n); // "one" queued, "two" waits for it to go out
+    call(CONSOLE_WRITE, 0x1000n, 4096n);
+    expect(rax()).toBe(1088n); // one line queued for the UART, and the VM's queue of four lines
     expect(unit.machine.serial()).toBe("");
-    call(CONSOLE_WRITE, 0x1008n, 6n);
+    call(CONSOLE_WRITE, 0x1000n + 1088n, 3008n);
     expect(rax()).toBe(0n);
     expect(e.running()).toBe(1);
     lineStatus = 0x60; // the UART caught up
-    call(CONSOLE_WRITE, 0x1008n, 6n);
-    expect(rax()).toBe(6n);
-    expect(guestLines()).toEqual(["[unit] one", "[unit] two", "[unit] three"]);
+    let written = 1088n;
+    while (written < 4096n) {
+      call(CONSOLE_WRITE, 0x1000n + written, 4096n - written);
+      written += rax();
+    }
+    call(EXIT, 0n);
+    expect(guestLines()).toEqual(lines.map((l) => "[unit] " + l.slice(0, -1)));
+    expect(unit.machine.serial()).not.toContain("dropped");
   });
 
   it("refuses a buffer longer than 4096 bytes, or not entirely in RAM, with -2 (HC_BAD_ARGUMENT)", () => {

@@ -1,4 +1,4 @@
-// A VM's console line: what its guest writes (the UART's transmitter, the
+// A VM's console: what its guest writes (the UART's transmitter, the
 // console hypercall), printed on the hypervisor's console a line at a time
 // with the VM's name in front.
 //
@@ -6,16 +6,22 @@
 // interleave. Each VM has at most one line in the console's queue
 // (kernel/console/console.ts): its next line enters once the last one has
 // gone out to the UART, and only while the queue keeps room for the
-// hypervisor's own messages. A VM that writes faster than the serial line
-// carries them therefore waits for it, and VMs that all write at full speed
-// take turns, a line each. The guest is told to wait, as a real PC's would
-// be: the UART shows its transmitter busy (ready false), the hypercall
-// writes fewer bytes. What it writes regardless is dropped and counted.
+// hypervisor's own messages. Until then the guest's bytes wait here, in a
+// queue of four lines. A VM that writes faster than the serial line carries
+// them therefore waits for it, and VMs that all write at full speed take
+// turns, a line each. The guest is told to wait, as a real PC's would be:
+// the UART shows its transmitter busy (ready false), the hypercall writes
+// fewer bytes. What it writes regardless is dropped and counted.
 
 import * as log from "../../kernel/console/log";
 import { consoleQueued, consoleRoom, consoleSent, drainConsole, print, putChar } from "../../kernel/console/console";
 
 const LINE_MAX = 256;
+const QUEUE_SIZE = 4 * LINE_MAX;
+// A 16550's transmitter FIFO: after THRE a driver writes this many bytes
+// without looking at LSR again (Linux's 8250 driver does), so the UART is
+// ready only while the queue has room for all of them.
+const TRANSMIT_FIFO = 16;
 // Room in the console's queue that guests' lines leave to the hypervisor.
 const HYPERVISOR_RESERVE: u64 = 8192;
 
@@ -39,76 +45,104 @@ export abstract class ConsoleWaiter {
 
 export class VmConsole {
   waiter: ConsoleWaiter | null = null;
-  private line: StaticArray<u8> = new StaticArray<u8>(LINE_MAX);
-  private length: i32 = 0;
-  // The line is complete (a newline, or LINE_MAX bytes) and waits for its turn.
-  private complete: bool = false;
-  // The queue position after this VM's last line: it is out when the
-  // console has sent that far.
+  private queue: StaticArray<u8> = new StaticArray<u8>(QUEUE_SIZE);
+  private head: i32 = 0;
+  private count: i32 = 0;
+  // Where the first newline is, from the head; -1 if none is queued.
+  private firstNewline: i32 = -1;
+  // The console's queue position after this VM's last line: that line is
+  // out when the console has sent that far.
   private lastLineEnd: u64 = 0;
   private dropped: u64 = 0;
+  // The UART was told to wait, and hears when it may go on.
+  private owesWakeUp: bool = false;
 
   constructor(private name: string) {}
 
-  // Can the guest write a byte now without it being dropped?
+  // Bytes the guest may write now without any being dropped.
+  get room(): i32 {
+    this.printLines();
+    return QUEUE_SIZE - this.count;
+  }
+
+  // The UART's transmitter is empty: a FIFO's worth of bytes fits.
   get ready(): bool {
-    if (this.complete) this.tryPrint();
-    return !this.complete;
+    const ready = this.room >= TRANSMIT_FIFO;
+    if (!ready) this.owesWakeUp = true;
+    return ready;
   }
 
-  // A byte from the guest; false if it was dropped (the line waits).
-  write(c: u8): bool {
-    if (!this.ready) {
+  // A byte from the guest; dropped (and counted) when the queue is full.
+  write(c: u8): void {
+    if (c == 13) return;
+    if (this.count == QUEUE_SIZE) {
       this.dropped++;
-      return false;
+      return;
     }
-    if (c == 13) return true;
-    if (c == 10) {
-      this.complete = true;
-    } else {
-      this.line[this.length++] = c;
-      if (this.length == LINE_MAX) this.complete = true;
-    }
-    if (this.complete) this.tryPrint();
-    return true;
-  }
-
-  // Prints the line if its turn has come: the VM's last line is out and
-  // the queue has room. drainConsole() first, so that a guest that polls
-  // its UART moves the queue along.
-  private tryPrint(): void {
-    drainConsole();
-    const bytes = <u64>(this.name.length + this.length) + 8;
-    if (consoleSent() < this.lastLineEnd || consoleRoom() < bytes + HYPERVISOR_RESERVE) return;
-    this.print();
+    this.queue[(this.head + this.count) % QUEUE_SIZE] = c;
+    if (c == 10 && this.firstNewline < 0) this.firstNewline = this.count;
+    this.count++;
+    if (c == 10 || this.count % LINE_MAX == 0) this.printLines();
   }
 
   // The scheduler's look, every millisecond while the console has bytes
-  // queued: a line that waited for its turn goes out, and the guest hears
-  // that it may write again.
+  // queued: lines that waited for their turn go out, and the UART hears
+  // that the guest may write again.
   poll(): void {
-    if (!this.complete) return;
-    this.tryPrint();
-    if (!this.complete && this.waiter !== null) this.waiter!.wakeUp();
+    if (this.count == 0) return;
+    this.printLines();
+    if (this.owesWakeUp && this.waiter !== null && QUEUE_SIZE - this.count >= TRANSMIT_FIFO) {
+      this.owesWakeUp = false;
+      this.waiter!.wakeUp();
+    }
   }
 
-  // Prints what the line holds now, whatever the queue: when the VM stops
-  // or restarts, so that its last words come before the hypervisor's.
+  // Prints everything now, whatever the console's queue holds: when the VM
+  // stops or restarts, so that its last words come before the hypervisor's.
   flush(): void {
-    if (this.length > 0 || this.complete) this.print();
+    while (this.count > 0) this.printLine(this.completeLine() >= 0 ? this.completeLine() : this.count);
     this.reportDropped();
   }
 
-  private print(): void {
+  // Prints the complete lines whose turn has come: the VM's last line is
+  // out and the console's queue has room. drainConsole() first, so that a
+  // guest that polls its UART moves the queue along.
+  private printLines(): void {
+    let length = this.completeLine();
+    if (length < 0) return;
+    drainConsole();
+    while (length >= 0 && consoleSent() >= this.lastLineEnd) {
+      if (consoleRoom() < <u64>(this.name.length + length) * 2 + 8 + HYPERVISOR_RESERVE) return;
+      this.printLine(length);
+      length = this.completeLine();
+    }
+  }
+
+  // The length of the first line if it is complete (ends in a newline, or
+  // fills LINE_MAX), without the newline; -1 if it is not.
+  private completeLine(): i32 {
+    if (this.firstNewline >= 0) return min(this.firstNewline, LINE_MAX);
+    return this.count >= LINE_MAX ? LINE_MAX : -1;
+  }
+
+  // Prints the first `length` bytes as a line, and takes its newline too.
+  private printLine(length: i32): void {
     print("[");
     print(this.name);
     print("] ");
-    for (let i = 0; i < this.length; i++) putVisible(this.line[i]);
+    for (let i = 0; i < length; i++) putVisible(this.queue[(this.head + i) % QUEUE_SIZE]);
     putChar(10);
-    this.length = 0;
-    this.complete = false;
+    const taken = length == this.firstNewline ? length + 1 : length;
+    this.head = (this.head + taken) % QUEUE_SIZE;
+    this.count -= taken;
+    this.firstNewline = this.firstNewline > length ? this.firstNewline - taken : this.findNewline();
     this.lastLineEnd = consoleQueued();
     if (this.dropped > 0 && consoleRoom() > HYPERVISOR_RESERVE) this.reportDropped();
+  }
+
+  private findNewline(): i32 {
+    for (let i = 0; i < this.count; i++) if (this.queue[(this.head + i) % QUEUE_SIZE] == 10) return i;
+    return -1;
   }
 
   private reportDropped(): void {

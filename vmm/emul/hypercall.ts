@@ -40,7 +40,7 @@ export function hypercall(vm: Vm, vcpu: Vcpu, wide: bool): HypercallResult {
     if (a1 > MAX_WRITE || !vm.memory.contains(a0, a1)) result = HC_BAD_ARGUMENT;
     else {
       result = 0;
-      while (result < a1 && vm.console.ready) vm.console.write(vm.memory.read8(a0 + result++));
+      while (result < a1 && vm.console.room > 0) vm.console.write(vm.memory.read8(a0 + result++));
     }
   } else if (fn == HC_EXIT) {
     vm.exitWith(<i64>a0);
