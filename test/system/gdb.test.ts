@@ -91,8 +91,6 @@ describe.each(BACKENDS)("the GDB stub under %s", (_, platform, bootMs) => {
       platform,
       cmdline: "exit=emulator gdb=target",
       modules: [{ path: GUEST, args: "vm=target mem=4" }],
-      // A model with the monitor trap flag, which single steps take on VT-x.
-      bochsCpu: "tigerlake",
       extraArgs: bochsRelay
         ? [`com2: enabled=1, mode=socket-client, dev=127.0.0.1:${bochsRelay.emulator}`]
         : ["-serial", `tcp:127.0.0.1:${port},server=on,wait=off`],

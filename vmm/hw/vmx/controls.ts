@@ -25,8 +25,6 @@ export const PROC_CR8_LOAD: u32 = 1 << 19;
 export const PROC_CR8_STORE: u32 = 1 << 20;
 export const PROC_NMI_WINDOW: u32 = 1 << 22;
 export const PROC_MOV_DR: u32 = 1 << 23;
-// An exit after each instruction the guest completes (25.5.2).
-export const PROC_MONITOR_TRAP: u32 = 1 << 27;
 export const PROC_IO_BITMAPS: u32 = 1 << 25;
 export const PROC_MSR_BITMAPS: u32 = 1 << 28;
 export const PROC_MONITOR: u32 = 1 << 29;
@@ -71,7 +69,6 @@ export const EXIT_IO: u32 = 30;
 export const EXIT_RDMSR: u32 = 31;
 export const EXIT_WRMSR: u32 = 32;
 export const EXIT_MWAIT: u32 = 36;
-export const EXIT_MONITOR_TRAP: u32 = 37;
 export const EXIT_MONITOR: u32 = 39;
 export const EXIT_EPT_VIOLATION: u32 = 48;
 export const EXIT_EPT_MISCONFIG: u32 = 49;

@@ -153,10 +153,6 @@ export class VmxFeatures {
   get preemptionTimer(): bool {
     return this.allowed(this.pinCap, C.PIN_PREEMPTION_TIMER);
   }
-  // The monitor trap flag: an exit after one instruction (25.5.2), for a debugger's step.
-  get monitorTrapFlag(): bool {
-    return this.allowed(this.procCap, C.PROC_MONITOR_TRAP);
-  }
   // The timer's remaining value can be saved at each exit, so it counts guest time across exits.
   get savesPreemptionTimer(): bool {
     return this.allowed(this.exitCap, C.EXIT_SAVE_PREEMPTION_TIMER);

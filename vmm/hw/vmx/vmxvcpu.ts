@@ -65,7 +65,7 @@ export class VmxVcpu extends Vcpu {
   private readonly cpuid: CpuidTable = new CpuidTable();
   // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
   private failure: u32 = 0;
-  // A debugger's step is under way: the monitor trap flag is set (stepOnce()).
+  // A debugger's step is under way: RFLAGS.TF is the VMM's (stepOnce()).
   private stepping: bool = false;
 
   private readonly eptp: u64;
@@ -188,7 +188,7 @@ export class VmxVcpu extends Vcpu {
     }
     this.vmcs.launched = true;
     this.redeliverInterruptedEvent();
-    if (this.stepping && this.endStep(basic)) {
+    if (this.stepping && this.endStep(basic, exit.qualification)) {
       exit.kind = ExitKind.DebugStep;
     } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.isBreakpoint()) {
       this.instruction(ExitKind.Breakpoint);
@@ -276,12 +276,17 @@ export class VmxVcpu extends Vcpu {
     if ((info & C.EVENT_VALID) != 0) this.injectAgain(info, F.IDT_VECTORING_ERROR_CODE);
   }
 
-  // Any exit ends a debugger's step; true if it is the step's own, an MTF
-  // exit after the instruction (25.5.2).
-  private endStep(basic: u32): bool {
+  // Any exit ends a debugger's step, and takes the VMM's TF away before
+  // anything emulates an instruction with it. True if the exit is the
+  // step's own trap: a #DB whose causes (the qualification, 27.2.1) are the
+  // single step alone. A #DB exit leaves the guest's DR6 as it was.
+  private endStep(basic: u32, causes: u64): bool {
     this.stepping = false;
-    write(F.PROC_CONTROLS, <u32>vmread(F.PROC_CONTROLS) & ~C.PROC_MONITOR_TRAP);
-    return basic == C.EXIT_MONITOR_TRAP;
+    write(F.GUEST_RFLAGS, vmread(F.GUEST_RFLAGS) & ~RFLAGS_TF);
+    if (basic != C.EXIT_EXCEPTION_OR_NMI) return false;
+    const info = <u32>vmread(F.EXIT_INTERRUPTION_INFO);
+    return (info & C.EVENT_TYPE_MASK) == C.EVENT_TYPE_HARDWARE_EXCEPTION && <u8>info == VECTOR_DB
+      && (causes & DR6_CAUSES) == DR6_BS;
   }
 
   // An INT3 the exception bitmap intercepted (interceptBreakpoints()): a
@@ -510,12 +515,21 @@ export class VmxVcpu extends Vcpu {
     write(F.ENTRY_INSTRUCTION_LENGTH, length);
   }
 
-  // The monitor trap flag: an exit after the next instruction, or before
-  // the first of an event's handler if the entry injects one (25.5.2).
+  // RFLAGS.TF with #DB intercepted (core/exit.ts), as AMD-V steps
+  // (hw/svm/nmiwindow.ts): a #DB trap after the next instruction (SDM Vol.
+  // 3B 18.3.1.4). (The monitor trap flag, 25.5.2, would hide the step from
+  // the guest better, but under Bochs 2.7 its exit never came.) A guest
+  // that single-steps itself already exits after the instruction.
   stepOnce(): bool {
-    if (!this.features.monitorTrapFlag) return false;
     this.use();
-    write(F.PROC_CONTROLS, <u32>vmread(F.PROC_CONTROLS) | C.PROC_MONITOR_TRAP);
+    const rflags = vmread(F.GUEST_RFLAGS);
+    if ((rflags & RFLAGS_TF) != 0) return true;
+    write(F.GUEST_RFLAGS, rflags | RFLAGS_TF);
+    // Under STI or MOV SS blocking, VM entry wants the step's trap noted as
+    // pending (SDM Vol. 3C "Checks on Guest Non-Register State").
+    if ((<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) != 0) {
+      write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | DR6_BS);
+    }
     this.stepping = true;
     return true;
   }
