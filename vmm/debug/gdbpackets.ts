@@ -7,7 +7,8 @@
 // binary data. A lone 0x03 byte between packets asks to interrupt the
 // target. (GDB manual, "Remote Protocol": "Overview", "Interrupts".)
 // PacketReader takes the bytes one at a time, so a client that sends
-// garbage, or a packet longer than it announced, costs a reply and no more.
+// garbage, or a packet longer than it announced, costs a reply and no more;
+// Cursor reads the hex numbers and bytes of a payload's arguments.
 
 // The longest payload accepted, announced as PacketSize in qSupported.
 export const MAX_PACKET: i32 = 4096;
@@ -141,4 +142,57 @@ export function hexLittleEndian(v: u64, size: i32): string {
   let text = "";
   for (let i = 0; i < size; i++) text += i < 8 ? hexByte(<u32>(v >> (<u64>i * 8)) & 0xff) : "00";
   return text;
+}
+
+// Reads a packet's arguments; `ok` turns false at the first malformed one.
+export class Cursor {
+  ok: bool = true;
+  constructor(private text: string, private at: i32) {}
+
+  get atEnd(): bool {
+    return this.at >= this.text.length;
+  }
+
+  next(): i32 {
+    if (this.atEnd) {
+      this.ok = false;
+      return -1;
+    }
+    return this.text.charCodeAt(this.at++);
+  }
+
+  take(c: i32): bool {
+    if (this.atEnd || this.text.charCodeAt(this.at) != c) return false;
+    this.at++;
+    return true;
+  }
+
+  // A hex number of 1 to 16 digits.
+  hex(): u64 {
+    let v: u64 = 0, digits = 0;
+    while (!this.atEnd) {
+      const d = hexDigit(this.text.charCodeAt(this.at));
+      if (d < 0) break;
+      v = (v << 4) | <u64>d;
+      digits++;
+      this.at++;
+    }
+    if (digits == 0 || digits > 16) this.ok = false;
+    return v;
+  }
+
+  // `size` bytes as pairs of hex digits, least significant first (bytes
+  // beyond the eighth are read and dropped).
+  littleEndian(size: i32): u64 {
+    let v: u64 = 0;
+    for (let i = 0; i < size; i++) {
+      const high = hexDigit(<u32>this.next()), low = hexDigit(<u32>this.next());
+      if (high < 0 || low < 0) {
+        this.ok = false;
+        return 0;
+      }
+      if (i < 8) v |= <u64>((high << 4) | low) << (<u64>i * 8);
+    }
+    return v;
+  }
 }

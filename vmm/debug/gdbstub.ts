@@ -5,17 +5,17 @@
 // numbered threads, the vCPUs of one VM (session.ts). It keeps the
 // debugger's side of the conversation: whether the target is held, which
 // thread registers are read from, the software breakpoints it planted.
-// gdb runs in all-stop mode: a stop of one thread stops them all, and `c`
-// or `s` lets them all go. Whatever gdb sends, the answer is a reply or an
+// gdb runs in all-stop mode: a stop of one thread stops them all, `c`
+// lets them all go, `s` one of them for one instruction. Whatever gdb sends, the answer is a reply or an
 // error reply (E01 a malformed packet, E02 memory that is not mapped, E03
 // no such thread, E04 the target cannot step); nothing here traps.
 
-import { framePacket, hexByte, hexDigit, hexLittleEndian, MAX_PACKET, PacketReader, Received } from "./gdbpackets";
+import { Cursor, framePacket, hexByte, hexLittleEndian, MAX_PACKET, PacketReader, Received } from "./gdbpackets";
 import { GDB_EFLAGS, GDB_REGISTERS, GDB_RIP, registerSize, targetXml } from "./gdbregs";
 
 // The signals a stop reports (gdb's numbering).
-export const SIGINT: u32 = 2;
-export const SIGTRAP: u32 = 5;
+const SIGINT: u32 = 2;
+const SIGTRAP: u32 = 5;
 
 const INT3: u8 = 0xcc;
 const XML_READ = "qXfer:features:read:target.xml:";
@@ -53,10 +53,11 @@ export class GdbStub {
   private readonly reader: PacketReader = new PacketReader();
   private mode: Mode = Mode.Detached;
   private lastReply: string = "";
-  // The thread the last stop concerned, and the one `g` and `m` read (0:
-  // the stop's).
+  // The thread the last stop concerned, and its stop reply.
   private stopThread: i32 = 1;
   private stopReply: string = "";
+  // The threads Hg and Hc chose: the one `g` and `m` read, the one `s`
+  // steps (0: the stop's).
   private registerThread: i32 = 0;
   private runThread: i32 = 0;
   private readonly breakpoints: u64[] = [];
@@ -311,57 +312,4 @@ export class GdbStub {
 // Lower-case hex, no leading zeros.
 function hex(v: i32): string {
   return (<u32>v).toString(16);
-}
-
-// Reads a packet's arguments; `ok` turns false at the first malformed one.
-class Cursor {
-  ok: bool = true;
-  constructor(private text: string, private at: i32) {}
-
-  get atEnd(): bool {
-    return this.at >= this.text.length;
-  }
-
-  next(): i32 {
-    if (this.atEnd) {
-      this.ok = false;
-      return -1;
-    }
-    return this.text.charCodeAt(this.at++);
-  }
-
-  take(c: i32): bool {
-    if (this.atEnd || this.text.charCodeAt(this.at) != c) return false;
-    this.at++;
-    return true;
-  }
-
-  // A hex number of 1 to 16 digits.
-  hex(): u64 {
-    let v: u64 = 0, digits = 0;
-    while (!this.atEnd) {
-      const d = hexDigit(this.text.charCodeAt(this.at));
-      if (d < 0) break;
-      v = (v << 4) | <u64>d;
-      digits++;
-      this.at++;
-    }
-    if (digits == 0 || digits > 16) this.ok = false;
-    return v;
-  }
-
-  // `size` bytes as pairs of hex digits, least significant first (bytes
-  // beyond the eighth are read and dropped).
-  littleEndian(size: i32): u64 {
-    let v: u64 = 0;
-    for (let i = 0; i < size; i++) {
-      const high = hexDigit(<u32>this.next()), low = hexDigit(<u32>this.next());
-      if (high < 0 || low < 0) {
-        this.ok = false;
-        return 0;
-      }
-      if (i < 8) v |= <u64>((high << 4) | low) << (<u64>i * 8);
-    }
-    return v;
-  }
 }
