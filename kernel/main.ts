@@ -65,7 +65,7 @@ export function boot(magic: u32, info: u32): bool {
 
   crashOnRequest(cmdline.get("crash"));
 
-  return runVmm(virt, bootInfo.modules, memory.frames, rsdp);
+  return runVmm(virt, bootInfo.modules, memory.frames, rsdp, cmdline.get("gdb"));
 }
 
 // After the last VM stopped (or when there was none to run).

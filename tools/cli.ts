@@ -2,6 +2,7 @@
 //
 //   tsx tools/cli.ts run [--platform qemu|uefi|bochs] [--accel tcg|kvm] [--memory MiB]
 //                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso] [--icount]
+//                        [--gdb PORT]  (QEMU: COM2 on 127.0.0.1:PORT, for gdb=NAME, docs/debugging.md)
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
 //   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor.iso] [--yes]
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     device: { type: "string" },
     image: { type: "string", default: "build/typervisor.iso" },
     yes: { type: "boolean", default: false },
+    gdb: { type: "string" },
   },
 });
 
@@ -38,6 +40,7 @@ function bootOptions(interactive: boolean): BootOptions {
   const platform = values.platform as Platform;
   if (!["qemu", "uefi", "bochs"].includes(platform)) fail(`unknown platform '${platform}' (qemu, uefi, bochs)`);
   if (values.accel !== "tcg" && values.accel !== "kvm") fail(`unknown accelerator '${values.accel}' (tcg, kvm)`);
+  if (values.gdb && platform === "bochs") fail("--gdb works with QEMU only");
   const modules: Module[] = (values.module ?? []).map((spec) => {
     const eq = spec.indexOf("=");
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
@@ -52,6 +55,8 @@ function bootOptions(interactive: boolean): BootOptions {
     memoryMiB: Number(values.memory),
     cpus: Number(values.cpus),
     cmdline: values.cmdline,
+    // COM2 after the console's COM1: the GDB stub's port (gdb=NAME).
+    extraArgs: values.gdb ? ["-serial", `tcp:127.0.0.1:${Number(values.gdb)},server=on,wait=off`] : undefined,
   };
 }
 

@@ -25,6 +25,7 @@ packages=(
   "xz-utils:/usr/bin/xz"
   "zstd:/usr/bin/zstd"
   "cpio:/usr/bin/cpio"
+  "gdb:/usr/bin/gdb"
 )
 
 missing=()

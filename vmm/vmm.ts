@@ -19,6 +19,7 @@ import { Rsdp } from "../kernel/acpi/rsdp";
 import { startSecondaryCpus } from "../kernel/cpu/smp";
 import { startTimer } from "../kernel/cpu/irq";
 import { initExtendedState } from "./vcpustate/xstate";
+import { startDebugSession } from "./debug/session";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
@@ -27,13 +28,15 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
 }
 
 // Picks the backend, starts the other CPUs, builds the VMs and hands them
-// to the scheduler; false if there is nothing to run. The CPUs then run
+// to the scheduler; false if there is nothing to run. `debugged` names the
+// VM a gdb client may debug on COM2 (debug/session.ts), "" for none. The CPUs then run
 // the VMs from their loops (linker/shim.c, sched/scheduler.ts cpuNext()).
 export function runVmm(
   support: VirtualizationSupport,
   modules: BootModule[],
   frames: FrameAllocator,
   rsdp: Rsdp | null,
+  debugged: string,
 ): bool {
   const backend = selectBackend(support);
   if (backend === null) {
@@ -58,6 +61,7 @@ export function runVmm(
     log.info("vmm: no virtual machines configured");
     return false;
   }
+  if (debugged.length > 0) startDebugSession(vms, debugged);
   startScheduler(vms, backend);
   return true;
 }

@@ -7,6 +7,8 @@
 import { inb, outb, pause } from "../arch/shim";
 
 export const COM1: u16 = 0x3f8;
+// The second port carries the GDB stub (vmm/debug), when the command line asks for it.
+export const COM2: u16 = 0x2f8;
 
 const DATA: u16 = 0; // receive/transmit buffer; divisor low when DLAB=1
 const INTERRUPT_ENABLE: u16 = 1; // divisor high when DLAB=1
@@ -50,6 +52,13 @@ export function serialWait(base: u16): void {
     if (serialReady(base)) return;
     pause();
   }
+}
+
+// Waits for the transmitter, then writes: for the debugger's replies on
+// COM2 (vmm/debug/session.ts), which a developer waits for anyway.
+export function serialWrite(base: u16, byte: u8): void {
+  serialWait(base);
+  serialPut(base, byte);
 }
 
 // A received byte, or -1 if none is waiting.

@@ -42,6 +42,8 @@ export const enum ExitKind {
   Init, // an INIT signal (VT-x exits on it unconditionally; AMD-V intercepts it)
   VirtualizationInstruction, // the guest executed VMX/SVM instructions
   InvalidState, // the hardware refused to enter the guest
+  Breakpoint, // an INT3, intercepted while a debugger has breakpoints (vmm/debug)
+  DebugStep, // the trap after the one instruction Vcpu.stepOnce() let run
   Unhandled, // anything else: `code` has the raw hardware reason
 }
 

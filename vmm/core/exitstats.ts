@@ -32,6 +32,8 @@ const NAMES: string[] = [
   "init",
   "virtualization-instruction",
   "invalid-state",
+  "breakpoint",
+  "debug-step",
   "unhandled",
 ];
 const KINDS = <i32>ExitKind.Unhandled + 1;

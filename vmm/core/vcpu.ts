@@ -69,6 +69,8 @@ export abstract class Vcpu {
   // Its machine was reset (Vm.restart()): its own CPU applies powerOn()
   // before it next enters.
   pendingPowerOn: bool = false;
+  // A debugger holds it (vmm/debug): the scheduler does not run it, whatever its activity.
+  heldByDebugger: bool = false;
   readonly runState: RunState = new RunState();
   readonly exitLog: ExitLog = new ExitLog();
 
@@ -154,6 +156,8 @@ export abstract class Vcpu {
   // holds it, whether or not the mode uses it (64-bit mode ignores all but
   // FS's and GS's, SDM Vol. 3A 3.4.4).
   abstract segmentBase(seg: Seg): u64;
+  // The selector of segment `seg` (ES to GS).
+  abstract segmentSelector(seg: Seg): u16;
   // The default operand and address size the guest executes with: 64 (long
   // mode), 32 (CS.D in protected mode) or 16.
   abstract get codeBits(): u32;
@@ -232,6 +236,19 @@ export abstract class Vcpu {
     if (r == Reg.Rsp) this.rsp = v;
     else this.regs.set(r, v);
   }
+
+  // For a debugger (vmm/debug). With `on`, an INT3 exits as ExitKind.Breakpoint
+  // instead of raising #BP in the guest, RIP on the INT3 (on AMD-V an INT n
+  // may exit so too, see hw/svm/svmvcpu.ts).
+  abstract interceptBreakpoints(on: bool): void;
+  // Gives the guest the INT3 (vector 3, 1 byte) or INT n (`length` 2) at
+  // RIP that exited as a Breakpoint: its handler returns after the
+  // instruction (SDM Vol. 3A 6.5, a trap saves the next RIP).
+  abstract reflectBreakpoint(vector: u8, length: u32): void;
+  // Lets one instruction run and exits after it: the next exit of any kind
+  // ends the step, and is ExitKind.DebugStep if it is the trap after that
+  // instruction. False if the CPU cannot.
+  abstract stepOnce(): bool;
 
   // The guest's DR7 (in the VMCS or VMCB).
   abstract get dr7(): u64;

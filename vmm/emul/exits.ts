@@ -142,6 +142,9 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       return Next.Resume;
     case ExitKind.InterruptWindow:
     case ExitKind.NmiWindow:
+    // The debugger's (vmm/debug), which the scheduler hands it after this.
+    case ExitKind.Breakpoint:
+    case ExitKind.DebugStep:
       return Next.Resume;
     case ExitKind.ExternalInterrupt:
       // A host interrupt (our timer) ended the guest's run: take it now.

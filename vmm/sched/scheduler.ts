@@ -35,6 +35,7 @@ import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
+import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
@@ -199,12 +200,16 @@ function finishRun(c: HostCpu): Next {
   run.vruntime += vm.share.virtualTicks(ticks, run.activeSiblings);
   vm.share.account(ticks);
   const exit = vcpu.takeExit(e);
-  if (exit === null) return Next.Resume;
-  vm.exitStats.count(exit.kind);
-  vcpu.exitLog.record(exit, vcpu.rip, e.exitedTsc);
-  // The alarm or a kick: time to look.
-  if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
-  return handleExit(vm, vcpu, exit);
+  let next = Next.Resume;
+  if (exit !== null) {
+    vm.exitStats.count(exit.kind);
+    vcpu.exitLog.record(exit, vcpu.rip, e.exitedTsc);
+    // The alarm or a kick: time to look.
+    if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
+    next = handleExit(vm, vcpu, exit);
+  }
+  debuggerSees(vm, vcpu, exit);
+  return next;
 }
 
 function decide(c: HostCpu, next: Next): void {
@@ -224,6 +229,7 @@ function decide(c: HostCpu, next: Next): void {
   if (c.id == 0 && now >= nextInputPoll) {
     pollConsoleInput(vms);
     pollConsoleOutput(vms);
+    pollDebugger();
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
   releaseWanted(c);
@@ -443,7 +449,7 @@ function enter(c: HostCpu, slot: Slot): void {
     vcpu.flushNestedTlb();
     vcpu.nestedSeen = vm.nestedGeneration;
   }
-  deliverInterrupt(vm, vcpu);
+  if (!steppedByDebugger(vcpu)) deliverInterrupt(vm, vcpu);
   setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
   vcpu.prepareEntry(c.entry);
   c.entered = true;
@@ -462,7 +468,9 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && (waitsForInput() || consolePending())) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
+  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens())) {
+    wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
+  }
   setAlarm(c.id, wake);
 }
 

@@ -80,6 +80,9 @@ export class FakeVcpu extends Vcpu {
   segmentBase(seg: Seg): u64 {
     return this.segmentBases[<i32>seg];
   }
+  segmentSelector(seg: Seg): u16 {
+    return 0;
+  }
   get codeBits(): u32 {
     return this.bits;
   }
@@ -95,6 +98,11 @@ export class FakeVcpu extends Vcpu {
   }
   pendDebugTrap(causes: u64): void {
     this.debugTrapCauses |= causes;
+  }
+  interceptBreakpoints(on: bool): void {}
+  reflectBreakpoint(vector: u8, length: u32): void {}
+  stepOnce(): bool {
+    return false;
   }
   skipInstruction(): void {
     this.ripValue += <u64>this.exit.instructionLength;

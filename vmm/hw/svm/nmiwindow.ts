@@ -9,7 +9,8 @@
 // To deliver a latched NMI right after that IRET, or right after an STI or
 // MOV SS shadow, the VMM single-steps the guest over the one instruction:
 // TF set, the #DB intercepted, the trap after it taken as the window and
-// hidden from the guest.
+// hidden from the guest. A debugger's single step (vmm/debug,
+// Vcpu.stepOnce()) is the same step with another purpose.
 
 import { DR6_BS, RFLAGS_IF, RFLAGS_TF } from "../../../kernel/arch/x86";
 import * as V from "./vmcb";
@@ -26,6 +27,10 @@ export class NmiWindow {
   private stepping: bool = false;
   private overIret: bool = false;
   private guestDr6: u64 = 0;
+  // The step under way is (also) the debugger's; and whether the trap
+  // atExit() last hid ended one.
+  private forDebugger: bool = false;
+  debuggerTrap: bool = false;
 
   constructor(private vmcb: V.Vmcb) {}
 
@@ -34,6 +39,7 @@ export class NmiWindow {
     this.blocked = false;
     this.iretAt = -1;
     this.stepping = false;
+    this.forDebugger = false;
     this.interceptIret(false);
   }
 
@@ -69,10 +75,25 @@ export class NmiWindow {
     if ((this.blocked && this.iretAt < 0) || this.stepping || (rflags & RFLAGS_TF) != 0) return;
     if ((vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) != 0) return;
     if (interruptQueued && (rflags & RFLAGS_IF) != 0) return;
+    this.startStep(this.blocked);
+  }
+
+  // The debugger's step, the same way. A guest that single-steps itself
+  // already exits after the instruction: nothing to add.
+  stepForDebugger(): void {
+    if (this.stepping) this.forDebugger = true;
+    else if ((this.vmcb.get64(V.RFLAGS) & RFLAGS_TF) == 0) {
+      this.forDebugger = true;
+      this.startStep(this.blocked && this.iretAt >= 0);
+    }
+  }
+
+  private startStep(overIret: bool): void {
+    const vmcb = this.vmcb;
     this.stepping = true;
-    this.overIret = this.blocked;
+    this.overIret = overIret;
     this.guestDr6 = vmcb.get64(V.DR6);
-    vmcb.set64(V.RFLAGS, rflags | RFLAGS_TF);
+    vmcb.set64(V.RFLAGS, vmcb.get64(V.RFLAGS) | RFLAGS_TF);
   }
 
   // At every exit, before anything reads the guest's state: notes a
@@ -86,6 +107,8 @@ export class NmiWindow {
     }
     if (!this.stepping) return false;
     this.stepping = false;
+    this.debuggerTrap = this.forDebugger && code == EXIT_DEBUG_TRAP;
+    this.forDebugger = false;
     // A completed IRET loaded the guest's own RFLAGS; else TF is still ours.
     if (!this.overIret || this.blocked) vmcb.set64(V.RFLAGS, vmcb.get64(V.RFLAGS) & ~RFLAGS_TF);
     if (code != EXIT_DEBUG_TRAP) return false;

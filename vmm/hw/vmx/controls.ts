@@ -83,6 +83,7 @@ export const EXIT_ENTRY_FAILURE: u32 = 0x80000000;
 export const EVENT_TYPE_EXTERNAL: u32 = 0 << 8;
 export const EVENT_TYPE_NMI: u32 = 2 << 8;
 export const EVENT_TYPE_HARDWARE_EXCEPTION: u32 = 3 << 8;
+export const EVENT_TYPE_SOFTWARE_EXCEPTION: u32 = 6 << 8; // INT3, INTO
 export const EVENT_TYPE_MASK: u32 = 7 << 8;
 export const EVENT_ERROR_CODE: u32 = 1 << 11;
 export const EVENT_VALID: u32 = 0x80000000;

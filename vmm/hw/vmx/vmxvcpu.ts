@@ -26,6 +26,7 @@ import {
   RFLAGS_RF,
   RFLAGS_TF,
   Seg,
+  VECTOR_BP,
   VECTOR_DB,
   VECTOR_GP,
   VECTOR_NMI,
@@ -34,7 +35,7 @@ import { print, printDec, printHex, println } from "../../../kernel/console/cons
 import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryBlock } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
-import { Exit, ExitKind } from "../../core/exit";
+import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { VmxBitmaps } from "./bitmaps";
@@ -64,6 +65,8 @@ export class VmxVcpu extends Vcpu {
   private readonly cpuid: CpuidTable = new CpuidTable();
   // How the last VMLAUNCH/VMRESUME failed: 0 (it did not), 1 VMfailInvalid, 2 VMfailValid.
   private failure: u32 = 0;
+  // A debugger's step is under way: RFLAGS.TF is the VMM's (stepOnce()).
+  private stepping: bool = false;
 
   private readonly eptp: u64;
   // The CPU whose active VMCS this is, and its number; -1 while clear.
@@ -160,6 +163,8 @@ export class VmxVcpu extends Vcpu {
   fastExit(): bool {
     this.exits++;
     if (<u32>vmread(F.EXIT_REASON) != C.EXIT_CPUID) return false;
+    // A debugger's step ends at this exit (decode()).
+    if (this.stepping) return false;
     const regs = this.regs;
     if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
     this.vmcs.launched = true;
@@ -183,7 +188,11 @@ export class VmxVcpu extends Vcpu {
     }
     this.vmcs.launched = true;
     this.redeliverInterruptedEvent();
-    if (basic == C.EXIT_IO) {
+    if (this.stepping && this.endStep(basic, exit.qualification)) {
+      exit.kind = ExitKind.DebugStep;
+    } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.isBreakpoint()) {
+      this.instruction(ExitKind.Breakpoint);
+    } else if (basic == C.EXIT_IO) {
       const q = <u32>exit.qualification; // size - 1, IN, string, REP, immediate, port (Table 27-5)
       this.instruction(ExitKind.Io);
       exit.port = <u16>(q >> 16);
@@ -265,6 +274,26 @@ export class VmxVcpu extends Vcpu {
   private redeliverInterruptedEvent(): void {
     const info = <u32>vmread(F.IDT_VECTORING_INFO);
     if ((info & C.EVENT_VALID) != 0) this.injectAgain(info, F.IDT_VECTORING_ERROR_CODE);
+  }
+
+  // Any exit ends a debugger's step, and takes the VMM's TF away before
+  // anything emulates an instruction with it. True if the exit is the
+  // step's own trap: a #DB whose causes (the qualification, 27.2.1) are the
+  // single step alone. A #DB exit leaves the guest's DR6 as it was.
+  private endStep(basic: u32, causes: u64): bool {
+    this.stepping = false;
+    write(F.GUEST_RFLAGS, vmread(F.GUEST_RFLAGS) & ~RFLAGS_TF);
+    if (basic != C.EXIT_EXCEPTION_OR_NMI) return false;
+    const info = <u32>vmread(F.EXIT_INTERRUPTION_INFO);
+    return (info & C.EVENT_TYPE_MASK) == C.EVENT_TYPE_HARDWARE_EXCEPTION && <u8>info == VECTOR_DB
+      && (causes & DR6_CAUSES) == DR6_BS;
+  }
+
+  // An INT3 the exception bitmap intercepted (interceptBreakpoints()): a
+  // software exception, vector 3 (27.2.2).
+  private isBreakpoint(): bool {
+    const info = <u32>vmread(F.EXIT_INTERRUPTION_INFO);
+    return (info & C.EVENT_TYPE_MASK) == C.EVENT_TYPE_SOFTWARE_EXCEPTION && <u8>info == VECTOR_BP;
   }
 
   // An exception of REFLECTED_EXCEPTIONS (core/exit.ts), given back to the
@@ -430,6 +459,10 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return vmread(F.GUEST_BASE + 2 * <u32>seg);
   }
+  segmentSelector(seg: Seg): u16 {
+    this.use();
+    return <u16>vmread(F.GUEST_SELECTOR + 2 * <u32>seg);
+  }
   get codeBits(): u32 {
     this.use();
     return codeBits(this.features);
@@ -467,6 +500,38 @@ export class VmxVcpu extends Vcpu {
   get dr7(): u64 {
     this.use();
     return vmread(F.GUEST_DR7);
+  }
+
+  interceptBreakpoints(on: bool): void {
+    this.use();
+    write(F.EXCEPTION_BITMAP, REFLECTED_EXCEPTIONS | (on ? 1 << VECTOR_BP : 0));
+  }
+
+  // Injected as the software exception it was, with the INT3's length:
+  // the CPU saves the RIP after it (26.6.1). (Only INT3 exits here.)
+  reflectBreakpoint(vector: u8, length: u32): void {
+    this.use();
+    write(F.ENTRY_INTERRUPTION_INFO, <u32>vector | C.EVENT_TYPE_SOFTWARE_EXCEPTION | C.EVENT_VALID);
+    write(F.ENTRY_INSTRUCTION_LENGTH, length);
+  }
+
+  // RFLAGS.TF with #DB intercepted (core/exit.ts), as AMD-V steps
+  // (hw/svm/nmiwindow.ts): a #DB trap after the next instruction (SDM Vol.
+  // 3B 18.3.1.4). (The monitor trap flag, 25.5.2, would hide the step from
+  // the guest better, but under Bochs 2.7 its exit never came.) A guest
+  // that single-steps itself already exits after the instruction.
+  stepOnce(): bool {
+    this.use();
+    const rflags = vmread(F.GUEST_RFLAGS);
+    if ((rflags & RFLAGS_TF) != 0) return true;
+    write(F.GUEST_RFLAGS, rflags | RFLAGS_TF);
+    // Under STI or MOV SS blocking, VM entry wants the step's trap noted as
+    // pending (SDM Vol. 3C "Checks on Guest Non-Register State").
+    if ((<u32>vmread(F.GUEST_INTERRUPTIBILITY) & C.BLOCKING_STI_OR_MOV_SS) != 0) {
+      write(F.GUEST_PENDING_DEBUG, vmread(F.GUEST_PENDING_DEBUG) | DR6_BS);
+    }
+    this.stepping = true;
+    return true;
   }
 
   // The pending debug exceptions field makes VM entry deliver the #DB,
