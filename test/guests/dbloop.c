@@ -9,8 +9,9 @@
  * back at the same RIP round after round, is stopped as an exception loop.
  */
 #include "lib/guest.h"
+#include "lib/idt64.h"
 
-extern uint8_t idt[], tss[]; /* lib/entry64.S */
+extern uint8_t tss[]; /* lib/entry64.S */
 
 static uint64_t ist_stack[64] __attribute__((aligned(16)));
 
@@ -21,21 +22,10 @@ __attribute__((naked)) static void debug_handler(void) {
 
 void guest_main(void) {
   uint64_t top = (uint64_t)(uintptr_t)&ist_stack[64];
-  uint64_t handler = (uint64_t)(uintptr_t)debug_handler;
   /* IST1 is the 8 bytes at offset 36 of the 64-bit TSS (SDM Vol. 3A 8.7). */
   __builtin_memcpy(tss + 36, &top, 8);
-  /* IDT[1]: an interrupt gate to the handler in the 64-bit code segment
-   * (0x18), IST 1 (SDM Vol. 3A 6.14.1). */
-  uint8_t* gate = idt + 16 * 1;
-  uint16_t low = (uint16_t)handler, selector = 0x18, middle = (uint16_t)(handler >> 16);
-  uint32_t high = (uint32_t)(handler >> 32), zero = 0;
-  __builtin_memcpy(gate, &low, 2);
-  __builtin_memcpy(gate + 2, &selector, 2);
-  gate[4] = 1;
-  gate[5] = 0x8e;
-  __builtin_memcpy(gate + 6, &middle, 2);
-  __builtin_memcpy(gate + 8, &high, 4);
-  __builtin_memcpy(gate + 12, &zero, 4);
+  /* IDT[1]: the handler, on IST 1. */
+  set_idt_gate(1, debug_handler, 1);
   puts("dbloop: a data breakpoint where #DB pushes its frame, then a single step\n");
   /* The frame's first push, SS, goes to top - 8. DR7: L0, R/W0 = 01 (data
    * writes), LEN0 = 10 (8 bytes) (SDM Vol. 3B 18.2.4). */

@@ -8,10 +8,9 @@
  * build/guests/gdbtarget.bin.elf.
  */
 #include "lib/guest.h"
+#include "lib/idt64.h"
 
 #define TICKS 5
-
-extern uint8_t idt[]; /* lib/entry64.S */
 
 volatile uint64_t released;
 volatile uint64_t ticks;
@@ -30,23 +29,8 @@ __attribute__((naked)) static void breakpoint_handler(void) {
   __asm__ volatile("lock incl own_breakpoints(%rip)\n iretq");
 }
 
-/* IDT[3]: an interrupt gate to the handler in the 64-bit code segment (SDM Vol. 3A 6.14.1). */
-static void set_breakpoint_gate(void) {
-  uint64_t handler = (uint64_t)(uintptr_t)breakpoint_handler;
-  uint8_t* gate = idt + 16 * 3;
-  uint16_t low = (uint16_t)handler, selector = 0x18, middle = (uint16_t)(handler >> 16);
-  uint32_t high = (uint32_t)(handler >> 32), zero = 0;
-  __builtin_memcpy(gate, &low, 2);
-  __builtin_memcpy(gate + 2, &selector, 2);
-  gate[4] = 0;
-  gate[5] = 0x8e;
-  __builtin_memcpy(gate + 6, &middle, 2);
-  __builtin_memcpy(gate + 8, &high, 4);
-  __builtin_memcpy(gate + 12, &zero, 4);
-}
-
 void guest_main(void) {
-  set_breakpoint_gate();
+  set_idt_gate(3, breakpoint_handler, 0);
   puts("gdbtarget: waiting for the debugger\n");
   while (!released) __asm__ volatile("pause");
   for (int i = 0; i < TICKS; i++) gdb_tick();
