@@ -118,7 +118,8 @@ function assembly(glyphs: Uint8Array): string {
   ];
   for (let c = 0; c < GLYPH_COUNT; c++) {
     const rows = Array.from(glyphs.subarray(c * GLYPH_HEIGHT, (c + 1) * GLYPH_HEIGHT), (b) => `0x${b.toString(16)}`);
-    lines.push(`    .byte ${rows.join(", ")} /* ${c >= 0x20 && c < 0x7f ? JSON.stringify(String.fromCharCode(c)) : c} */`);
+    const label = c >= 0x20 && c < 0x7f ? JSON.stringify(String.fromCharCode(c)) : String(c);
+    lines.push(`    .byte ${rows.join(", ")} /* ${label} */`);
   }
   return lines.join("\n") + "\n";
 }
