@@ -1,7 +1,8 @@
 // System tests of the console on the PC's own screen (kernel/console/screen.ts):
 // QEMU takes a screenshot through its monitor, and the harness reads the
 // text back by matching the font's glyphs (tools/harness/screenshot.ts).
-// The screenshots stay in build/test/screen/ as PPM and PNG files.
+// Keys are pressed on its PS/2 keyboard through the monitor too. The
+// screenshots stay in build/test/screen/ as PPM and PNG files.
 import { existsSync, mkdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boot, BootOptions, Machine } from "../../tools/harness/index";
@@ -83,6 +84,23 @@ describe("the screen after a failure", () => {
       expect(text).toContain("TYPERVISOR HAS STOPPED");
       expect(text).toMatch(/\*\*\* wasm trap: abort: /);
       expect(text).toMatch(/^ {4}at 0x[0-9a-f]{16} \S+\+0x[0-9a-f]+$/m);
+    } finally {
+      machine.kill();
+    }
+  });
+});
+
+describe("the PC's keyboard", () => {
+  it("reaches the console: Ctrl-T then s prints every vCPU's status", async () => {
+    // Three guests that compute for about 1.5 s each, sharing one CPU: time to type.
+    const modules = ["a", "b", "c"].map((n) => ({ path: "build/guests/spin.bin", args: `vm=spin-${n}` }));
+    const machine = await bootHalted({ platform: "qemu", modules }, /vm spin-a: entered/);
+    try {
+      await machine.monitor!.sendKey("ctrl-t");
+      await machine.monitor!.sendKey("s");
+      await machine.waitFor(/status: vm spin-c vcpu 0 \w+ cpu 0 time/, 30_000);
+      const text = await screenShowing(machine, "keyboard", /status: vm spin-c vcpu 0/);
+      expect(text).toMatch(/status: vm spin-a vcpu 0 \w+ cpu 0 time \d+ ns/);
     } finally {
       machine.kill();
     }
