@@ -38,7 +38,8 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int \
 
 AS_SOURCES := $(shell find kernel vmm -name '*.ts')
 BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
-C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o
+C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
+	$(BUILD)/font.o
 
 .PHONY: all deps guests run run-bochs run-uefi test test-unit bench fuzz usb clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
@@ -84,8 +85,11 @@ $(BUILD)/symbols-empty.S: tools/build/symbols.ts
 	$(NODE_BIN)/tsx tools/build/symbols.ts --empty $@
 $(BUILD)/symbols.S: $(BUILD)/typervisor.nosyms.elf tools/build/symbols.ts
 	$(NODE_BIN)/tsx tools/build/symbols.ts $< $@
-$(BUILD)/symbols.o $(BUILD)/symbols-empty.o: $(BUILD)/%.o: $(BUILD)/%.S
+$(BUILD)/symbols.o $(BUILD)/symbols-empty.o $(BUILD)/font.o: $(BUILD)/%.o: $(BUILD)/%.S
 	$(CLANG) $(ASFLAGS) -c $< -o $@
+# The screen's glyphs, from a Debian console font fetched into .cache/fonts/ (tools/build/font.ts).
+$(BUILD)/font.S: tools/build/font.ts $(DEPS_STAMP)
+	$(NODE_BIN)/tsx tools/build/font.ts $@
 $(BUILD)/typervisor.nosyms.elf: $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols-empty.o linker/typervisor.ld
 	$(LLD) $(LDFLAGS) -o $@ $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols-empty.o
 $(BUILD)/typervisor.elf: $(BOOT_OBJECTS) $(C_OBJECTS) $(BUILD)/symbols.o linker/typervisor.ld tools/build/check-image.sh

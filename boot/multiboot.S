@@ -7,7 +7,8 @@
  *    loadable range, so we give it load/bss/entry addresses explicitly.
  *    Multiboot Specification 0.6.96, section 3.1.
  *  - Multiboot 2 (for GRUB on BIOS and UEFI). GRUB loads the ELF program
- *    headers; we only ask it to page-align modules. Multiboot2 spec 3.1.
+ *    headers; we ask it to page-align modules and, if it can, to set a
+ *    graphics mode for the screen's console. Multiboot2 spec 3.1.
  * Both loaders enter _start32 in 32-bit protected mode with paging off.
  */
 #define MB1_MAGIC 0x1BADB002
@@ -35,6 +36,10 @@ mb2_header:
     .align 8                /* tag: module alignment (type 6) */
     .short 6, 0
     .long 8
+    .align 8                /* tag: framebuffer (type 5, 3.1.10), optional: 1024x768, 32 bits per pixel */
+    .short 5, 1
+    .long 20
+    .long 1024, 768, 32
     .align 8                /* tag: end */
     .short 0, 0
     .long 8

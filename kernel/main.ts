@@ -13,6 +13,9 @@ import { CommandLine } from "./boot/cmdline";
 import { parseMultiboot1, MULTIBOOT1_MAGIC } from "./boot/multiboot1";
 import { parseMultiboot2, MULTIBOOT2_MAGIC } from "./boot/multiboot2";
 import { initConsole, println } from "./console/console";
+import { FramebufferKind, PixelDisplay } from "./console/framebuffer";
+import { attachScreen, screenCosts, screenName, screenPut } from "./console/screen";
+import { VgaText } from "./console/vgatext";
 import * as log from "./console/log";
 import { installIdt } from "./cpu/idt";
 import { brand, vendor, hasHugePages, enableStateSwitching } from "./cpu/cpuid";
@@ -34,6 +37,7 @@ export function boot(magic: u32, info: u32): bool {
   installIdt();
 
   const bootInfo = readBootInfo(magic, <u64>info);
+  startScreen(bootInfo);
   const cmdline = new CommandLine(bootInfo.cmdline);
   setEmulatorExit(cmdline.get("exit") == "emulator");
   if (cmdline.has("loglevel") && !log.setLogLevel(cmdline.get("loglevel"))) {
@@ -70,6 +74,7 @@ export function boot(magic: u32, info: u32): bool {
 
 // After the last VM stopped (or when there was none to run).
 export function shutdown(): void {
+  log.info("screen: " + screenCosts());
   println("typervisor: shutdown");
   stop(ExitStatus.Shutdown);
 }
@@ -78,9 +83,13 @@ export function onTrap(frame: u64, cpu: u32): void {
   handleTrap(frame, cpu);
 }
 
-// The C side's output waits for what the console has queued
-// (linker/console.c), and its wasm traps report the vCPU (linker/runtime.c).
+// The C side's output waits for what the console has queued and appears
+// on the screen too (linker/console.c), and its wasm traps report the vCPU
+// (linker/runtime.c).
 export { flushConsole } from "./console/console";
+export function screenEcho(c: u8): void {
+  screenPut(c);
+}
 export { reportFaultWitness } from "./console/panic";
 
 // Every CPU's loop (linker/shim.c) asks, under the hypervisor lock.
@@ -102,6 +111,19 @@ function readBootInfo(magic: u32, info: u64): BootInfo {
   const error = bootInfo.error;
   if (error !== null) panic(error);
   return bootInfo;
+}
+
+// The screen: the loader's framebuffer if we can draw on it, else the VGA's
+// text mode, which only BIOS firmware provides. The boot page tables and the
+// host's map all of the first 4 GiB, where the framebuffer must lie.
+function startScreen(boot: BootInfo): void {
+  const fb = boot.framebuffer;
+  if (fb !== null && fb.drawable && fb.address + <u64>fb.pitch * fb.height <= <u64>4 << 30) {
+    attachScreen(new PixelDisplay(fb));
+  } else if (!boot.uefi && (fb === null || fb.kind == FramebufferKind.EgaText)) {
+    attachScreen(new VgaText());
+  }
+  log.info("screen: " + screenName());
 }
 
 function reportMemoryMap(boot: BootInfo): void {

@@ -30,6 +30,7 @@ void console_putc(char c) {
   sync_with_queue();
   for (int spins = 0; spins < 100000 && !(inb(COM1 + 5) & LSR_THR_EMPTY); spins++) cpu_pause();
   outb(COM1, (uint8_t)c);
+  tv_screen_echo(c);
 }
 
 void console_puts(const char* s) {

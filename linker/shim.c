@@ -94,6 +94,7 @@ void w2c_shim_linear_grant(w2c_shim* s, u64 phys, u64 bytes) { linear_grant(phys
 /* The image, and the interrupt stubs the kernel builds its IDT from. */
 u64 w2c_shim_image_start(w2c_shim* s) { extern char __image_start[]; return (uintptr_t)__image_start; }
 u64 w2c_shim_image_end(w2c_shim* s) { extern char __image_end[]; return (uintptr_t)__image_end; }
+u64 w2c_shim_font_glyphs(w2c_shim* s) { extern const char tv_font[]; return (uintptr_t)tv_font; }
 u64 w2c_shim_boot_stack_bottom(w2c_shim* s) { extern char boot_stack[]; return (uintptr_t)boot_stack; }
 u64 w2c_shim_isr_stub(w2c_shim* s, u32 vector) { extern char isr_stubs[]; return (uintptr_t)isr_stubs + (vector & 255) * ISR_STUB_SIZE; }
 void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { idt_load(LINEAR_BASE + offset, limit); }
@@ -214,6 +215,7 @@ static void cpu_loop(uint32_t cpu) {
 }
 
 void tv_console_flush(void) { w2c_kernel_flushConsole(&kernel); }
+void tv_screen_echo(char c) { w2c_kernel_screenEcho(&kernel, (u8)c); }
 void tv_fault_witness(uint32_t cpu) { w2c_kernel_reportFaultWitness(&kernel, cpu); }
 
 void kmain(uint32_t magic, uint32_t info) {

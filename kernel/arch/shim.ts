@@ -64,6 +64,8 @@
 // The image, the interrupt entry stubs, the IDT register.
 @external("shim", "image_start") export declare function imageStart(): u64;
 @external("shim", "image_end") export declare function imageEnd(): u64;
+// The screen's 128 ASCII glyphs, 16 bytes each (build/font.S, from tools/build/font.ts).
+@external("shim", "font_glyphs") export declare function fontGlyphs(): u64;
 // The lowest address of the boot CPU's stack: the page below it is a guard.
 @external("shim", "boot_stack_bottom") export declare function bootStackBottom(): u64;
 @external("shim", "isr_stub") export declare function isrStub(vector: u32): u64;

@@ -6,6 +6,7 @@
 // missing or garbled information sets `error` and the caller panics with it.
 
 import { physRead8 } from "../arch/shim";
+import { Framebuffer } from "../console/framebuffer";
 
 // Memory map entry types shared by BIOS E820, multiboot 1 and multiboot 2.
 export const enum RegionType {
@@ -35,6 +36,9 @@ export class BootInfo {
   modules: BootModule[] = [];
   // Physical address of an RSDP (the loader's copy under multiboot 2), or 0.
   rsdp: u64 = 0;
+  framebuffer: Framebuffer | null = null;
+  // Started by UEFI firmware (the loader passed its system table): no VGA text mode to fall back on.
+  uefi: bool = false;
   // Where the loader's own structure lies, so the frame allocator keeps it.
   infoStart: u64 = 0;
   infoEnd: u64 = 0;

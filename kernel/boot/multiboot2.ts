@@ -3,7 +3,8 @@
 // a size header, then 8-byte-aligned tags, each (type, size, payload), ending
 // with a tag of type 0.
 
-import { physRead32, physRead64 } from "../arch/shim";
+import { physRead8, physRead32, physRead64 } from "../arch/shim";
+import { Framebuffer, FramebufferKind } from "../console/framebuffer";
 import { BootInfo, BootModule, MemoryRegion, readCString } from "./bootinfo";
 
 export const MULTIBOOT2_MAGIC: u32 = 0x36d76289;
@@ -13,8 +14,12 @@ const TAG_CMDLINE: u32 = 1;
 const TAG_LOADER_NAME: u32 = 2;
 const TAG_MODULE: u32 = 3;
 const TAG_MEMORY_MAP: u32 = 6;
+const TAG_FRAMEBUFFER: u32 = 8;
+const TAG_EFI32_SYSTEM_TABLE: u32 = 11;
+const TAG_EFI64_SYSTEM_TABLE: u32 = 12;
 const TAG_ACPI_OLD_RSDP: u32 = 14;
 const TAG_ACPI_NEW_RSDP: u32 = 15;
+const RGB_TAG_SIZE: u64 = 38;
 const MAX_INFO_SIZE: u32 = 1 << 20;
 
 export function parseMultiboot2(info: u64): BootInfo {
@@ -58,6 +63,7 @@ function minimumSize(type: u32): u64 {
   if (type == TAG_CMDLINE || type == TAG_LOADER_NAME) return 9;
   if (type == TAG_MODULE) return 17;
   if (type == TAG_MEMORY_MAP) return 16;
+  if (type == TAG_FRAMEBUFFER) return 32; // EGA text has no colour fields
   if (type == TAG_ACPI_OLD_RSDP || type == TAG_ACPI_NEW_RSDP) return 28;
   return 8;
 }
@@ -93,7 +99,36 @@ function readTag(boot: BootInfo, type: u32, tag: u64, size: u64): void {
     for (let entry = tag + 16; entry + entrySize <= tag + size; entry += entrySize) {
       boot.memory.push(new MemoryRegion(physRead64(entry), physRead64(entry + 8), physRead32(entry + 16)));
     }
+  } else if (type == TAG_FRAMEBUFFER) {
+    const fb = readFramebuffer(tag);
+    if (fb.kind == FramebufferKind.Rgb && size < RGB_TAG_SIZE) {
+      boot.fail("garbled boot information: an RGB framebuffer tag of " + size.toString() + " bytes");
+      return;
+    }
+    boot.framebuffer = fb;
+  } else if (type == TAG_EFI32_SYSTEM_TABLE || type == TAG_EFI64_SYSTEM_TABLE) {
+    boot.uefi = true;
   } else if (type == TAG_ACPI_NEW_RSDP || (type == TAG_ACPI_OLD_RSDP && boot.rsdp == 0)) {
     boot.rsdp = tag + 8; // the tag holds a copy of the RSDP itself
   }
+}
+
+// The framebuffer info tag (3.6.12): address, pitch, width, height, bits
+// per pixel, type, a reserved word, then for RGB the position and size of
+// the red, green and blue fields.
+function readFramebuffer(tag: u64): Framebuffer {
+  const fb = new Framebuffer();
+  fb.address = physRead64(tag + 8);
+  fb.pitch = physRead32(tag + 16);
+  fb.width = physRead32(tag + 20);
+  fb.height = physRead32(tag + 24);
+  fb.bitsPerPixel = physRead8(tag + 28);
+  fb.kind = <FramebufferKind>physRead8(tag + 29);
+  fb.redShift = physRead8(tag + 32);
+  fb.redBits = physRead8(tag + 33);
+  fb.greenShift = physRead8(tag + 34);
+  fb.greenBits = physRead8(tag + 35);
+  fb.blueShift = physRead8(tag + 36);
+  fb.blueBits = physRead8(tag + 37);
+  return fb;
 }

@@ -15,7 +15,12 @@
 // only while there is room and its previous line is out (core/vmconsole.ts).
 // flushConsole() sends everything, waiting, before the machine stops and
 // before the C side prints for itself (linker/console.c).
+//
+// Every byte also goes to the screen (screen.ts), which draws it later;
+// flushConsole() brings the screen up to date too.
 
+import { keyboardRead } from "./keyboard";
+import { refreshScreen, screenPut } from "./screen";
 import { serialInit, serialRead, serialReady, serialPut, serialWait, COM1, TRANSMIT_FIFO } from "./serial";
 
 // A plain constant, not an object: this file is reachable from the abort
@@ -33,14 +38,16 @@ export function initConsole(): void {
   serialInit(PORT);
 }
 
-// A byte typed on the console, or -1.
+// A byte typed on the console (the serial line, or the PC's keyboard), or -1.
 export function readChar(): i32 {
-  return serialRead(PORT);
+  const c = serialRead(PORT);
+  return c >= 0 ? c : keyboardRead();
 }
 
 export function putChar(c: u32): void {
   if (c == 10) putByte(13); // the terminal wants CR LF
   putByte(c < 128 ? <u8>c : 0x3f);
+  screenPut(c);
 }
 
 function putByte(b: u8): void {
@@ -79,9 +86,10 @@ export function drainConsole(): void {
   }
 }
 
-// Sends everything queued, waiting for the UART.
+// Sends everything queued, waiting for the UART, and draws the screen.
 export function flushConsole(): void {
   while (queued != sent) sendOne();
+  refreshScreen();
 }
 
 function sendOne(): void {

@@ -5,6 +5,7 @@
 // Nothing here allocates, so it works even when the heap is the problem.
 
 import { flushConsole, print, println, printDec } from "./console";
+import { screenStopped } from "./screen";
 import { backtrace, halt, thisCpu } from "../arch/shim";
 
 // Exit statuses seen by the emulator with exit=emulator (QEMU reports (s << 1) | 1).
@@ -29,6 +30,7 @@ export function setFaultWitness(w: FaultWitness): void {
 // Once per failure: the C side's wasm traps call it too (linker/runtime.c).
 let witnessed = false;
 export function reportFaultWitness(cpu: u32): void {
+  screenStopped();
   if (witness === null || witnessed) return;
   witnessed = true;
   witness!.report(cpu);
@@ -42,6 +44,7 @@ export function stop(status: ExitStatus): void {
 }
 
 export function panic(reason: string): void {
+  screenStopped();
   print("\n*** typervisor panic: ");
   println(reason);
   println("*** the hypervisor has stopped.");
@@ -51,6 +54,7 @@ export function panic(reason: string): void {
 // AssemblyScript's abort() (a failed runtime check such as an array index out
 // of range, or out of memory) is a wasm trap with a source location.
 export function wasmAbort(message: string | null, file: string | null, line: u32, column: u32): void {
+  screenStopped();
   print("\n*** wasm trap: abort: ");
   print(message !== null ? message : "(no message)");
   print(" at ");

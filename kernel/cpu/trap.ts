@@ -14,6 +14,7 @@ import { EXCEPTION_NAMES, VECTOR_DF, VECTOR_PF } from "../arch/x86";
 import { stackGuard } from "../mm/hostpaging";
 import { print, println, printHex } from "../console/console";
 import { stop, ExitStatus } from "../console/panic";
+import { screenStopped } from "../console/screen";
 
 // Trap frame layout (u64 slots), matching the push order in boot/isr.S.
 const FRAME_REGISTER_NAMES: string[] = [
@@ -51,6 +52,7 @@ function slot(frame: u64, index: i32): u64 {
 // An exception in the hypervisor on CPU `cpu` (the shim has stopped the others).
 export function onTrap(frame: u64, cpu: u32): void {
   const vector = slot(frame, SLOT_VECTOR);
+  screenStopped();
   print("\n*** cpu ");
   printHex(cpu, 1);
   print(":");

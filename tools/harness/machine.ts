@@ -7,6 +7,7 @@
 // bochs.ts; both produce a Machine.
 
 import { ChildProcess } from "node:child_process";
+import { QemuMonitor } from "./monitor";
 
 export interface Exit {
   // The status the hypervisor reported (its halt status), or null if it did not.
@@ -27,6 +28,8 @@ export class Machine {
   private killedByUs = false;
   readonly exited: Promise<Exit>;
   echo = false;
+  // QEMU's monitor, when the machine was booted with BootOptions.monitor.
+  monitor: QemuMonitor | null = null;
 
   constructor(
     readonly name: string,

@@ -34,6 +34,8 @@ export interface BootOptions {
   // that they run truly in parallel. Off by default: QEMU 7.2's threads race
   // on CPU 0's state under AMD-V (docs/smp.md, "Two emulator bugs").
   threadPerCpu?: boolean;
+  // QEMU: a monitor socket (Machine.monitor) for screenshots and key presses.
+  monitor?: boolean;
   extraArgs?: string[];
   // Forward the console to this terminal and the terminal to the console.
   interactive?: boolean;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeIso } from "./iso";
 import { Machine } from "./machine";
+import { QemuMonitor } from "./monitor";
 import { BootOptions, DEFAULT_ELF, DEFAULT_ISO } from "./options";
 import { followFile } from "./serialfile";
 
@@ -43,8 +44,9 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
   // QEMU_LOG=FILE: QEMU's log of the host's exceptions and resets, for a
   // hypervisor that dies without a word (a triple fault under -no-reboot).
   if (process.env.QEMU_LOG) args.push("-d", "int,cpu_reset,guest_errors", "-D", process.env.QEMU_LOG);
+  const monitor = opts.monitor ? `unix:${monitorSocketIn(scratch)},server,nowait` : "none";
   args.push(
-    ...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", "none"]),
+    ...(opts.interactive ? ["-serial", "mon:stdio"] : ["-serial", serialOf(opts, scratch), "-monitor", monitor]),
   );
 
   if (opts.platform === "uefi") {
@@ -95,16 +97,23 @@ function serialOf(opts: BootOptions, scratch: string): string {
   return opts.icount ? `file:${serialFileIn(scratch)}` : "stdio";
 }
 export const serialFileIn = (scratch: string) => join(scratch, "serial.txt");
+const monitorSocketIn = (scratch: string) => join(scratch, "monitor.sock");
 
 export function bootQemu(opts: BootOptions): Machine {
   const scratch = mkdtempSync(join(tmpdir(), "typervisor-qemu-"));
-  return spawnQemu(
+  const monitor = opts.monitor ? new QemuMonitor(monitorSocketIn(scratch)) : null;
+  const machine = spawnQemu(
     `qemu-${opts.platform}`,
     qemuArgs(opts, scratch),
     opts.icount ? serialFileIn(scratch) : null,
     (code) => (code !== null && (code & 1) === 1 ? code >> 1 : null),
-    () => rmSync(scratch, { recursive: true, force: true }),
+    () => {
+      monitor?.close();
+      rmSync(scratch, { recursive: true, force: true });
+    },
   );
+  machine.monitor = monitor;
+  return machine;
 }
 
 // Starts QEMU with `args`, whose console is its stdout or, if not null,

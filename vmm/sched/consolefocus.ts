@@ -13,8 +13,10 @@
 // overrun; the host UART and the emulator hold the rest.
 
 import { drainConsole, println, readChar } from "../../kernel/console/console";
+import { refreshScreen } from "../../kernel/console/screen";
 import { ConsoleInput, Vm } from "../core/vm";
 import { printStatus } from "./report";
+import { updateStatusLine } from "./statusline";
 
 const SWITCH_KEY: i32 = 0x14; // Ctrl-T
 const DIGIT_0: i32 = 0x30;
@@ -23,6 +25,13 @@ const NMI_KEY: i32 = 0x6e; // "n"
 
 let focus: i32 = -1;
 let switching = false;
+// The screen is redrawn at most every SCREEN_POLLS polls (10 times a
+// second: a guest's burst of lines costs one redraw, not one each; a full
+// redraw of 1024x768 pixels is about 3 MB of writes), its status line
+// updated every STATUS_POLLS.
+const SCREEN_POLLS: u32 = 100;
+const STATUS_POLLS: u32 = 1000;
+let polls: u32 = 0;
 
 // Tells the user where typing goes and how to switch: once, as the VMs start.
 export function announceConsoles(vms: Vm[]): void {
@@ -35,11 +44,14 @@ export function announceConsoles(vms: Vm[]): void {
   println("console: typing into vm " + vms[focus].name + "; Ctrl-T and a number switch (" + list + ")");
 }
 
-// Every millisecond on the boot CPU: sends what the UART takes now, and
-// lets each VM's waiting line have its turn.
+// Every millisecond on the boot CPU: sends what the UART takes now, lets
+// each VM's waiting line have its turn, and now and then draws the screen.
 export function pollConsoleOutput(vms: Vm[]): void {
   drainConsole();
   for (let i = 0; i < vms.length; i++) if (vms[i].running) vms[i].console.poll();
+  if (polls % STATUS_POLLS == 0) updateStatusLine(vms, focus);
+  if (polls % SCREEN_POLLS == 0) refreshScreen();
+  polls++;
 }
 
 // Passes what was typed to the focused VM; true if a byte reached a VM.
