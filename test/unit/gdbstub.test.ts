@@ -155,6 +155,8 @@ describe("registers", () => {
     expect(e.register(1, 16)).toBe(0x1234n);
     expect(reply("p28")).toBe("0".repeat(32)); // xmm0
     expect(reply("p99")).toBe("E01");
+    expect(reply("pb0000000")).toBe("E01"); // negative as an i32: refused, not an index
+    expect(reply("Pb0000000=0000000000000000")).toBe("E01");
     expect(reply("P10=xyz")).toBe("E01");
   });
 });

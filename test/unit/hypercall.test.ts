@@ -84,8 +84,9 @@ describe("console_write", () => {
 
   // A guest writing as fast as it can must not hold the hypervisor while
   // the serial line sends (87 us a byte at 115200 baud): it waits instead.
-  it("makes the VM wait while the serial line is busy: four lines wait behind the one queued, then nothing more", () => {
-    const lines = Array.from({ length: 64 }, (_, i) => `line ${String(i).padStart(2, "0")} `.padEnd(63, ".") + "\n");
+  it("makes the VM wait while the serial line is busy: four lines wait behind the queued one, then none", () => {
+    const line = (i: number) => `line ${String(i).padStart(2, "0")} `.padEnd(63, ".") + "\n";
+    const lines = Array.from({ length: 64 }, (_, i) => line(i));
     text(0x1000n, lines.join(""));
     lineStatus = 0;
     call(CONSOLE_WRITE, 0x1000n, 4096n);

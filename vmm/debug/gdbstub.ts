@@ -162,7 +162,7 @@ export class GdbStub {
   }
 
   private readXml(args: Cursor): string {
-    const offset = <i32>args.hex();
+    const offset = <i32>min<u64>(args.hex(), <u64>i32.MAX_VALUE);
     if (!args.take(0x2c)) return "E01";
     const length = <i32>min<u64>(args.hex(), <u64>MAX_PACKET / 2);
     if (!args.ok) return "E01";
@@ -216,15 +216,19 @@ export class GdbStub {
     return "OK";
   }
 
+  // The register number is checked before it is narrowed: "pb0000000"
+  // must be an error, not register -0x50000000.
   private readRegister(args: Cursor): string {
-    const n = <i32>args.hex();
-    if (!args.ok || n >= GDB_REGISTERS) return "E01";
+    const number = args.hex();
+    if (!args.ok || number >= <u64>GDB_REGISTERS) return "E01";
+    const n = <i32>number;
     return hexLittleEndian(this.target.register(this.thread(), n), registerSize(n));
   }
 
   private writeRegister(args: Cursor): string {
-    const n = <i32>args.hex();
-    if (!args.take(0x3d) || n >= GDB_REGISTERS) return "E01";
+    const number = args.hex();
+    if (!args.take(0x3d) || number >= <u64>GDB_REGISTERS) return "E01";
+    const n = <i32>number;
     const v = args.littleEndian(registerSize(n));
     if (!args.ok || !args.atEnd) return "E01";
     return n > GDB_EFLAGS || this.target.setRegister(this.thread(), n, v) ? "OK" : "E01";
