@@ -1,8 +1,10 @@
 // QEMU's human monitor on a Unix socket, for what the tests do to the
-// machine from outside: take a screenshot (screendump, a PPM file) and
-// press keys on its PS/2 keyboard (sendkey). qemuArgs() opens the socket when
+// machine from outside: take a screenshot (screendump, a PPM file), save
+// guest-physical memory (pmemsave) and press keys on its PS/2 keyboard
+// (sendkey). qemuArgs() opens the socket when
 // BootOptions.monitor is set.
 
+import { existsSync, rmSync, statSync } from "node:fs";
 import { createConnection, Socket } from "node:net";
 
 const PROMPT = "(qemu) ";
@@ -31,6 +33,19 @@ export class QemuMonitor {
   async screendump(file: string): Promise<void> {
     await this.command("stop");
     await this.command(`screendump ${file}`);
+    await this.command("cont");
+  }
+
+  // Writes `bytes` of guest-physical memory from `address` to `file`, the
+  // machine paused meanwhile: a framebuffer as the CPU wrote it, whatever
+  // QEMU's display last rendered of it.
+  async physicalMemory(address: bigint, bytes: number, file: string): Promise<void> {
+    await this.command("stop");
+    rmSync(file, { force: true });
+    const reply = await this.command(`pmemsave 0x${address.toString(16)} ${bytes} "${file}"`);
+    if (!existsSync(file) || statSync(file).size !== bytes) {
+      throw new Error(`pmemsave: ${reply.trim().split("\n").at(-1)}`);
+    }
     await this.command("cont");
   }
 

@@ -23,6 +23,20 @@ export function readPpm(file: string): Image {
   return { width, height, rgb: data.subarray(header[0].length, header[0].length + width * height * 3) };
 }
 
+// A 32-bit linear framebuffer's memory (`width` pixels of 4 bytes a line),
+// as QEMU's pmemsave writes it. QEMU's displays (VBE and GOP alike) are
+// x8r8g8b8: blue, green, red, then a spare byte, in memory order.
+export function readFramebuffer(file: string, width: number, height: number): Image {
+  const data = readFileSync(file);
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    rgb[i * 3] = data[i * 4 + 2];
+    rgb[i * 3 + 1] = data[i * 4 + 1];
+    rgb[i * 3 + 2] = data[i * 4];
+  }
+  return { width, height, rgb };
+}
+
 // The text on the screen, a string per row of cells; a cell that matches
 // no glyph reads as U+FFFD. Each cell's background is its most common colour.
 export function readScreen(image: Image): string[] {

@@ -89,8 +89,7 @@ export class VmConsole {
   // queued: lines that waited for their turn go out, and the UART hears
   // that the guest may write again.
   poll(): void {
-    if (this.count == 0) return;
-    this.printLines();
+    if (this.count > 0) this.printLines();
     if (this.owesWakeUp && this.waiter !== null && QUEUE_SIZE - this.count >= TRANSMIT_FIFO) {
       this.owesWakeUp = false;
       this.waiter!.wakeUp();
