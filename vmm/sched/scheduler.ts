@@ -90,7 +90,6 @@ class Kicker extends VcpuSignal {
 }
 const kicker = new Kicker();
 
-// Takes the VMs in hand; every CPU then enters them through cpuNext().
 // A failure of the hypervisor while a CPU ran a vCPU names the vCPU and
 // shows its last exits (core/exitlog.ts), without allocating.
 class CurrentVcpu extends FaultWitness {
@@ -109,6 +108,7 @@ class CurrentVcpu extends FaultWitness {
   }
 }
 
+// Takes the VMs in hand; every CPU then enters them through cpuNext().
 export function startScheduler(all: Vm[], b: Backend): void {
   backend = b;
   vms = all;
