@@ -9,7 +9,11 @@
 #                   and two CPU-bound VMs on QEMU -smp 1 against -smp 2 and the
 #                   CPUs' hypervisor-lock waits (docs/smp-bench.md)
 #                   -> build/bench/results.json
-#   make usb DEV=/dev/sdX   write the ISO to a USB stick
+#   make usb-image  build/typervisor-usb.img: the ISO and a FAT partition with
+#                   make run's Debian VMs (docs/usb-stick.md)
+#   make run-usb    boot that image under QEMU as a USB stick (SeaBIOS;
+#                   FIRMWARE=uefi for OVMF)
+#   make usb DEV=/dev/sdX   write that image to a USB stick
 #
 # Pipeline: AssemblyScript (kernel/, vmm/) -> asc -> wasm-opt -> wasm2c -> clang,
 # linked by ld.lld with the boot assembly (boot/) and the C shim (linker/).
@@ -41,7 +45,7 @@ BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
 	$(BUILD)/font.o
 
-.PHONY: all deps guests run run-bochs run-uefi test test-unit bench fuzz usb clean
+.PHONY: all deps guests run run-bochs run-uefi run-usb test test-unit bench fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -118,8 +122,15 @@ run-bochs: all guests guest-kernels
 run-uefi: all guests guest-kernels
 	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL) $(DEFAULT_VMS)
 
-usb: $(BUILD)/typervisor.iso
-	$(NODE_BIN)/tsx tools/cli.ts usb --device "$(DEV)" --image $<
+# The stick image is made again each time: its VMs come from the guest cache.
+STICK := $(BUILD)/typervisor-usb.img
+FIRMWARE ?= qemu
+usb-image: all guest-kernels
+	$(NODE_BIN)/tsx tools/stick.ts $(STICK)
+run-usb: usb-image
+	$(NODE_BIN)/tsx tools/cli.ts run --platform $(FIRMWARE) --accel $(ACCEL) --memory 1024 --cpus $(CPUS) --stick $(STICK)
+usb: usb-image
+	$(NODE_BIN)/tsx tools/cli.ts usb --device "$(DEV)" --image $(STICK)
 
 test: all guests
 	$(NODE_BIN)/vitest run

@@ -3,9 +3,10 @@
 //   tsx tools/cli.ts run [--platform qemu|uefi|bochs] [--accel tcg|kvm] [--memory MiB]
 //                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso] [--icount]
 //                        [--gdb PORT]  (QEMU: COM2 on 127.0.0.1:PORT, for gdb=NAME, docs/debugging.md)
+//                        [--stick IMAGE]  (QEMU: boot IMAGE as a USB stick, docs/usb-stick.md)
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
-//   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor.iso] [--yes]
+//   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor-usb.img] [--yes]
 
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
@@ -30,7 +31,8 @@ const { values } = parseArgs({
     icount: { type: "boolean", default: false },
     timeout: { type: "string", default: "600" },
     device: { type: "string" },
-    image: { type: "string", default: "build/typervisor.iso" },
+    image: { type: "string", default: "build/typervisor-usb.img" },
+    stick: { type: "string" },
     yes: { type: "boolean", default: false },
     gdb: { type: "string" },
   },
@@ -41,6 +43,7 @@ function bootOptions(interactive: boolean): BootOptions {
   if (!["qemu", "uefi", "bochs"].includes(platform)) fail(`unknown platform '${platform}' (qemu, uefi, bochs)`);
   if (values.accel !== "tcg" && values.accel !== "kvm") fail(`unknown accelerator '${values.accel}' (tcg, kvm)`);
   if (values.gdb && platform === "bochs") fail("--gdb works with QEMU only");
+  if (values.stick && platform === "bochs") fail("--stick works with QEMU only");
   const modules: Module[] = (values.module ?? []).map((spec) => {
     const eq = spec.indexOf("=");
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
@@ -50,6 +53,8 @@ function bootOptions(interactive: boolean): BootOptions {
     interactive,
     modules,
     useIso: values.iso,
+    usb: values.stick !== undefined,
+    iso: values.stick,
     icount: values.icount,
     accel: values.accel as "tcg" | "kvm",
     memoryMiB: Number(values.memory),

@@ -3,46 +3,15 @@
 // text back by matching the font's glyphs (tools/harness/screenshot.ts).
 // Keys are pressed on its PS/2 keyboard through the monitor too. The
 // screenshots stay in build/test/screen/ as PNG files.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { boot, BootOptions, Machine } from "../../tools/harness/index";
-import { type Image, readFramebuffer, readPpm, readScreen, writePng } from "../../tools/harness/screenshot";
+import { screenShowing as showing } from "../../tools/harness/screenshot";
 import { guestModules } from "../../tools/harness/suite";
 
 const OUT = "build/test/screen";
+const screenShowing = (machine: Machine, name: string, expected: RegExp) => showing(machine, OUT, name, expected);
 const BANNER = "Typervisor 0.1.0: a hypervisor in AssemblyScript, compiled to native code";
-
-// What the screen shows. A framebuffer is read from the memory the
-// hypervisor draws into: QEMU 7.2's screendump renders only the pages its
-// dirty tracking caught, and on a loaded host it misses some, leaving rows
-// stale. VGA text mode is read through screendump.
-async function screenshot(machine: Machine, file: string): Promise<Image> {
-  const framebuffer = /screen: (\d+)x(\d+)x32 framebuffer at 0x([0-9a-f]+)/.exec(machine.output);
-  if (framebuffer === null) {
-    await machine.monitor!.screendump(file);
-    return readPpm(file);
-  }
-  const [width, height] = [Number(framebuffer[1]), Number(framebuffer[2])];
-  await machine.monitor!.physicalMemory(BigInt("0x" + framebuffer[3]), width * height * 4, file);
-  return readFramebuffer(file, width, height);
-}
-
-// The screen as text once it shows `expected` (the hypervisor draws it a
-// little after it prints), saved as `name`.png.
-async function screenShowing(machine: Machine, name: string, expected: RegExp): Promise<string> {
-  mkdirSync(OUT, { recursive: true });
-  const file = `${process.cwd()}/${OUT}/${name}.raw`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const image = await screenshot(machine, file);
-    const text = readScreen(image).join("\n");
-    if (expected.test(text) || Date.now() > deadline) {
-      writePng(image, file.replace(/\.raw$/, ".png"));
-      return text;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 // Boots without exit=emulator, so that the machine stays up (halted) for the screenshot.
 async function bootHalted(opts: BootOptions, until: RegExp): Promise<Machine> {

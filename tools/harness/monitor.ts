@@ -8,6 +8,17 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { createConnection, Socket } from "node:net";
 
 const PROMPT = "(qemu) ";
+// QEMU's key names (qcodes) for the characters type() knows besides letters and digits.
+const KEY_NAMES: Record<string, string> = {
+  " ": "spc",
+  "\n": "ret",
+  "-": "minus",
+  "=": "equal",
+  ".": "dot",
+  ",": "comma",
+  "/": "slash",
+  ";": "semicolon",
+};
 
 export class QemuMonitor {
   private socket: Socket | null = null;
@@ -52,6 +63,16 @@ export class QemuMonitor {
   // Presses keys: QEMU's names joined by "-" press them together ("ctrl-t", "shift-a", "ret").
   async sendKey(keys: string): Promise<void> {
     await this.command(`sendkey ${keys}`);
+  }
+
+  // Types `text` key by key on a US keyboard: lower-case letters, digits,
+  // space, newline and the unshifted punctuation below.
+  async type(text: string): Promise<void> {
+    for (const ch of text) {
+      const key = /[a-z0-9]/.test(ch) ? ch : KEY_NAMES[ch];
+      if (key === undefined) throw new Error(`type: no key for ${JSON.stringify(ch)}`);
+      await this.sendKey(key);
+    }
   }
 
   close(): void {

@@ -1,12 +1,14 @@
 // Reading the hypervisor's screen from a screenshot (QEMU's screendump, a
-// PPM file): the text is found by matching each character cell against the
+// PPM file, or the framebuffer's memory): the text is found by matching each character cell against the
 // glyphs of the font the hypervisor draws with (tools/build/font.ts), so it
 // is exact, with no OCR. Cells are 8x16 pixels on a framebuffer and 9x16 in
 // the VGA's text mode (its ninth column is blank for these characters).
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { deflateSync } from "node:zlib";
 import { asciiGlyphs, GLYPH_HEIGHT, GLYPH_WIDTH } from "../build/font";
+import type { Machine } from "./machine";
 
 export interface Image {
   width: number;
@@ -107,4 +109,36 @@ function crc32(bytes: Buffer): number {
     for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
   }
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+// What a machine's screen shows. A framebuffer is read from the memory the
+// hypervisor draws into: QEMU 7.2's screendump renders only the pages its
+// dirty tracking caught, and on a loaded host it misses some, leaving rows
+// stale. VGA text mode is read through screendump.
+async function screenshot(machine: Machine, file: string): Promise<Image> {
+  const framebuffer = /screen: (\d+)x(\d+)x32 framebuffer at 0x([0-9a-f]+)/.exec(machine.output);
+  if (framebuffer === null) {
+    await machine.monitor!.screendump(file);
+    return readPpm(file);
+  }
+  const [width, height] = [Number(framebuffer[1]), Number(framebuffer[2])];
+  await machine.monitor!.physicalMemory(BigInt("0x" + framebuffer[3]), width * height * 4, file);
+  return readFramebuffer(file, width, height);
+}
+
+// The screen as text once it shows `expected` (the hypervisor draws it a
+// little after it prints), or after a minute; kept as `dir`/`name`.png.
+export async function screenShowing(machine: Machine, dir: string, name: string, expected: RegExp): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const file = resolve(dir, `${name}.raw`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const image = await screenshot(machine, file);
+    const text = readScreen(image).join("\n");
+    if (expected.test(text) || Date.now() > deadline) {
+      writePng(image, file.replace(/\.raw$/, ".png"));
+      return text;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
