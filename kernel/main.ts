@@ -124,6 +124,7 @@ function startScreen(boot: BootInfo): void {
     attachScreen(new VgaText());
   }
   log.info("screen: " + screenName());
+  if (fb !== null && !fb.drawable) log.warn("screen: cannot draw on the loader's framebuffer: " + fb.describe());
 }
 
 function reportMemoryMap(boot: BootInfo): void {

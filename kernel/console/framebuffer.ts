@@ -39,6 +39,17 @@ export class Framebuffer {
     return this.kind == FramebufferKind.Rgb && (this.bitsPerPixel == 16 || this.bitsPerPixel == 24
       || this.bitsPerPixel == 32);
   }
+
+  // "WxHxB framebuffer at 0xADDRESS", and its kind unless it is direct colour.
+  describe(): string {
+    const kind = this.kind == FramebufferKind.Rgb
+      ? ""
+      : this.kind == FramebufferKind.Indexed
+      ? ", indexed colour"
+      : ", EGA text";
+    return this.width.toString() + "x" + this.height.toString() + "x" + this.bitsPerPixel.toString()
+      + " framebuffer at 0x" + this.address.toString(16) + kind;
+  }
 }
 
 export const GLYPH_WIDTH = 8;
@@ -56,8 +67,7 @@ export class PixelDisplay extends Display {
   }
 
   get name(): string {
-    return this.fb.width.toString() + "x" + this.fb.height.toString() + "x" + this.fb.bitsPerPixel.toString()
-      + " framebuffer at 0x" + this.fb.address.toString(16);
+    return this.fb.describe();
   }
 
   draw(row: i32, column: i32, cell: Cell): void {

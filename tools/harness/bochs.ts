@@ -21,6 +21,7 @@ import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { makeIso } from "./iso";
 import { Machine } from "./machine";
+import { BochsScreen } from "./rfb";
 import { BootOptions, DEFAULT_ISO } from "./options";
 
 // `serial` is the harness's "host:port", or null for the terminal.
@@ -36,7 +37,7 @@ export function bochsConfig(opts: BootOptions, iso: string, serial: string | nul
     `ata0-master: type=cdrom, path=${resolve(iso)}, status=inserted`,
     "boot: cdrom",
     serial ? `com1: enabled=1, mode=socket-client, dev=${serial}` : "com1: enabled=1, mode=term, dev=/dev/tty",
-    // rfb picks a free port, so parallel runs work; nothing connects to it.
+    // rfb picks a free port, so parallel runs work; screenshots come from it (rfb.ts).
     "display_library: rfb, options=\"timeout=0\"",
     // Debian's Bochs crashes in its sound mixer thread when sound is on.
     "sound: driver=dummy",
@@ -54,7 +55,7 @@ export async function bootBochs(opts: BootOptions): Promise<Machine> {
   const iso = opts.iso
     ?? (opts.interactive && !opts.cmdline && !opts.modules?.length
       ? DEFAULT_ISO
-      : makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf));
+      : makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf, opts.gfxpayload));
   // Bochs connects only after it starts, and `machine` exists by then.
   const link = opts.interactive ? null : await listenForSerial((chunk) => machine.feed(chunk));
   writeFileSync(join(scratch, "bochsrc"), bochsConfig(opts, iso, link?.dev ?? null));
@@ -65,6 +66,7 @@ export async function bootBochs(opts: BootOptions): Promise<Machine> {
   });
   child.stdout!.on("data", (d) => process.env.BOCHS_DEBUG && process.stderr.write(d));
   child.stderr!.resume();
+  const screen = new BochsScreen(child.pid!);
   const machine = new Machine(
     `bochs-${opts.bochsCpu ?? "broadwell_ult"}`,
     child,
@@ -72,9 +74,11 @@ export async function bootBochs(opts: BootOptions): Promise<Machine> {
     () => null,
     () => {
       link?.close();
+      screen.close();
       rmSync(scratch, { recursive: true, force: true });
     },
   );
+  machine.bochsScreen = screen;
   return machine;
 }
 

@@ -11,11 +11,24 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { basename, join } from "node:path";
 import { BUILD, DEFAULT_ELF, Module } from "./options";
 
-export function makeIso(cmdline: string, modules: Module[] = [], elf = DEFAULT_ELF): string {
-  const hash = createHash("sha256");
-  hash.update(readFileSync(elf));
-  hash.update(cmdline);
-  for (const m of modules) hash.update(m.args).update(readFileSync(m.path));
+export function makeIso(cmdline: string, modules: Module[] = [], elf = DEFAULT_ELF, gfxpayload = ""): string {
+  const files = modules.map((m, i) => ({ ...m, name: `module${i}-${basename(m.path)}` }));
+  const config = [
+    "set timeout=0",
+    "insmod all_video",
+    "serial --unit=0 --speed=115200",
+    "terminal_output serial",
+    "menuentry \"Typervisor (test)\" {",
+    `  multiboot2 /boot/typervisor.elf ${cmdline}`,
+    ...files.map((m) => `  module2 /boot/${m.name} ${m.args}`),
+    // After multiboot2, which sets gfxpayload from the image's header; the mode is set at boot.
+    ...(gfxpayload ? [`  set gfxpayload=${gfxpayload}`] : []),
+    "  boot",
+    "}",
+  ].join("\n") + "\n";
+  // Named by everything that goes in: the image, the menu and the modules.
+  const hash = createHash("sha256").update(readFileSync(elf)).update(config);
+  for (const m of files) hash.update(readFileSync(m.path));
   const id = hash.digest("hex").slice(0, 16);
   const iso = join(BUILD, "test", `typervisor-${id}.iso`);
   if (existsSync(iso)) return iso;
@@ -24,21 +37,8 @@ export function makeIso(cmdline: string, modules: Module[] = [], elf = DEFAULT_E
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "boot", "grub"), { recursive: true });
   copyFileSync(elf, join(root, "boot", "typervisor.elf"));
-  const lines = [
-    "set timeout=0",
-    "insmod all_video",
-    "serial --unit=0 --speed=115200",
-    "terminal_output serial",
-    "menuentry \"Typervisor (test)\" {",
-    `  multiboot2 /boot/typervisor.elf ${cmdline}`,
-  ];
-  modules.forEach((m, i) => {
-    const name = `module${i}-${basename(m.path)}`;
-    copyFileSync(m.path, join(root, "boot", name));
-    lines.push(`  module2 /boot/${name} ${m.args}`);
-  });
-  lines.push("  boot", "}");
-  writeFileSync(join(root, "boot", "grub", "grub.cfg"), lines.join("\n") + "\n");
+  for (const m of files) copyFileSync(m.path, join(root, "boot", m.name));
+  writeFileSync(join(root, "boot", "grub", "grub.cfg"), config);
   execFileSync("grub-mkrescue", ["-o", `${iso}.tmp`, root], { stdio: "pipe" });
   execFileSync("mv", [`${iso}.tmp`, iso]);
   rmSync(root, { recursive: true, force: true });

@@ -8,6 +8,7 @@
 
 import { ChildProcess } from "node:child_process";
 import { QemuMonitor } from "./monitor";
+import type { BochsScreen } from "./rfb";
 
 export interface Exit {
   // The status the hypervisor reported (its halt status), or null if it did not.
@@ -30,6 +31,8 @@ export class Machine {
   echo = false;
   // QEMU's monitor, when the machine was booted with BootOptions.monitor.
   monitor: QemuMonitor | null = null;
+  // Bochs's screen, through its RFB display.
+  bochsScreen: BochsScreen | null = null;
 
   constructor(
     readonly name: string,

@@ -36,6 +36,9 @@ export interface BootOptions {
   threadPerCpu?: boolean;
   // QEMU: a monitor socket (Machine.monitor) for screenshots and key presses.
   monitor?: boolean;
+  // GRUB's gfxpayload in a test ISO: "text" keeps the VGA in text mode
+  // instead of the framebuffer the hypervisor's multiboot2 header asks for.
+  gfxpayload?: string;
   extraArgs?: string[];
   // Forward the console to this terminal and the terminal to the console.
   interactive?: boolean;

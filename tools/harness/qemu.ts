@@ -87,7 +87,7 @@ export function qemuArgs(opts: BootOptions, scratch: string): string[] {
 function isoFor(opts: BootOptions): string {
   if (opts.iso) return opts.iso;
   if (opts.interactive && !opts.cmdline && !opts.modules?.length) return DEFAULT_ISO;
-  return makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf ?? DEFAULT_ELF);
+  return makeIso(opts.cmdline ?? "", opts.modules ?? [], opts.elf ?? DEFAULT_ELF, opts.gfxpayload);
 }
 
 // The console on QEMU's stdout, where the harness can also type into it;

@@ -10,6 +10,10 @@ import { deflateSync } from "node:zlib";
 import { asciiGlyphs, GLYPH_HEIGHT, GLYPH_WIDTH } from "../build/font";
 import type { Machine } from "./machine";
 
+// VGA text mode's picture: 80x25 cells of 9x16 pixels.
+const VGA_TEXT_WIDTH = 720;
+const VGA_TEXT_HEIGHT = 400;
+
 export interface Image {
   width: number;
   height: number;
@@ -42,7 +46,7 @@ export function readFramebuffer(file: string, width: number, height: number): Im
 // The text on the screen, a string per row of cells; a cell that matches
 // no glyph reads as U+FFFD. Each cell's background is its most common colour.
 export function readScreen(image: Image): string[] {
-  const cellWidth = image.width === 720 && image.height === 400 ? 9 : GLYPH_WIDTH;
+  const cellWidth = image.width === VGA_TEXT_WIDTH && image.height === VGA_TEXT_HEIGHT ? 9 : GLYPH_WIDTH;
   const byBitmap = new Map<string, string>();
   const glyphs = asciiGlyphs();
   for (let c = 0x20; c < 0x7f; c++) {
@@ -111,12 +115,21 @@ function crc32(bytes: Buffer): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-// What a machine's screen shows. A framebuffer is read from the memory the
-// hypervisor draws into: QEMU 7.2's screendump renders only the pages its
-// dirty tracking caught, and on a loaded host it misses some, leaving rows
-// stale. VGA text mode is read through screendump.
+// What a machine's screen shows. Under QEMU a framebuffer is read from the
+// memory the hypervisor draws into: QEMU 7.2's screendump renders only the
+// pages its dirty tracking caught, and on a loaded host it misses some,
+// leaving rows stale. VGA text mode is read through screendump. Bochs draws
+// either on its RFB display (rfb.ts).
 async function screenshot(machine: Machine, file: string): Promise<Image> {
   const framebuffer = /screen: (\d+)x(\d+)x32 framebuffer at 0x([0-9a-f]+)/.exec(machine.output);
+  if (machine.bochsScreen) {
+    const image = await machine.bochsScreen.capture(
+      framebuffer ? Number(framebuffer[1]) : VGA_TEXT_WIDTH,
+      framebuffer ? Number(framebuffer[2]) : VGA_TEXT_HEIGHT,
+    );
+    writeFileSync(file, image.rgb);
+    return image;
+  }
   if (framebuffer === null) {
     await machine.monitor!.screendump(file);
     return readPpm(file);
