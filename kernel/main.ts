@@ -114,11 +114,10 @@ function readBootInfo(magic: u32, info: u64): BootInfo {
 }
 
 // The screen: the loader's framebuffer if we can draw on it, else the VGA's
-// text mode, which only BIOS firmware provides. The boot page tables and the
-// host's map all of the first 4 GiB, where the framebuffer must lie.
+// text mode, which only BIOS firmware provides.
 function startScreen(boot: BootInfo): void {
   const fb = boot.framebuffer;
-  if (fb !== null && fb.drawable && fb.address + <u64>fb.pitch * fb.height <= <u64>4 << 30) {
+  if (fb !== null && fb.drawable) {
     attachScreen(new PixelDisplay(fb));
   } else if (!boot.uefi && (fb === null || fb.kind == FramebufferKind.EgaText)) {
     attachScreen(new VgaText());

@@ -34,10 +34,17 @@ export class Framebuffer {
   blueShift: u8 = 0;
   blueBits: u8 = 0;
 
-  // Pixels the screen can draw: direct colour of 16, 24 or 32 bits.
+  // The byte after the last line.
+  get end(): u64 {
+    return this.address + <u64>this.pitch * this.height;
+  }
+
+  // Pixels the screen can draw: direct colour of 16, 24 or 32 bits, below
+  // 4 GiB, where the host's page tables map devices (kernel/mm/hostpaging.ts).
   get drawable(): bool {
     return this.kind == FramebufferKind.Rgb && (this.bitsPerPixel == 16 || this.bitsPerPixel == 24
-      || this.bitsPerPixel == 32);
+      || this.bitsPerPixel == 32)
+      && this.end <= (<u64>4 << 30);
   }
 
   // "WxHxB framebuffer at 0xADDRESS", and its kind unless it is direct colour.
@@ -66,8 +73,9 @@ export class PixelDisplay extends Display {
     for (let i = 0; i < 16; i++) this.colours[i] = this.pixel(paletteRgb(i));
   }
 
+  // Write-combining: kernel/mm/hostpaging.ts maps it so.
   get name(): string {
-    return this.fb.describe();
+    return this.fb.describe() + ", write-combining";
   }
 
   draw(row: i32, column: i32, cell: Cell): void {

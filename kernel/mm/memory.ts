@@ -14,7 +14,7 @@ import { FrameAllocator } from "./frames";
 import { buildHostPageTable, activate } from "./hostpaging";
 import { PageTable } from "./pagetable";
 import { usableRanges, subtract, totalSize } from "./memmap";
-import { Range, LARGE_PAGE_SIZE, alignDown, alignUp } from "./range";
+import { Range, LARGE_PAGE_SIZE, PAGE_SIZE, alignDown, alignUp } from "./range";
 
 // Below this much usable RAM the hypervisor refuses to start: its image and
 // linear memory need about 16 MiB, and guests need the rest.
@@ -58,11 +58,19 @@ export function initMemory(boot: BootInfo, hugePages: bool): Memory {
   for (let i = 0; i < keep.length; i++) frames.reserve(keep[i].start, keep[i].end);
   frames.reserve(pool, pool + poolSize);
 
-  const hostTable = buildHostPageTable(boot.memory, hugePages);
+  const hostTable = buildHostPageTable(boot.memory, hugePages, framebufferPages(boot));
   activate(hostTable);
   const memory = new Memory(frames, hostTable, usableBytes, poolSize);
   hostMemory = memory;
   return memory;
+}
+
+// The pages of the loader's framebuffer, to be mapped write-combining; null
+// if there is none the screen can draw on.
+function framebufferPages(boot: BootInfo): Range | null {
+  const fb = boot.framebuffer;
+  if (fb === null || !fb.drawable) return null;
+  return new Range(alignDown(fb.address, PAGE_SIZE), alignUp(fb.end, PAGE_SIZE));
 }
 
 // The highest 2 MiB-aligned block of `size` bytes inside one free range.

@@ -26,7 +26,7 @@ const displays: Array<{ name: string; opts: BootOptions; display: RegExp }> = [
   {
     name: "seabios-vbe",
     opts: { platform: "qemu", useIso: true },
-    display: /screen: 1024x768x32 framebuffer at 0x[0-9a-f]+, 128x48 cells/,
+    display: /screen: 1024x768x32 framebuffer at 0x[0-9a-f]+, write-combining, 128x48 cells/,
   },
   ...(existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd")
     ? [{ name: "ovmf-gop", opts: { platform: "uefi" as const }, display: /screen: \d+x\d+x32 framebuffer at/ }]

@@ -278,10 +278,10 @@ describe("buildHostPageTable", () => {
     [0x7fe0000n, 0x20000n, 2],
     [0xfffc0000n, 0x40000n, 2],
   ];
-  const build = (regions: Array<[bigint, bigint, number]>, huge: boolean) => {
+  const build = (regions: Array<[bigint, bigint, number]>, huge: boolean, framebuffer: [bigint, bigint] = [0n, 0n]) => {
     e.regionsClear();
     for (const [b, l, t] of regions) e.regionAdd(b, l, t);
-    e.hostBuild(huge ? 1 : 0);
+    e.hostBuild(huge ? 1 : 0, ...framebuffer);
   };
   const identity = (virt: bigint, attributes: bigint, level?: number) => {
     const tr = translate(virt);
@@ -325,6 +325,22 @@ describe("buildHostPageTable", () => {
         identity(0x1_8000_0000n, 0n, huge ? 3 : 2);
         identity(0x1_ffff_f000n, 0n, huge ? 3 : 2);
         unmapped(0x2_0000_0000n);
+      });
+
+      it("maps the framebuffer write-combining (PAT entry 1: PWT alone), and nothing around it", () => {
+        const WC = PWT;
+        build(QEMU_128M, huge, [0xfd00_0000n, 0xfd30_0000n]); // SeaBIOS's 1024x768x32
+        identity(0xfd00_0000n, WC, 2);
+        identity(0xfd20_0000n, WC, 1); // the last 1 MiB: 4 KiB pages
+        identity(0xfd2f_f000n, WC, 1);
+        identity(0xfd30_0000n, UC, 1);
+        identity(0xfcff_f000n, UC);
+        identity(0xfee0_0000n, UC); // local APIC
+        build(QEMU_128M, huge, [0xe000_1000n, 0xe000_3000n]); // unaligned: only its pages
+        identity(0xe000_0000n, UC, 1);
+        identity(0xe000_1000n, WC, 1);
+        identity(0xe000_2000n, WC, 1);
+        identity(0xe000_3000n, UC, 1);
       });
 
       it("maps ACPI tables and NVS write-back like RAM", () => {

@@ -26,6 +26,7 @@ import { FaultWitness, setFaultWitness } from "../../kernel/console/panic";
 import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableStateSwitching } from "../../kernel/cpu/cpuid";
+import { useHostPat } from "../../kernel/mm/hostpaging";
 import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
@@ -175,7 +176,8 @@ function start(c: HostCpu): void {
   c.started = true;
   c.joinedAt = rdtsc();
   if (c.id == 0) return;
-  // What the boot CPU set up for itself in boot(): XSAVE and PKRU for the guests.
+  // What the boot CPU set up for itself in boot(): the host's PAT, XSAVE and PKRU for the guests.
+  useHostPat();
   enableStateSwitching();
   startLocalTimer();
   const problem = backend!.startCpu(c.id);

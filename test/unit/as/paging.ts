@@ -2,6 +2,7 @@
 // (hostpaging.ts) and the page allocator beneath them (linearpages.ts).
 
 import { MemoryRegion } from "../../../kernel/boot/bootinfo";
+import { Range } from "../../../kernel/mm/range";
 import { PageTable, Translation } from "../../../kernel/mm/pagetable";
 import { X86EntryFormat, buildHostPageTable, stackGuard, UNCACHED, WRITE_BACK } from "../../../kernel/mm/hostpaging";
 import { allocPages, freePage, physOf } from "../../../kernel/mm/linearpages";
@@ -55,8 +56,12 @@ export function regionsClear(): void {
 export function regionAdd(base: u64, length: u64, type: u32): void {
   regions.push(new MemoryRegion(base, length, type));
 }
-export function hostBuild(hugePages: bool): void {
-  table = buildHostPageTable(regions, hugePages);
+export function hostBuild(hugePages: bool, framebufferStart: u64 = 0, framebufferEnd: u64 = 0): void {
+  table = buildHostPageTable(
+    regions,
+    hugePages,
+    framebufferEnd > framebufferStart ? new Range(framebufferStart, framebufferEnd) : null,
+  );
 }
 export function hostStackGuard(): u64 {
   return stackGuard();
