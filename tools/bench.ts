@@ -1,5 +1,6 @@
 // make bench: exit round-trip costs per backend, Linux's boot time to /init
-// in a VM against bare (linuxbench.ts), and how the hypervisor scales over
+// in a VM against bare (linuxbench.ts), what the PC's screen costs while its
+// log scrolls (screenbench.ts), and how the hypervisor scales over
 // two host CPUs and how long they wait for its lock (smpbench.ts), written
 // to build/bench/results.json.
 //
@@ -13,6 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
 import { BootFailure, LinuxBench, measureLinuxBoot, summary } from "./linuxbench";
+import { measureScreen, ScreenBench, summary as screenSummary } from "./screenbench";
 import { measureSmp, SmpBench, SmpBenchFailure, summary as smpSummary } from "./smpbench";
 
 interface Result {
@@ -80,6 +82,17 @@ try {
   console.log(`Linux to /init  error: ${e.message}`);
 }
 
+// The same VM on the PC's screen in its dearest mode (screenbench.ts).
+let screen: ScreenBench | { error: string };
+try {
+  screen = await measureScreen();
+  console.log(screenSummary(screen));
+} catch (e) {
+  if (!(e instanceof GuestError || e instanceof BootFailure)) throw e;
+  screen = { error: e.message };
+  console.log(`Screen          error: ${e.message}`);
+}
+
 // Last, on its own: its clock is the host's, and the runs before have ended.
 let smp: SmpBench | { error: string };
 try {
@@ -93,6 +106,6 @@ try {
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
-  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, smp }, null, 2) + "\n",
+  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, screen, smp }, null, 2) + "\n",
 );
 console.log("wrote build/bench/results.json");
