@@ -14,8 +14,7 @@
 
 import { interruptWindow, outb, rdtsc, thisCpu } from "../arch/shim";
 import { countTimerTicks, initOneShotTimer, startTimerCount } from "./lapic";
-import { delayMicroseconds } from "../time/pit";
-import { calibrateTsc, tscPerMillisecond } from "../time/tsc";
+import { CALIBRATION_MS, calibrateTsc, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
 
 export const TIMER_VECTOR: u8 = 0x20;
@@ -38,28 +37,20 @@ const alarmAt = new StaticArray<u64>(MAX_CPUS);
 // at up to 3.5 times its rate), and two windows overshoot differently:
 // with the timer measured in a window of its own, alarms rang anywhere
 // from about a third of their time to three times it, and slices and caps
-// with them.
+// with them. So the APIC timer counts during the TSC's own calibration,
+// which also spares a second window (10 M instructions of start-up).
 export function startTimer(): void {
   // Mask both 8259 PICs (ports 0x21, 0xa1): nothing should come from them.
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
-  calibrateTsc();
   initOneShotTimer(TIMER_VECTOR);
-  const timerTicks = countTimerTicks(timedWait);
-  apicTicksPerMs = timerTicks * tscPerMillisecond() / max<u64>(waitedTsc, 1);
+  const timerTicks = countTimerTicks(calibrateTsc);
+  apicTicksPerMs = timerTicks / CALIBRATION_MS;
   for (let i = 0; i < MAX_CPUS; i++) alarmAt[i] = NOT_SET;
   log.info(
     "timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at "
       + tscPerMillisecond().toString() + " ticks/ms",
   );
-}
-
-// The TSC ticks timedWait() took: 10 ms of the PIT, give or take.
-let waitedTsc: u64 = 0;
-function timedWait(): void {
-  const start = rdtsc();
-  delayMicroseconds(10_000);
-  waitedTsc = rdtsc() - start;
 }
 
 // On every other CPU: its APIC timer as its alarm, at the boot CPU's rate.

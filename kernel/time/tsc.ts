@@ -8,17 +8,19 @@ import { rdtsc } from "../arch/shim";
 import { delayMicroseconds } from "./pit";
 
 let tscPerMs: u64 = 0;
+// The PIT window it is counted over.
+export const CALIBRATION_MS: u64 = 10;
 
 // TSC ticks per millisecond, as calibrated.
 export function tscPerMillisecond(): u64 {
   return tscPerMs;
 }
 
-// Counts the TSC over 10 ms of the PIT.
+// Counts the TSC over CALIBRATION_MS of the PIT.
 export function calibrateTsc(): void {
   const before = rdtsc();
-  delayMicroseconds(10_000);
-  tscPerMs = (rdtsc() - before) / 10;
+  delayMicroseconds(CALIBRATION_MS * 1000);
+  tscPerMs = (rdtsc() - before) / CALIBRATION_MS;
 }
 
 // `ticks` of the TSC in nanoseconds (0 before the calibration).

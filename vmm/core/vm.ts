@@ -18,7 +18,7 @@ import { MachineControl } from "../devices/machine";
 import { CpuShare } from "./cpushare";
 import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
-import { GuestMemory } from "./guestmemory";
+import { GuestMemory, RamMapper } from "./guestmemory";
 import { Activity, Vcpu } from "./vcpu";
 import { VmConsole } from "./vmconsole";
 import { VmApics } from "./vmapics";
@@ -67,7 +67,7 @@ export abstract class ConsoleInput {
 const MAX_PENDING = 16;
 
 export class Vm extends MachineControl {
-  readonly memory: GuestMemory = new GuestMemory();
+  readonly memory: GuestMemory;
   // Its devices; a restart replaces them all.
   bus: Bus = new Bus();
   // What a restart loads again, or null: a reset then stops the VM.
@@ -108,8 +108,9 @@ export class Vm extends MachineControl {
   readonly console: VmConsole;
 
   // `vcpus`: at least one; the first is the boot vCPU.
-  constructor(public id: u32, public name: string, vcpus: Vcpu[]) {
+  constructor(public id: u32, public name: string, vcpus: Vcpu[], memory: GuestMemory = new GuestMemory()) {
     super();
+    this.memory = memory;
     for (let i = 0; i < vcpus.length; i++) {
       vcpus[i].apicId = <u32>i;
       if (i > 0) vcpus[i].activity = Activity.WaitingForSipi;
@@ -212,6 +213,26 @@ export class Vm extends MachineControl {
   nestedTablesChanged(): void {
     this.nestedGeneration++;
     for (let i = 0; i < this.vcpus.length; i++) this.apics.evict(this.vcpus[i]);
+  }
+
+  // A chunk of RAM just made ready (GuestMemory) goes into the nested tables,
+  // less any page under an APIC window. Mapping what was absent needs no
+  // flush: no CPU caches a translation that faulted (SDM Vol. 3C 28.3.2 and
+  // 28.3.3.1 for EPT; APM Vol. 2 15.25 for nested paging). But another vCPU
+  // running meanwhile could catch the whole chunk before an APIC window's
+  // page leaves it again: then they all flush.
+  mapRam(gpa: u64, hpa: u64, size: u64): void {
+    const nested = this.nested;
+    if (nested === null) return;
+    nested.map(gpa, hpa, size, WRITE_BACK);
+    let hidden = false;
+    for (let i = 0; i < this.hiddenRam.length; i++) {
+      const page = this.hiddenRam[i];
+      if (page < gpa || page - gpa >= size) continue;
+      nested.unmap(page);
+      hidden = true;
+    }
+    if (hidden) this.nestedTablesChanged();
   }
 
   // After IA32_APIC_BASE moved a vCPU's APIC: the RAM pages under an APIC
@@ -322,5 +343,16 @@ export class Vm extends MachineControl {
     for (let i = 0; i < this.vcpus.length; i++) {
       println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + this.vcpus[i].runState.describe());
     }
+  }
+}
+
+// Hands GuestMemory's ready chunks to their VM's nested tables.
+export class NestedRam extends RamMapper {
+  constructor(private vm: Vm) {
+    super();
+  }
+
+  mapRam(gpa: u64, hpa: u64, size: u64): void {
+    this.vm.mapRam(gpa, hpa, size);
   }
 }

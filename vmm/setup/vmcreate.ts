@@ -4,7 +4,6 @@
 
 import * as log from "../../kernel/console/log";
 import { FrameAllocator } from "../../kernel/mm/frames";
-import { WRITE_BACK } from "../../kernel/mm/hostpaging";
 import { PageTable } from "../../kernel/mm/pagetable";
 import { LARGE_PAGE_SIZE, PAGE_SIZE } from "../../kernel/mm/range";
 import { cpuCount } from "../../kernel/cpu/smp";
@@ -12,9 +11,10 @@ import { Backend } from "../core/backend";
 import { CpuShare } from "../core/cpushare";
 import { GuestMemory } from "../core/guestmemory";
 import { Vcpu } from "../core/vcpu";
-import { Vm } from "../core/vm";
+import { NestedRam, Vm } from "../core/vm";
 
-// `mib` MiB of zeroed RAM for the VM `name`, host frames at guest-physical 0;
+// `mib` MiB of RAM for the VM `name`, host frames at guest-physical 0, which
+// read as zero (GuestMemory zeroes each chunk when it is first touched);
 // null (reported) if there is not that much contiguous free memory.
 export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
   const bytes = mib << 20;
@@ -24,8 +24,7 @@ export function allocateRam(name: string, mib: u64, frames: FrameAllocator): Gue
     return null;
   }
   const memory = new GuestMemory();
-  memory.add(0, hpa, bytes);
-  memory.zero();
+  memory.add(0, hpa, bytes, true);
   return memory;
 }
 
@@ -38,7 +37,7 @@ export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
   memory.regions = [];
 }
 
-// A VM on `memory`: nested page tables mapping exactly that RAM, `cpus`
+// A VM on `memory`: nested page tables mapping exactly its ready RAM, `cpus`
 // vCPUs (the application processors waiting for INIT and STARTUP) with their
 // local APICs, no devices yet. Null (reported, the RAM released) when
 // the backend has no vCPU for it.
@@ -52,10 +51,6 @@ export function createVmOn(
   share: CpuShare,
 ): Vm | null {
   const nested = new PageTable(backend.nestedFormat());
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    nested.map(r.gpa, r.hpa, r.size, WRITE_BACK);
-  }
   const vcpus: Vcpu[] = [];
   for (let i: u32 = 0; i < cpus; i++) {
     const vcpu = backend.createVcpu(nested);
@@ -66,15 +61,12 @@ export function createVmOn(
     }
     vcpus.push(vcpu);
   }
-  const vm = new Vm(id, name, vcpus);
+  const vm = new Vm(id, name, vcpus, memory);
   vm.nested = nested;
+  memory.attach(new NestedRam(vm));
   vm.share.affinity = share.affinity;
   vm.share.weight = share.weight;
   vm.share.capPercent = share.capPercent;
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    vm.memory.add(r.gpa, r.hpa, r.size);
-  }
   return vm;
 }
 

@@ -1,0 +1,119 @@
+// A VM's RAM made ready lazily (vmm/core/guestmemory.ts): a chunk of 2 MiB is
+// zeroed and mapped when the hypervisor or the guest first touches it, never
+// before, so what the host's frames held is out of the guest's reach; a copy
+// that fills a chunk whole skips the zeroing; zero() clears what is ready.
+import { beforeEach, describe, expect, it } from "vitest";
+import { load, PhysMemory } from "./harness";
+
+interface GuestMemoryExports {
+  reset(gpa: bigint, hpa: bigint, size: bigint, lazy: number): void;
+  attach(): void;
+  translate(gpa: bigint, length: bigint): bigint;
+  prepareForGuest(gpa: bigint): number;
+  copyFromHost(gpa: bigint, hostPhys: bigint, length: bigint): number;
+  zero(): void;
+  mapCount(): number;
+  mapGpa(i: number): bigint;
+  mapSize(i: number): bigint;
+}
+
+const MiB = 1n << 20n;
+const CHUNK = 2n * MiB;
+const HPA = 0x4000_0000n; // where the VM's 8 MiB of RAM lie in host memory
+const MODULE = 0x1000_0000n; // a boot module's bytes
+const GARBAGE = 0xa5;
+
+let phys: PhysMemory;
+let e: GuestMemoryExports;
+
+beforeEach(async () => {
+  phys = new PhysMemory();
+  e = (await load<GuestMemoryExports>("guestmemory.ts", { phys })).exports;
+  // What the frames held before: a previous VM's data, say.
+  for (let c = 0n; c < 4n; c++) {
+    phys.write8(HPA + c * CHUNK, GARBAGE);
+    phys.write8(HPA + c * CHUNK + CHUNK - 1n, GARBAGE);
+  }
+});
+
+const maps = () => Array.from({ length: e.mapCount() }, (_, i) => [e.mapGpa(i), e.mapSize(i)]);
+
+describe("lazily ready guest RAM", () => {
+  it("maps nothing until a chunk is touched, then zeroes and maps just that chunk", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    expect(maps()).toEqual([]);
+    expect(e.translate(CHUNK + 16n, 8n)).toBe(HPA + CHUNK + 16n);
+    expect(maps()).toEqual([[CHUNK, CHUNK]]);
+    expect(phys.read8(HPA + CHUNK)).toBe(0);
+    expect(phys.read8(HPA + 2n * CHUNK - 1n)).toBe(0);
+    expect(phys.read8(HPA)).toBe(GARBAGE); // untouched chunks keep what they held
+    e.translate(CHUNK + 100n, 4n); // already ready: no second map
+    expect(maps()).toHaveLength(1);
+  });
+
+  it("makes every chunk of a range ready, across chunk borders", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    e.translate(CHUNK - 4n, 8n);
+    expect(maps()).toEqual([[0n, CHUNK], [CHUNK, CHUNK]]);
+    expect(BigInt.asIntN(64, e.translate(8n * MiB - 4n, 8n))).toBe(-1n); // past the end: not RAM, nothing made ready
+    expect(maps()).toHaveLength(2);
+  });
+
+  it("answers a guest's first access to a chunk, and only the first", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    expect(e.prepareForGuest(3n * CHUNK + 5n)).toBe(1);
+    expect(maps()).toEqual([[3n * CHUNK, CHUNK]]);
+    expect(phys.read8(HPA + 3n * CHUNK)).toBe(0);
+    expect(e.prepareForGuest(3n * CHUNK + 7n)).toBe(0); // ready: a real MMIO exit
+    expect(e.prepareForGuest(0xfee0_0000n)).toBe(0); // not RAM
+  });
+
+  it("maps the chunks made ready before the VM existed when it attaches", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.translate(2n * CHUNK, 1n);
+    expect(maps()).toEqual([]);
+    e.attach();
+    expect(maps()).toEqual([[2n * CHUNK, CHUNK]]);
+  });
+
+  it("skips zeroing a chunk a copy fills whole, and zeroes the part a copy leaves", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    for (let i = 0n; i < CHUNK + 512n; i += 4096n) phys.write8(MODULE + i, 0x11);
+    phys.write8(MODULE + CHUNK + 511n, 0x22);
+    expect(e.copyFromHost(CHUNK, MODULE, CHUNK + 512n)).toBe(1);
+    expect(phys.read8(HPA + CHUNK)).toBe(0x11); // filled whole: copied over the garbage
+    expect(phys.read8(HPA + 2n * CHUNK - 1n)).toBe(0); // the module's zero byte there
+    expect(phys.read8(HPA + 2n * CHUNK + 511n)).toBe(0x22);
+    expect(phys.read8(HPA + 3n * CHUNK - 1n)).toBe(0); // rest of the partly copied chunk: zeroed
+    expect(maps()).toEqual([[2n * CHUNK, CHUNK], [CHUNK, CHUNK]]);
+  });
+
+  it("zeroes what is ready when the VM restarts, and leaves the rest for later", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    const h = e.translate(16n, 1n);
+    phys.write8(h, 0x33);
+    e.zero();
+    expect(phys.read8(h)).toBe(0);
+    expect(phys.read8(HPA + CHUNK)).toBe(GARBAGE); // not ready: zeroed on first touch
+  });
+
+  it("takes RAM that is not lazy as it is", () => {
+    e.reset(0n, HPA, 8n * MiB, 0);
+    expect(e.translate(0n, 1n)).toBe(HPA);
+    expect(phys.read8(HPA)).toBe(GARBAGE);
+    e.attach();
+    expect(maps()).toHaveLength(4);
+  });
+
+  it("maps an odd-sized region's last chunk by its size", () => {
+    e.reset(0n, HPA, 5n * MiB, 1);
+    e.attach();
+    e.translate(4n * MiB, 1n);
+    expect(maps()).toEqual([[2n * CHUNK, MiB]]);
+  });
+});
