@@ -1,5 +1,6 @@
 // make bench: exit round-trip costs per backend, Linux's boot time to /init
-// in a VM against bare (linuxbench.ts), what the PC's screen costs while its
+// in a VM against bare (linuxbench.ts), the start-up for VMs of several sizes
+// (startupbench.ts), what the PC's screen costs while its
 // log scrolls (screenbench.ts), and how the hypervisor scales over
 // two host CPUs and how long they wait for its lock (smpbench.ts), written
 // to build/bench/results.json.
@@ -16,6 +17,7 @@ import { boot, BootOptions } from "./harness/index";
 import { BootFailure, LinuxBench, measureLinuxBoot, summary } from "./linuxbench";
 import { measureScreen, ScreenBench, summary as screenSummary } from "./screenbench";
 import { measureSmp, SmpBench, SmpBenchFailure, summary as smpSummary } from "./smpbench";
+import { measureStartup, StartupBench, summary as startupSummary } from "./startupbench";
 
 interface Result {
   platform: string;
@@ -82,6 +84,17 @@ try {
   console.log(`Linux to /init  error: ${e.message}`);
 }
 
+// How long the hypervisor takes to enter a Linux VM of 256 MiB to 2 GiB (startupbench.ts).
+let startup: StartupBench | { error: string };
+try {
+  startup = await measureStartup();
+  console.log(startupSummary(startup));
+} catch (e) {
+  if (!(e instanceof GuestError || e instanceof BootFailure)) throw e;
+  startup = { error: e.message };
+  console.log(`Start-up        error: ${e.message}`);
+}
+
 // The same VM on the PC's screen in its dearest mode (screenbench.ts).
 let screen: ScreenBench | { error: string };
 try {
@@ -106,6 +119,7 @@ try {
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
-  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, screen, smp }, null, 2) + "\n",
+  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, startup, screen, smp }, null, 2)
+    + "\n",
 );
 console.log("wrote build/bench/results.json");

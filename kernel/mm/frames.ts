@@ -62,20 +62,13 @@ export class FrameAllocator {
     if (count == 0 || count > this.frames) return 0;
     let first = alignDown(this.frames - count, step);
     while (true) {
-      let clash: u64 = 0, found = true;
-      for (let f = first + count; f > first; f--) {
-        if (this.bit(f - 1)) {
-          clash = f - 1;
-          found = false;
-          break;
-        }
-      }
-      if (found) {
+      const clash = this.highestUsed(first, first + count);
+      if (clash < 0) {
         this.setRange(first * PAGE_SIZE, (first + count) * PAGE_SIZE, true);
         return first * PAGE_SIZE;
       }
-      if (clash < count) return 0;
-      first = alignDown(clash - count, step);
+      if (<u64>clash < count) return 0;
+      first = alignDown(<u64>clash - count, step);
       if (first == 0) return 0;
     }
   }
@@ -105,9 +98,36 @@ export class FrameAllocator {
     }
   }
 
+  // A word of the bitmap at a time, not a frame: boot marks gigabytes, and
+  // a VM's RAM is hundreds of thousands of frames.
   private setRange(start: u64, end: u64, used: bool): void {
     const last = end / PAGE_SIZE < this.frames ? end / PAGE_SIZE : this.frames;
-    for (let f = start / PAGE_SIZE; f < last; f++) this.set(f, used);
+    for (let f = start / PAGE_SIZE; f < last;) {
+      const w = <i32>(f / 64), n = min<u64>(64 - f % 64, last - f);
+      const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << (f % 64);
+      const word = this.used[w];
+      if (used) {
+        this.available -= popcnt(~word & mask);
+        this.used[w] = word | mask;
+      } else {
+        this.available += popcnt(word & mask);
+        this.used[w] = word & ~mask;
+      }
+      f += n;
+    }
     if (!used) this.hint = 0;
+  }
+
+  // The highest frame in [from, to) not available, or -1 if none is.
+  private highestUsed(from: u64, to: u64): i64 {
+    for (let f = to; f > from;) {
+      const w = <i32>((f - 1) / 64), base = <u64>w * 64;
+      let word = this.used[w];
+      if (f - base < 64) word &= (<u64>1 << (f - base)) - 1;
+      if (from > base) word &= ~((<u64>1 << (from - base)) - 1);
+      if (word != 0) return <i64>(base + 63 - clz(word));
+      f = base;
+    }
+    return -1;
   }
 }
