@@ -14,10 +14,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
-import { BootFailure, LinuxBench, measureLinuxBoot, summary } from "./linuxbench";
-import { measureScreen, ScreenBench, summary as screenSummary } from "./screenbench";
-import { measureSmp, SmpBench, SmpBenchFailure, summary as smpSummary } from "./smpbench";
-import { measureStartup, StartupBench, summary as startupSummary } from "./startupbench";
+import { BootFailure, measureLinuxBoot, summary } from "./linuxbench";
+import { measureScreen, summary as screenSummary } from "./screenbench";
+import { measureSmp, SmpBenchFailure, summary as smpSummary } from "./smpbench";
+import { measureStartup, summary as startupSummary } from "./startupbench";
 
 interface Result {
   platform: string;
@@ -72,50 +72,34 @@ for (const c of configs) {
   );
 }
 
-// Without the guest kernel (no network, no package lists) or when a boot
-// fails, the Linux figures are an error, and the exit figures still count.
-let linux: LinuxBench | { error: string };
-try {
-  linux = await measureLinuxBoot();
-  console.log(summary(linux));
-} catch (e) {
-  if (!(e instanceof GuestError || e instanceof BootFailure)) throw e;
-  linux = { error: e.message };
-  console.log(`Linux to /init  error: ${e.message}`);
+// Runs one part of the bench. A failure it expects (no guest kernel without
+// network or package lists, a boot that went wrong) becomes its figures'
+// error, and the other parts still count.
+async function part<T>(
+  label: string,
+  measure: () => Promise<T>,
+  summarize: (figures: T) => string,
+  expected: (e: unknown) => boolean,
+): Promise<T | { error: string }> {
+  try {
+    const figures = await measure();
+    console.log(summarize(figures));
+    return figures;
+  } catch (e) {
+    if (!expected(e)) throw e;
+    console.log(`${label.padEnd(15)} error: ${(e as Error).message}`);
+    return { error: (e as Error).message };
+  }
 }
+const bootFailed = (e: unknown) => e instanceof GuestError || e instanceof BootFailure;
 
+const linux = await part("Linux to /init", measureLinuxBoot, summary, bootFailed);
 // How long the hypervisor takes to enter a Linux VM of 256 MiB to 2 GiB (startupbench.ts).
-let startup: StartupBench | { error: string };
-try {
-  startup = await measureStartup();
-  console.log(startupSummary(startup));
-} catch (e) {
-  if (!(e instanceof GuestError || e instanceof BootFailure)) throw e;
-  startup = { error: e.message };
-  console.log(`Start-up        error: ${e.message}`);
-}
-
+const startup = await part("Start-up", measureStartup, startupSummary, bootFailed);
 // The same VM on the PC's screen in its dearest mode (screenbench.ts).
-let screen: ScreenBench | { error: string };
-try {
-  screen = await measureScreen();
-  console.log(screenSummary(screen));
-} catch (e) {
-  if (!(e instanceof GuestError || e instanceof BootFailure)) throw e;
-  screen = { error: e.message };
-  console.log(`Screen          error: ${e.message}`);
-}
-
+const screen = await part("Screen", measureScreen, screenSummary, bootFailed);
 // Last, on its own: its clock is the host's, and the runs before have ended.
-let smp: SmpBench | { error: string };
-try {
-  smp = await measureSmp();
-  console.log(smpSummary(smp));
-} catch (e) {
-  if (!(e instanceof SmpBenchFailure)) throw e;
-  smp = { error: e.message };
-  console.log(`SMP scaling     error: ${e.message}`);
-}
+const smp = await part("SMP scaling", measureSmp, smpSummary, (e) => e instanceof SmpBenchFailure);
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
