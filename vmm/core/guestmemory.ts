@@ -120,8 +120,9 @@ export class GuestMemory {
     if (mapper !== null) mapper.mapRam(r.gpa + offset, r.hpa + offset, size);
   }
 
+  // Whether [gpa, gpa + length) is all RAM: a question, so nothing is made ready.
   contains(gpa: u64, length: u64): bool {
-    return this.translate(gpa, length) >= 0;
+    return this.regionOf(gpa, length) !== null;
   }
 
   // Reads return 0 and writes do nothing outside RAM; callers that must
