@@ -26,6 +26,7 @@ packages=(
   "zstd:/usr/bin/zstd"
   "cpio:/usr/bin/cpio"
   "gdb:/usr/bin/gdb"
+  "acpica-tools:/usr/bin/iasl"
 )
 
 missing=()
