@@ -1105,7 +1105,8 @@ describe("MC146818 RTC and CMOS", () => {
   });
 });
 
-// PCI configuration mechanism #1 (vmm/devices/io/pcihost.ts) through ports
+// PCI configuration mechanism #1 (vmm/devices/pci/configports.ts, the host bridge of
+// vmm/devices/pci/hostbridge.ts) through ports
 // 0xCF8 and 0xCFC-0xCFF, as a guest's bus scan does it (PCI 3.0, 3.2.2.3.2).
 describe("PCI host", () => {
   const ADDRESS = 0xcf8, DATA = 0xcfc;

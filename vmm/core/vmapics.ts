@@ -109,6 +109,18 @@ export class VmApics extends ApicBus {
     this.deliver(mode, vector, ids, levelTriggered);
   }
 
+  // A message-signalled interrupt: a memory write into the local APICs'
+  // range at FEE00000h (SDM Vol. 3A 11.11). The address holds the
+  // destination (bits 19:12) and destination mode (bit 2, 1 = logical);
+  // the data the vector (7:0) and delivery mode (10:8). Bit 3, the
+  // redirection hint, only allows lowest-priority choice among the
+  // destinations, which deliver() makes anyway; the trigger mode bit is
+  // not heeded, as no EOI goes back to a message's sender.
+  deliverMessage(address: u64, data: u32): void {
+    const destination = <u8>(address >> 12), logical = (address & (1 << 2)) != 0;
+    this.deliverExternal(destination, logical, (data >> 8) & 7, <u8>data, false);
+  }
+
   // An edge on the VM's NMI line, which on a PC is wired to the LINT1 pin
   // of every processor's local APIC (MultiProcessor Specification 1.4,
   // 5.1; the MADT's local APIC NMI structure says so, ACPI 5.2.12.7).

@@ -23,6 +23,14 @@ export class AddressSpace {
     this.mappings.push(new Mapping(start, length, device));
   }
 
+  // Takes every range of `device` off this space (a PCI BAR that moves).
+  unmap(device: Device): void {
+    for (let i = this.mappings.length - 1; i >= 0; i--) {
+      if (this.mappings[i].device === device) this.mappings.splice(i, 1);
+    }
+    this.lastFound = null;
+  }
+
   // An unclaimed address reads as all ones.
   read(address: u64, size: u8): u64 {
     const m = this.lookup(address);
@@ -61,6 +69,19 @@ export class AddressSpace {
 
 export function allOnes(size: u8): u64 {
   return size >= 8 ? ~(<u64>0) : (<u64>1 << (<u64>size * 8)) - 1;
+}
+
+// A device made of other devices at offsets in its range: a PCI BAR that
+// holds several blocks of registers. A hole reads as all ones.
+export class RegisterBlocks extends Device {
+  readonly blocks: AddressSpace = new AddressSpace();
+
+  read(offset: u64, size: u8): u64 {
+    return this.blocks.read(offset, size);
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    this.blocks.write(offset, size, value);
+  }
 }
 
 export class Bus {

@@ -12,7 +12,7 @@
 // configuration says "on_reset": "stop", the VM keeps its KernelImage, which
 // a reset by the guest loads again (Vm.restart()).
 
-import { BootModule } from "../../kernel/boot/bootinfo";
+import { BootModule, MemoryRegion, RegionType } from "../../kernel/boot/bootinfo";
 import * as log from "../../kernel/console/log";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
@@ -28,6 +28,7 @@ import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
+import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { Vm, VmImage } from "../core/vm";
 
 // The VMs of every configuration module, numbered on from `firstId`.
@@ -73,6 +74,9 @@ function createKernelVm(
   }
   const options = new BootOptions();
   options.cmdline = c.cmdline;
+  // The PCI configuration region is the board's, like a PC firmware's
+  // (platform/pc/pcimap.ts); the ACPI tables describe it too.
+  options.reserved.push(new MemoryRegion(ECAM_BASE, ECAM_SIZE, RegionType.Reserved));
   if (c.initrd.length > 0) {
     const initrd = findModule(modules, c.initrd);
     if (initrd === null) {

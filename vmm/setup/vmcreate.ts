@@ -12,9 +12,11 @@ import { CpuShare } from "../core/cpushare";
 import { GuestMemory } from "../core/guestmemory";
 import { Vcpu } from "../core/vcpu";
 import { NestedRam, Vm } from "../core/vm";
+import { HIGH_RAM_START, LOW_RAM_END } from "../platform/pc/pcimap";
 
-// `mib` MiB of RAM for the VM `name`, host frames at guest-physical 0, which
-// read as zero (GuestMemory zeroes each chunk when it is first touched);
+// `mib` MiB of RAM for the VM `name`, host frames at guest-physical 0 up to
+// the PC's memory hole and the rest from 4 GiB on (platform/pc/pcimap.ts),
+// which read as zero (GuestMemory zeroes each chunk when it is first touched);
 // null (reported) if there is not that much contiguous free memory.
 export function allocateRam(name: string, mib: u64, frames: FrameAllocator): GuestMemory | null {
   const bytes = mib << 20;
@@ -24,7 +26,9 @@ export function allocateRam(name: string, mib: u64, frames: FrameAllocator): Gue
     return null;
   }
   const memory = new GuestMemory();
-  memory.add(0, hpa, bytes, true);
+  const low = min(bytes, LOW_RAM_END);
+  memory.add(0, hpa, low, true);
+  if (bytes > low) memory.add(HIGH_RAM_START, hpa + low, bytes - low, true);
   return memory;
 }
 

@@ -7,7 +7,7 @@
 // there is as/hpet.ts's to test; here its I/O APIC inputs go nowhere). Each
 // load() of this module is a fresh machine.
 
-import { AddressSpace } from "../../../vmm/devices/bus";
+import { AddressSpace, Bus } from "../../../vmm/devices/bus";
 import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
 import { RecordingMachine } from "./fakemachine";
 import { Hpet } from "../../../vmm/devices/timers/hpet";
@@ -16,7 +16,9 @@ import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../.
 import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/timers/pit8254";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/io/uart16550";
 import { CMOS_PORT, Cmos } from "../../../vmm/devices/timers/cmos";
-import { PCI_CONFIG_PORT, PciHost } from "../../../vmm/devices/io/pcihost";
+import { PCI_CONFIG_PORT, PciConfigPorts } from "../../../vmm/devices/pci/configports";
+import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
+import { IntxRouting, PciBus } from "../../../vmm/devices/pci/pcibus";
 import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../../vmm/devices/io/resetports";
 import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../../vmm/devices/io/i8042";
@@ -37,6 +39,12 @@ class Recorder extends InterruptLines {
 
 class Unwired extends InterruptLines {
   setLevel(line: u32, high: bool): void {}
+}
+
+class NoRouting extends IntxRouting {
+  lineOf(device: u32, pin: u32): u32 {
+    return 0;
+  }
 }
 
 class Capture extends ByteSink {
@@ -70,7 +78,9 @@ io.map(PIT_PORT, 4, pit);
 io.map(PORT_B, 1, pit.portB);
 io.map(COM1_PORT, 8, uart);
 io.map(CMOS_PORT, 2, cmos);
-io.map(PCI_CONFIG_PORT, 8, new PciHost(resetControl(resets)));
+const pci = new PciBus(new Bus(), new Unwired(), new NoRouting());
+pci.attach(0, 0, hostBridge());
+io.map(PCI_CONFIG_PORT, 8, new PciConfigPorts(pci, resetControl(resets)));
 io.map(SYSTEM_CONTROL_A_PORT, 1, systemControlA(resets));
 io.map(I8042_DATA_PORT, 1, kbc.data);
 io.map(I8042_COMMAND_PORT, 1, kbc.command);

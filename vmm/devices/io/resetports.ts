@@ -10,7 +10,7 @@
 // RST_CPU (bit 2) rising from 0 to 1 resets the machine, SYS_RST (bit 1)
 // and FULL_RST (bit 3) say how hard. It shares its port with the PCI
 // configuration mechanism: only a byte access at 0xCF9 reaches it
-// (io/pcihost.ts forwards those).
+// (pci/configports.ts forwards those).
 
 import { Device } from "../bus";
 import { MachineControl } from "../machine";

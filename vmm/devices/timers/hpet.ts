@@ -21,7 +21,7 @@ const NS_PER_S: u64 = 1_000_000_000;
 
 // General Capabilities and ID: REV_ID 1, NUM_TIM_CAP (the last timer's
 // number), COUNT_SIZE_CAP (64 bits), LEG_RT_CAP, the vendor of the VM's PCI
-// host bridge (pcihost.ts), and COUNTER_CLK_PERIOD in femtoseconds.
+// host bridge (pci/hostbridge.ts), and COUNTER_CLK_PERIOD in femtoseconds.
 const REV_ID: u64 = 1;
 const COUNT_SIZE_CAP: u64 = 1 << 13;
 const LEG_RT_CAP: u64 = 1 << 15;

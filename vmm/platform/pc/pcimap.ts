@@ -16,6 +16,11 @@ export const ECAM_BUSES: u32 = 1; // bus 0 only
 export const ECAM_SIZE: u64 = <u64>ECAM_BUSES << 20;
 
 export const PCI_MEMORY_BASE: u64 = 0xc000_0000;
+// So RAM below 4 GiB ends there at most, and the rest of a large VM's RAM
+// starts at 4 GiB (setup/vmcreate.ts), as on a PC: the hole between holds
+// the PCI window, ECAM and the APICs, HPET and firmware ranges above.
+export const LOW_RAM_END: u64 = PCI_MEMORY_BASE;
+export const HIGH_RAM_START: u64 = 0x1_0000_0000;
 export const PCI_MEMORY_END: u64 = ECAM_BASE;
 export const PCI_IO_BASE: u32 = 0xc000;
 export const PCI_IO_END: u32 = 0x1_0000;

@@ -2,8 +2,8 @@
 // usual ports and addresses: QEMU's isa-debug-exit and fw_cfg, the UART as
 // the VM's console, the 8259 pair and the I/O APIC at FEC00000h, the PIT,
 // the HPET at FED00000h, the ACPI PM block, the RTC with the host's time
-// (kernel/time/wallclock.ts) and its interrupts, the PCI host bridge and
-// the 8042.
+// (kernel/time/wallclock.ts) and its interrupts, the PCI bus (pcibus.ts)
+// and the 8042.
 //
 // The ISA lines reach both interrupt controllers (isalines.ts); the 8259
 // pair's INTR is the boot vCPU's, and the timers follow the TSC, brought up
@@ -20,7 +20,6 @@ import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
 import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../devices/io/i8042";
 import { NullDevice, POST_PORT } from "../../devices/io/null";
-import { PciHost, PCI_CONFIG_PORT } from "../../devices/io/pcihost";
 import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../devices/io/resetports";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
@@ -30,10 +29,11 @@ import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
 import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { IsaLines } from "./isalines";
 import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
+import { PcPciBus } from "./pcibus";
+import { LOW_RAM_END } from "./pcimap";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
-const FOUR_GIB: u64 = 0x1_0000_0000;
 
 // The UART's transmitter: each byte the guest writes to THR is a byte of the
 // VM's console (core/vmconsole.ts), busy while the console makes it wait.
@@ -91,6 +91,7 @@ export class PcPlatform {
   readonly cmos: Cmos;
   readonly fwcfg: FwCfg;
   readonly keyboard: I8042;
+  readonly pci: PcPciBus;
   // The UART on the console port, or null (console "none").
   uart: Uart16550 | null = null;
 
@@ -103,6 +104,7 @@ export class PcPlatform {
     this.pic = pic;
     this.ioapic = ioapic;
     vm.apics.ioapic = ioapic;
+    this.pci = new PcPciBus(vm, ioapic, resetControl(vm));
     const hpet = new Hpet(lines, ioapic);
     this.hpet = hpet;
     // The HPET interrupts through I/O APIC inputs 20-23 or, in legacy
@@ -131,12 +133,12 @@ export class PcPlatform {
     vm.bus.mmio.map(IOAPIC_BASE, IOAPIC_SIZE, this.ioapic.window);
     vm.bus.mmio.map(HPET_BASE, HPET_SIZE, new ClockedDevice(interrupts, this.hpet));
     io.map(CMOS_PORT, 2, new ClockedDevice(interrupts, this.cmos));
-    io.map(PCI_CONFIG_PORT, 8, new PciHost(resetControl(vm)));
     io.map(SYSTEM_CONTROL_A_PORT, 1, systemControlA(vm));
     io.map(I8042_DATA_PORT, 1, this.keyboard.data);
     io.map(I8042_COMMAND_PORT, 1, this.keyboard.command);
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
-    this.cmos.setMemory(ramBytes < FOUR_GIB ? ramBytes : FOUR_GIB, ramBytes > FOUR_GIB ? ramBytes - FOUR_GIB : 0);
+    const low = min(ramBytes, LOW_RAM_END);
+    this.cmos.setMemory(low, ramBytes - low);
     if (console != "none") {
       const com1 = console == "com1";
       const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new UartConsole(vm));
