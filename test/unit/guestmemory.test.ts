@@ -1,7 +1,8 @@
 // A VM's RAM made ready lazily (vmm/core/guestmemory.ts): a chunk of 2 MiB is
 // zeroed and mapped when the hypervisor or the guest first touches it, never
 // before, so what the host's frames held is out of the guest's reach; a copy
-// that fills a chunk whole skips the zeroing; zero() clears what is ready.
+// from host memory into chunks not ready waits for them; zero() clears what
+// is ready and forgets the copies still waiting.
 import { beforeEach, describe, expect, it } from "vitest";
 import { load, PhysMemory } from "./harness";
 
@@ -79,17 +80,31 @@ describe("lazily ready guest RAM", () => {
     expect(maps()).toEqual([[2n * CHUNK, CHUNK]]);
   });
 
-  it("skips zeroing a chunk a copy fills whole, and zeroes the part a copy leaves", () => {
+  it("makes a copy into chunks not ready when each is made ready, and at once into ready ones", () => {
     e.reset(0n, HPA, 8n * MiB, 1);
     e.attach();
     for (let i = 0n; i < CHUNK + 512n; i += 4096n) phys.write8(MODULE + i, 0x11);
     phys.write8(MODULE + CHUNK + 511n, 0x22);
+    e.translate(2n * CHUNK + 1024n, 1n); // the copy's second chunk is ready already
     expect(e.copyFromHost(CHUNK, MODULE, CHUNK + 512n)).toBe(1);
-    expect(phys.read8(HPA + CHUNK)).toBe(0x11); // filled whole: copied over the garbage
-    expect(phys.read8(HPA + 2n * CHUNK - 1n)).toBe(0); // the module's zero byte there
-    expect(phys.read8(HPA + 2n * CHUNK + 511n)).toBe(0x22);
-    expect(phys.read8(HPA + 3n * CHUNK - 1n)).toBe(0); // rest of the partly copied chunk: zeroed
+    expect(phys.read8(HPA + 2n * CHUNK + 511n)).toBe(0x22); // ready: copied now
+    expect(phys.read8(HPA + CHUNK)).toBe(GARBAGE); // not ready: the copy waits
+    expect(maps()).toEqual([[2n * CHUNK, CHUNK]]);
+    expect(e.prepareForGuest(CHUNK + 8n)).toBe(1); // the guest's first touch
+    expect(phys.read8(HPA + CHUNK)).toBe(0x11);
+    expect(phys.read8(HPA + CHUNK + 4096n)).toBe(0x11);
+    expect(phys.read8(HPA + 2n * CHUNK - 1n)).toBe(0); // the module's zero byte, not the garbage
     expect(maps()).toEqual([[2n * CHUNK, CHUNK], [CHUNK, CHUNK]]);
+  });
+
+  it("lets a later copy over the same bytes win, as made in order", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    phys.write8(MODULE, 0x11);
+    phys.write8(MODULE + 4096n, 0x22);
+    e.copyFromHost(0n, MODULE, 1n);
+    e.copyFromHost(0n, MODULE + 4096n, 1n);
+    expect(e.translate(0n, 1n)).toBe(HPA);
+    expect(phys.read8(HPA)).toBe(0x22);
   });
 
   it("zeroes what is ready when the VM restarts, and leaves the rest for later", () => {
@@ -97,9 +112,13 @@ describe("lazily ready guest RAM", () => {
     e.attach();
     const h = e.translate(16n, 1n);
     phys.write8(h, 0x33);
+    phys.write8(MODULE, 0x44);
+    e.copyFromHost(CHUNK, MODULE, 1n); // waits for its chunk
     e.zero();
     expect(phys.read8(h)).toBe(0);
     expect(phys.read8(HPA + CHUNK)).toBe(GARBAGE); // not ready: zeroed on first touch
+    e.translate(CHUNK, 1n);
+    expect(phys.read8(HPA + CHUNK)).toBe(0); // and the forgotten copy is not made
   });
 
   it("takes RAM that is not lazy as it is", () => {

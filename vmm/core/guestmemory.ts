@@ -11,7 +11,10 @@
 // exits, as to an unmapped address, and prepareForGuest() makes the chunk
 // ready and maps it), so that starting a VM does not cost time in
 // proportion to its RAM. Until then the chunk is not in the VM's nested page
-// tables, and what the frames held before is out of the guest's reach.
+// tables, and what the frames held before is out of the guest's reach. A
+// copy from host memory (a kernel from its boot module) into chunks not yet
+// ready is only noted, and made when each chunk is made ready: a VM starts
+// without copying its kernel either.
 
 import {
   physCopy,
@@ -29,9 +32,17 @@ import {
 // The unit in which RAM is made ready: a large page of the nested tables.
 export const RAM_CHUNK: u64 = 2 << 20;
 
+// A copy from host memory noted for chunks not yet ready: [gpa, gpa + length)
+// of the guest gets the bytes at `hostPhys`, which stay put (boot modules do).
+class PendingCopy {
+  constructor(public gpa: u64, public hostPhys: u64, public length: u64) {}
+}
+
 export class RamRegion {
   // One byte per RAM_CHUNK: nonzero once it is zeroed and mapped.
   ready: Uint8Array;
+  // Oldest first: a later copy over the same bytes wins, as it would have.
+  pending: PendingCopy[] = [];
 
   constructor(public gpa: u64, public hpa: u64, public size: u64, lazy: bool) {
     this.ready = new Uint8Array(<i32>((size + RAM_CHUNK - 1) / RAM_CHUNK));
@@ -47,6 +58,15 @@ export class RamRegion {
 // Puts chunks of RAM into the VM's nested tables as they are made ready (core/vm.ts).
 export abstract class RamMapper {
   abstract mapRam(gpa: u64, hpa: u64, size: u64): void;
+}
+
+// Whether a copy noted for `r` lands in guest-physical [start, end).
+function copiedInto(r: RamRegion, start: u64, end: u64): bool {
+  for (let i = 0; i < r.pending.length; i++) {
+    const p = r.pending[i];
+    if (p.gpa < end && start < p.gpa + p.length) return true;
+  }
+  return false;
 }
 
 export class GuestMemory {
@@ -78,7 +98,7 @@ export class GuestMemory {
       if (gpa < r.gpa || gpa - r.gpa >= r.size) continue;
       const c = <i32>((gpa - r.gpa) / RAM_CHUNK);
       if (r.ready[c] != 0) return false;
-      this.makeReady(r, c, true);
+      this.makeReady(r, c);
       return true;
     }
     return false;
@@ -97,7 +117,7 @@ export class GuestMemory {
     if (r === null) return -1;
     const offset = gpa - r.gpa, last = length > 0 ? offset + length - 1 : offset;
     for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>(last / RAM_CHUNK); c++) {
-      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c, true);
+      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
     }
     return <i64>(r.hpa + offset);
   }
@@ -110,11 +130,16 @@ export class GuestMemory {
     return null;
   }
 
-  // Chunk `c` of `r` is ready, zeroed first unless `zero` is false (the
-  // caller has filled it), and mapped.
-  private makeReady(r: RamRegion, c: i32, zero: bool): void {
+  // Chunk `c` of `r` is ready: zeroed, the copies noted for it made, and mapped.
+  private makeReady(r: RamRegion, c: i32): void {
     const offset = <u64>c * RAM_CHUNK, size = r.chunkSize(c);
-    if (zero) physZero(r.hpa + offset, size);
+    physZero(r.hpa + offset, size);
+    const start = r.gpa + offset, end = start + size;
+    for (let i = 0; i < r.pending.length; i++) {
+      const p = r.pending[i];
+      const from = max(p.gpa, start), to = min(p.gpa + p.length, end);
+      if (from < to) physCopy(r.hpa + (from - r.gpa), p.hostPhys + (from - p.gpa), to - from);
+    }
     r.ready[c] = 1;
     const mapper = this.mapper;
     if (mapper !== null) mapper.mapRam(r.gpa + offset, r.hpa + offset, size);
@@ -176,29 +201,44 @@ export class GuestMemory {
 
   // Copies host-physical bytes (a boot module) into guest RAM; false if the
   // destination is not entirely RAM.
-  // A chunk the copy fills entirely is not zeroed first: a kernel's
-  // segments then cost one pass over their bytes, not two.
+  // [gpa, gpa + length) reads as zero from now on; false if it is not all
+  // RAM. A chunk not ready does already, unless a copy noted for it lands
+  // there: then it is made ready first, so that the zeroes come after.
+  zeroRange(gpa: u64, length: u64): bool {
+    const r = this.regionOf(gpa, length);
+    if (r === null) return false;
+    if (length == 0) return true;
+    const offset = gpa - r.gpa, end = offset + length;
+    for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>((end - 1) / RAM_CHUNK); c++) {
+      const from = max(offset, <u64>c * RAM_CHUNK), to = min(end, <u64>c * RAM_CHUNK + r.chunkSize(c));
+      if (r.ready[c] == 0 && copiedInto(r, r.gpa + from, r.gpa + to)) this.makeReady(r, c);
+      if (r.ready[c] != 0) physZero(r.hpa + from, to - from);
+    }
+    return true;
+  }
+
+  // Copied now into the chunks that are ready, noted for the others.
   copyFromHost(gpa: u64, hostPhys: u64, length: u64): bool {
     const r = this.regionOf(gpa, length);
     if (r === null) return false;
     if (length == 0) return true;
     const offset = gpa - r.gpa, end = offset + length;
-    const first = <i32>(offset / RAM_CHUNK), last = <i32>((end - 1) / RAM_CHUNK);
-    for (let c = first; c <= last; c++) {
-      const start = <u64>c * RAM_CHUNK;
-      const filled = start >= offset && start + r.chunkSize(c) <= end;
-      if (r.ready[c] == 0 && !filled) this.makeReady(r, c, true);
+    let noted = false;
+    for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>((end - 1) / RAM_CHUNK); c++) {
+      const from = max(offset, <u64>c * RAM_CHUNK), to = min(end, <u64>c * RAM_CHUNK + r.chunkSize(c));
+      if (r.ready[c] != 0) physCopy(r.hpa + from, hostPhys + (from - offset), to - from);
+      else noted = true;
     }
-    physCopy(r.hpa + offset, hostPhys, length);
-    for (let c = first; c <= last; c++) if (r.ready[c] == 0) this.makeReady(r, c, false);
+    if (noted) r.pending.push(new PendingCopy(gpa, hostPhys, length));
     return true;
   }
 
   // All of RAM reads as zero from now on: the ready chunks are zeroed (the
-  // others will be when they are first touched).
+  // others will be when they are first touched), and noted copies forgotten.
   zero(): void {
     for (let i = 0; i < this.regions.length; i++) {
       const r = this.regions[i];
+      r.pending = [];
       for (let c = 0; c < r.ready.length; c++) {
         if (r.ready[c] != 0) physZero(r.hpa + <u64>c * RAM_CHUNK, r.chunkSize(c));
       }

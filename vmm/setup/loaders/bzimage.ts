@@ -13,7 +13,7 @@
 
 import { GuestMemory } from "../../core/guestmemory";
 import { EntryTables } from "./cpu";
-import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString, zeroGuest } from "./layout";
+import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString } from "./layout";
 import { BootOptions, CpuMode, LoadResult, hex, span, utf8 } from "./loader";
 import { ImageSource } from "./source";
 
@@ -201,7 +201,7 @@ export function loadBzImage(memory: GuestMemory, image: ImageSource, options: Bo
   if (!image.copyToGuest(memory, h.loadAddress, h.setupSize, h.kernelSize)) {
     return result.fail("copying the kernel to " + span(h.loadAddress, kernelEnd) + " failed");
   }
-  zeroGuest(memory, zeroPage, BOOT_PARAMS_SIZE);
+  memory.zeroRange(zeroPage, BOOT_PARAMS_SIZE);
   image.copyToGuest(memory, zeroPage + SETUP_SECTS, SETUP_SECTS, h.headerEnd - SETUP_SECTS);
   memory.write8(zeroPage + TYPE_OF_LOADER, 0xff); // "undefined" boot loader
   memory.write8(zeroPage + LOADFLAGS, memory.read8(zeroPage + LOADFLAGS) | CAN_USE_HEAP);

@@ -21,7 +21,7 @@ import {
   PTE_WRITABLE,
 } from "../../../kernel/arch/x86";
 import { GuestMemory } from "../../core/guestmemory";
-import { GuestLayout, LOW_START, LEGACY_START, NOWHERE, zeroGuest } from "./layout";
+import { GuestLayout, LOW_START, LEGACY_START, NOWHERE } from "./layout";
 import { CpuMode, LoadResult } from "./loader";
 
 export const BOOT_CS: u16 = 0x10;
@@ -53,7 +53,7 @@ export class EntryTables {
   // Writes the tables and sets the result's entry state.
   apply(memory: GuestMemory, result: LoadResult, entry: u64): void {
     const long = this.mode == CpuMode.Long64;
-    zeroGuest(memory, this.gdt, GDT_SIZE);
+    memory.zeroRange(this.gdt, GDT_SIZE);
     memory.write64(this.gdt + <u64>BOOT_CS, long ? CODE64 : CODE32);
     memory.write64(this.gdt + <u64>BOOT_DS, DATA);
     result.mode = this.mode;
@@ -75,7 +75,7 @@ export class EntryTables {
 
 // PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 512 2 MiB pages each.
 function writeIdentityMap(memory: GuestMemory, base: u64): void {
-  zeroGuest(memory, base, PAGE_TABLES_SIZE);
+  memory.zeroRange(base, PAGE_TABLES_SIZE);
   const pml4 = base, pdpt = base + 0x1000, pd = base + 0x2000;
   memory.write64(pml4, pdpt | PTE_PRESENT | PTE_WRITABLE);
   for (let i: u64 = 0; i < 4; i++) {

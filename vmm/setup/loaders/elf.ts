@@ -8,7 +8,7 @@
 // and 5 "Program Header"; the gABI's figures give the field offsets below).
 
 import { GuestMemory } from "../../core/guestmemory";
-import { GuestLayout, zeroGuest } from "./layout";
+import { GuestLayout } from "./layout";
 import { hex, span } from "./loader";
 import { ImageSource } from "./source";
 
@@ -157,7 +157,7 @@ export function copySegments(elf: ElfImage, image: ImageSource, memory: GuestMem
     const s = elf.segments[i];
     if (s.type != PT_LOAD || s.memsz == 0) continue;
     if (!image.copyToGuest(memory, s.paddr, s.offset, s.filesz)) return false;
-    if (!zeroGuest(memory, s.paddr + s.filesz, s.memsz - s.filesz)) return false;
+    if (!memory.zeroRange(s.paddr + s.filesz, s.memsz - s.filesz)) return false;
   }
   return true;
 }

@@ -10,7 +10,7 @@
 import { MemoryRegion, RegionType } from "../../../kernel/boot/bootinfo";
 import { subtract } from "../../../kernel/mm/memmap";
 import { Range, alignDown, alignUp } from "../../../kernel/mm/range";
-import { physWrite8, physZero } from "../../../kernel/arch/shim";
+import { physWrite8 } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { bytes, span } from "./loader";
 
@@ -178,14 +178,6 @@ export class GuestLayout {
 
 // Writing into guest RAM. Each returns false if the range is not all RAM;
 // loaders only write what they claimed, so that is a bug, not bad input.
-
-export function zeroGuest(memory: GuestMemory, gpa: u64, length: u64): bool {
-  if (length == 0) return true;
-  const h = memory.translate(gpa, length);
-  if (h < 0) return false;
-  physZero(<u64>h, length);
-  return true;
-}
 
 export function writeBytes(memory: GuestMemory, gpa: u64, data: Uint8Array): bool {
   const h = memory.translate(gpa, <u64>data.length);

@@ -11,7 +11,7 @@
 import { GuestMemory } from "../../core/guestmemory";
 import { EntryTables } from "./cpu";
 import { EM_386, ElfImage, LoadSpan, claimSegments, copySegments, elfClass, physicalEntry, readElf } from "./elf";
-import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString, zeroGuest } from "./layout";
+import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString } from "./layout";
 import { BootOptions, CpuMode, LoadResult, hex, span, utf8 } from "./loader";
 import { ImageSource } from "./source";
 
@@ -211,7 +211,7 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
     if (!copySegments(elf, image, memory)) return result.fail("multiboot: copying the kernel's segments failed");
   } else {
     image.copyToGuest(memory, plan.loadAddr, plan.fileOffset, plan.loadSize);
-    zeroGuest(memory, plan.loadAddr + plan.loadSize, plan.memSize - plan.loadSize);
+    memory.zeroRange(plan.loadAddr + plan.loadSize, plan.memSize - plan.loadSize);
   }
   for (let i = 0; i < modules.length; i++) {
     const m = modules[i].source;
@@ -238,7 +238,7 @@ export function loadMultiboot1(memory: GuestMemory, image: ImageSource, options:
   }
   writeCString(memory, cmdlineAt, cmdline);
   writeCString(memory, nameAt, name);
-  zeroGuest(memory, info, INFO_SIZE);
+  memory.zeroRange(info, INFO_SIZE);
   let flags = HAS_MEMORY | HAS_CMDLINE | HAS_MMAP | HAS_LOADER_NAME;
   if (modules.length > 0) flags |= HAS_MODS;
   memory.write32(info, flags);

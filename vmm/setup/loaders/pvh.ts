@@ -12,7 +12,7 @@
 import { GuestMemory } from "../../core/guestmemory";
 import { EntryTables } from "./cpu";
 import { EM_X86_64, ElfImage, claimSegments, copySegments, findNote, readElf } from "./elf";
-import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString, zeroGuest } from "./layout";
+import { FOUR_GIB, GuestLayout, LEGACY_START, LOW_START, NOWHERE, writeCString } from "./layout";
 import { BootOptions, CpuMode, LoadResult, hex, utf8 } from "./loader";
 import { ImageSource } from "./source";
 
@@ -99,7 +99,7 @@ export function loadPvh(memory: GuestMemory, image: ImageSource, options: BootOp
   }
 
   if (!copySegments(elf, image, memory)) return result.fail("PVH: copying the kernel's segments failed");
-  zeroGuest(memory, startInfo, START_INFO_SIZE);
+  memory.zeroRange(startInfo, START_INFO_SIZE);
   memory.write32(startInfo + SI_MAGIC, XEN_HVM_START_MAGIC_VALUE);
   memory.write32(startInfo + SI_VERSION, 1);
   writeCString(memory, cmdlineAt, cmdline);
@@ -107,7 +107,7 @@ export function loadPvh(memory: GuestMemory, image: ImageSource, options: BootOp
   memory.write64(startInfo + SI_RSDP_PADDR, options.rsdp);
   if (initrd !== null) {
     if (!initrd.copyToGuest(memory, initrdAt, 0, initrd.size)) return result.fail("PVH: copying the initrd failed");
-    zeroGuest(memory, modlist, MODLIST_ENTRY_SIZE); // no command line, reserved 0
+    memory.zeroRange(modlist, MODLIST_ENTRY_SIZE); // no command line, reserved 0
     memory.write64(modlist, initrdAt);
     memory.write64(modlist + 8, initrd.size);
     memory.write32(startInfo + SI_NR_MODULES, 1);
