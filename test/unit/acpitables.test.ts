@@ -1,14 +1,20 @@
 // The ACPI tables a VM is given (vmm/platform/pc/acpitables.ts), read back by the
 // hypervisor's own ACPI code as it reads a PC's (RSDP search, checksums,
 // RSDT and XSDT, MADT), field by field for the root tables, the FADT, the
-// DSDT and the HPET table; and the PM block the FADT describes
-// (vmm/devices/timers/acpipm.ts). ACPI 6.5 chapters 4, 5; IA-PC HPET
-// Specification 1.0a, 3.2.4.
+// HPET table and the MCFG; the DSDT's AML (vmm/platform/pc/aml.ts) through
+// ACPICA's disassembler, iasl, as ASL; and the PM block the FADT describes
+// (vmm/devices/timers/acpipm.ts). ACPI 6.5 chapters 4, 5, 6; IA-PC HPET
+// Specification 1.0a, 3.2.4; PCI Firmware Specification 3.2, 4.1.2.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { PhysMemory, load, type Exports } from "./harness";
 
 interface AcpiTablesExports {
   build(cpus: number): bigint;
+  tablesEnd(): bigint;
   scanForRsdp(): bigint;
   rsdpRevision(): number;
   rsdpOemId(): number;
@@ -18,6 +24,14 @@ interface AcpiTablesExports {
   pmWrite(offset: bigint, size: number, value: bigint): void;
   pmAdvance(ns: bigint): void;
   powerOffs(): number;
+  ecamBase(): bigint;
+  ecamBuses(): number;
+  ecamSize(): bigint;
+  pciMemoryBase(): bigint;
+  pciMemoryEnd(): bigint;
+  pciIoEnd(): number;
+  pciSlots(): number;
+  intxGsi(slot: number, pin: number): number;
 }
 
 let e: Exports<AcpiTablesExports>;
@@ -42,21 +56,22 @@ describe("the tables", () => {
     expect(rsdp % 16n).toBe(0n);
     expect(e.rsdpRevision()).toBe(2);
     expect(str(e.rsdpOemId())).toBe("TYPVSR");
-    for (const signature of ["FACP", "APIC", "HPET"]) {
+    for (const signature of ["FACP", "APIC", "HPET", "MCFG"]) {
       const viaXsdt = e.table(s(signature), 1);
       expect(viaXsdt).not.toBe(0n);
       expect(e.table(s(signature), 0)).toBe(viaXsdt);
     }
   });
-  it("list the FADT, the MADT and the HPET table in both root tables, whose lengths and checksums fit", () => {
+  it("list the FADT, the MADT, the HPET table and the MCFG in both root tables, whose lengths and checksums fit", () => {
     const rsdp = e.build(2);
     e.scanForRsdp();
     const rsdt = BigInt(u32(rsdp + 16n)), xsdt = u64(rsdp + 24n);
-    const tables = ["FACP", "APIC", "HPET"].map((signature) => e.table(s(signature), 1));
-    expect([chars(rsdt, 4), u32(rsdt + 4n)]).toEqual(["RSDT", 36 + 3 * 4]);
-    expect([chars(xsdt, 4), u32(xsdt + 4n)]).toEqual(["XSDT", 36 + 3 * 8]);
-    expect([0, 1, 2].map((i) => BigInt(u32(rsdt + 36n + 4n * BigInt(i))))).toEqual(tables);
-    expect([0, 1, 2].map((i) => u64(xsdt + 36n + 8n * BigInt(i)))).toEqual(tables);
+    const tables = ["FACP", "APIC", "HPET", "MCFG"].map((signature) => e.table(s(signature), 1));
+    const entries = [0n, 1n, 2n, 3n];
+    expect([chars(rsdt, 4), u32(rsdt + 4n)]).toEqual(["RSDT", 36 + 4 * 4]);
+    expect([chars(xsdt, 4), u32(xsdt + 4n)]).toEqual(["XSDT", 36 + 4 * 8]);
+    expect(entries.map((i) => BigInt(u32(rsdt + 36n + 4n * i)))).toEqual(tables);
+    expect(entries.map((i) => u64(xsdt + 36n + 8n * i))).toEqual(tables);
     for (const table of [rsdt, xsdt]) {
       let sum = 0;
       for (let i = 0; i < u32(table + 4n); i++) sum += u8(table + BigInt(i));
@@ -118,9 +133,135 @@ describe("the tables", () => {
     let sum = 0;
     for (let i = 0; i < length; i++) sum += u8(dsdt + BigInt(i));
     expect(sum % 256).toBe(0);
-    // Name (_S5_, Package (4) {5, 5, 0, 0})
-    const aml = Array.from({ length: length - 36 }, (_, i) => u8(dsdt + 36n + BigInt(i)));
+    // First, Name (_S5_, Package (4) {5, 5, 0, 0}); the rest is read by iasl below.
+    const aml = Array.from({ length: 14 }, (_, i) => u8(dsdt + 36n + BigInt(i)));
     expect(aml).toEqual([0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00]);
+  });
+  it("leave MSI and PCI Express ASPM to the guest (IAPC_BOOT_ARCH bits 3 and 4 clear)", () => {
+    e.build(1);
+    e.scanForRsdp();
+    const fadt = e.table(s("FACP"), 1);
+    expect(u16(fadt + 109n) & 0b11000).toBe(0);
+  });
+  it("give the ECAM region in the MCFG: segment 0, buses 0 to ECAM_BUSES - 1, at ECAM_BASE", () => {
+    e.build(1);
+    e.scanForRsdp();
+    const mcfg = e.table(s("MCFG"), 0);
+    expect([u32(mcfg + 4n), u8(mcfg + 8n), u64(mcfg + 36n)]).toEqual([36 + 8 + 16, 1, 0n]);
+    const allocation = mcfg + 44n;
+    expect([u64(allocation), u16(allocation + 8n), u8(allocation + 10n), u8(allocation + 11n), u32(allocation + 12n)])
+      .toEqual([e.ecamBase(), 0, 0, e.ecamBuses() - 1, 0]);
+  });
+  it("do not overlap, and stay in their area, even for 255 vCPUs", () => {
+    for (const cpus of [1, 64, 255]) {
+      const rsdp = e.build(cpus);
+      e.scanForRsdp();
+      const fadt = e.table(s("FACP"), 1);
+      const headed = [BigInt(u32(rsdp + 16n)), u64(rsdp + 24n), u64(fadt + 140n)]
+        .concat(["FACP", "APIC", "HPET", "MCFG"].map((signature) => e.table(s(signature), 1)));
+      const spans = [[rsdp, rsdp + 36n], [u64(fadt + 132n), u64(fadt + 132n) + 64n]]
+        .concat(headed.map((at) => [at, at + BigInt(u32(at + 4n))]))
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      expect(u32(e.table(s("APIC"), 1) + 4n)).toBe(44 + 8 * cpus + 12 + 2 * 10 + 6);
+      expect(spans[0][0]).toBe(0xe0000n);
+      for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+      expect(spans[spans.length - 1][1]).toBeLessThanOrEqual(e.tablesEnd());
+    }
+  });
+});
+
+// The DSDT as ACPICA's iasl disassembles it, comments dropped and white
+// space squeezed ("Name (_UID, Zero)"), and what iasl said; then, compiled
+// back by iasl, the AML it makes of that ASL.
+function disassembleDsdt(): { asl: string; log: string; recompiled: Uint8Array; aml: Uint8Array } {
+  e.build(1);
+  e.scanForRsdp();
+  const dsdt = u64(e.table(s("FACP"), 1) + 140n);
+  const aml = phys.readBytes(dsdt, u32(dsdt + 4n));
+  const dir = mkdtempSync(join(tmpdir(), "dsdt-"));
+  try {
+    writeFileSync(join(dir, "dsdt.aml"), aml);
+    const iasl = (...args: string[]) => {
+      const run = spawnSync("/usr/bin/iasl", args, { cwd: dir, encoding: "utf8" });
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      return run.stdout + run.stderr;
+    };
+    const log = iasl("-d", "dsdt.aml");
+    const asl = readFileSync(join(dir, "dsdt.dsl"), "utf8");
+    // -on: keep "\_SB" as written rather than shortened to "_SB" at the root.
+    const compiled = iasl("-on", "-p", "recompiled", "dsdt.dsl");
+    expect(compiled).toMatch(/Compilation successful\. 0 Errors, 0 Warnings/);
+    return {
+      asl: asl.replace(/\/\/.*$/gm, "").replace(/\s+/g, " "),
+      log,
+      recompiled: readFileSync(join(dir, "recompiled.aml")),
+      aml,
+    };
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
+
+// As iasl prints a number: 0x, upper-case hex digits, padded to its field.
+const hex = (n: number | bigint, digits: number) => "0x" + n.toString(16).toUpperCase().padStart(digits, "0");
+
+describe("the DSDT, disassembled by iasl", () => {
+  it("is AML that iasl reads without complaint and compiles back to the same bytes", () => {
+    const { log, recompiled, aml } = disassembleDsdt();
+    expect(log).toMatch(/Disassembly completed/);
+    expect(log).not.toMatch(/error|warning/i);
+    // The header differs (iasl's compiler ID, the checksum), the AML not.
+    expect(Buffer.from(recompiled.subarray(36))).toEqual(Buffer.from(aml.subarray(36)));
+  });
+  it("keeps \\_S5 and puts the PCI host bridge and the ECAM reservation in \\_SB", () => {
+    const { asl } = disassembleDsdt();
+    expect(asl).toContain("Name (_S5, Package (0x04) { 0x05, 0x05, Zero, Zero })");
+    expect(asl).toMatch(/Scope \(\\_SB\) \{ Device \(PCI0\) \{.*\} Device \(MRES\) \{.*\} \} \}\s*$/);
+  });
+  it("describes PCI0 as a PCI Express root bridge of segment 0, bus 0", () => {
+    const { asl } = disassembleDsdt();
+    const pci0 = asl.slice(asl.indexOf("Device (PCI0)"), asl.indexOf("Device (MRES)"));
+    expect(pci0).toContain("Name (_HID, EisaId (\"PNP0A08\") /* PCI Express Bus */)");
+    expect(pci0).toContain("Name (_CID, EisaId (\"PNP0A03\") /* PCI Bus */)");
+    for (const name of ["_UID", "_SEG", "_BBN"]) expect(pci0).toContain(`Name (${name}, Zero)`);
+  });
+  it("gives PCI0's bus numbers, its configuration ports, and its I/O and memory windows from pcimap.ts", () => {
+    const { asl } = disassembleDsdt();
+    const crs = asl.slice(asl.indexOf("Name (_CRS"), asl.indexOf("Name (_PRT"));
+    const buses = e.ecamBuses(), ioEnd = e.pciIoEnd(), memory = e.pciMemoryBase(), memoryEnd = e.pciMemoryEnd();
+    const producer = "ResourceProducer, MinFixed, MaxFixed, PosDecode";
+    expect(crs).toBe(
+      "Name (_CRS, ResourceTemplate () { "
+        + `WordBusNumber (${producer}, 0x0000, 0x0000, ${hex(buses - 1, 4)}, 0x0000, ${hex(buses, 4)}, ,, ) `
+        + "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08, ) "
+        + `WordIO (${producer}, EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, ,, , TypeStatic, DenseTranslation) `
+        + `WordIO (${producer}, EntireRange, 0x0000, 0x0D00, ${hex(ioEnd - 1, 4)}, 0x0000, ${hex(ioEnd - 0xd00, 4)}, `
+        + ",, , TypeStatic, DenseTranslation) "
+        + "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, "
+        + `${hex(memory, 8)}, ${hex(memoryEnd - 1n, 8)}, 0x00000000, ${hex(memoryEnd - memory, 8)}, `
+        + ",, , AddressRangeMemory, TypeStatic) }) ",
+    );
+  });
+  it("routes every slot's INTA#-INTD# to its I/O APIC input, by global system interrupt", () => {
+    const { asl } = disassembleDsdt();
+    const prt = asl.slice(asl.indexOf("Name (_PRT"), asl.indexOf("Device (MRES)"));
+    expect(prt).toMatch(/^Name \(_PRT, Package \(0x80\) \{/);
+    const value = (v: string) => (v === "Zero" ? 0 : v === "One" ? 1 : Number(v));
+    const entries = [...prt.matchAll(/Package \(0x04\) \{ ([^}]*) \}/g)].map((m) => m[1].split(", ").map(value));
+    expect(entries.length).toBe(e.pciSlots() * 4);
+    expect(prt).toContain(`Package (0x04) { 0x0003FFFF, One, Zero, ${hex(e.intxGsi(3, 1), 2)} }`);
+    entries.forEach(([address, pin, source, gsi], i) => {
+      const slot = i >> 2;
+      expect([address, pin, source, gsi]).toEqual([slot * 0x10000 + 0xffff, i & 3, 0, e.intxGsi(slot, i & 3)]);
+    });
+  });
+  it("reserves the ECAM region as a motherboard resource", () => {
+    const { asl } = disassembleDsdt();
+    const mres = asl.slice(asl.indexOf("Device (MRES)"));
+    expect(mres).toContain("Name (_HID, EisaId (\"PNP0C02\") /* PNP Motherboard Resources */)");
+    expect(mres).toContain(
+      `ResourceTemplate () { Memory32Fixed (ReadWrite, ${hex(e.ecamBase(), 8)}, ${hex(e.ecamSize(), 8)}, ) })`,
+    );
   });
 });
 

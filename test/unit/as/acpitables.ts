@@ -1,14 +1,16 @@
 // Unit-test entry: the ACPI tables a VM is given (vmm/platform/pc/acpitables.ts), read
-// back with the hypervisor's own ACPI code (kernel/acpi/), and the PM block
-// they describe (vmm/devices/timers/acpipm.ts). The VM's RAM is the first MiB of
-// the harness's physical memory at guest-physical 0, so guest-physical
+// back with the hypervisor's own ACPI code (kernel/acpi/), the PCI numbers
+// they describe (vmm/platform/pc/pcimap.ts), and the PM block
+// (vmm/devices/timers/acpipm.ts). The VM's RAM is the first MiB of the
+// harness's physical memory at guest-physical 0, so guest-physical
 // addresses in the tables are the addresses the kernel's parsers read.
 
 import { physRead32 } from "../../../kernel/arch/shim";
 import { findRsdp, Rsdp } from "../../../kernel/acpi/rsdp";
 import { findTable } from "../../../kernel/acpi/tables";
 import { processorApicIds } from "../../../kernel/acpi/madt";
-import { buildAcpiTables } from "../../../vmm/platform/pc/acpitables";
+import { ACPI_TABLES_BASE, ACPI_TABLES_SIZE, buildAcpiTables } from "../../../vmm/platform/pc/acpitables";
+import * as pcimap from "../../../vmm/platform/pc/pcimap";
 import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
 import { RecordingMachine } from "./fakemachine";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
@@ -19,6 +21,9 @@ export function build(cpus: u32): u64 {
   const memory = new GuestMemory();
   memory.add(0, 0, 1 << 20);
   return buildAcpiTables(memory, cpus);
+}
+export function tablesEnd(): u64 {
+  return ACPI_TABLES_BASE + ACPI_TABLES_SIZE;
 }
 // The RSDP as the hypervisor finds a PC firmware's: by scanning 0xE0000-0xFFFFF.
 export function scanForRsdp(): u64 {
@@ -43,6 +48,31 @@ export function madtApicIds(madt: u64): string {
   let s = "";
   for (let i = 0; i < ids.length; i++) s += (i > 0 ? "," : "") + ids[i].toString();
   return s;
+}
+
+export function ecamBase(): u64 {
+  return pcimap.ECAM_BASE;
+}
+export function ecamBuses(): u32 {
+  return pcimap.ECAM_BUSES;
+}
+export function ecamSize(): u64 {
+  return pcimap.ECAM_SIZE;
+}
+export function pciMemoryBase(): u64 {
+  return pcimap.PCI_MEMORY_BASE;
+}
+export function pciMemoryEnd(): u64 {
+  return pcimap.PCI_MEMORY_END;
+}
+export function pciIoEnd(): u32 {
+  return pcimap.PCI_IO_END;
+}
+export function pciSlots(): u32 {
+  return pcimap.PCI_SLOTS;
+}
+export function intxGsi(slot: u32, pin: u32): u32 {
+  return pcimap.intxGsi(slot, pin);
 }
 
 const power = new RecordingMachine();

@@ -1,0 +1,114 @@
+// One descriptor chain taken from a virtqueue, as the device sees it.
+//
+// A virtio request is a list of guest buffers: zero or more the device may
+// only read, then zero or more it may only write (virtio 1.2, 2.7.4). The
+// virtqueue (virtqueue.ts) fills a Chain when it takes a request from the
+// driver; the device then reads its input and writes its answer through the
+// two copy helpers here, which treat each part as one run of bytes and never
+// stray outside the buffers the driver offered. A device owns one Chain per
+// request it keeps in flight and reuses it: the buffer list is allocated once,
+// with room for `capacity` buffers, so taking work allocates nothing.
+
+import { GuestMemory } from "../../core/guestmemory";
+
+export class Chain {
+  // The index of the chain's first descriptor: what the used ring returns.
+  head: u16 = 0;
+  // Buffers in the chain; the first `readableCount` are device-readable.
+  count: i32 = 0;
+  readableCount: i32 = 0;
+  readableBytes: u64 = 0;
+  writableBytes: u64 = 0;
+  // The RAM the buffers lie in, set by Virtqueue.pop().
+  memory: GuestMemory | null = null;
+  private addrs: StaticArray<u64>;
+  private lens: StaticArray<u32>;
+
+  constructor(public capacity: i32) {
+    this.addrs = new StaticArray<u64>(capacity);
+    this.lens = new StaticArray<u32>(capacity);
+  }
+
+  // Buffer `i` (0 <= i < count): guest-physical address, length, direction.
+  addr(i: i32): u64 {
+    return this.addrs[i];
+  }
+  len(i: i32): u32 {
+    return this.lens[i];
+  }
+  writable(i: i32): bool {
+    return i >= this.readableCount;
+  }
+
+  // Copies up to `count` bytes of the device-readable part, from `offset`
+  // bytes into it, to dest[start...]; returns how many were copied (fewer
+  // if the part or `dest` ends first).
+  readBytes(offset: u64, dest: Uint8Array, start: i32, count: i32): i32 {
+    return this.copy(0, this.readableCount, offset, dest, start, count, false);
+  }
+
+  // Copies up to `count` bytes from src[start...] into the device-writable
+  // part, from `offset` bytes into it; returns how many were copied.
+  writeBytes(offset: u64, src: Uint8Array, start: i32, count: i32): i32 {
+    return this.copy(this.readableCount, this.count, offset, src, start, count, true);
+  }
+
+  // Empties the chain (Virtqueue.pop() does this first).
+  clear(): void {
+    this.head = 0;
+    this.count = this.readableCount = 0;
+    this.readableBytes = this.writableBytes = 0;
+  }
+
+  // Appends a buffer; false if the chain is full. Virtqueue.pop() has
+  // checked that it lies in RAM and keeps the readable ones first.
+  add(addr: u64, len: u32, writable: bool): bool {
+    const i = this.count;
+    if (i >= this.capacity) return false;
+    unchecked(this.addrs[i] = addr);
+    unchecked(this.lens[i] = len);
+    this.count = i + 1;
+    if (writable) this.writableBytes += len;
+    else {
+      this.readableCount = i + 1;
+      this.readableBytes += len;
+    }
+    return true;
+  }
+
+  // Moves bytes between buffers [first, end) of the chain, from `offset`
+  // bytes into them, and bytes[start, start + count).
+  private copy(first: i32, end: i32, offset: u64, bytes: Uint8Array, start: i32, count: i32, toGuest: bool): i32 {
+    const memory = this.memory;
+    if (memory === null || start < 0 || count <= 0 || start >= bytes.length) return 0;
+    const want = min(count, bytes.length - start);
+    let done = 0, skip = offset;
+    for (let i = first; i < end && done < want; i++) {
+      const len = <u64>unchecked(this.lens[i]);
+      if (skip >= len) {
+        skip -= len; // the offset lies past this buffer
+        continue;
+      }
+      const n = <i32>min(<u64>(want - done), len - skip);
+      move(memory, unchecked(this.addrs[i]) + skip, bytes.dataStart + <usize>(start + done), n, toGuest);
+      done += n;
+      skip = 0;
+    }
+    return done;
+  }
+}
+
+// `n` bytes between guest RAM at `gpa` and the host's linear memory at
+// `host`, eight at a time while eight remain: each GuestMemory access looks
+// up the RAM region, so fewer, wider ones are cheaper.
+function move(memory: GuestMemory, gpa: u64, host: usize, n: i32, toGuest: bool): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    if (toGuest) memory.write64(gpa + <u64>i, load<u64>(host + <usize>i));
+    else store<u64>(host + <usize>i, memory.read64(gpa + <u64>i));
+  }
+  for (; i < n; i++) {
+    if (toGuest) memory.write8(gpa + <u64>i, load<u8>(host + <usize>i));
+    else store<u8>(host + <usize>i, memory.read8(gpa + <u64>i));
+  }
+}
