@@ -38,13 +38,15 @@ function putVisible(c: u8): void {
   putChar(c ^ 0x40);
 }
 
-// Who waits for the console to take bytes again (the UART's transmitter).
+// Who waits for the console to take bytes again (the UART's transmitter,
+// virtio-console's transmit queue).
 export abstract class ConsoleWaiter {
   abstract wakeUp(): void;
 }
 
 export class VmConsole {
-  waiter: ConsoleWaiter | null = null;
+  // The VM's console devices, which a restart replaces.
+  waiters: ConsoleWaiter[] = [];
   private queue: StaticArray<u8> = new StaticArray<u8>(QUEUE_SIZE);
   private head: i32 = 0;
   private count: i32 = 0;
@@ -54,7 +56,7 @@ export class VmConsole {
   // out when the console has sent that far.
   private lastLineEnd: u64 = 0;
   private dropped: u64 = 0;
-  // The UART was told to wait, and hears when it may go on.
+  // A device was told to wait, and hears when it may go on.
   private owesWakeUp: bool = false;
 
   constructor(private name: string) {}
@@ -90,9 +92,9 @@ export class VmConsole {
   // that the guest may write again.
   poll(): void {
     if (this.count > 0) this.printLines();
-    if (this.owesWakeUp && this.waiter !== null && QUEUE_SIZE - this.count >= TRANSMIT_FIFO) {
+    if (this.owesWakeUp && QUEUE_SIZE - this.count >= TRANSMIT_FIFO) {
       this.owesWakeUp = false;
-      this.waiter!.wakeUp();
+      for (let i = 0; i < this.waiters.length; i++) this.waiters[i].wakeUp();
     }
   }
 

@@ -29,15 +29,20 @@ import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
 import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { IsaLines } from "./isalines";
 import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
+import { VirtioConsole } from "../../devices/virtio/console";
+import { VirtioPci } from "../../devices/virtio/pcitransport";
 import { PcPciBus } from "./pcibus";
 import { LOW_RAM_END } from "./pcimap";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
+// The PCI slot of the virtio console.
+const HVC_SLOT: u32 = 1;
 
-// The UART's transmitter: each byte the guest writes to THR is a byte of the
-// VM's console (core/vmconsole.ts), busy while the console makes it wait.
-class UartConsole extends ByteSink {
+// A console device's transmitter (the UART's, virtio-console's): each byte
+// the guest sends is a byte of the VM's console (core/vmconsole.ts), busy
+// while the console makes it wait.
+class ConsoleOutput extends ByteSink {
   constructor(private vm: Vm) {
     super();
   }
@@ -67,6 +72,29 @@ class RtcNmiMask extends NmiGate {
   }
   get closed(): bool {
     return this.cmos.nmiMasked;
+  }
+}
+
+// The console took the bytes virtio-console's transmit queue waited on.
+class VirtioConsoleTransmitter extends ConsoleWaiter {
+  constructor(private hvc: VirtioConsole) {
+    super();
+  }
+  wakeUp(): void {
+    this.hvc.flush();
+  }
+}
+
+// What is typed on the console, into virtio-console's receive queue.
+class VirtioConsoleKeyboard extends ConsoleInput {
+  constructor(private hvc: VirtioConsole) {
+    super();
+  }
+  get canReceive(): bool {
+    return this.hvc.canReceive;
+  }
+  put(byte: u8): void {
+    this.hvc.receive(byte);
   }
 }
 
@@ -139,10 +167,17 @@ export class PcPlatform {
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
     const low = min(ramBytes, LOW_RAM_END);
     this.cmos.setMemory(low, ramBytes - low);
+    // A second console, /dev/hvc0 in Linux, whose output joins the UART's;
+    // what is typed goes to the UART, or to it when there is no UART.
+    const hvc = new VirtioConsole(new ConsoleOutput(vm));
+    this.pci.bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, this.pci.messages));
+    this.pci.assignResources();
+    vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
+    vm.input = new VirtioConsoleKeyboard(hvc);
     if (console != "none") {
       const com1 = console == "com1";
-      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new UartConsole(vm));
-      vm.console.waiter = new UartTransmitter(uart);
+      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new ConsoleOutput(vm));
+      vm.console.waiters.push(new UartTransmitter(uart));
       io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
       this.uart = uart;
       vm.input = new UartKeyboard(uart);

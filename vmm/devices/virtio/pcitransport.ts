@@ -1,0 +1,182 @@
+// virtio over PCI, the modern interface (virtio 1.2, 4.1): how a driver
+// finds a virtio device's registers, negotiates features, sets up queues,
+// notifies the device and is interrupted.
+//
+// The function is vendor 1AF4h, device 1040h + the virtio device ID,
+// revision 1: a non-transitional device, no legacy I/O interface (4.1.2).
+// Vendor-specific capabilities (4.1.4) point into its 64-bit memory BAR 4,
+// where the common configuration (commonconfig.ts), the ISR status, the
+// device's own configuration and the notification registers each have a
+// 4 KiB page; BAR 1 holds the MSI-X table and pending bits. Interrupts go
+// by MSI-X once the driver enables it, to the vector it chose per queue;
+// before that by INTx#, level-triggered, with the ISR status saying why
+// (4.1.4.5) until the driver reads it.
+
+import * as log from "../../../kernel/console/log";
+import { GuestMemory } from "../../core/guestmemory";
+import { Device, RegisterBlocks } from "../bus";
+import { PciFunction } from "../pci/function";
+import { MessageSink, MSIX_ENTRY_SIZE, MsiX } from "../pci/msix";
+import { CommonConfig, NO_VECTOR } from "./commonconfig";
+import { STATUS_DEVICE_NEEDS_RESET, VirtioDevice, VirtioSignals } from "./device";
+
+const VIRTIO_VENDOR: u16 = 0x1af4;
+const MODERN_DEVICE_ID: u16 = 0x1040;
+const REVISION: u8 = 1;
+
+// struct virtio_pci_cap (4.1.4): the capability header, cfg_type, bar, id,
+// two bytes of padding, then offset and length; the notification
+// capability adds notify_off_multiplier.
+const VENDOR_SPECIFIC: u8 = 0x09;
+const CAP_LENGTH: u32 = 16;
+const NOTIFY_CAP_LENGTH: u32 = 20;
+const CAP_TYPE: u32 = 3, CAP_BAR: u32 = 4, CAP_OFFSET: u32 = 8, CAP_SIZE: u32 = 12, CAP_MULTIPLIER: u32 = 16;
+const COMMON_CFG: u8 = 1, NOTIFY_CFG: u8 = 2, ISR_CFG: u8 = 3, DEVICE_CFG: u8 = 4;
+
+// The layout of the two BARs.
+const MSIX_BAR: u32 = 1, MSIX_BAR_SIZE: u32 = 0x1000, PBA_AT: u32 = 0x800;
+const REGISTERS_BAR: u32 = 4, REGISTERS_BAR_SIZE: u64 = 0x4000;
+const COMMON_AT: u32 = 0x0000, ISR_AT: u32 = 0x1000, DEVICE_AT: u32 = 0x2000, NOTIFY_AT: u32 = 0x3000;
+const PAGE: u32 = 0x1000;
+// Each queue its own notification address, 4 bytes apart (4.1.4.4).
+const NOTIFY_MULTIPLIER: u32 = 4;
+
+// ISR status bits (4.1.4.5).
+const ISR_QUEUE: u8 = 1 << 0;
+const ISR_CONFIG: u8 = 1 << 1;
+
+export class VirtioPci extends PciFunction {
+  readonly common!: CommonConfig;
+  readonly msix!: MsiX;
+
+  constructor(readonly device: VirtioDevice, memory: GuestMemory, messages: MessageSink) {
+    super("virtio-" + device.name, VIRTIO_VENDOR, MODERN_DEVICE_ID + device.type, classOf(device.type), REVISION);
+    // One vector per queue and one for configuration changes.
+    const vectors = device.queueCount + 1;
+    const msixBar = new RegisterBlocks("virtio MSI-X");
+    const msix = new MsiX(this, messages, vectors, MSIX_BAR, 0, MSIX_BAR, PBA_AT);
+    msixBar.blocks.map(0, <u64>(vectors * MSIX_ENTRY_SIZE), msix.table);
+    msixBar.blocks.map(PBA_AT, 8 * <u64>((vectors + 63) / 64), msix.pendingBits);
+    this.addMemoryBar(MSIX_BAR, MSIX_BAR_SIZE, false, msixBar);
+    this.msix = msix;
+
+    const common = new CommonConfig(device, memory, this);
+    const registers = new RegisterBlocks("virtio registers");
+    registers.blocks.map(COMMON_AT, PAGE, common);
+    registers.blocks.map(ISR_AT, 1, new IsrStatus(this));
+    registers.blocks.map(DEVICE_AT, PAGE, new DeviceConfig(device));
+    registers.blocks.map(NOTIFY_AT, <u64>(device.queueCount * NOTIFY_MULTIPLIER), new Notifications(common));
+    this.addMemoryBar(REGISTERS_BAR, REGISTERS_BAR_SIZE, true, registers);
+    this.common = common;
+    this.addVirtioCapability(COMMON_CFG, COMMON_AT, PAGE);
+    this.addVirtioCapability(ISR_CFG, ISR_AT, PAGE);
+    this.addVirtioCapability(DEVICE_CFG, DEVICE_AT, device.configSize);
+    const notify = this.addVirtioCapability(NOTIFY_CFG, NOTIFY_AT, device.queueCount * NOTIFY_MULTIPLIER);
+    this.config.set(notify + CAP_MULTIPLIER, 4, NOTIFY_MULTIPLIER);
+    this.useInterruptPin(1);
+    device.signals = new TransportSignals(this);
+  }
+
+  // The ISR status, which a read also clears and with it INTx# (4.1.4.5.1).
+  takeIsr(): u8 {
+    const isr = this.common.isr;
+    this.common.isr = 0;
+    this.setIntx(false);
+    return isr;
+  }
+
+  // Tells the driver: by the vector it chose for this, or INTx# and the ISR.
+  interrupt(vector: u16, why: u8): void {
+    if (this.msix.enabled) {
+      if (vector != NO_VECTOR) this.msix.raise(vector);
+      return;
+    }
+    this.common.isr |= why;
+    this.setIntx(true);
+  }
+
+  interruptForQueue(index: u32): void {
+    this.interrupt(this.common.queueVector(index), ISR_QUEUE);
+  }
+
+  interruptForConfig(): void {
+    this.common.configChanged();
+    this.interrupt(this.common.configVector, ISR_CONFIG);
+  }
+
+  private addVirtioCapability(type: u8, offset: u32, length: u32): u32 {
+    const at = this.addCapability(VENDOR_SPECIFIC, type == NOTIFY_CFG ? NOTIFY_CAP_LENGTH : CAP_LENGTH);
+    const c = this.config;
+    c.set(at + 2, 1, type == NOTIFY_CFG ? NOTIFY_CAP_LENGTH : CAP_LENGTH); // cap_len
+    c.set(at + CAP_TYPE, 1, type);
+    c.set(at + CAP_BAR, 1, REGISTERS_BAR);
+    c.set(at + CAP_OFFSET, 4, offset);
+    c.set(at + CAP_SIZE, 4, length);
+    return at;
+  }
+}
+
+// PCI class codes (PCI 3.0, appendix D) as QEMU gives its virtio devices,
+// which some guests look at: block as mass storage, console as a
+// communication controller, the rest "other".
+function classOf(type: u16): u32 {
+  if (type == 1) return 0x02_00_00; // network controller, Ethernet
+  if (type == 2) return 0x01_00_00; // mass storage, SCSI
+  if (type == 3) return 0x07_80_00; // communication controller, other
+  return 0xff_00_00;
+}
+
+class TransportSignals extends VirtioSignals {
+  constructor(private fn: VirtioPci) {
+    super();
+  }
+  usedBuffers(index: u32): void {
+    this.fn.interruptForQueue(index);
+  }
+  configChanged(): void {
+    this.fn.interruptForConfig();
+  }
+  // 2.1.2: the device sets DEVICE_NEEDS_RESET and should say so with a
+  // configuration change notification.
+  needsReset(reason: string): void {
+    log.warn(this.fn.name + ": " + reason + "; the device needs a reset");
+    this.fn.common.setStatusBits(STATUS_DEVICE_NEEDS_RESET);
+    this.fn.interruptForConfig();
+  }
+}
+
+class IsrStatus extends Device {
+  constructor(private fn: VirtioPci) {
+    super("virtio ISR status");
+  }
+  read(offset: u64, size: u8): u64 {
+    return this.fn.takeIsr();
+  }
+  write(offset: u64, size: u8, value: u64): void {}
+}
+
+class DeviceConfig extends Device {
+  constructor(private device: VirtioDevice) {
+    super("virtio device configuration");
+  }
+  read(offset: u64, size: u8): u64 {
+    return offset < <u64>this.device.configSize ? this.device.readConfig(<u32>offset, size) : 0;
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    if (offset < <u64>this.device.configSize) this.device.writeConfig(<u32>offset, size, <u32>value);
+  }
+}
+
+// A write at queue n's address notifies queue n (4.1.4.4); the value
+// written is the queue's index, which the address already says.
+class Notifications extends Device {
+  constructor(private common: CommonConfig) {
+    super("virtio notifications");
+  }
+  read(offset: u64, size: u8): u64 {
+    return 0;
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    this.common.notify(<u32>(offset / NOTIFY_MULTIPLIER));
+  }
+}
