@@ -17,9 +17,16 @@ export const VM_MEMORY_MIB = 256;
 // modules, the hypervisor and its page tables.
 export const HOST_MEMORY_MIB = 768;
 
-export function linuxVmModules(kernel: KernelImage, cmdline: string, cpus = 1, memory = VM_MEMORY_MIB): Module[] {
+// `console`: the VM's UART, "com1", "com2" or "none" (vmm/setup/config/config.ts).
+export function linuxVmModules(
+  kernel: KernelImage,
+  cmdline: string,
+  cpus = 1,
+  memory = VM_MEMORY_MIB,
+  console = "com1",
+): Module[] {
   const paths = guestPaths();
-  const vm = { name: VM_NAME, memory, cpus, kernel, initrd: "initramfs", cmdline, console: "com1" };
+  const vm = { name: VM_NAME, memory, cpus, kernel, initrd: "initramfs", cmdline, console };
   const text = JSON.stringify({ vms: [vm] }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
