@@ -52,6 +52,7 @@ void w2c_shim_write_cr4(w2c_shim* s, u64 v) { write_cr4(v); }
 u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
 void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
 void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
+void w2c_shim_memory_fence(w2c_shim* s) { __asm__ volatile("mfence" ::: "memory"); }
 /* Forced inline: with a register number known only at run time each is a
  * switch, which the cost model keeps out of a caller as large as cpuNext(). */
 __attribute__((always_inline)) u64 w2c_shim_read_dr(w2c_shim* s, u32 n) { return read_dr(n); }

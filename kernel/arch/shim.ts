@@ -28,6 +28,10 @@
 @external("shim", "rdtsc") export declare function rdtsc(): u64;
 @external("shim", "invlpg") export declare function invlpg(virt: u64): void;
 @external("shim", "pause") export declare function pause(): void;
+// MFENCE: stores before it are visible to other CPUs before loads after it
+// (SDM Vol. 3A 9.2.2: the one reordering x86 allows is a load passing an
+// earlier store to another address).
+@external("shim", "memory_fence") export declare function memoryFence(): void;
 // XCR0 and the XSAVE state (the area is in linear memory, 64-byte aligned).
 @external("shim", "read_dr") export declare function readDr(n: u32): u64; // DR0-DR3, DR6, DR7
 @external("shim", "write_dr") export declare function writeDr(n: u32, value: u64): void;

@@ -309,6 +309,7 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     rdtsc: () => (tsc += 1000n),
     invlpg: () => {},
     pause: () => {},
+    memory_fence: () => {},
     interrupt_window: () => {},
     phys_read8: (a: bigint) => p.read8(a),
     phys_read16: (a: bigint) => p.read16(a),

@@ -165,7 +165,7 @@ export class CommonConfig extends Device {
     else if (start == QUEUE_DEVICE) q.deviceAddr = v;
     else if (start == QUEUE_ENABLE && v == 1) {
       const error = q.enable();
-      if (error !== null) this.device.signals!.needsReset("queue " + this.selected.toString() + ": " + error!);
+      if (error !== null) this.device.signals!.needsReset("queue " + this.selected.toString() + ": " + error);
     }
   }
 

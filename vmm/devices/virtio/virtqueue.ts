@@ -26,13 +26,16 @@
 // armNotification() asks for the next kick and then looks again, so a chain
 // offered just before the request took effect is not left waiting for a kick
 // the driver will never send. Every drain must end with it: with EVENT_IDX,
-// a driver whose idx has passed avail_event kicks no more. (On SMP guests
-// x86 may let that look pass the store before it, its one reordering: a full
-// fence belongs there, and between push() and needsInterrupt(); the shim
-// offers none yet.)
+// a driver whose idx has passed avail_event kicks no more. The driver, on
+// another vCPU, stores its idx and then loads the device's request, while
+// the device stores its request and then loads idx: x86 may let each load
+// pass the store before it, so both sides fence between the two (virtio
+// 1.2, 2.7.10 and 2.7.13.3.1), here in armNotification() and in
+// needsInterrupt() after push()'s stores.
 //
 // State is plain fields besides the GuestMemory, so a queue can be saved.
 
+import { memoryFence } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { Chain } from "./chain";
 export { Chain } from "./chain";
@@ -209,6 +212,7 @@ export class Virtqueue {
     const old = <u32>this.signalledUsed, now = <u32>this.usedIdx;
     this.signalledUsed = this.usedIdx;
     if (now == old) return false;
+    memoryFence(); // the used idx out before used_event or the flags are read
     if (!this.eventIdx) return (this.memory.load(this.driverAddr, 2) & AVAIL_F_NO_INTERRUPT) == 0;
     const usedEvent = <u32>this.memory.load(this.driverAddr + 4 + 2 * <u64>this.size, 2);
     // Was entry used_event among those written since `old`? In 16-bit
@@ -232,6 +236,7 @@ export class Virtqueue {
     if (!this.ready || this.error !== null) return false;
     if (this.eventIdx) this.memory.store(this.deviceAddr + 4 + 8 * <u64>this.size, 2, this.lastAvail);
     else this.memory.store(this.deviceAddr, 2, 0);
+    memoryFence(); // the request out before idx is read again
     return <u16>this.memory.load(this.driverAddr + 2, 2) != this.lastAvail;
   }
 
