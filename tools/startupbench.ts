@@ -25,7 +25,7 @@ export async function measureStartup(): Promise<StartupBench> {
     const machine = await boot({
       ...vmBootOptions(),
       memoryMiB: Math.max(...SIZES_MIB) + 512,
-      modules: linuxVmModules("vmlinux", CMDLINE, 1, mib),
+      modules: linuxVmModules("vmlinux", CMDLINE, { memory: mib }),
     });
     try {
       const entry = await machine.waitFor(/vm linux: entered at tsc (\d+)/, TIMEOUT_MS);

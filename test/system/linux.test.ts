@@ -133,7 +133,7 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
         platform,
         memoryMiB: HOST_MEMORY_MIB,
         cmdline: "exit=emulator",
-        modules: linuxVmModules("vmlinux", "console=ttyS0", 2),
+        modules: linuxVmModules("vmlinux", "console=ttyS0", { cpus: 2 }),
       });
       try {
         // The prompt has no newline, so it stays in the VM's line buffer

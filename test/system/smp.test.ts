@@ -141,7 +141,7 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
     cpus: 2,
     memoryMiB: HOST_MEMORY_MIB,
     cmdline: "exit=emulator",
-    modules: linuxVmModules("vmlinux", "console=ttyS0", vcpus),
+    modules: linuxVmModules("vmlinux", "console=ttyS0", { cpus: vcpus }),
   });
 
   // Two busy loops in a 2-vCPU VM: Linux puts one on each vCPU, and each

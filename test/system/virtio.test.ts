@@ -64,7 +64,7 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
       platform: "qemu",
       memoryMiB: HOST_MEMORY_MIB,
       cmdline: "exit=emulator",
-      modules: linuxVmModules("vmlinux", "console=hvc0 pci=nomsi", 1, undefined, "none"),
+      modules: linuxVmModules("vmlinux", "console=hvc0 pci=nomsi", { console: "none" }),
     });
     try {
       const from = (await machine.waitFor(SHELL, 300_000)).index!;

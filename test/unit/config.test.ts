@@ -226,6 +226,31 @@ describe("configuration", () => {
     expect([0, 1, 2].map((i) => e.vmRestartOnReset(i) !== 0)).toEqual([true, false, true]);
   });
 
+  it("gives a VM its disks, each a boot module no other VM has", () => {
+    e.setModules(e.__newString("k,a.img,b.img,c.img"));
+    const vm = (name: string, disks: string) => `{"name": "${name}", "kernel": "k", "memory": 1, "disks": ${disks}}`;
+    const text = `{"vms": [${vm("one", `[{"module": "a.img"}, {"module": "b.img", "readonly": true}]`)}, `
+      + `${vm("two", `[{"module": "b.img"}]`)}, ${vm("three", `[{"module": "c.img", "readonly": false}]`)}]}`;
+    const r = parse(text);
+    expect(r.vms.map((v) => v.name)).toEqual(["one", "three"]);
+    expect([e.vmDisks(0), e.vmDisks(1)].map(str)).toEqual(["a.img,b.img (read-only)", "c.img"]);
+    expect(r.errors).toEqual(["vm 1 (two): disks: 0: module: \"b.img\" is already a disk of vm 0 (one)"]);
+    expect(
+      parse(`{"vms": [${vm("x", `[{"module": "nope.img"}, {"module": "a.img", "readonly": 1, "size": 2}, 7]`)}]}`)
+        .errors,
+    )
+      .toEqual([
+        "vm 0 (x): disks: 0: module: no boot module named \"nope.img\"",
+        "vm 0 (x): disks: 1: unknown field \"size\"",
+        "vm 0 (x): disks: 1: readonly: expected true or false, got 1",
+        "vm 0 (x): disks: 2: expected an object such as { \"module\": \"disk.img\" }, got 7",
+      ]);
+    expect(parse(`{"vms": [${vm("y", `{"module": "a.img"}`)}]}`).errors).toEqual([
+      "vm 0 (y): disks: expected a list of at most 8 disks, got an object",
+    ]);
+    e.clearModules();
+  });
+
   it("rejects duplicate names, non-object entries and a malformed top level", () => {
     expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`))
       .toEqual({

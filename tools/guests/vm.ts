@@ -17,16 +17,33 @@ export const VM_MEMORY_MIB = 256;
 // modules, the hypervisor and its page tables.
 export const HOST_MEMORY_MIB = 768;
 
-// `console`: the VM's UART, "com1", "com2" or "none" (vmm/setup/config/config.ts).
-export function linuxVmModules(
-  kernel: KernelImage,
-  cmdline: string,
-  cpus = 1,
-  memory = VM_MEMORY_MIB,
-  console = "com1",
-): Module[] {
+// A disk of the VM: an image file, loaded as a boot module (a RAM disk).
+export interface VmDisk {
+  path: string;
+  readonly?: boolean;
+}
+
+export interface VmOptions {
+  cpus?: number;
+  memory?: number;
+  // The VM's UART: "com1" (the default), "com2" or "none" (vmm/setup/config/config.ts).
+  console?: string;
+  disks?: VmDisk[];
+}
+
+export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOptions = {}): Module[] {
   const paths = guestPaths();
-  const vm = { name: VM_NAME, memory, cpus, kernel, initrd: "initramfs", cmdline, console };
+  const disks = (opts.disks ?? []).map((d, i) => ({ name: `disk${i}.img`, ...d }));
+  const vm = {
+    name: VM_NAME,
+    memory: opts.memory ?? VM_MEMORY_MIB,
+    cpus: opts.cpus ?? 1,
+    kernel,
+    initrd: "initramfs",
+    cmdline,
+    console: opts.console ?? "com1",
+    disks: disks.map((d) => ({ module: d.name, readonly: d.readonly ?? false })),
+  };
   const text = JSON.stringify({ vms: [vm] }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
@@ -35,6 +52,7 @@ export function linuxVmModules(
   return [
     { path: paths[kernel], args: kernel },
     { path: paths.initramfs, args: "initramfs" },
+    ...disks.map((d) => ({ path: d.path, args: d.name })),
     { path: config, args: `linux-${kernel}.json config` },
   ];
 }

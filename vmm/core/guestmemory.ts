@@ -199,8 +199,6 @@ export class GuestMemory {
     else physWrite64(<u64>h, v);
   }
 
-  // Copies host-physical bytes (a boot module) into guest RAM; false if the
-  // destination is not entirely RAM.
   // [gpa, gpa + length) reads as zero from now on; false if it is not all
   // RAM. A chunk not ready does already, unless a copy noted for it lands
   // there: then it is made ready first, so that the zeroes come after.
@@ -217,7 +215,9 @@ export class GuestMemory {
     return true;
   }
 
-  // Copied now into the chunks that are ready, noted for the others.
+  // Copies host-physical bytes that will not change (a boot module) into
+  // guest RAM; false if the destination is not entirely RAM. Copied now
+  // into the chunks that are ready, noted for the others.
   copyFromHost(gpa: u64, hostPhys: u64, length: u64): bool {
     const r = this.regionOf(gpa, length);
     if (r === null) return false;
@@ -230,6 +230,18 @@ export class GuestMemory {
       else noted = true;
     }
     if (noted) r.pending.push(new PendingCopy(gpa, hostPhys, length));
+    return true;
+  }
+
+  // A device's memory access (its DMA), made now: `length` bytes from
+  // host-physical `hostPhys` into guest RAM at `gpa` (toGuest), or from
+  // there to `hostPhys`; false, and nothing moved, if the guest range is
+  // not all RAM. Regions are contiguous in host memory, so it is one copy.
+  dma(gpa: u64, hostPhys: u64, length: u64, toGuest: bool): bool {
+    const h = this.translate(gpa, length);
+    if (h < 0) return false;
+    if (toGuest) physCopy(<u64>h, hostPhys, length);
+    else physCopy(hostPhys, <u64>h, length);
     return true;
   }
 

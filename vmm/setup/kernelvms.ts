@@ -6,7 +6,7 @@
 // kernel and initrd by the names of other boot modules. Each VM gets its RAM
 // and vCPUs (vmcreate.ts, shared with the flat-binary VMs), ACPI tables, its
 // kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
-// (platform/pc/platform.ts), and the boot vCPU in the entry state the loader
+// (platform/pc/platform.ts) with its disks, and the boot vCPU in the entry state the loader
 // asked for (loaders/entrystate.ts). A problem with one VM is reported with
 // its name and field, and only that VM is not started. Unless its
 // configuration says "on_reset": "stop", the VM keeps its KernelImage, which
@@ -28,6 +28,8 @@ import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
+import { DiskBacking, SECTOR_SIZE } from "../storage/backing";
+import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { Vm, VmImage } from "../core/vm";
 
@@ -97,14 +99,15 @@ function createKernelVm(
   const entry = entryStateOf(loaded, memory);
   if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
 
+  const disks = ramDisks(c, modules);
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
-  const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, null);
-  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, platform);
+  const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, null);
+  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, platform);
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
-      + ", console " + c.console + ", " + backend.name,
+      + ", console " + c.console + describeDisks(disks) + ", " + backend.name,
   );
   return vm;
 }
@@ -126,6 +129,7 @@ class KernelImage extends VmImage {
     private config: VmConfig,
     private kernel: BootModule,
     private options: BootOptions,
+    private disks: DiskBacking[],
     private platform: PcPlatform,
   ) {
     super();
@@ -141,9 +145,32 @@ class KernelImage extends VmImage {
       return null;
     }
     vm.bus = new Bus();
-    this.platform = new PcPlatform(vm, <u64>c.memoryMib << 20, <u16>c.cpus, c.console, this.platform.cmos);
+    this.platform = new PcPlatform(vm, <u64>c.memoryMib << 20, <u16>c.cpus, c.console, this.disks, this.platform.cmos);
     return entry!.state;
   }
+}
+
+// The VM's disks, each a RAM disk on its boot module (readConfig() checked
+// that the modules exist and that no other VM has them). Its name is the
+// disk's serial number.
+function ramDisks(c: VmConfig, modules: BootModule[]): DiskBacking[] {
+  const disks: DiskBacking[] = [];
+  for (let i = 0; i < c.disks.length; i++) {
+    const d = c.disks[i];
+    disks.push(new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module));
+  }
+  return disks;
+}
+
+// ", disk data.img (RAM, 64 MiB), disk tools.img (RAM, 8 MiB, read-only)"
+function describeDisks(disks: DiskBacking[]): string {
+  let text = "";
+  for (let i = 0; i < disks.length; i++) {
+    const d = disks[i];
+    text += ", disk " + d.serial + " (" + d.kind + ", " + log.size(d.sectors * SECTOR_SIZE)
+      + (d.readOnly ? ", read-only)" : ")");
+  }
+  return text;
 }
 
 function refuse(name: string, reason: string, memory: GuestMemory, frames: FrameAllocator): Vm | null {

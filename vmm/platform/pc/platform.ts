@@ -29,15 +29,18 @@ import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
 import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { IsaLines } from "./isalines";
 import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
+import { VirtioBlock } from "../../devices/virtio/block";
 import { VirtioConsole } from "../../devices/virtio/console";
+import { DiskBacking } from "../../storage/backing";
 import { VirtioPci } from "../../devices/virtio/pcitransport";
 import { PcPciBus } from "./pcibus";
 import { LOW_RAM_END } from "./pcimap";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
-// The PCI slot of the virtio console.
+// The PCI slots of the virtio console and of the first virtio disk.
 const HVC_SLOT: u32 = 1;
+const FIRST_DISK_SLOT: u32 = 2;
 
 // A console device's transmitter (the UART's, virtio-console's): each byte
 // the guest sends is a byte of the VM's console (core/vmconsole.ts), busy
@@ -126,7 +129,8 @@ export class PcPlatform {
   // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
   // guest really has, which fw_cfg reports; `previousRtc` the RTC of the
   // devices these replace at a restart, whose battery-backed RAM they keep.
-  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, previousRtc: Cmos | null) {
+  // `disks`: what stands behind the VM's virtio disks, in order.
+  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, disks: DiskBacking[], previousRtc: Cmos | null) {
     const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
     const lines = new IsaLines(pic, ioapic, vm);
     this.pic = pic;
@@ -171,6 +175,10 @@ export class PcPlatform {
     // what is typed goes to the UART, or to it when there is no UART.
     const hvc = new VirtioConsole(new ConsoleOutput(vm));
     this.pci.bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, this.pci.messages));
+    for (let i = 0; i < disks.length; i++) {
+      const disk = new VirtioPci(new VirtioBlock(disks[i]), vm.memory, this.pci.messages);
+      this.pci.bus.attach(FIRST_DISK_SLOT + <u32>i, 0, disk);
+    }
     this.pci.assignResources();
     vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
     vm.input = new VirtioConsoleKeyboard(hvc);

@@ -4,12 +4,14 @@
 // It is a JSON boot module:
 //   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
 //                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
-//                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart" } ] }
+//                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart",
+//                "disks": [ { "module": "disk.img" } ] } ] }
 // memory is in MiB; kernel and initrd name other boot modules; affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
-// guest does: "restart" the VM (the default, as a PC reboots) or "stop" it.
+// guest does: "restart" the VM (the default, as a PC reboots) or "stop" it;
+// disks its virtio disks (disks.ts).
 // A syntax error anywhere means no VMs at all, reported by line and column
 // (json.ts); past that, a VM with any problem is left out, and the
 // well-formed VMs are still returned.
@@ -18,6 +20,8 @@ import { physRead8 } from "../../../kernel/arch/shim";
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
+import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
+import { at, describe, moduleName, oneOf, quote, wholeNumber } from "./fields";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
 export const MAX_MEMORY_MIB: u32 = 65536;
@@ -37,6 +41,7 @@ const VM_FIELDS: string[] = [
   "weight",
   "cap",
   "on_reset",
+  "disks",
 ];
 // A cap of several CPUs' worth suits a VM with several vCPUs.
 export const MAX_CAP: u32 = 100 * MAX_HOST_CPUS;
@@ -60,6 +65,7 @@ export class VmConfig {
   cap: u32 = 0;
   // A reset by the guest restarts the VM (else it stops it).
   restartOnReset: bool = true;
+  disks: DiskConfig[] = [];
 }
 
 // At most this many VMs in one file, and problems reported one by one:
@@ -112,9 +118,10 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
     return config;
   }
   const names: string[] = [];
+  const disks: ClaimedDisk[] = [];
   const errors = config.errors;
   for (let i = 0; i < vms.items.length; i++) {
-    const vm = checkVm(i, vms.items[i], names, modules, errors);
+    const vm = checkVm(i, vms.items[i], names, disks, modules, errors);
     if (vm !== null) config.vms.push(vm);
     if (errors.length > MAX_REPORTED) {
       config.unreported += errors.length - MAX_REPORTED;
@@ -146,6 +153,7 @@ function checkVm(
   index: i32,
   entry: JsonValue,
   names: string[],
+  disks: ClaimedDisk[],
   modules: string[] | null,
   errors: string[],
 ): VmConfig | null {
@@ -215,6 +223,7 @@ function checkVm(
   if (affinity !== null) vm.affinity = cpuList(affinity, label + ": affinity: ", errors);
   vm.console = oneOf(entry.get("console"), CONSOLES, vm.console, label + ": console: ", errors);
   vm.restartOnReset = oneOf(entry.get("on_reset"), ON_RESET, "restart", label + ": on_reset: ", errors) == "restart";
+  vm.disks = checkDisks(entry.get("disks"), modules, disks, label, label + ": disks: ", errors);
   return errors.length == before ? vm : null;
 }
 
@@ -249,89 +258,4 @@ function validName(text: string): bool {
     if (!ok) return false;
   }
   return true;
-}
-
-// A whole number in [min, max]; `fallback` (min) when absent and not required.
-function wholeNumber(
-  v: JsonValue | null,
-  min: u32,
-  max: u32,
-  required: bool,
-  prefix: string,
-  what: string,
-  errors: string[],
-): u32 {
-  const expected = "expected " + what + " from " + min.toString() + " to " + max.toString();
-  if (v === null) {
-    if (required) errors.push(prefix + "missing (" + what + " from " + min.toString() + " to " + max.toString() + ")");
-    return min;
-  }
-  if (v.kind != JsonKind.Number || !F64.isInteger(v.number) || v.number < <f64>min || v.number > <f64>max) {
-    errors.push(prefix + expected + ", got " + describe(v));
-    return min;
-  }
-  return <u32>v.number;
-}
-
-// One of the strings `choices`; `fallback` when absent or wrong (reported).
-function oneOf(v: JsonValue | null, choices: string[], fallback: string, prefix: string, errors: string[]): string {
-  if (v === null) return fallback;
-  if (v.kind == JsonKind.String && choices.includes(v.text)) return v.text;
-  let expected = "";
-  for (let i = 0; i < choices.length; i++) {
-    expected += (i == 0 ? "" : i == choices.length - 1 ? " or " : ", ") + quote(choices[i]);
-  }
-  errors.push(prefix + "expected " + expected + ", got " + describe(v));
-  return fallback;
-}
-
-// The name of a boot module; "" when absent (or null) and not required.
-function moduleName(
-  v: JsonValue | null,
-  required: bool,
-  modules: string[] | null,
-  prefix: string,
-  errors: string[],
-): string {
-  if (v === null || (!required && v.kind == JsonKind.Null)) {
-    if (required) errors.push(prefix + "missing (the name of a boot module)");
-    return "";
-  }
-  if (v.kind != JsonKind.String || v.text.length == 0) {
-    errors.push(prefix + "expected the name of a boot module, got " + describe(v));
-    return "";
-  }
-  if (modules !== null && !modules.includes(v.text)) {
-    errors.push(prefix + "no boot module named " + quote(v.text));
-    return "";
-  }
-  return v.text;
-}
-
-// "line 3, column 5"
-function at(v: JsonValue): string {
-  return "line " + v.line.toString() + ", column " + v.column.toString();
-}
-
-// A value as it was given, for "got ..." in messages.
-function describe(v: JsonValue): string {
-  if (v.kind == JsonKind.String) return quote(v.text);
-  if (v.kind == JsonKind.Number) return v.text;
-  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
-  if (v.kind == JsonKind.Null) return "null";
-  if (v.kind == JsonKind.Array) return "a list";
-  return "an object";
-}
-
-// JSON string syntax, shortened past 40 characters.
-function quote(text: string): string {
-  let s = "\"";
-  const n = text.length < 40 ? text.length : 40;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) s += "\\" + String.fromCharCode(c);
-    else if (c < 0x20) s += "\\u" + (c < 0x10 ? "000" : "00") + c.toString(16);
-    else s += String.fromCharCode(c);
-  }
-  return s + (text.length > n ? "...\"" : "\"");
 }

@@ -1,0 +1,194 @@
+// virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served at
+// once from its backing (storage/backing.ts) when the driver notifies.
+//
+// A request is one descriptor chain: a 16-byte header the device reads
+// (type, reserved, sector), the data (read by the device for a write, written
+// for a read), and a status byte the device writes last (5.2.6). Anything
+// past the disk's end fails with an I/O error and touches nothing; a chain
+// too short to hold a header and a status byte is a driver that broke the
+// rules, and the device then needs a reset (2.1.2).
+
+import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
+import { Chain, Virtqueue } from "./virtqueue";
+import { VirtioDevice } from "./device";
+
+const BLOCK_ID: u16 = 2;
+const QUEUE_SIZE: u16 = 256;
+const REQUESTS: u32 = 0;
+
+// Feature bits (5.2.3).
+const F_SEG_MAX: u64 = 1 << 2;
+const F_RO: u64 = 1 << 5;
+const F_BLK_SIZE: u64 = 1 << 6;
+const F_FLUSH: u64 = 1 << 9;
+const F_DISCARD: u64 = 1 << 13;
+const F_WRITE_ZEROES: u64 = 1 << 14;
+
+// Request types and status values (5.2.6).
+const T_IN: u32 = 0, T_OUT: u32 = 1, T_FLUSH: u32 = 4, T_GET_ID: u32 = 8, T_DISCARD: u32 = 11, T_WRITE_ZEROES: u32 = 13;
+const S_OK: u8 = 0, S_IOERR: u8 = 1, S_UNSUPP: u8 = 2;
+const HEADER_SIZE: u64 = 16;
+const ID_BYTES: i32 = 20;
+// A discard or write-zeroes segment: sector (8), number of sectors (4), flags (4).
+const SEGMENT_SIZE: u64 = 16;
+
+// Limits the device states in its configuration (5.2.4).
+const SEG_MAX: u32 = <u32>QUEUE_SIZE - 2; // all but the header and the status
+const MAX_DISCARD_SECTORS: u32 = 0x40_0000; // 2 GiB at a time
+const MAX_DISCARD_SEGMENTS: u32 = 16;
+// Configuration field offsets (5.2.4).
+const CAPACITY: u32 = 0, SEG_MAX_AT: u32 = 12, BLK_SIZE_AT: u32 = 20, NUM_QUEUES: u32 = 34;
+const MAX_DISCARD_SECTORS_AT: u32 = 36, MAX_DISCARD_SEG_AT: u32 = 40, DISCARD_ALIGNMENT_AT: u32 = 44;
+const MAX_WRITE_ZEROES_SECTORS_AT: u32 = 48, MAX_WRITE_ZEROES_SEG_AT: u32 = 52;
+const CONFIG_SIZE: u32 = 60;
+
+export class VirtioBlock extends VirtioDevice {
+  private queue: Virtqueue | null = null;
+  private chain: Chain = new Chain(<i32>QUEUE_SIZE);
+  private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
+  private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
+  // The serial number, NUL-padded to 20 bytes or cut there (5.2.6.1).
+  private id: Uint8Array = new Uint8Array(ID_BYTES);
+
+  constructor(private disk: DiskBacking) {
+    super(BLOCK_ID, "blk", 1, QUEUE_SIZE);
+    const c = this.config;
+    put(c, CAPACITY, 8, disk.sectors);
+    put(c, SEG_MAX_AT, 4, SEG_MAX);
+    put(c, BLK_SIZE_AT, 4, SECTOR_SIZE);
+    put(c, NUM_QUEUES, 2, 1);
+    put(c, MAX_DISCARD_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
+    put(c, MAX_DISCARD_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
+    put(c, DISCARD_ALIGNMENT_AT, 4, 1);
+    put(c, MAX_WRITE_ZEROES_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
+    put(c, MAX_WRITE_ZEROES_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
+    const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
+    this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
+  }
+
+  get features(): u64 {
+    const writes = this.disk.readOnly ? F_RO : F_DISCARD | F_WRITE_ZEROES;
+    return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | writes;
+  }
+  get configSize(): u32 {
+    return CONFIG_SIZE;
+  }
+  readConfig(offset: u32, size: u8): u32 {
+    let v: u32 = 0;
+    for (let i: u32 = 0; i < <u32>size && offset + i < CONFIG_SIZE; i++) v |= <u32>this.config[offset + i] << (i * 8);
+    return v;
+  }
+
+  start(features: u64, queues: Virtqueue[]): void {
+    this.queue = queues[REQUESTS];
+    this.notified(REQUESTS);
+  }
+
+  reset(): void {
+    this.queue = null;
+  }
+
+  // Serves every request waiting, then asks for the next kick; one
+  // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10).
+  notified(index: u32): void {
+    const q = this.queue;
+    if (q === null || q.error !== null) return;
+    let served = false;
+    q.suppressNotifications();
+    do {
+      while (q.pop(this.chain)) {
+        if (!this.serve(q)) return;
+        served = true;
+      }
+    } while (q.armNotification());
+    if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
+    else if (served && q.needsInterrupt()) this.signals!.usedBuffers(REQUESTS);
+  }
+
+  // One request: false if the chain cannot even hold its status.
+  private serve(q: Virtqueue): bool {
+    const chain = this.chain;
+    if (chain.readableBytes < HEADER_SIZE || chain.writableBytes < 1) {
+      this.signals!.needsReset("requestq: a request without its header or status byte");
+      return false;
+    }
+    const h = this.bytes;
+    chain.readBytes(0, h, 0, <i32>HEADER_SIZE);
+    const type = get(h, 0, 4), sector = get(h, 8, 8);
+    // Data is what lies between the header and the status byte.
+    const dataIn = chain.writableBytes - 1, dataOut = chain.readableBytes - HEADER_SIZE;
+    let status = S_OK, written: u64 = 0;
+    if (type == T_IN) {
+      status = this.transfer(sector, dataIn, true);
+      if (status == S_OK) written = dataIn;
+    } else if (type == T_OUT) status = this.disk.readOnly ? S_IOERR : this.transfer(sector, dataOut, false);
+    else if (type == T_FLUSH) status = this.disk.flush() ? S_OK : S_IOERR;
+    else if (type == T_GET_ID) written = this.writeId(dataIn);
+    else if (type == T_DISCARD || type == T_WRITE_ZEROES) status = this.discard(dataOut);
+    else status = S_UNSUPP;
+    h[0] = status;
+    chain.writeBytes(chain.writableBytes - 1, h, 0, 1);
+    q.push(chain.head, <u32>(written + 1));
+    return true;
+  }
+
+  // Moves `length` bytes between the disk at `sector` and the chain's data
+  // buffers, a buffer at a time.
+  private transfer(sector: u64, length: u64, toGuest: bool): u8 {
+    if (!this.within(sector, length) || length % SECTOR_SIZE != 0) return S_IOERR;
+    const chain = this.chain;
+    let disk = sector * SECTOR_SIZE, skip = toGuest ? 0 : HEADER_SIZE, left = length;
+    const first = toGuest ? chain.readableCount : 0, end = toGuest ? chain.count : chain.readableCount;
+    for (let i = first; i < end && left > 0; i++) {
+      const len = <u64>chain.len(i);
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      const n = min(len - skip, left), gpa = chain.addr(i) + skip;
+      const ok = toGuest ? this.disk.read(disk, chain.memory!, gpa, n) : this.disk.write(disk, chain.memory!, gpa, n);
+      if (!ok) return S_IOERR;
+      disk += n;
+      left -= n;
+      skip = 0;
+    }
+    return S_OK;
+  }
+
+  // Each 16-byte segment is checked before any is applied.
+  private discard(length: u64): u8 {
+    const segments = length / SEGMENT_SIZE;
+    if (this.disk.readOnly || length % SEGMENT_SIZE != 0 || segments == 0 || segments > MAX_DISCARD_SEGMENTS) {
+      return S_IOERR;
+    }
+    const b = this.bytes;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let s: u64 = 0; s < segments; s++) {
+        this.chain.readBytes(HEADER_SIZE + s * SEGMENT_SIZE, b, 0, <i32>SEGMENT_SIZE);
+        const sector = get(b, 0, 8), count = get(b, 8, 4);
+        if (pass == 0 && (count > MAX_DISCARD_SECTORS || !this.within(sector, count * SECTOR_SIZE))) return S_IOERR;
+        if (pass == 1 && !this.disk.discard(sector * SECTOR_SIZE, count * SECTOR_SIZE)) return S_IOERR;
+      }
+    }
+    return S_OK;
+  }
+
+  private writeId(room: u64): u64 {
+    return <u64>this.chain.writeBytes(0, this.id, 0, <i32>min(<u64>ID_BYTES, room));
+  }
+
+  private within(sector: u64, length: u64): bool {
+    const sectors = this.disk.sectors, count = (length + SECTOR_SIZE - 1) / SECTOR_SIZE;
+    return sector <= sectors && count <= sectors - sector;
+  }
+}
+
+function put(bytes: Uint8Array, at: u32, size: u32, v: u64): void {
+  for (let i: u32 = 0; i < size; i++) bytes[at + i] = <u8>(v >> (i * 8));
+}
+
+function get(bytes: Uint8Array, at: u32, size: u32): u64 {
+  let v: u64 = 0;
+  for (let i: u32 = 0; i < size; i++) v |= <u64>bytes[at + i] << (i * 8);
+  return v;
+}

@@ -1,0 +1,96 @@
+// Reading the fields of a VM configuration (config.ts, disks.ts): numbers,
+// choices and boot module names checked against what is allowed, and the
+// wording every message uses for where a value is and what it was.
+
+import { JsonKind, JsonValue } from "./json";
+
+// A whole number in [min, max]; `fallback` (min) when absent and not required.
+export function wholeNumber(
+  v: JsonValue | null,
+  min: u32,
+  max: u32,
+  required: bool,
+  prefix: string,
+  what: string,
+  errors: string[],
+): u32 {
+  const expected = "expected " + what + " from " + min.toString() + " to " + max.toString();
+  if (v === null) {
+    if (required) errors.push(prefix + "missing (" + what + " from " + min.toString() + " to " + max.toString() + ")");
+    return min;
+  }
+  if (v.kind != JsonKind.Number || !F64.isInteger(v.number) || v.number < <f64>min || v.number > <f64>max) {
+    errors.push(prefix + expected + ", got " + describe(v));
+    return min;
+  }
+  return <u32>v.number;
+}
+
+// One of the strings `choices`; `fallback` when absent or wrong (reported).
+export function oneOf(
+  v: JsonValue | null,
+  choices: string[],
+  fallback: string,
+  prefix: string,
+  errors: string[],
+): string {
+  if (v === null) return fallback;
+  if (v.kind == JsonKind.String && choices.includes(v.text)) return v.text;
+  let expected = "";
+  for (let i = 0; i < choices.length; i++) {
+    expected += (i == 0 ? "" : i == choices.length - 1 ? " or " : ", ") + quote(choices[i]);
+  }
+  errors.push(prefix + "expected " + expected + ", got " + describe(v));
+  return fallback;
+}
+
+// The name of a boot module; "" when absent (or null) and not required.
+export function moduleName(
+  v: JsonValue | null,
+  required: bool,
+  modules: string[] | null,
+  prefix: string,
+  errors: string[],
+): string {
+  if (v === null || (!required && v.kind == JsonKind.Null)) {
+    if (required) errors.push(prefix + "missing (the name of a boot module)");
+    return "";
+  }
+  if (v.kind != JsonKind.String || v.text.length == 0) {
+    errors.push(prefix + "expected the name of a boot module, got " + describe(v));
+    return "";
+  }
+  if (modules !== null && !modules.includes(v.text)) {
+    errors.push(prefix + "no boot module named " + quote(v.text));
+    return "";
+  }
+  return v.text;
+}
+
+// "line 3, column 5"
+export function at(v: JsonValue): string {
+  return "line " + v.line.toString() + ", column " + v.column.toString();
+}
+
+// A value as it was given, for "got ..." in messages.
+export function describe(v: JsonValue): string {
+  if (v.kind == JsonKind.String) return quote(v.text);
+  if (v.kind == JsonKind.Number) return v.text;
+  if (v.kind == JsonKind.Bool) return v.bool ? "true" : "false";
+  if (v.kind == JsonKind.Null) return "null";
+  if (v.kind == JsonKind.Array) return "a list";
+  return "an object";
+}
+
+// JSON string syntax, shortened past 40 characters.
+export function quote(text: string): string {
+  let s = "\"";
+  const n = text.length < 40 ? text.length : 40;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) s += "\\" + String.fromCharCode(c);
+    else if (c < 0x20) s += "\\u" + (c < 0x10 ? "000" : "00") + c.toString(16);
+    else s += String.fromCharCode(c);
+  }
+  return s + (text.length > n ? "...\"" : "\"");
+}

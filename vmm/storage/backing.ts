@@ -1,0 +1,30 @@
+// What stands behind a VM's disk: a RAM disk from a boot module today, a
+// partition of a host disk (NVMe, AHCI) next. A virtual disk device
+// (devices/virtio/block.ts) sees only this: a number of 512-byte sectors,
+// whether it may write, and transfers between the disk and guest RAM.
+//
+// Offsets and lengths are in bytes and whole sectors; the device has
+// checked that a transfer lies within the disk before it asks.
+
+import { GuestMemory } from "../core/guestmemory";
+
+export const SECTOR_SIZE: u64 = 512;
+
+export abstract class DiskBacking {
+  // `sectors` of SECTOR_SIZE bytes; `serial` is what the guest reads as
+  // the disk's identity (at most 20 bytes are shown).
+  constructor(readonly sectors: u64, readonly readOnly: bool, readonly serial: string) {}
+
+  // What it is, for the log: "RAM", "NVMe partition".
+  abstract get kind(): string;
+
+  // `length` bytes of the disk at `offset` into guest RAM at `gpa`, or
+  // from there to the disk; false on an I/O error (the guest RAM range
+  // is not all RAM, or the medium failed).
+  abstract read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool;
+  abstract write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool;
+  // Whatever was written is on stable storage when this returns true.
+  abstract flush(): bool;
+  // The range's contents may be dropped; it reads as zeroes afterwards.
+  abstract discard(offset: u64, length: u64): bool;
+}
