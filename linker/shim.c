@@ -53,6 +53,14 @@ u64 w2c_shim_rdtsc(w2c_shim* s) { return rdtsc(); }
 void w2c_shim_invlpg(w2c_shim* s, u64 virt) { invlpg(virt); }
 void w2c_shim_pause(w2c_shim* s) { cpu_pause(); }
 void w2c_shim_memory_fence(w2c_shim* s) { __asm__ volatile("mfence" ::: "memory"); }
+u32 w2c_shim_hw_random(w2c_shim* s, u32 seed, u32 out) {
+  u64 v;
+  uint8_t ok;
+  if (seed) __asm__ volatile("rdseed %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
+  else __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok) :: "cc");
+  if (ok) *(u64*)linear(out) = v;
+  return ok;
+}
 /* Forced inline: with a register number known only at run time each is a
  * switch, which the cost model keeps out of a caller as large as cpuNext(). */
 __attribute__((always_inline)) u64 w2c_shim_read_dr(w2c_shim* s, u32 n) { return read_dr(n); }

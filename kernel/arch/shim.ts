@@ -32,6 +32,9 @@
 // (SDM Vol. 3A 9.2.2: the one reordering x86 allows is a load passing an
 // earlier store to another address).
 @external("shim", "memory_fence") export declare function memoryFence(): void;
+// RDSEED (seed != 0) or RDRAND: 1 and 8 random bytes at `out`, or 0 when
+// the CPU had none ready (CF clear, SDM Vol. 2B "RDRAND", "RDSEED").
+@external("shim", "hw_random") export declare function hwRandom(seed: u32, out: usize): u32;
 // XCR0 and the XSAVE state (the area is in linear memory, 64-byte aligned).
 @external("shim", "read_dr") export declare function readDr(n: u32): u64; // DR0-DR3, DR6, DR7
 @external("shim", "write_dr") export declare function writeDr(n: u32, value: u64): void;

@@ -310,6 +310,7 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     invlpg: () => {},
     pause: () => {},
     memory_fence: () => {},
+    hw_random: () => 0,
     interrupt_window: () => {},
     phys_read8: (a: bigint) => p.read8(a),
     phys_read16: (a: bigint) => p.read16(a),

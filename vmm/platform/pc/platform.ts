@@ -31,6 +31,8 @@ import { IsaLines } from "./isalines";
 import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
 import { VirtioBlock } from "../../devices/virtio/block";
 import { VirtioConsole } from "../../devices/virtio/console";
+import { VirtioEntropy } from "../../devices/virtio/entropy";
+import { hasRdrand, hasRdseed } from "../../../kernel/cpu/random";
 import { DiskBacking } from "../../storage/backing";
 import { VirtioPci } from "../../devices/virtio/pcitransport";
 import { PcPciBus } from "./pcibus";
@@ -38,9 +40,10 @@ import { LOW_RAM_END } from "./pcimap";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
-// The PCI slots of the virtio console and of the first virtio disk.
+// The PCI slots of the virtio console, the entropy device and the first virtio disk.
 const HVC_SLOT: u32 = 1;
-const FIRST_DISK_SLOT: u32 = 2;
+const RNG_SLOT: u32 = 2;
+const FIRST_DISK_SLOT: u32 = 3;
 
 // A console device's transmitter (the UART's, virtio-console's): each byte
 // the guest sends is a byte of the VM's console (core/vmconsole.ts), busy
@@ -171,15 +174,8 @@ export class PcPlatform {
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
     const low = min(ramBytes, LOW_RAM_END);
     this.cmos.setMemory(low, ramBytes - low);
-    // A second console, /dev/hvc0 in Linux, whose output joins the UART's;
-    // what is typed goes to the UART, or to it when there is no UART.
-    const hvc = new VirtioConsole(new ConsoleOutput(vm));
-    this.pci.bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, this.pci.messages));
-    for (let i = 0; i < disks.length; i++) {
-      const disk = new VirtioPci(new VirtioBlock(disks[i]), vm.memory, this.pci.messages);
-      this.pci.bus.attach(FIRST_DISK_SLOT + <u32>i, 0, disk);
-    }
-    this.pci.assignResources();
+    const hvc = this.addVirtioDevices(vm, disks);
+    // What is typed goes to the UART, or to hvc0 when there is no UART.
     vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
     vm.input = new VirtioConsoleKeyboard(hvc);
     if (console != "none") {
@@ -190,5 +186,23 @@ export class PcPlatform {
       this.uart = uart;
       vm.input = new UartKeyboard(uart);
     }
+  }
+
+  // The virtio devices on the PCI bus, placed as firmware would: a second
+  // console (/dev/hvc0 in Linux), whose output joins the UART's; an
+  // entropy device where the host CPU has a random number generator; the
+  // disks, in order. Returns the console.
+  private addVirtioDevices(vm: Vm, disks: DiskBacking[]): VirtioConsole {
+    const bus = this.pci.bus, messages = this.pci.messages;
+    const hvc = new VirtioConsole(new ConsoleOutput(vm));
+    bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, messages));
+    if (hasRdrand() || hasRdseed()) {
+      bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
+    }
+    for (let i = 0; i < disks.length; i++) {
+      bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(new VirtioBlock(disks[i]), vm.memory, messages));
+    }
+    this.pci.assignResources();
+    return hvc;
   }
 }
