@@ -31,6 +31,8 @@ const HEADER_SIZE: u64 = 16;
 const ID_BYTES: i32 = 20;
 // A discard or write-zeroes segment: sector (8), number of sectors (4), flags (4).
 const SEGMENT_SIZE: u64 = 16;
+// Its one flag, which only a write-zeroes may carry (5.2.6.2).
+const SEGMENT_UNMAP: u64 = 1;
 
 // Limits the device states in its configuration (5.2.4).
 const SEG_MAX: u32 = <u32>QUEUE_SIZE - 2; // all but the header and the status
@@ -124,7 +126,7 @@ export class VirtioBlock extends VirtioDevice {
     } else if (type == T_OUT) status = this.disk.readOnly ? S_IOERR : this.transfer(sector, dataOut, false);
     else if (type == T_FLUSH) status = this.disk.flush() ? S_OK : S_IOERR;
     else if (type == T_GET_ID) written = this.writeId(dataIn);
-    else if (type == T_DISCARD || type == T_WRITE_ZEROES) status = this.discard(dataOut);
+    else if (type == T_DISCARD || type == T_WRITE_ZEROES) status = this.discard(dataOut, type == T_WRITE_ZEROES);
     else status = S_UNSUPP;
     h[0] = status;
     chain.writeBytes(chain.writableBytes - 1, h, 0, 1);
@@ -155,8 +157,9 @@ export class VirtioBlock extends VirtioDevice {
     return S_OK;
   }
 
-  // Each 16-byte segment is checked before any is applied.
-  private discard(length: u64): u8 {
+  // Each 16-byte segment is checked before any is applied. A flag the
+  // command does not know makes it unsupported (5.2.6.2).
+  private discard(length: u64, writeZeroes: bool): u8 {
     const segments = length / SEGMENT_SIZE;
     if (this.disk.readOnly || length % SEGMENT_SIZE != 0 || segments == 0 || segments > MAX_DISCARD_SEGMENTS) {
       return S_IOERR;
@@ -165,7 +168,8 @@ export class VirtioBlock extends VirtioDevice {
     for (let pass = 0; pass < 2; pass++) {
       for (let s: u64 = 0; s < segments; s++) {
         this.chain.readBytes(HEADER_SIZE + s * SEGMENT_SIZE, b, 0, <i32>SEGMENT_SIZE);
-        const sector = get(b, 0, 8), count = get(b, 8, 4);
+        const sector = get(b, 0, 8), count = get(b, 8, 4), flags = get(b, 12, 4);
+        if (pass == 0 && (flags & ~(writeZeroes ? SEGMENT_UNMAP : 0)) != 0) return S_UNSUPP;
         if (pass == 0 && (count > MAX_DISCARD_SECTORS || !this.within(sector, count * SECTOR_SIZE))) return S_IOERR;
         if (pass == 1 && !this.disk.discard(sector * SECTOR_SIZE, count * SECTOR_SIZE)) return S_IOERR;
       }

@@ -70,7 +70,9 @@ export class VirtioPci extends PciFunction {
     this.common = common;
     this.addVirtioCapability(COMMON_CFG, COMMON_AT, PAGE);
     this.addVirtioCapability(ISR_CFG, ISR_AT, PAGE);
-    this.addVirtioCapability(DEVICE_CFG, DEVICE_AT, device.configSize);
+    // Only a device with a configuration has the structure (4.1.4.6): Linux
+    // fails its probe on one of length 0.
+    if (device.configSize > 0) this.addVirtioCapability(DEVICE_CFG, DEVICE_AT, device.configSize);
     const notify = this.addVirtioCapability(NOTIFY_CFG, NOTIFY_AT, device.queueCount * NOTIFY_MULTIPLIER);
     this.config.set(notify + CAP_MULTIPLIER, 4, NOTIFY_MULTIPLIER);
     this.useInterruptPin(1);

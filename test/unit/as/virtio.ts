@@ -1,0 +1,109 @@
+// Unit-test entry: virtio devices on a VM's PCI bus, as a guest's drivers
+// find and drive them (vmm/devices/virtio/, vmm/storage/). build() puts on
+// a bus of its own, reached through ECAM at ECAM_BASE: the host bridge at
+// 00:00.0, a virtio-blk disk over a RAM disk at 00:03.0, a read-only one at
+// 00:04.0 and a virtio-rng at 00:05.0, each its own VirtioPci function,
+// with the guest's RAM and both RAM disks in fake physical memory. The
+// firmware's BAR placement is done here; everything else the test does
+// through configuration space and the BARs. Interrupt lines and MSI-X
+// messages are recorded. Each load() of this module is a fresh machine.
+
+import { BootModule } from "../../../kernel/boot/bootinfo";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
+import { Bus } from "../../../vmm/devices/bus";
+import { InterruptLines } from "../../../vmm/devices/irq";
+import { Ecam } from "../../../vmm/devices/pci/ecam";
+import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
+import { MessageSink } from "../../../vmm/devices/pci/msix";
+import { BarWindows, IntxRouting, PciBus } from "../../../vmm/devices/pci/pcibus";
+import { VirtioBlock } from "../../../vmm/devices/virtio/block";
+import { VirtioEntropy } from "../../../vmm/devices/virtio/entropy";
+import { VirtioPci } from "../../../vmm/devices/virtio/pcitransport";
+import {
+  ECAM_BASE,
+  ECAM_SIZE,
+  intxGsi,
+  PCI_IO_BASE,
+  PCI_IO_END,
+  PCI_MEMORY_BASE,
+  PCI_MEMORY_END,
+} from "../../../vmm/platform/pc/pcimap";
+import { RamDisk } from "../../../vmm/storage/ramdisk";
+
+const DISK_SLOT: u32 = 3, READ_ONLY_SLOT: u32 = 4, RNG_SLOT: u32 = 5;
+const DISK_SERIAL = "typervisor-disk0"; // 16 bytes: NUL-padded to 20
+const READ_ONLY_SERIAL = "a-read-only-disk-image.img"; // 26 bytes: cut at 20
+
+class Lines extends InterruptLines {
+  levels: StaticArray<i8> = new StaticArray<i8>(32); // -1: never driven
+  constructor() {
+    super();
+    this.levels.fill(-1);
+  }
+  setLevel(line: u32, high: bool): void {
+    this.levels[line] = high ? 1 : 0;
+  }
+}
+
+class Routing extends IntxRouting {
+  lineOf(device: u32, pin: u32): u32 {
+    return intxGsi(device, pin);
+  }
+}
+
+class Messages extends MessageSink {
+  addresses: u64[] = [];
+  data: u32[] = [];
+  send(address: u64, data: u32): void {
+    this.addresses.push(address);
+    this.data.push(data);
+  }
+}
+
+const space = new Bus();
+const lines = new Lines();
+const messages = new Messages();
+const ram = new GuestMemory();
+const pci = new PciBus(space, lines, new Routing());
+space.mmio.map(ECAM_BASE, ECAM_SIZE, new Ecam(pci));
+
+// The guest's RAM: `ramSize` bytes at guest-physical 0, host-physical
+// `ramHpa`; the disks: the bytes [start, end) of host memory each, as a
+// boot module's; the rng draws from RDSEED if `seed`, else RDRAND.
+export function build(
+  ramHpa: u64,
+  ramSize: u64,
+  diskStart: u64,
+  diskEnd: u64,
+  readOnlyStart: u64,
+  readOnlyEnd: u64,
+  seed: bool,
+): void {
+  ram.add(0, ramHpa, ramSize);
+  const disk = new RamDisk(new BootModule(diskStart, diskEnd, "disk"), false, DISK_SERIAL);
+  const readOnly = new RamDisk(new BootModule(readOnlyStart, readOnlyEnd, "ro"), true, READ_ONLY_SERIAL);
+  pci.attach(0, 0, hostBridge());
+  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(disk), ram, messages));
+  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(readOnly), ram, messages));
+  pci.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(seed), ram, messages));
+  pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
+}
+
+export function mmioRead(address: u64, size: u8): u64 {
+  return space.mmio.read(address, size);
+}
+export function mmioWrite(address: u64, size: u8, value: u64): void {
+  space.mmio.write(address, size, value);
+}
+export function lineLevel(line: u32): i32 {
+  return lines.levels[line];
+}
+export function messageCount(): i32 {
+  return messages.data.length;
+}
+export function messageAddress(i: i32): u64 {
+  return messages.addresses[i];
+}
+export function messageData(i: i32): u32 {
+  return messages.data[i];
+}

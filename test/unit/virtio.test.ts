@@ -1,0 +1,1141 @@
+// virtio devices on a VM's PCI bus (vmm/devices/virtio/, vmm/storage/),
+// driven from JS as Linux's virtio_pci, virtio_blk and virtio-rng drive them:
+// through configuration space (ECAM) and the BARs only. The test finds the
+// virtio structures by walking the capability list, goes through the
+// handshake of virtio 1.2, 3.1.1, sets up a split virtqueue in fake guest
+// RAM, and sends requests to a virtio-blk disk over a RAM disk (5.2), a
+// read-only one, and a virtio-rng (5.4) fed by a stubbed RDSEED/RDRAND. It
+// checks the bytes that reach the disk and the guest, the interrupts by
+// MSI-X and INTx#, and that a driver breaking the rules gets
+// DEVICE_NEEDS_RESET (2.1.2) rather than hurting the host.
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Exports, load, type Machine, PhysMemory, type Stub } from "./harness";
+
+interface VirtioExports {
+  build(
+    ramHpa: bigint,
+    ramSize: bigint,
+    diskStart: bigint,
+    diskEnd: bigint,
+    readOnlyStart: bigint,
+    readOnlyEnd: bigint,
+    seed: number,
+  ): void;
+  mmioRead(address: bigint, size: number): bigint;
+  mmioWrite(address: bigint, size: number, value: bigint): void;
+  lineLevel(line: number): number;
+  messageCount(): number;
+  messageAddress(i: number): bigint;
+  messageData(i: number): number;
+}
+
+// The machine (test/unit/as/virtio.ts).
+const ECAM = 0xe000_0000n;
+const DISK_SLOT = 3, READ_ONLY_SLOT = 4, RNG_SLOT = 5;
+const MiB = 1n << 20n;
+const RAM_HPA = 0x1000_0000n, RAM_SIZE = 4n * MiB; // guest RAM at guest-physical 0
+const DISK = 0x2000_0000n, DISK_BYTES = 1 << 20, DISK_SECTORS = 2048;
+// A partial last sector is not part of a RAM disk: 128 sectors.
+const READ_ONLY = 0x2100_0000n, READ_ONLY_BYTES = 128 * 512 + 100, READ_ONLY_SECTORS = 128;
+const DISK_SERIAL = "typervisor-disk0", READ_ONLY_SERIAL = "a-read-only-disk-image.img";
+
+// PCI (PCI 3.0, 6.1, 6.7) and virtio PCI (virtio 1.2, 4.1.4).
+const COMMAND = 0x04, STATUS = 0x06, REVISION = 0x08, BAR0 = 0x10, CAPABILITIES = 0x34;
+const INTERRUPT_PIN = 0x3d;
+const MEMORY_SPACE = 2, BUS_MASTER = 4, STATUS_INTERRUPT = 8;
+const VENDOR_CAP = 0x09, MSIX_CAP = 0x11;
+const COMMON_CFG = 1, NOTIFY_CFG = 2, ISR_CFG = 3, DEVICE_CFG = 4;
+const MSIX_ENABLE = 0x8000, MSIX_FUNCTION_MASK = 0x4000;
+const NO_VECTOR = 0xffff;
+// struct virtio_pci_common_cfg (4.1.4.3).
+const C = {
+  deviceFeatureSelect: 0,
+  deviceFeature: 4,
+  driverFeatureSelect: 8,
+  driverFeature: 12,
+  configMsixVector: 16,
+  numQueues: 18,
+  deviceStatus: 20,
+  configGeneration: 21,
+  queueSelect: 22,
+  queueSize: 24,
+  queueMsixVector: 26,
+  queueEnable: 28,
+  queueNotifyOff: 30,
+  queueDesc: 32,
+  queueDriver: 40,
+  queueDevice: 48,
+};
+// Device status (2.1) and feature bits (6, 5.2.3).
+const ACKNOWLEDGE = 1, DRIVER = 2, DRIVER_OK = 4, FEATURES_OK = 8, NEEDS_RESET = 64;
+const bit = (n: number) => 1n << BigInt(n);
+const F_SEG_MAX = bit(2), F_RO = bit(5), F_BLK_SIZE = bit(6), F_FLUSH = bit(9), F_MQ = bit(12);
+const F_DISCARD = bit(13), F_WRITE_ZEROES = bit(14);
+const F_INDIRECT_DESC = bit(28), F_EVENT_IDX = bit(29), F_VERSION_1 = bit(32);
+const TRANSPORT = F_INDIRECT_DESC | F_EVENT_IDX | F_VERSION_1;
+const BLK_FEATURES = F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_DISCARD | F_WRITE_ZEROES;
+// virtio-blk requests (5.2.6).
+const T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8, T_DISCARD = 11, T_WRITE_ZEROES = 13;
+const S_OK = 0, S_IOERR = 1, S_UNSUPP = 2;
+// Split virtqueue descriptor flags (2.7.5) and ring flags (2.7.7, 2.7.10).
+const NEXT = 1, WRITE = 2, INDIRECT = 4;
+const AVAIL_NO_INTERRUPT = 1, USED_NO_NOTIFY = 1;
+
+// Where the test driver keeps its rings in guest RAM, and its heap.
+const DESC = 0x1000n, AVAIL = 0x3000n, USED = 0x4000n, HEAP = 0x1_0000n;
+// The MSI-X messages the driver programs: one per vector, to APIC 1.
+const MSI_ADDRESS = 0xfee0_1000n;
+const msiData = (vector: number) => 0x40 + vector;
+const SENTINEL = 0xee;
+
+let phys: PhysMemory;
+let machine: Machine;
+let e: Exports<VirtioExports>;
+// What the shim's hw_random(seed, out) does in the current test.
+let hwRandom: Stub = () => 0;
+
+// A pseudo-random byte per disk offset, so that every sector differs.
+const diskByte = (i: number) => Math.imul(i + 1, 0x9e37_79b1) >>> 24;
+const readOnlyByte = (i: number) => (Math.imul(i + 7, 0x85eb_ca6b) >>> 24) ^ 0x5a;
+const pattern = (f: (i: number) => number, from: number, length: number) =>
+  Uint8Array.from({ length }, (_, i) => f(from + i));
+// The disks' contents at the start of each test.
+const DISK_IMAGE = pattern(diskByte, 0, DISK_BYTES);
+const READ_ONLY_IMAGE = pattern(readOnlyByte, 0, READ_ONLY_BYTES);
+const diskAt = (sector: number, bytes: number) => phys.readBytes(DISK + BigInt(sector * 512), bytes);
+// Where two byte arrays first differ, or -1: toEqual is slow on a whole disk.
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+beforeEach(async () => {
+  phys = new PhysMemory();
+  phys.writeBytes(DISK, DISK_IMAGE);
+  phys.writeBytes(READ_ONLY, READ_ONLY_IMAGE);
+  hwRandom = () => 0;
+  const unit = await load<VirtioExports>("virtio.ts", {
+    phys,
+    shim: { hw_random: (seed: number, out: number) => hwRandom(seed, out) },
+  });
+  e = unit.exports;
+  machine = unit.machine;
+  e.build(
+    RAM_HPA,
+    RAM_SIZE,
+    DISK,
+    DISK + BigInt(DISK_BYTES),
+    READ_ONLY,
+    READ_ONLY + BigInt(READ_ONLY_BYTES),
+    1,
+  );
+});
+
+const messages = () =>
+  Array.from({ length: e.messageCount() }, (_, i) => [e.messageAddress(i), e.messageData(i)] as const);
+// Level of an INTx line: 1 idle, 0 asserted (active low).
+const intxLine = (slot: number) => e.lineLevel(16 + (slot & 3));
+
+// ---------------------------------------------------------------------------
+// The driver: configuration space, the virtio structures, the handshake.
+
+interface VirtioCap {
+  at: number;
+  type: number;
+  bar: number;
+  offset: number;
+  length: number;
+  multiplier?: number;
+}
+
+class PciConfig {
+  constructor(readonly slot: number) {}
+  private at(reg: number): bigint {
+    return ECAM + BigInt((this.slot << 15) | reg);
+  }
+  read(reg: number, size = 4): number {
+    return Number(e.mmioRead(this.at(reg), size)) >>> 0;
+  }
+  write(reg: number, size: number, value: number): void {
+    e.mmioWrite(this.at(reg), size, BigInt(value >>> 0));
+  }
+  // A memory BAR's address, both halves of a 64-bit one.
+  bar(i: number): bigint {
+    const low = this.read(BAR0 + 4 * i);
+    const high = (low & 6) === 4 ? this.read(BAR0 + 4 * i + 4) : 0;
+    return (BigInt(high) << 32n) | BigInt((low & ~0xf) >>> 0);
+  }
+  // The capability list: [offset, ID] from the capabilities pointer on.
+  capabilities(): Array<[number, number]> {
+    const list: Array<[number, number]> = [];
+    for (let at = this.read(CAPABILITIES, 1) & ~3; at !== 0 && list.length < 48; at = this.read(at + 1, 1) & ~3) {
+      list.push([at, this.read(at, 1)]);
+    }
+    return list;
+  }
+}
+
+// The transport side of a driver (Linux's virtio_pci_modern).
+class VirtioPciDriver {
+  readonly pci: PciConfig;
+  readonly caps: VirtioCap[] = [];
+  readonly msixAt: number;
+  constructor(readonly slot: number) {
+    this.pci = new PciConfig(slot);
+    let msixAt = 0;
+    for (const [at, id] of this.pci.capabilities()) {
+      if (id === MSIX_CAP) msixAt = at;
+      if (id !== VENDOR_CAP) continue;
+      const p = this.pci, type = p.read(at + 3, 1);
+      const cap: VirtioCap = { at, type, bar: p.read(at + 4, 1), offset: p.read(at + 8), length: p.read(at + 12) };
+      if (type === NOTIFY_CFG) cap.multiplier = p.read(at + 16);
+      this.caps.push(cap);
+    }
+    this.msixAt = msixAt;
+  }
+
+  // The first structure of `type`, as Linux takes it (4.1.4.1), and where it is.
+  cap(type: number): VirtioCap | undefined {
+    return this.caps.find((c) => c.type === type);
+  }
+  where(type: number): bigint {
+    const c = this.cap(type);
+    if (!c) throw new Error(`no virtio capability of type ${type}`);
+    return this.pci.bar(c.bar) + BigInt(c.offset);
+  }
+
+  // The common configuration.
+  read(field: number, size: number): number {
+    return Number(e.mmioRead(this.where(COMMON_CFG) + BigInt(field), size));
+  }
+  write(field: number, size: number, value: number): void {
+    e.mmioWrite(this.where(COMMON_CFG) + BigInt(field), size, BigInt(value >>> 0));
+  }
+  // A 64-bit field as two 32-bit halves, as Linux's vp_iowrite64_twopart.
+  write64(field: number, value: bigint): void {
+    this.write(field, 4, Number(value & 0xffff_ffffn));
+    this.write(field + 4, 4, Number(value >> 32n));
+  }
+  read64(field: number): bigint {
+    return BigInt(this.read(field, 4)) | (BigInt(this.read(field + 4, 4)) << 32n);
+  }
+  get status(): number {
+    return this.read(C.deviceStatus, 1);
+  }
+  set status(v: number) {
+    this.write(C.deviceStatus, 1, v);
+  }
+  get generation(): number {
+    return this.read(C.configGeneration, 1);
+  }
+  deviceFeatures(): bigint {
+    this.write(C.deviceFeatureSelect, 4, 0);
+    const low = this.read(C.deviceFeature, 4);
+    this.write(C.deviceFeatureSelect, 4, 1);
+    return BigInt(low) | (BigInt(this.read(C.deviceFeature, 4)) << 32n);
+  }
+  setDriverFeatures(f: bigint): void {
+    this.write(C.driverFeatureSelect, 4, 0);
+    this.write(C.driverFeature, 4, Number(f & 0xffff_ffffn));
+    this.write(C.driverFeatureSelect, 4, 1);
+    this.write(C.driverFeature, 4, Number(f >> 32n));
+  }
+  driverFeatures(): bigint {
+    this.write(C.driverFeatureSelect, 4, 0);
+    const low = this.read(C.driverFeature, 4);
+    this.write(C.driverFeatureSelect, 4, 1);
+    return BigInt(low) | (BigInt(this.read(C.driverFeature, 4)) << 32n);
+  }
+  // The device-specific configuration.
+  config(offset: number, size: number): number {
+    return Number(e.mmioRead(this.where(DEVICE_CFG) + BigInt(offset), size));
+  }
+  isr(): number {
+    return Number(e.mmioRead(this.where(ISR_CFG), 1));
+  }
+
+  // 3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK.
+  // Returns the status read back after FEATURES_OK.
+  negotiate(accept: (offered: bigint) => bigint): number {
+    this.pci.write(COMMAND, 2, this.pci.read(COMMAND, 2) | MEMORY_SPACE | BUS_MASTER);
+    this.status = 0;
+    this.status = ACKNOWLEDGE;
+    this.status = ACKNOWLEDGE | DRIVER;
+    this.setDriverFeatures(accept(this.deviceFeatures()));
+    this.status = ACKNOWLEDGE | DRIVER | FEATURES_OK;
+    return this.status;
+  }
+
+  // MSI-X on, each vector's entry programmed and unmasked (Linux's
+  // msix_capability_init: enable under the function mask, then unmask).
+  enableMsix(): void {
+    const control = this.msixAt + 2;
+    this.pci.write(control, 2, MSIX_ENABLE | MSIX_FUNCTION_MASK);
+    const vectors = (this.pci.read(control, 2) & 0x7ff) + 1;
+    for (let v = 0; v < vectors; v++) {
+      const entry = this.msixTable() + BigInt(16 * v);
+      e.mmioWrite(entry, 8, MSI_ADDRESS);
+      e.mmioWrite(entry + 8n, 4, BigInt(msiData(v)));
+      e.mmioWrite(entry + 12n, 4, 0n);
+    }
+    this.pci.write(control, 2, MSIX_ENABLE);
+  }
+  msixTable(): bigint {
+    const table = this.pci.read(this.msixAt + 4);
+    return this.pci.bar(table & 7) + BigInt(table & ~7);
+  }
+
+  // 4.1.5.1.3: one queue's size, rings and vector, then queue_enable.
+  setupQueue(index: number, ring: Ring, vector = NO_VECTOR): void {
+    this.write(C.queueSelect, 2, index);
+    this.write(C.queueSize, 2, ring.size);
+    this.write64(C.queueDesc, ring.desc);
+    this.write64(C.queueDriver, ring.avail);
+    this.write64(C.queueDevice, ring.used);
+    this.write(C.queueMsixVector, 2, vector);
+    this.write(C.queueEnable, 2, 1);
+  }
+
+  // The queue's notification address (4.1.4.4): the cap's offset plus
+  // queue_notify_off times the multiplier.
+  notify(index: number): void {
+    this.write(C.queueSelect, 2, index);
+    const off = this.read(C.queueNotifyOff, 2), cap = this.cap(NOTIFY_CFG)!;
+    e.mmioWrite(this.where(NOTIFY_CFG) + BigInt(off * cap.multiplier!), 2, BigInt(index));
+  }
+}
+
+interface Buf {
+  gpa: bigint;
+  len: number;
+  write: boolean;
+}
+
+// The driver's side of one split virtqueue in guest RAM (2.7), as
+// virtio_ring lays it out. Descriptors are taken in turn, modulo the size:
+// enough while at most `size` are in flight.
+class Ring {
+  private nextDesc = 0;
+  // Ring positions wrap at the size (1 for a driver's bad size of 0).
+  private readonly slots: number;
+  availIdx = 0;
+  lastUsed = 0;
+  constructor(readonly size: number, readonly desc = DESC, readonly avail = AVAIL, readonly used = USED) {
+    this.slots = Math.max(size, 1);
+    // A fresh driver zeroes its rings.
+    phys.zero(RAM_HPA + desc, 16 * size);
+    phys.zero(RAM_HPA + avail, 6 + 2 * size);
+    phys.zero(RAM_HPA + used, 6 + 8 * size);
+  }
+
+  writeDesc(table: bigint, i: number, b: Buf, flags: number, next: number): void {
+    const d = RAM_HPA + table + 16n * BigInt(i);
+    phys.write64(d, b.gpa);
+    phys.write32(d + 8n, b.len);
+    phys.write16(d + 12n, flags | (b.write ? WRITE : 0));
+    phys.write16(d + 14n, next);
+  }
+
+  // Puts the chain in the descriptor table (or in an indirect table at
+  // `indirect`), then its head in the available ring, then idx.
+  offer(buffers: Buf[], indirect?: bigint): number {
+    let head: number;
+    if (indirect !== undefined) {
+      buffers.forEach((b, i) => this.writeDesc(indirect, i, b, i + 1 < buffers.length ? NEXT : 0, i + 1));
+      head = this.nextDesc;
+      this.writeDesc(this.desc, head, { gpa: indirect, len: 16 * buffers.length, write: false }, INDIRECT, 0);
+      this.nextDesc = (head + 1) % this.slots;
+    } else {
+      const ids = buffers.map((_, i) => (this.nextDesc + i) % this.slots);
+      buffers.forEach((b, i) =>
+        this.writeDesc(this.desc, ids[i], b, i + 1 < buffers.length ? NEXT : 0, ids[i + 1] ?? 0)
+      );
+      head = ids[0];
+      this.nextDesc = (this.nextDesc + buffers.length) % this.slots;
+    }
+    this.offerHead(head);
+    return head;
+  }
+  offerHead(head: number): void {
+    phys.write16(RAM_HPA + this.avail + 4n + 2n * BigInt(this.availIdx % this.slots), head);
+    this.availIdx = (this.availIdx + 1) & 0xffff;
+    phys.write16(RAM_HPA + this.avail + 2n, this.availIdx);
+  }
+
+  set availFlags(v: number) {
+    phys.write16(RAM_HPA + this.avail, v);
+  }
+  set usedEvent(v: number) {
+    phys.write16(RAM_HPA + this.avail + 4n + 2n * BigInt(this.size), v);
+  }
+  get usedFlags(): number {
+    return phys.read16(RAM_HPA + this.used);
+  }
+  get usedIdx(): number {
+    return phys.read16(RAM_HPA + this.used + 2n);
+  }
+  get availEvent(): number {
+    return phys.read16(RAM_HPA + this.used + 4n + 8n * BigInt(this.size));
+  }
+  // The used elements since the last call: [id, len]. Then, as Linux's
+  // virtqueue_enable_cb() after its interrupt handler, used_event asks
+  // for an interrupt at the next one (ignored without EVENT_IDX).
+  takeUsed(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (; this.lastUsed !== this.usedIdx; this.lastUsed = (this.lastUsed + 1) & 0xffff) {
+      const at = RAM_HPA + this.used + 4n + 8n * BigInt(this.lastUsed % this.slots);
+      out.push([phys.read32(at), phys.read32(at + 4n)]);
+    }
+    this.usedEvent = this.lastUsed;
+    return out;
+  }
+}
+
+interface BringUp {
+  features?: (offered: bigint) => bigint;
+  size?: number;
+  // Rings of the driver's own making, instead of a Ring(size) at DESC, AVAIL, USED.
+  ring?: () => Ring;
+  msix?: boolean;
+  driverOk?: boolean;
+}
+
+// A driver for one device: the handshake, one queue, DRIVER_OK, and a
+// bump allocator over guest RAM for its requests.
+class Driver extends VirtioPciDriver {
+  ring!: Ring;
+  private heap = HEAP;
+
+  // Linux's order: features, MSI-X with the configuration vector 0, the
+  // queue on vector 1, DRIVER_OK.
+  bringUp(opts: BringUp = {}): this {
+    const accept = opts.features ?? ((offered: bigint) => offered & ~F_RO);
+    expect(this.negotiate(accept) & FEATURES_OK).toBe(FEATURES_OK);
+    const msix = opts.msix ?? true;
+    if (msix) {
+      this.enableMsix();
+      this.write(C.configMsixVector, 2, 0);
+    }
+    this.ring = opts.ring?.() ?? new Ring(opts.size ?? 32);
+    this.setupQueue(0, this.ring, msix ? 1 : NO_VECTOR);
+    if (opts.driverOk ?? true) this.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+    return this;
+  }
+
+  // `bytes` of guest RAM, 16-byte aligned, filled with `fill`.
+  alloc(bytes: number, fill = SENTINEL): bigint {
+    const gpa = this.heap;
+    this.heap += BigInt((bytes + 15) & ~15) + 16n; // a gap between allocations, to see strays
+    phys.fill(RAM_HPA + gpa, bytes + 16, fill);
+    return gpa;
+  }
+}
+
+// virtio-blk requests (5.2.6): a header, data, a status byte.
+interface BlkRequest {
+  type: number;
+  sector?: bigint | number;
+  // Data the device reads after the header (a write's, discard segments),
+  out?: Uint8Array;
+  // or the room it writes before the status byte (a read's, GET_ID's).
+  in?: number;
+  // The data's buffers: their sizes (default: one buffer).
+  pieces?: number[];
+  // All descriptors in an indirect table.
+  indirect?: boolean;
+  // The header and the data in one buffer; the data and the status in one.
+  merged?: boolean;
+}
+
+interface Submitted {
+  head: number;
+  header: bigint;
+  data: Buf[];
+  status: bigint;
+}
+
+class BlkDriver extends Driver {
+  submit(r: BlkRequest): Submitted {
+    const out = r.out ?? new Uint8Array(0), room = r.in ?? 0;
+    // The header, and with `merged` a write's data after it.
+    const header = this.alloc(16 + (r.merged ? out.length : 0));
+    phys.write32(RAM_HPA + header, r.type);
+    phys.write32(RAM_HPA + header + 4n, 0);
+    phys.write64(RAM_HPA + header + 8n, BigInt(r.sector ?? 0));
+    phys.writeBytes(RAM_HPA + header + 16n, r.merged ? out : []);
+    const buffers: Buf[] = [{ gpa: header, len: 16 + (r.merged ? out.length : 0), write: false }];
+    const data: Buf[] = [];
+    if (r.merged) {
+      if (out.length > 0) data.push({ gpa: header + 16n, len: out.length, write: false });
+    } else {
+      let done = 0;
+      for (const len of r.pieces ?? (out.length + room > 0 ? [out.length + room] : [])) {
+        const gpa = this.alloc(len);
+        phys.writeBytes(RAM_HPA + gpa, out.subarray(done, done + len));
+        data.push({ gpa, len, write: r.out === undefined });
+        done += len;
+      }
+      buffers.push(...data);
+    }
+    // The status byte, and with `merged` a read's data before it.
+    const last = this.alloc((r.merged ? room : 0) + 1);
+    const status = last + BigInt(r.merged ? room : 0);
+    phys.write8(RAM_HPA + status, 0xff);
+    if (r.merged && room > 0) data.push({ gpa: last, len: room, write: true });
+    buffers.push({ gpa: last, len: (r.merged ? room : 0) + 1, write: true });
+    const head = this.ring.offer(buffers, r.indirect ? this.alloc(16 * buffers.length) : undefined);
+    return { head, header, data, status };
+  }
+
+  // Offers, kicks and takes the answer: status byte, used length, data.
+  run(r: BlkRequest): { status: number; len: number; data: Uint8Array } {
+    const s = this.submit(r);
+    this.notify(0);
+    const used = this.ring.takeUsed();
+    expect(used.map(([id]) => id)).toEqual([s.head]);
+    return { status: phys.read8(RAM_HPA + s.status), len: used[0][1], data: this.dataOf(s) };
+  }
+
+  dataOf(s: Submitted): Uint8Array {
+    const parts = s.data.map((b) => phys.readBytes(RAM_HPA + b.gpa, b.len));
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+const blk = (slot = DISK_SLOT) => new BlkDriver(slot);
+// A discard or write-zeroes segment (5.2.6): sector, number of sectors, flags.
+function segments(...list: Array<[number | bigint, number, number?]>): Uint8Array {
+  const out = new Uint8Array(16 * list.length), v = new DataView(out.buffer);
+  list.forEach(([sector, count, flags], i) => {
+    v.setBigUint64(16 * i, BigInt(sector), true);
+    v.setUint32(16 * i + 8, count, true);
+    v.setUint32(16 * i + 12, flags ?? 0, true);
+  });
+  return out;
+}
+const bytes = (length: number, f: (i: number) => number) => Uint8Array.from({ length }, (_, i) => f(i) & 0xff);
+const text = (b: Uint8Array) => String.fromCharCode(...b);
+
+// ---------------------------------------------------------------------------
+
+describe("discovery", () => {
+  it("finds a modern virtio-blk: 1af4:1042, revision 1, mass storage, INTA#", () => {
+    const p = new PciConfig(DISK_SLOT);
+    expect(p.read(0)).toBe(0x1042_1af4);
+    expect(p.read(REVISION, 1)).toBe(1); // non-transitional (4.1.2.1)
+    expect(p.read(REVISION) >>> 8).toBe(0x01_00_00); // class code
+    expect(p.read(INTERRUPT_PIN, 1)).toBe(1);
+    expect(p.read(STATUS, 2) & 0x10).toBe(0x10); // a capability list
+    expect(new PciConfig(READ_ONLY_SLOT).read(0)).toBe(0x1042_1af4);
+    expect(new PciConfig(RNG_SLOT).read(0)).toBe(0x1044_1af4);
+  });
+
+  it("lists MSI-X and the four virtio structures, each in BAR 4 where it says", () => {
+    const d = blk();
+    expect(d.pci.capabilities().map(([, id]) => id)).toEqual([
+      MSIX_CAP,
+      VENDOR_CAP,
+      VENDOR_CAP,
+      VENDOR_CAP,
+      VENDOR_CAP,
+    ]);
+    const byType = (t: number) => {
+      const { type, bar, offset, length, multiplier } = d.cap(t)!;
+      return { type, bar, offset, length, multiplier };
+    };
+    expect(byType(COMMON_CFG)).toEqual({ type: 1, bar: 4, offset: 0x0000, length: 0x1000, multiplier: undefined });
+    expect(byType(ISR_CFG)).toEqual({ type: 3, bar: 4, offset: 0x1000, length: 0x1000, multiplier: undefined });
+    expect(byType(DEVICE_CFG)).toEqual({ type: 4, bar: 4, offset: 0x2000, length: 60, multiplier: undefined });
+    expect(byType(NOTIFY_CFG)).toEqual({ type: 2, bar: 4, offset: 0x3000, length: 4, multiplier: 4 });
+    // cap_len: 16, and 20 for the notification structure with its multiplier.
+    for (const c of d.caps) expect(d.pci.read(c.at + 2, 1)).toBe(c.type === NOTIFY_CFG ? 20 : 16);
+    // BAR 4 is a 64-bit memory BAR of 16 KiB, placed by the firmware.
+    expect(d.pci.read(BAR0 + 16) & 0xf).toBe(0x4);
+    expect(d.pci.bar(4)).not.toBe(0n);
+    d.pci.write(BAR0 + 16, 4, 0xffff_ffff);
+    expect(d.pci.read(BAR0 + 16)).toBe(0xffff_c004);
+    // MSI-X: 2 vectors (the queue's and the configuration's), table and
+    // pending bits in BAR 1.
+    expect(d.pci.read(d.msixAt + 2, 2)).toBe(1);
+    expect(d.pci.read(d.msixAt + 4)).toBe(0x0000_0001);
+    expect(d.pci.read(d.msixAt + 8)).toBe(0x0000_0801);
+  });
+
+  it("reaches the common configuration, ISR and device configuration through BAR 4", () => {
+    const d = blk();
+    expect(d.read(C.numQueues, 2)).toBe(1);
+    expect(d.status).toBe(0);
+    expect(d.isr()).toBe(0);
+    expect(d.config(0, 4)).toBe(DISK_SECTORS);
+    // Memory decoding off: the registers are gone, as for any BAR.
+    const at = d.where(COMMON_CFG);
+    d.pci.write(COMMAND, 2, 0);
+    expect(e.mmioRead(at + BigInt(C.numQueues), 2)).toBe(0xffffn);
+  });
+
+  it("gives a device without configuration (virtio-rng) no device configuration structure", () => {
+    // Linux's vp_modern_probe() maps a DEVICE_CFG structure if there is one
+    // and fails the probe if its length is 0 ("bad capability len 0").
+    const d = new Driver(RNG_SLOT);
+    expect(d.caps.map((c) => c.type).sort()).toEqual([COMMON_CFG, NOTIFY_CFG, ISR_CFG]);
+    for (const c of d.caps) expect(c.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the handshake (3.1.1)", () => {
+  it("offers VERSION_1, INDIRECT_DESC, EVENT_IDX and the disk's features; RO on the read-only disk only", () => {
+    expect(blk().deviceFeatures()).toBe(TRANSPORT | BLK_FEATURES);
+    expect(blk(READ_ONLY_SLOT).deviceFeatures()).toBe(TRANSPORT | F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_RO);
+    expect(new Driver(RNG_SLOT).deviceFeatures()).toBe(TRANSPORT);
+    // Feature words past the second read 0.
+    const d = blk();
+    d.write(C.deviceFeatureSelect, 4, 2);
+    expect(d.read(C.deviceFeature, 4)).toBe(0);
+  });
+
+  it("walks ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK; a subset of the offer sticks", () => {
+    const d = blk();
+    d.status = 0;
+    expect(d.status).toBe(0);
+    d.status = ACKNOWLEDGE;
+    expect(d.status).toBe(ACKNOWLEDGE);
+    d.status = ACKNOWLEDGE | DRIVER;
+    expect(d.status).toBe(ACKNOWLEDGE | DRIVER);
+    const subset = F_VERSION_1 | F_FLUSH | F_BLK_SIZE;
+    d.setDriverFeatures(subset);
+    expect(d.driverFeatures()).toBe(subset);
+    d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK;
+    expect(d.status).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK);
+    // Features are fixed from now on (3.1.1 step 5).
+    d.setDriverFeatures(subset | F_DISCARD);
+    expect(d.driverFeatures()).toBe(subset);
+    d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+    expect(d.status).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+    // DEVICE_NEEDS_RESET is the device's to set, not the driver's.
+    d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK | NEEDS_RESET;
+    expect(d.status).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+  });
+
+  it("leaves FEATURES_OK clear for a feature not offered, or without VERSION_1, and DRIVER_OK with it", () => {
+    const cases: Array<[string, number, (offered: bigint) => bigint]> = [
+      ["MQ, not offered", DISK_SLOT, (f) => f | F_MQ],
+      ["RO on a writable disk", DISK_SLOT, (f) => f | F_RO],
+      ["DISCARD on the read-only disk", READ_ONLY_SLOT, (f) => f | F_DISCARD],
+      ["a bit above 32", DISK_SLOT, (f) => f | bit(40)],
+      ["no VERSION_1", DISK_SLOT, (f) => f & ~F_VERSION_1],
+      ["nothing at all", DISK_SLOT, () => 0n],
+    ];
+    for (const [name, slot, accept] of cases) {
+      const d = blk(slot);
+      expect(d.negotiate(accept), name).toBe(ACKNOWLEDGE | DRIVER);
+      d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+      expect(d.status & (FEATURES_OK | DRIVER_OK), name).toBe(0);
+    }
+    // The read-only disk's RO is fine to accept.
+    expect(blk(READ_ONLY_SLOT).negotiate((f) => f) & FEATURES_OK).toBe(FEATURES_OK);
+  });
+
+  it("describes the disk in its configuration (5.2.4), unchanged across reads", () => {
+    const d = blk();
+    const generation = d.generation;
+    expect(BigInt(d.config(0, 4)) | (BigInt(d.config(4, 4)) << 32n)).toBe(BigInt(DISK_SECTORS)); // capacity
+    expect(d.config(12, 4)).toBe(254); // seg_max: all but the header and status of a 256-entry queue
+    expect(d.config(20, 4)).toBe(512); // blk_size
+    expect(d.config(34, 2)).toBe(1); // num_queues
+    expect(d.config(36, 4)).toBe(0x40_0000); // max_discard_sectors
+    expect(d.config(40, 4)).toBe(16); // max_discard_seg
+    expect(d.config(44, 4)).toBe(1); // discard_sector_alignment
+    expect(d.config(48, 4)).toBe(0x40_0000); // max_write_zeroes_sectors
+    expect(d.config(52, 4)).toBe(16); // max_write_zeroes_seg
+    expect(d.config(56, 1)).toBe(0); // write_zeroes_may_unmap
+    expect(d.config(8, 4)).toBe(0); // size_max: not offered
+    expect(d.config(60, 4)).toBe(0); // past the structure
+    expect(d.generation).toBe(generation);
+    const ro = blk(READ_ONLY_SLOT);
+    expect(ro.config(0, 4)).toBe(READ_ONLY_SECTORS); // the partial last sector is not part of it
+    expect(ro.config(4, 4)).toBe(0);
+  });
+
+  it("forgets features, vectors and queues on reset, and reads status 0", () => {
+    const d = blk().bringUp();
+    d.status = 0;
+    expect(d.status).toBe(0); // the reset is done when status reads 0 (4.1.4.3.2)
+    expect(d.driverFeatures()).toBe(0n);
+    expect(d.read(C.configMsixVector, 2)).toBe(NO_VECTOR);
+    d.write(C.queueSelect, 2, 0);
+    expect(d.read(C.queueSize, 2)).toBe(256);
+    expect(d.read(C.queueEnable, 2)).toBe(0);
+    expect(d.read(C.queueMsixVector, 2)).toBe(NO_VECTOR);
+    expect(d.read64(C.queueDesc)).toBe(0n);
+  });
+});
+
+describe("queue setup (4.1.5.1.3)", () => {
+  it("offers a queue of 256, takes a smaller power of two, and freezes it once enabled", () => {
+    const d = blk();
+    d.negotiate((f) => f);
+    d.write(C.queueSelect, 2, 0);
+    expect(d.read(C.queueSize, 2)).toBe(256);
+    expect(d.read(C.queueNotifyOff, 2)).toBe(0);
+    expect(d.read(C.queueEnable, 2)).toBe(0);
+    d.write(C.queueSize, 2, 64);
+    expect(d.read(C.queueSize, 2)).toBe(64);
+    d.write64(C.queueDesc, DESC);
+    d.write64(C.queueDriver, AVAIL);
+    d.write64(C.queueDevice, USED);
+    expect([d.read64(C.queueDesc), d.read64(C.queueDriver), d.read64(C.queueDevice)]).toEqual([DESC, AVAIL, USED]);
+    d.write(C.queueEnable, 2, 1);
+    expect(d.read(C.queueEnable, 2)).toBe(1);
+    d.write(C.queueSize, 2, 32);
+    d.write64(C.queueDesc, 0x8000n);
+    expect([d.read(C.queueSize, 2), d.read64(C.queueDesc)]).toEqual([64, DESC]);
+    expect(d.status & NEEDS_RESET).toBe(0);
+    // A queue the device does not have reads size 0 (4.1.4.3.2).
+    d.write(C.queueSelect, 2, 1);
+    expect(d.read(C.queueSize, 2)).toBe(0);
+  });
+
+  it("reads back the MSI-X vectors it has, and NO_VECTOR for one it lacks", () => {
+    const d = blk();
+    d.write(C.queueSelect, 2, 0);
+    d.write(C.queueMsixVector, 2, 1);
+    expect(d.read(C.queueMsixVector, 2)).toBe(1);
+    d.write(C.queueMsixVector, 2, 2); // two vectors: 0 and 1
+    expect(d.read(C.queueMsixVector, 2)).toBe(NO_VECTOR);
+    d.write(C.configMsixVector, 2, 0);
+    expect(d.read(C.configMsixVector, 2)).toBe(0);
+    d.write(C.configMsixVector, 2, 0x7ff);
+    expect(d.read(C.configMsixVector, 2)).toBe(NO_VECTOR);
+  });
+});
+
+describe("virtio-blk requests (5.2.6)", () => {
+  it("reads sectors: header, data, status; the disk's bytes and status OK", () => {
+    const d = blk().bringUp();
+    const r = d.run({ type: T_IN, sector: 5, in: 1024 });
+    expect(r.status).toBe(S_OK);
+    expect(r.len).toBe(1024 + 1); // the data and the status byte
+    expect(r.data).toEqual(diskAt(5, 1024));
+    expect(d.run({ type: T_IN, sector: DISK_SECTORS - 1, in: 512 }).data).toEqual(diskAt(DISK_SECTORS - 1, 512));
+  });
+
+  it("writes sectors to the RAM disk, and reads them back", () => {
+    const d = blk().bringUp();
+    const data = bytes(3 * 512, (i) => i * 5 + 1);
+    const before = diskAt(99, 5 * 512);
+    const r = d.run({ type: T_OUT, sector: 100, out: data });
+    expect([r.status, r.len]).toEqual([S_OK, 1]);
+    expect(diskAt(100, 3 * 512)).toEqual(data);
+    expect(diskAt(99, 512)).toEqual(before.subarray(0, 512));
+    expect(diskAt(103, 512)).toEqual(before.subarray(4 * 512));
+    expect(d.run({ type: T_IN, sector: 100, in: 3 * 512 }).data).toEqual(data);
+  });
+
+  it("flushes, and returns the serial number NUL-padded to 20 bytes, or cut there", () => {
+    const d = blk().bringUp();
+    expect(d.run({ type: T_FLUSH })).toMatchObject({ status: S_OK, len: 1 });
+    const id = d.run({ type: T_GET_ID, in: 20 });
+    expect([id.status, id.len]).toEqual([S_OK, 21]);
+    expect(text(id.data)).toBe(DISK_SERIAL + "\0\0\0\0");
+    const ro = blk(READ_ONLY_SLOT).bringUp({ features: (f) => f });
+    expect(text(ro.run({ type: T_GET_ID, in: 20 }).data)).toBe(READ_ONLY_SERIAL.slice(0, 20));
+  });
+
+  it("zeroes the ranges of a discard and a write-zeroes, and nothing else", () => {
+    const d = blk().bringUp();
+    const snapshot = phys.readBytes(DISK, DISK_BYTES);
+    expect(d.run({ type: T_DISCARD, out: segments([10, 3]) })).toMatchObject({ status: S_OK, len: 1 });
+    expect(d.run({ type: T_WRITE_ZEROES, out: segments([2000, 48, 1], [0, 1]) })).toMatchObject({ status: S_OK });
+    const expected = snapshot.slice();
+    expected.fill(0, 10 * 512, 13 * 512);
+    expected.fill(0, 2000 * 512);
+    expected.fill(0, 0, 512);
+    expect(firstDifference(phys.readBytes(DISK, DISK_BYTES), expected)).toBe(-1);
+  });
+
+  it("takes data in several buffers, the header and status apart or merged, directly or indirectly", () => {
+    const d = blk().bringUp();
+    const data = bytes(4 * 512, (i) => i * 3 + (i >> 9));
+    const variants: Array<Partial<BlkRequest>> = [
+      { pieces: [1000, 24, 1024] },
+      { pieces: [1, 511, 512, 1024], indirect: true },
+      { merged: true },
+      { merged: true, indirect: true },
+    ];
+    for (const [n, v] of variants.entries()) {
+      const sector = 300 + 8 * n;
+      const w = d.run({ type: T_OUT, sector, out: data, ...v });
+      expect(w.status).toBe(S_OK);
+      expect(diskAt(sector, data.length)).toEqual(data);
+      const r = d.run({ type: T_IN, sector: sector - 1, in: 5 * 512, ...v, pieces: v.pieces && [...v.pieces, 512] });
+      expect([r.status, r.len]).toEqual([S_OK, 5 * 512 + 1]);
+      expect(r.data.subarray(0, 512), `variant ${n}`).toEqual(diskAt(sector - 1, 512));
+      expect(r.data.subarray(512)).toEqual(data);
+    }
+  });
+
+  it("serves every request offered before the kick, in order, around a small ring many times", () => {
+    const d = blk().bringUp({ size: 8 });
+    for (let round = 0; round < 40; round++) {
+      const reads = [0, 1].map((k) => d.submit({ type: T_IN, sector: round * 2 + k, in: 512 }));
+      d.notify(0);
+      expect(d.ring.takeUsed()).toEqual(reads.map((s) => [s.head, 513]));
+      reads.forEach((s, k) => expect(d.dataOf(s)).toEqual(diskAt(round * 2 + k, 512)));
+    }
+    expect(d.ring.usedIdx).toBe(80);
+  });
+
+  describe("past the end of the disk, an I/O error that touches nothing", () => {
+    const cases: Array<[string, BlkRequest]> = [
+      ["a read at the capacity", { type: T_IN, sector: DISK_SECTORS, in: 512 }],
+      ["a read across the end", { type: T_IN, sector: DISK_SECTORS - 1, in: 1024 }],
+      ["a read at sector 2^64 - 1", { type: T_IN, sector: (1n << 64n) - 1n, in: 512 }],
+      ["a read at sector 2^55 - 1, whose byte offset wraps", { type: T_IN, sector: (1n << 55n) - 1n, in: 1024 }],
+      ["a write across the end", { type: T_OUT, sector: DISK_SECTORS - 2, out: bytes(3 * 512, () => 0x11) }],
+      ["a write at the capacity", { type: T_OUT, sector: DISK_SECTORS, out: bytes(512, () => 0x11) }],
+      ["a discard across the end", { type: T_DISCARD, out: segments([DISK_SECTORS - 4, 5]) }],
+      ["a write-zeroes with one good and one bad segment", {
+        type: T_WRITE_ZEROES,
+        out: segments([0, 8], [DISK_SECTORS, 1]),
+      }],
+      ["a discard of one sector more than the disk", { type: T_DISCARD, out: segments([0, DISK_SECTORS + 1]) }],
+      ["a discard at sector 2^64 - 8", { type: T_DISCARD, out: segments([(1n << 64n) - 8n, 8]) }],
+    ];
+    for (const [name, request] of cases) {
+      it(name, () => {
+        const d = blk().bringUp();
+        const disk = phys.readBytes(DISK, DISK_BYTES);
+        const s = d.submit(request);
+        const around = (b: Buf) => phys.readBytes(RAM_HPA + b.gpa - 16n, b.len + 32);
+        const guest = s.data.map(around);
+        d.notify(0);
+        expect(d.ring.takeUsed()).toEqual([[s.head, 1]]);
+        expect(phys.read8(RAM_HPA + s.status)).toBe(S_IOERR);
+        expect(firstDifference(phys.readBytes(DISK, DISK_BYTES), disk)).toBe(-1);
+        expect(s.data.map(around)).toEqual(guest);
+        if (request.type === T_IN) { for (const b of s.data) expect(phys.read8(RAM_HPA + b.gpa)).toBe(SENTINEL); }
+        expect(d.status & NEEDS_RESET).toBe(0);
+      });
+    }
+  });
+
+  it("fails a transfer that is not whole sectors, and a malformed discard, with IOERR", () => {
+    const d = blk().bringUp();
+    const disk = phys.readBytes(DISK, DISK_BYTES);
+    const read = d.submit({ type: T_IN, sector: 0, in: 513 });
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([[read.head, 1]]);
+    expect(phys.read8(RAM_HPA + read.status)).toBe(S_IOERR);
+    expect(d.dataOf(read)).toEqual(new Uint8Array(513).fill(SENTINEL));
+    for (
+      const r of [
+        { type: T_OUT, sector: 0, out: bytes(100, () => 1) },
+        { type: T_OUT, sector: 0, out: bytes(1000, () => 1), pieces: [512, 488] },
+        { type: T_DISCARD, out: segments([0, 1]).subarray(0, 12) }, // not whole segments
+        { type: T_DISCARD }, // no segment
+        { type: T_WRITE_ZEROES, out: segments(...Array.from({ length: 17 }, (_, i) => [i, 1] as [number, number])) },
+        { type: T_DISCARD, out: segments([0, 0x40_0001]) }, // more than max_discard_sectors
+      ]
+    ) {
+      expect(d.run(r)).toMatchObject({ status: S_IOERR, len: 1 });
+    }
+    expect(firstDifference(phys.readBytes(DISK, DISK_BYTES), disk)).toBe(-1);
+  });
+
+  it("answers a discard with the unmap flag, or a write-zeroes with a flag unknown, with UNSUPP", () => {
+    const d = blk().bringUp();
+    const disk = phys.readBytes(DISK, DISK_BYTES);
+    // 5.2.6.2: unmap (bit 0) is for write-zeroes only; no other flag exists.
+    for (
+      const r of [
+        { type: T_DISCARD, out: segments([0, 4, 1]) },
+        { type: T_DISCARD, out: segments([0, 4], [8, 4, 1]) },
+        { type: T_WRITE_ZEROES, out: segments([0, 4, 2]) },
+        { type: T_WRITE_ZEROES, out: segments([0, 4, 1], [8, 4, 0x8000_0000]) },
+      ]
+    ) {
+      expect(d.run(r)).toMatchObject({ status: S_UNSUPP, len: 1 });
+    }
+    expect(firstDifference(phys.readBytes(DISK, DISK_BYTES), disk)).toBe(-1);
+    expect(d.run({ type: T_WRITE_ZEROES, out: segments([0, 4, 1]) }).status).toBe(S_OK);
+    expect(diskAt(0, 4 * 512)).toEqual(new Uint8Array(4 * 512));
+  });
+
+  it("answers an unknown request type with UNSUPP", () => {
+    const d = blk().bringUp();
+    for (const type of [2, 7, 0xff, 0x8000_0000]) {
+      expect(d.run({ type, sector: 0, in: 512 })).toMatchObject({ status: S_UNSUPP, len: 1 });
+    }
+  });
+
+  it("keeps the read-only disk as it is: writes, discards and write-zeroes fail, reads work", () => {
+    const d = blk(READ_ONLY_SLOT).bringUp({ features: (f) => f });
+    const disk = phys.readBytes(READ_ONLY, READ_ONLY_BYTES);
+    expect(d.run({ type: T_OUT, sector: 1, out: bytes(512, () => 0) })).toMatchObject({ status: S_IOERR, len: 1 });
+    expect(d.run({ type: T_DISCARD, out: segments([0, 4]) }).status).toBe(S_IOERR);
+    expect(d.run({ type: T_WRITE_ZEROES, out: segments([0, 4, 1]) }).status).toBe(S_IOERR);
+    expect(firstDifference(phys.readBytes(READ_ONLY, READ_ONLY_BYTES), disk)).toBe(-1);
+    const r = d.run({ type: T_IN, sector: READ_ONLY_SECTORS - 2, in: 1024 });
+    expect(r.status).toBe(S_OK);
+    expect(r.data).toEqual(disk.subarray((READ_ONLY_SECTORS - 2) * 512, READ_ONLY_SECTORS * 512));
+    expect(d.run({ type: T_IN, sector: READ_ONLY_SECTORS, in: 512 }).status).toBe(S_IOERR);
+    expect(d.run({ type: T_FLUSH }).status).toBe(S_OK);
+  });
+});
+
+describe("interrupts", () => {
+  it("by MSI-X: a completed request sends its queue's vector's message", () => {
+    const d = blk().bringUp();
+    expect(messages()).toEqual([]);
+    d.run({ type: T_IN, sector: 0, in: 512 });
+    expect(messages()).toEqual([[MSI_ADDRESS, msiData(1)]]);
+    expect(intxLine(DISK_SLOT)).toBe(1); // INTx# stays idle with MSI-X on
+    expect(d.pci.read(STATUS, 2) & STATUS_INTERRUPT).toBe(0);
+    d.run({ type: T_FLUSH });
+    expect(messages()).toHaveLength(2);
+  });
+
+  it("one interrupt for the requests of one kick; none while the driver sets NO_INTERRUPT", () => {
+    const d = blk().bringUp({ features: (f) => f & ~F_EVENT_IDX & ~F_RO });
+    for (let i = 0; i < 3; i++) d.submit({ type: T_IN, sector: i, in: 512 });
+    d.notify(0);
+    expect(d.ring.takeUsed()).toHaveLength(3);
+    expect(messages()).toHaveLength(1);
+    expect(d.ring.usedFlags & USED_NO_NOTIFY).toBe(0); // the device wants the next kick
+    d.ring.availFlags = AVAIL_NO_INTERRUPT;
+    d.run({ type: T_FLUSH });
+    expect(messages()).toHaveLength(1);
+    d.ring.availFlags = 0;
+    d.run({ type: T_FLUSH });
+    expect(messages()).toHaveLength(2);
+  });
+
+  it("with EVENT_IDX, used_event says when: one interrupt for a batch, none before it is reached", () => {
+    const d = blk().bringUp(); // EVENT_IDX accepted
+    // Three requests; interrupt once the third (used idx 2 -> 3) is used.
+    d.ring.usedEvent = 2;
+    for (let i = 0; i < 3; i++) d.submit({ type: T_IN, sector: i, in: 512 });
+    d.notify(0);
+    expect(d.ring.takeUsed()).toHaveLength(3);
+    expect(messages()).toEqual([[MSI_ADDRESS, msiData(1)]]);
+    // avail_event: the device wants a kick when the driver offers entry 3.
+    expect(d.ring.availEvent).toBe(3);
+    // used_event far ahead: no interrupt for the fourth.
+    d.ring.usedEvent = 9;
+    d.run({ type: T_FLUSH });
+    expect(messages()).toHaveLength(1);
+    // used_event 4: the fifth (used idx 4 -> 5) interrupts.
+    d.ring.usedEvent = 4;
+    d.run({ type: T_FLUSH });
+    expect(messages()).toHaveLength(2);
+    expect(d.ring.availEvent).toBe(5);
+  });
+
+  it("by INTx# without MSI-X: asserted until the driver reads the ISR, which says 'queue'", () => {
+    const d = blk().bringUp({ msix: false });
+    expect(intxLine(DISK_SLOT)).toBe(1);
+    d.run({ type: T_IN, sector: 0, in: 512 });
+    expect(intxLine(DISK_SLOT)).toBe(0);
+    expect(d.pci.read(STATUS, 2) & STATUS_INTERRUPT).toBe(STATUS_INTERRUPT);
+    expect(d.isr()).toBe(1);
+    expect(intxLine(DISK_SLOT)).toBe(1);
+    expect(d.pci.read(STATUS, 2) & STATUS_INTERRUPT).toBe(0);
+    expect(d.isr()).toBe(0);
+    expect(messages()).toEqual([]);
+  });
+
+  it("sends nothing for a queue with NO_VECTOR while MSI-X is on", () => {
+    const d = blk().bringUp();
+    d.write(C.queueSelect, 2, 0);
+    d.write(C.queueMsixVector, 2, NO_VECTOR);
+    expect(d.run({ type: T_FLUSH }).status).toBe(S_OK);
+    expect(messages()).toEqual([]);
+    expect(intxLine(DISK_SLOT)).toBe(1);
+  });
+});
+
+describe("a driver that breaks the rules: DEVICE_NEEDS_RESET, and a reset mends it", () => {
+  const big = 1 << 20;
+  const cases: Array<[string, BringUp, (d: BlkDriver) => void]> = [
+    ["a queue size that is not a power of two", { size: 24 }, () => {}],
+    ["a queue size of 0", { size: 0 }, () => {}],
+    ["a queue size above the maximum", { size: 512 }, () => {}],
+    ["a descriptor table partly outside guest RAM", { ring: () => new Ring(32, RAM_SIZE - 0x100n) }, () => {}],
+    ["a used ring outside guest RAM", { ring: () => new Ring(32, DESC, AVAIL, 0x1_0000_0000n) }, () => {}],
+    ["a misaligned available ring", { ring: () => new Ring(32, DESC, AVAIL + 1n) }, () => {}],
+    ["a descriptor loop", {}, (d) => {
+      const r = d.ring, hdr = d.alloc(16);
+      r.writeDesc(DESC, 0, { gpa: hdr, len: 16, write: false }, NEXT, 1);
+      r.writeDesc(DESC, 1, { gpa: hdr, len: 16, write: false }, NEXT, 0);
+      r.offerHead(0);
+    }],
+    ["a chain without a status byte", {}, (d) => {
+      const hdr = d.alloc(16), data = d.alloc(512);
+      d.ring.offer([{ gpa: hdr, len: 16, write: false }, { gpa: data, len: 512, write: false }]);
+    }],
+    ["a chain too short for the header", {}, (d) => {
+      d.ring.offer([{ gpa: d.alloc(8), len: 8, write: false }, { gpa: d.alloc(1), len: 1, write: true }]);
+    }],
+    ["a buffer outside guest RAM", {}, (d) => {
+      const hdr = d.alloc(16);
+      d.ring.offer([
+        { gpa: hdr, len: 16, write: false },
+        { gpa: RAM_SIZE - 256n, len: 512, write: true },
+        { gpa: d.alloc(1), len: 1, write: true },
+      ]);
+    }],
+    ["an available idx more than the queue size ahead", {}, (d) => {
+      phys.write16(RAM_HPA + AVAIL + 2n, 33);
+    }],
+    ["an indirect descriptor without INDIRECT_DESC", { features: (f) => f & ~F_INDIRECT_DESC & ~F_RO }, (d) => {
+      d.submit({ type: T_FLUSH, indirect: true });
+    }],
+    ["a chain longer than the queue", { size: 4 }, (d) => {
+      d.submit({ type: T_IN, in: 4 * 512, pieces: [512, 512, 512, 512], indirect: true });
+    }],
+    ["a 1 MiB buffer wrapping the address space", {}, (d) => {
+      d.ring.offer([
+        { gpa: d.alloc(16), len: 16, write: false },
+        { gpa: (1n << 64n) - BigInt(big / 2), len: big, write: true },
+        { gpa: d.alloc(1), len: 1, write: true },
+      ]);
+    }],
+  ];
+
+  for (const [name, setup, act] of cases) {
+    it(name, () => {
+      const d = blk();
+      const generation = d.generation;
+      d.bringUp(setup);
+      const disk = phys.readBytes(DISK, DISK_BYTES);
+      act(d);
+      d.notify(0);
+      expect(d.status & NEEDS_RESET).toBe(NEEDS_RESET);
+      // A configuration change (2.1.2), by the configuration vector, and a new generation.
+      expect(messages()).toEqual([[MSI_ADDRESS, msiData(0)]]);
+      expect(d.generation).not.toBe(generation);
+      expect(d.ring.usedIdx).toBe(0);
+      expect(machine.serial()).toMatch(/\[warn \] virtio-blk: .*; the device needs a reset\n/);
+      // Further kicks do nothing, even for a good request.
+      const used = d.ring.usedIdx;
+      d.submit({ type: T_IN, sector: 0, in: 512 });
+      d.notify(0);
+      expect(d.ring.usedIdx).toBe(used);
+      expect(messages()).toHaveLength(1);
+      expect(firstDifference(phys.readBytes(DISK, DISK_BYTES), disk)).toBe(-1);
+      // A reset and a fresh start, and it works again.
+      d.status = 0;
+      expect(d.status).toBe(0);
+      const fresh = blk().bringUp();
+      expect(fresh.status).toBe(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
+      const r = fresh.run({ type: T_IN, sector: 7, in: 512 });
+      expect(r).toMatchObject({ status: S_OK, len: 513 });
+      expect(r.data).toEqual(diskAt(7, 512));
+      expect(messages()).toEqual([[MSI_ADDRESS, msiData(0)], [MSI_ADDRESS, msiData(1)]]);
+    });
+  }
+
+  it("says so by INTx# and the ISR's configuration bit without MSI-X", () => {
+    const d = blk().bringUp({ msix: false });
+    d.ring.offer([{ gpa: d.alloc(8), len: 8, write: false }, { gpa: d.alloc(1), len: 1, write: true }]);
+    d.notify(0);
+    expect(d.status & NEEDS_RESET).toBe(NEEDS_RESET);
+    expect(intxLine(DISK_SLOT)).toBe(0);
+    expect(d.isr()).toBe(2); // a configuration change
+    expect(intxLine(DISK_SLOT)).toBe(1);
+    // A reset also takes INTx# back, unread.
+    d.ring.offer([{ gpa: d.alloc(8), len: 8, write: false }, { gpa: d.alloc(1), len: 1, write: true }]);
+    d.status = 0;
+    d.bringUp({ msix: false });
+    d.ring.offer([{ gpa: d.alloc(8), len: 8, write: false }, { gpa: d.alloc(1), len: 1, write: true }]);
+    d.notify(0);
+    expect(intxLine(DISK_SLOT)).toBe(0);
+    d.status = 0;
+    expect(intxLine(DISK_SLOT)).toBe(1);
+    expect(d.isr()).toBe(0);
+  });
+
+  it("ignores kicks before DRIVER_OK and of queues it does not have", () => {
+    const d = blk().bringUp({ driverOk: false });
+    d.submit({ type: T_FLUSH });
+    d.notify(0);
+    expect(d.ring.usedIdx).toBe(0);
+    // A write past the notification structure's one queue reaches nothing.
+    e.mmioWrite(d.where(NOTIFY_CFG) + 4n, 2, 1n);
+    expect(d.ring.usedIdx).toBe(0);
+    // DRIVER_OK: the device looks at once, and serves what is waiting.
+    d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+    expect(d.ring.usedIdx).toBe(1);
+    expect(d.status & NEEDS_RESET).toBe(0);
+  });
+});
+
+describe("virtio-rng (5.4)", () => {
+  const VALUE = 0x0123_4567_89ab_cdefn;
+  const LE = [0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01];
+  // hw_random(seed, out): 8 bytes at `out` in the module's memory, 1 for success.
+  const giving = (value: bigint, calls: number[] = []) => (seed: number, out: number) => {
+    calls.push(seed);
+    new DataView(e.memory.buffer).setBigUint64(out >>> 0, value, true);
+    return 1;
+  };
+
+  function rng(): Driver {
+    return new Driver(RNG_SLOT).bringUp({ features: (f) => f, size: 8 });
+  }
+  function request(d: Driver, lengths: number[]): { head: number; buffers: Buf[] } {
+    const buffers = lengths.map((len) => ({ gpa: d.alloc(len), len, write: true }));
+    return { head: d.ring.offer(buffers), buffers };
+  }
+
+  it("fills a request's buffers with the CPU's random bytes, from RDSEED", () => {
+    const seeds: number[] = [];
+    hwRandom = giving(VALUE, seeds);
+    const d = rng();
+    const { head, buffers } = request(d, [20, 5]);
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([[head, 25]]);
+    expect([...phys.readBytes(RAM_HPA + buffers[0].gpa, 20)]).toEqual([...LE, ...LE, ...LE.slice(0, 4)]);
+    expect([...phys.readBytes(RAM_HPA + buffers[1].gpa, 6)]).toEqual([...LE.slice(4), LE[0], SENTINEL]);
+    expect(seeds).toEqual([1, 1, 1, 1]); // RDSEED, as built: 4 draws of 8 bytes
+    expect(messages()).toEqual([[MSI_ADDRESS, msiData(1)]]);
+  });
+
+  it("falls back to RDRAND when RDSEED has nothing", () => {
+    const seeds: number[] = [];
+    const rdrand = giving(VALUE, seeds);
+    hwRandom = (seed: number, out: number) => (seed ? (seeds.push(seed), 0) : rdrand(seed, out));
+    const d = rng();
+    const { head, buffers } = request(d, [8]);
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([[head, 8]]);
+    expect([...phys.readBytes(RAM_HPA + buffers[0].gpa, 8)]).toEqual(LE);
+    expect(seeds).toEqual([1, 0]);
+  });
+
+  it("completes a request with 0 bytes when the CPU has none, and leaves the buffer alone", () => {
+    hwRandom = () => 0;
+    const d = rng();
+    const { head, buffers } = request(d, [64]);
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([[head, 0]]);
+    expect(phys.readBytes(RAM_HPA + buffers[0].gpa, 64)).toEqual(new Uint8Array(64).fill(SENTINEL));
+    expect(machine.calls.get("hw_random")).toBe(11); // RDSEED once, RDRAND ten times
+  });
+
+  it("gives at most 4 KiB per request", () => {
+    hwRandom = giving(VALUE);
+    const d = rng();
+    const { head, buffers } = request(d, [8192]);
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([[head, 4096]]);
+    expect(phys.read8(RAM_HPA + buffers[0].gpa + 4095n)).toBe(0x01);
+    expect(phys.read8(RAM_HPA + buffers[0].gpa + 4096n)).toBe(SENTINEL);
+  });
+});
