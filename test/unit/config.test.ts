@@ -233,8 +233,8 @@ describe("configuration", () => {
       + `${vm("two", `[{"module": "b.img"}]`)}, ${vm("three", `[{"module": "c.img", "readonly": false}]`)}]}`;
     const r = parse(text);
     expect(r.vms.map((v) => v.name)).toEqual(["one", "three"]);
-    expect([e.vmDisks(0), e.vmDisks(1)].map(str)).toEqual(["a.img,b.img (read-only)", "c.img"]);
-    expect(r.errors).toEqual(["vm 1 (two): disks: 0: module: \"b.img\" is already a disk of vm 0 (one)"]);
+    expect([e.vmDisks(0), e.vmDisks(1)].map(str)).toEqual(["module a.img,module b.img (read-only)", "module c.img"]);
+    expect(r.errors).toEqual(["vm 1 (two): disks: 0: module b.img is already a disk of vm 0 (one)"]);
     expect(
       parse(`{"vms": [${vm("x", `[{"module": "nope.img"}, {"module": "a.img", "readonly": 1, "size": 2}, 7]`)}]}`)
         .errors,
@@ -247,6 +247,19 @@ describe("configuration", () => {
       ]);
     expect(parse(`{"vms": [${vm("y", `{"module": "a.img"}`)}]}`).errors).toEqual([
       "vm 0 (y): disks: expected a list of at most 8 disks, got an object",
+    ]);
+    const both = `[{"partition": "p1"}, {"module": "a.img", "partition": "p2"}, {"readonly": true}, {"partition": 3}]`;
+    expect(parse(`{"vms": [${vm("z", both)}, ${vm("w", `[{"partition": "p1"}]`)}]}`).errors).toEqual([
+      "vm 0 (z): disks: 1: expected one of \"module\" (a boot module) or \"partition\" (a host disk's GPT partition)",
+      "vm 0 (z): disks: 2: expected one of \"module\" (a boot module) or \"partition\" (a host disk's GPT partition)",
+      "vm 0 (z): disks: 3: partition: expected a partition's name or GUID, got 3",
+      "vm 1 (w): disks: 0: partition p1 is already a disk of vm 0 (z)",
+    ]);
+    const caps = `[{"module": "a.img", "iops": 500, "bytes_per_second": 1048576}, {"module": "b.img", "iops": 0}, `
+      + `{"module": "c.img", "bytes_per_second": 100}]`;
+    expect(parse(`{"vms": [${vm("q", caps)}]}`).errors).toEqual([
+      "vm 0 (q): disks: 1: iops: expected operations per second from 1 to 10000000, got 0",
+      "vm 0 (q): disks: 2: bytes_per_second: expected bytes per second from 512 to 4294967295, got 100",
     ]);
     e.clearModules();
   });

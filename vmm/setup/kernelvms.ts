@@ -28,7 +28,9 @@ import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
-import { DiskBacking, SECTOR_SIZE } from "../storage/backing";
+import { SECTOR_SIZE } from "../storage/backing";
+import { IoBudget } from "../storage/budget";
+import { VmDisk } from "../storage/vmdisk";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { Vm, VmImage } from "../core/vm";
@@ -99,7 +101,8 @@ function createKernelVm(
   const entry = entryStateOf(loaded, memory);
   if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
 
-  const disks = ramDisks(c, modules);
+  const disks = vmDisks(c, modules);
+  if (disks === null) return refuse(name, "disks: see above", memory, frames);
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, null);
@@ -129,7 +132,7 @@ class KernelImage extends VmImage {
     private config: VmConfig,
     private kernel: BootModule,
     private options: BootOptions,
-    private disks: DiskBacking[],
+    private disks: VmDisk[],
     private platform: PcPlatform,
   ) {
     super();
@@ -150,25 +153,29 @@ class KernelImage extends VmImage {
   }
 }
 
-// The VM's disks, each a RAM disk on its boot module (readConfig() checked
-// that the modules exist and that no other VM has them). Its name is the
-// disk's serial number.
-function ramDisks(c: VmConfig, modules: BootModule[]): DiskBacking[] {
-  const disks: DiskBacking[] = [];
+// The VM's disks with their budgets, each a RAM disk on its boot module
+// (readConfig() checked that the modules exist and that no other VM has
+// them), named by it, or null (reported) if one cannot be had.
+function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
+  const disks: VmDisk[] = [];
   for (let i = 0; i < c.disks.length; i++) {
     const d = c.disks[i];
-    disks.push(new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module));
+    const backing = new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module);
+    disks.push(new VmDisk(backing, new IoBudget(d.iops, d.bytesPerSecond)));
   }
   return disks;
 }
 
-// ", disk data.img (RAM, 64 MiB), disk tools.img (RAM, 8 MiB, read-only)"
-function describeDisks(disks: DiskBacking[]): string {
+// ", disk data.img (RAM, 64 MiB), disk vm-a (NVMe partition, 8 GiB, read-only, 500 IOPS)"
+function describeDisks(disks: VmDisk[]): string {
   let text = "";
   for (let i = 0; i < disks.length; i++) {
-    const d = disks[i];
+    const d = disks[i].backing, budget = disks[i].budget;
     text += ", disk " + d.serial + " (" + d.kind + ", " + log.size(d.sectors * SECTOR_SIZE)
-      + (d.readOnly ? ", read-only)" : ")");
+      + (d.readOnly ? ", read-only" : "");
+    if (budget.iops != 0) text += ", " + budget.iops.toString() + " IOPS";
+    if (budget.bytesPerSecond != 0) text += ", " + log.size(budget.bytesPerSecond) + "/s";
+    text += ")";
   }
   return text;
 }

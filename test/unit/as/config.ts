@@ -60,10 +60,10 @@ export function vmConsole(i: i32): string {
 export function vmRestartOnReset(i: i32): bool {
   return config.vms[i].restartOnReset;
 }
-// "module" or "module (read-only)", comma-separated.
+// "module a.img", "partition p (read-only)"..., comma-separated.
 export function vmDisks(i: i32): string {
   const disks = config.vms[i].disks, parts: string[] = [];
-  for (let d = 0; d < disks.length; d++) parts.push(disks[d].module + (disks[d].readOnly ? " (read-only)" : ""));
+  for (let d = 0; d < disks.length; d++) parts.push(disks[d].what + (disks[d].readOnly ? " (read-only)" : ""));
   return parts.join(",");
 }
 

@@ -8,6 +8,7 @@
 // through configuration space and the BARs. Interrupt lines and MSI-X
 // messages are recorded. Each load() of this module is a fresh machine.
 
+import { IoBudget } from "../../../vmm/storage/budget";
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { Bus } from "../../../vmm/devices/bus";
@@ -83,8 +84,8 @@ export function build(
   const disk = new RamDisk(new BootModule(diskStart, diskEnd, "disk"), false, DISK_SERIAL);
   const readOnly = new RamDisk(new BootModule(readOnlyStart, readOnlyEnd, "ro"), true, READ_ONLY_SERIAL);
   pci.attach(0, 0, hostBridge());
-  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(disk), ram, messages));
-  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(readOnly), ram, messages));
+  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(disk, new IoBudget(0, 0)), ram, messages));
+  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(readOnly, new IoBudget(0, 0)), ram, messages));
   pci.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(seed), ram, messages));
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
 }

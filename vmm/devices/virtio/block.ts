@@ -1,14 +1,19 @@
 // virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served at
 // once from its backing (storage/backing.ts) when the driver notifies.
 //
-// A request is one descriptor chain: a 16-byte header the device reads
+// The VM's I/O caps (storage/budget.ts) are applied here, a request at a
+// time. A request is one descriptor chain: a 16-byte header the device reads
 // (type, reserved, sector), the data (read by the device for a write, written
 // for a read), and a status byte the device writes last (5.2.6). Anything
 // past the disk's end fails with an I/O error and touches nothing; a chain
 // too short to hold a header and a status byte is a driver that broke the
 // rules, and the device then needs a reset (2.1.2).
 
+import { rdtsc } from "../../../kernel/arch/shim";
+import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
+import { IoBudget } from "../../storage/budget";
+import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 
@@ -47,12 +52,17 @@ const CONFIG_SIZE: u32 = 60;
 export class VirtioBlock extends VirtioDevice {
   private queue: Virtqueue | null = null;
   private chain: Chain = new Chain(<i32>QUEUE_SIZE);
+  // The chain was taken but the budget held it back.
+  private held: bool = false;
+  // Its turn comes at the platform clock's call (devices/timers/deferred.ts).
+  readonly resume!: Deferred;
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // The serial number, NUL-padded to 20 bytes or cut there (5.2.6.1).
   private id: Uint8Array = new Uint8Array(ID_BYTES);
 
-  constructor(private disk: DiskBacking) {
+  // `budget`: the VM's caps on this disk's operations and bytes per second.
+  constructor(private disk: DiskBacking, private budget: IoBudget) {
     super(BLOCK_ID, "blk", 1, QUEUE_SIZE);
     const c = this.config;
     put(c, CAPACITY, 8, disk.sectors);
@@ -66,6 +76,7 @@ export class VirtioBlock extends VirtioDevice {
     put(c, MAX_WRITE_ZEROES_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
     const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
     this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
+    this.resume = new BlockResume(this);
   }
 
   get features(): u64 {
@@ -88,23 +99,35 @@ export class VirtioBlock extends VirtioDevice {
 
   reset(): void {
     this.queue = null;
+    this.held = false;
   }
 
   // Serves every request waiting, then asks for the next kick; one
   // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10).
+  // A request the budget held back stays in hand (`held`) until the
+  // budget's time comes (resume, run by the platform's clock); the queue
+  // waits behind it, and its notifications stay off meanwhile.
   notified(index: u32): void {
     const q = this.queue;
     if (q === null || q.error !== null) return;
     let served = false;
     q.suppressNotifications();
     do {
-      while (q.pop(this.chain)) {
+      while (this.held || q.pop(this.chain)) {
+        const bytes = this.chain.readableBytes + this.chain.writableBytes;
+        this.held = this.budget.capped && !this.budget.admit(bytes, rdtsc(), tscPerMillisecond());
+        if (this.held) break;
         if (!this.serve(q)) return;
         served = true;
       }
-    } while (q.armNotification());
+    } while (!this.held && q.armNotification());
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
     else if (served && q.needsInterrupt()) this.signals!.usedBuffers(REQUESTS);
+  }
+
+  // When the request held back may go, or NOT_DUE.
+  get resumeAt(): u64 {
+    return this.held ? this.budget.nextStart : NOT_DUE;
   }
 
   // One request: false if the chain cannot even hold its status.
@@ -195,4 +218,16 @@ function get(bytes: Uint8Array, at: u32, size: u32): u64 {
   let v: u64 = 0;
   for (let i: u32 = 0; i < size; i++) v |= <u64>bytes[at + i] << (i * 8);
   return v;
+}
+
+class BlockResume extends Deferred {
+  constructor(private block: VirtioBlock) {
+    super();
+  }
+  get dueAt(): u64 {
+    return this.block.resumeAt;
+  }
+  run(): void {
+    this.block.notified(REQUESTS);
+  }
 }

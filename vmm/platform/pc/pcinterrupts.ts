@@ -11,6 +11,7 @@
 // APIC's LINT0 pin.
 
 import { Device } from "../../devices/bus";
+import { Deferred } from "../../devices/timers/deferred";
 import { AcpiPm } from "../../devices/timers/acpipm";
 import { ClockRatio, NEVER } from "../../devices/timers/clock";
 import { Cmos } from "../../devices/timers/cmos";
@@ -26,6 +27,8 @@ const NS_PER_MS: u64 = 1_000_000;
 export class PcInterrupts extends InterruptPin {
   // The TSC the timers' time stands at; its time zero is the first catchUp().
   private tsc: u64 = 0;
+  // Devices' work put off until a time (devices/timers/deferred.ts).
+  readonly deferred: Deferred[] = [];
   private tscToNs: ClockRatio | null = null;
 
   constructor(
@@ -54,6 +57,7 @@ export class PcInterrupts extends InterruptPin {
     this.pm.advance(ns);
     this.hpet.advance(ns);
     this.rtc.advance(ns);
+    for (let i = 0; i < this.deferred.length; i++) if (this.deferred[i].dueAt <= nowTsc) this.deferred[i].run();
   }
 
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
@@ -89,10 +93,13 @@ export class PcInterrupts extends InterruptPin {
     return this.pic.acknowledge();
   }
 
-  // The earliest of the three: the PIC or the I/O APIC may still hold the
-  // interrupt back (masked, or a higher level in service).
+  // The earliest of the three timers' interrupts and the devices' deferred
+  // work: the PIC or the I/O APIC may still hold an interrupt back (masked,
+  // or a higher level in service).
   nextEventAt(tscPerMs: u64): u64 {
-    return min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
+    let next = min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
+    for (let i = 0; i < this.deferred.length; i++) next = min(next, this.deferred[i].dueAt);
+    return next;
   }
 
   nextEvent(): u64 {

@@ -33,7 +33,7 @@ import { VirtioBlock } from "../../devices/virtio/block";
 import { VirtioConsole } from "../../devices/virtio/console";
 import { VirtioEntropy } from "../../devices/virtio/entropy";
 import { hasRdrand, hasRdseed } from "../../../kernel/cpu/random";
-import { DiskBacking } from "../../storage/backing";
+import { VmDisk } from "../../storage/vmdisk";
 import { VirtioPci } from "../../devices/virtio/pcitransport";
 import { PcPciBus } from "./pcibus";
 import { LOW_RAM_END } from "./pcimap";
@@ -133,7 +133,7 @@ export class PcPlatform {
   // guest really has, which fw_cfg reports; `previousRtc` the RTC of the
   // devices these replace at a restart, whose battery-backed RAM they keep.
   // `disks`: what stands behind the VM's virtio disks, in order.
-  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, disks: DiskBacking[], previousRtc: Cmos | null) {
+  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, disks: VmDisk[], previousRtc: Cmos | null) {
     const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
     const lines = new IsaLines(pic, ioapic, vm);
     this.pic = pic;
@@ -174,7 +174,7 @@ export class PcPlatform {
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
     const low = min(ramBytes, LOW_RAM_END);
     this.cmos.setMemory(low, ramBytes - low);
-    const hvc = this.addVirtioDevices(vm, disks);
+    const hvc = this.addVirtioDevices(vm, disks, interrupts);
     // What is typed goes to the UART, or to hvc0 when there is no UART.
     vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
     vm.input = new VirtioConsoleKeyboard(hvc);
@@ -191,8 +191,9 @@ export class PcPlatform {
   // The virtio devices on the PCI bus, placed as firmware would: a second
   // console (/dev/hvc0 in Linux), whose output joins the UART's; an
   // entropy device where the host CPU has a random number generator; the
-  // disks, in order. Returns the console.
-  private addVirtioDevices(vm: Vm, disks: DiskBacking[]): VirtioConsole {
+  // disks, in order, whose held-back requests the platform's clock
+  // resumes. Returns the console.
+  private addVirtioDevices(vm: Vm, disks: VmDisk[], clock: PcInterrupts): VirtioConsole {
     const bus = this.pci.bus, messages = this.pci.messages;
     const hvc = new VirtioConsole(new ConsoleOutput(vm));
     bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, messages));
@@ -200,7 +201,9 @@ export class PcPlatform {
       bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
     }
     for (let i = 0; i < disks.length; i++) {
-      bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(new VirtioBlock(disks[i]), vm.memory, messages));
+      const block = new VirtioBlock(disks[i].backing, disks[i].budget);
+      clock.deferred.push(block.resume);
+      bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
     }
     this.pci.assignResources();
     return hvc;

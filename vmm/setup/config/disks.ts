@@ -1,25 +1,43 @@
 // The "disks" of a VM configuration entry: the virtio-blk disks the VM
 // gets, in order (Linux's /dev/vda, /dev/vdb...). Each names what stands
 // behind it:
-//   "disks": [ { "module": "data.img" }, { "module": "tools.img", "readonly": true } ]
-// A "module" is a RAM disk: a boot module holding a disk image
-// (storage/ramdisk.ts). No two VMs may name the same one, or each would
-// see what the other writes.
+//   "disks": [ { "partition": "vm-a", "iops": 500, "bytes_per_second": 8388608 },
+//              { "module": "tools.img", "readonly": true } ]
+// A "partition" is a GPT partition of a host disk, by its name or its
+// unique GUID (storage/hostdisks.ts); a "module" is a RAM disk, a boot
+// module holding a disk image (storage/ramdisk.ts). No two VMs may name
+// the same one, or each would see what the other writes. "iops" and
+// "bytes_per_second" cap what the VM may do with the disk (storage/budget.ts).
 
 import { JsonKind, JsonValue } from "./json";
-import { describe, moduleName, quote } from "./fields";
+import { describe, moduleName, quote, wholeNumber } from "./fields";
 
 export const MAX_DISKS: i32 = 8;
-const DISK_FIELDS: string[] = ["module", "readonly"];
+const MAX_IOPS: u32 = 10_000_000;
+// Below a sector a second a disk would be of no use.
+const MIN_BYTES_PER_SECOND: u32 = 512;
+// A GPT partition name is at most 36 UTF-16 code units (UEFI 2.10, 5.3.3).
+const MAX_PARTITION_NAME: i32 = 36;
+const DISK_FIELDS: string[] = ["module", "partition", "readonly", "iops", "bytes_per_second"];
 
 export class DiskConfig {
+  // One of the two is set.
   module: string = "";
+  partition: string = "";
   readOnly: bool = false;
+  // Caps, 0 for none (storage/budget.ts).
+  iops: u32 = 0;
+  bytesPerSecond: u32 = 0;
+
+  // "module data.img", "partition vm-a": how messages name it.
+  get what(): string {
+    return this.module.length > 0 ? "module " + this.module : "partition " + this.partition;
+  }
 }
 
-// A disk someone already has: its module and the label of the VM.
+// A disk someone already has: what it is (DiskConfig.what) and the label of the VM.
 export class ClaimedDisk {
-  constructor(public module: string, public owner: string) {}
+  constructor(public what: string, public owner: string) {}
 }
 
 // The disks in `v` (null: none), each checked; `claimed` holds the disks
@@ -48,24 +66,49 @@ export function checkDisks(
       if (!DISK_FIELDS.includes(entry.keys[k])) errors.push(label + "unknown field " + quote(entry.keys[k]));
     }
     const disk = new DiskConfig();
-    disk.module = moduleName(entry.get("module"), true, modules, label + "module: ", errors);
+    const module = entry.get("module"), partition = entry.get("partition");
+    if ((module === null) == (partition === null)) {
+      errors.push(label + "expected one of \"module\" (a boot module) or \"partition\" (a host disk's GPT partition)");
+      continue;
+    }
+    if (module !== null) disk.module = moduleName(module, true, modules, label + "module: ", errors);
+    else if (
+      partition!.kind != JsonKind.String || partition!.text.length == 0 || partition!.text.length > MAX_PARTITION_NAME
+    ) {
+      errors.push(label + "partition: expected a partition's name or GUID, got " + describe(partition!));
+    } else disk.partition = partition!.text;
     const readOnly = entry.get("readonly");
     if (readOnly !== null && readOnly.kind != JsonKind.Bool) {
       errors.push(label + "readonly: expected true or false, got " + describe(readOnly));
     } else if (readOnly !== null) disk.readOnly = readOnly.bool;
-    if (disk.module.length == 0) continue;
-    const other = ownerOf(claimed, disk.module);
+    if (entry.get("iops") !== null) {
+      disk.iops = wholeNumber(entry.get("iops"), 1, MAX_IOPS, false, label + "iops: ", "operations per second", errors);
+    }
+    if (entry.get("bytes_per_second") !== null) {
+      const bytes = entry.get("bytes_per_second");
+      disk.bytesPerSecond = wholeNumber(
+        bytes,
+        MIN_BYTES_PER_SECOND,
+        u32.MAX_VALUE,
+        false,
+        label + "bytes_per_second: ",
+        "bytes per second",
+        errors,
+      );
+    }
+    if (disk.module.length == 0 && disk.partition.length == 0) continue;
+    const other = ownerOf(claimed, disk.what);
     if (other !== null) {
-      errors.push(label + "module: " + quote(disk.module) + " is already a disk of " + other);
+      errors.push(label + disk.what + " is already a disk of " + other);
       continue;
     }
-    claimed.push(new ClaimedDisk(disk.module, owner));
+    claimed.push(new ClaimedDisk(disk.what, owner));
     disks.push(disk);
   }
   return disks;
 }
 
-function ownerOf(claimed: ClaimedDisk[], module: string): string | null {
-  for (let i = 0; i < claimed.length; i++) if (claimed[i].module == module) return claimed[i].owner;
+function ownerOf(claimed: ClaimedDisk[], what: string): string | null {
+  for (let i = 0; i < claimed.length; i++) if (claimed[i].what == what) return claimed[i].owner;
   return null;
 }
