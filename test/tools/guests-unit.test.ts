@@ -1,9 +1,10 @@
 // The guest-kernel tooling's parts on synthetic inputs (no download, no QEMU):
 // Debian version order, the kernel package filter, cpio newc, the initramfs
-// contents and its tscstamp program, the bzImage setup header and payload, ELF
-// notes and the PVH entry.
+// contents, its drivers for virtio devices and its tscstamp program, kernel
+// modules' .modinfo, load order, modules.dep and modules.alias, the bzImage setup header and payload, ELF notes and
+// the PVH entry.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -23,9 +24,18 @@ import {
   symlink,
   writeCpio,
 } from "../../tools/guests/cpio";
-import { checkKernelElf, parseElf64, pvhEntry, XEN_ELFNOTE_PHYS32_ENTRY } from "../../tools/guests/elf";
+import { checkKernelElf, parseElf64, pvhEntry, sectionByName, XEN_ELFNOTE_PHYS32_ENTRY } from "../../tools/guests/elf";
 import { GuestError } from "../../tools/guests/errors";
 import { APPLETS, BANNER, buildInitramfs, INIT_SCRIPT } from "../../tools/guests/initramfs";
+import {
+  GuestModules,
+  KernelModule,
+  loadOrder,
+  modinfo,
+  moduleName,
+  modulesAlias,
+  modulesDep,
+} from "../../tools/guests/modules";
 import { buildTscStamp, parseTscStamp } from "../../tools/guests/tscstamp";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -82,6 +92,41 @@ function makeElf(
     noteData,
     code,
     trailer,
+  ]);
+}
+
+// A minimal ELF64 relocatable file with sections: the name table, .modinfo
+// holding `modinfo`, and a .bss that takes no room in the file.
+function makeModule(modinfo: string[]): Buffer {
+  const names = Buffer.from("\0.shstrtab\0.modinfo\0.bss\0");
+  const info = Buffer.from(modinfo.map((s) => `${s}\0`).join(""));
+  const shoff = 64 + names.length + info.length;
+  const ehdr = Buffer.alloc(64);
+  ehdr.writeUInt32BE(0x7f454c46, 0);
+  ehdr[4] = 2;
+  ehdr[5] = 1;
+  ehdr.writeUInt16LE(1, 16); // ET_REL
+  ehdr.writeUInt16LE(62, 18);
+  ehdr.writeBigUInt64LE(BigInt(shoff), 40);
+  ehdr.writeUInt16LE(64, 58);
+  ehdr.writeUInt16LE(4, 60);
+  ehdr.writeUInt16LE(1, 62);
+  const sh = (name: number, type: number, offset: number, size: number) => {
+    const b = Buffer.alloc(64);
+    b.writeUInt32LE(name, 0);
+    b.writeUInt32LE(type, 4);
+    b.writeBigUInt64LE(BigInt(offset), 24);
+    b.writeBigUInt64LE(BigInt(size), 32);
+    return b;
+  };
+  return Buffer.concat([
+    ehdr,
+    names,
+    info,
+    sh(0, 0, 0, 0),
+    sh(names.indexOf(".shstrtab"), 3, 64, names.length),
+    sh(names.indexOf(".modinfo"), 1, 64 + names.length, info.length),
+    sh(names.indexOf(".bss"), 8, shoff, 1 << 20),
   ]);
 }
 
@@ -225,8 +270,23 @@ describe("cpio newc", () => {
 describe("initramfs", () => {
   const fakeBusybox = Buffer.from("\x7fELF not really busybox");
   const fakeStamp = Buffer.from("\x7fELF not really tscstamp");
+  const fakeModule = (name: string, file: string, depends: string[] = [], aliases: string[] = []): KernelModule => ({
+    name,
+    file,
+    depends,
+    aliases,
+    data: Buffer.from(`\x7fELF not really ${name}`),
+  });
+  const fakeModules: GuestModules = {
+    release: "6.99.0-test",
+    modules: [
+      fakeModule("crc_x", "kernel/lib/crc-x.ko"),
+      fakeModule("fs_y", "kernel/fs/y/fs_y.ko", ["crc_x"], ["fs-y"]),
+    ],
+    builtin: ["virtio_pci"],
+  };
   it("has busybox, tscstamp, applet links, device nodes and /init", () => {
-    const built = buildInitramfs(fakeBusybox, null, fakeStamp);
+    const built = buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules);
     const entries = readCpio(built.cpio);
     const byName = new Map(entries.map((e) => [e.name, e]));
     expect(byName.get("bin/busybox")!.data.equals(fakeBusybox)).toBe(true);
@@ -280,37 +340,143 @@ describe("initramfs", () => {
   });
   it("leaves out applets busybox lacks, but not ones /init needs", () => {
     const some = new Set(APPLETS.filter((a) => a !== "vi"));
-    const built = buildInitramfs(fakeBusybox, some, fakeStamp);
+    const built = buildInitramfs(fakeBusybox, some, fakeStamp, fakeModules);
     expect(built.missing).toEqual(["vi"]);
     expect(readCpio(built.cpio).some((e) => e.name === "bin/vi")).toBe(false);
-    expect(() => buildInitramfs(fakeBusybox, new Set(APPLETS.filter((a) => a !== "cttyhack")), fakeStamp)).toThrow(
-      /cttyhack/,
-    );
+    for (const needed of ["cttyhack", "modprobe"]) {
+      const without = new Set(APPLETS.filter((a) => a !== needed));
+      expect(() => buildInitramfs(fakeBusybox, without, fakeStamp, fakeModules)).toThrow(needed);
+    }
   });
   it("is reproducible", () => {
-    expect(buildInitramfs(fakeBusybox, null, fakeStamp).gz.equals(buildInitramfs(fakeBusybox, null, fakeStamp).gz))
-      .toBe(true);
+    const build = () => buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules).gz;
+    expect(build().equals(build())).toBe(true);
   });
-  // It is a static x86-64 Linux program, so it runs here too.
-  it("has a tscstamp that is a static executable printing a TSC that only grows, built reproducibly", () => {
-    const stamp = buildTscStamp();
-    expect(stamp.equals(buildTscStamp())).toBe(true);
-    const elf = parseElf64(stamp);
-    expect(elf.type).toBe(2); // ET_EXEC
-    expect(elf.machine).toBe(62); // EM_X86_64
-    expect(elf.programHeaders.some((p) => p.type === 3), "PT_INTERP").toBe(false);
-    const dir = mkdtempSync(join(tmpdir(), "tscstamp-test-"));
-    try {
-      writeFileSync(join(dir, "tscstamp"), stamp, { mode: 0o755 });
-      const runs = [0, 1].map(() => spawnSync(join(dir, "tscstamp"), { encoding: "utf8" }));
-      for (const r of runs) {
-        expect(r.status).toBe(0);
-        expect(r.stdout).toMatch(/^tscstamp: \/init at tsc \d+\n$/);
-      }
-      expect(parseTscStamp(runs[1].stdout)!).toBeGreaterThan(parseTscStamp(runs[0].stdout)!);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  it("has the modules in lib/modules/<release>/ with modules.dep and modules.alias", () => {
+    const byName = new Map(
+      readCpio(buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules).cpio).map((e) => [e.name, e]),
+    );
+    for (const m of fakeModules.modules) {
+      expect(byName.get(`lib/modules/6.99.0-test/${m.file}`)?.data.equals(m.data), m.name).toBe(true);
     }
+    expect(byName.get("lib/modules/6.99.0-test/modules.dep")!.data.toString()).toBe(modulesDep(fakeModules.modules));
+    expect(byName.get("lib/modules/6.99.0-test/modules.alias")!.data.toString()).toBe("alias fs-y fs_y\n");
+  });
+  // /init's lines for the virtio devices, run by the host's sh on a made-up
+  // sysfs (a device with its driver, two without) with a modprobe that finds
+  // a driver for one of those two.
+  it.skipIf(!has("sh"))("loads drivers for the virtio devices without one before the banner, quietly", () => {
+    const lines = INIT_SCRIPT.split("\n");
+    const from = lines.findIndex((l) => l.startsWith("for device in /sys/bus/virtio/devices/"));
+    const to = lines.indexOf("done", from);
+    expect(from).toBeGreaterThan(0);
+    expect(lines.findIndex((l) => l.includes(BANNER))).toBeGreaterThan(to);
+    const root = mkdtempSync(join(tmpdir(), "initramfs-virtio-"));
+    try {
+      const device = (name: string, modalias: string, bound: boolean) => {
+        mkdirSync(join(root, "devices", name, ...(bound ? ["driver"] : [])), { recursive: true });
+        writeFileSync(join(root, "devices", name, "modalias"), `${modalias}\n`);
+      };
+      const coldplug = () => {
+        const snippet = lines.slice(from, to + 1).join("\n").replace("/sys/bus/virtio/devices", join(root, "devices"));
+        return spawnSync("sh", ["-c", snippet], {
+          encoding: "utf8",
+          env: { PATH: `${join(root, "bin")}:/usr/bin:/bin` },
+        });
+      };
+      mkdirSync(join(root, "bin"));
+      writeFileSync(
+        join(root, "bin", "modprobe"),
+        `#!/bin/sh\necho "$*" >> ${root}/probed\necho "modprobe: $1 not found" >&2\n`
+          + "[ \"$1\" = virtio:d00000002v00001AF4 ]\n",
+        { mode: 0o755 },
+      );
+      mkdirSync(join(root, "devices"));
+      expect(coldplug()).toMatchObject({ status: 0, stdout: "", stderr: "" });
+      device("virtio0", "virtio:d00000003v00001AF4", true);
+      device("virtio1", "virtio:d00000002v00001AF4", false);
+      device("virtio2", "virtio:d00000001v00001AF4", false);
+      expect(coldplug()).toMatchObject({
+        stdout: "typervisor-initramfs: cannot load a driver for virtio:d00000001v00001AF4\n",
+        stderr: "",
+      });
+      expect(readFileSync(join(root, "probed"), "utf8")).toBe("virtio:d00000002v00001AF4\nvirtio:d00000001v00001AF4\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("kernel modules", () => {
+  it("are named by their file, with underscores for dashes", () => {
+    expect(moduleName("kernel/drivers/char/hw_random/virtio-rng.ko.xz")).toBe("virtio_rng");
+    expect(moduleName("kernel/fs/ext4/ext4.ko")).toBe("ext4");
+    expect(moduleName("kernel/arch/x86/crypto/crc32c-intel.ko.zst")).toBe("crc32c_intel");
+  });
+  it("say what they depend on in .modinfo, past sections that take no room in the file", () => {
+    const module = makeModule(["alias=fs-ext4", "depends=jbd2,crc16,mbcache", "alias=ext2", "name=ext4", "x"]);
+    const info = modinfo(module);
+    expect(info.get("depends")).toEqual(["jbd2,crc16,mbcache"]);
+    expect(info.get("alias")).toEqual(["fs-ext4", "ext2"]);
+    expect(info.get("name")).toEqual(["ext4"]);
+    expect(sectionByName(module, ".text")).toBeNull();
+    expect(() => modinfo(makeElf([pvhNote(1n)]))).toThrow(/\.modinfo/);
+    expect(() => modinfo(module.subarray(0, 100))).toThrow(GuestError);
+  });
+  it("load after what they depend on, each once, in the order asked otherwise", () => {
+    const graph: Record<string, string[]> = {
+      virtio_blk: [],
+      ext4: ["jbd2", "crc16", "mbcache"],
+      jbd2: [],
+      crc16: [],
+      mbcache: [],
+      vfat: ["fat"],
+      msdos: ["fat"],
+      fat: [],
+    };
+    const read = (name: string): KernelModule => ({
+      name,
+      file: `${name}.ko`,
+      depends: graph[name],
+      aliases: [],
+      data: Buffer.alloc(0),
+    });
+    expect(loadOrder(["virtio_blk", "ext4", "vfat", "msdos", "jbd2"], read).map((m) => m.name)).toEqual([
+      "virtio_blk",
+      "jbd2",
+      "crc16",
+      "mbcache",
+      "ext4",
+      "fat",
+      "vfat",
+      "msdos",
+    ]);
+    graph.fat = ["msdos"];
+    expect(() => loadOrder(["vfat"], read)).toThrow("vfat -> fat -> msdos -> fat");
+  });
+  it("make a modules.dep with all each needs, to load from the end of the line, and a modules.alias", () => {
+    const module = (name: string, depends: string[], aliases: string[] = []): KernelModule => ({
+      name,
+      file: `kernel/${name.replace("_", "-")}.ko`,
+      depends,
+      aliases,
+      data: Buffer.alloc(0),
+    });
+    const modules = [
+      module("crc_a", []),
+      module("lib_b", ["crc_a"]),
+      module("crc_c", []),
+      module("fs_d", ["lib_b", "crc_c"], ["fs-d", "fs-dee"]),
+      module("dev_e", [], ["virtio:d00000002v*"]),
+    ];
+    expect(modulesDep(modules)).toBe(
+      "kernel/crc-a.ko:\n"
+        + "kernel/lib-b.ko: kernel/crc-a.ko\n"
+        + "kernel/crc-c.ko:\n"
+        + "kernel/fs-d.ko: kernel/crc-c.ko kernel/lib-b.ko kernel/crc-a.ko\n"
+        + "kernel/dev-e.ko:\n",
+    );
+    expect(modulesAlias(modules)).toBe("alias fs-d fs_d\nalias fs-dee fs_d\nalias virtio:d00000002v* dev_e\n");
   });
 });
 

@@ -274,7 +274,7 @@ export function downloadDeb(
 
 // Files matching the glob patterns (tar --wildcards, paths like ./boot/vmlinuz-*)
 // from a .deb's data, into `dest`. dpkg-deb --fsys-tarfile | tar, so that only
-// these are written (the kernel package's modules would be ~400 MB).
+// these are written (the kernel package holds about 100 MB of modules).
 export function extractFromDeb(deb: string, dest: string, patterns: string[]): string[] {
   const script = `dpkg-deb --fsys-tarfile "$1" | tar -x -v -C "$2" --wildcards ${
     patterns.map((p) => `'${p}'`).join(" ")

@@ -26,6 +26,8 @@ export interface GuestBootOptions {
   icount?: boolean;
   memoryMiB?: number;
   append?: string;
+  // QEMU options that add devices ("-drive", "file=disk.img,if=virtio,format=raw", "-device", "virtio-rng-pci").
+  devices?: string[];
 }
 
 export const DEFAULT_APPEND = "console=ttyS0 panic=-1";
@@ -50,6 +52,7 @@ export function guestQemuArgs(opts: GuestBootOptions = {}, serialFile?: string):
       ? ["-enable-kvm", "-cpu", "host"]
       : ["-accel", "tcg", ...(opts.cpu ? ["-cpu", opts.cpu] : [])]),
     ...(opts.icount ? ICOUNT_ARGS : []),
+    ...(opts.devices ?? []),
   ];
 }
 

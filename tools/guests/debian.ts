@@ -9,7 +9,9 @@
 //   vmlinux             the ELF kernel inside it (decompressed payload, relocation
 //                       table cut off), checked: ELF64, x86-64, PVH entry note
 //   config              the kernel's build configuration (boot/config-*)
-//   initramfs.cpio.gz   busybox-static, tscstamp and an /init with a shell (initramfs.ts)
+//   initramfs.cpio.gz   busybox-static, tscstamp, the kernel package's modules for
+//                       the VMs' devices and disks, and an /init with a shell
+//                       (initramfs.ts, modules.ts)
 //   manifest.json       packages and versions used, sizes and SHA-256 of the above
 //   debs/               the downloaded .deb files
 //
@@ -38,6 +40,7 @@ import { extractPayload, parseSetupHeader } from "./bzimage";
 import { checkKernelElf, hex } from "./elf";
 import { failed, GuestError } from "./errors";
 import { BANNER, buildInitramfs, busyboxApplets, RECIPE } from "./initramfs";
+import { extractModules } from "./modules";
 import { buildTscStamp } from "./tscstamp";
 
 export const GUEST_DIR = ".cache/guests";
@@ -76,8 +79,17 @@ export interface BusyboxRecord {
   version: string;
   deb: string;
   debSha256: string;
+}
+
+export interface InitramfsRecord {
+  // initramfs.ts's RECIPE it was made by.
   recipe: string;
+  // The kernel package its modules come from: "<package>=<version>".
+  kernel: string;
   applets: string[];
+  // The modules it holds, each after those it depends on, and those of GUEST_MODULES built into the kernel.
+  modules: string[];
+  builtin: string[];
 }
 
 export interface Manifest {
@@ -85,6 +97,7 @@ export interface Manifest {
   system: string;
   kernel: KernelRecord;
   busybox: BusyboxRecord;
+  initramfs: InitramfsRecord;
   outputs: Record<"bzImage" | "vmlinux" | "config" | "initramfs", OutputFile>;
 }
 
@@ -215,18 +228,24 @@ function buildKernel(
   }
 }
 
-function buildBusybox(
+const kernelId = (kernel: KernelRecord) => `${kernel.package}=${kernel.version}`;
+
+// The initramfs, from busybox-static `pkg` and the modules of the kernel's package.
+function buildGuestInitramfs(
   p: GuestPaths,
   pkg: PackageRef,
+  kernel: KernelRecord,
   log: (s: string) => void,
   known?: BusyboxRecord,
-): { record: BusyboxRecord; initramfs: OutputFile } {
-  log(`initramfs: ${pkg.name} ${pkg.version}`);
+): { busybox: BusyboxRecord; record: InitramfsRecord; initramfs: OutputFile } {
+  log(`initramfs: ${pkg.name} ${pkg.version}, modules of ${kernel.package} ${kernel.version}`);
   const deb = downloadDeb(pkg, p.debs, log, sameDeb(pkg, known));
   pruneDebs(p.debs, deb.file, pkg.name);
+  const kernelPackage = { name: kernel.package, version: kernel.version };
+  const kernelDeb = downloadDeb(kernelPackage, p.debs, log, sameDeb(kernelPackage, kernel));
   const tmp = join(p.dir, `tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  mkdirSync(join(tmp, "kernel"), { recursive: true });
   try {
     extractFromDeb(join(p.debs, deb.file), tmp, ["./bin/busybox"]);
     const busyboxPath = join(tmp, "bin/busybox");
@@ -237,21 +256,27 @@ function buildBusybox(
     } catch (e) {
       throw failed(`${deb.file}: bin/busybox: ${(e as Error).message}`);
     }
-    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildTscStamp());
+    const modules = extractModules(join(p.debs, kernelDeb.file), join(tmp, "kernel"));
+    if (modules.release !== kernel.release) {
+      throw failed(`${kernelDeb.file}: modules for Linux ${modules.release}, but its kernel is ${kernel.release}`);
+    }
+    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildTscStamp(), modules);
     if (built.missing.length) log(`  busybox lacks ${built.missing.join(" ")} (left out)`);
     const initramfs = writeOutput(p.dir, "initramfs.cpio.gz", built.gz);
+    const held = modules.modules.map((m) => m.name);
+    log(`  modules: ${held.join(" ")} (built in: ${modules.builtin.join(" ") || "none"})`);
     log(
       `  initramfs.cpio.gz: ${built.cpio.length} bytes of cpio, ${built.gz.length} gzip'ed, `
         + `${built.applets.length} applet links`,
     );
     return {
+      busybox: { package: pkg.name, version: pkg.version, deb: deb.file, debSha256: deb.sha256 },
       record: {
-        package: pkg.name,
-        version: pkg.version,
-        deb: deb.file,
-        debSha256: deb.sha256,
         recipe: RECIPE,
+        kernel: kernelId(kernel),
         applets: built.applets,
+        modules: held,
+        builtin: modules.builtin,
       },
       initramfs,
     };
@@ -309,19 +334,22 @@ export function ensureGuests(opts: EnsureOptions = {}): Manifest {
     }
   }
 
-  // Busybox and the initramfs: the same, and rebuilt when its recipe changed.
+  // Busybox and the initramfs: the same, and rebuilt when its recipe or the kernel changed.
   let busybox = old?.busybox;
-  let initramfs = old?.outputs.initramfs;
-  const busyboxOk = !!busybox && busybox.recipe === RECIPE && outputValid(p.dir, initramfs);
-  if (!busyboxOk || opts.update) {
+  let initramfs = old?.initramfs;
+  let initramfsOutput = old?.outputs.initramfs;
+  const initramfsOk = !!busybox && initramfs?.recipe === RECIPE && initramfs.kernel === kernelId(kernel!)
+    && outputValid(p.dir, initramfsOutput);
+  if (!initramfsOk || opts.update) {
     const want = {
       name: BUSYBOX_PACKAGE,
       version: busybox && !opts.update ? busybox.version : resolveCandidate(BUSYBOX_PACKAGE),
     };
-    if (!busyboxOk || busybox!.version !== want.version) {
-      const built = buildBusybox(p, want, log, old?.busybox);
-      busybox = built.record;
-      initramfs = built.initramfs;
+    if (!initramfsOk || busybox!.version !== want.version) {
+      const built = buildGuestInitramfs(p, want, kernel!, log, old?.busybox);
+      busybox = built.busybox;
+      initramfs = built.record;
+      initramfsOutput = built.initramfs;
     }
   }
 
@@ -330,7 +358,8 @@ export function ensureGuests(opts: EnsureOptions = {}): Manifest {
     system: old?.system && kernel === old.kernel && busybox === old.busybox ? old.system : osRelease(),
     kernel: kernel!,
     busybox: busybox!,
-    outputs: { ...kernelOutputs!, initramfs: initramfs! },
+    initramfs: initramfs!,
+    outputs: { ...kernelOutputs!, initramfs: initramfsOutput! },
   };
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (!existsSync(p.manifest) || readFileSync(p.manifest, "utf8") !== text) writeFileSync(p.manifest, text);
@@ -351,6 +380,7 @@ export function summary(m: Manifest, dir = GUEST_DIR): string {
     `initrd   ${p.initramfs}: ${
       size(m.outputs.initramfs)
     }, ${m.busybox.package} ${m.busybox.version}, banner "${BANNER}"`,
+    `         modules ${m.initramfs.modules.join(" ")} (built in: ${m.initramfs.builtin.join(" ") || "none"})`,
     `boot     qemu-system-x86_64 -kernel ${p.bzImage} -initrd ${p.initramfs} `
     + `-append "console=ttyS0 panic=-1" -nographic -m 256 -no-reboot`,
   ].join("\n");
@@ -368,10 +398,9 @@ function main(): void {
     },
   });
   if (values.help) {
-    console.log(
-      readFileSync(new URL(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).slice(0, 25)
-        .map((l) => l.slice(3)).join("\n"),
-    );
+    // The comment this file opens with.
+    const lines = readFileSync(new URL(import.meta.url), "utf8").split("\n");
+    console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith("//"))).map((l) => l.slice(3)).join("\n"));
     return;
   }
   try {

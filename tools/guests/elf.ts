@@ -1,5 +1,6 @@
-// Just enough of ELF64 for a kernel image: the header, program headers, notes,
-// and where the file's ELF contents end. The PVH entry point is the note
+// Just enough of ELF64 for a kernel image and its modules: the header, program
+// headers, notes, where the file's ELF contents end, and a section's contents
+// by name (a module's .modinfo). The PVH entry point is the note
 // XEN_ELFNOTE_PHYS32_ENTRY (type 18, name "Xen"): the 32-bit physical address
 // a loader jumps to in protected mode, paging off, with %ebx pointing at an
 // hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h).
@@ -133,6 +134,37 @@ export function checkKernelElf(file: Buffer): KernelElf {
     );
   }
   return { ...elf, pvhEntry: entry };
+}
+
+// The contents of the section named `name`, or null if the file has none.
+export function sectionByName(file: Buffer, name: string): Buffer | null {
+  if (file.length < 64 || file.readUInt32BE(0) !== 0x7f454c46 || file[4] !== 2 || file[5] !== 1) {
+    throw failed("not a little-endian ELF64 file");
+  }
+  const shoff = Number(file.readBigUInt64LE(40));
+  const shentsize = file.readUInt16LE(58);
+  const shnum = file.readUInt16LE(60);
+  const shstrndx = file.readUInt16LE(62);
+  if (shnum === 0) return null;
+  if (shstrndx >= shnum || shoff + shnum * shentsize > file.length) {
+    throw failed("ELF section headers past the end of the file, or no section of names (truncated?)");
+  }
+  const section = (i: number) => {
+    const o = shoff + i * shentsize;
+    const offset = Number(file.readBigUInt64LE(o + 24));
+    // A SHT_NOBITS section (.bss) takes no room in the file.
+    const size = file.readUInt32LE(o + 4) === SHT_NOBITS ? 0 : Number(file.readBigUInt64LE(o + 32));
+    if (offset + size > file.length) throw failed(`ELF section ${i} past the end of the file (truncated?)`);
+    return { nameOffset: file.readUInt32LE(o), data: file.subarray(offset, offset + size) };
+  };
+  // Section names are NUL-terminated strings in the section e_shstrndx names.
+  const names = section(shstrndx).data;
+  for (let i = 0; i < shnum; i++) {
+    const s = section(i);
+    const end = names.indexOf(0, s.nameOffset);
+    if (end >= 0 && names.toString("latin1", s.nameOffset, end) === name) return s.data;
+  }
+  return null;
 }
 
 export const hex = (n: bigint | number) => `0x${n.toString(16)}`;
