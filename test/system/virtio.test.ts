@@ -8,6 +8,12 @@
 // (pci=nomsi) the device interrupts on INTx# through the I/O APIC
 // instead, level-triggered as the _PRT says; a VM without a UART has its
 // shell on hvc0, which answers what is typed on the hypervisor's console.
+// Its disks (virtio_blk, loaded from the initramfs) hold an ext4 file
+// system across the VM's reboot, a read-only disk refuses writes, the
+// entropy device (virtio_rng) feeds /dev/hwrng, and a disk's caps on
+// bytes and operations per second hold within 10 %.
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
 import { boot } from "../../tools/harness/index";
@@ -77,6 +83,110 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
       machine.send("poweroff -f\n");
       await machine.waitForExit(60_000);
       expect(machine.output).toContain("vm linux: powered off");
+    } finally {
+      machine.kill();
+    }
+  }, 600_000);
+
+  // Disk images in build/test, as boot modules: RAM disks.
+  function image(name: string, bytes: number, text = ""): string {
+    mkdirSync("build/test", { recursive: true });
+    const data = Buffer.alloc(bytes);
+    data.write(text);
+    const path = `build/test/${name}`;
+    writeFileSync(path, data);
+    return path;
+  }
+  const NUMBERS = Array.from({ length: 50000 }, (_, i) => `${i + 1}\n`).join("");
+  const NUMBERS_SHA = createHash("sha256").update(NUMBERS).digest("hex");
+
+  it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)(
+    "Linux keeps a file system on its virtio disk across a reboot, and reads entropy, under %s (%s)",
+    async (platform, backend) => {
+      const machine = await boot({
+        platform,
+        memoryMiB: HOST_MEMORY_MIB,
+        cmdline: "exit=emulator",
+        modules: linuxVmModules("vmlinux", "console=ttyS0", {
+          disks: [
+            { path: image(`data-${platform}.img`, 16 << 20) },
+            { path: image(`tools-${platform}.img`, 1 << 20, "TYPERVISOR-TOOLS"), readonly: true },
+          ],
+        }),
+      });
+      try {
+        const from = (await machine.waitFor(SHELL, 300_000)).index!;
+        expect(machine.output).toContain(
+          `disk disk0.img (RAM, 16 MiB), disk disk1.img (RAM, 1024 KiB, read-only), ${backend}`,
+        );
+        machine.send(
+          "cat /sys/block/vda/size /sys/block/vdb/size /sys/block/vdb/ro /sys/block/vda/serial; "
+            + "head -c 16 /dev/vdb; echo; dd if=/dev/zero of=/dev/vdb count=1; "
+            + "mke2fs -q /dev/vda && mount -t ext4 /dev/vda /mnt && seq 1 50000 > /mnt/numbers && "
+            + "sha256sum /mnt/numbers && umount /mnt && mount -t ext4 /dev/vda /mnt && sha256sum /mnt/numbers; "
+            + "cat /sys/class/misc/hw_random/rng_current; head -c 4096 /dev/hwrng | sha256sum; echo end-$((2 * 3))\n",
+        );
+        await machine.waitFor(/end-6\r?\n/, 300_000, from);
+        const out = machine.output.slice(from).replace(/\r/g, "");
+        // Sizes in sectors, read-only, the serial (no newline), the read-only disk's first bytes.
+        expect(out).toMatch(/\[linux\] 32768\n\[linux\] 2048\n\[linux\] 1\n\[linux\] disk0\.imgTYPERVISOR-TOOLS\n/);
+        expect(out).toMatch(/dd: error writing '\/dev\/vdb': Operation not permitted/);
+        expect(out.split(`${NUMBERS_SHA}  /mnt/numbers`).length - 1).toBe(2);
+        expect(out).toMatch(/\[linux\] virtio_rng\.0\n/);
+        // 4 KiB of the host CPU's random bytes: not the hash of zeroes or of nothing.
+        const random = out.match(/\[linux\] ([0-9a-f]{64})  -\n/)![1];
+        expect(random).not.toBe(createHash("sha256").update(Buffer.alloc(4096)).digest("hex"));
+        expect(random).not.toBe(createHash("sha256").update("").digest("hex"));
+        // A reboot restarts the VM on the same disks; the file is still there.
+        const beforeReboot = machine.output.length;
+        machine.send("sync; reboot -f\n");
+        await machine.waitFor(SHELL, 300_000, beforeReboot);
+        machine.send("mount -t ext4 /dev/vda /mnt && sha256sum /mnt/numbers; poweroff -f\n");
+        await machine.waitForExit(120_000);
+        expect(machine.output.slice(beforeReboot)).toContain(`${NUMBERS_SHA}  /mnt/numbers`);
+      } finally {
+        machine.kill();
+      }
+    },
+    900_000,
+  );
+
+  // The shell's `time` reports "real 0m 2.97s" by the guest's clock, which
+  // keeps time with the host's. Read-ahead is off, so each read is one
+  // request.
+  it("holds a disk to its bytes and operations per second within 10 %", async () => {
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: HOST_MEMORY_MIB,
+      cmdline: "exit=emulator",
+      modules: linuxVmModules("vmlinux", "console=ttyS0", {
+        disks: [
+          { path: image("capped-bytes.img", 8 << 20), bytesPerSecond: 2 << 20 },
+          { path: image("capped-ops.img", 1 << 20), iops: 50 },
+        ],
+      }),
+    });
+    try {
+      const from = (await machine.waitFor(SHELL, 300_000)).index!;
+      expect(machine.output).toContain(
+        "disk disk0.img (RAM, 8192 KiB, 2048 KiB/s), disk disk1.img (RAM, 1024 KiB, 50 IOPS)",
+      );
+      machine.send(
+        "blockdev --setra 0 /dev/vda; blockdev --setra 0 /dev/vdb; time dd if=/dev/vda of=/dev/null bs=64k count=96; "
+          + "time dd if=/dev/vdb of=/dev/null bs=4k count=150; echo end-$((3 * 3))\n",
+      );
+      await machine.waitFor(/end-9\r?\n/, 120_000, from);
+      const seconds = [...machine.output.slice(from).matchAll(/real\s+(\d+)m ([\d.]+)s/g)].map((m) =>
+        Number(m[1]) * 60 + Number(m[2])
+      );
+      expect(seconds).toHaveLength(2);
+      // 6 MiB at 2 MiB/s and 150 operations at 50 a second: 3 s each, less 50 ms of credit.
+      for (const s of seconds) {
+        expect(s).toBeGreaterThan(3 * 0.9);
+        expect(s).toBeLessThan(3 * 1.1);
+      }
+      machine.send("poweroff -f\n");
+      await machine.waitForExit(60_000);
     } finally {
       machine.kill();
     }

@@ -21,6 +21,9 @@ export const HOST_MEMORY_MIB = 768;
 export interface VmDisk {
   path: string;
   readonly?: boolean;
+  // Caps on what the VM may do with it (vmm/setup/config/disks.ts).
+  iops?: number;
+  bytesPerSecond?: number;
 }
 
 export interface VmOptions {
@@ -42,7 +45,12 @@ export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOpt
     initrd: "initramfs",
     cmdline,
     console: opts.console ?? "com1",
-    disks: disks.map((d) => ({ module: d.name, readonly: d.readonly ?? false })),
+    disks: disks.map((d) => ({
+      module: d.name,
+      readonly: d.readonly ?? false,
+      ...(d.iops ? { iops: d.iops } : {}),
+      ...(d.bytesPerSecond ? { bytes_per_second: d.bytesPerSecond } : {}),
+    })),
   };
   const text = JSON.stringify({ vms: [vm] }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.

@@ -160,6 +160,10 @@ function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
   const disks: VmDisk[] = [];
   for (let i = 0; i < c.disks.length; i++) {
     const d = c.disks[i];
+    if (d.partition.length > 0) {
+      log.error("vm " + c.name + ": disks: " + i.toString() + ": no host disk has a partition " + d.partition);
+      return null;
+    }
     const backing = new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module);
     disks.push(new VmDisk(backing, new IoBudget(d.iops, d.bytesPerSecond)));
   }
