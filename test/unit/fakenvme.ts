@@ -1,0 +1,227 @@
+// A fake NVMe controller for the driver's unit tests (nvme.test.ts): one
+// PCI function at 00:04.0 reached through configuration mechanism #1, its
+// registers at BAR0, executing the commands of the queues the driver sets
+// up as NVM Express 1.4 says a controller does (3.1, 4.2, 4.3, 4.6, 5.3,
+// 5.4, 5.15), with a 4 MiB disk holding a GPT of four partitions.
+// "Physical memory" is the linear memory where the harness's stubs place
+// it (the driver's queues and buffer) and the fake PhysMemory elsewhere
+// (the VM's RAM).
+import { gptWrites, LINUX_DATA } from "./gptimage";
+import { LINEAR_PHYS_BASE, PhysMemory } from "./harness";
+
+export const BAR = 0xfebf_0000n, PAGE = 4096;
+export const GUEST_HPA = 0x2000_0000n, GUEST_SIZE = 4n << 20n;
+export const DISK_BYTES = 4 << 20;
+export const ALPHA = "8AB7C2D4-1E5F-4A6B-9C0D-112233445566";
+
+export interface FakeOptions {
+  blockSize?: number;
+  neverReady?: boolean;
+  hangOnIo?: boolean;
+  failLba?: number; // a read from this LBA completes with a media error
+  barHigh?: number; // BAR1: the upper half of BAR0's address, 16 KiB of registers
+}
+
+export class FakeNvme {
+  disk: Uint8Array;
+  cc = 0;
+  command = 0; // the PCI command register
+  registers = new Map<number, number>();
+  queues = new Map<number, { sq: bigint; cq: bigint; size: number; head: number; tail: number; phase: number }>();
+  log: Array<{ opcode: number; queue: number; dwords: number[] }> = [];
+  violations: string[] = [];
+  private cf8 = 0;
+  bars: number[];
+
+  constructor(public opts: FakeOptions, public mem: () => { linear: Uint8Array; phys: PhysMemory }) {
+    this.bars = [(Number(BAR) | 4) >>> 0, opts.barHigh ?? 0]; // a 64-bit memory BAR
+    const bs = opts.blockSize ?? 512, blocks = DISK_BYTES / bs;
+    this.disk = new Uint8Array(DISK_BYTES);
+    // Partitions in 512-byte sectors, whatever the block size.
+    const part = (name: string, guid: string, first: number, last: number) => ({
+      name,
+      guid,
+      typeGuid: LINUX_DATA,
+      firstLba: (first * 512) / bs,
+      lastLba: ((last + 1) * 512) / bs - 1,
+    });
+    const writes = gptWrites({
+      blockSize: bs,
+      blocks,
+      partitions: [
+        part("alpha", ALPHA, 2048, 4095),
+        part("beta", "C0FFEE00-1234-4567-89AB-CDEF01234567", 4096, 6143),
+        part("twin", "11111111-2222-3333-4444-555555555555", 6144, 6655),
+        part("twin", "66666666-7777-8888-9999-AAAAAAAAAAAA", 6656, 7167),
+      ],
+    });
+    for (const w of writes) this.disk.set(w.bytes, w.lba * bs);
+    for (let i = 2048 * 512; i < 7168 * 512; i++) this.disk[i] = ((i * 7 + (i >> 12)) & 0xff) | 1; // never 0
+  }
+
+  // Unified physical memory, as the controller's DMA sees it.
+  read(a: bigint, n: number): Uint8Array {
+    const { linear, phys } = this.mem();
+    const off = a - LINEAR_PHYS_BASE;
+    if (off >= 0n && off < BigInt(linear.length)) return linear.slice(Number(off), Number(off) + n);
+    return phys.readBytes(a, n);
+  }
+  write(a: bigint, bytes: Uint8Array): void {
+    const { linear, phys } = this.mem();
+    const off = a - LINEAR_PHYS_BASE;
+    if (off >= 0n && off < BigInt(linear.length)) linear.set(bytes, Number(off));
+    else phys.writeBytes(a, bytes);
+  }
+
+  // PCI configuration mechanism #1.
+  outl(port: number, v: number): void {
+    if (port === 0xcf8) this.cf8 = v >>> 0;
+    const reg = this.cf8 & 0xfc;
+    // A BAR keeps the address bits its size leaves writable (PCI 3.0, 6.2.5.1).
+    if (port === 0xcfc && this.ours() && (reg === 0x10 || reg === 0x14)) {
+      this.bars[(reg - 0x10) / 4] = reg === 0x10 ? ((v & ~0x3fff) | 4) >>> 0 : v >>> 0;
+    }
+  }
+  outw(port: number, v: number): void {
+    if (port === 0xcfc && this.ours()) this.command = v;
+  }
+  inl(port: number): number {
+    if (port !== 0xcfc) return 0xffffffff;
+    if (!this.ours()) return 0xffffffff;
+    switch (this.cf8 & 0xfc) {
+      case 0x00:
+        return (0x0010 << 16) | 0x1b36;
+      case 0x04:
+        return this.command;
+      case 0x08:
+        return 0x0108_0200;
+      case 0x10:
+      case 0x14:
+        return this.bars[((this.cf8 & 0xfc) - 0x10) / 4];
+      default:
+        return 0;
+    }
+  }
+  private ours(): boolean {
+    return ((this.cf8 & 0x80ff_ff00) >>> 0) === (0x8000_0000 | (4 << 11)) >>> 0;
+  }
+
+  // Registers (3.1).
+  readRegister(off: number): number {
+    const cap = BigInt(63) | (1n << 24n) | (1n << 37n);
+    if (off === 0x00) return Number(cap & 0xffffffffn);
+    if (off === 0x04) return Number(cap >> 32n);
+    if (off === 0x08) return 0x0001_0400;
+    if (off === 0x14) return this.cc;
+    if (off === 0x1c) return this.opts.neverReady ? 0 : this.cc & 1;
+    return this.registers.get(off) ?? 0;
+  }
+  writeRegister(off: number, v: number): void {
+    if (off === 0x14) {
+      if ((v & 1) && !(this.cc & 1)) this.enable();
+      this.cc = v;
+    } else if (off >= 0x1000) {
+      const q = (off - 0x1000) >> 3;
+      if ((off & 4) === 0) this.doorbell(q, v);
+    } else this.registers.set(off, v >>> 0);
+  }
+
+  private enable(): void {
+    const aqa = this.registers.get(0x24)!;
+    const asq = BigInt(this.registers.get(0x28)!) | (BigInt(this.registers.get(0x2c)!) << 32n);
+    const acq = BigInt(this.registers.get(0x30)!) | (BigInt(this.registers.get(0x34)!) << 32n);
+    this.queues.set(0, { sq: asq, cq: acq, size: (aqa & 0xfff) + 1, head: 0, tail: 0, phase: 1 });
+  }
+
+  private doorbell(q: number, tail: number): void {
+    const queue = this.queues.get(q)!;
+    while (queue.head !== tail) {
+      const entry = this.read(queue.sq + BigInt(queue.head * 64), 64);
+      const dw = Array.from({ length: 16 }, (_, i) => new DataView(entry.buffer).getUint32(i * 4, true));
+      queue.head = (queue.head + 1) % queue.size;
+      this.log.push({ opcode: dw[0] & 0xff, queue: q, dwords: dw });
+      const status = q === 0 ? this.admin(dw) : this.io(dw);
+      if (status < 0) continue; // never completes
+      const cqe = new Uint8Array(16), v = new DataView(cqe.buffer);
+      v.setUint32(8, queue.head | (q << 16), true);
+      v.setUint32(12, ((dw[0] >>> 16) | (queue.phase << 16) | (status << 17)) >>> 0, true);
+      const cq = this.queues.get(q)!;
+      this.write(cq.cq + BigInt(cq.tail * 16), cqe);
+      cq.tail = (cq.tail + 1) % cq.size;
+      if (cq.tail === 0) cq.phase ^= 1;
+    }
+  }
+
+  private admin(dw: number[]): number {
+    const prp1 = BigInt(dw[6]) | (BigInt(dw[7]) << 32n);
+    const opcode = dw[0] & 0xff;
+    if (opcode === 0x06) {
+      const page = new Uint8Array(PAGE), v = new DataView(page.buffer);
+      const cns = dw[10] & 0xff;
+      if (cns === 1) {
+        page.set(Buffer.from("fake0001".padEnd(20)), 4);
+        page.set(Buffer.from("Fake NVMe Controller".padEnd(40)), 24);
+        page[77] = 2; // MDTS: 16 KiB
+        page[512] = 0x66;
+        page[513] = 0x44;
+        v.setUint32(516, 1, true);
+        page[520] = 1 << 3; // Write Zeroes
+      } else if (cns === 2) v.setUint32(0, 1, true);
+      else if (cns === 0 && dw[1] === 1) {
+        const bs = this.opts.blockSize ?? 512;
+        v.setBigUint64(0, BigInt(DISK_BYTES / bs), true);
+        page[33] = 0b1001;
+        page[130] = Math.log2(bs);
+      }
+      this.write(prp1, page);
+      return 0;
+    }
+    if (opcode === 0x05 || opcode === 0x01) {
+      const id = dw[10] & 0xffff, size = (dw[10] >>> 16) + 1;
+      if (opcode === 0x05) this.queues.set(id, { sq: 0n, cq: prp1, size, head: 0, tail: 0, phase: 1 });
+      else Object.assign(this.queues.get(id)!, { sq: prp1 });
+      return 0;
+    }
+    return opcode === 0x09 ? 0 : 0x01; // Set Features; anything else: invalid opcode
+  }
+
+  private io(dw: number[]): number {
+    const opcode = dw[0] & 0xff, bs = this.opts.blockSize ?? 512;
+    const lba = Number(BigInt(dw[10]) | (BigInt(dw[11]) << 32n)), blocks = (dw[12] & 0xffff) + 1;
+    if (this.opts.hangOnIo) return -1;
+    if (opcode === 0x00) return 0;
+    if (opcode === 0x08) {
+      this.disk.fill(0, lba * bs, (lba + blocks) * bs);
+      return 0;
+    }
+    if (opcode === 0x02 && lba === this.opts.failLba) return (2 << 8) | 0x81; // unrecovered read error
+    let at = lba * bs;
+    for (const [addr, n] of this.segments(dw, blocks * bs)) {
+      if (opcode === 0x02) this.write(addr, this.disk.subarray(at, at + n));
+      else this.disk.set(this.read(addr, n), at);
+      at += n;
+    }
+    return 0;
+  }
+
+  // The data pointer's pieces, checked against 4.3's rules.
+  private segments(dw: number[], length: number): Array<[bigint, number]> {
+    const prp1 = BigInt(dw[6]) | (BigInt(dw[7]) << 32n), prp2 = BigInt(dw[8]) | (BigInt(dw[9]) << 32n);
+    if (prp1 % 4n !== 0n) this.violations.push(`PRP1 ${prp1} not dword-aligned`);
+    const first = Math.min(length, PAGE - Number(prp1 % BigInt(PAGE)));
+    const out: Array<[bigint, number]> = [[prp1, first]];
+    let left = length - first;
+    const pages: bigint[] = [];
+    if (left > PAGE) {
+      for (let i = 0; i * PAGE < left; i++) {
+        pages.push(new DataView(this.read(prp2 + BigInt(i * 8), 8).buffer).getBigUint64(0, true));
+      }
+    } else if (left > 0) pages.push(prp2);
+    for (const page of pages) {
+      if (page % BigInt(PAGE) !== 0n) this.violations.push(`PRP entry ${page} not page-aligned`);
+      out.push([page, Math.min(left, PAGE)]);
+      left -= PAGE;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,265 @@
+// The NVMe driver (vmm/storage/nvme/, vmm/storage/hostdisks.ts): the
+// commands it builds and the PRP entries it points them at (NVM Express
+// Base Specification 1.4, 4.2, 4.3, 5, 6); then the whole driver against a
+// fake controller behind a fake PCI bus (fakenvme.ts): the initialization
+// sequence, the GPT scan, reads and writes straight into a VM's RAM split
+// at MDTS, Write Zeroes, 4096-byte blocks, and each way a controller fails.
+import { beforeEach, describe, expect, it } from "vitest";
+import { ALPHA, BAR, FakeNvme, FakeOptions, GUEST_HPA, GUEST_SIZE } from "./fakenvme";
+import { load, PhysMemory, type Exports } from "./harness";
+
+interface NvmeExports {
+  dword(i: number): number;
+  buildReadWrite(write: number, nsid: number, lba: bigint, blocks: number): void;
+  buildIdentify(what: number, nsid: number): void;
+  buildCompletionQueue(id: number, entries: number, phys: bigint): void;
+  buildSubmissionQueue(id: number, entries: number, phys: bigint, cq: number): void;
+  buildWriteZeroes(nsid: number, lba: bigint, blocks: number, deallocate: number): void;
+  buildFlush(nsid: number): void;
+  buildQueueCount(pairs: number): void;
+  listPhys(): bigint;
+  prp(phys: bigint, length: bigint): void;
+  prp1(): bigint;
+  prp2(): bigint;
+  listEntry(i: number): bigint;
+  scan(guestHpa: bigint, guestSize: bigint): void;
+  matches(nameOrGuid: number): number;
+  open(nameOrGuid: number, readOnly: number): number;
+  sectors(): bigint;
+  describe(): number;
+  read(offset: bigint, gpa: bigint, length: bigint): number;
+  write(offset: bigint, gpa: bigint, length: bigint): number;
+  discard(offset: bigint, length: bigint): number;
+  flushDisk(): number;
+}
+
+const dwords = (e: NvmeExports) => Array.from({ length: 16 }, (_, i) => e.dword(i) >>> 0);
+
+describe("commands (4.2)", () => {
+  let e: Exports<NvmeExports>;
+  beforeEach(async () => {
+    e = (await load<NvmeExports>("nvme.ts")).exports;
+  });
+
+  it("puts a read's and a write's LBA in CDW10-11 and its 0-based block count in CDW12", () => {
+    e.buildReadWrite(0, 1, 0x1_2345_6789n, 8);
+    expect(dwords(e)).toEqual([0x02, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x2345_6789, 1, 7, 0, 0, 0]);
+    e.buildReadWrite(1, 2, 5n, 0x1_0000);
+    expect(dwords(e).slice(0, 2).concat(dwords(e).slice(10, 13))).toEqual([0x01, 2, 5, 0, 0xffff]);
+  });
+
+  it("builds the admin commands start-up needs", () => {
+    e.buildIdentify(1, 0);
+    expect([e.dword(0), e.dword(1), e.dword(10)]).toEqual([0x06, 0, 1]);
+    e.buildQueueCount(1);
+    expect([e.dword(0), e.dword(10), e.dword(11)]).toEqual([0x09, 7, 0]);
+    e.buildCompletionQueue(1, 64, 0x1234_5000n);
+    expect([e.dword(0), e.prp1(), e.dword(10), e.dword(11)]).toEqual([0x05, 0x1234_5000n, (63 << 16) | 1, 1]);
+    e.buildSubmissionQueue(1, 64, 0x1234_6000n, 1);
+    expect([e.dword(0), e.prp1(), e.dword(10), e.dword(11)]).toEqual([
+      0x01,
+      0x1234_6000n,
+      (63 << 16) | 1,
+      (1 << 16) | 1,
+    ]);
+  });
+
+  it("builds Write Zeroes with DEAC when asked, and Flush", () => {
+    e.buildWriteZeroes(1, 100n, 16, 1);
+    expect([e.dword(0), e.dword(10), e.dword(12) >>> 0]).toEqual([0x08, 100, (1 << 25) | 15]);
+    e.buildWriteZeroes(1, 100n, 16, 0);
+    expect(e.dword(12)).toBe(15);
+    e.buildFlush(3);
+    expect(dwords(e)).toEqual([0x00, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe("PRP entries (4.3)", () => {
+  let e: Exports<NvmeExports>;
+  beforeEach(async () => {
+    e = (await load<NvmeExports>("nvme.ts")).exports;
+  });
+  const BASE = 0x8000_0000n, PAGE = 4096n;
+
+  it.each([
+    ["one whole page", BASE, PAGE, 0n],
+    ["a sector inside a page", BASE + 0x200n, 512n, 0n],
+    ["two whole pages", BASE, 2n * PAGE, BASE + PAGE],
+    ["a page from an offset, into the next", BASE + 0xe00n, PAGE, BASE + PAGE],
+  ])("%s: PRP1 is the first byte, PRP2 the second page or 0", (_, phys, length, second) => {
+    e.prp(phys, length);
+    expect([e.prp1(), e.prp2()]).toEqual([phys, second]);
+  });
+
+  it("points PRP2 at a list of the pages after the first when there are more than two", () => {
+    e.prp(BASE + 0x200n, 3n * PAGE);
+    expect([e.prp1(), e.prp2()]).toEqual([BASE + 0x200n, e.listPhys()]);
+    expect([e.listEntry(0), e.listEntry(1), e.listEntry(2)]).toEqual([BASE + PAGE, BASE + 2n * PAGE, BASE + 3n * PAGE]);
+  });
+
+  it("fills the whole list page for 2 MiB from an offset: 512 entries, no chaining", () => {
+    e.prp(BASE + 0x200n, 2n << 20n);
+    expect(e.prp2()).toBe(e.listPhys());
+    for (const i of [0, 255, 511]) expect(e.listEntry(i)).toBe(BASE + BigInt(i + 1) * PAGE);
+  });
+});
+
+// A fresh module whose shim reaches the fake controller (fakenvme.ts) and
+// whose VM has 4 MiB of RAM at GUEST_HPA; the host disks already scanned.
+async function bootWith(opts: FakeOptions = {}) {
+  const phys = new PhysMemory();
+  let e: Exports<NvmeExports> | null = null;
+  const fake = new FakeNvme(opts, () => ({ linear: new Uint8Array(e!.memory.buffer), phys }));
+  const inBar = (a: bigint) => a >= BAR && a < BAR + 0x4000n;
+  const unit = await load<NvmeExports>("nvme.ts", {
+    phys,
+    shim: {
+      inl: (port: number) => fake.inl(port),
+      outl: (port: number, v: number) => fake.outl(port, v),
+      outw: (port: number, v: number) => fake.outw(port, v),
+      phys_read32: (a: bigint) =>
+        inBar(a) ? fake.readRegister(Number(a - BAR)) : new DataView(fake.read(a, 4).buffer).getUint32(0, true),
+      phys_write32: (a: bigint, v: number) => {
+        if (inBar(a)) fake.writeRegister(Number(a - BAR), v >>> 0);
+        else phys.write32(a, v >>> 0);
+      },
+    },
+  });
+  e = unit.exports;
+  const str = (s: string) => e!.__newString(s);
+  e.scan(GUEST_HPA, GUEST_SIZE);
+  const m = unit.machine;
+  return {
+    e,
+    fake,
+    phys,
+    serial: () => m.serial(),
+    matches: (name: string) => e!.matches(str(name)),
+    open: (name: string, readOnly = false) => e!.open(str(name), readOnly ? 1 : 0) === 1,
+  };
+}
+
+describe("the driver against a fake controller", () => {
+  it("resets, sets up the admin queue, enables, identifies, makes one I/O queue pair and reads the GPT", async () => {
+    const { fake, serial } = await bootWith();
+    expect(fake.command & 0x406).toBe(0x406); // memory space, bus master, INTx disabled
+    const admin = fake.log.filter((c) => c.queue === 0).map((c) => [c.opcode, c.dwords[10]]);
+    expect(admin).toEqual([[0x06, 1], [0x09, 7], [0x05, (63 << 16) | 1], [0x01, (63 << 16) | 1], [0x06, 2], [0x06, 0]]);
+    expect(serial()).toContain(
+      "nvme 0000:00:04.0: Fake NVMe Controller, serial fake0001, namespace 1: 4096 KiB, 512-byte blocks, "
+        + "GPT with 4 partitions\n",
+    );
+    expect(serial()).toContain(`  partition 1 "alpha" ${ALPHA}: 1024 KiB at LBA 2048\n`);
+    expect(fake.log.filter((c) => c.queue === 1).every((c) => c.opcode === 0x02)).toBe(true);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("finds a partition by name or by GUID in any case, and refuses a name two partitions share", async () => {
+    const { e, matches, open } = await bootWith();
+    expect([matches("alpha"), matches(ALPHA.toLowerCase()), matches("twin"), matches("gamma")]).toEqual([1, 1, 2, 0]);
+    expect(open("twin")).toBe(false);
+    expect(open("gamma")).toBe(false);
+    expect(open(ALPHA.toLowerCase())).toBe(true);
+    expect(e.sectors()).toBe(2048n);
+    expect(e.__getString(e.describe())).toBe("NVMe partition alpha");
+  });
+
+  it("reads straight into the VM's RAM, split at MDTS, from the partition's own blocks", async () => {
+    const { e, fake, phys, open } = await bootWith();
+    open("beta");
+    const before = fake.log.length;
+    expect(e.read(4096n, 0x1_0200n, 65536n)).toBe(1);
+    const reads = fake.log.slice(before);
+    expect(reads.map((c) => [c.opcode, c.dwords[10], c.dwords[12]])).toEqual(
+      [0, 1, 2, 3].map((i) => [0x02, 4096 + 8 + 32 * i, 31]),
+    );
+    const from = 4096 * 512 + 4096;
+    expect(phys.readBytes(GUEST_HPA + 0x1_0200n, 65536)).toEqual(fake.disk.slice(from, from + 65536));
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("writes from the VM's RAM, unless the disk is read-only", async () => {
+    const { e, fake, phys, open } = await bootWith();
+    phys.fill(GUEST_HPA, 8192, 0x5a);
+    open("alpha", true);
+    expect(e.write(0n, 0n, 8192n)).toBe(0);
+    expect(fake.disk[2048 * 512]).not.toBe(0x5a);
+    open("alpha");
+    expect(e.write(0n, 0n, 8192n)).toBe(1);
+    expect(fake.disk.slice(2048 * 512, 2048 * 512 + 8192).every((b) => b === 0x5a)).toBe(true);
+    expect(fake.disk[2048 * 512 + 8192]).not.toBe(0x5a);
+    expect(e.flushDisk()).toBe(1);
+    expect(fake.log.at(-1)!.opcode).toBe(0x00);
+  });
+
+  it("discards with Write Zeroes, deallocating, and the blocks read as zeroes", async () => {
+    const { e, fake, open } = await bootWith();
+    open("alpha");
+    expect(e.discard(512n, 1024n)).toBe(1);
+    const last = fake.log.at(-1)!;
+    expect([last.opcode, last.dwords[10], last.dwords[12] >>> 0]).toEqual([0x08, 2049, (1 << 25) | 1]);
+    expect(fake.disk.slice(2049 * 512, 2051 * 512).every((b) => b === 0)).toBe(true);
+    expect(fake.disk[2051 * 512]).not.toBe(0);
+  });
+
+  it("refuses what leaves the partition, is not RAM, or is not dword-aligned, sending nothing", async () => {
+    const { e, fake, open } = await bootWith();
+    open("alpha");
+    const before = fake.log.length;
+    expect(e.read(1024n * 1024n - 512n, 0n, 1024n)).toBe(0); // past the end
+    expect(e.read(0n, GUEST_SIZE - 512n, 1024n)).toBe(0); // not all RAM
+    expect(e.read(0n, 2n, 512n)).toBe(0); // PRP offsets are dword-aligned
+    expect(e.discard(1024n * 1024n, 512n)).toBe(0);
+    expect(fake.log.length).toBe(before);
+    expect(e.read(1024n * 1024n, 0n, 0n)).toBe(1);
+  });
+
+  it("takes 4096-byte blocks: sectors count 512 bytes, requests must be whole blocks", async () => {
+    const { e, fake, phys, serial, open } = await bootWith({ blockSize: 4096 });
+    expect(serial()).toContain("namespace 1: 4096 KiB, 4096-byte blocks, GPT with 4 partitions");
+    open("alpha");
+    expect(e.sectors()).toBe(2048n);
+    expect(e.read(512n, 0n, 4096n)).toBe(0);
+    expect(e.read(0n, 0n, 512n)).toBe(0);
+    expect(e.read(4096n, 0n, 8192n)).toBe(1);
+    expect(fake.log.at(-1)!.dwords[10]).toBe(257);
+    expect(phys.readBytes(GUEST_HPA, 8192)).toEqual(fake.disk.slice(2048 * 512 + 4096, 2048 * 512 + 4096 + 8192));
+  });
+
+  it("fails a read that completes with an error, and goes on with the next", async () => {
+    const { e, serial, open } = await bootWith({ failLba: 2048 });
+    open("alpha");
+    expect(e.read(0n, 0n, 512n)).toBe(0);
+    expect(serial()).toContain(
+      "nvme 0000:00:04.0: read of 1 blocks at LBA 2048 of namespace 1 failed: status type 2, code 0x81\n",
+    );
+    expect(e.read(512n, 0n, 512n)).toBe(1);
+  });
+});
+
+describe("a controller that fails", () => {
+  it("is given up when a command never completes: one line, bus mastering off, nothing more sent", async () => {
+    const { e, fake, serial } = await bootWith({ hangOnIo: true });
+    expect(serial()).toContain(
+      "[error] nvme 0000:00:04.0: read of 1 blocks at LBA 1 of namespace 1: no completion within 10000 ms; "
+        + "the controller is not used\n",
+    );
+    expect(fake.command & 0x4).toBe(0);
+    const sent = fake.log.length;
+    expect(e.matches(e.__newString("alpha"))).toBe(0);
+    expect(fake.log.length).toBe(sent);
+  });
+
+  it("is given up when it never becomes ready", async () => {
+    const { fake, serial } = await bootWith({ neverReady: true });
+    expect(serial()).toContain("[error] nvme 0000:00:04.0: not ready within 500 ms; the controller is not used\n");
+    expect(fake.log).toEqual([]);
+  });
+
+  it("is skipped when its registers lie where the host cannot map them, its BAR sized and left as it was", async () => {
+    const { fake, serial } = await bootWith({ barHigh: 0x100 });
+    expect(serial()).toContain("nvme 0000:00:04.0: registers at 0x100febf0000, beyond what the host can map");
+    expect(fake.command & 0x6).toBe(0);
+    expect(fake.bars).toEqual([(Number(BAR) | 4) >>> 0, 0x100]);
+  });
+});

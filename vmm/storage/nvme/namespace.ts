@@ -1,0 +1,102 @@
+// A namespace of an NVMe controller: a run of logical blocks the driver
+// reads and writes (NVM Express Base Specification 1.4, 6 "NVM Command
+// Set"). Transfers go straight between the namespace and host-physical
+// memory, a guest's RAM or the driver's buffer, cut into commands of at
+// most the controller's largest transfer.
+//
+// Only the formats a 512-byte sector maps onto simply are used: blocks of
+// 512 or 4096 bytes, with no metadata (whose separate buffer the commands
+// would have to point at too). A namespace in any other format is
+// reported and left alone.
+
+import * as log from "../../../kernel/console/log";
+import { flush, readWrite, writeZeroes } from "./command";
+import { BUFFER_BYTES, NvmeController } from "./controller";
+import { NamespaceFormat } from "./identify";
+
+// The NLB field is 16 bits, 0-based (6, "Read command").
+const MAX_BLOCKS_PER_COMMAND: u64 = 0x1_0000;
+
+export class NvmeNamespace {
+  constructor(readonly controller: NvmeController, readonly id: u32, readonly format: NamespaceFormat) {}
+
+  get blockSize(): u64 {
+    return this.format.blockSize;
+  }
+  get blocks(): u64 {
+    return this.format.blocks;
+  }
+  get bytes(): u64 {
+    return this.blocks * this.blockSize;
+  }
+
+  // `length` bytes (whole blocks) from block `lba` to host-physical `phys`
+  // (dword-aligned, contiguous), or from there to the namespace with
+  // `write`; false on an I/O error (logged).
+  transfer(lba: u64, phys: u64, length: u64, write: bool): bool {
+    const c = this.controller, command = c.command;
+    const most = min(c.maxTransfer, MAX_BLOCKS_PER_COMMAND * this.blockSize);
+    for (let done: u64 = 0; done < length;) {
+      const n = min(most, length - done);
+      readWrite(command, write, this.id, lba + done / this.blockSize, <u32>(n / this.blockSize));
+      if (!c.runIo(command, phys + done, n)) return false;
+      done += n;
+    }
+    return true;
+  }
+
+  // `count` blocks from `lba` read as zeroes from now on, deallocated if the
+  // namespace can say so; false if the controller has no Write Zeroes.
+  zero(lba: u64, count: u64): bool {
+    const c = this.controller;
+    if (!c.identity!.writeZeroes) return false;
+    for (let done: u64 = 0; done < count;) {
+      const n = min(MAX_BLOCKS_PER_COMMAND, count - done);
+      writeZeroes(c.command, this.id, lba + done, <u32>n, this.format.zeroesDeallocate);
+      if (!c.runIo(c.command, 0, 0)) return false;
+      done += n;
+    }
+    return true;
+  }
+
+  flush(): bool {
+    flush(this.controller.command, this.id);
+    return this.controller.runIo(this.controller.command, 0, 0);
+  }
+
+  // `out.length` bytes (whole blocks) from block `lba`, through the driver's
+  // buffer: the host's own reads, such as the partition table.
+  readInto(lba: u64, out: Uint8Array): bool {
+    const c = this.controller, length = <u64>out.length;
+    for (let done: u64 = 0; done < length;) {
+      const n = min(BUFFER_BYTES, length - done);
+      if (!this.transfer(lba + done / this.blockSize, c.bufferPhys, n, false)) return false;
+      memory.copy(out.dataStart + <usize>done, c.buffer, <usize>n);
+      done += n;
+    }
+    return true;
+  }
+}
+
+// The controller's namespaces in a format this driver uses; the others,
+// and the ones it could not identify, are logged and left out.
+export function openNamespaces(c: NvmeController): NvmeNamespace[] {
+  const out: NvmeNamespace[] = [];
+  const ids = c.namespaceIds();
+  for (let i = 0; i < ids.length; i++) {
+    const format = c.identifyNamespace(ids[i]);
+    if (format === null || format.blocks == 0) continue; // failed (logged), or inactive
+    const problem = formatProblem(format);
+    if (problem !== null) log.warn(c.name + ": namespace " + ids[i].toString() + ": " + problem + "; not used");
+    else out.push(new NvmeNamespace(c, ids[i], format));
+  }
+  return out;
+}
+
+function formatProblem(f: NamespaceFormat): string | null {
+  if (f.blockSize != 512 && f.blockSize != 4096) {
+    return f.blockSize.toString() + "-byte blocks (only 512 and 4096 are supported)";
+  }
+  if (f.metadataBytes != 0) return f.metadataBytes.toString() + " bytes of metadata per block (not supported)";
+  return null;
+}

@@ -1,0 +1,63 @@
+// A GPT partition of a host NVMe namespace as a VM's disk: 512-byte
+// sectors on the outside, the namespace's blocks from the partition's
+// first LBA on the inside.
+//
+// The virtual disk device has checked that a request lies within the disk;
+// it is checked again here, since this is the last place that knows where
+// the partition ends and the next one (another VM's) begins. On a
+// namespace of 4096-byte blocks a request must be whole blocks, at a block
+// boundary: anything else fails (the guest sees an I/O error) rather than
+// read-modify-write a block that the guest only partly named. The guest's
+// buffer is moved by the controller itself, straight to or from the
+// guest's RAM: a guest range is one run of host-contiguous memory
+// (GuestMemory.translate() checks it and makes it ready), which the PRP
+// entries describe page by page.
+
+import { GuestMemory } from "../../core/guestmemory";
+import { DiskBacking, SECTOR_SIZE } from "../backing";
+import { GptPartition } from "../gpt";
+import { NvmeNamespace } from "./namespace";
+import { prpAligned } from "./prp";
+
+export class NvmePartition extends DiskBacking {
+  constructor(readonly namespace: NvmeNamespace, readonly partition: GptPartition, readOnly: bool) {
+    super((partition.blocks * namespace.blockSize) / SECTOR_SIZE, readOnly, partition.name);
+  }
+
+  get kind(): string {
+    return "NVMe partition";
+  }
+
+  read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
+    return this.transfer(offset, memory, gpa, length, false);
+  }
+
+  write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
+    return !this.readOnly && this.transfer(offset, memory, gpa, length, true);
+  }
+
+  flush(): bool {
+    return this.readOnly || this.namespace.flush();
+  }
+
+  discard(offset: u64, length: u64): bool {
+    if (this.readOnly || !this.inside(offset, length)) return false;
+    const size = this.namespace.blockSize;
+    return this.namespace.zero(this.partition.firstLba + offset / size, length / size);
+  }
+
+  private transfer(offset: u64, memory: GuestMemory, gpa: u64, length: u64, write: bool): bool {
+    if (!this.inside(offset, length)) return false;
+    if (length == 0) return true;
+    const hpa = memory.translate(gpa, length);
+    if (hpa < 0 || !prpAligned(<u64>hpa)) return false;
+    const lba = this.partition.firstLba + offset / this.namespace.blockSize;
+    return this.namespace.transfer(lba, <u64>hpa, length, write);
+  }
+
+  // Whether [offset, offset + length) is whole blocks inside the partition.
+  private inside(offset: u64, length: u64): bool {
+    const size = this.namespace.blockSize, bytes = this.partition.blocks * size;
+    return offset % size == 0 && length % size == 0 && offset <= bytes && length <= bytes - offset;
+  }
+}
