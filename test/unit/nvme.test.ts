@@ -23,7 +23,7 @@ interface NvmeExports {
   prp2(): bigint;
   listEntry(i: number): bigint;
   scan(guestHpa: bigint, guestSize: bigint): void;
-  matches(nameOrGuid: number): number;
+  openError(): number;
   open(nameOrGuid: number, readOnly: number): number;
   sectors(): bigint;
   describe(): number;
@@ -134,7 +134,7 @@ async function bootWith(opts: FakeOptions = {}) {
     fake,
     phys,
     serial: () => m.serial(),
-    matches: (name: string) => e!.matches(str(name)),
+    openError: () => e!.__getString(e!.openError()),
     open: (name: string, readOnly = false) => e!.open(str(name), readOnly ? 1 : 0) === 1,
   };
 }
@@ -154,14 +154,17 @@ describe("the driver against a fake controller", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("finds a partition by name or by GUID in any case, and refuses a name two partitions share", async () => {
-    const { e, matches, open } = await bootWith();
-    expect([matches("alpha"), matches(ALPHA.toLowerCase()), matches("twin"), matches("gamma")]).toEqual([1, 1, 2, 0]);
+  it("finds a partition by name or by GUID in any case, refuses a name two partitions share, and gives it once", async () => {
+    const { e, open, openError } = await bootWith();
     expect(open("twin")).toBe(false);
+    expect(openError()).toBe("2 partitions are named twin; name it by GUID");
     expect(open("gamma")).toBe(false);
+    expect(openError()).toBe("no host disk has a partition named gamma");
     expect(open(ALPHA.toLowerCase())).toBe(true);
     expect(e.sectors()).toBe(2048n);
     expect(e.__getString(e.describe())).toBe("NVMe partition alpha");
+    expect(open("alpha")).toBe(false);
+    expect(openError()).toBe("partition alpha is already a disk of vm test");
   });
 
   it("reads straight into the VM's RAM, split at MDTS, from the partition's own blocks", async () => {
@@ -181,9 +184,9 @@ describe("the driver against a fake controller", () => {
   it("writes from the VM's RAM, unless the disk is read-only", async () => {
     const { e, fake, phys, open } = await bootWith();
     phys.fill(GUEST_HPA, 8192, 0x5a);
-    open("alpha", true);
+    open("beta", true);
     expect(e.write(0n, 0n, 8192n)).toBe(0);
-    expect(fake.disk[2048 * 512]).not.toBe(0x5a);
+    expect(fake.disk[4096 * 512]).not.toBe(0x5a);
     open("alpha");
     expect(e.write(0n, 0n, 8192n)).toBe(1);
     expect(fake.disk.slice(2048 * 512, 2048 * 512 + 8192).every((b) => b === 0x5a)).toBe(true);
@@ -246,7 +249,7 @@ describe("a controller that fails", () => {
     );
     expect(fake.command & 0x4).toBe(0);
     const sent = fake.log.length;
-    expect(e.matches(e.__newString("alpha"))).toBe(0);
+    expect(e.open(e.__newString("alpha"), 0)).toBe(0);
     expect(fake.log.length).toBe(sent);
   });
 

@@ -31,6 +31,7 @@ import { PcPlatform } from "../platform/pc/platform";
 import { SECTOR_SIZE } from "../storage/backing";
 import { IoBudget } from "../storage/budget";
 import { VmDisk } from "../storage/vmdisk";
+import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { Vm, VmImage } from "../core/vm";
@@ -153,18 +154,21 @@ class KernelImage extends VmImage {
   }
 }
 
-// The VM's disks with their budgets, each a RAM disk on its boot module
-// (readConfig() checked that the modules exist and that no other VM has
-// them), named by it, or null (reported) if one cannot be had.
+// The VM's disks with their budgets, or null (reported) if one cannot be
+// had: a host disk's partition, which no other VM may have
+// (storage/hostdisks.ts), or a RAM disk on a boot module (readConfig()
+// checked that it exists and that no other VM has it), named by it.
 function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
   const disks: VmDisk[] = [];
   for (let i = 0; i < c.disks.length; i++) {
     const d = c.disks[i];
-    if (d.partition.length > 0) {
-      log.error("vm " + c.name + ": disks: " + i.toString() + ": no host disk has a partition " + d.partition);
+    const backing = d.partition.length > 0
+      ? claimPartition(d.partition, d.readOnly, "vm " + c.name)
+      : new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module);
+    if (backing === null) {
+      log.error("vm " + c.name + ": disks: " + i.toString() + ": " + claimError);
       return null;
     }
-    const backing = new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module);
     disks.push(new VmDisk(backing, new IoBudget(d.iops, d.bytesPerSecond)));
   }
   return disks;

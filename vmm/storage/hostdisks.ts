@@ -11,7 +11,8 @@
 // and contributes nothing; the hypervisor runs on without it.
 //
 // A partition is named by its GPT name (exact) or its unique GUID (in any
-// case); a name that several partitions carry names none of them.
+// case); a name that several partitions carry names none of them. A
+// partition is at most one VM's disk (claimPartition()).
 
 import { linearBase } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
@@ -30,6 +31,9 @@ const NVME_CLASS: u32 = 0x01_08_02;
 const DEVICE_MEMORY_END: u64 = 1 << 32;
 
 class HostPartition {
+  // The VM whose disk it is, or "".
+  owner: string = "";
+
   constructor(readonly namespace: NvmeNamespace, readonly gpt: GptPartition) {}
 
   answersTo(nameOrGuid: string): bool {
@@ -55,22 +59,30 @@ export function scanHostDisks(): void {
   }
 }
 
-// How many partitions answer to `nameOrGuid`: more than 1 is ambiguous.
-export function partitionMatches(nameOrGuid: string): i32 {
-  let count = 0;
-  for (let i = 0; i < partitions.length; i++) if (partitions[i].answersTo(nameOrGuid)) count++;
-  return count;
+// The partition named `nameOrGuid` as `owner`'s disk, read-only or not;
+// null, with `claimError` saying why, if no partition or several answer to
+// the name, or another VM has it already (by whatever name it used).
+export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string): DiskBacking | null {
+  let found: HostPartition | null = null, matches = 0;
+  for (let i = 0; i < partitions.length; i++) {
+    if (partitions[i].answersTo(nameOrGuid)) {
+      found = partitions[i];
+      matches++;
+    }
+  }
+  if (matches == 0) return refuseClaim("no host disk has a partition named " + nameOrGuid);
+  if (matches > 1) return refuseClaim(matches.toString() + " partitions are named " + nameOrGuid + "; name it by GUID");
+  const p = found!;
+  if (p.owner.length > 0) return refuseClaim("partition " + nameOrGuid + " is already a disk of " + p.owner);
+  p.owner = owner;
+  return new NvmePartition(p.namespace, p.gpt, readOnly);
 }
 
-// The one partition named `nameOrGuid` as a VM's disk, or null if there
-// is none or more than one (partitionMatches() tells which). Each call
-// gives a disk of its own, read-only or not, over the same blocks.
-export function findPartition(nameOrGuid: string, readOnly: bool = false): DiskBacking | null {
-  if (partitionMatches(nameOrGuid) != 1) return null;
-  for (let i = 0; i < partitions.length; i++) {
-    const p = partitions[i];
-    if (p.answersTo(nameOrGuid)) return new NvmePartition(p.namespace, p.gpt, readOnly);
-  }
+// Why the last claimPartition() failed.
+export let claimError: string = "";
+
+function refuseClaim(why: string): DiskBacking | null {
+  claimError = why;
   return null;
 }
 

@@ -8,7 +8,7 @@ import { initConsole } from "../../../kernel/console/console";
 import { physOf, allocPage } from "../../../kernel/mm/linearpages";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
-import { findPartition, partitionMatches, scanHostDisks } from "../../../vmm/storage/hostdisks";
+import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
 import {
   Command,
   createCompletionQueue,
@@ -74,12 +74,13 @@ export function scan(guestHpa: u64, guestSize: u64): void {
   guest.add(0, guestHpa, guestSize);
   scanHostDisks();
 }
-export function matches(nameOrGuid: string): i32 {
-  return partitionMatches(nameOrGuid);
-}
+// The partition as the disk of "vm test"; false, with openError(), if it cannot be had.
 export function open(nameOrGuid: string, readOnly: bool): bool {
-  disk = findPartition(nameOrGuid, readOnly);
+  disk = claimPartition(nameOrGuid, readOnly, "vm test");
   return disk !== null;
+}
+export function openError(): string {
+  return claimError;
 }
 export function sectors(): u64 {
   return disk!.sectors;
