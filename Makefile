@@ -109,17 +109,26 @@ $(BUILD)/typervisor.iso: $(BUILD)/typervisor.elf boot/grub.cfg
 # The default VMs: the test guests in real, protected and long mode, which
 # run their checks and exit, and two Debian Linux guests (boot/vms.json) from
 # the guest kernel cache, each with its shell on its own console, on CPUS
-# host CPUs.
+# host CPUs. Under QEMU the Debian VMs have a disk each, a partition of
+# VM_DISK, which QEMU gives the hypervisor as an NVMe drive: made once, then
+# kept, so what the VMs keep in /mnt is still there at the next run. Bochs
+# has no NVMe: there the VMs run without their disks.
 GUEST_CACHE := .cache/guests
+VM_DISK := .cache/vm-disks.img
 CPUS ?= 2
-DEFAULT_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
-	--module $(GUEST_CACHE)/vmlinux=vmlinux \
-	--module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs --module boot/vms.json="vms.json config"
-run: all guests guest-kernels
+GUEST_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
+	--module $(GUEST_CACHE)/vmlinux=vmlinux --module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs
+DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK)
+$(VM_DISK):
+	$(NODE_BIN)/tsx tools/disk/image.ts $@
+$(BUILD)/vms-nodisks.json: boot/vms.json tools/disk/nodisks.ts
+	@mkdir -p $(BUILD)
+	$(NODE_BIN)/tsx tools/disk/nodisks.ts $< $@
+run: all guests guest-kernels $(VM_DISK)
 	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL) $(DEFAULT_VMS)
-run-bochs: all guests guest-kernels
-	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs $(DEFAULT_VMS)
-run-uefi: all guests guest-kernels
+run-bochs: all guests guest-kernels $(BUILD)/vms-nodisks.json
+	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs $(GUEST_VMS) --module $(BUILD)/vms-nodisks.json="vms.json config"
+run-uefi: all guests guest-kernels $(VM_DISK)
 	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL) $(DEFAULT_VMS)
 
 # The stick image is made again each time: its VMs come from the guest cache.

@@ -4,6 +4,7 @@
 //                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso] [--icount]
 //                        [--gdb PORT]  (QEMU: COM2 on 127.0.0.1:PORT, for gdb=NAME, docs/debugging.md)
 //                        [--stick IMAGE]  (QEMU: boot IMAGE as a USB stick, docs/usb-stick.md)
+//                        [--nvme IMAGE]  (QEMU: IMAGE as the host's NVMe disk, docs/storage.md)
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
 //   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor-usb.img] [--yes]
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     stick: { type: "string" },
     yes: { type: "boolean", default: false },
     gdb: { type: "string" },
+    nvme: { type: "string" },
   },
 });
 
@@ -44,6 +46,7 @@ function bootOptions(interactive: boolean): BootOptions {
   if (values.accel !== "tcg" && values.accel !== "kvm") fail(`unknown accelerator '${values.accel}' (tcg, kvm)`);
   if (values.gdb && platform === "bochs") fail("--gdb works with QEMU only");
   if (values.stick && platform === "bochs") fail("--stick works with QEMU only");
+  if (values.nvme && platform === "bochs") fail("--nvme works with QEMU only (Bochs has no NVMe)");
   const modules: Module[] = (values.module ?? []).map((spec) => {
     const eq = spec.indexOf("=");
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
@@ -60,8 +63,12 @@ function bootOptions(interactive: boolean): BootOptions {
     memoryMiB: Number(values.memory),
     cpus: Number(values.cpus),
     cmdline: values.cmdline,
-    // COM2 after the console's COM1: the GDB stub's port (gdb=NAME).
-    extraArgs: values.gdb ? ["-serial", `tcp:127.0.0.1:${Number(values.gdb)},server=on,wait=off`] : undefined,
+    extraArgs: [
+      // COM2 after the console's COM1: the GDB stub's port (gdb=NAME).
+      ...(values.gdb ? ["-serial", `tcp:127.0.0.1:${Number(values.gdb)},server=on,wait=off`] : []),
+      ...(values.nvme ? ["-drive", `file=${values.nvme},if=none,id=vmdisks,format=raw`] : []),
+      ...(values.nvme ? ["-device", "nvme,drive=vmdisks,serial=typervisor"] : []),
+    ],
   };
 }
 

@@ -12,9 +12,20 @@
 //   tsx tools/stick.ts [OUT]   the stick of `make run`'s Debian VMs (boot/vms.json)
 
 import { execFileSync } from "node:child_process";
-import { closeSync, copyFileSync, mkdirSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { guestPaths } from "./guests/debian";
+import { withoutDisks } from "./disk/nodisks";
 
 // The partition's file system label, as boot/stick.cfg searches for it.
 export const STICK_LABEL = "TYPERVISOR";
@@ -95,12 +106,16 @@ function mtools(command: string, image: string, args: string[]): void {
   execFileSync(command, ["-i", image, ...args], { stdio: "pipe", env: { ...process.env, MTOOLS_SKIP_CHECK: "1" } });
 }
 
-// `make run`'s Debian VMs, with the files boot/vms.json names.
+// `make run`'s Debian VMs, with the files boot/vms.json names, but no
+// disks: a PC's partitions are its own (tools/disk/nodisks.ts).
 export function defaultStick(): StickContents {
   const guests = guestPaths();
+  const config = "build/stick-vms.json";
+  mkdirSync("build", { recursive: true });
+  writeFileSync(config, withoutDisks(readFileSync("boot/vms.json", "utf8")));
   return {
     elf: "build/typervisor.elf",
-    files: { "vms.json": "boot/vms.json", vmlinux: guests.vmlinux, initramfs: guests.initramfs },
+    files: { "vms.json": config, vmlinux: guests.vmlinux, initramfs: guests.initramfs },
   };
 }
 

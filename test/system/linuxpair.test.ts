@@ -9,9 +9,13 @@
 // maps, through Linux's /dev/mem, the host-physical address where the other
 // VM's RAM lies. Its nested page tables map only its own RAM, so the access
 // reaches nothing, as on a PC's empty bus: the read is all ones, and the
-// hypervisor notes it. Both run on, and power off when told.
-import { readFileSync } from "node:fs";
+// hypervisor notes it. Both run on, and power off when told. Each has its
+// partition of make run's NVMe disk (tools/disk/image.ts) mounted at /mnt,
+// made an ext2 file system at the first boot; what the first VM writes
+// there is there again when the emulator is started anew.
+import { readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { makeVmDisk } from "../../tools/disk/image";
 import { guestPaths } from "../../tools/guests/debian";
 import { boot } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
@@ -23,6 +27,35 @@ const manifest = linuxGuests("linux pair");
 const CONFIG = "boot/vms.json";
 const VMS: Array<{ name: string; memory: number; cpus: number }> = JSON.parse(readFileSync(CONFIG, "utf8")).vms;
 const SWITCH = "\x14"; // Ctrl-T
+const DISK = "build/test/vm-disks.img";
+
+function start(): Promise<Machine> {
+  return boot({
+    platform: "qemu",
+    memoryMiB: 1024,
+    cmdline: "exit=emulator",
+    modules: [
+      { path: paths.vmlinux, args: "vmlinux" },
+      { path: paths.initramfs, args: "initramfs" },
+      { path: CONFIG, args: "vms.json config" },
+    ],
+    extraArgs: [
+      "-drive",
+      `file=${DISK},if=none,id=vmdisks,format=raw`,
+      "-device",
+      "nvme,drive=vmdisks,serial=typervisor",
+    ],
+  });
+}
+
+// Both VMs at their shells, with their disks mounted at /mnt.
+async function bothReady(machine: Machine): Promise<void> {
+  for (const { name } of VMS) {
+    await machine.waitFor(new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`), 300_000);
+    // The message may follow the shell's prompt on its line.
+    await machine.waitFor(new RegExp(`\\[${name}\\] [^\\n]*typervisor-initramfs: /dev/vda mounted at /mnt`), 300_000);
+  }
+}
 
 interface Placement {
   name: string;
@@ -83,23 +116,14 @@ async function reachFor(machine: Machine, own: Placement, other: Placement): Pro
 describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one configuration", () => {
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", async () => {
     expect(VMS.map((vm) => vm.cpus)).toEqual([2, 1]);
-    const machine = await boot({
-      platform: "qemu",
-      memoryMiB: 1024,
-      cmdline: "exit=emulator",
-      modules: [
-        { path: paths.vmlinux, args: "vmlinux" },
-        { path: paths.initramfs, args: "initramfs" },
-        { path: CONFIG, args: "vms.json config" },
-      ],
-    });
+    rmSync(DISK, { force: true });
+    makeVmDisk(DISK);
+    let machine = await start();
     try {
-      for (const { name } of VMS) {
-        await machine.waitFor(
-          new RegExp(`\\[${name}\\] Enter 'help' for a list of built-in commands\\.\\r?\\n`),
-          300_000,
-        );
-      }
+      await bothReady(machine);
+      expect(machine.output).toMatch(
+        new RegExp(`\\[${VMS[0].name}\\] [^\\n]*typervisor-initramfs: /dev/vda was blank: made an ext2 file system`),
+      );
       const [first, second] = placements(machine.output);
       let from = machine.output.length;
 
@@ -128,6 +152,8 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
       await reachFor(machine, first, second);
       from = machine.output.length;
       await ask(machine, first.name, "echo still-running-$((6 * 7))", /still-running-42/, from);
+      from = machine.output.length;
+      await ask(machine, first.name, "echo kept-$((6 * 7)) > /mnt/kept; sync; echo written", /written/, from);
 
       // Powered off one by one: then no VM is left.
       for (const [index, vm] of [[0, first], [1, second]] as const) {
@@ -142,5 +168,15 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
     } finally {
       machine.kill();
     }
-  }, 600_000);
+    // The next run: the first VM's file is on its disk.
+    machine = await start();
+    try {
+      await bothReady(machine);
+      const from = machine.output.length;
+      await ask(machine, VMS[0].name, "cat /mnt/kept", /kept-42/, from);
+      machine.send("poweroff -f\n");
+    } finally {
+      machine.kill();
+    }
+  }, 900_000);
 });

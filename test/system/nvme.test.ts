@@ -5,11 +5,11 @@
 // blocks with one, and a blank 1 MiB disk with no GPT at all, which is
 // reported while the rest carries on. Nothing is written: the images are
 // the same bytes after the run. The tables are made by the unit tests'
-// JavaScript (test/unit/gptimage.ts), which the kernel's parser must agree with.
+// JavaScript (tools/disk/gpt.ts), which the kernel's parser must agree with.
 import { createHash } from "node:crypto";
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { gptWrites, LINUX_DATA, PartitionSpec } from "../unit/gptimage";
+import { gptWrites, LINUX_DATA, PartitionSpec } from "../../tools/disk/gpt";
 import { bootAndWait } from "./run";
 
 const MiB = 1 << 20;

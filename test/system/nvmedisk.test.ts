@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { guestPaths } from "../../tools/guests/debian";
 import { HOST_MEMORY_MIB } from "../../tools/guests/vm";
 import { boot, Machine } from "../../tools/harness/index";
-import { gptWrites, LINUX_DATA } from "../unit/gptimage";
+import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
 import { linuxGuests } from "./run";
 
 const manifest = linuxGuests("nvme disks");

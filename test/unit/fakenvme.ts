@@ -6,7 +6,7 @@
 // "Physical memory" is the linear memory where the harness's stubs place
 // it (the driver's queues and buffer) and the fake PhysMemory elsewhere
 // (the VM's RAM).
-import { gptWrites, LINUX_DATA } from "./gptimage";
+import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
 import { LINEAR_PHYS_BASE, PhysMemory } from "./harness";
 
 export const BAR = 0xfebf_0000n, PAGE = 4096;

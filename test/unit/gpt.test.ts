@@ -1,8 +1,8 @@
 // The GPT parser (vmm/storage/gpt.ts) against tables made in JavaScript
-// (gptimage.ts): a good table's partitions with their names, GUIDs and
+// (tools/disk/gpt.ts): a good table's partitions with their names, GUIDs and
 // LBAs, and each way a table is refused (UEFI 2.10, 5.3).
 import { beforeAll, describe, expect, it } from "vitest";
-import { crc32, entryArray, GptSpec, guidBytes, header, LINUX_DATA } from "./gptimage";
+import { crc32, entryArray, GptSpec, guidBytes, header, LINUX_DATA } from "../../tools/disk/gpt";
 import { load, type Exports } from "./harness";
 
 interface GptExports {

@@ -14,6 +14,8 @@
 //
 // Kernel command line words /init understands (it reads /proc/cmdline):
 //   typervisor.poweroff   print the banner and power off at once (boot timing)
+//   typervisor.disk=DEV   mount DEV at /mnt, making an ext2 file system on it
+//                         first if it is blank (make run's VM disks)
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -46,6 +48,18 @@ for device in /sys/bus/virtio/devices/*; do
     modprobe "$modalias" 2>/dev/null || echo "typervisor-initramfs: cannot load a driver for $modalias"
   fi
 done
+# typervisor.disk=DEVICE: the VM's own disk, mounted at /mnt, in the background
+# (the first mount loads ext4); a blank one gets an ext2 file system first.
+disk=$(sed -n 's/.*typervisor[.]disk=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$disk" ]; then (
+  if [ ! -b "$disk" ]; then echo "typervisor-initramfs: no disk $disk to mount at /mnt"; exit; fi
+  if ! mount -t ext4 "$disk" /mnt 2>/dev/null && [ -z "$(head -c 65536 "$disk" | tr -d '\\000')" ]; then
+    mke2fs -q "$disk" >/dev/null 2>&1 && echo "typervisor-initramfs: $disk was blank: made an ext2 file system"
+    mount -t ext4 "$disk" /mnt 2>/dev/null
+  fi
+  if grep -q " /mnt " /proc/mounts; then echo "typervisor-initramfs: $disk mounted at /mnt"
+  else echo "typervisor-initramfs: $disk holds no file system it can mount; left alone"; fi
+) & fi
 echo "${BANNER} (Linux $(uname -r), $(nproc) CPU(s), $(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB)"
 if grep -qw typervisor.poweroff /proc/cmdline; then poweroff -f; fi
 export PS1='typervisor:\\w\\$ '

@@ -1,6 +1,7 @@
 // GUID Partition Tables made in JavaScript, byte by byte (UEFI 2.10, 5.2.3
 // the protective MBR, 5.3.2 the header, 5.3.3 the entries), for the GPT
-// parser's unit tests and the NVMe system test's disk images. Kept apart
+// parser's unit tests, the NVMe system tests' disk images and make run's
+// VM disks (image.ts). Kept apart
 // from the kernel's parser (vmm/storage/gpt.ts), so each checks the other.
 
 export interface PartitionSpec {
