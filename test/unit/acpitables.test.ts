@@ -62,7 +62,7 @@ describe("the tables", () => {
       expect(e.table(s(signature), 0)).toBe(viaXsdt);
     }
   });
-  it("list the FADT, the MADT, the HPET table and the MCFG in both root tables, whose lengths and checksums fit", () => {
+  it("list the FADT, MADT, HPET table and MCFG in both root tables, whose lengths and checksums fit", () => {
     const rsdp = e.build(2);
     e.scanForRsdp();
     const rsdt = BigInt(u32(rsdp + 16n)), xsdt = u64(rsdp + 24n);
@@ -234,7 +234,8 @@ describe("the DSDT, disassembled by iasl", () => {
       "Name (_CRS, ResourceTemplate () { "
         + `WordBusNumber (${producer}, 0x0000, 0x0000, ${hex(buses - 1, 4)}, 0x0000, ${hex(buses, 4)}, ,, ) `
         + "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08, ) "
-        + `WordIO (${producer}, EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, ,, , TypeStatic, DenseTranslation) `
+        + `WordIO (${producer}, EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, `
+        + ",, , TypeStatic, DenseTranslation) "
         + `WordIO (${producer}, EntireRange, 0x0000, 0x0D00, ${hex(ioEnd - 1, 4)}, 0x0000, ${hex(ioEnd - 0xd00, 4)}, `
         + ",, , TypeStatic, DenseTranslation) "
         + "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, "

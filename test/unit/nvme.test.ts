@@ -154,7 +154,7 @@ describe("the driver against a fake controller", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("finds a partition by name or by GUID in any case, refuses a name two partitions share, and gives it once", async () => {
+  it("finds a partition by name or GUID in any case, refuses a shared name, and gives it once", async () => {
     const { e, open, openError } = await bootWith();
     expect(open("twin")).toBe(false);
     expect(openError()).toBe("2 partitions are named twin; name it by GUID");

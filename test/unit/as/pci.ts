@@ -9,40 +9,14 @@
 // of this module is a fresh bus.
 
 import { Bus, Device, RegisterBlocks } from "../../../vmm/devices/bus";
-import { InterruptLines } from "../../../vmm/devices/irq";
 import { PCI_CONFIG_PORT, PciConfigPorts } from "../../../vmm/devices/pci/configports";
 import { Ecam } from "../../../vmm/devices/pci/ecam";
 import { PciFunction } from "../../../vmm/devices/pci/function";
 import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
-import { MessageSink, MSIX_ENTRY_SIZE, MsiX } from "../../../vmm/devices/pci/msix";
-import { BarWindows, IntxRouting, PciBus } from "../../../vmm/devices/pci/pcibus";
-import { ECAM_BASE, ECAM_SIZE, intxGsi } from "../../../vmm/platform/pc/pcimap";
-
-class Lines extends InterruptLines {
-  levels: StaticArray<i8> = new StaticArray<i8>(32); // -1: never driven
-  constructor() {
-    super();
-    this.levels.fill(-1);
-  }
-  setLevel(line: u32, high: bool): void {
-    this.levels[line] = high ? 1 : 0;
-  }
-}
-
-class Routing extends IntxRouting {
-  lineOf(device: u32, pin: u32): u32 {
-    return intxGsi(device, pin);
-  }
-}
-
-class Messages extends MessageSink {
-  addresses: u64[] = [];
-  data: u32[] = [];
-  send(address: u64, data: u32): void {
-    this.addresses.push(address);
-    this.data.push(data);
-  }
-}
+import { MSIX_ENTRY_SIZE, MsiX } from "../../../vmm/devices/pci/msix";
+import { BarWindows, PciBus } from "../../../vmm/devices/pci/pcibus";
+import { ECAM_BASE, ECAM_SIZE } from "../../../vmm/platform/pc/pcimap";
+import { Lines, Messages, Routing } from "./pcirecorders";
 
 // Registers that remember the last write and answer reads with offset + 1.
 class Scratch extends Device {

@@ -12,54 +12,26 @@ import { IoBudget } from "../../../vmm/storage/budget";
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { Bus } from "../../../vmm/devices/bus";
-import { InterruptLines } from "../../../vmm/devices/irq";
 import { Ecam } from "../../../vmm/devices/pci/ecam";
 import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
-import { MessageSink } from "../../../vmm/devices/pci/msix";
-import { BarWindows, IntxRouting, PciBus } from "../../../vmm/devices/pci/pcibus";
+import { BarWindows, PciBus } from "../../../vmm/devices/pci/pcibus";
 import { VirtioBlock } from "../../../vmm/devices/virtio/block";
 import { VirtioEntropy } from "../../../vmm/devices/virtio/entropy";
 import { VirtioPci } from "../../../vmm/devices/virtio/pcitransport";
 import {
   ECAM_BASE,
   ECAM_SIZE,
-  intxGsi,
   PCI_IO_BASE,
   PCI_IO_END,
   PCI_MEMORY_BASE,
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
 import { RamDisk } from "../../../vmm/storage/ramdisk";
+import { Lines, Messages, Routing } from "./pcirecorders";
 
 const DISK_SLOT: u32 = 3, READ_ONLY_SLOT: u32 = 4, RNG_SLOT: u32 = 5;
 const DISK_SERIAL = "typervisor-disk0"; // 16 bytes: NUL-padded to 20
 const READ_ONLY_SERIAL = "a-read-only-disk-image.img"; // 26 bytes: cut at 20
-
-class Lines extends InterruptLines {
-  levels: StaticArray<i8> = new StaticArray<i8>(32); // -1: never driven
-  constructor() {
-    super();
-    this.levels.fill(-1);
-  }
-  setLevel(line: u32, high: bool): void {
-    this.levels[line] = high ? 1 : 0;
-  }
-}
-
-class Routing extends IntxRouting {
-  lineOf(device: u32, pin: u32): u32 {
-    return intxGsi(device, pin);
-  }
-}
-
-class Messages extends MessageSink {
-  addresses: u64[] = [];
-  data: u32[] = [];
-  send(address: u64, data: u32): void {
-    this.addresses.push(address);
-    this.data.push(data);
-  }
-}
 
 const space = new Bus();
 const lines = new Lines();
