@@ -26,7 +26,6 @@ import { panic, stop, ExitStatus } from "./console/panic";
 import { crashOnRequest } from "./boot/selftest";
 import { detectVirtualization, Virtualization } from "../vmm/hw/detect";
 import { runVmm } from "../vmm/vmm";
-import { scanHostDisks } from "../vmm/storage/hostdisks";
 
 export const VERSION = "0.1.0";
 
@@ -69,8 +68,6 @@ export function boot(magic: u32, info: u32): bool {
   enableStateSwitching();
 
   crashOnRequest(cmdline.get("crash"));
-  // Before the VMs, which may name the host's partitions as their disks.
-  scanHostDisks();
 
   return runVmm(virt, bootInfo.modules, memory.frames, rsdp, cmdline.get("gdb"));
 }

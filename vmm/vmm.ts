@@ -18,6 +18,7 @@ import { VmxBackend } from "./hw/vmx/backend";
 import { Rsdp } from "../kernel/acpi/rsdp";
 import { startSecondaryCpus } from "../kernel/cpu/smp";
 import { startTimer } from "../kernel/cpu/irq";
+import { scanHostDisks } from "./storage/hostdisks";
 import { initExtendedState } from "./vcpustate/xstate";
 import { startDebugSession } from "./debug/session";
 
@@ -54,6 +55,9 @@ export function runVmm(
   startTimer();
   const wall = readHostClock();
   log.info("rtc: the host's clock reads " + formatUtc(wall) + "; VMs' RTCs show it");
+  // Before the VMs, which may name the host's partitions as their disks;
+  // after the timer, whose calibration the disks' timeouts count in.
+  scanHostDisks();
   const vms = createVms(modules, frames, backend);
   const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length);
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);

@@ -21,6 +21,7 @@ import {
   writeZeroes,
 } from "../../../vmm/storage/nvme/command";
 import { setDataPointer } from "../../../vmm/storage/nvme/prp";
+import { calibrateTsc } from "../../../kernel/time/tsc";
 
 const command = new Command();
 const list = allocPage();
@@ -72,6 +73,8 @@ let disk: DiskBacking | null = null;
 export function scan(guestHpa: u64, guestSize: u64): void {
   initConsole();
   guest.add(0, guestHpa, guestSize);
+  // As at boot, where the timer's calibration comes first (vmm/vmm.ts).
+  calibrateTsc();
   scanHostDisks();
 }
 // The partition as the disk of "vm test"; false, with openError(), if it cannot be had.

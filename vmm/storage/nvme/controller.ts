@@ -15,7 +15,7 @@ import { pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim
 import * as log from "../../../kernel/console/log";
 import { allocPage, allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
-import { calibrateTsc, tscPerMillisecond } from "../../../kernel/time/tsc";
+import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import {
   Command,
   createCompletionQueue,
@@ -70,8 +70,6 @@ export class NvmeController {
 
   // Brings the controller up to one working I/O queue pair; false (logged) if it cannot.
   start(): bool {
-    // The boot-time scan runs before the timer's calibration, which will measure again.
-    if (tscPerMillisecond() == 0) calibrateTsc();
     this.commandTimeout = COMMAND_TIMEOUT_MS * tscPerMillisecond();
     const cap = this.read64(CAP);
     // CAP (3.1.1): CSS bit 37 is the NVM command set; MPSMIN 51-48.
