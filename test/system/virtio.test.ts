@@ -107,7 +107,7 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
         platform,
         memoryMiB: HOST_MEMORY_MIB,
         cmdline: "exit=emulator",
-        modules: linuxVmModules("vmlinux", "console=ttyS0", {
+        modules: linuxVmModules("vmlinux", "console=ttyS0 quiet", {
           disks: [
             { path: image(`data-${platform}.img`, 16 << 20) },
             { path: image(`tools-${platform}.img`, 1 << 20, "TYPERVISOR-TOOLS"), readonly: true },
@@ -129,7 +129,9 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
         await machine.waitFor(/end-6\r?\n/, 300_000, from);
         const out = machine.output.slice(from).replace(/\r/g, "");
         // Sizes in sectors, read-only, the serial (no newline), the read-only disk's first bytes.
-        expect(out).toMatch(/\[linux\] 32768\n\[linux\] 2048\n\[linux\] 1\n\[linux\] disk0\.imgTYPERVISOR-TOOLS\n/);
+        for (const answer of ["32768", "2048", "1", "disk0.imgTYPERVISOR-TOOLS"]) {
+          expect(out).toContain(`[linux] ${answer}\n`);
+        }
         expect(out).toMatch(/dd: error writing '\/dev\/vdb': Operation not permitted/);
         expect(out.split(`${NUMBERS_SHA}  /mnt/numbers`).length - 1).toBe(2);
         expect(out).toMatch(/\[linux\] virtio_rng\.0\n/);
@@ -159,7 +161,7 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
       platform: "qemu",
       memoryMiB: HOST_MEMORY_MIB,
       cmdline: "exit=emulator",
-      modules: linuxVmModules("vmlinux", "console=ttyS0", {
+      modules: linuxVmModules("vmlinux", "console=ttyS0 quiet", {
         disks: [
           { path: image("capped-bytes.img", 8 << 20), bytesPerSecond: 2 << 20 },
           { path: image("capped-ops.img", 1 << 20), iops: 50 },
