@@ -80,6 +80,7 @@ export class VirtioConsole extends VirtioDevice {
   flush(): void {
     if (this.queues.length == 0) return;
     const q = this.queues[TRANSMIT];
+    if (q.error !== null) return; // reported once; the driver must reset the device
     let used = false;
     do {
       while (this.output.ready) {
@@ -105,6 +106,7 @@ export class VirtioConsole extends VirtioDevice {
   private deliverInput(): void {
     if (this.queues.length == 0 || this.inputCount == 0) return;
     const q = this.queues[RECEIVE];
+    if (q.error !== null) return;
     let used = false;
     while (this.inputCount > 0 && q.pop(this.inChain)) {
       const n = this.inChain.writeBytes(0, this.input, 0, this.inputCount);
