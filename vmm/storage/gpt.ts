@@ -12,6 +12,8 @@
 // used at all, and says why; the backup table at the disk's end is not
 // read (a disk whose primary table is damaged needs repair first).
 
+import { readLittleEndian } from "./littleendian";
+
 const SIGNATURE = "EFI PART";
 const HEADER_MIN: u32 = 92; // the header's defined fields (5.3.2)
 const ENTRY_MIN: u32 = 128; // an entry is 128 x 2^n bytes (5.3.2)
@@ -61,19 +63,21 @@ function headerProblem(h: GptHeader, b: Uint8Array, blocks: u64): string | null 
   for (let i = 0; i < SIGNATURE.length; i++) {
     if (b[i] != <u8>SIGNATURE.charCodeAt(i)) return "no GPT (no \"EFI PART\" signature in LBA 1)";
   }
-  const size = le32(b, 12);
+  const size = <u32>readLittleEndian(b, 12, 4);
   if (size < HEADER_MIN || size > <u32>b.length) return "GPT header size " + size.toString() + " is invalid";
   // HeaderCRC32 covers HeaderSize bytes, itself counted as zero.
   const copy = b.slice(0, <i32>size);
   copy.fill(0, 16, 20);
-  if (crc32(copy) != le32(b, 16)) return "GPT header CRC32 does not match";
-  if (le64(b, 24) != 1) return "GPT header in LBA 1 says it is at LBA " + le64(b, 24).toString();
-  h.firstUsable = le64(b, 40);
-  h.lastUsable = le64(b, 48);
-  h.entriesLba = le64(b, 72);
-  h.entryCount = le32(b, 80);
-  h.entrySize = le32(b, 84);
-  h.entriesCrc = le32(b, 88);
+  if (crc32(copy) != <u32>readLittleEndian(b, 16, 4)) return "GPT header CRC32 does not match";
+  if (readLittleEndian(b, 24, 8) != 1) {
+    return "GPT header in LBA 1 says it is at LBA " + readLittleEndian(b, 24, 8).toString();
+  }
+  h.firstUsable = readLittleEndian(b, 40, 8);
+  h.lastUsable = readLittleEndian(b, 48, 8);
+  h.entriesLba = readLittleEndian(b, 72, 8);
+  h.entryCount = <u32>readLittleEndian(b, 80, 4);
+  h.entrySize = <u32>readLittleEndian(b, 84, 4);
+  h.entriesCrc = <u32>readLittleEndian(b, 88, 4);
   if (h.firstUsable > h.lastUsable || h.lastUsable >= blocks) return "GPT usable LBAs lie outside the disk";
   if (h.entrySize < ENTRY_MIN || !isPowerOf2(h.entrySize)) {
     return "GPT partition entry size " + h.entrySize.toString() + " is invalid";
@@ -99,7 +103,7 @@ export function parsePartitions(h: GptHeader, entries: Uint8Array): GptPartition
   for (let i: u32 = 0; i < h.entryCount; i++) {
     const at = <i32>(i * h.entrySize);
     if (isZero(entries, at, 16)) continue;
-    const first = le64(entries, at + 32), last = le64(entries, at + 40);
+    const first = readLittleEndian(entries, at + 32, 8), last = readLittleEndian(entries, at + 40, 8);
     const p = new GptPartition(i + 1, name(entries, at + 56), guid(entries, at), guid(entries, at + 16), first, last);
     h.problem = partitionProblem(h, p, found);
     if (h.problem !== null) return null;
@@ -136,7 +140,8 @@ export function crc32(bytes: Uint8Array): u32 {
 // stored little-endian, the last two as bytes in order.
 // "0FC63DAF-8483-4772-8E79-3D69D8477DE4".
 export function guid(b: Uint8Array, at: i32): string {
-  return hex(le32(b, at), 8) + "-" + hex(le32(b, at + 4) & 0xffff, 4) + "-" + hex(le32(b, at + 6) & 0xffff, 4) + "-"
+  return hex(<u32>readLittleEndian(b, at, 4), 8) + "-" + hex(<u32>readLittleEndian(b, at + 4, 4) & 0xffff, 4) + "-"
+    + hex(<u32>readLittleEndian(b, at + 6, 4) & 0xffff, 4) + "-"
     + bytesHex(b, at + 8, 2) + "-" + bytesHex(b, at + 10, 6);
 }
 
@@ -168,12 +173,4 @@ function isZero(b: Uint8Array, at: i32, count: i32): bool {
 
 function isPowerOf2(v: u32): bool {
   return (v & (v - 1)) == 0;
-}
-
-function le32(b: Uint8Array, at: i32): u32 {
-  return <u32>b[at] | (<u32>b[at + 1] << 8) | (<u32>b[at + 2] << 16) | (<u32>b[at + 3] << 24);
-}
-
-function le64(b: Uint8Array, at: i32): u64 {
-  return <u64>le32(b, at) | (<u64>le32(b, at + 4) << 32);
 }

@@ -13,6 +13,7 @@ import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
 import { IoBudget } from "../../storage/budget";
+import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
@@ -65,15 +66,15 @@ export class VirtioBlock extends VirtioDevice {
   constructor(private disk: DiskBacking, private budget: IoBudget) {
     super(BLOCK_ID, "blk", 1, QUEUE_SIZE);
     const c = this.config;
-    put(c, CAPACITY, 8, disk.sectors);
-    put(c, SEG_MAX_AT, 4, SEG_MAX);
-    put(c, BLK_SIZE_AT, 4, SECTOR_SIZE);
-    put(c, NUM_QUEUES, 2, 1);
-    put(c, MAX_DISCARD_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
-    put(c, MAX_DISCARD_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
-    put(c, DISCARD_ALIGNMENT_AT, 4, 1);
-    put(c, MAX_WRITE_ZEROES_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
-    put(c, MAX_WRITE_ZEROES_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
+    writeLittleEndian(c, CAPACITY, 8, disk.sectors);
+    writeLittleEndian(c, SEG_MAX_AT, 4, SEG_MAX);
+    writeLittleEndian(c, BLK_SIZE_AT, 4, SECTOR_SIZE);
+    writeLittleEndian(c, NUM_QUEUES, 2, 1);
+    writeLittleEndian(c, MAX_DISCARD_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
+    writeLittleEndian(c, MAX_DISCARD_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
+    writeLittleEndian(c, DISCARD_ALIGNMENT_AT, 4, 1);
+    writeLittleEndian(c, MAX_WRITE_ZEROES_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
+    writeLittleEndian(c, MAX_WRITE_ZEROES_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
     const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
     this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
     this.resume = new BlockResume(this);
@@ -139,7 +140,7 @@ export class VirtioBlock extends VirtioDevice {
     }
     const h = this.bytes;
     chain.readBytes(0, h, 0, <i32>HEADER_SIZE);
-    const type = get(h, 0, 4), sector = get(h, 8, 8);
+    const type = readLittleEndian(h, 0, 4), sector = readLittleEndian(h, 8, 8);
     // Data is what lies between the header and the status byte.
     const dataIn = chain.writableBytes - 1, dataOut = chain.readableBytes - HEADER_SIZE;
     let status = S_OK, written: u64 = 0;
@@ -191,7 +192,7 @@ export class VirtioBlock extends VirtioDevice {
     for (let pass = 0; pass < 2; pass++) {
       for (let s: u64 = 0; s < segments; s++) {
         this.chain.readBytes(HEADER_SIZE + s * SEGMENT_SIZE, b, 0, <i32>SEGMENT_SIZE);
-        const sector = get(b, 0, 8), count = get(b, 8, 4), flags = get(b, 12, 4);
+        const sector = readLittleEndian(b, 0, 8), count = readLittleEndian(b, 8, 4), flags = readLittleEndian(b, 12, 4);
         if (pass == 0 && (flags & ~(writeZeroes ? SEGMENT_UNMAP : 0)) != 0) return S_UNSUPP;
         if (pass == 0 && (count > MAX_DISCARD_SECTORS || !this.within(sector, count * SECTOR_SIZE))) return S_IOERR;
         if (pass == 1 && !this.disk.discard(sector * SECTOR_SIZE, count * SECTOR_SIZE)) return S_IOERR;
@@ -208,16 +209,6 @@ export class VirtioBlock extends VirtioDevice {
     const sectors = this.disk.sectors, count = (length + SECTOR_SIZE - 1) / SECTOR_SIZE;
     return sector <= sectors && count <= sectors - sector;
   }
-}
-
-function put(bytes: Uint8Array, at: u32, size: u32, v: u64): void {
-  for (let i: u32 = 0; i < size; i++) bytes[at + i] = <u8>(v >> (i * 8));
-}
-
-function get(bytes: Uint8Array, at: u32, size: u32): u64 {
-  let v: u64 = 0;
-  for (let i: u32 = 0; i < size; i++) v |= <u64>bytes[at + i] << (i * 8);
-  return v;
 }
 
 class BlockResume extends Deferred {

@@ -3,6 +3,8 @@
 // structure", 5.15.2.2 "Identify Namespace data structure" in 5.15). Pure
 // functions over bytes, so unit tests can feed them made-up structures.
 
+import { readLittleEndian } from "../littleendian";
+
 export class ControllerIdentity {
   constructor(
     readonly model: string,
@@ -25,7 +27,7 @@ export function parseController(b: Uint8Array): ControllerIdentity {
     b[77],
     b[512] & 0xf,
     b[513] & 0xf,
-    le(b, 516, 4),
+    <u32>readLittleEndian(b, 516, 4),
     (b[520] & (1 << 3)) != 0,
   );
 }
@@ -45,9 +47,9 @@ export function parseNamespace(b: Uint8Array): NamespaceFormat {
   const format = 128 + 4 * <i32>(b[26] & 0xf);
   const lbads = b[format + 2];
   return new NamespaceFormat(
-    <u64>le(b, 0, 4) | (<u64>le(b, 4, 4) << 32),
+    readLittleEndian(b, 0, 8),
     lbads < 32 ? <u32>1 << lbads : 0,
-    le(b, format, 2),
+    <u32>readLittleEndian(b, format, 2),
     (b[33] & 0xf) == 0b1001,
   );
 }
@@ -56,7 +58,7 @@ export function parseNamespace(b: Uint8Array): NamespaceFormat {
 export function parseNamespaceList(b: Uint8Array): u32[] {
   const ids: u32[] = [];
   for (let at = 0; at + 4 <= b.length; at += 4) {
-    const id = le(b, at, 4);
+    const id = <u32>readLittleEndian(b, at, 4);
     if (id == 0) break;
     ids.push(id);
   }
@@ -72,10 +74,4 @@ function ascii(b: Uint8Array, at: i32, length: i32): string {
     text += String.fromCharCode(c < 0x20 ? 0x20 : c < 0x7f ? c : 0x3f);
   }
   return text.trimEnd();
-}
-
-function le(b: Uint8Array, at: i32, size: i32): u32 {
-  let v: u32 = 0;
-  for (let i = size - 1; i >= 0; i--) v = (v << 8) | b[at + i];
-  return v;
 }
