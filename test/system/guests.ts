@@ -1,7 +1,7 @@
 // The test-guest suite as boot modules (tools/harness/suite.ts), and what a
 // passing run looks like. Shared by the AMD-V (QEMU) and VT-x (Bochs) system
 // tests.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { expect } from "vitest";
 import { SPINNER, SUITE } from "../../tools/harness/suite";
 import { Run } from "./run";
@@ -33,19 +33,30 @@ const SMP_CHECKS = checksIn("test/guests/smp.c");
 // Every suite guest passed every check, but those in `cpuLacks`, which the
 // emulated CPU itself does not do and which the guest reports as SKIP;
 // every misbehaving guest was stopped with its reason; the hypervisor
-// outlived them all and shut down cleanly.
-export function expectSuiteResults(run: Run, cpuLacks: string[] = []): void {
+// outlived them all and shut down cleanly. The whole console output is
+// kept in build/test/suite-<label>.log.
+export function expectSuiteResults(run: Run, label: string, cpuLacks: string[] = []): void {
   const output = run.output.replace(/\r/g, ""), exit = run.exit;
+  mkdirSync("build/test", { recursive: true });
+  writeFileSync(`build/test/suite-${label}.log`, output);
   // Without its last line the hypervisor did not end by itself (a host
   // triple fault ends this way, as QEMU's race of docs/smp.md, "Two
   // emulator bugs", once did).
   expect(output, "the emulator ended without the hypervisor's exit status").toContain("typervisor: exit status");
   expect(CHECKS.length).toBeGreaterThan(10);
+  // Every check's line, gathered first so that a failure names each missing
+  // one and shows what its guest printed and what the hypervisor said of it.
+  const missing = SUITE.flatMap((name) =>
+    checksOf(name).map((check) => cpuLacks.includes(check) ? `[${name}] SKIP ${check} (` : `[${name}] PASS ${check}\n`)
+      .filter((line) => !output.includes(line))
+  );
+  const failing = new Set(missing.map((line) => line.slice(1, line.indexOf("]"))));
+  const linesOf = (name: string) =>
+    output.split("\n").filter((l) => l.includes(`[${name}]`) || l.includes(`vm ${name}:`));
+  const report = [...failing].flatMap(linesOf).join("\n");
+  if (missing.length > 0) console.log(`suite ${label}: checks missing:\n${missing.join("")}\n${report}`);
+  expect(missing, report).toEqual([]);
   for (const name of SUITE) {
-    for (const check of checksOf(name)) {
-      if (cpuLacks.includes(check)) expect(output).toMatch(`[${name}] SKIP ${check} (`);
-      else expect(output).toContain(`[${name}] PASS ${check}\n`);
-    }
     expect(output).toContain(`[${name}] guest: all checks passed`);
     expect(output).toContain(`vm ${name}: exited with status 0`);
     // CPUID 0x15 tells the guest the TSC frequency the hypervisor calibrated,

@@ -33,6 +33,7 @@ describe("Intel VT-x backend in Bochs", () => {
       // Broadwell predates protection keys, which Ice Lake has.
       expectSuiteResults(
         run,
+        `bochs-${bochsCpu}`,
         bochsCpu === "broadwell_ult"
           ? ["pkru: protection keys with OSPKE following CR4.PKE, PKRU the VM's own across yields"]
           : [],
