@@ -45,7 +45,7 @@ BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
 	$(BUILD)/font.o
 
-.PHONY: all deps guests run run-bochs run-uefi run-usb test test-unit bench fuzz usb usb-image clean
+.PHONY: all deps guests run run-bochs run-uefi run-usb test test-unit bench exit-profile fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -145,6 +145,9 @@ test: all guests
 	$(NODE_BIN)/vitest run
 bench: all guests
 	$(NODE_BIN)/tsx tools/bench.ts
+# Where one exit round trip's instructions go, function by function (tools/exitprofile.ts).
+exit-profile: all guests
+	$(NODE_BIN)/tsx tools/exitprofile.ts
 # The fuzzing guest for long: SEEDS=N OPS=M PLATFORM=qemu|bochs SEED=first (tools/fuzz.ts).
 fuzz: all guests
 	$(NODE_BIN)/tsx tools/fuzz.ts

@@ -286,6 +286,8 @@ export abstract class Vcpu {
   // the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that it met.
   noteIoBreakpoints(port: u64, size: u8): void {
     const dr7 = this.dr7;
+    // No L or G bit set (DR7 bits 7:0), no trap: the common case costs a read.
+    if ((dr7 & 0xff) == 0) return;
     const met = this.debugRegisters.ioBreakpointsMet(dr7, this.cr4, port, size);
     let enabled: u64 = 0;
     for (let i = 0; i < 4; i++) if (((dr7 >> (2 * i)) & 3) != 0) enabled |= <u64>1 << i;
