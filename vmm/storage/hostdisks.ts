@@ -2,10 +2,11 @@
 // configuration to name as disks.
 //
 // scanHostDisks() lists the PCI functions, starts every NVMe controller
-// (class 01h, subclass 08h, interface 02h) whose registers it can reach
+// (class 01h, subclass 08h, interface 02h) and every AHCI controller
+// (class 01h, subclass 06h, interface 01h) whose registers it can reach
 // (mapping them if the firmware put them above 4 GiB), reads the GPT of
-// each disk (an NVMe namespace) and remembers every partition: one log
-// line per disk and one per partition. The scan only reads; nothing is written to any
+// each disk (an NVMe namespace, a SATA disk on an AHCI port) and remembers
+// every partition: one log line per disk and one per partition. The scan only reads; nothing is written to any
 // disk until a VM that names a partition writes to it, so partitions no VM
 // names are never touched. A controller or a table that fails is logged
 // and contributes nothing; the hypervisor runs on without it.
@@ -20,6 +21,8 @@ import { UNCACHED } from "../../kernel/mm/hostpaging";
 import { hostMemory } from "../../kernel/mm/memory";
 import { alignDown, alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { Bar, BUS_MASTER, INTX_DISABLE, MEMORY_SPACE, PciFunction, scanPci } from "../../kernel/pci/functions";
+import { AHCI_BAR, AhciController } from "./ahci/controller";
+import { AhciDisk } from "./ahci/disk";
 import { DiskBacking } from "./backing";
 import { BlockDevice } from "./blockdevice";
 import { GptPartition, parseGptHeader, parsePartitions } from "./gpt";
@@ -27,7 +30,7 @@ import { NvmeController } from "./nvme/controller";
 import { NvmeNamespace, openNamespaces } from "./nvme/namespace";
 import { PartitionDisk } from "./partition";
 
-const NVME_CLASS: u32 = 0x01_08_02;
+const NVME_CLASS: u32 = 0x01_08_02, AHCI_CLASS: u32 = 0x01_06_01;
 const NVME_BAR: i32 = 0; // an NVMe controller's registers: BAR0, with BAR1 its upper half
 // The host page tables map device memory below 4 GiB (kernel/mm/hostpaging.ts).
 const DEVICE_MEMORY_END: u64 = 1 << 32;
@@ -52,6 +55,7 @@ export function scanHostDisks(): void {
   for (let i = 0; i < functions.length; i++) {
     const f = functions[i];
     if (f.classCode == NVME_CLASS) scanDisks<NvmeNamespace>(nvmeDisks(f));
+    else if (f.classCode == AHCI_CLASS) scanDisks<AhciDisk>(ahciDisks(f));
   }
 }
 
@@ -67,6 +71,13 @@ function nvmeDisks(f: PciFunction): NvmeNamespace[] {
     log.info(name + ": " + id.model + ", serial " + id.serial + ", no namespace in use");
   }
   return namespaces;
+}
+
+// The ATA disks on the ports of the AHCI controller at `f`.
+function ahciDisks(f: PciFunction): AhciDisk[] {
+  const name = "ahci " + f.name, registers = registersOf(f, AHCI_BAR, name);
+  if (registers == 0) return [];
+  return new AhciController(f, registers).start();
 }
 
 function scanDisks<T extends BlockDevice>(disks: T[]): void {
