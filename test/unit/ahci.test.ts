@@ -140,6 +140,7 @@ describe("the driver against a fake HBA", () => {
     expect(serial()).toContain(`  partition 1 "alpha" ${ALPHA}: 1024 KiB at LBA 2048\n`);
     expect(serial()).toContain("ahci 0000:00:06.0 port 2: an ATAPI device, not a disk; not used\n");
     expect(serial()).not.toContain("port 1");
+    expect(serial().indexOf("port 0:")).toBeLessThan(serial().indexOf("port 2:")); // the log follows the ports
     expect(fake.ports[2].cmd).toBe(0); // stopped again
     expect(fake.violations).toEqual([]);
   });

@@ -22,12 +22,11 @@ import { hostMemory } from "../../kernel/mm/memory";
 import { alignDown, alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { Bar, BUS_MASTER, INTX_DISABLE, MEMORY_SPACE, PciFunction, scanPci } from "../../kernel/pci/functions";
 import { AHCI_BAR, AhciController } from "./ahci/controller";
-import { AhciDisk } from "./ahci/disk";
 import { DiskBacking } from "./backing";
 import { BlockDevice } from "./blockdevice";
 import { GptPartition, parseGptHeader, parsePartitions } from "./gpt";
 import { NvmeController } from "./nvme/controller";
-import { NvmeNamespace, openNamespaces } from "./nvme/namespace";
+import { openNamespaces } from "./nvme/namespace";
 import { PartitionDisk } from "./partition";
 
 const NVME_CLASS: u32 = 0x01_08_02, AHCI_CLASS: u32 = 0x01_06_01;
@@ -54,34 +53,29 @@ export function scanHostDisks(): void {
   const functions = scanPci();
   for (let i = 0; i < functions.length; i++) {
     const f = functions[i];
-    if (f.classCode == NVME_CLASS) scanDisks<NvmeNamespace>(nvmeDisks(f));
-    else if (f.classCode == AHCI_CLASS) scanDisks<AhciDisk>(ahciDisks(f));
+    if (f.classCode == NVME_CLASS) scanNvme(f);
+    else if (f.classCode == AHCI_CLASS) scanAhci(f);
   }
 }
 
-// The namespaces of the NVMe controller at `f` that it can use.
-function nvmeDisks(f: PciFunction): NvmeNamespace[] {
+// The namespaces of the NVMe controller at `f` that it can use, each scanned.
+function scanNvme(f: PciFunction): void {
   const name = "nvme " + f.name, registers = registersOf(f, NVME_BAR, name);
-  if (registers == 0) return [];
+  if (registers == 0) return;
   const c = new NvmeController(f, registers);
-  if (!c.start()) return [];
+  if (!c.start()) return;
   const namespaces = openNamespaces(c);
   const id = c.identity!;
   if (namespaces.length == 0 && c.failure === null) {
     log.info(name + ": " + id.model + ", serial " + id.serial + ", no namespace in use");
   }
-  return namespaces;
+  for (let i = 0; i < namespaces.length; i++) scanDisk(namespaces[i]);
 }
 
-// The ATA disks on the ports of the AHCI controller at `f`.
-function ahciDisks(f: PciFunction): AhciDisk[] {
+// The ATA disks on the ports of the AHCI controller at `f`, each scanned as it is opened.
+function scanAhci(f: PciFunction): void {
   const name = "ahci " + f.name, registers = registersOf(f, AHCI_BAR, name);
-  if (registers == 0) return [];
-  return new AhciController(f, registers).start();
-}
-
-function scanDisks<T extends BlockDevice>(disks: T[]): void {
-  for (let i = 0; i < disks.length; i++) scanDisk(disks[i]);
+  if (registers != 0) new AhciController(f, registers).start(scanDisk);
 }
 
 // The partition named `nameOrGuid` as `owner`'s disk, read-only or not;

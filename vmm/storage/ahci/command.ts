@@ -19,7 +19,7 @@ const REGISTER_H2D: u8 = 0x27; // the FIS type (SATA 2.6, 10.3.4)
 const COMMAND_BIT: u8 = 0x80; // byte 1 bit 7: the FIS updates the Command register, not Device Control
 const LBA_MODE: u8 = 0x40; // Device register bit 6: the address is an LBA (ATA8-ACS, READ DMA EXT, "Device")
 const TRIM: u16 = 1; // DATA SET MANAGEMENT's feature bit 0 (ACS-2, DATA SET MANAGEMENT)
-export const FIS_BYTES: i32 = 20;
+const FIS_BYTES: i32 = 20;
 
 export class AtaCommand {
   opcode: u8 = 0;

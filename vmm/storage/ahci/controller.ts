@@ -12,6 +12,7 @@ import { pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim
 import * as log from "../../../kernel/console/log";
 import { PciFunction } from "../../../kernel/pci/functions";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import { BlockDevice } from "../blockdevice";
 import { AhciDisk } from "./disk";
 import { AhciPort, ATA_SIGNATURE, waitClear } from "./port";
 
@@ -43,23 +44,22 @@ export class AhciController {
     this.name = "ahci " + fn.name;
   }
 
-  // The ATA disks on its ports that it could open; a failure is logged.
-  start(): AhciDisk[] {
-    const disks: AhciDisk[] = [];
-    if ((this.read(CAP2) & CAP2_BOH) != 0 && !this.takeFromBios()) return disks;
+  // Opens the ATA disk on each port that has one and hands it to
+  // `found`, port by port, so that the log follows the ports; a failure is logged.
+  start(found: (disk: BlockDevice) => void): void {
+    if ((this.read(CAP2) & CAP2_BOH) != 0 && !this.takeFromBios()) return;
     this.write(GHC, this.read(GHC) | GHC_AE); // 10.1.2 step 1, before any other register
     const cap = this.read(CAP);
     this.wide = (cap & CAP_S64A) != 0;
     const ports = this.ports(), staggered = (cap & CAP_SSS) != 0;
     let stopped = true;
     for (let i = 0; i < ports.length; i++) stopped = ports[i].stop() && stopped;
-    if (!stopped && !this.reset()) return disks;
+    if (!stopped && !this.reset()) return;
     if (!stopped || staggered) awaitLinks(ports, staggered);
     for (let i = 0; i < ports.length; i++) {
       const disk = this.open(ports[i]);
-      if (disk !== null) disks.push(disk);
+      if (disk !== null) found(disk);
     }
-    return disks;
   }
 
   // The implemented ports (PI, 3.1.4).

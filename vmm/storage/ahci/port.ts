@@ -95,15 +95,14 @@ export class AhciPort {
 
   // Stops the command list, then FIS reception (10.1.2 step 3); false if the HBA does not follow.
   stop(): bool {
-    this.write(PxCMD, this.read(PxCMD) & ~CMD_ST);
-    if (!waitClear(this.base + PxCMD, CMD_CR, STOP_MS)) return false;
+    if (!this.stopCommands()) return false;
     this.write(PxCMD, this.read(PxCMD) & ~CMD_FRE);
     return waitClear(this.base + PxCMD, CMD_FR, STOP_MS);
   }
 
-  // Points the idle port at its allocated page and lets it receive FISes (10.1.2
-  // step 5), which brings the device's signature and status; then waits
-  // until the device is not busy. False if it stays busy.
+  // Points the idle port at its allocated page and lets it receive FISes
+  // (10.1.2 step 5), which brings the device's signature and status; then
+  // waits until the device is not busy. False if it stays busy.
   receive(): bool {
     this.write64(PxCLB, this.pagePhys);
     this.write64(PxFB, this.pagePhys + <u64>RECEIVED_FIS);
@@ -152,8 +151,7 @@ export class AhciPort {
   // clears PxCI; clear the errors; start again if the device is not busy.
   // False if it is (that needs a COMRESET, which this driver leaves out).
   recover(): bool {
-    this.write(PxCMD, this.read(PxCMD) & ~CMD_ST);
-    if (!waitClear(this.base + PxCMD, CMD_CR, STOP_MS)) return false;
+    if (!this.stopCommands()) return false;
     this.write(PxSERR, 0xffff_ffff);
     this.write(PxIS, 0xffff_ffff);
     if ((this.taskFile & (TFD_BSY | TFD_DRQ)) != 0) return false;
@@ -171,6 +169,12 @@ export class AhciPort {
       this.fn.command(0, BUS_MASTER);
     }
     return false;
+  }
+
+  // Clears ST and waits for the HBA to say the command list is no longer processed (CR).
+  private stopCommands(): bool {
+    this.write(PxCMD, this.read(PxCMD) & ~CMD_ST);
+    return waitClear(this.base + PxCMD, CMD_CR, STOP_MS);
   }
 
   private read(reg: u64): u32 {
