@@ -3,11 +3,10 @@
 // registers at BAR0, executing the commands of the queues the driver sets
 // up as NVM Express 1.4 says a controller does (3.1, 4.2, 4.3, 4.6, 5.3,
 // 5.4, 5.15), with a 4 MiB disk holding a GPT of four partitions.
-// "Physical memory" is the linear memory where the harness's stubs place
-// it (the driver's queues and buffer) and the fake PhysMemory elsewhere
-// (the VM's RAM).
+// Configuration space and DMA are fakepci.ts's.
 import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
-import { LINEAR_PHYS_BASE, PhysMemory } from "./harness";
+import { FakePciFunction } from "./fakepci";
+import { PhysMemory } from "./harness";
 
 export const BAR = 0xfebf_0000n, PAGE = 4096;
 export const GUEST_HPA = 0x2000_0000n, GUEST_SIZE = 4n << 20n;
@@ -22,19 +21,20 @@ export interface FakeOptions {
   barHigh?: number; // BAR1: the upper half of BAR0's address, 16 KiB of registers
 }
 
-export class FakeNvme {
+export class FakeNvme extends FakePciFunction {
   disk: Uint8Array;
   cc = 0;
-  command = 0; // the PCI command register
   registers = new Map<number, number>();
   queues = new Map<number, { sq: bigint; cq: bigint; size: number; head: number; tail: number; phase: number }>();
   log: Array<{ opcode: number; queue: number; dwords: number[] }> = [];
   violations: string[] = [];
-  private cf8 = 0;
-  bars: number[];
 
-  constructor(public opts: FakeOptions, public mem: () => { linear: Uint8Array; phys: PhysMemory }) {
-    this.bars = [(Number(BAR) | 4) >>> 0, opts.barHigh ?? 0]; // a 64-bit memory BAR
+  constructor(public opts: FakeOptions, mem: () => { linear: Uint8Array; phys: PhysMemory }) {
+    // A 64-bit memory BAR of 16 KiB.
+    super(4, (0x0010 << 16) | 0x1b36, 0x0108_0200, [
+      { value: Number(BAR) | 4, writable: ~0x3fff },
+      { value: opts.barHigh ?? 0, writable: 0xffffffff },
+    ], mem);
     const bs = opts.blockSize ?? 512, blocks = DISK_BYTES / bs;
     this.disk = new Uint8Array(DISK_BYTES);
     // Partitions in 512-byte sectors, whatever the block size.
@@ -57,53 +57,6 @@ export class FakeNvme {
     });
     for (const w of writes) this.disk.set(w.bytes, w.lba * bs);
     for (let i = 2048 * 512; i < 7168 * 512; i++) this.disk[i] = ((i * 7 + (i >> 12)) & 0xff) | 1; // never 0
-  }
-
-  // Unified physical memory, as the controller's DMA sees it.
-  read(a: bigint, n: number): Uint8Array {
-    const { linear, phys } = this.mem();
-    const off = a - LINEAR_PHYS_BASE;
-    if (off >= 0n && off < BigInt(linear.length)) return linear.slice(Number(off), Number(off) + n);
-    return phys.readBytes(a, n);
-  }
-  write(a: bigint, bytes: Uint8Array): void {
-    const { linear, phys } = this.mem();
-    const off = a - LINEAR_PHYS_BASE;
-    if (off >= 0n && off < BigInt(linear.length)) linear.set(bytes, Number(off));
-    else phys.writeBytes(a, bytes);
-  }
-
-  // PCI configuration mechanism #1.
-  outl(port: number, v: number): void {
-    if (port === 0xcf8) this.cf8 = v >>> 0;
-    const reg = this.cf8 & 0xfc;
-    // A BAR keeps the address bits its size leaves writable (PCI 3.0, 6.2.5.1).
-    if (port === 0xcfc && this.ours() && (reg === 0x10 || reg === 0x14)) {
-      this.bars[(reg - 0x10) / 4] = reg === 0x10 ? ((v & ~0x3fff) | 4) >>> 0 : v >>> 0;
-    }
-  }
-  outw(port: number, v: number): void {
-    if (port === 0xcfc && this.ours()) this.command = v;
-  }
-  inl(port: number): number {
-    if (port !== 0xcfc) return 0xffffffff;
-    if (!this.ours()) return 0xffffffff;
-    switch (this.cf8 & 0xfc) {
-      case 0x00:
-        return (0x0010 << 16) | 0x1b36;
-      case 0x04:
-        return this.command;
-      case 0x08:
-        return 0x0108_0200;
-      case 0x10:
-      case 0x14:
-        return this.bars[((this.cf8 & 0xfc) - 0x10) / 4];
-      default:
-        return 0;
-    }
-  }
-  private ours(): boolean {
-    return ((this.cf8 & 0x80ff_ff00) >>> 0) === (0x8000_0000 | (4 << 11)) >>> 0;
   }
 
   // Registers (3.1).

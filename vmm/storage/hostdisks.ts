@@ -2,10 +2,11 @@
 // configuration to name as disks.
 //
 // scanHostDisks() lists the PCI functions, starts every NVMe controller
-// (class 01h, subclass 08h, interface 02h) whose registers it can reach
+// (class 01h, subclass 08h, interface 02h) and every AHCI controller
+// (class 01h, subclass 06h, interface 01h) whose registers it can reach
 // (mapping them if the firmware put them above 4 GiB), reads the GPT of
-// each namespace and remembers every partition: one log line per namespace
-// and one per partition. The scan only reads; nothing is written to any
+// each disk (an NVMe namespace, a SATA disk on an AHCI port) and remembers
+// every partition: one log line per disk and one per partition. The scan only reads; nothing is written to any
 // disk until a VM that names a partition writes to it, so partitions no VM
 // names are never touched. A controller or a table that fails is logged
 // and contributes nothing; the hypervisor runs on without it.
@@ -20,13 +21,16 @@ import { UNCACHED } from "../../kernel/mm/hostpaging";
 import { hostMemory } from "../../kernel/mm/memory";
 import { alignDown, alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { Bar, BUS_MASTER, INTX_DISABLE, MEMORY_SPACE, PciFunction, scanPci } from "../../kernel/pci/functions";
+import { AHCI_BAR, AhciController } from "./ahci/controller";
 import { DiskBacking } from "./backing";
+import { BlockDevice } from "./blockdevice";
 import { GptPartition, parseGptHeader, parsePartitions } from "./gpt";
 import { NvmeController } from "./nvme/controller";
-import { NvmeNamespace, openNamespaces } from "./nvme/namespace";
-import { NvmePartition } from "./nvme/partition";
+import { openNamespaces } from "./nvme/namespace";
+import { PartitionDisk } from "./partition";
 
-const NVME_CLASS: u32 = 0x01_08_02;
+const NVME_CLASS: u32 = 0x01_08_02, AHCI_CLASS: u32 = 0x01_06_01;
+const NVME_BAR: i32 = 0; // an NVMe controller's registers: BAR0, with BAR1 its upper half
 // The host page tables map device memory below 4 GiB (kernel/mm/hostpaging.ts).
 const DEVICE_MEMORY_END: u64 = 1 << 32;
 
@@ -34,7 +38,7 @@ class HostPartition {
   // The VM whose disk it is, or "".
   owner: string = "";
 
-  constructor(readonly namespace: NvmeNamespace, readonly gpt: GptPartition) {}
+  constructor(readonly device: BlockDevice, readonly gpt: GptPartition) {}
 
   answersTo(nameOrGuid: string): bool {
     return this.gpt.name == nameOrGuid || this.gpt.guid == nameOrGuid.toUpperCase();
@@ -42,21 +46,36 @@ class HostPartition {
 }
 
 // A global, so that the garbage collector, which sees only what globals
-// reach, keeps the partitions and through them their namespaces and controllers.
+// reach, keeps the partitions and through them their disks and controllers.
 const partitions: HostPartition[] = [];
 
 export function scanHostDisks(): void {
   const functions = scanPci();
   for (let i = 0; i < functions.length; i++) {
-    if (functions[i].classCode != NVME_CLASS) continue;
-    const c = controllerAt(functions[i]);
-    if (c === null || !c.start()) continue;
-    const namespaces = openNamespaces(c);
-    const id = c.identity!;
-    const about = c.name + ": " + id.model + ", serial " + id.serial;
-    if (namespaces.length == 0 && c.failure === null) log.info(about + ", no namespace in use");
-    for (let j = 0; j < namespaces.length; j++) scanNamespace(about, namespaces[j]);
+    const f = functions[i];
+    if (f.classCode == NVME_CLASS) scanNvme(f);
+    else if (f.classCode == AHCI_CLASS) scanAhci(f);
   }
+}
+
+// The namespaces of the NVMe controller at `f` that it can use, each scanned.
+function scanNvme(f: PciFunction): void {
+  const name = "nvme " + f.name, registers = registersOf(f, NVME_BAR, name);
+  if (registers == 0) return;
+  const c = new NvmeController(f, registers);
+  if (!c.start()) return;
+  const namespaces = openNamespaces(c);
+  const id = c.identity!;
+  if (namespaces.length == 0 && c.failure === null) {
+    log.info(name + ": " + id.model + ", serial " + id.serial + ", no namespace in use");
+  }
+  for (let i = 0; i < namespaces.length; i++) scanDisk(namespaces[i]);
+}
+
+// The ATA disks on the ports of the AHCI controller at `f`, each scanned as it is opened.
+function scanAhci(f: PciFunction): void {
+  const name = "ahci " + f.name, registers = registersOf(f, AHCI_BAR, name);
+  if (registers != 0) new AhciController(f, registers).start(scanDisk);
 }
 
 // The partition named `nameOrGuid` as `owner`'s disk, read-only or not;
@@ -75,7 +94,7 @@ export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string
   const p = found!;
   if (p.owner.length > 0) return refuseClaim("partition " + nameOrGuid + " is already a disk of " + p.owner);
   p.owner = owner;
-  return new NvmePartition(p.namespace, p.gpt, readOnly);
+  return new PartitionDisk(p.device, p.gpt, readOnly);
 }
 
 // Why the last claimPartition() failed.
@@ -86,18 +105,20 @@ function refuseClaim(why: string): DiskBacking | null {
   return null;
 }
 
-// The controller at `f`, memory decoding and bus mastering on and INTx off
-// (the driver polls), or null if its registers are out of reach (logged).
-function controllerAt(f: PciFunction): NvmeController | null {
+// The address of the registers memory BAR `index` of `f` decodes, with
+// memory decoding and bus mastering on and INTx off (the drivers poll), or
+// 0 if they are out of reach (logged).
+function registersOf(f: PciFunction, index: i32, name: string): u64 {
   const bars = f.bars();
-  const name = "nvme " + f.name;
-  if (bars.length == 0 || bars[0].index != 0 || bars[0].io) {
-    log.warn(name + ": BAR0 holds no memory address; controller skipped");
-    return null;
+  let bar: Bar | null = null;
+  for (let i = 0; i < bars.length; i++) if (bars[i].index == index && !bars[i].io) bar = bars[i];
+  if (bar === null) {
+    log.warn(name + ": BAR" + index.toString() + " holds no memory address; controller skipped");
+    return 0;
   }
-  if (bars[0].address >= DEVICE_MEMORY_END && !mapRegisters(f, bars[0], name)) return null;
+  if (bar.address >= DEVICE_MEMORY_END && !mapRegisters(f, bar, name)) return 0;
   f.command(MEMORY_SPACE | BUS_MASTER | INTX_DISABLE, 0);
-  return new NvmeController(f, bars[0].address);
+  return bar.address;
 }
 
 // Maps a BAR that the firmware put above 4 GiB (OVMF does), where the host
@@ -114,21 +135,20 @@ function mapRegisters(f: PciFunction, bar: Bar, name: string): bool {
   return true;
 }
 
-// Reads the namespace's GPT and keeps its partitions.
-function scanNamespace(about: string, ns: NvmeNamespace): void {
-  const line = about + ", namespace " + ns.id.toString() + ": " + log.size(ns.bytes) + ", "
-    + ns.blockSize.toString() + "-byte blocks, ";
-  const block = new Uint8Array(<i32>ns.blockSize);
-  if (ns.blocks < 2 || !ns.readInto(1, block)) {
-    log.info(line + (ns.blocks < 2 ? "too small for a GPT" : "LBA 1 unreadable"));
+// Reads the disk's GPT and keeps its partitions.
+function scanDisk(disk: BlockDevice): void {
+  const line = disk.describe() + ", ";
+  const block = new Uint8Array(<i32>disk.blockSize);
+  if (disk.blocks < 2 || !disk.readInto(1, block)) {
+    log.info(line + (disk.blocks < 2 ? "too small for a GPT" : "LBA 1 unreadable"));
     return;
   }
-  const header = parseGptHeader(block, ns.blocks);
+  const header = parseGptHeader(block, disk.blocks);
   let found: GptPartition[] | null = null;
   if (header.problem === null) {
-    const size = ns.blockSize, bytes = (header.entryBytes + size - 1) / size * size;
+    const size = disk.blockSize, bytes = (header.entryBytes + size - 1) / size * size;
     const entries = new Uint8Array(<i32>bytes);
-    if (ns.readInto(header.entriesLba, entries)) found = parsePartitions(header, entries);
+    if (disk.readInto(header.entriesLba, entries)) found = parsePartitions(header, entries);
     else header.problem = "GPT partition entries unreadable";
   }
   if (found === null) {
@@ -138,9 +158,9 @@ function scanNamespace(about: string, ns: NvmeNamespace): void {
   log.info(line + "GPT with " + found.length.toString() + (found.length == 1 ? " partition" : " partitions"));
   for (let i = 0; i < found.length; i++) {
     const p = found[i];
-    partitions.push(new HostPartition(ns, p));
+    partitions.push(new HostPartition(disk, p));
     log.info(
-      "  partition " + p.index.toString() + " \"" + p.name + "\" " + p.guid + ": " + log.size(p.blocks * ns.blockSize)
+      "  partition " + p.index.toString() + " \"" + p.name + "\" " + p.guid + ": " + log.size(p.blocks * disk.blockSize)
         + " at LBA " + p.firstLba.toString(),
     );
   }

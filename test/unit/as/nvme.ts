@@ -4,11 +4,7 @@
 // fake controller and PCI bus the test puts behind the shim, with a VM's
 // RAM in the fake physical memory.
 
-import { initConsole } from "../../../kernel/console/console";
 import { physOf, allocPage } from "../../../kernel/mm/linearpages";
-import { GuestMemory } from "../../../vmm/core/guestmemory";
-import { DiskBacking } from "../../../vmm/storage/backing";
-import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
 import {
   Command,
   createCompletionQueue,
@@ -21,7 +17,6 @@ import {
   writeZeroes,
 } from "../../../vmm/storage/nvme/command";
 import { setDataPointer } from "../../../vmm/storage/nvme/prp";
-import { calibrateTsc } from "../../../kernel/time/tsc";
 
 const command = new Command();
 const list = allocPage();
@@ -67,39 +62,4 @@ export function listEntry(i: i32): u64 {
   return load<u64>(list + <usize>i * 8);
 }
 
-const guest = new GuestMemory();
-let disk: DiskBacking | null = null;
-
-export function scan(guestHpa: u64, guestSize: u64): void {
-  initConsole();
-  guest.add(0, guestHpa, guestSize);
-  // As at boot, where the timer's calibration comes first (vmm/vmm.ts).
-  calibrateTsc();
-  scanHostDisks();
-}
-// The partition as the disk of "vm test"; false, with openError(), if it cannot be had.
-export function open(nameOrGuid: string, readOnly: bool): bool {
-  disk = claimPartition(nameOrGuid, readOnly, "vm test");
-  return disk !== null;
-}
-export function openError(): string {
-  return claimError;
-}
-export function sectors(): u64 {
-  return disk!.sectors;
-}
-export function describe(): string {
-  return disk!.kind + " " + disk!.serial;
-}
-export function read(offset: u64, gpa: u64, length: u64): bool {
-  return disk!.read(offset, guest, gpa, length);
-}
-export function write(offset: u64, gpa: u64, length: u64): bool {
-  return disk!.write(offset, guest, gpa, length);
-}
-export function discard(offset: u64, length: u64): bool {
-  return disk!.discard(offset, length);
-}
-export function flushDisk(): bool {
-  return disk!.flush();
-}
+export { describe, discard, flushDisk, open, openError, read, scan, sectors, write } from "./hostdisks";

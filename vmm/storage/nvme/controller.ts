@@ -16,6 +16,7 @@ import * as log from "../../../kernel/console/log";
 import { allocPage, allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import { BUFFER_BYTES } from "../blockdevice";
 import {
   Command,
   createCompletionQueue,
@@ -42,9 +43,6 @@ const CSTS_READY: u32 = 1, CSTS_FATAL: u32 = 2;
 
 // Longer than any healthy command takes, short enough to notice a dead one.
 const COMMAND_TIMEOUT_MS: u64 = 10_000;
-// The driver's own data, identify structures and the GPT: 16 KiB, which
-// holds the usual partition entry array of 128 entries in one command.
-export const BUFFER_BYTES: u64 = 4 * MEMORY_PAGE;
 const IDENTIFY_BYTES: u64 = 4096;
 const IO_QUEUE: u16 = 1;
 

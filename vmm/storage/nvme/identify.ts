@@ -3,6 +3,7 @@
 // structure", 5.15.2.2 "Identify Namespace data structure" in 5.15). Pure
 // functions over bytes, so unit tests can feed them made-up structures.
 
+import { asciiField } from "../ascii";
 import { readLittleEndian } from "../littleendian";
 
 export class ControllerIdentity {
@@ -22,8 +23,8 @@ export class ControllerIdentity {
 
 export function parseController(b: Uint8Array): ControllerIdentity {
   return new ControllerIdentity(
-    ascii(b, 24, 40),
-    ascii(b, 4, 20),
+    asciiField(b, 24, 40),
+    asciiField(b, 4, 20),
     b[77],
     b[512] & 0xf,
     b[513] & 0xf,
@@ -63,15 +64,4 @@ export function parseNamespaceList(b: Uint8Array): u32[] {
     ids.push(id);
   }
   return ids;
-}
-
-// An ASCII field without the spaces that pad it; a control character
-// counts as a space and anything else not ASCII shows as "?".
-function ascii(b: Uint8Array, at: i32, length: i32): string {
-  let text = "";
-  for (let i = 0; i < length; i++) {
-    const c = b[at + i];
-    text += String.fromCharCode(c < 0x20 ? 0x20 : c < 0x7f ? c : 0x3f);
-  }
-  return text.trimEnd();
 }

@@ -1,8 +1,8 @@
 // A namespace of an NVMe controller: a run of logical blocks the driver
 // reads and writes (NVM Express Base Specification 1.4, 6 "NVM Command
-// Set"). Transfers go straight between the namespace and host-physical
-// memory, a guest's RAM or the driver's buffer, cut into commands of at
-// most the controller's largest transfer.
+// Set"), as a BlockDevice. Transfers go straight between the namespace and
+// host-physical memory, a guest's RAM or the driver's buffer, cut into
+// commands of at most the controller's largest transfer.
 //
 // Only the formats a 512-byte sector maps onto simply are used: blocks of
 // 512 or 4096 bytes, with no metadata (whose separate buffer the commands
@@ -10,15 +10,19 @@
 // reported and left alone.
 
 import * as log from "../../../kernel/console/log";
+import { BlockDevice } from "../blockdevice";
 import { flush, readWrite, writeZeroes } from "./command";
-import { BUFFER_BYTES, NvmeController } from "./controller";
+import { NvmeController } from "./controller";
 import { NamespaceFormat } from "./identify";
+import { prpAligned } from "./prp";
 
 // The NLB field is 16 bits, 0-based (6, "Read command").
 const MAX_BLOCKS_PER_COMMAND: u64 = 0x1_0000;
 
-export class NvmeNamespace {
-  constructor(readonly controller: NvmeController, readonly id: u32, readonly format: NamespaceFormat) {}
+export class NvmeNamespace extends BlockDevice {
+  constructor(readonly controller: NvmeController, readonly id: u32, readonly format: NamespaceFormat) {
+    super();
+  }
 
   get blockSize(): u64 {
     return this.format.blockSize;
@@ -26,13 +30,28 @@ export class NvmeNamespace {
   get blocks(): u64 {
     return this.format.blocks;
   }
-  get bytes(): u64 {
-    return this.blocks * this.blockSize;
+  get kind(): string {
+    return "NVMe";
+  }
+  get title(): string {
+    const c = this.controller, id = c.identity!;
+    return c.name + ": " + id.model + ", serial " + id.serial + ", namespace " + this.id.toString() + ": ";
+  }
+  get unit(): string {
+    return "blocks";
+  }
+  get buffer(): usize {
+    return this.controller.buffer;
+  }
+  get bufferPhys(): u64 {
+    return this.controller.bufferPhys;
   }
 
-  // `length` bytes (whole blocks) from block `lba` to host-physical `phys`
-  // (dword-aligned, contiguous), or from there to the namespace with
-  // `write`; false on an I/O error (logged).
+  // PRP entries hold dword-aligned addresses (prp.ts); any address is in reach.
+  addressable(phys: u64, length: u64): bool {
+    return prpAligned(phys);
+  }
+
   transfer(lba: u64, phys: u64, length: u64, write: bool): bool {
     const c = this.controller, command = c.command;
     const most = min(c.maxTransfer, MAX_BLOCKS_PER_COMMAND * this.blockSize);
@@ -45,8 +64,8 @@ export class NvmeNamespace {
     return true;
   }
 
-  // `count` blocks from `lba` read as zeroes from now on, deallocated if the
-  // namespace can say so; false if the controller has no Write Zeroes.
+  // With Write Zeroes, deallocating the blocks if the namespace can say
+  // they read as zeroes then; false if the controller has no Write Zeroes.
   zero(lba: u64, count: u64): bool {
     const c = this.controller;
     if (!c.identity!.writeZeroes) return false;
@@ -62,19 +81,6 @@ export class NvmeNamespace {
   flush(): bool {
     flush(this.controller.command, this.id);
     return this.controller.runIo(this.controller.command, 0, 0);
-  }
-
-  // `out.length` bytes (whole blocks) from block `lba`, through the driver's
-  // buffer: the host's own reads, such as the partition table.
-  readInto(lba: u64, out: Uint8Array): bool {
-    const c = this.controller, length = <u64>out.length;
-    for (let done: u64 = 0; done < length;) {
-      const n = min(BUFFER_BYTES, length - done);
-      if (!this.transfer(lba + done / this.blockSize, c.bufferPhys, n, false)) return false;
-      memory.copy(out.dataStart + <usize>done, c.buffer, <usize>n);
-      done += n;
-    }
-    return true;
   }
 }
 

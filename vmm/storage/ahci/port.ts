@@ -1,0 +1,201 @@
+// One port of an AHCI HBA and the SATA device on it, driven by polling
+// (AHCI 1.3.1, 3.3 "Port Registers", 5 "Data Transfer Operation").
+//
+// A port reads its commands from memory the host gives it: a command list
+// of 32-byte headers (4.2.2), each pointing at a command table (4.2.3)
+// that holds the command's FIS and its PRDT, and a received-FIS area
+// where it posts the FISes the device sends back (4.2.1). All three live
+// in one page of the linear memory, written with ordinary stores; only
+// slot 0 is used, one command at a time, under the hypervisor's lock. The
+// driver sets the slot's bit in PxCI and polls until the HBA clears it
+// (done) or PxIS reports an error, with a deadline on the TSC.
+//
+// A command the device fails (a task file error) fails that request, and
+// the port is restarted as 6.2.2.1 says. A port that lets a command time
+// out, or stays busy after an error, is failed: one log line, the port
+// stopped (or, if it will not stop, bus mastering turned off for the whole
+// HBA, so that nothing late lands in memory that has been reused), and
+// every later request fails at once.
+
+import { memoryFence, pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim";
+import * as log from "../../../kernel/console/log";
+import { allocPage, physOf } from "../../../kernel/mm/linearpages";
+import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
+import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import { AtaCommand } from "./command";
+import { fillPrdt } from "./prdt";
+
+// Port registers (3.3), from the port's base at ABAR + 100h + 80h x port.
+const PxCLB: u64 = 0x00, PxFB: u64 = 0x08, PxIS: u64 = 0x10, PxCMD: u64 = 0x18, PxTFD: u64 = 0x20;
+const PxSIG: u64 = 0x24, PxSSTS: u64 = 0x28, PxSERR: u64 = 0x30, PxCI: u64 = 0x38;
+// PxCMD (3.3.7): start (process the command list), spin-up device, FIS
+// receive enable, and the HBA's acknowledgements of the two: FIS receive
+// running, command list running.
+const CMD_ST: u32 = 1 << 0, CMD_SUD: u32 = 1 << 1, CMD_FRE: u32 = 1 << 4, CMD_FR: u32 = 1 << 14, CMD_CR: u32 = 1 << 15;
+// PxTFD (3.3.8): the device's Status register in bits 7-0: busy, data request, error.
+const TFD_BSY: u32 = 1 << 7, TFD_DRQ: u32 = 1 << 3, TFD_ERR: u32 = 1 << 0;
+// PxIS (3.3.5): the errors that end a command: task file, host bus fatal,
+// host bus data, interface fatal.
+const IS_ERRORS: u32 = (1 << 30) | (1 << 29) | (1 << 28) | (1 << 27);
+// PxSSTS.DET (3.3.10), bits 3-0: a device is present and the link is up.
+const DET_PRESENT: u32 = 3;
+// PxSIG (3.3.9): what the device's first D2H Register FIS said it is.
+export const ATA_SIGNATURE: u32 = 0x0000_0101;
+
+// The port's page: command list (1 KiB-aligned), received FISes
+// (256-byte-aligned), slot 0's command table (128-byte-aligned), whose
+// PRDT starts at 80h.
+const RECEIVED_FIS: usize = 0x400, COMMAND_TABLE: usize = 0x500, PRDT: usize = COMMAND_TABLE + 0x80;
+const FIS_DWORDS: u32 = 5; // a Register H2D FIS: the header's CFL
+const HEADER_WRITE: u32 = 1 << 6; // the header's W: data from host to device
+const SLOT_0: u32 = 1;
+
+// How long the HBA may take to stop a port (10.1.2: at least 500 ms).
+const STOP_MS: u64 = 500;
+// Longer than any healthy command takes, short enough to notice a dead one.
+export const COMMAND_TIMEOUT_MS: u64 = 10_000;
+
+// execute()'s results.
+export const enum Outcome {
+  Done,
+  DeviceError, // the device ended the command with ERR (PxTFD holds why)
+  HostError, // the HBA reported a bus or interface error
+  TimedOut,
+}
+
+export class AhciPort {
+  readonly name: string;
+  failure: string | null = null;
+  // Its command list, received FISes and command table, once there is a device (allocate()).
+  private page: usize = 0;
+  private pagePhys: u64 = 0;
+
+  // Port `index` of the HBA `fn` named `hba`, with its registers at `base`.
+  constructor(private fn: PciFunction, hba: string, index: u32, private base: u64) {
+    this.name = hba + " port " + index.toString();
+  }
+
+  get linkUp(): bool {
+    return (this.read(PxSSTS) & 0xf) == DET_PRESENT;
+  }
+  get signature(): u32 {
+    return this.read(PxSIG);
+  }
+  // The device's Error (15-8) and Status (7-0) registers.
+  get taskFile(): u32 {
+    return this.read(PxTFD) & 0xffff;
+  }
+  // Gives the port its page; false if the HBA could not address it
+  // (above 4 GiB, and no 64-bit addressing: `wide` false).
+  allocate(wide: bool): bool {
+    this.page = allocPage();
+    this.pagePhys = physOf(this.page);
+    return wide || this.pagePhys + 4096 <= <u64>1 << 32;
+  }
+
+  // Stops the command list, then FIS reception (10.1.2 step 3); false if the HBA does not follow.
+  stop(): bool {
+    if (!this.stopCommands()) return false;
+    this.write(PxCMD, this.read(PxCMD) & ~CMD_FRE);
+    return waitClear(this.base + PxCMD, CMD_FR, STOP_MS);
+  }
+
+  // Points the idle port at its allocated page and lets it receive FISes
+  // (10.1.2 step 5), which brings the device's signature and status; then
+  // waits until the device is not busy. False if it stays busy.
+  receive(): bool {
+    this.write64(PxCLB, this.pagePhys);
+    this.write64(PxFB, this.pagePhys + <u64>RECEIVED_FIS);
+    this.write(PxSERR, 0xffff_ffff); // write-1-to-clear (3.3.12), step 6
+    this.write(PxCMD, this.read(PxCMD) | CMD_FRE);
+    return waitClear(this.base + PxTFD, TFD_BSY | TFD_DRQ, COMMAND_TIMEOUT_MS);
+  }
+
+  // With staggered spin-up (CAP.SSS) a device comes up only once SUD is set (3.3.7).
+  spinUp(): void {
+    this.write(PxCMD, this.read(PxCMD) | CMD_SUD);
+  }
+
+  // Starts the command list (10.3.1: only with FRE set, the device not busy, the link up).
+  start(): void {
+    this.write(PxIS, 0xffff_ffff);
+    this.write(PxCMD, this.read(PxCMD) | CMD_ST);
+  }
+
+  // Runs `c` with its data (`length` bytes, even, at most MAX_PRDT_BYTES; none if 0) at host-physical `phys`.
+  execute(c: AtaCommand, phys: u64, length: u64): Outcome {
+    const table = this.page + COMMAND_TABLE;
+    c.writeFis(table);
+    const entries = length > 0 ? fillPrdt(this.page + PRDT, phys, length) : 0;
+    // Command header 0 (4.2.2): CFL, W and PRDTL; PRDBC cleared; CTBA.
+    store<u32>(this.page, (entries << 16) | (c.toDevice ? HEADER_WRITE : 0) | FIS_DWORDS);
+    store<u32>(this.page + 4, 0);
+    store<u64>(this.page + 8, physOf(table));
+    this.write(PxIS, 0xffff_ffff);
+    memoryFence(); // the header, the table and the data are in memory before the HBA is told
+    this.write(PxCI, SLOT_0);
+    const deadline = rdtsc() + COMMAND_TIMEOUT_MS * tscPerMillisecond();
+    while (true) {
+      // An error leaves the slot's bit set (6.2.2), so PxIS is looked at first.
+      const status = this.read(PxIS);
+      if ((status & IS_ERRORS) != 0) return (this.taskFile & TFD_ERR) != 0 ? Outcome.DeviceError : Outcome.HostError;
+      if ((this.read(PxCI) & SLOT_0) == 0) break;
+      if (rdtsc() > deadline) return Outcome.TimedOut;
+      pause();
+    }
+    memoryFence(); // what the HBA wrote is read after the register that says it is done
+    return Outcome.Done;
+  }
+
+  // Non-queued error recovery (6.2.2.1): stop the command list, which
+  // clears PxCI; clear the errors; start again if the device is not busy.
+  // False if it is (that needs a COMRESET, which this driver leaves out).
+  recover(): bool {
+    if (!this.stopCommands()) return false;
+    this.write(PxSERR, 0xffff_ffff);
+    this.write(PxIS, 0xffff_ffff);
+    if ((this.taskFile & (TFD_BSY | TFD_DRQ)) != 0) return false;
+    this.start();
+    return true;
+  }
+
+  // Logs why the port is no longer used, once, and stops it: false.
+  fail(reason: string): bool {
+    if (this.failure !== null) return false;
+    this.failure = reason;
+    log.error(this.name + ": " + reason + "; the port is not used");
+    if (!this.stop()) {
+      log.error(this.name + ": does not stop; bus mastering is turned off for the whole controller");
+      this.fn.command(0, BUS_MASTER);
+    }
+    return false;
+  }
+
+  // Clears ST and waits for the HBA to say the command list is no longer processed (CR).
+  private stopCommands(): bool {
+    this.write(PxCMD, this.read(PxCMD) & ~CMD_ST);
+    return waitClear(this.base + PxCMD, CMD_CR, STOP_MS);
+  }
+
+  private read(reg: u64): u32 {
+    return physRead32(this.base + reg);
+  }
+  private write(reg: u64, v: u32): void {
+    physWrite32(this.base + reg, v);
+  }
+  // An address in a register pair, low dword first (PxCLB/PxCLBU, PxFB/PxFBU).
+  private write64(reg: u64, v: u64): void {
+    this.write(reg, <u32>v);
+    this.write(reg + 4, <u32>(v >> 32));
+  }
+}
+
+// Whether `bits` of the register at `address` all read 0 within `ms`.
+export function waitClear(address: u64, bits: u32, ms: u64): bool {
+  const deadline = rdtsc() + ms * tscPerMillisecond();
+  while ((physRead32(address) & bits) != 0) {
+    if (rdtsc() > deadline) return false;
+    pause();
+  }
+  return true;
+}
