@@ -7,6 +7,7 @@
 // read, and a port that stops answering.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ABAR, ABAR_BYTES, ALPHA, FakeAhci, FakeOptions } from "./fakeahci";
+import { controllerShim } from "./fakepci";
 import { LINEAR_PHYS_BASE, load, PhysMemory, type Exports } from "./harness";
 
 interface AhciExports {
@@ -98,20 +99,9 @@ async function bootWith(opts: FakeOptions = {}) {
   const phys = new PhysMemory();
   let e: Exports<AhciExports> | null = null;
   const fake = new FakeAhci(opts, () => ({ linear: new Uint8Array(e!.memory.buffer), phys }));
-  const inBar = (a: bigint) => a >= ABAR && a < ABAR + BigInt(ABAR_BYTES);
   const unit = await load<AhciExports>("ahci.ts", {
     phys,
-    shim: {
-      inl: (port: number) => fake.inl(port),
-      outl: (port: number, v: number) => fake.outl(port, v),
-      outw: (port: number, v: number) => fake.outw(port, v),
-      phys_read32: (a: bigint) =>
-        inBar(a) ? fake.readRegister(Number(a - ABAR)) : new DataView(fake.read(a, 4).buffer).getUint32(0, true),
-      phys_write32: (a: bigint, v: number) => {
-        if (inBar(a)) fake.writeRegister(Number(a - ABAR), v >>> 0);
-        else phys.write32(a, v >>> 0);
-      },
-    },
+    shim: controllerShim(fake, ABAR, ABAR_BYTES, phys),
   });
   e = unit.exports;
   const str = (s: string) => e!.__newString(s);

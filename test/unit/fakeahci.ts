@@ -5,13 +5,11 @@
 // as AHCI 1.3.1 says an HBA does (3.1, 3.3, 4.2, 5) and records what
 // breaks the rules: registers changed while a port runs, a start without
 // FIS reception, a header, FIS or PRD entry the spec does not allow.
-import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
-import { FakePciFunction } from "./fakepci";
+import { ALPHA, DISK_BYTES, FakePciFunction, partitionedDisk } from "./fakepci";
 import { PhysMemory } from "./harness";
 
 export const ABAR = 0xfebf_2000n, ABAR_BYTES = 0x2000;
-export const DISK_BYTES = 4 << 20;
-export const ALPHA = "8AB7C2D4-1E5F-4A6B-9C0D-112233445566";
+export { ALPHA, DISK_BYTES };
 const ATA = 0x101, ATAPI = 0xeb140101;
 const ERR = 1, DRQ = 8, DRDY = 0x40, BSY = 0x80;
 const ST = 1, FRE = 1 << 4, FR = 1 << 14, CR = 1 << 15;
@@ -61,25 +59,7 @@ export class FakeAhci extends FakePciFunction {
     this.bohc = opts.biosOwned ? 1 : 0;
     // A firmware that used the disk leaves its port running.
     this.ports[0].cmd = ST | CR | FRE | FR;
-    const bs = opts.sectorSize ?? 512;
-    this.disk = new Uint8Array(DISK_BYTES);
-    const part = (name: string, guid: string, first: number, last: number) => ({
-      name,
-      guid,
-      typeGuid: LINUX_DATA,
-      firstLba: (first * 512) / bs,
-      lastLba: ((last + 1) * 512) / bs - 1,
-    });
-    const writes = gptWrites({
-      blockSize: bs,
-      blocks: DISK_BYTES / bs,
-      partitions: [
-        part("alpha", ALPHA, 2048, 4095),
-        part("beta", "C0FFEE00-1234-4567-89AB-CDEF01234567", 4096, 6143),
-      ],
-    });
-    for (const w of writes) this.disk.set(w.bytes, w.lba * bs);
-    for (let i = 2048 * 512; i < 6144 * 512; i++) this.disk[i] = ((i * 7 + (i >> 12)) & 0xff) | 1; // never 0
+    this.disk = partitionedDisk(opts.sectorSize ?? 512, [["alpha", 2048], ["beta", 2048]]);
   }
 
   // Registers (3.1 generic host control, 3.3 ports).

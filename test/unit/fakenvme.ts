@@ -4,14 +4,12 @@
 // up as NVM Express 1.4 says a controller does (3.1, 4.2, 4.3, 4.6, 5.3,
 // 5.4, 5.15), with a 4 MiB disk holding a GPT of four partitions.
 // Configuration space and DMA are fakepci.ts's.
-import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
-import { FakePciFunction } from "./fakepci";
+import { ALPHA, DISK_BYTES, FakePciFunction, partitionedDisk } from "./fakepci";
 import { PhysMemory } from "./harness";
 
 export const BAR = 0xfebf_0000n, PAGE = 4096;
 export const GUEST_HPA = 0x2000_0000n, GUEST_SIZE = 4n << 20n;
-export const DISK_BYTES = 4 << 20;
-export const ALPHA = "8AB7C2D4-1E5F-4A6B-9C0D-112233445566";
+export { ALPHA, DISK_BYTES };
 
 export interface FakeOptions {
   blockSize?: number;
@@ -35,28 +33,7 @@ export class FakeNvme extends FakePciFunction {
       { value: Number(BAR) | 4, writable: ~0x3fff },
       { value: opts.barHigh ?? 0, writable: 0xffffffff },
     ], mem);
-    const bs = opts.blockSize ?? 512, blocks = DISK_BYTES / bs;
-    this.disk = new Uint8Array(DISK_BYTES);
-    // Partitions in 512-byte sectors, whatever the block size.
-    const part = (name: string, guid: string, first: number, last: number) => ({
-      name,
-      guid,
-      typeGuid: LINUX_DATA,
-      firstLba: (first * 512) / bs,
-      lastLba: ((last + 1) * 512) / bs - 1,
-    });
-    const writes = gptWrites({
-      blockSize: bs,
-      blocks,
-      partitions: [
-        part("alpha", ALPHA, 2048, 4095),
-        part("beta", "C0FFEE00-1234-4567-89AB-CDEF01234567", 4096, 6143),
-        part("twin", "11111111-2222-3333-4444-555555555555", 6144, 6655),
-        part("twin", "66666666-7777-8888-9999-AAAAAAAAAAAA", 6656, 7167),
-      ],
-    });
-    for (const w of writes) this.disk.set(w.bytes, w.lba * bs);
-    for (let i = 2048 * 512; i < 7168 * 512; i++) this.disk[i] = ((i * 7 + (i >> 12)) & 0xff) | 1; // never 0
+    this.disk = partitionedDisk(opts.blockSize ?? 512, [["alpha", 2048], ["beta", 2048], ["twin", 512], ["twin", 512]]);
   }
 
   // Registers (3.1).

@@ -5,7 +5,42 @@
 // and DMA into "physical memory": the linear memory where the harness's
 // stubs place it (the driver's queues and buffers) and the fake
 // PhysMemory elsewhere (a VM's RAM).
+import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
 import { LINEAR_PHYS_BASE, PhysMemory } from "./harness";
+
+// The fake controllers' disk: 4 MiB with a GPT whose partitions follow one
+// another from sector 2048, each [name, size in 512-byte sectors] (the
+// first one's GUID is ALPHA), filled with a pattern that is never 0, so
+// that reads and writes are seen.
+export const DISK_BYTES = 4 << 20;
+export const ALPHA = "8AB7C2D4-1E5F-4A6B-9C0D-112233445566";
+const OTHER_GUIDS = [
+  "C0FFEE00-1234-4567-89AB-CDEF01234567",
+  "11111111-2222-3333-4444-555555555555",
+  "66666666-7777-8888-9999-AAAAAAAAAAAA",
+];
+const FIRST_SECTOR = 2048;
+
+export function partitionedDisk(blockSize: number, layout: Array<[string, number]>): Uint8Array {
+  const disk = new Uint8Array(DISK_BYTES);
+  let next = FIRST_SECTOR;
+  const partitions = layout.map(([name, sectors], i) => {
+    const first = next;
+    next += sectors;
+    return {
+      name,
+      guid: i == 0 ? ALPHA : OTHER_GUIDS[i - 1],
+      typeGuid: LINUX_DATA,
+      firstLba: (first * 512) / blockSize,
+      lastLba: (next * 512) / blockSize - 1,
+    };
+  });
+  for (const w of gptWrites({ blockSize, blocks: DISK_BYTES / blockSize, partitions })) {
+    disk.set(w.bytes, w.lba * blockSize);
+  }
+  for (let i = FIRST_SECTOR * 512; i < next * 512; i++) disk[i] = ((i * 7 + (i >> 12)) & 0xff) | 1;
+  return disk;
+}
 
 export interface BarSpec {
   value: number; // the BAR register as the firmware left it
@@ -69,4 +104,28 @@ export class FakePciFunction {
   private ours(): boolean {
     return ((this.cf8 & 0x80ff_ff00) >>> 0) === (0x8000_0000 | (this.device << 11)) >>> 0;
   }
+}
+
+// A fake controller: its PCI function, and registers in one memory BAR.
+export interface FakeController extends FakePciFunction {
+  readRegister(offset: number): number;
+  writeRegister(offset: number, value: number): void;
+}
+
+// The shim imports for a driver's unit: configuration space through
+// `fake`'s ports, physical accesses within [base, base + bytes) to its
+// registers, the others to memory.
+export function controllerShim(fake: FakeController, base: bigint, bytes: number, phys: PhysMemory) {
+  const inBar = (a: bigint) => a >= base && a < base + BigInt(bytes);
+  return {
+    inl: (port: number) => fake.inl(port),
+    outl: (port: number, v: number) => fake.outl(port, v),
+    outw: (port: number, v: number) => fake.outw(port, v),
+    phys_read32: (a: bigint) =>
+      inBar(a) ? fake.readRegister(Number(a - base)) : new DataView(fake.read(a, 4).buffer).getUint32(0, true),
+    phys_write32: (a: bigint, v: number) => {
+      if (inBar(a)) fake.writeRegister(Number(a - base), v >>> 0);
+      else phys.write32(a, v >>> 0);
+    },
+  };
 }

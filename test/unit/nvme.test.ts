@@ -6,6 +6,7 @@
 // at MDTS, Write Zeroes, 4096-byte blocks, and each way a controller fails.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ALPHA, BAR, FakeNvme, FakeOptions, GUEST_HPA, GUEST_SIZE } from "./fakenvme";
+import { controllerShim } from "./fakepci";
 import { load, PhysMemory, type Exports } from "./harness";
 
 interface NvmeExports {
@@ -110,20 +111,9 @@ async function bootWith(opts: FakeOptions = {}) {
   const phys = new PhysMemory();
   let e: Exports<NvmeExports> | null = null;
   const fake = new FakeNvme(opts, () => ({ linear: new Uint8Array(e!.memory.buffer), phys }));
-  const inBar = (a: bigint) => a >= BAR && a < BAR + 0x4000n;
   const unit = await load<NvmeExports>("nvme.ts", {
     phys,
-    shim: {
-      inl: (port: number) => fake.inl(port),
-      outl: (port: number, v: number) => fake.outl(port, v),
-      outw: (port: number, v: number) => fake.outw(port, v),
-      phys_read32: (a: bigint) =>
-        inBar(a) ? fake.readRegister(Number(a - BAR)) : new DataView(fake.read(a, 4).buffer).getUint32(0, true),
-      phys_write32: (a: bigint, v: number) => {
-        if (inBar(a)) fake.writeRegister(Number(a - BAR), v >>> 0);
-        else phys.write32(a, v >>> 0);
-      },
-    },
+    shim: controllerShim(fake, BAR, 0x4000, phys),
   });
   e = unit.exports;
   const str = (s: string) => e!.__newString(s);
