@@ -7,10 +7,10 @@
 // read, and a port that stops answering.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ABAR, ABAR_BYTES, ALPHA, FakeAhci, FakeOptions } from "./fakeahci";
-import { controllerShim } from "./fakepci";
+import { controllerShim, type HostDiskExports } from "./fakepci";
 import { LINEAR_PHYS_BASE, load, PhysMemory, type Exports } from "./harness";
 
-interface AhciExports {
+interface AhciExports extends HostDiskExports {
   pagePhys(): bigint;
   buildFis(kind: number, write: number, lba: bigint, count: number): void;
   fisByte(i: number): number;
@@ -18,15 +18,6 @@ interface AhciExports {
   prdt(phys: bigint, length: bigint): number;
   prdWord(entry: number, dword: number): number;
   identifyText(): number;
-  scan(guestHpa: bigint, guestSize: bigint): void;
-  openError(): number;
-  open(nameOrGuid: number, readOnly: number): number;
-  sectors(): bigint;
-  describe(): number;
-  read(offset: bigint, gpa: bigint, length: bigint): number;
-  write(offset: bigint, gpa: bigint, length: bigint): number;
-  discard(offset: bigint, length: bigint): number;
-  flushDisk(): number;
 }
 
 const GUEST_HPA = 0x2000_0000n, GUEST_SIZE = 4n << 20n;

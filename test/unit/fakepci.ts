@@ -129,3 +129,17 @@ export function controllerShim(fake: FakeController, base: bigint, bytes: number
     },
   };
 }
+
+// What the host-disk registry's test entry (as/hostdisks.ts) exports to
+// every driver's unit test.
+export interface HostDiskExports {
+  scan(guestHpa: bigint, guestSize: bigint): void;
+  openError(): number;
+  open(nameOrGuid: number, readOnly: number): number;
+  sectors(): bigint;
+  describe(): number;
+  read(offset: bigint, gpa: bigint, length: bigint): number;
+  write(offset: bigint, gpa: bigint, length: bigint): number;
+  discard(offset: bigint, length: bigint): number;
+  flushDisk(): number;
+}

@@ -6,10 +6,10 @@
 // at MDTS, Write Zeroes, 4096-byte blocks, and each way a controller fails.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ALPHA, BAR, FakeNvme, FakeOptions, GUEST_HPA, GUEST_SIZE } from "./fakenvme";
-import { controllerShim } from "./fakepci";
+import { controllerShim, type HostDiskExports } from "./fakepci";
 import { load, PhysMemory, type Exports } from "./harness";
 
-interface NvmeExports {
+interface NvmeExports extends HostDiskExports {
   dword(i: number): number;
   buildReadWrite(write: number, nsid: number, lba: bigint, blocks: number): void;
   buildIdentify(what: number, nsid: number): void;
@@ -23,15 +23,6 @@ interface NvmeExports {
   prp1(): bigint;
   prp2(): bigint;
   listEntry(i: number): bigint;
-  scan(guestHpa: bigint, guestSize: bigint): void;
-  openError(): number;
-  open(nameOrGuid: number, readOnly: number): number;
-  sectors(): bigint;
-  describe(): number;
-  read(offset: bigint, gpa: bigint, length: bigint): number;
-  write(offset: bigint, gpa: bigint, length: bigint): number;
-  discard(offset: bigint, length: bigint): number;
-  flushDisk(): number;
 }
 
 const dwords = (e: NvmeExports) => Array.from({ length: 16 }, (_, i) => e.dword(i) >>> 0);
