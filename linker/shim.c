@@ -83,15 +83,11 @@ void w2c_shim_phys_write8(w2c_shim* s, u64 a, u32 v) { *(volatile uint8_t*)(uint
 void w2c_shim_phys_write16(w2c_shim* s, u64 a, u32 v) { *(volatile uint16_t*)(uintptr_t)a = v; }
 void w2c_shim_phys_write32(w2c_shim* s, u64 a, u32 v) { *(volatile uint32_t*)(uintptr_t)a = v; }
 void w2c_shim_phys_write64(w2c_shim* s, u64 a, u64 v) { *(volatile uint64_t*)(uintptr_t)a = v; }
-/* Bulk: a guest's RAM zeroed, a kernel copied into it, by the CPU's string
- * instructions, 8 bytes a step where they can (DF is clear in C code). */
-void w2c_shim_phys_zero(w2c_shim* s, u64 a, u64 bytes) {
-  u64 q = bytes / 8, rest = bytes % 8;
-  __asm__ volatile("rep stosq; mov %2, %%rcx; rep stosb" : "+D"(a), "+c"(q) : "r"(rest), "a"(0ull) : "memory");
-}
+/* Bulk: a guest's RAM zeroed, a kernel copied into it, by runtime.c's
+ * memset and memcpy: the CPU's string instructions, 8 bytes a step. */
+void w2c_shim_phys_zero(w2c_shim* s, u64 a, u64 bytes) { memset((void*)(uintptr_t)a, 0, bytes); }
 void w2c_shim_phys_copy(w2c_shim* s, u64 to, u64 from, u64 bytes) {
-  u64 q = bytes / 8, rest = bytes % 8;
-  __asm__ volatile("rep movsq; mov %3, %%rcx; rep movsb" : "+D"(to), "+S"(from), "+c"(q) : "r"(rest) : "memory");
+  memcpy((void*)(uintptr_t)to, (const void*)(uintptr_t)from, bytes);
 }
 
 /* The linear memory's place in physical and virtual memory. */

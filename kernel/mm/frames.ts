@@ -19,7 +19,7 @@ export class FrameAllocator {
     const words = <i32>((frames + 63) / 64);
     this.frames = frames;
     this.used = new StaticArray<u64>(words);
-    for (let i = 0; i < words; i++) this.used[i] = ~(<u64>0);
+    memory.fill(changetype<usize>(this.used), 0xff, <usize>words * 8); // none available until the map says so
     for (let i = 0; i < usable.length; i++) this.setRange(usable[i].start, usable[i].end, false);
     this.reserve(0, PAGE_SIZE);
   }
@@ -99,23 +99,26 @@ export class FrameAllocator {
   }
 
   // A word of the bitmap at a time, not a frame: boot marks gigabytes, and
-  // a VM's RAM is hundreds of thousands of frames.
+  // a VM's RAM is hundreds of thousands of frames. Only the first and the
+  // last word may be partly in the range.
   private setRange(start: u64, end: u64, used: bool): void {
-    const last = end / PAGE_SIZE < this.frames ? end / PAGE_SIZE : this.frames;
-    for (let f = start / PAGE_SIZE; f < last;) {
-      const w = <i32>(f / 64), n = min<u64>(64 - f % 64, last - f);
-      const mask = (n == 64 ? ~(<u64>0) : (<u64>1 << n) - 1) << (f % 64);
-      const word = this.used[w];
+    const first = start / PAGE_SIZE, last = min(end / PAGE_SIZE, this.frames);
+    if (!used) this.hint = 0;
+    if (first >= last) return;
+    const firstWord = <i32>(first / 64), lastWord = <i32>((last - 1) / 64);
+    for (let w = firstWord; w <= lastWord; w++) {
+      let mask = ~(<u64>0);
+      if (w == firstWord) mask &= ~(<u64>0) << (first % 64);
+      if (w == lastWord) mask &= ~(<u64>0) >> (63 - (last - 1) % 64);
+      const word = unchecked(this.used[w]); // w <= lastWord < used.length, as last <= frames
       if (used) {
         this.available -= popcnt(~word & mask);
-        this.used[w] = word | mask;
+        unchecked(this.used[w] = word | mask);
       } else {
         this.available += popcnt(word & mask);
-        this.used[w] = word & ~mask;
+        unchecked(this.used[w] = word & ~mask);
       }
-      f += n;
     }
-    if (!used) this.hint = 0;
   }
 
   // The highest frame in [from, to) not available, or -1 if none is.

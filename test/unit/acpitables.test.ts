@@ -1,7 +1,7 @@
 // The ACPI tables a VM is given (vmm/platform/pc/acpitables.ts), read back by the
 // hypervisor's own ACPI code as it reads a PC's (RSDP search, checksums,
 // RSDT and XSDT, MADT), field by field for the root tables, the FADT, the
-// HPET table and the MCFG; the DSDT's AML (vmm/platform/pc/aml.ts) through
+// HPET table and the MCFG; the DSDT (vmm/platform/pc/dsdt.ts, aml.ts) through
 // ACPICA's disassembler, iasl, as ASL; and the PM block the FADT describes
 // (vmm/devices/timers/acpipm.ts). ACPI 6.5 chapters 4, 5, 6; IA-PC HPET
 // Specification 1.0a, 3.2.4; PCI Firmware Specification 3.2, 4.1.2.

@@ -16,6 +16,8 @@ interface GuestMemoryExports {
   mapCount(): number;
   mapGpa(i: number): bigint;
   mapSize(i: number): bigint;
+  copyIn(gpa: bigint, length: number, first: number): number;
+  copyOutSum(gpa: bigint, length: number): number;
 }
 
 const MiB = 1n << 20n;
@@ -134,5 +136,16 @@ describe("lazily ready guest RAM", () => {
     e.attach();
     e.translate(4n * MiB, 1n);
     expect(maps()).toEqual([[2n * CHUNK, MiB]]);
+  });
+
+  it("copies between the hypervisor's buffers and RAM across a chunk border, and refuses a range past RAM", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    expect(e.copyIn(CHUNK - 5n, 13, 1)).toBe(1);
+    expect(Array.from(phys.readBytes(HPA + CHUNK - 5n, 13))).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    expect(phys.read8(HPA + CHUNK + 8n)).toBe(0); // the rest of both chunks made ready, zeroed
+    expect(e.copyOutSum(CHUNK - 5n, 13)).toBe((13 * 14) / 2);
+    expect(e.copyIn(8n * MiB - 4n, 13, 1)).toBe(0);
+    expect(phys.read8(HPA + 8n * MiB - 1n)).toBe(GARBAGE); // nothing written, nothing made ready
+    expect(e.copyOutSum(8n * MiB - 4n, 13)).toBe(-1);
   });
 });

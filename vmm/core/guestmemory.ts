@@ -245,6 +245,26 @@ export class GuestMemory {
     return true;
   }
 
+  // `length` bytes between guest RAM at `gpa` and the hypervisor's linear
+  // memory at `linear` (a buffer's dataStart): into the guest (toGuest) or
+  // out of it; false, and nothing moved, if the guest range is not all RAM.
+  // The range is looked up once, then moved eight bytes at a time while
+  // eight remain.
+  copyLinear(gpa: u64, linear: usize, length: u64, toGuest: bool): bool {
+    const h = this.translate(gpa, length);
+    if (h < 0) return false;
+    let i: u64 = 0;
+    for (; i + 8 <= length; i += 8) {
+      if (toGuest) physWrite64(<u64>h + i, load<u64>(linear + <usize>i));
+      else store<u64>(linear + <usize>i, physRead64(<u64>h + i));
+    }
+    for (; i < length; i++) {
+      if (toGuest) physWrite8(<u64>h + i, load<u8>(linear + <usize>i));
+      else store<u8>(linear + <usize>i, physRead8(<u64>h + i));
+    }
+    return true;
+  }
+
   // All of RAM reads as zero from now on: the ready chunks are zeroed (the
   // others will be when they are first touched), and noted copies forgotten.
   zero(): void {

@@ -1,6 +1,7 @@
-// Little-endian fields in byte buffers: how disks and devices lay out the
-// structures the hypervisor reads and writes (a GPT, an NVMe Identify
-// page, a virtio-blk request header and configuration).
+// Little-endian fields in byte buffers: how disks, devices and firmware lay
+// out the structures the hypervisor reads and writes (a GPT, an NVMe
+// Identify page, a virtio-blk request header and configuration, a VM's ACPI
+// tables and their AML).
 
 // `size` bytes (1 to 8) at `at`.
 export function readLittleEndian(b: Uint8Array, at: i32, size: i32): u64 {

@@ -46,3 +46,17 @@ export function mapGpa(i: i32): u64 {
 export function mapSize(i: i32): u64 {
   return recorder.sizes[i];
 }
+// Bytes first, first + 1, ... from a buffer of the hypervisor's into guest
+// RAM; and the sum of `length` bytes copied back out, -1 if refused.
+export function copyIn(gpa: u64, length: i32, first: u8): bool {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = first + <u8>i;
+  return memory.copyLinear(gpa, bytes.dataStart, <u64>length, true);
+}
+export function copyOutSum(gpa: u64, length: i32): i32 {
+  const bytes = new Uint8Array(length);
+  if (!memory.copyLinear(gpa, bytes.dataStart, <u64>length, false)) return -1;
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += bytes[i];
+  return sum;
+}

@@ -90,25 +90,10 @@ export class Chain {
         continue;
       }
       const n = <i32>min(<u64>(want - done), len - skip);
-      move(memory, unchecked(this.addrs[i]) + skip, bytes.dataStart + <usize>(start + done), n, toGuest);
+      memory.copyLinear(unchecked(this.addrs[i]) + skip, bytes.dataStart + <usize>(start + done), <u64>n, toGuest);
       done += n;
       skip = 0;
     }
     return done;
-  }
-}
-
-// `n` bytes between guest RAM at `gpa` and the host's linear memory at
-// `host`, eight at a time while eight remain: each GuestMemory access looks
-// up the RAM region, so fewer, wider ones are cheaper.
-function move(memory: GuestMemory, gpa: u64, host: usize, n: i32, toGuest: bool): void {
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    if (toGuest) memory.write64(gpa + <u64>i, load<u64>(host + <usize>i));
-    else store<u64>(host + <usize>i, memory.read64(gpa + <u64>i));
-  }
-  for (; i < n; i++) {
-    if (toGuest) memory.write8(gpa + <u64>i, load<u8>(host + <usize>i));
-    else store<u8>(host + <usize>i, memory.read8(gpa + <u64>i));
   }
 }

@@ -1,13 +1,19 @@
 // AML, the bytecode in which a DSDT describes the ACPI namespace, and the
 // resource descriptors a _CRS buffer holds: the few terms the VM's DSDT
-// needs (acpitables.ts). Each function returns the bytes of one term, so a
-// namespace is written as nested calls that read like its ASL source:
-//   scope("\\_SB", [device("PCI0", [name("_HID", eisaId("PNP0A08"))])])
+// needs (dsdt.ts). An AmlWriter writes them front to back into one
+// buffer; each call appends one term and returns the writer, and a term
+// that holds others (Scope, Device, Package, ResourceTemplate) is opened by
+// a begin call and closed by end(), so that a namespace reads like its
+// ASL source, a begin call for each opening brace:
+//   w.beginScope("\\_SB");
+//     w.beginDevice("PCI0");
+//       w.name("_HID").eisaId("PNP0A08");
+//     w.end();
+//   w.end();
 // Sections are those of ACPI 6.5: the AML grammar 20.2, resource
 // descriptors 6.4.
 
-// The bytes of an AML term, or of a list of terms.
-export type Aml = u8[];
+import { writeLittleEndian } from "../../storage/littleendian";
 
 // Opcodes and prefixes (20.2.2, 20.2.3, 20.2.5).
 const ZERO_OP: u8 = 0x00;
@@ -30,6 +36,7 @@ const NAME_PAD: u8 = 0x5f; // '_'
 const IO_PORT: u8 = 0x47; // small item 0x08, 7 bytes
 const END_TAG: u8 = 0x79; // small item 0x0F, 1 byte
 const MEMORY32_FIXED: u8 = 0x86;
+const MEMORY32_FIXED_DATA: i32 = 9; // flags, base, length
 const DWORD_ADDRESS_SPACE: u8 = 0x87;
 const WORD_ADDRESS_SPACE: u8 = 0x88;
 const DECODE_16: u8 = 1; // I/O port descriptor: all 16 address bits decoded
@@ -42,141 +49,209 @@ const FIXED_RANGE: u8 = (1 << 2) | (1 << 3);
 const READ_WRITE: u8 = 1; // memory: _RW set, _MEM 0 (non-cacheable)
 const ENTIRE_RANGE: u8 = 3; // I/O: _RNG, both ISA and non-ISA ports
 
-// `value`'s low `size` bytes, least significant first.
-function littleEndian(value: u64, size: i32): Aml {
-  const bytes: Aml = [];
-  for (let i = 0; i < size; i++) bytes.push(<u8>(value >> (<u64>i * 8)));
-  return bytes;
+// Enough for the VM's DSDT without growing.
+const INITIAL_CAPACITY = 4096;
+
+// What end() closes: a term whose body follows its PkgLength, or a
+// ResourceTemplate, a Buffer whose size comes before its descriptors.
+enum Open {
+  Block,
+  ResourceTemplate,
 }
 
-// `parts` one after another.
-export function concat(parts: Aml[]): Aml {
-  const bytes: Aml = [];
-  for (let i = 0; i < parts.length; i++) {
-    for (let j = 0; j < parts[i].length; j++) bytes.push(parts[i][j]);
+export class AmlWriter {
+  private buffer: Uint8Array = new Uint8Array(INITIAL_CAPACITY);
+  private used: i32 = 0;
+  // Where the body of each open term starts, innermost last, and its kind.
+  private starts: i32[] = [];
+  private kinds: Open[] = [];
+
+  // The AML written so far.
+  get bytes(): Uint8Array {
+    return this.buffer.subarray(0, this.used);
   }
-  return bytes;
+
+  // Scope (20.2.5.1) and Device (20.2.5.2): an opcode, then under one
+  // PkgLength the object's name and the terms inside it, up to end().
+  beginScope(path: string): AmlWriter {
+    return this.byte(SCOPE_OP).open(Open.Block).nameString(path);
+  }
+
+  beginDevice(path: string): AmlWriter {
+    return this.byte(EXT_OP_PREFIX).byte(DEVICE_OP).open(Open.Block).nameString(path);
+  }
+
+  // A Package (20.2.5.4) of `count` elements, at most 255 (NumElements is
+  // one byte; more would take a VarPackage), which follow up to end().
+  beginPackage(count: u8): AmlWriter {
+    return this.byte(PACKAGE_OP).open(Open.Block).byte(count);
+  }
+
+  // ResourceTemplate: a Buffer (20.2.5.4) of the resource descriptors that
+  // follow, up to end(), which adds the End Tag.
+  beginResourceTemplate(): AmlWriter {
+    return this.byte(BUFFER_OP).open(Open.ResourceTemplate);
+  }
+
+  // Closes the innermost open term: puts its PkgLength (and a buffer's
+  // size) in front of its body, which moves up to make room, once.
+  end(): AmlWriter {
+    const start = this.starts.pop(), kind = this.kinds.pop();
+    // The End Tag (6.4.2.9), whose checksum byte 0 means "treat the data as correct".
+    if (kind == Open.ResourceTemplate) this.byte(END_TAG).byte(0);
+    const body = this.used - start;
+    const size = kind == Open.ResourceTemplate ? integerSize(<u64>body) : 0;
+    const prefix = pkgLengthSize(size + body) + size;
+    this.reserve(prefix);
+    this.buffer.copyWithin(start + prefix, start, this.used);
+    this.used += prefix;
+    const at = this.putPkgLength(start, size + body);
+    if (kind == Open.ResourceTemplate) this.putInteger(at, <u64>body);
+    return this;
+  }
+
+  // Name (20.2.5.1): `path` names the data object written next.
+  name(path: string): AmlWriter {
+    return this.byte(NAME_OP).nameString(path);
+  }
+
+  // An integer in its shortest encoding (20.2.3): ZeroOp, OneOp, or a
+  // Byte-, Word-, DWord- or QWordConst.
+  integer(value: u64): AmlWriter {
+    this.reserve(integerSize(value));
+    this.used = this.putInteger(this.used, value);
+    return this;
+  }
+
+  // A compressed EISA ID (6.1.5), as ASL's EisaId() gives it: "PNP0A08" as
+  // a DWord whose bytes, in memory order, are the three letters at 5 bits
+  // each ('A' is 1) in 15 bits, big-endian, then the four hex digits,
+  // big-endian.
+  eisaId(id: string): AmlWriter {
+    let vendor: u32 = 0;
+    for (let i = 0; i < 3; i++) vendor = (vendor << 5) | (<u32>id.charCodeAt(i) - 0x40);
+    const product = <u32>parseInt(id.substring(3), 16);
+    return this.byte(DWORD_PREFIX).littleEndian(bswap<u32>((vendor << 16) | product), 4);
+  }
+
+  // IO (6.4.2.5): `count` ports at `base`, fixed there (minimum = maximum).
+  io(base: u16, count: u8): AmlWriter {
+    return this.byte(IO_PORT).byte(DECODE_16).littleEndian(base, 2).littleEndian(base, 2).byte(1).byte(count);
+  }
+
+  // Memory32Fixed (6.4.3.4): `length` bytes at `base`, read-write.
+  memory32Fixed(base: u32, length: u32): AmlWriter {
+    return this.largeItem(MEMORY32_FIXED, MEMORY32_FIXED_DATA).byte(READ_WRITE).littleEndian(base, 4)
+      .littleEndian(length, 4);
+  }
+
+  // WordBusNumber, WordIO (Word Address Space, 6.4.3.5.3) and DWordMemory
+  // (DWord Address Space, 6.4.3.5.2): a range [min, max] a bridge produces
+  // for the bus below it.
+  wordBusNumber(min: u16, max: u16): AmlWriter {
+    return this.addressSpace(WORD_ADDRESS_SPACE, 2, BUS_NUMBER_RANGE, 0, min, max);
+  }
+
+  wordIo(min: u16, max: u16): AmlWriter {
+    return this.addressSpace(WORD_ADDRESS_SPACE, 2, IO_RANGE, ENTIRE_RANGE, min, max);
+  }
+
+  dwordMemory(min: u32, max: u32): AmlWriter {
+    return this.addressSpace(DWORD_ADDRESS_SPACE, 4, MEMORY_RANGE, READ_WRITE, min, max);
+  }
+
+  // Fixed in place and size, so _GRA is 0 and _LEN is max - min + 1 (the
+  // valid combinations of 6.4.3.5), and not translated (_TRA 0); each of
+  // the five fields `size` bytes.
+  private addressSpace(tag: u8, size: i32, resourceType: u8, typeFlags: u8, min: u64, max: u64): AmlWriter {
+    this.largeItem(tag, 3 + 5 * size).byte(resourceType).byte(FIXED_RANGE).byte(typeFlags);
+    return this.littleEndian(0, size).littleEndian(min, size).littleEndian(max, size).littleEndian(0, size)
+      .littleEndian(max - min + 1, size);
+  }
+
+  // A large resource item's header (6.4.3): its tag and the length of the data that follows.
+  private largeItem(tag: u8, dataLength: i32): AmlWriter {
+    return this.byte(tag).littleEndian(<u64>dataLength, 2);
+  }
+
+  // A NameString (20.2.2): an optional root prefix and one NameSeg, padded
+  // with '_' to 4 characters ("\\_SB" is 5C "_SB_"). Paths of several
+  // segments (DualNamePath, MultiNamePath) are not needed here.
+  private nameString(path: string): AmlWriter {
+    const rooted = path.startsWith("\\");
+    if (rooted) this.byte(ROOT_CHAR);
+    const seg = rooted ? path.substring(1) : path;
+    for (let i = 0; i < NAME_SEG_SIZE; i++) this.byte(<u8>(i < seg.length ? seg.charCodeAt(i) : NAME_PAD));
+    return this;
+  }
+
+  private open(kind: Open): AmlWriter {
+    this.starts.push(this.used);
+    this.kinds.push(kind);
+    return this;
+  }
+
+  private byte(b: u8): AmlWriter {
+    this.reserve(1);
+    this.buffer[this.used++] = b;
+    return this;
+  }
+
+  // `value`'s low `size` bytes, least significant first.
+  private littleEndian(value: u64, size: i32): AmlWriter {
+    this.reserve(size);
+    writeLittleEndian(this.buffer, this.used, size, value);
+    this.used += size;
+    return this;
+  }
+
+  // Room for `count` more bytes: the buffer doubles when full.
+  private reserve(count: i32): void {
+    if (this.used + count <= this.buffer.length) return;
+    const bigger = new Uint8Array(max(this.buffer.length * 2, this.used + count));
+    bigger.set(this.bytes);
+    this.buffer = bigger;
+  }
+
+  // The encodings below write at `at`, in room already reserved, and
+  // return where they end.
+  private putInteger(at: i32, value: u64): i32 {
+    const size = integerSize(value);
+    if (size == 1) {
+      this.buffer[at] = value == 0 ? ZERO_OP : ONE_OP;
+      return at + 1;
+    }
+    this.buffer[at] = size == 2 ? BYTE_PREFIX : size == 3 ? WORD_PREFIX : size == 5 ? DWORD_PREFIX : QWORD_PREFIX;
+    writeLittleEndian(this.buffer, at + 1, size - 1, value);
+    return at + size;
+  }
+
+  // The PkgLength (20.2.4) of a `length`-byte body, which counts its own
+  // 1-4 bytes too. One byte holds up to 63; beyond, bits 7:6 of the lead
+  // byte give the number of bytes that follow, its bits 3:0 the length's
+  // low 4 bits, and the bytes that follow the rest, 8 bits each.
+  private putPkgLength(at: i32, length: i32): i32 {
+    const size = pkgLengthSize(length), total = <u32>(length + size);
+    if (size == 1) {
+      this.buffer[at] = <u8>total;
+      return at + 1;
+    }
+    this.buffer[at] = <u8>(((size - 1) << 6) | (total & 0xf));
+    writeLittleEndian(this.buffer, at + 1, size - 1, total >> 4);
+    return at + size;
+  }
 }
 
-// `body` after its PkgLength (20.2.4), which counts its own 1-4 bytes too.
-// One byte holds up to 63; beyond, bits 7:6 of the lead byte give the
-// number of bytes that follow, its bits 3:0 the length's low 4 bits, and
-// the bytes that follow the rest, 8 bits each.
-function withPkgLength(body: Aml): Aml {
-  const length = <u32>body.length;
-  if (length + 1 <= 0x3f) return concat([[<u8>(length + 1)], body]);
-  let following: u32 = 1;
+// The bytes of integer(value): an opcode alone for 0 and 1, else a prefix
+// and the value in 1, 2, 4 or 8 bytes.
+function integerSize(value: u64): i32 {
+  return value <= 1 ? 1 : value <= 0xff ? 2 : value <= 0xffff ? 3 : value <= 0xffff_ffff ? 5 : 9;
+}
+
+// The bytes of the PkgLength of a `length`-byte body.
+function pkgLengthSize(length: i32): i32 {
+  if (length + 1 <= 0x3f) return 1;
+  let following = 1;
   while (length + 1 + following >= 1 << (4 + 8 * following)) following++;
-  const total = length + 1 + following;
-  const lead = <u8>((following << 6) | (total & 0xf));
-  return concat([[lead], littleEndian(total >> 4, following), body]);
-}
-
-// A NameString (20.2.2): an optional root prefix and one NameSeg, padded
-// with '_' to 4 characters ("\\_SB" is 5C "_SB_"). Paths of several
-// segments (DualNamePath, MultiNamePath) are not needed here.
-function nameString(path: string): Aml {
-  const rooted = path.startsWith("\\");
-  const bytes: Aml = rooted ? [ROOT_CHAR] : [];
-  const seg = rooted ? path.substring(1) : path;
-  for (let i = 0; i < NAME_SEG_SIZE; i++) bytes.push(<u8>(i < seg.length ? seg.charCodeAt(i) : NAME_PAD));
-  return bytes;
-}
-
-// An integer in its shortest encoding (20.2.3): ZeroOp, OneOp, or a
-// Byte-, Word-, DWord- or QWordConst.
-export function integer(value: u64): Aml {
-  if (value == 0) return [ZERO_OP];
-  if (value == 1) return [ONE_OP];
-  if (value <= 0xff) return concat([[BYTE_PREFIX], littleEndian(value, 1)]);
-  if (value <= 0xffff) return concat([[WORD_PREFIX], littleEndian(value, 2)]);
-  if (value <= 0xffff_ffff) return concat([[DWORD_PREFIX], littleEndian(value, 4)]);
-  return concat([[QWORD_PREFIX], littleEndian(value, 8)]);
-}
-
-// Scope (20.2.5.1) and Device (20.2.5.2): an opcode, then under one
-// PkgLength the object's name and the terms inside it.
-function namedBlock(opcode: Aml, path: string, terms: Aml[]): Aml {
-  return concat([opcode, withPkgLength(concat([nameString(path), concat(terms)]))]);
-}
-
-export function scope(path: string, terms: Aml[]): Aml {
-  return namedBlock([SCOPE_OP], path, terms);
-}
-
-export function device(path: string, terms: Aml[]): Aml {
-  return namedBlock([EXT_OP_PREFIX, DEVICE_OP], path, terms);
-}
-
-// Name (20.2.5.1): `path` names the data object `value`.
-export function name(path: string, value: Aml): Aml {
-  return concat([[NAME_OP], nameString(path), value]);
-}
-
-// A Package (20.2.5.4) of at most 255 elements: NumElements is one byte
-// (more would take a VarPackage).
-export function packageOf(elements: Aml[]): Aml {
-  return concat([[PACKAGE_OP], withPkgLength(concat([[<u8>elements.length], concat(elements)]))]);
-}
-
-// A Buffer (20.2.5.4): its size as an integer, then its bytes.
-export function buffer(bytes: Aml): Aml {
-  return concat([[BUFFER_OP], withPkgLength(concat([integer(<u64>bytes.length), bytes]))]);
-}
-
-// A compressed EISA ID (6.1.5), as ASL's EisaId() gives it: "PNP0A08" as
-// a DWord whose bytes, in memory order, are the three letters at 5 bits
-// each ('A' is 1) in 15 bits, big-endian, then the four hex digits,
-// big-endian.
-export function eisaId(id: string): Aml {
-  let vendor: u32 = 0;
-  for (let i = 0; i < 3; i++) vendor = (vendor << 5) | (<u32>id.charCodeAt(i) - 0x40);
-  const product = <u32>parseInt(id.substring(3), 16);
-  return concat([[DWORD_PREFIX], littleEndian(bswap<u32>((vendor << 16) | product), 4)]);
-}
-
-// ResourceTemplate: a Buffer of resource descriptors closed by an End Tag
-// (6.4.2.9), whose checksum byte 0 means "treat the data as correct".
-export function resourceTemplate(descriptors: Aml[]): Aml {
-  return buffer(concat([concat(descriptors), [END_TAG, 0]]));
-}
-
-// IO (6.4.2.5): `count` ports at `base`, fixed there (minimum = maximum).
-export function io(base: u16, count: u8): Aml {
-  return concat([[IO_PORT, DECODE_16], littleEndian(base, 2), littleEndian(base, 2), [1, count]]);
-}
-
-// Memory32Fixed (6.4.3.4): `length` bytes at `base`, read-write.
-export function memory32Fixed(base: u32, length: u32): Aml {
-  return largeItem(MEMORY32_FIXED, concat([[READ_WRITE], littleEndian(base, 4), littleEndian(length, 4)]));
-}
-
-// WordBusNumber, WordIO (Word Address Space, 6.4.3.5.3) and DWordMemory
-// (DWord Address Space, 6.4.3.5.2): a range [min, max] a bridge produces
-// for the bus below it.
-export function wordBusNumber(min: u16, max: u16): Aml {
-  return addressSpace(WORD_ADDRESS_SPACE, 2, BUS_NUMBER_RANGE, 0, min, max);
-}
-
-export function wordIo(min: u16, max: u16): Aml {
-  return addressSpace(WORD_ADDRESS_SPACE, 2, IO_RANGE, ENTIRE_RANGE, min, max);
-}
-
-export function dwordMemory(min: u32, max: u32): Aml {
-  return addressSpace(DWORD_ADDRESS_SPACE, 4, MEMORY_RANGE, READ_WRITE, min, max);
-}
-
-// Fixed in place and size, so _GRA is 0 and _LEN is max - min + 1 (the
-// valid combinations of 6.4.3.5), and not translated (_TRA 0); each field
-// `size` bytes.
-function addressSpace(tag: u8, size: i32, resourceType: u8, typeFlags: u8, min: u64, max: u64): Aml {
-  const fields: Aml[] = [[resourceType, FIXED_RANGE, typeFlags]];
-  const values: u64[] = [0, min, max, 0, max - min + 1];
-  for (let i = 0; i < values.length; i++) fields.push(littleEndian(values[i], size));
-  return largeItem(tag, concat(fields));
-}
-
-// A large resource item (6.4.3): its tag, the length of its data, the data.
-function largeItem(tag: u8, data: Aml): Aml {
-  return concat([[tag], littleEndian(<u64>data.length, 2), data]);
+  return 1 + following;
 }
