@@ -42,7 +42,7 @@ export class VirtualSwitch {
   readonly ports: SwitchPort[] = [];
   readonly table: MacTable = new MacTable();
   // The frame as a trunk gets it, with its tag put back.
-  private tagged: Uint8Array = new Uint8Array(MAX_FRAME + TAG_SIZE);
+  private tagged: Uint8Array = new Uint8Array(MAX_FRAME);
 
   // Adds a port; its index names it in the table.
   connect(port: SwitchPort): void {

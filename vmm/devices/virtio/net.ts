@@ -126,9 +126,9 @@ export class VirtioNet extends VirtioDevice {
         const length = chain.readableBytes - <u64>HEADER_SIZE;
         this.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
         if (this.held) break;
-        // The header says nothing this device did not offer to read: no
-        // checksum or segmentation requests without their features (5.1.6.2).
-        // A frame too long to be one is read in part; the switch drops it by its length.
+        // The header's fields ask only for offloads this device does not
+        // offer (5.1.6.2), so only the frame after it is read. One longer
+        // than a frame can be is read in part; the switch drops it by its length.
         chain.readBytes(<u64>HEADER_SIZE, this.outgoing, 0, MAX_FRAME);
         this.net.send(this.port, this.outgoing, <i32>min(length, <u64>i32.MAX_VALUE), rdtsc(), tscPerMillisecond());
         q.push(chain.head, 0);
