@@ -38,7 +38,7 @@ export abstract class SwitchPort {
   readonly broadcasts: IoBudget = new IoBudget(BROADCASTS_PER_SECOND, 0);
 
   // `vlans`: the VLAN of an access port, or a trunk's list; `tagged`: a trunk.
-  constructor(readonly name: string, readonly vlans: u16[], readonly tagged: bool) {}
+  constructor(readonly vlans: u16[], readonly tagged: bool) {}
 
   carries(vlan: u16): bool {
     return this.vlans.includes(vlan);
@@ -84,8 +84,8 @@ export class VmPort extends SwitchPort {
   // applies by holding its queue until the budget allows the next frame.
   readonly shaper: IoBudget;
 
-  constructor(name: string, readonly mac: u64, vlans: u16[], tagged: bool, bytesPerSecond: u64) {
-    super(name, vlans, tagged);
+  constructor(readonly mac: u64, vlans: u16[], tagged: bool, bytesPerSecond: u64) {
+    super(vlans, tagged);
     this.shaper = new IoBudget(0, bytesPerSecond);
   }
 

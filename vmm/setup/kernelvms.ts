@@ -35,7 +35,7 @@ import { VmDisk } from "../storage/vmdisk";
 import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
-import { Vm, VmImage } from "../core/vm";
+import { StopListener, Vm, VmImage } from "../core/vm";
 import { formatMac } from "../net/ethernet";
 import { VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
@@ -113,7 +113,7 @@ function createKernelVm(
   if (disks === null) return refuse(name, "disks: see above", memory, frames);
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
-  const nics = connectNics(c);
+  const nics = connectNics(c, vm);
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
   if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
   vm.vcpus[0].enterKernel(entry.state!);
@@ -193,17 +193,31 @@ function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
   return disks;
 }
 
-// The VM's NICs' ports, connected to the host's switch. They stay there
-// when the VM restarts: its new NICs take them over.
-function connectNics(c: VmConfig): VmPort[] {
+// The ports of `vm`'s NICs, connected to the host's switch. They stay there
+// when the VM restarts: its new NICs take them over. When it stops, each
+// says what went through it.
+function connectNics(c: VmConfig, vm: Vm): VmPort[] {
   const ports: VmPort[] = [];
   for (let i = 0; i < c.nics.length; i++) {
     const n = c.nics[i];
-    const port = new VmPort(c.name + ".nic" + i.toString(), n.mac, n.vlans, n.trunk, n.bytesPerSecond);
+    const port = new VmPort(n.mac, n.vlans, n.trunk, n.bytesPerSecond);
     hostSwitch.connect(port);
+    vm.stopListeners.push(new PortReport(port));
     ports.push(port);
   }
   return ports;
+}
+
+// "vm a: nic 52:54:00:12:00:00: sent 10, received 12, dropped 1 (queue full 1)";
+// frames for the stopped VM then count as dropped, its NIC gone.
+class PortReport extends StopListener {
+  constructor(private port: VmPort) {
+    super();
+  }
+  stopped(vm: Vm): void {
+    this.port.receiver = null;
+    log.info("vm " + vm.name + ": nic " + formatMac(this.port.mac) + ": " + this.port.describe());
+  }
 }
 
 // ", nic 52:54:00:12:00:00 (VLAN 10, 1 MiB/s), nic 52:54:00:12:00:01 (trunk 10,20)"

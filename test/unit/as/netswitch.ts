@@ -38,7 +38,7 @@ export function reset(): void {
 export function addPort(mac: u64, vlans: Uint16Array, trunk: bool, bytesPerSecond: u64): i32 {
   const list: u16[] = [];
   for (let i = 0; i < vlans.length; i++) list.push(vlans[i]);
-  const port = new VmPort("nic" + ports.length.toString(), mac, list, trunk, bytesPerSecond);
+  const port = new VmPort(mac, list, trunk, bytesPerSecond);
   const recorder = new Recorder();
   port.receiver = recorder;
   sw.connect(port);

@@ -43,7 +43,7 @@ export function build(ramHpa: u64, ramSize: u64, macBase: u64, bytesPerSecond: u
   for (let i = 0; i < 3; i++) {
     const ram = new GuestMemory();
     ram.add(0, ramHpa + <u64>i * ramSize, ramSize);
-    const port = new VmPort("nic" + i.toString(), macBase + <u64>i, [vlans[i]], false, i == 0 ? bytesPerSecond : 0);
+    const port = new VmPort(macBase + <u64>i, [vlans[i]], false, i == 0 ? bytesPerSecond : 0);
     net.connect(port);
     const nic = new VirtioNet(port, net);
     pci.attach(FIRST_SLOT + <u32>i, 0, new VirtioPci(nic, ram, messages));
