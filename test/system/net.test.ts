@@ -6,7 +6,10 @@
 // (typervisor.ip). a and b ping each other, and a sends b a fixed payload
 // over TCP (busybox nc) whose SHA-256 b checks on arrival; c, on the other
 // VLAN, reaches neither, not even its ARP broadcasts, and a cannot reach c.
-// Under VT-x (Bochs), a and b alone do the same ping and transfer.
+// b's card is capped at 128 KiB/s (a quarter of what the emulated VMs
+// manage uncapped): 1 MiB from b reaches a at that rate, less the TCP/IP
+// headers, within 10 %. Under VT-x (Bochs), a and b alone do
+// the same ping and transfer.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { linuxVmsModules, type LinuxVm } from "../../tools/guests/vm";
@@ -22,11 +25,15 @@ const VMS = [
   { name: "net-b", vlan: 10, ip: "10.0.0.2" },
   { name: "net-c", vlan: 20, ip: "10.0.0.3" },
 ];
+// b's transmit cap, and what of it a full TCP segment's frame carries:
+// 1448 bytes of 1514 (the IPv4 and TCP headers with timestamps, Ethernet's).
+const CAP = 128 << 10;
+const PAYLOAD_SHARE = 1448 / 1514;
 const vms: LinuxVm[] = VMS.map(({ name, vlan, ip }) => ({
   name,
   cmdline: `console=ttyS0 quiet typervisor.ip=${ip}/24`,
   memory: 192,
-  nics: [{ vlan }],
+  nics: [{ vlan, ...(name === "net-b" ? { bytesPerSecond: CAP } : {}) }],
 }));
 // The payload: the numbers 1 to 20000, a line each (108,894 bytes).
 const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
@@ -72,7 +79,7 @@ async function exchange(machine: Machine): Promise<void> {
   const ba = await ask(machine, b.name, `ping -c 3 ${a.ip}`, RECEIVED);
   expect([ba[1], ba[2]]).toEqual(["3", "3"]);
   // The listener's input never ends, so it stops only when a's side closes.
-  await ask(machine, b.name, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening", /listening/);
+  await ask(machine, b.name, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
   await focus(machine, 0);
   await ask(machine, a.name, `seq 1 20000 > /tmp/payload; nc ${b.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
   await focus(machine, 1);
@@ -86,6 +93,41 @@ async function exchange(machine: Machine): Promise<void> {
   await focus(machine, 0);
 }
 
+// b sends 1 MiB to a over TCP; a times it from the first byte to the last
+// by its uptime, in the background from before b starts. Payload bytes per
+// second. Expects the keyboard with a, and leaves it there.
+async function cappedRate(machine: Machine): Promise<number> {
+  const [a, b] = VMS;
+  const bytes = 1 << 20;
+  const uptime = "$(cut -d' ' -f1 /proc/uptime)";
+  await ask(
+    machine,
+    a.name,
+    "(sleep 600 | nc -l -p 5001 > /tmp/big) & "
+      + `(while [ ! -s /tmp/big ]; do sleep 0.05; done; first=${uptime}; `
+      + `while [ $(wc -c < /tmp/big) -lt ${bytes} ]; do sleep 0.05; done; echo $first ${uptime} > /tmp/took) & `
+      + "echo timing-$((6 * 7))",
+    /timing-42/,
+  );
+  await focus(machine, 1);
+  await ask(
+    machine,
+    b.name,
+    `dd if=/dev/zero bs=4096 count=${bytes / 4096} 2>/dev/null | nc ${a.ip} 5001; echo sent-$?`,
+    /sent-0/,
+  );
+  await focus(machine, 0);
+  const took = await ask(
+    machine,
+    a.name,
+    "for i in $(seq 60); do [ -s /tmp/took ] && break; sleep 1; done; echo took $(cat /tmp/took)",
+    /took ([\d.]+) ([\d.]+)/,
+  );
+  const seconds = Number(took[2]) - Number(took[1]);
+  console.log(`net: 1 MiB through a cap of 128 KiB/s in ${seconds.toFixed(2)} s`);
+  return bytes / seconds;
+}
+
 // Every VM powered off, one by one; then the hypervisor stops.
 async function powerOff(machine: Machine, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
@@ -94,6 +136,12 @@ async function powerOff(machine: Machine, count: number): Promise<void> {
     await machine.waitFor(new RegExp(`vm ${VMS[i].name}: powered off`), 120_000);
   }
   const exit = await machine.waitForExit(60_000);
+  // Each card's counters as its VM stopped: a and b sent and received, and
+  // the switch refused nothing, though a busy receiver may have lacked room.
+  const counts = String.raw`sent [1-9]\d*, received [1-9]\d*(, dropped \d+ \(queue full \d+\))?\r?\n`;
+  for (const { name } of VMS.slice(0, 2)) {
+    expect(machine.output).toMatch(new RegExp(`vm ${name}: nic [0-9a-f:]{17}: ${counts}`));
+  }
   expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
   expect(exit.status).toBe(0);
 }
@@ -112,7 +160,13 @@ describe.skipIf(!manifest)("a network for the VMs of one host", () => {
       await focus(machine, 2);
       const ca = await ask(machine, c.name, `ping -c 2 -W 2 ${a.ip}`, RECEIVED);
       expect(ca[2]).toBe("0");
+      await focus(machine, 0);
+      const rate = await cappedRate(machine);
+      // c, alone on its VLAN, received nothing at all.
       await powerOff(machine, 3);
+      expect(machine.output).toMatch(/vm net-c: nic 52:54:00:12:02:00: sent [1-9]\d*, received 0\r?\n/);
+      expect(rate / (CAP * PAYLOAD_SHARE)).toBeGreaterThan(0.9);
+      expect(rate / (CAP * PAYLOAD_SHARE)).toBeLessThan(1.1);
     } finally {
       machine.kill();
     }
