@@ -172,6 +172,7 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
     }
     expect(loads("ext4").slice(0, -1).sort()).toEqual(["crc16", "jbd2", "mbcache"]);
     expect(loads("vfat")).toEqual(["fat", "vfat"]);
+    expect(loads("virtio_net")).toEqual(["failover", "net_failover", "virtio_net"]);
     const aliases = text("modules.alias");
     for (
       const alias of [
@@ -181,6 +182,7 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
         "crypto-crc32c crc32c_generic",
         "virtio:d00000002v* virtio_blk",
         "virtio:d00000004v* virtio_rng",
+        "virtio:d00000001v* virtio_net",
       ]
     ) expect(aliases).toContain(`alias ${alias}\n`);
     const wanted = [
@@ -188,6 +190,7 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
       "virtio_console",
       "virtio_blk",
       "virtio_rng",
+      "virtio_net",
       "ext4",
       "vfat",
       "nls_cp437",
@@ -230,18 +233,22 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
   it("boots from the bzImage under QEMU to a shell", () => bootToShell(false), 300_000);
   it("boots from the vmlinux (PVH entry) under QEMU to a shell", () => bootToShell(true), 300_000);
 
-  // /init loads the drivers of the two devices; mounting loads the file
+  // /init loads the drivers of the three devices; mounting loads the file
   // systems' modules. Each command's answer is looked for after the command
   // was typed, as text the command line itself does not hold (the shell
   // echoes it, wrapped).
-  it("drives a virtio disk and entropy source under QEMU, with ext4 and vfat on the disk", async () => {
+  it("drives a virtio disk, entropy source and network card under QEMU, with ext4 and vfat on the disk", async () => {
     const scratch = mkdtempSync(join(tmpdir(), "guest-disk-"));
     const disk = join(scratch, "disk.img");
     writeFileSync(disk, "");
     truncateSync(disk, 64 << 20);
     const machine = bootGuest({
       vmlinux: true,
-      devices: ["-drive", `file=${disk},if=virtio,format=raw`, "-device", "virtio-rng-pci"],
+      devices: [
+        ...["-drive", `file=${disk},if=virtio,format=raw`, "-device", "virtio-rng-pci"],
+        // A network card on QEMU's user network, which reaches nothing outside.
+        ...["-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0"],
+      ],
     });
     const answer = async (command: string, expected: string | RegExp) => {
       const from = machine.output.length;
@@ -251,7 +258,8 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
     try {
       await machine.waitFor(PROMPT, 240_000);
       const lsmod = "echo loaded: $(lsmod | awk 'NR > 1 { print $1 }' | sort)";
-      await answer(lsmod, "loaded: virtio_blk virtio_rng\r\n");
+      await answer(lsmod, "loaded: failover net_failover virtio_blk virtio_net virtio_rng\r\n");
+      await answer("echo eth0 by $(basename $(readlink /sys/class/net/eth0/device/driver))", "eth0 by virtio_net");
       await answer("echo entropy from $(cat /sys/class/misc/hw_random/rng_current)", "entropy from virtio_rng.0");
       await answer("echo vda has $(cat /sys/block/vda/size) sectors", `vda has ${(64 << 20) / 512} sectors`);
       await answer(

@@ -264,6 +264,49 @@ describe("configuration", () => {
     e.clearModules();
   });
 
+  it("gives a VM its NICs: addresses by default from the VM's number, VLANs, trunks, caps", () => {
+    const vm = (name: string, nics: string) => `{"name": "${name}", "kernel": "k", "memory": 1, "nics": ${nics}}`;
+    const first = `[{}, {"mac": "02:AB:cd:00:00:01", "vlan": 10, "bytes_per_second": 1048576}]`;
+    const r = parse(`{"vms": [${vm("a", first)}, ${vm("b", `[{"trunk": [10, 20]}]`)}, ${vm("c", "[]")}]}`);
+    expect(r.errors).toEqual([]);
+    expect([0, 1, 2].map((i) => str(e.vmNics(i)))).toEqual([
+      "52:54:00:12:00:00 vlan 1, 02:ab:cd:00:00:01 vlan 10 1048576 B/s",
+      "52:54:00:12:01:00 trunk 10,20",
+      "",
+    ]);
+  });
+
+  it("names the NIC and the field of every bad NIC setting", () => {
+    const vm = (name: string, nics: string) => `{"name": "${name}", "kernel": "k", "memory": 1, "nics": ${nics}}`;
+    const bad = `[{"mac": "52:54:00:12:34"}, {"mac": "01:00:5e:00:00:01"}, {"mac": "00:00:00:00:00:00"}, `
+      + `{"mac": "52-54-00-12-34-56"}]`;
+    expect(parse(`{"vms": [${vm("m", bad)}]}`).errors).toEqual([
+      "vm 0 (m): nics: 0: mac: expected a unicast MAC address such as \"52:54:00:12:34:56\", got \"52:54:00:12:34\"",
+      "vm 0 (m): nics: 1: mac: expected a unicast MAC address such as \"52:54:00:12:34:56\", got "
+      + "\"01:00:5e:00:00:01\" (a group address)",
+      "vm 0 (m): nics: 2: mac: expected a unicast MAC address such as \"52:54:00:12:34:56\", got \"00:00:00:00:00:00\"",
+      "vm 0 (m): nics: 3: mac: expected a unicast MAC address such as \"52:54:00:12:34:56\", got \"52-54-00-12-34-56\"",
+    ]);
+    const vlans = `[{"vlan": 0}, {"vlan": 10, "trunk": [20]}, {"trunk": []}, {"trunk": [10, 4095, 10]}]`;
+    expect(parse(`{"vms": [${vm("v", vlans)}, ${vm("u", `[{"bytes_per_second": 10, "speed": 1}]`)}]}`).errors).toEqual([
+      "vm 0 (v): nics: 0: vlan: expected a VLAN ID from 1 to 4094, got 0",
+      "vm 0 (v): nics: 1: expected \"vlan\" (an access port) or \"trunk\", not both",
+      "vm 0 (v): nics: 2: trunk: expected a list of VLAN IDs such as [10, 20], got a list",
+      "vm 0 (v): nics: 3: trunk: 1: expected a VLAN ID from 1 to 4094, got 4095",
+      "vm 0 (v): nics: 3: trunk: 2: VLAN 10 is listed twice",
+      "vm 1 (u): nics: 0: unknown field \"speed\"",
+      "vm 1 (u): nics: 0: bytes_per_second: expected bytes per second from 1500 to 4294967295, got 10",
+    ]);
+    expect(parse(`{"vms": [${vm("w", `[{}, {}, {}, {}, {}]`)}]}`).errors).toEqual([
+      "vm 0 (w): nics: expected a list of at most 4 NICs, got a list",
+    ]);
+    // A default address another VM's NIC has taken.
+    const taken = `[{"mac": "52:54:00:12:01:00"}]`;
+    expect(parse(`{"vms": [${vm("x", taken)}, ${vm("y", "[{}]")}]}`).errors).toEqual([
+      "vm 1 (y): nics: 0: mac: 52:54:00:12:01:00 is already the address of vm 0 (x), NIC 0",
+    ]);
+  });
+
   it("rejects duplicate names, non-object entries and a malformed top level", () => {
     expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`))
       .toEqual({

@@ -18,6 +18,7 @@ interface VirtqueueExports {
   ready(): number;
   lastAvail(): number;
   pop(): number;
+  unpop(count: number): void;
   error(): number;
   push(head: number, written: number): void;
   needsInterrupt(): number;
@@ -257,6 +258,17 @@ describe("taking chains", () => {
     while (e.pop()) heads.push([e.head(), e.readableBytes()]);
     expect(heads).toEqual([[4, 4n], [1, 1n], [3, 3n]]);
     expect(error()).toBeNull();
+  });
+
+  it("gives chains back with unpop(), to be taken again in order", () => {
+    const d = start();
+    for (const i of [1, 4, 3]) d.desc(i, 0x10000n * BigInt(i), i, 0);
+    d.offer(4, 1, 3);
+    expect(e.pop() && e.pop()).toBeTruthy();
+    e.unpop(2);
+    const heads = [];
+    while (e.pop()) heads.push(e.head());
+    expect(heads).toEqual([4, 1, 3]);
   });
 
   it("takes an indirect table, ignoring the WRITE flag on the descriptor that refers to it (2.7.5.3.2)", () => {

@@ -16,6 +16,8 @@
 //   typervisor.poweroff   print the banner and power off at once (boot timing)
 //   typervisor.disk=DEV   mount DEV at /mnt, making an ext2 file system on it
 //                         first if it is blank (make run's VM disks)
+//   typervisor.ip=A/P     bring eth0 (the first virtio-net card) up with
+//                         address A and prefix length P
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -60,6 +62,15 @@ if [ -n "$disk" ]; then (
   if grep -q " /mnt " /proc/mounts; then echo "typervisor-initramfs: $disk mounted at /mnt"
   else echo "typervisor-initramfs: $disk holds no file system it can mount; left alone"; fi
 ) & fi
+# typervisor.ip=ADDRESS/PREFIX: the first network card, up with that address
+# (its driver, virtio_net, loaded above for the virtio-net device 1af4:1041).
+address=$(sed -n 's/.*typervisor[.]ip=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$address" ]; then
+  ip link set lo up
+  if ip link set eth0 up 2>/dev/null && ip addr add "$address" dev eth0; then
+    echo "typervisor-initramfs: eth0 up at $address"
+  else echo "typervisor-initramfs: no network card for $address"; fi
+fi
 echo "${BANNER} (Linux $(uname -r), $(nproc) CPU(s), $(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB)"
 if grep -qw typervisor.poweroff /proc/cmdline; then poweroff -f; fi
 export PS1='typervisor:\\w\\$ '
@@ -113,11 +124,13 @@ export const APPLETS = [
   "more",
   "mount",
   "mv",
+  "nc",
   "nproc",
   "od",
   "poweroff",
   "printf",
   "ps",
+  "ping",
   "pwd",
   "reboot",
   "rm",

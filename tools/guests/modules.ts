@@ -18,11 +18,13 @@ import { failed } from "./errors";
 
 // What the VMs need, by module name.
 export const GUEST_MODULES: readonly string[] = [
-  // Virtio on PCI: the transport and the console (both built into Debian's kernel), disks, entropy.
+  // Virtio on PCI: the transport and the console (both built into Debian's kernel), disks, entropy, network.
   "virtio_pci",
   "virtio_console",
   "virtio_blk",
   "virtio_rng",
+  // The network card; it needs net_failover and failover, which come with it (its "depends=").
+  "virtio_net",
   // Also mounts ext2 and ext3 (CONFIG_EXT4_USE_FOR_EXT2).
   "ext4",
   // ext4 asks the crypto API for "crc32c" at every mount and fails without it.

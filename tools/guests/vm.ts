@@ -1,8 +1,9 @@
-// The guest kernel of .cache/guests as a Typervisor VM: the boot modules that
-// make one, namely the kernel, the initramfs and the JSON configuration that
+// The guest kernel of .cache/guests as Typervisor VMs: the boot modules that
+// make them, namely the kernel, the initramfs and the JSON configuration that
 // names them (docs/vmm.md, "VMs from the configuration module"). Shared by
 // the Linux system tests and make bench, which boots the same kernel bare
-// with the same memory size.
+// with the same memory size. One VM, or several side by side on the same
+// kernel and initramfs (the network tests).
 
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -26,33 +27,57 @@ export interface VmDisk {
   bytesPerSecond?: number;
 }
 
+// A network card of the VM, on the host's virtual switch (vmm/setup/config/nics.ts):
+// an access port on `vlan` (VLAN 1 if neither is given) or a trunk.
+export interface VmNic {
+  mac?: string;
+  vlan?: number;
+  trunk?: number[];
+  bytesPerSecond?: number;
+}
+
 export interface VmOptions {
   cpus?: number;
   memory?: number;
   // The VM's UART: "com1" (the default), "com2" or "none" (vmm/setup/config/config.ts).
   console?: string;
   disks?: VmDisk[];
+  nics?: VmNic[];
+}
+
+// One VM of several: its name and kernel command line besides its options.
+export interface LinuxVm extends VmOptions {
+  name: string;
+  cmdline: string;
 }
 
 export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOptions = {}): Module[] {
+  return linuxVmsModules(kernel, [{ name: VM_NAME, cmdline, ...opts }]);
+}
+
+// The VMs in one configuration; their disks are boot modules disk0.img,
+// disk1.img... counted over all of them.
+export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
   const paths = guestPaths();
-  const disks = (opts.disks ?? []).map((d, i) => ({ name: `disk${i}.img`, ...d }));
-  const vm = {
-    name: VM_NAME,
-    memory: opts.memory ?? VM_MEMORY_MIB,
-    cpus: opts.cpus ?? 1,
+  let next = 0;
+  const disks = vms.map((v) => (v.disks ?? []).map((d) => ({ name: `disk${next++}.img`, ...d })));
+  const entries = vms.map((v, i) => ({
+    name: v.name,
+    memory: v.memory ?? VM_MEMORY_MIB,
+    cpus: v.cpus ?? 1,
     kernel,
     initrd: "initramfs",
-    cmdline,
-    console: opts.console ?? "com1",
-    disks: disks.map((d) => ({
+    cmdline: v.cmdline,
+    console: v.console ?? "com1",
+    disks: disks[i].map((d) => ({
       module: d.name,
       readonly: d.readonly ?? false,
       ...(d.iops ? { iops: d.iops } : {}),
       ...(d.bytesPerSecond ? { bytes_per_second: d.bytesPerSecond } : {}),
     })),
-  };
-  const text = JSON.stringify({ vms: [vm] }, null, 2) + "\n";
+    ...(v.nics ? { nics: v.nics.map(nicEntry) } : {}),
+  }));
+  const text = JSON.stringify({ vms: entries }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
   mkdirSync("build/test", { recursive: true });
@@ -60,7 +85,16 @@ export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOpt
   return [
     { path: paths[kernel], args: kernel },
     { path: paths.initramfs, args: "initramfs" },
-    ...disks.map((d) => ({ path: d.path, args: d.name })),
+    ...disks.flat().map((d) => ({ path: d.path, args: d.name })),
     { path: config, args: `linux-${kernel}.json config` },
   ];
+}
+
+function nicEntry(n: VmNic): object {
+  return {
+    ...(n.mac ? { mac: n.mac } : {}),
+    ...(n.vlan ? { vlan: n.vlan } : {}),
+    ...(n.trunk ? { trunk: n.trunk } : {}),
+    ...(n.bytesPerSecond ? { bytes_per_second: n.bytesPerSecond } : {}),
+  };
 }

@@ -58,6 +58,13 @@ export abstract class VmImage {
   abstract reload(vm: Vm): EntryState | null;
 }
 
+// Something outside the VM that is told when it stops for good, after the
+// VM's own report: a NIC's port on the host's switch prints its counters
+// and takes no more frames for it (setup/kernelvms.ts).
+export abstract class StopListener {
+  abstract stopped(vm: Vm): void;
+}
+
 // A VM's console device as the keyboard side sees it (sched/consolefocus.ts).
 export abstract class ConsoleInput {
   abstract get canReceive(): bool;
@@ -98,6 +105,7 @@ export class Vm extends MachineControl {
   unclaimedAccesses: u32 = 0;
   // The 64 KiB pages its exits made the hypervisor's heap grow by (emul/exits.ts).
   heapPages: i32 = 0;
+  readonly stopListeners: StopListener[] = [];
   // Pages of RAM left out of the nested tables because a vCPU's local APIC
   // window lies on them, so that accesses there exit (emul/mmio.ts).
   private hiddenRam: u64[] = [];
@@ -343,6 +351,7 @@ export class Vm extends MachineControl {
     for (let i = 0; i < this.vcpus.length; i++) {
       println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + this.vcpus[i].runState.describe());
     }
+    for (let i = 0; i < this.stopListeners.length; i++) this.stopListeners[i].stopped(this);
   }
 }
 

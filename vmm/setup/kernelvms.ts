@@ -6,7 +6,8 @@
 // kernel and initrd by the names of other boot modules. Each VM gets its RAM
 // and vCPUs (vmcreate.ts, shared with the flat-binary VMs), ACPI tables, its
 // kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
-// (platform/pc/platform.ts) with its disks, and the boot vCPU in the entry state the loader
+// (platform/pc/platform.ts) with its disks and its NICs, ports of the
+// host's one virtual switch (net/switch.ts), and the boot vCPU in the entry state the loader
 // asked for (loaders/entrystate.ts). A problem with one VM is reported with
 // its name and field, and only that VM is not started. Unless its
 // configuration says "on_reset": "stop", the VM keeps its KernelImage, which
@@ -34,7 +35,13 @@ import { VmDisk } from "../storage/vmdisk";
 import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
-import { Vm, VmImage } from "../core/vm";
+import { StopListener, Vm, VmImage } from "../core/vm";
+import { formatMac } from "../net/ethernet";
+import { VmPort } from "../net/port";
+import { VirtualSwitch } from "../net/switch";
+
+// The host's virtual switch, whose ports are every VM's NICs.
+const hostSwitch = new VirtualSwitch();
 
 // The VMs of every configuration module, numbered on from `firstId`.
 export function createConfiguredVms(
@@ -106,12 +113,13 @@ function createKernelVm(
   if (disks === null) return refuse(name, "disks: see above", memory, frames);
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
-  const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, null);
-  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, platform);
+  const nics = connectNics(c, vm);
+  const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
+  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
-      + ", console " + c.console + describeDisks(disks) + ", " + backend.name,
+      + ", console " + c.console + describeDisks(disks) + describeNics(nics) + ", " + backend.name,
   );
   return vm;
 }
@@ -134,6 +142,7 @@ class KernelImage extends VmImage {
     private kernel: BootModule,
     private options: BootOptions,
     private disks: VmDisk[],
+    private nics: VmPort[],
     private platform: PcPlatform,
   ) {
     super();
@@ -149,7 +158,17 @@ class KernelImage extends VmImage {
       return null;
     }
     vm.bus = new Bus();
-    this.platform = new PcPlatform(vm, <u64>c.memoryMib << 20, <u16>c.cpus, c.console, this.disks, this.platform.cmos);
+    const ram = <u64>c.memoryMib << 20;
+    this.platform = new PcPlatform(
+      vm,
+      ram,
+      <u16>c.cpus,
+      c.console,
+      this.disks,
+      this.nics,
+      hostSwitch,
+      this.platform.cmos,
+    );
     return entry!.state;
   }
 }
@@ -172,6 +191,44 @@ function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
     disks.push(new VmDisk(backing, new IoBudget(d.iops, d.bytesPerSecond)));
   }
   return disks;
+}
+
+// The ports of `vm`'s NICs, connected to the host's switch. They stay there
+// when the VM restarts: its new NICs take them over. When it stops, each
+// says what went through it.
+function connectNics(c: VmConfig, vm: Vm): VmPort[] {
+  const ports: VmPort[] = [];
+  for (let i = 0; i < c.nics.length; i++) {
+    const n = c.nics[i];
+    const port = new VmPort(n.mac, n.vlans, n.trunk, n.bytesPerSecond);
+    hostSwitch.connect(port);
+    vm.stopListeners.push(new PortReport(port));
+    ports.push(port);
+  }
+  return ports;
+}
+
+// "vm a: nic 52:54:00:12:00:00: sent 10, received 12, dropped 1 (queue full 1)";
+// frames for the stopped VM then count as dropped, its NIC gone.
+class PortReport extends StopListener {
+  constructor(private port: VmPort) {
+    super();
+  }
+  stopped(vm: Vm): void {
+    this.port.receiver = null;
+    log.info("vm " + vm.name + ": nic " + formatMac(this.port.mac) + ": " + this.port.describe());
+  }
+}
+
+// ", nic 52:54:00:12:00:00 (VLAN 10, 1 MiB/s), nic 52:54:00:12:00:01 (trunk 10,20)"
+function describeNics(ports: VmPort[]): string {
+  let text = "";
+  for (let i = 0; i < ports.length; i++) {
+    const p = ports[i], cap = p.shaper.bytesPerSecond;
+    text += ", nic " + formatMac(p.mac) + " (" + (p.tagged ? "trunk " : "VLAN ") + p.vlans.join(",")
+      + (cap != 0 ? ", " + log.size(cap) + "/s" : "") + ")";
+  }
+  return text;
 }
 
 // ", disk data.img (RAM, 64 MiB), disk vm-a (NVMe partition, 8 GiB, read-only, 500 IOPS)"

@@ -4,6 +4,7 @@
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { Config, parseConfig, readConfig } from "../../../vmm/setup/config/config";
+import { formatMac } from "../../../vmm/net/ethernet";
 import { JsonKind, JsonValue, parseJson } from "../../../vmm/setup/config/json";
 
 let config = new Config();
@@ -65,6 +66,16 @@ export function vmDisks(i: i32): string {
   const disks = config.vms[i].disks, parts: string[] = [];
   for (let d = 0; d < disks.length; d++) parts.push(disks[d].what + (disks[d].readOnly ? " (read-only)" : ""));
   return parts.join(",");
+}
+
+// "52:54:00:12:00:00 vlan 1", "02:00:00:00:00:01 trunk 10,20 1500 B/s"..., comma-separated.
+export function vmNics(i: i32): string {
+  const nics = config.vms[i].nics, parts: string[] = [];
+  for (let n = 0; n < nics.length; n++) {
+    const nic = nics[n], cap = nic.bytesPerSecond != 0 ? " " + nic.bytesPerSecond.toString() + " B/s" : "";
+    parts.push(formatMac(nic.mac) + (nic.trunk ? " trunk " : " vlan ") + nic.vlans.join(",") + cap);
+  }
+  return parts.join(", ");
 }
 
 // The JSON parser on its own: the value rendered back as compact JSON-like

@@ -49,6 +49,9 @@ export function lastAvail(): u16 {
 export function pop(): bool {
   return queue.pop(chain);
 }
+export function unpop(count: u16): void {
+  queue.unpop(count);
+}
 export function error(): string | null {
   return queue.error;
 }

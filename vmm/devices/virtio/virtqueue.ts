@@ -191,6 +191,13 @@ export class Virtqueue {
     return true;
   }
 
+  // Gives back the last `count` chains taken, none of them pushed, which the
+  // device could not use after all (a received frame too big for them):
+  // the next pop() takes them again, and checks them again.
+  unpop(count: u16): void {
+    this.lastAvail -= count;
+  }
+
   // Returns chain `head` to the driver with `written` bytes written into its
   // device-writable part (the device must have written at least that many).
   push(head: u16, written: u32): void {

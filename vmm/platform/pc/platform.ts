@@ -32,6 +32,9 @@ import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
 import { VirtioBlock } from "../../devices/virtio/block";
 import { VirtioConsole } from "../../devices/virtio/console";
 import { VirtioEntropy } from "../../devices/virtio/entropy";
+import { VirtioNet } from "../../devices/virtio/net";
+import { VmPort } from "../../net/port";
+import { VirtualSwitch } from "../../net/switch";
 import { hasRdrand, hasRdseed } from "../../../kernel/cpu/random";
 import { VmDisk } from "../../storage/vmdisk";
 import { VirtioPci } from "../../devices/virtio/pcitransport";
@@ -40,10 +43,14 @@ import { LOW_RAM_END } from "./pcimap";
 
 export const COM2_PORT: u16 = 0x2f8;
 export const COM2_IRQ: u32 = 3;
-// The PCI slots of the virtio console, the entropy device and the first virtio disk.
+// The PCI slots of the virtio console, the entropy device, the first
+// virtio disk and the first NIC: the NICs come after the eight slots the
+// disks may take (config/disks.ts, MAX_DISKS), so that adding a NIC moves
+// no other device.
 const HVC_SLOT: u32 = 1;
 const RNG_SLOT: u32 = 2;
 const FIRST_DISK_SLOT: u32 = 3;
+const FIRST_NIC_SLOT: u32 = 11;
 
 // A console device's transmitter (the UART's, virtio-console's): each byte
 // the guest sends is a byte of the VM's console (core/vmconsole.ts), busy
@@ -132,8 +139,18 @@ export class PcPlatform {
   // `console` is "com1", "com2" or "none" (config.ts); `cpus` the vCPUs the
   // guest really has, which fw_cfg reports; `previousRtc` the RTC of the
   // devices these replace at a restart, whose battery-backed RAM they keep.
-  // `disks`: what stands behind the VM's virtio disks, in order.
-  constructor(vm: Vm, ramBytes: u64, cpus: u16, console: string, disks: VmDisk[], previousRtc: Cmos | null) {
+  // `disks`: what stands behind the VM's virtio disks, in order; `nics`:
+  // the VM's ports on the host's switch `net`, a virtio NIC each.
+  constructor(
+    vm: Vm,
+    ramBytes: u64,
+    cpus: u16,
+    console: string,
+    disks: VmDisk[],
+    nics: VmPort[],
+    net: VirtualSwitch,
+    previousRtc: Cmos | null,
+  ) {
     const pic = new Pic8259Pair(), ioapic = new IoApic(new IoApicDelivery(vm.apics));
     const lines = new IsaLines(pic, ioapic, vm);
     this.pic = pic;
@@ -174,7 +191,7 @@ export class PcPlatform {
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
     const low = min(ramBytes, LOW_RAM_END);
     this.cmos.setMemory(low, ramBytes - low);
-    const hvc = this.addVirtioDevices(vm, disks, interrupts);
+    const hvc = this.addVirtioDevices(vm, disks, nics, net, interrupts);
     // What is typed goes to the UART, or to hvc0 when there is no UART.
     vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
     vm.input = new VirtioConsoleKeyboard(hvc);
@@ -192,8 +209,15 @@ export class PcPlatform {
   // console (/dev/hvc0 in Linux), whose output joins the UART's; an
   // entropy device where the host CPU has a random number generator; the
   // disks, in order, whose held-back requests the platform's clock
-  // resumes. Returns the console.
-  private addVirtioDevices(vm: Vm, disks: VmDisk[], clock: PcInterrupts): VirtioConsole {
+  // resumes; the NICs, whose held-back frames it resumes likewise. Returns
+  // the console.
+  private addVirtioDevices(
+    vm: Vm,
+    disks: VmDisk[],
+    nics: VmPort[],
+    net: VirtualSwitch,
+    clock: PcInterrupts,
+  ): VirtioConsole {
     const bus = this.pci.bus, messages = this.pci.messages;
     const hvc = new VirtioConsole(new ConsoleOutput(vm));
     bus.attach(HVC_SLOT, 0, new VirtioPci(hvc, vm.memory, messages));
@@ -204,6 +228,11 @@ export class PcPlatform {
       const block = new VirtioBlock(disks[i].backing, disks[i].budget);
       clock.deferred.push(block.resume);
       bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
+    }
+    for (let i = 0; i < nics.length; i++) {
+      const nic = new VirtioNet(nics[i], net);
+      clock.deferred.push(nic.resume);
+      bus.attach(FIRST_NIC_SLOT + <u32>i, 0, new VirtioPci(nic, vm.memory, messages));
     }
     this.pci.assignResources();
     return hvc;

@@ -5,13 +5,13 @@
 //   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
 //                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
 //                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart",
-//                "disks": [ { "module": "disk.img" } ] } ] }
+//                "disks": [ { "module": "disk.img" } ], "nics": [ { "vlan": 10 } ] } ] }
 // memory is in MiB; kernel and initrd name other boot modules; affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
 // guest does: "restart" the VM (the default, as a PC reboots) or "stop" it;
-// disks its virtio disks (disks.ts).
+// disks its virtio disks (disks.ts), nics its network cards (nics.ts).
 // A syntax error anywhere means no VMs at all, reported by line and column
 // (json.ts); past that, a VM with any problem is left out, and the
 // well-formed VMs are still returned.
@@ -21,6 +21,7 @@ import { BootModule } from "../../../kernel/boot/bootinfo";
 import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
+import { checkNics, ClaimedMac, NicConfig } from "./nics";
 import { at, describe, moduleName, oneOf, quote, wholeNumber } from "./fields";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
@@ -42,6 +43,7 @@ const VM_FIELDS: string[] = [
   "cap",
   "on_reset",
   "disks",
+  "nics",
 ];
 // A cap of several CPUs' worth suits a VM with several vCPUs.
 export const MAX_CAP: u32 = 100 * MAX_HOST_CPUS;
@@ -66,6 +68,7 @@ export class VmConfig {
   // A reset by the guest restarts the VM (else it stops it).
   restartOnReset: bool = true;
   disks: DiskConfig[] = [];
+  nics: NicConfig[] = [];
 }
 
 // At most this many VMs in one file, and problems reported one by one:
@@ -119,9 +122,10 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
   }
   const names: string[] = [];
   const disks: ClaimedDisk[] = [];
+  const macs: ClaimedMac[] = [];
   const errors = config.errors;
   for (let i = 0; i < vms.items.length; i++) {
-    const vm = checkVm(i, vms.items[i], names, disks, modules, errors);
+    const vm = checkVm(i, vms.items[i], names, disks, macs, modules, errors);
     if (vm !== null) config.vms.push(vm);
     if (errors.length > MAX_REPORTED) {
       config.unreported += errors.length - MAX_REPORTED;
@@ -154,6 +158,7 @@ function checkVm(
   entry: JsonValue,
   names: string[],
   disks: ClaimedDisk[],
+  macs: ClaimedMac[],
   modules: string[] | null,
   errors: string[],
 ): VmConfig | null {
@@ -224,6 +229,7 @@ function checkVm(
   vm.console = oneOf(entry.get("console"), CONSOLES, vm.console, label + ": console: ", errors);
   vm.restartOnReset = oneOf(entry.get("on_reset"), ON_RESET, "restart", label + ": on_reset: ", errors) == "restart";
   vm.disks = checkDisks(entry.get("disks"), modules, disks, label, label + ": disks: ", errors);
+  vm.nics = checkNics(entry.get("nics"), index, macs, label, label + ": nics: ", errors);
   return errors.length == before ? vm : null;
 }
 

@@ -1,0 +1,73 @@
+// Unit-test entry: the virtual switch (vmm/net/) with VM ports whose NICs
+// record what reaches them. The test makes ports, sends frames it writes
+// byte by byte into `frame`, and reads back what each port received.
+
+import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { FrameReceiver, VmPort } from "../../../vmm/net/port";
+import { VirtualSwitch } from "../../../vmm/net/switch";
+
+// A NIC that keeps every frame it gets, or refuses them all when `full`.
+class Recorder extends FrameReceiver {
+  frames: Uint8Array[] = [];
+  full: bool = false;
+  receive(frame: Uint8Array, length: i32): bool {
+    if (this.full) return false;
+    this.frames.push(frame.slice(0, length));
+    return true;
+  }
+}
+
+let sw = new VirtualSwitch();
+const ports: VmPort[] = [];
+const recorders: Recorder[] = [];
+const frame = new Uint8Array(MAX_FRAME + 64);
+export const U16_ID = idof<Uint16Array>();
+
+// The buffer the test writes a frame into before send().
+export function frameBuffer(): Uint8Array {
+  return frame;
+}
+
+export function reset(): void {
+  sw = new VirtualSwitch();
+  ports.length = 0;
+  recorders.length = 0;
+}
+
+// A port for a NIC with address `mac`: on `vlans[0]`, or a trunk of `vlans`.
+export function addPort(mac: u64, vlans: Uint16Array, trunk: bool, bytesPerSecond: u64): i32 {
+  const list: u16[] = [];
+  for (let i = 0; i < vlans.length; i++) list.push(vlans[i]);
+  const port = new VmPort(mac, list, trunk, bytesPerSecond);
+  const recorder = new Recorder();
+  port.receiver = recorder;
+  sw.connect(port);
+  ports.push(port);
+  recorders.push(recorder);
+  return ports.length - 1;
+}
+
+export function send(port: i32, length: i32, now: u64, tscPerMs: u64): void {
+  sw.send(ports[port], frame, length, now, tscPerMs);
+}
+export function setFull(port: i32, full: bool): void {
+  recorders[port].full = full;
+}
+export function receivedCount(port: i32): i32 {
+  return recorders[port].frames.length;
+}
+export function received(port: i32, i: i32): Uint8Array {
+  return recorders[port].frames[i];
+}
+export function dropped(port: i32, why: i32): u64 {
+  return ports[port].drops[why];
+}
+export function describe(port: i32): string {
+  return ports[port].describe();
+}
+export function learnt(): i32 {
+  return sw.table.size;
+}
+export function shaperAdmits(port: i32, bytes: u64, now: u64, tscPerMs: u64): bool {
+  return ports[port].shaper.admit(bytes, now, tscPerMs);
+}

@@ -1,0 +1,85 @@
+// Unit-test entry: virtio-net NICs (vmm/devices/virtio/net.ts) of three
+// VMs on one virtual switch (vmm/net/). Each NIC is its own VirtioPci
+// function on one PCI bus reached through ECAM, but each has its own VM's
+// RAM, so frames cross from one VM's memory to another's as on the host:
+// slot 11 is VM a's NIC on VLAN 10, slot 12 VM b's on VLAN 10, slot 13 VM
+// c's on VLAN 20. MSI-X messages are recorded; the TSC is the test's.
+
+import { calibrateTsc } from "../../../kernel/time/tsc";
+import { GuestMemory } from "../../../vmm/core/guestmemory";
+import { Bus } from "../../../vmm/devices/bus";
+import { Ecam } from "../../../vmm/devices/pci/ecam";
+import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
+import { BarWindows, PciBus } from "../../../vmm/devices/pci/pcibus";
+import { VirtioNet } from "../../../vmm/devices/virtio/net";
+import { VirtioPci } from "../../../vmm/devices/virtio/pcitransport";
+import { VmPort } from "../../../vmm/net/port";
+import { VirtualSwitch } from "../../../vmm/net/switch";
+import {
+  ECAM_BASE,
+  ECAM_SIZE,
+  PCI_IO_BASE,
+  PCI_IO_END,
+  PCI_MEMORY_BASE,
+  PCI_MEMORY_END,
+} from "../../../vmm/platform/pc/pcimap";
+import { Lines, Messages, Routing } from "./pcirecorders";
+
+const FIRST_SLOT: u32 = 11;
+
+const space = new Bus();
+const messages = new Messages();
+const pci = new PciBus(space, new Lines(), new Routing());
+space.mmio.map(ECAM_BASE, ECAM_SIZE, new Ecam(pci));
+const net = new VirtualSwitch();
+const ports: VmPort[] = [];
+const nics: VirtioNet[] = [];
+
+// NIC i (0, 1, 2) with address macBase + i, its VM's RAM `ramSize` bytes at
+// host-physical ramHpa + i * ramSize; NIC 0 capped at `bytesPerSecond` (0: none).
+export function build(ramHpa: u64, ramSize: u64, macBase: u64, bytesPerSecond: u64): void {
+  pci.attach(0, 0, hostBridge());
+  const vlans: u16[] = [10, 10, 20];
+  for (let i = 0; i < 3; i++) {
+    const ram = new GuestMemory();
+    ram.add(0, ramHpa + <u64>i * ramSize, ramSize);
+    const port = new VmPort(macBase + <u64>i, [vlans[i]], false, i == 0 ? bytesPerSecond : 0);
+    net.connect(port);
+    const nic = new VirtioNet(port, net);
+    pci.attach(FIRST_SLOT + <u32>i, 0, new VirtioPci(nic, ram, messages));
+    ports.push(port);
+    nics.push(nic);
+  }
+  pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
+}
+
+// The TSC's rate, measured against the PIT as at boot (the test's FakeTsc).
+export function calibrate(): void {
+  calibrateTsc();
+}
+
+export function mmioRead(address: u64, size: u8): u64 {
+  return space.mmio.read(address, size);
+}
+export function mmioWrite(address: u64, size: u8, value: u64): void {
+  space.mmio.write(address, size, value);
+}
+export function messageCount(): i32 {
+  return messages.data.length;
+}
+export function messageAddress(i: i32): u64 {
+  return messages.addresses[i];
+}
+export function messageData(i: i32): u32 {
+  return messages.data[i];
+}
+export function dropped(nic: i32, why: i32): u64 {
+  return ports[nic].drops[why];
+}
+// When NIC i's held-back frame may go (NOT_DUE if none), and its going.
+export function resumeAt(nic: i32): u64 {
+  return nics[nic].resume.dueAt;
+}
+export function resume(nic: i32): void {
+  nics[nic].resume.run();
+}

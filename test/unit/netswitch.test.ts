@@ -1,0 +1,178 @@
+// The virtual switch (vmm/net/): learning and forwarding, VLAN access
+// ports and trunks with their tags, anti-spoofing, the broadcast budget,
+// a full receiver, and the transmit shaper's rate, with frames written
+// byte by byte as a NIC would hand them over.
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Exports, load } from "./harness";
+
+interface SwitchExports {
+  U16_ID: { value: number };
+  reset(): void;
+  frameBuffer(): number;
+  addPort(mac: bigint, vlans: number, trunk: number, bytesPerSecond: bigint): number;
+  send(port: number, length: number, now: bigint, tscPerMs: bigint): void;
+  setFull(port: number, full: number): void;
+  receivedCount(port: number): number;
+  received(port: number, i: number): number;
+  dropped(port: number, why: number): bigint;
+  describe(port: number): number;
+  learnt(): number;
+  shaperAdmits(port: number, bytes: bigint, now: bigint, tscPerMs: bigint): number;
+}
+
+// vmm/net/port.ts, Drop.
+const MALFORMED = 0, SPOOFED = 1, VLAN = 2, BROADCAST_LIMIT = 3, QUEUE_FULL = 4;
+const MS = 1_000_000n; // TSC ticks a millisecond: a 1 GHz clock
+const T0 = 1000n * MS;
+const BROADCAST = 0xff_ff_ff_ff_ff_ffn;
+const mac = (last: number) => 0x52_54_00_12_34_00n | BigInt(last);
+
+let e: Exports<SwitchExports>;
+beforeEach(async () => {
+  e = (await load<SwitchExports>("netswitch.ts")).exports;
+  e.reset();
+});
+
+function port(n: number, vlans: number[] = [1], trunk = false, bytesPerSecond = 0n): number {
+  const list = e.__pin(e.__newArray(e.U16_ID.value, vlans));
+  const p = e.addPort(mac(n), list, trunk ? 1 : 0, bytesPerSecond);
+  e.__unpin(list);
+  return p;
+}
+
+const octets = (m: bigint) => Array.from({ length: 6 }, (_, i) => Number((m >> BigInt(40 - 8 * i)) & 0xffn));
+
+// An Ethernet frame: destination, source, an optional 802.1Q tag, the
+// type (IPv4) and `payload` bytes counting up from `seed`.
+function frame(dst: bigint, src: bigint, opts: { vlan?: number; payload?: number; seed?: number } = {}): Uint8Array {
+  const tag = opts.vlan === undefined ? [] : [0x81, 0x00, opts.vlan >> 8, opts.vlan & 0xff];
+  const payload = Array.from({ length: opts.payload ?? 46 }, (_, i) => (i + (opts.seed ?? 0)) & 0xff);
+  return Uint8Array.from([...octets(dst), ...octets(src), ...tag, 0x08, 0x00, ...payload]);
+}
+
+function send(from: number, f: Uint8Array, now = T0): void {
+  e.__getUint8ArrayView(e.frameBuffer()).set(f);
+  e.send(from, f.length, now, MS);
+}
+
+const got = (p: number) => Array.from({ length: e.receivedCount(p) }, (_, i) => e.__getUint8Array(e.received(p, i)));
+
+describe("the virtual switch", () => {
+  it("floods a frame to an unknown address and then learns where it is", () => {
+    const a = port(1), b = port(2), c = port(3);
+    send(a, frame(mac(2), mac(1)));
+    expect(got(b)).toHaveLength(1);
+    expect(got(c)).toHaveLength(1);
+    expect(got(a)).toHaveLength(0);
+    // b answers a: a is known by now, so c sees nothing more.
+    send(b, frame(mac(1), mac(2), { seed: 7 }));
+    expect(got(a)).toEqual([frame(mac(1), mac(2), { seed: 7 })]);
+    expect(got(c)).toHaveLength(1);
+    // And a's next frame to b goes to b only.
+    send(a, frame(mac(2), mac(1), { seed: 9 }));
+    expect(got(b)[1]).toEqual(frame(mac(2), mac(1), { seed: 9 }));
+    expect(got(c)).toHaveLength(1);
+    expect(e.learnt()).toBe(2);
+  });
+
+  it("delivers broadcasts to every other port of the VLAN", () => {
+    const a = port(1), b = port(2), c = port(3);
+    send(a, frame(BROADCAST, mac(1)));
+    expect([got(a).length, got(b).length, got(c).length]).toEqual([0, 1, 1]);
+  });
+
+  it("drops a frame whose source is not the port's NIC", () => {
+    const a = port(1), b = port(2);
+    send(a, frame(mac(2), mac(2)));
+    send(a, frame(BROADCAST, mac(9)));
+    expect(got(b)).toHaveLength(0);
+    expect(e.dropped(a, SPOOFED)).toBe(2n);
+    // Nothing was learnt from them: b's address still points nowhere.
+    expect(e.learnt()).toBe(0);
+  });
+
+  it("drops frames too short, too long or from a group address", () => {
+    const a = port(1), b = port(2);
+    send(a, frame(mac(2), mac(1)).subarray(0, 13));
+    send(a, frame(mac(2), mac(1), { payload: 1501 }));
+    send(a, frame(mac(2), mac(1), { vlan: 1, payload: 1500 }));
+    send(a, frame(mac(2), BROADCAST));
+    expect(e.dropped(a, MALFORMED)).toBe(3n);
+    expect(e.dropped(a, VLAN)).toBe(1n); // the tagged one: this is an access port
+    send(a, frame(mac(2), mac(1), { payload: 1500 }));
+    expect(got(b)).toHaveLength(1);
+  });
+
+  it("keeps VLANs apart, broadcasts included", () => {
+    const a = port(1, [10]), b = port(2, [20]), c = port(3, [10]);
+    send(a, frame(BROADCAST, mac(1)));
+    send(a, frame(mac(2), mac(1)));
+    send(b, frame(BROADCAST, mac(2)));
+    expect(got(b)).toHaveLength(0);
+    expect(got(c)).toHaveLength(2);
+    expect(got(a)).toHaveLength(0);
+  });
+
+  it("tags frames for a trunk and strips the tags of a trunk's frames", () => {
+    const a = port(1, [10]), b = port(2, [20]), t = port(3, [10, 20], true);
+    send(a, frame(BROADCAST, mac(1), { seed: 1 }));
+    send(b, frame(BROADCAST, mac(2), { seed: 2 }));
+    expect(got(t)).toEqual([
+      frame(BROADCAST, mac(1), { vlan: 10, seed: 1 }),
+      frame(BROADCAST, mac(2), { vlan: 20, seed: 2 }),
+    ]);
+    // The trunk answers on VLAN 20: only b gets it, untagged.
+    send(t, frame(mac(2), mac(3), { vlan: 20, seed: 3 }));
+    expect(got(b)).toEqual([frame(mac(2), mac(3), { seed: 3 })]);
+    expect(got(a)).toHaveLength(0);
+  });
+
+  it("refuses tags on access ports, untagged frames on trunks and VLANs a trunk lacks", () => {
+    const a = port(1, [10]), t = port(3, [10, 20], true), c = port(4, [30]);
+    send(a, frame(BROADCAST, mac(1), { vlan: 10 }));
+    send(t, frame(BROADCAST, mac(3)));
+    send(t, frame(BROADCAST, mac(3), { vlan: 30 }));
+    expect(e.dropped(a, VLAN)).toBe(1n);
+    expect(e.dropped(t, VLAN)).toBe(2n);
+    expect(got(c)).toHaveLength(0);
+    expect(got(a)).toHaveLength(0);
+  });
+
+  it("limits a port's broadcasts and leaves the others' alone", () => {
+    const a = port(1), b = port(2), c = port(3);
+    // 10,000 broadcasts in one millisecond: 1000 a second allow 1 and 50 of burst.
+    for (let i = 0; i < 10_000; i++) send(a, frame(BROADCAST, mac(1)), T0 + BigInt(i) * 100n);
+    expect(got(b).length).toBeGreaterThan(0);
+    expect(got(b).length).toBeLessThanOrEqual(52);
+    expect(e.dropped(a, BROADCAST_LIMIT)).toBe(BigInt(10_000 - got(b).length));
+    // c's broadcasts and a's unicast frames still go through.
+    send(c, frame(BROADCAST, mac(3)), T0 + MS);
+    send(a, frame(mac(3), mac(1)), T0 + MS);
+    expect(got(b).at(-1)).toEqual(frame(BROADCAST, mac(3)));
+    expect(got(c).at(-1)).toEqual(frame(mac(3), mac(1)));
+    // A second later a may broadcast again.
+    const before = got(b).length;
+    send(a, frame(BROADCAST, mac(1)), T0 + 1000n * MS);
+    expect(got(b)).toHaveLength(before + 1);
+  });
+
+  it("counts a frame the receiver had no room for on the receiver's port", () => {
+    const a = port(1), b = port(2);
+    e.setFull(b, 1);
+    send(a, frame(mac(2), mac(1)));
+    expect(e.dropped(b, QUEUE_FULL)).toBe(1n);
+    expect(e.__getString(e.describe(b))).toBe("sent 0, received 0, dropped 1 (queue full 1)");
+    expect(e.__getString(e.describe(a))).toBe("sent 1, received 0");
+  });
+
+  it("shapes a port's transmissions to its bytes per second", () => {
+    const a = port(1, [1], false, 1_000_000n); // 1 MB/s
+    let now = T0, bytes = 0;
+    while (now < T0 + 2000n * MS) {
+      if (e.shaperAdmits(a, 1514n, now, MS)) bytes += 1514;
+      else now += MS / 10n;
+    }
+    expect(bytes / 2).toBeGreaterThan(0.99e6);
+    expect(bytes / 2).toBeLessThan(1.03e6);
+  });
+});

@@ -1,0 +1,100 @@
+// A port of the virtual switch (switch.ts): the VLANs it carries, what it
+// has dropped and why, and where the frames the switch forwards to it go.
+//
+// A port is an access port, on one VLAN, whose frames travel untagged
+// (the switch adds and strips the tag at its edge), or a trunk, whose
+// frames carry an 802.1Q tag naming one of its VLANs. Every port has a
+// broadcast budget: group frames beyond it are dropped, so one VM flooding
+// broadcasts cannot keep the switch and the other VMs busy with them.
+// VmPort is the port of a VM's NIC; an uplink to the host's NIC will be
+// another kind of SwitchPort.
+
+import { IoBudget } from "../storage/budget";
+
+// Why a frame was dropped; each port counts them apart.
+export enum Drop {
+  // Shorter than a header or longer than MAX_FRAME, or a group source address.
+  Malformed = 0,
+  // A VM sent with a source address that is not its NIC's.
+  Spoofed = 1,
+  // Tagged on an access port, untagged on a trunk, or a VLAN the port does not carry.
+  Vlan = 2,
+  // A broadcast or multicast over the port's broadcast budget.
+  BroadcastLimit = 3,
+  // The receiving NIC had no room (or no driver) for it.
+  QueueFull = 4,
+}
+export const DROP_KINDS: i32 = 5;
+const DROP_NAMES: string[] = ["malformed", "spoofed", "vlan", "broadcast limit", "queue full"];
+
+// Group frames a port may send per second, beyond 50 ms of burst (budget.ts).
+export const BROADCASTS_PER_SECOND: u32 = 1000;
+
+export abstract class SwitchPort {
+  // Frames the port brought into the switch, and frames the switch gave it.
+  sent: u64 = 0;
+  received: u64 = 0;
+  readonly drops: StaticArray<u64> = new StaticArray<u64>(DROP_KINDS);
+  readonly broadcasts: IoBudget = new IoBudget(BROADCASTS_PER_SECOND, 0);
+
+  // `vlans`: the VLAN of an access port, or a trunk's list; `tagged`: a trunk.
+  constructor(readonly vlans: u16[], readonly tagged: bool) {}
+
+  carries(vlan: u16): bool {
+    return this.vlans.includes(vlan);
+  }
+
+  // The only source address the port may send with, or NO_MAC for any.
+  abstract get sourceMac(): u64;
+
+  // A frame for the port, tagged if the port is a trunk; false if it had no room.
+  abstract deliver(frame: Uint8Array, length: i32): bool;
+
+  drop(why: Drop): void {
+    this.drops[<i32>why]++;
+  }
+
+  // "sent 10, received 12, dropped 3 (spoofed 2, queue full 1)"
+  describe(): string {
+    let total: u64 = 0, detail = "";
+    for (let i = 0; i < DROP_KINDS; i++) {
+      const n = this.drops[i];
+      if (n == 0) continue;
+      detail += (detail.length > 0 ? ", " : "") + DROP_NAMES[i] + " " + n.toString();
+      total += n;
+    }
+    const dropped = total == 0 ? "" : ", dropped " + total.toString() + " (" + detail + ")";
+    return "sent " + this.sent.toString() + ", received " + this.received.toString() + dropped;
+  }
+}
+
+export const NO_MAC: u64 = u64.MAX_VALUE;
+
+// Where a VM port's frames go: its NIC's receive queue (devices/virtio/net.ts).
+export abstract class FrameReceiver {
+  // Whether the frame found room in the guest's buffers.
+  abstract receive(frame: Uint8Array, length: i32): bool;
+}
+
+// The port of one VM's NIC. The NIC is replaced when the VM restarts; the
+// port, its counters and its place in the switch stay.
+export class VmPort extends SwitchPort {
+  receiver: FrameReceiver | null = null;
+  // The NIC's transmit cap in bytes per second (0: none), which the NIC
+  // applies by holding its queue until the budget allows the next frame.
+  readonly shaper: IoBudget;
+
+  constructor(readonly mac: u64, vlans: u16[], tagged: bool, bytesPerSecond: u64) {
+    super(vlans, tagged);
+    this.shaper = new IoBudget(0, bytesPerSecond);
+  }
+
+  get sourceMac(): u64 {
+    return this.mac;
+  }
+
+  deliver(frame: Uint8Array, length: i32): bool {
+    const r = this.receiver;
+    return r !== null && r.receive(frame, length);
+  }
+}

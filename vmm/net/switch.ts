@@ -1,0 +1,124 @@
+// The virtual switch: a learning Ethernet bridge (IEEE 802.1Q) whose ports
+// are the VMs' NICs (port.ts); one per host, shared by every VM.
+//
+// A frame a port sends goes through the same steps every time:
+//
+//   1. sanity: at least a header, at most MAX_FRAME bytes;
+//   2. anti-spoofing: its source address is the port's own (a VM's NIC);
+//   3. VLAN: an access port's frame must be untagged and belongs to the
+//      port's VLAN; a trunk's must carry a tag naming one of its VLANs,
+//      which is stripped here, so that inside the switch every frame is
+//      untagged and travels with its VLAN beside it;
+//   4. broadcast budget: a group destination costs the port one of its
+//      broadcasts per second;
+//   5. learning: the source address is now known to be behind this port;
+//   6. forwarding: to the port the destination was learnt on, or, for a
+//      group or unknown address, to every other port on the VLAN. A trunk
+//      gets the frame with the VLAN's tag put back.
+//
+// A frame never leaves its VLAN, broadcasts included. Each refusal is
+// counted on the port that caused it (port.ts, Drop). Everything happens
+// at once, under the hypervisor lock (docs/smp.md): the receiving port
+// writes the frame into its VM's RAM before send() returns.
+
+import {
+  be16At,
+  DESTINATION_AT,
+  HEADER_SIZE,
+  isGroup,
+  macAt,
+  MAX_FRAME,
+  SOURCE_AT,
+  TAG_SIZE,
+  TPID_8021Q,
+  TYPE_AT,
+} from "./ethernet";
+import { MacTable } from "./mactable";
+import { Drop, NO_MAC, SwitchPort } from "./port";
+
+const VID_MASK: u32 = 0xfff;
+
+export class VirtualSwitch {
+  readonly ports: SwitchPort[] = [];
+  readonly table: MacTable = new MacTable();
+  // The frame as a trunk gets it, with its tag put back.
+  private tagged: Uint8Array = new Uint8Array(MAX_FRAME);
+
+  // Adds a port; its index names it in the table.
+  connect(port: SwitchPort): void {
+    this.ports.push(port);
+  }
+
+  // Takes `length` bytes of `frame` from port `from` (which it may change:
+  // a tag is stripped in place). `now` is the TSC, at `tscPerMs` a millisecond.
+  send(from: SwitchPort, frame: Uint8Array, length: i32, now: u64, tscPerMs: u64): void {
+    const source = this.ports.indexOf(from);
+    if (source < 0) return;
+    from.sent++;
+    const src = length >= HEADER_SIZE ? macAt(frame, SOURCE_AT) : 0;
+    if (length < HEADER_SIZE || length > MAX_FRAME || isGroup(src)) {
+      from.drop(Drop.Malformed);
+      return;
+    }
+    if (from.sourceMac != NO_MAC && src != from.sourceMac) {
+      from.drop(Drop.Spoofed);
+      return;
+    }
+    const isTagged = be16At(frame, TYPE_AT) == TPID_8021Q;
+    if (isTagged != from.tagged) {
+      from.drop(Drop.Vlan);
+      return;
+    }
+    let vlan = from.vlans[0];
+    if (isTagged) {
+      vlan = <u16>(be16At(frame, TYPE_AT + 2) & VID_MASK);
+      // The tag's four bytes out: what follows moves down over them.
+      frame.copyWithin(TYPE_AT, TYPE_AT + TAG_SIZE, length);
+      length -= TAG_SIZE;
+    }
+    // Untagged, a frame has room for 1500 bytes of payload only.
+    if (length < HEADER_SIZE || length > MAX_FRAME - TAG_SIZE) {
+      from.drop(Drop.Malformed);
+      return;
+    }
+    if (!from.carries(vlan)) {
+      from.drop(Drop.Vlan);
+      return;
+    }
+    const dst = macAt(frame, DESTINATION_AT);
+    if (isGroup(dst) && !from.broadcasts.admit(1, now, tscPerMs)) {
+      from.drop(Drop.BroadcastLimit);
+      return;
+    }
+    this.table.learn(vlan, src, source);
+    const known = isGroup(dst) ? -1 : this.table.lookup(vlan, dst);
+    if (known >= 0) {
+      // A frame back to its own port is not sent (802.1Q, 8.6.1).
+      if (known != source) this.forward(this.ports[known], frame, length, vlan);
+      return;
+    }
+    for (let i = 0; i < this.ports.length; i++) {
+      const port = this.ports[i];
+      if (i != source && port.carries(vlan)) this.forward(port, frame, length, vlan);
+    }
+  }
+
+  // Hands the untagged frame to `port`, for a trunk tagged with `vlan` in a
+  // buffer kept for it: this is an exit's path, which allocates nothing.
+  private forward(port: SwitchPort, frame: Uint8Array, length: i32, vlan: u16): void {
+    let out = frame, outLength = length;
+    if (port.tagged) {
+      const t = this.tagged;
+      memory.copy(t.dataStart, frame.dataStart, TYPE_AT);
+      t[TYPE_AT] = <u8>(TPID_8021Q >> 8);
+      t[TYPE_AT + 1] = <u8>TPID_8021Q;
+      t[TYPE_AT + 2] = <u8>(vlan >> 8);
+      t[TYPE_AT + 3] = <u8>vlan;
+      memory.copy(t.dataStart + TYPE_AT + TAG_SIZE, frame.dataStart + TYPE_AT, length - TYPE_AT);
+      out = t;
+      outLength = length + TAG_SIZE;
+    }
+    if (port.deliver(out, outLength)) port.received++;
+    else port.drop(Drop.QueueFull);
+  }
+}
