@@ -175,7 +175,7 @@ describe.skipIf(!manifest)("a network for the VMs of one host", () => {
   it("carries ping and TCP between two VMs under Intel VT-x (Bochs)", async () => {
     const machine = await start("bochs", 2);
     try {
-      expect(machine.output).toContain("nic 52:54:00:12:01:00 (VLAN 10), Intel VT-x");
+      expect(machine.output).toContain("nic 52:54:00:12:01:00 (VLAN 10, 128 KiB/s), Intel VT-x");
       await exchange(machine);
       await powerOff(machine, 2);
     } finally {
