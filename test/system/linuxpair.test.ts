@@ -12,7 +12,8 @@
 // hypervisor notes it. Both run on, and power off when told. Each has its
 // partition of make run's NVMe disk (tools/disk/image.ts) mounted at /mnt,
 // made an ext2 file system at the first boot; what the first VM writes
-// there is there again when the emulator is started anew.
+// there is there again when the emulator is started anew. Their network
+// cards share the host's virtual switch: the first pings the second.
 import { readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { makeVmDisk } from "../../tools/disk/image";
@@ -25,7 +26,11 @@ const paths = guestPaths();
 const manifest = linuxGuests("linux pair");
 
 const CONFIG = "boot/vms.json";
-const VMS: Array<{ name: string; memory: number; cpus: number }> = JSON.parse(readFileSync(CONFIG, "utf8")).vms;
+const VMS: Array<{ name: string; memory: number; cpus: number; cmdline: string }> = JSON.parse(
+  readFileSync(CONFIG, "utf8"),
+).vms;
+// Each VM's address on the switch, from its command line (typervisor.ip=A/P).
+const addressOf = (vm: { cmdline: string }) => /typervisor\.ip=([\d.]+)\//.exec(vm.cmdline)![1];
 const SWITCH = "\x14"; // Ctrl-T
 const DISK = "build/test/vm-disks.img";
 
@@ -154,6 +159,16 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
       await ask(machine, first.name, "echo still-running-$((6 * 7))", /still-running-42/, from);
       from = machine.output.length;
       await ask(machine, first.name, "echo kept-$((6 * 7)) > /mnt/kept; sync; echo written", /written/, from);
+      // They share a network: the first pings the second.
+      from = machine.output.length;
+      const ping = await ask(
+        machine,
+        first.name,
+        `ping -c 2 -W 5 ${addressOf(VMS[1])}`,
+        /\d+ packets transmitted, (\d+) packets received/,
+        from,
+      );
+      expect(ping[1]).toBe("2");
 
       // Powered off one by one: then no VM is left.
       for (const [index, vm] of [[0, first], [1, second]] as const) {
