@@ -10,7 +10,7 @@
 // "bytes_per_second" cap what the VM may do with the disk (storage/budget.ts).
 
 import { JsonKind, JsonValue } from "./json";
-import { describe, moduleName, quote, wholeNumber } from "./fields";
+import { describe, isObjectOf, listOf, moduleName, wholeNumber } from "./fields";
 
 export const MAX_DISKS: i32 = 8;
 const MAX_IOPS: u32 = 10_000_000;
@@ -52,19 +52,10 @@ export function checkDisks(
 ): DiskConfig[] {
   const disks: DiskConfig[] = [];
   if (v === null) return disks;
-  if (v.kind != JsonKind.Array || v.items.length > MAX_DISKS) {
-    errors.push(prefix + "expected a list of at most " + MAX_DISKS.toString() + " disks, got " + describe(v));
-    return disks;
-  }
-  for (let i = 0; i < v.items.length; i++) {
-    const label = prefix + i.toString() + ": ", entry = v.items[i];
-    if (entry.kind != JsonKind.Object) {
-      errors.push(label + "expected an object such as { \"module\": \"disk.img\" }, got " + describe(entry));
-      continue;
-    }
-    for (let k = 0; k < entry.keys.length; k++) {
-      if (!DISK_FIELDS.includes(entry.keys[k])) errors.push(label + "unknown field " + quote(entry.keys[k]));
-    }
+  const entries = listOf(v, MAX_DISKS, "disks", prefix, errors);
+  for (let i = 0; i < entries.length; i++) {
+    const label = prefix + i.toString() + ": ", entry = entries[i];
+    if (!isObjectOf(entry, DISK_FIELDS, "{ \"module\": \"disk.img\" }", label, errors)) continue;
     const disk = new DiskConfig();
     const module = entry.get("module"), partition = entry.get("partition");
     if ((module === null) == (partition === null)) {

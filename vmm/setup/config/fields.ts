@@ -1,4 +1,4 @@
-// Reading the fields of a VM configuration (config.ts, disks.ts): numbers,
+// Reading the fields of a VM configuration (config.ts, disks.ts, nics.ts): numbers,
 // choices and boot module names checked against what is allowed, and the
 // wording every message uses for where a value is and what it was.
 
@@ -65,6 +65,27 @@ export function moduleName(
     return "";
   }
   return v.text;
+}
+
+// The items of `v`, a list of at most `max` (`noun`: "disks"); none, and
+// reported, if it is anything else.
+export function listOf(v: JsonValue, max: i32, noun: string, prefix: string, errors: string[]): JsonValue[] {
+  if (v.kind == JsonKind.Array && v.items.length <= max) return v.items;
+  errors.push(prefix + "expected a list of at most " + max.toString() + " " + noun + ", got " + describe(v));
+  return [];
+}
+
+// Whether `entry` is an object, as `example` shows one; one that is not is
+// reported for the caller to skip. Its keys outside `fields` are reported.
+export function isObjectOf(entry: JsonValue, fields: string[], example: string, label: string, errors: string[]): bool {
+  if (entry.kind != JsonKind.Object) {
+    errors.push(label + "expected an object such as " + example + ", got " + describe(entry));
+    return false;
+  }
+  for (let k = 0; k < entry.keys.length; k++) {
+    if (!fields.includes(entry.keys[k])) errors.push(label + "unknown field " + quote(entry.keys[k]));
+  }
+  return true;
 }
 
 // "line 3, column 5"

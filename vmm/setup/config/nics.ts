@@ -10,7 +10,7 @@
 // one or the other. "bytes_per_second" caps what the VM may send.
 
 import { DEFAULT_VLAN, formatMac, isGroup, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
-import { describe, quote, wholeNumber } from "./fields";
+import { describe, isObjectOf, listOf, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 
 export const MAX_NICS: i32 = 4;
@@ -47,20 +47,11 @@ export function checkNics(
 ): NicConfig[] {
   const nics: NicConfig[] = [];
   if (v === null) return nics;
-  if (v.kind != JsonKind.Array || v.items.length > MAX_NICS) {
-    errors.push(prefix + "expected a list of at most " + MAX_NICS.toString() + " NICs, got " + describe(v));
-    return nics;
-  }
-  for (let i = 0; i < v.items.length; i++) {
-    const label = prefix + i.toString() + ": ", entry = v.items[i];
-    if (entry.kind != JsonKind.Object) {
-      errors.push(label + "expected an object such as { \"vlan\": 10 }, got " + describe(entry));
-      continue;
-    }
+  const entries = listOf(v, MAX_NICS, "NICs", prefix, errors);
+  for (let i = 0; i < entries.length; i++) {
+    const label = prefix + i.toString() + ": ", entry = entries[i];
     const before = errors.length;
-    for (let k = 0; k < entry.keys.length; k++) {
-      if (!NIC_FIELDS.includes(entry.keys[k])) errors.push(label + "unknown field " + quote(entry.keys[k]));
-    }
+    if (!isObjectOf(entry, NIC_FIELDS, "{ \"vlan\": 10 }", label, errors)) continue;
     const nic = new NicConfig();
     const mac = entry.get("mac");
     nic.mac = mac === null ? DEFAULT_MAC | (<u64>vm << 8) | <u64>i : macAddress(mac, label + "mac: ", errors);
