@@ -16,7 +16,8 @@ import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
 import { MSIX_ENTRY_SIZE, MsiX } from "../../../vmm/devices/pci/msix";
 import { BarWindows, PciBus } from "../../../vmm/devices/pci/pcibus";
 import { ECAM_BASE, ECAM_SIZE } from "../../../vmm/platform/pc/pcimap";
-import { Lines, Messages, Routing } from "./pcirecorders";
+import { Lines, messages, Routing } from "./pcirecorders";
+export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
 // Registers that remember the last write and answer reads with offset + 1.
 class Scratch extends Device {
@@ -40,7 +41,6 @@ class Resets extends Device {
 
 const space = new Bus();
 const lines = new Lines();
-const messages = new Messages();
 const pci = new PciBus(space, lines, new Routing());
 const memoryRegisters = new Scratch("memory BAR"), ioRegisters = new Scratch("I/O BAR");
 const test = new PciFunction("test", 0x1af4, 0x1042, 0x01_00_00, 1);
@@ -92,13 +92,4 @@ export function lineLevel(line: u32): i32 {
 }
 export function raiseVector(vector: u32): void {
   msix.raise(vector);
-}
-export function messageCount(): i32 {
-  return messages.data.length;
-}
-export function messageAddress(i: i32): u64 {
-  return messages.addresses[i];
-}
-export function messageData(i: i32): u32 {
-  return messages.data[i];
 }

@@ -1,4 +1,4 @@
-// What the PCI unit-test entries (pci.ts, virtio.ts) put around a bus:
+// What the PCI unit-test entries (pci.ts, virtio.ts, virtionet.ts) put around a bus:
 // interrupt lines that keep their levels, the PC's INTx routing
 // (vmm/platform/pc/pcimap.ts), and a sink that records MSI-X messages.
 
@@ -31,4 +31,16 @@ export class Messages extends MessageSink {
     this.addresses.push(address);
     this.data.push(data);
   }
+}
+
+// The entry's one sink, and what the tests read of it (re-exported by each entry).
+export const messages = new Messages();
+export function messageCount(): i32 {
+  return messages.data.length;
+}
+export function messageAddress(i: i32): u64 {
+  return messages.addresses[i];
+}
+export function messageData(i: i32): u32 {
+  return messages.data[i];
 }

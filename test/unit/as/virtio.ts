@@ -27,7 +27,8 @@ import {
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
 import { RamDisk } from "../../../vmm/storage/ramdisk";
-import { Lines, Messages, Routing } from "./pcirecorders";
+import { Lines, messages, Routing } from "./pcirecorders";
+export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
 const DISK_SLOT: u32 = 3, READ_ONLY_SLOT: u32 = 4, RNG_SLOT: u32 = 5;
 const DISK_SERIAL = "typervisor-disk0"; // 16 bytes: NUL-padded to 20
@@ -35,7 +36,6 @@ const READ_ONLY_SERIAL = "a-read-only-disk-image.img"; // 26 bytes: cut at 20
 
 const space = new Bus();
 const lines = new Lines();
-const messages = new Messages();
 const ram = new GuestMemory();
 const pci = new PciBus(space, lines, new Routing());
 space.mmio.map(ECAM_BASE, ECAM_SIZE, new Ecam(pci));
@@ -70,13 +70,4 @@ export function mmioWrite(address: u64, size: u8, value: u64): void {
 }
 export function lineLevel(line: u32): i32 {
   return lines.levels[line];
-}
-export function messageCount(): i32 {
-  return messages.data.length;
-}
-export function messageAddress(i: i32): u64 {
-  return messages.addresses[i];
-}
-export function messageData(i: i32): u32 {
-  return messages.data[i];
 }

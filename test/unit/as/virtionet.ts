@@ -23,12 +23,12 @@ import {
   PCI_MEMORY_BASE,
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
-import { Lines, Messages, Routing } from "./pcirecorders";
+import { Lines, messages, Routing } from "./pcirecorders";
+export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
 const FIRST_SLOT: u32 = 11;
 
 const space = new Bus();
-const messages = new Messages();
 const pci = new PciBus(space, new Lines(), new Routing());
 space.mmio.map(ECAM_BASE, ECAM_SIZE, new Ecam(pci));
 const net = new VirtualSwitch();
@@ -63,15 +63,6 @@ export function mmioRead(address: u64, size: u8): u64 {
 }
 export function mmioWrite(address: u64, size: u8, value: u64): void {
   space.mmio.write(address, size, value);
-}
-export function messageCount(): i32 {
-  return messages.data.length;
-}
-export function messageAddress(i: i32): u64 {
-  return messages.addresses[i];
-}
-export function messageData(i: i32): u32 {
-  return messages.data[i];
 }
 export function dropped(nic: i32, why: i32): u64 {
   return ports[nic].drops[why];
