@@ -5,8 +5,9 @@
 // two host CPUs and how long they wait for its lock (smpbench.ts), written
 // to build/bench/results.json.
 //
-// The benchmark guest (test/guests/bench.c) times loops of CPUID, a hypercall
-// and an OUT to an ignored port with RDTSC. Under QEMU -icount shift=0,sleep=off
+// The benchmark guest (test/guests/bench.c) times loops of CPUID, a hypercall,
+// an OUT to the POST port (quiet: the exit fast path answers it) and an OUT
+// to a device model behind the hypervisor lock with RDTSC. Under QEMU -icount shift=0,sleep=off
 // and in Bochs (clock sync=none) the TSC advances once per instruction, so the
 // figures are exact instruction counts of one round trip: guest instruction,
 // exit, the hypervisor's handler, re-entry.
@@ -25,6 +26,7 @@ interface Result {
   cpuid?: number;
   hypercall?: number;
   out?: number;
+  device_out?: number;
   error?: string;
 }
 
@@ -68,7 +70,7 @@ for (const c of configs) {
     `${c.backend.padEnd(11)} ${c.platform.padEnd(63)} `
       + (figures.error
         ? `error: ${figures.error}`
-        : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  (ticks per round trip)`),
+        : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  device out ${figures.device_out}  (ticks per round trip)`),
   );
 }
 

@@ -125,6 +125,8 @@ export const DR6_CAUSES: u64 = DR6_BREAKPOINTS | (1 << 13) | (1 << 14);
 export const DR6_BD: u64 = 1 << 13;
 export const DR6_BS: u64 = 1 << 14;
 export const DR7_GD: u64 = 1 << 13;
+// DR7's L0-L3 and G0-G3 (bits 7:0): none set, no breakpoint is armed.
+export const DR7_ENABLES: u64 = 0xff;
 
 // Exception vectors (SDM Vol. 3A 6.3.1 Table 6-1).
 export const VECTOR_DB: u8 = 1; // debug

@@ -1,14 +1,18 @@
 /*
  * Benchmark guest (long mode): the cost of one exit round trip, measured
- * with RDTSC around loops of CPUID, hypercall (VMCALL/VMMCALL) and an OUT
- * to a port the VMM ignores (0x80). Under QEMU -icount and in Bochs the TSC
- * counts instructions, so the figures are exact instruction counts. Prints
+ * with RDTSC around loops of CPUID, hypercall (VMCALL/VMMCALL), an OUT to
+ * the POST port 0x80 (a quiet port, which the exit fast path answers) and
+ * an OUT to the test device's scratch register (a device model with state,
+ * reached through the hypervisor lock and the device bus). Under QEMU
+ * -icount and in Bochs the TSC counts instructions, so the figures are
+ * exact instruction counts. Prints
  * "BENCH <name> <ticks per round trip>" lines for tools/bench.ts.
  */
 #include "lib/guest.h"
 
 #define ROUNDS 1000
 #define POST_PORT 0x80
+#define TEST_DEVICE_SCRATCH 0x600
 
 static void put_dec(uint64_t v) {
   char buf[21];
@@ -54,6 +58,12 @@ __attribute__((noinline)) static uint64_t time_out(void) {
   return rdtsc() - t;
 }
 
+__attribute__((noinline)) static uint64_t time_device_out(void) {
+  uint64_t t = rdtsc();
+  for (int i = 0; i < ROUNDS; i++) outb(TEST_DEVICE_SCRATCH, (uint8_t)i);
+  return rdtsc() - t;
+}
+
 void guest_main(void) {
   uint32_t r[4];
   uint64_t empty = empty_loop();
@@ -61,5 +71,6 @@ void guest_main(void) {
   report("cpuid", time_cpuid(), empty);
   report("hypercall", time_hypercall(), empty);
   report("out", time_out(), empty);
+  report("device_out", time_device_out(), empty);
   hypercall(HC_EXIT, 0, 0);
 }

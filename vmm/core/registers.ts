@@ -19,6 +19,15 @@ export const REGS_FXSAVE_OFFSET: usize = 128;
 // otherwise one VM would read, and could plant, another's fault address.
 const REGS_CR2_OFFSET: usize = REGS_FXSAVE_OFFSET + 512;
 
+// RAX after an IN of `size` bytes (1, 2 or 4) that read `value`: AL and AX
+// merge into it; EAX, like every 32-bit register write, clears the upper
+// half (SDM Vol. 1 3.4.1.1).
+export function raxAfterIn(rax: u64, size: u8, value: u64): u64 {
+  if (size == 4) return value;
+  const mask: u64 = size == 2 ? 0xffff : 0xff;
+  return (rax & ~mask) | (value & mask);
+}
+
 export class GuestRegisters {
   readonly base: usize;
   constructor() {

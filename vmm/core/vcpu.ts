@@ -10,7 +10,7 @@
 // registers live in a GuestRegisters block in linear memory (registers.ts),
 // saved and restored by the entry stubs in boot/.
 
-import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
+import { DR7_ENABLES, RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
 import { vendor } from "../../kernel/cpu/cpuid";
 import { DebugRegisters } from "../vcpustate/debugregs";
@@ -22,6 +22,7 @@ import { EntryBlock } from "./entryblock";
 import { EntryState } from "./entrystate";
 import { Exit } from "./exit";
 import { ExitLog } from "./exitlog";
+import { QuietPorts } from "./quietports";
 import { GuestRegisters } from "./registers";
 import { RunState } from "./runstate";
 
@@ -57,6 +58,8 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
+  // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
+  quietPorts: QuietPorts = new QuietPorts();
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
   apicId: u32 = 0;
@@ -286,8 +289,8 @@ export abstract class Vcpu {
   // the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that it met.
   noteIoBreakpoints(port: u64, size: u8): void {
     const dr7 = this.dr7;
-    // No L or G bit set (DR7 bits 7:0), no trap: the common case costs a read.
-    if ((dr7 & 0xff) == 0) return;
+    // No breakpoint armed, no trap: the common case costs a read.
+    if ((dr7 & DR7_ENABLES) == 0) return;
     const met = this.debugRegisters.ioBreakpointsMet(dr7, this.cr4, port, size);
     let enabled: u64 = 0;
     for (let i = 0; i < 4; i++) if (((dr7 >> (2 * i)) & 3) != 0) enabled |= <u64>1 << i;

@@ -19,6 +19,7 @@ import { CpuShare } from "./cpushare";
 import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory, RamMapper } from "./guestmemory";
+import { QuietPorts } from "./quietports";
 import { Activity, Vcpu } from "./vcpu";
 import { VmConsole } from "./vmconsole";
 import { VmApics } from "./vmapics";
@@ -89,6 +90,8 @@ export class Vm extends MachineControl {
   // The device what is typed on the console reaches, or null.
   input: ConsoleInput | null = null;
   readonly exitStats: ExitStats = new ExitStats();
+  // The ports the exit fast path answers (quietports.ts).
+  readonly quietPorts: QuietPorts = new QuietPorts();
   readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
   exitStatus: i64 = -1;
@@ -126,6 +129,7 @@ export class Vm extends MachineControl {
     this.vcpus = vcpus;
     this.apics = new VmApics(vcpus);
     this.console = new VmConsole(name);
+    for (let i = 0; i < vcpus.length; i++) vcpus[i].quietPorts = this.quietPorts;
   }
 
   get running(): bool {

@@ -10,6 +10,7 @@ import { CR4_OSXSAVE, EXCEPTION_NAMES, Reg, VECTOR_GP, VECTOR_UD } from "../../k
 import * as log from "../../kernel/console/log";
 import { openInterruptWindow } from "../../kernel/cpu/irq";
 import { Exit, ExitKind, Next } from "../core/exit";
+import { raxAfterIn } from "../core/registers";
 import { Activity, Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
 import { validXcr0, xsaveAvailable } from "../vcpustate/xstate";
@@ -198,8 +199,7 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   }
 }
 
-// IN/OUT through the device bus. The value travels in AL, AX or EAX; a
-// 32-bit IN clears the upper half of RAX, like a 32-bit register write.
+// IN/OUT through the device bus. The value travels in AL, AX or EAX.
 // INS and OUTS take memory instead (portstring.ts).
 function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   if (exit.isString) return emulatePortString(vm, vcpu, exit);
@@ -207,13 +207,7 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   if (exit.isWrite) {
     vm.bus.io.write(exit.port, exit.size, rax);
   } else {
-    const value = vm.bus.io.read(exit.port, exit.size);
-    const merged = exit.size == 4
-      ? value
-      : exit.size == 2
-      ? (rax & ~(<u64>0xffff)) | value
-      : (rax & ~(<u64>0xff)) | value;
-    vcpu.regs.set(Reg.Rax, merged);
+    vcpu.regs.set(Reg.Rax, raxAfterIn(rax, exit.size, vm.bus.io.read(exit.port, exit.size)));
   }
   vcpu.skipInstruction();
   vcpu.noteIoBreakpoints(exit.port, exit.size);

@@ -42,6 +42,7 @@ void check_debug_registers(const char* mode) {
 }
 
 #define TEST_PORT 0x600
+#define POST_PORT 0x80
 #define MMIO_ID 0xfeb00008u
 #define MSR_APIC_BASE 0x1b
 #define MSR_ABSENT 0x4000beef
@@ -74,6 +75,10 @@ void check_single_step(void) {
   check(trapped_at(before, label), "debug: single-step traps right after IN");
 
   before = db_traps;
+  __asm__ volatile(SET_TF "outb %%al, $0x80\nstepped_%=:\n\t" AFTER("%0") : "=r"(label) : "a"(0) : "memory");
+  check(trapped_at(before, label), "debug: single-step traps right after an OUT to the POST port");
+
+  before = db_traps;
   __asm__ volatile(SET_TF "movl (%2), %%eax\nstepped_%=:\n\t" AFTER("%0") : "=r"(label), "=a"(a) : "r"((uintptr_t)MMIO_ID) : "memory");
   check(trapped_at(before, label) && a == 0x4f494d54, "debug: single-step traps right after an MMIO load");
 
@@ -99,6 +104,7 @@ void check_fault_rf(const char* mode) {
 #define DR7_BREAKPOINT(n, rw, len) ((1ul << (2 * (n))) | ((unsigned long)(rw) << (16 + 4 * (n))) | ((unsigned long)(len) << (18 + 4 * (n))))
 #define RW_WRITE 1
 #define RW_IO 2
+#define LEN_1 0
 #define LEN_4 3
 
 static unsigned long read_cr4(void) { unsigned long v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
@@ -127,6 +133,15 @@ void check_breakpoints(void) {
   write_dr7(DR7_RESERVED);
   write_cr4(cr4);
   check(db_traps == before + 1 && db_return == label && (db_dr6 & 1), "debug: an I/O breakpoint traps right after IN");
+
+  write_cr4(cr4 | CR4_DE);
+  write_dr2(POST_PORT);
+  write_dr7(DR7_RESERVED | DR7_BREAKPOINT(2, RW_IO, LEN_1));
+  before = db_traps;
+  __asm__ volatile("outb %%al, $0x80\nstepped_%=:\n\t" AFTER("%0") : "=r"(label) : "a"(0) : "memory");
+  write_dr7(DR7_RESERVED);
+  write_cr4(cr4);
+  check(db_traps == before + 1 && db_return == label && (db_dr6 & 4), "debug: an I/O breakpoint on the POST port traps right after OUT");
 
   before = db_traps;
   write_dr7(DR7_RESERVED | DR7_GD);

@@ -26,6 +26,7 @@ import {
   DR6_BD,
   DR6_BS,
   DR6_RESET,
+  DR7_ENABLES,
   DR7_GD,
   DR7_RESET,
   EFER_FFXSR,
@@ -54,6 +55,7 @@ import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
 import { EntryBlock } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
+import { raxAfterIn } from "../../core/registers";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
@@ -188,8 +190,9 @@ export class SvmVcpu extends Vcpu {
   }
 
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
-  // it: true if the exit is finished and the guest may run on. A CPUID whose
-  // leaf the table holds is the one exit finished here.
+  // it: true if the exit is finished and the guest may run on. Two exits
+  // are finished here, without the hypervisor lock: a CPUID whose leaf the
+  // table holds, and an IN or OUT to a quiet port (core/quietports.ts).
   @inline
   fastExit(): bool {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
@@ -199,11 +202,35 @@ export class SvmVcpu extends Vcpu {
     // every writer of a covered field calls dirty().
     store<u8>(vmcb, 0, V.TLB_CONTROL);
     store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
-    if (load<u64>(vmcb, V.EXIT_CODE) != V.EXIT_CPUID) return false;
-    // Single-stepping: skipInstruction() owes the guest a #DB.
-    if ((load<u64>(vmcb, V.RFLAGS) & RFLAGS_TF) != 0) return false;
-    if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
-    store<u64>(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID, V.RIP);
+    const code = load<u64>(vmcb, V.EXIT_CODE);
+    let next: u64;
+    if (code == V.EXIT_CPUID) {
+      if (singleStepping(vmcb)) return false;
+      if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
+      next = this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID;
+    } else if (code == V.EXIT_IOIO) {
+      if (singleStepping(vmcb) || !this.quietIo(vmcb)) return false;
+      next = load<u64>(vmcb, V.EXIT_INFO2);
+    } else return false;
+    store<u64>(vmcb, next, V.RIP);
+    // The instruction completed, which ends an STI / MOV SS shadow (APM 15.21.5).
+    store<u64>(vmcb, load<u64>(vmcb, V.INTERRUPT_SHADOW) & ~(<u64>1), V.INTERRUPT_SHADOW);
+    return true;
+  }
+
+  // The IOIO exit's IN or OUT, if its port is quiet and neither a string
+  // instruction nor an armed breakpoint needs the generic handler. An IN
+  // reads zero.
+  @inline
+  private quietIo(vmcb: usize): bool {
+    const info = load<u64>(vmcb, V.EXIT_INFO1);
+    if ((info & (V.IOIO_STRING | V.IOIO_REP)) != 0) return false;
+    if (!this.quietPorts.has(<u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff)) return false;
+    if ((load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
+    if ((info & V.IOIO_IN) != 0) {
+      const size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+      store<u64>(vmcb, raxAfterIn(load<u64>(vmcb, V.RAX), size, 0), V.RAX);
+    }
     return true;
   }
 
@@ -236,10 +263,10 @@ export class SvmVcpu extends Vcpu {
       exit.register = (info1 & V.CR_ACCESS_MOV) != 0 ? <i32>(info1 & 15) : -1;
     } else if (code == V.EXIT_IOIO) {
       exit.kind = ExitKind.Io;
-      exit.port = <u16>(info1 >> 16);
-      exit.size = <u8>((info1 >> 4) & 7);
-      exit.isWrite = (info1 & 1) == 0;
-      exit.isString = (info1 & 4) != 0;
+      exit.port = <u16>(info1 >> V.IOIO_PORT_SHIFT);
+      exit.size = <u8>((info1 >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+      exit.isWrite = (info1 & V.IOIO_IN) == 0;
+      exit.isString = (info1 & V.IOIO_STRING) != 0;
       exit.instructionLength = <u32>(info2 - vmcb.get64(V.RIP)); // EXITINFO2 is the next RIP
     } else if (code == V.EXIT_MSR) {
       const msr = <u32>this.regs.get(Reg.Rcx);
@@ -601,6 +628,12 @@ export class SvmVcpu extends Vcpu {
     println("");
     this.dumpArchitecturalState(vmcb.segmentSelector(V.SaveSeg.Cs), vmcb.segmentBase(V.SaveSeg.Cs));
   }
+}
+
+// Single-stepping: skipInstruction() owes the guest a #DB, which the fast
+// path leaves to it.
+function singleStepping(vmcb: usize): bool {
+  return (load<u64>(vmcb, V.RFLAGS) & RFLAGS_TF) != 0;
 }
 
 // The fast path's entry from boot/svm.S, for the vCPU in the guest.

@@ -97,6 +97,16 @@ export const CR_ACCESS_MOV: u64 = <u64>1 << 63;
 export const EXIT_HLT: u64 = 0x78;
 export const EXIT_INVLPGA: u64 = 0x7a;
 export const EXIT_IOIO: u64 = 0x7b;
+// EXITINFO1 of an IOIO exit (APM Vol. 2 15.10.2): IN rather than OUT, a
+// string instruction, a REP prefix, the operand size in bytes as a one-hot
+// field (bits 6:4: 1, 2 or 4) and the port (bits 31:16). EXITINFO2 holds
+// the next instruction's RIP.
+export const IOIO_IN: u64 = 1 << 0;
+export const IOIO_STRING: u64 = 1 << 2;
+export const IOIO_REP: u64 = 1 << 3;
+export const IOIO_SIZE_SHIFT: u64 = 4;
+export const IOIO_SIZE_MASK: u64 = 7;
+export const IOIO_PORT_SHIFT: u64 = 16;
 export const EXIT_MSR: u64 = 0x7c;
 export const EXIT_SHUTDOWN: u64 = 0x7f;
 export const EXIT_RDPMC: u64 = 0x6f;

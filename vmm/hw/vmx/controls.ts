@@ -66,6 +66,14 @@ export const EXIT_VMCLEAR: u32 = 19; // 19-27: VMCLEAR VMLAUNCH VMPTRLD VMPTRST 
 export const EXIT_VMXON: u32 = 27;
 export const EXIT_CR_ACCESS: u32 = 28;
 export const EXIT_IO: u32 = 30;
+// Its exit qualification (SDM Vol. 3C 27.2.1, Table 27-5): the size less
+// one (bits 2:0), IN rather than OUT, a string instruction, a REP prefix,
+// the port (bits 31:16).
+export const IO_SIZE_MASK: u32 = 7;
+export const IO_IN: u32 = 1 << 3;
+export const IO_STRING: u32 = 1 << 4;
+export const IO_REP: u32 = 1 << 5;
+export const IO_PORT_SHIFT: u32 = 16;
 export const EXIT_RDMSR: u32 = 31;
 export const EXIT_WRMSR: u32 = 32;
 export const EXIT_MWAIT: u32 = 36;

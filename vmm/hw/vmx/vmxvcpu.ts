@@ -18,6 +18,7 @@ import {
   DR6_BREAKPOINTS,
   DR6_BS,
   DR6_CAUSES,
+  DR7_ENABLES,
   DR7_GD,
   isFault,
   Reg,
@@ -36,6 +37,7 @@ import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryBlock } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
+import { raxAfterIn } from "../../core/registers";
 import { Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { VmxBitmaps } from "./bitmaps";
@@ -157,19 +159,38 @@ export class VmxVcpu extends Vcpu {
   }
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
-  // it: true if the exit is finished and the guest may run on. A CPUID whose
-  // leaf the table holds is the one exit finished here.
+  // it: true if the exit is finished and the guest may run on. Two exits
+  // are finished here, without the hypervisor lock: a CPUID whose leaf the
+  // table holds, and an IN or OUT to a quiet port (core/quietports.ts).
   @inline
   fastExit(): bool {
     this.exits++;
-    if (<u32>vmread(F.EXIT_REASON) != C.EXIT_CPUID) return false;
+    const reason = <u32>vmread(F.EXIT_REASON);
+    if (reason != C.EXIT_CPUID && reason != C.EXIT_IO) return false;
     // A debugger's step ends at this exit (decode()).
     if (this.stepping) return false;
     const regs = this.regs;
-    if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
+    if (reason == C.EXIT_CPUID) {
+      if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
+    } else if (!this.quietIo()) return false;
     this.vmcs.launched = true;
     this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
     this.advanceRip();
+    return true;
+  }
+
+  // The I/O exit's IN or OUT, if its port is quiet and neither a string
+  // instruction nor an armed breakpoint needs the generic handler. An IN
+  // reads zero.
+  @inline
+  private quietIo(): bool {
+    const q = <u32>vmread(F.EXIT_QUALIFICATION);
+    if ((q & (C.IO_STRING | C.IO_REP)) != 0 || !this.quietPorts.has(q >> C.IO_PORT_SHIFT)) return false;
+    if ((vmread(F.GUEST_DR7) & DR7_ENABLES) != 0) return false;
+    if ((q & C.IO_IN) != 0) {
+      const regs = this.regs;
+      regs.set(Reg.Rax, raxAfterIn(regs.get(Reg.Rax), <u8>((q & C.IO_SIZE_MASK) + 1), 0));
+    }
     return true;
   }
 
@@ -193,12 +214,12 @@ export class VmxVcpu extends Vcpu {
     } else if (basic == C.EXIT_EXCEPTION_OR_NMI && this.isBreakpoint()) {
       this.instruction(ExitKind.Breakpoint);
     } else if (basic == C.EXIT_IO) {
-      const q = <u32>exit.qualification; // size - 1, IN, string, REP, immediate, port (Table 27-5)
+      const q = <u32>exit.qualification;
       this.instruction(ExitKind.Io);
-      exit.port = <u16>(q >> 16);
-      exit.size = <u8>((q & 7) + 1);
-      exit.isWrite = (q & 8) == 0;
-      exit.isString = (q & 16) != 0;
+      exit.port = <u16>(q >> C.IO_PORT_SHIFT);
+      exit.size = <u8>((q & C.IO_SIZE_MASK) + 1);
+      exit.isWrite = (q & C.IO_IN) == 0;
+      exit.isString = (q & C.IO_STRING) != 0;
     } else if (basic == C.EXIT_CPUID) {
       this.instruction(ExitKind.Cpuid);
     } else if (basic == C.EXIT_HLT) {
