@@ -24,7 +24,6 @@ import { boot } from "./harness/index";
 
 const IMAGE = "build/typervisor.elf", GUEST = "build/guests/bench.bin", GUEST_ELF = "build/guests/bench.bin.elf";
 const ROUNDS = 1000; // test/guests/bench.c
-const LOOPS = ["cpuid", "hypercall", "out"];
 // hflags bit 21 (HF_GUEST_MASK in QEMU's target/i386/cpu.h): the block runs in SVM guest mode.
 const GUEST_MODE = 1n << 21n;
 const TOP = 25;
@@ -62,7 +61,8 @@ const readable = (name: string) =>
 // Per loop: the hypervisor's instructions by function.
 async function profile(log: string, host: Symbol[], guest: Symbol[]): Promise<Map<string, Map<string, number>>> {
   const lengths = new Map<number, number>(); // a block's first address -> its instructions
-  const byLoop = new Map<string, Map<string, number>>(LOOPS.map((l) => [l, new Map()]));
+  // In the order the guest runs its loops (the time_ functions of test/guests/bench.c).
+  const byLoop = new Map<string, Map<string, number>>();
   let translating = -1, loop: string | null = null;
   for await (const line of createInterface({ input: createReadStream(log) })) {
     if (line.startsWith("IN:")) translating = -1;
@@ -78,8 +78,10 @@ async function profile(log: string, host: Symbol[], guest: Symbol[]): Promise<Ma
       if ((BigInt("0x" + fields[2]) & GUEST_MODE) != 0n) {
         // The loop's own function, or what it calls (the hypercall helper); guest_main between loops.
         const name = holder(guest, pc);
-        if (name.startsWith("time_")) loop = name.slice("time_".length);
-        else if (name == "guest_main") loop = null;
+        if (name.startsWith("time_")) {
+          loop = name.slice("time_".length);
+          if (!byLoop.has(loop)) byLoop.set(loop, new Map());
+        } else if (name == "guest_main") loop = null;
       } else if (loop !== null) {
         const counts = byLoop.get(loop)!, name = readable(holder(host, pc));
         counts.set(name, (counts.get(name) ?? 0) + (lengths.get(pc) ?? 0));

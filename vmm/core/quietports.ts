@@ -1,7 +1,7 @@
 // The ports of a VM that a device without state answers: writes are
 // dropped and reads give zero, whichever CPU asks and whenever. The POST
-// port 0x80 is one: firmware writes its progress codes there and Linux's
-// outb_p() writes it as an I/O delay, thousands of times a boot.
+// port 0x80 is one: firmware writes its progress codes there and kernels
+// write it as an I/O delay (Linux's outb_p()).
 //
 // Since an access changes nothing, a backend's exit fast path finishes an
 // IN or OUT to a quiet port itself, on the guest's CPU and without the
