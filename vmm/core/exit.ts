@@ -51,12 +51,18 @@ export class Exit {
   kind: ExitKind = ExitKind.None;
   // Raw hardware exit code (VMX basic exit reason / SVM EXITCODE), for reports.
   code: u64 = 0;
+  // The guest's RIP when it exited, for the exit log (core/exitlog.ts).
+  rip: u64 = 0;
   // Length of the exiting instruction, when the backend knows it (0 otherwise).
   instructionLength: u32 = 0;
   port: u16 = 0;
   size: u8 = 0; // bytes: 1, 2 or 4
   isWrite: bool = false;
   isString: bool = false; // INS/OUTS (with or without REP)
+  // Io: the guest's DR7 arms a breakpoint, perhaps an I/O one, which the
+  // handler must then look for (Vcpu.noteIoBreakpoints()); read by the
+  // backend while it decodes, so that the common case costs no more.
+  breakpointsArmed: bool = false;
   msr: u32 = 0;
   vector: u8 = 0; // ExceptionLoop: the exception
   register: i32 = -1; // TaskPriority: the general register, or -1

@@ -21,12 +21,12 @@ export class ExitLog {
   private readonly tscs: StaticArray<u64> = new StaticArray<u64>(ENTRIES);
   private recorded: u32 = 0;
 
-  record(exit: Exit, rip: u64, tsc: u64): void {
+  record(exit: Exit, tsc: u64): void {
     const i = <i32>(this.recorded % ENTRIES);
     unchecked(this.kinds[i] = <u8>exit.kind);
     unchecked(this.codes[i] = exit.code);
     unchecked(this.qualifications[i] = exit.qualification);
-    unchecked(this.rips[i] = rip);
+    unchecked(this.rips[i] = exit.rip);
     unchecked(this.tscs[i] = tsc);
     this.recorded++;
   }

@@ -10,7 +10,7 @@
 // registers live in a GuestRegisters block in linear memory (registers.ts),
 // saved and restored by the entry stubs in boot/.
 
-import { DR7_ENABLES, RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
+import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
 import { vendor } from "../../kernel/cpu/cpuid";
 import { DebugRegisters } from "../vcpustate/debugregs";
@@ -287,10 +287,9 @@ export abstract class Vcpu {
 
   // After the VMM completed an IN or OUT for the guest, which no CPU saw:
   // the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that it met.
+  // Called only when the exit found breakpoints armed (Exit.breakpointsArmed).
   noteIoBreakpoints(port: u64, size: u8): void {
     const dr7 = this.dr7;
-    // No breakpoint armed, no trap: the common case costs a read.
-    if ((dr7 & DR7_ENABLES) == 0) return;
     const met = this.debugRegisters.ioBreakpointsMet(dr7, this.cr4, port, size);
     let enabled: u64 = 0;
     for (let i = 0; i < 4; i++) if (((dr7 >> (2 * i)) & 3) != 0) enabled |= <u64>1 << i;

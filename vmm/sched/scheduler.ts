@@ -208,7 +208,7 @@ function finishRun(c: HostCpu): Next {
   let next = Next.Resume;
   if (exit !== null) {
     vm.exitStats.count(exit.kind);
-    vcpu.exitLog.record(exit, vcpu.rip, e.exitedTsc);
+    vcpu.exitLog.record(exit, e.exitedTsc);
     // The alarm or a kick: time to look.
     if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
     next = handleExit(vm, vcpu, exit);

@@ -243,6 +243,7 @@ export class SvmVcpu extends Vcpu {
     const interrupted = vmcb.get64(V.EXIT_INT_INFO);
     if (interrupted & V.EVENT_VALID) vmcb.set64(V.EVENT_INJECTION, interrupted);
     exit.code = code;
+    exit.rip = vmcb.get64(V.RIP);
     exit.qualification = info1;
     exit.instructionLength = 0;
     exit.kind = ExitKind.Unhandled;
@@ -267,6 +268,7 @@ export class SvmVcpu extends Vcpu {
       exit.size = <u8>((info1 >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
       exit.isWrite = (info1 & V.IOIO_IN) == 0;
       exit.isString = (info1 & V.IOIO_STRING) != 0;
+      exit.breakpointsArmed = (vmcb.get64(V.DR7) & DR7_ENABLES) != 0;
       exit.instructionLength = <u32>(info2 - vmcb.get64(V.RIP)); // EXITINFO2 is the next RIP
     } else if (code == V.EXIT_MSR) {
       const msr = <u32>this.regs.get(Reg.Rcx);

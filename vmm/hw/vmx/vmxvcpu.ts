@@ -199,6 +199,7 @@ export class VmxVcpu extends Vcpu {
     const exit = this.exit;
     const reason = <u32>vmread(F.EXIT_REASON), basic = reason & 0xffff;
     exit.code = basic;
+    exit.rip = vmread(F.GUEST_RIP);
     exit.qualification = vmread(F.EXIT_QUALIFICATION);
     exit.instructionLength = 0;
     exit.kind = ExitKind.Unhandled;
@@ -220,6 +221,7 @@ export class VmxVcpu extends Vcpu {
       exit.size = <u8>((q & C.IO_SIZE_MASK) + 1);
       exit.isWrite = (q & C.IO_IN) == 0;
       exit.isString = (q & C.IO_STRING) != 0;
+      exit.breakpointsArmed = (vmread(F.GUEST_DR7) & DR7_ENABLES) != 0;
     } else if (basic == C.EXIT_CPUID) {
       this.instruction(ExitKind.Cpuid);
     } else if (basic == C.EXIT_HLT) {
