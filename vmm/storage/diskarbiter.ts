@@ -26,7 +26,11 @@ import { DiskShare } from "./diskshare";
 // An operation costs as much as moving this many bytes: flash serves about
 // 4 KiB at random in the time it streams 8 KiB more.
 export const OPERATION_BYTES: u64 = 8192;
-export const IDLE_MS: u64 = 20;
+// How long a VM stays busy after its last request: long enough to cover
+// the pause between one request's completion and the next, which for a
+// guest under emulation on a loaded host runs to tens of milliseconds;
+// it is also the longest a VM ahead waits for one that has stopped.
+export const IDLE_MS: u64 = 100;
 
 export class DiskArbiter {
   private shares: DiskShare[] = [];
