@@ -2,7 +2,7 @@
 // vmm/storage/vmdisk.ts) on a TSC of 1 GHz the test moves: a disk that
 // serves one 64 KiB request at a time in 0.1 ms, and VMs that each offer
 // their next request as soon as they have none held back, as a guest
-// reading flat out does. A held request goes again when the arbiter wakes
+// reading flat out does, or a fixed time after the last one ended. A held request goes again when the arbiter wakes
 // its device or its resume time comes, as in devices/virtio/block.ts.
 import { beforeEach, describe, expect, it } from "vitest";
 import { load, type Exports } from "./harness";
@@ -30,12 +30,15 @@ class Disk {
   t = 10_000n * MS;
   held: boolean[] = [];
   seen: number[] = [];
-  constructor(vms: { weight: number; bytesPerSecond?: bigint }[]) {
+  // When each may offer its next request.
+  ready: bigint[] = [];
+  constructor(readonly vms: { weight: number; bytesPerSecond?: bigint; gapMs?: number }[]) {
     e.reset();
     for (const vm of vms) {
       e.addDisk(vm.weight, 0, vm.bytesPerSecond ?? 0n);
       this.held.push(false);
       this.seen.push(0);
+      this.ready.push(0n);
     }
   }
 
@@ -47,7 +50,7 @@ class Disk {
     while (this.t < end) {
       let progressed = false;
       for (let i = 0; i < this.held.length && this.t < end; i++) {
-        if (!this.held[i] && !active(i)) continue;
+        if (!this.held[i] && (!active(i) || this.t < this.ready[i])) continue;
         if (this.held[i]) {
           if (e.wakes(i) == this.seen[i] && this.t < e.resumeAt(i, MS)) continue;
           this.seen[i] = e.wakes(i);
@@ -56,11 +59,13 @@ class Disk {
         if (this.held[i]) continue;
         this.t += SERVICE;
         e.finished(i, this.t, MS);
+        this.ready[i] = this.t + BigInt(Math.round((this.vms[i].gapMs ?? 0) * Number(MS)));
         served[i] += Number(BYTES);
         progressed = true;
       }
       if (!progressed) {
-        const due = this.held.map((h, i) => (h ? e.resumeAt(i, MS) : end)).reduce((a, b) => (a < b ? a : b), end);
+        const due = this.held.map((h, i) => (h ? e.resumeAt(i, MS) : active(i) ? this.ready[i] : end))
+          .reduce((a, b) => (a < b ? a : b), end);
         this.t = due > this.t ? due : this.t + 1n;
       }
     }
@@ -97,6 +102,22 @@ describe("VMs sharing a host disk", () => {
     const [a] = disk.run(1000, (i) => i == 0);
     expect(perSecond(a, 1000)).toBeGreaterThanOrEqual(FULL_DISK * (1 - Number(IDLE_MS) / 1000) - Number(BYTES));
     expect(e.wakes(0)).toBeGreaterThan(0);
+  });
+
+  it("let a light VM, one asking for less than its share, neither slow the others nor bank credit", () => {
+    // a asks every 50 ms; b reads flat out, and once a's think time shows
+    // (THINK_MS: 6 pauses), has all the rest.
+    const disk = new Disk([{ weight: 100, gapMs: 50 }, { weight: 100 }]);
+    disk.run(500);
+    const [a, b] = disk.run(2000);
+    expect(a).toBe(40 * Number(BYTES));
+    expect(perSecond(a + b, 2000)).toBeGreaterThan(FULL_DISK * 0.99);
+    // a now reads flat out too: from its first request on, half each.
+    disk.vms[0].gapMs = 0;
+    disk.ready[0] = disk.t;
+    const [a2, b2] = disk.run(100);
+    expect(a2 / b2).toBeGreaterThan(0.95);
+    expect(a2 / b2).toBeLessThan(1.05);
   });
 
   it("let no VM bank credit while idle", () => {

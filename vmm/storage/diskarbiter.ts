@@ -12,8 +12,11 @@
 // requests end: finished() wakes it at once, on the CPU that served them)
 // or stop being busy (its device's resume comes due: wakeAt()). A VM is
 // busy while a request of its waits, and for IDLE_MS after its last one
-// started or ended: a guest issues its next request a moment after the
-// last one completes, and must not lose its place in between. A VM that
+// started or ended if it usually asks again within THINK_MS: a guest
+// reading flat out issues its next request a moment after the last one
+// completes, and must not lose its place in between. One that asks less
+// often is not kept busy in between: a VM ahead would wait for it to catch
+// up, which it never does, and could go no faster than it. A VM that
 // comes back from idle starts at the disk's virtual time, the latest start
 // tag admitted, so idleness banks no credit.
 //
@@ -31,6 +34,9 @@ export const OPERATION_BYTES: u64 = 8192;
 // guest under emulation on a loaded host runs to tens of milliseconds;
 // it is also the longest a VM ahead waits for one that has stopped.
 export const IDLE_MS: u64 = 100;
+export const THINK_MS: u64 = 25;
+// The weight of a new pause in the average think time.
+const THINK_WEIGHT: f64 = 0.125;
 
 export class DiskArbiter {
   private shares: DiskShare[] = [];
@@ -50,6 +56,8 @@ export class DiskArbiter {
   // `tscPerMs` ticks a millisecond); if so it is charged, and otherwise
   // it waits for its turn.
   admit(share: DiskShare, bytes: u64, now: u64, tscPerMs: u64): bool {
+    const recent = share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs;
+    if (recent && !share.waiting) share.think += (<f64>(now - share.lastActive) - share.think) * THINK_WEIGHT;
     if (!this.busy(share, now, tscPerMs)) share.virtualTime = max(share.virtualTime, this.virtualTime);
     share.waiting = this.aheadOfOthers(share, now, tscPerMs);
     if (share.waiting) return false;
@@ -88,7 +96,9 @@ export class DiskArbiter {
   }
 
   private busy(share: DiskShare, now: u64, tscPerMs: u64): bool {
-    return share.waiting || (share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs);
+    if (share.waiting) return true;
+    const recent = share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs;
+    return recent && share.think < <f64>(THINK_MS * tscPerMs);
   }
 
   // Whether another busy VM is behind `share` in virtual time.

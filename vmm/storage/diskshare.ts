@@ -13,6 +13,9 @@ export class DiskShare {
   virtualTime: f64 = 0;
   // The TSC of its last request's start or end; 0 once it went idle.
   lastActive: u64 = 0;
+  // How long it takes to ask again after a request ends, on average (TSC
+  // ticks): its think time (DiskArbiter.busy()).
+  think: f64 = 0;
   // A request of its waits for its turn.
   waiting: bool = false;
   // What the arbiter runs when that turn comes: its disk device's resume

@@ -22,11 +22,12 @@ export class VmDisk {
     readonly share: DiskShare | null = null,
   ) {}
 
-  // The device whose held request `resume` serves drives this disk now
-  // (a VM's restart builds a new one).
-  attach(resume: Deferred): void {
-    const share = this.share;
-    if (share !== null) share.resume = resume;
+  // The device whose held request `resume` serves drives this disk from
+  // `now` on (a VM's restart builds a new one); whatever the old one held
+  // is gone.
+  attach(resume: Deferred, now: u64, tscPerMs: u64): void {
+    this.release(now, tscPerMs);
+    if (this.share !== null) this.share!.resume = resume;
   }
 
   // Whether a request of `bytes` may start at `now` (TSC, at `tscPerMs`

@@ -81,7 +81,7 @@ export class VirtioBlock extends VirtioDevice {
     const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
     this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
     this.resume = new BlockResume(this);
-    vmDisk.attach(this.resume);
+    vmDisk.attach(this.resume, rdtsc(), tscPerMillisecond());
   }
 
   private get disk(): DiskBacking {
