@@ -18,7 +18,9 @@
 // often is not kept busy in between: a VM ahead would wait for it to catch
 // up, which it never does, and could go no faster than it. A VM that
 // comes back from idle starts at the disk's virtual time, the latest start
-// tag admitted, so idleness banks no credit.
+// tag admitted, so idleness banks no credit. (Not at the least virtual time
+// of the busy VMs: when none is busy, a VM back first would keep its old
+// tag, and one back a moment later would wait for it to catch up.)
 //
 // The hypervisor serves one request at a time under its lock, so the
 // arbiter needs no queue of its own: each VM holds at most its one request
@@ -26,14 +28,16 @@
 
 import { DiskShare } from "./diskshare";
 
-// An operation costs as much as moving this many bytes: flash serves about
-// 4 KiB at random in the time it streams 8 KiB more.
+// An operation costs as much as moving this many bytes: a flash disk's
+// fixed cost of a command is about the time it streams that much (a SATA
+// SSD: some 90,000 operations or 550 MB a second).
 export const OPERATION_BYTES: u64 = 8192;
 // How long a VM stays busy after its last request: long enough to cover
 // the pause between one request's completion and the next, which for a
 // guest under emulation on a loaded host runs to tens of milliseconds;
 // it is also the longest a VM ahead waits for one that has stopped.
 export const IDLE_MS: u64 = 100;
+// The longest average pause between requests of a VM kept busy in between.
 export const THINK_MS: u64 = 25;
 // The weight of a new pause in the average think time.
 const THINK_WEIGHT: f64 = 0.125;
