@@ -233,7 +233,10 @@ describe("configuration", () => {
       + `${vm("two", `[{"module": "b.img"}]`)}, ${vm("three", `[{"module": "c.img", "readonly": false}]`)}]}`;
     const r = parse(text);
     expect(r.vms.map((v) => v.name)).toEqual(["one", "three"]);
-    expect([e.vmDisks(0), e.vmDisks(1)].map(str)).toEqual(["module a.img,module b.img (read-only)", "module c.img"]);
+    expect([e.vmDisks(0), e.vmDisks(1)].map(str)).toEqual([
+      "module a.img weight 100,module b.img (read-only) weight 100",
+      "module c.img weight 100",
+    ]);
     expect(r.errors).toEqual(["vm 1 (two): disks: 0: module b.img is already a disk of vm 0 (one)"]);
     expect(
       parse(`{"vms": [${vm("x", `[{"module": "nope.img"}, {"module": "a.img", "readonly": 1, "size": 2}, 7]`)}]}`)
@@ -260,6 +263,28 @@ describe("configuration", () => {
     expect(parse(`{"vms": [${vm("q", caps)}]}`).errors).toEqual([
       "vm 0 (q): disks: 1: iops: expected operations per second from 1 to 10000000, got 0",
       "vm 0 (q): disks: 2: bytes_per_second: expected bytes per second from 512 to 4294967295, got 100",
+    ]);
+    e.clearModules();
+  });
+
+  it("gives a partition its weight on the host disk, 100 unless it says, and a RAM disk none", () => {
+    e.setModules(e.__newString("k,a.img"));
+    const vm = (name: string, disks: string) => `{"name": "${name}", "kernel": "k", "memory": 1, "disks": ${disks}}`;
+    parse(
+      `{"vms": [${
+        vm("w", `[{"partition": "p1", "weight": 300}, {"partition": "p2"}, {"partition": "p3", "weight": 1000}]`)
+      }]}`,
+    );
+    expect(str(e.vmDisks(0))).toBe("partition p1 weight 300,partition p2 weight 100,partition p3 weight 1000");
+    const bad =
+      `[{"partition": "p1", "weight": 0}, {"partition": "p2", "weight": 1001}, {"partition": "p3", "weight": 2.5}, `
+      + `{"partition": "p4", "weight": "high"}, {"module": "a.img", "weight": 100}]`;
+    expect(parse(`{"vms": [${vm("x", bad)}]}`).errors).toEqual([
+      "vm 0 (x): disks: 0: weight: expected a weight from 1 to 1000, got 0",
+      "vm 0 (x): disks: 1: weight: expected a weight from 1 to 1000, got 1001",
+      "vm 0 (x): disks: 2: weight: expected a weight from 1 to 1000, got 2.5",
+      "vm 0 (x): disks: 3: weight: expected a weight from 1 to 1000, got \"high\"",
+      "vm 0 (x): disks: 4: weight: a RAM disk is the VM's own; only a \"partition\" shares a host disk",
     ]);
     e.clearModules();
   });

@@ -14,7 +14,9 @@
 // a reset by the guest loads again (Vm.restart()).
 
 import { BootModule, MemoryRegion, RegionType } from "../../kernel/boot/bootinfo";
+import { rdtsc } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
+import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
@@ -31,6 +33,7 @@ import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
 import { SECTOR_SIZE } from "../storage/backing";
 import { IoBudget } from "../storage/budget";
+import { DEFAULT_WEIGHT } from "../storage/diskshare";
 import { VmDisk } from "../storage/vmdisk";
 import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
@@ -114,6 +117,7 @@ function createKernelVm(
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
   if (vm === null) return null;
   const nics = connectNics(c, vm);
+  vm.stopListeners.push(new DiskRelease(disks));
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
   if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
   vm.vcpus[0].enterKernel(entry.state!);
@@ -175,20 +179,25 @@ class KernelImage extends VmImage {
 
 // The VM's disks with their budgets, or null (reported) if one cannot be
 // had: a host disk's partition, which no other VM may have
-// (storage/hostdisks.ts), or a RAM disk on a boot module (readConfig()
-// checked that it exists and that no other VM has it), named by it.
+// (storage/hostdisks.ts), with its weight among the VMs using that disk;
+// or a RAM disk on a boot module (readConfig() checked that it exists and
+// that no other VM has it), named by it.
 function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
   const disks: VmDisk[] = [];
   for (let i = 0; i < c.disks.length; i++) {
     const d = c.disks[i];
-    const backing = d.partition.length > 0
-      ? claimPartition(d.partition, d.readOnly, "vm " + c.name)
-      : new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module);
-    if (backing === null) {
+    const budget = new IoBudget(d.iops, d.bytesPerSecond);
+    if (d.module.length > 0) {
+      disks.push(new VmDisk(new RamDisk(findModule(modules, d.module)!, d.readOnly, d.module), budget));
+      continue;
+    }
+    const partition = claimPartition(d.partition, d.readOnly, "vm " + c.name);
+    if (partition === null) {
       log.error("vm " + c.name + ": disks: " + i.toString() + ": " + claimError);
       return null;
     }
-    disks.push(new VmDisk(backing, new IoBudget(d.iops, d.bytesPerSecond)));
+    const arbiter = partition.arbiter;
+    disks.push(new VmDisk(partition, budget, arbiter, arbiter.join(d.weight)));
   }
   return disks;
 }
@@ -220,6 +229,16 @@ class PortReport extends StopListener {
   }
 }
 
+// A stopped VM's disks want nothing more of the host disks they share.
+class DiskRelease extends StopListener {
+  constructor(private disks: VmDisk[]) {
+    super();
+  }
+  stopped(vm: Vm): void {
+    for (let i = 0; i < this.disks.length; i++) this.disks[i].release(rdtsc(), tscPerMillisecond());
+  }
+}
+
 // ", nic 52:54:00:12:00:00 (VLAN 10, 1 MiB/s), nic 52:54:00:12:00:01 (trunk 10,20)"
 function describeNics(ports: VmPort[]): string {
   let text = "";
@@ -231,7 +250,7 @@ function describeNics(ports: VmPort[]): string {
   return text;
 }
 
-// ", disk data.img (RAM, 64 MiB), disk vm-a (NVMe partition, 8 GiB, read-only, 500 IOPS)"
+// ", disk data.img (RAM, 64 MiB), disk vm-a (NVMe partition, 8 GiB, read-only, 500 IOPS, weight 300)"
 function describeDisks(disks: VmDisk[]): string {
   let text = "";
   for (let i = 0; i < disks.length; i++) {
@@ -240,6 +259,8 @@ function describeDisks(disks: VmDisk[]): string {
       + (d.readOnly ? ", read-only" : "");
     if (budget.iops != 0) text += ", " + budget.iops.toString() + " IOPS";
     if (budget.bytesPerSecond != 0) text += ", " + log.size(budget.bytesPerSecond) + "/s";
+    const share = disks[i].share;
+    if (share !== null && share.weight != DEFAULT_WEIGHT) text += ", weight " + share.weight.toString();
     text += ")";
   }
   return text;

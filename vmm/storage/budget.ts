@@ -22,16 +22,31 @@ export class IoBudget {
   // Whether a request of `bytes` may start at `now` (TSC, at `tscPerMs`
   // ticks a millisecond); if so it is charged.
   admit(bytes: u64, now: u64, tscPerMs: u64): bool {
-    const burst = BURST_MS * tscPerMs;
-    const start = max(this.clock, now > burst ? now - burst : 0);
-    if (start > now) return false;
-    this.clock = start + this.cost(bytes, tscPerMs);
+    if (!this.allows(now, tscPerMs)) return false;
+    this.charge(bytes, now, tscPerMs);
     return true;
+  }
+
+  // Whether a request may start at `now`, charging nothing yet: a disk
+  // asks its share of a host disk too (vmdisk.ts) before either charges.
+  allows(now: u64, tscPerMs: u64): bool {
+    return this.startAt(now, tscPerMs) <= now;
+  }
+
+  // Charges a request of `bytes` that starts at `now`.
+  charge(bytes: u64, now: u64, tscPerMs: u64): void {
+    this.clock = this.startAt(now, tscPerMs) + this.cost(bytes, tscPerMs);
   }
 
   // When a refused request may start.
   get nextStart(): u64 {
     return this.clock;
+  }
+
+  // The clock, or BURST before `now` if it lags further behind.
+  private startAt(now: u64, tscPerMs: u64): u64 {
+    const burst = BURST_MS * tscPerMs;
+    return max(this.clock, now > burst ? now - burst : 0);
   }
 
   private cost(bytes: u64, tscPerMs: u64): u64 {

@@ -13,7 +13,9 @@
 //
 // A partition is named by its GPT name (exact) or its unique GUID (in any
 // case); a name that several partitions carry names none of them. A
-// partition is at most one VM's disk (claimPartition()).
+// partition is at most one VM's disk (claimPartition()); the VMs using
+// partitions of one disk share it through the disk's one arbiter
+// (diskarbiter.ts).
 
 import { linearBase } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
@@ -22,8 +24,8 @@ import { hostMemory } from "../../kernel/mm/memory";
 import { alignDown, alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { Bar, BUS_MASTER, INTX_DISABLE, MEMORY_SPACE, PciFunction, scanPci } from "../../kernel/pci/functions";
 import { AHCI_BAR, AhciController } from "./ahci/controller";
-import { DiskBacking } from "./backing";
 import { BlockDevice } from "./blockdevice";
+import { DiskArbiter } from "./diskarbiter";
 import { GptPartition, parseGptHeader, parsePartitions } from "./gpt";
 import { NvmeController } from "./nvme/controller";
 import { openNamespaces } from "./nvme/namespace";
@@ -38,7 +40,7 @@ class HostPartition {
   // The VM whose disk it is, or "".
   owner: string = "";
 
-  constructor(readonly device: BlockDevice, readonly gpt: GptPartition) {}
+  constructor(readonly device: BlockDevice, readonly gpt: GptPartition, readonly arbiter: DiskArbiter) {}
 
   answersTo(nameOrGuid: string): bool {
     return this.gpt.name == nameOrGuid || this.gpt.guid == nameOrGuid.toUpperCase();
@@ -81,7 +83,7 @@ function scanAhci(f: PciFunction): void {
 // The partition named `nameOrGuid` as `owner`'s disk, read-only or not;
 // null, with `claimError` saying why, if no partition or several answer to
 // the name, or another VM has it already (by whatever name it used).
-export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string): DiskBacking | null {
+export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string): PartitionDisk | null {
   let found: HostPartition | null = null, matches = 0;
   for (let i = 0; i < partitions.length; i++) {
     if (partitions[i].answersTo(nameOrGuid)) {
@@ -94,13 +96,13 @@ export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string
   const p = found!;
   if (p.owner.length > 0) return refuseClaim("partition " + nameOrGuid + " is already a disk of " + p.owner);
   p.owner = owner;
-  return new PartitionDisk(p.device, p.gpt, readOnly);
+  return new PartitionDisk(p.device, p.gpt, readOnly, p.arbiter);
 }
 
 // Why the last claimPartition() failed.
 export let claimError: string = "";
 
-function refuseClaim(why: string): DiskBacking | null {
+function refuseClaim(why: string): PartitionDisk | null {
   claimError = why;
   return null;
 }
@@ -156,9 +158,10 @@ function scanDisk(disk: BlockDevice): void {
     return;
   }
   log.info(line + "GPT with " + found.length.toString() + (found.length == 1 ? " partition" : " partitions"));
+  const arbiter = new DiskArbiter();
   for (let i = 0; i < found.length; i++) {
     const p = found[i];
-    partitions.push(new HostPartition(disk, p));
+    partitions.push(new HostPartition(disk, p, arbiter));
     log.info(
       "  partition " + p.index.toString() + " \"" + p.name + "\" " + p.guid + ": " + log.size(p.blocks * disk.blockSize)
         + " at LBA " + p.firstLba.toString(),

@@ -1,6 +1,7 @@
 // A GPT partition of a host disk as a VM's disk: 512-byte sectors on the
 // outside, the disk's blocks from the partition's first LBA on the inside.
-// The disk is any BlockDevice: an NVMe namespace or a SATA disk.
+// The disk is any BlockDevice: an NVMe namespace or a SATA disk; the VMs
+// using its partitions share it through its arbiter (diskarbiter.ts).
 //
 // The virtual disk device has checked that a request lies within the disk;
 // it is checked again here, since this is the last place that knows where
@@ -16,10 +17,16 @@
 import { GuestMemory } from "../core/guestmemory";
 import { DiskBacking, SECTOR_SIZE } from "./backing";
 import { BlockDevice } from "./blockdevice";
+import { DiskArbiter } from "./diskarbiter";
 import { GptPartition } from "./gpt";
 
 export class PartitionDisk extends DiskBacking {
-  constructor(readonly device: BlockDevice, readonly partition: GptPartition, readOnly: bool) {
+  constructor(
+    readonly device: BlockDevice,
+    readonly partition: GptPartition,
+    readOnly: bool,
+    readonly arbiter: DiskArbiter,
+  ) {
     super((partition.blocks * device.blockSize) / SECTOR_SIZE, readOnly, partition.name);
   }
 

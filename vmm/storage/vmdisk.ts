@@ -1,9 +1,65 @@
-// A disk as one VM has it: what stands behind it and the budget its
-// configuration gives it (at most so many operations and bytes per second).
+// A disk as one VM has it: what stands behind it, the budget its
+// configuration gives it (at most so many operations and bytes per
+// second), and, for a partition of a host disk, its share of that disk
+// among the VMs using it (diskarbiter.ts). A request may start when both
+// let it: the budget still caps a VM that has the disk to itself.
 
+import { Deferred, NOT_DUE } from "../devices/timers/deferred";
 import { DiskBacking } from "./backing";
 import { IoBudget } from "./budget";
+import { DiskArbiter } from "./diskarbiter";
+import { DiskShare } from "./diskshare";
 
 export class VmDisk {
-  constructor(readonly backing: DiskBacking, readonly budget: IoBudget) {}
+  // The request refused last waits for the budget, not for its share.
+  private heldByBudget: bool = false;
+
+  // `share` is null for a disk no other VM shares (a RAM disk).
+  constructor(
+    readonly backing: DiskBacking,
+    readonly budget: IoBudget,
+    readonly arbiter: DiskArbiter | null = null,
+    readonly share: DiskShare | null = null,
+  ) {}
+
+  // The device whose held request `resume` serves drives this disk from
+  // `now` on (a VM's restart builds a new one); whatever the old one held
+  // is gone.
+  attach(resume: Deferred, now: u64, tscPerMs: u64): void {
+    this.release(now, tscPerMs);
+    if (this.share !== null) this.share!.resume = resume;
+  }
+
+  // Whether a request of `bytes` may start at `now` (TSC, at `tscPerMs`
+  // ticks a millisecond); if so the budget and the share are charged.
+  // Waiting for the budget, the VM does not compete for the host disk.
+  admit(bytes: u64, now: u64, tscPerMs: u64): bool {
+    const budget = this.budget, share = this.share;
+    this.heldByBudget = budget.capped && !budget.allows(now, tscPerMs);
+    if (this.heldByBudget) {
+      if (share !== null) this.arbiter!.pause(share, now, tscPerMs);
+      return false;
+    }
+    if (share !== null && !this.arbiter!.admit(share, bytes, now, tscPerMs)) return false;
+    if (budget.capped) budget.charge(bytes, now, tscPerMs);
+    return true;
+  }
+
+  // The request admitted last ended at `now`.
+  finished(now: u64, tscPerMs: u64): void {
+    if (this.share !== null) this.arbiter!.finished(this.share!, now, tscPerMs);
+  }
+
+  // When the request refused last may go, if nothing else lets it first.
+  resumeAt(tscPerMs: u64): u64 {
+    if (this.heldByBudget) return this.budget.nextStart;
+    return this.share !== null ? this.arbiter!.wakeAt(this.share!, tscPerMs) : NOT_DUE;
+  }
+
+  // The device dropped its request, or the VM stopped: it wants nothing
+  // of the host disk.
+  release(now: u64, tscPerMs: u64): void {
+    this.heldByBudget = false;
+    if (this.share !== null) this.arbiter!.pause(this.share!, now, tscPerMs);
+  }
 }

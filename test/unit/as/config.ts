@@ -61,10 +61,13 @@ export function vmConsole(i: i32): string {
 export function vmRestartOnReset(i: i32): bool {
   return config.vms[i].restartOnReset;
 }
-// "module a.img", "partition p (read-only)"..., comma-separated.
+// "module a.img", "partition p (read-only)", "partition q weight 300"..., comma-separated.
 export function vmDisks(i: i32): string {
   const disks = config.vms[i].disks, parts: string[] = [];
-  for (let d = 0; d < disks.length; d++) parts.push(disks[d].what + (disks[d].readOnly ? " (read-only)" : ""));
+  for (let d = 0; d < disks.length; d++) {
+    const disk = disks[d];
+    parts.push(disk.what + (disk.readOnly ? " (read-only)" : "") + " weight " + disk.weight.toString());
+  }
   return parts.join(",");
 }
 

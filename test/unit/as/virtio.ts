@@ -27,6 +27,7 @@ import {
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
 import { RamDisk } from "../../../vmm/storage/ramdisk";
+import { VmDisk } from "../../../vmm/storage/vmdisk";
 import { Lines, messages, Routing } from "./pcirecorders";
 export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
@@ -56,8 +57,12 @@ export function build(
   const disk = new RamDisk(new BootModule(diskStart, diskEnd, "disk"), false, DISK_SERIAL);
   const readOnly = new RamDisk(new BootModule(readOnlyStart, readOnlyEnd, "ro"), true, READ_ONLY_SERIAL);
   pci.attach(0, 0, hostBridge());
-  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(disk, new IoBudget(0, 0)), ram, messages));
-  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(readOnly, new IoBudget(0, 0)), ram, messages));
+  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(new VmDisk(disk, new IoBudget(0, 0))), ram, messages));
+  pci.attach(
+    READ_ONLY_SLOT,
+    0,
+    new VirtioPci(new VirtioBlock(new VmDisk(readOnly, new IoBudget(0, 0))), ram, messages),
+  );
   pci.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(seed), ram, messages));
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
 }

@@ -1,8 +1,9 @@
 // virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served at
 // once from its backing (storage/backing.ts) when the driver notifies.
 //
-// The VM's I/O caps (storage/budget.ts) are applied here, a request at a
-// time. A request is one descriptor chain: a 16-byte header the device reads
+// The VM's I/O caps (storage/budget.ts) and its share of a host disk
+// other VMs use too (storage/diskarbiter.ts) are applied here, a request
+// at a time (storage/vmdisk.ts). A request is one descriptor chain: a 16-byte header the device reads
 // (type, reserved, sector), the data (read by the device for a write, written
 // for a read), and a status byte the device writes last (5.2.6). Anything
 // past the disk's end fails with an I/O error and touches nothing; a chain
@@ -12,7 +13,7 @@
 import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
-import { IoBudget } from "../../storage/budget";
+import { VmDisk } from "../../storage/vmdisk";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Virtqueue } from "./virtqueue";
@@ -53,19 +54,21 @@ const CONFIG_SIZE: u32 = 60;
 export class VirtioBlock extends VirtioDevice {
   private queue: Virtqueue | null = null;
   private chain: Chain = new Chain(<i32>QUEUE_SIZE);
-  // The chain was taken but the budget held it back.
+  // The chain was taken but the budget or the share held it back.
   private held: bool = false;
-  // Its turn comes at the platform clock's call (devices/timers/deferred.ts).
+  // Its turn comes at the platform clock's call (devices/timers/deferred.ts),
+  // or when the host disk's arbiter calls.
   readonly resume!: Deferred;
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // The serial number, NUL-padded to 20 bytes or cut there (5.2.6.1).
   private id: Uint8Array = new Uint8Array(ID_BYTES);
 
-  // `budget`: the VM's caps on this disk's operations and bytes per second.
-  constructor(private disk: DiskBacking, private budget: IoBudget) {
+  // `vmDisk`: the backing, with the VM's caps on its operations and bytes
+  // per second and its share of the host disk.
+  constructor(private vmDisk: VmDisk) {
     super(BLOCK_ID, "blk", 1, QUEUE_SIZE);
-    const c = this.config;
+    const disk = vmDisk.backing, c = this.config;
     writeLittleEndian(c, CAPACITY, 8, disk.sectors);
     writeLittleEndian(c, SEG_MAX_AT, 4, SEG_MAX);
     writeLittleEndian(c, BLK_SIZE_AT, 4, SECTOR_SIZE);
@@ -78,6 +81,11 @@ export class VirtioBlock extends VirtioDevice {
     const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
     this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
     this.resume = new BlockResume(this);
+    vmDisk.attach(this.resume, rdtsc(), tscPerMillisecond());
+  }
+
+  private get disk(): DiskBacking {
+    return this.vmDisk.backing;
   }
 
   get features(): u64 {
@@ -100,14 +108,16 @@ export class VirtioBlock extends VirtioDevice {
 
   reset(): void {
     this.queue = null;
+    if (this.held) this.vmDisk.release(rdtsc(), tscPerMillisecond());
     this.held = false;
   }
 
   // Serves every request waiting, then asks for the next kick; one
   // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10).
-  // A request the budget held back stays in hand (`held`) until the
-  // budget's time comes (resume, run by the platform's clock); the queue
-  // waits behind it, and its notifications stay off meanwhile.
+  // A request the budget or the share held back stays in hand (`held`)
+  // until its time comes (resume, run by the platform's clock or by the
+  // host disk's arbiter); the queue waits behind it, and its notifications
+  // stay off meanwhile.
   notified(index: u32): void {
     const q = this.queue;
     if (q === null || q.error !== null) return;
@@ -116,9 +126,11 @@ export class VirtioBlock extends VirtioDevice {
     do {
       while (this.held || q.pop(this.chain)) {
         const bytes = this.chain.readableBytes + this.chain.writableBytes;
-        this.held = this.budget.capped && !this.budget.admit(bytes, rdtsc(), tscPerMillisecond());
+        this.held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
         if (this.held) break;
-        if (!this.serve(q)) return;
+        const ok = this.serve(q);
+        this.vmDisk.finished(rdtsc(), tscPerMillisecond());
+        if (!ok) return;
         served = true;
       }
     } while (!this.held && q.armNotification());
@@ -128,7 +140,7 @@ export class VirtioBlock extends VirtioDevice {
 
   // When the request held back may go, or NOT_DUE.
   get resumeAt(): u64 {
-    return this.held ? this.budget.nextStart : NOT_DUE;
+    return this.held ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
   }
 
   // One request: false if the chain cannot even hold its status.

@@ -225,7 +225,7 @@ export class PcPlatform {
       bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
     }
     for (let i = 0; i < disks.length; i++) {
-      const block = new VirtioBlock(disks[i].backing, disks[i].budget);
+      const block = new VirtioBlock(disks[i]);
       clock.deferred.push(block.resume);
       bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
     }

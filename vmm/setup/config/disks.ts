@@ -1,16 +1,20 @@
 // The "disks" of a VM configuration entry: the virtio-blk disks the VM
 // gets, in order (Linux's /dev/vda, /dev/vdb...). Each names what stands
 // behind it:
-//   "disks": [ { "partition": "vm-a", "iops": 500, "bytes_per_second": 8388608 },
+//   "disks": [ { "partition": "vm-a", "iops": 500, "bytes_per_second": 8388608, "weight": 300 },
 //              { "module": "tools.img", "readonly": true } ]
 // A "partition" is a GPT partition of a host disk, by its name or its
 // unique GUID (storage/hostdisks.ts); a "module" is a RAM disk, a boot
 // module holding a disk image (storage/ramdisk.ts). No two VMs may name
 // the same one, or each would see what the other writes. "iops" and
 // "bytes_per_second" cap what the VM may do with the disk (storage/budget.ts).
+// A partition's "weight" is the VM's share of its host disk when other VMs
+// use the disk's other partitions at the same time (storage/diskarbiter.ts);
+// a RAM disk is the VM's own, and takes none.
 
 import { JsonKind, JsonValue } from "./json";
 import { describe, isObjectOf, listOf, moduleName, wholeNumber } from "./fields";
+import { DEFAULT_WEIGHT } from "../../storage/diskshare";
 
 export const MAX_DISKS: i32 = 8;
 const MAX_IOPS: u32 = 10_000_000;
@@ -18,7 +22,8 @@ const MAX_IOPS: u32 = 10_000_000;
 const MIN_BYTES_PER_SECOND: u32 = 512;
 // A GPT partition name is at most 36 UTF-16 code units (UEFI 2.10, 5.3.3).
 const MAX_PARTITION_NAME: i32 = 36;
-const DISK_FIELDS: string[] = ["module", "partition", "readonly", "iops", "bytes_per_second"];
+const MAX_WEIGHT: u32 = 1000;
+const DISK_FIELDS: string[] = ["module", "partition", "readonly", "iops", "bytes_per_second", "weight"];
 
 export class DiskConfig {
   // One of the two is set.
@@ -28,6 +33,8 @@ export class DiskConfig {
   // Caps, 0 for none (storage/budget.ts).
   iops: u32 = 0;
   bytesPerSecond: u32 = 0;
+  // Its share of a host disk against other VMs' (storage/diskarbiter.ts).
+  weight: u32 = DEFAULT_WEIGHT;
 
   // "module data.img", "partition vm-a": how messages name it.
   get what(): string {
@@ -86,6 +93,12 @@ export function checkDisks(
         "bytes per second",
         errors,
       );
+    }
+    const weight = entry.get("weight");
+    if (weight !== null && module !== null) {
+      errors.push(label + "weight: a RAM disk is the VM's own; only a \"partition\" shares a host disk");
+    } else if (weight !== null) {
+      disk.weight = wholeNumber(weight, 1, MAX_WEIGHT, false, label + "weight: ", "a weight", errors);
     }
     if (disk.module.length == 0 && disk.partition.length == 0) continue;
     const other = ownerOf(claimed, disk.what);
