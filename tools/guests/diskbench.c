@@ -10,11 +10,8 @@
 //                 xorshift64 generator with a fixed seed
 //
 // Each phase is timed with RDTSC and printed as
-// "diskbench: PHASE N requests of B bytes: T ticks, I idle". Under QEMU
-// -icount shift=0,sleep=off the TSC counts instructions (docs/disk-bench.md).
-// I is the time Linux's CPU 0 spent idle meanwhile, waiting for the disk:
-// the growth of its idle and iowait sleep times in /proc/timer_list, in
-// nanoseconds, which are ticks here. T - I is the instructions of work.
+// "diskbench: PHASE N requests of B bytes: T ticks". Under QEMU -icount
+// shift=0,sleep=off the TSC counts instructions (docs/disk-bench.md).
 //
 // A static freestanding x86-64 Linux executable, as tscstamp.c: no libc,
 // raw system calls (x86-64 ABI: number in RAX, arguments in RDI, RSI, RDX,
@@ -23,9 +20,8 @@
 
 typedef unsigned long u64;
 
-enum { SYS_READ = 0, SYS_WRITE = 1, SYS_OPEN = 2, SYS_CLOSE = 3, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_EXIT = 60 };
+enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_EXIT = 60 };
 // Linux's x86-64 <asm-generic/fcntl.h> and <linux/fs.h>.
-#define O_RDONLY 0
 #define O_RDWR 02
 #define O_DIRECT 040000
 #define BLKGETSIZE64 0x80081272UL
@@ -95,38 +91,6 @@ static long countOf(const char *arg) {
   return n;
 }
 
-// The number after the first `key` in `text` and the spaces and colon
-// that follow it (timer_list.c pads names: ".idle_sleeptime : N nsecs"), or -1.
-static long numberAfter(const char *text, long length, const char *key) {
-  int n = textLength(key);
-  for (long i = 0; i + n < length; i++) {
-    if (!startsWith(text + i, key)) continue;
-    long value = 0;
-    for (i += n; i < length && (text[i] == ' ' || text[i] == ':'); i++) {}
-    if (i == length || text[i] < '0' || text[i] > '9') return -1;
-    for (; i < length && text[i] >= '0' && text[i] <= '9'; i++) value = value * 10 + (text[i] - '0');
-    return value;
-  }
-  return -1;
-}
-
-// CPU 0's idle and iowait sleep times, in ns (kernel/time/timer_list.c
-// prints them in each CPU's tick_sched; the machines have one CPU).
-static u64 idleNs(void) {
-  static char text[1 << 16];
-  long fd = syscall4(SYS_OPEN, (long)"/proc/timer_list", O_RDONLY, 0, 0);
-  if (fd < 0) fail("cannot open ", "/proc/timer_list", -fd);
-  long length = 0, n;
-  while (length < (long)sizeof text && (n = syscall4(SYS_READ, fd, (long)text + length, sizeof text - length, 0)) > 0) {
-    length += n;
-  }
-  syscall4(SYS_CLOSE, fd, 0, 0, 0);
-  long idle = numberAfter(text, length, ".idle_sleeptime");
-  long iowait = numberAfter(text, length, ".iowait_sleeptime");
-  if (idle < 0 || iowait < 0) fail("no idle_sleeptime or iowait_sleeptime in ", "/proc/timer_list", 61);
-  return (u64)idle + (u64)iowait;
-}
-
 static u64 xorshift64(u64 *state) {
   u64 x = *state;
   x ^= x << 13;
@@ -143,7 +107,6 @@ static void phase(int fd, u64 size, const char *arg) {
   u64 bytes = random ? RANDOM_BYTES : SEQUENTIAL_BYTES;
   if ((u64)count * bytes > size && !random) fail("device too small for ", arg, 28);
   u64 state = RANDOM_SEED;
-  u64 idle = idleNs();
   u64 start = rdtsc();
   for (long i = 0; i < count; i++) {
     u64 offset = random ? (xorshift64(&state) % (size / RANDOM_BYTES)) * RANDOM_BYTES : (u64)i * bytes;
@@ -151,7 +114,6 @@ static void phase(int fd, u64 size, const char *arg) {
     if (done != (long)bytes) fail(write ? "write failed: " : "read failed: ", arg, done < 0 ? -done : 5);
   }
   u64 ticks = rdtsc() - start;
-  idle = idleNs() - idle;
   put("diskbench: ");
   for (const char *s = arg; *s != ':'; s++) syscall4(SYS_WRITE, 1, (long)s, 1, 0);
   put(" ");
@@ -160,9 +122,7 @@ static void phase(int fd, u64 size, const char *arg) {
   putNumber(bytes);
   put(" bytes: ");
   putNumber(ticks);
-  put(" ticks, ");
-  putNumber(idle);
-  put(" idle\n");
+  put(" ticks\n");
 }
 
 // Called from _start with the initial stack: argc, then argv[] (System V
