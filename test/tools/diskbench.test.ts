@@ -5,7 +5,17 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { guestQemuArgs } from "../../tools/guests/boot";
 import { ICOUNT_ARGS, qemuArgs } from "../../tools/harness/qemu";
-import { benchCmdline, exitsBetween, makeImage, nvmeArgs, parsePhases, PHASES } from "../../tools/diskbench";
+import {
+  benchCmdline,
+  DiskBench,
+  exitsBetween,
+  makeImage,
+  NOT_REPEATABLE,
+  nvmeArgs,
+  parsePhases,
+  PHASES,
+  summary,
+} from "../../tools/diskbench";
 import { BARE_BOOT, CMDLINE, parseVm, vmBootOptions } from "../../tools/linuxbench";
 
 const BARE = [
@@ -44,6 +54,34 @@ describe("disk bench", () => {
   it("counts a phase's exits as its boot's less the baseline's, by kind", () => {
     const run = parseVm(vmLog(95060, 100498)), baseline = parseVm(vmLog(94911, 100320));
     expect(exitsBetween(run, baseline)).toEqual({ exits: 178, exitsByKind: { io: 149 } });
+  });
+
+  it("sums up each phase's ratio and exits per request, and says the ticks do not repeat", () => {
+    const r: DiskBench = {
+      unit: "ticks",
+      platform: "QEMU",
+      drive: "NVMe",
+      note: NOT_REPEATABLE,
+      phases: {
+        "rand-read": {
+          requests: 128,
+          bytesPerRequest: 4096,
+          bare: 3945899,
+          vm: 7678085,
+          ratio: 1.946,
+          exits: 282,
+          exitsByKind: { mmio: 259, io: 16 },
+          exitsPerRequest: 2.2,
+        },
+      },
+      target: 1.25,
+      met: false,
+    };
+    expect(summary(r)).toContain(
+      "rand-read  128 x 4096 B: bare 3945899, VM 7678085 ticks, ratio 1.946; 282 exits, "
+        + "2.2 per request (mmio 259, io 16)",
+    );
+    expect(summary(r)).toContain(`not met in this run; ${NOT_REPEATABLE}`);
   });
 
   it("runs one phase per boot, each named with its count", () => {
