@@ -115,7 +115,9 @@ static void phase(int fd, u64 size, const char *arg) {
   }
   u64 ticks = rdtsc() - start;
   put("diskbench: ");
-  for (const char *s = arg; *s != ':'; s++) syscall4(SYS_WRITE, 1, (long)s, 1, 0);
+  int name = 0;
+  while (arg[name] != ':') name++;
+  syscall4(SYS_WRITE, 1, (long)arg, name, 0);
   put(" ");
   putNumber((u64)count);
   put(" requests of ");
