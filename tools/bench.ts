@@ -1,5 +1,6 @@
 // make bench: exit round-trip costs per backend, Linux's boot time to /init
-// in a VM against bare (linuxbench.ts), the start-up for VMs of several sizes
+// in a VM against bare (linuxbench.ts), its disk I/O on the hypervisor's NVMe
+// driver against bare (diskbench.ts), the start-up for VMs of several sizes
 // (startupbench.ts), what the PC's screen costs while its
 // log scrolls (screenbench.ts), and how the hypervisor scales over
 // two host CPUs and how long they wait for its lock (smpbench.ts), written
@@ -15,6 +16,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
+import { measureDisks, summary as diskSummary } from "./diskbench";
 import { BootFailure, measureLinuxBoot, summary } from "./linuxbench";
 import { measureScreen, summary as screenSummary } from "./screenbench";
 import { measureSmp, SmpBenchFailure, summary as smpSummary } from "./smpbench";
@@ -96,6 +98,8 @@ async function part<T>(
 const bootFailed = (e: unknown) => e instanceof GuestError || e instanceof BootFailure;
 
 const linux = await part("Linux to /init", measureLinuxBoot, summary, bootFailed);
+// Its disk I/O in the VM, on a partition of QEMU's NVMe drive, against bare (diskbench.ts).
+const disk = await part("Disk I/O", measureDisks, diskSummary, bootFailed);
 // How long the hypervisor takes to enter a Linux VM of 256 MiB to 2 GiB (startupbench.ts).
 const startup = await part("Start-up", measureStartup, startupSummary, bootFailed);
 // The same VM on the PC's screen in its dearest mode (screenbench.ts).
@@ -105,7 +109,11 @@ const smp = await part("SMP scaling", measureSmp, smpSummary, (e) => e instanceo
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
-  JSON.stringify({ unit: "TSC ticks (= instructions) per round trip", results, linux, startup, screen, smp }, null, 2)
+  JSON.stringify(
+    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, smp },
+    null,
+    2,
+  )
     + "\n",
 );
 console.log("wrote build/bench/results.json");

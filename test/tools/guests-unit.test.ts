@@ -36,7 +36,6 @@ import {
   modulesAlias,
   modulesDep,
 } from "../../tools/guests/modules";
-import { buildTscStamp, parseTscStamp } from "../../tools/guests/tscstamp";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
@@ -269,7 +268,10 @@ describe("cpio newc", () => {
 
 describe("initramfs", () => {
   const fakeBusybox = Buffer.from("\x7fELF not really busybox");
-  const fakeStamp = Buffer.from("\x7fELF not really tscstamp");
+  const fakePrograms = {
+    tscstamp: Buffer.from("\x7fELF not really tscstamp"),
+    diskbench: Buffer.from("\x7fELF not really diskbench"),
+  };
   const fakeModule = (name: string, file: string, depends: string[] = [], aliases: string[] = []): KernelModule => ({
     name,
     file,
@@ -285,14 +287,16 @@ describe("initramfs", () => {
     ],
     builtin: ["virtio_pci"],
   };
-  it("has busybox, tscstamp, applet links, device nodes and /init", () => {
-    const built = buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules);
+  it("has busybox, tscstamp, diskbench, applet links, device nodes and /init", () => {
+    const built = buildInitramfs(fakeBusybox, null, fakePrograms, fakeModules);
     const entries = readCpio(built.cpio);
     const byName = new Map(entries.map((e) => [e.name, e]));
     expect(byName.get("bin/busybox")!.data.equals(fakeBusybox)).toBe(true);
     expect(byName.get("bin/busybox")!.mode).toBe(S_IFREG | 0o755);
-    expect(byName.get("bin/tscstamp")!.data.equals(fakeStamp)).toBe(true);
-    expect(byName.get("bin/tscstamp")!.mode).toBe(S_IFREG | 0o755);
+    for (const [name, executable] of Object.entries(fakePrograms)) {
+      expect(byName.get(`bin/${name}`)!.data.equals(executable)).toBe(true);
+      expect(byName.get(`bin/${name}`)!.mode).toBe(S_IFREG | 0o755);
+    }
     for (
       const a of [
         "sh",
@@ -340,21 +344,21 @@ describe("initramfs", () => {
   });
   it("leaves out applets busybox lacks, but not ones /init needs", () => {
     const some = new Set(APPLETS.filter((a) => a !== "vi"));
-    const built = buildInitramfs(fakeBusybox, some, fakeStamp, fakeModules);
+    const built = buildInitramfs(fakeBusybox, some, fakePrograms, fakeModules);
     expect(built.missing).toEqual(["vi"]);
     expect(readCpio(built.cpio).some((e) => e.name === "bin/vi")).toBe(false);
     for (const needed of ["cttyhack", "modprobe"]) {
       const without = new Set(APPLETS.filter((a) => a !== needed));
-      expect(() => buildInitramfs(fakeBusybox, without, fakeStamp, fakeModules)).toThrow(needed);
+      expect(() => buildInitramfs(fakeBusybox, without, fakePrograms, fakeModules)).toThrow(needed);
     }
   });
   it("is reproducible", () => {
-    const build = () => buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules).gz;
+    const build = () => buildInitramfs(fakeBusybox, null, fakePrograms, fakeModules).gz;
     expect(build().equals(build())).toBe(true);
   });
   it("has the modules in lib/modules/<release>/ with modules.dep and modules.alias", () => {
     const byName = new Map(
-      readCpio(buildInitramfs(fakeBusybox, null, fakeStamp, fakeModules).cpio).map((e) => [e.name, e]),
+      readCpio(buildInitramfs(fakeBusybox, null, fakePrograms, fakeModules).cpio).map((e) => [e.name, e]),
     );
     for (const m of fakeModules.modules) {
       expect(byName.get(`lib/modules/6.99.0-test/${m.file}`)?.data.equals(m.data), m.name).toBe(true);

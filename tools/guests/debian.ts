@@ -41,7 +41,7 @@ import { checkKernelElf, hex } from "./elf";
 import { failed, GuestError } from "./errors";
 import { BANNER, buildInitramfs, busyboxApplets, RECIPE } from "./initramfs";
 import { extractModules } from "./modules";
-import { buildTscStamp } from "./tscstamp";
+import { buildPrograms } from "./programs";
 
 export const GUEST_DIR = ".cache/guests";
 // Bumped when the kernel outputs are made differently.
@@ -260,7 +260,7 @@ function buildGuestInitramfs(
     if (modules.release !== kernel.release) {
       throw failed(`${kernelDeb.file}: modules for Linux ${modules.release}, but its kernel is ${kernel.release}`);
     }
-    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildTscStamp(), modules);
+    const built = buildInitramfs(busybox, busyboxApplets(busyboxPath), buildPrograms(), modules);
     if (built.missing.length) log(`  busybox lacks ${built.missing.join(" ")} (left out)`);
     const initramfs = writeOutput(p.dir, "initramfs.cpio.gz", built.gz);
     const held = modules.modules.map((m) => m.name);

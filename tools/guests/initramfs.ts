@@ -18,6 +18,10 @@
 //                         first if it is blank (make run's VM disks)
 //   typervisor.ip=A/P     bring eth0 (the first virtio-net card) up with
 //                         address A and prefix length P
+//   typervisor.diskbench=DEV,PHASE:N,...
+//                         run diskbench (diskbench.c) on DEV with those
+//                         phases, then power off (make bench, diskbench.ts);
+//                         loads the NVMe driver first for a bare machine
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -25,7 +29,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { chardev, CpioEntry, dir, file, symlink, writeCpio } from "./cpio";
 import { GUEST_MODULES, GuestModules, modulesAlias, modulesDep } from "./modules";
-import { TSCSTAMP_FLAGS, TSCSTAMP_SOURCE } from "./tscstamp";
+import { GuestPrograms, PROGRAM_FLAGS, PROGRAM_SOURCES } from "./programs";
 
 export const BANNER = "typervisor-initramfs: ready";
 // The shell's prompt (PS1 below, as root): "typervisor:/# ".
@@ -70,6 +74,18 @@ if [ -n "$address" ]; then
   if ip link set eth0 up 2>/dev/null && ip addr add "$address" dev eth0; then
     echo "typervisor-initramfs: eth0 up at $address"
   else echo "typervisor-initramfs: no network card for $address"; fi
+fi
+# typervisor.diskbench=DEVICE,PHASE:COUNT,...: make bench's disk benchmark.
+# On a bare machine the disk is QEMU's NVMe drive, whose driver probes it
+# in the background: wait for the device node.
+bench=$(sed -n 's/.*typervisor[.]diskbench=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$bench" ]; then
+  device=\${bench%%,*}
+  [ -b "$device" ] || modprobe nvme
+  tries=0
+  while [ ! -b "$device" ] && [ $tries -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  /bin/diskbench $(echo "$bench" | tr , " ")
+  poweroff -f
 fi
 echo "${BANNER} (Linux $(uname -r), $(nproc) CPU(s), $(awk '/^MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB)"
 if grep -qw typervisor.poweroff /proc/cmdline; then poweroff -f; fi
@@ -171,8 +187,8 @@ export const RECIPE = createHash("sha256").update(
     INIT_SCRIPT,
     APPLETS,
     GUEST_MODULES,
-    tscstamp: readFileSync(TSCSTAMP_SOURCE, "utf8"),
-    TSCSTAMP_FLAGS,
+    programs: Object.values(PROGRAM_SOURCES).map((source) => readFileSync(source, "utf8")),
+    PROGRAM_FLAGS,
   }),
 ).digest("hex").slice(0, 16);
 
@@ -197,11 +213,11 @@ function foldersOf(path: string): string[] {
   return path.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"));
 }
 
-// `tscstamp` is the executable buildTscStamp() makes; `modules` what extractModules() found.
+// `programs` are the executables buildPrograms() makes; `modules` what extractModules() found.
 export function buildInitramfs(
   busybox: Buffer,
   available: Set<string> | null,
-  tscstamp: Buffer,
+  programs: GuestPrograms,
   modules: GuestModules,
 ): Initramfs {
   const applets = available ? APPLETS.filter((a) => available.has(a)) : APPLETS;
@@ -226,7 +242,7 @@ export function buildInitramfs(
     chardev("dev/null", 1, 3, 0o666),
     chardev("dev/ttyS0", 4, 64),
     file("bin/busybox", busybox, 0o755),
-    file("bin/tscstamp", tscstamp, 0o755),
+    ...Object.entries(programs).map(([name, executable]) => file(`bin/${name}`, executable, 0o755)),
     ...applets.map((a) => symlink(`bin/${a}`, "busybox")),
     file("init", Buffer.from(INIT_SCRIPT), 0o755),
     file("etc/hostname", Buffer.from("typervisor-guest\n")),

@@ -34,6 +34,8 @@ export const GUEST_MODULES: readonly string[] = [
   // CONFIG_FAT_DEFAULT_IOCHARSET="ascii"), which it asks for at every mount.
   "nls_cp437",
   "nls_ascii",
+  // QEMU's NVMe drive, for make bench's bare machine (diskbench.ts); it needs nvme_core.
+  "nvme",
 ];
 
 export interface KernelModule {
@@ -156,7 +158,8 @@ export function extractModules(deb: string, scratch: string, wanted = GUEST_MODU
     return {
       name,
       file: file.replace(MODULE_FILE, ".ko"),
-      depends: (info.get("depends")?.[0] ?? "").split(",").filter(Boolean),
+      // Named as their files are: nvme's says "nvme-core".
+      depends: (info.get("depends")?.[0] ?? "").split(",").filter(Boolean).map(moduleName),
       aliases: info.get("alias") ?? [],
       data,
     };

@@ -18,9 +18,11 @@ export const VM_MEMORY_MIB = 256;
 // modules, the hypervisor and its page tables.
 export const HOST_MEMORY_MIB = 768;
 
-// A disk of the VM: an image file, loaded as a boot module (a RAM disk).
+// A disk of the VM: an image file, loaded as a boot module (a RAM disk), or
+// a GPT partition of a host disk, by name (the hypervisor's NVMe driver).
 export interface VmDisk {
-  path: string;
+  path?: string;
+  partition?: string;
   readonly?: boolean;
   // Caps on what the VM may do with it (vmm/setup/config/disks.ts).
   iops?: number;
@@ -55,12 +57,12 @@ export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOpt
   return linuxVmsModules(kernel, [{ name: VM_NAME, cmdline, ...opts }]);
 }
 
-// The VMs in one configuration; their disks are boot modules disk0.img,
-// disk1.img... counted over all of them.
+// The VMs in one configuration; their disk images are boot modules
+// disk0.img, disk1.img... counted over all of them.
 export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
   const paths = guestPaths();
   let next = 0;
-  const disks = vms.map((v) => (v.disks ?? []).map((d) => ({ name: `disk${next++}.img`, ...d })));
+  const disks = vms.map((v) => (v.disks ?? []).map((d) => ({ name: d.path ? `disk${next++}.img` : "", ...d })));
   const entries = vms.map((v, i) => ({
     name: v.name,
     memory: v.memory ?? VM_MEMORY_MIB,
@@ -70,7 +72,7 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
     cmdline: v.cmdline,
     console: v.console ?? "com1",
     disks: disks[i].map((d) => ({
-      module: d.name,
+      ...(d.path ? { module: d.name } : { partition: d.partition }),
       readonly: d.readonly ?? false,
       ...(d.iops ? { iops: d.iops } : {}),
       ...(d.bytesPerSecond ? { bytes_per_second: d.bytesPerSecond } : {}),
@@ -85,7 +87,7 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
   return [
     { path: paths[kernel], args: kernel },
     { path: paths.initramfs, args: "initramfs" },
-    ...disks.flat().map((d) => ({ path: d.path, args: d.name })),
+    ...disks.flat().filter((d) => d.path).map((d) => ({ path: d.path!, args: d.name })),
     { path: config, args: `linux-${kernel}.json config` },
   ];
 }

@@ -1,0 +1,121 @@
+// make bench's disk figures (tools/diskbench.ts) read from console logs
+// shaped like the real ones, and the machines it boots: the same NVMe drive
+// and command line but for the device, bare and under the hypervisor.
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { guestQemuArgs } from "../../tools/guests/boot";
+import { ICOUNT_ARGS, qemuArgs } from "../../tools/harness/qemu";
+import {
+  benchCmdline,
+  DiskBench,
+  exitsBetween,
+  makeImage,
+  NOT_REPEATABLE,
+  nvmeArgs,
+  parsePhases,
+  PHASES,
+  summary,
+} from "../../tools/diskbench";
+import { BARE_BOOT, CMDLINE, parseVm, vmBootOptions } from "../../tools/linuxbench";
+
+const BARE = [
+  "tscstamp: /init at tsc 2061205396",
+  "[    2.839439]  nvme0n1: p1",
+  "diskbench: seq-read 8 requests of 1048576 bytes: 15759887 ticks",
+  "diskbench: rand-read 64 requests of 4096 bytes: 16991378 ticks",
+  "",
+].join("\r\n");
+
+const vmLog = (io: number, exits: number) =>
+  [
+    "[info ] vm linux: entered at tsc 27134512",
+    "[linux] tscstamp: /init at tsc 2142881868",
+    "[linux] diskbench: seq-write 8 requests of 1048576 bytes: 9534653 ticks",
+    "diskbench: seq-read 1 requests of 1048576 bytes: 5 ticks",
+    `vm linux: stopped after ${exits} exits`,
+    `vm linux: exits handled: cpuid 928, io ${io}, mmio 2717; 478 finished in the backend`,
+    "",
+  ].join("\r\n");
+
+describe("disk bench", () => {
+  it("reads each phase's requests, size and ticks", () => {
+    expect(parsePhases(BARE)).toEqual({
+      "seq-read": { requests: 8, bytes: 1048576, ticks: 15759887 },
+      "rand-read": { requests: 64, bytes: 4096, ticks: 16991378 },
+    });
+  });
+
+  it("takes a VM's phases only from the VM's own lines", () => {
+    expect(parsePhases(vmLog(95000, 100000), "linux")).toEqual({
+      "seq-write": { requests: 8, bytes: 1048576, ticks: 9534653 },
+    });
+  });
+
+  it("counts a phase's exits as its boot's less the baseline's, by kind", () => {
+    const run = parseVm(vmLog(95060, 100498)), baseline = parseVm(vmLog(94911, 100320));
+    expect(exitsBetween(run, baseline)).toEqual({ exits: 178, exitsByKind: { io: 149 } });
+  });
+
+  it("sums up each phase's ratio and exits per request, and says the ticks do not repeat", () => {
+    const r: DiskBench = {
+      unit: "ticks",
+      platform: "QEMU",
+      drive: "NVMe",
+      note: NOT_REPEATABLE,
+      phases: {
+        "rand-read": {
+          requests: 128,
+          bytesPerRequest: 4096,
+          bare: 3945899,
+          vm: 7678085,
+          ratio: 1.946,
+          exits: 282,
+          exitsByKind: { mmio: 259, io: 16 },
+          exitsPerRequest: 2.2,
+        },
+      },
+      target: 1.25,
+      met: false,
+    };
+    expect(summary(r)).toContain(
+      "rand-read  128 x 4096 B: bare 3945899, VM 7678085 ticks, ratio 1.946; 282 exits, "
+        + "2.2 per request (mmio 259, io 16)",
+    );
+    expect(summary(r)).toContain(`not met in this run; ${NOT_REPEATABLE}`);
+  });
+
+  it("runs one phase per boot, each named with its count", () => {
+    expect(PHASES.map((p) => p.split(":")[0])).toEqual(["seq-read", "seq-write", "rand-read"]);
+    for (const p of PHASES) expect(Number(p.split(":")[1])).toBeGreaterThan(0);
+    expect(benchCmdline("/dev/vda", ["seq-read:4"])).toBe(
+      `${CMDLINE} idle=poll typervisor.diskbench=/dev/vda,seq-read:4`,
+    );
+  });
+
+  it("gives both machines the same NVMe drive, clock and CPU", () => {
+    const drive = nvmeArgs("build/bench/x.img").join(" ");
+    const bare = guestQemuArgs({ ...BARE_BOOT, devices: nvmeArgs("build/bench/x.img") }, "/scratch/serial.txt");
+    const host = qemuArgs({ ...vmBootOptions(), extraArgs: nvmeArgs("build/bench/x.img") }, "/scratch");
+    for (const args of [bare, host]) {
+      expect(args.join(" ")).toContain(drive);
+      expect(args.join(" ")).toContain(ICOUNT_ARGS.join(" "));
+    }
+  });
+
+  it("makes an image with a GPT whose one partition is named bench, 1 MiB in", () => {
+    mkdirSync("build/test", { recursive: true });
+    const path = "build/test/diskbench-image.img";
+    makeImage(path);
+    try {
+      const image = readFileSync(path);
+      expect(image.length).toBe(66 << 20);
+      expect(image.subarray(512, 520).toString("latin1")).toBe("EFI PART");
+      const entry = image.subarray(1024, 1024 + 128);
+      expect(Number(entry.readBigUInt64LE(32))).toBe(2048);
+      expect(Number(entry.readBigUInt64LE(40))).toBe(2048 + (64 << 20) / 512 - 1);
+      expect(entry.subarray(56, 66).toString("utf16le")).toBe("bench");
+    } finally {
+      rmSync(path, { force: true });
+    }
+  });
+});
