@@ -72,7 +72,8 @@ for (const c of configs) {
     `${c.backend.padEnd(11)} ${c.platform.padEnd(63)} `
       + (figures.error
         ? `error: ${figures.error}`
-        : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  device out ${figures.device_out}  (ticks per round trip)`),
+        : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  `
+          + `device out ${figures.device_out}  (ticks per round trip)`),
   );
 }
 

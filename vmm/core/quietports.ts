@@ -6,7 +6,7 @@
 // Since an access changes nothing, a backend's exit fast path finishes an
 // IN or OUT to a quiet port itself, on the guest's CPU and without the
 // hypervisor lock (fastExit() in hw/svm/svmvcpu.ts and hw/vmx/vmxvcpu.ts).
-// The bus maps the same ports (devices/io/null.ts) for the accesses the
+// The bus maps the same ports (Vm.addQuietPort()) for the accesses the
 // fast path leaves to the generic handler: string I/O, single-stepping and
 // I/O breakpoints. The set is the VM's for its whole life: a restart maps
 // the same ports again on its fresh bus.

@@ -17,7 +17,7 @@ import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { Vm } from "../core/vm";
 import { DebugExit, DEBUG_EXIT_PORT } from "../devices/io/debugexit";
-import { mapQuietPort, POST_PORT } from "../devices/io/null";
+import { POST_PORT } from "../devices/io/null";
 import { TestDevice, TEST_DEVICE_PORT, TEST_DEVICE_PORTS, VectorSink } from "../devices/test/testdevice";
 import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/testmmio";
 import { MAX_CPUS } from "../../kernel/cpu/smp";
@@ -110,7 +110,7 @@ function createVm(
   vm.memory.copyFromHost(GUEST_LOAD, module.start, imageSize);
   vm.bus.io.map(TEST_DEVICE_PORT, TEST_DEVICE_PORTS, new TestDevice(new VmInterrupts(vm)));
   vm.bus.io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
-  mapQuietPort(vm, POST_PORT);
+  vm.addQuietPort(POST_PORT);
   vm.bus.mmio.map(TEST_MMIO_BASE, TEST_MMIO_SIZE, new TestMmioWindow());
   vm.vcpus[0].resetToRealMode(0, <u16>GUEST_LOAD);
   log.info(

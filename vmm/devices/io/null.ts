@@ -1,8 +1,8 @@
 // A port that accepts writes and reads as zero: the POST-code port 0x80,
 // which firmware and kernels write to as an I/O delay. It is one of the
-// VM's quiet ports (core/quietports.ts), which the exit fast path answers.
+// VM's quiet ports (core/quietports.ts, Vm.addQuietPort()), which the exit
+// fast path answers.
 
-import { Vm } from "../../core/vm";
 import { Device } from "../bus";
 
 export const POST_PORT: u16 = 0x80;
@@ -15,10 +15,4 @@ export class NullDevice extends Device {
     return 0;
   }
   write(offset: u64, size: u8, value: u64): void {}
-}
-
-// Makes `port` of `vm` a quiet port, on its bus and for the fast path.
-export function mapQuietPort(vm: Vm, port: u16): void {
-  vm.bus.io.map(port, 1, new NullDevice());
-  vm.quietPorts.add(port);
 }

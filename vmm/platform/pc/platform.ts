@@ -19,7 +19,7 @@ import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
 import { DebugExit, DEBUG_EXIT_PORT } from "../../devices/io/debugexit";
 import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../devices/io/i8042";
-import { mapQuietPort, POST_PORT } from "../../devices/io/null";
+import { POST_PORT } from "../../devices/io/null";
 import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../devices/io/resetports";
 import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
@@ -171,7 +171,7 @@ export class PcPlatform {
     this.keyboard = new I8042(vm, lines);
     const io = vm.bus.io;
     io.map(DEBUG_EXIT_PORT, 4, new DebugExit(vm));
-    mapQuietPort(vm, POST_PORT);
+    vm.addQuietPort(POST_PORT);
     io.map(FW_CFG_PORT, 2, this.fwcfg);
     io.map(PIC_MASTER_PORT, 2, this.pic.master);
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
