@@ -99,8 +99,12 @@ static void config_write(int slot, int reg, int size, uint32_t v) {
 }
 
 /* Device registers of 8 and 16 bits, one MOV each, as guest.h's 32-bit ones. */
-static void mmio_out8(uintptr_t address, uint8_t v) { __asm__ volatile("movb %0, (%1)" ::"q"(v), "r"(address) : "memory"); }
-static void mmio_out16(uintptr_t address, uint16_t v) { __asm__ volatile("movw %0, (%1)" ::"r"(v), "r"(address) : "memory"); }
+static void mmio_out8(uintptr_t address, uint8_t v) {
+  __asm__ volatile("movb %0, (%1)" ::"q"(v), "r"(address) : "memory");
+}
+static void mmio_out16(uintptr_t address, uint16_t v) {
+  __asm__ volatile("movw %0, (%1)" ::"r"(v), "r"(address) : "memory");
+}
 static uint8_t mmio_in8(uintptr_t address) {
   uint8_t v;
   __asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(address) : "memory");
@@ -224,7 +228,7 @@ void check_msi(void) {
   uint32_t control = c.msi ? config_read(c.slot, c.msi + MSI_CONTROL, 2) : 0;
   uint32_t has = MSI_64BIT | MSI_PER_VECTOR_MASKING, asks = MSI_MULTIPLE_CAPABLE | MSI_ENABLE | has;
   check(c.msi && (control & asks) == has && c.common && c.isr && c.notify,
-        "pci: its capability list has MSI (05h), one vector, 64-bit, per-vector masking, disabled, and the virtio structures");
+        "pci: its capabilities: MSI (05h), off, one vector, 64-bit, maskable; the virtio structures");
   if (!c.msi || !c.common || !c.isr || !c.notify) return;
 
   set_interrupt_gate(MSI_VECTOR, (uintptr_t)msi_handler);
