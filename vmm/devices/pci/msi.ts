@@ -98,6 +98,13 @@ export class Msi extends ConfigWatcher {
     else this.send(vector);
   }
 
+  // What raised `vector` is over (software dealt with it) while the vector
+  // waited: its pending bit is cleared, so that unmasking sends nothing
+  // stale (6.8.3.4).
+  withdraw(vector: u32): void {
+    if (vector < this.vectors) this.setPending(this.pending & ~(<u32>1 << vector));
+  }
+
   // Enabling, unmasking or mastering may release pending vectors.
   configWritten(offset: u32, size: u8): void {
     const mask = this.maskBits;

@@ -108,6 +108,13 @@ export class VirtioPci extends PciFunction {
     this.msi.raise(0);
   }
 
+  // INTx# released: the ISR is clear (read, or the device reset), and a
+  // message MSI holds pending for it is withdrawn.
+  setIntx(asserted: bool): void {
+    super.setIntx(asserted);
+    if (!asserted) this.msi.withdraw(0);
+  }
+
   interruptForQueue(index: u32): void {
     this.interrupt(this.common.queueVector(index), ISR_QUEUE);
   }
