@@ -31,7 +31,7 @@ export const ECAM = 0xe000_0000n;
 export const COMMAND = 0x04, STATUS = 0x06, REVISION = 0x08, BAR0 = 0x10, CAPABILITIES = 0x34;
 export const INTERRUPT_PIN = 0x3d;
 export const MEMORY_SPACE = 2, BUS_MASTER = 4, STATUS_INTERRUPT = 8;
-export const VENDOR_CAP = 0x09, MSIX_CAP = 0x11;
+export const VENDOR_CAP = 0x09, MSIX_CAP = 0x11, MSI_CAP = 0x05;
 export const COMMON_CFG = 1, NOTIFY_CFG = 2, ISR_CFG = 3, DEVICE_CFG = 4;
 export const MSIX_ENABLE = 0x8000, MSIX_FUNCTION_MASK = 0x4000;
 export const NO_VECTOR = 0xffff;

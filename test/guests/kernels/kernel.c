@@ -113,10 +113,11 @@ static void reset_through(const char* how) {
 }
 
 /* The local APIC in xAPIC mode, at the address the MADT gives (SDM Vol. 3A
- * 11.4.1): its ID, EOI, spurious-interrupt (SVR) and command (ICR)
- * registers. */
+ * 11.4.1): its ID, EOI, spurious-interrupt (SVR), in-service (ISR, eight
+ * registers of 32 vectors, 16 bytes apart) and command (ICR) registers. */
 #define LAPIC_ID 0xfee00020u
 #define LAPIC_EOI 0xfee000b0u
+#define LAPIC_ISR 0xfee00100u
 #define LAPIC_SVR 0xfee000f0u
 #define LAPIC_ICR_LOW 0xfee00300u
 #define LAPIC_ICR_HIGH 0xfee00310u
@@ -129,6 +130,14 @@ uint32_t lapic_id(void) { return mmio_in32(LAPIC_ID) >> 24; }
 /* Software-enables the APIC (SDM Vol. 3A 11.4.7.2), as a kernel does at
  * boot, with the spurious vector at 0xff. */
 void enable_lapic(void) { mmio_out32(LAPIC_SVR, mmio_in32(LAPIC_SVR) | SVR_ENABLE | SPURIOUS_VECTOR); }
+
+/* SDM Vol. 3A 11.8.4: bit v of the ISR is set from the interrupt's
+ * delivery to the EOI. */
+__attribute__((no_caller_saved_registers)) int lapic_in_service(uint8_t vector) {
+  return (mmio_in32(LAPIC_ISR + 0x10u * (vector / 32)) >> (vector % 32)) & 1;
+}
+
+__attribute__((no_caller_saved_registers)) void lapic_eoi(void) { mmio_out32(LAPIC_EOI, 0); }
 
 /* Once the last IPI has left (delivery status idle), the destination goes
  * in the ICR's high half, then the command in the low half, whose write
@@ -249,7 +258,7 @@ static void check_update_interrupt(void) {
   cmos_write(RTC_B, b | B_UIE);
   while (!rtc_interrupts) __asm__ volatile("sti; hlt; cli");
   uint8_t c = cmos_read(RTC_C), after = cmos_read(RTC_C);
-  mmio_out32(LAPIC_EOI, 0);
+  lapic_eoi();
   cmos_write(RTC_B, b);
 
   ioapic_write(IOAPIC_REDIRECTION(RTC_IRQ), IOAPIC_MASKED);

@@ -32,13 +32,22 @@ void check_fw_cfg(uint64_t ram, uint64_t cpus);
  * segment to `handler`, and LIDT of the table. */
 void set_interrupt_gate(uint8_t vector, uintptr_t handler);
 void load_idt(void);
-/* This CPU's local APIC: its ID, software enabling, an IPI to an APIC ID. */
+/* What an interrupt or exception at the same privilege level pushes, in
+ * 32-bit protected mode (SDM Vol. 3A 6.12.1): the multiboot kernel's
+ * handlers' argument. */
+struct interrupt_frame { uint32_t eip, cs, eflags; };
+/* This CPU's local APIC: its ID, software enabling, an IPI to an APIC ID,
+ * whether `vector` is in service and the end of the interrupt in service
+ * (which interrupt handlers call: they save the registers they use). */
 uint32_t lapic_id(void);
 void enable_lapic(void);
 void send_ipi(uint32_t apic_id, uint32_t command);
-/* The multiboot kernel's ACPI and SMP checks (mpboot.c) and its stress
- * run (stress.c). */
+__attribute__((no_caller_saved_registers)) int lapic_in_service(uint8_t vector);
+__attribute__((no_caller_saved_registers)) void lapic_eoi(void);
+/* The multiboot kernel's ACPI and SMP checks (mpboot.c), its MSI check
+ * (pcichecks.c) and its stress run (stress.c). */
 void check_smp(uint32_t cpus);
+void check_msi(void);
 void stress(uint32_t n);
 /* Checks the RTC's update cycle (polled, then its interrupt), prints the
  * summary and writes the status to port 0xf4 (exit= on success, else 1). */

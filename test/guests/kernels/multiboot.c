@@ -5,8 +5,9 @@
  * "Boot information format"): flags, mem_lower/mem_upper, the memory map,
  * the command line, the boot loader's name and, with module=NAME, one module
  * of that name. With EAX wrong it exits at once with status 1. Then it
- * finds its CPUs in the ACPI tables and starts them (mpboot.c) and, with
- * stress=N, runs stress.c's N characters and CPUIDs.
+ * finds its CPUs in the ACPI tables and starts them (mpboot.c), has a
+ * virtio function interrupt it by MSI (pcichecks.c) and, with stress=N,
+ * runs stress.c's N characters and CPUIDs.
  */
 #include "kernels/kernel.h"
 
@@ -81,6 +82,7 @@ void mbtest_main(uint32_t magic, const struct mb_info* mbi) {
   check_module(mbi, value, ram);
   check_fw_cfg(ram, cpus);
   check_smp((uint32_t)cpus);
+  check_msi();
   option(cmdline, "stress", value, sizeof value);
   if (value[0]) stress((uint32_t)number(value));
   finish(cmdline, "multiboot test kernel");

@@ -36,10 +36,6 @@
 #define NMIS 1000
 #define LINE 100 /* characters a line, its newline included */
 
-/* What an interrupt or exception at the same privilege level pushes, in
- * 32-bit protected mode (SDM Vol. 3A 6.12.1). */
-struct interrupt_frame { uint32_t eip, cs, eflags; };
-
 __attribute__((interrupt)) static void nmi_handler(struct interrupt_frame* frame) { nmis++; }
 
 /* It never returns to the handler, which may therefore call it with the

@@ -16,6 +16,7 @@ import {
   CAPABILITIES_POINTER,
   CLASS_CODE,
   COMMAND,
+  COMMAND_BUS_MASTER,
   COMMAND_INTX_DISABLE,
   COMMAND_IO_SPACE,
   COMMAND_MEMORY_SPACE,
@@ -34,7 +35,7 @@ import {
 } from "./configspace";
 
 export const BARS: i32 = 6;
-const BAR_END: u32 = BAR0 + <u32>BARS * 4;
+const BAR_BYTES: u32 = <u32>BARS * 4;
 
 // BAR bits 3:0 (6.2.5.1): bit 0 says I/O; for memory, bits 2:1 give the
 // width and bit 3 says prefetchable.
@@ -55,9 +56,20 @@ export class Bar {
   constructor(public kind: BarKind, public size: u64, public registers: Device) {}
 }
 
-// A capability's registers that act on a write (MSI-X's control word).
+// A capability's registers that act on a write (MSI's and MSI-X's).
 export abstract class ConfigWatcher {
   abstract configWritten(offset: u32, size: u8): void;
+  // Whether the capability now carries the function's interrupts, which
+  // then may not use INTx# (PCI 3.0, 6.8.1.3 and 6.8.2.3: MSI Enable,
+  // MSI-X Enable).
+  replacesIntx(): bool {
+    return false;
+  }
+}
+
+// Whether a write of `size` bytes at `offset` touches the `length` bytes of a register at `at`.
+export function touches(offset: u32, size: u8, at: u32, length: u32): bool {
+  return offset < at + length && offset + <u32>size > at;
 }
 
 // Who a function tells when what it decodes or its INTx pin changes: the bus.
@@ -137,12 +149,13 @@ export class PciFunction {
 
   writeConfig(offset: u32, size: u8, value: u32): void {
     this.config.write(offset, size, value);
-    const end = offset + <u32>size, host = this.host;
-    if (offset < COMMAND + 2 && end > COMMAND) this.driveIntx();
-    if (host !== null && ((offset < COMMAND + 2 && end > COMMAND) || (offset < BAR_END && end > BAR0))) {
+    const host = this.host;
+    if (host !== null && (touches(offset, size, COMMAND, 2) || touches(offset, size, BAR0, BAR_BYTES))) {
       host.decodeChanged(this);
     }
     for (let i = 0; i < this.watchers.length; i++) this.watchers[i].configWritten(offset, size);
+    // Interrupt disable, MSI Enable or MSI-X Enable may have changed.
+    this.driveIntx();
   }
 
   // `watcher` hears of every configuration write from now on.
@@ -177,6 +190,11 @@ export class PciFunction {
     if (this.host !== null) this.host!.decodeChanged(this);
   }
 
+  // Whether the function may master the bus, as a message needs (6.2.2).
+  get mastering(): bool {
+    return (this.config.read(COMMAND, 2) & COMMAND_BUS_MASTER) != 0;
+  }
+
   // Whether the command register lets BAR `index` decode.
   decodes(index: i32): bool {
     const command = this.config.read(COMMAND, 2);
@@ -185,7 +203,8 @@ export class PciFunction {
   }
 
   // The device asserts (or releases) INTx#; the status register shows it
-  // either way, the pin only while interrupt disable is clear (6.2.2, 6.2.3).
+  // either way, the pin only while interrupt disable is clear (6.2.2,
+  // 6.2.3) and no message capability is enabled (6.8.1.3, 6.8.2.3).
   setIntx(asserted: bool): void {
     this.intxAsserted = asserted;
     const status = this.config.read(STATUS, 2);
@@ -196,7 +215,8 @@ export class PciFunction {
   private driveIntx(): void {
     const host = this.host;
     if (host === null || this.interruptPin == 0) return;
-    const disabled = (this.config.read(COMMAND, 2) & COMMAND_INTX_DISABLE) != 0;
+    let disabled = (this.config.read(COMMAND, 2) & COMMAND_INTX_DISABLE) != 0;
+    for (let i = 0; i < this.watchers.length; i++) disabled = disabled || this.watchers[i].replacesIntx();
     host.intxChanged(this, this.intxAsserted && !disabled);
   }
 }

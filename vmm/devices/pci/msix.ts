@@ -11,8 +11,8 @@
 // local APICs' range at FEE00000h; the platform decodes it (MessageSink).
 
 import { Device } from "../bus";
-import { COMMAND, COMMAND_BUS_MASTER } from "./configspace";
-import { ConfigWatcher, PciFunction } from "./function";
+import { COMMAND } from "./configspace";
+import { ConfigWatcher, PciFunction, touches } from "./function";
 
 export const MSIX_CAPABILITY_ID: u8 = 0x11;
 const CAPABILITY_LENGTH: u32 = 12;
@@ -73,6 +73,10 @@ export class MsiX extends ConfigWatcher {
     return (this.control() & ENABLE) != 0;
   }
 
+  replacesIntx(): bool {
+    return this.enabled;
+  }
+
   // The function raises `vector`: sent now, or held pending while masked
   // or while the function may not master the bus (6.8.2.10: without Bus
   // Master Enable, it must not send).
@@ -84,10 +88,7 @@ export class MsiX extends ConfigWatcher {
 
   // Clearing the function mask, enabling or mastering may release pending vectors.
   configWritten(offset: u32, size: u8): void {
-    const control = this.capability + MESSAGE_CONTROL;
-    if (
-      (offset < control + 2 && offset + <u32>size > control) || (offset < COMMAND + 2 && offset + <u32>size > COMMAND)
-    ) {
+    if (touches(offset, size, this.capability + MESSAGE_CONTROL, 2) || touches(offset, size, COMMAND, 2)) {
       this.sendPending();
     }
   }
@@ -129,8 +130,8 @@ export class MsiX extends ConfigWatcher {
 
   private masked(vector: u32): bool {
     const functionMasked = (this.control() & FUNCTION_MASK) != 0;
-    const mastering = (this.fn.config.read(COMMAND, 2) & COMMAND_BUS_MASTER) != 0;
-    return functionMasked || !mastering || (this.entries[<i32>(vector * 4 + VECTOR_CONTROL)] & VECTOR_MASKED) != 0;
+    return functionMasked || !this.fn.mastering
+      || (this.entries[<i32>(vector * 4 + VECTOR_CONTROL)] & VECTOR_MASKED) != 0;
   }
 
   private sendPending(): void {

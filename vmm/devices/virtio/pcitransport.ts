@@ -10,12 +10,18 @@
 // 4 KiB page; BAR 1 holds the MSI-X table and pending bits. Interrupts go
 // by MSI-X once the driver enables it, to the vector it chose per queue;
 // before that by INTx#, level-triggered, with the ISR status saying why
-// (4.1.4.5) until the driver reads it.
+// (4.1.4.5) until the driver reads it. The function also has plain MSI
+// (PCI 3.0, 6.8.1), which virtio does not define: one vector, 64-bit
+// addresses, per-vector masking. While the driver has MSI enabled, the
+// ISR status is kept as for INTx#, and each interrupt is the one MSI
+// message instead of INTx#. A driver that enables both MSI and MSI-X
+// (which PCI 3.0, 6.8.1.3 forbids) gets MSI-X alone.
 
 import * as log from "../../../kernel/console/log";
 import { GuestMemory } from "../../core/guestmemory";
 import { Device, RegisterBlocks } from "../bus";
 import { PciFunction } from "../pci/function";
+import { Msi } from "../pci/msi";
 import { MessageSink, MSIX_ENTRY_SIZE, MsiX } from "../pci/msix";
 import { CommonConfig, NO_VECTOR } from "./commonconfig";
 import { STATUS_DEVICE_NEEDS_RESET, VirtioDevice, VirtioSignals } from "./device";
@@ -48,6 +54,7 @@ const ISR_CONFIG: u8 = 1 << 1;
 export class VirtioPci extends PciFunction {
   readonly common!: CommonConfig;
   readonly msix!: MsiX;
+  readonly msi!: Msi;
 
   constructor(readonly device: VirtioDevice, memory: GuestMemory, messages: MessageSink) {
     super("virtio-" + device.name, VIRTIO_VENDOR, MODERN_DEVICE_ID + device.type, classOf(device.type), REVISION);
@@ -59,6 +66,7 @@ export class VirtioPci extends PciFunction {
     msixBar.blocks.map(PBA_AT, 8 * <u64>((vectors + 63) / 64), msix.pendingBits);
     this.addMemoryBar(MSIX_BAR, MSIX_BAR_SIZE, false, msixBar);
     this.msix = msix;
+    this.msi = new Msi(this, messages, 0, true, true);
 
     const common = new CommonConfig(device, memory, this);
     const registers = new RegisterBlocks("virtio registers");
@@ -87,7 +95,9 @@ export class VirtioPci extends PciFunction {
     return isr;
   }
 
-  // Tells the driver: by the vector it chose for this, or INTx# and the ISR.
+  // Tells the driver: by the MSI-X vector it chose for this, or by the ISR
+  // and INTx#, which the function holds back while MSI is enabled and
+  // sends MSI's one message instead.
   interrupt(vector: u16, why: u8): void {
     if (this.msix.enabled) {
       if (vector != NO_VECTOR) this.msix.raise(vector);
@@ -95,6 +105,14 @@ export class VirtioPci extends PciFunction {
     }
     this.common.isr |= why;
     this.setIntx(true);
+    this.msi.raise(0);
+  }
+
+  // INTx# released: the ISR is clear (read, or the device reset), and a
+  // message MSI holds pending for it is withdrawn.
+  setIntx(asserted: bool): void {
+    super.setIntx(asserted);
+    if (!asserted) this.msi.withdraw(0);
   }
 
   interruptForQueue(index: u32): void {
