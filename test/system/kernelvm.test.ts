@@ -22,7 +22,7 @@ function checksIn(...files: string[]): string[] {
     .filter((name) => name.includes(": "));
 }
 const MULTIBOOT = {
-  checks: checksIn("kernel.c", "multiboot.c", "mpboot.c", "pcichecks.c"),
+  checks: checksIn("kernel.c", "multiboot.c", "mpboot.c", "pcichecks.c", "queuechecks.c"),
   banner: "multiboot test kernel",
   noModule: ["multiboot: no modules"],
 };

@@ -45,9 +45,11 @@ void send_ipi(uint32_t apic_id, uint32_t command);
 __attribute__((no_caller_saved_registers)) int lapic_in_service(uint8_t vector);
 __attribute__((no_caller_saved_registers)) void lapic_eoi(void);
 /* The multiboot kernel's ACPI and SMP checks (mpboot.c), its MSI check
- * (pcichecks.c) and its stress run (stress.c). */
+ * (pcichecks.c), its virtqueue garbage check (queuechecks.c) and its
+ * stress run (stress.c). */
 void check_smp(uint32_t cpus);
 void check_msi(void);
+void check_queue_garbage(void);
 void stress(uint32_t n);
 /* Checks the RTC's update cycle (polled, then its interrupt), prints the
  * summary and writes the status to port 0xf4 (exit= on success, else 1). */

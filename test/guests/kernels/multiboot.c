@@ -6,8 +6,9 @@
  * the command line, the boot loader's name and, with module=NAME, one module
  * of that name. With EAX wrong it exits at once with status 1. Then it
  * finds its CPUs in the ACPI tables and starts them (mpboot.c), has a
- * virtio function interrupt it by MSI (pcichecks.c) and, with stress=N,
- * runs stress.c's N characters and CPUIDs.
+ * virtio function interrupt it by MSI (pcichecks.c), hands a virtqueue
+ * garbage (queuechecks.c) and, with stress=N, runs stress.c's N
+ * characters and CPUIDs.
  */
 #include "kernels/kernel.h"
 
@@ -83,6 +84,7 @@ void mbtest_main(uint32_t magic, const struct mb_info* mbi) {
   check_fw_cfg(ram, cpus);
   check_smp((uint32_t)cpus);
   check_msi();
+  check_queue_garbage();
   option(cmdline, "stress", value, sizeof value);
   if (value[0]) stress((uint32_t)number(value));
   finish(cmdline, "multiboot test kernel");
