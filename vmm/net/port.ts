@@ -6,8 +6,8 @@
 // frames carry an 802.1Q tag naming one of its VLANs. Every port has a
 // broadcast budget: group frames beyond it are dropped, so one VM flooding
 // broadcasts cannot keep the switch and the other VMs busy with them.
-// VmPort is the port of a VM's NIC; an uplink to the host's NIC will be
-// another kind of SwitchPort.
+// VmPort is the port of a VM's NIC; the uplink to the host's NIC
+// (uplink.ts) is the other kind of SwitchPort.
 
 import { IoBudget } from "../storage/budget";
 

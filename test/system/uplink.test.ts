@@ -1,0 +1,125 @@
+// System test: the virtual switch's uplink (vmm/net/uplink.ts) on the
+// host's e1000 (vmm/net/e1000/). The hypervisor runs under AMD-V (QEMU)
+// with an emulated 82540EM whose wire is a TCP connection on 127.0.0.1
+// (-netdev socket, listening); a second QEMU runs the same Debian kernel
+// and initramfs bare, its own e1000 connected to that socket, so the two
+// NICs share one Ethernet segment that never leaves this machine. The
+// uplink is an access port on VLAN 10, so frames travel untagged on the
+// wire, and the VM's card is on VLAN 10 too. The VM and the bare Linux
+// ping each other; the bare Linux sends the VM a fixed payload over TCP
+// (busybox nc), whose SHA-256 the VM checks: every frame of it came in
+// through the e1000's receive ring, polled.
+import { createHash } from "node:crypto";
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { bootGuest } from "../../tools/guests/boot";
+import { linuxVmsModules } from "../../tools/guests/vm";
+import { boot } from "../../tools/harness/index";
+import { Machine } from "../../tools/harness/machine";
+import { linuxGuests } from "./run";
+
+const manifest = linuxGuests("uplink");
+const VM = { name: "up-vm", ip: "10.0.0.1" };
+const BARE_IP = "10.0.0.2";
+const HOST_NIC_MAC = "52:54:00:aa:00:01";
+const BARE_MAC = "52:54:00:bb:00:01";
+// The numbers 1 to 20000, a line each (108,894 bytes).
+const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
+const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
+const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
+
+// A TCP port on 127.0.0.1 that no one listens on now: the kernel's pick.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// `command` typed on `machine`, and the match of `answer` in what follows;
+// `prefix` is the console's label of the VM ("" for the bare Linux).
+async function ask(machine: Machine, prefix: string, command: string, answer: RegExp, timeout = 120_000) {
+  const from = machine.output.length;
+  machine.send(command + "\n");
+  return machine.waitFor(new RegExp(`${prefix}${answer.source}`), timeout, from);
+}
+
+describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
+  it("joins a VM and a Linux on the wire: ping both ways and TCP, under AMD-V", async () => {
+    const port = await freePort();
+    const host = await boot({
+      platform: "qemu",
+      memoryMiB: 1024,
+      cmdline: "exit=emulator",
+      modules: linuxVmsModules(
+        "vmlinux",
+        [{
+          name: VM.name,
+          cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
+          memory: 192,
+          nics: [{ vlan: 10 }],
+        }],
+        { vlan: 10 },
+      ),
+      extraArgs: [
+        "-device",
+        `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
+        "-netdev",
+        `socket,id=wire,listen=127.0.0.1:${port}`,
+      ],
+    });
+    let bare: Machine | null = null;
+    try {
+      await host.waitFor(
+        /uplink: e1000 0000:00:0[0-9a-f]\.0, 52:54:00:aa:00:01, VLAN 10, link (up|not up yet)/,
+        120_000,
+      );
+      bare = bootGuest({
+        vmlinux: true,
+        append: `console=ttyS0 panic=-1 quiet typervisor.ip=${BARE_IP}/24`,
+        devices: [
+          "-device",
+          `e1000,netdev=wire,mac=${BARE_MAC}`,
+          "-netdev",
+          `socket,id=wire,connect=127.0.0.1:${port}`,
+        ],
+      });
+      const vm = `\\[${VM.name}\\] `;
+      await host.waitFor(new RegExp(`${vm}[^\\n]*typervisor-initramfs: eth0 up at ${VM.ip}/24`), 600_000);
+      await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 600_000);
+      await bare.waitFor(new RegExp(`typervisor-initramfs: eth0 up at ${BARE_IP}/24`), 600_000);
+      await bare.waitFor(/Enter 'help' for a list of built-in commands\./, 600_000);
+
+      const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, RECEIVED);
+      expect([out[1], out[2]]).toEqual(["3", "3"]);
+      const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
+      expect([back[1], back[2]]).toEqual(["3", "3"]);
+
+      // The VM listens (its input never ends, so it stops when the sender closes); the bare Linux sends.
+      await ask(host, vm, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
+      await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
+      const got = await ask(
+        host,
+        vm,
+        `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; sha256sum /tmp/got`,
+        /([0-9a-f]{64}) {2}\/tmp\/got/,
+      );
+      expect(got[1]).toBe(PAYLOAD_SHA);
+
+      host.send("poweroff -f\n");
+      await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
+      const exit = await host.waitForExit(60_000);
+      expect(host.output).toMatch(new RegExp(`vm ${VM.name}: nic [0-9a-f:]{17}: sent [1-9]\\d*, received [1-9]\\d*`));
+      expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
+      expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
+      expect(exit.status).toBe(0);
+    } finally {
+      host.kill();
+      bare?.kill();
+    }
+  }, 1_200_000);
+});
