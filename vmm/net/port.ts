@@ -50,6 +50,11 @@ export abstract class SwitchPort {
   // A frame for the port, tagged if the port is a trunk; false if it had no room.
   abstract deliver(frame: Uint8Array, length: i32): bool;
 
+  // "VLAN 10" or "trunk 10,20"
+  describeVlans(): string {
+    return (this.tagged ? "trunk " : "VLAN ") + this.vlans.join(",");
+  }
+
   drop(why: Drop): void {
     this.drops[<i32>why]++;
   }

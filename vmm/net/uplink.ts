@@ -61,11 +61,6 @@ export class UplinkPort extends SwitchPort {
     }
     nic.doneReceiving();
   }
-
-  // "trunk 10,20" or "VLAN 10"
-  describeVlans(): string {
-    return (this.tagged ? "trunk " : "VLAN ") + this.vlans.join(",");
-  }
 }
 
 // The host's uplink, once started: the scheduler polls it.

@@ -236,7 +236,7 @@ function describeNics(ports: VmPort[]): string {
   let text = "";
   for (let i = 0; i < ports.length; i++) {
     const p = ports[i], cap = p.shaper.bytesPerSecond;
-    text += ", nic " + formatMac(p.mac) + " (" + (p.tagged ? "trunk " : "VLAN ") + p.vlans.join(",")
+    text += ", nic " + formatMac(p.mac) + " (" + p.describeVlans()
       + (cap != 0 ? ", " + log.size(cap) + "/s" : "") + ")";
   }
   return text;

@@ -32,7 +32,7 @@ const FRAME_ERRORS: u32 = ((1 << 0) | (1 << 1) | (1 << 2) | (1 << 4) | (1 << 7))
 
 // 128 descriptors: 2 KiB of ring, 256 KiB of buffers; at a gigabit, what
 // arrives in 1.5 ms of full-size frames.
-export const RECEIVE_ENTRIES: u32 = 128;
+const RECEIVE_ENTRIES: u32 = 128;
 
 // take()'s results besides a frame's length.
 export const NO_FRAME: i32 = -1;

@@ -28,7 +28,7 @@ const COMMAND_SHIFT: u32 = 24; // CMD is the last byte of the length dword
 const BUFFER_BYTES: i32 = RX_BUFFER_BYTES;
 
 // 64 descriptors: 1 KiB of ring, 128 KiB of buffers.
-export const TRANSMIT_ENTRIES: u32 = 64;
+const TRANSMIT_ENTRIES: u32 = 64;
 
 export class TransmitRing {
   private ring: usize = allocPages(1);
