@@ -5,17 +5,19 @@
 // and initramfs bare, its own e1000 connected to that socket, so the two
 // NICs share one Ethernet segment that never leaves this machine (the
 // initramfs loads drivers for virtio devices only: the bare Linux is told
-// to load e1000 and bring eth0 up at its shell). The
-// uplink is an access port on VLAN 10, so frames travel untagged on the
-// wire, and the VM's card is on VLAN 10 too. The VM and the bare Linux
-// ping each other; the bare Linux sends the VM a fixed payload over TCP
-// (busybox nc), whose SHA-256 the VM checks: every frame of it came in
-// through the e1000's receive ring, polled.
+// to load e1000 and bring eth0 up at its shell). Twice: with an access
+// uplink on VLAN 10, the VM's card on VLAN 10 too, frames untagged on the
+// wire; and with a trunk of VLANs 10 and 20, the VM on VLAN 20, and the
+// bare Linux on an 802.1Q interface for VLAN 20, frames tagged on the
+// wire. The VM and the bare Linux ping each other; the bare Linux sends
+// the VM a fixed payload over TCP (busybox nc), whose SHA-256 the VM
+// checks: every frame of it came in through the e1000's receive ring,
+// polled.
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { bootGuest } from "../../tools/guests/boot";
-import { linuxVmsModules } from "../../tools/guests/vm";
+import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
 import { boot } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
 import { linuxGuests } from "./run";
@@ -50,80 +52,111 @@ async function ask(machine: Machine, prefix: string, command: string, answer: Re
   return machine.waitFor(new RegExp(`${prefix}${answer.source}`), timeout, from);
 }
 
-describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
-  it("joins a VM and a Linux on the wire: ping both ways and TCP, under AMD-V", async () => {
-    const port = await freePort();
-    const host = await boot({
-      platform: "qemu",
-      memoryMiB: 1024,
-      cmdline: "exit=emulator",
-      modules: linuxVmsModules(
-        "vmlinux",
-        [{
-          name: VM.name,
-          cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
-          memory: 192,
-          nics: [{ vlan: 10 }],
-        }],
-        { vlan: 10 },
-      ),
-      extraArgs: [
-        "-device",
-        `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
-        "-netdev",
-        `socket,id=wire,listen=127.0.0.1:${port}`,
-      ],
+// One way to wire the VM to the bare Linux: the uplink, its log line's
+// VLANs, the VM card's VLAN, and what brings the bare Linux's interface up.
+interface Wiring {
+  uplink: Uplink;
+  described: string;
+  vmVlan: number;
+  bareUp: string;
+}
+
+const ACCESS: Wiring = {
+  uplink: { vlan: 10 },
+  described: "VLAN 10",
+  vmVlan: 10,
+  bareUp: `modprobe e1000 && ip link set eth0 up && ip addr add ${BARE_IP}/24 dev eth0`,
+};
+const TRUNK: Wiring = {
+  uplink: { trunk: [10, 20] },
+  described: "trunk 10,20",
+  vmVlan: 20,
+  bareUp: "modprobe e1000 && modprobe 8021q && ip link set eth0 up"
+    + " && ip link add link eth0 name eth0.20 type vlan id 20 && ip link set eth0.20 up"
+    + ` && ip addr add ${BARE_IP}/24 dev eth0.20`,
+};
+
+// The hypervisor with the VM, the bare Linux on the other end of the wire;
+// pings both ways, then the payload from the bare Linux to the VM.
+async function acrossTheWire(w: Wiring): Promise<void> {
+  const port = await freePort();
+  const host = await boot({
+    platform: "qemu",
+    memoryMiB: 1024,
+    cmdline: "exit=emulator",
+    modules: linuxVmsModules(
+      "vmlinux",
+      [{
+        name: VM.name,
+        cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
+        memory: 192,
+        nics: [{ vlan: w.vmVlan }],
+      }],
+      w.uplink,
+    ),
+    extraArgs: [
+      "-device",
+      `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
+      "-netdev",
+      `socket,id=wire,listen=127.0.0.1:${port}`,
+    ],
+  });
+  let bare: Machine | null = null;
+  try {
+    await host.waitFor(
+      new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
+      120_000,
+    );
+    bare = bootGuest({
+      vmlinux: true,
+      append: "console=ttyS0 panic=-1 quiet",
+      devices: ["-device", `e1000,netdev=wire,mac=${BARE_MAC}`, "-netdev", `socket,id=wire,connect=127.0.0.1:${port}`],
     });
-    let bare: Machine | null = null;
-    try {
-      await host.waitFor(
-        /uplink: e1000 0000:00:0[0-9a-f]\.0, 52:54:00:aa:00:01, VLAN 10, link (up|not up yet)/,
-        120_000,
-      );
-      bare = bootGuest({
-        vmlinux: true,
-        append: "console=ttyS0 panic=-1 quiet",
-        devices: [
-          "-device",
-          `e1000,netdev=wire,mac=${BARE_MAC}`,
-          "-netdev",
-          `socket,id=wire,connect=127.0.0.1:${port}`,
-        ],
-      });
-      const vm = `\\[${VM.name}\\] `;
-      await host.waitFor(new RegExp(`${vm}[^\\n]*typervisor-initramfs: eth0 up at ${VM.ip}/24`), 600_000);
-      await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 600_000);
-      await bare.waitFor(/Enter 'help' for a list of built-in commands\./, 600_000);
-      const up =
-        `modprobe e1000 && ip link set eth0 up && ip addr add ${BARE_IP}/24 dev eth0 && echo eth0-up-$((6 * 7))`;
-      await ask(bare, "", up, /eth0-up-42/);
+    const vm = `\\[${VM.name}\\] `;
+    await host.waitFor(new RegExp(`${vm}[^\\n]*typervisor-initramfs: eth0 up at ${VM.ip}/24`), 600_000);
+    await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 600_000);
+    await bare.waitFor(/Enter 'help' for a list of built-in commands\./, 600_000);
+    await ask(bare, "", `${w.bareUp} && echo wire-up-$((6 * 7))`, /wire-up-42/);
 
-      const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, RECEIVED);
-      expect([out[1], out[2]]).toEqual(["3", "3"]);
-      const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
-      expect([back[1], back[2]]).toEqual(["3", "3"]);
+    const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, RECEIVED);
+    expect([out[1], out[2]]).toEqual(["3", "3"]);
+    const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
+    expect([back[1], back[2]]).toEqual(["3", "3"]);
 
-      // The VM listens (its input never ends, so it stops when the sender closes); the bare Linux sends.
-      await ask(host, vm, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
-      await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
-      const got = await ask(
-        host,
-        vm,
-        `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; sha256sum /tmp/got`,
-        /([0-9a-f]{64}) {2}\/tmp\/got/,
-      );
-      expect(got[1]).toBe(PAYLOAD_SHA);
+    // The VM listens (its input never ends, so it stops when the sender closes); the bare Linux sends.
+    await ask(host, vm, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
+    await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
+    const got = await ask(
+      host,
+      vm,
+      `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; sha256sum /tmp/got`,
+      /([0-9a-f]{64}) {2}\/tmp\/got/,
+    );
+    expect(got[1]).toBe(PAYLOAD_SHA);
 
-      host.send("poweroff -f\n");
-      await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
-      const exit = await host.waitForExit(60_000);
-      expect(host.output).toMatch(new RegExp(`vm ${VM.name}: nic [0-9a-f:]{17}: sent [1-9]\\d*, received [1-9]\\d*`));
-      expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
-      expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
-      expect(exit.status).toBe(0);
-    } finally {
-      host.kill();
-      bare?.kill();
-    }
+    host.send("poweroff -f\n");
+    await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
+    const exit = await host.waitForExit(60_000);
+    expect(host.output).toMatch(new RegExp(`vm ${VM.name}: nic [0-9a-f:]{17}: sent [1-9]\\d*, received [1-9]\\d*`));
+    // The uplink's counters as the hypervisor stopped: frames went through it both ways.
+    const counted = /uplink: (sent [1-9]\d*, received [1-9]\d*[^\r\n]*)/.exec(host.output);
+    expect(counted).not.toBeNull();
+    console.log(`uplink (${w.described}): ${counted![1]}`);
+    expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
+    expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
+    expect(exit.status).toBe(0);
+  } finally {
+    host.kill();
+    bare?.kill();
+  }
+}
+
+describe.skipIf(!manifest)("the switch's uplink on the host's e1000, under AMD-V", () => {
+  it("joins a VM and a Linux through an access uplink, untagged on the wire: ping both ways and TCP", async () => {
+    await acrossTheWire(ACCESS);
+  }, 1_200_000);
+
+  it("joins them through a trunk uplink, tagged on the wire: ping both ways and TCP", async () => {
+    await acrossTheWire(TRUNK);
   }, 1_200_000);
 });

@@ -75,6 +75,13 @@ export function pollUplink(now: u64, tscPerMs: u64): void {
   if (u !== null) u.poll(now, tscPerMs);
 }
 
+// "uplink: sent 10, received 12, dropped 1 (queue full 1)" when the VMs
+// have all stopped, if there is an uplink.
+export function reportUplink(): void {
+  const u = uplink;
+  if (u !== null) log.info("uplink: " + u.describe());
+}
+
 // Starts the first 8254x among the host's PCI `functions` as the uplink of
 // `net` that `config` asks for (null: none); one log line says what came of it.
 export function startUplink(config: UplinkConfig | null, functions: PciFunction[], net: VirtualSwitch): void {

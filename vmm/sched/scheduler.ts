@@ -40,7 +40,7 @@ import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
-import { hasUplink, pollUplink } from "../net/uplink";
+import { hasUplink, pollUplink, reportUplink } from "../net/uplink";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
@@ -543,6 +543,7 @@ function stopEverything(c: HostCpu): void {
     allStopped = true;
     log.info("all virtual machines have stopped");
     reportLockWaits(cpus);
+    reportUplink();
     for (let i = 0; i < cpus.length; i++) if (cpus[i] !== c && cpus[i].started) kick(cpus[i].id);
   }
   c.entry.action = Action.Stop;
