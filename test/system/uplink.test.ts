@@ -129,7 +129,8 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     const got = await ask(
       host,
       vm,
-      `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; sha256sum /tmp/got`,
+      `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; `
+        + "sha256sum /tmp/got",
       /([0-9a-f]{64}) {2}\/tmp\/got/,
     );
     expect(got[1]).toBe(PAYLOAD_SHA);

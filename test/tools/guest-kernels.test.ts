@@ -274,6 +274,8 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
           + " && echo first block $(dd if=/dev/vda bs=4096 count=1 2>/dev/null | sha256sum)",
         /first block ([0-9a-f]{64}) /,
       );
+      // The modules for the uplink test's bare Linux (test/system/uplink.test.ts), whose shell loads them.
+      await answer("modprobe e1000 && modprobe 8021q && echo by-hand-$((6 * 7))", "by-hand-42");
       await answer(lsmod, `loaded: ${[...manifest!.initramfs.modules].sort().join(" ")}\r\n`);
       machine.send("poweroff -f\n");
       await machine.waitForExit(60_000);

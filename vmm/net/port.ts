@@ -10,6 +10,7 @@
 // (uplink.ts) is the other kind of SwitchPort.
 
 import { IoBudget } from "../storage/budget";
+import { DEFAULT_VLAN } from "./ethernet";
 
 // Why a frame was dropped; each port counts them apart.
 export enum Drop {
@@ -74,6 +75,21 @@ export abstract class SwitchPort {
 }
 
 export const NO_MAC: u64 = u64.MAX_VALUE;
+
+// A port whose frames arrive from outside the hypervisor (the uplink,
+// uplink.ts), which nothing announces: the switch polls it.
+export abstract class PolledPort extends SwitchPort {
+  // Takes what has arrived into the switch. `now` is the TSC, at `tscPerMs` a millisecond.
+  abstract poll(now: u64, tscPerMs: u64): void;
+}
+
+// The VLANs of a port as the configuration gives them: a NIC's
+// (setup/config/nics.ts), or the uplink's (setup/config/uplink.ts).
+export class PortVlans {
+  // An access port's one VLAN, or a trunk's list.
+  vlans: u16[] = [DEFAULT_VLAN];
+  trunk: bool = false;
+}
 
 // Where a VM port's frames go: its NIC's receive queue (devices/virtio/net.ts).
 export abstract class FrameReceiver {

@@ -37,15 +37,14 @@ import {
   TYPE_AT,
 } from "./ethernet";
 import { MacTable } from "./mactable";
-import { Drop, NO_MAC, SwitchPort } from "./port";
-import { UplinkPort } from "./uplink";
+import { Drop, NO_MAC, PolledPort, SwitchPort } from "./port";
 
 const VID_MASK: u32 = 0xfff;
 
 export class VirtualSwitch {
   readonly ports: SwitchPort[] = [];
   readonly table: MacTable = new MacTable();
-  uplink: UplinkPort | null = null;
+  uplink: PolledPort | null = null;
   // The frame as a trunk gets it, with its tag put back.
   private tagged: Uint8Array = new Uint8Array(MAX_FRAME);
 
@@ -55,7 +54,7 @@ export class VirtualSwitch {
   }
 
   // Adds the uplink, a port like the others that send() also polls.
-  connectUplink(port: UplinkPort): void {
+  connectUplink(port: PolledPort): void {
     this.connect(port);
     this.uplink = port;
   }

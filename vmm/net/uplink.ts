@@ -20,19 +20,18 @@
 import * as log from "../../kernel/console/log";
 import { driverRegisters } from "../../kernel/pci/driverregisters";
 import { PciFunction } from "../../kernel/pci/functions";
-import { UplinkConfig } from "../setup/config/uplink";
 import { E1000, E1000_BAR, isE1000 } from "./e1000/controller";
 import { BAD_FRAME, NO_FRAME } from "./e1000/receivering";
 import { RX_BUFFER_BYTES } from "./e1000/registers";
 import { formatMac } from "./ethernet";
-import { Drop, NO_MAC, SwitchPort } from "./port";
+import { Drop, NO_MAC, PolledPort, PortVlans } from "./port";
 import { VirtualSwitch } from "./switch";
 
 // Enough for a burst, little enough that one poll stays short (each frame
 // is a copy and a switch decision, a few microseconds).
 export const POLL_FRAMES: i32 = 32;
 
-export class UplinkPort extends SwitchPort {
+export class UplinkPort extends PolledPort {
   private frame: Uint8Array = new Uint8Array(RX_BUFFER_BYTES);
 
   constructor(readonly nic: E1000, private net: VirtualSwitch, vlans: u16[], tagged: bool) {
@@ -47,8 +46,7 @@ export class UplinkPort extends SwitchPort {
     return this.nic.transmit(frame, length);
   }
 
-  // Takes up to POLL_FRAMES received frames into the switch. `now` is the
-  // TSC, at `tscPerMs` a millisecond.
+  // Takes up to POLL_FRAMES received frames into the switch.
   poll(now: u64, tscPerMs: u64): void {
     const nic = this.nic;
     for (let i = 0; i < POLL_FRAMES; i++) {
@@ -84,7 +82,7 @@ export function reportUplink(): void {
 
 // Starts the first 8254x among the host's PCI `functions` as the uplink of
 // `net` that `config` asks for (null: none); one log line says what came of it.
-export function startUplink(config: UplinkConfig | null, functions: PciFunction[], net: VirtualSwitch): void {
+export function startUplink(config: PortVlans | null, functions: PciFunction[], net: VirtualSwitch): void {
   let f: PciFunction | null = null;
   for (let i = 0; i < functions.length && f === null; i++) if (isE1000(functions[i])) f = functions[i];
   if (f === null) {

@@ -8,7 +8,7 @@ import { initConsole } from "../../../kernel/console/console";
 import { scanPci } from "../../../kernel/pci/functions";
 import { calibrateTsc } from "../../../kernel/time/tsc";
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
-import { FrameReceiver, SwitchPort, VmPort } from "../../../vmm/net/port";
+import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
 import { startUplink } from "../../../vmm/net/uplink";
 import { UplinkConfig } from "../../../vmm/setup/config/uplink";
@@ -73,7 +73,7 @@ export function vmReceived(i: i32): Uint8Array {
   return recorder.frames[i];
 }
 export function uplinkDropped(why: i32): u64 {
-  return (<SwitchPort>sw.uplink!).drops[why];
+  return sw.uplink!.drops[why];
 }
 export function uplinkDescribe(): string {
   return sw.uplink!.describe();

@@ -9,7 +9,8 @@
 // VLAN 1), "trunk" a trunk carrying the VLANs listed, tagged; a port is
 // one or the other. "bytes_per_second" caps what the VM may send.
 
-import { DEFAULT_VLAN, formatMac, isGroup, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
+import { formatMac, isGroup, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
+import { PortVlans } from "../../net/port";
 import { describe, isObjectOf, listOf, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 
@@ -19,13 +20,6 @@ const MIN_BYTES_PER_SECOND: u32 = 1500;
 const NIC_FIELDS: string[] = ["mac", "vlan", "trunk", "bytes_per_second"];
 // The default addresses: QEMU's locally administered prefix 52:54:00, then 12.
 const DEFAULT_MAC: u64 = 0x52_54_00_12_00_00;
-
-// The VLANs of a switch port: a NIC's, or the uplink's (uplink.ts).
-export class PortVlans {
-  // An access port's one VLAN, or a trunk's list.
-  vlans: u16[] = [DEFAULT_VLAN];
-  trunk: bool = false;
-}
 
 export class NicConfig extends PortVlans {
   mac: u64 = 0;

@@ -10,7 +10,8 @@
 
 import { isObjectOf } from "./fields";
 import { JsonValue } from "./json";
-import { checkPortVlans, PortVlans } from "./nics";
+import { PortVlans } from "../../net/port";
+import { checkPortVlans } from "./nics";
 
 const UPLINK_FIELDS: string[] = ["vlan", "trunk"];
 const LABEL = "uplink: ";
