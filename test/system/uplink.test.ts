@@ -76,37 +76,53 @@ const TRUNK: Wiring = {
     + ` && ip addr add ${BARE_IP}/24 dev eth0.20`,
 };
 
-// The hypervisor with the VM, the bare Linux on the other end of the wire;
-// pings both ways, then the payload from the bare Linux to the VM.
+// The hypervisor with the VM, its e1000 listening on a free port of
+// 127.0.0.1, its uplink started. Another run may take the port between
+// freePort() and QEMU's bind: QEMU then exits at once saying so, and the
+// next attempt takes another port.
+async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
+  for (let attempt = 1;; attempt++) {
+    const port = await freePort();
+    const host = await boot({
+      platform: "qemu",
+      memoryMiB: 1024,
+      cmdline: "exit=emulator",
+      modules: linuxVmsModules(
+        "vmlinux",
+        [{
+          name: VM.name,
+          cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
+          memory: 192,
+          nics: [{ vlan: w.vmVlan }],
+        }],
+        w.uplink,
+      ),
+      extraArgs: [
+        "-device",
+        `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
+        "-netdev",
+        `socket,id=wire,listen=127.0.0.1:${port}`,
+      ],
+    });
+    try {
+      await host.waitFor(
+        new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
+        120_000,
+      );
+      return { host, port };
+    } catch (e) {
+      host.kill();
+      if (attempt === 3 || !/Address already in use/.test(host.output)) throw e;
+    }
+  }
+}
+
+// The bare Linux on the other end of the wire; pings both ways, then the
+// payload from the bare Linux to the VM.
 async function acrossTheWire(w: Wiring): Promise<void> {
-  const port = await freePort();
-  const host = await boot({
-    platform: "qemu",
-    memoryMiB: 1024,
-    cmdline: "exit=emulator",
-    modules: linuxVmsModules(
-      "vmlinux",
-      [{
-        name: VM.name,
-        cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
-        memory: 192,
-        nics: [{ vlan: w.vmVlan }],
-      }],
-      w.uplink,
-    ),
-    extraArgs: [
-      "-device",
-      `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
-      "-netdev",
-      `socket,id=wire,listen=127.0.0.1:${port}`,
-    ],
-  });
+  const { host, port } = await bootHost(w);
   let bare: Machine | null = null;
   try {
-    await host.waitFor(
-      new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
-      120_000,
-    );
     bare = bootGuest({
       vmlinux: true,
       append: "console=ttyS0 panic=-1 quiet",
