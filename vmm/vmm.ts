@@ -19,6 +19,7 @@ import { Rsdp } from "../kernel/acpi/rsdp";
 import { startSecondaryCpus } from "../kernel/cpu/smp";
 import { startTimer } from "../kernel/cpu/irq";
 import { scanHostDisks } from "./storage/hostdisks";
+import { scanPci } from "../kernel/pci/functions";
 import { initExtendedState } from "./vcpustate/xstate";
 import { startDebugSession } from "./debug/session";
 
@@ -56,10 +57,12 @@ export function runVmm(
   const wall = readHostClock();
   log.info("rtc: the host's clock reads " + formatUtc(wall) + "; VMs' RTCs show it");
   // Before the VMs, which may name the host's partitions as their disks;
-  // after the timer, whose calibration the disks' timeouts count in.
-  scanHostDisks();
+  // after the timer, whose calibration the disks' timeouts count in. The
+  // configuration decides what becomes of the host's Ethernet controller.
+  const pci = scanPci();
+  scanHostDisks(pci);
   const vms = createVms(modules, frames, backend);
-  const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length);
+  const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length, pci);
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);
   if (vms.length == 0) {
     log.info("vmm: no virtual machines configured");

@@ -276,6 +276,8 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
           + " && echo first block $(dd if=/dev/vda bs=4096 count=1 2>/dev/null | sha256sum)",
         /first block ([0-9a-f]{64}) /,
       );
+      // The modules for the uplink test's bare Linux (test/system/uplink.test.ts), whose shell loads them.
+      await answer("modprobe e1000 && modprobe 8021q && echo by-hand-$((6 * 7))", "by-hand-42");
       // All but the NVMe driver, which /init loads only for make bench's disk benchmark.
       const loaded = manifest!.initramfs.modules.filter((m) => !m.startsWith("nvme"));
       await answer(lsmod, `loaded: ${loaded.sort().join(" ")}\r\n`);

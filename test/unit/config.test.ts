@@ -332,6 +332,39 @@ describe("configuration", () => {
     ]);
   });
 
+  it("gives the switch an uplink only if asked: an access port (VLAN 1 by default) or a trunk", () => {
+    const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1}]`;
+    const uplinkOf = (text: string) => {
+      expect(parse(text).errors).toEqual([]);
+      return str(e.uplink());
+    };
+    expect(uplinkOf(`{${vms}}`)).toBe("");
+    expect(uplinkOf(`{${vms}, "uplink": {}}`)).toBe("vlan 1");
+    expect(uplinkOf(`{"uplink": {"vlan": 10}, ${vms}}`)).toBe("vlan 10");
+    expect(uplinkOf(`{${vms}, "uplink": {"trunk": [10, 20]}}`)).toBe("trunk 10,20");
+  });
+
+  it("names the field of every bad uplink setting, and still starts the VMs", () => {
+    const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1}]`;
+    const bad = (uplink: string) => {
+      const r = parse(`{${vms}, "uplink": ${uplink}}`);
+      expect(r.vms.length).toBe(1);
+      expect(str(e.uplink())).toBe("");
+      return r.errors;
+    };
+    expect(bad(`true`)).toEqual(["uplink: expected an object such as { \"trunk\": [10, 20] }, got true"]);
+    expect(bad(`{"vlan": 4095}`)).toEqual(["uplink: vlan: expected a VLAN ID from 1 to 4094, got 4095"]);
+    expect(bad(`{"trunk": [10, 10]}`)).toEqual(["uplink: trunk: 1: VLAN 10 is listed twice"]);
+    expect(bad(`{"trunk": 10}`)).toEqual(["uplink: trunk: expected a list of VLAN IDs such as [10, 20], got 10"]);
+    expect(bad(`{"vlan": 10, "trunk": [20]}`)).toEqual([
+      "uplink: expected \"vlan\" (an access port) or \"trunk\", not both",
+    ]);
+    expect(bad(`{"nic": "eth0"}`)).toEqual(["uplink: unknown field \"nic\""]);
+    expect(parse(`{${vms}, "uplink": {}, "uplink": {"vlan": 3}}`).errors).toEqual([
+      "line 1, column 68: \"uplink\" given twice",
+    ]);
+  });
+
   it("rejects duplicate names, non-object entries and a malformed top level", () => {
     expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`))
       .toEqual({
@@ -348,7 +381,7 @@ describe("configuration", () => {
     expect(parse(`{"vms": {}}`).errors).toEqual(["vms: expected a list of VMs, got an object"]);
     expect(parse(`{"vms": [], "debug": true}`)).toEqual({
       vms: [],
-      errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\")"],
+      errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\" and \"uplink\")"],
     });
   });
 });

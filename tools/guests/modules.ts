@@ -25,6 +25,11 @@ export const GUEST_MODULES: readonly string[] = [
   "virtio_rng",
   // The network card; it needs net_failover and failover, which come with it (its "depends=").
   "virtio_net",
+  // Intel's 82540EM ("e1000"), for a bare Linux on the other end of the
+  // hypervisor's uplink (test/system/uplink.test.ts).
+  "e1000",
+  // 802.1Q VLAN interfaces, for that Linux to be on a trunk uplink's VLANs.
+  "8021q",
   // Also mounts ext2 and ext3 (CONFIG_EXT4_USE_FOR_EXT2).
   "ext4",
   // ext4 asks the crypto API for "crc32c" at every mount and fails without it.

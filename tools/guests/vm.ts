@@ -57,9 +57,16 @@ export function linuxVmModules(kernel: KernelImage, cmdline: string, opts: VmOpt
   return linuxVmsModules(kernel, [{ name: VM_NAME, cmdline, ...opts }]);
 }
 
-// The VMs in one configuration; their disk images are boot modules
-// disk0.img, disk1.img... counted over all of them.
-export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
+// The switch's uplink on the host's e1000 (vmm/setup/config/uplink.ts): an
+// access port on `vlan` (VLAN 1 if neither is given) or a trunk.
+export interface Uplink {
+  vlan?: number;
+  trunk?: number[];
+}
+
+// The VMs in one configuration, with the uplink if one is given; their
+// disk images are boot modules disk0.img, disk1.img... counted over all of them.
+export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[], uplink?: Uplink): Module[] {
   const paths = guestPaths();
   let next = 0;
   const disks = vms.map((v) => (v.disks ?? []).map((d) => ({ name: d.path ? `disk${next++}.img` : "", ...d })));
@@ -79,7 +86,7 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
     })),
     ...(v.nics ? { nics: v.nics.map(nicEntry) } : {}),
   }));
-  const text = JSON.stringify({ vms: entries }, null, 2) + "\n";
+  const text = JSON.stringify({ vms: entries, ...(uplink ? { uplink: vlansOf(uplink) } : {}) }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
   mkdirSync("build/test", { recursive: true });
@@ -95,8 +102,12 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[]): Module[] {
 function nicEntry(n: VmNic): object {
   return {
     ...(n.mac ? { mac: n.mac } : {}),
-    ...(n.vlan ? { vlan: n.vlan } : {}),
-    ...(n.trunk ? { trunk: n.trunk } : {}),
+    ...vlansOf(n),
     ...(n.bytesPerSecond ? { bytes_per_second: n.bytesPerSecond } : {}),
   };
+}
+
+// A port's "vlan" or "trunk", as given.
+function vlansOf(p: Uplink): object {
+  return { ...(p.vlan ? { vlan: p.vlan } : {}), ...(p.trunk ? { trunk: p.trunk } : {}) };
 }

@@ -6,10 +6,11 @@
 // frames carry an 802.1Q tag naming one of its VLANs. Every port has a
 // broadcast budget: group frames beyond it are dropped, so one VM flooding
 // broadcasts cannot keep the switch and the other VMs busy with them.
-// VmPort is the port of a VM's NIC; an uplink to the host's NIC will be
-// another kind of SwitchPort.
+// VmPort is the port of a VM's NIC; the uplink to the host's NIC
+// (uplink.ts) is the other kind of SwitchPort.
 
 import { IoBudget } from "../storage/budget";
+import { DEFAULT_VLAN } from "./ethernet";
 
 // Why a frame was dropped; each port counts them apart.
 export enum Drop {
@@ -50,6 +51,11 @@ export abstract class SwitchPort {
   // A frame for the port, tagged if the port is a trunk; false if it had no room.
   abstract deliver(frame: Uint8Array, length: i32): bool;
 
+  // "VLAN 10" or "trunk 10,20"
+  describeVlans(): string {
+    return (this.tagged ? "trunk " : "VLAN ") + this.vlans.join(",");
+  }
+
   drop(why: Drop): void {
     this.drops[<i32>why]++;
   }
@@ -69,6 +75,21 @@ export abstract class SwitchPort {
 }
 
 export const NO_MAC: u64 = u64.MAX_VALUE;
+
+// A port whose frames arrive from outside the hypervisor (the uplink,
+// uplink.ts), which nothing announces: the switch polls it.
+export abstract class PolledPort extends SwitchPort {
+  // Takes what has arrived into the switch. `now` is the TSC, at `tscPerMs` a millisecond.
+  abstract poll(now: u64, tscPerMs: u64): void;
+}
+
+// The VLANs of a port as the configuration gives them: a NIC's
+// (setup/config/nics.ts), or the uplink's (setup/config/uplink.ts).
+export class PortVlans {
+  // An access port's one VLAN, or a trunk's list.
+  vlans: u16[] = [DEFAULT_VLAN];
+  trunk: bool = false;
+}
 
 // Where a VM port's frames go: its NIC's receive queue (devices/virtio/net.ts).
 export abstract class FrameReceiver {

@@ -1,5 +1,6 @@
 // The virtual switch: a learning Ethernet bridge (IEEE 802.1Q) whose ports
-// are the VMs' NICs (port.ts); one per host, shared by every VM.
+// are the VMs' NICs (port.ts) and, if the configuration asks for one, the
+// host's Ethernet controller (uplink.ts); one per host, shared by every VM.
 //
 // A frame a port sends goes through the same steps every time:
 //
@@ -19,7 +20,9 @@
 // A frame never leaves its VLAN, broadcasts included. Each refusal is
 // counted on the port that caused it (port.ts, Drop). Everything happens
 // at once, under the hypervisor lock (docs/smp.md): the receiving port
-// writes the frame into its VM's RAM before send() returns.
+// writes the frame into its VM's RAM before send() returns. After a frame
+// from a VM, the uplink's receive ring is polled: an answer from the wire
+// comes soonest after a question.
 
 import {
   be16At,
@@ -34,13 +37,14 @@ import {
   TYPE_AT,
 } from "./ethernet";
 import { MacTable } from "./mactable";
-import { Drop, NO_MAC, SwitchPort } from "./port";
+import { Drop, NO_MAC, PolledPort, SwitchPort } from "./port";
 
 const VID_MASK: u32 = 0xfff;
 
 export class VirtualSwitch {
   readonly ports: SwitchPort[] = [];
   readonly table: MacTable = new MacTable();
+  uplink: PolledPort | null = null;
   // The frame as a trunk gets it, with its tag put back.
   private tagged: Uint8Array = new Uint8Array(MAX_FRAME);
 
@@ -49,9 +53,21 @@ export class VirtualSwitch {
     this.ports.push(port);
   }
 
+  // Adds the uplink, a port like the others that send() also polls.
+  connectUplink(port: PolledPort): void {
+    this.connect(port);
+    this.uplink = port;
+  }
+
   // Takes `length` bytes of `frame` from port `from` (which it may change:
   // a tag is stripped in place). `now` is the TSC, at `tscPerMs` a millisecond.
   send(from: SwitchPort, frame: Uint8Array, length: i32, now: u64, tscPerMs: u64): void {
+    this.forwardFrom(from, frame, length, now, tscPerMs);
+    const uplink = this.uplink;
+    if (uplink !== null && from !== uplink) uplink.poll(now, tscPerMs);
+  }
+
+  private forwardFrom(from: SwitchPort, frame: Uint8Array, length: i32, now: u64, tscPerMs: u64): void {
     const source = this.ports.indexOf(from);
     if (source < 0) return;
     from.sent++;

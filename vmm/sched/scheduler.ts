@@ -40,6 +40,7 @@ import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
+import { hasUplink, pollUplink, reportUplink } from "../net/uplink";
 
 const SLICE_EXITS: u64 = 10000;
 const SLICE_MS: u64 = 20;
@@ -54,7 +55,8 @@ const COLLECT_SLICES: u32 = 4096;
 const COLLECT_GROWTH_PAGES: i32 = 16; // 1 MiB
 // CPU 0 looks at the console's input once a millisecond (and wakes that
 // often while a VM waits for a key): often enough for typing and for the
-// host UART's 16-byte FIFO at 115200 baud.
+// host UART's 16-byte FIFO at 115200 baud. The uplink's receive ring is
+// polled then too (net/uplink.ts).
 const INPUT_POLL_MS: u64 = 1;
 
 let backend: Backend | null = null;
@@ -235,6 +237,7 @@ function decide(c: HostCpu, next: Next): void {
     pollConsoleInput(vms);
     pollConsoleOutput(vms);
     pollDebugger();
+    pollUplink(now, tscPerMs);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
   releaseWanted(c);
@@ -473,7 +476,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens())) {
+  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || hasUplink())) {
     wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   }
   setAlarm(c.id, wake);
@@ -540,6 +543,7 @@ function stopEverything(c: HostCpu): void {
     allStopped = true;
     log.info("all virtual machines have stopped");
     reportLockWaits(cpus);
+    reportUplink();
     for (let i = 0; i < cpus.length; i++) if (cpus[i] !== c && cpus[i].started) kick(cpus[i].id);
   }
   c.entry.action = Action.Stop;

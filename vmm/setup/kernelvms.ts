@@ -8,7 +8,8 @@
 // kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
 // (platform/pc/platform.ts) with its disks and its NICs, ports of the
 // host's one virtual switch (net/switch.ts), and the boot vCPU in the entry state the loader
-// asked for (loaders/entrystate.ts). A problem with one VM is reported with
+// asked for (loaders/entrystate.ts). The first configuration module that
+// asks for an uplink gets it (net/uplink.ts). A problem with one VM is reported with
 // its name and field, and only that VM is not started. Unless its
 // configuration says "on_reset": "stop", the VM keeps its KernelImage, which
 // a reset by the guest loads again (Vm.restart()).
@@ -42,18 +43,24 @@ import { StopListener, Vm, VmImage } from "../core/vm";
 import { formatMac } from "../net/ethernet";
 import { VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
+import { startUplink } from "../net/uplink";
+import { PciFunction } from "../../kernel/pci/functions";
+import { UplinkConfig } from "./config/uplink";
 
 // The host's virtual switch, whose ports are every VM's NICs.
 const hostSwitch = new VirtualSwitch();
 
-// The VMs of every configuration module, numbered on from `firstId`.
+// The VMs of every configuration module, numbered on from `firstId`, and
+// the switch's uplink on one of the host's PCI functions `pci` if asked for.
 export function createConfiguredVms(
   modules: BootModule[],
   frames: FrameAllocator,
   backend: Backend,
   firstId: u32,
+  pci: PciFunction[],
 ): Vm[] {
   const vms: Vm[] = [];
+  let uplink: UplinkConfig | null = null;
   const names = allModuleNames(modules);
   for (let i = 0; i < modules.length; i++) {
     if (!isConfigModule(modules[i].cmdline)) continue;
@@ -61,11 +68,15 @@ export function createConfiguredVms(
     for (let j = 0; j < config.errors.length; j++) log.error("config: " + config.errors[j]);
     if (config.unreported > 0) log.error("config: and " + config.unreported.toString() + " more problems");
     if (config.errors.length > 0) log.error("config: the VMs with errors above are not started");
+    if (config.uplink !== null && uplink !== null) {
+      log.error("config: uplink: an earlier configuration module has configured the uplink; this one is ignored");
+    } else if (config.uplink !== null) uplink = config.uplink;
     for (let j = 0; j < config.vms.length; j++) {
       const vm = createKernelVm(firstId + <u32>vms.length, config.vms[j], modules, frames, backend);
       if (vm !== null) vms.push(vm);
     }
   }
+  startUplink(uplink, pci, hostSwitch);
   return vms;
 }
 
@@ -244,7 +255,7 @@ function describeNics(ports: VmPort[]): string {
   let text = "";
   for (let i = 0; i < ports.length; i++) {
     const p = ports[i], cap = p.shaper.bytesPerSecond;
-    text += ", nic " + formatMac(p.mac) + " (" + (p.tagged ? "trunk " : "VLAN ") + p.vlans.join(",")
+    text += ", nic " + formatMac(p.mac) + " (" + p.describeVlans()
       + (cap != 0 ? ", " + log.size(cap) + "/s" : "") + ")";
   }
   return text;

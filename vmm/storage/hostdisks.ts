@@ -1,7 +1,7 @@
 // The host's disks and their partitions, found once at boot, for the VM
 // configuration to name as disks.
 //
-// scanHostDisks() lists the PCI functions, starts every NVMe controller
+// scanHostDisks() goes through the host's PCI functions, starts every NVMe controller
 // (class 01h, subclass 08h, interface 02h) and every AHCI controller
 // (class 01h, subclass 06h, interface 01h) whose registers it can reach
 // (mapping them if the firmware put them above 4 GiB), reads the GPT of
@@ -17,12 +17,9 @@
 // partitions of one disk share it through the disk's one arbiter
 // (diskarbiter.ts).
 
-import { linearBase } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
-import { UNCACHED } from "../../kernel/mm/hostpaging";
-import { hostMemory } from "../../kernel/mm/memory";
-import { alignDown, alignUp, PAGE_SIZE } from "../../kernel/mm/range";
-import { Bar, BUS_MASTER, INTX_DISABLE, MEMORY_SPACE, PciFunction, scanPci } from "../../kernel/pci/functions";
+import { driverRegisters } from "../../kernel/pci/driverregisters";
+import { PciFunction } from "../../kernel/pci/functions";
 import { AHCI_BAR, AhciController } from "./ahci/controller";
 import { BlockDevice } from "./blockdevice";
 import { DiskArbiter } from "./diskarbiter";
@@ -33,8 +30,6 @@ import { PartitionDisk } from "./partition";
 
 const NVME_CLASS: u32 = 0x01_08_02, AHCI_CLASS: u32 = 0x01_06_01;
 const NVME_BAR: i32 = 0; // an NVMe controller's registers: BAR0, with BAR1 its upper half
-// The host page tables map device memory below 4 GiB (kernel/mm/hostpaging.ts).
-const DEVICE_MEMORY_END: u64 = 1 << 32;
 
 class HostPartition {
   // The VM whose disk it is, or "".
@@ -51,8 +46,8 @@ class HostPartition {
 // reach, keeps the partitions and through them their disks and controllers.
 const partitions: HostPartition[] = [];
 
-export function scanHostDisks(): void {
-  const functions = scanPci();
+// `functions`: the host's PCI functions (scanPci()).
+export function scanHostDisks(functions: PciFunction[]): void {
   for (let i = 0; i < functions.length; i++) {
     const f = functions[i];
     if (f.classCode == NVME_CLASS) scanNvme(f);
@@ -62,7 +57,7 @@ export function scanHostDisks(): void {
 
 // The namespaces of the NVMe controller at `f` that it can use, each scanned.
 function scanNvme(f: PciFunction): void {
-  const name = "nvme " + f.name, registers = registersOf(f, NVME_BAR, name);
+  const name = "nvme " + f.name, registers = driverRegisters(f, NVME_BAR, name);
   if (registers == 0) return;
   const c = new NvmeController(f, registers);
   if (!c.start()) return;
@@ -76,7 +71,7 @@ function scanNvme(f: PciFunction): void {
 
 // The ATA disks on the ports of the AHCI controller at `f`, each scanned as it is opened.
 function scanAhci(f: PciFunction): void {
-  const name = "ahci " + f.name, registers = registersOf(f, AHCI_BAR, name);
+  const name = "ahci " + f.name, registers = driverRegisters(f, AHCI_BAR, name);
   if (registers != 0) new AhciController(f, registers).start(scanDisk);
 }
 
@@ -105,36 +100,6 @@ export let claimError: string = "";
 function refuseClaim(why: string): PartitionDisk | null {
   claimError = why;
   return null;
-}
-
-// The address of the registers memory BAR `index` of `f` decodes, with
-// memory decoding and bus mastering on and INTx off (the drivers poll), or
-// 0 if they are out of reach (logged).
-function registersOf(f: PciFunction, index: i32, name: string): u64 {
-  const bars = f.bars();
-  let bar: Bar | null = null;
-  for (let i = 0; i < bars.length; i++) if (bars[i].index == index && !bars[i].io) bar = bars[i];
-  if (bar === null) {
-    log.warn(name + ": BAR" + index.toString() + " holds no memory address; controller skipped");
-    return 0;
-  }
-  if (bar.address >= DEVICE_MEMORY_END && !mapRegisters(f, bar, name)) return 0;
-  f.command(MEMORY_SPACE | BUS_MASTER | INTX_DISABLE, 0);
-  return bar.address;
-}
-
-// Maps a BAR that the firmware put above 4 GiB (OVMF does), where the host
-// tables map only RAM, uncached like the PCI hole below; false (logged) if
-// it reaches the hypervisor's own window at linearBase().
-function mapRegisters(f: PciFunction, bar: Bar, name: string): bool {
-  const start = alignDown(bar.address, PAGE_SIZE), end = alignUp(bar.address + f.memoryBarSize(bar), PAGE_SIZE);
-  if (end > linearBase()) {
-    log.warn(name + ": registers at " + log.hex(bar.address) + ", beyond what the host can map; controller skipped");
-    return false;
-  }
-  hostMemory!.hostTable.map(start, start, end - start, UNCACHED);
-  log.debug(name + ": registers at " + log.hex(bar.address) + " mapped uncached, " + log.size(end - start));
-  return true;
 }
 
 // Reads the disk's GPT and keeps its partitions.

@@ -81,6 +81,12 @@ export function vmNics(i: i32): string {
   return parts.join(", ");
 }
 
+// "trunk 10,20", "vlan 1", or "" when the file asks for no uplink.
+export function uplink(): string {
+  const u = config.uplink;
+  return u === null ? "" : (u.trunk ? "trunk " : "vlan ") + u.vlans.join(",");
+}
+
 // The JSON parser on its own: the value rendered back as compact JSON-like
 // text (strings escaped only for quotes and backslashes), or the error.
 export function json(text: string): string {

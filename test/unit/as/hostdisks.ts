@@ -8,6 +8,7 @@ import { calibrateTsc } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
 import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
+import { scanPci } from "../../../kernel/pci/functions";
 
 const guest = new GuestMemory();
 let disk: DiskBacking | null = null;
@@ -17,7 +18,7 @@ export function scan(guestHpa: u64, guestSize: u64): void {
   guest.add(0, guestHpa, guestSize);
   // As at boot, where the timer's calibration comes first (vmm/vmm.ts).
   calibrateTsc();
-  scanHostDisks();
+  scanHostDisks(scanPci());
 }
 // The partition as the disk of "vm test"; false, with openError(), if it cannot be had.
 export function open(nameOrGuid: string, readOnly: bool): bool {

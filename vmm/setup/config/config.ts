@@ -12,6 +12,8 @@
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
 // guest does: "restart" the VM (the default, as a PC reboots) or "stop" it;
 // disks its virtio disks (disks.ts), nics its network cards (nics.ts).
+// Beside "vms", "uplink" may join the host's Ethernet controller to the
+// VMs' switch (uplink.ts).
 // A syntax error anywhere means no VMs at all, reported by line and column
 // (json.ts); past that, a VM with any problem is left out, and the
 // well-formed VMs are still returned.
@@ -22,6 +24,7 @@ import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
 import { checkNics, ClaimedMac, NicConfig } from "./nics";
+import { checkUplink, UplinkConfig } from "./uplink";
 import { at, describe, moduleName, oneOf, quote, wholeNumber } from "./fields";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
@@ -30,6 +33,7 @@ export const MAX_CPUS: u32 = 64;
 const MAX_NAME = 32;
 const MAX_CMDLINE = 4096;
 const MAX_FILE: u64 = 1 << 20;
+const TOP_FIELDS: string[] = ["vms", "uplink"];
 const VM_FIELDS: string[] = [
   "name",
   "memory",
@@ -78,6 +82,8 @@ const MAX_REPORTED = 20;
 
 export class Config {
   vms: VmConfig[] = [];
+  // The uplink the file asks for, or null for none.
+  uplink: UplinkConfig | null = null;
   // The first MAX_REPORTED problems, and how many more there were.
   errors: string[] = [];
   unreported: i32 = 0;
@@ -103,10 +109,16 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
   }
   for (let i = 0; i < root.keys.length; i++) {
     const key = root.keys[i];
-    if (key != "vms") {
-      config.errors.push(at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\")");
-    } else if (root.keys.indexOf(key) != i) config.errors.push(at(root.keyValues[i]) + ": \"vms\" given twice");
+    if (!TOP_FIELDS.includes(key)) {
+      config.errors.push(
+        at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\" and \"uplink\")",
+      );
+    } else if (root.keys.indexOf(key) != i) {
+      config.errors.push(at(root.keyValues[i]) + ": \"" + key + "\" given twice");
+    }
   }
+  const uplink = root.get("uplink");
+  if (uplink !== null) config.uplink = checkUplink(uplink, config.errors);
   const vms = root.get("vms");
   if (vms === null) {
     config.errors.push("vms: missing (a list of VMs)");

@@ -9,7 +9,8 @@
 // VLAN 1), "trunk" a trunk carrying the VLANs listed, tagged; a port is
 // one or the other. "bytes_per_second" caps what the VM may send.
 
-import { DEFAULT_VLAN, formatMac, isGroup, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
+import { formatMac, isGroup, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
+import { PortVlans } from "../../net/port";
 import { describe, isObjectOf, listOf, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 
@@ -20,11 +21,8 @@ const NIC_FIELDS: string[] = ["mac", "vlan", "trunk", "bytes_per_second"];
 // The default addresses: QEMU's locally administered prefix 52:54:00, then 12.
 const DEFAULT_MAC: u64 = 0x52_54_00_12_00_00;
 
-export class NicConfig {
+export class NicConfig extends PortVlans {
   mac: u64 = 0;
-  // An access port's one VLAN, or a trunk's list.
-  vlans: u16[] = [DEFAULT_VLAN];
-  trunk: bool = false;
   // 0 for no cap.
   bytesPerSecond: u32 = 0;
 }
@@ -55,14 +53,7 @@ export function checkNics(
     const nic = new NicConfig();
     const mac = entry.get("mac");
     nic.mac = mac === null ? DEFAULT_MAC | (<u64>vm << 8) | <u64>i : macAddress(mac, label + "mac: ", errors);
-    const vlan = entry.get("vlan"), trunk = entry.get("trunk");
-    if (vlan !== null && trunk !== null) {
-      errors.push(label + "expected \"vlan\" (an access port) or \"trunk\", not both");
-    } else if (vlan !== null) nic.vlans = [<u16>vlanId(vlan, label + "vlan: ", errors)];
-    else if (trunk !== null) {
-      nic.vlans = vlanList(trunk, label + "trunk: ", errors);
-      nic.trunk = true;
-    }
+    checkPortVlans(entry, nic, label, errors);
     const bytes = entry.get("bytes_per_second");
     if (bytes !== null) {
       nic.bytesPerSecond = wholeNumber(
@@ -85,6 +76,18 @@ export function checkNics(
     nics.push(nic);
   }
   return nics;
+}
+
+// The port's "vlan" (an access port) or "trunk" in `entry`, into `port`.
+export function checkPortVlans(entry: JsonValue, port: PortVlans, label: string, errors: string[]): void {
+  const vlan = entry.get("vlan"), trunk = entry.get("trunk");
+  if (vlan !== null && trunk !== null) {
+    errors.push(label + "expected \"vlan\" (an access port) or \"trunk\", not both");
+  } else if (vlan !== null) port.vlans = [<u16>vlanId(vlan, label + "vlan: ", errors)];
+  else if (trunk !== null) {
+    port.vlans = vlanList(trunk, label + "trunk: ", errors);
+    port.trunk = true;
+  }
 }
 
 // "52:54:00:12:34:56": six pairs of hex digits joined by colons, a

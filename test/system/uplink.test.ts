@@ -1,0 +1,218 @@
+// System test: the virtual switch's uplink (vmm/net/uplink.ts) on the
+// host's e1000 (vmm/net/e1000/). The hypervisor runs under AMD-V (QEMU)
+// with an emulated 82540EM whose wire is a TCP connection on 127.0.0.1
+// (-netdev socket, listening); a second QEMU runs the same Debian kernel
+// and initramfs bare, its own e1000 connected to that socket, so the two
+// NICs share one Ethernet segment that never leaves this machine (the
+// initramfs loads drivers for virtio devices only: the bare Linux is told
+// to load e1000 and bring eth0 up at its shell). Twice: with an access
+// uplink on VLAN 10, the VM's card on VLAN 10 too, frames untagged on the
+// wire; and with a trunk of VLANs 10 and 20, the VM on VLAN 20, and the
+// bare Linux on an 802.1Q interface for VLAN 20, frames tagged on the
+// wire. The VM and the bare Linux ping each other; the bare Linux sends
+// the VM a fixed payload over TCP (busybox nc), whose SHA-256 the VM
+// checks: every frame of it came in through the e1000's receive ring,
+// polled. Under VT-x (Bochs), whose e1000 is the 82540EM too, the wire
+// is Bochs's slirp, restricted, a network inside the emulator whose
+// gateway answers ARP and ping at 10.0.2.2: the VM pings it through the
+// uplink. (Bochs's "vnet" answers only the NIC's own address, not the
+// machines behind a bridge.)
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { bootGuest } from "../../tools/guests/boot";
+import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
+import { boot } from "../../tools/harness/index";
+import { Machine } from "../../tools/harness/machine";
+import { linuxGuests } from "./run";
+
+const manifest = linuxGuests("uplink");
+const VM = { name: "up-vm", ip: "10.0.0.1" };
+const BARE_IP = "10.0.0.2";
+const HOST_NIC_MAC = "52:54:00:aa:00:01";
+const BARE_MAC = "52:54:00:bb:00:01";
+// The numbers 1 to 20000, a line each (108,894 bytes).
+const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
+const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
+const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
+
+// A TCP port on 127.0.0.1 that no one listens on now: the kernel's pick.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// `command` typed on `machine`, and the match of `answer` in what follows;
+// `prefix` is the console's label of the VM ("" for the bare Linux).
+async function ask(machine: Machine, prefix: string, command: string, answer: RegExp, timeout = 120_000) {
+  const from = machine.output.length;
+  machine.send(command + "\n");
+  return machine.waitFor(new RegExp(`${prefix}${answer.source}`), timeout, from);
+}
+
+// One way to wire the VM to the bare Linux: the uplink, its log line's
+// VLANs, the VM card's VLAN, and what brings the bare Linux's interface up.
+interface Wiring {
+  uplink: Uplink;
+  described: string;
+  vmVlan: number;
+  bareUp: string;
+}
+
+const ACCESS: Wiring = {
+  uplink: { vlan: 10 },
+  described: "VLAN 10",
+  vmVlan: 10,
+  bareUp: `modprobe e1000 && ip link set eth0 up && ip addr add ${BARE_IP}/24 dev eth0`,
+};
+const TRUNK: Wiring = {
+  uplink: { trunk: [10, 20] },
+  described: "trunk 10,20",
+  vmVlan: 20,
+  bareUp: "modprobe e1000 && modprobe 8021q && ip link set eth0 up"
+    + " && ip link add link eth0 name eth0.20 type vlan id 20 && ip link set eth0.20 up"
+    + ` && ip addr add ${BARE_IP}/24 dev eth0.20`,
+};
+
+// The hypervisor with the VM, its e1000 listening on a free port of
+// 127.0.0.1, its uplink started. Another run may take the port between
+// freePort() and QEMU's bind: QEMU then exits at once saying so, and the
+// next attempt takes another port.
+async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
+  for (let attempt = 1;; attempt++) {
+    const port = await freePort();
+    const host = await boot({
+      platform: "qemu",
+      memoryMiB: 1024,
+      cmdline: "exit=emulator",
+      modules: linuxVmsModules(
+        "vmlinux",
+        [{
+          name: VM.name,
+          cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
+          memory: 192,
+          nics: [{ vlan: w.vmVlan }],
+        }],
+        w.uplink,
+      ),
+      extraArgs: [
+        "-device",
+        `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
+        "-netdev",
+        `socket,id=wire,listen=127.0.0.1:${port}`,
+      ],
+    });
+    try {
+      await host.waitFor(
+        new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
+        120_000,
+      );
+      return { host, port };
+    } catch (e) {
+      host.kill();
+      if (attempt === 3 || !/Address already in use/.test(host.output)) throw e;
+    }
+  }
+}
+
+// The bare Linux on the other end of the wire; pings both ways, then the
+// payload from the bare Linux to the VM.
+async function acrossTheWire(w: Wiring): Promise<void> {
+  const { host, port } = await bootHost(w);
+  let bare: Machine | null = null;
+  try {
+    bare = bootGuest({
+      vmlinux: true,
+      append: "console=ttyS0 panic=-1 quiet",
+      devices: ["-device", `e1000,netdev=wire,mac=${BARE_MAC}`, "-netdev", `socket,id=wire,connect=127.0.0.1:${port}`],
+    });
+    const vm = `\\[${VM.name}\\] `;
+    await host.waitFor(new RegExp(`${vm}[^\\n]*typervisor-initramfs: eth0 up at ${VM.ip}/24`), 600_000);
+    await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 600_000);
+    await bare.waitFor(/Enter 'help' for a list of built-in commands\./, 600_000);
+    await ask(bare, "", `${w.bareUp} && echo wire-up-$((6 * 7))`, /wire-up-42/);
+
+    const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, RECEIVED);
+    expect([out[1], out[2]]).toEqual(["3", "3"]);
+    const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
+    expect([back[1], back[2]]).toEqual(["3", "3"]);
+
+    // The VM listens (its input never ends, so it stops when the sender closes); the bare Linux sends.
+    await ask(host, vm, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
+    await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
+    const got = await ask(
+      host,
+      vm,
+      `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; `
+        + "sha256sum /tmp/got",
+      /([0-9a-f]{64}) {2}\/tmp\/got/,
+    );
+    expect(got[1]).toBe(PAYLOAD_SHA);
+
+    host.send("poweroff -f\n");
+    await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
+    const exit = await host.waitForExit(60_000);
+    expect(host.output).toMatch(new RegExp(`vm ${VM.name}: nic [0-9a-f:]{17}: sent [1-9]\\d*, received [1-9]\\d*`));
+    // The uplink's counters as the hypervisor stopped: frames went through it both ways.
+    const counted = /uplink: (sent [1-9]\d*, received [1-9]\d*[^\r\n]*)/.exec(host.output);
+    expect(counted).not.toBeNull();
+    console.log(`uplink (${w.described}): ${counted![1]}`);
+    expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
+    expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
+    expect(exit.status).toBe(0);
+  } finally {
+    host.kill();
+    bare?.kill();
+  }
+}
+
+describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
+  it("joins a VM and a Linux through an access uplink, untagged on the wire: ping and TCP under AMD-V", async () => {
+    await acrossTheWire(ACCESS);
+  }, 1_200_000);
+
+  it("joins them through a trunk uplink, tagged on the wire: ping and TCP under AMD-V", async () => {
+    await acrossTheWire(TRUNK);
+  }, 1_200_000);
+
+  it("reaches the emulator's own network through the uplink under Intel VT-x (Bochs)", async () => {
+    // slirp's configuration: nothing from the VM may leave the emulator.
+    const dir = mkdtempSync(join(tmpdir(), "typervisor-slirp-")), script = join(dir, "slirp.conf");
+    writeFileSync(script, "# slirp config\nrestricted = 1\n");
+    const ip = "10.0.2.15";
+    const host = await boot({
+      platform: "bochs",
+      memoryMiB: 512,
+      cmdline: "exit=emulator",
+      modules: linuxVmsModules(
+        "vmlinux",
+        [{ name: VM.name, cmdline: `console=ttyS0 quiet typervisor.ip=${ip}/24`, memory: 192, nics: [{}] }],
+        {},
+      ),
+      extraArgs: [`e1000: enabled=1, mac=${HOST_NIC_MAC}, ethmod=slirp, script=${script}`],
+    });
+    try {
+      await host.waitFor(new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, VLAN 1, link`), 600_000);
+      const vm = `\\[${VM.name}\\] `;
+      await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 1_500_000);
+      const out = await ask(host, vm, "ping -c 3 10.0.2.2", RECEIVED, 300_000);
+      expect([out[1], out[2]]).toEqual(["3", "3"]);
+      host.send("poweroff -f\n");
+      await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 300_000);
+      await host.waitForExit(120_000);
+      expect(host.output).toMatch(/uplink: sent [1-9]\d*, received [1-9]\d*/);
+    } finally {
+      host.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 1_800_000);
+});
