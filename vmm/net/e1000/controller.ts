@@ -14,8 +14,8 @@
 // the switch to handle.
 
 import { pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim";
-import * as log from "../../../kernel/console/log";
-import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
+import { PciFunction } from "../../../kernel/pci/functions";
+import { HostController } from "../../../kernel/pci/hostcontroller";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { formatMac, isGroup } from "../ethernet";
 import { ReceiveRing } from "./receivering";
@@ -87,17 +87,15 @@ export function isE1000(f: PciFunction): bool {
   return f.vendor == INTEL && DEVICE_IDS.includes(f.device);
 }
 
-export class E1000 {
-  readonly name: string;
-  failure: string | null = null;
+export class E1000 extends HostController {
   // The controller's own address, as the EEPROM gives it.
   mac: u64 = 0;
   private rx: ReceiveRing;
   private tx: TransmitRing;
 
   // `registers`: the physical address BAR0 decodes.
-  constructor(readonly fn: PciFunction, private registers: u64) {
-    this.name = "e1000 " + fn.name;
+  constructor(fn: PciFunction, private registers: u64) {
+    super("e1000", fn);
     this.rx = new ReceiveRing(registers + RDT);
     this.tx = new TransmitRing(registers + TDT);
   }
@@ -205,15 +203,6 @@ export class E1000 {
   private delay(ticks: u64): void {
     const until = rdtsc() + ticks;
     while (rdtsc() < until) pause();
-  }
-
-  // Logs why the controller is not used, once, and stops its DMA: false.
-  private fail(reason: string): bool {
-    if (this.failure !== null) return false;
-    this.failure = reason;
-    log.error(this.name + ": " + reason + "; the controller is not used");
-    this.fn.command(0, BUS_MASTER);
-    return false;
   }
 
   private read(reg: u64): u32 {

@@ -14,7 +14,8 @@
 import { pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim";
 import * as log from "../../../kernel/console/log";
 import { allocPage, allocPages, physOf } from "../../../kernel/mm/linearpages";
-import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
+import { PciFunction } from "../../../kernel/pci/functions";
+import { HostController } from "../../../kernel/pci/hostcontroller";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { BUFFER_BYTES } from "../blockdevice";
 import {
@@ -46,9 +47,7 @@ const COMMAND_TIMEOUT_MS: u64 = 10_000;
 const IDENTIFY_BYTES: u64 = 4096;
 const IO_QUEUE: u16 = 1;
 
-export class NvmeController {
-  readonly name: string;
-  failure: string | null = null;
+export class NvmeController extends HostController {
   identity: ControllerIdentity | null = null;
   // The most bytes one read or write moves: MDTS, and what one PRP list holds.
   maxTransfer: u64 = MAX_PRP_BYTES;
@@ -62,8 +61,8 @@ export class NvmeController {
   private commandTimeout: u64 = 0;
 
   // `registers`: the physical address BAR0 decodes.
-  constructor(readonly fn: PciFunction, private registers: u64) {
-    this.name = "nvme " + fn.name;
+  constructor(fn: PciFunction, private registers: u64) {
+    super("nvme", fn);
   }
 
   // Brings the controller up to one working I/O queue pair; false (logged) if it cannot.
@@ -183,15 +182,6 @@ export class NvmeController {
     return status == TIMED_OUT
       ? "no completion within " + COMMAND_TIMEOUT_MS.toString() + " ms"
       : "a completion for a command it was not given";
-  }
-
-  // Logs why the controller is no longer used, once, and stops its DMA: false.
-  private fail(reason: string): bool {
-    if (this.failure !== null) return false;
-    this.failure = reason;
-    log.error(this.name + ": " + reason + "; the controller is not used");
-    this.fn.command(0, BUS_MASTER);
-    return false;
   }
 
   // Whether CSTS.RDY became `ready` within `ms`; waiting for ready stops
