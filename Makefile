@@ -118,7 +118,10 @@ VM_DISK := .cache/vm-disks.img
 CPUS ?= 2
 GUEST_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
 	--module $(GUEST_CACHE)/vmlinux=vmlinux --module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs
-DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK)
+# The uplink on QEMU's restricted user network: 127.0.0.1:8080 reaches port 80
+# of the debian VM (10.0.2.15), and nothing reaches further out.
+FORWARD ?= 127.0.0.1:8080-10.0.2.15:80
+DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK) --forward $(FORWARD)
 $(VM_DISK):
 	$(NODE_BIN)/tsx tools/disk/image.ts $@
 $(BUILD)/vms-nodisks.json: boot/vms.json tools/disk/nodisks.ts

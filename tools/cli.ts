@@ -5,6 +5,8 @@
 //                        [--gdb PORT]  (QEMU: COM2 on 127.0.0.1:PORT, for gdb=NAME, docs/debugging.md)
 //                        [--stick IMAGE]  (QEMU: boot IMAGE as a USB stick, docs/usb-stick.md)
 //                        [--nvme IMAGE]  (QEMU: IMAGE as the host's NVMe disk, docs/storage.md)
+//                        [--forward 127.0.0.1:PORT-VM:PORT]  (QEMU: an e1000 uplink on the
+//                        restricted user network, one TCP port forwarded, docs/network.md)
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
 //   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor-usb.img] [--yes]
@@ -12,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import { boot, BootOptions, Module, Platform } from "./harness/index";
+import { forwardingUplink } from "./harness/network";
 import { qemuArgs } from "./harness/qemu";
 import { writeUsb } from "./usb";
 import { mkdtempSync } from "node:fs";
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     yes: { type: "boolean", default: false },
     gdb: { type: "string" },
     nvme: { type: "string" },
+    forward: { type: "string" },
   },
 });
 
@@ -47,6 +51,7 @@ function bootOptions(interactive: boolean): BootOptions {
   if (values.gdb && platform === "bochs") fail("--gdb works with QEMU only");
   if (values.stick && platform === "bochs") fail("--stick works with QEMU only");
   if (values.nvme && platform === "bochs") fail("--nvme works with QEMU only (Bochs has no NVMe)");
+  if (values.forward && platform === "bochs") fail("--forward works with QEMU only");
   const modules: Module[] = (values.module ?? []).map((spec) => {
     const eq = spec.indexOf("=");
     return eq < 0 ? { path: spec, args: spec } : { path: spec.slice(0, eq), args: spec.slice(eq + 1) };
@@ -68,8 +73,17 @@ function bootOptions(interactive: boolean): BootOptions {
       ...(values.gdb ? ["-serial", `tcp:127.0.0.1:${Number(values.gdb)},server=on,wait=off`] : []),
       ...(values.nvme ? ["-drive", `file=${values.nvme},if=none,id=vmdisks,format=raw`] : []),
       ...(values.nvme ? ["-device", "nvme,drive=vmdisks,serial=typervisor"] : []),
+      ...(values.forward ? forwardingUplink(checkForward(values.forward)) : []),
     ],
   };
+}
+
+// 127.0.0.1:PORT-VM_ADDRESS:PORT: only this machine may reach into a VM.
+function checkForward(forward: string): string {
+  if (!/^127\.0\.0\.1:\d+-[\d.]+:\d+$/.test(forward)) {
+    fail(`--forward wants 127.0.0.1:PORT-VM_ADDRESS:PORT, got '${forward}'`);
+  }
+  return forward;
 }
 
 function fail(message: string): never {

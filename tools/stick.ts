@@ -25,7 +25,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { guestPaths } from "./guests/debian";
-import { withoutDisks } from "./disk/nodisks";
+import { withoutHostDevices } from "./disk/nodisks";
 
 // The partition's file system label, as boot/stick.cfg searches for it.
 export const STICK_LABEL = "TYPERVISOR";
@@ -107,12 +107,13 @@ function mtools(command: string, image: string, args: string[]): void {
 }
 
 // `make run`'s Debian VMs, with the files boot/vms.json names, but no
-// disks: a PC's partitions are its own (tools/disk/nodisks.ts).
+// disks and no uplink: a PC's partitions and network are its own
+// (tools/disk/nodisks.ts).
 export function defaultStick(): StickContents {
   const guests = guestPaths();
   const config = "build/stick-vms.json";
   mkdirSync("build", { recursive: true });
-  writeFileSync(config, withoutDisks(readFileSync("boot/vms.json", "utf8")));
+  writeFileSync(config, withoutHostDevices(readFileSync("boot/vms.json", "utf8")));
   return {
     elf: "build/typervisor.elf",
     files: { "vms.json": config, vmlinux: guests.vmlinux, initramfs: guests.initramfs },

@@ -19,7 +19,6 @@
 // machines behind a bridge.)
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -27,6 +26,7 @@ import { bootGuest } from "../../tools/guests/boot";
 import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
 import { boot } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
+import { freePort } from "../../tools/harness/network";
 import { linuxGuests } from "./run";
 
 const manifest = linuxGuests("uplink");
@@ -38,18 +38,6 @@ const BARE_MAC = "52:54:00:bb:00:01";
 const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
 const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
 const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
-
-// A TCP port on 127.0.0.1 that no one listens on now: the kernel's pick.
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // `command` typed on `machine`, and the match of `answer` in what follows;
 // `prefix` is the console's label of the VM ("" for the bare Linux).

@@ -1,16 +1,19 @@
-// boot/vms.json as machines without make run's NVMe disk have it: Bochs
-// (which has no NVMe) and the USB stick on a PC whose disks are its own.
-// The same VMs without their "disks", since a VM whose disk is missing does
-// not start (vmm/setup/kernelvms.ts); their /init finds no disk to mount
-// and says so.
+// boot/vms.json as machines other than make run's QEMU have it: Bochs
+// (which has no NVMe) and the USB stick on a PC whose disks and network are
+// its own. The same VMs without their "disks", since a VM whose disk is
+// missing does not start (vmm/setup/kernelvms.ts), their /init finding no
+// disk to mount and saying so; and without the "uplink", so that a PC's
+// Ethernet controller joins its network to the VMs' only when its owner
+// writes that into the configuration.
 //
 //   tsx tools/disk/nodisks.ts IN OUT
 
 import { readFileSync, writeFileSync } from "node:fs";
 
-export function withoutDisks(text: string): string {
-  const config = JSON.parse(text) as { vms: Record<string, unknown>[] };
+export function withoutHostDevices(text: string): string {
+  const config = JSON.parse(text) as { vms: Record<string, unknown>[]; uplink?: unknown };
   for (const vm of config.vms) delete vm.disks;
+  delete config.uplink;
   return JSON.stringify(config, null, 2) + "\n";
 }
 
@@ -20,5 +23,5 @@ if (process.argv[1]?.endsWith("nodisks.ts")) {
     console.error("usage: tsx tools/disk/nodisks.ts IN OUT");
     process.exit(2);
   }
-  writeFileSync(output, withoutDisks(readFileSync(input, "utf8")));
+  writeFileSync(output, withoutHostDevices(readFileSync(input, "utf8")));
 }

@@ -1,0 +1,25 @@
+// The emulators' networks, kept on this machine: a free TCP port on
+// 127.0.0.1, and QEMU's user network restricted to it, with one port
+// forwarded into a guest behind an e1000 (the hypervisor's uplink,
+// docs/network.md).
+
+import { createServer } from "node:net";
+
+// A TCP port on 127.0.0.1 that no one listens on now: the kernel's pick.
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// QEMU arguments for an e1000 on the user network with restrict=on: the
+// guest reaches nothing outside, and `forward`, QEMU's hostfwd
+// ("127.0.0.1:8080-10.0.2.15:80"), is the one way in.
+export function forwardingUplink(forward: string): string[] {
+  return ["-netdev", `user,id=uplink,restrict=on,hostfwd=tcp:${forward}`, "-device", "e1000,netdev=uplink"];
+}
