@@ -285,10 +285,16 @@ export abstract class Vcpu {
     this.loopRounds = 0;
   }
 
-  // After the VMM completed an IN or OUT for the guest, which no CPU saw:
-  // the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that it met.
-  // Called only when the exit found breakpoints armed (Exit.breakpointsArmed).
-  noteIoBreakpoints(port: u64, size: u8): void {
+  // After the VMM completed the IN or OUT of `exit` for the guest, which no
+  // CPU saw: the #DB trap of an enabled I/O breakpoint (DR7 L or G bit) that
+  // it met. The backend noted while decoding whether any is armed
+  // (Exit.breakpointsArmed): inlined, the common case costs a load.
+  @inline
+  noteIoBreakpoints(exit: Exit): void {
+    if (exit.breakpointsArmed) this.trapOnIoBreakpoints(exit.port, exit.size);
+  }
+
+  private trapOnIoBreakpoints(port: u64, size: u8): void {
     const dr7 = this.dr7;
     const met = this.debugRegisters.ioBreakpointsMet(dr7, this.cr4, port, size);
     let enabled: u64 = 0;

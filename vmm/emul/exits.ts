@@ -210,7 +210,7 @@ function portIo(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     vcpu.regs.set(Reg.Rax, raxAfterIn(rax, exit.size, vm.bus.io.read(exit.port, exit.size)));
   }
   vcpu.skipInstruction();
-  if (exit.breakpointsArmed) vcpu.noteIoBreakpoints(exit.port, exit.size);
+  vcpu.noteIoBreakpoints(exit);
   return vm.running ? Next.Resume : Next.Stopped;
 }
 

@@ -42,7 +42,7 @@ export function emulatePortString(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   }
   if (strings.complete) {
     vcpu.skipInstruction();
-    if (exit.breakpointsArmed) vcpu.noteIoBreakpoints(exit.port, exit.size);
+    vcpu.noteIoBreakpoints(exit);
   }
   return vm.running ? Next.Resume : Next.Stopped;
 }
