@@ -60,8 +60,9 @@ export class DiskArbiter {
   // `tscPerMs` ticks a millisecond); if so it is charged, and otherwise
   // it waits for its turn.
   admit(share: DiskShare, bytes: u64, now: u64, tscPerMs: u64): bool {
-    const recent = share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs;
-    if (recent && !share.waiting) share.think += (<f64>(now - share.lastActive) - share.think) * THINK_WEIGHT;
+    if (recentlyActive(share, now, tscPerMs) && !share.waiting) {
+      share.think += (<f64>(now - share.lastActive) - share.think) * THINK_WEIGHT;
+    }
     if (!this.busy(share, now, tscPerMs)) share.virtualTime = max(share.virtualTime, this.virtualTime);
     share.waiting = this.aheadOfOthers(share, now, tscPerMs);
     if (share.waiting) return false;
@@ -101,8 +102,7 @@ export class DiskArbiter {
 
   private busy(share: DiskShare, now: u64, tscPerMs: u64): bool {
     if (share.waiting) return true;
-    const recent = share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs;
-    return recent && share.think < <f64>(THINK_MS * tscPerMs);
+    return recentlyActive(share, now, tscPerMs) && share.think < <f64>(THINK_MS * tscPerMs);
   }
 
   // Whether another busy VM is behind `share` in virtual time.
@@ -131,4 +131,9 @@ export class DiskArbiter {
     } while (this.again);
     this.waking = false;
   }
+}
+
+// Whether `share` started or ended a request less than IDLE_MS before `now`.
+function recentlyActive(share: DiskShare, now: u64, tscPerMs: u64): bool {
+  return share.lastActive != 0 && now - share.lastActive < IDLE_MS * tscPerMs;
 }
