@@ -7,7 +7,7 @@
 // then runs them from its loop through cpuNext(). onTrap() is called by the
 // shim for every exception.
 
-import { setEmulatorExit } from "./arch/shim";
+import { firstInstructionTsc, setEmulatorExit } from "./arch/shim";
 import { BootInfo } from "./boot/bootinfo";
 import { CommandLine } from "./boot/cmdline";
 import { parseMultiboot1, MULTIBOOT1_MAGIC } from "./boot/multiboot1";
@@ -47,6 +47,7 @@ export function boot(magic: u32, info: u32): bool {
     "boot: " + bootInfo.protocol + (bootInfo.loaderName.length > 0 ? " from " + bootInfo.loaderName : "")
       + ", command line '" + bootInfo.cmdline + "'",
   );
+  log.info("boot: the hypervisor's first instructions ran at tsc " + firstInstructionTsc().toString());
 
   reportMemoryMap(bootInfo);
   const memory = initMemory(bootInfo, hasHugePages());

@@ -26,6 +26,8 @@
 @external("shim", "write_cr3") export declare function writeCr3(value: u64): void;
 @external("shim", "write_cr4") export declare function writeCr4(value: u64): void;
 @external("shim", "rdtsc") export declare function rdtsc(): u64;
+// The TSC as boot/entry.S read it among its first instructions.
+@external("shim", "boot_tsc") export declare function firstInstructionTsc(): u64;
 @external("shim", "invlpg") export declare function invlpg(virt: u64): void;
 @external("shim", "pause") export declare function pause(): void;
 // MFENCE: stores before it are visible to other CPUs before loads after it

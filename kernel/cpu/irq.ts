@@ -13,8 +13,9 @@
 // PIC is masked. Intel SDM Vol. 3A 11.5.4 (the APIC timer), 11.6 (IPIs).
 
 import { interruptWindow, outb, rdtsc, thisCpu } from "../arch/shim";
-import { countTimerTicks, initOneShotTimer, startTimerCount } from "./lapic";
-import { CALIBRATION_MS, calibrateTsc, tscPerMillisecond } from "../time/tsc";
+import { initOneShotTimer, startTimerCount } from "./lapic";
+import { measureClockRates } from "./clockrates";
+import { setTscPerMillisecond, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
 
 export const TIMER_VECTOR: u8 = 0x20;
@@ -28,28 +29,24 @@ let apicTicksPerMs: u64 = 0;
 // The TSC each CPU's alarm is set for.
 const alarmAt = new StaticArray<u64>(MAX_CPUS);
 
-// On the boot CPU: masks the PIC, measures the TSC against the PIT and the
-// APIC timer against the TSC, and sets the timer up as this CPU's alarm.
+// On the boot CPU: masks the PIC, learns how fast the TSC and the APIC
+// timer run (clockrates.ts) and sets the timer up as this CPU's alarm.
 // An alarm turns TSC ticks into timer ticks, so it is their ratio that must
-// be right: both clocks are counted over one window. A window of the PIT
-// can overshoot its 10 ms (an emulator's thread that the host sets aside
-// sees the PIT's count run out late: QEMU on a busy host measured the TSC
-// at up to 3.5 times its rate), and two windows overshoot differently:
-// with the timer measured in a window of its own, alarms rang anywhere
-// from about a third of their time to three times it, and slices and caps
-// with them. So the APIC timer counts during the TSC's own calibration,
-// which also spares a second window (10 M instructions of start-up).
+// be right: both clocks are counted over one window. (Counted in windows of
+// their own, on a busy host whose emulator thread was set aside in one of
+// them, alarms rang anywhere from a third of their time to three times it.)
 export function startTimer(): void {
   // Mask both 8259 PICs (ports 0x21, 0xa1): nothing should come from them.
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
   initOneShotTimer(TIMER_VECTOR);
-  const timerTicks = countTimerTicks(calibrateTsc);
-  apicTicksPerMs = timerTicks / CALIBRATION_MS;
+  const rates = measureClockRates();
+  setTscPerMillisecond(rates.tscPerMs);
+  apicTicksPerMs = rates.timerPerMs;
   for (let i = 0; i < MAX_CPUS; i++) alarmAt[i] = NOT_SET;
   log.info(
     "timer: local APIC timer at " + apicTicksPerMs.toString() + " ticks/ms, one-shot; TSC at "
-      + tscPerMillisecond().toString() + " ticks/ms",
+      + tscPerMillisecond().toString() + " ticks/ms; " + rates.source,
   );
 }
 

@@ -17,6 +17,8 @@ const TIMER_DIVIDE: u64 = 0x3e0;
 const APIC_SOFTWARE_ENABLE: u32 = 1 << 8;
 const TIMER_MASKED: u32 = 1 << 16;
 const DIVIDE_BY_16: u32 = 0x3;
+// What DIVIDE_BY_16 divides the timer's input clock by.
+export const TIMER_DIVISOR: u64 = 16;
 export const SPURIOUS_VECTOR: u8 = 0xff;
 const ICR_LOW: u64 = 0x300;
 const ICR_HIGH: u64 = 0x310;
@@ -66,18 +68,27 @@ export function initOneShotTimer(vector: u8): void {
 }
 
 // The timer's input clock is model-specific: it is measured against
-// another clock. Returns the timer ticks counted while `wait` ran; the timer
-// is left stopped.
-export function countTimerTicks(wait: () => void): u64 {
+// another clock (clockrates.ts). Starts the timer counting down from
+// its largest count, its interrupt masked; returns the LVT entry to give
+// back to stopFreeCount().
+export function startFreeCount(): u32 {
   const b = base();
   const lvt = physRead32(b + LVT_TIMER);
   physWrite32(b + LVT_TIMER, lvt | TIMER_MASKED);
   physWrite32(b + TIMER_INITIAL, 0xffff_ffff);
-  wait();
-  const ticks = <u64>(0xffff_ffff - physRead32(b + TIMER_CURRENT));
+  return lvt;
+}
+
+// The timer ticks since startFreeCount().
+export function freeCountTicks(): u32 {
+  return 0xffff_ffff - physRead32(base() + TIMER_CURRENT);
+}
+
+// Stops the timer and restores its LVT entry.
+export function stopFreeCount(lvt: u32): void {
+  const b = base();
   physWrite32(b + TIMER_INITIAL, 0);
   physWrite32(b + LVT_TIMER, lvt);
-  return ticks;
 }
 
 // Starts the one-shot count again: the timer fires after `count` timer ticks

@@ -20,7 +20,12 @@ export class FrameAllocator {
     this.frames = frames;
     this.used = new StaticArray<u64>(words);
     memory.fill(changetype<usize>(this.used), 0xff, <usize>words * 8); // none available until the map says so
-    for (let i = 0; i < usable.length; i++) this.setRange(usable[i].start, usable[i].end, false);
+    // The ranges are disjoint (memmap.ts), so each frees exactly its frames.
+    for (let i = 0; i < usable.length; i++) {
+      const first = usable[i].start / PAGE_SIZE, last = usable[i].end / PAGE_SIZE;
+      this.fill(first, last, false);
+      this.available += last - first;
+    }
     this.reserve(0, PAGE_SIZE);
   }
 
@@ -64,7 +69,8 @@ export class FrameAllocator {
     while (true) {
       const clash = this.highestUsed(first, first + count);
       if (clash < 0) {
-        this.setRange(first * PAGE_SIZE, (first + count) * PAGE_SIZE, true);
+        this.fill(first, first + count, true); // all of them were free
+        this.available -= count;
         return first * PAGE_SIZE;
       }
       if (<u64>clash < count) return 0;
@@ -121,15 +127,39 @@ export class FrameAllocator {
     }
   }
 
-  // The highest frame in [from, to) not available, or -1 if none is.
+  // Marks frames [first, last) used or free without counting them (the
+  // caller knows what they were): the whole words in between are one
+  // memory.fill, the processor's string instructions (linker/runtime.c).
+  private fill(first: u64, last: u64, used: bool): void {
+    if (first >= last) return;
+    const firstWord = <i32>(first / 64), lastWord = <i32>((last - 1) / 64);
+    const head = ~(<u64>0) << (first % 64), tail = ~(<u64>0) >> (63 - (last - 1) % 64);
+    if (firstWord == lastWord) {
+      this.mark(firstWord, head & tail, used);
+      return;
+    }
+    this.mark(firstWord, head, used);
+    const middle = changetype<usize>(this.used) + ((<usize>firstWord + 1) << 3);
+    memory.fill(middle, used ? 0xff : 0, <usize>(lastWord - firstWord - 1) << 3);
+    this.mark(lastWord, tail, used);
+  }
+
+  private mark(word: i32, mask: u64, used: bool): void {
+    if (used) this.used[word] |= mask;
+    else this.used[word] &= ~mask;
+  }
+
+  // The highest frame in [from, to) not available, or -1 if none is. A VM's
+  // RAM spans thousands of words, so an empty word costs one compare.
   private highestUsed(from: u64, to: u64): i64 {
-    for (let f = to; f > from;) {
-      const w = <i32>((f - 1) / 64), base = <u64>w * 64;
-      let word = this.used[w];
-      if (f - base < 64) word &= (<u64>1 << (f - base)) - 1;
-      if (from > base) word &= ~((<u64>1 << (from - base)) - 1);
-      if (word != 0) return <i64>(base + 63 - clz(word));
-      f = base;
+    if (from >= to) return -1;
+    const firstWord = <i32>(from / 64), lastWord = <i32>((to - 1) / 64);
+    for (let w = lastWord; w >= firstWord; w--) {
+      let word = unchecked(this.used[w]); // to <= frames, so lastWord < used.length
+      if (word == 0) continue;
+      if (w == lastWord) word &= ~(<u64>0) >> (63 - (to - 1) % 64);
+      if (w == firstWord) word &= ~(<u64>0) << (from % 64);
+      if (word != 0) return <i64>w * 64 + 63 - <i64>clz(word);
     }
     return -1;
   }

@@ -14,10 +14,10 @@
 import { bootStackBottom, linearBase, linearWindowPdpt, writeCr3, wrmsr } from "../arch/shim";
 import { IA32_PAT, PAT_POWER_ON } from "../arch/msrs";
 import { PTE_CACHE_DISABLE, PTE_LARGE, PTE_PRESENT, PTE_WRITABLE, PTE_WRITE_THROUGH } from "../arch/x86";
-import { MemoryRegion } from "../boot/bootinfo";
+import { MemoryRegion, RegionType } from "../boot/bootinfo";
 import { EntryFormat, PageTable } from "./pagetable";
-import { ramTop } from "./memmap";
-import { Range, PAGE_SIZE, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE, alignUp } from "./range";
+import { coalesce } from "./memmap";
+import { Range, PAGE_SIZE, LARGE_PAGE_SIZE, alignDown, alignUp } from "./range";
 
 // The host's PAT: the power-on types (WB, WT, UC-, UC, twice) with entry 1
 // (PWT alone) made write-combining, for the framebuffer: writes gather into
@@ -54,20 +54,19 @@ export class X86EntryFormat extends EntryFormat {
 // the screen's pages (below 4 GiB) or null.
 export function buildHostPageTable(regions: MemoryRegion[], hugePages: bool, framebuffer: Range | null): PageTable {
   const table = new PageTable(new X86EntryFormat(hugePages ? 3 : 2));
-  const top = alignUp(max<u64>(ramTop(regions), <u64>4 << 30), HUGE_PAGE_SIZE);
-  const ram = ramRanges(regions);
-  // Walk the address space in 2 MiB steps, coalescing runs of the same type.
-  let runStart: u64 = 0, runType = typeAt(ram, 0);
-  for (let addr: u64 = LARGE_PAGE_SIZE; addr <= top; addr += LARGE_PAGE_SIZE) {
-    const type = addr < top ? typeAt(ram, addr) : ~(<u64>0);
-    if (type == runType) continue;
+  const below4g: u64 = <u64>4 << 30;
+  let uncachedFrom: u64 = 0;
+  const ram = ramBlocks(regions);
+  for (let i = 0; i < ram.length; i++) {
+    const run = ram[i];
     // Above 4 GiB only RAM is mapped; the MMIO of 64-bit BARs comes with its drivers.
-    if (runType == WRITE_BACK || runStart < (<u64>4 << 30)) {
-      table.map(runStart, runStart, addr - runStart, runType);
+    if (run.start > uncachedFrom && uncachedFrom < below4g) {
+      table.map(uncachedFrom, uncachedFrom, min(run.start, below4g) - uncachedFrom, UNCACHED);
     }
-    runStart = addr;
-    runType = type;
+    table.map(run.start, run.start, run.size, WRITE_BACK);
+    uncachedFrom = run.end;
   }
+  if (uncachedFrom < below4g) table.map(uncachedFrom, uncachedFrom, below4g - uncachedFrom, UNCACHED);
   if (framebuffer !== null) table.map(framebuffer.start, framebuffer.start, framebuffer.size, WRITE_COMBINING);
   table.linkTopLevel(linearBase(), linearWindowPdpt() | PTE_PRESENT | PTE_WRITABLE);
   table.unmap(stackGuard());
@@ -91,22 +90,17 @@ export function activate(table: PageTable): void {
   writeCr3(table.rootPhys);
 }
 
-// RAM-like regions of any type (usable, ACPI, reserved RAM below the top).
-function ramRanges(regions: MemoryRegion[]): Range[] {
-  const out: Range[] = [];
-  for (let i = 0; i < regions.length; i++) {
-    const r = regions[i];
-    if (r.length != 0 && r.type != 2) out.push(new Range(r.base, r.end));
-  }
-  return out;
-}
-
-// A 2 MiB block is write-back if any RAM touches it: the first megabyte's
+// The write-back runs: every 2 MiB block that RAM-like regions of any type
+// (usable, ACPI, reserved RAM below the top) touch. The first megabyte's
 // legacy holes and firmware regions sit inside RAM blocks, and MTRRs still
 // make the VGA window and ROMs uncached there.
-function typeAt(ram: Range[], addr: u64): u64 {
-  for (let i = 0; i < ram.length; i++) {
-    if (ram[i].overlaps(addr, addr + LARGE_PAGE_SIZE)) return WRITE_BACK;
+function ramBlocks(regions: MemoryRegion[]): Range[] {
+  const blocks: Range[] = [];
+  for (let i = 0; i < regions.length; i++) {
+    const r = regions[i];
+    if (r.length != 0 && r.type != RegionType.Reserved) {
+      blocks.push(new Range(alignDown(r.base, LARGE_PAGE_SIZE), alignUp(r.end, LARGE_PAGE_SIZE)));
+    }
   }
-  return UNCACHED;
+  return coalesce(blocks);
 }

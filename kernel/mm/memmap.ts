@@ -21,6 +21,11 @@ export function usableRanges(regions: MemoryRegion[]): Range[] {
     if (r.type == RegionType.Usable || r.length == 0) continue;
     ranges = subtract(ranges, alignDown(r.base, PAGE_SIZE), alignUp(r.end, PAGE_SIZE));
   }
+  return coalesce(ranges);
+}
+
+// The same addresses as sorted, disjoint ranges; touching ones are joined.
+export function coalesce(ranges: Range[]): Range[] {
   ranges.sort((a: Range, b: Range): i32 => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return merge(ranges);
 }

@@ -333,6 +333,7 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     image_start: () => IMAGE_START,
     image_end: () => IMAGE_END,
     boot_stack_bottom: () => BOOT_STACK_BOTTOM,
+    boot_tsc: () => 0n,
     lidt: () => {},
     set_emulator_exit: () => {},
     this_cpu: () => 0,
