@@ -106,6 +106,8 @@ export class Dispatcher {
     if (method == "vm.get") return resultReply(id, vmInfo(vm));
     if (method == "vm.stats") return resultReply(id, vmStats(vm, this.host.nowNs));
     if (!vm.running) return errorReply(id, CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
+    // What happened before this change is told first.
+    this.look();
     if (method == "vm.pause" || method == "vm.resume") {
       const pause = method == "vm.pause";
       if (vm.paused != pause) {
