@@ -11,7 +11,8 @@
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
 //
 // PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
-// unix:PATH,server=on,wait=off` listens on, or a serial device; default
+// unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
+// `-serial tcp:...,server=on`, or a serial device; default
 // $TYPERVISOR_SERIAL. TOKEN is the boot command line's api_token=; default
 // $TYPERVISOR_TOKEN.
 

@@ -6,6 +6,7 @@
 // change the VMs; events follow what happens to them. The system test
 // (test/system/api.test.ts) drives the same code on COM2.
 import fc from "fast-check";
+import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { load, type Exports } from "./harness";
 
@@ -218,5 +219,16 @@ describe("JSON text", () => {
   it("compares tokens by every character and their length", () => {
     expect(e.sameToken(s("abc"), s("abc"))).toBe(1);
     for (const given of ["", "ab", "abd", "abcd", "Abc"]) expect(e.sameToken(s(given), s("abc"))).toBe(0);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("gives every method of the dispatcher one operation, and nothing else", () => {
+    const yaml = readFileSync("docs/api/openapi.yaml", "utf8");
+    const source = readFileSync("vmm/api/dispatcher.ts", "utf8");
+    const listed = /const METHODS: string\[\] = \[([^\]]*)\]/.exec(source)![1];
+    const methods = [...listed.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
+    const documented = [...yaml.matchAll(/x-jsonrpc-(?:method|unsubscribe): (\S+)/g)].map((m) => m[1]).sort();
+    expect(documented).toEqual(methods);
   });
 });

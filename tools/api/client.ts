@@ -1,8 +1,9 @@
 // A client of Typervisor's management API over a serial line (docs/api.md):
 // JSON-RPC 2.0, one JSON object per line. The line is a unix socket that
 // QEMU's `-serial unix:PATH,server=on,wait=off` (or a chardev) listens on,
-// a device such as /dev/ttyUSB0 (set to 115200 baud, raw, beforehand), or
-// any Duplex stream the caller connected (the Bochs test relays a TCP one).
+// a TCP port QEMU listens on (`tcp:HOST:PORT`), a device such as
+// /dev/ttyUSB0 (set to 115200 baud, raw, beforehand), or any Duplex stream
+// the caller connected (the Bochs test's TCP connection from Bochs).
 // Requests carry the token; replies are matched to requests by id; event
 // notifications go to the listeners; a reply whose id is null (a line the
 // hypervisor could not read as a request) goes to `strays`.
@@ -115,10 +116,11 @@ export class ApiClient {
     line.write("\n");
   }
 
-  // A client on a unix socket or a serial device at `path`.
+  // A client on `tcp:HOST:PORT`, or a unix socket or a serial device at `path`.
   static async open(path: string, token: string, timeoutMs?: number): Promise<ApiClient> {
-    if (statSync(path).isSocket()) {
-      const socket = connect(path);
+    const tcp = /^tcp:(.+):(\d+)$/.exec(path);
+    if (tcp || statSync(path).isSocket()) {
+      const socket = tcp ? connect(Number(tcp[2]), tcp[1]) : connect(path);
       await once(socket, "connect");
       return new ApiClient(socket, token, timeoutMs);
     }
