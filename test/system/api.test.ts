@@ -7,9 +7,10 @@
 // the others' grows, resumes it, powers another off and is told so by an
 // event with the reason, and sends a wrong token, garbage, an oversized
 // line and unknown methods and fields: each gets its error, and the VMs
-// run on.
+// run on. A kernel VM from the configuration (the multiboot test kernel)
+// is rebooted from its image and boots again.
 import { once } from "node:events";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { AddressInfo, createServer, Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { ApiClient, ApiError, ApiEvent, Reply } from "../../tools/api/client";
@@ -64,6 +65,44 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       rmSync(socket, { force: true });
     }
   }, 240_000);
+
+  it("reboots a kernel VM from its image, and tells of it", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const socket = `build/test/api-reboot-${process.pid}.sock`, config = `build/test/api-vms-${process.pid}.json`;
+    rmSync(socket, { force: true });
+    // The multiboot test kernel's stress run prints for a long while, through a console that paces it.
+    const kernel = { name: "kern", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 stress=1000000" };
+    writeFileSync(config, JSON.stringify({ vms: [kernel] }));
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: CMDLINE,
+      modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
+      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+    });
+    try {
+      await machine.waitFor("[kern] multiboot test kernel", 60_000);
+      const client = await ApiClient.open(socket, TOKEN);
+      try {
+        expect((await client.info("kern")).rebootable).toBe(true);
+        const events: ApiEvent[] = [];
+        client.onEvent((e) => events.push(e));
+        await client.subscribe();
+        expect((await client.reboot("kern")).state).toBe("running");
+        const restart = await machine.waitFor("vm kern: reset by the management API; restarting", 10_000);
+        await machine.waitFor("[kern] multiboot test kernel", 60_000, restart.index! + 1);
+        expect(machine.output.match(/\[kern\] multiboot test kernel\r?\n/g)).toHaveLength(2); // booted twice
+        expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
+        expect((await client.list()).vms[0].state).toBe("running");
+      } finally {
+        client.close();
+      }
+    } finally {
+      machine.kill();
+      rmSync(socket, { force: true });
+      rmSync(config, { force: true });
+    }
+  }, 180_000);
 });
 
 describe("the management API on COM2 under VT-x (Bochs)", () => {
