@@ -18,7 +18,8 @@ import { FrameAllocator } from "../../kernel/mm/frames";
 import { ticksToNs } from "../../kernel/time/tsc";
 import { Vm } from "../core/vm";
 import { Dispatcher, HostFacts } from "./dispatcher";
-import { Framed, LineReader, OutputQueue } from "./framing";
+import { Framed, LineReader } from "./framing";
+import { OutputQueue } from "./outputqueue";
 import { errorReply, INTERNAL_ERROR } from "./rpc";
 
 // Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
