@@ -91,7 +91,7 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
         expect((await client.reboot("kern")).state).toBe("running");
         const restart = await machine.waitFor("vm kern: reset by the management API; restarting", 10_000);
         await machine.waitFor("[kern] multiboot test kernel", 60_000, restart.index! + 1);
-        expect(machine.output.match(/\[kern\] multiboot test kernel\r?\n/g)).toHaveLength(2); // booted twice
+        expect(machine.output.match(/\[kern\] multiboot test kernel(?!:)/g)).toHaveLength(2); // booted twice
         expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
         expect((await client.list()).vms[0].state).toBe("running");
       } finally {
