@@ -8,7 +8,8 @@
 // event with the reason, and sends a wrong token, garbage, an oversized
 // line and unknown methods and fields: each gets its error, and the VMs
 // run on. A kernel VM from the configuration (the multiboot test kernel)
-// is rebooted from its image and boots again.
+// is rebooted from its image and boots again. With gdb= on the command
+// line the debugger keeps COM2 and the API says it is off.
 import { once } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { AddressInfo, createServer, Socket } from "node:net";
@@ -103,6 +104,21 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       rmSync(config, { force: true });
     }
   }, 180_000);
+  it("stays off when gdb= gives COM2 to the debugger, and says so", async () => {
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: `${CMDLINE} gdb=alpha`,
+      modules: [busy("alpha")],
+    });
+    try {
+      await machine.waitFor("api: COM2 belongs to the gdb stub (gdb=); the management API is off", 60_000);
+      await machine.waitFor("gdb: vm alpha waits for a debugger on COM2", 10_000);
+      expect(machine.output).not.toContain("the management API listens");
+    } finally {
+      machine.kill();
+    }
+  }, 120_000);
 });
 
 describe("the management API on COM2 under VT-x (Bochs)", () => {
