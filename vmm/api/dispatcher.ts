@@ -105,6 +105,11 @@ export class Dispatcher {
     if (vm === null) return errorReply(id, NOT_FOUND, "no vm named " + quote(name.text));
     if (method == "vm.get") return resultReply(id, vmInfo(vm));
     if (method == "vm.stats") return resultReply(id, vmStats(vm, this.host.nowNs));
+    return this.change(id, vm, method);
+  }
+
+  // vm.pause, vm.resume, vm.poweroff or vm.reboot of a VM: its summary after.
+  private change(id: string, vm: Vm, method: string): string {
     if (!vm.running) return errorReply(id, CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     // What happened before this change is told first.
     this.look();
@@ -117,15 +122,10 @@ export class Dispatcher {
     } else if (method == "vm.poweroff") {
       vm.powerOffBy(WHO);
       this.look();
-    } else {
-      if (!vm.restartBy(WHO)) {
-        return errorReply(
-          id,
-          CONFLICT,
-          "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from",
-        );
-      }
+    } else if (vm.restartBy(WHO)) {
       this.event(vm, "rebooted", null);
+    } else {
+      return errorReply(id, CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
     }
     return resultReply(id, vmSummary(vm));
   }
