@@ -28,6 +28,8 @@ import { detectVirtualization, Virtualization } from "../vmm/hw/detect";
 import { runVmm } from "../vmm/vmm";
 
 export const VERSION = "0.1.0";
+// The command line's word that opens the management API (docs/api.md).
+const API_TOKEN = "api_token";
 
 // True if there are VMs to run: every CPU then enters its loop.
 export function boot(magic: u32, info: u32): bool {
@@ -45,7 +47,7 @@ export function boot(magic: u32, info: u32): bool {
   }
   log.info(
     "boot: " + bootInfo.protocol + (bootInfo.loaderName.length > 0 ? " from " + bootInfo.loaderName : "")
-      + ", command line '" + bootInfo.cmdline + "'",
+      + ", command line '" + cmdline.hiding(API_TOKEN) + "'",
   );
   log.info("boot: the hypervisor's first instructions ran at tsc " + firstInstructionTsc().toString());
 
@@ -70,7 +72,7 @@ export function boot(magic: u32, info: u32): bool {
 
   crashOnRequest(cmdline.get("crash"));
 
-  return runVmm(virt, bootInfo.modules, memory.frames, rsdp, cmdline.get("gdb"));
+  return runVmm(virt, bootInfo.modules, memory.frames, rsdp, cmdline.get("gdb"), cmdline.get(API_TOKEN), VERSION);
 }
 
 // After the last VM stopped (or when there was none to run).

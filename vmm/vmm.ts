@@ -22,6 +22,7 @@ import { scanHostDisks } from "./storage/hostdisks";
 import { scanPci } from "../kernel/pci/functions";
 import { initExtendedState } from "./vcpustate/xstate";
 import { startDebugSession } from "./debug/session";
+import { startApi } from "./api/service";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
@@ -31,7 +32,9 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
 
 // Picks the backend, starts the other CPUs, builds the VMs and hands them
 // to the scheduler; false if there is nothing to run. `debugged` names the
-// VM a gdb client may debug on COM2 (debug/session.ts), "" for none. The CPUs then run
+// VM a gdb client may debug on COM2 (debug/session.ts), "" for none;
+// `apiToken` opens the management API on COM2 otherwise (api/service.ts),
+// and `version` is the hypervisor's, which it reports. The CPUs then run
 // the VMs from their loops (linker/shim.c, sched/scheduler.ts cpuNext()).
 export function runVmm(
   support: VirtualizationSupport,
@@ -39,6 +42,8 @@ export function runVmm(
   frames: FrameAllocator,
   rsdp: Rsdp | null,
   debugged: string,
+  apiToken: string,
+  version: string,
 ): bool {
   const backend = selectBackend(support);
   if (backend === null) {
@@ -69,6 +74,7 @@ export function runVmm(
     return false;
   }
   if (debugged.length > 0) startDebugSession(vms, debugged);
+  if (apiToken.length > 0) startApi(vms, apiToken, debugged.length > 0, version, frames);
   startScheduler(vms, backend);
   return true;
 }

@@ -20,6 +20,17 @@ export class CommandLine {
     return this.keys.includes(key);
   }
 
+  // The command line with the values of `key` hidden: what may be logged
+  // of a line that carries a secret.
+  hiding(key: string): string {
+    let text = "";
+    for (let i = 0; i < this.keys.length; i++) {
+      const value = this.keys[i] == key ? "(hidden)" : this.values[i];
+      text += (i == 0 ? "" : " ") + this.keys[i] + (value.length > 0 ? "=" + value : "");
+    }
+    return text;
+  }
+
   // The value of the last `key=value`, or `fallback`.
   get(key: string, fallback: string = ""): string {
     const i = this.keys.lastIndexOf(key);

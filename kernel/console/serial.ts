@@ -7,7 +7,8 @@
 import { inb, outb, pause } from "../arch/shim";
 
 export const COM1: u16 = 0x3f8;
-// The second port carries the GDB stub (vmm/debug), when the command line asks for it.
+// The second port carries the GDB stub (vmm/debug) or the management API
+// (vmm/api), when the command line asks for one of them.
 export const COM2: u16 = 0x2f8;
 
 const DATA: u16 = 0; // receive/transmit buffer; divisor low when DLAB=1

@@ -461,6 +461,14 @@ describe("command line", () => {
     expect(has("")).toBe(false);
   });
 
+  it("hides every value of a secret's key, and only those, from what is logged", () => {
+    const e = unit.exports;
+    const hiding = (key: string) => e.__getString(e.cmdlineHiding(e.__newString(key)) >>> 0);
+    parse("exit=emulator  api_token=s3cret quiet api_token=again gdb=x");
+    expect(hiding("api_token")).toBe("exit=emulator api_token=(hidden) quiet api_token=(hidden) gdb=x");
+    expect(hiding("nothing")).toBe("exit=emulator api_token=s3cret quiet api_token=again gdb=x");
+  });
+
   it("takes the last of repeated keys", () => {
     parse("log=info log=debug log=trace");
     expect(get("log")).toBe("trace");

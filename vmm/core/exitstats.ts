@@ -36,14 +36,14 @@ const NAMES: string[] = [
   "debug-step",
   "unhandled",
 ];
-const KINDS = <i32>ExitKind.Unhandled + 1;
+export const EXIT_KINDS = <i32>ExitKind.Unhandled + 1;
 
 export function exitKindName(kind: ExitKind): string {
-  return <i32>kind < KINDS ? NAMES[kind] : "?";
+  return <i32>kind < EXIT_KINDS ? NAMES[kind] : "?";
 }
 
 export class ExitStats {
-  private counts: StaticArray<u64> = new StaticArray<u64>(KINDS);
+  private counts: StaticArray<u64> = new StaticArray<u64>(EXIT_KINDS);
 
   // Counted before the handler runs, so that an exit which stops the VM
   // (and prints the report) is in it.
@@ -52,11 +52,16 @@ export class ExitStats {
     unchecked(this.counts[kind] += 1);
   }
 
+  // How many exits of `kind` (below EXIT_KINDS) reached handleExit().
+  handled(kind: i32): u64 {
+    return kind >= 0 && kind < EXIT_KINDS ? this.counts[kind] : 0;
+  }
+
   // "vm NAME: exits handled: io 812, hlt 40; 95 finished in the backend"
   report(name: string, exits: u64): void {
     print("vm " + name + ": exits handled:");
     let handled: u64 = 0;
-    for (let i = 0; i < KINDS; i++) {
+    for (let i = 0; i < EXIT_KINDS; i++) {
       const n = this.counts[i];
       if (n == 0) continue;
       print((handled == 0 ? " " : ", ") + NAMES[i] + " " + n.toString());

@@ -95,7 +95,12 @@ export class Vm extends MachineControl {
   readonly quietPorts: QuietPorts = new QuietPorts();
   readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
+  // It stopped because its guest misbehaved or the VMM could not go on (stop()).
+  faulted: bool = false;
   exitStatus: i64 = -1;
+  // Held by the management API (vmm/api): the scheduler runs none of its
+  // vCPUs until it is resumed.
+  paused: bool = false;
   // The platform's interrupt controller, or null (flat-binary VMs).
   intr: InterruptPin | null = null;
   // What may hold its NMI line shut, or null.
@@ -327,6 +332,27 @@ export class Vm extends MachineControl {
     }
   }
 
+  // The management API holds the VM or lets it go; a vCPU in a guest on
+  // another CPU leaves it when held.
+  setPaused(paused: bool): void {
+    this.paused = paused;
+    for (let i = 0; i < this.vcpus.length; i++) this.apics.notify(this.vcpus[i]);
+  }
+
+  // Powered off from outside (the management API): `who` says by whom.
+  powerOffBy(who: string): void {
+    this.finish("powered off by " + who, false, null);
+  }
+
+  // Reset from outside, as the guest's own reset would (restart()); false
+  // if the VM has no image to restart from.
+  restartBy(who: string): bool {
+    if (this.image === null || !this.running) return false;
+    log.info("vm " + this.name + ": reset by " + who + "; restarting");
+    this.restart();
+    return true;
+  }
+
   // The guest asked to exit with a status (hypercall or debug-exit port).
   exitWith(status: i64): void {
     this.exitStatus = status;
@@ -345,6 +371,7 @@ export class Vm extends MachineControl {
     this.console.flush();
     this.state = VmState.Stopped;
     this.stopReason = reason;
+    this.faulted = dump;
     // vCPUs running on other CPUs leave their guests.
     for (let i = 0; i < this.vcpus.length; i++) this.apics.notify(this.vcpus[i]);
     if (dump) {

@@ -13,7 +13,7 @@ export class Slot {
   constructor(public vm: Vm, public vcpu: Vcpu) {}
 
   get runnable(): bool {
-    return this.vm.running && this.vcpu.isRunnable && !this.vcpu.heldByDebugger;
+    return this.vm.running && !this.vm.paused && this.vcpu.isRunnable && !this.vcpu.heldByDebugger;
   }
 
   // The CPU that must let it go before another may run it: where its VMCS

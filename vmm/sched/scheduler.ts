@@ -36,6 +36,7 @@ import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
+import { apiListens, pollApi } from "../api/service";
 import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
@@ -56,7 +57,7 @@ const COLLECT_GROWTH_PAGES: i32 = 16; // 1 MiB
 // CPU 0 looks at the console's input once a millisecond (and wakes that
 // often while a VM waits for a key): often enough for typing and for the
 // host UART's 16-byte FIFO at 115200 baud. The uplink's receive ring is
-// polled then too (net/uplink.ts).
+// polled then too (net/uplink.ts), and COM2 (debug/session.ts, api/service.ts).
 const INPUT_POLL_MS: u64 = 1;
 
 let backend: Backend | null = null;
@@ -237,6 +238,7 @@ function decide(c: HostCpu, next: Next): void {
     pollConsoleInput(vms);
     pollConsoleOutput(vms);
     pollDebugger();
+    pollApi();
     pollUplink(now, tscPerMs);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
@@ -476,7 +478,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || hasUplink())) {
+  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || apiListens() || hasUplink())) {
     wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   }
   setAlarm(c.id, wake);

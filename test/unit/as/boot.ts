@@ -78,3 +78,6 @@ export function cmdlineGet(key: string, fallback: string): string {
 export function cmdlineGetDefault(key: string): string {
   return cmdline.get(key);
 }
+export function cmdlineHiding(key: string): string {
+  return cmdline.hiding(key);
+}

@@ -1,0 +1,255 @@
+// System test: the management API on the hypervisor's COM2 (vmm/api,
+// docs/api.md), driven by the CLI's client (tools/api/client.ts). Under
+// QEMU's AMD-V, COM2 is a unix socket QEMU listens on; under Bochs' VT-x,
+// Bochs connects COM2 to a TCP port of the test. Three busy VMs
+// (test/guests/busy.S: an endless loop without exits) run; the test lists
+// and describes them, pauses one and sees its CPU time stand still while
+// the others' grows, resumes it, powers another off and is told so by an
+// event with the reason, and sends a wrong token, garbage, an oversized
+// line and unknown methods and fields: each gets its error, and the VMs
+// run on. A kernel VM from the configuration (the multiboot test kernel)
+// is rebooted from its image and boots again. With gdb= on the command
+// line the debugger keeps COM2 and the API says it is off.
+import { once } from "node:events";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { AddressInfo, createServer, Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { ApiClient, ApiError, ApiEvent, Reply } from "../../tools/api/client";
+import { boot, Machine, Module } from "../../tools/harness/index";
+
+const TOKEN = "s3cret-token";
+const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });
+const CMDLINE = `exit=emulator api_token=${TOKEN}`;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function cpuNs(client: ApiClient, name: string): Promise<number> {
+  return (await client.stats(name)).cpu_ns;
+}
+
+async function rejection(call: Promise<unknown>): Promise<ApiError> {
+  const error = await call.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ApiError);
+  return error as ApiError;
+}
+
+// The error a stray line gets: its HTTP status and JSON-RPC code.
+async function strayError(client: ApiClient): Promise<{ status: number; code: number; id: Reply["id"] }> {
+  const reply = await client.nextStray();
+  expect(reply.error, JSON.stringify(reply)).toBeDefined();
+  return { status: reply.error!.data!.status, code: reply.error!.code, id: reply.id };
+}
+
+describe("the management API on COM2 under AMD-V (QEMU)", () => {
+  it("lists, describes, pauses, resumes and powers off VMs; refuses bad tokens and garbage", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const socket = `build/test/api-${process.pid}.sock`;
+    rmSync(socket, { force: true });
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: CMDLINE,
+      modules: [busy("alpha"), busy("beta"), busy("gamma")],
+      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+    });
+    try {
+      await machine.waitFor("api: the management API listens on COM2", 60_000);
+      for (const vm of ["alpha", "beta", "gamma"]) await machine.waitFor(`vm ${vm}: entered at tsc`, 60_000);
+      expect(machine.output).not.toContain(TOKEN); // the boot log hides it
+      const client = await ApiClient.open(socket, TOKEN);
+      try {
+        await exercise(machine, client);
+      } finally {
+        client.close();
+      }
+    } finally {
+      machine.kill();
+      rmSync(socket, { force: true });
+    }
+  }, 240_000);
+
+  it("reboots a kernel VM from its image, and tells of it", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const socket = `build/test/api-reboot-${process.pid}.sock`, config = `build/test/api-vms-${process.pid}.json`;
+    rmSync(socket, { force: true });
+    // The multiboot test kernel's stress run prints for a long while, through a console that paces it.
+    const kernel = { name: "kern", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 stress=1000000" };
+    writeFileSync(config, JSON.stringify({ vms: [kernel] }));
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: CMDLINE,
+      modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
+      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+    });
+    try {
+      await machine.waitFor("[kern] multiboot test kernel", 60_000);
+      const client = await ApiClient.open(socket, TOKEN);
+      try {
+        expect((await client.info("kern")).rebootable).toBe(true);
+        const events: ApiEvent[] = [];
+        client.onEvent((e) => events.push(e));
+        await client.subscribe();
+        expect((await client.reboot("kern")).state).toBe("running");
+        const restart = await machine.waitFor("vm kern: reset by the management API; restarting", 10_000);
+        await machine.waitFor("[kern] multiboot test kernel", 60_000, restart.index! + 1);
+        expect(machine.output.match(/\[kern\] multiboot test kernel(?!:)/g)).toHaveLength(2); // booted twice
+        expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
+        expect((await client.list()).vms[0].state).toBe("running");
+      } finally {
+        client.close();
+      }
+    } finally {
+      machine.kill();
+      rmSync(socket, { force: true });
+      rmSync(config, { force: true });
+    }
+  }, 180_000);
+  it("stays off when gdb= gives COM2 to the debugger, and says so", async () => {
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: `${CMDLINE} gdb=alpha`,
+      modules: [busy("alpha")],
+    });
+    try {
+      await machine.waitFor("api: COM2 belongs to the gdb stub (gdb=); the management API is off", 60_000);
+      await machine.waitFor("gdb: vm alpha waits for a debugger on COM2", 10_000);
+      expect(machine.output).not.toContain("the management API listens");
+    } finally {
+      machine.kill();
+    }
+  }, 120_000);
+});
+
+describe("the management API on COM2 under VT-x (Bochs)", () => {
+  it("lists the VMs and pauses and resumes one", async () => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const connected = once(server, "connection") as Promise<[Socket]>;
+    const machine = await boot({
+      platform: "bochs",
+      cmdline: CMDLINE,
+      modules: [busy("alpha"), busy("beta")],
+      extraArgs: [`com2: enabled=1, mode=socket-client, dev=127.0.0.1:${port}`],
+    });
+    try {
+      const [line] = await connected;
+      await machine.waitFor("vm beta: entered at tsc", 300_000);
+      const client = new ApiClient(line, TOKEN, 120_000);
+      try {
+        const list = await client.list();
+        expect(list.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "running"], ["beta", "running"]]);
+        expect((await client.pause("alpha")).state).toBe("paused");
+        const held = await cpuNs(client, "alpha"), beta = await cpuNs(client, "beta");
+        await pause(3000);
+        expect(await cpuNs(client, "alpha")).toBe(held);
+        expect(await cpuNs(client, "beta")).toBeGreaterThan(beta);
+        expect((await client.resume("alpha")).state).toBe("running");
+        await pause(3000);
+        expect(await cpuNs(client, "alpha")).toBeGreaterThan(held);
+        expect((await strayAfter(client, "{]\n")).status).toBe(400);
+      } finally {
+        client.close();
+      }
+    } finally {
+      machine.kill();
+      server.close();
+    }
+  }, 600_000);
+});
+
+async function strayAfter(client: ApiClient, text: string | Buffer) {
+  client.sendRaw(text);
+  return strayError(client);
+}
+
+async function exercise(machine: Machine, client: ApiClient): Promise<void> {
+  const host = await client.host();
+  expect(host).toMatchObject({ name: "Typervisor", api: "v1", cpus: 1, vms: 3 });
+  expect(host.version).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(host.memory.vm_bytes).toBe(3 * 4 * 2 ** 20);
+  expect(host.memory.free_bytes).toBeGreaterThan(0);
+
+  const list = await client.list();
+  expect(list.vms.map((vm) => [vm.name, vm.state, vm.vcpus, vm.memory_bytes])).toEqual([
+    ["alpha", "running", 1, 4 * 2 ** 20],
+    ["beta", "running", 1, 4 * 2 ** 20],
+    ["gamma", "running", 1, 4 * 2 ** 20],
+  ]);
+  const info = await client.info("beta");
+  expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false });
+  expect(info.vcpus).toHaveLength(1);
+  expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", home_cpu: 0, ran_on: [0] });
+  expect(info.share.affinity).toContain(0);
+
+  const events: ApiEvent[] = [];
+  client.onEvent((e) => events.push(e));
+  const subscribed = await client.subscribe();
+  expect(subscribed.subscribed).toBe(true);
+
+  // Paused: its CPU time stands still while the others' grows.
+  expect((await client.pause("alpha")).state).toBe("paused");
+  await pause(300);
+  const held = await cpuNs(client, "alpha"), beta = await cpuNs(client, "beta");
+  await pause(1500);
+  expect(await cpuNs(client, "alpha")).toBe(held);
+  expect(await cpuNs(client, "beta")).toBeGreaterThan(beta);
+  expect((await client.list()).vms[0].state).toBe("paused");
+  expect((await client.resume("alpha")).state).toBe("running");
+  await pause(1500);
+  expect(await cpuNs(client, "alpha")).toBeGreaterThan(held);
+  const stats = await client.stats("alpha");
+  expect(stats.vcpus[0].cpu_ns).toBe(stats.cpu_ns);
+  expect(stats.exits.total).toBeGreaterThan(0);
+  expect(stats.exits.handled_by_kind["external-interrupt"]).toBeGreaterThan(0);
+
+  // Powered off: the event says why; it cannot be powered off twice, and a
+  // flat binary cannot be rebooted.
+  expect((await client.powerOff("gamma")).state).toBe("stopped");
+  await machine.waitFor("vm gamma: powered off by the management API", 10_000);
+  const until = Date.now() + 10_000;
+  while (!events.some((e) => e.vm === "gamma" && e.event === "stopped") && Date.now() < until) await pause(50);
+  expect(events.map((e) => [e.event, e.vm])).toEqual([["paused", "alpha"], ["resumed", "alpha"], ["stopped", "gamma"]]);
+  expect(events[2]).toMatchObject({ reason: "powered off by the management API", state: "stopped" });
+  expect((await rejection(client.powerOff("gamma"))).status).toBe(409);
+  expect((await rejection(client.reboot("beta"))).status).toBe(409);
+  expect((await rejection(client.info("delta"))).status).toBe(404);
+
+  // A wrong or missing token: 401, and nothing done.
+  const request = (id: string, method: string, params: object) =>
+    JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n";
+  expect(await strayAfter(client, request("t1", "vm.pause", { token: "s3cret-tokeN", name: "beta" }))).toEqual({
+    status: 401,
+    code: -32001,
+    id: "t1",
+  });
+  expect((await strayAfter(client, request("t2", "vms.list", {}))).status).toBe(401);
+  expect((await client.info("beta")).state).toBe("running");
+
+  // Garbage of every kind: each gets its error.
+  expect(await strayAfter(client, "this is not JSON\n")).toMatchObject({ status: 400, code: -32700, id: null });
+  expect(await strayAfter(client, Buffer.from([0x7b, 0x00, 0xff, 0xfe, 0x0a]))).toMatchObject({ code: -32700 });
+  expect(await strayAfter(client, "[1, 2]\n")).toMatchObject({ code: -32600 });
+  expect(await strayAfter(client, "x".repeat(10_000) + "\n")).toMatchObject({ status: 413, code: -32013 });
+  expect(await strayAfter(client, request("m", "vm.explode", { token: TOKEN, name: "beta" }))).toMatchObject({
+    status: 404,
+    code: -32601,
+    id: "m",
+  });
+  expect(await strayAfter(client, request("f", "vm.get", { token: TOKEN, name: "beta", colour: "red" })))
+    .toMatchObject({ status: 400, code: -32602 });
+  expect(await strayAfter(client, JSON.stringify({ jsonrpc: "2.0", method: "vms.list" }) + "\n")).toMatchObject({
+    code: -32600,
+  });
+  expect(client.strays).toEqual([]);
+
+  // The VMs ran on through all of it.
+  const before = await client.list();
+  await pause(1000);
+  const after = await client.list();
+  expect(after.vms.map((vm) => vm.state)).toEqual(["running", "running", "stopped"]);
+  for (const i of [0, 1]) expect(after.vms[i].cpu_ns).toBeGreaterThan(before.vms[i].cpu_ns);
+  expect(machine.output).not.toMatch(/panic|\*\*\* /);
+}

@@ -1,0 +1,234 @@
+// The management API's request reader and dispatcher (vmm/api), in the
+// unit harness (as/api.ts): three VMs of fake vCPUs behind a Dispatcher.
+// Every malformed request gets its JSON-RPC error with the HTTP status it
+// stands for, whatever bytes arrive; a request without the token is
+// refused before anything else is looked at; the methods report and
+// change the VMs; events follow what happens to them. The system test
+// (test/system/api.test.ts) drives the same code on COM2.
+import fc from "fast-check";
+import { readFileSync } from "node:fs";
+import { beforeEach, describe, expect, it } from "vitest";
+import { load, type Exports } from "./harness";
+
+interface ApiExports {
+  calibrate(): void;
+  reset(): void;
+  answer(line: number): number;
+  events(): number;
+  enter(vm: number): void;
+  crash(vm: number): void;
+  exitWith(vm: number, status: number): void;
+  paused(vm: number): number;
+  running(vm: number): number;
+  account(vm: number, vcpu: number, cpu: number, ticks: bigint): void;
+  frame(bytes: number): number;
+  queue(capacity: number, texts: number): number;
+  quoted(text: number): number;
+  sameToken(given: number, expected: number): number;
+}
+
+let e: Exports<ApiExports>;
+const TOKEN = "unit-token";
+
+beforeEach(async () => {
+  const unit = await load<ApiExports>("api.ts");
+  e = unit.exports;
+  e.calibrate();
+  e.reset();
+});
+
+const str = (ptr: number) => e.__getString(ptr >>> 0);
+const s = (text: string) => e.__newString(text);
+const raw = (line: string) => JSON.parse(str(e.answer(s(line))));
+const call = (method: string, params: object = {}, id: unknown = 1) =>
+  raw(JSON.stringify({ jsonrpc: "2.0", id, method, params: { token: TOKEN, ...params } }));
+const result = (method: string, params: object = {}) => {
+  const reply = call(method, params);
+  expect(reply.error, JSON.stringify(reply)).toBeUndefined();
+  return reply.result;
+};
+// The error of a reply: its code, its HTTP status and the id it carries.
+const failure = (reply: any) => ({ code: reply.error?.code, status: reply.error?.data?.status, id: reply.id });
+const events = () => str(e.events()).split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l).params);
+
+describe("malformed requests", () => {
+  it.each([
+    ["text that is not JSON", "hello", -32700, 400],
+    ["JSON cut short", "{\"jsonrpc\": \"2.0\", \"id\": 1", -32700, 400],
+    ["a comment", "// list", -32700, 400],
+    ["a batch", "[{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"vms.list\"}]", -32600, 400],
+    ["a number", "42", -32600, 400],
+    ["a wrong version", "{\"jsonrpc\": \"1.0\", \"id\": 1, \"method\": \"vms.list\"}", -32600, 400],
+    ["no id (a notification)", "{\"jsonrpc\": \"2.0\", \"method\": \"vms.list\"}", -32600, 400],
+    ["an unknown member", "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"vms.list\", \"auth\": 1}", -32600, 400],
+    ["a member twice", "{\"jsonrpc\": \"2.0\", \"id\": 1, \"id\": 2, \"method\": \"vms.list\"}", -32600, 400],
+    ["a method that is no string", "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": 7}", -32600, 400],
+    [
+      "params that are a list",
+      "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"vms.list\", \"params\": []}",
+      -32602,
+      400,
+    ],
+  ])("answers %s with its error", (_, line, code, status) => {
+    expect(failure(raw(line))).toMatchObject({ code, status });
+  });
+
+  it("answers with the request's id where it could be read, else null", () => {
+    expect(raw("{\"jsonrpc\": \"2.0\", \"id\": \"x\\\"y\", \"method\": 7}").id).toBe("x\"y");
+    expect(raw("{\"jsonrpc\": \"2.0\", \"id\": 12, \"method\": 7}").id).toBe(12);
+    expect(raw("not json").id).toBeNull();
+  });
+
+  it("refuses a request without the token, or with a wrong one, with 401 before anything else", () => {
+    const list = (params: object) => raw(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "vms.list", params }));
+    for (const params of [{}, { token: "" }, { token: "unit-tokeN" }, { token: "unit-token!" }, { token: 7 }]) {
+      expect(failure(list(params))).toEqual({ code: -32001, status: 401, id: 3 });
+    }
+    expect(failure(raw(JSON.stringify({ jsonrpc: "2.0", id: 4, method: "vms.list" })))).toMatchObject({ status: 401 });
+    // Not even whether the method exists, or what it would do, is told.
+    const pause = raw(JSON.stringify({ jsonrpc: "2.0", id: 5, method: "vm.pause", params: { name: "alpha" } }));
+    expect(failure(pause).status).toBe(401);
+    expect(e.paused(0)).toBe(0);
+    expect(failure(raw(JSON.stringify({ jsonrpc: "2.0", id: 6, method: "nope", params: {} }))).status).toBe(401);
+  });
+
+  it("answers an unknown method with 404 and an unknown or missing field with 400", () => {
+    expect(failure(call("vm.explode", { name: "alpha" }))).toEqual({ code: -32601, status: 404, id: 1 });
+    expect(failure(call("vms.list", { name: "alpha" }))).toMatchObject({ code: -32602, status: 400 });
+    expect(failure(call("vm.get", { name: "alpha", colour: "red" }))).toMatchObject({ code: -32602 });
+    expect(failure(call("vm.get"))).toMatchObject({ code: -32602, status: 400 });
+    expect(failure(call("vm.get", { name: 3 }))).toMatchObject({ code: -32602 });
+    expect(failure(call("vm.get", { name: "delta" }))).toMatchObject({ code: -32004, status: 404 });
+  });
+
+  it("answers anything at all without trapping", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (line) => {
+        const reply = raw(line);
+        expect(reply.jsonrpc).toBe("2.0");
+        expect(reply.error ?? reply.result).toBeDefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("the methods", () => {
+  it("tells the host's facts", () => {
+    expect(result("host.get")).toEqual({
+      name: "Typervisor",
+      version: "9.8.7",
+      api: "v1",
+      cpus: 2,
+      memory: { free_bytes: 2 ** 30, vm_bytes: 3 * 2 ** 20 },
+      uptime_ns: 5e9,
+      vms: 3,
+      dropped_events: 0,
+    });
+  });
+
+  it("lists the VMs and describes one, with its vCPUs and where they ran", () => {
+    e.account(1, 1, 1, 2_000_000n);
+    const list = result("vms.list");
+    expect(list.time_ns).toBe(5e9);
+    expect(list.vms.map((v: any) => [v.name, v.id, v.state, v.vcpus, v.memory_bytes])).toEqual([
+      ["alpha", 0, "running", 2, 2 ** 20],
+      ["beta", 1, "running", 2, 2 ** 20],
+      ["gamma", 2, "running", 2, 2 ** 20],
+    ]);
+    expect(list.vms[1].exits).toBe(3);
+    expect(list.vms[1].cpu_ns).toBeGreaterThan(0);
+    const info = result("vm.get", { name: "beta" });
+    expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false, stop_reason: "" });
+    expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", running_on: -1, ran_on: [] });
+    expect(info.vcpus[1]).toMatchObject({ index: 1, activity: "waiting-for-startup", ran_on: [1] });
+    expect(info.share).toMatchObject({ weight: 256, cap_percent: 0 });
+  });
+
+  it("counts CPU time per vCPU and host CPU, and exits", () => {
+    e.account(0, 0, 0, 1_000_000n);
+    e.account(0, 0, 1, 1_000_000n);
+    const stats = result("vm.stats", { name: "alpha" });
+    expect(stats.vcpus[0].exits).toBe(6);
+    expect(Object.keys(stats.vcpus[0].cpu_ns_by_host_cpu)).toEqual(["0", "1"]);
+    expect(stats.cpu_ns).toBe(stats.vcpus[0].cpu_ns);
+    expect(stats.exits).toEqual({ total: 6, handled_by_kind: {}, finished_in_backend: 6 });
+  });
+
+  it("pauses, resumes and powers off; a stopped VM refuses with 409, a flat one cannot reboot", () => {
+    expect(result("vm.pause", { name: "alpha" }).state).toBe("paused");
+    expect(e.paused(0)).toBe(1);
+    expect(result("vm.pause", { name: "alpha" }).state).toBe("paused");
+    expect(result("vm.resume", { name: "alpha" }).state).toBe("running");
+    expect(e.paused(0)).toBe(0);
+    expect(failure(call("vm.reboot", { name: "alpha" }))).toMatchObject({ code: -32009, status: 409 });
+    expect(result("vm.poweroff", { name: "gamma" }).state).toBe("stopped");
+    expect(e.running(2)).toBe(0);
+    expect(result("vm.get", { name: "gamma" }).stop_reason).toBe("powered off by the management API");
+    for (const method of ["vm.pause", "vm.resume", "vm.poweroff", "vm.reboot"]) {
+      expect(failure(call(method, { name: "gamma" })).status).toBe(409);
+    }
+  });
+});
+
+describe("events", () => {
+  it("are sent only after a subscription, and say what happened and why", () => {
+    e.enter(0);
+    expect(events()).toEqual([]);
+    expect(result("events.subscribe").subscribed).toBe(true);
+    e.enter(1);
+    e.exitWith(1, 3);
+    result("vm.pause", { name: "alpha" });
+    e.crash(2);
+    expect(events().map((p: any) => [p.event, p.vm, p.reason ?? "", p.exit_status ?? 0])).toEqual([
+      ["started", "beta", "", 0],
+      ["stopped", "beta", "exited with status 3", 3],
+      ["paused", "alpha", "", 0],
+      ["started", "gamma", "", 0],
+      ["fault", "gamma", "triple fault", -1],
+    ]);
+    expect(events()).toEqual([]);
+    expect(result("events.unsubscribe").subscribed).toBe(false);
+    result("vm.resume", { name: "alpha" });
+    expect(events()).toEqual([]);
+  });
+});
+
+describe("framing", () => {
+  it("cuts lines at LF and refuses one longer than 4096 bytes at once, dropping the rest of it", () => {
+    expect(str(e.frame(s("ab\ncd\n\n")))).toBe("L:ab\nL:cd\nL:\n");
+    expect(str(e.frame(s("x".repeat(4096) + "\n")))).toBe(`L:${"x".repeat(4096)}\n`);
+    expect(str(e.frame(s("y".repeat(5000) + "\nok\n")))).toBe("T\nL:ok\n");
+    // The bytes are UTF-8: "\u00c3\u00a9" is é.
+    expect(str(e.frame(s("\u00c3\u00a9\n")))).toBe("L:é\n");
+  });
+
+  it("queues replies whole or not at all", () => {
+    expect(str(e.queue(8, s("abc|defg|h")))).toBe("101|abc\nh\n");
+  });
+});
+
+describe("JSON text", () => {
+  it("escapes quotes, backslashes and control characters", () => {
+    expect(JSON.parse(str(e.quoted(s("a\"b\\c\n\u0001é"))))).toBe("a\"b\\c\n\u0001é");
+    fc.assert(fc.property(fc.string(), (text) => {
+      expect(JSON.parse(str(e.quoted(s(text))))).toBe(text);
+    }));
+  });
+
+  it("compares tokens by every character and their length", () => {
+    expect(e.sameToken(s("abc"), s("abc"))).toBe(1);
+    for (const given of ["", "ab", "abd", "abcd", "Abc"]) expect(e.sameToken(s(given), s("abc"))).toBe(0);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("gives every method of the dispatcher one operation, and nothing else", () => {
+    const yaml = readFileSync("docs/api/openapi.yaml", "utf8");
+    const source = readFileSync("vmm/api/dispatcher.ts", "utf8");
+    const listed = /const METHODS: string\[\] = \[([^\]]*)\]/.exec(source)![1];
+    const methods = [...listed.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
+    const documented = [...yaml.matchAll(/x-jsonrpc-(?:method|unsubscribe): (\S+)/g)].map((m) => m[1]).sort();
+    expect(documented).toEqual(methods);
+  });
+});

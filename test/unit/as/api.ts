@@ -1,0 +1,122 @@
+// Unit-test entry: the management API's request reader and dispatcher
+// (vmm/api/rpc.ts, dispatcher.ts), its framing (framing.ts) and its JSON
+// text (jsontext.ts), against three VMs of fake vCPUs and host facts the
+// test fixes. Each load() is a fresh module; reset() makes fresh VMs.
+
+import { calibrateTsc } from "../../../kernel/time/tsc";
+import { Vcpu } from "../../../vmm/core/vcpu";
+import { Vm } from "../../../vmm/core/vm";
+import { Dispatcher, HostFacts } from "../../../vmm/api/dispatcher";
+import { Framed, LineReader } from "../../../vmm/api/framing";
+import { OutputQueue } from "../../../vmm/api/outputqueue";
+import { jsonString } from "../../../vmm/api/jsontext";
+import { sameToken as same } from "../../../vmm/api/rpc";
+import { initExtendedState } from "../../../vmm/vcpustate/xstate";
+import { FakeVcpu } from "./fakevcpu";
+
+export const TOKEN = "unit-token";
+const NAMES: string[] = ["alpha", "beta", "gamma"];
+
+class FixedFacts extends HostFacts {
+  get version(): string {
+    return "9.8.7";
+  }
+  get cpus(): u32 {
+    return 2;
+  }
+  get freeBytes(): u64 {
+    return 1 << 30;
+  }
+  get nowNs(): u64 {
+    return 5_000_000_000;
+  }
+}
+
+let vms: Vm[] = [];
+let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
+let reader = new LineReader();
+
+// Before reset(): what the kernel sets up at boot.
+export function calibrate(): void {
+  calibrateTsc();
+  initExtendedState();
+}
+
+export function reset(): void {
+  vms = [];
+  for (let i = 0; i < NAMES.length; i++) {
+    const vcpus: Vcpu[] = [new FakeVcpu(), new FakeVcpu()];
+    const vm = new Vm(<u32>i, NAMES[i], vcpus);
+    vm.memory.add(0, 0x1_0000_0000 + <u64>i * 0x100_0000, 1 << 20);
+    vms.push(vm);
+  }
+  dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
+  reader = new LineReader();
+}
+
+export function answer(line: string): string {
+  return dispatcher.answer(line);
+}
+
+// The events owed to a subscribed client since the last call, one per line.
+export function events(): string {
+  dispatcher.look();
+  const text = dispatcher.outbox.join("\n");
+  dispatcher.outbox.length = 0;
+  return text;
+}
+
+// What the scheduler and the VM do, as the events see them.
+export function enter(vm: i32): void {
+  vms[vm].vcpus[0].runState.lastCpu = 0;
+}
+export function crash(vm: i32): void {
+  vms[vm].stop("triple fault");
+}
+export function exitWith(vm: i32, status: i32): void {
+  vms[vm].exitWith(status);
+}
+export function paused(vm: i32): bool {
+  return vms[vm].paused;
+}
+export function running(vm: i32): bool {
+  return vms[vm].running;
+}
+export function account(vm: i32, vcpu: i32, cpu: u32, ticks: u64): void {
+  vms[vm].vcpus[vcpu].runState.account(cpu, ticks);
+  vms[vm].vcpus[vcpu].exits += 3;
+}
+
+// The framing: each character of `bytes` (codes 0 to 255) fed in as a
+// byte; what came out, as "L:<line>" for a line and "T" for a line that
+// grew too long.
+export function frame(bytes: string): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const framed = reader.feed(<u8>bytes.charCodeAt(i));
+    if (framed == Framed.Line) out += "L:" + reader.line + "\n";
+    else if (framed == Framed.TooLong) out += "T\n";
+  }
+  return out;
+}
+
+// An output queue of `capacity` bytes offered `texts` (separated by "|")
+// in turn: which fit ("1" or "0" each), then everything it holds, taken out.
+export function queue(capacity: i32, texts: string): string {
+  const q = new OutputQueue(capacity), each = texts.split("|");
+  let fits = "";
+  for (let i = 0; i < each.length; i++) fits += q.offer(each[i]) ? "1" : "0";
+  const bytes: u8[] = [];
+  while (!q.empty) bytes.push(q.take());
+  const held = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) held[i] = bytes[i];
+  return fits + "|" + String.UTF8.decode(held.buffer);
+}
+
+export function quoted(text: string): string {
+  return jsonString(text);
+}
+
+export function sameToken(given: string, expected: string): bool {
+  return same(given, expected);
+}

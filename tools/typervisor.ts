@@ -1,0 +1,110 @@
+#!/usr/bin/env tsx
+// typervisor: the management API's command-line client (docs/api.md).
+//
+//   typervisor [--serial PATH] [--token TOKEN] COMMAND [NAME]
+//     host                 the host: version, CPUs, memory, uptime
+//     list                 the VMs, as `xl list` shows them
+//     info NAME            a VM's configuration, state and vCPUs
+//     stats NAME           a VM's CPU time per vCPU and exits by kind
+//     pause NAME | resume NAME | stop NAME | reboot NAME
+//     events               VMs starting, stopping and why, as they happen
+//     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
+//
+// PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
+// unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
+// `-serial tcp:...,server=on`, or a serial device; default
+// $TYPERVISOR_SERIAL. TOKEN is the boot command line's api_token=; default
+// $TYPERVISOR_TOKEN.
+
+import { parseArgs } from "node:util";
+import { ApiClient, ApiError, VmList } from "./api/client";
+import { infoText, listTable, statsText, topRows, topTable } from "./api/tables";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    serial: { type: "string", default: process.env.TYPERVISOR_SERIAL },
+    token: { type: "string", default: process.env.TYPERVISOR_TOKEN },
+    interval: { type: "string", default: "1" },
+    count: { type: "string" },
+  },
+});
+const [command, name] = positionals;
+
+function fail(message: string): never {
+  console.error(`typervisor: ${message}`);
+  process.exit(1);
+}
+
+function needName(): string {
+  if (!name) fail(`${command} needs a VM's name`);
+  return name;
+}
+
+async function top(client: ApiClient): Promise<void> {
+  const seconds = Number(values.interval);
+  if (!(seconds > 0)) fail(`--interval: expected a number of seconds, got '${values.interval}'`);
+  const frames = values.count === undefined ? Infinity : Number(values.count);
+  let before: VmList = await client.list();
+  for (let frame = 0; frame < frames; frame++) {
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const after = await client.list();
+    if (process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
+    console.log(topTable(topRows(before, after)) + "\n");
+    before = after;
+  }
+}
+
+async function run(client: ApiClient): Promise<void> {
+  switch (command) {
+    case "host": {
+      const h = await client.host();
+      console.log(
+        `${h.name} ${h.version}, API ${h.api}: ${h.cpus} CPUs, ${h.vms} VMs, up ${(h.uptime_ns / 1e9).toFixed(1)} s, ${
+          Math.round(h.memory.free_bytes / 2 ** 20)
+        } MiB free, ${Math.round(h.memory.vm_bytes / 2 ** 20)} MiB in VMs`,
+      );
+      return;
+    }
+    case "list":
+      return console.log(listTable(await client.list()));
+    case "info":
+      return console.log(infoText(await client.info(needName())));
+    case "stats":
+      return console.log(statsText(await client.stats(needName())));
+    case "pause":
+    case "resume":
+    case "stop":
+    case "reboot": {
+      const vm = needName();
+      const done = command === "pause"
+        ? await client.pause(vm)
+        : command === "resume"
+        ? await client.resume(vm)
+        : command === "stop"
+        ? await client.powerOff(vm)
+        : await client.reboot(vm);
+      return console.log(`${done.name}: ${done.state}`);
+    }
+    case "events": {
+      client.onEvent((e) => console.log(JSON.stringify(e)));
+      console.log(listTable((await client.subscribe()).now));
+      return new Promise<void>(() => {}); // until interrupted
+    }
+    case "top":
+      return top(client);
+    default:
+      fail(`unknown command '${command ?? ""}' (host, list, info, stats, pause, resume, stop, reboot, events, top)`);
+  }
+}
+
+if (!values.serial) fail("no serial line: give --serial PATH or set TYPERVISOR_SERIAL");
+if (!values.token) fail("no token: give --token TOKEN or set TYPERVISOR_TOKEN");
+const client = await ApiClient.open(values.serial, values.token);
+try {
+  await run(client);
+} catch (e) {
+  fail(e instanceof ApiError ? e.message : String(e));
+} finally {
+  client.close();
+}

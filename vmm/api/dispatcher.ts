@@ -1,0 +1,196 @@
+// The management API's methods (docs/api.md): a request line in, its reply
+// out, and the events a subscribed client is sent.
+//
+// Every method maps to one path of the REST API to come
+// (docs/api/openapi.yaml): host.get is GET /api/v1/host, vm.pause is POST
+// /api/v1/vms/{name}/pause, and so on. A request must carry the token set
+// at boot (params.token); without it the reply is an error with HTTP
+// status 401, and nothing else about the request is looked at. Events
+// (VMs started, stopped and why, faults, pauses) are found by comparing
+// each VM's state with what was last seen, so nothing on a VM's exit path
+// has to know about the API.
+
+import { describe, quote } from "../setup/config/fields";
+import { JsonKind, JsonValue } from "../setup/config/json";
+import { Vm } from "../core/vm";
+import { JsonArray, JsonObject } from "./jsontext";
+import {
+  CONFLICT,
+  errorReply,
+  INVALID_PARAMS,
+  METHOD_NOT_FOUND,
+  NOT_FOUND,
+  notification,
+  readRequest,
+  resultReply,
+  sameToken,
+  TOO_LARGE,
+  UNAUTHORIZED,
+} from "./rpc";
+import { MAX_REQUEST_BYTES } from "./framing";
+import { stateOf, vmInfo, vmStats, vmSummary } from "./vmviews";
+
+export const API_VERSION = "v1";
+const METHODS: string[] = [
+  "host.get",
+  "vms.list",
+  "vm.get",
+  "vm.stats",
+  "vm.pause",
+  "vm.resume",
+  "vm.poweroff",
+  "vm.reboot",
+  "events.subscribe",
+  "events.unsubscribe",
+];
+// Events wait here for the serial line at most this many at a time; more
+// are dropped (and counted) while a client does not read them.
+const MAX_WAITING_EVENTS = 64;
+const WHO = "the management API";
+
+// What a VM was last seen doing.
+const NOT_STARTED: u8 = 0;
+const STARTED: u8 = 1;
+const STOPPED: u8 = 2;
+
+// The host's facts for host.get, from the kernel (service.ts) or a test.
+export abstract class HostFacts {
+  abstract get version(): string;
+  abstract get cpus(): u32;
+  abstract get freeBytes(): u64;
+  // Since the host started.
+  abstract get nowNs(): u64;
+}
+
+export class Dispatcher {
+  subscribed: bool = false;
+  // Notifications for the subscribed client, oldest first.
+  readonly outbox: string[] = [];
+  droppedEvents: u64 = 0;
+  private readonly seen: StaticArray<u8>;
+
+  constructor(readonly vms: Vm[], readonly host: HostFacts, private readonly token: string) {
+    this.seen = new StaticArray<u8>(vms.length);
+  }
+
+  // The reply to one request line.
+  answer(line: string): string {
+    const request = readRequest(line);
+    if (request.error !== null) return request.error!;
+    const id = request.id, params = request.params;
+    const token = params !== null ? params.get("token") : null;
+    if (token === null || token.kind != JsonKind.String || !sameToken(token.text, this.token)) {
+      return errorReply(id, UNAUTHORIZED, "unauthorized: params.token must be the token set at boot");
+    }
+    const method = request.method;
+    if (!METHODS.includes(method)) return errorReply(id, METHOD_NOT_FOUND, "no method " + quote(method));
+    const named = method.startsWith("vm.");
+    for (let i = 0; i < params!.keys.length; i++) {
+      const key = params!.keys[i];
+      if (key != "token" && !(named && key == "name")) {
+        return errorReply(id, INVALID_PARAMS, "params: unknown field " + quote(key) + " for " + method);
+      }
+    }
+    if (method == "host.get") return resultReply(id, this.hostInfo());
+    if (method == "vms.list") return resultReply(id, this.list());
+    if (method == "events.subscribe" || method == "events.unsubscribe") {
+      this.subscribed = method == "events.subscribe";
+      return resultReply(id, new JsonObject().bool("subscribed", this.subscribed).raw("now", this.list()).toString());
+    }
+    const name = params!.get("name");
+    if (name === null || name.kind != JsonKind.String) {
+      return errorReply(id, INVALID_PARAMS, "params.name: expected a VM's name, got " + given(name));
+    }
+    const vm = this.find(name.text);
+    if (vm === null) return errorReply(id, NOT_FOUND, "no vm named " + quote(name.text));
+    if (method == "vm.get") return resultReply(id, vmInfo(vm));
+    if (method == "vm.stats") return resultReply(id, vmStats(vm, this.host.nowNs));
+    return this.change(id, vm, method);
+  }
+
+  // vm.pause, vm.resume, vm.poweroff or vm.reboot of a VM: its summary after.
+  private change(id: string, vm: Vm, method: string): string {
+    if (!vm.running) return errorReply(id, CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
+    // What happened before this change is told first.
+    this.look();
+    if (method == "vm.pause" || method == "vm.resume") {
+      const pause = method == "vm.pause";
+      if (vm.paused != pause) {
+        vm.setPaused(pause);
+        this.event(vm, pause ? "paused" : "resumed", null);
+      }
+    } else if (method == "vm.poweroff") {
+      vm.powerOffBy(WHO);
+      this.look();
+    } else if (vm.restartBy(WHO)) {
+      this.event(vm, "rebooted", null);
+    } else {
+      return errorReply(id, CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
+    }
+    return resultReply(id, vmSummary(vm));
+  }
+
+  // The reply to a line longer than MAX_REQUEST_BYTES.
+  tooLong(): string {
+    return errorReply("null", TOO_LARGE, "request longer than " + MAX_REQUEST_BYTES.toString() + " bytes");
+  }
+
+  // Events for what changed since the last look: a VM that started, one
+  // that stopped (a fault if it misbehaved), and why.
+  look(): void {
+    for (let i = 0; i < this.vms.length; i++) {
+      const vm = this.vms[i], was = this.seen[i];
+      const now = !vm.running ? STOPPED : vm.vcpus[0].runState.lastCpu >= 0 ? STARTED : NOT_STARTED;
+      if (now == was) continue;
+      this.seen[i] = now;
+      if (was == NOT_STARTED) this.event(vm, "started", null);
+      if (now == STOPPED) {
+        const why = new JsonObject().str("reason", vm.stopReason).int("exit_status", vm.exitStatus);
+        this.event(vm, vm.faulted ? "fault" : "stopped", why);
+      }
+    }
+  }
+
+  private event(vm: Vm, kind: string, details: JsonObject | null): void {
+    if (!this.subscribed) return;
+    if (this.outbox.length >= MAX_WAITING_EVENTS) {
+      this.droppedEvents++;
+      return;
+    }
+    const params = details !== null ? details : new JsonObject();
+    params.str("event", kind).str("vm", vm.name).str("state", stateOf(vm)).num("time_ns", this.host.nowNs);
+    this.outbox.push(notification("event", params.toString()));
+  }
+
+  private find(name: string): Vm | null {
+    for (let i = 0; i < this.vms.length; i++) if (this.vms[i].name == name) return this.vms[i];
+    return null;
+  }
+
+  private hostInfo(): string {
+    let vmBytes: u64 = 0;
+    for (let i = 0; i < this.vms.length; i++) vmBytes += this.vms[i].memory.size;
+    const host = this.host;
+    const memory = new JsonObject().num("free_bytes", host.freeBytes).num("vm_bytes", vmBytes);
+    return new JsonObject()
+      .str("name", "Typervisor")
+      .str("version", host.version)
+      .str("api", API_VERSION)
+      .num("cpus", host.cpus)
+      .raw("memory", memory.toString())
+      .num("uptime_ns", host.nowNs)
+      .num("vms", this.vms.length)
+      .num("dropped_events", this.droppedEvents)
+      .toString();
+  }
+
+  private list(): string {
+    const list = new JsonArray();
+    for (let i = 0; i < this.vms.length; i++) list.add(vmSummary(this.vms[i]));
+    return new JsonObject().num("time_ns", this.host.nowNs).raw("vms", list.toString()).toString();
+  }
+}
+
+function given(v: JsonValue | null): string {
+  return v === null ? "nothing" : describe(v);
+}

@@ -1,0 +1,105 @@
+// The management API on the host's second serial port (docs/api.md).
+//
+// The command line's `api_token=TOKEN` turns it on (vmm.ts); COM2 is the
+// GDB stub's when the command line also names a VM for gdb, and then the
+// API stays off and says so. CPU 0 polls COM2 with the console's input
+// (sched/scheduler.ts), under the hypervisor lock: it takes at most
+// MAX_BYTES_PER_POLL bytes, answers each complete line, adds the events a
+// subscribed client is owed, and hands the serial line a bounded number of
+// bytes of what waits for it. Input is read only while a reply of any size
+// still fits in the output queue, so a client that never reads its replies
+// stalls itself, not the hypervisor.
+
+import { rdtsc } from "../../kernel/arch/shim";
+import * as log from "../../kernel/console/log";
+import { COM2, serialInit, serialPut, serialRead, serialReady, TRANSMIT_FIFO } from "../../kernel/console/serial";
+import { cpuCount } from "../../kernel/cpu/smp";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { ticksToNs } from "../../kernel/time/tsc";
+import { Vm } from "../core/vm";
+import { Dispatcher, HostFacts } from "./dispatcher";
+import { Framed, LineReader } from "./framing";
+import { OutputQueue } from "./outputqueue";
+import { errorReply, INTERNAL_ERROR } from "./rpc";
+
+// Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
+const MAX_BYTES_PER_POLL: i32 = 8192;
+const MAX_SENT_PER_POLL: i32 = 4096;
+const OUTPUT_BYTES: i32 = 128 * 1024;
+// The room a reply needs before the next request is read: more than the
+// largest reply (vms.list of every VM).
+const REPLY_ROOM: i32 = 64 * 1024;
+
+class KernelFacts extends HostFacts {
+  constructor(private readonly hypervisorVersion: string, private readonly frames: FrameAllocator) {
+    super();
+  }
+  get version(): string {
+    return this.hypervisorVersion;
+  }
+  get cpus(): u32 {
+    return cpuCount();
+  }
+  get freeBytes(): u64 {
+    return this.frames.freeBytes;
+  }
+  // The TSC counts from the processor's reset.
+  get nowNs(): u64 {
+    return ticksToNs(rdtsc());
+  }
+}
+
+class Service {
+  readonly reader: LineReader = new LineReader();
+  readonly output: OutputQueue = new OutputQueue(OUTPUT_BYTES);
+  constructor(readonly dispatcher: Dispatcher) {}
+
+  send(text: string): void {
+    if (!this.output.offer(text)) this.output.offer(errorReply("null", INTERNAL_ERROR, "reply too large to send"));
+  }
+}
+
+let service: Service | null = null;
+
+// Opens the API on COM2 for `vms`, unless gdb has COM2 (`gdbWantsCom2`).
+export function startApi(vms: Vm[], token: string, gdbWantsCom2: bool, version: string, frames: FrameAllocator): void {
+  if (gdbWantsCom2) {
+    log.warn("api: COM2 belongs to the gdb stub (gdb=); the management API is off");
+    return;
+  }
+  serialInit(COM2);
+  service = new Service(new Dispatcher(vms, new KernelFacts(version, frames), token));
+  log.info("api: the management API listens on COM2 (JSON-RPC 2.0, one request per line)");
+}
+
+// Whether CPU 0 should look at COM2 even while it idles.
+export function apiListens(): bool {
+  return service !== null;
+}
+
+// On CPU 0: requests answered, events added, output moved on.
+export function pollApi(): void {
+  const s = service;
+  if (s === null) return;
+  const reader = s.reader, dispatcher = s.dispatcher;
+  for (let i = 0; i < MAX_BYTES_PER_POLL && s.output.free >= REPLY_ROOM; i++) {
+    const c = serialRead(COM2);
+    if (c < 0) break;
+    const framed = reader.feed(<u8>c);
+    if (framed == Framed.Line && reader.line.trim().length > 0) s.send(dispatcher.answer(reader.line));
+    else if (framed == Framed.TooLong) s.send(dispatcher.tooLong());
+  }
+  dispatcher.look();
+  const events = dispatcher.outbox;
+  while (events.length > 0 && s.output.free >= REPLY_ROOM) s.send(events.shift());
+  transmit(s.output);
+}
+
+// A FIFO's worth at a time, while the UART takes it (serial.ts).
+function transmit(output: OutputQueue): void {
+  let sent = 0;
+  while (!output.empty && sent < MAX_SENT_PER_POLL && serialReady(COM2)) {
+    for (let i = 0; i < TRANSMIT_FIFO && !output.empty; i++) serialPut(COM2, output.take());
+    sent += TRANSMIT_FIFO;
+  }
+}

@@ -1,0 +1,128 @@
+// What the management API tells of a VM (docs/api.md): its summary in the
+// list, its description, and its statistics, as JSON text. Everything is
+// read from the VM's own records (core/vm.ts, core/runstate.ts,
+// core/exitstats.ts) on CPU 0 under the hypervisor lock; nothing here
+// changes a VM.
+
+import { ticksToNs } from "../../kernel/time/tsc";
+import { EXIT_KINDS, exitKindName } from "../core/exitstats";
+import { ExitKind } from "../core/exit";
+import { Activity, Vcpu } from "../core/vcpu";
+import { Vm } from "../core/vm";
+import { cpuList, JsonArray, JsonObject } from "./jsontext";
+
+export function stateOf(vm: Vm): string {
+  if (!vm.running) return "stopped";
+  return vm.paused ? "paused" : "running";
+}
+
+function cpuNs(vm: Vm): u64 {
+  let ticks: u64 = 0;
+  for (let i = 0; i < vm.vcpus.length; i++) ticks += vm.vcpus[i].runState.ticks;
+  return ticksToNs(ticks);
+}
+
+// One line of `vms.list`.
+export function vmSummary(vm: Vm): string {
+  return new JsonObject()
+    .str("name", vm.name)
+    .num("id", vm.id)
+    .str("state", stateOf(vm))
+    .num("vcpus", vm.vcpus.length)
+    .num("memory_bytes", vm.memory.size)
+    .num("cpu_ns", cpuNs(vm))
+    .num("exits", vm.exits)
+    .toString();
+}
+
+function activityName(vcpu: Vcpu): string {
+  if (vcpu.activity == Activity.Halted) return "halted";
+  if (vcpu.activity == Activity.WaitingForSipi) return "waiting-for-startup";
+  return "runnable";
+}
+
+// The host CPUs a vCPU has run on, as a mask.
+function ranOn(vcpu: Vcpu): u32 {
+  let mask: u32 = 0;
+  const on = vcpu.runState.ticksOn;
+  for (let c = 0; c < on.length; c++) if (on[c] != 0) mask |= <u32>1 << <u32>c;
+  return mask;
+}
+
+// `vm.get`: configuration, state, vCPUs and where they run, memory.
+export function vmInfo(vm: Vm): string {
+  const vcpus = new JsonArray();
+  for (let i = 0; i < vm.vcpus.length; i++) {
+    const vcpu = vm.vcpus[i], run = vcpu.runState;
+    vcpus.add(
+      new JsonObject()
+        .num("index", i)
+        .str("activity", activityName(vcpu))
+        .num("home_cpu", run.homeCpu)
+        .int("running_on", run.runningOn)
+        .int("last_cpu", run.lastCpu)
+        .raw("ran_on", cpuList(ranOn(vcpu)))
+        .toString(),
+    );
+  }
+  const share = new JsonObject()
+    .raw("affinity", cpuList(vm.share.affinity))
+    .num("weight", vm.share.weight)
+    .num("cap_percent", vm.share.capPercent);
+  return new JsonObject()
+    .str("name", vm.name)
+    .num("id", vm.id)
+    .str("state", stateOf(vm))
+    .str("stop_reason", vm.stopReason)
+    .bool("fault", vm.faulted)
+    .int("exit_status", vm.exitStatus)
+    .bool("rebootable", vm.image !== null)
+    .num("memory_bytes", vm.memory.size)
+    .raw("share", share.toString())
+    .raw("vcpus", vcpus.toString())
+    .toString();
+}
+
+// `vm.stats`: CPU time per vCPU (in all and per host CPU), exits by kind,
+// memory; `nowNs` stamps the sample, for rates.
+export function vmStats(vm: Vm, nowNs: u64): string {
+  const vcpus = new JsonArray();
+  for (let i = 0; i < vm.vcpus.length; i++) {
+    const vcpu = vm.vcpus[i], run = vcpu.runState;
+    const perCpu = new JsonObject();
+    for (let c = 0; c < run.ticksOn.length; c++) {
+      if (run.ticksOn[c] != 0) perCpu.num(c.toString(), ticksToNs(run.ticksOn[c]));
+    }
+    vcpus.add(
+      new JsonObject()
+        .num("index", i)
+        .num("cpu_ns", ticksToNs(run.ticks))
+        .raw("cpu_ns_by_host_cpu", perCpu.toString())
+        .num("exits", vcpu.exits)
+        .toString(),
+    );
+  }
+  const kinds = new JsonObject();
+  let handled: u64 = 0;
+  for (let k = 0; k < EXIT_KINDS; k++) {
+    const n = vm.exitStats.handled(k);
+    if (n == 0) continue;
+    kinds.num(exitKindName(<ExitKind>k), n);
+    handled += n;
+  }
+  const total = vm.exits;
+  const exits = new JsonObject()
+    .num("total", total)
+    .raw("handled_by_kind", kinds.toString())
+    .num("finished_in_backend", total - handled);
+  return new JsonObject()
+    .str("name", vm.name)
+    .str("state", stateOf(vm))
+    .num("time_ns", nowNs)
+    .num("cpu_ns", cpuNs(vm))
+    .raw("vcpus", vcpus.toString())
+    .raw("exits", exits.toString())
+    .num("memory_bytes", vm.memory.size)
+    .num("unclaimed_accesses", vm.unclaimedAccesses)
+    .toString();
+}
