@@ -40,6 +40,7 @@ import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
+import { hasManagement, pollManagement, reportManagement } from "../net/ip/management";
 import { hasUplink, pollUplink, reportUplink } from "../net/uplink";
 
 const SLICE_EXITS: u64 = 10000;
@@ -238,6 +239,7 @@ function decide(c: HostCpu, next: Next): void {
     pollConsoleOutput(vms);
     pollDebugger();
     pollUplink(now, tscPerMs);
+    pollManagement(now, tscPerMs);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
   releaseWanted(c);
@@ -476,7 +478,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || hasUplink())) {
+  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || hasUplink() || hasManagement())) {
     wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   }
   setAlarm(c.id, wake);
@@ -544,6 +546,7 @@ function stopEverything(c: HostCpu): void {
     log.info("all virtual machines have stopped");
     reportLockWaits(cpus);
     reportUplink();
+    reportManagement();
     for (let i = 0; i < cpus.length; i++) if (cpus[i] !== c && cpus[i].started) kick(cpus[i].id);
   }
   c.entry.action = Action.Stop;
