@@ -99,7 +99,7 @@ LWIP_CFLAGS := --target=wasm32 -nostdlib -ffreestanding -nostdlibinc -mbulk-memo
 	-Ilinker/lwip/include -Ilinker/include -I$(LWIP_DIR)/src/include
 LWIP_HEADERS := $(wildcard linker/lwip/include/*.h linker/lwip/include/arch/*.h) $(LWIP_DIR)/.fetched
 
-$(LWIP_DIR)/.fetched:
+$(LWIP_DIR)/.fetched: | $(DEPS_STAMP)
 	@mkdir -p $(APT_DIR)/lists/partial $(APT_DIR)/cache/archives/partial .cache/lwip
 	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $(LWIP_SUITE) main" \
 		>$(APT_DIR)/sources.list
