@@ -5,7 +5,8 @@
 // "address" (required) is an IPv4 address with its prefix length; the port
 // is an access port on "vlan" (by default VLAN 1): the hypervisor is
 // reachable from that VLAN only. "gateway" (optional) must lie in the
-// address's subnet. "mac" is the port's address, by default DEFAULT_MAC;
+// address's subnet. "mac" is the port's address, by default
+// DEFAULT_MANAGEMENT_MAC (52:54:00:13:00:01);
 // no NIC of a VM may have it. Without "management" the hypervisor has no
 // address.
 
@@ -17,7 +18,7 @@ import { ClaimedMac, macAddress, ownerOf } from "./nics";
 const MANAGEMENT_FIELDS: string[] = ["address", "vlan", "gateway", "mac"];
 const LABEL = "management: ";
 // QEMU's locally administered prefix, then 13: outside the VMs' 52:54:00:12 defaults.
-export const DEFAULT_MANAGEMENT_MAC: u64 = 0x52_54_00_13_00_01;
+const DEFAULT_MANAGEMENT_MAC: u64 = 0x52_54_00_13_00_01;
 // A /31 or /32 leaves no room for anyone to talk to.
 const MAX_PREFIX: u32 = 30;
 
