@@ -193,7 +193,8 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     const fromBare = await pingManagement(bare, "");
     expect(fromBare.received).toBe("3");
     console.log(
-      `management (${w.described}): round trips (min/avg/max) from the VM ${fromVm.rtt} ms, over the wire ${fromBare.rtt} ms`,
+      `management (${w.described}): round trips (min/avg/max) from the VM ${fromVm.rtt} ms,`
+        + ` over the wire ${fromBare.rtt} ms`,
     );
 
     host.send("poweroff -f\n");

@@ -8,7 +8,7 @@ import { MAX_FRAME } from "../../../vmm/net/ethernet";
 import { pollManagement, startManagement } from "../../../vmm/net/ip/management";
 import { FrameReceiver, NO_MAC, PolledPort, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
-import { ManagementConfig } from "../../../vmm/setup/config/management";
+import { ManagementAddress } from "../../../vmm/net/ip/address";
 
 // A NIC that keeps every frame it gets.
 class Recorder extends FrameReceiver {
@@ -68,7 +68,8 @@ export function start(macA: u64, macC: u64): void {
     sw.connect(port);
     ports.push(port);
   }
-  const config = new ManagementConfig();
+  const config = new ManagementAddress();
+  config.mac = 0x52_54_00_13_00_01;
   config.vlan = 1;
   config.address = 0x0a000214;
   config.netmask = 0xffffff00;

@@ -17,10 +17,10 @@
 
 import { ipFailed, ipInput, ipOutput, ipPoll, ipStart, rdtsc } from "../../../kernel/arch/shim";
 import * as log from "../../../kernel/console/log";
-import { ManagementConfig } from "../../setup/config/management";
 import { DESTINATION_AT, macAt, MAX_FRAME } from "../ethernet";
 import { PolledPort } from "../port";
 import { VirtualSwitch } from "../switch";
+import { ManagementAddress } from "./address";
 
 const BROADCAST_MAC: u64 = 0xffff_ffff_ffff;
 // Enough for a burst of answers; one poll stays short.
@@ -78,7 +78,7 @@ export function reportManagement(): void {
 
 // Starts lwIP with the address `config` asks for (null: none) and joins it
 // to `net`; one log line says what came of it.
-export function startManagement(config: ManagementConfig | null, net: VirtualSwitch): void {
+export function startManagement(config: ManagementAddress | null, net: VirtualSwitch): void {
   if (config === null) return;
   // The TSC seeds lwIP's initial sequence numbers and ports.
   if (!ipStart(config.mac, config.address, config.netmask, config.gateway, <u32>rdtsc())) {

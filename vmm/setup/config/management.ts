@@ -11,6 +11,7 @@
 // address.
 
 import { formatMac, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
+import { ManagementAddress } from "../../net/ip/address";
 import { describe, isObjectOf, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 import { ClaimedMac, macAddress, ownerOf } from "./nics";
@@ -22,27 +23,7 @@ const DEFAULT_MANAGEMENT_MAC: u64 = 0x52_54_00_13_00_01;
 // A /31 or /32 leaves no room for anyone to talk to.
 const MAX_PREFIX: u32 = 30;
 
-export class ManagementConfig {
-  mac: u64 = DEFAULT_MANAGEMENT_MAC;
-  vlan: u16 = 0;
-  // IPv4 addresses as a.b.c.d = a << 24 | b << 16 | c << 8 | d; gateway 0: none.
-  address: u32 = 0;
-  netmask: u32 = 0;
-  gateway: u32 = 0;
-
-  // "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01" (and ", gateway 10.0.2.2" if there is one)
-  describe(): string {
-    const gateway = this.gateway == 0 ? "" : ", gateway " + formatIpv4(this.gateway);
-    return formatIpv4(this.address) + "/" + popcnt(this.netmask).toString() + " on VLAN " + this.vlan.toString()
-      + ", " + formatMac(this.mac) + gateway;
-  }
-}
-
-// "10.0.2.20"
-function formatIpv4(address: u32): string {
-  return (address >>> 24).toString() + "." + ((address >>> 16) & 0xff).toString() + "."
-    + ((address >>> 8) & 0xff).toString() + "." + (address & 0xff).toString();
-}
+export class ManagementConfig extends ManagementAddress {}
 
 // The management address `v` asks for, or null (with errors added) if it is
 // wrong; `claimed` holds the VMs' NIC addresses, which it may not reuse.
@@ -50,6 +31,7 @@ export function checkManagement(v: JsonValue, claimed: ClaimedMac[], errors: str
   const before = errors.length;
   if (!isObjectOf(v, MANAGEMENT_FIELDS, "{ \"address\": \"10.0.2.20/24\" }", LABEL, errors)) return null;
   const m = new ManagementConfig();
+  m.mac = DEFAULT_MANAGEMENT_MAC;
   // Absent, VLAN 1 (MIN_VLAN), as a NIC's.
   m.vlan = <u16>wholeNumber(v.get("vlan"), MIN_VLAN, MAX_VLAN, false, LABEL + "vlan: ", "a VLAN ID", errors);
   const address = v.get("address");
