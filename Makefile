@@ -129,6 +129,13 @@ $(BUILD)/linker/ipstack.o: linker/ipstack.c $(BUILD)/lwip.c $(wildcard linker/*.
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS) -DIP_STACK_PAGES=$(IP_STACK_PAGES) -c $< -o $@
 
+# The glue and lwIP's instance as a Linux program that makes lwIP trap
+# (test/unit/ipstack.test.ts).
+$(BUILD)/test/ipstack-host: test/unit/c/ipstack-host.c linker/ipstack.c linker/ipstack.h linker/wasm-rt.h $(BUILD)/lwip.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -Wall -ffreestanding -nostdlibinc -Ilinker/include -Ilinker -I$(BUILD) \
+		-DWASM_RT_MEMCHECK_GUARD_PAGES=0 -DIP_STACK_PAGES=$(IP_STACK_PAGES) $< $(BUILD)/lwip.c -o $@
+
 $(BUILD)/linker/%.o: linker/%.c $(wildcard linker/*.h linker/include/*.h boot/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS) -c $< -o $@
