@@ -43,7 +43,7 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int \
 AS_SOURCES := $(shell find kernel vmm -name '*.ts')
 BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
-	$(BUILD)/font.o
+	$(BUILD)/linker/ipstack.o $(BUILD)/lwip.o $(BUILD)/font.o
 
 .PHONY: all deps guests run run-bochs run-uefi run-usb test test-unit bench exit-profile fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
@@ -71,6 +71,70 @@ $(BUILD)/kernel.c: $(BUILD)/kernel.opt.wasm tools/build/patch-wasm2c.ts
 $(BUILD)/linker/shim.o: linker/shim.c $(BUILD)/kernel.c $(wildcard linker/*.h linker/include/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CFLAGS) -c $< -o $@
+
+# The hypervisor's own TCP/IP stack (docs/lwip.md): lwIP from Debian's
+# source package, fetched with apt-get source through a deb-src list of
+# our own under .cache/apt (the system's apt configuration is not used),
+# unpacked under .cache/lwip and never copied into the repository. Its core
+# (IPv4, ARP, ICMP, UDP, TCP) and linker/lwip/ are built for wasm32 and
+# linked into a module with a memory of IP_STACK_PAGES pages that it
+# imports, its stack at the bottom (an overflow traps rather than
+# overwriting data); wasm2c makes that a second instance, whose C checks
+# every access against that memory (linker/ipstack.c).
+LWIP_SUITE := bookworm
+LWIP_DIR := .cache/lwip/source
+APT_DIR := .cache/apt
+APT_OPTIONS := -o Dir::Etc::SourceList=$(CURDIR)/$(APT_DIR)/sources.list -o Dir::Etc::SourceParts=- \
+	-o Dir::State::Lists=$(CURDIR)/$(APT_DIR)/lists -o Dir::Cache=$(CURDIR)/$(APT_DIR)/cache
+LWIP_CORE := init def inet_chksum ip mem memp netif pbuf tcp tcp_in tcp_out timeouts udp \
+	ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
+LWIP_OBJECTS := $(patsubst %,$(BUILD)/lwip/core/%.o,$(LWIP_CORE)) $(BUILD)/lwip/netif/ethernet.o \
+	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o
+IP_STACK_PAGES := 3
+# lwIP's name lookups (netif_find, pbuf_strstr) call strlen, strncmp and
+# atoi, which we do not provide: the hypervisor never calls them and the
+# link drops them (an undefined function that stayed would fail it).
+LWIP_CFLAGS := --target=wasm32 -nostdlib -ffreestanding -nostdlibinc -mbulk-memory -Os -g0 \
+	-Wall -Wno-unused-but-set-variable -Wno-implicit-function-declaration \
+	-Ilinker/lwip/include -Ilinker/include -I$(LWIP_DIR)/src/include
+LWIP_HEADERS := $(wildcard linker/lwip/include/*.h linker/lwip/include/arch/*.h) $(LWIP_DIR)/.fetched
+
+$(LWIP_DIR)/.fetched: | $(DEPS_STAMP)
+	@mkdir -p $(APT_DIR)/lists/partial $(APT_DIR)/cache/archives/partial .cache/lwip
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $(LWIP_SUITE) main" \
+		>$(APT_DIR)/sources.list
+	apt-get $(APT_OPTIONS) -qq update
+	rm -rf .cache/lwip/unpack $(LWIP_DIR) && mkdir -p .cache/lwip/unpack
+	cd .cache/lwip/unpack && apt-get $(APT_OPTIONS) -qq source lwip
+	mv .cache/lwip/unpack/lwip-*/ $(LWIP_DIR) && rm -rf .cache/lwip/unpack && touch $@
+$(BUILD)/lwip/core/%.o: $(LWIP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(LWIP_CFLAGS) -c $(LWIP_DIR)/src/core/$*.c -o $@
+$(BUILD)/lwip/netif/%.o: $(LWIP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(LWIP_CFLAGS) -c $(LWIP_DIR)/src/netif/$*.c -o $@
+$(BUILD)/lwip/port/%.o: linker/lwip/%.c $(LWIP_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(LWIP_CFLAGS) -c $< -o $@
+$(BUILD)/lwip.wasm: $(LWIP_OBJECTS)
+	wasm-ld --no-entry --import-memory --initial-memory=$$(($(IP_STACK_PAGES) * 65536)) \
+		--max-memory=$$(($(IP_STACK_PAGES) * 65536)) -z stack-size=16384 --stack-first --gc-sections \
+		-o $@ $(LWIP_OBJECTS)
+$(BUILD)/lwip.c: $(BUILD)/lwip.wasm
+	$(NODE_BIN)/wasm2c $< -n lwip -o $@
+# Every access checked against lwIP's memory: no guard pages behind an array.
+$(BUILD)/lwip.o: $(BUILD)/lwip.c linker/wasm-rt.h
+	$(CLANG) $(CFLAGS) -DWASM_RT_MEMCHECK_GUARD_PAGES=0 -Wno-unused-label -c $< -o $@
+$(BUILD)/linker/ipstack.o: linker/ipstack.c $(BUILD)/lwip.c $(wildcard linker/*.h linker/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CFLAGS) -DIP_STACK_PAGES=$(IP_STACK_PAGES) -c $< -o $@
+
+# The glue and lwIP's instance as a Linux program that makes lwIP trap
+# (test/unit/ipstack.test.ts).
+$(BUILD)/test/ipstack-host: test/unit/c/ipstack-host.c linker/ipstack.c linker/ipstack.h linker/wasm-rt.h $(BUILD)/lwip.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -O1 -Wall -ffreestanding -nostdlibinc -Ilinker/include -Ilinker -I$(BUILD) \
+		-DWASM_RT_MEMCHECK_GUARD_PAGES=0 -DIP_STACK_PAGES=$(IP_STACK_PAGES) $< $(BUILD)/lwip.c -o $@
 
 $(BUILD)/linker/%.o: linker/%.c $(wildcard linker/*.h linker/include/*.h boot/*.h) $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -19,6 +19,7 @@
 #include "console.h"
 #include "percpu.h"
 #include "cpu.h"
+#include "ipstack.h"
 
 #define PTE_P 0x1ull
 #define PTE_W 0x2ull
@@ -165,12 +166,15 @@ static const char* const trap_reasons[] = {
 };
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
+  const char* reason = code <= WASM_RT_TRAP_EXHAUSTION ? trap_reasons[code] : "unknown";
+  /* A trap inside lwIP's instance stops only lwIP: this does not return then. */
+  ip_stack_catch_trap(reason);
   cli();
   stop_other_cpus();
   console_puts("\r\n*** cpu ");
   console_putc("0123456789abcdef"[this_cpu() & 15]);
   console_puts(": wasm trap: ");
-  console_puts(code <= WASM_RT_TRAP_EXHAUSTION ? trap_reasons[code] : "unknown");
+  console_puts(reason);
   console_puts("\r\n  frame 0x");
   console_hex((uint64_t)(uintptr_t)__builtin_frame_address(0));
   console_puts("\r\n");

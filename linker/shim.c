@@ -17,6 +17,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "percpu.h"
+#include "ipstack.h"
 
 typedef struct w2c_shim w2c_shim;
 
@@ -172,6 +173,15 @@ __attribute__((always_inline)) void w2c_shim_backtrace(w2c_shim* s, u64 rbp) {
   tv_backtrace(rbp);
 }
 void w2c_shim_print_symbol(w2c_shim* s, u64 address) { tv_print_symbol(address, 0); }
+
+/* The hypervisor's own TCP/IP stack (ipstack.c): frames are checked against the kernel's memory there. */
+u32 w2c_shim_ip_start(w2c_shim* s, u64 mac, u32 address, u32 netmask, u32 gateway, u32 seed) {
+  return ip_stack_start(mac, address, netmask, gateway, seed);
+}
+void w2c_shim_ip_input(w2c_shim* s, u32 frame, u32 length) { ip_stack_input(&kernel.w2c_memory, frame, length); }
+void w2c_shim_ip_poll(w2c_shim* s, u32 now_ms) { ip_stack_poll(now_ms); }
+u32 w2c_shim_ip_output(w2c_shim* s, u32 buffer, u32 capacity) { return ip_stack_output(&kernel.w2c_memory, buffer, capacity); }
+u32 w2c_shim_ip_failed(w2c_shim* s) { return ip_stack_failed(); }
 
 /*
  * What the kernel tells a CPU to do next, in its linear memory

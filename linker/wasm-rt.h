@@ -17,8 +17,12 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Out-of-bounds accesses fault in the unmapped guard region: no bounds checks. */
+/* The kernel's out-of-bounds accesses fault in the unmapped guard region:
+ * no bounds checks. lwIP's instance, in an ordinary array, is built with
+ * this at 0: every access checked (linker/ipstack.c). */
+#ifndef WASM_RT_MEMCHECK_GUARD_PAGES
 #define WASM_RT_MEMCHECK_GUARD_PAGES 1
+#endif
 #define WASM_RT_USE_SEGUE 0
 #define WASM_RT_SEGUE_FREE_SEGMENT 0
 #define WASM_RT_SANITY_CHECKS 0

@@ -11,6 +11,8 @@ packages=(
   "npm:/usr/bin/npm"
   "clang:/usr/bin/clang"
   "lld:/usr/bin/ld.lld"
+  "lld:/usr/bin/wasm-ld"
+  "dpkg-dev:/usr/bin/dpkg-source"
   "llvm:/usr/bin/llvm-objdump"
   "qemu-system-x86:/usr/bin/qemu-system-x86_64"
   "bochs:/usr/bin/bochs"

@@ -117,3 +117,16 @@
 @external("shim", "idtr_base") export declare function idtrBase(): u64;
 @external("shim", "tr_selector") export declare function trSelector(): u16;
 @external("shim", "tr_base") export declare function trBase(): u64;
+
+// The hypervisor's own TCP/IP stack, lwIP in a second wasm instance with a
+// memory of its own (linker/ipstack.c, docs/lwip.md). Frames are named by
+// offset and length in this memory; the glue checks both before it copies.
+// ip_start brings up its interface (false: it did not start); ip_output
+// takes the oldest frame it sent (its length, 0: none); ip_failed says
+// whether a trap inside lwIP has stopped it.
+@external("shim", "ip_start")
+export declare function ipStart(mac: u64, address: u32, netmask: u32, gateway: u32, seed: u32): bool;
+@external("shim", "ip_input") export declare function ipInput(frame: usize, length: i32): void;
+@external("shim", "ip_poll") export declare function ipPoll(nowMs: u32): void;
+@external("shim", "ip_output") export declare function ipOutput(buffer: usize, capacity: i32): i32;
+@external("shim", "ip_failed") export declare function ipFailed(): bool;

@@ -17,14 +17,19 @@
 // gateway answers ARP and ping at 10.0.2.2: the VM pings it through the
 // uplink. (Bochs's "vnet" answers only the NIC's own address, not the
 // machines behind a bridge.)
+// The hypervisor's own address (vmm/net/ip/management.ts, lwIP in an
+// instance of its own) is on VLAN 10 in both runs, from a second
+// configuration module: with the access uplink the VM and the bare Linux
+// both ping it; with the trunk the VM, on VLAN 20, gets no answer, and
+// the bare Linux does once it moves its address to VLAN 10.
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bootGuest } from "../../tools/guests/boot";
 import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
-import { boot } from "../../tools/harness/index";
+import { boot, type Module } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
 import { freePort } from "../../tools/harness/network";
 import { linuxGuests } from "./run";
@@ -38,6 +43,25 @@ const BARE_MAC = "52:54:00:bb:00:01";
 const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
 const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
 const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
+const ROUND_TRIP = /round-trip min\/avg\/max = ([\d./]+) ms/;
+const MANAGEMENT = { ip: "10.0.0.20", vlan: 10, mac: "52:54:00:13:00:01" };
+
+// A configuration module with no VMs that gives the hypervisor its address.
+function managementModule(): Module {
+  const path = "build/test/management-vlan10.json";
+  mkdirSync("build/test", { recursive: true });
+  const management = { address: `${MANAGEMENT.ip}/24`, vlan: MANAGEMENT.vlan };
+  writeFileSync(path, JSON.stringify({ vms: [], management }) + "\n");
+  return { path, args: "management.json config" };
+}
+
+// Pings the hypervisor's address from `machine` (console label `prefix`):
+// how many answers, and the round trips in ms, "min/avg/max" ("-" without answers).
+async function pingManagement(machine: Machine, prefix: string): Promise<{ received: string; rtt: string }> {
+  const command = `ping -c 3 -W 2 ${MANAGEMENT.ip}; echo pinged-$((6 * 7))`;
+  const out = await ask(machine, prefix, command, new RegExp(`${RECEIVED.source}[^]*?pinged-42`));
+  return { received: out[2], rtt: ROUND_TRIP.exec(out[0])?.[1] ?? "-" };
+}
 
 // `command` typed on `machine`, and the match of `answer` in what follows;
 // `prefix` is the console's label of the VM ("" for the bare Linux).
@@ -54,6 +78,9 @@ interface Wiring {
   described: string;
   vmVlan: number;
   bareUp: string;
+  // Whether the VM shares the management address's VLAN; what moves the bare Linux onto it.
+  vmReachesManagement: boolean;
+  bareToManagement: string;
 }
 
 const ACCESS: Wiring = {
@@ -61,6 +88,8 @@ const ACCESS: Wiring = {
   described: "VLAN 10",
   vmVlan: 10,
   bareUp: `modprobe e1000 && ip link set eth0 up && ip addr add ${BARE_IP}/24 dev eth0`,
+  vmReachesManagement: true,
+  bareToManagement: "true",
 };
 const TRUNK: Wiring = {
   uplink: { trunk: [10, 20] },
@@ -69,6 +98,9 @@ const TRUNK: Wiring = {
   bareUp: "modprobe e1000 && modprobe 8021q && ip link set eth0 up"
     + " && ip link add link eth0 name eth0.20 type vlan id 20 && ip link set eth0.20 up"
     + ` && ip addr add ${BARE_IP}/24 dev eth0.20`,
+  vmReachesManagement: false,
+  bareToManagement: "ip addr flush dev eth0.20 && ip link add link eth0 name eth0.10 type vlan id 10"
+    + ` && ip link set eth0.10 up && ip addr add ${BARE_IP}/24 dev eth0.10`,
 };
 
 // The hypervisor with the VM, its e1000 listening on a free port of
@@ -82,16 +114,19 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
       platform: "qemu",
       memoryMiB: 1024,
       cmdline: "exit=emulator",
-      modules: linuxVmsModules(
-        "vmlinux",
-        [{
-          name: VM.name,
-          cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
-          memory: 192,
-          nics: [{ vlan: w.vmVlan }],
-        }],
-        w.uplink,
-      ),
+      modules: [
+        ...linuxVmsModules(
+          "vmlinux",
+          [{
+            name: VM.name,
+            cmdline: `console=ttyS0 quiet typervisor.ip=${VM.ip}/24`,
+            memory: 192,
+            nics: [{ vlan: w.vmVlan }],
+          }],
+          w.uplink,
+        ),
+        managementModule(),
+      ],
       extraArgs: [
         "-device",
         `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
@@ -103,6 +138,10 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
       await host.waitFor(
         new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
         120_000,
+      );
+      await host.waitFor(
+        new RegExp(`management: ${MANAGEMENT.ip}/24 on VLAN ${MANAGEMENT.vlan}, ${MANAGEMENT.mac}`),
+        10_000,
       );
       return { host, port };
     } catch (e) {
@@ -146,6 +185,18 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     );
     expect(got[1]).toBe(PAYLOAD_SHA);
 
+    // The hypervisor's own address: from the VM if it is on its VLAN, and
+    // over the wire from the bare Linux on VLAN 10.
+    const fromVm = await pingManagement(host, vm);
+    expect(fromVm.received).toBe(w.vmReachesManagement ? "3" : "0");
+    await ask(bare, "", `${w.bareToManagement} && echo moved-$((6 * 7))`, /moved-42/);
+    const fromBare = await pingManagement(bare, "");
+    expect(fromBare.received).toBe("3");
+    console.log(
+      `management (${w.described}): round trips (min/avg/max) from the VM ${fromVm.rtt} ms,`
+        + ` over the wire ${fromBare.rtt} ms`,
+    );
+
     host.send("poweroff -f\n");
     await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
     const exit = await host.waitForExit(60_000);
@@ -154,6 +205,7 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     const counted = /uplink: (sent [1-9]\d*, received [1-9]\d*[^\r\n]*)/.exec(host.output);
     expect(counted).not.toBeNull();
     console.log(`uplink (${w.described}): ${counted![1]}`);
+    expect(host.output).toMatch(/management: sent [1-9]\d*, received [1-9]\d*/);
     expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
     expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
     expect(exit.status).toBe(0);

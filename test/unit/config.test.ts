@@ -365,6 +365,74 @@ describe("configuration", () => {
     ]);
   });
 
+  it("gives the hypervisor its own address only if asked: an access port, VLAN 1 and its own MAC by default", () => {
+    const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1}]`;
+    const managementOf = (text: string) => {
+      expect(parse(text).errors).toEqual([]);
+      return str(e.management());
+    };
+    expect(managementOf(`{${vms}}`)).toBe("");
+    expect(managementOf(`{${vms}, "management": {"address": "10.0.2.20/24"}}`)).toBe(
+      "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01",
+    );
+    expect(
+      managementOf(
+        `{"management": {"address": "192.168.7.1/16", "vlan": 20, "gateway": "192.168.0.1",`
+          + ` "mac": "02:00:00:00:00:07"}, ${vms}}`,
+      ),
+    ).toBe("192.168.7.1/16 on VLAN 20, 02:00:00:00:00:07, gateway 192.168.0.1");
+    expect(managementOf(`{"vms": [], "management": {"address": "10.0.0.20/24", "vlan": 10}}`)).toBe(
+      "10.0.0.20/24 on VLAN 10, 52:54:00:13:00:01",
+    );
+  });
+
+  it("names the field of every bad management setting, and still starts the VMs", () => {
+    const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1, "nics": [{}]}]`;
+    const bad = (management: string) => {
+      const r = parse(`{${vms}, "management": ${management}}`);
+      expect(r.vms.length).toBe(1);
+      expect(str(e.management())).toBe("");
+      return r.errors;
+    };
+    const example = "such as \"10.0.2.20/24\"";
+    expect(bad(`"10.0.2.20"`)).toEqual([
+      "management: expected an object such as { \"address\": \"10.0.2.20/24\" }, got \"10.0.2.20\"",
+    ]);
+    expect(bad(`{}`)).toEqual([`management: address: missing (an IPv4 address and prefix length ${example})`]);
+    expect(bad(`{"address": "10.0.2.20"}`)).toEqual([
+      `management: address: expected an IPv4 address and prefix length (1 to 30) ${example}, got \"10.0.2.20\"`,
+    ]);
+    expect(bad(`{"address": "10.0.2.20/31"}`)).toEqual([
+      `management: address: expected an IPv4 address and prefix length (1 to 30) ${example}, got \"10.0.2.20/31\"`,
+    ]);
+    expect(bad(`{"address": "10.0.256.20/24"}`)).toEqual([
+      "management: address: expected an IPv4 address such as \"10.0.2.20\", got \"10.0.256.20/24\"",
+    ]);
+    expect(bad(`{"address": "10.0.2.255/24"}`)).toEqual([
+      "management: address: \"10.0.2.255/24\" is the subnet's own address or its broadcast address, not a host's",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "gateway": "10.0.3.1"}`)).toEqual([
+      "management: gateway: \"10.0.3.1\" is not in the subnet of the address",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "gateway": "router"}`)).toEqual([
+      "management: gateway: expected an IPv4 address such as \"10.0.2.20\", got \"router\"",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "vlan": 0}`)).toEqual([
+      "management: vlan: expected a VLAN ID from 1 to 4094, got 0",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "trunk": [10]}`)).toEqual([
+      "management: unknown field \"trunk\"",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "mac": "52:54:00:12:00:00"}`)).toEqual([
+      "management: mac: 52:54:00:12:00:00 is already the address of vm 0 (a), NIC 0",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "mac": "ff:ff:ff:ff:ff:ff"}`)).toEqual([
+      "management: mac: expected a unicast MAC address such as \"52:54:00:12:34:56\", got \"ff:ff:ff:ff:ff:ff\""
+      + " (a group address)",
+    ]);
+    expect(bad(`{"address": "10.0.2.20/24", "port": 22}`)).toEqual(["management: unknown field \"port\""]);
+  });
+
   it("rejects duplicate names, non-object entries and a malformed top level", () => {
     expect(parse(`{"vms": [{"name": "a", "memory": 1, "kernel": "k"}, {"name": "a", "memory": 2, "kernel": "k"}, 5]}`))
       .toEqual({
@@ -381,7 +449,9 @@ describe("configuration", () => {
     expect(parse(`{"vms": {}}`).errors).toEqual(["vms: expected a list of VMs, got an object"]);
     expect(parse(`{"vms": [], "debug": true}`)).toEqual({
       vms: [],
-      errors: ["line 1, column 13: unknown field \"debug\" (the file holds only \"vms\" and \"uplink\")"],
+      errors: [
+        "line 1, column 13: unknown field \"debug\" (the file holds only \"vms\", \"uplink\" and \"management\")",
+      ],
     });
   });
 });

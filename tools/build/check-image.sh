@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Post-link checks on typervisor.elf; the build fails if one does not hold.
 #  1. Every shim import was inlined: no call to a w2c_shim_* function remains.
-#  2. The hypervisor's text is under 400 KiB (docs/pipeline.md, Step 7).
+#  2. The hypervisor's text is under 400 KiB (docs/pipeline.md, Step 7);
+#     its TCP/IP stack's, lwIP's instance in .lwip_text, under 96 KiB
+#     (docs/lwip.md).
 #  3. The 256 interrupt stubs kept their fixed size (boot/isr.S).
 #  4. The multiboot 1 header is in the first 8 KiB of the file (spec 3.1.1).
 #  5. The exit fast paths (svm_fast_exit, vmx_fast_exit) touch no x87, MMX
@@ -41,6 +43,12 @@ if [ "$text" -ge $((400 * 1024)) ]; then
   exit 1
 fi
 
+lwip_text=$(llvm-size -A "$elf" | awk '$1 == ".lwip_text" { print $2 }')
+if [ -z "$lwip_text" ] || [ "$lwip_text" -ge $((96 * 1024)) ]; then
+  echo "check-image: .lwip_text is ${lwip_text:-missing}, not under the 96 KiB budget" >&2
+  exit 1
+fi
+
 stubs=$(llvm-nm "$elf" | awk '$3 == "isr_stubs" { print $1 }')
 common=$(llvm-nm "$elf" | awk '$3 == "isr_common" { print $1 }')
 if [ $((16#$common - 16#$stubs)) -ne $((256 * 16)) ]; then
@@ -55,5 +63,5 @@ if [ -z "$offset" ] || [ "$offset" -ge 8192 ]; then
 fi
 node_modules/.bin/tsx tools/build/symbols.ts --check "$elf"
 symbols=$(llvm-size -A "$elf" | awk '$1 == ".tv_symbols" { print $2 }')
-echo "check-image: $elf: text $text bytes, all shim calls inlined, FPU-free fast paths, multiboot header at $offset," \
+echo "check-image: $elf: text $text bytes, lwIP's $lwip_text, all shim calls inlined, FPU-free fast paths, multiboot header at $offset," \
   "symbol table $symbols bytes at final addresses"

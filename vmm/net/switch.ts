@@ -20,9 +20,11 @@
 // A frame never leaves its VLAN, broadcasts included. Each refusal is
 // counted on the port that caused it (port.ts, Drop). Everything happens
 // at once, under the hypervisor lock (docs/smp.md): the receiving port
-// writes the frame into its VM's RAM before send() returns. After a frame
-// from a VM, the uplink's receive ring is polled: an answer from the wire
-// comes soonest after a question.
+// writes the frame into its VM's RAM before send() returns. After a frame,
+// the polled ports (the uplink's receive ring, the hypervisor's own
+// address, net/ip/management.ts) are polled: an answer comes soonest after
+// a question. A frame a polled port takes in while the switch polls
+// polls no one: the ports are never polled from inside their own poll.
 
 import {
   be16At,
@@ -45,6 +47,9 @@ export class VirtualSwitch {
   readonly ports: SwitchPort[] = [];
   readonly table: MacTable = new MacTable();
   uplink: PolledPort | null = null;
+  // The ports send() polls: the uplink and the management port.
+  readonly polled: PolledPort[] = [];
+  private polling: bool = false;
   // The frame as a trunk gets it, with its tag put back.
   private tagged: Uint8Array = new Uint8Array(MAX_FRAME);
 
@@ -53,9 +58,15 @@ export class VirtualSwitch {
     this.ports.push(port);
   }
 
-  // Adds the uplink, a port like the others that send() also polls.
-  connectUplink(port: PolledPort): void {
+  // Adds a port like the others that send() also polls.
+  connectPolled(port: PolledPort): void {
     this.connect(port);
+    this.polled.push(port);
+  }
+
+  // Adds the uplink, a polled port.
+  connectUplink(port: PolledPort): void {
+    this.connectPolled(port);
     this.uplink = port;
   }
 
@@ -63,8 +74,11 @@ export class VirtualSwitch {
   // a tag is stripped in place). `now` is the TSC, at `tscPerMs` a millisecond.
   send(from: SwitchPort, frame: Uint8Array, length: i32, now: u64, tscPerMs: u64): void {
     this.forwardFrom(from, frame, length, now, tscPerMs);
-    const uplink = this.uplink;
-    if (uplink !== null && from !== uplink) uplink.poll(now, tscPerMs);
+    if (this.polling) return;
+    this.polling = true;
+    const polled = this.polled;
+    for (let i = 0; i < polled.length; i++) if (polled[i] !== from) polled[i].poll(now, tscPerMs);
+    this.polling = false;
   }
 
   private forwardFrom(from: SwitchPort, frame: Uint8Array, length: i32, now: u64, tscPerMs: u64): void {

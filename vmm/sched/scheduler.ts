@@ -41,6 +41,7 @@ import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
+import { hasManagement, pollManagement, reportManagement } from "../net/ip/management";
 import { hasUplink, pollUplink, reportUplink } from "../net/uplink";
 
 const SLICE_EXITS: u64 = 10000;
@@ -240,6 +241,7 @@ function decide(c: HostCpu, next: Next): void {
     pollDebugger();
     pollApi();
     pollUplink(now, tscPerMs);
+    pollManagement(now, tscPerMs);
     nextInputPoll = now + INPUT_POLL_MS * tscPerMs;
   }
   releaseWanted(c);
@@ -478,7 +480,10 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (c.id == 0 && (waitsForInput() || consolePending() || debuggerListens() || apiListens() || hasUplink())) {
+  if (
+    c.id == 0
+    && (waitsForInput() || consolePending() || debuggerListens() || apiListens() || hasUplink() || hasManagement())
+  ) {
     wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   }
   setAlarm(c.id, wake);
@@ -546,6 +551,7 @@ function stopEverything(c: HostCpu): void {
     log.info("all virtual machines have stopped");
     reportLockWaits(cpus);
     reportUplink();
+    reportManagement();
     for (let i = 0; i < cpus.length; i++) if (cpus[i] !== c && cpus[i].started) kick(cpus[i].id);
   }
   c.entry.action = Action.Stop;

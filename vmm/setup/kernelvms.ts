@@ -43,15 +43,18 @@ import { StopListener, Vm, VmImage } from "../core/vm";
 import { formatMac } from "../net/ethernet";
 import { VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
+import { startManagement } from "../net/ip/management";
 import { startUplink } from "../net/uplink";
 import { PciFunction } from "../../kernel/pci/functions";
+import { ManagementConfig } from "./config/management";
 import { UplinkConfig } from "./config/uplink";
 
 // The host's virtual switch, whose ports are every VM's NICs.
 const hostSwitch = new VirtualSwitch();
 
 // The VMs of every configuration module, numbered on from `firstId`, and
-// the switch's uplink on one of the host's PCI functions `pci` if asked for.
+// the switch's uplink on one of the host's PCI functions `pci` and the
+// hypervisor's own address if asked for.
 export function createConfiguredVms(
   modules: BootModule[],
   frames: FrameAllocator,
@@ -61,6 +64,7 @@ export function createConfiguredVms(
 ): Vm[] {
   const vms: Vm[] = [];
   let uplink: UplinkConfig | null = null;
+  let management: ManagementConfig | null = null;
   const names = allModuleNames(modules);
   for (let i = 0; i < modules.length; i++) {
     if (!isConfigModule(modules[i].cmdline)) continue;
@@ -71,12 +75,16 @@ export function createConfiguredVms(
     if (config.uplink !== null && uplink !== null) {
       log.error("config: uplink: an earlier configuration module has configured the uplink; this one is ignored");
     } else if (config.uplink !== null) uplink = config.uplink;
+    if (config.management !== null && management !== null) {
+      log.error("config: management: an earlier configuration module has configured it; this one is ignored");
+    } else if (config.management !== null) management = config.management;
     for (let j = 0; j < config.vms.length; j++) {
       const vm = createKernelVm(firstId + <u32>vms.length, config.vms[j], modules, frames, backend);
       if (vm !== null) vms.push(vm);
     }
   }
   startUplink(uplink, pci, hostSwitch);
+  startManagement(management, hostSwitch);
   return vms;
 }
 

@@ -87,6 +87,12 @@ export function uplink(): string {
   return u === null ? "" : (u.trunk ? "trunk " : "vlan ") + u.vlans.join(",");
 }
 
+// "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01", or "" when the file gives the hypervisor no address.
+export function management(): string {
+  const m = config.management;
+  return m === null ? "" : m.describe();
+}
+
 // The JSON parser on its own: the value rendered back as compact JSON-like
 // text (strings escaped only for quotes and backslashes), or the error.
 export function json(text: string): string {

@@ -13,7 +13,8 @@
 // guest does: "restart" the VM (the default, as a PC reboots) or "stop" it;
 // disks its virtio disks (disks.ts), nics its network cards (nics.ts).
 // Beside "vms", "uplink" may join the host's Ethernet controller to the
-// VMs' switch (uplink.ts).
+// VMs' switch (uplink.ts), and "management" give the hypervisor its own
+// address on it (management.ts).
 // A syntax error anywhere means no VMs at all, reported by line and column
 // (json.ts); past that, a VM with any problem is left out, and the
 // well-formed VMs are still returned.
@@ -24,6 +25,7 @@ import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
 import { checkNics, ClaimedMac, NicConfig } from "./nics";
+import { checkManagement, ManagementConfig } from "./management";
 import { checkUplink, UplinkConfig } from "./uplink";
 import { at, describe, moduleName, oneOf, quote, wholeNumber } from "./fields";
 import { JsonKind, JsonValue, parseJson } from "./json";
@@ -33,7 +35,7 @@ export const MAX_CPUS: u32 = 64;
 const MAX_NAME = 32;
 const MAX_CMDLINE = 4096;
 const MAX_FILE: u64 = 1 << 20;
-const TOP_FIELDS: string[] = ["vms", "uplink"];
+const TOP_FIELDS: string[] = ["vms", "uplink", "management"];
 const VM_FIELDS: string[] = [
   "name",
   "memory",
@@ -84,6 +86,8 @@ export class Config {
   vms: VmConfig[] = [];
   // The uplink the file asks for, or null for none.
   uplink: UplinkConfig | null = null;
+  // The hypervisor's own address, or null for none.
+  management: ManagementConfig | null = null;
   // The first MAX_REPORTED problems, and how many more there were.
   errors: string[] = [];
   unreported: i32 = 0;
@@ -111,7 +115,8 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
     const key = root.keys[i];
     if (!TOP_FIELDS.includes(key)) {
       config.errors.push(
-        at(root.keyValues[i]) + ": unknown field \"" + key + "\" (the file holds only \"vms\" and \"uplink\")",
+        at(root.keyValues[i]) + ": unknown field \"" + key
+          + "\" (the file holds only \"vms\", \"uplink\" and \"management\")",
       );
     } else if (root.keys.indexOf(key) != i) {
       config.errors.push(at(root.keyValues[i]) + ": \"" + key + "\" given twice");
@@ -144,6 +149,9 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
       errors.length = MAX_REPORTED;
     }
   }
+  // After the VMs: its MAC may be none of their NICs'.
+  const management = root.get("management");
+  if (management !== null) config.management = checkManagement(management, macs, errors);
   return config;
 }
 

@@ -92,7 +92,7 @@ export function checkPortVlans(entry: JsonValue, port: PortVlans, label: string,
 
 // "52:54:00:12:34:56": six pairs of hex digits joined by colons, a
 // unicast address (not all zeros); 0 (reported) if it is not one.
-function macAddress(v: JsonValue, prefix: string, errors: string[]): u64 {
+export function macAddress(v: JsonValue, prefix: string, errors: string[]): u64 {
   let mac: u64 = 0;
   let ok = v.kind == JsonKind.String && v.text.length == 17;
   for (let k = 0; ok && k < 6; k++) {
@@ -135,7 +135,7 @@ function vlanList(v: JsonValue, prefix: string, errors: string[]): u16[] {
   return vlans;
 }
 
-function ownerOf(claimed: ClaimedMac[], mac: u64): string | null {
+export function ownerOf(claimed: ClaimedMac[], mac: u64): string | null {
   for (let i = 0; i < claimed.length; i++) if (claimed[i].mac == mac) return claimed[i].owner;
   return null;
 }

@@ -1,0 +1,103 @@
+/*
+ * ipstack.c: the glue between the hypervisor and its own TCP/IP stack.
+ *
+ * lwIP (fetched as Debian's source package, built by the Makefile with
+ * linker/lwip/) is compiled to wasm32 and by wasm2c to C, like the kernel,
+ * but as a second instance with a linear memory of its own: the array
+ * `memory` below, IP_STACK_PAGES wasm pages. That C is built with bounds
+ * checks on every access (WASM_RT_MEMCHECK_GUARD_PAGES 0), so a bug in
+ * lwIP can corrupt only lwIP's memory. lwIP imports nothing; the glue calls
+ * its exports (linker/lwip/stack.c) and copies each frame across, checking
+ * the range against both memories first (docs/lwip.md).
+ *
+ * A trap inside lwIP (an access out of its memory, an assertion) does not
+ * stop the machine: wasm_rt_trap() hands it to ip_stack_catch_trap(), which
+ * unwinds to the glue's entry point; the stack is then marked failed and
+ * every later call does nothing. The kernel runs every call under the
+ * hypervisor lock, on CPU 0 (docs/smp.md), so one context at a time.
+ */
+#include "ipstack.h"
+#include "lwip.h"
+#include "console.h"
+
+#define WASM_PAGE 65536u
+
+struct w2c_env {
+  wasm_rt_memory_t memory;
+};
+wasm_rt_memory_t* w2c_env_memory(struct w2c_env* env) { return &env->memory; }
+
+static uint8_t memory[IP_STACK_PAGES * WASM_PAGE] __attribute__((aligned(16)));
+static struct w2c_env env;
+static w2c_lwip stack;
+static bool started, failed;
+/* Where a trap inside lwIP unwinds to (__builtin_setjmp's five words). */
+static void* unwind_to[5];
+static bool inside;
+
+void ip_stack_catch_trap(const char* reason) {
+  if (!inside) return;
+  inside = false;
+  failed = true;
+  console_puts("ipstack: lwIP trapped (");
+  console_puts(reason);
+  console_puts("); the management address is down\r\n");
+  __builtin_longjmp(unwind_to, 1);
+}
+
+bool ip_stack_failed(void) { return failed; }
+
+/* Starts a call into lwIP, unless the stack is down, in which case (or
+ * after a trap inside lwIP, which lands here) the caller returns `fallback`. */
+#define ENTER_LWIP_OR(fallback) \
+  do { \
+    if (!started || failed || __builtin_setjmp(unwind_to)) return fallback; \
+    inside = true; \
+  } while (0)
+#define LEAVE_LWIP() (inside = false)
+
+/* [offset, offset + length) lies inside `m` (no 32-bit overflow: 64-bit sum). */
+static bool within(const wasm_rt_memory_t* m, uint32_t offset, uint32_t length) {
+  return (uint64_t)offset + length <= m->size;
+}
+
+bool ip_stack_start(uint64_t mac, uint32_t address, uint32_t netmask, uint32_t gateway, uint32_t seed) {
+  if (started || wasm2c_lwip_min_env_memory > IP_STACK_PAGES) return false;
+  env.memory = (wasm_rt_memory_t){memory, IP_STACK_PAGES, IP_STACK_PAGES, sizeof memory, false};
+  started = true;
+  ENTER_LWIP_OR(false);
+  wasm2c_lwip_instantiate(&stack, &env);
+  w2c_lwip_start(&stack, (uint32_t)(mac >> 32), (uint32_t)mac, address, netmask, gateway, seed);
+  LEAVE_LWIP();
+  return true;
+}
+
+void ip_stack_input(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t length) {
+  ENTER_LWIP_OR();
+  uint32_t to = w2c_lwip_receive_buffer(&stack);
+  if (length <= w2c_lwip_frame_capacity(&stack) && within(kernel, offset, length) && within(&env.memory, to, length)) {
+    __builtin_memcpy(memory + to, kernel->data + offset, length);
+    w2c_lwip_input(&stack, length);
+  }
+  LEAVE_LWIP();
+}
+
+void ip_stack_poll(uint32_t now_ms) {
+  ENTER_LWIP_OR();
+  w2c_lwip_poll(&stack, now_ms);
+  LEAVE_LWIP();
+}
+
+uint32_t ip_stack_output(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity) {
+  ENTER_LWIP_OR(0);
+  uint32_t length = w2c_lwip_pending(&stack);
+  if (length > 0) {
+    uint32_t from = w2c_lwip_pending_frame(&stack);
+    if (length > capacity || !within(&env.memory, from, length) || !within(kernel, offset, length)) length = 0;
+    else __builtin_memcpy(kernel->data + offset, memory + from, length);
+    /* A frame that does not fit is dropped rather than left to block the rest. */
+    w2c_lwip_pop(&stack);
+  }
+  LEAVE_LWIP();
+  return length;
+}
