@@ -29,6 +29,9 @@ const CHECK_TOLERANCE: u64 = 64;
 const AGREEMENT: u64 = 32;
 // However long the reads take, the window closes before the PIT's count wraps.
 const LONGEST_PIT_TICKS: u32 = PIT_TICKS_PER_MS * 50;
+// A PIT that has not counted that window by the time the TSC has run this
+// far (50 ms at 10 GHz) does not count at all.
+const GIVE_UP_TSC_TICKS: u64 = 500_000_000;
 
 export class ClockRates {
   constructor(
@@ -39,10 +42,16 @@ export class ClockRates {
   ) {}
 }
 
-export function measureClockRates(): ClockRates {
+// Null if there is no telling: no leaf 0x15 and a PIT that does not count
+// (some firmware gates its clock off).
+export function measureClockRates(): ClockRates | null {
   const stated = ratesFromCpuid();
   if (stated === null) return countAgainstPit(WINDOW_PIT_TICKS, WINDOW_TOLERANCE, "counted against the PIT");
   const check = countAgainstPit(CHECK_PIT_TICKS, CHECK_TOLERANCE, "");
+  if (check === null) {
+    stated.source += ", unchecked: the PIT does not count";
+    return stated;
+  }
   if (agree(stated.tscPerMs, check.tscPerMs) && agree(stated.timerPerMs, check.timerPerMs)) return stated;
   return countAgainstPit(WINDOW_PIT_TICKS, WINDOW_TOLERANCE, "counted against the PIT (CPUID leaf 0x15 is off)");
 }
@@ -87,16 +96,18 @@ class Reading {
 }
 
 // Counts the TSC and the APIC timer over at least `minPitTicks` of the PIT,
-// until the window's ends are known to 1/`tolerance` of its length.
-function countAgainstPit(minPitTicks: u32, tolerance: u64, source: string): ClockRates {
+// until the window's ends are known to 1/`tolerance` of its length; null if
+// the PIT does not count.
+function countAgainstPit(minPitTicks: u32, tolerance: u64, source: string): ClockRates | null {
   const lvt = startFreeCount();
   startCountdown(<u16>MAX_COUNT);
   const first = new Reading(), last = new Reading();
+  const giveUpAt = rdtsc() + GIVE_UP_TSC_TICKS;
   // The window opens when the count is seen to go down: the PIT has loaded
   // it (at its first clock after startCountdown()) and is counting.
   let previous = readCountdown();
   first.take();
-  while (first.pit >= previous) {
+  while (first.pit >= previous && first.after < giveUpAt) {
     previous = first.pit;
     first.take();
   }
@@ -105,11 +116,13 @@ function countAgainstPit(minPitTicks: u32, tolerance: u64, source: string): Cloc
     last.take();
     pitTicks = first.pit - last.pit;
   } while (
-    pitTicks < minPitTicks
-    || (pitTicks < LONGEST_PIT_TICKS
-      && (first.span() + last.span()) * tolerance > last.doubleMidpoint() - first.doubleMidpoint())
+    last.after < giveUpAt
+    && (pitTicks < minPitTicks
+      || (pitTicks < LONGEST_PIT_TICKS
+        && (first.span() + last.span()) * tolerance > last.doubleMidpoint() - first.doubleMidpoint()))
   );
   stopFreeCount(lvt);
+  if (pitTicks < minPitTicks) return null;
   const tscTicks = (last.doubleMidpoint() - first.doubleMidpoint()) / 2;
   const perMs = <u64>pitTicks * 1000;
   return new ClockRates(

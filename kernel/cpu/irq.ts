@@ -17,6 +17,7 @@ import { initOneShotTimer, startTimerCount } from "./lapic";
 import { measureClockRates } from "./clockrates";
 import { setTscPerMillisecond, tscPerMillisecond } from "../time/tsc";
 import * as log from "../console/log";
+import { panic } from "../console/panic";
 
 export const TIMER_VECTOR: u8 = 0x20;
 export const KICK_VECTOR: u8 = 0x21;
@@ -40,7 +41,9 @@ export function startTimer(): void {
   outb(0x21, 0xff);
   outb(0xa1, 0xff);
   initOneShotTimer(TIMER_VECTOR);
-  const rates = measureClockRates();
+  const measured = measureClockRates();
+  if (measured === null) panic("timer: no clock to measure the TSC by: no CPUID leaf 0x15, and the PIT does not count");
+  const rates = measured!;
   setTscPerMillisecond(rates.tscPerMs);
   apicTicksPerMs = rates.timerPerMs;
   for (let i = 0; i < MAX_CPUS; i++) alarmAt[i] = NOT_SET;

@@ -11,7 +11,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { load, type Exports } from "./harness";
 
 interface ApiExports {
-  calibrate(): void;
+  calibrate(tscPerMs: bigint): void;
   reset(): void;
   answer(line: number): number;
   events(): number;
@@ -33,7 +33,7 @@ const TOKEN = "unit-token";
 beforeEach(async () => {
   const unit = await load<ApiExports>("api.ts");
   e = unit.exports;
-  e.calibrate();
+  e.calibrate(100n); // the harness's TSC moves 1000 ticks a read
   e.reset();
 });
 

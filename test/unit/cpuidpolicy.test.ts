@@ -15,7 +15,7 @@ import { CpuidHost, FakeTsc, type Regs } from "./fakehost";
 import { load, type Exports, type Unit } from "./harness";
 
 interface CpuidExports {
-  calibrate(): void;
+  calibrate(tscPerMs: bigint): void;
   initXstate(): void;
   makeVm(vcpus: number): void;
   guestCpuid(i: number, rax: bigint, rcx: bigint, cr4: bigint): void;
@@ -150,7 +150,7 @@ async function boot(cpu: CpuidHost, hz = 2_500_000_000n): Promise<void> {
     shim: { ...tsc.stubs(), cpuid: cpu.stub(() => unit.exports.memory) },
   });
   e = unit.exports;
-  if (hz) e.calibrate();
+  if (hz) e.calibrate(tsc.perMs);
   e.initXstate();
   e.makeVm(3);
 }

@@ -30,7 +30,7 @@ export interface ExitsExports {
   ACTIVITY_HALTED: G;
   ACTIVITY_WAITING_FOR_SIPI: G;
   reset(vcpus: number): void;
-  calibrate(): void;
+  calibrate(tscPerMs: bigint): void;
   initXstate(): void;
   guestRamHost(): bigint;
   reg(i: number, r: number): bigint;

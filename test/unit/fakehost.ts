@@ -1,10 +1,9 @@
 // A fake host CPU for the unit tests: the CPUID answers of an Intel or AMD
-// processor, and a TSC whose value the test sets, which the PIT-based
-// calibration (kernel/time/tsc.ts, pit.ts) measures at a rate the test picks.
+// processor, and a TSC whose value the test sets, running at a rate the test
+// picks (the module is told it: `perMs`, as the kernel's measure would find).
 // Both are shim stubs for load(): `cpuid` writes EAX, EBX, ECX, EDX into the
-// module's memory; `rdtsc` returns the clock; `inb` answers the PIT's status
-// port (0x61) with "count ended" after moving the clock on by 10 ms, and
-// COM1's line status as the default stub does.
+// module's memory; `rdtsc` returns the clock; `inb` answers COM1's line
+// status as the default stub does.
 import type { Stub } from "./harness";
 
 export type Regs = [eax: number, ebx: number, ecx: number, edx: number];
@@ -51,27 +50,21 @@ export class CpuidHost {
 }
 
 const COM1_LINE_STATUS = 0x3fd;
-const PIT_STATUS = 0x61; // bit 5: channel 2's output, high once its count ended
-const PIT_OUTPUT = 0x20;
 
-// The host's TSC, at `hz` ticks per second as the calibration measures it.
+// The host's TSC, at `hz` ticks per second.
 export class FakeTsc {
   clock = 0n;
-  private statusReads = 0;
   constructor(public hz: bigint) {}
+
+  // TSC ticks per millisecond (kernel/time/tsc.ts).
+  get perMs(): bigint {
+    return this.hz / 1000n;
+  }
 
   stubs(): Record<string, Stub> {
     return {
       rdtsc: () => this.clock,
-      inb: (port: number) => {
-        if (port === COM1_LINE_STATUS) return 0x60;
-        if (port !== PIT_STATUS) return 0xff;
-        // The kernel waits once for 10 ms, one count of 11932 PIT ticks
-        // (pit.ts): it reads the port to open the gate, then polls it. The
-        // poll finds the count ended, 10 ms later.
-        if (this.statusReads++ % 2 === 1) this.clock += this.hz / 100n;
-        return PIT_OUTPUT;
-      },
+      inb: (port: number) => (port === COM1_LINE_STATUS ? 0x60 : 0xff),
     };
   }
 }

@@ -34,7 +34,7 @@ beforeEach(async () => {
   });
   e = unit.exports;
   K = enums(e);
-  e.calibrate();
+  e.calibrate(host.perMs);
   host.clock = 1_000_000_000n;
   e.reset(2);
 });

@@ -3,7 +3,7 @@
 // text (jsontext.ts), against three VMs of fake vCPUs and host facts the
 // test fixes. Each load() is a fresh module; reset() makes fresh VMs.
 
-import { calibrateTsc } from "../../../kernel/time/tsc";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
 import { Dispatcher, HostFacts } from "../../../vmm/api/dispatcher";
@@ -37,8 +37,8 @@ let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
 let reader = new LineReader();
 
 // Before reset(): what the kernel sets up at boot.
-export function calibrate(): void {
-  calibrateTsc();
+export function calibrate(tscPerMs: u64): void {
+  setTscPerMillisecond(tscPerMs);
   initExtendedState();
 }
 

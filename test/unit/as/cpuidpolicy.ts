@@ -4,13 +4,13 @@
 // path of the backends, read the way they read it: EAX into the 8 bytes
 // where the backend keeps the guest's RAX, EBX, ECX and EDX into a register
 // block. initXstate() decides the XCR0 components guests get, as the VMM
-// does at boot. calibrate() measures the TSC (kernel/time/tsc.ts) through the shim's
-// PIT and rdtsc stubs, as the kernel does at boot; call it before makeVm()
-// and makeTable(), which, like the real ones, take the rate when they are made.
+// does at boot. calibrate() sets the TSC's rate (kernel/time/tsc.ts) as the
+// kernel's measure does at boot; call it before makeVm() and makeTable(),
+// which, like the real ones, take the rate when they are made.
 
 import { IA32_APIC_BASE } from "../../../kernel/arch/msrs";
 import { Reg } from "../../../kernel/arch/x86";
-import { calibrateTsc } from "../../../kernel/time/tsc";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestRegisters } from "../../../vmm/core/registers";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
@@ -29,8 +29,8 @@ function block(): GuestRegisters {
   return theBlock!;
 }
 
-export function calibrate(): void {
-  calibrateTsc();
+export function calibrate(tscPerMs: u64): void {
+  setTscPerMillisecond(tscPerMs);
 }
 // The XCR0 bits guests may set (vcpustate/xstate.ts), as the VMM sets them up at boot.
 export function initXstate(): void {

@@ -8,7 +8,7 @@
 // makes a fresh VM in it.
 
 import { Reg } from "../../../kernel/arch/x86";
-import { calibrateTsc } from "../../../kernel/time/tsc";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { ExitKind, Next } from "../../../vmm/core/exit";
 import { Activity, Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
@@ -106,8 +106,8 @@ export function reset(vcpus: i32): void {
 
 // Before reset(): the TSC rate (kernel/time/tsc.ts) and the XCR0 bits
 // guests may set (vcpustate/xstate.ts), as the kernel sets them up at boot.
-export function calibrate(): void {
-  calibrateTsc();
+export function calibrate(tscPerMs: u64): void {
+  setTscPerMillisecond(tscPerMs);
 }
 export function initXstate(): void {
   initExtendedState();

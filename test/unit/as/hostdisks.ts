@@ -4,7 +4,7 @@
 // partition as a VM's disk, with the VM's RAM in the fake physical memory.
 
 import { initConsole } from "../../../kernel/console/console";
-import { calibrateTsc } from "../../../kernel/time/tsc";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
 import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
@@ -16,8 +16,10 @@ let disk: DiskBacking | null = null;
 export function scan(guestHpa: u64, guestSize: u64): void {
   initConsole();
   guest.add(0, guestHpa, guestSize);
-  // As at boot, where the timer's calibration comes first (vmm/vmm.ts).
-  calibrateTsc();
+  // As at boot, where the timer's calibration comes first (vmm/vmm.ts): the
+  // harness's TSC moves 1000 ticks a read, so at 100 a millisecond a
+  // driver's waits end after a few reads.
+  setTscPerMillisecond(100);
   scanHostDisks(scanPci());
 }
 // The partition as the disk of "vm test"; false, with openError(), if it cannot be had.

@@ -5,7 +5,7 @@
 // slot 11 is VM a's NIC on VLAN 10, slot 12 VM b's on VLAN 10, slot 13 VM
 // c's on VLAN 20. MSI-X messages are recorded; the TSC is the test's.
 
-import { calibrateTsc } from "../../../kernel/time/tsc";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { Bus } from "../../../vmm/devices/bus";
 import { Ecam } from "../../../vmm/devices/pci/ecam";
@@ -54,8 +54,8 @@ export function build(ramHpa: u64, ramSize: u64, macBase: u64, bytesPerSecond: u
 }
 
 // The TSC's rate, measured against the PIT as at boot (the test's FakeTsc).
-export function calibrate(): void {
-  calibrateTsc();
+export function calibrate(tscPerMs: u64): void {
+  setTscPerMillisecond(tscPerMs);
 }
 
 export function mmioRead(address: u64, size: u8): u64 {
