@@ -185,17 +185,27 @@ GUEST_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,
 # The uplink on QEMU's restricted user network: 127.0.0.1:8080 reaches port 80
 # of the debian VM (10.0.2.15), and nothing reaches further out.
 FORWARD ?= 127.0.0.1:8080-10.0.2.15:80
-DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK) --forward $(FORWARD)
+# The management API on COM2 (docs/api.md), on 127.0.0.1:API_PORT, with a
+# token made for each run unless API_TOKEN names one.
+API_PORT ?= 4555
+ifndef API_TOKEN
+API_TOKEN := $(shell od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
+endif
+DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK) --forward $(FORWARD) \
+	--cmdline "api_token=$(API_TOKEN)" --com2 $(API_PORT)
+API_HINT := @echo "management API: npx typervisor --serial tcp:127.0.0.1:$(API_PORT) --token $(API_TOKEN) list"
 $(VM_DISK):
 	$(NODE_BIN)/tsx tools/disk/image.ts $@
 $(BUILD)/vms-nodisks.json: boot/vms.json tools/disk/nodisks.ts
 	@mkdir -p $(BUILD)
 	$(NODE_BIN)/tsx tools/disk/nodisks.ts $< $@
 run: all guests guest-kernels $(VM_DISK)
+	$(API_HINT)
 	$(NODE_BIN)/tsx tools/cli.ts run --platform qemu --accel $(ACCEL) $(DEFAULT_VMS)
 run-bochs: all guests guest-kernels $(BUILD)/vms-nodisks.json
 	$(NODE_BIN)/tsx tools/cli.ts run --platform bochs $(GUEST_VMS) --module $(BUILD)/vms-nodisks.json="vms.json config"
 run-uefi: all guests guest-kernels $(VM_DISK)
+	$(API_HINT)
 	$(NODE_BIN)/tsx tools/cli.ts run --platform uefi --accel $(ACCEL) $(DEFAULT_VMS)
 
 # The stick image is made again each time: its VMs come from the guest cache.

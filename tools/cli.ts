@@ -2,7 +2,7 @@
 //
 //   tsx tools/cli.ts run [--platform qemu|uefi|bochs] [--accel tcg|kvm] [--memory MiB]
 //                        [--cpus N] [--cmdline "..."] [--module file[=args]]... [--iso] [--icount]
-//                        [--gdb PORT]  (QEMU: COM2 on 127.0.0.1:PORT, for gdb=NAME, docs/debugging.md)
+//                        [--com2 PORT] (QEMU: COM2 on 127.0.0.1:PORT: the GDB stub or the management API)
 //                        [--stick IMAGE]  (QEMU: boot IMAGE as a USB stick, docs/usb-stick.md)
 //                        [--nvme IMAGE]  (QEMU: IMAGE as the host's NVMe disk, docs/storage.md)
 //                        [--forward 127.0.0.1:PORT-VM:PORT]  (QEMU: an e1000 uplink on the
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     image: { type: "string", default: "build/typervisor-usb.img" },
     stick: { type: "string" },
     yes: { type: "boolean", default: false },
-    gdb: { type: "string" },
+    com2: { type: "string" },
     nvme: { type: "string" },
     forward: { type: "string" },
   },
@@ -48,7 +48,7 @@ function bootOptions(interactive: boolean): BootOptions {
   const platform = values.platform as Platform;
   if (!["qemu", "uefi", "bochs"].includes(platform)) fail(`unknown platform '${platform}' (qemu, uefi, bochs)`);
   if (values.accel !== "tcg" && values.accel !== "kvm") fail(`unknown accelerator '${values.accel}' (tcg, kvm)`);
-  if (values.gdb && platform === "bochs") fail("--gdb works with QEMU only");
+  if (values.com2 && platform === "bochs") fail("--com2 works with QEMU only");
   if (values.stick && platform === "bochs") fail("--stick works with QEMU only");
   if (values.nvme && platform === "bochs") fail("--nvme works with QEMU only (Bochs has no NVMe)");
   if (values.forward && platform === "bochs") fail("--forward works with QEMU only");
@@ -69,8 +69,8 @@ function bootOptions(interactive: boolean): BootOptions {
     cpus: Number(values.cpus),
     cmdline: values.cmdline,
     extraArgs: [
-      // COM2 after the console's COM1: the GDB stub's port (gdb=NAME).
-      ...(values.gdb ? ["-serial", `tcp:127.0.0.1:${Number(values.gdb)},server=on,wait=off`] : []),
+      // COM2 after the console's COM1: the GDB stub's (gdb=NAME) or the API's (api_token=...).
+      ...(values.com2 ? ["-serial", `tcp:127.0.0.1:${Number(values.com2)},server=on,wait=off`] : []),
       ...(values.nvme ? ["-drive", `file=${values.nvme},if=none,id=vmdisks,format=raw`] : []),
       ...(values.nvme ? ["-device", "nvme,drive=vmdisks,serial=typervisor"] : []),
       ...(values.forward ? forwardingUplink(checkForward(values.forward)) : []),

@@ -13,8 +13,8 @@
 // partition of make run's NVMe disk (tools/disk/image.ts) mounted at /mnt,
 // made an ext2 file system at the first boot; what the first VM writes
 // there is there again when the emulator is started anew. Their network
-// cards share the host's virtual switch: the first pings the second. The
-// switch's uplink is an e1000 on QEMU's user network, restricted to this
+// cards share the host's virtual switch: the first pings the second and
+// the hypervisor's own address. The switch's uplink is an e1000 on QEMU's user network, restricted to this
 // machine, with one port of 127.0.0.1 forwarded to the first VM as make
 // run forwards it: the test reaches a TCP service there.
 import { readFileSync, rmSync } from "node:fs";
@@ -31,9 +31,13 @@ const paths = guestPaths();
 const manifest = linuxGuests("linux pair");
 
 const CONFIG = "boot/vms.json";
-const VMS: Array<{ name: string; memory: number; cpus: number; cmdline: string }> = JSON.parse(
-  readFileSync(CONFIG, "utf8"),
-).vms;
+const CONFIGURED: {
+  vms: Array<{ name: string; memory: number; cpus: number; cmdline: string }>;
+  management: { address: string };
+} = JSON.parse(readFileSync(CONFIG, "utf8"));
+const VMS = CONFIGURED.vms;
+// The hypervisor's own address (A/P).
+const MANAGEMENT = CONFIGURED.management.address.split("/")[0];
 // Each VM's address on the switch, from its command line (typervisor.ip=A/P).
 const addressOf = (vm: { cmdline: string }) => /typervisor\.ip=([\d.]+)\//.exec(vm.cmdline)![1];
 const SWITCH = "\x14"; // Ctrl-T
@@ -215,6 +219,16 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
         from,
       );
       expect(ping[1]).toBe("2");
+      // And the hypervisor's own address answers.
+      from = machine.output.length;
+      const own = await ask(
+        machine,
+        first.name,
+        `ping -c 2 -W 5 ${MANAGEMENT}`,
+        /\d+ packets transmitted, (\d+) packets received/,
+        from,
+      );
+      expect(own[1]).toBe("2");
       // This machine reaches a TCP service in the first VM through the uplink.
       from = machine.output.length;
       await ask(machine, first.name, "echo reached-$((6 * 7)) > /tmp/hello; echo ready", /ready/, from);
