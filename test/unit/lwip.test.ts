@@ -5,20 +5,8 @@
 // starts; it answers ARP and ping for its own address only, with correct
 // checksums, to the asker's MAC; a closed TCP port answers a SYN with a
 // reset.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-
-interface Stack {
-  start(macHigh: number, macLow: number, address: number, netmask: number, gateway: number, seed: number): void;
-  receive_buffer(): number;
-  frame_capacity(): number;
-  input(length: number): void;
-  poll(nowMs: number): void;
-  pending(): number;
-  pending_frame(): number;
-  pop(): void;
-}
+import { compileLwip, instantiate } from "./lwipinstance";
 
 const MAC = [0x52, 0x54, 0x00, 0x13, 0x00, 0x01];
 const PEER_MAC = [0x52, 0x54, 0x00, 0x12, 0x00, 0x00];
@@ -29,14 +17,12 @@ const u32 = (a: number[]) => ((a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3]) 
 
 let module: WebAssembly.Module;
 beforeAll(() => {
-  execFileSync("make", ["--no-print-directory", "-s", "build/lwip.wasm"], { stdio: "inherit" });
-  module = new WebAssembly.Module(readFileSync("build/lwip.wasm"));
+  module = compileLwip();
 });
 
 // A started stack at ADDRESS/24 and its memory; sent() takes what it has sent, oldest first.
 function started() {
-  const memory = new WebAssembly.Memory({ initial: 3, maximum: 3 });
-  const stack = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Stack;
+  const { stack, memory } = instantiate(module);
   stack.start(0x5254, 0x00130001, u32(ADDRESS), u32([255, 255, 255, 0]), 0, 12345);
   const bytes = () => new Uint8Array(memory.buffer);
   const sent = () => {

@@ -7,9 +7,8 @@
 // passes lwIP the time; a stopped stack's frames count as queue full; an
 // answer to a frame from a polled port (the uplink) goes out without that
 // port being polled from inside its own poll.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compileLwip, instantiate } from "./lwipinstance";
 import { load } from "./harness";
 
 interface ManagementExports {
@@ -27,17 +26,6 @@ interface ManagementExports {
   wireReentered(): number;
 }
 
-interface Stack {
-  start(macHigh: number, macLow: number, address: number, netmask: number, gateway: number, seed: number): void;
-  receive_buffer(): number;
-  frame_capacity(): number;
-  input(length: number): void;
-  poll(nowMs: number): void;
-  pending(): number;
-  pending_frame(): number;
-  pop(): void;
-}
-
 const A = 0, C = 1;
 const MAC_A = [0x52, 0x54, 0x00, 0x12, 0x00, 0x00], MAC_C = [0x52, 0x54, 0x00, 0x12, 0x01, 0x00];
 const MANAGEMENT_MAC = [0x52, 0x54, 0x00, 0x13, 0x00, 0x01];
@@ -47,8 +35,7 @@ const macValue = (m: number[]) => m.reduce((v, b) => (v << 8n) | BigInt(b), 0n);
 
 let lwip: WebAssembly.Module;
 beforeAll(() => {
-  execFileSync("make", ["--no-print-directory", "-s", "build/lwip.wasm"], { stdio: "inherit" });
-  lwip = new WebAssembly.Module(readFileSync("build/lwip.wasm"));
+  lwip = compileLwip();
 });
 
 function arpRequest(from: number[], fromIp: number[], target: number[]): number[] {
@@ -74,8 +61,7 @@ function echoRequest(from: number[], fromIp: number[], to: number[], toMac: numb
 
 // The switch with a, c and the management port, lwIP behind the shim.
 async function started(opts: { failed?: boolean } = {}) {
-  const memory = new WebAssembly.Memory({ initial: 3, maximum: 3 });
-  const stack = new WebAssembly.Instance(lwip, { env: { memory } }).exports as unknown as Stack;
+  const { stack, memory } = instantiate(lwip);
   const lwipBytes = () => new Uint8Array(memory.buffer);
   let kernel: () => Uint8Array = () => new Uint8Array();
   const inputs: number[] = [], polls: number[] = [];
