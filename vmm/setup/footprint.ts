@@ -2,13 +2,14 @@
 // measured around its creation and logged as
 // "vm NAME: hypervisor memory N KiB (pages P KiB, heap H KiB, frames F KiB)".
 //
-// Pages are the page-aligned structures the processor reads by physical
-// address (VMCB or VMCS, I/O and MSR permission bitmaps, nested page
-// tables), from kernel/mm/linearpages.ts; heap is the growth of the
-// garbage-collected heap (the Vm, its vCPUs' state, APICs, device models,
-// bus maps, and the garbage creation left, kernel/mm/heap.ts); frames
-// are host frames taken besides its RAM. Later growth (nested tables
-// split on a guest's first touch of a page, buffers) is not in it.
+// Pages are the page-aligned structures from kernel/mm/linearpages.ts
+// (VMCB or VMCS, I/O and MSR permission bitmaps, the nested tables' root,
+// the vCPU's register page, XSAVE area and CPUID answer table); heap is
+// the growth of the garbage-collected heap (the Vm, its vCPUs' state,
+// APICs, device models, bus maps, and the garbage creation left,
+// kernel/mm/heap.ts); frames are host frames taken besides its RAM.
+// Later growth (nested tables made as the guest first touches its RAM,
+// device buffers) is not in it.
 // docs/memory-model.md, "What a VM costs", has the figures.
 
 import * as log from "../../kernel/console/log";
