@@ -2,7 +2,8 @@
 // in a VM against bare (linuxbench.ts), its disk I/O on the hypervisor's NVMe
 // driver against bare (diskbench.ts), the start-up for VMs of several sizes
 // (startupbench.ts), what the PC's screen costs while its
-// log scrolls (screenbench.ts), and how the hypervisor scales over
+// log scrolls (screenbench.ts), whether an exit's round trip grows with
+// the number of VMs (scalebench.ts), and how the hypervisor scales over
 // two host CPUs and how long they wait for its lock (smpbench.ts), written
 // to build/bench/results.json.
 //
@@ -18,6 +19,7 @@ import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
 import { measureDisks, summary as diskSummary } from "./diskbench";
 import { BootFailure, measureLinuxBoot, summary } from "./linuxbench";
+import { measureScale, ScaleBenchFailure, summary as scaleSummary } from "./scalebench";
 import { measureScreen, summary as screenSummary } from "./screenbench";
 import { measureSmp, SmpBenchFailure, summary as smpSummary } from "./smpbench";
 import { measureStartup, summary as startupSummary } from "./startupbench";
@@ -105,13 +107,15 @@ const disk = await part("Disk I/O", measureDisks, diskSummary, bootFailed);
 const startup = await part("Start-up", measureStartup, startupSummary, bootFailed);
 // The same VM on the PC's screen in its dearest mode (screenbench.ts).
 const screen = await part("Screen", measureScreen, screenSummary, bootFailed);
+// CPUID and OUT round trips with 1, 16 and 64 VMs on the host (scalebench.ts).
+const scale = await part("Scale", measureScale, scaleSummary, (e) => e instanceof ScaleBenchFailure);
 // Last, on its own: its clock is the host's, and the runs before have ended.
 const smp = await part("SMP scaling", measureSmp, smpSummary, (e) => e instanceof SmpBenchFailure);
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
   JSON.stringify(
-    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, smp },
+    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, scale, smp },
     null,
     2,
   )

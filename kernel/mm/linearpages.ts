@@ -19,10 +19,13 @@ const PAGE: usize = <usize>PAGE_SIZE;
 let blockNext: usize = 0; // next free byte of the current block
 let blockEnd: usize = 0;
 let freePages: usize[] = []; // single pages returned by freePage()
+let pagesHandedOut: usize = 0; // pages held by callers, for accounting
+let bytesGrown: usize = 0; // linear memory grown here, not the heap's
 
 // `count` zeroed pages, contiguous in physical memory. Traps (out of memory)
 // if the linear memory cannot grow.
 export function allocPages(count: i32): usize {
+  pagesHandedOut += <usize>count;
   if (count == 1 && freePages.length > 0) {
     const page = freePages.pop();
     memory.fill(page, 0, PAGE);
@@ -44,6 +47,7 @@ export function allocPages(count: i32): usize {
     const wasmPages = <i32>((bytes + WASM_PAGE - 1) / WASM_PAGE);
     const old = memory.grow(wasmPages);
     if (old < 0) panic("out of memory: the hypervisor's linear memory cannot grow");
+    bytesGrown += <usize>wasmPages * WASM_PAGE;
     blockNext = <usize>old * WASM_PAGE;
     blockEnd = blockNext + <usize>wasmPages * WASM_PAGE;
   }
@@ -54,7 +58,19 @@ export function allocPage(): usize {
 }
 
 export function freePage(page: usize): void {
+  pagesHandedOut--;
   freePages.push(page);
+}
+
+// Bytes of pages held by callers (what a VM's creation adds is its share).
+export function pagesInUseBytes(): usize {
+  return pagesHandedOut * PAGE;
+}
+
+// Bytes of the linear memory this allocator grew it by: the rest past the
+// static data is the heap's (heap.ts).
+export function linearPagesBytes(): usize {
+  return bytesGrown;
 }
 
 // Physical address of a byte of the linear memory.

@@ -20,7 +20,7 @@ const CHECKS = ["checks.c", "mmiochecks.c", "apicchecks.c", "nmichecks.c", "debu
   checksIn(`test/guests/lib/${file}`)
 );
 const LONG_MODE_GUEST = "long64", PROTECTED_MODE_GUEST = "protected32", REAL_MODE_GUEST = "real16";
-const checksOf = (guest: string) =>
+export const checksOf = (guest: string) =>
   CHECKS.filter((check) =>
     (guest === LONG_MODE_GUEST || !check.startsWith("64-bit: "))
     && (guest === PROTECTED_MODE_GUEST || !check.startsWith("32-bit: "))

@@ -23,6 +23,7 @@ import { TestMmioWindow, TEST_MMIO_BASE, TEST_MMIO_SIZE } from "../devices/test/
 import { MAX_CPUS } from "../../kernel/cpu/smp";
 import { ALL_CPUS, CpuShare, DEFAULT_WEIGHT, MAX_WEIGHT } from "../core/cpushare";
 import { MAX_CAP } from "./config/config";
+import { Footprint } from "./footprint";
 import { allocateRam, createVmOn, shareOf } from "./vmcreate";
 
 // The test device's interrupts: external interrupts for the boot vCPU, and
@@ -103,6 +104,7 @@ function createVm(
   }
   const share = shareFromOptions(name, options);
   if (share === null) return null;
+  const footprint = new Footprint(frames);
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
   const vm = createVmOn(id, name, memory, frames, backend, cpus, share);
@@ -118,6 +120,7 @@ function createVm(
       + " vCPU" + (cpus > 1 ? "s" : "")
       + ", image " + imageSize.toString() + " bytes, " + backend.name,
   );
+  footprint.report(name, bytes);
   return vm;
 }
 

@@ -27,6 +27,7 @@ import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { Bus } from "../devices/bus";
 import { buildAcpiTables } from "../platform/pc/acpitables";
+import { Footprint } from "./footprint";
 import { allocateRam, createVmOn, releaseRam, shareOf } from "./vmcreate";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
@@ -124,6 +125,7 @@ function createKernelVm(
   const share = shareOf(name, c.affinity, c.weight, c.cap);
   if (share === null) return null;
   const mib = <u64>c.memoryMib;
+  const footprint = new Footprint(frames);
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
   const loaded = loadInto(memory, c, kernel, options);
@@ -144,6 +146,7 @@ function createKernelVm(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
       + ", console " + c.console + describeDisks(disks) + describeNics(nics) + ", " + backend.name,
   );
+  footprint.report(name, mib << 20);
   return vm;
 }
 
