@@ -4,6 +4,7 @@
 #   make run        boot under QEMU (serial console on this terminal)
 #   make run-bochs  boot under Bochs     make run-uefi  boot the ISO under QEMU+OVMF
 #   make test       unit and system tests (vitest)
+#   make test-long  the long tier: 64 VMs on one host (test/long)
 #   make bench      exit round-trip costs per backend, Linux's boot to /init
 #                   in a VM against bare under QEMU -icount (docs/linux-bench.md),
 #                   and two CPU-bound VMs on QEMU -smp 1 against -smp 2 and the
@@ -45,7 +46,7 @@ BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
 	$(BUILD)/linker/ipstack.o $(BUILD)/lwip.o $(BUILD)/font.o
 
-.PHONY: all deps guests run run-bochs run-uefi run-usb test test-unit bench exit-profile fuzz usb usb-image clean
+.PHONY: all deps guests run run-bochs run-uefi run-usb test test-long test-unit bench exit-profile fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -220,6 +221,9 @@ usb: usb-image
 
 test: all guests
 	$(NODE_BIN)/vitest run
+# The long tier: 64 VMs on one host (test/long), not part of make test.
+test-long: all guests
+	TEST_LONG=1 $(NODE_BIN)/vitest run
 bench: all guests
 	$(NODE_BIN)/tsx tools/bench.ts
 # Where one exit round trip's instructions go, function by function (tools/exitprofile.ts).

@@ -7,9 +7,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SUITE } from "../../tools/harness/suite";
-import { checksOf } from "./guests";
+import { checksOf } from "../system/guests";
 import { Module } from "../../tools/harness/index";
-import { bootAndWait, Run } from "./run";
+import { bootAndWait, Run } from "../system/run";
 
 const VMS = 64, VM_MIB = 16, FOOTPRINT_GOAL_KIB = 256;
 // Checks that QEMU's CPU lacks, reported SKIP (svm.test.ts).
