@@ -124,8 +124,11 @@ static int request_line(const uint8_t* b, struct span line, struct span* method,
   *target = take(b, &line, visible);
   if (target->length == 0 || !space(b, &line)) return 400;
   if (same(b, line, "HTTP/1.1", 0) || same(b, line, "HTTP/1.0", 0)) return 0;
-  struct span major = {line.at, line.length < 5 ? line.length : 5};
-  return same(b, major, "HTTP/", 0) ? 505 : 400;
+  /* HTTP-version is "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3). */
+  const uint8_t* v = b + line.at;
+  int version = line.length == 8 && digit(v[5]) && v[6] == '.' && digit(v[7]);
+  line.length = 5;
+  return version && same(b, line, "HTTP/", 0) ? 505 : 400;
 }
 
 int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http_request* out) {
