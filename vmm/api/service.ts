@@ -70,8 +70,9 @@ export function startApi(vms: Vm[], token: string, gdbWantsCom2: bool, version: 
   const dispatcher = new Dispatcher(vms, new KernelFacts(version, frames), token);
   let http: HttpServer | null = new HttpServer(dispatcher);
   if (!hasManagement()) http = null;
-  else if (http.listen(HTTP_PORT)) log.info("api: the management API listens on HTTP, TCP port " + HTTP_PORT.toString());
-  else {
+  else if (http.listen(HTTP_PORT)) {
+    log.info("api: the management API listens on HTTP, TCP port " + HTTP_PORT.toString());
+  } else {
     log.error("api: lwIP cannot listen on TCP port " + HTTP_PORT.toString() + "; no HTTP");
     http = null;
   }
