@@ -12,7 +12,8 @@
  * buffer and calls http_respond with the status. The reply leaves as the
  * send buffer frees; every reply ends with Connection: close. A connection
  * that makes no progress for IDLE_SECONDS is aborted, so none holds a slot
- * for ever. Nothing here calls the hypervisor.
+ * for ever (a request the hypervisor never answered included). Nothing here
+ * calls the hypervisor.
  */
 #include "httpparse.h"
 #include "lwip/tcp.h"
@@ -34,6 +35,7 @@
 #define INVALID_REQUEST (-32600)
 #define METHOD_NOT_FOUND (-32601)
 #define TOO_LARGE (-32013)
+#define INTERNAL_ERROR (-32603)
 
 enum state { FREE, READING, READY, HANDED, SENDING };
 
@@ -139,9 +141,11 @@ static err_t refuse(struct connection* c, uint32_t status) {
                         : status == 431 ? "request header section too large"
                         : status == 501 ? "transfer codings are not supported"
                         : status == 505 ? "HTTP version not supported"
+                        : status == 500 ? "reply too large to send"
                                         : "malformed HTTP request";
   int32_t code = status == 404 || status == 405 ? METHOD_NOT_FOUND
                  : status == 413 || status == 431 ? TOO_LARGE
+                 : status == 500                  ? INTERNAL_ERROR
                                                   : INVALID_REQUEST;
   uint32_t at = HEAD_ROOM;
   put(c, &at, REPLY_BYTES, "{\"code\":");
@@ -180,7 +184,6 @@ static err_t sent(void* arg, struct tcp_pcb* pcb, u16_t length) {
 
 static err_t polled(void* arg, struct tcp_pcb* pcb) {
   struct connection* c = arg;
-  if (c->state == HANDED || c->state == READY) return ERR_OK;
   if (++c->idle < IDLE_SECONDS) {
     return c->state == SENDING ? send_more(c) : ERR_OK;
   }
@@ -258,10 +261,12 @@ EXPORT("http_record") uint8_t* http_record(void) { return record; }
 EXPORT("http_body") uint8_t* http_body(uint32_t slot) { return connections[slot % CONNECTIONS].out + HEAD_ROOM; }
 EXPORT("http_body_capacity") uint32_t http_body_capacity(void) { return REPLY_BYTES - HEAD_ROOM; }
 
-/* The reply to the request of `slot`, its body's `length` bytes in place. */
+/* The reply to the request of `slot`, its body's `length` bytes in place;
+ * a length over http_body_capacity() (a body that did not fit) is a 500. */
 EXPORT("http_respond")
 void http_respond(uint32_t slot, uint32_t status, uint32_t length) {
-  if (slot >= CONNECTIONS || length > REPLY_BYTES - HEAD_ROOM) return;
+  if (slot >= CONNECTIONS || connections[slot].state != HANDED) return;
   struct connection* c = &connections[slot];
-  if (c->state == HANDED) respond(c, status, length);
+  if (length > REPLY_BYTES - HEAD_ROOM) refuse(c, 500);
+  else respond(c, status, length);
 }

@@ -22,16 +22,20 @@ const RECORD_BYTES: i32 = 4096 + 64;
 const REQUESTS_PER_POLL: i32 = 4;
 const OK: u32 = 200;
 
-// A request as http.c hands it over.
-export class HttpRecord {
-  constructor(readonly slot: u32, readonly method: string, readonly name: string | null, readonly token: string) {}
+// The answer to a request: its connection's slot, the status and the JSON body.
+export class HttpAnswer {
+  constructor(readonly slot: u32, readonly status: u32, readonly body: string) {}
 }
 
-// Reads a record's `length` bytes at `at`.
-export function readRecord(at: usize, length: i32): HttpRecord {
+// Answers the record of `length` bytes at `at` with `dispatcher`.
+export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): HttpAnswer {
   const fields = String.UTF8.decodeUnsafe(at + 1, <usize>(length - 1)).split("\n", 3);
   const name = fields.length > 1 && fields[1].length > 0 ? fields[1] : null;
-  return new HttpRecord(load<u8>(at), fields[0], name, fields.length > 2 ? fields[2] : "");
+  const token = fields.length > 2 ? fields[2] : "";
+  const outcome = dispatcher.call(fields[0], token, name);
+  const slot = <u32>load<u8>(at);
+  if (outcome.code == 0) return new HttpAnswer(slot, OK, outcome.text);
+  return new HttpAnswer(slot, <u32>httpStatus(outcome.code), errorObject(outcome.code, outcome.text));
 }
 
 export class HttpServer {
@@ -49,11 +53,9 @@ export class HttpServer {
     for (let i = 0; i < REQUESTS_PER_POLL; i++) {
       const length = ipHttpTake(this.record.dataStart, RECORD_BYTES);
       if (length == 0) break;
-      const request = readRecord(this.record.dataStart, length);
-      const outcome = this.dispatcher.call(request.method, request.token, request.name);
-      const ok = outcome.code == 0;
-      const body = String.UTF8.encode(ok ? outcome.text : errorObject(outcome.code, outcome.text));
-      ipHttpReply(request.slot, ok ? OK : <u32>httpStatus(outcome.code), changetype<usize>(body), body.byteLength);
+      const answer = answerRecord(this.dispatcher, this.record.dataStart, length);
+      const body = String.UTF8.encode(answer.body);
+      ipHttpReply(answer.slot, answer.status, changetype<usize>(body), body.byteLength);
     }
   }
 }
