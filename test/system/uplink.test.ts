@@ -259,7 +259,7 @@ describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
     const host = await boot({
       platform: "bochs",
       memoryMiB: 512,
-      cmdline: `exit=emulator api_token=${API_TOKEN}`,
+      cmdline: "exit=emulator",
       modules: linuxVmsModules(
         "vmlinux",
         [{ name: VM.name, cmdline: `console=ttyS0 quiet typervisor.ip=${ip}/24`, memory: 192, nics: [{}] }],
