@@ -90,7 +90,7 @@ APT_OPTIONS := -o Dir::Etc::SourceList=$(CURDIR)/$(APT_DIR)/sources.list -o Dir:
 LWIP_CORE := init def inet_chksum ip mem memp netif pbuf tcp tcp_in tcp_out timeouts udp \
 	ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
 LWIP_OBJECTS := $(patsubst %,$(BUILD)/lwip/core/%.o,$(LWIP_CORE)) $(BUILD)/lwip/netif/ethernet.o \
-	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o
+	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o $(BUILD)/lwip/port/http.o $(BUILD)/lwip/port/httpparse.o
 IP_STACK_PAGES := 3
 # lwIP's name lookups (netif_find, pbuf_strstr) call strlen, strncmp and
 # atoi, which we do not provide: the hypervisor never calls them and the

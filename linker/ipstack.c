@@ -8,7 +8,8 @@
  * checks on every access (WASM_RT_MEMCHECK_GUARD_PAGES 0), so a bug in
  * lwIP can corrupt only lwIP's memory. lwIP imports nothing; the glue calls
  * its exports (linker/lwip/stack.c) and copies each frame across, checking
- * the range against both memories first (docs/lwip.md).
+ * the range against both memories first (docs/lwip.md). The management
+ * API's HTTP requests and replies cross the same way (linker/lwip/http.c).
  *
  * A trap inside lwIP (an access out of its memory, an assertion) does not
  * stop the machine: wasm_rt_trap() hands it to ip_stack_catch_trap(), which
@@ -88,16 +89,48 @@ void ip_stack_poll(uint32_t now_ms) {
   LEAVE_LWIP();
 }
 
+/* Copies `length` bytes at `from` in lwIP's memory to `kernel` at `offset`
+ * if both ranges hold and `length` is at most `capacity`; the bytes copied. */
+static uint32_t copy_out(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity, uint32_t from, uint32_t length) {
+  if (length > capacity || !within(&env.memory, from, length) || !within(kernel, offset, length)) return 0;
+  __builtin_memcpy(kernel->data + offset, memory + from, length);
+  return length;
+}
+
 uint32_t ip_stack_output(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity) {
   ENTER_LWIP_OR(0);
   uint32_t length = w2c_lwip_pending(&stack);
   if (length > 0) {
-    uint32_t from = w2c_lwip_pending_frame(&stack);
-    if (length > capacity || !within(&env.memory, from, length) || !within(kernel, offset, length)) length = 0;
-    else __builtin_memcpy(kernel->data + offset, memory + from, length);
+    length = copy_out(kernel, offset, capacity, w2c_lwip_pending_frame(&stack), length);
     /* A frame that does not fit is dropped rather than left to block the rest. */
     w2c_lwip_pop(&stack);
   }
   LEAVE_LWIP();
   return length;
+}
+
+bool ip_http_listen(uint32_t port) {
+  ENTER_LWIP_OR(false);
+  bool listening = w2c_lwip_http_listen(&stack, port);
+  LEAVE_LWIP();
+  return listening;
+}
+
+uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity) {
+  ENTER_LWIP_OR(0);
+  uint32_t length = w2c_lwip_http_next(&stack);
+  /* A record that does not fit is dropped: its connection times out. */
+  if (length > 0) length = copy_out(kernel, offset, capacity, w2c_lwip_http_record(&stack), length);
+  LEAVE_LWIP();
+  return length;
+}
+
+void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length) {
+  ENTER_LWIP_OR();
+  uint32_t to = w2c_lwip_http_body(&stack, slot), capacity = w2c_lwip_http_body_capacity(&stack);
+  bool fits = length <= capacity && within(kernel, offset, length) && within(&env.memory, to, length);
+  if (fits) __builtin_memcpy(memory + to, kernel->data + offset, length);
+  /* A body that was not copied is answered 500 by lwIP: a length over its capacity. */
+  w2c_lwip_http_respond(&stack, slot, status, fits ? length : capacity + 1);
+  LEAVE_LWIP();
 }

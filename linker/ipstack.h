@@ -19,6 +19,14 @@ void ip_stack_poll(uint32_t now_ms);
 /* Moves the oldest frame the stack sent into `kernel` at `offset`, at most
  * `capacity` bytes; its length, or 0 if there is none. */
 uint32_t ip_stack_output(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity);
+/* Serves the management API's HTTP on TCP `port`; false if it cannot. */
+bool ip_http_listen(uint32_t port);
+/* Moves the next HTTP request's record (linker/lwip/http.c) into `kernel`
+ * at `offset`, at most `capacity` bytes; its length, or 0 if none waits. */
+uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity);
+/* Answers request `slot` with `status` and the JSON body of `length` bytes
+ * at `offset` in `kernel`. */
+void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length);
 /* Whether the stack stopped after a trap (the trap's reason was printed). */
 bool ip_stack_failed(void);
 /* Called by wasm_rt_trap(): returns only if the trap is not the stack's. */

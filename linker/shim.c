@@ -182,6 +182,11 @@ void w2c_shim_ip_input(w2c_shim* s, u32 frame, u32 length) { ip_stack_input(&ker
 void w2c_shim_ip_poll(w2c_shim* s, u32 now_ms) { ip_stack_poll(now_ms); }
 u32 w2c_shim_ip_output(w2c_shim* s, u32 buffer, u32 capacity) { return ip_stack_output(&kernel.w2c_memory, buffer, capacity); }
 u32 w2c_shim_ip_failed(w2c_shim* s) { return ip_stack_failed(); }
+u32 w2c_shim_ip_http_listen(w2c_shim* s, u32 port) { return ip_http_listen(port); }
+u32 w2c_shim_ip_http_take(w2c_shim* s, u32 buffer, u32 capacity) { return ip_http_take(&kernel.w2c_memory, buffer, capacity); }
+void w2c_shim_ip_http_reply(w2c_shim* s, u32 slot, u32 status, u32 body, u32 length) {
+  ip_http_reply(&kernel.w2c_memory, slot, status, body, length);
+}
 
 /*
  * What the kernel tells a CPU to do next, in its linear memory

@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 // typervisor: the management API's command-line client (docs/api.md).
 //
-//   typervisor [--serial PATH] [--token TOKEN] COMMAND [NAME]
+//   typervisor [--serial PATH | --host URL] [--token TOKEN] COMMAND [NAME]
 //     host                 the host: version, CPUs, memory, uptime
 //     list                 the VMs, as `xl list` shows them
 //     info NAME            a VM's configuration, state and vCPUs
@@ -13,17 +13,21 @@
 // PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
 // unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
 // `-serial tcp:...,server=on`, or a serial device; default
-// $TYPERVISOR_SERIAL. TOKEN is the boot command line's api_token=; default
+// $TYPERVISOR_SERIAL. URL (http://ADDRESS[:PORT], default $TYPERVISOR_HOST)
+// takes the HTTP transport on the management address instead, which has
+// every command but events. TOKEN is the boot command line's api_token=; default
 // $TYPERVISOR_TOKEN.
 
 import { parseArgs } from "node:util";
-import { ApiClient, ApiError, VmList } from "./api/client";
+import { type Api, ApiClient, ApiError, VmList } from "./api/client";
+import { HttpApiClient } from "./api/http";
 import { infoText, listTable, statsText, topRows, topTable } from "./api/tables";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     serial: { type: "string", default: process.env.TYPERVISOR_SERIAL },
+    host: { type: "string", default: process.env.TYPERVISOR_HOST },
     token: { type: "string", default: process.env.TYPERVISOR_TOKEN },
     interval: { type: "string", default: "1" },
     count: { type: "string" },
@@ -41,7 +45,7 @@ function needName(): string {
   return name;
 }
 
-async function top(client: ApiClient): Promise<void> {
+async function top(client: Api): Promise<void> {
   const seconds = Number(values.interval);
   if (!(seconds > 0)) fail(`--interval: expected a number of seconds, got '${values.interval}'`);
   const frames = values.count === undefined ? Infinity : Number(values.count);
@@ -55,7 +59,7 @@ async function top(client: ApiClient): Promise<void> {
   }
 }
 
-async function run(client: ApiClient): Promise<void> {
+async function run(client: Api): Promise<void> {
   switch (command) {
     case "host": {
       const h = await client.host();
@@ -87,6 +91,7 @@ async function run(client: ApiClient): Promise<void> {
       return console.log(`${done.name}: ${done.state}`);
     }
     case "events": {
+      if (!(client instanceof ApiClient)) fail("events: only the serial line carries events (give --serial)");
       client.onEvent((e) => console.log(JSON.stringify(e)));
       console.log(listTable((await client.subscribe()).now));
       return new Promise<void>(() => {}); // until interrupted
@@ -98,9 +103,13 @@ async function run(client: ApiClient): Promise<void> {
   }
 }
 
-if (!values.serial) fail("no serial line: give --serial PATH or set TYPERVISOR_SERIAL");
+if (!values.serial && !values.host) {
+  fail("no transport: give --serial PATH or --host URL, or set TYPERVISOR_SERIAL or TYPERVISOR_HOST");
+}
 if (!values.token) fail("no token: give --token TOKEN or set TYPERVISOR_TOKEN");
-const client = await ApiClient.open(values.serial, values.token);
+const client: Api = values.host
+  ? new HttpApiClient(values.host, values.token)
+  : await ApiClient.open(values.serial!, values.token);
 try {
   await run(client);
 } catch (e) {

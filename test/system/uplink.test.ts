@@ -21,7 +21,11 @@
 // instance of its own) is on VLAN 10 in both runs, from a second
 // configuration module: with the access uplink the VM and the bare Linux
 // both ping it; with the trunk the VM, on VLAN 20, gets no answer, and
-// the bare Linux does once it moves its address to VLAN 10.
+// the bare Linux does once it moves its address to VLAN 10. The bare
+// Linux then asks the management API over HTTP (vmm/api/http.ts, lwIP's
+// linker/lwip/http.c) with busybox nc: GET /api/v1/vms with the bearer
+// token lists the VM running, without it the answer is 401 with the
+// API's JSON error, and a method the path does not take is 405.
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +49,7 @@ const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
 const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
 const ROUND_TRIP = /round-trip min\/avg\/max = ([\d./]+) ms/;
 const MANAGEMENT = { ip: "10.0.0.20", vlan: 10, mac: "52:54:00:13:00:01" };
+const API_TOKEN = "uplink-s3cret";
 
 // A configuration module with no VMs that gives the hypervisor its address.
 function managementModule(): Module {
@@ -61,6 +66,17 @@ async function pingManagement(machine: Machine, prefix: string): Promise<{ recei
   const command = `ping -c 3 -W 2 ${MANAGEMENT.ip}; echo pinged-$((6 * 7))`;
   const out = await ask(machine, prefix, command, new RegExp(`${RECEIVED.source}[^]*?pinged-42`));
   return { received: out[2], rtt: ROUND_TRIP.exec(out[0])?.[1] ?? "-" };
+}
+
+// An HTTP request to the management API from the bare Linux: the status
+// and the JSON body. nc's input stays open a moment so that it waits for
+// the reply; the hypervisor closes the connection after it.
+async function httpFromBare(bare: Machine, request: string): Promise<{ status: number; body: unknown }> {
+  const command = `(printf '${
+    request.replace(/\r\n/g, "\\r\\n")
+  }'; sleep 2) | nc ${MANAGEMENT.ip} 80; echo; echo http-$((6 * 7))`;
+  const out = await ask(bare, "", command, /HTTP\/1\.1 (\d{3}) [^]*?(\{[^\r\n]*\})\r?\n[^]*?http-42/);
+  return { status: Number(out[1]), body: JSON.parse(out[2]) };
 }
 
 // `command` typed on `machine`, and the match of `answer` in what follows;
@@ -113,7 +129,7 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
     const host = await boot({
       platform: "qemu",
       memoryMiB: 1024,
-      cmdline: "exit=emulator",
+      cmdline: `exit=emulator api_token=${API_TOKEN}`,
       modules: [
         ...linuxVmsModules(
           "vmlinux",
@@ -143,6 +159,7 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
         new RegExp(`management: ${MANAGEMENT.ip}/24 on VLAN ${MANAGEMENT.vlan}, ${MANAGEMENT.mac}`),
         10_000,
       );
+      await host.waitFor(/api: the management API listens on HTTP, TCP port 80/, 60_000);
       return { host, port };
     } catch (e) {
       host.kill();
@@ -192,6 +209,16 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     await ask(bare, "", `${w.bareToManagement} && echo moved-$((6 * 7))`, /moved-42/);
     const fromBare = await pingManagement(bare, "");
     expect(fromBare.received).toBe("3");
+    const vms = await httpFromBare(
+      bare,
+      `GET /api/v1/vms HTTP/1.1\r\nHost: ${MANAGEMENT.ip}\r\nAuthorization: Bearer ${API_TOKEN}\r\n\r\n`,
+    );
+    expect(vms.status).toBe(200);
+    expect(vms.body).toMatchObject({ vms: [{ name: VM.name, state: "running", vcpus: 1 }] });
+    const refused = await httpFromBare(bare, `GET /api/v1/vms HTTP/1.1\r\nHost: ${MANAGEMENT.ip}\r\n\r\n`);
+    expect(refused).toMatchObject({ status: 401, body: { code: -32001, data: { status: 401 } } });
+    const wrong = await httpFromBare(bare, `DELETE /api/v1/vms HTTP/1.1\r\nAuthorization: Bearer ${API_TOKEN}\r\n\r\n`);
+    expect(wrong).toMatchObject({ status: 405, body: { code: -32601, data: { status: 405 } } });
     console.log(
       `management (${w.described}): round trips (min/avg/max) from the VM ${fromVm.rtt} ms,`
         + ` over the wire ${fromBare.rtt} ms`,

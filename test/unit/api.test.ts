@@ -1,7 +1,8 @@
 // The management API's request reader and dispatcher (vmm/api), in the
 // unit harness (as/api.ts): three VMs of fake vCPUs behind a Dispatcher.
 // Every malformed request gets its JSON-RPC error with the HTTP status it
-// stands for, whatever bytes arrive; a request without the token is
+// stands for, whatever bytes arrive; HTTP's requests, as lwIP hands them
+// over, get the same methods and errors; a request without the token is
 // refused before anything else is looked at; the methods report and
 // change the VMs; events follow what happens to them. The system test
 // (test/system/api.test.ts) drives the same code on COM2.
@@ -25,6 +26,7 @@ interface ApiExports {
   queue(capacity: number, texts: number): number;
   quoted(text: number): number;
   sameToken(given: number, expected: number): number;
+  http(record: number): number;
 }
 
 let e: Exports<ApiExports>;
@@ -230,5 +232,41 @@ describe("the OpenAPI document", () => {
     const methods = [...listed.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort();
     const documented = [...yaml.matchAll(/x-jsonrpc-(?:method|unsubscribe): (\S+)/g)].map((m) => m[1]).sort();
     expect(documented).toEqual(methods);
+  });
+});
+
+describe("over HTTP", () => {
+  // The record http.c makes: slot byte, method, LF, name, LF, token.
+  const http = (slot: number, method: string, name: string, token: string) => {
+    const answer = str(e.http(s(String.fromCharCode(slot) + `${method}\n${name}\n${token}`)));
+    const [, at, status, body] = /^(\d+) (\d+) (.*)$/s.exec(answer)!;
+    return { slot: Number(at), status: Number(status), body: JSON.parse(body) };
+  };
+
+  it("answers a method with its result and status 200, to the record's slot", () => {
+    const list = http(2, "vms.list", "", TOKEN);
+    expect(list.slot).toBe(2);
+    expect(list.status).toBe(200);
+    expect(list.body.vms.map((v: { name: string }) => v.name)).toEqual(["alpha", "beta", "gamma"]);
+    expect(http(0, "vm.get", "beta", TOKEN).body).toMatchObject({ name: "beta", state: "running" });
+    expect(http(1, "vm.pause", "gamma", TOKEN).body).toMatchObject({ name: "gamma", state: "paused" });
+    expect(e.paused(2)).toBe(1);
+  });
+
+  it("refuses without the token, or with a wrong one, before anything else, with JSON-RPC's error object", () => {
+    for (const token of ["", "unit-toke", "unit-tokenx", "x".repeat(4000)]) {
+      expect(http(0, "vm.pause", "alpha", token)).toEqual({
+        slot: 0,
+        status: 401,
+        body: { code: -32001, message: expect.stringContaining("unauthorized"), data: { status: 401 } },
+      });
+    }
+    expect(e.paused(0)).toBe(0);
+  });
+
+  it("answers an unknown VM 404 and a stopped one 409", () => {
+    expect(http(0, "vm.stats", "delta", TOKEN)).toMatchObject({ status: 404, body: { code: -32004 } });
+    e.crash(1);
+    expect(http(0, "vm.reboot", "beta", TOKEN)).toMatchObject({ status: 409, body: { code: -32009 } });
   });
 });

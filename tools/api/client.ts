@@ -93,13 +93,26 @@ export class ApiError extends Error {
   }
 }
 
+// The methods each transport offers: this serial client and HttpApiClient (http.ts).
+export interface Api {
+  host(): Promise<HostInfo>;
+  list(): Promise<VmList>;
+  info(name: string): Promise<VmInfo>;
+  stats(name: string): Promise<VmStats>;
+  pause(name: string): Promise<VmSummary>;
+  resume(name: string): Promise<VmSummary>;
+  powerOff(name: string): Promise<VmSummary>;
+  reboot(name: string): Promise<VmSummary>;
+  close(): void;
+}
+
 interface Pending {
   resolve: (result: unknown) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
 
-export class ApiClient {
+export class ApiClient implements Api {
   private nextId = 1;
   private buffered = "";
   private readonly pending = new Map<number, Pending>();

@@ -1,17 +1,18 @@
 // The management API's methods (docs/api.md): a request line in, its reply
 // out, and the events a subscribed client is sent.
 //
-// Every method maps to one path of the REST API to come
-// (docs/api/openapi.yaml): host.get is GET /api/v1/host, vm.pause is POST
-// /api/v1/vms/{name}/pause, and so on. A request must carry the token set
-// at boot (params.token); without it the reply is an error with HTTP
+// Every method maps to one path of the REST API (docs/api/openapi.yaml):
+// host.get is GET /api/v1/host, vm.pause is POST /api/v1/vms/{name}/pause,
+// and so on; answer() serves JSON-RPC lines, call() the HTTP transport
+// (http.ts). A request must carry the token set at boot (params.token, or
+// HTTP's bearer token); without it the reply is an error with HTTP
 // status 401, and nothing else about the request is looked at. Events
 // (VMs started, stopped and why, faults, pauses) are found by comparing
 // each VM's state with what was last seen, so nothing on a VM's exit path
 // has to know about the API.
 
 import { describe, quote } from "../setup/config/fields";
-import { JsonKind, JsonValue } from "../setup/config/json";
+import { JsonKind } from "../setup/config/json";
 import { Vm } from "../core/vm";
 import { JsonArray, JsonObject } from "./jsontext";
 import {
@@ -62,6 +63,11 @@ export abstract class HostFacts {
   abstract get nowNs(): u64;
 }
 
+// What a method gave: its result's JSON (code 0), or an error's code and message.
+export class Outcome {
+  constructor(readonly code: i32, readonly text: string) {}
+}
+
 export class Dispatcher {
   subscribed: bool = false;
   // Notifications for the subscribed client, oldest first.
@@ -77,13 +83,10 @@ export class Dispatcher {
   answer(line: string): string {
     const request = readRequest(line);
     if (request.error !== null) return request.error!;
-    const id = request.id, params = request.params;
+    const id = request.id, params = request.params, method = request.method;
     const token = params !== null ? params.get("token") : null;
-    if (token === null || token.kind != JsonKind.String || !sameToken(token.text, this.token)) {
-      return errorReply(id, UNAUTHORIZED, "unauthorized: params.token must be the token set at boot");
-    }
-    const method = request.method;
-    if (!METHODS.includes(method)) return errorReply(id, METHOD_NOT_FOUND, "no method " + quote(method));
+    const refused = this.refuse(method, token !== null && token.kind == JsonKind.String ? token.text : null);
+    if (refused !== null) return reply(id, refused);
     const named = method.startsWith("vm.");
     for (let i = 0; i < params!.keys.length; i++) {
       const key = params!.keys[i];
@@ -91,26 +94,48 @@ export class Dispatcher {
         return errorReply(id, INVALID_PARAMS, "params: unknown field " + quote(key) + " for " + method);
       }
     }
-    if (method == "host.get") return resultReply(id, this.hostInfo());
-    if (method == "vms.list") return resultReply(id, this.list());
+    const name = params!.get("name");
+    if (name !== null && name.kind != JsonKind.String) {
+      return errorReply(id, INVALID_PARAMS, "params.name: expected a VM's name, got " + describe(name));
+    }
+    return reply(id, this.run(method, name !== null ? name.text : null));
+  }
+
+  // `method` for a client that gave `token` and, for a vm.* method, the
+  // VM's `name`: the HTTP transport's entry (http.ts), which has no id.
+  call(method: string, token: string | null, name: string | null): Outcome {
+    const refused = this.refuse(method, token);
+    return refused !== null ? refused : this.run(method, name);
+  }
+
+  // The token first, so that a client without it learns nothing; then
+  // whether the method exists.
+  private refuse(method: string, token: string | null): Outcome | null {
+    if (token === null || !sameToken(token, this.token)) {
+      return new Outcome(UNAUTHORIZED, "unauthorized: the request must carry the token set at boot");
+    }
+    if (!METHODS.includes(method)) return new Outcome(METHOD_NOT_FOUND, "no method " + quote(method));
+    return null;
+  }
+
+  private run(method: string, name: string | null): Outcome {
+    if (method == "host.get") return new Outcome(0, this.hostInfo());
+    if (method == "vms.list") return new Outcome(0, this.list());
     if (method == "events.subscribe" || method == "events.unsubscribe") {
       this.subscribed = method == "events.subscribe";
-      return resultReply(id, new JsonObject().bool("subscribed", this.subscribed).raw("now", this.list()).toString());
+      return new Outcome(0, new JsonObject().bool("subscribed", this.subscribed).raw("now", this.list()).toString());
     }
-    const name = params!.get("name");
-    if (name === null || name.kind != JsonKind.String) {
-      return errorReply(id, INVALID_PARAMS, "params.name: expected a VM's name, got " + given(name));
-    }
-    const vm = this.find(name.text);
-    if (vm === null) return errorReply(id, NOT_FOUND, "no vm named " + quote(name.text));
-    if (method == "vm.get") return resultReply(id, vmInfo(vm));
-    if (method == "vm.stats") return resultReply(id, vmStats(vm, this.host.nowNs));
-    return this.change(id, vm, method);
+    if (name === null) return new Outcome(INVALID_PARAMS, "params.name: expected a VM's name, got nothing");
+    const vm = this.find(name);
+    if (vm === null) return new Outcome(NOT_FOUND, "no vm named " + quote(name));
+    if (method == "vm.get") return new Outcome(0, vmInfo(vm));
+    if (method == "vm.stats") return new Outcome(0, vmStats(vm, this.host.nowNs));
+    return this.change(vm, method);
   }
 
   // vm.pause, vm.resume, vm.poweroff or vm.reboot of a VM: its summary after.
-  private change(id: string, vm: Vm, method: string): string {
-    if (!vm.running) return errorReply(id, CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
+  private change(vm: Vm, method: string): Outcome {
+    if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     // What happened before this change is told first.
     this.look();
     if (method == "vm.pause" || method == "vm.resume") {
@@ -125,9 +150,9 @@ export class Dispatcher {
     } else if (vm.restartBy(WHO)) {
       this.event(vm, "rebooted", null);
     } else {
-      return errorReply(id, CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
+      return new Outcome(CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
     }
-    return resultReply(id, vmSummary(vm));
+    return new Outcome(0, vmSummary(vm));
   }
 
   // The reply to a line longer than MAX_REQUEST_BYTES.
@@ -191,6 +216,6 @@ export class Dispatcher {
   }
 }
 
-function given(v: JsonValue | null): string {
-  return v === null ? "nothing" : describe(v);
+function reply(id: string, outcome: Outcome): string {
+  return outcome.code == 0 ? resultReply(id, outcome.text) : errorReply(id, outcome.code, outcome.text);
 }

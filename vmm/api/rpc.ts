@@ -105,9 +105,13 @@ export function resultReply(id: string, result: string): string {
 }
 
 export function errorReply(id: string, code: i32, message: string): string {
+  return new JsonObject().str("jsonrpc", "2.0").raw("id", id).raw("error", errorObject(code, message)).toString();
+}
+
+// The error object both transports send: JSON-RPC's error member, HTTP's body.
+export function errorObject(code: i32, message: string): string {
   const data = new JsonObject().int("status", httpStatus(code));
-  const error = new JsonObject().int("code", code).str("message", message).raw("data", data.toString());
-  return new JsonObject().str("jsonrpc", "2.0").raw("id", id).raw("error", error.toString()).toString();
+  return new JsonObject().int("code", code).str("message", message).raw("data", data.toString()).toString();
 }
 
 export function notification(method: string, params: string): string {

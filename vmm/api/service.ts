@@ -1,8 +1,9 @@
-// The management API on the host's second serial port (docs/api.md).
+// The management API on the host's second serial port and, when the
+// hypervisor has a management address, over HTTP on it (docs/api.md).
 //
 // The command line's `api_token=TOKEN` turns it on (vmm.ts); COM2 is the
 // GDB stub's when the command line also names a VM for gdb, and then the
-// API stays off and says so. CPU 0 polls COM2 with the console's input
+// serial API stays off and says so. CPU 0 polls COM2 with the console's input
 // (sched/scheduler.ts), under the hypervisor lock: it takes at most
 // MAX_BYTES_PER_POLL bytes, answers each complete line, adds the events a
 // subscribed client is owed, and hands the serial line a bounded number of
@@ -19,6 +20,8 @@ import { ticksToNs } from "../../kernel/time/tsc";
 import { Vm } from "../core/vm";
 import { Dispatcher, HostFacts } from "./dispatcher";
 import { Framed, LineReader } from "./framing";
+import { HTTP_PORT, HttpServer } from "./http";
+import { hasManagement } from "../net/ip/management";
 import { OutputQueue } from "./outputqueue";
 import { errorReply, INTERNAL_ERROR } from "./rpc";
 
@@ -52,7 +55,7 @@ class KernelFacts extends HostFacts {
 class Service {
   readonly reader: LineReader = new LineReader();
   readonly output: OutputQueue = new OutputQueue(OUTPUT_BYTES);
-  constructor(readonly dispatcher: Dispatcher) {}
+  constructor(readonly dispatcher: Dispatcher, readonly serial: bool, readonly http: HttpServer | null) {}
 
   send(text: string): void {
     if (!this.output.offer(text)) this.output.offer(errorReply("null", INTERNAL_ERROR, "reply too large to send"));
@@ -61,26 +64,40 @@ class Service {
 
 let service: Service | null = null;
 
-// Opens the API on COM2 for `vms`, unless gdb has COM2 (`gdbWantsCom2`).
+// Opens the API on COM2 for `vms`, unless gdb has COM2 (`gdbWantsCom2`),
+// and on HTTP_PORT of the management address if there is one.
 export function startApi(vms: Vm[], token: string, gdbWantsCom2: bool, version: string, frames: FrameAllocator): void {
-  if (gdbWantsCom2) {
-    log.warn("api: COM2 belongs to the gdb stub (gdb=); the management API is off");
-    return;
+  const dispatcher = new Dispatcher(vms, new KernelFacts(version, frames), token);
+  let http: HttpServer | null = new HttpServer(dispatcher);
+  if (!hasManagement()) http = null;
+  else if (http.listen(HTTP_PORT)) {
+    log.info("api: the management API listens on HTTP, TCP port " + HTTP_PORT.toString());
+  } else {
+    log.error("api: lwIP cannot listen on TCP port " + HTTP_PORT.toString() + "; no HTTP");
+    http = null;
   }
-  serialInit(COM2);
-  service = new Service(new Dispatcher(vms, new KernelFacts(version, frames), token));
-  log.info("api: the management API listens on COM2 (JSON-RPC 2.0, one request per line)");
+  if (gdbWantsCom2) {
+    log.warn("api: COM2 belongs to the gdb stub (gdb=); the management API is off" + (http !== null ? " on it" : ""));
+  } else {
+    serialInit(COM2);
+    log.info("api: the management API listens on COM2 (JSON-RPC 2.0, one request per line)");
+  }
+  if (!gdbWantsCom2 || http !== null) service = new Service(dispatcher, !gdbWantsCom2, http);
 }
 
-// Whether CPU 0 should look at COM2 even while it idles.
+// Whether CPU 0 should look at COM2 or lwIP's requests even while it idles.
 export function apiListens(): bool {
   return service !== null;
 }
 
-// On CPU 0: requests answered, events added, output moved on.
+// On CPU 0: HTTP requests answered; on COM2, requests answered, events
+// added, output moved on.
 export function pollApi(): void {
   const s = service;
   if (s === null) return;
+  const http = s.http;
+  if (http !== null) http.serve();
+  if (!s.serial) return;
   const reader = s.reader, dispatcher = s.dispatcher;
   for (let i = 0; i < MAX_BYTES_PER_POLL && s.output.free >= REPLY_ROOM; i++) {
     const c = serialRead(COM2);

@@ -8,6 +8,7 @@ import { Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
 import { Dispatcher, HostFacts } from "../../../vmm/api/dispatcher";
 import { Framed, LineReader } from "../../../vmm/api/framing";
+import { answerRecord } from "../../../vmm/api/http";
 import { OutputQueue } from "../../../vmm/api/outputqueue";
 import { jsonString } from "../../../vmm/api/jsontext";
 import { sameToken as same } from "../../../vmm/api/rpc";
@@ -119,4 +120,13 @@ export function quoted(text: string): string {
 
 export function sameToken(given: string, expected: string): bool {
   return same(given, expected);
+}
+
+// An HTTP request's record as lwIP's http.c hands it over (each character
+// of `record` a byte), answered: "slot status body".
+export function http(record: string): string {
+  const bytes = new Uint8Array(record.length);
+  for (let i = 0; i < record.length; i++) bytes[i] = <u8>record.charCodeAt(i);
+  const answer = answerRecord(dispatcher, bytes.dataStart, bytes.length);
+  return answer.slot.toString() + " " + answer.status.toString() + " " + answer.body;
 }

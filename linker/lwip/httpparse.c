@@ -1,0 +1,187 @@
+/*
+ * httpparse.c: reads one HTTP/1.1 request (RFC 9112) of the management
+ * API and finds the JSON-RPC method its method and path stand for
+ * (docs/api/openapi.yaml's /api/v1 paths).
+ *
+ * A request is a request line, header lines, an empty line and a body of
+ * Content-Length bytes, all within `capacity`. Lines end with CRLF or, as
+ * RFC 9112 section 2.2 lets a recipient accept, a bare LF. Of the headers
+ * only Authorization (the bearer token, RFC 6750 section 2.1),
+ * Content-Length and Transfer-Encoding mean anything; the methods take no
+ * body, so one is skipped. Each refusal is the status it gets: 400 for
+ * what is not HTTP, 404 for an unknown path, 405 for a known path with
+ * another method, 413 for a body and 431 for a header section that does
+ * not fit, 501 for a transfer coding, 505 for an HTTP version other than
+ * 1.0 and 1.1. Nothing here is copied: the request's parts are offsets.
+ */
+#include "httpparse.h"
+
+#define CR 0x0d
+#define LF 0x0a
+#define SP 0x20
+#define HTAB 0x09
+
+struct route {
+  const char* method;
+  /* '*' stands for a VM's name. */
+  const char* path;
+  const char* rpc;
+};
+
+static const struct route routes[] = {
+  {"GET", "/api/v1/host", "host.get"},
+  {"GET", "/api/v1/vms", "vms.list"},
+  {"GET", "/api/v1/vms/*", "vm.get"},
+  {"GET", "/api/v1/vms/*/stats", "vm.stats"},
+  {"POST", "/api/v1/vms/*/pause", "vm.pause"},
+  {"POST", "/api/v1/vms/*/resume", "vm.resume"},
+  {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
+  {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+};
+#define ROUTES (sizeof routes / sizeof routes[0])
+
+struct span {
+  uint32_t at, length;
+};
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
+static int digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static int alnum(uint8_t c) { return digit(c) || (lower(c) >= 'a' && lower(c) <= 'z'); }
+
+/* RFC 9110 section 5.6.2's tchar, the characters of a method or a header's name. */
+static int tchar(uint8_t c) {
+  for (const char* p = "!#$%&'*+-.^_`|~"; *p; p++)
+    if (c == (uint8_t)*p) return 1;
+  return alnum(c);
+}
+
+/* A VM's name in a path: what the configuration allows in one. */
+static int name_char(uint8_t c) { return alnum(c) || c == '-' || c == '_' || c == '.'; }
+
+/* Whether `s` is `text` (caseless: ASCII letters in either case). */
+static int same(const uint8_t* b, struct span s, const char* text, int caseless) {
+  uint32_t i = 0;
+  for (; i < s.length && text[i]; i++) {
+    int x = b[s.at + i], y = (uint8_t)text[i];
+    if (caseless ? lower(x) != lower(y) : x != y) return 0;
+  }
+  return i == s.length && !text[i];
+}
+
+/* Whether `path` fits `pattern`; the name its '*' stood for. */
+static int fits(const uint8_t* b, struct span path, const char* pattern, struct span* name) {
+  uint32_t i = path.at, end = path.at + path.length;
+  for (; *pattern; pattern++) {
+    if (*pattern == '*') {
+      name->at = i;
+      while (i < end && name_char(b[i])) i++;
+      name->length = i - name->at;
+      if (name->length == 0) return 0;
+    } else if (i == end || b[i++] != (uint8_t)*pattern) {
+      return 0;
+    }
+  }
+  return i == end;
+}
+
+/* The next line from `*at`, without its CR LF; false if its LF has not come. */
+static int next_line(const uint8_t* b, uint32_t length, uint32_t* at, struct span* line) {
+  for (uint32_t i = *at; i < length; i++) {
+    if (b[i] != LF) continue;
+    line->at = *at;
+    line->length = i - *at - (i > *at && b[i - 1] == CR);
+    *at = i + 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* The leading run of `s` that `accept` takes, cut off `s`. */
+static struct span take(const uint8_t* b, struct span* s, int (*accept)(uint8_t)) {
+  struct span run = {s->at, 0};
+  while (run.length < s->length && accept(b[s->at + run.length])) run.length++;
+  s->at += run.length;
+  s->length -= run.length;
+  return run;
+}
+
+static int visible(uint8_t c) { return c > SP && c < 0x7f; }
+static int white(uint8_t c) { return c == SP || c == HTAB; }
+/* A field value's characters (RFC 9110 section 5.5): no controls but HTAB. */
+static int value_char(uint8_t c) { return c == HTAB || (c >= SP && c != 0x7f); }
+
+/* Takes one SP off `s`, if there is one. */
+static int space(const uint8_t* b, struct span* s) {
+  if (s->length == 0 || b[s->at] != SP) return 0;
+  s->at++;
+  s->length--;
+  return 1;
+}
+
+static int request_line(const uint8_t* b, struct span line, struct span* method, struct span* target) {
+  *method = take(b, &line, tchar);
+  if (method->length == 0 || !space(b, &line)) return 400;
+  *target = take(b, &line, visible);
+  if (target->length == 0 || !space(b, &line)) return 400;
+  if (same(b, line, "HTTP/1.1", 0) || same(b, line, "HTTP/1.0", 0)) return 0;
+  /* HTTP-version is "HTTP/" DIGIT "." DIGIT (RFC 9112 section 2.3). */
+  const uint8_t* v = b + line.at;
+  int version = line.length == 8 && digit(v[5]) && v[6] == '.' && digit(v[7]);
+  line.length = 5;
+  return version && same(b, line, "HTTP/", 0) ? 505 : 400;
+}
+
+int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http_request* out) {
+  uint32_t at = 0, body = 0;
+  int has_length = 0;
+  struct span line, method, target;
+  *out = (struct http_request){0};
+  if (!next_line(b, length, &at, &line)) return length >= capacity ? 431 : HTTP_INCOMPLETE;
+  int refused = request_line(b, line, &method, &target);
+  if (refused) return refused;
+  for (;;) {
+    if (!next_line(b, length, &at, &line)) return length >= capacity ? 431 : HTTP_INCOMPLETE;
+    if (line.length == 0) break;
+    struct span name = take(b, &line, tchar);
+    if (name.length == 0 || line.length == 0 || b[line.at] != ':') return 400;
+    line.at++, line.length--;
+    take(b, &line, white);
+    while (line.length > 0 && white(b[line.at + line.length - 1])) line.length--;
+    struct span value = line;
+    if (take(b, &line, value_char).length != value.length) return 400;
+    if (same(b, name, "transfer-encoding", 1)) return 501;
+    if (same(b, name, "content-length", 1)) {
+      struct span digits = take(b, &value, digit);
+      if (has_length || digits.length == 0 || value.length != 0) return 400;
+      has_length = 1;
+      for (uint32_t i = 0; i < digits.length; i++) {
+        body = body * 10 + (b[digits.at + i] - '0');
+        if (body > capacity) return 413;
+      }
+    } else if (same(b, name, "authorization", 1)) {
+      struct span scheme = take(b, &value, tchar);
+      if (out->token_length != 0) return 400;
+      if (!same(b, scheme, "bearer", 1) || !space(b, &value)) continue;
+      take(b, &value, white);
+      out->token_at = value.at;
+      out->token_length = value.length;
+    }
+  }
+  if (at > capacity || body > capacity - at) return 413;
+  if (length < at + body) return HTTP_INCOMPLETE;
+  out->length = at + body;
+  for (uint32_t i = 0; i < ROUTES; i++) {
+    struct span name = {0, 0};
+    if (!fits(b, target, routes[i].path, &name)) continue;
+    if (!same(b, method, routes[i].method, 0)) {
+      out->allow = routes[i].method;
+      continue;
+    }
+    out->rpc = routes[i].rpc;
+    out->name_at = name.at;
+    out->name_length = name.length;
+    out->allow = 0;
+    return HTTP_ROUTED;
+  }
+  return out->allow ? 405 : 404;
+}

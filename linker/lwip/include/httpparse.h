@@ -1,0 +1,33 @@
+/*
+ * httpparse.h: one HTTP/1.1 request of the management API, read from the
+ * bytes a connection received so far (httpparse.c, docs/api.md). Pure: it
+ * names the parts of the request by offset and length in those bytes and
+ * touches nothing else, so a unit test runs it on its own
+ * (test/unit/httpparse.test.ts).
+ */
+#ifndef TV_HTTPPARSE_H
+#define TV_HTTPPARSE_H
+#include <stdint.h>
+
+/* http_parse()'s answer when the request is not complete yet; a complete,
+ * routed request is HTTP_ROUTED, anything else is the HTTP status of the
+ * error it gets. */
+#define HTTP_INCOMPLETE 0
+#define HTTP_ROUTED 1
+
+struct http_request {
+  /* The JSON-RPC method the path and method stand for ("vms.list"). */
+  const char* rpc;
+  /* {name} in the path, and the bearer token (length 0: none). */
+  uint32_t name_at, name_length;
+  uint32_t token_at, token_length;
+  /* After a 405: the method the path takes (RFC 9110 15.5.6's Allow). */
+  const char* allow;
+  /* The bytes the request took, its body included. */
+  uint32_t length;
+};
+
+/* Reads `bytes[0, length)`; `capacity` is the most a request may take. */
+int http_parse(const uint8_t* bytes, uint32_t length, uint32_t capacity, struct http_request* out);
+
+#endif

@@ -1,0 +1,175 @@
+// The management API's HTTP request parser and router
+// (linker/lwip/httpparse.c), built for wasm32 on its own, as it runs in
+// lwIP's instance: whole requests routed to their JSON-RPC methods with
+// the VM's name and bearer token; requests cut short waiting for more;
+// each malformed, oversized or unknown one refused with its status; and
+// random bytes never read outside the request.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const WASM = "build/test/httpparse.wasm";
+const CAPACITY = 4096;
+// Where the request and the parser's answer go in the module's memory.
+const REQUEST_AT = 0x20000, OUT_AT = 0x30000;
+const INCOMPLETE = 0, ROUTED = 1;
+
+let memory: WebAssembly.Memory;
+let parse: (at: number, length: number, capacity: number, out: number) => number;
+
+beforeAll(() => {
+  mkdirSync("build/test", { recursive: true });
+  execFileSync("clang", [
+    "--target=wasm32",
+    "-nostdlib",
+    "-ffreestanding",
+    "-O2",
+    "-Ilinker/lwip/include",
+    "-Wl,--no-entry",
+    "-Wl,--export=http_parse",
+    "-Wl,--initial-memory=262144",
+    "linker/lwip/httpparse.c",
+    "-o",
+    WASM,
+  ]);
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(WASM)));
+  memory = instance.exports.memory as WebAssembly.Memory;
+  parse = instance.exports.http_parse as typeof parse;
+});
+
+interface Parsed {
+  result: number;
+  rpc?: string;
+  name?: string;
+  token?: string;
+  allow?: string;
+  length?: number;
+}
+
+function cString(at: number): string {
+  const bytes = new Uint8Array(memory.buffer);
+  let end = at;
+  while (bytes[end] !== 0) end++;
+  return Buffer.from(bytes.subarray(at, end)).toString("latin1");
+}
+
+function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
+  const bytes = typeof request === "string" ? Buffer.from(request, "latin1") : request;
+  new Uint8Array(memory.buffer).set(bytes, REQUEST_AT);
+  const result = parse(REQUEST_AT, bytes.length, capacity, OUT_AT);
+  if (result !== ROUTED) return { result };
+  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length] = new Uint32Array(memory.buffer, OUT_AT, 7);
+  // The name and token are offsets in the request.
+  const text = (at: number, n: number) => bytes.subarray(at, at + n).toString("latin1");
+  return { result, rpc: cString(rpc), name: text(nameAt, nameLength), token: text(tokenAt, tokenLength), length };
+}
+
+// The header a 405 carries.
+function allowed(request: string): string {
+  new Uint8Array(memory.buffer).set(Buffer.from(request, "latin1"), REQUEST_AT);
+  expect(parse(REQUEST_AT, request.length, CAPACITY, OUT_AT)).toBe(405);
+  return cString(new Uint32Array(memory.buffer, OUT_AT, 7)[5]);
+}
+
+const get = (path: string, headers = "Authorization: Bearer s3cret\r\n") =>
+  `GET ${path} HTTP/1.1\r\nHost: 10.0.0.20\r\n${headers}\r\n`;
+
+describe("routing", () => {
+  it("maps each /api/v1 path and method to its JSON-RPC method", () => {
+    const cases: [string, string, string][] = [
+      ["GET", "/api/v1/host", "host.get"],
+      ["GET", "/api/v1/vms", "vms.list"],
+      ["GET", "/api/v1/vms/up-vm", "vm.get"],
+      ["GET", "/api/v1/vms/up-vm/stats", "vm.stats"],
+      ["POST", "/api/v1/vms/up-vm/pause", "vm.pause"],
+      ["POST", "/api/v1/vms/up-vm/resume", "vm.resume"],
+      ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff"],
+      ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot"],
+    ];
+    for (const [method, path, rpc] of cases) {
+      const request = `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n`;
+      const name = path.includes("up-vm") ? "up-vm" : "";
+      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length: request.length });
+    }
+  });
+
+  it("refuses an unknown path with 404 and another method with 405 and its Allow", () => {
+    for (const path of ["/", "/api/v1", "/api/v1/vms/", "/api/v1/vms/a/b", "/api/v1/vms/a%20b", "/api/v1/vms?x=1"]) {
+      expect(parsed(get(path)).result, path).toBe(404);
+    }
+    expect(allowed("DELETE /api/v1/vms HTTP/1.1\r\n\r\n")).toBe("GET");
+    expect(allowed("GET /api/v1/vms/alpha/pause HTTP/1.1\r\n\r\n")).toBe("POST");
+  });
+});
+
+describe("headers", () => {
+  it("takes the bearer token whatever the case of the scheme and header, and nothing else as one", () => {
+    expect(parsed(get("/api/v1/vms", "authorization: bearer  tok=en \r\n")).token).toBe("tok=en");
+    expect(parsed(get("/api/v1/vms", "AUTHORIZATION: BEARER x\r\n")).token).toBe("x");
+    expect(parsed(get("/api/v1/vms", "Authorization: Basic dXNlcjpwYXNz\r\n")).token).toBe("");
+    expect(parsed(get("/api/v1/vms", "")).token).toBe("");
+  });
+
+  it("accepts bare LF line ends and HTTP/1.0, and skips a body of Content-Length bytes", () => {
+    expect(parsed("GET /api/v1/host HTTP/1.0\nAuthorization: Bearer t\n\n").rpc).toBe("host.get");
+    const post = "POST /api/v1/vms/a/pause HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+    expect(parsed(post)).toMatchObject({ result: ROUTED, rpc: "vm.pause", length: post.length });
+  });
+
+  it("waits for the rest of a request cut anywhere", () => {
+    const post = "POST /api/v1/vms/a/pause HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Length: 5\r\n\r\nhello";
+    for (let n = 0; n < post.length; n++) expect(parsed(post.slice(0, n)).result, `${n} bytes`).toBe(INCOMPLETE);
+    expect(parsed(post).result).toBe(ROUTED);
+  });
+});
+
+describe("refusals", () => {
+  it("answers what is not HTTP with 400", () => {
+    const bad = [
+      "GET\r\n\r\n",
+      "GET  /api/v1/vms HTTP/1.1\r\n\r\n",
+      "GET /api/v1/vms\r\n\r\n",
+      "GET /api/v1/vms HTTP/1.1 \r\n\r\n",
+      "GET /api/v1/vms FTP/1.1\r\n\r\n",
+      "G(T /api/v1/vms HTTP/1.1\r\n\r\n",
+      get("/api/v1/vms", "No-Colon\r\n"),
+      get("/api/v1/vms", "Bad Name: x\r\n"),
+      get("/api/v1/vms", " folded: x\r\n"),
+      get("/api/v1/vms", "X: a\u0001b\r\n"),
+      get("/api/v1/vms", "Content-Length: 1x\r\n"),
+      get("/api/v1/vms", "Content-Length: -1\r\n"),
+      get("/api/v1/vms", "Content-Length: 0\r\nContent-Length: 0\r\n"),
+      get("/api/v1/vms", "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n"),
+    ];
+    for (const request of bad) expect(parsed(request).result, JSON.stringify(request)).toBe(400);
+  });
+
+  it("answers other versions with 505 and transfer codings with 501", () => {
+    expect(parsed("GET /api/v1/vms HTTP/2.0\r\n\r\n").result).toBe(505);
+    expect(parsed(get("/api/v1/vms", "Transfer-Encoding: chunked\r\n")).result).toBe(501);
+  });
+
+  it("answers a body that cannot fit with 413 before it comes, and a header section that does not with 431", () => {
+    expect(parsed(get("/api/v1/vms", "Content-Length: 4090\r\n")).result).toBe(413);
+    expect(parsed(get("/api/v1/vms", "Content-Length: 99999999999999999999\r\n")).result).toBe(413);
+    const long = get("/api/v1/vms", `X-Pad: ${"a".repeat(CAPACITY)}\r\n`).slice(0, CAPACITY);
+    expect(parsed(long).result).toBe(431);
+    expect(parsed(long.slice(0, CAPACITY - 1)).result).toBe(INCOMPLETE);
+  });
+
+  it("never reads past the bytes it was given: random requests, with a trap line right after them", () => {
+    let seed = 1;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+    const alphabet = "GET /api/v1/vms/ab HTTP/1.1\r\n:Authorization Bearer Content-Length 0123456789\x00\xff";
+    const pages = memory.buffer.byteLength;
+    for (let i = 0; i < 3000; i++) {
+      const length = random() % 200;
+      const bytes = Buffer.from(Array.from({ length }, () => alphabet.charCodeAt(random() % alphabet.length)));
+      // Placed against the memory's end: a read past them is a RangeError trap.
+      const at = pages - length;
+      new Uint8Array(memory.buffer).set(bytes, at);
+      const result = parse(at, length, CAPACITY, OUT_AT);
+      expect([INCOMPLETE, ROUTED, 400, 404, 405, 413, 431, 501, 505]).toContain(result);
+    }
+  });
+});
