@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import { linuxVmsModules, type LinuxVm } from "../../tools/guests/vm";
 import { boot, type Platform } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
+import { tcpReceiver } from "../../tools/harness/network";
 import { linuxGuests } from "./run";
 
 const manifest = linuxGuests("net");
@@ -78,8 +79,7 @@ async function exchange(machine: Machine): Promise<void> {
   await focus(machine, 1);
   const ba = await ask(machine, b.name, `ping -c 3 ${a.ip}`, RECEIVED);
   expect([ba[1], ba[2]]).toEqual(["3", "3"]);
-  // The listener's input never ends, so it stops only when a's side closes.
-  await ask(machine, b.name, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
+  await ask(machine, b.name, tcpReceiver(5000, "/tmp/got"), /listening-42/);
   await focus(machine, 0);
   await ask(machine, a.name, `seq 1 20000 > /tmp/payload; nc ${b.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
   await focus(machine, 1);
@@ -103,7 +103,7 @@ async function cappedRate(machine: Machine): Promise<number> {
   await ask(
     machine,
     a.name,
-    "(sleep 600 | nc -l -p 5001 > /tmp/big) & "
+    `${tcpReceiver(5001, "/tmp/big")}; `
       + `(while [ ! -s /tmp/big ]; do sleep 0.05; done; first=${uptime}; `
       + `while [ $(wc -c < /tmp/big) -lt ${bytes} ]; do sleep 0.05; done; echo $first ${uptime} > /tmp/took) & `
       + "echo timing-$((6 * 7))",

@@ -35,7 +35,7 @@ import { bootGuest } from "../../tools/guests/boot";
 import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
 import { boot, type Module } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
-import { freePort } from "../../tools/harness/network";
+import { freePort, tcpReceiver } from "../../tools/harness/network";
 import { linuxGuests } from "./run";
 
 const manifest = linuxGuests("uplink");
@@ -190,8 +190,8 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
     expect([back[1], back[2]]).toEqual(["3", "3"]);
 
-    // The VM listens (its input never ends, so it stops when the sender closes); the bare Linux sends.
-    await ask(host, vm, "(sleep 600 | nc -l -p 5000 > /tmp/got) & echo listening-$((6 * 7))", /listening-42/);
+    // The VM listens; the bare Linux sends.
+    await ask(host, vm, tcpReceiver(5000, "/tmp/got"), /listening-42/);
     await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
     const got = await ask(
       host,

@@ -23,3 +23,12 @@ export function freePort(): Promise<number> {
 export function forwardingUplink(forward: string): string[] {
   return ["-netdev", `user,id=uplink,restrict=on,hostfwd=tcp:${forward}`, "-device", "e1000,netdev=uplink"];
 }
+
+// A Linux guest's shell command (busybox) that takes one TCP connection on
+// `port` into `file` in the background; its input never ends, so it stops
+// only when the sender closes. It prints "listening-42" once the port
+// listens, so a sender that starts after that finds it open.
+export function tcpReceiver(port: number, file: string): string {
+  return `(sleep 600 | nc -l -p ${port} > ${file}) & `
+    + `until netstat -ltn | grep -q ':${port} '; do sleep 0.1; done; echo listening-$((6 * 7))`;
+}

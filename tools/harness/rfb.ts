@@ -102,7 +102,7 @@ export class BochsScreen {
     }
     if (type !== 0) throw new Error(`rfb: unexpected message type ${type}`);
     const count = (await this.read(3)).readUInt16BE(1);
-    let whole = false;
+    let whole = false, resized = false;
     for (let i = 0; i < count; i++) {
       const r = await this.read(12);
       const [x, y, w, h, encoding] = [
@@ -113,14 +113,16 @@ export class BochsScreen {
         r.readInt32BE(8),
       ];
       if (encoding === -223) {
+        // The message's other rectangles follow all the same; ask again at the new size.
         this.resize(w, h);
-        return false; // ask again at the new size
+        resized = true;
+        continue;
       }
       if (encoding !== 0) throw new Error(`rfb: encoding ${encoding}, not raw`);
       this.paint(x, y, w, h, await this.read(w * h * this.format!.bytes));
       whole ||= x === 0 && y === 0 && w === this.width && h === this.height;
     }
-    return whole;
+    return whole && !resized;
   }
 
   private resize(width: number, height: number): void {
