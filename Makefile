@@ -91,7 +91,7 @@ LWIP_CORE := init def inet_chksum ip mem memp netif pbuf tcp tcp_in tcp_out time
 	ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
 LWIP_OBJECTS := $(patsubst %,$(BUILD)/lwip/core/%.o,$(LWIP_CORE)) $(BUILD)/lwip/netif/ethernet.o \
 	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o $(BUILD)/lwip/port/http.o $(BUILD)/lwip/port/httpparse.o
-IP_STACK_PAGES := 3
+IP_STACK_PAGES := 6
 # lwIP's name lookups (netif_find, pbuf_strstr) call strlen, strncmp and
 # atoi, which we do not provide: the hypervisor never calls them and the
 # link drops them (an undefined function that stayed would fail it).
@@ -184,8 +184,11 @@ CPUS ?= 2
 GUEST_VMS := --memory 1024 --cpus $(CPUS) $(foreach g,real16 protected32 long64,--module $(GUEST_BUILD)/$(g).bin=vm=$(g)) \
 	--module $(GUEST_CACHE)/vmlinux=vmlinux --module $(GUEST_CACHE)/initramfs.cpio.gz=initramfs
 # The uplink on QEMU's restricted user network: 127.0.0.1:8080 reaches port 80
-# of the debian VM (10.0.2.15), and nothing reaches further out.
+# of the debian VM (10.0.2.15), 127.0.0.1:API_HTTP_PORT the management API's
+# HTTP on the hypervisor's own address (10.0.2.20, boot/vms.json), and
+# nothing reaches further out.
 FORWARD ?= 127.0.0.1:8080-10.0.2.15:80
+API_HTTP_PORT ?= 8081
 # The management API on COM2 (docs/api.md), on 127.0.0.1:API_PORT, with a
 # token made for each run unless API_TOKEN names one.
 API_PORT ?= 4555
@@ -193,8 +196,9 @@ ifndef API_TOKEN
 API_TOKEN := $(shell od -An -tx1 -N12 /dev/urandom | tr -d ' \n')
 endif
 DEFAULT_VMS := $(GUEST_VMS) --module boot/vms.json="vms.json config" --nvme $(VM_DISK) --forward $(FORWARD) \
-	--cmdline "api_token=$(API_TOKEN)" --com2 $(API_PORT)
-API_HINT := @echo "management API: npx typervisor --serial tcp:127.0.0.1:$(API_PORT) --token $(API_TOKEN) list"
+	--forward 127.0.0.1:$(API_HTTP_PORT)-10.0.2.20:80 --cmdline "api_token=$(API_TOKEN)" --com2 $(API_PORT)
+API_HINT := @echo "management API: npx typervisor --serial tcp:127.0.0.1:$(API_PORT) --token $(API_TOKEN) list" \
+	"(or over HTTP: --host http://127.0.0.1:$(API_HTTP_PORT); Prometheus metrics at /metrics)"
 $(VM_DISK):
 	$(NODE_BIN)/tsx tools/disk/image.ts $@
 $(BUILD)/vms-nodisks.json: boot/vms.json tools/disk/nodisks.ts

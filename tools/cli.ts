@@ -5,8 +5,9 @@
 //                        [--com2 PORT] (QEMU: COM2 on 127.0.0.1:PORT: the GDB stub or the management API)
 //                        [--stick IMAGE]  (QEMU: boot IMAGE as a USB stick, docs/usb-stick.md)
 //                        [--nvme IMAGE]  (QEMU: IMAGE as the host's NVMe disk, docs/storage.md)
-//                        [--forward 127.0.0.1:PORT-VM:PORT]  (QEMU: an e1000 uplink on the
-//                        restricted user network, one TCP port forwarded, docs/network.md)
+//                        [--forward 127.0.0.1:PORT-ADDRESS:PORT]...  (QEMU: an e1000 uplink on the
+//                        restricted user network, each TCP port forwarded to a VM's or the
+//                        hypervisor's address, docs/network.md)
 //   tsx tools/cli.ts boot ...same options...  (non-interactive: waits for the
 //                        hypervisor to halt, prints its console, exits with its status)
 //   tsx tools/cli.ts usb --device /dev/sdX [--image build/typervisor-usb.img] [--yes]
@@ -40,7 +41,7 @@ const { values } = parseArgs({
     yes: { type: "boolean", default: false },
     com2: { type: "string" },
     nvme: { type: "string" },
-    forward: { type: "string" },
+    forward: { type: "string", multiple: true },
   },
 });
 
@@ -73,15 +74,15 @@ function bootOptions(interactive: boolean): BootOptions {
       ...(values.com2 ? ["-serial", `tcp:127.0.0.1:${Number(values.com2)},server=on,wait=off`] : []),
       ...(values.nvme ? ["-drive", `file=${values.nvme},if=none,id=vmdisks,format=raw`] : []),
       ...(values.nvme ? ["-device", "nvme,drive=vmdisks,serial=typervisor"] : []),
-      ...(values.forward ? forwardingUplink(checkForward(values.forward)) : []),
+      ...(values.forward ? forwardingUplink(...values.forward.map(checkForward)) : []),
     ],
   };
 }
 
-// 127.0.0.1:PORT-VM_ADDRESS:PORT: only this machine may reach into a VM.
+// 127.0.0.1:PORT-ADDRESS:PORT: only this machine may reach in.
 function checkForward(forward: string): string {
   if (!/^127\.0\.0\.1:\d+-[\d.]+:\d+$/.test(forward)) {
-    fail(`--forward wants 127.0.0.1:PORT-VM_ADDRESS:PORT, got '${forward}'`);
+    fail(`--forward wants 127.0.0.1:PORT-ADDRESS:PORT, got '${forward}'`);
   }
   return forward;
 }

@@ -29,6 +29,8 @@ packages=(
   "cpio:/usr/bin/cpio"
   "gdb:/usr/bin/gdb"
   "acpica-tools:/usr/bin/iasl"
+  "python3:/usr/bin/python3"
+  "python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client/parser.py"
 )
 
 missing=()

@@ -9,6 +9,7 @@
 //     pause NAME | resume NAME | stop NAME | reboot NAME
 //     events               VMs starting, stopping and why, as they happen
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
+//     metrics              every figure, in Prometheus' text format
 //
 // PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
 // unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
@@ -98,8 +99,14 @@ async function run(client: Api): Promise<void> {
     }
     case "top":
       return top(client);
+    case "metrics":
+      return void process.stdout.write(await client.metrics());
     default:
-      fail(`unknown command '${command ?? ""}' (host, list, info, stats, pause, resume, stop, reboot, events, top)`);
+      fail(
+        `unknown command '${
+          command ?? ""
+        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics)`,
+      );
   }
 }
 

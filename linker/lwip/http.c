@@ -22,7 +22,7 @@
 
 #define CONNECTIONS 3
 #define REQUEST_BYTES 4096
-#define REPLY_BYTES (16 * 1024)
+#define REPLY_BYTES (64 * 1024)
 /* Room for the status line and headers in front of the body. */
 #define HEAD_ROOM 256
 #define RECORD_BYTES (REQUEST_BYTES + 32)
@@ -117,7 +117,11 @@ static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
   put_number(c, &at, HEAD_ROOM, (int32_t)status);
   put(c, &at, HEAD_ROOM, " ");
   put(c, &at, HEAD_ROOM, reason(status));
-  put(c, &at, HEAD_ROOM, "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ");
+  /* Errors are JSON on every path; a success is what its route says. */
+  const char* type = status == 200 && c->request.content_type ? c->request.content_type : "application/json";
+  put(c, &at, HEAD_ROOM, "\r\nContent-Type: ");
+  put(c, &at, HEAD_ROOM, type);
+  put(c, &at, HEAD_ROOM, "\r\nConnection: close\r\nContent-Length: ");
   put_number(c, &at, HEAD_ROOM, (int32_t)length);
   /* RFC 9110 sections 11.6.1 and 15.5.6: what a 401 and a 405 must say. */
   if (status == 401) put(c, &at, HEAD_ROOM, "\r\nWWW-Authenticate: Bearer");

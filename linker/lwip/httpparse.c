@@ -26,6 +26,8 @@ struct route {
   /* '*' stands for a VM's name. */
   const char* path;
   const char* rpc;
+  /* The Content-Type of its answer: JSON unless given. */
+  const char* content_type;
 };
 
 static const struct route routes[] = {
@@ -37,6 +39,8 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+  /* The Prometheus text exposition format, version 0.0.4. */
+  {"GET", "/metrics", "metrics.get", "text/plain; version=0.0.4; charset=utf-8"},
 };
 #define ROUTES (sizeof routes / sizeof routes[0])
 
@@ -178,6 +182,7 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
       continue;
     }
     out->rpc = routes[i].rpc;
+    out->content_type = routes[i].content_type;
     out->name_at = name.at;
     out->name_length = name.length;
     out->allow = 0;

@@ -9,13 +9,20 @@
 // line and unknown methods and fields: each gets its error, and the VMs
 // run on. A kernel VM from the configuration (the multiboot test kernel)
 // is rebooted from its image and boots again. With gdb= on the command
-// line the debugger keeps COM2 and the API says it is off.
+// line the debugger keeps COM2 and the API says it is off. Over HTTP, this
+// machine reaches the hypervisor's management address through a port QEMU
+// forwards, and scrapes /metrics as Prometheus would; Prometheus' own
+// parser reads what it gets.
 import { once } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { AddressInfo, createServer, Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { ApiClient, ApiError, ApiEvent, Reply } from "../../tools/api/client";
+import { HttpApiClient } from "../../tools/api/http";
 import { boot, Machine, Module } from "../../tools/harness/index";
+import { forwardingUplink, freePort } from "../../tools/harness/network";
+import { type MetricFamily, parseMetrics, sampleValue } from "../../tools/harness/prometheus";
 
 const TOKEN = "s3cret-token";
 const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });
@@ -119,6 +126,82 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       machine.kill();
     }
   }, 120_000);
+});
+
+describe("the management API over HTTP from this machine under AMD-V (QEMU)", () => {
+  // The hypervisor's own address on the uplink, QEMU's restricted user
+  // network, whose one way in is the forwarded port.
+  const MANAGEMENT = "10.0.2.20";
+  const config = { vms: [], uplink: { vlan: 1 }, management: { address: `${MANAGEMENT}/24`, vlan: 1 } };
+
+  it("serves the REST paths and Prometheus metrics through a forwarded port", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const path = `build/test/api-http-${process.pid}.json`;
+    writeFileSync(path, JSON.stringify(config));
+    const port = await freePort();
+    const machine = await boot({
+      platform: "qemu",
+      memoryMiB: 256,
+      cmdline: CMDLINE,
+      modules: [busy("alpha"), busy("beta"), { path, args: "vms.json config" }],
+      extraArgs: forwardingUplink(`127.0.0.1:${port}-${MANAGEMENT}:80`),
+    });
+    try {
+      await machine.waitFor("api: the management API listens on HTTP, TCP port 80", 60_000);
+      for (const vm of ["alpha", "beta"]) await machine.waitFor(`vm ${vm}: entered at tsc`, 60_000);
+      const base = `http://127.0.0.1:${port}`, client = new HttpApiClient(base, TOKEN, 10_000);
+      // QEMU takes the connection before lwIP has answered ARP: a few tries.
+      for (let attempt = 0;; attempt++) {
+        const list = await client.list().catch((e: unknown) => (attempt < 10 ? null : Promise.reject(e)));
+        if (list !== null) {
+          expect(list.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "running"], ["beta", "running"]]);
+          break;
+        }
+        await pause(1000);
+      }
+      expect((await client.pause("alpha")).state).toBe("paused");
+
+      // Scraped as Prometheus would, bearer token and all, and read by its parser.
+      const scrape = async () => {
+        const response = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+        return parseMetrics(await response.text());
+      };
+      const first = await scrape();
+      await pause(1500);
+      const second = await scrape();
+      const value = (families: MetricFamily[], name: string, labels: Record<string, string>) =>
+        sampleValue(families, name, labels) ?? NaN;
+      expect(value(second, "typervisor_vm_state", { vm: "alpha", state: "paused" })).toBe(1);
+      expect(value(second, "typervisor_vm_state", { vm: "beta", state: "running" })).toBe(1);
+      expect(value(second, "typervisor_vm_memory_bytes", { vm: "beta" })).toBe(4 * 2 ** 20);
+      expect(value(second, "typervisor_host_cpus", {})).toBe(1);
+      const cpu = (families: MetricFamily[], vm: string) =>
+        value(families, "typervisor_vm_cpu_seconds_total", { vm, vcpu: "0" });
+      expect(cpu(second, "alpha")).toBe(cpu(first, "alpha"));
+      expect(cpu(second, "beta")).toBeGreaterThan(cpu(first, "beta"));
+      expect(value(second, "typervisor_vm_exits_total", { vm: "beta", kind: "external-interrupt" })).toBeGreaterThan(
+        0,
+      );
+
+      // The CLI's metrics command over the same port; without the token, 401 with the JSON error.
+      const cli = spawnSync(
+        "node_modules/.bin/tsx",
+        ["tools/typervisor.ts", "--host", base, "--token", TOKEN, "metrics"],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(sampleValue(parseMetrics(cli.stdout), "typervisor_vm_vcpus", { vm: "alpha" })).toBe(1);
+      const refused = await fetch(`${base}/metrics`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("content-type")).toBe("application/json");
+      expect(await refused.json()).toMatchObject({ code: -32001, data: { status: 401 } });
+    } finally {
+      machine.kill();
+      rmSync(path, { force: true });
+    }
+  }, 180_000);
 });
 
 describe("the management API on COM2 under VT-x (Bochs)", () => {

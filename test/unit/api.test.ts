@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
+import { parseMetrics, sampleValue } from "../../tools/harness/prometheus";
 import { load, type Exports } from "./harness";
 
 interface ApiExports {
@@ -27,6 +28,7 @@ interface ApiExports {
   quoted(text: number): number;
   sameToken(given: number, expected: number): number;
   http(record: number): number;
+  rename(vm: number, name: number): void;
 }
 
 let e: Exports<ApiExports>;
@@ -157,6 +159,47 @@ describe("the methods", () => {
     expect(stats.exits).toEqual({ total: 6, handled_by_kind: {}, finished_in_backend: 6 });
   });
 
+  it("counts a VM's NIC: frames and bytes each way, drops by cause", () => {
+    const [nic] = result("vm.stats", { name: "alpha" }).nics;
+    expect(nic).toEqual({
+      id: "52:54:00:12:34:56",
+      frames_sent: 7,
+      bytes_sent: 700,
+      frames_received: 3,
+      bytes_received: 300,
+      frames_dropped: { malformed: 0, spoofed: 2, vlan: 0, broadcast_limit: 0, queue_full: 0 },
+    });
+    expect(result("vm.stats", { name: "beta" })).toMatchObject({ disks: [], nics: [] });
+  });
+
+  it("gives the metrics in Prometheus' text format, as its own parser reads them", () => {
+    e.account(0, 1, 0, 3_000_000n);
+    e.rename(2, s("g\"a\\m\nma"));
+    result("vm.pause", { name: "beta" });
+    const text: string = result("metrics.get");
+    const families = parseMetrics(text);
+    const names = families.map((f) => f.name);
+    expect(new Set(names).size).toBe(names.length); // each family in one piece
+    const value = (name: string, labels: Record<string, string> = {}) => sampleValue(families, name, labels);
+    expect(value("typervisor_build_info", { version: "9.8.7" })).toBe(1);
+    expect(value("typervisor_host_cpus")).toBe(2);
+    expect(value("typervisor_host_memory_free_bytes")).toBe(2 ** 30);
+    expect(value("typervisor_host_uptime_seconds")).toBe(5);
+    expect(value("typervisor_vm_state", { vm: "beta", state: "paused" })).toBe(1);
+    expect(value("typervisor_vm_state", { vm: "beta", state: "running" })).toBe(0);
+    expect(value("typervisor_vm_state", { vm: "g\"a\\m\nma", state: "running" })).toBe(1);
+    expect(value("typervisor_vm_vcpus", { vm: "alpha" })).toBe(2);
+    expect(value("typervisor_vm_memory_bytes", { vm: "alpha" })).toBe(2 ** 20);
+    // 3,000,000 ticks at the harness's 100 a millisecond.
+    expect(value("typervisor_vm_cpu_seconds_total", { vm: "alpha", vcpu: "1" })).toBe(30);
+    expect(value("typervisor_vm_cpu_seconds_total", { vm: "alpha", vcpu: "0" })).toBe(0);
+    expect(value("typervisor_vm_exits_total", { vm: "alpha", kind: "backend_fast_path" })).toBe(3);
+    expect(value("typervisor_vm_nic_bytes_sent_total", { vm: "alpha", nic: "52:54:00:12:34:56" })).toBe(700);
+    expect(value("typervisor_vm_nic_frames_dropped_total", { vm: "alpha", cause: "spoofed" })).toBe(2);
+    const types = Object.fromEntries(families.map((f) => [f.name, f.type]));
+    expect(types).toMatchObject({ typervisor_vm_exits: "counter", typervisor_vm_state: "gauge" });
+  });
+
   it("pauses, resumes and powers off; a stopped VM refuses with 409, a flat one cannot reboot", () => {
     expect(result("vm.pause", { name: "alpha" }).state).toBe("paused");
     expect(e.paused(0)).toBe(1);
@@ -262,6 +305,12 @@ describe("over HTTP", () => {
       });
     }
     expect(e.paused(0)).toBe(0);
+  });
+
+  it("answers the metrics as text", () => {
+    const answer = str(e.http(s(`\x01metrics.get\n\n${TOKEN}`)));
+    expect(answer).toMatch(/^1 200 # HELP typervisor_build_info /);
+    expect(parseMetrics(answer.slice("1 200 ".length)).length).toBeGreaterThan(10);
   });
 
   it("answers an unknown VM 404 and a stopped one 409", () => {

@@ -44,6 +44,7 @@ interface Parsed {
   token?: string;
   allow?: string;
   length?: number;
+  contentType?: string;
 }
 
 function cString(at: number): string {
@@ -58,10 +59,18 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
   new Uint8Array(memory.buffer).set(bytes, REQUEST_AT);
   const result = parse(REQUEST_AT, bytes.length, capacity, OUT_AT);
   if (result !== ROUTED) return { result };
-  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length] = new Uint32Array(memory.buffer, OUT_AT, 7);
+  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type] = new Uint32Array(memory.buffer, OUT_AT, 8);
   // The name and token are offsets in the request.
   const text = (at: number, n: number) => bytes.subarray(at, at + n).toString("latin1");
-  return { result, rpc: cString(rpc), name: text(nameAt, nameLength), token: text(tokenAt, tokenLength), length };
+  const contentType = type === 0 ? "application/json" : cString(type);
+  return {
+    result,
+    rpc: cString(rpc),
+    name: text(nameAt, nameLength),
+    token: text(tokenAt, tokenLength),
+    length,
+    contentType,
+  };
 }
 
 // The header a 405 carries.
@@ -75,21 +84,24 @@ const get = (path: string, headers = "Authorization: Bearer s3cret\r\n") =>
   `GET ${path} HTTP/1.1\r\nHost: 10.0.0.20\r\n${headers}\r\n`;
 
 describe("routing", () => {
-  it("maps each /api/v1 path and method to its JSON-RPC method", () => {
-    const cases: [string, string, string][] = [
-      ["GET", "/api/v1/host", "host.get"],
-      ["GET", "/api/v1/vms", "vms.list"],
-      ["GET", "/api/v1/vms/up-vm", "vm.get"],
-      ["GET", "/api/v1/vms/up-vm/stats", "vm.stats"],
-      ["POST", "/api/v1/vms/up-vm/pause", "vm.pause"],
-      ["POST", "/api/v1/vms/up-vm/resume", "vm.resume"],
-      ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff"],
-      ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot"],
+  it("maps each /api/v1 path and method, and /metrics, to its JSON-RPC method and the answer's type", () => {
+    const json = "application/json", text = "text/plain; version=0.0.4; charset=utf-8";
+    const cases: [string, string, string, string][] = [
+      ["GET", "/api/v1/host", "host.get", json],
+      ["GET", "/api/v1/vms", "vms.list", json],
+      ["GET", "/api/v1/vms/up-vm", "vm.get", json],
+      ["GET", "/api/v1/vms/up-vm/stats", "vm.stats", json],
+      ["POST", "/api/v1/vms/up-vm/pause", "vm.pause", json],
+      ["POST", "/api/v1/vms/up-vm/resume", "vm.resume", json],
+      ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff", json],
+      ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot", json],
+      ["GET", "/metrics", "metrics.get", text],
     ];
-    for (const [method, path, rpc] of cases) {
+    for (const [method, path, rpc, contentType] of cases) {
       const request = `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n`;
       const name = path.includes("up-vm") ? "up-vm" : "";
-      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length: request.length });
+      const length = request.length;
+      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length, contentType });
     }
   });
 

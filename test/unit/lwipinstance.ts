@@ -21,9 +21,12 @@ export function compileLwip(): WebAssembly.Module {
   return new WebAssembly.Module(new Uint8Array(readFileSync("build/lwip.wasm")));
 }
 
-// An instance of `module` on its fixed 3 pages, not started.
+// The pages of lwIP's memory, as the Makefile links it.
+const PAGES = Number(/^IP_STACK_PAGES := (\d+)$/m.exec(readFileSync("Makefile", "utf8"))![1]);
+
+// An instance of `module` on its fixed pages, not started.
 export function instantiate(module: WebAssembly.Module): { stack: Stack; memory: WebAssembly.Memory } {
-  const memory = new WebAssembly.Memory({ initial: 3, maximum: 3 });
+  const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
   const stack = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Stack;
   return { stack, memory };
 }

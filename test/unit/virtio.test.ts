@@ -71,6 +71,7 @@ interface VirtioExports {
   messageCount(): number;
   messageAddress(i: number): bigint;
   messageData(i: number): number;
+  diskTotals(which: number): number;
 }
 
 // The machine (test/unit/as/virtio.ts).
@@ -595,6 +596,22 @@ describe("virtio-blk requests (5.2.6)", () => {
     expect(r.data).toEqual(disk.subarray((READ_ONLY_SECTORS - 2) * 512, READ_ONLY_SECTORS * 512));
     expect(d.run({ type: T_IN, sector: READ_ONLY_SECTORS, in: 512 }).status).toBe(S_IOERR);
     expect(d.run({ type: T_FLUSH }).status).toBe(S_OK);
+    // What the management API counts: the one read that worked, the flush, four failures.
+    expect(e.__getString(e.diskTotals(1))).toBe(
+      "reads=1,bytes_read=1024,writes=0,bytes_written=0,flushes=1,trims=0,failed_requests=4",
+    );
+  });
+
+  it("counts the requests and their bytes for the management API", () => {
+    const d = blk().bringUp();
+    d.run({ type: T_OUT, sector: 100, out: bytes(3 * 512, (i) => i) });
+    d.run({ type: T_IN, sector: 100, in: 2 * 512 });
+    d.run({ type: T_IN, sector: 7, in: 512 });
+    d.run({ type: T_DISCARD, out: segments([0, 4]) });
+    d.run({ type: T_GET_ID, in: 20 });
+    expect(e.__getString(e.diskTotals(0))).toBe(
+      "reads=2,bytes_read=1536,writes=1,bytes_written=1536,flushes=0,trims=1,failed_requests=0",
+    );
   });
 });
 

@@ -65,6 +65,26 @@ export interface VmStats {
   exits: { total: number; handled_by_kind: Record<string, number>; finished_in_backend: number };
   memory_bytes: number;
   unclaimed_accesses: number;
+  disks: DiskStats[];
+  nics: NicStats[];
+}
+export interface DiskStats {
+  id: string;
+  reads: number;
+  bytes_read: number;
+  writes: number;
+  bytes_written: number;
+  flushes: number;
+  trims: number;
+  failed_requests: number;
+}
+export interface NicStats {
+  id: string;
+  frames_sent: number;
+  bytes_sent: number;
+  frames_received: number;
+  bytes_received: number;
+  frames_dropped: Record<string, number>;
 }
 export interface ApiEvent {
   event: "started" | "stopped" | "fault" | "paused" | "resumed" | "rebooted";
@@ -103,6 +123,8 @@ export interface Api {
   resume(name: string): Promise<VmSummary>;
   powerOff(name: string): Promise<VmSummary>;
   reboot(name: string): Promise<VmSummary>;
+  // The Prometheus text of GET /metrics.
+  metrics(): Promise<string>;
   close(): void;
 }
 
@@ -181,6 +203,7 @@ export class ApiClient implements Api {
   resume = (name: string) => this.call<VmSummary>("vm.resume", { name });
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });
   reboot = (name: string) => this.call<VmSummary>("vm.reboot", { name });
+  metrics = () => this.call<string>("metrics.get");
   subscribe = () => this.call<{ subscribed: boolean; now: VmList }>("events.subscribe");
 
   close(): void {

@@ -107,5 +107,30 @@ export function statsText(s: VmStats): string {
     ["Exit", "Count"],
     [...kinds.map(([k, n]) => [k, String(n)]), ["(in the backend)", String(s.exits.finished_in_backend)]],
   );
-  return [`${s.name}: ${s.state}, ${s.exits.total} exits`, vcpus, "", exits].join("\n");
+  const parts = [`${s.name}: ${s.state}, ${s.exits.total} exits`, vcpus, "", exits];
+  if (s.disks.length > 0) {
+    const rows = s.disks.map((d) => [
+      d.id,
+      String(d.reads),
+      mib(d.bytes_read),
+      String(d.writes),
+      mib(d.bytes_written),
+      String(d.failed_requests),
+    ]);
+    parts.push("", table(["Disk", "Reads", "Read(MiB)", "Writes", "Written(MiB)", "Failed"], rows));
+  }
+  if (s.nics.length > 0) {
+    const rows = s.nics.map((n) => [
+      n.id,
+      String(n.frames_sent),
+      String(n.frames_received),
+      String(Object.values(n.frames_dropped).reduce((a, b) => a + b, 0)),
+    ]);
+    parts.push("", table(["NIC", "Sent", "Received", "Dropped"], rows));
+  }
+  return parts.join("\n");
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
 }

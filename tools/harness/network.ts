@@ -18,10 +18,11 @@ export function freePort(): Promise<number> {
 }
 
 // QEMU arguments for an e1000 on the user network with restrict=on: the
-// guest reaches nothing outside, and `forward`, QEMU's hostfwd
-// ("127.0.0.1:8080-10.0.2.15:80"), is the one way in.
-export function forwardingUplink(forward: string): string[] {
-  return ["-netdev", `user,id=uplink,restrict=on,hostfwd=tcp:${forward}`, "-device", "e1000,netdev=uplink"];
+// guest reaches nothing outside, and `forwards`, QEMU's hostfwds
+// ("127.0.0.1:8080-10.0.2.15:80"), are the only ways in.
+export function forwardingUplink(...forwards: string[]): string[] {
+  const hostfwds = forwards.map((f) => `,hostfwd=tcp:${f}`).join("");
+  return ["-netdev", `user,id=uplink,restrict=on${hostfwds}`, "-device", "e1000,netdev=uplink"];
 }
 
 // A Linux guest's shell command (busybox) that takes one TCP connection on

@@ -14,7 +14,9 @@
 import { describe, quote } from "../setup/config/fields";
 import { JsonKind } from "../setup/config/json";
 import { Vm } from "../core/vm";
-import { JsonArray, JsonObject } from "./jsontext";
+import { HostFacts } from "./hostfacts";
+import { JsonArray, JsonObject, jsonString } from "./jsontext";
+import { metricsText } from "./metrics";
 import {
   CONFLICT,
   errorReply,
@@ -43,6 +45,7 @@ const METHODS: string[] = [
   "vm.reboot",
   "events.subscribe",
   "events.unsubscribe",
+  "metrics.get",
 ];
 // Events wait here for the serial line at most this many at a time; more
 // are dropped (and counted) while a client does not read them.
@@ -54,18 +57,11 @@ const NOT_STARTED: u8 = 0;
 const STARTED: u8 = 1;
 const STOPPED: u8 = 2;
 
-// The host's facts for host.get, from the kernel (service.ts) or a test.
-export abstract class HostFacts {
-  abstract get version(): string;
-  abstract get cpus(): u32;
-  abstract get freeBytes(): u64;
-  // Since the host started.
-  abstract get nowNs(): u64;
-}
-
-// What a method gave: its result's JSON (code 0), or an error's code and message.
+// What a method gave: its result's JSON (code 0), or an error's code and
+// message. A `plain` result is text (metrics.get's), which JSON-RPC sends
+// as a string and HTTP as it is.
 export class Outcome {
-  constructor(readonly code: i32, readonly text: string) {}
+  constructor(readonly code: i32, readonly text: string, readonly plain: bool = false) {}
 }
 
 export class Dispatcher {
@@ -121,6 +117,7 @@ export class Dispatcher {
   private run(method: string, name: string | null): Outcome {
     if (method == "host.get") return new Outcome(0, this.hostInfo());
     if (method == "vms.list") return new Outcome(0, this.list());
+    if (method == "metrics.get") return new Outcome(0, metricsText(this.host, this.vms, this.droppedEvents), true);
     if (method == "events.subscribe" || method == "events.unsubscribe") {
       this.subscribed = method == "events.subscribe";
       return new Outcome(0, new JsonObject().bool("subscribed", this.subscribed).raw("now", this.list()).toString());
@@ -217,5 +214,6 @@ export class Dispatcher {
 }
 
 function reply(id: string, outcome: Outcome): string {
-  return outcome.code == 0 ? resultReply(id, outcome.text) : errorReply(id, outcome.code, outcome.text);
+  if (outcome.code != 0) return errorReply(id, outcome.code, outcome.text);
+  return resultReply(id, outcome.plain ? jsonString(outcome.text) : outcome.text);
 }

@@ -124,5 +124,30 @@ export function vmStats(vm: Vm, nowNs: u64): string {
     .raw("exits", exits.toString())
     .num("memory_bytes", vm.memory.size)
     .num("unclaimed_accesses", vm.unclaimedAccesses)
+    .raw("disks", deviceStats(vm, "disk"))
+    .raw("nics", deviceStats(vm, "nic"))
     .toString();
+}
+
+// The VM's devices of `kind` (core/meter.ts), each its id and its totals;
+// a total split by cause is an object of the causes.
+function deviceStats(vm: Vm, kind: string): string {
+  const list = new JsonArray();
+  for (let m = 0; m < vm.meters.length; m++) {
+    const meter = vm.meters[m];
+    if (meter.kind != kind) continue;
+    const device = new JsonObject().str("id", meter.id), totals = meter.totals();
+    for (let t = 0; t < totals.length;) {
+      const name = totals[t].name;
+      if (totals[t].cause.length == 0) {
+        device.num(name, totals[t++].value);
+        continue;
+      }
+      const causes = new JsonObject();
+      for (; t < totals.length && totals[t].name == name; t++) causes.num(totals[t].cause, totals[t].value);
+      device.raw(name, causes.toString());
+    }
+    list.add(device.toString());
+  }
+  return list.toString();
 }

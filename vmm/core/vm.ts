@@ -20,6 +20,7 @@ import { CpuShare } from "./cpushare";
 import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory, RamMapper } from "./guestmemory";
+import { Meter } from "./meter";
 import { QuietPorts } from "./quietports";
 import { Activity, Vcpu } from "./vcpu";
 import { VmConsole } from "./vmconsole";
@@ -115,6 +116,8 @@ export class Vm extends MachineControl {
   // The 64 KiB pages its exits made the hypervisor's heap grow by (emul/exits.ts).
   heapPages: i32 = 0;
   readonly stopListeners: StopListener[] = [];
+  // Its disks' and NICs' counters, for the management API.
+  readonly meters: Meter[] = [];
   // Pages of RAM left out of the nested tables because a vCPU's local APIC
   // window lies on them, so that accesses there exit (emul/mmio.ts).
   private hiddenRam: u64[] = [];

@@ -9,8 +9,9 @@
 // VmPort is the port of a VM's NIC; the uplink to the host's NIC
 // (uplink.ts) is the other kind of SwitchPort.
 
+import { Meter, Total } from "../core/meter";
 import { IoBudget } from "../storage/budget";
-import { DEFAULT_VLAN } from "./ethernet";
+import { DEFAULT_VLAN, formatMac } from "./ethernet";
 
 // Why a frame was dropped; each port counts them apart.
 export enum Drop {
@@ -27,14 +28,19 @@ export enum Drop {
 }
 export const DROP_KINDS: i32 = 5;
 const DROP_NAMES: string[] = ["malformed", "spoofed", "vlan", "broadcast limit", "queue full"];
+// The same, as the management API's causes (core/meter.ts).
+const DROP_CAUSES: string[] = ["malformed", "spoofed", "vlan", "broadcast_limit", "queue_full"];
 
 // Group frames a port may send per second, beyond 50 ms of burst (budget.ts).
 export const BROADCASTS_PER_SECOND: u32 = 1000;
 
 export abstract class SwitchPort {
-  // Frames the port brought into the switch, and frames the switch gave it.
+  // Frames the port brought into the switch, and frames the switch gave it,
+  // with their bytes (802.1Q tags included, on a trunk).
   sent: u64 = 0;
   received: u64 = 0;
+  sentBytes: u64 = 0;
+  receivedBytes: u64 = 0;
   readonly drops: StaticArray<u64> = new StaticArray<u64>(DROP_KINDS);
   readonly broadcasts: IoBudget = new IoBudget(BROADCASTS_PER_SECOND, 0);
 
@@ -117,5 +123,24 @@ export class VmPort extends SwitchPort {
   deliver(frame: Uint8Array, length: i32): bool {
     const r = this.receiver;
     return r !== null && r.receive(frame, length);
+  }
+}
+
+// A VM port's counters for the management API, under its NIC's MAC address.
+export class PortMeter extends Meter {
+  constructor(private port: VmPort) {
+    super("nic", formatMac(port.mac));
+  }
+
+  totals(): Total[] {
+    const p = this.port;
+    const totals = [
+      new Total("frames_sent", p.sent),
+      new Total("bytes_sent", p.sentBytes),
+      new Total("frames_received", p.received),
+      new Total("bytes_received", p.receivedBytes),
+    ];
+    for (let i = 0; i < DROP_KINDS; i++) totals.push(new Total("frames_dropped", p.drops[i], DROP_CAUSES[i]));
+    return totals;
   }
 }

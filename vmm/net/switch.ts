@@ -85,6 +85,7 @@ export class VirtualSwitch {
     const source = this.ports.indexOf(from);
     if (source < 0) return;
     from.sent++;
+    from.sentBytes += <u64>length;
     const src = length >= HEADER_SIZE ? macAt(frame, SOURCE_AT) : 0;
     if (length < HEADER_SIZE || length > MAX_FRAME || isGroup(src)) {
       from.drop(Drop.Malformed);
@@ -148,7 +149,9 @@ export class VirtualSwitch {
       out = t;
       outLength = length + TAG_SIZE;
     }
-    if (port.deliver(out, outLength)) port.received++;
-    else port.drop(Drop.QueueFull);
+    if (port.deliver(out, outLength)) {
+      port.received++;
+      port.receivedBytes += <u64>outLength;
+    } else port.drop(Drop.QueueFull);
   }
 }

@@ -36,13 +36,13 @@ import { PcPlatform } from "../platform/pc/platform";
 import { SECTOR_SIZE } from "../storage/backing";
 import { IoBudget } from "../storage/budget";
 import { DEFAULT_WEIGHT } from "../storage/diskshare";
-import { VmDisk } from "../storage/vmdisk";
+import { DiskMeter, VmDisk } from "../storage/vmdisk";
 import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { StopListener, Vm, VmImage } from "../core/vm";
 import { formatMac } from "../net/ethernet";
-import { VmPort } from "../net/port";
+import { PortMeter, VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
 import { startManagement } from "../net/ip/management";
 import { startUplink } from "../net/uplink";
@@ -139,6 +139,7 @@ function createKernelVm(
   if (vm === null) return null;
   const nics = connectNics(c, vm);
   vm.stopListeners.push(new DiskRelease(disks));
+  for (let i = 0; i < disks.length; i++) vm.meters.push(new DiskMeter(disks[i]));
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
   if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
   vm.vcpus[0].enterKernel(entry.state!);
@@ -234,6 +235,7 @@ function connectNics(c: VmConfig, vm: Vm): VmPort[] {
     const port = new VmPort(n.mac, n.vlans, n.trunk, n.bytesPerSecond);
     hostSwitch.connect(port);
     vm.stopListeners.push(new PortReport(port));
+    vm.meters.push(new PortMeter(port));
     ports.push(port);
   }
   return ports;

@@ -4,6 +4,7 @@
 // among the VMs using it (diskarbiter.ts). A request may start when both
 // let it: the budget still caps a VM that has the disk to itself.
 
+import { Meter, Total } from "../core/meter";
 import { Deferred, NOT_DUE } from "../devices/timers/deferred";
 import { DiskBacking } from "./backing";
 import { IoBudget } from "./budget";
@@ -13,6 +14,16 @@ import { DiskShare } from "./diskshare";
 export class VmDisk {
   // The request refused last waits for the budget, not for its share.
   private heldByBudget: bool = false;
+  // What the VM's requests did, since the VM was made (a restart's new
+  // device counts on): reads and writes with their bytes, flushes,
+  // discards and write-zeroes as `trims`, and the requests that failed.
+  reads: u64 = 0;
+  writes: u64 = 0;
+  readBytes: u64 = 0;
+  writtenBytes: u64 = 0;
+  flushes: u64 = 0;
+  trims: u64 = 0;
+  failures: u64 = 0;
 
   // `share` is null for a disk no other VM shares (a RAM disk).
   constructor(
@@ -61,5 +72,25 @@ export class VmDisk {
   release(now: u64, tscPerMs: u64): void {
     this.heldByBudget = false;
     if (this.share !== null) this.arbiter!.pause(this.share!, now, tscPerMs);
+  }
+}
+
+// A VM disk's counters for the management API, under the disk's serial.
+export class DiskMeter extends Meter {
+  constructor(private disk: VmDisk) {
+    super("disk", disk.backing.serial);
+  }
+
+  totals(): Total[] {
+    const d = this.disk;
+    return [
+      new Total("reads", d.reads),
+      new Total("bytes_read", d.readBytes),
+      new Total("writes", d.writes),
+      new Total("bytes_written", d.writtenBytes),
+      new Total("flushes", d.flushes),
+      new Total("trims", d.trims),
+      new Total("failed_requests", d.failures),
+    ];
   }
 }

@@ -25,6 +25,8 @@ struct http_request {
   const char* allow;
   /* The bytes the request took, its body included. */
   uint32_t length;
+  /* The Content-Type of a successful answer, or 0 for application/json. */
+  const char* content_type;
 };
 
 /* Reads `bytes[0, length)`; `capacity` is the most a request may take. */

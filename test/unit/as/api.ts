@@ -6,12 +6,14 @@
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
-import { Dispatcher, HostFacts } from "../../../vmm/api/dispatcher";
+import { Dispatcher } from "../../../vmm/api/dispatcher";
+import { HostFacts } from "../../../vmm/api/hostfacts";
 import { Framed, LineReader } from "../../../vmm/api/framing";
 import { answerRecord } from "../../../vmm/api/http";
 import { OutputQueue } from "../../../vmm/api/outputqueue";
 import { jsonString } from "../../../vmm/api/jsontext";
 import { sameToken as same } from "../../../vmm/api/rpc";
+import { Drop, PortMeter, VmPort } from "../../../vmm/net/port";
 import { initExtendedState } from "../../../vmm/vcpustate/xstate";
 import { FakeVcpu } from "./fakevcpu";
 
@@ -51,6 +53,15 @@ export function reset(): void {
     vm.memory.add(0, 0x1_0000_0000 + <u64>i * 0x100_0000, 1 << 20);
     vms.push(vm);
   }
+  // alpha has a NIC that has seen some traffic.
+  const port = new VmPort(0x52_54_00_12_34_56, [10], false, 0);
+  port.sent = 7;
+  port.sentBytes = 700;
+  port.received = 3;
+  port.receivedBytes = 300;
+  port.drop(Drop.Spoofed);
+  port.drop(Drop.Spoofed);
+  vms[0].meters.push(new PortMeter(port));
   dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
   reader = new LineReader();
 }
@@ -86,6 +97,11 @@ export function running(vm: i32): bool {
 export function account(vm: i32, vcpu: i32, cpu: u32, ticks: u64): void {
   vms[vm].vcpus[vcpu].runState.account(cpu, ticks);
   vms[vm].vcpus[vcpu].exits += 3;
+}
+
+// Names a VM as a label value must escape it.
+export function rename(vm: i32, name: string): void {
+  vms[vm].name = name;
 }
 
 // The framing: each character of `bytes` (codes 0 to 255) fed in as a

@@ -27,7 +27,7 @@ import {
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
 import { RamDisk } from "../../../vmm/storage/ramdisk";
-import { VmDisk } from "../../../vmm/storage/vmdisk";
+import { DiskMeter, VmDisk } from "../../../vmm/storage/vmdisk";
 import { Lines, messages, Routing } from "./pcirecorders";
 export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
@@ -36,6 +36,7 @@ const DISK_SERIAL = "typervisor-disk0"; // 16 bytes: NUL-padded to 20
 const READ_ONLY_SERIAL = "a-read-only-disk-image.img"; // 26 bytes: cut at 20
 
 const space = new Bus();
+let vmDisks: VmDisk[] = [];
 const lines = new Lines();
 const ram = new GuestMemory();
 const pci = new PciBus(space, lines, new Routing());
@@ -57,14 +58,19 @@ export function build(
   const disk = new RamDisk(new BootModule(diskStart, diskEnd, "disk"), false, DISK_SERIAL);
   const readOnly = new RamDisk(new BootModule(readOnlyStart, readOnlyEnd, "ro"), true, READ_ONLY_SERIAL);
   pci.attach(0, 0, hostBridge());
-  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(new VmDisk(disk, new IoBudget(0, 0))), ram, messages));
-  pci.attach(
-    READ_ONLY_SLOT,
-    0,
-    new VirtioPci(new VirtioBlock(new VmDisk(readOnly, new IoBudget(0, 0))), ram, messages),
-  );
+  vmDisks = [new VmDisk(disk, new IoBudget(0, 0)), new VmDisk(readOnly, new IoBudget(0, 0))];
+  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[0]), ram, messages));
+  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[1]), ram, messages));
   pci.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(seed), ram, messages));
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
+}
+
+// The counters the management API reads of the disk (0) or the read-only
+// disk (1): "name=value" each, separated by commas.
+export function diskTotals(which: i32): string {
+  const totals = new DiskMeter(vmDisks[which]).totals(), parts: string[] = [];
+  for (let i = 0; i < totals.length; i++) parts.push(totals[i].name + "=" + totals[i].value.toString());
+  return parts.join(",");
 }
 
 export function mmioRead(address: u64, size: u8): u64 {

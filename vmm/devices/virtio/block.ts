@@ -164,10 +164,25 @@ export class VirtioBlock extends VirtioDevice {
     else if (type == T_GET_ID) written = this.writeId(dataIn);
     else if (type == T_DISCARD || type == T_WRITE_ZEROES) status = this.discard(dataOut, type == T_WRITE_ZEROES);
     else status = S_UNSUPP;
+    this.count(type, type == T_IN ? dataIn : dataOut, status);
     h[0] = status;
     chain.writeBytes(chain.writableBytes - 1, h, 0, 1);
     q.push(chain.head, <u32>(written + 1));
     return true;
+  }
+
+  // A request of `type` moving `bytes` ended with `status`, for the disk's counters.
+  private count(type: u64, bytes: u64, status: u8): void {
+    const d = this.vmDisk;
+    if (status != S_OK) d.failures++;
+    else if (type == T_IN) {
+      d.reads++;
+      d.readBytes += bytes;
+    } else if (type == T_OUT) {
+      d.writes++;
+      d.writtenBytes += bytes;
+    } else if (type == T_FLUSH) d.flushes++;
+    else if (type == T_DISCARD || type == T_WRITE_ZEROES) d.trims++;
   }
 
   // Moves `length` bytes between the disk at `sector` and the chain's data
