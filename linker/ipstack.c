@@ -125,6 +125,18 @@ uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t 
   return length;
 }
 
+bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length) {
+  ENTER_LWIP_OR(false);
+  uint32_t to = w2c_lwip_http_record(&stack);
+  bool streams = false;
+  if (within(kernel, offset, length) && within(&env.memory, to, length)) {
+    __builtin_memcpy(memory + to, kernel->data + offset, length);
+    streams = w2c_lwip_http_stream(&stack, slot, length);
+  }
+  LEAVE_LWIP();
+  return streams;
+}
+
 void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length) {
   ENTER_LWIP_OR();
   uint32_t to = w2c_lwip_http_body(&stack, slot), capacity = w2c_lwip_http_body_capacity(&stack);

@@ -27,6 +27,9 @@ uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t 
 /* Answers request `slot` with `status` and the JSON body of `length` bytes
  * at `offset` in `kernel`. */
 void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length);
+/* Adds the `length` bytes at `offset` in `kernel` to the event stream of
+ * `slot`; false if that slot streams no more. */
+bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length);
 /* Whether the stack stopped after a trap (the trap's reason was printed). */
 bool ip_stack_failed(void);
 /* Called by wasm_rt_trap(): returns only if the trap is not the stack's. */

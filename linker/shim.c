@@ -187,6 +187,9 @@ u32 w2c_shim_ip_http_take(w2c_shim* s, u32 buffer, u32 capacity) { return ip_htt
 void w2c_shim_ip_http_reply(w2c_shim* s, u32 slot, u32 status, u32 body, u32 length) {
   ip_http_reply(&kernel.w2c_memory, slot, status, body, length);
 }
+u32 w2c_shim_ip_http_stream(w2c_shim* s, u32 slot, u32 text, u32 length) {
+  return ip_http_stream(&kernel.w2c_memory, slot, text, length);
+}
 
 /*
  * What the kernel tells a CPU to do next, in its linear memory

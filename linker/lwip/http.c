@@ -14,6 +14,16 @@
  * that makes no progress for IDLE_SECONDS is aborted, so none holds a slot
  * for ever (a request the hypervisor never answered included). Nothing here
  * calls the hypervisor.
+ *
+ * The event stream (GET /api/v1/events, a text/event-stream of the HTML
+ * standard's server-sent events) is the one reply that does not end: after
+ * its first body the connection stays STREAMING, and the hypervisor adds
+ * each event with http_stream. Its reply buffer is then a queue of what
+ * the client has not taken; a client that lets it fill up is cut off, and
+ * one that closes its side ends the stream. A comment line every
+ * KEEPALIVE_SECONDS keeps quiet streams moving, so a client that vanished
+ * is found by TCP. At most STREAMS connections stream at once, so one is
+ * always left for requests.
  */
 #include "httpparse.h"
 #include "lwip/tcp.h"
@@ -29,6 +39,8 @@
 /* tcp_poll's interval is in TCP's coarse ticks of 500 ms: once a second. */
 #define POLL_TICKS 2
 #define IDLE_SECONDS 10
+#define KEEPALIVE_SECONDS 10
+#define STREAMS (CONNECTIONS - 1)
 #define LISTEN_BACKLOG 2
 
 /* JSON-RPC error codes the HTTP errors carry, as vmm/api/rpc.ts names them. */
@@ -36,8 +48,9 @@
 #define METHOD_NOT_FOUND (-32601)
 #define TOO_LARGE (-32013)
 #define INTERNAL_ERROR (-32603)
+#define BUSY (-32005)
 
-enum state { FREE, READING, READY, HANDED, SENDING };
+enum state { FREE, READING, READY, HANDED, SENDING, STREAMING };
 
 struct connection {
   struct tcp_pcb* pcb;
@@ -77,6 +90,7 @@ static const char* reason(uint32_t status) {
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default: return "Internal Server Error";
   }
@@ -97,7 +111,8 @@ static err_t finish(struct connection* c) {
   return ERR_ABRT;
 }
 
-/* As much of the reply as the send buffer takes; closes after the last byte. */
+/* As much of the reply as the send buffer takes; closes after the last
+ * byte, unless the reply is a stream. tcp_write copies what it takes. */
 static err_t send_more(struct connection* c) {
   while (c->reply_at < c->reply_end) {
     uint32_t n = c->reply_end - c->reply_at, room = tcp_sndbuf(c->pcb);
@@ -106,7 +121,30 @@ static err_t send_more(struct connection* c) {
     c->reply_at += n;
   }
   tcp_output(c->pcb);
-  return c->reply_at == c->reply_end ? finish(c) : ERR_OK;
+  return c->reply_at == c->reply_end && c->state == SENDING ? finish(c) : ERR_OK;
+}
+
+/* Queues `length` bytes at `bytes` on a stream, behind what is not sent
+ * yet; false if they do not fit. */
+static int stream_append(struct connection* c, const uint8_t* bytes, uint32_t length) {
+  uint32_t unsent = c->reply_end - c->reply_at;
+  if (length > REPLY_BYTES - c->reply_end) {
+    __builtin_memmove(c->out, c->out + c->reply_at, unsent);
+    c->reply_at = 0;
+    c->reply_end = unsent;
+  }
+  if (length > REPLY_BYTES - c->reply_end) return 0;
+  __builtin_memcpy(c->out + c->reply_end, bytes, length);
+  c->reply_end += length;
+  return 1;
+}
+
+/* Adds `length` bytes to `c`'s stream and sends what it can; a client
+ * that has not taken the last REPLY_BYTES is cut off. */
+static err_t stream(struct connection* c, const uint8_t* bytes, uint32_t length) {
+  if (!stream_append(c, bytes, length)) return finish(c);
+  c->idle = 0;
+  return send_more(c);
 }
 
 /* The status line and headers in front of the body's `length` bytes at HEAD_ROOM. */
@@ -117,12 +155,19 @@ static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
   put_number(c, &at, HEAD_ROOM, (int32_t)status);
   put(c, &at, HEAD_ROOM, " ");
   put(c, &at, HEAD_ROOM, reason(status));
-  /* Errors are JSON on every path; a success is what its route says. */
+  /* Errors are JSON on every path; a success is what its route says. A
+   * stream has no length: it ends when the connection closes. */
+  int streaming = status == 200 && c->request.stream;
   const char* type = status == 200 && c->request.content_type ? c->request.content_type : "application/json";
   put(c, &at, HEAD_ROOM, "\r\nContent-Type: ");
   put(c, &at, HEAD_ROOM, type);
-  put(c, &at, HEAD_ROOM, "\r\nConnection: close\r\nContent-Length: ");
-  put_number(c, &at, HEAD_ROOM, (int32_t)length);
+  put(c, &at, HEAD_ROOM, "\r\nConnection: close");
+  if (streaming) {
+    put(c, &at, HEAD_ROOM, "\r\nCache-Control: no-store");
+  } else {
+    put(c, &at, HEAD_ROOM, "\r\nContent-Length: ");
+    put_number(c, &at, HEAD_ROOM, (int32_t)length);
+  }
   /* RFC 9110 sections 11.6.1 and 15.5.6: what a 401 and a 405 must say. */
   if (status == 401) put(c, &at, HEAD_ROOM, "\r\nWWW-Authenticate: Bearer");
   if (status == 405) {
@@ -133,7 +178,8 @@ static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
   c->reply_at = HEAD_ROOM - at;
   __builtin_memmove(body - at, c->out, at);
   c->reply_end = HEAD_ROOM + length;
-  c->state = SENDING;
+  c->state = streaming ? STREAMING : SENDING;
+  c->idle = 0;
   return send_more(c);
 }
 
@@ -146,10 +192,12 @@ static err_t refuse(struct connection* c, uint32_t status) {
                         : status == 501 ? "transfer codings are not supported"
                         : status == 505 ? "HTTP version not supported"
                         : status == 500 ? "reply too large to send"
+                        : status == 503 ? "too many event streams open"
                                         : "malformed HTTP request";
   int32_t code = status == 404 || status == 405 ? METHOD_NOT_FOUND
                  : status == 413 || status == 431 ? TOO_LARGE
                  : status == 500                  ? INTERNAL_ERROR
+                 : status == 503                  ? BUSY
                                                   : INVALID_REQUEST;
   uint32_t at = HEAD_ROOM;
   put(c, &at, REPLY_BYTES, "{\"code\":");
@@ -162,10 +210,17 @@ static err_t refuse(struct connection* c, uint32_t status) {
   return respond(c, status, at - HEAD_ROOM);
 }
 
+static uint32_t streaming(void) {
+  uint32_t n = 0;
+  for (int i = 0; i < CONNECTIONS; i++) n += connections[i].state == STREAMING;
+  return n;
+}
+
 static err_t received(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err) {
   struct connection* c = arg;
-  /* The client closed its side: a reply still goes out if one is due. */
-  if (p == NULL) return c->state == READING ? finish(c) : ERR_OK;
+  /* The client closed its side: a reply still goes out if one is due; a
+   * stream has no end but this. */
+  if (p == NULL) return c->state == READING || c->state == STREAMING ? finish(c) : ERR_OK;
   tcp_recved(pcb, p->tot_len);
   if (c->state == READING) {
     c->idle = 0;
@@ -176,6 +231,7 @@ static err_t received(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err)
   int status = http_parse(c->in, c->received, REQUEST_BYTES, &c->request);
   if (status == HTTP_INCOMPLETE) return ERR_OK;
   if (status != HTTP_ROUTED) return refuse(c, (uint32_t)status);
+  if (c->request.stream && streaming() >= STREAMS) return refuse(c, 503);
   c->state = READY;
   return ERR_OK;
 }
@@ -186,8 +242,13 @@ static err_t sent(void* arg, struct tcp_pcb* pcb, u16_t length) {
   return c->state == SENDING ? send_more(c) : ERR_OK;
 }
 
+static const uint8_t keepalive[] = ":\n\n";
+
 static err_t polled(void* arg, struct tcp_pcb* pcb) {
   struct connection* c = arg;
+  if (c->state == STREAMING) {
+    return ++c->idle < KEEPALIVE_SECONDS ? send_more(c) : stream(c, keepalive, sizeof keepalive - 1);
+  }
   if (++c->idle < IDLE_SECONDS) {
     return c->state == SENDING ? send_more(c) : ERR_OK;
   }
@@ -266,11 +327,22 @@ EXPORT("http_body") uint8_t* http_body(uint32_t slot) { return connections[slot 
 EXPORT("http_body_capacity") uint32_t http_body_capacity(void) { return REPLY_BYTES - HEAD_ROOM; }
 
 /* The reply to the request of `slot`, its body's `length` bytes in place;
- * a length over http_body_capacity() (a body that did not fit) is a 500. */
+ * a length over http_body_capacity() (a body that did not fit) is a 500.
+ * For the event stream it is the stream's first piece. */
 EXPORT("http_respond")
 void http_respond(uint32_t slot, uint32_t status, uint32_t length) {
   if (slot >= CONNECTIONS || connections[slot].state != HANDED) return;
   struct connection* c = &connections[slot];
   if (length > REPLY_BYTES - HEAD_ROOM) refuse(c, 500);
   else respond(c, status, length);
+}
+
+/* Adds the `length` bytes at http_record() to the event stream of `slot`;
+ * false if that slot streams no more (the client left, or was cut off). */
+EXPORT("http_stream")
+uint32_t http_stream(uint32_t slot, uint32_t length) {
+  if (slot >= CONNECTIONS || connections[slot].state != STREAMING || length > RECORD_BYTES) return 0;
+  struct connection* c = &connections[slot];
+  stream(c, record, length);
+  return c->state == STREAMING;
 }

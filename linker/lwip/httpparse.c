@@ -28,6 +28,8 @@ struct route {
   const char* rpc;
   /* The Content-Type of its answer: JSON unless given. */
   const char* content_type;
+  /* Whether its answer is a stream that does not end. */
+  uint32_t stream;
 };
 
 static const struct route routes[] = {
@@ -39,6 +41,8 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+  /* Server-sent events (the HTML standard, section 9.2). */
+  {"GET", "/api/v1/events", "events.subscribe", "text/event-stream", 1},
   /* The Prometheus text exposition format, version 0.0.4. */
   {"GET", "/metrics", "metrics.get", "text/plain; version=0.0.4; charset=utf-8"},
 };
@@ -183,6 +187,7 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
     }
     out->rpc = routes[i].rpc;
     out->content_type = routes[i].content_type;
+    out->stream = routes[i].stream;
     out->name_at = name.at;
     out->name_length = name.length;
     out->allow = 0;

@@ -11,8 +11,8 @@
 // is rebooted from its image and boots again. With gdb= on the command
 // line the debugger keeps COM2 and the API says it is off. Over HTTP, this
 // machine reaches the hypervisor's management address through a port QEMU
-// forwards, and scrapes /metrics as Prometheus would; Prometheus' own
-// parser reads what it gets.
+// forwards, scrapes /metrics as Prometheus would (Prometheus' own parser
+// reads what it gets) and follows the events as server-sent events.
 import { once } from "node:events";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { AddressInfo, createServer, Socket } from "node:net";
@@ -134,7 +134,7 @@ describe("the management API over HTTP from this machine under AMD-V (QEMU)", ()
   const MANAGEMENT = "10.0.2.20";
   const config = { vms: [], uplink: { vlan: 1 }, management: { address: `${MANAGEMENT}/24`, vlan: 1 } };
 
-  it("serves the REST paths and Prometheus metrics through a forwarded port", async () => {
+  it("serves the REST paths, Prometheus metrics and events through a forwarded port", async () => {
     mkdirSync("build/test", { recursive: true });
     const path = `build/test/api-http-${process.pid}.json`;
     writeFileSync(path, JSON.stringify(config));
@@ -197,6 +197,28 @@ describe("the management API over HTTP from this machine under AMD-V (QEMU)", ()
       expect(refused.status).toBe(401);
       expect(refused.headers.get("content-type")).toBe("application/json");
       expect(await refused.json()).toMatchObject({ code: -32001, data: { status: 401 } });
+
+      // Events as they happen, on streams of their own (two at most: a third is 503).
+      const watchers = [new HttpApiClient(base, TOKEN), new HttpApiClient(base, TOKEN)];
+      const events: ApiEvent[][] = [[], []];
+      try {
+        for (const [i, watcher] of watchers.entries()) {
+          watcher.onEvent((e) => events[i].push(e));
+          const { now } = await watcher.subscribe();
+          expect(now.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "paused"], ["beta", "running"]]);
+        }
+        expect((await rejection(new HttpApiClient(base, TOKEN).subscribe())).status).toBe(503);
+        expect((await client.resume("alpha")).state).toBe("running");
+        expect((await client.powerOff("beta")).state).toBe("stopped");
+        const until = Date.now() + 10_000;
+        while (events.some((e) => e.length < 2) && Date.now() < until) await pause(50);
+        for (const seen of events) {
+          expect(seen.map((e) => [e.event, e.vm])).toEqual([["resumed", "alpha"], ["stopped", "beta"]]);
+          expect(seen[1]).toMatchObject({ reason: "powered off by the management API", state: "stopped" });
+        }
+      } finally {
+        for (const watcher of watchers) watcher.close();
+      }
     } finally {
       machine.kill();
       rmSync(path, { force: true });

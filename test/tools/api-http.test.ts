@@ -2,7 +2,8 @@
 // stand-in server on 127.0.0.1 that answers as the hypervisor does: each
 // method goes to its /api/v1 path and HTTP method with the bearer token,
 // a result comes back as it is, and an error status becomes an ApiError
-// with the JSON error's code and message.
+// with the JSON error's code and message; the event stream is read event
+// by event, however its bytes are cut, keep-alive comments skipped.
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +24,16 @@ beforeAll(async () => {
     };
     if (request.headers.authorization !== `Bearer ${TOKEN}`) {
       return json(401, { code: -32001, message: "unauthorized", data: { status: 401 } });
+    }
+    if (request.url === "/api/v1/events") {
+      response.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
+      const stream = `event: vms\ndata: {"time_ns":1,"vms":[]}\n\n:\n\n`
+        + `data: {"event":"paused","vm":"alpha","state":"paused","time_ns":2}\n\n`
+        + `data: {"event":"stopped","vm":"beta","state":"stopped","time_ns":3,"reason":"x\\ny"}\n\n`;
+      // In pieces of 7 bytes, a few milliseconds apart, as TCP may cut it.
+      const pieces = stream.match(/[\s\S]{1,7}/g)!;
+      const timer = setInterval(() => (pieces.length > 0 ? response.write(pieces.shift()) : clearInterval(timer)), 2);
+      return;
     }
     if (request.url === "/api/v1/vms/ghost") {
       return json(404, { code: -32004, message: "no vm named 'ghost'", data: { status: 404 } });
@@ -58,6 +69,24 @@ describe("HttpApiClient", () => {
       `POST /api/v1/vms/alpha/poweroff ${bearer}`,
       `POST /api/v1/vms/alpha/reboot ${bearer}`,
     ]);
+  });
+
+  it("reads the event stream: the list first, then each event, past keep-alive comments", async () => {
+    const client = new HttpApiClient(base, TOKEN);
+    const events: unknown[] = [];
+    client.onEvent((e) => events.push(e));
+    try {
+      expect(await client.subscribe()).toEqual({ subscribed: true, now: { time_ns: 1, vms: [] } });
+      const until = Date.now() + 5_000;
+      while (events.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      expect(events).toEqual([
+        { event: "paused", vm: "alpha", state: "paused", time_ns: 2 },
+        { event: "stopped", vm: "beta", state: "stopped", time_ns: 3, reason: "x\ny" },
+      ]);
+    } finally {
+      client.close();
+    }
+    await expect(new HttpApiClient(base, "wrong").subscribe()).rejects.toMatchObject({ status: 401 });
   });
 
   it("turns an error status into an ApiError with the JSON error's code", async () => {

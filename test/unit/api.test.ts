@@ -29,6 +29,7 @@ interface ApiExports {
   sameToken(given: number, expected: number): number;
   http(record: number): number;
   rename(vm: number, name: number): void;
+  serveHttp(): void;
 }
 
 let e: Exports<ApiExports>;
@@ -317,5 +318,86 @@ describe("over HTTP", () => {
     expect(http(0, "vm.stats", "delta", TOKEN)).toMatchObject({ status: 404, body: { code: -32004 } });
     e.crash(1);
     expect(http(0, "vm.reboot", "beta", TOKEN)).toMatchObject({ status: 409, body: { code: -32009 } });
+  });
+});
+
+describe("the event stream over HTTP", () => {
+  // lwIP's side as the HTTP server sees it through the shim: requests
+  // waiting as records, and what each slot was answered and streamed.
+  async function http() {
+    const waiting: string[] = [], replies: { slot: number; status: number; body: string }[] = [];
+    const streamed = new Map<number, string>(), gone = new Set<number>();
+    const memory = () => new Uint8Array(unit.exports.memory.buffer);
+    const text = (at: number, length: number) => Buffer.from(memory().subarray(at, at + length)).toString("utf8");
+    const shim = {
+      ip_http_take: (buffer: number, capacity: number) => {
+        const record = Buffer.from(waiting.shift() ?? "", "latin1");
+        expect(record.length).toBeLessThanOrEqual(capacity);
+        memory().set(record, buffer);
+        return record.length;
+      },
+      ip_http_reply: (slot: number, status: number, body: number, length: number) => {
+        replies.push({ slot, status, body: text(body, length) });
+      },
+      ip_http_stream: (slot: number, at: number, length: number) => {
+        if (gone.has(slot)) return 0;
+        streamed.set(slot, (streamed.get(slot) ?? "") + text(at, length));
+        return 1;
+      },
+    };
+    const unit = await load<ApiExports>("api.ts", { shim });
+    unit.exports.calibrate(100n);
+    unit.exports.reset();
+    return { e: unit.exports, waiting, replies, streamed, gone };
+  }
+  const subscribe = (slot: number, token = TOKEN) => String.fromCharCode(slot) + `events.subscribe\n\n${token}`;
+  const data = (stream: string) => [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
+
+  it("opens with the list as a 'vms' event, then streams every event until the client leaves", async () => {
+    const h = await http();
+    h.waiting.push(subscribe(1), subscribe(2));
+    h.e.serveHttp();
+    expect(h.replies.map((r) => [r.slot, r.status])).toEqual([[1, 200], [2, 200]]);
+    const [, first] = /^event: vms\ndata: (.*)\n\n$/.exec(h.replies[0].body)!;
+    expect(JSON.parse(first).vms.map((v: { name: string }) => v.name)).toEqual(["alpha", "beta", "gamma"]);
+    h.e.enter(0);
+    h.e.crash(1);
+    h.e.serveHttp();
+    for (const slot of [1, 2]) {
+      expect(data(h.streamed.get(slot)!).map((d) => [d.event, d.vm])).toEqual([
+        ["started", "alpha"],
+        ["started", "beta"], // a VM stopped before it ran has started all the same
+        ["fault", "beta"],
+      ]);
+    }
+    expect(h.streamed.get(1)).toMatch(/^(data: \{[^\n]*\}\n\n){3}$/);
+    // Slot 2's client leaves: its stream ends, the other goes on.
+    h.gone.add(2);
+    h.e.exitWith(2, 0);
+    h.e.serveHttp();
+    h.gone.delete(2);
+    h.e.crash(0);
+    h.e.serveHttp();
+    const events = (slot: number) => data(h.streamed.get(slot)!).map((d) => `${d.event} ${d.vm}`);
+    expect(events(1)).toEqual([
+      "started alpha",
+      "started beta",
+      "fault beta",
+      "started gamma",
+      "stopped gamma",
+      "fault alpha",
+    ]);
+    expect(events(2)).toEqual(["started alpha", "started beta", "fault beta"]);
+  });
+
+  it("refuses a subscription without the token, and streams nothing to it", async () => {
+    const h = await http();
+    h.waiting.push(subscribe(0, "wrong"));
+    h.e.serveHttp();
+    expect(h.replies[0].status).toBe(401);
+    expect(JSON.parse(h.replies[0].body)).toMatchObject({ code: -32001 });
+    h.e.crash(0);
+    h.e.serveHttp();
+    expect(h.streamed.size).toBe(0);
   });
 });

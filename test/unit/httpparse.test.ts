@@ -45,6 +45,7 @@ interface Parsed {
   allow?: string;
   length?: number;
   contentType?: string;
+  stream?: boolean;
 }
 
 function cString(at: number): string {
@@ -59,7 +60,11 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
   new Uint8Array(memory.buffer).set(bytes, REQUEST_AT);
   const result = parse(REQUEST_AT, bytes.length, capacity, OUT_AT);
   if (result !== ROUTED) return { result };
-  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type] = new Uint32Array(memory.buffer, OUT_AT, 8);
+  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type, stream] = new Uint32Array(
+    memory.buffer,
+    OUT_AT,
+    9,
+  );
   // The name and token are offsets in the request.
   const text = (at: number, n: number) => bytes.subarray(at, at + n).toString("latin1");
   const contentType = type === 0 ? "application/json" : cString(type);
@@ -70,6 +75,7 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
     token: text(tokenAt, tokenLength),
     length,
     contentType,
+    stream: stream !== 0,
   };
 }
 
@@ -84,7 +90,7 @@ const get = (path: string, headers = "Authorization: Bearer s3cret\r\n") =>
   `GET ${path} HTTP/1.1\r\nHost: 10.0.0.20\r\n${headers}\r\n`;
 
 describe("routing", () => {
-  it("maps each /api/v1 path and method, and /metrics, to its JSON-RPC method and the answer's type", () => {
+  it("maps each /api/v1 path and method, and /metrics, to its JSON-RPC method, the answer's type, a stream", () => {
     const json = "application/json", text = "text/plain; version=0.0.4; charset=utf-8";
     const cases: [string, string, string, string][] = [
       ["GET", "/api/v1/host", "host.get", json],
@@ -96,12 +102,14 @@ describe("routing", () => {
       ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff", json],
       ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot", json],
       ["GET", "/metrics", "metrics.get", text],
+      ["GET", "/api/v1/events", "events.subscribe", "text/event-stream"],
     ];
     for (const [method, path, rpc, contentType] of cases) {
       const request = `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n`;
       const name = path.includes("up-vm") ? "up-vm" : "";
       const length = request.length;
-      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length, contentType });
+      const stream = rpc === "events.subscribe";
+      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length, contentType, stream });
     }
   });
 

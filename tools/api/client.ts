@@ -125,6 +125,9 @@ export interface Api {
   reboot(name: string): Promise<VmSummary>;
   // The Prometheus text of GET /metrics.
   metrics(): Promise<string>;
+  // Events from subscribe() on go to the listeners given here.
+  onEvent(listener: (event: ApiEvent) => void): void;
+  subscribe(): Promise<{ subscribed: boolean; now: VmList }>;
   close(): void;
 }
 

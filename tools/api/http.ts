@@ -1,12 +1,13 @@
 // A client of Typervisor's management API over HTTP/1.1 (docs/api.md): the
 // /api/v1 paths of docs/api/openapi.yaml on the hypervisor's management
 // address and /metrics, the token as `Authorization: Bearer`. The same
-// methods as the serial line's ApiClient, but no events: those need the
-// serial line.
+// methods as the serial line's ApiClient; events come as server-sent
+// events from GET /api/v1/events, a stream that stays open until close().
 
 import {
   type Api,
   ApiError,
+  type ApiEvent,
   type HostInfo,
   type RpcError,
   type VmInfo,
@@ -16,6 +17,9 @@ import {
 } from "./client";
 
 export class HttpApiClient implements Api {
+  private readonly eventListeners: ((event: ApiEvent) => void)[] = [];
+  private readonly streams = new AbortController();
+
   // `base` is http://ADDRESS[:PORT].
   constructor(private readonly base: string, private readonly token: string, private readonly timeoutMs = 30_000) {}
 
@@ -33,7 +37,52 @@ export class HttpApiClient implements Api {
     return (await this.request("GET", "/metrics")).text;
   }
 
-  close(): void {}
+  onEvent(listener: (event: ApiEvent) => void): void {
+    this.eventListeners.push(listener);
+  }
+
+  // Opens the event stream: its first event, "vms", is the list now; the
+  // messages after it are events, read in the background.
+  async subscribe(): Promise<{ subscribed: boolean; now: VmList }> {
+    const response = await fetch(new URL("/api/v1/events", this.base), {
+      headers: { Authorization: `Bearer ${this.token}`, Accept: "text/event-stream" },
+      signal: this.streams.signal,
+    });
+    if (!response.ok) await this.refused(response, "GET", "/api/v1/events");
+    const reader = response.body!.getReader();
+    let buffered = "", now: VmList | null = null;
+    const decoder = new TextDecoder();
+    // Each event ends with a blank line; its "event:" and "data:" lines name and carry it.
+    const next = async (): Promise<{ name: string; data: string } | null> => {
+      for (;;) {
+        const end = buffered.indexOf("\n\n");
+        if (end >= 0) {
+          const lines = buffered.slice(0, end).split("\n");
+          buffered = buffered.slice(end + 2);
+          const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          const data = field("data");
+          if (data !== undefined) return { name: field("event") ?? "message", data };
+          continue; // a comment: the server's keep-alive
+        }
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffered += decoder.decode(value, { stream: true });
+      }
+    };
+    const first = await next();
+    if (first === null || first.name !== "vms") throw new Error("GET /api/v1/events: no 'vms' event to start with");
+    now = JSON.parse(first.data) as VmList;
+    void (async () => {
+      for (let event = await next().catch(() => null); event; event = await next().catch(() => null)) {
+        if (event.name === "message") { for (const listener of this.eventListeners) listener(JSON.parse(event.data)); }
+      }
+    })();
+    return { subscribed: true, now };
+  }
+
+  close(): void {
+    this.streams.abort();
+  }
 
   // The JSON body of a 2xx answer to /api/v1/`path`.
   private async json<T>(method: "GET" | "POST", path: string): Promise<T> {
@@ -47,11 +96,15 @@ export class HttpApiClient implements Api {
       headers: { Authorization: `Bearer ${this.token}` },
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const text = await response.text();
-    if (response.ok) return { text };
+    if (response.ok) return { text: await response.text() };
+    return this.refused(response, method, path);
+  }
+
+  // The ApiError of an answer that is not 2xx, from its JSON error.
+  private async refused(response: Response, method: string, path: string): Promise<never> {
     let error: RpcError;
     try {
-      error = JSON.parse(text) as RpcError;
+      error = JSON.parse(await response.text()) as RpcError;
     } catch {
       throw new Error(`${method} ${path}: HTTP ${response.status} with a body that is not JSON`);
     }

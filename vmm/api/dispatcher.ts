@@ -9,7 +9,8 @@
 // status 401, and nothing else about the request is looked at. Events
 // (VMs started, stopped and why, faults, pauses) are found by comparing
 // each VM's state with what was last seen, so nothing on a VM's exit path
-// has to know about the API.
+// has to know about the API; each subscriber (the serial line, an HTTP
+// event stream) has a queue of its own.
 
 import { describe, quote } from "../setup/config/fields";
 import { JsonKind } from "../setup/config/json";
@@ -23,7 +24,6 @@ import {
   INVALID_PARAMS,
   METHOD_NOT_FOUND,
   NOT_FOUND,
-  notification,
   readRequest,
   resultReply,
   sameToken,
@@ -47,8 +47,8 @@ const METHODS: string[] = [
   "events.unsubscribe",
   "metrics.get",
 ];
-// Events wait here for the serial line at most this many at a time; more
-// are dropped (and counted) while a client does not read them.
+// Events wait for a subscriber at most this many at a time; more are
+// dropped (and counted) while it does not take them.
 const MAX_WAITING_EVENTS = 64;
 const WHO = "the management API";
 
@@ -64,12 +64,17 @@ export class Outcome {
   constructor(readonly code: i32, readonly text: string, readonly plain: bool = false) {}
 }
 
+// A subscriber's events, oldest first, each an Event object's JSON.
+export class EventQueue {
+  readonly waiting: string[] = [];
+}
+
 export class Dispatcher {
-  subscribed: bool = false;
-  // Notifications for the subscribed client, oldest first.
-  readonly outbox: string[] = [];
+  // The serial line's subscription (events.subscribe), or null.
+  serialEvents: EventQueue | null = null;
   droppedEvents: u64 = 0;
   private readonly seen: StaticArray<u8>;
+  private readonly queues: EventQueue[] = [];
 
   constructor(readonly vms: Vm[], readonly host: HostFacts, private readonly token: string) {
     this.seen = new StaticArray<u8>(vms.length);
@@ -93,6 +98,11 @@ export class Dispatcher {
     const name = params!.get("name");
     if (name !== null && name.kind != JsonKind.String) {
       return errorReply(id, INVALID_PARAMS, "params.name: expected a VM's name, got " + describe(name));
+    }
+    if (method == "events.subscribe" && this.serialEvents === null) this.serialEvents = this.subscribe();
+    if (method == "events.unsubscribe" && this.serialEvents !== null) {
+      this.unsubscribe(this.serialEvents!);
+      this.serialEvents = null;
     }
     return reply(id, this.run(method, name !== null ? name.text : null));
   }
@@ -119,8 +129,8 @@ export class Dispatcher {
     if (method == "vms.list") return new Outcome(0, this.list());
     if (method == "metrics.get") return new Outcome(0, metricsText(this.host, this.vms, this.droppedEvents), true);
     if (method == "events.subscribe" || method == "events.unsubscribe") {
-      this.subscribed = method == "events.subscribe";
-      return new Outcome(0, new JsonObject().bool("subscribed", this.subscribed).raw("now", this.list()).toString());
+      const subscribed = method == "events.subscribe";
+      return new Outcome(0, new JsonObject().bool("subscribed", subscribed).raw("now", this.list()).toString());
     }
     if (name === null) return new Outcome(INVALID_PARAMS, "params.name: expected a VM's name, got nothing");
     const vm = this.find(name);
@@ -152,6 +162,20 @@ export class Dispatcher {
     return new Outcome(0, vmSummary(vm));
   }
 
+  // A new subscriber's queue, which gets the events from now on: what
+  // changed before is told to the subscribers there were.
+  subscribe(): EventQueue {
+    this.look();
+    const queue = new EventQueue();
+    this.queues.push(queue);
+    return queue;
+  }
+
+  unsubscribe(queue: EventQueue): void {
+    const at = this.queues.indexOf(queue);
+    if (at >= 0) this.queues.splice(at, 1);
+  }
+
   // The reply to a line longer than MAX_REQUEST_BYTES.
   tooLong(): string {
     return errorReply("null", TOO_LARGE, "request longer than " + MAX_REQUEST_BYTES.toString() + " bytes");
@@ -174,14 +198,15 @@ export class Dispatcher {
   }
 
   private event(vm: Vm, kind: string, details: JsonObject | null): void {
-    if (!this.subscribed) return;
-    if (this.outbox.length >= MAX_WAITING_EVENTS) {
-      this.droppedEvents++;
-      return;
-    }
+    const queues = this.queues;
+    if (queues.length == 0) return;
     const params = details !== null ? details : new JsonObject();
     params.str("event", kind).str("vm", vm.name).str("state", stateOf(vm)).num("time_ns", this.host.nowNs);
-    this.outbox.push(notification("event", params.toString()));
+    const text = params.toString();
+    for (let i = 0; i < queues.length; i++) {
+      if (queues[i].waiting.length < MAX_WAITING_EVENTS) queues[i].waiting.push(text);
+      else this.droppedEvents++;
+    }
   }
 
   private find(name: string): Vm | null {

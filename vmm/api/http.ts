@@ -10,9 +10,15 @@
 // as a status and the JSON body the OpenAPI document gives: the method's
 // result, or the same error object JSON-RPC sends. CPU 0 serves it with
 // the serial line (service.ts), under the hypervisor lock.
+//
+// GET /api/v1/events is a stream of server-sent events (the HTML
+// standard, 9.2): its first piece is an event named "vms" whose data is
+// the list, as events.subscribe's `now` gives it; then each event is a
+// message whose data is the Event object. A stream lasts until lwIP says
+// its connection is gone.
 
-import { ipHttpListen, ipHttpReply, ipHttpTake } from "../../kernel/arch/shim";
-import { Dispatcher } from "./dispatcher";
+import { ipHttpListen, ipHttpReply, ipHttpStream, ipHttpTake } from "../../kernel/arch/shim";
+import { Dispatcher, EventQueue } from "./dispatcher";
 import { errorObject, httpStatus } from "./rpc";
 
 export const HTTP_PORT: u32 = 80;
@@ -21,10 +27,18 @@ const RECORD_BYTES: i32 = 4096 + 64;
 // Requests answered per poll, so one poll stays short.
 const REQUESTS_PER_POLL: i32 = 4;
 const OK: u32 = 200;
+const SUBSCRIBE = "events.subscribe";
 
-// The answer to a request: its connection's slot, the status and the JSON body.
+// The answer to a request: its connection's slot, the status and the
+// body; `stream` if it opens the event stream.
 export class HttpAnswer {
-  constructor(readonly slot: u32, readonly status: u32, readonly body: string) {}
+  constructor(readonly slot: u32, readonly status: u32, readonly body: string, readonly stream: bool = false) {}
+}
+
+// One server-sent event: its name if not a message, then its data line
+// (JSON holds no line break).
+export function serverSentEvent(name: string, data: string): string {
+  return (name.length > 0 ? "event: " + name + "\n" : "") + "data: " + data + "\n\n";
 }
 
 // Answers the record of `length` bytes at `at` with `dispatcher`.
@@ -34,12 +48,22 @@ export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): Ht
   const token = fields.length > 2 ? fields[2] : "";
   const outcome = dispatcher.call(fields[0], token, name);
   const slot = <u32>load<u8>(at);
+  if (outcome.code == 0 && fields[0] == SUBSCRIBE) {
+    const now = dispatcher.call("vms.list", token, null);
+    return new HttpAnswer(slot, OK, serverSentEvent("vms", now.text), true);
+  }
   if (outcome.code == 0) return new HttpAnswer(slot, OK, outcome.text);
   return new HttpAnswer(slot, <u32>httpStatus(outcome.code), errorObject(outcome.code, outcome.text));
 }
 
+// An open event stream: the connection's slot and the events for it.
+class EventStream {
+  constructor(readonly slot: u32, readonly queue: EventQueue) {}
+}
+
 export class HttpServer {
   private readonly record: Uint8Array = new Uint8Array(RECORD_BYTES);
+  private readonly streams: EventStream[] = [];
 
   constructor(private readonly dispatcher: Dispatcher) {}
 
@@ -48,14 +72,41 @@ export class HttpServer {
     return ipHttpListen(port);
   }
 
-  // Answers the requests waiting in lwIP.
+  // Answers the requests waiting in lwIP, and sends the event streams
+  // what happened since.
   serve(): void {
     for (let i = 0; i < REQUESTS_PER_POLL; i++) {
       const length = ipHttpTake(this.record.dataStart, RECORD_BYTES);
       if (length == 0) break;
       const answer = answerRecord(this.dispatcher, this.record.dataStart, length);
+      // A slot that streamed before has lost its client: lwIP gave it to this request.
+      this.close(answer.slot);
+      if (answer.stream) this.streams.push(new EventStream(answer.slot, this.dispatcher.subscribe()));
       const body = String.UTF8.encode(answer.body);
       ipHttpReply(answer.slot, answer.status, changetype<usize>(body), body.byteLength);
+    }
+    this.dispatcher.look();
+    // Backwards: a stream whose client left is taken out as it is found.
+    for (let i = this.streams.length - 1; i >= 0; i--) this.flush(this.streams[i]);
+  }
+
+  private flush(stream: EventStream): void {
+    const waiting = stream.queue.waiting;
+    while (waiting.length > 0) {
+      const text = String.UTF8.encode(serverSentEvent("", waiting.shift()));
+      if (!ipHttpStream(stream.slot, changetype<usize>(text), text.byteLength)) {
+        this.close(stream.slot);
+        return;
+      }
+    }
+  }
+
+  private close(slot: u32): void {
+    for (let i = 0; i < this.streams.length; i++) {
+      if (this.streams[i].slot != slot) continue;
+      this.dispatcher.unsubscribe(this.streams[i].queue);
+      this.streams.splice(i, 1);
+      return;
     }
   }
 }

@@ -24,7 +24,7 @@ import { Framed, LineReader } from "./framing";
 import { HTTP_PORT, HttpServer } from "./http";
 import { hasManagement } from "../net/ip/management";
 import { OutputQueue } from "./outputqueue";
-import { errorReply, INTERNAL_ERROR } from "./rpc";
+import { errorReply, INTERNAL_ERROR, notification } from "./rpc";
 
 // Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
 const MAX_BYTES_PER_POLL: i32 = 8192;
@@ -108,8 +108,11 @@ export function pollApi(): void {
     else if (framed == Framed.TooLong) s.send(dispatcher.tooLong());
   }
   dispatcher.look();
-  const events = dispatcher.outbox;
-  while (events.length > 0 && s.output.free >= REPLY_ROOM) s.send(events.shift());
+  const events = dispatcher.serialEvents;
+  if (events !== null) {
+    const waiting = events.waiting;
+    while (waiting.length > 0 && s.output.free >= REPLY_ROOM) s.send(notification("event", waiting.shift()));
+  }
   transmit(s.output);
 }
 

@@ -27,6 +27,8 @@ struct http_request {
   uint32_t length;
   /* The Content-Type of a successful answer, or 0 for application/json. */
   const char* content_type;
+  /* A stream, whose answer does not end (the events). */
+  uint32_t stream;
 };
 
 /* Reads `bytes[0, length)`; `capacity` is the most a request may take. */

@@ -9,10 +9,10 @@ import { Vm } from "../../../vmm/core/vm";
 import { Dispatcher } from "../../../vmm/api/dispatcher";
 import { HostFacts } from "../../../vmm/api/hostfacts";
 import { Framed, LineReader } from "../../../vmm/api/framing";
-import { answerRecord } from "../../../vmm/api/http";
+import { answerRecord, HttpServer } from "../../../vmm/api/http";
 import { OutputQueue } from "../../../vmm/api/outputqueue";
 import { jsonString } from "../../../vmm/api/jsontext";
-import { sameToken as same } from "../../../vmm/api/rpc";
+import { notification, sameToken as same } from "../../../vmm/api/rpc";
 import { Drop, PortMeter, VmPort } from "../../../vmm/net/port";
 import { initExtendedState } from "../../../vmm/vcpustate/xstate";
 import { FakeVcpu } from "./fakevcpu";
@@ -38,6 +38,7 @@ class FixedFacts extends HostFacts {
 let vms: Vm[] = [];
 let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
 let reader = new LineReader();
+let server = new HttpServer(dispatcher);
 
 // Before reset(): what the kernel sets up at boot.
 export function calibrate(tscPerMs: u64): void {
@@ -64,6 +65,7 @@ export function reset(): void {
   vms[0].meters.push(new PortMeter(port));
   dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
   reader = new LineReader();
+  server = new HttpServer(dispatcher);
 }
 
 export function answer(line: string): string {
@@ -73,8 +75,10 @@ export function answer(line: string): string {
 // The events owed to a subscribed client since the last call, one per line.
 export function events(): string {
   dispatcher.look();
-  const text = dispatcher.outbox.join("\n");
-  dispatcher.outbox.length = 0;
+  const queue = dispatcher.serialEvents;
+  if (queue === null) return "";
+  const text = queue.waiting.map<string>((e: string) => notification("event", e)).join("\n");
+  queue.waiting.length = 0;
   return text;
 }
 
@@ -132,6 +136,11 @@ export function queue(capacity: i32, texts: string): string {
 
 export function quoted(text: string): string {
   return jsonString(text);
+}
+
+// One poll of the HTTP server, through the test's ip_http_* stubs.
+export function serveHttp(): void {
+  server.serve();
 }
 
 export function sameToken(given: string, expected: string): bool {
