@@ -125,6 +125,20 @@ uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t 
   return length;
 }
 
+bool ip_ping_send(uint32_t address, uint32_t sequence) {
+  ENTER_LWIP_OR(false);
+  bool sent = w2c_lwip_ping_send(&stack, address, sequence);
+  LEAVE_LWIP();
+  return sent;
+}
+
+uint32_t ip_ping_take(void) {
+  ENTER_LWIP_OR(0xffffffffu);
+  uint32_t sequence = w2c_lwip_ping_take(&stack);
+  LEAVE_LWIP();
+  return sequence;
+}
+
 bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length) {
   ENTER_LWIP_OR(false);
   uint32_t to = w2c_lwip_http_record(&stack);

@@ -30,6 +30,11 @@ void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t statu
 /* Adds the `length` bytes at `offset` in `kernel` to the event stream of
  * `slot`; false if that slot streams no more. */
 bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length);
+/* Sends ICMP echo `sequence` to `address` (linker/lwip/ping.c); false if
+ * it could not. */
+bool ip_ping_send(uint32_t address, uint32_t sequence);
+/* The sequence number of the next echo reply, or 0xffffffff if none came. */
+uint32_t ip_ping_take(void);
 /* Whether the stack stopped after a trap (the trap's reason was printed). */
 bool ip_stack_failed(void);
 /* Called by wasm_rt_trap(): returns only if the trap is not the stack's. */

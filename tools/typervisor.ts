@@ -10,6 +10,7 @@
 //     events               VMs starting, stopping and why, as they happen
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
 //     metrics              every figure, in Prometheus' text format
+//     ping ADDRESS         three echoes from the hypervisor's own address
 //
 // PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
 // unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
@@ -41,8 +42,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function needName(): string {
-  if (!name) fail(`${command} needs a VM's name`);
+function needName(what = "a VM's name"): string {
+  if (!name) fail(`${command} needs ${what}`);
   return name;
 }
 
@@ -100,11 +101,22 @@ async function run(client: Api): Promise<void> {
       return top(client);
     case "metrics":
       return void process.stdout.write(await client.metrics());
+    case "ping": {
+      const address = needName("an IPv4 address");
+      let ping = await client.ping(address);
+      while (!ping.done) {
+        await new Promise((r) => setTimeout(r, 250));
+        ping = await client.pingStatus();
+      }
+      const rtt = ping.rtt_ns;
+      const times = rtt ? `, round trip min/avg/max ${[rtt.min, rtt.avg, rtt.max].map(ms).join("/")} ms` : "";
+      return console.log(`${address}: ${ping.sent} sent, ${ping.received} received${times}`);
+    }
     default:
       fail(
         `unknown command '${
           command ?? ""
-        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics)`,
+        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics, ping)`,
       );
   }
 }
@@ -122,4 +134,8 @@ try {
   fail(e instanceof ApiError ? e.message : String(e));
 } finally {
   client.close();
+}
+
+function ms(ns: number): string {
+  return (ns / 1e6).toFixed(3);
 }

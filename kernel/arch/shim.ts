@@ -130,6 +130,10 @@ export declare function ipStart(mac: u64, address: u32, netmask: u32, gateway: u
 @external("shim", "ip_poll") export declare function ipPoll(nowMs: u32): void;
 @external("shim", "ip_output") export declare function ipOutput(buffer: usize, capacity: i32): i32;
 @external("shim", "ip_failed") export declare function ipFailed(): bool;
+// ICMP echoes from the management address (linker/lwip/ping.c): send one,
+// take the sequence number of a reply (0xffffffff: none).
+@external("shim", "ip_ping_send") export declare function ipPingSend(address: u32, sequence: u32): bool;
+@external("shim", "ip_ping_take") export declare function ipPingTake(): u32;
 // The management API over HTTP (linker/lwip/http.c): ip_http_take moves
 // the next request's record here (its length, 0: none); ip_http_reply
 // answers request `slot` with a status and a JSON body; ip_http_stream

@@ -43,6 +43,9 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
   /* Server-sent events (the HTML standard, section 9.2). */
   {"GET", "/api/v1/events", "events.subscribe", "text/event-stream", 1},
+  /* {name} is the address: "/api/v1/ping/10.0.0.21". */
+  {"POST", "/api/v1/ping/*", "ping.start"},
+  {"GET", "/api/v1/ping", "ping.get"},
   /* The Prometheus text exposition format, version 0.0.4. */
   {"GET", "/metrics", "metrics.get", "text/plain; version=0.0.4; charset=utf-8"},
 };

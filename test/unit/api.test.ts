@@ -201,6 +201,26 @@ describe("the methods", () => {
     expect(types).toMatchObject({ typervisor_vm_exits: "counter", typervisor_vm_state: "gauge" });
   });
 
+  it("starts a ping from the management address and tells its figures; refuses what is not an address", () => {
+    expect(failure(call("ping.get"))).toMatchObject({ code: -32004, status: 404 });
+    const figures = {
+      address: "10.0.0.21",
+      sent: 3,
+      received: 2,
+      done: true,
+      rtt_ns: { min: 1000, avg: 1500, max: 2000 },
+    };
+    expect(result("ping.start", { address: "10.0.0.21" })).toEqual(figures);
+    expect(result("ping.get")).toEqual(figures);
+    for (const address of ["10.0.0", "10.0.0.256", "a.b.c.d", "0.0.0.0", " 10.0.0.1"]) {
+      expect(failure(call("ping.start", { address })), address).toMatchObject({ code: -32602, status: 400 });
+    }
+    expect(failure(call("ping.start", { address: 7 }))).toMatchObject({ code: -32602 });
+    expect(failure(call("ping.start", {}))).toMatchObject({ code: -32602 });
+    expect(failure(call("ping.start", { name: "alpha" }))).toMatchObject({ code: -32602 });
+    expect(failure(call("ping.start", { address: "10.0.0.0" }))).toMatchObject({ code: -32009, status: 409 });
+  });
+
   it("pauses, resumes and powers off; a stopped VM refuses with 409, a flat one cannot reboot", () => {
     expect(result("vm.pause", { name: "alpha" }).state).toBe("paused");
     expect(e.paused(0)).toBe(1);

@@ -103,10 +103,12 @@ describe("routing", () => {
       ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot", json],
       ["GET", "/metrics", "metrics.get", text],
       ["GET", "/api/v1/events", "events.subscribe", "text/event-stream"],
+      ["POST", "/api/v1/ping/10.0.0.21", "ping.start", json],
+      ["GET", "/api/v1/ping", "ping.get", json],
     ];
     for (const [method, path, rpc, contentType] of cases) {
       const request = `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n`;
-      const name = path.includes("up-vm") ? "up-vm" : "";
+      const name = path.includes("up-vm") ? "up-vm" : path.startsWith("/api/v1/ping/") ? "10.0.0.21" : "";
       const length = request.length;
       const stream = rpc === "events.subscribe";
       expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length, contentType, stream });

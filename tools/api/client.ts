@@ -86,6 +86,13 @@ export interface NicStats {
   bytes_received: number;
   frames_dropped: Record<string, number>;
 }
+export interface PingFigures {
+  address: string;
+  sent: number;
+  received: number;
+  done: boolean;
+  rtt_ns?: { min: number; avg: number; max: number };
+}
 export interface ApiEvent {
   event: "started" | "stopped" | "fault" | "paused" | "resumed" | "rebooted";
   vm: string;
@@ -125,6 +132,9 @@ export interface Api {
   reboot(name: string): Promise<VmSummary>;
   // The Prometheus text of GET /metrics.
   metrics(): Promise<string>;
+  // Echoes from the hypervisor's management address to `address`, and how they fare.
+  ping(address: string): Promise<PingFigures>;
+  pingStatus(): Promise<PingFigures>;
   // Events from subscribe() on go to the listeners given here.
   onEvent(listener: (event: ApiEvent) => void): void;
   subscribe(): Promise<{ subscribed: boolean; now: VmList }>;
@@ -207,6 +217,8 @@ export class ApiClient implements Api {
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });
   reboot = (name: string) => this.call<VmSummary>("vm.reboot", { name });
   metrics = () => this.call<string>("metrics.get");
+  ping = (address: string) => this.call<PingFigures>("ping.start", { address });
+  pingStatus = () => this.call<PingFigures>("ping.get");
   subscribe = () => this.call<{ subscribed: boolean; now: VmList }>("events.subscribe");
 
   close(): void {

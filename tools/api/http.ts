@@ -9,6 +9,7 @@ import {
   ApiError,
   type ApiEvent,
   type HostInfo,
+  type PingFigures,
   type RpcError,
   type VmInfo,
   type VmList,
@@ -31,6 +32,8 @@ export class HttpApiClient implements Api {
   resume = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/resume`);
   powerOff = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/poweroff`);
   reboot = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/reboot`);
+  ping = (address: string) => this.json<PingFigures>("POST", `ping/${encodeURIComponent(address)}`);
+  pingStatus = () => this.json<PingFigures>("GET", "ping");
 
   // At the root, where scrapers look for it.
   async metrics(): Promise<string> {

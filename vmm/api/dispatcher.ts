@@ -15,6 +15,7 @@
 import { describe, quote } from "../setup/config/fields";
 import { JsonKind } from "../setup/config/json";
 import { Vm } from "../core/vm";
+import { formatIpv4, parseIpv4 } from "../net/ip/address";
 import { HostFacts } from "./hostfacts";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
 import { metricsText } from "./metrics";
@@ -46,6 +47,8 @@ const METHODS: string[] = [
   "events.subscribe",
   "events.unsubscribe",
   "metrics.get",
+  "ping.start",
+  "ping.get",
 ];
 // Events wait for a subscriber at most this many at a time; more are
 // dropped (and counted) while it does not take them.
@@ -88,16 +91,18 @@ export class Dispatcher {
     const token = params !== null ? params.get("token") : null;
     const refused = this.refuse(method, token !== null && token.kind == JsonKind.String ? token.text : null);
     if (refused !== null) return reply(id, refused);
-    const named = method.startsWith("vm.");
+    // The one field beside the token: a VM's name, or the address to ping.
+    const field = method.startsWith("vm.") ? "name" : method == "ping.start" ? "address" : "";
     for (let i = 0; i < params!.keys.length; i++) {
       const key = params!.keys[i];
-      if (key != "token" && !(named && key == "name")) {
+      if (key != "token" && key != field) {
         return errorReply(id, INVALID_PARAMS, "params: unknown field " + quote(key) + " for " + method);
       }
     }
-    const name = params!.get("name");
+    const name = field.length > 0 ? params!.get(field) : null;
     if (name !== null && name.kind != JsonKind.String) {
-      return errorReply(id, INVALID_PARAMS, "params.name: expected a VM's name, got " + describe(name));
+      const what = field == "name" ? "a VM's name" : "an IPv4 address";
+      return errorReply(id, INVALID_PARAMS, "params." + field + ": expected " + what + ", got " + describe(name));
     }
     if (method == "events.subscribe" && this.serialEvents === null) this.serialEvents = this.subscribe();
     if (method == "events.unsubscribe" && this.serialEvents !== null) {
@@ -108,7 +113,8 @@ export class Dispatcher {
   }
 
   // `method` for a client that gave `token` and, for a vm.* method, the
-  // VM's `name`: the HTTP transport's entry (http.ts), which has no id.
+  // VM's `name` (for ping.start, the address): the HTTP transport's entry
+  // (http.ts), which has no id.
   call(method: string, token: string | null, name: string | null): Outcome {
     const refused = this.refuse(method, token);
     return refused !== null ? refused : this.run(method, name);
@@ -132,6 +138,7 @@ export class Dispatcher {
       const subscribed = method == "events.subscribe";
       return new Outcome(0, new JsonObject().bool("subscribed", subscribed).raw("now", this.list()).toString());
     }
+    if (method == "ping.start" || method == "ping.get") return this.ping(method, name);
     if (name === null) return new Outcome(INVALID_PARAMS, "params.name: expected a VM's name, got nothing");
     const vm = this.find(name);
     if (vm === null) return new Outcome(NOT_FOUND, "no vm named " + quote(name));
@@ -174,6 +181,34 @@ export class Dispatcher {
   unsubscribe(queue: EventQueue): void {
     const at = this.queues.indexOf(queue);
     if (at >= 0) this.queues.splice(at, 1);
+  }
+
+  // ping.start to `address`, or ping.get: the ping's figures.
+  private ping(method: string, address: string | null): Outcome {
+    if (method == "ping.start") {
+      const to = address !== null ? parseIpv4(address) : -1;
+      if (to <= 0) {
+        const got = address !== null ? quote(address) : "nothing";
+        return new Outcome(INVALID_PARAMS, "params.address: expected an IPv4 address, got " + got);
+      }
+      if (!this.host.startPing(<u32>to)) {
+        return new Outcome(CONFLICT, "the hypervisor has no management address to ping from");
+      }
+    }
+    const ping = this.host.lastPing;
+    if (ping === null) return new Outcome(NOT_FOUND, "no ping was started");
+    const json = new JsonObject()
+      .str("address", formatIpv4(ping.address))
+      .num("sent", ping.sent)
+      .num("received", ping.received)
+      .bool("done", ping.done);
+    if (ping.received > 0) {
+      json.raw(
+        "rtt_ns",
+        new JsonObject().num("min", ping.minNs).num("avg", ping.avgNs).num("max", ping.maxNs).toString(),
+      );
+    }
+    return new Outcome(0, json.toString());
   }
 
   // The reply to a line longer than MAX_REQUEST_BYTES.

@@ -1,5 +1,8 @@
-// The host's facts as the management API tells them (host.get, /metrics):
-// from the kernel (service.ts), or fixed by a unit test.
+// The host's facts as the management API tells them (host.get, /metrics),
+// and its ping from the management address (ping.start, ping.get): from
+// the kernel (service.ts), or fixed by a unit test.
+
+import { PingFigures } from "../net/ip/ping";
 
 export abstract class HostFacts {
   abstract get version(): string;
@@ -7,4 +10,9 @@ export abstract class HostFacts {
   abstract get freeBytes(): u64;
   // Since the host started.
   abstract get nowNs(): u64;
+  // Starts echoes to `address` (a.b.c.d as a << 24 | ... | d); false if
+  // the host has no management address to send them from.
+  abstract startPing(address: u32): bool;
+  // The last ping's figures, or null if none was started.
+  abstract get lastPing(): PingFigures | null;
 }

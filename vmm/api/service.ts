@@ -16,13 +16,14 @@ import * as log from "../../kernel/console/log";
 import { COM2, serialInit, serialPut, serialRead, serialReady, TRANSMIT_FIFO } from "../../kernel/console/serial";
 import { cpuCount } from "../../kernel/cpu/smp";
 import { FrameAllocator } from "../../kernel/mm/frames";
-import { ticksToNs } from "../../kernel/time/tsc";
+import { ticksToNs, tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vm } from "../core/vm";
 import { Dispatcher } from "./dispatcher";
 import { HostFacts } from "./hostfacts";
 import { Framed, LineReader } from "./framing";
 import { HTTP_PORT, HttpServer } from "./http";
 import { hasManagement } from "../net/ip/management";
+import { lastPing, PingFigures, startPing } from "../net/ip/ping";
 import { OutputQueue } from "./outputqueue";
 import { errorReply, INTERNAL_ERROR, notification } from "./rpc";
 
@@ -50,6 +51,14 @@ class KernelFacts extends HostFacts {
   // The TSC counts from the processor's reset.
   get nowNs(): u64 {
     return ticksToNs(rdtsc());
+  }
+  startPing(address: u32): bool {
+    if (!hasManagement()) return false;
+    startPing(address, rdtsc());
+    return true;
+  }
+  get lastPing(): PingFigures | null {
+    return lastPing(rdtsc(), tscPerMillisecond());
   }
 }
 

@@ -13,6 +13,7 @@ import { answerRecord, HttpServer } from "../../../vmm/api/http";
 import { OutputQueue } from "../../../vmm/api/outputqueue";
 import { jsonString } from "../../../vmm/api/jsontext";
 import { notification, sameToken as same } from "../../../vmm/api/rpc";
+import { PingFigures } from "../../../vmm/net/ip/ping";
 import { Drop, PortMeter, VmPort } from "../../../vmm/net/port";
 import { initExtendedState } from "../../../vmm/vcpustate/xstate";
 import { FakeVcpu } from "./fakevcpu";
@@ -33,7 +34,19 @@ class FixedFacts extends HostFacts {
   get nowNs(): u64 {
     return 5_000_000_000;
   }
+  // A host whose management address is up unless pinging 10.0.0.0 (a
+  // stand-in for none); each ping "answers" at once, for the figures.
+  startPing(address: u32): bool {
+    if (address == 0x0a00_0000) return false;
+    pinged = address;
+    return true;
+  }
+  get lastPing(): PingFigures | null {
+    return pinged == 0 ? null : new PingFigures(pinged, 3, 2, true, 1000, 1500, 2000);
+  }
 }
+
+let pinged: u32 = 0;
 
 let vms: Vm[] = [];
 let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
@@ -47,6 +60,7 @@ export function calibrate(tscPerMs: u64): void {
 }
 
 export function reset(): void {
+  pinged = 0;
   vms = [];
   for (let i = 0; i < NAMES.length; i++) {
     const vcpus: Vcpu[] = [new FakeVcpu(), new FakeVcpu()];

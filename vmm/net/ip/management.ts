@@ -21,6 +21,7 @@ import { DESTINATION_AT, macAt, MAX_FRAME } from "../ethernet";
 import { PolledPort } from "../port";
 import { VirtualSwitch } from "../switch";
 import { ManagementAddress } from "./address";
+import { pollPing } from "./ping";
 
 const BROADCAST_MAC: u64 = 0xffff_ffff_ffff;
 // Enough for a burst of answers; one poll stays short.
@@ -67,7 +68,9 @@ export function hasManagement(): bool {
 // Runs lwIP's timers and takes what it sent; the scheduler calls it on CPU 0.
 export function pollManagement(now: u64, tscPerMs: u64): void {
   const m = management;
-  if (m !== null) m.poll(now, tscPerMs);
+  if (m === null) return;
+  m.poll(now, tscPerMs);
+  pollPing(now, tscPerMs);
 }
 
 // "management: sent 3, received 5" when the VMs have all stopped, if there is one.

@@ -11,7 +11,7 @@
 // address.
 
 import { formatMac, MAX_VLAN, MIN_VLAN } from "../../net/ethernet";
-import { ManagementAddress } from "../../net/ip/address";
+import { decimal, ManagementAddress, parseIpv4 } from "../../net/ip/address";
 import { describe, isObjectOf, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 import { ClaimedMac, macAddress, ownerOf } from "./nics";
@@ -75,29 +75,10 @@ function checkAddress(v: JsonValue, m: ManagementConfig, errors: string[]): void
 
 // "a.b.c.d" (the text of `v`) as a << 24 | b << 16 | c << 8 | d; 0 (reported) if it is not one.
 function ipv4(v: JsonValue, text: string, prefix: string, errors: string[]): u32 {
-  const parts = text.split(".");
-  let address: u32 = 0;
-  let ok = parts.length == 4;
-  for (let i = 0; ok && i < 4; i++) {
-    const octet = decimal(parts[i], 255);
-    ok = octet >= 0;
-    address = (address << 8) | <u32>octet;
-  }
-  if (!ok || address == 0) {
+  const address = parseIpv4(text);
+  if (address <= 0) {
     errors.push(prefix + "expected an IPv4 address such as \"10.0.2.20\", got " + describe(v));
     return 0;
   }
-  return address;
-}
-
-// The decimal number `text` (1 to 3 digits) if it is at most `max`, or -1.
-function decimal(text: string, max: u32): i32 {
-  if (text.length == 0 || text.length > 3) return -1;
-  let n: u32 = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    n = n * 10 + <u32>(c - 0x30);
-  }
-  return n <= max ? <i32>n : -1;
+  return <u32>address;
 }
