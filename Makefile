@@ -91,7 +91,7 @@ LWIP_CORE := init def inet_chksum ip mem memp netif pbuf raw tcp tcp_in tcp_out 
 	ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
 LWIP_OBJECTS := $(patsubst %,$(BUILD)/lwip/core/%.o,$(LWIP_CORE)) $(BUILD)/lwip/netif/ethernet.o \
 	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o $(BUILD)/lwip/port/http.o $(BUILD)/lwip/port/httpparse.o \
-	$(BUILD)/lwip/port/ping.o
+	$(BUILD)/lwip/port/ping.o $(BUILD)/lwip/port/dashboard.o
 IP_STACK_PAGES := 6
 # lwIP's name lookups (netif_find, pbuf_strstr) call strlen, strncmp and
 # atoi, which we do not provide: the hypervisor never calls them and the
@@ -117,6 +117,12 @@ $(BUILD)/lwip/netif/%.o: $(LWIP_HEADERS)
 	$(CLANG) $(LWIP_CFLAGS) -c $(LWIP_DIR)/src/netif/$*.c -o $@
 $(BUILD)/lwip/port/%.o: linker/lwip/%.c $(LWIP_HEADERS)
 	@mkdir -p $(dir $@)
+	$(CLANG) $(LWIP_CFLAGS) -c $< -o $@
+# The dashboard page, which http.c serves at GET /.
+$(BUILD)/lwip/dashboard.c: linker/lwip/dashboard.html tools/build/embed.ts | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(NODE_BIN)/tsx tools/build/embed.ts $< dashboard_html $@
+$(BUILD)/lwip/port/dashboard.o: $(BUILD)/lwip/dashboard.c
 	$(CLANG) $(LWIP_CFLAGS) -c $< -o $@
 $(BUILD)/lwip.wasm: $(LWIP_OBJECTS)
 	wasm-ld --no-entry --import-memory --initial-memory=$$(($(IP_STACK_PAGES) * 65536)) \

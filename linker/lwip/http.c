@@ -15,6 +15,10 @@
  * for ever (a request the hypervisor never answered included). Nothing here
  * calls the hypervisor.
  *
+ * GET / is the dashboard (dashboard.html, made into C at build time), a
+ * page of the API's that holds no data: it is answered here, with no
+ * token, as the refusals are.
+ *
  * The event stream (GET /api/v1/events, a text/event-stream of the HTML
  * standard's server-sent events) is the one reply that does not end: after
  * its first body the connection stays STREAMING, and the hypervisor adds
@@ -60,6 +64,9 @@ struct connection {
   uint8_t in[REQUEST_BYTES];
   uint8_t out[REPLY_BYTES];
 };
+
+extern const uint8_t dashboard_html[];
+extern const uint32_t dashboard_html_length;
 
 static struct connection connections[CONNECTIONS];
 static uint8_t record[RECORD_BYTES];
@@ -232,6 +239,11 @@ static err_t received(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err)
   if (status == HTTP_INCOMPLETE) return ERR_OK;
   if (status != HTTP_ROUTED) return refuse(c, (uint32_t)status);
   if (c->request.stream && streaming() >= STREAMS) return refuse(c, 503);
+  if (c->request.rpc[0] == 0) {
+    if (dashboard_html_length > REPLY_BYTES - HEAD_ROOM) return refuse(c, 500);
+    __builtin_memcpy(c->out + HEAD_ROOM, dashboard_html, dashboard_html_length);
+    return respond(c, 200, dashboard_html_length);
+  }
   c->state = READY;
   return ERR_OK;
 }

@@ -43,6 +43,8 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
   /* Server-sent events (the HTML standard, section 9.2). */
   {"GET", "/api/v1/events", "events.subscribe", "text/event-stream", 1},
+  /* The dashboard's page, which http.c serves itself: no method. */
+  {"GET", "/", "", "text/html; charset=utf-8"},
   /* {name} is the address: "/api/v1/ping/10.0.0.21". */
   {"POST", "/api/v1/ping/*", "ping.start"},
   {"GET", "/api/v1/ping", "ping.get"},

@@ -21,8 +21,8 @@ import { spawnSync } from "node:child_process";
 import { ApiClient, ApiError, ApiEvent, Reply } from "../../tools/api/client";
 import { HttpApiClient } from "../../tools/api/http";
 import { boot, Machine, Module } from "../../tools/harness/index";
-import { forwardingUplink, freePort } from "../../tools/harness/network";
 import { type MetricFamily, parseMetrics, sampleValue } from "../../tools/harness/prometheus";
+import { bootWithHttpApi } from "./run";
 
 const TOKEN = "s3cret-token";
 const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });
@@ -129,36 +129,12 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
 });
 
 describe("the management API over HTTP from this machine under AMD-V (QEMU)", () => {
-  // The hypervisor's own address on the uplink, QEMU's restricted user
-  // network, whose one way in is the forwarded port.
-  const MANAGEMENT = "10.0.2.20";
-  const config = { vms: [], uplink: { vlan: 1 }, management: { address: `${MANAGEMENT}/24`, vlan: 1 } };
-
   it("serves the REST paths, Prometheus metrics and events through a forwarded port", async () => {
-    mkdirSync("build/test", { recursive: true });
-    const path = `build/test/api-http-${process.pid}.json`;
-    writeFileSync(path, JSON.stringify(config));
-    const port = await freePort();
-    const machine = await boot({
-      platform: "qemu",
-      memoryMiB: 256,
-      cmdline: CMDLINE,
-      modules: [busy("alpha"), busy("beta"), { path, args: "vms.json config" }],
-      extraArgs: forwardingUplink(`127.0.0.1:${port}-${MANAGEMENT}:80`),
-    });
+    const { machine, base, client } = await bootWithHttpApi([busy("alpha"), busy("beta")], TOKEN);
     try {
-      await machine.waitFor("api: the management API listens on HTTP, TCP port 80", 60_000);
       for (const vm of ["alpha", "beta"]) await machine.waitFor(`vm ${vm}: entered at tsc`, 60_000);
-      const base = `http://127.0.0.1:${port}`, client = new HttpApiClient(base, TOKEN, 10_000);
-      // QEMU takes the connection before lwIP has answered ARP: a few tries.
-      for (let attempt = 0;; attempt++) {
-        const list = await client.list().catch((e: unknown) => (attempt < 10 ? null : Promise.reject(e)));
-        if (list !== null) {
-          expect(list.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "running"], ["beta", "running"]]);
-          break;
-        }
-        await pause(1000);
-      }
+      const list = await client.list();
+      expect(list.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "running"], ["beta", "running"]]);
       expect((await client.pause("alpha")).state).toBe("paused");
 
       // Scraped as Prometheus would, bearer token and all, and read by its parser.
@@ -221,7 +197,6 @@ describe("the management API over HTTP from this machine under AMD-V (QEMU)", ()
       }
     } finally {
       machine.kill();
-      rmSync(path, { force: true });
     }
   }, 180_000);
 });

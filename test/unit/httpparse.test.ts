@@ -105,6 +105,7 @@ describe("routing", () => {
       ["GET", "/api/v1/events", "events.subscribe", "text/event-stream"],
       ["POST", "/api/v1/ping/10.0.0.21", "ping.start", json],
       ["GET", "/api/v1/ping", "ping.get", json],
+      ["GET", "/", "", "text/html; charset=utf-8"],
     ];
     for (const [method, path, rpc, contentType] of cases) {
       const request = `${method} ${path} HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n`;
@@ -116,7 +117,16 @@ describe("routing", () => {
   });
 
   it("refuses an unknown path with 404 and another method with 405 and its Allow", () => {
-    for (const path of ["/", "/api/v1", "/api/v1/vms/", "/api/v1/vms/a/b", "/api/v1/vms/a%20b", "/api/v1/vms?x=1"]) {
+    for (
+      const path of [
+        "/index.html",
+        "/api/v1",
+        "/api/v1/vms/",
+        "/api/v1/vms/a/b",
+        "/api/v1/vms/a%20b",
+        "/api/v1/vms?x=1",
+      ]
+    ) {
       expect(parsed(get(path)).result, path).toBe(404);
     }
     expect(allowed("DELETE /api/v1/vms HTTP/1.1\r\n\r\n")).toBe("GET");

@@ -16,7 +16,8 @@
 #define HTTP_ROUTED 1
 
 struct http_request {
-  /* The JSON-RPC method the path and method stand for ("vms.list"). */
+  /* The JSON-RPC method the path and method stand for ("vms.list"), or
+   * "" for the dashboard's page, which needs no method. */
   const char* rpc;
   /* {name} in the path, and the bearer token (length 0: none). */
   uint32_t name_at, name_length;
