@@ -9,7 +9,7 @@ import * as log from "../kernel/console/log";
 import { FrameAllocator } from "../kernel/mm/frames";
 import { Backend } from "./core/backend";
 import { createVms } from "./setup/flatvms";
-import { createConfiguredVms } from "./setup/kernelvms";
+import { configuredApiToken, createConfiguredVms } from "./setup/kernelvms";
 import { Virtualization, VirtualizationSupport } from "./hw/detect";
 import { startScheduler } from "./sched/scheduler";
 import { formatUtc, readHostClock } from "../kernel/time/wallclock";
@@ -33,7 +33,8 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
 // Picks the backend, starts the other CPUs, builds the VMs and hands them
 // to the scheduler; false if there is nothing to run. `debugged` names the
 // VM a gdb client may debug on COM2 (debug/session.ts), "" for none;
-// `apiToken` opens the management API on COM2 otherwise (api/service.ts),
+// `apiToken` (or the configuration's, vmm/setup/config/api.ts) opens the
+// management API on COM2 otherwise (api/service.ts),
 // and `version` is the hypervisor's, which it reports. The CPUs then run
 // the VMs from their loops (linker/shim.c, sched/scheduler.ts cpuNext()).
 export function runVmm(
@@ -74,7 +75,9 @@ export function runVmm(
     return false;
   }
   if (debugged.length > 0) startDebugSession(vms, debugged);
-  if (apiToken.length > 0) startApi(vms, apiToken, debugged.length > 0, version, frames);
+  // The command line's token wins over the configuration's.
+  const token = apiToken.length > 0 ? apiToken : configuredApiToken();
+  if (token.length > 0) startApi(vms, token, debugged.length > 0, version, frames);
   startScheduler(vms, backend);
   return true;
 }

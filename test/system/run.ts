@@ -53,10 +53,11 @@ export function linuxGuests(label: string): Manifest | null {
 // The hypervisor's own address on QEMU's restricted user network.
 const MANAGEMENT = "10.0.2.20";
 
-// A hypervisor under QEMU's AMD-V whose management API (token `token`) is
-// reached from this machine over HTTP: its address on the uplink, QEMU's
-// user network, where 127.0.0.1's `base` is forwarded to its port 80;
-// `modules` give the VMs. Returns once the API answers, with a client.
+// A hypervisor under QEMU's AMD-V whose management API is reached from
+// this machine over HTTP: its address on the uplink, QEMU's user network,
+// where 127.0.0.1's `base` is forwarded to its port 80; `modules` give the
+// VMs, and the configuration the token (not the command line). Returns
+// once the API answers, with a client.
 export async function bootWithHttpApi(
   modules: Module[],
   token: string,
@@ -64,12 +65,12 @@ export async function bootWithHttpApi(
   mkdirSync("build/test", { recursive: true });
   const config = `build/test/api-http-${process.pid}.json`;
   const management = { address: `${MANAGEMENT}/24`, vlan: 1 };
-  writeFileSync(config, JSON.stringify({ vms: [], uplink: { vlan: 1 }, management }));
+  writeFileSync(config, JSON.stringify({ vms: [], uplink: { vlan: 1 }, management, api: { token } }));
   const port = await freePort();
   const machine = await boot({
     platform: "qemu",
     memoryMiB: 256,
-    cmdline: `exit=emulator api_token=${token}`,
+    cmdline: "exit=emulator",
     modules: [...modules, { path: config, args: "vms.json config" }],
     extraArgs: forwardingUplink(`127.0.0.1:${port}-${MANAGEMENT}:80`),
   });

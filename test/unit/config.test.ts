@@ -386,6 +386,34 @@ describe("configuration", () => {
     );
   });
 
+  it("takes the management API's token, a bearer token of 8 to 128 characters, and names what is wrong", () => {
+    const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1}]`;
+    const token = (api: string) => {
+      const r = parse(`{${vms}, "api": ${api}}`);
+      expect(r.vms.length).toBe(1);
+      return { token: str(e.apiToken()), errors: r.errors };
+    };
+    expect(token(`{"token": "c2VjcmV0LXRva2Vu"}`)).toEqual({ token: "c2VjcmV0LXRva2Vu", errors: [] });
+    expect(token(`{"token": "a-b.c_d~e+f/g=="}`)).toEqual({ token: "a-b.c_d~e+f/g==", errors: [] });
+    const wrong = (got: string) =>
+      `api: token: expected 8 to 128 characters of letters, digits and -._~+/ (then any '='), got ${got}`;
+    expect(token(`{"token": "${"x".repeat(129)}"}`).errors).toEqual([wrong(`"${"x".repeat(40)}..."`)]);
+    for (const bad of ["short", "with space", "a=b=cdefgh", "ünicode-token"]) {
+      expect(token(`{"token": ${JSON.stringify(bad)}}`), bad).toEqual({
+        token: "",
+        errors: [wrong(JSON.stringify(bad))],
+      });
+    }
+    expect(token(`{"token": 12345678}`).errors).toEqual([wrong("12345678")]);
+    expect(token(`{}`).errors).toEqual([
+      "api: token: missing (the token every request of the management API must carry)",
+    ]);
+    expect(token(`{"token": "c2VjcmV0LXRva2Vu", "port": 80}`).errors).toEqual(["api: unknown field \"port\""]);
+    expect(token(`"c2VjcmV0LXRva2Vu"`).errors).toEqual([
+      "api: expected an object such as { \"token\": \"c2VjcmV0LXRva2Vu\" }, got \"c2VjcmV0LXRva2Vu\"",
+    ]);
+  });
+
   it("names the field of every bad management setting, and still starts the VMs", () => {
     const vms = `"vms": [{"name": "a", "kernel": "k", "memory": 1, "nics": [{}]}]`;
     const bad = (management: string) => {

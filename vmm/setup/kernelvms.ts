@@ -53,6 +53,13 @@ import { UplinkConfig } from "./config/uplink";
 // The host's virtual switch, whose ports are every VM's NICs.
 const hostSwitch = new VirtualSwitch();
 
+// The management API's token from the configuration, "" for none: set by
+// createConfiguredVms().
+let apiToken = "";
+export function configuredApiToken(): string {
+  return apiToken;
+}
+
 // The VMs of every configuration module, numbered on from `firstId`, and
 // the switch's uplink on one of the host's PCI functions `pci` and the
 // hypervisor's own address if asked for.
@@ -79,6 +86,9 @@ export function createConfiguredVms(
     if (config.management !== null && management !== null) {
       log.error("config: management: an earlier configuration module has configured it; this one is ignored");
     } else if (config.management !== null) management = config.management;
+    if (config.apiToken.length > 0 && apiToken.length > 0) {
+      log.error("config: api: an earlier configuration module has set the token; this one is ignored");
+    } else if (config.apiToken.length > 0) apiToken = config.apiToken;
     for (let j = 0; j < config.vms.length; j++) {
       const vm = createKernelVm(firstId + <u32>vms.length, config.vms[j], modules, frames, backend);
       if (vm !== null) vms.push(vm);

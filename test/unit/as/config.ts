@@ -88,6 +88,10 @@ export function uplink(): string {
 }
 
 // "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01", or "" when the file gives the hypervisor no address.
+export function apiToken(): string {
+  return config.apiToken;
+}
+
 export function management(): string {
   const m = config.management;
   return m === null ? "" : m.describe();

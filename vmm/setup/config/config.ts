@@ -13,8 +13,9 @@
 // guest does: "restart" the VM (the default, as a PC reboots) or "stop" it;
 // disks its virtio disks (disks.ts), nics its network cards (nics.ts).
 // Beside "vms", "uplink" may join the host's Ethernet controller to the
-// VMs' switch (uplink.ts), and "management" give the hypervisor its own
-// address on it (management.ts).
+// VMs' switch (uplink.ts), "management" give the hypervisor its own
+// address on it (management.ts), and "api" the management API's token
+// (api.ts).
 // A syntax error anywhere means no VMs at all, reported by line and column
 // (json.ts); past that, a VM with any problem is left out, and the
 // well-formed VMs are still returned.
@@ -23,6 +24,7 @@ import { physRead8 } from "../../../kernel/arch/shim";
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
+import { checkApi } from "./api";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
 import { checkNics, ClaimedMac, NicConfig } from "./nics";
 import { checkManagement, ManagementConfig } from "./management";
@@ -35,7 +37,7 @@ export const MAX_CPUS: u32 = 64;
 const MAX_NAME = 32;
 const MAX_CMDLINE = 4096;
 const MAX_FILE: u64 = 1 << 20;
-const TOP_FIELDS: string[] = ["vms", "uplink", "management"];
+const TOP_FIELDS: string[] = ["vms", "uplink", "management", "api"];
 const VM_FIELDS: string[] = [
   "name",
   "memory",
@@ -88,6 +90,8 @@ export class Config {
   uplink: UplinkConfig | null = null;
   // The hypervisor's own address, or null for none.
   management: ManagementConfig | null = null;
+  // The management API's token, or "" for none.
+  apiToken: string = "";
   // The first MAX_REPORTED problems, and how many more there were.
   errors: string[] = [];
   unreported: i32 = 0;
@@ -124,6 +128,8 @@ export function parseConfig(text: string, modules: string[] | null = null): Conf
   }
   const uplink = root.get("uplink");
   if (uplink !== null) config.uplink = checkUplink(uplink, config.errors);
+  const api = root.get("api");
+  if (api !== null) config.apiToken = checkApi(api, config.errors);
   const vms = root.get("vms");
   if (vms === null) {
     config.errors.push("vms: missing (a list of VMs)");
