@@ -11,6 +11,7 @@
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
 //     metrics              every figure, in Prometheus' text format
 //     ping ADDRESS         three echoes from the hypervisor's own address
+//     console NAME         a VM's console: its output as it comes, and what is typed
 //
 // PATH is the hypervisor's COM2: the unix socket QEMU's `-serial
 // unix:PATH,server=on,wait=off` listens on, `tcp:HOST:PORT` for QEMU's
@@ -101,6 +102,8 @@ async function run(client: Api): Promise<void> {
       return top(client);
     case "metrics":
       return void process.stdout.write(await client.metrics());
+    case "console":
+      return console_(client, needName());
     case "ping": {
       const address = needName("an IPv4 address");
       let ping = await client.ping(address);
@@ -116,7 +119,7 @@ async function run(client: Api): Promise<void> {
       fail(
         `unknown command '${
           command ?? ""
-        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics, ping)`,
+        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics, ping, console)`,
       );
   }
 }
@@ -138,4 +141,26 @@ try {
 
 function ms(ns: number): string {
   return (ns / 1e6).toFixed(3);
+}
+
+// What VM `vm`'s console prints from its last 8 KiB on, as it comes, and
+// this terminal's lines typed into it, until interrupted.
+async function console_(client: Api, vm: string): Promise<void> {
+  let end = 0;
+  process.stdin.on("data", async (data: Buffer) => {
+    for (let rest = data.toString("utf8"); rest.length > 0;) {
+      const typed = await client.consoleWrite(vm, rest);
+      rest = Buffer.from(rest, "utf8").subarray(typed.accepted).toString("utf8");
+      if (rest.length > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  for (;;) {
+    const now = await client.consoleRead(vm);
+    if (now.end > end) {
+      const bytes = Buffer.from(now.text, "utf8");
+      process.stdout.write(bytes.subarray(Math.max(0, bytes.length - (now.end - Math.max(end, now.start)))));
+      end = now.end;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }

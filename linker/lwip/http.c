@@ -6,7 +6,7 @@
  * buffer in this memory. Bytes come in from lwIP's receive callback until
  * httpparse.c finds a whole request; a malformed one is answered here with
  * its 4xx JSON error. A well-formed one waits, as a record
- *   slot byte, JSON-RPC method, LF, {name}, LF, bearer token
+ *   slot byte, JSON-RPC method, LF, {name}, LF, bearer token, LF, body
  * until the hypervisor takes it (http_next), runs the method with its
  * dispatcher (vmm/api/http.ts), writes the JSON body into the slot's reply
  * buffer and calls http_respond with the status. The reply leaves as the
@@ -327,6 +327,8 @@ uint32_t http_next(void) {
     append(&at, c->in + r->name_at, r->name_length);
     append(&at, (const uint8_t*)"\n", 1);
     append(&at, c->in + r->token_at, r->token_length);
+    append(&at, (const uint8_t*)"\n", 1);
+    append(&at, c->in + r->body_at, r->body_length);
     c->state = HANDED;
     return at;
   }

@@ -7,8 +7,9 @@
  * Content-Length bytes, all within `capacity`. Lines end with CRLF or, as
  * RFC 9112 section 2.2 lets a recipient accept, a bare LF. Of the headers
  * only Authorization (the bearer token, RFC 6750 section 2.1),
- * Content-Length and Transfer-Encoding mean anything; the methods take no
- * body, so one is skipped. Each refusal is the status it gets: 400 for
+ * Content-Length and Transfer-Encoding mean anything; the body goes to
+ * the method as it is (what is typed on a VM's console), and the methods
+ * that take none ignore it. Each refusal is the status it gets: 400 for
  * what is not HTTP, 404 for an unknown path, 405 for a known path with
  * another method, 413 for a body and 431 for a header section that does
  * not fit, 501 for a transfer coding, 505 for an HTTP version other than
@@ -41,6 +42,9 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+  {"GET", "/api/v1/vms/*/console", "vm.console.read"},
+  /* The body is what is typed. */
+  {"POST", "/api/v1/vms/*/console", "vm.console.write"},
   /* Server-sent events (the HTML standard, section 9.2). */
   {"GET", "/api/v1/events", "events.subscribe", "text/event-stream", 1},
   /* The dashboard's page, which http.c serves itself: no method. */
@@ -183,6 +187,8 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
   if (at > capacity || body > capacity - at) return 413;
   if (length < at + body) return HTTP_INCOMPLETE;
   out->length = at + body;
+  out->body_at = at;
+  out->body_length = body;
   for (uint32_t i = 0; i < ROUTES; i++) {
     struct span name = {0, 0};
     if (!fits(b, target, routes[i].path, &name)) continue;

@@ -8,7 +8,9 @@
 // hypervisor; and each hypervisor pings the other's management address
 // itself (ping.start over its management API on COM2, lwIP's raw ICMP in
 // its own instance), as a migration's two ends will need to reach each
-// other. Every MAC is set in the configurations: two hosts left to their
+// other. Last, a command typed into A's VM through the API's console
+// (vm.console.write) runs, and its output comes back through
+// vm.console.read as on the serial console. Every MAC is set in the configurations: two hosts left to their
 // defaults would give their first VMs the same one.
 import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -102,7 +104,7 @@ async function pingFromHypervisor(client: ApiClient, ip: string) {
 }
 
 describe.skipIf(!manifest)("two hosts on one wire", () => {
-  it("join their VMs and their hypervisors: ping both ways, TCP between the VMs", async () => {
+  it("join their VMs and their hypervisors: ping both ways, TCP between the VMs, a console over the API", async () => {
     const sockets = [A, B].map((h) => `build/test/two-hosts-api-${h.letter}-${process.pid}.sock`);
     sockets.forEach((s) => rmSync(s, { force: true }));
     let a: Machine | null = null, b: Machine | null = null;
@@ -163,6 +165,16 @@ describe.skipIf(!manifest)("two hosts on one wire", () => {
         expect(ping.rtt_ns!.min).toBeGreaterThan(0);
         console.log(`two hosts: ${other.letter === "b" ? "A to B" : "B to A"}: ${JSON.stringify(ping)}`);
       }
+      // A's VM's console over the API: typed into, and read back.
+      const typed = await clients[0].consoleWrite(A.vm.name, "echo typed-over-the-api-$((6 * 7))\n");
+      expect(typed.accepted).toBe(35);
+      let consoleText = "";
+      for (const until = Date.now() + 30_000; !consoleText.includes("typed-over-the-api-42\n") && Date.now() < until;) {
+        await new Promise((r) => setTimeout(r, 250));
+        consoleText = (await clients[0].consoleRead(A.vm.name)).text;
+      }
+      expect(consoleText).toContain("typed-over-the-api-42\n");
+      await hostA.waitFor(new RegExp(`\\[${A.vm.name}\\] typed-over-the-api-42`), 10_000);
       for (const machine of [hostA, hostB]) {
         expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
       }

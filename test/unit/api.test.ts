@@ -30,6 +30,10 @@ interface ApiExports {
   http(record: number): number;
   rename(vm: number, name: number): void;
   serveHttp(): void;
+  guestPrints(vm: number, text: number): void;
+  inputRoom(vm: number, room: number): void;
+  typedInto(vm: number): number;
+  typeAhead(): void;
 }
 
 let e: Exports<ApiExports>;
@@ -221,6 +225,41 @@ describe("the methods", () => {
     expect(failure(call("ping.start", { address: "10.0.0.0" }))).toMatchObject({ code: -32009, status: 409 });
   });
 
+  it("reads a VM's console: the last 8 KiB it printed, and where they lie in all of it", () => {
+    expect(result("vm.console.read", { name: "alpha" })).toEqual({ name: "alpha", start: 0, end: 0, text: "" });
+    e.guestPrints(0, s("hello\nworld\n"));
+    expect(result("vm.console.read", { name: "alpha" })).toEqual({
+      name: "alpha",
+      start: 0,
+      end: 12,
+      text: "hello\nworld\n",
+    });
+    const line = "x".repeat(99) + "\n";
+    for (let i = 0; i < 90; i++) e.guestPrints(0, s(line));
+    const read = result("vm.console.read", { name: "alpha" });
+    expect([read.start, read.end, read.text.length]).toEqual([12 + 9000 - 8192, 12 + 9000, 8192]);
+    expect(read.text.endsWith(line)).toBe(true);
+    e.crash(0);
+    expect(result("vm.console.read", { name: "alpha" }).end).toBe(9012); // a stopped VM's last words stay
+  });
+
+  it("types on a VM's console as fast as it takes the bytes, and refuses a VM without one", () => {
+    e.inputRoom(0, 4);
+    expect(result("vm.console.write", { name: "alpha", text: "echo hi\n" })).toEqual({ accepted: 8, waiting: 4 });
+    expect(str(e.typedInto(0))).toBe("echo");
+    e.inputRoom(0, 100);
+    e.typeAhead();
+    expect(str(e.typedInto(0))).toBe("echo hi\n");
+    expect(result("vm.console.write", { name: "alpha", text: "y".repeat(5000) })).toEqual({
+      accepted: 4096,
+      waiting: 4000, // the device took 96 more
+    });
+    expect(failure(call("vm.console.write", { name: "beta", text: "ls\n" }))).toMatchObject({ status: 409 });
+    expect(failure(call("vm.console.write", { name: "alpha" }))).toMatchObject({ code: -32602, status: 400 });
+    expect(failure(call("vm.console.write", { name: "alpha", text: 7 }))).toMatchObject({ code: -32602 });
+    expect(failure(call("vm.console.read", { name: "alpha", text: "x" }))).toMatchObject({ code: -32602 });
+  });
+
   it("pauses, resumes and powers off; a stopped VM refuses with 409, a flat one cannot reboot", () => {
     expect(result("vm.pause", { name: "alpha" }).state).toBe("paused");
     expect(e.paused(0)).toBe(1);
@@ -300,9 +339,9 @@ describe("the OpenAPI document", () => {
 });
 
 describe("over HTTP", () => {
-  // The record http.c makes: slot byte, method, LF, name, LF, token.
-  const http = (slot: number, method: string, name: string, token: string) => {
-    const answer = str(e.http(s(String.fromCharCode(slot) + `${method}\n${name}\n${token}`)));
+  // The record http.c makes: slot byte, method, LF, name, LF, token, LF, body.
+  const http = (slot: number, method: string, name: string, token: string, sent = "") => {
+    const answer = str(e.http(s(String.fromCharCode(slot) + `${method}\n${name}\n${token}\n${sent}`)));
     const [, at, status, body] = /^(\d+) (\d+) (.*)$/s.exec(answer)!;
     return { slot: Number(at), status: Number(status), body: JSON.parse(body) };
   };
@@ -328,8 +367,14 @@ describe("over HTTP", () => {
     expect(e.paused(0)).toBe(0);
   });
 
+  it("types a request's body on the console", () => {
+    e.inputRoom(1, 100);
+    expect(http(0, "vm.console.write", "beta", TOKEN, "ls -l\nuname\n").body).toEqual({ accepted: 12, waiting: 0 });
+    expect(str(e.typedInto(1))).toBe("ls -l\nuname\n");
+  });
+
   it("answers the metrics as text", () => {
-    const answer = str(e.http(s(`\x01metrics.get\n\n${TOKEN}`)));
+    const answer = str(e.http(s(`\x01metrics.get\n\n${TOKEN}\n`)));
     expect(answer).toMatch(/^1 200 # HELP typervisor_build_info /);
     expect(parseMetrics(answer.slice("1 200 ".length)).length).toBeGreaterThan(10);
   });
@@ -370,7 +415,7 @@ describe("the event stream over HTTP", () => {
     unit.exports.reset();
     return { e: unit.exports, waiting, replies, streamed, gone };
   }
-  const subscribe = (slot: number, token = TOKEN) => String.fromCharCode(slot) + `events.subscribe\n\n${token}`;
+  const subscribe = (slot: number, token = TOKEN) => String.fromCharCode(slot) + `events.subscribe\n\n${token}\n`;
   const data = (stream: string) => [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]));
 
   it("opens with the list as a 'vms' event, then streams every event until the client leaves", async () => {

@@ -86,6 +86,16 @@ export interface NicStats {
   bytes_received: number;
   frames_dropped: Record<string, number>;
 }
+export interface ConsoleText {
+  name: string;
+  start: number;
+  end: number;
+  text: string;
+}
+export interface Typed {
+  accepted: number;
+  waiting: number;
+}
 export interface PingFigures {
   address: string;
   sent: number;
@@ -132,6 +142,9 @@ export interface Api {
   reboot(name: string): Promise<VmSummary>;
   // The Prometheus text of GET /metrics.
   metrics(): Promise<string>;
+  // A VM's console: its last lines, and what to type on it.
+  consoleRead(name: string): Promise<ConsoleText>;
+  consoleWrite(name: string, text: string): Promise<Typed>;
   // Echoes from the hypervisor's management address to `address`, and how they fare.
   ping(address: string): Promise<PingFigures>;
   pingStatus(): Promise<PingFigures>;
@@ -217,6 +230,8 @@ export class ApiClient implements Api {
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });
   reboot = (name: string) => this.call<VmSummary>("vm.reboot", { name });
   metrics = () => this.call<string>("metrics.get");
+  consoleRead = (name: string) => this.call<ConsoleText>("vm.console.read", { name });
+  consoleWrite = (name: string, text: string) => this.call<Typed>("vm.console.write", { name, text });
   ping = (address: string) => this.call<PingFigures>("ping.start", { address });
   pingStatus = () => this.call<PingFigures>("ping.get");
   subscribe = () => this.call<{ subscribed: boolean; now: VmList }>("events.subscribe");

@@ -8,9 +8,11 @@ import {
   type Api,
   ApiError,
   type ApiEvent,
+  type ConsoleText,
   type HostInfo,
   type PingFigures,
   type RpcError,
+  type Typed,
   type VmInfo,
   type VmList,
   type VmStats,
@@ -32,6 +34,8 @@ export class HttpApiClient implements Api {
   resume = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/resume`);
   powerOff = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/poweroff`);
   reboot = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/reboot`);
+  consoleRead = (name: string) => this.json<ConsoleText>("GET", `${vm(name)}/console`);
+  consoleWrite = (name: string, text: string) => this.json<Typed>("POST", `${vm(name)}/console`, text);
   ping = (address: string) => this.json<PingFigures>("POST", `ping/${encodeURIComponent(address)}`);
   pingStatus = () => this.json<PingFigures>("GET", "ping");
 
@@ -87,16 +91,19 @@ export class HttpApiClient implements Api {
     this.streams.abort();
   }
 
-  // The JSON body of a 2xx answer to /api/v1/`path`.
-  private async json<T>(method: "GET" | "POST", path: string): Promise<T> {
-    return JSON.parse((await this.request(method, `/api/v1/${path}`)).text) as T;
+  // The JSON body of a 2xx answer to /api/v1/`path`, sent `body` if any.
+  private async json<T>(method: "GET" | "POST", path: string, body?: string): Promise<T> {
+    return JSON.parse((await this.request(method, `/api/v1/${path}`, body)).text) as T;
   }
 
   // A 2xx answer's body; any other answer is an ApiError from its JSON error.
-  private async request(method: "GET" | "POST", path: string): Promise<{ text: string }> {
+  private async request(method: "GET" | "POST", path: string, body?: string): Promise<{ text: string }> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers["Content-Type"] = "text/plain; charset=utf-8";
     const response = await fetch(new URL(path, this.base), {
       method,
-      headers: { Authorization: `Bearer ${this.token}` },
+      headers,
+      body,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (response.ok) return { text: await response.text() };

@@ -32,7 +32,7 @@ import {
   UNAUTHORIZED,
 } from "./rpc";
 import { MAX_REQUEST_BYTES } from "./framing";
-import { stateOf, vmInfo, vmStats, vmSummary } from "./vmviews";
+import { consoleText, stateOf, vmInfo, vmStats, vmSummary } from "./vmviews";
 
 export const API_VERSION = "v1";
 const METHODS: string[] = [
@@ -49,11 +49,15 @@ const METHODS: string[] = [
   "metrics.get",
   "ping.start",
   "ping.get",
+  "vm.console.read",
+  "vm.console.write",
 ];
 // Events wait for a subscriber at most this many at a time; more are
 // dropped (and counted) while it does not take them.
 const MAX_WAITING_EVENTS = 64;
 const WHO = "the management API";
+// Bytes typed over the API that may wait for a VM's console at a time.
+const TYPE_AHEAD = 4096;
 
 // What a VM was last seen doing.
 const NOT_STARTED: u8 = 0;
@@ -78,9 +82,12 @@ export class Dispatcher {
   droppedEvents: u64 = 0;
   private readonly seen: StaticArray<u8>;
   private readonly queues: EventQueue[] = [];
+  // Per VM, bytes typed over the API that its console has not taken yet.
+  private readonly typed: u8[][] = [];
 
   constructor(readonly vms: Vm[], readonly host: HostFacts, private readonly token: string) {
     this.seen = new StaticArray<u8>(vms.length);
+    for (let i = 0; i < vms.length; i++) this.typed.push([]);
   }
 
   // The reply to one request line.
@@ -91,13 +98,20 @@ export class Dispatcher {
     const token = params !== null ? params.get("token") : null;
     const refused = this.refuse(method, token !== null && token.kind == JsonKind.String ? token.text : null);
     if (refused !== null) return reply(id, refused);
-    // The one field beside the token: a VM's name, or the address to ping.
+    // The field beside the token: a VM's name, or the address to ping;
+    // and what is typed on a VM's console.
     const field = method.startsWith("vm.") ? "name" : method == "ping.start" ? "address" : "";
+    const typing = method == "vm.console.write";
     for (let i = 0; i < params!.keys.length; i++) {
       const key = params!.keys[i];
-      if (key != "token" && key != field) {
+      if (key != "token" && key != field && !(typing && key == "text")) {
         return errorReply(id, INVALID_PARAMS, "params: unknown field " + quote(key) + " for " + method);
       }
+    }
+    const text = typing ? params!.get("text") : null;
+    if (typing && (text === null || text.kind != JsonKind.String)) {
+      const got = text !== null ? describe(text) : "nothing";
+      return errorReply(id, INVALID_PARAMS, "params.text: expected what to type, as a string, got " + got);
     }
     const name = field.length > 0 ? params!.get(field) : null;
     if (name !== null && name.kind != JsonKind.String) {
@@ -109,15 +123,16 @@ export class Dispatcher {
       this.unsubscribe(this.serialEvents!);
       this.serialEvents = null;
     }
-    return reply(id, this.run(method, name !== null ? name.text : null));
+    return reply(id, this.run(method, name !== null ? name.text : null, text !== null ? text.text : ""));
   }
 
   // `method` for a client that gave `token` and, for a vm.* method, the
-  // VM's `name` (for ping.start, the address): the HTTP transport's entry
+  // VM's `name` (for ping.start, the address), with the request's `body`
+  // (for vm.console.write, what to type): the HTTP transport's entry
   // (http.ts), which has no id.
-  call(method: string, token: string | null, name: string | null): Outcome {
+  call(method: string, token: string | null, name: string | null, body: string): Outcome {
     const refused = this.refuse(method, token);
-    return refused !== null ? refused : this.run(method, name);
+    return refused !== null ? refused : this.run(method, name, body);
   }
 
   // The token first, so that a client without it learns nothing; then
@@ -130,7 +145,7 @@ export class Dispatcher {
     return null;
   }
 
-  private run(method: string, name: string | null): Outcome {
+  private run(method: string, name: string | null, text: string): Outcome {
     if (method == "host.get") return new Outcome(0, this.hostInfo());
     if (method == "vms.list") return new Outcome(0, this.list());
     if (method == "metrics.get") return new Outcome(0, metricsText(this.host, this.vms, this.droppedEvents), true);
@@ -144,6 +159,8 @@ export class Dispatcher {
     if (vm === null) return new Outcome(NOT_FOUND, "no vm named " + quote(name));
     if (method == "vm.get") return new Outcome(0, vmInfo(vm));
     if (method == "vm.stats") return new Outcome(0, vmStats(vm, this.host.nowNs));
+    if (method == "vm.console.read") return new Outcome(0, consoleText(vm));
+    if (method == "vm.console.write") return this.type(vm, text);
     return this.change(vm, method);
   }
 
@@ -181,6 +198,34 @@ export class Dispatcher {
   unsubscribe(queue: EventQueue): void {
     const at = this.queues.indexOf(queue);
     if (at >= 0) this.queues.splice(at, 1);
+  }
+
+  // `text` typed on the VM's console: it waits here (typeAhead()) as far
+  // as TYPE_AHEAD bytes allow, and goes in as fast as the guest takes it.
+  private type(vm: Vm, text: string): Outcome {
+    if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
+    if (vm.input === null) return new Outcome(CONFLICT, "vm " + vm.name + " has no console to type on");
+    const bytes = Uint8Array.wrap(String.UTF8.encode(text)), at = this.vms.indexOf(vm), waiting = this.typed[at];
+    const accepted = min(bytes.length, TYPE_AHEAD - waiting.length);
+    for (let i = 0; i < accepted; i++) waiting.push(bytes[i]);
+    this.typeAhead();
+    return new Outcome(0, new JsonObject().num("accepted", accepted).num("waiting", this.typed[at].length).toString());
+  }
+
+  // What was typed over the API into the VMs' consoles, as far as each
+  // guest takes it now; CPU 0 calls it every poll.
+  typeAhead(): void {
+    for (let i = 0; i < this.vms.length; i++) {
+      const vm = this.vms[i], input = vm.input, waiting = this.typed[i];
+      if (waiting.length == 0) continue;
+      if (!vm.running || input === null) {
+        waiting.length = 0;
+        continue;
+      }
+      let n = 0;
+      while (n < waiting.length && input.canReceive) input.put(waiting[n++]);
+      if (n > 0) this.typed[i] = waiting.slice(n);
+    }
   }
 
   // ping.start to `address`, or ping.get: the ping's figures.

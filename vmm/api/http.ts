@@ -5,7 +5,7 @@
 // JSON-RPC methods and refusing what is malformed, happens inside lwIP's
 // instance (linker/lwip/http.c). What comes out of it is a record per
 // well-formed request,
-//   slot byte, JSON-RPC method, LF, {name}, LF, bearer token,
+//   slot byte, JSON-RPC method, LF, {name}, LF, bearer token, LF, body,
 // which the dispatcher answers like a JSON-RPC request; the reply goes back
 // as a status and the JSON body the OpenAPI document gives: the method's
 // result, or the same error object JSON-RPC sends. CPU 0 serves it with
@@ -43,13 +43,21 @@ export function serverSentEvent(name: string, data: string): string {
 
 // Answers the record of `length` bytes at `at` with `dispatcher`.
 export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): HttpAnswer {
-  const fields = String.UTF8.decodeUnsafe(at + 1, <usize>(length - 1)).split("\n", 3);
-  const name = fields.length > 1 && fields[1].length > 0 ? fields[1] : null;
-  const token = fields.length > 2 ? fields[2] : "";
-  const outcome = dispatcher.call(fields[0], token, name);
+  // The body comes last, and may hold LFs of its own.
+  const record = String.UTF8.decodeUnsafe(at + 1, <usize>(length - 1));
+  const fields: string[] = [];
+  let from = 0;
+  for (let i = 0; i < 3; i++) {
+    const end = record.indexOf("\n", from);
+    fields.push(record.substring(from, end < 0 ? record.length : end));
+    from = end < 0 ? record.length : end + 1;
+  }
+  const name = fields[1].length > 0 ? fields[1] : null;
+  const token = fields[2], body = record.substring(from);
+  const outcome = dispatcher.call(fields[0], token, name, body);
   const slot = <u32>load<u8>(at);
   if (outcome.code == 0 && fields[0] == SUBSCRIBE) {
-    const now = dispatcher.call("vms.list", token, null);
+    const now = dispatcher.call("vms.list", token, null, "");
     return new HttpAnswer(slot, OK, serverSentEvent("vms", now.text), true);
   }
   if (outcome.code == 0) return new HttpAnswer(slot, OK, outcome.text);

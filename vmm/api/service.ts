@@ -107,6 +107,7 @@ export function pollApi(): void {
   if (s === null) return;
   const http = s.http;
   if (http !== null) http.serve();
+  s.dispatcher.typeAhead();
   if (!s.serial) return;
   const reader = s.reader, dispatcher = s.dispatcher;
   for (let i = 0; i < MAX_BYTES_PER_POLL && s.output.free >= REPLY_ROOM; i++) {

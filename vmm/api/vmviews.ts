@@ -151,3 +151,16 @@ function deviceStats(vm: Vm, kind: string): string {
   }
   return list.toString();
 }
+
+// `vm.console.read`: the last lines the VM's console printed, and where
+// they lie in all it printed ("start" to "end"), so that a client that
+// read up to some place knows what is new.
+export function consoleText(vm: Vm): string {
+  const history = vm.console.history;
+  return new JsonObject()
+    .str("name", vm.name)
+    .num("start", history.start)
+    .num("end", history.total)
+    .str("text", String.UTF8.decode(history.kept().buffer))
+    .toString();
+}

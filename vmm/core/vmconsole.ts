@@ -15,6 +15,7 @@
 
 import * as log from "../../kernel/console/log";
 import { consoleQueued, consoleRoom, consoleSent, drainConsole, print, putChar } from "../../kernel/console/console";
+import { ConsoleHistory } from "./consolehistory";
 
 const LINE_MAX = 256;
 const QUEUE_SIZE = 4 * LINE_MAX;
@@ -47,6 +48,8 @@ export abstract class ConsoleWaiter {
 export class VmConsole {
   // The VM's console devices, which a restart replaces.
   waiters: ConsoleWaiter[] = [];
+  // The lines printed last, for the management API.
+  readonly history: ConsoleHistory = new ConsoleHistory();
   private queue: StaticArray<u8> = new StaticArray<u8>(QUEUE_SIZE);
   private head: i32 = 0;
   private count: i32 = 0;
@@ -131,8 +134,14 @@ export class VmConsole {
     print("[");
     print(this.name);
     print("] ");
-    for (let i = 0; i < length; i++) putVisible(this.queue[(this.head + i) % QUEUE_SIZE]);
+    const history = this.history;
+    for (let i = 0; i < length; i++) {
+      const c = this.queue[(this.head + i) % QUEUE_SIZE];
+      putVisible(c);
+      history.add(c);
+    }
     putChar(10);
+    history.add(10);
     const taken = length == this.firstNewline ? length + 1 : length;
     this.head = (this.head + taken) % QUEUE_SIZE;
     this.count -= taken;

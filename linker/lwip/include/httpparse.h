@@ -30,6 +30,8 @@ struct http_request {
   const char* content_type;
   /* A stream, whose answer does not end (the events). */
   uint32_t stream;
+  /* The body, by offset and length (0: none). */
+  uint32_t body_at, body_length;
 };
 
 /* Reads `bytes[0, length)`; `capacity` is the most a request may take. */

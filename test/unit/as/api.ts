@@ -5,7 +5,7 @@
 
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
-import { Vm } from "../../../vmm/core/vm";
+import { ConsoleInput, Vm } from "../../../vmm/core/vm";
 import { Dispatcher } from "../../../vmm/api/dispatcher";
 import { HostFacts } from "../../../vmm/api/hostfacts";
 import { Framed, LineReader } from "../../../vmm/api/framing";
@@ -168,4 +168,39 @@ export function http(record: string): string {
   for (let i = 0; i < record.length; i++) bytes[i] = <u8>record.charCodeAt(i);
   const answer = answerRecord(dispatcher, bytes.dataStart, bytes.length);
   return answer.slot.toString() + " " + answer.status.toString() + " " + answer.body;
+}
+
+// A console device that takes `room` bytes more, then waits.
+class FakeInput extends ConsoleInput {
+  received: string = "";
+  constructor(public room: i32) {
+    super();
+  }
+  get canReceive(): bool {
+    return this.room > 0;
+  }
+  put(byte: u8): void {
+    this.room--;
+    this.received += String.fromCharCode(byte);
+  }
+}
+
+// The guest of VM `vm` prints `text` on its console.
+export function guestPrints(vm: i32, text: string): void {
+  for (let i = 0; i < text.length; i++) vms[vm].console.write(<u8>text.charCodeAt(i));
+  vms[vm].console.flush();
+}
+
+// VM `vm` gets a console device with room for `room` bytes, or more room.
+export function inputRoom(vm: i32, room: i32): void {
+  if (vms[vm].input === null) vms[vm].input = new FakeInput(room);
+  else (<FakeInput>vms[vm].input).room = room;
+}
+
+export function typedInto(vm: i32): string {
+  return (<FakeInput>vms[vm].input).received;
+}
+
+export function typeAhead(): void {
+  dispatcher.typeAhead();
 }
