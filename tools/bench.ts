@@ -17,6 +17,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { GuestError } from "./guests/errors";
 import { boot, BootOptions } from "./harness/index";
+import { measureApi, summary as apiSummary } from "./apibench";
 import { measureDisks, summary as diskSummary } from "./diskbench";
 import { BootFailure, measureLinuxBoot, summary } from "./linuxbench";
 import { measureScale, ScaleBenchFailure, summary as scaleSummary } from "./scalebench";
@@ -109,13 +110,15 @@ const startup = await part("Start-up", measureStartup, startupSummary, bootFaile
 const screen = await part("Screen", measureScreen, screenSummary, bootFailed);
 // CPUID and OUT round trips with 1, 16 and 64 VMs on the host (scalebench.ts).
 const scale = await part("Scale", measureScale, scaleSummary, (e) => e instanceof ScaleBenchFailure);
+// The management API's latency, and what a dashboard's polling costs the VMs (apibench.ts).
+const api = await part("API", measureApi, apiSummary, bootFailed);
 // Last, on its own: its clock is the host's, and the runs before have ended.
 const smp = await part("SMP scaling", measureSmp, smpSummary, (e) => e instanceof SmpBenchFailure);
 mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
   JSON.stringify(
-    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, scale, smp },
+    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, scale, api, smp },
     null,
     2,
   )

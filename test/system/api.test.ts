@@ -22,7 +22,7 @@ import { ApiClient, ApiError, ApiEvent, Reply } from "../../tools/api/client";
 import { HttpApiClient } from "../../tools/api/http";
 import { boot, Machine, Module } from "../../tools/harness/index";
 import { type MetricFamily, parseMetrics, sampleValue } from "../../tools/harness/prometheus";
-import { bootWithHttpApi } from "./run";
+import { bootWithHttpApi } from "../../tools/harness/httpapi";
 
 const TOKEN = "s3cret-token";
 const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });

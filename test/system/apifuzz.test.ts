@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { Module } from "../../tools/harness/index";
-import { bootWithHttpApi } from "./run";
+import { bootWithHttpApi } from "../../tools/harness/httpapi";
 
 const TOKEN = "fuzz-s3cret-token";
 const REQUESTS = 400;

@@ -11,7 +11,7 @@ import { mkdirSync, statSync } from "node:fs";
 import puppeteer, { type Page } from "puppeteer-core";
 import { describe, expect, it } from "vitest";
 import type { Module } from "../../tools/harness/index";
-import { bootWithHttpApi } from "./run";
+import { bootWithHttpApi } from "../../tools/harness/httpapi";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "dashboard-s3cret";
