@@ -88,7 +88,7 @@ APT_DIR := .cache/apt
 APT_OPTIONS := -o Dir::Etc::SourceList=$(CURDIR)/$(APT_DIR)/sources.list -o Dir::Etc::SourceParts=- \
 	-o Dir::State::Lists=$(CURDIR)/$(APT_DIR)/lists -o Dir::Cache=$(CURDIR)/$(APT_DIR)/cache
 LWIP_CORE := init def inet_chksum ip mem memp netif pbuf raw tcp tcp_in tcp_out timeouts udp \
-	ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
+	ipv4/dhcp ipv4/etharp ipv4/icmp ipv4/ip4 ipv4/ip4_addr
 LWIP_OBJECTS := $(patsubst %,$(BUILD)/lwip/core/%.o,$(LWIP_CORE)) $(BUILD)/lwip/netif/ethernet.o \
 	$(BUILD)/lwip/port/stack.o $(BUILD)/lwip/port/libc.o $(BUILD)/lwip/port/http.o $(BUILD)/lwip/port/httpparse.o \
 	$(BUILD)/lwip/port/ping.o $(BUILD)/lwip/port/dashboard.o

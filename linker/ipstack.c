@@ -125,6 +125,20 @@ uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t 
   return length;
 }
 
+uint32_t ip_address(void) {
+  ENTER_LWIP_OR(0);
+  uint32_t address = w2c_lwip_address(&stack);
+  LEAVE_LWIP();
+  return address;
+}
+
+uint32_t ip_netmask(void) {
+  ENTER_LWIP_OR(0);
+  uint32_t netmask = w2c_lwip_netmask(&stack);
+  LEAVE_LWIP();
+  return netmask;
+}
+
 bool ip_ping_send(uint32_t address, uint32_t sequence) {
   ENTER_LWIP_OR(false);
   bool sent = w2c_lwip_ping_send(&stack, address, sequence);

@@ -30,6 +30,10 @@ void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t statu
 /* Adds the `length` bytes at `offset` in `kernel` to the event stream of
  * `slot`; false if that slot streams no more. */
 bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length);
+/* The management interface's address and netmask now (0: DHCP has not
+ * bound one yet). */
+uint32_t ip_address(void);
+uint32_t ip_netmask(void);
 /* Sends ICMP echo `sequence` to `address` (linker/lwip/ping.c); false if
  * it could not. */
 bool ip_ping_send(uint32_t address, uint32_t sequence);

@@ -187,6 +187,8 @@ u32 w2c_shim_ip_http_take(w2c_shim* s, u32 buffer, u32 capacity) { return ip_htt
 void w2c_shim_ip_http_reply(w2c_shim* s, u32 slot, u32 status, u32 body, u32 length) {
   ip_http_reply(&kernel.w2c_memory, slot, status, body, length);
 }
+u32 w2c_shim_ip_address(w2c_shim* s) { return ip_address(); }
+u32 w2c_shim_ip_netmask(w2c_shim* s) { return ip_netmask(); }
 u32 w2c_shim_ip_ping_send(w2c_shim* s, u32 address, u32 sequence) { return ip_ping_send(address, sequence); }
 u32 w2c_shim_ip_ping_take(w2c_shim* s) { return ip_ping_take(); }
 u32 w2c_shim_ip_http_stream(w2c_shim* s, u32 slot, u32 text, u32 length) {

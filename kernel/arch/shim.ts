@@ -130,6 +130,9 @@ export declare function ipStart(mac: u64, address: u32, netmask: u32, gateway: u
 @external("shim", "ip_poll") export declare function ipPoll(nowMs: u32): void;
 @external("shim", "ip_output") export declare function ipOutput(buffer: usize, capacity: i32): i32;
 @external("shim", "ip_failed") export declare function ipFailed(): bool;
+// The management address and netmask now (0: DHCP has bound none yet).
+@external("shim", "ip_address") export declare function ipAddress(): u32;
+@external("shim", "ip_netmask") export declare function ipNetmask(): u32;
 // ICMP echoes from the management address (linker/lwip/ping.c): send one,
 // take the sequence number of a reply (0xffffffff: none).
 @external("shim", "ip_ping_send") export declare function ipPingSend(address: u32, sequence: u32): bool;

@@ -6,7 +6,9 @@
  * the few calls the hypervisor's glue (linker/ipstack.c) makes; it imports
  * nothing. Frames cross in buffers inside this memory, which the glue
  * copies to and from with bounds checks:
- *   start(mac, address, netmask, gateway, seed)  the interface comes up;
+ *   start(mac, address, netmask, gateway, seed)  the interface comes up,
+ *                                                with DHCP if address is 0;
+ *   address()/netmask()                          what it has now;
  *   receive_buffer()/frame_capacity(), input(n)  a frame arrives;
  *   poll(now_ms)                                 lwIP's timers run;
  *   pending()/pending_frame()/pop()              the frames lwIP sends,
@@ -15,6 +17,7 @@
  * answer); those frames wait in a small ring until the glue takes them,
  * so nothing calls back into the hypervisor.
  */
+#include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
@@ -89,7 +92,14 @@ void start(uint32_t mac_high, uint32_t mac_low, uint32_t address, uint32_t netma
   netif_set_default(&management);
   netif_set_up(&management);
   netif_set_link_up(&management);
+  /* No address: ask the VLAN's DHCP server for one (RFC 2131). */
+  if (address == 0) dhcp_start(&management);
 }
+
+/* The interface's address and netmask now (a.b.c.d as a << 24 | ... | d);
+ * 0 until DHCP has bound one. */
+EXPORT("address") uint32_t address(void) { return lwip_ntohl(ip4_addr_get_u32(netif_ip4_addr(&management))); }
+EXPORT("netmask") uint32_t netmask(void) { return lwip_ntohl(ip4_addr_get_u32(netif_ip4_netmask(&management))); }
 
 EXPORT("receive_buffer") uint8_t* receive_buffer(void) { return rx_frame; }
 EXPORT("frame_capacity") uint32_t frame_capacity(void) { return FRAME_BYTES; }

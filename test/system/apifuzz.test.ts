@@ -144,7 +144,8 @@ describe("the management API under fuzzing", () => {
     console.log(`api fuzz: seed ${seed} (FUZZ_SEED=${seed} replays it)`);
     const paths = endpoints();
     expect(paths.length).toBeGreaterThanOrEqual(12);
-    const { machine, base, client } = await bootWithHttpApi([busy("alpha"), busy("beta")], TOKEN);
+    // Its address from QEMU's DHCP server, so that the DHCP client is tried too.
+    const { machine, base, client } = await bootWithHttpApi([busy("alpha"), busy("beta")], TOKEN, { dhcp: true });
     const port = Number(new URL(base).port);
     try {
       await machine.waitFor("vm beta: entered at tsc", 60_000);

@@ -384,6 +384,9 @@ describe("configuration", () => {
     expect(managementOf(`{"vms": [], "management": {"address": "10.0.0.20/24", "vlan": 10}}`)).toBe(
       "10.0.0.20/24 on VLAN 10, 52:54:00:13:00:01",
     );
+    expect(managementOf(`{"vms": [], "management": {"address": "dhcp", "vlan": 10}}`)).toBe(
+      "DHCP on VLAN 10, 52:54:00:13:00:01",
+    );
   });
 
   it("takes the management API's token, a bearer token of 8 to 128 characters, and names what is wrong", () => {
@@ -422,7 +425,7 @@ describe("configuration", () => {
       expect(str(e.management())).toBe("");
       return r.errors;
     };
-    const example = "such as \"10.0.2.20/24\"";
+    const example = "such as \"10.0.2.20/24\", or \"dhcp\"";
     expect(bad(`"10.0.2.20"`)).toEqual([
       "management: expected an object such as { \"address\": \"10.0.2.20/24\" }, got \"10.0.2.20\"",
     ]);
@@ -441,6 +444,12 @@ describe("configuration", () => {
     ]);
     expect(bad(`{"address": "10.0.2.20/24", "gateway": "10.0.3.1"}`)).toEqual([
       "management: gateway: \"10.0.3.1\" is not in the subnet of the address",
+    ]);
+    expect(bad(`{"address": "dhcp", "gateway": "10.0.2.2"}`)).toEqual([
+      "management: gateway: DHCP gives the gateway with the address; leave it out",
+    ]);
+    expect(bad(`{"address": "DHCP"}`)).toEqual([
+      `management: address: expected an IPv4 address and prefix length (1 to 30) ${example}, got \"DHCP\"`,
     ]);
     expect(bad(`{"address": "10.0.2.20/24", "gateway": "router"}`)).toEqual([
       "management: gateway: expected an IPv4 address such as \"10.0.2.20\", got \"router\"",

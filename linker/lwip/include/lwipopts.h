@@ -3,8 +3,9 @@
  *
  * One Ethernet interface, IPv4 only, no operating system under it (NO_SYS:
  * the hypervisor calls in to hand over a frame or let time pass, and lwIP
- * never blocks or runs on its own). ARP, ICMP (ping), UDP and TCP; no DHCP,
- * DNS or IGMP: the address is the configuration's. Everything lwIP
+ * never blocks or runs on its own). ARP, ICMP (ping, and raw ICMP for the
+ * hypervisor's own echoes), UDP, TCP and a DHCP client, for an address
+ * that is not the configuration's; no DNS or IGMP. Everything lwIP
  * allocates comes from its static pools inside its own linear memory.
  */
 #ifndef TV_LWIPOPTS_H
@@ -22,7 +23,7 @@
 #define LWIP_RAW 1
 #define LWIP_UDP 1
 #define LWIP_TCP 1
-#define LWIP_DHCP 0
+#define LWIP_DHCP 1
 #define LWIP_AUTOIP 0
 #define LWIP_DNS 0
 #define LWIP_IGMP 0

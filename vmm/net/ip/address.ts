@@ -7,17 +7,28 @@ import { formatMac } from "../ethernet";
 export class ManagementAddress {
   mac: u64 = 0;
   vlan: u16 = 0;
-  // IPv4 addresses as a.b.c.d = a << 24 | b << 16 | c << 8 | d; gateway 0: none.
+  // IPv4 addresses as a.b.c.d = a << 24 | b << 16 | c << 8 | d; gateway 0:
+  // none. All 0 when the address comes from DHCP.
   address: u32 = 0;
   netmask: u32 = 0;
   gateway: u32 = 0;
 
-  // "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01" (and ", gateway 10.0.2.2" if there is one)
+  get dhcp(): bool {
+    return this.address == 0;
+  }
+
+  // "10.0.2.20/24 on VLAN 1, 52:54:00:13:00:01" (and ", gateway 10.0.2.2"
+  // if there is one), or "DHCP on VLAN 1, 52:54:00:13:00:01"
   describe(): string {
     const gateway = this.gateway == 0 ? "" : ", gateway " + formatIpv4(this.gateway);
-    return formatIpv4(this.address) + "/" + popcnt(this.netmask).toString() + " on VLAN " + this.vlan.toString()
-      + ", " + formatMac(this.mac) + gateway;
+    const address = this.dhcp ? "DHCP" : formatCidr(this.address, this.netmask);
+    return address + " on VLAN " + this.vlan.toString() + ", " + formatMac(this.mac) + gateway;
   }
+}
+
+// "10.0.2.20/24"
+export function formatCidr(address: u32, netmask: u32): string {
+  return formatIpv4(address) + "/" + popcnt(netmask).toString();
 }
 
 // "10.0.2.20"

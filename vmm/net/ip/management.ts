@@ -15,12 +15,12 @@
 // retransmission). Everything here runs under the hypervisor lock
 // (docs/smp.md): one CPU at a time is inside lwIP.
 
-import { ipFailed, ipInput, ipOutput, ipPoll, ipStart, rdtsc } from "../../../kernel/arch/shim";
+import { ipAddress, ipFailed, ipInput, ipNetmask, ipOutput, ipPoll, ipStart, rdtsc } from "../../../kernel/arch/shim";
 import * as log from "../../../kernel/console/log";
 import { DESTINATION_AT, macAt, MAX_FRAME } from "../ethernet";
 import { PolledPort } from "../port";
 import { VirtualSwitch } from "../switch";
-import { ManagementAddress } from "./address";
+import { formatCidr, ManagementAddress } from "./address";
 import { pollPing } from "./ping";
 
 const BROADCAST_MAC: u64 = 0xffff_ffff_ffff;
@@ -29,9 +29,12 @@ const POLL_FRAMES: i32 = 16;
 
 export class ManagementPort extends PolledPort {
   private frame: Uint8Array = new Uint8Array(MAX_FRAME);
+  // With DHCP: whether the address it bound has been told.
+  private leaseTold: bool;
 
-  constructor(readonly mac: u64, vlan: u16, private net: VirtualSwitch) {
+  constructor(readonly mac: u64, vlan: u16, private net: VirtualSwitch, dhcp: bool) {
     super([vlan], false);
+    this.leaseTold = !dhcp;
   }
 
   get sourceMac(): u64 {
@@ -48,7 +51,8 @@ export class ManagementPort extends PolledPort {
     return true;
   }
 
-  // Runs lwIP's timers, then takes what it sent into the switch.
+  // Runs lwIP's timers, then takes what it sent into the switch; says once
+  // what address DHCP bound.
   poll(now: u64, tscPerMs: u64): void {
     ipPoll(<u32>(now / tscPerMs));
     for (let i = 0; i < POLL_FRAMES; i++) {
@@ -56,6 +60,11 @@ export class ManagementPort extends PolledPort {
       if (length == 0) break;
       this.net.send(this, this.frame, length, now, tscPerMs);
     }
+    if (this.leaseTold) return;
+    const address = ipAddress();
+    if (address == 0) return;
+    this.leaseTold = true;
+    log.info("management: DHCP gave " + formatCidr(address, ipNetmask()));
   }
 }
 
@@ -88,7 +97,7 @@ export function startManagement(config: ManagementAddress | null, net: VirtualSw
     log.error("management: lwIP did not start; the hypervisor has no address");
     return;
   }
-  const port = new ManagementPort(config.mac, config.vlan, net);
+  const port = new ManagementPort(config.mac, config.vlan, net, config.dhcp);
   net.connectPolled(port);
   management = port;
   log.info("management: " + config.describe());

@@ -2,7 +2,8 @@
 // on the virtual switch (net/ip/management.ts), which answers ping:
 //   "management": { "address": "10.0.2.20/24", "vlan": 1,
 //                   "gateway": "10.0.2.2", "mac": "52:54:00:13:00:01" }
-// "address" (required) is an IPv4 address with its prefix length; the port
+// "address" (required) is an IPv4 address with its prefix length, or
+// "dhcp" to ask the VLAN's DHCP server for one (with its gateway); the port
 // is an access port on "vlan" (by default VLAN 1): the hypervisor is
 // reachable from that VLAN only. "gateway" (optional) must lie in the
 // address's subnet. "mac" is the port's address, by default
@@ -36,10 +37,12 @@ export function checkManagement(v: JsonValue, claimed: ClaimedMac[], errors: str
   m.vlan = <u16>wholeNumber(v.get("vlan"), MIN_VLAN, MAX_VLAN, false, LABEL + "vlan: ", "a VLAN ID", errors);
   const address = v.get("address");
   if (address === null) {
-    errors.push(LABEL + "address: missing (an IPv4 address and prefix length such as \"10.0.2.20/24\")");
-  } else checkAddress(address, m, errors);
+    errors.push(LABEL + "address: missing (an IPv4 address and prefix length such as \"10.0.2.20/24\", or \"dhcp\")");
+  } else if (address.kind != JsonKind.String || address.text != "dhcp") checkAddress(address, m, errors);
   const gateway = v.get("gateway");
-  if (gateway !== null && errors.length == before) {
+  if (gateway !== null && m.dhcp && errors.length == before) {
+    errors.push(LABEL + "gateway: DHCP gives the gateway with the address; leave it out");
+  } else if (gateway !== null && errors.length == before) {
     m.gateway = ipv4(gateway, gateway.kind == JsonKind.String ? gateway.text : "", LABEL + "gateway: ", errors);
     if (errors.length == before && (m.gateway & m.netmask) != (m.address & m.netmask)) {
       errors.push(LABEL + "gateway: " + describe(gateway) + " is not in the subnet of the address");
@@ -61,7 +64,7 @@ function checkAddress(v: JsonValue, m: ManagementConfig, errors: string[]): void
   if (slash < 0 || length < 1) {
     errors.push(
       prefix + "expected an IPv4 address and prefix length (1 to " + MAX_PREFIX.toString()
-        + ") such as \"10.0.2.20/24\", got " + describe(v),
+        + ") such as \"10.0.2.20/24\", or \"dhcp\", got " + describe(v),
     );
     return;
   }
