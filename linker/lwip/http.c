@@ -217,9 +217,14 @@ static err_t refuse(struct connection* c, uint32_t status) {
   return respond(c, status, at - HEAD_ROOM);
 }
 
+/* Connections that stream, or whose request for a stream waits for the
+ * hypervisor. */
 static uint32_t streaming(void) {
   uint32_t n = 0;
-  for (int i = 0; i < CONNECTIONS; i++) n += connections[i].state == STREAMING;
+  for (int i = 0; i < CONNECTIONS; i++) {
+    const struct connection* c = &connections[i];
+    n += c->state == STREAMING || ((c->state == READY || c->state == HANDED) && c->request.stream);
+  }
   return n;
 }
 
@@ -251,7 +256,7 @@ static err_t received(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err)
 static err_t sent(void* arg, struct tcp_pcb* pcb, u16_t length) {
   struct connection* c = arg;
   c->idle = 0;
-  return c->state == SENDING ? send_more(c) : ERR_OK;
+  return c->state == SENDING || c->state == STREAMING ? send_more(c) : ERR_OK;
 }
 
 static const uint8_t keepalive[] = ":\n\n";
