@@ -152,6 +152,8 @@ describe("the methods", () => {
     expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", running_on: -1, ran_on: [] });
     expect(info.vcpus[1]).toMatchObject({ index: 1, activity: "waiting-for-startup", ran_on: [1] });
     expect(info.share).toMatchObject({ weight: 256, cap_percent: 0 });
+    expect(info).toMatchObject({ disks: [], nics: [] });
+    expect(result("vm.get", { name: "alpha" }).nics).toEqual([{ id: "52:54:00:12:34:56", about: "VLAN 10" }]);
   });
 
   it("counts CPU time per vCPU and host CPU, and exits", () => {

@@ -80,6 +80,8 @@ export function vmInfo(vm: Vm): string {
     .num("memory_bytes", vm.memory.size)
     .raw("share", share.toString())
     .raw("vcpus", vcpus.toString())
+    .raw("disks", devices(vm, "disk", false))
+    .raw("nics", devices(vm, "nic", false))
     .toString();
 }
 
@@ -124,19 +126,25 @@ export function vmStats(vm: Vm, nowNs: u64): string {
     .raw("exits", exits.toString())
     .num("memory_bytes", vm.memory.size)
     .num("unclaimed_accesses", vm.unclaimedAccesses)
-    .raw("disks", deviceStats(vm, "disk"))
-    .raw("nics", deviceStats(vm, "nic"))
+    .raw("disks", devices(vm, "disk", true))
+    .raw("nics", devices(vm, "nic", true))
     .toString();
 }
 
-// The VM's devices of `kind` (core/meter.ts), each its id and its totals;
-// a total split by cause is an object of the causes.
-function deviceStats(vm: Vm, kind: string): string {
+// The VM's devices of `kind` (core/meter.ts), each its id and then what it
+// is, or (`withTotals`) its totals; a total split by cause is an object of
+// the causes.
+function devices(vm: Vm, kind: string, withTotals: bool): string {
   const list = new JsonArray();
   for (let m = 0; m < vm.meters.length; m++) {
     const meter = vm.meters[m];
     if (meter.kind != kind) continue;
-    const device = new JsonObject().str("id", meter.id), totals = meter.totals();
+    const device = new JsonObject().str("id", meter.id);
+    if (!withTotals) {
+      list.add(device.str("about", meter.about).toString());
+      continue;
+    }
+    const totals = meter.totals();
     for (let t = 0; t < totals.length;) {
       const name = totals[t].name;
       if (totals[t].cause.length == 0) {

@@ -12,8 +12,9 @@ export class Total {
 
 export abstract class Meter {
   // `kind`: "disk" or "nic"; `id`: the device among the VM's devices of
-  // that kind (a disk's serial, a NIC's MAC address).
-  constructor(readonly kind: string, readonly id: string) {}
+  // that kind (a disk's serial, a NIC's MAC address); `about`: what it is,
+  // as the boot log describes it ("RAM, 64 MiB, read-only", "VLAN 10").
+  constructor(readonly kind: string, readonly id: string, readonly about: string) {}
 
   abstract totals(): Total[];
 }

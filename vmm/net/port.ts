@@ -9,6 +9,7 @@
 // VmPort is the port of a VM's NIC; the uplink to the host's NIC
 // (uplink.ts) is the other kind of SwitchPort.
 
+import * as log from "../../kernel/console/log";
 import { Meter, Total } from "../core/meter";
 import { IoBudget } from "../storage/budget";
 import { DEFAULT_VLAN, formatMac } from "./ethernet";
@@ -116,6 +117,12 @@ export class VmPort extends SwitchPort {
     this.shaper = new IoBudget(0, bytesPerSecond);
   }
 
+  // "VLAN 10, 1 MiB/s": its VLANs and its cap.
+  describeCard(): string {
+    const cap = this.shaper.bytesPerSecond;
+    return this.describeVlans() + (cap != 0 ? ", " + log.size(cap) + "/s" : "");
+  }
+
   get sourceMac(): u64 {
     return this.mac;
   }
@@ -129,7 +136,7 @@ export class VmPort extends SwitchPort {
 // A VM port's counters for the management API, under its NIC's MAC address.
 export class PortMeter extends Meter {
   constructor(private port: VmPort) {
-    super("nic", formatMac(port.mac));
+    super("nic", formatMac(port.mac), port.describeCard());
   }
 
   totals(): Total[] {

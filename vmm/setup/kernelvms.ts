@@ -33,9 +33,7 @@ import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
-import { SECTOR_SIZE } from "../storage/backing";
 import { IoBudget } from "../storage/budget";
-import { DEFAULT_WEIGHT } from "../storage/diskshare";
 import { DiskMeter, VmDisk } from "../storage/vmdisk";
 import { claimError, claimPartition } from "../storage/hostdisks";
 import { RamDisk } from "../storage/ramdisk";
@@ -277,9 +275,7 @@ class DiskRelease extends StopListener {
 function describeNics(ports: VmPort[]): string {
   let text = "";
   for (let i = 0; i < ports.length; i++) {
-    const p = ports[i], cap = p.shaper.bytesPerSecond;
-    text += ", nic " + formatMac(p.mac) + " (" + p.describeVlans()
-      + (cap != 0 ? ", " + log.size(cap) + "/s" : "") + ")";
+    text += ", nic " + formatMac(ports[i].mac) + " (" + ports[i].describeCard() + ")";
   }
   return text;
 }
@@ -287,16 +283,7 @@ function describeNics(ports: VmPort[]): string {
 // ", disk data.img (RAM, 64 MiB), disk vm-a (NVMe partition, 8 GiB, read-only, 500 IOPS, weight 300)"
 function describeDisks(disks: VmDisk[]): string {
   let text = "";
-  for (let i = 0; i < disks.length; i++) {
-    const d = disks[i].backing, budget = disks[i].budget;
-    text += ", disk " + d.serial + " (" + d.kind + ", " + log.size(d.sectors * SECTOR_SIZE)
-      + (d.readOnly ? ", read-only" : "");
-    if (budget.iops != 0) text += ", " + budget.iops.toString() + " IOPS";
-    if (budget.bytesPerSecond != 0) text += ", " + log.size(budget.bytesPerSecond) + "/s";
-    const share = disks[i].share;
-    if (share !== null && share.weight != DEFAULT_WEIGHT) text += ", weight " + share.weight.toString();
-    text += ")";
-  }
+  for (let i = 0; i < disks.length; i++) text += ", disk " + disks[i].backing.serial + " (" + disks[i].describe() + ")";
   return text;
 }
 

@@ -4,14 +4,26 @@
 // among the VMs using it (diskarbiter.ts). A request may start when both
 // let it: the budget still caps a VM that has the disk to itself.
 
+import * as log from "../../kernel/console/log";
 import { Meter, Total } from "../core/meter";
 import { Deferred, NOT_DUE } from "../devices/timers/deferred";
-import { DiskBacking } from "./backing";
+import { DiskBacking, SECTOR_SIZE } from "./backing";
 import { IoBudget } from "./budget";
 import { DiskArbiter } from "./diskarbiter";
-import { DiskShare } from "./diskshare";
+import { DEFAULT_WEIGHT, DiskShare } from "./diskshare";
 
 export class VmDisk {
+  // "NVMe partition, 8 GiB, read-only, 500 IOPS, weight 300": what stands
+  // behind it, and what its configuration gives it.
+  describe(): string {
+    const d = this.backing, budget = this.budget, share = this.share;
+    let text = d.kind + ", " + log.size(d.sectors * SECTOR_SIZE) + (d.readOnly ? ", read-only" : "");
+    if (budget.iops != 0) text += ", " + budget.iops.toString() + " IOPS";
+    if (budget.bytesPerSecond != 0) text += ", " + log.size(budget.bytesPerSecond) + "/s";
+    if (share !== null && share.weight != DEFAULT_WEIGHT) text += ", weight " + share.weight.toString();
+    return text;
+  }
+
   // The request refused last waits for the budget, not for its share.
   private heldByBudget: bool = false;
   // What the VM's requests did, since the VM was made (a restart's new
@@ -78,7 +90,7 @@ export class VmDisk {
 // A VM disk's counters for the management API, under the disk's serial.
 export class DiskMeter extends Meter {
   constructor(private disk: VmDisk) {
-    super("disk", disk.backing.serial);
+    super("disk", disk.backing.serial, disk.describe());
   }
 
   totals(): Total[] {
