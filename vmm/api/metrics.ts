@@ -11,11 +11,9 @@
 // not let a family's samples be spread out.
 
 import { ticksToNs } from "../../kernel/time/tsc";
-import { ExitKind } from "../core/exit";
-import { EXIT_KINDS, exitKindName } from "../core/exitstats";
 import { Vm } from "../core/vm";
 import { HostFacts } from "./hostfacts";
-import { stateOf } from "./vmviews";
+import { ExitCounts, stateOf } from "./vmviews";
 
 const PREFIX = "typervisor_";
 const STATES: string[] = ["running", "paused", "stopped"];
@@ -88,14 +86,11 @@ export function metricsText(host: HostFacts, vms: Vm[], droppedEvents: u64): str
     for (let v = 0; v < vm.vcpus.length; v++) {
       cpu.add(name + "," + label("vcpu", v.toString()), seconds(ticksToNs(vm.vcpus[v].runState.ticks)));
     }
-    let handled: u64 = 0;
-    for (let k = 0; k < EXIT_KINDS; k++) {
-      const n = vm.exitStats.handled(k);
-      if (n == 0) continue;
-      exits.add(name + "," + label("kind", exitKindName(<ExitKind>k)), n.toString());
-      handled += n;
+    const counts = new ExitCounts(vm);
+    for (let k = 0; k < counts.kinds.length; k++) {
+      exits.add(name + "," + label("kind", counts.kinds[k]), counts.handled[k].toString());
     }
-    exits.add(name + "," + label("kind", "backend_fast_path"), (vm.exits - handled).toString());
+    exits.add(name + "," + label("kind", "backend_fast_path"), counts.inBackend.toString());
     unclaimed.add(name, vm.unclaimedAccesses.toString());
     devices.addVm(vm, name);
   }

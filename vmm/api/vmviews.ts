@@ -85,6 +85,27 @@ export function vmInfo(vm: Vm): string {
     .toString();
 }
 
+// A VM's exits as vm.stats and /metrics (metrics.ts) count them: by kind,
+// those that reached the VMM's handler (the kinds with any), and those the
+// backend's fast path finished itself.
+export class ExitCounts {
+  readonly kinds: string[] = [];
+  readonly handled: u64[] = [];
+  readonly inBackend: u64;
+
+  constructor(vm: Vm) {
+    let handled: u64 = 0;
+    for (let k = 0; k < EXIT_KINDS; k++) {
+      const n = vm.exitStats.handled(k);
+      if (n == 0) continue;
+      this.kinds.push(exitKindName(<ExitKind>k));
+      this.handled.push(n);
+      handled += n;
+    }
+    this.inBackend = vm.exits - handled;
+  }
+}
+
 // `vm.stats`: CPU time per vCPU (in all and per host CPU), exits by kind,
 // memory; `nowNs` stamps the sample, for rates.
 export function vmStats(vm: Vm, nowNs: u64): string {
@@ -104,19 +125,12 @@ export function vmStats(vm: Vm, nowNs: u64): string {
         .toString(),
     );
   }
-  const kinds = new JsonObject();
-  let handled: u64 = 0;
-  for (let k = 0; k < EXIT_KINDS; k++) {
-    const n = vm.exitStats.handled(k);
-    if (n == 0) continue;
-    kinds.num(exitKindName(<ExitKind>k), n);
-    handled += n;
-  }
-  const total = vm.exits;
+  const counts = new ExitCounts(vm), kinds = new JsonObject();
+  for (let k = 0; k < counts.kinds.length; k++) kinds.num(counts.kinds[k], counts.handled[k]);
   const exits = new JsonObject()
-    .num("total", total)
+    .num("total", vm.exits)
     .raw("handled_by_kind", kinds.toString())
-    .num("finished_in_backend", total - handled);
+    .num("finished_in_backend", counts.inBackend);
   return new JsonObject()
     .str("name", vm.name)
     .str("state", stateOf(vm))
