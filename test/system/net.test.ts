@@ -10,13 +10,12 @@
 // manage uncapped): 1 MiB from b reaches a at that rate, less the TCP/IP
 // headers, within 10 %. Under VT-x (Bochs), a and b alone do
 // the same ping and transfer.
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { linuxVmsModules, type LinuxVm } from "../../tools/guests/vm";
 import { boot, type Platform } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
-import { tcpReceiver } from "../../tools/harness/network";
-import { linuxGuests } from "./run";
+import { PING_RECEIVED, SEQ_PAYLOAD_SHA, tcpReceived, tcpReceiver, tcpSend } from "../../tools/harness/network";
+import { askVm, linuxGuests } from "./run";
 
 const manifest = linuxGuests("net");
 const SWITCH = "\x14"; // Ctrl-T
@@ -37,14 +36,6 @@ const vms: LinuxVm[] = VMS.map(({ name, vlan, ip }) => ({
   nics: [{ vlan, ...(name === "net-b" ? { bytesPerSecond: CAP } : {}) }],
 }));
 // The payload: the numbers 1 to 20000, a line each (108,894 bytes).
-const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
-const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
-
-async function ask(machine: Machine, vm: string, command: string, answer: RegExp, timeout = 120_000) {
-  const from = machine.output.length;
-  machine.send(command + "\n");
-  return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), timeout, from);
-}
 
 // Ctrl-T and the VM's number.
 async function focus(machine: Machine, index: number): Promise<void> {
@@ -68,28 +59,26 @@ async function start(platform: Platform, count: number): Promise<Machine> {
   return machine;
 }
 
-const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
-
 // a and b, on VLAN 10, ping each other, and a sends b the payload over TCP.
 // Leaves the keyboard with a.
 async function exchange(machine: Machine): Promise<void> {
   const [a, b] = VMS;
-  const ab = await ask(machine, a.name, `ping -c 3 ${b.ip}`, RECEIVED);
+  const ab = await askVm(machine, a.name, `ping -c 3 ${b.ip}`, PING_RECEIVED);
   expect([ab[1], ab[2]]).toEqual(["3", "3"]);
   await focus(machine, 1);
-  const ba = await ask(machine, b.name, `ping -c 3 ${a.ip}`, RECEIVED);
+  const ba = await askVm(machine, b.name, `ping -c 3 ${a.ip}`, PING_RECEIVED);
   expect([ba[1], ba[2]]).toEqual(["3", "3"]);
-  await ask(machine, b.name, tcpReceiver(5000, "/tmp/got"), /listening-42/);
+  await askVm(machine, b.name, tcpReceiver(5000, "/tmp/got"), /listening-42/);
   await focus(machine, 0);
-  await ask(machine, a.name, `seq 1 20000 > /tmp/payload; nc ${b.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
+  await askVm(machine, a.name, tcpSend(b.ip, 5000), /sent-0/);
   await focus(machine, 1);
-  const got = await ask(
+  const got = await askVm(
     machine,
     b.name,
-    `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; sha256sum /tmp/got`,
+    tcpReceived("/tmp/got"),
     /([0-9a-f]{64}) {2}\/tmp\/got/,
   );
-  expect(got[1]).toBe(PAYLOAD_SHA);
+  expect(got[1]).toBe(SEQ_PAYLOAD_SHA);
   await focus(machine, 0);
 }
 
@@ -100,7 +89,7 @@ async function cappedRate(machine: Machine): Promise<number> {
   const [a, b] = VMS;
   const bytes = 1 << 20;
   const uptime = "$(cut -d' ' -f1 /proc/uptime)";
-  await ask(
+  await askVm(
     machine,
     a.name,
     "(sleep 600 | nc -l -p 5001 > /tmp/big) & "
@@ -110,14 +99,14 @@ async function cappedRate(machine: Machine): Promise<number> {
     /timing-42/,
   );
   await focus(machine, 1);
-  await ask(
+  await askVm(
     machine,
     b.name,
     `dd if=/dev/zero bs=4096 count=${bytes / 4096} 2>/dev/null | nc ${a.ip} 5001; echo sent-$?`,
     /sent-0/,
   );
   await focus(machine, 0);
-  const took = await ask(
+  const took = await askVm(
     machine,
     a.name,
     "for i in $(seq 60); do [ -s /tmp/took ] && break; sleep 1; done; echo took $(cat /tmp/took)",
@@ -159,10 +148,10 @@ describe.skipIf(!manifest)("a network for the VMs of one host", () => {
       await exchange(machine);
       // c, on VLAN 20, reaches neither of them, and a does not reach c.
       const [a, , c] = VMS;
-      const ac = await ask(machine, a.name, `ping -c 2 -W 2 ${c.ip}`, RECEIVED);
+      const ac = await askVm(machine, a.name, `ping -c 2 -W 2 ${c.ip}`, PING_RECEIVED);
       expect(ac[2]).toBe("0");
       await focus(machine, 2);
-      const ca = await ask(machine, c.name, `ping -c 2 -W 2 ${a.ip}`, RECEIVED);
+      const ca = await askVm(machine, c.name, `ping -c 2 -W 2 ${a.ip}`, PING_RECEIVED);
       expect(ca[2]).toBe("0");
       await focus(machine, 0);
       const rate = await cappedRate(machine);

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { ensureGuests, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
-import { boot, BootOptions, Exit, Module } from "../../tools/harness/index";
+import { boot, BootOptions, Exit, Machine, Module } from "../../tools/harness/index";
 
 export interface Run {
   output: string;
@@ -46,4 +46,12 @@ export function linuxGuests(label: string): Manifest | null {
     console.warn(`${label}: skipped, the guest kernel cannot be had:\n${e.message}`);
     return null;
   }
+}
+
+// `command` typed on `machine`'s console, and the match of `answer` in
+// what VM `vm` prints after it.
+export async function askVm(machine: Machine, vm: string, command: string, answer: RegExp, timeout = 120_000) {
+  const from = machine.output.length;
+  machine.send(command + "\n");
+  return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), timeout, from);
 }

@@ -26,7 +26,6 @@
 // linker/lwip/http.c) with busybox nc: GET /api/v1/vms with the bearer
 // token lists the VM running, without it the answer is 401 with the
 // API's JSON error, and a method the path does not take is 405.
-import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,7 +34,14 @@ import { bootGuest } from "../../tools/guests/boot";
 import { linuxVmsModules, type Uplink } from "../../tools/guests/vm";
 import { boot, type Module } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
-import { freePort, tcpReceiver } from "../../tools/harness/network";
+import {
+  freePort,
+  PING_RECEIVED,
+  SEQ_PAYLOAD_SHA,
+  tcpReceived,
+  tcpReceiver,
+  tcpSend,
+} from "../../tools/harness/network";
 import { linuxGuests } from "./run";
 
 const manifest = linuxGuests("uplink");
@@ -43,10 +49,6 @@ const VM = { name: "up-vm", ip: "10.0.0.1" };
 const BARE_IP = "10.0.0.2";
 const HOST_NIC_MAC = "52:54:00:aa:00:01";
 const BARE_MAC = "52:54:00:bb:00:01";
-// The numbers 1 to 20000, a line each (108,894 bytes).
-const PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
-const PAYLOAD_SHA = createHash("sha256").update(PAYLOAD).digest("hex");
-const RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
 const ROUND_TRIP = /round-trip min\/avg\/max = ([\d./]+) ms/;
 const MANAGEMENT = { ip: "10.0.0.20", vlan: 10, mac: "52:54:00:13:00:01" };
 const API_TOKEN = "uplink-s3cret";
@@ -64,7 +66,7 @@ function managementModule(): Module {
 // how many answers, and the round trips in ms, "min/avg/max" ("-" without answers).
 async function pingManagement(machine: Machine, prefix: string): Promise<{ received: string; rtt: string }> {
   const command = `ping -c 3 -W 2 ${MANAGEMENT.ip}; echo pinged-$((6 * 7))`;
-  const out = await ask(machine, prefix, command, new RegExp(`${RECEIVED.source}[^]*?pinged-42`));
+  const out = await ask(machine, prefix, command, new RegExp(`${PING_RECEIVED.source}[^]*?pinged-42`));
   return { received: out[2], rtt: ROUND_TRIP.exec(out[0])?.[1] ?? "-" };
 }
 
@@ -185,22 +187,21 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     await bare.waitFor(/Enter 'help' for a list of built-in commands\./, 600_000);
     await ask(bare, "", `${w.bareUp} && echo wire-up-$((6 * 7))`, /wire-up-42/);
 
-    const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, RECEIVED);
+    const out = await ask(host, vm, `ping -c 3 ${BARE_IP}`, PING_RECEIVED);
     expect([out[1], out[2]]).toEqual(["3", "3"]);
-    const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, RECEIVED);
+    const back = await ask(bare, "", `ping -c 3 ${VM.ip}`, PING_RECEIVED);
     expect([back[1], back[2]]).toEqual(["3", "3"]);
 
     // The VM listens; the bare Linux sends.
     await ask(host, vm, tcpReceiver(5000, "/tmp/got"), /listening-42/);
-    await ask(bare, "", `seq 1 20000 > /tmp/payload; nc ${VM.ip} 5000 < /tmp/payload; echo sent-$?`, /sent-0/);
+    await ask(bare, "", tcpSend(VM.ip, 5000), /sent-0/);
     const got = await ask(
       host,
       vm,
-      `for i in $(seq 60); do [ $(wc -c < /tmp/got) -ge ${PAYLOAD.length} ] && break; sleep 1; done; `
-        + "sha256sum /tmp/got",
+      tcpReceived("/tmp/got"),
       /([0-9a-f]{64}) {2}\/tmp\/got/,
     );
-    expect(got[1]).toBe(PAYLOAD_SHA);
+    expect(got[1]).toBe(SEQ_PAYLOAD_SHA);
 
     // The hypervisor's own address: from the VM if it is on its VLAN, and
     // over the wire from the bare Linux on VLAN 10.
@@ -271,7 +272,7 @@ describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
       await host.waitFor(new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, VLAN 1, link`), 600_000);
       const vm = `\\[${VM.name}\\] `;
       await host.waitFor(new RegExp(`${vm}Enter 'help' for a list of built-in commands\\.`), 1_500_000);
-      const out = await ask(host, vm, "ping -c 3 10.0.2.2", RECEIVED, 300_000);
+      const out = await ask(host, vm, "ping -c 3 10.0.2.2", PING_RECEIVED, 300_000);
       expect([out[1], out[2]]).toEqual(["3", "3"]);
       host.send("poweroff -f\n");
       await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 300_000);

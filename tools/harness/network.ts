@@ -3,6 +3,7 @@
 // forwarded into a guest behind an e1000 (the hypervisor's uplink,
 // docs/network.md).
 
+import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 
 // A TCP port on 127.0.0.1 that no one listens on now: the kernel's pick.
@@ -33,3 +34,24 @@ export function tcpReceiver(port: number, file: string): string {
   return `(sleep 600 | nc -l -p ${port} > ${file}) & `
     + `until netstat -ltn | grep -q ':${port} '; do sleep 0.1; done; echo listening-$((6 * 7))`;
 }
+
+// What the network tests send over TCP: the numbers 1 to 20000, a line
+// each (108,894 bytes), as `seq 1 20000` prints them in a guest; its SHA-256.
+const SEQ_PAYLOAD = Array.from({ length: 20000 }, (_, i) => `${i + 1}\n`).join("");
+export const SEQ_PAYLOAD_SHA = createHash("sha256").update(SEQ_PAYLOAD).digest("hex");
+
+// A guest's shell command that sends the payload to `ip`:`port` and prints
+// "sent-0" if nc succeeded.
+export function tcpSend(ip: string, port: number): string {
+  return `seq 1 20000 > /tmp/payload; nc ${ip} ${port} < /tmp/payload; echo sent-$?`;
+}
+
+// A guest's shell command that waits (60 s at most) for `file` to hold
+// the whole payload, then prints its SHA-256 as sha256sum does.
+export function tcpReceived(file: string): string {
+  return `for i in $(seq 60); do [ $(wc -c < ${file}) -ge ${SEQ_PAYLOAD.length} ] && break; sleep 1; done; `
+    + `sha256sum ${file}`;
+}
+
+// busybox ping's summary: how many echoes went, how many came back.
+export const PING_RECEIVED = /(\d+) packets transmitted, (\d+) packets received/;
