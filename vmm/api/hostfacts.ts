@@ -1,6 +1,7 @@
 // The host's facts as the management API tells them (host.get, /metrics),
-// and its ping from the management address (ping.start, ping.get): from
-// the kernel (service.ts), or fixed by a unit test.
+// its ping from the management address (ping.start, ping.get) and its
+// shutdown (host.shutdown): from the kernel (service.ts), or fixed by a
+// unit test.
 
 import { PingFigures } from "../net/ip/ping";
 
@@ -15,4 +16,6 @@ export abstract class HostFacts {
   abstract startPing(address: u32): bool;
   // The last ping's figures, or null if none was started.
   abstract get lastPing(): PingFigures | null;
+  // Powers off every VM still running and then the host; `who` asked.
+  abstract shutdown(who: string): void;
 }

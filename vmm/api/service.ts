@@ -25,6 +25,7 @@ import { HTTP_PORT, HttpServer } from "./http";
 import { hasManagement } from "../net/ip/management";
 import { lastPing, PingFigures, startPing } from "../net/ip/ping";
 import { OutputQueue } from "./outputqueue";
+import { requestShutdown } from "../core/hostpower";
 import { errorReply, INTERNAL_ERROR, notification } from "./rpc";
 
 // Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
@@ -59,6 +60,9 @@ class KernelFacts extends HostFacts {
   }
   get lastPing(): PingFigures | null {
     return lastPing(rdtsc(), tscPerMillisecond());
+  }
+  shutdown(who: string): void {
+    requestShutdown(who);
   }
 }
 
