@@ -48,7 +48,7 @@ export class KernelHost extends HostFacts {
     return lastPing(rdtsc(), tscPerMillisecond());
   }
   shutdown(who: string): void {
-    requestShutdown(who);
+    requestShutdown(who, rdtsc(), tscPerMillisecond());
   }
   createVm(entry: JsonValue, id: u32, vms: Vm[], errors: string[]): Vm | null {
     const vm = createVmFromEntry(entry, id, vms, errors);

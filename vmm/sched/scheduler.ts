@@ -39,7 +39,7 @@ import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
 import { apiListens, pollApi } from "../api/service";
-import { shutdownRequested, shutdownRequester } from "../core/hostpower";
+import { shutdownDue, shutdownRequester } from "../core/hostpower";
 import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
 import { announceConsoles, consoleLeaves, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
@@ -617,7 +617,7 @@ function liveVms(): i32 {
 // the host stays up and says so once each time the last VM stops.
 function hostEnds(): bool {
   if (allStopped) return true;
-  if (shutdownRequested()) {
+  if (shutdownDue(rdtsc())) {
     log.info("host: shutting down, asked by " + shutdownRequester());
     for (let i = 0; i < vms.length; i++) if (vms[i].running) vms[i].powerOffBy(shutdownRequester());
     return true;
