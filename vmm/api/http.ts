@@ -57,8 +57,7 @@ export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): Ht
   const outcome = dispatcher.call(fields[0], token, name, body);
   const slot = <u32>load<u8>(at);
   if (outcome.code == 0 && fields[0] == SUBSCRIBE) {
-    const now = dispatcher.call("vms.list", token, null, "");
-    return new HttpAnswer(slot, OK, serverSentEvent("vms", now.text), true);
+    return new HttpAnswer(slot, OK, serverSentEvent("vms", dispatcher.list()), true);
   }
   if (outcome.code == 0) return new HttpAnswer(slot, OK, outcome.text);
   return new HttpAnswer(slot, <u32>httpStatus(outcome.code), errorObject(outcome.code, outcome.text));
@@ -81,7 +80,7 @@ export class HttpServer {
   }
 
   // Answers the requests waiting in lwIP, and sends the event streams
-  // what happened since.
+  // what happened since the dispatcher last looked.
   serve(): void {
     for (let i = 0; i < REQUESTS_PER_POLL; i++) {
       const length = ipHttpTake(this.record.dataStart, RECORD_BYTES);
@@ -93,7 +92,6 @@ export class HttpServer {
       const body = String.UTF8.encode(answer.body);
       ipHttpReply(answer.slot, answer.status, changetype<usize>(body), body.byteLength);
     }
-    this.dispatcher.look();
     // Backwards: a stream whose client left is taken out as it is found.
     for (let i = this.streams.length - 1; i >= 0; i--) this.flush(this.streams[i]);
   }

@@ -216,7 +216,9 @@ export function quoted(text: string): string {
 }
 
 // One poll of the HTTP server, through the test's ip_http_* stubs.
+// A poll of the API (api/service.ts pollApi()), as far as HTTP goes.
 export function serveHttp(): void {
+  dispatcher.look();
   server.serve();
 }
 
