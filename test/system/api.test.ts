@@ -94,7 +94,10 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       await machine.waitFor("[kern] multiboot test kernel", 60_000);
       const client = await ApiClient.open(socket, TOKEN);
       try {
-        expect((await client.info("kern")).rebootable).toBe(true);
+        expect(await client.info("kern")).toMatchObject({
+          rebootable: true,
+          kernel: { module: "mbtest.elf", initrd: "", cmdline: kernel.cmdline, restart_on_reset: true },
+        });
         const events: ApiEvent[] = [];
         client.onEvent((e) => events.push(e));
         await client.subscribe();
@@ -397,7 +400,7 @@ async function exercise(machine: Machine, client: ApiClient): Promise<void> {
     ["gamma", "running", 1, 4 * 2 ** 20],
   ]);
   const info = await client.info("beta");
-  expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false });
+  expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false, kernel: null });
   expect(info.vcpus).toHaveLength(1);
   expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", home_cpu: 0, ran_on: [0] });
   expect(info.share.affinity).toContain(0);

@@ -158,6 +158,9 @@ export function exitWith(vm: i32, status: i32): void {
 // A kernel VM's image, as far as a power-on needs it: how often it was loaded.
 class CountedImage extends VmImage {
   loads: i32 = 0;
+  constructor() {
+    super("k.elf", "", "quiet");
+  }
   reload(vm: Vm): EntryState | null {
     this.loads++;
     return new EntryState(new SegmentState(0, 0, 0, 0), new SegmentState(0, 0, 0, 0));
