@@ -25,8 +25,11 @@ export interface ApiRun {
 let runs = 0;
 
 // Boots `opts` with the API on COM2 (QEMU: a unix socket it listens on;
-// Bochs: a TCP port of this process it connects to) and a client on it.
-async function bootWithSerialApi(opts: BootOptions): Promise<{ machine: Machine; client: ApiClient; done(): void }> {
+// Bochs: a TCP port of this process it connects to) and a client on it;
+// `done()` cleans up after both.
+export async function bootWithSerialApi(
+  opts: BootOptions,
+): Promise<{ machine: Machine; client: ApiClient; done(): void }> {
   const token = randomBytes(12).toString("hex");
   const cmdline = `exit=emulator api_token=${token} ${opts.cmdline ?? ""}`.trim();
   if (opts.platform === "bochs") {
@@ -50,6 +53,27 @@ async function bootWithSerialApi(opts: BootOptions): Promise<{ machine: Machine;
   return { machine, client, done: () => rmSync(socket, { force: true }) };
 }
 
+// Waits (within `timeoutMs`) until every VM of the host behind `client`
+// has stopped; then each one's end and statistics, by name.
+export async function allStopped(
+  machine: Machine,
+  client: ApiClient,
+  timeoutMs: number,
+): Promise<Map<string, { info: VmInfo; stats: VmStats }>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const list = (await client.list()).vms;
+    if (list.length > 0 && list.every((vm) => vm.state === "stopped")) break;
+    if (Date.now() > until) throw new Error(`VMs still running after ${timeoutMs} ms:\n${machine.tail()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const vms = new Map<string, { info: VmInfo; stats: VmStats }>();
+  for (const vm of (await client.list()).vms) {
+    vms.set(vm.name, { info: await client.info(vm.name), stats: await client.stats(vm.name) });
+  }
+  return vms;
+}
+
 // Runs `opts` until every VM has stopped (within `timeoutMs`), then shuts
 // the host down through the API and waits for the emulator to end.
 export async function runThroughApi(opts: BootOptions, timeoutMs: number): Promise<ApiRun> {
@@ -58,17 +82,7 @@ export async function runThroughApi(opts: BootOptions, timeoutMs: number): Promi
     const events: ApiEvent[] = [];
     client.onEvent((e) => events.push(e));
     await client.subscribe();
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const list = (await client.list()).vms;
-      if (list.length > 0 && list.every((vm) => vm.state === "stopped")) break;
-      if (Date.now() > until) throw new Error(`VMs still running after ${timeoutMs} ms:\n${machine.tail()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const vms = new Map<string, { info: VmInfo; stats: VmStats }>();
-    for (const vm of (await client.list()).vms) {
-      vms.set(vm.name, { info: await client.info(vm.name), stats: await client.stats(vm.name) });
-    }
+    const vms = await allStopped(machine, client, timeoutMs);
     await client.shutdownHost();
     const exit = await machine.waitForExit(60_000);
     return { output: machine.output, exit, vms, events };
