@@ -38,8 +38,8 @@ if [ "$calls" != 0 ]; then
 fi
 
 text=$(llvm-size -A "$elf" | awk '$1 == ".text" { print $2 }')
-if [ "$text" -ge $((448 * 1024)) ]; then
-  echo "check-image: .text is $text bytes, over the 448 KiB budget" >&2
+if [ "$text" -ge $((512 * 1024)) ]; then
+  echo "check-image: .text is $text bytes, over the 512 KiB budget" >&2
   exit 1
 fi
 
