@@ -42,6 +42,7 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+  {"POST", "/api/v1/vms/*/shutdown", "vm.shutdown"},
   {"GET", "/api/v1/vms/*/console", "vm.console.read"},
   /* The body is what is typed. */
   {"POST", "/api/v1/vms/*/console", "vm.console.write"},

@@ -24,6 +24,8 @@ interface AcpiTablesExports {
   pmWrite(offset: bigint, size: number, value: bigint): void;
   pmAdvance(ns: bigint): void;
   powerOffs(): number;
+  pressPowerButton(): void;
+  irqLevel(line: number): number;
   ecamBase(): bigint;
   ecamBuses(): number;
   ecamSize(): bigint;
@@ -292,6 +294,23 @@ describe("the PM block", () => {
     e.pmWrite(PM1_STS, 4, 0x0001_0000n);
     expect(e.pmRead(PM1_EN, 2)).toBe(1n);
     expect(e.pmRead(PM1_STS, 2)).toBe(0n);
+  });
+  it("raises the SCI (IRQ 9) for the power button while its status and enable bits are set", () => {
+    const PWRBTN = 1n << 8n, SCI = 9;
+    e.pressPowerButton();
+    expect(e.pmRead(PM1_STS, 2)).toBe(PWRBTN);
+    expect(e.irqLevel(SCI)).toBe(0); // not enabled yet
+    e.pmWrite(PM1_EN, 2, PWRBTN);
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_STS, 2, 0xfeffn); // every other status bit written: no change
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_STS, 2, PWRBTN); // the guest's handler clears it
+    expect(e.pmRead(PM1_STS, 2)).toBe(0n);
+    expect(e.irqLevel(SCI)).toBe(0);
+    e.pressPowerButton();
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_EN, 2, 0n);
+    expect(e.irqLevel(SCI)).toBe(0);
   });
   it("counts 3.579545 MHz in 32 bits as time is advanced, read-only", () => {
     e.pmAdvance(1_000_000_000n);

@@ -44,6 +44,7 @@ const METHODS: string[] = [
   "vm.resume",
   "vm.poweroff",
   "vm.reboot",
+  "vm.shutdown",
   "events.subscribe",
   "events.unsubscribe",
   "metrics.get",
@@ -164,7 +165,9 @@ export class Dispatcher {
     return this.change(vm, method);
   }
 
-  // vm.pause, vm.resume, vm.poweroff or vm.reboot of a VM: its summary after.
+  // vm.pause, vm.resume, vm.poweroff, vm.reboot or vm.shutdown of a VM:
+  // its summary after. vm.shutdown presses the power button and returns:
+  // the guest takes its time to shut down, and the stop is an event.
   private change(vm: Vm, method: string): Outcome {
     if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     // What happened before this change is told first.
@@ -178,6 +181,8 @@ export class Dispatcher {
     } else if (method == "vm.poweroff") {
       vm.powerOffBy(WHO);
       this.look();
+    } else if (method == "vm.shutdown") {
+      if (!vm.pressPowerButton()) return new Outcome(CONFLICT, "vm " + vm.name + " has no power button to press");
     } else if (vm.restartBy(WHO)) {
       this.event(vm, "rebooted", null);
     } else {
