@@ -1,5 +1,6 @@
 // The host's facts as the management API tells them (host.get, /metrics),
-// and its ping from the management address (ping.start, ping.get): from
+// its ping from the management address (ping.start, ping.get) and its
+// random numbers (Redfish's session tokens): from
 // the kernel (service.ts), or fixed by a unit test.
 
 import { PingFigures } from "../net/ip/ping";
@@ -15,4 +16,6 @@ export abstract class HostFacts {
   abstract startPing(address: u32): bool;
   // The last ping's figures, or null if none was started.
   abstract get lastPing(): PingFigures | null;
+  // Fills `into` from the CPU's random number generator; false if it has none.
+  abstract random(into: Uint8Array): bool;
 }

@@ -14,6 +14,7 @@
 import { rdtsc } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
 import { COM2, serialInit, serialPut, serialRead, serialReady, TRANSMIT_FIFO } from "../../kernel/console/serial";
+import { randomBytes } from "../../kernel/cpu/random";
 import { cpuCount } from "../../kernel/cpu/smp";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { ticksToNs, tscPerMillisecond } from "../../kernel/time/tsc";
@@ -59,6 +60,9 @@ class KernelFacts extends HostFacts {
   }
   get lastPing(): PingFigures | null {
     return lastPing(rdtsc(), tscPerMillisecond());
+  }
+  random(into: Uint8Array): bool {
+    return randomBytes(into, 0, into.length, false) == into.length;
   }
 }
 
