@@ -6,7 +6,8 @@
 //     list                 the VMs, as `xl list` shows them
 //     info NAME            a VM's configuration, state and vCPUs
 //     stats NAME           a VM's CPU time per vCPU and exits by kind
-//     pause NAME | resume NAME | stop NAME | reboot NAME
+//     start NAME | pause NAME | resume NAME | stop NAME | reboot NAME
+//     shutdown             powers off the VMs still running, then the host
 //     events               VMs starting, stopping and why, as they happen
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
 //     metrics              every figure, in Prometheus' text format
@@ -62,6 +63,11 @@ async function top(client: Api): Promise<void> {
   }
 }
 
+const COMMANDS = [
+  ...["host", "shutdown", "list", "info", "stats", "start", "pause", "resume", "stop", "reboot"],
+  ...["events", "top", "metrics", "ping", "console"],
+];
+
 async function run(client: Api): Promise<void> {
   switch (command) {
     case "host": {
@@ -79,20 +85,24 @@ async function run(client: Api): Promise<void> {
       return console.log(infoText(await client.info(needName())));
     case "stats":
       return console.log(statsText(await client.stats(needName())));
+    case "start":
     case "pause":
     case "resume":
     case "stop":
     case "reboot": {
-      const vm = needName();
-      const done = command === "pause"
-        ? await client.pause(vm)
-        : command === "resume"
-        ? await client.resume(vm)
-        : command === "stop"
-        ? await client.powerOff(vm)
-        : await client.reboot(vm);
+      const change = {
+        start: client.start,
+        pause: client.pause,
+        resume: client.resume,
+        stop: client.powerOff,
+        reboot: client.reboot,
+      };
+      const done = await change[command](needName());
       return console.log(`${done.name}: ${done.state}`);
     }
+    case "shutdown":
+      await client.shutdownHost();
+      return console.log("the host is shutting down");
     case "events": {
       client.onEvent((e) => console.log(JSON.stringify(e)));
       console.log(listTable((await client.subscribe()).now));
@@ -116,11 +126,7 @@ async function run(client: Api): Promise<void> {
       return console.log(`${address}: ${ping.sent} sent, ${ping.received} received${times}`);
     }
     default:
-      fail(
-        `unknown command '${
-          command ?? ""
-        }' (host, list, info, stats, pause, resume, stop, reboot, events, top, metrics, ping, console)`,
-      );
+      fail(`unknown command '${command ?? ""}' (${COMMANDS.join(", ")})`);
   }
 }
 

@@ -37,9 +37,11 @@ struct route {
 
 static const struct route routes[] = {
   {"GET", "/api/v1/host", "host.get"},
+  {"POST", "/api/v1/host/shutdown", "host.shutdown"},
   {"GET", "/api/v1/vms", "vms.list"},
   {"GET", "/api/v1/vms/*", "vm.get"},
   {"GET", "/api/v1/vms/*/stats", "vm.stats"},
+  {"POST", "/api/v1/vms/*/start", "vm.start"},
   {"POST", "/api/v1/vms/*/pause", "vm.pause"},
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},

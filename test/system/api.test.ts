@@ -8,7 +8,9 @@
 // event with the reason, and sends a wrong token, garbage, an oversized
 // line and unknown methods and fields: each gets its error, and the VMs
 // run on. A kernel VM from the configuration (the multiboot test kernel)
-// is rebooted from its image and boots again. With gdb= on the command
+// is rebooted from its image and boots again; powered off, it leaves the
+// host up for the API, is powered on again, and the host shuts down when
+// asked. With gdb= on the command
 // line the debugger keeps COM2 and the API says it is off. Over HTTP, this
 // machine reaches the hypervisor's management address through a port QEMU
 // forwards, scrapes /metrics as Prometheus would (Prometheus' own parser
@@ -74,7 +76,7 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
     }
   }, 240_000);
 
-  it("reboots a kernel VM from its image, and tells of it", async () => {
+  it("reboots a kernel VM, powers it off and on again, stays up for it, and shuts down", async () => {
     mkdirSync("build/test", { recursive: true });
     const socket = `build/test/api-reboot-${process.pid}.sock`, config = `build/test/api-vms-${process.pid}.json`;
     rmSync(socket, { force: true });
@@ -102,6 +104,30 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
         expect(machine.output.match(/\[kern\] multiboot test kernel(?!:)/g)).toHaveLength(2); // booted twice
         expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
         expect((await client.list()).vms[0].state).toBe("running");
+
+        // Powered off, the last VM: the host stays up for the API, and the
+        // VM can be powered on again from its image.
+        expect((await client.powerOff("kern")).state).toBe("stopped");
+        const off = await machine.waitFor(
+          "all virtual machines have stopped; the host stays up for the management API",
+          10_000,
+        );
+        expect((await client.start("kern")).state).toBe("running");
+        await machine.waitFor("vm kern: powered on by the management API", 10_000, off.index!);
+        await machine.waitFor("[kern] multiboot test kernel", 60_000, off.index! + 1);
+        expect((await rejection(client.start("kern"))).status).toBe(409);
+        const until = Date.now() + 10_000;
+        while (events.length < 3 && Date.now() < until) await pause(50);
+        expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"], ["stopped", "kern"], [
+          "started",
+          "kern",
+        ]]);
+
+        // The host shuts down when asked: its VM powered off first.
+        expect(await client.shutdownHost()).toEqual({ shutting_down: true });
+        expect((await machine.waitForExit(30_000)).killed).toBe(false);
+        expect(machine.output).toContain("host: shutting down, asked by the management API");
+        expect(machine.output).toMatch(/all virtual machines have stopped\r?\n/);
       } finally {
         client.close();
       }
@@ -295,6 +321,8 @@ async function exercise(machine: Machine, client: ApiClient): Promise<void> {
   expect(events[2]).toMatchObject({ reason: "powered off by the management API", state: "stopped" });
   expect((await rejection(client.powerOff("gamma"))).status).toBe(409);
   expect((await rejection(client.reboot("beta"))).status).toBe(409);
+  expect((await rejection(client.start("beta"))).status).toBe(409); // it runs
+  expect((await rejection(client.start("gamma"))).status).toBe(409); // a flat binary has no image
   expect((await rejection(client.info("delta"))).status).toBe(404);
 
   // A wrong or missing token: 401, and nothing done.

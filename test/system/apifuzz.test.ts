@@ -8,8 +8,10 @@
 // status the API gives, a Content-Length its body matches, and for every
 // refusal the API's JSON error naming that status. The destructive
 // methods may only reach "alpha"; "beta" must run through it all, and
-// the API must answer a plain request at the end. The seed is printed,
-// and FUZZ_SEED=N replays a run.
+// the API must answer a plain request at the end. The host's shutdown is
+// not fuzzed (it would end the run): it ends it, and must power "beta"
+// off and stop the emulator. The seed is printed, and FUZZ_SEED=N
+// replays a run.
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -21,9 +23,11 @@ const TOKEN = "fuzz-s3cret-token";
 const REQUESTS = 400;
 const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });
 const STATUSES = [200, 400, 401, 404, 405, 409, 413, 431, 501, 503, 505];
+const SHUTDOWN = "/api/v1/host/shutdown";
 
 // The paths and methods of the OpenAPI document, {name} and {address} as
-// placeholders; /metrics and /api/v1/events keep their own prefixes.
+// placeholders; /metrics and /api/v1/events keep their own prefixes. All
+// but the host's shutdown.
 function endpoints(): { method: string; path: string }[] {
   const yaml = readFileSync("docs/api/openapi.yaml", "utf8");
   const found: { method: string; path: string }[] = [];
@@ -34,7 +38,7 @@ function endpoints(): { method: string; path: string }[] {
     const m = /^ {4}(get|post):$/.exec(line);
     if (m && path) found.push({ method: m[1].toUpperCase(), path });
   }
-  return found;
+  return found.filter((e) => e.path !== SHUTDOWN);
 }
 
 // One request's bytes from the generator's choices.
@@ -82,7 +86,7 @@ const request = (paths: { method: string; path: string }[]) =>
     const method = r.method || r.endpoint.method;
     const needsName = r.endpoint.path.includes("{");
     // The destructive methods reach alpha only: beta must run throughout.
-    const name = /poweroff|reboot|pause/.test(r.endpoint.path) && r.name !== "alpha" ? "gamma" : r.name;
+    const name = /poweroff|reboot|pause|start/.test(r.endpoint.path) && r.name !== "alpha" ? "gamma" : r.name;
     const path = r.endpoint.path.replace(/\{\w+\}/, needsName ? name : "");
     const auth = r.authorization === "twice"
       ? `Authorization: Bearer ${r.token}${r.lineEnd}Authorization: Bearer ${r.token}`
@@ -171,6 +175,12 @@ describe("the management API under fuzzing", () => {
       expect(beta.cpu_ns).toBeGreaterThan(before);
       expect((await client.list()).vms.map((vm) => vm.name)).toEqual(["alpha", "beta"]);
       expect(machine.output).not.toMatch(/panic|lwIP trapped/);
+      expect(await client.shutdownHost()).toEqual({ shutting_down: true });
+      const exit = await machine.waitForExit(60_000);
+      expect(exit.killed).toBe(false);
+      expect(machine.output).toContain("host: shutting down, asked by the management API");
+      expect(machine.output).toContain("vm beta: powered off by the management API");
+      expect(machine.output).toContain("all virtual machines have stopped");
     } finally {
       machine.kill();
     }

@@ -272,9 +272,26 @@ describe("the methods", () => {
     expect(result("vm.poweroff", { name: "gamma" }).state).toBe("stopped");
     expect(e.running(2)).toBe(0);
     expect(result("vm.get", { name: "gamma" }).stop_reason).toBe("powered off by the management API");
-    for (const method of ["vm.pause", "vm.resume", "vm.poweroff", "vm.reboot"]) {
+    for (const method of ["vm.pause", "vm.resume", "vm.poweroff", "vm.reboot", "vm.start"]) {
       expect(failure(call(method, { name: "gamma" })).status).toBe(409);
     }
+  });
+
+  it("starts a stopped VM from its image, and no other", () => {
+    expect(failure(call("vm.start", { name: "beta" }))).toMatchObject({ code: -32009, status: 409 }); // it runs
+    e.giveImage(1);
+    expect(result("vm.poweroff", { name: "beta" }).state).toBe("stopped");
+    expect(e.imageLoads(1)).toBe(0);
+    expect(result("vm.start", { name: "beta" }).state).toBe("running");
+    expect(e.imageLoads(1)).toBe(1);
+    expect(result("vm.get", { name: "beta" })).toMatchObject({ stop_reason: "", fault: false, exit_status: -1 });
+    expect(failure(call("vm.start", { name: "beta" })).status).toBe(409);
+  });
+
+  it("shuts the host down when asked", () => {
+    expect(str(e.shutdownAskedBy())).toBe("");
+    expect(result("host.shutdown", {})).toEqual({ shutting_down: true });
+    expect(str(e.shutdownAskedBy())).toBe("the management API");
   });
 });
 

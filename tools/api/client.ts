@@ -133,9 +133,13 @@ export class ApiError extends Error {
 // The methods each transport offers: this serial client and HttpApiClient (http.ts).
 export interface Api {
   host(): Promise<HostInfo>;
+  // Powers off the VMs still running, then the host.
+  shutdownHost(): Promise<{ shutting_down: boolean }>;
   list(): Promise<VmList>;
   info(name: string): Promise<VmInfo>;
   stats(name: string): Promise<VmStats>;
+  // Powers a stopped kernel VM on again from its image.
+  start(name: string): Promise<VmSummary>;
   pause(name: string): Promise<VmSummary>;
   resume(name: string): Promise<VmSummary>;
   powerOff(name: string): Promise<VmSummary>;
@@ -222,9 +226,11 @@ export class ApiClient implements Api {
   }
 
   host = () => this.call<HostInfo>("host.get");
+  shutdownHost = () => this.call<{ shutting_down: boolean }>("host.shutdown");
   list = () => this.call<VmList>("vms.list");
   info = (name: string) => this.call<VmInfo>("vm.get", { name });
   stats = (name: string) => this.call<VmStats>("vm.stats", { name });
+  start = (name: string) => this.call<VmSummary>("vm.start", { name });
   pause = (name: string) => this.call<VmSummary>("vm.pause", { name });
   resume = (name: string) => this.call<VmSummary>("vm.resume", { name });
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });

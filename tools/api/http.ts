@@ -27,9 +27,11 @@ export class HttpApiClient implements Api {
   constructor(private readonly base: string, private readonly token: string, private readonly timeoutMs = 30_000) {}
 
   host = () => this.json<HostInfo>("GET", "host");
+  shutdownHost = () => this.json<{ shutting_down: boolean }>("POST", "host/shutdown");
   list = () => this.json<VmList>("GET", "vms");
   info = (name: string) => this.json<VmInfo>("GET", vm(name));
   stats = (name: string) => this.json<VmStats>("GET", `${vm(name)}/stats`);
+  start = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/start`);
   pause = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/pause`);
   resume = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/resume`);
   powerOff = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/poweroff`);

@@ -40,6 +40,8 @@ const METHODS: string[] = [
   "vms.list",
   "vm.get",
   "vm.stats",
+  "host.shutdown",
+  "vm.start",
   "vm.pause",
   "vm.resume",
   "vm.poweroff",
@@ -159,6 +161,10 @@ export class Dispatcher {
 
   private run(method: string, name: string | null, text: string): Outcome {
     if (method == "host.get") return new Outcome(0, this.hostInfo());
+    if (method == "host.shutdown") {
+      this.host.shutdown(WHO);
+      return new Outcome(0, new JsonObject().bool("shutting_down", true).toString());
+    }
     if (method == "vms.list") return new Outcome(0, this.list());
     if (method == "metrics.get") return new Outcome(0, metricsText(this.host, this.vms, this.droppedEvents), true);
     if (method == "events.subscribe" || method == "events.unsubscribe") {
@@ -176,13 +182,14 @@ export class Dispatcher {
     return this.change(vm, method);
   }
 
-  // vm.pause, vm.resume, vm.poweroff, vm.reboot or vm.shutdown of a VM:
-  // its summary after. vm.shutdown presses the power button and returns:
-  // the guest takes its time to shut down, and the stop is an event.
+  // vm.start, vm.pause, vm.resume, vm.poweroff, vm.reboot or vm.shutdown
+  // of a VM: its summary after. vm.shutdown presses the power button and
+  // returns: the guest takes its time to shut down, and the stop is an event.
   private change(vm: Vm, method: string): Outcome {
-    if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     // What happened before this change is told first.
     this.look();
+    if (method == "vm.start") return this.start(vm);
+    if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     if (method == "vm.pause" || method == "vm.resume") {
       const pause = method == "vm.pause";
       if (vm.paused != pause) {
@@ -199,6 +206,18 @@ export class Dispatcher {
     } else {
       return new Outcome(CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
     }
+    return new Outcome(0, vmSummary(vm));
+  }
+
+  // A stopped VM powered on again from its image; its "started" event
+  // comes with the next look.
+  private start(vm: Vm): Outcome {
+    if (vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " is already running");
+    if (vm.image === null) {
+      return new Outcome(CONFLICT, "vm " + vm.name + " cannot be started: it has no kernel image to start from");
+    }
+    if (!vm.powerOnBy(WHO)) return new Outcome(CONFLICT, "vm " + vm.name + " did not start: " + vm.stopReason);
+    this.look();
     return new Outcome(0, vmSummary(vm));
   }
 
@@ -285,7 +304,7 @@ export class Dispatcher {
       const now = !vm.running ? STOPPED : vm.vcpus[0].runState.lastCpu >= 0 ? STARTED : NOT_STARTED;
       if (now == was) continue;
       this.seen[i] = now;
-      if (was == NOT_STARTED) this.event(vm, "started", null);
+      if (was == NOT_STARTED || was == STOPPED) this.event(vm, "started", null);
       if (now == STOPPED) {
         const why = new JsonObject().str("reason", vm.stopReason).int("exit_status", vm.exitStatus);
         this.event(vm, vm.faulted ? "fault" : "stopped", why);

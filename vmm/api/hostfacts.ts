@@ -1,7 +1,7 @@
 // The host's facts as the management API tells them (host.get, /metrics),
 // its ping from the management address (ping.start, ping.get) and its
-// random numbers (Redfish's session tokens): from
-// the kernel (service.ts), or fixed by a unit test.
+// shutdown (host.shutdown) and its random numbers (Redfish's session
+// tokens): from the kernel (service.ts), or fixed by a unit test.
 
 import { PingFigures } from "../net/ip/ping";
 
@@ -16,6 +16,8 @@ export abstract class HostFacts {
   abstract startPing(address: u32): bool;
   // The last ping's figures, or null if none was started.
   abstract get lastPing(): PingFigures | null;
+  // Powers off every VM still running and then the host; `who` asked.
+  abstract shutdown(who: string): void;
   // Fills `into` from the CPU's random number generator; false if it has none.
   abstract random(into: Uint8Array): bool;
 }

@@ -26,6 +26,7 @@ import { HTTP_PORT, HttpServer } from "./http";
 import { hasManagement } from "../net/ip/management";
 import { lastPing, PingFigures, startPing } from "../net/ip/ping";
 import { OutputQueue } from "./outputqueue";
+import { requestShutdown } from "../core/hostpower";
 import { errorReply, INTERNAL_ERROR, notification } from "./rpc";
 
 // Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
@@ -60,6 +61,9 @@ class KernelFacts extends HostFacts {
   }
   get lastPing(): PingFigures | null {
     return lastPing(rdtsc(), tscPerMillisecond());
+  }
+  shutdown(who: string): void {
+    requestShutdown(who);
   }
   random(into: Uint8Array): bool {
     return randomBytes(into, 0, into.length, false) == into.length;

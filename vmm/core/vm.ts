@@ -2,9 +2,11 @@
 // APICs, its console line, and its life cycle.
 //
 // A VM runs until its guest shuts it down or misbehaves; then stop() records
-// the reason, prints it with the vCPUs' state, and the scheduler never runs
-// it again. Nothing a guest does stops the hypervisor or another VM. A
-// reset by the guest restarts it from its image, if it has one (restart()).
+// the reason, prints it with the vCPUs' state, and the scheduler does not
+// run it again unless the management API powers it on (powerOnBy()).
+// Nothing a guest does stops the hypervisor or another VM. A reset by the
+// guest restarts it from its image, if it has one and its configuration
+// does not say otherwise (restart()).
 
 import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
@@ -85,8 +87,11 @@ export class Vm extends MachineControl {
   readonly memory: GuestMemory;
   // Its devices; a restart replaces them all.
   bus: Bus = new Bus();
-  // What a restart loads again, or null: a reset then stops the VM.
+  // What a restart or a power-on loads again, or null: a reset then stops
+  // the VM, and it cannot be powered on again.
   image: VmImage | null = null;
+  // Whether the guest's own reset restarts it (else it stops the VM).
+  restartOnReset: bool = true;
   // The state the boot vCPU starts in after a restart (Vcpu.applyPending()).
   bootState: EntryState | null = null;
   state: VmState = VmState.Running;
@@ -314,7 +319,7 @@ export class Vm extends MachineControl {
   // The guest reset its machine: a restart, or a stop without an image.
   reset(how: string): void {
     const what = "the guest reset the machine through " + how;
-    if (this.image === null) {
+    if (this.image === null || !this.restartOnReset) {
       this.stop(what);
       return;
     }
@@ -362,6 +367,21 @@ export class Vm extends MachineControl {
   // Powered off from outside (the management API): `who` says by whom.
   powerOffBy(who: string): void {
     this.finish("powered off by " + who, false, null);
+  }
+
+  // Powered on again from outside after it stopped: its image loaded
+  // afresh, as a reset would (restart()), under the same name and with the
+  // same RAM, disks and NICs. False if it runs or has no image.
+  powerOnBy(who: string): bool {
+    if (this.image === null || this.running) return false;
+    this.state = VmState.Running;
+    this.stopReason = "";
+    this.faulted = false;
+    this.exitStatus = -1;
+    this.paused = false;
+    log.info("vm " + this.name + ": powered on by " + who);
+    this.restart();
+    return this.running;
   }
 
   // Reset from outside, as the guest's own reset would (restart()); false

@@ -37,6 +37,7 @@ import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
 import { apiListens, pollApi } from "../api/service";
+import { shutdownRequested, shutdownRequester } from "../core/hostpower";
 import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
 import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
@@ -69,6 +70,9 @@ let slicesSinceCollect: u32 = 0;
 let pagesAtCollect: i32 = 0;
 let nextInputPoll: u64 = 0;
 let allStopped = false;
+// The last VM stopped while the management API listens: the host stays up
+// for it, and says so once.
+let stayingUp = false;
 // CPUs halted in their loops for want of work.
 let idleCpus = 0;
 
@@ -254,7 +258,7 @@ function decide(c: HostCpu, next: Next): void {
   }
   let slot = c.current;
   if (slot === null) {
-    if (allStopped || liveVms() == 0) {
+    if (hostEnds()) {
       stopEverything(c);
       return;
     }
@@ -471,7 +475,7 @@ function enter(c: HostCpu, slot: Slot): void {
 // that nothing could wake any more is stopped.
 function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   stopSleepers();
-  if (liveVms() == 0) {
+  if (hostEnds()) {
     stopEverything(c);
     return;
   }
@@ -544,7 +548,30 @@ function liveVms(): i32 {
   return live;
 }
 
-// The last VM stopped: every CPU leaves its loop; the first to see it says so.
+// Whether the host's work is done: the management API asked it to shut
+// down (the VMs still running are powered off first), or the last VM
+// stopped and no API listens that could start one again. With the API,
+// the host stays up and says so once each time the last VM stops.
+function hostEnds(): bool {
+  if (allStopped) return true;
+  if (shutdownRequested()) {
+    log.info("host: shutting down, asked by " + shutdownRequester());
+    for (let i = 0; i < vms.length; i++) if (vms[i].running) vms[i].powerOffBy(shutdownRequester());
+    return true;
+  }
+  if (liveVms() > 0) {
+    stayingUp = false;
+    return false;
+  }
+  if (!apiListens()) return true;
+  if (!stayingUp) {
+    stayingUp = true;
+    log.info("all virtual machines have stopped; the host stays up for the management API");
+  }
+  return false;
+}
+
+// The host's work is done: every CPU leaves its loop; the first to see it says so.
 function stopEverything(c: HostCpu): void {
   if (!allStopped) {
     allStopped = true;

@@ -10,9 +10,10 @@
 // host's one virtual switch (net/switch.ts), and the boot vCPU in the entry state the loader
 // asked for (loaders/entrystate.ts). The first configuration module that
 // asks for an uplink gets it (net/uplink.ts). A problem with one VM is reported with
-// its name and field, and only that VM is not started. Unless its
-// configuration says "on_reset": "stop", the VM keeps its KernelImage, which
-// a reset by the guest loads again (Vm.restart()).
+// its name and field, and only that VM is not started. The VM keeps its
+// KernelImage, which a reset by the guest loads again (Vm.restart()) unless
+// its configuration says "on_reset": "stop", and a power-on through the
+// management API loads after it stopped.
 
 import { BootModule, MemoryRegion, RegionType } from "../../kernel/boot/bootinfo";
 import { rdtsc } from "../../kernel/arch/shim";
@@ -149,7 +150,8 @@ function createKernelVm(
   vm.stopListeners.push(new DiskRelease(disks));
   for (let i = 0; i < disks.length; i++) vm.meters.push(new DiskMeter(disks[i]));
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
-  if (c.restartOnReset) vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
+  vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
+  vm.restartOnReset = c.restartOnReset;
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)

@@ -5,7 +5,9 @@
 
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
-import { ConsoleInput, PowerButton, Vm } from "../../../vmm/core/vm";
+import { ConsoleInput, PowerButton, Vm, VmImage } from "../../../vmm/core/vm";
+import { EntryState } from "../../../vmm/core/entrystate";
+import { SegmentState } from "../../../kernel/arch/segments";
 import { Dispatcher } from "../../../vmm/api/dispatcher";
 import { HostFacts } from "../../../vmm/api/hostfacts";
 import { Framed, LineReader } from "../../../vmm/api/framing";
@@ -45,6 +47,9 @@ class FixedFacts extends HostFacts {
   get lastPing(): PingFigures | null {
     return pinged == 0 ? null : new PingFigures(pinged, 3, 2, true, 1000, 1500, 2000);
   }
+  shutdown(who: string): void {
+    shutdownBy = who;
+  }
   // Counts up from 1 byte by byte, unless randomless.
   random(into: Uint8Array): bool {
     for (let i = 0; i < into.length; i++) into[i] = <u8>++randomCounter;
@@ -59,6 +64,12 @@ export function setRandomless(none: bool): void {
 }
 
 let pinged: u32 = 0;
+let shutdownBy = "";
+
+// Who asked the host to shut down, "" if nobody did.
+export function shutdownAskedBy(): string {
+  return shutdownBy;
+}
 
 let vms: Vm[] = [];
 let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
@@ -74,6 +85,7 @@ export function calibrate(tscPerMs: u64): void {
 
 export function reset(): void {
   pinged = 0;
+  shutdownBy = "";
   randomCounter = 0;
   randomless = false;
   vms = [];
@@ -121,6 +133,20 @@ export function crash(vm: i32): void {
 }
 export function exitWith(vm: i32, status: i32): void {
   vms[vm].exitWith(status);
+}
+// A kernel VM's image, as far as a power-on needs it: how often it was loaded.
+class CountedImage extends VmImage {
+  loads: i32 = 0;
+  reload(vm: Vm): EntryState | null {
+    this.loads++;
+    return new EntryState(new SegmentState(0, 0, 0, 0), new SegmentState(0, 0, 0, 0));
+  }
+}
+export function giveImage(vm: i32): void {
+  vms[vm].image = new CountedImage();
+}
+export function imageLoads(vm: i32): i32 {
+  return (<CountedImage>vms[vm].image).loads;
 }
 export function paused(vm: i32): bool {
   return vms[vm].paused;
