@@ -123,6 +123,7 @@ describe("the tables", () => {
     expect([u32(fadt + 56n), u32(fadt + 64n), u32(fadt + 76n)]).toEqual([0x400, 0x404, 0x408]);
     expect([u8(fadt + 88n), u8(fadt + 89n), u8(fadt + 91n)]).toEqual([4, 2, 4]);
     expect(u32(fadt + 112n) & (1 << 8)).not.toBe(0); // TMR_VAL_EXT: a 32-bit PM timer
+    expect(u32(fadt + 112n) & (3 << 4)).toBe(1 << 5); // a fixed power button (PWR_BUTTON clear), no sleep button
     expect([u8(fadt + 116n), u64(fadt + 120n), u8(fadt + 128n)]).toEqual([1, 0x64n, 0xfe]); // reset: 0xFE to port 0x64
     expect(u64(fadt + 208n + 4n)).toBe(0x408n); // X_PM_TMR_BLK
     const facs = u64(fadt + 132n), dsdt = u64(fadt + 140n);

@@ -184,7 +184,7 @@ export class RedfishService {
     const boot = request.get("Boot");
     if (boot === null || boot.kind != JsonKind.Object) return ok(views.computerSystem(vm));
     for (let i = 0; i < boot.keys.length; i++) {
-      const key = boot.keys[i], value = boot.keyValues[i];
+      const key = boot.keys[i], value = boot.items[i];
       const allowed = key == "BootSourceOverrideTarget"
         ? views.BOOT_TARGETS
         : key == "BootSourceOverrideEnabled"
