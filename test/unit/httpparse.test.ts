@@ -93,7 +93,7 @@ const get = (path: string, headers = "Authorization: Bearer s3cret\r\n") =>
   `GET ${path} HTTP/1.1\r\nHost: 10.0.0.20\r\n${headers}\r\n`;
 
 describe("routing", () => {
-  it("maps each /api/v1 and /redfish path and method, and /metrics, to its JSON-RPC method, the answer's type, a stream", () => {
+  it("maps each /api/v1 and /redfish path and method, and /metrics, to its method, the answer's type, a stream", () => {
     const json = "application/json", text = "text/plain; version=0.0.4; charset=utf-8";
     const cases: [string, string, string, string][] = [
       ["GET", "/api/v1/host", "host.get", json],

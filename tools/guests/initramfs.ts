@@ -67,7 +67,8 @@ done
 # The ACPI power button: Linux's button driver reports it as a key of an
 # input device (evdev), and acpid runs /etc/acpi/PWRF/00000080 for it
 # (logging to /dev/null: the initramfs has no /var/log).
-if modprobe evdev && modprobe button; then acpid -l /dev/null; else echo "typervisor-initramfs: no power button driver"; fi
+if modprobe evdev && modprobe button; then acpid -l /dev/null
+else echo "typervisor-initramfs: no power button driver"; fi
 # typervisor.disk=DEVICE: the VM's own disk, mounted at /mnt, in the background
 # (the first mount loads ext4); a blank one gets an ext2 file system first.
 disk=$(sed -n 's/.*typervisor[.]disk=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
