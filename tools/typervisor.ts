@@ -6,6 +6,8 @@
 //     list                 the VMs, as `xl list` shows them
 //     info NAME            a VM's configuration, state and vCPUs
 //     stats NAME           a VM's CPU time per vCPU and exits by kind
+//     create FILE          a VM from FILE: JSON, one entry as in the configuration's "vms"
+//     destroy NAME         powers the VM off if it runs, and takes it off the host
 //     start NAME | pause NAME | resume NAME | stop NAME | reboot NAME
 //     button NAME          presses a VM's power button: its guest shuts down
 //     shutdown             powers off the VMs still running, then the host
@@ -23,6 +25,7 @@
 // every command. TOKEN is the boot command line's api_token=; default
 // $TYPERVISOR_TOKEN.
 
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Api, ApiClient, ApiError, VmList } from "./api/client";
 import { HttpApiClient } from "./api/http";
@@ -65,7 +68,21 @@ async function top(client: Api): Promise<void> {
 }
 
 const COMMANDS = [
-  ...["host", "shutdown", "list", "info", "stats", "start", "pause", "resume", "stop", "reboot", "button"],
+  ...[
+    "host",
+    "shutdown",
+    "list",
+    "info",
+    "stats",
+    "create",
+    "destroy",
+    "start",
+    "pause",
+    "resume",
+    "stop",
+    "reboot",
+    "button",
+  ],
   ...["events", "top", "metrics", "ping", "console"],
 ];
 
@@ -103,6 +120,12 @@ async function run(client: Api): Promise<void> {
       const done = await change[command](needName());
       return console.log(`${done.name}: ${done.state}`);
     }
+    case "create": {
+      const done = await client.create(JSON.parse(readFileSync(needName("a configuration file"), "utf8")));
+      return console.log(`${done.name}: ${done.state}`);
+    }
+    case "destroy":
+      return console.log(`${(await client.destroy(needName())).name}: destroyed`);
     case "shutdown":
       await client.shutdownHost();
       return console.log("the host is shutting down");

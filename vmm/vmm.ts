@@ -23,6 +23,7 @@ import { scanPci } from "../kernel/pci/functions";
 import { initExtendedState } from "./vcpustate/xstate";
 import { startDebugSession } from "./debug/session";
 import { startApi } from "./api/service";
+import { KernelHost } from "./host";
 
 function selectBackend(support: VirtualizationSupport): Backend | null {
   if (support.kind == Virtualization.Svm) return new SvmBackend();
@@ -31,7 +32,8 @@ function selectBackend(support: VirtualizationSupport): Backend | null {
 }
 
 // Picks the backend, starts the other CPUs, builds the VMs and hands them
-// to the scheduler; false if there is nothing to run. `debugged` names the
+// to the scheduler; false if there is nothing to run (no VM, and no API to
+// create one). `debugged` names the
 // VM a gdb client may debug on COM2 (debug/session.ts), "" for none;
 // `apiToken` (or the configuration's, vmm/setup/config/api.ts) opens the
 // management API on COM2 otherwise (api/service.ts),
@@ -70,14 +72,15 @@ export function runVmm(
   const vms = createVms(modules, frames, backend);
   const configured = createConfiguredVms(modules, frames, backend, <u32>vms.length, pci);
   for (let i = 0; i < configured.length; i++) vms.push(configured[i]);
-  if (vms.length == 0) {
-    log.info("vmm: no virtual machines configured");
-    return false;
-  }
-  if (debugged.length > 0) startDebugSession(vms, debugged);
   // The command line's token wins over the configuration's.
   const token = apiToken.length > 0 ? apiToken : configuredApiToken();
-  if (token.length > 0) startApi(vms, token, debugged.length > 0, version, frames);
-  startScheduler(vms, backend);
+  // With the API, VMs may be created later; without it, nothing would run.
+  if (vms.length == 0) {
+    log.info("vmm: no virtual machines configured" + (token.length > 0 ? "; the management API may create them" : ""));
+    if (token.length == 0) return false;
+  }
+  if (debugged.length > 0) startDebugSession(vms, debugged);
+  if (token.length > 0) startApi(vms, new KernelHost(version, frames), token, debugged.length > 0);
+  startScheduler(vms, backend, frames);
   return true;
 }

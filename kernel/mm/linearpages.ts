@@ -18,7 +18,12 @@ const PAGE: usize = <usize>PAGE_SIZE;
 
 let blockNext: usize = 0; // next free byte of the current block
 let blockEnd: usize = 0;
-let freePages: usize[] = []; // single pages returned by freePage()
+let freeSingles: usize[] = []; // single pages given back
+// Runs of several pages returned by freePages(): their first pages and
+// lengths. A destroyed VM's structures come back as runs, and the next VM
+// of its shape asks for runs of the same lengths.
+let freeRuns: usize[] = [];
+let freeRunPages: i32[] = [];
 let pagesHandedOut: usize = 0; // pages held by callers, for accounting
 let bytesGrown: usize = 0; // linear memory grown here, not the heap's
 
@@ -26,10 +31,18 @@ let bytesGrown: usize = 0; // linear memory grown here, not the heap's
 // if the linear memory cannot grow.
 export function allocPages(count: i32): usize {
   pagesHandedOut += <usize>count;
-  if (count == 1 && freePages.length > 0) {
-    const page = freePages.pop();
+  if (count == 1 && freeSingles.length > 0) {
+    const page = freeSingles.pop();
     memory.fill(page, 0, PAGE);
     return page;
+  }
+  const run = freeRunPages.indexOf(count);
+  if (count > 1 && run >= 0) {
+    const first = freeRuns[run];
+    freeRuns.splice(run, 1);
+    freeRunPages.splice(run, 1);
+    memory.fill(first, 0, <usize>count * PAGE);
+    return first;
   }
   const bytes = <usize>count * PAGE;
   while (true) {
@@ -41,7 +54,7 @@ export function allocPages(count: i32): usize {
     }
     // Start a fresh block; what remains of the old one serves single pages.
     while (blockNext < blockEnd) {
-      freePages.push(blockNext);
+      freeSingles.push(blockNext);
       blockNext += PAGE;
     }
     const wasmPages = <i32>((bytes + WASM_PAGE - 1) / WASM_PAGE);
@@ -58,8 +71,18 @@ export function allocPage(): usize {
 }
 
 export function freePage(page: usize): void {
-  pagesHandedOut--;
-  freePages.push(page);
+  freePages(page, 1);
+}
+
+// Gives back `count` pages that allocPages(count) handed out at `first`.
+export function freePages(first: usize, count: i32): void {
+  pagesHandedOut -= <usize>count;
+  if (count == 1) {
+    freeSingles.push(first);
+    return;
+  }
+  freeRuns.push(first);
+  freeRunPages.push(count);
 }
 
 // Bytes of pages held by callers (what a VM's creation adds is its share).

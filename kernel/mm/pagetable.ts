@@ -7,7 +7,7 @@
 // range, down to 4 KiB. Intel SDM Vol. 3A 4.5 "4-Level Paging".
 
 import { PTE_ADDRESS_MASK } from "../arch/x86";
-import { allocPage, physOf } from "./linearpages";
+import { allocPage, freePage, physOf } from "./linearpages";
 import { PAGE_SIZE, LARGE_PAGE_SIZE, HUGE_PAGE_SIZE } from "./range";
 
 // How one kind of page table encodes its entries.
@@ -70,6 +70,14 @@ export class PageTable {
   // Removes the 4 KiB page at `virt` (splitting a large page around it).
   unmap(virt: u64): void {
     this.setLeaf(virt, 1, 0);
+  }
+
+  // Gives every table page back (a destroyed VM's nested tables): no CPU
+  // may walk the table any more.
+  free(): void {
+    const pages = this.tables.values();
+    for (let i = 0; i < pages.length; i++) freePage(pages[i]);
+    this.tables.clear();
   }
 
   // Points the top-level slot covering `virt` at an existing table (used to

@@ -39,7 +39,10 @@ static const struct route routes[] = {
   {"GET", "/api/v1/host", "host.get"},
   {"POST", "/api/v1/host/shutdown", "host.shutdown"},
   {"GET", "/api/v1/vms", "vms.list"},
+  /* The body is the VM's configuration. */
+  {"POST", "/api/v1/vms", "vm.create"},
   {"GET", "/api/v1/vms/*", "vm.get"},
+  {"DELETE", "/api/v1/vms/*", "vm.destroy"},
   {"GET", "/api/v1/vms/*/stats", "vm.stats"},
   {"POST", "/api/v1/vms/*/start", "vm.start"},
   {"POST", "/api/v1/vms/*/pause", "vm.pause"},
@@ -75,6 +78,21 @@ static const struct route routes[] = {
   {"DELETE", "/redfish/v1/SessionService/Sessions/*", "redfish.session.delete"},
 };
 #define ROUTES (sizeof routes / sizeof routes[0])
+
+/* The methods a path takes, for a 405's Allow: "GET, POST". */
+static char allowed[32];
+
+static void allow(struct http_request* out, const char* method) {
+  uint32_t at = 0;
+  if (out->allow) {
+    while (allowed[at]) at++;
+    allowed[at++] = ',';
+    allowed[at++] = ' ';
+  }
+  for (uint32_t i = 0; method[i] && at < sizeof allowed - 1; i++) allowed[at++] = method[i];
+  allowed[at] = 0;
+  out->allow = allowed;
+}
 
 struct span {
   uint32_t at, length;
@@ -220,7 +238,7 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
     struct span name = {0, 0};
     if (!fits(b, target, routes[i].path, &name)) continue;
     if (!same(b, method, routes[i].method, 0)) {
-      out->allow = routes[i].method;
+      allow(out, routes[i].method);
       continue;
     }
     out->rpc = routes[i].rpc;

@@ -109,7 +109,7 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
         // VM can be powered on again from its image.
         expect((await client.powerOff("kern")).state).toBe("stopped");
         const off = await machine.waitFor(
-          "all virtual machines have stopped; the host stays up for the management API",
+          "no virtual machine runs; the host stays up for the management API",
           10_000,
         );
         expect((await client.start("kern")).state).toBe("running");
@@ -137,6 +137,91 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       rmSync(config, { force: true });
     }
   }, 180_000);
+  it("creates VMs from configurations, destroys them, and reuses their memory", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const socket = `build/test/api-create-${process.pid}.sock`, config = `build/test/api-none-${process.pid}.json`;
+    rmSync(socket, { force: true });
+    writeFileSync(config, JSON.stringify({ vms: [] }));
+    const machine = await boot({
+      platform: "qemu",
+      cpus: 2,
+      memoryMiB: 256,
+      cmdline: CMDLINE,
+      modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
+      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+    });
+    const kernel = (name: string) => ({
+      name,
+      memory: 32,
+      cpus: 2,
+      kernel: "mbtest.elf",
+      cmdline: "ram=32 cpus=2 stress=1000000",
+    });
+    const hostAddress = async (name: string, from: number) =>
+      (await machine.waitFor(new RegExp(`vm ${name}: 32 MiB at host (0x[0-9a-f]+)`), 10_000, from))[1];
+    try {
+      await machine.waitFor("vmm: no virtual machines configured; the management API may create them", 60_000);
+      await machine.waitFor("no virtual machine runs; the host stays up for the management API", 10_000);
+      const client = await ApiClient.open(socket, TOKEN);
+      try {
+        const events: ApiEvent[] = [];
+        client.onEvent((e) => events.push(e));
+        await client.subscribe();
+        const before = (await client.host()).memory, free = before.free_bytes;
+
+        expect(await client.create(kernel("one"))).toMatchObject({ name: "one", state: "running", vcpus: 2 });
+        const first = await hostAddress("one", 0);
+        await machine.waitFor("[one] multiboot test kernel", 60_000);
+        expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
+        expect((await client.list()).vms.map((vm) => [vm.name, vm.state])).toEqual([["one", "running"]]);
+
+        // Gone from the list at once; its RAM back in the pool once no CPU holds it.
+        expect(await client.destroy("one")).toEqual({ name: "one", destroyed: true });
+        expect((await client.list()).vms).toEqual([]);
+        const gone = await machine.waitFor(
+          /vm one: destroyed; 32 MiB of RAM and (\d+) KiB of the hypervisor's pages are free again/,
+          10_000,
+        );
+        expect(Number(gone[1])).toBeGreaterThan(0);
+        console.log(`api create/destroy (AMD-V): ${gone[0]}`);
+        expect((await client.host()).memory).toEqual(before);
+
+        // The next VM gets the same memory, and its kernel boots in it.
+        expect((await client.create(kernel("two"))).state).toBe("running");
+        expect(await hostAddress("two", gone.index!)).toBe(first);
+        await machine.waitFor("[two] multiboot test kernel", 60_000);
+
+        // What cannot be made is refused, with the field or the want.
+        const refused = await rejection(client.create({ ...kernel("three"), memory: "lots", cpus: 0 }));
+        expect(refused.status).toBe(400);
+        expect(refused.message).toMatch(/memory: expected a number of MiB.*; vm \d+ \(three\): cpus: /);
+        expect((await rejection(client.create(kernel("two")))).status).toBe(409);
+        const big = await rejection(client.create({ ...kernel("huge"), memory: 60000 }));
+        expect(big.status).toBe(409);
+        expect(big.message).toContain("not enough free memory for 60000 MiB");
+        expect((await rejection(client.create({ ...kernel("nok"), kernel: "nope.elf" }))).status).toBe(400);
+        expect((await client.list()).vms.map((vm) => vm.name)).toEqual(["two"]);
+        expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
+        const told = events.map((e) => [e.event, e.vm]);
+        expect(told).toEqual([
+          ["created", "one"],
+          ["started", "one"],
+          ["stopped", "one"],
+          ["destroyed", "one"],
+          ["created", "two"],
+          ["started", "two"],
+        ]);
+        expect(machine.output).not.toMatch(/panic|\*\*\* /);
+      } finally {
+        client.close();
+      }
+    } finally {
+      machine.kill();
+      rmSync(socket, { force: true });
+      rmSync(config, { force: true });
+    }
+  }, 180_000);
+
   it("stays off when gdb= gives COM2 to the debugger, and says so", async () => {
     const machine = await boot({
       platform: "qemu",
@@ -228,7 +313,10 @@ describe("the management API over HTTP from this machine under AMD-V (QEMU)", ()
 });
 
 describe("the management API on COM2 under VT-x (Bochs)", () => {
-  it("lists the VMs and pauses and resumes one", async () => {
+  it("lists the VMs, pauses and resumes one, creates and destroys a kernel VM", async () => {
+    mkdirSync("build/test", { recursive: true });
+    const config = `build/test/api-bochs-${process.pid}.json`;
+    writeFileSync(config, JSON.stringify({ vms: [] }));
     const server = createServer();
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -236,8 +324,14 @@ describe("the management API on COM2 under VT-x (Bochs)", () => {
     const connected = once(server, "connection") as Promise<[Socket]>;
     const machine = await boot({
       platform: "bochs",
+      cpus: 2,
       cmdline: CMDLINE,
-      modules: [busy("alpha"), busy("beta")],
+      modules: [
+        busy("alpha"),
+        busy("beta"),
+        { path: "build/guests/mbtest.elf", args: "mbtest.elf" },
+        { path: config, args: "vms.json config" },
+      ],
       extraArgs: [`com2: enabled=1, mode=socket-client, dev=127.0.0.1:${port}`],
     });
     try {
@@ -256,12 +350,30 @@ describe("the management API on COM2 under VT-x (Bochs)", () => {
         await pause(3000);
         expect(await cpuNs(client, "alpha")).toBeGreaterThan(held);
         expect((await strayAfter(client, "{]\n")).status).toBe(400);
+
+        // A kernel VM made, destroyed (its VMCS cleared, its VPID freed),
+        // and made again in the same memory.
+        const kern = { name: "kern", memory: 16, cpus: 2, kernel: "mbtest.elf", cmdline: "ram=16 cpus=2" };
+        const before = (await client.host()).memory;
+        expect((await client.create(kern)).state).toBe("running");
+        const made = await machine.waitFor(/vm kern: 16 MiB at host (0x[0-9a-f]+)/, 10_000);
+        await machine.waitFor("[kern] multiboot test kernel", 300_000);
+        expect(await client.destroy("kern")).toEqual({ name: "kern", destroyed: true });
+        const gone = await machine.waitFor(/vm kern: destroyed; 16 MiB of RAM and \d+ KiB[^\r\n]*/, 60_000);
+        console.log(`api create/destroy (VT-x): ${gone[0]}`);
+        expect((await client.host()).memory).toEqual(before);
+        expect((await client.create({ ...kern, name: "again" })).state).toBe("running");
+        const again = await machine.waitFor(/vm again: 16 MiB at host (0x[0-9a-f]+)/, 10_000, gone.index!);
+        expect(again[1]).toBe(made[1]);
+        await machine.waitFor("[again] multiboot test kernel", 300_000);
+        expect(machine.output).not.toMatch(/panic|\*\*\* /);
       } finally {
         client.close();
       }
     } finally {
       machine.kill();
       server.close();
+      rmSync(config, { force: true });
     }
   }, 600_000);
 });

@@ -1,7 +1,7 @@
 // System test: the guest suite under the AMD-V backend, in QEMU TCG (-cpu max:
 // SVM with nested paging, no NRIP save, no clean bits, no decode assists).
 import { describe, expect, it } from "vitest";
-import { bootAndWait } from "./run";
+import { runThroughApi } from "../../tools/harness/apirun";
 import { ALL_GUESTS, expectSuiteResults } from "./guests";
 
 describe("AMD-V backend in QEMU", () => {
@@ -10,7 +10,7 @@ describe("AMD-V backend in QEMU", () => {
   it.each([1, 2])("runs the guest suite and stops misbehaving VMs (%i CPUs)", { retry: 1 }, async (cpus) => {
     // About 25 s alone, most of it the flood VM's million exits; several
     // times that when the other test worker loads both cores.
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS }, 300_000);
+    const run = await runThroughApi({ platform: "qemu", memoryMiB: 256, cpus, modules: ALL_GUESTS }, 300_000);
     // QEMU 7.2's TCG never looks at DR7.GD (target/i386 defines it, no
     // instruction tests it), so MOV DR does not fault there; Bochs' does.
     expectSuiteResults(run, `qemu-${cpus}cpu`, [

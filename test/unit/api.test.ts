@@ -34,6 +34,10 @@ interface ApiExports {
   inputRoom(vm: number, room: number): void;
   typedInto(vm: number): number;
   typeAhead(): void;
+  giveImage(vm: number): void;
+  imageLoads(vm: number): number;
+  shutdownAskedBy(): number;
+  destroyedVms(): number;
 }
 
 let e: Exports<ApiExports>;
@@ -56,8 +60,13 @@ const result = (method: string, params: object = {}) => {
   expect(reply.error, JSON.stringify(reply)).toBeUndefined();
   return reply.result;
 };
-// The error of a reply: its code, its HTTP status and the id it carries.
-const failure = (reply: any) => ({ code: reply.error?.code, status: reply.error?.data?.status, id: reply.id });
+// The error of a reply: its code, its HTTP status, the id it carries, its message.
+const failure = (reply: any) => ({
+  code: reply.error?.code,
+  status: reply.error?.data?.status,
+  id: reply.id,
+  message: reply.error?.message,
+});
 const events = () => str(e.events()).split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l).params);
 
 describe("malformed requests", () => {
@@ -91,7 +100,7 @@ describe("malformed requests", () => {
   it("refuses a request without the token, or with a wrong one, with 401 before anything else", () => {
     const list = (params: object) => raw(JSON.stringify({ jsonrpc: "2.0", id: 3, method: "vms.list", params }));
     for (const params of [{}, { token: "" }, { token: "unit-tokeN" }, { token: "unit-token!" }, { token: 7 }]) {
-      expect(failure(list(params))).toEqual({ code: -32001, status: 401, id: 3 });
+      expect(failure(list(params))).toMatchObject({ code: -32001, status: 401, id: 3 });
     }
     expect(failure(raw(JSON.stringify({ jsonrpc: "2.0", id: 4, method: "vms.list" })))).toMatchObject({ status: 401 });
     // Not even whether the method exists, or what it would do, is told.
@@ -102,7 +111,7 @@ describe("malformed requests", () => {
   });
 
   it("answers an unknown method with 404 and an unknown or missing field with 400", () => {
-    expect(failure(call("vm.explode", { name: "alpha" }))).toEqual({ code: -32601, status: 404, id: 1 });
+    expect(failure(call("vm.explode", { name: "alpha" }))).toMatchObject({ code: -32601, status: 404, id: 1 });
     expect(failure(call("vms.list", { name: "alpha" }))).toMatchObject({ code: -32602, status: 400 });
     expect(failure(call("vm.get", { name: "alpha", colour: "red" }))).toMatchObject({ code: -32602 });
     expect(failure(call("vm.get"))).toMatchObject({ code: -32602, status: 400 });
@@ -129,7 +138,7 @@ describe("the methods", () => {
       version: "9.8.7",
       api: "v1",
       cpus: 2,
-      memory: { free_bytes: 2 ** 30, vm_bytes: 3 * 2 ** 20 },
+      memory: { free_bytes: 2 ** 30, vm_bytes: 3 * 2 ** 20, hypervisor_pages_bytes: 96 * 1024 },
       uptime_ns: 5e9,
       vms: 3,
       dropped_events: 0,
@@ -286,6 +295,49 @@ describe("the methods", () => {
     expect(e.imageLoads(1)).toBe(1);
     expect(result("vm.get", { name: "beta" })).toMatchObject({ stop_reason: "", fault: false, exit_status: -1 });
     expect(failure(call("vm.start", { name: "beta" })).status).toBe(409);
+  });
+
+  it("creates a VM from a configuration entry, and refuses a bad one with what is wrong", () => {
+    e.enter(0);
+    e.enter(1);
+    e.enter(2);
+    call("events.subscribe");
+    const made = result("vm.create", { config: { name: "delta", memory: 64, cpus: 2, kernel: "k" } });
+    expect(made).toMatchObject({ name: "delta", id: 3, state: "running", vcpus: 2, memory_bytes: 64 * 2 ** 20 });
+    expect(result("vms.list").vms.map((vm: { name: string }) => vm.name)).toEqual(["alpha", "beta", "gamma", "delta"]);
+    expect(failure(call("vm.create", { config: { name: "delta", memory: 64, kernel: "k" } }))).toMatchObject({
+      status: 409,
+      message: "a vm named \"delta\" exists already",
+    });
+    const bad = failure(call("vm.create", { config: { name: "eps", memory: "lots", kernel: "k", colour: 1 } }));
+    expect(bad.status).toBe(400);
+    expect(bad.message).toMatch(/^params\.config: vm 4 \(eps\): unknown field "colour".*; vm 4 \(eps\): memory: /);
+    expect(failure(call("vm.create", { config: [1] })).message).toMatch(/params\.config: expected a VM's config/);
+    expect(failure(call("vm.create", { config: {}, name: "x" })).message).toBe(
+      "params.: unknown field \"name\" for vm.create",
+    );
+    expect(failure(call("vm.create", { config: { name: "big", memory: 4096, kernel: "k" } }))).toMatchObject({
+      status: 409,
+      message: "the vm was not created: not enough free memory for 4096 MiB",
+    });
+    e.enter(3);
+    expect(events().map((p) => [p.event, p.vm])).toEqual([["created", "delta"], ["started", "delta"]]);
+  });
+
+  it("destroys a VM: powered off if it runs, gone from the list, told as events", () => {
+    call("events.subscribe");
+    e.enter(1);
+    events();
+    expect(result("vm.destroy", { name: "beta" })).toEqual({ name: "beta", destroyed: true });
+    expect(str(e.destroyedVms())).toBe("beta");
+    expect(result("vms.list").vms.map((vm: { name: string }) => vm.name)).toEqual(["alpha", "gamma"]);
+    expect(events().map((p) => [p.event, p.vm, p.reason])).toEqual([
+      ["stopped", "beta", "powered off by the management API"],
+      ["destroyed", "beta", undefined],
+    ]);
+    expect(failure(call("vm.get", { name: "beta" })).status).toBe(404);
+    // Its name is free again.
+    expect(result("vm.create", { config: { name: "beta", memory: 16, kernel: "k" } }).state).toBe("running");
   });
 
   it("shuts the host down when asked", () => {

@@ -97,8 +97,12 @@ describe("routing", () => {
     const json = "application/json", text = "text/plain; version=0.0.4; charset=utf-8";
     const cases: [string, string, string, string][] = [
       ["GET", "/api/v1/host", "host.get", json],
+      ["POST", "/api/v1/host/shutdown", "host.shutdown", json],
       ["GET", "/api/v1/vms", "vms.list", json],
+      ["POST", "/api/v1/vms", "vm.create", json],
       ["GET", "/api/v1/vms/up-vm", "vm.get", json],
+      ["DELETE", "/api/v1/vms/up-vm", "vm.destroy", json],
+      ["POST", "/api/v1/vms/up-vm/start", "vm.start", json],
       ["GET", "/api/v1/vms/up-vm/stats", "vm.stats", json],
       ["POST", "/api/v1/vms/up-vm/pause", "vm.pause", json],
       ["POST", "/api/v1/vms/up-vm/resume", "vm.resume", json],
@@ -147,7 +151,8 @@ describe("routing", () => {
     ) {
       expect(parsed(get(path)).result, path).toBe(404);
     }
-    expect(allowed("DELETE /api/v1/vms HTTP/1.1\r\n\r\n")).toBe("GET");
+    expect(allowed("DELETE /api/v1/vms HTTP/1.1\r\n\r\n")).toBe("GET, POST");
+    expect(allowed("PUT /api/v1/vms/alpha HTTP/1.1\r\n\r\n")).toBe("GET, DELETE");
     expect(allowed("GET /api/v1/vms/alpha/pause HTTP/1.1\r\n\r\n")).toBe("POST");
   });
 });

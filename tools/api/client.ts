@@ -31,7 +31,7 @@ export interface HostInfo {
   version: string;
   api: string;
   cpus: number;
-  memory: { free_bytes: number; vm_bytes: number };
+  memory: { free_bytes: number; vm_bytes: number; hypervisor_pages_bytes: number };
   uptime_ns: number;
   vms: number;
   dropped_events: number;
@@ -104,7 +104,7 @@ export interface PingFigures {
   rtt_ns?: { min: number; avg: number; max: number };
 }
 export interface ApiEvent {
-  event: "started" | "stopped" | "fault" | "paused" | "resumed" | "rebooted";
+  event: "created" | "started" | "stopped" | "fault" | "paused" | "resumed" | "rebooted" | "destroyed";
   vm: string;
   state: VmSummary["state"];
   time_ns: number;
@@ -138,6 +138,10 @@ export interface Api {
   list(): Promise<VmList>;
   info(name: string): Promise<VmInfo>;
   stats(name: string): Promise<VmStats>;
+  // A kernel VM made from `config`, an entry as in the configuration's "vms".
+  create(config: object): Promise<VmSummary>;
+  // Powers the VM off if it runs and takes it off the host.
+  destroy(name: string): Promise<{ name: string; destroyed: boolean }>;
   // Powers a stopped kernel VM on again from its image.
   start(name: string): Promise<VmSummary>;
   pause(name: string): Promise<VmSummary>;
@@ -232,6 +236,8 @@ export class ApiClient implements Api {
   list = () => this.call<VmList>("vms.list");
   info = (name: string) => this.call<VmInfo>("vm.get", { name });
   stats = (name: string) => this.call<VmStats>("vm.stats", { name });
+  create = (config: object) => this.call<VmSummary>("vm.create", { config });
+  destroy = (name: string) => this.call<{ name: string; destroyed: boolean }>("vm.destroy", { name });
   start = (name: string) => this.call<VmSummary>("vm.start", { name });
   pause = (name: string) => this.call<VmSummary>("vm.pause", { name });
   resume = (name: string) => this.call<VmSummary>("vm.resume", { name });

@@ -31,6 +31,8 @@ export class HttpApiClient implements Api {
   list = () => this.json<VmList>("GET", "vms");
   info = (name: string) => this.json<VmInfo>("GET", vm(name));
   stats = (name: string) => this.json<VmStats>("GET", `${vm(name)}/stats`);
+  create = (config: object) => this.json<VmSummary>("POST", "vms", JSON.stringify(config));
+  destroy = (name: string) => this.json<{ name: string; destroyed: boolean }>("DELETE", vm(name));
   start = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/start`);
   pause = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/pause`);
   resume = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/resume`);
@@ -95,12 +97,12 @@ export class HttpApiClient implements Api {
   }
 
   // The JSON body of a 2xx answer to /api/v1/`path`, sent `body` if any.
-  private async json<T>(method: "GET" | "POST", path: string, body?: string): Promise<T> {
+  private async json<T>(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<T> {
     return JSON.parse((await this.request(method, `/api/v1/${path}`, body)).text) as T;
   }
 
   // A 2xx answer's body; any other answer is an ApiError from its JSON error.
-  private async request(method: "GET" | "POST", path: string, body?: string): Promise<{ text: string }> {
+  private async request(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ text: string }> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers["Content-Type"] = "text/plain; charset=utf-8";
     const response = await fetch(new URL(path, this.base), {

@@ -121,7 +121,8 @@ export class Machine {
     for (const w of waiters) w();
   }
 
-  private tail(): string {
+  // The console's last lines, for a failure's message.
+  tail(): string {
     return `--- last console output ---\n${this.text.slice(-2000)}`;
   }
 }

@@ -13,7 +13,8 @@
 // event stream) has a queue of its own.
 
 import { describe, quote } from "../setup/config/fields";
-import { JsonKind } from "../setup/config/json";
+import { MAX_VMS } from "../setup/config/config";
+import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
 import { Vm } from "../core/vm";
 import { formatIpv4, parseIpv4 } from "../net/ip/address";
 import { HostFacts } from "./hostfacts";
@@ -41,6 +42,8 @@ const METHODS: string[] = [
   "vm.get",
   "vm.stats",
   "host.shutdown",
+  "vm.create",
+  "vm.destroy",
   "vm.start",
   "vm.pause",
   "vm.resume",
@@ -67,6 +70,14 @@ const NOT_STARTED: u8 = 0;
 const STARTED: u8 = 1;
 const STOPPED: u8 = 2;
 
+// What the API keeps of one VM: what it was last seen doing, and the bytes
+// typed over the API that its console has not taken yet.
+class Watch {
+  seen: u8 = NOT_STARTED;
+  typed: u8[] = [];
+  constructor(readonly vm: Vm) {}
+}
+
 // What a method gave: its result's JSON (code 0), or an error's code and
 // message. A `plain` result is text (metrics.get's), which JSON-RPC sends
 // as a string and HTTP as it is.
@@ -79,18 +90,18 @@ export class EventQueue {
   readonly waiting: string[] = [];
 }
 
+// `vms` is the host's list of VMs, which the scheduler shares: vm.create
+// adds to it, vm.destroy takes out of it (HostFacts).
 export class Dispatcher {
   // The serial line's subscription (events.subscribe), or null.
   serialEvents: EventQueue | null = null;
   droppedEvents: u64 = 0;
-  private readonly seen: StaticArray<u8>;
   private readonly queues: EventQueue[] = [];
-  // Per VM, bytes typed over the API that its console has not taken yet.
-  private readonly typed: u8[][] = [];
+  // One per VM of the list, in its order.
+  private watches: Watch[] = [];
 
   constructor(readonly vms: Vm[], readonly host: HostFacts, private readonly token: string) {
-    this.seen = new StaticArray<u8>(vms.length);
-    for (let i = 0; i < vms.length; i++) this.typed.push([]);
+    for (let i = 0; i < vms.length; i++) this.watches.push(new Watch(vms[i]));
   }
 
   // The reply to one request line.
@@ -101,6 +112,7 @@ export class Dispatcher {
     const token = params !== null ? params.get("token") : null;
     const refused = this.refuse(method, token !== null && token.kind == JsonKind.String ? token.text : null);
     if (refused !== null) return reply(id, refused);
+    if (method == "vm.create") return reply(id, this.createFrom(params!, "params."));
     // The field beside the token: a VM's name, or the address to ping;
     // and what is typed on a VM's console.
     const field = method.startsWith("vm.") ? "name" : method == "ping.start" ? "address" : "";
@@ -135,7 +147,11 @@ export class Dispatcher {
   // (http.ts), which has no id.
   call(method: string, token: string | null, name: string | null, body: string): Outcome {
     const refused = this.refuse(method, token);
-    return refused !== null ? refused : this.run(method, name, body);
+    if (refused !== null) return refused;
+    if (method != "vm.create") return this.run(method, name, body);
+    const parsed = parseJson(body);
+    if (parsed.error !== null) return new Outcome(INVALID_PARAMS, "the body is not JSON: " + parsed.error!);
+    return this.createFrom(parsed.value!, "");
   }
 
   // `method` for a client that proved itself otherwise (Redfish's, redfish.ts).
@@ -179,7 +195,68 @@ export class Dispatcher {
     if (method == "vm.stats") return new Outcome(0, vmStats(vm, this.host.nowNs));
     if (method == "vm.console.read") return new Outcome(0, consoleText(vm));
     if (method == "vm.console.write") return this.type(vm, text);
+    if (method == "vm.destroy") return this.destroy(vm);
     return this.change(vm, method);
+  }
+
+  // vm.create: `request` holds the VM's configuration, an entry of the
+  // configuration file's "vms" (over JSON-RPC as params.config beside the
+  // token, over HTTP as the body); `where` prefixes the field names.
+  private createFrom(request: JsonValue, where: string): Outcome {
+    let entry: JsonValue | null = request;
+    if (where.length > 0) {
+      for (let i = 0; i < request.keys.length; i++) {
+        const key = request.keys[i];
+        if (key != "token" && key != "config") {
+          return new Outcome(INVALID_PARAMS, where + ": unknown field " + quote(key) + " for vm.create");
+        }
+      }
+      entry = request.get("config");
+    }
+    if (entry === null || entry.kind != JsonKind.Object) {
+      const got = entry !== null ? describe(entry) : "nothing";
+      return new Outcome(
+        INVALID_PARAMS,
+        where + "config: expected a VM's configuration, an object as in the configuration's \"vms\", got " + got,
+      );
+    }
+    const name = entry.get("name");
+    if (name !== null && name.kind == JsonKind.String && this.find(name.text) !== null) {
+      return new Outcome(CONFLICT, "a vm named " + quote(name.text) + " exists already");
+    }
+    if (this.vms.length >= MAX_VMS) {
+      return new Outcome(CONFLICT, "the host has " + MAX_VMS.toString() + " VMs, the most it keeps");
+    }
+    this.look();
+    const errors: string[] = [];
+    const vm = this.host.createVm(entry, this.nextId(), this.vms, errors);
+    if (errors.length > 0) return new Outcome(INVALID_PARAMS, where + "config: " + errors.join("; "));
+    if (vm === null) return new Outcome(CONFLICT, "the vm was not created: " + this.host.refusal);
+    this.watches.push(new Watch(vm));
+    this.event(vm, "created", null);
+    return new Outcome(0, vmSummary(vm));
+  }
+
+  // A number no VM of the list has.
+  private nextId(): u32 {
+    let id: u32 = 0;
+    for (let i = 0; i < this.vms.length; i++) id = max(id, this.vms[i].id + 1);
+    return id;
+  }
+
+  // vm.destroy: the VM is powered off if it runs, and leaves the host; its
+  // RAM and the hypervisor's pages for it go back as soon as no CPU holds
+  // it (sched/scheduler.ts retireVm()).
+  private destroy(vm: Vm): Outcome {
+    this.look();
+    if (vm.running) {
+      vm.powerOffBy(WHO);
+      this.look();
+    }
+    this.host.destroyVm(vm);
+    this.watches.splice(this.watchIndex(vm), 1);
+    this.event(vm, "destroyed", null);
+    return new Outcome(0, new JsonObject().str("name", vm.name).bool("destroyed", true).toString());
   }
 
   // vm.start, vm.pause, vm.resume, vm.poweroff, vm.reboot or vm.shutdown
@@ -240,18 +317,18 @@ export class Dispatcher {
   private type(vm: Vm, text: string): Outcome {
     if (!vm.running) return new Outcome(CONFLICT, "vm " + vm.name + " has stopped: " + vm.stopReason);
     if (vm.input === null) return new Outcome(CONFLICT, "vm " + vm.name + " has no console to type on");
-    const bytes = Uint8Array.wrap(String.UTF8.encode(text)), at = this.vms.indexOf(vm), waiting = this.typed[at];
-    const accepted = min(bytes.length, TYPE_AHEAD - waiting.length);
-    for (let i = 0; i < accepted; i++) waiting.push(bytes[i]);
+    const bytes = Uint8Array.wrap(String.UTF8.encode(text)), watch = this.watches[this.watchIndex(vm)];
+    const accepted = min(bytes.length, TYPE_AHEAD - watch.typed.length);
+    for (let i = 0; i < accepted; i++) watch.typed.push(bytes[i]);
     this.typeAhead();
-    return new Outcome(0, new JsonObject().num("accepted", accepted).num("waiting", this.typed[at].length).toString());
+    return new Outcome(0, new JsonObject().num("accepted", accepted).num("waiting", watch.typed.length).toString());
   }
 
   // What was typed over the API into the VMs' consoles, as far as each
   // guest takes it now; CPU 0 calls it every poll.
   typeAhead(): void {
-    for (let i = 0; i < this.vms.length; i++) {
-      const vm = this.vms[i], input = vm.input, waiting = this.typed[i];
+    for (let i = 0; i < this.watches.length; i++) {
+      const watch = this.watches[i], vm = watch.vm, input = vm.input, waiting = watch.typed;
       if (waiting.length == 0) continue;
       if (!vm.running || input === null) {
         waiting.length = 0;
@@ -259,7 +336,7 @@ export class Dispatcher {
       }
       let n = 0;
       while (n < waiting.length && input.canReceive) input.put(waiting[n++]);
-      if (n > 0) this.typed[i] = waiting.slice(n);
+      if (n > 0) watch.typed = waiting.slice(n);
     }
   }
 
@@ -299,11 +376,11 @@ export class Dispatcher {
   // Events for what changed since the last look: a VM that started, one
   // that stopped (a fault if it misbehaved), and why.
   look(): void {
-    for (let i = 0; i < this.vms.length; i++) {
-      const vm = this.vms[i], was = this.seen[i];
+    for (let i = 0; i < this.watches.length; i++) {
+      const watch = this.watches[i], vm = watch.vm, was = watch.seen;
       const now = !vm.running ? STOPPED : vm.vcpus[0].runState.lastCpu >= 0 ? STARTED : NOT_STARTED;
       if (now == was) continue;
-      this.seen[i] = now;
+      watch.seen = now;
       if (was == NOT_STARTED || was == STOPPED) this.event(vm, "started", null);
       if (now == STOPPED) {
         const why = new JsonObject().str("reason", vm.stopReason).int("exit_status", vm.exitStatus);
@@ -324,6 +401,11 @@ export class Dispatcher {
     }
   }
 
+  private watchIndex(vm: Vm): i32 {
+    for (let i = 0; i < this.watches.length; i++) if (this.watches[i].vm === vm) return i;
+    return -1;
+  }
+
   find(name: string): Vm | null {
     for (let i = 0; i < this.vms.length; i++) if (this.vms[i].name == name) return this.vms[i];
     return null;
@@ -333,7 +415,10 @@ export class Dispatcher {
     let vmBytes: u64 = 0;
     for (let i = 0; i < this.vms.length; i++) vmBytes += this.vms[i].memory.size;
     const host = this.host;
-    const memory = new JsonObject().num("free_bytes", host.freeBytes).num("vm_bytes", vmBytes);
+    const memory = new JsonObject()
+      .num("free_bytes", host.freeBytes)
+      .num("vm_bytes", vmBytes)
+      .num("hypervisor_pages_bytes", host.pagesBytes);
     return new JsonObject()
       .str("name", "Typervisor")
       .str("version", host.version)

@@ -11,22 +11,15 @@
 // still fits in the output queue, so a client that never reads its replies
 // stalls itself, not the hypervisor.
 
-import { rdtsc } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
 import { COM2, serialInit, serialPut, serialRead, serialReady, TRANSMIT_FIFO } from "../../kernel/console/serial";
-import { randomBytes } from "../../kernel/cpu/random";
-import { cpuCount } from "../../kernel/cpu/smp";
-import { FrameAllocator } from "../../kernel/mm/frames";
-import { ticksToNs, tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vm } from "../core/vm";
 import { Dispatcher } from "./dispatcher";
 import { HostFacts } from "./hostfacts";
 import { Framed, LineReader } from "./framing";
 import { HTTP_PORT, HttpServer } from "./http";
 import { hasManagement } from "../net/ip/management";
-import { lastPing, PingFigures, startPing } from "../net/ip/ping";
 import { OutputQueue } from "./outputqueue";
-import { requestShutdown } from "../core/hostpower";
 import { errorReply, INTERNAL_ERROR, notification } from "./rpc";
 
 // Per poll (a millisecond apart): bytes read, and bytes handed to the UART.
@@ -36,39 +29,6 @@ const OUTPUT_BYTES: i32 = 128 * 1024;
 // The room a reply needs before the next request is read: more than the
 // largest reply (vms.list of every VM).
 const REPLY_ROOM: i32 = 64 * 1024;
-
-class KernelFacts extends HostFacts {
-  constructor(private readonly hypervisorVersion: string, private readonly frames: FrameAllocator) {
-    super();
-  }
-  get version(): string {
-    return this.hypervisorVersion;
-  }
-  get cpus(): u32 {
-    return cpuCount();
-  }
-  get freeBytes(): u64 {
-    return this.frames.freeBytes;
-  }
-  // The TSC counts from the processor's reset.
-  get nowNs(): u64 {
-    return ticksToNs(rdtsc());
-  }
-  startPing(address: u32): bool {
-    if (!hasManagement()) return false;
-    startPing(address, rdtsc());
-    return true;
-  }
-  get lastPing(): PingFigures | null {
-    return lastPing(rdtsc(), tscPerMillisecond());
-  }
-  shutdown(who: string): void {
-    requestShutdown(who);
-  }
-  random(into: Uint8Array): bool {
-    return randomBytes(into, 0, into.length, false) == into.length;
-  }
-}
 
 class Service {
   readonly reader: LineReader = new LineReader();
@@ -82,10 +42,11 @@ class Service {
 
 let service: Service | null = null;
 
-// Opens the API on COM2 for `vms`, unless gdb has COM2 (`gdbWantsCom2`),
-// and on HTTP_PORT of the management address if there is one.
-export function startApi(vms: Vm[], token: string, gdbWantsCom2: bool, version: string, frames: FrameAllocator): void {
-  const dispatcher = new Dispatcher(vms, new KernelFacts(version, frames), token);
+// Opens the API on COM2 for `vms` and the `host` (vmm/host.ts), unless gdb
+// has COM2 (`gdbWantsCom2`), and on HTTP_PORT of the management address if
+// there is one.
+export function startApi(vms: Vm[], host: HostFacts, token: string, gdbWantsCom2: bool): void {
+  const dispatcher = new Dispatcher(vms, host, token);
   let http: HttpServer | null = new HttpServer(dispatcher);
   if (!hasManagement()) http = null;
   else if (http.listen(HTTP_PORT)) {

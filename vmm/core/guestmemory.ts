@@ -28,6 +28,8 @@ import {
   physWrite8,
   physZero,
 } from "../../kernel/arch/shim";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { PAGE_SIZE } from "../../kernel/mm/range";
 
 // The unit in which RAM is made ready: a large page of the nested tables.
 export const RAM_CHUNK: u64 = 2 << 20;
@@ -263,6 +265,16 @@ export class GuestMemory {
       else store<u8>(linear + <usize>i, physRead8(<u64>h + i));
     }
     return true;
+  }
+
+  // The frames go back to `frames` (a VM never started, or destroyed):
+  // whoever gets them next finds them zeroed, since they start lazy.
+  giveBack(frames: FrameAllocator): void {
+    for (let i = 0; i < this.regions.length; i++) {
+      const r = this.regions[i];
+      for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
+    }
+    this.regions = [];
   }
 
   // All of RAM reads as zero from now on: the ready chunks are zeroed (the

@@ -9,7 +9,7 @@
 // as well.
 
 import { Reg } from "../../kernel/arch/x86";
-import { allocPages } from "../../kernel/mm/linearpages";
+import { allocPages, freePage } from "../../kernel/mm/linearpages";
 import { allOnes } from "../devices/bus";
 
 export const REGS_FXSAVE_OFFSET: usize = 128;
@@ -33,6 +33,11 @@ export class GuestRegisters {
   constructor() {
     this.base = allocPages(1);
     this.powerOn();
+  }
+
+  // Its page back (a destroyed vCPU's).
+  free(): void {
+    freePage(this.base);
   }
 
   // Every register 0, CR2 too, and x87/SSE as FNINIT leaves them: a valid

@@ -97,6 +97,12 @@ export abstract class Vcpu {
   // Unbinds it from the CPU it was loaded on, so that another may load it;
   // done on that CPU.
   release(): void {}
+  // Gives back the pages the backend took for it: its VM is destroyed, and
+  // it is bound to no CPU (release()).
+  dispose(): void {
+    this.xstate.free();
+    this.regs.free();
+  }
   // Whether `cpu` may read its state (dumpState()): it is not in a guest
   // on another CPU.
   canInspectOn(cpu: u32): bool {

@@ -12,6 +12,7 @@ import { thisCpu } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
 import { println } from "../../kernel/console/console";
 import { WRITE_BACK } from "../../kernel/mm/hostpaging";
+import { FrameAllocator } from "../../kernel/mm/frames";
 import { PageTable } from "../../kernel/mm/pagetable";
 import { PAGE_SIZE } from "../../kernel/mm/range";
 import { LAPIC_SIZE } from "../devices/apic/lapic";
@@ -68,11 +69,14 @@ export abstract class VmImage {
   abstract reload(vm: Vm): EntryState | null;
 }
 
-// Something outside the VM that is told when it stops for good, after the
-// VM's own report: a NIC's port on the host's switch prints its counters
-// and takes no more frames for it (setup/kernelvms.ts).
+// Something outside the VM that is told when it stops, after the VM's own
+// report: a NIC's port on the host's switch prints its counters and takes
+// no more frames for it (setup/kernelvms.ts); and when it is destroyed,
+// when what the VM held outside itself goes back (the port leaves the
+// switch, a partition may be some other VM's disk).
 export abstract class StopListener {
   abstract stopped(vm: Vm): void;
+  destroyed(vm: Vm): void {}
 }
 
 // A VM's console device as the keyboard side sees it (sched/consolefocus.ts).
@@ -391,6 +395,19 @@ export class Vm extends MachineControl {
     log.info("vm " + this.name + ": reset by " + who + "; restarting");
     this.restart();
     return true;
+  }
+
+  // Everything the VM holds goes back: its RAM to `frames`, the pages of
+  // its nested tables and vCPUs to the hypervisor, its disks and NICs to
+  // the host (StopListener.destroyed()). Only for a stopped VM that no CPU
+  // is in and none has a vCPU of bound (sched/scheduler.ts retireVm()).
+  dispose(frames: FrameAllocator): void {
+    for (let i = 0; i < this.stopListeners.length; i++) this.stopListeners[i].destroyed(this);
+    for (let i = 0; i < this.vcpus.length; i++) this.vcpus[i].dispose();
+    const nested = this.nested;
+    if (nested !== null) nested.free();
+    this.nested = null;
+    this.memory.giveBack(frames);
   }
 
   // The guest asked to exit with a status (hypercall or debug-exit port).

@@ -23,7 +23,7 @@ import {
   XCR0_AVX512,
 } from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
-import { allocPages } from "../../kernel/mm/linearpages";
+import { allocPages, freePage } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
@@ -309,6 +309,11 @@ export class CpuidTable {
   private readonly answers: usize = allocPages(1);
   // Bit n set: slot n holds an answer.
   private present: u64 = 0;
+
+  // Its page back (a destroyed vCPU's).
+  free(): void {
+    freePage(this.answers);
+  }
 
   constructor() {
     const extendedMax = query(EXTENDED_BASE).eax;

@@ -23,6 +23,11 @@ export class MacTable {
     return this.entries.has(key) ? this.entries.get(key) : -1;
   }
 
+  // Forgets every address: the ports' numbers changed (a port left).
+  clear(): void {
+    this.entries.clear();
+  }
+
   get size(): i32 {
     return this.entries.size;
   }

@@ -58,6 +58,16 @@ export class VirtualSwitch {
     this.ports.push(port);
   }
 
+  // Takes a port out (a destroyed VM's NIC). The ports after it move down
+  // a number, so the table starts again: until it has learnt the addresses
+  // anew, frames to them are flooded, which is slower but still correct.
+  disconnect(port: SwitchPort): void {
+    const at = this.ports.indexOf(port);
+    if (at < 0) return;
+    this.ports.splice(at, 1);
+    this.table.clear();
+  }
+
   // Adds a port like the others that send() also polls.
   connectPolled(port: PolledPort): void {
     this.connect(port);

@@ -82,6 +82,13 @@ export function pollConsoleInput(vms: Vm[]): bool {
   return delivered;
 }
 
+// The VM at `index` leaves the list (destroyed): the focus stays on the
+// VM it was on, or goes to the first with a console at the next poll.
+export function consoleLeaves(index: i32): void {
+  if (focus > index) focus--;
+  else if (focus == index) focus = -1;
+}
+
 function select(vms: Vm[], index: i32): void {
   if (index < 0 || index >= vms.length || vms[index].input === null || !vms[index].running) {
     println("console: no VM " + index.toString() + " with a console to type into");

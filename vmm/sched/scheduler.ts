@@ -27,6 +27,8 @@ import * as log from "../../kernel/console/log";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableStateSwitching } from "../../kernel/cpu/cpuid";
 import { useHostPat } from "../../kernel/mm/hostpaging";
+import { FrameAllocator } from "../../kernel/mm/frames";
+import { pagesInUseBytes } from "../../kernel/mm/linearpages";
 import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
@@ -37,9 +39,9 @@ import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
 import { apiListens, pollApi } from "../api/service";
-import { shutdownRequested, shutdownRequester } from "../core/hostpower";
+import { shutdownDue, shutdownRequester } from "../core/hostpower";
 import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
-import { announceConsoles, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
+import { announceConsoles, consoleLeaves, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
 import { HostCpu, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
 import { hasManagement, pollManagement, reportManagement } from "../net/ip/management";
@@ -64,8 +66,13 @@ const INPUT_POLL_MS: u64 = 1;
 
 let backend: Backend | null = null;
 const cpus: HostCpu[] = [];
-const slots: Slot[] = [];
+// The host's VMs: one list, which the management API and the console
+// share (vmm.ts); VMs made later join it (admitVm()), destroyed ones leave
+// it (retireVm()).
 let vms: Vm[] = [];
+// Destroyed VMs whose vCPUs some CPU still holds (retire()).
+const retiring: Vm[] = [];
+let frames: FrameAllocator | null = null;
 let slicesSinceCollect: u32 = 0;
 let pagesAtCollect: i32 = 0;
 let nextInputPoll: u64 = 0;
@@ -118,24 +125,79 @@ class CurrentVcpu extends FaultWitness {
 }
 
 // Takes the VMs in hand; every CPU then enters them through cpuNext().
-export function startScheduler(all: Vm[], b: Backend): void {
+// `pool` gets a destroyed VM's RAM back.
+export function startScheduler(all: Vm[], b: Backend, pool: FrameAllocator): void {
   backend = b;
   vms = all;
+  frames = pool;
   // The boot's garbage waits for the first regular collection: collected
   // at once, it would hold up the VMs' first entries (0.25 M instructions).
   pagesAtCollect = memory.size();
   for (let c: u32 = 0; c < cpuCount(); c++) cpus.push(new HostCpu(c));
   setFaultWitness(new CurrentVcpu());
-  for (let i = 0; i < all.length; i++) {
-    const vm = all[i];
-    vm.apics.signal = kicker;
-    for (let j = 0; j < vm.vcpus.length; j++) {
-      const slot = new Slot(vm, vm.vcpus[j]);
-      slots.push(slot);
-      place(slot);
-    }
-  }
+  for (let i = 0; i < all.length; i++) adopt(all[i]);
   announceConsoles(all);
+}
+
+// A VM made after the boot (the management API's vm.create) joins the
+// others.
+export function admitVm(vm: Vm): void {
+  vms.push(vm);
+  adopt(vm);
+}
+
+// The VM's vCPUs get homes; a change to one of them kicks its CPU.
+function adopt(vm: Vm): void {
+  vm.apics.signal = kicker;
+  for (let j = 0; j < vm.vcpus.length; j++) place(new Slot(vm, vm.vcpus[j]));
+}
+
+// A stopped VM leaves the host (the management API's vm.destroy): out of
+// the list at once, so that nothing looks at it any more; its vCPUs leave
+// the run queues as the CPUs let go of them (retire()), and the last CPU to
+// do so gives back everything it held (Vm.dispose()).
+export function retireVm(vm: Vm): void {
+  const at = vms.indexOf(vm);
+  if (at < 0 || vm.running) return;
+  vms.splice(at, 1);
+  consoleLeaves(at);
+  retiring.push(vm);
+  for (let i = 0; i < cpus.length; i++) {
+    cpus[i].look = true;
+    if (<u32>i != thisCpu() && cpus[i].started) kick(<u32>i);
+  }
+}
+
+// This CPU lets go of the retiring VMs' vCPUs: one bound here is released
+// (its VMCS cleared on the CPU it is active on, SDM 24.11.1), and one bound
+// nowhere and running nowhere leaves its run queue. A VM with no vCPU
+// left in a queue is gone.
+function retire(c: HostCpu): void {
+  for (let i = retiring.length - 1; i >= 0; i--) {
+    const vm = retiring[i];
+    let held = 0;
+    for (let j = 0; j < cpus.length; j++) {
+      const queue = cpus[j].queue;
+      for (let k = queue.length - 1; k >= 0; k--) {
+        const slot = queue[k];
+        if (slot.vm !== vm) continue;
+        if (slot !== cpus[j].current && slot.boundTo() == <i32>c.id) {
+          slot.vcpu.release();
+          slot.vcpu.debugRegisters.release(c.id);
+        }
+        if (slot !== cpus[j].current && slot.boundTo() < 0 && slot.vcpu.runState.runningOn < 0) queue.splice(k, 1);
+        else held++;
+      }
+    }
+    if (held > 0) continue;
+    retiring.splice(i, 1);
+    const ram = vm.memory.size, pages = pagesInUseBytes();
+    vm.dispose(frames!);
+    log.info(
+      "vm " + vm.name + ": destroyed; " + log.size(ram) + " of RAM and " + log.size(pages - pagesInUseBytes())
+        + " of the hypervisor's pages are free again",
+    );
+  }
 }
 
 // The home of a new vCPU: of the CPUs its VM may use, the one with the
@@ -256,6 +318,7 @@ function decide(c: HostCpu, next: Next): void {
     // Nobody else wants the CPU: the yield starts a new slice.
     sliceFrom(c, current, now, tscPerMs);
   }
+  if (retiring.length > 0) retire(c);
   let slot = c.current;
   if (slot === null) {
     if (hostEnds()) {
@@ -554,7 +617,7 @@ function liveVms(): i32 {
 // the host stays up and says so once each time the last VM stops.
 function hostEnds(): bool {
   if (allStopped) return true;
-  if (shutdownRequested()) {
+  if (shutdownDue(rdtsc())) {
     log.info("host: shutting down, asked by " + shutdownRequester());
     for (let i = 0; i < vms.length; i++) if (vms[i].running) vms[i].powerOffBy(shutdownRequester());
     return true;
@@ -566,7 +629,7 @@ function hostEnds(): bool {
   if (!apiListens()) return true;
   if (!stayingUp) {
     stayingUp = true;
-    log.info("all virtual machines have stopped; the host stays up for the management API");
+    log.info("no virtual machine runs; the host stays up for the management API");
   }
   return false;
 }

@@ -22,26 +22,30 @@ import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
-import { readConfig, VmConfig } from "./config/config";
+import { checkVm, readConfig, VmConfig } from "./config/config";
+import { ClaimedDisk } from "./config/disks";
+import { ClaimedMac } from "./config/nics";
+import { JsonValue } from "./config/json";
 import { entryStateOf } from "./loaders/entrystate";
 import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { Bus } from "../devices/bus";
 import { buildAcpiTables } from "../platform/pc/acpitables";
 import { Footprint } from "./footprint";
-import { allocateRam, createVmOn, releaseRam, shareOf } from "./vmcreate";
+import { allocateRam, createVmOn, notStarted, shareOf } from "./vmcreate";
 import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
 import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
 import { IoBudget } from "../storage/budget";
 import { DiskMeter, VmDisk } from "../storage/vmdisk";
-import { claimError, claimPartition } from "../storage/hostdisks";
+import { claimError, claimPartition, releasePartition } from "../storage/hostdisks";
+import { PartitionDisk } from "../storage/partition";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
 import { StopListener, Vm, VmImage } from "../core/vm";
 import { formatMac } from "../net/ethernet";
-import { PortMeter, VmPort } from "../net/port";
+import { NO_MAC, PortMeter, VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
 import { startManagement } from "../net/ip/management";
 import { startUplink } from "../net/uplink";
@@ -55,6 +59,12 @@ const hostSwitch = new VirtualSwitch();
 // The management API's token from the configuration, "" for none: set by
 // createConfiguredVms().
 let apiToken = "";
+// What createConfiguredVms() was given, for the VMs made later
+// (createVmFromEntry()), and the management address's MAC, or NO_MAC.
+let bootModules: BootModule[] = [];
+let framePool: FrameAllocator | null = null;
+let vmBackend: Backend | null = null;
+let managementMac: u64 = NO_MAC;
 export function configuredApiToken(): string {
   return apiToken;
 }
@@ -69,6 +79,9 @@ export function createConfiguredVms(
   firstId: u32,
   pci: PciFunction[],
 ): Vm[] {
+  bootModules = modules;
+  framePool = frames;
+  vmBackend = backend;
   const vms: Vm[] = [];
   let uplink: UplinkConfig | null = null;
   let management: ManagementConfig | null = null;
@@ -95,7 +108,28 @@ export function createConfiguredVms(
   }
   startUplink(uplink, pci, hostSwitch);
   startManagement(management, hostSwitch);
+  if (management !== null) managementMac = management.mac;
   return vms;
+}
+
+// A VM made after the boot (the management API's vm.create) from one
+// configuration entry, numbered `id`: checked as the file's entries are
+// (problems added to `errors`), against the disks and NIC addresses the
+// host's VMs `vms` and its management address have, then made as they
+// were. Null if it has problems, or (`refusal`, vmcreate.ts) if the host
+// lacks what it needs.
+export function createVmFromEntry(entry: JsonValue, id: u32, vms: Vm[], errors: string[]): Vm | null {
+  const disks: ClaimedDisk[] = [], macs: ClaimedMac[] = [];
+  for (let i = 0; i < vms.length; i++) {
+    const image = vms[i].image;
+    if (!(image instanceof KernelImage)) continue;
+    const c = (<KernelImage>image).config, owner = "vm " + c.name;
+    for (let j = 0; j < c.disks.length; j++) disks.push(new ClaimedDisk(c.disks[j].what, owner));
+    for (let j = 0; j < c.nics.length; j++) macs.push(new ClaimedMac(c.nics[j].mac, owner));
+  }
+  if (managementMac != NO_MAC) macs.push(new ClaimedMac(managementMac, "the management address"));
+  const c = checkVm(<i32>id, entry, [], disks, macs, allModuleNames(bootModules), errors);
+  return c !== null ? createKernelVm(id, c, bootModules, framePool!, vmBackend!) : null;
 }
 
 // One VM of the configuration, or null (reported) for a missing module, a
@@ -113,7 +147,7 @@ function createKernelVm(
   // readConfig() checked the names against the modules; look them up again.
   const kernel = findModule(modules, c.kernel);
   if (kernel === null) {
-    log.error("vm " + name + ": kernel: no boot module named " + c.kernel + "; not started");
+    notStarted(name, "kernel: no boot module named " + c.kernel);
     return null;
   }
   const options = new BootOptions();
@@ -124,7 +158,7 @@ function createKernelVm(
   if (c.initrd.length > 0) {
     const initrd = findModule(modules, c.initrd);
     if (initrd === null) {
-      log.error("vm " + name + ": initrd: no boot module named " + c.initrd + "; not started");
+      notStarted(name, "initrd: no boot module named " + c.initrd);
       return null;
     }
     options.initrd = moduleSource(initrd);
@@ -143,9 +177,15 @@ function createKernelVm(
   if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
 
   const disks = vmDisks(c, modules);
-  if (disks === null) return refuse(name, "disks: see above", memory, frames);
+  if (disks === null) {
+    memory.giveBack(frames);
+    return null;
+  }
   const vm = createVmOn(id, name, memory, frames, backend, c.cpus, share);
-  if (vm === null) return null;
+  if (vm === null) {
+    releaseDisks(disks);
+    return null;
+  }
   const nics = connectNics(c, vm);
   vm.stopListeners.push(new DiskRelease(disks));
   for (let i = 0; i < disks.length; i++) vm.meters.push(new DiskMeter(disks[i]));
@@ -175,7 +215,7 @@ function loadInto(memory: GuestMemory, c: VmConfig, kernel: BootModule, options:
 // over, as on a PC.
 class KernelImage extends VmImage {
   constructor(
-    private config: VmConfig,
+    readonly config: VmConfig,
     private kernel: BootModule,
     private options: BootOptions,
     private disks: VmDisk[],
@@ -226,7 +266,8 @@ function vmDisks(c: VmConfig, modules: BootModule[]): VmDisk[] | null {
     }
     const partition = claimPartition(d.partition, d.readOnly, "vm " + c.name);
     if (partition === null) {
-      log.error("vm " + c.name + ": disks: " + i.toString() + ": " + claimError);
+      notStarted(c.name, "disks: " + i.toString() + ": " + claimError);
+      releaseDisks(disks);
       return null;
     }
     const arbiter = partition.arbiter;
@@ -253,6 +294,7 @@ function connectNics(c: VmConfig, vm: Vm): VmPort[] {
 
 // "vm a: nic 52:54:00:12:00:00: sent 10, received 12, dropped 1 (queue full 1)";
 // frames for the stopped VM then count as dropped, its NIC gone.
+// Destroyed, the VM's port leaves the switch.
 class PortReport extends StopListener {
   constructor(private port: VmPort) {
     super();
@@ -261,15 +303,22 @@ class PortReport extends StopListener {
     this.port.receiver = null;
     log.info("vm " + vm.name + ": nic " + formatMac(this.port.mac) + ": " + this.port.describe());
   }
+  destroyed(vm: Vm): void {
+    hostSwitch.disconnect(this.port);
+  }
 }
 
-// A stopped VM's disks want nothing more of the host disks they share.
+// A stopped VM's disks want nothing more of the host disks they share; a
+// destroyed VM's leave them, and its partitions may be other VMs' disks.
 class DiskRelease extends StopListener {
   constructor(private disks: VmDisk[]) {
     super();
   }
   stopped(vm: Vm): void {
     for (let i = 0; i < this.disks.length; i++) this.disks[i].release(rdtsc(), tscPerMillisecond());
+  }
+  destroyed(vm: Vm): void {
+    releaseDisks(this.disks);
   }
 }
 
@@ -290,9 +339,19 @@ function describeDisks(disks: VmDisk[]): string {
 }
 
 function refuse(name: string, reason: string, memory: GuestMemory, frames: FrameAllocator): Vm | null {
-  log.error("vm " + name + ": " + reason + "; not started");
-  releaseRam(memory, frames);
+  notStarted(name, reason);
+  memory.giveBack(frames);
   return null;
+}
+
+// Disks of a VM that was not made, or was destroyed: they leave their host
+// disks' arbiters, and their partitions may be other VMs' disks.
+function releaseDisks(disks: VmDisk[]): void {
+  for (let i = 0; i < disks.length; i++) {
+    const disk = disks[i], backing = disk.backing;
+    disk.leave(rdtsc(), tscPerMillisecond());
+    if (backing instanceof PartitionDisk) releasePartition(<PartitionDisk>backing);
+  }
 }
 
 // "multiboot1 kernel [0x100000, 0x104000), entry 0x10000c in 32-bit protected mode"

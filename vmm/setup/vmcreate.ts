@@ -14,6 +14,16 @@ import { Vcpu } from "../core/vcpu";
 import { NestedRam, Vm } from "../core/vm";
 import { HIGH_RAM_START, LOW_RAM_END } from "../platform/pc/pcimap";
 
+// Why the last VM that could not be made was not: what the management
+// API's vm.create answers (api/service.ts).
+export let refusal: string = "";
+
+// The VM `name` is not made, for `reason`: said on the console, and kept.
+export function notStarted(name: string, reason: string): void {
+  refusal = reason;
+  log.error("vm " + name + ": " + reason + "; not started");
+}
+
 // `mib` MiB of RAM for the VM `name`, host frames at guest-physical 0 up to
 // the PC's memory hole and the rest from 4 GiB on (platform/pc/pcimap.ts),
 // which read as zero (GuestMemory zeroes each chunk when it is first touched);
@@ -22,7 +32,7 @@ export function allocateRam(name: string, mib: u64, frames: FrameAllocator): Gue
   const bytes = mib << 20;
   const hpa = frames.allocContiguous(bytes / PAGE_SIZE, LARGE_PAGE_SIZE);
   if (hpa == 0) {
-    log.error("vm " + name + ": not enough free memory for " + mib.toString() + " MiB; not started");
+    notStarted(name, "not enough free memory for " + mib.toString() + " MiB");
     return null;
   }
   const memory = new GuestMemory();
@@ -30,15 +40,6 @@ export function allocateRam(name: string, mib: u64, frames: FrameAllocator): Gue
   memory.add(0, hpa, low, true);
   if (bytes > low) memory.add(HIGH_RAM_START, hpa + low, bytes - low, true);
   return memory;
-}
-
-// Gives a VM's RAM back (a VM that was never started).
-export function releaseRam(memory: GuestMemory, frames: FrameAllocator): void {
-  for (let i = 0; i < memory.regions.length; i++) {
-    const r = memory.regions[i];
-    for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
-  }
-  memory.regions = [];
 }
 
 // A VM on `memory`: nested page tables mapping exactly its ready RAM, `cpus`
@@ -59,8 +60,10 @@ export function createVmOn(
   for (let i: u32 = 0; i < cpus; i++) {
     const vcpu = backend.createVcpu(nested);
     if (vcpu === null) {
-      log.error("vm " + name + ": out of address-space identifiers for vCPU " + i.toString() + "; not started");
-      releaseRam(memory, frames);
+      notStarted(name, "out of address-space identifiers for vCPU " + i.toString());
+      for (let j = 0; j < vcpus.length; j++) vcpus[j].dispose();
+      nested.free();
+      memory.giveBack(frames);
       return null;
     }
     vcpus.push(vcpu);
@@ -80,10 +83,7 @@ export function createVmOn(
 export function shareOf(name: string, affinity: u32, weight: u32, cap: u32): CpuShare | null {
   const host = cpuCount() >= 32 ? <u32>0xffff_ffff : (<u32>1 << cpuCount()) - 1;
   if ((affinity & host) == 0) {
-    log.error(
-      "vm " + name + ": affinity: none of its CPUs is one of this host's (0 to " + (cpuCount() - 1).toString()
-        + "); not started",
-    );
+    notStarted(name, "affinity: none of its CPUs is one of this host's (0 to " + (cpuCount() - 1).toString() + ")");
     return null;
   }
   const share = new CpuShare();

@@ -56,6 +56,13 @@ export class DiskArbiter {
     return share;
   }
 
+  // `share`'s VM is gone (destroyed): the others divide the disk.
+  leave(share: DiskShare, now: u64, tscPerMs: u64): void {
+    const at = this.shares.indexOf(share);
+    if (at >= 0) this.shares.splice(at, 1);
+    this.wakeReady(now, tscPerMs);
+  }
+
   // Whether `share`'s request of `bytes` may start at `now` (TSC, at
   // `tscPerMs` ticks a millisecond); if so it is charged, and otherwise
   // it waits for its turn.

@@ -94,6 +94,13 @@ export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string
   return new PartitionDisk(p.device, p.gpt, readOnly, p.arbiter);
 }
 
+// `disk`'s partition is no VM's disk any more (its VM was destroyed).
+export function releasePartition(disk: PartitionDisk): void {
+  for (let i = 0; i < partitions.length; i++) {
+    if (partitions[i].gpt === disk.partition) partitions[i].owner = "";
+  }
+}
+
 // Why the last claimPartition() failed.
 export let claimError: string = "";
 

@@ -79,6 +79,11 @@ export class VmDisk {
     return this.share !== null ? this.arbiter!.wakeAt(this.share!, tscPerMs) : NOT_DUE;
   }
 
+  // Its VM is destroyed: it leaves the host disk's arbiter.
+  leave(now: u64, tscPerMs: u64): void {
+    if (this.share !== null) this.arbiter!.leave(this.share!, now, tscPerMs);
+  }
+
   // The device dropped its request, or the VM stopped: it wants nothing
   // of the host disk.
   release(now: u64, tscPerMs: u64): void {

@@ -13,7 +13,7 @@
 import { rdpkru, wrpkru, xgetbv, xrstor, xsave, xsetbv } from "../../kernel/arch/shim";
 import { CPUID1_ECX_XSAVE, XCR0_AVX, XCR0_AVX512, XCR0_PKRU, XCR0_SSE, XCR0_X87 } from "../../kernel/arch/x86";
 import { hasPku, query } from "../../kernel/cpu/cpuid";
-import { allocPage } from "../../kernel/mm/linearpages";
+import { allocPage, freePage } from "../../kernel/mm/linearpages";
 
 const LEGACY: u64 = XCR0_X87 | XCR0_SSE; // handled by FXSAVE in the exit stubs
 const XSAVE_AREA_MAX: u32 = 4096; // one page
@@ -65,6 +65,11 @@ export class ExtendedState {
   xcr0: u64 = XCR0_X87; // the reset value
   private pkru: u32 = 0; // the reset value: every key allows everything
   private readonly area: usize = offered != 0 ? allocPage() : 0; // zeroed: every component in its initial state
+
+  // Its save area back to the pages (a destroyed vCPU's).
+  free(): void {
+    if (this.area != 0) freePage(this.area);
+  }
 
   enter(): void {
     if (keys) wrpkru(this.pkru);

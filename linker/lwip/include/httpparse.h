@@ -22,7 +22,7 @@ struct http_request {
   /* {name} in the path, and the credential's token (length 0: none). */
   uint32_t name_at, name_length;
   uint32_t token_at, token_length;
-  /* After a 405: the method the path takes (RFC 9110 15.5.6's Allow). */
+  /* After a 405: the methods the path takes (RFC 9110 15.5.6's Allow). */
   const char* allow;
   /* The bytes the request took, its body included. */
   uint32_t length;

@@ -7,6 +7,8 @@ import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { ConsoleInput, PowerButton, Vm, VmImage } from "../../../vmm/core/vm";
 import { EntryState } from "../../../vmm/core/entrystate";
+import { checkVm } from "../../../vmm/setup/config/config";
+import { JsonValue } from "../../../vmm/setup/config/json";
 import { SegmentState } from "../../../kernel/arch/segments";
 import { Dispatcher } from "../../../vmm/api/dispatcher";
 import { HostFacts } from "../../../vmm/api/hostfacts";
@@ -34,6 +36,9 @@ class FixedFacts extends HostFacts {
   get freeBytes(): u64 {
     return 1 << 30;
   }
+  get pagesBytes(): u64 {
+    return 96 << 10;
+  }
   get nowNs(): u64 {
     return 5_000_000_000;
   }
@@ -55,6 +60,37 @@ class FixedFacts extends HostFacts {
     for (let i = 0; i < into.length; i++) into[i] = <u8>++randomCounter;
     return !randomless;
   }
+  // A VM of fake vCPUs from the entry's name and cpus; more than 1024 MiB
+  // is more than this host has.
+  createVm(entry: JsonValue, id: u32, list: Vm[], errors: string[]): Vm | null {
+    const c = checkVm(<i32>id, entry, [], [], [], null, errors);
+    if (c === null) return null;
+    if (c.memoryMib > 1024) {
+      refused = "not enough free memory for " + c.memoryMib.toString() + " MiB";
+      return null;
+    }
+    const vcpus: Vcpu[] = [];
+    for (let i: u32 = 0; i < c.cpus; i++) vcpus.push(new FakeVcpu());
+    const vm = new Vm(id, c.name, vcpus);
+    vm.memory.add(0, 0x2_0000_0000, <u64>c.memoryMib << 20);
+    list.push(vm);
+    return vm;
+  }
+  get refusal(): string {
+    return refused;
+  }
+  destroyVm(vm: Vm): void {
+    vms.splice(vms.indexOf(vm), 1);
+    destroyed.push(vm.name);
+  }
+}
+
+let refused = "";
+let destroyed: string[] = [];
+
+// The VMs destroyed since reset(), by name.
+export function destroyedVms(): string {
+  return destroyed.join(",");
 }
 
 let randomCounter: u8 = 0;
@@ -86,6 +122,7 @@ export function calibrate(tscPerMs: u64): void {
 export function reset(): void {
   pinged = 0;
   shutdownBy = "";
+  destroyed = [];
   randomCounter = 0;
   randomless = false;
   vms = [];

@@ -51,7 +51,7 @@ import {
   VECTOR_GP,
 } from "../../../kernel/arch/x86";
 import { print, println, printHex } from "../../../kernel/console/console";
-import { allocPages, physOf } from "../../../kernel/mm/linearpages";
+import { allocPages, freePage, freePages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
 import { EntryBlock } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
@@ -166,6 +166,17 @@ export class SvmVcpu extends Vcpu {
     }
     this.cpu = this.cpus[cpu];
     this.cpuIndex = <i32>cpu;
+  }
+
+  // The VMCB and the permission maps. A VMCB on the same page later starts
+  // with no clean bit set, so no CPU uses what it cached of this one; the
+  // ASIDs this vCPU had are not handed out again before a flush (SvmCpu).
+  dispose(): void {
+    super.dispose();
+    this.cpuid.free();
+    freePage(this.vmcb.base);
+    freePages(this.iopm, 3);
+    freePages(this.msrpm, 2);
   }
 
   prepareEntry(e: EntryBlock): void {

@@ -74,12 +74,21 @@ export class VmxCpu {
 // them (SDM 28.1 "Virtual Processor Identifiers"); 0 is the host's. One per vCPU.
 let nextVpid: u32 = 1;
 
+// Those of destroyed vCPUs, handed out again first.
+const freeVpids: u16[] = [];
+
 // A fresh VPID, 0 if VPID is not in use, -1 when all 65535 are taken.
 export function allocateVpid(features: VmxFeatures): i32 {
   if (!features.vpid) return 0;
+  if (freeVpids.length > 0) return <i32>freeVpids.pop();
   if (nextVpid > 0xffff) return -1;
   const vpid = nextVpid++;
   return <i32>vpid;
+}
+
+// `vpid` is no vCPU's any more.
+export function releaseVpid(vpid: u16): void {
+  if (vpid != 0) freeVpids.push(vpid);
 }
 
 // Drops every cached translation tagged with `vpid` (linear and combined

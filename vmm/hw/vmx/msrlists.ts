@@ -11,7 +11,7 @@
 // Each entry is 16 bytes: the MSR index, 4 reserved bytes, the value.
 
 import { rdmsr } from "../../../kernel/arch/shim";
-import { allocPage, physOf } from "../../../kernel/mm/linearpages";
+import { allocPage, freePage, physOf } from "../../../kernel/mm/linearpages";
 import { IA32_CSTAR, IA32_FMASK, IA32_KERNEL_GS_BASE, IA32_LSTAR, IA32_STAR } from "../../../kernel/arch/msrs";
 import * as F from "./fields";
 import { write } from "./vmcs";
@@ -22,6 +22,10 @@ const HOST_LIST: usize = 2048;
 
 export class MsrLists {
   private readonly page: usize = allocPage();
+
+  free(): void {
+    freePage(this.page);
+  }
 
   // Guest values start at 0 (their reset value); host values are this CPU's now.
   constructor() {

@@ -41,11 +41,14 @@ const KERNEL_DATA: u64 = 0x10;
 
 export class Vmcs {
   readonly phys: u64;
+  // Where its region lies in the linear memory.
+  readonly region: usize;
   // False until the first successful VM entry: VMLAUNCH, then VMRESUME.
   launched: bool = false;
 
   constructor(revision: u32) {
     const region = allocPage();
+    this.region = region;
     // Bits 30:0 the revision id; bit 31 clear: an ordinary VMCS, not a shadow one.
     store<u32>(region, revision & 0x7fffffff);
     this.phys = physOf(region);

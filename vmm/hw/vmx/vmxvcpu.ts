@@ -42,7 +42,7 @@ import { Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { VmxBitmaps } from "./bitmaps";
 import * as C from "./controls";
-import { flushVpid, VmxCpu } from "./cpu";
+import { flushVpid, releaseVpid, VmxCpu } from "./cpu";
 import { eptPointer, flushEpt } from "./ept";
 import { VmxFeatures } from "./features";
 import * as F from "./fields";
@@ -57,6 +57,7 @@ import {
   writeCr0,
   writeEfer,
 } from "./guestmode";
+import { freePage } from "../../../kernel/mm/linearpages";
 import { MsrLists } from "./msrlists";
 import { firstFailedWrite, Vmcs, write, writeControls, writeHostState } from "./vmcs";
 
@@ -139,6 +140,17 @@ export class VmxVcpu extends Vcpu {
     this.cpu.forget(this.vmcs.phys);
     this.vmcs.launched = false;
     this.activeOn = -1;
+  }
+
+  // The VMCS (cleared: release() ran on its CPU), the MSR lists and the
+  // VPID. A vCPU that gets the VPID or the EPT root's page later flushes
+  // what they tag on every CPU it arrives on (load()).
+  dispose(): void {
+    super.dispose();
+    this.cpuid.free();
+    freePage(this.vmcs.region);
+    this.msrLists.free();
+    releaseVpid(this.vpid);
   }
 
   // INVEPT of its EPTP: every translation derived from these EPT tables,

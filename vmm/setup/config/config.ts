@@ -178,8 +178,11 @@ export function readConfig(module: BootModule, modules: string[] | null = null):
   return parseConfig(String.UTF8.decode(bytes.buffer), modules);
 }
 
-// One VM entry, or null (with its errors added) if anything about it is wrong.
-function checkVm(
+// One VM entry, the file's number `index`, or null (with its errors added)
+// if anything about it is wrong; `names`, `disks` and `macs` hold what the
+// VMs before it have and get its own. A VM made after the boot (the
+// management API's vm.create) is checked here too (setup/kernelvms.ts).
+export function checkVm(
   index: i32,
   entry: JsonValue,
   names: string[],

@@ -1,0 +1,80 @@
+// A run the test follows through the management API instead of the log's
+// wording (docs/api.md): the hypervisor boots with a token and its API on
+// COM2, the test waits until every VM has stopped, reads each one's end
+// (vm.get: why it stopped, whether it faulted, its exit status) and
+// statistics (vm.stats: exits by kind, unclaimed accesses), and asks the
+// host to shut down (host.shutdown), which it must do cleanly. The events
+// seen since the test subscribed come too. The whole console output is
+// kept for what only the guests say (their PASS lines).
+
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdirSync, rmSync } from "node:fs";
+import { AddressInfo, createServer, Socket } from "node:net";
+import { ApiClient, ApiEvent, VmInfo, VmStats } from "../api/client";
+import { boot, BootOptions, Exit, Machine } from "./index";
+
+export interface ApiRun {
+  output: string;
+  exit: Exit;
+  // Each VM at the end, by name.
+  vms: Map<string, { info: VmInfo; stats: VmStats }>;
+  events: ApiEvent[];
+}
+
+let runs = 0;
+
+// Boots `opts` with the API on COM2 (QEMU: a unix socket it listens on;
+// Bochs: a TCP port of this process it connects to) and a client on it.
+async function bootWithSerialApi(opts: BootOptions): Promise<{ machine: Machine; client: ApiClient; done(): void }> {
+  const token = randomBytes(12).toString("hex");
+  const cmdline = `exit=emulator api_token=${token} ${opts.cmdline ?? ""}`.trim();
+  if (opts.platform === "bochs") {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const connected = once(server, "connection") as Promise<[Socket]>;
+    const com2 = `com2: enabled=1, mode=socket-client, dev=127.0.0.1:${port}`;
+    const machine = await boot({ ...opts, cmdline, extraArgs: [...(opts.extraArgs ?? []), com2] });
+    const [line] = await connected;
+    return { machine, client: new ApiClient(line, token, 120_000), done: () => server.close() };
+  }
+  mkdirSync("build/test", { recursive: true });
+  const socket = `build/test/apirun-${process.pid}-${runs++}.sock`;
+  rmSync(socket, { force: true });
+  const serial = ["-serial", `unix:${socket},server=on,wait=off`];
+  const machine = await boot({ ...opts, cmdline, extraArgs: [...(opts.extraArgs ?? []), ...serial] });
+  await machine.waitFor("api: the management API listens on COM2", 60_000);
+  const client = await ApiClient.open(socket, token, 60_000);
+  return { machine, client, done: () => rmSync(socket, { force: true }) };
+}
+
+// Runs `opts` until every VM has stopped (within `timeoutMs`), then shuts
+// the host down through the API and waits for the emulator to end.
+export async function runThroughApi(opts: BootOptions, timeoutMs: number): Promise<ApiRun> {
+  const { machine, client, done } = await bootWithSerialApi(opts);
+  try {
+    const events: ApiEvent[] = [];
+    client.onEvent((e) => events.push(e));
+    await client.subscribe();
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const list = (await client.list()).vms;
+      if (list.length > 0 && list.every((vm) => vm.state === "stopped")) break;
+      if (Date.now() > until) throw new Error(`VMs still running after ${timeoutMs} ms:\n${machine.tail()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const vms = new Map<string, { info: VmInfo; stats: VmStats }>();
+    for (const vm of (await client.list()).vms) {
+      vms.set(vm.name, { info: await client.info(vm.name), stats: await client.stats(vm.name) });
+    }
+    await client.shutdownHost();
+    const exit = await machine.waitForExit(60_000);
+    return { output: machine.output, exit, vms, events };
+  } finally {
+    client.close();
+    machine.kill();
+    done();
+  }
+}
