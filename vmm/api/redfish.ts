@@ -87,15 +87,15 @@ export class RedfishService {
   }
 
   private route(method: string, credential: string, name: string | null, body: string): RedfishReply {
-    if (method == "redfish.versions") return ok(views.versions());
-    if (method == "redfish.root") return ok(views.serviceRoot());
+    if (method == "redfish.versions") return ok(views.VERSIONS);
+    if (method == "redfish.root") return ok(views.SERVICE_ROOT);
     if (method == "redfish.session.create") return this.logIn(body);
     if (!this.authenticated(credential)) {
       return fail(401, "NoValidSession", "The request carries no valid credential.", "Log in (docs/redfish.md).");
     }
-    if (method == "redfish.odata") return ok(views.odataDocument());
+    if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
     if (method == "redfish.systems") return ok(views.systemsCollection(this.dispatcher.vms));
-    if (method == "redfish.sessionservice") return ok(views.sessionService());
+    if (method == "redfish.sessionservice") return ok(views.SESSION_SERVICE_RESOURCE);
     if (method == "redfish.sessions") {
       const ids: string[] = [];
       for (let i = 0; i < this.sessions.length; i++) ids.push(this.sessions[i].id);

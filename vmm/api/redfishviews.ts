@@ -1,21 +1,18 @@
 // The Redfish resources the hypervisor serves (docs/redfish.md), as JSON
-// text: the service root, the VMs as ComputerSystems, the session service,
-// and Redfish's error body. Each resource carries the annotations DSP0266
-// requires of it, @odata.id and @odata.type (DSP0266 9.5), with the schema
-// versions of DSP8010 whose properties it uses; @odata.context is optional
-// and left out, but for the OData service document, which is made of it.
-// Nothing here changes a VM; redfish.ts decides what is asked.
+// text: the service root, the VMs as ComputerSystems, the sessions, and
+// Redfish's error body. Each resource carries the annotations DSP0266
+// requires of it ("Common annotations"), @odata.id and @odata.type, the
+// latter naming the DSP8010 schema version whose properties it uses;
+// @odata.context is optional and left out, but for the OData service
+// document, which is made of it. Nothing here changes a VM; redfish.ts
+// decides what is asked.
 
 import { Vm } from "../core/vm";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
 import { stateOf } from "./vmviews";
 
-export const ROOT = "/redfish/v1/";
 export const SYSTEMS = "/redfish/v1/Systems";
-export const SESSION_SERVICE = "/redfish/v1/SessionService";
-export const SESSIONS = SESSION_SERVICE + "/Sessions";
-// The version of DSP0266 whose requirements the service meets.
-const REDFISH_VERSION = "1.6.0";
+export const SESSIONS = "/redfish/v1/SessionService/Sessions";
 // Base message registry (DSP8011) names of the messages in error bodies.
 const BASE_REGISTRY = "Base.1.8.";
 // What ComputerSystem.Reset offers, and the one boot source override (a
@@ -23,6 +20,9 @@ const BASE_REGISTRY = "Base.1.8.";
 export const RESET_TYPES: string[] = ["On", "ForceOff", "GracefulShutdown", "ForceRestart"];
 export const BOOT_TARGETS: string[] = ["None"];
 export const BOOT_ENABLED: string[] = ["Disabled"];
+// A VM's Boot: the override it has, always those.
+const BOOT = `{"BootSourceOverrideTarget":"None","BootSourceOverrideTarget@Redfish.AllowableValues":["None"],`
+  + `"BootSourceOverrideEnabled":"Disabled","BootSourceOverrideEnabled@Redfish.AllowableValues":["Disabled"]}`;
 
 function link(id: string): string {
   return new JsonObject().str("@odata.id", id).toString();
@@ -52,35 +52,28 @@ function collection(id: string, type: string, name: string, members: string[]): 
     .toString();
 }
 
+// The resources that never change are written out whole.
+
 // GET /redfish: the protocol versions and their roots (DSP0266 "Service root request").
-export function versions(): string {
-  return new JsonObject().str("v1", ROOT).toString();
-}
+export const VERSIONS = `{"v1":"/redfish/v1/"}`;
 
 // GET /redfish/v1/: where everything else is found; Links.Sessions is
 // where a client logs in (DSP0266 "Redfish session login authentication").
-export function serviceRoot(): string {
-  return resource(ROOT, "#ServiceRoot.v1_5_0.ServiceRoot", "Typervisor Redfish service", "RootService")
-    .str("RedfishVersion", REDFISH_VERSION)
-    .str("Product", "Typervisor")
-    .raw("Systems", link(SYSTEMS))
-    .raw("SessionService", link(SESSION_SERVICE))
-    .raw("Links", new JsonObject().raw("Sessions", link(SESSIONS)).toString())
-    .toString();
-}
+export const SERVICE_ROOT = `{"@odata.id":"/redfish/v1/","@odata.type":"#ServiceRoot.v1_5_0.ServiceRoot",`
+  + `"Id":"RootService","Name":"Typervisor Redfish service","RedfishVersion":"1.6.0","Product":"Typervisor",`
+  + `"Systems":{"@odata.id":"/redfish/v1/Systems"},"SessionService":{"@odata.id":"/redfish/v1/SessionService"},`
+  + `"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}}`;
 
 // GET /redfish/v1/odata: the OData service document (DSP0266 "OData
 // service document"), the service root's top-level resources.
-export function odataDocument(): string {
-  const names: string[] = ["Service", "Systems", "SessionService"];
-  const urls: string[] = [ROOT, SYSTEMS, SESSION_SERVICE];
-  const value = new JsonArray();
-  for (let i = 0; i < names.length; i++) {
-    const kind = i == 0 ? "Singleton" : "EntitySet";
-    value.add(new JsonObject().str("name", names[i]).str("kind", kind).str("url", urls[i]).toString());
-  }
-  return new JsonObject().str("@odata.context", "/redfish/v1/$metadata").raw("value", value.toString()).toString();
-}
+export const ODATA_DOCUMENT = `{"@odata.context":"/redfish/v1/$metadata","value":[`
+  + `{"name":"Service","kind":"Singleton","url":"/redfish/v1/"},`
+  + `{"name":"Systems","kind":"EntitySet","url":"/redfish/v1/Systems"},`
+  + `{"name":"SessionService","kind":"Singleton","url":"/redfish/v1/SessionService"}]}`;
+
+export const SESSION_SERVICE_RESOURCE = `{"@odata.id":"/redfish/v1/SessionService",`
+  + `"@odata.type":"#SessionService.v1_1_8.SessionService","Id":"SessionService","Name":"Session service",`
+  + `"ServiceEnabled":true,"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}`;
 
 export function systemPath(vm: Vm): string {
   return SYSTEMS + "/" + vm.name;
@@ -103,34 +96,21 @@ export function gibibytes(bytes: u64): string {
 // A VM as a ComputerSystem (DSP8010 ComputerSystem v1.13): a paused VM is
 // on but quiesced, a stopped one off and waiting to be powered on.
 export function computerSystem(vm: Vm): string {
-  const state = stateOf(vm);
+  const state = stateOf(vm), path = systemPath(vm);
   const status = new JsonObject()
     .str("State", state == "running" ? "Enabled" : state == "paused" ? "Quiesced" : "StandbyOffline")
     .str("Health", vm.faulted ? "Critical" : "OK");
-  const boot = new JsonObject()
-    .str("BootSourceOverrideTarget", BOOT_TARGETS[0])
-    .raw("BootSourceOverrideTarget@Redfish.AllowableValues", strings(BOOT_TARGETS))
-    .str("BootSourceOverrideEnabled", BOOT_ENABLED[0])
-    .raw("BootSourceOverrideEnabled@Redfish.AllowableValues", strings(BOOT_ENABLED));
-  const reset = new JsonObject()
-    .str("target", systemPath(vm) + "/Actions/ComputerSystem.Reset")
-    .raw("ResetType@Redfish.AllowableValues", strings(RESET_TYPES));
-  return resource(systemPath(vm), "#ComputerSystem.v1_13_0.ComputerSystem", vm.name, vm.name)
+  const reset = `{"#ComputerSystem.Reset":{"target":"` + path + `/Actions/ComputerSystem.Reset",`
+    + `"ResetType@Redfish.AllowableValues":` + strings(RESET_TYPES) + "}}";
+  return resource(path, "#ComputerSystem.v1_13_0.ComputerSystem", vm.name, vm.name)
     .str("SystemType", "Virtual")
     .str("Manufacturer", "Typervisor")
     .str("PowerState", vm.running ? "On" : "Off")
     .raw("Status", status.toString())
-    .raw("ProcessorSummary", new JsonObject().num("Count", vm.vcpus.length).toString())
-    .raw("MemorySummary", new JsonObject().raw("TotalSystemMemoryGiB", gibibytes(vm.memory.size)).toString())
-    .raw("Boot", boot.toString())
-    .raw("Actions", new JsonObject().raw("#ComputerSystem.Reset", reset.toString()).toString())
-    .toString();
-}
-
-export function sessionService(): string {
-  return resource(SESSION_SERVICE, "#SessionService.v1_1_8.SessionService", "Session service", "SessionService")
-    .bool("ServiceEnabled", true)
-    .raw("Sessions", link(SESSIONS))
+    .raw("ProcessorSummary", `{"Count":` + vm.vcpus.length.toString() + "}")
+    .raw("MemorySummary", `{"TotalSystemMemoryGiB":` + gibibytes(vm.memory.size) + "}")
+    .raw("Boot", BOOT)
+    .raw("Actions", reset)
     .toString();
 }
 
