@@ -62,8 +62,14 @@ function messageOf(reply: Reply): string {
 }
 
 describe("the service root and authentication", () => {
-  it("serves the version object and the root to anyone, with OData-Version on every answer", () => {
+  it("serves the version object, the root and the OData document to anyone, with OData-Version on every answer", () => {
     expect(redfish("redfish.versions", "", "", "").body).toEqual({ v1: "/redfish/v1/" });
+    expect(redfish("redfish.odata", "", "", "").body).toMatchObject({
+      "@odata.context": "/redfish/v1/$metadata",
+      value: [{ name: "Service", kind: "Singleton", url: "/redfish/v1/" }, { name: "Systems" }, {
+        name: "SessionService",
+      }],
+    });
     const root = redfish("redfish.root", "", "", "");
     expect(root.status).toBe(200);
     expect(root.fields["odata-version"]).toBe("4.0");
@@ -222,6 +228,10 @@ describe("the VMs as ComputerSystems", () => {
     expect(e.imageLoads(0)).toBe(1);
     expect(resetTo("ForceRestart").status).toBe(204);
     expect(e.imageLoads(0)).toBe(2);
+    expect(resetTo("ForceRestart", "gamma").status).toBe(409); // no image to restart from
+    expect(resetTo("ForceOff", "gamma").status).toBe(204);
+    expect(resetTo("ForceRestart", "gamma").body.error.message).toContain("has stopped");
+
     expect(resetTo("GracefulShutdown", "beta").status).toBe(409); // no power button
     expect(messageOf(resetTo("PushPowerButton"))).toBe("ActionParameterValueNotInList");
     expect(messageOf(resetTo(undefined))).toBe("ActionParameterValueNotInList");

@@ -10,9 +10,9 @@
 // password is the API token set at boot, under any user name; a session,
 // made by POSTing that password to the session collection, has a token of
 // 128 random bits from the CPU's generator. At most MAX_SESSIONS live at
-// once, the oldest giving way to a new one. The service root and the
-// version object need no credential (DSP0266 "Service root request"); all
-// else answers 401 without one. What a request does to a VM is the
+// once, the oldest giving way to a new one. The service root, the version
+// object and the OData service document need no credential (DSP0266
+// "Service root request"); all else answers 401 without one. What a request does to a VM is the
 // management API's own method (dispatcher.ts), so both APIs behave alike.
 
 import { describe } from "../setup/config/fields";
@@ -89,11 +89,11 @@ export class RedfishService {
   private route(method: string, credential: string, name: string | null, body: string): RedfishReply {
     if (method == "redfish.versions") return ok(views.VERSIONS);
     if (method == "redfish.root") return ok(views.SERVICE_ROOT);
+    if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
     if (method == "redfish.session.create") return this.logIn(body);
     if (!this.authenticated(credential)) {
       return fail(401, "NoValidSession", "The request carries no valid credential.", "Log in (docs/redfish.md).");
     }
-    if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
     if (method == "redfish.systems") return ok(views.systemsCollection(this.dispatcher.vms));
     if (method == "redfish.sessionservice") return ok(views.SESSION_SERVICE_RESOURCE);
     if (method == "redfish.sessions") {
