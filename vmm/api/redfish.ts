@@ -53,6 +53,10 @@ function missing(path: string): RedfishReply {
   return fail(404, "ResourceMissingAtURI", "The resource at " + path + " was not found.", "Check the URI.");
 }
 
+function notWritable(property: string): RedfishReply {
+  return fail(400, "PropertyNotWritable", "The property " + property + " cannot be written.", "Leave it out.");
+}
+
 // The text of base64 `encoded` (RFC 4648 section 4), or null if it is not base64.
 export function base64Text(encoded: string): string | null {
   const bytes: u8[] = [];
@@ -172,15 +176,7 @@ export class RedfishService {
   // views.BOOT_TARGETS and BOOT_ENABLED allow; it changes nothing, since a
   // VM always boots its configured kernel.
   private patchBoot(request: JsonValue, vm: Vm): RedfishReply {
-    for (let i = 0; i < request.keys.length; i++) {
-      if (request.keys[i] == "Boot") continue;
-      return fail(
-        400,
-        "PropertyNotWritable",
-        "The property " + request.keys[i] + " cannot be written.",
-        "Leave it out.",
-      );
-    }
+    for (let i = 0; i < request.keys.length; i++) if (request.keys[i] != "Boot") return notWritable(request.keys[i]);
     const boot = request.get("Boot");
     if (boot === null || boot.kind != JsonKind.Object) return ok(views.computerSystem(vm));
     for (let i = 0; i < boot.keys.length; i++) {
@@ -190,9 +186,7 @@ export class RedfishService {
         : key == "BootSourceOverrideEnabled"
         ? views.BOOT_ENABLED
         : null;
-      if (allowed === null) {
-        return fail(400, "PropertyNotWritable", "The property Boot/" + key + " cannot be written.", "Leave it out.");
-      }
+      if (allowed === null) return notWritable("Boot/" + key);
       if (value.kind != JsonKind.String || !allowed.includes(value.text)) {
         const message = "The value " + describe(value) + " for Boot/" + key
           + " is not in the list of acceptable values.";
