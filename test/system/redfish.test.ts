@@ -25,7 +25,8 @@ const haveSushy = spawnSync("/usr/bin/python3", ["-c", "import sushy"]).status =
 // redfish_sushy.py with `args`, in the background: the test goes on reading
 // QEMU's console meanwhile, which a guest writing to it waits for.
 function sushyRun(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn("/usr/bin/python3", ["test/system/redfish_sushy.py", ...args]);
+  // -B: no __pycache__ left in the tree.
+  const child = spawn("/usr/bin/python3", ["-B", "test/system/redfish_sushy.py", ...args]);
   let stdout = "", stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));

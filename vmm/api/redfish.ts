@@ -12,8 +12,9 @@
 // 128 random bits from the CPU's generator. At most MAX_SESSIONS live at
 // once, the oldest giving way to a new one. The service root, the version
 // object and the OData service document need no credential (DSP0266
-// "Service root request"); all else answers 401 without one. What a request does to a VM is the
-// management API's own method (dispatcher.ts), so both APIs behave alike.
+// "Service root request"); all else answers 401 without one. What a
+// request does to a VM is the management API's own method (dispatcher.ts),
+// so both APIs behave alike.
 
 import { describe } from "../setup/config/fields";
 import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
