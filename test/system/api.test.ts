@@ -48,6 +48,42 @@ async function strayError(client: ApiClient): Promise<{ status: number; code: nu
   return { status: reply.error!.data!.status, code: reply.error!.code, id: reply.id };
 }
 
+// A host under QEMU's AMD-V with `cpus` CPUs whose configuration holds
+// `vms`, the multiboot test kernel as a boot module and the API on COM2;
+// `body` gets the machine and a client once the API listens.
+async function withKernelHost(
+  label: string,
+  vms: object[],
+  cpus: number,
+  body: (machine: Machine, client: ApiClient) => Promise<void>,
+): Promise<void> {
+  mkdirSync("build/test", { recursive: true });
+  const socket = `build/test/api-${label}-${process.pid}.sock`, config = `build/test/api-${label}-${process.pid}.json`;
+  rmSync(socket, { force: true });
+  writeFileSync(config, JSON.stringify({ vms }));
+  const machine = await boot({
+    platform: "qemu",
+    cpus,
+    memoryMiB: 256,
+    cmdline: CMDLINE,
+    modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
+    extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+  });
+  try {
+    await machine.waitFor("api: the management API listens on COM2", 60_000);
+    const client = await ApiClient.open(socket, TOKEN);
+    try {
+      await body(machine, client);
+    } finally {
+      client.close();
+    }
+  } finally {
+    machine.kill();
+    rmSync(socket, { force: true });
+    rmSync(config, { force: true });
+  }
+}
+
 describe("the management API on COM2 under AMD-V (QEMU)", () => {
   it("lists, describes, pauses, resumes and powers off VMs; refuses bad tokens and garbage", async () => {
     mkdirSync("build/test", { recursive: true });
@@ -77,79 +113,51 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
   }, 240_000);
 
   it("reboots a kernel VM, powers it off and on again, stays up for it, and shuts down", async () => {
-    mkdirSync("build/test", { recursive: true });
-    const socket = `build/test/api-reboot-${process.pid}.sock`, config = `build/test/api-vms-${process.pid}.json`;
-    rmSync(socket, { force: true });
     // The multiboot test kernel's stress run prints for a long while, through a console that paces it.
     const kernel = { name: "kern", memory: 16, kernel: "mbtest.elf", cmdline: "ram=16 cpus=1 stress=1000000" };
-    writeFileSync(config, JSON.stringify({ vms: [kernel] }));
-    const machine = await boot({
-      platform: "qemu",
-      memoryMiB: 256,
-      cmdline: CMDLINE,
-      modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
-      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
-    });
-    try {
+    await withKernelHost("reboot", [kernel], 1, async (machine, client) => {
       await machine.waitFor("[kern] multiboot test kernel", 60_000);
-      const client = await ApiClient.open(socket, TOKEN);
-      try {
-        expect((await client.info("kern")).rebootable).toBe(true);
-        const events: ApiEvent[] = [];
-        client.onEvent((e) => events.push(e));
-        await client.subscribe();
-        expect((await client.reboot("kern")).state).toBe("running");
-        const restart = await machine.waitFor("vm kern: reset by the management API; restarting", 10_000);
-        await machine.waitFor("[kern] multiboot test kernel", 60_000, restart.index! + 1);
-        expect(machine.output.match(/\[kern\] multiboot test kernel(?!:)/g)).toHaveLength(2); // booted twice
-        expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
-        expect((await client.list()).vms[0].state).toBe("running");
+      expect(await client.info("kern")).toMatchObject({
+        rebootable: true,
+        kernel: { module: "mbtest.elf", initrd: "", cmdline: kernel.cmdline, restart_on_reset: true },
+      });
+      const events: ApiEvent[] = [];
+      client.onEvent((e) => events.push(e));
+      await client.subscribe();
+      expect((await client.reboot("kern")).state).toBe("running");
+      const restart = await machine.waitFor("vm kern: reset by the management API; restarting", 10_000);
+      await machine.waitFor("[kern] multiboot test kernel", 60_000, restart.index! + 1);
+      expect(machine.output.match(/\[kern\] multiboot test kernel(?!:)/g)).toHaveLength(2); // booted twice
+      expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"]]);
+      expect((await client.list()).vms[0].state).toBe("running");
 
-        // Powered off, the last VM: the host stays up for the API, and the
-        // VM can be powered on again from its image.
-        expect((await client.powerOff("kern")).state).toBe("stopped");
-        const off = await machine.waitFor(
-          "no virtual machine runs; the host stays up for the management API",
-          10_000,
-        );
-        expect((await client.start("kern")).state).toBe("running");
-        await machine.waitFor("vm kern: powered on by the management API", 10_000, off.index!);
-        await machine.waitFor("[kern] multiboot test kernel", 60_000, off.index! + 1);
-        expect((await rejection(client.start("kern"))).status).toBe(409);
-        const until = Date.now() + 10_000;
-        while (events.length < 3 && Date.now() < until) await pause(50);
-        expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"], ["stopped", "kern"], [
-          "started",
-          "kern",
-        ]]);
+      // Powered off, the last VM: the host stays up for the API, and the
+      // VM can be powered on again from its image.
+      expect((await client.powerOff("kern")).state).toBe("stopped");
+      const off = await machine.waitFor(
+        "no virtual machine runs; the host stays up for the management API",
+        10_000,
+      );
+      expect((await client.start("kern")).state).toBe("running");
+      await machine.waitFor("vm kern: powered on by the management API", 10_000, off.index!);
+      await machine.waitFor("[kern] multiboot test kernel", 60_000, off.index! + 1);
+      expect((await rejection(client.start("kern"))).status).toBe(409);
+      const until = Date.now() + 10_000;
+      while (events.length < 3 && Date.now() < until) await pause(50);
+      expect(events.map((e) => [e.event, e.vm])).toEqual([["rebooted", "kern"], ["stopped", "kern"], [
+        "started",
+        "kern",
+      ]]);
 
-        // The host shuts down when asked: its VM powered off first.
-        expect(await client.shutdownHost()).toEqual({ shutting_down: true });
-        expect((await machine.waitForExit(30_000)).killed).toBe(false);
-        expect(machine.output).toContain("host: shutting down, asked by the management API");
-        expect(machine.output).toMatch(/all virtual machines have stopped\r?\n/);
-      } finally {
-        client.close();
-      }
-    } finally {
-      machine.kill();
-      rmSync(socket, { force: true });
-      rmSync(config, { force: true });
-    }
-  }, 180_000);
-  it("creates VMs from configurations, destroys them, and reuses their memory", async () => {
-    mkdirSync("build/test", { recursive: true });
-    const socket = `build/test/api-create-${process.pid}.sock`, config = `build/test/api-none-${process.pid}.json`;
-    rmSync(socket, { force: true });
-    writeFileSync(config, JSON.stringify({ vms: [] }));
-    const machine = await boot({
-      platform: "qemu",
-      cpus: 2,
-      memoryMiB: 256,
-      cmdline: CMDLINE,
-      modules: [{ path: "build/guests/mbtest.elf", args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
-      extraArgs: ["-serial", `unix:${socket},server=on,wait=off`],
+      // The host shuts down when asked: its VM powered off first.
+      expect(await client.shutdownHost()).toEqual({ shutting_down: true });
+      expect((await machine.waitForExit(30_000)).killed).toBe(false);
+      expect(machine.output).toContain("host: shutting down, asked by the management API");
+      expect(machine.output).toMatch(/all virtual machines have stopped\r?\n/);
     });
+  }, 180_000);
+
+  it("creates VMs from configurations, destroys them, and reuses their memory", async () => {
     const kernel = (name: string) => ({
       name,
       memory: 32,
@@ -157,69 +165,60 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
       kernel: "mbtest.elf",
       cmdline: "ram=32 cpus=2 stress=1000000",
     });
-    const hostAddress = async (name: string, from: number) =>
-      (await machine.waitFor(new RegExp(`vm ${name}: 32 MiB at host (0x[0-9a-f]+)`), 10_000, from))[1];
-    try {
+    await withKernelHost("create", [], 2, async (machine, client) => {
+      const hostAddress = async (name: string, from: number) =>
+        (await machine.waitFor(new RegExp(`vm ${name}: 32 MiB at host (0x[0-9a-f]+)`), 10_000, from))[1];
       await machine.waitFor("vmm: no virtual machines configured; the management API may create them", 60_000);
       await machine.waitFor("no virtual machine runs; the host stays up for the management API", 10_000);
-      const client = await ApiClient.open(socket, TOKEN);
-      try {
-        const events: ApiEvent[] = [];
-        client.onEvent((e) => events.push(e));
-        await client.subscribe();
-        const before = (await client.host()).memory, free = before.free_bytes;
+      const events: ApiEvent[] = [];
+      client.onEvent((e) => events.push(e));
+      await client.subscribe();
+      const before = (await client.host()).memory, free = before.free_bytes;
 
-        expect(await client.create(kernel("one"))).toMatchObject({ name: "one", state: "running", vcpus: 2 });
-        const first = await hostAddress("one", 0);
-        await machine.waitFor("[one] multiboot test kernel", 60_000);
-        expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
-        expect((await client.list()).vms.map((vm) => [vm.name, vm.state])).toEqual([["one", "running"]]);
+      expect(await client.create(kernel("one"))).toMatchObject({ name: "one", state: "running", vcpus: 2 });
+      const first = await hostAddress("one", 0);
+      await machine.waitFor("[one] multiboot test kernel", 60_000);
+      expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
+      expect((await client.list()).vms.map((vm) => [vm.name, vm.state])).toEqual([["one", "running"]]);
 
-        // Gone from the list at once; its RAM back in the pool once no CPU holds it.
-        expect(await client.destroy("one")).toEqual({ name: "one", destroyed: true });
-        expect((await client.list()).vms).toEqual([]);
-        const gone = await machine.waitFor(
-          /vm one: destroyed; 32 MiB of RAM and (\d+) KiB of the hypervisor's pages are free again/,
-          10_000,
-        );
-        expect(Number(gone[1])).toBeGreaterThan(0);
-        console.log(`api create/destroy (AMD-V): ${gone[0]}`);
-        expect((await client.host()).memory).toEqual(before);
+      // Gone from the list at once; its RAM back in the pool once no CPU holds it.
+      expect(await client.destroy("one")).toEqual({ name: "one", destroyed: true });
+      expect((await client.list()).vms).toEqual([]);
+      const gone = await machine.waitFor(
+        /vm one: destroyed; 32 MiB of RAM and (\d+) KiB of the hypervisor's pages are free again/,
+        10_000,
+      );
+      expect(Number(gone[1])).toBeGreaterThan(0);
+      console.log(`api create/destroy (AMD-V): ${gone[0]}`);
+      expect((await client.host()).memory).toEqual(before);
 
-        // The next VM gets the same memory, and its kernel boots in it.
-        expect((await client.create(kernel("two"))).state).toBe("running");
-        expect(await hostAddress("two", gone.index!)).toBe(first);
-        await machine.waitFor("[two] multiboot test kernel", 60_000);
+      // The next VM gets the same memory, and its kernel boots in it.
+      expect((await client.create(kernel("two"))).state).toBe("running");
+      expect(await hostAddress("two", gone.index!)).toBe(first);
+      await machine.waitFor("[two] multiboot test kernel", 60_000);
 
-        // What cannot be made is refused, with the field or the want.
-        const refused = await rejection(client.create({ ...kernel("three"), memory: "lots", cpus: 0 }));
-        expect(refused.status).toBe(400);
-        expect(refused.message).toMatch(/memory: expected a number of MiB.*; vm \d+ \(three\): cpus: /);
-        expect((await rejection(client.create(kernel("two")))).status).toBe(409);
-        const big = await rejection(client.create({ ...kernel("huge"), memory: 60000 }));
-        expect(big.status).toBe(409);
-        expect(big.message).toContain("not enough free memory for 60000 MiB");
-        expect((await rejection(client.create({ ...kernel("nok"), kernel: "nope.elf" }))).status).toBe(400);
-        expect((await client.list()).vms.map((vm) => vm.name)).toEqual(["two"]);
-        expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
-        const told = events.map((e) => [e.event, e.vm]);
-        expect(told).toEqual([
-          ["created", "one"],
-          ["started", "one"],
-          ["stopped", "one"],
-          ["destroyed", "one"],
-          ["created", "two"],
-          ["started", "two"],
-        ]);
-        expect(machine.output).not.toMatch(/panic|\*\*\* /);
-      } finally {
-        client.close();
-      }
-    } finally {
-      machine.kill();
-      rmSync(socket, { force: true });
-      rmSync(config, { force: true });
-    }
+      // What cannot be made is refused, with the field or the want.
+      const refused = await rejection(client.create({ ...kernel("three"), memory: "lots", cpus: 0 }));
+      expect(refused.status).toBe(400);
+      expect(refused.message).toMatch(/memory: expected a number of MiB.*; vm \d+ \(three\): cpus: /);
+      expect((await rejection(client.create(kernel("two")))).status).toBe(409);
+      const big = await rejection(client.create({ ...kernel("huge"), memory: 60000 }));
+      expect(big.status).toBe(409);
+      expect(big.message).toContain("not enough free memory for 60000 MiB");
+      expect((await rejection(client.create({ ...kernel("nok"), kernel: "nope.elf" }))).status).toBe(400);
+      expect((await client.list()).vms.map((vm) => vm.name)).toEqual(["two"]);
+      expect((await client.host()).memory.free_bytes).toBe(free - 32 * 2 ** 20);
+      const told = events.map((e) => [e.event, e.vm]);
+      expect(told).toEqual([
+        ["created", "one"],
+        ["started", "one"],
+        ["stopped", "one"],
+        ["destroyed", "one"],
+        ["created", "two"],
+        ["started", "two"],
+      ]);
+      expect(machine.output).not.toMatch(/panic|\*\*\* /);
+    });
   }, 180_000);
 
   it("stays off when gdb= gives COM2 to the debugger, and says so", async () => {
@@ -397,7 +396,7 @@ async function exercise(machine: Machine, client: ApiClient): Promise<void> {
     ["gamma", "running", 1, 4 * 2 ** 20],
   ]);
   const info = await client.info("beta");
-  expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false });
+  expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false, kernel: null });
   expect(info.vcpus).toHaveLength(1);
   expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", home_cpu: 0, ran_on: [0] });
   expect(info.share.affinity).toContain(0);

@@ -82,6 +82,8 @@ describe("the dashboard in Chromium", () => {
       expect(after.samples).toBeGreaterThan(before.samples);
       expect(after.cpu).toBeGreaterThan(0);
       expect(await page.$eval("tr[data-vm=\"alpha\"] button[data-action=\"resume\"]", (b) => b.disabled)).toBe(false);
+      // Start is for a stopped VM only.
+      expect(await page.$eval("tr[data-vm=\"alpha\"] button[data-action=\"start\"]", (b) => b.disabled)).toBe(true);
       await page.screenshot({ path: `${ARTIFACTS}/dashboard-paused.png` });
       for (const shot of ["running", "paused"]) {
         expect(statSync(`${ARTIFACTS}/dashboard-${shot}.png`).size).toBeGreaterThan(5_000);

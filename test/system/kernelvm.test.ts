@@ -7,11 +7,13 @@
 // kernel also finds its CPUs in the ACPI tables and starts the others with
 // INIT and STARTUP IPIs, and with stress=N prints N characters, runs N
 // CPUIDs and sends itself NMIs. A bad configuration is reported by VM and
-// field, and only the VMs with errors are left out.
+// field, and only the VMs with errors are left out. How each VM ended the
+// test reads from the management API (tools/harness/apirun.ts); what the
+// kernels checked, from their own output.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Module } from "../../tools/harness/index";
-import { bootAndWait, Run } from "./run";
+import { ApiRun, runThroughApi } from "../../tools/harness/apirun";
 
 // The names of the checks in test kernel sources ("area: what", which
 // leaves out check()'s own definition).
@@ -77,17 +79,23 @@ const GOOD = {
 };
 const MP_VMS: [string, number][] = [["mp2", 2], ["mp4", 4]];
 
-function expectKernelPassed(output: string, vm: string, kernel: Kernel, withModule: boolean, status: number): void {
-  const k = KERNELS[kernel];
+function expectKernelPassed(run: ApiRun, vm: string, kernel: Kernel, withModule: boolean, status: number): void {
+  const output = run.output.replace(/\r/g, ""), k = KERNELS[kernel];
   const expected = k.checks.filter((c) => (withModule ? !k.noModule.includes(c) : !WITH_MODULE(c)));
   expect(expected.length).toBeGreaterThan(15);
   for (const check of expected) expect(output).toContain(`[${vm}] PASS ${check}\n`);
   expect(output).toContain(`[${vm}] ${k.banner}: all checks passed\n`);
-  expect(output).toContain(`vm ${vm}: exited with status ${status}\n`);
+  expect(run.vms.get(vm)?.info).toMatchObject({
+    state: "stopped",
+    fault: false,
+    exit_status: status,
+    stop_reason: `exited with status ${status}`,
+  });
 }
 
 // Both kernels of GOOD, on whichever backend.
-function expectGoodVms(output: string, backend: string): void {
+function expectGoodVms(run: ApiRun, backend: string): void {
+  const output = run.output.replace(/\r/g, "");
   expect(output).toMatch(
     new RegExp(
       `vm mb32: 32 MiB at host 0x[0-9a-f]+, multiboot1 kernel \\[0x100000, 0x[0-9a-f]+\\), `
@@ -100,14 +108,17 @@ function expectGoodVms(output: string, backend: string): void {
         + `entry 0x100200 in 64-bit long mode, console com1, ${backend}`,
     ),
   );
-  expectKernelPassed(output, "mb32", "multiboot", true, (42 << 1) | 1);
-  expectKernelPassed(output, "l64", "linux64", true, (21 << 1) | 1);
+  expectKernelPassed(run, "mb32", "multiboot", true, (42 << 1) | 1);
+  expectKernelPassed(run, "l64", "linux64", true, (21 << 1) | 1);
   for (const [vm, port] of [["reset92", "0x92"], ["resetcf9", "0xcf9"]]) {
     expect(output).toContain(`[${vm}] multiboot test kernel: all checks passed\n`);
-    expect(output).toContain(`vm ${vm}: stopped: the guest reset the machine through port ${port}\n`);
+    expect(run.vms.get(vm)?.info).toMatchObject({
+      state: "stopped",
+      stop_reason: `the guest reset the machine through port ${port}`,
+    });
   }
   for (const [vm, cpus] of MP_VMS) {
-    expectKernelPassed(output, vm, "multiboot", false, 1);
+    expectKernelPassed(run, vm, "multiboot", false, 1);
     expect(output).toContain(`[${vm}] acpi: the MADT lists ${cpus} enabled local APICs, the boot CPU's ID is 0\n`);
     for (let id = 1; id < cpus; id++) {
       expect(output).toContain(`[${vm}] smp: AP ${id} counted in, its CPUID says APIC ID ${id}\n`);
@@ -133,8 +144,9 @@ function uartLine(k: number): string {
 
 // Every character the stress VM printed arrived, in order; returns the
 // TSC ticks it reported per CPUID.
-function expectStressPassed(output: string): number {
-  expectKernelPassed(output, "stress", "stress", false, 1);
+function expectStressPassed(run: ApiRun): number {
+  const output = run.output.replace(/\r/g, "");
+  expectKernelPassed(run, "stress", "stress", false, 1);
   expect(output).toContain("[stress] stress: 1000 NMIs sent to this CPU, 1000 taken, 0 of them late\n");
   const lines = output.split("\n").filter((l) => l.startsWith("[stress] uart ")).map((l) => l.slice(9));
   expect(lines.reduce((n, line) => n + line.length + 1, 0)).toBe(STRESS_CHARACTERS);
@@ -145,11 +157,15 @@ function expectStressPassed(output: string): number {
   return Number(cpuid![1]);
 }
 
-function expectCleanShutdown(run: Run): string {
+// No kernel failed a check, every VM stopped, and the host shut down
+// cleanly when asked.
+function expectCleanShutdown(run: ApiRun): string {
   const output = run.output.replace(/\r/g, "");
   expect(output).not.toMatch(/\] FAIL /);
-  expect(output).toContain("all virtual machines have stopped");
+  expect([...run.vms.values()].every((vm) => vm.info.state === "stopped")).toBe(true);
+  expect(output).toContain("host: shutting down, asked by the management API");
   expect(output).toContain("typervisor: shutdown");
+  expect(run.exit.killed).toBe(false);
   expect(run.exit.status).toBe(0);
   return output;
 }
@@ -159,28 +175,27 @@ describe("VMs from the configuration module", () => {
     "boots the multiboot and 64-bit Linux-protocol test kernels under AMD-V (QEMU), next to a "
       + "flat-binary VM",
     async () => {
-      const run = await bootAndWait({
+      const run = await runThroughApi({
         platform: "qemu",
         memoryMiB: 256,
         modules: [...files("vms-good", GOOD), { path: "build/guests/protected32.bin", args: "vm=protected32" }],
-      });
+      }, 120_000);
       const output = expectCleanShutdown(run);
-      expectGoodVms(output, "AMD-V");
+      expectGoodVms(run, "AMD-V");
       expect(output).toContain("[protected32] guest: all checks passed");
-      expect(output).toContain("vm protected32: exited with status 0");
+      expect(run.vms.get("protected32")?.info).toMatchObject({ fault: false, exit_status: 0 });
     },
   );
 
   it("boots the multiboot and 64-bit Linux-protocol test kernels under VT-x (Bochs, broadwell_ult)", async () => {
-    const run = await bootAndWait({
+    const run = await runThroughApi({
       platform: "bochs",
       bochsCpu: "broadwell_ult",
       memoryMiB: 256,
       modules: files("vms-good", GOOD),
     }, 300_000);
-    const output = expectCleanShutdown(run);
-    expectGoodVms(output, "Intel VT-x");
-    expect(run.exit.killed).toBe(false);
+    expectCleanShutdown(run);
+    expectGoodVms(run, "Intel VT-x");
   });
 
   it("reports bad VMs by name and field and still starts the good one", async () => {
@@ -193,7 +208,7 @@ describe("VMs from the configuration module", () => {
         { name: "toosmall", memory: 1, kernel: "mbtest.elf" },
       ],
     };
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules: files("vms-bad", bad) });
+    const run = await runThroughApi({ platform: "qemu", memoryMiB: 256, modules: files("vms-bad", bad) }, 120_000);
     const output = expectCleanShutdown(run);
     expect(output).toContain("config: vm 0 (badmem): memory: expected a number of MiB from 1 to 65536, got \"lots\"");
     expect(output).toContain("config: vm 2 (nokernel): kernel: no boot module named \"missing.elf\"");
@@ -201,7 +216,8 @@ describe("VMs from the configuration module", () => {
     expect(output).toMatch(/vm notakernel: kernel mbmod: not a kernel image typervisor can boot: .*; not started/);
     expect(output).toMatch(/vm toosmall: kernel mbtest.elf: .*does not fit in the VM's RAM \(1 MiB\); not started/);
     for (const vm of ["badmem", "nokernel", "notakernel", "toosmall"]) expect(output).not.toContain(`[${vm}]`);
-    expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
+    expect([...run.vms.keys()]).toEqual(["good"]);
+    expectKernelPassed(run, "good", "multiboot", false, (7 << 1) | 1);
   });
 
   // 400 KB of zeros once printed 135,878 error lines and then trapped the
@@ -212,32 +228,36 @@ describe("VMs from the configuration module", () => {
     const modules = files("vms-good", good);
     writeFileSync(bombPath, `{"vms": [${Array(200_000).fill("0").join(",")}]}\n`);
     modules.push({ path: bombPath, args: "vms-bomb.json config" });
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules });
+    const run = await runThroughApi({ platform: "qemu", memoryMiB: 256, modules }, 120_000);
     const output = expectCleanShutdown(run);
     expect(output).toContain("config: line 1, column 20006: more than 10000 values: too large for a VM configuration");
     expect(output.match(/config: /g)!.length).toBeLessThan(5);
-    expectKernelPassed(output, "good", "multiboot", false, (7 << 1) | 1);
+    expectKernelPassed(run, "good", "multiboot", false, (7 << 1) | 1);
   });
 });
 
 describe("a multiboot kernel's stress run: PMU, NMIs to itself, a million characters and CPUIDs", () => {
   it("runs to completion under AMD-V (QEMU)", async () => {
     const started = Date.now();
-    const run = await bootAndWait({ platform: "qemu", memoryMiB: 256, modules: files("vms-stress", STRESS) }, 900_000);
-    const ticks = expectStressPassed(expectCleanShutdown(run));
+    const run = await runThroughApi(
+      { platform: "qemu", memoryMiB: 256, modules: files("vms-stress", STRESS) },
+      900_000,
+    );
+    expectCleanShutdown(run);
+    const ticks = expectStressPassed(run);
     console.log(`stress under QEMU: ${(Date.now() - started) / 1000} s, ${ticks} TSC ticks per CPUID`);
   });
 
   it("runs to completion under VT-x (Bochs, broadwell_ult)", async () => {
     const started = Date.now();
-    const run = await bootAndWait({
+    const run = await runThroughApi({
       platform: "bochs",
       bochsCpu: "broadwell_ult",
       memoryMiB: 256,
       modules: files("vms-stress", STRESS),
     }, 1_100_000);
-    const ticks = expectStressPassed(expectCleanShutdown(run));
-    expect(run.exit.killed).toBe(false);
+    expectCleanShutdown(run);
+    const ticks = expectStressPassed(run);
     console.log(`stress under Bochs: ${(Date.now() - started) / 1000} s, ${ticks} TSC ticks per CPUID`);
   });
 });

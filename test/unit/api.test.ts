@@ -157,7 +157,7 @@ describe("the methods", () => {
     expect(list.vms[1].exits).toBe(3);
     expect(list.vms[1].cpu_ns).toBeGreaterThan(0);
     const info = result("vm.get", { name: "beta" });
-    expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false, stop_reason: "" });
+    expect(info).toMatchObject({ name: "beta", state: "running", rebootable: false, kernel: null, stop_reason: "" });
     expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", running_on: -1, ran_on: [] });
     expect(info.vcpus[1]).toMatchObject({ index: 1, activity: "waiting-for-startup", ran_on: [1] });
     expect(info.share).toMatchObject({ weight: 256, cap_percent: 0 });
@@ -293,7 +293,12 @@ describe("the methods", () => {
     expect(e.imageLoads(1)).toBe(0);
     expect(result("vm.start", { name: "beta" }).state).toBe("running");
     expect(e.imageLoads(1)).toBe(1);
-    expect(result("vm.get", { name: "beta" })).toMatchObject({ stop_reason: "", fault: false, exit_status: -1 });
+    expect(result("vm.get", { name: "beta" })).toMatchObject({
+      stop_reason: "",
+      fault: false,
+      exit_status: -1,
+      kernel: { module: "k.elf", initrd: "", cmdline: "quiet", restart_on_reset: true },
+    });
     expect(failure(call("vm.start", { name: "beta" })).status).toBe(409);
   });
 

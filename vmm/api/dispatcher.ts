@@ -431,7 +431,8 @@ export class Dispatcher {
       .toString();
   }
 
-  private list(): string {
+  // vms.list's result.
+  list(): string {
     const list = new JsonArray();
     for (let i = 0; i < this.vms.length; i++) list.add(vmSummary(this.vms[i]));
     return new JsonObject().num("time_ns", this.host.nowNs).raw("vms", list.toString()).toString();

@@ -71,8 +71,7 @@ export function answerRecord(dispatcher: Dispatcher, redfish: RedfishService, at
   }
   const outcome = dispatcher.call(fields[0], token, name, body);
   if (outcome.code == 0 && fields[0] == SUBSCRIBE) {
-    const now = dispatcher.call("vms.list", token, null, "");
-    return new HttpAnswer(slot, OK, serverSentEvent("vms", now.text), true);
+    return new HttpAnswer(slot, OK, serverSentEvent("vms", dispatcher.list()), true);
   }
   if (outcome.code == 0) return new HttpAnswer(slot, OK, outcome.text);
   return new HttpAnswer(slot, <u32>httpStatus(outcome.code), errorObject(outcome.code, outcome.text));
@@ -98,7 +97,7 @@ export class HttpServer {
   }
 
   // Answers the requests waiting in lwIP, and sends the event streams
-  // what happened since.
+  // what happened since the dispatcher last looked.
   serve(): void {
     for (let i = 0; i < REQUESTS_PER_POLL; i++) {
       const length = ipHttpTake(this.record.dataStart, RECORD_BYTES);
@@ -111,7 +110,6 @@ export class HttpServer {
       const bytes = String.UTF8.encode(answer.fields + answer.body);
       ipHttpReply(answer.slot, answer.status, answer.fields.length, changetype<usize>(bytes), bytes.byteLength);
     }
-    this.dispatcher.look();
     // Backwards: a stream whose client left is taken out as it is found.
     for (let i = this.streams.length - 1; i >= 0; i--) this.flush(this.streams[i]);
   }

@@ -74,6 +74,8 @@ export function apiListens(): bool {
 export function pollApi(): void {
   const s = service;
   if (s === null) return;
+  // What changed since the last poll, for every subscriber.
+  s.dispatcher.look();
   const http = s.http;
   if (http !== null) http.serve();
   s.dispatcher.typeAhead();
@@ -86,7 +88,6 @@ export function pollApi(): void {
     if (framed == Framed.Line && reader.line.trim().length > 0) s.send(dispatcher.answer(reader.line));
     else if (framed == Framed.TooLong) s.send(dispatcher.tooLong());
   }
-  dispatcher.look();
   const events = dispatcher.serialEvents;
   if (events !== null) {
     const waiting = events.waiting;

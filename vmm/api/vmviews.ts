@@ -77,11 +77,26 @@ export function vmInfo(vm: Vm): string {
     .bool("fault", vm.faulted)
     .int("exit_status", vm.exitStatus)
     .bool("rebootable", vm.image !== null)
+    .raw("kernel", kernelOf(vm))
     .num("memory_bytes", vm.memory.size)
     .raw("share", share.toString())
     .raw("vcpus", vcpus.toString())
     .raw("disks", devices(vm, "disk", false))
     .raw("nics", devices(vm, "nic", false))
+    .toString();
+}
+
+// What a kernel VM boots: its kernel's and initrd's boot modules, its
+// command line, and whether a reset by its guest restarts it; null for a
+// flat binary.
+function kernelOf(vm: Vm): string {
+  const image = vm.image;
+  if (image === null) return "null";
+  return new JsonObject()
+    .str("module", image.kernelModule)
+    .str("initrd", image.initrdModule)
+    .str("cmdline", image.kernelCmdline)
+    .bool("restart_on_reset", vm.restartOnReset)
     .toString();
 }
 

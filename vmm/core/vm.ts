@@ -66,6 +66,13 @@ export abstract class PowerButton {
 // null with `failure` set.
 export abstract class VmImage {
   failure: string = "";
+  // What the configuration named: the kernel's and the initrd's boot
+  // modules ("" for none) and the kernel's command line, for the API.
+  constructor(
+    readonly kernelModule: string = "",
+    readonly initrdModule: string = "",
+    readonly kernelCmdline: string = "",
+  ) {}
   abstract reload(vm: Vm): EntryState | null;
 }
 

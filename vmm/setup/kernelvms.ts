@@ -222,7 +222,7 @@ class KernelImage extends VmImage {
     private nics: VmPort[],
     private platform: PcPlatform,
   ) {
-    super();
+    super(config.kernel, config.initrd, config.cmdline);
   }
 
   reload(vm: Vm): EntryState | null {

@@ -174,6 +174,9 @@ export function exitWith(vm: i32, status: i32): void {
 // A kernel VM's image, as far as a power-on needs it: how often it was loaded.
 class CountedImage extends VmImage {
   loads: i32 = 0;
+  constructor() {
+    super("k.elf", "", "quiet");
+  }
   reload(vm: Vm): EntryState | null {
     this.loads++;
     return new EntryState(new SegmentState(0, 0, 0, 0), new SegmentState(0, 0, 0, 0));
@@ -232,7 +235,9 @@ export function quoted(text: string): string {
 }
 
 // One poll of the HTTP server, through the test's ip_http_* stubs.
+// A poll of the API (api/service.ts pollApi()), as far as HTTP goes.
 export function serveHttp(): void {
+  dispatcher.look();
   server.serve();
 }
 
