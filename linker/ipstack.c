@@ -165,12 +165,13 @@ bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offs
   return streams;
 }
 
-void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length) {
+void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t fields, uint32_t offset,
+                   uint32_t length) {
   ENTER_LWIP_OR();
   uint32_t to = w2c_lwip_http_body(&stack, slot), capacity = w2c_lwip_http_body_capacity(&stack);
   bool fits = length <= capacity && within(kernel, offset, length) && within(&env.memory, to, length);
   if (fits) __builtin_memcpy(memory + to, kernel->data + offset, length);
   /* A body that was not copied is answered 500 by lwIP: a length over its capacity. */
-  w2c_lwip_http_respond(&stack, slot, status, fits ? length : capacity + 1);
+  w2c_lwip_http_respond(&stack, slot, status, fields, fits ? length : capacity + 1);
   LEAVE_LWIP();
 }

@@ -24,9 +24,10 @@ bool ip_http_listen(uint32_t port);
 /* Moves the next HTTP request's record (linker/lwip/http.c) into `kernel`
  * at `offset`, at most `capacity` bytes; its length, or 0 if none waits. */
 uint32_t ip_http_take(const wasm_rt_memory_t* kernel, uint32_t offset, uint32_t capacity);
-/* Answers request `slot` with `status` and the JSON body of `length` bytes
- * at `offset` in `kernel`. */
-void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t offset, uint32_t length);
+/* Answers request `slot` with `status` and the `length` bytes at `offset`
+ * in `kernel`: `fields` bytes of header fields, then the body (http.c). */
+void ip_http_reply(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t status, uint32_t fields, uint32_t offset,
+                   uint32_t length);
 /* Adds the `length` bytes at `offset` in `kernel` to the event stream of
  * `slot`; false if that slot streams no more. */
 bool ip_http_stream(const wasm_rt_memory_t* kernel, uint32_t slot, uint32_t offset, uint32_t length);

@@ -184,8 +184,8 @@ u32 w2c_shim_ip_output(w2c_shim* s, u32 buffer, u32 capacity) { return ip_stack_
 u32 w2c_shim_ip_failed(w2c_shim* s) { return ip_stack_failed(); }
 u32 w2c_shim_ip_http_listen(w2c_shim* s, u32 port) { return ip_http_listen(port); }
 u32 w2c_shim_ip_http_take(w2c_shim* s, u32 buffer, u32 capacity) { return ip_http_take(&kernel.w2c_memory, buffer, capacity); }
-void w2c_shim_ip_http_reply(w2c_shim* s, u32 slot, u32 status, u32 body, u32 length) {
-  ip_http_reply(&kernel.w2c_memory, slot, status, body, length);
+void w2c_shim_ip_http_reply(w2c_shim* s, u32 slot, u32 status, u32 fields, u32 body, u32 length) {
+  ip_http_reply(&kernel.w2c_memory, slot, status, fields, body, length);
 }
 u32 w2c_shim_ip_address(w2c_shim* s) { return ip_address(); }
 u32 w2c_shim_ip_netmask(w2c_shim* s) { return ip_netmask(); }

@@ -9,6 +9,7 @@
 //     create FILE          a VM from FILE: JSON, one entry as in the configuration's "vms"
 //     destroy NAME         powers the VM off if it runs, and takes it off the host
 //     start NAME | pause NAME | resume NAME | stop NAME | reboot NAME
+//     button NAME          presses a VM's power button: its guest shuts down
 //     shutdown             powers off the VMs still running, then the host
 //     events               VMs starting, stopping and why, as they happen
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
@@ -67,7 +68,21 @@ async function top(client: Api): Promise<void> {
 }
 
 const COMMANDS = [
-  ...["host", "shutdown", "list", "info", "stats", "create", "destroy", "start", "pause", "resume", "stop", "reboot"],
+  ...[
+    "host",
+    "shutdown",
+    "list",
+    "info",
+    "stats",
+    "create",
+    "destroy",
+    "start",
+    "pause",
+    "resume",
+    "stop",
+    "reboot",
+    "button",
+  ],
   ...["events", "top", "metrics", "ping", "console"],
 ];
 
@@ -92,13 +107,15 @@ async function run(client: Api): Promise<void> {
     case "pause":
     case "resume":
     case "stop":
-    case "reboot": {
+    case "reboot":
+    case "button": {
       const change = {
         start: client.start,
         pause: client.pause,
         resume: client.resume,
         stop: client.powerOff,
         reboot: client.reboot,
+        button: client.pressPowerButton,
       };
       const done = await change[command](needName());
       return console.log(`${done.name}: ${done.state}`);

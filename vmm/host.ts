@@ -1,10 +1,11 @@
 // The host as the management API sees it and changes it (api/hostfacts.ts):
-// its version, CPUs, free memory and clock, its ping, its shutdown, and
-// making and destroying VMs, which takes the configuration's checks and
-// loaders (setup/kernelvms.ts) and the scheduler (sched/scheduler.ts),
-// layers above the API.
+// its version, CPUs, free memory and clock, its ping, its shutdown, its
+// random numbers, and making and destroying VMs, which takes the
+// configuration's checks and loaders (setup/kernelvms.ts) and the
+// scheduler (sched/scheduler.ts), layers above the API.
 
 import { rdtsc } from "../kernel/arch/shim";
+import { randomBytes } from "../kernel/cpu/random";
 import { cpuCount } from "../kernel/cpu/smp";
 import { FrameAllocator } from "../kernel/mm/frames";
 import { pagesInUseBytes } from "../kernel/mm/linearpages";
@@ -49,6 +50,9 @@ export class KernelHost extends HostFacts {
   }
   shutdown(who: string): void {
     requestShutdown(who, rdtsc(), tscPerMillisecond());
+  }
+  random(into: Uint8Array): bool {
+    return randomBytes(into, 0, into.length, false) == into.length;
   }
   createVm(entry: JsonValue, id: u32, vms: Vm[], errors: string[]): Vm | null {
     const vm = createVmFromEntry(entry, id, vms, errors);

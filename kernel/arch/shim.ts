@@ -139,11 +139,12 @@ export declare function ipStart(mac: u64, address: u32, netmask: u32, gateway: u
 @external("shim", "ip_ping_take") export declare function ipPingTake(): u32;
 // The management API over HTTP (linker/lwip/http.c): ip_http_take moves
 // the next request's record here (its length, 0: none); ip_http_reply
-// answers request `slot` with a status and a JSON body; ip_http_stream
+// answers request `slot` with a status, `fields` bytes of header fields
+// (each ending CRLF, then an empty line; 0: none) and the body; ip_http_stream
 // adds to the event stream of `slot`, false once it streams no more.
 @external("shim", "ip_http_listen") export declare function ipHttpListen(port: u32): bool;
 @external("shim", "ip_http_take") export declare function ipHttpTake(buffer: usize, capacity: i32): i32;
 @external("shim", "ip_http_reply")
-export declare function ipHttpReply(slot: u32, status: u32, body: usize, length: i32): void;
+export declare function ipHttpReply(slot: u32, status: u32, fields: i32, body: usize, length: i32): void;
 @external("shim", "ip_http_stream")
 export declare function ipHttpStream(slot: u32, text: usize, length: i32): bool;

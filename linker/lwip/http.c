@@ -6,10 +6,13 @@
  * buffer in this memory. Bytes come in from lwIP's receive callback until
  * httpparse.c finds a whole request; a malformed one is answered here with
  * its 4xx JSON error. A well-formed one waits, as a record
- *   slot byte, JSON-RPC method, LF, {name}, LF, bearer token, LF, body
- * until the hypervisor takes it (http_next), runs the method with its
- * dispatcher (vmm/api/http.ts), writes the JSON body into the slot's reply
- * buffer and calls http_respond with the status. The reply leaves as the
+ *   slot byte, JSON-RPC method, LF, {name}, LF, credential, LF, body
+ * (the credential is a bearer token, or "Basic " or "Session " and the
+ * token: httpparse.h) until the hypervisor takes it (http_next), runs the
+ * method with its dispatcher (vmm/api/http.ts), writes the JSON body into
+ * the slot's reply buffer, led by any header fields of its own (Redfish's
+ * X-Auth-Token, Location, OData-Version), and calls http_respond with the
+ * status. The reply leaves as the
  * send buffer frees; every reply ends with Connection: close. A connection
  * that makes no progress for IDLE_SECONDS is aborted, so none holds a slot
  * for ever (a request the hypervisor never answered included). Nothing here
@@ -89,6 +92,8 @@ static void put_number(struct connection* c, uint32_t* at, uint32_t limit, int32
 static const char* reason(uint32_t status) {
   switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
@@ -154,8 +159,10 @@ static err_t stream(struct connection* c, const uint8_t* bytes, uint32_t length)
   return send_more(c);
 }
 
-/* The status line and headers in front of the body's `length` bytes at HEAD_ROOM. */
-static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
+/* The status line and headers in front of the `length` bytes at HEAD_ROOM:
+ * the first `fields` of them (0: none) are more header fields, each ending
+ * CRLF, and the empty line that ends the header section; the body follows. */
+static err_t respond(struct connection* c, uint32_t status, uint32_t fields, uint32_t length) {
   uint8_t* body = c->out + HEAD_ROOM;
   uint32_t at = 0;
   put(c, &at, HEAD_ROOM, "HTTP/1.1 ");
@@ -173,7 +180,7 @@ static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
     put(c, &at, HEAD_ROOM, "\r\nCache-Control: no-store");
   } else {
     put(c, &at, HEAD_ROOM, "\r\nContent-Length: ");
-    put_number(c, &at, HEAD_ROOM, (int32_t)length);
+    put_number(c, &at, HEAD_ROOM, (int32_t)(length - fields));
   }
   /* RFC 9110 sections 11.6.1 and 15.5.6: what a 401 and a 405 must say. */
   if (status == 401) put(c, &at, HEAD_ROOM, "\r\nWWW-Authenticate: Bearer");
@@ -181,7 +188,7 @@ static err_t respond(struct connection* c, uint32_t status, uint32_t length) {
     put(c, &at, HEAD_ROOM, "\r\nAllow: ");
     put(c, &at, HEAD_ROOM, c->request.allow);
   }
-  put(c, &at, HEAD_ROOM, "\r\n\r\n");
+  put(c, &at, HEAD_ROOM, fields == 0 ? "\r\n\r\n" : "\r\n");
   c->reply_at = HEAD_ROOM - at;
   __builtin_memmove(body - at, c->out, at);
   c->reply_end = HEAD_ROOM + length;
@@ -214,7 +221,7 @@ static err_t refuse(struct connection* c, uint32_t status) {
   put(c, &at, REPLY_BYTES, "\",\"data\":{\"status\":");
   put_number(c, &at, REPLY_BYTES, (int32_t)status);
   put(c, &at, REPLY_BYTES, "}}");
-  return respond(c, status, at - HEAD_ROOM);
+  return respond(c, status, 0, at - HEAD_ROOM);
 }
 
 /* Connections that stream, or whose request for a stream waits for the
@@ -247,7 +254,7 @@ static err_t received(void* arg, struct tcp_pcb* pcb, struct pbuf* p, err_t err)
   if (c->request.rpc[0] == 0) {
     if (dashboard_html_length > REPLY_BYTES - HEAD_ROOM) return refuse(c, 500);
     __builtin_memcpy(c->out + HEAD_ROOM, dashboard_html, dashboard_html_length);
-    return respond(c, 200, dashboard_html_length);
+    return respond(c, 200, 0, dashboard_html_length);
   }
   c->state = READY;
   return ERR_OK;
@@ -331,6 +338,9 @@ uint32_t http_next(void) {
     append(&at, (const uint8_t*)"\n", 1);
     append(&at, c->in + r->name_at, r->name_length);
     append(&at, (const uint8_t*)"\n", 1);
+    uint32_t scheme_length = 0;
+    while (r->token_length != 0 && r->scheme[scheme_length]) scheme_length++;
+    append(&at, (const uint8_t*)r->scheme, scheme_length);
     append(&at, c->in + r->token_at, r->token_length);
     append(&at, (const uint8_t*)"\n", 1);
     append(&at, c->in + r->body_at, r->body_length);
@@ -345,15 +355,16 @@ EXPORT("http_record") uint8_t* http_record(void) { return record; }
 EXPORT("http_body") uint8_t* http_body(uint32_t slot) { return connections[slot % CONNECTIONS].out + HEAD_ROOM; }
 EXPORT("http_body_capacity") uint32_t http_body_capacity(void) { return REPLY_BYTES - HEAD_ROOM; }
 
-/* The reply to the request of `slot`, its body's `length` bytes in place;
- * a length over http_body_capacity() (a body that did not fit) is a 500.
- * For the event stream it is the stream's first piece. */
+/* The reply to the request of `slot`, its `length` bytes in place: header
+ * fields in the first `fields` (respond()), then the body; a length over
+ * http_body_capacity() (a body that did not fit) is a 500. For the event
+ * stream it is the stream's first piece. */
 EXPORT("http_respond")
-void http_respond(uint32_t slot, uint32_t status, uint32_t length) {
+void http_respond(uint32_t slot, uint32_t status, uint32_t fields, uint32_t length) {
   if (slot >= CONNECTIONS || connections[slot].state != HANDED) return;
   struct connection* c = &connections[slot];
-  if (length > REPLY_BYTES - HEAD_ROOM) refuse(c, 500);
-  else respond(c, status, length);
+  if (length > REPLY_BYTES - HEAD_ROOM || fields > length) refuse(c, 500);
+  else respond(c, status, fields, length);
 }
 
 /* Adds the `length` bytes at http_record() to the event stream of `slot`;

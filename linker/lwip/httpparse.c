@@ -6,8 +6,10 @@
  * A request is a request line, header lines, an empty line and a body of
  * Content-Length bytes, all within `capacity`. Lines end with CRLF or, as
  * RFC 9112 section 2.2 lets a recipient accept, a bare LF. Of the headers
- * only Authorization (the bearer token, RFC 6750 section 2.1),
- * Content-Length and Transfer-Encoding mean anything; the body goes to
+ * only Authorization (the bearer token, RFC 6750 section 2.1, or Basic
+ * credentials, RFC 7617, for Redfish), X-Auth-Token (a Redfish session's,
+ * DSP0266 "Redfish session login authentication"), Content-Length and
+ * Transfer-Encoding mean anything; one credential at most. The body goes to
  * the method as it is (what is typed on a VM's console), and the methods
  * that take none ignore it. Each refusal is the status it gets: 400 for
  * what is not HTTP, 404 for an unknown path, 405 for a known path with
@@ -47,6 +49,7 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/resume", "vm.resume"},
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
+  {"POST", "/api/v1/vms/*/shutdown", "vm.shutdown"},
   {"GET", "/api/v1/vms/*/console", "vm.console.read"},
   /* The body is what is typed. */
   {"POST", "/api/v1/vms/*/console", "vm.console.write"},
@@ -59,6 +62,20 @@ static const struct route routes[] = {
   {"GET", "/api/v1/ping", "ping.get"},
   /* The Prometheus text exposition format, version 0.0.4. */
   {"GET", "/metrics", "metrics.get", "text/plain; version=0.0.4; charset=utf-8"},
+  /* Redfish (DSP0266, docs/redfish.md): the VMs as ComputerSystems. */
+  {"GET", "/redfish", "redfish.versions"},
+  {"GET", "/redfish/v1", "redfish.root"},
+  {"GET", "/redfish/v1/", "redfish.root"},
+  {"GET", "/redfish/v1/odata", "redfish.odata"},
+  {"GET", "/redfish/v1/Systems", "redfish.systems"},
+  {"GET", "/redfish/v1/Systems/*", "redfish.system"},
+  {"PATCH", "/redfish/v1/Systems/*", "redfish.system.patch"},
+  {"POST", "/redfish/v1/Systems/*/Actions/ComputerSystem.Reset", "redfish.system.reset"},
+  {"GET", "/redfish/v1/SessionService", "redfish.sessionservice"},
+  {"GET", "/redfish/v1/SessionService/Sessions", "redfish.sessions"},
+  {"POST", "/redfish/v1/SessionService/Sessions", "redfish.session.create"},
+  {"GET", "/redfish/v1/SessionService/Sessions/*", "redfish.session"},
+  {"DELETE", "/redfish/v1/SessionService/Sessions/*", "redfish.session.delete"},
 };
 #define ROUTES (sizeof routes / sizeof routes[0])
 
@@ -173,6 +190,7 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
   int has_length = 0;
   struct span line, method, target;
   *out = (struct http_request){0};
+  out->scheme = "";
   if (!next_line(b, length, &at, &line)) return length >= capacity ? 431 : HTTP_INCOMPLETE;
   int refused = request_line(b, line, &method, &target);
   if (refused) return refused;
@@ -198,10 +216,17 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
     } else if (same(b, name, "authorization", 1)) {
       struct span scheme = take(b, &value, tchar);
       if (out->token_length != 0) return 400;
-      if (!same(b, scheme, "bearer", 1) || !space(b, &value)) continue;
+      int bearer = same(b, scheme, "bearer", 1);
+      if ((!bearer && !same(b, scheme, "basic", 1)) || !space(b, &value)) continue;
       take(b, &value, white);
       out->token_at = value.at;
       out->token_length = value.length;
+      out->scheme = bearer ? "" : "Basic ";
+    } else if (same(b, name, "x-auth-token", 1)) {
+      if (out->token_length != 0) return 400;
+      out->token_at = value.at;
+      out->token_length = value.length;
+      out->scheme = "Session ";
     }
   }
   if (at > capacity || body > capacity - at) return 413;

@@ -260,7 +260,7 @@ describe.skipIf(!manifest)("guest kernel from Debian", () => {
     try {
       await machine.waitFor(PROMPT, 240_000);
       const lsmod = "echo loaded: $(lsmod | awk 'NR > 1 { print $1 }' | sort)";
-      await answer(lsmod, "loaded: failover net_failover virtio_blk virtio_net virtio_rng\r\n");
+      await answer(lsmod, "loaded: button evdev failover net_failover virtio_blk virtio_net virtio_rng\r\n");
       await answer("echo eth0 by $(basename $(readlink /sys/class/net/eth0/device/driver))", "eth0 by virtio_net");
       await answer("echo entropy from $(cat /sys/class/misc/hw_random/rng_current)", "entropy from virtio_rng.0");
       await answer("echo vda has $(cat /sys/block/vda/size) sectors", `vda has ${(64 << 20) / 512} sectors`);

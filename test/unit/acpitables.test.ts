@@ -24,6 +24,8 @@ interface AcpiTablesExports {
   pmWrite(offset: bigint, size: number, value: bigint): void;
   pmAdvance(ns: bigint): void;
   powerOffs(): number;
+  pressPowerButton(): void;
+  irqLevel(line: number): number;
   ecamBase(): bigint;
   ecamBuses(): number;
   ecamSize(): bigint;
@@ -121,6 +123,7 @@ describe("the tables", () => {
     expect([u32(fadt + 56n), u32(fadt + 64n), u32(fadt + 76n)]).toEqual([0x400, 0x404, 0x408]);
     expect([u8(fadt + 88n), u8(fadt + 89n), u8(fadt + 91n)]).toEqual([4, 2, 4]);
     expect(u32(fadt + 112n) & (1 << 8)).not.toBe(0); // TMR_VAL_EXT: a 32-bit PM timer
+    expect(u32(fadt + 112n) & (3 << 4)).toBe(1 << 5); // a fixed power button (PWR_BUTTON clear), no sleep button
     expect([u8(fadt + 116n), u64(fadt + 120n), u8(fadt + 128n)]).toEqual([1, 0x64n, 0xfe]); // reset: 0xFE to port 0x64
     expect(u64(fadt + 208n + 4n)).toBe(0x408n); // X_PM_TMR_BLK
     const facs = u64(fadt + 132n), dsdt = u64(fadt + 140n);
@@ -292,6 +295,23 @@ describe("the PM block", () => {
     e.pmWrite(PM1_STS, 4, 0x0001_0000n);
     expect(e.pmRead(PM1_EN, 2)).toBe(1n);
     expect(e.pmRead(PM1_STS, 2)).toBe(0n);
+  });
+  it("raises the SCI (IRQ 9) for the power button while its status and enable bits are set", () => {
+    const PWRBTN = 1n << 8n, SCI = 9;
+    e.pressPowerButton();
+    expect(e.pmRead(PM1_STS, 2)).toBe(PWRBTN);
+    expect(e.irqLevel(SCI)).toBe(0); // not enabled yet
+    e.pmWrite(PM1_EN, 2, PWRBTN);
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_STS, 2, 0xfeffn); // every other status bit written: no change
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_STS, 2, PWRBTN); // the guest's handler clears it
+    expect(e.pmRead(PM1_STS, 2)).toBe(0n);
+    expect(e.irqLevel(SCI)).toBe(0);
+    e.pressPowerButton();
+    expect(e.irqLevel(SCI)).toBe(1);
+    e.pmWrite(PM1_EN, 2, 0n);
+    expect(e.irqLevel(SCI)).toBe(0);
   });
   it("counts 3.579545 MHz in 32 bits as time is advanced, read-only", () => {
     e.pmAdvance(1_000_000_000n);

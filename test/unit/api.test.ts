@@ -477,8 +477,8 @@ describe("the event stream over HTTP", () => {
         memory().set(record, buffer);
         return record.length;
       },
-      ip_http_reply: (slot: number, status: number, body: number, length: number) => {
-        replies.push({ slot, status, body: text(body, length) });
+      ip_http_reply: (slot: number, status: number, fields: number, body: number, length: number) => {
+        replies.push({ slot, status, body: text(body + fields, length - fields) });
       },
       ip_http_stream: (slot: number, at: number, length: number) => {
         if (gone.has(slot)) return 0;

@@ -42,6 +42,8 @@ interface Parsed {
   rpc?: string;
   name?: string;
   token?: string;
+  // What the token is: "" a bearer token, "Basic " or "Session ".
+  scheme?: string;
   allow?: string;
   length?: number;
   contentType?: string;
@@ -60,10 +62,10 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
   new Uint8Array(memory.buffer).set(bytes, REQUEST_AT);
   const result = parse(REQUEST_AT, bytes.length, capacity, OUT_AT);
   if (result !== ROUTED) return { result };
-  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type, stream] = new Uint32Array(
+  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type, stream, , , scheme] = new Uint32Array(
     memory.buffer,
     OUT_AT,
-    9,
+    12,
   );
   // The name and token are offsets in the request.
   const text = (at: number, n: number) => bytes.subarray(at, at + n).toString("latin1");
@@ -73,6 +75,7 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
     rpc: cString(rpc),
     name: text(nameAt, nameLength),
     token: text(tokenAt, tokenLength),
+    scheme: cString(scheme),
     length,
     contentType,
     stream: stream !== 0,
@@ -90,7 +93,7 @@ const get = (path: string, headers = "Authorization: Bearer s3cret\r\n") =>
   `GET ${path} HTTP/1.1\r\nHost: 10.0.0.20\r\n${headers}\r\n`;
 
 describe("routing", () => {
-  it("maps each /api/v1 path and method, and /metrics, to its JSON-RPC method, the answer's type, a stream", () => {
+  it("maps each /api/v1 and /redfish path and method, and /metrics, to its method, the answer's type, a stream", () => {
     const json = "application/json", text = "text/plain; version=0.0.4; charset=utf-8";
     const cases: [string, string, string, string][] = [
       ["GET", "/api/v1/host", "host.get", json],
@@ -105,7 +108,21 @@ describe("routing", () => {
       ["POST", "/api/v1/vms/up-vm/resume", "vm.resume", json],
       ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff", json],
       ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot", json],
+      ["POST", "/api/v1/vms/up-vm/shutdown", "vm.shutdown", json],
       ["GET", "/metrics", "metrics.get", text],
+      ["GET", "/redfish", "redfish.versions", json],
+      ["GET", "/redfish/v1", "redfish.root", json],
+      ["GET", "/redfish/v1/", "redfish.root", json],
+      ["GET", "/redfish/v1/odata", "redfish.odata", json],
+      ["GET", "/redfish/v1/Systems", "redfish.systems", json],
+      ["GET", "/redfish/v1/Systems/up-vm", "redfish.system", json],
+      ["PATCH", "/redfish/v1/Systems/up-vm", "redfish.system.patch", json],
+      ["POST", "/redfish/v1/Systems/up-vm/Actions/ComputerSystem.Reset", "redfish.system.reset", json],
+      ["GET", "/redfish/v1/SessionService", "redfish.sessionservice", json],
+      ["GET", "/redfish/v1/SessionService/Sessions", "redfish.sessions", json],
+      ["POST", "/redfish/v1/SessionService/Sessions", "redfish.session.create", json],
+      ["GET", "/redfish/v1/SessionService/Sessions/up-vm", "redfish.session", json],
+      ["DELETE", "/redfish/v1/SessionService/Sessions/up-vm", "redfish.session.delete", json],
       ["GET", "/api/v1/events", "events.subscribe", "text/event-stream"],
       ["POST", "/api/v1/ping/10.0.0.21", "ping.start", json],
       ["GET", "/api/v1/ping", "ping.get", json],
@@ -116,7 +133,8 @@ describe("routing", () => {
       const name = path.includes("up-vm") ? "up-vm" : path.startsWith("/api/v1/ping/") ? "10.0.0.21" : "";
       const length = request.length;
       const stream = rpc === "events.subscribe";
-      expect(parsed(request)).toEqual({ result: ROUTED, rpc, name, token: "s3cret", length, contentType, stream });
+      const expected = { result: ROUTED, rpc, name, token: "s3cret", scheme: "", length, contentType, stream };
+      expect(parsed(request)).toEqual(expected);
     }
   });
 
@@ -141,10 +159,21 @@ describe("routing", () => {
 
 describe("headers", () => {
   it("takes the bearer token whatever the case of the scheme and header, and nothing else as one", () => {
-    expect(parsed(get("/api/v1/vms", "authorization: bearer  tok=en \r\n")).token).toBe("tok=en");
+    expect(parsed(get("/api/v1/vms", "authorization: bearer  tok=en \r\n"))).toMatchObject({
+      token: "tok=en",
+      scheme: "",
+    });
     expect(parsed(get("/api/v1/vms", "AUTHORIZATION: BEARER x\r\n")).token).toBe("x");
-    expect(parsed(get("/api/v1/vms", "Authorization: Basic dXNlcjpwYXNz\r\n")).token).toBe("");
+    expect(parsed(get("/api/v1/vms", "Authorization: Digest x\r\n")).token).toBe("");
     expect(parsed(get("/api/v1/vms", "")).token).toBe("");
+  });
+
+  it("takes Basic credentials and a Redfish session's X-Auth-Token, marked, and one credential at most", () => {
+    const basic = parsed(get("/redfish/v1/Systems", "Authorization: basic dXNlcjpwYXNz\r\n"));
+    expect(basic).toMatchObject({ token: "dXNlcjpwYXNz", scheme: "Basic " });
+    const session = parsed(get("/redfish/v1/Systems", "x-auth-token: 0123abcd\r\n"));
+    expect(session).toMatchObject({ token: "0123abcd", scheme: "Session " });
+    expect(parsed(get("/redfish/v1/Systems", "X-Auth-Token: a\r\nAuthorization: Bearer b\r\n")).result).toBe(400);
   });
 
   it("accepts bare LF line ends and HTTP/1.0, and skips a body of Content-Length bytes", () => {

@@ -149,6 +149,8 @@ export interface Api {
   resume(name: string): Promise<VmSummary>;
   powerOff(name: string): Promise<VmSummary>;
   reboot(name: string): Promise<VmSummary>;
+  // Presses the VM's ACPI power button; its guest shuts down in its own time.
+  pressPowerButton(name: string): Promise<VmSummary>;
   // The Prometheus text of GET /metrics.
   metrics(): Promise<string>;
   // A VM's console: its last lines, and what to type on it.
@@ -242,6 +244,7 @@ export class ApiClient implements Api {
   resume = (name: string) => this.call<VmSummary>("vm.resume", { name });
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });
   reboot = (name: string) => this.call<VmSummary>("vm.reboot", { name });
+  pressPowerButton = (name: string) => this.call<VmSummary>("vm.shutdown", { name });
   metrics = () => this.call<string>("metrics.get");
   consoleRead = (name: string) => this.call<ConsoleText>("vm.console.read", { name });
   consoleWrite = (name: string, text: string) => this.call<Typed>("vm.console.write", { name, text });

@@ -38,6 +38,7 @@ export class HttpApiClient implements Api {
   resume = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/resume`);
   powerOff = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/poweroff`);
   reboot = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/reboot`);
+  pressPowerButton = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/shutdown`);
   consoleRead = (name: string) => this.json<ConsoleText>("GET", `${vm(name)}/console`);
   consoleWrite = (name: string, text: string) => this.json<Typed>("POST", `${vm(name)}/console`, text);
   ping = (address: string) => this.json<PingFigures>("POST", `ping/${encodeURIComponent(address)}`);

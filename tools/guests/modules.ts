@@ -39,6 +39,9 @@ export const GUEST_MODULES: readonly string[] = [
   // CONFIG_FAT_DEFAULT_IOCHARSET="ascii"), which it asks for at every mount.
   "nls_cp437",
   "nls_ascii",
+  // The ACPI power button's driver, and the input events busybox acpid reads it through.
+  "button",
+  "evdev",
   // QEMU's NVMe drive, for make bench's bare machine (diskbench.ts); it needs nvme_core.
   "nvme",
 ];

@@ -16,12 +16,13 @@ const FIRST_LEASE = "10.0.2.15";
 // where 127.0.0.1's `base` is forwarded to its port 80; `modules` give the
 // VMs, and the configuration the token (not the command line); `icount`
 // puts QEMU on its instruction-counting clock, and `dhcp` has the
-// hypervisor ask QEMU's DHCP server for its address. Returns once the API
-// answers, with a client.
+// hypervisor ask QEMU's DHCP server for its address; `memoryMiB` is the
+// host's RAM (256 MiB unless given). Returns once the API answers, with a
+// client.
 export async function bootWithHttpApi(
   modules: Module[],
   token: string,
-  options: { icount?: boolean; dhcp?: boolean } = {},
+  options: { icount?: boolean; dhcp?: boolean; memoryMiB?: number } = {},
 ): Promise<{ machine: Machine; base: string; client: HttpApiClient }> {
   mkdirSync("build/test", { recursive: true });
   const config = `build/test/api-http-${process.pid}.json`;
@@ -32,7 +33,7 @@ export async function bootWithHttpApi(
   const machine = await boot({
     platform: "qemu",
     icount: options.icount,
-    memoryMiB: 256,
+    memoryMiB: options.memoryMiB ?? 256,
     cmdline: "exit=emulator",
     modules: [...modules, { path: config, args: "vms.json config" }],
     extraArgs: forwardingUplink(`127.0.0.1:${port}-${address}:80`),

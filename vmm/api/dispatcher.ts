@@ -49,6 +49,7 @@ const METHODS: string[] = [
   "vm.resume",
   "vm.poweroff",
   "vm.reboot",
+  "vm.shutdown",
   "events.subscribe",
   "events.unsubscribe",
   "metrics.get",
@@ -153,10 +154,21 @@ export class Dispatcher {
     return this.createFrom(parsed.value!, "");
   }
 
+  // `method` for a client that proved itself otherwise (Redfish's, redfish.ts).
+  callAuthenticated(method: string, name: string | null, body: string): Outcome {
+    const refused = this.refuse(method, this.token);
+    return refused !== null ? refused : this.run(method, name, body);
+  }
+
+  // Whether `token` is the one set at boot.
+  authorizes(token: string): bool {
+    return sameToken(token, this.token);
+  }
+
   // The token first, so that a client without it learns nothing; then
   // whether the method exists.
   private refuse(method: string, token: string | null): Outcome | null {
-    if (token === null || !sameToken(token, this.token)) {
+    if (token === null || !this.authorizes(token)) {
       return new Outcome(UNAUTHORIZED, "unauthorized: the request must carry the token set at boot");
     }
     if (!METHODS.includes(method)) return new Outcome(METHOD_NOT_FOUND, "no method " + quote(method));
@@ -247,8 +259,9 @@ export class Dispatcher {
     return new Outcome(0, new JsonObject().str("name", vm.name).bool("destroyed", true).toString());
   }
 
-  // vm.start, vm.pause, vm.resume, vm.poweroff or vm.reboot of a VM: its
-  // summary after.
+  // vm.start, vm.pause, vm.resume, vm.poweroff, vm.reboot or vm.shutdown
+  // of a VM: its summary after. vm.shutdown presses the power button and
+  // returns: the guest takes its time to shut down, and the stop is an event.
   private change(vm: Vm, method: string): Outcome {
     // What happened before this change is told first.
     this.look();
@@ -263,6 +276,8 @@ export class Dispatcher {
     } else if (method == "vm.poweroff") {
       vm.powerOffBy(WHO);
       this.look();
+    } else if (method == "vm.shutdown") {
+      if (!vm.pressPowerButton()) return new Outcome(CONFLICT, "vm " + vm.name + " has no power button to press");
     } else if (vm.restartBy(WHO)) {
       this.event(vm, "rebooted", null);
     } else {
@@ -391,7 +406,7 @@ export class Dispatcher {
     return -1;
   }
 
-  private find(name: string): Vm | null {
+  find(name: string): Vm | null {
     for (let i = 0; i < this.vms.length; i++) if (this.vms[i].name == name) return this.vms[i];
     return null;
   }

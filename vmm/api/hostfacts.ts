@@ -1,7 +1,8 @@
 // The host's facts as the management API tells them (host.get, /metrics),
 // its ping from the management address (ping.start, ping.get), its
-// shutdown (host.shutdown), and making and destroying VMs (vm.create,
-// vm.destroy): from the kernel (vmm/host.ts), or made up by a unit test.
+// shutdown (host.shutdown), making and destroying VMs (vm.create,
+// vm.destroy) and its random numbers (Redfish's session tokens): from the
+// kernel (vmm/host.ts), or made up by a unit test.
 
 import { Vm } from "../core/vm";
 import { PingFigures } from "../net/ip/ping";
@@ -31,4 +32,6 @@ export abstract class HostFacts {
   // The stopped VM leaves the host's list now; what it held goes back once
   // no CPU holds a vCPU of it.
   abstract destroyVm(vm: Vm): void;
+  // Fills `into` from the CPU's random number generator; false if it has none.
+  abstract random(into: Uint8Array): bool;
 }

@@ -5,11 +5,13 @@
 // JSON-RPC methods and refusing what is malformed, happens inside lwIP's
 // instance (linker/lwip/http.c). What comes out of it is a record per
 // well-formed request,
-//   slot byte, JSON-RPC method, LF, {name}, LF, bearer token, LF, body,
+//   slot byte, JSON-RPC method, LF, {name}, LF, credential, LF, body,
 // which the dispatcher answers like a JSON-RPC request; the reply goes back
 // as a status and the JSON body the OpenAPI document gives: the method's
-// result, or the same error object JSON-RPC sends. CPU 0 serves it with
-// the serial line (service.ts), under the hypervisor lock.
+// result, or the same error object JSON-RPC sends. The "redfish.*"
+// methods are Redfish's (redfish.ts), whose answers have header fields of
+// their own. CPU 0 serves it with the serial line (service.ts), under the
+// hypervisor lock.
 //
 // GET /api/v1/events is a stream of server-sent events (the HTML
 // standard, 9.2): its first piece is an event named "vms" whose data is
@@ -19,6 +21,7 @@
 
 import { ipHttpListen, ipHttpReply, ipHttpStream, ipHttpTake } from "../../kernel/arch/shim";
 import { Dispatcher, EventQueue } from "./dispatcher";
+import { RedfishService } from "./redfish";
 import { errorObject, httpStatus } from "./rpc";
 
 export const HTTP_PORT: u32 = 80;
@@ -30,9 +33,16 @@ const OK: u32 = 200;
 const SUBSCRIBE = "events.subscribe";
 
 // The answer to a request: its connection's slot, the status and the
-// body; `stream` if it opens the event stream.
+// body; `stream` if it opens the event stream; header fields of its own,
+// each ending CRLF, then an empty line (or nothing).
 export class HttpAnswer {
-  constructor(readonly slot: u32, readonly status: u32, readonly body: string, readonly stream: bool = false) {}
+  constructor(
+    readonly slot: u32,
+    readonly status: u32,
+    readonly body: string,
+    readonly stream: bool = false,
+    readonly fields: string = "",
+  ) {}
 }
 
 // One server-sent event: its name if not a message, then its data line
@@ -41,8 +51,8 @@ export function serverSentEvent(name: string, data: string): string {
   return (name.length > 0 ? "event: " + name + "\n" : "") + "data: " + data + "\n\n";
 }
 
-// Answers the record of `length` bytes at `at` with `dispatcher`.
-export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): HttpAnswer {
+// Answers the record of `length` bytes at `at` with `dispatcher`, or `redfish`.
+export function answerRecord(dispatcher: Dispatcher, redfish: RedfishService, at: usize, length: i32): HttpAnswer {
   // The body comes last, and may hold LFs of its own.
   const record = String.UTF8.decodeUnsafe(at + 1, <usize>(length - 1));
   const fields: string[] = [];
@@ -54,8 +64,12 @@ export function answerRecord(dispatcher: Dispatcher, at: usize, length: i32): Ht
   }
   const name = fields[1].length > 0 ? fields[1] : null;
   const token = fields[2], body = record.substring(from);
-  const outcome = dispatcher.call(fields[0], token, name, body);
   const slot = <u32>load<u8>(at);
+  if (fields[0].startsWith("redfish.")) {
+    const reply = redfish.answer(fields[0], token, name, body);
+    return new HttpAnswer(slot, reply.status, reply.body, false, reply.fields);
+  }
+  const outcome = dispatcher.call(fields[0], token, name, body);
   if (outcome.code == 0 && fields[0] == SUBSCRIBE) {
     return new HttpAnswer(slot, OK, serverSentEvent("vms", dispatcher.list()), true);
   }
@@ -71,8 +85,11 @@ class EventStream {
 export class HttpServer {
   private readonly record: Uint8Array = new Uint8Array(RECORD_BYTES);
   private readonly streams: EventStream[] = [];
+  private readonly redfish: RedfishService;
 
-  constructor(private readonly dispatcher: Dispatcher) {}
+  constructor(private readonly dispatcher: Dispatcher) {
+    this.redfish = new RedfishService(dispatcher);
+  }
 
   // Listens on `port` of the management address; false if lwIP cannot.
   listen(port: u32): bool {
@@ -85,12 +102,13 @@ export class HttpServer {
     for (let i = 0; i < REQUESTS_PER_POLL; i++) {
       const length = ipHttpTake(this.record.dataStart, RECORD_BYTES);
       if (length == 0) break;
-      const answer = answerRecord(this.dispatcher, this.record.dataStart, length);
+      const answer = answerRecord(this.dispatcher, this.redfish, this.record.dataStart, length);
       // A slot that streamed before has lost its client: lwIP gave it to this request.
       this.close(answer.slot);
       if (answer.stream) this.streams.push(new EventStream(answer.slot, this.dispatcher.subscribe()));
-      const body = String.UTF8.encode(answer.body);
-      ipHttpReply(answer.slot, answer.status, changetype<usize>(body), body.byteLength);
+      // The fields are ASCII: as many bytes as characters.
+      const bytes = String.UTF8.encode(answer.fields + answer.body);
+      ipHttpReply(answer.slot, answer.status, answer.fields.length, changetype<usize>(bytes), bytes.byteLength);
     }
     // Backwards: a stream whose client left is taken out as it is found.
     for (let i = this.streams.length - 1; i >= 0; i--) this.flush(this.streams[i]);

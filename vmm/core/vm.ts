@@ -55,6 +55,11 @@ export abstract class NmiGate {
   abstract get closed(): bool;
 }
 
+// The board's power button (platform/pc/platform.ts: ACPI's fixed one).
+export abstract class PowerButton {
+  abstract press(): void;
+}
+
 // What a VM is built from, loaded again when its guest resets the machine
 // (setup/kernelvms.ts): RAM as the firmware and the boot loader leave it,
 // fresh devices on a fresh bus. Returns the boot vCPU's entry state, or
@@ -122,6 +127,8 @@ export class Vm extends MachineControl {
   intr: InterruptPin | null = null;
   // What may hold its NMI line shut, or null.
   nmiGate: NmiGate | null = null;
+  // Its power button, or null (flat-binary VMs have none).
+  powerButton: PowerButton | null = null;
   // The nested page tables (EPT or NPT), and how often they changed since
   // the VM was made: each vCPU flushes what it cached before it enters
   // after a change (Vcpu.nestedSeen).
@@ -180,6 +187,16 @@ export class Vm extends MachineControl {
     const gate = this.nmiGate;
     if (gate !== null && gate.closed) return false;
     this.apics.nmiLine();
+    return true;
+  }
+
+  // The board's power button (the management API's vm.shutdown): the
+  // guest's OS hears of it and, as a rule, shuts down cleanly; false if the
+  // VM has no button.
+  pressPowerButton(): bool {
+    const button = this.powerButton;
+    if (button === null) return false;
+    button.press();
     return true;
   }
 

@@ -19,7 +19,7 @@ struct http_request {
   /* The JSON-RPC method the path and method stand for ("vms.list"), or
    * "" for the dashboard's page, which needs no method. */
   const char* rpc;
-  /* {name} in the path, and the bearer token (length 0: none). */
+  /* {name} in the path, and the credential's token (length 0: none). */
   uint32_t name_at, name_length;
   uint32_t token_at, token_length;
   /* After a 405: the methods the path takes (RFC 9110 15.5.6's Allow). */
@@ -32,6 +32,10 @@ struct http_request {
   uint32_t stream;
   /* The body, by offset and length (0: none). */
   uint32_t body_at, body_length;
+  /* What the token is: "" a bearer token, "Basic " Basic credentials,
+   * "Session " a Redfish session's X-Auth-Token; put in front of it in
+   * the hypervisor's record. */
+  const char* scheme;
 };
 
 /* Reads `bytes[0, length)`; `capacity` is the most a request may take. */

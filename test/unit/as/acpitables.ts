@@ -12,6 +12,7 @@ import { processorApicIds } from "../../../kernel/acpi/madt";
 import { ACPI_TABLES_BASE, ACPI_TABLES_SIZE, buildAcpiTables } from "../../../vmm/platform/pc/acpitables";
 import * as pcimap from "../../../vmm/platform/pc/pcimap";
 import { AcpiPm } from "../../../vmm/devices/timers/acpipm";
+import { InterruptLines } from "../../../vmm/devices/irq";
 import { RecordingMachine } from "./fakemachine";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 
@@ -75,8 +76,23 @@ export function intxGsi(slot: u32, pin: u32): u32 {
   return pcimap.intxGsi(slot, pin);
 }
 
+// Keeps each line's level: the SCI's, here.
+class Levels extends InterruptLines {
+  readonly high: StaticArray<bool> = new StaticArray<bool>(16);
+  setLevel(line: u32, high: bool): void {
+    this.high[line] = high;
+  }
+}
+
 const power = new RecordingMachine();
-const pm = new AcpiPm(power);
+const sci = new Levels();
+const pm = new AcpiPm(power, sci);
+export function pressPowerButton(): void {
+  pm.pressPowerButton();
+}
+export function irqLevel(line: u32): bool {
+  return sci.high[line];
+}
 export function pmRead(offset: u64, size: u8): u64 {
   return pm.read(offset, size);
 }

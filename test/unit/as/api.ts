@@ -5,7 +5,7 @@
 
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
-import { ConsoleInput, Vm, VmImage } from "../../../vmm/core/vm";
+import { ConsoleInput, PowerButton, Vm, VmImage } from "../../../vmm/core/vm";
 import { EntryState } from "../../../vmm/core/entrystate";
 import { checkVm } from "../../../vmm/setup/config/config";
 import { JsonValue } from "../../../vmm/setup/config/json";
@@ -14,6 +14,7 @@ import { Dispatcher } from "../../../vmm/api/dispatcher";
 import { HostFacts } from "../../../vmm/api/hostfacts";
 import { Framed, LineReader } from "../../../vmm/api/framing";
 import { answerRecord, HttpServer } from "../../../vmm/api/http";
+import { base64Text, RedfishService } from "../../../vmm/api/redfish";
 import { OutputQueue } from "../../../vmm/api/outputqueue";
 import { jsonString } from "../../../vmm/api/jsontext";
 import { notification, sameToken as same } from "../../../vmm/api/rpc";
@@ -54,6 +55,11 @@ class FixedFacts extends HostFacts {
   shutdown(who: string): void {
     shutdownBy = who;
   }
+  // Counts up from 1 byte by byte, unless randomless.
+  random(into: Uint8Array): bool {
+    for (let i = 0; i < into.length; i++) into[i] = <u8>++randomCounter;
+    return !randomless;
+  }
   // A VM of fake vCPUs from the entry's name and cpus; more than 1024 MiB
   // is more than this host has.
   createVm(entry: JsonValue, id: u32, list: Vm[], errors: string[]): Vm | null {
@@ -87,6 +93,12 @@ export function destroyedVms(): string {
   return destroyed.join(",");
 }
 
+let randomCounter: u8 = 0;
+let randomless = false;
+export function setRandomless(none: bool): void {
+  randomless = none;
+}
+
 let pinged: u32 = 0;
 let shutdownBy = "";
 
@@ -99,6 +111,7 @@ let vms: Vm[] = [];
 let dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
 let reader = new LineReader();
 let server = new HttpServer(dispatcher);
+let redfishService = new RedfishService(dispatcher);
 
 // Before reset(): what the kernel sets up at boot.
 export function calibrate(tscPerMs: u64): void {
@@ -110,6 +123,8 @@ export function reset(): void {
   pinged = 0;
   shutdownBy = "";
   destroyed = [];
+  randomCounter = 0;
+  randomless = false;
   vms = [];
   for (let i = 0; i < NAMES.length; i++) {
     const vcpus: Vcpu[] = [new FakeVcpu(), new FakeVcpu()];
@@ -129,6 +144,7 @@ export function reset(): void {
   dispatcher = new Dispatcher(vms, new FixedFacts(), TOKEN);
   reader = new LineReader();
   server = new HttpServer(dispatcher);
+  redfishService = new RedfishService(dispatcher);
 }
 
 export function answer(line: string): string {
@@ -234,8 +250,33 @@ export function sameToken(given: string, expected: string): bool {
 export function http(record: string): string {
   const bytes = new Uint8Array(record.length);
   for (let i = 0; i < record.length; i++) bytes[i] = <u8>record.charCodeAt(i);
-  const answer = answerRecord(dispatcher, bytes.dataStart, bytes.length);
-  return answer.slot.toString() + " " + answer.status.toString() + " " + answer.body;
+  const answer = answerRecord(dispatcher, redfishService, bytes.dataStart, bytes.length);
+  return answer.slot.toString() + " " + answer.status.toString() + " " + answer.fields + answer.body;
+}
+
+// A Redfish request, answered: "status LF header fields LF body".
+export function redfish(method: string, credential: string, name: string, body: string): string {
+  const reply = redfishService.answer(method, credential, name.length > 0 ? name : null, body);
+  return reply.status.toString() + "\n" + reply.fields + "\n" + reply.body;
+}
+
+export function base64(encoded: string): string {
+  const text = base64Text(encoded);
+  return text !== null ? text : "(not base64)";
+}
+
+// Gives VM `vm` an ACPI power button that counts its presses.
+class CountedButton extends PowerButton {
+  presses: i32 = 0;
+  press(): void {
+    this.presses++;
+  }
+}
+export function addPowerButton(vm: i32): void {
+  vms[vm].powerButton = new CountedButton();
+}
+export function powerButtonPresses(vm: i32): i32 {
+  return (<CountedButton>vms[vm].powerButton).presses;
 }
 
 // A console device that takes `room` bytes more, then waits.

@@ -68,7 +68,7 @@ const cmos = new Cmos(lines);
 const resets = new RecordingMachine();
 const kbc = new I8042(resets, lines);
 let fwcfg: FwCfg | null = null;
-const pm = new AcpiPm(new RecordingMachine());
+const pm = new AcpiPm(new RecordingMachine(), lines);
 const interrupts = new PcInterrupts(pic, pit, pm, new Hpet(lines, new Unwired()), cmos);
 
 io.map(PIC_MASTER_PORT, 2, pic.master);

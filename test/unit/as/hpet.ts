@@ -31,7 +31,7 @@ const isa = new Recorder();
 const ioapic = new Recorder();
 const hpet = new Hpet(isa, ioapic);
 const pit = new Pit8254(hpet.legacyLines);
-const pm = new AcpiPm(new RecordingMachine());
+const pm = new AcpiPm(new RecordingMachine(), isa);
 const interrupts = new PcInterrupts(new Pic8259Pair(), pit, pm, hpet, new Cmos(hpet.legacyLines));
 const mmio = new AddressSpace();
 mmio.map(HPET_BASE, HPET_SIZE, hpet);

@@ -1,12 +1,17 @@
 // The ACPI power-management block the VM's FADT describes
 // (platform/pc/acpitables.ts): the PM1a event and control registers and the
 // PM timer, in I/O space (ACPI 6.5, 4.8.3). Writing SLP_TYP = 5 with SLP_EN
-// powers the VM off; no event is ever raised, so the SCI never fires. Like
+// powers the VM off. The one event is the fixed power button (4.8.3.1.1,
+// the FADT leaves PWR_BUTTON clear): pressing it sets PWRBTN_STS, and while
+// the guest has PWRBTN_EN set too the SCI line is high, until it writes
+// the status bit back to clear it; what the press means (a clean shutdown,
+// as a rule) is the guest OS's to decide. Like
 // the PIT, the timer keeps no clock of its own: the VMM advances its time in
 // nanoseconds before a guest access (platform/pc/pcinterrupts.ts), converted
 // exactly into ticks (clock.ts).
 
 import { Device } from "../bus";
+import { InterruptLines } from "../irq";
 import { MachineControl } from "../machine";
 import { ClockRatio } from "./clock";
 
@@ -27,6 +32,8 @@ const SCI_EN: u16 = 1 << 0;
 const SLP_TYP_SHIFT: u16 = 10;
 const SLP_TYP_MASK: u16 = 7 << 10;
 const SLP_EN: u16 = 1 << 13;
+// PWRBTN_STS in PM1_STS and PWRBTN_EN in PM1_EN (4.8.3.1.1, Tables 4.13, 4.14).
+const PWRBTN: u16 = 1 << 8;
 // The status and enable bits ACPI defines for PM1 (Tables 4.13, 4.14).
 const PM1_STS_BITS: u16 = 0x8d31;
 const PM1_EN_BITS: u16 = 0x0521;
@@ -39,8 +46,21 @@ export class AcpiPm extends Device {
   private ticks: u64 = 0;
   private readonly clock: ClockRatio = new ClockRatio(PM_TIMER_HZ, NS_PER_S);
 
-  constructor(private machine: MachineControl) {
+  // `lines`: where the SCI (SCI_IRQ, level-triggered, active high) goes.
+  constructor(private machine: MachineControl, private lines: InterruptLines) {
     super("ACPI PM");
+  }
+
+  // The power button pressed and let go: its status stays set until the
+  // guest clears it.
+  pressPowerButton(): void {
+    this.status |= PWRBTN;
+    this.updateSci();
+  }
+
+  // SCI_EN is always set, so an enabled event with its status set holds the line high.
+  private updateSci(): void {
+    this.lines.setLevel(SCI_IRQ, (this.status & this.enable) != 0);
   }
 
   // Moves the PM timer on by `ns` nanoseconds.
@@ -84,10 +104,12 @@ export class AcpiPm extends Device {
   private writeRegister16(offset: u64, bits: u16, mask: u16): void {
     if (offset == PM1_EVT_OFFSET) {
       this.status &= ~(bits & PM1_STS_BITS);
+      this.updateSci();
       return;
     }
     if (offset == PM1_EVT_OFFSET + 2) {
       this.enable = ((this.enable & ~mask) | bits) & PM1_EN_BITS;
+      this.updateSci();
       return;
     }
     if (offset != PM1_CNT_OFFSET) return;

@@ -51,6 +51,9 @@ const CREATOR_ID = "TYPV";
 // FADT fields (5.2.9, Table 5.9) and flags (Table 5.10, 5.11).
 const FADT_FLAGS_WBINVD: u32 = 1 << 0;
 const FADT_FLAGS_PROC_C1: u32 = 1 << 2;
+// The power button is the fixed one (PWR_BUTTON clear: acpipm.ts); there
+// is no sleep button at all, which SLP_BUTTON set says.
+const FADT_FLAGS_SLP_BUTTON: u32 = 1 << 5;
 const FADT_FLAGS_TMR_VAL_EXT: u32 = 1 << 8;
 const FADT_FLAGS_RESET_REG_SUP: u32 = 1 << 10;
 const BOOT_ARCH_LEGACY_DEVICES: u16 = 1 << 0;
@@ -169,7 +172,8 @@ function writeFadt(area: TableArea, at: u64, facs: u64, dsdt: u64): void {
   area.write16(at + 96, NO_C2_LATENCY);
   area.write16(at + 98, NO_C3_LATENCY);
   area.write16(at + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
-  area.write32(at + 112, FADT_FLAGS_WBINVD | FADT_FLAGS_PROC_C1 | FADT_FLAGS_TMR_VAL_EXT | FADT_FLAGS_RESET_REG_SUP);
+  const flags = FADT_FLAGS_WBINVD | FADT_FLAGS_PROC_C1 | FADT_FLAGS_SLP_BUTTON | FADT_FLAGS_TMR_VAL_EXT;
+  area.write32(at + 112, flags | FADT_FLAGS_RESET_REG_SUP);
   writeGas(area, at + 116, GAS_SYSTEM_IO, 8, ACCESS_BYTE, I8042_COMMAND);
   area.write8(at + 128, I8042_RESET_PULSE);
   area.write8(at + 131, 4); // FADT minor version: 6.4

@@ -12,7 +12,7 @@
 // (acpitables.ts).
 
 import { HostWallClock } from "../../../kernel/time/wallclock";
-import { ConsoleInput, NmiGate, Vm } from "../../core/vm";
+import { ConsoleInput, NmiGate, PowerButton, Vm } from "../../core/vm";
 import { ConsoleWaiter } from "../../core/vmconsole";
 import { IoApicDelivery } from "../../core/vmapics";
 import { IoApic, IOAPIC_BASE, IOAPIC_SIZE } from "../../devices/apic/ioapic";
@@ -85,6 +85,16 @@ class RtcNmiMask extends NmiGate {
   }
   get closed(): bool {
     return this.cmos.nmiMasked;
+  }
+}
+
+// The VM's power button is ACPI's fixed power button, in the PM block.
+class AcpiPowerButton extends PowerButton {
+  constructor(private pm: AcpiPm) {
+    super();
+  }
+  press(): void {
+    this.pm.pressPowerButton();
   }
 }
 
@@ -176,7 +186,8 @@ export class PcPlatform {
     io.map(PIC_MASTER_PORT, 2, this.pic.master);
     io.map(PIC_SLAVE_PORT, 2, this.pic.slave);
     io.map(ELCR_PORT, 2, this.pic.elcr);
-    const pm = new AcpiPm(vm);
+    const pm = new AcpiPm(vm, lines);
+    vm.powerButton = new AcpiPowerButton(pm);
     const interrupts = new PcInterrupts(this.pic, this.pit, pm, this.hpet, this.cmos);
     vm.intr = interrupts;
     io.map(PIT_PORT, 4, new ClockedDevice(interrupts, this.pit));

@@ -1,0 +1,93 @@
+// System test: Redfish for fleet managers (vmm/api/redfish.ts,
+// docs/redfish.md). A hypervisor under QEMU's AMD-V runs a Debian VM and
+// serves its HTTP on a port QEMU forwards from 127.0.0.1; sushy, the
+// Redfish library OpenStack Ironic uses (Debian's python3-sushy, with the
+// system's Python), drives it as a fleet manager would
+// (redfish_sushy.py): with Basic auth and with a session, it lists the
+// systems, reads the VM's power state, processors and memory, sets the
+// boot source override and is refused one the VM cannot honour, powers the
+// VM off and on (it boots again), restarts it, and presses its power
+// button: the guest's acpid powers it off itself. Curl-like requests with
+// fetch check what sushy does not look at: the headers and the 401s.
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { BANNER } from "../../tools/guests/initramfs";
+import { linuxVmsModules } from "../../tools/guests/vm";
+import { bootWithHttpApi } from "../../tools/harness/httpapi";
+import { linuxGuests } from "./run";
+
+const manifest = linuxGuests("redfish");
+const TOKEN = "fleet-s3cret";
+const VM = "linux";
+const haveSushy = spawnSync("/usr/bin/python3", ["-c", "import sushy"]).status === 0;
+
+// redfish_sushy.py with `args`, in the background: the test goes on reading
+// QEMU's console meanwhile, which a guest writing to it waits for.
+function sushyRun(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  // -B: no __pycache__ left in the tree.
+  const child = spawn("/usr/bin/python3", ["-B", "test/system/redfish_sushy.py", ...args]);
+  let stdout = "", stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+}
+
+describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
+  it("lists the VM, powers it off and on, restarts it and shuts it down by its power button", async () => {
+    const vm = { name: VM, cmdline: "console=ttyS0 quiet", memory: 128 };
+    const { machine, base, client } = await bootWithHttpApi(linuxVmsModules("vmlinux", [vm]), TOKEN, {
+      memoryMiB: 384,
+    });
+    try {
+      await machine.waitFor(`[${VM}] ${BANNER}`, 150_000);
+
+      // The root is public; the rest needs a credential, and says which.
+      const root = await fetch(`${base}/redfish/v1/`);
+      expect(root.status).toBe(200);
+      expect(root.headers.get("odata-version")).toBe("4.0");
+      expect(await root.json()).toMatchObject({
+        "@odata.id": "/redfish/v1/",
+        "@odata.type": expect.stringMatching(/^#ServiceRoot\.v1_\d+_\d+\.ServiceRoot$/),
+        Systems: { "@odata.id": "/redfish/v1/Systems" },
+        Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } },
+      });
+      const refused = await fetch(`${base}/redfish/v1/Systems`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("www-authenticate")).toContain("Basic");
+      expect((await refused.json()).error.code).toBe("Base.1.8.NoValidSession");
+
+      const run = await sushyRun([base, TOKEN, VM, BANNER]);
+      expect(run.status, `sushy's run failed:\n${run.stderr}`).toBe(0);
+      const found = JSON.parse(run.stdout.trim().split("\n").pop()!);
+      expect(found).toEqual({
+        redfish_version: "1.6.0",
+        systems: [VM],
+        power_state: "On",
+        processors: 1,
+        memory_gib: 0.125,
+        reset_types: ["ForceOff", "ForceRestart", "GracefulShutdown", "On"],
+        boot_targets: ["None"],
+        pxe: { status: 400, message: "Base.1.8.PropertyValueNotInList", extended: "Base.1.8.PropertyValueNotInList" },
+        root_without_password: "1.6.0",
+        wrong_password: 401,
+        session_key_length: 32,
+        sessions_while_open: 1,
+        after_force_off: true,
+        after_on: true,
+        booted_after_on: true,
+        booted_after_restart: true,
+        after_graceful_shutdown: true,
+        final_power_state: "Off",
+        sessions_after_close: 0,
+      });
+      // The guest powered itself off: no forced stop.
+      const info = await client.info(VM);
+      expect(info).toMatchObject({ state: "stopped", stop_reason: "powered off", fault: false });
+      expect(machine.output).toContain("typervisor-initramfs: power button pressed, powering off");
+    } finally {
+      writeFileSync("build/test/redfish-output.log", machine.output);
+      machine.kill();
+    }
+  }, 600_000);
+});

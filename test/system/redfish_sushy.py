@@ -1,0 +1,125 @@
+"""Drives the hypervisor's Redfish service with sushy, the Redfish library
+OpenStack Ironic uses (Debian's python3-sushy), as a fleet manager would:
+test/system/redfish.test.ts runs it and checks what it prints, one JSON
+object of findings. Usage: redfish_sushy.py BASE_URL TOKEN VM BANNER
+
+BASE_URL is the hypervisor's HTTP (http://127.0.0.1:PORT), TOKEN the API
+token, which is the Redfish password, VM the Linux VM's name and BANNER
+what its initramfs prints when it is up. A power-on is seen through the
+management API's console (GET /api/v1/vms/{name}/console): the banner
+printed again after the action.
+"""
+import json
+import sys
+import time
+
+import requests
+import sushy
+from sushy import auth, exceptions
+
+BASE, TOKEN, VM, BANNER = sys.argv[1:5]
+SYSTEM = "/redfish/v1/Systems/" + VM
+findings = {}
+
+
+def console_end():
+    """Where the VM's console output ends now."""
+    reply = requests.get(f"{BASE}/api/v1/vms/{VM}/console",
+                         headers={"Authorization": "Bearer " + TOKEN},
+                         timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def wait_for_banner(since, timeout=150):
+    """Waits until the banner is printed past console offset `since`."""
+    until = time.time() + timeout
+    while time.time() < until:
+        text = console_end()
+        # A power-on starts the console's count again.
+        at = since if text["end"] >= since else 0
+        if BANNER in text["text"][max(0, at - text["start"]):]:
+            return True
+        time.sleep(1)
+    return False
+
+
+def wait_for_power(system, state, timeout=120):
+    """Waits until `system` reports PowerState `state`."""
+    until = time.time() + timeout
+    while time.time() < until:
+        system.refresh()
+        if system.power_state == state:
+            return True
+        time.sleep(1)
+    return False
+
+
+def reset(system, kind):
+    """A ComputerSystem.Reset of `kind`; the console offset before it."""
+    since = console_end()["end"]
+    system.reset_system(kind)
+    return since
+
+
+basic = sushy.Sushy(BASE, auth=auth.BasicAuth("fleet", TOKEN))
+findings["redfish_version"] = basic.redfish_version
+members = basic.get_system_collection().get_members()
+findings["systems"] = [m.identity for m in members]
+system = basic.get_system(SYSTEM)
+findings["power_state"] = str(system.power_state.value)
+findings["processors"] = system.json["ProcessorSummary"]["Count"]
+findings["memory_gib"] = system.json["MemorySummary"]["TotalSystemMemoryGiB"]
+findings["reset_types"] = sorted(
+    str(v.value) for v in system.get_allowed_reset_system_values())
+findings["boot_targets"] = sorted(
+    str(v.value) for v in system.get_allowed_system_boot_source_values())
+
+# Boot source override: "None" is taken, a target a VM cannot boot is a
+# Redfish 400 with its message.
+system.set_system_boot_options(
+    target=sushy.BootSource.NONE,
+    enabled=sushy.BootSourceOverrideEnabled.DISABLED)
+try:
+    basic._conn.patch(system.path,
+                      data={"Boot": {"BootSourceOverrideTarget": "Pxe"}})
+    findings["pxe"] = "accepted"
+except exceptions.BadRequestError as e:
+    findings["pxe"] = {"status": e.status_code, "message": e.body["code"],
+                       "extended": e.body["@Message.ExtendedInfo"][0]["MessageId"]}
+
+# A wrong password is refused; the service root needs none.
+try:
+    wrong = sushy.Sushy(BASE, auth=auth.BasicAuth("fleet", "wrong"))
+    findings["root_without_password"] = wrong.redfish_version
+    wrong.get_system_collection().get_members()
+    findings["wrong_password"] = "accepted"
+except exceptions.AccessError as e:
+    findings["wrong_password"] = e.status_code
+
+# A session, as sushy makes one by default; it is listed while it lasts.
+by_session = sushy.Sushy(BASE, username="fleet", password=TOKEN)
+key = by_session._auth.get_session_key()
+findings["session_key_length"] = len(key) if key else 0
+sessions = by_session.get_sessions_path()
+listed = by_session._conn.get(sessions).json()["Members@odata.count"]
+findings["sessions_while_open"] = listed
+system = by_session.get_system(SYSTEM)
+
+# Power: off at once, on again (the VM boots from its kernel).
+reset(system, sushy.ResetType.FORCE_OFF)
+findings["after_force_off"] = wait_for_power(system, sushy.PowerState.OFF)
+since = reset(system, sushy.ResetType.ON)
+findings["after_on"] = wait_for_power(system, sushy.PowerState.ON)
+findings["booted_after_on"] = wait_for_banner(since)
+since = reset(system, sushy.ResetType.FORCE_RESTART)
+findings["booted_after_restart"] = wait_for_banner(since)
+# The power button: the guest powers itself off.
+reset(system, sushy.ResetType.GRACEFUL_SHUTDOWN)
+findings["after_graceful_shutdown"] = wait_for_power(
+    system, sushy.PowerState.OFF)
+findings["final_power_state"] = str(system.power_state.value)
+by_session._auth.close()
+listed = basic._conn.get(sessions).json()["Members@odata.count"]
+findings["sessions_after_close"] = listed
+print(json.dumps(findings))

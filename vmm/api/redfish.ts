@@ -1,0 +1,220 @@
+// Redfish (DMTF DSP0266) for fleet managers: the VMs as ComputerSystems
+// under /redfish/v1/Systems, with their power state, their Reset action and
+// their boot source override, and the service root and sessions a Redfish
+// client such as OpenStack Ironic's sushy expects (docs/redfish.md).
+//
+// lwIP's instance routes the /redfish paths to "redfish.*" methods
+// (linker/lwip/httpparse.c) and hands over the credential it found: Basic
+// credentials ("Basic " and base64 of user:password, RFC 7617), a session's
+// X-Auth-Token ("Session " and the token) or the API's bearer token. The
+// password is the API token set at boot, under any user name; a session,
+// made by POSTing that password to the session collection, has a token of
+// 128 random bits from the CPU's generator. At most MAX_SESSIONS live at
+// once, the oldest giving way to a new one. The service root, the version
+// object and the OData service document need no credential (DSP0266
+// "Service root request"); all else answers 401 without one. What a
+// request does to a VM is the management API's own method (dispatcher.ts),
+// so both APIs behave alike.
+
+import { describe } from "../setup/config/fields";
+import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
+import { Vm } from "../core/vm";
+import { Dispatcher, Outcome } from "./dispatcher";
+import { httpStatus, sameToken } from "./rpc";
+import * as views from "./redfishviews";
+
+const MAX_SESSIONS = 8;
+const TOKEN_BYTES = 16;
+const OK: u32 = 200;
+const CREATED: u32 = 201;
+const NO_CONTENT: u32 = 204;
+// Sent with every answer (DSP0266 "Response headers").
+const ODATA_VERSION = "OData-Version: 4.0\r\n";
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// An answer: its status, header fields of its own (each ending CRLF), body.
+export class RedfishReply {
+  constructor(readonly status: u32, readonly fields: string, readonly body: string) {}
+}
+
+class Session {
+  constructor(readonly id: string, readonly token: string, readonly user: string) {}
+}
+
+function ok(body: string): RedfishReply {
+  return new RedfishReply(OK, "", body);
+}
+
+function fail(status: u32, id: string, message: string, resolution: string): RedfishReply {
+  const challenge = status == 401 ? "WWW-Authenticate: Basic realm=\"Typervisor\"\r\n" : "";
+  return new RedfishReply(status, challenge, views.redfishError(id, message, resolution));
+}
+
+function missing(path: string): RedfishReply {
+  return fail(404, "ResourceMissingAtURI", "The resource at " + path + " was not found.", "Check the URI.");
+}
+
+function notWritable(property: string): RedfishReply {
+  return fail(400, "PropertyNotWritable", "The property " + property + " cannot be written.", "Leave it out.");
+}
+
+// The text of base64 `encoded` (RFC 4648 section 4), or null if it is not base64.
+export function base64Text(encoded: string): string | null {
+  const bytes: u8[] = [];
+  let bits: u32 = 0, count = 0, end = encoded.length;
+  while (end > 0 && encoded.charCodeAt(end - 1) == 0x3d) end--;
+  for (let i = 0; i < end; i++) {
+    const value = BASE64.indexOf(encoded.charAt(i));
+    if (value < 0) return null;
+    bits = (bits << 6) | <u32>value;
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      bytes.push(<u8>(bits >> <u32>count));
+    }
+  }
+  const array = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) array[i] = bytes[i];
+  return String.UTF8.decode(array.buffer);
+}
+
+export class RedfishService {
+  private readonly sessions: Session[] = [];
+  private sessionsMade: u32 = 0;
+
+  constructor(private readonly dispatcher: Dispatcher) {}
+
+  // The answer to `method` for a client that gave `credential`, about the
+  // VM or session `name`, with the request's `body`.
+  answer(method: string, credential: string, name: string | null, body: string): RedfishReply {
+    const reply = this.route(method, credential, name, body);
+    return new RedfishReply(reply.status, ODATA_VERSION + reply.fields + "\r\n", reply.body);
+  }
+
+  private route(method: string, credential: string, name: string | null, body: string): RedfishReply {
+    if (method == "redfish.versions") return ok(views.VERSIONS);
+    if (method == "redfish.root") return ok(views.SERVICE_ROOT);
+    if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
+    if (method == "redfish.session.create") return this.logIn(body);
+    if (!this.authenticated(credential)) {
+      return fail(401, "NoValidSession", "The request carries no valid credential.", "Log in (docs/redfish.md).");
+    }
+    if (method == "redfish.systems") return ok(views.systemsCollection(this.dispatcher.vms));
+    if (method == "redfish.sessionservice") return ok(views.SESSION_SERVICE_RESOURCE);
+    if (method == "redfish.sessions") {
+      const ids: string[] = [];
+      for (let i = 0; i < this.sessions.length; i++) ids.push(this.sessions[i].id);
+      return ok(views.sessionsCollection(ids));
+    }
+    if (method == "redfish.session" || method == "redfish.session.delete") {
+      return this.sessionByName(method, name !== null ? name : "");
+    }
+    const vmName = name !== null ? name : "", vm = this.dispatcher.find(vmName);
+    if (vm === null) return missing(views.SYSTEMS + "/" + vmName);
+    if (method == "redfish.system") return ok(views.computerSystem(vm));
+    const request = parseJson(body);
+    if (request.error !== null || request.value!.kind != JsonKind.Object) {
+      const what = request.error !== null ? request.error! : "expected an object, got " + describe(request.value!);
+      return fail(400, "MalformedJSON", "The request body is not a JSON object: " + what + ".", "Send an object.");
+    }
+    return method == "redfish.system.patch" ? this.patchBoot(request.value!, vm) : this.reset(request.value!, vm);
+  }
+
+  // Whether `credential` is the password, a live session's token, or the API token.
+  private authenticated(credential: string): bool {
+    if (credential.startsWith("Session ")) return this.sessionOf(credential.slice(8)) !== null;
+    if (!credential.startsWith("Basic ")) return credential.length > 0 && this.dispatcher.authorizes(credential);
+    const pair = base64Text(credential.slice(6).trim());
+    const colon = pair !== null ? pair.indexOf(":") : -1;
+    return colon >= 0 && this.dispatcher.authorizes(pair!.slice(colon + 1));
+  }
+
+  // Every session's token is compared, so that the time taken tells nothing.
+  private sessionOf(token: string): Session | null {
+    let found: Session | null = null;
+    for (let i = 0; i < this.sessions.length; i++) {
+      if (sameToken(token, this.sessions[i].token)) found = this.sessions[i];
+    }
+    return found;
+  }
+
+  // POST to the session collection: a new session, its token in X-Auth-Token.
+  private logIn(body: string): RedfishReply {
+    const request = parseJson(body), value = request.value;
+    const user = value !== null && value.kind == JsonKind.Object ? value.get("UserName") : null;
+    const password = value !== null && value.kind == JsonKind.Object ? value.get("Password") : null;
+    if (user === null || password === null || user.kind != JsonKind.String || password.kind != JsonKind.String) {
+      return fail(400, "ActionParameterMissing", "UserName and Password are required.", "Send both, as strings.");
+    }
+    if (!this.dispatcher.authorizes(password.text)) {
+      return fail(401, "NoValidSession", "The password is not the API token.", "Use the token set at boot.");
+    }
+    const random = new Uint8Array(TOKEN_BYTES);
+    if (!this.dispatcher.host.random(random)) {
+      return fail(503, "GeneralError", "The CPU has no random number generator for session tokens.", "Use Basic.");
+    }
+    let token = "";
+    for (let i = 0; i < random.length; i++) token += (<u32>random[i] + 0x100).toString(16).slice(1);
+    const session = new Session((++this.sessionsMade).toString(), token, user.text);
+    if (this.sessions.length == MAX_SESSIONS) this.sessions.shift();
+    this.sessions.push(session);
+    const fields = "X-Auth-Token: " + token + "\r\nLocation: " + views.sessionPath(session.id) + "\r\n";
+    return new RedfishReply(CREATED, fields, views.session(session.id, session.user));
+  }
+
+  private sessionByName(method: string, id: string): RedfishReply {
+    for (let i = 0; i < this.sessions.length; i++) {
+      const session = this.sessions[i];
+      if (session.id != id) continue;
+      if (method == "redfish.session") return ok(views.session(session.id, session.user));
+      this.sessions.splice(i, 1);
+      return new RedfishReply(NO_CONTENT, "", "");
+    }
+    return missing(views.sessionPath(id));
+  }
+
+  // PATCH of a ComputerSystem: only Boot's override, and only to what
+  // views.BOOT_TARGETS and BOOT_ENABLED allow; it changes nothing, since a
+  // VM always boots its configured kernel.
+  private patchBoot(request: JsonValue, vm: Vm): RedfishReply {
+    for (let i = 0; i < request.keys.length; i++) if (request.keys[i] != "Boot") return notWritable(request.keys[i]);
+    const boot = request.get("Boot");
+    if (boot === null || boot.kind != JsonKind.Object) return ok(views.computerSystem(vm));
+    for (let i = 0; i < boot.keys.length; i++) {
+      const key = boot.keys[i], value = boot.items[i];
+      const allowed = key == "BootSourceOverrideTarget"
+        ? views.BOOT_TARGETS
+        : key == "BootSourceOverrideEnabled"
+        ? views.BOOT_ENABLED
+        : null;
+      if (allowed === null) return notWritable("Boot/" + key);
+      if (value.kind != JsonKind.String || !allowed.includes(value.text)) {
+        const message = "The value " + describe(value) + " for Boot/" + key
+          + " is not in the list of acceptable values.";
+        return fail(400, "PropertyValueNotInList", message, "Choose one of " + allowed.join(", ") + ".");
+      }
+    }
+    return ok(views.computerSystem(vm));
+  }
+
+  // ComputerSystem.Reset: each ResetType is the management API's method
+  // that does it; asking for the state the VM is already in does nothing.
+  private reset(request: JsonValue, vm: Vm): RedfishReply {
+    const type = request.get("ResetType");
+    if (type === null || type.kind != JsonKind.String || !views.RESET_TYPES.includes(type.text)) {
+      const got = type !== null ? describe(type) : "nothing";
+      const message = "ResetType " + got + " is not one of " + views.RESET_TYPES.join(", ") + ".";
+      return fail(400, "ActionParameterValueNotInList", message, "Choose one of them.");
+    }
+    const running = vm.running, kind = type.text;
+    let method = "";
+    if (kind == "On" && !running) method = "vm.start";
+    else if (kind == "ForceOff" && running) method = "vm.poweroff";
+    else if (kind == "GracefulShutdown" && running) method = "vm.shutdown";
+    else if (kind == "ForceRestart") method = "vm.reboot";
+    if (method.length == 0) return new RedfishReply(NO_CONTENT, "", "");
+    const outcome: Outcome = this.dispatcher.callAuthenticated(method, vm.name, "");
+    if (outcome.code == 0) return new RedfishReply(NO_CONTENT, "", "");
+    return fail(<u32>httpStatus(outcome.code), "GeneralError", outcome.text + ".", "See the VM's state.");
+  }
+}
