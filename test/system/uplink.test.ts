@@ -25,7 +25,10 @@
 // Linux then asks the management API over HTTP (vmm/api/http.ts, lwIP's
 // linker/lwip/http.c) with busybox nc: GET /api/v1/vms with the bearer
 // token lists the VM running, without it the answer is 401 with the
-// API's JSON error, and a method the path does not take is 405.
+// API's JSON error, and a method the path does not take is 405. Once the
+// VM is off the host stays up for its API, and the bare Linux shuts it
+// down with POST /api/v1/host/shutdown, so that it logs the uplink's
+// counters as it stops.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -225,8 +228,15 @@ async function acrossTheWire(w: Wiring): Promise<void> {
         + ` over the wire ${fromBare.rtt} ms`,
     );
 
+    // With its VM off the host stays up for the API: the bare Linux shuts it down over the uplink.
     host.send("poweroff -f\n");
-    await host.waitFor(new RegExp(`vm ${VM.name}: powered off`), 120_000);
+    await host.waitFor(/no virtual machine runs; the host stays up for the management API/, 120_000);
+    const shutdown = await httpFromBare(
+      bare,
+      `POST /api/v1/host/shutdown HTTP/1.1\r\nHost: ${MANAGEMENT.ip}\r\nAuthorization: Bearer ${API_TOKEN}\r\n`
+        + "Content-Length: 0\r\n\r\n",
+    );
+    expect(shutdown).toMatchObject({ status: 200, body: { shutting_down: true } });
     const exit = await host.waitForExit(60_000);
     expect(host.output).toMatch(new RegExp(`vm ${VM.name}: nic [0-9a-f:]{17}: sent [1-9]\\d*, received [1-9]\\d*`));
     // The uplink's counters as the hypervisor stopped: frames went through it both ways.
