@@ -76,7 +76,8 @@ export class FakeVirtioNet extends FakePciFunction {
     if (reg === 0x34) return CAPS[0][0];
     for (const [i, [at, type, offset, length]] of CAPS.entries()) {
       const next = i + 1 < CAPS.length ? CAPS[i + 1][0] : 0;
-      if (reg === at) return (0x09 | (next << 8) | (16 << 16) | (type << 24)) >>> 0;
+      // cap_vndr, cap_next, cap_len (20 with the notification capability's multiplier), cfg_type
+      if (reg === at) return (0x09 | (next << 8) | ((type === 2 ? 20 : 16) << 16) | (type << 24)) >>> 0;
       if (reg === at + 4) return 4; // bar
       if (reg === at + 8) return offset;
       if (reg === at + 12) return length;

@@ -67,7 +67,7 @@ describe("starting a virtio network device (virtio 1.2, 3.1.1)", () => {
     const { e, fake, serial } = await startWith();
     expect(fake.resets).toBe(1);
     expect(fake.command & 0x406).toBe(0x406); // memory space, bus master, INTx disabled
-    expect(fake.statuses).toEqual([0, 1 | 2, 1 | 2 | 8, 1 | 2 | 8 | 4]);
+    expect(fake.statuses).toEqual([0, 1, 1 | 2, 1 | 2 | 8, 1 | 2 | 8 | 4]);
     expect(fake.driverFeatures).toBe((1n << 32n) | (1n << 16n) | (1n << 5n));
     expect(fake.queues.map((q) => [q.size, q.enabled])).toEqual([[128, true], [128, true]]);
     expect(fake.queues.every((q) => q.desc % 16n === 0n && q.driver % 2n === 0n && q.device % 4n === 0n)).toBe(true);
@@ -89,6 +89,7 @@ describe("starting a virtio network device (virtio 1.2, 3.1.1)", () => {
       "[error] virtio-net 0000:00:04.0: refuses the features 100010020; the controller is not used\n",
     );
     expect(fake.command & 0x4).toBe(0);
+    expect(fake.statuses.at(-1)).toBe(1 | 2 | 128); // FAILED
     expect(e.hasUplink()).toBe(0);
   });
 });

@@ -21,7 +21,7 @@ import { PciFunction } from "../../../kernel/pci/functions";
 import { formatMac, isGroup } from "../ethernet";
 import { BAD_FRAME, HostNic, NO_FRAME } from "../hostnic";
 import { BROKEN, BUFFER_BYTES, DESC_F_WRITE, FAULT, MAX_QUEUE_SIZE, NONE, SplitQueue } from "./splitqueue";
-import { ACKNOWLEDGE, DRIVER, DRIVER_OK, FEATURES_OK, VirtioTransport } from "./transport";
+import { ACKNOWLEDGE, DRIVER, DRIVER_OK, FAILED, FEATURES_OK, VirtioTransport } from "./transport";
 
 // Vendor 1AF4h; device 1041h, modern network (4.1.2.1), or 1000h, a
 // transitional network device, which has the modern capabilities too.
@@ -35,7 +35,7 @@ const F_VERSION_1: u64 = 1 << 32;
 const F_ACCESS_PLATFORM: u64 = 1 << 33;
 
 // struct virtio_net_config (5.1.4): mac, then status with LINK_UP.
-const MAC_AT: u32 = 0, STATUS_AT: u32 = 6;
+const MAC_AT: u32 = 0, MAC_BYTES: i32 = 6, STATUS_AT: u32 = 6;
 const S_LINK_UP: u16 = 1;
 // struct virtio_net_hdr (5.1.6) with VIRTIO_F_VERSION_1: 12 bytes before every frame.
 const HEADER_BYTES: u32 = 12;
@@ -47,7 +47,7 @@ export function isVirtioNet(f: PciFunction): bool {
 }
 
 export class VirtioNet extends HostNic {
-  private transport!: VirtioTransport;
+  private transport: VirtioTransport;
   private features: u64 = 0;
   // The queues, set by start(), and the transmit descriptors the driver holds.
   private rx!: SplitQueue;
@@ -56,15 +56,16 @@ export class VirtioNet extends HostNic {
 
   constructor(fn: PciFunction) {
     super("virtio-net", fn);
+    this.transport = new VirtioTransport(fn);
   }
 
   start(): bool {
-    const t = new VirtioTransport(this.fn, this.name);
-    this.transport = t;
-    const missing = t.locate();
+    const t = this.transport;
+    const missing = t.locate(this.name);
     if (missing !== null) return this.fail(missing);
     if (!t.reset()) return this.fail("still resetting after 10 ms");
-    t.addStatus(ACKNOWLEDGE | DRIVER);
+    t.addStatus(ACKNOWLEDGE);
+    t.addStatus(DRIVER);
     const offered = t.deviceFeatures();
     if ((offered & F_VERSION_1) == 0) return this.fail("is not a modern device (no VIRTIO_F_VERSION_1)");
     if ((offered & NET_F_MAC) == 0) return this.fail("offers no MAC address");
@@ -74,9 +75,10 @@ export class VirtioNet extends HostNic {
     // The device may refuse the subset: FEATURES_OK then reads 0 (3.1.1).
     if ((t.status & FEATURES_OK) == 0) return this.fail("refuses the features " + this.features.toString(16));
 
-    const mac = new StaticArray<u8>(6);
+    if (t.deviceConfigBytes < <u32>MAC_BYTES) return this.fail("has a device configuration too short for its address");
+    const mac = new StaticArray<u8>(MAC_BYTES);
     t.readDeviceConfig(MAC_AT, mac);
-    for (let i = 0; i < 6; i++) this.mac = (this.mac << 8) | <u64>mac[i];
+    for (let i = 0; i < MAC_BYTES; i++) this.mac = (this.mac << 8) | <u64>mac[i];
     if (this.mac == 0 || isGroup(this.mac)) return this.fail("has no unicast address (" + formatMac(this.mac) + ")");
 
     const rx = this.queue(RECEIVE_QUEUE, DESC_F_WRITE), tx = this.queue(TRANSMIT_QUEUE, 0);
@@ -91,10 +93,19 @@ export class VirtioNet extends HostNic {
     return true;
   }
 
-  // Without VIRTIO_NET_F_STATUS the link is taken to be up (5.1.4.2).
+  // Without VIRTIO_NET_F_STATUS (or a configuration that holds it) the
+  // link is taken to be up (5.1.4.2).
   get linkUp(): bool {
-    if ((this.features & NET_F_STATUS) == 0) return true;
-    return (this.transport.deviceConfig16(STATUS_AT) & S_LINK_UP) != 0;
+    const t = this.transport;
+    if ((this.features & NET_F_STATUS) == 0 || t.deviceConfigBytes < STATUS_AT + 2) return true;
+    return (t.deviceConfig16(STATUS_AT) & S_LINK_UP) != 0;
+  }
+
+  // A device given up is told so with FAILED (3.1.1), once its registers are known.
+  protected fail(reason: string): bool {
+    const t = this.transport;
+    if (this.failure === null && t.located) t.addStatus(FAILED);
+    return super.fail(reason);
   }
 
   // The header before the frame stays zero (no offload asked for,

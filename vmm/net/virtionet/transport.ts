@@ -27,7 +27,8 @@ import { tscPerMillisecond } from "../../../kernel/time/tsc";
 // bar in byte 4; offset and length in the next two dwords; the
 // notification capability adds notify_off_multiplier (4.1.4.4).
 const VENDOR_SPECIFIC: u8 = 0x09;
-const CAP_TYPE_BAR: u32 = 0, CAP_BAR_ID: u32 = 4, CAP_OFFSET: u32 = 8, CAP_LENGTH: u32 = 12, CAP_MULTIPLIER: u32 = 16;
+const CAP_HEADER: u32 = 0, CAP_BAR_ID: u32 = 4, CAP_OFFSET: u32 = 8, CAP_LENGTH: u32 = 12, CAP_MULTIPLIER: u32 = 16;
+const NOTIFY_CAP_BYTES: u32 = 20;
 const COMMON_CFG: u32 = 1, NOTIFY_CFG: u32 = 2, DEVICE_CFG: u32 = 4;
 const BAR_COUNT: u32 = 6;
 
@@ -40,7 +41,7 @@ const QUEUE_DESC: u64 = 0x20, QUEUE_DRIVER: u64 = 0x28, QUEUE_DEVICE: u64 = 0x30
 const COMMON_CFG_BYTES: u32 = 0x38;
 
 // Device status bits (2.1).
-export const ACKNOWLEDGE: u8 = 1, DRIVER: u8 = 2, DRIVER_OK: u8 = 4, FEATURES_OK: u8 = 8;
+export const ACKNOWLEDGE: u8 = 1, DRIVER: u8 = 2, DRIVER_OK: u8 = 4, FEATURES_OK: u8 = 8, FAILED: u8 = 128;
 
 // Far longer than a reset takes.
 const RESET_WAIT_MS: u64 = 10;
@@ -55,18 +56,25 @@ export class VirtioTransport {
   private deviceConfig: u64 = 0;
   deviceConfigBytes: u32 = 0;
 
-  constructor(private fn: PciFunction, private name: string) {}
+  constructor(private fn: PciFunction) {}
+
+  get located(): bool {
+    return this.common != 0;
+  }
 
   // Finds the three structures and turns on the BARs that hold them: null,
   // or what is wrong. The first capability of each type is used (4.1.4.1).
-  locate(): string | null {
+  // `name`: the device's, for the log.
+  locate(name: string): string | null {
     const caps = this.fn.capabilities(VENDOR_SPECIFIC);
     for (let i = caps.length - 1; i >= 0; i--) {
-      const at = caps[i], type = (this.fn.read32(at + CAP_TYPE_BAR) >> 24) & 0xff;
+      const at = caps[i], header = this.fn.read32(at + CAP_HEADER);
+      const type = header >> 24, capLength = (header >> 16) & 0xff;
       if (type != COMMON_CFG && type != NOTIFY_CFG && type != DEVICE_CFG) continue;
+      if (type == NOTIFY_CFG && capLength < NOTIFY_CAP_BYTES) continue; // too short to hold its multiplier
       const bar = this.fn.read32(at + CAP_BAR_ID) & 0xff;
       if (bar >= BAR_COUNT) continue; // a reserved BAR number: such a capability is ignored (4.1.4)
-      const base = driverRegisters(this.fn, <i32>bar, this.name);
+      const base = driverRegisters(this.fn, <i32>bar, name);
       if (base == 0) return "BAR" + bar.toString() + " is out of reach";
       const address = base + <u64>this.fn.read32(at + CAP_OFFSET), length = this.fn.read32(at + CAP_LENGTH);
       if (type == COMMON_CFG && length >= COMMON_CFG_BYTES) this.common = address;
