@@ -81,8 +81,10 @@ export class VirtioNet extends HostNic {
     for (let i = 0; i < MAC_BYTES; i++) this.mac = (this.mac << 8) | <u64>mac[i];
     if (this.mac == 0 || isGroup(this.mac)) return this.fail("has no unicast address (" + formatMac(this.mac) + ")");
 
-    const rx = this.queue(RECEIVE_QUEUE, DESC_F_WRITE), tx = this.queue(TRANSMIT_QUEUE, 0);
-    if (rx === null || tx === null) return false;
+    const rx = this.queue(RECEIVE_QUEUE, DESC_F_WRITE);
+    if (rx === null) return false;
+    const tx = this.queue(TRANSMIT_QUEUE, 0);
+    if (tx === null) return false;
     this.rx = rx;
     this.tx = tx;
     // Every receive buffer is the device's from the start (5.1.6.3).
