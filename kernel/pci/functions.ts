@@ -13,7 +13,11 @@ import * as log from "../console/log";
 import { configRead32, configWrite16, configWrite32, PciAddress, pciAddress } from "./config";
 
 const ID: u32 = 0x00, COMMAND: u32 = 0x04, CLASS: u32 = 0x08, HEADER_TYPE_DWORD: u32 = 0x0c;
-const BAR0: u32 = 0x10, BUS_NUMBERS: u32 = 0x18;
+const BAR0: u32 = 0x10, BUS_NUMBERS: u32 = 0x18, CAPABILITIES_POINTER: u32 = 0x34;
+// The status register's (the command dword's upper half) Capabilities List bit (6.2.3).
+const HAS_CAPABILITIES: u32 = 1 << (16 + 4);
+// A list longer than 256 bytes of 4-byte capabilities can hold is a loop.
+const MAX_CAPABILITIES: i32 = 48;
 const MULTI_FUNCTION: u8 = 0x80;
 const BRIDGE_HEADER: u8 = 1; // type 1: PCI-to-PCI bridge, two BARs
 const ABSENT: u16 = 0xffff; // the vendor ID no function has (6.2.1)
@@ -95,6 +99,26 @@ export class PciFunction {
     if (bar.wide) configWrite32(a, reg + 4, high);
     configWrite16(a, COMMAND, command);
     return ~mask + 1;
+  }
+
+  // The configuration dword at `reg`.
+  read32(reg: u32): u32 {
+    return configRead32(this.address, reg);
+  }
+
+  // Where the capabilities with ID `id` start, in list order (6.7): each
+  // holds its ID in its first byte and the next one's offset in the second,
+  // the first one's offset at 34h; an offset below 40h ends the list.
+  capabilities(id: u8): u32[] {
+    const out: u32[] = [];
+    if ((configRead32(this.address, COMMAND) & HAS_CAPABILITIES) == 0) return out;
+    let at = configRead32(this.address, CAPABILITIES_POINTER) & 0xfc;
+    for (let n = 0; n < MAX_CAPABILITIES && at >= 0x40; n++) {
+      const header = configRead32(this.address, at);
+      if (<u8>header == id) out.push(at);
+      at = (header >> 8) & 0xfc;
+    }
+    return out;
   }
 
   // Sets the command register's bits `set` and clears `clear`.

@@ -1,22 +1,23 @@
 // System test: the virtual switch's uplink (vmm/net/uplink.ts) on the
-// host's e1000 (vmm/net/e1000/). The hypervisor runs under AMD-V (QEMU)
-// with an emulated 82540EM whose wire is a TCP connection on 127.0.0.1
-// (-netdev socket, listening); a second QEMU runs the same Debian kernel
-// and initramfs bare, its own e1000 connected to that socket, so the two
-// NICs share one Ethernet segment that never leaves this machine (the
-// initramfs loads drivers for virtio devices only: the bare Linux is told
-// to load e1000 and bring eth0 up at its shell). Twice: with an access
-// uplink on VLAN 10, the VM's card on VLAN 10 too, frames untagged on the
-// wire; and with a trunk of VLANs 10 and 20, the VM on VLAN 20, and the
-// bare Linux on an 802.1Q interface for VLAN 20, frames tagged on the
-// wire. The VM and the bare Linux ping each other; the bare Linux sends
-// the VM a fixed payload over TCP (busybox nc), whose SHA-256 the VM
-// checks: every frame of it came in through the e1000's receive ring,
-// polled. Under VT-x (Bochs), whose e1000 is the 82540EM too, the wire
-// is Bochs's slirp, restricted, a network inside the emulator whose
-// gateway answers ARP and ping at 10.0.2.2: the VM pings it through the
-// uplink. (Bochs's "vnet" answers only the NIC's own address, not the
-// machines behind a bridge.)
+// host's e1000 (vmm/net/e1000/) or virtio-net (vmm/net/virtionet/). The
+// hypervisor runs under AMD-V (QEMU) with an emulated 82540EM, or a modern
+// virtio-net-pci without its legacy interface, whose wire is a TCP
+// connection on 127.0.0.1 (-netdev socket, listening); a second QEMU runs
+// the same Debian kernel and initramfs bare, its own e1000 connected to
+// that socket, so the two NICs share one Ethernet segment that never
+// leaves this machine (the initramfs loads drivers for virtio devices
+// only: the bare Linux is told to load e1000 and bring eth0 up at its
+// shell). Twice for each host NIC: with an access uplink on VLAN 10, the
+// VM's card on VLAN 10 too, frames untagged on the wire; and with a trunk
+// of VLANs 10 and 20, the VM on VLAN 20, and the bare Linux on an 802.1Q
+// interface for VLAN 20, frames tagged on the wire. The VM and the bare
+// Linux ping each other; the bare Linux sends the VM a fixed payload over
+// TCP (busybox nc), whose SHA-256 the VM checks: every frame of it came in
+// through the host NIC's receive ring, polled. Under VT-x (Bochs), whose
+// e1000 is the 82540EM too, the wire is Bochs's slirp, restricted, a
+// network inside the emulator whose gateway answers ARP and ping at
+// 10.0.2.2: the VM pings it through the uplink. (Bochs's "vnet" answers
+// only the NIC's own address, not the machines behind a bridge.)
 // The hypervisor's own address (vmm/net/ip/management.ts, lwIP in an
 // instance of its own) is on VLAN 10 in both runs, from a second
 // configuration module: with the access uplink the VM and the bare Linux
@@ -124,11 +125,19 @@ const TRUNK: Wiring = {
     + ` && ip link set eth0.10 up && ip addr add ${BARE_IP}/24 dev eth0.10`,
 };
 
-// The hypervisor with the VM, its e1000 listening on a free port of
+// The host's NIC as QEMU's -device gives it, and the driver's name in the uplink's log line.
+interface HostNic {
+  device: string;
+  driver: string;
+}
+const E1000: HostNic = { device: "e1000", driver: "e1000" };
+const VIRTIO_NET: HostNic = { device: "virtio-net-pci,disable-legacy=on", driver: "virtio-net" };
+
+// The hypervisor with the VM, its NIC listening on a free port of
 // 127.0.0.1, its uplink started. Another run may take the port between
 // freePort() and QEMU's bind: QEMU then exits at once saying so, and the
 // next attempt takes another port.
-async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
+async function bootHost(w: Wiring, nic: HostNic): Promise<{ host: Machine; port: number }> {
   for (let attempt = 1;; attempt++) {
     const port = await freePort();
     const host = await boot({
@@ -150,14 +159,16 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
       ],
       extraArgs: [
         "-device",
-        `e1000,netdev=wire,mac=${HOST_NIC_MAC}`,
+        `${nic.device},netdev=wire,mac=${HOST_NIC_MAC}`,
         "-netdev",
         `socket,id=wire,listen=127.0.0.1:${port}`,
       ],
     });
     try {
       await host.waitFor(
-        new RegExp(`uplink: e1000 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`),
+        new RegExp(
+          `uplink: ${nic.driver} 0000:00:0[0-9a-f]\\.0, ${HOST_NIC_MAC}, ${w.described}, link (up|not up yet)`,
+        ),
         120_000,
       );
       await host.waitFor(
@@ -175,8 +186,8 @@ async function bootHost(w: Wiring): Promise<{ host: Machine; port: number }> {
 
 // The bare Linux on the other end of the wire; pings both ways, then the
 // payload from the bare Linux to the VM.
-async function acrossTheWire(w: Wiring): Promise<void> {
-  const { host, port } = await bootHost(w);
+async function acrossTheWire(w: Wiring, nic: HostNic): Promise<void> {
+  const { host, port } = await bootHost(w, nic);
   let bare: Machine | null = null;
   try {
     bare = bootGuest({
@@ -242,7 +253,7 @@ async function acrossTheWire(w: Wiring): Promise<void> {
     // The uplink's counters as the hypervisor stopped: frames went through it both ways.
     const counted = /uplink: (sent [1-9]\d*, received [1-9]\d*[^\r\n]*)/.exec(host.output);
     expect(counted).not.toBeNull();
-    console.log(`uplink (${w.described}): ${counted![1]}`);
+    console.log(`uplink (${nic.driver}, ${w.described}): ${counted![1]}`);
     expect(host.output).toMatch(/management: sent [1-9]\d*, received [1-9]\d*/);
     expect(host.output).not.toMatch(/Kernel panic|BUG:|Oops|needs a reset/);
     expect(bare.output).not.toMatch(/Kernel panic|BUG:|Oops|NETDEV WATCHDOG/);
@@ -253,14 +264,20 @@ async function acrossTheWire(w: Wiring): Promise<void> {
   }
 }
 
-describe.skipIf(!manifest)("the switch's uplink on the host's e1000", () => {
-  it("joins a VM and a Linux through an access uplink, untagged on the wire: ping and TCP under AMD-V", async () => {
-    await acrossTheWire(ACCESS);
-  }, 1_200_000);
+describe.skipIf(!manifest)("the switch's uplink on the host's NIC", () => {
+  for (const nic of [E1000, VIRTIO_NET]) {
+    it(
+      `joins a VM and a Linux through an access uplink on ${nic.driver}, untagged: ping and TCP under AMD-V`,
+      async () => {
+        await acrossTheWire(ACCESS, nic);
+      },
+      1_200_000,
+    );
 
-  it("joins them through a trunk uplink, tagged on the wire: ping and TCP under AMD-V", async () => {
-    await acrossTheWire(TRUNK);
-  }, 1_200_000);
+    it(`joins them through a trunk uplink on ${nic.driver}, tagged on the wire: ping and TCP under AMD-V`, async () => {
+      await acrossTheWire(TRUNK, nic);
+    }, 1_200_000);
+  }
 
   it("reaches the emulator's own network through the uplink under Intel VT-x (Bochs)", async () => {
     // slirp's configuration: nothing from the VM may leave the emulator.

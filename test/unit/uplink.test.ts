@@ -132,11 +132,13 @@ describe("without an uplink", () => {
     const other = { fake: { deviceId: 0x10d3 } }; // an 82574, not an 8254x
     const configured = await startWith(other);
     expect(configured.serial()).toContain(
-      "[warn ] uplink: none; the host has no e1000 (an Intel 82540EM or a relative), "
+      "[warn ] uplink: none; the host has no e1000 (an Intel 82540EM or a relative) nor virtio-net, "
         + "so the configured uplink is left out\n",
     );
     const quiet = await startWith({ ...other, uplink: null });
-    expect(quiet.serial()).toContain("[info ] uplink: none; the host has no e1000 (an Intel 82540EM or a relative)\n");
+    expect(quiet.serial()).toContain(
+      "[info ] uplink: none; the host has no e1000 (an Intel 82540EM or a relative) nor virtio-net\n",
+    );
     expect([configured.fake.resets, quiet.fake.resets]).toEqual([0, 0]);
   });
 });

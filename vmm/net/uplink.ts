@@ -1,6 +1,7 @@
 // The virtual switch's uplink: a port whose frames come from and go to the
-// host's Ethernet controller (an 8254x, e1000/controller.ts), so that the
-// VMs reach the network the host is on.
+// host's Ethernet controller (hostnic.ts: an 8254x, e1000/controller.ts, or
+// a virtio network device, virtionet/controller.ts), so that the VMs reach
+// the network the host is on.
 //
 // The uplink is an access port or a trunk like a VM's (port.ts), with the
 // VLANs the configuration gives it ("uplink" in config/uplink.ts): an
@@ -18,23 +19,22 @@
 // full they are dropped and counted as "queue full".
 
 import * as log from "../../kernel/console/log";
-import { driverRegisters } from "../../kernel/pci/driverregisters";
 import { PciFunction } from "../../kernel/pci/functions";
-import { E1000, E1000_BAR, isE1000 } from "./e1000/controller";
-import { BAD_FRAME, NO_FRAME } from "./e1000/receivering";
-import { RX_BUFFER_BYTES } from "./e1000/registers";
+import { E1000, isE1000 } from "./e1000/controller";
 import { formatMac } from "./ethernet";
+import { BAD_FRAME, FRAME_BUFFER_BYTES, HostNic, NO_FRAME } from "./hostnic";
 import { Drop, NO_MAC, PolledPort, PortVlans } from "./port";
 import { VirtualSwitch } from "./switch";
+import { isVirtioNet, VirtioNet } from "./virtionet/controller";
 
 // Enough for a burst, little enough that one poll stays short (each frame
 // is a copy and a switch decision, a few microseconds).
 export const POLL_FRAMES: i32 = 32;
 
 export class UplinkPort extends PolledPort {
-  private frame: Uint8Array = new Uint8Array(RX_BUFFER_BYTES);
+  private frame: Uint8Array = new Uint8Array(FRAME_BUFFER_BYTES);
 
-  constructor(readonly nic: E1000, private net: VirtualSwitch, vlans: u16[], tagged: bool) {
+  constructor(readonly nic: HostNic, private net: VirtualSwitch, vlans: u16[], tagged: bool) {
     super(vlans, tagged);
   }
 
@@ -74,37 +74,43 @@ export function pollUplink(now: u64, tscPerMs: u64): void {
 }
 
 // "uplink: sent 10, received 12, dropped 1 (queue full 1)" when the VMs
-// have all stopped, if there is an uplink.
+// have all stopped, if there is an uplink; and what its device did wrong.
 export function reportUplink(): void {
   const u = uplink;
-  if (u !== null) log.info("uplink: " + u.describe());
+  if (u === null) return;
+  const faults = u.nic.faults;
+  log.info("uplink: " + u.describe() + (faults != 0 ? "; " + faults.toString() + " device faults skipped" : ""));
 }
 
-// Starts the first 8254x among the host's PCI `functions` as the uplink of
-// `net` that `config` asks for (null: none); one log line says what came of it.
+// A driver for `f` if it is a NIC one of them takes, not yet started.
+function hostNicAt(f: PciFunction): HostNic | null {
+  if (isE1000(f)) return new E1000(f);
+  if (isVirtioNet(f)) return new VirtioNet(f);
+  return null;
+}
+
+// Starts the first NIC among the host's PCI `functions` that a driver takes
+// as the uplink of `net` that `config` asks for (null: none); one log line
+// says what came of it.
 export function startUplink(config: PortVlans | null, functions: PciFunction[], net: VirtualSwitch): void {
-  let f: PciFunction | null = null;
-  for (let i = 0; i < functions.length && f === null; i++) if (isE1000(functions[i])) f = functions[i];
-  if (f === null) {
-    const line = "uplink: none; the host has no e1000 (an Intel 82540EM or a relative)";
+  let nic: HostNic | null = null;
+  for (let i = 0; i < functions.length && nic === null; i++) nic = hostNicAt(functions[i]);
+  if (nic === null) {
+    const line = "uplink: none; the host has no e1000 (an Intel 82540EM or a relative) nor virtio-net";
     if (config !== null) log.warn(line + ", so the configured uplink is left out");
     else log.info(line);
     return;
   }
-  const name = "e1000 " + f.name;
   if (config === null) {
-    log.info("uplink: none configured; " + name + " is left alone");
+    log.info("uplink: none configured; " + nic.name + " is left alone");
     return;
   }
-  const registers = driverRegisters(f, E1000_BAR, name);
-  if (registers == 0) return;
-  const nic = new E1000(f, registers);
   if (!nic.start()) return;
   const port = new UplinkPort(nic, net, config.vlans, config.trunk);
   net.connectUplink(port);
   uplink = port;
   log.info(
-    "uplink: " + name + ", " + formatMac(nic.mac) + ", " + port.describeVlans() + ", link "
+    "uplink: " + nic.name + ", " + formatMac(nic.mac) + ", " + port.describeVlans() + ", link "
       + (nic.linkUp ? "up" : "not up yet"),
   );
 }

@@ -1,8 +1,9 @@
-// Unit-test entry: the switch's uplink (vmm/net/uplink.ts) on the e1000
-// driver (vmm/net/e1000/), against the fake 82540EM the test puts behind
-// the shim. A switch with the uplink and one VM port whose NIC records
-// what reaches it; the test sends frames from the VM (written byte by byte
-// into `frame`) and polls frames in from the fake's wire.
+// Unit-test entry: the switch's uplink (vmm/net/uplink.ts) on a host NIC
+// driver (vmm/net/e1000/, vmm/net/virtionet/), against the fake 82540EM or
+// virtio network device the test puts behind the shim. A switch with the
+// uplink and one VM port whose NIC records what reaches it; the test sends
+// frames from the VM (written byte by byte into `frame`) and polls frames
+// in from the fake's wire.
 
 import { initConsole } from "../../../kernel/console/console";
 import { scanPci } from "../../../kernel/pci/functions";

@@ -14,10 +14,11 @@
 // the switch to handle.
 
 import { pause, physRead32, physWrite32, rdtsc } from "../../../kernel/arch/shim";
+import { driverRegisters } from "../../../kernel/pci/driverregisters";
 import { PciFunction } from "../../../kernel/pci/functions";
-import { HostController } from "../../../kernel/pci/hostcontroller";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { formatMac, isGroup } from "../ethernet";
+import { HostNic } from "../hostnic";
 import { ReceiveRing } from "./receivering";
 import {
   ALL_INTERRUPTS,
@@ -77,7 +78,7 @@ import { TransmitRing } from "./transmitring";
 const INTEL: u16 = 0x8086;
 const DEVICE_IDS: u16[] = [0x100e, 0x1015, 0x1016, 0x1017, 0x101e, 0x100f, 0x1026];
 // An 8254x's registers: memory BAR0 (a 64-bit BAR on some parts).
-export const E1000_BAR: i32 = 0;
+const E1000_BAR: i32 = 0;
 // Far longer than a reset or an EEPROM read takes.
 const WAIT_MS: u64 = 10;
 // The EEPROM's first three words hold the Ethernet address (5.6.1).
@@ -87,21 +88,23 @@ export function isE1000(f: PciFunction): bool {
   return f.vendor == INTEL && DEVICE_IDS.includes(f.device);
 }
 
-export class E1000 extends HostController {
-  // The controller's own address, as the EEPROM gives it.
-  mac: u64 = 0;
-  private rx: ReceiveRing;
-  private tx: TransmitRing;
+export class E1000 extends HostNic {
+  // The physical address BAR0 decodes, and the rings: set by start().
+  private registers: u64 = 0;
+  private rx!: ReceiveRing;
+  private tx!: TransmitRing;
 
-  // `registers`: the physical address BAR0 decodes.
-  constructor(fn: PciFunction, private registers: u64) {
+  constructor(fn: PciFunction) {
     super("e1000", fn);
-    this.rx = new ReceiveRing(registers + RDT);
-    this.tx = new TransmitRing(registers + TDT);
   }
 
-  // Resets and configures the controller, its receiver and transmitter on; false (logged) if it cannot.
+  // Resets and configures the controller, its receiver and transmitter on;
+  // false (logged) if it cannot. The address is the EEPROM's.
   start(): bool {
+    this.registers = driverRegisters(this.fn, E1000_BAR, this.name);
+    if (this.registers == 0) return false;
+    this.rx = new ReceiveRing(this.registers + RDT);
+    this.tx = new TransmitRing(this.registers + TDT);
     // Interrupts masked before the reset and after it (a reset unmasks none,
     // but the firmware may have left some on).
     this.write(IMC, ALL_INTERRUPTS);
@@ -153,14 +156,11 @@ export class E1000 extends HostController {
     return (this.read(STATUS) & STATUS_LU) != 0;
   }
 
-  // Queues a frame (without its FCS, which the controller appends); false
-  // if the transmit ring is full or the controller failed.
+  // The controller appends the FCS.
   transmit(frame: Uint8Array, length: i32): bool {
     return this.failure === null && this.tx.send(frame, length);
   }
 
-  // The next received frame, copied into `into`: its length, NO_FRAME or
-  // BAD_FRAME (receivering.ts). doneReceiving() gives the buffers back.
   receive(into: Uint8Array): i32 {
     return this.rx.take(into);
   }

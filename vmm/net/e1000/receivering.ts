@@ -20,6 +20,7 @@
 import { memoryFence, physRead32, physWrite32 } from "../../../kernel/arch/shim";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { PAGE_SIZE } from "../../../kernel/mm/range";
+import { BAD_FRAME, NO_FRAME } from "../hostnic";
 import { BUFFER_ADDRESS_AT, DESCRIPTOR_BYTES, LENGTH_DWORD_AT, STATUS_DD, STATUS_DWORD_AT } from "./descriptor";
 import { RX_BUFFER_BYTES } from "./registers";
 
@@ -33,10 +34,6 @@ const FRAME_ERRORS: u32 = ((1 << 0) | (1 << 1) | (1 << 2) | (1 << 4) | (1 << 7))
 // 128 descriptors: 2 KiB of ring, 256 KiB of buffers; at a gigabit, what
 // arrives in 1.5 ms of full-size frames.
 const RECEIVE_ENTRIES: u32 = 128;
-
-// take()'s results besides a frame's length.
-export const NO_FRAME: i32 = -1;
-export const BAD_FRAME: i32 = -2;
 
 export class ReceiveRing {
   private ring: usize = allocPages(1);
