@@ -7,28 +7,12 @@
 // bounded, a full transmit ring, and a machine without an e1000.
 import { describe, expect, it } from "vitest";
 import { BAR, FakeE1000, type FakeE1000Options, REGISTER_BYTES } from "./fakee1000";
-import { FakeTsc } from "./fakehost";
 import { controllerShim } from "./fakepci";
-import { type Exports, load, PhysMemory } from "./harness";
-
-interface UplinkExports {
-  U16_ID: { value: number };
-  frameBuffer(): number;
-  start(mac: bigint, vmVlans: number, vmTrunk: number, uplinkVlans: number, trunk: number): void;
-  hasUplink(): number;
-  sendFromVm(length: number, now: bigint): void;
-  pollUplink(now: bigint): void;
-  vmReceivedCount(): number;
-  vmReceived(i: number): number;
-  uplinkDropped(why: number): bigint;
-  uplinkDescribe(): number;
-}
+import { octets, startUplink, VM_MAC, WIRE_MAC, type Wiring } from "./uplinkharness";
 
 // vmm/net/port.ts, Drop.
 const VLAN = 2, QUEUE_FULL = 4;
-const VM_MAC = 0x52_54_00_12_00_00n, WIRE_MAC = 0x52_54_00_bb_00_01n, BROADCAST = 0xff_ff_ff_ff_ff_ffn;
-const T0 = 1n << 40n;
-const octets = (m: bigint) => Array.from({ length: 6 }, (_, i) => Number((m >> BigInt(40 - 8 * i)) & 0xffn));
+const BROADCAST = 0xff_ff_ff_ff_ff_ffn;
 
 // An Ethernet frame: destination, source, an optional 802.1Q tag, IPv4's type and 46 bytes from `seed`.
 function frame(dst: bigint, src: bigint, opts: { vlan?: number; seed?: number } = {}): Uint8Array {
@@ -37,45 +21,12 @@ function frame(dst: bigint, src: bigint, opts: { vlan?: number; seed?: number } 
   return Uint8Array.from([...octets(dst), ...octets(src), ...tag, 0x08, 0x00, ...payload]);
 }
 
-interface Setup {
-  vm?: { vlans: number[]; trunk?: boolean };
-  uplink?: { vlans: number[]; trunk?: boolean } | null; // null: no "uplink" configured
-  fake?: FakeE1000Options;
-}
-
-// A fresh module with the fake behind its shim, the uplink started as `setup` says.
-async function startWith(setup: Setup = {}) {
-  const phys = new PhysMemory();
-  let e: Exports<UplinkExports> | null = null;
-  const fake = new FakeE1000(setup.fake ?? {}, () => ({ linear: new Uint8Array(e!.memory.buffer), phys }));
-  // A 1 GHz TSC that a microsecond passes on at every read, so that waits end.
-  const tsc = new FakeTsc(1_000_000_000n);
-  const shim = {
-    ...controllerShim(fake, BAR, REGISTER_BYTES, phys),
-    ...tsc.stubs(),
-    rdtsc: () => (tsc.clock += 1000n),
-  };
-  const unit = await load<UplinkExports>("uplink.ts", { phys, shim });
-  e = unit.exports;
-  const ex = e;
-  const list = (vlans: number[]) => ex.__pin(ex.__newArray(ex.U16_ID.value, vlans));
-  const vm = setup.vm ?? { vlans: [10] }, uplink = setup.uplink === undefined ? { vlans: [10] } : setup.uplink;
-  const vmList = list(vm.vlans), uplinkList = uplink === null ? 0 : list(uplink.vlans);
-  e.start(VM_MAC, vmList, vm.trunk ? 1 : 0, uplinkList, uplink?.trunk ? 1 : 0);
-  let now = T0;
-  return {
-    e: ex,
-    fake,
-    serial: () => unit.machine.serial(),
-    // The VM sends `f`; a millisecond passes between sends.
-    send(f: Uint8Array) {
-      ex.__getUint8ArrayView(ex.frameBuffer()).set(f);
-      ex.sendFromVm(f.length, now += 1_000_000n);
-    },
-    poll: () => ex.pollUplink(now += 1_000_000n),
-    received: () => Array.from({ length: ex.vmReceivedCount() }, (_, i) => ex.__getUint8Array(ex.vmReceived(i))),
-    describe: () => ex.__getString(ex.uplinkDescribe()),
-  };
+// A fresh module with the fake e1000 behind its shim, the uplink started as `setup` says.
+function startWith(setup: Wiring & { fake?: FakeE1000Options } = {}) {
+  return startUplink((memory, phys) => {
+    const fake = new FakeE1000(setup.fake ?? {}, memory);
+    return { fake, shim: controllerShim(fake, BAR, REGISTER_BYTES, phys) };
+  }, setup);
 }
 
 describe("starting the e1000 (8254x SDM 14)", () => {

@@ -7,27 +7,11 @@
 // laps of the ring, a full transmit queue, used entries the device wrote
 // wrongly, and a device that refuses the features.
 import { describe, expect, it } from "vitest";
-import { FakeTsc } from "./fakehost";
 import { FakeVirtioNet, type FakeVirtioNetOptions, virtioShim } from "./fakevirtionet";
-import { type Exports, load, PhysMemory } from "./harness";
-
-interface UplinkExports {
-  U16_ID: { value: number };
-  frameBuffer(): number;
-  start(mac: bigint, vmVlans: number, vmTrunk: number, uplinkVlans: number, trunk: number): void;
-  hasUplink(): number;
-  sendFromVm(length: number, now: bigint): void;
-  pollUplink(now: bigint): void;
-  vmReceivedCount(): number;
-  vmReceived(i: number): number;
-  uplinkDropped(why: number): bigint;
-  uplinkDescribe(): number;
-}
+import { octets, startUplink, VM_MAC, WIRE_MAC } from "./uplinkharness";
 
 // vmm/net/port.ts, Drop.
 const MALFORMED = 0, QUEUE_FULL = 4;
-const VM_MAC = 0x52_54_00_12_00_00n, WIRE_MAC = 0x52_54_00_bb_00_01n;
-const octets = (m: bigint) => Array.from({ length: 6 }, (_, i) => Number((m >> BigInt(40 - 8 * i)) & 0xffn));
 
 // An untagged IPv4 frame with 46 bytes from `seed`.
 function frame(dst: bigint, src: bigint, seed = 0): Uint8Array {
@@ -36,30 +20,11 @@ function frame(dst: bigint, src: bigint, seed = 0): Uint8Array {
 }
 
 // A fresh module with the fake behind its shim, an access uplink and the VM on VLAN 10.
-async function startWith(opts: FakeVirtioNetOptions = {}) {
-  const phys = new PhysMemory();
-  let e: Exports<UplinkExports> | null = null;
-  const fake = new FakeVirtioNet(opts, () => ({ linear: new Uint8Array(e!.memory.buffer), phys }));
-  const tsc = new FakeTsc(1_000_000_000n);
-  const shim = { ...virtioShim(fake), ...tsc.stubs(), rdtsc: () => (tsc.clock += 1000n) };
-  const unit = await load<UplinkExports>("uplink.ts", { phys, shim });
-  const ex = unit.exports;
-  e = ex;
-  const list = (vlans: number[]) => ex.__pin(ex.__newArray(ex.U16_ID.value, vlans));
-  ex.start(VM_MAC, list([10]), 0, list([10]), 0);
-  let now = 1n << 40n;
-  return {
-    e: ex,
-    fake,
-    serial: () => unit.machine.serial(),
-    send(f: Uint8Array) {
-      ex.__getUint8ArrayView(ex.frameBuffer()).set(f);
-      ex.sendFromVm(f.length, now += 1_000_000n);
-    },
-    poll: () => ex.pollUplink(now += 1_000_000n),
-    received: () => Array.from({ length: ex.vmReceivedCount() }, (_, i) => ex.__getUint8Array(ex.vmReceived(i))),
-    describe: () => ex.__getString(ex.uplinkDescribe()),
-  };
+function startWith(opts: FakeVirtioNetOptions = {}) {
+  return startUplink((memory) => {
+    const fake = new FakeVirtioNet(opts, memory);
+    return { fake, shim: virtioShim(fake) };
+  });
 }
 
 describe("starting a virtio network device (virtio 1.2, 3.1.1)", () => {

@@ -8,41 +8,38 @@
 // applied to the fields they touch.
 
 import { GuestMemory } from "../../core/guestmemory";
+import { TRANSPORT_FEATURES, VirtioDevice } from "./device";
 import {
+  COMMON_CFG_BYTES,
+  CONFIG_GENERATION,
+  CONFIG_MSIX_VECTOR,
+  DEVICE_FEATURE,
+  DEVICE_FEATURE_SELECT,
+  DEVICE_STATUS,
+  DRIVER_FEATURE,
+  DRIVER_FEATURE_SELECT,
   F_EVENT_IDX,
   F_INDIRECT_DESC,
   F_VERSION_1,
+  NUM_QUEUES,
+  QUEUE_DESC,
+  QUEUE_DEVICE,
+  QUEUE_DRIVER,
+  QUEUE_ENABLE,
+  QUEUE_MSIX_VECTOR,
+  QUEUE_NOTIFY_OFF,
+  QUEUE_SELECT,
+  QUEUE_SIZE,
   STATUS_DEVICE_NEEDS_RESET,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
-  TRANSPORT_FEATURES,
-  VirtioDevice,
-} from "./device";
+} from "../virtiospec";
 import { Device } from "../bus";
 import { PciFunction } from "../pci/function";
 import { Virtqueue } from "./virtqueue";
 
 // 4.1.4.3: "no vector" for config_msix_vector and queue_msix_vector.
 export const NO_VECTOR: u16 = 0xffff;
-
-// Field offsets; the number after each is its size in bytes.
-const DEVICE_FEATURE_SELECT: u32 = 0; // 4
-const DEVICE_FEATURE: u32 = 4; // 4, read-only
-const DRIVER_FEATURE_SELECT: u32 = 8; // 4
-const DRIVER_FEATURE: u32 = 12; // 4
-const CONFIG_MSIX_VECTOR: u32 = 16; // 2
-const NUM_QUEUES: u32 = 18; // 2, read-only
-const DEVICE_STATUS: u32 = 20; // 1
-const CONFIG_GENERATION: u32 = 21; // 1, read-only
-const QUEUE_SELECT: u32 = 22; // 2
-const QUEUE_SIZE: u32 = 24; // 2
-const QUEUE_MSIX_VECTOR: u32 = 26; // 2
-const QUEUE_ENABLE: u32 = 28; // 2
-const QUEUE_NOTIFY_OFF: u32 = 30; // 2, read-only
-const QUEUE_DESC: u32 = 32; // 8
-const QUEUE_DRIVER: u32 = 40; // 8
-const QUEUE_DEVICE: u32 = 48; // 8
-const END: u32 = 56;
 
 export class CommonConfig extends Device {
   readonly queues: Virtqueue[] = [];
@@ -95,7 +92,7 @@ export class CommonConfig extends Device {
     let v: u64 = 0;
     for (let i: u32 = 0; i < <u32>size; i++) {
       const at = <u32>offset + i, start = fieldStart(at);
-      if (start < END) v |= ((this.field(start) >> ((at - start) * 8)) & 0xff) << (i * 8);
+      if (start < COMMON_CFG_BYTES) v |= ((this.field(start) >> ((at - start) * 8)) & 0xff) << (i * 8);
     }
     return v;
   }
@@ -104,7 +101,7 @@ export class CommonConfig extends Device {
     let i: u32 = 0;
     while (i < <u32>size) {
       const at = <u32>offset + i, start = fieldStart(at);
-      if (start >= END) return;
+      if (start >= COMMON_CFG_BYTES) return;
       // The bytes of this field the access covers, merged into its value.
       const shift = (at - start) * 8, n = min(<u32>size - i, fieldSize(start) - (at - start));
       const mask = n >= 8 ? u64.MAX_VALUE : ((<u64>1 << (n * 8)) - 1) << shift;
@@ -225,9 +222,9 @@ export class CommonConfig extends Device {
   }
 }
 
-// The field that byte `at` belongs to, by its first byte (END for none).
+// The field that byte `at` belongs to, by its first byte (COMMON_CFG_BYTES for none).
 function fieldStart(at: u32): u32 {
-  if (at >= END) return END;
+  if (at >= COMMON_CFG_BYTES) return COMMON_CFG_BYTES;
   if (at < CONFIG_MSIX_VECTOR) return at & ~3;
   if (at < DEVICE_STATUS) return at & ~1;
   if (at < QUEUE_SELECT) return at;

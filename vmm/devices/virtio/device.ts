@@ -6,21 +6,11 @@
 // queues and its configuration. When it has used buffers to report, or its
 // configuration changed, it asks the transport to interrupt the driver.
 
+import { F_EVENT_IDX, F_INDIRECT_DESC, F_VERSION_1 } from "../virtiospec";
 import { Virtqueue } from "./virtqueue";
-
-// Device status bits (virtio 1.2, 2.1).
-export const STATUS_ACKNOWLEDGE: u8 = 1;
-export const STATUS_DRIVER: u8 = 2;
-export const STATUS_DRIVER_OK: u8 = 4;
-export const STATUS_FEATURES_OK: u8 = 8;
-export const STATUS_DEVICE_NEEDS_RESET: u8 = 64;
-export const STATUS_FAILED: u8 = 128;
 
 // Reserved feature bits every device here offers (6): descriptors in
 // indirect tables, the used_event/avail_event suppression, and virtio 1.x.
-export const F_INDIRECT_DESC: u64 = <u64>1 << 28;
-export const F_EVENT_IDX: u64 = <u64>1 << 29;
-export const F_VERSION_1: u64 = <u64>1 << 32;
 export const TRANSPORT_FEATURES: u64 = F_INDIRECT_DESC | F_EVENT_IDX | F_VERSION_1;
 
 // What a device model calls back: interrupts for the driver.

@@ -26,26 +26,29 @@ import { writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
+import {
+  NET_F_MAC,
+  NET_F_MRG_RXBUF,
+  NET_F_STATUS,
+  NET_HEADER_BYTES,
+  NET_MAC_AT,
+  NET_S_LINK_UP,
+  NET_STATUS_AT,
+} from "../virtiospec";
 
 const NET_ID: u16 = 1;
 const RECEIVE: u32 = 0, TRANSMIT: u32 = 1;
 const QUEUE_SIZE: u16 = 256;
 // Buffers in one chain: Linux's largest are a header and MAX_SKB_FRAGS + 1 pages.
 const CHAIN_BUFFERS: i32 = 32;
-// Chains one received frame may be spread over (F_MRG_RXBUF).
+// Chains one received frame may be spread over (NET_F_MRG_RXBUF).
 const MAX_MERGED: i32 = 32;
 
-// Feature bits (5.1.3).
-const F_MAC: u64 = 1 << 5;
-const F_MRG_RXBUF: u64 = 1 << 15;
-const F_STATUS: u64 = 1 << 16;
-// Configuration (5.1.4): mac[6], status, max_virtqueue_pairs.
-const MAC_AT: i32 = 0, STATUS_AT: i32 = 6, PAIRS_AT: i32 = 8;
+// Configuration (5.1.4): mac[6], status, then max_virtqueue_pairs.
+const PAIRS_AT: i32 = 8;
 const CONFIG_SIZE: u32 = 10;
-const S_LINK_UP: u64 = 1;
 // struct virtio_net_hdr (5.1.6): flags, gso_type, hdr_len, gso_size,
-// csum_start, csum_offset, num_buffers.
-const HEADER_SIZE: i32 = 12;
+// csum_start, csum_offset, then num_buffers.
 const NUM_BUFFERS_AT: i32 = 10;
 
 export class VirtioNet extends VirtioDevice {
@@ -60,23 +63,23 @@ export class VirtioNet extends VirtioDevice {
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // A frame on its way out, and one on its way in behind its header.
   private outgoing: Uint8Array = new Uint8Array(MAX_FRAME);
-  private incoming: Uint8Array = new Uint8Array(HEADER_SIZE + MAX_FRAME);
+  private incoming: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_FRAME);
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
   // of the VM's previous boot, if any.
   constructor(private port: VmPort, private net: VirtualSwitch) {
     super(NET_ID, "net", 2, QUEUE_SIZE);
-    writeLittleEndian(this.config, STATUS_AT, 2, S_LINK_UP);
+    writeLittleEndian(this.config, NET_STATUS_AT, 2, NET_S_LINK_UP);
     writeLittleEndian(this.config, PAIRS_AT, 2, 1);
     // The address's first octet first (5.1.4: mac is in network order).
-    for (let i = 0; i < 6; i++) this.config[MAC_AT + i] = <u8>(port.mac >> (<u64>(5 - i) * 8));
+    for (let i = 0; i < 6; i++) this.config[NET_MAC_AT + i] = <u8>(port.mac >> (<u64>(5 - i) * 8));
     for (let i = 0; i < MAX_MERGED; i++) this.rxChains.push(new Chain(CHAIN_BUFFERS));
     this.resume = new NetResume(this);
     port.receiver = new NetReceiver(this);
   }
 
   get features(): u64 {
-    return F_MAC | F_MRG_RXBUF | F_STATUS;
+    return NET_F_MAC | NET_F_MRG_RXBUF | NET_F_STATUS;
   }
   get configSize(): u32 {
     return CONFIG_SIZE;
@@ -88,7 +91,7 @@ export class VirtioNet extends VirtioDevice {
   }
 
   start(features: u64, queues: Virtqueue[]): void {
-    this.mergeable = (features & F_MRG_RXBUF) != 0;
+    this.mergeable = (features & NET_F_MRG_RXBUF) != 0;
     this.rx = queues[RECEIVE];
     this.tx = queues[TRANSMIT];
     this.notified(TRANSMIT);
@@ -119,17 +122,17 @@ export class VirtioNet extends VirtioDevice {
     q.suppressNotifications();
     do {
       while (this.held || q.pop(chain)) {
-        if (chain.readableBytes < <u64>HEADER_SIZE) {
+        if (chain.readableBytes < <u64>NET_HEADER_BYTES) {
           this.signals!.needsReset("transmitq: a frame without its virtio_net_hdr");
           return;
         }
-        const length = chain.readableBytes - <u64>HEADER_SIZE;
+        const length = chain.readableBytes - <u64>NET_HEADER_BYTES;
         this.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
         if (this.held) break;
         // The header's fields ask only for offloads this device does not
         // offer (5.1.6.2), so only the frame after it is read. One longer
         // than a frame can be is read in part; the switch drops it by its length.
-        chain.readBytes(<u64>HEADER_SIZE, this.outgoing, 0, MAX_FRAME);
+        chain.readBytes(<u64>NET_HEADER_BYTES, this.outgoing, 0, MAX_FRAME);
         this.net.send(this.port, this.outgoing, <i32>min(length, <u64>i32.MAX_VALUE), rdtsc(), tscPerMillisecond());
         q.push(chain.head, 0);
         sent = true;
@@ -145,14 +148,14 @@ export class VirtioNet extends VirtioDevice {
   receive(frame: Uint8Array, length: i32): bool {
     const q = this.rx;
     if (q === null || q.error !== null) return false;
-    const total = HEADER_SIZE + length, bytes = this.incoming;
+    const total = NET_HEADER_BYTES + length, bytes = this.incoming;
     // Chains first, so that a frame that does not fit gives them all back.
     const most = this.mergeable ? MAX_MERGED : 1;
     let chains = 0, room: u64 = 0;
     while (room < <u64>total && chains < most && q.pop(this.rxChains[chains])) {
       const writable = this.rxChains[chains].writableBytes;
       // The header goes whole into the first buffer chain (5.1.6.3.1).
-      if (writable == 0 || (chains == 0 && writable < <u64>HEADER_SIZE)) {
+      if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
         this.signals!.needsReset("receiveq: a buffer of " + writable.toString() + " bytes");
         return false;
       }
@@ -164,7 +167,7 @@ export class VirtioNet extends VirtioDevice {
       return false;
     }
     if (room < <u64>total) {
-      // Without F_MRG_RXBUF every buffer must hold the largest frame (5.1.6.3.1).
+      // Without NET_F_MRG_RXBUF every buffer must hold the largest frame (5.1.6.3.1).
       if (!this.mergeable && chains > 0) {
         this.signals!.needsReset("receiveq: a buffer of " + room.toString() + " bytes, too small for a frame");
         return false;
@@ -172,9 +175,9 @@ export class VirtioNet extends VirtioDevice {
       q.unpop(<u16>chains);
       return false;
     }
-    bytes.fill(0, 0, HEADER_SIZE);
+    bytes.fill(0, 0, NET_HEADER_BYTES);
     writeLittleEndian(bytes, NUM_BUFFERS_AT, 2, chains);
-    memory.copy(bytes.dataStart + HEADER_SIZE, frame.dataStart, length);
+    memory.copy(bytes.dataStart + NET_HEADER_BYTES, frame.dataStart, length);
     let done = 0;
     for (let i = 0; i < chains; i++) {
       const chain = this.rxChains[i], n = chain.writeBytes(0, bytes, done, total - done);

@@ -24,20 +24,26 @@ import { PciFunction } from "../pci/function";
 import { Msi } from "../pci/msi";
 import { MessageSink, MSIX_ENTRY_SIZE, MsiX } from "../pci/msix";
 import { CommonConfig, NO_VECTOR } from "./commonconfig";
-import { STATUS_DEVICE_NEEDS_RESET, VirtioDevice, VirtioSignals } from "./device";
+import { VirtioDevice, VirtioSignals } from "./device";
+import {
+  CAP_BAR,
+  CAP_BYTES,
+  CAP_MULTIPLIER,
+  CAP_OFFSET,
+  CAP_SIZE,
+  CAP_TYPE,
+  COMMON_CFG,
+  DEVICE_CFG,
+  ISR_CFG,
+  NOTIFY_CAP_BYTES,
+  NOTIFY_CFG,
+  STATUS_DEVICE_NEEDS_RESET,
+  VENDOR_SPECIFIC,
+  VIRTIO_VENDOR,
+} from "../virtiospec";
 
-const VIRTIO_VENDOR: u16 = 0x1af4;
 const MODERN_DEVICE_ID: u16 = 0x1040;
 const REVISION: u8 = 1;
-
-// struct virtio_pci_cap (4.1.4): the capability header, cfg_type, bar, id,
-// two bytes of padding, then offset and length; the notification
-// capability adds notify_off_multiplier.
-const VENDOR_SPECIFIC: u8 = 0x09;
-const CAP_LENGTH: u32 = 16;
-const NOTIFY_CAP_LENGTH: u32 = 20;
-const CAP_TYPE: u32 = 3, CAP_BAR: u32 = 4, CAP_OFFSET: u32 = 8, CAP_SIZE: u32 = 12, CAP_MULTIPLIER: u32 = 16;
-const COMMON_CFG: u8 = 1, NOTIFY_CFG: u8 = 2, ISR_CFG: u8 = 3, DEVICE_CFG: u8 = 4;
 
 // The layout of the two BARs.
 const MSIX_BAR: u32 = 1, MSIX_BAR_SIZE: u32 = 0x1000, PBA_AT: u32 = 0x800;
@@ -125,9 +131,9 @@ export class VirtioPci extends PciFunction {
   }
 
   private addVirtioCapability(type: u8, offset: u32, length: u32): u32 {
-    const at = this.addCapability(VENDOR_SPECIFIC, type == NOTIFY_CFG ? NOTIFY_CAP_LENGTH : CAP_LENGTH);
+    const at = this.addCapability(VENDOR_SPECIFIC, type == NOTIFY_CFG ? NOTIFY_CAP_BYTES : CAP_BYTES);
     const c = this.config;
-    c.set(at + 2, 1, type == NOTIFY_CFG ? NOTIFY_CAP_LENGTH : CAP_LENGTH); // cap_len
+    c.set(at + 2, 1, type == NOTIFY_CFG ? NOTIFY_CAP_BYTES : CAP_BYTES); // cap_len
     c.set(at + CAP_TYPE, 1, type);
     c.set(at + CAP_BAR, 1, REGISTERS_BAR);
     c.set(at + CAP_OFFSET, 4, offset);

@@ -38,14 +38,10 @@
 import { memoryFence } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { Chain } from "./chain";
+import { AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, USED_F_NO_NOTIFY } from "../virtiospec";
 export { Chain } from "./chain";
 
 export const QUEUE_SIZE_LIMIT: u32 = 32768; // 2.7: the largest Queue Size
-const DESC_F_NEXT: u64 = 1; // 2.7.5: the chain continues at `next`
-const DESC_F_WRITE: u64 = 2; // device-writable buffer
-const DESC_F_INDIRECT: u64 = 4; // the buffer is a table of descriptors
-const AVAIL_F_NO_INTERRUPT: u64 = 1; // 2.7.7
-const USED_F_NO_NOTIFY: u64 = 1; // 2.7.10
 const CHAIN_BYTES_LIMIT: u64 = 1 << 32; // 2.7.5.2
 
 export class Virtqueue {

@@ -20,25 +20,30 @@
 import { PciFunction } from "../../../kernel/pci/functions";
 import { formatMac, isGroup } from "../ethernet";
 import { BAD_FRAME, HostNic, NO_FRAME } from "../hostnic";
-import { BROKEN, BUFFER_BYTES, DESC_F_WRITE, FAULT, MAX_QUEUE_SIZE, NONE, SplitQueue } from "./splitqueue";
-import { ACKNOWLEDGE, DRIVER, DRIVER_OK, FAILED, FEATURES_OK, VirtioTransport } from "./transport";
+import { BROKEN, BUFFER_BYTES, FAULT, MAX_QUEUE_SIZE, NONE, SplitQueue } from "./splitqueue";
+import { VirtioTransport } from "./transport";
+import {
+  DESC_F_WRITE,
+  F_ACCESS_PLATFORM,
+  F_VERSION_1,
+  NET_F_MAC,
+  NET_F_STATUS,
+  NET_HEADER_BYTES,
+  NET_MAC_AT,
+  NET_S_LINK_UP,
+  NET_STATUS_AT,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FAILED,
+  STATUS_FEATURES_OK,
+  VIRTIO_VENDOR,
+} from "../../devices/virtiospec";
 
-// Vendor 1AF4h; device 1041h, modern network (4.1.2.1), or 1000h, a
-// transitional network device, which has the modern capabilities too.
-const VIRTIO_VENDOR: u16 = 0x1af4;
+// Device 1041h, a modern network device (4.1.2.1), or 1000h, a
+// transitional one, which has the modern capabilities too.
 const MODERN_NET: u16 = 0x1041, TRANSITIONAL_NET: u16 = 0x1000;
-
-// Feature bits (5.1.3, 6).
-const NET_F_MAC: u64 = 1 << 5;
-const NET_F_STATUS: u64 = 1 << 16;
-const F_VERSION_1: u64 = 1 << 32;
-const F_ACCESS_PLATFORM: u64 = 1 << 33;
-
-// struct virtio_net_config (5.1.4): mac, then status with LINK_UP.
-const MAC_AT: u32 = 0, MAC_BYTES: i32 = 6, STATUS_AT: u32 = 6;
-const S_LINK_UP: u16 = 1;
-// struct virtio_net_hdr (5.1.6) with VIRTIO_F_VERSION_1: 12 bytes before every frame.
-const HEADER_BYTES: u32 = 12;
+const MAC_BYTES: i32 = 6;
 
 const RECEIVE_QUEUE: u16 = 0, TRANSMIT_QUEUE: u16 = 1;
 
@@ -64,20 +69,20 @@ export class VirtioNet extends HostNic {
     const missing = t.locate(this.name);
     if (missing !== null) return this.fail(missing);
     if (!t.reset()) return this.fail("still resetting after 10 ms");
-    t.addStatus(ACKNOWLEDGE);
-    t.addStatus(DRIVER);
+    t.addStatus(STATUS_ACKNOWLEDGE);
+    t.addStatus(STATUS_DRIVER);
     const offered = t.deviceFeatures();
     if ((offered & F_VERSION_1) == 0) return this.fail("is not a modern device (no VIRTIO_F_VERSION_1)");
     if ((offered & NET_F_MAC) == 0) return this.fail("offers no MAC address");
     this.features = offered & (F_VERSION_1 | NET_F_MAC | NET_F_STATUS | F_ACCESS_PLATFORM);
     t.setDriverFeatures(this.features);
-    t.addStatus(FEATURES_OK);
-    // The device may refuse the subset: FEATURES_OK then reads 0 (3.1.1).
-    if ((t.status & FEATURES_OK) == 0) return this.fail("refuses the features " + this.features.toString(16));
+    t.addStatus(STATUS_FEATURES_OK);
+    // The device may refuse the subset: STATUS_FEATURES_OK then reads 0 (3.1.1).
+    if ((t.status & STATUS_FEATURES_OK) == 0) return this.fail("refuses the features " + this.features.toString(16));
 
     if (t.deviceConfigBytes < <u32>MAC_BYTES) return this.fail("has a device configuration too short for its address");
     const mac = new StaticArray<u8>(MAC_BYTES);
-    t.readDeviceConfig(MAC_AT, mac);
+    t.readDeviceConfig(NET_MAC_AT, mac);
     for (let i = 0; i < MAC_BYTES; i++) this.mac = (this.mac << 8) | <u64>mac[i];
     if (this.mac == 0 || isGroup(this.mac)) return this.fail("has no unicast address (" + formatMac(this.mac) + ")");
 
@@ -90,7 +95,7 @@ export class VirtioNet extends HostNic {
     // Every receive buffer is the device's from the start (5.1.6.3).
     for (let id: u16 = 0; id < rx.size; id++) rx.offer(id, BUFFER_BYTES);
     for (let id: u16 = 0; id < tx.size; id++) this.idle.push(id);
-    t.addStatus(DRIVER_OK);
+    t.addStatus(STATUS_DRIVER_OK);
     rx.publish();
     return true;
   }
@@ -99,14 +104,14 @@ export class VirtioNet extends HostNic {
   // link is taken to be up (5.1.4.2).
   get linkUp(): bool {
     const t = this.transport;
-    if ((this.features & NET_F_STATUS) == 0 || t.deviceConfigBytes < STATUS_AT + 2) return true;
-    return (t.deviceConfig16(STATUS_AT) & S_LINK_UP) != 0;
+    if ((this.features & NET_F_STATUS) == 0 || t.deviceConfigBytes < <u32>(NET_STATUS_AT + 2)) return true;
+    return (t.deviceConfig16(NET_STATUS_AT) & NET_S_LINK_UP) != 0;
   }
 
-  // A device given up is told so with FAILED (3.1.1), once its registers are known.
+  // A device given up is told so with STATUS_FAILED (3.1.1), once its registers are known.
   protected fail(reason: string): bool {
     const t = this.transport;
-    if (this.failure === null && t.located) t.addStatus(FAILED);
+    if (this.failure === null && t.located) t.addStatus(STATUS_FAILED);
     return super.fail(reason);
   }
 
@@ -114,10 +119,10 @@ export class VirtioNet extends HostNic {
   // 5.1.6.2): nothing ever writes a transmit buffer's first 12 bytes.
   transmit(frame: Uint8Array, length: i32): bool {
     if (this.failure !== null || !this.reclaim()) return false;
-    if (this.idle.length == 0 || <u32>length + HEADER_BYTES > BUFFER_BYTES) return false;
+    if (this.idle.length == 0 || <u32>length + NET_HEADER_BYTES > BUFFER_BYTES) return false;
     const tx = this.tx, id = this.idle.pop();
-    memory.copy(tx.buffer(id) + HEADER_BYTES, frame.dataStart, <usize>length);
-    tx.offer(id, HEADER_BYTES + <u32>length);
+    memory.copy(tx.buffer(id) + NET_HEADER_BYTES, frame.dataStart, <usize>length);
+    tx.offer(id, NET_HEADER_BYTES + <u32>length);
     tx.publish();
     return true;
   }
@@ -136,11 +141,11 @@ export class VirtioNet extends HostNic {
       this.faults++;
       return BAD_FRAME;
     }
-    const length = <i32>rx.usedLength - <i32>HEADER_BYTES;
+    const length = <i32>rx.usedLength - <i32>NET_HEADER_BYTES;
     const fits = length > 0 && rx.usedLength <= BUFFER_BYTES;
     if (!fits) this.faults++;
     const whole = fits && length <= into.length;
-    if (whole) memory.copy(into.dataStart, rx.buffer(<u16>id) + HEADER_BYTES, <usize>length);
+    if (whole) memory.copy(into.dataStart, rx.buffer(<u16>id) + NET_HEADER_BYTES, <usize>length);
     rx.offer(<u16>id, BUFFER_BYTES);
     return whole ? length : BAD_FRAME;
   }

@@ -19,19 +19,17 @@
 import { memoryFence, physRead16, physRead32, physWrite16 } from "../../../kernel/arch/shim";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { PAGE_SIZE } from "../../../kernel/mm/range";
+import { AVAIL_F_NO_INTERRUPT, USED_F_NO_NOTIFY } from "../../devices/virtiospec";
 
 // Every buffer: a full-size frame and its virtio_net_hdr, without merging (5.1.6.3.1).
 export const BUFFER_BYTES: u32 = 2048;
 // The largest queue the driver sets up: its three parts fit in one page.
 export const MAX_QUEUE_SIZE: u16 = 128;
 
-// struct virtq_desc (2.7.5): addr, len, flags, next; WRITE for a buffer the device fills.
-const DESCRIPTOR_BYTES: usize = 16, LENGTH_AT: usize = 8, FLAGS_AT: usize = 12;
-export const DESC_F_WRITE: u16 = 2;
-// struct virtq_avail (2.7.6): flags, idx, ring[]; NO_INTERRUPT, since the driver polls.
-const AVAIL_F_NO_INTERRUPT: u16 = 1;
+// struct virtq_desc (2.7.5): addr, len, flags, next. struct virtq_avail
+// (2.7.6): flags (NO_INTERRUPT, since the driver polls), idx, ring[].
 // struct virtq_used (2.7.8): flags, idx, ring[] of { id: le32, len: le32 }.
-const USED_F_NO_NOTIFY: u16 = 1;
+const DESCRIPTOR_BYTES: usize = 16, LENGTH_AT: usize = 8, FLAGS_AT: usize = 12;
 const RING_HEADER: usize = 4, USED_ELEMENT_BYTES: usize = 8;
 
 // takeUsed()'s results besides a descriptor's index.

@@ -22,26 +22,36 @@ import {
 import { driverRegisters } from "../../../kernel/pci/driverregisters";
 import { PciFunction } from "../../../kernel/pci/functions";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import {
+  CAP_BAR,
+  CAP_MULTIPLIER,
+  CAP_OFFSET,
+  CAP_SIZE,
+  COMMON_CFG,
+  COMMON_CFG_BYTES,
+  CONFIG_GENERATION,
+  DEVICE_CFG,
+  DEVICE_FEATURE,
+  DEVICE_FEATURE_SELECT,
+  DEVICE_STATUS,
+  DRIVER_FEATURE,
+  DRIVER_FEATURE_SELECT,
+  NOTIFY_CAP_BYTES,
+  NOTIFY_CFG,
+  QUEUE_DESC,
+  QUEUE_DEVICE,
+  QUEUE_DRIVER,
+  QUEUE_ENABLE,
+  QUEUE_NOTIFY_OFF,
+  QUEUE_SELECT,
+  QUEUE_SIZE,
+  VENDOR_SPECIFIC,
+} from "../../devices/virtiospec";
 
-// struct virtio_pci_cap (4.1.4): capability ID 09h; cfg_type in byte 3,
-// bar in byte 4; offset and length in the next two dwords; the
-// notification capability adds notify_off_multiplier (4.1.4.4).
-const VENDOR_SPECIFIC: u8 = 0x09;
-const CAP_HEADER: u32 = 0, CAP_BAR_ID: u32 = 4, CAP_OFFSET: u32 = 8, CAP_LENGTH: u32 = 12, CAP_MULTIPLIER: u32 = 16;
-const NOTIFY_CAP_BYTES: u32 = 20;
-const COMMON_CFG: u32 = 1, NOTIFY_CFG: u32 = 2, DEVICE_CFG: u32 = 4;
+// A capability's first dword: its ID, next pointer, cap_len, then cfg_type
+// in the top byte (4.1.4).
+const CAP_HEADER: u32 = 0;
 const BAR_COUNT: u32 = 6;
-
-// struct virtio_pci_common_cfg (4.1.4.3): the fields the driver uses.
-const DEVICE_FEATURE_SELECT: u64 = 0x00, DEVICE_FEATURE: u64 = 0x04;
-const DRIVER_FEATURE_SELECT: u64 = 0x08, DRIVER_FEATURE: u64 = 0x0c;
-const DEVICE_STATUS: u64 = 0x14, CONFIG_GENERATION: u64 = 0x15;
-const QUEUE_SELECT: u64 = 0x16, QUEUE_SIZE: u64 = 0x18, QUEUE_ENABLE: u64 = 0x1c, QUEUE_NOTIFY_OFF: u64 = 0x1e;
-const QUEUE_DESC: u64 = 0x20, QUEUE_DRIVER: u64 = 0x28, QUEUE_DEVICE: u64 = 0x30;
-const COMMON_CFG_BYTES: u32 = 0x38;
-
-// Device status bits (2.1).
-export const ACKNOWLEDGE: u8 = 1, DRIVER: u8 = 2, DRIVER_OK: u8 = 4, FEATURES_OK: u8 = 8, FAILED: u8 = 128;
 
 // Far longer than a reset takes.
 const RESET_WAIT_MS: u64 = 10;
@@ -72,11 +82,11 @@ export class VirtioTransport {
       const type = header >> 24, capLength = (header >> 16) & 0xff;
       if (type != COMMON_CFG && type != NOTIFY_CFG && type != DEVICE_CFG) continue;
       if (type == NOTIFY_CFG && capLength < NOTIFY_CAP_BYTES) continue; // too short to hold its multiplier
-      const bar = this.fn.read32(at + CAP_BAR_ID) & 0xff;
+      const bar = this.fn.read32(at + CAP_BAR) & 0xff;
       if (bar >= BAR_COUNT) continue; // a reserved BAR number: such a capability is ignored (4.1.4)
       const base = driverRegisters(this.fn, <i32>bar, name);
       if (base == 0) return "BAR" + bar.toString() + " is out of reach";
-      const address = base + <u64>this.fn.read32(at + CAP_OFFSET), length = this.fn.read32(at + CAP_LENGTH);
+      const address = base + <u64>this.fn.read32(at + CAP_OFFSET), length = this.fn.read32(at + CAP_SIZE);
       if (type == COMMON_CFG && length >= COMMON_CFG_BYTES) this.common = address;
       if (type == NOTIFY_CFG) {
         this.notifyBase = address;
