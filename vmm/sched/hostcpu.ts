@@ -22,6 +22,12 @@ export class Slot {
     const bound = this.vcpu.boundCpu();
     return bound >= 0 ? bound : this.vcpu.debugRegisters.ownerCpu();
   }
+
+  // On `cpu`, the CPU it is bound to: lets it go (boundTo() is -1 after).
+  unbind(cpu: u32): void {
+    this.vcpu.release();
+    this.vcpu.debugRegisters.release(cpu);
+  }
 }
 
 export class HostCpu {

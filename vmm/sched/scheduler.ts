@@ -181,11 +181,9 @@ function retire(c: HostCpu): void {
       for (let k = queue.length - 1; k >= 0; k--) {
         const slot = queue[k];
         if (slot.vm !== vm) continue;
-        if (slot !== cpus[j].current && slot.boundTo() == <i32>c.id) {
-          slot.vcpu.release();
-          slot.vcpu.debugRegisters.release(c.id);
-        }
-        if (slot !== cpus[j].current && slot.boundTo() < 0 && slot.vcpu.runState.runningOn < 0) queue.splice(k, 1);
+        const idle = slot !== cpus[j].current && slot.vcpu.runState.runningOn < 0;
+        if (idle && slot.boundTo() == <i32>c.id) slot.unbind(c.id);
+        if (idle && slot.boundTo() < 0) queue.splice(k, 1);
         else held++;
       }
     }
@@ -486,8 +484,7 @@ function releaseWanted(c: HostCpu): void {
     const slot = c.releases[i];
     if (slot === c.current) continue;
     c.releases.splice(i, 1);
-    slot.vcpu.release();
-    slot.vcpu.debugRegisters.release(c.id);
+    slot.unbind(c.id);
     const asker = <u32>slot.releaseFor;
     slot.releaseFor = -1;
     cpus[asker].look = true;
