@@ -9,8 +9,9 @@
 // To deliver a latched NMI right after that IRET, or right after an STI or
 // MOV SS shadow, the VMM single-steps the guest over the one instruction:
 // TF set, the #DB intercepted, the trap after it taken as the window and
-// hidden from the guest. A debugger's single step (vmm/debug,
-// Vcpu.stepOnce()) is the same step with another purpose.
+// hidden from the guest. A maskable interrupt waiting out a shadow and a
+// debugger's single step (vmm/debug, Vcpu.stepOnce()) are the same step
+// with other purposes.
 
 import { DR6_BS, RFLAGS_IF, RFLAGS_TF } from "../../../kernel/arch/x86";
 import * as V from "./vmcb";
@@ -76,6 +77,18 @@ export class NmiWindow {
     if ((vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) != 0) return;
     if (interruptQueued && (rflags & RFLAGS_IF) != 0) return;
     this.startStep(this.blocked);
+  }
+
+  // A maskable interrupt's window under an interrupt shadow (svmvcpu.ts,
+  // requestInterruptWindow()): one instruction stepped, unless an event
+  // goes in first, whose delivery ends the shadow, or a step is under way
+  // or the guest's own. True if a step will end the shadow.
+  stepOverShadow(): bool {
+    const vmcb = this.vmcb;
+    if (this.stepping) return true;
+    if ((vmcb.get64(V.EVENT_INJECTION) & V.EVENT_VALID) != 0 || (vmcb.get64(V.RFLAGS) & RFLAGS_TF) != 0) return false;
+    this.startStep(this.blocked && this.iretAt >= 0);
+    return true;
   }
 
   // The debugger's step, the same way. A guest that single-steps itself
