@@ -11,7 +11,6 @@
 import { Vm } from "../core/vm";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
 import * as schemas from "./redfishschemas";
-import { Schema } from "./redfishschemas";
 import { stateOf } from "./vmviews";
 
 export const SYSTEMS = "/redfish/v1/Systems";
@@ -54,12 +53,12 @@ function strings(values: string[]): string {
 }
 
 // A resource's opening members: where and what it is, and its names.
-export function resource(id: string, schema: Schema, name: string, key: string): JsonObject {
+export function resource(id: string, schema: schemas.Schema, name: string, key: string): JsonObject {
   return new JsonObject().str("@odata.id", id).str("@odata.type", schema.type).str("Id", key).str("Name", name);
 }
 
 // A collection of the resources at `members` (DSP0266 "Resource collections").
-export function collection(id: string, schema: Schema, name: string, members: string[]): string {
+export function collection(id: string, schema: schemas.Schema, name: string, members: string[]): string {
   return new JsonObject()
     .str("@odata.id", id)
     .str("@odata.type", schema.type)
