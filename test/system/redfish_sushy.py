@@ -108,8 +108,8 @@ findings["home_cpu"] = {
     "api": api_get(f"/api/v1/vms/{VM}")["vcpus"][0]["home_cpu"]}
 # sushy has no Memory class: its connection reads the collection.
 memory = basic._conn.get(system.json["Memory"]["@odata.id"]).json()
-findings["memory_mib"] = [basic._conn.get(m["@odata.id"]).json()["CapacityMiB"]
-                          for m in memory["Members"]]
+rams = [basic._conn.get(m["@odata.id"]).json() for m in memory["Members"]]
+findings["memory_mib"] = [ram["CapacityMiB"] for ram in rams]
 
 # The metadata document, which needs no credential, names the namespace
 # of every resource type read above.
@@ -118,8 +118,10 @@ findings["metadata_type"] = reply.headers["Content-Type"]
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 included = {i.get("Namespace")
             for i in ElementTree.fromstring(reply.content).iter(EDMX + "Include")}
-read = [basic.json, members[0].json, system.json, manager.json, chassis.json,
-        system.processors.json, vcpus[0].json, memory]
+read = [basic.json, basic.get_system_collection().json, system.json,
+        basic.get_manager_collection().json, manager.json,
+        basic.get_chassis_collection().json, chassis.json,
+        system.processors.json, vcpus[0].json, memory, rams[0]]
 findings["metadata_missing"] = [
     r["@odata.type"] for r in read
     if r["@odata.type"][1:].rsplit(".", 1)[0] not in included]
