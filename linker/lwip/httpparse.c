@@ -266,8 +266,9 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
   /* Redfish answers for all under its root: an unknown resource gets its
    * error body, and only once the client has shown a credential
    * (DSP0266 "Error responses"); the path is the name. */
-  struct span root = {target.at, 9};
-  if (target.length <= root.length || !same(b, root, "/redfish/", 0)) return 404;
+  static const char redfish[] = "/redfish/";
+  struct span root = {target.at, sizeof redfish - 1};
+  if (target.length <= root.length || !same(b, root, redfish, 0)) return 404;
   out->rpc = "redfish.missing";
   out->content_type = 0;
   out->name_at = target.at;
