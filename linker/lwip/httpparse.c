@@ -12,7 +12,8 @@
  * Transfer-Encoding mean anything; one credential at most. The body goes to
  * the method as it is (what is typed on a VM's console), and the methods
  * that take none ignore it. Each refusal is the status it gets: 400 for
- * what is not HTTP, 404 for an unknown path, 405 for a known path with
+ * what is not HTTP, 404 for an unknown path (under /redfish/, Redfish's
+ * own 404, so the path goes to "redfish.missing"), 405 for a known path with
  * another method, 413 for a body and 431 for a header section that does
  * not fit, 501 for a transfer coding, 505 for an HTTP version other than
  * 1.0 and 1.1. Nothing here is copied: the request's parts are offsets.
@@ -26,7 +27,8 @@
 
 struct route {
   const char* method;
-  /* '*' stands for a VM's name. */
+  /* '*' stands for a VM's name (or a Redfish member's Id); with two, the
+   * name is all from the first's start to the second's end: "vm/Processors/0". */
   const char* path;
   const char* rpc;
   /* The Content-Type of its answer: JSON unless given. */
@@ -67,10 +69,20 @@ static const struct route routes[] = {
   {"GET", "/redfish/v1", "redfish.root"},
   {"GET", "/redfish/v1/", "redfish.root"},
   {"GET", "/redfish/v1/odata", "redfish.odata"},
+  /* The OData CSDL document (DSP0266 "Service metadata"). */
+  {"GET", "/redfish/v1/$metadata", "redfish.metadata", "application/xml; charset=utf-8"},
   {"GET", "/redfish/v1/Systems", "redfish.systems"},
   {"GET", "/redfish/v1/Systems/*", "redfish.system"},
   {"PATCH", "/redfish/v1/Systems/*", "redfish.system.patch"},
   {"POST", "/redfish/v1/Systems/*/Actions/ComputerSystem.Reset", "redfish.system.reset"},
+  {"GET", "/redfish/v1/Systems/*/Processors", "redfish.processors"},
+  {"GET", "/redfish/v1/Systems/*/Processors/*", "redfish.processor"},
+  {"GET", "/redfish/v1/Systems/*/Memory", "redfish.memorycollection"},
+  {"GET", "/redfish/v1/Systems/*/Memory/*", "redfish.memory"},
+  {"GET", "/redfish/v1/Managers", "redfish.managers"},
+  {"GET", "/redfish/v1/Managers/*", "redfish.manager"},
+  {"GET", "/redfish/v1/Chassis", "redfish.chassiscollection"},
+  {"GET", "/redfish/v1/Chassis/*", "redfish.chassis"},
   {"GET", "/redfish/v1/SessionService", "redfish.sessionservice"},
   {"GET", "/redfish/v1/SessionService/Sessions", "redfish.sessions"},
   {"POST", "/redfish/v1/SessionService/Sessions", "redfish.session.create"},
@@ -122,15 +134,16 @@ static int same(const uint8_t* b, struct span s, const char* text, int caseless)
   return i == s.length && !text[i];
 }
 
-/* Whether `path` fits `pattern`; the name its '*' stood for. */
+/* Whether `path` fits `pattern`; the name its '*' (or '*'s) stood for. */
 static int fits(const uint8_t* b, struct span path, const char* pattern, struct span* name) {
-  uint32_t i = path.at, end = path.at + path.length;
+  uint32_t i = path.at, end = path.at + path.length, stars = 0;
   for (; *pattern; pattern++) {
     if (*pattern == '*') {
-      name->at = i;
+      uint32_t from = i;
+      if (stars++ == 0) name->at = i;
       while (i < end && name_char(b[i])) i++;
+      if (i == from) return 0;
       name->length = i - name->at;
-      if (name->length == 0) return 0;
     } else if (i == end || b[i++] != (uint8_t)*pattern) {
       return 0;
     }
@@ -249,5 +262,16 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
     out->allow = 0;
     return HTTP_ROUTED;
   }
-  return out->allow ? 405 : 404;
+  if (out->allow) return 405;
+  /* Redfish answers for all under its root: an unknown resource gets its
+   * error body, and only once the client has shown a credential
+   * (DSP0266 "Error responses"); the path is the name. */
+  static const char redfish[] = "/redfish/";
+  struct span root = {target.at, sizeof redfish - 1};
+  if (target.length <= root.length || !same(b, root, redfish, 0)) return 404;
+  out->rpc = "redfish.missing";
+  out->content_type = 0;
+  out->name_at = target.at;
+  out->name_length = target.length;
+  return HTTP_ROUTED;
 }

@@ -4,7 +4,9 @@
 // Redfish library OpenStack Ironic uses (Debian's python3-sushy, with the
 // system's Python), drives it as a fleet manager would
 // (redfish_sushy.py): with Basic auth and with a session, it lists the
-// systems, reads the VM's power state, processors and memory, sets the
+// systems, reads the VM's power state, processors and memory, the
+// hypervisor as its manager and the host as its chassis, checks the
+// metadata document names every type it read, sets the
 // boot source override and is refused one the VM cannot honour, powers the
 // VM off and on (it boots again), restarts it, and presses its power
 // button: the guest's acpid powers it off itself. Curl-like requests with
@@ -57,6 +59,7 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
       expect(refused.headers.get("www-authenticate")).toContain("Basic");
       expect((await refused.json()).error.code).toBe("Base.1.8.NoValidSession");
 
+      const { version } = await client.host();
       const run = await sushyRun([base, TOKEN, VM, BANNER]);
       expect(run.status, `sushy's run failed:\n${run.stderr}`).toBe(0);
       const found = JSON.parse(run.stdout.trim().split("\n").pop()!);
@@ -66,6 +69,15 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
         power_state: "On",
         processors: 1,
         memory_gib: 0.125,
+        manager: { type: "Service", firmware: version, systems: [VM], chassis: ["host"] },
+        chassis: { type: "Zone", systems: [VM], managers: ["hypervisor"] },
+        system_links: { managers: ["hypervisor"], chassis: ["host"] },
+        processor_members: [{ id: "0", type: "CPU", instruction_set: "x86-64", cores: 1, threads: 1 }],
+        processor_threads: 1,
+        home_cpu: { redfish: found.home_cpu.api, api: expect.any(Number) },
+        memory_mib: [128],
+        metadata_type: "application/xml; charset=utf-8",
+        metadata_missing: [],
         reset_types: ["ForceOff", "ForceRestart", "GracefulShutdown", "On"],
         boot_targets: ["None"],
         pxe: { status: 400, message: "Base.1.8.PropertyValueNotInList", extended: "Base.1.8.PropertyValueNotInList" },

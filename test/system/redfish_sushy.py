@@ -12,6 +12,7 @@ printed again after the action.
 import json
 import sys
 import time
+from xml.etree import ElementTree
 
 import requests
 import sushy
@@ -22,13 +23,18 @@ SYSTEM = "/redfish/v1/Systems/" + VM
 findings = {}
 
 
-def console_end():
-    """Where the VM's console output ends now."""
-    reply = requests.get(f"{BASE}/api/v1/vms/{VM}/console",
+def api_get(path):
+    """The management API's answer to GET `path`."""
+    reply = requests.get(BASE + path,
                          headers={"Authorization": "Bearer " + TOKEN},
                          timeout=10)
     reply.raise_for_status()
     return reply.json()
+
+
+def console_end():
+    """Where the VM's console output ends now."""
+    return api_get(f"/api/v1/vms/{VM}/console")
 
 
 def wait_for_banner(since, timeout=150):
@@ -74,6 +80,51 @@ findings["reset_types"] = sorted(
     str(v.value) for v in system.get_allowed_reset_system_values())
 findings["boot_targets"] = sorted(
     str(v.value) for v in system.get_allowed_system_boot_source_values())
+
+# The hypervisor is the VM's manager and the host its chassis, linked
+# both ways; the VM's vCPU is a processor on a host CPU, its RAM memory.
+manager = basic.get_manager()
+findings["manager"] = {
+    "type": str(manager.manager_type.value),
+    "firmware": manager.firmware_version,
+    "systems": [s.identity for s in manager.systems],
+    "chassis": [c.identity for c in manager.chassis]}
+chassis = basic.get_chassis()
+findings["chassis"] = {
+    "type": str(chassis.chassis_type.value),
+    "systems": [s.identity for s in chassis.systems],
+    "managers": [m.identity for m in chassis.managers]}
+findings["system_links"] = {
+    "managers": [m.identity for m in system.managers],
+    "chassis": [c.identity for c in system.chassis]}
+vcpus = system.processors.get_members()
+findings["processor_members"] = [
+    {"id": p.identity, "type": str(p.processor_type.value),
+     "instruction_set": str(p.instruction_set.value),
+     "cores": p.total_cores, "threads": p.total_threads} for p in vcpus]
+findings["processor_threads"] = system.processors.summary.count
+findings["home_cpu"] = {
+    "redfish": vcpus[0].json["Oem"]["Typervisor"]["HomeCpu"],
+    "api": api_get(f"/api/v1/vms/{VM}")["vcpus"][0]["home_cpu"]}
+# sushy has no Memory class: its connection reads the collection.
+memory = basic._conn.get(system.json["Memory"]["@odata.id"]).json()
+rams = [basic._conn.get(m["@odata.id"]).json() for m in memory["Members"]]
+findings["memory_mib"] = [ram["CapacityMiB"] for ram in rams]
+
+# The metadata document, which needs no credential, names the namespace
+# of every resource type read above.
+reply = requests.get(BASE + "/redfish/v1/$metadata", timeout=10)
+findings["metadata_type"] = reply.headers["Content-Type"]
+EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
+included = {i.get("Namespace")
+            for i in ElementTree.fromstring(reply.content).iter(EDMX + "Include")}
+read = [basic.json, basic.get_system_collection().json, system.json,
+        basic.get_manager_collection().json, manager.json,
+        basic.get_chassis_collection().json, chassis.json,
+        system.processors.json, vcpus[0].json, memory, rams[0]]
+findings["metadata_missing"] = [
+    r["@odata.type"] for r in read
+    if r["@odata.type"][1:].rsplit(".", 1)[0] not in included]
 
 # Boot source override: "None" is taken, a target a VM cannot boot is a
 # Redfish 400 with its message.

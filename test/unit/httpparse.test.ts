@@ -114,10 +114,17 @@ describe("routing", () => {
       ["GET", "/redfish/v1", "redfish.root", json],
       ["GET", "/redfish/v1/", "redfish.root", json],
       ["GET", "/redfish/v1/odata", "redfish.odata", json],
+      ["GET", "/redfish/v1/$metadata", "redfish.metadata", "application/xml; charset=utf-8"],
       ["GET", "/redfish/v1/Systems", "redfish.systems", json],
       ["GET", "/redfish/v1/Systems/up-vm", "redfish.system", json],
       ["PATCH", "/redfish/v1/Systems/up-vm", "redfish.system.patch", json],
       ["POST", "/redfish/v1/Systems/up-vm/Actions/ComputerSystem.Reset", "redfish.system.reset", json],
+      ["GET", "/redfish/v1/Systems/up-vm/Processors", "redfish.processors", json],
+      ["GET", "/redfish/v1/Systems/up-vm/Memory", "redfish.memorycollection", json],
+      ["GET", "/redfish/v1/Managers", "redfish.managers", json],
+      ["GET", "/redfish/v1/Managers/up-vm", "redfish.manager", json],
+      ["GET", "/redfish/v1/Chassis", "redfish.chassiscollection", json],
+      ["GET", "/redfish/v1/Chassis/up-vm", "redfish.chassis", json],
       ["GET", "/redfish/v1/SessionService", "redfish.sessionservice", json],
       ["GET", "/redfish/v1/SessionService/Sessions", "redfish.sessions", json],
       ["POST", "/redfish/v1/SessionService/Sessions", "redfish.session.create", json],
@@ -136,6 +143,29 @@ describe("routing", () => {
       const expected = { result: ROUTED, rpc, name, token: "s3cret", scheme: "", length, contentType, stream };
       expect(parsed(request)).toEqual(expected);
     }
+  });
+
+  it("names a path with two '*'s from the first to the end of the second", () => {
+    expect(parsed(get("/redfish/v1/Systems/up-vm/Processors/12"))).toMatchObject({
+      rpc: "redfish.processor",
+      name: "up-vm/Processors/12",
+    });
+    expect(parsed(get("/redfish/v1/Systems/up-vm/Memory/ram"))).toMatchObject({
+      rpc: "redfish.memory",
+      name: "up-vm/Memory/ram",
+    });
+    expect(parsed(get("/redfish/v1/Systems/up-vm/Processors/")).rpc).toBe("redfish.missing");
+  });
+
+  it("gives Redfish every other path under /redfish/, whole, to answer with its own 404", () => {
+    for (
+      const path of ["/redfish/v1/Bogus", "/redfish/v1/Systems/a/Bogus/1", "/redfish/v2", "/redfish/v1/Systems?x=1"]
+    ) {
+      expect(parsed(get(path)), path).toMatchObject({ result: ROUTED, rpc: "redfish.missing", name: path });
+    }
+    expect(parsed(get("/redfish/")).result).toBe(404);
+    expect(parsed(get("/redfishes")).result).toBe(404);
+    expect(allowed("DELETE /redfish/v1/Managers HTTP/1.1\r\n\r\n")).toBe("GET");
   });
 
   it("refuses an unknown path with 404 and another method with 405 and its Allow", () => {

@@ -7,68 +7,31 @@
 // rest with Redfish's error body; sessions come and go, a handful at most.
 // The system test (test/system/redfish.test.ts) drives it with sushy.
 import { beforeEach, describe, expect, it } from "vitest";
-import { load, type Exports } from "./harness";
+import { loadRedfish, messageOf, type RedfishClient, TOKEN } from "./redfishclient";
 
-interface RedfishExports {
-  calibrate(tscPerMs: bigint): void;
-  reset(): void;
-  redfish(method: number, credential: number, name: number, body: number): number;
-  base64(encoded: number): number;
-  http(record: number): number;
-  crash(vm: number): void;
-  running(vm: number): number;
-  giveImage(vm: number): void;
-  imageLoads(vm: number): number;
-  addPowerButton(vm: number): void;
-  powerButtonPresses(vm: number): number;
-  setRandomless(none: number): void;
-}
-
-let e: Exports<RedfishExports>;
-const TOKEN = "unit-token";
-const BASIC = "Basic " + Buffer.from(`admin:${TOKEN}`).toString("base64");
-
+let client: RedfishClient;
+let e: RedfishClient["e"];
 beforeEach(async () => {
-  e = (await load<RedfishExports>("api.ts")).exports;
-  e.calibrate(100n);
-  e.reset();
+  client = await loadRedfish();
+  e = client.e;
 });
 
-const str = (ptr: number) => e.__getString(ptr >>> 0);
-const s = (text: string) => e.__newString(text);
-
-interface Reply {
-  status: number;
-  fields: Record<string, string>;
-  body: any;
-}
-
-// as/api.ts answers "status LF fields LF body"; the fields end with an empty line.
-function redfish(method: string, name = "", body = "", credential = BASIC): Reply {
-  const answer = str(e.redfish(s(method), s(credential), s(name), s(body)));
-  const status = answer.slice(0, answer.indexOf("\n")), end = answer.indexOf("\r\n\r\n");
-  const lines = answer.slice(status.length + 1, end).split("\r\n");
-  const pairs = lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]);
-  const text = answer.slice(end + 5);
-  return { status: Number(status), fields: Object.fromEntries(pairs), body: text.length > 0 ? JSON.parse(text) : null };
-}
-
-// The message id of a Redfish error body, checked for its shape.
-function messageOf(reply: Reply): string {
-  const error = reply.body.error;
-  expect(error.code).toMatch(/^Base\.1\.8\./);
-  expect(error["@Message.ExtendedInfo"][0]).toMatchObject({ MessageId: error.code, Message: error.message });
-  return error.code.slice("Base.1.8.".length);
-}
+const redfish: RedfishClient["redfish"] = (...args) => client.redfish(...args);
+const str = (ptr: number) => client.str(ptr);
+const s = (text: string) => client.s(text);
 
 describe("the service root and authentication", () => {
   it("serves the version object, the root and the OData document to anyone, with OData-Version on every answer", () => {
     expect(redfish("redfish.versions", "", "", "").body).toEqual({ v1: "/redfish/v1/" });
     expect(redfish("redfish.odata", "", "", "").body).toMatchObject({
       "@odata.context": "/redfish/v1/$metadata",
-      value: [{ name: "Service", kind: "Singleton", url: "/redfish/v1/" }, { name: "Systems" }, {
-        name: "SessionService",
-      }],
+      value: [
+        { name: "Service", kind: "Singleton", url: "/redfish/v1/" },
+        { name: "Systems", kind: "EntitySet", url: "/redfish/v1/Systems" },
+        { name: "Managers", kind: "EntitySet", url: "/redfish/v1/Managers" },
+        { name: "Chassis", kind: "EntitySet", url: "/redfish/v1/Chassis" },
+        { name: "SessionService", kind: "Singleton", url: "/redfish/v1/SessionService" },
+      ],
     });
     const root = redfish("redfish.root", "", "", "");
     expect(root.status).toBe(200);
@@ -79,6 +42,8 @@ describe("the service root and authentication", () => {
       Id: "RootService",
       RedfishVersion: "1.6.0",
       Systems: { "@odata.id": "/redfish/v1/Systems" },
+      Managers: { "@odata.id": "/redfish/v1/Managers" },
+      Chassis: { "@odata.id": "/redfish/v1/Chassis" },
       SessionService: { "@odata.id": "/redfish/v1/SessionService" },
       Links: { Sessions: { "@odata.id": "/redfish/v1/SessionService/Sessions" } },
     });
@@ -172,6 +137,12 @@ describe("the VMs as ComputerSystems", () => {
       PowerState: "Off",
       Status: { State: "StandbyOffline", Health: "Critical" },
       ProcessorSummary: { Count: 2 },
+      Processors: { "@odata.id": "/redfish/v1/Systems/beta/Processors" },
+      Memory: { "@odata.id": "/redfish/v1/Systems/beta/Memory" },
+      Links: {
+        Chassis: [{ "@odata.id": "/redfish/v1/Chassis/host" }],
+        ManagedBy: [{ "@odata.id": "/redfish/v1/Managers/hypervisor" }],
+      },
       Boot: {
         BootSourceOverrideTarget: "None",
         "BootSourceOverrideTarget@Redfish.AllowableValues": ["None"],

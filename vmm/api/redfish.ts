@@ -1,7 +1,9 @@
 // Redfish (DMTF DSP0266) for fleet managers: the VMs as ComputerSystems
-// under /redfish/v1/Systems, with their power state, their Reset action and
-// their boot source override, and the service root and sessions a Redfish
-// client such as OpenStack Ironic's sushy expects (docs/redfish.md).
+// under /redfish/v1/Systems, with their power state, their Reset action,
+// their boot source override, processors and memory; the hypervisor as
+// their Manager and the host as their Chassis; and the service root,
+// metadata and sessions a Redfish client such as OpenStack Ironic's sushy
+// expects (docs/redfish.md).
 //
 // lwIP's instance routes the /redfish paths to "redfish.*" methods
 // (linker/lwip/httpparse.c) and hands over the credential it found: Basic
@@ -11,8 +13,9 @@
 // made by POSTing that password to the session collection, has a token of
 // 128 random bits from the CPU's generator. At most MAX_SESSIONS live at
 // once, the oldest giving way to a new one. The service root, the version
-// object and the OData service document need no credential (DSP0266
-// "Service root request"); all else answers 401 without one. What a
+// object, the OData service document and the metadata document need no
+// credential (DSP0266 "Service root request"); all else answers 401
+// without one, unknown paths under /redfish included. What a
 // request does to a VM is the management API's own method (dispatcher.ts),
 // so both APIs behave alike.
 
@@ -21,6 +24,8 @@ import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
 import { Vm } from "../core/vm";
 import { Dispatcher, Outcome } from "./dispatcher";
 import { httpStatus, sameToken } from "./rpc";
+import * as host from "./redfishhost";
+import { metadataDocument } from "./redfishschemas";
 import * as views from "./redfishviews";
 
 const MAX_SESSIONS = 8;
@@ -93,25 +98,54 @@ export class RedfishService {
 
   private route(method: string, credential: string, name: string | null, body: string): RedfishReply {
     if (method == "redfish.versions") return ok(views.VERSIONS);
-    if (method == "redfish.root") return ok(views.SERVICE_ROOT);
+    if (method == "redfish.root") return ok(views.serviceRoot());
     if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
+    if (method == "redfish.metadata") return ok(metadataDocument());
     if (method == "redfish.session.create") return this.logIn(body);
     if (!this.authenticated(credential)) {
       return fail(401, "NoValidSession", "The request carries no valid credential.", "Log in (docs/redfish.md).");
     }
-    if (method == "redfish.systems") return ok(views.systemsCollection(this.dispatcher.vms));
-    if (method == "redfish.sessionservice") return ok(views.SESSION_SERVICE_RESOURCE);
+    const given = name !== null ? name : "", vms = this.dispatcher.vms;
+    if (method == "redfish.missing") return missing(given);
+    if (method == "redfish.systems") return ok(views.systemsCollection(vms));
+    if (method == "redfish.managers") return ok(host.managersCollection());
+    if (method == "redfish.manager") {
+      return given == views.MANAGER_ID
+        ? ok(host.manager(this.dispatcher.host.version, vms))
+        : missing(views.MANAGERS + "/" + given);
+    }
+    if (method == "redfish.chassiscollection") return ok(host.chassisCollection());
+    if (method == "redfish.chassis") {
+      return given == views.CHASSIS_ID ? ok(host.chassis(vms)) : missing(views.CHASSIS_COLLECTION + "/" + given);
+    }
+    if (method == "redfish.sessionservice") return ok(views.sessionService());
     if (method == "redfish.sessions") {
       const ids: string[] = [];
       for (let i = 0; i < this.sessions.length; i++) ids.push(this.sessions[i].id);
       return ok(views.sessionsCollection(ids));
     }
-    if (method == "redfish.session" || method == "redfish.session.delete") {
-      return this.sessionByName(method, name !== null ? name : "");
-    }
-    const vmName = name !== null ? name : "", vm = this.dispatcher.find(vmName);
-    if (vm === null) return missing(views.SYSTEMS + "/" + vmName);
+    if (method == "redfish.session" || method == "redfish.session.delete") return this.sessionByName(method, given);
+    return this.system(method, given, body);
+  }
+
+  // A request about a VM's system, or a part of it: `name` is the VM's
+  // name, or for a part "VM/Processors/2" (httpparse.c gives what lies
+  // between the path's first '*' and the end of its last).
+  private system(method: string, name: string, body: string): RedfishReply {
+    const slash = name.indexOf("/"), member = name.slice(name.lastIndexOf("/") + 1);
+    const vm = this.dispatcher.find(slash < 0 ? name : name.slice(0, slash));
+    const path = views.SYSTEMS + "/" + name;
+    if (vm === null) return missing(path);
     if (method == "redfish.system") return ok(views.computerSystem(vm));
+    if (method == "redfish.processors") return ok(views.processorsCollection(vm));
+    if (method == "redfish.processor") {
+      const index = I32.parseInt(member);
+      // Decimal as written, with no sign or leading zero, and a vCPU's.
+      const found = index.toString() == member && index >= 0 && index < vm.vcpus.length;
+      return found ? ok(views.processor(vm, index)) : missing(path);
+    }
+    if (method == "redfish.memorycollection") return ok(views.memoryCollection(vm));
+    if (method == "redfish.memory") return member == views.RAM ? ok(views.memory(vm)) : missing(path);
     const request = parseJson(body);
     if (request.error !== null || request.value!.kind != JsonKind.Object) {
       const what = request.error !== null ? request.error! : "expected an object, got " + describe(request.value!);

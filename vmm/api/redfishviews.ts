@@ -1,18 +1,29 @@
-// The Redfish resources the hypervisor serves (docs/redfish.md), as JSON
-// text: the service root, the VMs as ComputerSystems, the sessions, and
-// Redfish's error body. Each resource carries the annotations DSP0266
-// requires of it ("Common annotations"), @odata.id and @odata.type, the
-// latter naming the DSP8010 schema version whose properties it uses;
-// @odata.context is optional and left out, but for the OData service
-// document, which is made of it. Nothing here changes a VM; redfish.ts
-// decides what is asked.
+// The Redfish resources the hypervisor serves for its VMs (docs/redfish.md),
+// as JSON text: the service root, the VMs as ComputerSystems with their
+// processors and memory, the sessions, and Redfish's error body; the
+// hypervisor and its host are in redfishhost.ts. Each resource carries the
+// annotations DSP0266 requires of it ("Common annotations"), @odata.id and
+// @odata.type, the latter naming the DSP8010 schema version whose
+// properties it uses (redfishschemas.ts); @odata.context is optional and
+// left out, but for the OData service document, which is made of it.
+// Nothing here changes a VM; redfish.ts decides what is asked.
 
 import { Vm } from "../core/vm";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
+import * as schemas from "./redfishschemas";
 import { stateOf } from "./vmviews";
 
 export const SYSTEMS = "/redfish/v1/Systems";
 export const SESSIONS = "/redfish/v1/SessionService/Sessions";
+// The one manager, the hypervisor, and the one chassis, its host (redfishhost.ts).
+export const MANAGERS = "/redfish/v1/Managers";
+export const MANAGER_ID = "hypervisor";
+export const MANAGER = MANAGERS + "/" + MANAGER_ID;
+export const CHASSIS_COLLECTION = "/redfish/v1/Chassis";
+export const CHASSIS_ID = "host";
+export const CHASSIS = CHASSIS_COLLECTION + "/" + CHASSIS_ID;
+// A VM's RAM is one Memory resource of this Id.
+export const RAM = "ram";
 // Base message registry (DSP8011) names of the messages in error bodies.
 const BASE_REGISTRY = "Base.1.8.";
 // What ComputerSystem.Reset offers, and the one boot source override (a
@@ -24,8 +35,15 @@ export const BOOT_ENABLED: string[] = ["Disabled"];
 const BOOT = `{"BootSourceOverrideTarget":"None","BootSourceOverrideTarget@Redfish.AllowableValues":["None"],`
   + `"BootSourceOverrideEnabled":"Disabled","BootSourceOverrideEnabled@Redfish.AllowableValues":["Disabled"]}`;
 
-function link(id: string): string {
+export function link(id: string): string {
   return new JsonObject().str("@odata.id", id).toString();
+}
+
+// A list of links, as Links' members have them.
+export function links(ids: string[]): string {
+  const list = new JsonArray();
+  for (let i = 0; i < ids.length; i++) list.add(link(ids[i]));
+  return list.toString();
 }
 
 function strings(values: string[]): string {
@@ -35,54 +53,67 @@ function strings(values: string[]): string {
 }
 
 // A resource's opening members: where and what it is, and its names.
-function resource(id: string, type: string, name: string, key: string): JsonObject {
-  return new JsonObject().str("@odata.id", id).str("@odata.type", type).str("Id", key).str("Name", name);
+export function resource(id: string, schema: schemas.Schema, name: string, key: string): JsonObject {
+  return new JsonObject().str("@odata.id", id).str("@odata.type", schema.type).str("Id", key).str("Name", name);
 }
 
 // A collection of the resources at `members` (DSP0266 "Resource collections").
-function collection(id: string, type: string, name: string, members: string[]): string {
-  const list = new JsonArray();
-  for (let i = 0; i < members.length; i++) list.add(link(members[i]));
+export function collection(id: string, schema: schemas.Schema, name: string, members: string[]): string {
   return new JsonObject()
     .str("@odata.id", id)
-    .str("@odata.type", type)
+    .str("@odata.type", schema.type)
     .str("Name", name)
     .num("Members@odata.count", members.length)
-    .raw("Members", list.toString())
+    .raw("Members", links(members))
     .toString();
 }
-
-// The resources that never change are written out whole.
 
 // GET /redfish: the protocol versions and their roots (DSP0266 "Service root request").
 export const VERSIONS = `{"v1":"/redfish/v1/"}`;
 
 // GET /redfish/v1/: where everything else is found; Links.Sessions is
 // where a client logs in (DSP0266 "Redfish session login authentication").
-export const SERVICE_ROOT = `{"@odata.id":"/redfish/v1/","@odata.type":"#ServiceRoot.v1_5_0.ServiceRoot",`
-  + `"Id":"RootService","Name":"Typervisor Redfish service","RedfishVersion":"1.6.0","Product":"Typervisor",`
-  + `"Systems":{"@odata.id":"/redfish/v1/Systems"},"SessionService":{"@odata.id":"/redfish/v1/SessionService"},`
-  + `"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}}`;
+export function serviceRoot(): string {
+  return resource("/redfish/v1/", schemas.SERVICE_ROOT, "Typervisor Redfish service", "RootService")
+    .str("RedfishVersion", "1.6.0")
+    .str("Product", "Typervisor")
+    .raw("Systems", link(SYSTEMS))
+    .raw("Managers", link(MANAGERS))
+    .raw("Chassis", link(CHASSIS_COLLECTION))
+    .raw("SessionService", link("/redfish/v1/SessionService"))
+    .raw("Links", new JsonObject().raw("Sessions", link(SESSIONS)).toString())
+    .toString();
+}
 
 // GET /redfish/v1/odata: the OData service document (DSP0266 "OData
-// service document"), the service root's top-level resources.
+// service document"), the service root's top-level resources; its context
+// is the metadata document (redfishschemas.ts).
 export const ODATA_DOCUMENT = `{"@odata.context":"/redfish/v1/$metadata","value":[`
   + `{"name":"Service","kind":"Singleton","url":"/redfish/v1/"},`
   + `{"name":"Systems","kind":"EntitySet","url":"/redfish/v1/Systems"},`
+  + `{"name":"Managers","kind":"EntitySet","url":"/redfish/v1/Managers"},`
+  + `{"name":"Chassis","kind":"EntitySet","url":"/redfish/v1/Chassis"},`
   + `{"name":"SessionService","kind":"Singleton","url":"/redfish/v1/SessionService"}]}`;
 
-export const SESSION_SERVICE_RESOURCE = `{"@odata.id":"/redfish/v1/SessionService",`
-  + `"@odata.type":"#SessionService.v1_1_8.SessionService","Id":"SessionService","Name":"Session service",`
-  + `"ServiceEnabled":true,"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}`;
+export function sessionService(): string {
+  return resource("/redfish/v1/SessionService", schemas.SESSION_SERVICE, "Session service", "SessionService")
+    .bool("ServiceEnabled", true)
+    .raw("Sessions", link(SESSIONS))
+    .toString();
+}
 
 export function systemPath(vm: Vm): string {
   return SYSTEMS + "/" + vm.name;
 }
 
+export function systemPaths(vms: Vm[]): string[] {
+  const paths: string[] = [];
+  for (let i = 0; i < vms.length; i++) paths.push(systemPath(vms[i]));
+  return paths;
+}
+
 export function systemsCollection(vms: Vm[]): string {
-  const members: string[] = [];
-  for (let i = 0; i < vms.length; i++) members.push(systemPath(vms[i]));
-  return collection(SYSTEMS, "#ComputerSystemCollection.ComputerSystemCollection", "Computer systems", members);
+  return collection(SYSTEMS, schemas.SYSTEM_COLLECTION, "Computer systems", systemPaths(vms));
 }
 
 // Bytes as GiB with up to four decimals, as MemorySummary gives them.
@@ -93,24 +124,76 @@ export function gibibytes(bytes: u64): string {
   return (tenThousandths / 10_000).toString() + (fraction.length > 0 ? "." + fraction : "");
 }
 
-// A VM as a ComputerSystem (DSP8010 ComputerSystem v1.13): a paused VM is
-// on but quiesced, a stopped one off and waiting to be powered on.
+// Status.State of a VM and its parts: a paused VM is on but quiesced, a
+// stopped one off and waiting to be powered on.
+function stateName(vm: Vm): string {
+  const state = stateOf(vm);
+  return state == "running" ? "Enabled" : state == "paused" ? "Quiesced" : "StandbyOffline";
+}
+
+// The Status of a VM's processor or memory: its VM's state; a fault is
+// the system's (a triple fault is the guest's doing, not the part's).
+function partStatus(vm: Vm): string {
+  return new JsonObject().str("State", stateName(vm)).str("Health", "OK").toString();
+}
+
+// A VM as a ComputerSystem (DSP8010 ComputerSystem v1.13), with links to
+// its processors and memory, the host it lives in and the hypervisor.
 export function computerSystem(vm: Vm): string {
-  const state = stateOf(vm), path = systemPath(vm);
-  const status = new JsonObject()
-    .str("State", state == "running" ? "Enabled" : state == "paused" ? "Quiesced" : "StandbyOffline")
-    .str("Health", vm.faulted ? "Critical" : "OK");
+  const path = systemPath(vm);
+  const status = new JsonObject().str("State", stateName(vm)).str("Health", vm.faulted ? "Critical" : "OK");
   const reset = `{"#ComputerSystem.Reset":{"target":"` + path + `/Actions/ComputerSystem.Reset",`
     + `"ResetType@Redfish.AllowableValues":` + strings(RESET_TYPES) + "}}";
-  return resource(path, "#ComputerSystem.v1_13_0.ComputerSystem", vm.name, vm.name)
+  const related = new JsonObject().raw("Chassis", links([CHASSIS])).raw("ManagedBy", links([MANAGER]));
+  return resource(path, schemas.SYSTEM, vm.name, vm.name)
     .str("SystemType", "Virtual")
     .str("Manufacturer", "Typervisor")
     .str("PowerState", vm.running ? "On" : "Off")
     .raw("Status", status.toString())
     .raw("ProcessorSummary", `{"Count":` + vm.vcpus.length.toString() + "}")
     .raw("MemorySummary", `{"TotalSystemMemoryGiB":` + gibibytes(vm.memory.size) + "}")
+    .raw("Processors", link(path + "/Processors"))
+    .raw("Memory", link(path + "/Memory"))
     .raw("Boot", BOOT)
+    .raw("Links", related.toString())
     .raw("Actions", reset)
+    .toString();
+}
+
+export function processorsCollection(vm: Vm): string {
+  const path = systemPath(vm) + "/Processors", members: string[] = [];
+  for (let i = 0; i < vm.vcpus.length; i++) members.push(path + "/" + i.toString());
+  return collection(path, schemas.PROCESSOR_COLLECTION, vm.name + "'s processors", members);
+}
+
+// vCPU `index` of `vm` as a Processor (DSP8010 Processor v1.0): one core
+// of one thread, x86-64. The host CPU whose run queue holds it (its home,
+// vm.get's home_cpu) has no standard property, so it is under Oem.
+export function processor(vm: Vm, index: i32): string {
+  const id = index.toString(), home = vm.vcpus[index].runState.homeCpu;
+  const oem = new JsonObject().raw("Typervisor", new JsonObject().num("HomeCpu", home).toString());
+  return resource(systemPath(vm) + "/Processors/" + id, schemas.PROCESSOR, "vCPU " + id, id)
+    .str("ProcessorType", "CPU")
+    .str("ProcessorArchitecture", "x86")
+    .str("InstructionSet", "x86-64")
+    .num("TotalCores", 1)
+    .num("TotalThreads", 1)
+    .raw("Status", partStatus(vm))
+    .raw("Oem", oem.toString())
+    .toString();
+}
+
+export function memoryCollection(vm: Vm): string {
+  const path = systemPath(vm) + "/Memory";
+  return collection(path, schemas.MEMORY_COLLECTION, vm.name + "'s memory", [path + "/" + RAM]);
+}
+
+// A VM's RAM as one Memory resource (DSP8010 Memory v1.0), in MiB.
+export function memory(vm: Vm): string {
+  return resource(systemPath(vm) + "/Memory/" + RAM, schemas.MEMORY, "RAM", RAM)
+    .str("MemoryType", "DRAM")
+    .num("CapacityMiB", vm.memory.size >> 20)
+    .raw("Status", partStatus(vm))
     .toString();
 }
 
@@ -121,19 +204,18 @@ export function sessionPath(id: string): string {
 export function sessionsCollection(ids: string[]): string {
   const members: string[] = [];
   for (let i = 0; i < ids.length; i++) members.push(sessionPath(ids[i]));
-  return collection(SESSIONS, "#SessionCollection.SessionCollection", "Sessions", members);
+  return collection(SESSIONS, schemas.SESSION_COLLECTION, "Sessions", members);
 }
 
 export function session(id: string, user: string): string {
-  return resource(sessionPath(id), "#Session.v1_0_0.Session", "User session " + id, id).str("UserName", user)
-    .toString();
+  return resource(sessionPath(id), schemas.SESSION, "User session " + id, id).str("UserName", user).toString();
 }
 
 // Redfish's error body (DSP0266 "Error responses"): the message `id` of the Base
 // registry, in `code` and in the one extended message.
 export function redfishError(id: string, message: string, resolution: string): string {
   const extended = new JsonObject()
-    .str("@odata.type", "#Message.v1_1_1.Message")
+    .str("@odata.type", schemas.MESSAGE.type)
     .str("MessageId", BASE_REGISTRY + id)
     .str("Message", message)
     .str("Severity", "Warning")

@@ -194,6 +194,10 @@ export function paused(vm: i32): bool {
 export function running(vm: i32): bool {
   return vms[vm].running;
 }
+// The scheduler puts vCPU `vcpu` of VM `vm` on host CPU `cpu`'s run queue.
+export function setHomeCpu(vm: i32, vcpu: i32, cpu: u32): void {
+  vms[vm].vcpus[vcpu].runState.homeCpu = cpu;
+}
 export function account(vm: i32, vcpu: i32, cpu: u32, ticks: u64): void {
   vms[vm].vcpus[vcpu].runState.account(cpu, ticks);
   vms[vm].vcpus[vcpu].exits += 3;
