@@ -17,6 +17,7 @@ const FIFO_CONTROL: u16 = 2;
 const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
+const SCRATCH: u16 = 7;
 
 const LCR_8N1: u8 = 0x03;
 const LCR_DLAB: u8 = 0x80;
@@ -32,6 +33,19 @@ export function serialInit(base: u16): void {
   outb(base + LINE_CONTROL, LCR_8N1);
   outb(base + FIFO_CONTROL, 0xc7); // enable and clear FIFOs, 14-byte threshold
   outb(base + MODEM_CONTROL, 0x03); // DTR and RTS
+}
+
+// Whether a UART answers at `base`. A PC without that port reads all ones
+// there, and its line status then claims a byte ready forever: polled, it
+// would feed the reader 0xFF bytes without end. The scratch register
+// (datasheet 8.10) holds what is written to it; an empty bus does not.
+export function serialPresent(base: u16): bool {
+  return keepsScratch(base, 0x5a) && keepsScratch(base, 0xa5);
+}
+
+function keepsScratch(base: u16, pattern: u8): bool {
+  outb(base + SCRATCH, pattern);
+  return inb(base + SCRATCH) == pattern;
 }
 
 // The transmitter can take bytes: THRE, which with the FIFOs on means its

@@ -12,7 +12,15 @@
 // stalls itself, not the hypervisor.
 
 import * as log from "../../kernel/console/log";
-import { COM2, serialInit, serialPut, serialRead, serialReady, TRANSMIT_FIFO } from "../../kernel/console/serial";
+import {
+  COM2,
+  serialInit,
+  serialPresent,
+  serialPut,
+  serialRead,
+  serialReady,
+  TRANSMIT_FIFO,
+} from "../../kernel/console/serial";
 import { Vm } from "../core/vm";
 import { Dispatcher } from "./dispatcher";
 import { HostFacts } from "./hostfacts";
@@ -43,8 +51,8 @@ class Service {
 let service: Service | null = null;
 
 // Opens the API on COM2 for `vms` and the `host` (vmm/host.ts), unless gdb
-// has COM2 (`gdbWantsCom2`), and on HTTP_PORT of the management address if
-// there is one.
+// has COM2 (`gdbWantsCom2`) or the machine has none, and on HTTP_PORT of the
+// management address if there is one.
 export function startApi(vms: Vm[], host: HostFacts, token: string, gdbWantsCom2: bool): void {
   const dispatcher = new Dispatcher(vms, host, token);
   let http: HttpServer | null = new HttpServer(dispatcher);
@@ -55,13 +63,18 @@ export function startApi(vms: Vm[], host: HostFacts, token: string, gdbWantsCom2
     log.error("api: lwIP cannot listen on TCP port " + HTTP_PORT.toString() + "; no HTTP");
     http = null;
   }
+  let serial = false;
   if (gdbWantsCom2) {
     log.warn("api: COM2 belongs to the gdb stub (gdb=); the management API is off" + (http !== null ? " on it" : ""));
+  } else if (!serialPresent(COM2)) {
+    log.info("api: no UART answers at COM2; the management API is not on a serial line");
   } else {
     serialInit(COM2);
+    serial = true;
     log.info("api: the management API listens on COM2 (JSON-RPC 2.0, one request per line)");
   }
-  if (!gdbWantsCom2 || http !== null) service = new Service(dispatcher, !gdbWantsCom2, http);
+  if (serial || http !== null) service = new Service(dispatcher, serial, http);
+  else log.warn("api: neither COM2 nor a management address; the management API is off");
 }
 
 // Whether CPU 0 should look at COM2 or lwIP's requests even while it idles.

@@ -13,7 +13,7 @@
 
 import { Seg, VECTOR_BP } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
-import { COM2, serialInit, serialRead, serialWrite } from "../../kernel/console/serial";
+import { COM2, serialInit, serialPresent, serialRead, serialWrite } from "../../kernel/console/serial";
 import { Exit, ExitKind } from "../core/exit";
 import { Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
@@ -142,6 +142,10 @@ export function startDebugSession(vms: Vm[], name: string): bool {
   for (let i = 0; i < vms.length; i++) {
     const vm = vms[i];
     if (vm.name != name) continue;
+    if (!serialPresent(COM2)) {
+      log.warn("gdb: no UART answers at COM2; vm " + name + " is not debugged");
+      return false;
+    }
     vm.share.affinity = 1; // CPU 0, where the stub runs
     serialInit(COM2);
     session = new Session(vm);

@@ -54,8 +54,9 @@ export class HostCpu {
   // straight back in (scheduler.ts decide()).
   look: bool = true;
   lookAt: u64 = 0;
-  // When a timer of a vCPU at home here, other than the current one, is
-  // next due (homeDeadline()).
+  // When this CPU must next look for others than its current vCPU: a timer
+  // of a vCPU at home here (homeDeadline()) and, on CPU 0, the host's own
+  // polling (the console, the API, the network).
   homeAt: u64 = 0;
   // TSC ticks since it joined, and when it did.
   joinedAt: u64 = 0;

@@ -332,7 +332,8 @@ function decide(c: HostCpu, next: Next): void {
     startSlice(c, slot, now, tscPerMs);
   }
   if (idleCpus > 0) offerWork(c);
-  c.homeAt = homeDeadline(c, slot, tscPerMs);
+  // A guest that never exits must not hold up the host's own work on CPU 0.
+  c.homeAt = min(homeDeadline(c, slot, tscPerMs), c.id == 0 && pollsWanted() ? nextInputPoll : u64.MAX_VALUE);
   c.lookAt = min(slot.vcpu.runState.sliceEnd, min(c.homeAt, c.id == 0 ? nextInputPoll : u64.MAX_VALUE));
   enter(c, slot);
 }
@@ -544,12 +545,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   slicesSinceCollect++;
   c.entry.action = Action.Idle;
   let wake = homeDeadline(c, null, tscPerMs);
-  if (
-    c.id == 0
-    && (waitsForInput() || consolePending() || debuggerListens() || apiListens() || hasUplink() || hasManagement())
-  ) {
-    wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
-  }
+  if (c.id == 0 && pollsWanted()) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   setAlarm(c.id, wake);
 }
 
@@ -595,6 +591,13 @@ function wantingToRun(vm: Vm): u32 {
 function anyRunnable(vm: Vm): bool {
   for (let i = 0; i < vm.vcpus.length; i++) if (vm.vcpus[i].isRunnable) return true;
   return false;
+}
+
+// Whether CPU 0 has host work to look at every INPUT_POLL_MS, whatever
+// its guest does: keys a VM waits for, console output on its way, the
+// debugger, the management API, the network's receive rings.
+function pollsWanted(): bool {
+  return waitsForInput() || consolePending() || debuggerListens() || apiListens() || hasUplink() || hasManagement();
 }
 
 function waitsForInput(): bool {
