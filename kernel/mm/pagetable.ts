@@ -55,6 +55,11 @@ export class PageTable {
     return physOf(this.root);
   }
 
+  // The memory its table pages take now.
+  get bytes(): u64 {
+    return <u64>this.tables.size * PAGE_SIZE;
+  }
+
   // Maps [virt, virt + size) to [phys, phys + size). All three page-aligned.
   map(virt: u64, phys: u64, size: u64, attributes: u64): void {
     let done: u64 = 0;

@@ -401,6 +401,12 @@ async function exercise(machine: Machine, client: ApiClient): Promise<void> {
   ]);
   const info = await client.info("beta");
   expect(info).toMatchObject({ name: "beta", state: "running", fault: false, rebootable: false, kernel: null });
+  // What the VM costs the hypervisor: its creation's figure (each part
+  // rounded up to KiB there), with the nested tables made since; issue
+  // 16's goal is 256 KiB at most.
+  const footprintKiB = Number(/vm beta: hypervisor memory (\d+) KiB/.exec(machine.output)?.[1]);
+  expect(info.hypervisor_memory_bytes).toBeGreaterThan((footprintKiB - 3) * 1024);
+  expect(info.hypervisor_memory_bytes).toBeLessThanOrEqual(256 * 1024);
   expect(info.vcpus).toHaveLength(1);
   expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", home_cpu: 0, ran_on: [0] });
   expect(info.share.affinity).toContain(0);

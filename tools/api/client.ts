@@ -54,6 +54,7 @@ export interface VmInfo {
   rebootable: boolean;
   kernel: { module: string; initrd: string; cmdline: string; restart_on_reset: boolean } | null;
   memory_bytes: number;
+  hypervisor_memory_bytes: number;
   share: { affinity: number[]; weight: number; cap_percent: number };
   vcpus: VcpuInfo[];
 }

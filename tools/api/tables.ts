@@ -33,7 +33,9 @@ export function infoText(vm: VmInfo): string {
   const lines = [
     `name:        ${vm.name} (id ${vm.id})`,
     `state:       ${vm.state}${vm.stop_reason ? ` (${vm.stop_reason}${vm.fault ? ", a fault" : ""})` : ""}`,
-    `memory:      ${Math.round(vm.memory_bytes / MIB)} MiB`,
+    `memory:      ${Math.round(vm.memory_bytes / MIB)} MiB, and ${
+      Math.ceil(vm.hypervisor_memory_bytes / 1024)
+    } KiB of the hypervisor's`,
     `affinity:    host CPUs ${vm.share.affinity.join(",")}, weight ${vm.share.weight}, cap ${
       vm.share.cap_percent ? `${vm.share.cap_percent}%` : "none"
     }`,

@@ -79,6 +79,7 @@ export function vmInfo(vm: Vm): string {
     .bool("rebootable", vm.image !== null)
     .raw("kernel", kernelOf(vm))
     .num("memory_bytes", vm.memory.size)
+    .num("hypervisor_memory_bytes", vm.hypervisorBytes)
     .raw("share", share.toString())
     .raw("vcpus", vcpus.toString())
     .raw("disks", devices(vm, "disk", false))

@@ -138,6 +138,10 @@ export class Vm extends MachineControl {
   unclaimedAccesses: u32 = 0;
   // The 64 KiB pages its exits made the hypervisor's heap grow by (emul/exits.ts).
   heapPages: i32 = 0;
+  // The hypervisor's own memory that making it took beyond its RAM
+  // (setup/footprint.ts), and how much of it were nested tables.
+  footprintBytes: u64 = 0;
+  nestedBytesAtCreation: u64 = 0;
   readonly stopListeners: StopListener[] = [];
   // Its disks' and NICs' counters, for the management API.
   readonly meters: Meter[] = [];
@@ -198,6 +202,13 @@ export class Vm extends MachineControl {
     if (button === null) return false;
     button.press();
     return true;
+  }
+
+  // What the VM costs the hypervisor beyond its RAM now: its footprint at
+  // creation, and the nested tables made since as the guest touched RAM.
+  get hypervisorBytes(): u64 {
+    const nested = this.nested;
+    return this.footprintBytes + (nested !== null ? nested.bytes - this.nestedBytesAtCreation : 0);
   }
 
   // External interrupts go to the boot vCPU: the test device's vectors,

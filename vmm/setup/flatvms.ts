@@ -120,7 +120,7 @@ function createVm(
       + " vCPU" + (cpus > 1 ? "s" : "")
       + ", image " + imageSize.toString() + " bytes, " + backend.name,
   );
-  footprint.report(name, bytes);
+  footprint.report(vm);
   return vm;
 }
 

@@ -197,7 +197,7 @@ function createKernelVm(
     "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
       + ", console " + c.console + describeDisks(disks) + describeNics(nics) + ", " + backend.name,
   );
-  footprint.report(name, mib << 20);
+  footprint.report(vm);
   return vm;
 }
 
