@@ -12,9 +12,9 @@
 // asked for (loaders/entrystate.ts). The first configuration module that
 // asks for an uplink gets it (net/uplink.ts). A problem with one VM is reported with
 // its name and field, and only that VM is not started. The VM keeps its
-// KernelImage, which a reset by the guest loads again (Vm.restart()) unless
-// its configuration says "on_reset": "stop", and a power-on through the
-// management API loads after it stopped.
+// KernelImage (kernelimage.ts), which a reset by the guest loads again
+// (Vm.restart()) unless its configuration says "on_reset": "stop", and a
+// power-on through the management API loads after it stopped.
 
 import { BootModule, MemoryRegion, RegionType } from "../../kernel/boot/bootinfo";
 import { rdtsc } from "../../kernel/arch/shim";
@@ -24,21 +24,17 @@ import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
 import { imageError, VmBootImages, vmBootImages } from "./bootimages";
+import { BootImageRelease, KernelImage, loadInto } from "./kernelimage";
 import { checkVm, readConfig, VmConfig } from "./config/config";
 import { ConfiguredImage } from "./config/configured";
 import { ClaimedDisk } from "./config/disks";
 import { ClaimedMac } from "./config/nics";
 import { JsonValue } from "./config/json";
 import { entryStateOf } from "./loaders/entrystate";
-import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
-import { Bus } from "../devices/bus";
-import { buildAcpiTables } from "../platform/pc/acpitables";
 import { Footprint } from "./footprint";
 import { allocateRam, createVmOn, notStarted, shareOf } from "./vmcreate";
-import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
-import { ModuleImage } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
 import { IoBudget } from "../storage/budget";
 import { DiskMeter, VmDisk } from "../storage/vmdisk";
@@ -197,7 +193,7 @@ function buildKernelVm(
   vm.stopListeners.push(new BootImageRelease(images));
   for (let i = 0; i < disks.length; i++) vm.meters.push(new DiskMeter(disks[i]));
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
-  vm.image = new KernelImage(c, images, frames, options, disks, nics, platform);
+  vm.image = new KernelImage(c, images, frames, options, disks, nics, platform, hostSwitch);
   vm.restartOnReset = c.restartOnReset;
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
@@ -206,83 +202,6 @@ function buildKernelVm(
   );
   footprint.report(name, mib << 20);
   return vm;
-}
-
-// RAM as the firmware and a boot loader leave it: ACPI tables in the legacy
-// BIOS area, which every loader's memory map reserves, found through the
-// protocol's RSDP pointer; then the kernel and its initrd, read for this
-// load (bootimages.ts). Its error names the image at fault.
-function loadInto(
-  memory: GuestMemory,
-  c: VmConfig,
-  images: VmBootImages,
-  options: BootOptions,
-  frames: FrameAllocator,
-): LoadResult {
-  options.rsdp = buildAcpiTables(memory, c.cpus);
-  options.initrd = null;
-  options.modules = [];
-  const kernelLabel = "kernel " + c.kernel.what + ": ";
-  const kernel = images.kernel.open(frames, memory.size);
-  if (kernel === null) return new LoadResult().fail(kernelLabel + images.kernel.error);
-  const initrd = images.initrd;
-  const source = initrd !== null ? initrd.open(frames, memory.size) : null;
-  let loaded: LoadResult;
-  if (initrd !== null && source === null) {
-    loaded = new LoadResult().fail("initrd " + c.initrd.what + ": " + initrd.error);
-  } else {
-    if (source !== null) {
-      options.initrd = source;
-      options.modules.push(new ModuleImage(source, c.initrd.name));
-    }
-    loaded = loadKernel(memory, kernel, options);
-    if (loaded.error !== null) loaded.error = kernelLabel + loaded.error!;
-  }
-  if (initrd !== null) initrd.close(frames);
-  images.kernel.close(frames);
-  return loaded;
-}
-
-// What a restart loads again: the kernel and its initrd, from their boot
-// modules or read again from their partitions, into zeroed RAM, and a new
-// set of PC devices on a new bus. The RTC's battery-backed RAM carries
-// over, as on a PC.
-class KernelImage extends ConfiguredImage {
-  constructor(
-    config: VmConfig,
-    private images: VmBootImages,
-    private frames: FrameAllocator,
-    private options: BootOptions,
-    private disks: VmDisk[],
-    private nics: VmPort[],
-    private platform: PcPlatform,
-  ) {
-    super(config);
-  }
-
-  reload(vm: Vm): EntryState | null {
-    const c = this.config;
-    vm.memory.zero();
-    const loaded = loadInto(vm.memory, c, this.images, this.options, this.frames);
-    const entry = loaded.error === null ? entryStateOf(loaded, vm.memory) : null;
-    if (loaded.error !== null || entry!.error !== null) {
-      this.failure = loaded.error !== null ? loaded.error! : "kernel " + c.kernel.what + ": " + entry!.error!;
-      return null;
-    }
-    vm.bus = new Bus();
-    const ram = <u64>c.memoryMib << 20;
-    this.platform = new PcPlatform(
-      vm,
-      ram,
-      <u16>c.cpus,
-      c.console,
-      this.disks,
-      this.nics,
-      hostSwitch,
-      this.platform.cmos,
-    );
-    return entry!.state;
-  }
 }
 
 // The VM's disks with their budgets, or null (reported) if one cannot be
@@ -340,17 +259,6 @@ class PortReport extends StopListener {
   }
   destroyed(vm: Vm): void {
     hostSwitch.disconnect(this.port);
-  }
-}
-
-// A destroyed VM boots from its kernel's and initrd's partitions no more.
-class BootImageRelease extends StopListener {
-  constructor(private images: VmBootImages) {
-    super();
-  }
-  stopped(vm: Vm): void {}
-  destroyed(vm: Vm): void {
-    this.images.release();
   }
 }
 
