@@ -27,8 +27,9 @@ import { alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { findModule } from "./bootmodules";
 import { VmConfig } from "./config/config";
 import { ImageConfig, MAX_IMAGE_BYTES } from "./config/images";
-import { bytes } from "./loaders/loader";
+import { bytes, hex } from "./loaders/loader";
 import { ImageSource, moduleSource, PhysImageSource } from "./loaders/source";
+import { SECTOR_SIZE } from "../storage/backing";
 import { PartitionDisk } from "../storage/partition";
 import { readLittleEndian } from "../storage/littleendian";
 import { claimBootPartition, claimError, releaseBootPartition } from "../storage/hostdisks";
@@ -71,7 +72,7 @@ export class PartitionBootImage extends BootImage {
   }
 
   open(frames: FrameAllocator, limit: u64): ImageSource | null {
-    const disk = this.disk, partitionBytes = disk.sectors * 512, block = disk.device.blockSize;
+    const disk = this.disk, partitionBytes = disk.sectors * SECTOR_SIZE, block = disk.device.blockSize;
     const length = this.image.size > 0 ? <u64>this.image.size : this.measure(partitionBytes);
     if (length == 0) return null;
     if (length > partitionBytes) {
@@ -88,6 +89,10 @@ export class PartitionBootImage extends BootImage {
     this.pages = alignUp(readBytes, PAGE_SIZE) / PAGE_SIZE;
     this.start = frames.allocContiguous(this.pages, PAGE_SIZE);
     if (this.start == 0) return this.fail("no " + bytes(readBytes) + " of contiguous host memory to read it into");
+    if (!disk.device.addressable(this.start, readBytes)) {
+      this.close(frames);
+      return this.fail("its disk's controller cannot reach host memory at " + hex(this.start));
+    }
     if (!disk.readToHost(0, this.start, readBytes)) {
       this.close(frames);
       return this.fail("the host disk failed to read " + bytes(readBytes));
