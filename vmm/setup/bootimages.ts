@@ -21,7 +21,9 @@
 // with the hypervisor's lock held, as the VMs' disk requests are served.
 
 import { BootModule } from "../../kernel/boot/bootinfo";
+import { rdtsc } from "../../kernel/arch/shim";
 import * as log from "../../kernel/console/log";
+import { ticksToNs } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { findModule } from "./bootmodules";
@@ -93,11 +95,16 @@ export class PartitionBootImage extends BootImage {
       this.close(frames);
       return this.fail("its disk's controller cannot reach host memory at " + hex(this.start));
     }
+    const begun = rdtsc();
     if (!disk.readToHost(0, this.start, readBytes)) {
       this.close(frames);
       return this.fail("the host disk failed to read " + bytes(readBytes));
     }
-    log.info(this.owner + ": " + this.field + ": " + bytes(length) + " read from partition " + this.image.partition);
+    const us = ticksToNs(rdtsc() - begun) / 1000;
+    log.info(
+      this.owner + ": " + this.field + ": " + bytes(length) + " read from partition " + this.image.partition + " in "
+        + us.toString() + " us",
+    );
     return new PhysImageSource(this.start, length);
   }
 
