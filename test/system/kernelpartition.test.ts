@@ -15,7 +15,6 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileS
 import { describe, expect, it } from "vitest";
 import { ApiClient } from "../../tools/api/client";
 import { allStopped, bootWithSerialApi } from "../../tools/harness/apirun";
-import { Machine } from "../../tools/harness/index";
 import { gptWrites, LINUX_DATA } from "../../tools/disk/gpt";
 import { guestPaths } from "../../tools/guests/debian";
 import { HOST_MEMORY_MIB } from "../../tools/guests/vm";
@@ -127,7 +126,6 @@ describe.skipIf(!manifest)("kernel VMs booted from host disk partitions", () => 
       modules: [{ path: MBTEST, args: "mbtest.elf" }, { path: config, args: "vms.json config" }],
       extraArgs: ["-drive", `file=${IMAGE},if=none,id=nvm,format=raw`, "-device", "nvme,drive=nvm,serial=tvboot0"],
     });
-    let m: Machine | null = machine;
     try {
       await machine.waitFor(/\[deb\] Enter 'help' for a list of built-in commands\.\r?\n/, 300_000);
       machine.send("poweroff -f\n");
@@ -183,7 +181,7 @@ describe.skipIf(!manifest)("kernel VMs booted from host disk partitions", () => 
       // Through vm.create too: a VM that shares mbp's kernel partition, with the destroyed
       // l64p's kernel partition as its disk; a disk on a partition a VM boots from is refused.
       expect((await client.destroy("l64p")).destroyed).toBe(true);
-      const made = { ...vm("made", 64, { partition: "mb-kernel" }, null, "ram=64 cpus=1 exit=3") };
+      const made = vm("made", 64, { partition: "mb-kernel" }, null, "ram=64 cpus=1 exit=3");
       const withDisk = { ...made, disks: [{ partition: "l64-kernel" }] };
       expect((await client.create(withDisk)).state).toBe("running");
       await stopped(client, "made");
@@ -201,10 +199,9 @@ describe.skipIf(!manifest)("kernel VMs booted from host disk partitions", () => 
       for (const line of output().match(/^.*(read from partition|not started).*$/gm) ?? []) console.log(line);
       await client.shutdownHost();
       await machine.waitForExit(60_000);
-      m = null;
     } finally {
       client.close();
-      if (m !== null) m.kill();
+      machine.kill();
       done();
     }
   }, 300_000);
