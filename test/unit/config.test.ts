@@ -131,10 +131,10 @@ describe("configuration", () => {
         `vm 1 (b): initrd: partition: expected a partition's name or GUID, got "${"p".repeat(37)}"`,
         "vm 2 (c): kernel: unknown field \"module\"",
         "vm 2 (c): initrd: size: expected a number of bytes from 1 to 268435456, got 268435457",
-        "vm 3 (d): kernel: expected the name of a boot module, got 5",
+        "vm 3 (d): kernel: expected the name of a boot module or { \"partition\": NAME }, got 5",
         "vm 3 (d): initrd: partition: missing (a host disk's GPT partition, by name or GUID)",
         "vm 4 (e): kernel: no boot module named \"nope\"",
-        "vm 4 (e): initrd: expected the name of a boot module, got a list",
+        "vm 4 (e): initrd: expected the name of a boot module or { \"partition\": NAME }, got a list",
       ],
     });
   });

@@ -9,7 +9,7 @@
 // (setup/bootimages.ts). The partition is named as a disk's is, by its GPT
 // name or unique GUID (disks.ts).
 
-import { isObjectOf, moduleName, partitionName, wholeNumber } from "./fields";
+import { describe, isObjectOf, moduleName, partitionName, wholeNumber } from "./fields";
 import { JsonKind, JsonValue } from "./json";
 
 // The most bytes of a partition read as one image: far beyond any kernel
@@ -49,6 +49,10 @@ export function checkImage(
   errors: string[],
 ): ImageConfig {
   const image = new ImageConfig();
+  if (v !== null && (v.kind == JsonKind.Number || v.kind == JsonKind.Bool || v.kind == JsonKind.Array)) {
+    errors.push(prefix + "expected the name of a boot module or { \"partition\": NAME }, got " + describe(v));
+    return image;
+  }
   if (v === null || v.kind != JsonKind.Object) {
     image.module = moduleName(v, required, modules, prefix, errors);
     return image;
