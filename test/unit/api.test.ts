@@ -297,7 +297,14 @@ describe("the methods", () => {
       stop_reason: "",
       fault: false,
       exit_status: -1,
-      kernel: { module: "k.elf", initrd: "", cmdline: "quiet", restart_on_reset: true },
+      kernel: {
+        module: "k.elf",
+        partition: "",
+        initrd: "",
+        initrd_partition: "",
+        cmdline: "quiet",
+        restart_on_reset: true,
+      },
     });
     expect(failure(call("vm.start", { name: "beta" })).status).toBe(409);
   });

@@ -94,6 +94,51 @@ describe("configuration", () => {
     });
   });
 
+  it("takes a kernel and initrd from host partitions, by name or GUID, with an optional size", () => {
+    e.setModules(e.__newString("k"));
+    const guid = "C0FFEE00-1234-4567-89AB-CDEF01234567";
+    const vm = (name: string, kernel: string, initrd: string) =>
+      `{"name": "${name}", "memory": 8, "kernel": ${kernel}, "initrd": ${initrd}}`;
+    const good = `{"vms": [${vm("a", `{"partition": "vm-kernel"}`, `{"partition": "${guid}", "size": 4096}`)}, `
+      + `${vm("b", `"k"`, `{"partition": "vm-initrd"}`)}, ${vm("c", `{"partition": "vm-kernel"}`, "null")}]}`;
+    const r = parse(good);
+    expect(r.errors).toEqual([]);
+    expect(r.vms.map((v) => [v.name, v.kernel, v.initrd])).toEqual([["a", "", ""], ["b", "k", ""], ["c", "", ""]]);
+    expect([0, 1, 2].map((i) => [str(e.vmKernelPartition(i)), str(e.vmInitrdPartition(i))])).toEqual([
+      ["partition vm-kernel 0", `partition ${guid} 4096`],
+      ["", "partition vm-initrd 0"],
+      ["partition vm-kernel 0", ""],
+    ]);
+  });
+
+  it("names the VM, the field and what is wrong in a bad kernel or initrd partition", () => {
+    e.setModules(e.__newString("k"));
+    const vm = (name: string, kernel: string, initrd: string) =>
+      `{"name": "${name}", "memory": 8, "kernel": ${kernel}, "initrd": ${initrd}}`;
+    const bad = [
+      vm("a", "{}", `{"partition": "i", "size": 0}`),
+      vm("b", `{"partition": 7}`, `{"partition": "${"p".repeat(37)}"}`),
+      vm("c", `{"partition": "p", "module": "k"}`, `{"partition": "i", "size": 268435457}`),
+      vm("d", "5", `{"size": 512}`),
+      vm("e", `"nope"`, `[{"partition": "i"}]`),
+    ];
+    expect(parse(`{"vms": [${bad.join(", ")}]}`)).toEqual({
+      vms: [],
+      errors: [
+        "vm 0 (a): kernel: partition: missing (a host disk's GPT partition, by name or GUID)",
+        "vm 0 (a): initrd: size: expected a number of bytes from 1 to 268435456, got 0",
+        "vm 1 (b): kernel: partition: expected a partition's name or GUID, got 7",
+        `vm 1 (b): initrd: partition: expected a partition's name or GUID, got "${"p".repeat(37)}"`,
+        "vm 2 (c): kernel: unknown field \"module\"",
+        "vm 2 (c): initrd: size: expected a number of bytes from 1 to 268435456, got 268435457",
+        "vm 3 (d): kernel: expected the name of a boot module or { \"partition\": NAME }, got 5",
+        "vm 3 (d): initrd: partition: missing (a host disk's GPT partition, by name or GUID)",
+        "vm 4 (e): kernel: no boot module named \"nope\"",
+        "vm 4 (e): initrd: expected the name of a boot module or { \"partition\": NAME }, got a list",
+      ],
+    });
+  });
+
   it("reports a syntax error by line and column and returns no VMs", () => {
     const text = GOOD.replace(`"cpus": 1,`, `"cpus": 1`); // line 6 lacks its comma
     expect(parse(text)).toEqual({ vms: [], errors: ["line 7, column 7: expected ',' or '}'"] });

@@ -3,7 +3,9 @@
 // Base Specification 1.4, 4.2, 4.3, 5, 6); then the whole driver against a
 // fake controller behind a fake PCI bus (fakenvme.ts): the initialization
 // sequence, the GPT scan, reads and writes straight into a VM's RAM split
-// at MDTS, Write Zeroes, 4096-byte blocks, and each way a controller fails.
+// at MDTS, Write Zeroes, 4096-byte blocks, and each way a controller fails;
+// and partitions as VMs' kernels (vmm/setup/bootimages.ts): shared
+// read-only claims, and how much of a partition one load reads.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ALPHA, BAR, FakeNvme, FakeOptions, GUEST_HPA, GUEST_SIZE } from "./fakenvme";
 import { controllerShim, type HostDiskExports } from "./fakepci";
@@ -23,6 +25,15 @@ interface NvmeExports extends HostDiskExports {
   prp1(): bigint;
   prp2(): bigint;
   listEntry(i: number): bigint;
+  bootFrames(start: bigint, end: bigint): void;
+  freeFrames(): bigint;
+  bootClaim(partition: number, size: number, owner: number): number;
+  bootError(): number;
+  bootRead(limit: bigint): bigint;
+  bootReadError(): number;
+  bootByte(offset: bigint): number;
+  bootClose(): void;
+  bootRelease(owner: number): void;
 }
 
 const dwords = (e: NvmeExports) => Array.from({ length: 16 }, (_, i) => e.dword(i) >>> 0);
@@ -245,5 +256,95 @@ describe("a controller that fails", () => {
     expect(serial()).toContain("nvme 0000:00:04.0: registers at 0x100febf0000, beyond what the host can map");
     expect(fake.command & 0x6).toBe(0);
     expect(fake.bars).toEqual([(Number(BAR) | 4) >>> 0, 0x100]);
+  });
+});
+
+describe("kernel images on partitions", () => {
+  const ALPHA_BYTE = 2048 * 512; // alpha's first byte on the disk
+  const FRAMES = 0x3000_0000n;
+
+  async function withImages() {
+    const disk = await bootWith();
+    const e = disk.e, str = (s: string) => e.__newString(s);
+    e.bootFrames(FRAMES, FRAMES + (4n << 20n));
+    return {
+      ...disk,
+      claim: (partition: string, size: number, owner: string) => e.bootClaim(str(partition), size, str(owner)) === 1,
+      claimError: () => e.__getString(e.bootError()),
+      readError: () => e.__getString(e.bootReadError()),
+      release: (owner: string) => e.bootRelease(str(owner)),
+    };
+  }
+
+  it("lets any number of VMs boot from a partition, but not while it is a disk, nor make it a disk then", async () => {
+    const { open, openError, claim, claimError, release } = await withImages();
+    expect(claim("alpha", 0, "a")).toBe(true);
+    expect(claim(ALPHA.toLowerCase(), 0, "b")).toBe(true);
+    expect(open("alpha")).toBe(false);
+    expect(openError()).toBe("partition alpha holds a boot image of vm a");
+    expect(open("beta")).toBe(true);
+    expect(claim("beta", 0, "c")).toBe(false);
+    expect(claimError()).toBe("kernel: partition beta is a disk of vm test");
+    expect(claim("gamma", 0, "c")).toBe(false);
+    expect(claimError()).toBe("kernel: no host disk has a partition named gamma");
+    release("a");
+    expect(open("alpha")).toBe(false);
+    expect(openError()).toBe("partition alpha holds a boot image of vm b");
+    release("b");
+    expect(open("alpha")).toBe(true);
+  });
+
+  it("reads as much as a bzImage's or an ELF image's header says, into frames it gives back", async () => {
+    const { e, fake, claim } = await withImages();
+    const view = new DataView(fake.disk.buffer, ALPHA_BYTE);
+    view.setUint32(0x202, 0x53726448, true); // "HdrS"
+    view.setUint8(0x1f1, 3); // setup_sects
+    view.setUint32(0x1f4, 1000, true); // syssize, in 16-byte paragraphs
+    const free = e.freeFrames();
+    expect(claim("alpha", 0, "a")).toBe(true);
+    expect(e.bootRead(4n << 20n)).toBe(BigInt(4 * 512 + 1000 * 16));
+    expect(e.freeFrames()).toBe(free - 5n); // 18048 bytes, read as 36 whole blocks
+    for (const at of [0, 0x202, 18047]) expect(e.bootByte(BigInt(at))).toBe(fake.disk[ALPHA_BYTE + at]);
+    expect(e.bootByte(18048n)).toBe(0); // past the image: the source's bounds, not the disk's next byte
+    e.bootClose();
+    expect(e.freeFrames()).toBe(free);
+
+    view.setUint32(0x1f4, 0, true); // no syssize: the whole partition
+    expect(claim("alpha", 0, "b")).toBe(true);
+    expect(e.bootRead(4n << 20n)).toBe(1n << 20n);
+    e.bootClose();
+
+    fake.disk.fill(0, ALPHA_BYTE, ALPHA_BYTE + 4096);
+    view.setUint32(0, 0x464c457f, true); // an ELF64 image with two program headers at 64
+    view.setUint8(4, 2);
+    view.setBigUint64(32, 64n, true);
+    view.setUint16(54, 56, true);
+    view.setUint16(56, 2, true);
+    view.setBigUint64(64 + 8, 0x1000n, true); // p_offset
+    view.setBigUint64(64 + 32, 0x3000n, true); // p_filesz
+    view.setBigUint64(120 + 8, 0x200n, true);
+    view.setBigUint64(120 + 32, 0x10n, true);
+    expect(claim("alpha", 0, "c")).toBe(true);
+    expect(e.bootRead(4n << 20n)).toBe(0x4000n);
+    e.bootClose();
+    expect(claim("alpha", 100, "d")).toBe(true);
+    expect(e.bootRead(4n << 20n)).toBe(100n);
+    e.bootClose();
+  });
+
+  it("refuses a size past the partition, an image larger than the VM's RAM, and one it has no room for", async () => {
+    const { e, claim, readError } = await withImages();
+    expect(claim("alpha", 2 << 20, "a")).toBe(true);
+    expect(BigInt.asIntN(64, e.bootRead(4n << 20n))).toBe(-1n);
+    expect(readError()).toBe("size: 2097152 bytes, but the partition has 1048576");
+    expect(claim("alpha", 0, "b")).toBe(true); // no header: the whole partition
+    expect(BigInt.asIntN(64, e.bootRead(512n << 10n))).toBe(-1n);
+    expect(readError()).toBe(
+      "an image of 1 MiB is too big (at most 524288 bytes, the VM's RAM or 256 MiB); give its \"size\"",
+    );
+    e.bootFrames(FRAMES, FRAMES + 0x8000n);
+    expect(BigInt.asIntN(64, e.bootRead(4n << 20n))).toBe(-1n);
+    expect(readError()).toBe("no 1 MiB of contiguous host memory to read it into");
+    expect(e.freeFrames()).toBe(8n);
   });
 });

@@ -52,7 +52,14 @@ export interface VmInfo {
   fault: boolean;
   exit_status: number;
   rebootable: boolean;
-  kernel: { module: string; initrd: string; cmdline: string; restart_on_reset: boolean } | null;
+  kernel: {
+    module: string;
+    partition: string;
+    initrd: string;
+    initrd_partition: string;
+    cmdline: string;
+    restart_on_reset: boolean;
+  } | null;
   memory_bytes: number;
   hypervisor_memory_bytes: number;
   share: { affinity: number[]; weight: number; cap_percent: number };

@@ -9,6 +9,7 @@ import { EXIT_KINDS, exitKindName } from "../core/exitstats";
 import { ExitKind } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
+import { ConfiguredImage } from "../setup/config/configured";
 import { cpuList, JsonArray, JsonObject } from "./jsontext";
 
 export function stateOf(vm: Vm): string {
@@ -87,15 +88,24 @@ export function vmInfo(vm: Vm): string {
     .toString();
 }
 
-// What a kernel VM boots: its kernel's and initrd's boot modules, its
-// command line, and whether a reset by its guest restarts it; null for a
-// flat binary.
+// What a kernel VM boots: where its kernel and initrd come from, a boot
+// module or a host disk's partition ("" for the other, and for no
+// initrd), its command line, and whether a reset by its guest restarts
+// it; null for a flat binary.
 function kernelOf(vm: Vm): string {
   const image = vm.image;
   if (image === null) return "null";
+  let partition = "", initrdPartition = "";
+  if (image instanceof ConfiguredImage) {
+    const c = (<ConfiguredImage>image).config;
+    partition = c.kernel.partition;
+    initrdPartition = c.initrd.partition;
+  }
   return new JsonObject()
     .str("module", image.kernelModule)
+    .str("partition", partition)
     .str("initrd", image.initrdModule)
+    .str("initrd_partition", initrdPartition)
     .str("cmdline", image.kernelCmdline)
     .bool("restart_on_reset", vm.restartOnReset)
     .toString();

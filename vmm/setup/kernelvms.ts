@@ -3,7 +3,8 @@
 //
 // A boot module with the word "config" among its words (bootmodules.ts) is
 // the VM configuration (config/config.ts, JSON), whose entries name their
-// kernel and initrd by the names of other boot modules. Each VM gets its RAM
+// kernel and initrd by the names of other boot modules or of host disks'
+// partitions (bootimages.ts). Each VM gets its RAM
 // and vCPUs (vmcreate.ts, shared with the flat-binary VMs), ACPI tables, its
 // kernel loaded by loadKernel() (loaders/kernel.ts), the PC devices
 // (platform/pc/platform.ts) with its disks and its NICs, ports of the
@@ -11,9 +12,9 @@
 // asked for (loaders/entrystate.ts). The first configuration module that
 // asks for an uplink gets it (net/uplink.ts). A problem with one VM is reported with
 // its name and field, and only that VM is not started. The VM keeps its
-// KernelImage, which a reset by the guest loads again (Vm.restart()) unless
-// its configuration says "on_reset": "stop", and a power-on through the
-// management API loads after it stopped.
+// KernelImage (kernelimage.ts), which a reset by the guest loads again
+// (Vm.restart()) unless its configuration says "on_reset": "stop", and a
+// power-on through the management API loads after it stopped.
 
 import { BootModule, MemoryRegion, RegionType } from "../../kernel/boot/bootinfo";
 import { rdtsc } from "../../kernel/arch/shim";
@@ -22,20 +23,18 @@ import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
+import { imageError, VmBootImages, vmBootImages } from "./bootimages";
+import { BootImageRelease, KernelImage, loadInto } from "./kernelimage";
 import { checkVm, readConfig, VmConfig } from "./config/config";
+import { ConfiguredImage } from "./config/configured";
 import { ClaimedDisk } from "./config/disks";
 import { ClaimedMac } from "./config/nics";
 import { JsonValue } from "./config/json";
 import { entryStateOf } from "./loaders/entrystate";
-import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
-import { Bus } from "../devices/bus";
-import { buildAcpiTables } from "../platform/pc/acpitables";
 import { Footprint } from "./footprint";
 import { allocateRam, createVmOn, notStarted, shareOf } from "./vmcreate";
-import { loadKernel } from "./loaders/kernel";
 import { BootOptions, CpuMode, hex, LoadResult, span } from "./loaders/loader";
-import { ModuleImage, moduleSource } from "./loaders/source";
 import { PcPlatform } from "../platform/pc/platform";
 import { IoBudget } from "../storage/budget";
 import { DiskMeter, VmDisk } from "../storage/vmdisk";
@@ -43,7 +42,7 @@ import { claimError, claimPartition, releasePartition } from "../storage/hostdis
 import { PartitionDisk } from "../storage/partition";
 import { RamDisk } from "../storage/ramdisk";
 import { ECAM_BASE, ECAM_SIZE } from "../platform/pc/pcimap";
-import { StopListener, Vm, VmImage } from "../core/vm";
+import { StopListener, Vm } from "../core/vm";
 import { formatMac } from "../net/ethernet";
 import { NO_MAC, PortMeter, VmPort } from "../net/port";
 import { VirtualSwitch } from "../net/switch";
@@ -122,8 +121,8 @@ export function createVmFromEntry(entry: JsonValue, id: u32, vms: Vm[], errors: 
   const disks: ClaimedDisk[] = [], macs: ClaimedMac[] = [];
   for (let i = 0; i < vms.length; i++) {
     const image = vms[i].image;
-    if (!(image instanceof KernelImage)) continue;
-    const c = (<KernelImage>image).config, owner = "vm " + c.name;
+    if (!(image instanceof ConfiguredImage)) continue;
+    const c = (<ConfiguredImage>image).config, owner = "vm " + c.name;
     for (let j = 0; j < c.disks.length; j++) disks.push(new ClaimedDisk(c.disks[j].what, owner));
     for (let j = 0; j < c.nics.length; j++) macs.push(new ClaimedMac(c.nics[j].mac, owner));
   }
@@ -132,10 +131,10 @@ export function createVmFromEntry(entry: JsonValue, id: u32, vms: Vm[], errors: 
   return c !== null ? createKernelVm(id, c, bootModules, framePool!, vmBackend!) : null;
 }
 
-// One VM of the configuration, or null (reported) for a missing module, a
-// kernel the loaders refuse or too little host memory. The initrd is the
-// initrd of a Linux kernel and the one module of a multiboot kernel, with its
-// name as the module's command line.
+// One VM of the configuration, or null (reported) for a missing module or
+// partition, a kernel the loaders refuse or too little host memory. The
+// initrd is the initrd of a Linux kernel and the one module of a multiboot
+// kernel, with its name as the module's command line.
 function createKernelVm(
   id: u32,
   c: VmConfig,
@@ -143,27 +142,30 @@ function createKernelVm(
   frames: FrameAllocator,
   backend: Backend,
 ): Vm | null {
-  const name = c.name;
-  // readConfig() checked the names against the modules; look them up again.
-  const kernel = findModule(modules, c.kernel);
-  if (kernel === null) {
-    notStarted(name, "kernel: no boot module named " + c.kernel);
+  const images = vmBootImages(c, modules, "vm " + c.name);
+  if (images === null) {
+    notStarted(c.name, imageError);
     return null;
   }
+  const vm = buildKernelVm(id, c, images, modules, frames, backend);
+  if (vm === null) images.release();
+  return vm;
+}
+
+function buildKernelVm(
+  id: u32,
+  c: VmConfig,
+  images: VmBootImages,
+  modules: BootModule[],
+  frames: FrameAllocator,
+  backend: Backend,
+): Vm | null {
+  const name = c.name;
   const options = new BootOptions();
   options.cmdline = c.cmdline;
   // The PCI configuration region is the board's, like a PC firmware's
   // (platform/pc/pcimap.ts); the ACPI tables describe it too.
   options.reserved.push(new MemoryRegion(ECAM_BASE, ECAM_SIZE, RegionType.Reserved));
-  if (c.initrd.length > 0) {
-    const initrd = findModule(modules, c.initrd);
-    if (initrd === null) {
-      notStarted(name, "initrd: no boot module named " + c.initrd);
-      return null;
-    }
-    options.initrd = moduleSource(initrd);
-    options.modules.push(new ModuleImage(moduleSource(initrd), c.initrd));
-  }
 
   const share = shareOf(name, c.affinity, c.weight, c.cap);
   if (share === null) return null;
@@ -171,10 +173,10 @@ function createKernelVm(
   const footprint = new Footprint(frames);
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
-  const loaded = loadInto(memory, c, kernel, options);
-  if (loaded.error !== null) return refuse(name, "kernel " + c.kernel + ": " + loaded.error!, memory, frames);
+  const loaded = loadInto(memory, c, images, options, frames);
+  if (loaded.error !== null) return refuse(name, loaded.error!, memory, frames);
   const entry = entryStateOf(loaded, memory);
-  if (entry.error !== null) return refuse(name, "kernel " + c.kernel + ": " + entry.error!, memory, frames);
+  if (entry.error !== null) return refuse(name, "kernel " + c.kernel.what + ": " + entry.error!, memory, frames);
 
   const disks = vmDisks(c, modules);
   if (disks === null) {
@@ -188,9 +190,10 @@ function createKernelVm(
   }
   const nics = connectNics(c, vm);
   vm.stopListeners.push(new DiskRelease(disks));
+  vm.stopListeners.push(new BootImageRelease(images));
   for (let i = 0; i < disks.length; i++) vm.meters.push(new DiskMeter(disks[i]));
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
-  vm.image = new KernelImage(c, kernel, options, disks, nics, platform);
+  vm.image = new KernelImage(c, images, frames, options, disks, nics, platform, hostSwitch);
   vm.restartOnReset = c.restartOnReset;
   vm.vcpus[0].enterKernel(entry.state!);
   log.info(
@@ -199,55 +202,6 @@ function createKernelVm(
   );
   footprint.report(vm);
   return vm;
-}
-
-// RAM as the firmware and a boot loader leave it: ACPI tables in the legacy
-// BIOS area, which every loader's memory map reserves, found through the
-// protocol's RSDP pointer; then the kernel and its initrd.
-function loadInto(memory: GuestMemory, c: VmConfig, kernel: BootModule, options: BootOptions): LoadResult {
-  options.rsdp = buildAcpiTables(memory, c.cpus);
-  return loadKernel(memory, moduleSource(kernel), options);
-}
-
-// What a restart loads again: the kernel and its initrd from their boot
-// modules, which stay in the hypervisor's memory, into zeroed RAM, and a
-// new set of PC devices on a new bus. The RTC's battery-backed RAM carries
-// over, as on a PC.
-class KernelImage extends VmImage {
-  constructor(
-    readonly config: VmConfig,
-    private kernel: BootModule,
-    private options: BootOptions,
-    private disks: VmDisk[],
-    private nics: VmPort[],
-    private platform: PcPlatform,
-  ) {
-    super(config.kernel, config.initrd, config.cmdline);
-  }
-
-  reload(vm: Vm): EntryState | null {
-    const c = this.config;
-    vm.memory.zero();
-    const loaded = loadInto(vm.memory, c, this.kernel, this.options);
-    const entry = loaded.error === null ? entryStateOf(loaded, vm.memory) : null;
-    if (loaded.error !== null || entry!.error !== null) {
-      this.failure = "kernel " + c.kernel + ": " + (loaded.error !== null ? loaded.error! : entry!.error!);
-      return null;
-    }
-    vm.bus = new Bus();
-    const ram = <u64>c.memoryMib << 20;
-    this.platform = new PcPlatform(
-      vm,
-      ram,
-      <u16>c.cpus,
-      c.console,
-      this.disks,
-      this.nics,
-      hostSwitch,
-      this.platform.cmos,
-    );
-    return entry!.state;
-  }
 }
 
 // The VM's disks with their budgets, or null (reported) if one cannot be

@@ -15,7 +15,11 @@
 // case); a name that several partitions carry names none of them. A
 // partition is at most one VM's disk (claimPartition()); the VMs using
 // partitions of one disk share it through the disk's one arbiter
-// (diskarbiter.ts).
+// (diskarbiter.ts). A partition holding a kernel or initrd image is read,
+// never written, so any number of VMs may boot from it
+// (claimBootPartition()); but while it is a VM's disk none may, and while
+// some VM boots from it, it is no VM's disk, whose writes would change the
+// image under them.
 
 import * as log from "../../kernel/console/log";
 import { driverRegisters } from "../../kernel/pci/driverregisters";
@@ -34,6 +38,8 @@ const NVME_BAR: i32 = 0; // an NVMe controller's registers: BAR0, with BAR1 its 
 class HostPartition {
   // The VM whose disk it is, or "".
   owner: string = "";
+  // The VMs that boot from it ("vm a"), once for each image.
+  bootOwners: string[] = [];
 
   constructor(readonly device: BlockDevice, readonly gpt: GptPartition, readonly arbiter: DiskArbiter) {}
 
@@ -79,19 +85,25 @@ function scanAhci(f: PciFunction): void {
 // null, with `claimError` saying why, if no partition or several answer to
 // the name, or another VM has it already (by whatever name it used).
 export function claimPartition(nameOrGuid: string, readOnly: bool, owner: string): PartitionDisk | null {
-  let found: HostPartition | null = null, matches = 0;
-  for (let i = 0; i < partitions.length; i++) {
-    if (partitions[i].answersTo(nameOrGuid)) {
-      found = partitions[i];
-      matches++;
-    }
-  }
-  if (matches == 0) return refuseClaim("no host disk has a partition named " + nameOrGuid);
-  if (matches > 1) return refuseClaim(matches.toString() + " partitions are named " + nameOrGuid + "; name it by GUID");
-  const p = found!;
+  const p = findPartition(nameOrGuid);
+  if (p === null) return null;
   if (p.owner.length > 0) return refuseClaim("partition " + nameOrGuid + " is already a disk of " + p.owner);
+  if (p.bootOwners.length > 0) {
+    return refuseClaim("partition " + nameOrGuid + " holds a boot image of " + p.bootOwners[0]);
+  }
   p.owner = owner;
   return new PartitionDisk(p.device, p.gpt, readOnly, p.arbiter);
+}
+
+// The partition named `nameOrGuid`, read-only, as an image `owner` boots
+// from; null, with `claimError`, if none or several answer to the name or
+// it is a VM's disk.
+export function claimBootPartition(nameOrGuid: string, owner: string): PartitionDisk | null {
+  const p = findPartition(nameOrGuid);
+  if (p === null) return null;
+  if (p.owner.length > 0) return refuseClaim("partition " + nameOrGuid + " is a disk of " + p.owner);
+  p.bootOwners.push(owner);
+  return new PartitionDisk(p.device, p.gpt, true, p.arbiter);
 }
 
 // `disk`'s partition is no VM's disk any more (its VM was destroyed).
@@ -101,10 +113,38 @@ export function releasePartition(disk: PartitionDisk): void {
   }
 }
 
+// `owner` boots from `disk`'s partition no more, for one image (its VM
+// was destroyed, or not made).
+export function releaseBootPartition(disk: PartitionDisk, owner: string): void {
+  for (let i = 0; i < partitions.length; i++) {
+    const owners = partitions[i].bootOwners;
+    if (partitions[i].gpt === disk.partition && owners.includes(owner)) owners.splice(owners.indexOf(owner), 1);
+  }
+}
+
+// The one partition that answers to `nameOrGuid`; null, with `claimError`, if none or several do.
+function findPartition(nameOrGuid: string): HostPartition | null {
+  let found: HostPartition | null = null, matches = 0;
+  for (let i = 0; i < partitions.length; i++) {
+    if (partitions[i].answersTo(nameOrGuid)) {
+      found = partitions[i];
+      matches++;
+    }
+  }
+  if (matches == 0) return refuseHost("no host disk has a partition named " + nameOrGuid);
+  if (matches > 1) return refuseHost(matches.toString() + " partitions are named " + nameOrGuid + "; name it by GUID");
+  return found;
+}
+
 // Why the last claimPartition() failed.
 export let claimError: string = "";
 
 function refuseClaim(why: string): PartitionDisk | null {
+  claimError = why;
+  return null;
+}
+
+function refuseHost(why: string): HostPartition | null {
   claimError = why;
   return null;
 }

@@ -52,13 +52,31 @@ export class PartitionDisk extends DiskBacking {
     return this.device.zero(this.partition.firstLba + offset / size, length / size);
   }
 
+  // `out.length` bytes (whole blocks) at `offset`, through the driver's buffer.
+  readBytes(offset: u64, out: Uint8Array): bool {
+    const size = this.device.blockSize;
+    return this.inside(offset, <u64>out.length) && this.device.readInto(this.partition.firstLba + offset / size, out);
+  }
+
+  // `length` bytes (whole blocks) at `offset` into the hypervisor's own
+  // memory at host-physical `phys`: a kernel or initrd image read from the
+  // partition (setup/bootimages.ts).
+  readToHost(offset: u64, phys: u64, length: u64): bool {
+    return this.move(offset, phys, length, false);
+  }
+
   private transfer(offset: u64, memory: GuestMemory, gpa: u64, length: u64, write: bool): bool {
-    if (!this.inside(offset, length)) return false;
-    if (length == 0) return true;
+    if (length == 0) return this.inside(offset, length);
     const hpa = memory.translate(gpa, length);
-    if (hpa < 0 || !this.device.addressable(<u64>hpa, length)) return false;
+    return hpa >= 0 && this.move(offset, <u64>hpa, length, write);
+  }
+
+  // Between the partition at `offset` and host-contiguous memory at `phys`.
+  private move(offset: u64, phys: u64, length: u64, write: bool): bool {
+    if (!this.inside(offset, length) || !this.device.addressable(phys, length)) return false;
+    if (length == 0) return true;
     const lba = this.partition.firstLba + offset / this.device.blockSize;
-    return this.device.transfer(lba, <u64>hpa, length, write);
+    return this.device.transfer(lba, phys, length, write);
   }
 
   // Whether [offset, offset + length) is whole blocks inside the partition.

@@ -4,6 +4,7 @@
 
 import { BootModule } from "../../../kernel/boot/bootinfo";
 import { Config, parseConfig, readConfig } from "../../../vmm/setup/config/config";
+import { ImageConfig } from "../../../vmm/setup/config/images";
 import { formatMac } from "../../../vmm/net/ethernet";
 import { JsonKind, JsonValue, parseJson } from "../../../vmm/setup/config/json";
 
@@ -47,10 +48,20 @@ export function vmCpus(i: i32): u32 {
   return config.vms[i].cpus;
 }
 export function vmKernel(i: i32): string {
-  return config.vms[i].kernel;
+  return config.vms[i].kernel.module;
 }
 export function vmInitrd(i: i32): string {
-  return config.vms[i].initrd;
+  return config.vms[i].initrd.module;
+}
+// "partition NAME SIZE" of the kernel or initrd, "" for a boot module or none.
+export function vmKernelPartition(i: i32): string {
+  return partitionOf(config.vms[i].kernel);
+}
+export function vmInitrdPartition(i: i32): string {
+  return partitionOf(config.vms[i].initrd);
+}
+function partitionOf(image: ImageConfig): string {
+  return image.partition.length > 0 ? "partition " + image.partition + " " + image.size.toString() : "";
 }
 export function vmCmdline(i: i32): string {
   return config.vms[i].cmdline;

@@ -1,7 +1,8 @@
 // Unit-test helpers shared by the host disk drivers' entries (nvme.ts,
 // ahci.ts): the host-disk registry (vmm/storage/hostdisks.ts) after a scan
-// of the fake controller the test puts behind the shim, and one claimed
-// partition as a VM's disk, with the VM's RAM in the fake physical memory.
+// of the fake controller the test puts behind the shim, one claimed
+// partition as a VM's disk, with the VM's RAM in the fake physical memory,
+// and partitions as VMs' kernels.
 
 import { initConsole } from "../../../kernel/console/console";
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
@@ -9,6 +10,11 @@ import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
 import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
 import { scanPci } from "../../../kernel/pci/functions";
+import { FrameAllocator } from "../../../kernel/mm/frames";
+import { Range } from "../../../kernel/mm/range";
+import { imageError, VmBootImages, vmBootImages } from "../../../vmm/setup/bootimages";
+import { VmConfig } from "../../../vmm/setup/config/config";
+import { ImageSource } from "../../../vmm/setup/loaders/source";
 
 const guest = new GuestMemory();
 let disk: DiskBacking | null = null;
@@ -47,4 +53,56 @@ export function discard(offset: u64, length: u64): bool {
 }
 export function flushDisk(): bool {
   return disk!.flush();
+}
+
+// Kernel images on partitions (vmm/setup/bootimages.ts): the kernel of
+// `owner`'s VM claimed from a partition, read into frames of the range
+// bootFrames() gives.
+let frames = new FrameAllocator([]);
+const owners: string[] = [];
+const claims: VmBootImages[] = [];
+let image: ImageSource | null = null;
+
+export function bootFrames(start: u64, end: u64): void {
+  frames = new FrameAllocator([new Range(start, end)]);
+}
+export function freeFrames(): u64 {
+  return frames.freeFrames;
+}
+// The partition as the kernel of "vm OWNER", `size` bytes of it (0: as its header says); false, with bootError().
+export function bootClaim(partition: string, size: u32, owner: string): bool {
+  const c = new VmConfig();
+  c.kernel.partition = partition;
+  c.kernel.size = size;
+  const images = vmBootImages(c, [], "vm " + owner);
+  if (images === null) return false;
+  owners.push(owner);
+  claims.push(images);
+  return true;
+}
+export function bootError(): string {
+  return imageError;
+}
+// The last claim's kernel, read for a VM of `limit` bytes of RAM: its
+// length, or -1 with bootReadError().
+export function bootRead(limit: u64): i64 {
+  image = claims[claims.length - 1].kernel.open(frames, limit);
+  return image !== null ? <i64>image!.size : -1;
+}
+export function bootReadError(): string {
+  return claims[claims.length - 1].kernel.error;
+}
+export function bootByte(offset: u64): u8 {
+  return image!.readU8(offset);
+}
+export function bootClose(): void {
+  claims[claims.length - 1].kernel.close(frames);
+  image = null;
+}
+// `owner`'s VM is destroyed: its kernel's partition is free of it.
+export function bootRelease(owner: string): void {
+  const i = owners.indexOf(owner);
+  claims[i].release();
+  owners.splice(i, 1);
+  claims.splice(i, 1);
 }

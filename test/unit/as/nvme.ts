@@ -63,3 +63,14 @@ export function listEntry(i: i32): u64 {
 }
 
 export { describe, discard, flushDisk, open, openError, read, scan, sectors, write } from "./hostdisks";
+export {
+  bootByte,
+  bootClaim,
+  bootClose,
+  bootError,
+  bootFrames,
+  bootRead,
+  bootReadError,
+  bootRelease,
+  freeFrames,
+} from "./hostdisks";

@@ -6,7 +6,8 @@
 //                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
 //                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart",
 //                "disks": [ { "module": "disk.img" } ], "nics": [ { "vlan": 10 } ] } ] }
-// memory is in MiB; kernel and initrd name other boot modules; affinity
+// memory is in MiB; kernel and initrd name other boot modules, or GPT
+// partitions of the host's disks that hold the images (images.ts); affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
@@ -26,10 +27,11 @@ import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { checkApi } from "./api";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
+import { checkImage, ImageConfig } from "./images";
 import { checkNics, ClaimedMac, NicConfig } from "./nics";
 import { checkManagement, ManagementConfig } from "./management";
 import { checkUplink, UplinkConfig } from "./uplink";
-import { at, describe, moduleName, oneOf, quote, wholeNumber } from "./fields";
+import { at, describe, oneOf, quote, wholeNumber } from "./fields";
 import { JsonKind, JsonValue, parseJson } from "./json";
 
 export const MAX_MEMORY_MIB: u32 = 65536;
@@ -62,9 +64,9 @@ export class VmConfig {
   name: string = "";
   memoryMib: u32 = 0;
   cpus: u32 = 1;
-  kernel: string = "";
-  // "" when the VM has no initrd.
-  initrd: string = "";
+  kernel: ImageConfig = new ImageConfig();
+  // Not `given` when the VM has no initrd.
+  initrd: ImageConfig = new ImageConfig();
   cmdline: string = "";
   // "com1", "com2" or "none".
   console: string = "com1";
@@ -98,7 +100,7 @@ export class Config {
 }
 
 // Parses and checks a configuration. `modules`, if given, are the names of the
-// boot modules: kernel and initrd must then name one of them. Each VM entry is
+// boot modules: a kernel or initrd given by name must then name one of them. Each VM entry is
 // checked on its own, and every problem is reported by VM and field ("vm 1
 // (linux1): memory: expected a number of MiB from 1 to 65536, got \"lots\"").
 // VMs are numbered from 0 in file order; unknown fields are errors (a
@@ -235,8 +237,8 @@ export function checkVm(
     errors,
   );
   vm.cpus = wholeNumber(entry.get("cpus"), 1, MAX_CPUS, false, label + ": cpus: ", "a number of CPUs", errors);
-  vm.kernel = moduleName(entry.get("kernel"), true, modules, label + ": kernel: ", errors);
-  vm.initrd = moduleName(entry.get("initrd"), false, modules, label + ": initrd: ", errors);
+  vm.kernel = checkImage(entry.get("kernel"), true, modules, label + ": kernel: ", errors);
+  vm.initrd = checkImage(entry.get("initrd"), false, modules, label + ": initrd: ", errors);
 
   const cmdline = entry.get("cmdline");
   if (cmdline !== null) {

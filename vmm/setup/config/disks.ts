@@ -13,15 +13,13 @@
 // a RAM disk is the VM's own, and takes none.
 
 import { JsonKind, JsonValue } from "./json";
-import { describe, isObjectOf, listOf, moduleName, wholeNumber } from "./fields";
+import { describe, isObjectOf, listOf, moduleName, partitionName, wholeNumber } from "./fields";
 import { DEFAULT_WEIGHT } from "../../storage/diskshare";
 
 export const MAX_DISKS: i32 = 8;
 const MAX_IOPS: u32 = 10_000_000;
 // Below a sector a second a disk would be of no use.
 const MIN_BYTES_PER_SECOND: u32 = 512;
-// A GPT partition name is at most 36 UTF-16 code units (UEFI 2.10, 5.3.3).
-const MAX_PARTITION_NAME: i32 = 36;
 const MAX_WEIGHT: u32 = 1000;
 const DISK_FIELDS: string[] = ["module", "partition", "readonly", "iops", "bytes_per_second", "weight"];
 
@@ -70,11 +68,7 @@ export function checkDisks(
       continue;
     }
     if (module !== null) disk.module = moduleName(module, true, modules, label + "module: ", errors);
-    else if (
-      partition!.kind != JsonKind.String || partition!.text.length == 0 || partition!.text.length > MAX_PARTITION_NAME
-    ) {
-      errors.push(label + "partition: expected a partition's name or GUID, got " + describe(partition!));
-    } else disk.partition = partition!.text;
+    else disk.partition = partitionName(partition!, label + "partition: ", errors);
     const readOnly = entry.get("readonly");
     if (readOnly !== null && readOnly.kind != JsonKind.Bool) {
       errors.push(label + "readonly: expected true or false, got " + describe(readOnly));

@@ -4,6 +4,8 @@
 
 import { JsonKind, JsonValue } from "./json";
 
+const MAX_PARTITION_NAME: i32 = 36;
+
 // A whole number in [min, max]; `fallback` (min) when absent and not required.
 export function wholeNumber(
   v: JsonValue | null,
@@ -65,6 +67,15 @@ export function moduleName(
     return "";
   }
   return v.text;
+}
+
+// A GPT partition's name or unique GUID (storage/hostdisks.ts finds it);
+// "" (reported) for anything else. A name is at most 36 UTF-16 code units
+// (UEFI 2.10, 5.3.3), a GUID 36 characters.
+export function partitionName(v: JsonValue, prefix: string, errors: string[]): string {
+  if (v.kind == JsonKind.String && v.text.length > 0 && v.text.length <= MAX_PARTITION_NAME) return v.text;
+  errors.push(prefix + "expected a partition's name or GUID, got " + describe(v));
+  return "";
 }
 
 // The items of `v`, a list of at most `max` (`noun`: "disks"); none, and
