@@ -6,7 +6,10 @@
 // every guest access to their registers (ClockedDevice) and whenever the VMM
 // looks for an interrupt (asserted()), so that counter 2 moves under a guest
 // polling port 61h and the timers' interrupts are raised on time;
-// nextEvent() says when the next one is due. The master 8259's INT output is
+// nextEvent() says when the next one is due. That deadline is worked out
+// again only after a guest touched a timer or the timers moved on, and
+// until it comes no timer can interrupt: looking for an interrupt before it
+// (at every entry of the boot vCPU) costs no catching up. The master 8259's INT output is
 // the processor's INTR signal, which reaches the boot vCPU through its local
 // APIC's LINT0 pin.
 
@@ -23,6 +26,7 @@ import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { InterruptPin } from "../../core/vm";
 
 const NS_PER_MS: u64 = 1_000_000;
+const UNKNOWN: u64 = 0;
 
 export class PcInterrupts extends InterruptPin {
   // The TSC the timers' time stands at; its time zero is the first catchUp().
@@ -30,6 +34,8 @@ export class PcInterrupts extends InterruptPin {
   // Devices' work put off until a time (devices/timers/deferred.ts).
   readonly deferred: Deferred[] = [];
   private tscToNs: ClockRatio | null = null;
+  // When the three timers next interrupt (UNKNOWN: to be worked out again).
+  private timersDue: u64 = UNKNOWN;
 
   constructor(
     private pic: Pic8259Pair,
@@ -49,10 +55,12 @@ export class PcInterrupts extends InterruptPin {
     if (this.tsc == 0) {
       this.tsc = nowTsc;
       this.rtc.startClock();
+      this.timersDue = UNKNOWN;
     }
     if (nowTsc <= this.tsc) return;
     const ns = this.nanoseconds(tscPerMs).convert(nowTsc - this.tsc);
     this.tsc = nowTsc;
+    this.timersDue = UNKNOWN;
     this.pit.advance(ns);
     this.pm.advance(ns);
     this.hpet.advance(ns);
@@ -83,10 +91,16 @@ export class PcInterrupts extends InterruptPin {
   // Whether the master 8259 asserts INT. On a PC that reaches the bootstrap
   // processor's LINT0 pin (MultiProcessor Specification 1.4, 3.6.2.2,
   // virtual wire mode), which the VM checks with LocalApic.passesExtInt()
-  // (core/vm.ts).
+  // (core/vm.ts). The timers need catching up only once one is due.
   asserted(): bool {
-    this.catchUpNow();
+    const now = rdtsc(), tscPerMs = tscPerMillisecond();
+    if (now >= this.nextEventAt(tscPerMs)) this.catchUp(now, tscPerMs);
     return this.pic.hasInterrupt();
+  }
+
+  // A guest read or wrote a timer's register: its deadline may have moved.
+  touched(): void {
+    this.timersDue = UNKNOWN;
   }
 
   acknowledge(): u8 {
@@ -97,7 +111,11 @@ export class PcInterrupts extends InterruptPin {
   // work: the PIC or the I/O APIC may still hold an interrupt back (masked,
   // or a higher level in service).
   nextEventAt(tscPerMs: u64): u64 {
-    let next = min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
+    let next = this.timersDue;
+    if (next == UNKNOWN) {
+      next = min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
+      this.timersDue = next;
+    }
     for (let i = 0; i < this.deferred.length; i++) next = min(next, this.deferred[i].dueAt);
     return next;
   }
@@ -118,6 +136,7 @@ export class PcInterrupts extends InterruptPin {
     if (ratio === null || ratio.denominator != tscPerMs) {
       ratio = new ClockRatio(NS_PER_MS, tscPerMs);
       this.tscToNs = ratio;
+      this.timersDue = UNKNOWN;
     }
     return ratio;
   }
@@ -132,11 +151,15 @@ export class ClockedDevice extends Device {
 
   read(offset: u64, size: u8): u64 {
     this.clock.catchUpNow();
-    return this.registers.read(offset, size);
+    const value = this.registers.read(offset, size);
+    // A read may end an interrupt (the RTC's register C) or latch a count.
+    this.clock.touched();
+    return value;
   }
 
   write(offset: u64, size: u8, value: u64): void {
     this.clock.catchUpNow();
     this.registers.write(offset, size, value);
+    this.clock.touched();
   }
 }
