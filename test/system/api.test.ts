@@ -25,6 +25,7 @@ import { HttpApiClient } from "../../tools/api/http";
 import { boot, Machine, Module } from "../../tools/harness/index";
 import { type MetricFamily, parseMetrics, sampleValue } from "../../tools/harness/prometheus";
 import { bootWithHttpApi } from "../../tools/harness/httpapi";
+import { untilRunning } from "../../tools/harness/apirun";
 
 const TOKEN = "s3cret-token";
 const busy = (name: string): Module => ({ path: "build/guests/busy.bin", args: `vm=${name} mem=4` });
@@ -98,10 +99,10 @@ describe("the management API on COM2 under AMD-V (QEMU)", () => {
     });
     try {
       await machine.waitFor("api: the management API listens on COM2", 60_000);
-      for (const vm of ["alpha", "beta", "gamma"]) await machine.waitFor(`vm ${vm}: entered at tsc`, 60_000);
       expect(machine.output).not.toContain(TOKEN); // the boot log hides it
       const client = await ApiClient.open(socket, TOKEN);
       try {
+        await untilRunning(client, ["alpha", "beta", "gamma"], 60_000);
         await exercise(machine, client);
       } finally {
         client.close();
@@ -244,7 +245,7 @@ describe("the management API over HTTP from this machine under AMD-V (QEMU)", ()
   it("serves the REST paths, Prometheus metrics and events through a forwarded port", async () => {
     const { machine, base, client } = await bootWithHttpApi([busy("alpha"), busy("beta")], TOKEN);
     try {
-      for (const vm of ["alpha", "beta"]) await machine.waitFor(`vm ${vm}: entered at tsc`, 60_000);
+      await untilRunning(client, ["alpha", "beta"], 60_000);
       // This QEMU has one serial port: COM2's empty bus is not taken for a UART.
       expect(machine.output).toContain("api: no UART answers at COM2; the management API is not on a serial line");
       const list = await client.list();
@@ -339,9 +340,9 @@ describe("the management API on COM2 under VT-x (Bochs)", () => {
     });
     try {
       const [line] = await connected;
-      await machine.waitFor("vm beta: entered at tsc", 300_000);
       const client = new ApiClient(line, TOKEN, 120_000);
       try {
+        await untilRunning(client, ["beta"], 300_000);
         const list = await client.list();
         expect(list.vms.map((vm) => [vm.name, vm.state])).toEqual([["alpha", "running"], ["beta", "running"]]);
         expect((await client.pause("alpha")).state).toBe("paused");

@@ -18,6 +18,7 @@ import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { Module } from "../../tools/harness/index";
 import { bootWithHttpApi } from "../../tools/harness/httpapi";
+import { untilRunning } from "../../tools/harness/apirun";
 
 const TOKEN = "fuzz-s3cret-token";
 const REQUESTS = 400;
@@ -153,7 +154,7 @@ describe("the management API under fuzzing", () => {
     const { machine, base, client } = await bootWithHttpApi([busy("alpha"), busy("beta")], TOKEN, { dhcp: true });
     const port = Number(new URL(base).port);
     try {
-      await machine.waitFor("vm beta: entered at tsc", 60_000);
+      await untilRunning(client, ["beta"], 60_000);
       const before = (await client.stats("beta")).cpu_ns;
       const statuses = new Map<number, number>();
       const samples = fc.sample(request(paths), { seed, numRuns: REQUESTS });

@@ -74,6 +74,22 @@ export async function allStopped(
   return vms;
 }
 
+// Waits (within `timeoutMs`) until each VM in `names` has run in its
+// guest: the API counts CPU time for it. Either transport's client.
+export async function untilRunning(
+  client: { stats(name: string): Promise<VmStats> },
+  names: string[],
+  timeoutMs: number,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (const name of names) {
+    while ((await client.stats(name)).cpu_ns === 0) {
+      if (Date.now() > until) throw new Error(`vm ${name} has not run after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 // Runs `opts` until every VM has stopped (within `timeoutMs`), then shuts
 // the host down through the API and waits for the emulator to end.
 export async function runThroughApi(opts: BootOptions, timeoutMs: number): Promise<ApiRun> {
