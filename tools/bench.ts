@@ -9,7 +9,8 @@
 //
 // The benchmark guest (test/guests/bench.c) times loops of CPUID, a hypercall,
 // an OUT to the POST port (quiet: the exit fast path answers it) and an OUT
-// to a device model behind the hypervisor lock with RDTSC. Under QEMU -icount shift=0,sleep=off
+// to a device model behind the hypervisor lock, and an EOI to the local APIC
+// (an MMIO exit), with RDTSC. Under QEMU -icount shift=0,sleep=off
 // and in Bochs (clock sync=none) the TSC advances once per instruction, so the
 // figures are exact instruction counts of one round trip: guest instruction,
 // exit, the hypervisor's handler, re-entry.
@@ -32,6 +33,7 @@ interface Result {
   hypercall?: number;
   out?: number;
   device_out?: number;
+  eoi?: number;
   error?: string;
 }
 
@@ -76,7 +78,7 @@ for (const c of configs) {
       + (figures.error
         ? `error: ${figures.error}`
         : `cpuid ${figures.cpuid}  hypercall ${figures.hypercall}  out ${figures.out}  `
-          + `device out ${figures.device_out}  (ticks per round trip)`),
+          + `device out ${figures.device_out}  eoi ${figures.eoi}  (ticks per round trip)`),
   );
 }
 

@@ -51,6 +51,12 @@ export class RamRegion {
     if (!lazy) this.ready.fill(1);
   }
 
+  // Whether all of [gpa, gpa + length) lies in it (overflow-safe).
+  @inline
+  holds(gpa: u64, length: u64): bool {
+    return gpa >= this.gpa && length <= this.size && gpa - this.gpa <= this.size - length;
+  }
+
   // The bytes of chunk `c`: RAM_CHUNK, less at the end of an odd-sized region.
   chunkSize(c: i32): u64 {
     return min(RAM_CHUNK, this.size - <u64>c * RAM_CHUNK);
@@ -73,6 +79,7 @@ function copiedInto(r: RamRegion, start: u64, end: u64): bool {
 
 export class GuestMemory {
   regions: RamRegion[] = [];
+  private lastRegion: RamRegion | null = null;
   private mapper: RamMapper | null = null;
 
   // RAM at `gpa`: with `lazy`, made ready as it is touched; otherwise its
@@ -95,15 +102,12 @@ export class GuestMemory {
   // A guest access to `gpa` exited: true if it lay in RAM not yet ready,
   // which now is, so that the access can simply be tried again.
   prepareForGuest(gpa: u64): bool {
-    for (let i = 0; i < this.regions.length; i++) {
-      const r = this.regions[i];
-      if (gpa < r.gpa || gpa - r.gpa >= r.size) continue;
-      const c = <i32>((gpa - r.gpa) / RAM_CHUNK);
-      if (r.ready[c] != 0) return false;
-      this.makeReady(r, c);
-      return true;
-    }
-    return false;
+    const r = this.regionOf(gpa, 1);
+    if (r === null) return false;
+    const c = <i32>((gpa - r.gpa) / RAM_CHUNK);
+    if (r.ready[c] != 0) return false;
+    this.makeReady(r, c);
+    return true;
   }
 
   get size(): u64 {
@@ -124,10 +128,17 @@ export class GuestMemory {
     return <i64>(r.hpa + offset);
   }
 
+  // The region holding all of [gpa, gpa + length), or null. The last one
+  // found is tried first: an emulated instruction's fetch, page walk and
+  // operand mostly fall in one region.
   private regionOf(gpa: u64, length: u64): RamRegion | null {
+    const last = this.lastRegion;
+    if (last !== null && last.holds(gpa, length)) return last;
     for (let i = 0; i < this.regions.length; i++) {
-      const r = this.regions[i];
-      if (gpa >= r.gpa && length <= r.size && gpa - r.gpa <= r.size - length) return r;
+      const r = unchecked(this.regions[i]);
+      if (!r.holds(gpa, length)) continue;
+      this.lastRegion = r;
+      return r;
     }
     return null;
   }
@@ -275,6 +286,7 @@ export class GuestMemory {
       for (let off: u64 = 0; off < r.size; off += PAGE_SIZE) frames.free(r.hpa + off);
     }
     this.regions = [];
+    this.lastRegion = null;
   }
 
   // All of RAM reads as zero from now on: the ready chunks are zeroed (the

@@ -8,6 +8,7 @@
 // updates the register and the status flags the way the CPU would, and
 // moves RIP past it.
 
+import { physRead8 } from "../../kernel/arch/shim";
 import { MAX_INSTRUCTION_LENGTH, Reg, RFLAGS_CF, RFLAGS_STATUS, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { PAGE_SIZE } from "../../kernel/mm/range";
@@ -136,9 +137,10 @@ export function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32
     if (walker.translate(vm.memory, linear, cr0, cr3, cr4, efer) != WalkResult.Translated) return count;
     const rest = PAGE_SIZE - (linear & (PAGE_SIZE - 1));
     const inPage = <i32>min<u64>(rest, <u64>(MAX_INSTRUCTION_LENGTH - count));
-    const physical = walker.physical;
-    if (!vm.memory.contains(physical, <u64>inPage)) return count;
-    for (let i = 0; i < inPage; i++) into[count++] = vm.memory.read8(physical + <u64>i);
+    // One lookup for the page's bytes, not one per byte.
+    const host = vm.memory.translate(walker.physical, <u64>inPage);
+    if (host < 0) return count;
+    for (let i = 0; i < inPage; i++) into[count++] = physRead8(<u64>host + <u64>i);
     linear = (linear + <u64>inPage) & addressMask;
   }
   return count;
