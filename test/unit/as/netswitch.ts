@@ -3,6 +3,7 @@
 // byte by byte into `frame`, and reads back what each port received.
 
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { Frame } from "../../../vmm/net/frame";
 import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
 
@@ -10,9 +11,9 @@ import { VirtualSwitch } from "../../../vmm/net/switch";
 class Recorder extends FrameReceiver {
   frames: Uint8Array[] = [];
   full: bool = false;
-  receive(frame: Uint8Array, length: i32): bool {
+  receive(frame: Frame): bool {
     if (this.full) return false;
-    this.frames.push(frame.slice(0, length));
+    this.frames.push(frame.bytes.slice(0, frame.length));
     return true;
   }
 }
