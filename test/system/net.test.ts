@@ -10,9 +10,10 @@
 // manage uncapped): 1 MiB from b reaches a at that rate, less the TCP/IP
 // headers, within 10 %. Each driver negotiated the card's checksum and
 // TCP segmentation offloads both ways, as Linux's sysfs lists the feature
-// bits; with them a sends b 8 MiB uncapped, and the test tells what that
-// cost per MiB: exits of both VMs and frames a sent, from the management
-// API on COM2 (vm.stats) before and after. Under VT-x (Bochs), a and b
+// bits; with them a sends b 8 MiB uncapped, as Linux sizes its segments
+// and then with them up to 64 KiB, and the test tells what that cost per
+// MiB: exits of both VMs and frames a sent, from the management API on
+// COM2 (vm.stats) before and after. Under VT-x (Bochs), a and b
 // alone do the same ping and transfer. What went through each card the
 // test reads from the API too, after the guests power off.
 import { describe, expect, it } from "vitest";
