@@ -5,7 +5,8 @@
 // A frame a port sends goes through the same steps every time:
 //
 //   1. sanity: at least a header, at most MAX_FRAME bytes (a segment to cut
-//      up to 64 KiB), and any work its NIC left (frame.ts) sound;
+//      up to 64 KiB), and, once any tag is out, any work its NIC left
+//      (frame.ts) sound;
 //   2. anti-spoofing: its source address is the port's own (a VM's NIC);
 //   3. VLAN: an access port's frame must be untagged and belongs to the
 //      port's VLAN; a trunk's must carry a tag naming one of its VLANs,
@@ -133,7 +134,8 @@ export class VirtualSwitch {
       frame.length = length -= TAG_SIZE;
       frame.takeWork(frame, -TAG_SIZE);
     }
-    // Untagged, a frame has room for 1500 bytes of payload only.
+    // Untagged, a frame has room for 1500 bytes of payload only (a segment
+    // to cut, for one IPv4 packet).
     if (length < HEADER_SIZE || length > frame.largest - TAG_SIZE) {
       from.drop(Drop.Malformed);
       return;
