@@ -13,8 +13,10 @@
 // interface for VLAN 20, frames tagged on the wire. The VM and the bare
 // Linux ping each other; the bare Linux sends the VM a fixed payload over
 // TCP (busybox nc), whose SHA-256 the VM checks: every frame of it came in
-// through the host NIC's receive ring, polled. Under VT-x (Bochs), whose
-// e1000 is the 82540EM too, the wire is Bochs's slirp, restricted, a
+// through the host NIC's receive ring, polled. Then the VM sends it back,
+// its large TCP segments cut into frames by the switch, and the bare Linux
+// checks it, and that no segment came with a bad checksum. Under VT-x
+// (Bochs), whose e1000 is the 82540EM too, the wire is Bochs's slirp, restricted, a
 // network inside the emulator whose gateway answers ARP and ping at
 // 10.0.2.2: the VM pings it through the uplink. (Bochs's "vnet" answers
 // only the NIC's own address, not the machines behind a bridge.)
@@ -56,6 +58,8 @@ const BARE_MAC = "52:54:00:bb:00:01";
 const ROUND_TRIP = /round-trip min\/avg\/max = ([\d./]+) ms/;
 const MANAGEMENT = { ip: "10.0.0.20", vlan: 10, mac: "52:54:00:13:00:01" };
 const API_TOKEN = "uplink-s3cret";
+// /proc/net/snmp's two Tcp: lines on one: the counters' names, then their values.
+const TCP_COUNTERS = /Tcp: ([A-Za-z ]+) Tcp: ([\d -]+) tcp-42/;
 
 // A configuration module with no VMs that gives the hypervisor its address.
 function managementModule(): Module {
@@ -216,6 +220,17 @@ async function acrossTheWire(w: Wiring, nic: HostNic): Promise<void> {
       /([0-9a-f]{64}) {2}\/tmp\/got/,
     );
     expect(got[1]).toBe(SEQ_PAYLOAD_SHA);
+    // The other way: the bare Linux listens, the VM sends. The VM's TCP
+    // segments, up to 64 KiB, reach the wire cut into frames with their
+    // checksums whole (vmm/net/offload.ts), or the payload would not
+    // arrive; nor did one arrive with a bad checksum (InCsumErrors).
+    await ask(bare, "", tcpReceiver(5001, "/tmp/got"), /listening-42/);
+    await ask(host, vm, tcpSend(BARE_IP, 5001), /sent-0/);
+    const sent = await ask(bare, "", tcpReceived("/tmp/got"), /([0-9a-f]{64}) {2}\/tmp\/got/);
+    expect(sent[1]).toBe(SEQ_PAYLOAD_SHA);
+    const snmp = await ask(bare, "", "grep Tcp: /proc/net/snmp | tr '\\n' ' '; echo tcp-$((6 * 7))", TCP_COUNTERS);
+    const tcp = Object.fromEntries(snmp[1].trim().split(/ +/).map((name, i) => [name, snmp[2].trim().split(/ +/)[i]]));
+    expect(tcp.InCsumErrors).toBe("0");
 
     // The hypervisor's own address: from the VM if it is on its VLAN, and
     // over the wire from the bare Linux on VLAN 10.

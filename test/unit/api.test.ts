@@ -183,7 +183,7 @@ describe("the methods", () => {
       bytes_sent: 700,
       frames_received: 3,
       bytes_received: 300,
-      frames_dropped: { malformed: 0, spoofed: 2, vlan: 0, broadcast_limit: 0, queue_full: 0 },
+      frames_dropped: { malformed: 0, spoofed: 2, vlan: 0, broadcast_limit: 0, queue_full: 0, bad_offload: 0 },
     });
     expect(result("vm.stats", { name: "beta" })).toMatchObject({ disks: [], nics: [] });
   });

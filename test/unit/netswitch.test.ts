@@ -1,7 +1,8 @@
 // The virtual switch (vmm/net/): learning and forwarding, VLAN access
 // ports and trunks with their tags, anti-spoofing, the broadcast budget,
-// a full receiver, and the transmit shaper's rate, with frames written
-// byte by byte as a NIC would hand them over.
+// a full receiver, the transmit shaper's rate, and a partial checksum
+// across a trunk's tag, with frames written byte by byte as a NIC would
+// hand them over.
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Exports, load } from "./harness";
 
@@ -18,6 +19,9 @@ interface SwitchExports {
   describe(port: number): number;
   learnt(): number;
   shaperAdmits(port: number, bytes: bigint, now: bigint, tscPerMs: bigint): number;
+  sendPartial(port: number, length: number, checksumStart: number, checksumOffset: number, now: bigint): void;
+  takePartialChecksums(port: number): void;
+  checksumStart(port: number, i: number): number;
 }
 
 // vmm/net/port.ts, Drop.
@@ -174,5 +178,26 @@ describe("the virtual switch", () => {
     }
     expect(bytes / 2).toBeGreaterThan(0.99e6);
     expect(bytes / 2).toBeLessThan(1.03e6);
+  });
+
+  it("moves a partial checksum's start with a trunk's tag, and completes it for a port that does not take it", () => {
+    const trunk = port(1, [10, 20], true), a = port(2, [10]), b = port(3, [10]);
+    e.takePartialChecksums(trunk);
+    e.takePartialChecksums(a);
+    // Tagged, the checksum covers what follows 18 bytes of header and tag.
+    e.__getUint8ArrayView(e.frameBuffer()).set(frame(BROADCAST, mac(1), { vlan: 10, payload: 46 }));
+    e.sendPartial(trunk, 64, 18, 6, T0);
+    expect(e.checksumStart(a, 0)).toBe(14);
+    expect(e.checksumStart(b, 0)).toBe(-1);
+    // b's copy: the sum of bytes 14 to 60 with the checksum stored at 20,
+    // and of what the field held before (the sender's seed), is all ones.
+    const f = got(b)[0];
+    let sum = (6 << 8) | 7;
+    for (let i = 14; i < 60; i += 2) sum += (f[i] << 8) | f[i + 1];
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(sum).toBe(0xffff);
+    e.__getUint8ArrayView(e.frameBuffer()).set(frame(BROADCAST, mac(2), { payload: 46 }));
+    e.sendPartial(a, 60, 14, 6, T0);
+    expect(e.checksumStart(trunk, 0)).toBe(18);
   });
 });

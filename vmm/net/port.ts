@@ -13,6 +13,7 @@ import * as log from "../../kernel/console/log";
 import { Meter, Total } from "../core/meter";
 import { IoBudget } from "../storage/budget";
 import { DEFAULT_VLAN, formatMac } from "./ethernet";
+import { Frame } from "./frame";
 
 // Why a frame was dropped; each port counts them apart.
 export enum Drop {
@@ -26,11 +27,14 @@ export enum Drop {
   BroadcastLimit = 3,
   // The receiving NIC had no room (or no driver) for it.
   QueueFull = 4,
+  // Its NIC was asked for a checksum or segmentation it does not offer,
+  // or one beyond the frame or not of a TCP/IPv4 segment (offload.ts).
+  BadOffload = 5,
 }
-export const DROP_KINDS: i32 = 5;
-const DROP_NAMES: string[] = ["malformed", "spoofed", "vlan", "broadcast limit", "queue full"];
+export const DROP_KINDS: i32 = 6;
+const DROP_NAMES: string[] = ["malformed", "spoofed", "vlan", "broadcast limit", "queue full", "bad offload"];
 // The same, as the management API's causes (core/meter.ts).
-const DROP_CAUSES: string[] = ["malformed", "spoofed", "vlan", "broadcast_limit", "queue_full"];
+const DROP_CAUSES: string[] = ["malformed", "spoofed", "vlan", "broadcast_limit", "queue_full", "bad_offload"];
 
 // Group frames a port may send per second, beyond 50 ms of burst (budget.ts).
 export const BROADCASTS_PER_SECOND: u32 = 1000;
@@ -44,6 +48,10 @@ export abstract class SwitchPort {
   receivedBytes: u64 = 0;
   readonly drops: StaticArray<u64> = new StaticArray<u64>(DROP_KINDS);
   readonly broadcasts: IoBudget = new IoBudget(BROADCASTS_PER_SECOND, 0);
+  // Whether frames may reach the port with their checksum partial, or as
+  // segments to cut (frame.ts); if not, the switch does that work first.
+  takesPartialChecksum: bool = false;
+  takesLargeSegments: bool = false;
 
   // `vlans`: the VLAN of an access port, or a trunk's list; `tagged`: a trunk.
   constructor(readonly vlans: u16[], readonly tagged: bool) {}
@@ -55,8 +63,9 @@ export abstract class SwitchPort {
   // The only source address the port may send with, or NO_MAC for any.
   abstract get sourceMac(): u64;
 
-  // A frame for the port, tagged if the port is a trunk; false if it had no room.
-  abstract deliver(frame: Uint8Array, length: i32): bool;
+  // A frame for the port, tagged if the port is a trunk, with no work left
+  // that the port does not take; false if it had no room.
+  abstract deliver(frame: Frame): bool;
 
   // "VLAN 10" or "trunk 10,20"
   describeVlans(): string {
@@ -65,6 +74,13 @@ export abstract class SwitchPort {
 
   drop(why: Drop): void {
     this.drops[<i32>why]++;
+  }
+
+  // A frame of `length` bytes the port sent that its own NIC refused.
+  refuse(why: Drop, length: u64): void {
+    this.sent++;
+    this.sentBytes += length;
+    this.drop(why);
   }
 
   // "sent 10, received 12, dropped 3 (spoofed 2, queue full 1)"
@@ -101,7 +117,7 @@ export class PortVlans {
 // Where a VM port's frames go: its NIC's receive queue (devices/virtio/net.ts).
 export abstract class FrameReceiver {
   // Whether the frame found room in the guest's buffers.
-  abstract receive(frame: Uint8Array, length: i32): bool;
+  abstract receive(frame: Frame): bool;
 }
 
 // The port of one VM's NIC. The NIC is replaced when the VM restarts; the
@@ -127,9 +143,9 @@ export class VmPort extends SwitchPort {
     return this.mac;
   }
 
-  deliver(frame: Uint8Array, length: i32): bool {
+  deliver(frame: Frame): bool {
     const r = this.receiver;
-    return r !== null && r.receive(frame, length);
+    return r !== null && r.receive(frame);
   }
 }
 

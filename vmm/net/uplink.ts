@@ -22,6 +22,7 @@ import * as log from "../../kernel/console/log";
 import { PciFunction } from "../../kernel/pci/functions";
 import { E1000, isE1000 } from "./e1000/controller";
 import { formatMac } from "./ethernet";
+import { Frame } from "./frame";
 import { BAD_FRAME, FRAME_BUFFER_BYTES, HostNic, NO_FRAME } from "./hostnic";
 import { Drop, NO_MAC, PolledPort, PortVlans } from "./port";
 import { VirtualSwitch } from "./switch";
@@ -42,8 +43,8 @@ export class UplinkPort extends PolledPort {
     return NO_MAC;
   }
 
-  deliver(frame: Uint8Array, length: i32): bool {
-    return this.nic.transmit(frame, length);
+  deliver(frame: Frame): bool {
+    return this.nic.transmit(frame.bytes, frame.length);
   }
 
   // Takes up to POLL_FRAMES received frames into the switch.

@@ -5,6 +5,7 @@
 
 import { initConsole } from "../../../kernel/console/console";
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { Frame } from "../../../vmm/net/frame";
 import { pollManagement, startManagement } from "../../../vmm/net/ip/management";
 import { FrameReceiver, NO_MAC, PolledPort, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
@@ -13,8 +14,8 @@ import { ManagementAddress } from "../../../vmm/net/ip/address";
 // A NIC that keeps every frame it gets.
 class Recorder extends FrameReceiver {
   frames: Uint8Array[] = [];
-  receive(frame: Uint8Array, length: i32): bool {
-    this.frames.push(frame.slice(0, length));
+  receive(frame: Frame): bool {
+    this.frames.push(frame.bytes.slice(0, frame.length));
     return true;
   }
 }
@@ -34,8 +35,8 @@ class Wire extends PolledPort {
     return NO_MAC;
   }
 
-  deliver(frame: Uint8Array, length: i32): bool {
-    this.frames.push(frame.slice(0, length));
+  deliver(frame: Frame): bool {
+    this.frames.push(frame.bytes.slice(0, frame.length));
     return true;
   }
 

@@ -3,16 +3,20 @@
 // byte by byte into `frame`, and reads back what each port received.
 
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { Frame } from "../../../vmm/net/frame";
 import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
 
-// A NIC that keeps every frame it gets, or refuses them all when `full`.
+// A NIC that keeps every frame it gets, with where its partial checksum
+// starts (-1: none), or refuses them all when `full`.
 class Recorder extends FrameReceiver {
   frames: Uint8Array[] = [];
+  checksumStarts: i32[] = [];
   full: bool = false;
-  receive(frame: Uint8Array, length: i32): bool {
+  receive(frame: Frame): bool {
     if (this.full) return false;
-    this.frames.push(frame.slice(0, length));
+    this.frames.push(frame.bytes.slice(0, frame.length));
+    this.checksumStarts.push(frame.partialChecksum ? frame.checksumStart : -1);
     return true;
   }
 }
@@ -49,6 +53,21 @@ export function addPort(mac: u64, vlans: Uint16Array, trunk: bool, bytesPerSecon
 
 export function send(port: i32, length: i32, now: u64, tscPerMs: u64): void {
   sw.send(ports[port], frame, length, now, tscPerMs);
+}
+// The same with its checksum partial from `checksumStart` on, stored at
+// checksumStart + `checksumOffset`.
+export function sendPartial(port: i32, length: i32, checksumStart: i32, checksumOffset: i32, now: u64): void {
+  const f = new Frame(frame).plain(frame, length);
+  f.partialChecksum = true;
+  f.checksumStart = checksumStart;
+  f.checksumOffset = checksumOffset;
+  sw.sendFrame(ports[port], f, now, 1000);
+}
+export function takePartialChecksums(port: i32): void {
+  ports[port].takesPartialChecksum = true;
+}
+export function checksumStart(port: i32, i: i32): i32 {
+  return recorders[port].checksumStarts[i];
 }
 export function setFull(port: i32, full: bool): void {
   recorders[port].full = full;

@@ -9,6 +9,7 @@ import { initConsole } from "../../../kernel/console/console";
 import { scanPci } from "../../../kernel/pci/functions";
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { Frame } from "../../../vmm/net/frame";
 import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
 import { startUplink } from "../../../vmm/net/uplink";
@@ -17,8 +18,8 @@ import { UplinkConfig } from "../../../vmm/setup/config/uplink";
 // A NIC that keeps every frame it gets.
 class Recorder extends FrameReceiver {
   frames: Uint8Array[] = [];
-  receive(frame: Uint8Array, length: i32): bool {
-    this.frames.push(frame.slice(0, length));
+  receive(frame: Frame): bool {
+    this.frames.push(frame.bytes.slice(0, frame.length));
     return true;
   }
 }

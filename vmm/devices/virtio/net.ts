@@ -2,10 +2,13 @@
 // virtual switch (net/switch.ts), with one receive and one transmit queue.
 //
 // The device offers its MAC address and link status in its configuration
-// (VIRTIO_NET_F_MAC, F_STATUS) and mergeable receive buffers
-// (F_MRG_RXBUF); no checksum or segmentation offloads, so every frame is a
-// whole Ethernet frame of at most 1518 bytes with its checksums done. Each
-// frame, either way, follows a 12-byte struct virtio_net_hdr (5.1.6): with
+// (VIRTIO_NET_F_MAC, F_STATUS), mergeable receive buffers (F_MRG_RXBUF),
+// and checksum and TCP/IPv4 segmentation offloads both ways (F_CSUM,
+// F_HOST_TSO4; F_GUEST_CSUM, F_GUEST_TSO4): a frame may leave its checksum
+// partial and be a TCP segment of up to 64 KiB, work the switch carries to
+// a VM that takes it and does for any other port (net/frame.ts,
+// net/offload.ts). Each frame, either way, follows a 12-byte struct
+// virtio_net_hdr (5.1.6) that says what work is left: with
 // VIRTIO_F_VERSION_1 it always ends in num_buffers.
 //
 // Transmit: a kick on the transmit queue sends every frame waiting there
@@ -15,21 +18,37 @@
 // a disk's budget does (block.ts), until the platform's clock resumes it.
 // Receive: a frame takes as many of the driver's buffers as it needs; with
 // none (or too few) offered it is dropped and counted, as a full NIC's
-// would be.
+// would be. A header asking for work the driver did not negotiate, or
+// that the switch finds unsound, drops its frame as "bad offload".
 
 import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
-import { MAX_FRAME } from "../../net/ethernet";
-import { FrameReceiver, VmPort } from "../../net/port";
+import { Frame, MAX_LARGE_FRAME } from "../../net/frame";
+import { segmentHeaders } from "../../net/offload";
+import { Drop, FrameReceiver, VmPort } from "../../net/port";
 import { VirtualSwitch } from "../../net/switch";
-import { writeLittleEndian } from "../../storage/littleendian";
+import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 import {
+  NET_F_CSUM,
+  NET_F_GUEST_CSUM,
+  NET_F_GUEST_TSO4,
+  NET_F_HOST_TSO4,
   NET_F_MAC,
   NET_F_MRG_RXBUF,
   NET_F_STATUS,
+  NET_HDR_CSUM_OFFSET_AT,
+  NET_HDR_CSUM_START_AT,
+  NET_HDR_F_NEEDS_CSUM,
+  NET_HDR_FLAGS_AT,
+  NET_HDR_GSO_NONE,
+  NET_HDR_GSO_SIZE_AT,
+  NET_HDR_GSO_TCPV4,
+  NET_HDR_GSO_TYPE_AT,
+  NET_HDR_HDR_LEN_AT,
+  NET_HDR_NUM_BUFFERS_AT,
   NET_HEADER_BYTES,
   NET_MAC_AT,
   NET_S_LINK_UP,
@@ -41,29 +60,32 @@ const RECEIVE: u32 = 0, TRANSMIT: u32 = 1;
 const QUEUE_SIZE: u16 = 256;
 // Buffers in one chain: Linux's largest are a header and MAX_SKB_FRAGS + 1 pages.
 const CHAIN_BUFFERS: i32 = 32;
-// Chains one received frame may be spread over (NET_F_MRG_RXBUF).
-const MAX_MERGED: i32 = 32;
+// Chains one received frame may be spread over (NET_F_MRG_RXBUF): a 64 KiB
+// segment in Linux's smallest mergeable buffers, of a frame's size, takes 44.
+const MAX_MERGED: i32 = 64;
 
 // Configuration (5.1.4): mac[6], status, then max_virtqueue_pairs.
 const PAIRS_AT: i32 = 8;
 const CONFIG_SIZE: u32 = 10;
-// struct virtio_net_hdr (5.1.6): flags, gso_type, hdr_len, gso_size,
-// csum_start, csum_offset, then num_buffers.
-const NUM_BUFFERS_AT: i32 = 10;
+// What the driver may negotiate besides the transport's features.
+const OFFERED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_HOST_TSO4 | NET_F_MRG_RXBUF
+  | NET_F_STATUS;
 
 export class VirtioNet extends VirtioDevice {
   private rx: Virtqueue | null = null;
   private tx: Virtqueue | null = null;
   private mergeable: bool = false;
+  private negotiated: u64 = 0;
   private txChain: Chain = new Chain(CHAIN_BUFFERS);
   private rxChains: Chain[] = [];
   // The transmit chain in hand waits for the port's byte budget.
   private held: bool = false;
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
-  // A frame on its way out, and one on its way in behind its header.
-  private outgoing: Uint8Array = new Uint8Array(MAX_FRAME);
-  private incoming: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_FRAME);
+  // A frame on its way out with its header, and one on its way in behind its header.
+  private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
+  private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
+  private incoming: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_LARGE_FRAME);
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
   // of the VM's previous boot, if any.
@@ -79,7 +101,7 @@ export class VirtioNet extends VirtioDevice {
   }
 
   get features(): u64 {
-    return NET_F_MAC | NET_F_MRG_RXBUF | NET_F_STATUS;
+    return OFFERED;
   }
   get configSize(): u32 {
     return CONFIG_SIZE;
@@ -91,7 +113,13 @@ export class VirtioNet extends VirtioDevice {
   }
 
   start(features: u64, queues: Virtqueue[]): void {
+    this.negotiated = features;
     this.mergeable = (features & NET_F_MRG_RXBUF) != 0;
+    // Partial checksums and whole segments reach the driver only if it
+    // takes them (5.1.6.4); TSO4 without the checksum it needs does not count (5.1.3.1).
+    const guestCsum = (features & NET_F_GUEST_CSUM) != 0;
+    this.port.takesPartialChecksum = guestCsum;
+    this.port.takesLargeSegments = guestCsum && (features & NET_F_GUEST_TSO4) != 0;
     this.rx = queues[RECEIVE];
     this.tx = queues[TRANSMIT];
     this.notified(TRANSMIT);
@@ -100,6 +128,7 @@ export class VirtioNet extends VirtioDevice {
   reset(): void {
     this.rx = this.tx = null;
     this.held = false;
+    this.port.takesPartialChecksum = this.port.takesLargeSegments = false;
   }
 
   // New receive buffers need nothing now: frames that found none were dropped.
@@ -129,11 +158,13 @@ export class VirtioNet extends VirtioDevice {
         const length = chain.readableBytes - <u64>NET_HEADER_BYTES;
         this.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
         if (this.held) break;
-        // The header's fields ask only for offloads this device does not
-        // offer (5.1.6.2), so only the frame after it is read. One longer
-        // than a frame can be is read in part; the switch drops it by its length.
-        chain.readBytes(<u64>NET_HEADER_BYTES, this.outgoing, 0, MAX_FRAME);
-        this.net.send(this.port, this.outgoing, <i32>min(length, <u64>i32.MAX_VALUE), rdtsc(), tscPerMillisecond());
+        // A frame longer than one can be is read in part; the switch drops it by its length.
+        const frame = this.outgoing;
+        chain.readBytes(0, this.header, 0, NET_HEADER_BYTES);
+        chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, MAX_LARGE_FRAME);
+        frame.length = <i32>min(length, <u64>i32.MAX_VALUE);
+        if (this.readWork(frame)) this.net.sendFrame(this.port, frame, rdtsc(), tscPerMillisecond());
+        else this.port.refuse(Drop.BadOffload, length);
         q.push(chain.head, 0);
         sent = true;
       }
@@ -142,13 +173,30 @@ export class VirtioNet extends VirtioDevice {
     else if (sent && q.needsInterrupt()) this.signals!.usedBuffers(TRANSMIT);
   }
 
+  // The work the transmit header asks of the device (5.1.6.2), into
+  // `frame`; false if it asks for an offload not negotiated, a segment of
+  // no size, or headers beyond the frame. hdr_len is otherwise only a
+  // hint the device must not rely on (5.1.6.2.2): the switch finds the
+  // headers itself.
+  private readWork(frame: Frame): bool {
+    const h = this.header, features = this.negotiated, gsoType = h[NET_HDR_GSO_TYPE_AT];
+    frame.partialChecksum = (h[NET_HDR_FLAGS_AT] & NET_HDR_F_NEEDS_CSUM) != 0;
+    frame.checksumStart = <i32>readLittleEndian(h, NET_HDR_CSUM_START_AT, 2);
+    frame.checksumOffset = <i32>readLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2);
+    frame.segmentSize = gsoType == NET_HDR_GSO_NONE ? 0 : <i32>readLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2);
+    if (frame.partialChecksum && (features & NET_F_CSUM) == 0) return false;
+    if (gsoType == NET_HDR_GSO_NONE) return true;
+    return gsoType == NET_HDR_GSO_TCPV4 && (features & NET_F_HOST_TSO4) != 0 && frame.segmentSize != 0
+      && <i32>readLittleEndian(h, NET_HDR_HDR_LEN_AT, 2) <= frame.length;
+  }
+
   // Writes a frame from the switch into the driver's receive buffers
   // (5.1.6.4): the header, num_buffers in it, then the frame, over as many
   // chains as it takes. False if the driver had too few buffers offered.
-  receive(frame: Uint8Array, length: i32): bool {
+  receive(frame: Frame): bool {
     const q = this.rx;
     if (q === null || q.error !== null) return false;
-    const total = NET_HEADER_BYTES + length, bytes = this.incoming;
+    const length = frame.length, total = NET_HEADER_BYTES + length, bytes = this.incoming;
     // Chains first, so that a frame that does not fit gives them all back.
     const most = this.mergeable ? MAX_MERGED : 1;
     let chains = 0, room: u64 = 0;
@@ -175,9 +223,8 @@ export class VirtioNet extends VirtioDevice {
       q.unpop(<u16>chains);
       return false;
     }
-    bytes.fill(0, 0, NET_HEADER_BYTES);
-    writeLittleEndian(bytes, NUM_BUFFERS_AT, 2, chains);
-    memory.copy(bytes.dataStart + NET_HEADER_BYTES, frame.dataStart, length);
+    this.writeHeader(frame, chains);
+    memory.copy(bytes.dataStart + NET_HEADER_BYTES, frame.bytes.dataStart, length);
     let done = 0;
     for (let i = 0; i < chains; i++) {
       const chain = this.rxChains[i], n = chain.writeBytes(0, bytes, done, total - done);
@@ -187,6 +234,25 @@ export class VirtioNet extends VirtioDevice {
     if (q.needsInterrupt()) this.signals!.usedBuffers(RECEIVE);
     return true;
   }
+
+  // The header of a received frame, at the start of `incoming`: the work
+  // left in it, which the switch leaves only for a driver that takes it
+  // (5.1.6.4), and how many chains it fills.
+  private writeHeader(frame: Frame, chains: i32): void {
+    const h = this.incoming;
+    h.fill(0, 0, NET_HEADER_BYTES);
+    if (frame.partialChecksum) {
+      h[NET_HDR_FLAGS_AT] = NET_HDR_F_NEEDS_CSUM;
+      writeLittleEndian(h, NET_HDR_CSUM_START_AT, 2, frame.checksumStart);
+      writeLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2, frame.checksumOffset);
+    }
+    if (frame.segmentSize != 0) {
+      h[NET_HDR_GSO_TYPE_AT] = NET_HDR_GSO_TCPV4;
+      writeLittleEndian(h, NET_HDR_HDR_LEN_AT, 2, segmentHeaders(frame));
+      writeLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2, frame.segmentSize);
+    }
+    writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
+  }
 }
 
 // The switch's side of the device: frames for this NIC.
@@ -194,8 +260,8 @@ class NetReceiver extends FrameReceiver {
   constructor(private nic: VirtioNet) {
     super();
   }
-  receive(frame: Uint8Array, length: i32): bool {
-    return this.nic.receive(frame, length);
+  receive(frame: Frame): bool {
+    return this.nic.receive(frame);
   }
 }
 

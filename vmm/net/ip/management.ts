@@ -18,6 +18,7 @@
 import { ipAddress, ipFailed, ipInput, ipNetmask, ipOutput, ipPoll, ipStart, rdtsc } from "../../../kernel/arch/shim";
 import * as log from "../../../kernel/console/log";
 import { DESTINATION_AT, macAt, MAX_FRAME } from "../ethernet";
+import { Frame } from "../frame";
 import { PolledPort } from "../port";
 import { VirtualSwitch } from "../switch";
 import { formatCidr, ManagementAddress } from "./address";
@@ -44,10 +45,10 @@ export class ManagementPort extends PolledPort {
   // A frame for lwIP if it is for this port's MAC or a broadcast (others,
   // flooded unicasts and multicasts, are taken and ignored, as a NIC's
   // address filter would); false once lwIP has stopped after a trap.
-  deliver(frame: Uint8Array, length: i32): bool {
+  deliver(frame: Frame): bool {
     if (ipFailed()) return false;
-    const dst = macAt(frame, DESTINATION_AT);
-    if (dst == this.mac || dst == BROADCAST_MAC) ipInput(frame.dataStart, length);
+    const dst = macAt(frame.bytes, DESTINATION_AT);
+    if (dst == this.mac || dst == BROADCAST_MAC) ipInput(frame.bytes.dataStart, frame.length);
     return true;
   }
 
