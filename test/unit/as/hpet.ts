@@ -36,12 +36,18 @@ const interrupts = new PcInterrupts(new Pic8259Pair(), pit, pm, hpet, new Cmos(h
 const mmio = new AddressSpace();
 mmio.map(HPET_BASE, HPET_SIZE, hpet);
 
-// Register accesses at `offset` in the block, as the guest makes them.
+// Register accesses at `offset` in the block, as the guest makes them;
+// each tells the platform's clock, as ClockedDevice does, that the timers'
+// next deadline may have moved.
 export function read(offset: u64, size: u8): u64 {
-  return mmio.read(HPET_BASE + offset, size);
+  const value = mmio.read(HPET_BASE + offset, size);
+  interrupts.touched();
+  return value;
 }
 export function write(offset: u64, size: u8, value: u64): bool {
-  return mmio.write(HPET_BASE + offset, size, value);
+  const written = mmio.write(HPET_BASE + offset, size, value);
+  interrupts.touched();
+  return written;
 }
 
 export function advance(ns: u64): void {
@@ -71,6 +77,7 @@ export function deviceLevel(line: u32, high: bool): void {
 // The PIT's ports 40h-43h at offsets 0-3.
 export function pitWrite(offset: u32, value: u8): void {
   pit.write(offset, 1, value);
+  interrupts.touched();
 }
 
 export function tscCatchUp(nowTsc: u64, tscPerMs: u64): void {
