@@ -1,6 +1,8 @@
 // make bench: exit round-trip costs per backend, Linux's boot time to /init
 // in a VM against bare (linuxbench.ts), its disk I/O on the hypervisor's NVMe
-// driver against bare (diskbench.ts), the start-up for VMs of several sizes
+// driver against bare (diskbench.ts), a TCP transfer between two VMs against
+// one between two network namespaces of a bare Linux (netbench.ts), the
+// start-up for VMs of several sizes
 // (startupbench.ts), what the PC's screen costs while its
 // log scrolls (screenbench.ts), whether an exit's round trip grows with
 // the number of VMs (scalebench.ts), and how the hypervisor scales over
@@ -21,6 +23,7 @@ import { boot, BootOptions } from "./harness/index";
 import { measureApi, summary as apiSummary } from "./apibench";
 import { measureDisks, summary as diskSummary } from "./diskbench";
 import { BootFailure, measureLinuxBoot, summary } from "./linuxbench";
+import { measureNetwork, summary as netSummary } from "./netbench";
 import { measureScale, ScaleBenchFailure, summary as scaleSummary } from "./scalebench";
 import { measureScreen, summary as screenSummary } from "./screenbench";
 import { measureSmp, SmpBenchFailure, summary as smpSummary } from "./smpbench";
@@ -106,6 +109,8 @@ const bootFailed = (e: unknown) => e instanceof GuestError || e instanceof BootF
 const linux = await part("Linux to /init", measureLinuxBoot, summary, bootFailed);
 // Its disk I/O in the VM, on a partition of QEMU's NVMe drive, against bare (diskbench.ts).
 const disk = await part("Disk I/O", measureDisks, diskSummary, bootFailed);
+// 64 MiB over TCP between two VMs on the switch, against a veth pair on bare Linux (netbench.ts).
+const net = await part("Network", () => measureNetwork(), netSummary, bootFailed);
 // How long the hypervisor takes to enter a Linux VM of 256 MiB to 2 GiB (startupbench.ts).
 const startup = await part("Start-up", measureStartup, startupSummary, bootFailed);
 // The same VM on the PC's screen in its dearest mode (screenbench.ts).
@@ -120,7 +125,7 @@ mkdirSync("build/bench", { recursive: true });
 writeFileSync(
   "build/bench/results.json",
   JSON.stringify(
-    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, startup, screen, scale, api, smp },
+    { unit: "TSC ticks (= instructions) per round trip", results, linux, disk, net, startup, screen, scale, api, smp },
     null,
     2,
   )

@@ -271,6 +271,7 @@ describe("initramfs", () => {
   const fakePrograms = {
     tscstamp: Buffer.from("\x7fELF not really tscstamp"),
     diskbench: Buffer.from("\x7fELF not really diskbench"),
+    netbench: Buffer.from("\x7fELF not really netbench"),
   };
   const fakeModule = (name: string, file: string, depends: string[] = [], aliases: string[] = []): KernelModule => ({
     name,
@@ -287,7 +288,7 @@ describe("initramfs", () => {
     ],
     builtin: ["virtio_pci"],
   };
-  it("has busybox, tscstamp, diskbench, applet links, device nodes and /init", () => {
+  it("has busybox, tscstamp, diskbench, netbench, applet links, device nodes and /init", () => {
     const built = buildInitramfs(fakeBusybox, null, fakePrograms, fakeModules);
     const entries = readCpio(built.cpio);
     const byName = new Map(entries.map((e) => [e.name, e]));

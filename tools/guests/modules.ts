@@ -44,6 +44,9 @@ export const GUEST_MODULES: readonly string[] = [
   "evdev",
   // QEMU's NVMe drive, for make bench's bare machine (diskbench.ts); it needs nvme_core.
   "nvme",
+  // Virtual Ethernet pairs (CONFIG_VETH=m in Debian's kernel), for make
+  // bench's bare machine: its two network namespaces joined by one (netbench.ts).
+  "veth",
 ];
 
 export interface KernelModule {

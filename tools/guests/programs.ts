@@ -1,8 +1,9 @@
 // The initramfs's own programs, each a freestanding static x86-64 Linux
 // executable from one C file of this folder: tscstamp.c, the clock at /init
-// (tools/linuxbench.ts), and diskbench.c, the disk benchmark
-// (tools/diskbench.ts). Built with the project's clang and lld; they go to
-// the initramfs's /bin (initramfs.ts).
+// (tools/linuxbench.ts), diskbench.c, the disk benchmark
+// (tools/diskbench.ts), and netbench.c, the network benchmark's TCP
+// transfer and veth pair (tools/netbench.ts). Built with the project's
+// clang and lld; they go to the initramfs's /bin (initramfs.ts).
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 export const PROGRAM_SOURCES = {
   tscstamp: join(import.meta.dirname, "tscstamp.c"),
   diskbench: join(import.meta.dirname, "diskbench.c"),
+  netbench: join(import.meta.dirname, "netbench.c"),
 };
 
 export type GuestPrograms = Record<keyof typeof PROGRAM_SOURCES, Buffer>;
@@ -42,7 +44,11 @@ export function buildPrograms(): GuestPrograms {
       execFileSync("clang", [...PROGRAM_FLAGS, "-o", out, source], { stdio: ["ignore", "ignore", "pipe"] });
       return readFileSync(out);
     };
-    return { tscstamp: build(PROGRAM_SOURCES.tscstamp), diskbench: build(PROGRAM_SOURCES.diskbench) };
+    return {
+      tscstamp: build(PROGRAM_SOURCES.tscstamp),
+      diskbench: build(PROGRAM_SOURCES.diskbench),
+      netbench: build(PROGRAM_SOURCES.netbench),
+    };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
