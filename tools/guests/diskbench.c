@@ -13,12 +13,10 @@
 // "diskbench: PHASE N requests of B bytes: T ticks". Under QEMU -icount
 // shift=0,sleep=off the TSC counts instructions (docs/disk-bench.md).
 //
-// A static freestanding x86-64 Linux executable, as tscstamp.c: no libc,
-// raw system calls (x86-64 ABI: number in RAX, arguments in RDI, RSI, RDX,
-// R10; RCX and R11 clobbered). RDTSC is allowed in user mode because Linux
-// leaves CR4.TSD clear (SDM Vol. 2B "RDTSC").
+// A static freestanding x86-64 Linux executable, as netbench.c, with
+// which it shares program.h: no libc, raw system calls.
 
-typedef unsigned long u64;
+#include "program.h"
 
 enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_EXIT = 60 };
 // Linux's x86-64 <asm-generic/fcntl.h> and <linux/fs.h>.
@@ -32,25 +30,6 @@ enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE
 
 // O_DIRECT wants the buffer aligned to the device's logical block; a page is enough.
 static unsigned char buffer[SEQUENTIAL_BYTES] __attribute__((aligned(4096)));
-
-static long syscall4(long number, long a, long b, long c, long d) {
-  long result;
-  register long r10 __asm__("r10") = d;
-  __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
-  return result;
-}
-
-static u64 rdtsc(void) {
-  unsigned lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((u64)hi << 32) | lo;
-}
-
-static int textLength(const char *s) {
-  int n = 0;
-  while (s[n]) n++;
-  return n;
-}
 
 static void put(const char *s) { syscall4(SYS_WRITE, 1, (long)s, textLength(s), 0); }
 

@@ -37,7 +37,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { chardev, CpioEntry, dir, file, symlink, writeCpio } from "./cpio";
 import { GUEST_MODULES, GuestModules, modulesAlias, modulesDep } from "./modules";
-import { GuestPrograms, PROGRAM_FLAGS, PROGRAM_SOURCES } from "./programs";
+import { GuestPrograms, PROGRAM_FLAGS, PROGRAM_HEADER, PROGRAM_SOURCES } from "./programs";
 
 export const BANNER = "typervisor-initramfs: ready";
 // The shell's prompt (PS1 below, as root): "typervisor:/# ".
@@ -293,7 +293,7 @@ export const RECIPE = createHash("sha256").update(
     POWER_BUTTON_SCRIPT,
     APPLETS,
     GUEST_MODULES,
-    programs: Object.values(PROGRAM_SOURCES).map((source) => readFileSync(source, "utf8")),
+    programs: [...Object.values(PROGRAM_SOURCES), PROGRAM_HEADER].map((source) => readFileSync(source, "utf8")),
     PROGRAM_FLAGS,
   }),
 ).digest("hex").slice(0, 16);

@@ -31,13 +31,11 @@
 // Under QEMU -icount shift=0,sleep=off the TSC counts instructions
 // (docs/net-bench.md).
 //
-// A static freestanding x86-64 Linux executable, as tscstamp.c and
-// diskbench.c: no libc, raw system calls (x86-64 ABI: number in RAX,
-// arguments in RDI, RSI, RDX, R10, R8, R9; RCX and R11 clobbered). RDTSC is
-// allowed in user mode because Linux leaves CR4.TSD clear (SDM Vol. 2B
-// "RDTSC").
+// A static freestanding x86-64 Linux executable, as diskbench.c, with
+// which it shares program.h: no libc, raw system calls.
 
-typedef unsigned long u64;
+#include "program.h"
+
 typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
@@ -136,31 +134,6 @@ struct timespec {
 // system calls for 64 MiB cost little next to the transfer).
 #define CHUNK (64UL << 10)
 static unsigned char buffer[CHUNK] __attribute__((aligned(4096)));
-
-static long syscall6(long number, long a, long b, long c, long d, long e, long f) {
-  long result;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall"
-                   : "=a"(result)
-                   : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return result;
-}
-#define syscall3(n, a, b, c) syscall6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-
-static u64 rdtsc(void) {
-  unsigned lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return ((u64)hi << 32) | lo;
-}
-
-static int textLength(const char *s) {
-  int n = 0;
-  while (s[n]) n++;
-  return n;
-}
 
 // Output is gathered into whole lines, each written with one write(): on
 // the bare machine the receiver and the sender share the console and

@@ -2,8 +2,9 @@
 // executable from one C file of this folder: tscstamp.c, the clock at /init
 // (tools/linuxbench.ts), diskbench.c, the disk benchmark
 // (tools/diskbench.ts), and netbench.c, the network benchmark's TCP
-// transfer and veth pair (tools/netbench.ts). Built with the project's
-// clang and lld; they go to the initramfs's /bin (initramfs.ts).
+// transfer and veth pair (tools/netbench.ts); the two benchmarks share
+// program.h. Built with the project's clang and lld; they go to the
+// initramfs's /bin (initramfs.ts).
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,6 +16,9 @@ export const PROGRAM_SOURCES = {
   diskbench: join(import.meta.dirname, "diskbench.c"),
   netbench: join(import.meta.dirname, "netbench.c"),
 };
+
+// What the programs include, which the initramfs's recipe counts as theirs.
+export const PROGRAM_HEADER = join(import.meta.dirname, "program.h");
 
 export type GuestPrograms = Record<keyof typeof PROGRAM_SOURCES, Buffer>;
 
