@@ -19,8 +19,10 @@
  * no return to cpu_loop() and its lock, no save of the host's callee-saved registers
  * and no FPU switch (the fast path uses no x87/SSE register, which
  * tools/build/check-image.sh verifies, so the guest's stay loaded).
- * Otherwise svm_run returns, and the exit is in the VMCB for the VMM to
- * decode. The fast path runs with GIF=0 (#VMEXIT clears it), so host
+ * Otherwise the guest's FPU state is saved and the stub offers the exit to
+ * lane_exit() (linker/shim.c), which may finish it under the hypervisor
+ * lock and enter again too; if not, svm_run returns, and the exit is in the
+ * VMCB for the VMM to decode. The fast path runs with GIF=0 (#VMEXIT clears it), so host
  * interrupts wait for the next VMRUN, which they end at once.
  */
 #include "guest-regs.h"
@@ -77,7 +79,15 @@ svm_enter:
 
     fxsave FXSAVE_AREA(%rdx)
     restore_host_fpu_control
-    cli                             /* the hypervisor runs with IF=0 */
+    mov 24(%rsp), %edi
+    call lane_exit                  /* may use the FPU: the guest's is saved */
+    mov 16(%rsp), %rdx
+    test %eax, %eax
+    jz 1f
+    fxrstor FXSAVE_AREA(%rdx)
+    jmp svm_enter
+
+1:  cli                             /* the hypervisor runs with IF=0 */
     stgi
     add $32, %rsp
     restore_host_registers

@@ -29,8 +29,10 @@
  * finished and the stub resumes the guest at once, in the same frame
  * (HOST_RSP and HOST_RIP stay valid) and with the guest's x87/SSE state
  * still loaded (the fast path uses none, tools/build/check-image.sh
- * verifies it); otherwise vmx_run returns and the VMM decodes the exit
- * from the VMCS.
+ * verifies it). Otherwise the guest's FPU state and CR2 are saved and the
+ * stub offers the exit to lane_exit() (linker/shim.c), which may finish it
+ * under the hypervisor lock and resume the guest too; if not, vmx_run
+ * returns and the VMM decodes the exit from the VMCS.
  */
 #include "guest-regs.h"
 #define HOST_RSP 0x6c14               /* VMCS field encodings, SDM Appendix B.4.4 */
@@ -105,9 +107,22 @@ vmx_exit:
 2:  fxsave FXSAVE_AREA(%rdi)
     mov %cr2, %rax
     mov %rax, GUEST_CR2(%rdi)
-    xor %eax, %eax
+    restore_host_fpu_control
+    mov 8(%rsp), %edi
+    call lane_exit                  /* may use the FPU: the guest's is saved */
+    test %eax, %eax
+    jz vmx_done                     /* 0: a VM exit for the VMM */
+    mov (%rsp), %rdi
+    fxrstor FXSAVE_AREA(%rdi)
+    mov GUEST_CR2(%rdi), %rax
+    mov %rax, %cr2
+    load_all_guest_gprs
+    vmresume
+    jmp vmx_failed
+
 vmx_return:
     restore_host_fpu_control
+vmx_done:
     add $16, %rsp
     restore_host_registers
     ret

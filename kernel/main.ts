@@ -96,7 +96,7 @@ export function screenEcho(c: u8): void {
 export { reportFaultWitness } from "./console/panic";
 
 // Every CPU's loop (linker/shim.c) asks, under the hypervisor lock.
-export { cpuNext } from "../vmm/sched/scheduler";
+export { cpuLane, cpuNext } from "../vmm/sched/scheduler";
 
 // The exit fast paths, called by the world-switch stubs (boot/svm.S,
 // boot/vmx.S) through linker/shim.c after every exit.

@@ -142,6 +142,14 @@ void hv_lock(uint32_t cpu) {
   lock_wait_ticks[cpu] += rdtsc() - since;
 }
 
+/* The lock if nobody holds or waits for it: the ticket is taken only when it
+ * is the owner's. For the exit lane (shim.c), which must not wait in a
+ * guest's exit for a CPU that may be waiting for this one to leave it. */
+int hv_trylock(void) {
+  uint32_t owner = __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE), ticket = owner;
+  return __atomic_compare_exchange_n(&lock_next_ticket, &ticket, owner + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 void hv_unlock(void) { __atomic_store_n(&lock_owner, lock_owner + 1, __ATOMIC_RELEASE); }
 
 uint64_t lock_waited(uint32_t cpu) { return cpu < MAX_CPUS ? lock_wait_ticks[cpu] : 0; }

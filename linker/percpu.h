@@ -19,6 +19,7 @@ int on_this_stack(uint64_t address, uint64_t bytes);
 void let_cpus_go(void);
 void wait_for_go(void);
 void hv_lock(uint32_t cpu);
+int hv_trylock(void);
 void hv_unlock(void);
 uint64_t lock_waited(uint32_t cpu);
 void halt_this_cpu(void) __attribute__((noreturn));

@@ -127,6 +127,18 @@ __attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u3
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu);
 __attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) { return w2c_kernel_svmFastExit(&kernel, vcpu); }
 
+/* The lane both stubs offer an exit the fast path declined, with the guest's
+ * FPU state saved: under the hypervisor lock, if it is free, the scheduler's
+ * cpuLane() may finish it and let the guest run on (nonzero) without the
+ * return to cpu_loop(). A busy lock sends the exit the long way: another CPU
+ * may hold it while waiting for this one to leave its guest (evict()). */
+uint32_t lane_exit(uint32_t vcpu) {
+  if (!hv_trylock()) return 0;
+  uint32_t resume = w2c_kernel_cpuLane(&kernel, vcpu);
+  hv_unlock();
+  return resume;
+}
+
 /*
  * Intel VT-x: the VMX instructions, each import the instruction itself in
  * inline assembly (clang inlines them into the compiled AssemblyScript); the

@@ -58,6 +58,9 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
+  // The fast path declined an exit that the scheduler's lane may finish: a
+  // CPUID, port I/O or hypercall instruction (sched/scheduler.ts cpuLane()).
+  laneMay: bool = false;
   // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
   quietPorts: QuietPorts = new QuietPorts();
   activity: Activity = Activity.Runnable;
@@ -111,6 +114,10 @@ export abstract class Vcpu {
   }
   // Fills `e` for the next entry into the guest.
   abstract prepareEntry(e: EntryBlock): void;
+  // The guest runs on from an exit the lane finished (sched/scheduler.ts
+  // cpuLane()), through the entry `e` already describes: what the handler
+  // changed goes where the stub's re-entry takes it from.
+  abstract resumeInPlace(): void;
   // Drops, on the CPU it is loaded on, the translations it cached from its
   // VM's nested page tables: they changed (Vm.nestedTablesChanged()).
   abstract flushNestedTlb(): void;

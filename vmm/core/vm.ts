@@ -47,6 +47,10 @@ export abstract class InterruptPin {
   // The TSC at which a platform timer next raises an interrupt line, to the
   // pin or to the I/O APIC, without a guest action; or u64.MAX_VALUE.
   abstract nextEvent(): u64;
+  // Whether nothing changed since the VMM last looked: no interrupt is
+  // requested and nextEvent() is still the one it worked out (no guest
+  // access to a timer since).
+  abstract settled(): bool;
 }
 
 // What may hold the VM's NMI line shut: on a PC, bit 7 of the RTC's index
@@ -216,6 +220,16 @@ export class Vm extends MachineControl {
   raiseInterrupt(vector: u8): void {
     if (this.pendingCount < MAX_PENDING) this.pending[this.pendingCount++] = vector;
     this.apics.notify(this.vcpus[0]);
+  }
+
+  // Whether `vcpu` may run on without the look before an entry: nothing
+  // waits in its VM's interrupt pin, and the pin's timers have kept the
+  // deadline its CPU's alarm was set for. Its local APIC needs no look:
+  // what reaches it from elsewhere notifies its CPU (VmApics.notify()),
+  // and only the guest's own APIC accesses, its timer or an EOI, change it.
+  interruptsSettled(vcpu: Vcpu): bool {
+    const intr = this.intr;
+    return vcpu.apicId != 0 || (this.pendingCount == 0 && (intr === null || intr.settled()));
   }
 
   // Whether an external interrupt waits for the boot vCPU; brings the

@@ -181,9 +181,8 @@ export function pollDebugger(): void {
 // After an exit of `vcpu` that the VMM handled (`exit`: null if the
 // backend finished it): the debugger's part.
 export function debuggerSees(vm: Vm, vcpu: Vcpu, exit: Exit | null): void {
-  const s = session;
-  if (s === null || s.vm !== vm) return;
-  const target = s.target, thread = <i32>vcpu.apicId + 1;
+  if (!debuggerWatches(vm)) return;
+  const s = session!, target = s.target, thread = <i32>vcpu.apicId + 1;
   if (exit !== null && exit.kind == ExitKind.Breakpoint) {
     const at = linearRip(vcpu), opcode = target.readByte(thread, at);
     if (opcode == INT3 && s.stub.hasBreakpoint(at)) s.stub.stopped(thread, true);
@@ -205,6 +204,12 @@ export function debuggerSees(vm: Vm, vcpu: Vcpu, exit: Exit | null): void {
 
 // A vCPU stepping for gdb takes no interrupt: its step would land in the
 // handler (sched/scheduler.ts delivers them).
+// Whether a debugger is attached to `vm`: it must see each of its exits.
+export function debuggerWatches(vm: Vm): bool {
+  const s = session;
+  return s !== null && s.vm === vm;
+}
+
 export function steppedByDebugger(vcpu: Vcpu): bool {
   const s = session;
   return s !== null && s.target.stepping === vcpu;

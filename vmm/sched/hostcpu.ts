@@ -30,6 +30,8 @@ export class Slot {
   }
 }
 
+export const NO_LANE: i32 = -1;
+
 export class HostCpu {
   readonly entry: EntryBlock = new EntryBlock();
   // The vCPUs whose home this CPU is.
@@ -54,6 +56,9 @@ export class HostCpu {
   // straight back in (scheduler.ts decide()).
   look: bool = true;
   lookAt: u64 = 0;
+  // The outcome (a Next) of an exit the lane handled but did not resume
+  // from (scheduler.ts cpuLane()), for cpuNext(); or NO_LANE.
+  laneNext: i32 = NO_LANE;
   // When this CPU must next look for others than its current vCPU: a timer
   // of a vCPU at home here (homeDeadline()) and, on CPU 0, the host's own
   // polling (the console, the API, the network).

@@ -33,16 +33,16 @@ import { cpuCount, kick } from "../../kernel/cpu/smp";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Backend } from "../core/backend";
 import { Action } from "../core/entryblock";
-import { ExitKind, Next } from "../core/exit";
+import { Exit, ExitKind, Next } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
 import { Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
 import { apiListens, pollApi } from "../api/service";
 import { shutdownDue, shutdownRequester } from "../core/hostpower";
-import { debuggerListens, debuggerSees, pollDebugger, steppedByDebugger } from "../debug/session";
+import { debuggerListens, debuggerSees, debuggerWatches, pollDebugger, steppedByDebugger } from "../debug/session";
 import { announceConsoles, consoleLeaves, pollConsoleInput, pollConsoleOutput } from "./consolefocus";
-import { HostCpu, Slot } from "./hostcpu";
+import { HostCpu, NO_LANE, Slot } from "./hostcpu";
 import { reportLockWaits } from "./report";
 import { hasManagement, pollManagement, reportManagement } from "../net/ip/management";
 import { hasUplink, pollUplink, reportUplink } from "../net/uplink";
@@ -264,7 +264,8 @@ function start(c: HostCpu): void {
   }
 }
 
-// Accounts the run that just ended and handles its exit.
+// Accounts the run that just ended and handles its exit, unless the lane
+// already did.
 function finishRun(c: HostCpu): Next {
   const slot = c.current!, vm = slot.vm, vcpu = slot.vcpu, e = c.entry;
   const ticks = e.exitedTsc - e.enteredTsc;
@@ -272,30 +273,62 @@ function finishRun(c: HostCpu): Next {
   run.account(c.id, ticks);
   run.vruntime += vm.share.virtualTicks(ticks, run.activeSiblings);
   vm.share.account(ticks);
-  const exit = vcpu.takeExit(e);
-  let next = Next.Resume;
-  if (exit !== null) {
-    vm.exitStats.count(exit.kind);
-    vcpu.exitLog.record(exit, e.exitedTsc);
-    // The alarm or a kick: time to look.
-    if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
-    next = handleExit(vm, vcpu, exit);
+  const handled = c.laneNext;
+  if (handled != NO_LANE) {
+    c.laneNext = NO_LANE;
+    return <Next>handled;
   }
+  const exit = vcpu.takeExit(e);
+  const next = exit !== null ? handle(c, vm, vcpu, exit, e.exitedTsc) : Next.Resume;
   debuggerSees(vm, vcpu, exit);
   return next;
+}
+
+// The exit counted, logged at `tsc` and handled.
+function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
+  vm.exitStats.count(exit.kind);
+  vcpu.exitLog.record(exit, tsc);
+  // The alarm or a kick: time to look.
+  if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
+  return handleExit(vm, vcpu, exit);
+}
+
+// The lane: the world-switch stubs offer it an exit their fast path
+// declined (Vcpu.laneMay), with the guest's FPU state saved and, through
+// linker/shim.c lane_exit(), the hypervisor lock. A CPUID, port I/O or
+// hypercall is handled here as cpuNext() would; when decide() would then
+// take its short way and enter() would find nothing to act on, the guest
+// runs on at once, without the return to the CPU's loop (the run goes on,
+// and is accounted when it ends). Otherwise the loop's cpuNext() carries on
+// from the exit's outcome. True: the guest runs on.
+export function cpuLane(vcpu: Vcpu): bool {
+  if (!vcpu.laneMay) return false;
+  const c = unchecked(cpus[vcpu.runState.runningOn]), slot = c.current!, vm = slot.vm;
+  if (debuggerWatches(vm)) return false;
+  const exit = vcpu.takeExit(c.entry), now = rdtsc();
+  const next = exit !== null ? handle(c, vm, vcpu, exit, now) : Next.Resume;
+  if (goesOnAsIs(c, c.current, next, now) && vm.interruptsSettled(vcpu) && vcpu.nestedSeen == vm.nestedGeneration) {
+    vcpu.resumeInPlace();
+    return true;
+  }
+  c.laneNext = next;
+  return false;
+}
+
+// decide()'s short way: nothing changed (notify() sets `look`), nothing is
+// due, the guest goes on (after a yield too, when nobody else lives here
+// to take the CPU).
+function goesOnAsIs(c: HostCpu, current: Slot | null, next: Next, now: u64): bool {
+  const alone = next == Next.Yield && c.queue.length == 1;
+  return (next == Next.Resume || alone) && current !== null && !c.look && now < c.lookAt && current.runnable
+    && current.vcpu.exits - c.sliceExits < SLICE_EXITS;
 }
 
 function decide(c: HostCpu, next: Next): void {
   const now = rdtsc(), tscPerMs = tscPerMillisecond();
   const current = c.current;
-  // The common case: nothing changed, nothing is due, the guest goes on
-  // (after a yield too, when nobody else lives here to take the CPU).
-  const alone = next == Next.Yield && c.queue.length == 1;
-  if (
-    (next == Next.Resume || alone) && current !== null && !c.look && now < c.lookAt && current.runnable
-    && current.vcpu.exits - c.sliceExits < SLICE_EXITS
-  ) {
-    enter(c, current);
+  if (goesOnAsIs(c, current, next, now)) {
+    enter(c, current!);
     return;
   }
   c.look = false;

@@ -26,6 +26,9 @@ class FakePin extends InterruptPin {
   nextEvent(): u64 {
     return this.event;
   }
+  settled(): bool {
+    return !this.request;
+  }
 }
 const pin = new FakePin();
 

@@ -32,6 +32,7 @@ export class FakeVcpu extends Vcpu {
     this.loadedOn = <i32>cpu;
   }
   prepareEntry(e: EntryBlock): void {}
+  resumeInPlace(): void {}
   flushNestedTlb(): void {}
   takeExit(e: EntryBlock): Exit | null {
     return this.exit;

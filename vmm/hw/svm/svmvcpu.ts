@@ -186,6 +186,11 @@ export class SvmVcpu extends Vcpu {
     e.enterSvm(vmcb.phys, cpu.hostVmcbPhys, this.regs.base, changetype<usize>(this));
   }
 
+  // Only RAX went to the register block (takeExit()); this CPU's ASID stays.
+  resumeInPlace(): void {
+    this.vmcb.set64(V.RAX, this.regs.get(Reg.Rax));
+  }
+
   // A fresh ASID of `cpu` (the first time on it, or in a new generation).
   private takeAsid(cpu: SvmCpu): void {
     const vmcb = this.vmcb;
@@ -216,17 +221,28 @@ export class SvmVcpu extends Vcpu {
     const code = load<u64>(vmcb, V.EXIT_CODE);
     let next: u64;
     if (code == V.EXIT_CPUID) {
-      if (singleStepping(vmcb)) return false;
-      if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return false;
+      if (singleStepping(vmcb)) return this.decline(vmcb, code);
+      if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) {
+        return this.decline(vmcb, code);
+      }
       next = this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID;
     } else if (code == V.EXIT_IOIO) {
-      if (singleStepping(vmcb) || !this.quietIo(vmcb)) return false;
+      if (singleStepping(vmcb) || !this.quietIo(vmcb)) return this.decline(vmcb, code);
       next = load<u64>(vmcb, V.EXIT_INFO2);
-    } else return false;
+    } else return this.decline(vmcb, code);
     store<u64>(vmcb, next, V.RIP);
     // The instruction completed, which ends an STI / MOV SS shadow (APM 15.21.5).
     store<u64>(vmcb, load<u64>(vmcb, V.INTERRUPT_SHADOW) & ~(<u64>1), V.INTERRUPT_SHADOW);
     return true;
+  }
+
+  // The exit goes on to the lane (sched/scheduler.ts cpuLane()) if it is an
+  // instruction the lane finishes and the guest is not single-stepping: a
+  // step's #DB, and the NMI window's own step, are the long way's.
+  @inline
+  private decline(vmcb: usize, code: u64): bool {
+    this.laneMay = (code == V.EXIT_CPUID || code == V.EXIT_IOIO || code == V.EXIT_VMMCALL) && !singleStepping(vmcb);
+    return false;
   }
 
   // The IOIO exit's IN or OUT, if its port is quiet and neither a string

@@ -164,6 +164,11 @@ export class VmxVcpu extends Vcpu {
     e.enterVmx(this.vmcs.launched, this.regs.base, changetype<usize>(this));
   }
 
+  // The handler may have made another vCPU's VMCS current on this CPU.
+  resumeInPlace(): void {
+    this.use();
+  }
+
   takeExit(e: EntryBlock): Exit | null {
     const status = e.vmxStatus;
     if (status != 0) return this.entryFailed(status);
@@ -178,8 +183,12 @@ export class VmxVcpu extends Vcpu {
   fastExit(): bool {
     this.exits++;
     const reason = <u32>vmread(F.EXIT_REASON);
+    // The lane (sched/scheduler.ts cpuLane()) finishes these instructions
+    // where this path does not, but not a debugger's step, which ends at
+    // this exit (decode()). A guest's own step is a pending debug exception
+    // that skipInstruction() leaves in the VMCS either way.
+    this.laneMay = (reason == C.EXIT_CPUID || reason == C.EXIT_IO || reason == C.EXIT_VMCALL) && !this.stepping;
     if (reason != C.EXIT_CPUID && reason != C.EXIT_IO) return false;
-    // A debugger's step ends at this exit (decode()).
     if (this.stepping) return false;
     const regs = this.regs;
     if (reason == C.EXIT_CPUID) {

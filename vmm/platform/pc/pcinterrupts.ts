@@ -103,6 +103,10 @@ export class PcInterrupts extends InterruptPin {
     this.timersDue = UNKNOWN;
   }
 
+  settled(): bool {
+    return this.timersDue != UNKNOWN && !this.pic.hasInterrupt();
+  }
+
   acknowledge(): u8 {
     return this.pic.acknowledge();
   }
