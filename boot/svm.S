@@ -14,13 +14,13 @@
  * at 128). The RAX and RSP slots are not used here: those live in the VMCB.
  *
  * After each #VMEXIT the stub calls svm_fast_exit(vcpu) (linker/shim.c,
- * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is
- * finished and the stub enters the guest again at once: such an exit costs
+ * which calls the backend's fastExit() of that vCPU). If it answers
+ * FAST_EXIT_DONE, the exit is finished and the stub enters the guest again at once: such an exit costs
  * no return to cpu_loop() and its lock, no save of the host's callee-saved registers
  * and no FPU switch (the fast path uses no x87/SSE register, which
  * tools/build/check-image.sh verifies, so the guest's stay loaded).
- * Otherwise the guest's FPU state is saved and the stub offers the exit to
- * lane_exit() (linker/shim.c), which may finish it under the hypervisor
+ * Otherwise the guest's FPU state is saved, and for FAST_EXIT_LANE the stub
+ * offers the exit to lane_exit() (linker/shim.c), which may finish it under the hypervisor
  * lock and enter again too; if not, svm_run returns, and the exit is in the
  * VMCB for the VMM to decode. The fast path runs with GIF=0 (#VMEXIT clears it), so host
  * interrupts wait for the next VMRUN, which they end at once.
@@ -74,11 +74,13 @@ svm_enter:
     mov 24(%rsp), %edi
     call svm_fast_exit
     mov 16(%rsp), %rdx
-    test %eax, %eax
-    jnz svm_enter
+    cmp $FAST_EXIT_DONE, %eax
+    je svm_enter
 
     fxsave FXSAVE_AREA(%rdx)
-    restore_host_fpu_control
+    restore_host_fpu_control        /* keeps EAX */
+    cmp $FAST_EXIT_LANE, %eax
+    jne 1f
     mov 24(%rsp), %edi
     call lane_exit                  /* may use the FPU: the guest's is saved */
     mov 16(%rsp), %rdx

@@ -25,12 +25,12 @@
  * VMfailInvalid (CF) or 2 for VMfailValid (ZF, see the VM-instruction error).
  *
  * After each VM exit the stub calls vmx_fast_exit(vcpu) (linker/shim.c,
- * which calls the backend's fastExit() of that vCPU). If it answers nonzero, the exit is
- * finished and the stub resumes the guest at once, in the same frame
+ * which calls the backend's fastExit() of that vCPU). If it answers
+ * FAST_EXIT_DONE, the exit is finished and the stub resumes the guest at once, in the same frame
  * (HOST_RSP and HOST_RIP stay valid) and with the guest's x87/SSE state
  * still loaded (the fast path uses none, tools/build/check-image.sh
- * verifies it). Otherwise the guest's FPU state and CR2 are saved and the
- * stub offers the exit to lane_exit() (linker/shim.c), which may finish it
+ * verifies it). Otherwise the guest's FPU state and CR2 are saved, and for
+ * FAST_EXIT_LANE the stub offers the exit to lane_exit() (linker/shim.c), which may finish it
  * under the hypervisor lock and resume the guest too; if not, vmx_run
  * returns and the VMM decodes the exit from the VMCS.
  */
@@ -98,16 +98,18 @@ vmx_exit:
     mov 8(%rsp), %edi
     call vmx_fast_exit
     mov (%rsp), %rdi
-    test %eax, %eax
-    jz 2f
+    cmp $FAST_EXIT_DONE, %eax
+    jne 2f
     load_all_guest_gprs
     vmresume
     jmp vmx_failed
 
 2:  fxsave FXSAVE_AREA(%rdi)
-    mov %cr2, %rax
-    mov %rax, GUEST_CR2(%rdi)
-    restore_host_fpu_control
+    mov %cr2, %rdx
+    mov %rdx, GUEST_CR2(%rdi)
+    restore_host_fpu_control        /* keeps EAX */
+    cmp $FAST_EXIT_LANE, %eax
+    jne 3f
     mov 8(%rsp), %edi
     call lane_exit                  /* may use the FPU: the guest's is saved */
     test %eax, %eax
@@ -119,6 +121,9 @@ vmx_exit:
     load_all_guest_gprs
     vmresume
     jmp vmx_failed
+
+3:  xor %eax, %eax                  /* a VM exit for the VMM */
+    jmp vmx_done
 
 vmx_return:
     restore_host_fpu_control

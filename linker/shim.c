@@ -121,14 +121,14 @@ __attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u3
 }
 
 /* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
- * calls after every #VMEXIT with the vCPU: nonzero means "finished, enter
- * again". The fast path runs without the hypervisor lock: it touches only
+ * calls after every #VMEXIT with the vCPU: FAST_EXIT_DONE means "finished,
+ * enter again", FAST_EXIT_LANE "try the lane" (boot/guest-regs.h). The fast path runs without the hypervisor lock: it touches only
  * the vCPU's own state (vmm/hw/svm/svmvcpu.ts fastExit()). */
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu);
 __attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) { return w2c_kernel_svmFastExit(&kernel, vcpu); }
 
-/* The lane both stubs offer an exit the fast path declined, with the guest's
- * FPU state saved: under the hypervisor lock, if it is free, the scheduler's
+/* The lane both stubs offer an exit the fast path left to it, with the
+ * guest's FPU state saved: under the hypervisor lock, if it is free, the scheduler's
  * cpuLane() may finish it and let the guest run on (nonzero) without the
  * return to cpu_loop(). A busy lock sends the exit the long way: another CPU
  * may hold it while waiting for this one to leave its guest (evict()). */

@@ -12,6 +12,17 @@ export const enum Action {
   Stop,
 }
 
+// What a backend's exit fast path tells the world-switch stub (boot/svm.S,
+// boot/vmx.S; FAST_EXIT_* in boot/guest-regs.h).
+export const enum FastExit {
+  // Back to the CPU's loop.
+  LongWay,
+  // Finished: the guest runs on.
+  Done,
+  // Not finished here: an exit for the lane (sched/scheduler.ts cpuLane()).
+  Lane,
+}
+
 const ACTION: usize = 0;
 const VCPU: usize = 4;
 const REGS: usize = 8;

@@ -58,9 +58,6 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
-  // The fast path declined an exit that the scheduler's lane may finish: a
-  // CPUID, port I/O or hypercall instruction (sched/scheduler.ts cpuLane()).
-  laneMay: bool = false;
   // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
   quietPorts: QuietPorts = new QuietPorts();
   activity: Activity = Activity.Runnable;

@@ -294,7 +294,7 @@ function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
 }
 
 // The lane: the world-switch stubs offer it an exit their fast path
-// declined (Vcpu.laneMay), with the guest's FPU state saved and, through
+// left to it (FastExit.Lane), with the guest's FPU state saved and, through
 // linker/shim.c lane_exit(), the hypervisor lock. A CPUID, port I/O or
 // hypercall is handled here as cpuNext() would; when decide() would then
 // take its short way and enter() would find nothing to act on, the guest
@@ -302,7 +302,6 @@ function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
 // and is accounted when it ends). Otherwise the loop's cpuNext() carries on
 // from the exit's outcome. True: the guest runs on.
 export function cpuLane(vcpu: Vcpu): bool {
-  if (!vcpu.laneMay) return false;
   const c = unchecked(cpus[vcpu.runState.runningOn]), slot = c.current!, vm = slot.vm;
   if (debuggerWatches(vm)) return false;
   const exit = vcpu.takeExit(c.entry), now = rdtsc();

@@ -53,7 +53,7 @@ import {
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, freePage, freePages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
-import { EntryBlock } from "../../core/entryblock";
+import { EntryBlock, FastExit } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { raxAfterIn } from "../../core/registers";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
@@ -206,11 +206,12 @@ export class SvmVcpu extends Vcpu {
   }
 
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
-  // it: true if the exit is finished and the guest may run on. Two exits
-  // are finished here, without the hypervisor lock: a CPUID whose leaf the
-  // table holds, and an IN or OUT to a quiet port (core/quietports.ts).
+  // it: whether the exit is finished and the guest may run on, or goes to
+  // the lane or the long way. Two exits are finished here, without the
+  // hypervisor lock: a CPUID whose leaf the table holds, and an IN or OUT
+  // to a quiet port (core/quietports.ts).
   @inline
-  fastExit(): bool {
+  fastExit(): FastExit {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
     this.exits++;
     // The flush asked for happened at this VMRUN. And until we change
@@ -233,16 +234,16 @@ export class SvmVcpu extends Vcpu {
     store<u64>(vmcb, next, V.RIP);
     // The instruction completed, which ends an STI / MOV SS shadow (APM 15.21.5).
     store<u64>(vmcb, load<u64>(vmcb, V.INTERRUPT_SHADOW) & ~(<u64>1), V.INTERRUPT_SHADOW);
-    return true;
+    return FastExit.Done;
   }
 
-  // The exit goes on to the lane (sched/scheduler.ts cpuLane()) if it is an
-  // instruction the lane finishes and the guest is not single-stepping: a
-  // step's #DB, and the NMI window's own step, are the long way's.
+  // The exit goes on to the lane if it is an instruction the lane finishes
+  // and the guest is not single-stepping: a step's #DB, and the NMI
+  // window's own step, are the long way's.
   @inline
-  private decline(vmcb: usize, code: u64): bool {
-    this.laneMay = (code == V.EXIT_CPUID || code == V.EXIT_IOIO || code == V.EXIT_VMMCALL) && !singleStepping(vmcb);
-    return false;
+  private decline(vmcb: usize, code: u64): FastExit {
+    const lane = (code == V.EXIT_CPUID || code == V.EXIT_IOIO || code == V.EXIT_VMMCALL) && !singleStepping(vmcb);
+    return lane ? FastExit.Lane : FastExit.LongWay;
   }
 
   // The IOIO exit's IN or OUT, if its port is quiet and neither a string
@@ -675,6 +676,6 @@ function singleStepping(vmcb: usize): bool {
 }
 
 // The fast path's entry from boot/svm.S, for the vCPU in the guest.
-export function svmFastExit(vcpu: SvmVcpu): bool {
+export function svmFastExit(vcpu: SvmVcpu): FastExit {
   return vcpu.fastExit();
 }

@@ -34,7 +34,7 @@ import {
 } from "../../../kernel/arch/x86";
 import { print, printDec, printHex, println } from "../../../kernel/console/console";
 import { PageTable } from "../../../kernel/mm/pagetable";
-import { EntryBlock } from "../../core/entryblock";
+import { EntryBlock, FastExit } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { raxAfterIn } from "../../core/registers";
@@ -176,28 +176,28 @@ export class VmxVcpu extends Vcpu {
   }
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
-  // it: true if the exit is finished and the guest may run on. Two exits
-  // are finished here, without the hypervisor lock: a CPUID whose leaf the
-  // table holds, and an IN or OUT to a quiet port (core/quietports.ts).
+  // it: whether the exit is finished and the guest may run on, or goes to
+  // the lane or the long way. Two exits are finished here, without the
+  // hypervisor lock: a CPUID whose leaf the table holds, and an IN or OUT
+  // to a quiet port (core/quietports.ts).
   @inline
-  fastExit(): bool {
+  fastExit(): FastExit {
     this.exits++;
     const reason = <u32>vmread(F.EXIT_REASON);
-    // The lane (sched/scheduler.ts cpuLane()) finishes these instructions
-    // where this path does not, but not a debugger's step, which ends at
-    // this exit (decode()). A guest's own step is a pending debug exception
-    // that skipInstruction() leaves in the VMCS either way.
-    this.laneMay = (reason == C.EXIT_CPUID || reason == C.EXIT_IO || reason == C.EXIT_VMCALL) && !this.stepping;
-    if (reason != C.EXIT_CPUID && reason != C.EXIT_IO) return false;
-    if (this.stepping) return false;
+    // A debugger's step ends at this exit (decode()). A guest's own step is
+    // a pending debug exception, which skipInstruction() leaves in the VMCS
+    // on the lane as on the long way.
+    if (this.stepping) return FastExit.LongWay;
+    const lane = reason == C.EXIT_VMCALL ? FastExit.Lane : FastExit.LongWay;
+    if (reason != C.EXIT_CPUID && reason != C.EXIT_IO) return lane;
     const regs = this.regs;
     if (reason == C.EXIT_CPUID) {
-      if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return false;
-    } else if (!this.quietIo()) return false;
+      if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return FastExit.Lane;
+    } else if (!this.quietIo()) return FastExit.Lane;
     this.vmcs.launched = true;
     this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
     this.advanceRip();
-    return true;
+    return FastExit.Done;
   }
 
   // The I/O exit's IN or OUT, if its port is quiet and neither a string
@@ -718,6 +718,6 @@ export class VmxVcpu extends Vcpu {
 }
 
 // The fast path's entry from boot/vmx.S, for the vCPU in the guest.
-export function vmxFastExit(vcpu: VmxVcpu): bool {
+export function vmxFastExit(vcpu: VmxVcpu): FastExit {
   return vcpu.fastExit();
 }
