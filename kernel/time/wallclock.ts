@@ -11,7 +11,7 @@
 // here as on every PC of the last decades), else the year is taken as 20xx.
 
 import { inb, outb, rdtsc } from "../arch/shim";
-import { tscPerMillisecond } from "./tsc";
+import { ticksToNs } from "./tsc";
 import { civilFromDays, DAY_SECONDS, floorDiv } from "./calendar";
 import {
   A_UIP,
@@ -30,7 +30,7 @@ import {
 
 const INDEX: u16 = 0x70, DATA: u16 = 0x71;
 const FIELDS: StaticArray<u8> = [SECONDS, MINUTES, HOURS, DAY, MONTH, YEAR, CENTURY];
-const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
 
 // A moment of wall time.
 export class WallTime {
@@ -77,11 +77,9 @@ export function readHostClock(): i64 {
 // The host's time now: the RTC's at boot plus the TSC's count since.
 export class HostWallClock extends WallClock {
   now(t: WallTime): void {
-    const perMs = tscPerMillisecond();
-    const ticks = rdtsc() - bootTsc;
-    const ms = ticks / perMs;
-    t.seconds = bootSeconds + <i64>(ms / 1000);
-    t.nanoseconds = <u32>((ms % 1000) * NS_PER_MS + (ticks % perMs) * NS_PER_MS / perMs);
+    const ns = ticksToNs(rdtsc() - bootTsc);
+    t.seconds = bootSeconds + <i64>(ns / NS_PER_S);
+    t.nanoseconds = <u32>(ns % NS_PER_S);
   }
 }
 

@@ -72,6 +72,32 @@ describe("the PIT on the TSC", () => {
     expect(e.picAcknowledge()).toBe(0x30);
   });
 
+  it("at an odd TSC rate, counts the floor of the whole time in any slices, and wakes exactly on IRQ0", () => {
+    // 2.893017 GHz: a millisecond is no whole number of PIT clocks or nanoseconds.
+    const RATE = 2_893_017n;
+    const clocksAt = (ticks: bigint) => (((ticks * 1_000_000n) / RATE) * 1_193_182n) / 1_000_000_000n;
+    e.tscCatchUp(START, RATE);
+    let now = START;
+    for (let i = 0; i < 500; i++) {
+      now += 1_234_567n + BigInt(i % 7);
+      e.tscCatchUp(now, RATE);
+    }
+    expect(e.pitClocks()).toBe(clocksAt(now - START));
+    outb(0x20, 0x11);
+    outb(0x21, 0x30);
+    outb(0x21, 0x04);
+    outb(0x21, 0x01);
+    outb(0x21, 0xfe);
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    const at = e.tscIrq0At(RATE);
+    e.tscCatchUp(at - 1n, RATE);
+    expect(e.picHasInterrupt()).toBe(0);
+    e.tscCatchUp(at, RATE);
+    expect(e.picHasInterrupt()).toBe(1);
+  });
+
   it("has no IRQ0 to wait for while counter 0 holds no count", () => {
     e.tscCatchUp(START, GHZ);
     outb(0x43, 0x34);

@@ -1,9 +1,10 @@
 // Exact conversion between two clocks' counts, for the timer models.
 //
 // The device models keep no clock of their own (pit8254.ts, acpipm.ts,
-// hpet.ts): the VMM turns TSC ticks into nanoseconds and each device turns
-// nanoseconds into clocks of its own frequency (pcinterrupts.ts). A
-// ClockRatio does either step: `numerator` output units for every
+// hpet.ts): the VMM turns TSC ticks into nanoseconds, by the host's one
+// conversion (kernel/time/tsc.ts, through platform/pc/pcinterrupts.ts),
+// and each device turns nanoseconds into clocks of its own frequency with
+// a ClockRatio: `numerator` output units for every
 // `denominator` input units, the fraction of an output unit carried to the
 // next step, so that however time is sliced the output after a total of n
 // input units is floor(n * numerator / denominator). Its inverse says how

@@ -16,24 +16,25 @@
 import { Device } from "../../devices/bus";
 import { Deferred } from "../../devices/timers/deferred";
 import { AcpiPm } from "../../devices/timers/acpipm";
-import { ClockRatio, NEVER } from "../../devices/timers/clock";
+import { NEVER } from "../../devices/timers/clock";
 import { Cmos } from "../../devices/timers/cmos";
 import { Hpet } from "../../devices/timers/hpet";
 import { Pic8259Pair } from "../../devices/pic/pic8259";
 import { Pit8254 } from "../../devices/timers/pit8254";
 import { rdtsc } from "../../../kernel/arch/shim";
-import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import { nsOfTicks, ticksForNs, tscPerMillisecond } from "../../../kernel/time/tsc";
 import { InterruptPin } from "../../core/vm";
 
-const NS_PER_MS: u64 = 1_000_000;
 const UNKNOWN: u64 = 0;
 
 export class PcInterrupts extends InterruptPin {
-  // The TSC the timers' time stands at; its time zero is the first catchUp().
+  // The TSC of the timers' time zero, the first catchUp(); the TSC their
+  // time stands at, and that time in nanoseconds since zero.
+  private zero: u64 = 0;
   private tsc: u64 = 0;
+  private ns: u64 = 0;
   // Devices' work put off until a time (devices/timers/deferred.ts).
   readonly deferred: Deferred[] = [];
-  private tscToNs: ClockRatio | null = null;
   // When the three timers next interrupt (UNKNOWN: to be worked out again).
   private timersDue: u64 = UNKNOWN;
 
@@ -48,18 +49,20 @@ export class PcInterrupts extends InterruptPin {
   }
 
   // Moves the timers' time on to `nowTsc` (which never goes back), the TSC
-  // counting `tscPerMs` ticks a millisecond. TSC ticks become nanoseconds
-  // exactly (devices/timers/clock.ts), and each timer turns them into its
-  // own clocks. At time zero the RTC takes the wall clock's time.
+  // counting `tscPerMs` ticks a millisecond (the same at every call). The
+  // ticks since time zero become nanoseconds by the host's one conversion
+  // (kernel/time/tsc.ts), and each timer turns the step into its own
+  // clocks. At time zero the RTC takes the wall clock's time.
   catchUp(nowTsc: u64, tscPerMs: u64): void {
-    if (this.tsc == 0) {
-      this.tsc = nowTsc;
+    if (this.zero == 0) {
+      this.zero = this.tsc = nowTsc;
       this.rtc.startClock();
       this.timersDue = UNKNOWN;
     }
     if (nowTsc <= this.tsc) return;
-    const ns = this.nanoseconds(tscPerMs).convert(nowTsc - this.tsc);
+    const total = nsOfTicks(nowTsc - this.zero, tscPerMs), ns = total - this.ns;
     this.tsc = nowTsc;
+    this.ns = total;
     this.timersDue = UNKNOWN;
     this.pit.advance(ns);
     this.pm.advance(ns);
@@ -131,18 +134,9 @@ export class PcInterrupts extends InterruptPin {
   // The first catchUp() that reaches it moves time on by `ns`, or further:
   // catchUp()'s conversion run backwards.
   private tscAfter(ns: u64, tscPerMs: u64): u64 {
-    const ticks = this.nanoseconds(tscPerMs).inputFor(ns);
-    return ticks > NEVER - this.tsc ? NEVER : this.tsc + ticks;
-  }
-
-  private nanoseconds(tscPerMs: u64): ClockRatio {
-    let ratio = this.tscToNs;
-    if (ratio === null || ratio.denominator != tscPerMs) {
-      ratio = new ClockRatio(NS_PER_MS, tscPerMs);
-      this.tscToNs = ratio;
-      this.timersDue = UNKNOWN;
-    }
-    return ratio;
+    if (ns > NEVER - this.ns) return NEVER;
+    const ticks = ticksForNs(this.ns + ns, tscPerMs);
+    return ticks > NEVER - this.zero ? NEVER : max(this.tsc, this.zero + ticks);
   }
 }
 
