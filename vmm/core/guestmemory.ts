@@ -122,18 +122,31 @@ export class GuestMemory {
     const r = this.regionOf(gpa, length);
     if (r === null) return -1;
     const offset = gpa - r.gpa, last = length > 0 ? offset + length - 1 : offset;
-    for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>(last / RAM_CHUNK); c++) {
-      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
-    }
+    const first = <i32>(offset / RAM_CHUNK), final = <i32>(last / RAM_CHUNK);
+    // Most ranges lie in one chunk, long ready: only the others take the loop.
+    if (first != final || unchecked(r.ready[first]) == 0) this.makeChunksReady(r, first, final);
     return <i64>(r.hpa + offset);
   }
 
+  // Chunks `first` to `final` of `r` are ready when this returns.
+  private makeChunksReady(r: RamRegion, first: i32, final: i32): void {
+    for (let c = first; c <= final; c++) {
+      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
+    }
+  }
+
   // The region holding all of [gpa, gpa + length), or null. The last one
-  // found is tried first: an emulated instruction's fetch, page walk and
-  // operand mostly fall in one region.
+  // found is tried first, inline: an emulated instruction's fetch, page
+  // walk and operand mostly fall in one region.
+  @inline
   private regionOf(gpa: u64, length: u64): RamRegion | null {
     const last = this.lastRegion;
     if (last !== null && last.holds(gpa, length)) return last;
+    return this.searchRegions(gpa, length);
+  }
+
+  // regionOf() when the region found last does not hold the range.
+  private searchRegions(gpa: u64, length: u64): RamRegion | null {
     for (let i = 0; i < this.regions.length; i++) {
       const r = unchecked(this.regions[i]);
       if (!r.holds(gpa, length)) continue;
@@ -262,7 +275,8 @@ export class GuestMemory {
   // memory at `linear` (a buffer's dataStart): into the guest (toGuest) or
   // out of it; false, and nothing moved, if the guest range is not all RAM.
   // The range is looked up once, then moved eight bytes at a time while
-  // eight remain.
+  // eight remain, and the rest in at most three moves of 4, 2 and 1 (an
+  // emulated instruction's fetch is 15 bytes: four moves, not eight).
   copyLinear(gpa: u64, linear: usize, length: u64, toGuest: bool): bool {
     const h = this.translate(gpa, length);
     if (h < 0) return false;
@@ -271,7 +285,17 @@ export class GuestMemory {
       if (toGuest) physWrite64(<u64>h + i, load<u64>(linear + <usize>i));
       else store<u64>(linear + <usize>i, physRead64(<u64>h + i));
     }
-    for (; i < length; i++) {
+    if (length - i >= 4) {
+      if (toGuest) physWrite32(<u64>h + i, load<u32>(linear + <usize>i));
+      else store<u32>(linear + <usize>i, physRead32(<u64>h + i));
+      i += 4;
+    }
+    if (length - i >= 2) {
+      if (toGuest) physWrite16(<u64>h + i, load<u16>(linear + <usize>i));
+      else store<u16>(linear + <usize>i, physRead16(<u64>h + i));
+      i += 2;
+    }
+    if (i < length) {
       if (toGuest) physWrite8(<u64>h + i, load<u8>(linear + <usize>i));
       else store<u8>(linear + <usize>i, physRead8(<u64>h + i));
     }

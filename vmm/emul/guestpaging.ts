@@ -13,6 +13,7 @@
 // pageFaultFor() says whether the MMU would have let the access through
 // (4.6). Reserved bits and accessed/dirty flags are not looked at.
 
+import { physRead32, physRead64 } from "../../kernel/arch/shim";
 import {
   CR0_PG,
   CR0_WP,
@@ -150,12 +151,14 @@ export class GuestPageWalker {
   }
 
   // Reads the `width`-byte entry at `gpa` into `entry`; Translated means
-  // it is in RAM and present.
+  // it is in RAM and present. Inline: it runs once per level.
+  @inline
   private readEntry(gpa: u64, width: u64): WalkResult {
-    const memory = this.memory!;
     this.failedEntry = gpa;
-    if (!memory.contains(gpa, width)) return WalkResult.TableOutsideRam;
-    const entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
+    // One lookup: it both checks that the entry is RAM and finds it.
+    const host = this.memory!.translate(gpa, width);
+    if (host < 0) return WalkResult.TableOutsideRam;
+    const entry = width == 8 ? physRead64(<u64>host) : <u64>physRead32(<u64>host);
     this.entry = entry;
     if ((entry & PTE_PRESENT) == 0) return WalkResult.NotPresent;
     this.writable = this.writable && (entry & PTE_WRITABLE) != 0;
