@@ -117,36 +117,38 @@ export class GuestMemory {
   }
 
   // Host-physical address of [gpa, gpa + length), or -1 if any of it is not
-  // RAM. The range is ready when this returns.
+  // RAM. The range is ready when this returns. Inline for the usual case,
+  // the region found last holding the range in one chunk long ready: the
+  // walk of an emulated instruction's page tables asks four times per exit.
+  @inline
   translate(gpa: u64, length: u64): i64 {
+    const r = this.lastRegion;
+    if (r !== null && r.holds(gpa, length)) {
+      const offset = gpa - r.gpa, chunk = offset / RAM_CHUNK;
+      // A range of length 0 wraps `last` around and takes the long way.
+      const last = offset + length - 1;
+      if (last / RAM_CHUNK == chunk && unchecked(r.ready[<i32>chunk]) != 0) return <i64>(r.hpa + offset);
+    }
+    return this.translateAny(gpa, length);
+  }
+
+  // translate() for any range: the region looked up, its chunks made ready.
+  private translateAny(gpa: u64, length: u64): i64 {
     const r = this.regionOf(gpa, length);
     if (r === null) return -1;
     const offset = gpa - r.gpa, last = length > 0 ? offset + length - 1 : offset;
-    const first = <i32>(offset / RAM_CHUNK), final = <i32>(last / RAM_CHUNK);
-    // Most ranges lie in one chunk, long ready: only the others take the loop.
-    if (first != final || unchecked(r.ready[first]) == 0) this.makeChunksReady(r, first, final);
+    for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>(last / RAM_CHUNK); c++) {
+      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
+    }
     return <i64>(r.hpa + offset);
   }
 
-  // Chunks `first` to `final` of `r` are ready when this returns.
-  private makeChunksReady(r: RamRegion, first: i32, final: i32): void {
-    for (let c = first; c <= final; c++) {
-      if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
-    }
-  }
-
   // The region holding all of [gpa, gpa + length), or null. The last one
-  // found is tried first, inline: an emulated instruction's fetch, page
-  // walk and operand mostly fall in one region.
-  @inline
+  // found is tried first: an emulated instruction's fetch, page walk and
+  // operand mostly fall in one region.
   private regionOf(gpa: u64, length: u64): RamRegion | null {
     const last = this.lastRegion;
     if (last !== null && last.holds(gpa, length)) return last;
-    return this.searchRegions(gpa, length);
-  }
-
-  // regionOf() when the region found last does not hold the range.
-  private searchRegions(gpa: u64, length: u64): RamRegion | null {
     for (let i = 0; i < this.regions.length; i++) {
       const r = unchecked(this.regions[i]);
       if (!r.holds(gpa, length)) continue;

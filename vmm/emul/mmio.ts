@@ -6,7 +6,9 @@
 // emulateMmio() finishes the instruction in its place: it reads the
 // instruction, decodes it, performs the access where it goes (mmiotarget.ts),
 // updates the register and the status flags the way the CPU would, and
-// moves RIP past it.
+// moves RIP past it. An exit at an address in RAM may be the guest's
+// first touch of a chunk not yet ready (core/guestmemory.ts): then the
+// access is tried again once the chunk is.
 
 import { MAX_INSTRUCTION_LENGTH, Reg, RFLAGS_CF, RFLAGS_STATUS, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
@@ -30,6 +32,9 @@ const strings = new StringStep();
 
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   device.at(vm, vcpu, exit.gpa);
+  // The first touch of a chunk of RAM: it is ready now, try again. Asked
+  // only where the access goes to RAM, which at() has found already.
+  if (device.isRam && vm.memory.prepareForGuest(exit.gpa)) return Next.Resume;
   device.noteIfUnclaimed(exit.isWrite);
   const bytes = exit.instructionBytes, codeBits = vcpu.codeBits;
   const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, codeBits, bytes);

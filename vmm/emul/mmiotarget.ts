@@ -35,6 +35,11 @@ export class GuestLocation {
   private apicOffset: u64 = 0;
   gpa: u64 = 0;
 
+  // Whether the location is guest RAM.
+  get isRam(): bool {
+    return this.target == Target.Ram;
+  }
+
   // Points the location at `gpa` as `vcpu` of `vm` sees it.
   at(vm: Vm, vcpu: Vcpu, gpa: u64): void {
     const apic = vm.apics.of(vcpu), apicOffset = gpa - apic.mmioBase;
