@@ -50,9 +50,9 @@ export class GuestPageWalker {
   failedEntry: u64 = 0;
   // What the last translate() returned.
   lastResult: WalkResult = WalkResult.Translated;
-  // After Translated: whether every level allows writes, and user access.
-  writable: bool = true;
-  user: bool = true;
+  // The R/W and U/S bits of every level so far, ANDed: after Translated,
+  // whether every level allows writes, and user access.
+  private rights: u64 = PTE_WRITABLE | PTE_USER;
   private entry: u64 = 0;
   private memory: GuestMemory | null = null;
 
@@ -60,10 +60,17 @@ export class GuestPageWalker {
   // CR0, CR3, CR4 and EFER.
   translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
     this.memory = memory;
-    this.writable = true;
-    this.user = true;
+    this.rights = PTE_WRITABLE | PTE_USER;
     this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
     return this.lastResult;
+  }
+
+  // After Translated: whether every level allows writes, and user access.
+  get writable(): bool {
+    return (this.rights & PTE_WRITABLE) != 0;
+  }
+  get user(): bool {
+    return (this.rights & PTE_USER) != 0;
   }
 
   // After translate(): the error code of the page fault a data access
@@ -121,8 +128,7 @@ export class GuestPageWalker {
     const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
     if (result != WalkResult.Translated) return result;
     // A PDPTE has no R/W or U/S bit (Table 4-8).
-    this.writable = true;
-    this.user = true;
+    this.rights = PTE_WRITABLE | PTE_USER;
     return this.walkFrom(linear, this.entry & PTE_ADDRESS_MASK, 2);
   }
 
@@ -161,8 +167,7 @@ export class GuestPageWalker {
     const entry = width == 8 ? physRead64(<u64>host) : <u64>physRead32(<u64>host);
     this.entry = entry;
     if ((entry & PTE_PRESENT) == 0) return WalkResult.NotPresent;
-    this.writable = this.writable && (entry & PTE_WRITABLE) != 0;
-    this.user = this.user && (entry & PTE_USER) != 0;
+    this.rights &= entry;
     return WalkResult.Translated;
   }
 }
