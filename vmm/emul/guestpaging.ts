@@ -41,6 +41,8 @@ export const enum WalkResult {
 }
 
 const OFFSET_4K: u64 = 0xfff;
+// R/W and U/S: the rights a walk starts with, and each level can take away.
+const RIGHTS: u64 = PTE_WRITABLE | PTE_USER;
 
 export class GuestPageWalker {
   // The guest-physical address, after a walk that returned Translated.
@@ -52,7 +54,7 @@ export class GuestPageWalker {
   lastResult: WalkResult = WalkResult.Translated;
   // The R/W and U/S bits of every level so far, ANDed: after Translated,
   // whether every level allows writes, and user access.
-  private rights: u64 = PTE_WRITABLE | PTE_USER;
+  private rights: u64 = RIGHTS;
   private entry: u64 = 0;
   private memory: GuestMemory | null = null;
 
@@ -60,7 +62,7 @@ export class GuestPageWalker {
   // CR0, CR3, CR4 and EFER.
   translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
     this.memory = memory;
-    this.rights = PTE_WRITABLE | PTE_USER;
+    this.rights = RIGHTS;
     this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
     return this.lastResult;
   }
@@ -128,7 +130,7 @@ export class GuestPageWalker {
     const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
     if (result != WalkResult.Translated) return result;
     // A PDPTE has no R/W or U/S bit (Table 4-8).
-    this.rights = PTE_WRITABLE | PTE_USER;
+    this.rights = RIGHTS;
     return this.walkFrom(linear, this.entry & PTE_ADDRESS_MASK, 2);
   }
 
