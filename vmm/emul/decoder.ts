@@ -114,11 +114,13 @@ export class MmioInstruction {
     this.sourceSegment = Seg.Ds;
     this.failure = "";
     this.rex = 0;
+    // Every byte below is read at an index under `available`, so within `bytes`.
+    available = min(available, bytes.length);
     let operandOverride = false, addressOverride = false;
     let at = 0;
     for (;; at++) {
       if (at >= available) return this.truncated();
-      const b = bytes[at];
+      const b = unchecked(bytes[at]);
       if (codeBits == 64 && (b & 0xf0) == 0x40) {
         this.rex = b;
         continue;
@@ -141,7 +143,7 @@ export class MmioInstruction {
       ? (addressOverride ? 32 : 64)
       : ((codeBits == 16) != addressOverride ? 16 : 32);
 
-    const opcode = bytes[at++];
+    const opcode = unchecked(bytes[at++]);
     if (opcode == 0x0f) {
       if (at >= available) return this.truncated();
       return this.decodeTwoByte(bytes, at, available, operandSize);
@@ -149,6 +151,24 @@ export class MmioInstruction {
     // The one-byte opcodes have the operand size in bit 0 where they have
     // a byte form: 0 is the byte form (SDM Vol. 2A 3.1.1.1, the "w" bit).
     const size: u8 = (opcode & 1) == 0 ? 1 : operandSize;
+    // MOV first: most accesses to device registers are plain loads and stores.
+    if (opcode >= 0x88 && opcode <= 0x8b) {
+      at = this.memoryOperand(bytes, at, available, size);
+      if (at < 0) return false;
+      const store = opcode <= 0x89;
+      return this.finish(at, available, store, !store);
+    }
+    if (opcode == 0xc6 || opcode == 0xc7) {
+      if (at >= available) return this.truncated();
+      // Only /0 is MOV; C6/C7 with other reg fields are XABORT, XBEGIN or #UD.
+      const modrm = unchecked(bytes[at]);
+      if (((modrm >> 3) & 7) != 0) return this.unsupported(opcode, modrm);
+      at = this.memoryOperand(bytes, at, available, size);
+      if (at < 0) return false;
+      // An immediate is at most 4 bytes; a 64-bit store sign-extends it (SDM Vol. 2B "MOV").
+      at = this.readImmediate(bytes, at, available, size < 4 ? size : 4, size);
+      return at >= 0 && this.finish(at, available, true, false);
+    }
     if (opcode < 0x40 && (opcode & 7) < 4) {
       // Bit 1 set: the register is the destination (SDM Vol. 2A B.1.4.7, the "d" bit).
       at = this.memoryOperand(bytes, at, available, size);
@@ -179,28 +199,13 @@ export class MmioInstruction {
     }
     if (opcode == 0xf6 || opcode == 0xf7) {
       // Only /0 is TEST with an immediate (NOT, NEG, MUL... are not supported).
-      if (at < available && ((bytes[at] >> 3) & 7) != 0) return this.unsupported(opcode, bytes[at]);
+      const modrm = at < available ? unchecked(bytes[at]) : 0;
+      if (((modrm >> 3) & 7) != 0) return this.unsupported(opcode, modrm);
       at = this.memoryOperand(bytes, at, available, size);
       if (at < 0) return false;
       this.operation = Operation.Test;
       at = this.readImmediate(bytes, at, available, size < 4 ? size : 4, size);
       return at >= 0 && this.finish(at, available, false, true);
-    }
-    if (opcode >= 0x88 && opcode <= 0x8b) {
-      at = this.memoryOperand(bytes, at, available, size);
-      if (at < 0) return false;
-      const store = opcode <= 0x89;
-      return this.finish(at, available, store, !store);
-    }
-    if (opcode == 0xc6 || opcode == 0xc7) {
-      if (at >= available) return this.truncated();
-      // Only /0 is MOV; C6/C7 with other reg fields are XABORT, XBEGIN or #UD.
-      if (((bytes[at] >> 3) & 7) != 0) return this.unsupported(opcode, bytes[at]);
-      at = this.memoryOperand(bytes, at, available, size);
-      if (at < 0) return false;
-      // An immediate is at most 4 bytes; a 64-bit store sign-extends it (SDM Vol. 2B "MOV").
-      at = this.readImmediate(bytes, at, available, size < 4 ? size : 4, size);
-      return at >= 0 && this.finish(at, available, true, false);
     }
     if (opcode >= 0xa0 && opcode <= 0xa3) {
       // The offset is as wide as the address size (SDM Vol. 2B "MOV", moffs).
@@ -232,7 +237,7 @@ export class MmioInstruction {
 
   // 0F-prefixed opcodes, at the byte after 0F.
   private decodeTwoByte(bytes: StaticArray<u8>, at: i32, available: i32, operandSize: u8): bool {
-    const second = bytes[at++];
+    const second = unchecked(bytes[at++]);
     if (second == 0xb6 || second == 0xb7 || second == 0xbe || second == 0xbf) {
       const size: u8 = (second & 1) != 0 ? 2 : 1;
       at = this.memoryOperand(bytes, at, available, size);
@@ -272,7 +277,7 @@ export class MmioInstruction {
     }
     this.accessSize = size;
     this.registerSize = size;
-    const modrm = bytes[at++];
+    const modrm = unchecked(bytes[at++]);
     const mod = modrm >> 6, rm = modrm & 7;
     if (mod == 3) {
       this.failure = "ModRM " + log.hex(modrm) + " names a register, not memory";
@@ -292,7 +297,7 @@ export class MmioInstruction {
         return -1;
       }
       // SIB base 5 under mod 0 is a disp32 with no base register.
-      if (mod == 0 && (bytes[at] & 7) == 5) displacement = 4;
+      if (mod == 0 && (unchecked(bytes[at]) & 7) == 5) displacement = 4;
       at++;
     } else if (mod == 0 && rm == 5) {
       // disp32 alone, RIP-relative in 64-bit mode (2.2.1.6).
@@ -369,6 +374,6 @@ function segmentOf(prefix: u8): Seg {
 
 function littleEndian(bytes: StaticArray<u8>, at: i32, count: i32): u64 {
   let value: u64 = 0;
-  for (let i = count - 1; i >= 0; i--) value = (value << 8) | <u64>bytes[at + i];
+  for (let i = count - 1; i >= 0; i--) value = (value << 8) | <u64>unchecked(bytes[at + i]);
   return value;
 }

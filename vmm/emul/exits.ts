@@ -172,8 +172,6 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       return Next.Resume;
     }
     case ExitKind.Mmio:
-      // The first touch of a chunk of RAM: it is ready now, try again.
-      if (vm.memory.prepareForGuest(exit.gpa)) return Next.Resume;
       return emulateMmio(vm, vcpu, exit);
     case ExitKind.TripleFault:
       vm.stop("triple fault: the guest shut down its CPU", vcpu);

@@ -13,6 +13,7 @@
 // pageFaultFor() says whether the MMU would have let the access through
 // (4.6). Reserved bits and accessed/dirty flags are not looked at.
 
+import { physRead32, physRead64 } from "../../kernel/arch/shim";
 import {
   CR0_PG,
   CR0_WP,
@@ -40,6 +41,8 @@ export const enum WalkResult {
 }
 
 const OFFSET_4K: u64 = 0xfff;
+// R/W and U/S: the rights a walk starts with, and each level can take away.
+const RIGHTS: u64 = PTE_WRITABLE | PTE_USER;
 
 export class GuestPageWalker {
   // The guest-physical address, after a walk that returned Translated.
@@ -49,9 +52,9 @@ export class GuestPageWalker {
   failedEntry: u64 = 0;
   // What the last translate() returned.
   lastResult: WalkResult = WalkResult.Translated;
-  // After Translated: whether every level allows writes, and user access.
-  writable: bool = true;
-  user: bool = true;
+  // The R/W and U/S bits of every level so far, ANDed: after Translated,
+  // whether every level allows writes, and user access.
+  private rights: u64 = RIGHTS;
   private entry: u64 = 0;
   private memory: GuestMemory | null = null;
 
@@ -59,10 +62,17 @@ export class GuestPageWalker {
   // CR0, CR3, CR4 and EFER.
   translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
     this.memory = memory;
-    this.writable = true;
-    this.user = true;
+    this.rights = RIGHTS;
     this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
     return this.lastResult;
+  }
+
+  // After Translated: whether every level allows writes, and user access.
+  get writable(): bool {
+    return (this.rights & PTE_WRITABLE) != 0;
+  }
+  get user(): bool {
+    return (this.rights & PTE_USER) != 0;
   }
 
   // After translate(): the error code of the page fault a data access
@@ -120,8 +130,7 @@ export class GuestPageWalker {
     const result = this.readEntry((cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8, 8);
     if (result != WalkResult.Translated) return result;
     // A PDPTE has no R/W or U/S bit (Table 4-8).
-    this.writable = true;
-    this.user = true;
+    this.rights = RIGHTS;
     return this.walkFrom(linear, this.entry & PTE_ADDRESS_MASK, 2);
   }
 
@@ -150,16 +159,17 @@ export class GuestPageWalker {
   }
 
   // Reads the `width`-byte entry at `gpa` into `entry`; Translated means
-  // it is in RAM and present.
+  // it is in RAM and present. Inline: it runs once per level.
+  @inline
   private readEntry(gpa: u64, width: u64): WalkResult {
-    const memory = this.memory!;
     this.failedEntry = gpa;
-    if (!memory.contains(gpa, width)) return WalkResult.TableOutsideRam;
-    const entry = width == 8 ? memory.read64(gpa) : <u64>memory.read32(gpa);
+    // One lookup: it both checks that the entry is RAM and finds it.
+    const host = this.memory!.translate(gpa, width);
+    if (host < 0) return WalkResult.TableOutsideRam;
+    const entry = width == 8 ? physRead64(<u64>host) : <u64>physRead32(<u64>host);
     this.entry = entry;
     if ((entry & PTE_PRESENT) == 0) return WalkResult.NotPresent;
-    this.writable = this.writable && (entry & PTE_WRITABLE) != 0;
-    this.user = this.user && (entry & PTE_USER) != 0;
+    this.rights &= entry;
     return WalkResult.Translated;
   }
 }

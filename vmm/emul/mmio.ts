@@ -6,9 +6,10 @@
 // emulateMmio() finishes the instruction in its place: it reads the
 // instruction, decodes it, performs the access where it goes (mmiotarget.ts),
 // updates the register and the status flags the way the CPU would, and
-// moves RIP past it.
+// moves RIP past it. An exit at an address in RAM may be the guest's
+// first touch of a chunk not yet ready (core/guestmemory.ts): then the
+// access is tried again once the chunk is.
 
-import { physRead8 } from "../../kernel/arch/shim";
 import { MAX_INSTRUCTION_LENGTH, Reg, RFLAGS_CF, RFLAGS_STATUS, Seg } from "../../kernel/arch/x86";
 import * as log from "../../kernel/console/log";
 import { PAGE_SIZE } from "../../kernel/mm/range";
@@ -31,9 +32,12 @@ const strings = new StringStep();
 
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   device.at(vm, vcpu, exit.gpa);
+  // The first touch of a chunk of RAM: it is ready now, try again. Asked
+  // only where the access goes to RAM, which at() has found already.
+  if (device.isRam && vm.memory.prepareForGuest(exit.gpa)) return Next.Resume;
   device.noteIfUnclaimed(exit.isWrite);
-  const bytes = exit.instructionBytes;
-  const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
+  const bytes = exit.instructionBytes, codeBits = vcpu.codeBits;
+  const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, codeBits, bytes);
   if (available == 0) {
     vm.stop(
       "MMIO access to " + log.hex(exit.gpa) + ": cannot read the instruction at rip " + log.hex(vcpu.rip) + " ("
@@ -42,7 +46,6 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     );
     return Next.Stopped;
   }
-  const codeBits = vcpu.codeBits;
   if (!instruction.decode(bytes, available, codeBits)) {
     return cannotEmulate(vm, vcpu, exit, available, instruction.failure);
   }
@@ -123,12 +126,13 @@ function extend(value: u64, size: u8, extension: Extension): u64 {
   return size == 1 ? <u64><i64><i8>value : <u64><i64><i16>value;
 }
 
-// Reads up to 15 bytes at CS:RIP into `into`, page by page, since each page
-// translates on its own; stops at the first one not in RAM. Returns the count.
-export function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32 {
+// Reads up to 15 bytes at CS:RIP into `into` for code of `codeBits`, page
+// by page, since each page translates on its own; stops at the first one
+// not in RAM. Returns the count.
+export function fetchInstruction(vm: Vm, vcpu: Vcpu, codeBits: u32, into: StaticArray<u8>): i32 {
   // Outside 64-bit mode, linear addresses wrap at 4 GiB and CS's base
   // counts (SDM Vol. 3A 3.4.4); in 64-bit mode the base is 0.
-  const mode64 = vcpu.codeBits == 64;
+  const mode64 = codeBits == 64;
   const addressMask: u64 = mode64 ? ~(<u64>0) : 0xffff_ffff;
   let linear = mode64 ? vcpu.rip : (vcpu.segmentBase(Seg.Cs) + vcpu.rip) & addressMask;
   const cr0 = vcpu.cr0, cr3 = vcpu.cr3, cr4 = vcpu.cr4, efer = vcpu.efer;
@@ -137,10 +141,10 @@ export function fetchInstruction(vm: Vm, vcpu: Vcpu, into: StaticArray<u8>): i32
     if (walker.translate(vm.memory, linear, cr0, cr3, cr4, efer) != WalkResult.Translated) return count;
     const rest = PAGE_SIZE - (linear & (PAGE_SIZE - 1));
     const inPage = <i32>min<u64>(rest, <u64>(MAX_INSTRUCTION_LENGTH - count));
-    // One lookup for the page's bytes, not one per byte.
-    const host = vm.memory.translate(walker.physical, <u64>inPage);
-    if (host < 0) return count;
-    for (let i = 0; i < inPage; i++) into[count++] = physRead8(<u64>host + <u64>i);
+    // One lookup and one copy for the page's bytes, not one per byte.
+    const to = changetype<usize>(into) + <usize>count;
+    if (!vm.memory.copyLinear(walker.physical, to, <u64>inPage, false)) return count;
+    count += inPage;
     linear = (linear + <u64>inPage) & addressMask;
   }
   return count;

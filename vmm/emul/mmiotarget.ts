@@ -35,18 +35,26 @@ export class GuestLocation {
   private apicOffset: u64 = 0;
   gpa: u64 = 0;
 
+  // Whether the location is guest RAM.
+  get isRam(): bool {
+    return this.target == Target.Ram;
+  }
+
   // Points the location at `gpa` as `vcpu` of `vm` sees it.
   at(vm: Vm, vcpu: Vcpu, gpa: u64): void {
     const apic = vm.apics.of(vcpu), apicOffset = gpa - apic.mmioBase;
-    const inRam = vm.memory.contains(gpa, 1);
+    const inApic = apicOffset < LAPIC_SIZE;
     this.vm = vm;
     this.vcpu = vcpu;
     this.gpa = gpa;
     this.apicOffset = apicOffset;
-    this.target = apicOffset < LAPIC_SIZE && (apic.xapicMode || !inRam)
+    // RAM is looked up only where the APIC's mode leaves it a say.
+    this.target = inApic && apic.xapicMode
       ? Target.Apic
-      : inRam
+      : vm.memory.contains(gpa, 1)
       ? Target.Ram
+      : inApic
+      ? Target.Apic
       : Target.Bus;
   }
 

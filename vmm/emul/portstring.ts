@@ -20,9 +20,10 @@ const instruction = new MmioInstruction();
 const strings = new StringStep();
 
 export function emulatePortString(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
-  const available = fetchInstruction(vm, vcpu, exit.instructionBytes);
+  const codeBits = vcpu.codeBits;
+  const available = fetchInstruction(vm, vcpu, codeBits, exit.instructionBytes);
   let why = "";
-  if (!instruction.decode(exit.instructionBytes, available, vcpu.codeBits)) {
+  if (!instruction.decode(exit.instructionBytes, available, codeBits)) {
     why = instruction.failure;
   } else if (instruction.operation != (exit.isWrite ? Operation.Outs : Operation.Ins)) {
     why = "the instruction at rip is no " + (exit.isWrite ? "OUTS" : "INS");

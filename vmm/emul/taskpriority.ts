@@ -49,8 +49,9 @@ export function emulateTaskPriority(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
 // instruction's length in exit.instructionLength; -1 if it is no such MOV.
 function decodeMovCr8(vm: Vm, vcpu: Vcpu, exit: Exit): i32 {
   const bytes = exit.instructionBytes;
-  const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, bytes);
-  const mode64 = vcpu.codeBits == 64;
+  const codeBits = vcpu.codeBits;
+  const available = exit.fetchedBytes > 0 ? <i32>exit.fetchedBytes : fetchInstruction(vm, vcpu, codeBits, bytes);
+  const mode64 = codeBits == 64;
   let rex: u8 = 0, lock = false, at = 0;
   // Prefixes: REX (64-bit mode, right before the opcode), LOCK, and the
   // others, which change nothing here.
