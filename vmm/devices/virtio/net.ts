@@ -82,10 +82,10 @@ export class VirtioNet extends VirtioDevice {
   private held: bool = false;
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
-  // A frame on its way out with its header, and one on its way in behind its header.
+  // A frame on its way out and its header; the header of one on its way in.
   private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
-  private incoming: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_LARGE_FRAME);
+  private incomingHeader: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
   // of the VM's previous boot, if any.
@@ -196,7 +196,7 @@ export class VirtioNet extends VirtioDevice {
   receive(frame: Frame): bool {
     const q = this.rx;
     if (q === null || q.error !== null) return false;
-    const length = frame.length, total = NET_HEADER_BYTES + length, bytes = this.incoming;
+    const length = frame.length, total = NET_HEADER_BYTES + length;
     // Chains first, so that a frame that does not fit gives them all back.
     const most = this.mergeable ? MAX_MERGED : 1;
     let chains = 0, room: u64 = 0;
@@ -224,22 +224,25 @@ export class VirtioNet extends VirtioDevice {
       return false;
     }
     this.writeHeader(frame, chains);
-    memory.copy(bytes.dataStart + NET_HEADER_BYTES, frame.bytes.dataStart, length);
+    // The header into the first chain, then the frame straight from the
+    // switch's buffer, on from there.
     let done = 0;
     for (let i = 0; i < chains; i++) {
-      const chain = this.rxChains[i], n = chain.writeBytes(0, bytes, done, total - done);
-      q.push(chain.head, <u32>n);
+      const chain = this.rxChains[i],
+        header = i == 0 ? chain.writeBytes(0, this.incomingHeader, 0, NET_HEADER_BYTES) : 0;
+      const n = chain.writeBytes(<u64>header, frame.bytes, done, length - done);
+      q.push(chain.head, <u32>(header + n));
       done += n;
     }
     if (q.needsInterrupt()) this.signals!.usedBuffers(RECEIVE);
     return true;
   }
 
-  // The header of a received frame, at the start of `incoming`: the work
-  // left in it, which the switch leaves only for a driver that takes it
+  // The header of a received frame, into `incomingHeader`: the work left
+  // in it, which the switch leaves only for a driver that takes it
   // (5.1.6.4), and how many chains it fills.
   private writeHeader(frame: Frame, chains: i32): void {
-    const h = this.incoming;
+    const h = this.incomingHeader;
     h.fill(0, 0, NET_HEADER_BYTES);
     if (frame.partialChecksum) {
       h[NET_HDR_FLAGS_AT] = NET_HDR_F_NEEDS_CSUM;
