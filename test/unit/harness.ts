@@ -321,8 +321,15 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     phys_write32: (a: bigint, v: number) => p.write(a, 4, v >>> 0),
     phys_write64: (a: bigint, v: bigint) => p.write(a, 8, v),
     phys_zero: (a: bigint, bytes: bigint) => p.zero(a, Number(bytes)),
+    // Either side may be the linear memory's window (GuestMemory.copyLinear()).
     phys_copy: (to: bigint, from: bigint, bytes: bigint) => {
-      for (let i = 0n; i < bytes; i++) p.write8(to + i, p.read8(from + i));
+      const linear = (a: bigint) => a >= LINEAR_BASE ? new Uint8Array(getExports().memory.buffer) : null;
+      const into = linear(to), outOf = linear(from);
+      for (let i = 0n; i < bytes; i++) {
+        const v = outOf !== null ? outOf[Number(from + i - LINEAR_BASE)] : p.read8(from + i);
+        if (into !== null) into[Number(to + i - LINEAR_BASE)] = v;
+        else p.write8(to + i, v);
+      }
     },
     linear_to_phys: (offset: number) => BigInt(offset >>> 0) + LINEAR_PHYS_BASE,
     linear_base: () => LINEAR_BASE,

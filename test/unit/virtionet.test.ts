@@ -89,6 +89,16 @@ describe("virtio-net", () => {
     expect(b.received()).toEqual([{ numBuffers: 3, frame: f }]);
   });
 
+  it("copies a frame past the headers the switch reads from a's buffers straight into b's", () => {
+    const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start();
+    // Buffers smaller than those headers, from a chain whose header has a
+    // buffer of its own.
+    b.offerReceive(...Array<number>(16).fill(100));
+    const f = frame(MAC_B, MAC_A, 1514, 7);
+    a.send(f, true);
+    expect(b.received()).toEqual([{ numBuffers: 16, frame: f }]);
+  });
+
   it("without F_MRG_RXBUF puts each frame in one buffer, num_buffers 1", () => {
     const a = new NetDriver(A, phys).start();
     const b = new NetDriver(B, phys).start((f) => f & ~F_MRG_RXBUF);

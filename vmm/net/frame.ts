@@ -10,12 +10,28 @@
 // whose driver negotiated it), and does it itself for any other
 // (offload.ts). Frames from the uplink and from the hypervisor's own
 // address never carry any.
+//
+// A VM's card may hand over only the frame's first bytes, as many as the
+// switch reads to forward it (its headers), and leave the rest in the
+// sender's buffers (a FrameSource): a card that receives it copies that
+// rest from buffer to buffer, and whatever needs the whole frame in
+// `bytes` (a tag put in or taken out, a checksum, segmentation, a port
+// outside the VMs) fetches it first.
 
 import { HEADER_SIZE, MAX_FRAME, TAG_SIZE } from "./ethernet";
 
 // The largest frame with a segment to cut: an IPv4 packet of 65535 bytes
 // (RFC 791, Total Length) behind a header and a tag.
 export const MAX_LARGE_FRAME: i32 = HEADER_SIZE + 65535 + TAG_SIZE;
+// The bytes the switch reads to forward a frame: its Ethernet header and
+// tag, and IPv4 and TCP headers of the most 60 bytes each (offload.ts).
+export const HEADERS_READ: i32 = HEADER_SIZE + TAG_SIZE + 60 + 60;
+
+// Where the bytes of a frame past those held in `bytes` still are.
+export abstract class FrameSource {
+  // Copies the frame's bytes [from, from + count) into bytes[from...].
+  abstract read(bytes: Uint8Array, from: i32, count: i32): void;
+}
 
 export class Frame {
   length: i32 = 0;
@@ -24,6 +40,9 @@ export class Frame {
   checksumOffset: i32 = 0;
   // The TCP payload of each frame to cut the segment into; 0: a frame as it is.
   segmentSize: i32 = 0;
+  // With a source, only bytes [0, held) are in `bytes` yet.
+  source: FrameSource | null = null;
+  held: i32 = 0;
 
   constructor(public bytes: Uint8Array) {}
 
@@ -31,9 +50,25 @@ export class Frame {
   plain(bytes: Uint8Array, length: i32): Frame {
     this.bytes = bytes;
     this.length = length;
+    this.source = null;
     this.partialChecksum = false;
     this.checksumStart = this.checksumOffset = this.segmentSize = 0;
     return this;
+  }
+
+  // The frame has its first `held` bytes in `bytes` and the rest at
+  // `source`; with all of them held, it is whole already.
+  hold(held: i32, source: FrameSource): void {
+    this.held = held;
+    this.source = held < this.length ? source : null;
+  }
+
+  // All of the frame into `bytes`, if it is not there yet.
+  fetch(): void {
+    const source = this.source;
+    if (source === null) return;
+    source.read(this.bytes, this.held, this.length - this.held);
+    this.source = null;
   }
 
   // The same work as `other`'s, its offsets `shift` bytes on: a tag put in

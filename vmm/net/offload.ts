@@ -63,6 +63,7 @@ function be32At(bytes: Uint8Array, at: i32): u32 {
 // (virtio 1.2, 5.1.6.2: over csum_start to the end, at csum_start +
 // csum_offset, whose bytes hold the sender's seed, the pseudo-header's sum).
 export function completeChecksum(frame: Frame): void {
+  frame.fetch();
   const bytes = frame.bytes, start = frame.checksumStart;
   store16(bytes, start + frame.checksumOffset, ~onesSum(bytes, start, frame.length, 0));
   frame.partialChecksum = false;
@@ -115,6 +116,7 @@ export class Segmenter {
   private index: u32 = 0;
 
   start(large: Frame): void {
+    large.fetch();
     this.large = large;
     this.headers = this.at = segmentHeaders(large);
     this.index = 0;

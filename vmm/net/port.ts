@@ -52,6 +52,8 @@ export abstract class SwitchPort {
   // segments to cut (frame.ts); if not, the switch does that work first.
   takesPartialChecksum: bool = false;
   takesLargeSegments: bool = false;
+  // Whether deliver() takes a frame with bytes still at its source (frame.ts).
+  readsSources: bool = false;
 
   // `vlans`: the VLAN of an access port, or a trunk's list; `tagged`: a trunk.
   constructor(readonly vlans: u16[], readonly tagged: bool) {}

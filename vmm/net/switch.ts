@@ -130,6 +130,7 @@ export class VirtualSwitch {
       vlan = <u16>(be16At(bytes, TYPE_AT + 2) & VID_MASK);
       // The tag's four bytes out: what follows moves down over them, the
       // offsets of the work left with it.
+      frame.fetch();
       bytes.copyWithin(TYPE_AT, TYPE_AT + TAG_SIZE, length);
       frame.length = length -= TAG_SIZE;
       frame.takeWork(frame, -TAG_SIZE);
@@ -180,9 +181,11 @@ export class VirtualSwitch {
 
   // Hands `frame` to `port`, its checksum completed if the port does not
   // take it partial, and for a trunk tagged with `vlan` in a buffer kept
-  // for it: this is an exit's path, which allocates nothing.
+  // for it: this is an exit's path, which allocates nothing. Only a port
+  // that copies from a frame's source gets a frame not whole.
   private deliver(port: SwitchPort, frame: Frame, vlan: u16): void {
     if (frame.partialChecksum && !port.takesPartialChecksum) completeChecksum(frame);
+    if (port.tagged || !port.readsSources) frame.fetch();
     let out = frame;
     if (port.tagged) {
       out = this.tagged;

@@ -4,11 +4,14 @@
 // only read, then zero or more it may only write (virtio 1.2, 2.7.4). The
 // virtqueue (virtqueue.ts) fills a Chain when it takes a request from the
 // driver; the device then reads its input and writes its answer through the
-// two copy helpers here, which treat each part as one run of bytes and never
-// stray outside the buffers the driver offered. A device owns one Chain per
+// copy helpers here, which treat each part as one run of bytes and never
+// stray outside the buffers the driver offered: to and from the
+// hypervisor's memory, or, for a frame from one VM to another
+// (net.ts), from one chain's buffers straight into another's. A device owns one Chain per
 // request it keeps in flight and reuses it: the buffer list is allocated once,
 // with room for `capacity` buffers, so taking work allocates nothing.
 
+import { physCopy } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 
 export class Chain {
@@ -51,6 +54,24 @@ export class Chain {
   // part, from `offset` bytes into it; returns how many were copied.
   writeBytes(offset: u64, src: Uint8Array, start: i32, count: i32): i32 {
     return this.copy(this.readableCount, this.count, offset, src, start, count, true);
+  }
+
+  // Copies up to `count` bytes from `src`, a walk over another chain's
+  // buffers (another VM's, maybe), on from where it stands, into this
+  // chain's device-writable part from `offset` bytes into it: guest RAM
+  // to guest RAM, each buffer looked up once. Returns how many were
+  // copied; `src` stands after them, for the next chain.
+  copyFrom(src: Runs, offset: u64, count: u64): u64 {
+    const into = intoRuns.start(this, this.readableCount, this.count, offset);
+    let done: u64 = 0;
+    while (done < count && into.next() && src.next()) {
+      const n = min(count - done, min(into.left, src.left));
+      physCopy(into.at, src.at, n);
+      into.advance(n);
+      src.advance(n);
+      done += n;
+    }
+    return done;
   }
 
   // Empties the chain (Virtqueue.pop() does this first).
@@ -97,3 +118,60 @@ export class Chain {
     return done;
   }
 }
+
+// A walk over buffers [first, end) of a chain, from `skip` bytes into
+// them, one buffer's run of host-physical bytes at a time: the two sides
+// of Chain.copyFrom(). Each user keeps its own, so that copying
+// allocates nothing.
+export class Runs {
+  // The current run: where it is in host memory, and its bytes left.
+  at: u64 = 0;
+  left: u64 = 0;
+  private chain: Chain | null = null;
+  private i: i32 = 0;
+  private end: i32 = 0;
+  private skip: u64 = 0;
+
+  start(chain: Chain, first: i32, end: i32, skip: u64): Runs {
+    this.chain = chain;
+    this.i = first;
+    this.end = end;
+    this.skip = skip;
+    this.left = 0;
+    return this;
+  }
+
+  // The device-readable part of `chain`, from `skip` bytes into it.
+  readable(chain: Chain, skip: u64): Runs {
+    return this.start(chain, 0, chain.readableCount, skip);
+  }
+
+  // Whether a run has bytes left, moving to the next buffer if need be;
+  // false at the end of the buffers (or, never after pop()'s checks, one
+  // outside RAM).
+  next(): bool {
+    const chain = this.chain!, memory = chain.memory;
+    while (this.left == 0) {
+      if (memory === null || this.i >= this.end) return false;
+      const len = <u64>chain.len(this.i), addr = chain.addr(this.i);
+      this.i++;
+      if (this.skip >= len) {
+        this.skip -= len; // the offset lies past this buffer
+        continue;
+      }
+      const h = memory.translate(addr + this.skip, len - this.skip);
+      if (h < 0) return false;
+      this.at = <u64>h;
+      this.left = len - this.skip;
+      this.skip = 0;
+    }
+    return true;
+  }
+
+  advance(n: u64): void {
+    this.at += n;
+    this.left -= n;
+  }
+}
+
+const intoRuns = new Runs();

@@ -14,7 +14,9 @@
 // Transmit: a kick on the transmit queue sends every frame waiting there
 // into the switch, which at once writes it into the receiving VMs' queues
 // (receive() here, on their devices) and interrupts them; the chain then
-// goes back to this driver. A cap on bytes per second holds the queue, as
+// goes back to this driver. The switch holds only a frame's headers
+// (net/frame.ts): a receiving VM's card copies the rest from this chain's
+// buffers into its own, one copy. A cap on bytes per second holds the queue, as
 // a disk's budget does (block.ts), until the platform's clock resumes it.
 // Receive: a frame takes as many of the driver's buffers as it needs; with
 // none (or too few) offered it is dropped and counted, as a full NIC's
@@ -23,13 +25,14 @@
 
 import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
-import { Frame, MAX_LARGE_FRAME } from "../../net/frame";
+import { Frame, FrameSource, HEADERS_READ, MAX_LARGE_FRAME } from "../../net/frame";
 import { segmentHeaders } from "../../net/offload";
 import { Drop, FrameReceiver, VmPort } from "../../net/port";
 import { VirtualSwitch } from "../../net/switch";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
-import { Chain, Virtqueue } from "./virtqueue";
+import { Chain, Runs } from "./chain";
+import { Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 import {
   NET_F_CSUM,
@@ -82,10 +85,14 @@ export class VirtioNet extends VirtioDevice {
   private held: bool = false;
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
-  // A frame on its way out with its header, and one on its way in behind its header.
+  // A frame on its way out, its header, and where its bytes beyond the
+  // switch's reading are; the header of one on its way in.
   private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
-  private incoming: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_LARGE_FRAME);
+  private outgoingRest: ChainSource = new ChainSource(this.txChain);
+  private incomingHeader: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
+  // A walk over the sender's buffers, for a frame received from them.
+  private restRuns: Runs = new Runs();
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
   // of the VM's previous boot, if any.
@@ -98,6 +105,7 @@ export class VirtioNet extends VirtioDevice {
     for (let i = 0; i < MAX_MERGED; i++) this.rxChains.push(new Chain(CHAIN_BUFFERS));
     this.resume = new NetResume(this);
     port.receiver = new NetReceiver(this);
+    port.readsSources = true;
   }
 
   get features(): u64 {
@@ -158,11 +166,13 @@ export class VirtioNet extends VirtioDevice {
         const length = chain.readableBytes - <u64>NET_HEADER_BYTES;
         this.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
         if (this.held) break;
-        // A frame longer than one can be is read in part; the switch drops it by its length.
+        // Only the bytes the switch reads, the rest when it needs them or
+        // straight into a receiving VM's buffers (frame.ts). A frame longer
+        // than one can be is never read whole: the switch drops it by its length.
         const frame = this.outgoing;
         chain.readBytes(0, this.header, 0, NET_HEADER_BYTES);
-        chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, MAX_LARGE_FRAME);
         frame.length = <i32>min(length, <u64>i32.MAX_VALUE);
+        frame.hold(chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, HEADERS_READ), this.outgoingRest);
         if (this.readWork(frame)) this.net.sendFrame(this.port, frame, rdtsc(), tscPerMillisecond());
         else this.port.refuse(Drop.BadOffload, length);
         q.push(chain.head, 0);
@@ -196,7 +206,7 @@ export class VirtioNet extends VirtioDevice {
   receive(frame: Frame): bool {
     const q = this.rx;
     if (q === null || q.error !== null) return false;
-    const length = frame.length, total = NET_HEADER_BYTES + length, bytes = this.incoming;
+    const length = frame.length, total = NET_HEADER_BYTES + length;
     // Chains first, so that a frame that does not fit gives them all back.
     const most = this.mergeable ? MAX_MERGED : 1;
     let chains = 0, room: u64 = 0;
@@ -224,22 +234,35 @@ export class VirtioNet extends VirtioDevice {
       return false;
     }
     this.writeHeader(frame, chains);
-    memory.copy(bytes.dataStart + NET_HEADER_BYTES, frame.bytes.dataStart, length);
-    let done = 0;
+    // The header into the first chain, then the frame's bytes the switch
+    // holds, then any still in the sender's buffers, copied from there.
+    let rest: Chain | null = null;
+    if (frame.source instanceof ChainSource) rest = (<ChainSource>frame.source).chain;
+    else frame.fetch();
+    const held = rest !== null ? frame.held : length;
+    // Both headers are NET_HEADER_BYTES long: the frame's byte `held` is
+    // as far into the sender's chain as into what the driver gets.
+    if (rest !== null) this.restRuns.readable(rest, <u64>(NET_HEADER_BYTES + held));
+    let filled: u64 = 0;
     for (let i = 0; i < chains; i++) {
-      const chain = this.rxChains[i], n = chain.writeBytes(0, bytes, done, total - done);
+      const chain = this.rxChains[i];
+      let n: u64 = i == 0 ? <u64>chain.writeBytes(0, this.incomingHeader, 0, NET_HEADER_BYTES) : 0;
+      const at = <i32>(filled + n) - NET_HEADER_BYTES, wrote = chain.writeBytes(n, frame.bytes, at, held - at);
+      n += <u64>wrote;
+      // Past the bytes held, which the switch checked, and only there.
+      if (rest !== null && at + wrote >= held) n += chain.copyFrom(this.restRuns, n, <u64>total - (filled + n));
       q.push(chain.head, <u32>n);
-      done += n;
+      filled += n;
     }
     if (q.needsInterrupt()) this.signals!.usedBuffers(RECEIVE);
     return true;
   }
 
-  // The header of a received frame, at the start of `incoming`: the work
-  // left in it, which the switch leaves only for a driver that takes it
+  // The header of a received frame, into `incomingHeader`: the work left
+  // in it, which the switch leaves only for a driver that takes it
   // (5.1.6.4), and how many chains it fills.
   private writeHeader(frame: Frame, chains: i32): void {
-    const h = this.incoming;
+    const h = this.incomingHeader;
     h.fill(0, 0, NET_HEADER_BYTES);
     if (frame.partialChecksum) {
       h[NET_HDR_FLAGS_AT] = NET_HDR_F_NEEDS_CSUM;
@@ -252,6 +275,17 @@ export class VirtioNet extends VirtioDevice {
       writeLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2, frame.segmentSize);
     }
     writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
+  }
+}
+
+// The bytes of the frame in hand beyond those the switch reads: still in
+// the transmit chain, behind the header.
+class ChainSource extends FrameSource {
+  constructor(readonly chain: Chain) {
+    super();
+  }
+  read(bytes: Uint8Array, from: i32, count: i32): void {
+    this.chain.readBytes(<u64>(NET_HEADER_BYTES + from), bytes, from, count);
   }
 }
 
