@@ -170,7 +170,8 @@ async function cappedRate(machine: Machine): Promise<number> {
     "(sleep 600 | nc -l -p 5001 > /tmp/big) & "
       + `(while [ ! -s /tmp/big ]; do sleep 0.05; done; first=${uptime}; `
       + `while [ $(wc -c < /tmp/big) -lt ${bytes} ]; do sleep 0.05; done; echo $first ${uptime} > /tmp/took) & `
-      + "echo timing-$((6 * 7))",
+      // b connects only once a listens: a loaded host may start nc late.
+      + "until netstat -ltn | grep -q ':5001 '; do sleep 0.1; done; echo timing-$((6 * 7))",
     /timing-42/,
   );
   await focus(machine, 1);
