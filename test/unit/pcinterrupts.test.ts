@@ -12,6 +12,9 @@ interface Exported {
   pitClocks(): bigint;
   tscCatchUp(nowTsc: bigint, tscPerMs: bigint): void;
   tscIrq0At(tscPerMs: bigint): bigint;
+  tscNextEventAt(tscPerMs: bigint): bigint;
+  pinSettled(): number;
+  pinTouched(): void;
 }
 
 let e: Exports<Exported>;
@@ -102,5 +105,29 @@ describe("the PIT on the TSC", () => {
     e.tscCatchUp(START, GHZ);
     outb(0x43, 0x34);
     expect(e.tscIrq0At(GHZ)).toBe(0xffff_ffff_ffff_ffffn);
+  });
+});
+
+describe("the pin's settled state, which lets the scheduler's lane skip its look", () => {
+  it("holds only while no interrupt waits at the 8259 and the timers' deadline is known", () => {
+    // Linux's init_8259A() with every line masked, then counter 0 in mode 2 with 1193 clocks.
+    for (const [port, v] of [[0x20, 0x11], [0x21, 0x30], [0x21, 0x04], [0x21, 0x01], [0x21, 0xff]]) outb(port, v);
+    e.tscCatchUp(START, GHZ);
+    outb(0x43, 0x34);
+    outb(0x40, 1193 & 0xff);
+    outb(0x40, 1193 >> 8);
+    e.tscCatchUp(e.tscIrq0At(GHZ), GHZ); // IRQ 0 rises into the IRR, masked
+    expect(e.pinSettled()).toBe(0); // the timers moved on: their deadline is to be worked out
+    e.tscNextEventAt(GHZ);
+    expect(e.pinSettled()).toBe(1);
+    outb(0x21, 0xfe); // the guest unmasks IRQ 0: INT rises with no edge and no notify()
+    expect(e.pinSettled()).toBe(0);
+    expect(e.picAcknowledge()).toBe(0x30);
+    outb(0x20, 0x20); // its EOI
+    expect(e.pinSettled()).toBe(1);
+    e.pinTouched();
+    expect(e.pinSettled()).toBe(0);
+    e.tscNextEventAt(GHZ);
+    expect(e.pinSettled()).toBe(1);
   });
 });

@@ -135,6 +135,14 @@ export function tscRtcAt(tscPerMs: u64): u64 {
 export function tscNextEventAt(tscPerMs: u64): u64 {
   return interrupts.nextEventAt(tscPerMs);
 }
+// What the scheduler's lane asks before it resumes a guest without a look.
+export function pinSettled(): bool {
+  return interrupts.settled();
+}
+// A guest's access to a timer's register (ClockedDevice).
+export function pinTouched(): void {
+  interrupts.touched();
+}
 
 export function uartFeed(byte: u8): void {
   uart.feedInput(byte);
