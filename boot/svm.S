@@ -15,15 +15,16 @@
  *
  * After each #VMEXIT the stub calls svm_fast_exit(vcpu) (linker/shim.c,
  * which calls the backend's fastExit() of that vCPU). If it answers
- * FAST_EXIT_DONE, the exit is finished and the stub enters the guest again at once: such an exit costs
- * no return to cpu_loop() and its lock, no save of the host's callee-saved registers
- * and no FPU switch (the fast path uses no x87/SSE register, which
- * tools/build/check-image.sh verifies, so the guest's stay loaded).
- * Otherwise the guest's FPU state is saved, and for FAST_EXIT_LANE the stub
- * offers the exit to lane_exit() (linker/shim.c), which may finish it under the hypervisor
- * lock and enter again too; if not, svm_run returns, and the exit is in the
- * VMCB for the VMM to decode. The fast path runs with GIF=0 (#VMEXIT clears it), so host
- * interrupts wait for the next VMRUN, which they end at once.
+ * FAST_EXIT_DONE, the exit is finished and the stub enters the guest again
+ * at once: such an exit costs no return to cpu_loop() and its lock, no save
+ * of the host's callee-saved registers and no FPU switch (the fast path
+ * uses no x87/SSE register, which tools/build/check-image.sh verifies, so
+ * the guest's stay loaded). Otherwise the guest's FPU state is saved, and
+ * for FAST_EXIT_LANE the stub offers the exit to lane_exit()
+ * (linker/shim.c), which may finish it under the hypervisor lock and enter
+ * again too; if not, svm_run returns, and the exit is in the VMCB for the
+ * VMM to decode. The fast path and the lane run with GIF=0 (#VMEXIT clears
+ * it), so host interrupts wait for the next VMRUN, which they end at once.
  */
 #include "guest-regs.h"
 

@@ -26,13 +26,14 @@
  *
  * After each VM exit the stub calls vmx_fast_exit(vcpu) (linker/shim.c,
  * which calls the backend's fastExit() of that vCPU). If it answers
- * FAST_EXIT_DONE, the exit is finished and the stub resumes the guest at once, in the same frame
- * (HOST_RSP and HOST_RIP stay valid) and with the guest's x87/SSE state
- * still loaded (the fast path uses none, tools/build/check-image.sh
- * verifies it). Otherwise the guest's FPU state and CR2 are saved, and for
- * FAST_EXIT_LANE the stub offers the exit to lane_exit() (linker/shim.c), which may finish it
- * under the hypervisor lock and resume the guest too; if not, vmx_run
- * returns and the VMM decodes the exit from the VMCS.
+ * FAST_EXIT_DONE, the exit is finished and the stub resumes the guest at
+ * once, in the same frame (HOST_RSP and HOST_RIP stay valid) and with the
+ * guest's x87/SSE state still loaded (the fast path uses none,
+ * tools/build/check-image.sh verifies it). Otherwise the guest's FPU state
+ * and CR2 are saved, and for FAST_EXIT_LANE the stub offers the exit to
+ * lane_exit() (linker/shim.c), which may finish it under the hypervisor
+ * lock and resume the guest too; if not, vmx_run returns and the VMM
+ * decodes the exit from the VMCS.
  */
 #include "guest-regs.h"
 #define HOST_RSP 0x6c14               /* VMCS field encodings, SDM Appendix B.4.4 */
