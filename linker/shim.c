@@ -122,16 +122,18 @@ __attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u3
 
 /* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
  * calls after every #VMEXIT with the vCPU: FAST_EXIT_DONE means "finished,
- * enter again", FAST_EXIT_LANE "try the lane" (boot/guest-regs.h). The fast path runs without the hypervisor lock: it touches only
- * the vCPU's own state (vmm/hw/svm/svmvcpu.ts fastExit()). */
+ * enter again", FAST_EXIT_LANE "try the lane" (boot/guest-regs.h). The
+ * fast path runs without the hypervisor lock: it touches only the vCPU's
+ * own state (vmm/hw/svm/svmvcpu.ts fastExit()). */
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu);
 __attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) { return w2c_kernel_svmFastExit(&kernel, vcpu); }
 
 /* The lane both stubs offer an exit the fast path left to it, with the
- * guest's FPU state saved: under the hypervisor lock, if it is free, the scheduler's
- * cpuLane() may finish it and let the guest run on (nonzero) without the
- * return to cpu_loop(). A busy lock sends the exit the long way: another CPU
- * may hold it while waiting for this one to leave its guest (evict()). */
+ * guest's FPU state saved: under the hypervisor lock, if it is free, the
+ * scheduler's cpuLane() may finish it and let the guest run on (nonzero)
+ * without the return to cpu_loop(). A busy lock sends the exit the long
+ * way: another CPU may hold it while waiting for this one to leave its
+ * guest (evict()). */
 uint32_t lane_exit(uint32_t vcpu) {
   if (!hv_trylock()) return 0;
   uint32_t resume = w2c_kernel_cpuLane(&kernel, vcpu);
