@@ -18,7 +18,7 @@
 
 #include "program.h"
 
-enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_EXIT = 60 };
+enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18 };
 // Linux's x86-64 <asm-generic/fcntl.h> and <linux/fs.h>.
 #define O_RDWR 02
 #define O_DIRECT 040000
@@ -49,7 +49,7 @@ __attribute__((noreturn)) static void fail(const char *what, const char *name, l
   put(": error ");
   putNumber((u64)error);
   put("\n");
-  for (;;) syscall4(SYS_EXIT, 1, 0, 0, 0);
+  leave(1);
 }
 
 static int startsWith(const char *s, const char *prefix) {
@@ -106,11 +106,7 @@ static void phase(int fd, u64 size, const char *arg) {
   put(" ticks\n");
 }
 
-// Called from _start with the initial stack: argc, then argv[] (System V
-// x86-64 ABI, 3.4.1 "Initial Stack and Register State").
-__attribute__((noreturn, used)) static void run(long *stack) {
-  long argc = stack[0];
-  char **argv = (char **)(stack + 1);
+static void run(long argc, char **argv) {
   if (argc < 2) fail("usage: ", "diskbench DEVICE [PHASE:COUNT]...", 22);
   long fd = syscall4(SYS_OPEN, (long)argv[1], O_RDWR | O_DIRECT, 0, 0);
   if (fd < 0) fail("cannot open ", argv[1], -fd);
@@ -119,8 +115,4 @@ __attribute__((noreturn, used)) static void run(long *stack) {
   if (r < 0) fail("not a block device: ", argv[1], -r);
   for (unsigned i = 0; i < sizeof buffer; i++) buffer[i] = (unsigned char)(i * 7 + 1);
   for (long i = 2; i < argc; i++) phase((int)fd, size, argv[i]);
-  for (;;) syscall4(SYS_EXIT, 0, 0, 0, 0);
 }
-
-// The entry point: the stack pointer, aligned to 16 bytes as a call expects, is the argument.
-__asm__(".globl _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call run\n");

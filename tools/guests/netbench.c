@@ -56,7 +56,6 @@ enum {
   SYS_BIND = 49,
   SYS_LISTEN = 50,
   SYS_SETSOCKOPT = 54,
-  SYS_EXIT = 60,
 };
 
 // <linux/socket.h>, <linux/in.h>, <asm-generic/socket.h>, <linux/net.h>.
@@ -169,7 +168,7 @@ __attribute__((noreturn)) static void fail(const char *what, const char *name, l
   put(": error ");
   putNumber((u64)error, 0);
   put("\n");
-  for (;;) syscall3(SYS_EXIT, 1, 0, 0);
+  leave(1);
 }
 
 static int same(const char *a, const char *b) {
@@ -390,11 +389,7 @@ static void noOffloads(const char *name) {
   put(": transmit checksumming off\n");
 }
 
-// Called from _start with the initial stack: argc, then argv[] (System V
-// x86-64 ABI, 3.4.1 "Initial Stack and Register State").
-__attribute__((noreturn, used)) static void run(long *stack) {
-  long argc = stack[0];
-  char **argv = (char **)(stack + 1);
+static void run(long argc, char **argv) {
   if (argc == 4 && same(argv[1], "recv")) {
     receive(numberArg(argv[2], "port"), (u64)numberArg(argv[3], "bytes"));
   } else if (argc == 5 && same(argv[1], "send")) {
@@ -406,8 +401,4 @@ __attribute__((noreturn, used)) static void run(long *stack) {
   } else {
     fail("usage: ", "netbench recv PORT BYTES | send ADDRESS PORT BYTES | veth NAME PID NAME PID | no-offloads NAME", 22);
   }
-  for (;;) syscall3(SYS_EXIT, 0, 0, 0);
 }
-
-// The entry point: the stack pointer, aligned to 16 bytes as a call expects, is the argument.
-__asm__(".globl _start\n_start:\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call run\n");
