@@ -12,6 +12,7 @@ interface GuestMemoryExports {
   translate(gpa: bigint, length: bigint): bigint;
   prepareForGuest(gpa: bigint): number;
   copyFromHost(gpa: bigint, hostPhys: bigint, length: bigint): number;
+  copyImage(gpa: bigint, hostPhys: bigint, length: bigint, lasting: number): number;
   zero(): void;
   mapCount(): number;
   mapGpa(i: number): bigint;
@@ -97,6 +98,20 @@ describe("lazily ready guest RAM", () => {
     expect(phys.read8(HPA + CHUNK + 4096n)).toBe(0x11);
     expect(phys.read8(HPA + 2n * CHUNK - 1n)).toBe(0); // the module's zero byte, not the garbage
     expect(maps()).toEqual([[2n * CHUNK, CHUNK], [CHUNK, CHUNK]]);
+  });
+
+  it("copies an image read from a disk at once, since its buffer is freed after loading", () => {
+    e.reset(0n, HPA, 8n * MiB, 1);
+    e.attach();
+    phys.write8(MODULE, 0x55);
+    phys.write8(MODULE + 4096n, 0x77);
+    expect(e.copyImage(CHUNK, MODULE, 1n, 0)).toBe(1); // a partition's image: copied now
+    expect(e.copyImage(2n * CHUNK, MODULE + 4096n, 1n, 1)).toBe(1); // a boot module: noted
+    expect(maps()).toEqual([[CHUNK, CHUNK]]);
+    phys.write8(MODULE, 0x66); // the buffer's frames, reused
+    expect(phys.read8(HPA + CHUNK)).toBe(0x55);
+    expect(e.prepareForGuest(2n * CHUNK)).toBe(1);
+    expect(phys.read8(HPA + 2n * CHUNK)).toBe(0x77);
   });
 
   it("lets a later copy over the same bytes win, as made in order", () => {

@@ -21,6 +21,8 @@ export interface Exit {
 }
 
 const STATUS_LINE = /typervisor: exit status 0x([0-9a-f]+)/;
+// The first line of a Linux oops, BUG or panic report, as the console shows it.
+const CRASH_REPORT = /^.*(?:BUG:|Oops|general protection fault|Kernel panic).*$/m;
 
 export class Machine {
   private text = "";
@@ -121,9 +123,14 @@ export class Machine {
     for (const w of waiters) w();
   }
 
-  // The console's last lines, for a failure's message.
+  // The console's last lines, for a failure's message; a guest kernel's first
+  // crash report comes whole before them, since CI keeps only what a failure
+  // printed and the report's first lines say which fault it was.
   tail(): string {
-    return `--- last console output ---\n${this.text.slice(-2000)}`;
+    const last = `--- last console output ---\n${this.text.slice(-2000)}`;
+    const crash = CRASH_REPORT.exec(this.text);
+    if (!crash || crash.index >= this.text.length - 2000) return last;
+    return `--- first crash report ---\n${this.text.slice(crash.index, crash.index + 6000)}\n${last}`;
   }
 }
 

@@ -105,7 +105,7 @@ export class PartitionBootImage extends BootImage {
       this.owner + ": " + this.field + ": " + bytes(length) + " read from partition " + this.image.partition + " in "
         + us.toString() + " us",
     );
-    return new PhysImageSource(this.start, length);
+    return new PhysImageSource(this.start, length, false);
   }
 
   close(frames: FrameAllocator): void {

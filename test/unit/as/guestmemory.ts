@@ -4,6 +4,7 @@
 // nested tables (a recording RamMapper).
 
 import { GuestMemory, RamMapper } from "../../../vmm/core/guestmemory";
+import { PhysImageSource } from "../../../vmm/setup/loaders/source";
 
 class Recorder extends RamMapper {
   gpas: u64[] = [];
@@ -33,6 +34,11 @@ export function prepareForGuest(gpa: u64): bool {
 }
 export function copyFromHost(gpa: u64, hostPhys: u64, length: u64): bool {
   return memory.copyFromHost(gpa, hostPhys, length);
+}
+// A loader's copy of `length` bytes of an image at `hostPhys`: a boot
+// module (`lasting`) or a buffer read from a disk partition.
+export function copyImage(gpa: u64, hostPhys: u64, length: u64, lasting: bool): bool {
+  return new PhysImageSource(hostPhys, length, lasting).copyToGuest(memory, gpa, 0, length);
 }
 export function zero(): void {
   memory.zero();

@@ -44,9 +44,11 @@ export abstract class ImageSource {
   }
 }
 
-// An image in host-physical memory [start, start + size), such as a boot module.
+// An image in host-physical memory [start, start + size): a boot module,
+// which stays put, or a buffer read from a disk, which goes back to the
+// frame allocator once the loader is done (`lasting` false).
 export class PhysImageSource extends ImageSource {
-  constructor(public start: u64, size: u64) {
+  constructor(public start: u64, size: u64, private lasting: bool = true) {
     super(size);
   }
 
@@ -63,9 +65,12 @@ export class PhysImageSource extends ImageSource {
     return this.has(offset, 8) ? physRead64(this.start + offset) : 0;
   }
 
+  // RAM not yet touched only notes a copy from a lasting image, to be made
+  // when the guest first touches it; a buffer's bytes must move now.
   copyToGuest(memory: GuestMemory, gpa: u64, offset: u64, length: u64): bool {
     if (!this.has(offset, length)) return false;
-    return memory.copyFromHost(gpa, this.start + offset, length);
+    if (this.lasting) return memory.copyFromHost(gpa, this.start + offset, length);
+    return memory.dma(gpa, this.start + offset, length, true);
   }
 }
 
