@@ -1,10 +1,11 @@
 // The host as the management API sees it and changes it (api/hostfacts.ts):
-// its version, CPUs, free memory and clock, its ping, its shutdown, its
+// its version, CPUs and their model, free memory and clock, its ping, its shutdown, its
 // random numbers, and making and destroying VMs, which takes the
 // configuration's checks and loaders (setup/kernelvms.ts) and the
 // scheduler (sched/scheduler.ts), layers above the API.
 
 import { rdtsc } from "../kernel/arch/shim";
+import { brand, vendor } from "../kernel/cpu/cpuid";
 import { randomBytes } from "../kernel/cpu/random";
 import { cpuCount } from "../kernel/cpu/smp";
 import { FrameAllocator } from "../kernel/mm/frames";
@@ -29,6 +30,12 @@ export class KernelHost extends HostFacts {
   }
   get cpus(): u32 {
     return cpuCount();
+  }
+  get cpuVendor(): string {
+    return vendor();
+  }
+  get cpuModel(): string {
+    return brand();
   }
   get freeBytes(): u64 {
     return this.frames.freeBytes;

@@ -12,11 +12,12 @@
  * Transfer-Encoding mean anything; one credential at most. The body goes to
  * the method as it is (what is typed on a VM's console), and the methods
  * that take none ignore it. Each refusal is the status it gets: 400 for
- * what is not HTTP, 404 for an unknown path (under /redfish/, Redfish's
- * own 404, so the path goes to "redfish.missing"), 405 for a known path with
- * another method, 413 for a body and 431 for a header section that does
- * not fit, 501 for a transfer coding, 505 for an HTTP version other than
- * 1.0 and 1.1. Nothing here is copied: the request's parts are offsets.
+ * what is not HTTP, 404 for an unknown path, 405 for a known path with
+ * another method (under /redfish/ Redfish's own, so the path goes to
+ * "redfish.missing" or "redfish.notallowed"), 413 for a body and 431 for
+ * a header section that does not fit, 501 for a transfer coding, 505 for
+ * an HTTP version other than 1.0 and 1.1. Nothing here is copied: the
+ * request's parts are offsets.
  */
 #include "httpparse.h"
 
@@ -92,16 +93,15 @@ static const struct route routes[] = {
 #define ROUTES (sizeof routes / sizeof routes[0])
 
 /* The methods a path takes, for a 405's Allow: "GET, POST". */
-static char allowed[32];
-
 static void allow(struct http_request* out, const char* method) {
+  char* allowed = out->allowed;
   uint32_t at = 0;
   if (out->allow) {
     while (allowed[at]) at++;
     allowed[at++] = ',';
     allowed[at++] = ' ';
   }
-  for (uint32_t i = 0; method[i] && at < sizeof allowed - 1; i++) allowed[at++] = method[i];
+  for (uint32_t i = 0; method[i] && at < sizeof out->allowed - 1; i++) allowed[at++] = method[i];
   allowed[at] = 0;
   out->allow = allowed;
 }
@@ -262,14 +262,14 @@ int http_parse(const uint8_t* b, uint32_t length, uint32_t capacity, struct http
     out->allow = 0;
     return HTTP_ROUTED;
   }
-  if (out->allow) return 405;
-  /* Redfish answers for all under its root: an unknown resource gets its
-   * error body, and only once the client has shown a credential
-   * (DSP0266 "Error responses"); the path is the name. */
+  /* Redfish answers for all under its root, with its error body (DSP0266
+   * "Error responses"): a method the path does not take gets its 405, with
+   * Allow, and an unknown resource its 404, once the client has shown a
+   * credential; the path is the name. */
   static const char redfish[] = "/redfish/";
   struct span root = {target.at, sizeof redfish - 1};
-  if (target.length <= root.length || !same(b, root, redfish, 0)) return 404;
-  out->rpc = "redfish.missing";
+  if (target.length <= root.length || !same(b, root, redfish, 0)) return out->allow ? 405 : 404;
+  out->rpc = out->allow ? "redfish.notallowed" : "redfish.missing";
   out->content_type = 0;
   out->name_at = target.at;
   out->name_length = target.length;

@@ -4,13 +4,14 @@
 // Redfish library OpenStack Ironic uses (Debian's python3-sushy, with the
 // system's Python), drives it as a fleet manager would
 // (redfish_sushy.py): with Basic auth and with a session, it lists the
-// systems, reads the VM's power state, processors and memory, the
-// hypervisor as its manager and the host as its chassis, checks the
-// metadata document names every type it read, sets the
-// boot source override and is refused one the VM cannot honour, powers the
-// VM off and on (it boots again), restarts it, and presses its power
-// button: the guest's acpid powers it off itself. Curl-like requests with
-// fetch check what sushy does not look at: the headers and the 401s.
+// systems, reads the VM's power state, processors (with the host CPU's
+// model) and memory, the manager and chassis collections, the hypervisor
+// as its manager and the host as its chassis, checks the metadata
+// document names every type it read, sets the boot source override and
+// is refused one the VM cannot honour, powers the VM off and on (it boots
+// again), restarts it, and presses its power button: the guest's acpid
+// powers it off itself. Curl-like requests with fetch check what sushy
+// does not look at: the headers, the 401s and a 405.
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -59,7 +60,15 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
       expect(refused.headers.get("www-authenticate")).toContain("Basic");
       expect((await refused.json()).error.code).toBe("Base.1.8.NoValidSession");
 
+      // A method a path does not take: Redfish's 405, credential or none.
+      const post = await fetch(`${base}/redfish/v1/Managers/hypervisor`, { method: "POST" });
+      expect(post.status).toBe(405);
+      expect(post.headers.get("allow")).toBe("GET");
+      expect((await post.json()).error.code).toBe("Base.1.8.GeneralError");
+
       const { version } = await client.host();
+      // The host CPU as the hypervisor logs it at boot: "cpu: VENDOR BRAND".
+      const [, vendor, model] = machine.output.match(/cpu: (\S+) (.*?)\r?\n/)!;
       const run = await sushyRun([base, TOKEN, VM, BANNER]);
       expect(run.status, `sushy's run failed:\n${run.stderr}`).toBe(0);
       const found = JSON.parse(run.stdout.trim().split("\n").pop()!);
@@ -72,7 +81,8 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
         manager: { type: "Service", firmware: version, systems: [VM], chassis: ["host"] },
         chassis: { type: "Zone", systems: [VM], managers: ["hypervisor"] },
         system_links: { managers: ["hypervisor"], chassis: ["host"] },
-        processor_members: [{ id: "0", type: "CPU", instruction_set: "x86-64", cores: 1, threads: 1 }],
+        collections: { managers: ["hypervisor"], chassis: ["host"] },
+        processor_members: [{ id: "0", type: "CPU", instruction_set: "x86-64", cores: 1, threads: 1, model, vendor }],
         processor_threads: 1,
         home_cpu: { redfish: found.home_cpu.api, api: expect.any(Number) },
         memory_mib: [128],

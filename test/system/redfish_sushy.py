@@ -83,6 +83,11 @@ findings["boot_targets"] = sorted(
 
 # The hypervisor is the VM's manager and the host its chassis, linked
 # both ways; the VM's vCPU is a processor on a host CPU, its RAM memory.
+managers = basic.get_manager_collection().get_members()
+chassis_members = basic.get_chassis_collection().get_members()
+findings["collections"] = {
+    "managers": [m.identity for m in managers],
+    "chassis": [c.identity for c in chassis_members]}
 manager = basic.get_manager()
 findings["manager"] = {
     "type": str(manager.manager_type.value),
@@ -101,7 +106,9 @@ vcpus = system.processors.get_members()
 findings["processor_members"] = [
     {"id": p.identity, "type": str(p.processor_type.value),
      "instruction_set": str(p.instruction_set.value),
-     "cores": p.total_cores, "threads": p.total_threads} for p in vcpus]
+     "cores": p.total_cores, "threads": p.total_threads, "model": p.model,
+     # sushy reads "VendorID", where DSP8010's Processor has "VendorId".
+     "vendor": p.json["ProcessorId"]["VendorId"]} for p in vcpus]
 findings["processor_threads"] = system.processors.summary.count
 findings["home_cpu"] = {
     "redfish": vcpus[0].json["Oem"]["Typervisor"]["HomeCpu"],

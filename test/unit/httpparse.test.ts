@@ -23,6 +23,8 @@ beforeAll(() => {
     "--target=wasm32",
     "-nostdlib",
     "-ffreestanding",
+    // As the instance is built (Makefile's LWIP_CFLAGS): zeroing a request is a memory.fill.
+    "-mbulk-memory",
     "-O2",
     "-Ilinker/lwip/include",
     "-Wl,--no-entry",
@@ -62,7 +64,7 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
   new Uint8Array(memory.buffer).set(bytes, REQUEST_AT);
   const result = parse(REQUEST_AT, bytes.length, capacity, OUT_AT);
   if (result !== ROUTED) return { result };
-  const [rpc, nameAt, nameLength, tokenAt, tokenLength, , length, type, stream, , , scheme] = new Uint32Array(
+  const [rpc, nameAt, nameLength, tokenAt, tokenLength, allow, length, type, stream, , , scheme] = new Uint32Array(
     memory.buffer,
     OUT_AT,
     12,
@@ -76,6 +78,7 @@ function parsed(request: string | Buffer, capacity = CAPACITY): Parsed {
     name: text(nameAt, nameLength),
     token: text(tokenAt, tokenLength),
     scheme: cString(scheme),
+    allow: allow === 0 ? undefined : cString(allow),
     length,
     contentType,
     stream: stream !== 0,
@@ -165,7 +168,29 @@ describe("routing", () => {
     }
     expect(parsed(get("/redfish/")).result).toBe(404);
     expect(parsed(get("/redfishes")).result).toBe(404);
-    expect(allowed("DELETE /redfish/v1/Managers HTTP/1.1\r\n\r\n")).toBe("GET");
+  });
+
+  it("gives Redfish a method its path does not take, whole, to answer with its own 405, and the Allow", () => {
+    const cases = [
+      ["DELETE", "/redfish/v1/Managers", "GET"],
+      ["POST", "/redfish/v1/", "GET"],
+      ["PUT", "/redfish/v1/$metadata", "GET"],
+      ["POST", "/redfish/v1/Chassis/host", "GET"],
+      ["PATCH", "/redfish/v1/Systems/up-vm/Processors/0", "GET"],
+      ["POST", "/redfish/v1/Systems/up-vm/Memory", "GET"],
+      ["DELETE", "/redfish/v1/Systems/up-vm", "GET, PATCH"],
+      ["PUT", "/redfish/v1/SessionService/Sessions", "GET, POST"],
+    ];
+    for (const [method, path, allow] of cases) {
+      expect(parsed(`${method} ${path} HTTP/1.1\r\n\r\n`), path).toMatchObject({
+        result: ROUTED,
+        rpc: "redfish.notallowed",
+        name: path,
+        allow,
+      });
+    }
+    // The version object is not under /redfish/: the API's own 405.
+    expect(allowed("POST /redfish HTTP/1.1\r\n\r\n")).toBe("GET");
   });
 
   it("refuses an unknown path with 404 and another method with 405 and its Allow", () => {

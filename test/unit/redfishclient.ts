@@ -18,6 +18,7 @@ export interface RedfishExports {
   addPowerButton(vm: number): void;
   powerButtonPresses(vm: number): number;
   setRandomless(none: number): void;
+  setBrandless(none: number): void;
   setHomeCpu(vm: number, vcpu: number, cpu: number): void;
 }
 

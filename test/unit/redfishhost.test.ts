@@ -3,7 +3,8 @@
 // document, public, naming the DMTF schema and namespace of every type
 // the service writes; the hypervisor as the Manager of every VM and the
 // host as their Chassis, linked both ways; each VM's vCPUs as Processors
-// and its RAM as Memory; and Redfish's 404 for whatever is not there.
+// and its RAM as Memory; and Redfish's 404 for whatever is not there and
+// 405 for a method a path does not take.
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadRedfish, messageOf, type RedfishClient, type Reply, TOKEN } from "./redfishclient";
 
@@ -130,19 +131,29 @@ describe("the hypervisor as the Manager and the host as the Chassis", () => {
     }
   });
 
-  it("have no others, and need a credential", () => {
+  it("have no others, and they and the VMs' parts need a credential", () => {
     expectMissing(redfish("redfish.manager", "bmc"), "/redfish/v1/Managers/bmc");
     expectMissing(redfish("redfish.chassis", "rack"), "/redfish/v1/Chassis/rack");
-    for (
-      const [method, name] of [["redfish.managers", ""], ["redfish.manager", "hypervisor"], ["redfish.chassis", "host"]]
-    ) {
-      expect(messageOf(redfish(method, name, "", ""))).toBe("NoValidSession");
+    const guarded = [
+      ["redfish.managers", ""],
+      ["redfish.manager", "hypervisor"],
+      ["redfish.chassiscollection", ""],
+      ["redfish.chassis", "host"],
+      ["redfish.processors", "alpha"],
+      ["redfish.processor", "alpha/Processors/0"],
+      ["redfish.memorycollection", "alpha"],
+      ["redfish.memory", "alpha/Memory/ram"],
+    ];
+    for (const [method, name] of guarded) {
+      const refused = redfish(method, name, "", "");
+      expect(refused.status, method).toBe(401);
+      expect(messageOf(refused)).toBe("NoValidSession");
     }
   });
 });
 
 describe("a VM's processors and memory", () => {
-  it("are its vCPUs, each with the host CPU it lives on, and its RAM", () => {
+  it("are its vCPUs, each with the host CPU it lives on and that CPU's model, and its RAM", () => {
     expect(redfish("redfish.processors", "alpha").body).toEqual({
       "@odata.id": "/redfish/v1/Systems/alpha/Processors",
       "@odata.type": "#ProcessorCollection.ProcessorCollection",
@@ -159,12 +170,20 @@ describe("a VM's processors and memory", () => {
       ProcessorType: "CPU",
       ProcessorArchitecture: "x86",
       InstructionSet: "x86-64",
+      // The host's brand string and vendor (as/api.ts's host facts), which the vCPU's CPUID gives.
+      Model: "AMD EPYC 7763 64-Core Processor",
+      ProcessorId: { VendorId: "AuthenticAMD" },
       TotalCores: 1,
       TotalThreads: 1,
       Status: UP,
       Oem: { Typervisor: { HomeCpu: 3 } },
     });
     expect(redfish("redfish.processor", "alpha/Processors/0").body.Oem.Typervisor.HomeCpu).toBe(0);
+    // A host CPU without a brand string: no Model is made up.
+    client.e.setBrandless(1);
+    const brandless = redfish("redfish.processor", "alpha/Processors/0").body;
+    expect(brandless).not.toHaveProperty("Model");
+    expect(brandless.ProcessorId).toEqual({ VendorId: "AuthenticAMD" });
     expect(redfish("redfish.memorycollection", "beta").body).toEqual({
       "@odata.id": "/redfish/v1/Systems/beta/Memory",
       "@odata.type": "#MemoryCollection.MemoryCollection",
@@ -212,5 +231,17 @@ describe("paths that are not there", () => {
     const refused = redfish("redfish.missing", "/redfish/v1/AccountService", "", "");
     expect(refused.status).toBe(401);
     expect(messageOf(refused)).toBe("NoValidSession");
+  });
+
+  it("get Redfish's 405 for a method they do not take, with a credential or none", () => {
+    // httpparse.c names the path whole; lwIP's instance adds the Allow.
+    for (const path of ["/redfish/v1/", "/redfish/v1/Managers/hypervisor", "/redfish/v1/Systems/alpha/Processors/0"]) {
+      for (const credential of [undefined, ""]) {
+        const reply = redfish("redfish.notallowed", path, "", credential);
+        expect(reply.status, path).toBe(405);
+        expect(messageOf(reply)).toBe("GeneralError");
+        expect(reply.body.error.message).toBe(`The resource at ${path} does not take the request's method.`);
+      }
+    }
   });
 });

@@ -1,8 +1,9 @@
-// The host's facts as the management API tells them (host.get, /metrics),
-// its ping from the management address (ping.start, ping.get), its
-// shutdown (host.shutdown), making and destroying VMs (vm.create,
-// vm.destroy) and its random numbers (Redfish's session tokens): from the
-// kernel (vmm/host.ts), or made up by a unit test.
+// The host's facts as the management API tells them (host.get, /metrics,
+// Redfish's Processors), its ping from the management address
+// (ping.start, ping.get), its shutdown (host.shutdown), making and
+// destroying VMs (vm.create, vm.destroy) and its random numbers
+// (Redfish's session tokens): from the kernel (vmm/host.ts), or made up
+// by a unit test.
 
 import { Vm } from "../core/vm";
 import { PingFigures } from "../net/ip/ping";
@@ -11,6 +12,10 @@ import { JsonValue } from "../setup/config/json";
 export abstract class HostFacts {
   abstract get version(): string;
   abstract get cpus(): u32;
+  // The CPUs' vendor ("AuthenticAMD", CPUID leaf 0) and brand string
+  // (leaves 0x80000002-4, "" if it has none), which the vCPUs report too.
+  abstract get cpuVendor(): string;
+  abstract get cpuModel(): string;
   abstract get freeBytes(): u64;
   // The hypervisor's own pages in use: page tables, VMCBs and VMCSs, bitmaps.
   abstract get pagesBytes(): u64;

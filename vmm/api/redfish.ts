@@ -15,9 +15,10 @@
 // once, the oldest giving way to a new one. The service root, the version
 // object, the OData service document and the metadata document need no
 // credential (DSP0266 "Service root request"); all else answers 401
-// without one, unknown paths under /redfish included. What a
-// request does to a VM is the management API's own method (dispatcher.ts),
-// so both APIs behave alike.
+// without one, unknown paths under /redfish included. A method a path
+// does not take gets 405 (with Allow, from lwIP's instance) and Redfish's
+// error body, credential or none. What a request does to a VM is the
+// management API's own method (dispatcher.ts), so both APIs behave alike.
 
 import { describe } from "../setup/config/fields";
 import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
@@ -97,15 +98,21 @@ export class RedfishService {
   }
 
   private route(method: string, credential: string, name: string | null, body: string): RedfishReply {
+    const given = name !== null ? name : "", vms = this.dispatcher.vms;
     if (method == "redfish.versions") return ok(views.VERSIONS);
     if (method == "redfish.root") return ok(views.serviceRoot());
     if (method == "redfish.odata") return ok(views.ODATA_DOCUMENT);
     if (method == "redfish.metadata") return ok(metadataDocument());
     if (method == "redfish.session.create") return this.logIn(body);
+    // Whether a path takes a method is no secret (docs/redfish.md lists
+    // them), and a public one's 405 must not ask for a credential.
+    if (method == "redfish.notallowed") {
+      const message = "The resource at " + given + " does not take the request's method.";
+      return fail(405, "GeneralError", message, "Use a method its Allow header lists.");
+    }
     if (!this.authenticated(credential)) {
       return fail(401, "NoValidSession", "The request carries no valid credential.", "Log in (docs/redfish.md).");
     }
-    const given = name !== null ? name : "", vms = this.dispatcher.vms;
     if (method == "redfish.missing") return missing(given);
     if (method == "redfish.systems") return ok(views.systemsCollection(vms));
     if (method == "redfish.managers") return ok(host.managersCollection());
@@ -142,7 +149,7 @@ export class RedfishService {
       const index = I32.parseInt(member);
       // Decimal as written, with no sign or leading zero, and a vCPU's.
       const found = index.toString() == member && index >= 0 && index < vm.vcpus.length;
-      return found ? ok(views.processor(vm, index)) : missing(path);
+      return found ? ok(views.processor(vm, index, this.dispatcher.host)) : missing(path);
     }
     if (method == "redfish.memorycollection") return ok(views.memoryCollection(vm));
     if (method == "redfish.memory") return member == views.RAM ? ok(views.memory(vm)) : missing(path);

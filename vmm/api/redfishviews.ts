@@ -9,6 +9,7 @@
 // Nothing here changes a VM; redfish.ts decides what is asked.
 
 import { Vm } from "../core/vm";
+import { HostFacts } from "./hostfacts";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
 import * as schemas from "./redfishschemas";
 import { stateOf } from "./vmviews";
@@ -167,15 +168,20 @@ export function processorsCollection(vm: Vm): string {
 }
 
 // vCPU `index` of `vm` as a Processor (DSP8010 Processor v1.0): one core
-// of one thread, x86-64. The host CPU whose run queue holds it (its home,
-// vm.get's home_cpu) has no standard property, so it is under Oem.
-export function processor(vm: Vm, index: i32): string {
+// of one thread, x86-64, whose CPUID tells the guest the host's vendor
+// (ProcessorId.VendorId) and brand string (Model, left out if the host has
+// none). The host CPU whose run queue holds it (its home, vm.get's
+// home_cpu) has no standard property, so it is under Oem.
+export function processor(vm: Vm, index: i32, host: HostFacts): string {
   const id = index.toString(), home = vm.vcpus[index].runState.homeCpu;
   const oem = new JsonObject().raw("Typervisor", new JsonObject().num("HomeCpu", home).toString());
-  return resource(systemPath(vm) + "/Processors/" + id, schemas.PROCESSOR, "vCPU " + id, id)
+  const part = resource(systemPath(vm) + "/Processors/" + id, schemas.PROCESSOR, "vCPU " + id, id)
     .str("ProcessorType", "CPU")
     .str("ProcessorArchitecture", "x86")
-    .str("InstructionSet", "x86-64")
+    .str("InstructionSet", "x86-64");
+  if (host.cpuModel.length > 0) part.str("Model", host.cpuModel);
+  return part
+    .raw("ProcessorId", new JsonObject().str("VendorId", host.cpuVendor).toString())
     .num("TotalCores", 1)
     .num("TotalThreads", 1)
     .raw("Status", partStatus(vm))

@@ -22,7 +22,8 @@ struct http_request {
   /* {name} in the path, and the credential's token (length 0: none). */
   uint32_t name_at, name_length;
   uint32_t token_at, token_length;
-  /* After a 405: the methods the path takes (RFC 9110 15.5.6's Allow). */
+  /* After a 405: the methods the path takes (RFC 9110 15.5.6's Allow), in
+   * allowed below. */
   const char* allow;
   /* The bytes the request took, its body included. */
   uint32_t length;
@@ -36,6 +37,9 @@ struct http_request {
    * "Session " a Redfish session's X-Auth-Token; put in front of it in
    * the hypervisor's record. */
   const char* scheme;
+  /* allow's text, kept with its request: a Redfish path's 405 is answered
+   * by the hypervisor, when other requests may have been read since. */
+  char allowed[32];
 };
 
 /* Reads `bytes[0, length)`; `capacity` is the most a request may take. */

@@ -33,6 +33,13 @@ class FixedFacts extends HostFacts {
   get cpus(): u32 {
     return 2;
   }
+  get cpuVendor(): string {
+    return "AuthenticAMD";
+  }
+  // A brand string unless brandless.
+  get cpuModel(): string {
+    return brandless ? "" : "AMD EPYC 7763 64-Core Processor";
+  }
   get freeBytes(): u64 {
     return 1 << 30;
   }
@@ -99,6 +106,11 @@ export function setRandomless(none: bool): void {
   randomless = none;
 }
 
+let brandless = false;
+export function setBrandless(none: bool): void {
+  brandless = none;
+}
+
 let pinged: u32 = 0;
 let shutdownBy = "";
 
@@ -125,6 +137,7 @@ export function reset(): void {
   destroyed = [];
   randomCounter = 0;
   randomless = false;
+  brandless = false;
   vms = [];
   for (let i = 0; i < NAMES.length; i++) {
     const vcpus: Vcpu[] = [new FakeVcpu(), new FakeVcpu()];
