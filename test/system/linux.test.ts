@@ -9,14 +9,15 @@
 // ticks from it on I/O APIC input 2 (legacy replacement), keeps the TSC as
 // its clock with the HPET as its watchdog, and its console is the COM1
 // UART. /init prints its banner and powers off through ACPI S5: the
-// hypervisor reports the VM powered off and shuts down. Under both backends
-// its shell answers what is typed on the hypervisor's console.
+// management API (on COM2) reports the VM powered off, not faulted, and the
+// host shuts down when asked. Under both backends its shell answers what is
+// typed on the hypervisor's console.
 // Skipped when the guest kernel cannot be had (no package lists, no network).
 import { describe, expect, it } from "vitest";
 import { BANNER } from "../../tools/guests/initramfs";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
-import { boot } from "../../tools/harness/index";
-import { bootAndWait, linuxGuests } from "./run";
+import { runThroughApi, withSerialApi } from "../../tools/harness/apirun";
+import { linuxGuests, POWERED_OFF, powerOffAtShell } from "./run";
 
 const manifest = linuxGuests("linux");
 
@@ -44,7 +45,7 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
     "boots from its $kernel under $backend ($platform) to /init, with ACPI, the I/O APIC and the HPET, and powers off",
     async ({ kernel, loaded, platform, backend, tsc, clocksource: expected }) => {
       let clocksource: string = expected;
-      const run = await bootAndWait({
+      const run = await runThroughApi({
         platform,
         memoryMiB: HOST_MEMORY_MIB,
         modules: linuxVmModules(kernel, "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 typervisor.poweroff"),
@@ -104,7 +105,7 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
       expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Run \/init as init process/);
       expect(output).toContain(`[linux] ${BANNER} (Linux ${manifest!.kernel.release}, 1 CPU(s), `);
       expect(output).toMatch(/\[linux\] \[ *[\d.]+\] reboot: Power down/);
-      expect(output).toContain("vm linux: powered off");
+      expect(run.vms.get("linux")!.info).toMatchObject(POWERED_OFF);
       expect(output).not.toMatch(/Kernel panic|BUG:|Oops/);
       // Nothing Linux finds amiss in the platform: no WARN (an inconsistent
       // CPUID topology once gave one), no #GP on an MSR that CPUID promised, the
@@ -122,20 +123,19 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
   // The shell on the VM's console, typed into through the hypervisor's own
   // console (vmm/sched/consolefocus.ts): its answers match the VM's configuration,
   // the console's NMI button reaches it, reboot -f restarts the VM, and
-  // poweroff -f powers it off while the hypervisor runs on. The VM
+  // poweroff -f powers it off, as the API tells. The VM
   // has two vCPUs: SMP Linux starts the second with INIT and STARTUP. Linux
   // reaches its shell in about 10 s under QEMU and 70 s under Bochs; the
   // answers take a second or two on both.
   it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)(
     "answers at its shell under %s (%s), takes an NMI, reboots, and powers off when told",
     async (platform, backend) => {
-      const machine = await boot({
+      const opts = {
         platform,
         memoryMiB: HOST_MEMORY_MIB,
-        cmdline: "exit=emulator",
         modules: linuxVmModules("vmlinux", "console=ttyS0", { cpus: 2 }),
-      });
-      try {
+      };
+      await withSerialApi(opts, async (machine, client) => {
         // The prompt has no newline, so it stays in the VM's line buffer
         // (vm.ts); the shell's greeting is the last full line before it. What
         // is typed meanwhile waits in the UART and the tty.
@@ -182,14 +182,11 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
           beforeReboot,
         );
         await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000, beforeReboot);
-        machine.send("poweroff -f\n");
-        const exit = await machine.waitForExit(60_000);
-        expect(machine.output).toContain("vm linux: powered off");
+        const { end, exit } = await powerOffAtShell(machine, client);
+        expect(end.info).toMatchObject(POWERED_OFF);
         expect(machine.output).toContain("typervisor: shutdown");
         expect(exit.status).toBe(0);
-      } finally {
-        machine.kill();
-      }
+      });
     },
     400_000,
   );

@@ -7,9 +7,10 @@
 // each reports the processors (the first has two: SMP Linux, its second
 // vCPU started by INIT and STARTUP IPIs) and the memory it was configured with. Then isolation: each VM
 // maps, through Linux's /dev/mem, the host-physical address where the other
-// VM's RAM lies. Its nested page tables map only its own RAM, so the access
-// reaches nothing, as on a PC's empty bus: the read is all ones, and the
-// hypervisor notes it. Both run on, and power off when told. Each has its
+// VM's RAM lies (as the management API on COM2 tells). Its nested page
+// tables map only its own RAM, so the access reaches nothing, as on a PC's
+// empty bus: the read is all ones, and the hypervisor notes it. Both run
+// on, and power off when told, as the API's events say. Each has its
 // partition of make run's NVMe disk (tools/disk/image.ts) mounted at /mnt,
 // made an ext2 file system at the first boot; what the first VM writes
 // there is there again when the emulator is started anew. Their network
@@ -22,7 +23,9 @@ import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { makeVmDisk } from "../../tools/disk/image";
 import { guestPaths } from "../../tools/guests/debian";
-import { boot } from "../../tools/harness/index";
+import { ApiClient } from "../../tools/api/client";
+import { ApiEvents, shutDownWhenStopped, withSerialApi } from "../../tools/harness/apirun";
+import { BootOptions } from "../../tools/harness/index";
 import { Machine } from "../../tools/harness/machine";
 import { forwardingUplink, freePort } from "../../tools/harness/network";
 import { linuxGuests } from "./run";
@@ -43,12 +46,12 @@ const addressOf = (vm: { cmdline: string }) => /typervisor\.ip=([\d.]+)\//.exec(
 const SWITCH = "\x14"; // Ctrl-T
 const DISK = "build/test/vm-disks.img";
 
-// `port` of 127.0.0.1 forwards to port 80 of the first VM.
-function start(port: number): Promise<Machine> {
-  return boot({
+// The host as make run boots it, with the management API on COM2; `port`
+// of 127.0.0.1 forwards to port 80 of the first VM.
+function options(port: number): BootOptions {
+  return {
     platform: "qemu",
     memoryMiB: 1024,
-    cmdline: "exit=emulator",
     modules: [
       { path: paths.vmlinux, args: "vmlinux" },
       { path: paths.initramfs, args: "initramfs" },
@@ -61,7 +64,7 @@ function start(port: number): Promise<Machine> {
       "nvme,drive=vmdisks,serial=typervisor",
       ...forwardingUplink(`127.0.0.1:${port}-${addressOf(VMS[0])}:80`),
     ],
-  });
+  };
 }
 
 // What one connection to 127.0.0.1:`port` brings until it closes, or
@@ -110,13 +113,15 @@ interface Placement {
   hostBase: bigint;
 }
 
-// What the hypervisor says it gave each VM: "vm debian: 256 MiB at host 0x...".
-function placements(output: string): Placement[] {
-  return VMS.map(({ name, memory }) => {
-    const m = new RegExp(`vm ${name}: ${memory} MiB at host (0x[0-9a-f]+)`).exec(output);
-    if (!m) throw new Error(`no placement for vm ${name} in:\n${output}`);
-    return { name, memory, hostBase: BigInt(m[1]) };
-  });
+// Where the API says each VM's RAM lies in host memory (vm.get), its size as configured.
+async function placements(client: ApiClient): Promise<Placement[]> {
+  const placed: Placement[] = [];
+  for (const { name, memory } of VMS) {
+    const info = await client.info(name);
+    expect(info.memory_bytes).toBe(memory * 2 ** 20);
+    placed.push({ name, memory, hostBase: BigInt(info.memory_host_address) });
+  }
+  return placed;
 }
 
 // A host-physical address inside `other`'s RAM that is beyond `own`'s
@@ -173,13 +178,12 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
     rmSync(DISK, { force: true });
     makeVmDisk(DISK);
     const port = await freePort();
-    let machine = await start(port);
-    try {
+    await withSerialApi(options(port), async (machine, client) => {
       await bothReady(machine);
       expect(machine.output).toMatch(
         new RegExp(`\\[${VMS[0].name}\\] [^\\n]*typervisor-initramfs: /dev/vda was blank: made an ext2 file system`),
       );
-      const [first, second] = placements(machine.output);
+      const [first, second] = await placements(client);
       let from = machine.output.length;
 
       // The first VM with a console has the keyboard at first.
@@ -236,28 +240,24 @@ describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one confi
       expect(await reach(port, "reached-42\n")).toBe("reached-42\n");
       expect(machine.output).toMatch(/uplink: e1000 [^\n]*, VLAN 1, link up/);
 
-      // Powered off one by one: then no VM is left.
+      // Powered off one by one, as the API tells: then no VM is left, and
+      // the host shuts down when asked.
+      const events = await ApiEvents.follow(client);
       for (const [index, vm] of [[0, first], [1, second]] as const) {
         await focus(machine, index, vm.name);
         machine.send("poweroff -f\n");
-        await machine.waitFor(new RegExp(`vm ${vm.name}: powered off`), 60_000);
+        expect(await events.next("stopped", vm.name, 60_000)).toMatchObject({ reason: "powered off" });
       }
-      const exit = await machine.waitForExit(60_000);
-      expect(machine.output).toContain("all virtual machines have stopped");
+      const { exit } = await shutDownWhenStopped(machine, client, 60_000);
       expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops/);
       expect(exit.status).toBe(0);
-    } finally {
-      machine.kill();
-    }
+    });
     // The next run: the first VM's file is on its disk.
-    machine = await start(port);
-    try {
+    await withSerialApi(options(port), async (machine) => {
       await bothReady(machine);
       const from = machine.output.length;
       await ask(machine, VMS[0].name, "cat /mnt/kept", /kept-42/, from);
       machine.send("poweroff -f\n");
-    } finally {
-      machine.kill();
-    }
+    });
   });
 });

@@ -2,6 +2,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { ensureGuests, Manifest } from "../../tools/guests/debian";
 import { GuestError } from "../../tools/guests/errors";
+import { ApiClient, VmInfo, VmStats } from "../../tools/api/client";
+import { shutDownWhenStopped } from "../../tools/harness/apirun";
 import { boot, BootOptions, Exit, Machine, Module } from "../../tools/harness/index";
 
 export interface Run {
@@ -54,4 +56,19 @@ export async function askVm(machine: Machine, vm: string, command: string, answe
   const from = machine.output.length;
   machine.send(command + "\n");
   return machine.waitFor(new RegExp(`\\[${vm}\\] ${answer.source}`), timeout, from);
+}
+
+// How vm.get describes a VM whose guest powered it off: no fault.
+export const POWERED_OFF = { state: "stopped", stop_reason: "powered off", fault: false };
+
+// `poweroff -f` typed at the shell of VM "linux"; once every VM has
+// stopped, the host shut down through the API. How the VM ended (vm.get,
+// vm.stats), and how the emulator did.
+export async function powerOffAtShell(
+  machine: Machine,
+  client: ApiClient,
+): Promise<{ end: { info: VmInfo; stats: VmStats }; exit: Exit }> {
+  machine.send("poweroff -f\n");
+  const { vms, exit } = await shutDownWhenStopped(machine, client, 60_000);
+  return { end: vms.get("linux")!, exit };
 }

@@ -9,12 +9,15 @@
 // the console's status key (Ctrl-T s, vmm/sched/report.ts), read at two
 // moments seconds apart: each vCPU's time in the guest, in all and per host
 // CPU, against the hypervisor's clock, both in TSC ticks. The busy VMs
-// never stop; each test ends by killing the emulator. The Linux tests are
-// skipped when the guest kernel cannot be had.
+// never stop; their tests end by killing the emulator. The Linux VMs power
+// off, which the management API (on COM2) reports with each vCPU's time,
+// and the host shuts down when asked. The Linux tests are skipped when the
+// guest kernel cannot be had.
 import { describe, expect, it } from "vitest";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
+import { withSerialApi } from "../../tools/harness/apirun";
 import { boot, BootOptions, Machine, Module } from "../../tools/harness/index";
-import { linuxGuests } from "./run";
+import { linuxGuests, POWERED_OFF, powerOffAtShell } from "./run";
 
 const manifest = linuxGuests("smp");
 
@@ -140,7 +143,6 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
     platform,
     cpus: 2,
     memoryMiB: HOST_MEMORY_MIB,
-    cmdline: "exit=emulator",
     modules: linuxVmModules("vmlinux", "console=ttyS0", { cpus: vcpus }),
   });
 
@@ -155,8 +157,7 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
   it.each(["qemu", "bochs"] as const)(
     "runs a 2-vCPU Linux VM's two busy loops on both host CPUs at once (%s)",
     async (platform) => {
-      const machine = await boot(linux(2, platform));
-      try {
+      await withSerialApi(linux(2, platform), async (machine, client) => {
         await machine.waitFor(SHELL, 300_000);
         let from = machine.output.length;
         machine.send("yes > /dev/null & yes > /dev/null & echo started-$((6 * 7))\n");
@@ -168,8 +169,7 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
         from = machine.output.length;
         machine.send("kill %1 %2; wait; echo stopped-$((6 * 7))\n");
         await machine.waitFor(/\[linux\] stopped-42\r?\n/, 60_000, from);
-        machine.send("poweroff -f\n");
-        const exit = await machine.waitForExit(60_000);
+        const { end, exit } = await powerOffAtShell(machine, client);
 
         const { wall, vcpus } = between(before, after);
         const total = [...vcpus.values()].reduce((sum, v) => sum + v.time, 0);
@@ -190,20 +190,17 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
           return cpu;
         };
         expect(new Set([mainCpu("linux/0"), mainCpu("linux/1")]).size).toBe(2);
-        expect(machine.output).toContain("vm linux: powered off");
+        expect(end.info).toMatchObject(POWERED_OFF);
         expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops|WARNING:/);
         expect(exit.status).toBe(0);
-      } finally {
-        machine.kill();
-      }
+      });
     },
     400_000,
   );
 
   // Overcommitted: four vCPUs take turns on two CPUs.
   it("boots a 4-vCPU Linux VM on two host CPUs to its shell, which counts 4 processors", async () => {
-    const machine = await boot(linux(4));
-    try {
+    await withSerialApi(linux(4), async (machine, client) => {
       await machine.waitFor(SHELL, 300_000);
       const from = machine.output.length;
       machine.send("grep -c processor /proc/cpuinfo\n");
@@ -211,15 +208,13 @@ describe.skipIf(!manifest)("every core at work: SMP Linux on two host CPUs", () 
       expect(Number(answer[1])).toBe(4);
       const report = await status(machine, 4);
       for (const [name, vcpu] of report.vcpus) expect(vcpu.time, name).toBeGreaterThan(0);
-      machine.send("poweroff -f\n");
-      const exit = await machine.waitForExit(60_000);
-      expect(machine.output).toContain("vm linux: powered off");
-      for (let i = 0; i < 4; i++) expect(machine.output).toMatch(new RegExp(`vm linux: vcpu ${i} cpu time \\d+ ns`));
+      const { end, exit } = await powerOffAtShell(machine, client);
+      expect(end.info).toMatchObject(POWERED_OFF);
+      // Each vCPU ran in its guest.
+      expect(end.stats.vcpus.map((vcpu) => [vcpu.index, vcpu.cpu_ns > 0])).toEqual([0, 1, 2, 3].map((i) => [i, true]));
       expect(machine.output).not.toMatch(/Kernel panic|BUG:|Oops|WARNING:/);
       expect(machine.output).toContain("typervisor: shutdown");
       expect(exit.status).toBe(0);
-    } finally {
-      machine.kill();
-    }
+    });
   }, 400_000);
 });

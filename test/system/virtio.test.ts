@@ -16,8 +16,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
+import { withSerialApi } from "../../tools/harness/apirun";
 import { boot } from "../../tools/harness/index";
-import { linuxGuests } from "./run";
+import { linuxGuests, POWERED_OFF, powerOffAtShell } from "./run";
 
 const manifest = linuxGuests("virtio");
 const SHELL = /Enter 'help' for a list of built-in commands\.\r?\n/;
@@ -36,13 +37,8 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
   it.each([["qemu", "AMD-V"], ["bochs", "Intel VT-x"]] as const)(
     "Linux drives the virtio console under %s (%s): MSI-X vectors, and hvc0 writes to the console",
     async (platform, backend) => {
-      const machine = await boot({
-        platform,
-        memoryMiB: HOST_MEMORY_MIB,
-        cmdline: "exit=emulator",
-        modules: linuxVmModules("vmlinux", "console=ttyS0"),
-      });
-      try {
+      const opts = { platform, memoryMiB: HOST_MEMORY_MIB, modules: linuxVmModules("vmlinux", "console=ttyS0") };
+      await withSerialApi(opts, async (machine, client) => {
         const from = (await machine.waitFor(SHELL, 300_000)).index!;
         expect(machine.output).toContain(`console com1, ${backend}`);
         for (const line of BUS) expect(machine.output).toContain(`] ${line}`);
@@ -55,24 +51,20 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
           expect(after).toMatch(new RegExp(String.raw`PCI-MSIX-0000:00:01\.0 +\d-edge +virtio0-${queue}`));
         }
         expect(after).toMatch(/\[linux\] hvc-42\r?\n/);
-        machine.send("poweroff -f\n");
-        await machine.waitForExit(60_000);
-        expect(machine.output).toContain("vm linux: powered off");
-      } finally {
-        machine.kill();
-      }
+        const { end, exit } = await powerOffAtShell(machine, client);
+        expect(end.info).toMatchObject(POWERED_OFF);
+        expect(exit.status).toBe(0);
+      });
     },
     600_000,
   );
 
   it("a VM without a UART has its shell on hvc0, interrupted by INTx# when MSI is off", async () => {
-    const machine = await boot({
+    await withSerialApi({
       platform: "qemu",
       memoryMiB: HOST_MEMORY_MIB,
-      cmdline: "exit=emulator",
       modules: linuxVmModules("vmlinux", "console=hvc0 pci=nomsi", { console: "none" }),
-    });
-    try {
+    }, async (machine, client) => {
       const from = (await machine.waitFor(SHELL, 300_000)).index!;
       expect(machine.output).toContain("console none, AMD-V");
       machine.send("grep virtio0 /proc/interrupts; echo typed-$((6 * 7))\n");
@@ -80,12 +72,10 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
       // One level-triggered line for the whole device: slot 1's INTA#
       // reaches I/O APIC input 17 (vmm/platform/pc/pcimap.ts).
       expect(machine.output.slice(from)).toMatch(/ 17: +[1-9]\d* +IO-APIC +17-fasteoi +virtio0/);
-      machine.send("poweroff -f\n");
-      await machine.waitForExit(60_000);
-      expect(machine.output).toContain("vm linux: powered off");
-    } finally {
-      machine.kill();
-    }
+      const { end, exit } = await powerOffAtShell(machine, client);
+      expect(end.info).toMatchObject(POWERED_OFF);
+      expect(exit.status).toBe(0);
+    });
   }, 600_000);
 
   // Disk images in build/test, as boot modules: RAM disks.

@@ -158,6 +158,8 @@ describe("the methods", () => {
     expect(list.vms[1].cpu_ns).toBeGreaterThan(0);
     const info = result("vm.get", { name: "beta" });
     expect(info).toMatchObject({ name: "beta", state: "running", rebootable: false, kernel: null, stop_reason: "" });
+    // Where the harness put beta's RAM (as/api.ts): 16 MiB after alpha's.
+    expect(info).toMatchObject({ memory_bytes: 2 ** 20, memory_host_address: 0x1_0100_0000 });
     expect(info.vcpus[0]).toMatchObject({ index: 0, activity: "runnable", running_on: -1, ran_on: [] });
     expect(info.vcpus[1]).toMatchObject({ index: 1, activity: "waiting-for-startup", ran_on: [1] });
     expect(info.share).toMatchObject({ weight: 256, cap_percent: 0 });

@@ -61,6 +61,7 @@ export interface VmInfo {
     restart_on_reset: boolean;
   } | null;
   memory_bytes: number;
+  memory_host_address: number;
   hypervisor_memory_bytes: number;
   share: { affinity: number[]; weight: number; cap_percent: number };
   vcpus: VcpuInfo[];

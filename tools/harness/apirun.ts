@@ -4,8 +4,10 @@
 // (vm.get: why it stopped, whether it faulted, its exit status) and
 // statistics (vm.stats: exits by kind, unclaimed accesses), and asks the
 // host to shut down (host.shutdown), which it must do cleanly. The events
-// seen since the test subscribed come too. The whole console output is
-// kept for what only the guests say (their PASS lines).
+// seen since the test subscribed come too, and a test that drives its VMs
+// waits for the event it expects (ApiEvents) where it once waited for the
+// log's line. The whole console output is kept for what only the guests
+// say (their PASS lines).
 
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -14,11 +16,13 @@ import { AddressInfo, createServer, Socket } from "node:net";
 import { ApiClient, ApiEvent, VmInfo, VmStats } from "../api/client";
 import { boot, BootOptions, Exit, Machine } from "./index";
 
+type Ends = Map<string, { info: VmInfo; stats: VmStats }>;
+
 export interface ApiRun {
   output: string;
   exit: Exit;
   // Each VM at the end, by name.
-  vms: Map<string, { info: VmInfo; stats: VmStats }>;
+  vms: Ends;
   events: ApiEvent[];
 }
 
@@ -59,7 +63,7 @@ export async function allStopped(
   machine: Machine,
   client: ApiClient,
   timeoutMs: number,
-): Promise<Map<string, { info: VmInfo; stats: VmStats }>> {
+): Promise<Ends> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const list = (await client.list()).vms;
@@ -67,7 +71,7 @@ export async function allStopped(
     if (Date.now() > until) throw new Error(`VMs still running after ${timeoutMs} ms:\n${machine.tail()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const vms = new Map<string, { info: VmInfo; stats: VmStats }>();
+  const vms: Ends = new Map();
   for (const vm of (await client.list()).vms) {
     vms.set(vm.name, { info: await client.info(vm.name), stats: await client.stats(vm.name) });
   }
@@ -90,21 +94,80 @@ export async function untilRunning(
   }
 }
 
-// Runs `opts` until every VM has stopped (within `timeoutMs`), then shuts
-// the host down through the API and waits for the emulator to end.
-export async function runThroughApi(opts: BootOptions, timeoutMs: number): Promise<ApiRun> {
+// Boots `opts` as bootWithSerialApi() does, runs `body` on the machine and
+// its client, and cleans up after both whatever `body` did.
+export async function withSerialApi<T>(
+  opts: BootOptions,
+  body: (machine: Machine, client: ApiClient) => Promise<T>,
+): Promise<T> {
   const { machine, client, done } = await bootWithSerialApi(opts);
   try {
-    const events: ApiEvent[] = [];
-    client.onEvent((e) => events.push(e));
-    await client.subscribe();
-    const vms = await allStopped(machine, client, timeoutMs);
-    await client.shutdownHost();
-    const exit = await machine.waitForExit(60_000);
-    return { output: machine.output, exit, vms, events };
+    return await body(machine, client);
   } finally {
     client.close();
     machine.kill();
     done();
+  }
+}
+
+// Waits (within `timeoutMs`) until every VM has stopped, then shuts the
+// host down through the API and waits for the emulator to end: each VM's
+// end by name, and the emulator's.
+export async function shutDownWhenStopped(
+  machine: Machine,
+  client: ApiClient,
+  timeoutMs: number,
+): Promise<{ vms: Ends; exit: Exit }> {
+  const vms = await allStopped(machine, client, timeoutMs);
+  await client.shutdownHost();
+  return { vms, exit: await machine.waitForExit(60_000) };
+}
+
+// Runs `opts` until every VM has stopped (within `timeoutMs`), then shuts
+// the host down through the API and waits for the emulator to end.
+export function runThroughApi(opts: BootOptions, timeoutMs: number): Promise<ApiRun> {
+  return withSerialApi(opts, async (machine, client) => {
+    const events = await ApiEvents.follow(client);
+    const { vms, exit } = await shutDownWhenStopped(machine, client, timeoutMs);
+    return { output: machine.output, exit, vms, events: events.seen };
+  });
+}
+
+// The events a client is told of from its subscription on, in order: a
+// test waits for the one it expects, as it would for a line of the log.
+export class ApiEvents {
+  readonly seen: ApiEvent[] = [];
+  // Where next() looks from: past the event it found last.
+  private cursor = 0;
+
+  // Keeps what `client` (either transport's) is told once it subscribes.
+  constructor(client: { onEvent(listener: (event: ApiEvent) => void): void }) {
+    client.onEvent((e) => this.seen.push(e));
+  }
+
+  // Subscribes `client` and keeps what it is told.
+  static async follow(
+    client: { onEvent(listener: (event: ApiEvent) => void): void; subscribe(): Promise<unknown> },
+  ): Promise<ApiEvents> {
+    const events = new ApiEvents(client);
+    await client.subscribe();
+    return events;
+  }
+
+  // The first `event` of VM `vm` after the one found last, within
+  // `timeoutMs`: so a test that waits for two in turn sees them in turn.
+  async next(event: ApiEvent["event"], vm: string, timeoutMs = 10_000): Promise<ApiEvent> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const at = this.seen.findIndex((e, i) => i >= this.cursor && e.event === event && e.vm === vm);
+      if (at >= 0) {
+        this.cursor = at + 1;
+        return this.seen[at];
+      }
+      if (Date.now() > until) {
+        throw new Error(`no ${event} event of vm ${vm} after ${timeoutMs} ms; told: ${JSON.stringify(this.seen)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }

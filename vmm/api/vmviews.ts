@@ -80,12 +80,20 @@ export function vmInfo(vm: Vm): string {
     .bool("rebootable", vm.image !== null)
     .raw("kernel", kernelOf(vm))
     .num("memory_bytes", vm.memory.size)
+    .num("memory_host_address", hostAddressOf(vm))
     .num("hypervisor_memory_bytes", vm.hypervisorBytes)
     .raw("share", share.toString())
     .raw("vcpus", vcpus.toString())
     .raw("disks", devices(vm, "disk", false))
     .raw("nics", devices(vm, "nic", false))
     .toString();
+}
+
+// Where the VM's RAM lies in host memory: one contiguous block
+// (setup/vmcreate.ts allocateRam()), which the first region starts; 0 once
+// the RAM has gone back (GuestMemory.giveBack()), rather than an abort.
+function hostAddressOf(vm: Vm): u64 {
+  return vm.memory.regions.length > 0 ? vm.memory.regions[0].hpa : 0;
 }
 
 // What a kernel VM boots: where its kernel and initrd come from, a boot
