@@ -16,7 +16,7 @@
 import { describe, expect, it } from "vitest";
 import { BANNER } from "../../tools/guests/initramfs";
 import { HOST_MEMORY_MIB, linuxVmModules } from "../../tools/guests/vm";
-import { runThroughApi, withSerialApi } from "../../tools/harness/apirun";
+import { ApiEvents, runThroughApi, withSerialApi } from "../../tools/harness/apirun";
 import { linuxGuests, POWERED_OFF, powerOffAtShell } from "./run";
 
 const manifest = linuxGuests("linux");
@@ -174,13 +174,14 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
         expect(machine.output.slice(beforeNmi)).toContain("console: NMI to vm linux");
         // A reboot restarts the VM (on_reset's default): Linux resets the
         // machine as the FADT says, boots again and comes back to its shell.
+        const events = await ApiEvents.follow(client);
         const beforeReboot = machine.output.length;
         machine.send("reboot -f\n");
-        await machine.waitFor(
-          /vm linux: the guest reset the machine through [^;\n]+; restarting\r?\n/,
-          60_000,
-          beforeReboot,
-        );
+        const reset = await events.next("rebooted", "linux", 60_000);
+        expect(reset).toMatchObject({
+          state: "running",
+          reason: expect.stringMatching(/^the guest reset the machine through /),
+        });
         await machine.waitFor(/Enter 'help' for a list of built-in commands\.\r?\n/, 200_000, beforeReboot);
         const { end, exit } = await powerOffAtShell(machine, client);
         expect(end.info).toMatchObject(POWERED_OFF);

@@ -20,6 +20,7 @@ interface ApiExports {
   enter(vm: number): void;
   crash(vm: number): void;
   exitWith(vm: number, status: number): void;
+  guestResets(vm: number): void;
   paused(vm: number): number;
   running(vm: number): number;
   account(vm: number, vcpu: number, cpu: number, ticks: bigint): void;
@@ -381,6 +382,22 @@ describe("events", () => {
     expect(result("events.unsubscribe").subscribed).toBe(false);
     result("vm.resume", { name: "alpha" });
     expect(events()).toEqual([]);
+  });
+});
+
+describe("reset events", () => {
+  it("tell a running VM's reset, its guest's own or the API's, with the reason, once each", () => {
+    e.giveImage(0);
+    e.enter(0);
+    call("events.subscribe");
+    e.guestResets(0);
+    result("vm.reboot", { name: "alpha" });
+    expect(events().map((p: any) => [p.event, p.vm, p.state, p.reason])).toEqual([
+      ["rebooted", "alpha", "running", "the guest reset the machine through port 0xcf9"],
+      ["rebooted", "alpha", "running", "reset by the management API"],
+    ]);
+    expect(events()).toEqual([]);
+    expect(e.imageLoads(0)).toBe(2);
   });
 });
 

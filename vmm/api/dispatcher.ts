@@ -7,9 +7,9 @@
 // (http.ts). A request must carry the token set at boot (params.token, or
 // HTTP's bearer token); without it the reply is an error with HTTP
 // status 401, and nothing else about the request is looked at. Events
-// (VMs started, stopped and why, faults, pauses) are found by comparing
-// each VM's state with what was last seen, so nothing on a VM's exit path
-// has to know about the API; each subscriber (the serial line, an HTTP
+// (VMs started, reset and stopped and why, faults, pauses) are found by
+// comparing each VM's state with what was last seen, so nothing on a VM's
+// exit path has to know about the API; each subscriber (the serial line, an HTTP
 // event stream) has a queue of its own.
 
 import { describe, quote } from "../setup/config/fields";
@@ -70,12 +70,15 @@ const NOT_STARTED: u8 = 0;
 const STARTED: u8 = 1;
 const STOPPED: u8 = 2;
 
-// What the API keeps of one VM: what it was last seen doing, and the bytes
-// typed over the API that its console has not taken yet.
+// What the API keeps of one VM: what it was last seen doing, its resets
+// seen, and the bytes typed over the API that its console has not taken yet.
 class Watch {
   seen: u8 = NOT_STARTED;
+  resets: u32;
   typed: u8[] = [];
-  constructor(readonly vm: Vm) {}
+  constructor(readonly vm: Vm) {
+    this.resets = vm.resets;
+  }
 }
 
 // What a method gave: its result's JSON (code 0), or an error's code and
@@ -279,7 +282,7 @@ export class Dispatcher {
     } else if (method == "vm.shutdown") {
       if (!vm.pressPowerButton()) return new Outcome(CONFLICT, "vm " + vm.name + " has no power button to press");
     } else if (vm.restartBy(WHO)) {
-      this.event(vm, "rebooted", null);
+      this.look();
     } else {
       return new Outcome(CONFLICT, "vm " + vm.name + " cannot be rebooted: it has no kernel image to restart from");
     }
@@ -378,6 +381,10 @@ export class Dispatcher {
   look(): void {
     for (let i = 0; i < this.watches.length; i++) {
       const watch = this.watches[i], vm = watch.vm, was = watch.seen;
+      if (vm.resets != watch.resets) {
+        watch.resets = vm.resets;
+        this.event(vm, "rebooted", new JsonObject().str("reason", vm.resetReason));
+      }
       const now = !vm.running ? STOPPED : vm.vcpus[0].runState.lastCpu >= 0 ? STARTED : NOT_STARTED;
       if (now == was) continue;
       watch.seen = now;

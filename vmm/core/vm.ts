@@ -121,6 +121,10 @@ export class Vm extends MachineControl {
   readonly quietPorts: QuietPorts = new QuietPorts();
   readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
+  // How many times a running VM was reset, by its guest or from outside,
+  // and why the last time.
+  resets: u32 = 0;
+  resetReason: string = "";
   // It stopped because its guest misbehaved or the VMM could not go on (stop()).
   faulted: bool = false;
   exitStatus: i64 = -1;
@@ -359,8 +363,7 @@ export class Vm extends MachineControl {
       this.stop(what);
       return;
     }
-    log.info("vm " + this.name + ": " + what + "; restarting");
-    this.restart();
+    this.restartAfterReset(what);
   }
 
   // A PC's reset, as its firmware and boot loader would follow it: no vCPU
@@ -424,9 +427,16 @@ export class Vm extends MachineControl {
   // if the VM has no image to restart from.
   restartBy(who: string): bool {
     if (this.image === null || !this.running) return false;
-    log.info("vm " + this.name + ": reset by " + who + "; restarting");
-    this.restart();
+    this.restartAfterReset("reset by " + who);
     return true;
+  }
+
+  // A running VM's reset, counted for the management API's events.
+  private restartAfterReset(why: string): void {
+    log.info("vm " + this.name + ": " + why + "; restarting");
+    this.resets++;
+    this.resetReason = why;
+    this.restart();
   }
 
   // Everything the VM holds goes back: its RAM to `frames`, the pages of

@@ -184,6 +184,10 @@ export function crash(vm: i32): void {
 export function exitWith(vm: i32, status: i32): void {
   vms[vm].exitWith(status);
 }
+// The guest writes the PC's reset control register.
+export function guestResets(vm: i32): void {
+  vms[vm].reset("port 0xcf9");
+}
 // A kernel VM's image, as far as a power-on needs it: how often it was loaded.
 class CountedImage extends VmImage {
   loads: i32 = 0;
