@@ -99,6 +99,8 @@ export const EFER_TCE: u64 = 1 << 15; // AMD: translation cache extension
 // RFLAGS (SDM Vol. 1 3.4.3; Vol. 3A 2.3).
 export const RFLAGS_CF: u64 = 1 << 0; // carry (or borrow) out of the top bit
 export const RFLAGS_FIXED: u64 = 1 << 1; // reserved, always 1
+// Reserved, always 0: bits 3, 5, 15 and 22-63.
+export const RFLAGS_RESERVED: u64 = (1 << 3) | (1 << 5) | (1 << 15) | ~((<u64>1 << 22) - 1);
 export const RFLAGS_PF: u64 = 1 << 2; // parity: the result's low byte has an even number of ones
 export const RFLAGS_AF: u64 = 1 << 4; // auxiliary carry, out of bit 3
 export const RFLAGS_ZF: u64 = 1 << 6; // the result is zero

@@ -1,6 +1,6 @@
 // System test: every host CPU at work (vmm/sched/scheduler.ts), measured
 // under AMD-V (QEMU TCG, which takes its CPUs in turns on one thread, and
-// keeps every CPU's TSC going, docs/smp.md "Three emulator bugs") and under
+// keeps every CPU's TSC going, docs/smp.md "Four emulator bugs") and under
 // VT-x (Bochs, likewise). Busy VMs (test/guests/busy.S, an endless loop without exits)
 // share one CPU by their weights (512 against 256: twice the time) and keep
 // to their cap (25 % of one otherwise idle CPU) and to their affinity (each

@@ -32,7 +32,7 @@ export interface BootOptions {
   icount?: boolean;
   // QEMU: give each CPU a host thread of its own (multi-threaded TCG), so
   // that they run truly in parallel. Off by default: QEMU 7.2's threads race
-  // on CPU 0's state under AMD-V (docs/smp.md, "Three emulator bugs").
+  // on CPU 0's state under AMD-V (docs/smp.md, "Four emulator bugs").
   threadPerCpu?: boolean;
   // QEMU: a monitor socket (Machine.monitor) for screenshots and key presses.
   monitor?: boolean;

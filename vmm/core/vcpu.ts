@@ -58,6 +58,9 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
+  // Exits after which the backend cleared reserved RFLAGS bits the
+  // processor had saved: an emulator's bug, reported when the VM stops.
+  rflagsRepairs: u64 = 0;
   // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
   quietPorts: QuietPorts = new QuietPorts();
   activity: Activity = Activity.Runnable;

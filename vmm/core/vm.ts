@@ -487,7 +487,14 @@ export class Vm extends MachineControl {
     println("vm " + this.name + ": stopped after " + this.exits.toString() + " exits");
     this.exitStats.report(this.name, this.exits);
     for (let i = 0; i < this.vcpus.length; i++) {
-      println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + this.vcpus[i].runState.describe());
+      const vcpu = this.vcpus[i];
+      println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + vcpu.runState.describe());
+      if (vcpu.rflagsRepairs != 0) {
+        log.warn(
+          "vm " + this.name + ": vcpu " + i.toString() + ": reserved RFLAGS bits cleared after "
+            + vcpu.rflagsRepairs.toString() + " exits (an emulator's bug, docs/smp.md)",
+        );
+      }
     }
     for (let i = 0; i < this.stopListeners.length; i++) this.stopListeners[i].stopped(this);
   }

@@ -41,6 +41,7 @@ import {
   Reg,
   RFLAGS_FIXED,
   RFLAGS_IF,
+  RFLAGS_RESERVED,
   RFLAGS_RF,
   RFLAGS_TF,
   RFLAGS_VM,
@@ -219,6 +220,13 @@ export class SvmVcpu extends Vcpu {
     // every writer of a covered field calls dirty().
     store<u8>(vmcb, 0, V.TLB_CONTROL);
     store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
+    // QEMU 7.2 at times saves the guest's RFLAGS with reserved bits set,
+    // which the next VMRUN would load (docs/smp.md, "Four emulator bugs").
+    const rflags = load<u64>(vmcb, V.RFLAGS);
+    if ((rflags & RFLAGS_RESERVED) != 0) {
+      store<u64>(vmcb, rflags & ~RFLAGS_RESERVED, V.RFLAGS);
+      this.rflagsRepairs++;
+    }
     const code = load<u64>(vmcb, V.EXIT_CODE);
     let next: u64;
     if (code == V.EXIT_CPUID) {
@@ -577,7 +585,7 @@ export class SvmVcpu extends Vcpu {
   // on the hardware, but QEMU 7.2's AMD-V delivers an injected INTR and
   // keeps its vector as a pending exception, which it delivers a second
   // time, IF or not, when the CPU next leaves its execution loop
-  // (docs/smp.md, "Three emulator bugs").
+  // (docs/smp.md, "Four emulator bugs").
   injectInterrupt(vector: u8): void {
     const vmcb = this.vmcb;
     const vintr = vmcb.get32(V.VINTR) & ~V_INTR_PRIO;
@@ -625,7 +633,7 @@ export class SvmVcpu extends Vcpu {
   // the VINTR exit came at once, at the RIP of the exit that found the
   // shadow, with the shadow gone, and the interrupt then went in ahead of
   // the HLT of an "sti; hlt", which then slept for good (docs/smp.md,
-  // "Three emulator bugs"). So that one instruction is stepped instead,
+  // "Four emulator bugs"). So that one instruction is stepped instead,
   // which opens the window on both.
   requestInterruptWindow(on: bool): void {
     if (on && this.interruptQueued) return;
