@@ -168,8 +168,10 @@ async function reachFor(machine: Machine, own: Placement, other: Placement): Pro
 describe.skipIf(!manifest)("make run's default VMs: two Linux VMs from one configuration", () => {
   // One retry: once, on a loaded machine, the second VM's kernel died early
   // in the second boot (IRETQ in text_poke_early() with reserved RFLAGS
-  // bits set) while the same boot had passed before and passed after;
-  // whether QEMU or the hypervisor set them is not known yet.
+  // bits set) while the same boot had passed before and passed after.
+  // QEMU sets such bits at an exit (docs/smp.md, "Four emulator bugs"),
+  // which the AMD-V backend now clears; whether that ends the crash, which
+  // also had NT and DF set, is not known yet.
   it("boot side by side under AMD-V, each on its own console, and neither reaches the other's memory", {
     retry: 1,
     timeout: 900_000,
