@@ -1,7 +1,7 @@
 // The host as the management API sees it and changes it (api/hostfacts.ts):
-// its version, CPUs and their model, free memory and clock, its ping, its shutdown, its
-// random numbers, and making and destroying VMs, which takes the
-// configuration's checks and loaders (setup/kernelvms.ts) and the
+// its version, CPUs and their model, free memory and clock, its ping, its
+// shutdown, its random numbers, and making and destroying VMs, which takes
+// the configuration's checks and loaders (setup/kernelvms.ts) and the
 // scheduler (sched/scheduler.ts), layers above the API.
 
 import { rdtsc } from "../kernel/arch/shim";

@@ -9,8 +9,8 @@
 // status 401, and nothing else about the request is looked at. Events
 // (VMs started, reset and stopped and why, faults, pauses) are found by
 // comparing each VM's state with what was last seen, so nothing on a VM's
-// exit path has to know about the API; each subscriber (the serial line, an HTTP
-// event stream) has a queue of its own.
+// exit path has to know about the API; each subscriber (the serial line,
+// an HTTP event stream) has a queue of its own.
 
 import { describe, quote } from "../setup/config/fields";
 import { MAX_VMS } from "../setup/config/config";
