@@ -7,10 +7,12 @@
 // systems, reads the VM's power state, processors (with the host CPU's
 // model) and memory, the manager and chassis collections, the hypervisor
 // as its manager and the host as its chassis, checks the metadata
-// document names every type it read, sets the boot source override and
-// is refused one the VM cannot honour, powers the VM off and on (it boots
-// again), restarts it, and presses its power button: the guest's acpid
-// powers it off itself. Curl-like requests with fetch check what sushy
+// document names every type it read, is refused a boot source override
+// the VM cannot honour, powers the VM off and on (it boots again),
+// restarts it, boots it once from its "Cd" source (the other kernel image,
+// with a command line its kernel prints) and then from its own kernel
+// again, and presses its power button: the guest's acpid powers it off
+// itself. Curl-like requests with fetch check what sushy
 // does not look at: the headers, the 401s and a 405.
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -23,6 +25,8 @@ import { linuxGuests } from "./run";
 const manifest = linuxGuests("redfish");
 const TOKEN = "fleet-s3cret";
 const VM = "linux";
+// The "Cd" source's command line: the kernel prints it at notice level.
+const RESCUE = "typervisor.rescue";
 const haveSushy = spawnSync("/usr/bin/python3", ["-c", "import sushy"]).status === 0;
 
 // redfish_sushy.py with `args`, in the background: the test goes on reading
@@ -38,7 +42,12 @@ function sushyRun(args: string[]): Promise<{ status: number | null; stdout: stri
 
 describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
   it("lists the VM, powers it off and on, restarts it and shuts it down by its power button", async () => {
-    const vm = { name: VM, cmdline: "console=ttyS0 quiet", memory: 128 };
+    const vm = {
+      name: VM,
+      cmdline: "console=ttyS0 quiet",
+      memory: 128,
+      bootSources: { Cd: { kernel: "bzImage" as const, cmdline: `console=ttyS0 loglevel=6 ${RESCUE}` } },
+    };
     const { machine, base, client } = await bootWithHttpApi(linuxVmsModules("vmlinux", [vm]), TOKEN, {
       memoryMiB: 384,
     });
@@ -69,7 +78,7 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
       const { version } = await client.host();
       // The host CPU as the hypervisor logs it at boot: "cpu: VENDOR BRAND".
       const [, vendor, model] = machine.output.match(/cpu: (\S+) (.*?)\r?\n/)!;
-      const run = await sushyRun([base, TOKEN, VM, BANNER]);
+      const run = await sushyRun([base, TOKEN, VM, BANNER, RESCUE]);
       expect(run.status, `sushy's run failed:\n${run.stderr}`).toBe(0);
       const found = JSON.parse(run.stdout.trim().split("\n").pop()!);
       expect(found).toEqual({
@@ -89,7 +98,7 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
         metadata_type: "application/xml; charset=utf-8",
         metadata_missing: [],
         reset_types: ["ForceOff", "ForceRestart", "GracefulShutdown", "On"],
-        boot_targets: ["None"],
+        boot_targets: ["Cd", "None"],
         pxe: { status: 400, message: "Base.1.8.PropertyValueNotInList", extended: "Base.1.8.PropertyValueNotInList" },
         root_without_password: "1.6.0",
         wrong_password: 401,
@@ -99,6 +108,10 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
         after_on: true,
         booted_after_on: true,
         booted_after_restart: true,
+        override_set: ["Cd", "Once"],
+        override_boot: { booted: true, rescue_command_line: true, api: "Cd" },
+        override_after_boot: "Disabled",
+        next_boot: { booted: true, rescue_command_line: false, api: "None" },
         after_graceful_shutdown: true,
         final_power_state: "Off",
         sessions_after_close: 0,

@@ -5,9 +5,10 @@ object of findings. Usage: redfish_sushy.py BASE_URL TOKEN VM BANNER
 
 BASE_URL is the hypervisor's HTTP (http://127.0.0.1:PORT), TOKEN the API
 token, which is the Redfish password, VM the Linux VM's name and BANNER
-what its initramfs prints when it is up. A power-on is seen through the
-management API's console (GET /api/v1/vms/{name}/console): the banner
-printed again after the action.
+what its initramfs prints when it is up, RESCUE a word on the command
+line of the VM's "Cd" boot source, which its kernel prints. A power-on is
+seen through the management API's console (GET /api/v1/vms/{name}/console):
+the banner printed again after the action.
 """
 import json
 import sys
@@ -18,7 +19,7 @@ import requests
 import sushy
 from sushy import auth, exceptions
 
-BASE, TOKEN, VM, BANNER = sys.argv[1:5]
+BASE, TOKEN, VM, BANNER, RESCUE = sys.argv[1:6]
 SYSTEM = "/redfish/v1/Systems/" + VM
 findings = {}
 
@@ -37,17 +38,24 @@ def console_end():
     return api_get(f"/api/v1/vms/{VM}/console")
 
 
+def console_since(since):
+    """The console's text past offset `since`."""
+    text = console_end()
+    # A power-on starts the console's count again.
+    at = since if text["end"] >= since else 0
+    return text["text"][max(0, at - text["start"]):]
+
+
 def wait_for_banner(since, timeout=150):
-    """Waits until the banner is printed past console offset `since`."""
+    """The console's text past offset `since` once it holds the banner;
+    None if it does not come."""
     until = time.time() + timeout
     while time.time() < until:
-        text = console_end()
-        # A power-on starts the console's count again.
-        at = since if text["end"] >= since else 0
-        if BANNER in text["text"][max(0, at - text["start"]):]:
-            return True
+        text = console_since(since)
+        if BANNER in text:
+            return text
         time.sleep(1)
-    return False
+    return None
 
 
 def wait_for_power(system, state, timeout=120):
@@ -169,9 +177,30 @@ reset(system, sushy.ResetType.FORCE_OFF)
 findings["after_force_off"] = wait_for_power(system, sushy.PowerState.OFF)
 since = reset(system, sushy.ResetType.ON)
 findings["after_on"] = wait_for_power(system, sushy.PowerState.ON)
-findings["booted_after_on"] = wait_for_banner(since)
+findings["booted_after_on"] = wait_for_banner(since) is not None
 since = reset(system, sushy.ResetType.FORCE_RESTART)
-findings["booted_after_restart"] = wait_for_banner(since)
+findings["booted_after_restart"] = wait_for_banner(since) is not None
+
+# The boot source override: the VM's "Cd" source, another kernel with its
+# own command line, for the next boot only; then its own kernel again.
+system.set_system_boot_options(
+    target=sushy.BootSource.CD,
+    enabled=sushy.BootSourceOverrideEnabled.ONCE)
+system.refresh()
+findings["override_set"] = [str(system.boot.target.value),
+                            str(system.boot.enabled.value)]
+since = reset(system, sushy.ResetType.FORCE_RESTART)
+text = wait_for_banner(since)
+findings["override_boot"] = {
+    "booted": text is not None, "rescue_command_line": RESCUE in (text or ""),
+    "api": api_get(f"/api/v1/vms/{VM}")["kernel"]["boot_source"]}
+system.refresh()
+findings["override_after_boot"] = str(system.boot.enabled.value)
+since = reset(system, sushy.ResetType.FORCE_RESTART)
+text = wait_for_banner(since)
+findings["next_boot"] = {
+    "booted": text is not None, "rescue_command_line": RESCUE in (text or ""),
+    "api": api_get(f"/api/v1/vms/{VM}")["kernel"]["boot_source"]}
 # The power button: the guest powers itself off.
 reset(system, sushy.ResetType.GRACEFUL_SHUTDOWN)
 findings["after_graceful_shutdown"] = wait_for_power(

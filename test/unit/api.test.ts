@@ -306,6 +306,8 @@ describe("the methods", () => {
         initrd: "",
         initrd_partition: "",
         cmdline: "quiet",
+        boot_source: "None",
+        boot_sources: ["None", "Recovery", "Cd"],
         restart_on_reset: true,
       },
     });

@@ -271,6 +271,46 @@ describe("configuration", () => {
     expect([0, 1, 2].map((i) => e.vmRestartOnReset(i) !== 0)).toEqual([true, false, true]);
   });
 
+  it("gives a VM alternate boot sources by Redfish's names, each with its own kernel, initrd and command line", () => {
+    e.setModules(e.__newString("k,rescue,rescue.cpio"));
+    const vm = (name: string, sources: string) =>
+      `{"name": "${name}", "kernel": "k", "memory": 1, "cmdline": "own", "boot_sources": ${sources}}`;
+    const good = vm(
+      "a",
+      `{"Recovery": {"kernel": "rescue", "initrd": "rescue.cpio", "cmdline": "single"}, `
+        + `"Pxe": {"kernel": {"partition": "installer"}}}`,
+    );
+    expect(parse(`{"vms": [${good}, ${vm("b", "{}")}]}`).errors).toEqual([]);
+    expect(str(e.vmAlternates(0))).toBe(
+      "Recovery kernel=rescue initrd=rescue.cpio cmdline=single;Pxe kernel=partition installer initrd= cmdline=",
+    );
+    expect(str(e.vmAlternates(1))).toBe("");
+    expect(str(e.vmCmdline(0))).toBe("own");
+
+    const bad = [
+      vm("c", `[]`),
+      vm("d", `{"None": {"kernel": "k"}, "Rescue": {"kernel": "k"}}`),
+      vm("e", `{"Cd": {"initrd": "rescue.cpio", "cmdline": 5}, "Usb": "k"}`),
+      vm("f", `{"Hdd": {"kernel": "nope", "root": "/dev/vda"}, "Hdd": {"kernel": "k"}}`),
+    ];
+    expect(parse(`{"vms": [${bad.join(", ")}]}`)).toEqual({
+      vms: [],
+      errors: [
+        "vm 0 (c): boot_sources: expected an object of boot sources by name, such as {\"Recovery\": {...}}, got a list",
+        expect.stringMatching(
+          /^vm 1 \(d\): boot_sources: "None" is not a boot source's name \(line 1, column \d+\); expected "Pxe", /,
+        ),
+        expect.stringMatching(/^vm 1 \(d\): boot_sources: "Rescue" is not a boot source's name/),
+        "vm 2 (e): boot_sources: Cd: kernel: missing (the name of a boot module)",
+        "vm 2 (e): boot_sources: Cd: cmdline: expected a string, got 5",
+        "vm 2 (e): boot_sources: Usb: expected an object such as {\"kernel\": \"rescue.bzImage\"}, got \"k\"",
+        "vm 3 (f): boot_sources: Hdd: unknown field \"root\"",
+        "vm 3 (f): boot_sources: Hdd: kernel: no boot module named \"nope\"",
+        expect.stringMatching(/^vm 3 \(f\): boot_sources: Hdd: given twice \(line 1, column \d+\)$/),
+      ],
+    });
+  });
+
   it("gives a VM its disks, each a boot module no other VM has", () => {
     e.setModules(e.__newString("k,a.img,b.img,c.img"));
     const vm = (name: string, disks: string) => `{"name": "${name}", "kernel": "k", "memory": 1, "disks": ${disks}}`;

@@ -176,6 +176,46 @@ describe("the VMs as ComputerSystems", () => {
     expect(messageOf(redfish("redfish.system.patch", "alpha", "{"))).toBe("MalformedJSON");
   });
 
+  it("boot an alternate source the override names: once, or every time, until None", () => {
+    const patch = (boot: object) => redfish("redfish.system.patch", "alpha", JSON.stringify({ Boot: boot }));
+    const restart = () =>
+      expect(redfish("redfish.system.reset", "alpha", JSON.stringify({ ResetType: "ForceRestart" })).status).toBe(204);
+    const booted = () => str(e.imageBooted(0));
+    e.giveImage(0);
+    expect(redfish("redfish.system", "alpha").body.Boot).toEqual({
+      BootSourceOverrideTarget: "None",
+      "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Recovery", "Cd"],
+      BootSourceOverrideEnabled: "Disabled",
+      "BootSourceOverrideEnabled@Redfish.AllowableValues": ["Disabled", "Once", "Continuous"],
+    });
+    // A target alone is for the next boot: Once, spent by that boot.
+    expect(patch({ BootSourceOverrideTarget: "Recovery" }).body.Boot).toMatchObject({
+      BootSourceOverrideTarget: "Recovery",
+      BootSourceOverrideEnabled: "Once",
+    });
+    restart();
+    expect(booted()).toBe("Recovery");
+    expect(redfish("redfish.system", "alpha").body.Boot.BootSourceOverrideEnabled).toBe("Disabled");
+    restart();
+    expect(booted()).toBe("None");
+    // Continuous holds for every boot, until the override is None.
+    expect(patch({ BootSourceOverrideTarget: "Cd", BootSourceOverrideEnabled: "Continuous" }).status).toBe(200);
+    restart();
+    restart();
+    expect(booted()).toBe("Cd");
+    expect(patch({ BootSourceOverrideTarget: "None" }).body.Boot.BootSourceOverrideEnabled).toBe("Disabled");
+    restart();
+    expect(booted()).toBe("None");
+    // Refused whole: a mode for no target, a target the VM lacks.
+    const conflict = patch({ BootSourceOverrideTarget: "None", BootSourceOverrideEnabled: "Once" });
+    expect(conflict.status).toBe(400);
+    expect(messageOf(conflict)).toBe("PropertyValueConflict");
+    const pxe = patch({ BootSourceOverrideEnabled: "Once", BootSourceOverrideTarget: "Pxe" });
+    expect(pxe.body.error["@Message.ExtendedInfo"][0].Resolution).toBe("Choose one of None, Recovery, Cd.");
+    expect(redfish("redfish.system", "alpha").body.Boot.BootSourceOverrideEnabled).toBe("Disabled");
+    expect(e.imageLoads(0)).toBe(5);
+  });
+
   it("are reset as the management API's methods do it; a state they are in already is no change", () => {
     const resetTo = (type: unknown, vm = "alpha") =>
       redfish("redfish.system.reset", vm, JSON.stringify({ ResetType: type }));

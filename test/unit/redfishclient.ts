@@ -15,6 +15,7 @@ export interface RedfishExports {
   running(vm: number): number;
   giveImage(vm: number): void;
   imageLoads(vm: number): number;
+  imageBooted(vm: number): number;
   addPowerButton(vm: number): void;
   powerButtonPresses(vm: number): number;
   setRandomless(none: number): void;

@@ -58,6 +58,9 @@ export interface VmInfo {
     initrd: string;
     initrd_partition: string;
     cmdline: string;
+    // The source the present boot loaded ("None": its own) and all it has.
+    boot_source: string;
+    boot_sources: string[];
     restart_on_reset: boolean;
   } | null;
   memory_bytes: number;

@@ -45,6 +45,9 @@ export interface VmOptions {
   console?: string;
   disks?: VmDisk[];
   nics?: VmNic[];
+  // Alternate boot sources by their Redfish names (vmm/setup/config/bootsources.ts),
+  // each the other kernel image with the initramfs and its own command line.
+  bootSources?: Record<string, { kernel: KernelImage; cmdline: string }>;
 }
 
 // One VM of several: its name and kernel command line besides its options.
@@ -85,18 +88,28 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[], uplink?: Up
       ...(d.bytesPerSecond ? { bytes_per_second: d.bytesPerSecond } : {}),
     })),
     ...(v.nics ? { nics: v.nics.map(nicEntry) } : {}),
+    ...(v.bootSources ? { boot_sources: sourceEntries(v.bootSources) } : {}),
   }));
+  // Every kernel image a VM may boot, one module each.
+  const kernels = [
+    ...new Set([kernel, ...vms.flatMap((v) => Object.values(v.bootSources ?? {}).map((b) => b.kernel))]),
+  ];
   const text = JSON.stringify({ vms: entries, ...(uplink ? { uplink: vlansOf(uplink) } : {}) }, null, 2) + "\n";
   // Named by its contents: runs with other command lines may be starting meanwhile.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
   mkdirSync("build/test", { recursive: true });
   writeFileSync(config, text);
   return [
-    { path: paths[kernel], args: kernel },
+    ...kernels.map((k) => ({ path: paths[k], args: k })),
     { path: paths.initramfs, args: "initramfs" },
     ...disks.flat().filter((d) => d.path).map((d) => ({ path: d.path!, args: d.name })),
     { path: config, args: `linux-${kernel}.json config` },
   ];
+}
+
+function sourceEntries(sources: NonNullable<VmOptions["bootSources"]>): object {
+  const entries = Object.entries(sources).map(([name, b]) => [name, { ...b, initrd: "initramfs" }]);
+  return Object.fromEntries(entries);
 }
 
 function nicEntry(n: VmNic): object {

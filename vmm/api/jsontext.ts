@@ -55,6 +55,13 @@ export function cpuList(mask: u32): string {
   return list.toString();
 }
 
+// `values` as a JSON list of strings.
+export function stringList(values: string[]): string {
+  const list = new JsonArray();
+  for (let i = 0; i < values.length; i++) list.add(jsonString(values[i]));
+  return list.toString();
+}
+
 export function jsonString(text: string): string {
   let out = "\"";
   let run = 0;

@@ -20,8 +20,10 @@
 // error body, credential or none. What a request does to a VM is the
 // management API's own method (dispatcher.ts), so both APIs behave alike.
 
+import * as log from "../../kernel/console/log";
 import { describe } from "../setup/config/fields";
 import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
+import { OverrideMode, OWN_SOURCE } from "../core/bootoverride";
 import { Vm } from "../core/vm";
 import { Dispatcher, Outcome } from "./dispatcher";
 import { httpStatus, sameToken } from "./rpc";
@@ -214,27 +216,46 @@ export class RedfishService {
     return missing(views.sessionPath(id));
   }
 
-  // PATCH of a ComputerSystem: only Boot's override, and only to what
-  // views.BOOT_TARGETS and BOOT_ENABLED allow; it changes nothing, since a
-  // VM always boots its configured kernel.
+  // PATCH of a ComputerSystem: only Boot's override target and mode, to
+  // what views.bootTargets() and overrideModes() allow, checked whole
+  // before either is set. A target other than None given alone over a
+  // Disabled override is for the next boot (Once), as BMCs take it; None
+  // is no override, and so Disabled.
   private patchBoot(request: JsonValue, vm: Vm): RedfishReply {
     for (let i = 0; i < request.keys.length; i++) if (request.keys[i] != "Boot") return notWritable(request.keys[i]);
     const boot = request.get("Boot");
     if (boot === null || boot.kind != JsonKind.Object) return ok(views.computerSystem(vm));
+    const targets = views.bootTargets(vm), modes = views.overrideModes(vm);
+    let target = "", mode = -1;
     for (let i = 0; i < boot.keys.length; i++) {
       const key = boot.keys[i], value = boot.items[i];
-      const allowed = key == "BootSourceOverrideTarget"
-        ? views.BOOT_TARGETS
-        : key == "BootSourceOverrideEnabled"
-        ? views.BOOT_ENABLED
-        : null;
+      const allowed = key == "BootSourceOverrideTarget" ? targets : key == "BootSourceOverrideEnabled" ? modes : null;
       if (allowed === null) return notWritable("Boot/" + key);
       if (value.kind != JsonKind.String || !allowed.includes(value.text)) {
         const message = "The value " + describe(value) + " for Boot/" + key
           + " is not in the list of acceptable values.";
         return fail(400, "PropertyValueNotInList", message, "Choose one of " + allowed.join(", ") + ".");
       }
+      if (allowed == targets) target = value.text;
+      else mode = views.OVERRIDE_MODES.indexOf(value.text);
     }
+    const image = vm.image;
+    if (image === null) return ok(views.computerSystem(vm));
+    const choice = image.bootOverride;
+    const newTarget = target.length > 0 ? target : choice.target;
+    let newMode = mode >= 0 ? <OverrideMode>mode : choice.mode;
+    if (newTarget == OWN_SOURCE && newMode != OverrideMode.Disabled) {
+      if (mode >= 0) {
+        const message = "BootSourceOverrideEnabled " + views.OVERRIDE_MODES[mode] + " needs a target other than None.";
+        return fail(400, "PropertyValueConflict", message, "Name a BootSourceOverrideTarget too.");
+      }
+      newMode = OverrideMode.Disabled;
+    } else if (target.length > 0 && mode < 0 && newTarget != OWN_SOURCE && newMode == OverrideMode.Disabled) {
+      newMode = OverrideMode.Once;
+    }
+    choice.target = newTarget;
+    choice.mode = newMode;
+    log.info("vm " + vm.name + ": boot override " + newTarget + ", " + views.OVERRIDE_MODES[newMode] + ", by Redfish");
     return ok(views.computerSystem(vm));
   }
 

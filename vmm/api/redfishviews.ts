@@ -8,9 +8,10 @@
 // left out, but for the OData service document, which is made of it.
 // Nothing here changes a VM; redfish.ts decides what is asked.
 
+import { OverrideMode, OWN_SOURCE } from "../core/bootoverride";
 import { Vm } from "../core/vm";
 import { HostFacts } from "./hostfacts";
-import { JsonArray, JsonObject, jsonString } from "./jsontext";
+import { JsonArray, JsonObject, stringList } from "./jsontext";
 import * as schemas from "./redfishschemas";
 import { stateOf } from "./vmviews";
 
@@ -27,14 +28,38 @@ export const CHASSIS = CHASSIS_COLLECTION + "/" + CHASSIS_ID;
 export const RAM = "ram";
 // Base message registry (DSP8011) names of the messages in error bodies.
 const BASE_REGISTRY = "Base.1.8.";
-// What ComputerSystem.Reset offers, and the one boot source override (a
-// VM boots the kernel its configuration names, and nothing else).
+// What ComputerSystem.Reset offers.
 export const RESET_TYPES: string[] = ["On", "ForceOff", "GracefulShutdown", "ForceRestart"];
-export const BOOT_TARGETS: string[] = ["None"];
-export const BOOT_ENABLED: string[] = ["Disabled"];
-// A VM's Boot: the override it has, always those.
-const BOOT = `{"BootSourceOverrideTarget":"None","BootSourceOverrideTarget@Redfish.AllowableValues":["None"],`
-  + `"BootSourceOverrideEnabled":"Disabled","BootSourceOverrideEnabled@Redfish.AllowableValues":["Disabled"]}`;
+// BootSourceOverrideEnabled's values, by OverrideMode.
+export const OVERRIDE_MODES: string[] = ["Disabled", "Once", "Continuous"];
+const NO_OVERRIDE_MODES: string[] = ["Disabled"];
+const NO_OVERRIDE_TARGETS: string[] = [OWN_SOURCE];
+
+// The targets a VM's override may name: None (its own kernel), then the
+// alternates its configuration gives it; None alone for a VM without an
+// image (a flat binary).
+export function bootTargets(vm: Vm): string[] {
+  const image = vm.image;
+  return image !== null ? image.bootOverride.targets : NO_OVERRIDE_TARGETS;
+}
+
+// The modes its override may take: Disabled alone if None is all it has.
+export function overrideModes(vm: Vm): string[] {
+  return bootTargets(vm).length > 1 ? OVERRIDE_MODES : NO_OVERRIDE_MODES;
+}
+
+// A VM's Boot: its override and what it may be.
+function boot(vm: Vm): string {
+  const image = vm.image;
+  const target = image !== null ? image.bootOverride.target : OWN_SOURCE;
+  const mode = image !== null ? image.bootOverride.mode : OverrideMode.Disabled;
+  return new JsonObject()
+    .str("BootSourceOverrideTarget", target)
+    .raw("BootSourceOverrideTarget@Redfish.AllowableValues", stringList(bootTargets(vm)))
+    .str("BootSourceOverrideEnabled", OVERRIDE_MODES[mode])
+    .raw("BootSourceOverrideEnabled@Redfish.AllowableValues", stringList(overrideModes(vm)))
+    .toString();
+}
 
 export function link(id: string): string {
   return new JsonObject().str("@odata.id", id).toString();
@@ -44,12 +69,6 @@ export function link(id: string): string {
 export function links(ids: string[]): string {
   const list = new JsonArray();
   for (let i = 0; i < ids.length; i++) list.add(link(ids[i]));
-  return list.toString();
-}
-
-function strings(values: string[]): string {
-  const list = new JsonArray();
-  for (let i = 0; i < values.length; i++) list.add(jsonString(values[i]));
   return list.toString();
 }
 
@@ -144,7 +163,7 @@ export function computerSystem(vm: Vm): string {
   const path = systemPath(vm);
   const status = new JsonObject().str("State", stateName(vm)).str("Health", vm.faulted ? "Critical" : "OK");
   const reset = `{"#ComputerSystem.Reset":{"target":"` + path + `/Actions/ComputerSystem.Reset",`
-    + `"ResetType@Redfish.AllowableValues":` + strings(RESET_TYPES) + "}}";
+    + `"ResetType@Redfish.AllowableValues":` + stringList(RESET_TYPES) + "}}";
   const related = new JsonObject().raw("Chassis", links([CHASSIS])).raw("ManagedBy", links([MANAGER]));
   return resource(path, schemas.SYSTEM, vm.name, vm.name)
     .str("SystemType", "Virtual")
@@ -155,7 +174,7 @@ export function computerSystem(vm: Vm): string {
     .raw("MemorySummary", `{"TotalSystemMemoryGiB":` + gibibytes(vm.memory.size) + "}")
     .raw("Processors", link(path + "/Processors"))
     .raw("Memory", link(path + "/Memory"))
-    .raw("Boot", BOOT)
+    .raw("Boot", boot(vm))
     .raw("Links", related.toString())
     .raw("Actions", reset)
     .toString();

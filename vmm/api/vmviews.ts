@@ -10,7 +10,7 @@ import { ExitKind } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
 import { Vm } from "../core/vm";
 import { ConfiguredImage } from "../setup/config/configured";
-import { cpuList, JsonArray, JsonObject } from "./jsontext";
+import { cpuList, JsonArray, JsonObject, stringList } from "./jsontext";
 
 export function stateOf(vm: Vm): string {
   if (!vm.running) return "stopped";
@@ -96,25 +96,25 @@ function hostAddressOf(vm: Vm): u64 {
   return vm.memory.regions.length > 0 ? vm.memory.regions[0].hpa : 0;
 }
 
-// What a kernel VM boots: where its kernel and initrd come from, a boot
-// module or a host disk's partition ("" for the other, and for no
+// What a kernel VM boots now: the boot source its present boot loaded
+// ("None" for its own, or an alternate's name; core/bootoverride.ts) and
+// the sources it has, where that source's kernel and initrd come from, a
+// boot module or a host disk's partition ("" for the other, and for no
 // initrd), its command line, and whether a reset by its guest restarts
 // it; null for a flat binary.
 function kernelOf(vm: Vm): string {
   const image = vm.image;
-  if (image === null) return "null";
-  let partition = "", initrdPartition = "";
-  if (image instanceof ConfiguredImage) {
-    const c = (<ConfiguredImage>image).config;
-    partition = c.kernel.partition;
-    initrdPartition = c.initrd.partition;
-  }
+  if (!(image instanceof ConfiguredImage)) return "null";
+  const configured = <ConfiguredImage>image, choice = configured.bootOverride;
+  const source = configured.config.sources[choice.booted];
   return new JsonObject()
-    .str("module", image.kernelModule)
-    .str("partition", partition)
-    .str("initrd", image.initrdModule)
-    .str("initrd_partition", initrdPartition)
-    .str("cmdline", image.kernelCmdline)
+    .str("module", source.kernel.module)
+    .str("partition", source.kernel.partition)
+    .str("initrd", source.initrd.module)
+    .str("initrd_partition", source.initrd.partition)
+    .str("cmdline", source.cmdline)
+    .str("boot_source", source.name)
+    .raw("boot_sources", stringList(choice.targets))
     .bool("restart_on_reset", vm.restartOnReset)
     .toString();
 }

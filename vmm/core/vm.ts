@@ -19,6 +19,7 @@ import { LAPIC_SIZE } from "../devices/apic/lapic";
 import { Bus } from "../devices/bus";
 import { NullDevice } from "../devices/io/null";
 import { MachineControl } from "../devices/machine";
+import { BootOverride } from "./bootoverride";
 import { CpuShare } from "./cpushare";
 import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
@@ -66,17 +67,11 @@ export abstract class PowerButton {
 
 // What a VM is built from, loaded again when its guest resets the machine
 // (setup/kernelvms.ts): RAM as the firmware and the boot loader leave it,
-// fresh devices on a fresh bus. Returns the boot vCPU's entry state, or
-// null with `failure` set.
+// fresh devices on a fresh bus, from the boot source `bootOverride` picks.
+// Returns the boot vCPU's entry state, or null with `failure` set.
 export abstract class VmImage {
   failure: string = "";
-  // What the configuration named: the kernel's and the initrd's boot
-  // modules ("" for none) and the kernel's command line, for the API.
-  constructor(
-    readonly kernelModule: string = "",
-    readonly initrdModule: string = "",
-    readonly kernelCmdline: string = "",
-  ) {}
+  constructor(readonly bootOverride: BootOverride) {}
   abstract reload(vm: Vm): EntryState | null;
 }
 

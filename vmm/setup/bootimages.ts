@@ -27,6 +27,7 @@ import { ticksToNs } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { alignUp, PAGE_SIZE } from "../../kernel/mm/range";
 import { findModule } from "./bootmodules";
+import { BootSourceConfig } from "./config/bootsources";
 import { VmConfig } from "./config/config";
 import { ImageConfig, MAX_IMAGE_BYTES } from "./config/images";
 import { bytes, hex } from "./loaders/loader";
@@ -137,9 +138,9 @@ export class PartitionBootImage extends BootImage {
   }
 }
 
-// A VM's kernel and initrd (null for none).
+// A boot source's kernel and initrd (null for none).
 export class VmBootImages {
-  constructor(readonly kernel: BootImage, readonly initrd: BootImage | null) {}
+  constructor(readonly source: BootSourceConfig, readonly kernel: BootImage, readonly initrd: BootImage | null) {}
 
   // The partitions are free again (the VM is destroyed, or was never made).
   release(): void {
@@ -149,27 +150,55 @@ export class VmBootImages {
   }
 }
 
-// The kernel and initrd `c` names, as `owner`'s ("vm a"): boot modules
-// (the configuration checked their names) or partitions, claimed; null,
-// with `imageError` naming the field, if a partition cannot be had.
-export function vmBootImages(c: VmConfig, modules: BootModule[], owner: string): VmBootImages | null {
-  const kernel = bootImage(c.kernel, modules, owner, "kernel");
+// The kernels and initrds of `c`'s boot sources, its own first, as
+// `owner`'s ("vm a"): boot modules (the configuration checked their names)
+// or partitions, claimed; null, with `imageError` naming the source and
+// field, if a partition cannot be had.
+export function vmBootImages(c: VmConfig, modules: BootModule[], owner: string): VmBootImages[] | null {
+  const all: VmBootImages[] = [];
+  for (let i = 0; i < c.sources.length; i++) {
+    const source = c.sources[i];
+    const images = sourceImages(source, modules, owner, i == 0 ? "" : source.name + " ");
+    if (images === null) {
+      if (i > 0) imageError = "boot_sources: " + source.name + ": " + imageError;
+      releaseBootImages(all);
+      return null;
+    }
+    all.push(images);
+  }
+  return all;
+}
+
+// Every source's partitions are free again.
+export function releaseBootImages(all: VmBootImages[]): void {
+  for (let i = 0; i < all.length; i++) all[i].release();
+}
+
+// Why the last vmBootImages() failed.
+export let imageError: string = "";
+
+// One source's images; `label` ("Recovery ", or "" for the VM's own) goes
+// before "kernel" in the log's line for a partition read.
+function sourceImages(
+  source: BootSourceConfig,
+  modules: BootModule[],
+  owner: string,
+  label: string,
+): VmBootImages | null {
+  const kernel = bootImage(source.kernel, modules, owner, label + "kernel");
   if (kernel === null) {
     imageError = "kernel: " + imageError;
     return null;
   }
-  if (!c.initrd.given) return new VmBootImages(kernel, null);
-  const initrd = bootImage(c.initrd, modules, owner, "initrd");
+  if (!source.initrd.given) return new VmBootImages(source, kernel, null);
+  const initrd = bootImage(source.initrd, modules, owner, label + "initrd");
   if (initrd === null) {
     imageError = "initrd: " + imageError;
     kernel.release();
     return null;
   }
-  return new VmBootImages(kernel, initrd);
+  return new VmBootImages(source, kernel, initrd);
 }
-
-// Why the last vmBootImages() failed.
-export let imageError: string = "";
 
 function bootImage(image: ImageConfig, modules: BootModule[], owner: string, field: string): BootImage | null {
   if (image.module.length > 0) {

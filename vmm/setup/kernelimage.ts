@@ -1,10 +1,13 @@
 // A kernel VM's image: its kernel and initrd loaded into its RAM as a boot
 // loader would, when the VM is made (kernelvms.ts) and again each time it
 // restarts (Vm.restart(): a reset by its guest, a power-on through the
-// management API), with a new set of PC devices each time; and, when the
-// VM is destroyed, the partitions it boots from let go.
+// management API), from the boot source its override picks, with a new
+// set of PC devices each time; and, when the VM is destroyed, the
+// partitions it boots from let go.
 
+import * as log from "../../kernel/console/log";
 import { FrameAllocator } from "../../kernel/mm/frames";
+import { OWN_SOURCE } from "../core/bootoverride";
 import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { StopListener, Vm } from "../core/vm";
@@ -14,7 +17,7 @@ import { VmPort } from "../net/port";
 import { buildAcpiTables } from "../platform/pc/acpitables";
 import { PcPlatform } from "../platform/pc/platform";
 import { VmDisk } from "../storage/vmdisk";
-import { VmBootImages } from "./bootimages";
+import { releaseBootImages, VmBootImages } from "./bootimages";
 import { VmConfig } from "./config/config";
 import { ConfiguredImage } from "./config/configured";
 import { entryStateOf } from "./loaders/entrystate";
@@ -24,8 +27,9 @@ import { ModuleImage } from "./loaders/source";
 
 // RAM as the firmware and a boot loader leave it: ACPI tables in the legacy
 // BIOS area, which every loader's memory map reserves, found through the
-// protocol's RSDP pointer; then the kernel and its initrd, read for this
-// load (bootimages.ts). Its error names the image at fault.
+// protocol's RSDP pointer; then the kernel and its initrd of one boot
+// source, read for this load (bootimages.ts), with its command line. Its
+// error names the image at fault.
 export function loadInto(
   memory: GuestMemory,
   c: VmConfig,
@@ -33,21 +37,23 @@ export function loadInto(
   options: BootOptions,
   frames: FrameAllocator,
 ): LoadResult {
+  const source = images.source;
   options.rsdp = buildAcpiTables(memory, c.cpus);
+  options.cmdline = source.cmdline;
   options.initrd = null;
   options.modules = [];
-  const kernelLabel = "kernel " + c.kernel.what + ": ";
+  const kernelLabel = "kernel " + source.kernel.what + ": ";
   const kernel = images.kernel.open(frames, memory.size);
   if (kernel === null) return new LoadResult().fail(kernelLabel + images.kernel.error);
   const initrd = images.initrd;
-  const source = initrd !== null ? initrd.open(frames, memory.size) : null;
+  const initrdSource = initrd !== null ? initrd.open(frames, memory.size) : null;
   let loaded: LoadResult;
-  if (initrd !== null && source === null) {
-    loaded = new LoadResult().fail("initrd " + c.initrd.what + ": " + initrd.error);
+  if (initrd !== null && initrdSource === null) {
+    loaded = new LoadResult().fail("initrd " + source.initrd.what + ": " + initrd.error);
   } else {
-    if (source !== null) {
-      options.initrd = source;
-      options.modules.push(new ModuleImage(source, c.initrd.name));
+    if (initrdSource !== null) {
+      options.initrd = initrdSource;
+      options.modules.push(new ModuleImage(initrdSource, source.initrd.name));
     }
     loaded = loadKernel(memory, kernel, options);
     if (loaded.error !== null) loaded.error = kernelLabel + loaded.error!;
@@ -57,14 +63,15 @@ export function loadInto(
   return loaded;
 }
 
-// What a restart loads again: the kernel and its initrd, from their boot
-// modules or read again from their partitions, into zeroed RAM, and a new
-// set of PC devices on a new bus. The RTC's battery-backed RAM carries
-// over, as on a PC.
+// What a restart loads again: the kernel and its initrd of the source the
+// override picks (`images` holds each source's, the VM's own first), from
+// their boot modules or read again from their partitions, into zeroed RAM,
+// and a new set of PC devices on a new bus. The RTC's battery-backed RAM
+// carries over, as on a PC.
 export class KernelImage extends ConfiguredImage {
   constructor(
     config: VmConfig,
-    private images: VmBootImages,
+    private images: VmBootImages[],
     private frames: FrameAllocator,
     private options: BootOptions,
     private disks: VmDisk[],
@@ -76,12 +83,17 @@ export class KernelImage extends ConfiguredImage {
   }
 
   reload(vm: Vm): EntryState | null {
-    const c = this.config;
+    const c = this.config, images = this.images[this.bootOverride.takeNext()];
+    if (images.source.name != OWN_SOURCE) {
+      log.info("vm " + vm.name + ": booting boot source " + images.source.name + ", as its boot override asks");
+    }
     vm.memory.zero();
-    const loaded = loadInto(vm.memory, c, this.images, this.options, this.frames);
+    const loaded = loadInto(vm.memory, c, images, this.options, this.frames);
     const entry = loaded.error === null ? entryStateOf(loaded, vm.memory) : null;
     if (loaded.error !== null || entry!.error !== null) {
-      this.failure = loaded.error !== null ? loaded.error! : "kernel " + c.kernel.what + ": " + entry!.error!;
+      this.failure = loaded.error !== null
+        ? loaded.error!
+        : "kernel " + images.source.kernel.what + ": " + entry!.error!;
       return null;
     }
     vm.bus = new Bus();
@@ -100,13 +112,13 @@ export class KernelImage extends ConfiguredImage {
   }
 }
 
-// A destroyed VM boots from its kernel's and initrd's partitions no more.
+// A destroyed VM boots from its kernels' and initrds' partitions no more.
 export class BootImageRelease extends StopListener {
-  constructor(private images: VmBootImages) {
+  constructor(private images: VmBootImages[]) {
     super();
   }
   stopped(vm: Vm): void {}
   destroyed(vm: Vm): void {
-    this.images.release();
+    releaseBootImages(this.images);
   }
 }

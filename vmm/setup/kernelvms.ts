@@ -23,7 +23,7 @@ import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { FrameAllocator } from "../../kernel/mm/frames";
 import { Backend } from "../core/backend";
 import { allModuleNames, findModule, isConfigModule } from "./bootmodules";
-import { imageError, VmBootImages, vmBootImages } from "./bootimages";
+import { imageError, releaseBootImages, VmBootImages, vmBootImages } from "./bootimages";
 import { BootImageRelease, KernelImage, loadInto } from "./kernelimage";
 import { checkVm, readConfig, VmConfig } from "./config/config";
 import { ConfiguredImage } from "./config/configured";
@@ -148,21 +148,20 @@ function createKernelVm(
     return null;
   }
   const vm = buildKernelVm(id, c, images, modules, frames, backend);
-  if (vm === null) images.release();
+  if (vm === null) releaseBootImages(images);
   return vm;
 }
 
 function buildKernelVm(
   id: u32,
   c: VmConfig,
-  images: VmBootImages,
+  images: VmBootImages[],
   modules: BootModule[],
   frames: FrameAllocator,
   backend: Backend,
 ): Vm | null {
   const name = c.name;
   const options = new BootOptions();
-  options.cmdline = c.cmdline;
   // The PCI configuration region is the board's, like a PC firmware's
   // (platform/pc/pcimap.ts); the ACPI tables describe it too.
   options.reserved.push(new MemoryRegion(ECAM_BASE, ECAM_SIZE, RegionType.Reserved));
@@ -173,10 +172,10 @@ function buildKernelVm(
   const footprint = new Footprint(frames);
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
-  const loaded = loadInto(memory, c, images, options, frames);
+  const loaded = loadInto(memory, c, images[0], options, frames);
   if (loaded.error !== null) return refuse(name, loaded.error!, memory, frames);
   const entry = entryStateOf(loaded, memory);
-  if (entry.error !== null) return refuse(name, "kernel " + c.kernel.what + ": " + entry.error!, memory, frames);
+  if (entry.error !== null) return refuse(name, "kernel " + c.own.kernel.what + ": " + entry.error!, memory, frames);
 
   const disks = vmDisks(c, modules);
   if (disks === null) {

@@ -5,7 +5,11 @@
 
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { Vcpu } from "../../../vmm/core/vcpu";
-import { ConsoleInput, PowerButton, Vm, VmImage } from "../../../vmm/core/vm";
+import { OWN_SOURCE } from "../../../vmm/core/bootoverride";
+import { ConsoleInput, PowerButton, Vm } from "../../../vmm/core/vm";
+import { BootSourceConfig } from "../../../vmm/setup/config/bootsources";
+import { VmConfig } from "../../../vmm/setup/config/config";
+import { ConfiguredImage } from "../../../vmm/setup/config/configured";
 import { EntryState } from "../../../vmm/core/entrystate";
 import { checkVm } from "../../../vmm/setup/config/config";
 import { JsonValue } from "../../../vmm/setup/config/json";
@@ -188,14 +192,24 @@ export function exitWith(vm: i32, status: i32): void {
 export function guestResets(vm: i32): void {
   vms[vm].reset("port 0xcf9");
 }
-// A kernel VM's image, as far as a power-on needs it: how often it was loaded.
-class CountedImage extends VmImage {
+// "k.elf" with "quiet", and two alternates.
+function countedConfig(): VmConfig {
+  const c = new VmConfig(), names = [OWN_SOURCE, "Recovery", "Cd"];
+  for (let i = 0; i < names.length; i++) c.sources.push(new BootSourceConfig(names[i]));
+  c.own.kernel.module = "k.elf";
+  c.own.cmdline = "quiet";
+  return c;
+}
+// A kernel VM's image, as far as a power-on needs it: how often it was
+// loaded, and from which of its boot sources (its own, "Recovery" or "Cd").
+class CountedImage extends ConfiguredImage {
   loads: i32 = 0;
   constructor() {
-    super("k.elf", "", "quiet");
+    super(countedConfig());
   }
   reload(vm: Vm): EntryState | null {
     this.loads++;
+    this.bootOverride.takeNext();
     return new EntryState(new SegmentState(0, 0, 0, 0), new SegmentState(0, 0, 0, 0));
   }
 }
@@ -204,6 +218,11 @@ export function giveImage(vm: i32): void {
 }
 export function imageLoads(vm: i32): i32 {
   return (<CountedImage>vms[vm].image).loads;
+}
+// The boot source its last load took.
+export function imageBooted(vm: i32): string {
+  const choice = vms[vm].image!.bootOverride;
+  return choice.targets[choice.booted];
 }
 export function paused(vm: i32): bool {
   return vms[vm].paused;

@@ -48,23 +48,36 @@ export function vmCpus(i: i32): u32 {
   return config.vms[i].cpus;
 }
 export function vmKernel(i: i32): string {
-  return config.vms[i].kernel.module;
+  return config.vms[i].own.kernel.module;
 }
 export function vmInitrd(i: i32): string {
-  return config.vms[i].initrd.module;
+  return config.vms[i].own.initrd.module;
 }
 // "partition NAME SIZE" of the kernel or initrd, "" for a boot module or none.
 export function vmKernelPartition(i: i32): string {
-  return partitionOf(config.vms[i].kernel);
+  return partitionOf(config.vms[i].own.kernel);
 }
 export function vmInitrdPartition(i: i32): string {
-  return partitionOf(config.vms[i].initrd);
+  return partitionOf(config.vms[i].own.initrd);
 }
 function partitionOf(image: ImageConfig): string {
   return image.partition.length > 0 ? "partition " + image.partition + " " + image.size.toString() : "";
 }
 export function vmCmdline(i: i32): string {
-  return config.vms[i].cmdline;
+  return config.vms[i].own.cmdline;
+}
+// The alternate boot sources, "NAME kernel=K initrd=I cmdline=C" each
+// (an image by its module's name or "partition P"), ";"-separated.
+export function vmAlternates(i: i32): string {
+  const sources = config.vms[i].sources, parts: string[] = [];
+  for (let s = 1; s < sources.length; s++) {
+    const source = sources[s];
+    parts.push(
+      source.name + " kernel=" + source.kernel.what + " initrd=" + (source.initrd.given ? source.initrd.what : "")
+        + " cmdline=" + source.cmdline,
+    );
+  }
+  return parts.join(";");
 }
 export function vmConsole(i: i32): string {
   return config.vms[i].console;

@@ -13,6 +13,8 @@ import { scanPci } from "../../../kernel/pci/functions";
 import { FrameAllocator } from "../../../kernel/mm/frames";
 import { Range } from "../../../kernel/mm/range";
 import { imageError, VmBootImages, vmBootImages } from "../../../vmm/setup/bootimages";
+import { OWN_SOURCE } from "../../../vmm/core/bootoverride";
+import { BootSourceConfig } from "../../../vmm/setup/config/bootsources";
 import { VmConfig } from "../../../vmm/setup/config/config";
 import { ImageSource } from "../../../vmm/setup/loaders/source";
 
@@ -72,12 +74,13 @@ export function freeFrames(): u64 {
 // The partition as the kernel of "vm OWNER", `size` bytes of it (0: as its header says); false, with bootError().
 export function bootClaim(partition: string, size: u32, owner: string): bool {
   const c = new VmConfig();
-  c.kernel.partition = partition;
-  c.kernel.size = size;
+  c.sources.push(new BootSourceConfig(OWN_SOURCE));
+  c.own.kernel.partition = partition;
+  c.own.kernel.size = size;
   const images = vmBootImages(c, [], "vm " + owner);
   if (images === null) return false;
   owners.push(owner);
-  claims.push(images);
+  claims.push(images[0]);
   return true;
 }
 export function bootError(): string {

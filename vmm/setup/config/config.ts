@@ -5,9 +5,11 @@
 //   { "vms": [ { "name": "linux0", "memory": 256, "cpus": 1, "kernel": "bzImage",
 //                "initrd": "initrd.img", "cmdline": "console=ttyS0", "console": "com1",
 //                "affinity": [0, 1], "weight": 256, "cap": 50, "on_reset": "restart",
-//                "disks": [ { "module": "disk.img" } ], "nics": [ { "vlan": 10 } ] } ] }
+//                "disks": [ { "module": "disk.img" } ], "nics": [ { "vlan": 10 } ],
+//                "boot_sources": { "Recovery": { "kernel": "rescue.bzImage" } } } ] }
 // memory is in MiB; kernel and initrd name other boot modules, or GPT
-// partitions of the host's disks that hold the images (images.ts); affinity
+// partitions of the host's disks that hold the images (images.ts), and
+// boot_sources the kernels a boot override may pick instead (bootsources.ts); affinity
 // lists the host CPUs the VM's vCPUs may run on (default: all), weight is
 // its share when CPUs are contended (default 256), cap the most it may use,
 // in percent of one CPU (core/cpushare.ts); on_reset what a reset by the
@@ -27,7 +29,7 @@ import { MAX_CPUS as MAX_HOST_CPUS } from "../../../kernel/cpu/smp";
 import { ALL_CPUS, DEFAULT_WEIGHT, MAX_WEIGHT } from "../../core/cpushare";
 import { checkApi } from "./api";
 import { checkDisks, ClaimedDisk, DiskConfig } from "./disks";
-import { checkImage, ImageConfig } from "./images";
+import { BootSourceConfig, checkSources } from "./bootsources";
 import { checkNics, ClaimedMac, NicConfig } from "./nics";
 import { checkManagement, ManagementConfig } from "./management";
 import { checkUplink, UplinkConfig } from "./uplink";
@@ -37,7 +39,6 @@ import { JsonKind, JsonValue, parseJson } from "./json";
 export const MAX_MEMORY_MIB: u32 = 65536;
 export const MAX_CPUS: u32 = 64;
 const MAX_NAME = 32;
-const MAX_CMDLINE = 4096;
 const MAX_FILE: u64 = 1 << 20;
 const TOP_FIELDS: string[] = ["vms", "uplink", "management", "api"];
 const VM_FIELDS: string[] = [
@@ -54,6 +55,7 @@ const VM_FIELDS: string[] = [
   "on_reset",
   "disks",
   "nics",
+  "boot_sources",
 ];
 // A cap of several CPUs' worth suits a VM with several vCPUs.
 export const MAX_CAP: u32 = 100 * MAX_HOST_CPUS;
@@ -64,10 +66,8 @@ export class VmConfig {
   name: string = "";
   memoryMib: u32 = 0;
   cpus: u32 = 1;
-  kernel: ImageConfig = new ImageConfig();
-  // Not `given` when the VM has no initrd.
-  initrd: ImageConfig = new ImageConfig();
-  cmdline: string = "";
+  // Its own kernel, initrd and command line first, then the alternates.
+  sources: BootSourceConfig[] = [];
   // "com1", "com2" or "none".
   console: string = "com1";
   // Bit n: the vCPUs may run on host CPU n.
@@ -79,6 +79,11 @@ export class VmConfig {
   restartOnReset: bool = true;
   disks: DiskConfig[] = [];
   nics: NicConfig[] = [];
+
+  // The kernel, initrd and command line it boots with no override.
+  get own(): BootSourceConfig {
+    return this.sources[0];
+  }
 }
 
 // At most this many VMs in one file, and problems reported one by one:
@@ -237,18 +242,7 @@ export function checkVm(
     errors,
   );
   vm.cpus = wholeNumber(entry.get("cpus"), 1, MAX_CPUS, false, label + ": cpus: ", "a number of CPUs", errors);
-  vm.kernel = checkImage(entry.get("kernel"), true, modules, label + ": kernel: ", errors);
-  vm.initrd = checkImage(entry.get("initrd"), false, modules, label + ": initrd: ", errors);
-
-  const cmdline = entry.get("cmdline");
-  if (cmdline !== null) {
-    if (cmdline.kind != JsonKind.String) errors.push(label + ": cmdline: expected a string, got " + describe(cmdline));
-    else if (cmdline.text.length > MAX_CMDLINE) {
-      errors.push(
-        label + ": cmdline: " + cmdline.text.length.toString() + " characters; at most " + MAX_CMDLINE.toString(),
-      );
-    } else vm.cmdline = cmdline.text;
-  }
+  vm.sources = checkSources(entry, modules, label + ": ", errors);
   if (entry.get("weight") !== null) {
     vm.weight = wholeNumber(entry.get("weight"), 1, MAX_WEIGHT, false, label + ": weight: ", "a weight", errors);
   }

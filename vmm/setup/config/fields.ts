@@ -38,12 +38,17 @@ export function oneOf(
 ): string {
   if (v === null) return fallback;
   if (v.kind == JsonKind.String && choices.includes(v.text)) return v.text;
-  let expected = "";
-  for (let i = 0; i < choices.length; i++) {
-    expected += (i == 0 ? "" : i == choices.length - 1 ? " or " : ", ") + quote(choices[i]);
-  }
-  errors.push(prefix + "expected " + expected + ", got " + describe(v));
+  errors.push(prefix + "expected " + alternatives(choices) + ", got " + describe(v));
   return fallback;
+}
+
+// The choices as a message offers them: "a", "b" or "c", each quoted.
+export function alternatives(choices: string[]): string {
+  let text = "";
+  for (let i = 0; i < choices.length; i++) {
+    text += (i == 0 ? "" : i == choices.length - 1 ? " or " : ", ") + quote(choices[i]);
+  }
+  return text;
 }
 
 // The name of a boot module; "" when absent (or null) and not required.
