@@ -32,6 +32,7 @@ packages=(
   "python3:/usr/bin/python3"
   "python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client/parser.py"
   "python3-sushy:/usr/lib/python3/dist-packages/sushy/__init__.py"
+  "python3-yaml:/usr/lib/python3/dist-packages/yaml/__init__.py"
   "chromium:/usr/bin/chromium"
 )
 

@@ -10,6 +10,8 @@
 //     destroy NAME         powers the VM off if it runs, and takes it off the host
 //     start NAME | pause NAME | resume NAME | stop NAME | reboot NAME
 //     button NAME          presses a VM's power button: its guest shuts down
+//     boot NAME SOURCE [--continuous]   the boot source of the VM's next boot
+//                          (every boot with --continuous; None: its own kernel)
 //     shutdown             powers off the VMs still running, then the host
 //     events               VMs starting, stopping and why, as they happen
 //     top [--interval S] [--count N]   CPU % and exits/s per VM, refreshed
@@ -29,7 +31,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Api, ApiClient, ApiError, VmList } from "./api/client";
 import { HttpApiClient } from "./api/http";
-import { infoText, listTable, statsText, topRows, topTable } from "./api/tables";
+import { infoText, listTable, overrideText, statsText, topRows, topTable } from "./api/tables";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,9 +41,10 @@ const { values, positionals } = parseArgs({
     token: { type: "string", default: process.env.TYPERVISOR_TOKEN },
     interval: { type: "string", default: "1" },
     count: { type: "string" },
+    continuous: { type: "boolean", default: false },
   },
 });
-const [command, name] = positionals;
+const [command, name, argument] = positionals;
 
 function fail(message: string): never {
   console.error(`typervisor: ${message}`);
@@ -82,6 +85,7 @@ const COMMANDS = [
     "stop",
     "reboot",
     "button",
+    "boot",
   ],
   ...["events", "top", "metrics", "ping", "console"],
 ];
@@ -119,6 +123,11 @@ async function run(client: Api): Promise<void> {
       };
       const done = await change[command](needName());
       return console.log(`${done.name}: ${done.state}`);
+    }
+    case "boot": {
+      if (!argument) fail("boot needs a VM's name and a boot source (None for its own kernel)");
+      const kernel = await client.boot(needName(), argument, values.continuous);
+      return console.log(`${name}: ${overrideText(kernel.boot_override)}`);
     }
     case "create": {
       const done = await client.create(JSON.parse(readFileSync(needName("a configuration file"), "utf8")));

@@ -53,6 +53,8 @@ static const struct route routes[] = {
   {"POST", "/api/v1/vms/*/poweroff", "vm.poweroff"},
   {"POST", "/api/v1/vms/*/reboot", "vm.reboot"},
   {"POST", "/api/v1/vms/*/shutdown", "vm.shutdown"},
+  /* The body is the boot override: {"source": ..., "continuous": ...}. */
+  {"POST", "/api/v1/vms/*/boot", "vm.boot"},
   {"GET", "/api/v1/vms/*/console", "vm.console.read"},
   /* The body is what is typed. */
   {"POST", "/api/v1/vms/*/console", "vm.console.write"},

@@ -12,7 +12,9 @@
 // restarts it, boots it once from its "Cd" source (the other kernel image,
 // with a command line its kernel prints) and then from its own kernel
 // again, and presses its power button: the guest's acpid powers it off
-// itself. Curl-like requests with fetch check what sushy
+// itself. Then the CLI sets the Cd source for every boot (the management
+// API's vm.boot, which Redfish's override calls), and the next start
+// boots it. Curl-like requests with fetch check what sushy
 // does not look at: the headers, the 401s and a 405.
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -120,6 +122,28 @@ describe.skipIf(!manifest || !haveSushy)("Redfish, driven by sushy", () => {
       const info = await client.info(VM);
       expect(info).toMatchObject({ state: "stopped", stop_reason: "powered off", fault: false });
       expect(machine.output).toContain("typervisor-initramfs: power button pressed, powering off");
+
+      // The CLI's boot command, the management API's vm.boot that Redfish's
+      // override is: Cd for every boot, which the next start follows.
+      const cli = (...args: string[]) =>
+        spawnSync("node_modules/.bin/tsx", ["tools/typervisor.ts", "--host", base, "--token", TOKEN, ...args], {
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+      const boot = cli("boot", VM, "Cd", "--continuous");
+      expect(boot.stdout, boot.stderr).toBe(`${VM}: Cd, every boot\n`);
+      expect(cli("info", VM).stdout).toMatch(/\nnext boot: +Cd, every boot\n/);
+      const lacking = cli("boot", VM, "Pxe");
+      expect(lacking.status).toBe(1);
+      expect(lacking.stderr).toContain(`vm ${VM} has no boot source "Pxe"; it has None, Cd`);
+      const started = machine.output.length;
+      await client.start(VM);
+      await machine.waitFor(`Kernel command line: console=ttyS0 loglevel=6 ${RESCUE}`, 150_000, started);
+      await machine.waitFor(`[${VM}] ${BANNER}`, 150_000, started);
+      expect((await client.info(VM)).kernel).toMatchObject({
+        boot_source: "Cd",
+        boot_override: { source: "Cd", continuous: true },
+      });
     } finally {
       writeFileSync("build/test/redfish-output.log", machine.output);
       machine.kill();

@@ -7,6 +7,7 @@
 // change the VMs; events follow what happens to them. The system test
 // (test/system/api.test.ts) drives the same code on COM2.
 import fc from "fast-check";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { parseMetrics, sampleValue } from "../../tools/harness/prometheus";
@@ -37,6 +38,7 @@ interface ApiExports {
   typeAhead(): void;
   giveImage(vm: number): void;
   imageLoads(vm: number): number;
+  imageBooted(vm: number): number;
   shutdownAskedBy(): number;
   destroyedVms(): number;
 }
@@ -314,6 +316,40 @@ describe("the methods", () => {
     expect(failure(call("vm.start", { name: "beta" })).status).toBe(409);
   });
 
+  it("sets the boot source of a VM's next boots, and refuses what it lacks", () => {
+    e.giveImage(1); // "k.elf", with the alternates Recovery and Cd
+    const boot = (params: object) => call("vm.boot", { name: "beta", ...params });
+    expect(boot({ source: "Recovery" }).result).toMatchObject({
+      boot_source: "None",
+      boot_override: { source: "Recovery", continuous: false },
+    });
+    expect(result("vm.reboot", { name: "beta" }).state).toBe("running");
+    expect(result("vm.get", { name: "beta" }).kernel).toMatchObject({
+      boot_source: "Recovery",
+      boot_override: { source: "None", continuous: false },
+    });
+    expect(boot({ source: "Cd", continuous: true }).result.boot_override).toEqual({ source: "Cd", continuous: true });
+    result("vm.reboot", { name: "beta" });
+    result("vm.reboot", { name: "beta" });
+    expect(str(e.imageBooted(1))).toBe("Cd");
+    expect(boot({ source: "None" }).result.boot_override).toEqual({ source: "None", continuous: false });
+    result("vm.reboot", { name: "beta" });
+    expect(str(e.imageBooted(1))).toBe("None");
+
+    expect(failure(boot({ source: "Pxe" }))).toMatchObject({
+      status: 400,
+      message: "vm beta has no boot source \"Pxe\"; it has None, Recovery, Cd",
+    });
+    expect(failure(boot({})).message).toBe("params.source: expected one of None, Recovery, Cd, got nothing");
+    expect(failure(boot({ source: "Cd", continuous: "yes" })).message).toBe(
+      "params.continuous: expected true or false, got \"yes\"",
+    );
+    expect(failure(boot({ source: "Cd", once: true })).message).toBe("params: unknown field \"once\" for vm.boot");
+    expect(failure(call("vm.boot", { name: "delta", source: "Cd" })).status).toBe(404);
+    expect(failure(call("vm.boot", { name: "alpha", source: "Cd" })).status).toBe(409); // a flat binary
+    expect(result("vm.get", { name: "beta" }).kernel.boot_override).toEqual({ source: "None", continuous: false });
+  });
+
   it("creates a VM from a configuration entry, and refuses a bad one with what is wrong", () => {
     e.enter(0);
     e.enter(1);
@@ -432,6 +468,13 @@ describe("JSON text", () => {
 });
 
 describe("the OpenAPI document", () => {
+  it("is YAML that a YAML parser reads (Debian's python3-yaml)", () => {
+    const check = "import sys, yaml; document = yaml.safe_load(open(sys.argv[1])); print(len(document['paths']))";
+    const run = spawnSync("/usr/bin/python3", ["-c", check, "docs/api/openapi.yaml"], { encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(Number(run.stdout)).toBeGreaterThan(10);
+  });
+
   it("gives every method of the dispatcher one operation, and nothing else", () => {
     const yaml = readFileSync("docs/api/openapi.yaml", "utf8");
     const source = readFileSync("vmm/api/dispatcher.ts", "utf8");
@@ -469,6 +512,20 @@ describe("over HTTP", () => {
       });
     }
     expect(e.paused(0)).toBe(0);
+  });
+
+  it("takes a VM's boot override as the body, and refuses a body that is not JSON", () => {
+    e.giveImage(1);
+    expect(http(0, "vm.boot", "beta", TOKEN, `{"source": "Cd"}`).body.boot_override).toEqual({
+      source: "Cd",
+      continuous: false,
+    });
+    const bad = http(0, "vm.boot", "beta", TOKEN, "Cd");
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/^the body is not JSON: /);
+    expect(http(0, "vm.boot", "beta", TOKEN, `["Cd"]`).body.message).toBe(
+      "expected an object such as {\"source\": \"Recovery\"}, got a list",
+    );
   });
 
   it("types a request's body on the console", () => {

@@ -112,6 +112,7 @@ describe("routing", () => {
       ["POST", "/api/v1/vms/up-vm/poweroff", "vm.poweroff", json],
       ["POST", "/api/v1/vms/up-vm/reboot", "vm.reboot", json],
       ["POST", "/api/v1/vms/up-vm/shutdown", "vm.shutdown", json],
+      ["POST", "/api/v1/vms/up-vm/boot", "vm.boot", json],
       ["GET", "/metrics", "metrics.get", text],
       ["GET", "/redfish", "redfish.versions", json],
       ["GET", "/redfish/v1", "redfish.root", json],

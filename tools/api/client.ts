@@ -13,6 +13,26 @@ import { createReadStream, createWriteStream, statSync } from "node:fs";
 import { connect } from "node:net";
 import { Duplex, PassThrough } from "node:stream";
 
+export interface BootOverride {
+  source: string;
+  continuous: boolean;
+}
+
+// What a kernel VM boots: vm.get's "kernel", and vm.boot's answer.
+export interface VmKernel {
+  module: string;
+  partition: string;
+  initrd: string;
+  initrd_partition: string;
+  cmdline: string;
+  // The source the present boot loaded ("None": its own) and all it has.
+  boot_source: string;
+  boot_sources: string[];
+  // What the next boot takes ("None": its own), and whether every boot after it.
+  boot_override: BootOverride;
+  restart_on_reset: boolean;
+}
+
 export interface VmSummary {
   name: string;
   id: number;
@@ -52,17 +72,7 @@ export interface VmInfo {
   fault: boolean;
   exit_status: number;
   rebootable: boolean;
-  kernel: {
-    module: string;
-    partition: string;
-    initrd: string;
-    initrd_partition: string;
-    cmdline: string;
-    // The source the present boot loaded ("None": its own) and all it has.
-    boot_source: string;
-    boot_sources: string[];
-    restart_on_reset: boolean;
-  } | null;
+  kernel: VmKernel | null;
   memory_bytes: number;
   memory_host_address: number;
   hypervisor_memory_bytes: number;
@@ -163,6 +173,8 @@ export interface Api {
   reboot(name: string): Promise<VmSummary>;
   // Presses the VM's ACPI power button; its guest shuts down in its own time.
   pressPowerButton(name: string): Promise<VmSummary>;
+  // The boot source the VM's next boot takes ("None": its own), or every boot if `continuous`.
+  boot(name: string, source: string, continuous?: boolean): Promise<VmKernel>;
   // The Prometheus text of GET /metrics.
   metrics(): Promise<string>;
   // A VM's console: its last lines, and what to type on it.
@@ -257,6 +269,8 @@ export class ApiClient implements Api {
   powerOff = (name: string) => this.call<VmSummary>("vm.poweroff", { name });
   reboot = (name: string) => this.call<VmSummary>("vm.reboot", { name });
   pressPowerButton = (name: string) => this.call<VmSummary>("vm.shutdown", { name });
+  boot = (name: string, source: string, continuous = false) =>
+    this.call<VmKernel>("vm.boot", { name, source, continuous });
   metrics = () => this.call<string>("metrics.get");
   consoleRead = (name: string) => this.call<ConsoleText>("vm.console.read", { name });
   consoleWrite = (name: string, text: string) => this.call<Typed>("vm.console.write", { name, text });

@@ -14,6 +14,7 @@ import {
   type RpcError,
   type Typed,
   type VmInfo,
+  type VmKernel,
   type VmList,
   type VmStats,
   type VmSummary,
@@ -39,6 +40,8 @@ export class HttpApiClient implements Api {
   powerOff = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/poweroff`);
   reboot = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/reboot`);
   pressPowerButton = (name: string) => this.json<VmSummary>("POST", `${vm(name)}/shutdown`);
+  boot = (name: string, source: string, continuous = false) =>
+    this.json<VmKernel>("POST", `${vm(name)}/boot`, JSON.stringify({ source, continuous }));
   consoleRead = (name: string) => this.json<ConsoleText>("GET", `${vm(name)}/console`);
   consoleWrite = (name: string, text: string) => this.json<Typed>("POST", `${vm(name)}/console`, text);
   ping = (address: string) => this.json<PingFigures>("POST", `ping/${encodeURIComponent(address)}`);

@@ -2,7 +2,7 @@
 // out its own: a header, then one row per VM, left-aligned names and
 // right-aligned figures.
 
-import type { VmInfo, VmList, VmStats } from "./client";
+import type { BootOverride, VmInfo, VmList, VmStats } from "./client";
 
 const MIB = 1024 * 1024;
 
@@ -40,6 +40,12 @@ export function infoText(vm: VmInfo): string {
       vm.share.cap_percent ? `${vm.share.cap_percent}%` : "none"
     }`,
     `rebootable:  ${vm.rebootable ? "yes" : "no (a flat binary)"}`,
+    ...(vm.kernel
+      ? [
+        `booted:      ${vm.kernel.boot_source} (of ${vm.kernel.boot_sources.join(", ")})`,
+        `next boot:   ${overrideText(vm.kernel.boot_override)}`,
+      ]
+      : []),
     "",
     table(
       ["VCPU", "Activity", "Home", "Running on", "Ran on"],
@@ -54,6 +60,12 @@ export function infoText(vm: VmInfo): string {
     ),
   ];
   return lines.join("\n");
+}
+
+// What a VM's next boots take, as `info` and `boot` say it.
+export function overrideText(override: BootOverride): string {
+  if (override.source === "None") return "its own kernel";
+  return `${override.source}, ${override.continuous ? "every boot" : "once"}`;
 }
 
 // One VM's row of `typervisor top` between two samples.

@@ -20,12 +20,14 @@ import { formatIpv4, parseIpv4 } from "../net/ip/address";
 import { HostFacts } from "./hostfacts";
 import { JsonArray, JsonObject, jsonString } from "./jsontext";
 import { metricsText } from "./metrics";
+import { BOOT_FIELDS, bootFromBody, chooseBoot } from "./vmboot";
 import {
   CONFLICT,
   errorReply,
   INVALID_PARAMS,
   METHOD_NOT_FOUND,
   NOT_FOUND,
+  Outcome,
   readRequest,
   resultReply,
   sameToken,
@@ -50,6 +52,7 @@ const METHODS: string[] = [
   "vm.poweroff",
   "vm.reboot",
   "vm.shutdown",
+  "vm.boot",
   "events.subscribe",
   "events.unsubscribe",
   "metrics.get",
@@ -81,13 +84,6 @@ class Watch {
   }
 }
 
-// What a method gave: its result's JSON (code 0), or an error's code and
-// message. A `plain` result is text (metrics.get's), which JSON-RPC sends
-// as a string and HTTP as it is.
-export class Outcome {
-  constructor(readonly code: i32, readonly text: string, readonly plain: bool = false) {}
-}
-
 // A subscriber's events, oldest first, each an Event object's JSON.
 export class EventQueue {
   readonly waiting: string[] = [];
@@ -117,12 +113,13 @@ export class Dispatcher {
     if (refused !== null) return reply(id, refused);
     if (method == "vm.create") return reply(id, this.createFrom(params!, "params."));
     // The field beside the token: a VM's name, or the address to ping;
-    // and what is typed on a VM's console.
+    // and what is typed on a VM's console, or the source it boots.
     const field = method.startsWith("vm.") ? "name" : method == "ping.start" ? "address" : "";
-    const typing = method == "vm.console.write";
+    const typing = method == "vm.console.write", booting = method == "vm.boot";
     for (let i = 0; i < params!.keys.length; i++) {
       const key = params!.keys[i];
-      if (key != "token" && key != field && !(typing && key == "text")) {
+      const more = (typing && key == "text") || (booting && BOOT_FIELDS.includes(key));
+      if (key != "token" && key != field && !more) {
         return errorReply(id, INVALID_PARAMS, "params: unknown field " + quote(key) + " for " + method);
       }
     }
@@ -141,7 +138,8 @@ export class Dispatcher {
       this.unsubscribe(this.serialEvents!);
       this.serialEvents = null;
     }
-    return reply(id, this.run(method, name !== null ? name.text : null, text !== null ? text.text : ""));
+    const given = name !== null ? name.text : null;
+    return reply(id, this.run(method, given, text !== null ? text.text : "", booting ? params : null));
   }
 
   // `method` for a client that gave `token` and, for a vm.* method, the
@@ -178,7 +176,9 @@ export class Dispatcher {
     return null;
   }
 
-  private run(method: string, name: string | null, text: string): Outcome {
+  // `text` is an HTTP request's body, or what JSON-RPC's params.text types;
+  // `params`, for vm.boot over JSON-RPC, the request.
+  private run(method: string, name: string | null, text: string, params: JsonValue | null = null): Outcome {
     if (method == "host.get") return new Outcome(0, this.hostInfo());
     if (method == "host.shutdown") {
       this.host.shutdown(WHO);
@@ -199,6 +199,11 @@ export class Dispatcher {
     if (method == "vm.console.read") return new Outcome(0, consoleText(vm));
     if (method == "vm.console.write") return this.type(vm, text);
     if (method == "vm.destroy") return this.destroy(vm);
+    if (method == "vm.boot") {
+      return params !== null
+        ? chooseBoot(vm, params, "params.", WHO)
+        : bootFromBody(vm, text, WHO);
+    }
     return this.change(vm, method);
   }
 

@@ -20,13 +20,13 @@
 // error body, credential or none. What a request does to a VM is the
 // management API's own method (dispatcher.ts), so both APIs behave alike.
 
-import * as log from "../../kernel/console/log";
 import { describe } from "../setup/config/fields";
 import { JsonKind, JsonValue, parseJson } from "../setup/config/json";
 import { OverrideMode, OWN_SOURCE } from "../core/bootoverride";
 import { Vm } from "../core/vm";
-import { Dispatcher, Outcome } from "./dispatcher";
-import { httpStatus, sameToken } from "./rpc";
+import { Dispatcher } from "./dispatcher";
+import { JsonObject } from "./jsontext";
+import { httpStatus, Outcome, sameToken } from "./rpc";
 import * as host from "./redfishhost";
 import { metadataDocument } from "./redfishschemas";
 import * as views from "./redfishviews";
@@ -218,9 +218,10 @@ export class RedfishService {
 
   // PATCH of a ComputerSystem: only Boot's override target and mode, to
   // what views.bootTargets() and overrideModes() allow, checked whole
-  // before either is set. A target other than None given alone over a
-  // Disabled override is for the next boot (Once), as BMCs take it; None
-  // is no override, and so Disabled.
+  // before either is set, which the management API's vm.boot does. A
+  // target other than None given alone over a Disabled override is for
+  // the next boot (Once), as BMCs take it; None is no override, and so
+  // Disabled.
   private patchBoot(request: JsonValue, vm: Vm): RedfishReply {
     for (let i = 0; i < request.keys.length; i++) if (request.keys[i] != "Boot") return notWritable(request.keys[i]);
     const boot = request.get("Boot");
@@ -253,9 +254,13 @@ export class RedfishService {
     } else if (target.length > 0 && mode < 0 && newTarget != OWN_SOURCE && newMode == OverrideMode.Disabled) {
       newMode = OverrideMode.Once;
     }
-    choice.target = newTarget;
-    choice.mode = newMode;
-    log.info("vm " + vm.name + ": boot override " + newTarget + ", " + views.OVERRIDE_MODES[newMode] + ", by Redfish");
+    const asked = new JsonObject()
+      .str("source", newMode == OverrideMode.Disabled ? OWN_SOURCE : newTarget)
+      .bool("continuous", newMode == OverrideMode.Continuous);
+    const outcome = this.dispatcher.callAuthenticated("vm.boot", vm.name, asked.toString());
+    if (outcome.code != 0) {
+      return fail(<u32>httpStatus(outcome.code), "GeneralError", outcome.text + ".", "See the system's Boot.");
+    }
     return ok(views.computerSystem(vm));
   }
 

@@ -26,6 +26,13 @@ export const TOO_LARGE = -32013;
 
 const MEMBERS: string[] = ["jsonrpc", "id", "method", "params"];
 
+// What a method gave: its result's JSON (code 0), or an error's code and
+// message. A `plain` result is text (metrics.get's), which JSON-RPC sends
+// as a string and HTTP as it is.
+export class Outcome {
+  constructor(readonly code: i32, readonly text: string, readonly plain: bool = false) {}
+}
+
 // The HTTP status an error code stands for.
 export function httpStatus(code: i32): i32 {
   if (code == UNAUTHORIZED) return 401;

@@ -8,6 +8,7 @@ import { ticksToNs } from "../../kernel/time/tsc";
 import { EXIT_KINDS, exitKindName } from "../core/exitstats";
 import { ExitKind } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
+import { BootOverride, OverrideMode, OWN_SOURCE } from "../core/bootoverride";
 import { Vm } from "../core/vm";
 import { ConfiguredImage } from "../setup/config/configured";
 import { cpuList, JsonArray, JsonObject, stringList } from "./jsontext";
@@ -97,12 +98,12 @@ function hostAddressOf(vm: Vm): u64 {
 }
 
 // What a kernel VM boots now: the boot source its present boot loaded
-// ("None" for its own, or an alternate's name; core/bootoverride.ts) and
-// the sources it has, where that source's kernel and initrd come from, a
-// boot module or a host disk's partition ("" for the other, and for no
-// initrd), its command line, and whether a reset by its guest restarts
-// it; null for a flat binary.
-function kernelOf(vm: Vm): string {
+// ("None" for its own, or an alternate's name; core/bootoverride.ts), the
+// sources it has and the override its next boot follows, where that
+// source's kernel and initrd come from, a boot module or a host disk's
+// partition ("" for the other, and for no initrd), its command line, and
+// whether a reset by its guest restarts it; null for a flat binary.
+export function kernelOf(vm: Vm): string {
   const image = vm.image;
   if (!(image instanceof ConfiguredImage)) return "null";
   const configured = <ConfiguredImage>image, choice = configured.bootOverride;
@@ -115,7 +116,18 @@ function kernelOf(vm: Vm): string {
     .str("cmdline", source.cmdline)
     .str("boot_source", source.name)
     .raw("boot_sources", stringList(choice.targets))
+    .raw("boot_override", overrideOf(choice))
     .bool("restart_on_reset", vm.restartOnReset)
+    .toString();
+}
+
+// The source the next boot takes, "None" for the VM's own, and whether
+// every boot after it too.
+function overrideOf(choice: BootOverride): string {
+  const on = choice.mode != OverrideMode.Disabled;
+  return new JsonObject()
+    .str("source", on ? choice.target : OWN_SOURCE)
+    .bool("continuous", choice.mode == OverrideMode.Continuous)
     .toString();
 }
 
