@@ -134,6 +134,7 @@ export const DR7_ENABLES: u64 = 0xff;
 export const VECTOR_DB: u8 = 1; // debug
 export const VECTOR_NMI: u8 = 2;
 export const VECTOR_BP: u8 = 3; // breakpoint (INT3)
+export const VECTOR_OF: u8 = 4; // overflow (INTO)
 export const VECTOR_UD: u8 = 6; // invalid opcode
 export const VECTOR_DF: u8 = 8; // double fault
 export const VECTOR_GP: u8 = 13; // general protection

@@ -42,7 +42,7 @@ export function expectSuiteResults(run: ApiRun, label: string, cpuLacks: string[
   mkdirSync("build/test", { recursive: true });
   writeFileSync(`build/test/suite-${label}.log`, output);
   // Without its last line the hypervisor did not end by itself (a host
-  // triple fault ends this way, as QEMU's race of docs/smp.md, "Two
+  // triple fault ends this way, as QEMU's race of docs/smp.md, "Four
   // emulator bugs", once did).
   expect(output, "the emulator ended without the hypervisor's exit status").toContain("typervisor: exit status");
   expect(CHECKS.length).toBeGreaterThan(10);

@@ -48,6 +48,7 @@ import {
   Seg,
   VECTOR_AC,
   VECTOR_BP,
+  VECTOR_OF,
   VECTOR_DB,
   VECTOR_GP,
 } from "../../../kernel/arch/x86";
@@ -275,9 +276,12 @@ export class SvmVcpu extends Vcpu {
     const vmcb = this.vmcb, exit = this.exit;
     const code = vmcb.get64(V.EXIT_CODE);
     const info1 = vmcb.get64(V.EXIT_INFO1), info2 = vmcb.get64(V.EXIT_INFO2);
-    // An event the exit interrupted must be delivered again (APM 15.7.2).
+    // An event the exit interrupted must be delivered again (APM 15.7.2),
+    // but for one the guest's own instruction raised, which runs again.
     const interrupted = vmcb.get64(V.EXIT_INT_INFO);
-    if (interrupted & V.EVENT_VALID) vmcb.set64(V.EVENT_INJECTION, interrupted);
+    if ((interrupted & V.EVENT_VALID) != 0 && !this.raisedByGuestInstruction(interrupted)) {
+      vmcb.set64(V.EVENT_INJECTION, interrupted);
+    }
     exit.code = code;
     exit.rip = vmcb.get64(V.RIP);
     exit.qualification = info1;
@@ -542,6 +546,23 @@ export class SvmVcpu extends Vcpu {
     vmcb.set32(V.INTERCEPT_EXCEPTIONS, REFLECTED_EXCEPTIONS | (on ? 1 << VECTOR_BP : 0));
     vmcb.set32(V.INTERCEPT_MISC1, on ? misc | V.INTERCEPT_INTN : misc);
     vmcb.dirty(V.CLEAN_INTERCEPTS);
+  }
+
+  // Whether `event`, cut short by an exit, is the guest's own INT n, INT3
+  // or INTO: its instruction did not complete, and RIP is still on it, so
+  // the guest runs it again. Injected instead, its frame would hold the
+  // VMCB's RIP (QEMU pushes it; a CPU with NRIP_SAVE would push NEXT_RIP)
+  // and the handler would return to run it a second time. AMD types INT3
+  // and INTO as exceptions, QEMU as software interrupts. While a debugger
+  // intercepts INT3 and INT n, none of the guest's is delivered, and such
+  // an event is one reflectBreakpoint() injected, RIP already past it.
+  private raisedByGuestInstruction(event: u64): bool {
+    const type = event & V.EVENT_TYPE_MASK, vector = <u8>(event & V.EVENT_VECTOR_MASK);
+    const intercepted = (this.vmcb.get32(V.INTERCEPT_MISC1) & V.INTERCEPT_INTN) != 0;
+    if (type == V.EVENT_TYPE_SOFTWARE_INTERRUPT || (type == V.EVENT_TYPE_EXCEPTION && vector == VECTOR_BP)) {
+      return !intercepted;
+    }
+    return type == V.EVENT_TYPE_EXCEPTION && vector == VECTOR_OF;
   }
 
   // Either intercept leaves RIP on the instruction; an event injected

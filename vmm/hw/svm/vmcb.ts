@@ -121,7 +121,10 @@ export const EXIT_XSETBV: u64 = 0x8d;
 export const EXIT_NPF: u64 = 0x400;
 export const EXIT_INVALID: u64 = 0xffff_ffff; // -1, compared on the low 32 bits
 
-// EVENTINJ (APM 15.20): vector, type, error-code-valid, valid.
+// EVENTINJ (APM 15.20): vector, type, error-code-valid, valid; EXITINTINFO
+// has the same form (15.7.2).
+export const EVENT_VECTOR_MASK: u64 = 0xff;
+export const EVENT_TYPE_MASK: u64 = 7 << 8;
 export const EVENT_TYPE_INTR: u64 = 0 << 8;
 export const EVENT_TYPE_NMI: u64 = 2 << 8;
 export const EVENT_TYPE_EXCEPTION: u64 = 3 << 8;
