@@ -22,12 +22,9 @@ import { EntryBlock } from "./entryblock";
 import { EntryState } from "./entrystate";
 import { Exit } from "./exit";
 import { ExitLog } from "./exitlog";
-import { FastPorts } from "./fastports";
+import { QuietPorts } from "./quietports";
 import { GuestRegisters } from "./registers";
 import { RunState } from "./runstate";
-
-// A vCPU's ports until its VM gives it its own: none.
-const NO_FAST_PORTS = new FastPorts();
 
 // The default operand/address size of the code the guest runs (SDM Vol. 3A
 // 3.4.5 "Segment Descriptors", the D and L flags; Vol. 1 3.6.1): 64 in
@@ -64,8 +61,8 @@ export abstract class Vcpu {
   // Exits after which the backend cleared reserved RFLAGS bits the
   // processor had saved: an emulator's bug, reported when the VM stops.
   rflagsRepairs: u64 = 0;
-  // Its VM's fast ports, which its backend's fast path answers (fastports.ts).
-  fastPorts: FastPorts = NO_FAST_PORTS;
+  // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
+  quietPorts: QuietPorts = new QuietPorts();
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
   apicId: u32 = 0;

@@ -25,7 +25,7 @@ import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory, RamMapper } from "./guestmemory";
 import { Meter } from "./meter";
-import { FastPorts } from "./fastports";
+import { QuietPorts } from "./quietports";
 import { Activity, Vcpu } from "./vcpu";
 import { VmConsole } from "./vmconsole";
 import { VmApics } from "./vmapics";
@@ -112,8 +112,8 @@ export class Vm extends MachineControl {
   // The device what is typed on the console reaches, or null.
   input: ConsoleInput | null = null;
   readonly exitStats: ExitStats = new ExitStats();
-  // The ports the exit fast path answers (fastports.ts).
-  readonly fastPorts: FastPorts = new FastPorts();
+  // The ports the exit fast path answers (quietports.ts).
+  readonly quietPorts: QuietPorts = new QuietPorts();
   readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
   // How many times a running VM was reset, by its guest or from outside,
@@ -168,14 +168,14 @@ export class Vm extends MachineControl {
     this.vcpus = vcpus;
     this.apics = new VmApics(vcpus);
     this.console = new VmConsole(name);
-    for (let i = 0; i < vcpus.length; i++) vcpus[i].fastPorts = this.fastPorts;
+    for (let i = 0; i < vcpus.length; i++) vcpus[i].quietPorts = this.quietPorts;
   }
 
   // Makes `port` a quiet port: a NullDevice on the bus, and the exit fast
-  // path's to answer (fastports.ts).
+  // path's to answer (quietports.ts).
   addQuietPort(port: u16): void {
     this.bus.io.map(port, 1, new NullDevice());
-    this.fastPorts.add(port);
+    this.quietPorts.add(port);
   }
 
   get running(): bool {

@@ -14,8 +14,7 @@ import { Hpet } from "../../../vmm/devices/timers/hpet";
 import { InterruptLines } from "../../../vmm/devices/irq";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../../vmm/devices/pic/pic8259";
 import { PIT_PORT, PORT_B, Pit8254 } from "../../../vmm/devices/timers/pit8254";
-import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550, UART_LSR } from "../../../vmm/devices/io/uart16550";
-import { FastPorts } from "../../../vmm/core/fastports";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../../vmm/devices/io/uart16550";
 import { CMOS_PORT, Cmos } from "../../../vmm/devices/timers/cmos";
 import { PCI_CONFIG_PORT, PciConfigPorts } from "../../../vmm/devices/pci/configports";
 import { hostBridge } from "../../../vmm/devices/pci/hostbridge";
@@ -64,9 +63,7 @@ const pic = new Pic8259Pair();
 const lines = new Recorder(pic);
 const pit = new Pit8254(lines);
 const serialOut = new Capture();
-// The ports an exit fast path would answer: the UART publishes LSR there.
-const fastPorts = new FastPorts();
-const uart = new Uart16550(lines, COM1_IRQ, serialOut, fastPorts.mirror(COM1_PORT + UART_LSR));
+const uart = new Uart16550(lines, COM1_IRQ, serialOut);
 const cmos = new Cmos(lines);
 const resets = new RecordingMachine();
 const kbc = new I8042(resets, lines);
@@ -149,13 +146,6 @@ export function pinTouched(): void {
 
 export function uartFeed(byte: u8): void {
   uart.feedInput(byte);
-}
-// What the exit fast path would give an IN of `size` bytes from `port`, or -1.
-export function fastRead(port: u32, size: u8): i32 {
-  return fastPorts.read(port, size);
-}
-export function addQuietPort(port: u16): void {
-  fastPorts.add(port);
 }
 export function uartCanReceive(): bool {
   return uart.canReceive;

@@ -10,25 +10,12 @@
 // into a 16-byte FIFO. The baud rate and line format are stored and read
 // back but shape nothing. Section and table names below are those of the
 // PC16550D datasheet.
-//
-// A kernel's console reads LSR before every character it writes. While the
-// transmitter is empty and no overrun waits to be cleared, that read
-// changes nothing, so the UART publishes LSR's value after every change
-// (devices/readmirror.ts) and the exit fast path answers those reads
-// without coming here. One reads the transmitter as of the UART's last
-// access: if another writer (the VM's virtio-console) fills the console
-// queue meanwhile, the next THR write may find it full and its byte is
-// dropped and counted, as when that writer comes between an LSR read and
-// the THR write.
 
 import { Device } from "../bus";
 import { InterruptLines } from "../irq";
-import { ReadMirror } from "../readmirror";
 
 export const COM1_PORT: u16 = 0x3f8;
 export const COM1_IRQ: u32 = 4;
-// The line status register's offset from the UART's base port.
-export const UART_LSR: u16 = 5;
 
 export abstract class ByteSink {
   // Can it take a byte now? While it cannot, THR and the transmitter are busy.
@@ -70,15 +57,8 @@ export class Uart16550 extends Device {
   private dlm: u8 = 0;
   private irqHigh: bool = false;
 
-  // `lineStatus`, if given, is where LSR's value is published.
-  constructor(
-    private lines: InterruptLines,
-    private irq: u32,
-    private sink: ByteSink,
-    private lineStatus: ReadMirror | null = null,
-  ) {
+  constructor(private lines: InterruptLines, private irq: u32, private sink: ByteSink) {
     super("16550A UART");
-    this.publishLineStatus();
   }
 
   // Whether a byte fed now would be received without overrunning the FIFO
@@ -118,7 +98,8 @@ export class Uart16550 extends Device {
         v = this.mcr;
         break;
       case 5: {
-        v = this.lsr();
+        v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0)
+          | (this.transmitterEmpty() ? LSR_THRE | LSR_TEMT : 0);
         this.overrun = false; // error bits clear when LSR is read
         break;
       }
@@ -263,27 +244,9 @@ export class Uart16550 extends Device {
   // Technical Reference, serial/parallel adapter); in loopback the 16550
   // holds its OUT pins inactive, which disconnects it as well (MCR bit 4).
   private update(): void {
-    this.publishLineStatus();
     const high = this.identify() != IIR_NONE && (this.mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2;
     if (high == this.irqHigh) return;
     this.irqHigh = high;
     this.lines.setLevel(this.irq, high);
-  }
-
-  private lsr(): u8 {
-    return (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0)
-      | (this.transmitterEmpty() ? LSR_THRE | LSR_TEMT : 0);
-  }
-
-  // LSR as the exit fast path may give it: while a read changes nothing (no
-  // overrun to clear) and the transmitter is empty. A busy transmitter's
-  // LSR is read here, where each read lets the console move its queue on
-  // (VmConsole.ready) and so frees the transmitter the guest waits for.
-  private publishLineStatus(): void {
-    const mirror = this.lineStatus;
-    if (mirror === null) return;
-    const status = this.lsr();
-    if (this.overrun || (status & LSR_THRE) == 0) mirror.withdraw();
-    else mirror.publish(status);
   }
 }

@@ -211,7 +211,7 @@ export class SvmVcpu extends Vcpu {
   // it: whether the exit is finished and the guest may run on, or goes to
   // the lane or the long way. Two exits are finished here, without the
   // hypervisor lock: a CPUID whose leaf the table holds, and an IN or OUT
-  // the VM's fast ports answer (core/fastports.ts).
+  // to a quiet port (core/quietports.ts).
   @inline
   fastExit(): FastExit {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
@@ -237,7 +237,7 @@ export class SvmVcpu extends Vcpu {
       }
       next = this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID;
     } else if (code == V.EXIT_IOIO) {
-      if (singleStepping(vmcb) || !this.fastIo(vmcb)) return this.decline(vmcb, code);
+      if (singleStepping(vmcb) || !this.quietIo(vmcb)) return this.decline(vmcb, code);
       next = load<u64>(vmcb, V.EXIT_INFO2);
     } else return this.decline(vmcb, code);
     store<u64>(vmcb, next, V.RIP);
@@ -255,19 +255,19 @@ export class SvmVcpu extends Vcpu {
     return lane ? FastExit.Lane : FastExit.LongWay;
   }
 
-  // The IOIO exit's IN or OUT, if the VM's fast ports answer it
-  // (core/fastports.ts) and neither a string instruction nor an armed
-  // breakpoint needs the generic handler.
+  // The IOIO exit's IN or OUT, if its port is quiet and neither a string
+  // instruction nor an armed breakpoint needs the generic handler. An IN
+  // reads zero.
   @inline
-  private fastIo(vmcb: usize): bool {
+  private quietIo(vmcb: usize): bool {
     const info = load<u64>(vmcb, V.EXIT_INFO1);
     if ((info & (V.IOIO_STRING | V.IOIO_REP)) != 0) return false;
-    const port = <u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff;
-    if ((info & V.IOIO_IN) == 0) return this.fastPorts.isQuiet(port) && (load<u64>(vmcb, V.DR7) & DR7_ENABLES) == 0;
-    const size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
-    const value = this.fastPorts.read(port, size);
-    if (value < 0 || (load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
-    store<u64>(vmcb, raxAfterIn(load<u64>(vmcb, V.RAX), size, <u64>value), V.RAX);
+    if (!this.quietPorts.has(<u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff)) return false;
+    if ((load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
+    if ((info & V.IOIO_IN) != 0) {
+      const size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+      store<u64>(vmcb, raxAfterIn(load<u64>(vmcb, V.RAX), size, 0), V.RAX);
+    }
     return true;
   }
 

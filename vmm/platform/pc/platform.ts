@@ -21,7 +21,7 @@ import { FwCfg, FW_CFG_PORT } from "../../devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../devices/io/i8042";
 import { POST_PORT } from "../../devices/io/null";
 import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../devices/io/resetports";
-import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550, UART_LSR } from "../../devices/io/uart16550";
+import { ByteSink, COM1_IRQ, COM1_PORT, Uart16550 } from "../../devices/io/uart16550";
 import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../devices/pic/pic8259";
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS } from "../../devices/timers/acpipm";
 import { Cmos, CMOS_PORT } from "../../devices/timers/cmos";
@@ -208,11 +208,9 @@ export class PcPlatform {
     vm.input = new VirtioConsoleKeyboard(hvc);
     if (console != "none") {
       const com1 = console == "com1";
-      const base = com1 ? COM1_PORT : COM2_PORT;
-      const lineStatus = vm.fastPorts.mirror(base + UART_LSR);
-      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new ConsoleOutput(vm), lineStatus);
+      const uart = new Uart16550(lines, com1 ? COM1_IRQ : COM2_IRQ, new ConsoleOutput(vm));
       vm.console.waiters.push(new UartTransmitter(uart));
-      io.map(base, 8, uart);
+      io.map(com1 ? COM1_PORT : COM2_PORT, 8, uart);
       this.uart = uart;
       vm.input = new UartKeyboard(uart);
     }
