@@ -237,7 +237,7 @@ export class RedfishService {
           + " is not in the list of acceptable values.";
         return fail(400, "PropertyValueNotInList", message, "Choose one of " + allowed.join(", ") + ".");
       }
-      if (allowed == targets) target = value.text;
+      if (key == "BootSourceOverrideTarget") target = value.text;
       else mode = views.OVERRIDE_MODES.indexOf(value.text);
     }
     const image = vm.image;
