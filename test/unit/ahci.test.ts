@@ -159,6 +159,22 @@ describe("the driver against a fake HBA", () => {
     expect(fake.violations).toEqual([]);
   });
 
+  it("moves a request of scattered pieces in one command, a PRD entry each, sectors across entries", async () => {
+    const { e, fake, phys, open } = await bootWith();
+    expect(open("alpha")).toBe(true);
+    const pieces: Array<[bigint, bigint]> = [[0x1_0100n, 0x300n], [0x3_0000n, 0x2000n], [0x2_0000n, 0x100n]];
+    e.clearPieces();
+    for (const [gpa, length] of pieces) expect(e.addPiece(gpa, length)).toBe(1);
+    expect(e.transferPieces(1024n, 0)).toBe(1);
+    expect(fake.log.at(-1)).toMatchObject({ command: 0x25, lba: 2048 + 2, count: 18, bytes: 0x2400 });
+    let at = PART + 1024;
+    for (const [gpa, length] of pieces) {
+      expect(phys.readBytes(GUEST_HPA + gpa, Number(length))).toEqual(fake.disk.slice(at, at + Number(length)));
+      at += Number(length);
+    }
+    expect(fake.violations).toEqual([]);
+  });
+
   it("refuses what leaves the partition, is not RAM, or is not word-aligned, sending nothing", async () => {
     const { e, fake, open } = await bootWith();
     open("alpha");

@@ -140,6 +140,9 @@ export interface HostDiskExports {
   describe(): number;
   read(offset: bigint, gpa: bigint, length: bigint): number;
   write(offset: bigint, gpa: bigint, length: bigint): number;
+  clearPieces(): void;
+  addPiece(gpa: bigint, length: bigint): number;
+  transferPieces(offset: bigint, write: number): number;
   discard(offset: bigint, length: bigint): number;
   flushDisk(): number;
 }

@@ -24,6 +24,9 @@ interface NvmeExports extends HostDiskExports {
   prp(phys: bigint, length: bigint): void;
   prp1(): bigint;
   prp2(): bigint;
+  prpClear(): void;
+  prpAdd(phys: bigint, length: bigint): void;
+  prpNext(most: bigint, unit: bigint): bigint;
   listEntry(i: number): bigint;
   bootFrames(start: bigint, end: bigint): void;
   freeFrames(): bigint;
@@ -105,6 +108,45 @@ describe("PRP entries (4.3)", () => {
     expect(e.prp2()).toBe(e.listPhys());
     for (const i of [0, 255, 511]) expect(e.listEntry(i)).toBe(BASE + BigInt(i + 1) * PAGE);
   });
+
+  // A request's pieces, then the bytes of each command cut from them.
+  const commands = (pieces: Array<[bigint, bigint]>, most: bigint, unit = 512n) => {
+    e.prpClear();
+    for (const [phys, length] of pieces) e.prpAdd(phys, length);
+    return e.prpNext(most, unit);
+  };
+
+  it("names pieces that meet at page boundaries in one list: only the first may start inside a page", () => {
+    expect(commands([[BASE + 0x200n, 0xe00n], [BASE + 0x10000n, 2n * PAGE], [BASE + 0x30000n, PAGE]], 1n << 20n)).toBe(
+      0x3e00n,
+    );
+    expect([e.prp1(), e.prp2()]).toEqual([BASE + 0x200n, e.listPhys()]);
+    expect([0, 1, 2].map((i) => e.listEntry(i))).toEqual([BASE + 0x10000n, BASE + 0x11000n, BASE + 0x30000n]);
+  });
+
+  it("ends a command before a piece that starts inside a page, and after one that ends inside one", () => {
+    expect(commands([[BASE, PAGE], [BASE + 0x5200n, 0x200n], [BASE + 0x9000n, PAGE]], 1n << 20n)).toBe(PAGE);
+    expect([e.prp1(), e.prp2()]).toEqual([BASE, 0n]);
+    expect(e.prpNext(1n << 20n, 512n)).toBe(0x200n);
+    expect(e.prp1()).toBe(BASE + 0x5200n);
+    expect(e.prpNext(1n << 20n, 512n)).toBe(PAGE);
+    expect(e.prp1()).toBe(BASE + 0x9000n);
+  });
+
+  it("cuts at the largest transfer and at the list's last page, in whole blocks, then goes on in the piece", () => {
+    expect(commands([[BASE, 3n * PAGE]], 2n * PAGE)).toBe(2n * PAGE);
+    expect([e.prp1(), e.prp2()]).toEqual([BASE, BASE + PAGE]);
+    expect(e.prpNext(2n * PAGE, 512n)).toBe(PAGE);
+    expect([e.prp1(), e.prp2()]).toEqual([BASE + 2n * PAGE, 0n]);
+    // 513 pages at most, PRP1's and 512 in the list: from 0x200, a block short of them.
+    expect(commands([[BASE + 0x200n, 4n << 20n]], 8n << 20n)).toBe(513n * PAGE - 512n);
+    expect(e.listEntry(511)).toBe(BASE + 512n * PAGE);
+  });
+
+  it("names nothing when not one whole block can be named", () => {
+    expect(commands([[BASE, 0x100n], [BASE + PAGE, PAGE]], 1n << 20n)).toBe(0n);
+    expect(commands([[BASE, 0x600n]], 1n << 20n, 4096n)).toBe(0n);
+  });
 });
 
 // A fresh module whose shim reaches the fake controller (fakenvme.ts) and
@@ -170,6 +212,45 @@ describe("the driver against a fake controller", () => {
     );
     const from = 4096 * 512 + 4096;
     expect(phys.readBytes(GUEST_HPA + 0x1_0200n, 65536)).toEqual(fake.disk.slice(from, from + 65536));
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("moves a request of scattered pieces in as few commands as MDTS allows, data in place", async () => {
+    const { e, fake, phys, open } = await bootWith();
+    open("beta");
+    // 20 KiB in four pieces, the first from inside its page: two commands at the fake's MDTS of 16 KiB.
+    const pieces: Array<[bigint, bigint]> = [[0x1_0e00n, 0x200n], [0x3_0000n, 0x2000n], [0x2_0000n, 0x1000n], [
+      0x5_0000n,
+      0x1e00n,
+    ]];
+    const load = (write: boolean) => {
+      e.clearPieces();
+      for (const [gpa, length] of pieces) expect(e.addPiece(gpa, length)).toBe(1);
+      const before = fake.log.length;
+      expect(e.transferPieces(8192n, write ? 1 : 0)).toBe(1);
+      return fake.log.slice(before).map((c) => [c.opcode, c.dwords[10], c.dwords[12]]);
+    };
+    expect(load(false)).toEqual([[0x02, 4096 + 16, 31], [0x02, 4096 + 48, 7]]);
+    const from = 4096 * 512 + 8192;
+    let at = from;
+    for (const [gpa, length] of pieces) {
+      expect(phys.readBytes(GUEST_HPA + gpa, Number(length))).toEqual(fake.disk.slice(at, at + Number(length)));
+      at += Number(length);
+    }
+    for (const [gpa, length] of pieces) phys.fill(GUEST_HPA + gpa, Number(length), Number(gpa >> 16n));
+    expect(load(true)).toEqual([[0x01, 4096 + 16, 31], [0x01, 4096 + 48, 7]]);
+    expect([...fake.disk.slice(from, from + 0x200)].every((b) => b === 1)).toBe(true);
+    expect([...fake.disk.slice(from + 0x4200, from + 0x5000)].every((b) => b === 5)).toBe(true);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("fails a request whose pieces cannot be cut into whole blocks", async () => {
+    const { e, fake, open } = await bootWith();
+    open("beta");
+    e.clearPieces();
+    e.addPiece(0x1_0000n, 0x300n);
+    e.addPiece(0x2_0000n, 0x100n);
+    expect(e.transferPieces(0n, 0)).toBe(0);
     expect(fake.violations).toEqual([]);
   });
 

@@ -1,12 +1,12 @@
-// What stands behind a VM's disk: a RAM disk from a boot module today, a
-// partition of a host disk (NVMe, AHCI) next. A virtual disk device
+// What stands behind a VM's disk: a RAM disk from a boot module, or a
+// partition of a host disk (NVMe, AHCI). A virtual disk device
 // (devices/virtio/block.ts) sees only this: a number of 512-byte sectors,
 // whether it may write, and transfers between the disk and guest RAM.
 //
 // Offsets and lengths are in bytes and whole sectors; the device has
 // checked that a transfer lies within the disk before it asks.
 
-import { GuestMemory } from "../core/guestmemory";
+import { Segments } from "./segments";
 
 export const SECTOR_SIZE: u64 = 512;
 
@@ -18,11 +18,11 @@ export abstract class DiskBacking {
   // What it is, for the log: "RAM", "NVMe partition".
   abstract get kind(): string;
 
-  // `length` bytes of the disk at `offset` into guest RAM at `gpa`, or
-  // from there to the disk; false on an I/O error (the guest RAM range
-  // is not all RAM, or the medium failed).
-  abstract read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool;
-  abstract write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool;
+  // `data.bytes` of the disk from `offset` on into `data`'s pieces of
+  // host memory (a guest's RAM, made ready), or from there to the disk
+  // with `write`; false on an I/O error (a piece the controller cannot
+  // reach, the medium failed, or a write to a read-only disk).
+  abstract transfer(offset: u64, data: Segments, write: bool): bool;
   // Whatever was written is on stable storage when this returns true.
   abstract flush(): bool;
   // The range's contents may be dropped; it reads as zeroes afterwards.

@@ -5,15 +5,19 @@
 // partition (partition.ts) and the scan of the host's disks
 // (hostdisks.ts) see only this.
 //
-// Every transfer is one run of host-contiguous memory: a range of a
-// guest's RAM (GuestMemory.translate() makes it one) or the driver's own
-// buffer, through which the host reads its own data, such as the
-// partition table (readInto()). A controller may not reach every address
-// (addressable()): NVMe's PRP entries are dword-aligned, AHCI's data
-// blocks word-aligned and, on a controller without 64-bit addressing,
-// below 4 GiB.
+// A transfer moves a list of pieces of host-contiguous memory
+// (segments.ts): a guest's buffers (GuestMemory.translate() makes each one
+// run) or the driver's own buffer, through which the host reads its own
+// data, such as the partition table (readInto()). transfer() cuts the list
+// into commands, each as long as the controller lets one command be; the
+// driver says how much of the list its next command can name
+// (cover()) and runs it (move()). A controller may not reach every
+// address (addressable()): NVMe's PRP entries are dword-aligned, AHCI's
+// data blocks word-aligned and, on a controller without 64-bit
+// addressing, below 4 GiB.
 
 import * as log from "../../kernel/console/log";
+import { Segments } from "./segments";
 
 // The driver's own buffer, for identify data and the GPT: 16 KiB, which
 // holds the usual partition entry array of 128 entries in one command.
@@ -34,15 +38,38 @@ export abstract class BlockDevice {
 
   // Whether the controller can move `length` bytes at host-physical `phys`.
   abstract addressable(phys: u64, length: u64): bool;
-  // `length` bytes (whole blocks) from block `lba` to host-physical `phys`
-  // (addressable, contiguous), or from there to the disk with `write`;
-  // false on an I/O error (logged).
-  abstract transfer(lba: u64, phys: u64, length: u64, write: bool): bool;
+  // Points the next read or write at as much of `data`, from its position
+  // on, as one command can name, in whole blocks: how many bytes (0 if not
+  // one whole block can be named from there).
+  protected abstract cover(data: Segments): u64;
+  // Reads or writes `blocks` from block `lba`, through what cover() named.
+  protected abstract move(lba: u64, blocks: u64, write: bool): bool;
   // `count` blocks from `lba` read as zeroes from now on; false if the
   // disk cannot promise that, or on an I/O error.
   abstract zero(lba: u64, count: u64): bool;
   // What was written is on non-volatile media when this returns true.
   abstract flush(): bool;
+
+  // A list of one piece, for transfers of the hypervisor's own memory.
+  readonly single: Segments = new Segments(1);
+
+  // `data.bytes` (whole blocks) from block `lba` on into `data`'s pieces
+  // (each addressable), or from them to the disk with `write`; false on an
+  // I/O error (logged), or if the pieces cannot be cut into commands of
+  // whole blocks (a piece that is not, where a command must end after it).
+  transfer(lba: u64, data: Segments, write: bool): bool {
+    data.rewind();
+    let at = lba;
+    while (!data.finished) {
+      const n = this.cover(data);
+      if (n == 0) return false;
+      const blocks = n / this.blockSize;
+      if (!this.move(at, blocks, write)) return false;
+      data.consume(n);
+      at += blocks;
+    }
+    return true;
+  }
 
   get bytes(): u64 {
     return this.blocks * this.blockSize;
@@ -58,7 +85,7 @@ export abstract class BlockDevice {
     const length = <u64>out.length;
     for (let done: u64 = 0; done < length;) {
       const n = min(BUFFER_BYTES, length - done);
-      if (!this.transfer(lba + done / this.blockSize, this.bufferPhys, n, false)) return false;
+      if (!this.transfer(lba + done / this.blockSize, this.single.only(this.bufferPhys, n), false)) return false;
       memory.copy(out.dataStart + <usize>done, this.buffer, <usize>n);
       done += n;
     }

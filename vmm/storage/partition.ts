@@ -9,16 +9,17 @@
 // 4096-byte blocks a request must be whole blocks, at a block boundary:
 // anything else fails (the guest sees an I/O error) rather than
 // read-modify-write a block that the guest only partly named. The guest's
-// buffer is moved by the controller itself, straight to or from the
-// guest's RAM: a guest range is one run of host-contiguous memory
-// (GuestMemory.translate() checks it and makes it ready), which the
-// controller's descriptors (NVMe's PRP entries, AHCI's PRDT) describe.
+// buffers are moved by the controller itself, straight to or from the
+// guest's RAM: each is one run of host-contiguous memory
+// (GuestMemory.translate() checks it and makes it ready), and the
+// controller's descriptors (NVMe's PRP entries, AHCI's PRDT) name several
+// of them in one command (segments.ts).
 
-import { GuestMemory } from "../core/guestmemory";
 import { DiskBacking, SECTOR_SIZE } from "./backing";
 import { BlockDevice } from "./blockdevice";
 import { DiskArbiter } from "./diskarbiter";
 import { GptPartition } from "./gpt";
+import { Segments } from "./segments";
 
 export class PartitionDisk extends DiskBacking {
   constructor(
@@ -34,12 +35,8 @@ export class PartitionDisk extends DiskBacking {
     return this.device.kind + " partition";
   }
 
-  read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
-    return this.transfer(offset, memory, gpa, length, false);
-  }
-
-  write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
-    return !this.readOnly && this.transfer(offset, memory, gpa, length, true);
+  transfer(offset: u64, data: Segments, write: bool): bool {
+    return !(write && this.readOnly) && this.move(offset, data, write);
   }
 
   flush(): bool {
@@ -62,21 +59,17 @@ export class PartitionDisk extends DiskBacking {
   // memory at host-physical `phys`: a kernel or initrd image read from the
   // partition (setup/bootimages.ts).
   readToHost(offset: u64, phys: u64, length: u64): bool {
-    return this.move(offset, phys, length, false);
+    return this.move(offset, this.device.single.only(phys, length), false);
   }
 
-  private transfer(offset: u64, memory: GuestMemory, gpa: u64, length: u64, write: bool): bool {
-    if (length == 0) return this.inside(offset, length);
-    const hpa = memory.translate(gpa, length);
-    return hpa >= 0 && this.move(offset, <u64>hpa, length, write);
-  }
-
-  // Between the partition at `offset` and host-contiguous memory at `phys`.
-  private move(offset: u64, phys: u64, length: u64, write: bool): bool {
-    if (!this.inside(offset, length) || !this.device.addressable(phys, length)) return false;
-    if (length == 0) return true;
-    const lba = this.partition.firstLba + offset / this.device.blockSize;
-    return this.device.transfer(lba, phys, length, write);
+  // Between the partition from `offset` on and `data`'s pieces.
+  private move(offset: u64, data: Segments, write: bool): bool {
+    if (!this.inside(offset, data.bytes)) return false;
+    for (let i = 0; i < data.count; i++) {
+      if (!this.device.addressable(data.phys(i), data.length(i))) return false;
+    }
+    if (data.bytes == 0) return true;
+    return this.device.transfer(this.partition.firstLba + offset / this.device.blockSize, data, write);
   }
 
   // Whether [offset, offset + length) is whole blocks inside the partition.

@@ -3,10 +3,10 @@
 // Bochs, whose disks are ATA only. What the VM writes lives as long as the
 // hypervisor runs; a power-off of the host loses it, as with any RAM.
 
-import { physZero } from "../../kernel/arch/shim";
+import { physCopy, physZero } from "../../kernel/arch/shim";
 import { BootModule } from "../../kernel/boot/bootinfo";
-import { GuestMemory } from "../core/guestmemory";
 import { DiskBacking, SECTOR_SIZE } from "./backing";
+import { Segments } from "./segments";
 
 export class RamDisk extends DiskBacking {
   private base: u64;
@@ -22,12 +22,16 @@ export class RamDisk extends DiskBacking {
     return "RAM";
   }
 
-  read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
-    return memory.dma(gpa, this.base + offset, length, true);
-  }
-
-  write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
-    return !this.readOnly && memory.dma(gpa, this.base + offset, length, false);
+  transfer(offset: u64, data: Segments, write: bool): bool {
+    if (write && this.readOnly) return false;
+    let at = this.base + offset;
+    for (let i = 0; i < data.count; i++) {
+      const phys = data.phys(i), length = data.length(i);
+      if (write) physCopy(at, phys, length);
+      else physCopy(phys, at, length);
+      at += length;
+    }
+    return true;
   }
 
   flush(): bool {

@@ -6,10 +6,13 @@
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 import { AtaCommand, flushCacheExt, identifyDevice, readWriteDmaExt, trim } from "../../../vmm/storage/ahci/command";
 import { parseIdentify } from "../../../vmm/storage/ahci/identify";
-import { fillPrdt } from "../../../vmm/storage/ahci/prdt";
+import { PrdTable } from "../../../vmm/storage/ahci/prdt";
+import { Segments } from "../../../vmm/storage/segments";
 
 const command = new AtaCommand();
 const page = allocPage();
+const table = new PrdTable(page);
+const pieces = new Segments(8);
 
 export function pagePhys(): u64 {
   return physOf(page);
@@ -31,7 +34,8 @@ export function describeCommand(): string {
 }
 // PRD entries for `length` bytes at `phys`, from the page's start: how many.
 export function prdt(phys: u64, length: u64): u32 {
-  return fillPrdt(page, phys, length);
+  table.describe(pieces.only(phys, length), length, 2);
+  return table.entries;
 }
 export function prdWord(entry: i32, dword: i32): u32 {
   return load<u32>(page + <usize>(entry * 16 + dword * 4));
@@ -45,4 +49,17 @@ export function identifyText(): string {
     + id.sectorSize.toString() + "|" + id.trimZeroes.toString() + "|" + id.maxTrimBlocks.toString();
 }
 
-export { describe, discard, flushDisk, open, openError, read, scan, sectors, write } from "./hostdisks";
+export {
+  addPiece,
+  clearPieces,
+  describe,
+  discard,
+  flushDisk,
+  open,
+  openError,
+  read,
+  scan,
+  sectors,
+  transferPieces,
+  write,
+} from "./hostdisks";

@@ -3,10 +3,10 @@
 // the test moves. A disk's device is a resume that counts its wakes.
 
 import { Deferred, NOT_DUE } from "../../../vmm/devices/timers/deferred";
-import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
 import { IoBudget } from "../../../vmm/storage/budget";
 import { DiskArbiter } from "../../../vmm/storage/diskarbiter";
+import { Segments } from "../../../vmm/storage/segments";
 import { VmDisk } from "../../../vmm/storage/vmdisk";
 
 // A partition whose transfers the test does not make.
@@ -17,10 +17,7 @@ class Unread extends DiskBacking {
   get kind(): string {
     return "none";
   }
-  read(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
-    return false;
-  }
-  write(offset: u64, memory: GuestMemory, gpa: u64, length: u64): bool {
+  transfer(offset: u64, data: Segments, write: bool): bool {
     return false;
   }
   flush(): bool {

@@ -8,6 +8,7 @@ import { initConsole } from "../../../kernel/console/console";
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
+import { Segments } from "../../../vmm/storage/segments";
 import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
 import { scanPci } from "../../../kernel/pci/functions";
 import { FrameAllocator } from "../../../kernel/mm/frames";
@@ -20,6 +21,7 @@ import { ImageSource } from "../../../vmm/setup/loaders/source";
 
 const guest = new GuestMemory();
 let disk: DiskBacking | null = null;
+const pieces = new Segments(64);
 
 export function scan(guestHpa: u64, guestSize: u64): void {
   initConsole();
@@ -44,11 +46,26 @@ export function sectors(): u64 {
 export function describe(): string {
   return disk!.kind + " " + disk!.serial;
 }
+// A request's data as the virtio-blk device hands it on: pieces of the
+// VM's RAM, in order (vmm/storage/segments.ts).
+export function clearPieces(): void {
+  pieces.clear();
+}
+// False if the range is not all RAM.
+export function addPiece(gpa: u64, length: u64): bool {
+  const hpa = guest.translate(gpa, length);
+  return hpa >= 0 && pieces.add(<u64>hpa, length);
+}
+export function transferPieces(offset: u64, write: bool): bool {
+  return disk!.transfer(offset, pieces, write);
+}
 export function read(offset: u64, gpa: u64, length: u64): bool {
-  return disk!.read(offset, guest, gpa, length);
+  clearPieces();
+  return addPiece(gpa, length) && transferPieces(offset, false);
 }
 export function write(offset: u64, gpa: u64, length: u64): bool {
-  return disk!.write(offset, guest, gpa, length);
+  clearPieces();
+  return addPiece(gpa, length) && transferPieces(offset, true);
 }
 export function discard(offset: u64, length: u64): bool {
   return disk!.discard(offset, length);

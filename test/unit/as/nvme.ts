@@ -16,10 +16,13 @@ import {
   setQueueCount,
   writeZeroes,
 } from "../../../vmm/storage/nvme/command";
-import { setDataPointer } from "../../../vmm/storage/nvme/prp";
+import { DataPointer } from "../../../vmm/storage/nvme/prp";
+import { Segments } from "../../../vmm/storage/segments";
 
 const command = new Command();
 const list = allocPage();
+const pointer = new DataPointer(list, physOf(list));
+const pieces = new Segments(8);
 
 export function dword(i: i32): u32 {
   return command.dwords[i];
@@ -49,8 +52,28 @@ export function buildQueueCount(pairs: u32): void {
 export function listPhys(): u64 {
   return physOf(list);
 }
+// The pointer put into the command, as the controller puts it.
+function point(): void {
+  command.prp1 = pointer.prp1;
+  command.prp2 = pointer.prp2;
+}
 export function prp(phys: u64, length: u64): void {
-  setDataPointer(command, phys, length, list, physOf(list));
+  pointer.describe(pieces.only(phys, length), length, 1);
+  point();
+}
+// A request's pieces at host-physical addresses, for prpNext().
+export function prpClear(): void {
+  pieces.clear();
+}
+export function prpAdd(phys: u64, length: u64): void {
+  pieces.add(phys, length);
+}
+// The next command's pointer, from where the last one ended: its bytes.
+export function prpNext(most: u64, unit: u64): u64 {
+  const bytes = pointer.describe(pieces, most, unit);
+  pieces.consume(bytes);
+  point();
+  return bytes;
 }
 export function prp1(): u64 {
   return command.prp1;
@@ -62,7 +85,20 @@ export function listEntry(i: i32): u64 {
   return load<u64>(list + <usize>i * 8);
 }
 
-export { describe, discard, flushDisk, open, openError, read, scan, sectors, write } from "./hostdisks";
+export {
+  addPiece,
+  clearPieces,
+  describe,
+  discard,
+  flushDisk,
+  open,
+  openError,
+  read,
+  scan,
+  sectors,
+  transferPieces,
+  write,
+} from "./hostdisks";
 export {
   bootByte,
   bootClaim,

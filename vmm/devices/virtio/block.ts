@@ -13,6 +13,7 @@
 import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
+import { Segments } from "../../storage/segments";
 import { VmDisk } from "../../storage/vmdisk";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
@@ -60,6 +61,8 @@ export class VirtioBlock extends VirtioDevice {
   // or when the host disk's arbiter calls.
   readonly resume!: Deferred;
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
+  // The data buffers of the request in hand, in host memory.
+  private data: Segments = new Segments(<i32>QUEUE_SIZE);
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // The serial number, NUL-padded to 20 bytes or cut there (5.2.6.1).
   private id: Uint8Array = new Uint8Array(ID_BYTES);
@@ -186,26 +189,29 @@ export class VirtioBlock extends VirtioDevice {
   }
 
   // Moves `length` bytes between the disk at `sector` and the chain's data
-  // buffers, a buffer at a time.
+  // buffers: all of them at once, as host memory the backing's controller
+  // reaches (storage/segments.ts), so that it can name several in one
+  // command. A buffer outside the VM's RAM fails the request before any
+  // of it moves.
   private transfer(sector: u64, length: u64, toGuest: bool): u8 {
     if (!this.within(sector, length) || length % SECTOR_SIZE != 0) return S_IOERR;
-    const chain = this.chain;
-    let disk = sector * SECTOR_SIZE, skip = toGuest ? 0 : HEADER_SIZE, left = length;
+    const chain = this.chain, data = this.data;
+    let skip = toGuest ? 0 : HEADER_SIZE, left = length;
     const first = toGuest ? chain.readableCount : 0, end = toGuest ? chain.count : chain.readableCount;
+    data.clear();
     for (let i = first; i < end && left > 0; i++) {
       const len = <u64>chain.len(i);
       if (skip >= len) {
         skip -= len;
         continue;
       }
-      const n = min(len - skip, left), gpa = chain.addr(i) + skip;
-      const ok = toGuest ? this.disk.read(disk, chain.memory!, gpa, n) : this.disk.write(disk, chain.memory!, gpa, n);
-      if (!ok) return S_IOERR;
-      disk += n;
+      const n = min(len - skip, left), hpa = chain.memory!.translate(chain.addr(i) + skip, n);
+      if (hpa < 0) return S_IOERR;
+      data.add(<u64>hpa, n);
       left -= n;
       skip = 0;
     }
-    return S_OK;
+    return this.disk.transfer(sector * SECTOR_SIZE, data, !toGuest) ? S_OK : S_IOERR;
   }
 
   // Each 16-byte segment is checked before any is applied. A flag the

@@ -13,10 +13,11 @@
 import * as log from "../../../kernel/console/log";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { BlockDevice, BUFFER_BYTES } from "../blockdevice";
+import { Segments } from "../segments";
 import { AtaCommand, flushCacheExt, identifyDevice, readWriteDmaExt, trim } from "./command";
 import { AtaIdentity, parseIdentify } from "./identify";
 import { AhciPort, COMMAND_TIMEOUT_MS, Outcome } from "./port";
-import { MAX_PRDT_BYTES, prdAddressable } from "./prdt";
+import { prdAddressable } from "./prdt";
 
 const IDENTIFY_BYTES: u64 = 512;
 // A command's count is 16 bits, 0 meaning 65536 (READ DMA EXT); a TRIM
@@ -62,7 +63,7 @@ export class AhciDisk extends BlockDevice {
   // Asks the disk who it is; null if it answered, else why it is not used (logged or to be).
   identify(): string | null {
     identifyDevice(this.command);
-    if (!this.run(this.command, this.dataPhys, IDENTIFY_BYTES)) return "IDENTIFY DEVICE failed";
+    if (!this.runOnBuffer(this.command, IDENTIFY_BYTES)) return "IDENTIFY DEVICE failed";
     const bytes = new Uint8Array(<i32>IDENTIFY_BYTES);
     memory.copy(bytes.dataStart, this.data, <usize>IDENTIFY_BYTES);
     const id = parseIdentify(bytes);
@@ -78,15 +79,13 @@ export class AhciDisk extends BlockDevice {
     return prdAddressable(phys, length, this.wide);
   }
 
-  transfer(lba: u64, phys: u64, length: u64, write: bool): bool {
-    const size = this.blockSize, most = min(MAX_PRDT_BYTES, MAX_SECTORS * size);
-    for (let done: u64 = 0; done < length;) {
-      const n = min(most, length - done);
-      readWriteDmaExt(this.command, write, lba + done / size, <u32>(n / size));
-      if (!this.run(this.command, phys + done, n)) return false;
-      done += n;
-    }
-    return true;
+  protected cover(data: Segments): u64 {
+    return this.port.describe(data, MAX_SECTORS * this.blockSize, this.blockSize);
+  }
+
+  protected move(lba: u64, blocks: u64, write: bool): bool {
+    readWriteDmaExt(this.command, write, lba, <u32>blocks);
+    return this.run(this.command, true);
   }
 
   zero(lba: u64, count: u64): bool {
@@ -95,7 +94,7 @@ export class AhciDisk extends BlockDevice {
 
   flush(): bool {
     flushCacheExt(this.command);
-    return this.run(this.command, 0, 0);
+    return this.run(this.command, false);
   }
 
   // DATA SET MANAGEMENT commands whose LBA range entries (LBA in bits
@@ -113,7 +112,7 @@ export class AhciDisk extends BlockDevice {
       }
       const used = (entries * RANGE_ENTRY_BYTES + RANGE_BLOCK_BYTES - 1) / RANGE_BLOCK_BYTES;
       trim(this.command, <u16>used);
-      if (!this.run(this.command, this.dataPhys, used * RANGE_BLOCK_BYTES)) return false;
+      if (!this.runOnBuffer(this.command, used * RANGE_BLOCK_BYTES)) return false;
     }
     return true;
   }
@@ -125,18 +124,25 @@ export class AhciDisk extends BlockDevice {
     for (let done: u64 = 0; done < count;) {
       const n = min(perCommand, count - done);
       readWriteDmaExt(this.command, true, lba + done, <u32>n);
-      if (!this.run(this.command, this.dataPhys, n * this.blockSize)) return false;
+      if (!this.runOnBuffer(this.command, n * this.blockSize)) return false;
       done += n;
     }
     return true;
   }
 
-  // Runs `c` with its data at `phys`: true on success. A command the device
-  // fails fails the request and the port goes on; one the HBA loses fails the port.
-  private run(c: AtaCommand, phys: u64, length: u64): bool {
+  // Runs `c` with the first `length` bytes of the driver's buffer as its data.
+  private runOnBuffer(c: AtaCommand, length: u64): bool {
+    this.port.describe(this.single.only(this.dataPhys, length), length, 1);
+    return this.run(c, true);
+  }
+
+  // Runs `c`, with the data the port's describe() named if `withData`:
+  // true on success. A command the device fails fails the request and the
+  // port goes on; one the HBA loses fails the port.
+  private run(c: AtaCommand, withData: bool): bool {
     const port = this.port;
     if (port.failure !== null) return false; // said why once already
-    const outcome = port.execute(c, phys, length);
+    const outcome = port.execute(c, withData);
     if (outcome == Outcome.Done) return true;
     const what = c.toString();
     if (outcome == Outcome.DeviceError) {

@@ -22,8 +22,9 @@ import * as log from "../../../kernel/console/log";
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
 import { BUS_MASTER, PciFunction } from "../../../kernel/pci/functions";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
+import { Segments } from "../segments";
 import { AtaCommand } from "./command";
-import { fillPrdt } from "./prdt";
+import { PrdTable } from "./prdt";
 
 // Port registers (3.3), from the port's base at ABAR + 100h + 80h x port.
 const PxCLB: u64 = 0x00, PxFB: u64 = 0x08, PxIS: u64 = 0x10, PxCMD: u64 = 0x18, PxTFD: u64 = 0x20;
@@ -44,7 +45,7 @@ export const ATA_SIGNATURE: u32 = 0x0000_0101;
 
 // The port's page: command list (1 KiB-aligned), received FISes
 // (256-byte-aligned), slot 0's command table (128-byte-aligned), whose
-// PRDT starts at 80h.
+// PRDT starts at 80h and runs to the page's end (PRD_ENTRIES).
 const RECEIVED_FIS: usize = 0x400, COMMAND_TABLE: usize = 0x500, PRDT: usize = COMMAND_TABLE + 0x80;
 const FIS_DWORDS: u32 = 5; // a Register H2D FIS: the header's CFL
 const HEADER_WRITE: u32 = 1 << 6; // the header's W: data from host to device
@@ -69,6 +70,7 @@ export class AhciPort {
   // Its command list, received FISes and command table, once there is a device (allocate()).
   private page: usize = 0;
   private pagePhys: u64 = 0;
+  private prdt: PrdTable = new PrdTable(0);
 
   // Port `index` of the HBA `fn` named `hba`, with its registers at `base`.
   constructor(private fn: PciFunction, hba: string, index: u32, private base: u64) {
@@ -90,6 +92,7 @@ export class AhciPort {
   allocate(wide: bool): bool {
     this.page = allocPage();
     this.pagePhys = physOf(this.page);
+    this.prdt = new PrdTable(this.page + PRDT);
     return wide || this.pagePhys + 4096 <= <u64>1 << 32;
   }
 
@@ -122,11 +125,18 @@ export class AhciPort {
     this.write(PxCMD, this.read(PxCMD) | CMD_ST);
   }
 
-  // Runs `c` with its data (`length` bytes, even, at most MAX_PRDT_BYTES; none if 0) at host-physical `phys`.
-  execute(c: AtaCommand, phys: u64, length: u64): Outcome {
+  // Points the next command at as much of `data`, from its position on,
+  // as its table holds: at most `most` bytes, in whole `unit`s. How many
+  // bytes (prdt.ts).
+  describe(data: Segments, most: u64, unit: u64): u64 {
+    return this.prdt.describe(data, most, unit);
+  }
+
+  // Runs `c`, with the data describe() named if `withData`.
+  execute(c: AtaCommand, withData: bool): Outcome {
     const table = this.page + COMMAND_TABLE;
     c.writeFis(table);
-    const entries = length > 0 ? fillPrdt(this.page + PRDT, phys, length) : 0;
+    const entries = withData ? this.prdt.entries : 0;
     // Command header 0 (4.2.2): CFL, W and PRDTL; PRDBC cleared; CTBA.
     store<u32>(this.page, (entries << 16) | (c.toDevice ? HEADER_WRITE : 0) | FIS_DWORDS);
     store<u32>(this.page + 4, 0);

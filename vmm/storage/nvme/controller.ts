@@ -18,6 +18,7 @@ import { PciFunction } from "../../../kernel/pci/functions";
 import { HostController } from "../../../kernel/pci/hostcontroller";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { BUFFER_BYTES } from "../blockdevice";
+import { Segments } from "../segments";
 import {
   Command,
   createCompletionQueue,
@@ -28,7 +29,7 @@ import {
   setQueueCount,
 } from "./command";
 import { ControllerIdentity, NamespaceFormat, parseController, parseNamespace, parseNamespaceList } from "./identify";
-import { MAX_PRP_BYTES, MEMORY_PAGE, setDataPointer } from "./prp";
+import { DataPointer, MAX_PRP_BYTES, MEMORY_PAGE } from "./prp";
 import { MAX_QUEUE_ENTRIES, QueuePair, TIMED_OUT } from "./queue";
 
 // Controller registers (3.1): offsets into BAR0.
@@ -53,9 +54,9 @@ export class NvmeController extends HostController {
   maxTransfer: u64 = MAX_PRP_BYTES;
   readonly buffer: usize = allocPages(<i32>(BUFFER_BYTES / MEMORY_PAGE));
   readonly bufferPhys: u64 = physOf(this.buffer);
-  private prpList: usize = allocPage();
-  private prpListPhys: u64 = physOf(this.prpList);
   readonly command: Command = new Command(); // one at a time: every command is waited for
+  private pointer: DataPointer = newDataPointer();
+  private single: Segments = new Segments(1);
   private admin: QueuePair | null = null;
   private io: QueuePair | null = null;
   private commandTimeout: u64 = 0;
@@ -145,12 +146,18 @@ export class NvmeController extends HostController {
     return parseNamespace(this.bufferBytes(IDENTIFY_BYTES));
   }
 
-  // Runs I/O command `c` with its data (`length` bytes, at most
-  // maxTransfer; none if 0) at host-physical `phys`: true on success. A
-  // failure is logged.
-  runIo(c: Command, phys: u64, length: u64): bool {
+  // Points the next I/O command at as much of `data`, from its position
+  // on, as one command can name: at most `most` bytes and maxTransfer, in
+  // whole `unit`s. How many bytes (prp.ts).
+  describe(data: Segments, most: u64, unit: u64): u64 {
+    return this.pointer.describe(data, min(most, this.maxTransfer), unit);
+  }
+
+  // Runs I/O command `c`, with the data describe() named if `withData`:
+  // true on success. A failure is logged.
+  runIo(c: Command, withData: bool): bool {
     if (this.failure !== null) return false; // said why once already
-    const status = this.run(this.io!, c, phys, length);
+    const status = this.run(this.io!, c, withData);
     if (status == 0) return true;
     const what = describeIo(c);
     if (status > 0) log.warn(this.name + ": " + what + " failed: " + describeStatus(status));
@@ -168,13 +175,17 @@ export class NvmeController extends HostController {
   // An admin command with its data in the driver's buffer; any failure fails the controller.
   private adminCommand(c: Command, length: u64, what: string): bool {
     if (this.failure !== null) return false;
-    const status = this.run(this.admin!, c, this.bufferPhys, length);
+    if (length > 0) this.pointer.describe(this.single.only(this.bufferPhys, length), length, 1);
+    const status = this.run(this.admin!, c, length > 0);
     if (status == 0) return true;
     return this.fail(what + ": " + (status > 0 ? describeStatus(status) : this.describeFailure(status)));
   }
 
-  private run(queue: QueuePair, c: Command, phys: u64, length: u64): i32 {
-    if (length > 0) setDataPointer(c, phys, length, this.prpList, this.prpListPhys);
+  private run(queue: QueuePair, c: Command, withData: bool): i32 {
+    if (withData) {
+      c.prp1 = this.pointer.prp1;
+      c.prp2 = this.pointer.prp2;
+    }
     return queue.execute(c, this.commandTimeout);
   }
 
@@ -231,4 +242,9 @@ function describeIo(c: Command): string {
 // A completion's status field (4.6.1): its type (bits 10-8) and code (7-0).
 function describeStatus(status: i32): string {
   return "status type " + (status >> 8).toString() + ", code " + log.hex(<u64>(status & 0xff));
+}
+
+function newDataPointer(): DataPointer {
+  const list = allocPage();
+  return new DataPointer(list, physOf(list));
 }

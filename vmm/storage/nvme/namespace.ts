@@ -1,8 +1,9 @@
 // A namespace of an NVMe controller: a run of logical blocks the driver
 // reads and writes (NVM Express Base Specification 1.4, 6 "NVM Command
 // Set"), as a BlockDevice. Transfers go straight between the namespace and
-// host-physical memory, a guest's RAM or the driver's buffer, cut into
-// commands of at most the controller's largest transfer.
+// host-physical memory, a guest's RAM or the driver's buffer, in commands
+// of at most the controller's largest transfer, each naming as many of the
+// request's pieces as its PRP list can (prp.ts).
 //
 // Only the formats a 512-byte sector maps onto simply are used: blocks of
 // 512 or 4096 bytes, with no metadata (whose separate buffer the commands
@@ -11,6 +12,7 @@
 
 import * as log from "../../../kernel/console/log";
 import { BlockDevice } from "../blockdevice";
+import { Segments } from "../segments";
 import { flush, readWrite, writeZeroes } from "./command";
 import { NvmeController } from "./controller";
 import { NamespaceFormat } from "./identify";
@@ -52,16 +54,14 @@ export class NvmeNamespace extends BlockDevice {
     return prpAligned(phys);
   }
 
-  transfer(lba: u64, phys: u64, length: u64, write: bool): bool {
-    const c = this.controller, command = c.command;
-    const most = min(c.maxTransfer, MAX_BLOCKS_PER_COMMAND * this.blockSize);
-    for (let done: u64 = 0; done < length;) {
-      const n = min(most, length - done);
-      readWrite(command, write, this.id, lba + done / this.blockSize, <u32>(n / this.blockSize));
-      if (!c.runIo(command, phys + done, n)) return false;
-      done += n;
-    }
-    return true;
+  protected cover(data: Segments): u64 {
+    return this.controller.describe(data, MAX_BLOCKS_PER_COMMAND * this.blockSize, this.blockSize);
+  }
+
+  protected move(lba: u64, blocks: u64, write: bool): bool {
+    const c = this.controller;
+    readWrite(c.command, write, this.id, lba, <u32>blocks);
+    return c.runIo(c.command, true);
   }
 
   // With Write Zeroes, deallocating the blocks if the namespace can say
@@ -72,7 +72,7 @@ export class NvmeNamespace extends BlockDevice {
     for (let done: u64 = 0; done < count;) {
       const n = min(MAX_BLOCKS_PER_COMMAND, count - done);
       writeZeroes(c.command, this.id, lba + done, <u32>n, this.format.zeroesDeallocate);
-      if (!c.runIo(c.command, 0, 0)) return false;
+      if (!c.runIo(c.command, false)) return false;
       done += n;
     }
     return true;
@@ -80,7 +80,7 @@ export class NvmeNamespace extends BlockDevice {
 
   flush(): bool {
     flush(this.controller.command, this.id);
-    return this.controller.runIo(this.controller.command, 0, 0);
+    return this.controller.runIo(this.controller.command, false);
   }
 }
 

@@ -8,17 +8,23 @@
 // data touches two pages, PRP2 is the second page; if more, PRP2 points at
 // a PRP list: a page of 8-byte entries, one per remaining page. A list
 // page's last entry would chain to another list; this driver keeps each
-// command within one list page instead (MAX_PRP_BYTES), so it never
-// chains. The data here is always one run of host-contiguous memory (a
-// range of a guest's RAM, or a buffer of the driver's), so page i of it
-// is simply the first page plus i.
+// command within one list page instead, so it never chains.
+//
+// The pages need not be contiguous, which is what lets one command name
+// several of a request's pieces (../segments.ts): only the first byte may
+// lie inside a page, so a piece joins the one before it when that one ends
+// on a page boundary and it begins on one. A guest's 4 KiB buffers of a
+// 1 MiB O_DIRECT read do; they go as one command up to the controller's
+// largest transfer.
 
-import { Command } from "./command";
+import { Segments } from "../segments";
 
 export const MEMORY_PAGE: u64 = 4096;
+const PAGE_MASK: u64 = MEMORY_PAGE - 1;
 const LIST_ENTRIES: u64 = MEMORY_PAGE / 8;
-// The most one command moves: PRP1's page and a full list of 512 pages,
-// whatever the offset of the first byte.
+// The most pages one command names: PRP1's and a full list.
+const MAX_PAGES: u64 = LIST_ENTRIES + 1;
+// The most one command moves whatever the offset of its first byte.
 export const MAX_PRP_BYTES: u64 = LIST_ENTRIES * MEMORY_PAGE;
 
 // Whether a buffer at `phys` can be described at all: PRP offsets are
@@ -27,17 +33,47 @@ export function prpAligned(phys: u64): bool {
   return (phys & 3) == 0;
 }
 
-// Points `c` at the `length` bytes (1 to MAX_PRP_BYTES) at host-physical
-// `phys` (dword-aligned), writing list entries into the page at linear
-// offset `list`, whose physical address is `listPhys`, when it needs one.
-export function setDataPointer(c: Command, phys: u64, length: u64, list: usize, listPhys: u64): void {
-  const first = phys & ~(MEMORY_PAGE - 1);
-  const pages = (phys - first + length + MEMORY_PAGE - 1) / MEMORY_PAGE;
-  c.prp1 = phys;
-  if (pages == 1) c.prp2 = 0;
-  else if (pages == 2) c.prp2 = first + MEMORY_PAGE;
-  else {
-    for (let i: u64 = 1; i < pages; i++) store<u64>(list + <usize>((i - 1) * 8), first + i * MEMORY_PAGE);
-    c.prp2 = listPhys;
+// The data pointer of the next command (its PRP1 and PRP2), with the list
+// page PRP2 may point at, at linear offset `list` and physical `listPhys`.
+export class DataPointer {
+  prp1: u64 = 0;
+  prp2: u64 = 0;
+
+  constructor(private list: usize, private listPhys: u64) {}
+
+  // Points at as much of `data`, from its position on, as one command can
+  // name: at most `most` bytes, a whole number of `unit`s. How many bytes;
+  // 0 if not one unit (the position does not move).
+  describe(data: Segments, most: u64, unit: u64): u64 {
+    const bytes = this.extent(data, most) / unit * unit;
+    if (bytes == 0) return 0;
+    let i = data.index, phys = data.phys(i) + data.offset, left = bytes, entries: usize = 0;
+    this.prp1 = phys;
+    let page = (phys & ~PAGE_MASK) + MEMORY_PAGE; // PRP1 names the first page
+    while (true) {
+      const n = min(data.length(i) - (i == data.index ? data.offset : 0), left);
+      for (; page < phys + n; page += MEMORY_PAGE) store<u64>(this.list + 8 * entries++, page);
+      left -= n;
+      if (left == 0) break;
+      phys = page = data.phys(++i);
+    }
+    this.prp2 = entries == 0 ? 0 : entries == 1 ? load<u64>(this.list) : this.listPhys;
+    return bytes;
+  }
+
+  // How many bytes from `data`'s position one command could name, before
+  // they are cut to whole units: pieces joined at page boundaries, within
+  // `most` and MAX_PAGES.
+  private extent(data: Segments, most: u64): u64 {
+    let i = data.index;
+    const first = data.phys(i) + data.offset;
+    const room = min(most, MAX_PAGES * MEMORY_PAGE - (first & PAGE_MASK));
+    let bytes = min(data.length(i) - data.offset, room), end = first + bytes;
+    while (bytes < room && (end & PAGE_MASK) == 0 && ++i < data.count && (data.phys(i) & PAGE_MASK) == 0) {
+      const n = min(data.length(i), room - bytes);
+      bytes += n;
+      end = data.phys(i) + n;
+    }
+    return bytes;
   }
 }
