@@ -25,6 +25,8 @@ export class FakeNvme extends FakePciFunction {
   registers = new Map<number, number>();
   queues = new Map<number, { sq: bigint; cq: bigint; size: number; head: number; tail: number; phase: number }>();
   log: Array<{ opcode: number; queue: number; dwords: number[] }> = [];
+  // The doorbells the driver rang, in order: "sq1" a submission tail, "cq1" a completion head.
+  doorbells: string[] = [];
   violations: string[] = [];
 
   constructor(public opts: FakeOptions, mem: () => { linear: Uint8Array; phys: PhysMemory }) {
@@ -52,6 +54,7 @@ export class FakeNvme extends FakePciFunction {
       this.cc = v;
     } else if (off >= 0x1000) {
       const q = (off - 0x1000) >> 3;
+      this.doorbells.push(`${(off & 4) === 0 ? "sq" : "cq"}${q}`);
       if ((off & 4) === 0) this.doorbell(q, v);
     } else this.registers.set(off, v >>> 0);
   }

@@ -226,8 +226,10 @@ describe("the driver against a fake controller", () => {
     const load = (write: boolean) => {
       e.clearPieces();
       for (const [gpa, length] of pieces) expect(e.addPiece(gpa, length)).toBe(1);
-      const before = fake.log.length;
+      const before = fake.log.length, rung = fake.doorbells.length;
       expect(e.transferPieces(8192n, write ? 1 : 0)).toBe(1);
+      // Both commands start before either is waited for.
+      expect(fake.doorbells.slice(rung)).toEqual(["sq1", "sq1", "cq1", "cq1"]);
       return fake.log.slice(before).map((c) => [c.opcode, c.dwords[10], c.dwords[12]]);
     };
     expect(load(false)).toEqual([[0x02, 4096 + 16, 31], [0x02, 4096 + 48, 7]]);
@@ -242,6 +244,20 @@ describe("the driver against a fake controller", () => {
     expect([...fake.disk.slice(from, from + 0x200)].every((b) => b === 1)).toBe(true);
     expect([...fake.disk.slice(from + 0x4200, from + 0x5000)].every((b) => b === 5)).toBe(true);
     expect(fake.violations).toEqual([]);
+  });
+
+  it("keeps at most eight commands in flight; when one fails, waits for the others and starts no more", async () => {
+    const { e, fake, open, serial } = await bootWith({ failLba: 2048 + 32 });
+    open("alpha");
+    const rung = fake.doorbells.length;
+    // 144 KiB in one piece: nine commands of 16 KiB.
+    expect(e.read(0n, 0x1_0000n, 144n << 10n)).toBe(0);
+    const eight = (d: string) => Array(8).fill(d);
+    expect(fake.doorbells.slice(rung)).toEqual([...eight("sq1"), ...eight("cq1")]);
+    expect(serial()).toContain("read of 32 blocks at LBA 2080 of namespace 1 failed: status type 2, code 0x81");
+    const again = fake.doorbells.length;
+    expect(e.read(32768n, 0x1_0000n, 144n << 10n)).toBe(1);
+    expect(fake.doorbells.slice(again)).toEqual([...eight("sq1"), ...eight("cq1"), "sq1", "cq1"]);
   });
 
   it("fails a request whose pieces cannot be cut into whole blocks", async () => {

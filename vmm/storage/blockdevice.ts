@@ -9,9 +9,10 @@
 // (segments.ts): a guest's buffers (GuestMemory.translate() makes each one
 // run) or the driver's own buffer, through which the host reads its own
 // data, such as the partition table (readInto()). transfer() cuts the list
-// into commands, each as long as the controller lets one command be; the
-// driver says how much of the list its next command can name
-// (cover()) and runs it (move()). A controller may not reach every
+// into commands, each as long as the controller lets one command be: the
+// driver says how much of the list its next command can name (cover()),
+// starts it (start()), and, once it has no room for another, waits for
+// those it started (finish()). A controller may not reach every
 // address (addressable()): NVMe's PRP entries are dword-aligned, AHCI's
 // data blocks word-aligned and, on a controller without 64-bit
 // addressing, below 4 GiB.
@@ -38,12 +39,17 @@ export abstract class BlockDevice {
 
   // Whether the controller can move `length` bytes at host-physical `phys`.
   abstract addressable(phys: u64, length: u64): bool;
+  // Whether another command may start before those started finish.
+  protected abstract get hasRoom(): bool;
   // Points the next read or write at as much of `data`, from its position
   // on, as one command can name, in whole blocks: how many bytes (0 if not
   // one whole block can be named from there).
   protected abstract cover(data: Segments): u64;
-  // Reads or writes `blocks` from block `lba`, through what cover() named.
-  protected abstract move(lba: u64, blocks: u64, write: bool): bool;
+  // Starts a read or write of `blocks` from block `lba`, through what
+  // cover() named; false on an I/O error (logged).
+  protected abstract start(lba: u64, blocks: u64, write: bool): bool;
+  // Waits for every command started: false if any failed (logged).
+  protected abstract finish(): bool;
   // `count` blocks from `lba` read as zeroes from now on; false if the
   // disk cannot promise that, or on an I/O error.
   abstract zero(lba: u64, count: u64): bool;
@@ -57,18 +63,19 @@ export abstract class BlockDevice {
   // (each addressable), or from them to the disk with `write`; false on an
   // I/O error (logged), or if the pieces cannot be cut into commands of
   // whole blocks (a piece that is not, where a command must end after it).
+  // Whatever fails, every command started is waited for: the controller
+  // must be done with the memory before anyone may use it again.
   transfer(lba: u64, data: Segments, write: bool): bool {
     data.rewind();
-    let at = lba;
-    while (!data.finished) {
-      const n = this.cover(data);
-      if (n == 0) return false;
-      const blocks = n / this.blockSize;
-      if (!this.move(at, blocks, write)) return false;
+    let at = lba, ok = true;
+    while (ok && !data.finished) {
+      if (!this.hasRoom && !this.finish()) return false;
+      const n = this.cover(data), blocks = n / this.blockSize;
+      ok = n != 0 && this.start(at, blocks, write);
       data.consume(n);
       at += blocks;
     }
-    return true;
+    return this.finish() && ok;
   }
 
   get bytes(): u64 {

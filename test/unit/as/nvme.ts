@@ -54,8 +54,7 @@ export function listPhys(): u64 {
 }
 // The pointer put into the command, as the controller puts it.
 function point(): void {
-  command.prp1 = pointer.prp1;
-  command.prp2 = pointer.prp2;
+  pointer.apply(command);
 }
 export function prp(phys: u64, length: u64): void {
   pointer.describe(pieces.only(phys, length), length, 1);

@@ -83,9 +83,18 @@ export class AhciDisk extends BlockDevice {
     return this.port.describe(data, MAX_SECTORS * this.blockSize, this.blockSize);
   }
 
-  protected move(lba: u64, blocks: u64, write: bool): bool {
+  // One command slot is used: each command runs to its end in start().
+  protected get hasRoom(): bool {
+    return true;
+  }
+
+  protected start(lba: u64, blocks: u64, write: bool): bool {
     readWriteDmaExt(this.command, write, lba, <u32>blocks);
     return this.run(this.command, true);
+  }
+
+  protected finish(): bool {
+    return true;
   }
 
   zero(lba: u64, count: u64): bool {

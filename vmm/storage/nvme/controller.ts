@@ -1,9 +1,10 @@
 // An NVMe controller of the host, driven by polling (NVM Express Base
 // Specification 1.4). start() follows the initialization sequence of 7.6.1:
 // reset the controller, give it an admin queue pair, enable it, identify
-// it, ask for one I/O queue pair and create it. Commands then run one at a
-// time, under the hypervisor's lock, each waited for on its completion
-// queue with a timeout on the TSC (queue.ts); no interrupt is used.
+// it, ask for one I/O queue pair and create it. A request's I/O commands
+// then start together, up to IO_DEPTH of them, and are waited for on the
+// completion queue with a timeout on the TSC (queue.ts), under the
+// hypervisor's lock; no interrupt is used. Admin commands run alone.
 //
 // A controller that misbehaves (never gets ready, lets a command time out,
 // completes a command it was not given) is failed: one log line says why,
@@ -30,7 +31,7 @@ import {
 } from "./command";
 import { ControllerIdentity, NamespaceFormat, parseController, parseNamespace, parseNamespaceList } from "./identify";
 import { DataPointer, MAX_PRP_BYTES, MEMORY_PAGE } from "./prp";
-import { MAX_QUEUE_ENTRIES, QueuePair, TIMED_OUT } from "./queue";
+import { completionStatus, MAX_QUEUE_ENTRIES, QueuePair, STRAY_COMPLETION, TIMED_OUT } from "./queue";
 
 // Controller registers (3.1): offsets into BAR0.
 const CAP: u64 = 0x00, VS: u64 = 0x08, CC: u64 = 0x14, CSTS: u64 = 0x1c;
@@ -47,6 +48,9 @@ const CSTS_READY: u32 = 1, CSTS_FATAL: u32 = 2;
 const COMMAND_TIMEOUT_MS: u64 = 10_000;
 const IDENTIFY_BYTES: u64 = 4096;
 const IO_QUEUE: u16 = 1;
+// I/O commands in flight at most, each with a PRP list page: a 1 MiB
+// request at the 128 KiB largest transfer of many drives goes at once.
+const IO_DEPTH: i32 = 8;
 
 export class NvmeController extends HostController {
   identity: ControllerIdentity | null = null;
@@ -54,8 +58,12 @@ export class NvmeController extends HostController {
   maxTransfer: u64 = MAX_PRP_BYTES;
   readonly buffer: usize = allocPages(<i32>(BUFFER_BYTES / MEMORY_PAGE));
   readonly bufferPhys: u64 = physOf(this.buffer);
-  readonly command: Command = new Command(); // one at a time: every command is waited for
-  private pointer: DataPointer = newDataPointer();
+  readonly command: Command = new Command(); // admin commands, one at a time
+  // The I/O commands: the first `flying` are in flight.
+  private slots: StaticArray<IoSlot> = newSlots();
+  private flying: i32 = 0;
+  // At most IO_DEPTH, and fewer than the queue's entries (queue.ts).
+  private depth: i32 = 1;
   private single: Segments = new Segments(1);
   private admin: QueuePair | null = null;
   private io: QueuePair | null = null;
@@ -116,6 +124,7 @@ export class NvmeController extends HostController {
     setQueueCount(c, 1);
     if (!this.adminCommand(c, 0, "set the number of queues")) return false;
     const io = new QueuePair(IO_QUEUE, entries, this.registers, stride);
+    this.depth = min(IO_DEPTH, <i32>entries - 1);
     createCompletionQueue(c, IO_QUEUE, entries, io.completionsPhys);
     if (!this.adminCommand(c, 0, "create an I/O completion queue")) return false;
     createSubmissionQueue(c, IO_QUEUE, entries, io.submissionsPhys, IO_QUEUE);
@@ -146,23 +155,63 @@ export class NvmeController extends HostController {
     return parseNamespace(this.bufferBytes(IDENTIFY_BYTES));
   }
 
+  // Whether another I/O command may start before those in flight finish.
+  get hasRoom(): bool {
+    return this.flying < this.depth;
+  }
+
+  // The next I/O command, for its builder (command.ts) before startIo().
+  get next(): Command {
+    return this.slots[this.flying].command;
+  }
+
   // Points the next I/O command at as much of `data`, from its position
   // on, as one command can name: at most `most` bytes and maxTransfer, in
   // whole `unit`s. How many bytes (prp.ts).
   describe(data: Segments, most: u64, unit: u64): u64 {
-    return this.pointer.describe(data, min(most, this.maxTransfer), unit);
+    return this.slots[this.flying].pointer.describe(data, min(most, this.maxTransfer), unit);
   }
 
-  // Runs I/O command `c`, with the data describe() named if `withData`:
-  // true on success. A failure is logged.
-  runIo(c: Command, withData: bool): bool {
+  // Submits the next I/O command, with the data describe() named if
+  // `withData`, and lets it run; false if the controller has failed.
+  startIo(withData: bool): bool {
     if (this.failure !== null) return false; // said why once already
-    const status = this.run(this.io!, c, withData);
-    if (status == 0) return true;
-    const what = describeIo(c);
-    if (status > 0) log.warn(this.name + ": " + what + " failed: " + describeStatus(status));
-    else this.fail(what + ": " + this.describeFailure(status));
-    return false;
+    const slot = this.slots[this.flying];
+    if (withData) slot.pointer.apply(slot.command);
+    slot.id = this.io!.submit(slot.command);
+    this.flying++;
+    return true;
+  }
+
+  // Waits for every I/O command in flight: true if all succeeded. A
+  // failed command is logged; a controller that lets one time out, or
+  // completes one it was not given, is failed.
+  finishIo(): bool {
+    let ok = true;
+    while (this.flying > 0) {
+      const completion = this.io!.reap(this.commandTimeout);
+      const k = completion == TIMED_OUT ? -1 : this.slotOf(<u16>completion);
+      if (k < 0) {
+        this.flying = 0;
+        const why = completion == TIMED_OUT ? TIMED_OUT : STRAY_COMPLETION;
+        return this.fail(describeIo(this.slots[0].command) + ": " + this.describeFailure(why));
+      }
+      const status = completionStatus(completion);
+      if (status != 0) {
+        log.warn(this.name + ": " + describeIo(this.slots[k].command) + " failed: " + describeStatus(status));
+        ok = false;
+      }
+      // The finished slot goes behind the ones still in flight.
+      const done = this.slots[k];
+      this.slots[k] = this.slots[--this.flying];
+      this.slots[this.flying] = done;
+    }
+    return ok;
+  }
+
+  // Runs the next I/O command, which has no data, alone.
+  runIo(): bool {
+    return this.startIo(false) && this.finishIo();
   }
 
   // The first `length` bytes of the driver's buffer, copied out.
@@ -175,18 +224,22 @@ export class NvmeController extends HostController {
   // An admin command with its data in the driver's buffer; any failure fails the controller.
   private adminCommand(c: Command, length: u64, what: string): bool {
     if (this.failure !== null) return false;
-    if (length > 0) this.pointer.describe(this.single.only(this.bufferPhys, length), length, 1);
-    const status = this.run(this.admin!, c, length > 0);
+    if (length > 0) {
+      const pointer = this.slots[0].pointer;
+      pointer.describe(this.single.only(this.bufferPhys, length), length, 1);
+      pointer.apply(c);
+    }
+    const status = this.admin!.execute(c, this.commandTimeout);
     if (status == 0) return true;
     return this.fail(what + ": " + (status > 0 ? describeStatus(status) : this.describeFailure(status)));
   }
 
-  private run(queue: QueuePair, c: Command, withData: bool): i32 {
-    if (withData) {
-      c.prp1 = this.pointer.prp1;
-      c.prp2 = this.pointer.prp2;
+  // The slot of the command in flight with identifier `id`, or -1.
+  private slotOf(id: u16): i32 {
+    for (let k = 0; k < this.flying; k++) {
+      if (this.slots[k].id == id) return k;
     }
-    return queue.execute(c, this.commandTimeout);
+    return -1;
   }
 
   private describeFailure(status: i32): string {
@@ -244,7 +297,20 @@ function describeStatus(status: i32): string {
   return "status type " + (status >> 8).toString() + ", code " + log.hex(<u64>(status & 0xff));
 }
 
-function newDataPointer(): DataPointer {
-  const list = allocPage();
-  return new DataPointer(list, physOf(list));
+// An I/O command and the PRP list page its data may need (prp.ts).
+class IoSlot {
+  readonly command: Command = new Command();
+  readonly pointer: DataPointer;
+  id: u16 = 0;
+
+  constructor() {
+    const list = allocPage();
+    this.pointer = new DataPointer(list, physOf(list));
+  }
+}
+
+function newSlots(): StaticArray<IoSlot> {
+  const slots = new StaticArray<IoSlot>(IO_DEPTH);
+  for (let k = 0; k < IO_DEPTH; k++) slots[k] = new IoSlot();
+  return slots;
 }

@@ -54,14 +54,22 @@ export class NvmeNamespace extends BlockDevice {
     return prpAligned(phys);
   }
 
+  protected get hasRoom(): bool {
+    return this.controller.hasRoom;
+  }
+
   protected cover(data: Segments): u64 {
     return this.controller.describe(data, MAX_BLOCKS_PER_COMMAND * this.blockSize, this.blockSize);
   }
 
-  protected move(lba: u64, blocks: u64, write: bool): bool {
+  protected start(lba: u64, blocks: u64, write: bool): bool {
     const c = this.controller;
-    readWrite(c.command, write, this.id, lba, <u32>blocks);
-    return c.runIo(c.command, true);
+    readWrite(c.next, write, this.id, lba, <u32>blocks);
+    return c.startIo(true);
+  }
+
+  protected finish(): bool {
+    return this.controller.finishIo();
   }
 
   // With Write Zeroes, deallocating the blocks if the namespace can say
@@ -71,16 +79,16 @@ export class NvmeNamespace extends BlockDevice {
     if (!c.identity!.writeZeroes) return false;
     for (let done: u64 = 0; done < count;) {
       const n = min(MAX_BLOCKS_PER_COMMAND, count - done);
-      writeZeroes(c.command, this.id, lba + done, <u32>n, this.format.zeroesDeallocate);
-      if (!c.runIo(c.command, false)) return false;
+      writeZeroes(c.next, this.id, lba + done, <u32>n, this.format.zeroesDeallocate);
+      if (!c.runIo()) return false;
       done += n;
     }
     return true;
   }
 
   flush(): bool {
-    flush(this.controller.command, this.id);
-    return this.controller.runIo(this.controller.command, false);
+    flush(this.controller.next, this.id);
+    return this.controller.runIo();
   }
 }
 

@@ -18,6 +18,7 @@
 // largest transfer.
 
 import { Segments } from "../segments";
+import { Command } from "./command";
 
 export const MEMORY_PAGE: u64 = 4096;
 const PAGE_MASK: u64 = MEMORY_PAGE - 1;
@@ -40,6 +41,12 @@ export class DataPointer {
   prp2: u64 = 0;
 
   constructor(private list: usize, private listPhys: u64) {}
+
+  // Gives command `c` this pointer (dwords 6-9), after its builder.
+  apply(c: Command): void {
+    c.prp1 = this.prp1;
+    c.prp2 = this.prp2;
+  }
 
   // Points at as much of `data`, from its position on, as one command can
   // name: at most `most` bytes, a whole number of `unit`s. How many bytes;

@@ -1,6 +1,6 @@
-// One NVMe submission queue and its completion queue, used one command at
-// a time and polled (NVM Express Base Specification 1.4, 4.1 "Submission
-// Queue & Completion Queue Definition", 4.6 "Completion Queue Entry").
+// One NVMe submission queue and its completion queue, polled (NVM Express
+// Base Specification 1.4, 4.1 "Submission Queue & Completion Queue
+// Definition", 4.6 "Completion Queue Entry").
 //
 // Both rings are a page each in the linear memory, page-aligned and
 // physically contiguous (kernel/mm/linearpages.ts), which is all a queue
@@ -10,8 +10,9 @@
 // completion queue's head, with the phase tag inverted from the last pass
 // over the ring, so a new entry is told from an old one without any other
 // state. The driver then advances the head and writes it to the other
-// doorbell, which frees the slot. With one command in flight the
-// submission queue is never full.
+// doorbell, which frees the slot. Its user keeps fewer commands in flight
+// than the queue has entries, so the submission queue is never full;
+// completions may come in any order, told apart by their identifiers.
 //
 // The controller writes the completion ring behind the compiled code's
 // back, so it is read with volatile accesses through its physical address;
@@ -57,13 +58,30 @@ export class QueuePair {
   // ticks: its status field (status code type in bits 10-8, status code
   // in 7-0; 0 is success), TIMED_OUT or STRAY_COMPLETION.
   execute(c: Command, timeout: u64): i32 {
+    const id = this.submit(c);
+    const completion = this.reap(timeout);
+    if (completion == TIMED_OUT) return TIMED_OUT;
+    if (<u16>completion != id) return STRAY_COMPLETION;
+    return completionStatus(completion);
+  }
+
+  // Puts `c` at the tail with a fresh identifier and rings the doorbell:
+  // the identifier. The caller keeps fewer than `entries` commands in
+  // flight, so the queue is never full.
+  submit(c: Command): u16 {
     const id = this.nextId++;
     c.identifier = id;
     memory.copy(this.submissions + <usize>(this.tail * SUBMISSION_ENTRY), changetype<usize>(c.dwords), 64);
     this.tail = (this.tail + 1) % this.entries;
     memoryFence(); // the entry is in memory before the doorbell says so
     physWrite32(this.submissionDoorbell, this.tail);
+    return id;
+  }
 
+  // Waits at most `timeout` TSC ticks for the next completion and frees
+  // its slot: its dword 3 (command identifier in bits 15-0, status in
+  // 31-17), or TIMED_OUT.
+  reap(timeout: u64): i64 {
     // Dword 3: command identifier in bits 15-0, phase tag 16, status 31-17.
     const dword3 = this.completionsPhys + <u64>(this.head * COMPLETION_ENTRY) + 12;
     const deadline = rdtsc() + timeout;
@@ -76,7 +94,11 @@ export class QueuePair {
     this.head = (this.head + 1) % this.entries;
     if (this.head == 0) this.phase ^= 1;
     physWrite32(this.completionDoorbell, this.head);
-    if (<u16>completion != id) return STRAY_COMPLETION;
-    return <i32>((completion >> 17) & 0x7ff);
+    return <i64>completion;
   }
+}
+
+// A completion's status field (4.6.1): 0 is success.
+export function completionStatus(completion: i64): i32 {
+  return <i32>((completion >> 17) & 0x7ff);
 }
