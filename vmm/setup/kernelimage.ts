@@ -28,9 +28,30 @@ import { ModuleImage } from "./loaders/source";
 // RAM as the firmware and a boot loader leave it: ACPI tables in the legacy
 // BIOS area, which every loader's memory map reserves, found through the
 // protocol's RSDP pointer; then the kernel and its initrd of one boot
-// source, read for this load (bootimages.ts), with its command line. Its
-// error names the image at fault.
+// source, read for this load (bootimages.ts), with its command line; and
+// the state the boot vCPU enters the kernel in. Its error names the image
+// at fault.
 export function loadInto(
+  memory: GuestMemory,
+  c: VmConfig,
+  images: VmBootImages,
+  options: BootOptions,
+  frames: FrameAllocator,
+): LoadedImage {
+  const loaded = loadImages(memory, c, images, options, frames);
+  if (loaded.error !== null) return new LoadedImage(loaded, null, loaded.error);
+  const entry = entryStateOf(loaded, memory);
+  const error = entry.error !== null ? "kernel " + images.source.kernel.what + ": " + entry.error! : null;
+  return new LoadedImage(loaded, entry.state, error);
+}
+
+// A kernel and initrd in a VM's RAM: what the loader made of them, and
+// the boot vCPU's entry state; or the error that kept them out.
+export class LoadedImage {
+  constructor(readonly result: LoadResult, readonly entry: EntryState | null, readonly error: string | null) {}
+}
+
+function loadImages(
   memory: GuestMemory,
   c: VmConfig,
   images: VmBootImages,
@@ -88,12 +109,9 @@ export class KernelImage extends ConfiguredImage {
       log.info("vm " + vm.name + ": booting boot source " + images.source.name + ", as its boot override asks");
     }
     vm.memory.zero();
-    const loaded = loadInto(vm.memory, c, images, this.options, this.frames);
-    const entry = loaded.error === null ? entryStateOf(loaded, vm.memory) : null;
-    if (loaded.error !== null || entry!.error !== null) {
-      this.failure = loaded.error !== null
-        ? loaded.error!
-        : "kernel " + images.source.kernel.what + ": " + entry!.error!;
+    const image = loadInto(vm.memory, c, images, this.options, this.frames);
+    if (image.error !== null) {
+      this.failure = image.error!;
       return null;
     }
     vm.bus = new Bus();
@@ -108,7 +126,7 @@ export class KernelImage extends ConfiguredImage {
       this.hostSwitch,
       this.platform.cmos,
     );
-    return entry!.state;
+    return image.entry;
   }
 }
 

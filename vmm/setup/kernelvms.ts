@@ -30,7 +30,6 @@ import { ConfiguredImage } from "./config/configured";
 import { ClaimedDisk } from "./config/disks";
 import { ClaimedMac } from "./config/nics";
 import { JsonValue } from "./config/json";
-import { entryStateOf } from "./loaders/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { Footprint } from "./footprint";
 import { allocateRam, createVmOn, notStarted, shareOf } from "./vmcreate";
@@ -172,10 +171,8 @@ function buildKernelVm(
   const footprint = new Footprint(frames);
   const memory = allocateRam(name, mib, frames);
   if (memory === null) return null;
-  const loaded = loadInto(memory, c, images[0], options, frames);
-  if (loaded.error !== null) return refuse(name, loaded.error!, memory, frames);
-  const entry = entryStateOf(loaded, memory);
-  if (entry.error !== null) return refuse(name, "kernel " + c.own.kernel.what + ": " + entry.error!, memory, frames);
+  const image = loadInto(memory, c, images[0], options, frames);
+  if (image.error !== null) return refuse(name, image.error!, memory, frames);
 
   const disks = vmDisks(c, modules);
   if (disks === null) {
@@ -194,9 +191,10 @@ function buildKernelVm(
   const platform = new PcPlatform(vm, mib << 20, <u16>c.cpus, c.console, disks, nics, hostSwitch, null);
   vm.image = new KernelImage(c, images, frames, options, disks, nics, platform, hostSwitch);
   vm.restartOnReset = c.restartOnReset;
-  vm.vcpus[0].enterKernel(entry.state!);
+  vm.vcpus[0].enterKernel(image.entry!);
   log.info(
-    "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", " + describe(loaded)
+    "vm " + name + ": " + mib.toString() + " MiB at host " + log.hex(memory.regions[0].hpa) + ", "
+      + describe(image.result)
       + ", console " + c.console + describeDisks(disks) + describeNics(nics) + ", " + backend.name,
   );
   footprint.report(vm);
