@@ -85,7 +85,7 @@ describe("disk bench", () => {
   });
 
   it("runs one phase per boot, each named with its count", () => {
-    expect(PHASES.map((p) => p.split(":")[0])).toEqual(["seq-read", "seq-write", "rand-read"]);
+    expect(PHASES.map((p) => p.split(":")[0])).toEqual(["seq-read", "seq-write", "rand-read", "queued-read"]);
     for (const p of PHASES) expect(Number(p.split(":")[1])).toBeGreaterThan(0);
     expect(benchCmdline("/dev/vda", ["seq-read:4"])).toBe(
       `${CMDLINE} idle=poll typervisor.diskbench=/dev/vda,seq-read:4`,

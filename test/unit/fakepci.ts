@@ -143,6 +143,8 @@ export interface HostDiskExports {
   clearPieces(): void;
   addPiece(gpa: bigint, length: bigint): number;
   transferPieces(offset: bigint, write: number): number;
+  beginPieces(offset: bigint, write: number, tag: number): number;
+  finishAll(): bigint;
   discard(offset: bigint, length: bigint): number;
   flushDisk(): number;
 }

@@ -246,18 +246,32 @@ describe("the driver against a fake controller", () => {
     expect(fake.violations).toEqual([]);
   });
 
-  it("keeps at most eight commands in flight; when one fails, waits for the others and starts no more", async () => {
+  it("keeps at most 32 commands in flight; when one fails, waits for the others and starts no more", async () => {
     const { e, fake, open, serial } = await bootWith({ failLba: 2048 + 32 });
     open("alpha");
     const rung = fake.doorbells.length;
-    // 144 KiB in one piece: nine commands of 16 KiB.
-    expect(e.read(0n, 0x1_0000n, 144n << 10n)).toBe(0);
-    const eight = (d: string) => Array(8).fill(d);
-    expect(fake.doorbells.slice(rung)).toEqual([...eight("sq1"), ...eight("cq1")]);
+    // 528 KiB in one piece: 33 commands of 16 KiB.
+    expect(e.read(0n, 0x1_0000n, 528n << 10n)).toBe(0);
+    const times = (d: string, n: number) => Array(n).fill(d);
+    expect(fake.doorbells.slice(rung)).toEqual([...times("sq1", 32), ...times("cq1", 32)]);
     expect(serial()).toContain("read of 32 blocks at LBA 2080 of namespace 1 failed: status type 2, code 0x81");
     const again = fake.doorbells.length;
-    expect(e.read(32768n, 0x1_0000n, 144n << 10n)).toBe(1);
-    expect(fake.doorbells.slice(again)).toEqual([...eight("sq1"), ...eight("cq1"), "sq1", "cq1"]);
+    expect(e.read(32768n, 0x1_0000n, 528n << 10n)).toBe(1);
+    expect(fake.doorbells.slice(again)).toEqual([...times("sq1", 32), ...times("cq1", 32), "sq1", "cq1"]);
+  });
+
+  it("has a batch's requests in flight together, and names the one that failed by its tag", async () => {
+    const { e, fake, open } = await bootWith({ failLba: 2048 + 8 });
+    open("alpha");
+    const rung = fake.doorbells.length;
+    for (const tag of [0, 1, 2]) {
+      e.clearPieces();
+      e.addPiece(0x1_0000n + BigInt(tag) * 0x1000n, 4096n);
+      expect(e.beginPieces(BigInt(tag) * 4096n, 0, tag)).toBe(1);
+    }
+    expect(e.finishAll()).toBe(0b010n);
+    expect(fake.doorbells.slice(rung)).toEqual(["sq1", "sq1", "sq1", "cq1", "cq1", "cq1"]);
+    expect(e.finishAll()).toBe(0n);
   });
 
   it("fails a request whose pieces cannot be cut into whole blocks", async () => {

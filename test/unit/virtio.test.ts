@@ -501,6 +501,26 @@ describe("virtio-blk requests (5.2.6)", () => {
     expect(d.ring.usedIdx).toBe(80);
   });
 
+  it("gives each request of a kick its own status, past a batch of 64, and a flush after the writes before it", () => {
+    const d = blk().bringUp({ size: 256 });
+    const reads = Array.from(
+      { length: 70 },
+      (_, i) => d.submit({ type: T_IN, sector: i === 30 ? DISK_SECTORS : i, in: 512 }),
+    );
+    const write = d.submit({ type: T_OUT, sector: 100, out: bytes(512, () => 0x77) });
+    const flush = d.submit({ type: T_FLUSH });
+    d.notify(0);
+    expect(d.ring.takeUsed()).toEqual([
+      ...reads.map((s, i) => [s.head, i === 30 ? 1 : 513]),
+      [write.head, 1],
+      [flush.head, 1],
+    ]);
+    reads.forEach((s, i) => expect(phys.read8(RAM_HPA + s.status)).toBe(i === 30 ? S_IOERR : S_OK));
+    expect(d.dataOf(reads[69])).toEqual(diskAt(69, 512));
+    expect([phys.read8(RAM_HPA + write.status), phys.read8(RAM_HPA + flush.status)]).toEqual([S_OK, S_OK]);
+    expect(diskAt(100, 512)).toEqual(bytes(512, () => 0x77));
+  });
+
   describe("past the end of the disk, an I/O error that touches nothing", () => {
     const cases: Array<[string, BlkRequest]> = [
       ["a read at the capacity", { type: T_IN, sector: DISK_SECTORS, in: 512 }],

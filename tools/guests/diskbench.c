@@ -8,6 +8,10 @@
 //   seq-write:N   N writes of 1 MiB, the same way
 //   rand-read:N   N reads of 4 KiB at 4 KiB-aligned offsets drawn by a
 //                 xorshift64 generator with a fixed seed
+//   queued-read:N the same N reads, QUEUE_DEPTH at a time: submitted
+//                 together with Linux's native AIO (io_submit, O_DIRECT),
+//                 then waited for together, so that the device has a
+//                 queue of requests to batch
 //
 // Each phase is timed with RDTSC and printed as
 // "diskbench: PHASE N requests of B bytes: T ticks". Under QEMU -icount
@@ -19,6 +23,7 @@
 #include "program.h"
 
 enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18 };
+enum { SYS_IO_SETUP = 206, SYS_IO_DESTROY = 207, SYS_IO_GETEVENTS = 208, SYS_IO_SUBMIT = 209 };
 // Linux's x86-64 <asm-generic/fcntl.h> and <linux/fs.h>.
 #define O_RDWR 02
 #define O_DIRECT 040000
@@ -27,6 +32,25 @@ enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE
 #define SEQUENTIAL_BYTES (1UL << 20)
 #define RANDOM_BYTES 4096UL
 #define RANDOM_SEED 0x9E3779B97F4A7C15UL
+#define QUEUE_DEPTH 32
+
+// Linux's <linux/aio_abi.h>: a request (IOCB_CMD_PREAD) and its completion.
+struct iocb {
+  u64 data;
+  unsigned key, rwFlags;
+  unsigned short opcode;
+  short priority;
+  unsigned fd;
+  u64 buf, bytes;
+  long offset;
+  u64 reserved;
+  unsigned flags, resultFd;
+};
+struct ioEvent {
+  u64 data, request;
+  long result, result2;
+};
+#define IOCB_CMD_PREAD 0
 
 // O_DIRECT wants the buffer aligned to the device's logical block; a page is enough.
 static unsigned char buffer[SEQUENTIAL_BYTES] __attribute__((aligned(4096)));
@@ -78,16 +102,54 @@ static u64 xorshift64(u64 *state) {
   return *state = x;
 }
 
+// `count` reads of RANDOM_BYTES at the offsets `state` draws, QUEUE_DEPTH
+// submitted at once through an AIO context and then all waited for.
+static void queuedReads(int fd, u64 size, long count, u64 *state, const char *arg) {
+  static struct iocb requests[QUEUE_DEPTH];
+  static struct iocb *list[QUEUE_DEPTH];
+  static struct ioEvent events[QUEUE_DEPTH];
+  u64 context = 0;
+  long r = syscall3(SYS_IO_SETUP, QUEUE_DEPTH, (long)&context, 0);
+  if (r < 0) fail("io_setup failed: ", arg, -r);
+  for (long done = 0; done < count;) {
+    long n = count - done < QUEUE_DEPTH ? count - done : QUEUE_DEPTH;
+    for (long i = 0; i < n; i++) {
+      struct iocb *q = &requests[i];
+      *q = (struct iocb){0};
+      q->opcode = IOCB_CMD_PREAD;
+      q->fd = (unsigned)fd;
+      q->buf = (u64)(buffer + i * RANDOM_BYTES);
+      q->bytes = RANDOM_BYTES;
+      q->offset = (long)((xorshift64(state) % (size / RANDOM_BYTES)) * RANDOM_BYTES);
+      list[i] = q;
+    }
+    r = syscall3(SYS_IO_SUBMIT, context, n, (long)list);
+    if (r != n) fail("io_submit failed: ", arg, r < 0 ? -r : 5);
+    for (long got = 0; got < n; got += r) {
+      r = syscall6(SYS_IO_GETEVENTS, (long)context, n - got, n - got, (long)events, 0, 0);
+      if (r <= 0) fail("io_getevents failed: ", arg, r < 0 ? -r : 5);
+      for (long i = 0; i < r; i++) {
+        long result = events[i].result;
+        if (result != (long)RANDOM_BYTES) fail("read failed: ", arg, result < 0 ? -result : 5);
+      }
+    }
+    done += n;
+  }
+  syscall3(SYS_IO_DESTROY, context, 0, 0);
+}
+
 // Runs one phase on `fd` (of `size` bytes) and prints its line.
 static void phase(int fd, u64 size, const char *arg) {
   long count = countOf(arg);
-  int write = startsWith(arg, "seq-write:"), random = startsWith(arg, "rand-read:");
+  int write = startsWith(arg, "seq-write:"), queued = startsWith(arg, "queued-read:");
+  int random = queued || startsWith(arg, "rand-read:");
   if (count < 0 || !(write || random || startsWith(arg, "seq-read:"))) fail("no such phase: ", arg, 22);
   u64 bytes = random ? RANDOM_BYTES : SEQUENTIAL_BYTES;
   if ((u64)count * bytes > size && !random) fail("device too small for ", arg, 28);
   u64 state = RANDOM_SEED;
   u64 start = rdtsc();
-  for (long i = 0; i < count; i++) {
+  if (queued) queuedReads(fd, size, count, &state, arg);
+  for (long i = 0; i < count && !queued; i++) {
     u64 offset = random ? (xorshift64(&state) % (size / RANDOM_BYTES)) * RANDOM_BYTES : (u64)i * bytes;
     long done = syscall4(write ? SYS_PWRITE64 : SYS_PREAD64, fd, (long)buffer, (long)bytes, (long)offset);
     if (done != (long)bytes) fail(write ? "write failed: " : "read failed: ", arg, done < 0 ? -done : 5);

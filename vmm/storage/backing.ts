@@ -18,13 +18,28 @@ export abstract class DiskBacking {
   // What it is, for the log: "RAM", "NVMe partition".
   abstract get kind(): string;
 
-  // `data.bytes` of the disk from `offset` on into `data`'s pieces of
-  // host memory (a guest's RAM, made ready), or from there to the disk
-  // with `write`; false on an I/O error (a piece the controller cannot
-  // reach, the medium failed, or a write to a read-only disk).
-  abstract transfer(offset: u64, data: Segments, write: bool): bool;
+  // Starts moving `data.bytes` of the disk from `offset` on into `data`'s
+  // pieces of host memory (a guest's RAM, made ready), or from there to
+  // the disk with `write`, as request `tag` (below MAX_TAGS) of a batch:
+  // the controller may still be at work when this returns, and `data` may
+  // be used again. False if it failed at once (a piece the controller
+  // cannot reach, a write to a read-only disk); finishAll() must follow
+  // either way, for what did start.
+  abstract begin(offset: u64, data: Segments, write: bool, tag: i32): bool;
+  // Waits for every request begun: bit `tag` set for each that failed
+  // (the medium failed, or the controller did).
+  abstract finishAll(): u64;
   // Whatever was written is on stable storage when this returns true.
   abstract flush(): bool;
   // The range's contents may be dropped; it reads as zeroes afterwards.
   abstract discard(offset: u64, length: u64): bool;
+
+  // One request, begun and waited for: false on an I/O error.
+  transfer(offset: u64, data: Segments, write: bool): bool {
+    const started = this.begin(offset, data, write, 0);
+    return this.finishAll() == 0 && started;
+  }
 }
+
+// How many requests one batch may hold: finishAll()'s bits.
+export const MAX_TAGS: i32 = 64;

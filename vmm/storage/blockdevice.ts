@@ -46,10 +46,11 @@ export abstract class BlockDevice {
   // one whole block can be named from there).
   protected abstract cover(data: Segments): u64;
   // Starts a read or write of `blocks` from block `lba`, through what
-  // cover() named; false on an I/O error (logged).
-  protected abstract start(lba: u64, blocks: u64, write: bool): bool;
-  // Waits for every command started: false if any failed (logged).
-  protected abstract finish(): bool;
+  // cover() named, for request `tag`; false on an I/O error (logged).
+  protected abstract start(lba: u64, blocks: u64, write: bool, tag: i32): bool;
+  // Waits for every command started: bit `tag` set for each request of
+  // which one failed (logged).
+  protected abstract finish(): u64;
   // `count` blocks from `lba` read as zeroes from now on; false if the
   // disk cannot promise that, or on an I/O error.
   abstract zero(lba: u64, count: u64): bool;
@@ -58,24 +59,43 @@ export abstract class BlockDevice {
 
   // A list of one piece, for transfers of the hypervisor's own memory.
   readonly single: Segments = new Segments(1);
+  // The requests of this batch that failed (DiskBacking.finishAll()).
+  private failed: u64 = 0;
 
-  // `data.bytes` (whole blocks) from block `lba` on into `data`'s pieces
-  // (each addressable), or from them to the disk with `write`; false on an
-  // I/O error (logged), or if the pieces cannot be cut into commands of
-  // whole blocks (a piece that is not, where a command must end after it).
-  // Whatever fails, every command started is waited for: the controller
-  // must be done with the memory before anyone may use it again.
-  transfer(lba: u64, data: Segments, write: bool): bool {
+  // Starts request `tag`: `data.bytes` (whole blocks) from block `lba` on
+  // into `data`'s pieces (each addressable), or from them to the disk
+  // with `write`. Its commands may still run when this returns; `data`
+  // is done with. False if it failed at once: an I/O error (logged), or
+  // pieces that cannot be cut into commands of whole blocks (a piece that
+  // is not, where a command must end after it).
+  begin(lba: u64, data: Segments, write: bool, tag: i32): bool {
     data.rewind();
-    let at = lba, ok = true;
-    while (ok && !data.finished) {
-      if (!this.hasRoom && !this.finish()) return false;
+    for (let at = lba; !data.finished;) {
+      if (!this.hasRoom) {
+        this.failed |= this.finish();
+        if (((this.failed >> <u64>tag) & 1) != 0) return false; // no more of a request that failed
+      }
       const n = this.cover(data), blocks = n / this.blockSize;
-      ok = n != 0 && this.start(at, blocks, write);
+      if (n == 0 || !this.start(at, blocks, write, tag)) return false;
       data.consume(n);
       at += blocks;
     }
-    return this.finish() && ok;
+    return true;
+  }
+
+  // Waits for every command begun: bit `tag` set for each request that
+  // failed. Whatever failed, the controller is done with the memory when
+  // this returns, which nobody may use again before.
+  finishAll(): u64 {
+    const failed = this.failed | this.finish();
+    this.failed = 0;
+    return failed;
+  }
+
+  // One request, begun and waited for: false on an I/O error.
+  transfer(lba: u64, data: Segments, write: bool): bool {
+    const started = this.begin(lba, data, write, 0);
+    return this.finishAll() == 0 && started;
   }
 
   get bytes(): u64 {

@@ -35,8 +35,12 @@ export class PartitionDisk extends DiskBacking {
     return this.device.kind + " partition";
   }
 
-  transfer(offset: u64, data: Segments, write: bool): bool {
-    return !(write && this.readOnly) && this.move(offset, data, write);
+  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
+    return !(write && this.readOnly) && this.move(offset, data, write, tag);
+  }
+
+  finishAll(): u64 {
+    return this.device.finishAll();
   }
 
   flush(): bool {
@@ -59,17 +63,17 @@ export class PartitionDisk extends DiskBacking {
   // memory at host-physical `phys`: a kernel or initrd image read from the
   // partition (setup/bootimages.ts).
   readToHost(offset: u64, phys: u64, length: u64): bool {
-    return this.move(offset, this.device.single.only(phys, length), false);
+    return this.transfer(offset, this.device.single.only(phys, length), false);
   }
 
-  // Between the partition from `offset` on and `data`'s pieces.
-  private move(offset: u64, data: Segments, write: bool): bool {
+  // Starts request `tag` between the partition from `offset` on and `data`'s pieces.
+  private move(offset: u64, data: Segments, write: bool, tag: i32): bool {
     if (!this.inside(offset, data.bytes)) return false;
     for (let i = 0; i < data.count; i++) {
       if (!this.device.addressable(data.phys(i), data.length(i))) return false;
     }
-    if (data.bytes == 0) return true;
-    return this.device.transfer(this.partition.firstLba + offset / this.device.blockSize, data, write);
+    return data.bytes == 0
+      || this.device.begin(this.partition.firstLba + offset / this.device.blockSize, data, write, tag);
   }
 
   // Whether [offset, offset + length) is whole blocks inside the partition.

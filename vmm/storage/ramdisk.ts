@@ -22,7 +22,8 @@ export class RamDisk extends DiskBacking {
     return "RAM";
   }
 
-  transfer(offset: u64, data: Segments, write: bool): bool {
+  // A copy, done before this returns.
+  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
     if (write && this.readOnly) return false;
     let at = this.base + offset;
     for (let i = 0; i < data.count; i++) {
@@ -32,6 +33,10 @@ export class RamDisk extends DiskBacking {
       at += length;
     }
     return true;
+  }
+
+  finishAll(): u64 {
+    return 0;
   }
 
   flush(): bool {

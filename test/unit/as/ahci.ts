@@ -51,9 +51,11 @@ export function identifyText(): string {
 
 export {
   addPiece,
+  beginPieces,
   clearPieces,
   describe,
   discard,
+  finishAll,
   flushDisk,
   open,
   openError,

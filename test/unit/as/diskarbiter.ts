@@ -17,8 +17,11 @@ class Unread extends DiskBacking {
   get kind(): string {
     return "none";
   }
-  transfer(offset: u64, data: Segments, write: bool): bool {
+  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
     return false;
+  }
+  finishAll(): u64 {
+    return 0;
   }
   flush(): bool {
     return false;

@@ -59,6 +59,13 @@ export function addPiece(gpa: u64, length: u64): bool {
 export function transferPieces(offset: u64, write: bool): bool {
   return disk!.transfer(offset, pieces, write);
 }
+// The pieces as request `tag` of a batch, left in flight.
+export function beginPieces(offset: u64, write: bool, tag: i32): bool {
+  return disk!.begin(offset, pieces, write, tag);
+}
+export function finishAll(): u64 {
+  return disk!.finishAll();
+}
 export function read(offset: u64, gpa: u64, length: u64): bool {
   clearPieces();
   return addPiece(gpa, length) && transferPieces(offset, false);

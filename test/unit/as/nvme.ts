@@ -86,9 +86,11 @@ export function listEntry(i: i32): u64 {
 
 export {
   addPiece,
+  beginPieces,
   clearPieces,
   describe,
   discard,
+  finishAll,
   flushDisk,
   open,
   openError,

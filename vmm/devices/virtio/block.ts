@@ -1,5 +1,7 @@
-// virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served at
-// once from its backing (storage/backing.ts) when the driver notifies.
+// virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served
+// from its backing (storage/backing.ts) when the driver notifies: the
+// reads and writes of one kick go to the disk together, and come back
+// together when it is done with them all (blockbatch.ts).
 //
 // The VM's I/O caps (storage/budget.ts) and its share of a host disk
 // other VMs use too (storage/diskarbiter.ts) are applied here, a request
@@ -17,6 +19,7 @@ import { Segments } from "../../storage/segments";
 import { VmDisk } from "../../storage/vmdisk";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
+import { BlockBatch, PENDING } from "./blockbatch";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 
@@ -63,6 +66,11 @@ export class VirtioBlock extends VirtioDevice {
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
   // The data buffers of the request in hand, in host memory.
   private data: Segments = new Segments(<i32>QUEUE_SIZE);
+  // The requests taken and not yet given back, and whether notified() is
+  // at work (and was called again from within: `woken`).
+  private batch: BlockBatch = new BlockBatch();
+  private serving: bool = false;
+  private woken: bool = false;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // The serial number, NUL-padded to 20 bytes or cut there (5.2.6.1).
   private id: Uint8Array = new Uint8Array(ID_BYTES);
@@ -116,27 +124,43 @@ export class VirtioBlock extends VirtioDevice {
   }
 
   // Serves every request waiting, then asks for the next kick; one
-  // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10).
-  // A request the budget or the share held back stays in hand (`held`)
-  // until its time comes (resume, run by the platform's clock or by the
-  // host disk's arbiter); the queue waits behind it, and its notifications
-  // stay off meanwhile.
+  // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10). The
+  // reads and writes among them are at the disk together, up to a
+  // batch's worth (blockbatch.ts), and given back when it is done with
+  // them. A request the budget or the share held back stays in hand
+  // (`held`) until its time comes (resume, run by the platform's clock or
+  // by the host disk's arbiter); the queue waits behind it, and its
+  // notifications stay off meanwhile.
   notified(index: u32): void {
     const q = this.queue;
     if (q === null || q.error !== null) return;
+    // The arbiter may wake the request held back while a batch ends
+    // (finishBatch()): the loop below takes it then.
+    if (this.serving) {
+      this.woken = true;
+      return;
+    }
+    this.serving = true;
     let served = false;
     q.suppressNotifications();
     do {
+      this.woken = false;
       while (this.held || q.pop(this.chain)) {
         const bytes = this.chain.readableBytes + this.chain.writableBytes;
         this.held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
         if (this.held) break;
-        const ok = this.serve(q);
-        this.vmDisk.finished(rdtsc(), tscPerMillisecond());
-        if (!ok) return;
+        if (!this.take(q)) {
+          this.finishBatch(q);
+          this.vmDisk.finished(rdtsc(), tscPerMillisecond());
+          this.serving = false;
+          return;
+        }
         served = true;
+        if (this.batch.full) this.finishBatch(q);
       }
-    } while (!this.held && q.armNotification());
+      this.finishBatch(q);
+    } while (this.held ? this.woken : q.armNotification());
+    this.serving = false;
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
     else if (served && q.needsInterrupt()) this.signals!.usedBuffers(REQUESTS);
   }
@@ -146,8 +170,11 @@ export class VirtioBlock extends VirtioDevice {
     return this.held ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
   }
 
-  // One request: false if the chain cannot even hold its status.
-  private serve(q: Virtqueue): bool {
+  // The chain in hand as a request of the batch: a read or write begun on
+  // the disk, anything else served at once, after the batch so far. False
+  // if the chain cannot even hold its header and status (the device then
+  // needs a reset).
+  private take(q: Virtqueue): bool {
     const chain = this.chain;
     if (chain.readableBytes < HEADER_SIZE || chain.writableBytes < 1) {
       this.signals!.needsReset("requestq: a request without its header or status byte");
@@ -155,23 +182,47 @@ export class VirtioBlock extends VirtioDevice {
     }
     const h = this.bytes;
     chain.readBytes(0, h, 0, <i32>HEADER_SIZE);
-    const type = readLittleEndian(h, 0, 4), sector = readLittleEndian(h, 8, 8);
+    const type = <u32>readLittleEndian(h, 0, 4), sector = readLittleEndian(h, 8, 8);
+    const moves = type == T_IN || type == T_OUT;
+    // A flush covers the writes completed before it (5.2.6.2): the batch's first.
+    if (!moves) this.finishBatch(q);
+    const r = this.batch.take(), tag = this.batch.count - 1;
+    r.head = chain.head;
+    r.statusAt = statusByte(chain);
+    r.type = type;
     // Data is what lies between the header and the status byte.
-    const dataIn = chain.writableBytes - 1, dataOut = chain.readableBytes - HEADER_SIZE;
-    let status = S_OK, written: u64 = 0;
-    if (type == T_IN) {
-      status = this.transfer(sector, dataIn, true);
-      if (status == S_OK) written = dataIn;
-    } else if (type == T_OUT) status = this.disk.readOnly ? S_IOERR : this.transfer(sector, dataOut, false);
-    else if (type == T_FLUSH) status = this.disk.flush() ? S_OK : S_IOERR;
-    else if (type == T_GET_ID) written = this.writeId(dataIn);
-    else if (type == T_DISCARD || type == T_WRITE_ZEROES) status = this.discard(dataOut, type == T_WRITE_ZEROES);
-    else status = S_UNSUPP;
-    this.count(type, type == T_IN ? dataIn : dataOut, status);
-    h[0] = status;
-    chain.writeBytes(chain.writableBytes - 1, h, 0, 1);
-    q.push(chain.head, <u32>(written + 1));
+    r.data = type == T_IN || type == T_GET_ID ? chain.writableBytes - 1 : chain.readableBytes - HEADER_SIZE;
+    r.written = 0;
+    if (moves) r.status = type == T_OUT && this.disk.readOnly ? S_IOERR : this.begin(sector, r.data, type == T_IN, tag);
+    else if (type == T_FLUSH) r.status = this.disk.flush() ? S_OK : S_IOERR;
+    else if (type == T_GET_ID) {
+      r.status = S_OK;
+      r.written = this.writeId(r.data);
+    } else if (type == T_DISCARD || type == T_WRITE_ZEROES) r.status = this.discard(r.data, type == T_WRITE_ZEROES);
+    else r.status = S_UNSUPP;
     return true;
+  }
+
+  // Waits for the disk to end the batch's reads and writes, then gives
+  // every request of the batch back with its status.
+  private finishBatch(q: Virtqueue): void {
+    const batch = this.batch, taken = batch.count;
+    if (taken == 0) return;
+    const failed = batch.pending ? this.disk.finishAll() : 0;
+    for (let tag = 0; tag < taken; tag++) {
+      const r = batch.at(tag);
+      if (r.status == PENDING) {
+        r.status = ((failed >> <u64>tag) & 1) != 0 ? S_IOERR : S_OK;
+        if (r.status == S_OK && r.type == T_IN) r.written = r.data;
+      }
+      this.count(r.type, r.data, r.status);
+      q.memory.store(r.statusAt, 1, r.status);
+      q.push(r.head, <u32>(r.written + 1));
+    }
+    batch.clear();
+    // Only now may the arbiter let other VMs' requests go (diskarbiter.ts):
+    // this disk's controller is done with everything of this batch.
+    for (let tag = 0; tag < taken; tag++) this.vmDisk.finished(rdtsc(), tscPerMillisecond());
   }
 
   // A request of `type` moving `bytes` ended with `status`, for the disk's counters.
@@ -188,12 +239,13 @@ export class VirtioBlock extends VirtioDevice {
     else if (type == T_DISCARD || type == T_WRITE_ZEROES) d.trims++;
   }
 
-  // Moves `length` bytes between the disk at `sector` and the chain's data
-  // buffers: all of them at once, as host memory the backing's controller
-  // reaches (storage/segments.ts), so that it can name several in one
-  // command. A buffer outside the VM's RAM fails the request before any
-  // of it moves.
-  private transfer(sector: u64, length: u64, toGuest: bool): u8 {
+  // Begins moving `length` bytes between the disk at `sector` and the
+  // chain's data buffers, as request `tag`: all of them at once, as host
+  // memory the backing's controller reaches (storage/segments.ts), so that
+  // it can name several in one command. PENDING, or an I/O error found at
+  // once: a buffer outside the VM's RAM fails the request before any of it
+  // moves.
+  private begin(sector: u64, length: u64, toGuest: bool, tag: i32): u8 {
     if (!this.within(sector, length) || length % SECTOR_SIZE != 0) return S_IOERR;
     const chain = this.chain, data = this.data;
     let skip = toGuest ? 0 : HEADER_SIZE, left = length;
@@ -211,7 +263,7 @@ export class VirtioBlock extends VirtioDevice {
       left -= n;
       skip = 0;
     }
-    return this.disk.transfer(sector * SECTOR_SIZE, data, !toGuest) ? S_OK : S_IOERR;
+    return this.disk.begin(sector * SECTOR_SIZE, data, !toGuest, tag) ? PENDING : S_IOERR;
   }
 
   // Each 16-byte segment is checked before any is applied. A flag the
@@ -254,4 +306,13 @@ class BlockResume extends Deferred {
   run(): void {
     this.block.notified(REQUESTS);
   }
+}
+
+// Where a request's status byte lies: its chain's last device-writable
+// byte (5.2.6). The chain has one: its writable part is at least a byte.
+function statusByte(chain: Chain): u64 {
+  for (let i = chain.count - 1; i >= 0; i--) {
+    if (chain.len(i) > 0) return chain.addr(i) + <u64>chain.len(i) - 1;
+  }
+  return 0;
 }

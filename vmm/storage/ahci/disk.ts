@@ -88,13 +88,13 @@ export class AhciDisk extends BlockDevice {
     return true;
   }
 
-  protected start(lba: u64, blocks: u64, write: bool): bool {
+  protected start(lba: u64, blocks: u64, write: bool, tag: i32): bool {
     readWriteDmaExt(this.command, write, lba, <u32>blocks);
     return this.run(this.command, true);
   }
 
-  protected finish(): bool {
-    return true;
+  protected finish(): u64 {
+    return 0;
   }
 
   zero(lba: u64, count: u64): bool {

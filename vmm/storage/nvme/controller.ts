@@ -48,9 +48,9 @@ const CSTS_READY: u32 = 1, CSTS_FATAL: u32 = 2;
 const COMMAND_TIMEOUT_MS: u64 = 10_000;
 const IDENTIFY_BYTES: u64 = 4096;
 const IO_QUEUE: u16 = 1;
-// I/O commands in flight at most, each with a PRP list page: a 1 MiB
-// request at the 128 KiB largest transfer of many drives goes at once.
-const IO_DEPTH: i32 = 8;
+// I/O commands in flight at most, each with a PRP list page: a batch of
+// 32 requests of a VM's queue (devices/virtio/block.ts) goes at once.
+const IO_DEPTH: i32 = 32;
 
 export class NvmeController extends HostController {
   identity: ControllerIdentity | null = null;
@@ -173,45 +173,49 @@ export class NvmeController extends HostController {
   }
 
   // Submits the next I/O command, with the data describe() named if
-  // `withData`, and lets it run; false if the controller has failed.
-  startIo(withData: bool): bool {
+  // `withData`, for request `tag` (below 64), and lets it run; false if
+  // the controller has failed.
+  startIo(withData: bool, tag: i32): bool {
     if (this.failure !== null) return false; // said why once already
     const slot = this.slots[this.flying];
     if (withData) slot.pointer.apply(slot.command);
+    slot.tag = tag;
     slot.id = this.io!.submit(slot.command);
     this.flying++;
     return true;
   }
 
-  // Waits for every I/O command in flight: true if all succeeded. A
-  // failed command is logged; a controller that lets one time out, or
-  // completes one it was not given, is failed.
-  finishIo(): bool {
-    let ok = true;
+  // Waits for every I/O command in flight: bit `tag` set for each request
+  // of which one failed (all of them if the controller did). A failed
+  // command is logged; a controller that lets one time out, or completes
+  // one it was not given, is failed.
+  finishIo(): u64 {
+    let failed: u64 = 0;
     while (this.flying > 0) {
       const completion = this.io!.reap(this.commandTimeout);
       const k = completion == TIMED_OUT ? -1 : this.slotOf(<u16>completion);
       if (k < 0) {
         this.flying = 0;
         const why = completion == TIMED_OUT ? TIMED_OUT : STRAY_COMPLETION;
-        return this.fail(describeIo(this.slots[0].command) + ": " + this.describeFailure(why));
+        this.fail(describeIo(this.slots[0].command) + ": " + this.describeFailure(why));
+        return ~(<u64>0);
       }
       const status = completionStatus(completion);
       if (status != 0) {
         log.warn(this.name + ": " + describeIo(this.slots[k].command) + " failed: " + describeStatus(status));
-        ok = false;
+        failed |= <u64>1 << <u64>this.slots[k].tag;
       }
       // The finished slot goes behind the ones still in flight.
       const done = this.slots[k];
       this.slots[k] = this.slots[--this.flying];
       this.slots[this.flying] = done;
     }
-    return ok;
+    return failed;
   }
 
   // Runs the next I/O command, which has no data, alone.
   runIo(): bool {
-    return this.startIo(false) && this.finishIo();
+    return this.startIo(false, 0) && this.finishIo() == 0;
   }
 
   // The first `length` bytes of the driver's buffer, copied out.
@@ -302,6 +306,8 @@ class IoSlot {
   readonly command: Command = new Command();
   readonly pointer: DataPointer;
   id: u16 = 0;
+  // The request it is part of (BlockDevice.begin()).
+  tag: i32 = 0;
 
   constructor() {
     const list = allocPage();

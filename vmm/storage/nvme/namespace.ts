@@ -62,13 +62,13 @@ export class NvmeNamespace extends BlockDevice {
     return this.controller.describe(data, MAX_BLOCKS_PER_COMMAND * this.blockSize, this.blockSize);
   }
 
-  protected start(lba: u64, blocks: u64, write: bool): bool {
+  protected start(lba: u64, blocks: u64, write: bool, tag: i32): bool {
     const c = this.controller;
     readWrite(c.next, write, this.id, lba, <u32>blocks);
-    return c.startIo(true);
+    return c.startIo(true, tag);
   }
 
-  protected finish(): bool {
+  protected finish(): u64 {
     return this.controller.finishIo();
   }
 

@@ -1,0 +1,63 @@
+// The requests a virtio-blk device has taken from its queue and not yet
+// given back (block.ts): what it must remember of each to finish it once
+// the disk is done, so that the reads and writes of a whole kick can be at
+// the disk together (storage/backing.ts begin(), finishAll()) rather than
+// one after the other. A driver that queues 32 requests and kicks once has
+// them on the host disk as 32 commands in flight, waited for together.
+//
+// Each request is known by its tag, its place here. Its outcome is either
+// known when it is taken (an I/O error found before anything moved, or a
+// request served at once: a flush, a discard, the device ID) or pending
+// until the disk's batch ends. Nothing is allocated after construction.
+
+import { MAX_TAGS } from "../../storage/backing";
+
+// A pending request's status until the batch ends (5.2.6's are 0 to 2).
+export const PENDING: u8 = 0xff;
+
+export class BlockRequest {
+  head: u16 = 0;
+  // Where its status byte lies, guest-physical.
+  statusAt: u64 = 0;
+  type: u32 = 0;
+  // The bytes of data it moves, and those it wrote into the guest's buffers.
+  data: u64 = 0;
+  written: u64 = 0;
+  status: u8 = PENDING;
+}
+
+export class BlockBatch {
+  count: i32 = 0;
+  private requests: StaticArray<BlockRequest> = newRequests();
+
+  get full(): bool {
+    return this.count == MAX_TAGS;
+  }
+
+  // The record of the next request, to fill; its tag is count - 1 after.
+  take(): BlockRequest {
+    return this.requests[this.count++];
+  }
+
+  at(tag: i32): BlockRequest {
+    return this.requests[tag];
+  }
+
+  // Whether a request waits for the disk's batch to end.
+  get pending(): bool {
+    for (let tag = 0; tag < this.count; tag++) {
+      if (this.requests[tag].status == PENDING) return true;
+    }
+    return false;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+}
+
+function newRequests(): StaticArray<BlockRequest> {
+  const requests = new StaticArray<BlockRequest>(MAX_TAGS);
+  for (let i = 0; i < MAX_TAGS; i++) requests[i] = new BlockRequest();
+  return requests;
+}
