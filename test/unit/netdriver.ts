@@ -29,7 +29,8 @@ export const MAC_A = MAC_BASE, MAC_B = MAC_BASE + 1n;
 export const BROADCAST = 0xff_ff_ff_ff_ff_ffn;
 export const HZ = 1_000_000_000n; // the TSC: 1 GHz
 // Feature bits (5.1.3) and drops by cause (vmm/net/port.ts).
-export const F_CSUM = bit(0), F_GUEST_CSUM = bit(1), F_MAC = bit(5), F_GUEST_TSO4 = bit(7), F_HOST_TSO4 = bit(11);
+export const F_CSUM = bit(0), F_GUEST_CSUM = bit(1), F_MAC = bit(5), F_GUEST_TSO4 = bit(7), F_GUEST_TSO6 = bit(8);
+export const F_HOST_TSO4 = bit(11), F_HOST_TSO6 = bit(12);
 export const F_MRG_RXBUF = bit(15), F_STATUS = bit(16);
 export const MALFORMED = 0, SPOOFED = 1, VLAN = 2, QUEUE_FULL = 4, BAD_OFFLOAD = 5;
 export const HEADER = 12;

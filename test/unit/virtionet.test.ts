@@ -17,7 +17,9 @@ import {
   F_CSUM,
   F_GUEST_CSUM,
   F_GUEST_TSO4,
+  F_GUEST_TSO6,
   F_HOST_TSO4,
+  F_HOST_TSO6,
   F_MAC,
   F_MRG_RXBUF,
   F_STATUS,
@@ -59,7 +61,8 @@ describe("virtio-net", () => {
     expect(p.read(REVISION) >>> 8).toBe(0x02_00_00); // network controller, Ethernet
     const d = new NetDriver(B, phys);
     expect(d.deviceFeatures()).toBe(
-      TRANSPORT | F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_HOST_TSO4 | F_MRG_RXBUF | F_STATUS,
+      TRANSPORT | F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF
+        | F_STATUS,
     );
     expect(d.cap(DEVICE_CFG)!.length).toBe(10);
     expect(Array.from({ length: 6 }, (_, i) => d.config(i, 1))).toEqual(octets(MAC_B));

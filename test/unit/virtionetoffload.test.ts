@@ -6,8 +6,10 @@
 // segment reaches a GUEST_TSO4 driver whole and any other driver cut into
 // frames, each checked here: sizes, IPv4 length, identification and header
 // checksum, sequence numbers, flags, and the TCP checksum, every checksum
-// by this file's own sum. Hostile headers are dropped and counted, and the
-// NICs carry on.
+// by this file's own sum. A TCP/IPv6 segment the same way, by GUEST_TSO6:
+// its frames' payload lengths, and their checksums over IPv6's
+// pseudo-header. Hostile headers are dropped and counted, and the NICs
+// carry on.
 import { beforeEach, describe, expect, it } from "vitest";
 import { type Exports, PhysMemory } from "./harness";
 import {
@@ -16,7 +18,9 @@ import {
   BAD_OFFLOAD,
   F_GUEST_CSUM,
   F_GUEST_TSO4,
+  F_GUEST_TSO6,
   F_HOST_TSO4,
+  F_HOST_TSO6,
   loadNetMachine,
   MAC_A,
   MALFORMED,
@@ -81,8 +85,33 @@ function checksumsRight(f: Uint8Array): boolean {
   return sum16(f, IP, TCP) === 0xffff && sum16(f, TCP, TCP + tcpLength, pseudo(f, tcpLength)) === 0xffff;
 }
 
-const withoutOffloads = (f: bigint) => f & ~(F_GUEST_CSUM | F_GUEST_TSO4);
+const withoutOffloads = (f: bigint) => f & ~(F_GUEST_CSUM | F_GUEST_TSO4 | F_GUEST_TSO6);
 const withoutTso = (f: bigint) => f & ~F_GUEST_TSO4;
+
+// The IPv6 frame (RFC 8200, 3) of the same TCP segment as tcpFrame(), from
+// fd00::1 to fd00::2: TCP right after the 40-byte header, its checksum
+// field seeded with IPv6's pseudo-header sum.
+const IP6_TCP = IP + 40, IP6_HEADERS = IP6_TCP + TCP_HEADER;
+const pseudo6 = (f: Uint8Array, tcpLength: number) => sum16(f, IP + 8, IP + 40, 6 + tcpLength);
+function tcp6Frame(data: number, flags = ACK | PSH, nextHeader = 6): Uint8Array {
+  const v4 = tcpFrame(data, flags), f = new Uint8Array(IP6_HEADERS + data), v = new DataView(f.buffer);
+  f.set([...octets(MAC_B), ...octets(MAC_A), 0x86, 0xdd]);
+  f.set([0x60, 0, 0, 0, 0, 0, nextHeader, 64], IP);
+  v.setUint16(IP + 4, TCP_HEADER + data);
+  f[IP + 8] = f[IP + 24] = 0xfd;
+  f[IP + 23] = 1;
+  f[IP + 39] = 2;
+  f.set(v4.subarray(TCP), IP6_TCP);
+  v.setUint16(IP6_TCP + 16, pseudo6(f, 0));
+  return f;
+}
+const segment6 = (gsoSize: number) => ({
+  ...partial,
+  csumStart: IP6_TCP,
+  gsoType: GSO_TCPV6,
+  gsoSize,
+  hdrLen: IP6_HEADERS,
+});
 
 describe("checksum offload", () => {
   it("carries a partial checksum to a driver that took GUEST_CSUM as it was sent", () => {
@@ -174,6 +203,55 @@ describe("segmentation offload", () => {
   });
 });
 
+describe("segmentation offload over IPv6", () => {
+  const DATA = 20_000, MSS = 1428;
+
+  it("hands a 20 KiB TCP/IPv6 segment whole to a driver that took GUEST_TSO6", () => {
+    const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start();
+    b.offerReceive(...Array<number>(16).fill(1536));
+    const f = tcp6Frame(DATA);
+    a.send(f, false, segment6(MSS));
+    const [got] = b.receivedWithHeaders();
+    expect(got.header).toEqual(segment6(MSS));
+    expect(got.frame).toEqual(f);
+  });
+
+  it("cuts it for a driver that took GUEST_TSO4 only: payload lengths, sequence numbers, checksums", () => {
+    const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start((f) => f & ~F_GUEST_TSO6);
+    const count = Math.ceil(DATA / MSS);
+    b.offerReceive(...Array<number>(count).fill(1536));
+    const f = tcp6Frame(DATA, ACK | PSH | FIN);
+    a.send(f, false, segment6(MSS));
+    const frames = b.receivedWithHeaders();
+    expect(frames).toHaveLength(count);
+    let data: number[] = [];
+    frames.forEach(({ header, frame: s }, i) => {
+      const last = i === count - 1, size = last ? DATA - MSS * (count - 1) : MSS, tcpLength = TCP_HEADER + size;
+      expect(header).toEqual(NO_WORK);
+      expect(s.length).toBe(IP6_HEADERS + size);
+      expect(be16(s, IP + 4)).toBe(tcpLength);
+      expect(be32(s, IP6_TCP + 4)).toBe((SEQUENCE + MSS * i) >>> 0);
+      expect(s[IP6_TCP + 13]).toBe(ACK | (last ? PSH | FIN : 0));
+      expect(sum16(s, IP6_TCP, IP6_TCP + tcpLength, pseudo6(s, tcpLength))).toBe(0xffff);
+      expect([...s.subarray(0, IP + 4), ...s.subarray(IP + 6, IP6_TCP + 4)]).toEqual([
+        ...f.subarray(0, IP + 4),
+        ...f.subarray(IP + 6, IP6_TCP + 4),
+      ]);
+      data = data.concat([...s.subarray(IP6_HEADERS)]);
+    });
+    expect(data).toEqual([...f.subarray(IP6_HEADERS)]);
+  });
+
+  it("takes a segment of 65535 bytes of IPv6 payload, 20 more than an IPv4 packet holds", () => {
+    const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start();
+    b.offerReceive(...Array<number>(17).fill(4096));
+    const f = tcp6Frame(65535 - TCP_HEADER);
+    a.send(f, false, segment6(MSS));
+    const [got] = b.receivedWithHeaders();
+    expect(got.frame).toEqual(f);
+  });
+});
+
 describe("a hostile driver's headers", () => {
   const DATA = 4000;
   const hostile: Array<[string, Uint8Array, typeof NO_WORK, number?]> = [
@@ -185,13 +263,19 @@ describe("a hostile driver's headers", () => {
     ["gso_size beyond a frame", tcpFrame(DATA), segment(1500)],
     ["hdr_len beyond the frame", tcpFrame(DATA), { ...segment(1448), hdrLen: HEADERS + DATA + 1 }],
     ["gso_type UDP, not offered", tcpFrame(DATA), { ...segment(1448), gsoType: GSO_UDP }],
-    ["gso_type TCPv6, not offered", tcpFrame(DATA), { ...segment(1448), gsoType: GSO_TCPV6 }],
+    ["gso_type TCPv6 on an IPv4 frame", tcpFrame(DATA), { ...segment(1448), gsoType: GSO_TCPV6 }],
+    ["a TCP/IPv6 segment behind an extension header", tcp6Frame(DATA, ACK, 0), segment6(1428)],
+    ["a TCP/IPv6 segment whose csum_start is not its TCP header", tcp6Frame(DATA), {
+      ...segment6(1428),
+      csumStart: 54 + 8,
+    }],
     ["gso_type with ECN, not offered", tcpFrame(DATA), { ...segment(1448), gsoType: GSO_TCPV4 | GSO_ECN }],
     ["a segment without NEEDS_CSUM", tcpFrame(DATA), { ...segment(1448), flags: 0 }],
     ["a segment whose csum_start is not its TCP header", tcpFrame(DATA), { ...segment(1448), csumStart: IP }],
     ["a 64 KiB segment that is UDP", udp(tcpFrame(60_000)), segment(1448)],
     ["a 64 KiB segment that is not IPv4", ipv6(tcpFrame(60_000)), segment(1448)],
-    ["a segment larger than an IPv4 packet", tcpFrame(65535 - 20 - TCP_HEADER + 1), segment(1448), MALFORMED],
+    ["a segment larger than an IPv4 packet", tcpFrame(65535 - 20 - TCP_HEADER + 1), segment(1448)],
+    ["a segment larger than an IPv6 packet", tcp6Frame(65535 - TCP_HEADER + 1), segment6(1428), MALFORMED],
   ];
 
   it.each(hostile)("drops and counts %s, and the NICs carry on", (_, f, header, cause = BAD_OFFLOAD) => {
@@ -208,10 +292,11 @@ describe("a hostile driver's headers", () => {
   });
 
   it("drops offloads the driver did not negotiate", () => {
-    const a = new NetDriver(A, phys).start((f) => f & ~F_HOST_TSO4), b = new NetDriver(B, phys).start();
+    const a = new NetDriver(A, phys).start((f) => f & ~(F_HOST_TSO4 | F_HOST_TSO6)), b = new NetDriver(B, phys).start();
     b.offerReceive(...Array<number>(8).fill(1536));
     a.send(tcpFrame(DATA, ACK, 0), false, segment(1448));
-    expect(e.dropped(0, BAD_OFFLOAD)).toBe(1n);
+    a.send(tcp6Frame(DATA), false, segment6(1428));
+    expect(e.dropped(0, BAD_OFFLOAD)).toBe(2n);
     expect(b.received()).toHaveLength(0);
   });
 });

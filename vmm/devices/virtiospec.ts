@@ -59,13 +59,15 @@ export const QUEUE_DEVICE: u32 = 48; // 8
 export const COMMON_CFG_BYTES: u32 = 56;
 
 // 5.1.3: the network device's feature bits: the device takes frames with a
-// partial checksum, the driver does; the driver takes TCP/IPv4 segments
-// larger than a frame, the device does.
+// partial checksum, the driver does; the driver takes TCP/IPv4 and
+// TCP/IPv6 segments larger than a frame, the device does.
 export const NET_F_CSUM: u64 = 1 << 0;
 export const NET_F_GUEST_CSUM: u64 = 1 << 1;
 export const NET_F_MAC: u64 = 1 << 5;
 export const NET_F_GUEST_TSO4: u64 = 1 << 7;
+export const NET_F_GUEST_TSO6: u64 = 1 << 8;
 export const NET_F_HOST_TSO4: u64 = 1 << 11;
+export const NET_F_HOST_TSO6: u64 = 1 << 12;
 export const NET_F_MRG_RXBUF: u64 = 1 << 15;
 export const NET_F_STATUS: u64 = 1 << 16;
 // 5.1.4: struct virtio_net_config: mac[6], then status with LINK_UP.
@@ -79,4 +81,4 @@ export const NET_HDR_FLAGS_AT: i32 = 0, NET_HDR_GSO_TYPE_AT: i32 = 1, NET_HDR_HD
 export const NET_HDR_GSO_SIZE_AT: i32 = 4, NET_HDR_CSUM_START_AT: i32 = 6, NET_HDR_CSUM_OFFSET_AT: i32 = 8;
 export const NET_HDR_NUM_BUFFERS_AT: i32 = 10;
 export const NET_HDR_F_NEEDS_CSUM: u8 = 1;
-export const NET_HDR_GSO_NONE: u8 = 0, NET_HDR_GSO_TCPV4: u8 = 1;
+export const NET_HDR_GSO_NONE: u8 = 0, NET_HDR_GSO_TCPV4: u8 = 1, NET_HDR_GSO_TCPV6: u8 = 4;

@@ -3,8 +3,9 @@
 // carries beside it. A sender with checksum offload leaves one checksum
 // partial: the Internet checksum of the bytes from checksumStart to the
 // end still has to be stored at checksumStart + checksumOffset. A sender
-// with segmentation offload hands over one TCP/IPv4 segment of up to 64
-// KiB that the card is to cut into frames of segmentSize payload bytes.
+// with segmentation offload hands over one TCP segment of up to 64 KiB,
+// over IPv4 or IPv6, that the card is to cut into frames of segmentSize
+// payload bytes.
 //
 // The switch carries this work to a port that takes it as it is (a VM
 // whose driver negotiated it), and does it itself for any other
@@ -20,9 +21,11 @@
 
 import { HEADER_SIZE, MAX_FRAME, TAG_SIZE } from "./ethernet";
 
-// The largest frame with a segment to cut: an IPv4 packet of 65535 bytes
-// (RFC 791, Total Length) behind a header and a tag.
-export const MAX_LARGE_FRAME: i32 = HEADER_SIZE + 65535 + TAG_SIZE;
+// The largest frame with a segment to cut: an IPv6 packet, whose 40-byte
+// header the 65535 bytes of its Payload Length follow (RFC 8200, 3),
+// behind an Ethernet header and a tag. An IPv4 packet is at most 65535
+// bytes in all (RFC 791, Total Length; offload.ts checks it).
+export const MAX_LARGE_FRAME: i32 = HEADER_SIZE + 40 + 65535 + TAG_SIZE;
 // The bytes the switch reads to forward a frame: its Ethernet header and
 // tag, and IPv4 and TCP headers of the most 60 bytes each (offload.ts).
 export const HEADERS_READ: i32 = HEADER_SIZE + TAG_SIZE + 60 + 60;
@@ -40,6 +43,8 @@ export class Frame {
   checksumOffset: i32 = 0;
   // The TCP payload of each frame to cut the segment into; 0: a frame as it is.
   segmentSize: i32 = 0;
+  // The segment to cut is TCP over IPv6, not over IPv4.
+  segmentIpv6: bool = false;
   // With a source, only bytes [0, held) are in `bytes` yet.
   source: FrameSource | null = null;
   held: i32 = 0;
@@ -53,6 +58,7 @@ export class Frame {
     this.source = null;
     this.partialChecksum = false;
     this.checksumStart = this.checksumOffset = this.segmentSize = 0;
+    this.segmentIpv6 = false;
     return this;
   }
 
@@ -78,6 +84,7 @@ export class Frame {
     this.checksumStart = other.checksumStart + shift;
     this.checksumOffset = other.checksumOffset;
     this.segmentSize = other.segmentSize;
+    this.segmentIpv6 = other.segmentIpv6;
   }
 
   // The largest this frame may be: a frame's most, or a segment's to cut.

@@ -1,6 +1,6 @@
 // The work a sender left to the network card (frame.ts), done in software
 // for a port that does not take it: a partial checksum completed, a large
-// TCP/IPv4 segment cut into frames. And the check that the work a guest
+// TCP segment over IPv4 or IPv6 cut into frames. And the check that the work a guest
 // asked for is sound, so that a hostile header neither reads nor writes
 // beyond its frame nor costs the switch more than a large segment's
 // worth of frames.
@@ -9,11 +9,13 @@
 // complement sum of the 16-bit words; IPv4's header checksum (RFC 791)
 // covers its header, TCP's (RFC 9293, 3.1) a pseudo-header of the
 // addresses, the protocol and the TCP length, then the TCP header and data.
+// IPv6 has no header checksum; its pseudo-header holds its 128-bit
+// addresses, the upper-layer length and the next header (RFC 8200, 8.1).
 
 import { be16At, HEADER_SIZE, MAX_FRAME, TAG_SIZE, TYPE_AT } from "./ethernet";
 import { Frame } from "./frame";
 
-const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_IPV4: u32 = 0x0800, ETHERTYPE_IPV6: u32 = 0x86dd;
 const PROTOCOL_TCP: u32 = 6;
 // The IPv4 header's fields (RFC 791, 3.1), from its first byte.
 const IP_AT: i32 = HEADER_SIZE;
@@ -21,6 +23,10 @@ const IP_TOTAL_LENGTH: i32 = 2, IP_ID: i32 = 4, IP_FRAGMENT: i32 = 6, IP_PROTOCO
 const IP_CHECKSUM: i32 = 10, IP_ADDRESSES: i32 = 12, IP_MIN_HEADER: i32 = 20;
 // More Fragments and the fragment offset: a segment to cut is no fragment.
 const IP_FRAGMENT_MASK: u32 = 0x3fff;
+const IP_MAX_PACKET: i32 = 65535;
+// The IPv6 header's fields (RFC 8200, 3), from its first byte: a segment
+// to cut has no extension header, TCP follows the fixed 40 bytes.
+const IP6_PAYLOAD_LENGTH: i32 = 4, IP6_NEXT_HEADER: i32 = 6, IP6_ADDRESSES: i32 = 8, IP6_HEADER: i32 = 40;
 // The TCP header's fields (RFC 9293, 3.1), from its first byte.
 const TCP_SEQUENCE: i32 = 4, TCP_DATA_OFFSET: i32 = 12, TCP_FLAGS: i32 = 13, TCP_CHECKSUM: i32 = 16;
 const TCP_MIN_HEADER: i32 = 20;
@@ -77,9 +83,9 @@ export function segmentHeaders(frame: Frame): i32 {
 }
 
 // Whether the work `frame` (untagged) asks for stays inside it and, for a
-// segment to cut, whether it is one TCP/IPv4 segment with its checksum
-// partial, as a TCP stack's segmentation offload hands it over, cut into
-// frames that fit MAX_FRAME.
+// segment to cut, whether it is one TCP segment over IPv4 or IPv6 (as
+// `segmentIpv6` says) with its checksum partial, as a TCP stack's
+// segmentation offload hands it over, cut into frames that fit MAX_FRAME.
 export function soundWork(frame: Frame): bool {
   const bytes = frame.bytes, length = frame.length;
   if (frame.partialChecksum) {
@@ -87,27 +93,41 @@ export function soundWork(frame: Frame): bool {
     if (start < HEADER_SIZE || offset < 0 || start + offset + 2 > length) return false;
   }
   if (frame.segmentSize == 0) return true;
-  if (!frame.partialChecksum || be16At(bytes, TYPE_AT) != ETHERTYPE_IPV4 || length < IP_AT + IP_MIN_HEADER) {
-    return false;
-  }
-  const ipHeader = <i32>(bytes[IP_AT] & 0xf) * 4;
-  if (bytes[IP_AT] >> 4 != 4 || ipHeader < IP_MIN_HEADER) return false;
-  if (bytes[IP_AT + IP_PROTOCOL] != PROTOCOL_TCP || (be16At(bytes, IP_AT + IP_FRAGMENT) & IP_FRAGMENT_MASK) != 0) {
-    return false;
-  }
-  const tcp = IP_AT + ipHeader;
+  const tcp = frame.segmentIpv6 ? ipv6Tcp(bytes, length) : ipv4Tcp(bytes, length);
+  if (!frame.partialChecksum || tcp < 0) return false;
   if (frame.checksumStart != tcp || frame.checksumOffset != TCP_CHECKSUM || tcp + TCP_MIN_HEADER > length) return false;
   const headers = segmentHeaders(frame), size = frame.segmentSize;
   return headers - tcp >= TCP_MIN_HEADER && headers < length && size >= MIN_SEGMENT_SIZE
     && headers + size <= MAX_FRAME - TAG_SIZE;
 }
 
+// Where the TCP header of an IPv4 packet of TCP, no fragment and at most
+// 65535 bytes, begins in the frame; -1 if the frame is not one.
+function ipv4Tcp(bytes: Uint8Array, length: i32): i32 {
+  if (be16At(bytes, TYPE_AT) != ETHERTYPE_IPV4 || length < IP_AT + IP_MIN_HEADER) return -1;
+  const ipHeader = <i32>(bytes[IP_AT] & 0xf) * 4;
+  if (bytes[IP_AT] >> 4 != 4 || ipHeader < IP_MIN_HEADER || length - IP_AT > IP_MAX_PACKET) return -1;
+  if (bytes[IP_AT + IP_PROTOCOL] != PROTOCOL_TCP || (be16At(bytes, IP_AT + IP_FRAGMENT) & IP_FRAGMENT_MASK) != 0) {
+    return -1;
+  }
+  return IP_AT + ipHeader;
+}
+
+// Where the TCP header of an IPv6 packet whose header TCP follows begins
+// in the frame, its payload at most 65535 bytes; -1 if the frame is not one.
+function ipv6Tcp(bytes: Uint8Array, length: i32): i32 {
+  if (be16At(bytes, TYPE_AT) != ETHERTYPE_IPV6 || length < IP_AT + IP6_HEADER) return -1;
+  if (bytes[IP_AT] >> 4 != 6 || bytes[IP_AT + IP6_NEXT_HEADER] != PROTOCOL_TCP) return -1;
+  return length - IP_AT - IP6_HEADER > IP_MAX_PACKET ? -1 : IP_AT + IP6_HEADER;
+}
+
 // Cuts a large segment into frames (as a NIC's TSO does): each has the
 // headers with its own IPv4 total length, identification (one more each
-// frame) and header checksum, its TCP sequence number, FIN and PSH on the
-// last frame only, CWR on the first only (RFC 3168, 6.1.2), and its TCP
-// checksum whole. start(), then next() until it returns false; each
-// frame is `segment` until the next call.
+// frame) and header checksum, or its own IPv6 payload length; its TCP
+// sequence number, FIN and PSH on the last frame only, CWR on the first
+// only (RFC 3168, 6.1.2), and its TCP checksum whole. start(), then
+// next() until it returns false; each frame is `segment` until the next
+// call.
 export class Segmenter {
   readonly segment: Frame = new Frame(new Uint8Array(MAX_FRAME));
   private large: Frame = new Frame(new Uint8Array(0));
@@ -130,16 +150,22 @@ export class Segmenter {
     memory.copy(bytes.dataStart, large.bytes.dataStart, headers);
     memory.copy(bytes.dataStart + headers, large.bytes.dataStart + at, data);
     const tcp = large.checksumStart;
-    store16(bytes, IP_AT + IP_TOTAL_LENGTH, length - IP_AT);
-    store16(bytes, IP_AT + IP_ID, be16At(bytes, IP_AT + IP_ID) + this.index);
-    store16(bytes, IP_AT + IP_CHECKSUM, 0);
-    store16(bytes, IP_AT + IP_CHECKSUM, ~onesSum(bytes, IP_AT, tcp, 0));
+    let pseudo: u32;
+    if (large.segmentIpv6) {
+      store16(bytes, IP_AT + IP6_PAYLOAD_LENGTH, length - tcp);
+      pseudo = onesSum(bytes, IP_AT + IP6_ADDRESSES, tcp, PROTOCOL_TCP + <u32>(length - tcp));
+    } else {
+      store16(bytes, IP_AT + IP_TOTAL_LENGTH, length - IP_AT);
+      store16(bytes, IP_AT + IP_ID, be16At(bytes, IP_AT + IP_ID) + this.index);
+      store16(bytes, IP_AT + IP_CHECKSUM, 0);
+      store16(bytes, IP_AT + IP_CHECKSUM, ~onesSum(bytes, IP_AT, tcp, 0));
+      pseudo = onesSum(bytes, IP_AT + IP_ADDRESSES, IP_AT + IP_MIN_HEADER, PROTOCOL_TCP + <u32>(length - tcp));
+    }
     const sequence = be32At(bytes, tcp + TCP_SEQUENCE) + <u32>(at - headers);
     store16(bytes, tcp + TCP_SEQUENCE, sequence >> 16);
     store16(bytes, tcp + TCP_SEQUENCE + 2, sequence);
     if (at + data < large.length) bytes[tcp + TCP_FLAGS] &= ~(TCP_FIN | TCP_PSH);
     if (this.index > 0) bytes[tcp + TCP_FLAGS] &= ~TCP_CWR;
-    const pseudo = onesSum(bytes, IP_AT + IP_ADDRESSES, IP_AT + IP_MIN_HEADER, PROTOCOL_TCP + <u32>(length - tcp));
     store16(bytes, tcp + TCP_CHECKSUM, 0);
     store16(bytes, tcp + TCP_CHECKSUM, ~onesSum(bytes, tcp, length, pseudo));
     this.at = at + data;

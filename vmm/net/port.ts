@@ -28,7 +28,8 @@ export enum Drop {
   // The receiving NIC had no room (or no driver) for it.
   QueueFull = 4,
   // Its NIC was asked for a checksum or segmentation it does not offer,
-  // or one beyond the frame or not of a TCP/IPv4 segment (offload.ts).
+  // or one beyond the frame or not of a TCP/IPv4 or TCP/IPv6 segment
+  // (offload.ts).
   BadOffload = 5,
 }
 export const DROP_KINDS: i32 = 6;
@@ -51,9 +52,15 @@ export abstract class SwitchPort {
   // Whether frames may reach the port with their checksum partial, or as
   // segments to cut (frame.ts); if not, the switch does that work first.
   takesPartialChecksum: bool = false;
-  takesLargeSegments: bool = false;
+  takesSegments4: bool = false;
+  takesSegments6: bool = false;
   // Whether deliver() takes a frame with bytes still at its source (frame.ts).
   readsSources: bool = false;
+
+  // Whether `frame`, a segment to cut, may reach the port whole.
+  takesSegment(frame: Frame): bool {
+    return frame.segmentIpv6 ? this.takesSegments6 : this.takesSegments4;
+  }
 
   // `vlans`: the VLAN of an access port, or a trunk's list; `tagged`: a trunk.
   constructor(readonly vlans: u16[], readonly tagged: bool) {}

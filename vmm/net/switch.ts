@@ -170,7 +170,7 @@ export class VirtualSwitch {
   // Hands the untagged frame to `port`: a segment to cut whole if the port
   // takes it so, else cut into frames here.
   private forward(port: SwitchPort, frame: Frame, vlan: u16): void {
-    if (frame.segmentSize == 0 || port.takesLargeSegments) {
+    if (frame.segmentSize == 0 || port.takesSegment(frame)) {
       this.deliver(port, frame, vlan);
       return;
     }

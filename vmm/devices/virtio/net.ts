@@ -3,8 +3,9 @@
 //
 // The device offers its MAC address and link status in its configuration
 // (VIRTIO_NET_F_MAC, F_STATUS), mergeable receive buffers (F_MRG_RXBUF),
-// and checksum and TCP/IPv4 segmentation offloads both ways (F_CSUM,
-// F_HOST_TSO4; F_GUEST_CSUM, F_GUEST_TSO4): a frame may leave its checksum
+// and checksum and TCP segmentation offloads over IPv4 and IPv6 both ways
+// (F_CSUM, F_HOST_TSO4, F_HOST_TSO6; F_GUEST_CSUM, F_GUEST_TSO4,
+// F_GUEST_TSO6): a frame may leave its checksum
 // partial and be a TCP segment of up to 64 KiB, work the switch carries to
 // a VM that takes it and does for any other port (net/frame.ts,
 // net/offload.ts). Each frame, either way, follows a 12-byte struct
@@ -38,7 +39,9 @@ import {
   NET_F_CSUM,
   NET_F_GUEST_CSUM,
   NET_F_GUEST_TSO4,
+  NET_F_GUEST_TSO6,
   NET_F_HOST_TSO4,
+  NET_F_HOST_TSO6,
   NET_F_MAC,
   NET_F_MRG_RXBUF,
   NET_F_STATUS,
@@ -49,6 +52,7 @@ import {
   NET_HDR_GSO_NONE,
   NET_HDR_GSO_SIZE_AT,
   NET_HDR_GSO_TCPV4,
+  NET_HDR_GSO_TCPV6,
   NET_HDR_GSO_TYPE_AT,
   NET_HDR_HDR_LEN_AT,
   NET_HDR_NUM_BUFFERS_AT,
@@ -71,8 +75,8 @@ const MAX_MERGED: i32 = 64;
 const PAIRS_AT: i32 = 8;
 const CONFIG_SIZE: u32 = 10;
 // What the driver may negotiate besides the transport's features.
-const OFFERED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_HOST_TSO4 | NET_F_MRG_RXBUF
-  | NET_F_STATUS;
+const OFFERED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | NET_F_HOST_TSO4
+  | NET_F_HOST_TSO6 | NET_F_MRG_RXBUF | NET_F_STATUS;
 
 export class VirtioNet extends VirtioDevice {
   private rx: Virtqueue | null = null;
@@ -124,10 +128,11 @@ export class VirtioNet extends VirtioDevice {
     this.negotiated = features;
     this.mergeable = (features & NET_F_MRG_RXBUF) != 0;
     // Partial checksums and whole segments reach the driver only if it
-    // takes them (5.1.6.4); TSO4 without the checksum it needs does not count (5.1.3.1).
+    // takes them (5.1.6.4); TSO without the checksum it needs does not count (5.1.3.1).
     const guestCsum = (features & NET_F_GUEST_CSUM) != 0;
     this.port.takesPartialChecksum = guestCsum;
-    this.port.takesLargeSegments = guestCsum && (features & NET_F_GUEST_TSO4) != 0;
+    this.port.takesSegments4 = guestCsum && (features & NET_F_GUEST_TSO4) != 0;
+    this.port.takesSegments6 = guestCsum && (features & NET_F_GUEST_TSO6) != 0;
     this.rx = queues[RECEIVE];
     this.tx = queues[TRANSMIT];
     this.notified(TRANSMIT);
@@ -136,7 +141,7 @@ export class VirtioNet extends VirtioDevice {
   reset(): void {
     this.rx = this.tx = null;
     this.held = false;
-    this.port.takesPartialChecksum = this.port.takesLargeSegments = false;
+    this.port.takesPartialChecksum = this.port.takesSegments4 = this.port.takesSegments6 = false;
   }
 
   // New receive buffers need nothing now: frames that found none were dropped.
@@ -194,10 +199,13 @@ export class VirtioNet extends VirtioDevice {
     frame.checksumStart = <i32>readLittleEndian(h, NET_HDR_CSUM_START_AT, 2);
     frame.checksumOffset = <i32>readLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2);
     frame.segmentSize = gsoType == NET_HDR_GSO_NONE ? 0 : <i32>readLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2);
+    frame.segmentIpv6 = gsoType == NET_HDR_GSO_TCPV6;
     if (frame.partialChecksum && (features & NET_F_CSUM) == 0) return false;
     if (gsoType == NET_HDR_GSO_NONE) return true;
-    return gsoType == NET_HDR_GSO_TCPV4 && (features & NET_F_HOST_TSO4) != 0 && frame.segmentSize != 0
-      && <i32>readLittleEndian(h, NET_HDR_HDR_LEN_AT, 2) <= frame.length;
+    const offered = gsoType == NET_HDR_GSO_TCPV4
+      ? (features & NET_F_HOST_TSO4) != 0
+      : gsoType == NET_HDR_GSO_TCPV6 && (features & NET_F_HOST_TSO6) != 0;
+    return offered && frame.segmentSize != 0 && <i32>readLittleEndian(h, NET_HDR_HDR_LEN_AT, 2) <= frame.length;
   }
 
   // Writes a frame from the switch into the driver's receive buffers
@@ -270,7 +278,7 @@ export class VirtioNet extends VirtioDevice {
       writeLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2, frame.checksumOffset);
     }
     if (frame.segmentSize != 0) {
-      h[NET_HDR_GSO_TYPE_AT] = NET_HDR_GSO_TCPV4;
+      h[NET_HDR_GSO_TYPE_AT] = frame.segmentIpv6 ? NET_HDR_GSO_TCPV6 : NET_HDR_GSO_TCPV4;
       writeLittleEndian(h, NET_HDR_HDR_LEN_AT, 2, segmentHeaders(frame));
       writeLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2, frame.segmentSize);
     }
