@@ -76,12 +76,15 @@ describe("disk bench", () => {
       },
       target: 1.25,
       met: false,
+      loadedExitsTarget: 0.25,
+      loadedExitsMet: true,
     };
     expect(summary(r)).toContain(
       "rand-read  128 x 4096 B: bare 3945899, VM 7678085 ticks, ratio 1.946; 282 exits, "
         + "2.2 per request (mmio 259, io 16)",
     );
     expect(summary(r)).toContain(`not met in this run; ${NOT_REPEATABLE}`);
+    expect(summary(r)).toContain("under load (queued-read) at most 0.25 exits per request: met");
   });
 
   it("runs one phase per boot, each named with its count", () => {
