@@ -49,19 +49,4 @@ export function identifyText(): string {
     + id.sectorSize.toString() + "|" + id.trimZeroes.toString() + "|" + id.maxTrimBlocks.toString();
 }
 
-export {
-  addPiece,
-  beginPieces,
-  clearPieces,
-  describe,
-  discard,
-  finishAll,
-  flushDisk,
-  open,
-  openError,
-  read,
-  scan,
-  sectors,
-  transferPieces,
-  write,
-} from "./hostdisks";
+export * from "./hostdisks";

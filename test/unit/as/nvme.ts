@@ -84,30 +84,4 @@ export function listEntry(i: i32): u64 {
   return load<u64>(list + <usize>i * 8);
 }
 
-export {
-  addPiece,
-  beginPieces,
-  clearPieces,
-  describe,
-  discard,
-  finishAll,
-  flushDisk,
-  open,
-  openError,
-  read,
-  scan,
-  sectors,
-  transferPieces,
-  write,
-} from "./hostdisks";
-export {
-  bootByte,
-  bootClaim,
-  bootClose,
-  bootError,
-  bootFrames,
-  bootRead,
-  bootReadError,
-  bootRelease,
-  freeFrames,
-} from "./hostdisks";
+export * from "./hostdisks";
