@@ -355,7 +355,7 @@ describe("the handshake (3.1.1)", () => {
     const d = blk();
     const generation = d.generation;
     expect(BigInt(d.config(0, 4)) | (BigInt(d.config(4, 4)) << 32n)).toBe(BigInt(DISK_SECTORS)); // capacity
-    expect(d.config(12, 4)).toBe(254); // seg_max: all but the header and status of a 256-entry queue
+    expect(d.config(12, 4)).toBe(510); // seg_max: all but the header and status of a 512-entry queue
     expect(d.config(20, 4)).toBe(512); // blk_size
     expect(d.config(34, 2)).toBe(1); // num_queues
     expect(d.config(36, 4)).toBe(0x40_0000); // max_discard_sectors
@@ -379,7 +379,7 @@ describe("the handshake (3.1.1)", () => {
     expect(d.driverFeatures()).toBe(0n);
     expect(d.read(C.configMsixVector, 2)).toBe(NO_VECTOR);
     d.write(C.queueSelect, 2, 0);
-    expect(d.read(C.queueSize, 2)).toBe(256);
+    expect(d.read(C.queueSize, 2)).toBe(512);
     expect(d.read(C.queueEnable, 2)).toBe(0);
     expect(d.read(C.queueMsixVector, 2)).toBe(NO_VECTOR);
     expect(d.read64(C.queueDesc)).toBe(0n);
@@ -387,11 +387,11 @@ describe("the handshake (3.1.1)", () => {
 });
 
 describe("queue setup (4.1.5.1.3)", () => {
-  it("offers a queue of 256, takes a smaller power of two, and freezes it once enabled", () => {
+  it("offers a queue of 512, takes a smaller power of two, and freezes it once enabled", () => {
     const d = blk();
     d.negotiate((f) => f);
     d.write(C.queueSelect, 2, 0);
-    expect(d.read(C.queueSize, 2)).toBe(256);
+    expect(d.read(C.queueSize, 2)).toBe(512);
     expect(d.read(C.queueNotifyOff, 2)).toBe(0);
     expect(d.read(C.queueEnable, 2)).toBe(0);
     d.write(C.queueSize, 2, 64);
@@ -744,7 +744,7 @@ describe("a driver that breaks the rules: DEVICE_NEEDS_RESET, and a reset mends 
   const cases: Array<[string, BringUp, (d: BlkDriver) => void]> = [
     ["a queue size that is not a power of two", { size: 24 }, () => {}],
     ["a queue size of 0", { size: 0 }, () => {}],
-    ["a queue size above the maximum", { size: 512 }, () => {}],
+    ["a queue size above the maximum", { size: 1024 }, () => {}],
     ["a descriptor table partly outside guest RAM", { ring: () => new Ring(32, RAM_SIZE - 0x100n) }, () => {}],
     ["a used ring outside guest RAM", { ring: () => new Ring(32, DESC, AVAIL, 0x1_0000_0000n) }, () => {}],
     ["a misaligned available ring", { ring: () => new Ring(32, DESC, AVAIL + 1n) }, () => {}],

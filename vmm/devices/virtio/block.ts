@@ -24,7 +24,9 @@ import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 
 const BLOCK_ID: u16 = 2;
-const QUEUE_SIZE: u16 = 256;
+// Room for a 1 MiB request of 4 KiB pages as one chain (SEG_MAX): Linux
+// splits a request at seg_max, and each part is a kick and an interrupt.
+const QUEUE_SIZE: u16 = 512;
 const REQUESTS: u32 = 0;
 
 // Feature bits (5.2.3).
