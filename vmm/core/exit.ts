@@ -63,6 +63,10 @@ export class Exit {
   // handler must then look for (Vcpu.noteIoBreakpoints()); read by the
   // backend while it decodes, so that the common case costs no more.
   breakpointsArmed: bool = false;
+  // Hypercall: the privilege level and the mode the guest called from,
+  // read by the backend while it decodes, where the VMCB or VMCS is at hand.
+  cpl: u32 = 0;
+  longMode: bool = false;
   msr: u32 = 0;
   vector: u8 = 0; // ExceptionLoop: the exception
   register: i32 = -1; // TaskPriority: the general register, or -1

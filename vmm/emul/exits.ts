@@ -113,11 +113,11 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       // Only the guest's kernel may call the hypervisor: to its user
       // programs VMCALL and VMMCALL are the undefined opcodes they are
       // outside a VM.
-      if (vcpu.cpl != 0) {
+      if (exit.cpl != 0) {
         vcpu.injectException(VECTOR_UD, false, 0);
         return Next.Resume;
       }
-      const result = hypercall(vm, vcpu, vcpu.longMode);
+      const result = hypercall(vm, vcpu, exit.longMode);
       if (result == HypercallResult.Stopped) return Next.Stopped;
       vcpu.skipInstruction();
       return result == HypercallResult.Yield ? Next.Yield : Next.Resume;

@@ -166,8 +166,11 @@ function run(i: i32): i32 {
   return <i32>handleExit(vm(), f, f.exit);
 }
 function begin(i: i32, kind: i32, length: u32): void {
-  const exit = fake(i).exit;
+  const f = fake(i), exit = f.exit;
   exit.kind = <ExitKind>kind;
+  // As a backend's decode notes them for a hypercall.
+  exit.cpl = f.cpl;
+  exit.longMode = f.longMode;
   exit.code = 0;
   exit.qualification = 0;
   exit.instructionLength = length;

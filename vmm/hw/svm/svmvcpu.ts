@@ -324,6 +324,8 @@ export class SvmVcpu extends Vcpu {
     } else if (code == V.EXIT_VMMCALL) {
       exit.kind = ExitKind.Hypercall;
       exit.instructionLength = LENGTH_VMMCALL;
+      exit.cpl = this.cpl;
+      exit.longMode = this.longMode;
     } else if (code == V.EXIT_PAUSE) {
       exit.kind = ExitKind.Pause;
     } else if (code == V.EXIT_MONITOR || code == V.EXIT_MWAIT || code == V.EXIT_MWAIT_ARMED) {

@@ -257,6 +257,8 @@ export class VmxVcpu extends Vcpu {
       }
     } else if (basic == C.EXIT_VMCALL) {
       this.instruction(ExitKind.Hypercall);
+      exit.cpl = this.cpl;
+      exit.longMode = this.longMode;
     } else if (basic == C.EXIT_CR_ACCESS) {
       this.instruction(ExitKind.CrAccess);
       if (this.moveToCr()) return false;
