@@ -34,8 +34,12 @@
 // needsInterrupt() after push()'s stores.
 //
 // State is plain fields besides the GuestMemory, so a queue can be saved.
+// The three areas' host addresses are found once, when the queue is
+// enabled (the driver may not move them until a reset, 4.1.4.3.2): each
+// area lies in one RAM region, so it is host-contiguous, and made ready
+// then, so every later access is a plain load or store, not a look-up.
 
-import { memoryFence } from "../../../kernel/arch/shim";
+import { memoryFence, physRead16, physRead64, physWrite16, physWrite64 } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
 import { Chain } from "./chain";
 import { AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, USED_F_NO_NOTIFY } from "../virtiospec";
@@ -61,6 +65,10 @@ export class Virtqueue {
   lastAvail: u16 = 0;
   usedIdx: u16 = 0;
   signalledUsed: u16 = 0;
+  // The areas' host-physical addresses, once enabled.
+  private descHost: u64 = 0;
+  private driverHost: u64 = 0;
+  private deviceHost: u64 = 0;
 
   // `maxSize`: the largest queue the device offers, a power of two.
   constructor(public memory: GuestMemory, public maxSize: u16) {
@@ -91,6 +99,10 @@ export class Virtqueue {
     if (why === null) why = area(this.memory, "available ring", this.driverAddr, 2, 6 + 2 * n);
     if (why === null) why = area(this.memory, "used ring", this.deviceAddr, 4, 6 + 8 * n);
     if (why !== null) return why;
+    const memory = this.memory;
+    this.descHost = <u64>memory.translate(this.descAddr, 16 * n);
+    this.driverHost = <u64>memory.translate(this.driverAddr, 6 + 2 * n);
+    this.deviceHost = <u64>memory.translate(this.deviceAddr, 6 + 8 * n);
     this.lastAvail = this.usedIdx = this.signalledUsed = 0; // 2.7.6, 2.7.8: both idx start at 0
     this.error = null;
     this.ready = true;
@@ -111,7 +123,7 @@ export class Virtqueue {
 
   private take(chain: Chain): bool {
     const n = <u32>this.size;
-    const availIdx = <u32>this.memory.load(this.driverAddr + 2, 2);
+    const availIdx = <u32>physRead16(this.driverHost + 2);
     const pending = (availIdx - <u32>this.lastAvail) & 0xffff;
     if (pending == 0) return false;
     // The ring holds at most `size` chains the device has not taken (2.7.13).
@@ -124,7 +136,7 @@ export class Virtqueue {
     // x86 does not reorder loads, and the shim's are volatile: this entry is
     // read after idx, as the driver's barrier before idx expects (2.7.13.3).
     const slot = <u32>this.lastAvail & (n - 1);
-    const head = <u32>this.memory.load(this.driverAddr + 4 + 2 * <u64>slot, 2);
+    const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>slot);
     if (head >= n) {
       return this.fail(
         "available ring entry " + slot.toString() + " holds head " + head.toString()
@@ -132,32 +144,33 @@ export class Virtqueue {
       );
     }
     chain.head = <u16>head;
-    // The walk: the queue's table, then at most one indirect table.
-    let table = this.descAddr, entries = n, index = head, steps: u32 = 0, indirect = false;
+    // The walk: the queue's table, then at most one indirect table, by
+    // their host addresses.
+    let table = this.descHost, entries = n, index = head, steps: u32 = 0, indirect = false;
     while (true) {
       // 2.7.5.2: no loops. A chain visiting more descriptors than its table
       // holds has visited one twice.
       if (++steps > entries) return this.bad(head, indirect, index, "closes a loop");
       const d = table + 16 * <u64>index;
-      const addr = this.memory.read64(d);
-      const word = this.memory.read64(d + 8); // len, flags, next
+      const addr = physRead64(d);
+      const word = physRead64(d + 8); // len, flags, next
       const len = <u32>word, flags = (word >> 32) & 0xffff, next = <u32>(word >> 48);
       if (flags & DESC_F_INDIRECT) {
         // 2.7.5.3.1: the driver sets INDIRECT only if negotiated, never with
         // NEXT, never inside an indirect table; the table holds whole
         // descriptors (2.7.5.3), len / 16 of them.
-        let why: string | null = null;
+        let why: string | null = null, host: i64 = -1;
         if (!this.indirectDesc) why = "is INDIRECT, which was not negotiated";
         else if (indirect) why = "is INDIRECT inside an indirect table";
         else if (flags & DESC_F_NEXT) why = "has both INDIRECT and NEXT";
         else if (len == 0 || len % 16 != 0) {
           why = "has an indirect table of " + len.toString() + " bytes, not 16 per entry";
-        } else if (!this.memory.contains(addr, len)) {
+        } else if ((host = this.memory.translate(addr, len)) < 0) {
           why = "has an indirect table at 0x" + addr.toString(16) + " outside RAM";
         }
         if (why !== null) return this.bad(head, indirect, index, why);
         // WRITE on this descriptor is ignored (2.7.5.3.2).
-        table = addr;
+        table = <u64>host;
         entries = len / 16;
         index = steps = 0;
         indirect = true;
@@ -202,9 +215,9 @@ export class Virtqueue {
     // One 8-byte store of id and len, then idx: x86 keeps stores in order
     // and the shim's are volatile, so the driver sees the element before idx
     // (2.7.8.2: len is set before idx is updated).
-    this.memory.write64(this.deviceAddr + 4 + 8 * slot, <u64>head | (<u64>written << 32));
+    physWrite64(this.deviceHost + 4 + 8 * slot, <u64>head | (<u64>written << 32));
     this.usedIdx++;
-    this.memory.store(this.deviceAddr + 2, 2, this.usedIdx);
+    physWrite16(this.deviceHost + 2, this.usedIdx);
   }
 
   // Whether the driver asked to be interrupted for the chains pushed since
@@ -216,8 +229,8 @@ export class Virtqueue {
     this.signalledUsed = this.usedIdx;
     if (now == old) return false;
     memoryFence(); // the used idx out before used_event or the flags are read
-    if (!this.eventIdx) return (this.memory.load(this.driverAddr, 2) & AVAIL_F_NO_INTERRUPT) == 0;
-    const usedEvent = <u32>this.memory.load(this.driverAddr + 4 + 2 * <u64>this.size, 2);
+    if (!this.eventIdx) return (physRead16(this.driverHost) & AVAIL_F_NO_INTERRUPT) == 0;
+    const usedEvent = <u32>physRead16(this.driverHost + 4 + 2 * <u64>this.size);
     // Was entry used_event among those written since `old`? In 16-bit
     // arithmetic, as the indices wrap (Linux's vring_need_event()).
     return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
@@ -227,7 +240,7 @@ export class Virtqueue {
   // With VIRTIO_F_EVENT_IDX there is nothing to write: avail_event is left
   // behind, and the driver kicks only when its idx passes it.
   suppressNotifications(): void {
-    if (this.ready && !this.eventIdx) this.memory.store(this.deviceAddr, 2, USED_F_NO_NOTIFY);
+    if (this.ready && !this.eventIdx) physWrite16(this.deviceHost, USED_F_NO_NOTIFY);
   }
 
   // Asks the driver to kick when it offers the next chain (2.7.10): clears
@@ -237,10 +250,10 @@ export class Virtqueue {
   // the queue has stopped on an error).
   armNotification(): bool {
     if (!this.ready || this.error !== null) return false;
-    if (this.eventIdx) this.memory.store(this.deviceAddr + 4 + 8 * <u64>this.size, 2, this.lastAvail);
-    else this.memory.store(this.deviceAddr, 2, 0);
+    if (this.eventIdx) physWrite16(this.deviceHost + 4 + 8 * <u64>this.size, this.lastAvail);
+    else physWrite16(this.deviceHost, 0);
     memoryFence(); // the request out before idx is read again
-    return <u16>this.memory.load(this.driverAddr + 2, 2) != this.lastAvail;
+    return physRead16(this.driverHost + 2) != this.lastAvail;
   }
 
   private fail(why: string): bool {
