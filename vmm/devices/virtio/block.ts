@@ -244,9 +244,8 @@ export class VirtioBlock extends VirtioDevice {
   // Begins moving `length` bytes between the disk at `sector` and the
   // chain's data buffers, as request `tag`: all of them at once, as host
   // memory the backing's controller reaches (storage/segments.ts), so that
-  // it can name several in one command. PENDING, or an I/O error found at
-  // once: a buffer outside the VM's RAM fails the request before any of it
-  // moves.
+  // it can name several in one command (pop() found where each buffer
+  // lies). PENDING, or an I/O error found at once.
   private begin(sector: u64, length: u64, toGuest: bool, tag: i32): u8 {
     if (!this.within(sector, length) || length % SECTOR_SIZE != 0) return S_IOERR;
     const chain = this.chain, data = this.data;
@@ -259,9 +258,8 @@ export class VirtioBlock extends VirtioDevice {
         skip -= len;
         continue;
       }
-      const n = min(len - skip, left), hpa = chain.memory!.translate(chain.addr(i) + skip, n);
-      if (hpa < 0) return S_IOERR;
-      data.add(<u64>hpa, n);
+      const n = min(len - skip, left);
+      data.add(chain.host(i) + skip, n);
       left -= n;
       skip = 0;
     }

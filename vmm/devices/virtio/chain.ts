@@ -9,10 +9,12 @@
 // hypervisor's memory, or, for a frame from one VM to another
 // (net.ts), from one chain's buffers straight into another's. A device owns one Chain per
 // request it keeps in flight and reuses it: the buffer list is allocated once,
-// with room for `capacity` buffers, so taking work allocates nothing.
+// with room for `capacity` buffers, so taking work allocates nothing. Each
+// buffer comes with its host-physical address, which the virtqueue found
+// when it checked the buffer lies in RAM (a buffer lies in one RAM
+// region, so it is host-contiguous): the copies look nothing up again.
 
-import { physCopy } from "../../../kernel/arch/shim";
-import { GuestMemory } from "../../core/guestmemory";
+import { linearBase, physCopy } from "../../../kernel/arch/shim";
 
 export class Chain {
   // The index of the chain's first descriptor: what the used ring returns.
@@ -22,19 +24,23 @@ export class Chain {
   readableCount: i32 = 0;
   readableBytes: u64 = 0;
   writableBytes: u64 = 0;
-  // The RAM the buffers lie in, set by Virtqueue.pop().
-  memory: GuestMemory | null = null;
   private addrs: StaticArray<u64>;
+  private hosts: StaticArray<u64>;
   private lens: StaticArray<u32>;
 
   constructor(public capacity: i32) {
     this.addrs = new StaticArray<u64>(capacity);
+    this.hosts = new StaticArray<u64>(capacity);
     this.lens = new StaticArray<u32>(capacity);
   }
 
-  // Buffer `i` (0 <= i < count): guest-physical address, length, direction.
+  // Buffer `i` (0 <= i < count): guest-physical and host-physical address,
+  // length, direction.
   addr(i: i32): u64 {
     return this.addrs[i];
+  }
+  host(i: i32): u64 {
+    return this.hosts[i];
   }
   len(i: i32): u32 {
     return this.lens[i];
@@ -81,12 +87,14 @@ export class Chain {
     this.readableBytes = this.writableBytes = 0;
   }
 
-  // Appends a buffer; false if the chain is full. Virtqueue.pop() has
-  // checked that it lies in RAM and keeps the readable ones first.
-  add(addr: u64, len: u32, writable: bool): bool {
+  // Appends a buffer at guest-physical `addr`, host-physical `host`;
+  // false if the chain is full. Virtqueue.pop() has checked that it lies
+  // in RAM, made it ready, and keeps the readable ones first.
+  add(addr: u64, host: u64, len: u32, writable: bool): bool {
     const i = this.count;
     if (i >= this.capacity) return false;
     unchecked(this.addrs[i] = addr);
+    unchecked(this.hosts[i] = host);
     unchecked(this.lens[i] = len);
     this.count = i + 1;
     if (writable) this.writableBytes += len;
@@ -100,9 +108,8 @@ export class Chain {
   // Moves bytes between buffers [first, end) of the chain, from `offset`
   // bytes into them, and bytes[start, start + count).
   private copy(first: i32, end: i32, offset: u64, bytes: Uint8Array, start: i32, count: i32, toGuest: bool): i32 {
-    const memory = this.memory;
-    if (memory === null || start < 0 || count <= 0 || start >= bytes.length) return 0;
-    const want = min(count, bytes.length - start);
+    if (start < 0 || count <= 0 || start >= bytes.length) return 0;
+    const want = min(count, bytes.length - start), linear = linearBase() + <u64>bytes.dataStart;
     let done = 0, skip = offset;
     for (let i = first; i < end && done < want; i++) {
       const len = <u64>unchecked(this.lens[i]);
@@ -111,7 +118,9 @@ export class Chain {
         continue;
       }
       const n = <i32>min(<u64>(want - done), len - skip);
-      memory.copyLinear(unchecked(this.addrs[i]) + skip, bytes.dataStart + <usize>(start + done), <u64>n, toGuest);
+      const guest = unchecked(this.hosts[i]) + skip, mine = linear + <u64>(start + done);
+      if (toGuest) physCopy(guest, mine, <u64>n);
+      else physCopy(mine, guest, <u64>n);
       done += n;
       skip = 0;
     }
@@ -147,21 +156,18 @@ export class Runs {
   }
 
   // Whether a run has bytes left, moving to the next buffer if need be;
-  // false at the end of the buffers (or, never after pop()'s checks, one
-  // outside RAM).
+  // false at the end of the buffers.
   next(): bool {
-    const chain = this.chain!, memory = chain.memory;
+    const chain = this.chain!;
     while (this.left == 0) {
-      if (memory === null || this.i >= this.end) return false;
-      const len = <u64>chain.len(this.i), addr = chain.addr(this.i);
+      if (this.i >= this.end) return false;
+      const len = <u64>chain.len(this.i), host = chain.host(this.i);
       this.i++;
       if (this.skip >= len) {
         this.skip -= len; // the offset lies past this buffer
         continue;
       }
-      const h = memory.translate(addr + this.skip, len - this.skip);
-      if (h < 0) return false;
-      this.at = <u64>h;
+      this.at = host + this.skip;
       this.left = len - this.skip;
       this.skip = 0;
     }

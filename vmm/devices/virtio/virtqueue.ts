@@ -114,7 +114,6 @@ export class Virtqueue {
   // means the driver broke the rules, and the queue is stopped.
   pop(chain: Chain): bool {
     chain.clear();
-    chain.memory = this.memory;
     if (!this.ready || this.error !== null) return false;
     if (this.take(chain)) return true;
     chain.clear(); // none of a broken chain is to be used
@@ -176,9 +175,9 @@ export class Virtqueue {
         indirect = true;
         continue;
       }
-      const writable = (flags & DESC_F_WRITE) != 0;
+      const writable = (flags & DESC_F_WRITE) != 0, host = this.memory.translate(addr, len);
       let why: string | null = null;
-      if (!this.memory.contains(addr, len)) {
+      if (host < 0) {
         why = "has a buffer of " + len.toString() + " bytes at 0x" + addr.toString(16) + ", outside RAM";
       } else if (!writable && chain.count > chain.readableCount) {
         why = "is device-readable after a device-writable one"; // 2.7.4.2
@@ -192,7 +191,7 @@ export class Virtqueue {
         why = "has next " + next.toString() + ", past the table's " + entries.toString() + " entries";
       }
       if (why !== null) return this.bad(head, indirect, index, why);
-      chain.add(addr, len, writable);
+      chain.add(addr, <u64>host, len, writable);
       if ((flags & DESC_F_NEXT) == 0) break;
       index = next;
     }
