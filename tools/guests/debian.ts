@@ -33,6 +33,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { downloadDeb, extractFromDeb, osRelease, PackageRef, resolveCandidate, resolveKernel, sha256File } from "./apt";
@@ -147,11 +148,18 @@ function outputValid(dir: string, out: OutputFile | undefined): boolean {
 }
 
 // Writes atomically (a half-written output never looks finished) and describes it.
+// The test files of a fresh clone may build the same outputs at once, each
+// through a file of its own: the last rename wins, with the same bytes.
 function writeOutput(dir: string, name: string, data: Buffer): OutputFile {
   const path = join(dir, name);
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
+  writeAtomically(path, data);
   return { file: name, size: data.length, sha256: sha256File(path) };
+}
+
+function writeAtomically(path: string, data: string | Buffer): void {
+  const scratch = `${path}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(scratch, data);
+  renameSync(scratch, path);
 }
 
 // The .deb recorded for exactly this package and version, if any.
@@ -362,7 +370,7 @@ export function ensureGuests(opts: EnsureOptions = {}): Manifest {
     outputs: { ...kernelOutputs!, initramfs: initramfsOutput! },
   };
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  if (!existsSync(p.manifest) || readFileSync(p.manifest, "utf8") !== text) writeFileSync(p.manifest, text);
+  if (!existsSync(p.manifest) || readFileSync(p.manifest, "utf8") !== text) writeAtomically(p.manifest, text);
   return manifest;
 }
 
