@@ -283,9 +283,7 @@ export class GuestMemory {
   copyLinear(gpa: u64, linear: usize, length: u64, toGuest: bool): bool {
     const h = this.translate(gpa, length);
     if (h < 0) return false;
-    const mapped = linearBase() + <u64>linear;
-    if (toGuest) physCopy(<u64>h, mapped, length);
-    else physCopy(mapped, <u64>h, length);
+    copyHostLinear(<u64>h, linear, length, toGuest);
     return true;
   }
 
@@ -311,4 +309,13 @@ export class GuestMemory {
       }
     }
   }
+}
+
+// copyLinear() for guest RAM already found: `length` bytes between
+// host-physical `host` and the linear memory at `linear`, into the guest
+// (toGuest) or out of it.
+export function copyHostLinear(host: u64, linear: usize, length: u64, toGuest: bool): void {
+  const mapped = linearBase() + <u64>linear;
+  if (toGuest) physCopy(host, mapped, length);
+  else physCopy(mapped, host, length);
 }

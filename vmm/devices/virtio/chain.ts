@@ -14,7 +14,8 @@
 // when it checked the buffer lies in RAM (a buffer lies in one RAM
 // region, so it is host-contiguous): the copies look nothing up again.
 
-import { linearBase, physCopy } from "../../../kernel/arch/shim";
+import { physCopy } from "../../../kernel/arch/shim";
+import { copyHostLinear } from "../../core/guestmemory";
 
 export class Chain {
   // The index of the chain's first descriptor: what the used ring returns.
@@ -109,7 +110,7 @@ export class Chain {
   // bytes into them, and bytes[start, start + count).
   private copy(first: i32, end: i32, offset: u64, bytes: Uint8Array, start: i32, count: i32, toGuest: bool): i32 {
     if (start < 0 || count <= 0 || start >= bytes.length) return 0;
-    const want = min(count, bytes.length - start), linear = linearBase() + <u64>bytes.dataStart;
+    const want = min(count, bytes.length - start);
     let done = 0, skip = offset;
     for (let i = first; i < end && done < want; i++) {
       const len = <u64>unchecked(this.lens[i]);
@@ -118,9 +119,7 @@ export class Chain {
         continue;
       }
       const n = <i32>min(<u64>(want - done), len - skip);
-      const guest = unchecked(this.hosts[i]) + skip, mine = linear + <u64>(start + done);
-      if (toGuest) physCopy(guest, mine, <u64>n);
-      else physCopy(mine, guest, <u64>n);
+      copyHostLinear(unchecked(this.hosts[i]) + skip, bytes.dataStart + <usize>(start + done), <u64>n, toGuest);
       done += n;
       skip = 0;
     }
