@@ -224,7 +224,8 @@ export class VirtioBlock extends VirtioDevice {
     batch.clear();
     // Only now may the arbiter let other VMs' requests go (diskarbiter.ts):
     // this disk's controller is done with everything of this batch.
-    for (let tag = 0; tag < taken; tag++) this.vmDisk.finished(rdtsc(), tscPerMillisecond());
+    const now = rdtsc(), tscPerMs = tscPerMillisecond();
+    for (let tag = 0; tag < taken; tag++) this.vmDisk.finished(now, tscPerMs);
   }
 
   // A request of `type` moving `bytes` ended with `status`, for the disk's counters.
