@@ -21,7 +21,8 @@ export interface NetExports {
 }
 
 // The machine: NICs a and b on VLAN 10, c on 20, in PCI slots 11 to 13.
-export const A = 11, B = 12, CC = 13;
+// NIC d, on VLAN 10 too in slot 14, has two queue pairs.
+export const A = 11, B = 12, CC = 13, D = 14;
 const MiB = 1n << 20n;
 const RAM_HPA = 0x1000_0000n, RAM_SIZE = 4n * MiB;
 export const MAC_BASE = 0x52_54_00_00_00_10n;
@@ -31,7 +32,7 @@ export const HZ = 1_000_000_000n; // the TSC: 1 GHz
 // Feature bits (5.1.3) and drops by cause (vmm/net/port.ts).
 export const F_CSUM = bit(0), F_GUEST_CSUM = bit(1), F_MAC = bit(5), F_GUEST_TSO4 = bit(7), F_GUEST_TSO6 = bit(8);
 export const F_HOST_TSO4 = bit(11), F_HOST_TSO6 = bit(12);
-export const F_MRG_RXBUF = bit(15), F_STATUS = bit(16);
+export const F_MRG_RXBUF = bit(15), F_STATUS = bit(16), F_CTRL_VQ = bit(17), F_MQ = bit(22);
 export const MALFORMED = 0, SPOOFED = 1, VLAN = 2, QUEUE_FULL = 4, BAD_OFFLOAD = 5;
 export const HEADER = 12;
 // The transmit queue's rings, beside the receive queue's (virtiodriver.ts).
@@ -93,61 +94,71 @@ export interface Received {
 // Linux's virtio_net on one NIC: receive queue 0, transmit queue 1.
 export class NetDriver extends Driver {
   tx!: Ring;
-  // The receive buffer offered under each descriptor head.
-  private buffers = new Map<number, bigint>();
+  // The receive buffer offered under each descriptor head, by ring.
+  private buffers = new Map<Ring, Map<number, bigint>>();
   constructor(slot: number, readonly phys: PhysMemory) {
     super(slot, ramOf(phys, slot));
   }
 
-  // The handshake with the features `accept` keeps, MSI-X, both queues.
-  start(accept = (offered: bigint) => offered): this {
+  // The handshake with the features `accept` keeps, MSI-X, both queues,
+  // and the queues of `more` after them (another pair's, a control
+  // queue), each on the vector after the last.
+  start(accept = (offered: bigint) => offered, more: Ring[] = []): this {
     this.bringUp({ features: accept, driverOk: false });
     this.tx = new Ring(32, TX_DESC, TX_AVAIL, TX_USED, this.ram);
     this.setupQueue(1, this.tx, TX_VECTOR);
+    more.forEach((ring, i) => this.setupQueue(2 + i, ring, TX_VECTOR + 1 + i));
     this.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
     return this;
   }
 
   // Receive buffers of these sizes, each its own chain.
   offerReceive(...sizes: number[]): void {
-    for (const len of sizes) {
-      const gpa = this.alloc(len);
-      this.buffers.set(this.ring.offer([{ gpa, len, write: true }]), gpa);
-    }
-    this.notify(0);
+    this.offerReceiveOn(this.ring, 0, sizes);
   }
 
-  // Sends a frame behind `header`, in one buffer or with the header apart.
-  send(f: Uint8Array, split = false, header = NO_WORK): void {
+  // The same on the receive queue `index`, whose rings are `ring`.
+  offerReceiveOn(ring: Ring, index: number, sizes: number[]): void {
+    for (const len of sizes) {
+      const gpa = this.alloc(len);
+      if (!this.buffers.has(ring)) this.buffers.set(ring, new Map());
+      this.buffers.get(ring)!.set(ring.offer([{ gpa, len, write: true }]), gpa);
+    }
+    this.notify(index);
+  }
+
+  // Sends a frame behind `header`, in one buffer or with the header apart;
+  // on the transmit queue `index`, whose rings are `tx`.
+  send(f: Uint8Array, split = false, header = NO_WORK, tx = this.tx, index = 1): void {
     const bytes = Uint8Array.from([...headerBytes(header), ...f]);
     const gpa = this.alloc(bytes.length);
     this.phys.writeBytes(this.ram.hpa + gpa, bytes);
-    this.tx.offer(
+    tx.offer(
       split
         ? [{ gpa, len: HEADER, write: false }, { gpa: gpa + BigInt(HEADER), len: f.length, write: false }]
         : [{ gpa, len: bytes.length, write: false }],
     );
-    this.notify(1);
+    this.notify(index);
   }
 
-  // The frames in the used entries taken now, with their headers' num_buffers.
-  received(): Array<{ numBuffers: number; frame: Uint8Array }> {
-    return this.receivedWithHeaders().map(({ numBuffers, frame }) => ({ numBuffers, frame }));
+  // The frames in the used entries of `ring` taken now, with their headers' num_buffers.
+  received(ring = this.ring): Array<{ numBuffers: number; frame: Uint8Array }> {
+    return this.receivedWithHeaders(ring).map(({ numBuffers, frame }) => ({ numBuffers, frame }));
   }
 
   // The same with the rest of each header.
-  receivedWithHeaders(): Received[] {
-    const used = this.ring.takeUsed(), out: Received[] = [];
+  receivedWithHeaders(ring = this.ring): Received[] {
+    const used = ring.takeUsed(), out: Received[] = [], buffers = this.buffers.get(ring)!;
     let i = 0;
     while (i < used.length) {
-      const first = this.phys.readBytes(this.ram.hpa + this.buffers.get(used[i][0])!, used[i][1]);
+      const first = this.phys.readBytes(this.ram.hpa + buffers.get(used[i][0])!, used[i][1]);
       const v = new DataView(first.buffer, first.byteOffset), u16 = (at: number) => v.getUint16(at, true);
       const header = { flags: first[0], gsoType: first[1], hdrLen: u16(2), gsoSize: u16(4), csumStart: u16(6) };
       const numBuffers = u16(10);
       const parts = [first.subarray(HEADER)];
       for (let k = 1; k < numBuffers; k++) {
         const [id, len] = used[i + k];
-        parts.push(this.phys.readBytes(this.ram.hpa + this.buffers.get(id)!, len));
+        parts.push(this.phys.readBytes(this.ram.hpa + buffers.get(id)!, len));
       }
       i += numBuffers;
       out.push({

@@ -60,7 +60,8 @@ export const COMMON_CFG_BYTES: u32 = 56;
 
 // 5.1.3: the network device's feature bits: the device takes frames with a
 // partial checksum, the driver does; the driver takes TCP/IPv4 and
-// TCP/IPv6 segments larger than a frame, the device does.
+// TCP/IPv6 segments larger than a frame, the device does; a control queue,
+// and several queue pairs, which the driver sets through it.
 export const NET_F_CSUM: u64 = 1 << 0;
 export const NET_F_GUEST_CSUM: u64 = 1 << 1;
 export const NET_F_MAC: u64 = 1 << 5;
@@ -70,8 +71,11 @@ export const NET_F_HOST_TSO4: u64 = 1 << 11;
 export const NET_F_HOST_TSO6: u64 = 1 << 12;
 export const NET_F_MRG_RXBUF: u64 = 1 << 15;
 export const NET_F_STATUS: u64 = 1 << 16;
-// 5.1.4: struct virtio_net_config: mac[6], then status with LINK_UP.
-export const NET_MAC_AT: i32 = 0, NET_STATUS_AT: i32 = 6;
+export const NET_F_CTRL_VQ: u64 = 1 << 17;
+export const NET_F_MQ: u64 = 1 << 22;
+// 5.1.4: struct virtio_net_config: mac[6], then status with LINK_UP, then
+// max_virtqueue_pairs.
+export const NET_MAC_AT: i32 = 0, NET_STATUS_AT: i32 = 6, NET_PAIRS_AT: i32 = 8;
 export const NET_S_LINK_UP: u16 = 1;
 // 5.1.6: struct virtio_net_hdr with VIRTIO_F_VERSION_1, before every frame:
 // flags, gso_type, then hdr_len, gso_size, csum_start, csum_offset and

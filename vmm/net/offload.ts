@@ -14,22 +14,33 @@
 
 import { be16At, HEADER_SIZE, MAX_FRAME, TAG_SIZE, TYPE_AT } from "./ethernet";
 import { Frame } from "./frame";
+import {
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  IP6_ADDRESSES,
+  IP6_HEADER,
+  IP6_NEXT_HEADER,
+  IP6_PAYLOAD_LENGTH,
+  IP_ADDRESSES,
+  IP_CHECKSUM,
+  IP_FRAGMENT,
+  IP_FRAGMENT_MASK,
+  IP_ID,
+  IP_MAX_PACKET,
+  IP_MIN_HEADER,
+  IP_PROTOCOL,
+  IP_TOTAL_LENGTH,
+  PROTOCOL_TCP,
+  TCP_CHECKSUM,
+  TCP_DATA_OFFSET,
+  TCP_FLAGS,
+  TCP_MIN_HEADER,
+  TCP_SEQUENCE,
+} from "./packet";
 
-const ETHERTYPE_IPV4: u32 = 0x0800, ETHERTYPE_IPV6: u32 = 0x86dd;
-const PROTOCOL_TCP: u32 = 6;
-// The IPv4 header's fields (RFC 791, 3.1), from its first byte.
+// An IP header here follows an untagged Ethernet header; a segment to cut
+// has no IPv6 extension header, TCP follows the fixed 40 bytes.
 const IP_AT: i32 = HEADER_SIZE;
-const IP_TOTAL_LENGTH: i32 = 2, IP_ID: i32 = 4, IP_FRAGMENT: i32 = 6, IP_PROTOCOL: i32 = 9;
-const IP_CHECKSUM: i32 = 10, IP_ADDRESSES: i32 = 12, IP_MIN_HEADER: i32 = 20;
-// More Fragments and the fragment offset: a segment to cut is no fragment.
-const IP_FRAGMENT_MASK: u32 = 0x3fff;
-const IP_MAX_PACKET: i32 = 65535;
-// The IPv6 header's fields (RFC 8200, 3), from its first byte: a segment
-// to cut has no extension header, TCP follows the fixed 40 bytes.
-const IP6_PAYLOAD_LENGTH: i32 = 4, IP6_NEXT_HEADER: i32 = 6, IP6_ADDRESSES: i32 = 8, IP6_HEADER: i32 = 40;
-// The TCP header's fields (RFC 9293, 3.1), from its first byte.
-const TCP_SEQUENCE: i32 = 4, TCP_DATA_OFFSET: i32 = 12, TCP_FLAGS: i32 = 13, TCP_CHECKSUM: i32 = 16;
-const TCP_MIN_HEADER: i32 = 20;
 const TCP_FIN: u8 = 0x01, TCP_PSH: u8 = 0x08, TCP_CWR: u8 = 0x80;
 // The smallest segment size taken: no TCP sends less per frame (Linux's
 // floor is 48 bytes), and a 64 KiB segment stays under 1,400 frames.

@@ -1,9 +1,10 @@
-// Unit-test entry: virtio-net NICs (vmm/devices/virtio/net.ts) of three
+// Unit-test entry: virtio-net NICs (vmm/devices/virtio/net.ts) of four
 // VMs on one virtual switch (vmm/net/). Each NIC is its own VirtioPci
 // function on one PCI bus reached through ECAM, but each has its own VM's
 // RAM, so frames cross from one VM's memory to another's as on the host:
 // slot 11 is VM a's NIC on VLAN 10, slot 12 VM b's on VLAN 10, slot 13 VM
-// c's on VLAN 20. MSI-X messages are recorded; the TSC is the test's.
+// c's on VLAN 20, slot 14 VM d's on VLAN 10, d a VM of two vCPUs whose
+// NIC has two queue pairs. MSI-X messages are recorded; the TSC is the test's.
 
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
@@ -35,17 +36,17 @@ const net = new VirtualSwitch();
 const ports: VmPort[] = [];
 const nics: VirtioNet[] = [];
 
-// NIC i (0, 1, 2) with address macBase + i, its VM's RAM `ramSize` bytes at
+// NIC i (0 to 3) with address macBase + i, its VM's RAM `ramSize` bytes at
 // host-physical ramHpa + i * ramSize; NIC 0 capped at `bytesPerSecond` (0: none).
 export function build(ramHpa: u64, ramSize: u64, macBase: u64, bytesPerSecond: u64): void {
   pci.attach(0, 0, hostBridge());
-  const vlans: u16[] = [10, 10, 20];
-  for (let i = 0; i < 3; i++) {
+  const vlans: u16[] = [10, 10, 20, 10];
+  for (let i = 0; i < 4; i++) {
     const ram = new GuestMemory();
     ram.add(0, ramHpa + <u64>i * ramSize, ramSize);
     const port = new VmPort(macBase + <u64>i, [vlans[i]], false, i == 0 ? bytesPerSecond : 0);
     net.connect(port);
-    const nic = new VirtioNet(port, net);
+    const nic = new VirtioNet(port, net, i == 3 ? 2 : 1);
     pci.attach(FIRST_SLOT + <u32>i, 0, new VirtioPci(nic, ram, messages));
     ports.push(port);
     nics.push(nic);

@@ -1,5 +1,6 @@
 // virtio-net (virtio 1.2, 5.1): a VM's network card, one port of the host's
-// virtual switch (net/switch.ts), with one receive and one transmit queue.
+// virtual switch (net/switch.ts), with a receive and a transmit queue for
+// each of the VM's vCPUs, up to MAX_PAIRS.
 //
 // The device offers its MAC address and link status in its configuration
 // (VIRTIO_NET_F_MAC, F_STATUS), mergeable receive buffers (F_MRG_RXBUF),
@@ -23,10 +24,18 @@
 // none (or too few) offered it is dropped and counted, as a full NIC's
 // would be. A header asking for work the driver did not negotiate, or
 // that the switch finds unsound, drops its frame as "bad offload".
+//
+// Several queue pairs (F_MQ, 5.1.6.5.5) need the control queue
+// (F_CTRL_VQ), through which the driver says how many it uses
+// (netcontrol.ts); Linux uses one per vCPU, each pair's interrupts and
+// transmissions on its own CPU. Every pair's transmit queue sends into
+// the switch as the first does, under the one cap; a received frame goes
+// to the pair that last sent a frame of its flow (net/flow.ts).
 
 import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { Frame, FrameSource, HEADERS_READ, MAX_LARGE_FRAME } from "../../net/frame";
+import { FlowSteering } from "../../net/flow";
 import { segmentHeaders } from "../../net/offload";
 import { Drop, FrameReceiver, VmPort } from "../../net/port";
 import { VirtualSwitch } from "../../net/switch";
@@ -35,14 +44,17 @@ import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Runs } from "./chain";
 import { Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
+import { NetControl } from "./netcontrol";
 import {
   NET_F_CSUM,
+  NET_F_CTRL_VQ,
   NET_F_GUEST_CSUM,
   NET_F_GUEST_TSO4,
   NET_F_GUEST_TSO6,
   NET_F_HOST_TSO4,
   NET_F_HOST_TSO6,
   NET_F_MAC,
+  NET_F_MQ,
   NET_F_MRG_RXBUF,
   NET_F_STATUS,
   NET_HDR_CSUM_OFFSET_AT,
@@ -58,12 +70,16 @@ import {
   NET_HDR_NUM_BUFFERS_AT,
   NET_HEADER_BYTES,
   NET_MAC_AT,
+  NET_PAIRS_AT,
   NET_S_LINK_UP,
   NET_STATUS_AT,
 } from "../virtiospec";
 
 const NET_ID: u16 = 1;
+// Pair p's receive queue is 2p, its transmit queue 2p + 1 (5.1.2).
 const RECEIVE: u32 = 0, TRANSMIT: u32 = 1;
+// The most queue pairs a card has, whatever the VM's vCPUs.
+export const MAX_PAIRS: u32 = 8;
 const QUEUE_SIZE: u16 = 256;
 // Buffers in one chain: Linux's largest are a header and MAX_SKB_FRAGS + 1 pages.
 const CHAIN_BUFFERS: i32 = 32;
@@ -72,38 +88,49 @@ const CHAIN_BUFFERS: i32 = 32;
 const MAX_MERGED: i32 = 64;
 
 // Configuration (5.1.4): mac[6], status, then max_virtqueue_pairs.
-const PAIRS_AT: i32 = 8;
 const CONFIG_SIZE: u32 = 10;
 // What the driver may negotiate besides the transport's features.
 const OFFERED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MAC | NET_F_GUEST_TSO4 | NET_F_GUEST_TSO6 | NET_F_HOST_TSO4
   | NET_F_HOST_TSO6 | NET_F_MRG_RXBUF | NET_F_STATUS;
+// What a card of several pairs offers besides.
+const MULTIQUEUE: u64 = NET_F_CTRL_VQ | NET_F_MQ;
 
 export class VirtioNet extends VirtioDevice {
-  private rx: Virtqueue | null = null;
-  private tx: Virtqueue | null = null;
+  // The queue pairs the card has, and those the driver may use (1 without F_MQ).
+  private pairs: u32;
+  private usable: u32 = 0;
+  private receivers: Array<Virtqueue | null> = [];
+  private transmitters: Transmitter[] = [];
+  private control: NetControl = new NetControl();
+  private controlQueue: Virtqueue | null = null;
+  private controlIndex: u32 = 0;
+  private steering: FlowSteering = new FlowSteering();
   private mergeable: bool = false;
   private negotiated: u64 = 0;
-  private txChain: Chain = new Chain(CHAIN_BUFFERS);
   private rxChains: Chain[] = [];
-  // The transmit chain in hand waits for the port's byte budget.
-  private held: bool = false;
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // A frame on its way out, its header, and where its bytes beyond the
   // switch's reading are; the header of one on its way in.
   private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
-  private outgoingRest: ChainSource = new ChainSource(this.txChain);
   private incomingHeader: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   // A walk over the sender's buffers, for a frame received from them.
   private restRuns: Runs = new Runs();
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
-  // of the VM's previous boot, if any.
-  constructor(private port: VmPort, private net: VirtualSwitch) {
-    super(NET_ID, "net", 2, QUEUE_SIZE);
+  // of the VM's previous boot, if any; a queue pair for each of `vcpus`,
+  // and with several a control queue after them.
+  constructor(private port: VmPort, private net: VirtualSwitch, vcpus: u32) {
+    const pairs = max<u32>(1, min(vcpus, MAX_PAIRS));
+    super(NET_ID, "net", pairs > 1 ? 2 * pairs + 1 : 2, QUEUE_SIZE);
+    this.pairs = pairs;
+    for (let p: u32 = 0; p < pairs; p++) {
+      this.receivers.push(null);
+      this.transmitters.push(new Transmitter());
+    }
     writeLittleEndian(this.config, NET_STATUS_AT, 2, NET_S_LINK_UP);
-    writeLittleEndian(this.config, PAIRS_AT, 2, 1);
+    writeLittleEndian(this.config, NET_PAIRS_AT, 2, pairs);
     // The address's first octet first (5.1.4: mac is in network order).
     for (let i = 0; i < 6; i++) this.config[NET_MAC_AT + i] = <u8>(port.mac >> (<u64>(5 - i) * 8));
     for (let i = 0; i < MAX_MERGED; i++) this.rxChains.push(new Chain(CHAIN_BUFFERS));
@@ -113,7 +140,7 @@ export class VirtioNet extends VirtioDevice {
   }
 
   get features(): u64 {
-    return OFFERED;
+    return this.pairs > 1 ? OFFERED | MULTIQUEUE : OFFERED;
   }
   get configSize(): u32 {
     return CONFIG_SIZE;
@@ -133,59 +160,101 @@ export class VirtioNet extends VirtioDevice {
     this.port.takesPartialChecksum = guestCsum;
     this.port.takesSegments4 = guestCsum && (features & NET_F_GUEST_TSO4) != 0;
     this.port.takesSegments6 = guestCsum && (features & NET_F_GUEST_TSO6) != 0;
-    this.rx = queues[RECEIVE];
-    this.tx = queues[TRANSMIT];
-    this.notified(TRANSMIT);
+    // Beyond the first pair only with both features (5.1.3.1: F_MQ
+    // requires F_CTRL_VQ); the control queue follows the pairs the driver
+    // may use (5.1.2).
+    const control = (features & NET_F_CTRL_VQ) != 0, multiqueue = control && (features & NET_F_MQ) != 0;
+    this.usable = multiqueue ? this.pairs : 1;
+    for (let p: u32 = 0; p < this.usable; p++) {
+      this.receivers[p] = queues[2 * p + RECEIVE];
+      this.transmitters[p].queue = queues[2 * p + TRANSMIT];
+    }
+    this.controlIndex = 2 * this.usable;
+    this.controlQueue = control ? queues[this.controlIndex] : null;
+    this.control.reset(this.usable);
+    this.steering.forget();
+    for (let p: u32 = 0; p < this.usable; p++) this.transmit(p);
   }
 
   reset(): void {
-    this.rx = this.tx = null;
-    this.held = false;
+    for (let p = 0; p < this.receivers.length; p++) {
+      this.receivers[p] = null;
+      this.transmitters[p].queue = null;
+      this.transmitters[p].held = false;
+    }
+    this.usable = 0;
+    this.controlQueue = null;
+    this.control.reset(1);
     this.port.takesPartialChecksum = this.port.takesSegments4 = this.port.takesSegments6 = false;
   }
 
   // New receive buffers need nothing now: frames that found none were dropped.
   notified(index: u32): void {
-    if (index == TRANSMIT) this.transmit();
+    if (index == this.controlIndex) this.serveControl();
+    else if ((index & 1) == TRANSMIT && index < 2 * this.usable) this.transmit(index >> 1);
   }
 
-  // When the frame held back may go, or NOT_DUE.
+  // When the first frame held back may go, or NOT_DUE: all wait for one budget.
   get resumeAt(): u64 {
-    return this.held ? this.port.shaper.nextStart : NOT_DUE;
+    for (let p: u32 = 0; p < this.usable; p++) {
+      if (this.transmitters[p].held) return this.port.shaper.nextStart;
+    }
+    return NOT_DUE;
   }
 
-  // Sends every frame waiting, then asks for the next kick (2.7.10); one
-  // interrupt for the lot, if the driver wants one.
-  transmit(): void {
-    const q = this.tx;
+  // Sends the frames held back, now that the budget may allow them.
+  resumeTransmit(): void {
+    for (let p: u32 = 0; p < this.usable; p++) {
+      if (this.transmitters[p].held) this.transmit(p);
+    }
+  }
+
+  // Sends every frame waiting on pair `pair`'s transmit queue, then asks
+  // for the next kick (2.7.10); one interrupt for the lot, if the driver
+  // wants one.
+  private transmit(pair: u32): void {
+    const t = this.transmitters[pair], q = t.queue;
     if (q === null || q.error !== null) return;
-    const chain = this.txChain, shaper = this.port.shaper;
+    const chain = t.chain, shaper = this.port.shaper, steered = this.control.active > 1;
     let sent = false;
     q.suppressNotifications();
     do {
-      while (this.held || q.pop(chain)) {
+      while (t.held || q.pop(chain)) {
         if (chain.readableBytes < <u64>NET_HEADER_BYTES) {
           this.signals!.needsReset("transmitq: a frame without its virtio_net_hdr");
           return;
         }
         const length = chain.readableBytes - <u64>NET_HEADER_BYTES;
-        this.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
-        if (this.held) break;
+        t.held = shaper.capped && !shaper.admit(length, rdtsc(), tscPerMillisecond());
+        if (t.held) break;
         // Only the bytes the switch reads, the rest when it needs them or
         // straight into a receiving VM's buffers (frame.ts). A frame longer
         // than one can be is never read whole: the switch drops it by its length.
         const frame = this.outgoing;
         chain.readBytes(0, this.header, 0, NET_HEADER_BYTES);
         frame.length = <i32>min(length, <u64>i32.MAX_VALUE);
-        frame.hold(chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, HEADERS_READ), this.outgoingRest);
-        if (this.readWork(frame)) this.net.sendFrame(this.port, frame, rdtsc(), tscPerMillisecond());
-        else this.port.refuse(Drop.BadOffload, length);
+        frame.hold(chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, HEADERS_READ), t.source);
+        if (this.readWork(frame)) {
+          if (steered) this.steering.sent(frame, pair);
+          this.net.sendFrame(this.port, frame, rdtsc(), tscPerMillisecond());
+        } else {
+          this.port.refuse(Drop.BadOffload, length);
+        }
         q.push(chain.head, 0);
         sent = true;
       }
-    } while (!this.held && q.armNotification());
+    } while (!t.held && q.armNotification());
     if (q.error !== null) this.signals!.needsReset("transmitq: " + q.error!);
-    else if (sent && q.needsInterrupt()) this.signals!.usedBuffers(TRANSMIT);
+    else if (sent && q.needsInterrupt()) this.signals!.usedBuffers(2 * pair + TRANSMIT);
+  }
+
+  // Answers the driver's commands, and interrupts it if it wants that.
+  private serveControl(): void {
+    const q = this.controlQueue;
+    if (q === null || q.error !== null) return;
+    const why = this.control.serve(q);
+    if (why !== null) this.signals!.needsReset("controlq: " + why);
+    else if (q.needsInterrupt()) this.signals!.usedBuffers(this.controlIndex);
   }
 
   // The work the transmit header asks of the device (5.1.6.2), into
@@ -212,7 +281,9 @@ export class VirtioNet extends VirtioDevice {
   // (5.1.6.4): the header, num_buffers in it, then the frame, over as many
   // chains as it takes. False if the driver had too few buffers offered.
   receive(frame: Frame): bool {
-    const q = this.rx;
+    const active = this.control.active, pair = active > 1 ? this.steering.receiving(frame, active) : 0;
+    if (pair >= this.usable) return false;
+    const q = this.receivers[pair];
     if (q === null || q.error !== null) return false;
     const length = frame.length, total = NET_HEADER_BYTES + length;
     // Chains first, so that a frame that does not fit gives them all back.
@@ -262,7 +333,7 @@ export class VirtioNet extends VirtioDevice {
       q.push(chain.head, <u32>n);
       filled += n;
     }
-    if (q.needsInterrupt()) this.signals!.usedBuffers(RECEIVE);
+    if (q.needsInterrupt()) this.signals!.usedBuffers(2 * pair + RECEIVE);
     return true;
   }
 
@@ -284,6 +355,15 @@ export class VirtioNet extends VirtioDevice {
     }
     writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
   }
+}
+
+// One transmit queue, and the chain of the frame in hand from it, which
+// may wait for the port's byte budget.
+class Transmitter {
+  queue: Virtqueue | null = null;
+  chain: Chain = new Chain(CHAIN_BUFFERS);
+  source: ChainSource = new ChainSource(this.chain);
+  held: bool = false;
 }
 
 // The bytes of the frame in hand beyond those the switch reads: still in
@@ -315,6 +395,6 @@ class NetResume extends Deferred {
     return this.nic.resumeAt;
   }
   run(): void {
-    this.nic.transmit();
+    this.nic.resumeTransmit();
   }
 }

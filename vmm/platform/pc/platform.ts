@@ -202,7 +202,7 @@ export class PcPlatform {
     // Where PC firmware leaves the memory size for the OS (cmos.ts).
     const low = min(ramBytes, LOW_RAM_END);
     this.cmos.setMemory(low, ramBytes - low);
-    const hvc = this.addVirtioDevices(vm, disks, nics, net, interrupts);
+    const hvc = this.addVirtioDevices(vm, cpus, disks, nics, net, interrupts);
     // What is typed goes to the UART, or to hvc0 when there is no UART.
     vm.console.waiters = [new VirtioConsoleTransmitter(hvc)];
     vm.input = new VirtioConsoleKeyboard(hvc);
@@ -220,10 +220,11 @@ export class PcPlatform {
   // console (/dev/hvc0 in Linux), whose output joins the UART's; an
   // entropy device where the host CPU has a random number generator; the
   // disks, in order, whose held-back requests the platform's clock
-  // resumes; the NICs, whose held-back frames it resumes likewise. Returns
-  // the console.
+  // resumes; the NICs, a queue pair for each of the `cpus` vCPUs, whose
+  // held-back frames it resumes likewise. Returns the console.
   private addVirtioDevices(
     vm: Vm,
+    cpus: u16,
     disks: VmDisk[],
     nics: VmPort[],
     net: VirtualSwitch,
@@ -241,7 +242,7 @@ export class PcPlatform {
       bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
     }
     for (let i = 0; i < nics.length; i++) {
-      const nic = new VirtioNet(nics[i], net);
+      const nic = new VirtioNet(nics[i], net, cpus);
       clock.deferred.push(nic.resume);
       bus.attach(FIRST_NIC_SLOT + <u32>i, 0, new VirtioPci(nic, vm.memory, messages));
     }
