@@ -73,7 +73,8 @@ describe.each(platforms)("the host's SATA disk, $name", ({ platform }) => {
     const name = `ahci ${at![1]}`;
     for (
       const line of [
-        `${name} port 0: QEMU HARDDISK, serial sata0, 64 MiB, 512-byte sectors, GPT with 2 partitions`,
+        `${name} port 0: QEMU HARDDISK, serial sata0, 64 MiB, 512-byte sectors, 31 queued commands, `
+        + "GPT with 2 partitions",
         `  partition 1 "sata-a" ${A_GUID}: 16 MiB at LBA ${A_FIRST}`,
         `  partition 2 "sata-b" ${B_GUID}: 24 MiB at LBA ${B_FIRST}`,
         `${name} port 1: an ATAPI device, not a disk; not used`,

@@ -4,11 +4,12 @@
 // fake HBA behind a fake PCI bus (fakeahci.ts): taking the HBA over, the
 // ports with and without a disk, the GPT scan, reads and writes straight
 // into a VM's RAM, flush, discard by TRIM or by writing zeroes, a failed
-// read, and a port that stops answering.
+// read, and a port that stops answering; with native command queuing,
+// requests in flight together and a queued read that fails among them.
 import { beforeEach, describe, expect, it } from "vitest";
 import { ABAR, ABAR_BYTES, ALPHA, FakeAhci, FakeOptions } from "./fakeahci";
 import { controllerShim, type HostDiskExports } from "./fakepci";
-import { LINEAR_PHYS_BASE, load, PhysMemory, type Exports } from "./harness";
+import { type Exports, LINEAR_PHYS_BASE, load, PhysMemory } from "./harness";
 
 interface AhciExports extends HostDiskExports {
   pagePhys(): bigint;
@@ -47,6 +48,17 @@ describe("commands, PRDs and IDENTIFY", () => {
     expect([fis()[2], fis()[3], fis()[12]]).toEqual([0x06, 1, 2]);
   });
 
+  it("puts a queued command's sector count in the features and its tag in the count", () => {
+    e.buildFis(4, 1, 0x12_3456n, 0x1_0000);
+    expect(fis().slice(0, 14)).toEqual([0x27, 0x80, 0x61, 0, 0x56, 0x34, 0x12, 0x40, 0, 0, 0, 0, 5 << 3, 0]);
+    expect(e.__getString(e.describeCommand())).toBe("queued write of 65536 sectors at LBA 1193046");
+    e.buildFis(4, 0, 8n, 16);
+    expect([fis()[2], fis()[3], fis()[11], fis()[12]]).toEqual([0x60, 16, 0, 5 << 3]);
+    e.buildFis(5, 0, 0x10n, 0);
+    expect([fis()[2], fis()[4], fis()[12]]).toEqual([0x2f, 0x10, 1]);
+    expect(e.__getString(e.describeCommand())).toBe("read of log 10h");
+  });
+
   it("describes contiguous memory in 4 MiB entries with even, 0-based byte counts", () => {
     const base = 0x8000_0200n;
     expect(e.prdt(base, 512n)).toBe(1);
@@ -76,11 +88,15 @@ describe("commands, PRDs and IDENTIFY", () => {
     v.setUint16(105 * 2, 8, true);
     const page = Number(e.pagePhys() - LINEAR_PHYS_BASE);
     new Uint8Array(e.memory.buffer).set(b, page);
-    expect(e.__getString(e.identifyText())).toBe("QEMU HARDDISK|SN-0123|true|4294967296|4096|false|8");
+    expect(e.__getString(e.identifyText())).toBe("QEMU HARDDISK|SN-0123|true|4294967296|4096|false|8|0");
     v.setUint16(69 * 2, (1 << 14) | (1 << 5), true); // DRAT and RZAT: trimmed sectors read as zeroes
     v.setUint16(106 * 2, 1 << 12, true); // word 106 not valid: 512-byte sectors
+    v.setUint16(75 * 2, 31, true); // a queue 32 deep...
     new Uint8Array(e.memory.buffer).set(b, page);
-    expect(e.__getString(e.identifyText())).toBe("QEMU HARDDISK|SN-0123|true|4294967296|512|true|8");
+    expect(e.__getString(e.identifyText())).toBe("QEMU HARDDISK|SN-0123|true|4294967296|512|true|8|0");
+    v.setUint16(76 * 2, 1 << 8, true); // ...once word 76 says the disk has NCQ
+    new Uint8Array(e.memory.buffer).set(b, page);
+    expect(e.__getString(e.identifyText())).toBe("QEMU HARDDISK|SN-0123|true|4294967296|512|true|8|32");
   });
 });
 
@@ -225,6 +241,72 @@ describe("the driver against a fake HBA", () => {
       "[warn ] ahci 0000:00:06.0 port 0: read of 1 sectors at LBA 2048 failed: status 0x41, error 0x40\n",
     );
     expect(e.read(512n, 0n, 512n)).toBe(1);
+    expect(fake.violations).toEqual([]);
+  });
+
+  // `count` reads of 4 KiB each, request i from offset 4096 * i of alpha
+  // into guest address 0x1_0000 + 0x2000 * i, begun as one batch: the
+  // failed requests' bits.
+  function readBatch(e: Exports<AhciExports>, count: number): bigint {
+    for (let i = 0; i < count; i++) {
+      e.clearPieces();
+      expect(e.addPiece(0x1_0000n + 0x2000n * BigInt(i), 4096n)).toBe(1);
+      e.beginPieces(4096n * BigInt(i), 0, i);
+    }
+    return e.finishAll();
+  }
+  const readRight = (phys: PhysMemory, fake: FakeAhci, i: number) =>
+    phys.readBytes(GUEST_HPA + 0x1_0000n + 0x2000n * BigInt(i), 4096).every((b, k) =>
+      b === fake.disk[PART + 4096 * i + k]
+    );
+
+  it("queues reads and writes with NCQ: 31 in flight, each tagged with its slot, ended in any order", async () => {
+    const { e, fake, phys, serial, open } = await bootWith({ ncq: true });
+    expect(serial()).toContain("4096 KiB, 512-byte sectors, 31 queued commands, GPT with 2 partitions\n");
+    open("alpha");
+    fake.disk.fill(0x3c, PART, PART + 64 * 4096);
+    for (let i = 0; i < 40; i++) fake.disk[PART + 4096 * i] = i;
+    const before = fake.log.length;
+    expect(readBatch(e, 40)).toBe(0n);
+    const queued = fake.log.slice(before);
+    expect(queued.every((c) => c.command === 0x60 && c.slot >= 1 && c.count === c.slot << 3)).toBe(true);
+    expect(queued.map((c) => c.lba)).toEqual(Array.from({ length: 40 }, (_, i) => 2048 + 8 * i));
+    expect(fake.mostQueued).toBe(31);
+    expect(Array.from({ length: 40 }, (_, i) => readRight(phys, fake, i))).toEqual(Array(40).fill(true));
+    // Writes the same way; a flush after them is not queued.
+    phys.fill(GUEST_HPA, 0x1_0000, 0x77);
+    for (let i = 0; i < 4; i++) {
+      e.clearPieces();
+      e.addPiece(0x4000n * BigInt(i), 0x4000n);
+      e.beginPieces(0x4000n * BigInt(i), 1, i);
+    }
+    expect(e.finishAll()).toBe(0n);
+    expect(fake.log.at(-1)).toMatchObject({ command: 0x61, features: 32 });
+    expect(fake.disk.slice(PART, PART + 0x1_0000).every((b) => b === 0x77)).toBe(true);
+    expect(e.flushDisk()).toBe(1);
+    expect(fake.log.at(-1)).toMatchObject({ command: 0xea, slot: 0 });
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("fails only the request whose queued read failed, and issues the others again", async () => {
+    const { e, fake, phys, serial, open } = await bootWith({ ncq: true, failLba: 2048 + 8 });
+    open("alpha");
+    expect(readBatch(e, 4)).toBe(0b10n);
+    expect(serial()).toContain("[warn ] ahci 0000:00:06.0 port 0: a queued command failed: status 0x41, error 0x40\n");
+    expect(serial()).toContain("port 0: it was the queued read of 8 sectors at LBA 2056; the others go again\n");
+    expect([0, 2, 3].map((i) => readRight(phys, fake, i))).toEqual([true, true, true]);
+    expect(fake.log.filter((c) => c.command === 0x2f)).toHaveLength(1);
+    // The port goes on.
+    expect(e.read(65536n, 0n, 4096n)).toBe(1);
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("fails every unfinished request when the NCQ error log cannot say which failed", async () => {
+    const { e, fake, serial, open } = await bootWith({ ncq: true, failLba: 2048 + 8, ncqLog: false });
+    open("alpha");
+    expect(readBatch(e, 4)).toBe(0b1111n);
+    expect(serial()).toContain("port 0: read of log 10h failed: status 0x41, error 0x4\n");
+    expect(serial()).not.toContain("the others go again");
     expect(fake.violations).toEqual([]);
   });
 

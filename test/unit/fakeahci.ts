@@ -1,10 +1,15 @@
 // A fake AHCI HBA for the driver's unit tests (ahci.test.ts): one PCI
 // function at 00:06.0, class 010601, its registers at ABAR (BAR5), with
 // ports the test describes: a SATA disk of 4 MiB holding a GPT of two
-// partitions, an ATAPI drive, or nothing. It runs the commands of slot 0
-// as AHCI 1.3.1 says an HBA does (3.1, 3.3, 4.2, 5) and records what
+// partitions, an ATAPI drive, or nothing. It runs the commands of any
+// slot as AHCI 1.3.1 says an HBA does (3.1, 3.3, 4.2, 5) and records what
 // breaks the rules: registers changed while a port runs, a start without
-// FIS reception, a header, FIS or PRD entry the spec does not allow.
+// FIS reception, a header, FIS or PRD entry the spec does not allow. With
+// `ncq`, HBA and disk have native command queuing, 32 deep: a queued
+// command moves its data when issued but ends only later, one at each
+// read of PxSACT and the last issued first; a queued read of `failLba`
+// fails and ends every queued command outstanding, as a device does, and
+// the NCQ Command Error log names it (unless `ncqLog` is false).
 import { ALPHA, DISK_BYTES, FakePciFunction, partitionedDisk } from "./fakepci";
 import { PhysMemory } from "./harness";
 
@@ -14,6 +19,7 @@ const ATA = 0x101, ATAPI = 0xeb140101;
 const ERR = 1, DRQ = 8, DRDY = 0x40, BSY = 0x80;
 const ST = 1, FRE = 1 << 4, FR = 1 << 14, CR = 1 << 15;
 const TFES = 1 << 30;
+const READ_FPDMA = 0x60, WRITE_FPDMA = 0x61, READ_LOG_EXT = 0x2f;
 
 export type PortKind = "disk" | "atapi" | "empty";
 
@@ -26,6 +32,8 @@ export interface FakeOptions {
   biosOwned?: boolean; // CAP2.BOH, and BOHC.BOS set until the OS asks
   stuckPort?: number; // this port's CR stays set until the HBA is reset
   noLba48?: boolean;
+  ncq?: boolean;
+  ncqLog?: boolean;
 }
 
 class Port {
@@ -37,6 +45,10 @@ class Port {
   sig = 0xffffffff;
   serr = 0;
   ci = 0;
+  sact = 0;
+  // Queued slots done with their data, not yet ended; the tag of a failed one.
+  pending: number[] = [];
+  failedTag = -1;
   constructor(readonly kind: PortKind) {}
 }
 
@@ -46,7 +58,11 @@ export class FakeAhci extends FakePciFunction {
   ghc = 0;
   bohc = 0;
   resets = 0;
-  log: Array<{ port: number; command: number; lba: number; count: number; features: number; bytes: number }> = [];
+  log: Array<
+    { port: number; slot: number; command: number; lba: number; count: number; features: number; bytes: number }
+  > = [];
+  // The most queued commands outstanding at once.
+  mostQueued = 0;
   trims: Array<[number, number]> = []; // LBA range entries received
   violations: string[] = [];
 
@@ -67,8 +83,8 @@ export class FakeAhci extends FakePciFunction {
     if (off >= 0x100) return this.readPort(this.ports[(off - 0x100) >> 7], (off - 0x100) & 0x7f);
     const n = this.ports.length;
     switch (off) {
-      case 0x00: // CAP: S64A, 32 command slots, NP
-        return ((1 << 31) | (31 << 8) | (n - 1)) >>> 0;
+      case 0x00: // CAP: S64A, SNCQ if asked, 32 command slots, NP
+        return ((1 << 31) | (this.opts.ncq ? 1 << 30 : 0) | (31 << 8) | (n - 1)) >>> 0;
       case 0x04:
         return this.ghc >>> 0;
       case 0x0c:
@@ -122,6 +138,9 @@ export class FakeAhci extends FakePciFunction {
         return p.kind === "empty" ? 0 : 0x113;
       case 0x30:
         return p.serr;
+      case 0x34: // the device ends one queued command for each look
+        if (p.pending.length > 0) p.sact &= ~(1 << p.pending.pop()!);
+        return p.sact >>> 0;
       case 0x38:
         return p.ci;
       default:
@@ -139,11 +158,12 @@ export class FakeAhci extends FakePciFunction {
     else if (reg === 0x0c) p.fb = (p.fb & 0xffffffffn) | (BigInt(v) << 32n);
     else if (reg === 0x10) p.is &= ~v;
     else if (reg === 0x30) p.serr &= ~v;
+    else if (reg === 0x34) p.sact |= v;
     else if (reg === 0x18) this.portCommand(i, p, v);
     else if (reg === 0x38) {
       if (!(p.cmd & ST)) this.violations.push(`port ${i}: PxCI written while stopped`);
       p.ci |= v;
-      if (v & 1) this.execute(i, p);
+      for (let slot = 0; slot < 32; slot++) if (v & (1 << slot)) this.execute(i, p, slot);
     }
   }
 
@@ -159,7 +179,8 @@ export class FakeAhci extends FakePciFunction {
     if (v & ST) cmd |= CR;
     else if (!stuck) {
       cmd &= ~CR;
-      p.ci = 0; // clearing ST clears PxCI (3.3.14)
+      p.ci = p.sact = 0; // clearing ST clears PxCI and PxSACT (3.3.13, 3.3.14)
+      p.pending = [];
     }
     if (v & FRE) cmd |= FR;
     else if (!stuck) cmd &= ~FR;
@@ -171,8 +192,8 @@ export class FakeAhci extends FakePciFunction {
     p.cmd = cmd;
   }
 
-  private execute(i: number, p: Port): void {
-    const header = this.read(p.clb, 32), h = new DataView(header.buffer);
+  private execute(i: number, p: Port, slot: number): void {
+    const header = this.read(p.clb + BigInt(32 * slot), 32), h = new DataView(header.buffer);
     const dw0 = h.getUint32(0, true), ctba = h.getBigUint64(8, true);
     const prdtl = dw0 >>> 16, write = (dw0 & (1 << 6)) !== 0;
     if ((dw0 & 0x1f) !== 5) this.violations.push(`CFL ${dw0 & 0x1f}`);
@@ -191,7 +212,12 @@ export class FakeAhci extends FakePciFunction {
       segments.push([dba, dbc + 1]);
     }
     const bytes = segments.reduce((a, s) => a + s[1], 0);
-    this.log.push({ port: i, command, lba, count, features, bytes });
+    this.log.push({ port: i, slot, command, lba, count, features, bytes });
+    const queued = command === READ_FPDMA || command === WRITE_FPDMA;
+    if (queued) return this.queue(p, slot, command, lba, count, features, write, segments);
+    if (p.sact !== 0) this.violations.push(`command ${command} while queued ones are outstanding`);
+    if (slot !== 0) this.violations.push(`command ${command} in slot ${slot}`);
+    if (command === READ_LOG_EXT) return this.readLog(p, lba, count, segments);
     const bs = this.opts.sectorSize ?? 512, sectors = count === 0 ? 65536 : count;
     const dma = command === 0x25 || command === 0x35 || command === 0x06;
     if (dma && (fis[7] & 0x40) === 0) this.violations.push("DMA command without the LBA bit");
@@ -217,6 +243,57 @@ export class FakeAhci extends FakePciFunction {
         if (this.opts.trim === "zeroes") this.disk.fill(0, from * bs, (from + n) * bs);
       }
     }
+    p.ci &= ~1;
+  }
+
+  // READ or WRITE FPDMA QUEUED (ACS-2): the sector count in the features,
+  // the tag in bits 7-3 of the count, which must be the slot's (as QEMU
+  // wants) and set in PxSACT.
+  private queue(
+    p: Port,
+    slot: number,
+    command: number,
+    lba: number,
+    count: number,
+    features: number,
+    write: boolean,
+    segments: Array<[bigint, number]>,
+  ): void {
+    const bs = this.opts.sectorSize ?? 512, sectors = features === 0 ? 65536 : features, tag = count >> 3;
+    if (!this.opts.ncq) this.violations.push("a queued command without NCQ");
+    if (tag !== slot || !(p.sact & (1 << slot))) this.violations.push(`tag ${tag} in slot ${slot}, PxSACT ${p.sact}`);
+    if (write !== (command === WRITE_FPDMA)) this.violations.push(`W bit wrong for ${command}`);
+    const bytes = segments.reduce((a, s) => a + s[1], 0);
+    if (bytes !== sectors * bs) this.violations.push(`PRDT holds ${bytes}`);
+    p.ci &= ~(1 << slot);
+    if (p.failedTag >= 0) return; // the device takes no queued command until its log is read
+    if (command === READ_FPDMA && lba === this.opts.failLba) {
+      p.failedTag = tag;
+      p.pending = [];
+      p.tfd = (0x40 << 8) | DRDY | ERR;
+      p.is |= TFES;
+      return;
+    }
+    if (command === READ_FPDMA) this.scatter(segments, this.disk.subarray(lba * bs, (lba + sectors) * bs));
+    else this.disk.set(this.gather(segments), lba * bs);
+    p.pending.push(slot);
+    this.mostQueued = Math.max(this.mostQueued, p.pending.length);
+  }
+
+  // READ LOG EXT of the NCQ Command Error log (10h): the failed tag in
+  // byte 0, the page's checksum in byte 511; the device takes queued
+  // commands again. Without `ncqLog`, or for another log, aborted.
+  private readLog(p: Port, lba: number, count: number, segments: Array<[bigint, number]>): void {
+    if (lba !== 0x10 || count !== 1 || this.opts.ncqLog === false) {
+      p.tfd = (0x04 << 8) | DRDY | ERR; // ABRT
+      p.is |= TFES;
+      return;
+    }
+    const page = new Uint8Array(512);
+    page[0] = p.failedTag < 0 ? 0x80 : p.failedTag;
+    page[511] = (256 - page.slice(0, 511).reduce((a, b) => a + b, 0) % 256) % 256;
+    p.failedTag = -1;
+    this.scatter(segments, page);
     p.ci &= ~1;
   }
 
@@ -256,6 +333,10 @@ export class FakeAhci extends FakePciFunction {
     v.setUint32(117 * 2, bs / 2, true);
     if (this.opts.trim && this.opts.trim !== "none") v.setUint16(169 * 2, 1, true);
     if (this.opts.trim === "zeroes") v.setUint16(69 * 2, (1 << 14) | (1 << 5), true);
+    if (this.opts.ncq) {
+      v.setUint16(75 * 2, 31, true);
+      v.setUint16(76 * 2, 1 << 8, true);
+    }
     return b;
   }
 }

@@ -4,7 +4,15 @@
 // HBA and PCI bus the test puts behind the shim.
 
 import { allocPage, physOf } from "../../../kernel/mm/linearpages";
-import { AtaCommand, flushCacheExt, identifyDevice, readWriteDmaExt, trim } from "../../../vmm/storage/ahci/command";
+import {
+  AtaCommand,
+  flushCacheExt,
+  fpdmaQueued,
+  identifyDevice,
+  readLogExt,
+  readWriteDmaExt,
+  trim,
+} from "../../../vmm/storage/ahci/command";
 import { parseIdentify } from "../../../vmm/storage/ahci/identify";
 import { PrdTable } from "../../../vmm/storage/ahci/prdt";
 import { Segments } from "../../../vmm/storage/segments";
@@ -17,13 +25,16 @@ const pieces = new Segments(8);
 export function pagePhys(): u64 {
   return physOf(page);
 }
-// 0: READ/WRITE DMA EXT, 1: IDENTIFY DEVICE, 2: FLUSH CACHE EXT, 3: TRIM;
+// 0: READ/WRITE DMA EXT, 1: IDENTIFY DEVICE, 2: FLUSH CACHE EXT, 3: TRIM,
+// 4: READ/WRITE FPDMA QUEUED with tag 5, 5: READ LOG EXT of log `lba`;
 // then the FIS at the page's start, for fisByte().
 export function buildFis(kind: i32, write: bool, lba: u64, count: u32): void {
   if (kind == 0) readWriteDmaExt(command, write, lba, count);
   else if (kind == 1) identifyDevice(command);
   else if (kind == 2) flushCacheExt(command);
-  else trim(command, <u16>count);
+  else if (kind == 3) trim(command, <u16>count);
+  else if (kind == 4) fpdmaQueued(command, write, lba, count, 5);
+  else readLogExt(command, lba);
   command.writeFis(page);
 }
 export function fisByte(i: i32): u8 {
@@ -46,7 +57,8 @@ export function identifyText(): string {
   memory.copy(bytes.dataStart, page, 512);
   const id = parseIdentify(bytes);
   return id.model + "|" + id.serial + "|" + id.lba48.toString() + "|" + id.sectors.toString() + "|"
-    + id.sectorSize.toString() + "|" + id.trimZeroes.toString() + "|" + id.maxTrimBlocks.toString();
+    + id.sectorSize.toString() + "|" + id.trimZeroes.toString() + "|" + id.maxTrimBlocks.toString() + "|"
+    + id.queueDepth.toString();
 }
 
 export * from "./hostdisks";

@@ -20,8 +20,11 @@ import { AhciPort, ATA_SIGNATURE, waitClear } from "./port";
 export const AHCI_BAR: i32 = 5;
 // Generic host control registers (3.1).
 const CAP: u64 = 0x00, GHC: u64 = 0x04, PI: u64 = 0x0c, CAP2: u64 = 0x24, BOHC: u64 = 0x28;
-// CAP (3.1.1): 64-bit addressing; staggered spin-up (ports spin up only when PxCMD.SUD says).
-const CAP_S64A: u32 = 1 << 31, CAP_SSS: u32 = 1 << 27;
+// CAP (3.1.1): 64-bit addressing; native command queuing; staggered
+// spin-up (ports spin up only when PxCMD.SUD says); the number of command
+// slots less one in bits 12-8.
+const CAP_S64A: u32 = 1 << 31, CAP_SNCQ: u32 = 1 << 30, CAP_SSS: u32 = 1 << 27;
+const CAP_NCS_SHIFT: u32 = 8, CAP_NCS_MASK: u32 = 0x1f;
 // GHC (3.1.2): HBA reset; AHCI enable (the HBA is driven through these registers, not as IDE).
 const GHC_HR: u32 = 1 << 0, GHC_AE: u32 = 1 << 31;
 // CAP2 (3.1.10): BIOS/OS handoff.
@@ -38,6 +41,8 @@ const LINK_MS: u64 = 1000; // for the links to come back after a reset
 export class AhciController {
   readonly name: string;
   private wide: bool = false;
+  private slots: u32 = 1;
+  private queuing: bool = false;
 
   // `registers`: the physical address ABAR decodes.
   constructor(readonly fn: PciFunction, private registers: u64) {
@@ -51,6 +56,8 @@ export class AhciController {
     this.write(GHC, this.read(GHC) | GHC_AE); // 10.1.2 step 1, before any other register
     const cap = this.read(CAP);
     this.wide = (cap & CAP_S64A) != 0;
+    this.slots = ((cap >> CAP_NCS_SHIFT) & CAP_NCS_MASK) + 1;
+    this.queuing = (cap & CAP_SNCQ) != 0;
     const ports = this.ports(), staggered = (cap & CAP_SSS) != 0;
     let stopped = true;
     for (let i = 0; i < ports.length; i++) stopped = ports[i].stop() && stopped;
@@ -91,7 +98,7 @@ export class AhciController {
       return null;
     }
     p.start();
-    const disk = new AhciDisk(p, this.wide);
+    const disk = new AhciDisk(p, this.wide, this.slots, this.queuing);
     const problem = disk.identify();
     if (problem === null) return disk;
     if (p.failure === null) log.warn(p.name + ": " + problem + "; not used");

@@ -4,6 +4,15 @@
 // cache (ATA8-ACS). Only disks with 48-bit addresses are used, and only
 // sectors of 512 or 4096 bytes, as for NVMe.
 //
+// Where both the HBA (CAP.SNCQ) and the disk (IDENTIFY word 76) have
+// native command queuing, reads and writes are READ and WRITE FPDMA
+// QUEUED instead (ACS-2), up to one less than the queue's depth in flight
+// at once in slots 1 and up (port.ts), each tagged with its slot's number.
+// When one fails, the device ends every queued command it has not
+// finished; the port is recovered, the NCQ Command Error log (10h) names
+// the one that failed, and the others are issued again. If the log cannot
+// tell, every command the device had not finished fails.
+//
 // zero() keeps DiskBacking.discard()'s promise that the sectors read as
 // zeroes afterwards: with TRIM only if the disk says trimmed sectors read
 // as zeroes, deterministically (IDENTIFY word 69, DRAT and RZAT; ACS-2),
@@ -14,9 +23,18 @@ import * as log from "../../../kernel/console/log";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
 import { BlockDevice, BUFFER_BYTES } from "../blockdevice";
 import { Segments } from "../segments";
-import { AtaCommand, flushCacheExt, identifyDevice, readWriteDmaExt, trim } from "./command";
+import {
+  AtaCommand,
+  flushCacheExt,
+  fpdmaQueued,
+  identifyDevice,
+  NCQ_ERROR_LOG,
+  readLogExt,
+  readWriteDmaExt,
+  trim,
+} from "./command";
 import { AtaIdentity, parseIdentify } from "./identify";
-import { AhciPort, COMMAND_TIMEOUT_MS, Outcome } from "./port";
+import { AhciPort, COMMAND_TIMEOUT_MS, MAX_SLOTS, Outcome } from "./port";
 import { prdAddressable } from "./prdt";
 
 const IDENTIFY_BYTES: u64 = 512;
@@ -25,16 +43,32 @@ const IDENTIFY_BYTES: u64 = 512;
 const MAX_SECTORS: u64 = 0x1_0000;
 const MAX_RANGE: u64 = 0xffff;
 const RANGE_ENTRY_BYTES: u64 = 8, RANGE_BLOCK_BYTES: u64 = 512;
+// The NCQ Command Error log's first byte (SATA 3.x, 13.7.4): the failed
+// command's tag in bits 4-0, and NQ (bit 7) if it was not a queued one.
+const LOG_TAG_MASK: u8 = 0x1f, LOG_NOT_QUEUED: u8 = 0x80;
+const LOG_BYTES: u64 = 512;
 
 export class AhciDisk extends BlockDevice {
   identity: AtaIdentity | null = null;
   private data: usize = allocPages(<i32>(BUFFER_BYTES / 4096));
   private dataPhys: u64 = physOf(this.data);
-  private command: AtaCommand = new AtaCommand(); // one at a time: every command is waited for
+  // Each slot's command: slot 0's is not queued, and waited for at once.
+  private commands: AtaCommand[] = [];
+  // The slots of queued commands (1 to one less than this; 0 without
+  // NCQ), those in flight, and the request each is part of.
+  private queueSlots: u32 = 0;
+  private flying: u32 = 0;
+  private tags: StaticArray<i32> = new StaticArray<i32>(<i32>MAX_SLOTS);
 
-  // The disk on `port` of an HBA with 64-bit addresses (`wide`) or not.
-  constructor(readonly port: AhciPort, private wide: bool) {
+  // The disk on `port` of an HBA with 64-bit addresses (`wide`) or not,
+  // that has `slots` command slots and, with `queuing`, NCQ.
+  constructor(readonly port: AhciPort, private wide: bool, private slots: u32, private queuing: bool) {
     super();
+    for (let slot: u32 = 0; slot < MAX_SLOTS; slot++) this.commands.push(new AtaCommand());
+  }
+
+  private get command(): AtaCommand {
+    return this.commands[0];
   }
 
   get blocks(): u64 {
@@ -72,7 +106,16 @@ export class AhciDisk extends BlockDevice {
     if (id.sectorSize != 512 && id.sectorSize != 4096) {
       return id.sectorSize.toString() + "-byte sectors (only 512 and 4096 are supported)";
     }
+    // Tags run from 0 to the depth less one; slot 0 is not queued.
+    const slots = min(this.slots, id.queueDepth);
+    if (this.queuing && slots > 1 && this.port.allocateQueue(slots, this.wide)) this.queueSlots = slots;
     return null;
+  }
+
+  // "...: 64 MiB, 512-byte sectors, 31 queued commands".
+  describe(): string {
+    const queue = this.queueSlots > 1 ? ", " + (this.queueSlots - 1).toString() + " queued commands" : "";
+    return super.describe() + queue;
   }
 
   addressable(phys: u64, length: u64): bool {
@@ -80,21 +123,92 @@ export class AhciDisk extends BlockDevice {
   }
 
   protected cover(data: Segments): u64 {
-    return this.port.describe(data, MAX_SECTORS * this.blockSize, this.blockSize);
+    return this.port.describe(this.nextSlot, data, MAX_SECTORS * this.blockSize, this.blockSize);
   }
 
-  // One command slot is used: each command runs to its end in start().
+  // Without NCQ each command runs to its end in start().
   protected get hasRoom(): bool {
-    return true;
+    return this.queueSlots == 0 || this.freeSlots != 0;
   }
 
   protected start(lba: u64, blocks: u64, write: bool, tag: i32): bool {
-    readWriteDmaExt(this.command, write, lba, <u32>blocks);
-    return this.run(this.command, true);
+    if (this.queueSlots == 0) {
+      readWriteDmaExt(this.command, write, lba, <u32>blocks);
+      return this.run(this.command, true);
+    }
+    if (this.port.failure !== null) return false;
+    const slot = this.nextSlot, c = this.commands[slot];
+    fpdmaQueued(c, write, lba, <u32>blocks, slot);
+    this.port.issue(slot, c);
+    this.tags[slot] = tag;
+    this.flying |= 1 << slot;
+    return true;
   }
 
+  // Waits for the queued commands in flight: bit `tag` set for each
+  // request of which one failed (all of them in flight if the port did).
   protected finish(): u64 {
-    return 0;
+    const port = this.port;
+    let failed: u64 = 0;
+    while (this.flying != 0) {
+      const outcome = port.awaitQueued(this.flying);
+      if (outcome == Outcome.Done) break;
+      const unfinished = port.active & this.flying;
+      if (outcome != Outcome.DeviceError) {
+        failed |= this.tagsOf(this.flying);
+        port.fail("queued commands: " + (outcome == Outcome.TimedOut ? TIMED_OUT : HOST_ERROR));
+        break;
+      }
+      const tf = port.taskFile;
+      log.warn(port.name + ": a queued command failed: status " + log.hex(tf & 0xff) + ", error " + log.hex(tf >> 8));
+      if (!port.recover()) {
+        failed |= this.tagsOf(this.flying);
+        port.fail("still busy after a failed queued command");
+        break;
+      }
+      const slot = this.failedSlot();
+      if (slot < 0 || (unfinished & (1 << slot)) == 0) {
+        failed |= this.tagsOf(unfinished);
+        break;
+      }
+      log.warn(port.name + ": it was the " + this.commands[slot].toString() + "; the others go again");
+      failed |= this.tagsOf(1 << slot);
+      this.flying = unfinished & ~(1 << slot);
+      for (let rest = this.flying; rest != 0; rest &= rest - 1) {
+        const again = ctz(rest);
+        port.issue(again, this.commands[again]);
+      }
+    }
+    this.flying = 0;
+    return failed;
+  }
+
+  // The slot of the queued command that failed, from the NCQ Command Error
+  // log (which also lets the device take queued commands again); -1 if the
+  // log cannot be read or names none.
+  private failedSlot(): i32 {
+    readLogExt(this.command, NCQ_ERROR_LOG);
+    if (!this.runOnBuffer(this.command, LOG_BYTES)) return -1;
+    // The page's bytes sum to 0 (its last is a checksum).
+    let sum: u32 = 0;
+    for (let i: usize = 0; i < <usize>LOG_BYTES; i++) sum += load<u8>(this.data + i);
+    const first = load<u8>(this.data);
+    return (sum & 0xff) != 0 || (first & LOG_NOT_QUEUED) != 0 ? -1 : <i32>(first & LOG_TAG_MASK);
+  }
+
+  // The queued slots free (of 1 to queueSlots - 1), and the lowest of them.
+  private get freeSlots(): u32 {
+    return ~this.flying & <u32>((<u64>1 << <u64>this.queueSlots) - 2);
+  }
+  private get nextSlot(): u32 {
+    return this.queueSlots == 0 ? 0 : ctz(this.freeSlots);
+  }
+
+  // The requests the queued commands of `slots` are part of.
+  private tagsOf(slots: u32): u64 {
+    let tags: u64 = 0;
+    for (let rest = slots; rest != 0; rest &= rest - 1) tags |= <u64>1 << <u64>this.tags[ctz(rest)];
+    return tags;
   }
 
   zero(lba: u64, count: u64): bool {
@@ -141,7 +255,7 @@ export class AhciDisk extends BlockDevice {
 
   // Runs `c` with the first `length` bytes of the driver's buffer as its data.
   private runOnBuffer(c: AtaCommand, length: u64): bool {
-    this.port.describe(this.single.only(this.dataPhys, length), length, 1);
+    this.port.describe(0, this.single.only(this.dataPhys, length), length, 1);
     return this.run(c, true);
   }
 
@@ -160,9 +274,9 @@ export class AhciDisk extends BlockDevice {
       if (!port.recover()) port.fail("still busy after a failed " + what);
       return false;
     }
-    const why = outcome == Outcome.TimedOut
-      ? "no completion within " + COMMAND_TIMEOUT_MS.toString() + " ms"
-      : "a host bus or interface error";
-    return port.fail(what + ": " + why);
+    return port.fail(what + ": " + (outcome == Outcome.TimedOut ? TIMED_OUT : HOST_ERROR));
   }
 }
+
+const TIMED_OUT: string = "no completion within " + COMMAND_TIMEOUT_MS.toString() + " ms";
+const HOST_ERROR: string = "a host bus or interface error";

@@ -17,6 +17,10 @@ const SECTOR_SIZES: i32 = 106; // bits 15-14 = 01b: valid; bit 12: words 117-118
 const SECTOR_SIZES_VALID: u64 = 1 << 14, SECTOR_SIZES_MASK: u64 = 3 << 14, LONG_LOGICAL: u64 = 1 << 12;
 const LOGICAL_SECTOR_WORDS: i32 = 117;
 const DSM_SUPPORT: i32 = 169; // bit 0: TRIM
+// Serial ATA words (SATA 3.x, 13.2.1): the queue depth less one in bits
+// 4-0 of word 75, and native command queuing in bit 8 of word 76.
+const QUEUE_DEPTH: i32 = 75, SATA_CAPABILITIES: i32 = 76;
+const QUEUE_DEPTH_MASK: u64 = 0x1f, NCQ_SUPPORTED: u64 = 1 << 8;
 const TRIM_SUPPORTED: u64 = 1;
 
 export class AtaIdentity {
@@ -31,6 +35,8 @@ export class AtaIdentity {
     readonly trimZeroes: bool,
     // The most 512-byte blocks of LBA range entries one DATA SET MANAGEMENT takes (at least 1).
     readonly maxTrimBlocks: u32,
+    // How many queued commands it takes at once, tags 0 to this less one; 0 without NCQ.
+    readonly queueDepth: u32,
   ) {}
 }
 
@@ -47,6 +53,7 @@ export function parseIdentify(b: Uint8Array): AtaIdentity {
     long ? <u32>readLittleEndian(b, 2 * LOGICAL_SECTOR_WORDS, 4) * 2 : 512,
     trim && zeroes,
     max<u32>(1, <u32>word(b, MAX_DSM_BLOCKS)),
+    (word(b, SATA_CAPABILITIES) & NCQ_SUPPORTED) != 0 ? <u32>(word(b, QUEUE_DEPTH) & QUEUE_DEPTH_MASK) + 1 : 0,
   );
 }
 

@@ -2,13 +2,18 @@
 // (AHCI 1.3.1, 3.3 "Port Registers", 5 "Data Transfer Operation").
 //
 // A port reads its commands from memory the host gives it: a command list
-// of 32-byte headers (4.2.2), each pointing at a command table (4.2.3)
-// that holds the command's FIS and its PRDT, and a received-FIS area
-// where it posts the FISes the device sends back (4.2.1). All three live
-// in one page of the linear memory, written with ordinary stores; only
-// slot 0 is used, one command at a time, under the hypervisor's lock. The
-// driver sets the slot's bit in PxCI and polls until the HBA clears it
-// (done) or PxIS reports an error, with a deadline on the TSC.
+// of 32-byte headers (4.2.2), one per command slot, each pointing at a
+// command table (4.2.3) that holds the command's FIS and its PRDT, and a
+// received-FIS area where it posts the FISes the device sends back
+// (4.2.1). The list, the FIS area and slot 0's table live in one page of
+// the linear memory, written with ordinary stores, under the hypervisor's
+// lock. Slot 0 runs the commands that are not queued, one at a time: the
+// driver sets its bit in PxCI and polls until the HBA clears it (done) or
+// PxIS reports an error, with a deadline on the TSC. With native command
+// queuing, slots 1 and up, each with a table in a page of its own, hold
+// queued reads and writes in flight together (5.3.7 and 5.3.8): the driver
+// sets a slot's bit in PxSACT, then in PxCI, and the command is done when
+// the device has cleared its PxSACT bit, in whatever order it finishes them.
 //
 // A command the device fails (a task file error) fails that request, and
 // the port is restarted as 6.2.2.1 says. A port that lets a command time
@@ -40,16 +45,22 @@ const TFD_BSY: u32 = 1 << 7, TFD_DRQ: u32 = 1 << 3, TFD_ERR: u32 = 1 << 0;
 const IS_ERRORS: u32 = (1 << 30) | (1 << 29) | (1 << 28) | (1 << 27);
 // PxSSTS.DET (3.3.10), bits 3-0: a device is present and the link is up.
 const DET_PRESENT: u32 = 3;
+// PxSACT (3.3.13): the queued commands the device has not finished.
+const PxSACT: u64 = 0x34;
 // PxSIG (3.3.9): what the device's first D2H Register FIS said it is.
 export const ATA_SIGNATURE: u32 = 0x0000_0101;
 
 // The port's page: command list (1 KiB-aligned), received FISes
-// (256-byte-aligned), slot 0's command table (128-byte-aligned), whose
-// PRDT starts at 80h and runs to the page's end (PRD_ENTRIES).
-const RECEIVED_FIS: usize = 0x400, COMMAND_TABLE: usize = 0x500, PRDT: usize = COMMAND_TABLE + 0x80;
+// (256-byte-aligned), slot 0's command table (128-byte-aligned). A
+// table's PRDT starts 80h into it and holds PRD_ENTRIES, to the page's
+// end for slot 0's; a queued slot's table starts its own page.
+const RECEIVED_FIS: usize = 0x400, SLOT_0_TABLE: usize = 0x500, PRDT_AT: usize = 0x80;
+const HEADER_BYTES: usize = 32;
 const FIS_DWORDS: u32 = 5; // a Register H2D FIS: the header's CFL
 const HEADER_WRITE: u32 = 1 << 6; // the header's W: data from host to device
 const SLOT_0: u32 = 1;
+// The command slots an HBA may have (CAP.NCS, 3.1.1).
+export const MAX_SLOTS: u32 = 32;
 
 // How long the HBA may take to stop a port (10.1.2: at least 500 ms).
 const STOP_MS: u64 = 500;
@@ -70,7 +81,9 @@ export class AhciPort {
   // Its command list, received FISes and command table, once there is a device (allocate()).
   private page: usize = 0;
   private pagePhys: u64 = 0;
-  private prdt: PrdTable = new PrdTable(0);
+  // Each slot's command table and its PRDT, for slot 0 and those allocateQueue() gave.
+  private tables: StaticArray<usize> = new StaticArray<usize>(<i32>MAX_SLOTS);
+  private prdts: PrdTable[] = [];
 
   // Port `index` of the HBA `fn` named `hba`, with its registers at `base`.
   constructor(private fn: PciFunction, hba: string, index: u32, private base: u64) {
@@ -92,8 +105,24 @@ export class AhciPort {
   allocate(wide: bool): bool {
     this.page = allocPage();
     this.pagePhys = physOf(this.page);
-    this.prdt = new PrdTable(this.page + PRDT);
+    this.addTable(this.page + SLOT_0_TABLE);
     return wide || this.pagePhys + 4096 <= <u64>1 << 32;
+  }
+
+  // Gives queued slots 1 to `slots` - 1 a table each; false if the HBA
+  // could not address one (`wide` as for allocate()).
+  allocateQueue(slots: u32, wide: bool): bool {
+    for (let slot = <u32>this.prdts.length; slot < slots; slot++) {
+      const page = allocPage();
+      if (!wide && physOf(page) + 4096 > <u64>1 << 32) return false;
+      this.addTable(page);
+    }
+    return true;
+  }
+
+  private addTable(table: usize): void {
+    this.tables[this.prdts.length] = table;
+    this.prdts.push(new PrdTable(table + PRDT_AT));
   }
 
   // Stops the command list, then FIS reception (10.1.2 step 3); false if the HBA does not follow.
@@ -125,31 +154,65 @@ export class AhciPort {
     this.write(PxCMD, this.read(PxCMD) | CMD_ST);
   }
 
-  // Points the next command at as much of `data`, from its position on,
-  // as its table holds: at most `most` bytes, in whole `unit`s. How many
-  // bytes (prdt.ts).
-  describe(data: Segments, most: u64, unit: u64): u64 {
-    return this.prdt.describe(data, most, unit);
+  // Points slot `slot`'s next command at as much of `data`, from its
+  // position on, as its table holds: at most `most` bytes, in whole
+  // `unit`s. How many bytes (prdt.ts).
+  describe(slot: u32, data: Segments, most: u64, unit: u64): u64 {
+    return this.prdts[slot].describe(data, most, unit);
   }
 
-  // Runs `c`, with the data describe() named if `withData`.
+  // Runs `c` in slot 0, with the data describe() named if `withData`, and
+  // waits for it. Only while no queued command is in flight: ATA runs a
+  // command that is not queued only alone.
   execute(c: AtaCommand, withData: bool): Outcome {
-    const table = this.page + COMMAND_TABLE;
-    c.writeFis(table);
-    const entries = withData ? this.prdt.entries : 0;
-    // Command header 0 (4.2.2): CFL, W and PRDTL; PRDBC cleared; CTBA.
-    store<u32>(this.page, (entries << 16) | (c.toDevice ? HEADER_WRITE : 0) | FIS_DWORDS);
-    store<u32>(this.page + 4, 0);
-    store<u64>(this.page + 8, physOf(table));
     this.write(PxIS, 0xffff_ffff);
-    memoryFence(); // the header, the table and the data are in memory before the HBA is told
+    this.prepare(0, c, withData);
     this.write(PxCI, SLOT_0);
+    // An error leaves the slot's bit set (6.2.2), so PxIS is looked at first.
+    return this.await(PxCI, SLOT_0);
+  }
+
+  // Starts queued command `c` in slot `slot` (1 and up, its tag), with the
+  // data describe() named for it, and returns: PxSACT's bit first, then
+  // PxCI's (3.3.13).
+  issue(slot: u32, c: AtaCommand): void {
+    this.prepare(slot, c, true);
+    this.write(PxSACT, 1 << slot);
+    this.write(PxCI, 1 << slot);
+  }
+
+  // Waits until the device has finished the queued commands of the slots
+  // in `slots`, or one of them failed (the device then ends the rest too:
+  // `active` says which it has not finished).
+  awaitQueued(slots: u32): Outcome {
+    return this.await(PxSACT, slots);
+  }
+
+  get active(): u32 {
+    return this.read(PxSACT);
+  }
+
+  // Slot `slot`'s header and table for `c` (4.2.2): CFL, W and PRDTL;
+  // PRDBC cleared; CTBA. Then they, and the data, are in memory before
+  // the HBA is told.
+  private prepare(slot: u32, c: AtaCommand, withData: bool): void {
+    const table = this.tables[slot], header = this.page + <usize>slot * HEADER_BYTES;
+    c.writeFis(table);
+    const entries = withData ? this.prdts[slot].entries : 0;
+    store<u32>(header, (entries << 16) | (c.toDevice ? HEADER_WRITE : 0) | FIS_DWORDS);
+    store<u32>(header + 4, 0);
+    store<u64>(header + 8, physOf(table));
+    memoryFence();
+  }
+
+  // Polls until `bits` of register `reg` are all clear (done), PxIS reports
+  // an error, or the deadline passes.
+  private await(reg: u64, bits: u32): Outcome {
     const deadline = rdtsc() + COMMAND_TIMEOUT_MS * tscPerMillisecond();
     while (true) {
-      // An error leaves the slot's bit set (6.2.2), so PxIS is looked at first.
       const status = this.read(PxIS);
       if ((status & IS_ERRORS) != 0) return (this.taskFile & TFD_ERR) != 0 ? Outcome.DeviceError : Outcome.HostError;
-      if ((this.read(PxCI) & SLOT_0) == 0) break;
+      if ((this.read(reg) & bits) == 0) break;
       if (rdtsc() > deadline) return Outcome.TimedOut;
       pause();
     }
@@ -157,9 +220,10 @@ export class AhciPort {
     return Outcome.Done;
   }
 
-  // Non-queued error recovery (6.2.2.1): stop the command list, which
-  // clears PxCI; clear the errors; start again if the device is not busy.
-  // False if it is (that needs a COMRESET, which this driver leaves out).
+  // Error recovery (6.2.2.1, and 6.2.2.2 for queued commands): stop the
+  // command list, which clears PxCI and PxSACT; clear the errors; start
+  // again if the device is not busy. False if it is (that needs a
+  // COMRESET, which this driver leaves out).
   recover(): bool {
     if (!this.stopCommands()) return false;
     this.write(PxSERR, 0xffff_ffff);

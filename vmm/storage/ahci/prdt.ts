@@ -11,8 +11,8 @@ import { Segments } from "../segments";
 
 export const PRD_ENTRY_BYTES: usize = 16;
 export const PRD_MAX_BYTES: u64 = 4 << 20;
-// The table's entries in the port's command table, which ends with its
-// page (port.ts): enough for a 1 MiB request of 4 KiB pieces and more.
+// The entries of a command table, which fit in what slot 0's leaves of
+// the port's page (port.ts): enough for a 1 MiB request of 4 KiB pieces and more.
 export const PRD_ENTRIES: u32 = 160;
 
 // Whether a buffer at `phys` of `length` bytes can be described at all:
@@ -22,7 +22,7 @@ export function prdAddressable(phys: u64, length: u64, wide: bool): bool {
   return (phys & 1) == 0 && (length & 1) == 0 && (wide || phys + length <= <u64>1 << 32);
 }
 
-// The table of the port's one command, at linear offset `table`.
+// The table of one command slot, at linear offset `table`.
 export class PrdTable {
   // How many entries describe() wrote.
   entries: u32 = 0;
