@@ -9,6 +9,7 @@
 // MSI-X and INTx#, and that a driver breaking the rules gets
 // DEVICE_NEEDS_RESET (2.1.2) rather than hurting the host.
 import { beforeEach, describe, expect, it } from "vitest";
+import { FakeTsc } from "./fakehost";
 import { type Exports, load, type Machine, PhysMemory, type Stub } from "./harness";
 import {
   ACKNOWLEDGE,
@@ -72,6 +73,9 @@ interface VirtioExports {
   messageAddress(i: number): bigint;
   messageData(i: number): number;
   diskTotals(which: number): number;
+  buildMultiqueue(iops: number, tscPerMs: bigint): void;
+  multiqueueResumeAt(): bigint;
+  multiqueueResume(): void;
 }
 
 // The machine (test/unit/as/virtio.ts).
@@ -112,14 +116,15 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-beforeEach(async () => {
+// A fresh machine, its shim's calls those of `shim` besides hw_random.
+async function start(shim: Record<string, Stub> = {}): Promise<void> {
   phys = new PhysMemory();
   phys.writeBytes(DISK, DISK_IMAGE);
   phys.writeBytes(READ_ONLY, READ_ONLY_IMAGE);
   hwRandom = () => 0;
   const unit = await load<VirtioExports>("virtio.ts", {
     phys,
-    shim: { hw_random: (seed: number, out: number) => hwRandom(seed, out) },
+    shim: { ...shim, hw_random: (seed: number, out: number) => hwRandom(seed, out) },
   });
   e = unit.exports;
   machine = unit.machine;
@@ -133,7 +138,8 @@ beforeEach(async () => {
     READ_ONLY + BigInt(READ_ONLY_BYTES),
     1,
   );
-});
+}
+beforeEach(() => start());
 
 const messages = () =>
   Array.from({ length: e.messageCount() }, (_, i) => [e.messageAddress(i), e.messageData(i)] as const);
@@ -164,7 +170,8 @@ interface Submitted {
 }
 
 class BlkDriver extends Driver {
-  submit(r: BlkRequest): Submitted {
+  // Offers request `r` on the queue whose rings are `ring`.
+  submit(r: BlkRequest, ring = this.ring): Submitted {
     const out = r.out ?? new Uint8Array(0), room = r.in ?? 0;
     // The header, and with `merged` a write's data after it.
     const header = this.alloc(16 + (r.merged ? out.length : 0));
@@ -192,7 +199,7 @@ class BlkDriver extends Driver {
     phys.write8(RAM_HPA + status, 0xff);
     if (r.merged && room > 0) data.push({ gpa: last, len: room, write: true });
     buffers.push({ gpa: last, len: (r.merged ? room : 0) + 1, write: true });
-    const head = this.ring.offer(buffers, r.indirect ? this.alloc(16 * buffers.length) : undefined);
+    const head = ring.offer(buffers, r.indirect ? this.alloc(16 * buffers.length) : undefined);
     return { head, header, data, status };
   }
 
@@ -852,6 +859,82 @@ describe("a driver that breaks the rules: DEVICE_NEEDS_RESET, and a reset mends 
     d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
     expect(d.ring.usedIdx).toBe(1);
     expect(d.status & NEEDS_RESET).toBe(0);
+  });
+});
+
+describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
+  const MULTIQUEUE_SLOT = 6, HZ = 1_000_000_000n;
+  const tsc = new FakeTsc(HZ);
+  beforeEach(async () => {
+    tsc.clock = HZ;
+    await start(tsc.stubs());
+  });
+  // The disk capped at `iops` (0: not capped), and the driver with both
+  // queues (the second's rings beside the first's, on vector 2), or with
+  // the first alone if it does not take F_MQ.
+  function bringUp(iops = 0, accept = (offered: bigint) => offered): { d: BlkDriver; second: Ring } {
+    e.buildMultiqueue(iops, tsc.perMs);
+    const d = blk(MULTIQUEUE_SLOT).bringUp({ features: accept, driverOk: false });
+    const second = new Ring(32, 0x5000n, 0x7000n, 0x8000n);
+    if (accept(F_MQ) & F_MQ) d.setupQueue(1, second, 2);
+    d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
+    return { d, second };
+  }
+
+  it("offers F_MQ and two queues, where the one-vCPU disks offer one", () => {
+    e.buildMultiqueue(0, tsc.perMs);
+    const d = blk(MULTIQUEUE_SLOT);
+    expect(d.deviceFeatures() & F_MQ).toBe(F_MQ);
+    expect(d.config(34, 2)).toBe(2);
+    expect(d.read(C.numQueues, 2)).toBe(2);
+    expect(blk().deviceFeatures() & F_MQ).toBe(0n);
+  });
+
+  it("serves each queue's requests on that queue, with its own vector", () => {
+    const { d, second } = bringUp();
+    const a = d.submit({ type: T_IN, sector: 3, in: 512 });
+    d.notify(0);
+    const b = d.submit({ type: T_IN, sector: 4, in: 512 }, second);
+    const sent = e.messageCount();
+    d.notify(1);
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([a.head]);
+    expect(second.takeUsed().map(([id]) => id)).toEqual([b.head]);
+    expect(d.dataOf(b)).toEqual(diskAt(4, 512));
+    expect(phys.read8(RAM_HPA + b.status)).toBe(S_OK);
+    expect(messages().slice(sent).map(([, data]) => data - msiData(0))).toEqual([2]);
+  });
+
+  it("without F_MQ uses the first queue alone: a kick of the second reaches nothing", () => {
+    const { d, second } = bringUp(0, (offered) => offered & ~F_MQ);
+    d.submit({ type: T_IN, sector: 4, in: 512 }, second);
+    e.mmioWrite(d.where(NOTIFY_CFG) + 4n, 2, 1n);
+    expect(second.usedIdx).toBe(0);
+    expect(d.run({ type: T_IN, sector: 5, in: 512 }).status).toBe(S_OK);
+  });
+
+  it("holds the second queue behind a request of the first that its budget held back", () => {
+    const { d, second } = bringUp(1); // one operation a second
+    expect(d.run({ type: T_IN, sector: 0, in: 512 }).status).toBe(S_OK);
+    const held = d.submit({ type: T_IN, sector: 1, in: 512 });
+    d.notify(0);
+    const behind = d.submit({ type: T_IN, sector: 2, in: 512 }, second);
+    d.notify(1);
+    expect([d.ring.usedIdx, second.usedIdx]).toEqual([1, 0]);
+    // About a second on (less the budget's slack), the held request goes,
+    // not before; the next waits its own turn.
+    const due = e.multiqueueResumeAt();
+    expect(due > HZ + HZ / 2n && due <= 2n * HZ).toBe(true);
+    tsc.clock = due - 1n;
+    e.multiqueueResume();
+    expect([d.ring.usedIdx, second.usedIdx]).toEqual([1, 0]);
+    tsc.clock = due;
+    e.multiqueueResume();
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([held.head]);
+    expect(second.usedIdx).toBe(0);
+    tsc.clock = e.multiqueueResumeAt();
+    e.multiqueueResume();
+    expect(second.takeUsed().map(([id]) => id)).toEqual([behind.head]);
+    expect(d.dataOf(behind)).toEqual(diskAt(2, 512));
   });
 });
 

@@ -7,9 +7,13 @@
 // firmware's BAR placement is done here; everything else the test does
 // through configuration space and the BARs. Interrupt lines and MSI-X
 // messages are recorded. Each load() of this module is a fresh machine.
+// buildMultiqueue() adds, at 00:06.0, a disk of two request queues (a VM
+// of two vCPUs') over the same RAM disk, capped at so many operations a
+// second, whose held-back request the test resumes itself.
 
 import { IoBudget } from "../../../vmm/storage/budget";
 import { BootModule } from "../../../kernel/boot/bootinfo";
+import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { Bus } from "../../../vmm/devices/bus";
 import { Ecam } from "../../../vmm/devices/pci/ecam";
@@ -31,12 +35,14 @@ import { DiskMeter, VmDisk } from "../../../vmm/storage/vmdisk";
 import { Lines, messages, Routing } from "./pcirecorders";
 export { messageAddress, messageCount, messageData } from "./pcirecorders";
 
-const DISK_SLOT: u32 = 3, READ_ONLY_SLOT: u32 = 4, RNG_SLOT: u32 = 5;
+const DISK_SLOT: u32 = 3, READ_ONLY_SLOT: u32 = 4, RNG_SLOT: u32 = 5, MULTIQUEUE_SLOT: u32 = 6;
 const DISK_SERIAL = "typervisor-disk0"; // 16 bytes: NUL-padded to 20
 const READ_ONLY_SERIAL = "a-read-only-disk-image.img"; // 26 bytes: cut at 20
 
 const space = new Bus();
 let vmDisks: VmDisk[] = [];
+let multiqueue: VirtioBlock | null = null;
+let backing: RamDisk | null = null;
 const lines = new Lines();
 const ram = new GuestMemory();
 const pci = new PciBus(space, lines, new Routing());
@@ -56,13 +62,30 @@ export function build(
 ): void {
   ram.add(0, ramHpa, ramSize);
   const disk = new RamDisk(new BootModule(diskStart, diskEnd, "disk"), false, DISK_SERIAL);
+  backing = disk;
   const readOnly = new RamDisk(new BootModule(readOnlyStart, readOnlyEnd, "ro"), true, READ_ONLY_SERIAL);
   pci.attach(0, 0, hostBridge());
   vmDisks = [new VmDisk(disk, new IoBudget(0, 0)), new VmDisk(readOnly, new IoBudget(0, 0))];
-  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[0]), ram, messages));
-  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[1]), ram, messages));
+  pci.attach(DISK_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[0], 1), ram, messages));
+  pci.attach(READ_ONLY_SLOT, 0, new VirtioPci(new VirtioBlock(vmDisks[1], 1), ram, messages));
   pci.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(seed), ram, messages));
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
+}
+
+// After build(): the disk of two queues, capped at `iops`, the TSC
+// running at `tscPerMs` ticks a millisecond.
+export function buildMultiqueue(iops: u32, tscPerMs: u64): void {
+  setTscPerMillisecond(tscPerMs);
+  multiqueue = new VirtioBlock(new VmDisk(backing!, new IoBudget(iops, 0)), 2);
+  pci.attach(MULTIQUEUE_SLOT, 0, new VirtioPci(multiqueue!, ram, messages));
+  pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
+}
+// When its held-back request may go (NOT_DUE if none), and its going.
+export function multiqueueResumeAt(): u64 {
+  return multiqueue!.resume.dueAt;
+}
+export function multiqueueResume(): void {
+  multiqueue!.resume.run();
 }
 
 // The counters the management API reads of the disk (0) or the read-only

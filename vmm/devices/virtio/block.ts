@@ -1,11 +1,15 @@
-// virtio-blk (virtio 1.2, 5.2): a disk with one request queue, served
-// from its backing (storage/backing.ts) when the driver notifies: the
-// reads and writes of one kick go to the disk together, and come back
-// together when it is done with them all (blockbatch.ts).
+// virtio-blk (virtio 1.2, 5.2): a disk with a request queue for each of
+// the VM's vCPUs (F_MQ, up to MAX_QUEUES), served from its backing
+// (storage/backing.ts) when the driver notifies: the reads and writes of
+// one kick go to the disk together, and come back together, on that
+// queue, when it is done with them all (blockbatch.ts). Linux gives each
+// CPU a queue of its own (blk-mq), so CPUs submit without sharing one.
 //
 // The VM's I/O caps (storage/budget.ts) and its share of a host disk
 // other VMs use too (storage/diskarbiter.ts) are applied here, a request
-// at a time (storage/vmdisk.ts). A request is one descriptor chain: a 16-byte header the device reads
+// at a time (storage/vmdisk.ts): a request they hold back holds every
+// queue behind it, since the arbiter counts one request in hand per VM. A
+// request is one descriptor chain: a 16-byte header the device reads
 // (type, reserved, sector), the data (read by the device for a write, written
 // for a read), and a status byte the device writes last (5.2.6). Anything
 // past the disk's end fails with an I/O error and touches nothing; a chain
@@ -27,13 +31,15 @@ const BLOCK_ID: u16 = 2;
 // Room for a 1 MiB request of 4 KiB pages as one chain (SEG_MAX): Linux
 // splits a request at seg_max, and each part is a kick and an interrupt.
 const QUEUE_SIZE: u16 = 512;
-const REQUESTS: u32 = 0;
+// The most request queues a disk has, whatever the VM's vCPUs.
+export const MAX_QUEUES: u32 = 8;
 
 // Feature bits (5.2.3).
 const F_SEG_MAX: u64 = 1 << 2;
 const F_RO: u64 = 1 << 5;
 const F_BLK_SIZE: u64 = 1 << 6;
 const F_FLUSH: u64 = 1 << 9;
+const F_MQ: u64 = 1 << 12;
 const F_DISCARD: u64 = 1 << 13;
 const F_WRITE_ZEROES: u64 = 1 << 14;
 
@@ -58,10 +64,15 @@ const MAX_WRITE_ZEROES_SECTORS_AT: u32 = 48, MAX_WRITE_ZEROES_SEG_AT: u32 = 52;
 const CONFIG_SIZE: u32 = 60;
 
 export class VirtioBlock extends VirtioDevice {
-  private queue: Virtqueue | null = null;
+  // The request queues, those the driver may use (1 without F_MQ), and
+  // the request in hand, of whichever queue is served.
+  private queues: Array<Virtqueue | null> = [];
+  private usable: u32 = 0;
   private chain: Chain = new Chain(<i32>QUEUE_SIZE);
-  // The chain was taken but the budget or the share held it back.
-  private held: bool = false;
+  // The queue whose chain in hand the budget or the share held back (-1:
+  // none), and the queues notified meanwhile, which wait behind it.
+  private heldQueue: i32 = -1;
+  private waiting: u32 = 0;
   // Its turn comes at the platform clock's call (devices/timers/deferred.ts),
   // or when the host disk's arbiter calls.
   readonly resume!: Deferred;
@@ -78,14 +89,16 @@ export class VirtioBlock extends VirtioDevice {
   private id: Uint8Array = new Uint8Array(ID_BYTES);
 
   // `vmDisk`: the backing, with the VM's caps on its operations and bytes
-  // per second and its share of the host disk.
-  constructor(private vmDisk: VmDisk) {
-    super(BLOCK_ID, "blk", 1, QUEUE_SIZE);
+  // per second and its share of the host disk; a queue for each of `vcpus`.
+  constructor(private vmDisk: VmDisk, vcpus: u32) {
+    const count = max<u32>(1, min(vcpus, MAX_QUEUES));
+    super(BLOCK_ID, "blk", count, QUEUE_SIZE);
+    for (let i: u32 = 0; i < count; i++) this.queues.push(null);
     const disk = vmDisk.backing, c = this.config;
     writeLittleEndian(c, CAPACITY, 8, disk.sectors);
     writeLittleEndian(c, SEG_MAX_AT, 4, SEG_MAX);
     writeLittleEndian(c, BLK_SIZE_AT, 4, SECTOR_SIZE);
-    writeLittleEndian(c, NUM_QUEUES, 2, 1);
+    writeLittleEndian(c, NUM_QUEUES, 2, count);
     writeLittleEndian(c, MAX_DISCARD_SECTORS_AT, 4, MAX_DISCARD_SECTORS);
     writeLittleEndian(c, MAX_DISCARD_SEG_AT, 4, MAX_DISCARD_SEGMENTS);
     writeLittleEndian(c, DISCARD_ALIGNMENT_AT, 4, 1);
@@ -103,7 +116,7 @@ export class VirtioBlock extends VirtioDevice {
 
   get features(): u64 {
     const writes = this.disk.readOnly ? F_RO : F_DISCARD | F_WRITE_ZEROES;
-    return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | writes;
+    return F_SEG_MAX | F_BLK_SIZE | F_FLUSH | writes | (this.queueCount > 1 ? F_MQ : 0);
   }
   get configSize(): u32 {
     return CONFIG_SIZE;
@@ -115,61 +128,86 @@ export class VirtioBlock extends VirtioDevice {
   }
 
   start(features: u64, queues: Virtqueue[]): void {
-    this.queue = queues[REQUESTS];
-    this.notified(REQUESTS);
+    this.usable = (features & F_MQ) != 0 ? this.queueCount : 1;
+    for (let i: u32 = 0; i < this.usable; i++) this.queues[i] = queues[i];
+    this.waiting = (<u32>1 << this.usable) - 1;
+    this.notified(0);
   }
 
   reset(): void {
-    this.queue = null;
-    if (this.held) this.vmDisk.release(rdtsc(), tscPerMillisecond());
-    this.held = false;
+    for (let i = 0; i < this.queues.length; i++) this.queues[i] = null;
+    this.usable = 0;
+    if (this.heldQueue >= 0) this.vmDisk.release(rdtsc(), tscPerMillisecond());
+    this.heldQueue = -1;
+    this.waiting = 0;
   }
 
-  // Serves every request waiting, then asks for the next kick; one
-  // interrupt for the lot, if the driver wants one (2.7.7, 2.7.10). The
-  // reads and writes among them are at the disk together, up to a
-  // batch's worth (blockbatch.ts), and given back when it is done with
-  // them. A request the budget or the share held back stays in hand
-  // (`held`) until its time comes (resume, run by the platform's clock or
-  // by the host disk's arbiter); the queue waits behind it, and its
-  // notifications stay off meanwhile.
+  // Serves queue `index`, unless a request of another queue is held back:
+  // then it waits behind that one. Once none is held, every queue that
+  // waited is served in turn.
   notified(index: u32): void {
-    const q = this.queue;
-    if (q === null || q.error !== null) return;
+    if (index >= this.usable) return;
+    this.waiting |= 1 << index;
     // The arbiter may wake the request held back while a batch ends
-    // (finishBatch()): the loop below takes it then.
+    // (finishBatch()): the loop in serve() takes it then.
     if (this.serving) {
       this.woken = true;
       return;
     }
+    let next = this.heldQueue >= 0 ? this.heldQueue : <i32>index;
+    while (next >= 0 && (this.waiting & (1 << next)) != 0) {
+      this.waiting &= ~(1 << next);
+      this.serve(<u32>next);
+      next = this.heldQueue >= 0 || this.waiting == 0 ? -1 : ctz(this.waiting);
+    }
+  }
+
+  // Serves every request waiting in queue `index`, then asks for the next
+  // kick; one interrupt for the lot, if the driver wants one (2.7.7, 2.7.10). The
+  // reads and writes among them are at the disk together, up to a
+  // batch's worth (blockbatch.ts), and given back when it is done with
+  // them. A request the budget or the share held back stays in hand
+  // (`heldQueue`) until its time comes (resume, run by the platform's clock or
+  // by the host disk's arbiter); the queue waits behind it, and its
+  // notifications stay off meanwhile.
+  private serve(index: u32): void {
+    const q = this.queues[index];
+    if (q === null || q.error !== null) return;
     this.serving = true;
-    let served = false;
+    let served = false, held = this.heldQueue == <i32>index;
     q.suppressNotifications();
     do {
       this.woken = false;
-      while (this.held || q.pop(this.chain)) {
+      while (held || q.pop(this.chain)) {
         const bytes = this.chain.readableBytes + this.chain.writableBytes;
-        this.held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
-        if (this.held) break;
+        held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
+        this.heldQueue = held ? <i32>index : -1;
+        if (held) break;
         if (!this.take(q)) {
           this.finishBatch(q);
           this.vmDisk.finished(rdtsc(), tscPerMillisecond());
           this.serving = false;
+          this.waiting = 0; // the device needs a reset: no queue is served
           return;
         }
         served = true;
         if (this.batch.full) this.finishBatch(q);
       }
       this.finishBatch(q);
-    } while (this.held ? this.woken : q.armNotification());
+    } while (held ? this.woken : q.armNotification());
     this.serving = false;
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
-    else if (served && q.needsInterrupt()) this.signals!.usedBuffers(REQUESTS);
+    else if (served && q.needsInterrupt()) this.signals!.usedBuffers(index);
   }
 
   // When the request held back may go, or NOT_DUE.
   get resumeAt(): u64 {
-    return this.held ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
+    return this.heldQueue >= 0 ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
+  }
+
+  // The held request's queue, whose turn has come.
+  resumeHeld(): void {
+    if (this.heldQueue >= 0) this.notified(<u32>this.heldQueue);
   }
 
   // The chain in hand as a request of the batch: a read or write begun on
@@ -305,7 +343,7 @@ class BlockResume extends Deferred {
     return this.block.resumeAt;
   }
   run(): void {
-    this.block.notified(REQUESTS);
+    this.block.resumeHeld();
   }
 }
 

@@ -219,9 +219,9 @@ export class PcPlatform {
   // The virtio devices on the PCI bus, placed as firmware would: a second
   // console (/dev/hvc0 in Linux), whose output joins the UART's; an
   // entropy device where the host CPU has a random number generator; the
-  // disks, in order, whose held-back requests the platform's clock
-  // resumes; the NICs, a queue pair for each of the `cpus` vCPUs, whose
-  // held-back frames it resumes likewise. Returns the console.
+  // disks, in order, a request queue for each of the `cpus` vCPUs, whose
+  // held-back requests the platform's clock resumes; the NICs, a queue
+  // pair for each vCPU, whose held-back frames it resumes likewise. Returns the console.
   private addVirtioDevices(
     vm: Vm,
     cpus: u16,
@@ -237,7 +237,7 @@ export class PcPlatform {
       bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
     }
     for (let i = 0; i < disks.length; i++) {
-      const block = new VirtioBlock(disks[i]);
+      const block = new VirtioBlock(disks[i], cpus);
       clock.deferred.push(block.resume);
       bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
     }
