@@ -22,6 +22,7 @@ interface SwitchExports {
   sendPartial(port: number, length: number, checksumStart: number, checksumOffset: number, now: bigint): void;
   takePartialChecksums(port: number): void;
   checksumStart(port: number, i: number): number;
+  flowHashOf(length: number): number;
 }
 
 // vmm/net/port.ts, Drop.
@@ -199,5 +200,67 @@ describe("the virtual switch", () => {
     e.__getUint8ArrayView(e.frameBuffer()).set(frame(BROADCAST, mac(2), { payload: 46 }));
     e.sendPartial(a, 60, 14, 6, T0);
     expect(e.checksumStart(trunk, 0)).toBe(18);
+  });
+});
+
+// The flow hash that steers a received frame to a queue pair (vmm/net/flow.ts).
+describe("flow hashes for receive steering", () => {
+  // An IPv4 or IPv6 packet of `protocol` between two addresses and ports,
+  // behind an Ethernet header (tagged with `vlan`), as much of it as the hash reads.
+  function packet(
+    v6: boolean,
+    protocol: number,
+    [from, to]: [number, number],
+    [sport, dport]: [number, number],
+    opts: { vlan?: number; fragment?: number } = {},
+  ): Uint8Array {
+    const address = (n: number) => (v6 ? [0xfd, ...Array<number>(14).fill(0), n] : [10, 0, 0, n]);
+    const ip = v6
+      ? [0x60, 0, 0, 0, 0, 8, protocol, 64, ...address(from), ...address(to)]
+      : [0x45, 0, 0, 28, 0, 0, (opts.fragment ?? 0) >> 8, (opts.fragment ?? 0) & 0xff, 64, protocol, 0, 0]
+        .concat(address(from), address(to));
+    const tag = opts.vlan === undefined ? [] : [0x81, 0x00, 0, opts.vlan];
+    const type = v6 ? [0x86, 0xdd] : [0x08, 0x00];
+    return Uint8Array.from([
+      ...octets(mac(1)),
+      ...octets(mac(2)),
+      ...tag,
+      ...type,
+      ...ip,
+      sport >> 8,
+      sport & 0xff,
+      dport >> 8,
+      dport & 0xff,
+      0,
+      0,
+      0,
+      0,
+    ]);
+  }
+  function hash(f: Uint8Array): number {
+    e.__getUint8ArrayView(e.frameBuffer()).set(f);
+    return e.flowHashOf(f.length) >>> 0;
+  }
+
+  it("is the same both ways, for TCP and UDP over IPv4 and IPv6, tagged or not", () => {
+    for (const v6 of [false, true]) {
+      for (const protocol of [6, 17]) {
+        const there = hash(packet(v6, protocol, [1, 2], [40000, 80]));
+        expect(hash(packet(v6, protocol, [2, 1], [80, 40000]))).toBe(there);
+        expect(hash(packet(v6, protocol, [1, 2], [40000, 80], { vlan: 10 }))).toBe(there);
+        // Another port, another flow.
+        expect(hash(packet(v6, protocol, [1, 2], [40001, 80]))).not.toBe(there);
+      }
+    }
+  });
+
+  it("leaves the ports out for a protocol without them and for a later fragment, and is 0 for what is not IP", () => {
+    expect(hash(packet(false, 1, [1, 2], [1, 2]))).toBe(hash(packet(false, 1, [1, 2], [3, 4])));
+    const later = (sport: number) => hash(packet(false, 6, [1, 2], [sport, 80], { fragment: 0x00b9 }));
+    expect(later(40000)).toBe(later(40001));
+    expect(later(40000)).not.toBe(hash(packet(false, 6, [1, 2], [40000, 80])));
+    const arp = packet(false, 6, [1, 2], [40000, 80]);
+    arp.set([0x08, 0x06], 12);
+    expect(hash(arp)).toBe(0);
   });
 });

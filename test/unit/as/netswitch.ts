@@ -1,8 +1,10 @@
 // Unit-test entry: the virtual switch (vmm/net/) with VM ports whose NICs
 // record what reaches them. The test makes ports, sends frames it writes
-// byte by byte into `frame`, and reads back what each port received.
+// byte by byte into `frame`, and reads back what each port received; and
+// the flow hash of a frame written there.
 
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
+import { flowHash } from "../../../vmm/net/flow";
 import { Frame } from "../../../vmm/net/frame";
 import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
@@ -26,6 +28,12 @@ const ports: VmPort[] = [];
 const recorders: Recorder[] = [];
 const frame = new Uint8Array(MAX_FRAME + 64);
 export const U16_ID = idof<Uint16Array>();
+
+// The flow hash receive steering uses (vmm/net/flow.ts) of the `length`
+// bytes in the frame buffer.
+export function flowHashOf(length: i32): u32 {
+  return flowHash(new Frame(frame).plain(frame, length));
+}
 
 // The buffer the test writes a frame into before send().
 export function frameBuffer(): Uint8Array {
