@@ -4,7 +4,9 @@
 // comes from the ACPI tables (vmm/platform/pc/acpitables.ts: the DSDT's
 // PNP0A08, the MCFG), the device's BARs are where the hypervisor placed
 // them (vmm/platform/pc/pcibus.ts), its queues interrupt by MSI-X, and
-// what Linux writes to /dev/hvc0 reaches the VM's console. With MSI off
+// what Linux writes to /dev/hvc0 reaches the VM's console; it notifies
+// through the function's port (I/O BAR 2), the notification structure
+// listed first. With MSI off
 // (pci=nomsi) the device interrupts on INTx# through the I/O APIC
 // instead, level-triggered as the _PRT says; a VM without a UART has its
 // shell on hvc0, which answers what is typed on the hypervisor's console.
@@ -47,13 +49,19 @@ describe.skipIf(!manifest)("virtio on the VM's PCI bus", () => {
         for (const line of BUS) expect(machine.output).toContain(`] ${line}`);
         // The arithmetic is the shell's: the UART echoes the command as
         // typed, and only hvc0 carries its result.
-        machine.send("grep virtio0 /proc/interrupts; echo hvc-$((6 * 7)) > /dev/hvc0; echo done-$((1 + 1))\n");
+        machine.send(
+          "grep virtio0 /proc/interrupts; grep virtio-pci-modern /proc/ioports; echo hvc-$((6 * 7)) > /dev/hvc0; "
+            + "echo done-$((1 + 1))\n",
+        );
         await machine.waitFor(/done-2\r?\n/, 60_000, from);
         const after = machine.output.slice(from);
         for (const queue of ["config", "input", "output"]) {
           expect(after).toMatch(new RegExp(String.raw`PCI-MSIX-0000:00:01\.0 +\d-edge +virtio0-${queue}`));
         }
         expect(after).toMatch(/\[linux\] hvc-42\r?\n/);
+        // The driver took the notification port (I/O BAR 2), the first
+        // notification structure, and claimed it.
+        expect(after).toMatch(/\[linux\] +[0-9a-f]{4}-[0-9a-f]{4} : virtio-pci-modern\r?\n/);
         const { end, exit } = await powerOffAtShell(machine, client);
         expect(end.info).toMatchObject(POWERED_OFF);
         expect(exit.status).toBe(0);

@@ -13,6 +13,7 @@ export interface NetExports {
   calibrate(tscPerMs: bigint): void;
   mmioRead(address: bigint, size: number): bigint;
   mmioWrite(address: bigint, size: number, value: bigint): void;
+  ioWrite(port: number, size: number, value: bigint): void;
   messageCount(): number;
   messageData(i: number): number;
   dropped(nic: number, why: number): bigint;

@@ -68,6 +68,7 @@ interface VirtioExports {
   ): void;
   mmioRead(address: bigint, size: number): bigint;
   mmioWrite(address: bigint, size: number, value: bigint): void;
+  ioWrite(port: number, size: number, value: bigint): void;
   lineLevel(line: number): number;
   messageCount(): number;
   messageAddress(i: number): bigint;
@@ -225,6 +226,13 @@ class BlkDriver extends Driver {
 }
 
 const blk = (slot = DISK_SLOT) => new BlkDriver(slot);
+// The notification port (the first structure), and queue `index`'s
+// address in the second, in BAR 4 (4.1.4.4).
+const notifyPort = (d: Driver) => Number(d.where(NOTIFY_CFG));
+function memoryNotify(d: Driver, index: number): bigint {
+  const cap = d.caps.filter((c) => c.type === NOTIFY_CFG)[1];
+  return d.pci.bar(cap.bar) + BigInt(cap.offset + index * cap.multiplier!);
+}
 // A discard or write-zeroes segment (5.2.6): sector, number of sectors, flags.
 function segments(...list: Array<[number | bigint, number, number?]>): Uint8Array {
   const out = new Uint8Array(16 * list.length), v = new DataView(out.buffer);
@@ -252,11 +260,12 @@ describe("discovery", () => {
     expect(new PciConfig(RNG_SLOT).read(0)).toBe(0x1044_1af4);
   });
 
-  it("lists MSI-X, MSI and the four virtio structures, each in BAR 4 where it says", () => {
+  it("lists MSI-X, MSI and the four virtio structures in BAR 4 where it says, the notification port first", () => {
     const d = blk();
     expect(d.pci.capabilities().map(([, id]) => id)).toEqual([
       MSIX_CAP,
       MSI_CAP,
+      VENDOR_CAP,
       VENDOR_CAP,
       VENDOR_CAP,
       VENDOR_CAP,
@@ -269,7 +278,16 @@ describe("discovery", () => {
     expect(byType(COMMON_CFG)).toEqual({ type: 1, bar: 4, offset: 0x0000, length: 0x1000, multiplier: undefined });
     expect(byType(ISR_CFG)).toEqual({ type: 3, bar: 4, offset: 0x1000, length: 0x1000, multiplier: undefined });
     expect(byType(DEVICE_CFG)).toEqual({ type: 4, bar: 4, offset: 0x2000, length: 60, multiplier: undefined });
-    expect(byType(NOTIFY_CFG)).toEqual({ type: 2, bar: 4, offset: 0x3000, length: 4, multiplier: 4 });
+    // Two notification structures: the port of I/O BAR 2, every queue at
+    // its start (multiplier 0), then the registers in BAR 4.
+    const notifications = d.caps.filter((c) => c.type === NOTIFY_CFG);
+    expect(notifications.map(({ bar, offset, length, multiplier }) => ({ bar, offset, length, multiplier }))).toEqual([
+      { bar: 2, offset: 0, length: 2, multiplier: 0 },
+      { bar: 4, offset: 0x3000, length: 4, multiplier: 4 },
+    ]);
+    expect(d.pci.read(BAR0 + 8) & 0x3).toBe(0x1); // an I/O BAR
+    d.pci.write(BAR0 + 8, 4, 0xffff_ffff);
+    expect(d.pci.read(BAR0 + 8) & 0xffff).toBe(0xfffd); // of 4 ports
     // cap_len: 16, and 20 for the notification structure with its multiplier.
     for (const c of d.caps) expect(d.pci.read(c.at + 2, 1)).toBe(c.type === NOTIFY_CFG ? 20 : 16);
     // BAR 4 is a 64-bit memory BAR of 16 KiB, placed by the firmware.
@@ -300,7 +318,7 @@ describe("discovery", () => {
     // Linux's vp_modern_probe() maps a DEVICE_CFG structure if there is one
     // and fails the probe if its length is 0 ("bad capability len 0").
     const d = new Driver(RNG_SLOT);
-    expect(d.caps.map((c) => c.type).sort()).toEqual([COMMON_CFG, NOTIFY_CFG, ISR_CFG]);
+    expect(d.caps.map((c) => c.type).sort()).toEqual([COMMON_CFG, NOTIFY_CFG, NOTIFY_CFG, ISR_CFG]);
     for (const c of d.caps) expect(c.length).toBeGreaterThan(0);
   });
 });
@@ -495,6 +513,14 @@ describe("virtio-blk requests (5.2.6)", () => {
       expect(r.data.subarray(0, 512), `variant ${n}`).toEqual(diskAt(sector - 1, 512));
       expect(r.data.subarray(512)).toEqual(data);
     }
+  });
+
+  it("takes a notification at queue 0's address in BAR 4 as at the port", () => {
+    const d = blk().bringUp();
+    const s = d.submit({ type: T_IN, sector: 7, in: 512 });
+    e.mmioWrite(memoryNotify(d, 0), 2, 0n);
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([s.head]);
+    expect(d.dataOf(s)).toEqual(diskAt(7, 512));
   });
 
   it("serves every request offered before the kick, in order, around a small ring many times", () => {
@@ -852,8 +878,10 @@ describe("a driver that breaks the rules: DEVICE_NEEDS_RESET, and a reset mends 
     d.submit({ type: T_FLUSH });
     d.notify(0);
     expect(d.ring.usedIdx).toBe(0);
-    // A write past the notification structure's one queue reaches nothing.
-    e.mmioWrite(d.where(NOTIFY_CFG) + 4n, 2, 1n);
+    // A notification of a queue it lacks reaches nothing: at the port, or
+    // past BAR 4's structure for its one queue.
+    e.ioWrite(notifyPort(d), 2, 1n);
+    e.mmioWrite(memoryNotify(d, 1), 2, 1n);
     expect(d.ring.usedIdx).toBe(0);
     // DRIVER_OK: the device looks at once, and serves what is waiting.
     d.status = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK;
@@ -907,7 +935,8 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
   it("without F_MQ uses the first queue alone: a kick of the second reaches nothing", () => {
     const { d, second } = bringUp(0, (offered) => offered & ~F_MQ);
     d.submit({ type: T_IN, sector: 4, in: 512 }, second);
-    e.mmioWrite(d.where(NOTIFY_CFG) + 4n, 2, 1n);
+    e.ioWrite(notifyPort(d), 2, 1n);
+    e.mmioWrite(memoryNotify(d, 1), 2, 1n);
     expect(second.usedIdx).toBe(0);
     expect(d.run({ type: T_IN, sector: 5, in: 512 }).status).toBe(S_OK);
   });

@@ -3,8 +3,8 @@
 // configuration space (ECAM) and the BARs only. It walks the capability
 // list to the virtio structures, goes through the handshake of virtio 1.2,
 // 3.1.1, sets up split virtqueues (2.7) in fake guest RAM and programs
-// MSI-X. A test entry's mmioRead/mmioWrite are its bus; a GuestRam is a
-// VM's RAM in the harness's fake physical memory.
+// MSI-X. A test entry's mmioRead/mmioWrite and ioWrite are its bus; a
+// GuestRam is a VM's RAM in the harness's fake physical memory.
 import { expect } from "vitest";
 import { PhysMemory } from "./harness";
 
@@ -12,13 +12,14 @@ import { PhysMemory } from "./harness";
 export interface VirtioHost {
   mmioRead(address: bigint, size: number): bigint;
   mmioWrite(address: bigint, size: number, value: bigint): void;
+  ioWrite(port: number, size: number, value: bigint): void;
 }
 export class GuestRam {
   constructor(readonly phys: PhysMemory, readonly hpa: bigint) {}
 }
 // The bus and RAM the drivers use unless given others (useMachine()).
 const current: { host: VirtioHost; ram: GuestRam } = {
-  host: { mmioRead: () => 0n, mmioWrite: () => {} },
+  host: { mmioRead: () => 0n, mmioWrite: () => {}, ioWrite: () => {} },
   ram: new GuestRam(new PhysMemory(), 0n),
 };
 export function useMachine(host: VirtioHost, ram: GuestRam): void {
@@ -93,10 +94,15 @@ export class PciConfig {
     this.host.mmioWrite(this.at(reg), size, BigInt(value >>> 0));
   }
   // A memory BAR's address, both halves of a 64-bit one.
+  // Where BAR i is: a port for an I/O BAR (bit 0), else a memory address.
   bar(i: number): bigint {
     const low = this.read(BAR0 + 4 * i);
+    if (low & 1) return BigInt((low & ~3) >>> 0);
     const high = (low & 6) === 4 ? this.read(BAR0 + 4 * i + 4) : 0;
     return (BigInt(high) << 32n) | BigInt((low & ~0xf) >>> 0);
+  }
+  isIoBar(i: number): boolean {
+    return (this.read(BAR0 + 4 * i) & 1) === 1;
   }
   // The capability list: [offset, ID] from the capabilities pointer on.
   capabilities(): Array<[number, number]> {
@@ -230,11 +236,14 @@ export class VirtioPciDriver {
   }
 
   // The queue's notification address (4.1.4.4): the cap's offset plus
-  // queue_notify_off times the multiplier.
+  // queue_notify_off times the multiplier, in the first notification
+  // structure, as Linux takes it: a port, where the device lists one first.
   notify(index: number): void {
     this.write(C.queueSelect, 2, index);
     const off = this.read(C.queueNotifyOff, 2), cap = this.cap(NOTIFY_CFG)!;
-    this.host.mmioWrite(this.where(NOTIFY_CFG) + BigInt(off * cap.multiplier!), 2, BigInt(index));
+    const at = this.where(NOTIFY_CFG) + BigInt(off * cap.multiplier!);
+    if (this.pci.isIoBar(cap.bar)) this.host.ioWrite(Number(at), 2, BigInt(index));
+    else this.host.mmioWrite(at, 2, BigInt(index));
   }
 }
 

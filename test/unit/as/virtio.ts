@@ -102,6 +102,9 @@ export function mmioRead(address: u64, size: u8): u64 {
 export function mmioWrite(address: u64, size: u8, value: u64): void {
   space.mmio.write(address, size, value);
 }
+export function ioWrite(port: u32, size: u8, value: u64): void {
+  space.io.write(port, size, value);
+}
 export function lineLevel(line: u32): i32 {
   return lines.levels[line];
 }

@@ -7,7 +7,14 @@
 // Vendor-specific capabilities (4.1.4) point into its 64-bit memory BAR 4,
 // where the common configuration (commonconfig.ts), the ISR status, the
 // device's own configuration and the notification registers each have a
-// 4 KiB page; BAR 1 holds the MSI-X table and pending bits. Interrupts go
+// 4 KiB page; BAR 1 holds the MSI-X table and pending bits. A second
+// notification structure, listed before the one in BAR 4, is the port
+// of I/O BAR 2, where the driver notifies any queue by writing its index
+// (notify_off_multiplier 0, 4.1.4.4). A driver takes the first structure
+// of a type it can use (Linux's virtio_pci_find_capability() does), and a
+// port write is the cheaper exit: it comes with its port, size and value,
+// where a write to memory must have its instruction fetched and decoded
+// (vmm/emul/mmio.ts), and it may take the exit's lane (docs/vm-exit.md). Interrupts go
 // by MSI-X once the driver enables it, to the vector it chose per queue;
 // before that by INTx#, level-triggered, with the ISR status saying why
 // (4.1.4.5) until the driver reads it. The function also has plain MSI
@@ -48,6 +55,7 @@ const REVISION: u8 = 1;
 // The layout of the two BARs.
 const MSIX_BAR: u32 = 1, MSIX_BAR_SIZE: u32 = 0x1000, PBA_AT: u32 = 0x800;
 const REGISTERS_BAR: u32 = 4, REGISTERS_BAR_SIZE: u64 = 0x4000;
+const NOTIFY_PORT_BAR: u32 = 2, NOTIFY_PORT_BAR_SIZE: u32 = 4;
 const COMMON_AT: u32 = 0x0000, ISR_AT: u32 = 0x1000, DEVICE_AT: u32 = 0x2000, NOTIFY_AT: u32 = 0x3000;
 const PAGE: u32 = 0x1000;
 // Each queue its own notification address, 4 bytes apart (4.1.4.4).
@@ -81,13 +89,22 @@ export class VirtioPci extends PciFunction {
     registers.blocks.map(DEVICE_AT, PAGE, new DeviceConfig(device));
     registers.blocks.map(NOTIFY_AT, <u64>(device.queueCount * NOTIFY_MULTIPLIER), new Notifications(common));
     this.addMemoryBar(REGISTERS_BAR, REGISTERS_BAR_SIZE, true, registers);
+    this.addIoBar(NOTIFY_PORT_BAR, NOTIFY_PORT_BAR_SIZE, new PortNotifications(common));
     this.common = common;
-    this.addVirtioCapability(COMMON_CFG, COMMON_AT, PAGE);
-    this.addVirtioCapability(ISR_CFG, ISR_AT, PAGE);
+    this.addVirtioCapability(COMMON_CFG, REGISTERS_BAR, COMMON_AT, PAGE);
+    this.addVirtioCapability(ISR_CFG, REGISTERS_BAR, ISR_AT, PAGE);
     // Only a device with a configuration has the structure (4.1.4.6): Linux
     // fails its probe on one of length 0.
-    if (device.configSize > 0) this.addVirtioCapability(DEVICE_CFG, DEVICE_AT, device.configSize);
-    const notify = this.addVirtioCapability(NOTIFY_CFG, NOTIFY_AT, device.queueCount * NOTIFY_MULTIPLIER);
+    if (device.configSize > 0) this.addVirtioCapability(DEVICE_CFG, REGISTERS_BAR, DEVICE_AT, device.configSize);
+    // The port first: multiplier 0, every queue's notification at its
+    // start, two bytes wide (4.1.4.4: cap.length at least 2).
+    this.addVirtioCapability(NOTIFY_CFG, NOTIFY_PORT_BAR, 0, 2);
+    const notify = this.addVirtioCapability(
+      NOTIFY_CFG,
+      REGISTERS_BAR,
+      NOTIFY_AT,
+      device.queueCount * NOTIFY_MULTIPLIER,
+    );
     this.config.set(notify + CAP_MULTIPLIER, 4, NOTIFY_MULTIPLIER);
     this.useInterruptPin(1);
     device.signals = new TransportSignals(this);
@@ -130,12 +147,14 @@ export class VirtioPci extends PciFunction {
     this.interrupt(this.common.configVector, ISR_CONFIG);
   }
 
-  private addVirtioCapability(type: u8, offset: u32, length: u32): u32 {
+  // A structure of `type` at `offset` in BAR `bar`, `length` bytes long;
+  // the notification structure's multiplier is left 0.
+  private addVirtioCapability(type: u8, bar: u32, offset: u32, length: u32): u32 {
     const at = this.addCapability(VENDOR_SPECIFIC, type == NOTIFY_CFG ? NOTIFY_CAP_BYTES : CAP_BYTES);
     const c = this.config;
     c.set(at + 2, 1, type == NOTIFY_CFG ? NOTIFY_CAP_BYTES : CAP_BYTES); // cap_len
     c.set(at + CAP_TYPE, 1, type);
-    c.set(at + CAP_BAR, 1, REGISTERS_BAR);
+    c.set(at + CAP_BAR, 1, bar);
     c.set(at + CAP_OFFSET, 4, offset);
     c.set(at + CAP_SIZE, 4, length);
     return at;
@@ -194,7 +213,9 @@ class DeviceConfig extends Device {
 }
 
 // A write at queue n's address notifies queue n (4.1.4.4); the value
-// written is the queue's index, which the address already says.
+// written is the queue's index, which the address already says. In the
+// port's structure every queue has the same address, and the value says
+// which (without VIRTIO_F_NOTIFICATION_DATA it is the index alone).
 class Notifications extends Device {
   constructor(private common: CommonConfig) {
     super("virtio notifications");
@@ -204,5 +225,17 @@ class Notifications extends Device {
   }
   write(offset: u64, size: u8, value: u64): void {
     this.common.notify(<u32>(offset / NOTIFY_MULTIPLIER));
+  }
+}
+
+class PortNotifications extends Device {
+  constructor(private common: CommonConfig) {
+    super("virtio notification port");
+  }
+  read(offset: u64, size: u8): u64 {
+    return 0;
+  }
+  write(offset: u64, size: u8, value: u64): void {
+    if (offset == 0 && size >= 2) this.common.notify(<u32>(value & 0xffff));
   }
 }
