@@ -33,6 +33,11 @@
     .global svm_run
 svm_run:
     save_host_registers
+    /* The SysV ABI's 16-byte stack alignment at each call below (into C
+     * and the compiled hypervisor, whose SSE spills use aligned moves):
+     * the return address and six registers leave RSP 8 off, and the four
+     * pushes below keep it there. */
+    sub $8, %rsp
     push %rcx                       /* 24(%rsp): vcpu */
     push %rdx                       /* 16(%rsp): regs */
     push %rsi                       /*  8(%rsp): host VMCB */
@@ -71,7 +76,7 @@ svm_enter:
     /* The frame pointer the guest left is meaningless: point it at our own
      * frame (the saved RBP, then the return address), so backtraces from
      * the fast path reach cpu_loop(). */
-    lea 72(%rsp), %rbp
+    lea 80(%rsp), %rbp
     mov 24(%rsp), %edi
     call svm_fast_exit
     mov 16(%rsp), %rdx
@@ -92,6 +97,6 @@ svm_enter:
 
 1:  cli                             /* the hypervisor runs with IF=0 */
     stgi
-    add $32, %rsp
+    add $40, %rsp
     restore_host_registers
     ret

@@ -52,6 +52,11 @@
     .global vmx_run
 vmx_run:
     save_host_registers
+    /* The SysV ABI's 16-byte stack alignment at each call below (into C
+     * and the compiled hypervisor, whose SSE spills use aligned moves):
+     * the return address and six registers leave RSP 8 off, and the two
+     * pushes below keep it there. */
+    sub $8, %rsp
     push %rdx                       /* 8(%rsp): vcpu */
     push %rdi                       /* 0(%rsp) = HOST_RSP: regs, found again at vmx_exit */
 
@@ -95,7 +100,7 @@ vmx_exit:
 
     /* Our own frame for backtraces from the fast path (the saved RBP, then
      * the return address), instead of the guest's RBP. */
-    lea 56(%rsp), %rbp
+    lea 64(%rsp), %rbp
     mov 8(%rsp), %edi
     call vmx_fast_exit
     mov (%rsp), %rdi
@@ -129,6 +134,6 @@ vmx_exit:
 vmx_return:
     restore_host_fpu_control
 vmx_done:
-    add $16, %rsp
+    add $24, %rsp
     restore_host_registers
     ret

@@ -15,7 +15,7 @@
 // are its boot's less that baseline's, which differs from it only by the
 // requests (and a digit or two of the console line).
 
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { gptWrites, LINUX_DATA } from "./disk/gpt";
 import { bootGuest } from "./guests/boot";
 import { ensureGuests } from "./guests/debian";
@@ -146,11 +146,17 @@ function phaseOf(output: string, phase: string, what: string, vm?: string): Phas
   throw new BootFailure(`${what}: no ${name} line${reason ? ` (${reason[0].trim()})` : ""}`);
 }
 
+// Runs a machine on a copy of the image to its end; its console goes to
+// the copy's name with .log for .img (build/bench/disk-vm-seq-read.log).
 async function run(start: (image: string) => Promise<Machine>, image: string): Promise<string> {
   copyFileSync(IMAGE, image);
   try {
     const machine = await start(image);
-    await machine.waitForExit(TIMEOUT_MS);
+    try {
+      await machine.waitForExit(TIMEOUT_MS);
+    } finally {
+      writeFileSync(image.replace(/\.img$/, ".log"), machine.output);
+    }
     return machine.output;
   } finally {
     rmSync(image, { force: true });
