@@ -11,6 +11,8 @@
 /* Type 0 header (6.1). */
 #define BAR0 0x10
 #define CAPABILITIES_POINTER 0x34
+#define BAR_IO 0x1u
+#define BAR_IO_FLAGS 0x3u
 #define BAR_64BIT 0x4u
 #define BAR_FLAGS 0xfu
 #define CAP_MSI 0x05
@@ -76,13 +78,19 @@ static uint16_t mmio_in16(uintptr_t address) {
   return v;
 }
 
-/* Where a virtio structure is: its BAR's address (the firmware placed the
- * 64-bit BAR below 4 GiB) plus its offset. */
+/* The BAR register of a virtio structure's capability. */
+static int bar_of(int slot, int cap) {
+  return BAR0 + 4 * (int)config_read(slot, cap + CAP_BAR, 1);
+}
+
+/* Where a virtio structure is: its BAR's port or address (the firmware
+ * placed the 64-bit BAR below 4 GiB) plus its offset. */
 static uintptr_t structure(int slot, int cap) {
-  int bar = BAR0 + 4 * (int)config_read(slot, cap + CAP_BAR, 1);
-  uint32_t low = config_read(slot, bar, 4);
+  int bar = bar_of(slot, cap);
+  uint32_t low = config_read(slot, bar, 4), offset = config_read(slot, cap + CAP_OFFSET, 4);
+  if (low & BAR_IO) return (uintptr_t)((low & ~BAR_IO_FLAGS) + offset);
   if ((low & BAR_64BIT) && config_read(slot, bar + 4, 4) != 0) return 0;
-  return (uintptr_t)((low & ~BAR_FLAGS) + config_read(slot, cap + CAP_OFFSET, 4));
+  return (uintptr_t)((low & ~BAR_FLAGS) + offset);
 }
 
 /* Walks the capability list from the pointer at 34h to its null link. */
@@ -100,14 +108,17 @@ static void walk_capabilities(struct virtio_console* c) {
     at = config_read(c->slot, at + 1, 1) & ~3;
   }
   if (!notify_cap || !c->common) return;
-  /* The queue's notification address: queue_notify_off times the multiplier past the structure (4.1.4.4). */
+  /* The queue's notification address: queue_notify_off times the
+   * multiplier past the first structure (4.1.4.4), a port if it lies in
+   * an I/O BAR, as Linux takes it. */
   mmio_out16(c->common + QUEUE_SELECT, TRANSMITQ);
   c->notify = structure(c->slot, notify_cap)
     + mmio_in16(c->common + QUEUE_NOTIFY_OFF) * config_read(c->slot, notify_cap + CAP_MULTIPLIER, 4);
+  c->notify_port = (config_read(c->slot, bar_of(c->slot, notify_cap), 4) & BAR_IO) != 0;
 }
 
 void find_console(struct virtio_console* c) {
-  *c = (struct virtio_console){ -1, 0, 0, 0, 0 };
+  *c = (struct virtio_console){ -1, 0, 0, 0, 0, 0 };
   for (int slot = 0; slot < SLOTS; slot++) {
     if (config_read(slot, 0, 4) == ((uint32_t)VIRTIO_CONSOLE << 16 | VIRTIO_VENDOR)) {
       c->slot = slot;
@@ -151,7 +162,8 @@ void offer(const struct virtio_console* c, uint16_t head) {
   available.ring[idx % ENTRIES] = head;
   __asm__ volatile("" ::: "memory");
   available.idx = idx + 1;
-  mmio_out16(c->notify, TRANSMITQ);
+  if (c->notify_port) outw((uint16_t)c->notify, TRANSMITQ);
+  else mmio_out16(c->notify, TRANSMITQ);
 }
 
 void transmit(const struct virtio_console* c, const char* text) {

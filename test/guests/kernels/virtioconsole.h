@@ -45,10 +45,12 @@ extern volatile struct used_ring {
 
 /* The console function as the walk found it: its slot on bus 0, where its
  * MSI capability is (0: none) and its common, ISR and notification
- * structures (0: not found). */
+ * structures (0: not found), and whether the notification is a port (the
+ * first notification structure lies in an I/O BAR) or memory. */
 struct virtio_console {
   int slot, msi;
   uintptr_t common, isr, notify;
+  int notify_port;
 };
 
 uint32_t config_read(int slot, int reg, int size);
