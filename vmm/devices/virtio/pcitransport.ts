@@ -87,9 +87,13 @@ export class VirtioPci extends PciFunction {
     registers.blocks.map(COMMON_AT, PAGE, common);
     registers.blocks.map(ISR_AT, 1, new IsrStatus(this));
     registers.blocks.map(DEVICE_AT, PAGE, new DeviceConfig(device));
-    registers.blocks.map(NOTIFY_AT, <u64>(device.queueCount * NOTIFY_MULTIPLIER), new Notifications(common));
+    registers.blocks.map(
+      NOTIFY_AT,
+      <u64>(device.queueCount * NOTIFY_MULTIPLIER),
+      new Notifications(common, NOTIFY_MULTIPLIER),
+    );
     this.addMemoryBar(REGISTERS_BAR, REGISTERS_BAR_SIZE, true, registers);
-    this.addIoBar(NOTIFY_PORT_BAR, NOTIFY_PORT_BAR_SIZE, new PortNotifications(common));
+    this.addIoBar(NOTIFY_PORT_BAR, NOTIFY_PORT_BAR_SIZE, new Notifications(common, 0));
     this.common = common;
     this.addVirtioCapability(COMMON_CFG, REGISTERS_BAR, COMMON_AT, PAGE);
     this.addVirtioCapability(ISR_CFG, REGISTERS_BAR, ISR_AT, PAGE);
@@ -212,30 +216,19 @@ class DeviceConfig extends Device {
   }
 }
 
-// A write at queue n's address notifies queue n (4.1.4.4); the value
-// written is the queue's index, which the address already says. In the
-// port's structure every queue has the same address, and the value says
-// which (without VIRTIO_F_NOTIFICATION_DATA it is the index alone).
+// A notification structure (4.1.4.4): the driver writes a queue's index
+// at that queue's address, queue_notify_off times the multiplier into
+// the structure (4.1.5.2; without VIRTIO_F_NOTIFICATION_DATA the value is
+// the index alone). In BAR 4 each queue has an address of its own, which
+// says which; at the port (multiplier 0) all share one, and the value does.
 class Notifications extends Device {
-  constructor(private common: CommonConfig) {
+  constructor(private common: CommonConfig, private multiplier: u32) {
     super("virtio notifications");
   }
   read(offset: u64, size: u8): u64 {
     return 0;
   }
   write(offset: u64, size: u8, value: u64): void {
-    this.common.notify(<u32>(offset / NOTIFY_MULTIPLIER));
-  }
-}
-
-class PortNotifications extends Device {
-  constructor(private common: CommonConfig) {
-    super("virtio notification port");
-  }
-  read(offset: u64, size: u8): u64 {
-    return 0;
-  }
-  write(offset: u64, size: u8, value: u64): void {
-    if (offset == 0 && size >= 2) this.common.notify(<u32>(value & 0xffff));
+    this.common.notify(this.multiplier == 0 ? <u32>(value & 0xffff) : <u32>(offset / this.multiplier));
   }
 }
