@@ -103,7 +103,6 @@ export class VirtioNet extends VirtioDevice {
   private transmitters: Transmitter[] = [];
   private control: NetControl = new NetControl();
   private controlQueue: Virtqueue | null = null;
-  private controlIndex: u32 = 0;
   private steering: FlowSteering = new FlowSteering();
   private mergeable: bool = false;
   private negotiated: u64 = 0;
@@ -169,7 +168,6 @@ export class VirtioNet extends VirtioDevice {
       this.receivers[p] = queues[2 * p + RECEIVE];
       this.transmitters[p].queue = queues[2 * p + TRANSMIT];
     }
-    this.controlIndex = 2 * this.usable;
     this.controlQueue = control ? queues[this.controlIndex] : null;
     this.control.reset(this.usable);
     this.steering.forget();
@@ -186,6 +184,11 @@ export class VirtioNet extends VirtioDevice {
     this.controlQueue = null;
     this.control.reset(1);
     this.port.takesPartialChecksum = this.port.takesSegments4 = this.port.takesSegments6 = false;
+  }
+
+  // The control queue's index: after the pairs the driver may use (5.1.2).
+  private get controlIndex(): u32 {
+    return 2 * this.usable;
   }
 
   // New receive buffers need nothing now: frames that found none were dropped.
