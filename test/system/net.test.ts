@@ -42,9 +42,15 @@ const VMS = [
 // 1448 bytes of 1514 (the IPv4 and TCP headers with timestamps, Ethernet's).
 const CAP = 128 << 10;
 const PAYLOAD_SHARE = 1448 / 1514;
+// The three boot at once, four vCPUs on the host's CPUs. Linux checks that
+// the PIT's IRQ0 reaches it through the I/O APIC by counting five ticks in
+// 160 ms of TSC time; a VM left waiting for a CPU most of that time gets
+// the ticks it missed merged into one (vmm/devices/timers/pit8254.ts) and
+// panics ("IO-APIC + timer doesn't work!", once in CI). The routing is
+// checked on a VM alone (linux.test.ts); these skip Linux's check.
 const vms: LinuxVm[] = VMS.map(({ name, vlan, ip }) => ({
   name,
-  cmdline: `console=ttyS0 quiet typervisor.ip=${ip}/24`,
+  cmdline: `console=ttyS0 quiet no_timer_check typervisor.ip=${ip}/24`,
   memory: 192,
   nics: [{ vlan, ...(name === "net-b" ? { bytesPerSecond: CAP } : {}) }],
 }));
