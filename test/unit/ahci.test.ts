@@ -253,7 +253,7 @@ describe("the driver against a fake HBA", () => {
       expect(e.addPiece(0x1_0000n + 0x2000n * BigInt(i), 4096n)).toBe(1);
       e.beginPieces(4096n * BigInt(i), 0, i);
     }
-    return e.finishAll();
+    return e.finishBatch();
   }
   const readRight = (phys: PhysMemory, fake: FakeAhci, i: number) =>
     phys.readBytes(GUEST_HPA + 0x1_0000n + 0x2000n * BigInt(i), 4096).every((b, k) =>
@@ -280,11 +280,31 @@ describe("the driver against a fake HBA", () => {
       e.addPiece(0x4000n * BigInt(i), 0x4000n);
       e.beginPieces(0x4000n * BigInt(i), 1, i);
     }
-    expect(e.finishAll()).toBe(0n);
+    expect(e.finishBatch()).toBe(0n);
     expect(fake.log.at(-1)).toMatchObject({ command: 0x61, features: 32 });
     expect(fake.disk.slice(PART, PART + 0x1_0000).every((b) => b === 0x77)).toBe(true);
     expect(e.flushDisk()).toBe(1);
     expect(fake.log.at(-1)).toMatchObject({ command: 0xea, slot: 0 });
+    expect(fake.violations).toEqual([]);
+  });
+
+  it("leaves queued commands running: a poll credits those ended, and a flush waits for the rest", async () => {
+    const { e, fake, open } = await bootWith({ ncq: true });
+    open("alpha");
+    const begin = (i: number, write: number) => {
+      e.clearPieces();
+      expect(e.addPiece(0x1_0000n + 0x2000n * BigInt(i), 4096n)).toBe(1);
+      expect(e.beginPieces(4096n * BigInt(i), write, i)).toBe(1);
+    };
+    for (let i = 0; i < 3; i++) begin(i, 0);
+    // The fake device ends one queued command each time PxSACT is read.
+    expect(e.pollBatch()).toBe(2);
+    expect(e.pollBatch()).toBe(1);
+    for (let i = 3; i < 6; i++) begin(i, 1);
+    expect(e.flushDisk()).toBe(1);
+    expect(fake.log.at(-1)).toMatchObject({ command: 0xea, slot: 0 });
+    expect(e.pollBatch()).toBe(0);
+    expect(e.finishBatch()).toBe(0n);
     expect(fake.violations).toEqual([]);
   });
 

@@ -16,6 +16,7 @@ export interface FakeOptions {
   neverReady?: boolean;
   hangOnIo?: boolean;
   failLba?: number; // a read from this LBA completes with a media error
+  heldCompletions?: boolean; // I/O completions are posted only at postHeld()
   barHigh?: number; // BAR1: the upper half of BAR0's address, 16 KiB of registers
 }
 
@@ -75,14 +76,30 @@ export class FakeNvme extends FakePciFunction {
       this.log.push({ opcode: dw[0] & 0xff, queue: q, dwords: dw });
       const status = q === 0 ? this.admin(dw) : this.io(dw);
       if (status < 0) continue; // never completes
-      const cqe = new Uint8Array(16), v = new DataView(cqe.buffer);
-      v.setUint32(8, queue.head | (q << 16), true);
-      v.setUint32(12, ((dw[0] >>> 16) | (queue.phase << 16) | (status << 17)) >>> 0, true);
+      const post = this.completion(q, queue.head, dw[0] >>> 16, status);
+      if (q !== 0 && this.opts.heldCompletions) this.held.push(post);
+      else post();
+    }
+  }
+
+  // The I/O completions held back, in the order their commands came.
+  held: Array<() => void> = [];
+  postHeld(count = this.held.length): void {
+    for (const post of this.held.splice(0, count)) post();
+  }
+
+  // Posts a completion for command `id` of queue `q` (4.6), the
+  // submission queue's head at `sqHead`.
+  private completion(q: number, sqHead: number, id: number, status: number): () => void {
+    return () => {
       const cq = this.queues.get(q)!;
+      const cqe = new Uint8Array(16), v = new DataView(cqe.buffer);
+      v.setUint32(8, sqHead | (q << 16), true);
+      v.setUint32(12, (id | (cq.phase << 16) | (status << 17)) >>> 0, true);
       this.write(cq.cq + BigInt(cq.tail * 16), cqe);
       cq.tail = (cq.tail + 1) % cq.size;
       if (cq.tail === 0) cq.phase ^= 1;
-    }
+    };
   }
 
   private admin(dw: number[]): number {

@@ -144,7 +144,8 @@ export interface HostDiskExports {
   addPiece(gpa: bigint, length: bigint): number;
   transferPieces(offset: bigint, write: number): number;
   beginPieces(offset: bigint, write: number, tag: number): number;
-  finishAll(): bigint;
+  finishBatch(): bigint;
+  pollBatch(): number;
   discard(offset: bigint, length: bigint): number;
   flushDisk(): number;
 }

@@ -269,9 +269,44 @@ describe("the driver against a fake controller", () => {
       e.addPiece(0x1_0000n + BigInt(tag) * 0x1000n, 4096n);
       expect(e.beginPieces(BigInt(tag) * 4096n, 0, tag)).toBe(1);
     }
-    expect(e.finishAll()).toBe(0b010n);
+    expect(e.finishBatch()).toBe(0b010n);
     expect(fake.doorbells.slice(rung)).toEqual(["sq1", "sq1", "sq1", "cq1", "cq1", "cq1"]);
-    expect(e.finishAll()).toBe(0n);
+    expect(e.finishBatch()).toBe(0n);
+  });
+
+  it("leaves a batch's commands running: a poll credits each as the controller completes it", async () => {
+    const { e, fake, open } = await bootWith();
+    open("alpha");
+    fake.opts.heldCompletions = true;
+    for (const tag of [0, 1, 2]) {
+      e.clearPieces();
+      e.addPiece(0x1_0000n + BigInt(tag) * 0x1000n, 4096n);
+      expect(e.beginPieces(BigInt(tag) * 4096n, 0, tag)).toBe(1);
+    }
+    expect(e.pollBatch()).toBe(3);
+    fake.postHeld(2);
+    expect(e.pollBatch()).toBe(1);
+    fake.postHeld();
+    expect(e.pollBatch()).toBe(0);
+    expect(e.finishBatch()).toBe(0n);
+  });
+
+  it("fails the controller, and every command in flight, when none completes for 10 s", async () => {
+    const { e, fake, open, serial } = await bootWith();
+    open("alpha");
+    fake.opts.heldCompletions = true;
+    for (const tag of [0, 1]) {
+      e.clearPieces();
+      e.addPiece(0x1_0000n + BigInt(tag) * 0x1000n, 4096n);
+      expect(e.beginPieces(BigInt(tag) * 4096n, 0, tag)).toBe(1);
+    }
+    // The harness's TSC moves 1000 ticks a read, at 100 a millisecond.
+    let polls = 0;
+    while (e.pollBatch() > 0 && polls < 5000) polls++;
+    expect(polls).toBeGreaterThan(100);
+    expect(serial()).toContain("no completion within 10000 ms; the controller is not used");
+    expect(e.finishBatch()).toBe(0b11n);
+    expect(e.read(0n, 0x1_0000n, 4096n)).toBe(0);
   });
 
   it("fails a request whose pieces cannot be cut into whole blocks", async () => {

@@ -74,12 +74,15 @@ interface VirtioExports {
   messageAddress(i: number): bigint;
   messageData(i: number): number;
   diskTotals(which: number): number;
-  buildMultiqueue(iops: number, tscPerMs: bigint): void;
+  buildMultiqueue(iops: number, tscPerMs: bigint, atDisk: number): void;
   multiqueueResumeAt(): bigint;
   multiqueueResume(): void;
+  endHeld(): void;
+  heldRequests(): number;
 }
 
 // The machine (test/unit/as/virtio.ts).
+const NOT_DUE = (1n << 64n) - 1n;
 const DISK_SLOT = 3, READ_ONLY_SLOT = 4, RNG_SLOT = 5;
 const MiB = 1n << 20n;
 const RAM_HPA = 0x1000_0000n, RAM_SIZE = 4n * MiB; // guest RAM at guest-physical 0
@@ -900,8 +903,8 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
   // The disk capped at `iops` (0: not capped), and the driver with both
   // queues (the second's rings beside the first's, on vector 2), or with
   // the first alone if it does not take F_MQ.
-  function bringUp(iops = 0, accept = (offered: bigint) => offered): { d: BlkDriver; second: Ring } {
-    e.buildMultiqueue(iops, tsc.perMs);
+  function bringUp(iops = 0, accept = (offered: bigint) => offered, atDisk = 0): { d: BlkDriver; second: Ring } {
+    e.buildMultiqueue(iops, tsc.perMs, atDisk);
     const d = blk(MULTIQUEUE_SLOT).bringUp({ features: accept, driverOk: false });
     const second = new Ring(32, 0x5000n, 0x7000n, 0x8000n);
     if (accept(F_MQ) & F_MQ) d.setupQueue(1, second, 2);
@@ -910,7 +913,7 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
   }
 
   it("offers F_MQ and two queues, where the one-vCPU disks offer one", () => {
-    e.buildMultiqueue(0, tsc.perMs);
+    e.buildMultiqueue(0, tsc.perMs, 0);
     const d = blk(MULTIQUEUE_SLOT);
     expect(d.deviceFeatures() & F_MQ).toBe(F_MQ);
     expect(d.config(34, 2)).toBe(2);
@@ -939,6 +942,49 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
     e.mmioWrite(memoryNotify(d, 1), 2, 1n);
     expect(second.usedIdx).toBe(0);
     expect(d.run({ type: T_IN, sector: 5, in: 512 }).status).toBe(S_OK);
+  });
+
+  it("leaves a batch at the disk while the guest runs on; a look that finds it ended gives it back", () => {
+    const { d, second } = bringUp(0, (offered) => offered, 1);
+    const a = d.submit({ type: T_IN, sector: 3, in: 512 });
+    const b = d.submit({ type: T_IN, sector: 4, in: 512 });
+    const sent = e.messageCount();
+    d.notify(0);
+    expect(d.ring.usedIdx).toBe(0);
+    // The clock's first look 10 µs on; a second queue's kick waits for the batch.
+    const first = e.multiqueueResumeAt();
+    expect(first - tsc.clock).toBe(tsc.perMs / 100n);
+    const c = d.submit({ type: T_IN, sector: 5, in: 512 }, second);
+    d.notify(1);
+    tsc.clock = first;
+    e.multiqueueResume();
+    expect([d.ring.usedIdx, second.usedIdx]).toEqual([0, 0]);
+    // Not ended: the next look half as long again later.
+    const next = e.multiqueueResumeAt();
+    expect(next - tsc.clock).toBe((tsc.perMs / 100n) * 3n / 2n);
+    e.endHeld();
+    tsc.clock = next;
+    e.multiqueueResume();
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([a.head, b.head]);
+    expect([d.dataOf(a), d.dataOf(b)]).toEqual([diskAt(3, 512), diskAt(4, 512)]);
+    // Then the second queue's request went to the disk, as a batch of its own.
+    expect(second.usedIdx).toBe(0);
+    e.endHeld();
+    tsc.clock = e.multiqueueResumeAt();
+    e.multiqueueResume();
+    expect(second.takeUsed().map(([id]) => id)).toEqual([c.head]);
+    expect(messages().slice(sent).map(([, data]) => data - msiData(0))).toEqual([1, 2]);
+    expect(e.multiqueueResumeAt()).toBe(NOT_DUE);
+  });
+
+  it("waits for the batch at the disk when the driver resets the device", () => {
+    const { d } = bringUp(0, (offered) => offered, 1);
+    d.submit({ type: T_IN, sector: 3, in: 512 });
+    d.notify(0);
+    expect([e.heldRequests(), e.multiqueueResumeAt() !== NOT_DUE]).toEqual([1, true]);
+    d.status = 0;
+    expect([e.heldRequests(), e.multiqueueResumeAt()]).toEqual([0, NOT_DUE]);
+    expect(d.ring.usedIdx).toBe(0);
   });
 
   it("holds the second queue behind a request of the first that its budget held back", () => {

@@ -8,16 +8,19 @@
 // A transfer moves a list of pieces of host-contiguous memory
 // (segments.ts): a guest's buffers (GuestMemory.translate() makes each one
 // run) or the driver's own buffer, through which the host reads its own
-// data, such as the partition table (readInto()). transfer() cuts the list
+// data, such as the partition table (readInto()). begin() cuts the list
 // into commands, each as long as the controller lets one command be: the
-// driver says how much of the list its next command can name (cover()),
-// starts it (start()), and, once it has no room for another, waits for
-// those it started (finish()). A controller may not reach every
+// driver says how much of the list its next command can name (cover()) and
+// starts it (start()); once it has no room for another, it collects those
+// that ended (reap()). Commands run on after begin() returns: each belongs
+// to a batch (iobatch.ts), whose owner asks poll() to collect what ended
+// or finish() to wait for the rest. A controller may not reach every
 // address (addressable()): NVMe's PRP entries are dword-aligned, AHCI's
 // data blocks word-aligned and, on a controller without 64-bit
 // addressing, below 4 GiB.
 
 import * as log from "../../kernel/console/log";
+import { IoBatch } from "./iobatch";
 import { Segments } from "./segments";
 
 // The driver's own buffer, for identify data and the GPT: 16 KiB, which
@@ -46,56 +49,63 @@ export abstract class BlockDevice {
   // one whole block can be named from there).
   protected abstract cover(data: Segments): u64;
   // Starts a read or write of `blocks` from block `lba`, through what
-  // cover() named, for request `tag`; false on an I/O error (logged).
-  protected abstract start(lba: u64, blocks: u64, write: bool, tag: i32): bool;
-  // Waits for every command started: bit `tag` set for each request of
-  // which one failed (logged).
-  protected abstract finish(): u64;
+  // cover() named, for request `tag` of `batch` (counted there if it
+  // starts); false on an I/O error (logged).
+  protected abstract start(lba: u64, blocks: u64, write: bool, batch: IoBatch, tag: i32): bool;
+  // Credits every command that has ended to its batch (a failed one
+  // logged); with `wait`, waits for one first if none has and any is in
+  // flight. A controller that fails ends all of them, failed.
+  protected abstract reap(wait: bool): void;
   // `count` blocks from `lba` read as zeroes from now on; false if the
   // disk cannot promise that, or on an I/O error.
   abstract zero(lba: u64, count: u64): bool;
   // What was written is on non-volatile media when this returns true.
   abstract flush(): bool;
 
-  // A list of one piece, for transfers of the hypervisor's own memory.
+  // A list of one piece, for transfers of the hypervisor's own memory,
+  // and the batch of the commands it waits for itself.
   readonly single: Segments = new Segments(1);
-  // The requests of this batch that failed (DiskBacking.finishAll()).
-  private failed: u64 = 0;
+  protected readonly own: IoBatch = new IoBatch();
 
-  // Starts request `tag`: `data.bytes` (whole blocks) from block `lba` on
-  // into `data`'s pieces (each addressable), or from them to the disk
-  // with `write`. Its commands may still run when this returns; `data`
-  // is done with. False if it failed at once: an I/O error (logged), or
-  // pieces that cannot be cut into commands of whole blocks (a piece that
-  // is not, where a command must end after it).
-  begin(lba: u64, data: Segments, write: bool, tag: i32): bool {
+  // Starts request `tag` of `batch`: `data.bytes` (whole blocks) from
+  // block `lba` on into `data`'s pieces (each addressable), or from them
+  // to the disk with `write`. Its commands may still run when this
+  // returns; `data` is done with. False if it failed at once: an I/O error
+  // (logged), or pieces that cannot be cut into commands of whole blocks
+  // (a piece that is not, where a command must end after it).
+  begin(lba: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     data.rewind();
     for (let at = lba; !data.finished;) {
       if (!this.hasRoom) {
-        this.failed |= this.finish();
-        if (((this.failed >> <u64>tag) & 1) != 0) return false; // no more of a request that failed
+        this.reap(true);
+        if (batch.hasFailed(tag)) return false; // no more of a request that failed
       }
       const n = this.cover(data), blocks = n / this.blockSize;
-      if (n == 0 || !this.start(at, blocks, write, tag)) return false;
+      if (n == 0 || !this.start(at, blocks, write, batch, tag)) return false;
       data.consume(n);
       at += blocks;
     }
     return true;
   }
 
-  // Waits for every command begun: bit `tag` set for each request that
-  // failed. Whatever failed, the controller is done with the memory when
-  // this returns, which nobody may use again before.
-  finishAll(): u64 {
-    const failed = this.failed | this.finish();
-    this.failed = 0;
-    return failed;
+  // Credits the commands that have ended to their batches, waiting for none.
+  poll(): void {
+    this.reap(false);
+  }
+
+  // Waits for `batch`'s commands in flight: bit `tag` set for each of its
+  // requests that failed; the batch is empty again. Whatever failed, the
+  // controller is done with the batch's memory when this returns, which
+  // nobody may use again before.
+  finish(batch: IoBatch): u64 {
+    while (!batch.done) this.reap(true);
+    return batch.take();
   }
 
   // One request, begun and waited for: false on an I/O error.
   transfer(lba: u64, data: Segments, write: bool): bool {
-    const started = this.begin(lba, data, write, 0);
-    return this.finishAll() == 0 && started;
+    const started = this.begin(lba, data, write, this.own, 0);
+    return this.finish(this.own) == 0 && started;
   }
 
   get bytes(): u64 {

@@ -11,7 +11,9 @@
 // is ahead waits, held by its device, until the others catch up (their
 // requests end: finished() wakes it at once, on the CPU that served them)
 // or stop being busy (its device's resume comes due: wakeAt()). A VM is
-// busy while a request of its waits, and for IDLE_MS after its last one
+// busy while a request of its waits or is at the disk (its device gives a
+// batch back once the disk has ended it all, while the guest runs on:
+// devices/virtio/block.ts), and for IDLE_MS after its last one
 // started or ended if it usually asks again within THINK_MS: a guest
 // reading flat out issues its next request a moment after the last one
 // completes, and must not lose its place in between. One that asks less
@@ -22,7 +24,7 @@
 // of the busy VMs: when none is busy, a VM back first would keep its old
 // tag, and one back a moment later would wait for it to catch up.)
 //
-// The hypervisor serves one request at a time under its lock, so the
+// Requests are let go one at a time under the hypervisor's lock, so the
 // arbiter needs no queue of its own: each VM holds at most its one request
 // in hand, and the order of service is the order in which they are let go.
 
@@ -76,12 +78,14 @@ export class DiskArbiter {
     this.virtualTime = max(this.virtualTime, share.virtualTime);
     share.virtualTime += <f64>(bytes + OPERATION_BYTES) / <f64>share.weight;
     share.lastActive = now;
+    share.inFlight++;
     return true;
   }
 
   // `share`'s request ended at `now`: those it held back may go.
   finished(share: DiskShare, now: u64, tscPerMs: u64): void {
     share.lastActive = now;
+    if (share.inFlight > 0) share.inFlight--;
     this.wakeReady(now, tscPerMs);
   }
 
@@ -89,6 +93,7 @@ export class DiskArbiter {
   // device was reset or its VM stopped. It is idle from now on.
   pause(share: DiskShare, now: u64, tscPerMs: u64): void {
     share.waiting = false;
+    share.inFlight = 0;
     share.lastActive = 0;
     this.wakeReady(now, tscPerMs);
   }
@@ -100,15 +105,16 @@ export class DiskArbiter {
     for (let i = 0; i < this.shares.length; i++) {
       const other = this.shares[i];
       if (other === share || other.virtualTime >= share.virtualTime) continue;
-      // One that waits too goes only after a request ends, which wakes this one then.
-      if (other.waiting) return u64.MAX_VALUE;
+      // One that waits, or has requests at the disk, is busy until a
+      // request ends, which wakes this one then.
+      if (other.waiting || other.inFlight > 0) return u64.MAX_VALUE;
       if (other.lastActive != 0) at = max(at, other.lastActive + IDLE_MS * tscPerMs);
     }
     return at;
   }
 
   private busy(share: DiskShare, now: u64, tscPerMs: u64): bool {
-    if (share.waiting) return true;
+    if (share.waiting || share.inFlight > 0) return true;
     return recentlyActive(share, now, tscPerMs) && share.think < <f64>(THINK_MS * tscPerMs);
   }
 

@@ -18,6 +18,8 @@ export class DiskShare {
   think: f64 = 0;
   // A request of its waits for its turn.
   waiting: bool = false;
+  // Its requests let go and not yet ended: at the disk, or about to be.
+  inFlight: i32 = 0;
   // What the arbiter runs when that turn comes: its disk device's resume
   // (devices/virtio/block.ts), the same that a budget's hold ends with.
   resume: Deferred | null = null;

@@ -19,6 +19,7 @@ import { DiskBacking, SECTOR_SIZE } from "./backing";
 import { BlockDevice } from "./blockdevice";
 import { DiskArbiter } from "./diskarbiter";
 import { GptPartition } from "./gpt";
+import { IoBatch } from "./iobatch";
 import { Segments } from "./segments";
 
 export class PartitionDisk extends DiskBacking {
@@ -35,12 +36,16 @@ export class PartitionDisk extends DiskBacking {
     return this.device.kind + " partition";
   }
 
-  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
-    return !(write && this.readOnly) && this.move(offset, data, write, tag);
+  begin(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
+    return !(write && this.readOnly) && this.move(offset, data, write, batch, tag);
   }
 
-  finishAll(): u64 {
-    return this.device.finishAll();
+  poll(): void {
+    this.device.poll();
+  }
+
+  finish(batch: IoBatch): u64 {
+    return this.device.finish(batch);
   }
 
   flush(): bool {
@@ -66,14 +71,14 @@ export class PartitionDisk extends DiskBacking {
     return this.transfer(offset, this.device.single.only(phys, length), false);
   }
 
-  // Starts request `tag` between the partition from `offset` on and `data`'s pieces.
-  private move(offset: u64, data: Segments, write: bool, tag: i32): bool {
+  // Starts request `tag` of `batch` between the partition from `offset` on and `data`'s pieces.
+  private move(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     if (!this.inside(offset, data.bytes)) return false;
     for (let i = 0; i < data.count; i++) {
       if (!this.device.addressable(data.phys(i), data.length(i))) return false;
     }
     return data.bytes == 0
-      || this.device.begin(this.partition.firstLba + offset / this.device.blockSize, data, write, tag);
+      || this.device.begin(this.partition.firstLba + offset / this.device.blockSize, data, write, batch, tag);
   }
 
   // Whether [offset, offset + length) is whole blocks inside the partition.

@@ -6,6 +6,7 @@
 import { physCopy, physZero } from "../../kernel/arch/shim";
 import { BootModule } from "../../kernel/boot/bootinfo";
 import { DiskBacking, SECTOR_SIZE } from "./backing";
+import { IoBatch } from "./iobatch";
 import { Segments } from "./segments";
 
 export class RamDisk extends DiskBacking {
@@ -22,8 +23,8 @@ export class RamDisk extends DiskBacking {
     return "RAM";
   }
 
-  // A copy, done before this returns.
-  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
+  // A copy, done before this returns: the batch has nothing to wait for.
+  begin(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     if (write && this.readOnly) return false;
     let at = this.base + offset;
     for (let i = 0; i < data.count; i++) {
@@ -35,8 +36,10 @@ export class RamDisk extends DiskBacking {
     return true;
   }
 
-  finishAll(): u64 {
-    return 0;
+  poll(): void {}
+
+  finish(batch: IoBatch): u64 {
+    return batch.take();
   }
 
   flush(): bool {

@@ -9,6 +9,7 @@ import { Meter, Total } from "../core/meter";
 import { Deferred, NOT_DUE } from "../devices/timers/deferred";
 import { DiskBacking, SECTOR_SIZE } from "./backing";
 import { IoBudget } from "./budget";
+import { IoBatch } from "./iobatch";
 import { DiskArbiter } from "./diskarbiter";
 import { DEFAULT_WEIGHT, DiskShare } from "./diskshare";
 
@@ -26,6 +27,8 @@ export class VmDisk {
 
   // The request refused last waits for the budget, not for its share.
   private heldByBudget: bool = false;
+  // The commands of the device's batch at the disk (iobatch.ts).
+  readonly commands: IoBatch = new IoBatch();
   // What the VM's requests did, since the VM was made (a restart's new
   // device counts on): reads and writes with their bytes, flushes,
   // discards and write-zeroes as `trims`, and the requests that failed.
@@ -84,9 +87,11 @@ export class VmDisk {
     if (this.share !== null) this.arbiter!.leave(this.share!, now, tscPerMs);
   }
 
-  // The device dropped its request, or the VM stopped: it wants nothing
-  // of the host disk.
+  // The device dropped its requests, or the VM stopped: it wants nothing
+  // of the host disk. What it had at the disk ends first, so that the
+  // controller writes nothing more into RAM the VM may no longer have.
   release(now: u64, tscPerMs: u64): void {
+    this.backing.finish(this.commands);
     this.heldByBudget = false;
     if (this.share !== null) this.arbiter!.pause(this.share!, now, tscPerMs);
   }

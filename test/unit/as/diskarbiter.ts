@@ -6,6 +6,7 @@ import { Deferred, NOT_DUE } from "../../../vmm/devices/timers/deferred";
 import { DiskBacking } from "../../../vmm/storage/backing";
 import { IoBudget } from "../../../vmm/storage/budget";
 import { DiskArbiter } from "../../../vmm/storage/diskarbiter";
+import { IoBatch } from "../../../vmm/storage/iobatch";
 import { Segments } from "../../../vmm/storage/segments";
 import { VmDisk } from "../../../vmm/storage/vmdisk";
 
@@ -17,10 +18,11 @@ class Unread extends DiskBacking {
   get kind(): string {
     return "none";
   }
-  begin(offset: u64, data: Segments, write: bool, tag: i32): bool {
+  begin(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     return false;
   }
-  finishAll(): u64 {
+  poll(): void {}
+  finish(batch: IoBatch): u64 {
     return 0;
   }
   flush(): bool {

@@ -8,6 +8,7 @@ import { initConsole } from "../../../kernel/console/console";
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestMemory } from "../../../vmm/core/guestmemory";
 import { DiskBacking } from "../../../vmm/storage/backing";
+import { IoBatch } from "../../../vmm/storage/iobatch";
 import { Segments } from "../../../vmm/storage/segments";
 import { claimError, claimPartition, scanHostDisks } from "../../../vmm/storage/hostdisks";
 import { scanPci } from "../../../kernel/pci/functions";
@@ -22,6 +23,7 @@ import { ImageSource } from "../../../vmm/setup/loaders/source";
 const guest = new GuestMemory();
 let disk: DiskBacking | null = null;
 const pieces = new Segments(64);
+const batch = new IoBatch();
 
 export function scan(guestHpa: u64, guestSize: u64): void {
   initConsole();
@@ -59,12 +61,17 @@ export function addPiece(gpa: u64, length: u64): bool {
 export function transferPieces(offset: u64, write: bool): bool {
   return disk!.transfer(offset, pieces, write);
 }
-// The pieces as request `tag` of a batch, left in flight.
+// The pieces as request `tag` of the test's batch, left in flight.
 export function beginPieces(offset: u64, write: bool, tag: i32): bool {
-  return disk!.begin(offset, pieces, write, tag);
+  return disk!.begin(offset, pieces, write, batch, tag);
 }
-export function finishAll(): u64 {
-  return disk!.finishAll();
+// The batch's commands still in flight after a look at the controller.
+export function pollBatch(): i32 {
+  disk!.poll();
+  return batch.commands;
+}
+export function finishBatch(): u64 {
+  return disk!.finish(batch);
 }
 export function read(offset: u64, gpa: u64, length: u64): bool {
   clearPieces();

@@ -9,7 +9,8 @@
 // messages are recorded. Each load() of this module is a fresh machine.
 // buildMultiqueue() adds, at 00:06.0, a disk of two request queues (a VM
 // of two vCPUs') over the same RAM disk, capped at so many operations a
-// second, whose held-back request the test resumes itself.
+// second, whose held-back request the test resumes itself; or, `atDisk`,
+// over a disk whose batches stay at the disk until the test ends them.
 
 import { IoBudget } from "../../../vmm/storage/budget";
 import { BootModule } from "../../../kernel/boot/bootinfo";
@@ -30,7 +31,10 @@ import {
   PCI_MEMORY_BASE,
   PCI_MEMORY_END,
 } from "../../../vmm/platform/pc/pcimap";
+import { DiskBacking } from "../../../vmm/storage/backing";
+import { IoBatch } from "../../../vmm/storage/iobatch";
 import { RamDisk } from "../../../vmm/storage/ramdisk";
+import { Segments } from "../../../vmm/storage/segments";
 import { DiskMeter, VmDisk } from "../../../vmm/storage/vmdisk";
 import { Lines, messages, Routing } from "./pcirecorders";
 export { messageAddress, messageCount, messageData } from "./pcirecorders";
@@ -72,11 +76,53 @@ export function build(
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
 }
 
+// A disk whose requests stay at the disk until end(): the data moves at
+// once, as the RAM disk moves it, and the commands count as in flight.
+class HeldDisk extends DiskBacking {
+  private batch: IoBatch | null = null;
+  private tags: i32[] = [];
+  constructor(private ram: RamDisk) {
+    super(ram.sectors, false, "held");
+  }
+  get kind(): string {
+    return "held";
+  }
+  begin(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
+    if (!this.ram.begin(offset, data, write, batch, tag)) return false;
+    batch.started();
+    this.batch = batch;
+    this.tags.push(tag);
+    return true;
+  }
+  poll(): void {}
+  // A wait: the disk ends what it has.
+  finish(batch: IoBatch): u64 {
+    this.end();
+    return batch.take();
+  }
+  flush(): bool {
+    return true;
+  }
+  discard(offset: u64, length: u64): bool {
+    return this.ram.discard(offset, length);
+  }
+  get count(): i32 {
+    return this.tags.length;
+  }
+  end(): void {
+    for (let i = 0; i < this.tags.length; i++) this.batch!.ended(this.tags[i], true);
+    this.tags.length = 0;
+  }
+}
+let held: HeldDisk | null = null;
+
 // After build(): the disk of two queues, capped at `iops`, the TSC
 // running at `tscPerMs` ticks a millisecond.
-export function buildMultiqueue(iops: u32, tscPerMs: u64): void {
+export function buildMultiqueue(iops: u32, tscPerMs: u64, atDisk: bool): void {
   setTscPerMillisecond(tscPerMs);
-  multiqueue = new VirtioBlock(new VmDisk(backing!, new IoBudget(iops, 0)), 2);
+  held = atDisk ? new HeldDisk(backing!) : null;
+  const disk: DiskBacking = atDisk ? held! : backing!;
+  multiqueue = new VirtioBlock(new VmDisk(disk, new IoBudget(iops, 0)), 2);
   pci.attach(MULTIQUEUE_SLOT, 0, new VirtioPci(multiqueue!, ram, messages));
   pci.assignResources(new BarWindows(PCI_MEMORY_BASE, PCI_MEMORY_END, PCI_IO_BASE, PCI_IO_END));
 }
@@ -86,6 +132,13 @@ export function multiqueueResumeAt(): u64 {
 }
 export function multiqueueResume(): void {
   multiqueue!.resume.run();
+}
+// The held disk ends the requests it has; how many it has.
+export function endHeld(): void {
+  held!.end();
+}
+export function heldRequests(): i32 {
+  return held!.count;
 }
 
 // The counters the management API reads of the disk (0) or the read-only

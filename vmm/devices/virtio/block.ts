@@ -1,9 +1,15 @@
 // virtio-blk (virtio 1.2, 5.2): a disk with a request queue for each of
 // the VM's vCPUs (F_MQ, up to MAX_QUEUES), served from its backing
 // (storage/backing.ts) when the driver notifies: the reads and writes of
-// one kick go to the disk together, and come back together, on that
-// queue, when it is done with them all (blockbatch.ts). Linux gives each
-// CPU a queue of its own (blk-mq), so CPUs submit without sharing one.
+// one kick go to the disk together, as one batch (blockbatch.ts), and the
+// guest runs on while the disk works. The platform's clock looks at the
+// disk on the device's behalf (its `resume`, when lookschedule.ts says),
+// and once the disk has ended the batch its requests come back on their
+// queue together, with one interrupt; queues
+// notified meanwhile are served then, one batch at the disk at a time.
+// A disk that ends a batch at once (a RAM disk) gives it back within the
+// kick's exit. Linux gives each CPU a queue of its own (blk-mq), so CPUs
+// submit without sharing one.
 //
 // The VM's I/O caps (storage/budget.ts) and its share of a host disk
 // other VMs use too (storage/diskarbiter.ts) are applied here, a request
@@ -24,6 +30,7 @@ import { VmDisk } from "../../storage/vmdisk";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { BlockBatch, PENDING } from "./blockbatch";
+import { LookSchedule } from "./lookschedule";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 
@@ -79,9 +86,15 @@ export class VirtioBlock extends VirtioDevice {
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
   // The data buffers of the request in hand, in host memory.
   private data: Segments = new Segments(<i32>QUEUE_SIZE);
-  // The requests taken and not yet given back, and whether notified() is
-  // at work (and was called again from within: `woken`).
+  // The requests taken and not yet given back; whether their reads and
+  // writes are at the disk while the guest runs on (`inFlight`, taken
+  // from queue `flightQueue`), and when the clock looks at them;
+  // whether notified() is at work (and was called again from within:
+  // `woken`).
   private batch: BlockBatch = new BlockBatch();
+  private inFlight: bool = false;
+  private flightQueue: u32 = 0;
+  private looks: LookSchedule = new LookSchedule();
   private serving: bool = false;
   private woken: bool = false;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
@@ -134,17 +147,24 @@ export class VirtioBlock extends VirtioDevice {
     this.notified(0);
   }
 
+  // The requests taken are dropped, after the disk has ended those at it:
+  // the guest's buffers are the disk's no longer once the driver has reset
+  // the device (2.1.1).
   reset(): void {
     for (let i = 0; i < this.queues.length; i++) this.queues[i] = null;
     this.usable = 0;
-    if (this.heldQueue >= 0) this.vmDisk.release(rdtsc(), tscPerMillisecond());
+    if (this.heldQueue >= 0 || this.inFlight) this.vmDisk.release(rdtsc(), tscPerMillisecond());
+    this.batch.clear();
+    this.inFlight = false;
+    this.looks.dropped();
     this.heldQueue = -1;
     this.waiting = 0;
   }
 
-  // Serves queue `index`, unless a request of another queue is held back:
-  // then it waits behind that one. Once none is held, every queue that
-  // waited is served in turn.
+  // Serves queue `index`, unless a request of another queue is held back
+  // (then it waits behind that one) or a batch is at the disk (then it
+  // waits for that to come back). Once neither, every queue that waited
+  // is served in turn.
   notified(index: u32): void {
     if (index >= this.usable) return;
     this.waiting |= 1 << index;
@@ -155,7 +175,7 @@ export class VirtioBlock extends VirtioDevice {
       return;
     }
     let next = this.heldQueue >= 0 ? this.heldQueue : <i32>index;
-    while (next >= 0 && (this.waiting & (1 << next)) != 0) {
+    while (next >= 0 && !this.inFlight && (this.waiting & (1 << next)) != 0) {
       this.waiting &= ~(1 << next);
       this.serve(<u32>next);
       next = this.heldQueue >= 0 || this.waiting == 0 ? -1 : ctz(this.waiting);
@@ -163,58 +183,100 @@ export class VirtioBlock extends VirtioDevice {
   }
 
   // Serves every request waiting in queue `index`, then asks for the next
-  // kick; one interrupt for the lot, if the driver wants one (2.7.7, 2.7.10). The
-  // reads and writes among them are at the disk together, up to a
-  // batch's worth (blockbatch.ts), and given back when it is done with
-  // them. A request the budget or the share held back stays in hand
-  // (`heldQueue`) until its time comes (resume, run by the platform's clock or
-  // by the host disk's arbiter); the queue waits behind it, and its
-  // notifications stay off meanwhile.
+  // kick (2.7.10). The reads and writes among them go to the disk
+  // together, up to a batch's worth (blockbatch.ts); a batch the disk has
+  // not ended at once stays there while the guest runs on, and the queue
+  // waits for it to come back (pollDisk()). A request the budget or the
+  // share held back stays in hand (`heldQueue`) until its time comes
+  // (resume, run by the platform's clock or by the host disk's arbiter);
+  // the queue waits behind it, and its notifications stay off meanwhile.
   private serve(index: u32): void {
     const q = this.queues[index];
     if (q === null || q.error !== null) return;
     this.serving = true;
-    let served = false, held = this.heldQueue == <i32>index;
+    let held = this.heldQueue == <i32>index, again = false;
     q.suppressNotifications();
     do {
       this.woken = false;
-      while (held || q.pop(this.chain)) {
+      while (!this.batch.full && (held || q.pop(this.chain))) {
         const bytes = this.chain.readableBytes + this.chain.writableBytes;
         held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
         this.heldQueue = held ? <i32>index : -1;
         if (held) break;
-        if (!this.take(q)) {
-          this.finishBatch(q);
+        if (!this.take(q, index)) {
+          this.finishBatch(q, index);
           this.vmDisk.finished(rdtsc(), tscPerMillisecond());
           this.serving = false;
           this.waiting = 0; // the device needs a reset: no queue is served
           return;
         }
-        served = true;
-        if (this.batch.full) this.finishBatch(q);
       }
-      this.finishBatch(q);
-    } while (held ? this.woken : q.armNotification());
+      const full = this.batch.full;
+      if (!this.settle(q, index)) {
+        this.waiting |= 1 << index; // served again once the batch is back
+        this.serving = false;
+        return;
+      }
+      again = held ? this.woken : full || q.armNotification();
+    } while (again);
     this.serving = false;
+    if (held) this.resume.movedEarlier();
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
-    else if (served && q.needsInterrupt()) this.signals!.usedBuffers(index);
   }
 
-  // When the request held back may go, or NOT_DUE.
+  // Whether the batch is given back: it has no reads or writes at the
+  // disk, or the disk has ended them. Otherwise the batch stays at the
+  // disk, taken from queue `index`, and the clock looks at it soon.
+  private settle(q: Virtqueue, index: u32): bool {
+    const commands = this.vmDisk.commands;
+    if (!commands.done) this.disk.poll();
+    if (commands.done) {
+      this.finishBatch(q, index);
+      return true;
+    }
+    this.inFlight = true;
+    this.flightQueue = index;
+    this.looks.started(rdtsc(), tscPerMillisecond());
+    this.resume.movedEarlier();
+    return false;
+  }
+
+  // When the clock should run resume: the next look at the batch at the
+  // disk, or when the request held back may go; NOT_DUE for neither.
   get resumeAt(): u64 {
+    if (this.inFlight) return this.looks.next;
     return this.heldQueue >= 0 ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
   }
 
-  // The held request's queue, whose turn has come.
-  resumeHeld(): void {
-    if (this.heldQueue >= 0) this.notified(<u32>this.heldQueue);
+  // The clock's or the arbiter's call: a look at the batch at the disk,
+  // or the held request's queue, whose turn has come.
+  resumeNow(): void {
+    if (this.inFlight) this.pollDisk();
+    else if (this.heldQueue >= 0) this.notified(<u32>this.heldQueue);
+  }
+
+  // Gives the batch back if the disk has ended it, and serves the queues
+  // that waited for it; otherwise looks again later.
+  private pollDisk(): void {
+    this.disk.poll();
+    if (!this.vmDisk.commands.done) {
+      this.looks.stillThere(rdtsc(), tscPerMillisecond());
+      return;
+    }
+    const index = this.flightQueue;
+    this.inFlight = false;
+    this.looks.ended(rdtsc());
+    this.serving = true;
+    this.finishBatch(this.queues[index]!, index);
+    this.serving = false;
+    this.notified(this.heldQueue >= 0 ? <u32>this.heldQueue : index);
   }
 
   // The chain in hand as a request of the batch: a read or write begun on
   // the disk, anything else served at once, after the batch so far. False
   // if the chain cannot even hold its header and status (the device then
   // needs a reset).
-  private take(q: Virtqueue): bool {
+  private take(q: Virtqueue, index: u32): bool {
     const chain = this.chain;
     if (chain.readableBytes < HEADER_SIZE || chain.writableBytes < 1) {
       this.signals!.needsReset("requestq: a request without its header or status byte");
@@ -225,7 +287,7 @@ export class VirtioBlock extends VirtioDevice {
     const type = <u32>readLittleEndian(h, 0, 4), sector = readLittleEndian(h, 8, 8);
     const moves = type == T_IN || type == T_OUT;
     // A flush covers the writes completed before it (5.2.6.2): the batch's first.
-    if (!moves) this.finishBatch(q);
+    if (!moves) this.finishBatch(q, index);
     const r = this.batch.take(), tag = this.batch.count - 1;
     r.head = chain.head;
     r.statusAt = statusByte(chain);
@@ -243,12 +305,13 @@ export class VirtioBlock extends VirtioDevice {
     return true;
   }
 
-  // Waits for the disk to end the batch's reads and writes, then gives
-  // every request of the batch back with its status.
-  private finishBatch(q: Virtqueue): void {
+  // Waits for the disk to end the batch's reads and writes, if it has
+  // not, then gives every request of the batch back on queue `index` with
+  // its status, and interrupts if the driver wants to hear (2.7.7).
+  private finishBatch(q: Virtqueue, index: u32): void {
     const batch = this.batch, taken = batch.count;
     if (taken == 0) return;
-    const failed = batch.pending ? this.disk.finishAll() : 0;
+    const failed = this.disk.finish(this.vmDisk.commands);
     for (let tag = 0; tag < taken; tag++) {
       const r = batch.at(tag);
       if (r.status == PENDING) {
@@ -260,6 +323,7 @@ export class VirtioBlock extends VirtioDevice {
       q.push(r.head, <u32>(r.written + 1));
     }
     batch.clear();
+    if (q.needsInterrupt()) this.signals!.usedBuffers(index);
     // Only now may the arbiter let other VMs' requests go (diskarbiter.ts):
     // this disk's controller is done with everything of this batch.
     const now = rdtsc(), tscPerMs = tscPerMillisecond();
@@ -302,7 +366,7 @@ export class VirtioBlock extends VirtioDevice {
       left -= n;
       skip = 0;
     }
-    return this.disk.begin(sector * SECTOR_SIZE, data, !toGuest, tag) ? PENDING : S_IOERR;
+    return this.disk.begin(sector * SECTOR_SIZE, data, !toGuest, this.vmDisk.commands, tag) ? PENDING : S_IOERR;
   }
 
   // Each 16-byte segment is checked before any is applied. A flag the
@@ -343,7 +407,7 @@ class BlockResume extends Deferred {
     return this.block.resumeAt;
   }
   run(): void {
-    this.block.resumeHeld();
+    this.block.resumeNow();
   }
 }
 

@@ -1,9 +1,10 @@
 // The requests a virtio-blk device has taken from its queue and not yet
 // given back (block.ts): what it must remember of each to finish it once
 // the disk is done, so that the reads and writes of a whole kick can be at
-// the disk together (storage/backing.ts begin(), finishAll()) rather than
-// one after the other. A driver that queues 32 requests and kicks once has
-// them on the host disk as 32 commands in flight, waited for together.
+// the disk together (storage/backing.ts begin()) rather than one after the
+// other, while the guest runs on. A driver that queues 32 requests and
+// kicks once has them on the host disk as 32 commands in flight, counted in
+// its VmDisk's IoBatch until the disk has ended them all.
 //
 // Each request is known by its tag, its place here. Its outcome is either
 // known when it is taken (an I/O error found before anything moved, or a
@@ -41,14 +42,6 @@ export class BlockBatch {
 
   at(tag: i32): BlockRequest {
     return this.requests[tag];
-  }
-
-  // Whether a request waits for the disk's batch to end.
-  get pending(): bool {
-    for (let tag = 0; tag < this.count; tag++) {
-      if (this.requests[tag].status == PENDING) return true;
-    }
-    return false;
   }
 
   clear(): void {

@@ -247,6 +247,7 @@ export class VirtioNet extends VirtioDevice {
         sent = true;
       }
     } while (!t.held && q.armNotification());
+    if (t.held) this.resume.movedEarlier();
     if (q.error !== null) this.signals!.needsReset("transmitq: " + q.error!);
     else if (sent && q.needsInterrupt()) this.signals!.usedBuffers(2 * pair + TRANSMIT);
   }

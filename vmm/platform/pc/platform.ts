@@ -26,6 +26,7 @@ import { ELCR_PORT, PIC_MASTER_PORT, PIC_SLAVE_PORT, Pic8259Pair } from "../../d
 import { AcpiPm, ACPI_PM_BASE, ACPI_PM_PORTS } from "../../devices/timers/acpipm";
 import { Cmos, CMOS_PORT } from "../../devices/timers/cmos";
 import { Hpet, HPET_BASE, HPET_SIZE } from "../../devices/timers/hpet";
+import { Waker } from "../../devices/timers/deferred";
 import { Pit8254, PIT_PORT, PORT_B } from "../../devices/timers/pit8254";
 import { IsaLines } from "./isalines";
 import { ClockedDevice, PcInterrupts } from "./pcinterrupts";
@@ -89,6 +90,18 @@ class RtcNmiMask extends NmiGate {
 }
 
 // The VM's power button is ACPI's fixed power button, in the PM block.
+// A device's deferred work came due sooner than the clock last asked:
+// the clock runs on the boot vCPU's way into its guest, so that vCPU's CPU
+// looks again, and sets its alarm for it.
+class BootVcpuWaker extends Waker {
+  constructor(private vm: Vm) {
+    super();
+  }
+  wake(): void {
+    this.vm.apics.notify(this.vm.vcpus[0]);
+  }
+}
+
 class AcpiPowerButton extends PowerButton {
   constructor(private pm: AcpiPm) {
     super();
@@ -220,8 +233,9 @@ export class PcPlatform {
   // console (/dev/hvc0 in Linux), whose output joins the UART's; an
   // entropy device where the host CPU has a random number generator; the
   // disks, in order, a request queue for each of the `cpus` vCPUs, whose
-  // held-back requests the platform's clock resumes; the NICs, a queue
-  // pair for each vCPU, whose held-back frames it resumes likewise. Returns the console.
+  // held-back requests the platform's clock resumes and whose batches at
+  // the host disk it looks at; the NICs, a queue pair for each vCPU, whose
+  // held-back frames it resumes likewise. Returns the console.
   private addVirtioDevices(
     vm: Vm,
     cpus: u16,
@@ -236,14 +250,17 @@ export class PcPlatform {
     if (hasRdrand() || hasRdseed()) {
       bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
     }
+    const waker = new BootVcpuWaker(vm);
     for (let i = 0; i < disks.length; i++) {
       const block = new VirtioBlock(disks[i], cpus);
       clock.deferred.push(block.resume);
+      block.resume.waker = waker;
       bus.attach(FIRST_DISK_SLOT + <u32>i, 0, new VirtioPci(block, vm.memory, messages));
     }
     for (let i = 0; i < nics.length; i++) {
       const nic = new VirtioNet(nics[i], net, cpus);
       clock.deferred.push(nic.resume);
+      nic.resume.waker = waker;
       bus.attach(FIRST_NIC_SLOT + <u32>i, 0, new VirtioPci(nic, vm.memory, messages));
     }
     this.pci.assignResources();

@@ -7,8 +7,9 @@
 // Where both the HBA (CAP.SNCQ) and the disk (IDENTIFY word 76) have
 // native command queuing, reads and writes are READ and WRITE FPDMA
 // QUEUED instead (ACS-2), up to one less than the queue's depth in flight
-// at once in slots 1 and up (port.ts), each tagged with its slot's number.
-// When one fails, the device ends every queued command it has not
+// at once in slots 1 and up (port.ts), each tagged with its slot's number,
+// running on while their issuers go on; a command that is not queued waits
+// for them to end first (ATA runs it only alone). When one fails, the device ends every queued command it has not
 // finished; the port is recovered, the NCQ Command Error log (10h) names
 // the one that failed, and the others are issued again. If the log cannot
 // tell, every command the device had not finished fails.
@@ -19,9 +20,12 @@
 // since TRIM alone may leave the old data readable; otherwise by writing
 // zeroes.
 
+import { memoryFence, pause, rdtsc } from "../../../kernel/arch/shim";
 import * as log from "../../../kernel/console/log";
 import { allocPages, physOf } from "../../../kernel/mm/linearpages";
+import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { BlockDevice, BUFFER_BYTES } from "../blockdevice";
+import { IoBatch } from "../iobatch";
 import { Segments } from "../segments";
 import {
   AtaCommand,
@@ -55,10 +59,13 @@ export class AhciDisk extends BlockDevice {
   // Each slot's command: slot 0's is not queued, and waited for at once.
   private commands: AtaCommand[] = [];
   // The slots of queued commands (1 to one less than this; 0 without
-  // NCQ), those in flight, and the request each is part of.
+  // NCQ), those in flight, and the batch and request each is part of.
   private queueSlots: u32 = 0;
   private flying: u32 = 0;
+  private batches: StaticArray<IoBatch | null> = new StaticArray<IoBatch | null>(<i32>MAX_SLOTS);
   private tags: StaticArray<i32> = new StaticArray<i32>(<i32>MAX_SLOTS);
+  // The TSC of the last queued command's end, or of the first start after none was in flight.
+  private progressAt: u64 = 0;
 
   // The disk on `port` of an HBA with 64-bit addresses (`wide`) or not,
   // that has `slots` command slots and, with `queuing`, NCQ.
@@ -131,7 +138,7 @@ export class AhciDisk extends BlockDevice {
     return this.queueSlots == 0 || this.freeSlots != 0;
   }
 
-  protected start(lba: u64, blocks: u64, write: bool, tag: i32): bool {
+  protected start(lba: u64, blocks: u64, write: bool, batch: IoBatch, tag: i32): bool {
     if (this.queueSlots == 0) {
       readWriteDmaExt(this.command, write, lba, <u32>blocks);
       return this.run(this.command, true);
@@ -140,47 +147,78 @@ export class AhciDisk extends BlockDevice {
     const slot = this.nextSlot, c = this.commands[slot];
     fpdmaQueued(c, write, lba, <u32>blocks, slot);
     this.port.issue(slot, c);
+    if (this.flying == 0) this.progressAt = rdtsc();
+    this.batches[slot] = batch;
     this.tags[slot] = tag;
     this.flying |= 1 << slot;
+    batch.started();
     return true;
   }
 
-  // Waits for the queued commands in flight: bit `tag` set for each
-  // request of which one failed (all of them in flight if the port did).
-  protected finish(): u64 {
+  // Credits the queued commands the device has finished to their
+  // batches; with `wait`, waits for one first. When one fails the device
+  // ends all it had not finished: the port is recovered, the log names the
+  // one that failed, and the others go again; if it cannot tell, they all
+  // fail. A port that reports a bus error, or finishes nothing for
+  // COMMAND_TIMEOUT_MS, is failed, and every command in flight with it.
+  protected reap(wait: bool): void {
     const port = this.port;
-    let failed: u64 = 0;
     while (this.flying != 0) {
-      const outcome = port.awaitQueued(this.flying);
-      if (outcome == Outcome.Done) break;
+      const outcome = port.queuedOutcome;
       const unfinished = port.active & this.flying;
-      if (outcome != Outcome.DeviceError) {
-        failed |= this.tagsOf(this.flying);
-        port.fail("queued commands: " + (outcome == Outcome.TimedOut ? TIMED_OUT : HOST_ERROR));
-        break;
+      if (outcome == Outcome.Done) {
+        const finished = this.flying & ~unfinished;
+        if (finished != 0) {
+          memoryFence(); // what the HBA wrote is read after the register that says it is done
+          this.end(finished, true);
+          return;
+        }
+        if (rdtsc() - this.progressAt > COMMAND_TIMEOUT_MS * tscPerMillisecond()) {
+          return this.failAll("queued commands: " + TIMED_OUT);
+        }
+        if (!wait) return;
+        pause();
+        continue;
       }
+      if (outcome != Outcome.DeviceError) return this.failAll("queued commands: " + HOST_ERROR);
       const tf = port.taskFile;
       log.warn(port.name + ": a queued command failed: status " + log.hex(tf & 0xff) + ", error " + log.hex(tf >> 8));
-      if (!port.recover()) {
-        failed |= this.tagsOf(this.flying);
-        port.fail("still busy after a failed queued command");
-        break;
-      }
+      this.end(this.flying & ~unfinished, true);
+      if (!port.recover()) return this.failAll("still busy after a failed queued command");
       const slot = this.failedSlot();
       if (slot < 0 || (unfinished & (1 << slot)) == 0) {
-        failed |= this.tagsOf(unfinished);
-        break;
+        this.end(unfinished, false);
+        return;
       }
       log.warn(port.name + ": it was the " + this.commands[slot].toString() + "; the others go again");
-      failed |= this.tagsOf(1 << slot);
-      this.flying = unfinished & ~(1 << slot);
+      this.end(1 << slot, false);
       for (let rest = this.flying; rest != 0; rest &= rest - 1) {
         const again = ctz(rest);
         port.issue(again, this.commands[again]);
       }
     }
-    this.flying = 0;
-    return failed;
+  }
+
+  // The queued commands of `slots` ended, well or not: each is credited to its batch.
+  private end(slots: u32, ok: bool): void {
+    for (let rest = slots; rest != 0; rest &= rest - 1) {
+      const slot = ctz(rest);
+      this.batches[slot]!.ended(this.tags[slot], ok);
+      this.batches[slot] = null;
+    }
+    this.flying &= ~slots;
+    this.progressAt = rdtsc();
+  }
+
+  // Fails the port for `reason`, and every queued command in flight.
+  private failAll(reason: string): void {
+    this.port.fail(reason);
+    this.end(this.flying, false);
+  }
+
+  // Lets every queued command end, before one that is not queued.
+  private drain(): void {
+    while (this.flying != 0) this.reap(true);
   }
 
   // The slot of the queued command that failed, from the NCQ Command Error
@@ -204,18 +242,13 @@ export class AhciDisk extends BlockDevice {
     return this.queueSlots == 0 ? 0 : ctz(this.freeSlots);
   }
 
-  // The requests the queued commands of `slots` are part of.
-  private tagsOf(slots: u32): u64 {
-    let tags: u64 = 0;
-    for (let rest = slots; rest != 0; rest &= rest - 1) tags |= <u64>1 << <u64>this.tags[ctz(rest)];
-    return tags;
-  }
-
   zero(lba: u64, count: u64): bool {
+    this.drain();
     return this.identity!.trimZeroes ? this.trim(lba, count) : this.writeZeroes(lba, count);
   }
 
   flush(): bool {
+    this.drain();
     flushCacheExt(this.command);
     return this.run(this.command, false);
   }

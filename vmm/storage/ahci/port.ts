@@ -181,11 +181,11 @@ export class AhciPort {
     this.write(PxCI, 1 << slot);
   }
 
-  // Waits until the device has finished the queued commands of the slots
-  // in `slots`, or one of them failed (the device then ends the rest too:
-  // `active` says which it has not finished).
-  awaitQueued(slots: u32): Outcome {
-    return this.await(PxSACT, slots);
+  // Whether the queued commands in flight go well so far: Done, or the
+  // error that ended them (the device then ends every queued command it
+  // had not finished: `active` says which). Waits for nothing.
+  get queuedOutcome(): Outcome {
+    return this.error;
   }
 
   get active(): u32 {
@@ -210,14 +210,20 @@ export class AhciPort {
   private await(reg: u64, bits: u32): Outcome {
     const deadline = rdtsc() + COMMAND_TIMEOUT_MS * tscPerMillisecond();
     while (true) {
-      const status = this.read(PxIS);
-      if ((status & IS_ERRORS) != 0) return (this.taskFile & TFD_ERR) != 0 ? Outcome.DeviceError : Outcome.HostError;
+      const error = this.error;
+      if (error != Outcome.Done) return error;
       if ((this.read(reg) & bits) == 0) break;
       if (rdtsc() > deadline) return Outcome.TimedOut;
       pause();
     }
     memoryFence(); // what the HBA wrote is read after the register that says it is done
     return Outcome.Done;
+  }
+
+  // The error PxIS reports, if any: the device's (a task file error) or the HBA's.
+  private get error(): Outcome {
+    if ((this.read(PxIS) & IS_ERRORS) == 0) return Outcome.Done;
+    return (this.taskFile & TFD_ERR) != 0 ? Outcome.DeviceError : Outcome.HostError;
   }
 
   // Error recovery (6.2.2.1, and 6.2.2.2 for queued commands): stop the

@@ -1,10 +1,13 @@
 // An NVMe controller of the host, driven by polling (NVM Express Base
 // Specification 1.4). start() follows the initialization sequence of 7.6.1:
 // reset the controller, give it an admin queue pair, enable it, identify
-// it, ask for one I/O queue pair and create it. A request's I/O commands
-// then start together, up to IO_DEPTH of them, and are waited for on the
-// completion queue with a timeout on the TSC (queue.ts), under the
-// hypervisor's lock; no interrupt is used. Admin commands run alone.
+// it, ask for one I/O queue pair and create it. I/O commands then start
+// together, up to IO_DEPTH of them, and run on while their issuers go on:
+// each belongs to a batch (../iobatch.ts), credited when whoever looks at
+// the completion queue next finds it ended, all under the hypervisor's
+// lock; no interrupt is used. A controller that completes nothing for
+// COMMAND_TIMEOUT_MS while commands are in flight is taken for dead.
+// Admin commands run alone, waited for.
 //
 // A controller that misbehaves (never gets ready, lets a command time out,
 // completes a command it was not given) is failed: one log line says why,
@@ -19,6 +22,7 @@ import { PciFunction } from "../../../kernel/pci/functions";
 import { HostController } from "../../../kernel/pci/hostcontroller";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { BUFFER_BYTES } from "../blockdevice";
+import { IoBatch } from "../iobatch";
 import { Segments } from "../segments";
 import {
   Command,
@@ -31,7 +35,7 @@ import {
 } from "./command";
 import { ControllerIdentity, NamespaceFormat, parseController, parseNamespace, parseNamespaceList } from "./identify";
 import { DataPointer, MAX_PRP_BYTES, MEMORY_PAGE } from "./prp";
-import { completionStatus, MAX_QUEUE_ENTRIES, QueuePair, STRAY_COMPLETION, TIMED_OUT } from "./queue";
+import { completionStatus, MAX_QUEUE_ENTRIES, NOTHING_YET, QueuePair, STRAY_COMPLETION, TIMED_OUT } from "./queue";
 
 // Controller registers (3.1): offsets into BAR0.
 const CAP: u64 = 0x00, VS: u64 = 0x08, CC: u64 = 0x14, CSTS: u64 = 0x1c;
@@ -68,6 +72,10 @@ export class NvmeController extends HostController {
   private admin: QueuePair | null = null;
   private io: QueuePair | null = null;
   private commandTimeout: u64 = 0;
+  // The TSC of the last completion, or of the first start after none was in flight.
+  private progressAt: u64 = 0;
+  // The batch of runIo()'s commands.
+  private own: IoBatch = new IoBatch();
 
   // `registers`: the physical address BAR0 decodes.
   constructor(fn: PciFunction, private registers: u64) {
@@ -173,49 +181,54 @@ export class NvmeController extends HostController {
   }
 
   // Submits the next I/O command, with the data describe() named if
-  // `withData`, for request `tag` (below 64), and lets it run; false if
-  // the controller has failed.
-  startIo(withData: bool, tag: i32): bool {
+  // `withData`, for request `tag` (below 64) of `batch`, and lets it run;
+  // false if the controller has failed.
+  startIo(withData: bool, batch: IoBatch, tag: i32): bool {
     if (this.failure !== null) return false; // said why once already
     const slot = this.slots[this.flying];
     if (withData) slot.pointer.apply(slot.command);
+    slot.batch = batch;
     slot.tag = tag;
     slot.id = this.io!.submit(slot.command);
-    this.flying++;
+    if (this.flying++ == 0) this.progressAt = rdtsc();
+    batch.started();
     return true;
   }
 
-  // Waits for every I/O command in flight: bit `tag` set for each request
-  // of which one failed (all of them if the controller did). A failed
-  // command is logged; a controller that lets one time out, or completes
-  // one it was not given, is failed.
-  finishIo(): u64 {
-    let failed: u64 = 0;
+  // Credits every I/O command the controller has completed to its batch;
+  // with `wait`, waits for one first if none has. A failed command is
+  // logged; a controller that completes nothing for COMMAND_TIMEOUT_MS, or
+  // completes a command it was not given, is failed, and everything in
+  // flight with it.
+  reapIo(wait: bool): void {
     while (this.flying > 0) {
-      const completion = this.io!.reap(this.commandTimeout);
-      const k = completion == TIMED_OUT ? -1 : this.slotOf(<u16>completion);
-      if (k < 0) {
-        this.flying = 0;
-        const why = completion == TIMED_OUT ? TIMED_OUT : STRAY_COMPLETION;
-        this.fail(describeIo(this.slots[0].command) + ": " + this.describeFailure(why));
-        return ~(<u64>0);
+      const completion = this.io!.poll();
+      if (completion == NOTHING_YET) {
+        if (rdtsc() - this.progressAt > this.commandTimeout) return this.failIo(TIMED_OUT);
+        if (!wait) return;
+        pause();
+        continue;
       }
-      const status = completionStatus(completion);
-      if (status != 0) {
-        log.warn(this.name + ": " + describeIo(this.slots[k].command) + " failed: " + describeStatus(status));
-        failed |= <u64>1 << <u64>this.slots[k].tag;
-      }
+      const k = this.slotOf(<u16>completion);
+      if (k < 0) return this.failIo(STRAY_COMPLETION);
+      const status = completionStatus(completion), slot = this.slots[k];
+      if (status != 0) log.warn(this.name + ": " + describeIo(slot.command) + " failed: " + describeStatus(status));
+      slot.batch!.ended(slot.tag, status == 0);
+      slot.batch = null;
       // The finished slot goes behind the ones still in flight.
-      const done = this.slots[k];
       this.slots[k] = this.slots[--this.flying];
-      this.slots[this.flying] = done;
+      this.slots[this.flying] = slot;
+      this.progressAt = rdtsc();
+      wait = false; // one has ended: the rest only if they have too
     }
-    return failed;
   }
 
-  // Runs the next I/O command, which has no data, alone.
+  // Runs the next I/O command, which has no data, and waits for it.
   runIo(): bool {
-    return this.startIo(false, 0) && this.finishIo() == 0;
+    const own = this.own;
+    if (!this.startIo(false, own, 0)) return false;
+    while (!own.done) this.reapIo(true);
+    return own.take() == 0;
   }
 
   // The first `length` bytes of the driver's buffer, copied out.
@@ -236,6 +249,17 @@ export class NvmeController extends HostController {
     const status = this.admin!.execute(c, this.commandTimeout);
     if (status == 0) return true;
     return this.fail(what + ": " + (status > 0 ? describeStatus(status) : this.describeFailure(status)));
+  }
+
+  // Fails the controller for `why` (TIMED_OUT, STRAY_COMPLETION), and
+  // with it every command in flight.
+  private failIo(why: i32): void {
+    this.fail(describeIo(this.slots[0].command) + ": " + this.describeFailure(why));
+    for (let k = 0; k < this.flying; k++) {
+      this.slots[k].batch!.ended(this.slots[k].tag, false);
+      this.slots[k].batch = null;
+    }
+    this.flying = 0;
   }
 
   // The slot of the command in flight with identifier `id`, or -1.
@@ -306,7 +330,8 @@ class IoSlot {
   readonly command: Command = new Command();
   readonly pointer: DataPointer;
   id: u16 = 0;
-  // The request it is part of (BlockDevice.begin()).
+  // The batch and request it is part of (BlockDevice.begin()), while in flight.
+  batch: IoBatch | null = null;
   tag: i32 = 0;
 
   constructor() {

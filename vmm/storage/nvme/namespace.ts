@@ -12,6 +12,7 @@
 
 import * as log from "../../../kernel/console/log";
 import { BlockDevice } from "../blockdevice";
+import { IoBatch } from "../iobatch";
 import { Segments } from "../segments";
 import { flush, readWrite, writeZeroes } from "./command";
 import { NvmeController } from "./controller";
@@ -62,14 +63,14 @@ export class NvmeNamespace extends BlockDevice {
     return this.controller.describe(data, MAX_BLOCKS_PER_COMMAND * this.blockSize, this.blockSize);
   }
 
-  protected start(lba: u64, blocks: u64, write: bool, tag: i32): bool {
+  protected start(lba: u64, blocks: u64, write: bool, batch: IoBatch, tag: i32): bool {
     const c = this.controller;
     readWrite(c.next, write, this.id, lba, <u32>blocks);
-    return c.startIo(true, tag);
+    return c.startIo(true, batch, tag);
   }
 
-  protected finish(): u64 {
-    return this.controller.finishIo();
+  protected reap(wait: bool): void {
+    this.controller.reapIo(wait);
   }
 
   // With Write Zeroes, deallocating the blocks if the namespace can say

@@ -27,6 +27,8 @@ import { Command } from "./command";
 // execute()'s results besides a completion's status (0 is success).
 export const TIMED_OUT: i32 = -1;
 export const STRAY_COMPLETION: i32 = -2;
+// poll()'s result while the controller has posted nothing new.
+export const NOTHING_YET: i64 = -3;
 
 const SUBMISSION_ENTRY: u32 = 64;
 const COMPLETION_ENTRY: u32 = 16;
@@ -82,13 +84,21 @@ export class QueuePair {
   // its slot: its dword 3 (command identifier in bits 15-0, status in
   // 31-17), or TIMED_OUT.
   reap(timeout: u64): i64 {
-    // Dword 3: command identifier in bits 15-0, phase tag 16, status 31-17.
-    const dword3 = this.completionsPhys + <u64>(this.head * COMPLETION_ENTRY) + 12;
     const deadline = rdtsc() + timeout;
-    while (((physRead32(dword3) >> 16) & 1) != this.phase) {
+    let completion = this.poll();
+    for (; completion == NOTHING_YET; completion = this.poll()) {
       if (rdtsc() > deadline) return TIMED_OUT;
       pause();
     }
+    return completion;
+  }
+
+  // The next completion, if the controller has posted it, with its slot
+  // freed: its dword 3 (command identifier in bits 15-0, phase tag 16,
+  // status 31-17); otherwise NOTHING_YET.
+  poll(): i64 {
+    const dword3 = this.completionsPhys + <u64>(this.head * COMPLETION_ENTRY) + 12;
+    if (((physRead32(dword3) >> 16) & 1) != this.phase) return NOTHING_YET;
     memoryFence(); // what the controller wrote is read after the entry that says so
     const completion = physRead32(dword3);
     this.head = (this.head + 1) % this.entries;
