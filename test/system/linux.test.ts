@@ -7,8 +7,8 @@
 // finds the ACPI tables the VMM built (acpitables.ts), routes its
 // interrupts through the I/O APIC, finds the HPET and takes its timer
 // ticks from it on I/O APIC input 2 (legacy replacement), keeps the TSC as
-// its clock with the HPET as its watchdog, and its console is the COM1
-// UART. /init prints its banner and powers off through ACPI S5: the
+// its clock with the HPET as its watchdog, takes the x2APIC and KVM's PV
+// EOI that the CPUID policy offers, and its console is the COM1 UART. /init prints its banner and powers off through ACPI S5: the
 // management API (on COM2) reports the VM powered off, not faulted, and the
 // host shuts down when asked. Under both backends its shell answers what is
 // typed on the hypervisor's console.
@@ -89,6 +89,14 @@ describe.skipIf(!manifest)("Debian's Linux kernel in a VM", () => {
       expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: Using IOAPIC for interrupt routing/);
       // The local APIC model's TSC-deadline mode, which CPUID offers.
       expect(output).toMatch(/\[linux\] \[ *[\d.]+\] TSC deadline timer available\n/);
+      // KVM's paravirtual interface beside the hypervisor's own leaves: Linux
+      // takes the x2APIC without interrupt remapping, and ends interrupts
+      // through the PV EOI word (devices/apic/pveoi.ts).
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] Hypervisor detected: KVM\n/);
+      expect(output).toMatch(
+        /\[linux\] \[ *[\d.]+\] kvm-guest: APIC: eoi\(\) replaced with kvm_guest_apic_eoi_write\(\)/,
+      );
+      expect(output).toMatch(/\[linux\] \[ *[\d.]+\] APIC: Switched APIC routing to: physical x2apic\n/);
       // The HPET from its ACPI table, timers 0 and 1 on IRQ 2 and 8 (legacy
       // replacement), its counter a clocksource; the TSC's watchdog finds no skew.
       expect(output).toMatch(/\[linux\] \[ *[\d.]+\] ACPI: HPET id: 0x8086a201 base: 0xfed00000\n/);

@@ -4,7 +4,7 @@
 // HLT does), and the timer deadline the scheduler idles until; then the
 // VM's INTR pin (Vm.intr), which only a LINT0 in ExtINT mode lets through.
 import { beforeEach, describe, expect, it } from "vitest";
-import { load, type Exports } from "./harness";
+import { load, PhysMemory, type Exports } from "./harness";
 
 interface ApicsExports {
   apicWrite(from: number, register: number, value: number): void;
@@ -31,6 +31,12 @@ interface ApicsExports {
   vmNextTimerInterrupt(i: number): bigint;
   memoryPages(): number;
   interruptStorm(count: number): void;
+  addRam(hpa: bigint, size: bigint): void;
+  writePvEoiMsr(i: number, value: bigint): number;
+  offerPvEoi(i: number): void;
+  takePvEoi(i: number): void;
+  acknowledge(i: number): number;
+  levelInterrupt(vector: number): void;
 }
 
 const RUNNABLE = 0, HALTED = 1, WAITING_FOR_SIPI = 2;
@@ -47,8 +53,10 @@ const RBX = 3, RDX = 2;
 const NEVER = 0xffff_ffff_ffff_ffffn;
 
 let e: Exports<ApicsExports>;
+let phys: PhysMemory;
 beforeEach(async () => {
-  e = (await load<ApicsExports>("apics.ts")).exports;
+  phys = new PhysMemory();
+  e = (await load<ApicsExports>("apics.ts", { phys })).exports;
   for (let i = 0; i < 3; i++) e.apicWrite(i, SVR, 0x1ff); // software-enabled, spurious vector 0xff
 });
 
@@ -269,5 +277,61 @@ describe("NMIs (SDM Vol. 3A 6.7.1, 11.6.1, 11.5.1)", () => {
     e.nmiLine();
     expect(pending()).toEqual([true, false, false]);
     expect([e.pendingVector(1), e.pendingVector(2)]).toEqual([0x44, -1]);
+  });
+});
+
+describe("KVM's PV EOI (Documentation/virt/kvm/x86/msr.rst)", () => {
+  const RAM_HPA = 0x4000_0000n, WORD = 0x1000n, ISR = 0x100, TMR = 0x180;
+  const isr = (vector: number) => (e.apicRead(0, ISR + 0x10 * (vector >> 5)) >>> (vector & 31)) & 1;
+  beforeEach(() => e.addRam(RAM_HPA, 0x10000n));
+
+  it("takes a word in the VM's RAM, 4-byte aligned; a reserved bit or a word elsewhere is #GP", () => {
+    expect(e.writePvEoiMsr(0, WORD | 2n | 1n)).toBe(0);
+    expect(e.writePvEoiMsr(0, 0x10_0000n | 1n)).toBe(0);
+    expect(e.writePvEoiMsr(0, WORD | 1n)).toBe(1);
+    expect(e.writePvEoiMsr(0, 0n)).toBe(1);
+  });
+
+  it("lets the guest end an edge-triggered interrupt by clearing bit 0, and ends it at the next exit", () => {
+    e.writePvEoiMsr(0, WORD | 1n);
+    phys.write32(RAM_HPA + WORD, 0xabc0);
+    ipi(1, 0, FIXED | 0x41);
+    expect(e.acknowledge(0)).toBe(0x41);
+    e.offerPvEoi(0);
+    expect(phys.read32(RAM_HPA + WORD)).toBe(0xabc1); // only bit 0 is the VMM's
+    phys.write32(RAM_HPA + WORD, 0xabc0); // the guest's EOI
+    expect(isr(0x41)).toBe(1);
+    e.takePvEoi(0);
+    expect(isr(0x41)).toBe(0);
+  });
+
+  it("clears bit 0 again at an exit where the guest did not use it, and the interrupt stays in service", () => {
+    e.writePvEoiMsr(0, WORD | 1n);
+    ipi(1, 0, FIXED | 0x41);
+    e.acknowledge(0);
+    e.offerPvEoi(0);
+    e.takePvEoi(0);
+    expect([phys.read32(RAM_HPA + WORD), isr(0x41)]).toEqual([0, 1]);
+  });
+
+  it("is not offered while another interrupt waits, nor for a level-triggered one, nor when off", () => {
+    e.writePvEoiMsr(0, WORD | 1n);
+    ipi(1, 0, FIXED | 0x41);
+    e.acknowledge(0);
+    ipi(1, 0, FIXED | 0x31); // lower: waits in the IRR behind 0x41
+    e.offerPvEoi(0);
+    expect(phys.read32(RAM_HPA + WORD)).toBe(0);
+    e.apicWrite(0, 0xb0, 0); // EOI
+    expect(e.acknowledge(0)).toBe(0x31);
+    e.writePvEoiMsr(0, 0n);
+    e.offerPvEoi(0);
+    expect(phys.read32(RAM_HPA + WORD)).toBe(0);
+    e.writePvEoiMsr(0, WORD | 1n);
+    e.apicWrite(0, 0xb0, 0);
+    e.levelInterrupt(0x51);
+    expect(e.acknowledge(0)).toBe(0x51);
+    expect((e.apicRead(0, TMR + 0x20) >>> 17) & 1).toBe(1);
+    e.offerPvEoi(0);
+    expect(phys.read32(RAM_HPA + WORD)).toBe(0);
   });
 });

@@ -177,9 +177,18 @@ describe("the hypervisor's own leaves", () => {
     expect(Buffer.from(new Uint32Array([ebx, ecx, edx]).buffer).toString("latin1")).toBe("TypervisorTV");
   });
 
-  it("0x40000001: the interface version, 1; the leaves above are zero", () => {
+  it("0x40000001: the interface version, 1; the leaves above are zero but KVM's", () => {
     expect(cpuid(0x4000_0001)).toEqual([1, 0, 0, 0]);
-    for (const leaf of [0x4000_0002, 0x4000_0010, 0x4000_0100, 0x7fff_ffff]) expect(cpuid(leaf)).toEqual(ZERO);
+    for (const leaf of [0x4000_0002, 0x4000_0010, 0x4000_0102, 0x4000_0200, 0x7fff_ffff]) {
+      expect(cpuid(leaf)).toEqual(ZERO);
+    }
+  });
+
+  it("0x40000100: KVM's signature, where Linux looks for it, and in 0x40000101 its PV EOI alone", () => {
+    const [eax, ebx, ecx, edx] = cpuid(0x4000_0100);
+    expect(eax).toBe(0x4000_0101);
+    expect(Buffer.from(new Uint32Array([ebx, ecx, edx]).buffer).toString("latin1")).toBe("KVMKVMKVM\0\0\0");
+    expect(cpuid(0x4000_0101)).toEqual([1 << 6, 0, 0, 0]);
   });
 
   it("CPUID reads EAX and ECX only: the upper halves of RAX and RCX do not count", () => {

@@ -248,7 +248,13 @@ describe("IA32_APIC_BASE and the x2APIC MSRs (11.4.3, 11.12)", () => {
     expect(wrmsr(1, x2msr(TPR), 0x100)).toBe(false);
     expect(wrmsr(1, x2msr(TPR), 0x1_0000_0010n)).toBe(false);
     expect(wrmsr(1, x2msr(SVR), 0x1000)).toBe(false);
-    expect(wrmsr(1, x2msr(LVT_TIMER), 0x1000)).toBe(false); // delivery status is read-only
+    expect(wrmsr(1, x2msr(LVT_TIMER), 0x800)).toBe(false);
+    // Read-only fields are not reserved: a write of them is taken, and
+    // they stay as they are (Linux writes LINT0 so, disconnect_bsp_APIC()).
+    expect(wrmsr(1, x2msr(LVT_TIMER), 0x1_1040)).toBe(true);
+    expect(rdmsr(1, x2msr(LVT_TIMER))).toBe(0x1_0040n);
+    expect(wrmsr(1, 0x835, 0x5700)).toBe(true);
+    expect(rdmsr(1, 0x835)).toBe(0x1_0700n); // masked: the APIC is software-disabled
     expect(wrmsr(1, x2msr(ESR), 1)).toBe(false);
     expect(wrmsr(1, x2msr(ESR), 0)).toBe(true);
     expect(wrmsr(1, x2msr(EOI), 1)).toBe(false);

@@ -83,6 +83,20 @@ export class VmApics extends ApicBus {
     return apic.pendingVector();
   }
 
+  // An exit's first look at `vcpu`'s APIC: an interrupt its guest ended
+  // through the PV EOI word (devices/apic/pveoi.ts) is ended here.
+  takePvEoi(vcpu: Vcpu): void {
+    const apic = this.all[vcpu.apicId];
+    if (apic.pvEoi.takeEnded()) apic.endOfInterrupt();
+  }
+
+  // Before an entry: the guest may end the interrupt in service through
+  // its PV EOI word if nothing but the ISR bit depends on its EOI.
+  offerPvEoi(vcpu: Vcpu): void {
+    const apic = this.all[vcpu.apicId];
+    if (apic.pvEoi.enabled && apic.quietEoi) apic.pvEoi.arm();
+  }
+
   apics(): LocalApic[] {
     return this.all;
   }

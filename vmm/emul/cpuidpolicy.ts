@@ -38,6 +38,22 @@ export const INTERFACE_VERSION: u32 = 1;
 const SIGNATURE_EBX: u32 = 0x65707954; // "Type"
 const SIGNATURE_ECX: u32 = 0x73697672; // "rvis"
 const SIGNATURE_EDX: u32 = 0x5654726f; // "orTV"
+// KVM's paravirtual interface, beside ours one block of 0x100 leaves up,
+// where Linux looks for it too (it scans for KVM's signature from
+// 0x40000000 in steps of 0x100, hypervisor_cpuid_base(); KVM puts its own
+// there when it also offers Hyper-V's). Its feature leaf offers one of
+// KVM's paravirtual devices, the PV EOI (devices/apic/pveoi.ts), which
+// spares most interrupts their EOI exit. And a guest learns that the
+// x2APIC works without interrupt remapping, which Linux believes only of
+// a hypervisor it knows (kvm_x2apic_available()): its other APIC accesses
+// are then MSR writes, not MMIO. Linux's Documentation/virt/kvm/x86/cpuid.rst.
+const KVM_BASE: u32 = 0x40000100;
+const KVM_FEATURES: u32 = 0x40000101;
+const KVM_FEATURE_PV_EOI: u32 = 1 << 6;
+// "KVMKVMKVM\0\0\0" as EBX, ECX, EDX.
+const KVM_SIGNATURE_EBX: u32 = 0x4b4d564b;
+const KVM_SIGNATURE_ECX: u32 = 0x564b4d56;
+const KVM_SIGNATURE_EDX: u32 = 0x4d;
 
 const LEAF1_ECX_MONITOR: u32 = 1 << 3;
 const LEAF1_ECX_X2APIC: u32 = 1 << 21;
@@ -126,7 +142,8 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // protection keys: each vCPU has its own PKRU (vcpustate/xstate.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
 // leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
-// (interface version), and the TSC frequency leaves 0x15 and 0x16, with
+// (interface version), KVM's signature at 0x40000100 with its PV EOI in
+// 0x40000101, and the TSC frequency leaves 0x15 and 0x16, with
 // the TSC the hypervisor calibrated (tscLeaf()). The topology is the VM's,
 // not the host's: every vCPU is a package of its own with one core
 // of one thread, its APIC ID the package's (the topology fields of leaves 1,
@@ -140,8 +157,15 @@ function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r:
     r.edx = SIGNATURE_EDX;
     return;
   }
+  if (leaf == KVM_BASE) {
+    r.eax = KVM_FEATURES;
+    r.ebx = KVM_SIGNATURE_EBX;
+    r.ecx = KVM_SIGNATURE_ECX;
+    r.edx = KVM_SIGNATURE_EDX;
+    return;
+  }
   if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
-    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : 0;
+    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : leaf == KVM_FEATURES ? KVM_FEATURE_PV_EOI : 0;
     r.ebx = 0;
     r.ecx = 0;
     r.edx = 0;

@@ -284,10 +284,12 @@ function finishRun(c: HostCpu): Next {
   return next;
 }
 
-// The exit counted, logged at `tsc` and handled.
+// The exit counted, logged at `tsc` and handled, after the vCPU's APIC
+// has ended what the guest ended through its PV EOI word.
 function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
   vm.exitStats.count(exit.kind);
   vcpu.exitLog.record(exit, tsc);
+  vm.apics.takePvEoi(vcpu);
   // The alarm or a kick: time to look.
   if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
   return handleExit(vm, vcpu, exit);
@@ -307,6 +309,7 @@ export function cpuLane(vcpu: Vcpu): bool {
   const exit = vcpu.takeExit(c.entry), now = rdtsc();
   const next = exit !== null ? handle(c, vm, vcpu, exit, now) : Next.Resume;
   if (goesOnAsIs(c, c.current, next, now) && vm.interruptsSettled(vcpu) && vcpu.nestedSeen == vm.nestedGeneration) {
+    vm.apics.offerPvEoi(vcpu);
     vcpu.resumeInPlace();
     return true;
   }
@@ -559,6 +562,7 @@ function enter(c: HostCpu, slot: Slot): void {
     vcpu.nestedSeen = vm.nestedGeneration;
   }
   if (!steppedByDebugger(vcpu)) deliverInterrupt(vm, vcpu);
+  vm.apics.offerPvEoi(vcpu);
   setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
   vcpu.prepareEntry(c.entry);
   c.entered = true;

@@ -1,7 +1,8 @@
 // Unit-test entry: the local APICs of one VM (vmm/core/vmapics.ts) on fake vCPUs:
 // IPIs from one vCPU's ICR to the others through the xAPIC window, INIT and
 // STARTUP, waking halted vCPUs, and the timer deadline the scheduler idles
-// until; and a fake interrupt controller on the VM's INTR pin (Vm.intr).
+// until; KVM's PV EOI, with guest RAM in the fake physical memory; and a
+// fake interrupt controller on the VM's INTR pin (Vm.intr).
 // Each load() of this module is a fresh VM of VCPUS vCPUs.
 
 import { Reg, RFLAGS_IF } from "../../../kernel/arch/x86";
@@ -106,6 +107,34 @@ export function pendingVector(i: i32): i32 {
   const v = vm();
   return v.apics.of(v.vcpus[i]).pendingVector();
 }
+// KVM's PV EOI: the VM's RAM (`size` bytes from guest-physical 0, at
+// host-physical `hpa`), the MSR, the entry's offer and the exit's look.
+export function addRam(hpa: u64, size: u64): void {
+  vm().memory.add(0, hpa, size);
+}
+export function writePvEoiMsr(i: i32, value: u64): bool {
+  const v = vm();
+  return v.apics.of(v.vcpus[i]).pvEoi.write(value, v.memory);
+}
+export function offerPvEoi(i: i32): void {
+  const v = vm();
+  v.apics.offerPvEoi(v.vcpus[i]);
+}
+export function takePvEoi(i: i32): void {
+  const v = vm();
+  v.apics.takePvEoi(v.vcpus[i]);
+}
+// A level-triggered interrupt from the I/O APIC for the boot vCPU.
+export function levelInterrupt(vector: u8): void {
+  vm().apics.deliverExternal(0, false, 0, vector, true);
+}
+// The vCPU takes the interrupt its APIC has for it: IRR to ISR; the vector, or -1.
+export function acknowledge(i: i32): i32 {
+  const v = vm(), apic = v.apics.of(v.vcpus[i]), vector = apic.pendingVector();
+  if (vector >= 0) apic.acknowledge(<u8>vector);
+  return vector;
+}
+
 // The VM's view: external interrupts for the boot vCPU and the APICs together.
 export function connectPin(): void {
   vm().intr = pin;

@@ -20,6 +20,7 @@ import {
   X2APIC_FIRST,
 } from "../../../kernel/arch/msrs";
 import { allOnes, Device } from "../bus";
+import { PvEoi } from "./pveoi";
 import { ApicTimer } from "./lapictimer";
 import {
   access,
@@ -32,6 +33,7 @@ import {
   LVT_TIMER,
   LVT_TIMER_MODE,
   READ,
+  readOnlyBits,
   REG_APR,
   REG_DFR,
   REG_EOI,
@@ -170,6 +172,8 @@ export class LocalApic extends Device {
   private tmr: VectorSet = new VectorSet();
   private irr: VectorSet = new VectorSet();
   private timer: ApicTimer = new ApicTimer();
+  // KVM's paravirtual EOI (pveoi.ts): the MSR is the VMM's, the word the guest's.
+  readonly pvEoi: PvEoi = new PvEoi();
 
   constructor(readonly id: u32, private readonly isBootstrap: bool, private bus: ApicBus) {
     super("local APIC");
@@ -219,6 +223,7 @@ export class LocalApic extends Device {
     this.tmr.clearAll();
     this.irr.clearAll();
     this.timer.reset();
+    this.pvEoi.reset();
   }
 
   // xAPIC MMIO. Registers are 32 bits at the start of each 16-byte slot
@@ -270,8 +275,9 @@ export class LocalApic extends Device {
       this.writeRegister(REG_ICR, <u32>value);
       return true;
     }
-    if (value & ~<u64>writableBits(reg)) return false;
-    this.writeRegister(reg, <u32>value);
+    const writable = writableBits(reg);
+    if (value & ~<u64>(writable | readOnlyBits(reg))) return false;
+    this.writeRegister(reg, <u32>value & writable);
     return true;
   }
 
@@ -493,7 +499,18 @@ export class LocalApic extends Device {
   // 11.8.5: an EOI ends the highest-priority vector in service; if it came
   // level-triggered (its TMR bit), the EOI goes on to the I/O APICs. (The
   // version register offers no suppression of that broadcast, 11.8.5.)
-  private endOfInterrupt(): void {
+  // Whether the interrupt in service may be ended through the guest's PV
+  // EOI word (pveoi.ts): one is in service, edge-triggered (an EOI of a
+  // level-triggered one must reach the I/O APIC), and none waits in the
+  // IRR, which the EOI could let in and only an exit would deliver.
+  get quietEoi(): bool {
+    const vector = this.isr.highest();
+    return vector >= 0 && !this.tmr.has(<u8>vector) && this.irr.highest() < 0;
+  }
+
+  // The EOI register's write (11.8.5): the highest vector in service ends,
+  // and the I/O APIC hears of a level-triggered one.
+  endOfInterrupt(): void {
     const vector = this.isr.highest();
     if (vector < 0) return;
     this.isr.clear(<u8>vector);

@@ -28,6 +28,8 @@ export const DELIVERY_MODE: u32 = 7 << 8;
 export const LVT_MASKED: u32 = 1 << 16;
 export const LVT_TIMER_MODE: u32 = 3 << 17;
 export const LVT_LINT_POLARITY_TRIGGER: u32 = (1 << 13) | (1 << 15);
+export const LVT_DELIVERY_STATUS: u32 = 1 << 12;
+export const LVT_REMOTE_IRR: u32 = 1 << 14;
 export const SVR_BITS: u32 = 0x3ff; // vector, APIC software enable (8), focus processor checking (9)
 export const DFR_MODEL: u32 = 0xf000_0000; // bits 27:0 read as ones
 export const ICR_BITS: u32 = 0x000c_cfff;
@@ -68,10 +70,17 @@ export function access(reg: u32, x2apic: bool): u8 {
   return 0;
 }
 
-// The bits a write stores; x2APIC writes with any other bit set raise #GP
-// (11.12.1.3). Read-only fields (delivery status, remote IRR) count as
-// reserved here: this model always reads them as 0, so writing back a value
-// read never sets them.
+// Read-only fields a write may carry and leaves as they are (this model
+// reads them as 0): every LVT entry's delivery status (bit 12) and LINT0's
+// and LINT1's remote IRR (bit 14) (11.5.1). Linux sets both in LINT0 when
+// it hands the APIC back to virtual wire mode (disconnect_bsp_APIC()).
+export function readOnlyBits(reg: u32): u32 {
+  if (reg == REG_LVT_LINT0 || reg == REG_LVT_LINT1) return LVT_DELIVERY_STATUS | LVT_REMOTE_IRR;
+  return reg == REG_LVT_CMCI || (reg >= REG_LVT_TIMER && reg <= REG_LVT_ERROR) ? LVT_DELIVERY_STATUS : 0;
+}
+
+// The bits a write stores; x2APIC writes with a bit set that is neither
+// these nor readOnlyBits() raise #GP (11.12.1.3).
 export function writableBits(reg: u32): u32 {
   switch (reg) {
     case REG_TPR:
