@@ -12,6 +12,13 @@ export class Cpuid {
   ebx: u32 = 0;
   ecx: u32 = 0;
   edx: u32 = 0;
+
+  set(eax: u32, ebx: u32, ecx: u32, edx: u32): void {
+    this.eax = eax;
+    this.ebx = ebx;
+    this.ecx = ecx;
+    this.edx = edx;
+  }
 }
 
 // The answer is one shared object, overwritten by the next query: read the

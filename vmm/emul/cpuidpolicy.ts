@@ -151,31 +151,20 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // topology extensions), so an OS finds what the MADT lists.
 function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r: Cpuid): void {
   if (leaf == HYPERVISOR_BASE) {
-    r.eax = HYPERVISOR_MAX;
-    r.ebx = SIGNATURE_EBX;
-    r.ecx = SIGNATURE_ECX;
-    r.edx = SIGNATURE_EDX;
+    r.set(HYPERVISOR_MAX, SIGNATURE_EBX, SIGNATURE_ECX, SIGNATURE_EDX);
     return;
   }
   if (leaf == KVM_BASE) {
-    r.eax = KVM_FEATURES;
-    r.ebx = KVM_SIGNATURE_EBX;
-    r.ecx = KVM_SIGNATURE_ECX;
-    r.edx = KVM_SIGNATURE_EDX;
+    r.set(KVM_FEATURES, KVM_SIGNATURE_EBX, KVM_SIGNATURE_ECX, KVM_SIGNATURE_EDX);
     return;
   }
   if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
-    r.eax = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : leaf == KVM_FEATURES ? KVM_FEATURE_PV_EOI : 0;
-    r.ebx = 0;
-    r.ecx = 0;
-    r.edx = 0;
+    const features = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : leaf == KVM_FEATURES ? KVM_FEATURE_PV_EOI : 0;
+    r.set(features, 0, 0, 0);
     return;
   }
   if (leaf == POWER_LEAF) {
-    r.eax = LEAF6_EAX_ARAT;
-    r.ebx = 0;
-    r.ecx = 0;
-    r.edx = 0;
+    r.set(LEAF6_EAX_ARAT, 0, 0, 0);
     return;
   }
   if (leaf == TSC_LEAF || leaf == FREQUENCY_LEAF) {
@@ -185,17 +174,11 @@ function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r:
   // Basic leaves the host lacks are zero, as on AMD (Intel would repeat its
   // highest leaf), and so are those beyond ours.
   if (leaf > hostBasicMax() && leaf < HYPERVISOR_BASE) {
-    r.eax = 0;
-    r.ebx = 0;
-    r.ecx = 0;
-    r.edx = 0;
+    r.set(0, 0, 0, 0);
     return;
   }
   const host = query(leaf, subleaf);
-  r.eax = host.eax;
-  r.ebx = host.ebx;
-  r.ecx = host.ecx;
-  r.edx = host.edx;
+  r.set(host.eax, host.ebx, host.ecx, host.edx);
   if (leaf == 0) {
     r.eax = max(r.eax, FREQUENCY_LEAF);
   } else if (leaf == 1) {
@@ -212,15 +195,10 @@ function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r:
   } else if (leaf == 0xb || leaf == 0x1f) {
     // One thread at the SMT level, one core at the core level, each level
     // shifting nothing off the x2APIC ID; the levels end at subleaf 2.
-    r.eax = 0;
-    r.ebx = subleaf < 2 ? 1 : 0;
-    r.ecx = (subleaf & 0xff) | (subleaf == 0 ? LEVEL_SMT : subleaf == 1 ? LEVEL_CORE : 0);
-    r.edx = apicId;
+    const level = subleaf == 0 ? LEVEL_SMT : subleaf == 1 ? LEVEL_CORE : 0;
+    r.set(0, subleaf < 2 ? 1 : 0, (subleaf & 0xff) | level, apicId);
   } else if (leaf == 5 || leaf == 0xa) {
-    r.eax = 0;
-    r.ebx = 0;
-    r.ecx = 0;
-    r.edx = 0;
+    r.set(0, 0, 0, 0);
   } else if (leaf == EXTENDED_BASE + 1) {
     r.ecx &= ~(CPUID_EXT1_ECX_SVM | EXT1_ECX_CMP_LEGACY | EXT1_ECX_TOPOLOGY_EXTENSIONS | EXT1_ECX_PERF_EXTENSIONS);
     if (!apicOn) r.edx &= ~EDX_APIC;
@@ -232,10 +210,7 @@ function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r:
   } else if (leaf == EXTENDED_BASE + 0x1d || leaf == EXTENDED_BASE + 0x1e || leaf == EXTENDED_BASE + 0x22) {
     // Reserved without the topology extensions; 0x80000022, AMD's
     // performance monitoring version 2, offers nothing.
-    r.eax = 0;
-    r.ebx = 0;
-    r.ecx = 0;
-    r.edx = 0;
+    r.set(0, 0, 0, 0);
   } else if (leaf == 0xd && subleaf == 0) {
     // EDX:EAX, the XCR0 bits XSETBV accepts (SDM Vol. 1 13.3): only the
     // components the vCPU's state holds (vcpustate/xstate.ts).
@@ -281,15 +256,10 @@ const BUS_MHZ: u32 = 100;
 function tscLeaf(leaf: u32, r: Cpuid): void {
   const hz = tscPerMillisecond() * 1000, ratio = tscPerCrystalTick();
   if (leaf == TSC_LEAF) {
-    r.eax = 1;
-    r.ebx = hz == 0 ? 0 : <u32>ratio;
-    r.ecx = <u32>(hz / ratio);
-    r.edx = 0;
+    r.set(1, hz == 0 ? 0 : <u32>ratio, <u32>(hz / ratio), 0);
   } else {
-    r.eax = <u32>(hz / 1_000_000);
-    r.ebx = r.eax;
-    r.ecx = BUS_MHZ;
-    r.edx = 0;
+    const mhz = <u32>(hz / 1_000_000);
+    r.set(mhz, mhz, BUS_MHZ, 0);
   }
 }
 
