@@ -48,8 +48,21 @@ import { bootGuest, DEFAULT_APPEND } from "./guests/boot";
 import { ensureGuests } from "./guests/debian";
 import { HOST_MEMORY_MIB, linuxVmsModules, VM_MEMORY_MIB } from "./guests/vm";
 import { boot, Machine } from "./harness/index";
-import { exitsBetween } from "./diskbench";
 import { BARE_BOOT, BootFailure, parseVm, PLATFORM, vmBootOptions } from "./linuxbench";
+
+// A VM's exits in a run less those in its baseline: all of them, and by
+// kind (the hypervisor reports them only when the VM stops).
+function exitsBetween(
+  run: ReturnType<typeof parseVm>,
+  baseline: ReturnType<typeof parseVm>,
+): { exits: number; exitsByKind: Record<string, number> } {
+  const exitsByKind: Record<string, number> = {};
+  for (const kind of new Set([...Object.keys(run.exitsByKind), ...Object.keys(baseline.exitsByKind)])) {
+    const n = (run.exitsByKind[kind] ?? 0) - (baseline.exitsByKind[kind] ?? 0);
+    if (n !== 0) exitsByKind[kind] = n;
+  }
+  return { exits: run.exits - baseline.exits, exitsByKind };
+}
 
 const MiB = 1 << 20;
 // What the sender sends: 64 MiB, as issue 12 asks.

@@ -19,6 +19,7 @@ interface CpuidExports {
   initXstate(): void;
   makeVm(vcpus: number): void;
   guestCpuid(i: number, rax: bigint, rcx: bigint, cr4: bigint): void;
+  countExits(kind: number, n: number): void;
   reg(i: number, r: number): bigint;
   apicId(i: number): number;
   readApicBase(i: number): bigint;
@@ -173,15 +174,25 @@ describe("the hypervisor's own leaves", () => {
 
   it("0x40000000: the highest hypervisor leaf, and the signature \"TypervisorTV\"", () => {
     const [eax, ebx, ecx, edx] = cpuid(0x4000_0000);
-    expect(eax).toBe(0x4000_0001);
+    expect(eax).toBe(0x4000_0002);
     expect(Buffer.from(new Uint32Array([ebx, ecx, edx]).buffer).toString("latin1")).toBe("TypervisorTV");
   });
 
-  it("0x40000001: the interface version, 1; the leaves above are zero but KVM's", () => {
-    expect(cpuid(0x4000_0001)).toEqual([1, 0, 0, 0]);
-    for (const leaf of [0x4000_0002, 0x4000_0010, 0x4000_0102, 0x4000_0200, 0x7fff_ffff]) {
+  it("0x40000001: the interface version, 2; the leaves above are zero but the exit counts and KVM's", () => {
+    expect(cpuid(0x4000_0001)).toEqual([2, 0, 0, 0]);
+    for (const leaf of [0x4000_0003, 0x4000_0010, 0x4000_0102, 0x4000_0200, 0x7fff_ffff]) {
       expect(cpuid(leaf)).toEqual(ZERO);
     }
+  });
+
+  it("0x40000002: the VM's exits of the kind in ECX, or of every kind with ECX all ones, in EDX:EAX", () => {
+    const IO = 3, MMIO = 6;
+    e.countExits(IO, 5);
+    e.countExits(MMIO, 2);
+    expect(cpuid(0x4000_0002, IO)).toEqual([5, 0, 0, 0]);
+    expect(cpuid(0x4000_0002, MMIO)).toEqual([2, 0, 0, 0]);
+    expect(cpuid(0x4000_0002, 0x7fff)).toEqual(ZERO);
+    expect(cpuid(0x4000_0002, 0xffff_ffff)).toEqual([7, 0, 0, 0]);
   });
 
   it("0x40000100: KVM's signature, where Linux looks for it, and in 0x40000101 its PV EOI alone", () => {
@@ -193,7 +204,7 @@ describe("the hypervisor's own leaves", () => {
 
   it("CPUID reads EAX and ECX only: the upper halves of RAX and RCX do not count", () => {
     e.guestCpuid(0, 0xffff_ffff_4000_0001n, 0xffff_ffff_0000_0000n, 0n);
-    expect(e.reg(0, RAX)).toBe(1n);
+    expect(e.reg(0, RAX)).toBe(2n);
     e.guestCpuid(0, 0x1_0000_000bn, 0x5_0000_0001n, 0n); // leaf 0xB, subleaf 1
     expect(e.reg(0, RCX)).toBe(0x201n);
   });

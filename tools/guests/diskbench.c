@@ -16,6 +16,9 @@
 // Each phase is timed with RDTSC and printed as
 // "diskbench: PHASE N requests of B bytes: T ticks". Under QEMU -icount
 // shift=0,sleep=off the TSC counts instructions (docs/disk-bench.md).
+// Under Typervisor it also prints the VM's exits during the phase, read
+// from the hypervisor's CPUID leaf 0x40000002 (docs/hypercalls.md):
+// "diskbench: PHASE exits: N io A mmio B ...".
 //
 // A static freestanding x86-64 Linux executable, as netbench.c, with
 // which it shares program.h: no libc, raw system calls.
@@ -94,6 +97,55 @@ static long countOf(const char *arg) {
   return n;
 }
 
+// The VM's exits, from the hypervisor's leaf 0x40000002: of one kind (ECX,
+// ExitKind's number), or every exit with ECX all ones.
+#define EXIT_COUNT_LEAF 0x40000002u
+#define ALL_EXITS 0xffffffffu
+static const struct {
+  unsigned kind;
+  const char *name;
+} KINDS[] = {{3, "io"}, {6, "mmio"}, {4, "msr-read"}, {5, "msr-write"}, {2, "hlt"},
+             {11, "external-interrupt"}, {12, "interrupt-window"}};
+#define KIND_COUNT (sizeof KINDS / sizeof KINDS[0])
+struct exitCounts {
+  u64 all, kind[KIND_COUNT];
+};
+
+static u64 exitCount(unsigned kind) {
+  unsigned a, b, c, d;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(EXIT_COUNT_LEAF), "c"(kind));
+  return a | (u64)d << 32;
+}
+
+// Whether leaf 0x40000000 carries Typervisor's signature: only then has
+// leaf 0x40000002 the exit counts.
+static int underTypervisor(void) {
+  unsigned a, b, c, d;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000000u), "c"(0));
+  return a >= EXIT_COUNT_LEAF && b == 0x65707954 && c == 0x73697672 && d == 0x5654726f; // "TypervisorTV"
+}
+
+// Every exit first: the counts of kinds that follow are KIND_COUNT CPUID
+// exits of its own, which countsSince() takes out.
+static void countExits(struct exitCounts *e) {
+  e->all = exitCount(ALL_EXITS);
+  for (unsigned i = 0; i < KIND_COUNT; i++) e->kind[i] = exitCount(KINDS[i].kind);
+}
+
+// Prints the exits from `before` to `now`, but for this program's own
+// CPUIDs: the kinds of `before`, and the count of every exit in `now`.
+static void putExitsBetween(const struct exitCounts *before, const struct exitCounts *now) {
+  put(" exits: ");
+  putNumber(now->all - before->all - (KIND_COUNT + 1));
+  for (unsigned i = 0; i < KIND_COUNT; i++) {
+    put(" ");
+    put(KINDS[i].name);
+    put(" ");
+    putNumber(now->kind[i] - before->kind[i]);
+  }
+  put("\n");
+}
+
 static u64 xorshift64(u64 *state) {
   u64 x = *state;
   x ^= x << 13;
@@ -147,6 +199,9 @@ static void phase(int fd, u64 size, const char *arg) {
   u64 bytes = random ? RANDOM_BYTES : SEQUENTIAL_BYTES;
   if ((u64)count * bytes > size && !random) fail("device too small for ", arg, 28);
   u64 state = RANDOM_SEED;
+  struct exitCounts exits;
+  int counted = underTypervisor();
+  if (counted) countExits(&exits);
   u64 start = rdtsc();
   if (queued) queuedReads(fd, size, count, &state, arg);
   for (long i = 0; i < count && !queued; i++) {
@@ -155,9 +210,16 @@ static void phase(int fd, u64 size, const char *arg) {
     if (done != (long)bytes) fail(write ? "write failed: " : "read failed: ", arg, done < 0 ? -done : 5);
   }
   u64 ticks = rdtsc() - start;
-  put("diskbench: ");
   int name = 0;
   while (arg[name] != ':') name++;
+  if (counted) {
+    struct exitCounts now;
+    countExits(&now);
+    put("diskbench: ");
+    syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+    putExitsBetween(&exits, &now);
+  }
+  put("diskbench: ");
   syscall4(SYS_WRITE, 1, (long)arg, name, 0);
   put(" ");
   putNumber((u64)count);

@@ -31,9 +31,14 @@ import { tscPerCrystalTick } from "../vcpustate/tsc";
 import { offeredXcr0, protectionKeysOffered } from "../vcpustate/xstate";
 
 const HYPERVISOR_BASE: u32 = 0x40000000;
-const HYPERVISOR_MAX: u32 = 0x40000001;
+const INTERFACE_LEAF: u32 = 0x40000001;
+// The VM's exits so far (ECX: an ExitKind, or ALL_EXITS), as EDX:EAX; what
+// a benchmark in the guest reads around its loop (docs/hypercalls.md).
+const EXIT_COUNT_LEAF: u32 = 0x40000002;
+const HYPERVISOR_MAX: u32 = EXIT_COUNT_LEAF;
+const ALL_EXITS: u32 = 0xffff_ffff;
 const EXTENDED_BASE: u32 = 0x80000000;
-export const INTERFACE_VERSION: u32 = 1;
+export const INTERFACE_VERSION: u32 = 2;
 // "Typervisor" padded to 12 bytes, as EBX, ECX, EDX.
 const SIGNATURE_EBX: u32 = 0x65707954; // "Type"
 const SIGNATURE_ECX: u32 = 0x73697672; // "rvis"
@@ -141,8 +146,8 @@ const EXT8_ECX_CORES: u32 = 0xf0ff;
 // and RDPID: each vCPU has its own IA32_TSC_AUX (vcpustate/msrs.ts); and
 // protection keys: each vCPU has its own PKRU (vcpustate/xstate.ts).
 // Added: the "hypervisor present" bit (CPUID.1:ECX[31]), the hypervisor
-// leaves at 0x40000000 (max leaf, signature "TypervisorTV") and 0x40000001
-// (interface version), KVM's signature at 0x40000100 with its PV EOI in
+// leaves at 0x40000000 (max leaf, signature "TypervisorTV"), 0x40000001
+// (interface version) and 0x40000002 (the VM's exit counts), KVM's signature at 0x40000100 with its PV EOI in
 // 0x40000101, and the TSC frequency leaves 0x15 and 0x16, with
 // the TSC the hypervisor calibrated (tscLeaf()). The topology is the VM's,
 // not the host's: every vCPU is a package of its own with one core
@@ -159,7 +164,7 @@ function answer(leaf: u32, subleaf: u32, cr4: u64, apicId: u32, apicOn: bool, r:
     return;
   }
   if (leaf > HYPERVISOR_BASE && leaf < EXTENDED_BASE) {
-    const features = leaf == HYPERVISOR_MAX ? INTERFACE_VERSION : leaf == KVM_FEATURES ? KVM_FEATURE_PV_EOI : 0;
+    const features = leaf == INTERFACE_LEAF ? INTERFACE_VERSION : leaf == KVM_FEATURES ? KVM_FEATURE_PV_EOI : 0;
     r.set(features, 0, 0, 0);
     return;
   }
@@ -274,12 +279,26 @@ const scratch = new Cpuid();
 // Answers the guest's CPUID (leaf in EAX, subleaf in ECX) into its registers.
 export function emulateCpuid(vm: Vm, vcpu: Vcpu): void {
   const leaf = <u32>vcpu.regs.get(Reg.Rax), subleaf = <u32>vcpu.regs.get(Reg.Rcx);
-  const apicOn = vm.apics.of(vcpu).enabled;
-  answer(leaf, subleaf, vcpu.cr4, vcpu.apicId, apicOn, scratch);
+  if (leaf == EXIT_COUNT_LEAF) {
+    const n = exitCount(vm, subleaf);
+    scratch.set(<u32>n, 0, 0, <u32>(n >> 32));
+  } else {
+    answer(leaf, subleaf, vcpu.cr4, vcpu.apicId, vm.apics.of(vcpu).enabled, scratch);
+  }
   vcpu.regs.set(Reg.Rax, scratch.eax);
   vcpu.regs.set(Reg.Rbx, scratch.ebx);
   vcpu.regs.set(Reg.Rcx, scratch.ecx);
   vcpu.regs.set(Reg.Rdx, scratch.edx);
+}
+
+// The VM's exits of `kind` that reached handleExit() (this CPUID's among
+// them), or with ALL_EXITS every exit of its vCPUs, those the backends
+// finished themselves too.
+function exitCount(vm: Vm, kind: u32): u64 {
+  if (kind != ALL_EXITS) return vm.exitStats.handled(<i32>kind);
+  let n: u64 = 0;
+  for (let i = 0; i < vm.vcpus.length; i++) n += vm.vcpus[i].exits;
+  return n;
 }
 
 // Leaves whose answer is fixed for the life of a vCPU: the same for every

@@ -39,7 +39,14 @@ static void check_cpuid(void) {
   check(r[0] >= 0x40000001 && streq4(r[1], "Type") && streq4(r[2], "rvis") && streq4(r[3], "orTV"),
         "cpuid: leaf 0x40000000 carries the TypervisorTV signature");
   cpuid(0x40000001, r);
-  check(r[0] == 1, "cpuid: interface version 1");
+  check(r[0] == 2, "cpuid: interface version 2");
+  /* Leaf 0x40000002 counts the VM's exits by kind (ECX; 3 is port I/O): an
+   * OUT to the test device is one more, and the count itself no I/O. */
+  uint32_t before[4], after[4];
+  cpuid_subleaf(0x40000002, 3, before);
+  outb(TEST_PORT, 0x5a);
+  cpuid_subleaf(0x40000002, 3, after);
+  check(after[0] == before[0] + 1 && after[3] == before[3], "cpuid: leaf 0x40000002 counts one OUT as one I/O exit");
   /* Features that are MSR interfaces the VMM refuses are hidden (vmm/emul/cpuidpolicy.ts). */
   cpuid(1, r);
   check(!(r[2] & 0x4cdd4) && !(r[3] & 0xa0640000), "cpuid: leaf 1 hides debug store, thermal control, SpeedStep and PDCM");

@@ -12,6 +12,7 @@ import { IA32_APIC_BASE } from "../../../kernel/arch/msrs";
 import { Reg } from "../../../kernel/arch/x86";
 import { setTscPerMillisecond } from "../../../kernel/time/tsc";
 import { GuestRegisters } from "../../../vmm/core/registers";
+import { ExitKind } from "../../../vmm/core/exit";
 import { Vcpu } from "../../../vmm/core/vcpu";
 import { Vm } from "../../../vmm/core/vm";
 import { CpuidTable, emulateCpuid } from "../../../vmm/emul/cpuidpolicy";
@@ -56,6 +57,12 @@ export function guestCpuid(i: i32, rax: u64, rcx: u64, cr4: u64): void {
   f.regs.set(Reg.Rcx, rcx);
   f.cr4Value = cr4;
   emulateCpuid(theVm!, f);
+}
+// Exits as the VM counts them: `n` of `kind` reaching the handler, the
+// first vCPU's counter moved as each backend moves it.
+export function countExits(kind: i32, n: i32): void {
+  for (let k = 0; k < n; k++) theVm!.exitStats.count(<ExitKind>kind);
+  fakes[0].exits += <u64>n;
 }
 export function reg(i: i32, r: i32): u64 {
   return fakes[i].regs.get(<Reg>r);
