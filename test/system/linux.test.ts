@@ -8,7 +8,8 @@
 // interrupts through the I/O APIC, finds the HPET and takes its timer
 // ticks from it on I/O APIC input 2 (legacy replacement), keeps the TSC as
 // its clock with the HPET as its watchdog, takes the x2APIC and KVM's PV
-// EOI that the CPUID policy offers, and its console is the COM1 UART. /init prints its banner and powers off through ACPI S5: the
+// EOI that the CPUID policy offers, and its console is the COM1 UART.
+// /init prints its banner and powers off through ACPI S5: the
 // management API (on COM2) reports the VM powered off, not faulted, and the
 // host shuts down when asked. Under both backends its shell answers what is
 // typed on the hypervisor's console.

@@ -121,7 +121,7 @@ describe("CPUID", () => {
     expect(exit(K.Exit.Cpuid, 2)).toBe(K.Next.Resume);
     // Leaf 0x40000000: the highest hypervisor leaf and "TypervisorTV".
     expect([RAX, RBX, RCX, RDX].map((r) => e.reg(0, r))).toEqual([
-      0x4000_0001n,
+      0x4000_0002n,
       0x6570_7954n,
       0x7369_7672n,
       0x5654_726fn,

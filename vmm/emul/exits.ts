@@ -20,7 +20,7 @@ import { emulateMmio } from "./mmio";
 import { emulatePortString } from "./portstring";
 import { emulateTaskPriority } from "./taskpriority";
 import { emulateRead, emulateWrite, isLocalApicMsr, readCounter } from "./msrpolicy";
-import { MSR_KVM_PV_EOI_EN } from "../devices/apic/pveoi";
+import { MSR_KVM_PV_EOI_EN, pvEoiWord } from "../devices/apic/pveoi";
 
 // RDMSR of an MSR that exits: the vCPU's TSC_ADJUST (vcpustate/tsc.ts),
 // its local APIC's, or the policy's (msrpolicy.ts); the value goes to
@@ -46,7 +46,9 @@ function readMsr(vm: Vm, vcpu: Vcpu, msr: u32): bool {
 function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
   if (msr == IA32_TSC_ADJUST) return moveTsc(vm, vcpu, vcpu.tsc.moveForAdjust(value));
   if (msr == IA32_TIME_STAMP_COUNTER) return moveTsc(vm, vcpu, vcpu.tsc.moveForTsc(value));
-  if (msr == MSR_KVM_PV_EOI_EN) return vm.apics.of(vcpu).pvEoi.write(value, vm.memory);
+  if (msr == MSR_KVM_PV_EOI_EN) {
+    return vm.apics.of(vcpu).pvEoi.write(value, vm.memory.translate(pvEoiWord(value), 4));
+  }
   if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
   const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.hostDeadline(value) : value;
   if (!vm.apics.now(vcpu).writeMsr(msr, apicValue)) return false;

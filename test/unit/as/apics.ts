@@ -8,6 +8,7 @@
 import { Reg, RFLAGS_IF } from "../../../kernel/arch/x86";
 import { Activity, Vcpu } from "../../../vmm/core/vcpu";
 import { InterruptPin, Vm } from "../../../vmm/core/vm";
+import { pvEoiWord } from "../../../vmm/devices/apic/pveoi";
 import { FakeVcpu } from "./fakevcpu";
 
 const VCPUS = 3;
@@ -114,7 +115,7 @@ export function addRam(hpa: u64, size: u64): void {
 }
 export function writePvEoiMsr(i: i32, value: u64): bool {
   const v = vm();
-  return v.apics.of(v.vcpus[i]).pvEoi.write(value, v.memory);
+  return v.apics.of(v.vcpus[i]).pvEoi.write(value, v.memory.translate(pvEoiWord(value), 4));
 }
 export function offerPvEoi(i: i32): void {
   const v = vm();

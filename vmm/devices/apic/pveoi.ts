@@ -10,7 +10,6 @@
 // out of the guest, and only bit 0, so the two never race.
 
 import { physRead32, physWrite32 } from "../../../kernel/arch/shim";
-import { GuestMemory } from "../../core/guestmemory";
 
 export const MSR_KVM_PV_EOI_EN: u32 = 0x4b564d04;
 // The MSR: bit 0 enables, bit 1 is reserved, bits 63:2 the word's address.
@@ -19,6 +18,11 @@ const RESERVED: u64 = 2;
 const ADDRESS: u64 = ~(<u64>3);
 // The word's bit 0: the guest may end the interrupt in service by clearing it.
 const MAY_SKIP: u32 = 1;
+
+// The guest-physical address of the word an MSR value names.
+export function pvEoiWord(value: u64): u64 {
+  return value & ADDRESS;
+}
 
 export class PvEoi {
   // What the guest wrote last, as RDMSR reads it back.
@@ -31,12 +35,13 @@ export class PvEoi {
     return this.word != 0;
   }
 
-  // WRMSR; false for #GP: a reserved bit, or a word not in the VM's RAM.
-  write(value: u64, memory: GuestMemory): bool {
+  // WRMSR of `value`, whose word (pvEoiWord()) lies at host-physical
+  // `host`, negative if not all in the VM's RAM; false for #GP: a reserved
+  // bit, or the word enabled outside RAM.
+  write(value: u64, host: i64): bool {
     if ((value & RESERVED) != 0) return false;
     let word: u64 = 0;
     if ((value & ENABLED) != 0) {
-      const host = memory.translate(value & ADDRESS, 4);
       if (host < 0) return false;
       word = <u64>host;
     }
