@@ -977,6 +977,22 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
     expect(e.multiqueueResumeAt()).toBe(NOT_DUE);
   });
 
+  it("needs a reset at once for a broken chain behind a batch at the disk, and gives the batch back later", () => {
+    const { d } = bringUp(0, (offered) => offered, 1);
+    const good = d.submit({ type: T_IN, sector: 3, in: 512 });
+    const r = d.ring, hdr = d.alloc(16); // then a descriptor loop
+    r.writeDesc(r.desc, 30, { gpa: hdr, len: 16, write: false }, NEXT, 31);
+    r.writeDesc(r.desc, 31, { gpa: hdr, len: 16, write: false }, NEXT, 30);
+    r.offerHead(30);
+    d.notify(0);
+    expect(d.ring.usedIdx).toBe(0);
+    expect(d.status & NEEDS_RESET).toBe(NEEDS_RESET);
+    e.endHeld();
+    tsc.clock = e.multiqueueResumeAt();
+    e.multiqueueResume();
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([good.head]);
+  });
+
   it("waits for the batch at the disk when the driver resets the device", () => {
     const { d } = bringUp(0, (offered) => offered, 1);
     d.submit({ type: T_IN, sector: 3, in: 512 });

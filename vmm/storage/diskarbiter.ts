@@ -11,9 +11,10 @@
 // is ahead waits, held by its device, until the others catch up (their
 // requests end: finished() wakes it at once, on the CPU that served them)
 // or stop being busy (its device's resume comes due: wakeAt()). A VM is
-// busy while a request of its waits or is at the disk (its device gives a
-// batch back once the disk has ended it all, while the guest runs on:
-// devices/virtio/block.ts), and for IDLE_MS after its last one
+// busy while a request of its waits, while one is at the disk (its device
+// gives a batch back once the disk has ended it all, while the guest runs
+// on: devices/virtio/block.ts) up to IDLE_MS after it started, and for
+// IDLE_MS after its last one
 // started or ended if it usually asks again within THINK_MS: a guest
 // reading flat out issues its next request a moment after the last one
 // completes, and must not lose its place in between. One that asks less
@@ -105,17 +106,19 @@ export class DiskArbiter {
     for (let i = 0; i < this.shares.length; i++) {
       const other = this.shares[i];
       if (other === share || other.virtualTime >= share.virtualTime) continue;
-      // One that waits, or has requests at the disk, is busy until a
-      // request ends, which wakes this one then.
-      if (other.waiting || other.inFlight > 0) return u64.MAX_VALUE;
+      // One that waits too goes only after a request ends, which wakes this one then.
+      if (other.waiting) return u64.MAX_VALUE;
       if (other.lastActive != 0) at = max(at, other.lastActive + IDLE_MS * tscPerMs);
     }
     return at;
   }
 
+  // Requests at the disk keep a VM busy only for IDLE_MS too: a VM that
+  // is paused or stopped while they run gives them back only when it
+  // runs again, and must not hold the others meanwhile.
   private busy(share: DiskShare, now: u64, tscPerMs: u64): bool {
-    if (share.waiting || share.inFlight > 0) return true;
-    return recentlyActive(share, now, tscPerMs) && share.think < <f64>(THINK_MS * tscPerMs);
+    if (share.waiting) return true;
+    return recentlyActive(share, now, tscPerMs) && (share.inFlight > 0 || share.think < <f64>(THINK_MS * tscPerMs));
   }
 
   // Whether another busy VM is behind `share` in virtual time.

@@ -213,14 +213,18 @@ export class VirtioBlock extends VirtioDevice {
       }
       const full = this.batch.full;
       if (!this.settle(q, index)) {
-        this.waiting |= 1 << index; // served again once the batch is back
-        this.serving = false;
-        return;
+        if (q.error === null) this.waiting |= 1 << index; // served again once the batch is back
+        return this.served(q);
       }
       again = held ? this.woken : full || q.armNotification();
     } while (again);
-    this.serving = false;
     if (held) this.resume.movedEarlier();
+    this.served(q);
+  }
+
+  // serve()'s end: a queue that broke the rules needs the device reset.
+  private served(q: Virtqueue): void {
+    this.serving = false;
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
   }
 
