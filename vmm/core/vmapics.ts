@@ -37,6 +37,8 @@ export abstract class VcpuSignal {
 }
 
 export class VmApics extends ApicBus {
+  // Whether a vCPU of the VM has turned KVM's PV EOI on.
+  private pvEoiUsed: bool = false;
   // One per vCPU, indexed by APIC ID, which is the vCPU's index in the VM.
   private readonly all: LocalApic[] = [];
   // The scheduler's, once it runs the VM.
@@ -85,16 +87,30 @@ export class VmApics extends ApicBus {
 
   // An exit's first look at `vcpu`'s APIC: an interrupt its guest ended
   // through the PV EOI word (devices/apic/pveoi.ts) is ended here.
+  @inline
   takePvEoi(vcpu: Vcpu): void {
-    const apic = this.all[vcpu.apicId];
+    if (!this.pvEoiUsed) return;
+    const apic = unchecked(this.all[vcpu.apicId]);
     if (apic.pvEoi.takeEnded()) apic.endOfInterrupt();
   }
 
   // Before an entry: the guest may end the interrupt in service through
   // its PV EOI word if nothing but the ISR bit depends on its EOI.
+  @inline
   offerPvEoi(vcpu: Vcpu): void {
-    const apic = this.all[vcpu.apicId];
+    if (!this.pvEoiUsed) return;
+    const apic = unchecked(this.all[vcpu.apicId]);
     if (apic.pvEoi.enabled && apic.quietEoi) apic.pvEoi.arm();
+  }
+
+  // The guest's WRMSR of MSR_KVM_PV_EOI_EN (devices/apic/pveoi.ts), its
+  // word at host-physical `host` (negative: not in RAM); false for #GP.
+  // Until a vCPU enables it, exits and entries do not look at it.
+  writePvEoi(vcpu: Vcpu, value: u64, host: i64): bool {
+    const pvEoi = this.all[vcpu.apicId].pvEoi;
+    if (!pvEoi.write(value, host)) return false;
+    if (pvEoi.enabled) this.pvEoiUsed = true;
+    return true;
   }
 
   apics(): LocalApic[] {

@@ -47,7 +47,7 @@ function writeMsr(vm: Vm, vcpu: Vcpu, msr: u32, value: u64): bool {
   if (msr == IA32_TSC_ADJUST) return moveTsc(vm, vcpu, vcpu.tsc.moveForAdjust(value));
   if (msr == IA32_TIME_STAMP_COUNTER) return moveTsc(vm, vcpu, vcpu.tsc.moveForTsc(value));
   if (msr == MSR_KVM_PV_EOI_EN) {
-    return vm.apics.of(vcpu).pvEoi.write(value, vm.memory.translate(pvEoiWord(value), 4));
+    return vm.apics.writePvEoi(vcpu, value, vm.memory.translate(pvEoiWord(value), 4));
   }
   if (!isLocalApicMsr(msr)) return emulateWrite(vcpu.msrs, msr, value);
   const apicValue = msr == IA32_TSC_DEADLINE && value != 0 ? vcpu.tsc.hostDeadline(value) : value;

@@ -115,7 +115,7 @@ export function addRam(hpa: u64, size: u64): void {
 }
 export function writePvEoiMsr(i: i32, value: u64): bool {
   const v = vm();
-  return v.apics.of(v.vcpus[i]).pvEoi.write(value, v.memory.translate(pvEoiWord(value), 4));
+  return v.apics.writePvEoi(v.vcpus[i], value, v.memory.translate(pvEoiWord(value), 4));
 }
 export function offerPvEoi(i: i32): void {
   const v = vm();
