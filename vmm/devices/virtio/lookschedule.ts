@@ -6,8 +6,9 @@
 // each look that finds the batch still there leaves half as long again
 // before the next, up to MAX_US. A batch found ended at the first look
 // brings the next first look a little earlier; one that took more looks,
-// later. With a steady load that settles at about one look a batch, and
-// a request comes back at most half its own time late.
+// later. With a steady load that settles at about one look a batch. A
+// batch found at a later look comes back at most half its own time late;
+// one far quicker than those before it, at the first look.
 
 import { NOT_DUE } from "../timers/deferred";
 
