@@ -305,6 +305,18 @@ describe("KVM's PV EOI (Documentation/virt/kvm/x86/msr.rst)", () => {
     expect(isr(0x41)).toBe(0);
   });
 
+  it("leaves the word as the guest left it when a second entry comes before an exit's look", () => {
+    e.writePvEoiMsr(0, WORD | 1n);
+    ipi(1, 0, FIXED | 0x41);
+    e.acknowledge(0);
+    e.offerPvEoi(0);
+    phys.write32(RAM_HPA + WORD, 0); // the guest's EOI
+    e.offerPvEoi(0);
+    expect(phys.read32(RAM_HPA + WORD)).toBe(0);
+    e.takePvEoi(0);
+    expect(isr(0x41)).toBe(0);
+  });
+
   it("clears bit 0 again at an exit where the guest did not use it, and the interrupt stays in service", () => {
     e.writePvEoiMsr(0, WORD | 1n);
     ipi(1, 0, FIXED | 0x41);

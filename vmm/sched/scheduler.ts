@@ -279,17 +279,18 @@ function finishRun(c: HostCpu): Next {
     return <Next>handled;
   }
   const exit = vcpu.takeExit(e);
+  vm.apics.takePvEoi(vcpu);
   const next = exit !== null ? handle(c, vm, vcpu, exit, e.exitedTsc) : Next.Resume;
   debuggerSees(vm, vcpu, exit);
   return next;
 }
 
-// The exit counted, logged at `tsc` and handled, after the vCPU's APIC
-// has ended what the guest ended through its PV EOI word.
+// The exit counted, logged at `tsc` and handled. Its caller has let the
+// vCPU's APIC end what the guest ended through its PV EOI word, whether or
+// not the backend finished the exit itself.
 function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
   vm.exitStats.count(exit.kind);
   vcpu.exitLog.record(exit, tsc);
-  vm.apics.takePvEoi(vcpu);
   // The alarm or a kick: time to look.
   if (exit.kind == ExitKind.ExternalInterrupt) c.look = true;
   return handleExit(vm, vcpu, exit);
@@ -307,6 +308,7 @@ export function cpuLane(vcpu: Vcpu): bool {
   const c = unchecked(cpus[vcpu.runState.runningOn]), slot = c.current!, vm = slot.vm;
   if (debuggerWatches(vm)) return false;
   const exit = vcpu.takeExit(c.entry), now = rdtsc();
+  vm.apics.takePvEoi(vcpu);
   const next = exit !== null ? handle(c, vm, vcpu, exit, now) : Next.Resume;
   if (goesOnAsIs(c, c.current, next, now) && vm.interruptsSettled(vcpu) && vcpu.nestedSeen == vm.nestedGeneration) {
     vm.apics.offerPvEoi(vcpu);

@@ -59,7 +59,10 @@ export class PvEoi {
   }
 
   // Before an entry: the guest may end the interrupt in service itself.
+  // Still armed (no exit came between two entries), the word is left as
+  // the guest left it, for the next takeEnded().
   arm(): void {
+    if (this.armed) return;
     physWrite32(this.word, physRead32(this.word) | MAY_SKIP);
     this.armed = true;
   }
