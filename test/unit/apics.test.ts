@@ -284,6 +284,12 @@ describe("KVM's PV EOI (Documentation/virt/kvm/x86/msr.rst)", () => {
   const RAM_HPA = 0x4000_0000n, WORD = 0x1000n, ISR = 0x100, TMR = 0x180;
   const isr = (vector: number) => (e.apicRead(0, ISR + 0x10 * (vector >> 5)) >>> (vector & 31)) & 1;
   beforeEach(() => e.addRam(RAM_HPA, 0x10000n));
+  // The PV EOI on, and vector 0x41 sent to vCPU 0 and taken: in service.
+  const inService = () => {
+    e.writePvEoiMsr(0, WORD | 1n);
+    ipi(1, 0, FIXED | 0x41);
+    expect(e.acknowledge(0)).toBe(0x41);
+  };
 
   it("takes a word in the VM's RAM, 4-byte aligned; a reserved bit or a word elsewhere is #GP", () => {
     expect(e.writePvEoiMsr(0, WORD | 2n | 1n)).toBe(0);
@@ -306,9 +312,7 @@ describe("KVM's PV EOI (Documentation/virt/kvm/x86/msr.rst)", () => {
   });
 
   it("leaves the word as the guest left it when a second entry comes before an exit's look", () => {
-    e.writePvEoiMsr(0, WORD | 1n);
-    ipi(1, 0, FIXED | 0x41);
-    e.acknowledge(0);
+    inService();
     e.offerPvEoi(0);
     phys.write32(RAM_HPA + WORD, 0); // the guest's EOI
     e.offerPvEoi(0);
@@ -318,18 +322,14 @@ describe("KVM's PV EOI (Documentation/virt/kvm/x86/msr.rst)", () => {
   });
 
   it("clears bit 0 again at an exit where the guest did not use it, and the interrupt stays in service", () => {
-    e.writePvEoiMsr(0, WORD | 1n);
-    ipi(1, 0, FIXED | 0x41);
-    e.acknowledge(0);
+    inService();
     e.offerPvEoi(0);
     e.takePvEoi(0);
     expect([phys.read32(RAM_HPA + WORD), isr(0x41)]).toEqual([0, 1]);
   });
 
   it("is not offered while another interrupt waits, nor for a level-triggered one, nor when off", () => {
-    e.writePvEoiMsr(0, WORD | 1n);
-    ipi(1, 0, FIXED | 0x41);
-    e.acknowledge(0);
+    inService();
     ipi(1, 0, FIXED | 0x31); // lower: waits in the IRR behind 0x41
     e.offerPvEoi(0);
     expect(phys.read32(RAM_HPA + WORD)).toBe(0);

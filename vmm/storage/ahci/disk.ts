@@ -9,10 +9,11 @@
 // QUEUED instead (ACS-2), up to one less than the queue's depth in flight
 // at once in slots 1 and up (port.ts), each tagged with its slot's number,
 // running on while their issuers go on; a command that is not queued waits
-// for them to end first (ATA runs it only alone). When one fails, the device ends every queued command it has not
-// finished; the port is recovered, the NCQ Command Error log (10h) names
-// the one that failed, and the others are issued again. If the log cannot
-// tell, every command the device had not finished fails.
+// for them to end first (ATA runs it only alone). When one fails, the
+// device ends every queued command it has not finished; the port is
+// recovered, the NCQ Command Error log (10h) names the one that failed,
+// and the others are issued again. If the log cannot tell, every command
+// the device had not finished fails.
 //
 // zero() keeps DiskBacking.discard()'s promise that the sectors read as
 // zeroes afterwards: with TRIM only if the disk says trimmed sectors read

@@ -74,8 +74,6 @@ export class NvmeController extends HostController {
   private commandTimeout: u64 = 0;
   // The TSC of the last completion, or of the first start after none was in flight.
   private progressAt: u64 = 0;
-  // The batch of runIo()'s commands.
-  private own: IoBatch = new IoBatch();
 
   // `registers`: the physical address BAR0 decodes.
   constructor(fn: PciFunction, private registers: u64) {
@@ -221,14 +219,6 @@ export class NvmeController extends HostController {
       this.progressAt = rdtsc();
       wait = false; // one has ended: the rest only if they have too
     }
-  }
-
-  // Runs the next I/O command, which has no data, and waits for it.
-  runIo(): bool {
-    const own = this.own;
-    if (!this.startIo(false, own, 0)) return false;
-    while (!own.done) this.reapIo(true);
-    return own.take() == 0;
   }
 
   // The first `length` bytes of the driver's buffer, copied out.

@@ -81,7 +81,7 @@ export class NvmeNamespace extends BlockDevice {
     for (let done: u64 = 0; done < count;) {
       const n = min(MAX_BLOCKS_PER_COMMAND, count - done);
       writeZeroes(c.next, this.id, lba + done, <u32>n, this.format.zeroesDeallocate);
-      if (!c.runIo()) return false;
+      if (!this.runAlone()) return false;
       done += n;
     }
     return true;
@@ -89,7 +89,12 @@ export class NvmeNamespace extends BlockDevice {
 
   flush(): bool {
     flush(this.controller.next, this.id);
-    return this.controller.runIo();
+    return this.runAlone();
+  }
+
+  // Runs the controller's next I/O command, which has no data, and waits for it.
+  private runAlone(): bool {
+    return this.controller.startIo(false, this.own, 0) && this.finish(this.own) == 0;
   }
 }
 
