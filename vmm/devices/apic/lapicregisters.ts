@@ -117,30 +117,37 @@ export function lvtIndex(reg: u32): i32 {
   return reg == REG_LVT_CMCI ? 0 : <i32>(reg - REG_LVT_TIMER) + 1;
 }
 
-// 256 bits, one per vector, read as 8 32-bit registers: the ISR, TMR and IRR.
+// 256 bits, one per vector, read as 8 32-bit registers: the ISR, TMR and
+// IRR. A mask beside them says which words are not empty, so that the
+// highest vector, asked for at every entry, costs two bit scans.
 export class VectorSet {
   private words: StaticArray<u32> = new StaticArray<u32>(8);
+  private occupied: u32 = 0;
   set(vector: u8): void {
-    this.words[vector >> 5] |= 1 << (vector & 31);
+    const i = vector >> 5;
+    unchecked(this.words[i] |= 1 << (vector & 31));
+    this.occupied |= 1 << i;
   }
   clear(vector: u8): void {
-    this.words[vector >> 5] &= ~(1 << (vector & 31));
+    const i = vector >> 5, w = unchecked(this.words[i]) & ~(1 << (vector & 31));
+    unchecked(this.words[i] = w);
+    if (w == 0) this.occupied &= ~(1 << i);
   }
   has(vector: u8): bool {
-    return (this.words[vector >> 5] & (1 << (vector & 31))) != 0;
+    return (unchecked(this.words[vector >> 5]) & (1 << (vector & 31))) != 0;
   }
   word(index: u32): u32 {
     return this.words[index];
   }
   clearAll(): void {
     for (let i = 0; i < 8; i++) this.words[i] = 0;
+    this.occupied = 0;
   }
   // The highest vector in the set, or -1.
   highest(): i32 {
-    for (let i = 7; i >= 0; i--) {
-      const w = this.words[i];
-      if (w != 0) return (i << 5) | (31 - <i32>clz(w));
-    }
-    return -1;
+    const o = this.occupied;
+    if (o == 0) return -1;
+    const i = 31 - <i32>clz(o);
+    return (i << 5) | (31 - <i32>clz(unchecked(this.words[i])));
   }
 }

@@ -155,8 +155,13 @@ export class Runs {
   }
 
   // Whether a run has bytes left, moving to the next buffer if need be;
-  // false at the end of the buffers.
+  // false at the end of the buffers. Inline: a copy asks at every step.
+  @inline
   next(): bool {
+    return this.left != 0 || this.nextBuffer();
+  }
+
+  private nextBuffer(): bool {
     const chain = this.chain!;
     while (this.left == 0) {
       if (this.i >= this.end) return false;

@@ -293,8 +293,9 @@ export class VirtioNet extends VirtioDevice {
     // Chains first, so that a frame that does not fit gives them all back.
     const most = this.mergeable ? MAX_MERGED : 1;
     let chains = 0, room: u64 = 0;
-    while (room < <u64>total && chains < most && q.pop(this.rxChains[chains])) {
-      const writable = this.rxChains[chains].writableBytes;
+    const rxChains = this.rxChains; // MAX_MERGED of them: `most` at most
+    while (room < <u64>total && chains < most && q.pop(unchecked(rxChains[chains]))) {
+      const writable = unchecked(rxChains[chains]).writableBytes;
       // The header goes whole into the first buffer chain (5.1.6.3.1).
       if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
         this.signals!.needsReset("receiveq: a buffer of " + writable.toString() + " bytes");
@@ -328,12 +329,14 @@ export class VirtioNet extends VirtioDevice {
     if (rest !== null) this.restRuns.readable(rest, <u64>(NET_HEADER_BYTES + held));
     let filled: u64 = 0;
     for (let i = 0; i < chains; i++) {
-      const chain = this.rxChains[i];
+      const chain = unchecked(rxChains[i]);
       let n: u64 = i == 0 ? <u64>chain.writeBytes(0, this.incomingHeader, 0, NET_HEADER_BYTES) : 0;
-      const at = <i32>(filled + n) - NET_HEADER_BYTES, wrote = chain.writeBytes(n, frame.bytes, at, held - at);
-      n += <u64>wrote;
+      const at = <i32>(filled + n) - NET_HEADER_BYTES;
+      if (at < held) n += <u64>chain.writeBytes(n, frame.bytes, at, held - at);
       // Past the bytes held, which the switch checked, and only there.
-      if (rest !== null && at + wrote >= held) n += chain.copyFrom(this.restRuns, n, <u64>total - (filled + n));
+      if (rest !== null && <i32>(filled + n) - NET_HEADER_BYTES >= held) {
+        n += chain.copyFrom(this.restRuns, n, <u64>total - (filled + n));
+      }
       q.push(chain.head, <u32>n);
       filled += n;
     }

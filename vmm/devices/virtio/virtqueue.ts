@@ -143,6 +143,17 @@ export class Virtqueue {
       );
     }
     chain.head = <u16>head;
+    // The usual chain (a receive buffer, a console's write) is one buffer
+    // in the queue's own table: then the one rule it could break is to lie
+    // outside RAM, and the walk below says how if it does.
+    const first = this.descHost + 16 * <u64>head, firstWord = physRead64(first + 8);
+    if ((<u32>(firstWord >> 32) & (DESC_F_NEXT | DESC_F_INDIRECT)) == 0) {
+      const addr = physRead64(first), len = <u32>firstWord, host = this.memory.translate(addr, len);
+      if (host >= 0 && chain.add(addr, <u64>host, len, (<u32>(firstWord >> 32) & DESC_F_WRITE) != 0)) {
+        this.lastAvail++;
+        return true;
+      }
+    }
     // The walk: the queue's table, then at most one indirect table, by
     // their host addresses.
     let table = this.descHost, entries = n, index = head, steps: u32 = 0, indirect = false;
