@@ -46,7 +46,7 @@ BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
 	$(BUILD)/linker/ipstack.o $(BUILD)/lwip.o $(BUILD)/font.o
 
-.PHONY: all deps guests run run-bochs run-uefi run-usb test test-long test-unit bench exit-profile fuzz usb usb-image clean
+.PHONY: all deps guests run run-bochs run-uefi run-usb test test-long test-unit bench exit-profile net-profile fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -240,6 +240,9 @@ bench: all guests
 # Where one exit round trip's instructions go, function by function (tools/exitprofile.ts).
 exit-profile: all guests
 	$(NODE_BIN)/tsx tools/exitprofile.ts
+# Where the hypervisor's instructions go in the network bench's transfer (tools/netprofile.ts).
+net-profile: all guests
+	$(NODE_BIN)/tsx tools/netprofile.ts
 # The fuzzing guest for long: SEEDS=N OPS=M PLATFORM=qemu|bochs SEED=first (tools/fuzz.ts).
 fuzz: all guests
 	$(NODE_BIN)/tsx tools/fuzz.ts

@@ -47,7 +47,7 @@ import { parseArgs } from "node:util";
 import { bootGuest, DEFAULT_APPEND } from "./guests/boot";
 import { ensureGuests } from "./guests/debian";
 import { HOST_MEMORY_MIB, linuxVmsModules, VM_MEMORY_MIB } from "./guests/vm";
-import { boot, Machine } from "./harness/index";
+import { boot, BootOptions, Machine } from "./harness/index";
 import { BARE_BOOT, BootFailure, parseVm, PLATFORM, vmBootOptions } from "./linuxbench";
 
 // A VM's exits in a run less those in its baseline: all of them, and by
@@ -293,11 +293,13 @@ async function collect(
 }
 
 // linuxbench's host, with the two VMs side by side on one host CPU, a card
-// each on VLAN 1 and the disk `countImage` (countDisk()).
-function twoVms(run: number, countImage: string): Promise<Machine> {
+// each on VLAN 1 and the disk `countImage` (countDisk()); `extra` as well
+// (the profile's log and monitor, tools/netprofile.ts).
+export function twoVms(run: number, countImage: string, extra: Partial<BootOptions> = {}): Promise<Machine> {
   const disks = [{ path: countImage, readonly: true }];
   return boot({
     ...vmBootOptions(),
+    ...extra,
     memoryMiB: HOST_MEMORY,
     modules: linuxVmsModules("vmlinux", [
       { name: RECEIVER.name, cmdline: receiverCmdline(run), nics: [{}], disks },
