@@ -27,8 +27,8 @@ export class VmDisk {
 
   // The request refused last waits for the budget, not for its share.
   private heldByBudget: bool = false;
-  // The commands of the device's batch at the disk (iobatch.ts).
-  readonly commands: IoBatch = new IoBatch();
+  // The commands of the device's batches at the disk (iobatch.ts), one a queue.
+  private batches: IoBatch[] = [];
   // What the VM's requests did, since the VM was made (a restart's new
   // device counts on): reads and writes with their bytes, flushes,
   // discards and write-zeroes as `trims`, and the requests that failed.
@@ -48,11 +48,12 @@ export class VmDisk {
     readonly share: DiskShare | null = null,
   ) {}
 
-  // The device whose held request `resume` serves drives this disk from
-  // `now` on (a VM's restart builds a new one); whatever the old one held
-  // is gone.
-  attach(resume: Deferred, now: u64, tscPerMs: u64): void {
+  // The device whose held request `resume` serves, and whose commands
+  // `batches` count, drives this disk from `now` on (a VM's restart builds
+  // a new one); whatever the old one held is gone.
+  attach(resume: Deferred, batches: IoBatch[], now: u64, tscPerMs: u64): void {
     this.release(now, tscPerMs);
+    this.batches = batches;
     if (this.share !== null) this.share!.resume = resume;
   }
 
@@ -91,7 +92,7 @@ export class VmDisk {
   // of the host disk. What it had at the disk ends first, so that the
   // controller writes nothing more into RAM the VM may no longer have.
   release(now: u64, tscPerMs: u64): void {
-    this.backing.finish(this.commands);
+    for (let i = 0; i < this.batches.length; i++) this.backing.finish(this.batches[i]);
     this.heldByBudget = false;
     if (this.share !== null) this.arbiter!.pause(this.share!, now, tscPerMs);
   }

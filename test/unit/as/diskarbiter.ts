@@ -56,7 +56,7 @@ export function reset(): void {
 export function addDisk(weight: u32, iops: u32, bytesPerSecond: u64): i32 {
   const disk = new VmDisk(new Unread(), new IoBudget(iops, bytesPerSecond), arbiter, arbiter.join(weight));
   const resume = new CountingResume();
-  disk.attach(resume, 0, 1);
+  disk.attach(resume, [], 0, 1);
   disks.push(disk);
   resumes.push(resume);
   return disks.length - 1;

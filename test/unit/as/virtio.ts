@@ -79,7 +79,7 @@ export function build(
 // A disk whose requests stay at the disk until end(): the data moves at
 // once, as the RAM disk moves it, and the commands count as in flight.
 class HeldDisk extends DiskBacking {
-  private batch: IoBatch | null = null;
+  private batches: IoBatch[] = [];
   private tags: i32[] = [];
   constructor(private ram: RamDisk) {
     super(ram.sectors, false, "held");
@@ -90,7 +90,7 @@ class HeldDisk extends DiskBacking {
   begin(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     if (!this.ram.begin(offset, data, write, batch, tag)) return false;
     batch.started();
-    this.batch = batch;
+    this.batches.push(batch);
     this.tags.push(tag);
     return true;
   }
@@ -110,7 +110,8 @@ class HeldDisk extends DiskBacking {
     return this.tags.length;
   }
   end(): void {
-    for (let i = 0; i < this.tags.length; i++) this.batch!.ended(this.tags[i], true);
+    for (let i = 0; i < this.tags.length; i++) this.batches[i].ended(this.tags[i], true);
+    this.batches.length = 0;
     this.tags.length = 0;
   }
 }

@@ -4,12 +4,13 @@
 // one kick go to the disk together, as one batch (blockbatch.ts), and the
 // guest runs on while the disk works. The platform's clock looks at the
 // disk on the device's behalf (its `resume`, when lookschedule.ts says),
-// and once the disk has ended the batch its requests come back on their
-// queue together, with one interrupt; queues
-// notified meanwhile are served then, one batch at the disk at a time.
-// A disk that ends a batch at once (a RAM disk) gives it back within the
-// kick's exit. Linux gives each CPU a queue of its own (blk-mq), so CPUs
-// submit without sharing one.
+// and once the disk has ended a batch its requests come back on their
+// queue together, with one interrupt; a queue notified while its batch is
+// at the disk is served then. Each queue has a batch of its own, so the
+// queues of a VM's CPUs are at the disk side by side. A disk that ends a
+// batch at once (a RAM disk) gives it back within the kick's exit. Linux
+// gives each CPU a queue of its own (blk-mq), so CPUs submit without
+// sharing one.
 //
 // The VM's I/O caps (storage/budget.ts) and its share of a host disk
 // other VMs use too (storage/diskarbiter.ts) are applied here, a request
@@ -26,11 +27,11 @@ import { rdtsc } from "../../../kernel/arch/shim";
 import { tscPerMillisecond } from "../../../kernel/time/tsc";
 import { DiskBacking, SECTOR_SIZE } from "../../storage/backing";
 import { Segments } from "../../storage/segments";
+import { IoBatch } from "../../storage/iobatch";
 import { VmDisk } from "../../storage/vmdisk";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { BlockBatch, PENDING } from "./blockbatch";
-import { LookSchedule } from "./lookschedule";
 import { Chain, Virtqueue } from "./virtqueue";
 import { VirtioDevice } from "./device";
 
@@ -86,15 +87,12 @@ export class VirtioBlock extends VirtioDevice {
   private bytes: Uint8Array = new Uint8Array(<i32>SEGMENT_SIZE);
   // The data buffers of the request in hand, in host memory.
   private data: Segments = new Segments(<i32>QUEUE_SIZE);
-  // The requests taken and not yet given back; whether their reads and
-  // writes are at the disk while the guest runs on (`inFlight`, taken
-  // from queue `flightQueue`), and when the clock looks at them;
+  // Each queue's requests taken and not yet given back; the queues whose
+  // batch is at the disk while the guest runs on (bit i for queue i);
   // whether notified() is at work (and was called again from within:
   // `woken`).
-  private batch: BlockBatch = new BlockBatch();
-  private inFlight: bool = false;
-  private flightQueue: u32 = 0;
-  private looks: LookSchedule = new LookSchedule();
+  private batches: BlockBatch[] = [];
+  private atDisk: u32 = 0;
   private serving: bool = false;
   private woken: bool = false;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
@@ -106,7 +104,12 @@ export class VirtioBlock extends VirtioDevice {
   constructor(private vmDisk: VmDisk, vcpus: u32) {
     const count = max<u32>(1, min(vcpus, MAX_QUEUES));
     super(BLOCK_ID, "blk", count, QUEUE_SIZE);
-    for (let i: u32 = 0; i < count; i++) this.queues.push(null);
+    const commands: IoBatch[] = [];
+    for (let i: u32 = 0; i < count; i++) {
+      this.queues.push(null);
+      this.batches.push(new BlockBatch());
+      commands.push(this.batches[i].commands);
+    }
     const disk = vmDisk.backing, c = this.config;
     writeLittleEndian(c, CAPACITY, 8, disk.sectors);
     writeLittleEndian(c, SEG_MAX_AT, 4, SEG_MAX);
@@ -120,7 +123,7 @@ export class VirtioBlock extends VirtioDevice {
     const serial = Uint8Array.wrap(String.UTF8.encode(disk.serial));
     this.id.set(serial.subarray(0, min(serial.length, ID_BYTES)));
     this.resume = new BlockResume(this);
-    vmDisk.attach(this.resume, rdtsc(), tscPerMillisecond());
+    vmDisk.attach(this.resume, commands, rdtsc(), tscPerMillisecond());
   }
 
   private get disk(): DiskBacking {
@@ -153,17 +156,19 @@ export class VirtioBlock extends VirtioDevice {
   reset(): void {
     for (let i = 0; i < this.queues.length; i++) this.queues[i] = null;
     this.usable = 0;
-    if (this.heldQueue >= 0 || this.inFlight) this.vmDisk.release(rdtsc(), tscPerMillisecond());
-    this.batch.clear();
-    this.inFlight = false;
-    this.looks.dropped();
+    if (this.heldQueue >= 0 || this.atDisk != 0) this.vmDisk.release(rdtsc(), tscPerMillisecond());
+    for (let i = 0; i < this.batches.length; i++) {
+      this.batches[i].clear();
+      this.batches[i].looks.dropped();
+    }
+    this.atDisk = 0;
     this.heldQueue = -1;
     this.waiting = 0;
   }
 
   // Serves queue `index`, unless a request of another queue is held back
-  // (then it waits behind that one) or a batch is at the disk (then it
-  // waits for that to come back). Once neither, every queue that waited
+  // (then it waits behind that one) or its batch is at the disk (then it
+  // waits for that to come back). Then every queue that waited and may go
   // is served in turn.
   notified(index: u32): void {
     if (index >= this.usable) return;
@@ -175,10 +180,11 @@ export class VirtioBlock extends VirtioDevice {
       return;
     }
     let next = this.heldQueue >= 0 ? this.heldQueue : <i32>index;
-    while (next >= 0 && !this.inFlight && (this.waiting & (1 << next)) != 0) {
+    while (next >= 0 && (this.waiting & ~this.atDisk & (1 << next)) != 0) {
       this.waiting &= ~(1 << next);
       this.serve(<u32>next);
-      next = this.heldQueue >= 0 || this.waiting == 0 ? -1 : ctz(this.waiting);
+      const ready = this.waiting & ~this.atDisk;
+      next = this.heldQueue >= 0 || ready == 0 ? -1 : ctz(ready);
     }
   }
 
@@ -194,11 +200,12 @@ export class VirtioBlock extends VirtioDevice {
     const q = this.queues[index];
     if (q === null || q.error !== null) return;
     this.serving = true;
+    const batch = this.batches[index];
     let held = this.heldQueue == <i32>index, again = false;
     q.suppressNotifications();
     do {
       this.woken = false;
-      while (!this.batch.full && (held || q.pop(this.chain))) {
+      while (!batch.full && (held || q.pop(this.chain))) {
         const bytes = this.chain.readableBytes + this.chain.writableBytes;
         held = !this.vmDisk.admit(bytes, rdtsc(), tscPerMillisecond());
         this.heldQueue = held ? <i32>index : -1;
@@ -211,7 +218,7 @@ export class VirtioBlock extends VirtioDevice {
           return;
         }
       }
-      const full = this.batch.full;
+      const full = batch.full;
       if (!this.settle(q, index)) {
         if (q.error === null) this.waiting |= 1 << index; // served again once the batch is back
         return this.served(q);
@@ -228,52 +235,60 @@ export class VirtioBlock extends VirtioDevice {
     if (q.error !== null) this.signals!.needsReset("requestq: " + q.error!);
   }
 
-  // Whether the batch is given back: it has no reads or writes at the
-  // disk, or the disk has ended them. Otherwise the batch stays at the
-  // disk, taken from queue `index`, and the clock looks at it soon.
+  // Whether queue `index`'s batch is given back: it has no reads or
+  // writes at the disk, or the disk has ended them. Otherwise the batch
+  // stays at the disk, and the clock looks at it soon.
   private settle(q: Virtqueue, index: u32): bool {
-    const commands = this.vmDisk.commands;
-    if (!commands.done) this.disk.poll();
-    if (commands.done) {
+    const batch = this.batches[index];
+    if (!batch.commands.done) this.disk.poll();
+    if (batch.commands.done) {
       this.finishBatch(q, index);
       return true;
     }
-    this.inFlight = true;
-    this.flightQueue = index;
-    this.looks.started(rdtsc(), tscPerMillisecond());
+    this.atDisk |= 1 << index;
+    batch.looks.started(rdtsc(), tscPerMillisecond());
     this.resume.movedEarlier();
     return false;
   }
 
-  // When the clock should run resume: the next look at the batch at the
-  // disk, or when the request held back may go; NOT_DUE for neither.
+  // When the clock should run resume: the next look at a batch at the
+  // disk, or when the request held back may go (once its queue's batch is
+  // back); NOT_DUE for neither.
   get resumeAt(): u64 {
-    if (this.inFlight) return this.looks.next;
-    return this.heldQueue >= 0 ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
+    const held = this.heldQueue;
+    let at = held >= 0 && (this.atDisk & (1 << held)) == 0 ? this.vmDisk.resumeAt(tscPerMillisecond()) : NOT_DUE;
+    for (let left = this.atDisk; left != 0; left &= left - 1) at = min(at, this.batches[ctz(left)].looks.next);
+    return at;
   }
 
-  // The clock's or the arbiter's call: a look at the batch at the disk,
-  // or the held request's queue, whose turn has come.
+  // The clock's or the arbiter's call: a look at the batches at the disk
+  // whose time has come, then the queues that may go, the held request's
+  // first. A call from within serve() (the arbiter's, as a batch ends)
+  // only tells it to try the held request again.
   resumeNow(): void {
-    if (this.inFlight) this.pollDisk();
-    else if (this.heldQueue >= 0) this.notified(<u32>this.heldQueue);
+    if (this.atDisk != 0 && !this.serving) this.pollDisk();
+    const ready = this.waiting & ~this.atDisk;
+    if (this.heldQueue >= 0) this.notified(<u32>this.heldQueue);
+    else if (ready != 0) this.notified(ctz(ready));
   }
 
-  // Gives the batch back if the disk has ended it, and serves the queues
-  // that waited for it; otherwise looks again later.
+  // Gives back the batches the disk has ended, and sets the next look at
+  // those still there whose look this was.
   private pollDisk(): void {
     this.disk.poll();
-    if (!this.vmDisk.commands.done) {
-      this.looks.stillThere(rdtsc(), tscPerMillisecond());
-      return;
-    }
-    const index = this.flightQueue;
-    this.inFlight = false;
-    this.looks.ended(rdtsc());
+    const now = rdtsc(), tscPerMs = tscPerMillisecond();
     this.serving = true;
-    this.finishBatch(this.queues[index]!, index);
+    for (let left = this.atDisk; left != 0; left &= left - 1) {
+      const index = ctz(left), batch = this.batches[index];
+      if (!batch.commands.done) {
+        if (now >= batch.looks.next) batch.looks.stillThere(now, tscPerMs);
+        continue;
+      }
+      this.atDisk &= ~(1 << index);
+      batch.looks.ended(now);
+      this.finishBatch(this.queues[index]!, index);
+    }
     this.serving = false;
-    this.notified(this.heldQueue >= 0 ? <u32>this.heldQueue : index);
   }
 
   // The chain in hand as a request of the batch: a read or write begun on
@@ -292,15 +307,16 @@ export class VirtioBlock extends VirtioDevice {
     const moves = type == T_IN || type == T_OUT;
     // A flush covers the writes completed before it (5.2.6.2): the batch's first.
     if (!moves) this.finishBatch(q, index);
-    const r = this.batch.take(), tag = this.batch.count - 1;
+    const batch = this.batches[index], r = batch.take(), tag = batch.count - 1;
     r.head = chain.head;
     r.statusAt = statusByte(chain);
     r.type = type;
     // Data is what lies between the header and the status byte.
     r.data = type == T_IN || type == T_GET_ID ? chain.writableBytes - 1 : chain.readableBytes - HEADER_SIZE;
     r.written = 0;
-    if (moves) r.status = type == T_OUT && this.disk.readOnly ? S_IOERR : this.begin(sector, r.data, type == T_IN, tag);
-    else if (type == T_FLUSH) r.status = this.disk.flush() ? S_OK : S_IOERR;
+    if (moves) {
+      r.status = type == T_OUT && this.disk.readOnly ? S_IOERR : this.begin(sector, r.data, type == T_IN, batch, tag);
+    } else if (type == T_FLUSH) r.status = this.disk.flush() ? S_OK : S_IOERR;
     else if (type == T_GET_ID) {
       r.status = S_OK;
       r.written = this.writeId(r.data);
@@ -313,9 +329,9 @@ export class VirtioBlock extends VirtioDevice {
   // not, then gives every request of the batch back on queue `index` with
   // its status, and interrupts if the driver wants to hear (2.7.7).
   private finishBatch(q: Virtqueue, index: u32): void {
-    const batch = this.batch, taken = batch.count;
+    const batch = this.batches[index], taken = batch.count;
     if (taken == 0) return;
-    const failed = this.disk.finish(this.vmDisk.commands);
+    const failed = this.disk.finish(batch.commands);
     for (let tag = 0; tag < taken; tag++) {
       const r = batch.at(tag);
       if (r.status == PENDING) {
@@ -353,7 +369,7 @@ export class VirtioBlock extends VirtioDevice {
   // memory the backing's controller reaches (storage/segments.ts), so that
   // it can name several in one command (pop() found where each buffer
   // lies). PENDING, or an I/O error found at once.
-  private begin(sector: u64, length: u64, toGuest: bool, tag: i32): u8 {
+  private begin(sector: u64, length: u64, toGuest: bool, batch: BlockBatch, tag: i32): u8 {
     if (!this.within(sector, length) || length % SECTOR_SIZE != 0) return S_IOERR;
     const chain = this.chain, data = this.data;
     let skip = toGuest ? 0 : HEADER_SIZE, left = length;
@@ -370,7 +386,7 @@ export class VirtioBlock extends VirtioDevice {
       left -= n;
       skip = 0;
     }
-    return this.disk.begin(sector * SECTOR_SIZE, data, !toGuest, this.vmDisk.commands, tag) ? PENDING : S_IOERR;
+    return this.disk.begin(sector * SECTOR_SIZE, data, !toGuest, batch.commands, tag) ? PENDING : S_IOERR;
   }
 
   // Each 16-byte segment is checked before any is applied. A flag the

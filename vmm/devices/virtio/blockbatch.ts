@@ -1,10 +1,13 @@
-// The requests a virtio-blk device has taken from its queue and not yet
-// given back (block.ts): what it must remember of each to finish it once
-// the disk is done, so that the reads and writes of a whole kick can be at
-// the disk together (storage/backing.ts begin()) rather than one after the
-// other, while the guest runs on. A driver that queues 32 requests and
-// kicks once has them on the host disk as 32 commands in flight, counted in
-// its VmDisk's IoBatch until the disk has ended them all.
+// The requests a virtio-blk device has taken from one of its queues and
+// not yet given back (block.ts): what it must remember of each to finish
+// it once the disk is done, so that the reads and writes of a whole kick
+// can be at the disk together (storage/backing.ts begin()) rather than one
+// after the other, while the guest runs on. A driver that queues 32
+// requests and kicks once has them on the host disk as 32 commands in
+// flight, counted in the batch's IoBatch until the disk has ended them
+// all; when the device looks whether it has is the batch's LookSchedule.
+// Each queue has a batch of its own, so a queue need not wait for
+// another's to come back.
 //
 // Each request is known by its tag, its place here. Its outcome is either
 // known when it is taken (an I/O error found before anything moved, or a
@@ -12,6 +15,8 @@
 // until the disk's batch ends. Nothing is allocated after construction.
 
 import { MAX_TAGS } from "../../storage/backing";
+import { IoBatch } from "../../storage/iobatch";
+import { LookSchedule } from "./lookschedule";
 
 // A pending request's status until the batch ends (5.2.6's are 0 to 2).
 export const PENDING: u8 = 0xff;
@@ -30,6 +35,9 @@ export class BlockRequest {
 export class BlockBatch {
   count: i32 = 0;
   private requests: StaticArray<BlockRequest> = newRequests();
+  // Its commands on the host disk, and the looks at them while they are there.
+  readonly commands: IoBatch = new IoBatch();
+  readonly looks: LookSchedule = new LookSchedule();
 
   get full(): bool {
     return this.count == MAX_TAGS;
