@@ -15,6 +15,10 @@ interface Exported {
   tscNextEventAt(tscPerMs: bigint): bigint;
   pinSettled(): number;
   pinTouched(): void;
+  putOffUntil(due: bigint): void;
+  putOffRuns(): number;
+  newLook(): void;
+  putOffMovedEarlier(): void;
 }
 
 let e: Exports<Exported>;
@@ -129,5 +133,26 @@ describe("the pin's settled state, which lets the scheduler's lane skip its look
     expect(e.pinSettled()).toBe(0);
     e.tscNextEventAt(GHZ);
     expect(e.pinSettled()).toBe(1);
+  });
+});
+
+describe("the devices' deferred work among the pin's next events", () => {
+  it("is worked out once a look of the scheduler, again after it ran or when a device moved it earlier", () => {
+    e.tscCatchUp(START, GHZ); // no timer programmed: only the deferred work is due
+    e.putOffUntil(START + 3_000n);
+    expect(e.tscNextEventAt(GHZ)).toBe(START + 3_000n);
+    // Later within the same look, unsaid: the look keeps what it found.
+    e.putOffUntil(START + 9_000n);
+    expect(e.tscNextEventAt(GHZ)).toBe(START + 3_000n);
+    e.newLook();
+    expect(e.tscNextEventAt(GHZ)).toBe(START + 9_000n);
+    // Earlier, said: known at once.
+    e.putOffUntil(START + 5_000n);
+    e.putOffMovedEarlier();
+    expect(e.tscNextEventAt(GHZ)).toBe(START + 5_000n);
+    // The clock reaches it: the work runs once, and nothing is due after.
+    e.tscCatchUp(START + 5_000n, GHZ);
+    expect(e.putOffRuns()).toBe(1);
+    expect(e.tscNextEventAt(GHZ)).toBe(0xffff_ffff_ffff_ffffn);
   });
 });

@@ -54,6 +54,18 @@ export abstract class InterruptPin {
   abstract settled(): bool;
 }
 
+// The scheduler's looks at the clocks (decide() in sched/scheduler.ts),
+// counted: within one look a pin may keep what it worked out of its
+// devices' deferred work (platform/pc/pcinterrupts.ts), which the look
+// asks several times.
+let clockLooks: u32 = 0;
+export function newClockLook(): void {
+  clockLooks++;
+}
+export function clockLook(): u32 {
+  return clockLooks;
+}
+
 // What may hold the VM's NMI line shut: on a PC, bit 7 of the RTC's index
 // register (platform/pc/platform.ts).
 export abstract class NmiGate {

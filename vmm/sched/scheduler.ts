@@ -36,7 +36,7 @@ import { Action } from "../core/entryblock";
 import { Exit, ExitKind, Next } from "../core/exit";
 import { Activity, Vcpu } from "../core/vcpu";
 import { VcpuSignal } from "../core/vmapics";
-import { Vm } from "../core/vm";
+import { newClockLook, Vm } from "../core/vm";
 import { handleExit } from "../emul/exits";
 import { apiListens, pollApi } from "../api/service";
 import { shutdownDue, shutdownRequester } from "../core/hostpower";
@@ -289,6 +289,7 @@ function finishRun(c: HostCpu): Next {
 // vCPU's APIC end what the guest ended through its PV EOI word, whether or
 // not the backend finished the exit itself.
 function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
+  newClockLook(); // the exit may move the devices' deferred work
   vm.exitStats.count(exit.kind);
   vcpu.exitLog.record(exit, tsc);
   // The alarm or a kick: time to look.
@@ -329,6 +330,7 @@ function goesOnAsIs(c: HostCpu, current: Slot | null, next: Next, now: u64): boo
 }
 
 function decide(c: HostCpu, next: Next): void {
+  newClockLook();
   const now = rdtsc(), tscPerMs = tscPerMillisecond();
   const current = c.current;
   if (goesOnAsIs(c, current, next, now)) {

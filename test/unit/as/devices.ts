@@ -23,6 +23,8 @@ import { resetControl, SYSTEM_CONTROL_A_PORT, systemControlA } from "../../../vm
 import { FW_CFG_PORT, FwCfg } from "../../../vmm/devices/io/fwcfg";
 import { I8042, I8042_COMMAND_PORT, I8042_DATA_PORT } from "../../../vmm/devices/io/i8042";
 import { PcInterrupts } from "../../../vmm/platform/pc/pcinterrupts";
+import { Deferred, NOT_DUE } from "../../../vmm/devices/timers/deferred";
+import { newClockLook } from "../../../vmm/core/vm";
 
 class Recorder extends InterruptLines {
   rises: StaticArray<u32> = new StaticArray<u32>(16);
@@ -70,6 +72,21 @@ const kbc = new I8042(resets, lines);
 let fwcfg: FwCfg | null = null;
 const pm = new AcpiPm(new RecordingMachine(), lines);
 const interrupts = new PcInterrupts(pic, pit, pm, new Hpet(lines, new Unwired()), cmos);
+
+// A device's work put off until `due` (NOT_DUE: none), which counts its runs.
+class PutOff extends Deferred {
+  due: u64 = NOT_DUE;
+  runs: i32 = 0;
+  get dueAt(): u64 {
+    return this.due;
+  }
+  run(): void {
+    this.runs++;
+    this.due = NOT_DUE;
+  }
+}
+const putOff = new PutOff();
+interrupts.deferred.push(putOff);
 
 io.map(PIC_MASTER_PORT, 2, pic.master);
 io.map(PIC_SLAVE_PORT, 2, pic.slave);
@@ -134,6 +151,20 @@ export function tscRtcAt(tscPerMs: u64): u64 {
 }
 export function tscNextEventAt(tscPerMs: u64): u64 {
   return interrupts.nextEventAt(tscPerMs);
+}
+// The deferred work: when it is due, how often it ran; a new look of the
+// scheduler's; the device's word that its work moved earlier.
+export function putOffUntil(due: u64): void {
+  putOff.due = due;
+}
+export function putOffRuns(): i32 {
+  return putOff.runs;
+}
+export function newLook(): void {
+  newClockLook();
+}
+export function putOffMovedEarlier(): void {
+  interrupts.forgetDeferred();
 }
 // What the scheduler's lane asks before it resumes a guest without a look.
 export function pinSettled(): bool {

@@ -8,8 +8,8 @@
 export const NOT_DUE: u64 = u64.MAX_VALUE;
 
 // Who must hear that a Deferred came due sooner than its clock last looked
-// (platform/pc/platform.ts: the CPU of the VM's boot vCPU looks again, and
-// sets its alarm for it).
+// (platform/pc/platform.ts: the clock forgets the deadline it kept, and the
+// CPU of the VM's boot vCPU looks again, and sets its alarm for it).
 export abstract class Waker {
   abstract wake(): void;
 }

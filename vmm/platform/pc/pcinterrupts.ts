@@ -9,12 +9,17 @@
 // nextEvent() says when the next one is due. That deadline is worked out
 // again only after a guest touched a timer or the timers moved on, and
 // until it comes no timer can interrupt: looking for an interrupt before it
-// (at every entry of the boot vCPU) costs no catching up. The master 8259's INT output is
+// (at every entry of the boot vCPU) costs no catching up. When the devices'
+// deferred work is next due is kept for one look of the scheduler
+// (clockLook() in core/vm.ts), which asks it for the running vCPU, for the
+// halted ones and for the alarm; it is worked out again after the work
+// ran (catchUp()) or when a device says it moved earlier (forgetDeferred()).
+// The master 8259's INT output is
 // the processor's INTR signal, which reaches the boot vCPU through its local
 // APIC's LINT0 pin.
 
 import { Device } from "../../devices/bus";
-import { Deferred } from "../../devices/timers/deferred";
+import { Deferred, NOT_DUE } from "../../devices/timers/deferred";
 import { AcpiPm } from "../../devices/timers/acpipm";
 import { NEVER } from "../../devices/timers/clock";
 import { Cmos } from "../../devices/timers/cmos";
@@ -23,7 +28,7 @@ import { Pic8259Pair } from "../../devices/pic/pic8259";
 import { Pit8254 } from "../../devices/timers/pit8254";
 import { rdtsc } from "../../../kernel/arch/shim";
 import { nsOfTicks, ticksForNs, tscPerMillisecond } from "../../../kernel/time/tsc";
-import { InterruptPin } from "../../core/vm";
+import { clockLook, InterruptPin } from "../../core/vm";
 
 const UNKNOWN: u64 = 0;
 
@@ -37,6 +42,11 @@ export class PcInterrupts extends InterruptPin {
   readonly deferred: Deferred[] = [];
   // When the three timers next interrupt (UNKNOWN: to be worked out again).
   private timersDue: u64 = UNKNOWN;
+  // When the deferred work is next due, as worked out in look `deferredLook`
+  // (if `deferredKnown`).
+  private deferredDue: u64 = 0;
+  private deferredLook: u32 = 0;
+  private deferredKnown: bool = false;
 
   constructor(
     private pic: Pic8259Pair,
@@ -69,6 +79,7 @@ export class PcInterrupts extends InterruptPin {
     this.hpet.advance(ns);
     this.rtc.advance(ns);
     for (let i = 0; i < this.deferred.length; i++) if (this.deferred[i].dueAt <= nowTsc) this.deferred[i].run();
+    this.deferredKnown = false;
   }
 
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
@@ -106,6 +117,11 @@ export class PcInterrupts extends InterruptPin {
     this.timersDue = UNKNOWN;
   }
 
+  // A device's deferred work came due sooner than this clock last asked.
+  forgetDeferred(): void {
+    this.deferredKnown = false;
+  }
+
   settled(): bool {
     return this.timersDue != UNKNOWN && !this.pic.hasInterrupt();
   }
@@ -123,8 +139,15 @@ export class PcInterrupts extends InterruptPin {
       next = min(min(this.irq0At(tscPerMs), this.hpetAt(tscPerMs)), this.rtcAt(tscPerMs));
       this.timersDue = next;
     }
-    for (let i = 0; i < this.deferred.length; i++) next = min(next, this.deferred[i].dueAt);
-    return next;
+    const look = clockLook();
+    if (!this.deferredKnown || this.deferredLook != look) {
+      let due = NOT_DUE;
+      for (let i = 0; i < this.deferred.length; i++) due = min(due, unchecked(this.deferred[i]).dueAt);
+      this.deferredDue = due;
+      this.deferredLook = look;
+      this.deferredKnown = true;
+    }
+    return min(next, this.deferredDue);
   }
 
   nextEvent(): u64 {

@@ -94,10 +94,11 @@ class RtcNmiMask extends NmiGate {
 // the clock runs on the boot vCPU's way into its guest, so that vCPU's CPU
 // looks again, and sets its alarm for it.
 class BootVcpuWaker extends Waker {
-  constructor(private vm: Vm) {
+  constructor(private vm: Vm, private clock: PcInterrupts) {
     super();
   }
   wake(): void {
+    this.clock.forgetDeferred();
     this.vm.apics.notify(this.vm.vcpus[0]);
   }
 }
@@ -250,7 +251,7 @@ export class PcPlatform {
     if (hasRdrand() || hasRdseed()) {
       bus.attach(RNG_SLOT, 0, new VirtioPci(new VirtioEntropy(hasRdseed()), vm.memory, messages));
     }
-    const waker = new BootVcpuWaker(vm);
+    const waker = new BootVcpuWaker(vm, clock);
     for (let i = 0; i < disks.length; i++) {
       const block = new VirtioBlock(disks[i], cpus);
       clock.deferred.push(block.resume);
