@@ -14,9 +14,8 @@
 // (clockLook() in core/vm.ts), which asks it for the running vCPU, for the
 // halted ones and for the alarm; it is worked out again after the work
 // ran (catchUp()) or when a device says it moved earlier (forgetDeferred()).
-// The master 8259's INT output is
-// the processor's INTR signal, which reaches the boot vCPU through its local
-// APIC's LINT0 pin.
+// The master 8259's INT output is the processor's INTR signal, which
+// reaches the boot vCPU through its local APIC's LINT0 pin.
 
 import { Device } from "../../devices/bus";
 import { Deferred, NOT_DUE } from "../../devices/timers/deferred";
