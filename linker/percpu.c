@@ -127,7 +127,7 @@ void wait_for_go(void) {
  * reaches it; the TSC ticks each CPU spends waiting are counted. A CPU that
  * waits while another stops the machine stops too.
  */
-static volatile uint32_t lock_next_ticket, lock_owner;
+volatile uint32_t lock_next_ticket, lock_owner;
 static uint64_t lock_wait_ticks[MAX_CPUS];
 volatile uint32_t tv_stopping;
 
@@ -141,16 +141,6 @@ void hv_lock(uint32_t cpu) {
   }
   lock_wait_ticks[cpu] += rdtsc() - since;
 }
-
-/* The lock if nobody holds or waits for it: the ticket is taken only when it
- * is the owner's. For the exit lane (shim.c), which must not wait in a
- * guest's exit for a CPU that may be waiting for this one to leave it. */
-int hv_trylock(void) {
-  uint32_t owner = __atomic_load_n(&lock_owner, __ATOMIC_ACQUIRE), ticket = owner;
-  return __atomic_compare_exchange_n(&lock_next_ticket, &ticket, owner + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-
-void hv_unlock(void) { __atomic_store_n(&lock_owner, lock_owner + 1, __ATOMIC_RELEASE); }
 
 uint64_t lock_waited(uint32_t cpu) { return cpu < MAX_CPUS ? lock_wait_ticks[cpu] : 0; }
 

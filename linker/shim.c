@@ -111,6 +111,10 @@ void w2c_shim_lidt(w2c_shim* s, u32 offset, u32 limit) { idt_load(LINEAR_BASE + 
 u32 w2c_shim_ap_prepare(w2c_shim* s, u32 cpu, u64 stack_top, u64 bytes) { return ap_prepare(cpu, stack_top, bytes); }
 u32 w2c_shim_ap_wait(w2c_shim* s, u32 spins) { return ap_wait(spins); }
 u64 w2c_shim_lock_waited(w2c_shim* s, u32 cpu) { return lock_waited(cpu); }
+/* The hypervisor lock for the exit fast path, which holds it only for a few
+ * loads and stores and never waits for it (percpu.h). */
+__attribute__((always_inline)) u32 w2c_shim_hv_trylock(w2c_shim* s) { return hv_trylock(); }
+__attribute__((always_inline)) void w2c_shim_hv_unlock(w2c_shim* s) { hv_unlock(); }
 u32 w2c_shim_this_cpu(w2c_shim* s) { return this_cpu(); }
 /* Spins until another CPU has left its guest (its entry block's in_guest flag). */
 __attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u32 flag) {

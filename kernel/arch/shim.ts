@@ -101,6 +101,10 @@
 @external("shim", "wait_for_guest_exit") export declare function waitForGuestExit(flag: usize): void;
 // TSC ticks CPU `cpu` has spent waiting for the hypervisor lock (linker/percpu.c).
 @external("shim", "lock_waited") export declare function lockWaited(cpu: u32): u64;
+// The hypervisor lock if nobody holds or waits for it (true), and its
+// release: for the exit fast path, which must never wait in a guest's exit.
+@external("shim", "hv_trylock") export declare function hvTryLock(): bool;
+@external("shim", "hv_unlock") export declare function hvUnlock(): void;
 
 // Intel VT-x. The VMX instructions return 0 (VMsucceed), 1 (VMfailInvalid:
 // no current VMCS) or 2 (VMfailValid: the VMCS's VM-instruction error field

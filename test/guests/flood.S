@@ -7,8 +7,9 @@
  */
 #define HC_EXIT 2
 /* The test device's scratch register: a device with state, so every write
- * takes the long way through the hypervisor lock (the POST port would be
- * answered on the exit fast path, vmm/core/quietports.ts). */
+ * takes the hypervisor lock, on the exit fast path when it is free and the
+ * long way when not (the POST port would need no lock at all,
+ * vmm/core/fastports.ts). */
 #define TEST_DEVICE_SCRATCH 0x600
 #define WRITES 1000000
 #define GENU 0x756e6547 /* CPUID 0: EBX of "GenuineIntel" */

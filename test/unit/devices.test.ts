@@ -8,6 +8,8 @@ import { AbortError, load, type Exports } from "./harness";
 interface DevicesExports {
   ioRead(port: number, size: number): number;
   ioWrite(port: number, size: number, value: number): number;
+  ioQuickRead(port: number, size: number): bigint;
+  ioQuickWrite(port: number, size: number, value: number): number;
   irqSet(line: number, high: number): void;
   picHasInterrupt(): number;
   picAcknowledge(): number;
@@ -40,6 +42,8 @@ beforeEach(async () => {
 });
 
 const inb = (port: number) => e.ioRead(port, 1);
+// The exit fast path's read: the value, or -1n if declined.
+const quickRead = (port: number, size: number) => BigInt.asIntN(64, e.ioQuickRead(port, size));
 const outb = (port: number, v: number) => {
   e.ioWrite(port, 1, v);
 };
@@ -582,6 +586,52 @@ describe("16550A UART", () => {
     it("IER keeps only its four defined bits", () => {
       outb(IER, 0xff);
       expect(inb(IER)).toBe(0x0f);
+    });
+  });
+
+  // The exit fast path's accesses: a read quick only while it changes
+  // nothing (no byte taken, no interrupt cleared, the console surely has
+  // room), and writes to the registers that only hold a value.
+  describe("quick accesses", () => {
+    const quick = (port: number) => Number(quickRead(port, 1));
+
+    it("reads the line status quickly while nothing waits, and declines it with an overrun or a busy sink", () => {
+      expect(quick(LSR)).toBe(0x60);
+      feed("a");
+      expect(quick(LSR)).toBe(0x61);
+      feed("b");
+      expect(quick(LSR)).toBe(-1);
+      expect(inb(LSR)).toBe(0x63);
+      expect(quick(LSR)).toBe(0x61);
+      e.uartSinkBusy(1);
+      expect(quick(LSR)).toBe(-1);
+    });
+
+    it("declines a read of RBR with a byte to take, and of IIR while it reports THRE", () => {
+      expect(quick(RBR)).toBe(0);
+      feed("A");
+      expect(quick(RBR)).toBe(-1);
+      expect(inb(RBR)).toBe(0x41);
+      outb(MCR, MCR_OUT2);
+      outb(IER, IER_THRE);
+      expect(quick(IIR)).toBe(-1);
+      expect(inb(IIR)).toBe(IIR_THRE);
+      expect(quick(IIR)).toBe(IIR_NONE);
+      expect(irq4High()).toBe(false);
+    });
+
+    it("writes the scratch register, LCR and the divisor latch quickly, and nothing that sends or interrupts", () => {
+      expect(e.ioQuickWrite(SCR, 1, 0x5a)).toBe(1);
+      expect(inb(SCR)).toBe(0x5a);
+      expect(e.ioQuickWrite(LCR, 1, 0x83)).toBe(1);
+      expect(e.ioQuickWrite(DLL, 1, 0x01)).toBe(1);
+      expect(inb(DLL)).toBe(0x01);
+      expect(e.ioQuickWrite(LCR, 1, 0x03)).toBe(1);
+      expect(e.ioQuickWrite(THR, 1, 0x41)).toBe(0);
+      expect(e.ioQuickWrite(IER, 1, IER_THRE)).toBe(0);
+      expect(e.ioQuickWrite(MCR, 1, MCR_OUT2)).toBe(0);
+      expect(e.ioQuickWrite(FCR, 1, 0x07)).toBe(0);
+      expect(sent()).toBe("");
     });
   });
 
@@ -1213,6 +1263,19 @@ describe("PCI host", () => {
       expect(config32(0, 0, 0, 0x04) & 0xffff).toBe(0x0006);
     });
   });
+
+  // The exit fast path latches the address and reads configuration space
+  // itself; writes to CONFIG_DATA and the reset control byte are declined.
+  it("answers the address latch and configuration reads quickly", () => {
+    expect(e.ioQuickWrite(ADDRESS, 4, address(0, 0, 0, 0x08))).toBe(1);
+    expect(quickRead(ADDRESS, 4)).toBe(BigInt(address(0, 0, 0, 0x08)));
+    expect(quickRead(DATA, 4)).toBe(0x0600_0002n);
+    expect(quickRead(DATA + 2, 2)).toBe(0x0600n);
+    expect(e.ioQuickWrite(DATA, 4, 0)).toBe(0);
+    expect(quickRead(ADDRESS + 1, 1)).toBe(-1n);
+    expect(e.ioQuickWrite(ADDRESS + 1, 1, 0x06)).toBe(0);
+    expect(e.resetCount()).toBe(0);
+  });
 });
 
 // QEMU's fw_cfg (vmm/devices/io/fwcfg.ts) through the selector port 0x510 and
@@ -1486,5 +1549,16 @@ describe("reset registers", () => {
     e.ioWrite(0xcf8, 4, 0x8000_0004);
     expect(e.ioRead(0xcf8, 4) >>> 0).toBe(0x8000_0004);
     expect(e.resetCount()).toBe(0);
+  });
+});
+
+// The bus's quick accesses (vmm/devices/bus.ts): an unclaimed port is quick
+// (all ones, writes dropped), a device that defines none declines them all.
+describe("quick accesses on the bus", () => {
+  it("answers an unclaimed port and declines a device without quick registers", () => {
+    expect(quickRead(0x1234, 2)).toBe(0xffffn);
+    expect(e.ioQuickWrite(0x1234, 1, 0)).toBe(1);
+    expect(quickRead(0x40, 1)).toBe(-1n);
+    expect(e.ioQuickWrite(0x43, 1, 0x34)).toBe(0);
   });
 });

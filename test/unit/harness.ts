@@ -344,6 +344,8 @@ function defaultStubs(m: Machine, getExports: () => ASUtil & { memory: WebAssemb
     lidt: () => {},
     set_emulator_exit: () => {},
     this_cpu: () => 0,
+    hv_trylock: () => 1,
+    hv_unlock: () => {},
     halt: (status: number) => {
       throw new HaltError(status, m.serial());
     },

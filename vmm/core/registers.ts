@@ -49,11 +49,16 @@ export class GuestRegisters {
   }
   @inline
   get(r: Reg): u64 {
-    return load<u64>(this.base + (<usize>r << 3));
+    return load<u64>(this.address(r));
   }
   @inline
   set(r: Reg, v: u64): void {
-    store<u64>(this.base + (<usize>r << 3), v);
+    store<u64>(this.address(r), v);
+  }
+  // Where the block keeps register `r`.
+  @inline
+  address(r: Reg): usize {
+    return this.base + (<usize>r << 3);
   }
 
   get cr2(): u64 {

@@ -22,7 +22,7 @@ import { EntryBlock } from "./entryblock";
 import { EntryState } from "./entrystate";
 import { Exit } from "./exit";
 import { ExitLog } from "./exitlog";
-import { QuietPorts } from "./quietports";
+import { FastPorts } from "./fastports";
 import { GuestRegisters } from "./registers";
 import { RunState } from "./runstate";
 
@@ -61,8 +61,11 @@ export abstract class Vcpu {
   // Exits after which the backend cleared reserved RFLAGS bits the
   // processor had saved: an emulator's bug, reported when the VM stops.
   rflagsRepairs: u64 = 0;
-  // Its VM's quiet ports, which its backend's fast path answers (quietports.ts).
-  quietPorts: QuietPorts = new QuietPorts();
+  // Its VM's port I/O that its backend's fast path finishes (fastports.ts).
+  fastPorts: FastPorts = new FastPorts();
+  // Nobody else lives on the CPU it runs on, so a yield lets it go on;
+  // set by the scheduler at every entry (emul/hypercall.ts yieldsAtOnce()).
+  yieldGoesOn: bool = false;
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
   apicId: u32 = 0;

@@ -25,7 +25,7 @@ import { EntryState } from "./entrystate";
 import { ExitStats } from "./exitstats";
 import { GuestMemory, RamMapper } from "./guestmemory";
 import { Meter } from "./meter";
-import { QuietPorts } from "./quietports";
+import { FastPorts } from "./fastports";
 import { Activity, Vcpu } from "./vcpu";
 import { VmConsole } from "./vmconsole";
 import { VmApics } from "./vmapics";
@@ -107,8 +107,8 @@ const MAX_PENDING = 16;
 
 export class Vm extends MachineControl {
   readonly memory: GuestMemory;
-  // Its devices; a restart replaces them all.
-  bus: Bus = new Bus();
+  // Its devices; a restart replaces them all (freshBus()).
+  private devices: Bus = new Bus();
   // What a restart or a power-on loads again, or null: a reset then stops
   // the VM, and it cannot be powered on again.
   image: VmImage | null = null;
@@ -124,8 +124,8 @@ export class Vm extends MachineControl {
   // The device what is typed on the console reaches, or null.
   input: ConsoleInput | null = null;
   readonly exitStats: ExitStats = new ExitStats();
-  // The ports the exit fast path answers (quietports.ts).
-  readonly quietPorts: QuietPorts = new QuietPorts();
+  // The port I/O the exit fast path finishes (fastports.ts).
+  readonly fastPorts: FastPorts = new FastPorts();
   readonly share: CpuShare = new CpuShare();
   stopReason: string = "";
   // How many times a running VM was reset, by its guest or from outside,
@@ -180,14 +180,24 @@ export class Vm extends MachineControl {
     this.vcpus = vcpus;
     this.apics = new VmApics(vcpus);
     this.console = new VmConsole(name);
-    for (let i = 0; i < vcpus.length; i++) vcpus[i].quietPorts = this.quietPorts;
+    this.fastPorts.io = this.bus.io;
+    for (let i = 0; i < vcpus.length; i++) vcpus[i].fastPorts = this.fastPorts;
+  }
+
+  get bus(): Bus {
+    return this.devices;
+  }
+  // An empty bus for a restart's fresh devices.
+  freshBus(): void {
+    this.devices = new Bus();
+    this.fastPorts.io = this.devices.io;
   }
 
   // Makes `port` a quiet port: a NullDevice on the bus, and the exit fast
-  // path's to answer (quietports.ts).
+  // path's to answer (fastports.ts).
   addQuietPort(port: u16): void {
     this.bus.io.map(port, 1, new NullDevice());
-    this.quietPorts.add(port);
+    this.fastPorts.addQuiet(port);
   }
 
   get running(): bool {

@@ -3,12 +3,30 @@
 // Devices are plain AssemblyScript objects with no hardware access, so unit
 // tests can drive them exactly as a guest would. A guest access that no
 // device claims reads as all ones and ignores writes, like an empty ISA bus.
+//
+// A device may also answer some port accesses *quickly*: in the guest's exit
+// itself (the backends' fast path, core/fastports.ts), under the hypervisor
+// lock but with the guest's FPU state still in the registers. Such an access
+// must have no effect outside the device (no interrupt line, no timer, no
+// output, no allocation) and use no floating point; the device declines any
+// other, which then takes the generic handler.
+
+// What quickRead() returns for an access it declines: no port reads it (a
+// port access is at most four bytes).
+export const DECLINED: u64 = u64.MAX_VALUE;
 
 export abstract class Device {
   constructor(public name: string) {}
   // `offset` is relative to the start of the range the device was mapped at.
   abstract read(offset: u64, size: u8): u64;
   abstract write(offset: u64, size: u8, value: u64): void;
+  // read() or write(), if they can be done quickly (above); else DECLINED and false.
+  quickRead(offset: u64, size: u8): u64 {
+    return DECLINED;
+  }
+  quickWrite(offset: u64, size: u8, value: u64): bool {
+    return false;
+  }
 }
 
 class Mapping {
@@ -46,6 +64,18 @@ export class AddressSpace {
     return true;
   }
 
+  // The same, for the quick accesses (above): an unclaimed one is quick too.
+  quickRead(address: u64, size: u8): u64 {
+    const m = this.lookup(address);
+    if (m === null) return allOnes(size);
+    const value = m.device.quickRead(address - m.start, size);
+    return value == DECLINED ? DECLINED : value & allOnes(size);
+  }
+  quickWrite(address: u64, size: u8, value: u64): bool {
+    const m = this.lookup(address);
+    return m === null || m.device.quickWrite(address - m.start, size, value & allOnes(size));
+  }
+
   // True if a device is mapped at `address`.
   claims(address: u64): bool {
     return this.lookup(address) !== null;
@@ -57,7 +87,7 @@ export class AddressSpace {
     const last = this.lastFound;
     if (last !== null && address - last.start < last.length) return last;
     for (let i = 0; i < this.mappings.length; i++) {
-      const m = this.mappings[i];
+      const m = unchecked(this.mappings[i]);
       if (address >= m.start && address - m.start < m.length) {
         this.lastFound = m;
         return m;

@@ -30,6 +30,16 @@ export const enum HypercallResult {
   Stopped,
 }
 
+// A yield of a vCPU that nobody else waits for on its CPU changes nothing
+// (Vcpu.yieldGoesOn): the backends' exit fast path finishes it, with the
+// call's number and then its result in the word at `rax`. The guest's
+// kernel only (the caller checks the privilege level).
+export function yieldsAtOnce(vcpu: Vcpu, rax: usize, wide: bool): bool {
+  if (!vcpu.yieldGoesOn || (load<u64>(rax) & (wide ? ~(<u64>0) : 0xffff_ffff)) != HC_YIELD) return false;
+  store<u64>(rax, 0);
+  return true;
+}
+
 export function hypercall(vm: Vm, vcpu: Vcpu, wide: bool): HypercallResult {
   const mask: u64 = wide ? ~(<u64>0) : 0xffff_ffff;
   const fn = vcpu.regs.get(Reg.Rax) & mask;

@@ -568,6 +568,7 @@ function enter(c: HostCpu, slot: Slot): void {
   if (!steppedByDebugger(vcpu)) deliverInterrupt(vm, vcpu);
   vm.apics.offerPvEoi(vcpu);
   setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
+  vcpu.yieldGoesOn = c.queue.length == 1;
   vcpu.prepareEntry(c.entry);
   c.entered = true;
 }

@@ -11,7 +11,6 @@ import { OWN_SOURCE } from "../core/bootoverride";
 import { EntryState } from "../core/entrystate";
 import { GuestMemory } from "../core/guestmemory";
 import { StopListener, Vm } from "../core/vm";
-import { Bus } from "../devices/bus";
 import { VirtualSwitch } from "../net/switch";
 import { VmPort } from "../net/port";
 import { buildAcpiTables } from "../platform/pc/acpitables";
@@ -114,7 +113,7 @@ export class KernelImage extends ConfiguredImage {
       this.failure = image.error!;
       return null;
     }
-    vm.bus = new Bus();
+    vm.freshBus();
     const ram = <u64>c.memoryMib << 20;
     this.platform = new PcPlatform(
       vm,

@@ -1,6 +1,6 @@
 // A port that accepts writes and reads as zero: the POST-code port 0x80,
 // which firmware and kernels write to as an I/O delay. It is one of the
-// VM's quiet ports (core/quietports.ts, Vm.addQuietPort()), which the exit
+// VM's quiet ports (core/fastports.ts, Vm.addQuietPort()), which the exit
 // fast path answers.
 
 import { Device } from "../bus";

@@ -11,15 +11,19 @@
 // back but shape nothing. Section and table names below are those of the
 // PC16550D datasheet.
 
-import { Device } from "../bus";
+import { DECLINED, Device } from "../bus";
 import { InterruptLines } from "../irq";
 
 export const COM1_PORT: u16 = 0x3f8;
 export const COM1_IRQ: u32 = 4;
 
 export abstract class ByteSink {
-  // Can it take a byte now? While it cannot, THR and the transmitter are busy.
+  // Can it take a byte now? While it cannot, THR and the transmitter are
+  // busy. Asking may make it flush what it holds, or note a waiter.
   abstract get ready(): bool;
+  // Ready, known without doing anything (the quick path's question); false
+  // when unsure.
+  abstract get surelyReady(): bool;
   abstract put(byte: u8): void;
 }
 
@@ -75,74 +79,92 @@ export class Uart16550 extends Device {
   }
 
   read(offset: u64, size: u8): u64 {
-    const dlab = (this.lcr & LCR_DLAB) != 0;
-    let v: u8 = 0;
-    switch (<i32>offset) {
-      case 0:
-        v = dlab ? this.dll : this.takeByte();
-        break;
-      case 1:
-        v = dlab ? this.dlm : this.ier;
-        break;
-      case 2: {
-        v = this.identify();
-        // Table IV: reading IIR while it reports THRE clears that interrupt.
-        if (v == IIR_THRE) this.thrEmptyPending = false;
-        if (this.fifos) v |= IIR_FIFOS;
-        break;
-      }
-      case 3:
-        v = this.lcr;
-        break;
-      case 4:
-        v = this.mcr;
-        break;
-      case 5: {
-        v = (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0)
-          | (this.transmitterEmpty() ? LSR_THRE | LSR_TEMT : 0);
-        this.overrun = false; // error bits clear when LSR is read
-        break;
-      }
-      case 6: {
-        v = this.msr;
-        this.msr &= ~MSR_DELTAS; // delta bits clear when MSR is read
-        break;
-      }
-      default:
-        v = this.scr;
-    }
-    this.update();
+    const register = <i32>offset, v = this.peek(register, register == 5 && this.transmitterEmpty());
+    if (this.readEffects(register, true)) this.update();
     return v;
   }
 
+  // Quick (devices/bus.ts): a read without effects, and a write to a
+  // register that only holds what it is given.
+  // LSR's THRE asks the sink, which is quick only when it surely has room.
+  quickRead(offset: u64, size: u8): u64 {
+    const register = <i32>offset;
+    const lineStatus = register == 5, empty = lineStatus && ((this.mcr & MCR_LOOP) != 0 || this.sink.surelyReady);
+    if ((lineStatus && !empty) || this.readEffects(register, false)) return DECLINED;
+    return this.peek(register, empty);
+  }
+  quickWrite(offset: u64, size: u8, value: u64): bool {
+    const dlab = (this.lcr & LCR_DLAB) != 0, v = <u8>value;
+    if (offset == 7) this.scr = v;
+    else if (offset == 3) this.lcr = v;
+    else if (offset == 0 && dlab) this.dll = v;
+    else if (offset == 1 && dlab) this.dlm = v;
+    else return false;
+    return true;
+  }
+
   write(offset: u64, size: u8, value: u64): void {
-    const dlab = (this.lcr & LCR_DLAB) != 0;
+    if (this.quickWrite(offset, size, value)) return;
     const v = <u8>value;
     switch (<i32>offset) {
       case 0:
-        if (dlab) this.dll = v;
-        else this.transmit(v);
+        this.transmit(v);
         break;
       case 1:
-        if (dlab) this.dlm = v;
-        else this.setIer(v & 0x0f);
+        this.setIer(v & 0x0f);
         break;
       case 2:
         this.setFcr(v);
         break;
-      case 3:
-        this.lcr = v;
-        break;
       case 4:
         this.setMcr(v & 0x1f);
-        break;
-      case 7:
-        this.scr = v;
         break;
       default:
         break; // LSR and MSR are read-only here
     }
     this.update();
+  }
+
+  // The register at `register` as a read returns it, without the read's
+  // effects; for LSR, with the transmitter empty or not.
+  private peek(register: i32, transmitterEmpty: bool): u8 {
+    const dlab = (this.lcr & LCR_DLAB) != 0;
+    switch (register) {
+      case 0:
+        return dlab ? this.dll : this.rxCount > 0 ? this.rx[this.rxHead] : 0;
+      case 1:
+        return dlab ? this.dlm : this.ier;
+      case 2:
+        return this.identify() | (this.fifos ? IIR_FIFOS : 0);
+      case 3:
+        return this.lcr;
+      case 4:
+        return this.mcr;
+      case 5:
+        return (this.rxCount > 0 ? LSR_DR : 0) | (this.overrun ? LSR_OE : 0)
+          | (transmitterEmpty ? LSR_THRE | LSR_TEMT : 0);
+      case 6:
+        return this.msr;
+      default:
+        return this.scr;
+    }
+  }
+
+  // Whether reading the register at `register` changes the UART (Table
+  // IV): it takes a received byte, or clears the THRE interrupt it
+  // reports, an overrun, or the modem deltas. The change happens if `apply`.
+  private readEffects(register: i32, apply: bool): bool {
+    const dlab = (this.lcr & LCR_DLAB) != 0;
+    if (register == 0 && !dlab && this.rxCount > 0) {
+      if (apply) this.takeByte();
+    } else if (register == 2 && this.identify() == IIR_THRE) {
+      if (apply) this.thrEmptyPending = false;
+    } else if (register == 5 && this.overrun) {
+      if (apply) this.overrun = false;
+    } else if (register == 6 && (this.msr & MSR_DELTAS) != 0) {
+      if (apply) this.msr &= ~MSR_DELTAS;
+    } else return false;
+    return true;
   }
 
   // The sink took what the transmitter held: THR is empty again, which
@@ -218,12 +240,10 @@ export class Uart16550 extends Device {
     if (!this.fifos) this.rx[this.rxHead] = byte;
   }
 
-  private takeByte(): u8 {
-    if (this.rxCount == 0) return 0;
-    const byte = this.rx[this.rxHead];
+  // A read of RBR took the oldest byte received.
+  private takeByte(): void {
     this.rxHead = (this.rxHead + 1) % FIFO_SIZE;
     this.rxCount--;
-    return byte;
   }
 
   // The highest-priority pending interrupt that IER enables (Table V). With

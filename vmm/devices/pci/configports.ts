@@ -7,7 +7,7 @@
 // Reset Control Register instead (io/resetports.ts), which this device
 // passes on.
 
-import { Device } from "../bus";
+import { DECLINED, Device } from "../bus";
 import { PciBus } from "./pcibus";
 
 export const PCI_CONFIG_PORT: u16 = 0xcf8; // 8 ports: address, then data
@@ -37,13 +37,21 @@ export class PciConfigPorts extends Device {
     return this.bus.readConfig(bus(a), device(a), fn(a), register(a) + <u32>offset - 4, size);
   }
 
+  // Quick (devices/bus.ts): a configuration read has no effects; a write
+  // to CONFIG_ADDRESS only latches it.
+  quickRead(offset: u64, size: u8): u64 {
+    return isResetControl(offset, size) ? DECLINED : this.read(offset, size);
+  }
+  quickWrite(offset: u64, size: u8, value: u64): bool {
+    if (offset >= 4 || isResetControl(offset, size)) return false;
+    if (offset == 0 && size == 4) this.address = <u32>value & ADDRESS_BITS;
+    return true;
+  }
+
   write(offset: u64, size: u8, value: u64): void {
+    if (this.quickWrite(offset, size, value)) return;
     if (isResetControl(offset, size)) {
       this.resetControl.write(0, size, value);
-      return;
-    }
-    if (offset < 4) {
-      if (offset == 0 && size == 4) this.address = <u32>value & ADDRESS_BITS;
       return;
     }
     if ((this.address & ENABLE) == 0) return;

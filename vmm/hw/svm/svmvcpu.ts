@@ -57,9 +57,9 @@ import { allocPages, freePage, freePages, physOf } from "../../../kernel/mm/line
 import { EntryState } from "../../core/entrystate";
 import { EntryBlock, FastExit } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
-import { raxAfterIn } from "../../core/registers";
 import { codeBitsOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
+import { yieldsAtOnce } from "../../emul/hypercall";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
 import { NmiWindow } from "./nmiwindow";
 import { SvmCpu, SvmFeatures } from "./svm";
@@ -237,8 +237,11 @@ export class SvmVcpu extends Vcpu {
       }
       next = this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID;
     } else if (code == V.EXIT_IOIO) {
-      if (singleStepping(vmcb) || !this.quietIo(vmcb)) return this.decline(vmcb, code);
+      if (singleStepping(vmcb) || !this.fastIo(vmcb)) return this.decline(vmcb, code);
       next = load<u64>(vmcb, V.EXIT_INFO2);
+    } else if (code == V.EXIT_VMMCALL) {
+      if (singleStepping(vmcb) || !this.fastYield(vmcb)) return this.decline(vmcb, code);
+      next = load<u64>(vmcb, V.RIP) + <u64>LENGTH_VMMCALL;
     } else return this.decline(vmcb, code);
     store<u64>(vmcb, next, V.RIP);
     // The instruction completed, which ends an STI / MOV SS shadow (APM 15.21.5).
@@ -255,20 +258,21 @@ export class SvmVcpu extends Vcpu {
     return lane ? FastExit.Lane : FastExit.LongWay;
   }
 
-  // The IOIO exit's IN or OUT, if its port is quiet and neither a string
-  // instruction nor an armed breakpoint needs the generic handler. An IN
-  // reads zero.
+  // The IOIO exit's IN or OUT, if the VM's FastPorts finish it and neither
+  // a string instruction nor an armed breakpoint needs the generic handler.
   @inline
-  private quietIo(vmcb: usize): bool {
+  private fastIo(vmcb: usize): bool {
     const info = load<u64>(vmcb, V.EXIT_INFO1);
     if ((info & (V.IOIO_STRING | V.IOIO_REP)) != 0) return false;
-    if (!this.quietPorts.has(<u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff)) return false;
     if ((load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
-    if ((info & V.IOIO_IN) != 0) {
-      const size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
-      store<u64>(vmcb, raxAfterIn(load<u64>(vmcb, V.RAX), size, 0), V.RAX);
-    }
-    return true;
+    const port = <u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff, size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+    return this.fastPorts.access(port, size, (info & V.IOIO_IN) != 0, vmcb + V.RAX);
+  }
+
+  // A yield hypercall of the guest's kernel that returns at once (emul/hypercall.ts).
+  @inline
+  private fastYield(vmcb: usize): bool {
+    return this.cpl == 0 && yieldsAtOnce(this, vmcb + V.RAX, this.longMode);
   }
 
   // Fills `exit`; returns false for exits finished here.

@@ -37,9 +37,9 @@ import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryBlock, FastExit } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
-import { raxAfterIn } from "../../core/registers";
 import { Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
+import { yieldsAtOnce } from "../../emul/hypercall";
 import { VmxBitmaps } from "./bitmaps";
 import * as C from "./controls";
 import { flushVpid, releaseVpid, VmxCpu } from "./cpu";
@@ -177,9 +177,9 @@ export class VmxVcpu extends Vcpu {
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
   // it: whether the exit is finished and the guest may run on, or goes to
-  // the lane or the long way. Two exits are finished here, without the
-  // hypervisor lock: a CPUID whose leaf the table holds, and an IN or OUT
-  // to a quiet port (core/quietports.ts).
+  // the lane or the long way. Three exits are finished here: a CPUID whose
+  // leaf the table holds, an IN or OUT the VM's FastPorts finish
+  // (core/fastports.ts), and a yield that returns at once (emul/hypercall.ts).
   @inline
   fastExit(): FastExit {
     this.exits++;
@@ -188,31 +188,28 @@ export class VmxVcpu extends Vcpu {
     // a pending debug exception, which skipInstruction() leaves in the VMCS
     // on the lane as on the long way.
     if (this.stepping) return FastExit.LongWay;
-    const lane = reason == C.EXIT_VMCALL ? FastExit.Lane : FastExit.LongWay;
-    if (reason != C.EXIT_CPUID && reason != C.EXIT_IO) return lane;
     const regs = this.regs;
     if (reason == C.EXIT_CPUID) {
       if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return FastExit.Lane;
-    } else if (!this.quietIo()) return FastExit.Lane;
+    } else if (reason == C.EXIT_IO) {
+      if (!this.fastIo()) return FastExit.Lane;
+    } else if (reason == C.EXIT_VMCALL) {
+      if (this.cpl != 0 || !yieldsAtOnce(this, regs.address(Reg.Rax), this.longMode)) return FastExit.Lane;
+    } else return FastExit.LongWay;
     this.vmcs.launched = true;
     this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
     this.advanceRip();
     return FastExit.Done;
   }
 
-  // The I/O exit's IN or OUT, if its port is quiet and neither a string
-  // instruction nor an armed breakpoint needs the generic handler. An IN
-  // reads zero.
+  // The I/O exit's IN or OUT, if the VM's FastPorts finish it and neither
+  // a string instruction nor an armed breakpoint needs the generic handler.
   @inline
-  private quietIo(): bool {
+  private fastIo(): bool {
     const q = <u32>vmread(F.EXIT_QUALIFICATION);
-    if ((q & (C.IO_STRING | C.IO_REP)) != 0 || !this.quietPorts.has(q >> C.IO_PORT_SHIFT)) return false;
-    if ((vmread(F.GUEST_DR7) & DR7_ENABLES) != 0) return false;
-    if ((q & C.IO_IN) != 0) {
-      const regs = this.regs;
-      regs.set(Reg.Rax, raxAfterIn(regs.get(Reg.Rax), <u8>((q & C.IO_SIZE_MASK) + 1), 0));
-    }
-    return true;
+    if ((q & (C.IO_STRING | C.IO_REP)) != 0 || (vmread(F.GUEST_DR7) & DR7_ENABLES) != 0) return false;
+    const size = <u8>((q & C.IO_SIZE_MASK) + 1);
+    return this.fastPorts.access(q >> C.IO_PORT_SHIFT, size, (q & C.IO_IN) != 0, this.regs.address(Reg.Rax));
   }
 
   // Fills `exit`; returns false for exits finished here.
