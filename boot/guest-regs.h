@@ -17,9 +17,7 @@
 #define FXSAVE_AREA 128
 #define GUEST_CR2 (FXSAVE_AREA + 512)
 
-/* What the exit fast paths answer the stubs (FastExit in vmm/core/entryblock.ts). */
-#define FAST_EXIT_DONE 1
-#define FAST_EXIT_LANE 2
+#include "layout.h" /* FAST_EXIT_* */
 
 .macro load_guest_gprs base
     mov REG(RCX)(\base), %rcx

@@ -12,6 +12,11 @@
 #define MAX_CPUS 16
 #define TRAMPOLINE 0x8000 /* where application processors start, in real mode */
 
+/* What the exit fast paths answer the stubs (FastExit in vmm/core/entryblock.ts). */
+#define FAST_EXIT_DONE 1
+#define FAST_EXIT_LANE 2
+#define FAST_EXIT_MORE 3 /* between the fast path's two parts (linker/shim.c) */
+
 /* Control-register and EFER bits the 32-to-64-bit entries set (boot/entry.S
  * for the boot CPU, boot/ap.S for the others). */
 #define CR0_PE (1 << 0)

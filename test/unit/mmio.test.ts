@@ -31,6 +31,13 @@ interface MmioExports {
   mmioExit(gpa: bigint, isWrite: number): number;
   deviceRead(offset: bigint, size: number): bigint;
   vmStopReason(): number;
+  memoMatches(): number;
+  memoStore(gpa: bigint): number;
+  memoLength(): number;
+  apicEnable(): void;
+  apicTake(vector: number, levelTriggered: number): void;
+  apicRaise(vector: number): void;
+  apicInService(i: number): number;
 }
 
 const RAX = 0, RCX = 1, RBX = 3, RSI = 6, RDI = 7, R10 = 10, R12 = 12;
@@ -481,5 +488,72 @@ describe("CR8 accesses", () => {
     expect(e.taskPriorityExit(0, RSP)).toBe(RESUME);
     expect(e.cpuRsp()).toBe(9n);
     expect(e.regGet(RSP)).toBe(0x1234n);
+  });
+});
+
+// The vCPU's memo of its last store to its local APIC (vmm/core/storememo.ts),
+// which the exit fast path replays without fetching or decoding.
+describe("the store memo", () => {
+  const CR0_PG = 0x8000_0011n, CR4_PAE = 0x20n, EFER_LONG = 0x500n;
+  const EOI = 0xfee0_00b0n, TPR = 0xfee0_0080n;
+  // Linear 0x400000 -> 0x20000 through PML4 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000.
+  const longMode = () => e.cpuSet(0x400010n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
+  // A fresh VM whose vCPU stored to its APIC's EOI register once, and is
+  // back at the instruction.
+  const remember = () => {
+    e.vmReset();
+    entry(0x1000n, 0x2003n);
+    entry(0x2000n, 0x3003n);
+    entry(0x3000n + 2n * 8n, 0x4003n);
+    entry(0x4000n, 0x20003n);
+    code(0x20010n, [0x89, 0x01, 0x90, 0x90]); // mov %eax,(%rcx); nop; nop
+    longMode();
+    e.apicEnable();
+    expect(e.mmioExit(EOI, 1)).toBe(RESUME);
+    longMode(); // the same instruction again
+  };
+  beforeEach(remember);
+
+  it("recognises the instruction while its bytes and the walk to it are unchanged", () => {
+    expect(e.memoLength()).toBe(2);
+    expect(e.memoMatches()).toBe(1);
+    code(0x20012n, [0xcc]); // past its end
+    expect(e.memoMatches()).toBe(1);
+    code(0x20011n, [0x02]); // mov %eax,(%rdx)
+    expect(e.memoMatches()).toBe(0);
+  });
+
+  it("does not recognise it through a changed page-table entry, CR3 or mode", () => {
+    entry(0x4000n, 0x30003n); // the same linear page, now elsewhere
+    expect(e.memoMatches()).toBe(0);
+    entry(0x4000n, 0x20003n);
+    expect(e.memoMatches()).toBe(1);
+    entry(0x2000n, 0x3007n); // an upper level's bits
+    expect(e.memoMatches()).toBe(0);
+    entry(0x2000n, 0x3003n);
+    e.cpuSet(0x400010n, 0n, 64, CR0_PG, 0x5000n, CR4_PAE, EFER_LONG);
+    expect(e.memoMatches()).toBe(0);
+    e.cpuSet(0x400010n, 0n, 32, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
+    expect(e.memoMatches()).toBe(0);
+    e.cpuSet(0x400012n, 0n, 64, CR0_PG, 0x1000n, CR4_PAE, EFER_LONG);
+    expect(e.memoMatches()).toBe(0);
+  });
+
+  it("replays an EOI quickly only when it ends an edge-triggered interrupt with none waiting", () => {
+    const VECTOR_WORD = 2, BIT = 1 << 1; // vector 0x41
+    e.apicTake(0x41, 0);
+    expect(e.apicInService(VECTOR_WORD)).toBe(BIT);
+    expect(e.memoStore(EOI)).toBe(1);
+    expect(e.apicInService(VECTOR_WORD)).toBe(0);
+    expect(e.memoStore(EOI)).toBe(1); // none in service: nothing to end
+    e.apicTake(0x41, 0);
+    e.apicRaise(0x42); // the EOI would let it in: the long way delivers it
+    expect(e.memoStore(EOI)).toBe(0);
+    expect(e.apicInService(VECTOR_WORD)).toBe(BIT);
+    remember();
+    expect(e.memoMatches()).toBe(1);
+    e.apicTake(0x43, 1); // level-triggered: the I/O APIC must hear of it
+    expect(e.memoStore(EOI)).toBe(0);
+    expect(e.memoStore(TPR)).toBe(0);
   });
 });

@@ -19,7 +19,8 @@ elf=$1
 
 disassembly=$(llvm-objdump -d --no-show-raw-insn "$elf")
 body_of() { awk -v f="<$1>:" '$2 == f { on = 1; next } on && /^$/ { exit } on' <<<"$disassembly"; }
-# The fast paths and every function they call, directly and no other way.
+# The fast paths and every function they call or jump to, directly and no
+# other way.
 todo="svm_fast_exit vmx_fast_exit" seen=" "
 while [ -n "${todo// /}" ]; do
   set -- $todo
@@ -39,7 +40,7 @@ while [ -n "${todo// /}" ]; do
     echo "$bad" | head >&2
     exit 1
   fi
-  todo="$todo $(grep -oE '\scall[q]?\s+0x[0-9a-f]+ <[^>+]+>' <<<"$body" | sed -E 's/.*<(.*)>/\1/' | grep -vxE 'wasm_rt_trap|w2c_kernel_kernel0x2Fconsole0x2Fpanic0x2FwasmAbort' | sort -u | tr '\n' ' ' || true)"
+  todo="$todo $(grep -oE '\s(call|jmp)[q]?\s+0x[0-9a-f]+ <[^>+]+>' <<<"$body" | sed -E 's/.*<(.*)>/\1/' | grep -vxE 'wasm_rt_trap|w2c_kernel_kernel0x2Fconsole0x2Fpanic0x2FwasmAbort' | sort -u | tr '\n' ' ' || true)"
 done
 fast_paths=$(wc -w <<<"$seen")
 

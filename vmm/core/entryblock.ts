@@ -21,6 +21,9 @@ export const enum FastExit {
   Done,
   // Not finished here: an exit for the lane (sched/scheduler.ts cpuLane()).
   Lane,
+  // Not decided yet: the fast path's second part decides (linker/shim.c);
+  // the stub never sees it.
+  More,
 }
 
 const ACTION: usize = 0;

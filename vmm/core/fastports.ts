@@ -43,18 +43,22 @@ export class FastPorts {
       if (isIn) store<u64>(rax, raxAfterIn(load<u64>(rax), size, 0));
       return true;
     }
-    return this.quickAccess(port, size, isIn, rax);
+    return isIn ? this.quickIn(port, size, rax) : this.quickOut(port, size, load<u64>(rax));
   }
 
-  // Out of line: the exits above need no lock and no call.
-  private quickAccess(port: u32, size: u8, isIn: bool, rax: usize): bool {
+  // Out of line, one for each direction: the exits above need no lock and
+  // no call.
+  private quickIn(port: u32, size: u8, rax: usize): bool {
     if (!hvTryLock()) return false;
-    let done = true;
-    if (isIn) {
-      const value = this.io.quickRead(port, size);
-      if (value != DECLINED) store<u64>(rax, raxAfterIn(load<u64>(rax), size, value));
-      else done = false;
-    } else done = this.io.quickWrite(port, size, load<u64>(rax));
+    const value = this.io.quickRead(port, size);
+    hvUnlock();
+    if (value == DECLINED) return false;
+    store<u64>(rax, raxAfterIn(load<u64>(rax), size, value));
+    return true;
+  }
+  private quickOut(port: u32, size: u8, value: u64): bool {
+    if (!hvTryLock()) return false;
+    const done = this.io.quickWrite(port, size, value);
     hvUnlock();
     return done;
   }

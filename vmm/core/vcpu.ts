@@ -10,7 +10,20 @@
 // registers live in a GuestRegisters block in linear memory (registers.ts),
 // saved and restored by the entry stubs in boot/.
 
-import { RFLAGS_IF, Reg, REGISTER_NAMES, Seg, VECTOR_PF } from "../../kernel/arch/x86";
+import {
+  CR0_PE,
+  CR0_PG,
+  CR4_LA57,
+  CR4_PAE,
+  CR4_PSE,
+  EFER_LMA,
+  RFLAGS_IF,
+  RFLAGS_VM,
+  Reg,
+  REGISTER_NAMES,
+  Seg,
+  VECTOR_PF,
+} from "../../kernel/arch/x86";
 import { print, printHex, println } from "../../kernel/console/console";
 import { vendor } from "../../kernel/cpu/cpuid";
 import { DebugRegisters } from "../vcpustate/debugregs";
@@ -25,6 +38,7 @@ import { ExitLog } from "./exitlog";
 import { FastPorts } from "./fastports";
 import { GuestRegisters } from "./registers";
 import { RunState } from "./runstate";
+import { StoreMemo } from "./storememo";
 
 // The default operand/address size of the code the guest runs (SDM Vol. 3A
 // 3.4.5 "Segment Descriptors", the D and L flags; Vol. 1 3.6.1): 64 in
@@ -33,6 +47,15 @@ export function codeBitsOf(longMode: bool, protectedMode: bool, virtual8086: boo
   if (longMode) return 64;
   if (!protectedMode || virtual8086) return 16;
   return csDefault32 ? 32 : 16;
+}
+
+// What decides how the CPU fetches and decodes at RIP, in one word: the
+// paging mode (CR0.PG, CR4.PAE, PSE and LA57, EFER.LMA) and the code size
+// (CR0.PE, RFLAGS.VM, and CS's attributes, as the backend keeps them, in the
+// upper half). The bits do not overlap.
+export function fetchModeOf(cr0: u64, cr4: u64, efer: u64, rflags: u64, csAttributes: u64): u64 {
+  return (cr0 & (CR0_PG | CR0_PE)) | (cr4 & (CR4_PAE | CR4_PSE | CR4_LA57)) | (efer & EFER_LMA) | (rflags & RFLAGS_VM)
+    | (csAttributes << 32);
 }
 
 // How many times an exception may come back at one RIP before the vCPU
@@ -66,6 +89,9 @@ export abstract class Vcpu {
   // Nobody else lives on the CPU it runs on, so a yield lets it go on;
   // set by the scheduler at every entry (emul/hypercall.ts yieldsAtOnce()).
   yieldGoesOn: bool = false;
+  // The last MMIO store to its local APIC, which its backend's fast path
+  // may recognise again (storememo.ts).
+  readonly storeMemo: StoreMemo = new StoreMemo();
   activity: Activity = Activity.Runnable;
   // Its local APIC's ID: its index in the VM (CPUID reports it).
   apicId: u32 = 0;
@@ -180,6 +206,8 @@ export abstract class Vcpu {
   // The default operand and address size the guest executes with: 64 (long
   // mode), 32 (CS.D in protected mode) or 16.
   abstract get codeBits(): u32;
+  // fetchModeOf() the vCPU's state.
+  abstract get fetchMode(): u64;
 
   // Puts the vCPU in the architectural reset state, but starting at
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).

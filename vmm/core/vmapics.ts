@@ -54,6 +54,7 @@ export class VmApics extends ApicBus {
       const apic = new LocalApic(<u32>i, i == 0, this);
       apic.setTscPerBusTick(tscPerCrystalTick());
       this.all.push(apic);
+      vcpus[i].storeMemo.apic = apic;
     }
   }
 

@@ -33,6 +33,7 @@ import {
   RFLAGS_AC,
 } from "../../kernel/arch/x86";
 import { GuestMemory } from "../core/guestmemory";
+import { MAX_WALK_ENTRIES } from "../core/storememo";
 
 export const enum WalkResult {
   Translated,
@@ -57,12 +58,19 @@ export class GuestPageWalker {
   private rights: u64 = RIGHTS;
   private entry: u64 = 0;
   private memory: GuestMemory | null = null;
+  // The entries the last walk read, in order: where each lies
+  // (host-physical), its width and its value (for core/storememo.ts).
+  trailLength: i32 = 0;
+  readonly trailAt: StaticArray<u64> = new StaticArray<u64>(MAX_WALK_ENTRIES);
+  readonly trailWidth: StaticArray<u8> = new StaticArray<u8>(MAX_WALK_ENTRIES);
+  readonly trailValue: StaticArray<u64> = new StaticArray<u64>(MAX_WALK_ENTRIES);
 
   // Translates `linear` through the tables in `memory` under the guest's
   // CR0, CR3, CR4 and EFER.
   translate(memory: GuestMemory, linear: u64, cr0: u64, cr3: u64, cr4: u64, efer: u64): WalkResult {
     this.memory = memory;
     this.rights = RIGHTS;
+    this.trailLength = 0;
     this.lastResult = this.walk(linear, cr0, cr3, cr4, efer);
     return this.lastResult;
   }
@@ -168,6 +176,10 @@ export class GuestPageWalker {
     if (host < 0) return WalkResult.TableOutsideRam;
     const entry = width == 8 ? physRead64(<u64>host) : <u64>physRead32(<u64>host);
     this.entry = entry;
+    const i = this.trailLength++;
+    unchecked(this.trailAt[i] = <u64>host);
+    unchecked(this.trailWidth[i] = <u8>width);
+    unchecked(this.trailValue[i] = entry);
     if ((entry & PTE_PRESENT) == 0) return WalkResult.NotPresent;
     this.rights &= entry;
     return WalkResult.Translated;

@@ -29,6 +29,9 @@ const walker = new GuestPageWalker();
 const device = new GuestLocation();
 const alu = new AluResult();
 const strings = new StringStep();
+// The pages the last fetchInstruction() read from: with one, the walker
+// still holds the walk to the instruction.
+let fetchedPages = 0;
 
 export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
   device.at(vm, vcpu, exit.gpa);
@@ -68,9 +71,25 @@ export function emulateMmio(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
     if (strings.complete) vcpu.skipInstruction();
   } else {
     perform(vcpu, codeBits == 64);
+    if (device.isApic && instruction.operation == Operation.Mov && instruction.isWrite && exit.fetchedBytes == 0) {
+      rememberStore(vm, vcpu);
+    }
     vcpu.skipInstruction();
   }
   return vm.running ? Next.Resume : Next.Stopped;
+}
+
+// A MOV to the vCPU's local APIC, fetched from one page: the vCPU's memo,
+// for the exit fast path to recognise it again (core/storememo.ts).
+function rememberStore(vm: Vm, vcpu: Vcpu): void {
+  const host = vm.memory.translate(walker.physical, 16), memo = vcpu.storeMemo;
+  if (fetchedPages != 1 || host < 0) return;
+  if (!memo.begin(vcpu.rip, vcpu.cr3, vcpu.fetchMode, vcpu.segmentBase(Seg.Cs), <u64>host)) return;
+  for (let i = 0; i < walker.trailLength; i++) {
+    memo.addEntry(walker.trailAt[i], walker.trailWidth[i], walker.trailValue[i]);
+  }
+  const register = instruction.hasImmediate ? -1 : <i32>instruction.register;
+  memo.finish(instruction.length, instruction.accessSize, register, instruction.highByte, instruction.immediate);
 }
 
 // Carries out the decoded instruction on `device`: every form but the
@@ -137,8 +156,10 @@ export function fetchInstruction(vm: Vm, vcpu: Vcpu, codeBits: u32, into: Static
   let linear = mode64 ? vcpu.rip : (vcpu.segmentBase(Seg.Cs) + vcpu.rip) & addressMask;
   const cr0 = vcpu.cr0, cr3 = vcpu.cr3, cr4 = vcpu.cr4, efer = vcpu.efer;
   let count = 0;
+  fetchedPages = 0;
   while (count < MAX_INSTRUCTION_LENGTH) {
     if (walker.translate(vm.memory, linear, cr0, cr3, cr4, efer) != WalkResult.Translated) return count;
+    fetchedPages++;
     const rest = PAGE_SIZE - (linear & (PAGE_SIZE - 1));
     const inPage = <i32>min<u64>(rest, <u64>(MAX_INSTRUCTION_LENGTH - count));
     // One lookup and one copy for the page's bytes, not one per byte.

@@ -35,9 +35,12 @@ export class GuestLocation {
   private apicOffset: u64 = 0;
   gpa: u64 = 0;
 
-  // Whether the location is guest RAM.
+  // Whether the location is guest RAM; the vCPU's own local APIC.
   get isRam(): bool {
     return this.target == Target.Ram;
+  }
+  get isApic(): bool {
+    return this.target == Target.Apic;
   }
 
   // Points the location at `gpa` as `vcpu` of `vm` sees it.

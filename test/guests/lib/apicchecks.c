@@ -264,4 +264,28 @@ void check_task_priority(void) {
   check(gp_faults == faults + 1 && read_cr8() == 3, "64-bit: CR8 refuses a value above 15 with #GP");
   write_cr8(0);
 }
+
+/* The exit fast path replays the vCPU's last MMIO store to its APIC while
+ * the instruction at RIP is the same one (vmm/core/storememo.ts). Code
+ * rewritten in place must run as what it is now: a MOV to EOI runs twice
+ * (the second time replayed), then the same bytes become a longer MOV to
+ * TPR, which must set the TPR and return, not end an interrupt and resume
+ * in its middle. */
+static uint8_t store_stub[16] __attribute__((aligned(16)));
+
+static void run_store_stub(uint32_t value) {
+  __asm__ volatile("call *%0" ::"r"(store_stub), "a"(value), "d"(LAPIC + LAPIC_EOI) : "memory");
+}
+
+void check_store_memo(void) {
+  static const uint8_t to_eoi[] = {0x89, 0x02, 0xc3};       /* mov %eax,(%rdx); ret */
+  static const uint8_t to_tpr[] = {0x89, 0x42, 0xd0, 0xc3}; /* mov %eax,-0x30(%rdx); ret */
+  for (unsigned i = 0; i < sizeof to_eoi; i++) store_stub[i] = to_eoi[i];
+  run_store_stub(0);
+  run_store_stub(0);
+  for (unsigned i = 0; i < sizeof to_tpr; i++) store_stub[i] = to_tpr[i];
+  run_store_stub(0x20);
+  check(mmio_in32(LAPIC + LAPIC_TPR) == 0x20, "64-bit: an MMIO store rewritten in place runs as its new self");
+  mmio_out32(LAPIC + LAPIC_TPR, 0);
+}
 #endif

@@ -491,6 +491,7 @@ int run_checks(const char* mode) {
   check_nmis();
 #ifdef __x86_64__
   check_task_priority();
+  check_store_memo();
 #endif
   return failures();
 }

@@ -98,6 +98,7 @@ void check_mmio_strings(void);
 void check_apic_timer(void);
 void check_x2apic(void);
 void check_task_priority(void); /* 64-bit only: CR8 */
+void check_store_memo(void);    /* 64-bit only: the exit fast path's replayed APIC store */
 void check_nmis(void);
 void check_debug_registers(const char* mode);
 void check_single_step(void);

@@ -6,7 +6,7 @@
 import { EntryBlock } from "../../../vmm/core/entryblock";
 import { EntryState } from "../../../vmm/core/entrystate";
 import { Exit } from "../../../vmm/core/exit";
-import { Vcpu } from "../../../vmm/core/vcpu";
+import { fetchModeOf, Vcpu } from "../../../vmm/core/vcpu";
 import { Seg } from "../../../kernel/arch/x86";
 
 export class FakeVcpu extends Vcpu {
@@ -86,6 +86,10 @@ export class FakeVcpu extends Vcpu {
   }
   get codeBits(): u32 {
     return this.bits;
+  }
+  // The code size stands in for CS's attributes.
+  get fetchMode(): u64 {
+    return fetchModeOf(this.cr0Value, this.cr4Value, this.eferValue, this.rflagsValue, this.bits);
   }
   resetToRealMode(segment: u16, offset: u16): void {
     this.lastReset = (<i64>segment << 16) | <i64>offset;

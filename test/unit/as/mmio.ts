@@ -235,6 +235,36 @@ export function deviceWrite(offset: u64, size: u8, value: u64): void {
 export function deviceRead(offset: u64, size: u8): u64 {
   return vmOf().bus.mmio.read(TEST_MMIO_BASE + offset, size);
 }
+// Whether the vCPU's StoreMemo (core/storememo.ts) recognises the
+// instruction at its RIP as the store it remembered, as the exit fast path asks.
+export function memoMatches(): bool {
+  const vcpu = vcpuOf();
+  return vcpu.storeMemo.matches(vcpu.rip, vcpu.cr3, vcpu.fetchMode, vcpu.segmentBase(Seg.Cs));
+}
+// The memo's store replayed to `gpa`, as the fast path would; and the APIC's in-service vector then.
+export function memoStore(gpa: u64): bool {
+  const vcpu = vcpuOf();
+  return vcpu.storeMemo.storeToApic(vcpu.regs, gpa);
+}
+export function memoLength(): u32 {
+  return vcpuOf().storeMemo.length;
+}
+// The vCPU's local APIC: software-enabled, an interrupt accepted and taken
+// by the CPU (in service), and an ISR word (vectors 32 * i and up).
+export function apicEnable(): void {
+  vmOf().apics.of(vcpuOf()).write(0xf0, 4, 0x1ff);
+}
+export function apicTake(vector: u8, levelTriggered: bool): void {
+  const apic = vmOf().apics.of(vcpuOf());
+  apic.accept(vector, levelTriggered);
+  apic.acknowledge(vector);
+}
+export function apicRaise(vector: u8): void {
+  vmOf().apics.of(vcpuOf()).accept(vector, false);
+}
+export function apicInService(i: i32): u32 {
+  return <u32>vmOf().apics.of(vcpuOf()).read(0x100 + <u64>i * 16, 4);
+}
 export function vmStopReason(): string {
   return vmOf().stopReason;
 }

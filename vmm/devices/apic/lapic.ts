@@ -505,7 +505,23 @@ export class LocalApic extends Device {
   // IRR, which the EOI could let in and only an exit would deliver.
   get quietEoi(): bool {
     const vector = this.isr.highest();
-    return vector >= 0 && !this.tmr.has(<u8>vector) && this.irr.highest() < 0;
+    return vector >= 0 && this.endsQuietly(vector);
+  }
+  @inline
+  private endsQuietly(inService: i32): bool {
+    return !this.tmr.has(<u8>inService) && this.irr.highest() < 0;
+  }
+
+  // Quick (devices/bus.ts): an EOI that ends an edge-triggered interrupt
+  // while none waits in the IRR (quietEoi), or ends none, when the guest has
+  // no PV EOI word that could end it too. The EOI register ignores the value.
+  quickWrite(offset: u64, size: u8, value: u64): bool {
+    if (offset != <u64>REG_EOI << 4 || size != 4 || !this.xapicMode || this.pvEoi.enabled) return false;
+    const vector = this.isr.highest();
+    if (vector < 0) return true;
+    if (!this.endsQuietly(vector)) return false;
+    this.isr.clear(<u8>vector); // edge-triggered: endOfInterrupt() without the I/O APIC
+    return true;
   }
 
   // The EOI register's write (11.8.5): the highest vector in service ends,

@@ -25,6 +25,22 @@ export class PciConfigPorts extends Device {
 
   read(offset: u64, size: u8): u64 {
     if (isResetControl(offset, size)) return this.resetControl.read(0, size);
+    return this.readRegister(offset, size);
+  }
+
+  // Quick (devices/bus.ts): a configuration read has no effects; a write
+  // to CONFIG_ADDRESS only latches it.
+  quickRead(offset: u64, size: u8): u64 {
+    return isResetControl(offset, size) ? DECLINED : this.readRegister(offset, size);
+  }
+  quickWrite(offset: u64, size: u8, value: u64): bool {
+    if (offset >= 4 || isResetControl(offset, size)) return false;
+    if (offset == 0 && size == 4) this.address = <u32>value & ADDRESS_BITS;
+    return true;
+  }
+
+  // CONFIG_ADDRESS or CONFIG_DATA.
+  private readRegister(offset: u64, size: u8): u64 {
     if (offset < 4) {
       // Only a 32-bit access to 0xCF8 is CONFIG_ADDRESS; narrower ones are
       // ordinary I/O, to nothing here.
@@ -35,17 +51,6 @@ export class PciConfigPorts extends Device {
     // CONFIG_DATA's byte lanes: an access at 0xCFC + k starts at register byte k.
     const a = this.address;
     return this.bus.readConfig(bus(a), device(a), fn(a), register(a) + <u32>offset - 4, size);
-  }
-
-  // Quick (devices/bus.ts): a configuration read has no effects; a write
-  // to CONFIG_ADDRESS only latches it.
-  quickRead(offset: u64, size: u8): u64 {
-    return isResetControl(offset, size) ? DECLINED : this.read(offset, size);
-  }
-  quickWrite(offset: u64, size: u8, value: u64): bool {
-    if (offset >= 4 || isResetControl(offset, size)) return false;
-    if (offset == 0 && size == 4) this.address = <u32>value & ADDRESS_BITS;
-    return true;
   }
 
   write(offset: u64, size: u8, value: u64): void {

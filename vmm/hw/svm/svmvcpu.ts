@@ -57,7 +57,7 @@ import { allocPages, freePage, freePages, physOf } from "../../../kernel/mm/line
 import { EntryState } from "../../core/entrystate";
 import { EntryBlock, FastExit } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
-import { codeBitsOf, Vcpu } from "../../core/vcpu";
+import { codeBitsOf, fetchModeOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { yieldsAtOnce } from "../../emul/hypercall";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
@@ -209,9 +209,9 @@ export class SvmVcpu extends Vcpu {
 
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
   // it: whether the exit is finished and the guest may run on, or goes to
-  // the lane or the long way. Two exits are finished here, without the
-  // hypervisor lock: a CPUID whose leaf the table holds, and an IN or OUT
-  // to a quiet port (core/quietports.ts).
+  // the lane or the long way. A CPUID whose leaf the table holds is
+  // finished here; an IN or OUT, a VMMCALL and a nested page fault may be
+  // finished by the second part, fastExitMore().
   @inline
   fastExit(): FastExit {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
@@ -229,24 +229,27 @@ export class SvmVcpu extends Vcpu {
       this.rflagsRepairs++;
     }
     const code = load<u64>(vmcb, V.EXIT_CODE);
-    let next: u64;
-    if (code == V.EXIT_CPUID) {
-      if (singleStepping(vmcb)) return this.decline(vmcb, code);
-      if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) {
-        return this.decline(vmcb, code);
-      }
-      next = this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID;
-    } else if (code == V.EXIT_IOIO) {
-      if (singleStepping(vmcb) || !this.fastIo(vmcb)) return this.decline(vmcb, code);
-      next = load<u64>(vmcb, V.EXIT_INFO2);
-    } else if (code == V.EXIT_VMMCALL) {
-      if (singleStepping(vmcb) || !this.fastYield(vmcb)) return this.decline(vmcb, code);
-      next = load<u64>(vmcb, V.RIP) + <u64>LENGTH_VMMCALL;
-    } else return this.decline(vmcb, code);
-    store<u64>(vmcb, next, V.RIP);
-    // The instruction completed, which ends an STI / MOV SS shadow (APM 15.21.5).
-    store<u64>(vmcb, load<u64>(vmcb, V.INTERRUPT_SHADOW) & ~(<u64>1), V.INTERRUPT_SHADOW);
-    return FastExit.Done;
+    if (code == V.EXIT_IOIO || code == V.EXIT_VMMCALL || code == V.EXIT_NPF) return FastExit.More;
+    if (code != V.EXIT_CPUID || singleStepping(vmcb)) return this.decline(vmcb, code);
+    if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return FastExit.Lane;
+    return completed(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID);
+  }
+
+  // The fast path's second part, for the exits whose finishing may call out
+  // (linker/shim.c): an IN or OUT the VM's FastPorts finish, a yield that
+  // returns at once, an MMIO store the vCPU's StoreMemo recognises.
+  @inline
+  fastExitMore(): FastExit {
+    const vmcb = this.vmcb.base, code = load<u64>(vmcb, V.EXIT_CODE);
+    if (singleStepping(vmcb)) return this.decline(vmcb, code);
+    if (code == V.EXIT_IOIO) {
+      return this.fastIo(vmcb) ? completed(vmcb, load<u64>(vmcb, V.EXIT_INFO2)) : FastExit.Lane;
+    }
+    if (code == V.EXIT_VMMCALL) {
+      return this.fastYield(vmcb) ? completed(vmcb, load<u64>(vmcb, V.RIP) + <u64>LENGTH_VMMCALL) : FastExit.Lane;
+    }
+    if (!this.fastStore(vmcb)) return FastExit.LongWay;
+    return completed(vmcb, load<u64>(vmcb, V.RIP) + <u64>this.storeMemo.length);
   }
 
   // The exit goes on to the lane if it is an instruction the lane finishes
@@ -267,6 +270,20 @@ export class SvmVcpu extends Vcpu {
     if ((load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
     const port = <u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff, size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
     return this.fastPorts.access(port, size, (info & V.IOIO_IN) != 0, vmcb + V.RAX);
+  }
+
+  // A nested page fault of a write that the vCPU's StoreMemo recognises
+  // and its local APIC takes quickly (core/storememo.ts), unless the exit
+  // interrupted an event's delivery (APM 15.7.2). EXITINFO1 is a page
+  // fault's error code, bit 1 a write; EXITINFO2 the address (15.25.6).
+  @inline
+  private fastStore(vmcb: usize): bool {
+    if ((load<u64>(vmcb, V.EXIT_INFO1) & 2) == 0 || (load<u64>(vmcb, V.EXIT_INT_INFO) & V.EVENT_VALID) != 0) {
+      return false;
+    }
+    const memo = this.storeMemo, csBase = this.segmentBase(Seg.Cs);
+    return memo.matches(load<u64>(vmcb, V.RIP), this.cr3, this.fetchMode, csBase)
+      && memo.storeToApic(this.regs, load<u64>(vmcb, V.EXIT_INFO2));
   }
 
   // A yield hypercall of the guest's kernel that returns at once (emul/hypercall.ts).
@@ -450,6 +467,11 @@ export class SvmVcpu extends Vcpu {
   }
   segmentSelector(seg: Seg): u16 {
     return <u16>this.vmcb.segmentSelector(<i32>seg);
+  }
+  get fetchMode(): u64 {
+    const vmcb = this.vmcb;
+    const cs = <u64>vmcb.segmentAttributes(V.SaveSeg.Cs);
+    return fetchModeOf(vmcb.get64(V.CR0), vmcb.get64(V.CR4), vmcb.get64(V.EFER), vmcb.get64(V.RFLAGS), cs);
   }
   get codeBits(): u32 {
     const cs = this.vmcb.segmentAttributes(V.SaveSeg.Cs);
@@ -704,6 +726,14 @@ export class SvmVcpu extends Vcpu {
   }
 }
 
+// The fast path finished the instruction: RIP moves to `next`, and the
+// completed instruction ends an STI / MOV SS shadow (APM 15.21.5).
+function completed(vmcb: usize, next: u64): FastExit {
+  store<u64>(vmcb, next, V.RIP);
+  store<u64>(vmcb, load<u64>(vmcb, V.INTERRUPT_SHADOW) & ~(<u64>1), V.INTERRUPT_SHADOW);
+  return FastExit.Done;
+}
+
 // Single-stepping: skipInstruction() owes the guest a #DB, which the fast
 // path leaves to it.
 function singleStepping(vmcb: usize): bool {
@@ -713,4 +743,7 @@ function singleStepping(vmcb: usize): bool {
 // The fast path's entry from boot/svm.S, for the vCPU in the guest.
 export function svmFastExit(vcpu: SvmVcpu): FastExit {
   return vcpu.fastExit();
+}
+export function svmFastExitMore(vcpu: SvmVcpu): FastExit {
+  return vcpu.fastExitMore();
 }

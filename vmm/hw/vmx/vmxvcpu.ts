@@ -37,7 +37,7 @@ import { PageTable } from "../../../kernel/mm/pagetable";
 import { EntryBlock, FastExit } from "../../core/entryblock";
 import { EntryState } from "../../core/entrystate";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
-import { Vcpu } from "../../core/vcpu";
+import { fetchModeOf, Vcpu } from "../../core/vcpu";
 import { CpuidTable } from "../../emul/cpuidpolicy";
 import { yieldsAtOnce } from "../../emul/hypercall";
 import { VmxBitmaps } from "./bitmaps";
@@ -177,9 +177,9 @@ export class VmxVcpu extends Vcpu {
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
   // it: whether the exit is finished and the guest may run on, or goes to
-  // the lane or the long way. Three exits are finished here: a CPUID whose
-  // leaf the table holds, an IN or OUT the VM's FastPorts finish
-  // (core/fastports.ts), and a yield that returns at once (emul/hypercall.ts).
+  // the lane or the long way. A CPUID whose leaf the table holds is
+  // finished here; an I/O exit, a VMCALL and an EPT violation may be
+  // finished by the second part, fastExitMore().
   @inline
   fastExit(): FastExit {
     this.exits++;
@@ -188,18 +188,52 @@ export class VmxVcpu extends Vcpu {
     // a pending debug exception, which skipInstruction() leaves in the VMCS
     // on the lane as on the long way.
     if (this.stepping) return FastExit.LongWay;
+    if (reason == C.EXIT_IO || reason == C.EXIT_VMCALL || reason == C.EXIT_EPT_VIOLATION) return FastExit.More;
+    if (reason != C.EXIT_CPUID) return FastExit.LongWay;
     const regs = this.regs;
-    if (reason == C.EXIT_CPUID) {
-      if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return FastExit.Lane;
-    } else if (reason == C.EXIT_IO) {
-      if (!this.fastIo()) return FastExit.Lane;
-    } else if (reason == C.EXIT_VMCALL) {
-      if (this.cpl != 0 || !yieldsAtOnce(this, regs.address(Reg.Rax), this.longMode)) return FastExit.Lane;
-    } else return FastExit.LongWay;
+    if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return FastExit.Lane;
+    return this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH));
+  }
+
+  // The fast path's second part, for the exits whose finishing may call out
+  // (linker/shim.c): an IN or OUT the VM's FastPorts finish, a yield that
+  // returns at once, an MMIO store the vCPU's StoreMemo recognises.
+  @inline
+  fastExitMore(): FastExit {
+    const reason = <u32>vmread(F.EXIT_REASON);
+    if (reason == C.EXIT_IO) {
+      return this.fastIo() ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
+    }
+    if (reason == C.EXIT_VMCALL) {
+      const yields = this.cpl == 0 && yieldsAtOnce(this, this.regs.address(Reg.Rax), this.longMode);
+      return yields ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
+    }
+    // The VMCS gives no instruction length for an EPT violation (SDM Vol. 3C
+    // "Information for VM Exits Due to Instruction Execution"): the memo's.
+    return this.fastStore() ? this.completed(this.storeMemo.length) : FastExit.LongWay;
+  }
+
+  // The fast path finished the instruction, `length` bytes long.
+  @inline
+  private completed(length: u32): FastExit {
     this.vmcs.launched = true;
-    this.exit.instructionLength = <u32>vmread(F.EXIT_INSTRUCTION_LENGTH);
+    this.exit.instructionLength = length;
     this.advanceRip();
     return FastExit.Done;
+  }
+
+  // An EPT violation of a write that the vCPU's StoreMemo recognises and
+  // its local APIC takes quickly (core/storememo.ts), unless the exit
+  // interrupted an event's delivery or unblocked NMIs by an IRET (SDM Vol.
+  // 3C 28.2.1, Table 28-7: bit 1 a write, bit 12 the NMI unblocking).
+  @inline
+  private fastStore(): bool {
+    const q = <u32>vmread(F.EXIT_QUALIFICATION);
+    if ((q & 2) == 0 || (q & C.NMI_UNBLOCKED_BY_IRET) != 0) return false;
+    if ((<u32>vmread(F.IDT_VECTORING_INFO) & C.EVENT_VALID) != 0) return false;
+    const cr3 = vmread(F.GUEST_CR3), csBase = vmread(F.GUEST_BASE + 2 * <u32>Seg.Cs);
+    return this.storeMemo.matches(vmread(F.GUEST_RIP), cr3, currentFetchMode(), csBase)
+      && this.storeMemo.storeToApic(this.regs, vmread(F.GUEST_PHYSICAL_ADDRESS));
   }
 
   // The I/O exit's IN or OUT, if the VM's FastPorts finish it and neither
@@ -510,6 +544,10 @@ export class VmxVcpu extends Vcpu {
     this.use();
     return codeBits(this.features);
   }
+  get fetchMode(): u64 {
+    this.use();
+    return currentFetchMode();
+  }
 
   resetToRealMode(segment: u16, offset: u16): void {
     this.use();
@@ -716,7 +754,17 @@ export class VmxVcpu extends Vcpu {
   }
 }
 
+// Vcpu.fetchMode of the current VMCS's guest. The CPU's own CR0 and CR4,
+// not the guest's view through the read shadows: they say how it fetched.
+function currentFetchMode(): u64 {
+  const cs = vmread(F.GUEST_ACCESS_RIGHTS + 2 * <u32>Seg.Cs);
+  return fetchModeOf(vmread(F.GUEST_CR0), vmread(F.GUEST_CR4), vmread(F.GUEST_EFER), vmread(F.GUEST_RFLAGS), cs);
+}
+
 // The fast path's entry from boot/vmx.S, for the vCPU in the guest.
 export function vmxFastExit(vcpu: VmxVcpu): FastExit {
   return vcpu.fastExit();
+}
+export function vmxFastExitMore(vcpu: VmxVcpu): FastExit {
+  return vcpu.fastExitMore();
 }
