@@ -15,7 +15,8 @@
 /* What the exit fast paths answer the stubs (FastExit in vmm/core/entryblock.ts). */
 #define FAST_EXIT_DONE 1
 #define FAST_EXIT_LANE 2
-#define FAST_EXIT_MORE 3 /* between the fast path's two parts (linker/shim.c) */
+#define FAST_EXIT_QUICK_IO 3 /* for the fast path's parts that may call out (linker/shim.c) */
+#define FAST_EXIT_STORE 4
 
 /* Control-register and EFER bits the 32-to-64-bit entries set (boot/entry.S
  * for the boot CPU, boot/ap.S for the others). */

@@ -100,8 +100,8 @@ export { cpuLane, cpuNext } from "../vmm/sched/scheduler";
 
 // The exit fast paths, called by the world-switch stubs (boot/svm.S,
 // boot/vmx.S) through linker/shim.c after every exit.
-export { svmFastExit, svmFastExitMore } from "../vmm/hw/svm/svmvcpu";
-export { vmxFastExit, vmxFastExitMore } from "../vmm/hw/vmx/vmxvcpu";
+export { svmFastExit, svmFastQuickIo, svmFastStore } from "../vmm/hw/svm/svmvcpu";
+export { vmxFastExit, vmxFastQuickIo, vmxFastStore } from "../vmm/hw/vmx/vmxvcpu";
 
 function readBootInfo(magic: u32, info: u64): BootInfo {
   if (magic != MULTIBOOT1_MAGIC && magic != MULTIBOOT2_MAGIC) {

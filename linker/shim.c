@@ -124,22 +124,30 @@ __attribute__((always_inline)) void w2c_shim_wait_for_guest_exit(w2c_shim* s, u3
   }
 }
 
-/* AMD-V: one trip into the guest (boot/svm.S), and the exit fast path it
- * calls after every #VMEXIT with the vCPU: FAST_EXIT_DONE means "finished,
- * enter again", FAST_EXIT_LANE "try the lane" (boot/guest-regs.h). The
- * fast path touches only the vCPU's own state, but for the quick accesses
- * it makes under the hypervisor lock (vmm/hw/svm/svmvcpu.ts fastExit()).
- * It comes in two parts: the second, for the exits whose finishing may call
- * out, is a function of its own, so that the first (CPUID's) saves no
- * registers for the calls of the second. */
+/* The exit fast path the stubs call after every exit with the vCPU:
+ * FAST_EXIT_DONE means "finished, enter again", FAST_EXIT_LANE "try the
+ * lane" (boot/layout.h). It touches only the vCPU's own state, but for the
+ * quick accesses it makes under the hypervisor lock (vmm/hw/svm/svmvcpu.ts
+ * fastExit()). Its first part finishes what needs no call; a quick port
+ * access or a replayed store continues in a function of its own, so that
+ * the first part (CPUID's) saves no registers for the calls of the others. */
+#define FAST_PATH(backend)                                                                 \
+  __attribute__((noinline, flatten)) uint32_t backend##_fast_quick_io(uint32_t vcpu) {     \
+    return w2c_kernel_##backend##FastQuickIo(&kernel, vcpu);                               \
+  }                                                                                        \
+  __attribute__((noinline, flatten)) uint32_t backend##_fast_store(uint32_t vcpu) {        \
+    return w2c_kernel_##backend##FastStore(&kernel, vcpu);                                 \
+  }                                                                                        \
+  __attribute__((flatten)) uint32_t backend##_fast_exit(uint32_t vcpu) {                   \
+    uint32_t next = w2c_kernel_##backend##FastExit(&kernel, vcpu);                         \
+    return next == FAST_EXIT_QUICK_IO ? backend##_fast_quick_io(vcpu)                      \
+           : next == FAST_EXIT_STORE  ? backend##_fast_store(vcpu)                         \
+                                      : next;                                              \
+  }
+
+/* AMD-V: one trip into the guest (boot/svm.S), and its exit fast path. */
 void svm_run(uint64_t guest_vmcb, uint64_t host_vmcb, void* regs, uint32_t vcpu);
-__attribute__((noinline, flatten)) uint32_t svm_fast_exit_more(uint32_t vcpu) {
-  return w2c_kernel_svmFastExitMore(&kernel, vcpu);
-}
-__attribute__((flatten)) uint32_t svm_fast_exit(uint32_t vcpu) {
-  uint32_t next = w2c_kernel_svmFastExit(&kernel, vcpu);
-  return next == FAST_EXIT_MORE ? svm_fast_exit_more(vcpu) : next;
-}
+FAST_PATH(svm)
 
 /* The lane both stubs offer an exit the fast path left to it, with the
  * guest's FPU state saved: under the hypervisor lock, if it is free, the
@@ -188,14 +196,8 @@ u64 w2c_shim_tr_base(w2c_shim* s) {
   return (d[0] >> 16 & 0xffffff) | (d[0] >> 56 & 0xff) << 24 | d[1] << 32;
 }
 uint32_t vmx_run(void* regs, uint32_t launched, uint32_t vcpu);
-/* Called by vmx_run after every VM exit, in two parts like svm_fast_exit. */
-__attribute__((noinline, flatten)) uint32_t vmx_fast_exit_more(uint32_t vcpu) {
-  return w2c_kernel_vmxFastExitMore(&kernel, vcpu);
-}
-__attribute__((flatten)) uint32_t vmx_fast_exit(uint32_t vcpu) {
-  uint32_t next = w2c_kernel_vmxFastExit(&kernel, vcpu);
-  return next == FAST_EXIT_MORE ? vmx_fast_exit_more(vcpu) : next;
-}
+/* Its exit fast path, called by vmx_run after every VM exit. */
+FAST_PATH(vmx)
 
 /* Stopping. */
 void w2c_shim_set_emulator_exit(w2c_shim* s, u32 on) { tv_emulator_exit = on; }

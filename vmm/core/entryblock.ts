@@ -21,9 +21,12 @@ export const enum FastExit {
   Done,
   // Not finished here: an exit for the lane (sched/scheduler.ts cpuLane()).
   Lane,
-  // Not decided yet: the fast path's second part decides (linker/shim.c);
-  // the stub never sees it.
-  More,
+  // Not decided yet: linker/shim.c passes these on to the fast path's
+  // functions that may call out, and the stub never sees them. A quick
+  // port access to try (fastQuickIo()), a store the memo may replay
+  // (fastStore()).
+  QuickIo,
+  Store,
 }
 
 const ACTION: usize = 0;

@@ -8,7 +8,7 @@
 //   kernels write it as an I/O delay (Linux's outb_p()).
 // - Quick accesses to devices with state (devices/bus.ts, "quickly"): a
 //   register read or written with no effect beyond the device, such as a
-//   UART's line status or the PCI configuration address. They run under the
+//   UART's scratch register or the PCI configuration address. They run under the
 //   hypervisor lock, taken only if nobody holds or waits for it.
 //
 // Anything else (an access a device declines, a busy lock, string I/O,
@@ -34,15 +34,27 @@ export class FastPorts {
     this.quiet[port >> 5] |= 1 << (port & 31);
   }
 
-  // Finishes the IN or OUT of `size` bytes at `port`, with the guest's RAX
-  // at `rax` (in the VMCB or the register block); false if the fast path
-  // cannot.
+  // Finishes an IN or OUT of `size` bytes at a quiet `port`, with the
+  // guest's RAX at `rax` (in the VMCB or the register block); false if the
+  // port is not quiet.
   @inline
-  access(port: u32, size: u8, isIn: bool, rax: usize): bool {
-    if (port < QUIET_PORT_LIMIT && ((unchecked(this.quiet[port >> 5]) >> (port & 31)) & 1) != 0) {
-      if (isIn) store<u64>(rax, raxAfterIn(load<u64>(rax), size, 0));
-      return true;
-    }
+  quietAccess(port: u32, size: u8, isIn: bool, rax: usize): bool {
+    if (port >= QUIET_PORT_LIMIT || ((unchecked(this.quiet[port >> 5]) >> (port & 31)) & 1) == 0) return false;
+    if (isIn) store<u64>(rax, raxAfterIn(load<u64>(rax), size, 0));
+    return true;
+  }
+
+  // Whether a quick access to `port` may be tried (AddressSpace.mayBeQuick()).
+  // Asked without the lock: a hint, which quickAccess() checks under it.
+  @inline
+  mayBeQuick(port: u32, isIn: bool): bool {
+    return this.io.mayBeQuick(port, isIn);
+  }
+
+  // Finishes the IN or OUT as a quick access to its device, if the lock is
+  // free and the device takes it; false if not.
+  @inline
+  quickAccess(port: u32, size: u8, isIn: bool, rax: usize): bool {
     return isIn ? this.quickIn(port, size, rax) : this.quickOut(port, size, load<u64>(rax));
   }
 

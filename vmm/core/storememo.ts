@@ -9,7 +9,7 @@
 // instruction, whatever the guest did to its tables or code meanwhile; the
 // CPU has already checked its right to (the exit came after the fetch).
 // The store then goes to the vCPU's own local APIC as a quick access
-// (devices/bus.ts; LocalApic.quickWrite() takes an EOI that changes
+// (devices/bus.ts; LocalApic.quickStore() takes an EOI that changes
 // nothing else), under the hypervisor lock.
 
 import { hvTryLock, hvUnlock, physRead64 } from "../../kernel/arch/shim";
@@ -115,7 +115,7 @@ export class StoreMemo {
     if (offset >= LAPIC_SIZE || !apic.xapicMode) return false;
     const value = this.register < 0 ? this.immediate : regs.readOperand(<Reg>this.register, this.highByte);
     if (!hvTryLock()) return false;
-    const done = apic.quickWrite(offset, this.size, value & allOnes(this.size));
+    const done = apic.quickStore(offset, this.size, value & allOnes(this.size));
     hvUnlock();
     return done;
   }

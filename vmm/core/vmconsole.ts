@@ -76,11 +76,6 @@ export class VmConsole {
     if (!ready) this.owesWakeUp = true;
     return ready;
   }
-  // The same, known without printing a line (the exit fast path's
-  // question, devices/bus.ts): false may only mean that lines wait.
-  get surelyReady(): bool {
-    return QUEUE_SIZE - this.count >= TRANSMIT_FIFO;
-  }
 
   // A byte from the guest; dropped (and counted) when the queue is full.
   write(c: u8): void {

@@ -14,6 +14,10 @@
 // What quickRead() returns for an access it declines: no port reads it (a
 // port access is at most four bytes).
 export const DECLINED: u64 = u64.MAX_VALUE;
+// Below this address a space keeps a bit per address and direction that
+// says whether a quick access may be tried there (mayBeQuick()): the ISA
+// and PC platform ports.
+export const QUICK_HINT_LIMIT: u64 = 0x1000;
 
 export abstract class Device {
   constructor(public name: string) {}
@@ -27,6 +31,15 @@ export abstract class Device {
   quickWrite(offset: u64, size: u8, value: u64): bool {
     return false;
   }
+  // The offsets (bit n: offset n, the first 32) whose reads, and whose
+  // writes, quickRead() and quickWrite() may take: elsewhere the fast path
+  // does not try.
+  get quickReads(): u32 {
+    return 0;
+  }
+  get quickWrites(): u32 {
+    return 0;
+  }
 }
 
 class Mapping {
@@ -36,9 +49,13 @@ class Mapping {
 export class AddressSpace {
   private mappings: Mapping[] = [];
   private lastFound: Mapping | null = null;
+  // Below QUICK_HINT_LIMIT, two bits per address (read, write): a quick
+  // access may be tried there. Made when a device that has any is mapped there.
+  private quickHints: StaticArray<u32> | null = null;
 
   map(start: u64, length: u64, device: Device): void {
     this.mappings.push(new Mapping(start, length, device));
+    if (start < QUICK_HINT_LIMIT && (device.quickReads | device.quickWrites) != 0) this.hintQuick();
   }
 
   // Takes every range of `device` off this space (a PCI BAR that moves).
@@ -47,6 +64,31 @@ export class AddressSpace {
       if (this.mappings[i].device === device) this.mappings.splice(i, 1);
     }
     this.lastFound = null;
+    if (this.quickHints !== null) this.hintQuick();
+  }
+
+  // Whether a quick access to `address` may be done: cheaper to ask than
+  // to try, for the exit fast path, which does not try elsewhere.
+  @inline
+  mayBeQuick(address: u64, isRead: bool): bool {
+    const hints = this.quickHints;
+    if (hints === null || address >= QUICK_HINT_LIMIT) return false;
+    const bit = (<u32>address << 1) | (isRead ? 0 : 1);
+    return ((unchecked(hints[<i32>(bit >> 5)]) >> (bit & 31)) & 1) != 0;
+  }
+
+  // The hints again, from the mappings below QUICK_HINT_LIMIT.
+  private hintQuick(): void {
+    const hints = new StaticArray<u32>(<i32>(QUICK_HINT_LIMIT * 2 / 32));
+    for (let i = 0; i < this.mappings.length; i++) {
+      const m = this.mappings[i], reads = m.device.quickReads, writes = m.device.quickWrites;
+      for (let offset: u64 = 0; offset < min<u64>(m.length, 32) && m.start + offset < QUICK_HINT_LIMIT; offset++) {
+        const bit = <u32>(m.start + offset) << 1;
+        if ((reads >> <u32>offset) & 1) hints[<i32>(bit >> 5)] |= 1 << (bit & 31);
+        if ((writes >> <u32>offset) & 1) hints[<i32>((bit + 1) >> 5)] |= 1 << ((bit + 1) & 31);
+      }
+    }
+    this.quickHints = hints;
   }
 
   // An unclaimed address reads as all ones.

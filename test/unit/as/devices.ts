@@ -55,9 +55,6 @@ class Capture extends ByteSink {
   get ready(): bool {
     return !this.busy;
   }
-  get surelyReady(): bool {
-    return !this.busy;
-  }
   put(byte: u8): void {
     this.bytes.push(byte);
   }
@@ -119,6 +116,9 @@ export function ioQuickRead(port: u32, size: u8): i64 {
 }
 export function ioQuickWrite(port: u32, size: u8, value: u32): bool {
   return io.quickWrite(port, size, value);
+}
+export function ioMayBeQuick(port: u32, isRead: bool): bool {
+  return io.mayBeQuick(port, isRead);
 }
 
 // IRQ lines: drive one (through the recorder), read back edges and levels.

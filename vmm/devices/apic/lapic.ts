@@ -512,10 +512,13 @@ export class LocalApic extends Device {
     return !this.tmr.has(<u8>inService) && this.irr.highest() < 0;
   }
 
-  // Quick (devices/bus.ts): an EOI that ends an edge-triggered interrupt
-  // while none waits in the IRR (quietEoi), or ends none, when the guest has
-  // no PV EOI word that could end it too. The EOI register ignores the value.
-  quickWrite(offset: u64, size: u8, value: u64): bool {
+  // A store the vCPU's StoreMemo replays (core/storememo.ts), if it is a
+  // quick access (devices/bus.ts): an EOI that ends an edge-triggered
+  // interrupt while none waits in the IRR (quietEoi), or ends none, when
+  // the guest has no PV EOI word that could end it too. The EOI register
+  // ignores the value. (Not Device.quickWrite(), which the port accesses'
+  // dispatch would then have to consider.)
+  quickStore(offset: u64, size: u8, value: u64): bool {
     if (offset != <u64>REG_EOI << 4 || size != 4 || !this.xapicMode || this.pvEoi.enabled) return false;
     const vector = this.isr.highest();
     if (vector < 0) return true;

@@ -29,7 +29,13 @@ export class PciConfigPorts extends Device {
   }
 
   // Quick (devices/bus.ts): a configuration read has no effects; a write
-  // to CONFIG_ADDRESS only latches it.
+  // to CONFIG_ADDRESS only latches it. Not the reset control byte at 0xCF9.
+  get quickReads(): u32 {
+    return 0xff & ~(1 << 1);
+  }
+  get quickWrites(): u32 {
+    return 0x0f & ~(1 << 1);
+  }
   quickRead(offset: u64, size: u8): u64 {
     return isResetControl(offset, size) ? DECLINED : this.readRegister(offset, size);
   }

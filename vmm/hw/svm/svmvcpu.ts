@@ -209,9 +209,10 @@ export class SvmVcpu extends Vcpu {
 
   // Called by boot/svm.S after every #VMEXIT, before anything else looks at
   // it: whether the exit is finished and the guest may run on, or goes to
-  // the lane or the long way. A CPUID whose leaf the table holds is
-  // finished here; an IN or OUT, a VMMCALL and a nested page fault may be
-  // finished by the second part, fastExitMore().
+  // the lane or the long way. Finished here: a CPUID whose leaf the table
+  // holds, an IN or OUT to a quiet port, a yield that returns at once. A
+  // quick port access and a store the memo may replay take a function of
+  // their own (fastQuickIo(), fastStore(); linker/shim.c), which may call out.
   @inline
   fastExit(): FastExit {
     const vmcb = this.vmcb.base; // a local: every store below could alias a field
@@ -229,26 +230,31 @@ export class SvmVcpu extends Vcpu {
       this.rflagsRepairs++;
     }
     const code = load<u64>(vmcb, V.EXIT_CODE);
-    if (code == V.EXIT_IOIO || code == V.EXIT_VMMCALL || code == V.EXIT_NPF) return FastExit.More;
-    if (code != V.EXIT_CPUID || singleStepping(vmcb)) return this.decline(vmcb, code);
+    if (code == V.EXIT_IOIO) return this.firstIo(vmcb);
+    if (code == V.EXIT_NPF) return singleStepping(vmcb) ? FastExit.LongWay : FastExit.Store;
+    if ((code != V.EXIT_CPUID && code != V.EXIT_VMMCALL) || singleStepping(vmcb)) return this.decline(vmcb, code);
+    if (code == V.EXIT_VMMCALL) {
+      return this.fastYield(vmcb) ? completed(vmcb, load<u64>(vmcb, V.RIP) + <u64>LENGTH_VMMCALL) : FastExit.Lane;
+    }
     if (!this.cpuid.answer(<u32>load<u64>(vmcb, V.RAX), vmcb + V.RAX, this.regs.base)) return FastExit.Lane;
     return completed(vmcb, this.nripSave ? load<u64>(vmcb, V.NEXT_RIP) : load<u64>(vmcb, V.RIP) + <u64>LENGTH_CPUID);
   }
 
-  // The fast path's second part, for the exits whose finishing may call out
-  // (linker/shim.c): an IN or OUT the VM's FastPorts finish, a yield that
-  // returns at once, an MMIO store the vCPU's StoreMemo recognises.
+  // After fastExit()'s QuickIo: the IN or OUT as a quick access to its
+  // device (core/fastports.ts), or the lane's.
   @inline
-  fastExitMore(): FastExit {
-    const vmcb = this.vmcb.base, code = load<u64>(vmcb, V.EXIT_CODE);
-    if (singleStepping(vmcb)) return this.decline(vmcb, code);
-    if (code == V.EXIT_IOIO) {
-      return this.fastIo(vmcb) ? completed(vmcb, load<u64>(vmcb, V.EXIT_INFO2)) : FastExit.Lane;
-    }
-    if (code == V.EXIT_VMMCALL) {
-      return this.fastYield(vmcb) ? completed(vmcb, load<u64>(vmcb, V.RIP) + <u64>LENGTH_VMMCALL) : FastExit.Lane;
-    }
-    if (!this.fastStore(vmcb)) return FastExit.LongWay;
+  fastQuickIo(): FastExit {
+    const vmcb = this.vmcb.base, info = load<u64>(vmcb, V.EXIT_INFO1);
+    const quick = this.fastPorts.quickAccess(ioPort(info), ioSize(info), (info & V.IOIO_IN) != 0, vmcb + V.RAX);
+    return quick ? completed(vmcb, load<u64>(vmcb, V.EXIT_INFO2)) : FastExit.Lane;
+  }
+
+  // After fastExit()'s Store: the nested page fault's store replayed from
+  // the vCPU's StoreMemo, or the long way.
+  @inline
+  fastStore(): FastExit {
+    const vmcb = this.vmcb.base;
+    if (!this.replaysStore(vmcb)) return FastExit.LongWay;
     return completed(vmcb, load<u64>(vmcb, V.RIP) + <u64>this.storeMemo.length);
   }
 
@@ -261,15 +267,20 @@ export class SvmVcpu extends Vcpu {
     return lane ? FastExit.Lane : FastExit.LongWay;
   }
 
-  // The IOIO exit's IN or OUT, if the VM's FastPorts finish it and neither
-  // a string instruction nor an armed breakpoint needs the generic handler.
+  // The IOIO exit's IN or OUT in the first part: finished at a quiet
+  // port; for the second part where the VM's FastPorts may do a quick
+  // access; else the lane's, and a string instruction's, an armed
+  // breakpoint's or a single step's.
   @inline
-  private fastIo(vmcb: usize): bool {
+  private firstIo(vmcb: usize): FastExit {
+    if (singleStepping(vmcb)) return FastExit.LongWay;
     const info = load<u64>(vmcb, V.EXIT_INFO1);
-    if ((info & (V.IOIO_STRING | V.IOIO_REP)) != 0) return false;
-    if ((load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return false;
-    const port = <u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff, size = <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
-    return this.fastPorts.access(port, size, (info & V.IOIO_IN) != 0, vmcb + V.RAX);
+    if ((info & (V.IOIO_STRING | V.IOIO_REP)) != 0 || (load<u64>(vmcb, V.DR7) & DR7_ENABLES) != 0) return FastExit.Lane;
+    const port = ioPort(info), isIn = (info & V.IOIO_IN) != 0, ports = this.fastPorts;
+    if (ports.quietAccess(port, ioSize(info), isIn, vmcb + V.RAX)) {
+      return completed(vmcb, load<u64>(vmcb, V.EXIT_INFO2));
+    }
+    return ports.mayBeQuick(port, isIn) ? FastExit.QuickIo : FastExit.Lane;
   }
 
   // A nested page fault of a write that the vCPU's StoreMemo recognises
@@ -277,7 +288,7 @@ export class SvmVcpu extends Vcpu {
   // interrupted an event's delivery (APM 15.7.2). EXITINFO1 is a page
   // fault's error code, bit 1 a write; EXITINFO2 the address (15.25.6).
   @inline
-  private fastStore(vmcb: usize): bool {
+  private replaysStore(vmcb: usize): bool {
     if ((load<u64>(vmcb, V.EXIT_INFO1) & 2) == 0 || (load<u64>(vmcb, V.EXIT_INT_INFO) & V.EVENT_VALID) != 0) {
       return false;
     }
@@ -325,8 +336,8 @@ export class SvmVcpu extends Vcpu {
       exit.register = (info1 & V.CR_ACCESS_MOV) != 0 ? <i32>(info1 & 15) : -1;
     } else if (code == V.EXIT_IOIO) {
       exit.kind = ExitKind.Io;
-      exit.port = <u16>(info1 >> V.IOIO_PORT_SHIFT);
-      exit.size = <u8>((info1 >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+      exit.port = <u16>ioPort(info1);
+      exit.size = ioSize(info1);
       exit.isWrite = (info1 & V.IOIO_IN) == 0;
       exit.isString = (info1 & V.IOIO_STRING) != 0;
       exit.breakpointsArmed = (vmcb.get64(V.DR7) & DR7_ENABLES) != 0;
@@ -726,6 +737,14 @@ export class SvmVcpu extends Vcpu {
   }
 }
 
+// An IOIO exit's port and access size, from EXITINFO1 (APM 15.10.2).
+function ioPort(info: u64): u32 {
+  return <u32>(info >> V.IOIO_PORT_SHIFT) & 0xffff;
+}
+function ioSize(info: u64): u8 {
+  return <u8>((info >> V.IOIO_SIZE_SHIFT) & V.IOIO_SIZE_MASK);
+}
+
 // The fast path finished the instruction: RIP moves to `next`, and the
 // completed instruction ends an STI / MOV SS shadow (APM 15.21.5).
 function completed(vmcb: usize, next: u64): FastExit {
@@ -744,6 +763,9 @@ function singleStepping(vmcb: usize): bool {
 export function svmFastExit(vcpu: SvmVcpu): FastExit {
   return vcpu.fastExit();
 }
-export function svmFastExitMore(vcpu: SvmVcpu): FastExit {
-  return vcpu.fastExitMore();
+export function svmFastQuickIo(vcpu: SvmVcpu): FastExit {
+  return vcpu.fastQuickIo();
+}
+export function svmFastStore(vcpu: SvmVcpu): FastExit {
+  return vcpu.fastStore();
 }

@@ -177,9 +177,10 @@ export class VmxVcpu extends Vcpu {
 
   // Called by boot/vmx.S after every VM exit, before anything else looks at
   // it: whether the exit is finished and the guest may run on, or goes to
-  // the lane or the long way. A CPUID whose leaf the table holds is
-  // finished here; an I/O exit, a VMCALL and an EPT violation may be
-  // finished by the second part, fastExitMore().
+  // the lane or the long way. Finished here: a CPUID whose leaf the table
+  // holds, an IN or OUT to a quiet port, a yield that returns at once. A
+  // quick port access and a store the memo may replay take a function of
+  // their own (fastQuickIo(), fastStore(); linker/shim.c), which may call out.
   @inline
   fastExit(): FastExit {
     this.exits++;
@@ -188,29 +189,34 @@ export class VmxVcpu extends Vcpu {
     // a pending debug exception, which skipInstruction() leaves in the VMCS
     // on the lane as on the long way.
     if (this.stepping) return FastExit.LongWay;
-    if (reason == C.EXIT_IO || reason == C.EXIT_VMCALL || reason == C.EXIT_EPT_VIOLATION) return FastExit.More;
-    if (reason != C.EXIT_CPUID) return FastExit.LongWay;
+    if (reason == C.EXIT_IO) return this.firstIo();
+    if (reason == C.EXIT_EPT_VIOLATION) return FastExit.Store;
     const regs = this.regs;
+    if (reason == C.EXIT_VMCALL) {
+      const yields = this.cpl == 0 && yieldsAtOnce(this, regs.address(Reg.Rax), this.longMode);
+      return yields ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
+    }
+    if (reason != C.EXIT_CPUID) return FastExit.LongWay;
     if (!this.cpuid.answer(<u32>regs.get(Reg.Rax), regs.base, regs.base)) return FastExit.Lane;
     return this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH));
   }
 
-  // The fast path's second part, for the exits whose finishing may call out
-  // (linker/shim.c): an IN or OUT the VM's FastPorts finish, a yield that
-  // returns at once, an MMIO store the vCPU's StoreMemo recognises.
+  // After fastExit()'s QuickIo: the IN or OUT as a quick access to its
+  // device (core/fastports.ts), or the lane's.
   @inline
-  fastExitMore(): FastExit {
-    const reason = <u32>vmread(F.EXIT_REASON);
-    if (reason == C.EXIT_IO) {
-      return this.fastIo() ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
-    }
-    if (reason == C.EXIT_VMCALL) {
-      const yields = this.cpl == 0 && yieldsAtOnce(this, this.regs.address(Reg.Rax), this.longMode);
-      return yields ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
-    }
-    // The VMCS gives no instruction length for an EPT violation (SDM Vol. 3C
-    // "Information for VM Exits Due to Instruction Execution"): the memo's.
-    return this.fastStore() ? this.completed(this.storeMemo.length) : FastExit.LongWay;
+  fastQuickIo(): FastExit {
+    const q = <u32>vmread(F.EXIT_QUALIFICATION), rax = this.regs.address(Reg.Rax);
+    const quick = this.fastPorts.quickAccess(q >> C.IO_PORT_SHIFT, ioSize(q), (q & C.IO_IN) != 0, rax);
+    return quick ? this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH)) : FastExit.Lane;
+  }
+
+  // After fastExit()'s Store: the EPT violation's store replayed from the
+  // vCPU's StoreMemo, or the long way. The VMCS gives no instruction length
+  // for an EPT violation (SDM Vol. 3C "Information for VM Exits Due to
+  // Instruction Execution"): the memo's.
+  @inline
+  fastStore(): FastExit {
+    return this.replaysStore() ? this.completed(this.storeMemo.length) : FastExit.LongWay;
   }
 
   // The fast path finished the instruction, `length` bytes long.
@@ -227,7 +233,7 @@ export class VmxVcpu extends Vcpu {
   // interrupted an event's delivery or unblocked NMIs by an IRET (SDM Vol.
   // 3C 28.2.1, Table 28-7: bit 1 a write, bit 12 the NMI unblocking).
   @inline
-  private fastStore(): bool {
+  private replaysStore(): bool {
     const q = <u32>vmread(F.EXIT_QUALIFICATION);
     if ((q & 2) == 0 || (q & C.NMI_UNBLOCKED_BY_IRET) != 0) return false;
     if ((<u32>vmread(F.IDT_VECTORING_INFO) & C.EVENT_VALID) != 0) return false;
@@ -236,14 +242,18 @@ export class VmxVcpu extends Vcpu {
       && this.storeMemo.storeToApic(this.regs, vmread(F.GUEST_PHYSICAL_ADDRESS));
   }
 
-  // The I/O exit's IN or OUT, if the VM's FastPorts finish it and neither
-  // a string instruction nor an armed breakpoint needs the generic handler.
+  // The I/O exit's IN or OUT in the first part: finished at a quiet port;
+  // for the second part where the VM's FastPorts may do a quick access;
+  // else the lane's, and a string instruction's or an armed breakpoint's.
   @inline
-  private fastIo(): bool {
+  private firstIo(): FastExit {
     const q = <u32>vmread(F.EXIT_QUALIFICATION);
-    if ((q & (C.IO_STRING | C.IO_REP)) != 0 || (vmread(F.GUEST_DR7) & DR7_ENABLES) != 0) return false;
-    const size = <u8>((q & C.IO_SIZE_MASK) + 1);
-    return this.fastPorts.access(q >> C.IO_PORT_SHIFT, size, (q & C.IO_IN) != 0, this.regs.address(Reg.Rax));
+    if ((q & (C.IO_STRING | C.IO_REP)) != 0 || (vmread(F.GUEST_DR7) & DR7_ENABLES) != 0) return FastExit.Lane;
+    const port = q >> C.IO_PORT_SHIFT, isIn = (q & C.IO_IN) != 0, ports = this.fastPorts;
+    if (ports.quietAccess(port, ioSize(q), isIn, this.regs.address(Reg.Rax))) {
+      return this.completed(<u32>vmread(F.EXIT_INSTRUCTION_LENGTH));
+    }
+    return ports.mayBeQuick(port, isIn) ? FastExit.QuickIo : FastExit.Lane;
   }
 
   // Fills `exit`; returns false for exits finished here.
@@ -270,7 +280,7 @@ export class VmxVcpu extends Vcpu {
       const q = <u32>exit.qualification;
       this.instruction(ExitKind.Io);
       exit.port = <u16>(q >> C.IO_PORT_SHIFT);
-      exit.size = <u8>((q & C.IO_SIZE_MASK) + 1);
+      exit.size = ioSize(q);
       exit.isWrite = (q & C.IO_IN) == 0;
       exit.isString = (q & C.IO_STRING) != 0;
       exit.breakpointsArmed = (vmread(F.GUEST_DR7) & DR7_ENABLES) != 0;
@@ -754,6 +764,11 @@ export class VmxVcpu extends Vcpu {
   }
 }
 
+// An I/O exit's access size, from its qualification (SDM Vol. 3C Table 28-5).
+function ioSize(q: u32): u8 {
+  return <u8>((q & C.IO_SIZE_MASK) + 1);
+}
+
 // Vcpu.fetchMode of the current VMCS's guest. The CPU's own CR0 and CR4,
 // not the guest's view through the read shadows: they say how it fetched.
 function currentFetchMode(): u64 {
@@ -765,6 +780,9 @@ function currentFetchMode(): u64 {
 export function vmxFastExit(vcpu: VmxVcpu): FastExit {
   return vcpu.fastExit();
 }
-export function vmxFastExitMore(vcpu: VmxVcpu): FastExit {
-  return vcpu.fastExitMore();
+export function vmxFastQuickIo(vcpu: VmxVcpu): FastExit {
+  return vcpu.fastQuickIo();
+}
+export function vmxFastStore(vcpu: VmxVcpu): FastExit {
+  return vcpu.fastStore();
 }

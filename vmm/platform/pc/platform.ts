@@ -63,9 +63,6 @@ class ConsoleOutput extends ByteSink {
   get ready(): bool {
     return this.vm.console.ready;
   }
-  get surelyReady(): bool {
-    return this.vm.console.surelyReady;
-  }
   put(byte: u8): void {
     this.vm.console.write(byte);
   }
