@@ -63,6 +63,9 @@ export class HostCpu {
   // of a vCPU at home here (homeDeadline()) and, on CPU 0, the host's own
   // polling (the console, the API, the network).
   homeAt: u64 = 0;
+  // homeAt moved while the current vCPU ran on (scheduler.ts wokeInPlace()):
+  // its alarm is set again before the guest resumes.
+  alarmMoved: bool = false;
   // TSC ticks since it joined, and when it did.
   joinedAt: u64 = 0;
 

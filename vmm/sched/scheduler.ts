@@ -84,13 +84,14 @@ let stayingUp = false;
 let idleCpus = 0;
 
 // A vCPU must see a change at once: its CPU leaves the guest or its idle
-// halt and looks (cpuNext()).
-// This CPU looks anyway before it enters a guest again.
+// halt and looks (cpuNext()). This CPU looks before it enters a guest
+// again, unless the change needs no look (needsNoLook()).
 class Kicker extends VcpuSignal {
   notify(vcpu: Vcpu): void {
     const self = thisCpu(), run = vcpu.runState;
     const target = run.runningOn >= 0 ? <u32>run.runningOn : run.homeCpu;
     if (target >= <u32>cpus.length) return;
+    if (target == self && needsNoLook(unchecked(cpus[self]), vcpu)) return;
     cpus[target].look = true;
     if (target != self && cpus[target].started) kick(target);
   }
@@ -301,9 +302,10 @@ function handle(c: HostCpu, vm: Vm, vcpu: Vcpu, exit: Exit, tsc: u64): Next {
 // left to it (FastExit.Lane), with the guest's FPU state saved and, through
 // linker/shim.c lane_exit(), the hypervisor lock. A CPUID, port I/O or
 // hypercall is handled here as cpuNext() would; when decide() would then
-// take its short way and enter() would find nothing to act on, the guest
-// runs on at once, without the return to the CPU's loop (the run goes on,
-// and is accounted when it ends). Otherwise the loop's cpuNext() carries on
+// take its short way and enter() would find nothing to act on but an
+// interrupt from the vCPU's APIC, the guest runs on at once, that
+// interrupt injected, without the return to the CPU's loop (the run goes
+// on, and is accounted when it ends). Otherwise the loop's cpuNext() carries on
 // from the exit's outcome. True: the guest runs on.
 export function cpuLane(vcpu: Vcpu): bool {
   const c = unchecked(cpus[vcpu.runState.runningOn]), slot = c.current!, vm = slot.vm;
@@ -312,8 +314,11 @@ export function cpuLane(vcpu: Vcpu): bool {
   vm.apics.takePvEoi(vcpu);
   const next = exit !== null ? handle(c, vm, vcpu, exit, now) : Next.Resume;
   if (goesOnAsIs(c, c.current, next, now) && vm.interruptsSettled(vcpu) && vcpu.nestedSeen == vm.nestedGeneration) {
-    vm.apics.offerPvEoi(vcpu);
+    // The VMCS current again (VT-x) before an interrupt its APIC holds goes in, as at enter().
     vcpu.resumeInPlace();
+    deliverPending(vm, vcpu, false);
+    vm.apics.offerPvEoi(vcpu);
+    if (c.alarmMoved) setAlarmFor(c, vm, vcpu);
     return true;
   }
   c.laneNext = next;
@@ -371,10 +376,15 @@ function decide(c: HostCpu, next: Next): void {
     startSlice(c, slot, now, tscPerMs);
   }
   if (idleCpus > 0) offerWork(c);
+  planLooks(c, slot, tscPerMs);
+  enter(c, slot);
+}
+
+// When `c`, running `slot`, must look next: for the others (`homeAt`), and at all (`lookAt`).
+function planLooks(c: HostCpu, slot: Slot, tscPerMs: u64): void {
   // A guest that never exits must not hold up the host's own work on CPU 0.
   c.homeAt = min(homeDeadline(c, slot, tscPerMs), c.id == 0 && pollsWanted() ? nextInputPoll : u64.MAX_VALUE);
   c.lookAt = min(slot.vcpu.runState.sliceEnd, min(c.homeAt, c.id == 0 ? nextInputPoll : u64.MAX_VALUE));
-  enter(c, slot);
 }
 
 // A vCPU waits here while another runs: an idle CPU that may run it is
@@ -448,7 +458,7 @@ function endSlice(c: HostCpu): void {
 // (through the I/O APIC, which notifies them), whichever vCPU runs.
 function keepTime(c: HostCpu, now: u64): void {
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i], intr = slot.vm.intr;
+    const slot = unchecked(c.queue[i]), intr = slot.vm.intr;
     if (slot.vcpu.apicId != 0 || intr === null || !slot.vm.running) continue;
     if (intr.nextEvent() <= now) intr.asserted();
   }
@@ -458,18 +468,55 @@ function keepTime(c: HostCpu, now: u64): void {
 // from sleep does not keep the virtual time it did not use (it starts at
 // most one slice behind the others here).
 function wakeHalted(c: HostCpu, tscPerMs: u64): void {
+  for (let i = 0; i < c.queue.length; i++) wake(c, unchecked(c.queue[i]), tscPerMs);
+}
+
+function wake(c: HostCpu, slot: Slot, tscPerMs: u64): void {
+  const vcpu = slot.vcpu;
+  if (!slot.vm.running || vcpu.activity != Activity.Halted) return;
+  slot.vm.wakeIfPending(vcpu);
+  if (vcpu.isRunnable) catchUpVirtualTime(c, slot, SLICE_MS * tscPerMs);
+}
+
+// Whether a change for `vcpu`, at home on `c`, this CPU, is seen without
+// a look: the vCPU this CPU runs takes its interrupts at its next entry,
+// the lane's too (cpuLane()); one waiting here while this CPU runs another,
+// with no CPU idle to take it, is woken now, since a look would change
+// nothing else (the slice goes on, goesOn()). Either way the guest on this
+// CPU runs on, maybe in the lane: a frame from one VM to another on the
+// same CPU interrupts both, and takes no look.
+function needsNoLook(c: HostCpu, vcpu: Vcpu): bool {
+  const on = vcpu.runState.runningOn;
+  if (on >= 0) return <u32>on == c.id;
+  return idleCpus == 0 && wokeInPlace(c, vcpu);
+}
+
+// What a look would do for `vcpu`, at home on `c` and not running, done
+// now: true if it is runnable after, so that its interrupt waits for its
+// entry (enter()), as it would after the look.
+function wokeInPlace(c: HostCpu, vcpu: Vcpu): bool {
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i], vcpu = slot.vcpu;
-    if (!slot.vm.running || vcpu.activity != Activity.Halted) continue;
-    slot.vm.wakeIfPending(vcpu);
-    if (vcpu.isRunnable) catchUpVirtualTime(c, slot, SLICE_MS * tscPerMs);
+    const slot = unchecked(c.queue[i]);
+    if (slot.vcpu !== vcpu) continue;
+    if (vcpu.isRunnable) return true;
+    const tscPerMs = tscPerMillisecond();
+    wake(c, slot, tscPerMs);
+    if (!vcpu.isRunnable) return false;
+    // Its timers no longer call for an alarm: the one set for them is moved.
+    const current = c.current;
+    if (current !== null) {
+      planLooks(c, current, tscPerMs);
+      c.alarmMoved = true;
+    }
+    return true;
   }
+  return false;
 }
 
 function catchUpVirtualTime(c: HostCpu, slot: Slot, slack: u64): void {
   let floor = u64.MAX_VALUE;
   for (let i = 0; i < c.queue.length; i++) {
-    const other = c.queue[i];
+    const other = unchecked(c.queue[i]);
     if (other !== slot && other.runnable) floor = min(floor, other.vcpu.runState.vruntime);
   }
   const run = slot.vcpu.runState;
@@ -567,10 +614,16 @@ function enter(c: HostCpu, slot: Slot): void {
   }
   if (!steppedByDebugger(vcpu)) deliverInterrupt(vm, vcpu);
   vm.apics.offerPvEoi(vcpu);
-  setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
+  setAlarmFor(c, vm, vcpu);
   vcpu.yieldGoesOn = c.queue.length == 1;
   vcpu.prepareEntry(c.entry);
   c.entered = true;
+}
+
+// The alarm for `vcpu`'s run on `c`: its slice's end, its timers, the others' (planLooks()).
+function setAlarmFor(c: HostCpu, vm: Vm, vcpu: Vcpu): void {
+  setAlarm(c.id, min(vcpu.runState.sliceEnd, min(vm.nextTimerInterrupt(vcpu), c.homeAt)));
+  c.alarmMoved = false;
 }
 
 // Nothing to run: the CPU halts until its next deadline, or a kick. A VM
@@ -597,7 +650,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
 function homeDeadline(c: HostCpu, running: Slot | null, tscPerMs: u64): u64 {
   let earliest = u64.MAX_VALUE;
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i], vm = slot.vm, vcpu = slot.vcpu, intr = vm.intr;
+    const slot = unchecked(c.queue[i]), vm = slot.vm, vcpu = slot.vcpu, intr = vm.intr;
     if (slot === running || !vm.running) continue;
     if (vcpu.awaitsInterrupt) earliest = min(earliest, vm.nextTimerInterrupt(vcpu));
     else if (vcpu.apicId == 0 && intr !== null) earliest = min(earliest, intr.nextEvent());
@@ -642,13 +695,16 @@ function pollsWanted(): bool {
 }
 
 function waitsForInput(): bool {
-  for (let i = 0; i < vms.length; i++) if (vms[i].running && vms[i].waitsForInput) return true;
+  for (let i = 0; i < vms.length; i++) {
+    const vm = unchecked(vms[i]);
+    if (vm.running && vm.waitsForInput) return true;
+  }
   return false;
 }
 
 function liveVms(): i32 {
   let live = 0;
-  for (let i = 0; i < vms.length; i++) if (vms[i].running) live++;
+  for (let i = 0; i < vms.length; i++) if (unchecked(vms[i]).running) live++;
   return live;
 }
 
@@ -696,7 +752,12 @@ function stopEverything(c: HostCpu): void {
 function deliverInterrupt(vm: Vm, vcpu: Vcpu): void {
   // The legacy devices first: bringing them up to now may raise an IRQ that
   // the I/O APIC passes to a local APIC.
-  const external = vcpu.apicId == 0 && vm.pollExternalInterrupt();
+  deliverPending(vm, vcpu, vcpu.apicId == 0 && vm.pollExternalInterrupt());
+}
+
+// deliverInterrupt() once the legacy devices are looked at: `external`
+// if they hold an interrupt for `vcpu`.
+function deliverPending(vm: Vm, vcpu: Vcpu, external: bool): void {
   const fromApic = vm.apics.pendingVector(vcpu);
   const maskable = fromApic >= 0 || external;
   if (vcpu.nmiPending && vcpu.canInjectNmi()) {
