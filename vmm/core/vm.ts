@@ -291,7 +291,7 @@ export class Vm extends MachineControl {
   // a vCPU halted with interrupts enabled, whose sleep a UART interrupt ends.
   get waitsForInput(): bool {
     if (this.input === null) return false;
-    for (let i = 0; i < this.vcpus.length; i++) if (this.vcpus[i].awaitsInterrupt) return true;
+    for (let i = 0; i < this.vcpus.length; i++) if (unchecked(this.vcpus[i]).awaitsInterrupt) return true;
     return false;
   }
 

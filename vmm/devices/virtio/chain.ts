@@ -49,6 +49,15 @@ export class Chain {
   writable(i: i32): bool {
     return i >= this.readableCount;
   }
+  // The same for a walk that keeps 0 <= i < count itself (Runs), unchecked.
+  @inline
+  hostOf(i: i32): u64 {
+    return unchecked(this.hosts[i]);
+  }
+  @inline
+  lenOf(i: i32): u32 {
+    return unchecked(this.lens[i]);
+  }
 
   // Copies up to `count` bytes of the device-readable part, from `offset`
   // bytes into it, to dest[start...]; returns how many were copied (fewer
@@ -142,8 +151,9 @@ export class Runs {
 
   start(chain: Chain, first: i32, end: i32, skip: u64): Runs {
     this.chain = chain;
-    this.i = first;
-    this.end = end;
+    // Within the chain's buffers, which nextBuffer() reads unchecked.
+    this.i = max(first, 0);
+    this.end = min(end, chain.count);
     this.skip = skip;
     this.left = 0;
     return this;
@@ -165,7 +175,7 @@ export class Runs {
     const chain = this.chain!;
     while (this.left == 0) {
       if (this.i >= this.end) return false;
-      const len = <u64>chain.len(this.i), host = chain.host(this.i);
+      const len = <u64>chain.lenOf(this.i), host = chain.hostOf(this.i);
       this.i++;
       if (this.skip >= len) {
         this.skip -= len; // the offset lies past this buffer
