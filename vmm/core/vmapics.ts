@@ -63,8 +63,11 @@ export class VmApics extends ApicBus {
     for (let i = 0; i < this.all.length; i++) this.all[i].powerOn();
   }
 
+  // A vCPU's APIC ID is its index among the VM's vCPUs, each with an APIC
+  // here: the look-ups by it, on every exit's way, are unchecked.
+  @inline
   of(vcpu: Vcpu): LocalApic {
-    return this.all[vcpu.apicId];
+    return unchecked(this.all[vcpu.apicId]);
   }
 
   // The APIC of `vcpu` with its timer brought up to now: what every guest
@@ -72,7 +75,7 @@ export class VmApics extends ApicBus {
   // update. The timer counts in the host's TSC; a TSC deadline, which the
   // guest writes in its own, is converted at the MSR (emul/exits.ts).
   now(vcpu: Vcpu): LocalApic {
-    const apic = this.all[vcpu.apicId];
+    const apic = this.of(vcpu);
     apic.advance(rdtsc());
     return apic;
   }
@@ -81,7 +84,7 @@ export class VmApics extends ApicBus {
   // entry, so it reads the clock only while the timer is armed: a disarmed
   // timer has nothing to bring up to date.
   pendingVector(vcpu: Vcpu): i32 {
-    const apic = this.all[vcpu.apicId];
+    const apic = this.of(vcpu);
     if (apic.nextDeadline() != u64.MAX_VALUE) apic.advance(rdtsc());
     return apic.pendingVector();
   }
@@ -91,7 +94,7 @@ export class VmApics extends ApicBus {
   @inline
   takePvEoi(vcpu: Vcpu): void {
     if (!this.pvEoiUsed) return;
-    const apic = unchecked(this.all[vcpu.apicId]);
+    const apic = this.of(vcpu);
     if (apic.pvEoi.takeEnded()) apic.endOfInterrupt();
   }
 
@@ -100,7 +103,7 @@ export class VmApics extends ApicBus {
   @inline
   offerPvEoi(vcpu: Vcpu): void {
     if (!this.pvEoiUsed) return;
-    const apic = unchecked(this.all[vcpu.apicId]);
+    const apic = this.of(vcpu);
     if (apic.pvEoi.enabled && apic.quietEoi) apic.pvEoi.arm();
   }
 
@@ -108,7 +111,7 @@ export class VmApics extends ApicBus {
   // word at host-physical `host` (negative: not in RAM); false for #GP.
   // Until a vCPU enables it, exits and entries do not look at it.
   writePvEoi(vcpu: Vcpu, value: u64, host: i64): bool {
-    const pvEoi = this.all[vcpu.apicId].pvEoi;
+    const pvEoi = this.of(vcpu).pvEoi;
     if (!pvEoi.write(value, host)) return false;
     if (pvEoi.enabled) this.pvEoiUsed = true;
     return true;
