@@ -219,6 +219,11 @@ export abstract class Vcpu {
   // A STARTUP: the INIT state (SDM Vol. 3A 9.1.1 Table 9-1) but at CS =
   // vector << 8, base vector << 12, IP = 0; the general registers 0 but
   // EDX, the processor signature (9.1.4).
+  // Whether applyPending() has something to do: a reset or a STARTUP.
+  get hasPending(): bool {
+    return this.pendingPowerOn || this.pendingStartup >= 0;
+  }
+
   applyPending(boot: EntryState | null): void {
     if (this.pendingPowerOn) {
       this.pendingPowerOn = false;

@@ -479,15 +479,16 @@ function wake(c: HostCpu, slot: Slot, tscPerMs: u64): void {
 }
 
 // Whether a change for `vcpu`, at home on `c`, this CPU, is seen without
-// a look: the vCPU this CPU runs takes its interrupts at its next entry,
-// the lane's too (cpuLane()); one waiting here while this CPU runs another,
-// with no CPU idle to take it, is woken now, since a look would change
-// nothing else (the slice goes on, goesOn()). Either way the guest on this
-// CPU runs on, maybe in the lane: a frame from one VM to another on the
-// same CPU interrupts both, and takes no look.
+// a look: an interrupt for the vCPU this CPU runs goes in at its next
+// entry, the lane's too (cpuLane()), but a reset or a STARTUP only at
+// enter(); one waiting here while this CPU runs another, with no CPU idle
+// to take it, is woken now, since a look would change nothing else (the
+// slice goes on, goesOn()). Either way the guest on this CPU runs on,
+// maybe in the lane: a frame from one VM to another on the same CPU
+// interrupts both, and takes no look.
 function needsNoLook(c: HostCpu, vcpu: Vcpu): bool {
   const on = vcpu.runState.runningOn;
-  if (on >= 0) return <u32>on == c.id;
+  if (on >= 0) return <u32>on == c.id && !vcpu.hasPending;
   return idleCpus == 0 && wokeInPlace(c, vcpu);
 }
 
