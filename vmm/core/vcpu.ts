@@ -213,17 +213,17 @@ export abstract class Vcpu {
   // CS:IP = `segment`:`offset` in real mode (SDM Vol. 3A 10.1.1, APM Vol. 2 14.1.3).
   abstract resetToRealMode(segment: u16, offset: u16): void;
 
+  // Whether applyPending() has something to do: a reset or a STARTUP.
+  get hasPending(): bool {
+    return this.pendingPowerOn || this.pendingStartup >= 0;
+  }
+
   // What a reset of its machine and STARTUP IPIs left for the vCPU's own
   // CPU, applied before it next enters. A reset: the power-up state, and
   // for the boot vCPU `boot`, the entry state of the kernel loaded again.
   // A STARTUP: the INIT state (SDM Vol. 3A 9.1.1 Table 9-1) but at CS =
   // vector << 8, base vector << 12, IP = 0; the general registers 0 but
   // EDX, the processor signature (9.1.4).
-  // Whether applyPending() has something to do: a reset or a STARTUP.
-  get hasPending(): bool {
-    return this.pendingPowerOn || this.pendingStartup >= 0;
-  }
-
   applyPending(boot: EntryState | null): void {
     if (this.pendingPowerOn) {
       this.pendingPowerOn = false;
