@@ -114,6 +114,41 @@ describe("virtio-net", () => {
     ]);
   });
 
+  it("fills receive chains of several buffers, the header split over the first two", () => {
+    // Each chain's buffers, read back in order: what the device wrote there.
+    const offerChains = (d: NetDriver, ...chains: number[][]) => {
+      const gpas = new Map<number, Array<[bigint, number]>>();
+      for (const sizes of chains) {
+        const buffers = sizes.map((len) => ({ gpa: d.alloc(len), len, write: true }));
+        gpas.set(d.ring.offer(buffers), buffers.map((b) => [b.gpa, b.len]));
+      }
+      d.notify(0);
+      return (head: number, written: number) =>
+        Uint8Array.from(gpas.get(head)!.flatMap(([gpa, len]) => [...phys.readBytes(d.ram.hpa + gpa, len)]))
+          .subarray(0, written);
+    };
+    const a = new NetDriver(A, phys).start();
+    // Without F_MRG_RXBUF, as Linux's big receive buffers: the header apart, then pages.
+    const big = new NetDriver(B, phys).start((f) => f & ~F_MRG_RXBUF);
+    const readBig = offerChains(big, [4, 8, 1000, 1000]);
+    const f = frame(MAC_B, MAC_A, 1514, 4);
+    a.send(f, true);
+    const [[head, written]] = big.ring.takeUsed();
+    const bytes = readBig(head, written);
+    expect(written).toBe(12 + 1514);
+    expect(bytes[10] | (bytes[11] << 8)).toBe(1); // num_buffers, in the second buffer
+    expect(bytes.subarray(12)).toEqual(f);
+    // With it (a), a frame over two chains of two buffers each.
+    const readMerged = offerChains(a, [6, 900], [500, 400]);
+    const g = frame(MAC_A, MAC_B, 1400, 6);
+    big.send(g);
+    const used = a.ring.takeUsed();
+    expect(used.map(([, n]) => n)).toEqual([906, 12 + 1400 - 906]);
+    const all = Uint8Array.from([...readMerged(...used[0]), ...readMerged(...used[1])]);
+    expect(all[10] | (all[11] << 8)).toBe(2);
+    expect(all.subarray(12)).toEqual(g);
+  });
+
   it("drops a frame the receive queue has no room for, and counts it", () => {
     const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start();
     a.send(frame(MAC_B, MAC_A)); // no buffers at all

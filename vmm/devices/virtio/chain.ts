@@ -72,24 +72,6 @@ export class Chain {
     return this.copy(this.readableCount, this.count, offset, src, start, count, true);
   }
 
-  // Copies up to `count` bytes from `src`, a walk over another chain's
-  // buffers (another VM's, maybe), on from where it stands, into this
-  // chain's device-writable part from `offset` bytes into it: guest RAM
-  // to guest RAM, each buffer looked up once. Returns how many were
-  // copied; `src` stands after them, for the next chain.
-  copyFrom(src: Runs, offset: u64, count: u64): u64 {
-    const into = intoRuns.start(this, this.readableCount, this.count, offset);
-    let done: u64 = 0;
-    while (done < count && into.next() && src.next()) {
-      const n = min(count - done, min(into.left, src.left));
-      physCopy(into.at, src.at, n);
-      into.advance(n);
-      src.advance(n);
-      done += n;
-    }
-    return done;
-  }
-
   // Empties the chain (Virtqueue.pop() does this first).
   clear(): void {
     this.head = 0;
@@ -137,9 +119,10 @@ export class Chain {
 }
 
 // A walk over buffers [first, end) of a chain, from `skip` bytes into
-// them, one buffer's run of host-physical bytes at a time: the two sides
-// of Chain.copyFrom(). Each user keeps its own, so that copying
-// allocates nothing.
+// them, one buffer's run of host-physical bytes at a time: a frame from
+// one VM's transmit chain copied into another's receive buffers
+// (net.ts), the walk standing where the last copy ended. Each user keeps
+// its own, so that copying allocates nothing.
 export class Runs {
   // The current run: where it is in host memory, and its bytes left.
   at: u64 = 0;
@@ -192,6 +175,19 @@ export class Runs {
     this.at += n;
     this.left -= n;
   }
-}
 
-const intoRuns = new Runs();
+  // Copies up to `count` bytes from the walk, on from where it stands, to
+  // host-physical `to`: guest RAM to guest RAM (another VM's, maybe), each
+  // buffer looked up once. Returns how many were copied (fewer if the
+  // walk's buffers end first); the walk stands after them.
+  copyTo(to: u64, count: u64): u64 {
+    let done: u64 = 0;
+    while (done < count && this.next()) {
+      const n = min(count - done, this.left);
+      physCopy(to + done, this.at, n);
+      this.advance(n);
+      done += n;
+    }
+    return done;
+  }
+}

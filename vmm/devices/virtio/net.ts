@@ -40,6 +40,7 @@ import { segmentHeaders } from "../../net/offload";
 import { Drop, FrameReceiver, VmPort } from "../../net/port";
 import { VirtualSwitch } from "../../net/switch";
 import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
+import { copyHostLinear } from "../../core/guestmemory";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Runs } from "./chain";
 import { Virtqueue } from "./virtqueue";
@@ -106,7 +107,10 @@ export class VirtioNet extends VirtioDevice {
   private steering: FlowSteering = new FlowSteering();
   private mergeable: bool = false;
   private negotiated: u64 = 0;
-  private rxChains: Chain[] = [];
+  // A received frame's chains taken through the walk (receive()): the
+  // first one's kept for num_buffers.
+  private firstChain: Chain = new Chain(CHAIN_BUFFERS);
+  private otherChain: Chain = new Chain(CHAIN_BUFFERS);
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
   // A frame on its way out, its header, and where its bytes beyond the
@@ -114,7 +118,12 @@ export class VirtioNet extends VirtioDevice {
   private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
   private incomingHeader: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
-  // A walk over the sender's buffers, for a frame received from them.
+  // The frame on its way in (startIncoming()): the frame, its bytes the
+  // switch holds, all the driver gets, and a walk over the sender's
+  // buffers for the rest.
+  private incoming: Frame = new Frame(new Uint8Array(0));
+  private incomingHeld: i32 = 0;
+  private incomingTotal: u64 = 0;
   private restRuns: Runs = new Runs();
 
   // `port`: this NIC's place in `net`, which it takes over from the NIC
@@ -132,7 +141,6 @@ export class VirtioNet extends VirtioDevice {
     writeLittleEndian(this.config, NET_PAIRS_AT, 2, pairs);
     // The address's first octet first (5.1.4: mac is in network order).
     for (let i = 0; i < 6; i++) this.config[NET_MAC_AT + i] = <u8>(port.mac >> (<u64>(5 - i) * 8));
-    for (let i = 0; i < MAX_MERGED; i++) this.rxChains.push(new Chain(CHAIN_BUFFERS));
     this.resume = new NetResume(this);
     port.receiver = new NetReceiver(this);
     port.readsSources = true;
@@ -284,70 +292,115 @@ export class VirtioNet extends VirtioDevice {
   // Writes a frame from the switch into the driver's receive buffers
   // (5.1.6.4): the header, num_buffers in it, then the frame, over as many
   // chains as it takes. False if the driver had too few buffers offered.
+  // Each chain is filled and placed in the used ring as it is taken, and
+  // all are published at the end; a frame that does not fit gives back
+  // those it filled, which the driver never saw used.
   receive(frame: Frame): bool {
     const active = this.control.active, pair = active > 1 ? this.steering.receiving(frame, active) : 0;
     if (pair >= this.usable) return false;
     const q = this.receivers[pair];
     if (q === null || q.error !== null) return false;
-    const length = frame.length, total = NET_HEADER_BYTES + length;
-    // Chains first, so that a frame that does not fit gives them all back.
-    const most = this.mergeable ? MAX_MERGED : 1;
-    let chains = 0, room: u64 = 0;
-    const rxChains = this.rxChains; // MAX_MERGED of them: `most` at most
-    while (room < <u64>total && chains < most && q.pop(unchecked(rxChains[chains]))) {
-      const writable = unchecked(rxChains[chains]).writableBytes;
+    const total = <u64>(NET_HEADER_BYTES + frame.length), most = this.mergeable ? MAX_MERGED : 1;
+    this.startIncoming(frame);
+    let chains = 0, filled: u64 = 0, room: u64 = 0, firstHost: i64 = -1;
+    while (filled < total && chains < most) {
+      // Mostly one buffer (takeBuffer()); any other chain through the walk.
+      const chain = chains == 0 ? this.firstChain : this.otherChain;
+      const host = q.takeBuffer();
+      let head: u16 = 0, writable: u64 = 0;
+      if (host >= 0) {
+        head = q.takenHead;
+        writable = <u64>q.takenLen;
+      } else if (q.pop(chain)) {
+        head = chain.head;
+        writable = chain.writableBytes;
+      } else break;
       // The header goes whole into the first buffer chain (5.1.6.3.1).
       if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
-        this.signals!.needsReset("receiveq: a buffer of " + writable.toString() + " bytes");
-        return false;
+        return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
       }
+      let n: u64 = 0;
+      if (host >= 0) n = this.fill(<u64>host, writable, filled);
+      else {for (let i = chain.readableCount; i < chain.count; i++) {
+          n += this.fill(chain.host(i), chain.len(i), filled + n);
+        }}
+      if (chains == 0) firstHost = host;
+      q.place(head, <u32>n);
       room += writable;
+      filled += n;
       chains++;
     }
-    if (q.error !== null) {
-      this.signals!.needsReset("receiveq: " + q.error!);
-      return false;
-    }
-    if (room < <u64>total) {
+    if (q.error !== null) return this.giveBack(q, chains, q.error);
+    if (filled < total) {
       // Without NET_F_MRG_RXBUF every buffer must hold the largest frame (5.1.6.3.1).
-      if (!this.mergeable && chains > 0) {
-        this.signals!.needsReset("receiveq: a buffer of " + room.toString() + " bytes, too small for a frame");
-        return false;
-      }
-      q.unpop(<u16>chains);
-      return false;
+      const tooSmall = !this.mergeable && chains > 0;
+      return this.giveBack(
+        q,
+        chains,
+        tooSmall ? "a buffer of " + room.toString() + " bytes, too small for a frame" : null,
+      );
     }
-    this.writeHeader(frame, chains);
-    // The header into the first chain, then the frame's bytes the switch
-    // holds, then any still in the sender's buffers, copied from there.
-    let rest: Chain | null = null;
-    if (frame.source instanceof ChainSource) rest = (<ChainSource>frame.source).chain;
-    else frame.fetch();
-    const held = rest !== null ? frame.held : length;
-    // Both headers are NET_HEADER_BYTES long: the frame's byte `held` is
-    // as far into the sender's chain as into what the driver gets.
-    if (rest !== null) this.restRuns.readable(rest, <u64>(NET_HEADER_BYTES + held));
-    let filled: u64 = 0;
-    for (let i = 0; i < chains; i++) {
-      const chain = unchecked(rxChains[i]);
-      let n: u64 = i == 0 ? <u64>chain.writeBytes(0, this.incomingHeader, 0, NET_HEADER_BYTES) : 0;
-      const at = <i32>(filled + n) - NET_HEADER_BYTES;
-      if (at < held) n += <u64>chain.writeBytes(n, frame.bytes, at, held - at);
-      // Past the bytes held, which the switch checked, and only there.
-      if (rest !== null && <i32>(filled + n) - NET_HEADER_BYTES >= held) {
-        n += chain.copyFrom(this.restRuns, n, <u64>total - (filled + n));
-      }
-      q.push(chain.head, <u32>n);
-      filled += n;
-    }
+    // num_buffers, known only now, into the header the first chain holds.
+    const h = this.incomingHeader;
+    writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
+    if (firstHost >= 0) {
+      copyHostLinear(<u64>firstHost + NET_HDR_NUM_BUFFERS_AT, h.dataStart + NET_HDR_NUM_BUFFERS_AT, 2, true);
+    } else this.firstChain.writeBytes(NET_HDR_NUM_BUFFERS_AT, h, NET_HDR_NUM_BUFFERS_AT, 2);
+    q.publish();
     if (q.needsInterrupt()) this.signals!.usedBuffers(2 * pair + RECEIVE);
     return true;
   }
 
+  // A frame not received after all: the `chains` placed for it taken out
+  // of the used ring, unseen by the driver. Without `why` they are offered
+  // again for the next frame; with it the driver broke a rule, and the
+  // device needs a reset.
+  private giveBack(q: Virtqueue, chains: i32, why: string | null): bool {
+    q.unplace(<u16>chains);
+    if (why === null) q.unpop(<u16>chains);
+    else this.signals!.needsReset("receiveq: " + why);
+    return false;
+  }
+
+  // What the driver gets for `frame`, as fill() writes it: the header
+  // (writeHeader()), then the frame's bytes the switch holds, then any
+  // still in the sender's buffers, copied from there.
+  private startIncoming(frame: Frame): void {
+    this.writeHeader(frame);
+    this.incoming = frame;
+    let rest: Chain | null = null;
+    if (frame.source instanceof ChainSource) rest = (<ChainSource>frame.source).chain;
+    else frame.fetch();
+    this.incomingHeld = rest !== null ? frame.held : frame.length;
+    this.incomingTotal = <u64>(NET_HEADER_BYTES + frame.length);
+    // Both headers are NET_HEADER_BYTES long: the frame's byte `held` is
+    // as far into the sender's chain as into what the driver gets.
+    if (rest !== null) this.restRuns.readable(rest, <u64>(NET_HEADER_BYTES + this.incomingHeld));
+  }
+
+  // Writes into the driver's buffer of `len` bytes at host address `host`
+  // what it gets from byte `from` on (startIncoming()); returns how many.
+  private fill(host: u64, len: u64, from: u64): u64 {
+    const end = min(from + len, this.incomingTotal), heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
+    let at = from;
+    if (at < <u64>NET_HEADER_BYTES) {
+      const n = min(end, <u64>NET_HEADER_BYTES) - at;
+      copyHostLinear(host, this.incomingHeader.dataStart + <usize>at, n, true);
+      at += n;
+    }
+    if (at < heldEnd && at < end) {
+      const n = min(end, heldEnd) - at;
+      copyHostLinear(host + (at - from), this.incoming.bytes.dataStart + <usize>(at - NET_HEADER_BYTES), n, true);
+      at += n;
+    }
+    if (at < end) at += this.restRuns.copyTo(host + (at - from), end - at);
+    return at - from;
+  }
+
   // The header of a received frame, into `incomingHeader`: the work left
   // in it, which the switch leaves only for a driver that takes it
-  // (5.1.6.4), and how many chains it fills.
-  private writeHeader(frame: Frame, chains: i32): void {
+  // (5.1.6.4); num_buffers is written once the chains are known.
+  private writeHeader(frame: Frame): void {
     const h = this.incomingHeader;
     h.fill(0, 0, NET_HEADER_BYTES);
     if (frame.partialChecksum) {
@@ -360,7 +413,6 @@ export class VirtioNet extends VirtioDevice {
       writeLittleEndian(h, NET_HDR_HDR_LEN_AT, 2, segmentHeaders(frame));
       writeLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2, frame.segmentSize);
     }
-    writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
   }
 }
 

@@ -65,6 +65,9 @@ export class Virtqueue {
   lastAvail: u16 = 0;
   usedIdx: u16 = 0;
   signalledUsed: u16 = 0;
+  // The chain takeBuffer() took last: its head and its buffer's length.
+  takenHead: u16 = 0;
+  takenLen: u32 = 0;
   // The areas' host-physical addresses, once enabled.
   private descHost: u64 = 0;
   private driverHost: u64 = 0;
@@ -210,6 +213,29 @@ export class Virtqueue {
     return true;
   }
 
+  // The next available chain if it is one device-writable buffer in the
+  // queue's table, lying in RAM (what Linux offers a receive queue, for
+  // one): taken, its host address returned, its head and length in
+  // `takenHead` and `takenLen`. -1, nothing taken, for any other chain
+  // (pop() takes it, and says what is wrong with it if anything is), an
+  // empty ring or a stopped queue.
+  takeBuffer(): i64 {
+    if (!this.ready || this.error !== null) return -1;
+    const n = <u32>this.size, last = <u32>this.lastAvail;
+    const pending = (<u32>physRead16(this.driverHost + 2) - last) & 0xffff;
+    if (pending == 0 || pending > n) return -1;
+    const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>(last & (n - 1)));
+    if (head >= n) return -1;
+    const d = this.descHost + 16 * <u64>head, word = physRead64(d + 8), len = <u32>word;
+    if ((<u32>(word >> 32) & (DESC_F_NEXT | DESC_F_INDIRECT | DESC_F_WRITE)) != DESC_F_WRITE || len == 0) return -1;
+    const host = this.memory.translate(physRead64(d), len);
+    if (host < 0) return -1;
+    this.takenHead = <u16>head;
+    this.takenLen = len;
+    this.lastAvail++;
+    return host;
+  }
+
   // Gives back the last `count` chains taken, none of them pushed, which the
   // device could not use after all (a received frame too big for them):
   // the next pop() takes them again, and checks them again.
@@ -221,13 +247,28 @@ export class Virtqueue {
   // device-writable part (the device must have written at least that many).
   push(head: u16, written: u32): void {
     if (!this.ready) return;
+    this.place(head, written);
+    this.publish();
+  }
+
+  // push() for several chains: each placed in the used ring, then all
+  // published by one store of the used idx; those placed since the last
+  // publish() may be taken back (unplace()), as the driver has not seen them.
+  place(head: u16, written: u32): void {
     const slot = <u64>(<u32>this.usedIdx & (<u32>this.size - 1));
-    // One 8-byte store of id and len, then idx: x86 keeps stores in order
-    // and the shim's are volatile, so the driver sees the element before idx
-    // (2.7.8.2: len is set before idx is updated).
+    // One 8-byte store of id and len, before idx (publish()): x86 keeps
+    // stores in order and the shim's are volatile, so the driver sees the
+    // element before idx (2.7.8.2: len is set before idx is updated).
     physWrite64(this.deviceHost + 4 + 8 * slot, <u64>head | (<u64>written << 32));
     this.usedIdx++;
-    physWrite16(this.deviceHost + 2, this.usedIdx);
+  }
+
+  unplace(count: u16): void {
+    this.usedIdx -= count;
+  }
+
+  publish(): void {
+    if (this.ready) physWrite16(this.deviceHost + 2, this.usedIdx);
   }
 
   // Whether the driver asked to be interrupted for the chains pushed since
