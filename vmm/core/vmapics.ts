@@ -131,16 +131,13 @@ export class VmApics extends ApicBus {
   }
 
   // A message from the I/O APIC (devices/apic/ioapic.ts), to the APICs its
-  // destination names, read in xAPIC form (11.6.2). Their IDs go to a list
-  // every message reuses: interrupts must not make garbage.
-  private readonly externalDestinations: u32[] = [];
+  // destination names, read in xAPIC form (11.6.2), each taken as found.
   deliverExternal(destination: u8, logical: bool, mode: u32, vector: u8, levelTriggered: bool): void {
-    const ids = this.externalDestinations;
-    ids.length = 0;
-    for (let i = 0; i < this.all.length; i++) {
-      if (this.all[i].isDestination(destination, logical, false)) ids.push(<u32>i);
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) {
+      if (!unchecked(all[i]).isDestination(destination, logical, false)) continue;
+      if (this.deliverTo(<u32>i, mode, vector, levelTriggered)) return;
     }
-    this.deliver(mode, vector, ids, levelTriggered);
   }
 
   // A message-signalled interrupt: a memory write into the local APICs'
@@ -171,27 +168,29 @@ export class VmApics extends ApicBus {
     this.notify(target);
   }
 
-  // Lowest priority goes to the first destination (the SDM leaves the choice
-  // among equals to the platform, 11.6.2.4). SMI messages are dropped: a VM
-  // has no system management mode.
   private deliver(mode: u32, vector: u8, destinations: u32[], levelTriggered: bool): void {
-    const vcpus = this.vcpus;
     for (let i = 0; i < destinations.length; i++) {
-      const id = destinations[i];
-      if (id >= <u32>vcpus.length) continue; // no such APIC: the IPI is lost, as on a bus
-      const target = vcpus[id];
-      if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
-        this.all[id].accept(vector, levelTriggered);
-        this.notify(target);
-        if (mode == DELIVERY_LOWEST_PRIORITY) return;
-      } else if (mode == DELIVERY_NMI) {
-        this.raiseNmi(target);
-      } else if (mode == DELIVERY_INIT) {
-        this.init(target);
-      } else if (mode == DELIVERY_STARTUP) {
-        this.startup(target, vector);
-      }
+      if (this.deliverTo(unchecked(destinations[i]), mode, vector, levelTriggered)) return;
     }
+  }
+
+  // Delivers to APIC `id`; true if no other destination gets it: lowest
+  // priority goes to the first (the SDM leaves the choice among equals to
+  // the platform, 11.6.2.4). SMI messages are dropped: a VM has no system
+  // management mode.
+  private deliverTo(id: u32, mode: u32, vector: u8, levelTriggered: bool): bool {
+    const vcpus = this.vcpus;
+    if (id >= <u32>vcpus.length) return false; // no such APIC: the IPI is lost, as on a bus
+    const target = unchecked(vcpus[id]);
+    if (mode == DELIVERY_FIXED || mode == DELIVERY_LOWEST_PRIORITY) {
+      unchecked(this.all[id]).accept(vector, levelTriggered);
+      this.notify(target);
+      return mode == DELIVERY_LOWEST_PRIORITY;
+    }
+    if (mode == DELIVERY_NMI) this.raiseNmi(target);
+    else if (mode == DELIVERY_INIT) this.init(target);
+    else if (mode == DELIVERY_STARTUP) this.startup(target, vector);
+    return false;
   }
 
   // INIT: the vCPU stops and waits for a STARTUP IPI (9.4.4, 11.6.1); it is

@@ -23,11 +23,12 @@ export const MAX_VLAN: u32 = 4094;
 // The VLAN of a port the configuration puts on none, as on most switches.
 export const DEFAULT_VLAN: u16 = 1;
 
-// The six octets at `at`.
+// The six octets at `at`: in network order, so the first two and the
+// last four are each one load, byte-swapped (wasm memory is little-endian).
 export function macAt(frame: Uint8Array, at: i32): u64 {
-  let mac: u64 = 0;
-  for (let i = 0; i < 6; i++) mac = (mac << 8) | <u64>frame[at + i];
-  return mac;
+  if (at < 0 || at > frame.length - 6) throw new RangeError("macAt: past the frame");
+  const p = frame.dataStart + <usize>at;
+  return (<u64>bswap<u16>(load<u16>(p)) << 32) | <u64>bswap<u32>(load<u32>(p, 2));
 }
 
 // The I/G bit, the least significant bit of the first octet: set for
@@ -38,7 +39,8 @@ export function isGroup(mac: u64): bool {
 
 // A big-endian 16-bit field, as every field of the header is.
 export function be16At(frame: Uint8Array, at: i32): u32 {
-  return (<u32>frame[at] << 8) | <u32>frame[at + 1];
+  if (at < 0 || at > frame.length - 2) throw new RangeError("be16At: past the frame");
+  return <u32>bswap<u16>(load<u16>(frame.dataStart + <usize>at));
 }
 
 // "52:54:00:12:34:56"

@@ -14,7 +14,7 @@ export class MacTable {
 
   learn(vlan: u16, mac: u64, port: i32): void {
     const key = keyOf(vlan, mac);
-    if (this.entries.has(key) || this.entries.size < MAX_ENTRIES) this.entries.set(key, port);
+    if (this.entries.size < MAX_ENTRIES || this.entries.has(key)) this.entries.set(key, port);
   }
 
   // The port the address was seen on, or -1.

@@ -391,10 +391,10 @@ function planLooks(c: HostCpu, slot: Slot, tscPerMs: u64): void {
 // woken to take it (steal()).
 function offerWork(c: HostCpu): void {
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i];
+    const slot = unchecked(c.queue[i]);
     if (slot === c.current || !slot.runnable) continue;
     for (let j = 0; j < cpus.length; j++) {
-      const other = cpus[j];
+      const other = unchecked(cpus[j]);
       if (!other.idle || !slot.vm.share.allows(other.id)) continue;
       other.idle = false;
       idleCpus--;
@@ -420,7 +420,7 @@ function goesOn(c: HostCpu, slot: Slot, next: Next, now: u64, tscPerMs: u64): bo
 
 function otherCandidate(c: HostCpu, current: Slot): bool {
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i];
+    const slot = unchecked(c.queue[i]);
     if (slot !== current && slot.runnable && mayRunOn(slot, c)) return true;
   }
   return false;
@@ -529,7 +529,7 @@ function catchUpVirtualTime(c: HostCpu, slot: Slot, slack: u64): void {
 function pick(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
   let best: Slot | null = null;
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i];
+    const slot = unchecked(c.queue[i]);
     if (!slot.runnable || !mayRunOn(slot, c)) continue;
     if (slot.vm.share.heldBack(now, tscPerMs)) continue;
     if (best === null || slot.vcpu.runState.vruntime < best.vcpu.runState.vruntime) best = slot;
@@ -538,7 +538,7 @@ function pick(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
   // Among that VM's vCPUs, the one that waited longest: siblings take turns,
   // so that one never waits long for another that holds what it needs.
   for (let i = 0; i < c.queue.length; i++) {
-    const slot = c.queue[i];
+    const slot = unchecked(c.queue[i]);
     if (slot.vm === best.vm && slot.runnable && mayRunOn(slot, c)) return slot;
   }
   return best;
@@ -549,10 +549,10 @@ function pick(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
 // debug registers loaded) is asked for, and taken at a later look.
 function steal(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
   for (let i = 0; i < cpus.length; i++) {
-    const other = cpus[i];
+    const other = unchecked(cpus[i]);
     if (other === c) continue;
     for (let j = 0; j < other.queue.length; j++) {
-      const slot = other.queue[j], vcpu = slot.vcpu;
+      const slot = unchecked(other.queue[j]), vcpu = slot.vcpu;
       if (!slot.runnable || vcpu.runState.runningOn >= 0 || !slot.vm.share.allows(c.id)) continue;
       if (slot.vm.share.heldBack(now, tscPerMs) || !mayRunOn(slot, c)) continue;
       other.remove(slot);
@@ -569,7 +569,7 @@ function steal(c: HostCpu, now: u64, tscPerMs: u64): Slot | null {
 // here now (it is let go after its slice).
 function releaseWanted(c: HostCpu): void {
   for (let i = c.releases.length - 1; i >= 0; i--) {
-    const slot = c.releases[i];
+    const slot = unchecked(c.releases[i]);
     if (slot === c.current) continue;
     c.releases.splice(i, 1);
     slot.unbind(c.id);
@@ -679,12 +679,12 @@ function stopSleepers(): void {
 // The VM's vCPUs that run or wait to.
 function wantingToRun(vm: Vm): u32 {
   let n: u32 = 0;
-  for (let i = 0; i < vm.vcpus.length; i++) if (vm.vcpus[i].isRunnable) n++;
+  for (let i = 0; i < vm.vcpus.length; i++) if (unchecked(vm.vcpus[i]).isRunnable) n++;
   return n;
 }
 
 function anyRunnable(vm: Vm): bool {
-  for (let i = 0; i < vm.vcpus.length; i++) if (vm.vcpus[i].isRunnable) return true;
+  for (let i = 0; i < vm.vcpus.length; i++) if (unchecked(vm.vcpus[i]).isRunnable) return true;
   return false;
 }
 

@@ -239,7 +239,10 @@ export class I8259 extends Device {
     return (ir - this.lowest - 1) & 7;
   }
 
+  // The highest-priority level in `mask`, or -1. Mostly none: a guest on
+  // its APICs keeps every level masked, and asks at every entry.
   private highest(mask: u8): i32 {
+    if (mask == 0) return -1;
     for (let r: u32 = 0; r < 8; r++) {
       const ir = (this.lowest + 1 + r) & 7;
       if (mask & bit(ir)) return <i32>ir;

@@ -207,8 +207,9 @@ export class VirtioNet extends VirtioDevice {
 
   // When the first frame held back may go, or NOT_DUE: all wait for one budget.
   get resumeAt(): u64 {
+    // usable <= pairs, the transmitters' count.
     for (let p: u32 = 0; p < this.usable; p++) {
-      if (this.transmitters[p].held) return this.port.shaper.nextStart;
+      if (unchecked(this.transmitters[p]).held) return this.port.shaper.nextStart;
     }
     return NOT_DUE;
   }
@@ -319,11 +320,12 @@ export class VirtioNet extends VirtioDevice {
       if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
         return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
       }
+      // Its one buffer, or a walked chain's writable ones, in order.
+      const walked = host < 0, end = walked ? chain.count : 1;
       let n: u64 = 0;
-      if (host >= 0) n = this.fill(<u64>host, writable, filled);
-      else {for (let i = chain.readableCount; i < chain.count; i++) {
-          n += this.fill(chain.host(i), chain.len(i), filled + n);
-        }}
+      for (let i = walked ? chain.readableCount : 0; i < end; i++) {
+        n += this.fill(walked ? chain.host(i) : <u64>host, walked ? <u64>chain.len(i) : writable, filled + n);
+      }
       if (chains == 0) firstHost = host;
       q.place(head, <u32>n);
       room += writable;
