@@ -113,10 +113,13 @@ export class VirtioNet extends VirtioDevice {
   private otherChain: Chain = new Chain(CHAIN_BUFFERS);
   readonly resume!: Deferred;
   private config: Uint8Array = new Uint8Array(<i32>CONFIG_SIZE);
-  // A frame on its way out, its header, and where its bytes beyond the
-  // switch's reading are; the header of one on its way in.
-  private header: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
-  private outgoing: Frame = new Frame(new Uint8Array(MAX_LARGE_FRAME));
+  // A frame on its way out as its chain holds it, its header before its
+  // bytes, so that one copy reads both (transmit()): the header, the frame
+  // and where its bytes beyond the switch's reading are. The header of one
+  // on its way in.
+  private outgoingBytes: Uint8Array = new Uint8Array(NET_HEADER_BYTES + MAX_LARGE_FRAME);
+  private header!: Uint8Array;
+  private outgoing!: Frame;
   private incomingHeader: Uint8Array = new Uint8Array(NET_HEADER_BYTES);
   // The frame on its way in (startIncoming()): the frame, its bytes the
   // switch holds, all the driver gets, and a walk over the sender's
@@ -133,6 +136,8 @@ export class VirtioNet extends VirtioDevice {
     const pairs = max<u32>(1, min(vcpus, MAX_PAIRS));
     super(NET_ID, "net", pairs > 1 ? 2 * pairs + 1 : 2, QUEUE_SIZE);
     this.pairs = pairs;
+    this.header = this.outgoingBytes.subarray(0, NET_HEADER_BYTES);
+    this.outgoing = new Frame(this.outgoingBytes.subarray(NET_HEADER_BYTES));
     for (let p: u32 = 0; p < pairs; p++) {
       this.receivers.push(null);
       this.transmitters.push(new Transmitter());
@@ -243,9 +248,9 @@ export class VirtioNet extends VirtioDevice {
         // straight into a receiving VM's buffers (frame.ts). A frame longer
         // than one can be is never read whole: the switch drops it by its length.
         const frame = this.outgoing;
-        chain.readBytes(0, this.header, 0, NET_HEADER_BYTES);
+        const read = chain.readBytes(0, this.outgoingBytes, 0, NET_HEADER_BYTES + HEADERS_READ);
         frame.length = <i32>min(length, <u64>i32.MAX_VALUE);
-        frame.hold(chain.readBytes(<u64>NET_HEADER_BYTES, frame.bytes, 0, HEADERS_READ), t.source);
+        frame.hold(read - NET_HEADER_BYTES, t.source);
         if (this.readWork(frame)) {
           if (steered) this.steering.sent(frame, pair);
           this.net.sendFrame(this.port, frame, rdtsc(), tscPerMillisecond());
