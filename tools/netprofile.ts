@@ -9,9 +9,12 @@
 // blocks are charged to their functions (harness/execlog.ts); the guests'
 // are only counted. Results in build/bench/net-profile.json and on stdout.
 //
-//   tsx tools/netprofile.ts [--bytes N]
+//   tsx tools/netprofile.ts [--bytes N] [--blocks NAME]
 //
-// N is 8 MiB unless told: the log of the transfer is about 3 GB, in the
+// --blocks lists, for each function whose name holds NAME, its blocks
+// run: address, runs and instructions, to read beside
+// `llvm-objdump -d --disassemble-symbols=...` of the image (where in a
+// function its instructions go). N is 8 MiB unless told: the log of the transfer is about 3 GB, in the
 // system's temporary folder, removed at the end. Figures for the bench's
 // 64 MiB are about eight times these.
 
@@ -28,7 +31,9 @@ const MiB = 1024 * 1024;
 const TOP = 40;
 const TIMEOUT_MS = 1_800_000;
 
-const { values } = parseArgs({ options: { bytes: { type: "string", default: String(8 * MiB) } } });
+const { values } = parseArgs({
+  options: { bytes: { type: "string", default: String(8 * MiB) }, blocks: { type: "string" } },
+});
 const bytes = Number(values.bytes);
 ensureGuests({ log: (s) => console.log(`guest-kernels: ${s}`) });
 mkdirSync("build/bench", { recursive: true });
@@ -51,6 +56,7 @@ try {
   }
   const host = symbols(IMAGE), starts = new Set(host.map((s) => s.address));
   const byFunction = new Map<string, { instructions: number; calls: number }>();
+  const byBlock = new Map<number, { runs: number; instructions: number }>();
   let hypervisor = 0, guestBlocks = 0;
   for await (const block of blocksRun(log)) {
     if (block.guest) {
@@ -64,6 +70,12 @@ try {
     if (starts.has(block.pc)) f.calls++;
     byFunction.set(name, f);
     hypervisor += block.instructions;
+    if (values.blocks !== undefined && name.includes(values.blocks)) {
+      const b = byBlock.get(block.pc) ?? { runs: 0, instructions: 0 };
+      b.runs++;
+      b.instructions += block.instructions;
+      byBlock.set(block.pc, b);
+    }
   }
   const packets = parseCounters(machine.output, "eth0", RECEIVER.name), frames = packets.received + packets.sent;
   const functions = [...byFunction].map(([name, f]) => ({ function: name, ...f }))
@@ -75,6 +87,15 @@ try {
   console.log("instructions     calls  function");
   for (const f of functions.slice(0, TOP)) {
     console.log(`${String(f.instructions).padStart(12)}  ${String(f.calls).padStart(8)}  ${f.function}`);
+  }
+  if (values.blocks !== undefined) {
+    console.log(`blocks run of the functions named *${values.blocks}*: address, runs, instructions, function`);
+    for (const [pc, b] of [...byBlock].sort((x, y) => x[0] - y[0])) {
+      const name = readable(holder(host, pc));
+      console.log(
+        `  ${pc.toString(16)}  ${String(b.runs).padStart(8)}  ${String(b.instructions).padStart(10)}  ${name}`,
+      );
+    }
   }
   writeFileSync(
     "build/bench/net-profile.json",
