@@ -124,27 +124,9 @@ export class Virtqueue {
   }
 
   private take(chain: Chain): bool {
-    const n = <u32>this.size;
-    const availIdx = <u32>physRead16(this.driverHost + 2);
-    const pending = (availIdx - <u32>this.lastAvail) & 0xffff;
-    if (pending == 0) return false;
-    // The ring holds at most `size` chains the device has not taken (2.7.13).
-    if (pending > n) {
-      return this.fail(
-        "available idx jumped from " + this.lastAvail.toString() + " to " + availIdx.toString()
-          + ", more than the queue size " + n.toString(),
-      );
-    }
-    // x86 does not reorder loads, and the shim's are volatile: this entry is
-    // read after idx, as the driver's barrier before idx expects (2.7.13.3).
-    const slot = <u32>this.lastAvail & (n - 1);
-    const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>slot);
-    if (head >= n) {
-      return this.fail(
-        "available ring entry " + slot.toString() + " holds head " + head.toString()
-          + ", past the queue size " + n.toString(),
-      );
-    }
+    const n = <u32>this.size, found = this.nextHead();
+    if (found < 0) return false;
+    const head = <u32>found;
     chain.head = <u16>head;
     // The usual chain (a receive buffer, a console's write) is one buffer
     // in the queue's own table: then the one rule it could break is to lie
@@ -213,19 +195,49 @@ export class Virtqueue {
     return true;
   }
 
+  // The head of the next available chain, checked, not taken; -1 if the
+  // ring is empty, or if the driver broke a rule, which sets `error`.
+  // Inline: every chain taken starts here (pop(), takeBuffer()).
+  @inline
+  private nextHead(): i32 {
+    const n = <u32>this.size, last = <u32>this.lastAvail;
+    const availIdx = <u32>physRead16(this.driverHost + 2);
+    const pending = (availIdx - last) & 0xffff;
+    if (pending == 0) return -1;
+    // The ring holds at most `size` chains the device has not taken (2.7.13).
+    if (pending > n) {
+      this.fail(
+        "available idx jumped from " + last.toString() + " to " + availIdx.toString() + ", more than the queue size "
+          + n.toString(),
+      );
+      return -1;
+    }
+    // x86 does not reorder loads, and the shim's are volatile: this entry is
+    // read after idx, as the driver's barrier before idx expects (2.7.13.3).
+    const slot = last & (n - 1);
+    const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>slot);
+    if (head >= n) {
+      this.fail(
+        "available ring entry " + slot.toString() + " holds head " + head.toString() + ", past the queue size "
+          + n.toString(),
+      );
+      return -1;
+    }
+    return <i32>head;
+  }
+
   // The next available chain if it is one device-writable buffer in the
   // queue's table, lying in RAM (what Linux offers a receive queue, for
   // one): taken, its host address returned, its head and length in
   // `takenHead` and `takenLen`. -1, nothing taken, for any other chain
   // (pop() takes it, and says what is wrong with it if anything is), an
-  // empty ring or a stopped queue.
+  // empty ring or a stopped queue (`error` says why, if the ring broke a
+  // rule: nextHead()).
   takeBuffer(): i64 {
     if (!this.ready || this.error !== null) return -1;
-    const n = <u32>this.size, last = <u32>this.lastAvail;
-    const pending = (<u32>physRead16(this.driverHost + 2) - last) & 0xffff;
-    if (pending == 0 || pending > n) return -1;
-    const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>(last & (n - 1)));
-    if (head >= n) return -1;
+    const found = this.nextHead();
+    if (found < 0) return -1;
+    const head = <u32>found;
     const d = this.descHost + 16 * <u64>head, word = physRead64(d + 8), len = <u32>word;
     if ((<u32>(word >> 32) & (DESC_F_NEXT | DESC_F_INDIRECT | DESC_F_WRITE)) != DESC_F_WRITE || len == 0) return -1;
     const host = this.memory.translate(physRead64(d), len);
