@@ -23,12 +23,9 @@ export const MAX_VLAN: u32 = 4094;
 // The VLAN of a port the configuration puts on none, as on most switches.
 export const DEFAULT_VLAN: u16 = 1;
 
-// The six octets at `at`: in network order, so the first two and the
-// last four are each one load, byte-swapped (wasm memory is little-endian).
+// The six octets at `at`, in network order: the first two, then the last four.
 export function macAt(frame: Uint8Array, at: i32): u64 {
-  if (at < 0 || at > frame.length - 6) throw new RangeError("macAt: past the frame");
-  const p = frame.dataStart + <usize>at;
-  return (<u64>bswap<u16>(load<u16>(p)) << 32) | <u64>bswap<u32>(load<u32>(p, 2));
+  return (<u64>be16At(frame, at) << 32) | <u64>be32At(frame, at + 2);
 }
 
 // The I/G bit, the least significant bit of the first octet: set for
@@ -37,10 +34,16 @@ export function isGroup(mac: u64): bool {
   return ((mac >> 40) & 1) != 0;
 }
 
-// A big-endian 16-bit field, as every field of the header is.
+// Big-endian 16- and 32-bit fields, as every field of the headers is: one
+// load each, byte-swapped (wasm memory is little-endian).
 export function be16At(frame: Uint8Array, at: i32): u32 {
   if (at < 0 || at > frame.length - 2) throw new RangeError("be16At: past the frame");
   return <u32>bswap<u16>(load<u16>(frame.dataStart + <usize>at));
+}
+
+export function be32At(frame: Uint8Array, at: i32): u32 {
+  if (at < 0 || at > frame.length - 4) throw new RangeError("be32At: past the frame");
+  return bswap<u32>(load<u32>(frame.dataStart + <usize>at));
 }
 
 // "52:54:00:12:34:56"

@@ -12,7 +12,7 @@
 // IPv6 has no header checksum; its pseudo-header holds its 128-bit
 // addresses, the upper-layer length and the next header (RFC 8200, 8.1).
 
-import { be16At, HEADER_SIZE, MAX_FRAME, TAG_SIZE, TYPE_AT } from "./ethernet";
+import { be16At, be32At, HEADER_SIZE, MAX_FRAME, TAG_SIZE, TYPE_AT } from "./ethernet";
 import { Frame } from "./frame";
 import {
   ETHERTYPE_IPV4,
@@ -70,10 +70,6 @@ function fold(sum: u64): u32 {
 function store16(bytes: Uint8Array, at: i32, value: u32): void {
   bytes[at] = <u8>(value >> 8);
   bytes[at + 1] = <u8>value;
-}
-
-function be32At(bytes: Uint8Array, at: i32): u32 {
-  return (be16At(bytes, at) << 16) | be16At(bytes, at + 2);
 }
 
 // Stores the checksum a partial frame still needs and leaves it whole
