@@ -2,7 +2,8 @@
  * The vCPU register block as the world-switch stubs (svm.S, vmx.S) see it:
  * 16 GPRs in the order of Reg in kernel/arch/x86.ts (rax rcx rdx rbx rsp rbp
  * rsi rdi r8-r15), then a 512-byte FXSAVE area, then CR2 (used by vmx.S
- * only: VT-x does not switch it, AMD-V keeps it in the VMCB). The two macros move the twelve
+ * only: VT-x does not switch it, AMD-V keeps it in the VMCB), then the
+ * RFLAGS svm.S last entered with. The two macros move the twelve
  * registers both stubs treat alike; each stub moves RAX, RDX, RDI (its own
  * base and scratch registers) and RSP (in the VMCB/VMCS) itself.
  */
@@ -16,6 +17,7 @@
 #define RDI 7
 #define FXSAVE_AREA 128
 #define GUEST_CR2 (FXSAVE_AREA + 512)
+#define ENTERED_RFLAGS (GUEST_CR2 + 8) /* svm.S only: what the last VMRUN loaded */
 
 #include "layout.h" /* FAST_EXIT_* */
 

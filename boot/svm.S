@@ -28,6 +28,8 @@
  */
 #include "guest-regs.h"
 
+#define VMCB_RFLAGS 0x570 /* the state save area's RFLAGS (APM Vol. 2 Table B-2) */
+
     .section .text
     .code64
     .global svm_run
@@ -55,6 +57,10 @@ svm_run:
 
 svm_enter:
     mov (%rsp), %rax
+    /* What VMRUN loads, kept for the exit: QEMU 7.2 at times saves the
+     * guest's RFLAGS wrong (vmm/hw/svm/rflagsrepair.ts). */
+    mov VMCB_RFLAGS(%rax), %rcx
+    mov %rcx, ENTERED_RFLAGS(%rdx)
     vmload                          /* the guest's */
     load_guest_gprs %rdx
     mov REG(RDI)(%rdx), %rdi

@@ -114,6 +114,11 @@ export const RFLAGS_STATUS: u64 = RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF 
 export const RFLAGS_RF: u64 = 1 << 16; // resume: no instruction breakpoint for the next instruction
 export const RFLAGS_AC: u64 = 1 << 18; // alignment check; with CR4.SMAP, supervisor access to user pages
 export const RFLAGS_VM: u64 = 1 << 17; // virtual-8086 mode
+export const RFLAGS_IOPL: u64 = 3 << 12; // I/O privilege level
+export const RFLAGS_NT: u64 = 1 << 14; // nested task: IRET returns by task switch (a #GP in long mode)
+export const RFLAGS_VIF: u64 = 1 << 19; // virtual IF (CR4.VME, CR4.PVI)
+export const RFLAGS_VIP: u64 = 1 << 20; // virtual interrupt pending
+export const RFLAGS_ID: u64 = 1 << 21; // toggled to detect CPUID
 
 // The debug registers after RESET (SDM Vol. 3B 18.2.3, 18.2.4): DR6 with
 // all its reserved bits set, DR7 with bit 10 set.

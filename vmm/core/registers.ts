@@ -3,7 +3,8 @@
 //
 // 16 GPRs in their encoding order (kernel/arch/x86.ts Reg), then the
 // guest's x87/SSE state in FXSAVE format (512 bytes, 16-byte aligned), so
-// the hypervisor's own SSE use never leaks into the guest, then CR2. The
+// the hypervisor's own SSE use never leaks into the guest, then CR2 and the
+// RFLAGS of the last entry. The
 // layout is shared with boot/guest-regs.h. Under both backends RSP lives
 // in the VMCB or VMCS, not here, and AMD-V keeps RAX and CR2 in the VMCB
 // as well.
@@ -18,6 +19,9 @@ export const REGS_FXSAVE_OFFSET: usize = 128;
 // the guest's from here before an entry and saves it after an exit;
 // otherwise one VM would read, and could plant, another's fault address.
 const REGS_CR2_OFFSET: usize = REGS_FXSAVE_OFFSET + 512;
+// AMD-V only: the RFLAGS boot/svm.S entered the guest with last, for the
+// repair of what QEMU 7.2 at times saves at the exit (hw/svm/rflagsrepair.ts).
+export const REGS_ENTERED_RFLAGS_OFFSET: usize = REGS_CR2_OFFSET + 8;
 
 // RAX after an IN of `size` bytes (1, 2 or 4) that read `value`: AL and AX
 // merge into it; EAX, like every 32-bit register write, clears the upper
@@ -43,7 +47,7 @@ export class GuestRegisters {
   // Every register 0, CR2 too, and x87/SSE as FNINIT leaves them: a valid
   // FXSAVE image, default x87 control word and MXCSR (SDM Vol. 1 10.5.1).
   powerOn(): void {
-    memory.fill(this.base, 0, REGS_CR2_OFFSET + 8);
+    memory.fill(this.base, 0, REGS_ENTERED_RFLAGS_OFFSET + 8);
     store<u16>(this.base + REGS_FXSAVE_OFFSET, 0x37f);
     store<u32>(this.base + REGS_FXSAVE_OFFSET + 24, 0x1f80);
   }

@@ -81,8 +81,8 @@ export abstract class Vcpu {
   // Every exit, including those the backend finishes on its fast path
   // without leaving the guest's CPU loop (linker/shim.c).
   exits: u64 = 0;
-  // Exits after which the backend cleared reserved RFLAGS bits the
-  // processor had saved: an emulator's bug, reported when the VM stops.
+  // Exits after which the backend repaired the RFLAGS the processor had
+  // saved with reserved bits: an emulator's bug, reported when the VM stops.
   rflagsRepairs: u64 = 0;
   // Its VM's port I/O that its backend's fast path finishes (fastports.ts).
   fastPorts: FastPorts = new FastPorts();

@@ -508,7 +508,7 @@ export class Vm extends MachineControl {
       println("vm " + this.name + ": vcpu " + i.toString() + " cpu time " + vcpu.runState.describe());
       if (vcpu.rflagsRepairs != 0) {
         log.warn(
-          "vm " + this.name + ": vcpu " + i.toString() + ": reserved RFLAGS bits cleared after "
+          "vm " + this.name + ": vcpu " + i.toString() + ": RFLAGS saved with reserved bits, repaired after "
             + vcpu.rflagsRepairs.toString() + " exits (an emulator's bug, docs/smp.md)",
         );
       }

@@ -41,7 +41,6 @@ import {
   Reg,
   RFLAGS_FIXED,
   RFLAGS_IF,
-  RFLAGS_RESERVED,
   RFLAGS_RF,
   RFLAGS_TF,
   RFLAGS_VM,
@@ -55,6 +54,7 @@ import {
 import { print, println, printHex } from "../../../kernel/console/console";
 import { allocPages, freePage, freePages, physOf } from "../../../kernel/mm/linearpages";
 import { EntryState } from "../../core/entrystate";
+import { REGS_ENTERED_RFLAGS_OFFSET } from "../../core/registers";
 import { EntryBlock, FastExit } from "../../core/entryblock";
 import { Exit, ExitKind, REFLECTED_EXCEPTIONS } from "../../core/exit";
 import { codeBitsOf, fetchModeOf, Vcpu } from "../../core/vcpu";
@@ -62,6 +62,7 @@ import { CpuidTable } from "../../emul/cpuidpolicy";
 import { yieldsAtOnce } from "../../emul/hypercall";
 import { PASSTHROUGH, PASSTHROUGH_READ } from "../../emul/msrpolicy";
 import { NmiWindow } from "./nmiwindow";
+import { repairedRflags, rflagsCorrupted } from "./rflagsrepair";
 import { SvmCpu, SvmFeatures } from "./svm";
 import * as V from "./vmcb";
 
@@ -222,11 +223,11 @@ export class SvmVcpu extends Vcpu {
     // every writer of a covered field calls dirty().
     store<u8>(vmcb, 0, V.TLB_CONTROL);
     store<u32>(vmcb, this.cleanAfterRun, V.CLEAN_BITS);
-    // QEMU 7.2 at times saves the guest's RFLAGS with reserved bits set,
-    // which the next VMRUN would load (docs/smp.md, "Four emulator bugs").
+    // QEMU 7.2 at times saves the guest's RFLAGS with bits set that the
+    // guest never set, reserved ones among them (rflagsrepair.ts).
     const rflags = load<u64>(vmcb, V.RFLAGS);
-    if ((rflags & RFLAGS_RESERVED) != 0) {
-      store<u64>(vmcb, rflags & ~RFLAGS_RESERVED, V.RFLAGS);
+    if (rflagsCorrupted(rflags)) {
+      store<u64>(vmcb, repairedRflags(rflags, load<u64>(this.regs.base + REGS_ENTERED_RFLAGS_OFFSET)), V.RFLAGS);
       this.rflagsRepairs++;
     }
     const code = load<u64>(vmcb, V.EXIT_CODE);
