@@ -156,7 +156,8 @@ function writeOutput(dir: string, name: string, data: Buffer): OutputFile {
   return { file: name, size: data.length, sha256: sha256File(path) };
 }
 
-function writeAtomically(path: string, data: string | Buffer): void {
+// Also a test's VM configuration (vm.ts), which runs of the same VMs write at once.
+export function writeAtomically(path: string, data: string | Buffer): void {
   const scratch = `${path}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`;
   writeFileSync(scratch, data);
   renameSync(scratch, path);

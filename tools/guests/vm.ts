@@ -6,9 +6,9 @@
 // kernel and initramfs (the network tests).
 
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { Module } from "../harness/index";
-import { guestPaths } from "./debian";
+import { guestPaths, writeAtomically } from "./debian";
 
 export type KernelImage = "vmlinux" | "bzImage";
 
@@ -95,10 +95,11 @@ export function linuxVmsModules(kernel: KernelImage, vms: LinuxVm[], uplink?: Up
     ...new Set([kernel, ...vms.flatMap((v) => Object.values(v.bootSources ?? {}).map((b) => b.kernel))]),
   ];
   const text = JSON.stringify({ vms: entries, ...(uplink ? { uplink: vlansOf(uplink) } : {}) }, null, 2) + "\n";
-  // Named by its contents: runs with other command lines may be starting meanwhile.
+  // Named by its contents: runs with other command lines may be starting
+  // meanwhile. One with the same may be reading it: never seen half-written.
   const config = `build/test/linux-${createHash("sha256").update(text).digest("hex").slice(0, 12)}.json`;
   mkdirSync("build/test", { recursive: true });
-  writeFileSync(config, text);
+  writeAtomically(config, text);
   return [
     ...kernels.map((k) => ({ path: paths[k], args: k })),
     { path: paths.initramfs, args: "initramfs" },
