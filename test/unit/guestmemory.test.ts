@@ -153,6 +153,21 @@ describe("lazily ready guest RAM", () => {
     expect(maps()).toEqual([[2n * CHUNK, MiB]]);
   });
 
+  it("answers from the chunk it found last only within that chunk, an odd-sized one by its size", () => {
+    e.reset(0n, HPA, 5n * MiB, 1);
+    e.attach();
+    expect(e.translate(4n * MiB + 8n, 8n)).toBe(HPA + 4n * MiB + 8n);
+    expect(e.translate(5n * MiB - 4n, 4n)).toBe(HPA + 5n * MiB - 4n);
+    // Past the last chunk's 1 MiB lies no RAM, though a chunk is 2 MiB.
+    expect(BigInt.asIntN(64, e.translate(5n * MiB - 4n, 8n))).toBe(-1n);
+    // From the chunk before into this one: the long way, which makes that one ready too.
+    expect(e.translate(4n * MiB - 4n, 8n)).toBe(HPA + 4n * MiB - 4n);
+    expect(maps()).toEqual([[2n * CHUNK, MiB], [CHUNK, CHUNK]]);
+    expect(e.translate(CHUNK, 0n)).toBe(HPA + CHUNK);
+    expect(e.translate(4n * MiB + 8n, 8n)).toBe(HPA + 4n * MiB + 8n);
+    expect(maps()).toHaveLength(2);
+  });
+
   it("copies between the hypervisor's buffers and RAM across a chunk border, and refuses a range past RAM", () => {
     e.reset(0n, HPA, 8n * MiB, 1);
     expect(e.copyIn(CHUNK - 5n, 13, 1)).toBe(1);

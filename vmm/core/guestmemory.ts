@@ -81,6 +81,11 @@ function copiedInto(r: RamRegion, start: u64, end: u64): bool {
 export class GuestMemory {
   regions: RamRegion[] = [];
   private lastRegion: RamRegion | null = null;
+  // The chunk translate() found last, ready: where it starts, guest- and
+  // host-physical, and its size (0 for none). Chunks stay ready.
+  private chunkGpa: u64 = 0;
+  private chunkHpa: u64 = 0;
+  private chunkBytes: u64 = 0;
   private mapper: RamMapper | null = null;
 
   // RAM at `gpa`: with `lazy`, made ready as it is touched; otherwise its
@@ -118,29 +123,48 @@ export class GuestMemory {
   }
 
   // Host-physical address of [gpa, gpa + length), or -1 if any of it is not
-  // RAM. The range is ready when this returns. Inline for the usual case,
-  // the region found last holding the range in one chunk long ready: the
-  // walk of an emulated instruction's page tables asks four times per exit.
+  // RAM. The range is ready when this returns. Inline for the usual cases:
+  // the range within the chunk found last, as a virtqueue's buffers, carved
+  // from the same few pages, ask one after another; else the region found
+  // last holding it in one chunk long ready, as the walk of an emulated
+  // instruction's page tables asks four times per exit.
   @inline
   translate(gpa: u64, length: u64): i64 {
+    const offset = gpa - this.chunkGpa, bytes = this.chunkBytes;
+    if (offset < bytes && length <= bytes - offset) return <i64>(this.chunkHpa + offset);
     const r = this.lastRegion;
     if (r !== null && r.holds(gpa, length)) {
-      const offset = gpa - r.gpa, chunk = offset / RAM_CHUNK;
+      const inRegion = gpa - r.gpa, chunk = inRegion / RAM_CHUNK;
       // A range of length 0 wraps `last` around and takes the long way.
-      const last = offset + length - 1;
-      if (last / RAM_CHUNK == chunk && unchecked(r.ready[<i32>chunk]) != 0) return <i64>(r.hpa + offset);
+      const last = inRegion + length - 1;
+      if (last / RAM_CHUNK == chunk && unchecked(r.ready[<i32>chunk]) != 0) {
+        this.remember(r, <i32>chunk);
+        return <i64>(r.hpa + inRegion);
+      }
     }
     return this.translateAny(gpa, length);
   }
 
-  // translate() for any range: the region looked up, its chunks made ready.
+  // Chunk `c` of `r`, ready, is the one translate() tries first.
+  @inline
+  private remember(r: RamRegion, c: i32): void {
+    const start = <u64>c * RAM_CHUNK;
+    this.chunkGpa = r.gpa + start;
+    this.chunkHpa = r.hpa + start;
+    this.chunkBytes = r.chunkSize(c);
+  }
+
+  // translate() for any range: the region looked up, its chunks made ready,
+  // the chunk remembered if the range lies in one.
   private translateAny(gpa: u64, length: u64): i64 {
     const r = this.regionOf(gpa, length);
     if (r === null) return -1;
     const offset = gpa - r.gpa, last = length > 0 ? offset + length - 1 : offset;
-    for (let c = <i32>(offset / RAM_CHUNK); c <= <i32>(last / RAM_CHUNK); c++) {
+    const first = <i32>(offset / RAM_CHUNK), final = <i32>(last / RAM_CHUNK);
+    for (let c = first; c <= final; c++) {
       if (unchecked(r.ready[c]) == 0) this.makeReady(r, c);
     }
+    if (first == final) this.remember(r, first);
     return <i64>(r.hpa + offset);
   }
 
@@ -296,6 +320,7 @@ export class GuestMemory {
     }
     this.regions = [];
     this.lastRegion = null;
+    this.chunkBytes = 0;
   }
 
   // All of RAM reads as zero from now on: the ready chunks are zeroed (the

@@ -309,10 +309,21 @@ export class VirtioNet extends VirtioDevice {
     const total = <u64>(NET_HEADER_BYTES + frame.length), most = this.mergeable ? MAX_MERGED : 1;
     this.startIncoming(frame);
     let chains = 0, filled: u64 = 0, room: u64 = 0, firstHost: i64 = -1;
+    const heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
     while (filled < total && chains < most) {
       // Mostly one buffer (takeBuffer()); any other chain through the walk.
-      const chain = chains == 0 ? this.firstChain : this.otherChain;
       const host = q.takeBuffer();
+      if (host >= 0 && filled >= heldEnd) {
+        // Past the header and the bytes held, as most of a large frame: all
+        // from the sender's buffers, straight into this one.
+        const writable = <u64>q.takenLen, n = this.restRuns.copyTo(<u64>host, min(writable, total - filled));
+        q.place(q.takenHead, <u32>n);
+        room += writable;
+        filled += n;
+        chains++;
+        continue;
+      }
+      const chain = chains == 0 ? this.firstChain : this.otherChain;
       let head: u16 = 0, writable: u64 = 0;
       if (host >= 0) {
         head = q.takenHead;
