@@ -313,36 +313,33 @@ export class VirtioNet extends VirtioDevice {
     while (filled < total && chains < most) {
       // Mostly one buffer (takeBuffer()); any other chain through the walk.
       const host = q.takeBuffer();
+      let head: u16 = 0, writable: u64 = 0, n: u64 = 0;
       if (host >= 0 && filled >= heldEnd) {
         // Past the header and the bytes held, as most of a large frame: all
         // from the sender's buffers, straight into this one.
-        const writable = <u64>q.takenLen, n = this.restRuns.copyTo(<u64>host, min(writable, total - filled));
-        q.place(q.takenHead, <u32>n);
-        room += writable;
-        filled += n;
-        chains++;
-        continue;
-      }
-      const chain = chains == 0 ? this.firstChain : this.otherChain;
-      let head: u16 = 0, writable: u64 = 0;
-      if (host >= 0) {
         head = q.takenHead;
         writable = <u64>q.takenLen;
-      } else if (q.pop(chain)) {
-        head = chain.head;
-        writable = chain.writableBytes;
-      } else break;
-      // The header goes whole into the first buffer chain (5.1.6.3.1).
-      if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
-        return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
+        n = this.restRuns.copyTo(<u64>host, min(writable, total - filled));
+      } else {
+        const chain = chains == 0 ? this.firstChain : this.otherChain;
+        if (host >= 0) {
+          head = q.takenHead;
+          writable = <u64>q.takenLen;
+        } else if (q.pop(chain)) {
+          head = chain.head;
+          writable = chain.writableBytes;
+        } else break;
+        // The header goes whole into the first buffer chain (5.1.6.3.1).
+        if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
+          return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
+        }
+        // Its one buffer, or a walked chain's writable ones, in order.
+        const walked = host < 0, end = walked ? chain.count : 1;
+        for (let i = walked ? chain.readableCount : 0; i < end; i++) {
+          n += this.fill(walked ? chain.host(i) : <u64>host, walked ? <u64>chain.len(i) : writable, filled + n);
+        }
+        if (chains == 0) firstHost = host;
       }
-      // Its one buffer, or a walked chain's writable ones, in order.
-      const walked = host < 0, end = walked ? chain.count : 1;
-      let n: u64 = 0;
-      for (let i = walked ? chain.readableCount : 0; i < end; i++) {
-        n += this.fill(walked ? chain.host(i) : <u64>host, walked ? <u64>chain.len(i) : writable, filled + n);
-      }
-      if (chains == 0) firstHost = host;
       q.place(head, <u32>n);
       room += writable;
       filled += n;

@@ -30,7 +30,6 @@ const SET_RARELY: u64 = RFLAGS_TF | RFLAGS_DF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS
   | RFLAGS_ID;
 
 // Whether the RFLAGS a #VMEXIT saved show the emulator's bug.
-
 export function rflagsCorrupted(saved: u64): bool {
   return (saved & RFLAGS_RESERVED) != 0;
 }
