@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Machine } from "../harness/machine";
-import { ICOUNT_ARGS, serialFileIn, spawnQemu } from "../harness/qemu";
+import { icountArgs, serialFileIn, spawnQemu } from "../harness/qemu";
 import { guestPaths } from "./debian";
 
 export interface GuestBootOptions {
@@ -21,9 +21,11 @@ export interface GuestBootOptions {
   vmlinux?: boolean;
   accel?: "tcg" | "kvm";
   // TCG only: the CPU model (QEMU's default qemu64 otherwise), and
-  // instructions as the clock (ICOUNT_ARGS, for make bench).
+  // instructions as the clock (ICOUNT_ARGS, for make bench; with
+  // icountSleeps ICOUNT_SLEEP_ARGS).
   cpu?: string;
   icount?: boolean;
+  icountSleeps?: boolean;
   memoryMiB?: number;
   append?: string;
   // QEMU options that add devices ("-drive", "file=disk.img,if=virtio,format=raw", "-device", "virtio-rng-pci").
@@ -51,7 +53,7 @@ export function guestQemuArgs(opts: GuestBootOptions = {}, serialFile?: string):
     ...(opts.accel === "kvm"
       ? ["-enable-kvm", "-cpu", "host"]
       : ["-accel", "tcg", ...(opts.cpu ? ["-cpu", opts.cpu] : [])]),
-    ...(opts.icount ? ICOUNT_ARGS : []),
+    ...(opts.icount ? icountArgs(opts.icountSleeps) : []),
     ...(opts.devices ?? []),
   ];
 }

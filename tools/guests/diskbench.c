@@ -14,21 +14,28 @@
 //                 queue of requests to batch
 //
 // Each phase is timed with RDTSC and printed as
-// "diskbench: PHASE N requests of B bytes: T ticks". Under QEMU -icount
-// shift=0,sleep=off the TSC counts instructions (docs/disk-bench.md).
-// Under Typervisor it also prints the VM's exits during the phase, read
-// from the hypervisor's CPUID leaf 0x40000002 (docs/hypercalls.md):
-// "diskbench: PHASE exits: N io A mmio B ...".
+// "diskbench: PHASE N requests of B bytes: T ticks", after the ticks the
+// machine spent halted meanwhile, "diskbench: PHASE idle: I ticks". Under
+// QEMU -icount shift=0 the TSC counts instructions while the CPU runs, and
+// real time while it halts (sleep=on), so T - I are the instructions run
+// (docs/disk-bench.md). On a bare machine the halts are Linux's idle
+// periods, from its cpu_idle trace events (the initramfs's /init turns
+// them on, with the TSC as the trace clock); under Typervisor the host
+// CPUs' idle ticks, and the VM's exits, from the hypervisor's CPUID leaf
+// 0x40000002 (docs/hypercalls.md): "diskbench: PHASE exits: N io A mmio B ...".
 //
 // A static freestanding x86-64 Linux executable, as netbench.c, with
 // which it shares program.h: no libc, raw system calls.
 
 #include "program.h"
 
-enum { SYS_WRITE = 1, SYS_OPEN = 2, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18 };
+enum { SYS_READ = 0, SYS_WRITE = 1, SYS_OPEN = 2, SYS_CLOSE = 3, SYS_IOCTL = 16, SYS_PREAD64 = 17, SYS_PWRITE64 = 18 };
 enum { SYS_IO_SETUP = 206, SYS_IO_DESTROY = 207, SYS_IO_GETEVENTS = 208, SYS_IO_SUBMIT = 209 };
 // Linux's x86-64 <asm-generic/fcntl.h> and <linux/fs.h>.
+#define O_RDONLY 00
+#define O_WRONLY 01
 #define O_RDWR 02
+#define O_TRUNC 01000
 #define O_DIRECT 040000
 #define BLKGETSIZE64 0x80081272UL
 
@@ -98,9 +105,11 @@ static long countOf(const char *arg) {
 }
 
 // The VM's exits, from the hypervisor's leaf 0x40000002: of one kind (ECX,
-// ExitKind's number), or every exit with ECX all ones.
+// ExitKind's number), or every exit with ECX all ones; with ECX 0xfffffffe
+// the ticks the host's CPUs have spent halted.
 #define EXIT_COUNT_LEAF 0x40000002u
 #define ALL_EXITS 0xffffffffu
+#define HOST_IDLE 0xfffffffeu
 static const struct {
   unsigned kind;
   const char *name;
@@ -133,10 +142,11 @@ static void countExits(struct exitCounts *e) {
 }
 
 // Prints the exits from `before` to `now`, but for this program's own
-// CPUIDs: the kinds of `before`, and the count of every exit in `now`.
+// CPUIDs: the kinds of `before`, the two reads of the host's idle ticks
+// (phase()), and the count of every exit in `now`.
 static void putExitsBetween(const struct exitCounts *before, const struct exitCounts *now) {
   put(" exits: ");
-  putNumber(now->all - before->all - (KIND_COUNT + 1));
+  putNumber(now->all - before->all - (KIND_COUNT + 3));
   for (unsigned i = 0; i < KIND_COUNT; i++) {
     put(" ");
     put(KINDS[i].name);
@@ -144,6 +154,71 @@ static void putExitsBetween(const struct exitCounts *before, const struct exitCo
     putNumber(now->kind[i] - before->kind[i]);
   }
   put("\n");
+}
+
+// Linux's trace buffer, which /init has record the cpu_idle events with
+// the TSC as their clock (Documentation/trace/ftrace.rst: a counter clock's
+// timestamps are printed as the raw count).
+#define TRACE "/sys/kernel/tracing/trace"
+#define IDLE_EVENT ": cpu_idle: state="
+#define IDLE_EXIT 4294967295UL // PWR_EVENT_EXIT, (u32)-1
+
+// Empties the trace buffer (opening it for writing with O_TRUNC does).
+static void clearTrace(void) {
+  long fd = syscall4(SYS_OPEN, TRACE, O_WRONLY | O_TRUNC, 0, 0);
+  if (fd < 0) fail("cannot clear ", TRACE, -fd);
+  syscall3(SYS_CLOSE, fd, 0, 0);
+}
+
+// The digits that end at `end` (exclusive) in line[0, end), as a number.
+static u64 numberBefore(const char *line, int end) {
+  int start = end;
+  while (start > 0 && line[start - 1] >= '0' && line[start - 1] <= '9') start--;
+  u64 n = 0;
+  for (int i = start; i < end; i++) n = n * 10 + (u64)(line[i] - '0');
+  return n;
+}
+
+// One trace line: an idle period that began (an event with a state) or
+// ended (IDLE_EXIT) adds its part within [from, to) to *idle.
+static void idleLine(const char *line, int length, u64 from, u64 to, u64 *enteredAt, u64 *idle) {
+  int event = textLength(IDLE_EVENT);
+  for (int at = 0; at + event <= length; at++) {
+    int i = 0;
+    while (i < event && line[at + i] == IDLE_EVENT[i]) i++;
+    if (i < event) continue;
+    u64 tsc = numberBefore(line, at), state = 0;
+    for (i = at + event; i < length && line[i] >= '0' && line[i] <= '9'; i++) state = state * 10 + (u64)(line[i] - '0');
+    u64 clamped = tsc < from ? from : tsc > to ? to : tsc;
+    if (state != IDLE_EXIT) *enteredAt = clamped;
+    else if (*enteredAt != 0) {
+      *idle += clamped - *enteredAt;
+      *enteredAt = 0;
+    }
+    return;
+  }
+}
+
+// The ticks Linux spent idle between TSC `from` and `to`, by its trace
+// events, read through `scratch` (`room` bytes).
+static u64 idleFromTrace(u64 from, u64 to, unsigned char *scratch, long room) {
+  long fd = syscall4(SYS_OPEN, TRACE, O_RDONLY, 0, 0);
+  if (fd < 0) fail("cannot read ", TRACE, -fd);
+  static char line[512];
+  int length = 0;
+  u64 idle = 0, enteredAt = 0;
+  for (long n; (n = syscall3(SYS_READ, fd, scratch, room)) > 0;) {
+    for (long i = 0; i < n; i++) {
+      if (scratch[i] != '\n') {
+        if (length < (int)sizeof line) line[length++] = (char)scratch[i];
+        continue;
+      }
+      idleLine(line, length, from, to, &enteredAt, &idle);
+      length = 0;
+    }
+  }
+  syscall3(SYS_CLOSE, fd, 0, 0);
+  return idle;
 }
 
 static u64 xorshift64(u64 *state) {
@@ -201,7 +276,11 @@ static void phase(int fd, u64 size, const char *arg) {
   u64 state = RANDOM_SEED;
   struct exitCounts exits;
   int counted = underTypervisor();
-  if (counted) countExits(&exits);
+  u64 hostIdle = 0;
+  if (counted) {
+    countExits(&exits);
+    hostIdle = exitCount(HOST_IDLE);
+  } else clearTrace();
   u64 start = rdtsc();
   if (queued) queuedReads(fd, size, count, &state, arg);
   for (long i = 0; i < count && !queued; i++) {
@@ -209,7 +288,8 @@ static void phase(int fd, u64 size, const char *arg) {
     long done = syscall4(write ? SYS_PWRITE64 : SYS_PREAD64, fd, (long)buffer, (long)bytes, (long)offset);
     if (done != (long)bytes) fail(write ? "write failed: " : "read failed: ", arg, done < 0 ? -done : 5);
   }
-  u64 ticks = rdtsc() - start;
+  u64 end = rdtsc(), ticks = end - start;
+  u64 idle = counted ? exitCount(HOST_IDLE) - hostIdle : idleFromTrace(start, end, buffer, sizeof buffer);
   int name = 0;
   while (arg[name] != ':') name++;
   if (counted) {
@@ -219,6 +299,11 @@ static void phase(int fd, u64 size, const char *arg) {
     syscall4(SYS_WRITE, 1, (long)arg, name, 0);
     putExitsBetween(&exits, &now);
   }
+  put("diskbench: ");
+  syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+  put(" idle: ");
+  putNumber(idle);
+  put(" ticks\n");
   put("diskbench: ");
   syscall4(SYS_WRITE, 1, (long)arg, name, 0);
   put(" ");

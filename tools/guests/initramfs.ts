@@ -98,13 +98,18 @@ if [ -n "$address" ]; then
 fi
 # typervisor.diskbench=DEVICE,PHASE:COUNT,...: make bench's disk benchmark.
 # On a bare machine the disk is QEMU's NVMe drive, whose driver probes it
-# in the background: wait for the device node.
+# in the background: wait for the device node. diskbench takes the ticks
+# Linux spent idle from its cpu_idle trace events, stamped with the TSC.
 bench=$(sed -n 's/.*typervisor[.]diskbench=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 if [ -n "$bench" ]; then
+  mount -t tracefs nodev /sys/kernel/tracing
+  echo x86-tsc > /sys/kernel/tracing/trace_clock
+  echo 1 > /sys/kernel/tracing/events/power/cpu_idle/enable
   device=\${bench%%,*}
   [ -b "$device" ] || modprobe nvme
   tries=0
   while [ ! -b "$device" ] && [ $tries -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  echo "typervisor-initramfs: diskbench on $device"
   /bin/diskbench $(echo "$bench" | tr , " ")
   poweroff -f
 fi

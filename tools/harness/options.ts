@@ -28,8 +28,10 @@ export interface BootOptions {
   accel?: "tcg" | "kvm";
   // Bochs: cpu model (default "broadwell_ult", VT-x with EPT).
   bochsCpu?: string;
-  // Count instructions instead of time (QEMU -icount; Bochs always does).
+  // Count instructions instead of time (QEMU -icount; Bochs always does),
+  // and with icountSleeps the host's time while every CPU halts (qemu.ts).
   icount?: boolean;
+  icountSleeps?: boolean;
   // QEMU: give each CPU a host thread of its own (multi-threaded TCG), so
   // that they run truly in parallel. Off by default: QEMU 7.2's threads race
   // on CPU 0's state under AMD-V (docs/smp.md, "Four emulator bugs").

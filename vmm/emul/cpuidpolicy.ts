@@ -10,6 +10,7 @@
 // the leaves that never change, for the backends' exit fast paths. Intel
 // SDM Vol. 2A "CPUID"; AMD APM Vol. 3 Appendix E.
 
+import { rdtsc } from "../../kernel/arch/shim";
 import {
   CPUID1_ECX_OSXSAVE,
   CPUID1_ECX_VMX,
@@ -23,6 +24,7 @@ import {
   XCR0_AVX512,
 } from "../../kernel/arch/x86";
 import { Cpuid, query } from "../../kernel/cpu/cpuid";
+import { idleTicks } from "../../kernel/cpu/idletime";
 import { allocPages, freePage } from "../../kernel/mm/linearpages";
 import { tscPerMillisecond } from "../../kernel/time/tsc";
 import { Vcpu } from "../core/vcpu";
@@ -33,10 +35,12 @@ import { offeredXcr0, protectionKeysOffered } from "../vcpustate/xstate";
 const HYPERVISOR_BASE: u32 = 0x40000000;
 const INTERFACE_LEAF: u32 = 0x40000001;
 // The VM's exits so far (ECX: an ExitKind, or ALL_EXITS), as EDX:EAX; what
-// a benchmark in the guest reads around its loop (docs/hypercalls.md).
+// a benchmark in the guest reads around its loop (docs/hypercalls.md). With
+// ECX = HOST_IDLE the host CPUs' ticks halted with nothing to run.
 const EXIT_COUNT_LEAF: u32 = 0x40000002;
 const HYPERVISOR_MAX: u32 = EXIT_COUNT_LEAF;
 const ALL_EXITS: u32 = 0xffff_ffff;
+const HOST_IDLE: u32 = 0xffff_fffe;
 const EXTENDED_BASE: u32 = 0x80000000;
 export const INTERFACE_VERSION: u32 = 2;
 // "Typervisor" padded to 12 bytes, as EBX, ECX, EDX.
@@ -292,9 +296,10 @@ export function emulateCpuid(vm: Vm, vcpu: Vcpu): void {
 }
 
 // The VM's exits of `kind` that reached handleExit() (this CPUID's among
-// them), or with ALL_EXITS every exit of its vCPUs, those the backends
-// finished themselves too.
+// them), with ALL_EXITS every exit of its vCPUs, those the backends
+// finished themselves too, or with HOST_IDLE the host's idle ticks.
 function exitCount(vm: Vm, kind: u32): u64 {
+  if (kind == HOST_IDLE) return idleTicks(rdtsc());
   if (kind != ALL_EXITS) return vm.exitStats.handled(<i32>kind);
   let n: u64 = 0;
   for (let i = 0; i < vm.vcpus.length; i++) n += vm.vcpus[i].exits;

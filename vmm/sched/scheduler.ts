@@ -24,6 +24,7 @@ import { crashOnSliceEnd } from "../../kernel/boot/selftest";
 import { consolePending, print, printDec, println } from "../../kernel/console/console";
 import { FaultWitness, setFaultWitness } from "../../kernel/console/panic";
 import * as log from "../../kernel/console/log";
+import { idleFrom, idleUntil } from "../../kernel/cpu/idletime";
 import { alarmMayHaveRung, setAlarm, startLocalTimer } from "../../kernel/cpu/irq";
 import { enableStateSwitching } from "../../kernel/cpu/cpuid";
 import { useHostPat } from "../../kernel/mm/hostpaging";
@@ -223,7 +224,10 @@ export function cpuNext(cpu: u32): usize {
     return c.entry.base;
   }
   // An idle period ends with an interrupt: the alarm's, or a kick.
-  if (c.entry.action == Action.Idle) alarmMayHaveRung(c.id);
+  if (c.entry.action == Action.Idle) {
+    idleUntil(c.id, rdtsc());
+    alarmMayHaveRung(c.id);
+  }
   if (c.idle) {
     c.idle = false;
     idleCpus--;
@@ -642,6 +646,7 @@ function idle(c: HostCpu, now: u64, tscPerMs: u64): void {
   let wake = homeDeadline(c, null, tscPerMs);
   if (c.id == 0 && pollsWanted()) wake = min(wake, now + INPUT_POLL_MS * tscPerMs);
   setAlarm(c.id, wake);
+  idleFrom(c.id, rdtsc());
 }
 
 // The earliest TSC at which this CPU must look again for others than
