@@ -69,7 +69,7 @@ export class Segments {
   consume(n: u64): void {
     let left = n;
     while (left > 0 && this.index < this.count) {
-      const rest = this.lengths[this.index] - this.offset;
+      const rest = unchecked(this.lengths[this.index]) - this.offset; // index < count <= capacity
       if (left < rest) {
         this.offset += left;
         return;

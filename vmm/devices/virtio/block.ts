@@ -375,14 +375,15 @@ export class VirtioBlock extends VirtioDevice {
     let skip = toGuest ? 0 : HEADER_SIZE, left = length;
     const first = toGuest ? chain.readableCount : 0, end = toGuest ? chain.count : chain.readableCount;
     data.clear();
+    // Within the chain's buffers: 0 <= first and end <= chain.count.
     for (let i = first; i < end && left > 0; i++) {
-      const len = <u64>chain.len(i);
+      const len = <u64>chain.lenOf(i);
       if (skip >= len) {
         skip -= len;
         continue;
       }
       const n = min(len - skip, left);
-      data.add(chain.host(i) + skip, n);
+      data.add(chain.hostOf(i) + skip, n);
       left -= n;
       skip = 0;
     }

@@ -49,7 +49,8 @@ export class Chain {
   writable(i: i32): bool {
     return i >= this.readableCount;
   }
-  // The same for a walk that keeps 0 <= i < count itself (Runs), unchecked.
+  // The same for a walk that keeps 0 <= i < count itself (Runs, a disk
+  // request's data), unchecked.
   @inline
   hostOf(i: i32): u64 {
     return unchecked(this.hosts[i]);

@@ -50,37 +50,31 @@ export class DataPointer {
 
   // Points at as much of `data`, from its position on, as one command can
   // name: at most `most` bytes, a whole number of `unit`s. How many bytes;
-  // 0 if not one unit (the position does not move).
+  // 0 if not one unit (the position does not move). One walk: pieces
+  // joined at page boundaries, within `most` and MAX_PAGES, each page
+  // after PRP1's listed as it is reached.
   describe(data: Segments, most: u64, unit: u64): u64 {
-    const bytes = this.extent(data, most) / unit * unit;
-    if (bytes == 0) return 0;
-    let i = data.index, phys = data.phys(i) + data.offset, left = bytes, entries: usize = 0;
-    this.prp1 = phys;
-    let page = (phys & ~PAGE_MASK) + MEMORY_PAGE; // PRP1 names the first page
-    while (true) {
-      const n = min(data.length(i) - (i == data.index ? data.offset : 0), left);
-      for (; page < phys + n; page += MEMORY_PAGE) store<u64>(this.list + 8 * entries++, page);
-      left -= n;
-      if (left == 0) break;
-      phys = page = data.phys(++i);
-    }
-    this.prp2 = entries == 0 ? 0 : entries == 1 ? load<u64>(this.list) : this.listPhys;
-    return bytes;
-  }
-
-  // How many bytes from `data`'s position one command could name, before
-  // they are cut to whole units: pieces joined at page boundaries, within
-  // `most` and MAX_PAGES.
-  private extent(data: Segments, most: u64): u64 {
     let i = data.index;
-    const first = data.phys(i) + data.offset;
-    const room = min(most, MAX_PAGES * MEMORY_PAGE - (first & PAGE_MASK));
-    let bytes = min(data.length(i) - data.offset, room), end = first + bytes;
-    while (bytes < room && (end & PAGE_MASK) == 0 && ++i < data.count && (data.phys(i) & PAGE_MASK) == 0) {
-      const n = min(data.length(i), room - bytes);
-      bytes += n;
-      end = data.phys(i) + n;
+    const first = data.phys(i) + data.offset, offset = first & PAGE_MASK;
+    const room = min(most, MAX_PAGES * MEMORY_PAGE - offset);
+    let bytes = min(data.length(i) - data.offset, room), end = first + bytes, entries: usize = 0;
+    for (let page = first - offset + MEMORY_PAGE; page < end; page += MEMORY_PAGE) {
+      store<u64>(this.list + 8 * entries++, page);
     }
+    while (bytes < room && (end & PAGE_MASK) == 0 && ++i < data.count) {
+      const phys = data.phys(i);
+      if ((phys & PAGE_MASK) != 0) break;
+      const n = min(data.length(i), room - bytes);
+      end = phys + n;
+      for (let page = phys; page < end; page += MEMORY_PAGE) store<u64>(this.list + 8 * entries++, page);
+      bytes += n;
+    }
+    bytes = bytes / unit * unit;
+    if (bytes == 0) return 0;
+    // The pages the whole units span past PRP1's; any listed beyond them go unread.
+    const listed = (offset + bytes - 1) / MEMORY_PAGE;
+    this.prp1 = first;
+    this.prp2 = listed == 0 ? 0 : listed == 1 ? load<u64>(this.list) : this.listPhys;
     return bytes;
   }
 }
