@@ -77,6 +77,7 @@ interface VirtioExports {
   buildMultiqueue(iops: number, tscPerMs: bigint, atDisk: number): void;
   multiqueueResumeAt(): bigint;
   multiqueueResume(): void;
+  multiqueueHalt(): void;
   endHeld(): void;
   heldRequests(): number;
 }
@@ -965,6 +966,23 @@ describe("a disk of two request queues (F_MQ), a VM of two vCPUs'", () => {
     e.multiqueueResume();
     expect(d.ring.takeUsed().map(([id]) => id)).toEqual([a.head, b.head]);
     expect([d.dataOf(a), d.dataOf(b)]).toEqual([diskAt(3, 512), diskAt(4, 512)]);
+    expect(messages().slice(sent).map(([, data]) => data - msiData(0))).toEqual([1]);
+    expect(e.multiqueueResumeAt()).toBe(NOT_DUE);
+  });
+
+  it("looks at a batch at the disk when a vCPU halts: not ended, the clock's look stays; ended, it is back", () => {
+    const { d } = bringUp(0, (offered) => offered, 1);
+    const a = d.submit({ type: T_IN, sector: 3, in: 512 });
+    const sent = e.messageCount();
+    d.notify(0);
+    const look = e.multiqueueResumeAt();
+    e.multiqueueHalt();
+    expect(d.ring.usedIdx).toBe(0);
+    expect(e.multiqueueResumeAt()).toBe(look);
+    e.endHeld();
+    e.multiqueueHalt();
+    expect(d.ring.takeUsed().map(([id]) => id)).toEqual([a.head]);
+    expect(d.dataOf(a)).toEqual(diskAt(3, 512));
     expect(messages().slice(sent).map(([, data]) => data - msiData(0))).toEqual([1]);
     expect(e.multiqueueResumeAt()).toBe(NOT_DUE);
   });

@@ -52,6 +52,9 @@ export abstract class InterruptPin {
   // requested and nextEvent() is still the one it worked out (no guest
   // access to a timer since).
   abstract settled(): bool;
+  // A vCPU halts: the platform's deferred work may look early
+  // (Deferred.lookOnHalt()). Nothing by default.
+  lookOnHalt(): void {}
 }
 
 // The scheduler's looks at the clocks (decide() in sched/scheduler.ts),

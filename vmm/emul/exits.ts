@@ -134,6 +134,9 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       // the lock: it decides what the vCPU does next, not the HLT.
       if (!vcpu.isRunnable) return Next.Halt;
       if (vcpu.pendingStartup >= 0) return Next.Resume;
+      // What the VM's devices wait for outside it may have ended: a look
+      // now costs no exit, and its interrupt ends the halt below.
+      if (vm.intr !== null) vm.intr!.lookOnHalt();
       // An interrupt already waiting ends the halt at once, if the guest
       // takes interrupts; an NMI does, unless NMIs are blocked.
       if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;

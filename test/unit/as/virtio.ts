@@ -134,6 +134,10 @@ export function multiqueueResumeAt(): u64 {
 export function multiqueueResume(): void {
   multiqueue!.resume.run();
 }
+// A vCPU of the VM halts: the device's look ahead of the clock's.
+export function multiqueueHalt(): void {
+  multiqueue!.resume.lookOnHalt();
+}
 // The held disk ends the requests it has; how many it has.
 export function endHeld(): void {
   held!.end();

@@ -430,6 +430,12 @@ class BlockResume extends Deferred {
   run(): void {
     this.block.resumeNow();
   }
+  // Early is harmless: a batch still at the disk keeps its next look
+  // (pollDisk() moves only one whose time has come), and a request held
+  // back stays held until its budget or share lets it go.
+  lookOnHalt(): void {
+    this.block.resumeNow();
+  }
 }
 
 // Where a request's status byte lies: its chain's last device-writable

@@ -81,6 +81,10 @@ export class PcInterrupts extends InterruptPin {
     this.deferredKnown = false;
   }
 
+  lookOnHalt(): void {
+    for (let i = 0; i < this.deferred.length; i++) unchecked(this.deferred[i]).lookOnHalt();
+  }
+
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
   irq0At(tscPerMs: u64): u64 {
     return this.tscAfter(this.pit.nsUntilIrq(), tscPerMs);
