@@ -45,8 +45,9 @@ export abstract class BlockDevice {
   // Whether another command may start before those started finish.
   protected abstract get hasRoom(): bool;
   // Points the next read or write at as much of `data`, from its position
-  // on, as one command can name, in whole blocks: how many bytes (0 if not
-  // one whole block can be named from there).
+  // on, as one command can name, in whole blocks, and moves the position
+  // past them: how many bytes (0 if not one whole block can be named from
+  // there).
   protected abstract cover(data: Segments): u64;
   // Starts a read or write of `blocks` from block `lba`, through what
   // cover() named, for request `tag` of `batch` (counted there if it
@@ -82,7 +83,6 @@ export abstract class BlockDevice {
       }
       const n = this.cover(data), blocks = n / this.blockSize;
       if (n == 0 || !this.start(at, blocks, write, batch, tag)) return false;
-      data.consume(n);
       at += blocks;
     }
     return true;

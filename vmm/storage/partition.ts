@@ -75,7 +75,7 @@ export class PartitionDisk extends DiskBacking {
   private move(offset: u64, data: Segments, write: bool, batch: IoBatch, tag: i32): bool {
     if (!this.inside(offset, data.bytes)) return false;
     for (let i = 0; i < data.count; i++) {
-      if (!this.device.addressable(data.phys(i), data.length(i))) return false;
+      if (!this.device.addressable(data.physOf(i), data.lengthOf(i))) return false;
     }
     return data.bytes == 0
       || this.device.begin(this.partition.firstLba + offset / this.device.blockSize, data, write, batch, tag);

@@ -54,6 +54,15 @@ export class Segments {
   length(i: i32): u64 {
     return this.lengths[i];
   }
+  // The same for a walk that keeps 0 <= i < count itself, unchecked.
+  @inline
+  physOf(i: i32): u64 {
+    return unchecked(this.physs[i]);
+  }
+  @inline
+  lengthOf(i: i32): u64 {
+    return unchecked(this.lengths[i]);
+  }
 
   rewind(): void {
     this.index = 0;
@@ -65,11 +74,19 @@ export class Segments {
     return this.index >= this.count;
   }
 
+  // Moves the position to `offset` bytes into piece `index` (< count), or
+  // to the next piece's start if that is its end.
+  moveTo(index: i32, offset: u64): void {
+    const atEnd = offset >= this.length(index);
+    this.index = atEnd ? index + 1 : index;
+    this.offset = atEnd ? 0 : offset;
+  }
+
   // Moves the position `n` bytes on.
   consume(n: u64): void {
     let left = n;
     while (left > 0 && this.index < this.count) {
-      const rest = unchecked(this.lengths[this.index]) - this.offset; // index < count <= capacity
+      const rest = this.lengthOf(this.index) - this.offset;
       if (left < rest) {
         this.offset += left;
         return;

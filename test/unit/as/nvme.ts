@@ -67,10 +67,10 @@ export function prpClear(): void {
 export function prpAdd(phys: u64, length: u64): void {
   pieces.add(phys, length);
 }
-// The next command's pointer, from where the last one ended: its bytes.
+// The next command's pointer, from where the last one ended (describe()
+// moves the position past what it names): its bytes.
 export function prpNext(most: u64, unit: u64): u64 {
   const bytes = pointer.describe(pieces, most, unit);
-  pieces.consume(bytes);
   point();
   return bytes;
 }

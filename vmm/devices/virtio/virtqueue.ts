@@ -142,6 +142,10 @@ export class Virtqueue {
     // The walk: the queue's table, then at most one indirect table, by
     // their host addresses.
     let table = this.descHost, entries = n, index = head, steps: u32 = 0, indirect = false;
+    // The most buffers the chain may have: the queue size (2.7.5.3.1) and
+    // the device's Chain; and its bytes so far.
+    const most = min(n, <u32>chain.capacity);
+    let bytes: u64 = 0;
     while (true) {
       // 2.7.5.2: no loops. A chain visiting more descriptors than its table
       // holds has visited one twice.
@@ -177,11 +181,11 @@ export class Virtqueue {
         why = "has a buffer of " + len.toString() + " bytes at 0x" + addr.toString(16) + ", outside RAM";
       } else if (!writable && chain.count > chain.readableCount) {
         why = "is device-readable after a device-writable one"; // 2.7.4.2
-      } else if (<u32>chain.count >= n) {
-        why = "makes the chain longer than the queue size " + n.toString(); // 2.7.5.3.1
-      } else if (chain.count >= chain.capacity) {
-        why = "makes the chain longer than the device takes, " + chain.capacity.toString() + " buffers"; // 2.7.4.1
-      } else if (chain.readableBytes + chain.writableBytes + <u64>len > CHAIN_BYTES_LIMIT) {
+      } else if (<u32>chain.count >= most) {
+        why = <u32>chain.count >= n
+          ? "makes the chain longer than the queue size " + n.toString() // 2.7.5.3.1
+          : "makes the chain longer than the device takes, " + chain.capacity.toString() + " buffers"; // 2.7.4.1
+      } else if ((bytes += <u64>len) > CHAIN_BYTES_LIMIT) {
         why = "makes the chain longer than 2^32 bytes"; // 2.7.5.2
       } else if ((flags & DESC_F_NEXT) != 0 && next >= entries) {
         why = "has next " + next.toString() + ", past the table's " + entries.toString() + " entries";

@@ -30,8 +30,9 @@ export class PrdTable {
   constructor(private table: usize) {}
 
   // Names as much of `data`, from its position on, as the table holds: at
-  // most `most` bytes, a whole number of `unit`s. How many bytes; 0 if not
-  // one unit (the position does not move).
+  // most `most` bytes, a whole number of `unit`s, and moves the position
+  // past them. How many bytes; 0 if not one unit (the position does not
+  // move).
   describe(data: Segments, most: u64, unit: u64): u64 {
     const bytes = this.extent(data, most) / unit * unit;
     this.entries = 0;
@@ -48,6 +49,7 @@ export class PrdTable {
       }
       left -= n;
     }
+    data.consume(bytes);
     return bytes;
   }
 

@@ -49,32 +49,37 @@ export class DataPointer {
   }
 
   // Points at as much of `data`, from its position on, as one command can
-  // name: at most `most` bytes, a whole number of `unit`s. How many bytes;
-  // 0 if not one unit (the position does not move). One walk: pieces
-  // joined at page boundaries, within `most` and MAX_PAGES, each page
-  // after PRP1's listed as it is reached.
+  // name: at most `most` bytes, a whole number of `unit`s, and moves the
+  // position past them. How many bytes; 0 if not one unit (the position
+  // does not move). One walk: pieces joined at page boundaries, within
+  // `most` and MAX_PAGES, each page after PRP1's listed as it is reached.
   describe(data: Segments, most: u64, unit: u64): u64 {
-    let i = data.index;
-    const first = data.phys(i) + data.offset, offset = first & PAGE_MASK;
+    const first = data.phys(data.index) + data.offset, offset = first & PAGE_MASK;
     const room = min(most, MAX_PAGES * MEMORY_PAGE - offset);
-    let bytes = min(data.length(i) - data.offset, room), end = first + bytes, entries: usize = 0;
+    let bytes = min(data.length(data.index) - data.offset, room), end = first + bytes, entries: usize = 0;
     for (let page = first - offset + MEMORY_PAGE; page < end; page += MEMORY_PAGE) {
       store<u64>(this.list + 8 * entries++, page);
     }
-    while (bytes < room && (end & PAGE_MASK) == 0 && ++i < data.count) {
-      const phys = data.phys(i);
+    // The walk's last piece, and how far into it the walk went.
+    let last = data.index, lastEnd = data.offset + bytes;
+    for (let i = last + 1; bytes < room && (end & PAGE_MASK) == 0 && i < data.count; i++) {
+      const phys = data.physOf(i); // i < count
       if ((phys & PAGE_MASK) != 0) break;
-      const n = min(data.length(i), room - bytes);
+      const n = min(data.lengthOf(i), room - bytes);
       end = phys + n;
       for (let page = phys; page < end; page += MEMORY_PAGE) store<u64>(this.list + 8 * entries++, page);
       bytes += n;
+      last = i;
+      lastEnd = n;
     }
-    bytes = bytes / unit * unit;
-    if (bytes == 0) return 0;
+    const whole = bytes / unit * unit;
+    if (whole == 0) return 0;
     // The pages the whole units span past PRP1's; any listed beyond them go unread.
-    const listed = (offset + bytes - 1) / MEMORY_PAGE;
+    const listed = (offset + whole - 1) / MEMORY_PAGE;
     this.prp1 = first;
     this.prp2 = listed == 0 ? 0 : listed == 1 ? load<u64>(this.list) : this.listPhys;
-    return bytes;
+    if (whole == bytes) data.moveTo(last, lastEnd);
+    else data.consume(whole);
+    return whole;
   }
 }
