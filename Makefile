@@ -46,7 +46,7 @@ BOOT_OBJECTS := $(patsubst boot/%.S,$(BUILD)/boot/%.o,$(wildcard boot/*.S))
 C_OBJECTS := $(BUILD)/linker/shim.o $(BUILD)/linker/runtime.o $(BUILD)/linker/console.o $(BUILD)/linker/percpu.o \
 	$(BUILD)/linker/ipstack.o $(BUILD)/lwip.o $(BUILD)/font.o
 
-.PHONY: all deps guests run run-bochs run-uefi run-usb test test-long test-unit bench exit-profile net-profile fuzz usb usb-image clean
+.PHONY: all deps guests run run-bochs run-uefi run-usb test test-long test-unit bench exit-profile net-profile disk-profile fuzz usb usb-image clean
 all: $(BUILD)/typervisor.elf $(BUILD)/typervisor.iso
 
 include test/guests/Makefile.inc
@@ -243,6 +243,9 @@ exit-profile: all guests
 # Where the hypervisor's instructions go in the network bench's transfer (tools/netprofile.ts).
 net-profile: all guests
 	$(NODE_BIN)/tsx tools/netprofile.ts
+# Where the hypervisor's instructions go in one phase of the disk bench (tools/diskprofile.ts).
+disk-profile: all guests
+	$(NODE_BIN)/tsx tools/diskprofile.ts
 # The fuzzing guest for long: SEEDS=N OPS=M PLATFORM=qemu|bochs SEED=first (tools/fuzz.ts).
 fuzz: all guests
 	$(NODE_BIN)/tsx tools/fuzz.ts

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureGuests } from "./guests/debian";
-import { blocksRun, holder, readable, symbols } from "./harness/execlog";
+import { hostProfile, profileLines } from "./harness/execlog";
 import { countDisk, parseCounters, RECEIVER, twoVms } from "./netbench";
 
 const IMAGE = "build/typervisor.elf";
@@ -54,52 +54,20 @@ try {
   } finally {
     machine.kill();
   }
-  const host = symbols(IMAGE), starts = new Set(host.map((s) => s.address));
-  const byFunction = new Map<string, { instructions: number; calls: number }>();
-  const byBlock = new Map<number, { runs: number; instructions: number }>();
-  let hypervisor = 0, guestBlocks = 0;
-  for await (const block of blocksRun(log)) {
-    if (block.guest) {
-      guestBlocks++;
-      continue;
-    }
-    const name = readable(holder(host, block.pc));
-    const f = byFunction.get(name) ?? { instructions: 0, calls: 0 };
-    f.instructions += block.instructions;
-    // A block at the function's first address is a call (or a loop back to its start).
-    if (starts.has(block.pc)) f.calls++;
-    byFunction.set(name, f);
-    hypervisor += block.instructions;
-    if (values.blocks !== undefined && name.includes(values.blocks)) {
-      const b = byBlock.get(block.pc) ?? { runs: 0, instructions: 0 };
-      b.runs++;
-      b.instructions += block.instructions;
-      byBlock.set(block.pc, b);
-    }
-  }
+  const p = await hostProfile(log, IMAGE, values.blocks);
   const packets = parseCounters(machine.output, "eth0", RECEIVER.name), frames = packets.received + packets.sent;
-  const functions = [...byFunction].map(([name, f]) => ({ function: name, ...f }))
-    .sort((a, b) => b.instructions - a.instructions);
   console.log(
-    `${bytes} bytes, ${frames} frames at the receiver both ways: the hypervisor ran ${hypervisor} `
-      + `instructions (${Math.round(hypervisor / frames)} a frame), the guests ${guestBlocks} blocks`,
+    `${bytes} bytes, ${frames} frames at the receiver both ways: the hypervisor ran ${p.hypervisor} `
+      + `instructions (${Math.round(p.hypervisor / frames)} a frame), the guests ${p.guestBlocks} blocks`,
   );
-  console.log("instructions     calls  function");
-  for (const f of functions.slice(0, TOP)) {
-    console.log(`${String(f.instructions).padStart(12)}  ${String(f.calls).padStart(8)}  ${f.function}`);
-  }
-  if (values.blocks !== undefined) {
-    console.log(`blocks run of the functions named *${values.blocks}*: address, runs, instructions, function`);
-    for (const [pc, b] of [...byBlock].sort((x, y) => x[0] - y[0])) {
-      const name = readable(holder(host, pc));
-      console.log(
-        `  ${pc.toString(16)}  ${String(b.runs).padStart(8)}  ${String(b.instructions).padStart(10)}  ${name}`,
-      );
-    }
-  }
+  for (const line of profileLines(p, TOP, values.blocks)) console.log(line);
   writeFileSync(
     "build/bench/net-profile.json",
-    JSON.stringify({ unit: "instructions (QEMU -icount, AMD-V)", bytes, frames, hypervisor, functions }, null, 2),
+    JSON.stringify(
+      { unit: "instructions (QEMU -icount, AMD-V)", bytes, frames, hypervisor: p.hypervisor, functions: p.functions },
+      null,
+      2,
+    ),
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -75,3 +75,69 @@ export async function* blocksRun(path: string): AsyncGenerator<BlockRun> {
     }
   }
 }
+
+// Where the hypervisor's instructions went in a log: by function, and the
+// blocks of the functions whose names hold `blocksOf` (for reading beside
+// `llvm-objdump -d --disassemble-symbols=...` of the image). The guests'
+// blocks are only counted.
+export interface FunctionCost {
+  function: string;
+  instructions: number;
+  calls: number;
+}
+export interface HostProfile {
+  hypervisor: number;
+  guestBlocks: number;
+  functions: FunctionCost[];
+  blocks: { pc: number; runs: number; instructions: number; function: string }[];
+}
+
+export async function hostProfile(log: string, image: string, blocksOf?: string): Promise<HostProfile> {
+  const host = symbols(image), starts = new Set(host.map((s) => s.address));
+  const byFunction = new Map<string, FunctionCost>();
+  const byBlock = new Map<number, { runs: number; instructions: number }>();
+  let hypervisor = 0, guestBlocks = 0;
+  for await (const block of blocksRun(log)) {
+    if (block.guest) {
+      guestBlocks++;
+      continue;
+    }
+    const name = readable(holder(host, block.pc));
+    const f = byFunction.get(name) ?? { function: name, instructions: 0, calls: 0 };
+    f.instructions += block.instructions;
+    // A block at the function's first address is a call (or a loop back to its start).
+    if (starts.has(block.pc)) f.calls++;
+    byFunction.set(name, f);
+    hypervisor += block.instructions;
+    if (blocksOf !== undefined && name.includes(blocksOf)) {
+      const b = byBlock.get(block.pc) ?? { runs: 0, instructions: 0 };
+      b.runs++;
+      b.instructions += block.instructions;
+      byBlock.set(block.pc, b);
+    }
+  }
+  return {
+    hypervisor,
+    guestBlocks,
+    functions: [...byFunction.values()].sort((a, b) => b.instructions - a.instructions),
+    blocks: [...byBlock].sort((x, y) => x[0] - y[0])
+      .map(([pc, b]) => ({ pc, ...b, function: readable(holder(host, pc)) })),
+  };
+}
+
+// The profile's `top` costliest functions, and its blocks if any, as lines.
+export function profileLines(p: HostProfile, top: number, blocksOf?: string): string[] {
+  const lines = ["instructions     calls  function"];
+  for (const f of p.functions.slice(0, top)) {
+    lines.push(`${String(f.instructions).padStart(12)}  ${String(f.calls).padStart(8)}  ${f.function}`);
+  }
+  if (blocksOf !== undefined) {
+    lines.push(`blocks run of the functions named *${blocksOf}*: address, runs, instructions, function`);
+    for (const b of p.blocks) {
+      lines.push(
+        `  ${b.pc.toString(16)}  ${String(b.runs).padStart(8)}  ${String(b.instructions).padStart(10)}  ${b.function}`,
+      );
+    }
+  }
+  return lines;
+}
