@@ -71,8 +71,13 @@ export class HostCpu {
 
   constructor(readonly id: u32) {}
 
+  // Takes `slot` out of the queue, the others keeping their order. Each
+  // slice's end does (scheduler.ts endSlice()), so the ones behind it move
+  // up in place: splice() would allocate the array of what it took out.
   remove(slot: Slot): void {
-    const i = this.queue.indexOf(slot);
-    if (i >= 0) this.queue.splice(i, 1);
+    const q = this.queue, i = q.indexOf(slot);
+    if (i < 0) return;
+    for (let j = i + 1; j < q.length; j++) unchecked(q[j - 1] = q[j]);
+    q.pop();
   }
 }
