@@ -128,7 +128,7 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       vcpu.skipInstruction();
       return result == HypercallResult.Yield ? Next.Yield : Next.Resume;
     }
-    case ExitKind.Hlt:
+    case ExitKind.Hlt: {
       vcpu.skipInstruction();
       // An INIT or STARTUP from another CPU came while this exit waited for
       // the lock: it decides what the vCPU does next, not the HLT.
@@ -136,13 +136,15 @@ function dispatch(vm: Vm, vcpu: Vcpu, exit: Exit): Next {
       if (vcpu.pendingStartup >= 0) return Next.Resume;
       // What the VM's devices wait for outside it may have ended: a look
       // now costs no exit, and its interrupt ends the halt below.
-      if (vm.intr !== null) vm.intr!.lookOnHalt();
+      const pin = vm.intr;
+      if (pin !== null) pin.lookOnHalt();
       // An interrupt already waiting ends the halt at once, if the guest
       // takes interrupts; an NMI does, unless NMIs are blocked.
       if (vcpu.interruptsEnabled && vm.hasInterruptFor(vcpu)) return Next.Resume;
       if (vcpu.nmiPending && !vcpu.nmisBlocked) return Next.Resume;
       vcpu.halt();
       return Next.Halt;
+    }
     case ExitKind.Init:
       // An INIT signal reached the CPU while this vCPU ran: it is this vCPU's.
       vm.apics.init(vcpu);

@@ -81,8 +81,11 @@ export class PcInterrupts extends InterruptPin {
     this.deferredKnown = false;
   }
 
+  // The deferred work's early looks may move when it is next due, as its
+  // runs in catchUp() may.
   lookOnHalt(): void {
     for (let i = 0; i < this.deferred.length; i++) unchecked(this.deferred[i]).lookOnHalt();
+    this.deferredKnown = false;
   }
 
   // The TSC at which IRQ0 next rises, or u64.MAX_VALUE.
