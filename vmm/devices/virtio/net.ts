@@ -312,23 +312,20 @@ export class VirtioNet extends VirtioDevice {
     const heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
     while (filled < total && chains < most) {
       // Mostly one buffer (takeBuffer()); any other chain through the walk.
-      const host = q.takeBuffer();
+      const host = q.takeBuffer(), chain = chains == 0 ? this.firstChain : this.otherChain;
       let head: u16 = 0, writable: u64 = 0, n: u64 = 0;
+      if (host >= 0) {
+        head = q.takenHead;
+        writable = <u64>q.takenLen; // not 0: takeBuffer() takes no empty buffer
+      } else if (q.pop(chain)) {
+        head = chain.head;
+        writable = chain.writableBytes;
+      } else break;
       if (host >= 0 && filled >= heldEnd) {
         // Past the header and the bytes held, as most of a large frame: all
         // from the sender's buffers, straight into this one.
-        head = q.takenHead;
-        writable = <u64>q.takenLen;
         n = this.restRuns.copyTo(<u64>host, min(writable, total - filled));
       } else {
-        const chain = chains == 0 ? this.firstChain : this.otherChain;
-        if (host >= 0) {
-          head = q.takenHead;
-          writable = <u64>q.takenLen;
-        } else if (q.pop(chain)) {
-          head = chain.head;
-          writable = chain.writableBytes;
-        } else break;
         // The header goes whole into the first buffer chain (5.1.6.3.1).
         if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
           return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
