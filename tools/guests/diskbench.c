@@ -67,6 +67,14 @@ static unsigned char buffer[SEQUENTIAL_BYTES] __attribute__((aligned(4096)));
 
 static void put(const char *s) { syscall4(SYS_WRITE, 1, (long)s, textLength(s), 0); }
 
+// "diskbench: PHASE", the start of a phase's lines, from its argument "PHASE:COUNT".
+static void putPhase(const char *arg) {
+  int name = 0;
+  while (arg[name] != ':') name++;
+  put("diskbench: ");
+  syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+}
+
 static void putNumber(u64 value) {
   char digits[21];
   int n = 20;
@@ -86,6 +94,8 @@ __attribute__((noreturn)) static void fail(const char *what, const char *name, l
   leave(1);
 }
 
+static int isDigit(char c) { return c >= '0' && c <= '9'; }
+
 static int startsWith(const char *s, const char *prefix) {
   for (int i = 0; prefix[i]; i++) if (s[i] != prefix[i]) return 0;
   return 1;
@@ -98,7 +108,7 @@ static long countOf(const char *arg) {
   if (*s != ':' || !s[1]) return -1;
   long n = 0;
   for (s++; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
+    if (!isDigit(*s)) return -1;
     n = n * 10 + (*s - '0');
   }
   return n;
@@ -170,12 +180,10 @@ static void clearTrace(void) {
   syscall3(SYS_CLOSE, fd, 0, 0);
 }
 
-// The digits that end at `end` (exclusive) in line[0, end), as a number.
-static u64 numberBefore(const char *line, int end) {
-  int start = end;
-  while (start > 0 && line[start - 1] >= '0' && line[start - 1] <= '9') start--;
+// The digits from line[start] on, before `end` or the first other character, as a number.
+static u64 numberAt(const char *line, int start, int end) {
   u64 n = 0;
-  for (int i = start; i < end; i++) n = n * 10 + (u64)(line[i] - '0');
+  for (int i = start; i < end && isDigit(line[i]); i++) n = n * 10 + (u64)(line[i] - '0');
   return n;
 }
 
@@ -187,8 +195,10 @@ static void idleLine(const char *line, int length, u64 from, u64 to, u64 *entere
     int i = 0;
     while (i < event && line[at + i] == IDLE_EVENT[i]) i++;
     if (i < event) continue;
-    u64 tsc = numberBefore(line, at), state = 0;
-    for (i = at + event; i < length && line[i] >= '0' && line[i] <= '9'; i++) state = state * 10 + (u64)(line[i] - '0');
+    // The timestamp is the number just before the event's name.
+    int digits = at;
+    while (digits > 0 && isDigit(line[digits - 1])) digits--;
+    u64 tsc = numberAt(line, digits, at), state = numberAt(line, at + event, length);
     u64 clamped = tsc < from ? from : tsc > to ? to : tsc;
     if (state != IDLE_EXIT) *enteredAt = clamped;
     else if (*enteredAt != 0) {
@@ -290,22 +300,17 @@ static void phase(int fd, u64 size, const char *arg) {
   }
   u64 end = rdtsc(), ticks = end - start;
   u64 idle = counted ? exitCount(HOST_IDLE) - hostIdle : idleFromTrace(start, end, buffer, sizeof buffer);
-  int name = 0;
-  while (arg[name] != ':') name++;
   if (counted) {
     struct exitCounts now;
     countExits(&now);
-    put("diskbench: ");
-    syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+    putPhase(arg);
     putExitsBetween(&exits, &now);
   }
-  put("diskbench: ");
-  syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+  putPhase(arg);
   put(" idle: ");
   putNumber(idle);
   put(" ticks\n");
-  put("diskbench: ");
-  syscall4(SYS_WRITE, 1, (long)arg, name, 0);
+  putPhase(arg);
   put(" ");
   putNumber((u64)count);
   put(" requests of ");
