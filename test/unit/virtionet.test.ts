@@ -102,6 +102,19 @@ describe("virtio-net", () => {
     expect(b.received()).toEqual([{ numBuffers: 16, frame: f }]);
   });
 
+  it("fills adjacent receive buffers past the headers with one copy, and the buffers apart on their own", () => {
+    const a = new NetDriver(A, phys).start(), b = new NetDriver(B, phys).start();
+    // The header and the bytes the switch holds take the first two, as do
+    // the rest of the frame the next six, in two runs.
+    b.offerReceive(100, 100);
+    b.offerReceiveAdjacent(256, 256, 256, 256);
+    b.offerReceive(200);
+    b.offerReceiveAdjacent(256, 256);
+    const f = frame(MAC_B, MAC_A, 1514, 9);
+    a.send(f, true);
+    expect(b.received()).toEqual([{ numBuffers: 8, frame: f }]);
+  });
+
   it("without F_MRG_RXBUF puts each frame in one buffer, num_buffers 1", () => {
     const a = new NetDriver(A, phys).start();
     const b = new NetDriver(B, phys).start((f) => f & ~F_MRG_RXBUF);

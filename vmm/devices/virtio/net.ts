@@ -310,6 +310,11 @@ export class VirtioNet extends VirtioDevice {
     this.startIncoming(frame);
     let chains = 0, filled: u64 = 0, room: u64 = 0, firstHost: i64 = -1;
     const heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
+    // Buffers past the header and the bytes held, as most of a large
+    // frame's, are filled from the sender's buffers one run of adjacent
+    // buffers at a time: Linux carves them in order from one 32 KiB page.
+    // The run not yet copied: where it starts in host memory, its bytes.
+    let runAt: u64 = 0, runBytes: u64 = 0;
     while (filled < total && chains < most) {
       // Mostly one buffer (takeBuffer()); any other chain through the walk.
       const host = q.takeBuffer(), chain = chains == 0 ? this.firstChain : this.otherChain;
@@ -322,14 +327,23 @@ export class VirtioNet extends VirtioDevice {
         writable = chain.writableBytes;
       } else break;
       if (host >= 0 && filled >= heldEnd) {
-        // Past the header and the bytes held, as most of a large frame: all
-        // from the sender's buffers, straight into this one.
-        n = this.restRuns.copyTo(<u64>host, min(writable, total - filled));
+        // All from the sender's buffers, which hold every byte past
+        // heldEnd (startIncoming()): the run's copy writes all n.
+        n = min(writable, total - filled);
+        if (<u64>host != runAt + runBytes) {
+          this.restRuns.copyTo(runAt, runBytes);
+          runAt = <u64>host;
+          runBytes = 0;
+        }
+        runBytes += n;
       } else {
         // The header goes whole into the first buffer chain (5.1.6.3.1).
         if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
           return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
         }
+        // fill() takes up the walk over the sender's buffers where the run ends.
+        this.restRuns.copyTo(runAt, runBytes);
+        runBytes = 0;
         // Its one buffer, or a walked chain's writable ones, in order.
         const walked = host < 0, end = walked ? chain.count : 1;
         for (let i = walked ? chain.readableCount : 0; i < end; i++) {
@@ -352,6 +366,7 @@ export class VirtioNet extends VirtioDevice {
         tooSmall ? "a buffer of " + room.toString() + " bytes, too small for a frame" : null,
       );
     }
+    this.restRuns.copyTo(runAt, runBytes);
     // num_buffers, known only now, into the header the first chain holds.
     const h = this.incomingHeader;
     writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
