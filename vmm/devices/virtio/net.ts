@@ -308,7 +308,7 @@ export class VirtioNet extends VirtioDevice {
     if (q === null || q.error !== null) return false;
     const total = <u64>(NET_HEADER_BYTES + frame.length), most = this.mergeable ? MAX_MERGED : 1;
     this.startIncoming(frame);
-    let chains = 0, filled: u64 = 0, room: u64 = 0, firstHost: i64 = -1;
+    let chains = 0, filled: u64 = 0, firstHost: i64 = -1;
     const heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
     // Buffers past the header and the bytes held, as most of a large
     // frame's, are filled from the sender's buffers one run of adjacent
@@ -317,53 +317,41 @@ export class VirtioNet extends VirtioDevice {
     let runAt: u64 = 0, runBytes: u64 = 0;
     while (filled < total && chains < most) {
       // Mostly one buffer (takeBuffer()); any other chain through the walk.
-      const host = q.takeBuffer(), chain = chains == 0 ? this.firstChain : this.otherChain;
-      let head: u16 = 0, writable: u64 = 0, n: u64 = 0;
-      if (host >= 0) {
-        head = q.takenHead;
-        writable = <u64>q.takenLen; // not 0: takeBuffer() takes no empty buffer
-      } else if (q.pop(chain)) {
-        head = chain.head;
-        writable = chain.writableBytes;
-      } else break;
+      const host = q.takeBuffer();
+      let n: u64 = 0;
       if (host >= 0 && filled >= heldEnd) {
         // All from the sender's buffers, which hold every byte past
         // heldEnd (startIncoming()): the run's copy writes all n.
-        n = min(writable, total - filled);
+        n = min(<u64>q.takenLen, total - filled);
         if (<u64>host != runAt + runBytes) {
           this.restRuns.copyTo(runAt, runBytes);
           runAt = <u64>host;
           runBytes = 0;
         }
         runBytes += n;
+        q.place(q.takenHead, <u32>n);
       } else {
-        // The header goes whole into the first buffer chain (5.1.6.3.1).
-        if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
-          return this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
-        }
         // fill() takes up the walk over the sender's buffers where the run ends.
         this.restRuns.copyTo(runAt, runBytes);
         runBytes = 0;
-        // Its one buffer, or a walked chain's writable ones, in order.
-        const walked = host < 0, end = walked ? chain.count : 1;
-        for (let i = walked ? chain.readableCount : 0; i < end; i++) {
-          n += this.fill(walked ? chain.host(i) : <u64>host, walked ? <u64>chain.len(i) : writable, filled + n);
-        }
+        const placed = this.receiveChain(q, host, chains, filled);
+        if (placed == GAVE_BACK) return false;
+        if (placed == NO_CHAIN) break;
+        n = <u64>placed;
         if (chains == 0) firstHost = host;
       }
-      q.place(head, <u32>n);
-      room += writable;
       filled += n;
       chains++;
     }
     if (q.error !== null) return this.giveBack(q, chains, q.error);
     if (filled < total) {
-      // Without NET_F_MRG_RXBUF every buffer must hold the largest frame (5.1.6.3.1).
+      // Without NET_F_MRG_RXBUF every buffer must hold the largest frame
+      // (5.1.6.3.1); the one chain taken is full.
       const tooSmall = !this.mergeable && chains > 0;
       return this.giveBack(
         q,
         chains,
-        tooSmall ? "a buffer of " + room.toString() + " bytes, too small for a frame" : null,
+        tooSmall ? "a buffer of " + filled.toString() + " bytes, too small for a frame" : null,
       );
     }
     this.restRuns.copyTo(runAt, runBytes);
@@ -376,6 +364,34 @@ export class VirtioNet extends VirtioDevice {
     q.publish();
     if (q.needsInterrupt()) this.signals!.usedBuffers(2 * pair + RECEIVE);
     return true;
+  }
+
+  // The frame's next chain, the `chains`th, from byte `filled` on: the
+  // buffer takeBuffer() took at `host`, or with `host` -1 the chain pop()
+  // takes, filled (fill()) and placed in the used ring. Returns its bytes,
+  // NO_CHAIN if the ring has none, or GAVE_BACK if the chain broke a rule.
+  private receiveChain(q: Virtqueue, host: i64, chains: i32, filled: u64): i64 {
+    const chain = chains == 0 ? this.firstChain : this.otherChain;
+    let head: u16 = 0, writable: u64 = 0, n: u64 = 0;
+    if (host >= 0) {
+      head = q.takenHead;
+      writable = <u64>q.takenLen; // not 0: takeBuffer() takes no empty buffer
+    } else if (q.pop(chain)) {
+      head = chain.head;
+      writable = chain.writableBytes;
+    } else return NO_CHAIN;
+    // The header goes whole into the first buffer chain (5.1.6.3.1).
+    if (writable == 0 || (chains == 0 && writable < <u64>NET_HEADER_BYTES)) {
+      this.giveBack(q, chains, "a buffer of " + writable.toString() + " bytes");
+      return GAVE_BACK;
+    }
+    // Its one buffer, or a walked chain's writable ones, in order.
+    const walked = host < 0, end = walked ? chain.count : 1;
+    for (let i = walked ? chain.readableCount : 0; i < end; i++) {
+      n += this.fill(walked ? chain.host(i) : <u64>host, walked ? <u64>chain.len(i) : writable, filled + n);
+    }
+    q.place(head, <u32>n);
+    return <i64>n;
   }
 
   // A frame not received after all: the `chains` placed for it taken out
@@ -472,6 +488,10 @@ class NetReceiver extends FrameReceiver {
     return this.nic.receive(frame);
   }
 }
+
+// receiveChain()'s answers besides a chain's bytes.
+const NO_CHAIN: i64 = -1;
+const GAVE_BACK: i64 = -2;
 
 class NetResume extends Deferred {
   constructor(private nic: VirtioNet) {

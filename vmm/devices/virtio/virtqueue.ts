@@ -63,6 +63,9 @@ export class Virtqueue {
   // The device's side of the rings: the next available entry it will take,
   // the used idx it has published, and that idx when last asked to interrupt.
   lastAvail: u16 = 0;
+  // The available idx as last read: the chains before it are there to take
+  // without reading it again (nextHead()).
+  private availSeen: u16 = 0;
   usedIdx: u16 = 0;
   signalledUsed: u16 = 0;
   // The chain takeBuffer() took last: its head and its buffer's length.
@@ -88,7 +91,11 @@ export class Virtqueue {
     this.descAddr = this.driverAddr = this.deviceAddr = 0;
     this.eventIdx = this.indirectDesc = this.ready = false;
     this.error = null;
-    this.lastAvail = this.usedIdx = this.signalledUsed = 0;
+    this.lastAvail =
+      this.availSeen =
+      this.usedIdx =
+      this.signalledUsed =
+        0;
   }
 
   // The driver enables the queue: null, or why its configuration is unusable.
@@ -106,7 +113,12 @@ export class Virtqueue {
     this.descHost = <u64>memory.translate(this.descAddr, 16 * n);
     this.driverHost = <u64>memory.translate(this.driverAddr, 6 + 2 * n);
     this.deviceHost = <u64>memory.translate(this.deviceAddr, 6 + 8 * n);
-    this.lastAvail = this.usedIdx = this.signalledUsed = 0; // 2.7.6, 2.7.8: both idx start at 0
+    // 2.7.6, 2.7.8: both idx start at 0
+    this.lastAvail =
+      this.availSeen =
+      this.usedIdx =
+      this.signalledUsed =
+        0;
     this.error = null;
     this.ready = true;
     return null;
@@ -205,16 +217,20 @@ export class Virtqueue {
   @inline
   private nextHead(): i32 {
     const n = <u32>this.size, last = <u32>this.lastAvail;
-    const availIdx = <u32>physRead16(this.driverHost + 2);
-    const pending = (availIdx - last) & 0xffff;
-    if (pending == 0) return -1;
-    // The ring holds at most `size` chains the device has not taken (2.7.13).
-    if (pending > n) {
-      this.fail(
-        "available idx jumped from " + last.toString() + " to " + availIdx.toString() + ", more than the queue size "
-          + n.toString(),
-      );
-      return -1;
+    if (last == <u32>this.availSeen) {
+      // All known chains taken: has the driver offered more?
+      const availIdx = <u32>physRead16(this.driverHost + 2);
+      const pending = (availIdx - last) & 0xffff;
+      if (pending == 0) return -1;
+      // The ring holds at most `size` chains the device has not taken (2.7.13).
+      if (pending > n) {
+        this.fail(
+          "available idx jumped from " + last.toString() + " to " + availIdx.toString() + ", more than the queue size "
+            + n.toString(),
+        );
+        return -1;
+      }
+      this.availSeen = <u16>availIdx;
     }
     // x86 does not reorder loads, and the shim's are volatile: this entry is
     // read after idx, as the driver's barrier before idx expects (2.7.13.3).
