@@ -271,6 +271,21 @@ describe("taking chains", () => {
     expect(heads).toEqual([4, 1, 3]);
   });
 
+  it("reads the available idx again only once it has taken the chains it last saw, unpopped ones counted", () => {
+    const d = start();
+    for (const i of [1, 2]) d.desc(i, 0x10000n * BigInt(i), i, 0);
+    d.offer(1, 2);
+    expect(e.pop()).toBe(1);
+    // Garbage in idx now: the chain already seen is still taken, given back
+    // and taken again; the next look at idx finds the garbage.
+    d.setIdx(100);
+    expect([e.pop(), e.head()]).toEqual([1, 2]);
+    e.unpop(1);
+    expect([e.pop(), e.head(), error()]).toEqual([1, 2, null]);
+    expect(e.pop()).toBe(0);
+    expect(error()).toBe("available idx jumped from 2 to 100, more than the queue size 8");
+  });
+
   it("takes an indirect table, ignoring the WRITE flag on the descriptor that refers to it (2.7.5.3.2)", () => {
     const d = start(8, { indirect: true });
     const TABLE = 0x8000n;

@@ -63,9 +63,10 @@ export class Virtqueue {
   // The device's side of the rings: the next available entry it will take,
   // the used idx it has published, and that idx when last asked to interrupt.
   lastAvail: u16 = 0;
-  // The available idx as last read: the chains before it are there to take
-  // without reading it again (nextHead()).
-  private availSeen: u16 = 0;
+  // How many chains past lastAvail the driver had offered when its idx was
+  // last read: those are taken without reading it again (nextHead()). 0,
+  // as after a reset, only means that idx is read at the next take.
+  private knownAvail: u16 = 0;
   usedIdx: u16 = 0;
   signalledUsed: u16 = 0;
   // The chain takeBuffer() took last: its head and its buffer's length.
@@ -91,11 +92,8 @@ export class Virtqueue {
     this.descAddr = this.driverAddr = this.deviceAddr = 0;
     this.eventIdx = this.indirectDesc = this.ready = false;
     this.error = null;
-    this.lastAvail =
-      this.availSeen =
-      this.usedIdx =
-      this.signalledUsed =
-        0;
+    this.lastAvail = this.knownAvail = 0;
+    this.usedIdx = this.signalledUsed = 0;
   }
 
   // The driver enables the queue: null, or why its configuration is unusable.
@@ -114,11 +112,8 @@ export class Virtqueue {
     this.driverHost = <u64>memory.translate(this.driverAddr, 6 + 2 * n);
     this.deviceHost = <u64>memory.translate(this.deviceAddr, 6 + 8 * n);
     // 2.7.6, 2.7.8: both idx start at 0
-    this.lastAvail =
-      this.availSeen =
-      this.usedIdx =
-      this.signalledUsed =
-        0;
+    this.lastAvail = this.knownAvail = 0;
+    this.usedIdx = this.signalledUsed = 0;
     this.error = null;
     this.ready = true;
     return null;
@@ -147,7 +142,7 @@ export class Virtqueue {
     if ((<u32>(firstWord >> 32) & (DESC_F_NEXT | DESC_F_INDIRECT)) == 0) {
       const addr = physRead64(first), len = <u32>firstWord, host = this.memory.translate(addr, len);
       if (host >= 0 && chain.add(addr, <u64>host, len, (<u32>(firstWord >> 32) & DESC_F_WRITE) != 0)) {
-        this.lastAvail++;
+        this.taken();
         return true;
       }
     }
@@ -207,7 +202,7 @@ export class Virtqueue {
       if ((flags & DESC_F_NEXT) == 0) break;
       index = next;
     }
-    this.lastAvail++;
+    this.taken();
     return true;
   }
 
@@ -217,7 +212,7 @@ export class Virtqueue {
   @inline
   private nextHead(): i32 {
     const n = <u32>this.size, last = <u32>this.lastAvail;
-    if (last == <u32>this.availSeen) {
+    if (this.knownAvail == 0) {
       // All known chains taken: has the driver offered more?
       const availIdx = <u32>physRead16(this.driverHost + 2);
       const pending = (availIdx - last) & 0xffff;
@@ -230,7 +225,7 @@ export class Virtqueue {
         );
         return -1;
       }
-      this.availSeen = <u16>availIdx;
+      this.knownAvail = <u16>pending;
     }
     // x86 does not reorder loads, and the shim's are volatile: this entry is
     // read after idx, as the driver's barrier before idx expects (2.7.13.3).
@@ -264,7 +259,7 @@ export class Virtqueue {
     if (host < 0) return -1;
     this.takenHead = <u16>head;
     this.takenLen = len;
-    this.lastAvail++;
+    this.taken();
     return host;
   }
 
@@ -273,6 +268,14 @@ export class Virtqueue {
   // the next pop() takes them again, and checks them again.
   unpop(count: u16): void {
     this.lastAvail -= count;
+    this.knownAvail += count;
+  }
+
+  // The chain nextHead() found is the device's now.
+  @inline
+  private taken(): void {
+    this.lastAvail++;
+    this.knownAvail--;
   }
 
   // Returns chain `head` to the driver with `written` bytes written into its
