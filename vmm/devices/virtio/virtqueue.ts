@@ -65,7 +65,8 @@ export class Virtqueue {
   lastAvail: u16 = 0;
   // How many chains past lastAvail the driver had offered when its idx was
   // last read: those are taken without reading it again (nextHead()). 0,
-  // as after a reset, only means that idx is read at the next take.
+  // as after a reset, only means that idx is read at the next take; more
+  // only while the queue runs (ready, no error), which needs no check then.
   private knownAvail: u16 = 0;
   usedIdx: u16 = 0;
   signalledUsed: u16 = 0;
@@ -124,7 +125,6 @@ export class Virtqueue {
   // means the driver broke the rules, and the queue is stopped.
   pop(chain: Chain): bool {
     chain.clear();
-    if (!this.ready || this.error !== null) return false;
     if (this.take(chain)) return true;
     chain.clear(); // none of a broken chain is to be used
     return false;
@@ -207,13 +207,15 @@ export class Virtqueue {
   }
 
   // The head of the next available chain, checked, not taken; -1 if the
-  // ring is empty, or if the driver broke a rule, which sets `error`.
+  // ring is empty or the queue stopped, or if the driver broke a rule,
+  // which sets `error` and stops it.
   // Inline: every chain taken starts here (pop(), takeBuffer()).
   @inline
   private nextHead(): i32 {
     const n = <u32>this.size, last = <u32>this.lastAvail;
     if (this.knownAvail == 0) {
       // All known chains taken: has the driver offered more?
+      if (!this.ready || this.error !== null) return -1;
       const availIdx = <u32>physRead16(this.driverHost + 2);
       const pending = (availIdx - last) & 0xffff;
       if (pending == 0) return -1;
@@ -249,7 +251,6 @@ export class Virtqueue {
   // empty ring or a stopped queue (`error` says why, if the ring broke a
   // rule: nextHead()).
   takeBuffer(): i64 {
-    if (!this.ready || this.error !== null) return -1;
     const found = this.nextHead();
     if (found < 0) return -1;
     const head = <u32>found;
@@ -344,6 +345,7 @@ export class Virtqueue {
 
   private fail(why: string): bool {
     this.error = why;
+    this.knownAvail = 0;
     return false;
   }
 
