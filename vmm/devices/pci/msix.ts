@@ -81,8 +81,9 @@ export class MsiX extends ConfigWatcher {
   // or while the function may not master the bus (6.8.2.10: without Bus
   // Master Enable, it must not send).
   raise(vector: u32): void {
-    if (vector >= this.vectors || !this.enabled) return;
-    if (this.masked(vector)) this.pending[<i32>vector] = true;
+    const control = this.control();
+    if (vector >= this.vectors || (control & ENABLE) == 0) return;
+    if (this.masked(control, vector)) this.pending[<i32>vector] = true;
     else this.send(vector);
   }
 
@@ -128,16 +129,17 @@ export class MsiX extends ConfigWatcher {
     return this.fn.config.read(this.capability + MESSAGE_CONTROL, 2);
   }
 
-  private masked(vector: u32): bool {
-    const functionMasked = (this.control() & FUNCTION_MASK) != 0;
-    return functionMasked || !this.fn.mastering
+  // Whether `vector` is held back, with Message Control reading `control`.
+  private masked(control: u32, vector: u32): bool {
+    return (control & FUNCTION_MASK) != 0 || !this.fn.mastering
       || (this.entries[<i32>(vector * 4 + VECTOR_CONTROL)] & VECTOR_MASKED) != 0;
   }
 
   private sendPending(): void {
-    if (!this.enabled) return;
+    const control = this.control();
+    if ((control & ENABLE) == 0) return;
     for (let v: u32 = 0; v < this.vectors; v++) {
-      if (this.pending[<i32>v] && !this.masked(v)) {
+      if (this.pending[<i32>v] && !this.masked(control, v)) {
         this.pending[<i32>v] = false;
         this.send(v);
       }
