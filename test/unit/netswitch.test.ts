@@ -23,6 +23,10 @@ interface SwitchExports {
   takePartialChecksums(port: number): void;
   checksumStart(port: number, i: number): number;
   flowHashOf(length: number): number;
+  tableLearn(vlan: number, mac: bigint, port: number): void;
+  tableLookup(vlan: number, mac: bigint): number;
+  tableSize(): number;
+  tableClear(): void;
 }
 
 // vmm/net/port.ts, Drop.
@@ -63,6 +67,23 @@ function send(from: number, f: Uint8Array, now = T0): void {
 const got = (p: number) => Array.from({ length: e.receivedCount(p) }, (_, i) => e.__getUint8Array(e.received(p, i)));
 
 describe("the virtual switch", () => {
+  it("learns up to 4,096 addresses, per VLAN, follows one that moves, and forgets them all at once", () => {
+    // Addresses alike but for a few bits, as a vendor's are: their slots collide.
+    const addr = (i: number) => 0x52_54_00_00_00_00n | (BigInt(i) << 8n);
+    for (let i = 0; i < 5000; i++) e.tableLearn(1 + (i & 1), addr(i), i % 7);
+    expect(e.tableSize()).toBe(4096);
+    const seen = Array.from({ length: 5000 }, (_, i) => e.tableLookup(1 + (i & 1), addr(i)));
+    expect(seen).toEqual(Array.from({ length: 5000 }, (_, i) => i < 4096 ? i % 7 : -1));
+    // The same address on the other VLAN is another entry, not learnt when full.
+    expect(e.tableLookup(2, addr(0))).toBe(-1);
+    e.tableLearn(1, addr(0), 6);
+    expect([e.tableLookup(1, addr(0)), e.tableSize()]).toEqual([6, 4096]);
+    e.tableClear();
+    expect([e.tableSize(), e.tableLookup(1, addr(0)), e.tableLookup(2, addr(1))]).toEqual([0, -1, -1]);
+    e.tableLearn(2, addr(0), 3);
+    expect([e.tableLookup(2, addr(0)), e.tableLookup(1, addr(0))]).toEqual([3, -1]);
+  });
+
   it("floods a frame to an unknown address and then learns where it is", () => {
     const a = port(1), b = port(2), c = port(3);
     send(a, frame(mac(2), mac(1)));

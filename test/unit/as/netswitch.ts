@@ -6,6 +6,7 @@
 import { MAX_FRAME } from "../../../vmm/net/ethernet";
 import { flowHash } from "../../../vmm/net/flow";
 import { Frame } from "../../../vmm/net/frame";
+import { MacTable } from "../../../vmm/net/mactable";
 import { FrameReceiver, VmPort } from "../../../vmm/net/port";
 import { VirtualSwitch } from "../../../vmm/net/switch";
 
@@ -94,6 +95,21 @@ export function describe(port: i32): string {
 }
 export function learnt(): i32 {
   return sw.table.size;
+}
+
+// A table of its own, filled by the test.
+const table = new MacTable();
+export function tableLearn(vlan: u16, mac: u64, port: i32): void {
+  table.learn(vlan, mac, port);
+}
+export function tableLookup(vlan: u16, mac: u64): i32 {
+  return table.lookup(vlan, mac);
+}
+export function tableSize(): i32 {
+  return table.size;
+}
+export function tableClear(): void {
+  table.clear();
 }
 export function shaperAdmits(port: i32, bytes: u64, now: u64, tscPerMs: u64): bool {
   return ports[port].shaper.admit(bytes, now, tscPerMs);
