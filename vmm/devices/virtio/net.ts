@@ -39,7 +39,7 @@ import { FlowSteering } from "../../net/flow";
 import { segmentHeaders } from "../../net/offload";
 import { Drop, FrameReceiver, VmPort } from "../../net/port";
 import { VirtualSwitch } from "../../net/switch";
-import { readLittleEndian, writeLittleEndian } from "../../storage/littleendian";
+import { writeLittleEndian } from "../../storage/littleendian";
 import { copyHostLinear } from "../../core/guestmemory";
 import { Deferred, NOT_DUE } from "../timers/deferred";
 import { Chain, Runs } from "./chain";
@@ -283,16 +283,16 @@ export class VirtioNet extends VirtioDevice {
   private readWork(frame: Frame): bool {
     const h = this.header, features = this.negotiated, gsoType = h[NET_HDR_GSO_TYPE_AT];
     frame.partialChecksum = (h[NET_HDR_FLAGS_AT] & NET_HDR_F_NEEDS_CSUM) != 0;
-    frame.checksumStart = <i32>readLittleEndian(h, NET_HDR_CSUM_START_AT, 2);
-    frame.checksumOffset = <i32>readLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2);
-    frame.segmentSize = gsoType == NET_HDR_GSO_NONE ? 0 : <i32>readLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2);
+    frame.checksumStart = <i32>headerField(h, NET_HDR_CSUM_START_AT);
+    frame.checksumOffset = <i32>headerField(h, NET_HDR_CSUM_OFFSET_AT);
+    frame.segmentSize = gsoType == NET_HDR_GSO_NONE ? 0 : <i32>headerField(h, NET_HDR_GSO_SIZE_AT);
     frame.segmentIpv6 = gsoType == NET_HDR_GSO_TCPV6;
     if (frame.partialChecksum && (features & NET_F_CSUM) == 0) return false;
     if (gsoType == NET_HDR_GSO_NONE) return true;
     const offered = gsoType == NET_HDR_GSO_TCPV4
       ? (features & NET_F_HOST_TSO4) != 0
       : gsoType == NET_HDR_GSO_TCPV6 && (features & NET_F_HOST_TSO6) != 0;
-    return offered && frame.segmentSize != 0 && <i32>readLittleEndian(h, NET_HDR_HDR_LEN_AT, 2) <= frame.length;
+    return offered && frame.segmentSize != 0 && <i32>headerField(h, NET_HDR_HDR_LEN_AT) <= frame.length;
   }
 
   // Writes a frame from the switch into the driver's receive buffers
@@ -357,7 +357,7 @@ export class VirtioNet extends VirtioDevice {
     this.restRuns.copyTo(runAt, runBytes);
     // num_buffers, known only now, into the header the first chain holds.
     const h = this.incomingHeader;
-    writeLittleEndian(h, NET_HDR_NUM_BUFFERS_AT, 2, chains);
+    setHeaderField(h, NET_HDR_NUM_BUFFERS_AT, chains);
     if (firstHost >= 0) {
       copyHostLinear(<u64>firstHost + NET_HDR_NUM_BUFFERS_AT, h.dataStart + NET_HDR_NUM_BUFFERS_AT, 2, true);
     } else this.firstChain.writeBytes(NET_HDR_NUM_BUFFERS_AT, h, NET_HDR_NUM_BUFFERS_AT, 2);
@@ -448,13 +448,13 @@ export class VirtioNet extends VirtioDevice {
     h.fill(0, 0, NET_HEADER_BYTES);
     if (frame.partialChecksum) {
       h[NET_HDR_FLAGS_AT] = NET_HDR_F_NEEDS_CSUM;
-      writeLittleEndian(h, NET_HDR_CSUM_START_AT, 2, frame.checksumStart);
-      writeLittleEndian(h, NET_HDR_CSUM_OFFSET_AT, 2, frame.checksumOffset);
+      setHeaderField(h, NET_HDR_CSUM_START_AT, frame.checksumStart);
+      setHeaderField(h, NET_HDR_CSUM_OFFSET_AT, frame.checksumOffset);
     }
     if (frame.segmentSize != 0) {
       h[NET_HDR_GSO_TYPE_AT] = frame.segmentIpv6 ? NET_HDR_GSO_TCPV6 : NET_HDR_GSO_TCPV4;
-      writeLittleEndian(h, NET_HDR_HDR_LEN_AT, 2, segmentHeaders(frame));
-      writeLittleEndian(h, NET_HDR_GSO_SIZE_AT, 2, frame.segmentSize);
+      setHeaderField(h, NET_HDR_HDR_LEN_AT, segmentHeaders(frame));
+      setHeaderField(h, NET_HDR_GSO_SIZE_AT, frame.segmentSize);
     }
   }
 }
@@ -487,6 +487,17 @@ class NetReceiver extends FrameReceiver {
   receive(frame: Frame): bool {
     return this.nic.receive(frame);
   }
+}
+
+// A 2-byte field of a virtio_net_hdr in one of the device's own buffers
+// of NET_HEADER_BYTES, whose offsets all lie inside it: one load or store,
+// as the header's fields are little-endian like WebAssembly's memory
+// (5.1.6; its spec, 4.2.8). A frame's path reads or writes several.
+function headerField(h: Uint8Array, at: i32): u32 {
+  return <u32>load<u16>(h.dataStart + <usize>at);
+}
+function setHeaderField(h: Uint8Array, at: i32, value: i32): void {
+  store<u16>(h.dataStart + <usize>at, <u16>value);
 }
 
 // receiveChain()'s answers besides a chain's bytes.
