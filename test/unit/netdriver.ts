@@ -129,6 +129,21 @@ export class NetDriver extends Driver {
     });
   }
 
+  // One receive chain of buffers of these sizes, one after another in
+  // guest RAM (so received() reads the chain as one buffer).
+  offerReceiveChain(...sizes: number[]): void {
+    let gpa = this.alloc(sizes.reduce((sum, len) => sum + len, 0));
+    const first = gpa;
+    const buffers = sizes.map((len) => {
+      const at = gpa;
+      gpa += BigInt(len);
+      return { gpa: at, len, write: true };
+    });
+    if (!this.buffers.has(this.ring)) this.buffers.set(this.ring, new Map());
+    this.buffers.get(this.ring)!.set(this.ring.offer(buffers), first);
+    this.notify(0);
+  }
+
   // The same on the receive queue `index`, whose rings are `ring`, each
   // buffer where `place` says.
   offerReceiveOn(ring: Ring, index: number, sizes: number[], place = (len: number) => this.alloc(len)): void {

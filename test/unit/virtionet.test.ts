@@ -113,6 +113,16 @@ describe("virtio-net", () => {
     const f = frame(MAC_B, MAC_A, 1514, 9);
     a.send(f, true);
     expect(b.received()).toEqual([{ numBuffers: 8, frame: f }]);
+    // A chain of two buffers between runs of lone ones: walked, then the
+    // runs go on where it ends.
+    b.offerReceive(100, 100);
+    b.offerReceiveAdjacent(256, 256);
+    b.offerReceiveChain(100, 100);
+    b.offerReceive(200);
+    b.offerReceiveAdjacent(256, 256);
+    const g = frame(MAC_B, MAC_A, 1514, 10);
+    a.send(g, true);
+    expect(b.received()).toEqual([{ numBuffers: 8, frame: g }]);
   });
 
   it("without F_MRG_RXBUF puts each frame in one buffer, num_buffers 1", () => {

@@ -310,37 +310,23 @@ export class VirtioNet extends VirtioDevice {
     this.startIncoming(frame);
     let chains = 0, filled: u64 = 0, firstHost: i64 = -1;
     const heldEnd = <u64>(NET_HEADER_BYTES + this.incomingHeld);
-    // Buffers past the header and the bytes held, as most of a large
-    // frame's, are filled from the sender's buffers one run of adjacent
-    // buffers at a time: Linux carves them in order from one 32 KiB page.
-    // The run not yet copied: where it starts in host memory, its bytes.
-    let runAt: u64 = 0, runBytes: u64 = 0;
     while (filled < total && chains < most) {
-      // Mostly one buffer (takeBuffer()); any other chain through the walk.
-      const host = q.takeBuffer();
-      let n: u64 = 0;
-      if (host >= 0 && filled >= heldEnd) {
-        // All from the sender's buffers, which hold every byte past
-        // heldEnd (startIncoming()): the run's copy writes all n.
-        n = min(<u64>q.takenLen, total - filled);
-        if (<u64>host != runAt + runBytes) {
-          this.restRuns.copyTo(runAt, runBytes);
-          runAt = <u64>host;
-          runBytes = 0;
-        }
-        runBytes += n;
-        q.place(q.takenHead, <u32>n);
-      } else {
-        // fill() takes up the walk over the sender's buffers where the run ends.
-        this.restRuns.copyTo(runAt, runBytes);
-        runBytes = 0;
-        const placed = this.receiveChain(q, host, chains, filled);
-        if (placed == GAVE_BACK) return false;
-        if (placed == NO_CHAIN) break;
-        n = <u64>placed;
-        if (chains == 0) firstHost = host;
-      }
-      filled += n;
+      let host: i64 = -1;
+      if (filled >= heldEnd) {
+        // The rest, a large frame's most, is all in the sender's buffers
+        // (startIncoming()); mostly into lone buffers, which fillBuffers()
+        // takes while there are.
+        filled += q.fillBuffers(this.restRuns, total - filled, <u32>(most - chains));
+        chains += q.filledCount;
+        if (filled >= total || chains >= most) break;
+      } else host = q.takeBuffer();
+      // The first chain (the header, the bytes held), a chain of another
+      // kind than a lone buffer (host -1: pop() walks it), or none.
+      const placed = this.receiveChain(q, host, chains, filled);
+      if (placed == GAVE_BACK) return false;
+      if (placed == NO_CHAIN) break;
+      if (chains == 0) firstHost = host;
+      filled += <u64>placed;
       chains++;
     }
     if (q.error !== null) return this.giveBack(q, chains, q.error);
@@ -354,7 +340,6 @@ export class VirtioNet extends VirtioDevice {
         tooSmall ? "a buffer of " + filled.toString() + " bytes, too small for a frame" : null,
       );
     }
-    this.restRuns.copyTo(runAt, runBytes);
     // num_buffers, known only now, into the header the first chain holds.
     const h = this.incomingHeader;
     setHeaderField(h, NET_HDR_NUM_BUFFERS_AT, chains);

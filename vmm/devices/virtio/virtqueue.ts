@@ -41,7 +41,7 @@
 
 import { memoryFence, physRead16, physRead64, physWrite16, physWrite64 } from "../../../kernel/arch/shim";
 import { GuestMemory } from "../../core/guestmemory";
-import { Chain } from "./chain";
+import { Chain, Runs } from "./chain";
 import { AVAIL_F_NO_INTERRUPT, DESC_F_INDIRECT, DESC_F_NEXT, DESC_F_WRITE, USED_F_NO_NOTIFY } from "../virtiospec";
 export { Chain } from "./chain";
 
@@ -73,6 +73,8 @@ export class Virtqueue {
   // The chain takeBuffer() took last: its head and its buffer's length.
   takenHead: u16 = 0;
   takenLen: u32 = 0;
+  // The chains fillBuffers() filled last.
+  filledCount: u32 = 0;
   // The areas' host-physical addresses, once enabled.
   private descHost: u64 = 0;
   private driverHost: u64 = 0;
@@ -220,27 +222,32 @@ export class Virtqueue {
       const pending = (availIdx - last) & 0xffff;
       if (pending == 0) return -1;
       // The ring holds at most `size` chains the device has not taken (2.7.13).
-      if (pending > n) {
-        this.fail(
-          "available idx jumped from " + last.toString() + " to " + availIdx.toString() + ", more than the queue size "
-            + n.toString(),
-        );
-        return -1;
-      }
+      if (pending > n) return this.idxJumped(availIdx);
       this.knownAvail = <u16>pending;
     }
     // x86 does not reorder loads, and the shim's are volatile: this entry is
     // read after idx, as the driver's barrier before idx expects (2.7.13.3).
     const slot = last & (n - 1);
     const head = <u32>physRead16(this.driverHost + 4 + 2 * <u64>slot);
-    if (head >= n) {
-      this.fail(
-        "available ring entry " + slot.toString() + " holds head " + head.toString() + ", past the queue size "
-          + n.toString(),
-      );
-      return -1;
-    }
+    if (head >= n) return this.headPastSize(slot, head);
     return <i32>head;
+  }
+
+  // nextHead()'s two failures, apart: the strings stay out of its inline copies.
+  private idxJumped(availIdx: u32): i32 {
+    this.fail(
+      "available idx jumped from " + this.lastAvail.toString() + " to " + availIdx.toString()
+        + ", more than the queue size " + this.size.toString(),
+    );
+    return -1;
+  }
+
+  private headPastSize(slot: u32, head: u32): i32 {
+    this.fail(
+      "available ring entry " + slot.toString() + " holds head " + head.toString() + ", past the queue size "
+        + this.size.toString(),
+    );
+    return -1;
   }
 
   // The next available chain if it is one device-writable buffer in the
@@ -250,6 +257,8 @@ export class Virtqueue {
   // (pop() takes it, and says what is wrong with it if anything is), an
   // empty ring or a stopped queue (`error` says why, if the ring broke a
   // rule: nextHead()).
+  // Inline: fillBuffers() takes one buffer after another.
+  @inline
   takeBuffer(): i64 {
     const found = this.nextHead();
     if (found < 0) return -1;
@@ -262,6 +271,34 @@ export class Virtqueue {
     this.takenLen = len;
     this.taken();
     return host;
+  }
+
+  // Takes lone buffers (takeBuffer()'s kind) while there are and fills them
+  // from `source`, `want` bytes at most over at most `most` chains, each
+  // placed in the used ring with the bytes it got. Buffers that follow each
+  // other in host memory take one copy: Linux carves a receive queue's
+  // buffers in order from one page. Returns the bytes; `filledCount` says
+  // how many chains. It stops early before a chain of another kind, at an
+  // empty ring or a stopped queue.
+  fillBuffers(source: Runs, want: u64, most: u32): u64 {
+    let bytes: u64 = 0, count: u32 = 0, runAt: u64 = 0, runBytes: u64 = 0;
+    while (bytes < want && count < most) {
+      const host = this.takeBuffer();
+      if (host < 0) break;
+      const n = min(<u64>this.takenLen, want - bytes);
+      if (<u64>host != runAt + runBytes) {
+        source.copyTo(runAt, runBytes);
+        runAt = <u64>host;
+        runBytes = 0;
+      }
+      runBytes += n;
+      this.place(this.takenHead, <u32>n);
+      bytes += n;
+      count++;
+    }
+    source.copyTo(runAt, runBytes);
+    this.filledCount = count;
+    return bytes;
   }
 
   // Gives back the last `count` chains taken, none of them pushed, which the
