@@ -11,6 +11,7 @@ interface SwitchExports {
   reset(): void;
   frameBuffer(): number;
   addPort(mac: bigint, vlans: number, trunk: number, bytesPerSecond: bigint): number;
+  removePort(port: number): void;
   send(port: number, length: number, now: bigint, tscPerMs: bigint): void;
   setFull(port: number, full: number): void;
   receivedCount(port: number): number;
@@ -99,6 +100,24 @@ describe("the virtual switch", () => {
     expect(got(b)[1]).toEqual(frame(mac(2), mac(1), { seed: 9 }));
     expect(got(c)).toHaveLength(1);
     expect(e.learnt()).toBe(2);
+  });
+
+  it("takes a port out: the ports after it go on sending and receiving, the one out sends nothing", () => {
+    const a = port(1), b = port(2), c = port(3);
+    send(a, frame(mac(3), mac(1)));
+    send(c, frame(mac(1), mac(3)));
+    e.removePort(b);
+    send(c, frame(mac(1), mac(3), { seed: 1 }));
+    send(a, frame(mac(3), mac(1), { seed: 2 }));
+    send(b, frame(BROADCAST, mac(2)));
+    send(a, frame(BROADCAST, mac(1), { seed: 3 }));
+    expect(got(a)).toEqual([frame(mac(1), mac(3)), frame(mac(1), mac(3), { seed: 1 })]);
+    expect(got(b)).toEqual([frame(mac(3), mac(1))]); // flooded before it went
+    expect(got(c)).toEqual([
+      frame(mac(3), mac(1)),
+      frame(mac(3), mac(1), { seed: 2 }),
+      frame(BROADCAST, mac(1), { seed: 3 }),
+    ]);
   });
 
   it("delivers broadcasts to every other port of the VLAN", () => {

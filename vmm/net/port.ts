@@ -56,6 +56,8 @@ export abstract class SwitchPort {
   takesSegments6: bool = false;
   // Whether deliver() takes a frame with bytes still at its source (frame.ts).
   readsSources: bool = false;
+  // Its number in the switch (VirtualSwitch.connect()), -1 while not connected.
+  index: i32 = -1;
 
   // Whether `frame`, a segment to cut, may reach the port whole.
   takesSegment(frame: Frame): bool {

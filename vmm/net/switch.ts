@@ -62,6 +62,7 @@ export class VirtualSwitch {
 
   // Adds a port; its index names it in the table.
   connect(port: SwitchPort): void {
+    port.index = this.ports.length;
     this.ports.push(port);
   }
 
@@ -72,6 +73,8 @@ export class VirtualSwitch {
     const at = this.ports.indexOf(port);
     if (at < 0) return;
     this.ports.splice(at, 1);
+    port.index = -1;
+    for (let i = at; i < this.ports.length; i++) this.ports[i].index = i;
     this.table.clear();
   }
 
@@ -105,7 +108,7 @@ export class VirtualSwitch {
   }
 
   private forwardFrom(from: SwitchPort, frame: Frame, now: u64, tscPerMs: u64): void {
-    const source = this.ports.indexOf(from);
+    const source = from.index;
     if (source < 0) return;
     const bytes = frame.bytes;
     let length = frame.length;

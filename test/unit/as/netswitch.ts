@@ -60,6 +60,11 @@ export function addPort(mac: u64, vlans: Uint16Array, trunk: bool, bytesPerSecon
   return ports.length - 1;
 }
 
+// Takes port `port` out of the switch, as a destroyed VM's NIC.
+export function removePort(port: i32): void {
+  sw.disconnect(ports[port]);
+}
+
 export function send(port: i32, length: i32, now: u64, tscPerMs: u64): void {
   sw.send(ports[port], frame, length, now, tscPerMs);
 }
