@@ -39,7 +39,17 @@ import {
   TX_VECTOR,
   VLAN,
 } from "./netdriver";
-import { C, DEVICE_CFG, msiData, NEEDS_RESET, PciConfig, REVISION, TRANSPORT, useMachine } from "./virtiodriver";
+import {
+  C,
+  DEVICE_CFG,
+  F_INDIRECT_DESC,
+  msiData,
+  NEEDS_RESET,
+  PciConfig,
+  REVISION,
+  TRANSPORT,
+  useMachine,
+} from "./virtiodriver";
 
 const CAP = 1_000_000n; // a's bytes per second
 
@@ -61,7 +71,8 @@ describe("virtio-net", () => {
     expect(p.read(REVISION) >>> 8).toBe(0x02_00_00); // network controller, Ethernet
     const d = new NetDriver(B, phys);
     expect(d.deviceFeatures()).toBe(
-      TRANSPORT | F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4 | F_HOST_TSO6 | F_MRG_RXBUF
+      (TRANSPORT & ~F_INDIRECT_DESC) | F_CSUM | F_GUEST_CSUM | F_MAC | F_GUEST_TSO4 | F_GUEST_TSO6 | F_HOST_TSO4
+        | F_HOST_TSO6 | F_MRG_RXBUF
         | F_STATUS,
     );
     expect(d.cap(DEVICE_CFG)!.length).toBe(10);

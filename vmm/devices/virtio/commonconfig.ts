@@ -8,7 +8,7 @@
 // applied to the fields they touch.
 
 import { GuestMemory } from "../../core/guestmemory";
-import { TRANSPORT_FEATURES, VirtioDevice } from "./device";
+import { VirtioDevice } from "./device";
 import {
   COMMON_CFG_BYTES,
   CONFIG_GENERATION,
@@ -63,7 +63,7 @@ export class CommonConfig extends Device {
   }
 
   get offered(): u64 {
-    return this.device.features | TRANSPORT_FEATURES;
+    return this.device.features | this.device.transportFeatures;
   }
 
   get live(): bool {

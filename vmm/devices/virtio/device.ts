@@ -32,6 +32,10 @@ export abstract class VirtioDevice {
 
   // The device-specific feature bits it offers (bits 0-23, 5.x.3).
   abstract get features(): u64;
+  // The transport's feature bits it offers (bits 24 and up, 6).
+  get transportFeatures(): u64 {
+    return TRANSPORT_FEATURES;
+  }
   // The configuration block's size, and its registers.
   abstract get configSize(): u32;
   abstract readConfig(offset: u32, size: u8): u32;
