@@ -79,12 +79,15 @@ export class MsiX extends ConfigWatcher {
 
   // The function raises `vector`: sent now, or held pending while masked
   // or while the function may not master the bus (6.8.2.10: without Bus
-  // Master Enable, it must not send).
-  raise(vector: u32): void {
+  // Master Enable, it must not send); a vector past the table is not sent.
+  // False if MSI-X is off: the function signals by INTx# or MSI instead.
+  raise(vector: u32): bool {
     const control = this.control();
-    if (vector >= this.vectors || (control & ENABLE) == 0) return;
+    if ((control & ENABLE) == 0) return false;
+    if (vector >= this.vectors) return true;
     if (this.masked(control, vector)) this.pending[<i32>vector] = true;
     else this.send(vector);
+    return true;
   }
 
   // Clearing the function mask, enabling or mastering may release pending vectors.

@@ -30,7 +30,7 @@ import { Device, RegisterBlocks } from "../bus";
 import { PciFunction } from "../pci/function";
 import { Msi } from "../pci/msi";
 import { MessageSink, MSIX_ENTRY_SIZE, MsiX } from "../pci/msix";
-import { CommonConfig, NO_VECTOR } from "./commonconfig";
+import { CommonConfig } from "./commonconfig";
 import { VirtioDevice, VirtioSignals } from "./device";
 import {
   CAP_BAR,
@@ -126,10 +126,9 @@ export class VirtioPci extends PciFunction {
   // and INTx#, which the function holds back while MSI is enabled and
   // sends MSI's one message instead.
   interrupt(vector: u16, why: u8): void {
-    if (this.msix.enabled) {
-      if (vector != NO_VECTOR) this.msix.raise(vector);
-      return;
-    }
+    // NO_VECTOR (commonconfig.ts) lies past every table (2048 entries at
+    // most): with MSI-X on, nothing is sent.
+    if (this.msix.raise(vector)) return;
     this.common.isr |= why;
     this.setIntx(true);
     this.msi.raise(0);
