@@ -121,27 +121,33 @@ export class NetDriver extends Driver {
   // Receive buffers of these sizes one after another in guest RAM, as
   // Linux carves them from one page, each its own chain.
   offerReceiveAdjacent(...sizes: number[]): void {
+    const gpas = this.adjacent(sizes);
+    let i = 0;
+    this.offerReceiveOn(this.ring, 0, sizes, () => gpas[i++]);
+  }
+
+  // One receive chain of buffers of these sizes, one after another in
+  // guest RAM (so received() reads the chain as one buffer).
+  offerReceiveChain(...sizes: number[]): void {
+    const gpas = this.adjacent(sizes);
+    this.remember(this.ring, this.ring.offer(sizes.map((len, i) => ({ gpa: gpas[i], len, write: true }))), gpas[0]);
+    this.notify(0);
+  }
+
+  // Where buffers of these sizes lie one after another in guest RAM.
+  private adjacent(sizes: number[]): bigint[] {
     let gpa = this.alloc(sizes.reduce((sum, len) => sum + len, 0));
-    this.offerReceiveOn(this.ring, 0, sizes, (len) => {
+    return sizes.map((len) => {
       const at = gpa;
       gpa += BigInt(len);
       return at;
     });
   }
 
-  // One receive chain of buffers of these sizes, one after another in
-  // guest RAM (so received() reads the chain as one buffer).
-  offerReceiveChain(...sizes: number[]): void {
-    let gpa = this.alloc(sizes.reduce((sum, len) => sum + len, 0));
-    const first = gpa;
-    const buffers = sizes.map((len) => {
-      const at = gpa;
-      gpa += BigInt(len);
-      return { gpa: at, len, write: true };
-    });
-    if (!this.buffers.has(this.ring)) this.buffers.set(this.ring, new Map());
-    this.buffers.get(this.ring)!.set(this.ring.offer(buffers), first);
-    this.notify(0);
+  // The chain `head` on `ring` is read back from `gpa` (received()).
+  private remember(ring: Ring, head: number, gpa: bigint): void {
+    if (!this.buffers.has(ring)) this.buffers.set(ring, new Map());
+    this.buffers.get(ring)!.set(head, gpa);
   }
 
   // The same on the receive queue `index`, whose rings are `ring`, each
@@ -149,8 +155,7 @@ export class NetDriver extends Driver {
   offerReceiveOn(ring: Ring, index: number, sizes: number[], place = (len: number) => this.alloc(len)): void {
     for (const len of sizes) {
       const gpa = place(len);
-      if (!this.buffers.has(ring)) this.buffers.set(ring, new Map());
-      this.buffers.get(ring)!.set(ring.offer([{ gpa, len, write: true }]), gpa);
+      this.remember(ring, ring.offer([{ gpa, len, write: true }]), gpa);
     }
     this.notify(index);
   }
